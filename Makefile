@@ -1,0 +1,45 @@
+# isopool: the two commands are `make run` and `make test`; both install what
+# is missing first (scripts/deps.sh), then build with CMake into build/.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CMAKE_TYPE ?= RelWithDebInfo
+RUN_ARGS   ?=
+
+.PHONY: all deps configure build run test test-asan bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(CMAKE_TYPE) \
+	  -DISO_LIBNODE_PREFIX="$$(scripts/deps.sh --print-prefix | tail -n1)" >/dev/null
+
+configure: $(BUILD)/CMakeCache.txt
+
+build: deps configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/bin/isopool serve $(RUN_ARGS)
+
+test: build test-asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The leak check: the runtime suites again, built with AddressSanitizer.
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DISO_ASAN=ON \
+	  -DISO_LIBNODE_PREFIX="$$(scripts/deps.sh --print-prefix | tail -n1)" >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -L asan -j $(JOBS)
+
+bench: build
+	$(BUILD)/bin/runtime_bench
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h' '*.cc')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,5 @@
+// placeholder until the prelude lands
+(function (iso) {
+  delete globalThis.__iso;
+  return { fireTimers() {}, dispatch(type) {} };
+})(globalThis.__iso);

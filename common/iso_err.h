@@ -1,0 +1,56 @@
+/* iso_err.h: isopool's error codes.
+ *
+ * Every isopool function that can fail returns int: 0 on success or one of
+ * the negative ISO_E* codes below. One X-macro table generates the enum,
+ * iso_strerror() and iso_err_name(), so a code, its name and its text never
+ * drift apart. Rich detail (a JavaScript exception, a parse position) travels
+ * in a separate caller-owned struct, never in the code.
+ */
+#ifndef ISO_ERR_H
+#define ISO_ERR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* X(name, value, text) */
+#define ISO_ERR_TABLE(X)                                                   \
+  X(ISO_ENOMEM, -1, "out of memory")                                       \
+  X(ISO_EINVAL, -2, "invalid argument")                                    \
+  X(ISO_EJS, -3, "JavaScript exception")                                   \
+  X(ISO_ENOENT, -4, "no such file or module")                              \
+  X(ISO_EIO, -5, "input/output error")                                     \
+  X(ISO_EPERM, -6, "outside the module root")                              \
+  X(ISO_ESYNTAX, -7, "syntax error")                                       \
+  X(ISO_ETYPE, -8, "value cannot be converted")                            \
+  X(ISO_ETERMINATED, -9, "execution terminated")                           \
+  X(ISO_ESTALL, -10, "evaluation stalled")                                 \
+  X(ISO_EPROTO, -11, "malformed message")                                  \
+  X(ISO_EBUSY, -12, "busy")                                                \
+  X(ISO_ETIMEDOUT, -13, "timed out")                                       \
+  X(ISO_ETOOBIG, -14, "message too large")                                 \
+  X(ISO_ESHUTDOWN, -15, "shutting down")                                   \
+  X(ISO_ECONNECT, -16, "cannot connect")                                   \
+  X(ISO_ECLOSED, -17, "closed")                                            \
+  X(ISO_EINTERNAL, -18, "internal error")                                  \
+  X(ISO_EUSAGE, -19, "bad usage")
+
+enum iso_err {
+#define ISO_ERR_ENUM(name, value, text) name = value,
+  ISO_ERR_TABLE(ISO_ERR_ENUM)
+#undef ISO_ERR_ENUM
+};
+
+/* iso_strerror: the text of an error code ("unknown error" for others).
+ * Returns a static string. Thread: any. */
+const char* iso_strerror(int err);
+
+/* iso_err_name: the code's name without the ISO_ prefix ("EINVAL").
+ * Returns a static string. Thread: any. */
+const char* iso_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ISO_ERR_H */

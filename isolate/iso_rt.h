@@ -1,0 +1,175 @@
+/* iso_rt.h: the JavaScript runtime, Deno's JsRuntime in C on libuv.
+ *
+ * An iso_rt owns one V8 isolate and its JsRuntimeState (the seed's state,
+ * kept in the isolate's data slot): the global context, the realms and
+ * their module maps, the pending promise exceptions, the pending module
+ * evaluations, the dynamic imports being prepared, loaded and evaluated, the
+ * pending-op counts for the op bus, and the op state. It is driven by the
+ * libuv loop it was given: file reads for module loading run on libuv's
+ * thread pool, timers on one uv_timer, and every change that JavaScript may
+ * observe schedules one tick of the event loop (the seed's poll_event_loop)
+ * on a uv_idle handle.
+ *
+ * A realm (iso_realm) is one V8 context with everything the seed keeps per
+ * program: its module map, pending module evaluation(s), dynamic imports,
+ * promise exceptions and timers. `isopool run` uses one realm; the pool uses
+ * a fresh realm per eval job and a long-lived warm realm for call jobs.
+ *
+ * DESIGN: single-threaded. Everything here runs on the thread that owns the
+ * loop (Thread: owning loop), except iso_rt_terminate(). Callbacks are
+ * called from that loop, never from inside a function that returned an
+ * error, and never re-entrantly from the function that registered them.
+ */
+#ifndef ISO_RT_H
+#define ISO_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct iso_rt iso_rt;
+typedef struct iso_realm iso_realm;
+
+/* How an error reached the top, for the Deno-style prefix. */
+typedef enum iso_js_error_kind {
+  ISO_JS_PLAIN = 0,    /* "error: <text>" (stall messages, load errors) */
+  ISO_JS_UNCAUGHT,     /* "error: Uncaught Error: boom" */
+  ISO_JS_IN_PROMISE    /* "error: Uncaught (in promise) Error: boom" */
+} iso_js_error_kind;
+
+/* A JavaScript error as plain, owned data. Freed with iso_js_error_clear
+ * (accepts a zeroed struct). */
+typedef struct iso_js_error {
+  char* name;    /* "Error", "TypeError", ...; NULL for a thrown non-Error */
+  char* message; /* never NULL once filled */
+  char* stack;   /* with file:// URLs, lines and columns; may be NULL */
+  iso_js_error_kind kind;
+  int code;      /* ISO_EJS, ISO_ESTALL, ISO_ENOENT, ISO_ETERMINATED, ... */
+} iso_js_error;
+
+void iso_js_error_clear(iso_js_error* e);
+
+/* iso_js_error_format: the Deno-style text, "error: Uncaught Error: boom\n
+ * at file:///...". Returns a malloc'd string the caller frees. */
+char* iso_js_error_format(const iso_js_error* e);
+
+/* iso_rt_init_process: initialise V8 once per process; `v8_flags` is
+ * passed to V8 (may be NULL). Thread: main, before any iso_rt_new. */
+int iso_rt_init_process(const char* v8_flags);
+
+typedef struct iso_rt_opts {
+  uv_loop_t* loop;     /* required; the runtime's handles live on it */
+  const char* root;    /* module root; NULL: the current directory */
+  size_t heap_max_mb;  /* 0: V8's default */
+} iso_rt_opts;
+
+/* iso_rt_new: constructor. Returns 0 and *out, ISO_EINVAL (no loop),
+ * ISO_ENOENT (root does not exist) or ISO_ENOMEM. Thread: the thread that
+ * runs opts->loop. */
+int iso_rt_new(const iso_rt_opts* opts, iso_rt** out);
+
+/* iso_rt_free: destructor; frees every realm (without calling their
+ * callbacks) and starts closing the runtime's handles. The caller must run
+ * the loop once more (uv_run) so the close callbacks finish before the loop
+ * is closed. Accepts NULL. Thread: owning loop. */
+void iso_rt_free(iso_rt* rt);
+
+/* iso_rt_terminate: stop the JavaScript running now (an infinite loop).
+ * The realm it ran in fails with code ISO_ETERMINATED. Thread: any. */
+void iso_rt_terminate(iso_rt* rt);
+
+/* iso_rt_heap_used: bytes of V8 heap in use. Thread: owning loop. */
+size_t iso_rt_heap_used(iso_rt* rt);
+
+/* iso_rt_execute: run a classic script in the runtime's global context
+ * (the seed's execute()). Returns 0, or ISO_EJS/ISO_ESYNTAX/ISO_ETERMINATED
+ * with *err filled (may be NULL). Thread: owning loop. */
+int iso_rt_execute(iso_rt* rt, const char* name, const char* source,
+                   iso_js_error* err);
+
+/* ---- realms ---- */
+
+typedef struct iso_realm_cbs {
+  /* One line of console output at level "log", "info", "debug", "warn" or
+   * "error". NULL: log/info/debug to stdout, warn/error to stderr. */
+  void (*log_cb)(iso_realm* realm, void* data, const char* level,
+                 const char* text, size_t len);
+  /* The realm failed: an uncaught exception (in a timer, a microtask), an
+   * unhandled promise rejection, a stalled dynamic import, or termination.
+   * Called once; the realm then runs no more JavaScript, and evaluations
+   * still pending in it get no callback. */
+  void (*error_cb)(iso_realm* realm, void* data, const iso_js_error* err);
+  /* The realm has nothing pending: no evaluation, timer, op or import.
+   * Called at the end of each event loop tick that finds it so. */
+  void (*idle_cb)(iso_realm* realm, void* data);
+} iso_realm_cbs;
+
+/* iso_realm_new: constructor. A new V8 context with the bootstrap prelude
+ * run in it. `cbs` is copied; `data` is passed to every callback. Returns 0
+ * and *out, or ISO_EJS if the prelude failed (a bug). Thread: owning loop. */
+int iso_realm_new(iso_rt* rt, const iso_realm_cbs* cbs, void* data,
+                  iso_realm** out);
+
+/* iso_realm_free: destructor; cancels its timers and pending work without
+ * calling callbacks. Accepts NULL. Safe to call from the realm's own
+ * callbacks (the memory is released after the callback returns).
+ * Thread: owning loop. */
+void iso_realm_free(iso_realm* realm);
+
+/* iso_realm_dispatch: dispatch a plain Event of `type` on the realm's
+ * globalThis (the seed's load/unload). Returns 0 or the error (the realm
+ * fails too). Thread: owning loop. */
+int iso_realm_dispatch(iso_realm* realm, const char* type);
+
+/* iso_realm_pending: 1 when the realm still has work (what idle_cb waits
+ * for), else 0. Thread: owning loop. */
+int iso_realm_pending(const iso_realm* realm);
+
+/* The result of an evaluation: status 0 and the value as msgpack bytes
+ * (mp == NULL when the value is undefined), or an error. The buffers are
+ * only valid during the callback. */
+typedef void (*iso_eval_cb)(iso_realm* realm, void* data, int status,
+                            const uint8_t* mp, size_t mp_len,
+                            const iso_js_error* err);
+
+typedef struct iso_eval_opts {
+  /* The module: a path or file:// URL, resolved against the module root
+   * (relative paths) when `source` is NULL; with `source`, the name its
+   * relative imports resolve against (NULL: "<root>/$eval.js"). */
+  const char* specifier;
+  const char* source;
+  size_t source_len;
+  /* Which export is the value ("default" when NULL), and whether a
+   * function there is called. The value (or the call's result) is
+   * awaited. */
+  const char* export_name;
+  int call;
+  /* The call's arguments: a msgpack array (args_mp), or strings each
+   * parsed as JSON, else passed as a string (argv, for `isopool run`). */
+  const uint8_t* args_mp;
+  size_t args_len;
+  int argc;
+  const char* const* argv;
+  /* 1: this is the realm's main module (import.meta.main). */
+  int main;
+} iso_eval_opts;
+
+/* iso_realm_eval: load the module graph asynchronously, instantiate,
+ * evaluate (top-level await included), then take the export, call it when
+ * asked, and await the value: the seed's load_main_module + mod_evaluate.
+ * A module already evaluated in this realm is not evaluated again (the warm
+ * path of call jobs). `cb` is called exactly once unless the realm fails
+ * or is freed first. Returns 0, or ISO_EINVAL/ISO_ECLOSED (realm failed)
+ * without calling cb. Thread: owning loop. */
+int iso_realm_eval(iso_realm* realm, const iso_eval_opts* opts,
+                   iso_eval_cb cb, void* data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ISO_RT_H */

@@ -1,0 +1,785 @@
+/* loader.c: the module map and the asynchronous, recursive module loader.
+ *
+ * Specifiers resolve like Deno's: "./", "../", "/" and "file://" against
+ * the importer's URL; anything else (a bare specifier) is an error naming
+ * the specifier and its importer. Files are read on libuv's thread pool
+ * (uv_queue_work), where the path is also canonicalised with realpath() and
+ * checked against the module root, so a symlink cannot lead outside it. A
+ * record is compiled once per realm when its source arrives; its static
+ * imports are then visited by every load waiting on it, so diamonds share
+ * records and cycles end at records already visited. A load finishes when
+ * every record it visited is compiled, or at the first failure; the owner
+ * (an evaluation or a dynamic import in runtime.c) sees load->done in the
+ * next tick.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "iso_err.h"
+#include "rt_private.h"
+
+#define MAX_MODULE_BYTES (64u << 20)
+
+/* ---- resolution ---- */
+
+static int starts_with(const char* s, const char* prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Lexically normalises an absolute path: collapses "//", "." and "..". */
+static char* normalize_path(const char* path) {
+  size_t n = strlen(path);
+  char* out = malloc(n + 2);
+  if (out == NULL) {
+    return NULL;
+  }
+  size_t o = 0;
+  const char* p = path;
+  while (*p != '\0') {
+    while (*p == '/') {
+      p++;
+    }
+    if (*p == '\0') {
+      break;
+    }
+    const char* seg = p;
+    while (*p != '\0' && *p != '/') {
+      p++;
+    }
+    size_t len = (size_t)(p - seg);
+    if (len == 1 && seg[0] == '.') {
+      continue;
+    }
+    if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+      while (o > 0 && out[o - 1] != '/') {
+        o--;
+      }
+      if (o > 0) {
+        o--;
+      }
+      continue;
+    }
+    out[o++] = '/';
+    memcpy(out + o, seg, len);
+    o += len;
+  }
+  if (o == 0) {
+    out[o++] = '/';
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* Percent-decodes a file:// URL path (only what paths need). */
+static void percent_decode(char* s) {
+  char* w = s;
+  for (char* r = s; *r != '\0'; r++) {
+    if (r[0] == '%' && r[1] != '\0' && r[2] != '\0') {
+      char hex[3] = {r[1], r[2], 0};
+      char* end;
+      long v = strtol(hex, &end, 16);
+      if (*end == '\0' && v > 0) {
+        *w++ = (char)v;
+        r += 2;
+        continue;
+      }
+    }
+    *w++ = *r;
+  }
+  *w = '\0';
+}
+
+int iso__resolve(iso_rt* rt, const char* specifier, const char* referrer,
+                 char** url, char* err, size_t errlen) {
+  char* joined = NULL;
+  if (starts_with(specifier, "file://")) {
+    joined = strdup(specifier + 7);
+    if (joined != NULL) {
+      percent_decode(joined);
+    }
+  } else if (specifier[0] == '/') {
+    joined = strdup(specifier);
+  } else if (starts_with(specifier, "./") || starts_with(specifier, "../") ||
+             strcmp(specifier, ".") == 0 || strcmp(specifier, "..") == 0) {
+    const char* base = starts_with(referrer, "file://") ? referrer + 7 : NULL;
+    if (base == NULL) {
+      base = rt->root; /* a script: relative to the module root */
+    }
+    const char* slash = strrchr(base, '/');
+    size_t dirlen = slash ? (size_t)(slash - base) : 0;
+    int is_file = starts_with(referrer, "file://");
+    size_t n = (is_file ? dirlen : strlen(base)) + strlen(specifier) + 2;
+    joined = malloc(n);
+    if (joined != NULL) {
+      snprintf(joined, n, "%.*s/%s", (int)(is_file ? dirlen : strlen(base)),
+               base, specifier);
+    }
+  } else {
+    snprintf(err, errlen,
+             "Relative import path \"%s\" not prefixed with / or ./ or ../ "
+             "from \"%s\" (bare specifiers are not supported)",
+             specifier, referrer);
+    return ISO_ENOENT;
+  }
+  if (joined == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return ISO_ENOMEM;
+  }
+  char* norm = normalize_path(joined);
+  free(joined);
+  if (norm == NULL) {
+    return ISO_ENOMEM;
+  }
+  size_t rootlen = strlen(rt->root);
+  if (!(strcmp(rt->root, "/") == 0 ||
+        (strncmp(norm, rt->root, rootlen) == 0 &&
+         (norm[rootlen] == '/' || norm[rootlen] == '\0')))) {
+    snprintf(err, errlen,
+             "Import of \"%s\" from \"%s\" resolves to \"%s\", which is "
+             "outside the module root \"%s\"",
+             specifier, referrer, norm, rt->root);
+    free(norm);
+    return ISO_EPERM;
+  }
+  size_t n = strlen(norm) + 8;
+  *url = malloc(n);
+  if (*url == NULL) {
+    free(norm);
+    return ISO_ENOMEM;
+  }
+  snprintf(*url, n, "file://%s", norm);
+  free(norm);
+  return 0;
+}
+
+int iso__json_type(const char* type, const char* url, int* is_json,
+                   char* err, size_t errlen) {
+  if (type == NULL || type[0] == '\0') {
+    *is_json = 0;
+    return 0;
+  }
+  if (strcmp(type, "json") == 0) {
+    *is_json = 1;
+    return 0;
+  }
+  snprintf(err, errlen, "Import \"%s\" has an unsupported type \"%s\"", url,
+           type);
+  return ISO_EINVAL;
+}
+
+/* ---- the module map ---- */
+
+iso_mod* iso__mod_find(iso_realm* realm, const char* url) {
+  for (iso_mod* m = realm->modules; m != NULL; m = m->next) {
+    if (strcmp(m->url, url) == 0) {
+      return m;
+    }
+  }
+  return NULL;
+}
+
+iso_mod* iso__mod_by_ref(iso_realm* realm, v8s_ref ref) {
+  for (iso_mod* m = realm->modules; m != NULL; m = m->next) {
+    if (m->ref == ref && ref != 0) {
+      return m;
+    }
+  }
+  return NULL;
+}
+
+static void read_work_cb(uv_work_t* w);
+static void read_done_cb(uv_work_t* w, int status);
+
+static int track_read(iso_realm* realm, iso_read* r) {
+  if (realm->nreads == realm->capreads) {
+    size_t cap = realm->capreads ? realm->capreads * 2 : 8;
+    iso_read** n = realloc(realm->reads, cap * sizeof(*n));
+    if (n == NULL) {
+      return ISO_ENOMEM;
+    }
+    realm->reads = n;
+    realm->capreads = cap;
+  }
+  realm->reads[realm->nreads++] = r;
+  return 0;
+}
+
+static void untrack_read(iso_realm* realm, iso_read* r) {
+  for (size_t i = 0; i < realm->nreads; i++) {
+    if (realm->reads[i] == r) {
+      realm->reads[i] = realm->reads[--realm->nreads];
+      return;
+    }
+  }
+}
+
+/* Gets the record for url, creating it and starting its read if new. */
+iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json) {
+  iso_mod* m = iso__mod_find(realm, url);
+  if (m != NULL) {
+    return m;
+  }
+  m = calloc(1, sizeof(*m));
+  if (m == NULL) {
+    return NULL;
+  }
+  m->url = strdup(url);
+  m->path = strdup(url + 7);
+  m->is_json = is_json;
+  m->state = MOD_LOADING;
+  if (m->url == NULL || m->path == NULL) {
+    free(m->url);
+    free(m->path);
+    free(m);
+    return NULL;
+  }
+  m->next = realm->modules;
+  realm->modules = m;
+  return m;
+}
+
+static int start_read(iso_realm* realm, iso_mod* m) {
+  iso_read* r = calloc(1, sizeof(*r));
+  if (r == NULL) {
+    return ISO_ENOMEM;
+  }
+  r->realm = realm;
+  r->mod = m;
+  r->path = strdup(m->path);
+  r->root = realm->rt->root;
+  r->work.data = r;
+  if (r->path == NULL || track_read(realm, r) != 0) {
+    free(r->path);
+    free(r);
+    return ISO_ENOMEM;
+  }
+  m->read = r;
+  int rc = uv_queue_work(realm->rt->loop, &r->work, read_work_cb,
+                         read_done_cb);
+  if (rc != 0) {
+    untrack_read(realm, r);
+    m->read = NULL;
+    free(r->path);
+    free(r);
+    return ISO_EIO;
+  }
+  return 0;
+}
+
+/* Thread: libuv's thread pool. Touches only the iso_read. */
+static void read_work_cb(uv_work_t* w) {
+  iso_read* r = w->data;
+  char real[PATH_MAX];
+  if (realpath(r->path, real) == NULL) {
+    r->err = errno == ENOENT || errno == ENOTDIR ? ISO_ENOENT : ISO_EIO;
+    snprintf(r->errmsg, sizeof(r->errmsg), "%s", strerror(errno));
+    return;
+  }
+  size_t rootlen = strlen(r->root);
+  if (!(strcmp(r->root, "/") == 0 ||
+        (strncmp(real, r->root, rootlen) == 0 && real[rootlen] == '/'))) {
+    r->err = ISO_EPERM;
+    snprintf(r->errmsg, sizeof(r->errmsg),
+             "it is a link to \"%s\", outside the module root \"%s\"", real,
+             r->root);
+    return;
+  }
+  int fd = open(real, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    r->err = errno == EACCES ? ISO_EPERM : ISO_EIO;
+    snprintf(r->errmsg, sizeof(r->errmsg), "%s", strerror(errno));
+    if (fd >= 0) {
+      close(fd);
+    }
+    return;
+  }
+  if (!S_ISREG(st.st_mode) || (size_t)st.st_size > MAX_MODULE_BYTES) {
+    r->err = ISO_EIO;
+    snprintf(r->errmsg, sizeof(r->errmsg), "%s",
+             S_ISREG(st.st_mode) ? "file too large" : "not a regular file");
+    close(fd);
+    return;
+  }
+  r->data = malloc((size_t)st.st_size + 1);
+  if (r->data == NULL) {
+    r->err = ISO_ENOMEM;
+    close(fd);
+    return;
+  }
+  size_t got = 0;
+  while (got < (size_t)st.st_size) {
+    ssize_t n = read(fd, r->data + got, (size_t)st.st_size - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    got += (size_t)n;
+  }
+  close(fd);
+  r->data[got] = '\0';
+  r->len = got;
+}
+
+/* ---- loads ---- */
+
+static void load_finish(iso_load* load) {
+  if (!load->done && load->pending == 0) {
+    load->done = 1;
+    iso__rt_wake(load->realm->rt);
+  }
+}
+
+static void load_fail(iso_load* load, iso_js_error* err) {
+  if (load->done) {
+    iso_js_error_clear(err);
+    return;
+  }
+  load->err = *err;
+  memset(err, 0, sizeof(*err));
+  load->done = 1;
+  iso__rt_wake(load->realm->rt);
+}
+
+static int visited(iso_load* load, iso_mod* m) {
+  for (size_t i = 0; i < load->nvisited; i++) {
+    if (load->visited[i] == m) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void load_visit(iso_load* load, iso_mod* m, const char* importer,
+                       const char* specifier);
+
+/* Visits the static imports of a compiled record. */
+static void visit_children(iso_load* load, iso_mod* m) {
+  iso_realm* realm = load->realm;
+  for (size_t i = 0; i < m->req.n && !load->done; i++) {
+    char err[1024];
+    char* url = NULL;
+    int is_json = 0;
+    int rc = iso__resolve(realm->rt, m->req.specifier[i], m->url, &url, err,
+                          sizeof(err));
+    if (rc == 0) {
+      rc = iso__json_type(m->req.type[i], url, &is_json, err, sizeof(err));
+    }
+    if (rc != 0) {
+      iso_js_error e = {0};
+      iso__error_set(&e, rc, ISO_JS_UNCAUGHT, "TypeError", "%s", err);
+      free(url);
+      load_fail(load, &e);
+      return;
+    }
+    iso_mod* child = iso__mod_get(realm, url, is_json);
+    free(url);
+    if (child == NULL) {
+      iso_js_error e = {0};
+      iso__error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
+      load_fail(load, &e);
+      return;
+    }
+    load_visit(load, child, m->url, m->req.specifier[i]);
+  }
+}
+
+static void fail_from_mod(iso_load* load, iso_mod* m, const char* importer,
+                          const char* specifier) {
+  iso_js_error e = {0};
+  if (importer != NULL) {
+    iso__error_set(&e, m->err.code, ISO_JS_UNCAUGHT,
+                   m->err.name ? m->err.name : "TypeError",
+                   "%s (imported as \"%s\" from \"%s\")", m->err.message,
+                   specifier, importer);
+    if (m->err.stack != NULL && m->err.code == ISO_ESYNTAX) {
+      free(e.stack);
+      e.stack = strdup(m->err.stack);
+    }
+  } else {
+    iso__error_set(&e, m->err.code, ISO_JS_UNCAUGHT,
+                   m->err.name ? m->err.name : "TypeError", "%s",
+                   m->err.message);
+    if (m->err.stack != NULL) {
+      free(e.stack);
+      e.stack = strdup(m->err.stack);
+    }
+  }
+  load_fail(load, &e);
+}
+
+static void load_visit(iso_load* load, iso_mod* m, const char* importer,
+                       const char* specifier) {
+  if (load->done || visited(load, m)) {
+    return;
+  }
+  if (load->nvisited == load->capvisited) {
+    size_t cap = load->capvisited ? load->capvisited * 2 : 16;
+    iso_mod** n = realloc(load->visited, cap * sizeof(*n));
+    if (n == NULL) {
+      iso_js_error e = {0};
+      iso__error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
+      load_fail(load, &e);
+      return;
+    }
+    load->visited = n;
+    load->capvisited = cap;
+  }
+  load->visited[load->nvisited++] = m;
+  switch (m->state) {
+    case MOD_COMPILED:
+      visit_children(load, m);
+      return;
+    case MOD_FAILED:
+      fail_from_mod(load, m, importer, specifier);
+      return;
+    default:
+      break;
+  }
+  iso_waiter* w = calloc(1, sizeof(*w));
+  if (w == NULL) {
+    iso_js_error e = {0};
+    iso__error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
+    load_fail(load, &e);
+    return;
+  }
+  w->load = load;
+  w->importer = importer ? strdup(importer) : NULL;
+  w->specifier = specifier ? strdup(specifier) : NULL;
+  w->next = m->waiters;
+  m->waiters = w;
+  load->pending++;
+  if (m->read == NULL && start_read(load->realm, m) != 0) {
+    m->state = MOD_FAILED;
+    iso__error_set(&m->err, ISO_EIO, ISO_JS_UNCAUGHT, "TypeError",
+                   "Cannot start reading \"%s\"", m->url);
+  }
+}
+
+/* Compiles the record's source and tells every waiting load. */
+static void mod_ready(iso_realm* realm, iso_mod* m) {
+  iso_waiter* w = m->waiters;
+  m->waiters = NULL;
+  while (w != NULL) {
+    iso_waiter* next = w->next;
+    iso_load* load = w->load;
+    if (!load->done) {
+      load->pending--;
+      if (m->state == MOD_COMPILED) {
+        visit_children(load, m);
+        load_finish(load);
+      } else {
+        fail_from_mod(load, m, w->importer, w->specifier);
+      }
+    }
+    free(w->importer);
+    free(w->specifier);
+    free(w);
+    w = next;
+  }
+}
+
+int iso__mod_set_source(iso_realm* realm, iso_mod* m, const char* src,
+                        size_t len) {
+  v8s_exc exc = {0};
+  iso_rt* rt = realm->rt;
+  int rc = v8s_module_compile(rt->iso, realm->ctx, m->url, src, len,
+                              m->is_json, &m->ref, &exc);
+  if (rc == 0) {
+    rc = v8s_module_requests(rt->iso, m->ref, &m->req);
+  }
+  if (rc == 0) {
+    m->state = MOD_COMPILED;
+  } else {
+    m->state = MOD_FAILED;
+    iso__error_from_exc(&m->err, &exc, ISO_JS_UNCAUGHT, rc);
+  }
+  v8s_exc_clear(&exc);
+  return rc;
+}
+
+/* Rewrites `import ... from "x" with {` (import attributes, which V8 10.2
+ * does not parse) to the older `assert {` form it does. Returns a malloc'd
+ * copy, or NULL when nothing needed rewriting. */
+static char* rewrite_import_with(const char* src, size_t len,
+                                 size_t* out_len) {
+  char* out = NULL;
+  size_t o = 0, last = 0;
+  for (size_t i = 0; i + 4 < len; i++) {
+    char q = src[i];
+    if (q != '"' && q != '\'') {
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < len && src[j] != q && src[j] != '\n') {
+      j++;
+    }
+    if (j >= len || src[j] != q) {
+      continue;
+    }
+    /* is this string preceded by `from` or `import`? */
+    size_t b = i;
+    while (b > 0 && (src[b - 1] == ' ' || src[b - 1] == '\t')) {
+      b--;
+    }
+    int after_kw = (b >= 4 && strncmp(src + b - 4, "from", 4) == 0) ||
+                   (b >= 6 && strncmp(src + b - 6, "import", 6) == 0);
+    size_t k = j + 1;
+    while (k < len && (src[k] == ' ' || src[k] == '\t')) {
+      k++;
+    }
+    if (after_kw && k + 4 < len && strncmp(src + k, "with", 4) == 0) {
+      size_t m = k + 4;
+      while (m < len && (src[m] == ' ' || src[m] == '\t')) {
+        m++;
+      }
+      if (m < len && src[m] == '{') {
+        if (out == NULL) {
+          out = malloc(len + len / 2 + 16);
+          if (out == NULL) {
+            return NULL;
+          }
+        }
+        memcpy(out + o, src + last, k - last);
+        o += k - last;
+        memcpy(out + o, "assert", 6);
+        o += 6;
+        last = k + 4;
+      }
+    }
+    i = j;
+  }
+  if (out == NULL) {
+    return NULL;
+  }
+  memcpy(out + o, src + last, len - last);
+  o += len - last;
+  out[o] = '\0';
+  *out_len = o;
+  return out;
+}
+
+static void read_done_cb(uv_work_t* w, int status) {
+  iso_read* r = w->data;
+  iso_realm* realm = r->realm;
+  if (realm == NULL) { /* the realm went away meanwhile */
+    free(r->data);
+    free(r->path);
+    free(r);
+    return;
+  }
+  untrack_read(realm, r);
+  iso_mod* m = r->mod;
+  m->read = NULL;
+  if (status != 0 && r->err == 0) {
+    r->err = ISO_EIO;
+    snprintf(r->errmsg, sizeof(r->errmsg), "%s", uv_strerror(status));
+  }
+  if (r->err == ISO_ENOENT) {
+    m->state = MOD_FAILED;
+    iso__error_set(&m->err, ISO_ENOENT, ISO_JS_UNCAUGHT, "TypeError",
+                   "Module not found \"%s\"", m->url);
+  } else if (r->err != 0) {
+    m->state = MOD_FAILED;
+    iso__error_set(&m->err, r->err, ISO_JS_UNCAUGHT, "TypeError",
+                   "Cannot load module \"%s\": %s", m->url, r->errmsg);
+  } else {
+    size_t len = r->len;
+    char* rewritten = m->is_json ? NULL : rewrite_import_with(r->data, len,
+                                                              &len);
+    iso__mod_set_source(realm, m, rewritten ? rewritten : r->data, len);
+    free(rewritten);
+  }
+  free(r->data);
+  free(r->path);
+  free(r);
+  mod_ready(realm, m);
+  if (m->state == MOD_FAILED && m->waiters == NULL) {
+    /* forget failed records so that a later load tries again */
+    iso_mod** pp = &realm->modules;
+    while (*pp != NULL && *pp != m) {
+      pp = &(*pp)->next;
+    }
+    if (*pp == m && m != realm->main_mod) {
+      *pp = m->next;
+      iso_js_error_clear(&m->err);
+      v8s_requests_free(&m->req);
+      free(m->url);
+      free(m->path);
+      free(m);
+    }
+  }
+  iso__rt_wake(realm->rt);
+}
+
+iso_load* iso__load_start(iso_realm* realm, iso_mod* root) {
+  iso_load* load = calloc(1, sizeof(*load));
+  if (load == NULL) {
+    return NULL;
+  }
+  load->realm = realm;
+  load->root = root;
+  load_visit(load, root, NULL, NULL);
+  load_finish(load);
+  return load;
+}
+
+void iso__load_free(iso_load* load) {
+  if (load == NULL) {
+    return;
+  }
+  /* drop this load from any record it still waits on */
+  for (iso_mod* m = load->realm->modules; m != NULL; m = m->next) {
+    iso_waiter** pp = &m->waiters;
+    while (*pp != NULL) {
+      iso_waiter* w = *pp;
+      if (w->load == load) {
+        *pp = w->next;
+        free(w->importer);
+        free(w->specifier);
+        free(w);
+      } else {
+        pp = &w->next;
+      }
+    }
+  }
+  iso_js_error_clear(&load->err);
+  free(load->visited);
+  free(load);
+}
+
+void iso__loader_realm_free(iso_realm* realm) {
+  for (size_t i = 0; i < realm->nreads; i++) {
+    realm->reads[i]->realm = NULL; /* read_done_cb frees it */
+  }
+  free(realm->reads);
+  realm->reads = NULL;
+  realm->nreads = realm->capreads = 0;
+  iso_mod* m = realm->modules;
+  while (m != NULL) {
+    iso_mod* next = m->next;
+    iso_waiter* w = m->waiters;
+    while (w != NULL) {
+      iso_waiter* wn = w->next;
+      free(w->importer);
+      free(w->specifier);
+      free(w);
+      w = wn;
+    }
+    v8s_ref_free(realm->rt->iso, m->ref);
+    v8s_requests_free(&m->req);
+    iso_js_error_clear(&m->err);
+    free(m->url);
+    free(m->path);
+    free(m);
+    m = next;
+  }
+  realm->modules = NULL;
+}
+
+/* ---- host callbacks from V8 ---- */
+
+v8s_ref iso__host_resolve(void* realm_p, const char* specifier,
+                          const char* type, v8s_ref referrer, char* err,
+                          size_t errlen) {
+  iso_realm* realm = realm_p;
+  iso_mod* from = iso__mod_by_ref(realm, referrer);
+  if (from == NULL) {
+    snprintf(err, errlen, "Cannot resolve \"%s\": unknown importer",
+             specifier);
+    return 0;
+  }
+  char* url = NULL;
+  if (iso__resolve(realm->rt, specifier, from->url, &url, err, errlen) != 0) {
+    return 0;
+  }
+  iso_mod* m = iso__mod_find(realm, url);
+  int is_json = 0;
+  if (iso__json_type(type, url, &is_json, err, errlen) != 0) {
+    free(url);
+    return 0;
+  }
+  if (m == NULL || m->state != MOD_COMPILED) {
+    snprintf(err, errlen, "Module \"%s\" imported from \"%s\" is not loaded",
+             url, from->url);
+    free(url);
+    return 0;
+  }
+  if (m->is_json != is_json) {
+    snprintf(err, errlen,
+             "Module \"%s\" was loaded %s but \"%s\" imports it %s", url,
+             m->is_json ? "as JSON" : "as JavaScript", from->url,
+             is_json ? "as JSON" : "as JavaScript");
+    free(url);
+    return 0;
+  }
+  free(url);
+  return m->ref;
+}
+
+int iso__host_dyn_import(void* realm_p, const char* specifier,
+                         const char* type, const char* referrer_url,
+                         v8s_ref resolver, char* err, size_t errlen) {
+  iso_realm* realm = realm_p;
+  if (realm->failed || realm->freed) {
+    snprintf(err, errlen, "the realm is shutting down");
+    return ISO_ECLOSED;
+  }
+  char* url = NULL;
+  int rc = iso__resolve(realm->rt, specifier, referrer_url, &url, err,
+                        errlen);
+  int is_json = 0;
+  if (rc == 0) {
+    rc = iso__json_type(type, url, &is_json, err, errlen);
+  }
+  if (rc == 0 && !is_json && (type == NULL || type[0] == '\0')) {
+    size_t n = strlen(url);
+    /* import("./x.json", { with: { type: "json" } }): V8 10.2 drops the
+     * `with` option, so a .json file is taken as JSON. */
+    is_json = n > 5 && strcmp(url + n - 5, ".json") == 0;
+  }
+  iso_dyn* d = rc == 0 ? calloc(1, sizeof(*d)) : NULL;
+  iso_mod* m = d != NULL ? iso__mod_get(realm, url, is_json) : NULL;
+  free(url);
+  if (rc != 0) {
+    return rc;
+  }
+  if (m == NULL) {
+    free(d);
+    snprintf(err, errlen, "out of memory");
+    return ISO_ENOMEM;
+  }
+  d->state = DYN_PREPARING;
+  d->mod = m;
+  d->resolver = resolver;
+  d->load = iso__load_start(realm, m);
+  if (d->load == NULL) {
+    free(d);
+    snprintf(err, errlen, "out of memory");
+    return ISO_ENOMEM;
+  }
+  d->next = realm->dyns;
+  realm->dyns = d;
+  realm->idle_notified = 0;
+  iso__rt_wake(realm->rt);
+  return 0;
+}
+
+void iso__host_import_meta(void* realm_p, v8s_ref module, const char** url,
+                           int* is_main) {
+  iso_realm* realm = realm_p;
+  iso_mod* m = iso__mod_by_ref(realm, module);
+  if (m != NULL) {
+    *url = m->url;
+    *is_main = m == realm->main_mod;
+  }
+}

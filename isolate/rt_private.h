@@ -1,0 +1,187 @@
+/* rt_private.h: the runtime's state, shared by runtime.c and loader.c.
+ *
+ * The seed's JsRuntimeState is split in two: what belongs to the isolate
+ * (iso_rt: global context, realms, op state and counts, the timer and the
+ * tick handle) and what the seed keeps per program, which isopool keeps
+ * per realm because the pool runs many programs in one isolate (iso_realm:
+ * module map, pending module evaluations, dynamic imports, promise
+ * exceptions, timer deadline, pending ops). Not for use outside isolate/.
+ */
+#ifndef ISO_RT_PRIVATE_H
+#define ISO_RT_PRIVATE_H
+
+#include <stdatomic.h>
+
+#include "iso_rt.h"
+#include "v8s.h"
+
+typedef struct iso_mod iso_mod;
+typedef struct iso_load iso_load;
+typedef struct iso_read iso_read;
+
+/* A module record in a realm's module map. */
+enum { MOD_LOADING = 0, MOD_COMPILED, MOD_FAILED };
+
+typedef struct iso_waiter {
+  struct iso_waiter* next;
+  iso_load* load;
+  char* importer; /* URL of the importing module */
+  char* specifier;
+} iso_waiter;
+
+struct iso_mod {
+  iso_mod* next;
+  char* url;   /* file:///abs/path, the map key */
+  char* path;  /* /abs/path */
+  int is_json;
+  int state;
+  int evaluated; /* its evaluation promise fulfilled once */
+  v8s_ref ref;
+  v8s_requests req;
+  iso_js_error err; /* MOD_FAILED: why (read error) */
+  iso_waiter* waiters;
+  iso_read* read; /* in flight */
+};
+
+/* One asynchronous, recursive load of a module graph (the seed's
+ * load_main_module / prepare_dyn_imports). */
+struct iso_load {
+  iso_realm* realm;
+  iso_mod* root;
+  int pending; /* visited records still loading */
+  int done;    /* finished (ok or failed) */
+  iso_js_error err; /* set when failed (err.message != NULL) */
+  iso_mod** visited;
+  size_t nvisited, capvisited;
+};
+
+/* A file read on libuv's thread pool; outlives its realm if need be. */
+struct iso_read {
+  uv_work_t work;
+  iso_realm* realm; /* NULL once the realm is gone */
+  iso_mod* mod;
+  char* path;
+  const char* root;
+  char* data;
+  size_t len;
+  int err;
+  char errmsg[256];
+};
+
+/* A module evaluation (the seed's pending_mod_evaluate), with the steps
+ * isopool adds after it: take the export, call it, await the value. */
+enum {
+  EV_LOADING = 0, /* its graph is loading */
+  EV_READY,       /* loaded: instantiate and evaluate in the next tick */
+  EV_EVALUATING,  /* the module's evaluation promise is pending */
+  EV_AWAITING,    /* the export's value (or call result) is pending */
+  EV_FAILED       /* finished with err; report in the next tick */
+};
+
+typedef struct iso_eval {
+  struct iso_eval* next;
+  int state;
+  iso_load* load;
+  iso_mod* mod;
+  v8s_ref promise;
+  char* export_name;
+  int call;
+  uint8_t* args_mp;
+  size_t args_len;
+  int argc;
+  char** argv;
+  iso_eval_cb cb;
+  void* data;
+  iso_js_error err;
+} iso_eval;
+
+/* A dynamic import (the seed's preparing/pending dyn imports and
+ * pending_dyn_mod_evaluate). */
+enum { DYN_PREPARING = 0, DYN_READY, DYN_EVALUATING };
+
+typedef struct iso_dyn {
+  struct iso_dyn* next;
+  int state;
+  iso_load* load;
+  iso_mod* mod;
+  v8s_ref resolver;
+  v8s_ref promise;
+} iso_dyn;
+
+typedef struct iso_rejection {
+  struct iso_rejection* next;
+  v8s_ref promise;
+  v8s_ref reason;
+} iso_rejection;
+
+struct iso_realm {
+  iso_rt* rt;
+  iso_realm *prev, *next;
+  iso_realm_cbs cbs;
+  void* data;
+  v8s_ref ctx;
+  v8s_ref fire_timers; /* the prelude's hooks */
+  v8s_ref dispatch;
+  iso_mod* modules;    /* module map */
+  iso_mod* main_mod;
+  double timer_deadline; /* -1: no timer armed */
+  int pending_ops;       /* ref'd ops in flight (op bus) */
+  int pending_unref_ops;
+  iso_rejection* pending_promise_exceptions;
+  iso_eval* evals;
+  iso_dyn* dyns;
+  iso_read** reads; /* reads in flight, orphaned on free */
+  size_t nreads, capreads;
+  int failed;
+  int freed;
+  int idle_notified;
+};
+
+struct iso_rt {
+  uv_loop_t* loop;
+  v8s_isolate* iso;
+  char* root;           /* realpath of the module root, no trailing '/' */
+  iso_realm* global;    /* the seed's global context */
+  iso_realm* realms;
+  uv_timer_t timer;
+  uv_idle_t idle;
+  int in_tick;
+  int handles_open;
+  int freeing;
+  atomic_int terminate_requested;
+  void* op_state; /* for the op bus */
+  v8s_host host;
+};
+
+/* runtime.c */
+void iso__rt_wake(iso_rt* rt);
+void iso__realm_fail(iso_realm* realm, iso_js_error* err);
+int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
+void iso__error_from_exc(iso_js_error* e, v8s_exc* exc, iso_js_error_kind k,
+                         int code);
+void iso__error_set(iso_js_error* e, int code, iso_js_error_kind kind,
+                    const char* name, const char* fmt, ...);
+
+/* loader.c */
+int iso__resolve(iso_rt* rt, const char* specifier, const char* referrer,
+                 char** url, char* err, size_t errlen);
+iso_mod* iso__mod_find(iso_realm* realm, const char* url);
+iso_mod* iso__mod_by_ref(iso_realm* realm, v8s_ref ref);
+iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json);
+int iso__mod_set_source(iso_realm* realm, iso_mod* mod, const char* src,
+                        size_t len);
+iso_load* iso__load_start(iso_realm* realm, iso_mod* root);
+void iso__load_free(iso_load* load);
+void iso__loader_realm_free(iso_realm* realm);
+v8s_ref iso__host_resolve(void* realm, const char* specifier,
+                          const char* type, v8s_ref referrer, char* err,
+                          size_t errlen);
+int iso__host_dyn_import(void* realm, const char* specifier, const char* type,
+                         const char* referrer_url, v8s_ref resolver, char* err,
+                         size_t errlen);
+void iso__host_import_meta(void* realm, v8s_ref module, const char** url,
+                           int* is_main);
+int iso__json_type(const char* type, const char* url, int* is_json,
+                   char* err, size_t errlen);
+
+#endif /* ISO_RT_PRIVATE_H */

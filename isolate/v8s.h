@@ -1,0 +1,259 @@
+/* v8s.h: the V8 shim, a plain C API over V8 10.2.
+ *
+ * This header is the only door to V8. It compiles as C11 and as C++ and
+ * exposes no V8 type: an isolate is an opaque pointer, and every JavaScript
+ * value the C side keeps is a v8s_ref, an index into the isolate's table of
+ * persistent handles (like v8go's values). A ref lives until v8s_ref_free();
+ * ref 0 is never valid and means "none". No C++ exception crosses this
+ * header; an empty MaybeLocal becomes an error code, and a thrown JavaScript
+ * value is returned as a caller-owned v8s_exc {name, message, stack}.
+ *
+ * V8 calls back into C (module resolution, dynamic import, promise
+ * rejection, the prelude's natives) through the v8s_host table given to
+ * v8s_isolate_new(); every callback gets the `realm` pointer that was
+ * attached to the context the JavaScript ran in.
+ *
+ * Thread: an isolate and everything made from it belong to the thread that
+ * created it (its owning loop), except v8s_terminate(), which any thread may
+ * call. v8s_platform_init() is called once per process, before any isolate.
+ */
+#ifndef ISO_V8S_H
+#define ISO_V8S_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct uv_loop_s;
+
+typedef struct v8s_isolate v8s_isolate;
+typedef uint32_t v8s_ref;
+
+/* A JavaScript exception as plain data; every field is malloc'd or NULL.
+ * Freed with v8s_exc_clear(), which accepts a zeroed struct. */
+typedef struct v8s_exc {
+  char* name;    /* "Error", "TypeError", ...; for a thrown non-Error, NULL */
+  char* message; /* the message, or the inspected value for a non-Error */
+  char* stack;   /* "Error: boom\n    at file:///...:1:7", or NULL */
+  int terminated; /* 1 when execution was stopped by v8s_terminate() */
+} v8s_exc;
+
+void v8s_exc_clear(v8s_exc* exc);
+
+/* Promise states, as V8 numbers them. */
+enum { V8S_PENDING = 0, V8S_FULFILLED = 1, V8S_REJECTED = 2 };
+
+/* Promise rejection events (v8::PromiseRejectEvent). */
+enum {
+  V8S_REJECT_NO_HANDLER = 0,
+  V8S_HANDLER_ADDED_AFTER_REJECT = 1,
+  V8S_REJECT_AFTER_RESOLVED = 2,
+  V8S_RESOLVE_AFTER_RESOLVED = 3
+};
+
+/* Module status (v8::Module::Status). */
+enum {
+  V8S_MOD_UNINSTANTIATED = 0,
+  V8S_MOD_INSTANTIATING,
+  V8S_MOD_INSTANTIATED,
+  V8S_MOD_EVALUATING,
+  V8S_MOD_EVALUATED,
+  V8S_MOD_ERRORED
+};
+
+/* Value kinds reported by v8s_kind(). */
+enum {
+  V8S_UNDEFINED = 0,
+  V8S_NULL,
+  V8S_FUNCTION,
+  V8S_PROMISE,
+  V8S_OBJECT,
+  V8S_OTHER
+};
+
+/* The host: C functions V8 reaches. All run on the isolate's thread, inside
+ * the shim's scopes; they must not free the refs they are given (the shim
+ * frees them when the callback returns) unless they say they keep them. */
+typedef struct v8s_host {
+  /* Resolve an import of `specifier` (with import type "" or "json") by
+   * the module `referrer` during instantiation. Returns the module's ref,
+   * or 0 after writing a message into err (the shim throws a TypeError). */
+  v8s_ref (*resolve)(void* realm, const char* specifier, const char* type,
+                     v8s_ref referrer, char* err, size_t errlen);
+  /* import(specifier) from the script or module named `referrer_url`.
+   * `resolver` is a fresh promise-resolver ref the host now owns and must
+   * settle with v8s_resolver_resolve/reject and free. Returns 0, or a
+   * negative code after which the shim rejects with `err`. */
+  int (*dyn_import)(void* realm, const char* specifier, const char* type,
+                    const char* referrer_url, v8s_ref resolver, char* err,
+                    size_t errlen);
+  /* import.meta for `module`: write its URL and whether it is the main
+   * module. */
+  void (*import_meta)(void* realm, v8s_ref module, const char** url,
+                      int* is_main);
+  /* A promise was rejected with no handler, or got one later. `promise`
+   * and `reason` are borrowed refs (copy with v8s_ref_dup to keep them). */
+  void (*promise_reject)(void* realm, int event, v8s_ref promise,
+                         v8s_ref reason);
+  /* An exception nobody caught (a throwing microtask, an event listener). */
+  void (*uncaught)(void* realm, const v8s_exc* exc);
+  /* The prelude's natives (see bootstrap/iso_bootstrap.h). */
+  void (*print)(void* realm, const char* level, const char* text,
+                size_t len);
+  void (*timer_arm)(void* realm, double deadline_ms);
+  /* V8 is near the heap limit: the host should stop the current job. The
+   * shim has already called TerminateExecution and raised the limit a
+   * little so that the isolate survives. */
+  void (*near_heap_limit)(void* data);
+} v8s_host;
+
+typedef struct v8s_isolate_opts {
+  struct uv_loop_s* loop;    /* V8's foreground tasks run on this loop */
+  const v8s_host* host;
+  void* host_data;           /* passed to near_heap_limit */
+  size_t heap_max_mb;        /* 0: V8's default */
+} v8s_isolate_opts;
+
+/* v8s_platform_init: initialise V8 once per process with `flags` (a V8
+ * flags string such as "--max-old-space-size=64", may be NULL) and a
+ * platform with `threads` background threads (0: default). Returns 0 or
+ * ISO_EINVAL when called twice. Thread: main, before any isolate. */
+int v8s_platform_init(const char* flags, int threads);
+
+/* v8s_platform_now_ms: the clock the prelude's now() uses, in ms since
+ * v8s_platform_init. Thread: any. */
+double v8s_platform_now_ms(void);
+
+/* v8s_isolate_new: constructor. Registers the isolate with the platform
+ * on opts->loop. Returns 0 and *out, or ISO_ENOMEM/ISO_EINVAL. Thread: the
+ * thread that will own the isolate and run opts->loop. */
+int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out);
+
+/* v8s_isolate_free: destructor; frees every ref. Accepts NULL. The loop
+ * must still be alive (the platform closes its handles on it). */
+void v8s_isolate_free(v8s_isolate* iso);
+
+/* v8s_terminate: stop the JavaScript running on iso now. The only entry
+ * point that any thread may call. v8s_cancel_terminate, on the owning
+ * thread, lets the isolate run again. Thread: any / owning. */
+void v8s_terminate(v8s_isolate* iso);
+void v8s_cancel_terminate(v8s_isolate* iso);
+
+/* v8s_heap_used: bytes of V8 heap in use. Thread: owning. */
+size_t v8s_heap_used(v8s_isolate* iso);
+
+/* ---- refs ---- */
+void v8s_ref_free(v8s_isolate* iso, v8s_ref ref); /* accepts 0 */
+v8s_ref v8s_ref_dup(v8s_isolate* iso, v8s_ref ref);
+int v8s_ref_same(v8s_isolate* iso, v8s_ref a, v8s_ref b); /* === */
+int v8s_kind(v8s_isolate* iso, v8s_ref ref);
+
+/* ---- contexts ---- */
+
+/* v8s_context_new: a fresh context whose global holds the __iso natives
+ * and whose callbacks carry `realm`. Returns 0 and the context's ref. */
+int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out);
+
+/* v8s_context_dispose: detach realm from the context (callbacks from
+ * leftover JavaScript see NULL and do nothing) and free its ref. */
+void v8s_context_dispose(v8s_isolate* iso, v8s_ref ctx);
+
+/* v8s_execute: compile and run a classic script `source` named `name` in
+ * ctx, with a TryCatch. *result (may be NULL) receives the completion
+ * value's ref. Returns 0, ISO_EJS (exc filled) or ISO_ETERMINATED. */
+int v8s_execute(v8s_isolate* iso, v8s_ref ctx, const char* name,
+                const char* source, size_t len, v8s_ref* result,
+                v8s_exc* exc);
+
+/* v8s_microtasks: perform a microtask checkpoint. */
+void v8s_microtasks(v8s_isolate* iso);
+
+/* ---- modules ---- */
+
+/* The static imports a compiled module asks for; free with
+ * v8s_requests_free. */
+typedef struct v8s_requests {
+  size_t n;
+  char** specifier;
+  char** type; /* "" or "json" (from `with`/`assert { type }`) */
+} v8s_requests;
+void v8s_requests_free(v8s_requests* r);
+
+/* v8s_module_compile: compile an ES module named `url`. With is_json, the
+ * source is parsed as JSON and becomes a synthetic module whose default
+ * export is the value. Returns 0 and the module's ref, or ISO_ESYNTAX
+ * (exc->stack names url:line:column) / ISO_EJS. */
+int v8s_module_compile(v8s_isolate* iso, v8s_ref ctx, const char* url,
+                       const char* source, size_t len, int is_json,
+                       v8s_ref* out, v8s_exc* exc);
+int v8s_module_requests(v8s_isolate* iso, v8s_ref module,
+                        v8s_requests* out);
+int v8s_module_instantiate(v8s_isolate* iso, v8s_ref ctx, v8s_ref module,
+                           v8s_exc* exc);
+/* v8s_module_evaluate: Module::Evaluate; *promise gets the evaluation
+ * promise (watched: its rejection is not reported as unhandled). */
+int v8s_module_evaluate(v8s_isolate* iso, v8s_ref ctx, v8s_ref module,
+                        v8s_ref* promise, v8s_exc* exc);
+int v8s_module_status(v8s_isolate* iso, v8s_ref module);
+int v8s_module_namespace(v8s_isolate* iso, v8s_ref ctx, v8s_ref module,
+                         v8s_ref* out);
+
+/* ---- values, calls, promises ---- */
+
+/* v8s_get: obj[key] (key a UTF-8 string). */
+int v8s_get(v8s_isolate* iso, v8s_ref ctx, v8s_ref obj, const char* key,
+            v8s_ref* out, v8s_exc* exc);
+/* v8s_call: fn.call(undefined, ...argv), then a microtask checkpoint. */
+int v8s_call(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn, int argc,
+             const v8s_ref* argv, v8s_ref* out, v8s_exc* exc);
+/* v8s_call_msgpack: fn(...args) where args_mp is a msgpack array (NULL:
+ * no arguments). */
+int v8s_call_msgpack(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn,
+                     const uint8_t* args_mp, size_t args_len, v8s_ref* out,
+                     v8s_exc* exc);
+/* v8s_call_jsonish: fn(...args) where each arg is JSON text, or a plain
+ * string when it does not parse (the `isopool run` argument rule). */
+int v8s_call_jsonish(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn, int argc,
+                     const char* const* argv, v8s_ref* out, v8s_exc* exc);
+v8s_ref v8s_string(v8s_isolate* iso, v8s_ref ctx, const char* s);
+
+/* v8s_to_promise: Promise.resolve(value), watched. */
+int v8s_to_promise(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
+                   v8s_ref* out);
+int v8s_promise_state(v8s_isolate* iso, v8s_ref promise);
+v8s_ref v8s_promise_result(v8s_isolate* iso, v8s_ref promise);
+
+/* Settle a resolver from the dyn_import host callback. */
+int v8s_resolver_resolve(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
+                         v8s_ref value);
+int v8s_resolver_reject(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
+                        v8s_ref reason);
+/* Reject with a new Error (TypeError when type_error) carrying message. */
+int v8s_resolver_reject_msg(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
+                            int type_error, const char* message);
+
+/* v8s_exc_from_value: describe a thrown/rejected value as a v8s_exc. */
+void v8s_exc_from_value(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
+                        v8s_exc* exc);
+
+/* ---- msgpack ---- */
+
+/* v8s_to_msgpack: encode value as msgpack into a malloc'd buffer *out
+ * (caller frees). Mapping in docs/values.md. Returns 0, or ISO_ETYPE with
+ * err naming the path and the offending type (a function, a symbol, a
+ * cycle, a BigInt outside int64). */
+int v8s_to_msgpack(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
+                   uint8_t** out, size_t* out_len, char* err, size_t errlen);
+/* v8s_from_msgpack: decode one msgpack object into a JS value. Returns 0,
+ * or ISO_EPROTO for malformed or trailing bytes. */
+int v8s_from_msgpack(v8s_isolate* iso, v8s_ref ctx, const uint8_t* mp,
+                     size_t len, v8s_ref* out, char* err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ISO_V8S_H */

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# deps.sh: install what isopool needs to build and run, and nothing more.
+#
+# Idempotent and quiet when everything is already there. Debian packages come
+# from apt; V8 10.2 comes from Debian's libnode108/libnode-dev. Where the
+# system libnode-dev cannot be installed (a conflicting nodejs package, as on
+# our CI machines) both packages are downloaded and unpacked into .deps/libnode
+# inside the tree (git-ignored), and CMake is pointed there.
+#
+# Prints the libnode prefix CMake should use on its last line when called
+# with --print-prefix.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+prefix_local="$top/.deps/libnode"
+
+sudo_cmd=()
+if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
+
+pkgs=(build-essential cmake pkg-config libuv1-dev libnng-dev libmsgpack-dev
+      libssl-dev libbrotli1 libc-ares2 libicu72 libnghttp2-14 libssl3 zlib1g
+      libuv1 valgrind)
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  "${sudo_cmd[@]}" apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q \
+    "${missing[@]}" >/dev/null
+fi
+
+# V8 10.2: a system libnode-dev whose headers really are V8 10.2, or ours.
+system_ok() {
+  [ -f /usr/include/node/v8-version.h ] &&
+    grep -q 'V8_MAJOR_VERSION 10$' /usr/include/node/v8-version.h &&
+    grep -q 'V8_MINOR_VERSION 2$' /usr/include/node/v8-version.h &&
+    ls /usr/lib/*/libnode.so >/dev/null 2>&1
+}
+if system_ok; then
+  prefix=/usr
+elif [ -f "$prefix_local/usr/include/node/v8-version.h" ] &&
+     ls "$prefix_local"/usr/lib/*/libnode.so >/dev/null 2>&1; then
+  prefix="$prefix_local/usr"
+else
+  echo "deps: unpacking libnode108 + libnode-dev into .deps/libnode" >&2
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && apt-get download libnode108 libnode-dev >/dev/null 2>&1) || {
+    "${sudo_cmd[@]}" apt-get update -q >/dev/null
+    (cd "$tmp" && apt-get download libnode108 libnode-dev >/dev/null 2>&1)
+  }
+  rm -rf "$prefix_local"
+  mkdir -p "$prefix_local"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$prefix_local"; done
+  prefix="$prefix_local/usr"
+fi
+if [ "${1:-}" = "--print-prefix" ]; then echo "$prefix"; fi
