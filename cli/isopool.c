@@ -38,69 +38,35 @@ static const char kUsage[] =
 
 typedef struct run_state {
   uv_loop_t* loop;
-  iso_realm* realm;
   int status; /* the exit status */
-  int evaluated;
   int done;
 } run_state;
 
-static void print_error(const iso_js_error* err) {
-  char* text = iso_js_error_format(err);
-  fflush(stdout);
-  fprintf(stderr, "%s\n", text ? text : "error");
-  free(text);
-}
-
-static void finish(run_state* st, int status) {
-  if (!st->done) {
-    st->done = 1;
-    st->status = status;
-    uv_stop(st->loop);
-  }
-}
-
-static void error_cb(iso_realm* realm, void* data, const iso_js_error* err) {
-  run_state* st = data;
-  print_error(err);
-  finish(st, 1);
-}
-
-static void idle_cb(iso_realm* realm, void* data) {
-  run_state* st = data;
-  if (!st->evaluated || st->done) {
+static void value_cb(void* data, const uint8_t* mp, size_t len) {
+  if (mp == NULL) {
     return;
   }
-  /* the seed: execute_module, load, run_event_loop, then unload */
-  if (iso_realm_dispatch(realm, "unload") == 0 && !st->done) {
-    finish(st, 0);
+  iso_buf json;
+  iso_buf_init(&json);
+  if (iso_json_from_msgpack(mp, len, &json) == 0) {
+    fwrite(json.data, 1, json.len, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
   }
+  iso_buf_free(&json);
 }
 
-static void eval_cb(iso_realm* realm, void* data, int status,
-                    const uint8_t* mp, size_t len, const iso_js_error* err) {
+static void done_cb(void* data, int status, const iso_js_error* err) {
   run_state* st = data;
-  if (status != 0) {
-    print_error(err);
-    finish(st, 1);
-    return;
+  if (err != NULL) {
+    char* text = iso_js_error_format(err);
+    fflush(stdout);
+    fprintf(stderr, "%s\n", text ? text : "error");
+    free(text);
   }
-  if (mp != NULL) {
-    iso_buf json;
-    iso_buf_init(&json);
-    if (iso_json_from_msgpack(mp, len, &json) == 0) {
-      fwrite(json.data, 1, json.len, stdout);
-      fputc('\n', stdout);
-      fflush(stdout);
-    } else {
-      fprintf(stderr, "error: the value cannot be printed as JSON\n");
-      iso_buf_free(&json);
-      finish(st, 1);
-      return;
-    }
-    iso_buf_free(&json);
-  }
-  st->evaluated = 1;
-  iso_realm_dispatch(realm, "load");
+  st->done = 1;
+  st->status = status == 0 ? 0 : 1;
+  uv_stop(st->loop);
 }
 
 static int cmd_run(int argc, char** argv) {
@@ -174,18 +140,15 @@ static int cmd_run(int argc, char** argv) {
     return rc == ISO_ENOENT ? EXIT_USAGE : 1;
   }
   run_state st = {.loop = &loop};
-  iso_realm_cbs cbs = {.error_cb = error_cb, .idle_cb = idle_cb};
-  rc = iso_realm_new(rt, &cbs, &st, &st.realm);
+  iso_run_cbs cbs = {.value_cb = value_cb, .done_cb = done_cb};
   iso_eval_opts eo = {
       .specifier = file,
       .call = 1,
       .argc = argc - optind - 1,
       .argv = (const char* const*)argv + optind + 1,
-      .main = 1,
   };
-  if (rc == 0) {
-    rc = iso_realm_eval(st.realm, &eo, eval_cb, &st);
-  }
+  iso_run* run = NULL;
+  rc = iso_run_start(rt, &eo, &cbs, &st, &run);
   if (rc != 0) {
     fprintf(stderr, "isopool: %s\n", iso_strerror(rc));
     st.status = 1;
@@ -198,6 +161,7 @@ static int cmd_run(int argc, char** argv) {
     }
   }
   fflush(stdout);
+  iso_run_free(run);
   iso_rt_free(rt);
   uv_run(&loop, UV_RUN_DEFAULT); /* let the handles close */
   uv_loop_close(&loop);

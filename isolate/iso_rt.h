@@ -168,6 +168,32 @@ typedef struct iso_eval_opts {
 int iso_realm_eval(iso_realm* realm, const iso_eval_opts* opts,
                    iso_eval_cb cb, void* data);
 
+/* ---- the run command ---- */
+
+typedef struct iso_run iso_run;
+
+typedef struct iso_run_cbs {
+  /* console output; NULL: log/info/debug to stdout, warn/error to stderr */
+  void (*log_cb)(void* data, const char* level, const char* text,
+                 size_t len);
+  /* the value settled (mp == NULL: undefined); before `load` */
+  void (*value_cb)(void* data, const uint8_t* mp, size_t len);
+  /* the end: status 0 after `unload`, or the error that ended the run */
+  void (*done_cb)(void* data, int status, const iso_js_error* err);
+} iso_run_cbs;
+
+/* iso_run_start: the seed's run command on a new realm: evaluate the main
+ * module (opts, with main = 1 implied) and its value, dispatch `load`, run
+ * the event loop until nothing is pending, dispatch `unload`. done_cb is
+ * called exactly once; the caller then stops its loop and frees the run.
+ * Returns 0, or an error without calling any callback. Thread: owning
+ * loop. */
+int iso_run_start(iso_rt* rt, const iso_eval_opts* opts,
+                  const iso_run_cbs* cbs, void* data, iso_run** out);
+
+/* iso_run_free: destructor (frees its realm). Accepts NULL. */
+void iso_run_free(iso_run* run);
+
 #ifdef __cplusplus
 }
 #endif

@@ -176,8 +176,16 @@ int iso__json_type(const char* type, const char* url, int* is_json,
 
 /* ---- the module map ---- */
 
+static size_t bucket_of(const char* url) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const unsigned char* p = (const unsigned char*)url; *p; p++) {
+    h = (h ^ *p) * 16777619u;
+  }
+  return h % ISO_MOD_BUCKETS;
+}
+
 iso_mod* iso__mod_find(iso_realm* realm, const char* url) {
-  for (iso_mod* m = realm->modules; m != NULL; m = m->next) {
+  for (iso_mod* m = realm->buckets[bucket_of(url)]; m != NULL; m = m->hnext) {
     if (strcmp(m->url, url) == 0) {
       return m;
     }
@@ -220,10 +228,16 @@ static void untrack_read(iso_realm* realm, iso_read* r) {
   }
 }
 
-/* Gets the record for url, creating it and starting its read if new. */
+/* Gets the record for url, creating it if new. A record that failed to
+ * load is tried again (the file may exist now). */
 iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json) {
   iso_mod* m = iso__mod_find(realm, url);
   if (m != NULL) {
+    if (m->state == MOD_FAILED && m->read == NULL && m->ref == 0) {
+      m->state = MOD_LOADING;
+      iso_js_error_clear(&m->err);
+      v8s_requests_free(&m->req);
+    }
     return m;
   }
   m = calloc(1, sizeof(*m));
@@ -242,6 +256,9 @@ iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json) {
   }
   m->next = realm->modules;
   realm->modules = m;
+  size_t b = bucket_of(url);
+  m->hnext = realm->buckets[b];
+  realm->buckets[b] = m;
   return m;
 }
 
@@ -495,13 +512,24 @@ int iso__mod_set_source(iso_realm* realm, iso_mod* m, const char* src,
   int rc = v8s_module_compile(rt->iso, realm->ctx, m->url, src, len,
                               m->is_json, &m->ref, &exc);
   if (rc == 0) {
-    rc = v8s_module_requests(rt->iso, m->ref, &m->req);
+    rc = v8s_module_requests(rt->iso, realm->ctx, m->ref, &m->req);
   }
   if (rc == 0) {
     m->state = MOD_COMPILED;
   } else {
     m->state = MOD_FAILED;
     iso__error_from_exc(&m->err, &exc, ISO_JS_UNCAUGHT, rc);
+    const char* at = m->err.stack ? strstr(m->err.stack, "\n    at ") : NULL;
+    if (rc == ISO_ESYNTAX && at != NULL) {
+      /* the message alone names the place too (dynamic import errors) */
+      size_t n = strlen(m->err.message) + strlen(at) + 1;
+      char* msg = malloc(n);
+      if (msg != NULL) {
+        snprintf(msg, n, "%s at %s", m->err.message, at + 8);
+        free(m->err.message);
+        m->err.message = msg;
+      }
+    }
   }
   v8s_exc_clear(&exc);
   return rc;
@@ -603,21 +631,6 @@ static void read_done_cb(uv_work_t* w, int status) {
   free(r->path);
   free(r);
   mod_ready(realm, m);
-  if (m->state == MOD_FAILED && m->waiters == NULL) {
-    /* forget failed records so that a later load tries again */
-    iso_mod** pp = &realm->modules;
-    while (*pp != NULL && *pp != m) {
-      pp = &(*pp)->next;
-    }
-    if (*pp == m && m != realm->main_mod) {
-      *pp = m->next;
-      iso_js_error_clear(&m->err);
-      v8s_requests_free(&m->req);
-      free(m->url);
-      free(m->path);
-      free(m);
-    }
-  }
   iso__rt_wake(realm->rt);
 }
 
@@ -637,8 +650,10 @@ void iso__load_free(iso_load* load) {
   if (load == NULL) {
     return;
   }
-  /* drop this load from any record it still waits on */
-  for (iso_mod* m = load->realm->modules; m != NULL; m = m->next) {
+  /* drop this load from any record it still waits on (only records it
+   * visited can have its waiters) */
+  for (size_t i = 0; i < load->nvisited && load->pending > 0; i++) {
+    iso_mod* m = load->visited[i];
     iso_waiter** pp = &m->waiters;
     while (*pp != NULL) {
       iso_waiter* w = *pp;
@@ -684,6 +699,7 @@ void iso__loader_realm_free(iso_realm* realm) {
     m = next;
   }
   realm->modules = NULL;
+  memset(realm->buckets, 0, sizeof(realm->buckets));
 }
 
 /* ---- host callbacks from V8 ---- */

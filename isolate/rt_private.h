@@ -29,8 +29,11 @@ typedef struct iso_waiter {
   char* specifier;
 } iso_waiter;
 
+#define ISO_MOD_BUCKETS 64
+
 struct iso_mod {
-  iso_mod* next;
+  iso_mod* next;  /* all records of the realm */
+  iso_mod* hnext; /* the record's hash bucket */
   char* url;   /* file:///abs/path, the map key */
   char* path;  /* /abs/path */
   int is_json;
@@ -75,6 +78,7 @@ enum {
   EV_READY,       /* loaded: instantiate and evaluate in the next tick */
   EV_EVALUATING,  /* the module's evaluation promise is pending */
   EV_AWAITING,    /* the export's value (or call result) is pending */
+  EV_VALUE,       /* the value is there (ev->value): deliver it */
   EV_FAILED       /* finished with err; report in the next tick */
 };
 
@@ -84,6 +88,7 @@ typedef struct iso_eval {
   iso_load* load;
   iso_mod* mod;
   v8s_ref promise;
+  v8s_ref value;
   char* export_name;
   int call;
   uint8_t* args_mp;
@@ -122,7 +127,8 @@ struct iso_realm {
   v8s_ref ctx;
   v8s_ref fire_timers; /* the prelude's hooks */
   v8s_ref dispatch;
-  iso_mod* modules;    /* module map */
+  iso_mod* modules;    /* module map: every record, and by URL hash */
+  iso_mod* buckets[ISO_MOD_BUCKETS];
   iso_mod* main_mod;
   double timer_deadline; /* -1: no timer armed */
   int pending_ops;       /* ref'd ops in flight (op bus) */

@@ -450,6 +450,7 @@ int iso_realm_new(iso_rt* rt, const iso_realm_cbs* cbs, void* data,
 static void eval_free(iso_rt* rt, iso_eval* ev) {
   iso__load_free(ev->load);
   v8s_ref_free(rt->iso, ev->promise);
+  v8s_ref_free(rt->iso, ev->value);
   iso_js_error_clear(&ev->err);
   free(ev->export_name);
   free(ev->args_mp);
@@ -701,7 +702,13 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
                    ev->export_name);
     rc = ISO_ENOENT;
   }
-  if (rc == 0) {
+  int kind = rc == 0 ? v8s_kind(rt->iso, value) : 0;
+  if (rc == 0 && kind != V8S_PROMISE && kind != V8S_OBJECT &&
+      kind != V8S_FUNCTION) {
+    ev->value = value; /* a primitive: nothing to await */
+    value = 0;
+    ev->state = EV_VALUE;
+  } else if (rc == 0) {
     rc = v8s_to_promise(rt->iso, realm->ctx, value, &ev->promise);
     if (rc == 0) {
       forget_rejection(realm, ev->promise);
@@ -817,7 +824,13 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
           ev->state = EV_FAILED;
           continue;
         }
-        v8s_ref value = v8s_promise_result(rt->iso, ev->promise);
+        ev->value = v8s_promise_result(rt->iso, ev->promise);
+        ev->state = EV_VALUE;
+        continue;
+      }
+      case EV_VALUE: {
+        v8s_ref value = ev->value;
+        ev->value = 0;
         uint8_t* mp = NULL;
         size_t len = 0;
         char err[512];
@@ -880,8 +893,8 @@ static void evaluate_dyn_imports(iso_realm* realm) {
     int finished = 0;
     if (d->state == DYN_PREPARING && d->load->done) {
       if (d->load->err.message != NULL) {
-        v8s_resolver_reject_msg(rt->iso, realm->ctx, d->resolver, 1,
-                                d->load->err.message);
+        v8s_resolver_reject_msg(rt->iso, realm->ctx, d->resolver,
+                                d->load->err.name, d->load->err.message);
         finished = 1;
       } else {
         d->state = DYN_READY;
@@ -896,11 +909,8 @@ static void evaluate_dyn_imports(iso_realm* realm) {
           iso_js_error_clear(&err);
           return;
         }
-        v8s_ref msg = v8s_string(rt->iso, realm->ctx, "");
-        v8s_ref_free(rt->iso, msg);
-        v8s_resolver_reject_msg(rt->iso, realm->ctx, d->resolver,
-                                err.code == ISO_ESYNTAX ? 0 : 1,
-                                err.stack ? err.stack : err.message);
+        v8s_resolver_reject_msg(rt->iso, realm->ctx, d->resolver, err.name,
+                                err.message);
         iso_js_error_clear(&err);
         finished = 1;
       } else {

@@ -1,14 +1,17 @@
 // v8s.cc: the V8 shim behind isolate/v8s.h; the only C++ in isopool.
 //
-// Every entry point opens the same scopes with ENTER (Isolate::Scope,
-// HandleScope, the ref'd Context's Context::Scope) and, where JavaScript can
+// Every entry point opens the same scopes with ENTER (HandleScope, the
+// ref'd Context's Context::Scope) and, where JavaScript can
 // run, a TryCatch whose exception becomes a v8s_exc. JavaScript values the C
 // side keeps live in `refs`, a table of v8::Global<v8::Data> indexed by
 // v8s_ref. The platform is Node's MultiIsolatePlatform, so V8's own
 // foreground tasks (Wasm compilation, Atomics.waitAsync, FinalizationRegistry
 // cleanup) run on the isolate's libuv loop.
 //
-// DESIGN: an isolate belongs to one thread. The only cross-thread entry is
+// DESIGN: an isolate belongs to one thread, and stays entered on it
+// (Isolate::Enter) from v8s_isolate_new to v8s_isolate_free, which saves an
+// Enter/Exit pair on every call; so isolates created on one thread are
+// freed in the reverse order. The only cross-thread entry is
 // v8s_terminate(), which calls Isolate::TerminateExecution, documented by V8
 // as callable from any thread. Contexts carry their realm pointer in
 // embedder data slot kRealmSlot; callbacks recover it from the current or
@@ -85,7 +88,9 @@ struct v8s_isolate {
   size_t heap_max = 0;
   std::vector<Global<Data>> refs;
   std::vector<v8s_ref> free_refs;
-  Global<Private> watched;
+  // refs of promises the runtime polls itself (module evaluations, job
+  // values): their rejections are not unhandled. Few at a time.
+  std::vector<v8s_ref> watched;
   Global<ObjectTemplate> natives;
   // module identity hash -> refs, to find a referrer's ref in callbacks
   std::unordered_multimap<int, v8s_ref> modules;
@@ -154,7 +159,6 @@ void* realm_of(Local<Context> context) {
 // Opens the scopes every entry point needs. `context` is the ref'd context.
 #define ENTER(iso, ctxref)                                 \
   Isolate* isolate = (iso)->isolate;                       \
-  Isolate::Scope isolate_scope(isolate);                   \
   HandleScope handle_scope(isolate);                       \
   Local<Context> context = ref_context((iso), (ctxref));   \
   if (context.IsEmpty()) {                                 \
@@ -272,14 +276,14 @@ int syntax_error(v8s_isolate* iso, Local<Context> context, TryCatch& tc,
   return rc;
 }
 
-void mark_watched(v8s_isolate* iso, Local<Context> context,
-                  Local<Value> promise) {
-  if (promise->IsPromise()) {
-    promise.As<Object>()
-        ->SetPrivate(context, iso->watched.Get(iso->isolate),
-                     v8::True(iso->isolate))
-        .Check();
+bool is_watched(v8s_isolate* iso, Local<Promise> promise) {
+  for (v8s_ref r : iso->watched) {
+    Local<Data> d = ref_get(iso, r);
+    if (!d.IsEmpty() && d == promise) {
+      return true;
+    }
   }
+  return false;
 }
 
 // ---- natives (the prelude's __iso object) ----
@@ -633,9 +637,7 @@ void promise_reject_cb(PromiseRejectMessage message) {
   if (realm == nullptr) {
     return;
   }
-  Local<Value> flag;
-  if (promise->GetPrivate(context, iso->watched.Get(isolate)).ToLocal(&flag) &&
-      flag->IsTrue()) {
+  if (is_watched(iso, promise)) {
     return;  // the runtime polls this promise itself (seed: mod_evaluate)
   }
   int event = static_cast<int>(message.GetEvent());
@@ -1288,6 +1290,8 @@ int v8s_platform_init(const char* flags, int threads) {
   return 0;
 }
 
+void* v8s_platform_handle(void) { return g_platform.get(); }
+
 double v8s_platform_now_ms(void) {
   return static_cast<double>(uv_hrtime() - g_start_ns) / 1e6;
 }
@@ -1325,12 +1329,7 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   isolate->SetCaptureStackTraceForUncaughtExceptions(true, 10);
   isolate->AddNearHeapLimitCallback(near_heap_limit_cb, iso);
   isolate->AutomaticallyRestoreInitialHeapLimit(0.5);
-  {
-    Isolate::Scope isolate_scope(isolate);
-    HandleScope scope(isolate);
-    iso->watched.Reset(isolate,
-                       Private::New(isolate, str(isolate, "isopool.watched")));
-  }
+  isolate->Enter();
   *out = iso;
   return 0;
 }
@@ -1344,8 +1343,9 @@ void v8s_isolate_free(v8s_isolate* iso) {
   }
   iso->refs.clear();
   iso->json.clear();
-  iso->watched.Reset();
+  iso->watched.clear();
   iso->natives.Reset();
+  iso->isolate->Exit();
   g_platform->UnregisterIsolate(iso->isolate);
   iso->isolate->Dispose();
   delete iso->allocator;
@@ -1369,7 +1369,6 @@ void v8s_ref_free(v8s_isolate* iso, v8s_ref ref) {
     return;
   }
   {
-    Isolate::Scope isolate_scope(iso->isolate);
     HandleScope scope(iso->isolate);
     Local<Data> d = iso->refs[ref].Get(iso->isolate);
     if (d->IsModule()) {
@@ -1384,24 +1383,28 @@ void v8s_ref_free(v8s_isolate* iso, v8s_ref ref) {
   }
   iso->refs[ref].Reset();
   iso->free_refs.push_back(ref);
+  for (size_t i = 0; i < iso->watched.size(); i++) {
+    if (iso->watched[i] == ref) {
+      iso->watched[i] = iso->watched.back();
+      iso->watched.pop_back();
+      break;
+    }
+  }
 }
 
 v8s_ref v8s_ref_dup(v8s_isolate* iso, v8s_ref ref) {
-  Isolate::Scope isolate_scope(iso->isolate);
   HandleScope scope(iso->isolate);
   Local<Data> d = ref_get(iso, ref);
   return d.IsEmpty() ? 0 : ref_new(iso, d);
 }
 
 int v8s_ref_same(v8s_isolate* iso, v8s_ref a, v8s_ref b) {
-  Isolate::Scope isolate_scope(iso->isolate);
   HandleScope scope(iso->isolate);
   Local<Data> x = ref_get(iso, a), y = ref_get(iso, b);
   return !x.IsEmpty() && !y.IsEmpty() && x == y;
 }
 
 int v8s_kind(v8s_isolate* iso, v8s_ref ref) {
-  Isolate::Scope isolate_scope(iso->isolate);
   HandleScope scope(iso->isolate);
   Local<Value> v = ref_value(iso, ref);
   if (v->IsUndefined()) {
@@ -1421,7 +1424,6 @@ int v8s_kind(v8s_isolate* iso, v8s_ref ref) {
 
 int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out) {
   Isolate* isolate = iso->isolate;
-  Isolate::Scope isolate_scope(isolate);
   HandleScope scope(isolate);
   Local<Context> context = Context::New(isolate);
   if (context.IsEmpty()) {
@@ -1444,7 +1446,6 @@ int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out) {
 
 void v8s_context_dispose(v8s_isolate* iso, v8s_ref ctx) {
   {
-    Isolate::Scope isolate_scope(iso->isolate);
     HandleScope scope(iso->isolate);
     Local<Context> context = ref_context(iso, ctx);
     if (!context.IsEmpty()) {
@@ -1482,7 +1483,6 @@ int v8s_execute(v8s_isolate* iso, v8s_ref ctx, const char* name,
 }
 
 void v8s_microtasks(v8s_isolate* iso) {
-  Isolate::Scope isolate_scope(iso->isolate);
   HandleScope scope(iso->isolate);
   iso->isolate->PerformMicrotaskCheckpoint();
 }
@@ -1548,18 +1548,14 @@ int v8s_module_compile(v8s_isolate* iso, v8s_ref ctx, const char* url,
   return 0;
 }
 
-int v8s_module_requests(v8s_isolate* iso, v8s_ref mod, v8s_requests* out) {
-  Isolate* isolate = iso->isolate;
-  Isolate::Scope isolate_scope(isolate);
-  HandleScope scope(isolate);
+int v8s_module_requests(v8s_isolate* iso, v8s_ref ctx, v8s_ref mod,
+                        v8s_requests* out) {
   memset(out, 0, sizeof(*out));
+  ENTER(iso, ctx);
   Local<Module> module = ref_module(iso, mod);
   if (module.IsEmpty()) {
     return ISO_EINVAL;
   }
-  // Module requests live outside any context; a temporary one reads them.
-  Local<Context> context = Context::New(isolate);
-  Context::Scope context_scope(context);
   Local<FixedArray> reqs = module->GetModuleRequests();
   int n = reqs->Length();
   out->specifier = static_cast<char**>(calloc(n + 1, sizeof(char*)));
@@ -1604,13 +1600,12 @@ int v8s_module_evaluate(v8s_isolate* iso, v8s_ref ctx, v8s_ref mod,
   if (!module->Evaluate(context).ToLocal(&value)) {
     return caught(iso, context, tc, exc);
   }
-  mark_watched(iso, context, value);
   *promise = ref_new(iso, value);
+  iso->watched.push_back(*promise);
   return 0;
 }
 
 int v8s_module_status(v8s_isolate* iso, v8s_ref mod) {
-  Isolate::Scope isolate_scope(iso->isolate);
   HandleScope scope(iso->isolate);
   Local<Module> module = ref_module(iso, mod);
   return module.IsEmpty() ? ISO_EINVAL : static_cast<int>(module->GetStatus());
@@ -1710,7 +1705,6 @@ int v8s_call_jsonish(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn, int argc,
 }
 
 v8s_ref v8s_string(v8s_isolate* iso, v8s_ref ctx, const char* s) {
-  Isolate::Scope isolate_scope(iso->isolate);
   HandleScope scope(iso->isolate);
   return ref_new(iso, str(iso->isolate, s));
 }
@@ -1727,13 +1721,12 @@ int v8s_to_promise(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
     r->Resolve(context, v).Check();
     v = r->GetPromise();
   }
-  mark_watched(iso, context, v);
   *out = ref_new(iso, v);
+  iso->watched.push_back(*out);
   return 0;
 }
 
 int v8s_promise_state(v8s_isolate* iso, v8s_ref promise) {
-  Isolate::Scope isolate_scope(iso->isolate);
   HandleScope scope(iso->isolate);
   Local<Value> v = ref_value(iso, promise);
   if (!v->IsPromise()) {
@@ -1743,7 +1736,6 @@ int v8s_promise_state(v8s_isolate* iso, v8s_ref promise) {
 }
 
 v8s_ref v8s_promise_result(v8s_isolate* iso, v8s_ref promise) {
-  Isolate::Scope isolate_scope(iso->isolate);
   HandleScope scope(iso->isolate);
   Local<Value> v = ref_value(iso, promise);
   if (!v->IsPromise() || v.As<Promise>()->State() == Promise::kPending) {
@@ -1776,15 +1768,18 @@ int v8s_resolver_reject(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
 }
 
 int v8s_resolver_reject_msg(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
-                            int type_error, const char* message) {
+                            const char* name, const char* message) {
   ENTER(iso, ctx);
   Local<Value> r = ref_value(iso, resolver);
   if (!r->IsPromise()) {
     return ISO_EINVAL;
   }
   Local<String> m = str(isolate, message);
-  Local<Value> e = type_error ? v8::Exception::TypeError(m)
-                              : v8::Exception::Error(m);
+  std::string n = name ? name : "";
+  Local<Value> e = n == "TypeError"     ? v8::Exception::TypeError(m)
+                   : n == "SyntaxError" ? v8::Exception::SyntaxError(m)
+                   : n == "RangeError"  ? v8::Exception::RangeError(m)
+                                        : v8::Exception::Error(m);
   r.As<Promise::Resolver>()->Reject(context, e).Check();
   return 0;
 }
@@ -1792,7 +1787,6 @@ int v8s_resolver_reject_msg(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
 void v8s_exc_from_value(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
                         v8s_exc* exc) {
   Isolate* isolate = iso->isolate;
-  Isolate::Scope isolate_scope(isolate);
   HandleScope handle_scope(isolate);
   Local<Context> context = ref_context(iso, ctx);
   if (context.IsEmpty()) {

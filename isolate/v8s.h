@@ -15,7 +15,8 @@
  *
  * Thread: an isolate and everything made from it belong to the thread that
  * created it (its owning loop), except v8s_terminate(), which any thread may
- * call. v8s_platform_init() is called once per process, before any isolate.
+ * call. The isolate stays entered on that thread until it is freed, so
+ * isolates made on one thread are freed in the reverse order. v8s_platform_init() is called once per process, before any isolate.
  */
 #ifndef ISO_V8S_H
 #define ISO_V8S_H
@@ -123,6 +124,11 @@ typedef struct v8s_isolate_opts {
  * ISO_EINVAL when called twice. Thread: main, before any isolate. */
 int v8s_platform_init(const char* flags, int threads);
 
+/* v8s_platform_handle: the node::MultiIsolatePlatform, as void*, for the
+ * bare-V8 baseline (v8_baseline.cc), which must register its isolates with
+ * it too. Thread: any, after v8s_platform_init. */
+void* v8s_platform_handle(void);
+
 /* v8s_platform_now_ms: the clock the prelude's now() uses, in ms since
  * v8s_platform_init. Thread: any. */
 double v8s_platform_now_ms(void);
@@ -189,12 +195,13 @@ void v8s_requests_free(v8s_requests* r);
 int v8s_module_compile(v8s_isolate* iso, v8s_ref ctx, const char* url,
                        const char* source, size_t len, int is_json,
                        v8s_ref* out, v8s_exc* exc);
-int v8s_module_requests(v8s_isolate* iso, v8s_ref module,
+int v8s_module_requests(v8s_isolate* iso, v8s_ref ctx, v8s_ref module,
                         v8s_requests* out);
 int v8s_module_instantiate(v8s_isolate* iso, v8s_ref ctx, v8s_ref module,
                            v8s_exc* exc);
 /* v8s_module_evaluate: Module::Evaluate; *promise gets the evaluation
- * promise (watched: its rejection is not reported as unhandled). */
+ * promise, watched while its ref lives: its rejection is not reported to
+ * the host's promise_reject, since the runtime polls it itself. */
 int v8s_module_evaluate(v8s_isolate* iso, v8s_ref ctx, v8s_ref module,
                         v8s_ref* promise, v8s_exc* exc);
 int v8s_module_status(v8s_isolate* iso, v8s_ref module);
@@ -220,7 +227,7 @@ int v8s_call_jsonish(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn, int argc,
                      const char* const* argv, v8s_ref* out, v8s_exc* exc);
 v8s_ref v8s_string(v8s_isolate* iso, v8s_ref ctx, const char* s);
 
-/* v8s_to_promise: Promise.resolve(value), watched. */
+/* v8s_to_promise: Promise.resolve(value), watched while its ref lives. */
 int v8s_to_promise(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
                    v8s_ref* out);
 int v8s_promise_state(v8s_isolate* iso, v8s_ref promise);
@@ -231,9 +238,10 @@ int v8s_resolver_resolve(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
                          v8s_ref value);
 int v8s_resolver_reject(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
                         v8s_ref reason);
-/* Reject with a new Error (TypeError when type_error) carrying message. */
+/* Reject with a new error of class `name` ("TypeError", "SyntaxError",
+ * "RangeError", anything else: Error) carrying message. */
 int v8s_resolver_reject_msg(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
-                            int type_error, const char* message);
+                            const char* name, const char* message);
 
 /* v8s_exc_from_value: describe a thrown/rejected value as a v8s_exc. */
 void v8s_exc_from_value(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,

@@ -1,0 +1,175 @@
+/* runtime_bench.c: what the runtime costs on this machine, next to bare V8
+ * measured in the same run (isolate/v8_baseline.h).
+ *
+ *   runtime_bench [N] [module]   N iterations per figure (default 2000);
+ *                                `module` measures only the module figure
+ *                                (for profilers)
+ *
+ * Prints one line per figure: isolate creation, context creation, a trivial
+ * module's compile + instantiate + evaluate, a setTimeout(0) round trip, and
+ * the runtime's module cost over bare V8's.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "iso_err.h"
+#include "iso_rt.h"
+#include "v8_baseline.h"
+
+static double now_us(void) { return (double)uv_hrtime() / 1e3; }
+
+static iso_rt* rt_open(uv_loop_t* loop, const char* root) {
+  iso_rt* rt = NULL;
+  iso_rt_opts o = {.loop = loop, .root = root};
+  if (iso_rt_new(&o, &rt) != 0) {
+    fprintf(stderr, "runtime_bench: iso_rt_new failed\n");
+    exit(1);
+  }
+  return rt;
+}
+
+static void rt_close(iso_rt* rt, uv_loop_t* loop) {
+  iso_rt_free(rt);
+  uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static double isolate_us(int n) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  double t0 = now_us();
+  for (int i = 0; i < n; i++) {
+    rt_close(rt_open(&loop, "/tmp"), &loop);
+  }
+  double us = (now_us() - t0) / n;
+  uv_loop_close(&loop);
+  return us;
+}
+
+static double context_us(int n) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  iso_rt* rt = rt_open(&loop, "/tmp");
+  iso_realm_cbs cbs = {0};
+  double t0 = now_us();
+  for (int i = 0; i < n; i++) {
+    iso_realm* realm = NULL;
+    if (iso_realm_new(rt, &cbs, NULL, &realm) != 0) {
+      exit(1);
+    }
+    iso_realm_free(realm);
+  }
+  double us = (now_us() - t0) / n;
+  rt_close(rt, &loop);
+  uv_loop_close(&loop);
+  return us;
+}
+
+typedef struct wait_state {
+  uv_loop_t* loop;
+  int status;
+} wait_state;
+
+static void eval_cb(iso_realm* realm, void* data, int status,
+                    const uint8_t* mp, size_t len, const iso_js_error* err) {
+  wait_state* w = data;
+  w->status = status;
+  if (status != 0) {
+    fprintf(stderr, "runtime_bench: %s\n", err->message);
+  }
+  uv_stop(w->loop);
+}
+
+static double module_us(int n) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  iso_rt* rt = rt_open(&loop, "/tmp");
+  iso_realm_cbs cbs = {0};
+  iso_realm* realm = NULL;
+  iso_realm_new(rt, &cbs, NULL, &realm);
+  wait_state w = {.loop = &loop};
+  double t0 = now_us();
+  for (int i = 0; i < n; i++) {
+    char src[64], spec[64];
+    snprintf(src, sizeof(src), "export default %d;", i);
+    snprintf(spec, sizeof(spec), "/tmp/bench-%d.js", i);
+    iso_eval_opts o = {.specifier = spec, .source = src,
+                       .source_len = strlen(src)};
+    if (iso_realm_eval(realm, &o, eval_cb, &w) != 0) {
+      exit(1);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (w.status != 0) {
+      exit(1);
+    }
+  }
+  double us = (now_us() - t0) / n;
+  iso_realm_free(realm);
+  rt_close(rt, &loop);
+  uv_loop_close(&loop);
+  return us;
+}
+
+static double timeout_us(int n) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  iso_rt* rt = rt_open(&loop, "/tmp");
+  iso_realm_cbs cbs = {0};
+  iso_realm* realm = NULL;
+  iso_realm_new(rt, &cbs, NULL, &realm);
+  wait_state w = {.loop = &loop};
+  char src[200];
+  snprintf(src, sizeof(src),
+           "for (let i = 0; i < %d; i++) {\n"
+           "  await new Promise((r) => setTimeout(r, 0));\n"
+           "}\n",
+           n);
+  iso_eval_opts o = {.specifier = "/tmp/bench-timeout.js", .source = src,
+                     .source_len = strlen(src)};
+  double t0 = now_us();
+  iso_realm_eval(realm, &o, eval_cb, &w);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  double us = (now_us() - t0) / n;
+  iso_realm_free(realm);
+  rt_close(rt, &loop);
+  uv_loop_close(&loop);
+  return us;
+}
+
+int main(int argc, char** argv) {
+  int n = argc > 1 ? atoi(argv[1]) : 2000;
+  if (n <= 0) {
+    fprintf(stderr, "usage: runtime_bench [N]\n");
+    return 2;
+  }
+  iso_rt_init_process(NULL);
+  if (argc > 2 && strcmp(argv[2], "module") == 0) {
+    double rt = module_us(n), v8 = v8b_module_us(n);
+    printf("module: isopool %.1f us, bare V8 %.1f us, %.2fx\n", rt, v8,
+           rt / v8);
+    return 0;
+  }
+  int few = n / 20 > 10 ? n / 20 : 10;
+  /* warm up both paths once */
+  module_us(50);
+  v8b_module_us(50);
+  double iso_rt = isolate_us(few), iso_v8 = v8b_isolate_us(few);
+  double ctx_rt = context_us(few * 4), ctx_v8 = v8b_context_us(few * 4);
+  double mod_rt = module_us(n), mod_v8 = v8b_module_us(n);
+  double tmo = timeout_us(n);
+  printf("runtime_bench: %d iterations (isolates: %d, contexts: %d)\n", n, few,
+         few * 4);
+  printf("%-44s %10s %10s %7s\n", "figure", "isopool", "bare V8", "ratio");
+  printf("%-44s %8.1f us %7.1f us %6.2fx\n",
+         "isolate creation (+ global context, prelude)", iso_rt, iso_v8,
+         iso_rt / iso_v8);
+  printf("%-44s %8.1f us %7.1f us %6.2fx\n", "context creation (+ prelude)",
+         ctx_rt, ctx_v8, ctx_rt / ctx_v8);
+  printf("%-44s %8.1f us %7.1f us %6.2fx\n",
+         "trivial module compile+instantiate+evaluate", mod_rt, mod_v8,
+         mod_rt / mod_v8);
+  printf("%-44s %8.1f us %10s %7s\n", "setTimeout(0) round trip", tmo, "-",
+         "-");
+  return 0;
+}

@@ -1,0 +1,155 @@
+/* iso_client.h: the client library: send jobs to an isopool server.
+ *
+ * One iso_client is one NNG REQ0 socket dialed to the server's REP0 socket
+ * (docs/protocol.md). It carries many requests at once: each in-flight
+ * request occupies a slot (an NNG context and an aio), up to
+ * opts.max_inflight; slots are created on demand and reused.
+ *
+ *   iso_client_call / iso_client_batch     block the calling thread
+ *   iso_client_submit / _submit_batch      return at once; a callback runs
+ *                                          on an NNG thread when done
+ *   iso_client_request_raw                 arbitrary bytes out, reply bytes
+ *                                          back (tests, tools)
+ *
+ * Deadlines are relative: deadline_ms is how long from the call the whole
+ * exchange (connecting, sending, waiting for the reply) may take;
+ * ISO_CLIENT_FOREVER waits forever. Errors, as negative ISO_E* codes:
+ *   ISO_ECONNECT   not connected by the deadline, or the connection was
+ *                  lost while the request was out (the job may have run:
+ *                  requests are never resent, so it did not run twice)
+ *   ISO_ETIMEDOUT  connected and sent, but no reply by the deadline
+ *   ISO_EPROTO     the reply was not a valid protocol reply
+ *   ISO_ECLOSED    the client was closed
+ *   ISO_EBUSY      all slots are in use (async submits only)
+ *   ISO_ETOOBIG    the request is larger than opts.max_msg
+ *   ISO_EINVAL     a bad argument or job (see iso_proto_encode_request)
+ *
+ * DESIGN: NNG's REQ protocol would resend a request that got no reply
+ * within NNG_OPT_REQ_RESENDTIME (default 60 s), running a slow job twice;
+ * the client disables that (NNG_DURATION_INFINITE), and with resend
+ * disabled NNG also fails, rather than replays, a request whose connection
+ * drops. The dial is non-blocking and NNG keeps reconnecting in the
+ * background, so a client may be opened before its server is up; a request
+ * waits in NNG's send queue until a connection exists. A slot's aio
+ * callback runs the send -> receive -> decode steps; the user callback runs
+ * at the end of it, and the slot goes back to the free list only after the
+ * user callback has returned.
+ */
+#ifndef ISO_CLIENT_H
+#define ISO_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iso_buf.h"
+#include "iso_proto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ISO_CLIENT_FOREVER (-1)
+#define ISO_CLIENT_DEFAULT_INFLIGHT 256
+#define ISO_CLIENT_MAX_INFLIGHT 65536
+
+typedef struct iso_client iso_client;
+
+/* Options; a zeroed struct (or NULL) means the defaults. */
+typedef struct iso_client_opts {
+  /* Largest reply accepted and largest request sent (NNG_OPT_RECVMAXSZ);
+   * 0 means ISO_PROTO_MAX_MSG_DEFAULT (16 MiB). */
+  size_t max_msg;
+  /* Requests in flight at once (slots); 0 means
+   * ISO_CLIENT_DEFAULT_INFLIGHT, at most ISO_CLIENT_MAX_INFLIGHT. */
+  int max_inflight;
+  /* NNG_OPT_REQ_RESENDTIME in ms. 0 (the default) disables resending.
+   * Only for jobs that are safe to run twice; a resent job runs again. */
+  int resend_ms;
+  /* tls+tcp:// only. ca_file: PEM file of CAs the server's certificate must
+   * chain to (required unless tls_insecure). server_name: the name to
+   * verify (default: the URL's host). cert_key_file: PEM with this client's
+   * certificate and key, if the server asks for one. tls_insecure: skip
+   * verification (testing only). */
+  const char* tls_ca_file;
+  const char* tls_server_name;
+  const char* tls_cert_key_file;
+  int tls_insecure;
+} iso_client_opts;
+
+/* iso_client_open: creates a client dialing url ("ipc:///run/isopool.ipc",
+ * "tcp://host:port", "tls+tcp://host:port"). Returns immediately; the
+ * connection is made in the background (see DESIGN). Returns 0 with *out
+ * set, ISO_EINVAL (bad url or options, a scheme this NNG lacks, tls+tcp://
+ * without tls_ca_file or tls_insecure), ISO_ENOMEM, ISO_EIO (NNG failed).
+ * Constructor; *out is owned by the caller, release it with
+ * iso_client_close(). Thread: any. */
+int iso_client_open(const char* url, const iso_client_opts* opts,
+                    iso_client** out);
+
+/* iso_client_close: completes every request in flight with ISO_ECLOSED
+ * (their callbacks run before this returns), closes the socket and frees
+ * the client. Destructor; accepts NULL. Thread: any thread that is not
+ * inside a callback of this client and while no other thread is in a
+ * call on it. */
+void iso_client_close(iso_client* c);
+
+/* iso_client_connected: 1 if a connection to the server is up now. A hint:
+ * it may change right after. Thread: any. */
+int iso_client_connected(iso_client* c);
+
+/* iso_client_call: sends one job and waits for its reply. A job with no id
+ * gets the next number of this client. Returns 0 with *out holding the
+ * decoded reply (whatever its status: check out->status); else an error
+ * (see above) and *out zeroed. Waits for a free slot if all are busy. The
+ * caller owns *out: release it with iso_result_free(). Thread: any; many
+ * threads may call at once. */
+int iso_client_call(iso_client* c, const iso_job* job, int64_t deadline_ms,
+                    iso_result* out);
+
+/* iso_client_batch: sends n jobs (1..ISO_PROTO_MAX_BATCH) as one batch
+ * message and waits for the reply. Returns 0 with out[0..n) in job order
+ * (each with its own status; a server that refuses the whole batch gives
+ * the same error in every entry); else an error and out[] zeroed. The
+ * caller owns out[]: iso_result_free() each. Thread: any. */
+int iso_client_batch(iso_client* c, const iso_job* jobs, size_t n,
+                     int64_t deadline_ms, iso_result* out);
+
+/* iso_client_request_raw: sends len bytes as they are (no checks) and
+ * appends the reply bytes, whatever they are, to reply. Returns 0 or an
+ * error (see above; never ISO_EPROTO). Thread: any. */
+int iso_client_request_raw(iso_client* c, const uint8_t* bytes, size_t len,
+                           int64_t deadline_ms, iso_buf* reply);
+
+/* Completion of an async submit. status is 0 or an ISO_E* code; result is
+ * the decoded reply when status is 0, else NULL. The library frees the
+ * result after the callback returns; to keep it, copy the struct and zero
+ * the original (`*mine = *result; memset(result, 0, sizeof *result);`).
+ * Runs on an NNG thread: do not block, do not call iso_client_close() or
+ * the blocking calls from it; iso_client_submit() is fine. */
+typedef void (*iso_client_cb)(void* data, int status, iso_result* result);
+
+/* Completion of an async batch: results has n entries (in job order) when
+ * status is 0, else NULL. Ownership as iso_client_cb, per entry. */
+typedef void (*iso_client_batch_cb)(void* data, int status,
+                                    iso_result* results, size_t n);
+
+/* iso_client_submit: starts sending job and returns. Returns 0 if the
+ * request is on its way: then cb runs exactly once, later, on an NNG
+ * thread (possibly before this returns). Returns ISO_EBUSY when all
+ * max_inflight slots are busy, ISO_ECLOSED, ISO_EINVAL, ISO_ETOOBIG,
+ * ISO_ENOMEM: then cb never runs. The job is encoded before this returns,
+ * so its memory may be reused at once. Thread: any, callbacks included. */
+int iso_client_submit(iso_client* c, const iso_job* job, int64_t deadline_ms,
+                      iso_client_cb cb, void* data);
+
+/* iso_client_submit_batch: iso_client_submit for n jobs in one batch
+ * message; cb gets the n results. Thread: any, callbacks included. */
+int iso_client_submit_batch(iso_client* c, const iso_job* jobs, size_t n,
+                            int64_t deadline_ms, iso_client_batch_cb cb,
+                            void* data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ISO_CLIENT_H */

@@ -1,0 +1,82 @@
+/* iso_json.h: msgpack <-> JSON text, for people and tools at the edges.
+ *
+ * poolctl prints replies as JSON and takes job arguments as JSON; the wire
+ * itself is msgpack (docs/protocol.md). Both directions are total over their
+ * input language and refuse rather than guess: malformed input gives
+ * ISO_EPROTO and leaves the output buffer as it was.
+ *
+ * msgpack -> JSON (one line, compact, no trailing newline):
+ *   nil -> null; bool; integers exactly; floats in the shortest form that
+ *   reads back to the same float (float32 values to the same float32), with
+ *   ".0" added to integral values so they stay floats on the way back;
+ *   NaN and +-Infinity -> null; str -> JSON string (invalid UTF-8: each
+ *   maximal ill-formed subsequence becomes U+FFFD); bin -> base64 string
+ *   (RFC 4648, padded); arrays; maps -> objects, where a non-string key is
+ *   written as the JSON text of the key ({1: 2} -> {"1":2}, {[1]: 2} ->
+ *   {"[1]":2}); timestamp ext (-1) -> "2024-01-02T03:04:05.678Z" (UTC,
+ *   milliseconds truncated toward the past, years outside 0..9999 as
+ *   "+012345"/"-000001" like JavaScript's toISOString); any other ext, or a
+ *   timestamp with a bad length or nanoseconds >= 1e9 -> {"ext": type,
+ *   "data": base64}.
+ *
+ * JSON -> msgpack (RFC 8259, strict): one value with optional surrounding
+ *   whitespace; no comments, trailing commas, single quotes, NaN, leading
+ *   zeros or a BOM; strings must be valid UTF-8 without raw control
+ *   characters. Integers (no fraction or exponent) that fit int64 or uint64
+ *   stay integers, in the smallest msgpack encoding; "-0" and every other
+ *   number become float64 (1e400 becomes +Infinity). An escaped lone
+ *   surrogate (\ud800) becomes U+FFFD. Duplicate object keys are kept as
+ *   they are (msgpack maps allow them; the reader decides).
+ *
+ * Both directions refuse nesting deeper than ISO_JSON_MAX_DEPTH containers.
+ * Numbers are formatted and parsed in the "C" locale, the one isopool
+ * processes run in (nothing calls setlocale).
+ */
+#ifndef ISO_JSON_H
+#define ISO_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iso_buf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Containers may nest this deep (64 nested arrays are fine, 65 are not). */
+#define ISO_JSON_MAX_DEPTH 64
+
+/* Where and why JSON text was refused. */
+typedef struct iso_json_error {
+  size_t offset;     /* byte offset of the problem in the text */
+  int line;          /* 1-based */
+  int column;        /* 1-based, in bytes */
+  char message[96];  /* "expected ':' after an object key" */
+} iso_json_error;
+
+/* iso_json_from_msgpack: appends the JSON text of the one msgpack value in
+ * [mp, mp+len) to out, then NUL-terminates out (the NUL is not counted in
+ * out->len). Returns 0; ISO_EPROTO if the bytes are not exactly one msgpack
+ * value (truncated, trailing bytes, 0xc1, nesting deeper than
+ * ISO_JSON_MAX_DEPTH); ISO_ENOMEM. On error out->len is unchanged.
+ * Thread: any. */
+int iso_json_from_msgpack(const uint8_t* mp, size_t len, iso_buf* out);
+
+/* iso_json_to_msgpack: appends the msgpack encoding of the JSON text
+ * [text, text+len) (need not be NUL-terminated) to out. Returns 0,
+ * ISO_EPROTO for anything but one well-formed JSON value, or ISO_ENOMEM. On
+ * error out->len is unchanged. Thread: any. */
+int iso_json_to_msgpack(const char* text, size_t len, iso_buf* out);
+
+/* iso_json_to_msgpack_ex: iso_json_to_msgpack that also says where and why
+ * the text was refused; err (may be NULL) is filled only on ISO_EPROTO.
+ * Thread: any. */
+int iso_json_to_msgpack_ex(const char* text, size_t len, iso_buf* out,
+                           iso_json_error* err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ISO_JSON_H */

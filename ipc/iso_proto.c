@@ -1,0 +1,1140 @@
+/* iso_proto.c: the job protocol codec (iso_proto.h, docs/protocol.md).
+ *
+ * Decoding a request is one pass with the private reader (mp.h): each
+ * field's value is stepped over with a depth-checked skip, and only its
+ * span is remembered; the spans are interpreted afterwards (build_req). A
+ * structural fault (truncation, absurd counts) ends the whole message,
+ * because nothing after it can be located; a semantic fault (wrong type,
+ * unknown field) only marks the request, so inside a batch the neighbours
+ * still run. The first fault found is the one reported.
+ */
+#include "iso_proto.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_err.h"
+#include "mp.h"
+
+static const uint8_t k_empty_array[1] = {0x90};
+static const uint8_t k_nil[1] = {0xc0};
+
+/* ---- names -------------------------------------------------------------- */
+
+const char* iso_proto_code_name(iso_proto_code code) {
+  switch (code) {
+#define ISO_PROTO_CODE_NAME(name, str) \
+  case ISO_CODE_##name:                \
+    return str;
+    ISO_PROTO_CODE_TABLE(ISO_PROTO_CODE_NAME)
+#undef ISO_PROTO_CODE_NAME
+    default:
+      return "unknown";
+  }
+}
+
+static iso_proto_code code_from_name(const uint8_t* s, size_t n) {
+#define ISO_PROTO_CODE_MATCH(name, str)                   \
+  if (n == sizeof(str) - 1 && memcmp(s, str, n) == 0) {   \
+    return ISO_CODE_##name;                               \
+  }
+  ISO_PROTO_CODE_TABLE(ISO_PROTO_CODE_MATCH)
+#undef ISO_PROTO_CODE_MATCH
+  return ISO_CODE_UNKNOWN;
+}
+
+iso_proto_code iso_proto_code_from_err(int err) {
+  switch (err) {
+    case ISO_EPROTO:
+    case ISO_EINVAL:
+      return ISO_CODE_BAD_REQUEST;
+    case ISO_EBUSY:
+      return ISO_CODE_BUSY;
+    case ISO_ETIMEDOUT:
+    case ISO_ETERMINATED:
+      return ISO_CODE_TIMEOUT;
+    case ISO_ETOOBIG:
+      return ISO_CODE_TOO_LARGE;
+    case ISO_ESHUTDOWN:
+      return ISO_CODE_SHUTTING_DOWN;
+    default:
+      return ISO_CODE_INTERNAL;
+  }
+}
+
+const char* iso_log_level_name(iso_log_level level) {
+  switch (level) {
+#define ISO_LOG_LEVEL_NAME(name, str) \
+  case ISO_LOG_##name:                \
+    return str;
+    ISO_LOG_LEVEL_TABLE(ISO_LOG_LEVEL_NAME)
+#undef ISO_LOG_LEVEL_NAME
+    default:
+      return "log";
+  }
+}
+
+static int level_from_name(const uint8_t* s, size_t n, iso_log_level* out) {
+#define ISO_LOG_LEVEL_MATCH(name, str)                  \
+  if (n == sizeof(str) - 1 && memcmp(s, str, n) == 0) { \
+    *out = ISO_LOG_##name;                              \
+    return 1;                                           \
+  }
+  ISO_LOG_LEVEL_TABLE(ISO_LOG_LEVEL_MATCH)
+#undef ISO_LOG_LEVEL_MATCH
+  return 0;
+}
+
+static const char* type_name(iso__mp_type t) {
+  static const char* const names[] = {
+      [ISO__MP_NIL] = "nil",      [ISO__MP_BOOL] = "a boolean",
+      [ISO__MP_UINT] = "an integer", [ISO__MP_INT] = "an integer",
+      [ISO__MP_F32] = "a float",  [ISO__MP_F64] = "a float",
+      [ISO__MP_STR] = "a string", [ISO__MP_BIN] = "binary",
+      [ISO__MP_ARRAY] = "an array", [ISO__MP_MAP] = "a map",
+      [ISO__MP_EXT] = "an ext"};
+  return names[t];
+}
+
+/* ---- request decoding --------------------------------------------------- */
+
+enum {
+  F_V,
+  F_ID,
+  F_KIND,
+  F_SOURCE,
+  F_MODULE,
+  F_EXPORT,
+  F_ARGS,
+  F_TIMEOUT,
+  F_BATCH,
+  F_COUNT
+};
+
+static const char* const k_field[F_COUNT] = {
+    [F_V] = "v",           [F_ID] = "id",          [F_KIND] = "kind",
+    [F_SOURCE] = "source", [F_MODULE] = "module", [F_EXPORT] = "export",
+    [F_ARGS] = "args",     [F_TIMEOUT] = "timeout_ms", [F_BATCH] = "batch"};
+
+typedef struct span {
+  const uint8_t* p; /* NULL: field absent */
+  const uint8_t* end;
+} span;
+
+/* What one pass over a request map found. */
+typedef struct scan {
+  span f[F_COUNT];
+  int bad;   /* a fault was recorded in err */
+  int fatal; /* the fault was structural */
+  char err[ISO_PROTO_ERRMSG_MAX];
+} scan;
+
+static void fault(scan* sc, const char* fmt, ...) {
+  if (sc->bad) {
+    return;
+  }
+  sc->bad = 1;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(sc->err, sizeof sc->err, fmt, ap);
+  va_end(ap);
+}
+
+/* A structural fault replaces any earlier message: it is the real cause. */
+static int structural(scan* sc, int mp_rc, const char* where) {
+  sc->bad = 1;
+  sc->fatal = 1;
+  snprintf(sc->err, sizeof sc->err, "%s%s", where, iso__mp_strerror(mp_rc));
+  return ISO_EPROTO;
+}
+
+static int field_index(const uint8_t* k, uint32_t n) {
+  for (int i = 0; i < F_COUNT; i++) {
+    if (strlen(k_field[i]) == n && memcmp(k_field[i], k, n) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/* A field name from the wire, safe to put in a message. */
+static void printable(char* dst, size_t cap, const uint8_t* s, uint32_t n) {
+  size_t j = 0;
+  for (uint32_t i = 0; i < n && j + 4 < cap; i++) {
+    dst[j++] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
+  }
+  if (n > 0 && j + 4 >= cap) {
+    memcpy(dst + j, "...", 3);
+    j += 3;
+  }
+  dst[j] = 0;
+}
+
+static int skip_value(iso__mp_rd* r, scan* sc, const char* field) {
+  int too_deep = 0;
+  int rc = iso__mp_skip(r, 2, ISO_PROTO_MAX_DEPTH, &too_deep);
+  if (rc != 0) {
+    return structural(sc, rc, "");
+  }
+  if (too_deep) {
+    fault(sc, "'%s' nests deeper than %d levels", field, ISO_PROTO_MAX_DEPTH);
+  }
+  return 0;
+}
+
+static int decode_batch(iso__mp_rd* r, iso_proto_msg* out, scan* top);
+
+/* Steps over the npairs fields of a request map, recording spans. With out
+ * set (the top level), a `batch` field is decoded in place. Returns 0 (a
+ * semantic fault may be in sc), ISO_EPROTO (structural, in sc), or
+ * ISO_ENOMEM. */
+static int scan_fields(iso__mp_rd* r, uint32_t npairs, scan* sc,
+                       iso_proto_msg* out) {
+  for (uint32_t i = 0; i < npairs; i++) {
+    const uint8_t* key_at = r->p;
+    iso__mp_obj k;
+    int rc = iso__mp_read(r, &k);
+    if (rc != 0) {
+      return structural(sc, rc, "");
+    }
+    if (k.type != ISO__MP_STR) {
+      r->p = key_at;
+      rc = skip_value(r, sc, "a field name");
+      if (rc == 0) {
+        fault(sc, "field names must be strings (got %s)", type_name(k.type));
+        rc = skip_value(r, sc, "a field");
+      }
+      if (rc != 0) {
+        return rc;
+      }
+      continue;
+    }
+    int f = field_index(k.data, k.len);
+    if (f < 0 || sc->f[f].p != NULL) {
+      char name[40];
+      printable(name, sizeof name, k.data, k.len);
+      fault(sc, f < 0 ? "unknown field '%s'" : "duplicate field '%s'", name);
+      rc = skip_value(r, sc, name);
+      if (rc != 0) {
+        return rc;
+      }
+      continue;
+    }
+    const uint8_t* start = r->p;
+    if (f == F_BATCH && out != NULL) {
+      rc = decode_batch(r, out, sc);
+    } else {
+      rc = skip_value(r, sc, k_field[f]);
+    }
+    if (rc != 0) {
+      return rc;
+    }
+    sc->f[f].p = start;
+    sc->f[f].end = r->p;
+  }
+  return 0;
+}
+
+/* Reads the one value of a recorded (already validated) field. */
+static iso__mp_obj field_obj(const scan* sc, int f) {
+  iso__mp_rd r;
+  iso__mp_obj o;
+  iso__mp_rd_init(&r, sc->f[f].p, (size_t)(sc->f[f].end - sc->f[f].p));
+  if (iso__mp_read(&r, &o) != 0) {
+    o.type = ISO__MP_NIL; /* cannot happen: the span was skipped once */
+  }
+  return o;
+}
+
+static void check_version(scan* sc, int required) {
+  if (sc->f[F_V].p == NULL) {
+    if (required) {
+      fault(sc, "missing 'v' (the protocol version, %d)", ISO_PROTO_VERSION);
+    }
+    return;
+  }
+  iso__mp_obj o = field_obj(sc, F_V);
+  if (o.type == ISO__MP_UINT && o.v.u == ISO_PROTO_VERSION) {
+    return;
+  }
+  if (o.type == ISO__MP_UINT) {
+    fault(sc, "unsupported protocol version %llu (this server speaks %d)",
+          (unsigned long long)o.v.u, ISO_PROTO_VERSION);
+  } else if (o.type == ISO__MP_INT) {
+    fault(sc, "unsupported protocol version %lld (this server speaks %d)",
+          (long long)o.v.i, ISO_PROTO_VERSION);
+  } else {
+    fault(sc, "'v' must be an integer (got %s)", type_name(o.type));
+  }
+}
+
+/* A string field naming something (module, export): non-empty, bounded, no
+ * NUL bytes (these names become C strings and paths). */
+static int name_field(scan* sc, int f, size_t max, iso_str* out) {
+  if (sc->f[f].p == NULL) {
+    return 0;
+  }
+  iso__mp_obj o = field_obj(sc, f);
+  if (o.type != ISO__MP_STR) {
+    fault(sc, "'%s' must be a string (got %s)", k_field[f], type_name(o.type));
+    return 0;
+  }
+  if (o.len == 0) {
+    fault(sc, "'%s' is empty", k_field[f]);
+  } else if (o.len > max) {
+    fault(sc, "'%s' is longer than %zu bytes", k_field[f], max);
+  } else if (memchr(o.data, 0, o.len) != NULL) {
+    fault(sc, "'%s' contains a NUL byte", k_field[f]);
+  }
+  out->ptr = (const char*)o.data;
+  out->len = o.len;
+  return 1;
+}
+
+/* Interprets the spans of one request. Faults go to sc. */
+static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
+  q->timeout_ms = -1;
+  q->args.data = k_empty_array;
+  q->args.len = sizeof k_empty_array;
+  if (sc->f[F_ID].p != NULL) {
+    q->id.data = sc->f[F_ID].p;
+    q->id.len = (size_t)(sc->f[F_ID].end - sc->f[F_ID].p);
+  }
+  if (sc->f[F_BATCH].p != NULL) {
+    fault(sc, "'batch' is not allowed inside a batch");
+  }
+  check_version(sc, !in_batch);
+
+  if (sc->f[F_KIND].p == NULL) {
+    fault(sc, "missing 'kind' (\"eval\" or \"call\")");
+  } else {
+    iso__mp_obj o = field_obj(sc, F_KIND);
+    if (o.type == ISO__MP_STR && o.len == 4 && memcmp(o.data, "eval", 4) == 0) {
+      q->kind = ISO_JOB_EVAL;
+    } else if (o.type == ISO__MP_STR && o.len == 4 &&
+               memcmp(o.data, "call", 4) == 0) {
+      q->kind = ISO_JOB_CALL;
+    } else if (o.type == ISO__MP_STR) {
+      char got[24];
+      printable(got, sizeof got, o.data, o.len);
+      fault(sc, "unknown kind \"%s\" ('kind' must be \"eval\" or \"call\")",
+            got);
+    } else {
+      fault(sc, "'kind' must be a string (got %s)", type_name(o.type));
+    }
+  }
+  if (sc->f[F_SOURCE].p != NULL) {
+    iso__mp_obj o = field_obj(sc, F_SOURCE);
+    if (o.type != ISO__MP_STR) {
+      fault(sc, "'source' must be a string (got %s)", type_name(o.type));
+    } else {
+      q->source.ptr = (const char*)o.data;
+      q->source.len = o.len;
+    }
+  }
+  name_field(sc, F_MODULE, ISO_PROTO_MAX_MODULE, &q->module);
+  int has_export = name_field(sc, F_EXPORT, ISO_PROTO_MAX_EXPORT,
+                              &q->export_name);
+  if (sc->f[F_ARGS].p != NULL) {
+    iso__mp_obj o = field_obj(sc, F_ARGS);
+    if (o.type != ISO__MP_ARRAY) {
+      fault(sc, "'args' must be an array (got %s)", type_name(o.type));
+    } else {
+      q->args.data = sc->f[F_ARGS].p;
+      q->args.len = (size_t)(sc->f[F_ARGS].end - sc->f[F_ARGS].p);
+    }
+  }
+  if (sc->f[F_TIMEOUT].p != NULL) {
+    iso__mp_obj o = field_obj(sc, F_TIMEOUT);
+    if (o.type == ISO__MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
+      q->timeout_ms = (int64_t)o.v.u;
+    } else {
+      fault(sc, "'timeout_ms' must be a non-negative integer (got %s)",
+            o.type == ISO__MP_INT ? "a negative integer" : type_name(o.type));
+    }
+  }
+
+  if (q->kind == ISO_JOB_EVAL) {
+    if (has_export) {
+      fault(sc, "'export' is only for kind \"call\"");
+    }
+    if (sc->f[F_ARGS].p != NULL) {
+      fault(sc, "'args' is only for kind \"call\"");
+    }
+    if (sc->f[F_SOURCE].p == NULL && sc->f[F_MODULE].p == NULL) {
+      fault(sc, "eval needs 'source' or 'module'");
+    }
+    q->export_name.ptr = NULL;
+    q->export_name.len = 0;
+  } else if (q->kind == ISO_JOB_CALL) {
+    if (sc->f[F_MODULE].p == NULL) {
+      fault(sc, "call needs 'module'");
+    }
+    if (!has_export) {
+      q->export_name = iso_str_of("default");
+    }
+  }
+}
+
+/* One element of a batch. A semantic fault marks only this element; a
+ * structural one ends the message (the next element cannot be found). */
+static int decode_element(iso__mp_rd* r, iso_proto_req* q, size_t index,
+                          scan* top) {
+  char where[32];
+  snprintf(where, sizeof where, "batch[%zu]: ", index);
+  const uint8_t* start = r->p;
+  iso__mp_obj o;
+  int rc = iso__mp_read(r, &o);
+  if (rc != 0) {
+    return structural(top, rc, where);
+  }
+  scan sc;
+  memset(sc.f, 0, sizeof sc.f);
+  sc.bad = 0;
+  sc.fatal = 0;
+  if (o.type != ISO__MP_MAP) {
+    int too_deep = 0;
+    r->p = start;
+    rc = iso__mp_skip(r, 1, ISO_PROTO_MAX_DEPTH, &too_deep);
+    if (rc != 0) {
+      return structural(top, rc, where);
+    }
+    fault(&sc, "a request must be a map (got %s)", type_name(o.type));
+  } else {
+    rc = scan_fields(r, o.len, &sc, NULL);
+    if (rc == ISO_ENOMEM) {
+      return rc;
+    }
+    if (rc != 0) {
+      top->bad = 1;
+      top->fatal = 1;
+      snprintf(top->err, sizeof top->err, "%s%s", where, sc.err);
+      return ISO_EPROTO;
+    }
+    build_req(&sc, q, 1);
+  }
+  if (sc.bad) {
+    q->err = ISO_EPROTO;
+    q->errmsg = strdup(sc.err);
+    if (q->errmsg == NULL) {
+      return ISO_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+static int decode_batch(iso__mp_rd* r, iso_proto_msg* out, scan* top) {
+  const uint8_t* start = r->p;
+  iso__mp_obj o;
+  int rc = iso__mp_read(r, &o);
+  if (rc != 0) {
+    return structural(top, rc, "'batch': ");
+  }
+  if (o.type != ISO__MP_ARRAY || o.len == 0 || o.len > ISO_PROTO_MAX_BATCH) {
+    if (o.type != ISO__MP_ARRAY) {
+      fault(top, "'batch' must be an array (got %s)", type_name(o.type));
+    } else if (o.len == 0) {
+      fault(top, "'batch' is empty");
+    } else {
+      fault(top, "'batch' has %u requests (the limit is %d)", o.len,
+            ISO_PROTO_MAX_BATCH);
+    }
+    r->p = start;
+    return skip_value(r, top, "batch");
+  }
+  out->reqs = calloc(o.len, sizeof *out->reqs);
+  if (out->reqs == NULL) {
+    return ISO_ENOMEM;
+  }
+  out->is_batch = 1;
+  out->count = o.len;
+  for (uint32_t i = 0; i < o.len; i++) {
+    rc = decode_element(r, &out->reqs[i], i, top);
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  return 0;
+}
+
+void iso_proto_msg_free(iso_proto_msg* msg) {
+  if (msg == NULL) {
+    return;
+  }
+  if (msg->is_batch && msg->reqs != NULL) {
+    for (size_t i = 0; i < msg->count; i++) {
+      free((char*)msg->reqs[i].errmsg);
+    }
+    free(msg->reqs);
+  }
+  memset(msg, 0, sizeof *msg);
+}
+
+int iso_proto_decode(const uint8_t* buf, size_t len, iso_proto_msg* out,
+                     char* errbuf, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  scan top;
+  memset(top.f, 0, sizeof top.f);
+  top.bad = 0;
+  top.fatal = 0;
+  int rc = 0;
+  iso__mp_rd r;
+  iso__mp_obj o;
+  iso__mp_rd_init(&r, buf, len);
+  if (len == 0 || buf == NULL) {
+    fault(&top, "empty message");
+  } else if ((rc = iso__mp_read(&r, &o)) != 0) {
+    structural(&top, rc, "");
+    rc = 0;
+  } else if (o.type != ISO__MP_MAP) {
+    fault(&top, "a message must be a msgpack map (got %s)", type_name(o.type));
+  } else {
+    rc = scan_fields(&r, o.len, &top, out);
+    if (rc == ISO_ENOMEM) {
+      iso_proto_msg_free(out);
+      return rc;
+    }
+    if (!top.bad && r.p != r.end) {
+      fault(&top, "%zu trailing bytes after the message",
+            (size_t)(r.end - r.p));
+    }
+    if (top.f[F_BATCH].p != NULL) {
+      for (int f = 0; f < F_COUNT; f++) {
+        if (f != F_V && f != F_BATCH && top.f[f].p != NULL) {
+          fault(&top, "a batch message takes only 'v' and 'batch' (found '%s')",
+                k_field[f]);
+        }
+      }
+      check_version(&top, 1);
+    } else if (!top.fatal) {
+      build_req(&top, &out->one, 0);
+      out->reqs = &out->one;
+      out->count = 1;
+    }
+  }
+  if (!top.bad) {
+    return 0;
+  }
+  iso_bytes id = {NULL, 0};
+  if (top.f[F_ID].p != NULL && top.f[F_BATCH].p == NULL) {
+    id.data = top.f[F_ID].p;
+    id.len = (size_t)(top.f[F_ID].end - top.f[F_ID].p);
+  }
+  iso_proto_msg_free(out);
+  out->err_id = id;
+  if (errbuf != NULL && errlen > 0) {
+    snprintf(errbuf, errlen, "%s", top.err);
+  }
+  return ISO_EPROTO;
+}
+
+/* ---- reply encoding ----------------------------------------------------- */
+
+static void put_raw_or_nil(iso__mp_wr* w, iso_bytes b) {
+  if (b.data == NULL || b.len == 0) {
+    iso__mp_put_raw(w, k_nil, 1);
+  } else {
+    iso__mp_put_raw(w, b.data, b.len);
+  }
+}
+
+static void put_view(iso__mp_wr* w, iso_str s) {
+  iso__mp_put_str(w, s.ptr ? s.ptr : "", s.ptr ? s.len : 0);
+}
+
+int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
+  const char* status;
+  switch (rp->status) {
+    case ISO_STATUS_FULFILLED:
+      status = "fulfilled";
+      break;
+    case ISO_STATUS_REJECTED:
+      status = "rejected";
+      break;
+    case ISO_STATUS_ERROR:
+      if (rp->code <= ISO_CODE_UNKNOWN || rp->code > ISO_CODE_INTERNAL) {
+        return ISO_EINVAL;
+      }
+      status = "error";
+      break;
+    default:
+      return ISO_EINVAL;
+  }
+  size_t mark = out->len;
+  iso__mp_wr w;
+  iso__mp_wr_init(&w, out);
+  msgpack_pack_map(&w.pk, 6);
+  iso__mp_put_cstr(&w, "v");
+  msgpack_pack_uint64(&w.pk, ISO_PROTO_VERSION);
+  iso__mp_put_cstr(&w, "id");
+  put_raw_or_nil(&w, rp->id);
+  iso__mp_put_cstr(&w, "status");
+  iso__mp_put_cstr(&w, status);
+  if (rp->status == ISO_STATUS_FULFILLED) {
+    iso__mp_put_cstr(&w, "value");
+    put_raw_or_nil(&w, rp->value);
+  } else if (rp->status == ISO_STATUS_REJECTED) {
+    iso__mp_put_cstr(&w, "error");
+    msgpack_pack_map(&w.pk, 3);
+    iso__mp_put_cstr(&w, "name");
+    put_view(&w, rp->name);
+    iso__mp_put_cstr(&w, "message");
+    put_view(&w, rp->message);
+    iso__mp_put_cstr(&w, "stack");
+    put_view(&w, rp->stack);
+  } else {
+    iso__mp_put_cstr(&w, "error");
+    msgpack_pack_map(&w.pk, 2);
+    iso__mp_put_cstr(&w, "code");
+    iso__mp_put_cstr(&w, iso_proto_code_name(rp->code));
+    iso__mp_put_cstr(&w, "message");
+    put_view(&w, rp->message);
+  }
+  iso__mp_put_cstr(&w, "logs");
+  msgpack_pack_array(&w.pk, rp->nlogs);
+  for (size_t i = 0; i < rp->nlogs; i++) {
+    msgpack_pack_array(&w.pk, 2);
+    iso__mp_put_cstr(&w, iso_log_level_name(rp->logs[i].level));
+    iso__mp_put_str(&w, rp->logs[i].text ? rp->logs[i].text : "",
+                    rp->logs[i].text ? rp->logs[i].len : 0);
+  }
+  iso__mp_put_cstr(&w, "stats");
+  msgpack_pack_map(&w.pk, 3);
+  iso__mp_put_cstr(&w, "worker");
+  msgpack_pack_int64(&w.pk, rp->stats.worker);
+  iso__mp_put_cstr(&w, "queue_us");
+  msgpack_pack_int64(&w.pk, rp->stats.queue_us);
+  iso__mp_put_cstr(&w, "run_us");
+  msgpack_pack_int64(&w.pk, rp->stats.run_us);
+  if (w.err != 0) {
+    out->len = mark;
+    return w.err;
+  }
+  return 0;
+}
+
+int iso_proto_encode_batch_header(size_t n, iso_buf* out) {
+  if (n > UINT32_MAX) {
+    return ISO_EINVAL;
+  }
+  size_t mark = out->len;
+  iso__mp_wr w;
+  iso__mp_wr_init(&w, out);
+  msgpack_pack_map(&w.pk, 2);
+  iso__mp_put_cstr(&w, "v");
+  msgpack_pack_uint64(&w.pk, ISO_PROTO_VERSION);
+  iso__mp_put_cstr(&w, "batch");
+  msgpack_pack_array(&w.pk, n);
+  if (w.err != 0) {
+    out->len = mark;
+  }
+  return w.err;
+}
+
+int iso_proto_encode_batch_reply(const iso_proto_reply* replies, size_t n,
+                                 iso_buf* out) {
+  size_t mark = out->len;
+  int rc = iso_proto_encode_batch_header(n, out);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    rc = iso_proto_encode_reply(&replies[i], out);
+  }
+  if (rc != 0) {
+    out->len = mark;
+  }
+  return rc;
+}
+
+/* ---- request encoding --------------------------------------------------- */
+
+static int check_job(const iso_job* job) {
+  if (job == NULL) {
+    return ISO_EINVAL;
+  }
+  if (job->kind == ISO_JOB_EVAL) {
+    if ((job->source == NULL && job->module == NULL) ||
+        job->export_name != NULL || job->args != NULL) {
+      return ISO_EINVAL;
+    }
+  } else if (job->kind == ISO_JOB_CALL) {
+    if (job->module == NULL) {
+      return ISO_EINVAL;
+    }
+  } else {
+    return ISO_EINVAL;
+  }
+  if (job->module != NULL &&
+      (job->module[0] == 0 || strlen(job->module) > ISO_PROTO_MAX_MODULE)) {
+    return ISO_EINVAL;
+  }
+  if (job->export_name != NULL && (job->export_name[0] == 0 ||
+                                   strlen(job->export_name) >
+                                       ISO_PROTO_MAX_EXPORT)) {
+    return ISO_EINVAL;
+  }
+  if (job->args != NULL) {
+    uint8_t c = job->args_len > 0 ? job->args[0] : 0;
+    int is_array = (c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd;
+    if (!is_array ||
+        iso__mp_one(job->args, job->args_len, ISO_PROTO_MAX_DEPTH - 1) != 0) {
+      return ISO_EINVAL;
+    }
+  }
+  if (job->id != NULL &&
+      iso__mp_one(job->id, job->id_len, ISO_PROTO_MAX_DEPTH - 1) != 0) {
+    return ISO_EINVAL;
+  }
+  return 0;
+}
+
+static void put_request(iso__mp_wr* w, const iso_job* job, int with_v) {
+  uint32_t n = (with_v ? 1 : 0) + 1 + (job->id != NULL) +
+               (job->source != NULL) + (job->module != NULL) +
+               (job->export_name != NULL) + (job->args != NULL) +
+               (job->timeout_ms > 0);
+  msgpack_pack_map(&w->pk, n);
+  if (with_v) {
+    iso__mp_put_cstr(w, "v");
+    msgpack_pack_uint64(&w->pk, ISO_PROTO_VERSION);
+  }
+  if (job->id != NULL) {
+    iso__mp_put_cstr(w, "id");
+    iso__mp_put_raw(w, job->id, job->id_len);
+  }
+  iso__mp_put_cstr(w, "kind");
+  iso__mp_put_cstr(w, job->kind == ISO_JOB_EVAL ? "eval" : "call");
+  if (job->source != NULL) {
+    iso__mp_put_cstr(w, "source");
+    iso__mp_put_str(w, job->source,
+                    job->source_len ? job->source_len : strlen(job->source));
+  }
+  if (job->module != NULL) {
+    iso__mp_put_cstr(w, "module");
+    iso__mp_put_cstr(w, job->module);
+  }
+  if (job->export_name != NULL) {
+    iso__mp_put_cstr(w, "export");
+    iso__mp_put_cstr(w, job->export_name);
+  }
+  if (job->args != NULL) {
+    iso__mp_put_cstr(w, "args");
+    iso__mp_put_raw(w, job->args, job->args_len);
+  }
+  if (job->timeout_ms > 0) {
+    iso__mp_put_cstr(w, "timeout_ms");
+    msgpack_pack_int64(&w->pk, job->timeout_ms);
+  }
+}
+
+int iso_proto_encode_request(const iso_job* job, iso_buf* out) {
+  int rc = check_job(job);
+  if (rc != 0) {
+    return rc;
+  }
+  size_t mark = out->len;
+  iso__mp_wr w;
+  iso__mp_wr_init(&w, out);
+  put_request(&w, job, 1);
+  if (w.err != 0) {
+    out->len = mark;
+  }
+  return w.err;
+}
+
+int iso_proto_encode_batch(const iso_job* jobs, size_t n, iso_buf* out) {
+  if (jobs == NULL || n == 0 || n > ISO_PROTO_MAX_BATCH) {
+    return ISO_EINVAL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int rc = check_job(&jobs[i]);
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  size_t mark = out->len;
+  iso__mp_wr w;
+  iso__mp_wr_init(&w, out);
+  msgpack_pack_map(&w.pk, 2);
+  iso__mp_put_cstr(&w, "v");
+  msgpack_pack_uint64(&w.pk, ISO_PROTO_VERSION);
+  iso__mp_put_cstr(&w, "batch");
+  msgpack_pack_array(&w.pk, n);
+  for (size_t i = 0; i < n; i++) {
+    put_request(&w, &jobs[i], 0);
+  }
+  if (w.err != 0) {
+    out->len = mark;
+  }
+  return w.err;
+}
+
+/* ---- reply decoding ----------------------------------------------------- */
+
+/* The parts of one reply, as views into the message, before copying. */
+typedef struct rview {
+  iso_status status;
+  iso_bytes id, value;
+  iso_bytes name, message, stack, code; /* str payloads */
+  iso_bytes logs;                       /* raw logs array */
+  uint32_t nlogs;
+  size_t log_bytes; /* sum of log text lengths */
+  iso_stats stats;
+} rview;
+
+static int key_is(const iso__mp_obj* k, const char* name) {
+  size_t n = strlen(name);
+  return k->type == ISO__MP_STR && k->len == n && memcmp(k->data, name, n) == 0;
+}
+
+static int skip_any(iso__mp_rd* r) {
+  int too_deep = 0; /* replies come from the server: depth is not policed */
+  return iso__mp_skip(r, 2, ISO_PROTO_MAX_DEPTH, &too_deep) ? ISO_EPROTO : 0;
+}
+
+static int read_int(iso__mp_rd* r, int64_t* out) {
+  iso__mp_obj o;
+  if (iso__mp_read(r, &o) != 0) {
+    return ISO_EPROTO;
+  }
+  if (o.type == ISO__MP_INT) {
+    *out = o.v.i;
+  } else if (o.type == ISO__MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
+    *out = (int64_t)o.v.u;
+  } else {
+    return ISO_EPROTO;
+  }
+  return 0;
+}
+
+static int read_str(iso__mp_rd* r, iso_bytes* out) {
+  iso__mp_obj o;
+  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_STR) {
+    return ISO_EPROTO;
+  }
+  out->data = o.data;
+  out->len = o.len;
+  return 0;
+}
+
+static int read_error_map(iso__mp_rd* r, rview* v) {
+  iso__mp_obj o;
+  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_MAP) {
+    return ISO_EPROTO;
+  }
+  for (uint32_t i = 0; i < o.len; i++) {
+    iso__mp_obj k;
+    if (iso__mp_read(r, &k) != 0) {
+      return ISO_EPROTO;
+    }
+    iso_bytes* dst = key_is(&k, "name")      ? &v->name
+                     : key_is(&k, "message") ? &v->message
+                     : key_is(&k, "stack")   ? &v->stack
+                     : key_is(&k, "code")    ? &v->code
+                                             : NULL;
+    int rc = dst ? read_str(r, dst) : skip_any(r);
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static int read_logs(iso__mp_rd* r, rview* v) {
+  const uint8_t* start = r->p;
+  iso__mp_obj o;
+  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_ARRAY) {
+    return ISO_EPROTO;
+  }
+  for (uint32_t i = 0; i < o.len; i++) {
+    iso__mp_obj pair;
+    iso_bytes level, text;
+    if (iso__mp_read(r, &pair) != 0 || pair.type != ISO__MP_ARRAY ||
+        pair.len != 2 || read_str(r, &level) != 0 || read_str(r, &text) != 0) {
+      return ISO_EPROTO;
+    }
+    v->log_bytes += text.len + 1;
+  }
+  v->logs.data = start;
+  v->logs.len = (size_t)(r->p - start);
+  v->nlogs = o.len;
+  return 0;
+}
+
+static int read_stats(iso__mp_rd* r, rview* v) {
+  iso__mp_obj o;
+  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_MAP) {
+    return ISO_EPROTO;
+  }
+  for (uint32_t i = 0; i < o.len; i++) {
+    iso__mp_obj k;
+    if (iso__mp_read(r, &k) != 0) {
+      return ISO_EPROTO;
+    }
+    int64_t* dst = key_is(&k, "worker")     ? &v->stats.worker
+                   : key_is(&k, "queue_us") ? &v->stats.queue_us
+                   : key_is(&k, "run_us")   ? &v->stats.run_us
+                                            : NULL;
+    int rc = dst ? read_int(r, dst) : skip_any(r);
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/* Reads one reply map into views. */
+static int read_reply(iso__mp_rd* r, rview* v) {
+  memset(v, 0, sizeof *v);
+  v->stats.worker = -1;
+  iso__mp_obj o;
+  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_MAP) {
+    return ISO_EPROTO;
+  }
+  int have_v = 0, have_error = 0;
+  for (uint32_t i = 0; i < o.len; i++) {
+    iso__mp_obj k;
+    if (iso__mp_read(r, &k) != 0) {
+      return ISO_EPROTO;
+    }
+    int rc = 0;
+    const uint8_t* at = r->p;
+    if (key_is(&k, "v")) {
+      int64_t ver;
+      rc = read_int(r, &ver);
+      if (rc == 0 && ver != ISO_PROTO_VERSION) {
+        rc = ISO_EPROTO;
+      }
+      have_v = 1;
+    } else if (key_is(&k, "id") || key_is(&k, "value")) {
+      rc = skip_any(r);
+      iso_bytes* dst = key_is(&k, "id") ? &v->id : &v->value;
+      dst->data = at;
+      dst->len = (size_t)(r->p - at);
+    } else if (key_is(&k, "status")) {
+      iso_bytes s;
+      rc = read_str(r, &s);
+      if (rc == 0) {
+        if (s.len == 9 && memcmp(s.data, "fulfilled", 9) == 0) {
+          v->status = ISO_STATUS_FULFILLED;
+        } else if (s.len == 8 && memcmp(s.data, "rejected", 8) == 0) {
+          v->status = ISO_STATUS_REJECTED;
+        } else if (s.len == 5 && memcmp(s.data, "error", 5) == 0) {
+          v->status = ISO_STATUS_ERROR;
+        } else {
+          rc = ISO_EPROTO;
+        }
+      }
+    } else if (key_is(&k, "error")) {
+      rc = read_error_map(r, v);
+      have_error = 1;
+    } else if (key_is(&k, "logs")) {
+      rc = read_logs(r, v);
+    } else if (key_is(&k, "stats")) {
+      rc = read_stats(r, v);
+    } else {
+      rc = skip_any(r);
+    }
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  if (!have_v || v->status == ISO_STATUS_NONE ||
+      (v->status != ISO_STATUS_FULFILLED && !have_error)) {
+    return ISO_EPROTO;
+  }
+  return 0;
+}
+
+static char* copy_str(char** at, iso_bytes s) {
+  char* dst = *at;
+  if (s.len > 0) {
+    memcpy(dst, s.data, s.len);
+  }
+  dst[s.len] = 0;
+  *at += s.len + 1;
+  return dst;
+}
+
+/* Copies a view into an owned result (one allocation). */
+static int make_result(const rview* v, iso_result* out) {
+  memset(out, 0, sizeof *out);
+  iso_bytes id = v->id;
+  if (id.len == 0) {
+    id.data = k_nil;
+    id.len = 1;
+  }
+  iso_bytes value = v->value;
+  if (v->status == ISO_STATUS_FULFILLED && value.len == 0) {
+    value.data = k_nil;
+    value.len = 1;
+  }
+  size_t size = v->nlogs * sizeof(iso_log) + id.len + value.len +
+                v->name.len + v->message.len + v->stack.len + v->code.len +
+                4 + v->log_bytes;
+  char* mem = malloc(size);
+  if (mem == NULL) {
+    return ISO_ENOMEM;
+  }
+  iso_log* logs = (iso_log*)mem;
+  char* at = mem + v->nlogs * sizeof(iso_log);
+  memcpy(at, id.data, id.len);
+  out->id = (const uint8_t*)at;
+  out->id_len = id.len;
+  at += id.len;
+  if (value.len > 0) {
+    memcpy(at, value.data, value.len);
+    out->value = (const uint8_t*)at;
+    out->value_len = value.len;
+    at += value.len;
+  }
+  out->name = copy_str(&at, v->name);
+  out->message = copy_str(&at, v->message);
+  out->stack = copy_str(&at, v->stack);
+  out->code_name = copy_str(&at, v->code);
+  if (v->status == ISO_STATUS_ERROR) {
+    out->code = code_from_name(v->code.data, v->code.len);
+  }
+  iso__mp_rd r;
+  iso__mp_obj o;
+  iso__mp_rd_init(&r, v->logs.data, v->logs.len);
+  if (v->nlogs > 0) {
+    iso__mp_read(&r, &o); /* the array header, validated by read_logs */
+  }
+  for (uint32_t i = 0; i < v->nlogs; i++) {
+    iso_bytes level, text;
+    iso__mp_read(&r, &o);
+    read_str(&r, &level);
+    read_str(&r, &text);
+    if (!level_from_name(level.data, level.len, &logs[i].level)) {
+      logs[i].level = ISO_LOG_LOG;
+    }
+    logs[i].text = copy_str(&at, text);
+    logs[i].len = text.len;
+  }
+  out->status = v->status;
+  out->logs = v->nlogs ? logs : NULL;
+  out->nlogs = v->nlogs;
+  out->stats = v->stats;
+  out->mem_ = mem;
+  return 0;
+}
+
+void iso_result_free(iso_result* r) {
+  if (r == NULL) {
+    return;
+  }
+  free(r->mem_);
+  memset(r, 0, sizeof *r);
+}
+
+int iso_proto_decode_reply(const uint8_t* buf, size_t len, iso_result* out) {
+  memset(out, 0, sizeof *out);
+  if (buf == NULL) {
+    return ISO_EPROTO;
+  }
+  iso__mp_rd r;
+  iso__mp_rd_init(&r, buf, len);
+  rview v;
+  int rc = read_reply(&r, &v);
+  if (rc == 0 && r.p != r.end) {
+    rc = ISO_EPROTO;
+  }
+  if (rc != 0) {
+    return rc;
+  }
+  return make_result(&v, out);
+}
+
+/* Finds the `batch` array of a batch reply: 1 and *r positioned at its
+ * first element with *count set; 0 if there is no `batch` field; <0 if the
+ * envelope is malformed. */
+static int find_batch(const uint8_t* buf, size_t len, iso__mp_rd* r,
+                      uint32_t* count) {
+  iso__mp_obj o;
+  iso__mp_rd_init(r, buf, len);
+  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_MAP) {
+    return ISO_EPROTO;
+  }
+  int found = 0, have_v = 0;
+  iso__mp_rd at = *r;
+  for (uint32_t i = 0; i < o.len; i++) {
+    iso__mp_obj k;
+    if (iso__mp_read(r, &k) != 0) {
+      return ISO_EPROTO;
+    }
+    if (key_is(&k, "batch")) {
+      at = *r;
+      found = 1;
+    } else if (key_is(&k, "v")) {
+      int64_t ver;
+      iso__mp_rd vr = *r;
+      if (read_int(&vr, &ver) != 0 || ver != ISO_PROTO_VERSION) {
+        return ISO_EPROTO;
+      }
+      have_v = 1;
+    }
+    if (skip_any(r) != 0) {
+      return ISO_EPROTO;
+    }
+  }
+  if (r->p != r->end) {
+    return ISO_EPROTO;
+  }
+  if (!found) {
+    return 0;
+  }
+  if (!have_v || iso__mp_read(&at, &o) != 0 || o.type != ISO__MP_ARRAY) {
+    return ISO_EPROTO;
+  }
+  *r = at;
+  *count = o.len;
+  return 1;
+}
+
+int iso_proto_decode_batch_reply(const uint8_t* buf, size_t len,
+                                 iso_result* out, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    memset(&out[i], 0, sizeof out[i]);
+  }
+  if (buf == NULL || n == 0) {
+    return ISO_EPROTO;
+  }
+  iso__mp_rd r;
+  uint32_t count = 0;
+  int rc = find_batch(buf, len, &r, &count);
+  if (rc < 0) {
+    return rc;
+  }
+  size_t done = 0;
+  rview v;
+  if (rc == 0) {
+    /* A single reply refusing the whole batch. */
+    rc = iso_proto_decode_reply(buf, len, &out[0]);
+    if (rc == 0 && out[0].status != ISO_STATUS_ERROR) {
+      rc = ISO_EPROTO;
+    }
+    if (rc == 0) {
+      iso__mp_rd_init(&r, buf, len);
+      rc = read_reply(&r, &v);
+    }
+    for (done = 1; rc == 0 && done < n; done++) {
+      rc = make_result(&v, &out[done]);
+    }
+  } else if (count != n) {
+    rc = ISO_EPROTO;
+  } else {
+    for (rc = 0; rc == 0 && done < n; done++) {
+      rc = read_reply(&r, &v);
+      if (rc == 0) {
+        rc = make_result(&v, &out[done]);
+      }
+    }
+  }
+  if (rc != 0) {
+    for (size_t i = 0; i < n; i++) {
+      iso_result_free(&out[i]);
+    }
+  }
+  return rc;
+}

@@ -1,0 +1,278 @@
+/* iso_proto.h: the job protocol codec, wire format v1 (docs/protocol.md).
+ *
+ * Every request and every reply is one msgpack map in one NNG message. This
+ * header turns those bytes into C structs and back, without exposing any
+ * msgpack-c type:
+ *
+ *   server side   iso_proto_decode()        request bytes -> iso_proto_msg
+ *                 iso_proto_encode_reply()  iso_proto_reply -> reply bytes
+ *   client side   iso_proto_encode_request()  iso_job -> request bytes
+ *                 iso_proto_decode_reply()    reply bytes -> iso_result
+ *
+ * Request decoding trusts nothing: it is the first code that touches bytes
+ * from the network. It checks structure (truncation, counts larger than the
+ * remaining bytes could hold, trailing bytes, nesting deeper than
+ * ISO_PROTO_MAX_DEPTH), then meaning (types, required and unknown fields,
+ * version). Every refusal is ISO_EPROTO with a message that names the field
+ * and the problem, meant to be sent back to the client in a bad_request
+ * reply. Decoded requests point into the caller's buffer (no copies), so
+ * that buffer must outlive them.
+ */
+#ifndef ISO_PROTO_H
+#define ISO_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iso_buf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- limits ------------------------------------------------------------- */
+
+#define ISO_PROTO_VERSION 1
+/* Containers nest at most this deep in one request, counting the request map
+ * itself as level 1 (so `args` is level 2 and its elements level 3). In a
+ * batch, each element counts from its own map. */
+#define ISO_PROTO_MAX_DEPTH 64
+/* Requests in one batch (1 .. this). */
+#define ISO_PROTO_MAX_BATCH 10000
+/* Bytes in `module` and in `export`. */
+#define ISO_PROTO_MAX_MODULE 4096
+#define ISO_PROTO_MAX_EXPORT 1024
+/* Default maximum message size in either direction (servers and clients set
+ * NNG's receive limit to this unless configured otherwise). */
+#define ISO_PROTO_MAX_MSG_DEFAULT ((size_t)16 << 20)
+/* Room an error message needs (longer ones are truncated). */
+#define ISO_PROTO_ERRMSG_MAX 160
+
+/* ---- shared enums ------------------------------------------------------- */
+
+typedef enum iso_job_kind {
+  ISO_JOB_EVAL = 1, /* evaluate a module (source text or a file) */
+  ISO_JOB_CALL = 2  /* call an export of a module with args */
+} iso_job_kind;
+
+typedef enum iso_status {
+  ISO_STATUS_NONE = 0,
+  ISO_STATUS_FULFILLED = 1, /* value */
+  ISO_STATUS_REJECTED = 2,  /* the job threw: name, message, stack */
+  ISO_STATUS_ERROR = 3      /* the service refused or failed: code, message */
+} iso_status;
+
+/* X(enum suffix, wire string). The error codes of a status "error" reply. */
+#define ISO_PROTO_CODE_TABLE(X)     \
+  X(BAD_REQUEST, "bad_request")     \
+  X(BUSY, "busy")                   \
+  X(TIMEOUT, "timeout")             \
+  X(TOO_LARGE, "too_large")         \
+  X(SHUTTING_DOWN, "shutting_down") \
+  X(INTERNAL, "internal")
+
+typedef enum iso_proto_code {
+  ISO_CODE_UNKNOWN = 0, /* a code this library does not know (decode only) */
+#define ISO_PROTO_CODE_ENUM(name, str) ISO_CODE_##name,
+  ISO_PROTO_CODE_TABLE(ISO_PROTO_CODE_ENUM)
+#undef ISO_PROTO_CODE_ENUM
+} iso_proto_code;
+
+/* X(enum suffix, wire string). Console levels of a log entry. */
+#define ISO_LOG_LEVEL_TABLE(X) \
+  X(LOG, "log")                \
+  X(INFO, "info")              \
+  X(DEBUG, "debug")            \
+  X(WARN, "warn")              \
+  X(ERROR, "error")
+
+typedef enum iso_log_level {
+#define ISO_LOG_LEVEL_ENUM(name, str) ISO_LOG_##name,
+  ISO_LOG_LEVEL_TABLE(ISO_LOG_LEVEL_ENUM)
+#undef ISO_LOG_LEVEL_ENUM
+} iso_log_level;
+
+/* One console line a job produced. */
+typedef struct iso_log {
+  iso_log_level level;
+  const char* text; /* len bytes; NUL-terminated in an iso_result */
+  size_t len;
+} iso_log;
+
+typedef struct iso_stats {
+  int64_t worker;   /* the worker that ran the job; -1 if none did */
+  int64_t queue_us; /* time waiting for a worker */
+  int64_t run_us;   /* time running */
+} iso_stats;
+
+/* iso_proto_code_name: the wire string of a code ("bad_request"), or
+ * "unknown". Static string. Thread: any. */
+const char* iso_proto_code_name(iso_proto_code code);
+
+/* iso_proto_code_from_err: the reply code a server sends for an ISO_E*
+ * failure: EPROTO/EINVAL -> bad_request, EBUSY -> busy, ETIMEDOUT and
+ * ETERMINATED -> timeout, ETOOBIG -> too_large, ESHUTDOWN -> shutting_down,
+ * anything else -> internal. Thread: any. */
+iso_proto_code iso_proto_code_from_err(int err);
+
+/* iso_log_level_name: "log", "info", ... Static string. Thread: any. */
+const char* iso_log_level_name(iso_log_level level);
+
+/* ---- requests: server side ---------------------------------------------- */
+
+/* One decoded request. Every pointer points into the buffer given to
+ * iso_proto_decode(), which must outlive it. */
+typedef struct iso_proto_req {
+  /* 0, or ISO_EPROTO for a bad element of a batch (then errmsg says why and
+   * only `id` may be set; answer it with a bad_request reply). */
+  int err;
+  const char* errmsg; /* NUL-terminated, owned by the iso_proto_msg */
+  iso_bytes id;       /* raw msgpack of `id`; {NULL, 0} if absent (echo nil) */
+  iso_job_kind kind;
+  iso_str source;     /* {NULL, 0} if absent */
+  iso_str module;     /* {NULL, 0} if absent; never contains NUL bytes */
+  iso_str export_name; /* call: "default" if absent; eval: {NULL, 0} */
+  iso_bytes args;      /* raw msgpack array; a static empty array if absent */
+  int64_t timeout_ms;  /* -1 if absent */
+} iso_proto_req;
+
+/* A decoded message: one request or a batch. */
+typedef struct iso_proto_msg {
+  int is_batch;
+  size_t count;        /* requests in reqs: 1 for a single request */
+  iso_proto_req* reqs; /* count entries */
+  /* On ISO_EPROTO: the id of the refused request if it could be read, so
+   * the bad_request reply can echo it; {NULL, 0} otherwise. */
+  iso_bytes err_id;
+  iso_proto_req one; /* storage for a single request (use reqs) */
+} iso_proto_msg;
+
+/* iso_proto_decode: decodes one request message.
+ *
+ * Returns 0 with *out filled: a single request (count 1, reqs[0].err == 0)
+ * or a batch (count 1..ISO_PROTO_MAX_BATCH, in order), where a bad element
+ * has reqs[i].err == ISO_EPROTO and reqs[i].errmsg, and the others are good
+ * and should run. Returns ISO_EPROTO when the message as a whole is refused
+ * (not a map, truncated, trailing bytes, a bad single request, a bad batch
+ * envelope, an empty or oversized batch, a count larger than the message
+ * could hold): errbuf (errlen bytes, ISO_PROTO_ERRMSG_MAX is enough; may be
+ * NULL) gets a message naming the problem and out->err_id the request's id
+ * when it could be read. Returns ISO_ENOMEM.
+ *
+ * Ownership: *out points into buf; release it with iso_proto_msg_free()
+ * whatever the return value. Cost: one pass over the bytes, one allocation
+ * for a batch, none for a single request. Thread: any. */
+int iso_proto_decode(const uint8_t* buf, size_t len, iso_proto_msg* out,
+                     char* errbuf, size_t errlen);
+
+/* iso_proto_msg_free: releases what iso_proto_decode() allocated (not buf)
+ * and zeroes *msg. Destructor; accepts NULL and a zeroed msg. Thread: any. */
+void iso_proto_msg_free(iso_proto_msg* msg);
+
+/* ---- replies: server side ----------------------------------------------- */
+
+/* A reply to encode. Borrowed views; nothing is freed by the encoder. */
+typedef struct iso_proto_reply {
+  iso_bytes id; /* raw msgpack of the request's id; {NULL, 0} encodes nil */
+  iso_status status;
+  iso_bytes value; /* fulfilled: raw msgpack; {NULL, 0} encodes nil */
+  /* rejected: name, message, stack of the thrown value. error: message. */
+  iso_str name, message, stack;
+  iso_proto_code code; /* error: the code (not ISO_CODE_UNKNOWN) */
+  const iso_log* logs;
+  size_t nlogs;
+  iso_stats stats;
+} iso_proto_reply;
+
+/* iso_proto_encode_reply: appends one reply map to out. id and value must
+ * each be exactly one msgpack value (they are copied verbatim, not parsed).
+ * Returns 0, ISO_EINVAL (bad status or code), ISO_ETOOBIG (a string over 4
+ * GiB), ISO_ENOMEM; on error out->len is unchanged. Thread: any. */
+int iso_proto_encode_reply(const iso_proto_reply* reply, iso_buf* out);
+
+/* iso_proto_encode_batch_header: appends the envelope of a batch reply with
+ * n replies ({"v": 1, "batch": [ ... n elements); the caller then appends
+ * exactly n iso_proto_encode_reply() maps in request order. Lets a server
+ * encode replies as they finish and join them at the end. Returns 0 or
+ * ISO_ENOMEM. Thread: any. */
+int iso_proto_encode_batch_header(size_t n, iso_buf* out);
+
+/* iso_proto_encode_batch_reply: the whole batch reply for n replies.
+ * Returns as iso_proto_encode_reply. Thread: any. */
+int iso_proto_encode_batch_reply(const iso_proto_reply* replies, size_t n,
+                                 iso_buf* out);
+
+/* ---- requests: client side ---------------------------------------------- */
+
+/* A job to send. All pointers are borrowed for the duration of the call. */
+typedef struct iso_job {
+  iso_job_kind kind;
+  const char* source;  /* module text, or NULL */
+  size_t source_len;   /* 0: strlen(source) */
+  const char* module;  /* specifier under the module root, or NULL */
+  const char* export_name; /* call only; NULL sends nothing ("default") */
+  const uint8_t* args; /* call only: one msgpack array, or NULL for [] */
+  size_t args_len;
+  int64_t timeout_ms;  /* > 0 sends timeout_ms; <= 0 leaves the server's */
+  const uint8_t* id;   /* one msgpack value, or NULL (the client numbers it) */
+  size_t id_len;
+} iso_job;
+
+/* iso_proto_encode_request: appends the request map for job to out, with
+ * v = 1. The job is checked the way a server would check it (kind; eval
+ * needs source or module and takes no export or args; call needs module;
+ * args one msgpack array; id one msgpack value), so mistakes surface here
+ * rather than as a bad_request reply. A NULL id sends no id. Returns 0,
+ * ISO_EINVAL, ISO_ENOMEM; on error out->len is unchanged. Thread: any. */
+int iso_proto_encode_request(const iso_job* job, iso_buf* out);
+
+/* iso_proto_encode_batch: appends {"v": 1, "batch": [n requests]}.
+ * n must be 1..ISO_PROTO_MAX_BATCH. Returns as iso_proto_encode_request.
+ * Thread: any. */
+int iso_proto_encode_batch(const iso_job* jobs, size_t n, iso_buf* out);
+
+/* ---- replies: client side ----------------------------------------------- */
+
+/* A decoded reply. Owns its memory (one block): strings are NUL-terminated
+ * copies, never NULL ("" when absent). Release with iso_result_free(). */
+typedef struct iso_result {
+  iso_status status;
+  const uint8_t* id; /* raw msgpack of the echoed id */
+  size_t id_len;
+  const uint8_t* value; /* fulfilled: raw msgpack of the value */
+  size_t value_len;
+  const char* name;    /* rejected: the error's name ("TypeError") */
+  const char* message; /* rejected and error */
+  const char* stack;   /* rejected */
+  iso_proto_code code; /* error */
+  const char* code_name; /* error: the code as sent ("busy") */
+  const iso_log* logs;
+  size_t nlogs;
+  iso_stats stats; /* worker -1 and zeros when the reply had none */
+  void* mem_;      /* private */
+} iso_result;
+
+/* iso_proto_decode_reply: decodes a single reply message into *out.
+ * Unknown fields are ignored (newer servers may add some); unknown error
+ * codes give ISO_CODE_UNKNOWN with code_name kept. Returns 0, ISO_EPROTO
+ * (malformed reply, or a batch reply), ISO_ENOMEM; on error *out is zeroed.
+ * Thread: any. */
+int iso_proto_decode_reply(const uint8_t* buf, size_t len, iso_result* out);
+
+/* iso_proto_decode_batch_reply: decodes the reply to an n-request batch
+ * into out[0..n). A batch reply must hold exactly n replies; a single
+ * status "error" reply (the server refused the batch as a whole) is copied
+ * into all n results. Returns 0, ISO_EPROTO, ISO_ENOMEM; on error every
+ * out[i] is zeroed. Thread: any. */
+int iso_proto_decode_batch_reply(const uint8_t* buf, size_t len,
+                                 iso_result* out, size_t n);
+
+/* iso_result_free: releases a result and zeroes it. Destructor; accepts
+ * NULL and zeroed results. Thread: any. */
+void iso_result_free(iso_result* r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ISO_PROTO_H */

@@ -1,0 +1,295 @@
+/* test_loop.c: the event loop: macrotask and microtask order, the run
+ * command's load/unload, the seed's stall errors, unhandled rejections and
+ * uncaught exceptions, and the default export's call. */
+#include "rt_harness.h"
+#include "tap.h"
+
+static const char kModuleStall[] =
+    "error: Module evaluation is still pending but there are no pending ops "
+    "or dynamic imports. This situation is often caused by unresolved "
+    "promise.";
+static const char kDynStall[] =
+    "error: Dynamically imported module evaluation is still pending but "
+    "there are no pending ops. This situation is often caused by unresolved "
+    "promise.";
+
+static void t_hello_world(void) {
+  rt_root();
+  rt_write("main.js",
+           "\"use strict\";\n"
+           "function printNumber(input) { console.log(input); }\n"
+           "function printString(input) { console.log(input); }\n"
+           "printNumber(1);\n"
+           "printString('One');\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK(r.value == NULL);
+  CHECK_STR(rt_out(&r), "1\nOne\n<value>\n");
+  rt_result_free(&r);
+}
+
+static void t_task_order(void) {
+  rt_root();
+  rt_write("main.js",
+           "setTimeout(() => console.log('timeout 10'), 10);\n"
+           "setTimeout(() => {\n"
+           "  console.log('timeout 0');\n"
+           "  Promise.resolve().then(() => console.log('micro in timeout'));\n"
+           "}, 0);\n"
+           "setTimeout(() => console.log('timeout 0 again'), 0);\n"
+           "queueMicrotask(() => console.log('queueMicrotask'));\n"
+           "Promise.resolve().then(() => console.log('then'));\n"
+           "console.log('sync');\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(rt_out(&r),
+            "sync\nqueueMicrotask\nthen\n<value>\ntimeout 0\n"
+            "micro in timeout\ntimeout 0 again\ntimeout 10\n");
+  rt_result_free(&r);
+}
+
+static void t_interval_and_clear(void) {
+  rt_root();
+  rt_write("main.js",
+           "let n = 0;\n"
+           "const id = setInterval(() => {\n"
+           "  console.log('tick', ++n);\n"
+           "  if (n === 3) clearInterval(id);\n"
+           "}, 1);\n"
+           "const never = setTimeout(() => console.log('never'), 5);\n"
+           "clearTimeout(never);\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(rt_out(&r), "<value>\ntick 1\ntick 2\ntick 3\n");
+  rt_result_free(&r);
+}
+
+static void t_load_unload_order(void) {
+  rt_root();
+  rt_write("main.js",
+           "addEventListener('load', () => {\n"
+           "  console.log('load');\n"
+           "  setTimeout(() => console.log('timer from load'), 5);\n"
+           "});\n"
+           "addEventListener('unload', () => console.log('unload'));\n"
+           "console.log('body');\n"
+           "export default 'value';\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "\"value\"");
+  CHECK_STR(rt_out(&r), "body\n<value>\nload\ntimer from load\nunload\n");
+  rt_result_free(&r);
+}
+
+static void t_default_function_called(void) {
+  rt_root();
+  rt_write("main.js",
+           "export default async (a, b, c) => {\n"
+           "  await new Promise((r) => setTimeout(r, 1));\n"
+           "  return [typeof a, a, b, c];\n"
+           "};\n");
+  const char* argv[] = {"41", "{\"k\":true}", "not json"};
+  rt_result r;
+  rt_run_args("main.js", 3, argv, &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "[\"number\",41,{\"k\":true},\"not json\"]");
+  rt_result_free(&r);
+}
+
+static void t_module_stall(void) {
+  rt_root();
+  rt_write("main.js", "await new Promise(() => {});\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_ESTALL);
+  CHECK_STR(r.error, kModuleStall);
+  rt_result_free(&r);
+}
+
+static void t_value_stall(void) {
+  rt_root();
+  rt_write("main.js", "export default () => new Promise(() => {});\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_ESTALL);
+  CHECK_STR(r.error, kModuleStall);
+  rt_result_free(&r);
+}
+
+static void t_dyn_import_stall(void) {
+  rt_root();
+  rt_write("main.js", "import('./never.js');\n");
+  rt_write("never.js", "await new Promise(() => {});\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_ESTALL);
+  CHECK_STR(r.error, kDynStall);
+  rt_result_free(&r);
+}
+
+static void t_pending_timer_is_not_a_stall(void) {
+  rt_root();
+  rt_write("main.js",
+           "await new Promise((r) => setTimeout(r, 30));\n"
+           "export default 'waited';\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "\"waited\"");
+  rt_result_free(&r);
+}
+
+static void t_unhandled_rejection(void) {
+  const char* root = rt_root();
+  rt_write("main.js", "Promise.reject(new Error('boom'));\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_EJS);
+  char want[800];
+  snprintf(want, sizeof(want),
+           "error: Uncaught (in promise) Error: boom\n"
+           "    at file://%s/main.js:1:16",
+           root);
+  CHECK_STR(r.error, want);
+  rt_result_free(&r);
+}
+
+static void t_rejection_handled_later_in_tick(void) {
+  rt_root();
+  rt_write("main.js",
+           "const p = Promise.reject(new Error('late'));\n"
+           "await null;\n"
+           "p.catch((e) => console.log('caught', e.message));\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(rt_out(&r), "caught late\n<value>\n");
+  rt_result_free(&r);
+}
+
+static void t_rejection_in_timer(void) {
+  rt_root();
+  rt_write("main.js",
+           "setTimeout(async () => { throw new TypeError('async boom'); }, "
+           "1);\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_EJS);
+  CHECK_CONTAINS(r.error, "error: Uncaught (in promise) TypeError: async boom");
+  rt_result_free(&r);
+}
+
+static void t_throw_in_timer(void) {
+  const char* root = rt_root();
+  rt_write("main.js",
+           "setTimeout(() => {\n"
+           "  throw new Error('timer boom');\n"
+           "}, 1);\n"
+           "setTimeout(() => console.log('not reached'), 50);\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_EJS);
+  char want[800];
+  snprintf(want, sizeof(want),
+           "error: Uncaught Error: timer boom\n    at file://%s/main.js:2:9",
+           root);
+  CHECK_CONTAINS(r.error, want);
+  CHECK(strstr(rt_out(&r), "not reached") == NULL);
+  rt_result_free(&r);
+}
+
+static void t_throw_in_microtask(void) {
+  rt_root();
+  rt_write("main.js",
+           "queueMicrotask(() => { throw new RangeError('micro boom'); });\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK(r.status != 0);
+  CHECK_CONTAINS(r.error, "error: Uncaught RangeError: micro boom");
+  rt_result_free(&r);
+}
+
+static void t_top_level_throw(void) {
+  rt_root();
+  rt_write("main.js", "const x = 1;\nthrow new Error('top');\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_EJS);
+  CHECK_CONTAINS(r.error, "error: Uncaught Error: top\n    at file://");
+  CHECK_CONTAINS(r.error, "main.js:2:7");
+  rt_result_free(&r);
+}
+
+static void t_throw_non_error(void) {
+  rt_root();
+  rt_write("main.js", "export default () => { throw 'just a string'; };\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_EJS);
+  CHECK_STR(r.error, "error: Uncaught \"just a string\"");
+  rt_result_free(&r);
+}
+
+static void t_unsendable_value(void) {
+  rt_root();
+  rt_write("main.js", "export default () => ({ f() {} });\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_ETYPE);
+  CHECK_CONTAINS(r.error, "the value.f is a function");
+  rt_result_free(&r);
+}
+
+static void t_execute_global(void) {
+  if (!rt_process_ready_) {
+    iso_rt_init_process(NULL);
+    rt_process_ready_ = 1;
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  iso_rt* rt = NULL;
+  iso_rt_opts ro = {.loop = &loop, .root = "/tmp"};
+  CHECK_EQ(iso_rt_new(&ro, &rt), 0);
+  iso_js_error err = {0};
+  CHECK_EQ(iso_rt_execute(rt, "a.js", "globalThis.x = 40 + 2;", &err), 0);
+  CHECK_EQ(iso_rt_execute(rt, "b.js", "if (x !== 42) throw 1;", &err), 0);
+  CHECK_EQ(iso_rt_execute(rt, "c.js", "throw new TypeError('bad');", &err),
+           ISO_EJS);
+  CHECK_STR(err.name, "TypeError");
+  CHECK_STR(err.message, "bad");
+  iso_js_error_clear(&err);
+  CHECK_EQ(iso_rt_execute(rt, "d.js", "let = ;", &err), ISO_ESYNTAX);
+  CHECK_CONTAINS(err.stack, "at d.js:1:");
+  iso_js_error_clear(&err);
+  iso_rt_free(rt);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK_EQ(uv_loop_close(&loop), 0);
+}
+
+static const iso_test cases[] = {
+    {"hello_world", t_hello_world},
+    {"task_order", t_task_order},
+    {"interval_and_clear", t_interval_and_clear},
+    {"load_unload_order", t_load_unload_order},
+    {"default_function_called", t_default_function_called},
+    {"module_stall", t_module_stall},
+    {"value_stall", t_value_stall},
+    {"dyn_import_stall", t_dyn_import_stall},
+    {"pending_timer_is_not_a_stall", t_pending_timer_is_not_a_stall},
+    {"unhandled_rejection", t_unhandled_rejection},
+    {"rejection_handled_later_in_tick", t_rejection_handled_later_in_tick},
+    {"rejection_in_timer", t_rejection_in_timer},
+    {"throw_in_timer", t_throw_in_timer},
+    {"throw_in_microtask", t_throw_in_microtask},
+    {"top_level_throw", t_top_level_throw},
+    {"throw_non_error", t_throw_non_error},
+    {"unsendable_value", t_unsendable_value},
+    {"execute_global", t_execute_global},
+    {NULL, NULL},
+};
+
+int main(int argc, char** argv) { return iso_test_main(argc, argv, cases); }
