@@ -949,7 +949,8 @@
     } catch {
       // A revoked proxy or similar: fall through to the generic form.
     }
-    if (source.startsWith("class") && /^class\b/.test(source)) {
+    // "class A", "class{" or "class extends": not a method named class.
+    if (/^class[\s{/]/.test(source)) {
       return getClassBase(value, constructor, tag);
     }
     let type = "Function";

@@ -142,11 +142,25 @@ static void fault(scan* sc, const char* fmt, ...) {
   va_end(ap);
 }
 
+/* dst = a + b, truncated to cap. */
+static void join(char* dst, size_t cap, const char* a, const char* b) {
+  size_t na = strlen(a), nb = strlen(b);
+  if (na > cap - 1) {
+    na = cap - 1;
+  }
+  if (nb > cap - 1 - na) {
+    nb = cap - 1 - na;
+  }
+  memmove(dst + na, b, nb);
+  memcpy(dst, a, na);
+  dst[na + nb] = 0;
+}
+
 /* A structural fault replaces any earlier message: it is the real cause. */
 static int structural(scan* sc, int mp_rc, const char* where) {
   sc->bad = 1;
   sc->fatal = 1;
-  snprintf(sc->err, sizeof sc->err, "%s%s", where, iso__mp_strerror(mp_rc));
+  join(sc->err, sizeof sc->err, where, iso__mp_strerror(mp_rc));
   return ISO_EPROTO;
 }
 
@@ -410,7 +424,7 @@ static int decode_element(iso__mp_rd* r, iso_proto_req* q, size_t index,
     if (rc != 0) {
       top->bad = 1;
       top->fatal = 1;
-      snprintf(top->err, sizeof top->err, "%s%s", where, sc.err);
+      join(top->err, sizeof top->err, where, sc.err);
       return ISO_EPROTO;
     }
     build_req(&sc, q, 1);
@@ -1002,7 +1016,7 @@ static int make_result(const rview* v, iso_result* out) {
     iso__mp_read(&r, &o); /* the array header, validated by read_logs */
   }
   for (uint32_t i = 0; i < v->nlogs; i++) {
-    iso_bytes level, text;
+    iso_bytes level = {k_nil, 0}, text = {k_nil, 0};
     iso__mp_read(&r, &o);
     read_str(&r, &level);
     read_str(&r, &text);

@@ -155,6 +155,8 @@ struct iso_rt {
   int handles_open;
   int freeing;
   atomic_int terminate_requested;
+  int out_of_memory;    /* the heap limit stopped the running JavaScript */
+  size_t heap_max_mb;
   void* op_state; /* for the op bus */
   v8s_host host;
 };

@@ -116,10 +116,23 @@ int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
     atomic_store(&rt->terminate_requested, 0);
     v8s_cancel_terminate(rt->iso);
   }
+  int oom = rt->out_of_memory;
+  rt->out_of_memory = 0;
   if (rc == ISO_ETERMINATED && realm != NULL) {
     iso_js_error e = {0};
-    iso__error_set(&e, ISO_ETERMINATED, ISO_JS_PLAIN, "Error",
-                   "execution terminated");
+    if (oom) {
+      char limit[64] = "V8's default";
+      if (rt->heap_max_mb > 0) {
+        snprintf(limit, sizeof(limit), "%zu MiB", rt->heap_max_mb);
+      }
+      iso__error_set(&e, ISO_ENOMEM, ISO_JS_UNCAUGHT, "RangeError",
+                     "JavaScript heap out of memory: stopped at the heap "
+                     "limit (%s)",
+                     limit);
+    } else {
+      iso__error_set(&e, ISO_ETERMINATED, ISO_JS_PLAIN, "Error",
+                     "execution terminated");
+    }
     iso__realm_fail(realm, &e);
     if (exc != NULL) {
       v8s_exc_clear(exc);
@@ -266,6 +279,11 @@ static void host_promise_reject(void* realm_p, int event, v8s_ref promise,
   }
 }
 
+static void host_near_heap_limit(void* data) {
+  iso_rt* rt = data;
+  rt->out_of_memory = 1; /* the shim has called TerminateExecution */
+}
+
 static void host_uncaught(void* realm_p, const v8s_exc* exc) {
   iso_realm* realm = realm_p;
   iso_js_error e = {0};
@@ -323,7 +341,9 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
       .uncaught = host_uncaught,
       .print = host_print,
       .timer_arm = host_timer_arm,
+      .near_heap_limit = host_near_heap_limit,
   };
+  rt->heap_max_mb = opts->heap_max_mb;
   v8s_isolate_opts vo = {
       .loop = opts->loop,
       .host = &rt->host,

@@ -248,7 +248,7 @@ static void t_functions(void) {
              "[Function: foo] [Function (anonymous)] [AsyncFunction: af] "
              "[GeneratorFunction: g] [class A] [class B extends A] "
              "[class (anonymous)]\n"
-             "{ m: [Function: m], f: [Function: f] { p: 1 } }\n",
+             "{ m: [Function: m], f: [Function (anonymous)] { p: 1 } }\n",
              "");
 }
 
@@ -289,11 +289,11 @@ static void t_class_instances(void) {
 }
 
 static void t_nested(void) {
-  EXPECT_RUN(JS(console.log({ a: { b: [1, { c: new Map([["k", [true]]]) }] },
+  EXPECT_RUN(JS(console.log({ a: { b: [1, { c: new Map([["k", true]]) }] },
                               s: new Set([[1], { d: null }]) });),
              0,
              "{\n"
-             "  a: { b: [ 1, { c: Map(1) { \"k\" => [ true ] } } ] },\n"
+             "  a: { b: [ 1, { c: Map(1) { \"k\" => true } } ] },\n"
              "  s: Set(2) { [ 1 ], { d: null } }\n"
              "}\n",
              "");
@@ -346,8 +346,8 @@ static void t_circular(void) {
              "[\n"
              "  <ref *1> { name: \"x\", y: { name: \"y\", x: [Circular *1] } "
              "},\n"
-             "  <ref *2> { name: \"y\", x: { name: \"x\", y: [Circular *2] } "
-             "}\n"
+             "  <ref *2> { name: \"y\", x: <ref *1> { name: \"x\", y: "
+             "[Circular *2] } }\n"
              "]\n",
              "");
 }

@@ -1,0 +1,182 @@
+/* test_run.c: `isopool run` end to end, on the fixture modules in
+ * fixtures/run (the module root: the command runs with it as its current
+ * directory), checking stdout, stderr and the exit status. */
+#include "proc.h"
+#include "tap.h"
+
+#define FIXTURES ISO_FIXTURES "/run"
+#define ISOPOOL ISO_BIN_DIR "/isopool"
+
+static void run(proc_result* r, const char* a1, const char* a2,
+                const char* a3, const char* a4) {
+  const char* argv[] = {ISOPOOL, a1, a2, a3, a4, NULL};
+  CHECK(proc_run(FIXTURES, argv, 60, r) == 0);
+}
+
+static void t_hello_world(void) {
+  proc_result r;
+  run(&r, "run", "hello.js", NULL, NULL);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "1\nOne\n");
+  CHECK_STR(r.err, "");
+  proc_result_free(&r);
+}
+
+static void t_default_called_with_args(void) {
+  proc_result r;
+  run(&r, "run", "job.js", "21", "the answer");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "{\"label\":\"the answer\",\"value\":42}\n");
+  proc_result_free(&r);
+}
+
+static void t_json_args(void) {
+  proc_result r;
+  run(&r, "run", "job.js", "1.5", "[1,{\"a\":null}]");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "{\"label\":[1,{\"a\":null}],\"value\":3}\n");
+  proc_result_free(&r);
+}
+
+static void t_load_unload(void) {
+  proc_result r;
+  run(&r, "run", "events.js", NULL, NULL);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "body\n\"done\"\nload\ntimer after load\nunload\n");
+  proc_result_free(&r);
+}
+
+static void t_no_default_prints_no_value(void) {
+  proc_result r;
+  run(&r, "run", "no_default.js", NULL, NULL);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "no default export\n");
+  proc_result_free(&r);
+  run(&r, "run", "null_value.js", NULL, NULL);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "null\n");
+  proc_result_free(&r);
+}
+
+static void t_console_levels(void) {
+  proc_result r;
+  run(&r, "run", "warn.js", NULL, NULL);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "fine\n");
+  CHECK_STR(r.err, "careful\nbad thing\n");
+  proc_result_free(&r);
+}
+
+static void t_syntax_error(void) {
+  proc_result r;
+  run(&r, "run", "syntax.js", NULL, NULL);
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err, "error: Uncaught SyntaxError: Unexpected token ';'");
+  CHECK_CONTAINS(r.err, "/fixtures/run/syntax.js:2:17");
+  proc_result_free(&r);
+}
+
+static void t_throw_in_timer(void) {
+  proc_result r;
+  run(&r, "run", "throw_in_timer.js", NULL, NULL);
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err, "error: Uncaught Error: boom\n    at file://");
+  CHECK_CONTAINS(r.err, "throw_in_timer.js:2:9");
+  proc_result_free(&r);
+}
+
+static void t_never_settles(void) {
+  proc_result r;
+  run(&r, "run", "never.js", NULL, NULL);
+  CHECK_EQ(r.status, 1);
+  CHECK_STR(r.err,
+            "error: Module evaluation is still pending but there are no "
+            "pending ops or dynamic imports. This situation is often caused "
+            "by unresolved promise.\n");
+  proc_result_free(&r);
+}
+
+static void t_import_garbage(void) {
+  proc_result r;
+  run(&r, "run", "import_garbage.js", NULL, NULL);
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err, "\"not a specifier\"");
+  CHECK_CONTAINS(r.err, "import_garbage.js");
+  proc_result_free(&r);
+}
+
+static void t_outside_root(void) {
+  proc_result r;
+  run(&r, "run", "escape.js", NULL, NULL);
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err, "outside the module root");
+  proc_result_free(&r);
+  /* the main module itself outside the root */
+  run(&r, "run", "--root", FIXTURES "/lib", "hello.js");
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err, "outside the module root");
+  proc_result_free(&r);
+}
+
+static void t_missing_file(void) {
+  proc_result r;
+  run(&r, "run", "no-such-file.js", NULL, NULL);
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err, "Module not found");
+  CHECK_CONTAINS(r.err, "no-such-file.js");
+  proc_result_free(&r);
+}
+
+static void t_v8_flags(void) {
+  proc_result r;
+  run(&r, "run", "gc.js", NULL, NULL);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "\"undefined\"\n");
+  proc_result_free(&r);
+  run(&r, "run", "--v8-flags=--expose-gc", "gc.js", NULL);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "\"function\"\n");
+  proc_result_free(&r);
+}
+
+static void t_usage(void) {
+  proc_result r;
+  run(&r, NULL, NULL, NULL, NULL);
+  CHECK_EQ(r.status, 2);
+  CHECK_CONTAINS(r.err, "usage:");
+  proc_result_free(&r);
+  run(&r, "run", NULL, NULL, NULL);
+  CHECK_EQ(r.status, 2);
+  proc_result_free(&r);
+  run(&r, "run", "--bogus", "hello.js", NULL);
+  CHECK_EQ(r.status, 2);
+  proc_result_free(&r);
+  run(&r, "frobnicate", NULL, NULL, NULL);
+  CHECK_EQ(r.status, 2);
+  CHECK_CONTAINS(r.err, "unknown command");
+  proc_result_free(&r);
+  run(&r, "run", "--root", "/no/such/dir", "hello.js");
+  CHECK_EQ(r.status, 2);
+  CHECK_CONTAINS(r.err, "/no/such/dir");
+  proc_result_free(&r);
+}
+
+static const iso_test cases[] = {
+    {"hello_world", t_hello_world},
+    {"default_called_with_args", t_default_called_with_args},
+    {"json_args", t_json_args},
+    {"load_unload", t_load_unload},
+    {"no_default_prints_no_value", t_no_default_prints_no_value},
+    {"console_levels", t_console_levels},
+    {"syntax_error", t_syntax_error},
+    {"throw_in_timer", t_throw_in_timer},
+    {"never_settles", t_never_settles},
+    {"import_garbage", t_import_garbage},
+    {"outside_root", t_outside_root},
+    {"missing_file", t_missing_file},
+    {"v8_flags", t_v8_flags},
+    {"usage", t_usage},
+    {NULL, NULL},
+};
+
+int main(int argc, char** argv) { return iso_test_main(argc, argv, cases); }
