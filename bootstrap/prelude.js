@@ -41,7 +41,6 @@
 
   const uncurry = (fn) => Function.prototype.call.bind(fn);
   const {
-    create,
     defineProperty,
     freeze,
     getOwnPropertyDescriptor,
@@ -722,6 +721,9 @@
   // line, indented two more spaces than the braces.
   function reduceToSingleString(ctx, output, base, braces) {
     const head = base === "" ? braces[0] : `${base} ${braces[0]}`;
+    if (output.length === 0) {
+      return `${head}${braces[1]}`; // e.g. a namespace with no exports
+    }
     if (!base.includes("\n")) {
       let width = ctx.indentationLvl + head.length + braces[1].length + 2;
       let fits = width <= ctx.lineWidth;

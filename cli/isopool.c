@@ -1,6 +1,10 @@
 /* isopool.c: the isopool command.
  *
+ *   isopool serve [OPTIONS]
  *   isopool run [--root DIR] [--v8-flags=FLAGS] [--heap-mb N] FILE [ARG...]
+ *
+ * `serve` starts the service (pool/iso_pool.h) and runs until SIGINT or
+ * SIGTERM, then shuts down gracefully and exits 0.
  *
  * `run` is `deno run` for one module on the calling thread: evaluate FILE as
  * the main module, take its default export as the value (a function is
@@ -11,6 +15,8 @@
  * stderr), 2 on bad usage.
  */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +26,29 @@
 #include "iso_buf.h"
 #include "iso_err.h"
 #include "iso_json.h"
+#include "iso_pool.h"
 #include "iso_rt.h"
 
 #define EXIT_USAGE 2
 
 static const char kUsage[] =
-    "usage: isopool run [--root DIR] [--v8-flags=FLAGS] [--heap-mb N] FILE "
+    "usage: isopool serve [OPTIONS]\n"
+    "       isopool run [--root DIR] [--v8-flags=FLAGS] [--heap-mb N] FILE "
     "[ARG...]\n"
+    "\n"
+    "  serve              run the service until SIGINT or SIGTERM\n"
+    "  --listen URL       listen here (repeatable; tcp://, ipc://,\n"
+    "                     tls+tcp://); default tcp://127.0.0.1:7447\n"
+    "  --workers N        worker threads, one isolate each (default: CPUs)\n"
+    "  --max-inflight-per-worker N  jobs at once per worker (default 64)\n"
+    "  --max-queue N      jobs waiting for a worker before `busy` (4096)\n"
+    "  --modules DIR      module root for jobs (default: current dir)\n"
+    "  --max-message B    largest request in bytes (default 16 MiB)\n"
+    "  --timeout MS       default job deadline (default 30000)\n"
+    "  --grace-ms MS      shutdown grace for running jobs (default 5000)\n"
+    "  --heap-mb N        V8 heap limit per worker (default 512)\n"
+    "  --tls-cert FILE, --tls-key FILE  for tls+tcp:// listeners\n"
+    "  --quiet            no start-up line\n"
     "\n"
     "  run FILE [ARG...]  evaluate FILE as an ES module; call its default\n"
     "                     export with the ARGs (JSON, else strings) and\n"
@@ -169,6 +191,153 @@ static int cmd_run(int argc, char** argv) {
   return st.status;
 }
 
+static int parse_count(const char* name, const char* s, long max,
+                       long* out) {
+  char* end;
+  long v = strtol(s, &end, 10);
+  if (*s == '\0' || *end != '\0' || v <= 0 || v > max) {
+    fprintf(stderr, "isopool: %s needs a number from 1 to %ld, not \"%s\"\n",
+            name, max, s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int cmd_serve(int argc, char** argv) {
+  enum { O_INFLIGHT = 256, O_QUEUE, O_MAXMSG, O_GRACE, O_TLSCERT, O_TLSKEY };
+  static const struct option opts[] = {
+      {"listen", required_argument, NULL, 'l'},
+      {"workers", required_argument, NULL, 'w'},
+      {"max-inflight-per-worker", required_argument, NULL, O_INFLIGHT},
+      {"max-queue", required_argument, NULL, O_QUEUE},
+      {"modules", required_argument, NULL, 'M'},
+      {"max-message", required_argument, NULL, O_MAXMSG},
+      {"timeout", required_argument, NULL, 't'},
+      {"grace-ms", required_argument, NULL, O_GRACE},
+      {"heap-mb", required_argument, NULL, 'm'},
+      {"v8-flags", required_argument, NULL, 'v'},
+      {"tls-cert", required_argument, NULL, O_TLSCERT},
+      {"tls-key", required_argument, NULL, O_TLSKEY},
+      {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  iso_pool_opts po = {0};
+  const char* listen[16];
+  const char* v8_flags = NULL;
+  long v;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "l:w:M:t:m:qh", opts, NULL)) != -1) {
+    switch (c) {
+      case 'l':
+        if (po.nlisten == 16) {
+          fprintf(stderr, "isopool: at most 16 --listen URLs\n");
+          return EXIT_USAGE;
+        }
+        listen[po.nlisten++] = optarg;
+        break;
+      case 'w':
+        if (parse_count("--workers", optarg, 256, &v) != 0) {
+          return EXIT_USAGE;
+        }
+        po.workers = (int)v;
+        break;
+      case O_INFLIGHT:
+        if (parse_count("--max-inflight-per-worker", optarg, 100000, &v)) {
+          return EXIT_USAGE;
+        }
+        po.max_inflight_per_worker = (int)v;
+        break;
+      case O_QUEUE:
+        if (parse_count("--max-queue", optarg, 10000000, &v) != 0) {
+          return EXIT_USAGE;
+        }
+        po.max_queue = (int)v;
+        break;
+      case 'M':
+        po.modules = optarg;
+        break;
+      case O_MAXMSG:
+        if (parse_count("--max-message", optarg, 1L << 30, &v) != 0) {
+          return EXIT_USAGE;
+        }
+        po.max_message = (size_t)v;
+        break;
+      case 't':
+        if (parse_count("--timeout", optarg, 86400000, &v) != 0) {
+          return EXIT_USAGE;
+        }
+        po.timeout_ms = (uint32_t)v;
+        break;
+      case O_GRACE:
+        if (parse_count("--grace-ms", optarg, 3600000, &v) != 0) {
+          return EXIT_USAGE;
+        }
+        po.grace_ms = (uint32_t)v;
+        break;
+      case 'm':
+        if (parse_count("--heap-mb", optarg, 1L << 20, &v) != 0) {
+          return EXIT_USAGE;
+        }
+        po.heap_mb = (size_t)v;
+        break;
+      case 'v':
+        v8_flags = optarg;
+        break;
+      case O_TLSCERT:
+        po.tls_cert = optarg;
+        break;
+      case O_TLSKEY:
+        po.tls_key = optarg;
+        break;
+      case 'q':
+        po.quiet = 1;
+        break;
+      case 'h':
+        fputs(kUsage, stdout);
+        return 0;
+      default:
+        fputs(kUsage, stderr);
+        return EXIT_USAGE;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "isopool: serve takes no argument \"%s\"\n",
+            argv[optind]);
+    return EXIT_USAGE;
+  }
+  po.listen = listen;
+  /* signals are taken by sigwait below, not by whichever thread */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  if (iso_rt_init_process(v8_flags) != 0) {
+    fprintf(stderr, "isopool: cannot initialise V8\n");
+    return 1;
+  }
+  iso_pool* pool = NULL;
+  char err[512] = "";
+  int rc = iso_pool_start(&po, &pool, err, sizeof(err));
+  if (rc != 0) {
+    fprintf(stderr, "isopool: %s\n", err);
+    return rc == ISO_EINVAL || rc == ISO_ENOENT ? EXIT_USAGE : 1;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  if (!po.quiet) {
+    fprintf(stderr, "isopool: %s: shutting down\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+  }
+  iso_pool_shutdown(pool);
+  iso_pool_free(pool);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     fputs(kUsage, stderr);
@@ -176,6 +345,9 @@ int main(int argc, char** argv) {
   }
   if (strcmp(argv[1], "run") == 0) {
     return cmd_run(argc - 1, argv + 1);
+  }
+  if (strcmp(argv[1], "serve") == 0) {
+    return cmd_serve(argc - 1, argv + 1);
   }
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     fputs(kUsage, stdout);

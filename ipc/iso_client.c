@@ -61,7 +61,7 @@ struct iso_client {
   int nslots;
   int max_slots;
   slot* free_list;
-  int closing;
+  atomic_int closing; /* written under mu, read anywhere */
   atomic_int npipes;
   atomic_uint_fast64_t next_id;
   size_t max_msg;
@@ -85,6 +85,9 @@ static int from_nng(int rv) {
 
 /* An aio failure -> the error the user sees. */
 static int aio_error(iso_client* c, int rv, int sending) {
+  if (atomic_load(&c->closing)) {
+    return ISO_ECLOSED; /* whatever NNG says while the socket goes down */
+  }
   switch (rv) {
     case NNG_ETIMEDOUT:
       /* A send that times out never reached a connection. */
@@ -160,7 +163,7 @@ static int slot_acquire(iso_client* c, int wait, int has_deadline,
   int rc = 0;
   pthread_mutex_lock(&c->mu);
   for (;;) {
-    if (c->closing) {
+    if (atomic_load(&c->closing)) {
       rc = ISO_ECLOSED;
       break;
     }
@@ -388,17 +391,20 @@ int iso_client_open(const char* url, const iso_client_opts* opts,
                     iso_client** out) {
   static const iso_client_opts defaults;
   const iso_client_opts* o = opts ? opts : &defaults;
+  if (out != NULL) {
+    *out = NULL;
+  }
   if (out == NULL || url == NULL || o->max_inflight < 0 ||
       o->max_inflight > ISO_CLIENT_MAX_INFLIGHT || o->resend_ms < 0) {
     return ISO_EINVAL;
   }
-  *out = NULL;
   iso_client* c = calloc(1, sizeof *c);
   if (c == NULL) {
     return ISO_ENOMEM;
   }
   c->max_msg = o->max_msg ? o->max_msg : ISO_PROTO_MAX_MSG_DEFAULT;
   c->max_slots = o->max_inflight ? o->max_inflight : ISO_CLIENT_DEFAULT_INFLIGHT;
+  atomic_init(&c->closing, 0);
   atomic_init(&c->npipes, 0);
   atomic_init(&c->next_id, 1);
   pthread_condattr_t ca;
@@ -445,7 +451,7 @@ void iso_client_close(iso_client* c) {
     return;
   }
   pthread_mutex_lock(&c->mu);
-  c->closing = 1;
+  atomic_store(&c->closing, 1);
   pthread_cond_broadcast(&c->cv);
   pthread_mutex_unlock(&c->mu);
   /* Closing the socket fails every operation on its contexts with

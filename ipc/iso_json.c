@@ -134,23 +134,71 @@ static void put_base64(jw* w, const uint8_t* s, size_t n) {
   putc_(w, '"');
 }
 
-/* The shortest %g form that reads back to the same value. */
+/* The shortest decimal that reads back to the same value, laid out the way
+ * JavaScript prints numbers: plain notation for exponents -7 < e < 21,
+ * otherwise d.ddde+X; ".0" is added to integral values so they stay floats
+ * when read back. */
 static void put_float(jw* w, double d, int is_f32) {
   if (isnan(d) || isinf(d)) {
     puts_(w, "null");
     return;
   }
-  char buf[40];
-  for (int prec = 1; prec <= 17; prec++) {
-    snprintf(buf, sizeof buf, "%.*g", prec, d);
-    if (is_f32 ? strtof(buf, NULL) == (float)d : strtod(buf, NULL) == d) {
+  char sci[40];
+  int prec = 1;
+  for (; prec < 17; prec++) {
+    snprintf(sci, sizeof sci, "%.*e", prec - 1, d);
+    if (is_f32 ? strtof(sci, NULL) == (float)d : strtod(sci, NULL) == d) {
       break;
     }
   }
-  puts_(w, buf);
-  if (strpbrk(buf, ".e") == NULL) {
-    puts_(w, ".0");
+  snprintf(sci, sizeof sci, "%.*e", prec - 1, d);
+  /* sci is [-]d[.ddd]e(+|-)XX: collect the digits and the exponent. */
+  const char* p = sci;
+  char out[64];
+  size_t o = 0;
+  if (*p == '-') {
+    out[o++] = '-';
+    p++;
   }
+  char digits[20] = {0};
+  int nd = 0;
+  for (; *p != 'e'; p++) {
+    if (*p != '.') {
+      digits[nd++] = *p;
+    }
+  }
+  int e = atoi(p + 1);
+  if (e > -7 && e < 21) {
+    if (e < 0) {
+      out[o++] = '0';
+      out[o++] = '.';
+      for (int i = 0; i < -e - 1; i++) {
+        out[o++] = '0';
+      }
+      memcpy(out + o, digits, (size_t)nd);
+      o += (size_t)nd;
+    } else {
+      for (int i = 0; i <= e; i++) {
+        out[o++] = i < nd ? digits[i] : '0';
+      }
+      out[o++] = '.';
+      if (nd > e + 1) {
+        memcpy(out + o, digits + e + 1, (size_t)(nd - e - 1));
+        o += (size_t)(nd - e - 1);
+      } else {
+        out[o++] = '0';
+      }
+    }
+  } else {
+    out[o++] = digits[0];
+    if (nd > 1) {
+      out[o++] = '.';
+      memcpy(out + o, digits + 1, (size_t)(nd - 1));
+      o += (size_t)(nd - 1);
+    }
+    o += (size_t)snprintf(out + o, sizeof out - o, "e%+d", e);
+  }
+  put(w, out, o);
 }
 
 /* Days since 1970-01-01 -> proleptic Gregorian date (H. Hinnant's

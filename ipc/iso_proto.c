@@ -165,12 +165,30 @@ static int structural(scan* sc, int mp_rc, const char* where) {
 }
 
 static int field_index(const uint8_t* k, uint32_t n) {
-  for (int i = 0; i < F_COUNT; i++) {
-    if (strlen(k_field[i]) == n && memcmp(k_field[i], k, n) == 0) {
-      return i;
-    }
+  int f;
+  switch (n) {
+    case 1:
+      f = F_V;
+      break;
+    case 2:
+      f = F_ID;
+      break;
+    case 4:
+      f = k[0] == 'k' ? F_KIND : F_ARGS;
+      break;
+    case 5:
+      f = F_BATCH;
+      break;
+    case 6:
+      f = k[0] == 's' ? F_SOURCE : k[0] == 'm' ? F_MODULE : F_EXPORT;
+      break;
+    case 10:
+      f = F_TIMEOUT;
+      break;
+    default:
+      return -1;
   }
-  return -1;
+  return memcmp(k_field[f], k, n) == 0 ? f : -1;
 }
 
 /* A field name from the wire, safe to put in a message. */
@@ -186,6 +204,8 @@ static void printable(char* dst, size_t cap, const uint8_t* s, uint32_t n) {
   dst[j] = 0;
 }
 
+/* Steps over a field's value; 1 if it nests too deep (a fault), 0, or
+ * ISO_EPROTO (structural). */
 static int skip_value(iso__mp_rd* r, scan* sc, const char* field) {
   int too_deep = 0;
   int rc = iso__mp_skip(r, 2, ISO_PROTO_MAX_DEPTH, &too_deep);
@@ -194,6 +214,7 @@ static int skip_value(iso__mp_rd* r, scan* sc, const char* field) {
   }
   if (too_deep) {
     fault(sc, "'%s' nests deeper than %d levels", field, ISO_PROTO_MAX_DEPTH);
+    return 1;
   }
   return 0;
 }
@@ -216,11 +237,11 @@ static int scan_fields(iso__mp_rd* r, uint32_t npairs, scan* sc,
     if (k.type != ISO__MP_STR) {
       r->p = key_at;
       rc = skip_value(r, sc, "a field name");
-      if (rc == 0) {
+      if (rc >= 0) {
         fault(sc, "field names must be strings (got %s)", type_name(k.type));
         rc = skip_value(r, sc, "a field");
       }
-      if (rc != 0) {
+      if (rc < 0) {
         return rc;
       }
       continue;
@@ -231,7 +252,7 @@ static int scan_fields(iso__mp_rd* r, uint32_t npairs, scan* sc,
       printable(name, sizeof name, k.data, k.len);
       fault(sc, f < 0 ? "unknown field '%s'" : "duplicate field '%s'", name);
       rc = skip_value(r, sc, name);
-      if (rc != 0) {
+      if (rc < 0) {
         return rc;
       }
       continue;
@@ -242,8 +263,11 @@ static int scan_fields(iso__mp_rd* r, uint32_t npairs, scan* sc,
     } else {
       rc = skip_value(r, sc, k_field[f]);
     }
-    if (rc != 0) {
+    if (rc < 0) {
       return rc;
+    }
+    if (rc == 1 && f == F_ID) {
+      continue; /* an id nesting too deep is not echoed */
     }
     sc->f[f].p = start;
     sc->f[f].end = r->p;
@@ -397,12 +421,12 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
 static int decode_element(iso__mp_rd* r, iso_proto_req* q, size_t index,
                           scan* top) {
   char where[32];
-  snprintf(where, sizeof where, "batch[%zu]: ", index);
+#define WHERE() (snprintf(where, sizeof where, "batch[%zu]: ", index), where)
   const uint8_t* start = r->p;
   iso__mp_obj o;
   int rc = iso__mp_read(r, &o);
   if (rc != 0) {
-    return structural(top, rc, where);
+    return structural(top, rc, WHERE());
   }
   scan sc;
   memset(sc.f, 0, sizeof sc.f);
@@ -413,7 +437,7 @@ static int decode_element(iso__mp_rd* r, iso_proto_req* q, size_t index,
     r->p = start;
     rc = iso__mp_skip(r, 1, ISO_PROTO_MAX_DEPTH, &too_deep);
     if (rc != 0) {
-      return structural(top, rc, where);
+      return structural(top, rc, WHERE());
     }
     fault(&sc, "a request must be a map (got %s)", type_name(o.type));
   } else {
@@ -424,7 +448,7 @@ static int decode_element(iso__mp_rd* r, iso_proto_req* q, size_t index,
     if (rc != 0) {
       top->bad = 1;
       top->fatal = 1;
-      join(top->err, sizeof top->err, where, sc.err);
+      join(top->err, sizeof top->err, WHERE(), sc.err);
       return ISO_EPROTO;
     }
     build_req(&sc, q, 1);
@@ -437,6 +461,7 @@ static int decode_element(iso__mp_rd* r, iso_proto_req* q, size_t index,
     }
   }
   return 0;
+#undef WHERE
 }
 
 static int decode_batch(iso__mp_rd* r, iso_proto_msg* out, scan* top) {
@@ -456,7 +481,8 @@ static int decode_batch(iso__mp_rd* r, iso_proto_msg* out, scan* top) {
             ISO_PROTO_MAX_BATCH);
     }
     r->p = start;
-    return skip_value(r, top, "batch");
+    rc = skip_value(r, top, "batch");
+    return rc < 0 ? rc : 0;
   }
   out->reqs = calloc(o.len, sizeof *out->reqs);
   if (out->reqs == NULL) {

@@ -69,7 +69,7 @@ static void set_int(iso__mp_obj* o, int64_t v) {
   }
 }
 
-int iso__mp_read(iso__mp_rd* r, iso__mp_obj* o) {
+int iso__mp_read_slow(iso__mp_rd* r, iso__mp_obj* o) {
   const uint8_t* p = r->p;
   if (p >= r->end) {
     return ISO__MP_ETRUNC;

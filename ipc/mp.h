@@ -66,8 +66,37 @@ static inline void iso__mp_rd_init(iso__mp_rd* r, const uint8_t* p,
 }
 
 /* iso__mp_read: reads one object header (and a str/bin/ext payload). On
- * error the cursor is unspecified. Returns 0 or ISO__MP_E*. */
-int iso__mp_read(iso__mp_rd* r, iso__mp_obj* o);
+ * error the cursor is unspecified. Returns 0 or ISO__MP_E*. The one-byte
+ * forms (fixint, fixstr, fixarray, fixmap), which are most of any request,
+ * are decoded inline; the rest in iso__mp_read_slow. */
+int iso__mp_read_slow(iso__mp_rd* r, iso__mp_obj* o);
+
+static inline int iso__mp_read(iso__mp_rd* r, iso__mp_obj* o) {
+  if (r->p < r->end) {
+    uint8_t c = *r->p;
+    size_t left = (size_t)(r->end - r->p) - 1;
+    if (c <= 0x7f) {
+      o->type = ISO__MP_UINT;
+      o->v.u = c;
+      r->p++;
+      return 0;
+    }
+    if (c >= 0xa0 && c <= 0xbf && (size_t)(c & 0x1f) <= left) {
+      o->type = ISO__MP_STR;
+      o->data = r->p + 1;
+      o->len = c & 0x1f;
+      r->p += 1 + o->len;
+      return 0;
+    }
+    if (c <= 0x9f && (size_t)(c & 0x0f) * (c <= 0x8f ? 2 : 1) <= left) {
+      o->type = c <= 0x8f ? ISO__MP_MAP : ISO__MP_ARRAY;
+      o->len = c & 0x0f;
+      r->p++;
+      return 0;
+    }
+  }
+  return iso__mp_read_slow(r, o);
+}
 
 /* iso__mp_skip: steps over one whole value. `depth` is the nesting level a
  * container read here would have (1 for a top-level value); containers

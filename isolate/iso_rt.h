@@ -82,6 +82,18 @@ void iso_rt_free(iso_rt* rt);
  * The realm it ran in fails with code ISO_ETERMINATED. Thread: any. */
 void iso_rt_terminate(iso_rt* rt);
 
+/* iso_rt_running: what JavaScript the runtime runs right now: returns 1
+ * with the entry's generation, start time and the deadline of the realm it
+ * runs for (uv_hrtime() ns, 0: none), or 0 when no JavaScript runs.
+ * Thread: any (the watchdog). */
+int iso_rt_running(iso_rt* rt, uint64_t* gen, uint64_t* since_ns,
+                   uint64_t* deadline_ns);
+
+/* iso_rt_terminate_gen: iso_rt_terminate, but only if the entry `gen` is
+ * still the one running, so a late watchdog never stops the next job.
+ * Returns 1 if it terminated. Thread: any. */
+int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen);
+
 /* iso_rt_heap_used: bytes of V8 heap in use. Thread: owning loop. */
 size_t iso_rt_heap_used(iso_rt* rt);
 
@@ -119,6 +131,17 @@ int iso_realm_new(iso_rt* rt, const iso_realm_cbs* cbs, void* data,
  * callbacks (the memory is released after the callback returns).
  * Thread: owning loop. */
 void iso_realm_free(iso_realm* realm);
+
+/* iso_realm_set_deadline: the uv_hrtime() time by which JavaScript running
+ * for this realm must stop (0: none); iso_rt_running() reports it for the
+ * watchdog. Thread: owning loop. */
+void iso_realm_set_deadline(iso_realm* realm, uint64_t deadline_ns);
+
+/* iso_realm_current: the `data` of the evaluation whose own JavaScript
+ * (module body, export call) runs right now, or NULL (timers, microtasks,
+ * no JavaScript). Lets log_cb tell which job printed. Thread: owning
+ * loop. */
+void* iso_realm_current(const iso_realm* realm);
 
 /* iso_realm_dispatch: dispatch a plain Event of `type` on the realm's
  * globalThis (the seed's load/unload). Returns 0 or the error (the realm
@@ -193,6 +216,12 @@ int iso_run_start(iso_rt* rt, const iso_eval_opts* opts,
 
 /* iso_run_free: destructor (frees its realm). Accepts NULL. */
 void iso_run_free(iso_run* run);
+
+/* iso_realm_eval_cancel: drop the pending evaluations submitted with this
+ * `data`; their callbacks will not be called. JavaScript they started goes
+ * on (its promise is simply no longer awaited). Returns how many were
+ * dropped. Thread: owning loop. */
+int iso_realm_eval_cancel(iso_realm* realm, void* data);
 
 #ifdef __cplusplus
 }

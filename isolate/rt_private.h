@@ -10,6 +10,7 @@
 #ifndef ISO_RT_PRIVATE_H
 #define ISO_RT_PRIVATE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "iso_rt.h"
@@ -85,6 +86,7 @@ enum {
 typedef struct iso_eval {
   struct iso_eval* next;
   int state;
+  int cancelled; /* dropped by iso_realm_eval_cancel: no callback */
   iso_load* load;
   iso_mod* mod;
   v8s_ref promise;
@@ -138,10 +140,21 @@ struct iso_realm {
   iso_dyn* dyns;
   iso_read** reads; /* reads in flight, orphaned on free */
   size_t nreads, capreads;
+  uint64_t deadline_ns; /* uv_hrtime() by which its JS must stop; 0: none */
+  void* current;        /* data of the evaluation whose JS runs now */
   int failed;
   int freed;
   int idle_notified;
 };
+
+/* What JavaScript the isolate runs right now, for iso_rt_running() and the
+ * pool's watchdog on another thread; guarded by iso_rt.run_lock. */
+typedef struct iso_run_slot {
+  int running;
+  uint64_t gen;
+  uint64_t since_ns;
+  uint64_t deadline_ns;
+} iso_run_slot;
 
 struct iso_rt {
   uv_loop_t* loop;
@@ -155,13 +168,17 @@ struct iso_rt {
   int handles_open;
   int freeing;
   atomic_int terminate_requested;
+  pthread_mutex_t run_lock;
+  iso_run_slot run;
   int out_of_memory;    /* the heap limit stopped the running JavaScript */
+  int last_stop_oom;    /* the last termination was the heap limit */
   size_t heap_max_mb;
   void* op_state; /* for the op bus */
   v8s_host host;
 };
 
 /* runtime.c */
+void iso__rt_enter(iso_rt* rt, iso_realm* realm);
 void iso__rt_wake(iso_rt* rt);
 void iso__realm_fail(iso_realm* realm, iso_js_error* err);
 int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);

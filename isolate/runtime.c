@@ -110,29 +110,46 @@ char* iso_js_error_format(const iso_js_error* e) {
 /* Every call into V8 that can run JavaScript ends here: a termination
  * (iso_rt_terminate) is cancelled so the isolate can run again, and the
  * realm it hit fails. Returns rc. */
+void iso__rt_enter(iso_rt* rt, iso_realm* realm) {
+  pthread_mutex_lock(&rt->run_lock);
+  rt->run.running = 1;
+  rt->run.gen++;
+  rt->run.since_ns = uv_hrtime();
+  rt->run.deadline_ns = realm != NULL ? realm->deadline_ns : 0;
+  pthread_mutex_unlock(&rt->run_lock);
+}
+
+/* The error an evaluation gets when its JavaScript was stopped. */
+static void stopped_error(iso_rt* rt, iso_js_error* e) {
+  if (rt->last_stop_oom) {
+    char limit[64] = "V8's default";
+    if (rt->heap_max_mb > 0) {
+      snprintf(limit, sizeof(limit), "%zu MiB", rt->heap_max_mb);
+    }
+    iso__error_set(e, ISO_ENOMEM, ISO_JS_UNCAUGHT, "RangeError",
+                   "JavaScript heap out of memory: stopped at the heap "
+                   "limit (%s)",
+                   limit);
+  } else {
+    iso__error_set(e, ISO_ETERMINATED, ISO_JS_PLAIN, "Error",
+                   "execution terminated");
+  }
+}
+
 int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
+  pthread_mutex_lock(&rt->run_lock);
+  rt->run.running = 0;
+  pthread_mutex_unlock(&rt->run_lock);
   if (rc == ISO_ETERMINATED ||
       atomic_exchange(&rt->terminate_requested, 0) != 0) {
     atomic_store(&rt->terminate_requested, 0);
     v8s_cancel_terminate(rt->iso);
   }
-  int oom = rt->out_of_memory;
+  rt->last_stop_oom = rt->out_of_memory;
   rt->out_of_memory = 0;
   if (rc == ISO_ETERMINATED && realm != NULL) {
     iso_js_error e = {0};
-    if (oom) {
-      char limit[64] = "V8's default";
-      if (rt->heap_max_mb > 0) {
-        snprintf(limit, sizeof(limit), "%zu MiB", rt->heap_max_mb);
-      }
-      iso__error_set(&e, ISO_ENOMEM, ISO_JS_UNCAUGHT, "RangeError",
-                     "JavaScript heap out of memory: stopped at the heap "
-                     "limit (%s)",
-                     limit);
-    } else {
-      iso__error_set(&e, ISO_ETERMINATED, ISO_JS_PLAIN, "Error",
-                     "execution terminated");
-    }
+    stopped_error(rt, &e);
     iso__realm_fail(realm, &e);
     if (exc != NULL) {
       v8s_exc_clear(exc);
@@ -158,7 +175,11 @@ void iso__realm_fail(iso_realm* realm, iso_js_error* err) {
   /* stop its timer so a dead realm keeps nothing alive */
   realm->timer_deadline = -1;
   if (realm->cbs.error_cb != NULL) {
+    /* the callback may free the realm; its caller still holds it, so the
+     * release waits for the tick (iso_realm_free sees in_tick) */
+    realm->rt->in_tick++;
     realm->cbs.error_cb(realm, realm->data, err);
+    realm->rt->in_tick--;
   } else {
     char* text = iso_js_error_format(err);
     fprintf(stderr, "%s\n", text ? text : "error");
@@ -201,6 +222,7 @@ static void fire_realm_timers(iso_realm* r) {
   iso_rt* rt = r->rt;
   r->timer_deadline = -1;
   v8s_exc exc = {0};
+  iso__rt_enter(rt, r);
   int rc = v8s_call(rt->iso, r->ctx, r->fire_timers, 0, NULL, NULL, &exc);
   iso__rt_leave(rt, r, rc, &exc);
   if (rc == ISO_EJS) {
@@ -328,6 +350,7 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
     return ISO_ENOMEM;
   }
   rt->loop = opts->loop;
+  pthread_mutex_init(&rt->run_lock, NULL);
   rt->root = realpath(opts->root ? opts->root : ".", NULL);
   if (rt->root == NULL) {
     free(rt);
@@ -352,6 +375,7 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
   };
   int rc = v8s_isolate_new(&vo, &rt->iso);
   if (rc != 0) {
+    pthread_mutex_destroy(&rt->run_lock);
     free(rt->root);
     free(rt);
     return rc;
@@ -375,6 +399,7 @@ static void realm_release(iso_realm* realm);
 static void handle_closed_cb(uv_handle_t* h) {
   iso_rt* rt = h->data;
   if (--rt->handles_open == 0) {
+    pthread_mutex_destroy(&rt->run_lock);
     free(rt->root);
     free(rt);
   }
@@ -402,11 +427,41 @@ void iso_rt_terminate(iso_rt* rt) {
   v8s_terminate(rt->iso);
 }
 
+int iso_rt_running(iso_rt* rt, uint64_t* gen, uint64_t* since_ns,
+                   uint64_t* deadline_ns) {
+  pthread_mutex_lock(&rt->run_lock);
+  int running = rt->run.running;
+  *gen = rt->run.gen;
+  *since_ns = rt->run.since_ns;
+  *deadline_ns = rt->run.deadline_ns;
+  pthread_mutex_unlock(&rt->run_lock);
+  return running;
+}
+
+int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen) {
+  int hit = 0;
+  pthread_mutex_lock(&rt->run_lock);
+  if (rt->run.running && rt->run.gen == gen) {
+    atomic_store(&rt->terminate_requested, 1);
+    v8s_terminate(rt->iso);
+    hit = 1;
+  }
+  pthread_mutex_unlock(&rt->run_lock);
+  return hit;
+}
+
+void* iso_realm_current(const iso_realm* realm) { return realm->current; }
+
+void iso_realm_set_deadline(iso_realm* realm, uint64_t deadline_ns) {
+  realm->deadline_ns = deadline_ns;
+}
+
 size_t iso_rt_heap_used(iso_rt* rt) { return v8s_heap_used(rt->iso); }
 
 int iso_rt_execute(iso_rt* rt, const char* name, const char* source,
                    iso_js_error* err) {
   v8s_exc exc = {0};
+  iso__rt_enter(rt, NULL);
   int rc = v8s_execute(rt->iso, rt->global->ctx, name, source, strlen(source),
                        NULL, &exc);
   iso__rt_leave(rt, NULL, rc, &exc);
@@ -442,6 +497,7 @@ int iso_realm_new(iso_rt* rt, const iso_realm_cbs* cbs, void* data,
   rt->realms = realm;
   v8s_exc exc = {0};
   v8s_ref hooks = 0;
+  iso__rt_enter(rt, NULL);
   rc = v8s_execute(rt->iso, realm->ctx, "isopool:bootstrap",
                    iso_bootstrap_prelude, iso_bootstrap_prelude_len, &hooks,
                    &exc);
@@ -545,6 +601,7 @@ int iso_realm_dispatch(iso_realm* realm, const char* type) {
   iso_rt* rt = realm->rt;
   v8s_ref arg = v8s_string(rt->iso, realm->ctx, type);
   v8s_exc exc = {0};
+  iso__rt_enter(rt, realm);
   int rc = v8s_call(rt->iso, realm->ctx, realm->dispatch, 1, &arg, NULL, &exc);
   v8s_ref_free(rt->iso, arg);
   iso__rt_leave(rt, realm, rc, &exc);
@@ -569,6 +626,9 @@ static int has_dyn(const iso_realm* r, int evaluating) {
 
 static int has_eval(const iso_realm* r, int evaluating) {
   for (const iso_eval* e = r->evals; e != NULL; e = e->next) {
+    if (e->cancelled) {
+      continue;
+    }
     int ev = e->state == EV_EVALUATING || e->state == EV_AWAITING;
     if (ev == (evaluating != 0)) {
       return 1;
@@ -579,7 +639,21 @@ static int has_eval(const iso_realm* r, int evaluating) {
 
 int iso_realm_pending(const iso_realm* r) {
   return r->timer_deadline >= 0 || r->pending_ops > 0 || r->dyns != NULL ||
-         r->evals != NULL;
+         has_eval(r, 0) || has_eval(r, 1);
+}
+
+int iso_realm_eval_cancel(iso_realm* realm, void* data) {
+  int n = 0;
+  for (iso_eval* e = realm->evals; e != NULL; e = e->next) {
+    if (e->data == data && !e->cancelled) {
+      e->cancelled = 1;
+      n++;
+    }
+  }
+  if (n > 0) {
+    iso__rt_wake(realm->rt); /* the tick frees them */
+  }
+  return n;
 }
 
 /* ---- evaluations ---- */
@@ -695,14 +769,31 @@ int iso_realm_eval(iso_realm* realm, const iso_eval_opts* o, iso_eval_cb cb,
 
 /* Takes the evaluated module's export, calls it if asked, and starts
  * awaiting the value. */
+/* Ends a JavaScript entry made for one evaluation: a stop (termination,
+ * the heap limit) fails that evaluation, not its realm; a thrown value
+ * becomes its error. Returns rc. */
+static int eval_leave(iso_realm* realm, iso_eval* ev, int rc, v8s_exc* exc) {
+  realm->current = NULL;
+  iso__rt_leave(realm->rt, NULL, rc, exc);
+  if (rc == ISO_ETERMINATED) {
+    stopped_error(realm->rt, &ev->err);
+  } else if (rc != 0 && exc != NULL && (exc->message || exc->name)) {
+    iso__error_from_exc(&ev->err, exc, ISO_JS_UNCAUGHT, rc);
+  }
+  return rc;
+}
+
+/* Takes the evaluated module's export, calls it if asked, and starts
+ * awaiting the value. */
 static void eval_take_export(iso_realm* realm, iso_eval* ev) {
   iso_rt* rt = realm->rt;
   v8s_ref ns = 0, value = 0, result = 0;
   v8s_exc exc = {0};
+  iso__rt_enter(rt, realm);
+  realm->current = ev->data;
   int rc = v8s_module_namespace(rt->iso, realm->ctx, ev->mod->ref, &ns);
   if (rc == 0) {
     rc = v8s_get(rt->iso, realm->ctx, ns, ev->export_name, &value, &exc);
-    rc = iso__rt_leave(rt, realm, rc, &exc);
   }
   if (rc == 0 && ev->call && v8s_kind(rt->iso, value) == V8S_FUNCTION) {
     if (ev->argv != NULL) {
@@ -712,7 +803,6 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
       rc = v8s_call_msgpack(rt->iso, realm->ctx, value, ev->args_mp,
                             ev->args_len, &result, &exc);
     }
-    rc = iso__rt_leave(rt, realm, rc, &exc);
     v8s_ref_free(rt->iso, value);
     value = result;
   } else if (rc == 0 && ev->call && strcmp(ev->export_name, "default") &&
@@ -734,9 +824,8 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
       forget_rejection(realm, ev->promise);
       ev->state = EV_AWAITING;
     }
-  } else if (rc != ISO_ENOENT && rc != ISO_ETERMINATED) {
-    iso__error_from_exc(&ev->err, &exc, ISO_JS_UNCAUGHT, rc);
   }
+  eval_leave(realm, ev, rc, &exc);
   if (rc != 0) {
     ev->state = EV_FAILED;
   }
@@ -746,23 +835,30 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
 }
 
 /* Instantiates and evaluates a loaded graph (the seed's
- * mod_evaluate_inner). Returns 0 with *promise, or an error in *err. */
-static int instantiate_evaluate(iso_realm* realm, iso_mod* m,
+ * mod_evaluate_inner). Returns 0 with *promise, or an error in *err.
+ * With ev == NULL (a dynamic import), a stop fails the realm. */
+static int instantiate_evaluate(iso_realm* realm, iso_eval* ev, iso_mod* m,
                                 v8s_ref* promise, iso_js_error* err) {
   iso_rt* rt = realm->rt;
   v8s_exc exc = {0};
+  iso__rt_enter(rt, realm);
+  realm->current = ev != NULL ? ev->data : NULL;
   int rc = v8s_module_instantiate(rt->iso, realm->ctx, m->ref, &exc);
-  rc = iso__rt_leave(rt, realm, rc, &exc);
   if (rc == 0) {
     rc = v8s_module_evaluate(rt->iso, realm->ctx, m->ref, promise, &exc);
-    rc = iso__rt_leave(rt, realm, rc, &exc);
   }
   if (rc == 0) {
     forget_rejection(realm, *promise);
     v8s_microtasks(rt->iso);
-    iso__rt_leave(rt, realm, 0, NULL);
-  } else if (rc != ISO_ETERMINATED) {
-    iso__error_from_exc(err, &exc, ISO_JS_UNCAUGHT, rc);
+  }
+  if (ev != NULL) {
+    eval_leave(realm, ev, rc, &exc);
+  } else {
+    realm->current = NULL;
+    iso__rt_leave(rt, realm, rc, &exc);
+    if (rc != 0 && rc != ISO_ETERMINATED) {
+      iso__error_from_exc(err, &exc, ISO_JS_UNCAUGHT, rc);
+    }
   }
   v8s_exc_clear(&exc);
   return rc;
@@ -777,7 +873,9 @@ static int settled(iso_realm* realm, v8s_ref promise, int state,
   iso_rt* rt = realm->rt;
   v8s_ref reason = v8s_promise_result(rt->iso, promise);
   v8s_exc exc = {0};
+  iso__rt_enter(rt, realm); /* reading .stack may run a getter */
   v8s_exc_from_value(rt->iso, realm->ctx, reason, &exc);
+  iso__rt_leave(rt, NULL, 0, NULL);
   v8s_ref_free(rt->iso, reason);
   iso__error_from_exc(err, &exc, ISO_JS_UNCAUGHT, ISO_EJS);
   return ISO_EJS;
@@ -788,6 +886,9 @@ static int settled(iso_realm* realm, v8s_ref promise, int state,
 static int eval_step(iso_realm* realm, iso_eval* ev) {
   iso_rt* rt = realm->rt;
   for (;;) {
+    if (ev->cancelled) {
+      return 1;
+    }
     if (realm->failed || realm->freed) {
       return 0;
     }
@@ -811,8 +912,8 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
           eval_take_export(realm, ev);
           continue;
         }
-        if (instantiate_evaluate(realm, ev->mod, &ev->promise, &ev->err) !=
-            0) {
+        if (instantiate_evaluate(realm, ev, ev->mod, &ev->promise,
+                                 &ev->err) != 0) {
           ev->state = EV_FAILED;
           continue;
         }
@@ -823,8 +924,6 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
         if (st == V8S_PENDING) {
           return 0;
         }
-        v8s_microtasks(rt->iso);
-        iso__rt_leave(rt, realm, 0, NULL);
         if (settled(realm, ev->promise, st, &ev->err) != 0) {
           ev->state = EV_FAILED;
           continue;
@@ -856,10 +955,16 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
         char err[512];
         int rc = 0;
         if (v8s_kind(rt->iso, value) != V8S_UNDEFINED) {
+          iso__rt_enter(rt, realm); /* getters run JavaScript */
           rc = v8s_to_msgpack(rt->iso, realm->ctx, value, &mp, &len, err,
                               sizeof(err));
+          eval_leave(realm, ev, rc, NULL);
         }
         v8s_ref_free(rt->iso, value);
+        if (rc == ISO_ETERMINATED) {
+          ev->state = EV_FAILED;
+          continue;
+        }
         if (rc != 0) {
           iso__error_set(&ev->err, rc, ISO_JS_UNCAUGHT, "TypeError",
                          "The job's value cannot be sent: %s", err);
@@ -924,7 +1029,7 @@ static void evaluate_dyn_imports(iso_realm* realm) {
     }
     if (d->state == DYN_READY) {
       iso_js_error err = {0};
-      if (instantiate_evaluate(realm, d->mod, &d->promise, &err) != 0) {
+      if (instantiate_evaluate(realm, NULL, d->mod, &d->promise, &err) != 0) {
         if (realm->failed) {
           iso_js_error_clear(&err);
           return;
@@ -957,6 +1062,7 @@ static void evaluate_dyn_imports(iso_realm* realm) {
     if (finished) {
       *pp = d->next;
       dyn_free(rt, d);
+      iso__rt_enter(rt, realm);
       v8s_microtasks(rt->iso);
       iso__rt_leave(rt, realm, 0, NULL);
       iso__rt_wake(rt);
@@ -976,7 +1082,9 @@ static void check_promise_exceptions(iso_realm* realm) {
   realm->pending_promise_exceptions = r->next;
   iso_rt* rt = realm->rt;
   v8s_exc exc = {0};
+  iso__rt_enter(rt, realm);
   v8s_exc_from_value(rt->iso, realm->ctx, r->reason, &exc);
+  iso__rt_leave(rt, NULL, 0, NULL);
   iso_js_error e = {0};
   iso__error_from_exc(&e, &exc, ISO_JS_IN_PROMISE, ISO_EJS);
   v8s_ref_free(rt->iso, r->promise);
@@ -1016,7 +1124,8 @@ static void realm_tick(iso_realm* realm) {
     iso_eval** pp = &realm->evals;
     while (*pp != NULL && !realm->freed) {
       iso_eval* ev = *pp;
-      if (ev->state == EV_EVALUATING || ev->state == EV_AWAITING) {
+      if (!ev->cancelled &&
+          (ev->state == EV_EVALUATING || ev->state == EV_AWAITING)) {
         iso__error_set(&ev->err, ISO_ESTALL, ISO_JS_PLAIN, "Error", "%s",
                        kModuleStall);
         ev->state = EV_FAILED;

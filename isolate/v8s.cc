@@ -74,6 +74,7 @@ constexpr int kMaxDepth = 100;
 
 std::unique_ptr<node::MultiIsolatePlatform> g_platform;
 uint64_t g_start_ns;
+double g_start_epoch_ms; /* wall clock when the now() clock read 0 */
 
 struct Natives;
 
@@ -1278,6 +1279,10 @@ int v8s_platform_init(const char* flags, int threads) {
     return ISO_EINVAL;
   }
   g_start_ns = uv_hrtime();
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  g_start_epoch_ms = static_cast<double>(tv.tv_sec) * 1e3 +
+                     static_cast<double>(tv.tv_usec) / 1e3;
   // Import assertions (`assert { type: "json" }`) are behind a flag in
   // V8 10.2; the loader rewrites the newer `with` form to it.
   v8::V8::SetFlagsFromString("--harmony-import-assertions");
@@ -1437,7 +1442,7 @@ int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out) {
   }
   natives
       ->Set(context, str(isolate, "timeOrigin"),
-            Number::New(isolate, static_cast<double>(uv_now(iso->loop))))
+            Number::New(isolate, g_start_epoch_ms))
       .Check();
   context->Global()->Set(context, str(isolate, "__iso"), natives).Check();
   *out = ref_new(iso, context);

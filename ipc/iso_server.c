@@ -1,0 +1,193 @@
+/* iso_server.c: REP0 contexts feeding the dispatcher (see iso_server.h). */
+#include "iso_server.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_err.h"
+
+struct iso_server_req {
+  iso_server* srv;
+  nng_ctx ctx;
+  nng_aio* aio;
+  nng_msg* msg; /* the request, held until the reply */
+  int sending;
+};
+
+struct iso_server {
+  nng_socket sock;
+  iso_server_req* reqs;
+  int nreqs;
+  iso_server_cb cb;
+  void* arg;
+  atomic_int sending; /* replies on their way */
+};
+
+static void ctx_cb(void* arg) {
+  iso_server_req* r = arg;
+  int rv = nng_aio_result(r->aio);
+  if (r->sending) {
+    r->sending = 0;
+    atomic_fetch_sub(&r->srv->sending, 1);
+    if (rv != 0) {
+      /* the client went away: drop the reply */
+      nng_msg_free(nng_aio_get_msg(r->aio));
+    }
+    if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+      return;
+    }
+    nng_ctx_recv(r->ctx, r->aio);
+    return;
+  }
+  if (rv != 0) {
+    if (rv != NNG_ECLOSED && rv != NNG_ECANCELED) {
+      nng_ctx_recv(r->ctx, r->aio); /* e.g. a connection reset */
+    }
+    return;
+  }
+  r->msg = nng_aio_get_msg(r->aio);
+  r->srv->cb(r, nng_msg_body(r->msg), nng_msg_len(r->msg), r->srv->arg);
+}
+
+void iso_server_reply(iso_server_req* r, const uint8_t* data, size_t len) {
+  nng_msg* msg = r->msg;
+  r->msg = NULL;
+  /* reuse the request's message: NNG keeps the routing header in it */
+  if (nng_msg_realloc(msg, len) != 0) {
+    nng_msg_clear(msg);
+  } else {
+    memcpy(nng_msg_body(msg), data, len);
+  }
+  r->sending = 1;
+  atomic_fetch_add(&r->srv->sending, 1);
+  nng_aio_set_msg(r->aio, msg);
+  nng_ctx_send(r->ctx, r->aio);
+}
+
+static int set_tls(nng_listener l, const iso_server_opts* o, char* err,
+                   size_t errlen) {
+  if (o->tls_cert == NULL || o->tls_key == NULL) {
+    snprintf(err, errlen,
+             "tls+tcp:// needs a certificate and key (--tls-cert, --tls-key)");
+    return ISO_EINVAL;
+  }
+  nng_tls_config* cfg;
+  int rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER);
+  if (rv == 0) {
+    rv = nng_tls_config_cert_key_file(cfg, o->tls_cert, o->tls_key);
+  }
+  if (rv == 0) {
+    rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+  }
+  if (cfg != NULL && rv != NNG_ENOMEM) {
+    nng_tls_config_free(cfg); /* the listener holds its own reference */
+  }
+  if (rv != 0) {
+    snprintf(err, errlen, "TLS set-up failed: %s", nng_strerror(rv));
+    return ISO_EINVAL;
+  }
+  return 0;
+}
+
+int iso_server_start(const iso_server_opts* o, iso_server** out, char* err,
+                     size_t errlen) {
+  if (o == NULL || o->nurls == 0 || o->cb == NULL) {
+    snprintf(err, errlen, "no URL to listen on");
+    return ISO_EINVAL;
+  }
+  iso_server* srv = calloc(1, sizeof(*srv));
+  if (srv == NULL) {
+    return ISO_ENOMEM;
+  }
+  srv->cb = o->cb;
+  srv->arg = o->arg;
+  size_t max = o->max_message ? o->max_message : ((size_t)16 << 20);
+  int rv = nng_rep0_open(&srv->sock);
+  if (rv != 0) {
+    snprintf(err, errlen, "cannot open a REP socket: %s", nng_strerror(rv));
+    free(srv);
+    return ISO_EIO;
+  }
+  for (size_t i = 0; i < o->nurls; i++) {
+    nng_listener l;
+    rv = nng_listener_create(&l, srv->sock, o->urls[i]);
+    if (rv != 0) {
+      snprintf(err, errlen, "cannot listen on %s: %s", o->urls[i],
+               nng_strerror(rv));
+      nng_close(srv->sock);
+      free(srv);
+      return ISO_EINVAL;
+    }
+    nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, max * 2);
+    if (strncmp(o->urls[i], "tls+", 4) == 0 &&
+        set_tls(l, o, err, errlen) != 0) {
+      nng_close(srv->sock);
+      free(srv);
+      return ISO_EINVAL;
+    }
+    rv = nng_listener_start(l, 0);
+    if (rv != 0) {
+      snprintf(err, errlen, "cannot listen on %s: %s", o->urls[i],
+               nng_strerror(rv));
+      nng_close(srv->sock);
+      free(srv);
+      return ISO_EIO;
+    }
+  }
+  srv->nreqs = o->contexts > 0 ? o->contexts : 1024;
+  srv->reqs = calloc((size_t)srv->nreqs, sizeof(*srv->reqs));
+  if (srv->reqs == NULL) {
+    nng_close(srv->sock);
+    free(srv);
+    return ISO_ENOMEM;
+  }
+  for (int i = 0; i < srv->nreqs; i++) {
+    iso_server_req* r = &srv->reqs[i];
+    r->srv = srv;
+    if (nng_ctx_open(&r->ctx, srv->sock) != 0 ||
+        nng_aio_alloc(&r->aio, ctx_cb, r) != 0) {
+      srv->nreqs = i;
+      iso_server_free(srv);
+      snprintf(err, errlen, "cannot open REP contexts");
+      return ISO_EIO;
+    }
+  }
+  for (int i = 0; i < srv->nreqs; i++) {
+    nng_ctx_recv(srv->reqs[i].ctx, srv->reqs[i].aio);
+  }
+  *out = srv;
+  return 0;
+}
+
+void iso_server_drain(iso_server* srv, int timeout_ms) {
+  for (int waited = 0; srv != NULL && atomic_load(&srv->sending) > 0 &&
+                       waited < timeout_ms;
+       waited++) {
+    nng_msleep(1);
+  }
+}
+
+void iso_server_free(iso_server* srv) {
+  if (srv == NULL) {
+    return;
+  }
+  nng_close(srv->sock);
+  for (int i = 0; i < srv->nreqs; i++) {
+    nng_aio_stop(srv->reqs[i].aio);
+  }
+  for (int i = 0; i < srv->nreqs; i++) {
+    nng_ctx_close(srv->reqs[i].ctx);
+    nng_aio_free(srv->reqs[i].aio);
+    if (srv->reqs[i].msg != NULL) {
+      nng_msg_free(srv->reqs[i].msg);
+    }
+  }
+  free(srv->reqs);
+  free(srv);
+}

@@ -1,0 +1,68 @@
+/* iso_server.h: the service's front door: NNG REP0 listeners with contexts.
+ *
+ * One REP0 socket listens on every URL given (tcp://, ipc://, tls+tcp://);
+ * a fixed number of contexts each receive one request at a time, so that
+ * many requests per connection are in flight at once. Each request is
+ * handed to the callback; its reply goes back on the context it came from
+ * with iso_server_reply(), from any thread, after which that context
+ * receives the next request.
+ *
+ * DESIGN: the request callback runs on an NNG thread and must not block:
+ * it decodes, queues and returns. Messages above `max_message` bytes are
+ * still received up to twice that size, so the service can answer them
+ * `too_large`; NNG drops anything larger (NNG_OPT_RECVMAXSZ) by closing the
+ * connection.
+ */
+#ifndef ISO_SERVER_H
+#define ISO_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct iso_server iso_server;
+typedef struct iso_server_req iso_server_req;
+
+/* A request arrived: `data`/`len` are valid until iso_server_reply() is
+ * called for `req`, which the callback's owner must do exactly once.
+ * Thread: an NNG thread. */
+typedef void (*iso_server_cb)(iso_server_req* req, const uint8_t* data,
+                              size_t len, void* arg);
+
+typedef struct iso_server_opts {
+  const char* const* urls; /* at least one */
+  size_t nurls;
+  size_t max_message; /* bytes; 0: 16 MiB */
+  int contexts;       /* requests in flight at once; 0: 1024 */
+  const char* tls_cert; /* PEM files for tls+tcp:// listeners */
+  const char* tls_key;
+  iso_server_cb cb;
+  void* arg;
+} iso_server_opts;
+
+/* iso_server_start: constructor; listens and starts receiving. Returns 0,
+ * or ISO_EINVAL / ISO_EIO with `err` naming the URL and NNG's reason.
+ * Thread: any. */
+int iso_server_start(const iso_server_opts* opts, iso_server** out,
+                     char* err, size_t errlen);
+
+/* iso_server_reply: send `len` bytes back on req's context (copied) and
+ * let the context take the next request. Thread: any. */
+void iso_server_reply(iso_server_req* req, const uint8_t* data, size_t len);
+
+/* iso_server_drain: wait up to timeout_ms for the replies already given to
+ * iso_server_reply() to leave. Thread: any. */
+void iso_server_drain(iso_server* srv, int timeout_ms);
+
+/* iso_server_free: destructor; closes the socket, waits for every context's
+ * callbacks to finish. Accepts NULL. Thread: not an NNG callback. */
+void iso_server_free(iso_server* srv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ISO_SERVER_H */

@@ -1,0 +1,60 @@
+/* iso_pool.h: the service: worker threads, each with its own isolate and
+ * loop, behind a front dispatcher that takes jobs from NNG clients.
+ *
+ * iso_pool_start() starts N worker threads (each owns an iso_rt, its warm
+ * realm for call jobs and its libuv loop), a watchdog thread, and the
+ * listeners. Requests are decoded on NNG threads, routed to the least
+ * loaded worker over the message bus (ipc/iso_bus.h), run there, and their
+ * replies travel back the same way. docs/architecture.md draws it.
+ *
+ * Thread: iso_pool_start, iso_pool_shutdown and iso_pool_free are called
+ * from one controlling thread (the main thread of `isopool serve`).
+ */
+#ifndef ISO_POOL_H
+#define ISO_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct iso_pool iso_pool;
+
+typedef struct iso_pool_opts {
+  int workers;                 /* 0: the number of CPUs */
+  int max_inflight_per_worker; /* 0: 64 */
+  int max_queue;               /* jobs waiting for a worker; 0: 4096 */
+  const char* const* listen;   /* URLs; none: tcp://127.0.0.1:7447 */
+  size_t nlisten;
+  const char* modules;         /* module root; NULL: the current dir */
+  size_t max_message;          /* request bytes; 0: 16 MiB */
+  uint32_t timeout_ms;         /* a job's default deadline; 0: 30000 */
+  uint32_t grace_ms;           /* shutdown grace; 0: 5000 */
+  size_t heap_mb;              /* V8 heap limit per worker; 0: 512 */
+  const char* tls_cert;        /* for tls+tcp:// listeners */
+  const char* tls_key;
+  int quiet;                   /* 1: no start-up line on stderr */
+} iso_pool_opts;
+
+/* iso_pool_start: constructor; starts the workers, the watchdog and the
+ * listeners. V8 must be initialised (iso_rt_init_process). Returns 0, or
+ * an ISO_E* code with `err` saying what failed (a URL that cannot be
+ * listened on, a module root that does not exist). */
+int iso_pool_start(const iso_pool_opts* opts, iso_pool** out, char* err,
+                   size_t errlen);
+
+/* iso_pool_shutdown: stop accepting jobs (new ones are answered
+ * shutting_down), wait up to grace_ms for the jobs in flight, answer the
+ * rest shutting_down, then stop the workers. Blocks. */
+void iso_pool_shutdown(iso_pool* pool);
+
+/* iso_pool_free: destructor, after iso_pool_shutdown. Accepts NULL. */
+void iso_pool_free(iso_pool* pool);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ISO_POOL_H */

@@ -1,0 +1,126 @@
+/* pool_private.h: the pool's shared structures (dispatch.c, worker.c).
+ *
+ * DESIGN: a request (one client message) owns a private copy of its bytes,
+ * which its jobs point into, so the NNG message can be reused for the
+ * reply. Each job is answered exactly once: whoever wins the `answered`
+ * compare-and-swap (the worker with a result, or the dispatcher with busy,
+ * timeout or shutting_down) writes job->reply; the request's reply goes
+ * out when its last job is answered, and the request is freed when its last
+ * job is released (returned by its worker, or never sent to one).
+ */
+#ifndef ISO_POOL_PRIVATE_H
+#define ISO_POOL_PRIVATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <uv.h>
+
+#include "iso_buf.h"
+#include "iso_bus.h"
+#include "iso_pool.h"
+#include "iso_proto.h"
+#include "iso_rt.h"
+#include "iso_server.h"
+
+typedef struct pool_req pool_req;
+typedef struct pool_job pool_job;
+typedef struct pool_worker pool_worker;
+
+struct pool_req {
+  iso_server_req* sreq;
+  uint8_t* buf; /* the request's bytes (owned) */
+  size_t len;
+  iso_proto_msg msg;
+  pool_job* jobs; /* msg.count jobs */
+  atomic_int unanswered;
+  atomic_int refs;
+};
+
+/* Log lines a job keeps, and their total size. */
+#define POOL_MAX_LOGS 100
+#define POOL_MAX_LOG_BYTES (16 * 1024)
+
+struct pool_job {
+  pool_req* req;
+  const iso_proto_req* in; /* the decoded request, inside req->buf */
+  uint64_t received_ns;
+  uint64_t deadline_ns;
+  uint32_t timeout_ms;
+  pool_job* qnext; /* the dispatcher's wait queue */
+  atomic_int answered;
+  int by_worker; /* the worker answered it (the dispatcher counts it) */
+  int on_worker;
+  iso_buf reply; /* the encoded reply map */
+
+  /* worker side */
+  pool_worker* worker;
+  uint64_t started_ns;
+  iso_realm* realm; /* eval: its own realm; call: the worker's warm realm */
+  pool_job* anext;  /* the worker's active list, by deadline */
+  int settled;      /* the evaluation called back */
+  int status;       /* 0, or ISO_E* */
+  iso_js_error err;
+  uint8_t* value;
+  size_t value_len;
+  iso_log logs[POOL_MAX_LOGS];
+  size_t nlogs, log_bytes, logs_dropped;
+};
+
+struct pool_worker {
+  int id;
+  iso_pool* pool;
+  pthread_t thread;
+  uv_loop_t loop;
+  uv_async_t async;
+  uv_prepare_t flush;
+  uv_timer_t deadline;
+  iso_rt* rt;
+  iso_realm* warm;       /* call jobs; replaced when it fails */
+  iso_bus_end* end;      /* the worker's end of its bus */
+  iso_bus_end* disp_end; /* the dispatcher's end */
+  pthread_mutex_t lock;  /* inbox */
+  pool_job** inbox;
+  size_t ninbox, capinbox;
+  pool_job** done;       /* worker thread only */
+  size_t ndone, capdone;
+  pool_job* active;      /* jobs started, sorted by deadline */
+  int inflight;          /* dispatcher side, under pool->lock */
+  atomic_int stop;
+  int start_rc;
+  char start_err[256];
+};
+
+struct iso_pool {
+  iso_pool_opts opts;
+  char* modules;
+  iso_server* server;
+  pool_worker* workers;
+  int nworkers;
+  pthread_mutex_t lock; /* routing: inflight counts, the wait queue */
+  pool_job *qhead, *qtail;
+  int qlen;
+  int draining;
+  pthread_t watchdog;
+  pthread_mutex_t wd_lock;
+  pthread_cond_t wd_cond;
+  int wd_stop;
+  pthread_mutex_t start_lock;
+  pthread_cond_t start_cond;
+  int started;
+};
+
+/* dispatch.c */
+void pool__job_answered(pool_job* job);
+void pool__job_release(pool_job* job);
+int pool__job_claim(pool_job* job);
+void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt,
+                     ...);
+void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg);
+uint64_t pool__now(void);
+
+/* worker.c */
+int pool__worker_start(pool_worker* w);
+void pool__worker_stop(pool_worker* w);
+void pool__worker_bus_cb(void* const* items, size_t n, void* arg);
+
+#endif /* ISO_POOL_PRIVATE_H */

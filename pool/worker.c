@@ -1,0 +1,517 @@
+/* worker.c: a worker thread: one isolate, its runtime and its libuv loop.
+ *
+ * DESIGN: the dispatcher sends batches of jobs over the worker's bus; the
+ * bus callback (an NNG thread) only appends them to the inbox under a mutex
+ * and wakes the loop with uv_async_send. On the worker's thread the async
+ * callback starts every job in the inbox: an eval job in a fresh realm of
+ * its own, a call job in the worker's warm realm (evaluated on first use).
+ * The runtime calls back as evaluations settle; a uv_prepare handle, which
+ * runs after the runtime's tick in each loop iteration, then finishes the
+ * settled jobs (encodes their replies) and sends them back in one batch.
+ * Deadlines: one uv_timer at the earliest deadline of the active jobs
+ * (kept sorted) answers overdue jobs `timeout`; JavaScript that never
+ * returns to the loop is stopped by the pool's watchdog (dispatch.c).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_err.h"
+#include "pool_private.h"
+
+/* ---- job results ---- */
+
+static void copy_error(iso_js_error* dst, const iso_js_error* src) {
+  iso_js_error_clear(dst);
+  dst->name = src->name ? strdup(src->name) : NULL;
+  dst->message = strdup(src->message ? src->message : "");
+  dst->stack = src->stack ? strdup(src->stack) : NULL;
+  dst->kind = src->kind;
+  dst->code = src->code;
+}
+
+static void settle_error(pool_job* job, int status, const iso_js_error* err) {
+  if (job->settled && job->status != 0) {
+    return; /* the first error stands */
+  }
+  free(job->value);
+  job->value = NULL;
+  job->value_len = 0;
+  job->settled = 1;
+  job->status = status ? status : ISO_EJS;
+  copy_error(&job->err, err);
+}
+
+static void eval_cb(iso_realm* realm, void* data, int status,
+                    const uint8_t* mp, size_t len, const iso_js_error* err) {
+  pool_job* job = data;
+  if (status != 0) {
+    settle_error(job, status, err);
+    return;
+  }
+  if (job->settled) {
+    return;
+  }
+  job->settled = 1;
+  job->status = 0;
+  if (mp != NULL) {
+    job->value = malloc(len);
+    if (job->value != NULL) {
+      memcpy(job->value, mp, len);
+      job->value_len = len;
+    }
+  }
+}
+
+static iso_log_level level_of(const char* level) {
+  switch (level[0]) {
+    case 'i':
+      return ISO_LOG_INFO;
+    case 'd':
+      return ISO_LOG_DEBUG;
+    case 'w':
+      return ISO_LOG_WARN;
+    case 'e':
+      return ISO_LOG_ERROR;
+    default:
+      return ISO_LOG_LOG;
+  }
+}
+
+static void job_log(pool_job* job, const char* level, const char* text,
+                    size_t len) {
+  if (job->nlogs >= POOL_MAX_LOGS ||
+      job->log_bytes + len > POOL_MAX_LOG_BYTES) {
+    job->logs_dropped++;
+    return;
+  }
+  char* copy = malloc(len + 1);
+  if (copy == NULL) {
+    job->logs_dropped++;
+    return;
+  }
+  memcpy(copy, text, len);
+  copy[len] = '\0';
+  job->logs[job->nlogs++] = (iso_log){level_of(level), copy, len};
+  job->log_bytes += len;
+}
+
+/* ---- eval realms: one per job ---- */
+
+static void eval_log_cb(iso_realm* realm, void* data, const char* level,
+                        const char* text, size_t len) {
+  job_log(data, level, text, len);
+}
+
+static void eval_error_cb(iso_realm* realm, void* data,
+                          const iso_js_error* err) {
+  pool_job* job = data;
+  /* an unhandled rejection in the tick that produced the value still
+   * fails the job, as it would fail `isopool run` */
+  if (job->settled && job->status != 0) {
+    return;
+  }
+  job->settled = 0;
+  settle_error(job, err->code, err);
+}
+
+static const iso_realm_cbs kEvalCbs = {
+    .log_cb = eval_log_cb,
+    .error_cb = eval_error_cb,
+};
+
+/* ---- the warm realm: call jobs ---- */
+
+static void warm_log_cb(iso_realm* realm, void* data, const char* level,
+                        const char* text, size_t len) {
+  pool_job* job = iso_realm_current(realm);
+  if (job != NULL) {
+    job_log(job, level, text, len);
+    return;
+  }
+  /* output of a call's asynchronous continuation has no job to go to */
+  pool_worker* w = data;
+  fprintf(stderr, "isopool: worker %d: %s: %.*s\n", w->id, level, (int)len,
+          text);
+}
+
+static void warm_error_cb(iso_realm* realm, void* data,
+                          const iso_js_error* err) {
+  pool_worker* w = data;
+  /* the warm realm is dead: its pending calls fail, the next call gets a
+   * fresh realm */
+  for (pool_job* j = w->active; j != NULL; j = j->anext) {
+    if (j->realm == realm && !j->settled) {
+      settle_error(j, err->code, err);
+    }
+  }
+  fprintf(stderr, "isopool: worker %d: the warm realm failed (%s); "
+                  "starting a new one\n",
+          w->id, err->message);
+  if (w->warm == realm) {
+    w->warm = NULL;
+  }
+  iso_realm_free(realm);
+}
+
+static const iso_realm_cbs kWarmCbs = {
+    .log_cb = warm_log_cb,
+    .error_cb = warm_error_cb,
+};
+
+/* ---- deadlines ---- */
+
+static void deadline_cb(uv_timer_t* t);
+
+static void arm_deadline(pool_worker* w) {
+  pool_job* head = NULL;
+  for (pool_job* j = w->active; j != NULL; j = j->anext) {
+    if (!j->settled && j->deadline_ns != 0) {
+      head = j;
+      break;
+    }
+  }
+  if (head == NULL) {
+    uv_timer_stop(&w->deadline);
+    return;
+  }
+  uint64_t now = pool__now();
+  uint64_t ms = head->deadline_ns > now
+                    ? (head->deadline_ns - now + 999999) / 1000000
+                    : 0;
+  uv_timer_start(&w->deadline, deadline_cb, ms, 0);
+}
+
+/* The warm realm's deadline: the earliest of its unsettled calls. */
+static void update_warm_deadline(pool_worker* w) {
+  if (w->warm == NULL) {
+    return;
+  }
+  uint64_t d = 0;
+  for (pool_job* j = w->active; j != NULL; j = j->anext) {
+    if (j->realm == w->warm && !j->settled && j->deadline_ns != 0 &&
+        (d == 0 || j->deadline_ns < d)) {
+      d = j->deadline_ns;
+    }
+  }
+  iso_realm_set_deadline(w->warm, d);
+}
+
+static void deadline_cb(uv_timer_t* t) {
+  pool_worker* w = t->data;
+  uint64_t now = pool__now();
+  for (pool_job* j = w->active; j != NULL; j = j->anext) {
+    if (!j->settled && j->deadline_ns != 0 && j->deadline_ns <= now) {
+      j->settled = 1;
+      j->status = ISO_ETIMEDOUT;
+    }
+  }
+  /* the prepare handle finishes them in this loop iteration */
+}
+
+/* ---- starting and finishing jobs ---- */
+
+static void active_insert(pool_worker* w, pool_job* job) {
+  pool_job** pp = &w->active;
+  while (*pp != NULL && (job->deadline_ns == 0 ||
+                         ((*pp)->deadline_ns != 0 &&
+                          (*pp)->deadline_ns <= job->deadline_ns))) {
+    pp = &(*pp)->anext;
+  }
+  job->anext = *pp;
+  *pp = job;
+}
+
+static void done_push(pool_worker* w, pool_job* job) {
+  if (w->ndone == w->capdone) {
+    size_t cap = w->capdone ? w->capdone * 2 : 64;
+    pool_job** grown = realloc(w->done, cap * sizeof(*grown));
+    if (grown == NULL) {
+      abort(); /* a job would be lost; nothing sane is left to do */
+    }
+    w->done = grown;
+    w->capdone = cap;
+  }
+  w->done[w->ndone++] = job;
+}
+
+static void start_job(pool_worker* w, pool_job* job) {
+  job->worker = w;
+  job->started_ns = pool__now();
+  if (atomic_load(&job->answered)) {
+    done_push(w, job); /* answered meanwhile (shutdown): just return it */
+    return;
+  }
+  const iso_proto_req* in = job->in;
+  char spec[ISO_PROTO_MAX_MODULE + 1];
+  char exp[ISO_PROTO_MAX_EXPORT + 1];
+  snprintf(spec, sizeof(spec), "%.*s", (int)in->module.len,
+           in->module.ptr ? in->module.ptr : "");
+  snprintf(exp, sizeof(exp), "%.*s", (int)in->export_name.len,
+           in->export_name.ptr ? in->export_name.ptr : "default");
+  iso_eval_opts o = {
+      .specifier = spec[0] ? spec : NULL,
+      .source = in->source.ptr,
+      .source_len = in->source.len,
+      .export_name = exp[0] ? exp : "default",
+      .call = 1,
+      .args_mp = in->args.data,
+      .args_len = in->args.len,
+  };
+  int rc;
+  if (in->kind == ISO_JOB_EVAL) {
+    o.main = 1;
+    rc = iso_realm_new(w->rt, &kEvalCbs, job, &job->realm);
+    if (rc == 0) {
+      iso_realm_set_deadline(job->realm, job->deadline_ns);
+      rc = iso_realm_eval(job->realm, &o, eval_cb, job);
+    }
+  } else {
+    if (w->warm == NULL) {
+      rc = iso_realm_new(w->rt, &kWarmCbs, w, &w->warm);
+      if (rc != 0) {
+        w->warm = NULL;
+      }
+    }
+    job->realm = w->warm;
+    rc = w->warm ? iso_realm_eval(w->warm, &o, eval_cb, job) : ISO_EINTERNAL;
+  }
+  if (rc != 0) {
+    iso_js_error e = {.name = "Error", .message = (char*)iso_strerror(rc),
+                      .code = ISO_EINTERNAL};
+    settle_error(job, ISO_EINTERNAL, &e);
+  }
+  active_insert(w, job);
+}
+
+static void job_encode(pool_worker* w, pool_job* job) {
+  uint64_t now = pool__now();
+  iso_proto_reply r = {
+      .id = job->in->id,
+      .logs = job->logs,
+      .nlogs = job->nlogs,
+      .stats = {.worker = w->id,
+                .queue_us = (int64_t)(job->started_ns - job->received_ns) /
+                            1000,
+                .run_us = (int64_t)(now - job->started_ns) / 1000},
+  };
+  char msg[256];
+  int status = job->status;
+  if (status == 0) {
+    r.status = ISO_STATUS_FULFILLED;
+    r.value = (iso_bytes){job->value, job->value_len};
+  } else if (status == ISO_ETIMEDOUT || status == ISO_ETERMINATED) {
+    r.status = ISO_STATUS_ERROR;
+    r.code = ISO_CODE_TIMEOUT;
+    snprintf(msg, sizeof(msg),
+             "the job ran past its deadline of %u ms%s", job->timeout_ms,
+             status == ISO_ETERMINATED ? " and its JavaScript was stopped"
+                                       : "");
+    r.message = iso_str_of(msg);
+  } else if (status == ISO_EINTERNAL) {
+    r.status = ISO_STATUS_ERROR;
+    r.code = ISO_CODE_INTERNAL;
+    r.message = iso_str_of(job->err.message);
+  } else {
+    r.status = ISO_STATUS_REJECTED;
+    r.name = iso_str_of(job->err.name ? job->err.name : "Error");
+    r.message = iso_str_of(job->err.message);
+    r.stack = iso_str_of(job->err.stack);
+  }
+  if (job->logs_dropped > 0 && job->nlogs < POOL_MAX_LOGS) {
+    char note[96];
+    int n = snprintf(note, sizeof(note), "(%zu more log lines dropped)",
+                     job->logs_dropped);
+    job->logs[job->nlogs] = (iso_log){ISO_LOG_WARN, strdup(note), (size_t)n};
+    r.nlogs = ++job->nlogs;
+  }
+  if (iso_proto_encode_reply(&r, &job->reply) != 0) {
+    iso_buf_reset(&job->reply);
+    pool__encode_error(job, ISO_CODE_INTERNAL,
+                       "the reply could not be encoded");
+  }
+}
+
+static void job_clear(pool_job* job) {
+  free(job->value);
+  job->value = NULL;
+  iso_js_error_clear(&job->err);
+  for (size_t i = 0; i < job->nlogs; i++) {
+    free((char*)job->logs[i].text);
+  }
+  job->nlogs = 0;
+}
+
+static void finish_job(pool_worker* w, pool_job* job) {
+  if (job->realm != NULL && job->realm != w->warm &&
+      job->in->kind == ISO_JOB_EVAL) {
+    iso_realm_free(job->realm);
+  } else if (job->realm != NULL && job->realm == w->warm) {
+    iso_realm_eval_cancel(w->warm, job); /* no-op once it called back */
+  }
+  job->realm = NULL;
+  if (pool__job_claim(job)) {
+    job->by_worker = 1;
+    job_encode(w, job);
+  }
+  job_clear(job);
+  done_push(w, job);
+}
+
+static void send_done(pool_worker* w) {
+  if (w->ndone > 0) {
+    iso_bus_send(w->end, (void* const*)w->done, w->ndone);
+    w->ndone = 0;
+  }
+}
+
+/* Runs after the runtime's tick in every loop iteration. */
+static void flush_cb(uv_prepare_t* h) {
+  pool_worker* w = h->data;
+  int any = 0;
+  pool_job** pp = &w->active;
+  while (*pp != NULL) {
+    pool_job* job = *pp;
+    if (job->settled) {
+      *pp = job->anext;
+      finish_job(w, job);
+      any = 1;
+    } else {
+      pp = &job->anext;
+    }
+  }
+  if (any) {
+    update_warm_deadline(w);
+    arm_deadline(w);
+  }
+  send_done(w);
+}
+
+static void async_cb(uv_async_t* h) {
+  pool_worker* w = h->data;
+  pthread_mutex_lock(&w->lock);
+  pool_job** jobs = w->inbox;
+  size_t n = w->ninbox;
+  w->inbox = NULL;
+  w->ninbox = w->capinbox = 0;
+  pthread_mutex_unlock(&w->lock);
+  int stopping = atomic_load(&w->stop);
+  for (size_t i = 0; i < n; i++) {
+    if (stopping) {
+      done_push(w, jobs[i]);
+    } else {
+      start_job(w, jobs[i]);
+    }
+  }
+  free(jobs);
+  if (n > 0) {
+    update_warm_deadline(w);
+    arm_deadline(w);
+  }
+  if (stopping) {
+    /* answer what is still running, give every job back, and end */
+    while (w->active != NULL) {
+      pool_job* job = w->active;
+      w->active = job->anext;
+      if (!job->settled && pool__job_claim(job)) {
+        job->by_worker = 1;
+        pool__encode_error(job, ISO_CODE_SHUTTING_DOWN,
+                           "the service is shutting down");
+      }
+      finish_job(w, job);
+    }
+    send_done(w);
+    uv_stop(&w->loop);
+  }
+}
+
+/* Thread: an NNG thread (the bus). */
+void pool__worker_bus_cb(void* const* items, size_t n, void* arg) {
+  pool_worker* w = arg;
+  pthread_mutex_lock(&w->lock);
+  if (w->ninbox + n > w->capinbox) {
+    size_t cap = w->capinbox ? w->capinbox : 64;
+    while (cap < w->ninbox + n) {
+      cap *= 2;
+    }
+    pool_job** grown = realloc(w->inbox, cap * sizeof(*grown));
+    if (grown == NULL) {
+      abort();
+    }
+    w->inbox = grown;
+    w->capinbox = cap;
+  }
+  memcpy(w->inbox + w->ninbox, items, n * sizeof(void*));
+  w->ninbox += n;
+  pthread_mutex_unlock(&w->lock);
+  uv_async_send(&w->async);
+}
+
+static void handle_closed_cb(uv_handle_t* h) {}
+
+static void* worker_main(void* arg) {
+  pool_worker* w = arg;
+  iso_pool* pool = w->pool;
+  uv_loop_init(&w->loop);
+  iso_rt_opts ro = {
+      .loop = &w->loop,
+      .root = pool->modules,
+      .heap_max_mb = pool->opts.heap_mb,
+  };
+  w->start_rc = iso_rt_new(&ro, &w->rt);
+  if (w->start_rc != 0) {
+    snprintf(w->start_err, sizeof(w->start_err),
+             "worker %d: cannot start a runtime: %s", w->id,
+             iso_strerror(w->start_rc));
+  } else {
+    uv_async_init(&w->loop, &w->async, async_cb);
+    w->async.data = w;
+    uv_prepare_init(&w->loop, &w->flush);
+    w->flush.data = w;
+    uv_prepare_start(&w->flush, flush_cb);
+    uv_unref((uv_handle_t*)&w->flush);
+    uv_timer_init(&w->loop, &w->deadline);
+    w->deadline.data = w;
+  }
+  pthread_mutex_lock(&pool->start_lock);
+  pool->started++;
+  pthread_cond_broadcast(&pool->start_cond);
+  pthread_mutex_unlock(&pool->start_lock);
+  if (w->start_rc != 0) {
+    uv_loop_close(&w->loop);
+    return NULL;
+  }
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  iso_realm_free(w->warm);
+  w->warm = NULL;
+  iso_rt_free(w->rt);
+  w->rt = NULL;
+  uv_close((uv_handle_t*)&w->async, handle_closed_cb);
+  uv_close((uv_handle_t*)&w->flush, handle_closed_cb);
+  uv_close((uv_handle_t*)&w->deadline, handle_closed_cb);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&w->loop);
+  return NULL;
+}
+
+int pool__worker_start(pool_worker* w) {
+  pthread_mutex_init(&w->lock, NULL);
+  if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    snprintf(w->start_err, sizeof(w->start_err),
+             "worker %d: cannot create its thread", w->id);
+    return ISO_ENOMEM;
+  }
+  return 0;
+}
+
+void pool__worker_stop(pool_worker* w) {
+  if (w->start_rc == 0) {
+    atomic_store(&w->stop, 1);
+    uv_async_send(&w->async);
+  }
+  pthread_join(w->thread, NULL);
+  free(w->inbox);
+  free(w->done);
+  pthread_mutex_destroy(&w->lock);
+}
