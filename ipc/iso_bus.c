@@ -122,11 +122,36 @@ int iso_bus_open(const char* name, iso_bus_cb cb_a, void* arg_a,
   }
   x->peer = y;
   y->peer = x;
-  nng_recv_aio(x->sock, x->recv_aio);
-  nng_recv_aio(y->sock, y->recv_aio);
+  if (x->cb != NULL) {
+    nng_recv_aio(x->sock, x->recv_aio);
+  }
+  if (y->cb != NULL) {
+    nng_recv_aio(y->sock, y->recv_aio);
+  }
   *a = x;
   *b = y;
   return 0;
+}
+
+int iso_bus_fd(iso_bus_end* end) {
+  int fd;
+  if (end->cb != NULL ||
+      nng_socket_get_int(end->sock, NNG_OPT_RECVFD, &fd) != 0) {
+    return ISO_EINVAL;
+  }
+  return fd;
+}
+
+int iso_bus_drain(iso_bus_end* end, iso_bus_cb cb, void* arg) {
+  int batches = 0;
+  nng_msg* msg;
+  while (nng_recvmsg(end->sock, &msg, NNG_FLAG_NONBLOCK) == 0) {
+    cb((void* const*)nng_msg_body(msg), nng_msg_len(msg) / sizeof(void*),
+       arg);
+    nng_msg_free(msg);
+    batches++;
+  }
+  return batches;
 }
 
 int iso_bus_send(iso_bus_end* end, void* const* items, size_t n) {

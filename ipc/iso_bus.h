@@ -29,11 +29,24 @@ typedef void (*iso_bus_cb)(void* const* items, size_t n, void* arg);
 
 /* iso_bus_open: constructor; a new bus named `name` (unique in the
  * process), with its two ends. Each end calls `cb(items, n, arg)` for the
- * batches the other end sends. Returns 0 or ISO_EIO/ISO_ENOMEM.
+ * batches the other end sends, on an NNG thread; an end whose callback is
+ * NULL is read by its owner instead (iso_bus_fd, iso_bus_drain). Returns 0 or ISO_EIO/ISO_ENOMEM.
  * Thread: any. */
 int iso_bus_open(const char* name, iso_bus_cb cb_a, void* arg_a,
                  iso_bus_cb cb_b, void* arg_b, iso_bus_end** a,
                  iso_bus_end** b);
+
+/* iso_bus_fd: for an end opened with a NULL callback: a file descriptor
+ * that polls readable while batches wait (NNG_OPT_RECVFD), so the owner's
+ * own loop (uv_poll) can wake on it without an NNG thread in between;
+ * iso_bus_drain() then takes them. Returns the fd or ISO_EINVAL.
+ * Thread: the owner. */
+int iso_bus_fd(iso_bus_end* end);
+
+/* iso_bus_drain: call cb for every batch waiting at an end opened with a
+ * NULL callback, without blocking. Returns the number of batches.
+ * Thread: the owner. */
+int iso_bus_drain(iso_bus_end* end, iso_bus_cb cb, void* arg);
 
 /* iso_bus_send: queue `n` pointers to the other end. Returns 0, or
  * ISO_ECLOSED after iso_bus_close. Thread: any. */

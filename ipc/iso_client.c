@@ -40,10 +40,10 @@ typedef struct slot {
   int mode;
   int has_deadline;
   nng_time expire;
-  size_t n;        /* requests in the message (1 unless a batch) */
-  iso_buf enc;     /* encoding scratch, kept for its capacity */
-  iso_buf ids;     /* the requests' ids, concatenated */
-  size_t* id_end;  /* n end offsets into ids */
+  size_t n;       /* requests in the message (1 unless a batch) */
+  iso_buf enc;    /* encoding scratch, kept for its capacity */
+  iso_buf ids;    /* the requests' ids, concatenated */
+  size_t* id_end; /* n end offsets into ids */
   size_t id_end_cap;
   iso_client_cb cb;
   iso_client_batch_cb batch_cb;
@@ -158,8 +158,11 @@ static void slot_free(slot* s) {
 
 /* Takes a free slot (creating one if allowed). With wait set, blocks until
  * one is free or `expire` (if has_deadline) passes. */
-static int slot_acquire(iso_client* c, int wait, int has_deadline,
-                        nng_time expire, slot** out) {
+static int slot_acquire(iso_client* c,
+                        int wait,
+                        int has_deadline,
+                        nng_time expire,
+                        slot** out) {
   int rc = 0;
   pthread_mutex_lock(&c->mu);
   for (;;) {
@@ -350,8 +353,7 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void* arg) {
   }
 }
 
-static int setup_tls(iso_client* c, const char* url,
-                     const iso_client_opts* o) {
+static int setup_tls(iso_client* c, const char* url, const iso_client_opts* o) {
   if (o->tls_ca_file == NULL && !o->tls_insecure) {
     return ISO_EINVAL;
   }
@@ -387,7 +389,45 @@ static int setup_tls(iso_client* c, const char* url,
   return rv == 0 ? 0 : (rv == NNG_ENOMEM ? ISO_ENOMEM : ISO_EINVAL);
 }
 
-int iso_client_open(const char* url, const iso_client_opts* opts,
+/* Options, pipe events, the dialer (and its TLS) on a new socket. */
+static int open_socket(iso_client* c,
+                       const char* url,
+                       const iso_client_opts* o,
+                       nng_duration resend) {
+  int rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, resend);
+  if (rv == 0) {
+    rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg);
+  }
+  if (rv == 0) {
+    rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 100);
+  }
+  if (rv == 0) {
+    rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 2000);
+  }
+  if (rv == 0) {
+    rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, c);
+  }
+  if (rv == 0) {
+    rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c);
+  }
+  if (rv != 0) {
+    return from_nng(rv);
+  }
+  rv = nng_dialer_create(&c->dialer, c->sock, url);
+  if (rv != 0) {
+    return rv == NNG_ENOMEM ? ISO_ENOMEM : ISO_EINVAL;
+  }
+  if (strncmp(url, "tls+", 4) == 0) {
+    int rc = setup_tls(c, url, o);
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  return from_nng(nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK));
+}
+
+int iso_client_open(const char* url,
+                    const iso_client_opts* opts,
                     iso_client** out) {
   static const iso_client_opts defaults;
   const iso_client_opts* o = opts ? opts : &defaults;
@@ -403,7 +443,8 @@ int iso_client_open(const char* url, const iso_client_opts* opts,
     return ISO_ENOMEM;
   }
   c->max_msg = o->max_msg ? o->max_msg : ISO_PROTO_MAX_MSG_DEFAULT;
-  c->max_slots = o->max_inflight ? o->max_inflight : ISO_CLIENT_DEFAULT_INFLIGHT;
+  c->max_slots =
+      o->max_inflight ? o->max_inflight : ISO_CLIENT_DEFAULT_INFLIGHT;
   atomic_init(&c->closing, 0);
   atomic_init(&c->npipes, 0);
   atomic_init(&c->next_id, 1);
@@ -421,23 +462,8 @@ int iso_client_open(const char* url, const iso_client_opts* opts,
     free(c);
     return from_nng(rv);
   }
-  int rc = 0;
   nng_duration resend = o->resend_ms > 0 ? o->resend_ms : NNG_DURATION_INFINITE;
-  if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, resend)) != 0 ||
-      (rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg)) != 0 ||
-      (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 100)) != 0 ||
-      (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 2000)) != 0 ||
-      (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, c)) != 0 ||
-      (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c)) != 0) {
-    rc = from_nng(rv);
-  } else if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0) {
-    rc = rv == NNG_ENOMEM ? ISO_ENOMEM : ISO_EINVAL;
-  } else if (strncmp(url, "tls+", 4) == 0 &&
-             (rc = setup_tls(c, url, o)) != 0) {
-    /* rc set */
-  } else if ((rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
-    rc = from_nng(rv);
-  }
+  int rc = open_socket(c, url, o, resend);
   if (rc != 0) {
     iso_client_close(c);
     return rc;
@@ -536,8 +562,13 @@ static int slot_encode(slot* s, const iso_job* jobs, size_t n, int is_batch) {
   return rc;
 }
 
-static int submit(iso_client* c, const iso_job* jobs, size_t n, int is_batch,
-                  int64_t deadline_ms, int wait, slot** out) {
+static int submit(iso_client* c,
+                  const iso_job* jobs,
+                  size_t n,
+                  int is_batch,
+                  int64_t deadline_ms,
+                  int wait,
+                  slot** out) {
   if (c == NULL || jobs == NULL || n == 0 ||
       (is_batch && n > ISO_PROTO_MAX_BATCH)) {
     return ISO_EINVAL;
@@ -562,8 +593,11 @@ static int submit(iso_client* c, const iso_job* jobs, size_t n, int is_batch,
 
 /* ---- async -------------------------------------------------------------- */
 
-int iso_client_submit(iso_client* c, const iso_job* job, int64_t deadline_ms,
-                      iso_client_cb cb, void* data) {
+int iso_client_submit(iso_client* c,
+                      const iso_job* job,
+                      int64_t deadline_ms,
+                      iso_client_cb cb,
+                      void* data) {
   slot* s;
   if (cb == NULL) {
     return ISO_EINVAL;
@@ -578,8 +612,11 @@ int iso_client_submit(iso_client* c, const iso_job* job, int64_t deadline_ms,
   return slot_start(s);
 }
 
-int iso_client_submit_batch(iso_client* c, const iso_job* jobs, size_t n,
-                            int64_t deadline_ms, iso_client_batch_cb cb,
+int iso_client_submit_batch(iso_client* c,
+                            const iso_job* jobs,
+                            size_t n,
+                            int64_t deadline_ms,
+                            iso_client_batch_cb cb,
                             void* data) {
   slot* s;
   if (cb == NULL) {
@@ -664,7 +701,9 @@ static void raw_done(void* data, int rc, const uint8_t* p, size_t n) {
   waiter_done(w, rc);
 }
 
-int iso_client_call(iso_client* c, const iso_job* job, int64_t deadline_ms,
+int iso_client_call(iso_client* c,
+                    const iso_job* job,
+                    int64_t deadline_ms,
                     iso_result* out) {
   if (out == NULL) {
     return ISO_EINVAL;
@@ -689,8 +728,11 @@ int iso_client_call(iso_client* c, const iso_job* job, int64_t deadline_ms,
   return waiter_wait(&w);
 }
 
-int iso_client_batch(iso_client* c, const iso_job* jobs, size_t n,
-                     int64_t deadline_ms, iso_result* out) {
+int iso_client_batch(iso_client* c,
+                     const iso_job* jobs,
+                     size_t n,
+                     int64_t deadline_ms,
+                     iso_result* out) {
   if (out == NULL) {
     return ISO_EINVAL;
   }
@@ -717,8 +759,11 @@ int iso_client_batch(iso_client* c, const iso_job* jobs, size_t n,
   return waiter_wait(&w);
 }
 
-int iso_client_request_raw(iso_client* c, const uint8_t* bytes, size_t len,
-                           int64_t deadline_ms, iso_buf* reply) {
+int iso_client_request_raw(iso_client* c,
+                           const uint8_t* bytes,
+                           size_t len,
+                           int64_t deadline_ms,
+                           iso_buf* reply) {
   if (c == NULL || reply == NULL || (bytes == NULL && len > 0)) {
     return ISO_EINVAL;
   }

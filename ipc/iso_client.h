@@ -83,7 +83,8 @@ typedef struct iso_client_opts {
  * without tls_ca_file or tls_insecure), ISO_ENOMEM, ISO_EIO (NNG failed).
  * Constructor; *out is owned by the caller, release it with
  * iso_client_close(). Thread: any. */
-int iso_client_open(const char* url, const iso_client_opts* opts,
+int iso_client_open(const char* url,
+                    const iso_client_opts* opts,
                     iso_client** out);
 
 /* iso_client_close: completes every request in flight with ISO_ECLOSED
@@ -103,7 +104,9 @@ int iso_client_connected(iso_client* c);
  * (see above) and *out zeroed. Waits for a free slot if all are busy. The
  * caller owns *out: release it with iso_result_free(). Thread: any; many
  * threads may call at once. */
-int iso_client_call(iso_client* c, const iso_job* job, int64_t deadline_ms,
+int iso_client_call(iso_client* c,
+                    const iso_job* job,
+                    int64_t deadline_ms,
                     iso_result* out);
 
 /* iso_client_batch: sends n jobs (1..ISO_PROTO_MAX_BATCH) as one batch
@@ -111,14 +114,20 @@ int iso_client_call(iso_client* c, const iso_job* job, int64_t deadline_ms,
  * (each with its own status; a server that refuses the whole batch gives
  * the same error in every entry); else an error and out[] zeroed. The
  * caller owns out[]: iso_result_free() each. Thread: any. */
-int iso_client_batch(iso_client* c, const iso_job* jobs, size_t n,
-                     int64_t deadline_ms, iso_result* out);
+int iso_client_batch(iso_client* c,
+                     const iso_job* jobs,
+                     size_t n,
+                     int64_t deadline_ms,
+                     iso_result* out);
 
 /* iso_client_request_raw: sends len bytes as they are (no checks) and
  * appends the reply bytes, whatever they are, to reply. Returns 0 or an
  * error (see above; never ISO_EPROTO). Thread: any. */
-int iso_client_request_raw(iso_client* c, const uint8_t* bytes, size_t len,
-                           int64_t deadline_ms, iso_buf* reply);
+int iso_client_request_raw(iso_client* c,
+                           const uint8_t* bytes,
+                           size_t len,
+                           int64_t deadline_ms,
+                           iso_buf* reply);
 
 /* Completion of an async submit. status is 0 or an ISO_E* code; result is
  * the decoded reply when status is 0, else NULL. The library frees the
@@ -130,8 +139,10 @@ typedef void (*iso_client_cb)(void* data, int status, iso_result* result);
 
 /* Completion of an async batch: results has n entries (in job order) when
  * status is 0, else NULL. Ownership as iso_client_cb, per entry. */
-typedef void (*iso_client_batch_cb)(void* data, int status,
-                                    iso_result* results, size_t n);
+typedef void (*iso_client_batch_cb)(void* data,
+                                    int status,
+                                    iso_result* results,
+                                    size_t n);
 
 /* iso_client_submit: starts sending job and returns. Returns 0 if the
  * request is on its way: then cb runs exactly once, later, on an NNG
@@ -139,13 +150,19 @@ typedef void (*iso_client_batch_cb)(void* data, int status,
  * max_inflight slots are busy, ISO_ECLOSED, ISO_EINVAL, ISO_ETOOBIG,
  * ISO_ENOMEM: then cb never runs. The job is encoded before this returns,
  * so its memory may be reused at once. Thread: any, callbacks included. */
-int iso_client_submit(iso_client* c, const iso_job* job, int64_t deadline_ms,
-                      iso_client_cb cb, void* data);
+int iso_client_submit(iso_client* c,
+                      const iso_job* job,
+                      int64_t deadline_ms,
+                      iso_client_cb cb,
+                      void* data);
 
 /* iso_client_submit_batch: iso_client_submit for n jobs in one batch
  * message; cb gets the n results. Thread: any, callbacks included. */
-int iso_client_submit_batch(iso_client* c, const iso_job* jobs, size_t n,
-                            int64_t deadline_ms, iso_client_batch_cb cb,
+int iso_client_submit_batch(iso_client* c,
+                            const iso_job* jobs,
+                            size_t n,
+                            int64_t deadline_ms,
+                            iso_client_batch_cb cb,
                             void* data);
 
 #ifdef __cplusplus

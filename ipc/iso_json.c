@@ -329,7 +329,7 @@ static int emit(iso__mp_rd* r, jw* w, int depth) {
     case ISO__MP_ARRAY:
     case ISO__MP_MAP: {
       int is_map = o.type == ISO__MP_MAP;
-      if (depth > ISO_JSON_MAX_DEPTH) {
+      if (depth > ISO_JSON_MAX_PRINT_DEPTH) {
         return ISO_EPROTO;
       }
       putc_(w, is_map ? '{' : '[');
@@ -630,9 +630,8 @@ static int parse_number(jp* j) {
       return 0;
     }
     if (!overflow && neg && v != 0 && v <= (uint64_t)INT64_MAX + 1) {
-      msgpack_pack_int64(&j->w.pk, v == (uint64_t)INT64_MAX + 1
-                                       ? INT64_MIN
-                                       : -(int64_t)v);
+      msgpack_pack_int64(
+          &j->w.pk, v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v);
       return 0;
     }
     /* "-0" and integers beyond 64 bits fall through to float64. */
@@ -772,7 +771,9 @@ static int parse_value(jp* j, int depth) {
   }
 }
 
-int iso_json_to_msgpack_ex(const char* text, size_t len, iso_buf* out,
+int iso_json_to_msgpack_ex(const char* text,
+                           size_t len,
+                           iso_buf* out,
                            iso_json_error* err) {
   size_t mark = out->len;
   jp j = {.start = text, .p = text, .end = text + len};

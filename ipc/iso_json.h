@@ -28,7 +28,10 @@
  *   surrogate (\ud800) becomes U+FFFD. Duplicate object keys are kept as
  *   they are (msgpack maps allow them; the reader decides).
  *
- * Both directions refuse nesting deeper than ISO_JSON_MAX_DEPTH containers.
+ * JSON text may nest ISO_JSON_MAX_DEPTH containers deep; msgpack printed
+ * as JSON may nest ISO_JSON_MAX_PRINT_DEPTH deep, more than the runtime
+ * ever produces (values nest at most 100 deep, docs/values.md), so every
+ * job value can be printed.
  * Numbers are formatted and parsed in the "C" locale, the one isopool
  * processes run in (nothing calls setlocale).
  */
@@ -44,22 +47,24 @@
 extern "C" {
 #endif
 
-/* Containers may nest this deep (64 nested arrays are fine, 65 are not). */
+/* JSON text may nest this deep (64 nested arrays are fine, 65 are not). */
 #define ISO_JSON_MAX_DEPTH 64
+/* msgpack given to iso_json_from_msgpack may nest this deep. */
+#define ISO_JSON_MAX_PRINT_DEPTH 128
 
 /* Where and why JSON text was refused. */
 typedef struct iso_json_error {
-  size_t offset;     /* byte offset of the problem in the text */
-  int line;          /* 1-based */
-  int column;        /* 1-based, in bytes */
-  char message[96];  /* "expected ':' after an object key" */
+  size_t offset;    /* byte offset of the problem in the text */
+  int line;         /* 1-based */
+  int column;       /* 1-based, in bytes */
+  char message[96]; /* "expected ':' after an object key" */
 } iso_json_error;
 
 /* iso_json_from_msgpack: appends the JSON text of the one msgpack value in
  * [mp, mp+len) to out, then NUL-terminates out (the NUL is not counted in
  * out->len). Returns 0; ISO_EPROTO if the bytes are not exactly one msgpack
  * value (truncated, trailing bytes, 0xc1, nesting deeper than
- * ISO_JSON_MAX_DEPTH); ISO_ENOMEM. On error out->len is unchanged.
+ * ISO_JSON_MAX_PRINT_DEPTH); ISO_ENOMEM. On error out->len is unchanged.
  * Thread: any. */
 int iso_json_from_msgpack(const uint8_t* mp, size_t len, iso_buf* out);
 
@@ -72,7 +77,9 @@ int iso_json_to_msgpack(const char* text, size_t len, iso_buf* out);
 /* iso_json_to_msgpack_ex: iso_json_to_msgpack that also says where and why
  * the text was refused; err (may be NULL) is filled only on ISO_EPROTO.
  * Thread: any. */
-int iso_json_to_msgpack_ex(const char* text, size_t len, iso_buf* out,
+int iso_json_to_msgpack_ex(const char* text,
+                           size_t len,
+                           iso_buf* out,
                            iso_json_error* err);
 
 #ifdef __cplusplus

@@ -36,9 +36,9 @@ const char* iso_proto_code_name(iso_proto_code code) {
 }
 
 static iso_proto_code code_from_name(const uint8_t* s, size_t n) {
-#define ISO_PROTO_CODE_MATCH(name, str)                   \
-  if (n == sizeof(str) - 1 && memcmp(s, str, n) == 0) {   \
-    return ISO_CODE_##name;                               \
+#define ISO_PROTO_CODE_MATCH(name, str)                 \
+  if (n == sizeof(str) - 1 && memcmp(s, str, n) == 0) { \
+    return ISO_CODE_##name;                             \
   }
   ISO_PROTO_CODE_TABLE(ISO_PROTO_CODE_MATCH)
 #undef ISO_PROTO_CODE_MATCH
@@ -89,11 +89,11 @@ static int level_from_name(const uint8_t* s, size_t n, iso_log_level* out) {
 
 static const char* type_name(iso__mp_type t) {
   static const char* const names[] = {
-      [ISO__MP_NIL] = "nil",      [ISO__MP_BOOL] = "a boolean",
+      [ISO__MP_NIL] = "nil",         [ISO__MP_BOOL] = "a boolean",
       [ISO__MP_UINT] = "an integer", [ISO__MP_INT] = "an integer",
-      [ISO__MP_F32] = "a float",  [ISO__MP_F64] = "a float",
-      [ISO__MP_STR] = "a string", [ISO__MP_BIN] = "binary",
-      [ISO__MP_ARRAY] = "an array", [ISO__MP_MAP] = "a map",
+      [ISO__MP_F32] = "a float",     [ISO__MP_F64] = "a float",
+      [ISO__MP_STR] = "a string",    [ISO__MP_BIN] = "binary",
+      [ISO__MP_ARRAY] = "an array",  [ISO__MP_MAP] = "a map",
       [ISO__MP_EXT] = "an ext"};
   return names[t];
 }
@@ -114,9 +114,11 @@ enum {
 };
 
 static const char* const k_field[F_COUNT] = {
-    [F_V] = "v",           [F_ID] = "id",          [F_KIND] = "kind",
-    [F_SOURCE] = "source", [F_MODULE] = "module", [F_EXPORT] = "export",
-    [F_ARGS] = "args",     [F_TIMEOUT] = "timeout_ms", [F_BATCH] = "batch"};
+    [F_V] = "v",           [F_ID] = "id",
+    [F_KIND] = "kind",     [F_SOURCE] = "source",
+    [F_MODULE] = "module", [F_EXPORT] = "export",
+    [F_ARGS] = "args",     [F_TIMEOUT] = "timeout_ms",
+    [F_BATCH] = "batch"};
 
 typedef struct span {
   const uint8_t* p; /* NULL: field absent */
@@ -225,7 +227,9 @@ static int decode_batch(iso__mp_rd* r, iso_proto_msg* out, scan* top);
  * set (the top level), a `batch` field is decoded in place. Returns 0 (a
  * semantic fault may be in sc), ISO_EPROTO (structural, in sc), or
  * ISO_ENOMEM. */
-static int scan_fields(iso__mp_rd* r, uint32_t npairs, scan* sc,
+static int scan_fields(iso__mp_rd* r,
+                       uint32_t npairs,
+                       scan* sc,
                        iso_proto_msg* out) {
   for (uint32_t i = 0; i < npairs; i++) {
     const uint8_t* key_at = r->p;
@@ -373,8 +377,8 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
     }
   }
   name_field(sc, F_MODULE, ISO_PROTO_MAX_MODULE, &q->module);
-  int has_export = name_field(sc, F_EXPORT, ISO_PROTO_MAX_EXPORT,
-                              &q->export_name);
+  int has_export =
+      name_field(sc, F_EXPORT, ISO_PROTO_MAX_EXPORT, &q->export_name);
   if (sc->f[F_ARGS].p != NULL) {
     iso__mp_obj o = field_obj(sc, F_ARGS);
     if (o.type != ISO__MP_ARRAY) {
@@ -398,9 +402,6 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
     if (has_export) {
       fault(sc, "'export' is only for kind \"call\"");
     }
-    if (sc->f[F_ARGS].p != NULL) {
-      fault(sc, "'args' is only for kind \"call\"");
-    }
     if (sc->f[F_SOURCE].p == NULL && sc->f[F_MODULE].p == NULL) {
       fault(sc, "eval needs 'source' or 'module'");
     }
@@ -418,7 +419,9 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
 
 /* One element of a batch. A semantic fault marks only this element; a
  * structural one ends the message (the next element cannot be found). */
-static int decode_element(iso__mp_rd* r, iso_proto_req* q, size_t index,
+static int decode_element(iso__mp_rd* r,
+                          iso_proto_req* q,
+                          size_t index,
                           scan* top) {
   char where[32];
 #define WHERE() (snprintf(where, sizeof where, "batch[%zu]: ", index), where)
@@ -512,8 +515,11 @@ void iso_proto_msg_free(iso_proto_msg* msg) {
   memset(msg, 0, sizeof *msg);
 }
 
-int iso_proto_decode(const uint8_t* buf, size_t len, iso_proto_msg* out,
-                     char* errbuf, size_t errlen) {
+int iso_proto_decode(const uint8_t* buf,
+                     size_t len,
+                     iso_proto_msg* out,
+                     char* errbuf,
+                     size_t errlen) {
   memset(out, 0, sizeof *out);
   scan top;
   memset(top.f, 0, sizeof top.f);
@@ -521,11 +527,14 @@ int iso_proto_decode(const uint8_t* buf, size_t len, iso_proto_msg* out,
   top.fatal = 0;
   int rc = 0;
   iso__mp_rd r;
-  iso__mp_obj o;
+  iso__mp_obj o = {.type = ISO__MP_NIL};
   iso__mp_rd_init(&r, buf, len);
+  if (len > 0 && buf != NULL) {
+    rc = iso__mp_read(&r, &o);
+  }
   if (len == 0 || buf == NULL) {
     fault(&top, "empty message");
-  } else if ((rc = iso__mp_read(&r, &o)) != 0) {
+  } else if (rc != 0) {
     structural(&top, rc, "");
     rc = 0;
   } else if (o.type != ISO__MP_MAP) {
@@ -673,7 +682,8 @@ int iso_proto_encode_batch_header(size_t n, iso_buf* out) {
   return w.err;
 }
 
-int iso_proto_encode_batch_reply(const iso_proto_reply* replies, size_t n,
+int iso_proto_encode_batch_reply(const iso_proto_reply* replies,
+                                 size_t n,
                                  iso_buf* out) {
   size_t mark = out->len;
   int rc = iso_proto_encode_batch_header(n, out);
@@ -694,7 +704,7 @@ static int check_job(const iso_job* job) {
   }
   if (job->kind == ISO_JOB_EVAL) {
     if ((job->source == NULL && job->module == NULL) ||
-        job->export_name != NULL || job->args != NULL) {
+        job->export_name != NULL) {
       return ISO_EINVAL;
     }
   } else if (job->kind == ISO_JOB_CALL) {
@@ -708,9 +718,9 @@ static int check_job(const iso_job* job) {
       (job->module[0] == 0 || strlen(job->module) > ISO_PROTO_MAX_MODULE)) {
     return ISO_EINVAL;
   }
-  if (job->export_name != NULL && (job->export_name[0] == 0 ||
-                                   strlen(job->export_name) >
-                                       ISO_PROTO_MAX_EXPORT)) {
+  if (job->export_name != NULL &&
+      (job->export_name[0] == 0 ||
+       strlen(job->export_name) > ISO_PROTO_MAX_EXPORT)) {
     return ISO_EINVAL;
   }
   if (job->args != NULL) {
@@ -1009,9 +1019,8 @@ static int make_result(const rview* v, iso_result* out) {
     value.data = k_nil;
     value.len = 1;
   }
-  size_t size = v->nlogs * sizeof(iso_log) + id.len + value.len +
-                v->name.len + v->message.len + v->stack.len + v->code.len +
-                4 + v->log_bytes;
+  size_t size = v->nlogs * sizeof(iso_log) + id.len + value.len + v->name.len +
+                v->message.len + v->stack.len + v->code.len + 4 + v->log_bytes;
   char* mem = malloc(size);
   if (mem == NULL) {
     return ISO_ENOMEM;
@@ -1089,7 +1098,9 @@ int iso_proto_decode_reply(const uint8_t* buf, size_t len, iso_result* out) {
 /* Finds the `batch` array of a batch reply: 1 and *r positioned at its
  * first element with *count set; 0 if there is no `batch` field; <0 if the
  * envelope is malformed. */
-static int find_batch(const uint8_t* buf, size_t len, iso__mp_rd* r,
+static int find_batch(const uint8_t* buf,
+                      size_t len,
+                      iso__mp_rd* r,
                       uint32_t* count) {
   iso__mp_obj o;
   iso__mp_rd_init(r, buf, len);
@@ -1132,8 +1143,10 @@ static int find_batch(const uint8_t* buf, size_t len, iso__mp_rd* r,
   return 1;
 }
 
-int iso_proto_decode_batch_reply(const uint8_t* buf, size_t len,
-                                 iso_result* out, size_t n) {
+int iso_proto_decode_batch_reply(const uint8_t* buf,
+                                 size_t len,
+                                 iso_result* out,
+                                 size_t n) {
   for (size_t i = 0; i < n; i++) {
     memset(&out[i], 0, sizeof out[i]);
   }

@@ -51,7 +51,8 @@ extern "C" {
 /* ---- shared enums ------------------------------------------------------- */
 
 typedef enum iso_job_kind {
-  ISO_JOB_EVAL = 1, /* evaluate a module (source text or a file) */
+  ISO_JOB_EVAL = 1, /* evaluate a module (source text or a file); a
+                     * function default export is called with args */
   ISO_JOB_CALL = 2  /* call an export of a module with args */
 } iso_job_kind;
 
@@ -129,8 +130,8 @@ typedef struct iso_proto_req {
   const char* errmsg; /* NUL-terminated, owned by the iso_proto_msg */
   iso_bytes id;       /* raw msgpack of `id`; {NULL, 0} if absent (echo nil) */
   iso_job_kind kind;
-  iso_str source;     /* {NULL, 0} if absent */
-  iso_str module;     /* {NULL, 0} if absent; never contains NUL bytes */
+  iso_str source;      /* {NULL, 0} if absent */
+  iso_str module;      /* {NULL, 0} if absent; never contains NUL bytes */
   iso_str export_name; /* call: "default" if absent; eval: {NULL, 0} */
   iso_bytes args;      /* raw msgpack array; a static empty array if absent */
   int64_t timeout_ms;  /* -1 if absent */
@@ -162,8 +163,11 @@ typedef struct iso_proto_msg {
  * Ownership: *out points into buf; release it with iso_proto_msg_free()
  * whatever the return value. Cost: one pass over the bytes, one allocation
  * for a batch, none for a single request. Thread: any. */
-int iso_proto_decode(const uint8_t* buf, size_t len, iso_proto_msg* out,
-                     char* errbuf, size_t errlen);
+int iso_proto_decode(const uint8_t* buf,
+                     size_t len,
+                     iso_proto_msg* out,
+                     char* errbuf,
+                     size_t errlen);
 
 /* iso_proto_msg_free: releases what iso_proto_decode() allocated (not buf)
  * and zeroes *msg. Destructor; accepts NULL and a zeroed msg. Thread: any. */
@@ -199,7 +203,8 @@ int iso_proto_encode_batch_header(size_t n, iso_buf* out);
 
 /* iso_proto_encode_batch_reply: the whole batch reply for n replies.
  * Returns as iso_proto_encode_reply. Thread: any. */
-int iso_proto_encode_batch_reply(const iso_proto_reply* replies, size_t n,
+int iso_proto_encode_batch_reply(const iso_proto_reply* replies,
+                                 size_t n,
                                  iso_buf* out);
 
 /* ---- requests: client side ---------------------------------------------- */
@@ -207,20 +212,20 @@ int iso_proto_encode_batch_reply(const iso_proto_reply* replies, size_t n,
 /* A job to send. All pointers are borrowed for the duration of the call. */
 typedef struct iso_job {
   iso_job_kind kind;
-  const char* source;  /* module text, or NULL */
-  size_t source_len;   /* 0: strlen(source) */
-  const char* module;  /* specifier under the module root, or NULL */
+  const char* source;      /* module text, or NULL */
+  size_t source_len;       /* 0: strlen(source) */
+  const char* module;      /* specifier under the module root, or NULL */
   const char* export_name; /* call only; NULL sends nothing ("default") */
-  const uint8_t* args; /* call only: one msgpack array, or NULL for [] */
+  const uint8_t* args;     /* one msgpack array, or NULL for [] */
   size_t args_len;
-  int64_t timeout_ms;  /* > 0 sends timeout_ms; <= 0 leaves the server's */
-  const uint8_t* id;   /* one msgpack value, or NULL (the client numbers it) */
+  int64_t timeout_ms; /* > 0 sends timeout_ms; <= 0 leaves the server's */
+  const uint8_t* id;  /* one msgpack value, or NULL (the client numbers it) */
   size_t id_len;
 } iso_job;
 
 /* iso_proto_encode_request: appends the request map for job to out, with
  * v = 1. The job is checked the way a server would check it (kind; eval
- * needs source or module and takes no export or args; call needs module;
+ * needs source or module and takes no export; call needs module;
  * args one msgpack array; id one msgpack value), so mistakes surface here
  * rather than as a bad_request reply. A NULL id sends no id. Returns 0,
  * ISO_EINVAL, ISO_ENOMEM; on error out->len is unchanged. Thread: any. */
@@ -241,10 +246,10 @@ typedef struct iso_result {
   size_t id_len;
   const uint8_t* value; /* fulfilled: raw msgpack of the value */
   size_t value_len;
-  const char* name;    /* rejected: the error's name ("TypeError") */
-  const char* message; /* rejected and error */
-  const char* stack;   /* rejected */
-  iso_proto_code code; /* error */
+  const char* name;      /* rejected: the error's name ("TypeError") */
+  const char* message;   /* rejected and error */
+  const char* stack;     /* rejected */
+  iso_proto_code code;   /* error */
   const char* code_name; /* error: the code as sent ("busy") */
   const iso_log* logs;
   size_t nlogs;
@@ -264,8 +269,10 @@ int iso_proto_decode_reply(const uint8_t* buf, size_t len, iso_result* out);
  * status "error" reply (the server refused the batch as a whole) is copied
  * into all n results. Returns 0, ISO_EPROTO, ISO_ENOMEM; on error every
  * out[i] is zeroed. Thread: any. */
-int iso_proto_decode_batch_reply(const uint8_t* buf, size_t len,
-                                 iso_result* out, size_t n);
+int iso_proto_decode_batch_reply(const uint8_t* buf,
+                                 size_t len,
+                                 iso_result* out,
+                                 size_t n);
 
 /* iso_result_free: releases a result and zeroes it. Destructor; accepts
  * NULL and zeroed results. Thread: any. */

@@ -19,15 +19,18 @@ static inline uint64_t be64(const uint8_t* p) {
 }
 
 /* Reads an n-byte big-endian length/number that must be present. */
-#define NEED(n)                      \
-  do {                               \
+#define NEED(n)                       \
+  do {                                \
     if ((size_t)(r->end - p) < (n)) { \
-      return ISO__MP_ETRUNC;         \
-    }                                \
+      return ISO__MP_ETRUNC;          \
+    }                                 \
   } while (0)
 
-static int payload(iso__mp_rd* r, const uint8_t* p, iso__mp_obj* o,
-                   iso__mp_type t, uint64_t len) {
+static int payload(iso__mp_rd* r,
+                   const uint8_t* p,
+                   iso__mp_obj* o,
+                   iso__mp_type t,
+                   uint64_t len) {
   if ((uint64_t)(r->end - p) < len) {
     return ISO__MP_ETRUNC;
   }
@@ -38,8 +41,11 @@ static int payload(iso__mp_rd* r, const uint8_t* p, iso__mp_obj* o,
   return 0;
 }
 
-static int container(iso__mp_rd* r, const uint8_t* p, iso__mp_obj* o,
-                     iso__mp_type t, uint64_t n) {
+static int container(iso__mp_rd* r,
+                     const uint8_t* p,
+                     iso__mp_obj* o,
+                     iso__mp_type t,
+                     uint64_t n) {
   uint64_t min_bytes = t == ISO__MP_MAP ? 2 * n : n;
   if (min_bytes > (uint64_t)(r->end - p)) {
     return ISO__MP_ECOUNT;
@@ -50,8 +56,7 @@ static int container(iso__mp_rd* r, const uint8_t* p, iso__mp_obj* o,
   return 0;
 }
 
-static int ext(iso__mp_rd* r, const uint8_t* p, iso__mp_obj* o,
-               uint64_t len) {
+static int ext(iso__mp_rd* r, const uint8_t* p, iso__mp_obj* o, uint64_t len) {
   if (r->end == p) {
     return ISO__MP_ETRUNC;
   }

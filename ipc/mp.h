@@ -59,8 +59,7 @@ typedef struct iso__mp_rd {
   const uint8_t* end;
 } iso__mp_rd;
 
-static inline void iso__mp_rd_init(iso__mp_rd* r, const uint8_t* p,
-                                   size_t n) {
+static inline void iso__mp_rd_init(iso__mp_rd* r, const uint8_t* p, size_t n) {
   r->p = p;
   r->end = p + n;
 }

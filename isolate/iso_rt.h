@@ -94,6 +94,12 @@ int iso_rt_running(iso_rt* rt, uint64_t* gen, uint64_t* since_ns,
  * Returns 1 if it terminated. Thread: any. */
 int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen);
 
+/* iso_rt_tick: run the event loop tick now, if one is due, instead of in
+ * the loop's idle phase: an owner that has just started work (the pool, on
+ * a batch of jobs) saves a trip around the loop. Thread: owning loop, not
+ * from inside a runtime callback. */
+void iso_rt_tick(iso_rt* rt);
+
 /* iso_rt_heap_used: bytes of V8 heap in use. Thread: owning loop. */
 size_t iso_rt_heap_used(iso_rt* rt);
 

@@ -304,7 +304,7 @@ static void read_work_cb(uv_work_t* w) {
         (strncmp(real, r->root, rootlen) == 0 && real[rootlen] == '/'))) {
     r->err = ISO_EPERM;
     snprintf(r->errmsg, sizeof(r->errmsg),
-             "it is a link to \"%s\", outside the module root \"%s\"", real,
+             "it is a link to \"%.200s\", outside the module root \"%.200s\"", real,
              r->root);
     return;
   }

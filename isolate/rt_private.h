@@ -69,7 +69,7 @@ struct iso_read {
   char* data;
   size_t len;
   int err;
-  char errmsg[256];
+  char errmsg[512];
 };
 
 /* A module evaluation (the seed's pending_mod_evaluate), with the steps

@@ -498,7 +498,7 @@ int iso_realm_new(iso_rt* rt, const iso_realm_cbs* cbs, void* data,
   v8s_exc exc = {0};
   v8s_ref hooks = 0;
   iso__rt_enter(rt, NULL);
-  rc = v8s_execute(rt->iso, realm->ctx, "isopool:bootstrap",
+  rc = v8s_execute_static(rt->iso, realm->ctx, "isopool:bootstrap",
                    iso_bootstrap_prelude, iso_bootstrap_prelude_len, &hooks,
                    &exc);
   iso__rt_leave(rt, NULL, rc, &exc);
@@ -1149,6 +1149,12 @@ static void realm_tick(iso_realm* realm) {
     iso_js_error e = {0};
     iso__error_set(&e, ISO_ESTALL, ISO_JS_PLAIN, "Error", "%s", kDynStall);
     iso__realm_fail(realm, &e);
+  }
+}
+
+void iso_rt_tick(iso_rt* rt) {
+  if (rt->in_tick == 0 && uv_is_active((uv_handle_t*)&rt->idle)) {
+    idle_cb(&rt->idle);
   }
 }
 

@@ -98,6 +98,8 @@ struct v8s_isolate {
   // synthetic JSON module identity hash -> its parsed value
   std::unordered_multimap<int, std::pair<Global<Module>, Global<Value>>>
       json;
+  // v8s_execute_static: source pointer -> its compiled script
+  std::vector<std::pair<const char*, Global<v8::UnboundScript>>> scripts;
 };
 
 namespace {
@@ -1348,6 +1350,7 @@ void v8s_isolate_free(v8s_isolate* iso) {
   }
   iso->refs.clear();
   iso->json.clear();
+  iso->scripts.clear();
   iso->watched.clear();
   iso->natives.Reset();
   iso->isolate->Exit();
@@ -1479,6 +1482,44 @@ int v8s_execute(v8s_isolate* iso, v8s_ref ctx, const char* name,
   }
   Local<Value> value;
   if (!script->Run(context).ToLocal(&value)) {
+    return caught(iso, context, tc, exc);
+  }
+  if (result != nullptr) {
+    *result = ref_new(iso, value);
+  }
+  return 0;
+}
+
+int v8s_execute_static(v8s_isolate* iso, v8s_ref ctx, const char* name,
+                       const char* source, size_t len, v8s_ref* result,
+                       v8s_exc* exc) {
+  ENTER(iso, ctx);
+  TryCatch tc(isolate);
+  Local<v8::UnboundScript> unbound;
+  for (auto& e : iso->scripts) {
+    if (e.first == source) {
+      unbound = e.second.Get(isolate);
+    }
+  }
+  if (unbound.IsEmpty()) {
+    Local<String> src;
+    if (len > static_cast<size_t>(String::kMaxLength) ||
+        !String::NewFromUtf8(isolate, source, v8::NewStringType::kNormal,
+                             static_cast<int>(len))
+             .ToLocal(&src)) {
+      return ISO_ENOMEM;
+    }
+    ScriptOrigin origin(isolate, str(isolate, name));
+    ScriptCompiler::Source source_obj(src, origin);
+    if (!ScriptCompiler::CompileUnboundScript(isolate, &source_obj)
+             .ToLocal(&unbound)) {
+      return syntax_error(iso, context, tc, exc);
+    }
+    iso->scripts.emplace_back(source, Global<v8::UnboundScript>(isolate,
+                                                               unbound));
+  }
+  Local<Value> value;
+  if (!unbound->BindToCurrentContext()->Run(context).ToLocal(&value)) {
     return caught(iso, context, tc, exc);
   }
   if (result != nullptr) {

@@ -174,6 +174,13 @@ int v8s_execute(v8s_isolate* iso, v8s_ref ctx, const char* name,
                 const char* source, size_t len, v8s_ref* result,
                 v8s_exc* exc);
 
+/* v8s_execute_static: v8s_execute for a source in static storage (the
+ * prelude), compiled once per isolate and then only bound and run: the
+ * source pointer is the cache key. */
+int v8s_execute_static(v8s_isolate* iso, v8s_ref ctx, const char* name,
+                       const char* source, size_t len, v8s_ref* result,
+                       v8s_exc* exc);
+
 /* v8s_microtasks: perform a microtask checkpoint. */
 void v8s_microtasks(v8s_isolate* iso);
 

@@ -486,8 +486,9 @@ int iso_pool_start(const iso_pool_opts* opts, iso_pool** out, char* err,
     w->pool = pool;
     char name[64];
     snprintf(name, sizeof(name), "%p-w%d", (void*)pool, i);
-    rc = iso_bus_open(name, disp_bus_cb, w, pool__worker_bus_cb, w,
-                      &w->disp_end, &w->end);
+    /* the worker reads its end from its own loop (iso_bus_fd) */
+    rc = iso_bus_open(name, disp_bus_cb, w, NULL, NULL, &w->disp_end,
+                      &w->end);
     if (rc != 0) {
       fail(err, errlen, rc, "cannot open the message bus: %s",
            iso_strerror(rc));

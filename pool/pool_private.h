@@ -71,7 +71,8 @@ struct pool_worker {
   iso_pool* pool;
   pthread_t thread;
   uv_loop_t loop;
-  uv_async_t async;
+  uv_async_t async; /* stop requests */
+  uv_poll_t bus_poll; /* the bus's receive fd: jobs arrive */
   uv_prepare_t flush;
   uv_timer_t deadline;
   iso_rt* rt;

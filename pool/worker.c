@@ -388,6 +388,16 @@ static void flush_cb(uv_prepare_t* h) {
   send_done(w);
 }
 
+static void async_cb(uv_async_t* h);
+
+/* The bus has batches: take them all (the worker's own thread). */
+static void bus_poll_cb(uv_poll_t* h, int status, int events) {
+  pool_worker* w = h->data;
+  if (iso_bus_drain(w->end, pool__worker_bus_cb, w) > 0) {
+    async_cb(&w->async);
+  }
+}
+
 static void async_cb(uv_async_t* h) {
   pool_worker* w = h->data;
   pthread_mutex_lock(&w->lock);
@@ -405,7 +415,10 @@ static void async_cb(uv_async_t* h) {
     }
   }
   free(jobs);
-  if (n > 0) {
+  if (n > 0 && !stopping) {
+    /* run them now rather than a trip around the loop later */
+    iso_rt_tick(w->rt);
+    flush_cb(&w->flush);
     update_warm_deadline(w);
     arm_deadline(w);
   }
@@ -426,7 +439,8 @@ static void async_cb(uv_async_t* h) {
   }
 }
 
-/* Thread: an NNG thread (the bus). */
+/* Queues a batch of jobs for the worker. Thread: the worker (bus_poll_cb);
+ * the inbox lock lets any thread queue. */
 void pool__worker_bus_cb(void* const* items, size_t n, void* arg) {
   pool_worker* w = arg;
   pthread_mutex_lock(&w->lock);
@@ -445,7 +459,6 @@ void pool__worker_bus_cb(void* const* items, size_t n, void* arg) {
   memcpy(w->inbox + w->ninbox, items, n * sizeof(void*));
   w->ninbox += n;
   pthread_mutex_unlock(&w->lock);
-  uv_async_send(&w->async);
 }
 
 static void handle_closed_cb(uv_handle_t* h) {}
@@ -473,6 +486,9 @@ static void* worker_main(void* arg) {
     uv_unref((uv_handle_t*)&w->flush);
     uv_timer_init(&w->loop, &w->deadline);
     w->deadline.data = w;
+    uv_poll_init(&w->loop, &w->bus_poll, iso_bus_fd(w->end));
+    w->bus_poll.data = w;
+    uv_poll_start(&w->bus_poll, UV_READABLE, bus_poll_cb);
   }
   pthread_mutex_lock(&pool->start_lock);
   pool->started++;
@@ -490,6 +506,7 @@ static void* worker_main(void* arg) {
   uv_close((uv_handle_t*)&w->async, handle_closed_cb);
   uv_close((uv_handle_t*)&w->flush, handle_closed_cb);
   uv_close((uv_handle_t*)&w->deadline, handle_closed_cb);
+  uv_close((uv_handle_t*)&w->bus_poll, handle_closed_cb);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_loop_close(&w->loop);
   return NULL;

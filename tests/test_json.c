@@ -181,14 +181,14 @@ static void t_invalid_utf8(void) {
 #define R "\xef\xbf\xbd"
   static const mp_case cases[] = {
       {"a1 ff", "\"" R "\""},
-      {"a1 80", "\"" R "\""},                /* lone continuation */
-      {"a2 e282", "\"" R "\""},              /* truncated 3-byte: one */
-      {"a3 61e282", "\"a" R "\""},           /* ... at the end */
-      {"a4 61e28262", "\"a" R "b\""},        /* ... in the middle */
-      {"a2 c0af", "\"" R R "\""},            /* overlong lead: two */
-      {"a3 eda080", "\"" R R R "\""},        /* a surrogate: three */
-      {"a4 f4908080", "\"" R R R R "\""},    /* past U+10FFFF: four */
-      {"a3 f09f98", "\"" R "\""},            /* truncated 4-byte */
+      {"a1 80", "\"" R "\""},             /* lone continuation */
+      {"a2 e282", "\"" R "\""},           /* truncated 3-byte: one */
+      {"a3 61e282", "\"a" R "\""},        /* ... at the end */
+      {"a4 61e28262", "\"a" R "b\""},     /* ... in the middle */
+      {"a2 c0af", "\"" R R "\""},         /* overlong lead: two */
+      {"a3 eda080", "\"" R R R "\""},     /* a surrogate: three */
+      {"a4 f4908080", "\"" R R R R "\""}, /* past U+10FFFF: four */
+      {"a3 f09f98", "\"" R "\""},         /* truncated 4-byte */
       {"a5 c3a9ffc3a9", "\"\xc3\xa9" R "\xc3\xa9\""},
       {"a2 0aff", "\"\\n" R "\""},
       {NULL, NULL}};
@@ -197,15 +197,14 @@ static void t_invalid_utf8(void) {
 }
 
 static void t_bin(void) {
-  static const mp_case cases[] = {
-      {"c4 00", "\"\""},
-      {"c4 01 ff", "\"/w==\""},
-      {"c4 02 fffe", "\"//4=\""},
-      {"c4 03 4d616e", "\"TWFu\""},
-      {"c4 04 4d616e00", "\"TWFuAA==\""},
-      {"c5 0003 000102", "\"AAEC\""},
-      {"c6 00000002 fbff", "\"+/8=\""},
-      {NULL, NULL}};
+  static const mp_case cases[] = {{"c4 00", "\"\""},
+                                  {"c4 01 ff", "\"/w==\""},
+                                  {"c4 02 fffe", "\"//4=\""},
+                                  {"c4 03 4d616e", "\"TWFu\""},
+                                  {"c4 04 4d616e00", "\"TWFuAA==\""},
+                                  {"c5 0003 000102", "\"AAEC\""},
+                                  {"c6 00000002 fbff", "\"+/8=\""},
+                                  {NULL, NULL}};
   run_to_json(cases);
 }
 
@@ -281,11 +280,19 @@ static char* nested_json(int n) {
 static void t_depth_limit(void) {
   iso_buf out;
   iso_buf_init(&out);
-  iso_buf ok = nested_mp(ISO_JSON_MAX_DEPTH);
-  CHECK_EQ(iso_json_from_msgpack(ok.data, ok.len, &out), 0);
-  char* want = nested_json(ISO_JSON_MAX_DEPTH);
-  CHECK_STR((const char*)out.data, want);
-  iso_buf deep = nested_mp(ISO_JSON_MAX_DEPTH + 1);
+  /* msgpack -> JSON prints what the runtime can produce (100 levels) and
+   * up to ISO_JSON_MAX_PRINT_DEPTH */
+  int depths[] = {100, ISO_JSON_MAX_PRINT_DEPTH};
+  for (int i = 0; i < 2; i++) {
+    iso_buf ok = nested_mp(depths[i]);
+    iso_buf_reset(&out);
+    CHECK_EQ(iso_json_from_msgpack(ok.data, ok.len, &out), 0);
+    char* want = nested_json(depths[i]);
+    CHECK_STR((const char*)out.data, want);
+    free(want);
+    iso_buf_free(&ok);
+  }
+  iso_buf deep = nested_mp(ISO_JSON_MAX_PRINT_DEPTH + 1);
   iso_buf_reset(&out);
   CHECK_EQ(iso_json_from_msgpack(deep.data, deep.len, &out), ISO_EPROTO);
   CHECK_EQ(out.len, 0);
@@ -295,7 +302,9 @@ static void t_depth_limit(void) {
   CHECK_EQ(iso_json_from_msgpack(deep.data, deep.len, &out), ISO_EPROTO);
   iso_buf_free(&deep);
 
-  /* JSON -> msgpack: the same limit */
+  /* JSON -> msgpack: 64 levels */
+  iso_buf ok = nested_mp(ISO_JSON_MAX_DEPTH);
+  char* want = nested_json(ISO_JSON_MAX_DEPTH);
   iso_buf_reset(&out);
   CHECK_EQ(iso_json_to_msgpack(want, strlen(want), &out), 0);
   CHECK_EQ(out.len, ok.len);
@@ -319,16 +328,16 @@ static void t_depth_limit(void) {
 
 static void t_bad_msgpack(void) {
   static const char* const bad[] = {
-      "",                    /* nothing */
-      "a5 6869",             /* str shorter than its length */
-      "c0 c0",               /* trailing bytes */
-      "c1",                  /* never used */
-      "92 01",               /* array missing an element */
-      "dd ffffffff",         /* four billion elements in 5 bytes */
-      "df 7fffffff 01",      /* same for a map */
-      "cb 3ff0",             /* short float */
-      "c7 05 01 00",         /* short ext */
-      "81 01",               /* map missing a value */
+      "",               /* nothing */
+      "a5 6869",        /* str shorter than its length */
+      "c0 c0",          /* trailing bytes */
+      "c1",             /* never used */
+      "92 01",          /* array missing an element */
+      "dd ffffffff",    /* four billion elements in 5 bytes */
+      "df 7fffffff 01", /* same for a map */
+      "cb 3ff0",        /* short float */
+      "c7 05 01 00",    /* short ext */
+      "81 01",          /* map missing a value */
       NULL};
   for (const char* const* h = bad; *h != NULL; h++) {
     iso_buf in = hex(*h);
@@ -388,12 +397,13 @@ static void t_json_strings(void) {
       {"\"\\u0000\"", "a1 00"},
       {"\"\\u20ac\"", "a3 e282ac"},
       {"\"\\ud83d\\ude00\"", "a4 f09f9880"}, /* surrogate pair */
-      {"\"\\ud800\"", "a3 efbfbd"},           /* lone high surrogate */
-      {"\"\\udc00x\"", "a4 efbfbd78"},        /* lone low surrogate */
-      {"\"\\ud800\\u0041\"", "a4 efbfbd41"},  /* high + non-low */
+      {"\"\\ud800\"", "a3 efbfbd"},          /* lone high surrogate */
+      {"\"\\udc00x\"", "a4 efbfbd78"},       /* lone low surrogate */
+      {"\"\\ud800\\u0041\"", "a4 efbfbd41"}, /* high + non-low */
       {"\"\xc3\xa9\xf0\x9f\x98\x80\"", "a6 c3a9f09f9880"},
       {"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
-       "d9 20 6161616161616161616161616161616161616161616161616161616161616161"},
+       "d9 20 "
+       "6161616161616161616161616161616161616161616161616161616161616161"},
       {NULL, NULL}};
   run_to_mp(cases);
 }
@@ -486,7 +496,9 @@ static void t_json_errors(void) {
       {"\"\xc0\xaf\"", "invalid UTF-8", 1, 2},     /* overlong */
       {"[1] x", "trailing characters", 1, 5},
       {"1 2", "trailing characters", 1, 3},
-      {"\xef\xbb\xbf" "1", "expected a JSON value", 1, 1}, /* BOM */
+      {"\xef\xbb\xbf"
+       "1",
+       "expected a JSON value", 1, 1}, /* BOM */
       {"/*c*/1", "expected a JSON value", 1, 1},
       {"[\n1,\n]", "expected a JSON value", 3, 1},
       {"{\n  \"a\": [1,\n   2,,\n", "expected a JSON value", 3, 6},
@@ -605,24 +617,23 @@ static void t_garbage(void) {
   iso_buf_free(&mp);
 }
 
-static const iso_test cases[] = {
-    {"scalars", t_scalars},
-    {"floats", t_floats},
-    {"strings", t_strings},
-    {"invalid_utf8", t_invalid_utf8},
-    {"bin", t_bin},
-    {"containers", t_containers},
-    {"timestamp", t_timestamp},
-    {"depth_limit", t_depth_limit},
-    {"bad_msgpack", t_bad_msgpack},
-    {"json_scalars", t_json_scalars},
-    {"json_strings", t_json_strings},
-    {"json_containers", t_json_containers},
-    {"json_big_containers", t_json_big_containers},
-    {"json_errors", t_json_errors},
-    {"round_trips", t_round_trips},
-    {"garbage", t_garbage},
-    {NULL, NULL}};
+static const iso_test cases[] = {{"scalars", t_scalars},
+                                 {"floats", t_floats},
+                                 {"strings", t_strings},
+                                 {"invalid_utf8", t_invalid_utf8},
+                                 {"bin", t_bin},
+                                 {"containers", t_containers},
+                                 {"timestamp", t_timestamp},
+                                 {"depth_limit", t_depth_limit},
+                                 {"bad_msgpack", t_bad_msgpack},
+                                 {"json_scalars", t_json_scalars},
+                                 {"json_strings", t_json_strings},
+                                 {"json_containers", t_json_containers},
+                                 {"json_big_containers", t_json_big_containers},
+                                 {"json_errors", t_json_errors},
+                                 {"round_trips", t_round_trips},
+                                 {"garbage", t_garbage},
+                                 {NULL, NULL}};
 
 int main(int argc, char** argv) {
   return iso_test_main(argc, argv, cases);

@@ -1,0 +1,2 @@
+// isopool-bench's call target: trivial, so the figures measure the service.
+export default (x) => x * 2;
