@@ -196,10 +196,11 @@ static int field_index(const uint8_t* k, uint32_t n) {
 /* A field name from the wire, safe to put in a message. */
 static void printable(char* dst, size_t cap, const uint8_t* s, uint32_t n) {
   size_t j = 0;
-  for (uint32_t i = 0; i < n && j + 4 < cap; i++) {
+  uint32_t i = 0;
+  for (; i < n && j + 4 < cap; i++) {
     dst[j++] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
   }
-  if (n > 0 && j + 4 >= cap) {
+  if (i < n) {
     memcpy(dst + j, "...", 3);
     j += 3;
   }
@@ -417,6 +418,13 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
   }
 }
 
+/* "batch[3]: ", the prefix of a structural fault inside a batch (built only
+ * on that path: formatting it per element would double the decode cost). */
+static const char* batch_where(char* buf, size_t n, size_t index) {
+  snprintf(buf, n, "batch[%zu]: ", index);
+  return buf;
+}
+
 /* One element of a batch. A semantic fault marks only this element; a
  * structural one ends the message (the next element cannot be found). */
 static int decode_element(iso__mp_rd* r,
@@ -424,12 +432,11 @@ static int decode_element(iso__mp_rd* r,
                           size_t index,
                           scan* top) {
   char where[32];
-#define WHERE() (snprintf(where, sizeof where, "batch[%zu]: ", index), where)
   const uint8_t* start = r->p;
   iso__mp_obj o;
   int rc = iso__mp_read(r, &o);
   if (rc != 0) {
-    return structural(top, rc, WHERE());
+    return structural(top, rc, batch_where(where, sizeof where, index));
   }
   scan sc;
   memset(sc.f, 0, sizeof sc.f);
@@ -440,7 +447,7 @@ static int decode_element(iso__mp_rd* r,
     r->p = start;
     rc = iso__mp_skip(r, 1, ISO_PROTO_MAX_DEPTH, &too_deep);
     if (rc != 0) {
-      return structural(top, rc, WHERE());
+      return structural(top, rc, batch_where(where, sizeof where, index));
     }
     fault(&sc, "a request must be a map (got %s)", type_name(o.type));
   } else {
@@ -451,7 +458,8 @@ static int decode_element(iso__mp_rd* r,
     if (rc != 0) {
       top->bad = 1;
       top->fatal = 1;
-      join(top->err, sizeof top->err, WHERE(), sc.err);
+      join(top->err, sizeof top->err, batch_where(where, sizeof where, index),
+           sc.err);
       return ISO_EPROTO;
     }
     build_req(&sc, q, 1);
@@ -464,7 +472,6 @@ static int decode_element(iso__mp_rd* r,
     }
   }
   return 0;
-#undef WHERE
 }
 
 static int decode_batch(iso__mp_rd* r, iso_proto_msg* out, scan* top) {

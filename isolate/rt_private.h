@@ -132,11 +132,19 @@ struct iso_realm {
   iso_mod* modules;    /* module map: every record, and by URL hash */
   iso_mod* buckets[ISO_MOD_BUCKETS];
   iso_mod* main_mod;
+  /* the last specifiers evaluated and their records: warm calls skip the
+   * resolution */
+  struct {
+    char* spec;
+    iso_mod* mod;
+  } spec_cache[4];
+  unsigned spec_next;
   double timer_deadline; /* -1: no timer armed */
   int pending_ops;       /* ref'd ops in flight (op bus) */
   int pending_unref_ops;
   iso_rejection* pending_promise_exceptions;
-  iso_eval* evals;
+  iso_eval* evals; /* pending evaluations, in submission order */
+  iso_eval* evals_tail;
   iso_dyn* dyns;
   iso_read** reads; /* reads in flight, orphaned on free */
   size_t nreads, capreads;

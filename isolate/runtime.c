@@ -552,6 +552,7 @@ static void realm_release(iso_realm* realm) {
     realm->evals = ev->next;
     eval_free(rt, ev);
   }
+  realm->evals_tail = NULL;
   while (realm->dyns != NULL) {
     iso_dyn* d = realm->dyns;
     realm->dyns = d->next;
@@ -565,6 +566,9 @@ static void realm_release(iso_realm* realm) {
     free(r);
   }
   iso__loader_realm_free(realm);
+  for (unsigned i = 0; i < 4; i++) {
+    free(realm->spec_cache[i].spec);
+  }
   v8s_ref_free(rt->iso, realm->fire_timers);
   v8s_ref_free(rt->iso, realm->dispatch);
   v8s_context_dispose(rt->iso, realm->ctx);
@@ -658,6 +662,18 @@ int iso_realm_eval_cancel(iso_realm* realm, void* data) {
 
 /* ---- evaluations ---- */
 
+/* Appends, so evaluations finish in submission order when they can. */
+static void eval_append(iso_realm* realm, iso_eval* ev) {
+  if (realm->evals_tail != NULL) {
+    realm->evals_tail->next = ev;
+  } else {
+    realm->evals = ev;
+  }
+  realm->evals_tail = ev;
+  realm->idle_notified = 0;
+  iso__rt_wake(realm->rt);
+}
+
 int iso_realm_eval(iso_realm* realm, const iso_eval_opts* o, iso_eval_cb cb,
                    void* data) {
   if (realm == NULL || o == NULL || cb == NULL) {
@@ -690,6 +706,19 @@ int iso_realm_eval(iso_realm* realm, const iso_eval_opts* o, iso_eval_cb cb,
     }
   }
 
+  /* warm path: a specifier evaluated before */
+  if (o->specifier != NULL && o->source == NULL) {
+    for (unsigned i = 0; i < 4; i++) {
+      iso_mod* m = realm->spec_cache[i].mod;
+      if (m != NULL && m->evaluated &&
+          strcmp(realm->spec_cache[i].spec, o->specifier) == 0) {
+        ev->mod = m;
+        ev->state = EV_READY;
+        eval_append(realm, ev);
+        return 0;
+      }
+    }
+  }
   /* the main module's URL */
   char err[1024];
   char* url = NULL;
@@ -747,6 +776,13 @@ int iso_realm_eval(iso_realm* realm, const iso_eval_opts* o, iso_eval_cb cb,
         if (o->main && realm->main_mod == NULL) {
           realm->main_mod = m;
         }
+        if (o->source == NULL && o->specifier != NULL) {
+          unsigned i = realm->spec_next++ % 4;
+          free(realm->spec_cache[i].spec);
+          realm->spec_cache[i].spec = strdup(o->specifier);
+          realm->spec_cache[i].mod =
+              realm->spec_cache[i].spec != NULL ? m : NULL;
+        }
         if (m->evaluated) {
           ev->state = EV_READY; /* warm: no load, no evaluation */
         } else {
@@ -756,14 +792,7 @@ int iso_realm_eval(iso_realm* realm, const iso_eval_opts* o, iso_eval_cb cb,
       }
     }
   }
-  /* append, so evaluations finish in submission order when they can */
-  iso_eval** pp = &realm->evals;
-  while (*pp != NULL) {
-    pp = &(*pp)->next;
-  }
-  *pp = ev;
-  realm->idle_notified = 0;
-  iso__rt_wake(rt);
+  eval_append(realm, ev);
   return 0;
 }
 
@@ -989,19 +1018,25 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
   }
 }
 
+/* Removes ev, which *pp points to, from the realm's list. */
+static void eval_unlink(iso_realm* realm, iso_eval** pp, iso_eval* ev) {
+  *pp = ev->next;
+  if (realm->evals_tail == ev) {
+    realm->evals_tail = NULL;
+    for (iso_eval* e = realm->evals; e != NULL; e = e->next) {
+      realm->evals_tail = e;
+    }
+  }
+}
+
 /* The seed's evaluate_pending_module, for every evaluation in the realm. */
 static void evaluate_pending_modules(iso_realm* realm) {
   iso_eval** pp = &realm->evals;
   while (*pp != NULL && !realm->failed && !realm->freed) {
     iso_eval* ev = *pp;
     if (eval_step(realm, ev)) {
-      /* the callback may have added evaluations; find ev again */
-      iso_eval** qq = &realm->evals;
-      while (*qq != ev) {
-        qq = &(*qq)->next;
-      }
-      *qq = ev->next;
-      pp = qq;
+      /* callbacks only append, so pp still leads to ev */
+      eval_unlink(realm, pp, ev);
       eval_free(realm->rt, ev);
     } else {
       pp = &ev->next;
@@ -1130,12 +1165,7 @@ static void realm_tick(iso_realm* realm) {
                        kModuleStall);
         ev->state = EV_FAILED;
         eval_step(realm, ev);
-        iso_eval** qq = &realm->evals;
-        while (*qq != ev) {
-          qq = &(*qq)->next;
-        }
-        *qq = ev->next;
-        pp = qq;
+        eval_unlink(realm, pp, ev);
         eval_free(rt, ev);
       } else {
         pp = &ev->next;

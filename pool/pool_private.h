@@ -62,7 +62,7 @@ struct pool_job {
   iso_js_error err;
   uint8_t* value;
   size_t value_len;
-  iso_log logs[POOL_MAX_LOGS];
+  iso_log* logs; /* POOL_MAX_LOGS + 1 entries once the job logs */
   size_t nlogs, log_bytes, logs_dropped;
 };
 

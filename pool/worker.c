@@ -86,7 +86,11 @@ static void job_log(pool_job* job, const char* level, const char* text,
     job->logs_dropped++;
     return;
   }
-  char* copy = malloc(len + 1);
+  if (job->logs == NULL) {
+    /* one more for the "lines dropped" note */
+    job->logs = malloc((POOL_MAX_LOGS + 1) * sizeof(iso_log));
+  }
+  char* copy = job->logs != NULL ? malloc(len + 1) : NULL;
   if (copy == NULL) {
     job->logs_dropped++;
     return;
@@ -244,12 +248,17 @@ static void start_job(pool_worker* w, pool_job* job) {
     return;
   }
   const iso_proto_req* in = job->in;
+  /* NUL-terminated copies (the decoder bounds both lengths) */
   char spec[ISO_PROTO_MAX_MODULE + 1];
   char exp[ISO_PROTO_MAX_EXPORT + 1];
-  snprintf(spec, sizeof(spec), "%.*s", (int)in->module.len,
-           in->module.ptr ? in->module.ptr : "");
-  snprintf(exp, sizeof(exp), "%.*s", (int)in->export_name.len,
-           in->export_name.ptr ? in->export_name.ptr : "default");
+  memcpy(spec, in->module.ptr ? in->module.ptr : "", in->module.len);
+  spec[in->module.len] = '\0';
+  if (in->export_name.ptr != NULL) {
+    memcpy(exp, in->export_name.ptr, in->export_name.len);
+    exp[in->export_name.len] = '\0';
+  } else {
+    exp[0] = '\0';
+  }
   iso_eval_opts o = {
       .specifier = spec[0] ? spec : NULL,
       .source = in->source.ptr,
@@ -319,7 +328,7 @@ static void job_encode(pool_worker* w, pool_job* job) {
     r.message = iso_str_of(job->err.message);
     r.stack = iso_str_of(job->err.stack);
   }
-  if (job->logs_dropped > 0 && job->nlogs < POOL_MAX_LOGS) {
+  if (job->logs_dropped > 0 && job->logs != NULL) {
     char note[96];
     int n = snprintf(note, sizeof(note), "(%zu more log lines dropped)",
                      job->logs_dropped);
@@ -340,6 +349,8 @@ static void job_clear(pool_job* job) {
   for (size_t i = 0; i < job->nlogs; i++) {
     free((char*)job->logs[i].text);
   }
+  free(job->logs);
+  job->logs = NULL;
   job->nlogs = 0;
 }
 
