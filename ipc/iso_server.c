@@ -70,6 +70,21 @@ void iso_server_reply(iso_server_req* r, const uint8_t* data, size_t len) {
   nng_ctx_send(r->ctx, r->aio);
 }
 
+/* Reads a whole (small) PEM file; NULL if it cannot. */
+static char* read_pem(const char* path) {
+  FILE* f = fopen(path, "rb");
+  if (f == NULL) {
+    return NULL;
+  }
+  char* buf = malloc(1 << 20);
+  size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+  fclose(f);
+  if (buf != NULL) {
+    buf[n] = '\0';
+  }
+  return buf;
+}
+
 static int set_tls(nng_listener l, const iso_server_opts* o, char* err,
                    size_t errlen) {
   if (o->tls_cert == NULL || o->tls_key == NULL) {
@@ -77,11 +92,22 @@ static int set_tls(nng_listener l, const iso_server_opts* o, char* err,
              "tls+tcp:// needs a certificate and key (--tls-cert, --tls-key)");
     return ISO_EINVAL;
   }
-  nng_tls_config* cfg;
+  char* cert = read_pem(o->tls_cert);
+  char* key = read_pem(o->tls_key);
+  if (cert == NULL || key == NULL) {
+    snprintf(err, errlen, "cannot read %s",
+             cert == NULL ? o->tls_cert : o->tls_key);
+    free(cert);
+    free(key);
+    return ISO_EINVAL;
+  }
+  nng_tls_config* cfg = NULL;
   int rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER);
   if (rv == 0) {
-    rv = nng_tls_config_cert_key_file(cfg, o->tls_cert, o->tls_key);
+    rv = nng_tls_config_own_cert(cfg, cert, key, NULL);
   }
+  free(cert);
+  free(key);
   if (rv == 0) {
     rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
   }
