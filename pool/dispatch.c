@@ -377,12 +377,13 @@ static void* watchdog_main(void* arg) {
     uint64_t now = pool__now();
     /* JavaScript running past the deadline of the realm it runs for */
     for (int i = 0; i < pool->nworkers; i++) {
-      iso_rt* rt = pool->workers[i].rt;
+      iso_rt* rt = pool__worker_rt_lock(&pool->workers[i]);
       uint64_t gen, since, deadline;
       if (rt != NULL && iso_rt_running(rt, &gen, &since, &deadline) &&
           deadline != 0 && now > deadline) {
         iso_rt_terminate_gen(rt, gen);
       }
+      pool__worker_rt_unlock(&pool->workers[i]);
     }
     /* queued jobs past their deadline */
     pool_job* expired = NULL;
@@ -538,6 +539,7 @@ int iso_pool_start(const iso_pool_opts* opts, iso_pool** out, char* err,
   if (rc != 0) {
     for (int i = 0; i < launched; i++) {
       pool__worker_stop(&pool->workers[i]);
+      pool__worker_free(&pool->workers[i]);
     }
     for (int i = 0; i < pool->nworkers; i++) {
       iso_bus_close(pool->workers[i].end);
@@ -594,14 +596,14 @@ void iso_pool_shutdown(iso_pool* pool) {
     sleep_ms(5);
   }
   /* 3. the workers answer what is left shutting_down and give it back */
+  for (int i = 0; i < pool->nworkers; i++) {
+    pool__worker_stop(&pool->workers[i]);
+  }
   pthread_mutex_lock(&pool->wd_lock);
   pool->wd_stop = 1;
   pthread_cond_signal(&pool->wd_cond);
   pthread_mutex_unlock(&pool->wd_lock);
   pthread_join(pool->watchdog, NULL);
-  for (int i = 0; i < pool->nworkers; i++) {
-    pool__worker_stop(&pool->workers[i]);
-  }
   end = pool__now() + 2000000000ull;
   while (total_inflight(pool) > 0 && pool__now() < end) {
     sleep_ms(2);
@@ -617,6 +619,7 @@ void iso_pool_free(iso_pool* pool) {
   iso_server_free(pool->server);
   for (int i = 0; i < pool->nworkers; i++) {
     iso_bus_close(pool->workers[i].end);
+    pool__worker_free(&pool->workers[i]);
   }
   free(pool->workers);
   pthread_mutex_destroy(&pool->lock);

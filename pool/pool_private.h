@@ -75,7 +75,8 @@ struct pool_worker {
   uv_poll_t bus_poll; /* the bus's receive fd: jobs arrive */
   uv_prepare_t flush;
   uv_timer_t deadline;
-  iso_rt* rt;
+  iso_rt* rt;            /* set before start; NULL after, under rt_lock */
+  pthread_mutex_t rt_lock;
   iso_realm* warm;       /* call jobs; replaced when it fails */
   iso_bus_end* end;      /* the worker's end of its bus */
   iso_bus_end* disp_end; /* the dispatcher's end */
@@ -122,6 +123,11 @@ uint64_t pool__now(void);
 /* worker.c */
 int pool__worker_start(pool_worker* w);
 void pool__worker_stop(pool_worker* w);
+void pool__worker_free(pool_worker* w); /* after the watchdog stopped */
+/* The worker's runtime for another thread (the watchdog), or NULL once it
+ * is gone; held until pool__worker_rt_unlock. */
+iso_rt* pool__worker_rt_lock(pool_worker* w);
+void pool__worker_rt_unlock(pool_worker* w);
 void pool__worker_bus_cb(void* const* items, size_t n, void* arg);
 
 #endif /* ISO_POOL_PRIVATE_H */

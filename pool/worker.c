@@ -370,6 +370,22 @@ static void finish_job(pool_worker* w, pool_job* job) {
   done_push(w, job);
 }
 
+/* Shutdown: answers the job shutting_down (unless someone answered it)
+ * and gives it back. */
+static void give_back_unfinished(pool_worker* w, pool_job* job) {
+  if (pool__job_claim(job)) {
+    job->by_worker = 1;
+    pool__encode_error(job, ISO_CODE_SHUTTING_DOWN,
+                       "the service is shutting down");
+  }
+  if (job->worker == NULL) {
+    job->worker = w; /* never started */
+    done_push(w, job);
+    return;
+  }
+  finish_job(w, job); /* frees its realm; the claim above stands */
+}
+
 static void send_done(pool_worker* w) {
   if (w->ndone > 0) {
     iso_bus_send(w->end, (void* const*)w->done, w->ndone);
@@ -420,7 +436,7 @@ static void async_cb(uv_async_t* h) {
   int stopping = atomic_load(&w->stop);
   for (size_t i = 0; i < n; i++) {
     if (stopping) {
-      done_push(w, jobs[i]);
+      give_back_unfinished(w, jobs[i]);
     } else {
       start_job(w, jobs[i]);
     }
@@ -438,12 +454,11 @@ static void async_cb(uv_async_t* h) {
     while (w->active != NULL) {
       pool_job* job = w->active;
       w->active = job->anext;
-      if (!job->settled && pool__job_claim(job)) {
-        job->by_worker = 1;
-        pool__encode_error(job, ISO_CODE_SHUTTING_DOWN,
-                           "the service is shutting down");
+      if (job->settled && job->status == 0) {
+        finish_job(w, job); /* it made it: its value goes out */
+      } else {
+        give_back_unfinished(w, job);
       }
-      finish_job(w, job);
     }
     send_done(w);
     uv_stop(&w->loop);
@@ -512,8 +527,11 @@ static void* worker_main(void* arg) {
   uv_run(&w->loop, UV_RUN_DEFAULT);
   iso_realm_free(w->warm);
   w->warm = NULL;
-  iso_rt_free(w->rt);
+  pthread_mutex_lock(&w->rt_lock); /* the watchdog reads w->rt */
+  iso_rt* rt = w->rt;
   w->rt = NULL;
+  pthread_mutex_unlock(&w->rt_lock);
+  iso_rt_free(rt);
   uv_close((uv_handle_t*)&w->async, handle_closed_cb);
   uv_close((uv_handle_t*)&w->flush, handle_closed_cb);
   uv_close((uv_handle_t*)&w->deadline, handle_closed_cb);
@@ -525,6 +543,7 @@ static void* worker_main(void* arg) {
 
 int pool__worker_start(pool_worker* w) {
   pthread_mutex_init(&w->lock, NULL);
+  pthread_mutex_init(&w->rt_lock, NULL);
   if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
     snprintf(w->start_err, sizeof(w->start_err),
              "worker %d: cannot create its thread", w->id);
@@ -537,9 +556,31 @@ void pool__worker_stop(pool_worker* w) {
   if (w->start_rc == 0) {
     atomic_store(&w->stop, 1);
     uv_async_send(&w->async);
+    /* JavaScript that never returns would keep the loop from the stop */
+    pthread_mutex_lock(&w->rt_lock);
+    if (w->rt != NULL) {
+      uint64_t gen, since, deadline;
+      if (iso_rt_running(w->rt, &gen, &since, &deadline)) {
+        iso_rt_terminate_gen(w->rt, gen);
+      }
+    }
+    pthread_mutex_unlock(&w->rt_lock);
   }
   pthread_join(w->thread, NULL);
+}
+
+void pool__worker_free(pool_worker* w) {
   free(w->inbox);
   free(w->done);
   pthread_mutex_destroy(&w->lock);
+  pthread_mutex_destroy(&w->rt_lock);
+}
+
+iso_rt* pool__worker_rt_lock(pool_worker* w) {
+  pthread_mutex_lock(&w->rt_lock);
+  return w->rt;
+}
+
+void pool__worker_rt_unlock(pool_worker* w) {
+  pthread_mutex_unlock(&w->rt_lock);
 }
