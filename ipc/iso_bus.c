@@ -35,6 +35,10 @@ static void flush_locked(iso_bus_end* end) {
   }
   memcpy(nng_msg_body(msg), end->outbox, end->nout * sizeof(void*));
   end->nout = 0;
+  /* the common case: straight into the peer's queue on this thread */
+  if (nng_sendmsg(end->sock, msg, NNG_FLAG_NONBLOCK) == 0) {
+    return;
+  }
   end->sending = 1;
   nng_aio_set_msg(end->send_aio, msg);
   nng_send_aio(end->sock, end->send_aio);

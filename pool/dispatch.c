@@ -357,6 +357,7 @@ static void disp_bus_cb(void* const* items, size_t n, void* arg) {
 
 static void* watchdog_main(void* arg) {
   iso_pool* pool = arg;
+  pthread_setname_np(pthread_self(), "isopool-watch");
   for (;;) {
     pthread_mutex_lock(&pool->wd_lock);
     if (!pool->wd_stop) {

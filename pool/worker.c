@@ -492,6 +492,9 @@ static void handle_closed_cb(uv_handle_t* h) {}
 static void* worker_main(void* arg) {
   pool_worker* w = arg;
   iso_pool* pool = w->pool;
+  char name[16];
+  snprintf(name, sizeof(name), "isopool-w%d", w->id);
+  pthread_setname_np(pthread_self(), name);
   uv_loop_init(&w->loop);
   iso_rt_opts ro = {
       .loop = &w->loop,
