@@ -23,7 +23,7 @@ build: deps configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/bin/isopool run --root examples examples/hello.js $(RUN_ARGS)
+	$(BUILD)/bin/isopool serve --modules examples $(RUN_ARGS)
 
 test: build test-asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -91,6 +91,19 @@ static void done_cb(void* data, int status, const iso_js_error* err) {
   uv_stop(st->loop);
 }
 
+static int parse_count(const char* name, const char* s, long max,
+                       long* out) {
+  char* end;
+  long v = strtol(s, &end, 10);
+  if (*s == '\0' || *end != '\0' || v <= 0 || v > max) {
+    fprintf(stderr, "isopool: %s needs a number from 1 to %ld, not \"%s\"\n",
+            name, max, s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
 static int cmd_run(int argc, char** argv) {
   static const struct option opts[] = {
       {"root", required_argument, NULL, 'r'},
@@ -113,9 +126,7 @@ static int cmd_run(int argc, char** argv) {
         v8_flags = optarg;
         break;
       case 'm':
-        heap_mb = strtol(optarg, NULL, 10);
-        if (heap_mb <= 0) {
-          fprintf(stderr, "isopool: --heap-mb needs a positive number\n");
+        if (parse_count("--heap-mb", optarg, 1L << 20, &heap_mb) != 0) {
           return EXIT_USAGE;
         }
         break;
@@ -191,19 +202,6 @@ static int cmd_run(int argc, char** argv) {
   return st.status;
 }
 
-static int parse_count(const char* name, const char* s, long max,
-                       long* out) {
-  char* end;
-  long v = strtol(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || v <= 0 || v > max) {
-    fprintf(stderr, "isopool: %s needs a number from 1 to %ld, not \"%s\"\n",
-            name, max, s);
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
 static int cmd_serve(int argc, char** argv) {
   enum { O_INFLIGHT = 256, O_QUEUE, O_MAXMSG, O_GRACE, O_TLSCERT, O_TLSKEY };
   static const struct option opts[] = {
@@ -223,13 +221,38 @@ static int cmd_serve(int argc, char** argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
+  /* the numeric options: getopt code, name, largest value, value */
+  struct {
+    int code;
+    const char* name;
+    long max;
+    long value;
+  } nums[] = {
+      {'w', "--workers", 256, 0},
+      {O_INFLIGHT, "--max-inflight-per-worker", 100000, 0},
+      {O_QUEUE, "--max-queue", 10000000, 0},
+      {O_MAXMSG, "--max-message", 1L << 30, 0},
+      {'t', "--timeout", 86400000, 0},
+      {O_GRACE, "--grace-ms", 3600000, 0},
+      {'m', "--heap-mb", 1L << 20, 0},
+  };
+  const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {0};
   const char* listen[16];
   const char* v8_flags = NULL;
-  long v;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "l:w:M:t:m:qh", opts, NULL)) != -1) {
+    size_t k = 0;
+    while (k < nnums && nums[k].code != c) {
+      k++;
+    }
+    if (k < nnums) {
+      if (parse_count(nums[k].name, optarg, nums[k].max, &nums[k].value)) {
+        return EXIT_USAGE;
+      }
+      continue;
+    }
     switch (c) {
       case 'l':
         if (po.nlisten == 16) {
@@ -238,50 +261,8 @@ static int cmd_serve(int argc, char** argv) {
         }
         listen[po.nlisten++] = optarg;
         break;
-      case 'w':
-        if (parse_count("--workers", optarg, 256, &v) != 0) {
-          return EXIT_USAGE;
-        }
-        po.workers = (int)v;
-        break;
-      case O_INFLIGHT:
-        if (parse_count("--max-inflight-per-worker", optarg, 100000, &v)) {
-          return EXIT_USAGE;
-        }
-        po.max_inflight_per_worker = (int)v;
-        break;
-      case O_QUEUE:
-        if (parse_count("--max-queue", optarg, 10000000, &v) != 0) {
-          return EXIT_USAGE;
-        }
-        po.max_queue = (int)v;
-        break;
       case 'M':
         po.modules = optarg;
-        break;
-      case O_MAXMSG:
-        if (parse_count("--max-message", optarg, 1L << 30, &v) != 0) {
-          return EXIT_USAGE;
-        }
-        po.max_message = (size_t)v;
-        break;
-      case 't':
-        if (parse_count("--timeout", optarg, 86400000, &v) != 0) {
-          return EXIT_USAGE;
-        }
-        po.timeout_ms = (uint32_t)v;
-        break;
-      case O_GRACE:
-        if (parse_count("--grace-ms", optarg, 3600000, &v) != 0) {
-          return EXIT_USAGE;
-        }
-        po.grace_ms = (uint32_t)v;
-        break;
-      case 'm':
-        if (parse_count("--heap-mb", optarg, 1L << 20, &v) != 0) {
-          return EXIT_USAGE;
-        }
-        po.heap_mb = (size_t)v;
         break;
       case 'v':
         v8_flags = optarg;
@@ -309,6 +290,13 @@ static int cmd_serve(int argc, char** argv) {
     return EXIT_USAGE;
   }
   po.listen = listen;
+  po.workers = (int)nums[0].value;
+  po.max_inflight_per_worker = (int)nums[1].value;
+  po.max_queue = (int)nums[2].value;
+  po.max_message = (size_t)nums[3].value;
+  po.timeout_ms = (uint32_t)nums[4].value;
+  po.grace_ms = (uint32_t)nums[5].value;
+  po.heap_mb = (size_t)nums[6].value;
   /* signals are taken by sigwait below, not by whichever thread */
   sigset_t set;
   sigemptyset(&set);

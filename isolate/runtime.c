@@ -910,6 +910,17 @@ static int settled(iso_realm* realm, v8s_ref promise, int state,
   return ISO_EJS;
 }
 
+/* Reads the state of the evaluation's promise (the seed's
+ * evaluate_pending_module); a rejection moves it to EV_FAILED. */
+static int poll_promise(iso_realm* realm, iso_eval* ev) {
+  int st = v8s_promise_state(realm->rt->iso, ev->promise);
+  if (st == V8S_REJECTED) {
+    settled(realm, ev->promise, st, &ev->err);
+    ev->state = EV_FAILED;
+  }
+  return st;
+}
+
 /* Moves one evaluation as far as it can go; returns 1 when finished (its
  * callback has been called). */
 static int eval_step(iso_realm* realm, iso_eval* ev) {
@@ -949,12 +960,11 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
         ev->state = EV_EVALUATING;
         continue;
       case EV_EVALUATING: {
-        int st = v8s_promise_state(rt->iso, ev->promise);
-        if (st == V8S_PENDING) {
-          return 0;
-        }
-        if (settled(realm, ev->promise, st, &ev->err) != 0) {
-          ev->state = EV_FAILED;
+        int st = poll_promise(realm, ev);
+        if (st != V8S_FULFILLED) {
+          if (st == V8S_PENDING) {
+            return 0;
+          }
           continue;
         }
         v8s_ref_free(rt->iso, ev->promise);
@@ -964,12 +974,11 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
         continue;
       }
       case EV_AWAITING: {
-        int st = v8s_promise_state(rt->iso, ev->promise);
-        if (st == V8S_PENDING) {
-          return 0;
-        }
-        if (settled(realm, ev->promise, st, &ev->err) != 0) {
-          ev->state = EV_FAILED;
+        int st = poll_promise(realm, ev);
+        if (st != V8S_FULFILLED) {
+          if (st == V8S_PENDING) {
+            return 0;
+          }
           continue;
         }
         ev->value = v8s_promise_result(rt->iso, ev->promise);
