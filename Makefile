@@ -36,7 +36,7 @@ test-asan: deps
 	cd $(ASAN_BUILD) && ctest --output-on-failure -L asan -j $(JOBS)
 
 bench: build
-	$(BUILD)/bin/runtime_bench
+	scripts/bench.sh $(BUILD)/bin
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h' '*.cc')

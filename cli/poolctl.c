@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "iso_buf.h"
 #include "iso_client.h"
@@ -32,6 +33,8 @@
 
 #define DEFAULT_URL "tcp://127.0.0.1:7447"
 #define DEFAULT_TIMEOUT_MS 60000
+/* how long to wait for the connection itself before exit 3 */
+#define CONNECT_WAIT_MS 5000
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
 
@@ -66,7 +69,10 @@ struct command {
 
 /* A str, array or map header: the fix form, else the 32-bit form (the
  * reader accepts any width). */
-static int mp_head(iso_buf* b, uint8_t fix, uint8_t fix_max, uint8_t wide,
+static int mp_head(iso_buf* b,
+                   uint8_t fix,
+                   uint8_t fix_max,
+                   uint8_t wide,
                    size_t n) {
   uint8_t h[5];
   if (n <= fix_max) {
@@ -154,10 +160,9 @@ static int print_reply_json(const iso_result* r) {
   rc = rc ? rc : mp_cstr(&mp, status_name(r->status));
   rc = rc ? rc : mp_cstr(&mp, "value");
   rc = rc ? rc
-          : mp_raw_or_nil(&mp, r->status == ISO_STATUS_FULFILLED ? r->value
-                                                                 : NULL,
-                          r->status == ISO_STATUS_FULFILLED ? r->value_len
-                                                            : 0);
+          : mp_raw_or_nil(&mp,
+                          r->status == ISO_STATUS_FULFILLED ? r->value : NULL,
+                          r->status == ISO_STATUS_FULFILLED ? r->value_len : 0);
   rc = rc ? rc : mp_cstr(&mp, "error");
   if (r->status == ISO_STATUS_REJECTED) {
     rc = rc ? rc : mp_map(&mp, 3);
@@ -280,8 +285,20 @@ static int send_job(const ctl* c, iso_job* job) {
             iso_strerror(rc));
     return rc == ISO_EINVAL ? EXIT_USAGE : EXIT_FAILED;
   }
+  /* a service that is not there fails fast: the dial retries in the
+   * background, so wait for the connection itself a bounded time */
+  long long wait_ms = c->timeout_ms < CONNECT_WAIT_MS && c->timeout_ms >= 0
+                          ? c->timeout_ms
+                          : CONNECT_WAIT_MS;
+  for (long long t = 0; !iso_client_connected(client) && t < wait_ms;
+       t += 5) {
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
   iso_result r;
-  rc = iso_client_call(client, job, c->timeout_ms, &r);
+  rc = iso_client_connected(client) ? iso_client_call(client, job,
+                                                      c->timeout_ms, &r)
+                                    : ISO_ECONNECT;
   int status;
   switch (rc) {
     case 0:
@@ -292,7 +309,7 @@ static int send_job(const ctl* c, iso_job* job) {
       fprintf(stderr,
               "poolctl: cannot connect to %s (no connection within %lld ms, "
               "or it was lost)\n",
-              c->url, c->timeout_ms);
+              c->url, wait_ms);
       status = EXIT_NOCONN;
       break;
     case ISO_ETIMEDOUT:
@@ -301,8 +318,9 @@ static int send_job(const ctl* c, iso_job* job) {
       status = EXIT_FAILED;
       break;
     case ISO_EINVAL:
-      fprintf(stderr, "poolctl: the job is not valid (check SPEC and "
-                      "--export)\n");
+      fprintf(stderr,
+              "poolctl: the job is not valid (check SPEC and "
+              "--export)\n");
       status = EXIT_USAGE;
       break;
     default:
@@ -355,8 +373,7 @@ static int cmd_eval(const command* cmd, ctl* c) {
   int err = read_file(c->target, &text);
   if (err != 0) {
     iso_buf_free(&text);
-    fprintf(stderr, "poolctl: cannot read %s: %s\n", c->target,
-            strerror(err));
+    fprintf(stderr, "poolctl: cannot read %s: %s\n", c->target, strerror(err));
     return EXIT_USAGE;
   }
   const char* base = strrchr(c->target, '/');
@@ -372,9 +389,8 @@ static int cmd_eval(const command* cmd, ctl* c) {
 }
 
 static int cmd_call(const command* cmd, ctl* c) {
-  iso_job job = {.kind = ISO_JOB_CALL,
-                 .module = c->target,
-                 .export_name = c->export_name};
+  iso_job job = {
+      .kind = ISO_JOB_CALL, .module = c->target, .export_name = c->export_name};
   return send_job(c, &job);
 }
 
@@ -384,12 +400,13 @@ static const command kCommands[] = {
     {.name = "eval",
      .synopsis = "eval FILE [ARG...]\n"
                  "       poolctl [OPTIONS] eval --module SPEC [ARG...]",
-     .help = "Evaluate a module in a fresh realm; if its default export is a\n"
-             "function, call it with the ARGs and await the value.\n"
-             "  FILE           a local file, sent as source text named by its\n"
-             "                 base name: its relative imports resolve against\n"
-             "                 the server's module root, not FILE's folder\n"
-             "  --module SPEC  a module file under the server's module root\n",
+     .help =
+         "Evaluate a module in a fresh realm; if its default export is a\n"
+         "function, call it with the ARGs and await the value.\n"
+         "  FILE           a local file, sent as source text named by its\n"
+         "                 base name: its relative imports resolve against\n"
+         "                 the server's module root, not FILE's folder\n"
+         "  --module SPEC  a module file under the server's module root\n",
      .target = "FILE",
      .takes_args = 1,
      .run = cmd_eval},
@@ -434,9 +451,11 @@ static const struct option_spec {
 static const char kOptionsHelp[] =
     "options (before the command or before the first ARG):\n"
     "  --url URL          the service (default $ISOPOOL_URL, else\n"
-    "                     " DEFAULT_URL ")\n"
+    "                     " DEFAULT_URL
+    ")\n"
     "  --timeout MS       give up waiting for the reply after MS (default\n"
     "                     60000); exit 3 if no connection was made\n"
+    "                     within 5 s (or MS, if shorter)\n"
     "  --job-timeout MS   the job's own deadline on the server\n"
     "  --json             print the whole reply as one JSON object:\n"
     "                     {\"id\",\"status\",\"value\",\"error\",\"logs\","
@@ -460,8 +479,8 @@ static void usage(FILE* f) {
 }
 
 static void command_usage(const command* cmd, FILE* f) {
-  fprintf(f, "usage: poolctl [OPTIONS] %s\n\n%s\n%s", cmd->synopsis,
-          cmd->help, kOptionsHelp);
+  fprintf(f, "usage: poolctl [OPTIONS] %s\n\n%s\n%s", cmd->synopsis, cmd->help,
+          kOptionsHelp);
 }
 
 static const command* find_command(const char* name) {
@@ -504,7 +523,10 @@ static int parse_ms(const char* name, const char* s, long long* out) {
 /* Handles argv[*i] when it is an option; returns 1 (an option, consumed,
  * *i advanced past its value), 0 (not an option) or -1 (bad usage, said).
  * cmd is NULL before the command name. */
-static int take_option(ctl* c, const command* cmd, int argc, char** argv,
+static int take_option(ctl* c,
+                       const command* cmd,
+                       int argc,
+                       char** argv,
                        int* i) {
   const char* arg = argv[*i];
   if (strncmp(arg, "--", 2) != 0 && strcmp(arg, "-h") != 0) {
@@ -586,8 +608,7 @@ int main(int argc, char** argv) {
   }
   const command* cmd = find_command(argv[i]);
   if (cmd == NULL) {
-    fprintf(stderr, "poolctl: unknown command \"%s\" (try --help)\n",
-            argv[i]);
+    fprintf(stderr, "poolctl: unknown command \"%s\" (try --help)\n", argv[i]);
     return EXIT_USAGE;
   }
   i++;

@@ -443,6 +443,8 @@ static void async_cb(uv_async_t* h) {
   }
   free(jobs);
   if (n > 0 && !stopping) {
+    /* the deadlines first: the watchdog reads them while the calls run */
+    update_warm_deadline(w);
     /* run them now rather than a trip around the loop later */
     iso_rt_tick(w->rt);
     flush_cb(&w->flush);

@@ -1,0 +1,877 @@
+/* isopool_bench.c: isopool-bench, a load generator for a running service.
+ *
+ *   build/bin/isopool serve --modules bench/modules --workers 2 &
+ *   build/bin/isopool-bench --mode all          # tcp://127.0.0.1:7447
+ *
+ * or, over a Unix socket (faster on one machine) and with the server's CPU
+ * use in the table:
+ *
+ *   build/bin/isopool serve --listen ipc:///tmp/isopool.ipc \
+ *       --modules bench/modules --workers 2 &
+ *   build/bin/isopool-bench --url ipc:///tmp/isopool.ipc --server-pid $!
+ *
+ * It talks to the service the way any client does (ipc/iso_client.h) and
+ * prints one table row per mode:
+ *
+ *   call     --concurrency N (64) unbatched call jobs kept in flight with
+ *            iso_client_submit; jobs/s and per-job latency percentiles
+ *   batch    --batches B (4) batch messages of --batch N (256) call jobs
+ *            in flight; jobs/s, batches/s, per-batch latency percentiles
+ *   latency  one call job in flight (iso_client_call in a loop)
+ *   eval     --eval-concurrency N (16) eval jobs of `export default 1 + 1;`
+ *   all      each of the above (the default), --duration S (5) seconds each
+ *
+ * Call jobs go to --module SPEC (bench/modules/bench.js:
+ * `export default (x) => x * 2;`) and --export NAME (default); job i
+ * carries args [i] and must come back fulfilled with the value 2*i; eval
+ * jobs must give 2. Every reply is checked; a wrong one counts as an error
+ * (the first is printed) and the exit status is 1 if any mode had one (3
+ * if the service cannot be reached). `--server-pid PID` adds the server's
+ * CPU use (from /proc) next to the bench's own, which shows which side is
+ * the bottleneck.
+ *
+ * DESIGN: each in-flight job (or batch) is a "flight": a struct allocated
+ * once with its iso_job, args and id already in msgpack form; relaunching
+ * rewrites the 8 bytes of the number in place. A completion callback (an
+ * NNG thread) checks the reply, records the latency in a lock-free
+ * log-linear histogram and relaunches its flight, so this side allocates
+ * nothing per job beyond what the client library does (one NNG message and
+ * one decoded result). A client slot is freed only after its callback
+ * returns, so each client gets twice as many slots as the flights it
+ * carries. Flights can be spread over --sockets K clients (REQ sockets):
+ * on a 2-core machine with 64 call jobs in flight, 1 and 2 sockets measured
+ * the same within noise (about 50,000 jobs/s each over 5 runs, +-12%) and
+ * 4 sockets about 8% less, so the default is 1. A 0.3 s warm-up precedes
+ * each measured window; jobs/s counts completions inside the window.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "iso_client.h"
+#include "iso_err.h"
+#include "iso_proto.h"
+
+#define WARMUP_NS 300000000ull /* 0.3 s before each window */
+#define JOB_DEADLINE_MS 30000
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef struct bench_opts {
+  const char* url;
+  const char* mode;
+  const char* module;
+  const char* export_name;
+  int concurrency;      /* call mode */
+  int eval_concurrency; /* eval mode */
+  int batch;            /* jobs per batch */
+  int batches;          /* batches in flight */
+  int sockets;          /* clients the flights are spread over */
+  double duration_s;
+  long server_pid; /* 0: none */
+} bench_opts;
+
+/* ---- time and CPU ------------------------------------------------------- */
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000ull),
+                        (long)(ns % 1000000000ull)};
+  nanosleep(&ts, NULL);
+}
+
+/* CPU seconds used so far by this process. */
+static double self_cpu(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU seconds used so far by process pid (utime + stime), or -1. */
+static double proc_cpu(long pid) {
+  if (pid <= 0) {
+    return -1;
+  }
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE* f = fopen(path, "r");
+  if (f == NULL) {
+    return -1;
+  }
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char* p = strrchr(buf, ')'); /* the command name may hold spaces */
+  if (p == NULL) {
+    return -1;
+  }
+  unsigned long utime = 0, stime = 0;
+  /* after ")": state, then fields 4..13, then utime (14) and stime (15) */
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+             &utime, &stime) != 2) {
+    return -1;
+  }
+  return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* ---- a lock-free log-linear histogram of nanoseconds -------------------- */
+
+#define H_SUB 64 /* sub-buckets per power of two: ~1.6% resolution */
+#define H_BUCKETS (58 * H_SUB)
+
+typedef struct hist {
+  atomic_uint_fast64_t n[H_BUCKETS];
+} hist;
+
+static int h_index(uint64_t v) {
+  if (v < H_SUB) {
+    return (int)v;
+  }
+  int msb = 63 - __builtin_clzll(v); /* >= 6 */
+  int shift = msb - 6;               /* v >> shift is in [64, 128) */
+  int i = (shift + 1) * H_SUB + (int)((v >> shift) - H_SUB);
+  return i < H_BUCKETS ? i : H_BUCKETS - 1;
+}
+
+static uint64_t h_value(int i) { /* the middle of bucket i */
+  if (i < H_SUB) {
+    return (uint64_t)i;
+  }
+  int shift = i / H_SUB - 1;
+  uint64_t lo = (uint64_t)(i % H_SUB + H_SUB) << shift;
+  return lo + ((1ull << shift) >> 1);
+}
+
+static void h_add(hist* h, uint64_t ns) {
+  atomic_fetch_add_explicit(&h->n[h_index(ns)], 1, memory_order_relaxed);
+}
+
+/* The q-quantile (0..1) in microseconds; 0 when empty. */
+static double h_quantile(hist* h, double q) {
+  uint64_t total = 0;
+  for (int i = 0; i < H_BUCKETS; i++) {
+    total += atomic_load_explicit(&h->n[i], memory_order_relaxed);
+  }
+  if (total == 0) {
+    return 0;
+  }
+  uint64_t rank = (uint64_t)(q * (double)(total - 1)) + 1, seen = 0;
+  for (int i = 0; i < H_BUCKETS; i++) {
+    seen += atomic_load_explicit(&h->n[i], memory_order_relaxed);
+    if (seen >= rank) {
+      return (double)h_value(i) / 1e3;
+    }
+  }
+  return 0;
+}
+
+/* ---- one measured run --------------------------------------------------- */
+
+typedef struct run {
+  const bench_opts* o;
+  iso_client** clients;
+  int nclients;
+  uint64_t window_start, window_end; /* completions counted inside */
+  atomic_int stopping;               /* flights stop relaunching */
+  atomic_int inflight;               /* flights out */
+  atomic_uint_fast64_t jobs;         /* completed in the window */
+  atomic_uint_fast64_t batches;      /* completed in the window */
+  atomic_uint_fast64_t errors;       /* anywhere, warm-up included */
+  atomic_uint_fast64_t next_seq;
+  atomic_flag said_error; /* the first error is printed */
+  hist lat;               /* per job, or per batch in batch mode */
+} run;
+
+/* One row of the table. */
+typedef struct row {
+  const char* mode;
+  char shape[24];
+  double jobs_s, batches_s, p50, p90, p99, self_cpu_pct, server_cpu_pct;
+  uint64_t errors;
+} row;
+
+static void run_error(run* r, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void run_error(run* r, const char* fmt, ...) {
+  atomic_fetch_add(&r->errors, 1);
+  if (!atomic_flag_test_and_set(&r->said_error)) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("isopool-bench: first error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+  }
+}
+
+/* An integer reply value (any msgpack int form); 0 if it is not one. */
+static int mp_int(const uint8_t* p, size_t n, int64_t* out) {
+  if (n == 0) {
+    return 0;
+  }
+  uint8_t c = p[0];
+  if (c <= 0x7f || c >= 0xe0) {
+    *out = (int8_t)c;
+    return n == 1;
+  }
+  static const struct {
+    uint8_t tag;
+    uint8_t len;
+    uint8_t is_signed;
+  } forms[] = {{0xcc, 1, 0}, {0xcd, 2, 0}, {0xce, 4, 0}, {0xcf, 8, 0},
+               {0xd0, 1, 1}, {0xd1, 2, 1}, {0xd2, 4, 1}, {0xd3, 8, 1}};
+  for (size_t k = 0; k < sizeof forms / sizeof forms[0]; k++) {
+    if (forms[k].tag != c) {
+      continue;
+    }
+    size_t len = forms[k].len;
+    if (n != 1 + len) {
+      return 0;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+      v = (v << 8) | p[1 + i];
+    }
+    if (forms[k].is_signed && len < 8 && (v >> (8 * len - 1)) != 0) {
+      v |= ~0ull << (8 * len); /* sign-extend */
+    }
+    *out = (int64_t)v;
+    return 1;
+  }
+  return 0;
+}
+
+/* Checks one reply against the value expected. */
+static void check_result(run* r, const iso_result* res, int64_t want) {
+  int64_t got;
+  if (res->status == ISO_STATUS_FULFILLED &&
+      mp_int(res->value, res->value_len, &got) && got == want) {
+    return;
+  }
+  if (res->status == ISO_STATUS_REJECTED) {
+    run_error(r, "rejected: %s: %s", res->name, res->message);
+  } else if (res->status == ISO_STATUS_ERROR) {
+    run_error(r, "error: %s: %s", res->code_name, res->message);
+  } else {
+    run_error(r, "wrong value (wanted %" PRId64 ")", want);
+  }
+}
+
+static void count_done(run* r, uint64_t sent, uint64_t done, size_t jobs) {
+  if (sent >= r->window_start && done <= r->window_end) {
+    atomic_fetch_add_explicit(&r->jobs, jobs, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->batches, 1, memory_order_relaxed);
+    h_add(&r->lat, done - sent);
+  }
+}
+
+/* The number 9-byte msgpack uint64 form, written in place. */
+static void put_u64(uint8_t* p, uint64_t v) {
+  p[0] = 0xcf;
+  for (int i = 0; i < 8; i++) {
+    p[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+  }
+}
+
+/* ---- flights: one job (call, eval) -------------------------------------- */
+
+typedef struct flight {
+  run* r;
+  iso_client* client;
+  uint64_t sent_ns;
+  uint64_t seq;
+  int64_t want;
+  iso_job job;
+  uint8_t args[10]; /* [seq] */
+  uint8_t id[9];
+} flight;
+
+static void flight_cb(void* data, int status, iso_result* res);
+
+/* Sends the flight's next job; on failure the flight lands. Nothing may
+ * touch f after a successful submit (its callback may already run). */
+static void flight_launch(flight* f) {
+  run* r = f->r;
+  if (atomic_load_explicit(&r->stopping, memory_order_relaxed)) {
+    atomic_fetch_sub(&r->inflight, 1);
+    return;
+  }
+  f->seq = atomic_fetch_add_explicit(&r->next_seq, 1, memory_order_relaxed);
+  put_u64(f->id, f->seq);
+  if (f->job.kind == ISO_JOB_CALL) {
+    put_u64(f->args + 1, f->seq);
+    f->want = (int64_t)(2 * f->seq);
+  }
+  f->sent_ns = now_ns();
+  int rc = iso_client_submit(f->client, &f->job, JOB_DEADLINE_MS, flight_cb, f);
+  if (rc != 0) {
+    run_error(r, "submit: %s", iso_strerror(rc));
+    atomic_fetch_sub(&r->inflight, 1);
+  }
+}
+
+static void flight_cb(void* data, int status, iso_result* res) {
+  flight* f = data;
+  run* r = f->r;
+  uint64_t done = now_ns();
+  if (status != 0) {
+    run_error(r, "request: %s", iso_strerror(status));
+    atomic_fetch_sub(&r->inflight, 1); /* a broken flight lands */
+    return;
+  }
+  check_result(r, res, f->want);
+  count_done(r, f->sent_ns, done, 1);
+  flight_launch(f);
+}
+
+/* ---- flights: one batch ------------------------------------------------- */
+
+typedef struct bflight {
+  run* r;
+  iso_client* client;
+  uint64_t sent_ns;
+  uint64_t base; /* seq of jobs[0] */
+  size_t n;
+  iso_job* jobs;
+  uint8_t (*args)[10];
+  uint8_t (*ids)[9];
+} bflight;
+
+static void bflight_cb(void* data, int status, iso_result* res, size_t n);
+
+static void bflight_launch(bflight* b) {
+  run* r = b->r;
+  if (atomic_load_explicit(&r->stopping, memory_order_relaxed)) {
+    atomic_fetch_sub(&r->inflight, 1);
+    return;
+  }
+  b->base = atomic_fetch_add_explicit(&r->next_seq, b->n, memory_order_relaxed);
+  for (size_t i = 0; i < b->n; i++) {
+    put_u64(b->args[i] + 1, b->base + i);
+    put_u64(b->ids[i], b->base + i);
+  }
+  b->sent_ns = now_ns();
+  int rc = iso_client_submit_batch(b->client, b->jobs, b->n, JOB_DEADLINE_MS,
+                                   bflight_cb, b);
+  if (rc != 0) {
+    run_error(r, "submit_batch: %s", iso_strerror(rc));
+    atomic_fetch_sub(&r->inflight, 1);
+  }
+}
+
+static void bflight_cb(void* data, int status, iso_result* res, size_t n) {
+  bflight* b = data;
+  run* r = b->r;
+  uint64_t done = now_ns();
+  if (status != 0) {
+    run_error(r, "batch request: %s", iso_strerror(status));
+    atomic_fetch_sub(&r->inflight, 1);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    check_result(r, &res[i], (int64_t)(2 * (b->base + i)));
+  }
+  count_done(r, b->sent_ns, done, n);
+  bflight_launch(b);
+}
+
+/* ---- running a mode ----------------------------------------------------- */
+
+static const char kEvalSource[] = "export default 1 + 1;";
+
+static int open_clients(run* r, int n, int slots_each) {
+  r->clients = calloc((size_t)n, sizeof *r->clients);
+  r->nclients = n;
+  iso_client_opts co = {.max_inflight = slots_each};
+  for (int i = 0; i < n; i++) {
+    int rc = iso_client_open(r->o->url, &co, &r->clients[i]);
+    if (rc != 0) {
+      fprintf(stderr, "isopool-bench: cannot open %s: %s\n", r->o->url,
+              iso_strerror(rc));
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static void close_clients(run* r) {
+  for (int i = 0; i < r->nclients; i++) {
+    iso_client_close(r->clients[i]);
+  }
+  free(r->clients);
+}
+
+/* The measured window: after the warm-up, for --duration. Set before any
+ * flight starts; callbacks only read it. */
+static void set_window(run* r) {
+  r->window_start = now_ns() + WARMUP_NS;
+  r->window_end = r->window_start + (uint64_t)(r->o->duration_s * 1e9);
+}
+
+/* Waits through warm-up and window, stops the flights and waits for them
+ * to land; fills the row's rates and CPU figures. */
+static void measure(run* r, row* out) {
+  uint64_t now = now_ns();
+  if (now < r->window_start) {
+    sleep_ns(r->window_start - now);
+  }
+  double c0 = self_cpu(), s0 = proc_cpu(r->o->server_pid);
+  uint64_t w0 = now_ns();
+  now = now_ns();
+  if (now < r->window_end) {
+    sleep_ns(r->window_end - now);
+  }
+  double c1 = self_cpu(), s1 = proc_cpu(r->o->server_pid);
+  double wall = (double)(now_ns() - w0) / 1e9;
+  atomic_store(&r->stopping, 1);
+  while (atomic_load(&r->inflight) > 0) {
+    sleep_ns(1000000);
+  }
+  double secs = (double)(r->window_end - r->window_start) / 1e9;
+  out->jobs_s = (double)atomic_load(&r->jobs) / secs;
+  out->batches_s = (double)atomic_load(&r->batches) / secs;
+  out->p50 = h_quantile(&r->lat, 0.50);
+  out->p90 = h_quantile(&r->lat, 0.90);
+  out->p99 = h_quantile(&r->lat, 0.99);
+  out->self_cpu_pct = 100 * (c1 - c0) / wall;
+  out->server_cpu_pct = s0 >= 0 && s1 >= 0 ? 100 * (s1 - s0) / wall : -1;
+  out->errors = atomic_load(&r->errors);
+}
+
+static run* run_new(const bench_opts* o) {
+  run* r = calloc(1, sizeof *r);
+  if (r == NULL) {
+    fprintf(stderr, "isopool-bench: out of memory\n");
+    exit(1);
+  }
+  r->o = o;
+  atomic_flag_clear(&r->said_error);
+  atomic_store(&r->next_seq, 1);
+  return r;
+}
+
+/* call and eval: n single-job flights. */
+static int mode_jobs(const bench_opts* o, row* out, iso_job_kind kind, int n) {
+  run* r = run_new(o);
+  int nsock = o->sockets < n ? o->sockets : n;
+  int per = (n + nsock - 1) / nsock;
+  if (open_clients(r, nsock, 2 * per) != 0) {
+    close_clients(r);
+    free(r);
+    return -1;
+  }
+  flight* fl = calloc((size_t)n, sizeof *fl);
+  for (int i = 0; i < n; i++) {
+    flight* f = &fl[i];
+    f->r = r;
+    f->client = r->clients[i % nsock];
+    f->job.kind = kind;
+    f->job.id = f->id;
+    f->job.id_len = sizeof f->id;
+    if (kind == ISO_JOB_CALL) {
+      f->args[0] = 0x91;
+      f->job.module = o->module;
+      f->job.export_name = o->export_name;
+      f->job.args = f->args;
+      f->job.args_len = sizeof f->args;
+    } else {
+      f->job.source = kEvalSource;
+      f->want = 2;
+    }
+  }
+  set_window(r);
+  atomic_store(&r->inflight, n);
+  for (int i = 0; i < n; i++) {
+    flight_launch(&fl[i]);
+  }
+  measure(r, out);
+  snprintf(out->shape, sizeof out->shape, "%d x 1", n);
+  close_clients(r);
+  free(fl);
+  free(r);
+  return 0;
+}
+
+static int mode_call(const bench_opts* o, row* out) {
+  return mode_jobs(o, out, ISO_JOB_CALL, o->concurrency);
+}
+
+static int mode_eval(const bench_opts* o, row* out) {
+  return mode_jobs(o, out, ISO_JOB_EVAL, o->eval_concurrency);
+}
+
+static int mode_batch(const bench_opts* o, row* out) {
+  run* r = run_new(o);
+  int nb = o->batches;
+  int nsock = o->sockets < nb ? o->sockets : nb;
+  int per = (nb + nsock - 1) / nsock;
+  if (open_clients(r, nsock, 2 * per) != 0) {
+    close_clients(r);
+    free(r);
+    return -1;
+  }
+  size_t n = (size_t)o->batch;
+  bflight* bf = calloc((size_t)nb, sizeof *bf);
+  for (int k = 0; k < nb; k++) {
+    bflight* b = &bf[k];
+    b->r = r;
+    b->client = r->clients[k % nsock];
+    b->n = n;
+    b->jobs = calloc(n, sizeof *b->jobs);
+    b->args = calloc(n, sizeof *b->args);
+    b->ids = calloc(n, sizeof *b->ids);
+    for (size_t i = 0; i < n; i++) {
+      b->args[i][0] = 0x91;
+      b->jobs[i] = (iso_job){.kind = ISO_JOB_CALL,
+                             .module = o->module,
+                             .export_name = o->export_name,
+                             .args = b->args[i],
+                             .args_len = sizeof b->args[i],
+                             .id = b->ids[i],
+                             .id_len = sizeof b->ids[i]};
+    }
+  }
+  set_window(r);
+  atomic_store(&r->inflight, nb);
+  for (int k = 0; k < nb; k++) {
+    bflight_launch(&bf[k]);
+  }
+  measure(r, out);
+  snprintf(out->shape, sizeof out->shape, "%d x %d", nb, o->batch);
+  close_clients(r);
+  for (int k = 0; k < nb; k++) {
+    free(bf[k].jobs);
+    free(bf[k].args);
+    free(bf[k].ids);
+  }
+  free(bf);
+  free(r);
+  return 0;
+}
+
+/* One job in flight: the blocking call in a loop, on this thread. */
+static int mode_latency(const bench_opts* o, row* out) {
+  run* r = run_new(o);
+  if (open_clients(r, 1, 1) != 0) {
+    close_clients(r);
+    free(r);
+    return -1;
+  }
+  uint8_t args[10] = {0x91}, id[9];
+  iso_job job = {.kind = ISO_JOB_CALL,
+                 .module = o->module,
+                 .export_name = o->export_name,
+                 .args = args,
+                 .args_len = sizeof args,
+                 .id = id,
+                 .id_len = sizeof id};
+  set_window(r);
+  double c0 = 0, s0 = 0, wall0 = 0;
+  int in_window = 0;
+  for (uint64_t seq = 1;; seq++) {
+    uint64_t sent = now_ns();
+    if (sent >= r->window_end) {
+      break;
+    }
+    if (!in_window && sent >= r->window_start) {
+      in_window = 1;
+      c0 = self_cpu();
+      s0 = proc_cpu(o->server_pid);
+      wall0 = (double)sent / 1e9;
+    }
+    put_u64(args + 1, seq);
+    put_u64(id, seq);
+    iso_result res;
+    int rc = iso_client_call(r->clients[0], &job, JOB_DEADLINE_MS, &res);
+    uint64_t done = now_ns();
+    if (rc != 0) {
+      run_error(r, "request: %s", iso_strerror(rc));
+      if (rc == ISO_ECONNECT || rc == ISO_ECLOSED) {
+        break;
+      }
+      continue;
+    }
+    check_result(r, &res, (int64_t)(2 * seq));
+    iso_result_free(&res);
+    count_done(r, sent, done, 1);
+  }
+  double wall = (double)now_ns() / 1e9 - wall0;
+  double secs = (double)(r->window_end - r->window_start) / 1e9;
+  out->jobs_s = (double)atomic_load(&r->jobs) / secs;
+  out->batches_s = out->jobs_s;
+  out->p50 = h_quantile(&r->lat, 0.50);
+  out->p90 = h_quantile(&r->lat, 0.90);
+  out->p99 = h_quantile(&r->lat, 0.99);
+  out->self_cpu_pct = in_window ? 100 * (self_cpu() - c0) / wall : 0;
+  double s1 = proc_cpu(o->server_pid);
+  out->server_cpu_pct =
+      in_window && s0 >= 0 && s1 >= 0 ? 100 * (s1 - s0) / wall : -1;
+  out->errors = atomic_load(&r->errors);
+  snprintf(out->shape, sizeof out->shape, "1 x 1");
+  close_clients(r);
+  free(r);
+  return 0;
+}
+
+/* ---- the modes table and the report ------------------------------------- */
+
+static const struct mode {
+  const char* name;
+  int (*run)(const bench_opts* o, row* out);
+  const char* what;
+} kModes[] = {
+    {"call", mode_call, "unbatched call jobs, --concurrency in flight"},
+    {"batch", mode_batch, "--batches batch messages of --batch call jobs"},
+    {"latency", mode_latency, "one call job in flight"},
+    {"eval", mode_eval, "eval jobs, --eval-concurrency in flight"},
+};
+#define NMODES (sizeof kModes / sizeof kModes[0])
+
+static void print_header(const bench_opts* o) {
+  printf(
+      "isopool-bench: %s, %.1f s per mode, %d socket%s, module %s "
+      "export %s\n",
+      o->url, o->duration_s, o->sockets, o->sockets == 1 ? "" : "s", o->module,
+      o->export_name);
+  printf("%-8s %10s %11s %10s %9s %9s %9s %7s %7s %7s\n", "mode", "in flight",
+         "jobs/s", "msgs/s", "p50 us", "p90 us", "p99 us", "errors", "cpu%",
+         "srv%");
+}
+
+static void print_row(const row* w) {
+  char srv[16];
+  if (w->server_cpu_pct >= 0) {
+    snprintf(srv, sizeof srv, "%.0f", w->server_cpu_pct);
+  } else {
+    snprintf(srv, sizeof srv, "-");
+  }
+  printf("%-8s %10s %11.0f %10.0f %9.1f %9.1f %9.1f %7" PRIu64 " %7.0f %7s\n",
+         w->mode, w->shape, w->jobs_s, w->batches_s, w->p50, w->p90, w->p99,
+         w->errors, w->self_cpu_pct, srv);
+  fflush(stdout);
+}
+
+static const char kUsage[] =
+    "usage: isopool-bench [OPTIONS]\n"
+    "  --url URL             the service (default $ISOPOOL_URL, else\n"
+    "                        tcp://127.0.0.1:7447)\n"
+    "  --mode MODE           call | batch | latency | eval | all (default)\n"
+    "  --concurrency N       call jobs in flight (64)\n"
+    "  --eval-concurrency N  eval jobs in flight (16)\n"
+    "  --batch N             jobs per batch (256)\n"
+    "  --batches N           batches in flight (4)\n"
+    "  --sockets N           client sockets to spread the load over (1)\n"
+    "  --duration S          measured seconds per mode (5)\n"
+    "  --module SPEC         call jobs' module (bench.js)\n"
+    "  --export NAME         call jobs' export (default); it must return\n"
+    "                        2 * its argument\n"
+    "  --server-pid PID      also report the server's CPU use\n"
+    "Columns: msgs/s is request messages per second (batches in batch\n"
+    "mode); p50/p90/p99 are per message; cpu% and srv% are the CPU time of\n"
+    "this process and of the server over the window (100 = one core).\n";
+
+static int parse_int(const char* name,
+                     const char* s,
+                     long lo,
+                     long hi,
+                     long* out) {
+  char* end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) {
+    fprintf(stderr, "isopool-bench: %s needs a number from %ld to %ld\n", name,
+            lo, hi);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  enum { O_EVALC = 256, O_BATCHES, O_SOCKETS, O_SERVER_PID, O_EXPORT };
+  static const struct option opts[] = {
+      {"url", required_argument, NULL, 'u'},
+      {"mode", required_argument, NULL, 'm'},
+      {"concurrency", required_argument, NULL, 'c'},
+      {"eval-concurrency", required_argument, NULL, O_EVALC},
+      {"batch", required_argument, NULL, 'b'},
+      {"batches", required_argument, NULL, O_BATCHES},
+      {"sockets", required_argument, NULL, O_SOCKETS},
+      {"duration", required_argument, NULL, 'd'},
+      {"module", required_argument, NULL, 'M'},
+      {"export", required_argument, NULL, O_EXPORT},
+      {"server-pid", required_argument, NULL, O_SERVER_PID},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char* env_url = getenv("ISOPOOL_URL");
+  bench_opts o = {
+      .url = env_url && env_url[0] ? env_url : "tcp://127.0.0.1:7447",
+      .mode = "all",
+      .module = "bench.js",
+      .export_name = "default",
+      .concurrency = 64,
+      .eval_concurrency = 16,
+      .batch = 256,
+      .batches = 4,
+      .sockets = 1,
+      .duration_s = 5,
+  };
+  long v;
+  int c;
+  while ((c = getopt_long(argc, argv, "u:m:c:b:d:M:h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'u':
+        o.url = optarg;
+        break;
+      case 'm':
+        o.mode = optarg;
+        break;
+      case 'c':
+        if (parse_int("--concurrency", optarg, 1, 16384, &v) != 0) {
+          return 2;
+        }
+        o.concurrency = (int)v;
+        break;
+      case O_EVALC:
+        if (parse_int("--eval-concurrency", optarg, 1, 16384, &v) != 0) {
+          return 2;
+        }
+        o.eval_concurrency = (int)v;
+        break;
+      case 'b':
+        if (parse_int("--batch", optarg, 1, ISO_PROTO_MAX_BATCH, &v) != 0) {
+          return 2;
+        }
+        o.batch = (int)v;
+        break;
+      case O_BATCHES:
+        if (parse_int("--batches", optarg, 1, 1024, &v) != 0) {
+          return 2;
+        }
+        o.batches = (int)v;
+        break;
+      case O_SOCKETS:
+        if (parse_int("--sockets", optarg, 1, 64, &v) != 0) {
+          return 2;
+        }
+        o.sockets = (int)v;
+        break;
+      case 'd': {
+        char* end;
+        o.duration_s = strtod(optarg, &end);
+        if (*optarg == '\0' || *end != '\0' || !(o.duration_s > 0) ||
+            o.duration_s > 3600) {
+          fprintf(stderr, "isopool-bench: --duration needs seconds (0-3600]\n");
+          return 2;
+        }
+        break;
+      }
+      case 'M':
+        o.module = optarg;
+        break;
+      case O_EXPORT:
+        o.export_name = optarg;
+        break;
+      case O_SERVER_PID:
+        if (parse_int("--server-pid", optarg, 1, 1L << 30, &v) != 0) {
+          return 2;
+        }
+        o.server_pid = v;
+        break;
+      case 'h':
+        fputs(kUsage, stdout);
+        return 0;
+      default:
+        fputs(kUsage, stderr);
+        return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "isopool-bench: unexpected argument \"%s\"\n",
+            argv[optind]);
+    return 2;
+  }
+  int all = strcmp(o.mode, "all") == 0, any = all;
+  for (size_t i = 0; i < NMODES; i++) {
+    any |= strcmp(o.mode, kModes[i].name) == 0;
+  }
+  if (!any) {
+    fprintf(stderr, "isopool-bench: unknown mode \"%s\"\n%s", o.mode, kUsage);
+    return 2;
+  }
+
+  /* Is anyone there? One call job, which also warms the module up. */
+  iso_client* probe = NULL;
+  int rc = iso_client_open(o.url, NULL, &probe);
+  if (rc != 0) {
+    fprintf(stderr, "isopool-bench: cannot use %s: %s\n", o.url,
+            iso_strerror(rc));
+    return 2;
+  }
+  uint8_t args[] = {0x91, 0x15}; /* [21] */
+  iso_job job = {.kind = ISO_JOB_CALL,
+                 .module = o.module,
+                 .export_name = o.export_name,
+                 .args = args,
+                 .args_len = sizeof args};
+  iso_result res;
+  rc = iso_client_call(probe, &job, 10000, &res);
+  iso_client_close(probe);
+  if (rc != 0) {
+    fprintf(stderr, "isopool-bench: %s does not answer: %s\n", o.url,
+            iso_strerror(rc));
+    return rc == ISO_ECONNECT ? 3 : 1;
+  }
+  int64_t got = 0;
+  int ok = res.status == ISO_STATUS_FULFILLED &&
+           mp_int(res.value, res.value_len, &got) && got == 42;
+  if (!ok) {
+    fprintf(stderr,
+            "isopool-bench: %s export %s with [21] did not give 42 (%s%s%s); "
+            "serve bench/modules or pass --module/--export\n",
+            o.module, o.export_name,
+            res.status == ISO_STATUS_ERROR ? res.code_name : "",
+            res.status == ISO_STATUS_ERROR ? ": " : "",
+            res.status == ISO_STATUS_FULFILLED ? "another value" : res.message);
+    iso_result_free(&res);
+    return 1;
+  }
+  iso_result_free(&res);
+
+  print_header(&o);
+  uint64_t errors = 0;
+  for (size_t i = 0; i < NMODES; i++) {
+    if (!all && strcmp(o.mode, kModes[i].name) != 0) {
+      continue;
+    }
+    row w = {.mode = kModes[i].name};
+    if (kModes[i].run(&o, &w) != 0) {
+      return 1;
+    }
+    print_row(&w);
+    errors += w.errors;
+  }
+  if (errors > 0) {
+    fprintf(stderr, "isopool-bench: %" PRIu64 " error%s\n", errors,
+            errors == 1 ? "" : "s");
+    return 1;
+  }
+  return 0;
+}

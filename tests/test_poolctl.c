@@ -1,0 +1,474 @@
+/* test_poolctl.c: poolctl end to end, against the real daemon.
+ *
+ * The suite starts `isopool serve` on ipc:///tmp/isopool-poolctl-<pid>.ipc
+ * with fixtures/poolctl as its module root, waits until a trivial call
+ * succeeds, then runs poolctl the way a user would (in fixtures/poolctl, so
+ * `eval local/x.js` reads a local file) and checks its stdout, stderr and
+ * exit status. The last case stops the daemon with SIGTERM and checks that
+ * it exits 0. The daemon's own stderr goes to /tmp/isopool-poolctl-<pid>.log
+ * and is printed when a case fails.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "proc.h"
+#include "tap.h"
+
+#define FIXTURES ISO_FIXTURES "/poolctl"
+#define ISOPOOL ISO_BIN_DIR "/isopool"
+#define POOLCTL ISO_BIN_DIR "/poolctl"
+
+static pid_t daemon_pid;
+static char daemon_url[128];
+static char daemon_log[128];
+static int daemon_up;
+
+/* ---- the daemon --------------------------------------------------------- */
+
+static void show_daemon_log(void) {
+  FILE* f = fopen(daemon_log, "r");
+  if (f == NULL) {
+    return;
+  }
+  char line[512];
+  fprintf(stderr, "  --- daemon log (%s) ---\n", daemon_log);
+  while (fgets(line, sizeof line, f) != NULL) {
+    fprintf(stderr, "  | %s", line);
+  }
+  fclose(f);
+}
+
+/* Runs poolctl with the daemon's URL first, then the NULL-terminated
+ * arguments. */
+static void pc(proc_result* r, ...) {
+  const char* argv[32] = {POOLCTL, "--url", daemon_url};
+  int n = 3;
+  va_list ap;
+  va_start(ap, r);
+  const char* a;
+  while ((a = va_arg(ap, const char*)) != NULL && n < 31) {
+    argv[n++] = a;
+  }
+  va_end(ap);
+  argv[n] = NULL;
+  CHECK(proc_run(FIXTURES, argv, 30, r) == 0);
+}
+
+/* Starts the daemon once and waits (up to ~10 s) until it answers. */
+static int ensure_daemon(void) {
+  if (daemon_pid > 0) {
+    return daemon_up;
+  }
+  snprintf(daemon_url, sizeof daemon_url, "ipc:///tmp/isopool-poolctl-%d.ipc",
+           (int)getpid());
+  snprintf(daemon_log, sizeof daemon_log, "/tmp/isopool-poolctl-%d.log",
+           (int)getpid());
+  unlink(daemon_url + strlen("ipc://"));
+  daemon_pid = fork();
+  if (daemon_pid < 0) {
+    CHECK(!"fork");
+    return 0;
+  }
+  if (daemon_pid == 0) {
+    int fd = open(daemon_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      close(fd);
+    }
+    const char* argv[] = {ISOPOOL,     "serve",  "--listen",  daemon_url,
+                          "--modules", FIXTURES, "--workers", "2",
+                          "--quiet",   NULL};
+    execv(argv[0], (char* const*)argv);
+    _exit(127);
+  }
+  double start = proc_now();
+  while (proc_now() - start < 10) {
+    proc_result r;
+    pc(&r, "--timeout", "500", "call", "job.js", "1", NULL);
+    int ok =
+        r.status == 0 && strcmp(r.out, "{\"value\":2,\"label\":null}\n") == 0;
+    proc_result_free(&r);
+    if (ok) {
+      daemon_up = 1;
+      break;
+    }
+    if (waitpid(daemon_pid, NULL, WNOHANG) == daemon_pid) {
+      fprintf(stderr, "  the daemon exited early\n");
+      daemon_pid = -1;
+      break;
+    }
+  }
+  if (!daemon_up) {
+    show_daemon_log();
+  }
+  return daemon_up;
+}
+
+/* Kills a daemon left running (a single case was run, or the stop case
+ * failed). */
+static void daemon_kill(void) {
+  if (daemon_pid > 0) {
+    kill(daemon_pid, SIGKILL);
+    waitpid(daemon_pid, NULL, 0);
+    daemon_pid = -1;
+  }
+  if (daemon_url[0] != '\0') {
+    unlink(daemon_url + strlen("ipc://"));
+    unlink(daemon_log);
+  }
+}
+
+/* Runs poolctl (after starting the daemon if needed); a failed case shows
+ * what poolctl said. */
+#define PC(r, ...)              \
+  do {                          \
+    CHECK(ensure_daemon());     \
+    pc((r), __VA_ARGS__, NULL); \
+  } while (0)
+
+static void show(const proc_result* r) {
+  if (iso_test_failed_) {
+    fprintf(stderr, "  exit %d\n  stdout: %s\n  stderr: %s\n", r->status,
+            r->out, r->err);
+  }
+}
+
+/* ---- the cases ---------------------------------------------------------- */
+
+static void t_daemon_answers(void) {
+  CHECK(ensure_daemon());
+}
+
+static void t_eval_file_with_args(void) {
+  proc_result r;
+  /* local/imports.js imports ./lib/scale.js: resolved against the module
+   * root (the file is sent as source named imports.js) */
+  PC(&r, "eval", "local/imports.js", "5");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "15\n");
+  CHECK_STR(r.err, "");
+  show(&r);
+  proc_result_free(&r);
+}
+
+static void t_eval_module(void) {
+  proc_result r;
+  PC(&r, "eval", "--module", "job.js", "4", "hi");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "{\"value\":8,\"label\":\"hi\"}\n");
+  CHECK_STR(r.err, "");
+  show(&r);
+  proc_result_free(&r);
+}
+
+static void t_nil_prints_null(void) {
+  proc_result r;
+  PC(&r, "eval", "local/no_value.js");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "null\n");
+  show(&r);
+  proc_result_free(&r);
+}
+
+static void t_call_with_export(void) {
+  proc_result r;
+  PC(&r, "call", "job.js", "--export", "add", "2", "3");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "5\n");
+  show(&r);
+  proc_result_free(&r);
+  /* an async export, awaited; --export=NAME; the default export */
+  PC(&r, "call", "--export=later", "job.js", "5");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "\"waited\"\n");
+  show(&r);
+  proc_result_free(&r);
+  PC(&r, "call", "job.js", "21", "x");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "{\"value\":42,\"label\":\"x\"}\n");
+  show(&r);
+  proc_result_free(&r);
+}
+
+static void t_json_and_string_args(void) {
+  proc_result r;
+  PC(&r, "call", "echo.js", "1", "\"1\"", "abc", "{\"a\":[1,2]}", "-1", "true",
+     "null", "[1,");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out,
+            "[[\"number\",1],[\"string\",\"1\"],[\"string\",\"abc\"],"
+            "[\"object\",{\"a\":[1,2]}],[\"number\",-1],[\"boolean\",true],"
+            "[\"object\",null],[\"string\",\"[1,\"]]\n");
+  show(&r);
+  proc_result_free(&r);
+  /* after the first ARG, and after --, everything is an ARG */
+  PC(&r, "call", "echo.js", "x", "--json");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "[[\"string\",\"x\"],[\"string\",\"--json\"]]\n");
+  show(&r);
+  proc_result_free(&r);
+  PC(&r, "call", "echo.js", "--", "--export");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "[[\"string\",\"--export\"]]\n");
+  show(&r);
+  proc_result_free(&r);
+}
+
+static void t_rejection(void) {
+  proc_result r;
+  PC(&r, "call", "throw.js", "foo");
+  CHECK_EQ(r.status, 1);
+  CHECK_STR(r.out, "");
+  CHECK_CONTAINS(r.err,
+                 "error: Uncaught TypeError: bad input: foo\n"
+                 "    at fail (file://");
+  CHECK_CONTAINS(r.err, "/fixtures/poolctl/throw.js:2:9)");
+  show(&r);
+  proc_result_free(&r);
+  PC(&r, "eval", "local/syntax.js");
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err, "error: Uncaught SyntaxError: Unexpected token ';'");
+  CHECK_CONTAINS(r.err, "syntax.js:2:13");
+  show(&r);
+  proc_result_free(&r);
+}
+
+static void t_timeout_error_status(void) {
+  proc_result r;
+  PC(&r, "--job-timeout", "100", "eval", "--module", "loop.js");
+  CHECK_EQ(r.status, 1);
+  CHECK_STR(r.out, "");
+  CHECK(strncmp(r.err, "error: timeout: ", 16) == 0);
+  CHECK_CONTAINS(r.err, "100 ms");
+  CHECK(r.secs < 10);
+  show(&r);
+  proc_result_free(&r);
+  /* the worker goes on serving */
+  PC(&r, "call", "job.js", "--export", "add", "1", "1");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "2\n");
+  show(&r);
+  proc_result_free(&r);
+}
+
+static void t_logs_on_stderr(void) {
+  proc_result r;
+  PC(&r, "eval", "--module", "logs.js");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "\"logged\"\n");
+  CHECK_STR(r.err,
+            "plain line\n[info] for your information\n[warn] careful\n"
+            "[error] bad thing\n");
+  show(&r);
+  proc_result_free(&r);
+}
+
+static void t_json_output(void) {
+  proc_result r;
+  PC(&r, "--json", "call", "job.js", "21", "x");
+  CHECK_EQ(r.status, 0);
+  CHECK(strncmp(r.out,
+                "{\"id\":1,\"status\":\"fulfilled\",\"value\":{\"value\":42,"
+                "\"label\":\"x\"},\"error\":null,\"logs\":[],\"stats\":{"
+                "\"worker\":",
+                strlen("{\"id\":1,\"status\":\"fulfilled\",\"value\":{"
+                       "\"value\":42,\"label\":\"x\"},\"error\":null,"
+                       "\"logs\":[],\"stats\":{\"worker\":")) == 0);
+  CHECK_CONTAINS(r.out, ",\"queue_us\":");
+  CHECK_CONTAINS(r.out, ",\"run_us\":");
+  CHECK(strlen(r.out) > 2 && strcmp(r.out + strlen(r.out) - 3, "}}\n") == 0);
+  CHECK(strchr(r.out, '\n') == r.out + strlen(r.out) - 1); /* one line */
+  CHECK_STR(r.err, "");
+  show(&r);
+  proc_result_free(&r);
+
+  /* logs go into the object, not to stderr */
+  PC(&r, "eval", "--json", "--module", "logs.js");
+  CHECK_EQ(r.status, 0);
+  CHECK_CONTAINS(r.out,
+                 "\"status\":\"fulfilled\",\"value\":\"logged\",\"error\":"
+                 "null,\"logs\":[[\"log\",\"plain line\"],[\"info\",\"for "
+                 "your information\"],[\"warn\",\"careful\"],[\"error\","
+                 "\"bad thing\"]],\"stats\":{");
+  CHECK_STR(r.err, "");
+  show(&r);
+  proc_result_free(&r);
+
+  PC(&r, "--json", "call", "throw.js", "x");
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.out,
+                 "\"status\":\"rejected\",\"value\":null,\"error\":{\"name\":"
+                 "\"TypeError\",\"message\":\"bad input: x\",\"stack\":"
+                 "\"TypeError: bad input: x\\n    at fail (file://");
+  CHECK_STR(r.err, "");
+  show(&r);
+  proc_result_free(&r);
+
+  PC(&r, "--json", "--job-timeout", "100", "eval", "--module", "loop.js");
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.out,
+                 "\"status\":\"error\",\"value\":null,\"error\":{\"code\":"
+                 "\"timeout\",\"message\":\"");
+  show(&r);
+  proc_result_free(&r);
+}
+
+static void t_url_from_environment(void) {
+  CHECK(ensure_daemon());
+  setenv("ISOPOOL_URL", daemon_url, 1);
+  const char* argv[] = {POOLCTL, "call", "job.js", "--export",
+                        "add",   "20",   "22",     NULL};
+  proc_result r;
+  CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
+  unsetenv("ISOPOOL_URL");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "42\n");
+  show(&r);
+  proc_result_free(&r);
+}
+
+static void t_cannot_connect(void) {
+  char url[128];
+  snprintf(url, sizeof url, "ipc:///tmp/isopool-poolctl-nobody-%d.ipc",
+           (int)getpid());
+  const char* argv[] = {POOLCTL, "--url", url,      "--timeout",
+                        "300",   "call",  "job.js", NULL};
+  proc_result r;
+  CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
+  CHECK_EQ(r.status, 3);
+  CHECK_STR(r.out, "");
+  CHECK_CONTAINS(r.err, "poolctl: cannot connect to ipc:///tmp/");
+  CHECK(r.secs < 5);
+  show(&r);
+  proc_result_free(&r);
+}
+
+static void t_usage_errors(void) {
+  static const struct {
+    const char* args[6];
+    const char* err; /* in stderr */
+  } cases[] = {
+      {{NULL}, "usage:"},
+      {{"frobnicate"}, "unknown command \"frobnicate\""},
+      {{"--bogus", "call", "job.js"}, "unknown option \"--bogus\""},
+      {{"call", "job.js", "--bogus"}, "unknown option \"--bogus\" for call"},
+      {{"eval", "--export", "f", "job.js"},
+       "unknown option \"--export\" for eval"},
+      {{"call", "--module", "job.js"}, "unknown option \"--module\" for call"},
+      {{"eval"}, "eval needs FILE"},
+      {{"call"}, "call needs SPEC"},
+      {{"eval", "no/such/file.js"},
+       "cannot read no/such/file.js: No such file or directory"},
+      {{"eval", "local"}, "cannot read local: Is a directory"},
+      {{"eval", "local/imports.js", "--module", "job.js"},
+       "eval takes FILE or --module SPEC, not both"},
+      {{"--timeout", "soon", "call", "job.js"},
+       "--timeout needs a number of milliseconds, not \"soon\""},
+      {{"--job-timeout", "0", "call", "job.js"},
+       "--job-timeout needs a number of milliseconds"},
+      {{"call", "job.js", "--export"}, "--export needs a value"},
+      {{"--json=1", "call", "job.js"}, "--json takes no value"},
+      {{"help", "nope"}, "unknown command \"nope\""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char* argv[8] = {POOLCTL};
+    int n = 1;
+    for (int k = 0; k < 6 && cases[i].args[k] != NULL; k++) {
+      argv[n++] = cases[i].args[k];
+    }
+    argv[n] = NULL;
+    proc_result r;
+    CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
+    int failed = iso_test_failed_;
+    CHECK_EQ(r.status, 2);
+    CHECK_STR(r.out, "");
+    CHECK_CONTAINS(r.err, cases[i].err);
+    if (iso_test_failed_ && !failed) {
+      fprintf(stderr, "    case %zu: %s\n", i,
+              cases[i].args[0] ? cases[i].args[0] : "(no arguments)");
+    }
+    proc_result_free(&r);
+  }
+}
+
+static void t_help(void) {
+  const char* argv[] = {POOLCTL, "--help", NULL};
+  proc_result r;
+  CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
+  CHECK_EQ(r.status, 0);
+  CHECK_CONTAINS(r.out, "usage: poolctl [OPTIONS] eval FILE [ARG...]");
+  CHECK_CONTAINS(r.out, "poolctl [OPTIONS] call SPEC [--export NAME]");
+  CHECK_CONTAINS(r.out, "--job-timeout MS");
+  CHECK_STR(r.err, "");
+  proc_result_free(&r);
+  const char* argv2[] = {POOLCTL, "call", "--help", NULL};
+  CHECK(proc_run(FIXTURES, argv2, 30, &r) == 0);
+  CHECK_EQ(r.status, 0);
+  CHECK_CONTAINS(r.out, "usage: poolctl [OPTIONS] call SPEC");
+  CHECK_CONTAINS(r.out, "--export NAME");
+  proc_result_free(&r);
+  const char* argv3[] = {POOLCTL, "help", "eval", NULL};
+  CHECK(proc_run(FIXTURES, argv3, 30, &r) == 0);
+  CHECK_EQ(r.status, 0);
+  CHECK_CONTAINS(r.out, "relative imports resolve against");
+  proc_result_free(&r);
+}
+
+static void t_daemon_stops_on_sigterm(void) {
+  CHECK(ensure_daemon());
+  if (daemon_pid <= 0) {
+    return;
+  }
+  CHECK_EQ(kill(daemon_pid, SIGTERM), 0);
+  int ws = 0;
+  pid_t got = 0;
+  double start = proc_now();
+  while (got == 0 && proc_now() - start < 15) {
+    got = waitpid(daemon_pid, &ws, WNOHANG);
+    if (got == 0) {
+      usleep(20 * 1000);
+    }
+  }
+  CHECK_EQ(got, daemon_pid);
+  if (got != daemon_pid) {
+    fprintf(stderr, "  the daemon did not exit within 15 s of SIGTERM\n");
+    show_daemon_log();
+    return; /* main() kills it */
+  }
+  daemon_pid = -1;
+  CHECK(WIFEXITED(ws));
+  CHECK_EQ(WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, 0);
+  if (iso_test_failed_) {
+    show_daemon_log();
+  }
+}
+
+static const iso_test cases[] = {
+    {"daemon_answers", t_daemon_answers},
+    {"eval_file_with_args", t_eval_file_with_args},
+    {"eval_module", t_eval_module},
+    {"nil_prints_null", t_nil_prints_null},
+    {"call_with_export", t_call_with_export},
+    {"json_and_string_args", t_json_and_string_args},
+    {"rejection", t_rejection},
+    {"timeout_error_status", t_timeout_error_status},
+    {"logs_on_stderr", t_logs_on_stderr},
+    {"json_output", t_json_output},
+    {"url_from_environment", t_url_from_environment},
+    {"cannot_connect", t_cannot_connect},
+    {"usage_errors", t_usage_errors},
+    {"help", t_help},
+    {"daemon_stops_on_sigterm", t_daemon_stops_on_sigterm},
+    {NULL, NULL},
+};
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  int rc = iso_test_main(argc, argv, cases);
+  daemon_kill();
+  return rc;
+}
