@@ -124,6 +124,16 @@ typedef struct iso_realm_cbs {
   /* The realm has nothing pending: no evaluation, timer, op or import.
    * Called at the end of each event loop tick that finds it so. */
   void (*idle_cb)(iso_realm* realm, void* data);
+  /* Optional. When set, the realm survives its errors (a long-lived realm
+   * that many jobs share, like the pool's warm realm): an unhandled
+   * rejection, an uncaught exception or a stall is reported here instead
+   * of failing the realm through error_cb, with `culprit`, the `data` of
+   * the evaluation whose own JavaScript was running when the promise was
+   * rejected or the exception thrown (NULL when none was: a timer, a
+   * later continuation). Termination of an evaluation's own JavaScript
+   * still fails only that evaluation. */
+  void (*job_error_cb)(iso_realm* realm, void* data, void* culprit,
+                       const iso_js_error* err);
 } iso_realm_cbs;
 
 /* iso_realm_new: constructor. A new V8 context with the bootstrap prelude

@@ -119,6 +119,7 @@ typedef struct iso_rejection {
   struct iso_rejection* next;
   v8s_ref promise;
   v8s_ref reason;
+  void* culprit; /* the evaluation whose JS rejected it, if any */
 } iso_rejection;
 
 struct iso_realm {
@@ -189,6 +190,7 @@ struct iso_rt {
 void iso__rt_enter(iso_rt* rt, iso_realm* realm);
 void iso__rt_wake(iso_rt* rt);
 void iso__realm_fail(iso_realm* realm, iso_js_error* err);
+void iso__realm_error(iso_realm* realm, void* culprit, iso_js_error* err);
 int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
 void iso__error_from_exc(iso_js_error* e, v8s_exc* exc, iso_js_error_kind k,
                          int code);

@@ -150,7 +150,7 @@ int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
   if (rc == ISO_ETERMINATED && realm != NULL) {
     iso_js_error e = {0};
     stopped_error(rt, &e);
-    iso__realm_fail(realm, &e);
+    iso__realm_error(realm, NULL, &e);
     if (exc != NULL) {
       v8s_exc_clear(exc);
     }
@@ -164,6 +164,19 @@ void iso__rt_wake(iso_rt* rt) {
   if (!rt->freeing && !uv_is_active((uv_handle_t*)&rt->idle)) {
     uv_idle_start(&rt->idle, idle_cb);
   }
+}
+
+/* An error of the realm's JavaScript: fatal to the realm, unless the realm
+ * survives its errors (job_error_cb), which are then reported there. */
+void iso__realm_error(iso_realm* realm, void* culprit, iso_js_error* err) {
+  if (realm->cbs.job_error_cb == NULL || realm->failed || realm->freed) {
+    iso__realm_fail(realm, err);
+    return;
+  }
+  realm->rt->in_tick++; /* as in iso__realm_fail */
+  realm->cbs.job_error_cb(realm, realm->data, culprit, err);
+  realm->rt->in_tick--;
+  iso_js_error_clear(err);
 }
 
 void iso__realm_fail(iso_realm* realm, iso_js_error* err) {
@@ -228,7 +241,7 @@ static void fire_realm_timers(iso_realm* r) {
   if (rc == ISO_EJS) {
     iso_js_error e = {0};
     iso__error_from_exc(&e, &exc, ISO_JS_UNCAUGHT, ISO_EJS);
-    iso__realm_fail(r, &e);
+    iso__realm_error(r, NULL, &e);
   }
   v8s_exc_clear(&exc);
 }
@@ -278,6 +291,7 @@ static void host_promise_reject(void* realm_p, int event, v8s_ref promise,
     }
     r->promise = v8s_ref_dup(rt->iso, promise);
     r->reason = v8s_ref_dup(rt->iso, reason);
+    r->culprit = realm->current;
     /* append: the first rejection is the one reported */
     iso_rejection** pp = &realm->pending_promise_exceptions;
     while (*pp != NULL) {
@@ -314,7 +328,7 @@ static void host_uncaught(void* realm_p, const v8s_exc* exc) {
   e.stack = exc->stack ? strdup(exc->stack) : NULL;
   e.kind = ISO_JS_UNCAUGHT;
   e.code = ISO_EJS;
-  iso__realm_fail(realm, &e);
+  iso__realm_error(realm, realm->current, &e);
   iso__rt_wake(realm->rt);
 }
 
@@ -612,7 +626,7 @@ int iso_realm_dispatch(iso_realm* realm, const char* type) {
   if (rc == ISO_EJS) {
     iso_js_error e = {0};
     iso__error_from_exc(&e, &exc, ISO_JS_UNCAUGHT, ISO_EJS);
-    iso__realm_fail(realm, &e);
+    iso__realm_error(realm, NULL, &e);
   }
   v8s_exc_clear(&exc);
   iso__rt_wake(rt);
@@ -1117,24 +1131,25 @@ static void evaluate_dyn_imports(iso_realm* realm) {
 }
 
 /* The seed's check_promise_exceptions: the first unhandled rejection fails
- * the realm. */
+ * the realm (a realm that survives its errors reports each of them). */
 static void check_promise_exceptions(iso_realm* realm) {
-  iso_rejection* r = realm->pending_promise_exceptions;
-  if (r == NULL || realm->failed) {
-    return;
-  }
-  realm->pending_promise_exceptions = r->next;
   iso_rt* rt = realm->rt;
-  v8s_exc exc = {0};
-  iso__rt_enter(rt, realm);
-  v8s_exc_from_value(rt->iso, realm->ctx, r->reason, &exc);
-  iso__rt_leave(rt, NULL, 0, NULL);
-  iso_js_error e = {0};
-  iso__error_from_exc(&e, &exc, ISO_JS_IN_PROMISE, ISO_EJS);
-  v8s_ref_free(rt->iso, r->promise);
-  v8s_ref_free(rt->iso, r->reason);
-  free(r);
-  iso__realm_fail(realm, &e);
+  iso_rejection* r;
+  while ((r = realm->pending_promise_exceptions) != NULL && !realm->failed &&
+         !realm->freed) {
+    realm->pending_promise_exceptions = r->next;
+    v8s_exc exc = {0};
+    iso__rt_enter(rt, realm);
+    v8s_exc_from_value(rt->iso, realm->ctx, r->reason, &exc);
+    iso__rt_leave(rt, NULL, 0, NULL);
+    iso_js_error e = {0};
+    iso__error_from_exc(&e, &exc, ISO_JS_IN_PROMISE, ISO_EJS);
+    void* culprit = r->culprit;
+    v8s_ref_free(rt->iso, r->promise);
+    v8s_ref_free(rt->iso, r->reason);
+    free(r);
+    iso__realm_error(realm, culprit, &e);
+  }
 }
 
 /* One tick of the event loop for one realm (the seed's poll_event_loop). */
@@ -1187,7 +1202,7 @@ static void realm_tick(iso_realm* realm) {
       !has_pending_dyn_imports) {
     iso_js_error e = {0};
     iso__error_set(&e, ISO_ESTALL, ISO_JS_PLAIN, "Error", "%s", kDynStall);
-    iso__realm_fail(realm, &e);
+    iso__realm_error(realm, NULL, &e);
   }
 }
 

@@ -143,8 +143,9 @@ static void warm_log_cb(iso_realm* realm, void* data, const char* level,
 static void warm_error_cb(iso_realm* realm, void* data,
                           const iso_js_error* err) {
   pool_worker* w = data;
-  /* the warm realm is dead: its pending calls fail, the next call gets a
-   * fresh realm */
+  /* the warm realm is dead (it survives JavaScript errors, so this is the
+   * runtime giving up on it): its pending calls fail, the next call gets
+   * a fresh realm */
   for (pool_job* j = w->active; j != NULL; j = j->anext) {
     if (j->realm == realm && !j->settled) {
       settle_error(j, err->code, err);
@@ -159,9 +160,32 @@ static void warm_error_cb(iso_realm* realm, void* data,
   iso_realm_free(realm);
 }
 
+/* An error in the warm realm: the call whose JavaScript caused it is
+ * rejected (even if it already returned: it has not been answered until the
+ * loop iteration ends); one nobody can be blamed for goes to the log. */
+static void warm_job_error_cb(iso_realm* realm, void* data, void* culprit,
+                              const iso_js_error* err) {
+  pool_worker* w = data;
+  for (pool_job* j = w->active; culprit != NULL && j != NULL;
+       j = j->anext) {
+    if (j == culprit) {
+      if (!(j->settled && j->status != 0)) {
+        j->settled = 0;
+        settle_error(j, err->code, err);
+      }
+      return;
+    }
+  }
+  char* text = iso_js_error_format(err);
+  fprintf(stderr, "isopool: worker %d: %s\n", w->id,
+          text ? text : err->message);
+  free(text);
+}
+
 static const iso_realm_cbs kWarmCbs = {
     .log_cb = warm_log_cb,
     .error_cb = warm_error_cb,
+    .job_error_cb = warm_job_error_cb,
 };
 
 /* ---- deadlines ---- */
@@ -180,6 +204,9 @@ static void arm_deadline(pool_worker* w) {
     uv_timer_stop(&w->deadline);
     return;
   }
+  /* libuv counts from the loop's cached time, which running JavaScript
+   * has left behind */
+  uv_update_time(&w->loop);
   uint64_t now = pool__now();
   uint64_t ms = head->deadline_ns > now
                     ? (head->deadline_ns - now + 999999) / 1000000
@@ -211,7 +238,9 @@ static void deadline_cb(uv_timer_t* t) {
       j->status = ISO_ETIMEDOUT;
     }
   }
-  /* the prepare handle finishes them in this loop iteration */
+  /* the prepare handle finishes them in this loop iteration; a timer that
+   * fired a little early (millisecond rounding) is armed again */
+  arm_deadline(w);
 }
 
 /* ---- starting and finishing jobs ---- */
@@ -310,6 +339,11 @@ static void job_encode(pool_worker* w, pool_job* job) {
   if (status == 0) {
     r.status = ISO_STATUS_FULFILLED;
     r.value = (iso_bytes){job->value, job->value_len};
+  } else if (status == ISO_ETERMINATED && atomic_load(&w->stop)) {
+    /* stopped by the shutdown, not by its deadline */
+    r.status = ISO_STATUS_ERROR;
+    r.code = ISO_CODE_SHUTTING_DOWN;
+    r.message = iso_str_of("the service is shutting down");
   } else if (status == ISO_ETIMEDOUT || status == ISO_ETERMINATED) {
     r.status = ISO_STATUS_ERROR;
     r.code = ISO_CODE_TIMEOUT;
