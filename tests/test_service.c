@@ -13,7 +13,10 @@
  * that each request got exactly one reply, and no reply came for an id that
  * was never sent.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -1835,8 +1838,84 @@ static void t_exactly_one_reply_shutdown(void) {
   svc_stop(&s);
 }
 
+
+/* A free TCP port on the loopback (bound, read, released). */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (fd >= 0 && bind(fd, (struct sockaddr*)&a, sizeof a) == 0 &&
+      getsockname(fd, (struct sockaddr*)&a, &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  if (fd >= 0) {
+    close(fd);
+  }
+  return port;
+}
+
+/* --listen is repeatable, and tls+tcp:// serves with a certificate made
+ * here (openssl); a client trusting it gets answers, a plain tcp:// client
+ * on the TLS port gets none. */
+static void t_tls_and_second_listener(void) {
+  char dir[] = "/tmp/isopool-tls-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char cert[160], key[160], cmd[600];
+  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(key, sizeof key, "%s/key.pem", dir);
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s "
+           "-days 1 -subj /CN=localhost >/dev/null 2>&1",
+           key, cert);
+  CHECK_EQ(system(cmd), 0);
+  int port = free_port();
+  CHECK(port > 0);
+  char tls_url[64], tcp_url[64];
+  snprintf(tls_url, sizeof tls_url, "tls+tcp://127.0.0.1:%d", port);
+  snprintf(tcp_url, sizeof tcp_url, "tcp://127.0.0.1:%d", port);
+  const char* flags[] = {"--listen", tls_url, "--tls-cert", cert,
+                         "--tls-key", key, NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) == 0) {
+    iso_client_opts o = {.tls_ca_file = cert, .tls_server_name = "localhost"};
+    iso_client* tls = NULL;
+    CHECK_EQ(iso_client_open(tls_url, &o, &tls), 0);
+    iso_buf keep;
+    iso_job job = call_job("double.js", NULL, "[21]", &keep);
+    iso_result r;
+    int rc = iso_client_call(tls, &job, 10000, &r);
+    CHECK_EQ(rc, 0);
+    if (rc == 0) {
+      CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+      CHECK_JSON(r.value, r.value_len, "42");
+      iso_result_free(&r);
+    }
+    iso_client_close(tls);
+    /* plain TCP to the TLS port: no answer */
+    iso_client* plain = NULL;
+    CHECK_EQ(iso_client_open(tcp_url, NULL, &plain), 0);
+    rc = iso_client_call(plain, &job, 500, &r);
+    CHECK(rc != 0);
+    if (rc == 0) {
+      iso_result_free(&r);
+    }
+    iso_client_close(plain);
+    iso_buf_free(&keep);
+    /* the ipc listener still serves */
+    expect_value(&s, call_job("double.js", NULL, "[2]", &keep), "4");
+    iso_buf_free(&keep);
+  }
+  svc_stop(&s);
+  unlink(cert);
+  unlink(key);
+  rmdir(dir);
+}
+
 static const iso_test cases[] = {
     {"many_concurrent_jobs", t_many_concurrent_jobs},
+    {"tls_and_second_listener", t_tls_and_second_listener},
     {"eval_and_call_forms", t_eval_and_call_forms},
     {"eval_with_args", t_eval_with_args},
     {"call_keeps_globals", t_call_keeps_globals},
