@@ -387,6 +387,7 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
       .host_data = rt,
       .heap_max_mb = opts->heap_max_mb,
   };
+  /* the JsRuntimeState (this iso_rt) goes into the isolate's data slot */
   int rc = v8s_isolate_new(&vo, &rt->iso);
   if (rc != 0) {
     pthread_mutex_destroy(&rt->run_lock);

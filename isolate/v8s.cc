@@ -1327,6 +1327,7 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   Isolate::Initialize(isolate, params);
   iso->isolate = isolate;
   isolate->SetData(0, iso);
+  isolate->SetData(1, opts->host_data);
   isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
   isolate->SetHostImportModuleDynamicallyCallback(dyn_import_cb);
   isolate->SetHostInitializeImportMetaObjectCallback(import_meta_cb);
@@ -1340,6 +1341,8 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   *out = iso;
   return 0;
 }
+
+void* v8s_isolate_data(v8s_isolate* iso) { return iso->isolate->GetData(1); }
 
 void v8s_isolate_free(v8s_isolate* iso) {
   if (iso == nullptr) {

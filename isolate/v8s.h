@@ -114,7 +114,10 @@ typedef struct v8s_host {
 typedef struct v8s_isolate_opts {
   struct uv_loop_s* loop;    /* V8's foreground tasks run on this loop */
   const v8s_host* host;
-  void* host_data;           /* passed to near_heap_limit */
+  void* host_data;           /* the embedder's state for this isolate,
+                                kept in the isolate's data slot 1 (the
+                                runtime's JsRuntimeState); passed to
+                                near_heap_limit */
   size_t heap_max_mb;        /* 0: V8's default */
 } v8s_isolate_opts;
 
@@ -137,6 +140,10 @@ double v8s_platform_now_ms(void);
  * on opts->loop. Returns 0 and *out, or ISO_ENOMEM/ISO_EINVAL. Thread: the
  * thread that will own the isolate and run opts->loop. */
 int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out);
+
+/* v8s_isolate_data: the host_data kept in the isolate's data slot.
+ * Thread: owning. */
+void* v8s_isolate_data(v8s_isolate* iso);
 
 /* v8s_isolate_free: destructor; frees every ref. Accepts NULL. The loop
  * must still be alive (the platform closes its handles on it). */
