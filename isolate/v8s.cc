@@ -1329,6 +1329,9 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   isolate->SetData(0, iso);
   isolate->SetData(1, opts->host_data);
   isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+  // Like a browser's main thread: Atomics.wait would block the loop that
+  // every job on this isolate shares.
+  isolate->SetAllowAtomicsWait(false);
   isolate->SetHostImportModuleDynamicallyCallback(dyn_import_cb);
   isolate->SetHostInitializeImportMetaObjectCallback(import_meta_cb);
   isolate->SetPromiseRejectCallback(promise_reject_cb);

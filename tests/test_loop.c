@@ -244,6 +244,22 @@ static void t_unsendable_value(void) {
   rt_result_free(&r);
 }
 
+static void t_atomics_wait_refused(void) {
+  /* it would block the loop every job of the isolate shares */
+  rt_root();
+  rt_write("main.js",
+           "const a = new Int32Array(new SharedArrayBuffer(4));\n"
+           "export default (() => {\n"
+           "  try { Atomics.wait(a, 0, 0, 10); return 'waited'; }\n"
+           "  catch (e) { return e.name; }\n"
+           "})();\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "\"TypeError\"");
+  rt_result_free(&r);
+}
+
 static void t_execute_global(void) {
   if (!rt_process_ready_) {
     iso_rt_init_process(NULL);
@@ -288,6 +304,7 @@ static const iso_test cases[] = {
     {"top_level_throw", t_top_level_throw},
     {"throw_non_error", t_throw_non_error},
     {"unsendable_value", t_unsendable_value},
+    {"atomics_wait_refused", t_atomics_wait_refused},
     {"execute_global", t_execute_global},
     {NULL, NULL},
 };
