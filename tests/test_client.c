@@ -25,6 +25,7 @@
 #include "iso_json.h"
 #include "iso_proto.h"
 #include "tap.h"
+#include "json_check.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -39,32 +40,6 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-static iso_buf mp_of(const char* json) {
-  iso_buf b;
-  iso_buf_init(&b);
-  if (iso_json_to_msgpack(json, strlen(json), &b) != 0) {
-    fprintf(stderr, "  bad test JSON: %s\n", json);
-    iso_test_failed_ = 1;
-  }
-  return b;
-}
-
-static char* json_of(const uint8_t* p, size_t n) {
-  iso_buf out;
-  iso_buf_init(&out);
-  if (p == NULL || iso_json_from_msgpack(p, n, &out) != 0) {
-    iso_buf_free(&out);
-    return strdup("(none)");
-  }
-  return (char*)out.data;
-}
-
-#define CHECK_JSON(p, n, want)    \
-  do {                            \
-    char* j_ = json_of((p), (n)); \
-    CHECK_STR(j_, want);          \
-    free(j_);                     \
-  } while (0)
 
 static int url_seq;
 

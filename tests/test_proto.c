@@ -15,6 +15,7 @@
 #include "iso_json.h"
 #include "iso_proto.h"
 #include "tap.h"
+#include "json_check.h"
 
 static int hexval(char c) {
   return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
@@ -87,23 +88,6 @@ static int str_is(iso_str s, const char* want) {
          memcmp(s.ptr, want, s.len) == 0;
 }
 
-/* The JSON text of a msgpack value (for readable checks). */
-static char* json_of(const uint8_t* p, size_t n) {
-  iso_buf out;
-  iso_buf_init(&out);
-  if (iso_json_from_msgpack(p, n, &out) != 0) {
-    iso_buf_free(&out);
-    return strdup("(not msgpack)");
-  }
-  return (char*)out.data;
-}
-
-#define CHECK_JSON(p, n, want)    \
-  do {                            \
-    char* j_ = json_of((p), (n)); \
-    CHECK_STR(j_, want);          \
-    free(j_);                     \
-  } while (0)
 
 /* ---- decoding good requests --------------------------------------------- */
 
