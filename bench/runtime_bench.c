@@ -18,7 +18,9 @@
 #include "iso_rt.h"
 #include "v8_baseline.h"
 
-static double now_us(void) { return (double)uv_hrtime() / 1e3; }
+static double now_us(void) {
+  return (double)uv_hrtime() / 1e3;
+}
 
 static iso_rt* rt_open(uv_loop_t* loop, const char* root) {
   iso_rt* rt = NULL;
@@ -72,8 +74,12 @@ typedef struct wait_state {
   int done;
 } wait_state;
 
-static void eval_cb(iso_realm* realm, void* data, int status,
-                    const uint8_t* mp, size_t len, const iso_js_error* err) {
+static void eval_cb(iso_realm* realm,
+                    void* data,
+                    int status,
+                    const uint8_t* mp,
+                    size_t len,
+                    const iso_js_error* err) {
   wait_state* w = data;
   w->status = status;
   w->done = 1;
@@ -95,8 +101,8 @@ static double module_us(int n) {
     char src[64], spec[64];
     snprintf(src, sizeof(src), "export default %d;", i);
     snprintf(spec, sizeof(spec), "/tmp/bench-%d.js", i);
-    iso_eval_opts o = {.specifier = spec, .source = src,
-                       .source_len = strlen(src)};
+    iso_eval_opts o = {
+        .specifier = spec, .source = src, .source_len = strlen(src)};
     w.done = 0;
     if (iso_realm_eval(realm, &o, eval_cb, &w) != 0) {
       exit(1);
@@ -131,7 +137,8 @@ static double timeout_us(int n) {
            "  await new Promise((r) => setTimeout(r, 0));\n"
            "}\n",
            n);
-  iso_eval_opts o = {.specifier = "/tmp/bench-timeout.js", .source = src,
+  iso_eval_opts o = {.specifier = "/tmp/bench-timeout.js",
+                     .source = src,
                      .source_len = strlen(src)};
   double t0 = now_us();
   iso_realm_eval(realm, &o, eval_cb, &w);

@@ -91,8 +91,7 @@ static void done_cb(void* data, int status, const iso_js_error* err) {
   uv_stop(st->loop);
 }
 
-static int parse_count(const char* name, const char* s, long max,
-                       long* out) {
+static int parse_count(const char* name, const char* s, long max, long* out) {
   char* end;
   long v = strtol(s, &end, 10);
   if (*s == '\0' || *end != '\0' || v <= 0 || v > max) {
@@ -285,8 +284,7 @@ static int cmd_serve(int argc, char** argv) {
     }
   }
   if (optind < argc) {
-    fprintf(stderr, "isopool: serve takes no argument \"%s\"\n",
-            argv[optind]);
+    fprintf(stderr, "isopool: serve takes no argument \"%s\"\n", argv[optind]);
     return EXIT_USAGE;
   }
   po.listen = listen;

@@ -290,15 +290,14 @@ static int send_job(const ctl* c, iso_job* job) {
   long long wait_ms = c->timeout_ms < CONNECT_WAIT_MS && c->timeout_ms >= 0
                           ? c->timeout_ms
                           : CONNECT_WAIT_MS;
-  for (long long t = 0; !iso_client_connected(client) && t < wait_ms;
-       t += 5) {
+  for (long long t = 0; !iso_client_connected(client) && t < wait_ms; t += 5) {
     struct timespec ts = {0, 5 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
   iso_result r;
-  rc = iso_client_connected(client) ? iso_client_call(client, job,
-                                                      c->timeout_ms, &r)
-                                    : ISO_ECONNECT;
+  rc = iso_client_connected(client)
+           ? iso_client_call(client, job, c->timeout_ms, &r)
+           : ISO_ECONNECT;
   int status;
   switch (rc) {
     case 0:

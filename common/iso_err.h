@@ -14,25 +14,25 @@ extern "C" {
 #endif
 
 /* X(name, value, text) */
-#define ISO_ERR_TABLE(X)                                                   \
-  X(ISO_ENOMEM, -1, "out of memory")                                       \
-  X(ISO_EINVAL, -2, "invalid argument")                                    \
-  X(ISO_EJS, -3, "JavaScript exception")                                   \
-  X(ISO_ENOENT, -4, "no such file or module")                              \
-  X(ISO_EIO, -5, "input/output error")                                     \
-  X(ISO_EPERM, -6, "outside the module root")                              \
-  X(ISO_ESYNTAX, -7, "syntax error")                                       \
-  X(ISO_ETYPE, -8, "value cannot be converted")                            \
-  X(ISO_ETERMINATED, -9, "execution terminated")                           \
-  X(ISO_ESTALL, -10, "evaluation stalled")                                 \
-  X(ISO_EPROTO, -11, "malformed message")                                  \
-  X(ISO_EBUSY, -12, "busy")                                                \
-  X(ISO_ETIMEDOUT, -13, "timed out")                                       \
-  X(ISO_ETOOBIG, -14, "message too large")                                 \
-  X(ISO_ESHUTDOWN, -15, "shutting down")                                   \
-  X(ISO_ECONNECT, -16, "cannot connect")                                   \
-  X(ISO_ECLOSED, -17, "closed")                                            \
-  X(ISO_EINTERNAL, -18, "internal error")                                  \
+#define ISO_ERR_TABLE(X)                         \
+  X(ISO_ENOMEM, -1, "out of memory")             \
+  X(ISO_EINVAL, -2, "invalid argument")          \
+  X(ISO_EJS, -3, "JavaScript exception")         \
+  X(ISO_ENOENT, -4, "no such file or module")    \
+  X(ISO_EIO, -5, "input/output error")           \
+  X(ISO_EPERM, -6, "outside the module root")    \
+  X(ISO_ESYNTAX, -7, "syntax error")             \
+  X(ISO_ETYPE, -8, "value cannot be converted")  \
+  X(ISO_ETERMINATED, -9, "execution terminated") \
+  X(ISO_ESTALL, -10, "evaluation stalled")       \
+  X(ISO_EPROTO, -11, "malformed message")        \
+  X(ISO_EBUSY, -12, "busy")                      \
+  X(ISO_ETIMEDOUT, -13, "timed out")             \
+  X(ISO_ETOOBIG, -14, "message too large")       \
+  X(ISO_ESHUTDOWN, -15, "shutting down")         \
+  X(ISO_ECONNECT, -16, "cannot connect")         \
+  X(ISO_ECLOSED, -17, "closed")                  \
+  X(ISO_EINTERNAL, -18, "internal error")        \
   X(ISO_EUSAGE, -19, "bad usage")
 
 enum iso_err {

@@ -101,8 +101,12 @@ static void end_free(iso_bus_end* end) {
   free(end);
 }
 
-int iso_bus_open(const char* name, iso_bus_cb cb_a, void* arg_a,
-                 iso_bus_cb cb_b, void* arg_b, iso_bus_end** a,
+int iso_bus_open(const char* name,
+                 iso_bus_cb cb_a,
+                 void* arg_a,
+                 iso_bus_cb cb_b,
+                 void* arg_b,
+                 iso_bus_end** a,
                  iso_bus_end** b) {
   char url[256];
   snprintf(url, sizeof(url), "inproc://isopool-bus-%s", name);
@@ -150,8 +154,7 @@ int iso_bus_drain(iso_bus_end* end, iso_bus_cb cb, void* arg) {
   int batches = 0;
   nng_msg* msg;
   while (nng_recvmsg(end->sock, &msg, NNG_FLAG_NONBLOCK) == 0) {
-    cb((void* const*)nng_msg_body(msg), nng_msg_len(msg) / sizeof(void*),
-       arg);
+    cb((void* const*)nng_msg_body(msg), nng_msg_len(msg) / sizeof(void*), arg);
     nng_msg_free(msg);
     batches++;
   }

@@ -30,10 +30,14 @@ typedef void (*iso_bus_cb)(void* const* items, size_t n, void* arg);
 /* iso_bus_open: constructor; a new bus named `name` (unique in the
  * process), with its two ends. Each end calls `cb(items, n, arg)` for the
  * batches the other end sends, on an NNG thread; an end whose callback is
- * NULL is read by its owner instead (iso_bus_fd, iso_bus_drain). Returns 0 or ISO_EIO/ISO_ENOMEM.
- * Thread: any. */
-int iso_bus_open(const char* name, iso_bus_cb cb_a, void* arg_a,
-                 iso_bus_cb cb_b, void* arg_b, iso_bus_end** a,
+ * NULL is read by its owner instead (iso_bus_fd, iso_bus_drain). Returns 0 or
+ * ISO_EIO/ISO_ENOMEM. Thread: any. */
+int iso_bus_open(const char* name,
+                 iso_bus_cb cb_a,
+                 void* arg_a,
+                 iso_bus_cb cb_b,
+                 void* arg_b,
+                 iso_bus_end** a,
                  iso_bus_end** b);
 
 /* iso_bus_fd: for an end opened with a NULL callback: a file descriptor

@@ -85,7 +85,9 @@ static char* read_pem(const char* path) {
   return buf;
 }
 
-static int set_tls(nng_listener l, const iso_server_opts* o, char* err,
+static int set_tls(nng_listener l,
+                   const iso_server_opts* o,
+                   char* err,
                    size_t errlen) {
   if (o->tls_cert == NULL || o->tls_key == NULL) {
     snprintf(err, errlen,
@@ -121,7 +123,9 @@ static int set_tls(nng_listener l, const iso_server_opts* o, char* err,
   return 0;
 }
 
-int iso_server_start(const iso_server_opts* o, iso_server** out, char* err,
+int iso_server_start(const iso_server_opts* o,
+                     iso_server** out,
+                     char* err,
                      size_t errlen) {
   if (o == NULL || o->nurls == 0 || o->cb == NULL) {
     snprintf(err, errlen, "no URL to listen on");
@@ -192,8 +196,8 @@ int iso_server_start(const iso_server_opts* o, iso_server** out, char* err,
 }
 
 void iso_server_drain(iso_server* srv, int timeout_ms) {
-  for (int waited = 0; srv != NULL && atomic_load(&srv->sending) > 0 &&
-                       waited < timeout_ms;
+  for (int waited = 0;
+       srv != NULL && atomic_load(&srv->sending) > 0 && waited < timeout_ms;
        waited++) {
     nng_msleep(1);
   }

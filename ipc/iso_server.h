@@ -29,14 +29,16 @@ typedef struct iso_server_req iso_server_req;
 /* A request arrived: `data`/`len` are valid until iso_server_reply() is
  * called for `req`, which the callback's owner must do exactly once.
  * Thread: an NNG thread. */
-typedef void (*iso_server_cb)(iso_server_req* req, const uint8_t* data,
-                              size_t len, void* arg);
+typedef void (*iso_server_cb)(iso_server_req* req,
+                              const uint8_t* data,
+                              size_t len,
+                              void* arg);
 
 typedef struct iso_server_opts {
   const char* const* urls; /* at least one */
   size_t nurls;
-  size_t max_message; /* bytes; 0: 16 MiB */
-  int contexts;       /* requests in flight at once; 0: 1024 */
+  size_t max_message;   /* bytes; 0: 16 MiB */
+  int contexts;         /* requests in flight at once; 0: 1024 */
   const char* tls_cert; /* PEM files for tls+tcp:// listeners */
   const char* tls_key;
   iso_server_cb cb;
@@ -46,8 +48,10 @@ typedef struct iso_server_opts {
 /* iso_server_start: constructor; listens and starts receiving. Returns 0,
  * or ISO_EINVAL / ISO_EIO with `err` naming the URL and NNG's reason.
  * Thread: any. */
-int iso_server_start(const iso_server_opts* opts, iso_server** out,
-                     char* err, size_t errlen);
+int iso_server_start(const iso_server_opts* opts,
+                     iso_server** out,
+                     char* err,
+                     size_t errlen);
 
 /* iso_server_reply: send `len` bytes back on req's context (copied) and
  * let the context take the next request. Thread: any. */

@@ -36,9 +36,9 @@ typedef struct iso_realm iso_realm;
 
 /* How an error reached the top, for the Deno-style prefix. */
 typedef enum iso_js_error_kind {
-  ISO_JS_PLAIN = 0,    /* "error: <text>" (stall messages, load errors) */
-  ISO_JS_UNCAUGHT,     /* "error: Uncaught Error: boom" */
-  ISO_JS_IN_PROMISE    /* "error: Uncaught (in promise) Error: boom" */
+  ISO_JS_PLAIN = 0, /* "error: <text>" (stall messages, load errors) */
+  ISO_JS_UNCAUGHT,  /* "error: Uncaught Error: boom" */
+  ISO_JS_IN_PROMISE /* "error: Uncaught (in promise) Error: boom" */
 } iso_js_error_kind;
 
 /* A JavaScript error as plain, owned data. Freed with iso_js_error_clear
@@ -48,7 +48,7 @@ typedef struct iso_js_error {
   char* message; /* never NULL once filled */
   char* stack;   /* with file:// URLs, lines and columns; may be NULL */
   iso_js_error_kind kind;
-  int code;      /* ISO_EJS, ISO_ESTALL, ISO_ENOENT, ISO_ETERMINATED, ... */
+  int code; /* ISO_EJS, ISO_ESTALL, ISO_ENOENT, ISO_ETERMINATED, ... */
 } iso_js_error;
 
 void iso_js_error_clear(iso_js_error* e);
@@ -62,9 +62,9 @@ char* iso_js_error_format(const iso_js_error* e);
 int iso_rt_init_process(const char* v8_flags);
 
 typedef struct iso_rt_opts {
-  uv_loop_t* loop;     /* required; the runtime's handles live on it */
-  const char* root;    /* module root; NULL: the current directory */
-  size_t heap_max_mb;  /* 0: V8's default */
+  uv_loop_t* loop;    /* required; the runtime's handles live on it */
+  const char* root;   /* module root; NULL: the current directory */
+  size_t heap_max_mb; /* 0: V8's default */
 } iso_rt_opts;
 
 /* iso_rt_new: constructor. Returns 0 and *out, ISO_EINVAL (no loop),
@@ -86,7 +86,9 @@ void iso_rt_terminate(iso_rt* rt);
  * with the entry's generation, start time and the deadline of the realm it
  * runs for (uv_hrtime() ns, 0: none), or 0 when no JavaScript runs.
  * Thread: any (the watchdog). */
-int iso_rt_running(iso_rt* rt, uint64_t* gen, uint64_t* since_ns,
+int iso_rt_running(iso_rt* rt,
+                   uint64_t* gen,
+                   uint64_t* since_ns,
                    uint64_t* deadline_ns);
 
 /* iso_rt_terminate_gen: iso_rt_terminate, but only if the entry `gen` is
@@ -106,7 +108,9 @@ size_t iso_rt_heap_used(iso_rt* rt);
 /* iso_rt_execute: run a classic script in the runtime's global context
  * (the seed's execute()). Returns 0, or ISO_EJS/ISO_ESYNTAX/ISO_ETERMINATED
  * with *err filled (may be NULL). Thread: owning loop. */
-int iso_rt_execute(iso_rt* rt, const char* name, const char* source,
+int iso_rt_execute(iso_rt* rt,
+                   const char* name,
+                   const char* source,
                    iso_js_error* err);
 
 /* ---- realms ---- */
@@ -114,8 +118,11 @@ int iso_rt_execute(iso_rt* rt, const char* name, const char* source,
 typedef struct iso_realm_cbs {
   /* One line of console output at level "log", "info", "debug", "warn" or
    * "error". NULL: log/info/debug to stdout, warn/error to stderr. */
-  void (*log_cb)(iso_realm* realm, void* data, const char* level,
-                 const char* text, size_t len);
+  void (*log_cb)(iso_realm* realm,
+                 void* data,
+                 const char* level,
+                 const char* text,
+                 size_t len);
   /* The realm failed: an uncaught exception (in a timer, a microtask), an
    * unhandled promise rejection, a stalled dynamic import, or termination.
    * Called once; the realm then runs no more JavaScript, and evaluations
@@ -132,14 +139,18 @@ typedef struct iso_realm_cbs {
    * rejected or the exception thrown (NULL when none was: a timer, a
    * later continuation). Termination of an evaluation's own JavaScript
    * still fails only that evaluation. */
-  void (*job_error_cb)(iso_realm* realm, void* data, void* culprit,
+  void (*job_error_cb)(iso_realm* realm,
+                       void* data,
+                       void* culprit,
                        const iso_js_error* err);
 } iso_realm_cbs;
 
 /* iso_realm_new: constructor. A new V8 context with the bootstrap prelude
  * run in it. `cbs` is copied; `data` is passed to every callback. Returns 0
  * and *out, or ISO_EJS if the prelude failed (a bug). Thread: owning loop. */
-int iso_realm_new(iso_rt* rt, const iso_realm_cbs* cbs, void* data,
+int iso_realm_new(iso_rt* rt,
+                  const iso_realm_cbs* cbs,
+                  void* data,
                   iso_realm** out);
 
 /* iso_realm_free: destructor; cancels its timers and pending work without
@@ -171,8 +182,11 @@ int iso_realm_pending(const iso_realm* realm);
 /* The result of an evaluation: status 0 and the value as msgpack bytes
  * (mp == NULL when the value is undefined), or an error. The buffers are
  * only valid during the callback. */
-typedef void (*iso_eval_cb)(iso_realm* realm, void* data, int status,
-                            const uint8_t* mp, size_t mp_len,
+typedef void (*iso_eval_cb)(iso_realm* realm,
+                            void* data,
+                            int status,
+                            const uint8_t* mp,
+                            size_t mp_len,
                             const iso_js_error* err);
 
 typedef struct iso_eval_opts {
@@ -204,8 +218,10 @@ typedef struct iso_eval_opts {
  * path of call jobs). `cb` is called exactly once unless the realm fails
  * or is freed first. Returns 0, or ISO_EINVAL/ISO_ECLOSED (realm failed)
  * without calling cb. Thread: owning loop. */
-int iso_realm_eval(iso_realm* realm, const iso_eval_opts* opts,
-                   iso_eval_cb cb, void* data);
+int iso_realm_eval(iso_realm* realm,
+                   const iso_eval_opts* opts,
+                   iso_eval_cb cb,
+                   void* data);
 
 /* ---- the run command ---- */
 
@@ -213,8 +229,7 @@ typedef struct iso_run iso_run;
 
 typedef struct iso_run_cbs {
   /* console output; NULL: log/info/debug to stdout, warn/error to stderr */
-  void (*log_cb)(void* data, const char* level, const char* text,
-                 size_t len);
+  void (*log_cb)(void* data, const char* level, const char* text, size_t len);
   /* the value settled (mp == NULL: undefined); before `load` */
   void (*value_cb)(void* data, const uint8_t* mp, size_t len);
   /* the end: status 0 after `unload`, or the error that ended the run */
@@ -227,8 +242,11 @@ typedef struct iso_run_cbs {
  * called exactly once; the caller then stops its loop and frees the run.
  * Returns 0, or an error without calling any callback. Thread: owning
  * loop. */
-int iso_run_start(iso_rt* rt, const iso_eval_opts* opts,
-                  const iso_run_cbs* cbs, void* data, iso_run** out);
+int iso_run_start(iso_rt* rt,
+                  const iso_eval_opts* opts,
+                  const iso_run_cbs* cbs,
+                  void* data,
+                  iso_run** out);
 
 /* iso_run_free: destructor (frees its realm). Accepts NULL. */
 void iso_run_free(iso_run* run);

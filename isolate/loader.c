@@ -96,8 +96,12 @@ static void percent_decode(char* s) {
   *w = '\0';
 }
 
-int iso__resolve(iso_rt* rt, const char* specifier, const char* referrer,
-                 char** url, char* err, size_t errlen) {
+int iso__resolve(iso_rt* rt,
+                 const char* specifier,
+                 const char* referrer,
+                 char** url,
+                 char* err,
+                 size_t errlen) {
   char* joined = NULL;
   if (starts_with(specifier, "file://")) {
     joined = strdup(specifier + 7);
@@ -159,8 +163,11 @@ int iso__resolve(iso_rt* rt, const char* specifier, const char* referrer,
   return 0;
 }
 
-int iso__json_type(const char* type, const char* url, int* is_json,
-                   char* err, size_t errlen) {
+int iso__json_type(const char* type,
+                   const char* url,
+                   int* is_json,
+                   char* err,
+                   size_t errlen) {
   if (type == NULL || type[0] == '\0') {
     *is_json = 0;
     return 0;
@@ -278,8 +285,7 @@ static int start_read(iso_realm* realm, iso_mod* m) {
     return ISO_ENOMEM;
   }
   m->read = r;
-  int rc = uv_queue_work(realm->rt->loop, &r->work, read_work_cb,
-                         read_done_cb);
+  int rc = uv_queue_work(realm->rt->loop, &r->work, read_work_cb, read_done_cb);
   if (rc != 0) {
     untrack_read(realm, r);
     m->read = NULL;
@@ -304,8 +310,8 @@ static void read_work_cb(uv_work_t* w) {
         (strncmp(real, r->root, rootlen) == 0 && real[rootlen] == '/'))) {
     r->err = ISO_EPERM;
     snprintf(r->errmsg, sizeof(r->errmsg),
-             "it is a link to \"%.200s\", outside the module root \"%.200s\"", real,
-             r->root);
+             "it is a link to \"%.200s\", outside the module root \"%.200s\"",
+             real, r->root);
     return;
   }
   int fd = open(real, O_RDONLY | O_CLOEXEC);
@@ -376,7 +382,9 @@ static int visited(iso_load* load, iso_mod* m) {
   return 0;
 }
 
-static void load_visit(iso_load* load, iso_mod* m, const char* importer,
+static void load_visit(iso_load* load,
+                       iso_mod* m,
+                       const char* importer,
                        const char* specifier);
 
 /* Visits the static imports of a compiled record. */
@@ -410,7 +418,9 @@ static void visit_children(iso_load* load, iso_mod* m) {
   }
 }
 
-static void fail_from_mod(iso_load* load, iso_mod* m, const char* importer,
+static void fail_from_mod(iso_load* load,
+                          iso_mod* m,
+                          const char* importer,
                           const char* specifier) {
   iso_js_error e = {0};
   if (importer != NULL) {
@@ -434,7 +444,9 @@ static void fail_from_mod(iso_load* load, iso_mod* m, const char* importer,
   load_fail(load, &e);
 }
 
-static void load_visit(iso_load* load, iso_mod* m, const char* importer,
+static void load_visit(iso_load* load,
+                       iso_mod* m,
+                       const char* importer,
                        const char* specifier) {
   if (load->done || visited(load, m)) {
     return;
@@ -505,12 +517,14 @@ static void mod_ready(iso_realm* realm, iso_mod* m) {
   }
 }
 
-int iso__mod_set_source(iso_realm* realm, iso_mod* m, const char* src,
+int iso__mod_set_source(iso_realm* realm,
+                        iso_mod* m,
+                        const char* src,
                         size_t len) {
   v8s_exc exc = {0};
   iso_rt* rt = realm->rt;
-  int rc = v8s_module_compile(rt->iso, realm->ctx, m->url, src, len,
-                              m->is_json, &m->ref, &exc);
+  int rc = v8s_module_compile(rt->iso, realm->ctx, m->url, src, len, m->is_json,
+                              &m->ref, &exc);
   if (rc == 0) {
     rc = v8s_module_requests(rt->iso, realm->ctx, m->ref, &m->req);
   }
@@ -538,8 +552,7 @@ int iso__mod_set_source(iso_realm* realm, iso_mod* m, const char* src,
 /* Rewrites `import ... from "x" with {` (import attributes, which V8 10.2
  * does not parse) to the older `assert {` form it does. Returns a malloc'd
  * copy, or NULL when nothing needed rewriting. */
-static char* rewrite_import_with(const char* src, size_t len,
-                                 size_t* out_len) {
+static char* rewrite_import_with(const char* src, size_t len, size_t* out_len) {
   char* out = NULL;
   size_t o = 0, last = 0;
   for (size_t i = 0; i + 4 < len; i++) {
@@ -622,8 +635,8 @@ static void read_done_cb(uv_work_t* w, int status) {
                    "Cannot load module \"%s\": %s", m->url, r->errmsg);
   } else {
     size_t len = r->len;
-    char* rewritten = m->is_json ? NULL : rewrite_import_with(r->data, len,
-                                                              &len);
+    char* rewritten =
+        m->is_json ? NULL : rewrite_import_with(r->data, len, &len);
     iso__mod_set_source(realm, m, rewritten ? rewritten : r->data, len);
     free(rewritten);
   }
@@ -704,14 +717,16 @@ void iso__loader_realm_free(iso_realm* realm) {
 
 /* ---- host callbacks from V8 ---- */
 
-v8s_ref iso__host_resolve(void* realm_p, const char* specifier,
-                          const char* type, v8s_ref referrer, char* err,
+v8s_ref iso__host_resolve(void* realm_p,
+                          const char* specifier,
+                          const char* type,
+                          v8s_ref referrer,
+                          char* err,
                           size_t errlen) {
   iso_realm* realm = realm_p;
   iso_mod* from = iso__mod_by_ref(realm, referrer);
   if (from == NULL) {
-    snprintf(err, errlen, "Cannot resolve \"%s\": unknown importer",
-             specifier);
+    snprintf(err, errlen, "Cannot resolve \"%s\": unknown importer", specifier);
     return 0;
   }
   char* url = NULL;
@@ -742,17 +757,20 @@ v8s_ref iso__host_resolve(void* realm_p, const char* specifier,
   return m->ref;
 }
 
-int iso__host_dyn_import(void* realm_p, const char* specifier,
-                         const char* type, const char* referrer_url,
-                         v8s_ref resolver, char* err, size_t errlen) {
+int iso__host_dyn_import(void* realm_p,
+                         const char* specifier,
+                         const char* type,
+                         const char* referrer_url,
+                         v8s_ref resolver,
+                         char* err,
+                         size_t errlen) {
   iso_realm* realm = realm_p;
   if (realm->failed || realm->freed) {
     snprintf(err, errlen, "the realm is shutting down");
     return ISO_ECLOSED;
   }
   char* url = NULL;
-  int rc = iso__resolve(realm->rt, specifier, referrer_url, &url, err,
-                        errlen);
+  int rc = iso__resolve(realm->rt, specifier, referrer_url, &url, err, errlen);
   int is_json = 0;
   if (rc == 0) {
     rc = iso__json_type(type, url, &is_json, err, errlen);
@@ -790,7 +808,9 @@ int iso__host_dyn_import(void* realm_p, const char* specifier,
   return 0;
 }
 
-void iso__host_import_meta(void* realm_p, v8s_ref module, const char** url,
+void iso__host_import_meta(void* realm_p,
+                           v8s_ref module,
+                           const char** url,
                            int* is_main) {
   iso_realm* realm = realm_p;
   iso_mod* m = iso__mod_by_ref(realm, module);

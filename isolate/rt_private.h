@@ -35,8 +35,8 @@ typedef struct iso_waiter {
 struct iso_mod {
   iso_mod* next;  /* all records of the realm */
   iso_mod* hnext; /* the record's hash bucket */
-  char* url;   /* file:///abs/path, the map key */
-  char* path;  /* /abs/path */
+  char* url;      /* file:///abs/path, the map key */
+  char* path;     /* /abs/path */
   int is_json;
   int state;
   int evaluated; /* its evaluation promise fulfilled once */
@@ -52,8 +52,8 @@ struct iso_mod {
 struct iso_load {
   iso_realm* realm;
   iso_mod* root;
-  int pending; /* visited records still loading */
-  int done;    /* finished (ok or failed) */
+  int pending;      /* visited records still loading */
+  int done;         /* finished (ok or failed) */
   iso_js_error err; /* set when failed (err.message != NULL) */
   iso_mod** visited;
   size_t nvisited, capvisited;
@@ -130,7 +130,7 @@ struct iso_realm {
   v8s_ref ctx;
   v8s_ref fire_timers; /* the prelude's hooks */
   v8s_ref dispatch;
-  iso_mod* modules;    /* module map: every record, and by URL hash */
+  iso_mod* modules; /* module map: every record, and by URL hash */
   iso_mod* buckets[ISO_MOD_BUCKETS];
   iso_mod* main_mod;
   /* the last specifiers evaluated and their records: warm calls skip the
@@ -168,8 +168,8 @@ typedef struct iso_run_slot {
 struct iso_rt {
   uv_loop_t* loop;
   v8s_isolate* iso;
-  char* root;           /* realpath of the module root, no trailing '/' */
-  iso_realm* global;    /* the seed's global context */
+  char* root;        /* realpath of the module root, no trailing '/' */
+  iso_realm* global; /* the seed's global context */
   iso_realm* realms;
   uv_timer_t timer;
   uv_idle_t idle;
@@ -179,8 +179,8 @@ struct iso_rt {
   atomic_int terminate_requested;
   pthread_mutex_t run_lock;
   iso_run_slot run;
-  int out_of_memory;    /* the heap limit stopped the running JavaScript */
-  int last_stop_oom;    /* the last termination was the heap limit */
+  int out_of_memory; /* the heap limit stopped the running JavaScript */
+  int last_stop_oom; /* the last termination was the heap limit */
   size_t heap_max_mb;
   void* op_state; /* for the op bus */
   v8s_host host;
@@ -192,31 +192,55 @@ void iso__rt_wake(iso_rt* rt);
 void iso__realm_fail(iso_realm* realm, iso_js_error* err);
 void iso__realm_error(iso_realm* realm, void* culprit, iso_js_error* err);
 int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
-void iso__error_from_exc(iso_js_error* e, v8s_exc* exc, iso_js_error_kind k,
+void iso__error_from_exc(iso_js_error* e,
+                         v8s_exc* exc,
+                         iso_js_error_kind k,
                          int code);
-void iso__error_set(iso_js_error* e, int code, iso_js_error_kind kind,
-                    const char* name, const char* fmt, ...);
+void iso__error_set(iso_js_error* e,
+                    int code,
+                    iso_js_error_kind kind,
+                    const char* name,
+                    const char* fmt,
+                    ...);
 
 /* loader.c */
-int iso__resolve(iso_rt* rt, const char* specifier, const char* referrer,
-                 char** url, char* err, size_t errlen);
+int iso__resolve(iso_rt* rt,
+                 const char* specifier,
+                 const char* referrer,
+                 char** url,
+                 char* err,
+                 size_t errlen);
 iso_mod* iso__mod_find(iso_realm* realm, const char* url);
 iso_mod* iso__mod_by_ref(iso_realm* realm, v8s_ref ref);
 iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json);
-int iso__mod_set_source(iso_realm* realm, iso_mod* mod, const char* src,
+int iso__mod_set_source(iso_realm* realm,
+                        iso_mod* mod,
+                        const char* src,
                         size_t len);
 iso_load* iso__load_start(iso_realm* realm, iso_mod* root);
 void iso__load_free(iso_load* load);
 void iso__loader_realm_free(iso_realm* realm);
-v8s_ref iso__host_resolve(void* realm, const char* specifier,
-                          const char* type, v8s_ref referrer, char* err,
+v8s_ref iso__host_resolve(void* realm,
+                          const char* specifier,
+                          const char* type,
+                          v8s_ref referrer,
+                          char* err,
                           size_t errlen);
-int iso__host_dyn_import(void* realm, const char* specifier, const char* type,
-                         const char* referrer_url, v8s_ref resolver, char* err,
+int iso__host_dyn_import(void* realm,
+                         const char* specifier,
+                         const char* type,
+                         const char* referrer_url,
+                         v8s_ref resolver,
+                         char* err,
                          size_t errlen);
-void iso__host_import_meta(void* realm, v8s_ref module, const char** url,
+void iso__host_import_meta(void* realm,
+                           v8s_ref module,
+                           const char** url,
                            int* is_main);
-int iso__json_type(const char* type, const char* url, int* is_json,
-                   char* err, size_t errlen);
+int iso__json_type(const char* type,
+                   const char* url,
+                   int* is_json,
+                   char* err,
+                   size_t errlen);
 
 #endif /* ISO_RT_PRIVATE_H */

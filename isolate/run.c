@@ -21,8 +21,11 @@ static void run_finish(iso_run* run, int status, const iso_js_error* err) {
   }
 }
 
-static void log_cb(iso_realm* realm, void* data, const char* level,
-                   const char* text, size_t len) {
+static void log_cb(iso_realm* realm,
+                   void* data,
+                   const char* level,
+                   const char* text,
+                   size_t len) {
   iso_run* run = data;
   run->cbs.log_cb(run->data, level, text, len);
 }
@@ -41,8 +44,12 @@ static void idle_cb(iso_realm* realm, void* data) {
   }
 }
 
-static void eval_cb(iso_realm* realm, void* data, int status,
-                    const uint8_t* mp, size_t len, const iso_js_error* err) {
+static void eval_cb(iso_realm* realm,
+                    void* data,
+                    int status,
+                    const uint8_t* mp,
+                    size_t len,
+                    const iso_js_error* err) {
   iso_run* run = data;
   if (status != 0) {
     run_finish(run, status, err);
@@ -55,8 +62,11 @@ static void eval_cb(iso_realm* realm, void* data, int status,
   iso_realm_dispatch(realm, "load");
 }
 
-int iso_run_start(iso_rt* rt, const iso_eval_opts* opts,
-                  const iso_run_cbs* cbs, void* data, iso_run** out) {
+int iso_run_start(iso_rt* rt,
+                  const iso_eval_opts* opts,
+                  const iso_run_cbs* cbs,
+                  void* data,
+                  iso_run** out) {
   if (cbs == NULL || cbs->done_cb == NULL) {
     return ISO_EINVAL;
   }

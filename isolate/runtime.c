@@ -44,8 +44,12 @@ void iso_js_error_clear(iso_js_error* e) {
   memset(e, 0, sizeof(*e));
 }
 
-void iso__error_set(iso_js_error* e, int code, iso_js_error_kind kind,
-                    const char* name, const char* fmt, ...) {
+void iso__error_set(iso_js_error* e,
+                    int code,
+                    iso_js_error_kind kind,
+                    const char* name,
+                    const char* fmt,
+                    ...) {
   iso_js_error_clear(e);
   char buf[2048];
   va_list ap;
@@ -65,7 +69,9 @@ void iso__error_set(iso_js_error* e, int code, iso_js_error_kind kind,
   e->code = code;
 }
 
-void iso__error_from_exc(iso_js_error* e, v8s_exc* exc, iso_js_error_kind k,
+void iso__error_from_exc(iso_js_error* e,
+                         v8s_exc* exc,
+                         iso_js_error_kind k,
                          int code) {
   iso_js_error_clear(e);
   e->name = exc->name;
@@ -263,7 +269,9 @@ static void timer_cb(uv_timer_t* t) {
 
 /* ---- host callbacks ---- */
 
-static void host_print(void* realm_p, const char* level, const char* text,
+static void host_print(void* realm_p,
+                       const char* level,
+                       const char* text,
                        size_t len) {
   iso_realm* realm = realm_p;
   if (realm->cbs.log_cb != NULL) {
@@ -280,7 +288,9 @@ static void host_print(void* realm_p, const char* level, const char* text,
   }
 }
 
-static void host_promise_reject(void* realm_p, int event, v8s_ref promise,
+static void host_promise_reject(void* realm_p,
+                                int event,
+                                v8s_ref promise,
                                 v8s_ref reason) {
   iso_realm* realm = realm_p;
   iso_rt* rt = realm->rt;
@@ -442,7 +452,9 @@ void iso_rt_terminate(iso_rt* rt) {
   v8s_terminate(rt->iso);
 }
 
-int iso_rt_running(iso_rt* rt, uint64_t* gen, uint64_t* since_ns,
+int iso_rt_running(iso_rt* rt,
+                   uint64_t* gen,
+                   uint64_t* since_ns,
                    uint64_t* deadline_ns) {
   pthread_mutex_lock(&rt->run_lock);
   int running = rt->run.running;
@@ -465,15 +477,21 @@ int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen) {
   return hit;
 }
 
-void* iso_realm_current(const iso_realm* realm) { return realm->current; }
+void* iso_realm_current(const iso_realm* realm) {
+  return realm->current;
+}
 
 void iso_realm_set_deadline(iso_realm* realm, uint64_t deadline_ns) {
   realm->deadline_ns = deadline_ns;
 }
 
-size_t iso_rt_heap_used(iso_rt* rt) { return v8s_heap_used(rt->iso); }
+size_t iso_rt_heap_used(iso_rt* rt) {
+  return v8s_heap_used(rt->iso);
+}
 
-int iso_rt_execute(iso_rt* rt, const char* name, const char* source,
+int iso_rt_execute(iso_rt* rt,
+                   const char* name,
+                   const char* source,
                    iso_js_error* err) {
   v8s_exc exc = {0};
   iso__rt_enter(rt, NULL);
@@ -490,7 +508,9 @@ int iso_rt_execute(iso_rt* rt, const char* name, const char* source,
 
 /* ---- realms ---- */
 
-int iso_realm_new(iso_rt* rt, const iso_realm_cbs* cbs, void* data,
+int iso_realm_new(iso_rt* rt,
+                  const iso_realm_cbs* cbs,
+                  void* data,
                   iso_realm** out) {
   iso_realm* realm = calloc(1, sizeof(*realm));
   if (realm == NULL) {
@@ -514,21 +534,23 @@ int iso_realm_new(iso_rt* rt, const iso_realm_cbs* cbs, void* data,
   v8s_ref hooks = 0;
   iso__rt_enter(rt, NULL);
   rc = v8s_execute_static(rt->iso, realm->ctx, "isopool:bootstrap",
-                   iso_bootstrap_prelude, iso_bootstrap_prelude_len, &hooks,
-                   &exc);
+                          iso_bootstrap_prelude, iso_bootstrap_prelude_len,
+                          &hooks, &exc);
   iso__rt_leave(rt, NULL, rc, &exc);
   if (rc == 0) {
-    rc = v8s_get(rt->iso, realm->ctx, hooks, "fireTimers",
-                 &realm->fire_timers, &exc);
+    rc = v8s_get(rt->iso, realm->ctx, hooks, "fireTimers", &realm->fire_timers,
+                 &exc);
   }
   if (rc == 0) {
-    rc = v8s_get(rt->iso, realm->ctx, hooks, "dispatch", &realm->dispatch,
-                 &exc);
+    rc =
+        v8s_get(rt->iso, realm->ctx, hooks, "dispatch", &realm->dispatch, &exc);
   }
   v8s_ref_free(rt->iso, hooks);
   if (rc != 0) {
     fprintf(stderr, "isopool: bootstrap failed: %s\n",
-            exc.stack ? exc.stack : exc.message ? exc.message : "?");
+            exc.stack     ? exc.stack
+            : exc.message ? exc.message
+                          : "?");
     v8s_exc_clear(&exc);
     realm->freed = 1;
     realm_release(realm);
@@ -689,7 +711,9 @@ static void eval_append(iso_realm* realm, iso_eval* ev) {
   iso__rt_wake(realm->rt);
 }
 
-int iso_realm_eval(iso_realm* realm, const iso_eval_opts* o, iso_eval_cb cb,
+int iso_realm_eval(iso_realm* realm,
+                   const iso_eval_opts* o,
+                   iso_eval_cb cb,
                    void* data) {
   if (realm == NULL || o == NULL || cb == NULL) {
     return ISO_EINVAL;
@@ -881,8 +905,11 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
 /* Instantiates and evaluates a loaded graph (the seed's
  * mod_evaluate_inner). Returns 0 with *promise, or an error in *err.
  * With ev == NULL (a dynamic import), a stop fails the realm. */
-static int instantiate_evaluate(iso_realm* realm, iso_eval* ev, iso_mod* m,
-                                v8s_ref* promise, iso_js_error* err) {
+static int instantiate_evaluate(iso_realm* realm,
+                                iso_eval* ev,
+                                iso_mod* m,
+                                v8s_ref* promise,
+                                iso_js_error* err) {
   iso_rt* rt = realm->rt;
   v8s_exc exc = {0};
   iso__rt_enter(rt, realm);
@@ -909,7 +936,9 @@ static int instantiate_evaluate(iso_realm* realm, iso_eval* ev, iso_mod* m,
 }
 
 /* Reads a settled promise: 0 fulfilled, ISO_EJS rejected (err filled). */
-static int settled(iso_realm* realm, v8s_ref promise, int state,
+static int settled(iso_realm* realm,
+                   v8s_ref promise,
+                   int state,
                    iso_js_error* err) {
   if (state == V8S_FULFILLED) {
     return 0;
@@ -967,8 +996,8 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
           eval_take_export(realm, ev);
           continue;
         }
-        if (instantiate_evaluate(realm, ev, ev->mod, &ev->promise,
-                                 &ev->err) != 0) {
+        if (instantiate_evaluate(realm, ev, ev->mod, &ev->promise, &ev->err) !=
+            0) {
           ev->state = EV_FAILED;
           continue;
         }
@@ -1033,8 +1062,8 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
           iso__error_set(&ev->err, ISO_EINTERNAL, ISO_JS_PLAIN, "Error",
                          "evaluation failed");
         }
-        ev->cb(realm, ev->data, ev->err.code ? ev->err.code : ISO_EJS, NULL,
-               0, &ev->err);
+        ev->cb(realm, ev->data, ev->err.code ? ev->err.code : ISO_EJS, NULL, 0,
+               &ev->err);
         return 1;
       default:
         return 0;

@@ -84,8 +84,9 @@ extern "C" double v8b_module_us(int n) {
     std::string src = "export default " + std::to_string(i) + ";";
     std::string name = "file:///bench/baseline-" + std::to_string(i) + ".js";
     v8::ScriptOrigin origin(
-        isolate, v8::String::NewFromUtf8(isolate, name.c_str()).ToLocalChecked(),
-        0, 0, false, -1, v8::Local<v8::Value>(), false, false, true);
+        isolate,
+        v8::String::NewFromUtf8(isolate, name.c_str()).ToLocalChecked(), 0, 0,
+        false, -1, v8::Local<v8::Value>(), false, false, true);
     v8::ScriptCompiler::Source source(
         v8::String::NewFromUtf8(isolate, src.c_str()).ToLocalChecked(), origin);
     v8::Local<v8::Module> m =

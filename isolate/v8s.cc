@@ -96,8 +96,7 @@ struct v8s_isolate {
   // module identity hash -> refs, to find a referrer's ref in callbacks
   std::unordered_multimap<int, v8s_ref> modules;
   // synthetic JSON module identity hash -> its parsed value
-  std::unordered_multimap<int, std::pair<Global<Module>, Global<Value>>>
-      json;
+  std::unordered_multimap<int, std::pair<Global<Module>, Global<Value>>> json;
   // v8s_execute_static: source pointer -> its compiled script
   std::vector<std::pair<const char*, Global<v8::UnboundScript>>> scripts;
 };
@@ -160,13 +159,13 @@ void* realm_of(Local<Context> context) {
 }
 
 // Opens the scopes every entry point needs. `context` is the ref'd context.
-#define ENTER(iso, ctxref)                                 \
-  Isolate* isolate = (iso)->isolate;                       \
-  HandleScope handle_scope(isolate);                       \
-  Local<Context> context = ref_context((iso), (ctxref));   \
-  if (context.IsEmpty()) {                                 \
-    return ISO_EINVAL;                                     \
-  }                                                        \
+#define ENTER(iso, ctxref)                               \
+  Isolate* isolate = (iso)->isolate;                     \
+  HandleScope handle_scope(isolate);                     \
+  Local<Context> context = ref_context((iso), (ctxref)); \
+  if (context.IsEmpty()) {                               \
+    return ISO_EINVAL;                                   \
+  }                                                      \
   Context::Scope context_scope(context)
 
 char* dup_utf8(Isolate* isolate, Local<Value> v) {
@@ -192,7 +191,9 @@ Local<String> str(Isolate* isolate, const char* s, int len = -1) {
 
 // Describes a thrown value. Errors keep name, message and stack; other
 // values become their JSON text (strings) or detail string.
-void describe(Isolate* isolate, Local<Context> context, Local<Value> value,
+void describe(Isolate* isolate,
+              Local<Context> context,
+              Local<Value> value,
               v8s_exc* exc) {
   TryCatch tc(isolate);
   v8s_exc_clear(exc);
@@ -234,7 +235,9 @@ void describe(Isolate* isolate, Local<Context> context, Local<Value> value,
 }
 
 // Fills exc from a TryCatch and returns the code the entry point returns.
-int caught(v8s_isolate* iso, Local<Context> context, TryCatch& tc,
+int caught(v8s_isolate* iso,
+           Local<Context> context,
+           TryCatch& tc,
            v8s_exc* exc) {
   if (tc.HasTerminated() || !tc.CanContinue()) {
     if (exc != nullptr) {
@@ -260,7 +263,9 @@ int caught(v8s_isolate* iso, Local<Context> context, TryCatch& tc,
 }
 
 // A SyntaxError from compilation: its stack gets "at url:line:column".
-int syntax_error(v8s_isolate* iso, Local<Context> context, TryCatch& tc,
+int syntax_error(v8s_isolate* iso,
+                 Local<Context> context,
+                 TryCatch& tc,
                  v8s_exc* exc) {
   int rc = caught(iso, context, tc, exc);
   Local<Message> msg = tc.Message();
@@ -321,9 +326,9 @@ void n_timer_arm(const FunctionCallbackInfo<Value>& args) {
   if (realm == nullptr) {
     return;
   }
-  double deadline =
-      args.Length() > 0 && args[0]->IsNumber() ? args[0].As<Number>()->Value()
-                                               : -1;
+  double deadline = args.Length() > 0 && args[0]->IsNumber()
+                        ? args[0].As<Number>()->Value()
+                        : -1;
   iso->host->timer_arm(realm, deadline);
 }
 
@@ -413,8 +418,9 @@ void n_decode_utf8(const FunctionCallbackInfo<Value>& args) {
   const uint8_t* p = nullptr;
   size_t n = 0;
   if (args.Length() < 1 || !view_bytes(args[0], &p, &n)) {
-    throw_type(isolate, "The provided value is not of type '(ArrayBuffer or "
-                        "ArrayBufferView)'");
+    throw_type(isolate,
+               "The provided value is not of type '(ArrayBuffer or "
+               "ArrayBufferView)'");
     return;
   }
   bool fatal = args.Length() > 1 && args[1]->BooleanValue(isolate);
@@ -450,7 +456,8 @@ void n_structured_clone(const FunctionCallbackInfo<Value>& args) {
   CloneDelegate delegate(isolate);
   v8::ValueSerializer ser(isolate, &delegate);
   ser.WriteHeader();
-  Local<Value> v = args.Length() > 0 ? args[0] : v8::Undefined(isolate).As<Value>();
+  Local<Value> v =
+      args.Length() > 0 ? args[0] : v8::Undefined(isolate).As<Value>();
   if (!ser.WriteValue(context, v).FromMaybe(false)) {
     return;  // exception pending
   }
@@ -466,8 +473,9 @@ void n_structured_clone(const FunctionCallbackInfo<Value>& args) {
 
 void n_queue_microtask(const FunctionCallbackInfo<Value>& args) {
   if (args.Length() < 1 || !args[0]->IsFunction()) {
-    throw_type(args.GetIsolate(), "The callback provided as parameter 1 is "
-                                  "not a function.");
+    throw_type(args.GetIsolate(),
+               "The callback provided as parameter 1 is "
+               "not a function.");
     return;
   }
   args.GetIsolate()->EnqueueMicrotask(args[0].As<Function>());
@@ -479,8 +487,7 @@ void n_run_microtasks(const FunctionCallbackInfo<Value>& args) {
 
 void n_promise_state(const FunctionCallbackInfo<Value>& args) {
   if (args.Length() > 0 && args[0]->IsPromise()) {
-    args.GetReturnValue().Set(
-        static_cast<int>(args[0].As<Promise>()->State()));
+    args.GetReturnValue().Set(static_cast<int>(args[0].As<Promise>()->State()));
   }
 }
 
@@ -533,8 +540,7 @@ std::string type_of_assertions(Local<Context> context,
     Local<Data> k = assertions->Get(context, i);
     Local<Data> v = assertions->Get(context, i + 1);
     if (k->IsValue() && k.As<Value>()->IsString() && v->IsValue() &&
-        v.As<Value>()->IsString() &&
-        to_std(isolate, k.As<Value>()) == "type") {
+        v.As<Value>()->IsString() && to_std(isolate, k.As<Value>()) == "type") {
       return to_std(isolate, v.As<Value>());
     }
   }
@@ -552,7 +558,8 @@ v8s_ref module_ref_of(v8s_isolate* iso, Local<Module> module) {
   return 0;
 }
 
-MaybeLocal<Module> resolve_cb(Local<Context> context, Local<String> specifier,
+MaybeLocal<Module> resolve_cb(Local<Context> context,
+                              Local<String> specifier,
                               Local<FixedArray> assertions,
                               Local<Module> referrer) {
   Isolate* isolate = context->GetIsolate();
@@ -564,8 +571,7 @@ MaybeLocal<Module> resolve_cb(Local<Context> context, Local<String> specifier,
     std::string spec = to_std(isolate, specifier);
     std::string type = type_of_assertions(context, assertions);
     target = iso->host->resolve(realm, spec.c_str(), type.c_str(),
-                                module_ref_of(iso, referrer), err,
-                                sizeof(err));
+                                module_ref_of(iso, referrer), err, sizeof(err));
   }
   Local<Module> m = ref_module(iso, target);
   if (m.IsEmpty()) {
@@ -609,7 +615,8 @@ MaybeLocal<Promise> dyn_import_cb(Local<Context> context,
   return scope.Escape(resolver->GetPromise());
 }
 
-void import_meta_cb(Local<Context> context, Local<Module> module,
+void import_meta_cb(Local<Context> context,
+                    Local<Module> module,
                     Local<Object> meta) {
   Isolate* isolate = context->GetIsolate();
   v8s_isolate* iso = iso_of(isolate);
@@ -746,8 +753,12 @@ struct Writer {
     memcpy(&bits, &d, 8);
     u8(0xcb), be(bits, 8);
   }
-  void head(uint8_t fix, uint8_t fixmax, uint8_t b8, uint8_t b16,
-            uint8_t b32, size_t n) {
+  void head(uint8_t fix,
+            uint8_t fixmax,
+            uint8_t b8,
+            uint8_t b16,
+            uint8_t b32,
+            size_t n) {
     if (fix != 0 && n <= fixmax) {
       u8(static_cast<uint8_t>(fix | n));
     } else if (b8 != 0 && n < 256) {
@@ -1236,8 +1247,13 @@ struct Decoder {
   }
 };
 
-int call_fn(v8s_isolate* iso, Local<Context> context, Local<Value> fn,
-            int argc, Local<Value>* argv, v8s_ref* out, v8s_exc* exc) {
+int call_fn(v8s_isolate* iso,
+            Local<Context> context,
+            Local<Value> fn,
+            int argc,
+            Local<Value>* argv,
+            v8s_ref* out,
+            v8s_exc* exc) {
   Isolate* isolate = iso->isolate;
   if (!fn->IsFunction()) {
     if (exc != nullptr) {
@@ -1297,7 +1313,9 @@ int v8s_platform_init(const char* flags, int threads) {
   return 0;
 }
 
-void* v8s_platform_handle(void) { return g_platform.get(); }
+void* v8s_platform_handle(void) {
+  return g_platform.get();
+}
 
 double v8s_platform_now_ms(void) {
   return static_cast<double>(uv_hrtime() - g_start_ns) / 1e6;
@@ -1335,8 +1353,7 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   isolate->SetHostImportModuleDynamicallyCallback(dyn_import_cb);
   isolate->SetHostInitializeImportMetaObjectCallback(import_meta_cb);
   isolate->SetPromiseRejectCallback(promise_reject_cb);
-  isolate->AddMessageListenerWithErrorLevel(message_cb,
-                                            Isolate::kMessageError);
+  isolate->AddMessageListenerWithErrorLevel(message_cb, Isolate::kMessageError);
   isolate->SetCaptureStackTraceForUncaughtExceptions(true, 10);
   isolate->AddNearHeapLimitCallback(near_heap_limit_cb, iso);
   isolate->AutomaticallyRestoreInitialHeapLimit(0.5);
@@ -1345,7 +1362,9 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   return 0;
 }
 
-void* v8s_isolate_data(v8s_isolate* iso) { return iso->isolate->GetData(1); }
+void* v8s_isolate_data(v8s_isolate* iso) {
+  return iso->isolate->GetData(1);
+}
 
 void v8s_isolate_free(v8s_isolate* iso) {
   if (iso == nullptr) {
@@ -1366,7 +1385,9 @@ void v8s_isolate_free(v8s_isolate* iso) {
   delete iso;
 }
 
-void v8s_terminate(v8s_isolate* iso) { iso->isolate->TerminateExecution(); }
+void v8s_terminate(v8s_isolate* iso) {
+  iso->isolate->TerminateExecution();
+}
 
 void v8s_cancel_terminate(v8s_isolate* iso) {
   iso->isolate->CancelTerminateExecution();
@@ -1469,8 +1490,12 @@ void v8s_context_dispose(v8s_isolate* iso, v8s_ref ctx) {
   v8s_ref_free(iso, ctx);
 }
 
-int v8s_execute(v8s_isolate* iso, v8s_ref ctx, const char* name,
-                const char* source, size_t len, v8s_ref* result,
+int v8s_execute(v8s_isolate* iso,
+                v8s_ref ctx,
+                const char* name,
+                const char* source,
+                size_t len,
+                v8s_ref* result,
                 v8s_exc* exc) {
   ENTER(iso, ctx);
   TryCatch tc(isolate);
@@ -1496,8 +1521,12 @@ int v8s_execute(v8s_isolate* iso, v8s_ref ctx, const char* name,
   return 0;
 }
 
-int v8s_execute_static(v8s_isolate* iso, v8s_ref ctx, const char* name,
-                       const char* source, size_t len, v8s_ref* result,
+int v8s_execute_static(v8s_isolate* iso,
+                       v8s_ref ctx,
+                       const char* name,
+                       const char* source,
+                       size_t len,
+                       v8s_ref* result,
                        v8s_exc* exc) {
   ENTER(iso, ctx);
   TryCatch tc(isolate);
@@ -1521,8 +1550,8 @@ int v8s_execute_static(v8s_isolate* iso, v8s_ref ctx, const char* name,
              .ToLocal(&unbound)) {
       return syntax_error(iso, context, tc, exc);
     }
-    iso->scripts.emplace_back(source, Global<v8::UnboundScript>(isolate,
-                                                               unbound));
+    iso->scripts.emplace_back(source,
+                              Global<v8::UnboundScript>(isolate, unbound));
   }
   Local<Value> value;
   if (!unbound->BindToCurrentContext()->Run(context).ToLocal(&value)) {
@@ -1552,9 +1581,14 @@ void v8s_requests_free(v8s_requests* r) {
   memset(r, 0, sizeof(*r));
 }
 
-int v8s_module_compile(v8s_isolate* iso, v8s_ref ctx, const char* url,
-                       const char* source, size_t len, int is_json,
-                       v8s_ref* out, v8s_exc* exc) {
+int v8s_module_compile(v8s_isolate* iso,
+                       v8s_ref ctx,
+                       const char* url,
+                       const char* source,
+                       size_t len,
+                       int is_json,
+                       v8s_ref* out,
+                       v8s_exc* exc) {
   ENTER(iso, ctx);
   TryCatch tc(isolate);
   Local<String> src;
@@ -1571,8 +1605,8 @@ int v8s_module_compile(v8s_isolate* iso, v8s_ref ctx, const char* url,
       int rc = caught(iso, context, tc, exc);
       if (rc == ISO_EJS && exc != nullptr) {
         std::string stack = std::string("SyntaxError: ") +
-                            (exc->message ? exc->message : "") +
-                            "\n    at " + url;
+                            (exc->message ? exc->message : "") + "\n    at " +
+                            url;
         free(exc->stack);
         exc->stack = strdup(stack.c_str());
         return ISO_ESYNTAX;
@@ -1582,16 +1616,14 @@ int v8s_module_compile(v8s_isolate* iso, v8s_ref ctx, const char* url,
     std::vector<Local<String>> names = {str(isolate, "default")};
     module = Module::CreateSyntheticModule(isolate, str(isolate, url), names,
                                            json_eval_steps);
-    iso->json.emplace(
-        module->GetIdentityHash(),
-        std::make_pair(Global<Module>(isolate, module),
-                       Global<Value>(isolate, value)));
+    iso->json.emplace(module->GetIdentityHash(),
+                      std::make_pair(Global<Module>(isolate, module),
+                                     Global<Value>(isolate, value)));
   } else {
     ScriptOrigin origin(isolate, str(isolate, url), 0, 0, false, -1,
                         Local<Value>(), false, false, true);
     ScriptCompiler::Source source_obj(src, origin);
-    if (!ScriptCompiler::CompileModule(isolate, &source_obj)
-             .ToLocal(&module)) {
+    if (!ScriptCompiler::CompileModule(isolate, &source_obj).ToLocal(&module)) {
       return syntax_error(iso, context, tc, exc);
     }
   }
@@ -1600,7 +1632,9 @@ int v8s_module_compile(v8s_isolate* iso, v8s_ref ctx, const char* url,
   return 0;
 }
 
-int v8s_module_requests(v8s_isolate* iso, v8s_ref ctx, v8s_ref mod,
+int v8s_module_requests(v8s_isolate* iso,
+                        v8s_ref ctx,
+                        v8s_ref mod,
                         v8s_requests* out) {
   memset(out, 0, sizeof(*out));
   ENTER(iso, ctx);
@@ -1626,7 +1660,9 @@ int v8s_module_requests(v8s_isolate* iso, v8s_ref ctx, v8s_ref mod,
   return 0;
 }
 
-int v8s_module_instantiate(v8s_isolate* iso, v8s_ref ctx, v8s_ref mod,
+int v8s_module_instantiate(v8s_isolate* iso,
+                           v8s_ref ctx,
+                           v8s_ref mod,
                            v8s_exc* exc) {
   ENTER(iso, ctx);
   Local<Module> module = ref_module(iso, mod);
@@ -1640,8 +1676,11 @@ int v8s_module_instantiate(v8s_isolate* iso, v8s_ref ctx, v8s_ref mod,
   return 0;
 }
 
-int v8s_module_evaluate(v8s_isolate* iso, v8s_ref ctx, v8s_ref mod,
-                        v8s_ref* promise, v8s_exc* exc) {
+int v8s_module_evaluate(v8s_isolate* iso,
+                        v8s_ref ctx,
+                        v8s_ref mod,
+                        v8s_ref* promise,
+                        v8s_exc* exc) {
   ENTER(iso, ctx);
   Local<Module> module = ref_module(iso, mod);
   if (module.IsEmpty()) {
@@ -1663,7 +1702,9 @@ int v8s_module_status(v8s_isolate* iso, v8s_ref mod) {
   return module.IsEmpty() ? ISO_EINVAL : static_cast<int>(module->GetStatus());
 }
 
-int v8s_module_namespace(v8s_isolate* iso, v8s_ref ctx, v8s_ref mod,
+int v8s_module_namespace(v8s_isolate* iso,
+                         v8s_ref ctx,
+                         v8s_ref mod,
                          v8s_ref* out) {
   ENTER(iso, ctx);
   Local<Module> module = ref_module(iso, mod);
@@ -1674,8 +1715,12 @@ int v8s_module_namespace(v8s_isolate* iso, v8s_ref ctx, v8s_ref mod,
   return 0;
 }
 
-int v8s_get(v8s_isolate* iso, v8s_ref ctx, v8s_ref obj, const char* key,
-            v8s_ref* out, v8s_exc* exc) {
+int v8s_get(v8s_isolate* iso,
+            v8s_ref ctx,
+            v8s_ref obj,
+            const char* key,
+            v8s_ref* out,
+            v8s_exc* exc) {
   ENTER(iso, ctx);
   Local<Value> o = ref_value(iso, obj);
   if (!o->IsObject()) {
@@ -1690,23 +1735,32 @@ int v8s_get(v8s_isolate* iso, v8s_ref ctx, v8s_ref obj, const char* key,
   return 0;
 }
 
-int v8s_call(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn, int argc,
-             const v8s_ref* argv, v8s_ref* out, v8s_exc* exc) {
+int v8s_call(v8s_isolate* iso,
+             v8s_ref ctx,
+             v8s_ref fn,
+             int argc,
+             const v8s_ref* argv,
+             v8s_ref* out,
+             v8s_exc* exc) {
   ENTER(iso, ctx);
   std::vector<Local<Value>> args;
   for (int i = 0; i < argc; i++) {
     args.push_back(ref_value(iso, argv[i]));
   }
-  int rc = call_fn(iso, context, ref_value(iso, fn), argc, args.data(), out,
-                   exc);
+  int rc =
+      call_fn(iso, context, ref_value(iso, fn), argc, args.data(), out, exc);
   if (rc != ISO_ETERMINATED) {
     isolate->PerformMicrotaskCheckpoint();
   }
   return rc;
 }
 
-int v8s_call_msgpack(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn,
-                     const uint8_t* args_mp, size_t args_len, v8s_ref* out,
+int v8s_call_msgpack(v8s_isolate* iso,
+                     v8s_ref ctx,
+                     v8s_ref fn,
+                     const uint8_t* args_mp,
+                     size_t args_len,
+                     v8s_ref* out,
                      v8s_exc* exc) {
   ENTER(iso, ctx);
   std::vector<Local<Value>> args;
@@ -1735,8 +1789,13 @@ int v8s_call_msgpack(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn,
   return rc;
 }
 
-int v8s_call_jsonish(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn, int argc,
-                     const char* const* argv, v8s_ref* out, v8s_exc* exc) {
+int v8s_call_jsonish(v8s_isolate* iso,
+                     v8s_ref ctx,
+                     v8s_ref fn,
+                     int argc,
+                     const char* const* argv,
+                     v8s_ref* out,
+                     v8s_exc* exc) {
   ENTER(iso, ctx);
   std::vector<Local<Value>> args;
   for (int i = 0; i < argc; i++) {
@@ -1748,8 +1807,8 @@ int v8s_call_jsonish(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn, int argc,
     }
     args.push_back(v);
   }
-  int rc = call_fn(iso, context, ref_value(iso, fn), argc, args.data(), out,
-                   exc);
+  int rc =
+      call_fn(iso, context, ref_value(iso, fn), argc, args.data(), out, exc);
   if (rc != ISO_ETERMINATED) {
     isolate->PerformMicrotaskCheckpoint();
   }
@@ -1761,8 +1820,7 @@ v8s_ref v8s_string(v8s_isolate* iso, v8s_ref ctx, const char* s) {
   return ref_new(iso, str(iso->isolate, s));
 }
 
-int v8s_to_promise(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
-                   v8s_ref* out) {
+int v8s_to_promise(v8s_isolate* iso, v8s_ref ctx, v8s_ref value, v8s_ref* out) {
   ENTER(iso, ctx);
   Local<Value> v = ref_value(iso, value);
   if (!v->IsPromise()) {
@@ -1796,7 +1854,9 @@ v8s_ref v8s_promise_result(v8s_isolate* iso, v8s_ref promise) {
   return ref_new(iso, v.As<Promise>()->Result());
 }
 
-int v8s_resolver_resolve(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
+int v8s_resolver_resolve(v8s_isolate* iso,
+                         v8s_ref ctx,
+                         v8s_ref resolver,
                          v8s_ref value) {
   ENTER(iso, ctx);
   Local<Value> r = ref_value(iso, resolver);
@@ -1808,7 +1868,9 @@ int v8s_resolver_resolve(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
   return 0;
 }
 
-int v8s_resolver_reject(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
+int v8s_resolver_reject(v8s_isolate* iso,
+                        v8s_ref ctx,
+                        v8s_ref resolver,
                         v8s_ref reason) {
   ENTER(iso, ctx);
   Local<Value> r = ref_value(iso, resolver);
@@ -1819,8 +1881,11 @@ int v8s_resolver_reject(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
   return 0;
 }
 
-int v8s_resolver_reject_msg(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
-                            const char* name, const char* message) {
+int v8s_resolver_reject_msg(v8s_isolate* iso,
+                            v8s_ref ctx,
+                            v8s_ref resolver,
+                            const char* name,
+                            const char* message) {
   ENTER(iso, ctx);
   Local<Value> r = ref_value(iso, resolver);
   if (!r->IsPromise()) {
@@ -1836,7 +1901,9 @@ int v8s_resolver_reject_msg(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
   return 0;
 }
 
-void v8s_exc_from_value(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
+void v8s_exc_from_value(v8s_isolate* iso,
+                        v8s_ref ctx,
+                        v8s_ref value,
                         v8s_exc* exc) {
   Isolate* isolate = iso->isolate;
   HandleScope handle_scope(isolate);
@@ -1850,8 +1917,13 @@ void v8s_exc_from_value(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
   describe(isolate, context, ref_value(iso, value), exc);
 }
 
-int v8s_to_msgpack(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
-                   uint8_t** out, size_t* out_len, char* err, size_t errlen) {
+int v8s_to_msgpack(v8s_isolate* iso,
+                   v8s_ref ctx,
+                   v8s_ref value,
+                   uint8_t** out,
+                   size_t* out_len,
+                   char* err,
+                   size_t errlen) {
   ENTER(iso, ctx);
   TryCatch tc(isolate);
   Encoder e{isolate, context, {}, {}, {}};
@@ -1871,8 +1943,13 @@ int v8s_to_msgpack(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
   return 0;
 }
 
-int v8s_from_msgpack(v8s_isolate* iso, v8s_ref ctx, const uint8_t* mp,
-                     size_t len, v8s_ref* out, char* err, size_t errlen) {
+int v8s_from_msgpack(v8s_isolate* iso,
+                     v8s_ref ctx,
+                     const uint8_t* mp,
+                     size_t len,
+                     v8s_ref* out,
+                     char* err,
+                     size_t errlen) {
   ENTER(iso, ctx);
   TryCatch tc(isolate);
   Decoder d{isolate, context, mp, mp + len, {}};

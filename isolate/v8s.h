@@ -16,7 +16,8 @@
  * Thread: an isolate and everything made from it belong to the thread that
  * created it (its owning loop), except v8s_terminate(), which any thread may
  * call. The isolate stays entered on that thread until it is freed, so
- * isolates made on one thread are freed in the reverse order. v8s_platform_init() is called once per process, before any isolate.
+ * isolates made on one thread are freed in the reverse order.
+ * v8s_platform_init() is called once per process, before any isolate.
  */
 #ifndef ISO_V8S_H
 #define ISO_V8S_H
@@ -36,9 +37,9 @@ typedef uint32_t v8s_ref;
 /* A JavaScript exception as plain data; every field is malloc'd or NULL.
  * Freed with v8s_exc_clear(), which accepts a zeroed struct. */
 typedef struct v8s_exc {
-  char* name;    /* "Error", "TypeError", ...; for a thrown non-Error, NULL */
-  char* message; /* the message, or the inspected value for a non-Error */
-  char* stack;   /* "Error: boom\n    at file:///...:1:7", or NULL */
+  char* name;     /* "Error", "TypeError", ...; for a thrown non-Error, NULL */
+  char* message;  /* the message, or the inspected value for a non-Error */
+  char* stack;    /* "Error: boom\n    at file:///...:1:7", or NULL */
   int terminated; /* 1 when execution was stopped by v8s_terminate() */
 } v8s_exc;
 
@@ -82,28 +83,39 @@ typedef struct v8s_host {
   /* Resolve an import of `specifier` (with import type "" or "json") by
    * the module `referrer` during instantiation. Returns the module's ref,
    * or 0 after writing a message into err (the shim throws a TypeError). */
-  v8s_ref (*resolve)(void* realm, const char* specifier, const char* type,
-                     v8s_ref referrer, char* err, size_t errlen);
+  v8s_ref (*resolve)(void* realm,
+                     const char* specifier,
+                     const char* type,
+                     v8s_ref referrer,
+                     char* err,
+                     size_t errlen);
   /* import(specifier) from the script or module named `referrer_url`.
    * `resolver` is a fresh promise-resolver ref the host now owns and must
    * settle with v8s_resolver_resolve/reject and free. Returns 0, or a
    * negative code after which the shim rejects with `err`. */
-  int (*dyn_import)(void* realm, const char* specifier, const char* type,
-                    const char* referrer_url, v8s_ref resolver, char* err,
+  int (*dyn_import)(void* realm,
+                    const char* specifier,
+                    const char* type,
+                    const char* referrer_url,
+                    v8s_ref resolver,
+                    char* err,
                     size_t errlen);
   /* import.meta for `module`: write its URL and whether it is the main
    * module. */
-  void (*import_meta)(void* realm, v8s_ref module, const char** url,
+  void (*import_meta)(void* realm,
+                      v8s_ref module,
+                      const char** url,
                       int* is_main);
   /* A promise was rejected with no handler, or got one later. `promise`
    * and `reason` are borrowed refs (copy with v8s_ref_dup to keep them). */
-  void (*promise_reject)(void* realm, int event, v8s_ref promise,
+  void (*promise_reject)(void* realm,
+                         int event,
+                         v8s_ref promise,
                          v8s_ref reason);
   /* An exception nobody caught (a throwing microtask, an event listener). */
   void (*uncaught)(void* realm, const v8s_exc* exc);
   /* The prelude's natives (see bootstrap/iso_bootstrap.h). */
-  void (*print)(void* realm, const char* level, const char* text,
-                size_t len);
+  void (*print)(void* realm, const char* level, const char* text, size_t len);
   void (*timer_arm)(void* realm, double deadline_ms);
   /* V8 is near the heap limit: the host should stop the current job. The
    * shim has already called TerminateExecution and raised the limit a
@@ -112,13 +124,13 @@ typedef struct v8s_host {
 } v8s_host;
 
 typedef struct v8s_isolate_opts {
-  struct uv_loop_s* loop;    /* V8's foreground tasks run on this loop */
+  struct uv_loop_s* loop; /* V8's foreground tasks run on this loop */
   const v8s_host* host;
-  void* host_data;           /* the embedder's state for this isolate,
-                                kept in the isolate's data slot 1 (the
-                                runtime's JsRuntimeState); passed to
-                                near_heap_limit */
-  size_t heap_max_mb;        /* 0: V8's default */
+  void* host_data;    /* the embedder's state for this isolate,
+                         kept in the isolate's data slot 1 (the
+                         runtime's JsRuntimeState); passed to
+                         near_heap_limit */
+  size_t heap_max_mb; /* 0: V8's default */
 } v8s_isolate_opts;
 
 /* v8s_platform_init: initialise V8 once per process with `flags` (a V8
@@ -177,15 +189,23 @@ void v8s_context_dispose(v8s_isolate* iso, v8s_ref ctx);
 /* v8s_execute: compile and run a classic script `source` named `name` in
  * ctx, with a TryCatch. *result (may be NULL) receives the completion
  * value's ref. Returns 0, ISO_EJS (exc filled) or ISO_ETERMINATED. */
-int v8s_execute(v8s_isolate* iso, v8s_ref ctx, const char* name,
-                const char* source, size_t len, v8s_ref* result,
+int v8s_execute(v8s_isolate* iso,
+                v8s_ref ctx,
+                const char* name,
+                const char* source,
+                size_t len,
+                v8s_ref* result,
                 v8s_exc* exc);
 
 /* v8s_execute_static: v8s_execute for a source in static storage (the
  * prelude), compiled once per isolate and then only bound and run: the
  * source pointer is the cache key. */
-int v8s_execute_static(v8s_isolate* iso, v8s_ref ctx, const char* name,
-                       const char* source, size_t len, v8s_ref* result,
+int v8s_execute_static(v8s_isolate* iso,
+                       v8s_ref ctx,
+                       const char* name,
+                       const char* source,
+                       size_t len,
+                       v8s_ref* result,
                        v8s_exc* exc);
 
 /* v8s_microtasks: perform a microtask checkpoint. */
@@ -206,59 +226,99 @@ void v8s_requests_free(v8s_requests* r);
  * source is parsed as JSON and becomes a synthetic module whose default
  * export is the value. Returns 0 and the module's ref, or ISO_ESYNTAX
  * (exc->stack names url:line:column) / ISO_EJS. */
-int v8s_module_compile(v8s_isolate* iso, v8s_ref ctx, const char* url,
-                       const char* source, size_t len, int is_json,
-                       v8s_ref* out, v8s_exc* exc);
-int v8s_module_requests(v8s_isolate* iso, v8s_ref ctx, v8s_ref module,
+int v8s_module_compile(v8s_isolate* iso,
+                       v8s_ref ctx,
+                       const char* url,
+                       const char* source,
+                       size_t len,
+                       int is_json,
+                       v8s_ref* out,
+                       v8s_exc* exc);
+int v8s_module_requests(v8s_isolate* iso,
+                        v8s_ref ctx,
+                        v8s_ref module,
                         v8s_requests* out);
-int v8s_module_instantiate(v8s_isolate* iso, v8s_ref ctx, v8s_ref module,
+int v8s_module_instantiate(v8s_isolate* iso,
+                           v8s_ref ctx,
+                           v8s_ref module,
                            v8s_exc* exc);
 /* v8s_module_evaluate: Module::Evaluate; *promise gets the evaluation
  * promise, watched while its ref lives: its rejection is not reported to
  * the host's promise_reject, since the runtime polls it itself. */
-int v8s_module_evaluate(v8s_isolate* iso, v8s_ref ctx, v8s_ref module,
-                        v8s_ref* promise, v8s_exc* exc);
+int v8s_module_evaluate(v8s_isolate* iso,
+                        v8s_ref ctx,
+                        v8s_ref module,
+                        v8s_ref* promise,
+                        v8s_exc* exc);
 int v8s_module_status(v8s_isolate* iso, v8s_ref module);
-int v8s_module_namespace(v8s_isolate* iso, v8s_ref ctx, v8s_ref module,
+int v8s_module_namespace(v8s_isolate* iso,
+                         v8s_ref ctx,
+                         v8s_ref module,
                          v8s_ref* out);
 
 /* ---- values, calls, promises ---- */
 
 /* v8s_get: obj[key] (key a UTF-8 string). */
-int v8s_get(v8s_isolate* iso, v8s_ref ctx, v8s_ref obj, const char* key,
-            v8s_ref* out, v8s_exc* exc);
+int v8s_get(v8s_isolate* iso,
+            v8s_ref ctx,
+            v8s_ref obj,
+            const char* key,
+            v8s_ref* out,
+            v8s_exc* exc);
 /* v8s_call: fn.call(undefined, ...argv), then a microtask checkpoint. */
-int v8s_call(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn, int argc,
-             const v8s_ref* argv, v8s_ref* out, v8s_exc* exc);
+int v8s_call(v8s_isolate* iso,
+             v8s_ref ctx,
+             v8s_ref fn,
+             int argc,
+             const v8s_ref* argv,
+             v8s_ref* out,
+             v8s_exc* exc);
 /* v8s_call_msgpack: fn(...args) where args_mp is a msgpack array (NULL:
  * no arguments). */
-int v8s_call_msgpack(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn,
-                     const uint8_t* args_mp, size_t args_len, v8s_ref* out,
+int v8s_call_msgpack(v8s_isolate* iso,
+                     v8s_ref ctx,
+                     v8s_ref fn,
+                     const uint8_t* args_mp,
+                     size_t args_len,
+                     v8s_ref* out,
                      v8s_exc* exc);
 /* v8s_call_jsonish: fn(...args) where each arg is JSON text, or a plain
  * string when it does not parse (the `isopool run` argument rule). */
-int v8s_call_jsonish(v8s_isolate* iso, v8s_ref ctx, v8s_ref fn, int argc,
-                     const char* const* argv, v8s_ref* out, v8s_exc* exc);
+int v8s_call_jsonish(v8s_isolate* iso,
+                     v8s_ref ctx,
+                     v8s_ref fn,
+                     int argc,
+                     const char* const* argv,
+                     v8s_ref* out,
+                     v8s_exc* exc);
 v8s_ref v8s_string(v8s_isolate* iso, v8s_ref ctx, const char* s);
 
 /* v8s_to_promise: Promise.resolve(value), watched while its ref lives. */
-int v8s_to_promise(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
-                   v8s_ref* out);
+int v8s_to_promise(v8s_isolate* iso, v8s_ref ctx, v8s_ref value, v8s_ref* out);
 int v8s_promise_state(v8s_isolate* iso, v8s_ref promise);
 v8s_ref v8s_promise_result(v8s_isolate* iso, v8s_ref promise);
 
 /* Settle a resolver from the dyn_import host callback. */
-int v8s_resolver_resolve(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
+int v8s_resolver_resolve(v8s_isolate* iso,
+                         v8s_ref ctx,
+                         v8s_ref resolver,
                          v8s_ref value);
-int v8s_resolver_reject(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
+int v8s_resolver_reject(v8s_isolate* iso,
+                        v8s_ref ctx,
+                        v8s_ref resolver,
                         v8s_ref reason);
 /* Reject with a new error of class `name` ("TypeError", "SyntaxError",
  * "RangeError", anything else: Error) carrying message. */
-int v8s_resolver_reject_msg(v8s_isolate* iso, v8s_ref ctx, v8s_ref resolver,
-                            const char* name, const char* message);
+int v8s_resolver_reject_msg(v8s_isolate* iso,
+                            v8s_ref ctx,
+                            v8s_ref resolver,
+                            const char* name,
+                            const char* message);
 
 /* v8s_exc_from_value: describe a thrown/rejected value as a v8s_exc. */
-void v8s_exc_from_value(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
+void v8s_exc_from_value(v8s_isolate* iso,
+                        v8s_ref ctx,
+                        v8s_ref value,
                         v8s_exc* exc);
 
 /* ---- msgpack ---- */
@@ -267,12 +327,22 @@ void v8s_exc_from_value(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
  * (caller frees). Mapping in docs/values.md. Returns 0, or ISO_ETYPE with
  * err naming the path and the offending type (a function, a symbol, a
  * cycle, a BigInt outside int64). */
-int v8s_to_msgpack(v8s_isolate* iso, v8s_ref ctx, v8s_ref value,
-                   uint8_t** out, size_t* out_len, char* err, size_t errlen);
+int v8s_to_msgpack(v8s_isolate* iso,
+                   v8s_ref ctx,
+                   v8s_ref value,
+                   uint8_t** out,
+                   size_t* out_len,
+                   char* err,
+                   size_t errlen);
 /* v8s_from_msgpack: decode one msgpack object into a JS value. Returns 0,
  * or ISO_EPROTO for malformed or trailing bytes. */
-int v8s_from_msgpack(v8s_isolate* iso, v8s_ref ctx, const uint8_t* mp,
-                     size_t len, v8s_ref* out, char* err, size_t errlen);
+int v8s_from_msgpack(v8s_isolate* iso,
+                     v8s_ref ctx,
+                     const uint8_t* mp,
+                     size_t len,
+                     v8s_ref* out,
+                     char* err,
+                     size_t errlen);
 
 #ifdef __cplusplus
 }

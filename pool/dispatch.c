@@ -26,7 +26,9 @@
 
 #define WATCHDOG_PERIOD_MS 2
 
-uint64_t pool__now(void) { return uv_hrtime(); }
+uint64_t pool__now(void) {
+  return uv_hrtime();
+}
 
 /* ---- answering ---- */
 
@@ -51,8 +53,7 @@ void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg) {
 /* Answers the job with an error if nobody has answered it yet; the caller
  * then reports it with pool__job_answered (dispatcher side) or by giving
  * it back (worker side). Returns through job->answered. */
-void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt,
-                     ...) {
+void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt, ...) {
   if (!pool__job_claim(job)) {
     return;
   }
@@ -121,8 +122,10 @@ static void refuse(pool_job* job, iso_proto_code code, const char* msg) {
 }
 
 /* Replies to a message that could not even be decoded. */
-static void reply_whole_error(iso_server_req* sreq, iso_bytes id,
-                              iso_proto_code code, const char* msg) {
+static void reply_whole_error(iso_server_req* sreq,
+                              iso_bytes id,
+                              iso_proto_code code,
+                              const char* msg) {
   iso_proto_reply r = {
       .id = id,
       .status = ISO_STATUS_ERROR,
@@ -196,15 +199,17 @@ static pool_job* queue_pop(iso_pool* pool) {
 
 /* ---- requests ---- */
 
-static void request_cb(iso_server_req* sreq, const uint8_t* data, size_t len,
+static void request_cb(iso_server_req* sreq,
+                       const uint8_t* data,
+                       size_t len,
                        void* arg) {
   iso_pool* pool = arg;
   uint64_t now = pool__now();
   if (len > pool->opts.max_message) {
     char msg[128];
     snprintf(msg, sizeof(msg),
-             "the request is %zu bytes; the limit is %zu (--max-message)",
-             len, pool->opts.max_message);
+             "the request is %zu bytes; the limit is %zu (--max-message)", len,
+             pool->opts.max_message);
     reply_whole_error(sreq, (iso_bytes){NULL, 0}, ISO_CODE_TOO_LARGE, msg);
     return;
   }
@@ -231,10 +236,9 @@ static void request_cb(iso_server_req* sreq, const uint8_t* data, size_t len,
     }
   }
   if (rc != 0) {
-    reply_whole_error(sreq, req->msg.err_id,
-                      rc == ISO_EPROTO ? ISO_CODE_BAD_REQUEST
-                                       : ISO_CODE_INTERNAL,
-                      err);
+    reply_whole_error(
+        sreq, req->msg.err_id,
+        rc == ISO_EPROTO ? ISO_CODE_BAD_REQUEST : ISO_CODE_INTERNAL, err);
     iso_proto_msg_free(&req->msg);
     free(req->buf);
     free(req);
@@ -264,8 +268,8 @@ static void request_cb(iso_server_req* sreq, const uint8_t* data, size_t len,
     job->in = &req->msg.reqs[i];
     job->received_ns = now;
     int64_t t = job->in->timeout_ms;
-    job->timeout_ms = t > 0 ? (uint32_t)(t > 86400000 ? 86400000 : t)
-                            : pool->opts.timeout_ms;
+    job->timeout_ms =
+        t > 0 ? (uint32_t)(t > 86400000 ? 86400000 : t) : pool->opts.timeout_ms;
     job->deadline_ns = now + (uint64_t)job->timeout_ms * 1000000;
     iso_buf_init(&job->reply);
     if (job->in->err != 0) {
@@ -427,7 +431,9 @@ static int fail(char* err, size_t errlen, int rc, const char* fmt, ...) {
   return rc;
 }
 
-int iso_pool_start(const iso_pool_opts* opts, iso_pool** out, char* err,
+int iso_pool_start(const iso_pool_opts* opts,
+                   iso_pool** out,
+                   char* err,
                    size_t errlen) {
   iso_pool* pool = calloc(1, sizeof(*pool));
   if (pool == NULL) {
@@ -489,8 +495,7 @@ int iso_pool_start(const iso_pool_opts* opts, iso_pool** out, char* err,
     char name[64];
     snprintf(name, sizeof(name), "%p-w%d", (void*)pool, i);
     /* the worker reads its end from its own loop (iso_bus_fd) */
-    rc = iso_bus_open(name, disp_bus_cb, w, NULL, NULL, &w->disp_end,
-                      &w->end);
+    rc = iso_bus_open(name, disp_bus_cb, w, NULL, NULL, &w->disp_end, &w->end);
     if (rc != 0) {
       fail(err, errlen, rc, "cannot open the message bus: %s",
            iso_strerror(rc));
@@ -514,8 +519,8 @@ int iso_pool_start(const iso_pool_opts* opts, iso_pool** out, char* err,
                 pool->workers[i].start_err);
     }
   }
-  if (rc == 0 && pthread_create(&pool->watchdog, NULL, watchdog_main,
-                                pool) != 0) {
+  if (rc == 0 &&
+      pthread_create(&pool->watchdog, NULL, watchdog_main, pool) != 0) {
     rc = fail(err, errlen, ISO_ENOMEM, "cannot start the watchdog thread");
   }
   if (rc == 0) {

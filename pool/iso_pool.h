@@ -28,21 +28,23 @@ typedef struct iso_pool_opts {
   int max_queue;               /* jobs waiting for a worker; 0: 4096 */
   const char* const* listen;   /* URLs; none: tcp://127.0.0.1:7447 */
   size_t nlisten;
-  const char* modules;         /* module root; NULL: the current dir */
-  size_t max_message;          /* request bytes; 0: 16 MiB */
-  uint32_t timeout_ms;         /* a job's default deadline; 0: 30000 */
-  uint32_t grace_ms;           /* shutdown grace; 0: 5000 */
-  size_t heap_mb;              /* V8 heap limit per worker; 0: 512 */
-  const char* tls_cert;        /* for tls+tcp:// listeners */
+  const char* modules;  /* module root; NULL: the current dir */
+  size_t max_message;   /* request bytes; 0: 16 MiB */
+  uint32_t timeout_ms;  /* a job's default deadline; 0: 30000 */
+  uint32_t grace_ms;    /* shutdown grace; 0: 5000 */
+  size_t heap_mb;       /* V8 heap limit per worker; 0: 512 */
+  const char* tls_cert; /* for tls+tcp:// listeners */
   const char* tls_key;
-  int quiet;                   /* 1: no start-up line on stderr */
+  int quiet; /* 1: no start-up line on stderr */
 } iso_pool_opts;
 
 /* iso_pool_start: constructor; starts the workers, the watchdog and the
  * listeners. V8 must be initialised (iso_rt_init_process). Returns 0, or
  * an ISO_E* code with `err` saying what failed (a URL that cannot be
  * listened on, a module root that does not exist). */
-int iso_pool_start(const iso_pool_opts* opts, iso_pool** out, char* err,
+int iso_pool_start(const iso_pool_opts* opts,
+                   iso_pool** out,
+                   char* err,
                    size_t errlen);
 
 /* iso_pool_shutdown: stop accepting jobs (new ones are answered

@@ -71,11 +71,11 @@ struct pool_worker {
   iso_pool* pool;
   pthread_t thread;
   uv_loop_t loop;
-  uv_async_t async; /* stop requests */
+  uv_async_t async;   /* stop requests */
   uv_poll_t bus_poll; /* the bus's receive fd: jobs arrive */
   uv_prepare_t flush;
   uv_timer_t deadline;
-  iso_rt* rt;            /* set before start; NULL after, under rt_lock */
+  iso_rt* rt; /* set before start; NULL after, under rt_lock */
   pthread_mutex_t rt_lock;
   iso_realm* warm;       /* call jobs; replaced when it fails */
   iso_bus_end* end;      /* the worker's end of its bus */
@@ -83,10 +83,10 @@ struct pool_worker {
   pthread_mutex_t lock;  /* inbox */
   pool_job** inbox;
   size_t ninbox, capinbox;
-  pool_job** done;       /* worker thread only */
+  pool_job** done; /* worker thread only */
   size_t ndone, capdone;
-  pool_job* active;      /* jobs started, sorted by deadline */
-  int inflight;          /* dispatcher side, under pool->lock */
+  pool_job* active; /* jobs started, sorted by deadline */
+  int inflight;     /* dispatcher side, under pool->lock */
   atomic_int stop;
   int start_rc;
   char start_err[256];
@@ -115,8 +115,7 @@ struct iso_pool {
 void pool__job_answered(pool_job* job);
 void pool__job_release(pool_job* job);
 int pool__job_claim(pool_job* job);
-void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt,
-                     ...);
+void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt, ...);
 void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg);
 uint64_t pool__now(void);
 

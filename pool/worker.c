@@ -43,8 +43,12 @@ static void settle_error(pool_job* job, int status, const iso_js_error* err) {
   copy_error(&job->err, err);
 }
 
-static void eval_cb(iso_realm* realm, void* data, int status,
-                    const uint8_t* mp, size_t len, const iso_js_error* err) {
+static void eval_cb(iso_realm* realm,
+                    void* data,
+                    int status,
+                    const uint8_t* mp,
+                    size_t len,
+                    const iso_js_error* err) {
   pool_job* job = data;
   if (status != 0) {
     settle_error(job, status, err);
@@ -79,7 +83,9 @@ static iso_log_level level_of(const char* level) {
   }
 }
 
-static void job_log(pool_job* job, const char* level, const char* text,
+static void job_log(pool_job* job,
+                    const char* level,
+                    const char* text,
                     size_t len) {
   if (job->nlogs >= POOL_MAX_LOGS ||
       job->log_bytes + len > POOL_MAX_LOG_BYTES) {
@@ -103,12 +109,16 @@ static void job_log(pool_job* job, const char* level, const char* text,
 
 /* ---- eval realms: one per job ---- */
 
-static void eval_log_cb(iso_realm* realm, void* data, const char* level,
-                        const char* text, size_t len) {
+static void eval_log_cb(iso_realm* realm,
+                        void* data,
+                        const char* level,
+                        const char* text,
+                        size_t len) {
   job_log(data, level, text, len);
 }
 
-static void eval_error_cb(iso_realm* realm, void* data,
+static void eval_error_cb(iso_realm* realm,
+                          void* data,
                           const iso_js_error* err) {
   pool_job* job = data;
   /* an unhandled rejection in the tick that produced the value still
@@ -127,8 +137,11 @@ static const iso_realm_cbs kEvalCbs = {
 
 /* ---- the warm realm: call jobs ---- */
 
-static void warm_log_cb(iso_realm* realm, void* data, const char* level,
-                        const char* text, size_t len) {
+static void warm_log_cb(iso_realm* realm,
+                        void* data,
+                        const char* level,
+                        const char* text,
+                        size_t len) {
   pool_job* job = iso_realm_current(realm);
   if (job != NULL) {
     job_log(job, level, text, len);
@@ -140,7 +153,8 @@ static void warm_log_cb(iso_realm* realm, void* data, const char* level,
           text);
 }
 
-static void warm_error_cb(iso_realm* realm, void* data,
+static void warm_error_cb(iso_realm* realm,
+                          void* data,
                           const iso_js_error* err) {
   pool_worker* w = data;
   /* the warm realm is dead (it survives JavaScript errors, so this is the
@@ -151,8 +165,9 @@ static void warm_error_cb(iso_realm* realm, void* data,
       settle_error(j, err->code, err);
     }
   }
-  fprintf(stderr, "isopool: worker %d: the warm realm failed (%s); "
-                  "starting a new one\n",
+  fprintf(stderr,
+          "isopool: worker %d: the warm realm failed (%s); "
+          "starting a new one\n",
           w->id, err->message);
   if (w->warm == realm) {
     w->warm = NULL;
@@ -163,11 +178,12 @@ static void warm_error_cb(iso_realm* realm, void* data,
 /* An error in the warm realm: the call whose JavaScript caused it is
  * rejected (even if it already returned: it has not been answered until the
  * loop iteration ends); one nobody can be blamed for goes to the log. */
-static void warm_job_error_cb(iso_realm* realm, void* data, void* culprit,
+static void warm_job_error_cb(iso_realm* realm,
+                              void* data,
+                              void* culprit,
                               const iso_js_error* err) {
   pool_worker* w = data;
-  for (pool_job* j = w->active; culprit != NULL && j != NULL;
-       j = j->anext) {
+  for (pool_job* j = w->active; culprit != NULL && j != NULL; j = j->anext) {
     if (j == culprit) {
       if (!(j->settled && j->status != 0)) {
         j->settled = 0;
@@ -247,9 +263,9 @@ static void deadline_cb(uv_timer_t* t) {
 
 static void active_insert(pool_worker* w, pool_job* job) {
   pool_job** pp = &w->active;
-  while (*pp != NULL && (job->deadline_ns == 0 ||
-                         ((*pp)->deadline_ns != 0 &&
-                          (*pp)->deadline_ns <= job->deadline_ns))) {
+  while (*pp != NULL &&
+         (job->deadline_ns == 0 || ((*pp)->deadline_ns != 0 &&
+                                    (*pp)->deadline_ns <= job->deadline_ns))) {
     pp = &(*pp)->anext;
   }
   job->anext = *pp;
@@ -316,7 +332,8 @@ static void start_job(pool_worker* w, pool_job* job) {
     rc = w->warm ? iso_realm_eval(w->warm, &o, eval_cb, job) : ISO_EINTERNAL;
   }
   if (rc != 0) {
-    iso_js_error e = {.name = "Error", .message = (char*)iso_strerror(rc),
+    iso_js_error e = {.name = "Error",
+                      .message = (char*)iso_strerror(rc),
                       .code = ISO_EINTERNAL};
     settle_error(job, ISO_EINTERNAL, &e);
   }
@@ -330,8 +347,8 @@ static void job_encode(pool_worker* w, pool_job* job) {
       .logs = job->logs,
       .nlogs = job->nlogs,
       .stats = {.worker = w->id,
-                .queue_us = (int64_t)(job->started_ns - job->received_ns) /
-                            1000,
+                .queue_us =
+                    (int64_t)(job->started_ns - job->received_ns) / 1000,
                 .run_us = (int64_t)(now - job->started_ns) / 1000},
   };
   char msg[256];
@@ -347,10 +364,10 @@ static void job_encode(pool_worker* w, pool_job* job) {
   } else if (status == ISO_ETIMEDOUT || status == ISO_ETERMINATED) {
     r.status = ISO_STATUS_ERROR;
     r.code = ISO_CODE_TIMEOUT;
-    snprintf(msg, sizeof(msg),
-             "the job ran past its deadline of %u ms%s", job->timeout_ms,
-             status == ISO_ETERMINATED ? " and its JavaScript was stopped"
-                                       : "");
+    snprintf(
+        msg, sizeof(msg), "the job ran past its deadline of %u ms%s",
+        job->timeout_ms,
+        status == ISO_ETERMINATED ? " and its JavaScript was stopped" : "");
     r.message = iso_str_of(msg);
   } else if (status == ISO_EINTERNAL) {
     r.status = ISO_STATUS_ERROR;

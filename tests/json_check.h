@@ -13,6 +13,7 @@
 
 #include "iso_buf.h"
 #include "iso_json.h"
+#include "tap.h"
 
 /* mp_of: msgpack of a JSON text; the caller frees it. Bad JSON fails the
  * case. */

@@ -46,8 +46,10 @@ static inline int proc_slurp_(int fd, char** buf, size_t* len, size_t* cap) {
 
 /* proc_run: returns 0 and fills r (free with proc_result_free), or -1 when
  * the child could not be started. */
-static inline int proc_run(const char* cwd, const char* const* argv,
-                           int timeout_s, proc_result* r) {
+static inline int proc_run(const char* cwd,
+                           const char* const* argv,
+                           int timeout_s,
+                           proc_result* r) {
   memset(r, 0, sizeof(*r));
   r->status = -1;
   int po[2], pe[2];

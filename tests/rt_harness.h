@@ -21,12 +21,12 @@
 #include "iso_rt.h"
 
 typedef struct rt_result {
-  int status;   /* 0, or the code of the error that ended the run */
-  char* value;  /* the value as JSON; NULL when undefined or on error */
-  char* hex;    /* the value's msgpack bytes in hex, or NULL */
-  char* error;  /* Deno-style error text, or NULL */
-  iso_buf out;  /* console output, one "level: text\n" per line, except
-                   plain "text\n" for log */
+  int status;  /* 0, or the code of the error that ended the run */
+  char* value; /* the value as JSON; NULL when undefined or on error */
+  char* hex;   /* the value's msgpack bytes in hex, or NULL */
+  char* error; /* Deno-style error text, or NULL */
+  iso_buf out; /* console output, one "level: text\n" per line, except
+                  plain "text\n" for log */
   int done;
   uv_loop_t* loop;
 } rt_result;
@@ -65,7 +65,9 @@ static inline void rt_write(const char* name, const char* fmt, ...) {
   fclose(f);
 }
 
-static inline void rt_log_cb_(void* data, const char* level, const char* text,
+static inline void rt_log_cb_(void* data,
+                              const char* level,
+                              const char* text,
                               size_t len) {
   rt_result* r = data;
   if (strcmp(level, "log") != 0) {
@@ -95,7 +97,8 @@ static inline void rt_value_cb_(void* data, const uint8_t* mp, size_t len) {
   iso_buf_free(&json);
 }
 
-static inline void rt_done_cb_(void* data, int status,
+static inline void rt_done_cb_(void* data,
+                               int status,
                                const iso_js_error* err) {
   rt_result* r = data;
   r->status = status;
@@ -108,7 +111,8 @@ static int rt_process_ready_;
 
 /* rt_run_opts: runs root/main to completion with the given evaluation
  * options (specifier and call are filled in). */
-static inline void rt_run_opts(const char* main, iso_eval_opts eo,
+static inline void rt_run_opts(const char* main,
+                               iso_eval_opts eo,
                                rt_result* r) {
   if (!rt_process_ready_) {
     iso_rt_init_process(NULL);
@@ -151,7 +155,9 @@ static inline void rt_run_opts(const char* main, iso_eval_opts eo,
 }
 
 /* rt_run_args: with string arguments, each parsed as JSON or kept. */
-static inline void rt_run_args(const char* main, int argc, const char** argv,
+static inline void rt_run_args(const char* main,
+                               int argc,
+                               const char** argv,
                                rt_result* r) {
   iso_eval_opts eo = {.argc = argc, .argv = argv};
   rt_run_opts(main, eo, r);

@@ -2,7 +2,8 @@
  *
  *   static void t_foo(void) { CHECK(x == 1); CHECK_STR(a, "b"); }
  *   static const iso_test cases[] = { {"foo", t_foo}, {NULL, NULL} };
- *   int main(int argc, char** argv) { return iso_test_main(argc, argv, cases); }
+ *   int main(int argc, char** argv) { return iso_test_main(argc, argv, cases);
+ * }
  *
  * Each case runs in order; a failed CHECK prints file:line and the case is
  * marked failed (it goes on, so one run shows every failure). Pass a case
@@ -41,28 +42,28 @@ static int iso_test_failed_;
     }                                                                       \
   } while (0)
 
-#define CHECK_STR(a, b)                                                   \
-  do {                                                                    \
-    const char *a_ = (a), *b_ = (b);                                      \
-    if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0) {                \
-      fprintf(stderr,                                                     \
-              "  %s:%d: CHECK_STR failed: %s\n    got:      \"%s\"\n"     \
-              "    expected: \"%s\"\n",                                   \
+#define CHECK_STR(a, b)                                                        \
+  do {                                                                         \
+    const char *a_ = (a), *b_ = (b);                                           \
+    if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0) {                     \
+      fprintf(stderr,                                                          \
+              "  %s:%d: CHECK_STR failed: %s\n    got:      \"%s\"\n"          \
+              "    expected: \"%s\"\n",                                        \
               __FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
-      iso_test_failed_ = 1;                                               \
-    }                                                                     \
+      iso_test_failed_ = 1;                                                    \
+    }                                                                          \
   } while (0)
 
-#define CHECK_CONTAINS(hay, needle)                                        \
-  do {                                                                     \
-    const char *h_ = (hay), *n_ = (needle);                                \
-    if (h_ == NULL || strstr(h_, n_) == NULL) {                            \
-      fprintf(stderr,                                                      \
-              "  %s:%d: CHECK_CONTAINS failed: %s\n    in:   \"%s\"\n"     \
-              "    want: \"%s\"\n",                                        \
-              __FILE__, __LINE__, #hay, h_ ? h_ : "(null)", n_);           \
-      iso_test_failed_ = 1;                                                \
-    }                                                                      \
+#define CHECK_CONTAINS(hay, needle)                                    \
+  do {                                                                 \
+    const char *h_ = (hay), *n_ = (needle);                            \
+    if (h_ == NULL || strstr(h_, n_) == NULL) {                        \
+      fprintf(stderr,                                                  \
+              "  %s:%d: CHECK_CONTAINS failed: %s\n    in:   \"%s\"\n" \
+              "    want: \"%s\"\n",                                    \
+              __FILE__, __LINE__, #hay, h_ ? h_ : "(null)", n_);       \
+      iso_test_failed_ = 1;                                            \
+    }                                                                  \
   } while (0)
 
 static inline int iso_test_main(int argc, char** argv, const iso_test* t) {

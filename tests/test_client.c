@@ -24,8 +24,8 @@
 #include "iso_err.h"
 #include "iso_json.h"
 #include "iso_proto.h"
-#include "tap.h"
 #include "json_check.h"
+#include "tap.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -39,7 +39,6 @@ static void sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
 }
-
 
 static int url_seq;
 

@@ -28,9 +28,10 @@ static void t_cycle(void) {
   rt_write("even.js",
            "import { odd } from './odd.js';\n"
            "export function even(n) { return n === 0 ? true : odd(n - 1); }\n");
-  rt_write("odd.js",
-           "import { even } from './even.js';\n"
-           "export function odd(n) { return n === 0 ? false : even(n - 1); }\n");
+  rt_write(
+      "odd.js",
+      "import { even } from './even.js';\n"
+      "export function odd(n) { return n === 0 ? false : even(n - 1); }\n");
   rt_result r;
   rt_run("main.js", &r);
   CHECK_EQ(r.status, 0);
@@ -112,8 +113,7 @@ static void t_import_meta(void) {
   rt_run("main.js", &r);
   CHECK_EQ(r.status, 0);
   char want[1024];
-  snprintf(want, sizeof(want), "[\"file://%s/main.js\",true,false,true]",
-           root);
+  snprintf(want, sizeof(want), "[\"file://%s/main.js\",true,false,true]", root);
   CHECK_STR(r.value, want);
   rt_result_free(&r);
 }
@@ -219,14 +219,15 @@ static void t_missing_export(void) {
 
 static void t_dynamic_import_errors_are_catchable(void) {
   rt_root();
-  rt_write("main.js",
-           "const out = [];\n"
-           "for (const s of ['garbage!', './missing.js', '../../x.js',\n"
-           "                 './bad.js', 42]) {\n"
-           "  try { await import(s); out.push('loaded ' + s); }\n"
-           "  catch (e) { out.push(e.name + ': ' + e.message.split(' ')[0]); }\n"
-           "}\n"
-           "export default out;\n");
+  rt_write(
+      "main.js",
+      "const out = [];\n"
+      "for (const s of ['garbage!', './missing.js', '../../x.js',\n"
+      "                 './bad.js', 42]) {\n"
+      "  try { await import(s); out.push('loaded ' + s); }\n"
+      "  catch (e) { out.push(e.name + ': ' + e.message.split(' ')[0]); }\n"
+      "}\n"
+      "export default out;\n");
   rt_write("bad.js", "export let = 3;\n");
   rt_result r;
   rt_run("main.js", &r);
@@ -275,4 +276,6 @@ static const iso_test cases[] = {
     {NULL, NULL},
 };
 
-int main(int argc, char** argv) { return iso_test_main(argc, argv, cases); }
+int main(int argc, char** argv) {
+  return iso_test_main(argc, argv, cases);
+}

@@ -309,4 +309,6 @@ static const iso_test cases[] = {
     {NULL, NULL},
 };
 
-int main(int argc, char** argv) { return iso_test_main(argc, argv, cases); }
+int main(int argc, char** argv) {
+  return iso_test_main(argc, argv, cases);
+}

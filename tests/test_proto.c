@@ -14,8 +14,8 @@
 #include "iso_err.h"
 #include "iso_json.h"
 #include "iso_proto.h"
-#include "tap.h"
 #include "json_check.h"
+#include "tap.h"
 
 static int hexval(char c) {
   return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
@@ -88,7 +88,6 @@ static int str_is(iso_str s, const char* want) {
          memcmp(s.ptr, want, s.len) == 0;
 }
 
-
 /* ---- decoding good requests --------------------------------------------- */
 
 static void t_single_eval(void) {
@@ -133,7 +132,8 @@ static void t_single_eval(void) {
   iso_buf_free(&b);
 
   /* args: an eval job's default export, if a function, is called with them */
-  b = msg("J:{\"v\":1,\"kind\":\"eval\",\"source\":\"export default "
+  b =
+      msg("J:{\"v\":1,\"kind\":\"eval\",\"source\":\"export default "
           "(x) => x\",\"args\":[1,\"a\"]}");
   CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
   CHECK_EQ(m.reqs[0].err, 0);
@@ -141,7 +141,8 @@ static void t_single_eval(void) {
   CHECK(m.reqs[0].export_name.ptr == NULL);
   iso_proto_msg_free(&m);
   iso_buf_free(&b);
-  b = msg("J:{\"v\":1,\"kind\":\"eval\",\"module\":\"a.js\","
+  b =
+      msg("J:{\"v\":1,\"kind\":\"eval\",\"module\":\"a.js\","
           "\"args\":{}}");
   CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), ISO_EPROTO);
   iso_proto_msg_free(&m);

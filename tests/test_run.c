@@ -7,8 +7,11 @@
 #define FIXTURES ISO_FIXTURES "/run"
 #define ISOPOOL ISO_BIN_DIR "/isopool"
 
-static void run(proc_result* r, const char* a1, const char* a2,
-                const char* a3, const char* a4) {
+static void run(proc_result* r,
+                const char* a1,
+                const char* a2,
+                const char* a3,
+                const char* a4) {
   const char* argv[] = {ISOPOOL, a1, a2, a3, a4, NULL};
   CHECK(proc_run(FIXTURES, argv, 60, r) == 0);
 }
@@ -179,4 +182,6 @@ static const iso_test cases[] = {
     {NULL, NULL},
 };
 
-int main(int argc, char** argv) { return iso_test_main(argc, argv, cases); }
+int main(int argc, char** argv) {
+  return iso_test_main(argc, argv, cases);
+}

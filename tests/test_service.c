@@ -15,10 +15,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -26,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,8 +35,8 @@
 #include "iso_err.h"
 #include "iso_json.h"
 #include "iso_proto.h"
-#include "tap.h"
 #include "json_check.h"
+#include "tap.h"
 
 #define FIXTURES ISO_FIXTURES "/service"
 #define ISOPOOL ISO_BIN_DIR "/isopool"
@@ -58,7 +58,6 @@ static void sleep_ms(int ms) {
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
 }
-
 
 /* The module root as the daemon sees it (realpath), for stack traces. */
 static const char* fixtures_real(void) {
@@ -1824,7 +1823,6 @@ static void t_exactly_one_reply_shutdown(void) {
   svc_stop(&s);
 }
 
-
 /* A free TCP port on the loopback (bound, read, released). */
 static int free_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1861,8 +1859,8 @@ static void t_tls_and_second_listener(void) {
   char tls_url[64], tcp_url[64];
   snprintf(tls_url, sizeof tls_url, "tls+tcp://127.0.0.1:%d", port);
   snprintf(tcp_url, sizeof tcp_url, "tcp://127.0.0.1:%d", port);
-  const char* flags[] = {"--listen", tls_url, "--tls-cert", cert,
-                         "--tls-key", key, NULL};
+  const char* flags[] = {"--listen",  tls_url, "--tls-cert", cert,
+                         "--tls-key", key,     NULL};
   svc s;
   if (svc_start(&s, flags, 0) == 0) {
     iso_client_opts o = {.tls_ca_file = cert, .tls_server_name = "localhost"};

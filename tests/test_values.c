@@ -48,11 +48,10 @@ static void t_encode_exact_bytes(void) {
   for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
     rt_result r;
     value_of(table[i].expr, &r);
-    if (r.status != 0 || r.hex == NULL ||
-        strcmp(r.hex, table[i].hex) != 0) {
-      fprintf(stderr, "  %s: got %s (status %d, %s), want %s\n",
-              table[i].expr, r.hex ? r.hex : "(none)", r.status,
-              r.error ? r.error : "", table[i].hex);
+    if (r.status != 0 || r.hex == NULL || strcmp(r.hex, table[i].hex) != 0) {
+      fprintf(stderr, "  %s: got %s (status %d, %s), want %s\n", table[i].expr,
+              r.hex ? r.hex : "(none)", r.status, r.error ? r.error : "",
+              table[i].hex);
       iso_test_failed_ = 1;
     }
     rt_result_free(&r);
@@ -177,4 +176,6 @@ static const iso_test cases[] = {
     {NULL, NULL},
 };
 
-int main(int argc, char** argv) { return iso_test_main(argc, argv, cases); }
+int main(int argc, char** argv) {
+  return iso_test_main(argc, argv, cases);
+}
