@@ -390,6 +390,13 @@ static void job_encode(pool_worker* w, pool_job* job) {
     iso_buf_reset(&job->reply);
     pool__encode_error(job, ISO_CODE_INTERNAL,
                        "the reply could not be encoded");
+  } else if (job->reply.len > w->pool->opts.max_message) {
+    /* the client would drop it (its receive limit): say so instead */
+    char big[160];
+    snprintf(big, sizeof(big),
+             "the reply is %zu bytes; the limit is %zu (--max-message)",
+             job->reply.len, w->pool->opts.max_message);
+    pool__encode_error(job, ISO_CODE_TOO_LARGE, big);
   }
 }
 

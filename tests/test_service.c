@@ -1510,6 +1510,12 @@ static void t_oversized(void) {
   }
   expect_value(&s, call_job("double.js", NULL, "[2]", &keep), "4");
   iso_buf_free(&keep);
+  /* a value too large to send back is answered too_large, not dropped */
+  call(&s, eval_src("export default 'x'.repeat(4000);"), 10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
+  CHECK_CONTAINS(r.message, "the reply is");
+  iso_result_free(&r);
   /* a second client was never affected */
   iso_client* other = NULL;
   CHECK_EQ(iso_client_open(s.url, NULL, &other), 0);
