@@ -28,7 +28,8 @@ run: build
 test: build test-asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The leak check: the runtime suites again, built with AddressSanitizer.
+# The leak check: the runtime, wire and service suites again, built with
+# AddressSanitizer (the service tests then start an ASan-built daemon).
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DISO_ASAN=ON \
 	  -DISO_LIBNODE_PREFIX="$$(scripts/deps.sh --print-prefix | tail -n1)" >/dev/null
