@@ -16,7 +16,9 @@
  * a fresh realm per eval job and a long-lived warm realm for call jobs.
  *
  * DESIGN: single-threaded. Everything here runs on the thread that owns the
- * loop (Thread: owning loop), except iso_rt_terminate(). Callbacks are
+ * loop (Thread: owning loop), except iso_rt_terminate(), iso_rt_running()
+ * and iso_rt_terminate_gen(), which a watchdog calls from its own thread
+ * (they share one mutex with the entries into JavaScript). Callbacks are
  * called from that loop, never from inside a function that returned an
  * error, and never re-entrantly from the function that registered them.
  */
@@ -42,7 +44,7 @@ typedef enum iso_js_error_kind {
 } iso_js_error_kind;
 
 /* A JavaScript error as plain, owned data. Freed with iso_js_error_clear
- * (accepts a zeroed struct). */
+ * (accepts a zeroed struct). Thread: any, like the formatter below. */
 typedef struct iso_js_error {
   char* name;    /* "Error", "TypeError", ...; NULL for a thrown non-Error */
   char* message; /* never NULL once filled */
@@ -248,7 +250,8 @@ int iso_run_start(iso_rt* rt,
                   void* data,
                   iso_run** out);
 
-/* iso_run_free: destructor (frees its realm). Accepts NULL. */
+/* iso_run_free: destructor (frees its realm). Accepts NULL. Thread: owning
+ * loop. */
 void iso_run_free(iso_run* run);
 
 /* iso_realm_eval_cancel: drop the pending evaluations submitted with this
