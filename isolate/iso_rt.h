@@ -67,6 +67,7 @@ typedef struct iso_rt_opts {
   uv_loop_t* loop;    /* required; the runtime's handles live on it */
   const char* root;   /* module root; NULL: the current directory */
   size_t heap_max_mb; /* 0: V8's default */
+  size_t value_max_bytes; /* largest value, as msgpack; 0: 256 MiB */
 } iso_rt_opts;
 
 /* iso_rt_new: constructor. Returns 0 and *out, ISO_EINVAL (no loop),

@@ -517,10 +517,17 @@ static void mod_ready(iso_realm* realm, iso_mod* m) {
   }
 }
 
+static char* rewrite_import_with(const char* src, size_t len,
+                                 size_t* out_len);
+
 int iso__mod_set_source(iso_realm* realm,
                         iso_mod* m,
                         const char* src,
                         size_t len) {
+  char* rewritten = m->is_json ? NULL : rewrite_import_with(src, len, &len);
+  if (rewritten != NULL) {
+    src = rewritten;
+  }
   v8s_exc exc = {0};
   iso_rt* rt = realm->rt;
   int rc = v8s_module_compile(rt->iso, realm->ctx, m->url, src, len, m->is_json,
@@ -546,6 +553,7 @@ int iso__mod_set_source(iso_realm* realm,
     }
   }
   v8s_exc_clear(&exc);
+  free(rewritten);
   return rc;
 }
 
@@ -634,11 +642,7 @@ static void read_done_cb(uv_work_t* w, int status) {
     iso__error_set(&m->err, r->err, ISO_JS_UNCAUGHT, "TypeError",
                    "Cannot load module \"%s\": %s", m->url, r->errmsg);
   } else {
-    size_t len = r->len;
-    char* rewritten =
-        m->is_json ? NULL : rewrite_import_with(r->data, len, &len);
-    iso__mod_set_source(realm, m, rewritten ? rewritten : r->data, len);
-    free(rewritten);
+    iso__mod_set_source(realm, m, r->data, r->len);
   }
   free(r->data);
   free(r->path);

@@ -182,6 +182,7 @@ struct iso_rt {
   int out_of_memory; /* the heap limit stopped the running JavaScript */
   int last_stop_oom; /* the last termination was the heap limit */
   size_t heap_max_mb;
+  size_t value_max_bytes;
   void* op_state; /* for the op bus */
   v8s_host host;
 };

@@ -391,6 +391,7 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
       .near_heap_limit = host_near_heap_limit,
   };
   rt->heap_max_mb = opts->heap_max_mb;
+  rt->value_max_bytes = opts->value_max_bytes;
   v8s_isolate_opts vo = {
       .loop = opts->loop,
       .host = &rt->host,
@@ -1038,7 +1039,8 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
         int rc = 0;
         if (v8s_kind(rt->iso, value) != V8S_UNDEFINED) {
           iso__rt_enter(rt, realm); /* getters run JavaScript */
-          rc = v8s_to_msgpack(rt->iso, realm->ctx, value, &mp, &len, err,
+          rc = v8s_to_msgpack(rt->iso, realm->ctx, value,
+                              rt->value_max_bytes, &mp, &len, err,
                               sizeof(err));
           eval_leave(realm, ev, rc, NULL);
         }

@@ -23,6 +23,7 @@
 #include <uv.h>
 #include <v8.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +83,10 @@ struct Natives;
 
 struct v8s_isolate {
   Isolate* isolate = nullptr;
+  // set by v8s_terminate: C++ loops of the shim that call no JavaScript
+  // (encoding a huge sparse array) see it even when V8 has no interrupt
+  // check to take
+  std::atomic<bool> stop_requested{false};
   ArrayBuffer::Allocator* allocator = nullptr;
   uv_loop_t* loop = nullptr;
   const v8s_host* host = nullptr;
@@ -676,7 +681,7 @@ void message_cb(Local<Message> message, Local<Value> error) {
 
 size_t near_heap_limit_cb(void* data, size_t current, size_t initial) {
   v8s_isolate* iso = static_cast<v8s_isolate*>(data);
-  iso->isolate->TerminateExecution();
+  v8s_terminate(iso);
   if (iso->host->near_heap_limit != nullptr) {
     iso->host->near_heap_limit(iso->host_data);
   }
@@ -796,9 +801,28 @@ struct Writer {
 struct Encoder {
   Isolate* isolate;
   Local<Context> context;
+  size_t limit;
   Writer w;
   std::vector<Local<Object>> path;
   std::string err;
+  bool too_big = false;
+
+  // Checked at every container element: a huge sparse array or map would
+  // otherwise grow the buffer outside V8's heap limit.
+  bool over() {
+    if (iso_of(isolate)->stop_requested.load(std::memory_order_relaxed)) {
+      return true; /* stopped: element reads of holes never notice */
+    }
+    if (w.out.size() <= limit) {
+      return false;
+    }
+    if (!too_big) {
+      too_big = true;
+      fail("the value is larger than " + std::to_string(limit) +
+           " bytes of msgpack");
+    }
+    return true;
+  }
 
   bool fail(const std::string& what) {
     if (err.empty()) {
@@ -909,6 +933,9 @@ struct Encoder {
       w.array_head(n);
       for (uint32_t i = 0; i < n; i++) {
         Local<Value> e;
+        if (over()) {
+          return false;
+        }
         if (!a->Get(context, i).ToLocal(&e)) {
           return fail(where + "[" + std::to_string(i) + "]: getter threw");
         }
@@ -923,6 +950,9 @@ struct Encoder {
       uint32_t n = pairs->Length() / 2;
       w.map_head(n);
       for (uint32_t i = 0; i < n * 2; i++) {
+        if (over()) {
+          return false;
+        }
         Local<Value> e = pairs->Get(context, i).ToLocalChecked();
         if (!value(e, where + (i % 2 == 0 ? " (Map key)" : " (Map value)"))) {
           return false;
@@ -935,6 +965,9 @@ struct Encoder {
       uint32_t n = items->Length();
       w.array_head(n);
       for (uint32_t i = 0; i < n; i++) {
+        if (over()) {
+          return false;
+        }
         if (!value(items->Get(context, i).ToLocalChecked(),
                    where + " (Set item)")) {
           return false;
@@ -963,6 +996,9 @@ struct Encoder {
     uint32_t n = keys->Length();
     w.map_head(n);
     for (uint32_t i = 0; i < n; i++) {
+      if (over()) {
+        return false;
+      }
       Local<Value> k = keys->Get(context, i).ToLocalChecked();
       Local<Value> e;
       if (!obj->Get(context, k).ToLocal(&e)) {
@@ -1386,10 +1422,12 @@ void v8s_isolate_free(v8s_isolate* iso) {
 }
 
 void v8s_terminate(v8s_isolate* iso) {
+  iso->stop_requested.store(true);
   iso->isolate->TerminateExecution();
 }
 
 void v8s_cancel_terminate(v8s_isolate* iso) {
+  iso->stop_requested.store(false);
   iso->isolate->CancelTerminateExecution();
 }
 
@@ -1920,19 +1958,21 @@ void v8s_exc_from_value(v8s_isolate* iso,
 int v8s_to_msgpack(v8s_isolate* iso,
                    v8s_ref ctx,
                    v8s_ref value,
+                   size_t max_bytes,
                    uint8_t** out,
                    size_t* out_len,
                    char* err,
                    size_t errlen) {
   ENTER(iso, ctx);
   TryCatch tc(isolate);
-  Encoder e{isolate, context, {}, {}, {}};
-  if (!e.value(ref_value(iso, value), "the value")) {
-    if (tc.HasTerminated()) {
+  Encoder e{isolate, context, max_bytes ? max_bytes : (size_t)256 << 20,
+            {}, {}, {}};
+  if (!e.value(ref_value(iso, value), "the value") || e.over()) {
+    if (tc.HasTerminated() || iso->stop_requested.load()) {
       return ISO_ETERMINATED;
     }
     snprintf(err, errlen, "%s", e.err.c_str());
-    return ISO_ETYPE;
+    return e.too_big ? ISO_ETOOBIG : ISO_ETYPE;
   }
   *out = static_cast<uint8_t*>(malloc(e.w.out.size() + 1));
   if (*out == nullptr) {

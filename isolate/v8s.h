@@ -324,12 +324,14 @@ void v8s_exc_from_value(v8s_isolate* iso,
 /* ---- msgpack ---- */
 
 /* v8s_to_msgpack: encode value as msgpack into a malloc'd buffer *out
- * (caller frees). Mapping in docs/values.md. Returns 0, or ISO_ETYPE with
- * err naming the path and the offending type (a function, a symbol, a
- * cycle, a BigInt outside int64). */
+ * (caller frees), of at most max_bytes (0: 256 MiB). Mapping in
+ * docs/values.md. Returns 0, or ISO_ETYPE with err naming the path and the
+ * offending type (a function, a symbol, a cycle, a BigInt outside int64),
+ * or ISO_ETOOBIG when the encoding would pass max_bytes. */
 int v8s_to_msgpack(v8s_isolate* iso,
                    v8s_ref ctx,
                    v8s_ref value,
+                   size_t max_bytes,
                    uint8_t** out,
                    size_t* out_len,
                    char* err,

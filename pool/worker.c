@@ -369,6 +369,10 @@ static void job_encode(pool_worker* w, pool_job* job) {
         job->timeout_ms,
         status == ISO_ETERMINATED ? " and its JavaScript was stopped" : "");
     r.message = iso_str_of(msg);
+  } else if (status == ISO_ETOOBIG) {
+    r.status = ISO_STATUS_ERROR;
+    r.code = ISO_CODE_TOO_LARGE;
+    r.message = iso_str_of(job->err.message);
   } else if (status == ISO_EINTERNAL) {
     r.status = ISO_STATUS_ERROR;
     r.code = ISO_CODE_INTERNAL;
@@ -560,6 +564,8 @@ static void* worker_main(void* arg) {
       .loop = &w->loop,
       .root = pool->modules,
       .heap_max_mb = pool->opts.heap_mb,
+      /* a larger value could not be sent back anyway */
+      .value_max_bytes = pool->opts.max_message,
   };
   w->start_rc = iso_rt_new(&ro, &w->rt);
   if (w->start_rc != 0) {

@@ -589,6 +589,12 @@ static void t_eval_and_call_forms(void) {
                "[\"called\",0]");
   expect_value(&s, eval_src("export default async () => 'awaited';"),
                "\"awaited\"");
+  /* JSON modules, both forms, from a source the client sent */
+  expect_value(&s,
+               eval_src("import a from './data.json' with { type: 'json' };\n"
+                        "import b from './data.json' assert { type: 'json' };\n"
+                        "export default [a.k, a === b];"),
+               "[[1,2,3],true]");
   /* no default export: the value is nil */
   expect_value(&s, eval_src("export const a = 1;"), "null");
   /* every eval gets a fresh realm: no globals kept */
@@ -1514,7 +1520,24 @@ static void t_oversized(void) {
   call(&s, eval_src("export default 'x'.repeat(4000);"), 10000, &r);
   CHECK_EQ(r.status, ISO_STATUS_ERROR);
   CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
+  CHECK_CONTAINS(r.message, "larger than 1024 bytes");
+  iso_result_free(&r);
+  /* a small value with a large log: the reply as a whole is too large */
+  call(&s,
+       eval_src("console.log('y'.repeat(4000));\nexport default 1;"),
+       10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
   CHECK_CONTAINS(r.message, "the reply is");
+  iso_result_free(&r);
+  /* and one that would be huge stops encoding at the limit: a sparse
+   * array of 2^32-1 holes */
+  t0 = now_ms();
+  call(&s, eval_src("export default new Array(2 ** 32 - 1);"), 10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
+  CHECK_CONTAINS(r.message, "larger than 1024 bytes");
+  CHECK(now_ms() - t0 < 2000);
   iso_result_free(&r);
   /* a second client was never affected */
   iso_client* other = NULL;
