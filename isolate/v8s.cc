@@ -79,6 +79,47 @@ double g_start_epoch_ms; /* wall clock when the now() clock read 0 */
 
 struct Natives;
 
+// ArrayBuffer memory lives outside V8's heap, so the heap limit does not
+// bound it: a job keeping gigabytes of typed arrays would take the whole
+// process down. This allocator refuses past a cap (V8 then throws
+// "RangeError: Array buffer allocation failed"). Free may run on GC
+// threads, hence the atomic.
+class CappedAllocator : public ArrayBuffer::Allocator {
+ public:
+  explicit CappedAllocator(size_t cap)
+      : inner_(ArrayBuffer::Allocator::NewDefaultAllocator()), cap_(cap) {}
+  ~CappedAllocator() override { delete inner_; }
+  void* Allocate(size_t n) override {
+    return Take(n) ? Keep(inner_->Allocate(n), n) : nullptr;
+  }
+  void* AllocateUninitialized(size_t n) override {
+    return Take(n) ? Keep(inner_->AllocateUninitialized(n), n) : nullptr;
+  }
+  void Free(void* p, size_t n) override {
+    inner_->Free(p, n);
+    used_.fetch_sub(n);
+  }
+
+ private:
+  bool Take(size_t n) {
+    size_t used = used_.fetch_add(n);
+    if (used + n > cap_) {
+      used_.fetch_sub(n);
+      return false;
+    }
+    return true;
+  }
+  void* Keep(void* p, size_t n) {
+    if (p == nullptr) {
+      used_.fetch_sub(n);
+    }
+    return p;
+  }
+  ArrayBuffer::Allocator* inner_;
+  size_t cap_;
+  std::atomic<size_t> used_{0};
+};
+
 }  // namespace
 
 struct v8s_isolate {
@@ -1369,7 +1410,9 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   iso->loop = opts->loop;
   iso->host = opts->host;
   iso->host_data = opts->host_data;
-  iso->allocator = ArrayBuffer::Allocator::NewDefaultAllocator();
+  // ArrayBuffers get as much as the heap: --heap-mb caps both
+  iso->allocator = new CappedAllocator(
+      (opts->heap_max_mb > 0 ? opts->heap_max_mb : 4096) * (size_t{1} << 20));
   Isolate::CreateParams params;
   params.array_buffer_allocator = iso->allocator;
   if (opts->heap_max_mb > 0) {

@@ -130,7 +130,8 @@ typedef struct v8s_isolate_opts {
                          kept in the isolate's data slot 1 (the
                          runtime's JsRuntimeState); passed to
                          near_heap_limit */
-  size_t heap_max_mb; /* 0: V8's default */
+  size_t heap_max_mb; /* 0: V8's default; also caps the isolate's
+                         ArrayBuffer memory (0: 4 GiB) */
 } v8s_isolate_opts;
 
 /* v8s_platform_init: initialise V8 once per process with `flags` (a V8

@@ -1291,6 +1291,22 @@ static void t_memory_bomb(void) {
     iso_buf_free(&keep);
     expect_value(&s, eval_src("export default [1, 2].length;"), "2");
   }
+  /* typed arrays live outside the heap; --heap-mb caps them too, so a job
+   * keeping 64 x 256 MiB gets a RangeError instead of the machine's
+   * memory (the pages are never touched, so the test costs nothing) */
+  iso_result r;
+  call(&s,
+       eval_src("const keep = [];\n"
+                "for (let i = 0; i < 64; i++) "
+                "keep.push(new Uint8Array(256 * 1024 * 1024));\n"
+                "export default keep.length;"),
+       30000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_REJECTED);
+  CHECK_STR(r.name, "RangeError");
+  CHECK_CONTAINS(r.message, "Array buffer allocation failed");
+  iso_result_free(&r);
+  expect_value(&s, eval_src("export default new Uint8Array(1024).length;"),
+               "1024");
   svc_stop(&s);
 }
 
