@@ -1441,10 +1441,6 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   return 0;
 }
 
-void* v8s_isolate_data(v8s_isolate* iso) {
-  return iso->isolate->GetData(1);
-}
-
 void v8s_isolate_free(v8s_isolate* iso) {
   if (iso == nullptr) {
     return;

@@ -154,10 +154,6 @@ double v8s_platform_now_ms(void);
  * thread that will own the isolate and run opts->loop. */
 int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out);
 
-/* v8s_isolate_data: the host_data kept in the isolate's data slot.
- * Thread: owning. */
-void* v8s_isolate_data(v8s_isolate* iso);
-
 /* v8s_isolate_free: destructor; frees every ref. Accepts NULL. The loop
  * must still be alive (the platform closes its handles on it). */
 void v8s_isolate_free(v8s_isolate* iso);
