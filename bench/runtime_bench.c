@@ -119,8 +119,8 @@ static double module_us(int n) {
     char src[64], spec[64];
     snprintf(src, sizeof(src), "export default %d;", i);
     snprintf(spec, sizeof(spec), "/tmp/bench-%d.js", i);
-    iso_eval_opts o = {.specifier = spec, .source = src,
-                       .source_len = strlen(src)};
+    iso_eval_opts o = {
+        .specifier = spec, .source = src, .source_len = strlen(src)};
     double t0 = now_us();
     w.done = 0;
     if (iso_realm_eval(realm, &o, eval_cb, &w) != 0) {

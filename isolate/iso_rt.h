@@ -64,9 +64,9 @@ char* iso_js_error_format(const iso_js_error* e);
 int iso_rt_init_process(const char* v8_flags);
 
 typedef struct iso_rt_opts {
-  uv_loop_t* loop;    /* required; the runtime's handles live on it */
-  const char* root;   /* module root; NULL: the current directory */
-  size_t heap_max_mb; /* 0: V8's default */
+  uv_loop_t* loop;        /* required; the runtime's handles live on it */
+  const char* root;       /* module root; NULL: the current directory */
+  size_t heap_max_mb;     /* 0: V8's default */
   size_t value_max_bytes; /* largest value, as msgpack; 0: 256 MiB */
 } iso_rt_opts;
 
@@ -104,9 +104,6 @@ int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen);
  * a batch of jobs) saves a trip around the loop. Thread: owning loop, not
  * from inside a runtime callback. */
 void iso_rt_tick(iso_rt* rt);
-
-/* iso_rt_heap_used: bytes of V8 heap in use. Thread: owning loop. */
-size_t iso_rt_heap_used(iso_rt* rt);
 
 /* iso_rt_execute: run a classic script in the runtime's global context
  * (the seed's execute()). Returns 0, or ISO_EJS/ISO_ESYNTAX/ISO_ETERMINATED
@@ -177,10 +174,6 @@ void* iso_realm_current(const iso_realm* realm);
  * globalThis (the seed's load/unload). Returns 0 or the error (the realm
  * fails too). Thread: owning loop. */
 int iso_realm_dispatch(iso_realm* realm, const char* type);
-
-/* iso_realm_pending: 1 when the realm still has work (what idle_cb waits
- * for), else 0. Thread: owning loop. */
-int iso_realm_pending(const iso_realm* realm);
 
 /* The result of an evaluation: status 0 and the value as msgpack bytes
  * (mp == NULL when the value is undefined), or an error. The buffers are

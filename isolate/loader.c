@@ -517,8 +517,7 @@ static void mod_ready(iso_realm* realm, iso_mod* m) {
   }
 }
 
-static char* rewrite_import_with(const char* src, size_t len,
-                                 size_t* out_len);
+static char* rewrite_import_with(const char* src, size_t len, size_t* out_len);
 
 int iso__mod_set_source(iso_realm* realm,
                         iso_mod* m,

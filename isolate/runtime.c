@@ -486,10 +486,6 @@ void iso_realm_set_deadline(iso_realm* realm, uint64_t deadline_ns) {
   realm->deadline_ns = deadline_ns;
 }
 
-size_t iso_rt_heap_used(iso_rt* rt) {
-  return v8s_heap_used(rt->iso);
-}
-
 int iso_rt_execute(iso_rt* rt,
                    const char* name,
                    const char* source,
@@ -677,11 +673,6 @@ static int has_eval(const iso_realm* r, int evaluating) {
     }
   }
   return 0;
-}
-
-int iso_realm_pending(const iso_realm* r) {
-  return r->timer_deadline >= 0 || r->pending_ops > 0 || r->dyns != NULL ||
-         has_eval(r, 0) || has_eval(r, 1);
 }
 
 int iso_realm_eval_cancel(iso_realm* realm, void* data) {
@@ -1039,9 +1030,8 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
         int rc = 0;
         if (v8s_kind(rt->iso, value) != V8S_UNDEFINED) {
           iso__rt_enter(rt, realm); /* getters run JavaScript */
-          rc = v8s_to_msgpack(rt->iso, realm->ctx, value,
-                              rt->value_max_bytes, &mp, &len, err,
-                              sizeof(err));
+          rc = v8s_to_msgpack(rt->iso, realm->ctx, value, rt->value_max_bytes,
+                              &mp, &len, err, sizeof(err));
           eval_leave(realm, ev, rc, NULL);
         }
         v8s_ref_free(rt->iso, value);

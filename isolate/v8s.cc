@@ -1470,12 +1470,6 @@ void v8s_cancel_terminate(v8s_isolate* iso) {
   iso->isolate->CancelTerminateExecution();
 }
 
-size_t v8s_heap_used(v8s_isolate* iso) {
-  v8::HeapStatistics hs;
-  iso->isolate->GetHeapStatistics(&hs);
-  return hs.used_heap_size();
-}
-
 void v8s_ref_free(v8s_isolate* iso, v8s_ref ref) {
   if (ref == 0 || ref >= iso->refs.size() || iso->refs[ref].IsEmpty()) {
     return;
@@ -1773,12 +1767,6 @@ int v8s_module_evaluate(v8s_isolate* iso,
   return 0;
 }
 
-int v8s_module_status(v8s_isolate* iso, v8s_ref mod) {
-  HandleScope scope(iso->isolate);
-  Local<Module> module = ref_module(iso, mod);
-  return module.IsEmpty() ? ISO_EINVAL : static_cast<int>(module->GetStatus());
-}
-
 int v8s_module_namespace(v8s_isolate* iso,
                          v8s_ref ctx,
                          v8s_ref mod,
@@ -2005,7 +1993,7 @@ int v8s_to_msgpack(v8s_isolate* iso,
   ENTER(iso, ctx);
   TryCatch tc(isolate);
   Encoder e{isolate, context, max_bytes ? max_bytes : (size_t)256 << 20,
-            {}, {}, {}};
+            {},      {},      {}};
   if (!e.value(ref_value(iso, value), "the value") || e.over()) {
     if (tc.HasTerminated() || iso->stop_requested.load()) {
       return ISO_ETERMINATED;
@@ -2019,27 +2007,6 @@ int v8s_to_msgpack(v8s_isolate* iso,
   }
   memcpy(*out, e.w.out.data(), e.w.out.size());
   *out_len = e.w.out.size();
-  return 0;
-}
-
-int v8s_from_msgpack(v8s_isolate* iso,
-                     v8s_ref ctx,
-                     const uint8_t* mp,
-                     size_t len,
-                     v8s_ref* out,
-                     char* err,
-                     size_t errlen) {
-  ENTER(iso, ctx);
-  TryCatch tc(isolate);
-  Decoder d{isolate, context, mp, mp + len, {}};
-  Local<Value> v;
-  if (!d.read(&v, 0) || d.p != d.end) {
-    snprintf(err, errlen, "%s",
-             d.err.empty() ? "trailing bytes after the msgpack value"
-                           : d.err.c_str());
-    return ISO_EPROTO;
-  }
-  *out = ref_new(iso, v);
   return 0;
 }
 

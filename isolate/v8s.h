@@ -164,9 +164,6 @@ void v8s_isolate_free(v8s_isolate* iso);
 void v8s_terminate(v8s_isolate* iso);
 void v8s_cancel_terminate(v8s_isolate* iso);
 
-/* v8s_heap_used: bytes of V8 heap in use. Thread: owning. */
-size_t v8s_heap_used(v8s_isolate* iso);
-
 /* ---- refs ---- */
 void v8s_ref_free(v8s_isolate* iso, v8s_ref ref); /* accepts 0 */
 v8s_ref v8s_ref_dup(v8s_isolate* iso, v8s_ref ref);
@@ -247,7 +244,6 @@ int v8s_module_evaluate(v8s_isolate* iso,
                         v8s_ref module,
                         v8s_ref* promise,
                         v8s_exc* exc);
-int v8s_module_status(v8s_isolate* iso, v8s_ref module);
 int v8s_module_namespace(v8s_isolate* iso,
                          v8s_ref ctx,
                          v8s_ref module,
@@ -333,15 +329,6 @@ int v8s_to_msgpack(v8s_isolate* iso,
                    size_t* out_len,
                    char* err,
                    size_t errlen);
-/* v8s_from_msgpack: decode one msgpack object into a JS value. Returns 0,
- * or ISO_EPROTO for malformed or trailing bytes. */
-int v8s_from_msgpack(v8s_isolate* iso,
-                     v8s_ref ctx,
-                     const uint8_t* mp,
-                     size_t len,
-                     v8s_ref* out,
-                     char* err,
-                     size_t errlen);
 
 #ifdef __cplusplus
 }

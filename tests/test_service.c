@@ -1539,9 +1539,8 @@ static void t_oversized(void) {
   CHECK_CONTAINS(r.message, "larger than 1024 bytes");
   iso_result_free(&r);
   /* a small value with a large log: the reply as a whole is too large */
-  call(&s,
-       eval_src("console.log('y'.repeat(4000));\nexport default 1;"),
-       10000, &r);
+  call(&s, eval_src("console.log('y'.repeat(4000));\nexport default 1;"), 10000,
+       &r);
   CHECK_EQ(r.status, ISO_STATUS_ERROR);
   CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
   CHECK_CONTAINS(r.message, "the reply is");
