@@ -188,7 +188,9 @@ typedef void (*iso_eval_cb)(iso_realm* realm,
 typedef struct iso_eval_opts {
   /* The module: a path or file:// URL, resolved against the module root
    * (relative paths) when `source` is NULL; with `source`, the name its
-   * relative imports resolve against (NULL: "<root>/$eval.js"). */
+   * relative imports resolve against (NULL: "<root>/$eval.js"). A module
+   * is compiled once per realm: when the realm has it already, `source` is
+   * not used (unless the module failed to compile). */
   const char* specifier;
   const char* source;
   size_t source_len;

@@ -782,16 +782,12 @@ int iso_realm_eval(iso_realm* realm,
     ev->state = EV_FAILED;
   } else {
     iso_mod* m = iso__mod_find(realm, url);
-    if (o->source != NULL) {
+    if (o->source != NULL && (m == NULL || m->state == MOD_FAILED)) {
+      /* each module is compiled once per realm: a source only counts the
+       * first time (or after it failed) */
+      m = iso__mod_get(realm, url, 0);
       if (m != NULL) {
-        iso__error_set(&ev->err, ISO_EINVAL, ISO_JS_PLAIN, "TypeError",
-                       "Module \"%s\" already exists in this realm", url);
-        ev->state = EV_FAILED;
-      } else {
-        m = iso__mod_get(realm, url, 0);
-        if (m != NULL) {
-          iso__mod_set_source(realm, m, o->source, o->source_len);
-        }
+        iso__mod_set_source(realm, m, o->source, o->source_len);
       }
     } else if (m == NULL) {
       m = iso__mod_get(realm, url, 0);

@@ -689,6 +689,39 @@ static void t_call_keeps_globals(void) {
     CHECK_EQ(r.stats.worker, 0);
     iso_result_free(&r);
   }
+  /* a call may bring its module's source: it is compiled the first time,
+   * then the warm module is what later calls get, whatever they send; a
+   * source that failed to compile is taken again */
+  static const struct {
+    const char* source;
+    iso_status status;
+    const char* want;
+  } sends[] = {
+      {"export default () => 'first';", ISO_STATUS_FULFILLED, "\"first\""},
+      {"export default () => 'second';", ISO_STATUS_FULFILLED, "\"first\""},
+  };
+  for (size_t i = 0; i < sizeof sends / sizeof sends[0]; i++) {
+    iso_job j = {.kind = ISO_JOB_CALL,
+                 .module = "virtual/made-by-client.js",
+                 .source = sends[i].source};
+    iso_result r;
+    call(&s, j, 10000, &r);
+    CHECK_EQ(r.status, sends[i].status);
+    CHECK_JSON(r.value, r.value_len, sends[i].want);
+    iso_result_free(&r);
+  }
+  iso_job bad = {.kind = ISO_JOB_CALL, .module = "virtual/broken.js",
+                 .source = "export default ( =>"};
+  iso_result r;
+  call(&s, bad, 10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_REJECTED);
+  CHECK_STR(r.name, "SyntaxError");
+  iso_result_free(&r);
+  bad.source = "export default () => 'fixed';";
+  call(&s, bad, 10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+  CHECK_JSON(r.value, r.value_len, "\"fixed\"");
+  iso_result_free(&r);
   svc_stop(&s);
 }
 
