@@ -31,9 +31,12 @@ static void copy_error(iso_js_error* dst, const iso_js_error* src) {
   dst->code = src->code;
 }
 
+/* Settles the job with an error; this overrides a value not yet sent
+ * (the realm failed in the same loop iteration), but the first error
+ * stands. */
 static void settle_error(pool_job* job, int status, const iso_js_error* err) {
   if (job->settled && job->status != 0) {
-    return; /* the first error stands */
+    return;
   }
   free(job->value);
   job->value = NULL;
@@ -120,14 +123,9 @@ static void eval_log_cb(iso_realm* realm,
 static void eval_error_cb(iso_realm* realm,
                           void* data,
                           const iso_js_error* err) {
-  pool_job* job = data;
   /* an unhandled rejection in the tick that produced the value still
    * fails the job, as it would fail `isopool run` */
-  if (job->settled && job->status != 0) {
-    return;
-  }
-  job->settled = 0;
-  settle_error(job, err->code, err);
+  settle_error(data, err->code, err);
 }
 
 static const iso_realm_cbs kEvalCbs = {
@@ -185,10 +183,7 @@ static void warm_job_error_cb(iso_realm* realm,
   pool_worker* w = data;
   for (pool_job* j = w->active; culprit != NULL && j != NULL; j = j->anext) {
     if (j == culprit) {
-      if (!(j->settled && j->status != 0)) {
-        j->settled = 0;
-        settle_error(j, err->code, err);
-      }
+      settle_error(j, err->code, err);
       return;
     }
   }
