@@ -221,6 +221,12 @@ int iso_realm_eval(iso_realm* realm,
                    iso_eval_cb cb,
                    void* data);
 
+/* iso_realm_eval_cancel: drop the pending evaluations submitted with this
+ * `data`; their callbacks will not be called. JavaScript they started goes
+ * on (its promise is simply no longer awaited). Returns how many were
+ * dropped. Thread: owning loop. */
+int iso_realm_eval_cancel(iso_realm* realm, void* data);
+
 /* ---- the run command ---- */
 
 typedef struct iso_run iso_run;
@@ -249,12 +255,6 @@ int iso_run_start(iso_rt* rt,
 /* iso_run_free: destructor (frees its realm). Accepts NULL. Thread: owning
  * loop. */
 void iso_run_free(iso_run* run);
-
-/* iso_realm_eval_cancel: drop the pending evaluations submitted with this
- * `data`; their callbacks will not be called. JavaScript they started goes
- * on (its promise is simply no longer awaited). Returns how many were
- * dropped. Thread: owning loop. */
-int iso_realm_eval_cancel(iso_realm* realm, void* data);
 
 #ifdef __cplusplus
 }

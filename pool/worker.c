@@ -500,13 +500,13 @@ static void async_cb(uv_async_t* h) {
   }
   free(jobs);
   if (n > 0 && !stopping) {
-    /* the deadlines first: the watchdog reads them while the calls run */
+    /* the deadlines first: the watchdog reads them while the calls run
+     * (flush_cb updates them again for the jobs it finishes) */
     update_warm_deadline(w);
+    arm_deadline(w);
     /* run them now rather than a trip around the loop later */
     iso_rt_tick(w->rt);
     flush_cb(&w->flush);
-    update_warm_deadline(w);
-    arm_deadline(w);
   }
   if (stopping) {
     /* answer what is still running, give every job back, and end */
