@@ -1,11 +1,20 @@
-/* iso_bootstrap.h: the JavaScript prelude, embedded at build time.
+/* iso_bootstrap.h: the JavaScript prelude and the built-in modules,
+ * embedded at build time (bootstrap/embed.cmake).
  *
  * prelude.js is a classic script that the runtime runs with execute() once
  * in every context it creates. It finds the native binding object
  * globalThis.__iso (installed by the V8 shim, see isolate/v8s.h), removes it
  * from the global object, builds the web-like globals (console, timers,
- * TextEncoder, Event/EventTarget, ...) and evaluates to a hooks object the
- * runtime calls: { fireTimers(), dispatch(type) }.
+ * TextEncoder, Event/EventTarget, crypto, ...) and the Isopool namespace,
+ * and evaluates to a hooks object the runtime calls:
+ * { fireTimers(), dispatch(type), resolveOps(flat) }. bootstrap/README.md
+ * is the contract.
+ *
+ * The built-in modules (bootstrap/modules/ *.js, listed in
+ * bootstrap/CMakeLists.txt) are ES module sources the loader compiles when
+ * user code imports their specifier ("isopool:fs"). They reach native code
+ * only through globalThis.Isopool.core, so they need the prelude to have
+ * run in the same context.
  */
 #ifndef ISO_BOOTSTRAP_H
 #define ISO_BOOTSTRAP_H
@@ -19,6 +28,19 @@ extern "C" {
 /* The prelude's UTF-8 source, NUL-terminated; static storage. */
 extern const char iso_bootstrap_prelude[];
 extern const size_t iso_bootstrap_prelude_len;
+
+/* One built-in module: its import specifier and its UTF-8 source
+ * (NUL-terminated, `len` bytes without the NUL; static storage). */
+typedef struct iso_builtin_module {
+  const char* specifier; /* "isopool:fs" */
+  const char* source;
+  size_t len;
+} iso_builtin_module;
+
+/* The built-in modules, in the order bootstrap/CMakeLists.txt lists them;
+ * specifiers are unique. Thread: any (immutable). */
+extern const iso_builtin_module iso_builtin_modules[];
+extern const size_t iso_builtin_modules_count;
 
 #ifdef __cplusplus
 }

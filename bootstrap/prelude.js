@@ -5,9 +5,11 @@
 // takes those natives, removes __iso from the global object, installs the
 // web-like globals Deno 1.x offers (console, timers, queueMicrotask,
 // structuredClone, TextEncoder/TextDecoder, atob/btoa, DOMException,
-// Event/EventTarget, performance) and evaluates to the hooks object the
-// runtime calls: { fireTimers(), dispatch(type) }. bootstrap/README.md is
-// the contract with the shim and the runtime; keep the two in step.
+// Event/EventTarget, performance, crypto) plus the Isopool namespace (the
+// op bus as Isopool.core, like Deno.core) and evaluates to the hooks object
+// the runtime calls: { fireTimers(), dispatch(type), resolveOps(flat) }.
+// bootstrap/README.md is the contract with the shim and the runtime; keep
+// the two in step.
 //
 // Everything lives inside one strict IIFE so that nothing but the globals
 // listed at the bottom leaks out, and the IIFE's return value is the
@@ -35,6 +37,13 @@
   const runMicrotasks = iso.runMicrotasks;
   const promiseState = iso.promiseState;
   const promiseResult = iso.promiseResult;
+  // The op bus. A shim without ops (older builds, tests) gives an empty
+  // registry rather than a prelude that cannot start.
+  const nativeOps = iso.ops ?? {};
+  const nativeOpKinds = iso.opKinds ?? {};
+  const setOpErrors = iso.setOpErrors;
+  const opUnref = iso.opUnref;
+  const opRef = iso.opRef;
 
   // -------------------------------------------------------------------------
   // Captured builtins.
@@ -96,6 +105,23 @@
   const captureStackTrace = Error.captureStackTrace;
   const SymbolIterator = Symbol.iterator;
   const SymbolToStringTag = Symbol.toStringTag;
+  const PromiseCtor = Promise;
+  const promiseReject = Promise.reject.bind(Promise);
+  const mapGet = uncurry(Map.prototype.get);
+  const mapSet = uncurry(Map.prototype.set);
+  const mapHas = uncurry(Map.prototype.has);
+  const mapDelete = uncurry(Map.prototype.delete);
+  const setHas = uncurry(Set.prototype.has);
+  const setAdd = uncurry(Set.prototype.add);
+  const setDelete = uncurry(Set.prototype.delete);
+  const isView = ArrayBuffer.isView;
+  const arrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
+  const typedArrayBuffer = getter(TypedArray.prototype, "buffer");
+  const typedArrayByteOffset = getter(TypedArray.prototype, "byteOffset");
+  const typedArrayByteLength = getter(TypedArray.prototype, "byteLength");
+  const typedArraySet = uncurry(TypedArray.prototype.set);
+  const dataViewBuffer = getter(DataView.prototype, "buffer");
+  const dataViewByteOffset = getter(DataView.prototype, "byteOffset");
   const customInspect = Symbol.for("Deno.customInspect");
   const nodeCustomInspect = Symbol.for("nodejs.util.inspect.custom");
 
@@ -1417,15 +1443,19 @@
   // One queue per context, a binary heap ordered by (deadline, seq); seq
   // grows with every (re)scheduling so equal deadlines run in creation
   // order. The runtime holds a single armed deadline: always the heap's
-  // top, or -1 when the heap is empty. timerArm is called only when that
-  // value changes, except that fireTimers always re-arms (the runtime treats
-  // a fired deadline as consumed).
+  // top, or -1 when the heap is empty, and whether any pending timer is
+  // ref'd (Isopool.unrefTimer: an unref'd timer still fires, but does not
+  // keep the event loop alive by itself). timerArm is called only when one
+  // of the two changes, except that fireTimers always re-arms (the runtime
+  // treats a fired deadline as consumed).
 
   const timers = new Map(); // id -> timer
   const heap = [];
   let nextTimerId = 1;
   let nextSeq = 1;
+  let refedTimers = 0; // timers in `timers` with refed === true
   let armed = -1;
+  let armedRefed = false;
   let firing = false;
 
   const timerBefore = (a, b) =>
@@ -1489,9 +1519,19 @@
 
   function rearm(force) {
     const deadline = heap.length > 0 ? heap[0].deadline : -1;
-    if (force || deadline !== armed) {
+    const refed = deadline !== -1 && refedTimers > 0;
+    if (force || deadline !== armed || refed !== armedRefed) {
       armed = deadline;
-      timerArm(deadline);
+      armedRefed = refed;
+      timerArm(deadline, refed);
+    }
+  }
+
+  // Drops a timer from `timers` (it is no longer pending).
+  function forgetTimer(timer) {
+    timers.delete(timer.id);
+    if (timer.refed) {
+      refedTimers--;
     }
   }
 
@@ -1513,11 +1553,13 @@
       args,
       delay: mathMax(0, toLong(delay)),
       repeat,
+      refed: true,
       deadline: 0,
       seq: 0,
       index: -1,
     };
     timers.set(timer.id, timer);
+    refedTimers++;
     schedule(timer);
     if (!firing) {
       rearm(false);
@@ -1530,7 +1572,7 @@
     if (timer === undefined) {
       return;
     }
-    timers.delete(timer.id);
+    forgetTimer(timer);
     if (timer.index !== -1) {
       heapRemove(timer);
     }
@@ -1555,6 +1597,29 @@
     clearTimer(id);
   }
 
+  // Isopool.unrefTimer / refTimer (Deno.unrefTimer): whether the timer
+  // keeps the event loop alive. Unknown ids are ignored; an interval stays
+  // as it is across its repeats.
+  function setTimerRef(id, refed) {
+    const timer = timers.get(toLong(id));
+    if (timer === undefined || timer.refed === refed) {
+      return;
+    }
+    timer.refed = refed;
+    refedTimers += refed ? 1 : -1;
+    if (!firing) {
+      rearm(false);
+    }
+  }
+
+  function unrefTimer(id) {
+    setTimerRef(id, false);
+  }
+
+  function refTimer(id) {
+    setTimerRef(id, true);
+  }
+
   // Runs the timers that were due when the call began (not ones scheduled
   // by the callbacks themselves, so a zero-delay interval cannot starve the
   // loop), a microtask checkpoint after each. A callback's exception ends
@@ -1571,7 +1636,7 @@
         }
         heapRemove(timer);
         if (!timer.repeat) {
-          timers.delete(timer.id);
+          forgetTimer(timer);
         }
         try {
           fnApply(timer.callback, globalThis, timer.args);
@@ -1587,6 +1652,266 @@
       rearm(true);
     }
   }
+
+  // -------------------------------------------------------------------------
+  // The op bus: Isopool.errors and Isopool.core (Deno.core's op layer).
+  //
+  // The shim gives a native per op. A sync op's native is called as is and
+  // returns the result or throws one of the error classes below. An async
+  // op's native takes a promise id first, records the request (flushed to
+  // the op threads at the end of the tick) and returns nothing; the runtime
+  // later calls resolveOps with the responses.
+
+  class NotFound extends Error {}
+  class PermissionDenied extends Error {}
+  class AlreadyExists extends Error {}
+  class InvalidData extends Error {}
+  class TimedOut extends Error {}
+
+  const errors = freeze({
+    NotFound,
+    PermissionDenied,
+    AlreadyExists,
+    InvalidData,
+    TimedOut,
+  });
+  for (const name of objectKeys(errors)) {
+    defineHidden(errors[name].prototype, { name });
+  }
+  // The classes an op's error can have, by the name the C side uses.
+  const opErrorClasses = freeze({
+    __proto__: null,
+    ...errors,
+    TypeError,
+    Error,
+  });
+  if (typeof setOpErrors === "function") {
+    setOpErrors(opErrorClasses);
+  }
+
+  function opError(cls, message) {
+    const Class =
+      typeof cls === "string" && hasOwn(opErrorClasses, cls)
+        ? opErrorClasses[cls]
+        : Error;
+    return new Class(message === undefined ? "" : `${message}`);
+  }
+
+  // name -> native, split by kind.
+  const syncOps = { __proto__: null };
+  const asyncOps = { __proto__: null };
+  for (const name of objectKeys(nativeOps)) {
+    const fn = nativeOps[name];
+    if (typeof fn !== "function") {
+      continue;
+    }
+    if (nativeOpKinds[name] === "async") {
+      asyncOps[name] = fn;
+    } else {
+      syncOps[name] = fn;
+    }
+  }
+
+  // Pending async ops, as in Deno's core.js: promise id -> { id, resolve,
+  // reject }, in a ring of RING_SIZE slots indexed by id % RING_SIZE; a
+  // request whose slot is still taken by an older pending op moves that
+  // older one to promiseMap. Unlike Deno, a record carries its id (an
+  // entry is found by comparing it) and ids wrap below 2^32 (the C side
+  // keeps them as uint32), skipping any id still pending.
+  const RING_SIZE = 4 * 1024;
+  const MAX_PROMISE_ID = 4294967295;
+  const NO_PROMISE = null;
+  const promiseRing = new Array(RING_SIZE).fill(NO_PROMISE);
+  const promiseMap = new Map();
+  let nextPromiseId = 1;
+  const promiseIdSymbol = Symbol("Isopool.core.promiseId");
+  const unrefedOps = new Set(); // ids given to opUnref and not since opRef
+
+  const isPromiseId = (id) =>
+    typeof id === "number" && id >= 1 && id <= MAX_PROMISE_ID && id % 1 === 0;
+
+  function hasPromise(id) {
+    return (
+      isPromiseId(id) &&
+      (promiseRing[id % RING_SIZE]?.id === id || mapHas(promiseMap, id))
+    );
+  }
+
+  function newPromiseId() {
+    for (;;) {
+      const id = nextPromiseId;
+      nextPromiseId = id === MAX_PROMISE_ID ? 1 : id + 1;
+      if (!hasPromise(id)) {
+        return id;
+      }
+    }
+  }
+
+  function setPromise(rec) {
+    const idx = rec.id % RING_SIZE;
+    const old = promiseRing[idx];
+    if (old !== NO_PROMISE) {
+      mapSet(promiseMap, old.id, old);
+    }
+    promiseRing[idx] = rec;
+  }
+
+  // Removes and returns the record of a pending id, or undefined.
+  function takePromise(id) {
+    if (!isPromiseId(id)) {
+      return undefined;
+    }
+    const idx = id % RING_SIZE;
+    const rec = promiseRing[idx];
+    if (rec?.id === id) {
+      promiseRing[idx] = NO_PROMISE;
+      return rec;
+    }
+    const other = mapGet(promiseMap, id);
+    if (other !== undefined) {
+      mapDelete(promiseMap, id);
+    }
+    return other;
+  }
+
+  // Starts an async op; the promise settles in resolveOps.
+  function opCall(fn, args) {
+    const id = newPromiseId();
+    let resolve;
+    let reject;
+    const promise = new PromiseCtor((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    defineProperty(promise, promiseIdSymbol, { value: id });
+    setPromise({ id, resolve, reject });
+    try {
+      fn(id, ...args);
+    } catch (error) {
+      // Arguments the shim could not convert, too many ops in flight: the
+      // request was not recorded, so the id is free again.
+      takePromise(id);
+      reject(error);
+    }
+    return promise;
+  }
+
+  function opAsync(name, ...args) {
+    if (typeof name === "string" && hasOwn(asyncOps, name)) {
+      return opCall(asyncOps[name], args);
+    }
+    return promiseReject(
+      new TypeError(
+        typeof name === "string" && hasOwn(syncOps, name)
+          ? `${name} is a sync op: use opSync`
+          : `Unknown op: ${typeof name === "string" ? name : typeof name}`,
+      ),
+    );
+  }
+
+  function opSync(name, ...args) {
+    if (typeof name === "string" && hasOwn(syncOps, name)) {
+      return syncOps[name](...args);
+    }
+    throw new TypeError(
+      typeof name === "string" && hasOwn(asyncOps, name)
+        ? `${name} is an async op: use opAsync`
+        : `Unknown op: ${typeof name === "string" ? name : typeof name}`,
+    );
+  }
+
+  function opIdOf(value, caller) {
+    if (typeof value === "number") {
+      return value;
+    }
+    if (value !== null && typeof value === "object") {
+      const id = value[promiseIdSymbol];
+      if (typeof id === "number") {
+        return id;
+      }
+    }
+    throw new TypeError(
+      `${caller}: argument is not a promise returned by an op or its id`,
+    );
+  }
+
+  // unrefOp / refOp: whether a pending async op keeps the event loop alive
+  // (Deno's core.unrefOp). A settled op is ignored.
+  function unrefOp(promiseOrId) {
+    const id = opIdOf(promiseOrId, "unrefOp");
+    if (!hasPromise(id) || setHas(unrefedOps, id)) {
+      return;
+    }
+    setAdd(unrefedOps, id);
+    opUnref(id);
+  }
+
+  function refOp(promiseOrId) {
+    const id = opIdOf(promiseOrId, "refOp");
+    if (!setHas(unrefedOps, id)) {
+      return;
+    }
+    setDelete(unrefedOps, id);
+    if (hasPromise(id)) {
+      opRef(id);
+    }
+  }
+
+  // The hook the runtime calls with a batch of responses, flat triplets
+  // [promiseId, errorClass, value, ...]: errorClass undefined (or null) for
+  // a success, else the class name and value the message. The runtime runs
+  // a microtask checkpoint afterwards.
+  function resolveOps(flat) {
+    const n = flat.length - 2;
+    for (let i = 0; i < n; i += 3) {
+      const rec = takePromise(flat[i]);
+      if (rec === undefined) {
+        continue; // dropped
+      }
+      if (unrefedOps.size > 0) {
+        setDelete(unrefedOps, rec.id);
+      }
+      const cls = flat[i + 1];
+      if (cls === undefined || cls === null) {
+        rec.resolve(flat[i + 2]);
+      } else {
+        rec.reject(opError(cls, flat[i + 2]));
+      }
+    }
+  }
+
+  // core.ops: sync ops are the natives themselves (a direct native call);
+  // async ops are wrappers around opAsync.
+  const coreOps = { __proto__: null };
+  for (const name of objectKeys(syncOps)) {
+    coreOps[name] = syncOps[name];
+  }
+  for (const name of objectKeys(asyncOps)) {
+    // The computed key names the function after the op.
+    coreOps[name] = { [name]: (...args) => opAsync(name, ...args) }[name];
+  }
+
+  // core.encode / core.decode (as in Deno.core): UTF-8 without going
+  // through globals user code may have replaced; decode replaces bad
+  // sequences with U+FFFD and drops a leading BOM, like new TextDecoder().
+  function coreEncode(string) {
+    return encodeUtf8(`${string}`);
+  }
+
+  function coreDecode(bytes) {
+    const text = decodeUtf8(bytes, false);
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  }
+
+  const core = freeze({
+    ops: freeze(coreOps),
+    opAsync,
+    opSync,
+    unrefOp,
+    refOp,
+    encode: coreEncode,
+    decode: coreDecode,
+  });
 
   // -------------------------------------------------------------------------
   // Microtasks, structuredClone, reportError.
@@ -2578,6 +2903,182 @@
   inspectFields(Performance.prototype, ["timeOrigin"]);
 
   // -------------------------------------------------------------------------
+  // crypto (Web Crypto: getRandomValues, randomUUID, subtle.digest).
+
+  const integerArrayTypes = [
+    "Int8Array",
+    "Uint8Array",
+    "Uint8ClampedArray",
+    "Int16Array",
+    "Uint16Array",
+    "Int32Array",
+    "Uint32Array",
+    "BigInt64Array",
+    "BigUint64Array",
+  ];
+  const digestAlgorithms = ["SHA-1", "SHA-256", "SHA-384", "SHA-512"];
+  const asciiUpper = (s) => s.replace(/[a-z]+/g, (m) => m.toUpperCase());
+
+  // The bytes of a BufferSource, as a Uint8Array over the same memory (the
+  // shim copies them when it records the op).
+  function bufferSourceBytes(data, what) {
+    if (isArrayBuffer(data)) {
+      return new Uint8Array(data);
+    }
+    if (isView(data)) {
+      if (isDataView(data)) {
+        return new Uint8Array(
+          dataViewBuffer(data),
+          dataViewByteOffset(data),
+          dataViewByteLength(data),
+        );
+      }
+      return new Uint8Array(
+        typedArrayBuffer(data),
+        typedArrayByteOffset(data),
+        typedArrayByteLength(data),
+      );
+    }
+    throw new TypeError(
+      `${what}: Argument 2 is not an ArrayBuffer or ArrayBufferView.`,
+    );
+  }
+
+  function normalizeDigest(algorithm) {
+    let name;
+    if (algorithm !== null && typeof algorithm === "object") {
+      if (algorithm.name === undefined) {
+        throw new TypeError(
+          "Failed to normalize algorithm: 'name' is required.",
+        );
+      }
+      name = `${algorithm.name}`;
+    } else {
+      name = `${algorithm}`;
+    }
+    const upper = asciiUpper(name);
+    if (!digestAlgorithms.includes(upper)) {
+      throw new DOMException(
+        "Unrecognized algorithm name",
+        "NotSupportedError",
+      );
+    }
+    return upper;
+  }
+
+  class SubtleCrypto {
+    #brand = true;
+
+    constructor(key = undefined) {
+      if (key !== illegal) {
+        throw new TypeError("Illegal constructor");
+      }
+    }
+
+    // Every failure is a rejection, as for any promise-returning method.
+    async digest(algorithm, data) {
+      const what = "Failed to execute 'digest' on 'SubtleCrypto'";
+      if (this === null || typeof this !== "object" || !(#brand in this)) {
+        throw new TypeError("Illegal invocation");
+      }
+      if (arguments.length < 2) {
+        throw new TypeError(
+          `${what}: 2 arguments required, but only ${arguments.length} ` +
+            "present.",
+        );
+      }
+      const name = normalizeDigest(algorithm);
+      const bytes = bufferSourceBytes(data, what);
+      const out = await opAsync("op_crypto_digest", name, bytes);
+      const buffer = typedArrayBuffer(out);
+      const offset = typedArrayByteOffset(out);
+      const length = typedArrayByteLength(out);
+      return offset === 0 && length === arrayBufferByteLength(buffer)
+        ? buffer
+        : arrayBufferSlice(buffer, offset, offset + length);
+    }
+  }
+  defineProperty(SubtleCrypto.prototype, SymbolToStringTag, {
+    value: "SubtleCrypto",
+    configurable: true,
+  });
+  inspectFields(SubtleCrypto.prototype, []);
+
+  const subtle = new SubtleCrypto(illegal);
+
+  class Crypto {
+    #brand = true;
+
+    constructor(key = undefined) {
+      if (key !== illegal) {
+        throw new TypeError("Illegal constructor");
+      }
+    }
+
+    static #check(self) {
+      if (self === null || typeof self !== "object" || !(#brand in self)) {
+        throw new TypeError("Illegal invocation");
+      }
+      return self;
+    }
+
+    get subtle() {
+      Crypto.#check(this);
+      return subtle;
+    }
+
+    getRandomValues(array) {
+      Crypto.#check(this);
+      const what = "Failed to execute 'getRandomValues' on 'Crypto'";
+      if (arguments.length === 0) {
+        throw new TypeError(
+          `${what}: 1 argument required, but only 0 present.`,
+        );
+      }
+      if (!isView(array)) {
+        throw new TypeError(`${what}: Argument 1 is not an ArrayBufferView.`);
+      }
+      if (!integerArrayTypes.includes(typedArrayTag(array))) {
+        throw new DOMException(
+          "The provided ArrayBufferView is not an integer array type",
+          "TypeMismatchError",
+        );
+      }
+      const n = typedArrayByteLength(array);
+      if (n > 65536) {
+        throw new DOMException(
+          `The ArrayBufferView's byte length (${n}) exceeds the number of ` +
+            "bytes of entropy available via this API (65536)",
+          "QuotaExceededError",
+        );
+      }
+      if (n > 0) {
+        const bytes = opSync("op_crypto_random", n);
+        if (
+          typedArrayTag(bytes) !== "Uint8Array" ||
+          typedArrayLength(bytes) !== n
+        ) {
+          throw new Error(`op_crypto_random: expected ${n} random bytes`);
+        }
+        const target = typedArrayBuffer(array);
+        const offset = typedArrayByteOffset(array);
+        typedArraySet(new Uint8Array(target, offset, n), bytes);
+      }
+      return array;
+    }
+
+    randomUUID() {
+      Crypto.#check(this);
+      return opSync("op_crypto_random_uuid");
+    }
+  }
+  defineProperty(Crypto.prototype, SymbolToStringTag, {
+    value: "Crypto",
+    configurable: true,
+  });
+  inspectFields(Crypto.prototype, ["subtle"]);
+
+  // -------------------------------------------------------------------------
   // The globals, and the hooks the runtime calls.
 
   defineHidden(globalThis, {
@@ -2603,6 +3104,9 @@
     PerformanceMark,
     PerformanceMeasure,
     performance: new Performance(illegal),
+    Crypto,
+    SubtleCrypto,
+    crypto: new Crypto(illegal),
     self: globalThis,
     window: globalThis,
     onload: null,
@@ -2632,5 +3136,21 @@
     }
   }
 
-  return freeze({ fireTimers, dispatch });
+  // Isopool: the namespace user code and the built-in modules (isopool:fs,
+  // ...) reach ops through. Neither writable nor configurable, so a module
+  // that captures Isopool.core gets the real one.
+  defineProperty(globalThis, "Isopool", {
+    value: freeze({
+      core,
+      errors,
+      unrefTimer,
+      refTimer,
+      version: "0.1.0",
+    }),
+    writable: false,
+    enumerable: false,
+    configurable: false,
+  });
+
+  return freeze({ fireTimers, dispatch, resolveOps });
 })(globalThis.__iso);

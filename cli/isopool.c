@@ -48,6 +48,8 @@ static const char kUsage[] =
     "  --grace-ms MS      shutdown grace for running jobs (default 5000)\n"
     "  --heap-mb N        V8 heap limit per worker (default 512)\n"
     "  --tls-cert FILE, --tls-key FILE  for tls+tcp:// listeners\n"
+    "  --op-threads N     threads that run async ops (default 2)\n"
+    "  --kv-max-mb N      size limit of isopool:kv (default 64)\n"
     "  --quiet            no start-up line\n"
     "\n"
     "  run FILE [ARG...]  evaluate FILE as an ES module; call its default\n"
@@ -56,7 +58,50 @@ static const char kUsage[] =
     "  --root DIR         module root: imports must stay inside it\n"
     "                     (default: the current directory)\n"
     "  --v8-flags=FLAGS   flags passed to V8\n"
-    "  --heap-mb N        V8 heap limit in MiB\n";
+    "  --heap-mb N        V8 heap limit in MiB\n"
+    "\n"
+    "  permissions (serve and run; default: nothing):\n"
+    "  --data DIR         the root of isopool:fs (paths below are in it)\n"
+    "  --allow-read[=PATHS]   read files under the data root (all, or\n"
+    "                         these comma-separated paths and below)\n"
+    "  --allow-write[=PATHS]  write files under the data root\n"
+    "  --allow-env[=NAMES]    read environment variables (isopool:env)\n";
+
+/* The permission options serve and run share. */
+enum { O_DATA = 300, O_ALLOW_READ, O_ALLOW_WRITE, O_ALLOW_ENV };
+#define PERM_OPTIONS                                          \
+  {"data", required_argument, NULL, O_DATA},                  \
+      {"allow-read", optional_argument, NULL, O_ALLOW_READ},  \
+      {"allow-write", optional_argument, NULL, O_ALLOW_WRITE}, \
+      {"allow-env", optional_argument, NULL, O_ALLOW_ENV}
+
+typedef struct perm_flags {
+  const char* data;
+  const char* read; /* NULL: not granted; "": everything */
+  const char* write;
+  const char* env;
+} perm_flags;
+
+/* Takes getopt's `c` if it is a permission option; returns 1 if it was. */
+static int perm_option(int c, const char* arg, perm_flags* pf) {
+  const char* value = arg != NULL ? arg : "";
+  switch (c) {
+    case O_DATA:
+      pf->data = arg;
+      return 1;
+    case O_ALLOW_READ:
+      pf->read = value;
+      return 1;
+    case O_ALLOW_WRITE:
+      pf->write = value;
+      return 1;
+    case O_ALLOW_ENV:
+      pf->env = value;
+      return 1;
+    default:
+      return 0;
+  }
+}
 
 typedef struct run_state {
   uv_loop_t* loop;
@@ -109,14 +154,19 @@ static int cmd_run(int argc, char** argv) {
       {"v8-flags", required_argument, NULL, 'v'},
       {"heap-mb", required_argument, NULL, 'm'},
       {"help", no_argument, NULL, 'h'},
+      PERM_OPTIONS,
       {NULL, 0, NULL, 0},
   };
+  perm_flags pf = {0};
   const char* root = NULL;
   const char* v8_flags = NULL;
   long heap_mb = 0;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "+r:m:h", opts, NULL)) != -1) {
+    if (perm_option(c, optarg, &pf)) {
+      continue;
+    }
     switch (c) {
       case 'r':
         root = optarg;
@@ -160,14 +210,34 @@ static int cmd_run(int argc, char** argv) {
     free(abs);
     return 1;
   }
+  char err[256] = "";
+  iso_ops_env* env = NULL;
+  iso_perms* perms = NULL;
+  int rc = iso_ops_env_new(&(iso_ops_env_opts){.data_root = pf.data}, &env,
+                           err, sizeof(err));
+  if (rc == 0) {
+    rc = iso_perms_parse(pf.read, pf.write, pf.env, &perms, err, sizeof(err));
+  }
+  if (rc != 0) {
+    fprintf(stderr, "isopool: %s\n", err[0] ? err : iso_strerror(rc));
+    iso_ops_env_free(env);
+    free(abs);
+    return EXIT_USAGE;
+  }
   uv_loop_t loop;
   uv_loop_init(&loop);
   iso_rt* rt = NULL;
-  iso_rt_opts ro = {.loop = &loop, .root = root, .heap_max_mb = heap_mb};
-  int rc = iso_rt_new(&ro, &rt);
+  iso_rt_opts ro = {.loop = &loop,
+                    .root = root,
+                    .heap_max_mb = heap_mb,
+                    .ops_env = env,
+                    .default_perms = perms};
+  rc = iso_rt_new(&ro, &rt);
+  iso_perms_unref(perms); /* the runtime holds its own reference */
   if (rc != 0) {
     fprintf(stderr, "isopool: cannot start the runtime%s%s: %s\n",
             root ? " with root " : "", root ? root : "", iso_strerror(rc));
+    iso_ops_env_free(env);
     free(abs);
     return rc == ISO_ENOENT ? EXIT_USAGE : 1;
   }
@@ -195,14 +265,24 @@ static int cmd_run(int argc, char** argv) {
   fflush(stdout);
   iso_run_free(run);
   iso_rt_free(rt);
-  uv_run(&loop, UV_RUN_DEFAULT); /* let the handles close */
+  uv_run(&loop, UV_RUN_DEFAULT); /* let the handles close, ops finish */
   uv_loop_close(&loop);
+  iso_ops_env_free(env);
   free(abs);
   return st.status;
 }
 
 static int cmd_serve(int argc, char** argv) {
-  enum { O_INFLIGHT = 256, O_QUEUE, O_MAXMSG, O_GRACE, O_TLSCERT, O_TLSKEY };
+  enum {
+    O_INFLIGHT = 256,
+    O_QUEUE,
+    O_MAXMSG,
+    O_GRACE,
+    O_TLSCERT,
+    O_TLSKEY,
+    O_OPTHREADS,
+    O_KVMAX
+  };
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
       {"workers", required_argument, NULL, 'w'},
@@ -218,6 +298,9 @@ static int cmd_serve(int argc, char** argv) {
       {"tls-key", required_argument, NULL, O_TLSKEY},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
+      {"op-threads", required_argument, NULL, O_OPTHREADS},
+      {"kv-max-mb", required_argument, NULL, O_KVMAX},
+      PERM_OPTIONS,
       {NULL, 0, NULL, 0},
   };
   /* the numeric options: getopt code, name, largest value, value */
@@ -234,9 +317,12 @@ static int cmd_serve(int argc, char** argv) {
       {'t', "--timeout", 86400000, 0},
       {O_GRACE, "--grace-ms", 3600000, 0},
       {'m', "--heap-mb", 1L << 20, 0},
+      {O_OPTHREADS, "--op-threads", 256, 0},
+      {O_KVMAX, "--kv-max-mb", 1L << 20, 0},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {0};
+  perm_flags pf = {0};
   const char* listen[16];
   const char* v8_flags = NULL;
   int c;
@@ -250,6 +336,9 @@ static int cmd_serve(int argc, char** argv) {
       if (parse_count(nums[k].name, optarg, nums[k].max, &nums[k].value)) {
         return EXIT_USAGE;
       }
+      continue;
+    }
+    if (perm_option(c, optarg, &pf)) {
       continue;
     }
     switch (c) {
@@ -295,6 +384,12 @@ static int cmd_serve(int argc, char** argv) {
   po.timeout_ms = (uint32_t)nums[4].value;
   po.grace_ms = (uint32_t)nums[5].value;
   po.heap_mb = (size_t)nums[6].value;
+  po.op_threads = (int)nums[7].value;
+  po.kv_max_mb = (size_t)nums[8].value;
+  po.data_dir = pf.data;
+  po.allow_read = pf.read;
+  po.allow_write = pf.write;
+  po.allow_env = pf.env;
   /* signals are taken by sigwait below, not by whichever thread */
   sigset_t set;
   sigemptyset(&set);

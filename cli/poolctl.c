@@ -11,6 +11,12 @@
  * refused by the service (or no reply in time), 2 bad usage (including a
  * FILE that cannot be read), 3 no connection to the service.
  *
+ * `--permissions JSON` sends the job's `permissions` field (what it may
+ * read, write and see of the environment, at most what the service
+ * grants; docs/protocol.md): the JSON object is converted to msgpack and
+ * its shape checked here, so a malformed value is a usage error (exit 2)
+ * rather than a bad_request reply.
+ *
  * `eval FILE` sends FILE's text as the module source, named by FILE's base
  * name, so the server resolves its relative imports against its module
  * root: `./lib/x.js` in FILE means <root>/lib/x.js, wherever FILE is here.
@@ -48,6 +54,7 @@ typedef struct ctl {
   const char* module;      /* eval --module SPEC */
   const char* export_name; /* call --export NAME */
   const char* target;      /* eval FILE, call SPEC */
+  const char* permissions; /* --permissions JSON, or NULL */
   char** args;             /* the ARGs */
   int nargs;
 } ctl;
@@ -264,11 +271,48 @@ static int encode_args(const ctl* c, iso_buf* out) {
   return rc;
 }
 
+/* --permissions JSON as a msgpack map in out. Returns 0, EXIT_USAGE (a
+ * malformed value, said on stderr) or EXIT_FAILED (out of memory). */
+static int encode_permissions(const char* json, iso_buf* out) {
+  iso_json_error je;
+  int rc = iso_json_to_msgpack_ex(json, strlen(json), out, &je);
+  if (rc == ISO_EPROTO) {
+    fprintf(stderr,
+            "poolctl: --permissions is not valid JSON: %s at column %d (want "
+            "an object such as '{\"read\":[\"data\"],\"env\":true}')\n",
+            je.message, je.column);
+    return EXIT_USAGE;
+  }
+  if (rc != 0) {
+    fprintf(stderr, "poolctl: out of memory\n");
+    return EXIT_FAILED;
+  }
+  char why[ISO_PROTO_ERRMSG_MAX];
+  if (iso_proto_check_permissions(out->data, out->len, why, sizeof why) != 0) {
+    fprintf(stderr, "poolctl: --permissions: %s\n", why);
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
 /* Sends job with the ARGs, prints the reply; returns the exit status. */
 static int send_job(const ctl* c, iso_job* job) {
+  iso_buf perms;
+  iso_buf_init(&perms);
+  if (c->permissions != NULL) {
+    int st = encode_permissions(c->permissions, &perms);
+    if (st != 0) {
+      iso_buf_free(&perms);
+      return st;
+    }
+    job->permissions = perms.data;
+    job->permissions_len = perms.len;
+  }
   iso_buf args;
   iso_buf_init(&args);
   if (encode_args(c, &args) != 0) {
+    iso_buf_free(&perms);
+    iso_buf_free(&args);
     fprintf(stderr, "poolctl: out of memory\n");
     return EXIT_FAILED;
   }
@@ -280,6 +324,7 @@ static int send_job(const ctl* c, iso_job* job) {
   iso_client* client = NULL;
   int rc = iso_client_open(c->url, &opts, &client);
   if (rc != 0) {
+    iso_buf_free(&perms);
     iso_buf_free(&args);
     fprintf(stderr, "poolctl: cannot use URL \"%s\": %s\n", c->url,
             iso_strerror(rc));
@@ -328,6 +373,7 @@ static int send_job(const ctl* c, iso_job* job) {
       break;
   }
   iso_client_close(client);
+  iso_buf_free(&perms);
   iso_buf_free(&args);
   return status;
 }
@@ -428,7 +474,16 @@ static const command kCommands[] = {
 
 /* ---- options ------------------------------------------------------------ */
 
-enum { O_URL, O_TIMEOUT, O_JOB_TIMEOUT, O_JSON, O_MODULE, O_EXPORT, O_HELP };
+enum {
+  O_URL,
+  O_TIMEOUT,
+  O_JOB_TIMEOUT,
+  O_PERMISSIONS,
+  O_JSON,
+  O_MODULE,
+  O_EXPORT,
+  O_HELP
+};
 
 static const struct option_spec {
   const char* name;
@@ -439,6 +494,7 @@ static const struct option_spec {
     {"--url", 1, O_URL, NULL},
     {"--timeout", 1, O_TIMEOUT, NULL},
     {"--job-timeout", 1, O_JOB_TIMEOUT, NULL},
+    {"--permissions", 1, O_PERMISSIONS, NULL},
     {"--json", 0, O_JSON, NULL},
     {"--module", 1, O_MODULE, "eval"},
     {"--export", 1, O_EXPORT, "call"},
@@ -456,6 +512,12 @@ static const char kOptionsHelp[] =
     "                     60000); exit 3 if no connection was made\n"
     "                     within 5 s (or MS, if shorter)\n"
     "  --job-timeout MS   the job's own deadline on the server\n"
+    "  --permissions JSON what the job may use (default: all the service\n"
+    "                     grants), a JSON object with keys read, write,\n"
+    "                     env, each true (all granted), false or left out\n"
+    "                     (none), or a list of paths under the data root\n"
+    "                     (read, write) or of variable names (env), e.g.\n"
+    "                     '{\"read\":[\"data\"],\"env\":true}'\n"
     "  --json             print the whole reply as one JSON object:\n"
     "                     {\"id\",\"status\",\"value\",\"error\",\"logs\","
     "\"stats\"}\n"
@@ -569,6 +631,9 @@ static int take_option(ctl* c,
       return parse_ms("--timeout", value, &c->timeout_ms) ? -1 : 1;
     case O_JOB_TIMEOUT:
       return parse_ms("--job-timeout", value, &c->job_timeout_ms) ? -1 : 1;
+    case O_PERMISSIONS:
+      c->permissions = value;
+      break;
     case O_JSON:
       c->json = 1;
       break;

@@ -109,16 +109,21 @@ enum {
   F_EXPORT,
   F_ARGS,
   F_TIMEOUT,
+  F_PERMISSIONS,
   F_BATCH,
   F_COUNT
 };
 
-static const char* const k_field[F_COUNT] = {
-    [F_V] = "v",           [F_ID] = "id",
-    [F_KIND] = "kind",     [F_SOURCE] = "source",
-    [F_MODULE] = "module", [F_EXPORT] = "export",
-    [F_ARGS] = "args",     [F_TIMEOUT] = "timeout_ms",
-    [F_BATCH] = "batch"};
+static const char* const k_field[F_COUNT] = {[F_V] = "v",
+                                             [F_ID] = "id",
+                                             [F_KIND] = "kind",
+                                             [F_SOURCE] = "source",
+                                             [F_MODULE] = "module",
+                                             [F_EXPORT] = "export",
+                                             [F_ARGS] = "args",
+                                             [F_TIMEOUT] = "timeout_ms",
+                                             [F_PERMISSIONS] = "permissions",
+                                             [F_BATCH] = "batch"};
 
 typedef struct span {
   const uint8_t* p; /* NULL: field absent */
@@ -186,6 +191,9 @@ static int field_index(const uint8_t* k, uint32_t n) {
       break;
     case 10:
       f = F_TIMEOUT;
+      break;
+    case 11:
+      f = F_PERMISSIONS;
       break;
     default:
       return -1;
@@ -336,6 +344,144 @@ static int name_field(scan* sc, int f, size_t max, iso_str* out) {
   return 1;
 }
 
+/* ---- permissions ---- */
+
+static void perm_fault(char* err, size_t errlen, const char* fmt, ...) {
+  if (err == NULL || errlen == 0) {
+    return;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+/* The index of a permissions key (read, write, env), or -1. */
+static int perm_key(const iso__mp_obj* k) {
+  static const char* const keys[] = {"read", "write", "env"};
+  for (int i = 0; i < 3; i++) {
+    size_t n = strlen(keys[i]);
+    if (k->len == n && memcmp(k->data, keys[i], n) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/* Checks one value of the map: true, false or an array of names. The
+ * first problem stops the walk, so nothing needs skipping after it. */
+static int perm_value(iso__mp_rd* r, const char* key, char* err, size_t n) {
+  iso__mp_obj o;
+  if (iso__mp_read(r, &o) != 0) {
+    perm_fault(err, n, "'permissions.%s' is not valid msgpack", key);
+    return ISO_EINVAL;
+  }
+  if (o.type == ISO__MP_BOOL) {
+    return 0;
+  }
+  if (o.type != ISO__MP_ARRAY) {
+    perm_fault(err, n,
+               "'permissions.%s' must be true, false or an array of strings "
+               "(got %s)",
+               key, type_name(o.type));
+    return ISO_EINVAL;
+  }
+  if (o.len > ISO_PROTO_MAX_PERM_ENTRIES) {
+    perm_fault(err, n, "'permissions.%s' has %u entries (the limit is %d)", key,
+               o.len, ISO_PROTO_MAX_PERM_ENTRIES);
+    return ISO_EINVAL;
+  }
+  for (uint32_t i = 0; i < o.len; i++) {
+    iso__mp_obj e;
+    const char* why = NULL;
+    if (iso__mp_read(r, &e) != 0) {
+      why = "is not valid msgpack";
+    } else if (e.type != ISO__MP_STR) {
+      perm_fault(err, n, "'permissions.%s[%u]' must be a string (got %s)", key,
+                 i, type_name(e.type));
+      return ISO_EINVAL;
+    } else if (e.len == 0) {
+      why = "is empty";
+    } else if (e.len > ISO_PROTO_MAX_PERM_ENTRY) {
+      perm_fault(err, n, "'permissions.%s[%u]' is longer than %d bytes", key, i,
+                 ISO_PROTO_MAX_PERM_ENTRY);
+      return ISO_EINVAL;
+    } else if (memchr(e.data, 0, e.len) != NULL) {
+      why = "contains a NUL byte";
+    } else if (!iso__mp_utf8_valid(e.data, e.len)) {
+      why = "is not valid UTF-8";
+    }
+    if (why != NULL) {
+      perm_fault(err, n, "'permissions.%s[%u]' %s", key, i, why);
+      return ISO_EINVAL;
+    }
+  }
+  return 0;
+}
+
+int iso_proto_check_permissions(const uint8_t* p,
+                                size_t len,
+                                char* err,
+                                size_t errlen) {
+  iso__mp_rd r;
+  iso__mp_obj o;
+  iso__mp_rd_init(&r, p, p != NULL ? len : 0);
+  if (p == NULL || len == 0 || iso__mp_read(&r, &o) != 0) {
+    perm_fault(err, errlen, "'permissions' is not valid msgpack");
+    return ISO_EINVAL;
+  }
+  if (o.type != ISO__MP_MAP) {
+    perm_fault(err, errlen, "'permissions' must be a map (got %s)",
+               type_name(o.type));
+    return ISO_EINVAL;
+  }
+  if (o.len > 3) {
+    perm_fault(err, errlen,
+               "'permissions' has %u keys (it takes read, write and env)",
+               o.len);
+    return ISO_EINVAL;
+  }
+  static const char* const names[] = {"read", "write", "env"};
+  unsigned seen = 0;
+  for (uint32_t i = 0; i < o.len; i++) {
+    iso__mp_obj k;
+    if (iso__mp_read(&r, &k) != 0) {
+      perm_fault(err, errlen, "'permissions' is not valid msgpack");
+      return ISO_EINVAL;
+    }
+    if (k.type != ISO__MP_STR) {
+      perm_fault(err, errlen, "'permissions' keys must be strings (got %s)",
+                 type_name(k.type));
+      return ISO_EINVAL;
+    }
+    int key = perm_key(&k);
+    if (key < 0) {
+      char name[40];
+      printable(name, sizeof name, k.data, k.len);
+      perm_fault(err, errlen,
+                 "unknown key 'permissions.%s' (the keys are read, write and "
+                 "env)",
+                 name);
+      return ISO_EINVAL;
+    }
+    if (seen & (1u << key)) {
+      perm_fault(err, errlen, "duplicate key 'permissions.%s'", names[key]);
+      return ISO_EINVAL;
+    }
+    seen |= 1u << key;
+    int rc = perm_value(&r, names[key], err, errlen);
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  if (r.p != r.end) {
+    perm_fault(err, errlen, "%zu trailing bytes after 'permissions'",
+               (size_t)(r.end - r.p));
+    return ISO_EINVAL;
+  }
+  return 0;
+}
+
 /* Interprets the spans of one request. Faults go to sc. */
 static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
   q->timeout_ms = -1;
@@ -396,6 +542,17 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
     } else {
       fault(sc, "'timeout_ms' must be a non-negative integer (got %s)",
             o.type == ISO__MP_INT ? "a negative integer" : type_name(o.type));
+    }
+  }
+  if (sc->f[F_PERMISSIONS].p != NULL) {
+    const uint8_t* p = sc->f[F_PERMISSIONS].p;
+    size_t n = (size_t)(sc->f[F_PERMISSIONS].end - p);
+    char why[ISO_PROTO_ERRMSG_MAX];
+    if (iso_proto_check_permissions(p, n, why, sizeof why) != 0) {
+      fault(sc, "%s", why);
+    } else {
+      q->permissions.data = p;
+      q->permissions.len = n;
     }
   }
 
@@ -742,6 +899,11 @@ static int check_job(const iso_job* job) {
       iso__mp_one(job->id, job->id_len, ISO_PROTO_MAX_DEPTH - 1) != 0) {
     return ISO_EINVAL;
   }
+  if (job->permissions != NULL &&
+      iso_proto_check_permissions(job->permissions, job->permissions_len, NULL,
+                                  0) != 0) {
+    return ISO_EINVAL;
+  }
   return 0;
 }
 
@@ -749,7 +911,7 @@ static void put_request(iso__mp_wr* w, const iso_job* job, int with_v) {
   uint32_t n = (with_v ? 1 : 0) + 1 + (job->id != NULL) +
                (job->source != NULL) + (job->module != NULL) +
                (job->export_name != NULL) + (job->args != NULL) +
-               (job->timeout_ms > 0);
+               (job->timeout_ms > 0) + (job->permissions != NULL);
   msgpack_pack_map(&w->pk, n);
   if (with_v) {
     iso__mp_put_cstr(w, "v");
@@ -781,6 +943,10 @@ static void put_request(iso__mp_wr* w, const iso_job* job, int with_v) {
   if (job->timeout_ms > 0) {
     iso__mp_put_cstr(w, "timeout_ms");
     msgpack_pack_int64(&w->pk, job->timeout_ms);
+  }
+  if (job->permissions != NULL) {
+    iso__mp_put_cstr(w, "permissions");
+    iso__mp_put_raw(w, job->permissions, job->permissions_len);
   }
 }
 

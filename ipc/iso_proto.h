@@ -42,6 +42,10 @@ extern "C" {
 /* Bytes in `module` and in `export`. */
 #define ISO_PROTO_MAX_MODULE 4096
 #define ISO_PROTO_MAX_EXPORT 1024
+/* `permissions`: entries in one list (read, write or env), and bytes in one
+ * entry (a path or a variable name). */
+#define ISO_PROTO_MAX_PERM_ENTRIES 64
+#define ISO_PROTO_MAX_PERM_ENTRY 4096
 /* Default maximum message size in either direction (servers and clients set
  * NNG's receive limit to this unless configured otherwise). */
 #define ISO_PROTO_MAX_MSG_DEFAULT ((size_t)16 << 20)
@@ -135,6 +139,10 @@ typedef struct iso_proto_req {
   iso_str export_name; /* call: "default" if absent; eval: {NULL, 0} */
   iso_bytes args;      /* raw msgpack array; a static empty array if absent */
   int64_t timeout_ms;  /* -1 if absent */
+  /* raw msgpack map; {NULL, 0} if absent. Its shape is checked (as by
+   * iso_proto_check_permissions); what it asks for is checked against the
+   * service's grant when the job runs (ops/iso_ops.h, iso_perms_narrow). */
+  iso_bytes permissions;
 } iso_proto_req;
 
 /* A decoded message: one request or a batch. */
@@ -221,15 +229,35 @@ typedef struct iso_job {
   int64_t timeout_ms; /* > 0 sends timeout_ms; <= 0 leaves the server's */
   const uint8_t* id;  /* one msgpack value, or NULL (the client numbers it) */
   size_t id_len;
+  /* one msgpack map {read, write, env} (iso_proto_check_permissions), or
+   * NULL: send nothing, so the job gets everything the service grants */
+  const uint8_t* permissions;
+  size_t permissions_len;
 } iso_job;
 
 /* iso_proto_encode_request: appends the request map for job to out, with
  * v = 1. The job is checked the way a server would check it (kind; eval
  * needs source or module and takes no export; call needs module;
- * args one msgpack array; id one msgpack value), so mistakes surface here
+ * args one msgpack array; id one msgpack value; permissions as
+ * iso_proto_check_permissions), so mistakes surface here
  * rather than as a bad_request reply. A NULL id sends no id. Returns 0,
  * ISO_EINVAL, ISO_ENOMEM; on error out->len is unchanged. Thread: any. */
 int iso_proto_encode_request(const iso_job* job, iso_buf* out);
+
+/* iso_proto_check_permissions: checks the shape of a `permissions` value
+ * (the one msgpack value in [p, p+len)) the way the server's decoder does:
+ * a map of at most 3 pairs whose keys are "read", "write" and "env", each
+ * once, and whose values are each a boolean or an array of at most
+ * ISO_PROTO_MAX_PERM_ENTRIES strings of 1..ISO_PROTO_MAX_PERM_ENTRY bytes
+ * of valid UTF-8 without NUL bytes. Only the shape: whether the service
+ * grants what it asks for is decided when the job runs. Returns 0, or
+ * ISO_EINVAL with errbuf (errlen bytes, ISO_PROTO_ERRMSG_MAX is enough; may
+ * be NULL) naming the key and the problem ("'permissions.read' must be
+ * true, false or an array of strings (got a map)"). Thread: any. */
+int iso_proto_check_permissions(const uint8_t* p,
+                                size_t len,
+                                char* errbuf,
+                                size_t errlen);
 
 /* iso_proto_encode_batch: appends {"v": 1, "batch": [n requests]}.
  * n must be 1..ISO_PROTO_MAX_BATCH. Returns as iso_proto_encode_request.

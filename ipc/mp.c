@@ -333,6 +333,46 @@ void iso__mp_put_cstr(iso__mp_wr* w, const char* s) {
   iso__mp_put_str(w, s, strlen(s));
 }
 
+void iso__mp_put_nil(iso__mp_wr* w) {
+  msgpack_pack_nil(&w->pk);
+}
+
+void iso__mp_put_bool(iso__mp_wr* w, int b) {
+  if (b) {
+    msgpack_pack_true(&w->pk);
+  } else {
+    msgpack_pack_false(&w->pk);
+  }
+}
+
+void iso__mp_put_int(iso__mp_wr* w, int64_t v) {
+  msgpack_pack_int64(&w->pk, v);
+}
+
+void iso__mp_put_uint(iso__mp_wr* w, uint64_t v) {
+  msgpack_pack_uint64(&w->pk, v);
+}
+
+void iso__mp_put_double(iso__mp_wr* w, double v) {
+  msgpack_pack_double(&w->pk, v);
+}
+
+void iso__mp_put_bin(iso__mp_wr* w, const void* p, size_t n) {
+  if (n > UINT32_MAX) {
+    w->err = w->err ? w->err : ISO_ETOOBIG;
+    return;
+  }
+  msgpack_pack_bin_with_body(&w->pk, p, n);
+}
+
+void iso__mp_put_array(iso__mp_wr* w, uint32_t n) {
+  msgpack_pack_array(&w->pk, n);
+}
+
+void iso__mp_put_map(iso__mp_wr* w, uint32_t n) {
+  msgpack_pack_map(&w->pk, n);
+}
+
 size_t iso__mp_container_header(uint8_t* hdr, int is_map, uint32_t n) {
   if (n <= 15) {
     hdr[0] = (uint8_t)((is_map ? 0x80 : 0x90) | n);

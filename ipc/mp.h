@@ -124,6 +124,14 @@ void iso__mp_wr_init(iso__mp_wr* w, iso_buf* out);
 void iso__mp_put_raw(iso__mp_wr* w, const void* p, size_t n);
 void iso__mp_put_str(iso__mp_wr* w, const char* s, size_t n);
 void iso__mp_put_cstr(iso__mp_wr* w, const char* s);
+void iso__mp_put_nil(iso__mp_wr* w);
+void iso__mp_put_bool(iso__mp_wr* w, int b);
+void iso__mp_put_int(iso__mp_wr* w, int64_t v);
+void iso__mp_put_uint(iso__mp_wr* w, uint64_t v);
+void iso__mp_put_double(iso__mp_wr* w, double v);
+void iso__mp_put_bin(iso__mp_wr* w, const void* p, size_t n);
+void iso__mp_put_array(iso__mp_wr* w, uint32_t n);
+void iso__mp_put_map(iso__mp_wr* w, uint32_t n);
 
 /* iso__mp_container_header: the smallest array or map header for n into
  * hdr (5 bytes at most); returns its length. */

@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "iso_ops.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -68,6 +70,21 @@ typedef struct iso_rt_opts {
   const char* root;       /* module root; NULL: the current directory */
   size_t heap_max_mb;     /* 0: V8's default */
   size_t value_max_bytes; /* largest value, as msgpack; 0: 256 MiB */
+  /* The op bus. Ops come from `ops` (NULL: iso_ops_builtin()) and use
+   * `ops_env` (service-wide state: data root, kv store; may be NULL, then
+   * ops that need it fail). A new realm's ops may do what
+   * `default_perms` allows (NULL: nothing; see iso_realm_set_perms). */
+  const iso_op_table* ops;
+  iso_ops_env* ops_env;
+  const iso_perms* default_perms;
+  /* op_send: hand a batch of async op requests to the op threads; the
+   * transport owns it until it gives it back with iso_rt_ops_done (on
+   * this loop). Returns 0, or an error after which the runtime fails the
+   * batch's ops itself. NULL: the runtime runs batches on libuv's thread
+   * pool (`isopool run`, tests). Thread: owning loop. */
+  int (*op_send)(void* data, iso_op_batch* batch);
+  void* op_send_data;
+  size_t max_pending_ops; /* async ops in flight per realm; 0: 100000 */
 } iso_rt_opts;
 
 /* iso_rt_new: constructor. Returns 0 and *out, ISO_EINVAL (no loop),
@@ -104,6 +121,17 @@ int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen);
  * a batch of jobs) saves a trip around the loop. Thread: owning loop, not
  * from inside a runtime callback. */
 void iso_rt_tick(iso_rt* rt);
+
+/* iso_rt_ops_done: a batch sent with op_send came back with its
+ * responses: settle each op's promise (one call into JavaScript per realm
+ * that has responses in it), drop the responses of realms that are gone,
+ * and keep the batch for reuse. Thread: owning loop, not from inside a
+ * runtime callback. */
+void iso_rt_ops_done(iso_rt* rt, iso_op_batch* batch);
+
+/* iso_rt_ops_dropped: how many op responses arrived for a realm that was
+ * gone (a job that timed out or was cancelled). Thread: owning loop. */
+uint64_t iso_rt_ops_dropped(const iso_rt* rt);
 
 /* iso_rt_execute: run a classic script in the runtime's global context
  * (the seed's execute()). Returns 0, or ISO_EJS/ISO_ESYNTAX/ISO_ETERMINATED
@@ -158,6 +186,15 @@ int iso_realm_new(iso_rt* rt,
  * callbacks (the memory is released after the callback returns).
  * Thread: owning loop. */
 void iso_realm_free(iso_realm* realm);
+
+/* iso_realm_set_perms: what the realm's ops may do from now on (a new
+ * reference is taken; NULL: nothing). Ops already in flight keep the set
+ * they were called with. Thread: owning loop. */
+void iso_realm_set_perms(iso_realm* realm, const iso_perms* perms);
+
+/* iso_realm_pending_ops: async ops of the realm in flight (ref'd and
+ * unref'd). Thread: owning loop. */
+int iso_realm_pending_ops(const iso_realm* realm);
 
 /* iso_realm_set_deadline: the uv_hrtime() time by which JavaScript running
  * for this realm must stop (0: none); iso_rt_running() reports it for the

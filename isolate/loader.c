@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "iso_bootstrap.h"
 #include "iso_err.h"
 #include "rt_private.h"
 
@@ -96,6 +97,41 @@ static void percent_decode(char* s) {
   *w = '\0';
 }
 
+/* The embedded source of built-in module `url` ("isopool:fs"), or NULL. */
+static const iso_builtin_module* builtin_of(const char* url) {
+  for (size_t i = 0; i < iso_builtin_modules_count; i++) {
+    if (strcmp(iso_builtin_modules[i].specifier, url) == 0) {
+      return &iso_builtin_modules[i];
+    }
+  }
+  return NULL;
+}
+
+static int resolve_builtin(const char* specifier,
+                           const char* referrer,
+                           char** url,
+                           char* err,
+                           size_t errlen) {
+  if (builtin_of(specifier) == NULL) {
+    int n = snprintf(err, errlen,
+                     "Unknown built-in module \"%s\" imported from \"%s\" "
+                     "(there are",
+                     specifier, referrer);
+    for (size_t i = 0; i < iso_builtin_modules_count && n >= 0 &&
+                       (size_t)n < errlen;
+         i++) {
+      n += snprintf(err + n, errlen - n, "%s %s", i ? "," : "",
+                    iso_builtin_modules[i].specifier);
+    }
+    if (n >= 0 && (size_t)n < errlen) {
+      snprintf(err + n, errlen - n, ")");
+    }
+    return ISO_ENOENT;
+  }
+  *url = strdup(specifier);
+  return *url != NULL ? 0 : ISO_ENOMEM;
+}
+
 int iso__resolve(iso_rt* rt,
                  const char* specifier,
                  const char* referrer,
@@ -103,6 +139,9 @@ int iso__resolve(iso_rt* rt,
                  char* err,
                  size_t errlen) {
   char* joined = NULL;
+  if (starts_with(specifier, "isopool:")) {
+    return resolve_builtin(specifier, referrer, url, err, errlen);
+  }
   if (starts_with(specifier, "file://")) {
     joined = strdup(specifier + 7);
     if (joined != NULL) {
@@ -252,7 +291,7 @@ iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json) {
     return NULL;
   }
   m->url = strdup(url);
-  m->path = strdup(url + 7);
+  m->path = strdup(starts_with(url, "file://") ? url + 7 : url);
   m->is_json = is_json;
   m->state = MOD_LOADING;
   if (m->url == NULL || m->path == NULL) {
@@ -464,6 +503,11 @@ static void load_visit(iso_load* load,
     load->capvisited = cap;
   }
   load->visited[load->nvisited++] = m;
+  const iso_builtin_module* builtin =
+      m->state == MOD_LOADING ? builtin_of(m->url) : NULL;
+  if (builtin != NULL) { /* embedded: compiled at once, nothing to read */
+    iso__mod_set_source(load->realm, m, builtin->source, builtin->len);
+  }
   switch (m->state) {
     case MOD_COMPILED:
       visit_children(load, m);

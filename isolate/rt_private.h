@@ -130,6 +130,7 @@ struct iso_realm {
   v8s_ref ctx;
   v8s_ref fire_timers; /* the prelude's hooks */
   v8s_ref dispatch;
+  v8s_ref resolve_ops;
   iso_mod* modules; /* module map: every record, and by URL hash */
   iso_mod* buckets[ISO_MOD_BUCKETS];
   iso_mod* main_mod;
@@ -141,8 +142,13 @@ struct iso_realm {
   } spec_cache[4];
   unsigned spec_next;
   double timer_deadline; /* -1: no timer armed */
-  int pending_ops;       /* ref'd ops in flight (op bus) */
-  int pending_unref_ops;
+  int timer_refed;       /* a timer that keeps the loop alive is pending */
+  uint32_t id;           /* the op bus's name for it (never reused) */
+  iso_perms* perms;      /* what its ops may do (a reference) */
+  int pending_ops;       /* ref'd async ops in flight (op bus) */
+  int pending_unref_ops; /* unref'd ones, whose ids are in unref_ids */
+  uint32_t* unref_ids;
+  size_t nunref, capunref;
   iso_rejection* pending_promise_exceptions;
   iso_eval* evals; /* pending evaluations, in submission order */
   iso_eval* evals_tail;
@@ -183,8 +189,24 @@ struct iso_rt {
   int last_stop_oom; /* the last termination was the heap limit */
   size_t heap_max_mb;
   size_t value_max_bytes;
-  void* op_state; /* for the op bus */
   v8s_host host;
+  /* the op bus (rt_ops.c) */
+  const iso_op_table* ops;
+  iso_ops_env* ops_env;
+  iso_perms* default_perms;
+  int (*op_send)(void* data, iso_op_batch* batch);
+  void* op_send_data;
+  size_t max_pending_ops; /* per realm */
+  iso_op_call op_call;    /* sync ops: the call and its result */
+  iso_buf op_out;
+  iso_op_batch* op_batch; /* the requests of this tick */
+  iso_op_batch* op_spare; /* a returned batch, kept for reuse */
+  uv_prepare_t op_flush;  /* sends op_batch at the end of the iteration */
+  struct iso_op_work* op_works; /* batches on libuv's thread pool */
+  v8s_op_result* op_results;    /* scratch for iso_rt_ops_done */
+  size_t cap_op_results;
+  uint32_t next_realm_id;
+  uint64_t ops_dropped; /* responses whose realm was gone */
 };
 
 /* runtime.c */
@@ -203,6 +225,28 @@ void iso__error_set(iso_js_error* e,
                     const char* name,
                     const char* fmt,
                     ...);
+
+/* rt_ops.c */
+int iso__ops_init(iso_rt* rt, const iso_rt_opts* opts);
+void iso__ops_free(iso_rt* rt); /* closes op_flush: one more handle */
+void iso__ops_realm_init(iso_realm* realm);
+void iso__ops_realm_free(iso_realm* realm);
+int iso__host_op_sync(void* realm,
+                      uint32_t op,
+                      const uint8_t* args,
+                      size_t len,
+                      const uint8_t** res,
+                      size_t* res_len,
+                      const char** err_class,
+                      const char** err_msg);
+int iso__host_op_async(void* realm,
+                       uint32_t op,
+                       uint32_t promise,
+                       const uint8_t* args,
+                       size_t len,
+                       const char** err_class,
+                       const char** err_msg);
+void iso__host_op_ref(void* realm, uint32_t promise, int ref);
 
 /* loader.c */
 int iso__resolve(iso_rt* rt,

@@ -193,6 +193,7 @@ void iso__realm_fail(iso_realm* realm, iso_js_error* err) {
   realm->failed = 1;
   /* stop its timer so a dead realm keeps nothing alive */
   realm->timer_deadline = -1;
+  realm->timer_refed = 0;
   if (realm->cbs.error_cb != NULL) {
     /* the callback may free the realm; its caller still holds it, so the
      * release waits for the tick (iso_realm_free sees in_tick) */
@@ -228,9 +229,10 @@ static void rearm_timer(iso_rt* rt) {
   uv_timer_start(&rt->timer, timer_cb, ms, 0);
 }
 
-static void host_timer_arm(void* realm_p, double deadline) {
+static void host_timer_arm(void* realm_p, double deadline, int refed) {
   iso_realm* realm = realm_p;
   realm->timer_deadline = deadline;
+  realm->timer_refed = deadline >= 0 && refed;
   if (deadline >= 0) {
     realm->idle_notified = 0;
   }
@@ -240,6 +242,7 @@ static void host_timer_arm(void* realm_p, double deadline) {
 static void fire_realm_timers(iso_realm* r) {
   iso_rt* rt = r->rt;
   r->timer_deadline = -1;
+  r->timer_refed = 0;
   v8s_exc exc = {0};
   iso__rt_enter(rt, r);
   int rc = v8s_call(rt->iso, r->ctx, r->fire_timers, 0, NULL, NULL, &exc);
@@ -388,19 +391,33 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
       .uncaught = host_uncaught,
       .print = host_print,
       .timer_arm = host_timer_arm,
+      .op_sync = iso__host_op_sync,
+      .op_async = iso__host_op_async,
+      .op_ref = iso__host_op_ref,
       .near_heap_limit = host_near_heap_limit,
   };
   rt->heap_max_mb = opts->heap_max_mb;
   rt->value_max_bytes = opts->value_max_bytes;
+  iso__ops_init(rt, opts);
+  v8s_op_info* ops = calloc(rt->ops->n + 1, sizeof(*ops));
+  for (size_t i = 0; ops != NULL && i < rt->ops->n; i++) {
+    ops[i].name = rt->ops->defs[i].name;
+    ops[i].is_async = rt->ops->defs[i].kind == ISO_OP_ASYNC;
+  }
   v8s_isolate_opts vo = {
       .loop = opts->loop,
       .host = &rt->host,
       .host_data = rt,
       .heap_max_mb = opts->heap_max_mb,
+      .ops = ops,
+      .nops = ops != NULL ? rt->ops->n : 0,
+      .op_args_max = opts->value_max_bytes,
   };
   /* the JsRuntimeState (this iso_rt) goes into the isolate's data slot */
-  int rc = v8s_isolate_new(&vo, &rt->iso);
+  int rc = ops != NULL ? v8s_isolate_new(&vo, &rt->iso) : ISO_ENOMEM;
+  free(ops);
   if (rc != 0) {
+    iso__ops_free(rt);
     pthread_mutex_destroy(&rt->run_lock);
     free(rt->root);
     free(rt);
@@ -410,7 +427,9 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
   rt->timer.data = rt;
   uv_idle_init(rt->loop, &rt->idle);
   rt->idle.data = rt;
-  rt->handles_open = 2;
+  uv_prepare_init(rt->loop, &rt->op_flush);
+  rt->op_flush.data = rt;
+  rt->handles_open = 3; /* timer, idle, op_flush */
   rc = iso_realm_new(rt, &(iso_realm_cbs){0}, NULL, &rt->global);
   if (rc != 0) {
     iso_rt_free(rt);
@@ -444,8 +463,10 @@ void iso_rt_free(iso_rt* rt) {
   rt->global = NULL;
   v8s_isolate_free(rt->iso);
   rt->iso = NULL;
+  iso__ops_free(rt);
   uv_close((uv_handle_t*)&rt->timer, handle_closed_cb);
   uv_close((uv_handle_t*)&rt->idle, handle_closed_cb);
+  uv_close((uv_handle_t*)&rt->op_flush, handle_closed_cb);
 }
 
 void iso_rt_terminate(iso_rt* rt) {
@@ -517,11 +538,13 @@ int iso_realm_new(iso_rt* rt,
   realm->cbs = *cbs;
   realm->data = data;
   realm->timer_deadline = -1;
+  realm->timer_refed = 0;
   int rc = v8s_context_new(rt->iso, realm, &realm->ctx);
   if (rc != 0) {
     free(realm);
     return rc;
   }
+  iso__ops_realm_init(realm);
   realm->next = rt->realms;
   if (rt->realms != NULL) {
     rt->realms->prev = realm;
@@ -541,6 +564,10 @@ int iso_realm_new(iso_rt* rt,
   if (rc == 0) {
     rc =
         v8s_get(rt->iso, realm->ctx, hooks, "dispatch", &realm->dispatch, &exc);
+  }
+  if (rc == 0) {
+    rc = v8s_get(rt->iso, realm->ctx, hooks, "resolveOps", &realm->resolve_ops,
+                 &exc);
   }
   v8s_ref_free(rt->iso, hooks);
   if (rc != 0) {
@@ -605,6 +632,8 @@ static void realm_release(iso_realm* realm) {
   }
   v8s_ref_free(rt->iso, realm->fire_timers);
   v8s_ref_free(rt->iso, realm->dispatch);
+  v8s_ref_free(rt->iso, realm->resolve_ops);
+  iso__ops_realm_free(realm);
   v8s_context_dispose(rt->iso, realm->ctx);
   if (realm->prev != NULL) {
     realm->prev->next = realm->next;
@@ -623,6 +652,7 @@ void iso_realm_free(iso_realm* realm) {
   }
   realm->freed = 1;
   realm->timer_deadline = -1;
+  realm->timer_refed = 0;
   if (realm->rt->in_tick > 0) {
     iso__rt_wake(realm->rt); /* released at the end of the tick */
     return;
@@ -1181,7 +1211,8 @@ static void realm_tick(iso_realm* realm) {
   if (realm->failed || realm->freed) {
     return;
   }
-  int has_pending_ops = realm->timer_deadline >= 0 || realm->pending_ops > 0;
+  /* unref'd timers and ops do not count (the seed's pending_unref_ops) */
+  int has_pending_ops = realm->timer_refed || realm->pending_ops > 0;
   int has_pending_dyn_imports = has_dyn(realm, 0) || has_eval(realm, 0);
   int has_pending_dyn_module_evaluation = has_dyn(realm, 1);
   int has_pending_module_evaluation = has_eval(realm, 1);

@@ -71,6 +71,7 @@ using v8::Value;
 namespace {
 
 constexpr int kRealmSlot = 1;
+constexpr int kOpErrorsSlot = 2; /* the prelude's error classes */
 constexpr int kMaxDepth = 100;
 
 std::unique_ptr<node::MultiIsolatePlatform> g_platform;
@@ -139,6 +140,11 @@ struct v8s_isolate {
   // values): their rejections are not unhandled. Few at a time.
   std::vector<v8s_ref> watched;
   Global<ObjectTemplate> natives;
+  // the op registry as __iso.ops: names, kinds, one template per op
+  std::vector<std::string> op_names;
+  std::vector<bool> op_async;
+  std::vector<Global<FunctionTemplate>> op_fns;
+  size_t op_args_max = 0;
   // module identity hash -> refs, to find a referrer's ref in callbacks
   std::unordered_multimap<int, v8s_ref> modules;
   // synthetic JSON module identity hash -> its parsed value
@@ -375,7 +381,9 @@ void n_timer_arm(const FunctionCallbackInfo<Value>& args) {
   double deadline = args.Length() > 0 && args[0]->IsNumber()
                         ? args[0].As<Number>()->Value()
                         : -1;
-  iso->host->timer_arm(realm, deadline);
+  int refed = args.Length() > 1 ? args[1]->BooleanValue(args.GetIsolate())
+                                : deadline >= 0;
+  iso->host->timer_arm(realm, deadline, refed);
 }
 
 void n_now(const FunctionCallbackInfo<Value>& args) {
@@ -546,6 +554,30 @@ void n_promise_result(const FunctionCallbackInfo<Value>& args) {
   }
 }
 
+// setOpErrors(classes): the constructors sync ops throw, by class name.
+void n_set_op_errors(const FunctionCallbackInfo<Value>& args) {
+  Local<Context> context = args.GetIsolate()->GetCurrentContext();
+  if (args.Length() > 0 && args[0]->IsObject()) {
+    context->SetEmbedderData(kOpErrorsSlot, args[0]);
+  }
+}
+
+void op_ref(const FunctionCallbackInfo<Value>& args, int ref) {
+  v8s_isolate* iso = native_iso(args);
+  void* realm = native_realm(args);
+  if (realm != nullptr && args.Length() > 0 && args[0]->IsUint32()) {
+    iso->host->op_ref(realm, args[0].As<v8::Uint32>()->Value(), ref);
+  }
+}
+
+void n_op_ref(const FunctionCallbackInfo<Value>& args) {
+  op_ref(args, 1);
+}
+
+void n_op_unref(const FunctionCallbackInfo<Value>& args) {
+  op_ref(args, 0);
+}
+
 Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
   Isolate* isolate = iso->isolate;
   if (!iso->natives.IsEmpty()) {
@@ -566,6 +598,9 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
       {"runMicrotasks", n_run_microtasks},
       {"promiseState", n_promise_state},
       {"promiseResult", n_promise_result},
+      {"setOpErrors", n_set_op_errors},
+      {"opRef", n_op_ref},
+      {"opUnref", n_op_unref},
   };
   for (const auto& e : table) {
     t->Set(str(isolate, e.name), FunctionTemplate::New(isolate, e.fn));
@@ -1324,6 +1359,163 @@ struct Decoder {
   }
 };
 
+// ---- ops: the registry's functions on __iso.ops ----
+
+// The arguments args[first..] as one msgpack array, into *out (a zero-arg
+// call, the common no-op case, costs nothing). Returns false with a
+// TypeError thrown.
+bool encode_op_args(v8s_isolate* iso,
+                    const FunctionCallbackInfo<Value>& args,
+                    int first,
+                    Encoder* e) {
+  int n = args.Length() - first;
+  e->w.array_head(n < 0 ? 0 : n);
+  for (int i = first; i < args.Length(); i++) {
+    if (!e->value(args[i], "argument " + std::to_string(i - first + 1)) ||
+        e->over()) {
+      if (!iso->stop_requested.load()) {
+        throw_type(e->isolate, e->err.c_str());
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+// Throws new classes[name](message), the prelude's class for `name`
+// (setOpErrors), or a plain Error when there is none.
+void throw_op_error(Isolate* isolate,
+                    Local<Context> context,
+                    const char* name,
+                    const char* msg) {
+  Local<Value> text = str(isolate, msg);
+  Local<Value> classes = context->GetEmbedderData(kOpErrorsSlot);
+  Local<Value> ctor;
+  Local<Object> error;
+  if (classes->IsObject() &&
+      classes.As<Object>()->Get(context, str(isolate, name)).ToLocal(&ctor) &&
+      ctor->IsFunction() &&
+      ctor.As<Function>()->NewInstance(context, 1, &text).ToLocal(&error)) {
+    isolate->ThrowException(error);
+    return;
+  }
+  isolate->ThrowException(strcmp(name, "TypeError") == 0
+                              ? v8::Exception::TypeError(text.As<String>())
+                              : v8::Exception::Error(text.As<String>()));
+}
+
+bool decode_value(Isolate* isolate,
+                  Local<Context> context,
+                  const uint8_t* p,
+                  size_t n,
+                  Local<Value>* out) {
+  if (n == 0) {
+    *out = v8::Undefined(isolate);
+    return true;
+  }
+  Decoder d{isolate, context, p, p + n, {}};
+  return d.read(out, 0) && d.p == d.end;
+}
+
+// A sync op: arguments to msgpack, the op inline, its result back.
+void n_op_sync(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  v8s_isolate* iso = iso_of(isolate);
+  Local<Context> context = isolate->GetCurrentContext();
+  void* realm = realm_of(context);
+  if (realm == nullptr) {
+    return;
+  }
+  uint32_t op = args.Data().As<v8::Uint32>()->Value();
+  static const uint8_t kNoArgs[] = {0x90};
+  const uint8_t* a = kNoArgs;
+  size_t alen = 1;
+  Encoder e{isolate, context, iso->op_args_max, {}, {}, {}};
+  if (args.Length() > 0) {
+    if (!encode_op_args(iso, args, 0, &e)) {
+      return;
+    }
+    a = reinterpret_cast<const uint8_t*>(e.w.out.data());
+    alen = e.w.out.size();
+  }
+  const uint8_t* res = nullptr;
+  size_t res_len = 0;
+  const char* cls = nullptr;
+  const char* msg = nullptr;
+  if (iso->host->op_sync(realm, op, a, alen, &res, &res_len, &cls, &msg) !=
+      0) {
+    throw_op_error(isolate, context, cls ? cls : "Error", msg ? msg : "");
+    return;
+  }
+  if (res_len == 0) {
+    return;
+  }
+  Local<Value> v;
+  if (!decode_value(isolate, context, res, res_len, &v)) {
+    throw_type(isolate, "op returned malformed msgpack");
+    return;
+  }
+  args.GetReturnValue().Set(v);
+}
+
+// An async op: fn(promiseId, ...args) queues the request.
+void n_op_async(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  v8s_isolate* iso = iso_of(isolate);
+  Local<Context> context = isolate->GetCurrentContext();
+  void* realm = realm_of(context);
+  if (realm == nullptr) {
+    return;
+  }
+  uint32_t op = args.Data().As<v8::Uint32>()->Value();
+  if (args.Length() < 1 || !args[0]->IsUint32()) {
+    throw_type(isolate, "an async op takes a promise id first");
+    return;
+  }
+  Encoder e{isolate, context, iso->op_args_max, {}, {}, {}};
+  if (!encode_op_args(iso, args, 1, &e)) {
+    return;
+  }
+  const char* cls = nullptr;
+  const char* msg = nullptr;
+  if (iso->host->op_async(realm, op, args[0].As<v8::Uint32>()->Value(),
+                          reinterpret_cast<const uint8_t*>(e.w.out.data()),
+                          e.w.out.size(), &cls, &msg) != 0) {
+    throw_op_error(isolate, context, cls ? cls : "Error", msg ? msg : "");
+  }
+}
+
+// __iso.ops and __iso.opKinds for a new context.
+void install_ops(v8s_isolate* iso, Local<Context> context, Local<Object> n) {
+  Isolate* isolate = iso->isolate;
+  Local<Object> ops = Object::New(isolate, v8::Null(isolate), nullptr,
+                                  nullptr, 0);
+  Local<Object> kinds = Object::New(isolate, v8::Null(isolate), nullptr,
+                                    nullptr, 0);
+  for (size_t i = 0; i < iso->op_names.size(); i++) {
+    if (iso->op_fns.size() <= i) {
+      Local<FunctionTemplate> t = FunctionTemplate::New(
+          isolate, iso->op_async[i] ? n_op_async : n_op_sync,
+          v8::Integer::NewFromUnsigned(isolate, static_cast<uint32_t>(i)),
+          Local<v8::Signature>(), 0, v8::ConstructorBehavior::kThrow);
+      iso->op_fns.emplace_back(isolate, t);
+    }
+    Local<Function> fn = iso->op_fns[i]
+                             .Get(isolate)
+                             ->GetFunction(context)
+                             .ToLocalChecked();
+    Local<String> name = str(isolate, iso->op_names[i].c_str());
+    fn->SetName(name);
+    ops->Set(context, name, fn).Check();
+    kinds
+        ->Set(context, name,
+              str(isolate, iso->op_async[i] ? "async" : "sync"))
+        .Check();
+  }
+  n->Set(context, str(isolate, "ops"), ops).Check();
+  n->Set(context, str(isolate, "opKinds"), kinds).Check();
+}
+
 int call_fn(v8s_isolate* iso,
             Local<Context> context,
             Local<Value> fn,
@@ -1410,6 +1602,12 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   iso->loop = opts->loop;
   iso->host = opts->host;
   iso->host_data = opts->host_data;
+  for (size_t i = 0; i < opts->nops; i++) {
+    iso->op_names.emplace_back(opts->ops[i].name);
+    iso->op_async.push_back(opts->ops[i].is_async != 0);
+  }
+  iso->op_args_max =
+      opts->op_args_max ? opts->op_args_max : static_cast<size_t>(256) << 20;
   // ArrayBuffers get as much as the heap: --heap-mb caps both
   iso->allocator = new CappedAllocator(
       (opts->heap_max_mb > 0 ? opts->heap_max_mb : 4096) * (size_t{1} << 20));
@@ -1453,6 +1651,7 @@ void v8s_isolate_free(v8s_isolate* iso) {
   iso->scripts.clear();
   iso->watched.clear();
   iso->natives.Reset();
+  iso->op_fns.clear();
   iso->isolate->Exit();
   g_platform->UnregisterIsolate(iso->isolate);
   iso->isolate->Dispose();
@@ -1545,6 +1744,7 @@ int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out) {
       ->Set(context, str(isolate, "timeOrigin"),
             Number::New(isolate, g_start_epoch_ms))
       .Check();
+  install_ops(iso, context, natives);
   context->Global()->Set(context, str(isolate, "__iso"), natives).Check();
   *out = ref_new(iso, context);
   return 0;
@@ -1980,6 +2180,39 @@ void v8s_exc_from_value(v8s_isolate* iso,
   }
   Context::Scope context_scope(context);
   describe(isolate, context, ref_value(iso, value), exc);
+}
+
+int v8s_ops_resolve(v8s_isolate* iso,
+                    v8s_ref ctx,
+                    v8s_ref fn,
+                    const v8s_op_result* results,
+                    size_t n,
+                    v8s_exc* exc) {
+  ENTER(iso, ctx);
+  std::vector<Local<Value>> flat;
+  flat.reserve(n * 3);
+  for (size_t i = 0; i < n; i++) {
+    const v8s_op_result* r = &results[i];
+    Local<Value> v;
+    Local<Value> cls = v8::Undefined(isolate);
+    if (r->err_class != nullptr) {
+      cls = str(isolate, r->err_class);
+      v = str(isolate, reinterpret_cast<const char*>(r->data),
+              static_cast<int>(r->len));
+    } else if (!decode_value(isolate, context, r->data, r->len, &v)) {
+      cls = str(isolate, "TypeError");
+      v = str(isolate, "op returned malformed msgpack");
+    }
+    flat.push_back(Integer::NewFromUnsigned(isolate, r->promise));
+    flat.push_back(cls);
+    flat.push_back(v);
+  }
+  Local<Value> arg = Array::New(isolate, flat.data(), flat.size());
+  int rc = call_fn(iso, context, ref_value(iso, fn), 1, &arg, nullptr, exc);
+  if (rc != ISO_ETERMINATED) {
+    isolate->PerformMicrotaskCheckpoint();
+  }
+  return rc;
 }
 
 int v8s_to_msgpack(v8s_isolate* iso,

@@ -79,6 +79,23 @@ enum {
 /* The host: C functions V8 reaches. All run on the isolate's thread, inside
  * the shim's scopes; they must not free the refs they are given (the shim
  * frees them when the callback returns) unless they say they keep them. */
+/* An op the shim installs as __iso.ops[name] in every context (the
+ * registry, ops/iso_ops.h, seen from the shim: index = position). */
+typedef struct v8s_op_info {
+  const char* name;
+  int is_async;
+} v8s_op_info;
+
+/* One response of a batch of async ops, for v8s_ops_resolve. */
+typedef struct v8s_op_result {
+  uint32_t promise;      /* the JavaScript promise id */
+  const char* err_class; /* NULL: `data` is the msgpack value (len 0:
+                            undefined); else "NotFound", ... and `data`
+                            is the message text */
+  const uint8_t* data;
+  size_t len;
+} v8s_op_result;
+
 typedef struct v8s_host {
   /* Resolve an import of `specifier` (with import type "" or "json") by
    * the module `referrer` during instantiation. Returns the module's ref,
@@ -116,7 +133,33 @@ typedef struct v8s_host {
   void (*uncaught)(void* realm, const v8s_exc* exc);
   /* The prelude's natives (see bootstrap/iso_bootstrap.h). */
   void (*print)(void* realm, const char* level, const char* text, size_t len);
-  void (*timer_arm)(void* realm, double deadline_ms);
+  /* The realm's earliest timer deadline (-1: none) and whether a timer
+   * that keeps the loop alive (not unref'd) is pending. */
+  void (*timer_arm)(void* realm, double deadline_ms, int refed);
+  /* A sync op, `op` an index into the isolate's op list, its arguments a
+   * msgpack array. Returns 0 with the result as msgpack (*res_len 0:
+   * undefined), or -1 with an error class name and message. The outputs
+   * stay valid until the next op call. */
+  int (*op_sync)(void* realm,
+                 uint32_t op,
+                 const uint8_t* args,
+                 size_t len,
+                 const uint8_t** res,
+                 size_t* res_len,
+                 const char** err_class,
+                 const char** err_msg);
+  /* An async op request for promise id `promise`: queue it. Returns 0, or
+   * -1 with an error class and message (thrown at once). */
+  int (*op_async)(void* realm,
+                  uint32_t op,
+                  uint32_t promise,
+                  const uint8_t* args,
+                  size_t len,
+                  const char** err_class,
+                  const char** err_msg);
+  /* Isopool.core.unrefOp/refOp: the pending op `promise` stops (ref 0)
+   * or starts again (1) keeping the event loop alive. */
+  void (*op_ref)(void* realm, uint32_t promise, int ref);
   /* V8 is near the heap limit: the host should stop the current job. The
    * shim has already called TerminateExecution and raised the limit a
    * little so that the isolate survives. */
@@ -132,6 +175,9 @@ typedef struct v8s_isolate_opts {
                          near_heap_limit */
   size_t heap_max_mb; /* 0: V8's default; also caps the isolate's
                          ArrayBuffer memory (0: 4 GiB) */
+  const v8s_op_info* ops; /* installed as __iso.ops; copied */
+  size_t nops;
+  size_t op_args_max; /* largest op arguments, as msgpack; 0: 256 MiB */
 } v8s_isolate_opts;
 
 /* v8s_platform_init: initialise V8 once per process with `flags` (a V8
@@ -313,6 +359,18 @@ void v8s_exc_from_value(v8s_isolate* iso,
                         v8s_ref ctx,
                         v8s_ref value,
                         v8s_exc* exc);
+
+/* ---- ops ---- */
+
+/* v8s_ops_resolve: settle a batch of async op promises with one call of
+ * the prelude's hook fn([promise, class, value, ...]), then a microtask
+ * checkpoint. Returns 0, ISO_EJS (exc filled) or ISO_ETERMINATED. */
+int v8s_ops_resolve(v8s_isolate* iso,
+                    v8s_ref ctx,
+                    v8s_ref fn,
+                    const v8s_op_result* results,
+                    size_t n,
+                    v8s_exc* exc);
 
 /* ---- msgpack ---- */
 

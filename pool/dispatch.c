@@ -68,6 +68,8 @@ void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt, ...) {
 static void req_free(pool_req* req) {
   for (size_t i = 0; i < req->msg.count; i++) {
     iso_buf_free(&req->jobs[i].reply);
+    iso_perms_unref(req->jobs[i].perms);
+    free(req->jobs[i].perm_err);
   }
   iso_proto_msg_free(&req->msg);
   free(req->jobs);
@@ -260,6 +262,17 @@ static void request_cb(iso_server_req* sreq,
   pool_job* refused[n > 0 ? n : 1];
   iso_proto_code refused_code[n > 0 ? n : 1];
   size_t nrefused = 0;
+  /* what each job may do: the service's grant, narrowed by its request */
+  for (size_t i = 0; i < n; i++) {
+    const iso_proto_req* in = &req->msg.reqs[i];
+    char why[256];
+    if (in->err == 0 &&
+        iso_perms_narrow(pool->granted, in->permissions.data,
+                         in->permissions.len, &req->jobs[i].perms, why,
+                         sizeof(why)) != 0) {
+      req->jobs[i].perm_err = strdup(why);
+    }
+  }
 
   pthread_mutex_lock(&pool->lock);
   for (size_t i = 0; i < n; i++) {
@@ -272,7 +285,7 @@ static void request_cb(iso_server_req* sreq,
         t > 0 ? (uint32_t)(t > 86400000 ? 86400000 : t) : pool->opts.timeout_ms;
     job->deadline_ns = now + (uint64_t)job->timeout_ms * 1000000;
     iso_buf_init(&job->reply);
-    if (job->in->err != 0) {
+    if (job->in->err != 0 || job->perms == NULL) {
       refused[nrefused] = job;
       refused_code[nrefused++] = ISO_CODE_BAD_REQUEST;
       continue;
@@ -304,7 +317,10 @@ static void request_cb(iso_server_req* sreq,
     char msg[256];
     switch (refused_code[i]) {
       case ISO_CODE_BAD_REQUEST:
-        snprintf(msg, sizeof(msg), "%s", job->in->errmsg);
+        snprintf(msg, sizeof(msg), "%s",
+                 job->in->err != 0 ? job->in->errmsg
+                 : job->perm_err  ? job->perm_err
+                                  : "permissions: out of memory");
         break;
       case ISO_CODE_SHUTTING_DOWN:
         snprintf(msg, sizeof(msg), "the service is shutting down");
@@ -486,7 +502,7 @@ int iso_pool_start(const iso_pool_opts* opts,
   if (pool->workers == NULL) {
     return fail(err, errlen, ISO_ENOMEM, "out of memory");
   }
-  int rc = 0;
+  int rc = pool__ops_start(pool, err, errlen);
   int launched = 0;
   for (int i = 0; i < pool->nworkers && rc == 0; i++) {
     pool_worker* w = &pool->workers[i];
@@ -494,8 +510,13 @@ int iso_pool_start(const iso_pool_opts* opts,
     w->pool = pool;
     char name[64];
     snprintf(name, sizeof(name), "%p-w%d", (void*)pool, i);
-    /* the worker reads its end from its own loop (iso_bus_fd) */
+    /* the worker reads its ends from its own loop (iso_bus_fd) */
     rc = iso_bus_open(name, disp_bus_cb, w, NULL, NULL, &w->disp_end, &w->end);
+    if (rc == 0) {
+      snprintf(name, sizeof(name), "%p-w%d-ops", (void*)pool, i);
+      rc = iso_bus_open(name, NULL, NULL, NULL, NULL, &w->ops_peer,
+                        &w->ops_end);
+    }
     if (rc != 0) {
       fail(err, errlen, rc, "cannot open the message bus: %s",
            iso_strerror(rc));
@@ -547,9 +568,12 @@ int iso_pool_start(const iso_pool_opts* opts,
       pool__worker_stop(&pool->workers[i]);
       pool__worker_free(&pool->workers[i]);
     }
+    pool__ops_stop(pool);
     for (int i = 0; i < pool->nworkers; i++) {
       iso_bus_close(pool->workers[i].end);
+      iso_bus_close(pool->workers[i].ops_end);
     }
+    pool__ops_free(pool);
     free(pool->workers);
     free(pool->modules);
     free(pool);
@@ -610,6 +634,7 @@ void iso_pool_shutdown(iso_pool* pool) {
   pthread_cond_signal(&pool->wd_cond);
   pthread_mutex_unlock(&pool->wd_lock);
   pthread_join(pool->watchdog, NULL);
+  pool__ops_stop(pool); /* op responses due to stopped workers are freed */
   end = pool__now() + 2000000000ull;
   while (total_inflight(pool) > 0 && pool__now() < end) {
     sleep_ms(2);
@@ -625,8 +650,10 @@ void iso_pool_free(iso_pool* pool) {
   iso_server_free(pool->server);
   for (int i = 0; i < pool->nworkers; i++) {
     iso_bus_close(pool->workers[i].end);
+    iso_bus_close(pool->workers[i].ops_end);
     pool__worker_free(&pool->workers[i]);
   }
+  pool__ops_free(pool);
   free(pool->workers);
   pthread_mutex_destroy(&pool->lock);
   pthread_mutex_destroy(&pool->wd_lock);

@@ -33,7 +33,14 @@ typedef struct iso_pool_opts {
   uint32_t timeout_ms;  /* a job's default deadline; 0: 30000 */
   uint32_t grace_ms;    /* shutdown grace; 0: 5000 */
   size_t heap_mb;       /* V8 heap limit per worker; 0: 512 */
-  const char* tls_cert; /* for tls+tcp:// listeners */
+  /* the op bus and what ops may do (docs/ops.md) */
+  int op_threads;          /* 0: 2 */
+  const char* data_dir;    /* isopool:fs's root; NULL: none */
+  const char* allow_read;  /* NULL: not granted; "": all; "a,b": those */
+  const char* allow_write; /* paths relative to data_dir */
+  const char* allow_env;   /* variable names */
+  size_t kv_max_mb;        /* isopool:kv's size limit; 0: 64 */
+  const char* tls_cert;    /* for tls+tcp:// listeners */
   const char* tls_key;
   int quiet; /* 1: no start-up line on stderr */
 } iso_pool_opts;

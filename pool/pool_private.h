@@ -18,7 +18,9 @@
 #include "iso_buf.h"
 #include "iso_bus.h"
 #include "iso_pool.h"
+#include "iso_ops.h"
 #include "iso_proto.h"
+#include "iso_queue.h"
 #include "iso_rt.h"
 #include "iso_server.h"
 
@@ -46,7 +48,9 @@ struct pool_job {
   uint64_t received_ns;
   uint64_t deadline_ns;
   uint32_t timeout_ms;
-  pool_job* qnext; /* the dispatcher's wait queue */
+  iso_perms* perms; /* what its ops may do (a reference) */
+  char* perm_err;   /* why its `permissions` were refused */
+  pool_job* qnext;  /* the dispatcher's wait queue */
   atomic_int answered;
   int by_worker; /* the worker answered it (the dispatcher counts it) */
   int on_worker;
@@ -66,6 +70,15 @@ struct pool_job {
   size_t nlogs, log_bytes, logs_dropped;
 };
 
+/* A warm realm: call jobs run in the one for their permissions. */
+#define POOL_MAX_WARM 8
+
+typedef struct pool_warm {
+  iso_realm* realm; /* NULL: a free slot */
+  iso_perms* perms;
+  uint64_t used; /* for replacing the least recently used */
+} pool_warm;
+
 struct pool_worker {
   int id;
   iso_pool* pool;
@@ -77,9 +90,13 @@ struct pool_worker {
   uv_timer_t deadline;
   iso_rt* rt; /* set before start; NULL after, under rt_lock */
   pthread_mutex_t rt_lock;
-  iso_realm* warm;       /* call jobs; replaced when it fails */
+  pool_warm warm[POOL_MAX_WARM]; /* call jobs; replaced when one fails */
+  uint64_t warm_clock;
   iso_bus_end* end;      /* the worker's end of its bus */
   iso_bus_end* disp_end; /* the dispatcher's end */
+  iso_bus_end* ops_end;  /* op responses arrive here (polled) */
+  iso_bus_end* ops_peer; /* the op threads send them here */
+  uv_poll_t ops_poll;
   pthread_mutex_t lock;  /* inbox */
   pool_job** inbox;
   size_t ninbox, capinbox;
@@ -109,6 +126,13 @@ struct iso_pool {
   pthread_mutex_t start_lock;
   pthread_cond_t start_cond;
   int started;
+  /* the op bus (ops.c) */
+  iso_ops_env* ops_env;
+  iso_perms* granted; /* what the service's flags allow */
+  iso_queue* opq;     /* requests: workers -> op threads */
+  pthread_t* op_threads;
+  int nop_threads;
+  atomic_long batches_out; /* sent to the op threads, not yet back */
 };
 
 /* dispatch.c */
@@ -118,6 +142,13 @@ int pool__job_claim(pool_job* job);
 void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt, ...);
 void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg);
 uint64_t pool__now(void);
+
+/* ops.c */
+int pool__ops_start(iso_pool* pool, char* err, size_t errlen);
+void pool__ops_stop(iso_pool* pool); /* after the workers stopped */
+void pool__ops_free(iso_pool* pool);
+int pool__op_send(void* worker, iso_op_batch* batch);
+void pool__ops_bus_cb(void* const* items, size_t n, void* arg);
 
 /* worker.c */
 int pool__worker_start(pool_worker* w);

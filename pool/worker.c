@@ -167,8 +167,12 @@ static void warm_error_cb(iso_realm* realm,
           "isopool: worker %d: the warm realm failed (%s); "
           "starting a new one\n",
           w->id, err->message);
-  if (w->warm == realm) {
-    w->warm = NULL;
+  for (int i = 0; i < POOL_MAX_WARM; i++) {
+    if (w->warm[i].realm == realm) {
+      w->warm[i].realm = NULL;
+      iso_perms_unref(w->warm[i].perms);
+      w->warm[i].perms = NULL;
+    }
   }
   iso_realm_free(realm);
 }
@@ -199,6 +203,60 @@ static const iso_realm_cbs kWarmCbs = {
     .job_error_cb = warm_job_error_cb,
 };
 
+static int realm_busy(const pool_worker* w, const iso_realm* realm) {
+  for (const pool_job* j = w->active; j != NULL; j = j->anext) {
+    if (j->realm == realm) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* The warm realm for call jobs with `perms`: module state is per realm, so
+ * jobs with other permissions never share it (nor its permissions). Up to
+ * POOL_MAX_WARM sets per worker; a new set replaces the least recently
+ * used idle one. Returns NULL when none can be made. */
+static iso_realm* warm_for(pool_worker* w, iso_perms* perms) {
+  pool_warm* empty = NULL;
+  pool_warm* lru = NULL; /* the least recently used idle realm */
+  for (int i = 0; i < POOL_MAX_WARM; i++) {
+    pool_warm* s = &w->warm[i];
+    if (s->realm == NULL) {
+      empty = empty != NULL ? empty : s;
+    } else if (iso_perms_equal(s->perms, perms)) {
+      s->used = ++w->warm_clock;
+      return s->realm;
+    } else if ((lru == NULL || s->used < lru->used) &&
+               !realm_busy(w, s->realm)) {
+      lru = s;
+    }
+  }
+  pool_warm* slot = empty != NULL ? empty : lru;
+  if (slot == NULL) {
+    return NULL; /* every slot runs calls now */
+  }
+  iso_realm_free(slot->realm);
+  iso_perms_unref(slot->perms);
+  slot->perms = NULL;
+  if (iso_realm_new(w->rt, &kWarmCbs, w, &slot->realm) != 0) {
+    slot->realm = NULL;
+    return NULL;
+  }
+  iso_realm_set_perms(slot->realm, perms);
+  slot->perms = iso_perms_ref(perms);
+  slot->used = ++w->warm_clock;
+  return slot->realm;
+}
+
+static int is_warm(const pool_worker* w, const iso_realm* realm) {
+  for (int i = 0; i < POOL_MAX_WARM; i++) {
+    if (w->warm[i].realm != NULL && w->warm[i].realm == realm) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* ---- deadlines ---- */
 
 static void deadline_cb(uv_timer_t* t);
@@ -225,19 +283,22 @@ static void arm_deadline(pool_worker* w) {
   uv_timer_start(&w->deadline, deadline_cb, ms, 0);
 }
 
-/* The warm realm's deadline: the earliest of its unsettled calls. */
+/* A warm realm's deadline: the earliest of its unsettled calls. */
 static void update_warm_deadline(pool_worker* w) {
-  if (w->warm == NULL) {
-    return;
-  }
-  uint64_t d = 0;
-  for (pool_job* j = w->active; j != NULL; j = j->anext) {
-    if (j->realm == w->warm && !j->settled && j->deadline_ns != 0 &&
-        (d == 0 || j->deadline_ns < d)) {
-      d = j->deadline_ns;
+  for (int i = 0; i < POOL_MAX_WARM; i++) {
+    iso_realm* warm = w->warm[i].realm;
+    if (warm == NULL) {
+      continue;
     }
+    uint64_t d = 0;
+    for (pool_job* j = w->active; j != NULL; j = j->anext) {
+      if (j->realm == warm && !j->settled && j->deadline_ns != 0 &&
+          (d == 0 || j->deadline_ns < d)) {
+        d = j->deadline_ns;
+      }
+    }
+    iso_realm_set_deadline(warm, d);
   }
-  iso_realm_set_deadline(w->warm, d);
 }
 
 static void deadline_cb(uv_timer_t* t) {
@@ -313,18 +374,14 @@ static void start_job(pool_worker* w, pool_job* job) {
     o.main = 1;
     rc = iso_realm_new(w->rt, &kEvalCbs, job, &job->realm);
     if (rc == 0) {
+      iso_realm_set_perms(job->realm, job->perms);
       iso_realm_set_deadline(job->realm, job->deadline_ns);
       rc = iso_realm_eval(job->realm, &o, eval_cb, job);
     }
   } else {
-    if (w->warm == NULL) {
-      rc = iso_realm_new(w->rt, &kWarmCbs, w, &w->warm);
-      if (rc != 0) {
-        w->warm = NULL;
-      }
-    }
-    job->realm = w->warm;
-    rc = w->warm ? iso_realm_eval(w->warm, &o, eval_cb, job) : ISO_EINTERNAL;
+    job->realm = warm_for(w, job->perms);
+    rc = job->realm ? iso_realm_eval(job->realm, &o, eval_cb, job)
+                    : ISO_EINTERNAL;
   }
   if (rc != 0) {
     iso_js_error e = {.name = "Error",
@@ -412,11 +469,10 @@ static void job_clear(pool_job* job) {
 }
 
 static void finish_job(pool_worker* w, pool_job* job) {
-  if (job->realm != NULL && job->realm != w->warm &&
-      job->in->kind == ISO_JOB_EVAL) {
-    iso_realm_free(job->realm);
-  } else if (job->realm != NULL && job->realm == w->warm) {
-    iso_realm_eval_cancel(w->warm, job); /* no-op once it called back */
+  if (job->realm != NULL && job->in->kind == ISO_JOB_EVAL) {
+    iso_realm_free(job->realm); /* its late op responses are dropped */
+  } else if (job->realm != NULL && is_warm(w, job->realm)) {
+    iso_realm_eval_cancel(job->realm, job); /* no-op once it called back */
   }
   job->realm = NULL;
   if (pool__job_claim(job)) {
@@ -473,6 +529,16 @@ static void flush_cb(uv_prepare_t* h) {
 }
 
 static void async_cb(uv_async_t* h);
+
+/* Op responses are back: settle their promises, run what that made
+ * runnable and finish the jobs it settled, all in this iteration. */
+static void ops_poll_cb(uv_poll_t* h, int status, int events) {
+  pool_worker* w = h->data;
+  if (iso_bus_drain(w->ops_end, pool__ops_bus_cb, w) > 0) {
+    iso_rt_tick(w->rt);
+    flush_cb(&w->flush);
+  }
+}
 
 /* The bus has batches: take them all (the worker's own thread). */
 static void bus_poll_cb(uv_poll_t* h, int status, int events) {
@@ -561,6 +627,9 @@ static void* worker_main(void* arg) {
       .heap_max_mb = pool->opts.heap_mb,
       /* a larger value could not be sent back anyway */
       .value_max_bytes = pool->opts.max_message,
+      .ops_env = pool->ops_env,
+      .op_send = pool__op_send,
+      .op_send_data = w,
   };
   w->start_rc = iso_rt_new(&ro, &w->rt);
   if (w->start_rc != 0) {
@@ -579,6 +648,9 @@ static void* worker_main(void* arg) {
     uv_poll_init(&w->loop, &w->bus_poll, iso_bus_fd(w->end));
     w->bus_poll.data = w;
     uv_poll_start(&w->bus_poll, UV_READABLE, bus_poll_cb);
+    uv_poll_init(&w->loop, &w->ops_poll, iso_bus_fd(w->ops_end));
+    w->ops_poll.data = w;
+    uv_poll_start(&w->ops_poll, UV_READABLE, ops_poll_cb);
   }
   pthread_mutex_lock(&pool->start_lock);
   pool->started++;
@@ -589,8 +661,11 @@ static void* worker_main(void* arg) {
     return NULL;
   }
   uv_run(&w->loop, UV_RUN_DEFAULT);
-  iso_realm_free(w->warm);
-  w->warm = NULL;
+  for (int i = 0; i < POOL_MAX_WARM; i++) {
+    iso_realm_free(w->warm[i].realm);
+    iso_perms_unref(w->warm[i].perms);
+    w->warm[i] = (pool_warm){0};
+  }
   pthread_mutex_lock(&w->rt_lock); /* the watchdog reads w->rt */
   iso_rt* rt = w->rt;
   w->rt = NULL;
@@ -600,6 +675,7 @@ static void* worker_main(void* arg) {
   uv_close((uv_handle_t*)&w->flush, handle_closed_cb);
   uv_close((uv_handle_t*)&w->deadline, handle_closed_cb);
   uv_close((uv_handle_t*)&w->bus_poll, handle_closed_cb);
+  uv_close((uv_handle_t*)&w->ops_poll, handle_closed_cb);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_loop_close(&w->loop);
   return NULL;

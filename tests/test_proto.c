@@ -317,6 +317,65 @@ static const bad_case k_bad[] = {
     {"huge timeout",
      "J:{\"v\":1," CALL_M ",\"timeout_ms\":18446744073709551615}",
      "'timeout_ms' must be a non-negative integer", NULL},
+    {"permissions not a map", "J:{\"v\":1,\"id\":2," CALL_M
+     ",\"permissions\":[\"read\"]}",
+     "'permissions' must be a map (got an array)", "02"},
+    {"permissions true", "J:{\"v\":1," CALL_M ",\"permissions\":true}",
+     "'permissions' must be a map (got a boolean)", NULL},
+    {"permissions unknown key",
+     "J:{\"v\":1," CALL_M ",\"permissions\":{\"net\":true}}",
+     "unknown key 'permissions.net' (the keys are read, write and env)", NULL},
+    {"permissions non-string key",
+     "H:84|J:\"v\"|J:1|J:\"kind\"|J:\"call\"|J:\"module\"|J:\"m\"|"
+     "J:\"permissions\"|H:81 01 c3",
+     "'permissions' keys must be strings (got an integer)", NULL},
+    {"permissions duplicate key",
+     "H:84|J:\"v\"|J:1|J:\"kind\"|J:\"call\"|J:\"module\"|J:\"m\"|"
+     "J:\"permissions\"|H:82|J:\"env\"|J:true|J:\"env\"|J:false",
+     "duplicate key 'permissions.env'", NULL},
+    {"permissions too many keys",
+     "J:{\"v\":1," CALL_M
+     ",\"permissions\":{\"read\":true,\"write\":true,\"env\":true,"
+     "\"net\":true}}",
+     "'permissions' has 4 keys (it takes read, write and env)", NULL},
+    {"permissions value a string",
+     "J:{\"v\":1," CALL_M ",\"permissions\":{\"read\":\"data\"}}",
+     "'permissions.read' must be true, false or an array of strings (got a "
+     "string)",
+     NULL},
+    {"permissions value nil",
+     "J:{\"v\":1," CALL_M ",\"permissions\":{\"write\":null}}",
+     "'permissions.write' must be true, false or an array of strings (got "
+     "nil)",
+     NULL},
+    {"permissions value a map",
+     "J:{\"v\":1," CALL_M ",\"permissions\":{\"env\":{\"HOME\":1}}}",
+     "'permissions.env' must be true, false or an array of strings (got a "
+     "map)",
+     NULL},
+    {"permissions entry not a string",
+     "J:{\"v\":1," CALL_M ",\"permissions\":{\"read\":[\"a\",1]}}",
+     "'permissions.read[1]' must be a string (got an integer)", NULL},
+    {"permissions entry an array",
+     "J:{\"v\":1," CALL_M ",\"permissions\":{\"write\":[[\"a\"]]}}",
+     "'permissions.write[0]' must be a string (got an array)", NULL},
+    {"permissions entry empty",
+     "J:{\"v\":1," CALL_M ",\"permissions\":{\"read\":[\"\"]}}",
+     "'permissions.read[0]' is empty", NULL},
+    {"permissions entry with NUL",
+     "J:{\"v\":1," CALL_M ",\"permissions\":{\"env\":[\"A\\u0000B\"]}}",
+     "'permissions.env[0]' contains a NUL byte", NULL},
+    {"permissions entry not UTF-8",
+     "H:84|J:\"v\"|J:1|J:\"kind\"|J:\"call\"|J:\"module\"|J:\"m\"|"
+     "J:\"permissions\"|H:81|J:\"read\"|H:92 a1 61 a2 c328",
+     "'permissions.read[1]' is not valid UTF-8", NULL},
+    {"permissions in an eval job",
+     "J:{\"v\":1,\"kind\":\"eval\",\"source\":\"1\",\"permissions\":1}",
+     "'permissions' must be a map (got an integer)", NULL},
+    {"permissions in a batch envelope",
+     "J:{\"v\":1,\"permissions\":{},\"batch\":[{\"kind\":\"eval\","
+     "\"source\":\"1\"}]}",
+     "a batch message takes only 'v' and 'batch' (found 'permissions')", NULL},
     {"unknown field", "J:{\"v\":1,\"id\":9," CALL_M ",\"timeout\":5}",
      "unknown field 'timeout'", "09"},
     {"duplicate field", "J:{\"v\":1," CALL_M ",\"kind\":\"eval\"}",
@@ -480,6 +539,168 @@ static void t_limits(void) {
     iso_buf_free(&mp);
     iso_buf_free(&j);
   }
+}
+
+/* ---- permissions ------------------------------------------------------- */
+
+/* A call request with `permissions` given as message parts. */
+static iso_buf perms_req(const char* perms_spec) {
+  iso_buf b = msg(
+      "H:84|J:\"v\"|J:1|J:\"kind\"|J:\"call\"|J:\"module\"|J:\"m\"|"
+      "J:\"permissions\"");
+  iso_buf p = msg(perms_spec);
+  iso_buf_append(&b, p.data, p.len);
+  iso_buf_free(&p);
+  return b;
+}
+
+static void t_permissions(void) {
+  /* absent: {NULL, 0} (the job gets what the service grants) */
+  iso_buf b = msg("J:{\"v\":1,\"kind\":\"call\",\"module\":\"m\"}");
+  iso_proto_msg m;
+  CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
+  CHECK(m.reqs[0].permissions.data == NULL);
+  CHECK_EQ(m.reqs[0].permissions.len, 0);
+  iso_proto_msg_free(&m);
+  iso_buf_free(&b);
+
+  /* each value form; the field is handed on as raw bytes of the message */
+  static const struct {
+    const char* spec;
+    const char* hex; /* the field's bytes */
+  } good[] = {
+      {"J:{}", "80"},
+      {"J:{\"read\":true}", "81 a4 72656164 c3"},
+      {"J:{\"write\":false}", "81 a5 7772697465 c2"},
+      {"J:{\"env\":[]}", "81 a3 656e76 90"},
+      {"J:{\"read\":[\"data\",\"cache/x\"],\"write\":[\"cache\"],"
+       "\"env\":[\"HOME\"]}",
+       "83 a4 72656164 92 a4 64617461 a7 63616368652f78"
+       " a5 7772697465 91 a5 6361636865 a3 656e76 91 a4 484f4d45"},
+      {"J:{\"env\":true,\"read\":[\"\u00e9t\u00e9\"]}",
+       "82 a3 656e76 c3 a4 72656164 91 a6 c3a974c3a9"},
+  };
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    b = perms_req(good[i].spec);
+    char err[ISO_PROTO_ERRMSG_MAX] = "";
+    CHECK_EQ(iso_proto_decode(b.data, b.len, &m, err, sizeof err), 0);
+    CHECK_STR(err, "");
+    if (m.count == 1) {
+      const iso_proto_req* q = &m.reqs[0];
+      CHECK_EQ(q->err, 0);
+      CHECK_BYTES(q->permissions.data, q->permissions.len, good[i].hex);
+      CHECK(q->permissions.data > b.data &&
+            q->permissions.data + q->permissions.len == b.data + b.len);
+    }
+    if (iso_test_failed_) {
+      fprintf(stderr, "    case: %s\n", good[i].spec);
+    }
+    iso_proto_msg_free(&m);
+    iso_buf_free(&b);
+  }
+
+  /* in a batch, a bad `permissions` fails only its element */
+  b = msg(
+      "J:{\"v\":1,\"batch\":["
+      "{\"id\":1,\"kind\":\"eval\",\"source\":\"1\","
+      "\"permissions\":{\"read\":[\"a\"]}},"
+      "{\"id\":2,\"kind\":\"eval\",\"source\":\"1\","
+      "\"permissions\":{\"read\":[2]}},"
+      "{\"id\":3,\"kind\":\"eval\",\"source\":\"1\"}]}");
+  CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
+  CHECK_EQ(m.count, 3);
+  CHECK_EQ(m.reqs[0].err, 0);
+  CHECK_BYTES(m.reqs[0].permissions.data, m.reqs[0].permissions.len,
+              "81 a4 72656164 91 a1 61");
+  CHECK_EQ(m.reqs[1].err, ISO_EPROTO);
+  CHECK_STR(m.reqs[1].errmsg,
+            "'permissions.read[0]' must be a string (got an integer)");
+  CHECK_BYTES(m.reqs[1].id.data, m.reqs[1].id.len, "02");
+  CHECK_EQ(m.reqs[2].err, 0);
+  CHECK(m.reqs[2].permissions.data == NULL);
+  iso_proto_msg_free(&m);
+  iso_buf_free(&b);
+}
+
+static void t_permissions_limits(void) {
+  /* 64 entries of 4096 bytes are fine; 65 entries, or 4097 bytes, are not */
+  for (int extra = 0; extra <= 2; extra++) {
+    int entries = ISO_PROTO_MAX_PERM_ENTRIES + (extra == 1);
+    size_t bytes = ISO_PROTO_MAX_PERM_ENTRY + (extra == 2);
+    iso_buf j;
+    iso_buf_init(&j);
+    iso_buf_append(&j, "{\"read\":[", 9);
+    for (int i = 0; i < entries; i++) {
+      iso_buf_append(&j, i ? ",\"" : "\"", i ? 2 : 1);
+      append_n(&j, i == entries - 1 ? "b" : "a",
+               i == entries - 1 ? (int)bytes : 3);
+      iso_buf_append(&j, "\"", 1);
+    }
+    iso_buf_append(&j, "]}", 2);
+    iso_buf pm;
+    iso_buf_init(&pm);
+    CHECK_EQ(iso_json_to_msgpack((const char*)j.data, j.len, &pm), 0);
+    iso_buf b = perms_req("J:{}");
+    b.len -= 1; /* drop the empty map */
+    iso_buf_append(&b, pm.data, pm.len);
+    iso_proto_msg m;
+    char err[ISO_PROTO_ERRMSG_MAX] = "";
+    int rc = iso_proto_decode(b.data, b.len, &m, err, sizeof err);
+    char why[ISO_PROTO_ERRMSG_MAX] = "";
+    int crc = iso_proto_check_permissions(pm.data, pm.len, why, sizeof why);
+    if (extra == 0) {
+      CHECK_EQ(rc, 0);
+      CHECK_EQ(crc, 0);
+      CHECK_EQ(m.reqs[0].permissions.len, pm.len);
+    } else {
+      const char* want = extra == 1
+                             ? "'permissions.read' has 65 entries (the limit "
+                               "is 64)"
+                             : "'permissions.read[63]' is longer than 4096 "
+                               "bytes";
+      CHECK_EQ(rc, ISO_EPROTO);
+      CHECK_STR(err, want);
+      CHECK_EQ(crc, ISO_EINVAL);
+      CHECK_STR(why, want);
+    }
+    iso_proto_msg_free(&m);
+    iso_buf_free(&b);
+    iso_buf_free(&pm);
+    iso_buf_free(&j);
+  }
+
+  /* the checker on its own takes any bytes: malformed msgpack, trailing
+   * bytes, NULL, and a NULL errbuf */
+  static const struct {
+    const char* hex;
+    const char* message;
+  } raw[] = {
+      {"", "'permissions' is not valid msgpack"},
+      {"81 a4 7265", "'permissions' is not valid msgpack"},
+      {"81 a4 72656164", "'permissions.read' is not valid msgpack"},
+      {"81 a4 72656164 92 a1 61", "'permissions.read[1]' is not valid msgpack"},
+      {"80 c0", "1 trailing bytes after 'permissions'"},
+      {"c1", "'permissions' is not valid msgpack"},
+  };
+  for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
+    iso_buf b;
+    iso_buf_init(&b);
+    append_hex(&b, raw[i].hex, strlen(raw[i].hex));
+    char why[ISO_PROTO_ERRMSG_MAX] = "";
+    CHECK_EQ(iso_proto_check_permissions(b.data ? b.data : (const uint8_t*)"",
+                                         b.len, why, sizeof why),
+             ISO_EINVAL);
+    CHECK_STR(why, raw[i].message);
+    iso_buf_free(&b);
+  }
+  static const uint8_t empty_map[] = {0x80};
+  CHECK_EQ(iso_proto_check_permissions(empty_map, 1, NULL, 0), 0);
+  CHECK_EQ(iso_proto_check_permissions(NULL, 1, NULL, 0), ISO_EINVAL);
+  char small[8];
+  static const uint8_t one[] = {0x01};
+  CHECK_EQ(iso_proto_check_permissions(one, 1, small, sizeof small),
+           ISO_EINVAL);
+  CHECK_STR(small, "'permis"); /* truncated, still terminated */
 }
 
 /* ---- ids ---------------------------------------------------------------- */
@@ -840,6 +1061,7 @@ static void t_batch_reply(void) {
 static void t_request_round_trip(void) {
   iso_buf args = msg("J:[1,\"two\",[3]]");
   iso_buf id = msg("J:{\"trace\":42}");
+  iso_buf perms = msg("J:{\"read\":[\"data\"],\"write\":false,\"env\":true}");
   iso_job jobs[3] = {
       {.kind = ISO_JOB_CALL,
        .module = "lib/math.js",
@@ -854,7 +1076,9 @@ static void t_request_round_trip(void) {
        .source = "export default 3",
        .module = "a.js",
        .args = args.data,
-       .args_len = args.len}};
+       .args_len = args.len,
+       .permissions = perms.data,
+       .permissions_len = perms.len}};
   iso_buf out;
   iso_buf_init(&out);
   CHECK_EQ(iso_proto_encode_request(&jobs[0], &out), 0);
@@ -880,19 +1104,55 @@ static void t_request_round_trip(void) {
   CHECK_EQ(m.reqs[1].timeout_ms, -1);
   CHECK(str_is(m.reqs[2].module, "a.js"));
   CHECK_BYTES(m.reqs[2].args.data, m.reqs[2].args.len, "93 01 a3 74776f 91 03");
+  CHECK(m.reqs[0].permissions.data == NULL);
+  CHECK(m.reqs[2].permissions.data != NULL &&
+        m.reqs[2].permissions.len == perms.len &&
+        memcmp(m.reqs[2].permissions.data, perms.data, perms.len) == 0);
   for (size_t i = 0; i < m.count; i++) {
     CHECK_EQ(m.reqs[i].err, 0);
   }
   iso_proto_msg_free(&m);
+
+  /* a single request with permissions: the exact map, byte for byte */
+  iso_job call = {.kind = ISO_JOB_CALL,
+                  .module = "m.js",
+                  .permissions = perms.data,
+                  .permissions_len = perms.len};
+  iso_buf_reset(&out);
+  CHECK_EQ(iso_proto_encode_request(&call, &out), 0);
+  CHECK_JSON(out.data, out.len,
+             "{\"v\":1,\"kind\":\"call\",\"module\":\"m.js\","
+             "\"permissions\":{\"read\":[\"data\"],\"write\":false,"
+             "\"env\":true}}");
+  CHECK_EQ(iso_proto_decode(out.data, out.len, &m, NULL, 0), 0);
+  CHECK_EQ(m.reqs[0].err, 0);
+  CHECK_BYTES(m.reqs[0].permissions.data, m.reqs[0].permissions.len,
+              "83 a4 72656164 91 a4 64617461 a5 7772697465 c2 a3 656e76 c3");
+  iso_proto_msg_free(&m);
+  /* an empty map is sent (it asks for nothing), unlike NULL */
+  static const uint8_t none[] = {0x80};
+  call.permissions = none;
+  call.permissions_len = 1;
+  iso_buf_reset(&out);
+  CHECK_EQ(iso_proto_encode_request(&call, &out), 0);
+  CHECK_JSON(out.data, out.len,
+             "{\"v\":1,\"kind\":\"call\",\"module\":\"m.js\","
+             "\"permissions\":{}}");
   iso_buf_free(&out);
   iso_buf_free(&args);
   iso_buf_free(&id);
+  iso_buf_free(&perms);
 }
 
 static void t_request_refused(void) {
   static const uint8_t one[] = {0x01}, arr_trailing[] = {0x90, 0xc0},
                        two_ids[] = {0x01, 0x02}, arr[] = {0x90},
-                       short_arr[] = {0x92, 0x01};
+                       short_arr[] = {0x92, 0x01},
+                       perm_arr[] = {0x91, 0xa1, 0x61},
+                       perm_trailing[] = {0x80, 0xc0},
+                       perm_unknown[] = {0x81, 0xa3, 'n', 'e', 't', 0xc3},
+                       perm_int[] = {0x81, 0xa3, 'e', 'n', 'v', 0x91, 0x01},
+                       perm_map[] = {0x80};
   struct {
     const char* name;
     iso_job job;
@@ -918,6 +1178,31 @@ static void t_request_refused(void) {
        {.kind = ISO_JOB_CALL, .module = "m", .args = arr, .args_len = 0}},
       {"two ids",
        {.kind = ISO_JOB_CALL, .module = "m", .id = two_ids, .id_len = 2}},
+      {"permissions not a map",
+       {.kind = ISO_JOB_CALL,
+        .module = "m",
+        .permissions = perm_arr,
+        .permissions_len = sizeof perm_arr}},
+      {"permissions with trailing bytes",
+       {.kind = ISO_JOB_CALL,
+        .module = "m",
+        .permissions = perm_trailing,
+        .permissions_len = sizeof perm_trailing}},
+      {"permissions unknown key",
+       {.kind = ISO_JOB_EVAL,
+        .source = "1",
+        .permissions = perm_unknown,
+        .permissions_len = sizeof perm_unknown}},
+      {"permissions non-string entry",
+       {.kind = ISO_JOB_CALL,
+        .module = "m",
+        .permissions = perm_int,
+        .permissions_len = sizeof perm_int}},
+      {"permissions empty bytes",
+       {.kind = ISO_JOB_CALL,
+        .module = "m",
+        .permissions = perm_map,
+        .permissions_len = 0}},
   };
   iso_buf out;
   iso_buf_init(&out);
@@ -1024,7 +1309,8 @@ static void t_mutations(void) {
    * out views outside the buffer. */
   iso_buf base = msg(
       "J:{\"v\":1,\"batch\":[{\"id\":1,\"kind\":\"call\",\"module\":\"m.js\","
-      "\"export\":\"f\",\"args\":[1,[2,{\"a\":\"b\"}]],\"timeout_ms\":9},"
+      "\"export\":\"f\",\"args\":[1,[2,{\"a\":\"b\"}]],\"timeout_ms\":9,"
+      "\"permissions\":{\"read\":[\"a\",\"b/c\"],\"env\":true}},"
       "{\"id\":\"x\",\"kind\":\"eval\",\"source\":\"1+1\",\"module\":\"n\"}]}");
   uint32_t seed = 7;
   uint8_t* buf = malloc(base.len);
@@ -1049,6 +1335,13 @@ static void t_mutations(void) {
         if (q->id.data) {
           CHECK(q->id.data >= buf && q->id.data + q->id.len <= buf + len);
         }
+        if (q->err == 0 && q->permissions.data) {
+          CHECK(q->permissions.data >= buf &&
+                q->permissions.data + q->permissions.len <= buf + len);
+          CHECK_EQ(iso_proto_check_permissions(q->permissions.data,
+                                               q->permissions.len, NULL, 0),
+                   0);
+        }
       }
     }
     iso_proto_msg_free(&m);
@@ -1064,6 +1357,8 @@ static const iso_test cases[] = {
     {"batch", t_batch},
     {"malformed", t_malformed},
     {"limits", t_limits},
+    {"permissions", t_permissions},
+    {"permissions_limits", t_permissions_limits},
     {"ids_echoed", t_ids_echoed},
     {"reply_exact", t_reply_exact},
     {"reply_round_trip", t_reply_round_trip},

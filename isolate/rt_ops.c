@@ -1,0 +1,383 @@
+/* rt_ops.c: the runtime's half of the op bus (the seed's pending_ops and
+ * Deno's SharedQueue).
+ *
+ * Sync ops run inline: the shim encodes the arguments and calls
+ * iso__host_op_sync, which runs the op on this thread and hands its result
+ * back. An async op's request is appended to the runtime's current batch
+ * (rt->op_batch) and counted in its realm's pending_ops; a uv_prepare
+ * handle, which runs once the loop iteration's JavaScript is done, sends
+ * the whole batch in one message (op_send: the pool's NNG bus; without
+ * one, a job on libuv's thread pool). When the batch comes back,
+ * iso_rt_ops_done resolves each realm's promises with one call into the
+ * prelude's resolveOps hook.
+ *
+ * A response names its realm by id, not pointer: a realm freed while its
+ * ops were in flight (a job that timed out) is simply not found, and its
+ * responses are dropped. An unref'd op (Isopool.core.unrefOp) moves from
+ * pending_ops to pending_unref_ops, so it no longer keeps the realm's
+ * event loop alive.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_err.h"
+#include "rt_private.h"
+
+#define DEFAULT_MAX_PENDING_OPS 100000
+
+/* A batch on libuv's thread pool (no op_send); orphaned (rt NULL) when
+ * the runtime is freed first. */
+typedef struct iso_op_work {
+  uv_work_t work;
+  struct iso_op_work* next;
+  iso_rt* rt;
+  iso_op_batch* batch;
+} iso_op_work;
+
+static void flush_cb(uv_prepare_t* h);
+
+int iso__ops_init(iso_rt* rt, const iso_rt_opts* opts) {
+  rt->ops = opts->ops != NULL ? opts->ops : iso_ops_builtin();
+  rt->ops_env = opts->ops_env;
+  rt->default_perms = iso_perms_ref(opts->default_perms != NULL
+                                        ? opts->default_perms
+                                        : iso_perms_none());
+  rt->op_send = opts->op_send;
+  rt->op_send_data = opts->op_send_data;
+  rt->max_pending_ops = opts->max_pending_ops ? opts->max_pending_ops
+                                              : DEFAULT_MAX_PENDING_OPS;
+  iso_buf_init(&rt->op_out);
+  return 0;
+}
+
+void iso__ops_free(iso_rt* rt) {
+  for (iso_op_work* w = rt->op_works; w != NULL; w = w->next) {
+    w->rt = NULL;
+  }
+  rt->op_works = NULL;
+  iso_op_batch_free(rt->op_batch);
+  iso_op_batch_free(rt->op_spare);
+  rt->op_batch = rt->op_spare = NULL;
+  iso_buf_free(&rt->op_out);
+  free(rt->op_results);
+  rt->op_results = NULL;
+  iso_perms_unref(rt->default_perms);
+  rt->default_perms = NULL;
+}
+
+void iso__ops_realm_init(iso_realm* realm) {
+  iso_rt* rt = realm->rt;
+  realm->id = ++rt->next_realm_id;
+  if (realm->id == 0) { /* 2^32 realms later */
+    realm->id = ++rt->next_realm_id;
+  }
+  realm->perms = iso_perms_ref(rt->default_perms);
+}
+
+void iso__ops_realm_free(iso_realm* realm) {
+  iso_perms_unref(realm->perms);
+  realm->perms = NULL;
+  free(realm->unref_ids);
+  realm->unref_ids = NULL;
+}
+
+void iso_realm_set_perms(iso_realm* realm, const iso_perms* perms) {
+  iso_perms* old = realm->perms;
+  realm->perms = iso_perms_ref(perms != NULL ? perms : iso_perms_none());
+  iso_perms_unref(old);
+}
+
+int iso_realm_pending_ops(const iso_realm* realm) {
+  return realm->pending_ops + realm->pending_unref_ops;
+}
+
+uint64_t iso_rt_ops_dropped(const iso_rt* rt) {
+  return rt->ops_dropped;
+}
+
+/* ---- from JavaScript (the shim's natives) ---- */
+
+static int op_error(iso_rt* rt,
+                    const char** cls,
+                    const char** msg,
+                    const char* name,
+                    const char* fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+
+static int op_error(iso_rt* rt,
+                    const char** cls,
+                    const char** msg,
+                    const char* name,
+                    const char* fmt,
+                    ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(rt->op_call.msg, sizeof(rt->op_call.msg), fmt, ap);
+  va_end(ap);
+  *cls = name;
+  *msg = rt->op_call.msg;
+  return -1;
+}
+
+int iso__host_op_sync(void* realm_p,
+                      uint32_t op,
+                      const uint8_t* args,
+                      size_t len,
+                      const uint8_t** res,
+                      size_t* res_len,
+                      const char** err_class,
+                      const char** err_msg) {
+  iso_realm* realm = realm_p;
+  iso_rt* rt = realm->rt;
+  iso_op_call* c = &rt->op_call;
+  c->def = &rt->ops->defs[op];
+  c->perms = realm->perms;
+  c->env = rt->ops_env;
+  c->out = &rt->op_out;
+  c->err = ISO_OPERR_NONE;
+  c->msg[0] = '\0';
+  rt->op_out.len = 0;
+  if (iso_op_invoke(c, args, len) != 0) {
+    *err_class = iso_op_err_class(c->err);
+    *err_msg = c->msg;
+    return -1;
+  }
+  *res = rt->op_out.data;
+  *res_len = rt->op_out.len;
+  return 0;
+}
+
+int iso__host_op_async(void* realm_p,
+                       uint32_t op,
+                       uint32_t promise,
+                       const uint8_t* args,
+                       size_t len,
+                       const char** err_class,
+                       const char** err_msg) {
+  iso_realm* realm = realm_p;
+  iso_rt* rt = realm->rt;
+  if ((size_t)(realm->pending_ops + realm->pending_unref_ops) >=
+      rt->max_pending_ops) {
+    return op_error(rt, err_class, err_msg, "Error",
+                    "%s: too many ops in flight (%zu): await some first",
+                    rt->ops->defs[op].name, rt->max_pending_ops);
+  }
+  if (rt->op_batch == NULL) {
+    rt->op_batch = rt->op_spare != NULL
+                       ? rt->op_spare
+                       : iso_op_batch_new(rt->ops, rt->ops_env);
+    rt->op_spare = NULL;
+  }
+  if (rt->op_batch == NULL ||
+      iso_op_batch_add(rt->op_batch, op, promise, realm->id, realm->perms,
+                       args, len) != 0) {
+    return op_error(rt, err_class, err_msg, "Error", "%s: out of memory",
+                    rt->ops->defs[op].name);
+  }
+  realm->pending_ops++;
+  realm->idle_notified = 0;
+  if (!uv_is_active((uv_handle_t*)&rt->op_flush)) {
+    uv_prepare_start(&rt->op_flush, flush_cb);
+  }
+  return 0;
+}
+
+static int unref_find(const iso_realm* realm, uint32_t promise) {
+  for (size_t i = 0; i < realm->nunref; i++) {
+    if (realm->unref_ids[i] == promise) {
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
+static void unref_remove(iso_realm* realm, int i) {
+  realm->unref_ids[i] = realm->unref_ids[--realm->nunref];
+}
+
+void iso__host_op_ref(void* realm_p, uint32_t promise, int ref) {
+  iso_realm* realm = realm_p;
+  int i = unref_find(realm, promise);
+  if (ref && i >= 0) {
+    unref_remove(realm, i);
+    realm->pending_unref_ops--;
+    realm->pending_ops++;
+  } else if (!ref && i < 0 && realm->pending_ops > 0) {
+    if (realm->nunref == realm->capunref) {
+      size_t cap = realm->capunref ? realm->capunref * 2 : 8;
+      uint32_t* ids = realloc(realm->unref_ids, cap * sizeof(*ids));
+      if (ids == NULL) {
+        return; /* stays ref'd */
+      }
+      realm->unref_ids = ids;
+      realm->capunref = cap;
+    }
+    realm->unref_ids[realm->nunref++] = promise;
+    realm->pending_ops--;
+    realm->pending_unref_ops++;
+    iso__rt_wake(realm->rt); /* the loop may have nothing else */
+  }
+}
+
+/* ---- sending ---- */
+
+/* Every op of the batch fails with `message` (the bus is gone). */
+static void fail_batch(iso_op_batch* b, const char* message) {
+  size_t n = strlen(message);
+  for (size_t i = 0; i < b->n; i++) {
+    iso_op_rec* r = &b->recs[i];
+    r->err = ISO_OPERR_OTHER;
+    r->res_off = (uint32_t)b->res.len;
+    r->res_len = iso_buf_append(&b->res, message, n) == 0 ? (uint32_t)n : 0;
+  }
+}
+
+static void work_cb(uv_work_t* req) {
+  iso_op_work* w = req->data;
+  iso_op_batch_run(w->batch);
+}
+
+static void after_work_cb(uv_work_t* req, int status) {
+  iso_op_work* w = req->data;
+  iso_rt* rt = w->rt;
+  if (rt == NULL) {
+    iso_op_batch_free(w->batch);
+    free(w);
+    return;
+  }
+  for (iso_op_work** pp = &rt->op_works; *pp != NULL; pp = &(*pp)->next) {
+    if (*pp == w) {
+      *pp = w->next;
+      break;
+    }
+  }
+  iso_op_batch* b = w->batch;
+  free(w);
+  iso_rt_ops_done(rt, b);
+}
+
+static int queue_work(iso_rt* rt, iso_op_batch* b) {
+  iso_op_work* w = calloc(1, sizeof(*w));
+  if (w == NULL) {
+    return ISO_ENOMEM;
+  }
+  w->rt = rt;
+  w->batch = b;
+  w->work.data = w;
+  int rc = uv_queue_work(rt->loop, &w->work, work_cb, after_work_cb);
+  if (rc != 0) {
+    free(w);
+    return ISO_EIO;
+  }
+  w->next = rt->op_works;
+  rt->op_works = w;
+  return 0;
+}
+
+static void flush_cb(uv_prepare_t* h) {
+  iso_rt* rt = h->data;
+  uv_prepare_stop(h);
+  iso_op_batch* b = rt->op_batch;
+  if (b == NULL || b->n == 0) {
+    return;
+  }
+  rt->op_batch = NULL;
+  b->owner = rt;
+  int rc = rt->op_send != NULL ? rt->op_send(rt->op_send_data, b)
+                               : queue_work(rt, b);
+  if (rc != 0) {
+    char msg[128];
+    snprintf(msg, sizeof(msg), "the op bus refused the ops: %s",
+             iso_strerror(rc));
+    fail_batch(b, msg);
+    iso_rt_ops_done(rt, b);
+  }
+}
+
+/* ---- responses ---- */
+
+/* The op's promise no longer counts as pending. */
+static void settle_count(iso_realm* realm, uint32_t promise) {
+  if (realm->nunref > 0) {
+    int i = unref_find(realm, promise);
+    if (i >= 0) {
+      unref_remove(realm, i);
+      realm->pending_unref_ops--;
+      return;
+    }
+  }
+  if (realm->pending_ops > 0) {
+    realm->pending_ops--;
+  }
+}
+
+static int reserve_results(iso_rt* rt, size_t n) {
+  if (n <= rt->cap_op_results) {
+    return 0;
+  }
+  v8s_op_result* r = realloc(rt->op_results, n * sizeof(*r));
+  if (r == NULL) {
+    return ISO_ENOMEM;
+  }
+  rt->op_results = r;
+  rt->cap_op_results = n;
+  return 0;
+}
+
+/* Resolves the realm's responses in b: returns how many there were. */
+static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
+  size_t k = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    iso_op_rec* r = &b->recs[i];
+    if (r->realm != realm->id) {
+      continue;
+    }
+    settle_count(realm, r->promise);
+    rt->op_results[k++] = (v8s_op_result){
+        .promise = r->promise,
+        .err_class = r->err != ISO_OPERR_NONE ? iso_op_err_class(r->err) : NULL,
+        .data = b->res.data + r->res_off,
+        .len = r->res_len,
+    };
+  }
+  if (k == 0 || realm->failed || realm->freed) {
+    return k;
+  }
+  v8s_exc exc = {0};
+  iso__rt_enter(rt, realm);
+  int rc = v8s_ops_resolve(rt->iso, realm->ctx, realm->resolve_ops,
+                           rt->op_results, k, &exc);
+  iso__rt_leave(rt, realm, rc, &exc);
+  if (rc == ISO_EJS) {
+    iso_js_error e = {0};
+    iso__error_from_exc(&e, &exc, ISO_JS_UNCAUGHT, ISO_EJS);
+    iso__realm_error(realm, NULL, &e);
+  }
+  v8s_exc_clear(&exc);
+  return k;
+}
+
+void iso_rt_ops_done(iso_rt* rt, iso_op_batch* b) {
+  if (rt->freeing || reserve_results(rt, b->n) != 0) {
+    iso_op_batch_free(b); /* the realms' counts no longer matter */
+    return;
+  }
+  size_t found = 0;
+  rt->in_tick++; /* realms freed meanwhile are released by the tick */
+  for (iso_realm* r = rt->realms; r != NULL && found < b->n; r = r->next) {
+    if (!r->freed) {
+      found += resolve_realm(rt, r, b);
+    }
+  }
+  rt->in_tick--;
+  rt->ops_dropped += b->n - found;
+  iso_op_batch_reset(b);
+  if (rt->op_spare == NULL) {
+    rt->op_spare = b;
+  } else {
+    iso_op_batch_free(b);
+  }
+  iso__rt_wake(rt); /* evaluations may have settled; stalls re-checked */
+}

@@ -1,0 +1,677 @@
+/* fs.c: isopool:fs, file ops confined to the data root (op_fs_*).
+ *
+ * Every path a job names is relative to the data root (--data). It is
+ * first normalised as text: an absolute path, or ".." climbing above the
+ * root, fails PermissionDenied before the file system is touched, and the
+ * normalised path is what the realm's read or write permission is checked
+ * against. Then the kernel resolves it with openat2(2) beneath the root's
+ * O_PATH fd (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): a symlink that
+ * leaves the root fails (EXDEV), one that stays inside is followed. Ops on
+ * a last component (create, mkdir, remove, rename) resolve its parent that
+ * way and call the *at() function on the base name without following a
+ * final symlink, and a recursive remove never follows one at all, so no
+ * op can reach a file outside the root, whatever the tree holds.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "iso_ops.h"
+#include "ops_private.h"
+
+#define READ_MAX ((size_t)256 << 20)
+#define TREE_DEPTH_MAX 256
+#define OPENAT2_TRIES 8
+
+/* One path argument: as given (for messages) and normalised. */
+typedef struct fs_path {
+  iso_op_call* call;
+  const char* op; /* the user-facing name: "readFile" */
+  char given[PATH_MAX];
+  char rel[PATH_MAX]; /* "" is the root */
+} fs_path;
+
+/* ---- errors ---- */
+
+static int fs_fail(const fs_path* p, iso_op_err err, const char* what) {
+  return iso_op_fail(p->call, err, "%s \"%.300s\": %s", p->op, p->given,
+                     what);
+}
+
+/* The class of errno e outside path resolution. */
+static iso_op_err errno_class(int e) {
+  switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+      return ISO_OPERR_NOT_FOUND;
+    case EEXIST:
+      return ISO_OPERR_ALREADY_EXISTS;
+    case EACCES:
+    case EPERM:
+      return ISO_OPERR_PERMISSION_DENIED;
+    default:
+      return ISO_OPERR_OTHER;
+  }
+}
+
+/* Fails the call for errno e. `resolving`: e came from resolving the path
+ * (openat2), where EXDEV and ELOOP mean it left the root. */
+static int fs_fail_errno(const fs_path* p, int e, int resolving) {
+  char text[128];
+  if (resolving && e == EXDEV) {
+    return fs_fail(p, ISO_OPERR_PERMISSION_DENIED, "escapes the data root");
+  }
+  if (resolving && e == ELOOP) {
+    return fs_fail(p, ISO_OPERR_PERMISSION_DENIED,
+                   "escapes the data root or is a symbolic link loop");
+  }
+  if (e == ENXIO) { /* a FIFO without a reader, a socket */
+    return fs_fail(p, ISO_OPERR_INVALID_DATA, "is not a regular file");
+  }
+  return fs_fail(p, errno_class(e), iso__ops_strerror(e, text, sizeof text));
+}
+
+/* ---- paths ---- */
+
+static const char* perm_name(iso_perm_kind kind) {
+  return kind == ISO_PERM_WRITE ? "write" : "read";
+}
+
+/* Reads argument i as a path the op may use with permission `kind`. */
+static int fs_arg(fs_path* p,
+                  iso_op_call* call,
+                  const char* op,
+                  int i,
+                  const char* what,
+                  iso_perm_kind kind) {
+  p->call = call;
+  p->op = op;
+  if (iso_op_arg_str(call, i, what, p->given, sizeof p->given) != 0) {
+    return -1;
+  }
+  if (p->given[0] == '\0') {
+    return iso_op_fail(call, ISO_OPERR_TYPE,
+                       "%s: argument %d (%s) must not be empty",
+                       call->def->name, i + 1, what);
+  }
+  if (call->env == NULL || call->env->root_fd < 0) {
+    return iso_op_fail(call, ISO_OPERR_NOT_FOUND,
+                       "no data root: start the service with --data DIR");
+  }
+  if (iso__ops_path_norm(p->given, 0, p->rel, sizeof p->rel) != 0) {
+    return fs_fail(p, ISO_OPERR_PERMISSION_DENIED, "escapes the data root");
+  }
+  if (!iso_perms_allows_path(call->perms, kind, p->rel)) {
+    return iso_op_fail(call, ISO_OPERR_PERMISSION_DENIED,
+                       "%s \"%.300s\": requires --allow-%s=%.300s", op,
+                       p->given, perm_name(kind),
+                       p->rel[0] ? p->rel : ".");
+  }
+  return 0;
+}
+
+/* openat2 beneath the root; returns the fd or -1 with errno. */
+static int open_beneath(int root, const char* rel, int flags, mode_t mode) {
+  struct open_how how = {
+      .flags = (uint64_t)(flags | O_CLOEXEC),
+      .mode = (flags & O_CREAT) ? mode : 0,
+      .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+  };
+  for (int i = 0; i < OPENAT2_TRIES; i++) {
+    long fd = syscall(SYS_openat2, root, rel[0] ? rel : ".", &how, sizeof how);
+    if (fd >= 0) {
+      return (int)fd;
+    }
+    if (errno != EAGAIN && errno != EINTR) {
+      break;
+    }
+  }
+  return -1;
+}
+
+static int fs_open(const fs_path* p, int flags, int* fd) {
+  *fd = open_beneath(p->call->env->root_fd, p->rel, flags, 0);
+  return *fd < 0 ? fs_fail_errno(p, errno, 1) : 0;
+}
+
+/* Opens the parent of p's last component (p must not be the root) as an
+ * O_PATH directory; *base is the last component. */
+static int fs_open_parent(const fs_path* p, int* dfd, const char** base) {
+  char parent[PATH_MAX];
+  const char* slash = strrchr(p->rel, '/');
+  size_t n = slash ? (size_t)(slash - p->rel) : 0;
+  memcpy(parent, p->rel, n);
+  parent[n] = '\0';
+  *base = slash ? slash + 1 : p->rel;
+  *dfd = open_beneath(p->call->env->root_fd, parent, O_PATH | O_DIRECTORY, 0);
+  return *dfd < 0 ? fs_fail_errno(p, errno, 1) : 0;
+}
+
+/* ---- result helpers ---- */
+
+static int put_key(iso_op_call* call, const char* key) {
+  return iso_op_ret_str(call, key, strlen(key));
+}
+
+static int put_bool(iso_op_call* call, const char* key, int b) {
+  return put_key(call, key) != 0 || iso_op_ret_bool(call, b) != 0 ? -1 : 0;
+}
+
+/* ---- readFile ---- */
+
+/* Reads the whole of fd (a regular file of `size` bytes, which may still
+ * grow) into *buf. Returns 0, or -1 after failing the call. */
+static int read_all(const fs_path* p,
+                    int fd,
+                    size_t size,
+                    uint8_t** buf,
+                    size_t* len) {
+  size_t cap = size + 1, n = 0; /* one spare byte to see the end */
+  uint8_t* b = malloc(cap);
+  for (;;) {
+    if (b == NULL) {
+      return iso_op_fail(p->call, ISO_OPERR_OTHER, "%s: out of memory",
+                         p->call->def->name);
+    }
+    ssize_t k = read(fd, b + n, cap - n);
+    if (k < 0 && errno == EINTR) {
+      continue;
+    }
+    if (k < 0) {
+      int e = errno;
+      free(b);
+      return fs_fail_errno(p, e, 0);
+    }
+    if (k == 0) {
+      break;
+    }
+    n += (size_t)k;
+    if (n > READ_MAX) {
+      free(b);
+      return fs_fail(p, ISO_OPERR_INVALID_DATA, "is larger than 256 MiB");
+    }
+    if (n == cap) {
+      cap = cap * 2 > READ_MAX + 1 ? READ_MAX + 1 : cap * 2;
+      uint8_t* grown = realloc(b, cap);
+      if (grown == NULL) {
+        free(b);
+      }
+      b = grown;
+    }
+  }
+  *buf = b;
+  *len = n;
+  return 0;
+}
+
+static int read_regular(const fs_path* p, int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    return fs_fail_errno(p, errno, 0);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return fs_fail(p, ISO_OPERR_INVALID_DATA, "is not a regular file");
+  }
+  if ((uint64_t)st.st_size > READ_MAX) {
+    return fs_fail(p, ISO_OPERR_INVALID_DATA, "is larger than 256 MiB");
+  }
+  uint8_t* buf = NULL;
+  size_t len = 0;
+  if (read_all(p, fd, (size_t)st.st_size, &buf, &len) != 0) {
+    return -1;
+  }
+  int rc = iso_op_ret_bin(p->call, buf, len);
+  free(buf);
+  return rc;
+}
+
+int iso__op_fs_read_file(iso_op_call* call) {
+  fs_path p;
+  int fd;
+  if (fs_arg(&p, call, "readFile", 0, "path", ISO_PERM_READ) != 0 ||
+      fs_open(&p, O_RDONLY | O_NONBLOCK, &fd) != 0) {
+    return -1;
+  }
+  int rc = read_regular(&p, fd);
+  close(fd);
+  return rc;
+}
+
+/* ---- writeFile ---- */
+
+static int write_all(const fs_path* p, int fd, const uint8_t* d, size_t n) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    return fs_fail_errno(p, errno, 0);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return fs_fail(p, ISO_OPERR_INVALID_DATA, "is not a regular file");
+  }
+  while (n > 0) {
+    ssize_t k = write(fd, d, n);
+    if (k < 0 && errno == EINTR) {
+      continue;
+    }
+    if (k < 0) {
+      return fs_fail_errno(p, errno, 0);
+    }
+    d += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+int iso__op_fs_write_file(iso_op_call* call) {
+  fs_path p;
+  const uint8_t* data;
+  size_t len;
+  int append, create, create_new, dfd;
+  const char* base;
+  if (fs_arg(&p, call, "writeFile", 0, "path", ISO_PERM_WRITE) != 0 ||
+      iso_op_arg_bytes(call, 1, "data", &data, &len) != 0 ||
+      iso_op_arg_bool(call, 2, "append", 0, &append) != 0 ||
+      iso_op_arg_bool(call, 3, "create", 1, &create) != 0 ||
+      iso_op_arg_bool(call, 4, "createNew", 0, &create_new) != 0) {
+    return -1;
+  }
+  if (p.rel[0] == '\0') {
+    return fs_fail(&p, ISO_OPERR_OTHER, "is a directory");
+  }
+  int flags = O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC |
+              (append ? O_APPEND : O_TRUNC) |
+              (create_new ? O_CREAT | O_EXCL : create ? O_CREAT : 0);
+  if (fs_open_parent(&p, &dfd, &base) != 0) {
+    return -1;
+  }
+  int fd = openat(dfd, base, flags, 0644);
+  int e = errno;
+  close(dfd);
+  if (fd < 0 && e == ELOOP) {
+    return fs_fail(&p, ISO_OPERR_INVALID_DATA,
+                   "is a symbolic link (writeFile does not follow one)");
+  }
+  if (fd < 0) {
+    return fs_fail_errno(&p, e, 0);
+  }
+  int rc = write_all(&p, fd, data, len);
+  close(fd);
+  return rc;
+}
+
+/* ---- readDir ---- */
+
+typedef struct dir_ent {
+  char* name;
+  unsigned char type; /* DT_* */
+} dir_ent;
+
+static int cmp_ent(const void* a, const void* b) {
+  return strcmp(((const dir_ent*)a)->name, ((const dir_ent*)b)->name);
+}
+
+static void free_ents(dir_ent* ents, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(ents[i].name);
+  }
+  free(ents);
+}
+
+/* Collects the entries of d but "." and "..". Returns 0 or an errno. */
+static int collect(DIR* d, dir_ent** out, size_t* count) {
+  dir_ent* ents = NULL;
+  size_t n = 0, cap = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent* de = readdir(d);
+    if (de == NULL) {
+      break;
+    }
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+      continue;
+    }
+    unsigned char type = de->d_type;
+    struct stat st;
+    if (type == DT_UNKNOWN &&
+        fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      type = S_ISDIR(st.st_mode)   ? DT_DIR
+             : S_ISREG(st.st_mode) ? DT_REG
+             : S_ISLNK(st.st_mode) ? DT_LNK
+                                   : DT_UNKNOWN;
+    }
+    if (n == cap) {
+      cap = cap ? 2 * cap : 32;
+      dir_ent* grown = realloc(ents, cap * sizeof *ents);
+      if (grown == NULL) {
+        free_ents(ents, n);
+        return ENOMEM;
+      }
+      ents = grown;
+    }
+    ents[n].name = strdup(de->d_name);
+    if (ents[n].name == NULL) {
+      free_ents(ents, n);
+      return ENOMEM;
+    }
+    ents[n++].type = type;
+  }
+  int e = errno;
+  if (e != 0) {
+    free_ents(ents, n);
+    return e;
+  }
+  qsort(ents, n, sizeof *ents, cmp_ent);
+  *out = ents;
+  *count = n;
+  return 0;
+}
+
+static int write_ents(iso_op_call* call, const dir_ent* ents, size_t n) {
+  if (iso_op_ret_array(call, (uint32_t)n) != 0) {
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (iso_op_ret_map(call, 4) != 0 || put_key(call, "name") != 0 ||
+        put_key(call, ents[i].name) != 0 ||
+        put_bool(call, "isFile", ents[i].type == DT_REG) != 0 ||
+        put_bool(call, "isDirectory", ents[i].type == DT_DIR) != 0 ||
+        put_bool(call, "isSymlink", ents[i].type == DT_LNK) != 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int iso__op_fs_read_dir(iso_op_call* call) {
+  fs_path p;
+  int fd;
+  if (fs_arg(&p, call, "readDir", 0, "path", ISO_PERM_READ) != 0 ||
+      fs_open(&p, O_RDONLY | O_DIRECTORY, &fd) != 0) {
+    return -1;
+  }
+  DIR* d = fdopendir(fd);
+  if (d == NULL) {
+    int e = errno;
+    close(fd);
+    return fs_fail_errno(&p, e, 0);
+  }
+  dir_ent* ents = NULL;
+  size_t n = 0;
+  int e = collect(d, &ents, &n);
+  closedir(d);
+  if (e != 0) {
+    return fs_fail_errno(&p, e, 0);
+  }
+  int rc = write_ents(call, ents, n);
+  free_ents(ents, n);
+  return rc;
+}
+
+/* ---- stat ---- */
+
+static double ms(struct statx_timestamp t) {
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int put_time(iso_op_call* call, const char* key, double v) {
+  return put_key(call, key) != 0 || iso_op_ret_double(call, v) != 0 ? -1 : 0;
+}
+
+static int write_stat(iso_op_call* call, const struct statx* sx) {
+  int has_btime = (sx->stx_mask & STATX_BTIME) != 0;
+  if (iso_op_ret_map(call, 8) != 0 ||
+      put_bool(call, "isFile", S_ISREG(sx->stx_mode)) != 0 ||
+      put_bool(call, "isDirectory", S_ISDIR(sx->stx_mode)) != 0 ||
+      put_bool(call, "isSymlink", 0) != 0 || put_key(call, "size") != 0 ||
+      iso_op_ret_int(call, (int64_t)sx->stx_size) != 0 ||
+      put_time(call, "mtime", ms(sx->stx_mtime)) != 0 ||
+      put_time(call, "atime", ms(sx->stx_atime)) != 0 ||
+      put_key(call, "birthtime") != 0 ||
+      (has_btime ? iso_op_ret_double(call, ms(sx->stx_btime))
+                 : iso_op_ret_nil(call)) != 0 ||
+      put_key(call, "mode") != 0) {
+    return -1;
+  }
+  return iso_op_ret_int(call, sx->stx_mode);
+}
+
+/* statx, or fstat where the kernel or file system has no statx. */
+static int stat_fd(int fd, struct statx* sx) {
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, sx) ==
+      0) {
+    return 0;
+  }
+  struct stat st;
+  if (errno != ENOSYS || fstat(fd, &st) != 0) {
+    return -1;
+  }
+  *sx = (struct statx){
+      .stx_mask = STATX_BASIC_STATS,
+      .stx_mode = (uint16_t)st.st_mode,
+      .stx_size = (uint64_t)st.st_size,
+      .stx_mtime = {.tv_sec = st.st_mtim.tv_sec,
+                    .tv_nsec = (uint32_t)st.st_mtim.tv_nsec},
+      .stx_atime = {.tv_sec = st.st_atim.tv_sec,
+                    .tv_nsec = (uint32_t)st.st_atim.tv_nsec},
+  };
+  return 0;
+}
+
+int iso__op_fs_stat(iso_op_call* call) {
+  fs_path p;
+  int fd;
+  struct statx sx;
+  if (fs_arg(&p, call, "stat", 0, "path", ISO_PERM_READ) != 0 ||
+      fs_open(&p, O_PATH, &fd) != 0) {
+    return -1;
+  }
+  int rc = stat_fd(fd, &sx);
+  int e = errno;
+  close(fd);
+  return rc != 0 ? fs_fail_errno(&p, e, 0) : write_stat(call, &sx);
+}
+
+/* ---- mkdir ---- */
+
+/* Creates p's last component; an existing directory is fine when
+ * `exist_ok` (an existing non-directory never is). */
+static int mkdir_one(const fs_path* p, int exist_ok) {
+  int dfd;
+  const char* base;
+  if (fs_open_parent(p, &dfd, &base) != 0) {
+    return -1;
+  }
+  int rc = mkdirat(dfd, base, 0777);
+  int e = errno;
+  close(dfd);
+  if (rc == 0 || e != EEXIST || !exist_ok) {
+    return rc == 0 ? 0 : fs_fail_errno(p, e, 0);
+  }
+  int fd = open_beneath(p->call->env->root_fd, p->rel, O_PATH | O_DIRECTORY,
+                        0);
+  if (fd < 0 && errno == ENOTDIR) {
+    return fs_fail_errno(p, EEXIST, 0);
+  }
+  if (fd < 0) {
+    return fs_fail_errno(p, errno, 1);
+  }
+  close(fd);
+  return 0;
+}
+
+/* mkdir -p: each component in turn, each resolved beneath the root. */
+static int mkdir_all(fs_path* p) {
+  char full[PATH_MAX];
+  snprintf(full, sizeof full, "%s", p->rel);
+  for (char* s = full;; s++) {
+    if (*s != '/' && *s != '\0') {
+      continue;
+    }
+    char c = *s;
+    *s = '\0';
+    snprintf(p->rel, sizeof p->rel, "%s", full);
+    *s = c;
+    if (mkdir_one(p, 1) != 0) {
+      return -1;
+    }
+    if (c == '\0') {
+      return 0;
+    }
+  }
+}
+
+int iso__op_fs_mkdir(iso_op_call* call) {
+  fs_path p;
+  int recursive;
+  if (fs_arg(&p, call, "mkdir", 0, "path", ISO_PERM_WRITE) != 0 ||
+      iso_op_arg_bool(call, 1, "recursive", 0, &recursive) != 0) {
+    return -1;
+  }
+  if (p.rel[0] == '\0') {
+    return recursive ? 0 : fs_fail_errno(&p, EEXIST, 0);
+  }
+  return recursive ? mkdir_all(&p) : mkdir_one(&p, 0);
+}
+
+/* ---- remove ---- */
+
+/* Removes directory `name` in dfd and everything under it, never following
+ * a symlink (each one found is unlinked itself). Returns 0, an errno, or
+ * -1 when the tree is deeper than TREE_DEPTH_MAX. */
+static int remove_tree(int dfd, const char* name, int depth);
+
+static int remove_entries(DIR* d, int depth) {
+  for (;;) {
+    errno = 0;
+    struct dirent* de = readdir(d);
+    if (de == NULL) {
+      return errno;
+    }
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+      continue;
+    }
+    int is_dir = de->d_type == DT_DIR;
+    struct stat st;
+    if (de->d_type == DT_UNKNOWN &&
+        fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      is_dir = S_ISDIR(st.st_mode);
+    }
+    int rc = 0;
+    if (is_dir) {
+      rc = remove_tree(dirfd(d), de->d_name, depth + 1);
+    } else if (unlinkat(dirfd(d), de->d_name, 0) != 0) {
+      rc = errno;
+    }
+    if (rc != 0) {
+      return rc;
+    }
+  }
+}
+
+static int remove_tree(int dfd, const char* name, int depth) {
+  if (depth > TREE_DEPTH_MAX) {
+    return -1;
+  }
+  int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    return errno;
+  }
+  DIR* d = fdopendir(fd);
+  if (d == NULL) {
+    int e = errno;
+    close(fd);
+    return e;
+  }
+  int rc = remove_entries(d, depth);
+  closedir(d);
+  if (rc == 0 && unlinkat(dfd, name, AT_REMOVEDIR) != 0) {
+    rc = errno;
+  }
+  return rc;
+}
+
+static int remove_at(const fs_path* p, int dfd, const char* base, int rec) {
+  struct stat st;
+  if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return fs_fail_errno(p, errno, 0);
+  }
+  int rc;
+  if (!S_ISDIR(st.st_mode)) {
+    rc = unlinkat(dfd, base, 0) == 0 ? 0 : errno;
+  } else if (rec) {
+    rc = remove_tree(dfd, base, 1);
+  } else {
+    rc = unlinkat(dfd, base, AT_REMOVEDIR) == 0 ? 0 : errno;
+  }
+  if (rc == -1) {
+    return fs_fail(p, ISO_OPERR_OTHER, "the tree is deeper than 256 levels");
+  }
+  /* rmdir may say EEXIST for a directory that is not empty */
+  return rc == 0 ? 0 : fs_fail_errno(p, rc == EEXIST ? ENOTEMPTY : rc, 0);
+}
+
+int iso__op_fs_remove(iso_op_call* call) {
+  fs_path p;
+  int recursive, dfd;
+  const char* base;
+  if (fs_arg(&p, call, "remove", 0, "path", ISO_PERM_WRITE) != 0 ||
+      iso_op_arg_bool(call, 1, "recursive", 0, &recursive) != 0) {
+    return -1;
+  }
+  if (p.rel[0] == '\0') {
+    return fs_fail(&p, ISO_OPERR_PERMISSION_DENIED,
+                   "the data root itself cannot be removed");
+  }
+  if (fs_open_parent(&p, &dfd, &base) != 0) {
+    return -1;
+  }
+  int rc = remove_at(&p, dfd, base, recursive);
+  close(dfd);
+  return rc;
+}
+
+/* ---- rename ---- */
+
+static int rename_at(const fs_path* from, const fs_path* to) {
+  int fdfd, tdfd;
+  const char *fbase, *tbase;
+  if (fs_open_parent(from, &fdfd, &fbase) != 0) {
+    return -1;
+  }
+  if (fs_open_parent(to, &tdfd, &tbase) != 0) {
+    close(fdfd);
+    return -1;
+  }
+  int rc = renameat(fdfd, fbase, tdfd, tbase);
+  int e = errno;
+  close(fdfd);
+  close(tdfd);
+  if (rc == 0) {
+    return 0;
+  }
+  char text[128];
+  return iso_op_fail(from->call, errno_class(e),
+                     "rename \"%.200s\" -> \"%.200s\": %s", from->given,
+                     to->given, iso__ops_strerror(e, text, sizeof text));
+}
+
+int iso__op_fs_rename(iso_op_call* call) {
+  fs_path from, to;
+  if (fs_arg(&from, call, "rename", 0, "from", ISO_PERM_WRITE) != 0 ||
+      fs_arg(&to, call, "rename", 1, "to", ISO_PERM_WRITE) != 0) {
+    return -1;
+  }
+  if (from.rel[0] == '\0' || to.rel[0] == '\0') {
+    const fs_path* root = from.rel[0] == '\0' ? &from : &to;
+    return fs_fail(root, ISO_OPERR_PERMISSION_DENIED,
+                   "the data root itself cannot be renamed");
+  }
+  return rename_at(&from, &to);
+}

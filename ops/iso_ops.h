@@ -1,0 +1,326 @@
+/* iso_ops.h: the op registry and the op ABI (Deno's ops, in C).
+ *
+ * JavaScript reaches native code through ops. An op is one row of a table
+ * (iso_op_def: name, sync or async, the permission it needs, its function)
+ * and one C function. Sync ops run inline on the isolate's thread; async
+ * ops run on the op threads, reached over the op bus (pool/, ipc/iso_bus):
+ * the runtime (isolate/) batches the requests of one event loop tick into
+ * an iso_op_batch, the op threads run them with iso_op_batch_run() and
+ * send the batch back, and the runtime resolves every promise of the batch
+ * in one call into JavaScript.
+ *
+ * The ABI is bytes in, bytes out: an op gets its JavaScript arguments as
+ * one msgpack array (converted by the V8 shim, docs/values.md) and writes
+ * its result as one msgpack value, or fails with an error class that
+ * crosses to JavaScript as Isopool.errors.<Class> (TypeError for wrong
+ * arguments). No argument can crash the process: the argument readers
+ * below check every type and size and fail the call with a TypeError that
+ * names the op and the argument.
+ *
+ * What an op may touch is in its iso_op_call: the permissions of the realm
+ * that called it (iso_perms) and the service-wide state (iso_ops_env: the
+ * data root for isopool:fs, the kv store for isopool:kv). docs/ops.md is
+ * the user-facing contract and says how to add an op.
+ */
+#ifndef ISO_OPS_H
+#define ISO_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iso_buf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- error classes ---- */
+
+/* X(enum suffix, JavaScript class name). The class names are the ones
+ * JavaScript sees (Isopool.errors.NotFound, ...; TypeError and Error are
+ * the built-in classes). */
+#define ISO_OP_ERRORS(X)                     \
+  X(TYPE, "TypeError")                       \
+  X(NOT_FOUND, "NotFound")                   \
+  X(PERMISSION_DENIED, "PermissionDenied")   \
+  X(ALREADY_EXISTS, "AlreadyExists")         \
+  X(INVALID_DATA, "InvalidData")             \
+  X(TIMED_OUT, "TimedOut")                   \
+  X(OTHER, "Error")
+
+typedef enum iso_op_err {
+  ISO_OPERR_NONE = 0,
+#define ISO_OP_ERR_ENUM(e, name) ISO_OPERR_##e,
+  ISO_OP_ERRORS(ISO_OP_ERR_ENUM)
+#undef ISO_OP_ERR_ENUM
+      ISO_OPERR_COUNT
+} iso_op_err;
+
+/* iso_op_err_class: the JavaScript class name of err ("NotFound"), NULL
+ * for ISO_OPERR_NONE or an unknown value. Thread: any. */
+const char* iso_op_err_class(iso_op_err err);
+
+/* ---- permissions ---- */
+
+typedef enum iso_perm_kind {
+  ISO_PERM_NONE = 0, /* the op needs no permission */
+  ISO_PERM_READ,     /* files under the data root */
+  ISO_PERM_WRITE,
+  ISO_PERM_ENV, /* environment variables */
+  ISO_PERM_KINDS
+} iso_perm_kind;
+
+/* A set of permissions, as in Deno: per kind, nothing, everything, or a
+ * list of paths (relative to the data root; a path grants itself and
+ * everything under it) or variable names. Immutable once made, shared by
+ * reference count between the realm that holds it and the op batches in
+ * flight. */
+typedef struct iso_perms iso_perms;
+
+/* iso_perms_parse: constructor. Parses a permission spec for each kind:
+ * NULL (not granted), "" (everything) or a comma-separated list
+ * ("data,cache/x" for read/write, "HOME,LANG" for env). Returns 0 and
+ * *out, or ISO_EINVAL with err naming the bad entry (an absolute path, a
+ * path with ".."), or ISO_ENOMEM. Thread: any. */
+int iso_perms_parse(const char* read,
+                    const char* write,
+                    const char* env,
+                    iso_perms** out,
+                    char* err,
+                    size_t errlen);
+
+/* iso_perms_none: a shared set that grants nothing (never freed).
+ * Thread: any. */
+iso_perms* iso_perms_none(void);
+
+/* iso_perms_narrow: the set a job asks for, checked against what the
+ * service grants. `request` is the msgpack map of the job's `permissions`
+ * field ({read, write, env}, each true, false or an array of strings; an
+ * absent key asks for nothing of that kind); NULL asks for all of
+ * `granted` (and returns a new reference to it). Returns 0 and *out, or
+ * ISO_EINVAL with err saying what was malformed, or ISO_EPERM with err
+ * naming the first thing asked for that `granted` does not allow.
+ * Thread: any. */
+int iso_perms_narrow(const iso_perms* granted,
+                     const uint8_t* request,
+                     size_t request_len,
+                     iso_perms** out,
+                     char* err,
+                     size_t errlen);
+
+/* iso_perms_ref / iso_perms_unref: reference counting (atomic); unref
+ * frees at zero and accepts NULL. Thread: any. */
+iso_perms* iso_perms_ref(const iso_perms* p);
+void iso_perms_unref(const iso_perms* p);
+
+/* iso_perms_equal: 1 iff a and b grant the same (the pool keeps one warm
+ * realm per distinct set). iso_perms_hash: a hash consistent with it.
+ * Thread: any. */
+int iso_perms_equal(const iso_perms* a, const iso_perms* b);
+uint64_t iso_perms_hash(const iso_perms* p);
+
+/* iso_perms_allows: 1 iff p allows `kind` at all (the registry's check
+ * before an op runs). iso_perms_allows_path: 1 iff p allows kind on
+ * `rel`, a normalised path relative to the data root ("" is the root
+ * itself). iso_perms_allows_name: 1 iff p allows env variable `name`.
+ * Thread: any. */
+int iso_perms_allows(const iso_perms* p, iso_perm_kind kind);
+int iso_perms_allows_path(const iso_perms* p,
+                          iso_perm_kind kind,
+                          const char* rel);
+int iso_perms_allows_name(const iso_perms* p, const char* name);
+
+/* iso_perms_describe: the set as text, "read=data write=none env=*", for
+ * logs and errors. Returns the bytes written (snprintf's rule). Thread:
+ * any. */
+int iso_perms_describe(const iso_perms* p, char* out, size_t outlen);
+
+/* ---- service-wide op state ---- */
+
+typedef struct iso_kv iso_kv;
+
+typedef struct iso_ops_env_opts {
+  const char* data_root; /* --data; NULL: isopool:fs has no root and every
+                            fs op fails NotFound */
+  size_t kv_max_bytes;   /* the kv store's size limit; 0: 64 MiB */
+} iso_ops_env_opts;
+
+typedef struct iso_ops_env iso_ops_env;
+
+/* iso_ops_env_new: constructor: opens the data root (an O_PATH directory
+ * fd every fs op resolves beneath) and makes the kv store. Returns 0 and
+ * *out, ISO_ENOENT/ISO_EINVAL (data root missing or not a directory, with
+ * err), or ISO_ENOMEM. Thread: any. */
+int iso_ops_env_new(const iso_ops_env_opts* opts,
+                    iso_ops_env** out,
+                    char* err,
+                    size_t errlen);
+
+/* iso_ops_env_free: destructor; no op may be running. Accepts NULL. */
+void iso_ops_env_free(iso_ops_env* env);
+
+/* ---- the ABI ---- */
+
+#define ISO_OP_MAX_ARGS 8
+
+/* One call of an op. The caller (the shim for sync ops, iso_op_batch_run
+ * for async ones) fills the inputs; the op writes `out` or fails. */
+typedef struct iso_op_call {
+  const struct iso_op_def* def;
+  const iso_perms* perms;  /* the calling realm's permissions */
+  iso_ops_env* env;        /* service-wide state */
+  int argc;                /* the arguments, split: each a msgpack value */
+  const uint8_t* argv[ISO_OP_MAX_ARGS];
+  size_t argl[ISO_OP_MAX_ARGS];
+  iso_buf* out;    /* the result: one msgpack value; left empty: undefined */
+  iso_op_err err;  /* set by iso_op_fail */
+  char msg[512];   /* the error's message */
+} iso_op_call;
+
+/* An op's function: returns 0 with the result in call->out, or -1 after
+ * iso_op_fail(). */
+typedef int (*iso_op_fn)(iso_op_call* call);
+
+typedef enum iso_op_kind { ISO_OP_SYNC = 0, ISO_OP_ASYNC } iso_op_kind;
+
+typedef struct iso_op_def {
+  const char* name; /* "op_fs_read_file": Isopool.core.ops.<name> */
+  iso_op_kind kind;
+  iso_perm_kind perm; /* checked (iso_perms_allows) before fn runs */
+  iso_op_fn fn;
+} iso_op_def;
+
+/* A registry: a table of ops. The built-in one is iso_ops_builtin();
+ * embedders and tests may pass their own to the runtime. */
+typedef struct iso_op_table {
+  const iso_op_def* defs;
+  size_t n;
+} iso_op_table;
+
+/* iso_ops_builtin: the built-in registry (static). Thread: any. */
+const iso_op_table* iso_ops_builtin(void);
+
+/* iso_op_fail: fail the call with class `err` and a printf-style message.
+ * Returns -1, for `return iso_op_fail(...)`. Thread: the op's. */
+int iso_op_fail(iso_op_call* call, iso_op_err err, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* iso_op_invoke: run one call: split `args` (a msgpack array of at most
+ * ISO_OP_MAX_ARGS values) into call->argv, check the def's permission
+ * kind, run the function. Returns 0, or -1 with call->err and call->msg
+ * set. A function that fails without a class becomes ISO_OPERR_OTHER.
+ * Thread: any (a sync op: the isolate's; an async op: an op thread). */
+int iso_op_invoke(iso_op_call* call, const uint8_t* args, size_t args_len);
+
+/* Argument readers. Each returns 0, or -1 after failing the call with a
+ * TypeError such as "op_fs_read_file: argument 1 (path) must be a
+ * string". `what` names the argument in that message. Strings are
+ * checked to be UTF-8 without NUL bytes and are copied NUL-terminated
+ * into `buf` (at most buflen - 1 bytes, else TypeError "too long"). */
+int iso_op_arg_str(iso_op_call* call,
+                   int i,
+                   const char* what,
+                   char* buf,
+                   size_t buflen);
+/* A Uint8Array/ArrayBuffer argument (msgpack bin): a view into the args,
+ * valid for the call. */
+int iso_op_arg_bytes(iso_op_call* call,
+                     int i,
+                     const char* what,
+                     const uint8_t** p,
+                     size_t* len);
+/* Any value, as its msgpack bytes (a view into the args). A missing
+ * argument is TypeError. */
+int iso_op_arg_value(iso_op_call* call,
+                     int i,
+                     const char* what,
+                     const uint8_t** mp,
+                     size_t* len);
+/* A number that is an integer in [min, max]; a missing or undefined/null
+ * argument gives `dflt`. */
+int iso_op_arg_int(iso_op_call* call,
+                   int i,
+                   const char* what,
+                   int64_t min,
+                   int64_t max,
+                   int64_t dflt,
+                   int64_t* out);
+/* A boolean; missing, undefined or null gives dflt. */
+int iso_op_arg_bool(iso_op_call* call,
+                    int i,
+                    const char* what,
+                    int dflt,
+                    int* out);
+
+/* Result writers (msgpack into call->out; an allocation failure fails the
+ * call with Error "out of memory"). Each returns 0 or -1. Containers are
+ * written as a header with their element count followed by the elements. */
+int iso_op_ret_nil(iso_op_call* call);
+int iso_op_ret_bool(iso_op_call* call, int b);
+int iso_op_ret_int(iso_op_call* call, int64_t v);
+int iso_op_ret_double(iso_op_call* call, double v);
+int iso_op_ret_str(iso_op_call* call, const char* s, size_t len);
+int iso_op_ret_bin(iso_op_call* call, const void* p, size_t len);
+int iso_op_ret_raw(iso_op_call* call, const void* mp, size_t len);
+int iso_op_ret_array(iso_op_call* call, uint32_t n);
+int iso_op_ret_map(iso_op_call* call, uint32_t n);
+
+/* ---- async batches: what the op bus carries ---- */
+
+/* One async op request and, once run, its response. */
+typedef struct iso_op_rec {
+  uint32_t op;      /* index in the batch's table */
+  uint32_t promise; /* the JavaScript promise id */
+  uint32_t realm;   /* the runtime's id of the calling realm */
+  uint32_t args_off, args_len; /* in batch->args: a msgpack array */
+  const iso_perms* perms;      /* the realm's; one reference per record */
+  /* response */
+  iso_op_err err;              /* ISO_OPERR_NONE: res is the value */
+  uint32_t res_off, res_len;   /* in batch->res: msgpack, or the message */
+} iso_op_rec;
+
+/* The requests of one tick of one runtime. Made and read on the runtime's
+ * thread; in between it belongs to the op thread that runs it. */
+typedef struct iso_op_batch {
+  const iso_op_table* table;
+  iso_ops_env* env;
+  void* owner; /* the runtime that sent it (iso_rt) */
+  void* route; /* the transport's: where the responses go (a worker) */
+  iso_op_rec* recs;
+  size_t n, cap;
+  iso_buf args;
+  iso_buf res;
+} iso_op_batch;
+
+/* iso_op_batch_new: constructor (empty). Returns NULL when out of memory.
+ * iso_op_batch_free: destructor; drops the records' perms references.
+ * Accepts NULL. Thread: any. */
+iso_op_batch* iso_op_batch_new(const iso_op_table* table, iso_ops_env* env);
+void iso_op_batch_free(iso_op_batch* b);
+
+/* iso_op_batch_reset: empty the batch for reuse, dropping the records'
+ * perms references and keeping the memory. Thread: any. */
+void iso_op_batch_reset(iso_op_batch* b);
+
+/* iso_op_batch_add: append a request whose arguments are the msgpack
+ * array args (copied), taking a reference to perms. Returns 0 or
+ * ISO_ENOMEM. Thread: the runtime's. */
+int iso_op_batch_add(iso_op_batch* b,
+                     uint32_t op,
+                     uint32_t promise,
+                     uint32_t realm,
+                     const iso_perms* perms,
+                     const uint8_t* args,
+                     size_t args_len);
+
+/* iso_op_batch_run: run every record in order and write its response.
+ * Never fails as a whole: an op's failure is its record's err.
+ * Thread: an op thread (any thread but the runtime's, which keeps running
+ * JavaScript meanwhile). */
+void iso_op_batch_run(iso_op_batch* b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ISO_OPS_H */

@@ -1,0 +1,66 @@
+/* ops_private.h: what the files of ops/ share and nobody else sees.
+ *
+ * The service-wide state (iso_ops_env), the kv store's constructor, the
+ * path normaliser the permission lists and the fs ops both use, and the op
+ * functions the registry's table (registry.c) points at, one group per
+ * file.
+ */
+#ifndef ISO_OPS_PRIVATE_H
+#define ISO_OPS_PRIVATE_H
+
+#include <stddef.h>
+
+#include "iso_ops.h"
+
+struct iso_ops_env {
+  int root_fd; /* O_PATH directory fd of the data root; -1: none */
+  iso_kv* kv;
+};
+
+/* iso__kv_new: constructor of the kv store (max_bytes > 0). Returns NULL
+ * when out of memory. iso__kv_free: destructor; accepts NULL. */
+iso_kv* iso__kv_new(size_t max_bytes);
+void iso__kv_free(iso_kv* kv);
+
+/* iso__ops_path_norm: normalises a path relative to the data root into
+ * out (cap bytes): "." and empty components are dropped and ".." removes
+ * the previous component. strict (permission lists) refuses ".." and
+ * empty components other than a trailing '/' instead. Returns 0 ("" is
+ * the root), ISO__PATH_ABS, ISO__PATH_UP (climbs above the root or, when
+ * strict, has ".."), ISO__PATH_EMPTY (an empty component, strict only) or
+ * ISO__PATH_LONG. */
+enum {
+  ISO__PATH_ABS = -1,
+  ISO__PATH_UP = -2,
+  ISO__PATH_EMPTY = -3,
+  ISO__PATH_LONG = -4
+};
+int iso__ops_path_norm(const char* in, int strict, char* out, size_t cap);
+
+/* iso__ops_strerror: errno e as text starting in lower case ("no such
+ * file or directory"), in buf or a static string. Thread: any. */
+const char* iso__ops_strerror(int e, char* buf, size_t len);
+
+/* iso__op_arg_present: 1 iff argument i was passed and is not nil. */
+int iso__op_arg_present(const iso_op_call* call, int i);
+
+/* The op functions (one group per file). */
+int iso__op_fs_read_file(iso_op_call* call);
+int iso__op_fs_write_file(iso_op_call* call);
+int iso__op_fs_read_dir(iso_op_call* call);
+int iso__op_fs_stat(iso_op_call* call);
+int iso__op_fs_mkdir(iso_op_call* call);
+int iso__op_fs_remove(iso_op_call* call);
+int iso__op_fs_rename(iso_op_call* call);
+
+int iso__op_kv_get(iso_op_call* call);
+int iso__op_kv_set(iso_op_call* call);
+int iso__op_kv_delete(iso_op_call* call);
+int iso__op_kv_list(iso_op_call* call);
+int iso__op_kv_increment(iso_op_call* call);
+
+int iso__op_crypto_random(iso_op_call* call);
+int iso__op_crypto_random_uuid(iso_op_call* call);
+int iso__op_crypto_digest(iso_op_call* call);
+
+#endif /* ISO_OPS_PRIVATE_H */

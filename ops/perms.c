@@ -1,0 +1,530 @@
+/* perms.c: permission sets (iso_perms, iso_ops.h).
+ *
+ * A set holds, per kind (read, write, env), either everything or a list:
+ * paths relative to the data root for read/write, variable names for env.
+ * Lists are kept canonical (sorted, without duplicates, without a path
+ * another entry already covers; a list holding the root "" becomes
+ * "everything"), so two sets that grant the same compare equal byte for
+ * byte and hash alike: the pool keys its warm realms on that.
+ *
+ * DESIGN: a set is immutable once made and shared by an atomic reference
+ * count between the realm that holds it and the op batches in flight on
+ * other threads; the last unref frees it. iso_perms_none() is one static
+ * set that is never counted or freed.
+ */
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_err.h"
+#include "iso_ops.h"
+#include "mp.h"
+#include "ops_private.h"
+
+typedef struct perm_set {
+  int all;
+  char** items;
+  size_t n;
+} perm_set;
+
+struct iso_perms {
+  atomic_int refs;
+  int is_static;
+  perm_set k[ISO_PERM_KINDS]; /* indexed by iso_perm_kind; [0] unused */
+};
+
+static iso_perms none_perms = {.is_static = 1};
+
+static const char* const kind_names[ISO_PERM_KINDS] = {
+    [ISO_PERM_READ] = "read",
+    [ISO_PERM_WRITE] = "write",
+    [ISO_PERM_ENV] = "env",
+};
+
+static int is_path_kind(iso_perm_kind kind) {
+  return kind == ISO_PERM_READ || kind == ISO_PERM_WRITE;
+}
+
+/* ---- sets ---- */
+
+static void set_clear(perm_set* s) {
+  for (size_t i = 0; i < s->n; i++) {
+    free(s->items[i]);
+  }
+  free(s->items);
+  s->items = NULL;
+  s->n = 0;
+}
+
+static int set_add(perm_set* s, const char* item) {
+  char** items = realloc(s->items, (s->n + 1) * sizeof *items);
+  if (items == NULL) {
+    return ISO_ENOMEM;
+  }
+  s->items = items;
+  items[s->n] = strdup(item);
+  if (items[s->n] == NULL) {
+    return ISO_ENOMEM;
+  }
+  s->n++;
+  return 0;
+}
+
+static int set_copy(perm_set* dst, const perm_set* src) {
+  dst->all = src->all;
+  for (size_t i = 0; i < src->n; i++) {
+    if (set_add(dst, src->items[i]) != 0) {
+      return ISO_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+/* 1 iff path entry `item` grants `rel`: itself or anything under it. */
+static int path_covers(const char* item, const char* rel) {
+  size_t n = strlen(item);
+  if (n == 0) {
+    return 1;
+  }
+  return strncmp(rel, item, n) == 0 && (rel[n] == '\0' || rel[n] == '/');
+}
+
+static int set_covers(const perm_set* s, int paths, const char* x) {
+  if (s->all) {
+    return 1;
+  }
+  for (size_t i = 0; i < s->n; i++) {
+    if (paths ? path_covers(s->items[i], x) : strcmp(s->items[i], x) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int cmp_str(const void* a, const void* b) {
+  return strcmp(*(char* const*)a, *(char* const*)b);
+}
+
+/* Whether item i is redundant: a duplicate or (paths) covered by another
+ * entry. Items are sorted, so of two equal entries the first one stays. */
+static int redundant(const perm_set* s, size_t i, int paths) {
+  for (size_t j = 0; j < s->n; j++) {
+    if (j == i) {
+      continue;
+    }
+    int same = strcmp(s->items[j], s->items[i]) == 0;
+    if (same ? j < i : paths && path_covers(s->items[j], s->items[i])) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void set_canon(perm_set* s, int paths) {
+  for (size_t i = 0; paths && i < s->n; i++) {
+    s->all |= s->items[i][0] == '\0';
+  }
+  if (s->all) {
+    set_clear(s);
+    return;
+  }
+  if (s->n > 1) {
+    qsort(s->items, s->n, sizeof *s->items, cmp_str);
+  }
+  size_t keep = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    if (redundant(s, i, paths)) {
+      free(s->items[i]);
+      s->items[i] = NULL;
+    }
+  }
+  for (size_t i = 0; i < s->n; i++) {
+    if (s->items[i] != NULL) {
+      s->items[keep++] = s->items[i];
+    }
+  }
+  s->n = keep;
+}
+
+/* The set as "*", "none" or "a,b" into out (snprintf's rule). */
+static int set_text(const perm_set* s, char* out, size_t outlen) {
+  if (s->all) {
+    return snprintf(out, outlen, "*");
+  }
+  if (s->n == 0) {
+    return snprintf(out, outlen, "none");
+  }
+  size_t len = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    int k = snprintf(out + (len < outlen ? len : outlen),
+                     len < outlen ? outlen - len : 0, "%s%s", i ? "," : "",
+                     s->items[i]);
+    len += (size_t)k;
+  }
+  return (int)len;
+}
+
+/* ---- lifecycle ---- */
+
+static iso_perms* perms_alloc(void) {
+  iso_perms* p = calloc(1, sizeof *p);
+  if (p != NULL) {
+    atomic_init(&p->refs, 1);
+  }
+  return p;
+}
+
+static void perms_free(iso_perms* p) {
+  for (int k = 0; k < ISO_PERM_KINDS; k++) {
+    set_clear(&p->k[k]);
+  }
+  free(p);
+}
+
+iso_perms* iso_perms_none(void) {
+  return &none_perms;
+}
+
+iso_perms* iso_perms_ref(const iso_perms* p) {
+  iso_perms* m = (iso_perms*)p;
+  if (m != NULL && !m->is_static) {
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+  }
+  return m;
+}
+
+void iso_perms_unref(const iso_perms* p) {
+  iso_perms* m = (iso_perms*)p;
+  if (m == NULL || m->is_static) {
+    return;
+  }
+  if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+    perms_free(m);
+  }
+}
+
+/* ---- entries ---- */
+
+/* Checks one entry of kind `kind` and writes its canonical form to out
+ * (PATH_MAX bytes). `where` prefixes the error ("--allow-read"). */
+static int entry(iso_perm_kind kind,
+                 const char* where,
+                 const char* in,
+                 char* out,
+                 char* err,
+                 size_t errlen) {
+  const char* why = NULL;
+  if (in[0] == '\0') {
+    why = "is empty";
+  } else if (!is_path_kind(kind)) {
+    why = strchr(in, '=') ? "contains '='" : NULL;
+    snprintf(out, PATH_MAX, "%s", in);
+  } else {
+    switch (iso__ops_path_norm(in, 1, out, PATH_MAX)) {
+      case 0:
+        break;
+      case ISO__PATH_ABS:
+        why = "is an absolute path (paths are relative to the data root)";
+        break;
+      case ISO__PATH_UP:
+        why = "has a \"..\" component";
+        break;
+      case ISO__PATH_EMPTY:
+        why = "has an empty component";
+        break;
+      default:
+        why = "is too long";
+    }
+  }
+  if (why != NULL) {
+    snprintf(err, errlen, "%s: entry \"%.200s\" %s", where, in, why);
+    return ISO_EINVAL;
+  }
+  return 0;
+}
+
+/* ---- parse ---- */
+
+static int parse_kind(perm_set* s,
+                      iso_perm_kind kind,
+                      const char* spec,
+                      char* err,
+                      size_t errlen) {
+  char where[32], item[PATH_MAX], norm[PATH_MAX];
+  snprintf(where, sizeof where, "--allow-%s", kind_names[kind]);
+  if (spec == NULL) {
+    return 0;
+  }
+  s->all = spec[0] == '\0';
+  for (const char* p = spec; !s->all;) {
+    size_t n = strcspn(p, ",");
+    if (n >= sizeof item) {
+      snprintf(err, errlen, "%s: an entry is too long", where);
+      return ISO_EINVAL;
+    }
+    memcpy(item, p, n);
+    item[n] = '\0';
+    int rc = entry(kind, where, item, norm, err, errlen);
+    if (rc == 0) {
+      rc = set_add(s, norm);
+    }
+    if (rc != 0) {
+      return rc;
+    }
+    if (p[n] == '\0') {
+      break;
+    }
+    p += n + 1;
+  }
+  set_canon(s, is_path_kind(kind));
+  return 0;
+}
+
+int iso_perms_parse(const char* read,
+                    const char* write,
+                    const char* env,
+                    iso_perms** out,
+                    char* err,
+                    size_t errlen) {
+  iso_perms* p = perms_alloc();
+  if (p == NULL) {
+    return ISO_ENOMEM;
+  }
+  const char* specs[ISO_PERM_KINDS] = {NULL, read, write, env};
+  for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
+    int rc = parse_kind(&p->k[k], k, specs[k], err, errlen);
+    if (rc != 0) {
+      perms_free(p);
+      return rc;
+    }
+  }
+  *out = p;
+  return 0;
+}
+
+/* ---- narrow ---- */
+
+static int bad(char* err, size_t errlen, const char* msg) {
+  snprintf(err, errlen, "permissions: %s", msg);
+  return ISO_EINVAL;
+}
+
+/* One string of a request's list: checked, covered by `granted`, added. */
+static int narrow_item(perm_set* s,
+                       const perm_set* granted,
+                       iso_perm_kind kind,
+                       const iso__mp_obj* o,
+                       char* err,
+                       size_t errlen) {
+  char where[32], in[PATH_MAX], norm[PATH_MAX];
+  snprintf(where, sizeof where, "permissions: %s", kind_names[kind]);
+  if (o->type != ISO__MP_STR || o->len >= sizeof in ||
+      memchr(o->data, 0, o->len) || !iso__mp_utf8_valid(o->data, o->len)) {
+    snprintf(err, errlen, "%s: entries must be strings", where);
+    return ISO_EINVAL;
+  }
+  memcpy(in, o->data, o->len);
+  in[o->len] = '\0';
+  int rc = entry(kind, where, in, norm, err, errlen);
+  if (rc != 0) {
+    return rc;
+  }
+  if (!set_covers(granted, is_path_kind(kind), norm)) {
+    char have[256] = "";
+    set_text(granted, have, sizeof have);
+    snprintf(err, errlen,
+             "%s \"%.200s\" is not granted by the service (%s--allow-%s%s%s)",
+             where, in, granted->n ? "" : "no ", kind_names[kind],
+             granted->n ? "=" : "", granted->n ? have : "");
+    return ISO_EPERM;
+  }
+  return set_add(s, norm);
+}
+
+static int narrow_kind(perm_set* s,
+                       const perm_set* granted,
+                       iso_perm_kind kind,
+                       iso__mp_rd* r,
+                       char* err,
+                       size_t errlen) {
+  iso__mp_obj o;
+  char msg[96];
+  if (iso__mp_read(r, &o) != 0) {
+    return bad(err, errlen, "malformed msgpack");
+  }
+  if (o.type == ISO__MP_NIL || (o.type == ISO__MP_BOOL && !o.v.b)) {
+    return 0;
+  }
+  if (o.type == ISO__MP_BOOL) {
+    return set_copy(s, granted);
+  }
+  if (o.type != ISO__MP_ARRAY) {
+    snprintf(msg, sizeof msg, "%s must be true, false or an array of strings",
+             kind_names[kind]);
+    return bad(err, errlen, msg);
+  }
+  for (uint32_t i = 0; i < o.len; i++) {
+    iso__mp_obj item;
+    if (iso__mp_read(r, &item) != 0) {
+      return bad(err, errlen, "malformed msgpack");
+    }
+    int rc = narrow_item(s, granted, kind, &item, err, errlen);
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  set_canon(s, is_path_kind(kind));
+  return 0;
+}
+
+static int key_kind(const iso__mp_obj* key) {
+  for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
+    if (key->type == ISO__MP_STR && key->len == strlen(kind_names[k]) &&
+        memcmp(key->data, kind_names[k], key->len) == 0) {
+      return k;
+    }
+  }
+  return ISO_PERM_NONE;
+}
+
+static int narrow_map(iso_perms* p,
+                      const iso_perms* granted,
+                      iso__mp_rd* r,
+                      char* err,
+                      size_t errlen) {
+  iso__mp_obj o, key;
+  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_MAP) {
+    return bad(err, errlen, "must be a map such as {read: [\"data\"]}");
+  }
+  int seen = 0;
+  for (uint32_t i = 0; i < o.len; i++) {
+    if (iso__mp_read(r, &key) != 0) {
+      return bad(err, errlen, "malformed msgpack");
+    }
+    int k = key_kind(&key);
+    if (k == ISO_PERM_NONE || (seen & (1 << k))) {
+      char msg[160];
+      snprintf(msg, sizeof msg,
+               "%s key \"%.*s\" (expected read, write and env)",
+               k == ISO_PERM_NONE ? "unknown" : "duplicate",
+               key.type == ISO__MP_STR ? (int)(key.len > 64 ? 64 : key.len)
+                                       : 0,
+               key.type == ISO__MP_STR ? (const char*)key.data : "");
+      return bad(err, errlen, msg);
+    }
+    seen |= 1 << k;
+    int rc = narrow_kind(&p->k[k], &granted->k[k], k, r, err, errlen);
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  return r->p == r->end ? 0 : bad(err, errlen, "trailing bytes");
+}
+
+int iso_perms_narrow(const iso_perms* granted,
+                     const uint8_t* request,
+                     size_t request_len,
+                     iso_perms** out,
+                     char* err,
+                     size_t errlen) {
+  if (granted == NULL) {
+    granted = &none_perms;
+  }
+  if (request == NULL) {
+    *out = iso_perms_ref(granted);
+    return 0;
+  }
+  iso_perms* p = perms_alloc();
+  if (p == NULL) {
+    return ISO_ENOMEM;
+  }
+  iso__mp_rd r;
+  iso__mp_rd_init(&r, request, request_len);
+  int rc = narrow_map(p, granted, &r, err, errlen);
+  if (rc != 0) {
+    perms_free(p);
+    return rc;
+  }
+  *out = p;
+  return 0;
+}
+
+/* ---- queries ---- */
+
+int iso_perms_equal(const iso_perms* a, const iso_perms* b) {
+  a = a ? a : &none_perms;
+  b = b ? b : &none_perms;
+  for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
+    const perm_set *x = &a->k[k], *y = &b->k[k];
+    if (x->all != y->all || x->n != y->n) {
+      return 0;
+    }
+    for (size_t i = 0; i < x->n; i++) {
+      if (strcmp(x->items[i], y->items[i]) != 0) {
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+
+static uint64_t fnv(uint64_t h, const void* p, size_t n) {
+  const uint8_t* s = p;
+  for (size_t i = 0; i < n; i++) {
+    h = (h ^ s[i]) * 1099511628211ull;
+  }
+  return h;
+}
+
+uint64_t iso_perms_hash(const iso_perms* p) {
+  p = p ? p : &none_perms;
+  uint64_t h = 14695981039346656037ull;
+  for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
+    uint8_t tag[2] = {(uint8_t)k, (uint8_t)p->k[k].all};
+    h = fnv(h, tag, sizeof tag);
+    for (size_t i = 0; i < p->k[k].n; i++) {
+      h = fnv(h, p->k[k].items[i], strlen(p->k[k].items[i]) + 1);
+    }
+  }
+  return h;
+}
+
+int iso_perms_allows(const iso_perms* p, iso_perm_kind kind) {
+  if (kind == ISO_PERM_NONE) {
+    return 1;
+  }
+  if (p == NULL || kind < 0 || kind >= ISO_PERM_KINDS) {
+    return 0;
+  }
+  return p->k[kind].all || p->k[kind].n > 0;
+}
+
+int iso_perms_allows_path(const iso_perms* p,
+                          iso_perm_kind kind,
+                          const char* rel) {
+  if (p == NULL || !is_path_kind(kind)) {
+    return 0;
+  }
+  return set_covers(&p->k[kind], 1, rel);
+}
+
+int iso_perms_allows_name(const iso_perms* p, const char* name) {
+  return p != NULL && set_covers(&p->k[ISO_PERM_ENV], 0, name);
+}
+
+int iso_perms_describe(const iso_perms* p, char* out, size_t outlen) {
+  p = p ? p : &none_perms;
+  size_t len = 0;
+  for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
+    size_t at = len < outlen ? len : outlen;
+    size_t room = len < outlen ? outlen - len : 0;
+    len += (size_t)snprintf(out + at, room, "%s%s=", k > 1 ? " " : "",
+                            kind_names[k]);
+    at = len < outlen ? len : outlen;
+    room = len < outlen ? outlen - len : 0;
+    len += (size_t)set_text(&p->k[k], out + at, room);
+  }
+  return (int)len;
+}

@@ -1,0 +1,537 @@
+/* registry.c: the built-in op table, iso_op_invoke, the argument readers,
+ * the result writers and the async batches (iso_ops.h).
+ *
+ * An op is a row of `builtin[]` below; its function reads its arguments
+ * with the readers here, which turn every wrong type into a TypeError that
+ * names the op and the argument, and writes its result with the writers.
+ * The small ops (core, env) live here too; fs, kv and crypto have a file
+ * each.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_err.h"
+#include "iso_ops.h"
+#include "mp.h"
+#include "ops_private.h"
+
+#define MAX_ARG_DEPTH 128
+
+/* ---- error classes ---- */
+
+const char* iso_op_err_class(iso_op_err err) {
+  switch (err) {
+#define ISO_OP_ERR_CASE(e, name) \
+  case ISO_OPERR_##e:            \
+    return name;
+    ISO_OP_ERRORS(ISO_OP_ERR_CASE)
+#undef ISO_OP_ERR_CASE
+    default:
+      return NULL;
+  }
+}
+
+int iso_op_fail(iso_op_call* call, iso_op_err err, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(call->msg, sizeof call->msg, fmt, ap);
+  va_end(ap);
+  call->err = err;
+  return -1;
+}
+
+/* ---- paths ---- */
+
+int iso__ops_path_norm(const char* in, int strict, char* out, size_t cap) {
+  if (in[0] == '/') {
+    return ISO__PATH_ABS;
+  }
+  size_t len = 0;
+  const char* p = in;
+  while (*p != '\0') {
+    const char* slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    const char* next = slash ? slash + 1 : p + n;
+    if (n == 0 && strict) {
+      return ISO__PATH_EMPTY;
+    }
+    if (n == 2 && p[0] == '.' && p[1] == '.') {
+      if (strict || len == 0) {
+        return ISO__PATH_UP;
+      }
+      while (len > 0 && out[len - 1] != '/') {
+        len--;
+      }
+      len = len > 0 ? len - 1 : 0;
+    } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+      if (len + (len > 0) + n + 1 > cap) {
+        return ISO__PATH_LONG;
+      }
+      if (len > 0) {
+        out[len++] = '/';
+      }
+      memcpy(out + len, p, n);
+      len += n;
+    }
+    p = next;
+  }
+  if (cap == 0) {
+    return ISO__PATH_LONG;
+  }
+  out[len] = '\0';
+  return 0;
+}
+
+const char* iso__ops_strerror(int e, char* buf, size_t len) {
+  const char* s = strerror_r(e, buf, len); /* the GNU one: may return buf */
+  if (s != buf) {
+    snprintf(buf, len, "%s", s);
+  }
+  if (len > 0) {
+    buf[0] = (char)tolower((unsigned char)buf[0]);
+  }
+  return buf;
+}
+
+/* ---- invoke ---- */
+
+static const char* perm_flag(iso_perm_kind kind) {
+  switch (kind) {
+    case ISO_PERM_READ:
+      return "--allow-read";
+    case ISO_PERM_WRITE:
+      return "--allow-write";
+    case ISO_PERM_ENV:
+      return "--allow-env";
+    default:
+      return "a permission";
+  }
+}
+
+static int split_args(iso_op_call* call, const uint8_t* args, size_t len) {
+  const char* name = call->def->name;
+  iso__mp_rd r;
+  iso__mp_obj o;
+  iso__mp_rd_init(&r, args, len);
+  if (iso__mp_read(&r, &o) != 0 || o.type != ISO__MP_ARRAY) {
+    return iso_op_fail(call, ISO_OPERR_TYPE,
+                       "%s: the arguments must be a msgpack array", name);
+  }
+  if (o.len > ISO_OP_MAX_ARGS) {
+    return iso_op_fail(call, ISO_OPERR_TYPE,
+                       "%s: at most %d arguments (got %u)", name,
+                       ISO_OP_MAX_ARGS, o.len);
+  }
+  for (uint32_t i = 0; i < o.len; i++) {
+    const uint8_t* start = r.p;
+    int too_deep = 0;
+    int rc = iso__mp_skip(&r, 1, MAX_ARG_DEPTH, &too_deep);
+    if (rc != 0) {
+      return iso_op_fail(call, ISO_OPERR_TYPE, "%s: malformed arguments (%s)",
+                         name, iso__mp_strerror(rc));
+    }
+    call->argv[i] = start;
+    call->argl[i] = (size_t)(r.p - start);
+  }
+  if (r.p != r.end) {
+    return iso_op_fail(call, ISO_OPERR_TYPE,
+                       "%s: trailing bytes after the arguments", name);
+  }
+  call->argc = (int)o.len;
+  return 0;
+}
+
+int iso_op_invoke(iso_op_call* call, const uint8_t* args, size_t args_len) {
+  const iso_op_def* def = call->def;
+  size_t out_len = call->out->len;
+  call->err = ISO_OPERR_NONE;
+  call->msg[0] = '\0';
+  call->argc = 0;
+  if (split_args(call, args, args_len) != 0) {
+    return -1;
+  }
+  if (def->perm != ISO_PERM_NONE && !iso_perms_allows(call->perms, def->perm)) {
+    return iso_op_fail(call, ISO_OPERR_PERMISSION_DENIED, "%s: requires %s",
+                       def->name, perm_flag(def->perm));
+  }
+  if (def->fn(call) == 0) {
+    return 0;
+  }
+  call->out->len = out_len; /* drop a partial result */
+  if (call->err == ISO_OPERR_NONE) {
+    call->err = ISO_OPERR_OTHER;
+    if (call->msg[0] == '\0') {
+      snprintf(call->msg, sizeof call->msg, "%s failed", def->name);
+    }
+  }
+  return -1;
+}
+
+/* ---- argument readers ---- */
+
+int iso__op_arg_present(const iso_op_call* call, int i) {
+  return i < call->argc && !(call->argl[i] == 1 && call->argv[i][0] == 0xc0);
+}
+
+/* Reads argument i's header; 0 when present, 1 when missing. */
+static int arg_obj(const iso_op_call* call, int i, iso__mp_obj* o) {
+  if (i < 0 || i >= call->argc) {
+    return 1;
+  }
+  iso__mp_rd r;
+  iso__mp_rd_init(&r, call->argv[i], call->argl[i]);
+  return iso__mp_read(&r, o) == 0 ? 0 : 1;
+}
+
+static int arg_fail(iso_op_call* call,
+                    int i,
+                    const char* what,
+                    const char* must) {
+  return iso_op_fail(call, ISO_OPERR_TYPE, "%s: argument %d (%s) %s",
+                     call->def->name, i + 1, what, must);
+}
+
+int iso_op_arg_str(iso_op_call* call,
+                   int i,
+                   const char* what,
+                   char* buf,
+                   size_t buflen) {
+  iso__mp_obj o;
+  if (arg_obj(call, i, &o) != 0 || o.type != ISO__MP_STR) {
+    return arg_fail(call, i, what, "must be a string");
+  }
+  if (memchr(o.data, 0, o.len) != NULL ||
+      !iso__mp_utf8_valid(o.data, o.len)) {
+    return arg_fail(call, i, what, "must be valid UTF-8 without NUL bytes");
+  }
+  if ((size_t)o.len >= buflen) {
+    char must[64];
+    snprintf(must, sizeof must, "is too long (at most %zu bytes)",
+             buflen > 0 ? buflen - 1 : 0);
+    return arg_fail(call, i, what, must);
+  }
+  memcpy(buf, o.data, o.len);
+  buf[o.len] = '\0';
+  return 0;
+}
+
+int iso_op_arg_bytes(iso_op_call* call,
+                     int i,
+                     const char* what,
+                     const uint8_t** p,
+                     size_t* len) {
+  iso__mp_obj o;
+  if (arg_obj(call, i, &o) != 0 || o.type != ISO__MP_BIN) {
+    return arg_fail(call, i, what, "must be a Uint8Array or ArrayBuffer");
+  }
+  *p = o.data;
+  *len = o.len;
+  return 0;
+}
+
+int iso_op_arg_value(iso_op_call* call,
+                     int i,
+                     const char* what,
+                     const uint8_t** mp,
+                     size_t* len) {
+  if (i < 0 || i >= call->argc) {
+    return arg_fail(call, i, what, "is missing");
+  }
+  *mp = call->argv[i];
+  *len = call->argl[i];
+  return 0;
+}
+
+/* A whole double in the int64 range, converted; else -1. */
+static int whole(double f, int64_t* out) {
+  if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0) ||
+      f != trunc(f)) {
+    return -1;
+  }
+  *out = (int64_t)f;
+  return 0;
+}
+
+int iso_op_arg_int(iso_op_call* call,
+                   int i,
+                   const char* what,
+                   int64_t min,
+                   int64_t max,
+                   int64_t dflt,
+                   int64_t* out) {
+  iso__mp_obj o;
+  if (!iso__op_arg_present(call, i)) {
+    *out = dflt;
+    return 0;
+  }
+  int ok = arg_obj(call, i, &o) == 0;
+  int64_t v = 0;
+  if (ok && o.type == ISO__MP_UINT) {
+    ok = o.v.u <= (uint64_t)INT64_MAX;
+    v = (int64_t)o.v.u;
+  } else if (ok && o.type == ISO__MP_INT) {
+    v = o.v.i;
+  } else if (ok && (o.type == ISO__MP_F32 || o.type == ISO__MP_F64)) {
+    ok = whole(o.v.f, &v) == 0;
+  } else {
+    ok = 0;
+  }
+  if (!ok || v < min || v > max) {
+    char must[96];
+    snprintf(must, sizeof must, "must be an integer in [%lld, %lld]",
+             (long long)min, (long long)max);
+    return arg_fail(call, i, what, must);
+  }
+  *out = v;
+  return 0;
+}
+
+int iso_op_arg_bool(iso_op_call* call,
+                    int i,
+                    const char* what,
+                    int dflt,
+                    int* out) {
+  iso__mp_obj o;
+  if (!iso__op_arg_present(call, i)) {
+    *out = dflt;
+    return 0;
+  }
+  if (arg_obj(call, i, &o) != 0 || o.type != ISO__MP_BOOL) {
+    return arg_fail(call, i, what, "must be a boolean");
+  }
+  *out = o.v.b;
+  return 0;
+}
+
+/* ---- result writers ---- */
+
+static int ret_done(iso_op_call* call, const iso__mp_wr* w) {
+  if (w->err == 0) {
+    return 0;
+  }
+  return iso_op_fail(call, ISO_OPERR_OTHER, "%s: %s", call->def->name,
+                     w->err == ISO_ETOOBIG ? "the result is too large"
+                                           : "out of memory");
+}
+
+#define RET_WITH(call, stmt)       \
+  do {                             \
+    iso__mp_wr w_;                 \
+    iso__mp_wr_init(&w_, (call)->out); \
+    stmt;                          \
+    return ret_done((call), &w_);  \
+  } while (0)
+
+int iso_op_ret_nil(iso_op_call* call) {
+  RET_WITH(call, iso__mp_put_nil(&w_));
+}
+
+int iso_op_ret_bool(iso_op_call* call, int b) {
+  RET_WITH(call, iso__mp_put_bool(&w_, b));
+}
+
+int iso_op_ret_int(iso_op_call* call, int64_t v) {
+  RET_WITH(call, iso__mp_put_int(&w_, v));
+}
+
+int iso_op_ret_double(iso_op_call* call, double v) {
+  RET_WITH(call, iso__mp_put_double(&w_, v));
+}
+
+int iso_op_ret_str(iso_op_call* call, const char* s, size_t len) {
+  RET_WITH(call, iso__mp_put_str(&w_, s, len));
+}
+
+int iso_op_ret_bin(iso_op_call* call, const void* p, size_t len) {
+  RET_WITH(call, iso__mp_put_bin(&w_, p, len));
+}
+
+int iso_op_ret_raw(iso_op_call* call, const void* mp, size_t len) {
+  RET_WITH(call, iso__mp_put_raw(&w_, mp, len));
+}
+
+int iso_op_ret_array(iso_op_call* call, uint32_t n) {
+  RET_WITH(call, iso__mp_put_array(&w_, n));
+}
+
+int iso_op_ret_map(iso_op_call* call, uint32_t n) {
+  RET_WITH(call, iso__mp_put_map(&w_, n));
+}
+
+/* ---- core and env ops ---- */
+
+static int op_noop(iso_op_call* call) {
+  return 0;
+}
+
+static int op_echo_async(iso_op_call* call) {
+  const uint8_t* v;
+  size_t len;
+  if (iso_op_arg_value(call, 0, "value", &v, &len) != 0) {
+    return -1;
+  }
+  return iso_op_ret_raw(call, v, len);
+}
+
+static int op_env_get(iso_op_call* call) {
+  char name[1024];
+  if (iso_op_arg_str(call, 0, "name", name, sizeof name) != 0) {
+    return -1;
+  }
+  if (name[0] == '\0' || strchr(name, '=') != NULL) {
+    return arg_fail(call, 0, "name",
+                    "must be a variable name (not empty, without '=')");
+  }
+  if (!iso_perms_allows_name(call->perms, name)) {
+    return iso_op_fail(call, ISO_OPERR_PERMISSION_DENIED,
+                       "env \"%.200s\": requires --allow-env=%.200s", name,
+                       name);
+  }
+  const char* v = getenv(name);
+  return v == NULL ? 0 : iso_op_ret_str(call, v, strlen(v));
+}
+
+/* ---- the table ---- */
+
+#define OP(n, k, p, f) {.name = n, .kind = k, .perm = p, .fn = f}
+
+static const iso_op_def builtin[] = {
+    OP("op_noop", ISO_OP_SYNC, ISO_PERM_NONE, op_noop),
+    OP("op_noop_async", ISO_OP_ASYNC, ISO_PERM_NONE, op_noop),
+    OP("op_echo_async", ISO_OP_ASYNC, ISO_PERM_NONE, op_echo_async),
+    OP("op_env_get", ISO_OP_SYNC, ISO_PERM_ENV, op_env_get),
+    OP("op_fs_read_file", ISO_OP_ASYNC, ISO_PERM_READ, iso__op_fs_read_file),
+    OP("op_fs_write_file", ISO_OP_ASYNC, ISO_PERM_WRITE,
+       iso__op_fs_write_file),
+    OP("op_fs_read_dir", ISO_OP_ASYNC, ISO_PERM_READ, iso__op_fs_read_dir),
+    OP("op_fs_stat", ISO_OP_ASYNC, ISO_PERM_READ, iso__op_fs_stat),
+    OP("op_fs_mkdir", ISO_OP_ASYNC, ISO_PERM_WRITE, iso__op_fs_mkdir),
+    OP("op_fs_remove", ISO_OP_ASYNC, ISO_PERM_WRITE, iso__op_fs_remove),
+    OP("op_fs_rename", ISO_OP_ASYNC, ISO_PERM_WRITE, iso__op_fs_rename),
+    OP("op_kv_get", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_kv_get),
+    OP("op_kv_set", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_kv_set),
+    OP("op_kv_delete", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_kv_delete),
+    OP("op_kv_list", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_kv_list),
+    OP("op_kv_increment", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_kv_increment),
+    OP("op_crypto_random", ISO_OP_SYNC, ISO_PERM_NONE, iso__op_crypto_random),
+    OP("op_crypto_random_uuid", ISO_OP_SYNC, ISO_PERM_NONE,
+       iso__op_crypto_random_uuid),
+    OP("op_crypto_digest", ISO_OP_ASYNC, ISO_PERM_NONE,
+       iso__op_crypto_digest),
+};
+
+static const iso_op_table builtin_table = {
+    .defs = builtin,
+    .n = sizeof builtin / sizeof builtin[0],
+};
+
+const iso_op_table* iso_ops_builtin(void) {
+  return &builtin_table;
+}
+
+/* ---- batches ---- */
+
+iso_op_batch* iso_op_batch_new(const iso_op_table* table, iso_ops_env* env) {
+  iso_op_batch* b = calloc(1, sizeof *b);
+  if (b == NULL) {
+    return NULL;
+  }
+  b->table = table;
+  b->env = env;
+  iso_buf_init(&b->args);
+  iso_buf_init(&b->res);
+  return b;
+}
+
+void iso_op_batch_reset(iso_op_batch* b) {
+  for (size_t i = 0; i < b->n; i++) {
+    iso_perms_unref(b->recs[i].perms);
+  }
+  b->n = 0;
+  iso_buf_reset(&b->args);
+  iso_buf_reset(&b->res);
+}
+
+void iso_op_batch_free(iso_op_batch* b) {
+  if (b == NULL) {
+    return;
+  }
+  iso_op_batch_reset(b);
+  iso_buf_free(&b->args);
+  iso_buf_free(&b->res);
+  free(b->recs);
+  free(b);
+}
+
+int iso_op_batch_add(iso_op_batch* b,
+                     uint32_t op,
+                     uint32_t promise,
+                     uint32_t realm,
+                     const iso_perms* perms,
+                     const uint8_t* args,
+                     size_t args_len) {
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? 2 * b->cap : 16;
+    iso_op_rec* recs = realloc(b->recs, cap * sizeof *recs);
+    if (recs == NULL) {
+      return ISO_ENOMEM;
+    }
+    b->recs = recs;
+    b->cap = cap;
+  }
+  size_t off = b->args.len;
+  if (args_len > UINT32_MAX || off + args_len > UINT32_MAX ||
+      iso_buf_append(&b->args, args, args_len) != 0) {
+    return ISO_ENOMEM;
+  }
+  b->recs[b->n++] = (iso_op_rec){
+      .op = op,
+      .promise = promise,
+      .realm = realm,
+      .args_off = (uint32_t)off,
+      .args_len = (uint32_t)args_len,
+      .perms = iso_perms_ref(perms),
+  };
+  return 0;
+}
+
+/* Runs one record; its result (or error message) goes at the end of res,
+ * whose offsets must fit the record's 32-bit fields. */
+static void run_rec(iso_op_batch* b, iso_op_rec* rec) {
+  iso_op_call call = {.env = b->env, .out = &b->res};
+  size_t off = b->res.len;
+  if (off >= UINT32_MAX) {
+    iso_op_fail(&call, ISO_OPERR_OTHER, "the batch's results are too large");
+  } else if (rec->op >= b->table->n) {
+    iso_op_fail(&call, ISO_OPERR_TYPE, "op index %u out of range (%zu ops)",
+                rec->op, b->table->n);
+  } else {
+    call.def = &b->table->defs[rec->op];
+    call.perms = rec->perms;
+    iso_op_invoke(&call, b->args.data + rec->args_off, rec->args_len);
+  }
+  if (call.err == ISO_OPERR_NONE && b->res.len > UINT32_MAX) {
+    b->res.len = off;
+    iso_op_fail(&call, ISO_OPERR_OTHER, "%s: the result is too large",
+                call.def->name);
+  }
+  if (call.err != ISO_OPERR_NONE &&
+      (off >= UINT32_MAX ||
+       iso_buf_append(&b->res, call.msg, strlen(call.msg)) != 0)) {
+    b->res.len = off; /* the class alone */
+  }
+  rec->err = call.err;
+  rec->res_off = (uint32_t)(off < UINT32_MAX ? off : 0);
+  rec->res_len = (uint32_t)(b->res.len - off);
+}
+
+void iso_op_batch_run(iso_op_batch* b) {
+  iso_buf_reset(&b->res);
+  for (size_t i = 0; i < b->n; i++) {
+    run_rec(b, &b->recs[i]);
+  }
+}
