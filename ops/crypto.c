@@ -36,7 +36,8 @@ static int fill_random(uint8_t* p, size_t n) {
 static int random_fail(iso_op_call* call) {
   char text[128];
   return iso_op_fail(call, ISO_OPERR_OTHER, "%s: getrandom: %s",
-                     call->def->name, iso__ops_strerror(errno, text, sizeof text));
+                     call->def->name,
+                     iso__ops_strerror(errno, text, sizeof text));
 }
 
 int iso__op_crypto_random(iso_op_call* call) {

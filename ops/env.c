@@ -73,8 +73,8 @@ int iso_ops_env_new(const iso_ops_env_opts* opts,
       return rc;
     }
   }
-  env->kv = iso__kv_new(opts->kv_max_bytes ? opts->kv_max_bytes
-                                           : KV_DEFAULT_MAX);
+  env->kv =
+      iso__kv_new(opts->kv_max_bytes ? opts->kv_max_bytes : KV_DEFAULT_MAX);
   if (env->kv == NULL) {
     iso_ops_env_free(env);
     return ISO_ENOMEM;

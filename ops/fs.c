@@ -42,8 +42,7 @@ typedef struct fs_path {
 /* ---- errors ---- */
 
 static int fs_fail(const fs_path* p, iso_op_err err, const char* what) {
-  return iso_op_fail(p->call, err, "%s \"%.300s\": %s", p->op, p->given,
-                     what);
+  return iso_op_fail(p->call, err, "%s \"%.300s\": %s", p->op, p->given, what);
 }
 
 /* The class of errno e outside path resolution. */
@@ -112,17 +111,15 @@ static int fs_arg(fs_path* p,
   if (!iso_perms_allows_path(call->perms, kind, p->rel)) {
     return iso_op_fail(call, ISO_OPERR_PERMISSION_DENIED,
                        "%s \"%.300s\": requires --allow-%s=%.300s", op,
-                       p->given, perm_name(kind),
-                       p->rel[0] ? p->rel : ".");
+                       p->given, perm_name(kind), p->rel[0] ? p->rel : ".");
   }
   return 0;
 }
 
 /* openat2 beneath the root; returns the fd or -1 with errno. */
-static int open_beneath(int root, const char* rel, int flags, mode_t mode) {
+static int open_beneath(int root, const char* rel, int flags) {
   struct open_how how = {
       .flags = (uint64_t)(flags | O_CLOEXEC),
-      .mode = (flags & O_CREAT) ? mode : 0,
       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
   };
   for (int i = 0; i < OPENAT2_TRIES; i++) {
@@ -138,7 +135,7 @@ static int open_beneath(int root, const char* rel, int flags, mode_t mode) {
 }
 
 static int fs_open(const fs_path* p, int flags, int* fd) {
-  *fd = open_beneath(p->call->env->root_fd, p->rel, flags, 0);
+  *fd = open_beneath(p->call->env->root_fd, p->rel, flags);
   return *fd < 0 ? fs_fail_errno(p, errno, 1) : 0;
 }
 
@@ -151,7 +148,7 @@ static int fs_open_parent(const fs_path* p, int* dfd, const char** base) {
   memcpy(parent, p->rel, n);
   parent[n] = '\0';
   *base = slash ? slash + 1 : p->rel;
-  *dfd = open_beneath(p->call->env->root_fd, parent, O_PATH | O_DIRECTORY, 0);
+  *dfd = open_beneath(p->call->env->root_fd, parent, O_PATH | O_DIRECTORY);
   return *dfd < 0 ? fs_fail_errno(p, errno, 1) : 0;
 }
 
@@ -287,7 +284,9 @@ int iso__op_fs_write_file(iso_op_call* call) {
   }
   int flags = O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC |
               (append ? O_APPEND : O_TRUNC) |
-              (create_new ? O_CREAT | O_EXCL : create ? O_CREAT : 0);
+              (create_new ? O_CREAT | O_EXCL
+               : create   ? O_CREAT
+                          : 0);
   if (fs_open_parent(&p, &dfd, &base) != 0) {
     return -1;
   }
@@ -444,8 +443,7 @@ static int write_stat(iso_op_call* call, const struct statx* sx) {
 
 /* statx, or fstat where the kernel or file system has no statx. */
 static int stat_fd(int fd, struct statx* sx) {
-  if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, sx) ==
-      0) {
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, sx) == 0) {
     return 0;
   }
   struct stat st;
@@ -480,9 +478,10 @@ int iso__op_fs_stat(iso_op_call* call) {
 
 /* ---- mkdir ---- */
 
-/* Creates p's last component; an existing directory is fine when
- * `exist_ok` (an existing non-directory never is). */
-static int mkdir_one(const fs_path* p, int exist_ok) {
+/* Creates p's last component. With `exist_ok`, an existing directory is
+ * fine, and an existing non-directory fails AlreadyExists when it is the
+ * last component, else NotFound (not a directory). */
+static int mkdir_one(const fs_path* p, int exist_ok, int last) {
   int dfd;
   const char* base;
   if (fs_open_parent(p, &dfd, &base) != 0) {
@@ -494,13 +493,10 @@ static int mkdir_one(const fs_path* p, int exist_ok) {
   if (rc == 0 || e != EEXIST || !exist_ok) {
     return rc == 0 ? 0 : fs_fail_errno(p, e, 0);
   }
-  int fd = open_beneath(p->call->env->root_fd, p->rel, O_PATH | O_DIRECTORY,
-                        0);
-  if (fd < 0 && errno == ENOTDIR) {
-    return fs_fail_errno(p, EEXIST, 0);
-  }
+  int fd = open_beneath(p->call->env->root_fd, p->rel, O_PATH | O_DIRECTORY);
   if (fd < 0) {
-    return fs_fail_errno(p, errno, 1);
+    e = errno;
+    return fs_fail_errno(p, e == ENOTDIR && last ? EEXIST : e, 1);
   }
   close(fd);
   return 0;
@@ -518,7 +514,7 @@ static int mkdir_all(fs_path* p) {
     *s = '\0';
     snprintf(p->rel, sizeof p->rel, "%s", full);
     *s = c;
-    if (mkdir_one(p, 1) != 0) {
+    if (mkdir_one(p, 1, c == '\0') != 0) {
       return -1;
     }
     if (c == '\0') {
@@ -537,7 +533,7 @@ int iso__op_fs_mkdir(iso_op_call* call) {
   if (p.rel[0] == '\0') {
     return recursive ? 0 : fs_fail_errno(&p, EEXIST, 0);
   }
-  return recursive ? mkdir_all(&p) : mkdir_one(&p, 0);
+  return recursive ? mkdir_all(&p) : mkdir_one(&p, 0, 1);
 }
 
 /* ---- remove ---- */

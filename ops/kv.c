@@ -287,8 +287,7 @@ int iso__op_kv_delete(iso_op_call* call) {
   if (found) {
     kv_ent e = kv->ents[i];
     kv->bytes -= e.klen + e.vlen;
-    memmove(&kv->ents[i], &kv->ents[i + 1],
-            (kv->n - i - 1) * sizeof *kv->ents);
+    memmove(&kv->ents[i], &kv->ents[i + 1], (kv->n - i - 1) * sizeof *kv->ents);
     kv->n--;
     free(e.key);
     free(e.val);
@@ -328,8 +327,7 @@ int iso__op_kv_list(iso_op_call* call) {
   pthread_mutex_lock(&kv->mu);
   size_t i = lower_bound(kv, prefix, plen, &found);
   size_t n = 0;
-  while (i + n < kv->n && n < (size_t)limit &&
-         kv->ents[i + n].klen >= plen &&
+  while (i + n < kv->n && n < (size_t)limit && kv->ents[i + n].klen >= plen &&
          memcmp(kv->ents[i + n].key, prefix, plen) == 0) {
     n++;
   }
@@ -373,8 +371,7 @@ int iso__op_kv_increment(iso_op_call* call) {
   if (iso__op_arg_present(call, 1) &&
       read_num(call->argv[1], call->argl[1], &by) != 0) {
     return iso_op_fail(call, ISO_OPERR_TYPE,
-                       "%s: argument 2 (by) must be a number",
-                       call->def->name);
+                       "%s: argument 2 (by) must be a number", call->def->name);
   }
   iso_kv* kv = call->env->kv;
   pthread_mutex_lock(&kv->mu);

@@ -111,7 +111,7 @@ static int cmp_str(const void* a, const void* b) {
  * entry. Items are sorted, so of two equal entries the first one stays. */
 static int redundant(const perm_set* s, size_t i, int paths) {
   for (size_t j = 0; j < s->n; j++) {
-    if (j == i) {
+    if (j == i || s->items[j] == NULL) { /* dropped: what covered it stays */
       continue;
     }
     int same = strcmp(s->items[j], s->items[i]) == 0;
@@ -409,8 +409,7 @@ static int narrow_map(iso_perms* p,
       snprintf(msg, sizeof msg,
                "%s key \"%.*s\" (expected read, write and env)",
                k == ISO_PERM_NONE ? "unknown" : "duplicate",
-               key.type == ISO__MP_STR ? (int)(key.len > 64 ? 64 : key.len)
-                                       : 0,
+               key.type == ISO__MP_STR ? (int)(key.len > 64 ? 64 : key.len) : 0,
                key.type == ISO__MP_STR ? (const char*)key.data : "");
       return bad(err, errlen, msg);
     }

@@ -112,12 +112,21 @@ static const char* perm_flag(iso_perm_kind kind) {
   }
 }
 
+static int malformed(iso_op_call* call, int rc) {
+  return iso_op_fail(call, ISO_OPERR_TYPE, "%s: malformed arguments (%s)",
+                     call->def->name, iso__mp_strerror(rc));
+}
+
 static int split_args(iso_op_call* call, const uint8_t* args, size_t len) {
   const char* name = call->def->name;
   iso__mp_rd r;
   iso__mp_obj o;
   iso__mp_rd_init(&r, args, len);
-  if (iso__mp_read(&r, &o) != 0 || o.type != ISO__MP_ARRAY) {
+  int rc = iso__mp_read(&r, &o);
+  if (rc != 0) {
+    return malformed(call, rc);
+  }
+  if (o.type != ISO__MP_ARRAY) {
     return iso_op_fail(call, ISO_OPERR_TYPE,
                        "%s: the arguments must be a msgpack array", name);
   }
@@ -127,15 +136,13 @@ static int split_args(iso_op_call* call, const uint8_t* args, size_t len) {
                        ISO_OP_MAX_ARGS, o.len);
   }
   for (uint32_t i = 0; i < o.len; i++) {
-    const uint8_t* start = r.p;
-    int too_deep = 0;
-    int rc = iso__mp_skip(&r, 1, MAX_ARG_DEPTH, &too_deep);
+    int too_deep = 0; /* depth is the shim's business: values are opaque */
+    call->argv[i] = r.p;
+    rc = iso__mp_skip(&r, 1, MAX_ARG_DEPTH, &too_deep);
     if (rc != 0) {
-      return iso_op_fail(call, ISO_OPERR_TYPE, "%s: malformed arguments (%s)",
-                         name, iso__mp_strerror(rc));
+      return malformed(call, rc);
     }
-    call->argv[i] = start;
-    call->argl[i] = (size_t)(r.p - start);
+    call->argl[i] = (size_t)(r.p - call->argv[i]);
   }
   if (r.p != r.end) {
     return iso_op_fail(call, ISO_OPERR_TYPE,
@@ -204,8 +211,7 @@ int iso_op_arg_str(iso_op_call* call,
   if (arg_obj(call, i, &o) != 0 || o.type != ISO__MP_STR) {
     return arg_fail(call, i, what, "must be a string");
   }
-  if (memchr(o.data, 0, o.len) != NULL ||
-      !iso__mp_utf8_valid(o.data, o.len)) {
+  if (memchr(o.data, 0, o.len) != NULL || !iso__mp_utf8_valid(o.data, o.len)) {
     return arg_fail(call, i, what, "must be valid UTF-8 without NUL bytes");
   }
   if ((size_t)o.len >= buflen) {
@@ -313,17 +319,17 @@ static int ret_done(iso_op_call* call, const iso__mp_wr* w) {
   if (w->err == 0) {
     return 0;
   }
-  return iso_op_fail(call, ISO_OPERR_OTHER, "%s: %s", call->def->name,
-                     w->err == ISO_ETOOBIG ? "the result is too large"
-                                           : "out of memory");
+  return iso_op_fail(
+      call, ISO_OPERR_OTHER, "%s: %s", call->def->name,
+      w->err == ISO_ETOOBIG ? "the result is too large" : "out of memory");
 }
 
-#define RET_WITH(call, stmt)       \
-  do {                             \
-    iso__mp_wr w_;                 \
+#define RET_WITH(call, stmt)           \
+  do {                                 \
+    iso__mp_wr w_;                     \
     iso__mp_wr_init(&w_, (call)->out); \
-    stmt;                          \
-    return ret_done((call), &w_);  \
+    stmt;                              \
+    return ret_done((call), &w_);      \
   } while (0)
 
 int iso_op_ret_nil(iso_op_call* call) {
@@ -397,7 +403,8 @@ static int op_env_get(iso_op_call* call) {
 
 /* ---- the table ---- */
 
-#define OP(n, k, p, f) {.name = n, .kind = k, .perm = p, .fn = f}
+#define OP(n, k, p, f) \
+  { .name = n, .kind = k, .perm = p, .fn = f }
 
 static const iso_op_def builtin[] = {
     OP("op_noop", ISO_OP_SYNC, ISO_PERM_NONE, op_noop),
@@ -405,8 +412,7 @@ static const iso_op_def builtin[] = {
     OP("op_echo_async", ISO_OP_ASYNC, ISO_PERM_NONE, op_echo_async),
     OP("op_env_get", ISO_OP_SYNC, ISO_PERM_ENV, op_env_get),
     OP("op_fs_read_file", ISO_OP_ASYNC, ISO_PERM_READ, iso__op_fs_read_file),
-    OP("op_fs_write_file", ISO_OP_ASYNC, ISO_PERM_WRITE,
-       iso__op_fs_write_file),
+    OP("op_fs_write_file", ISO_OP_ASYNC, ISO_PERM_WRITE, iso__op_fs_write_file),
     OP("op_fs_read_dir", ISO_OP_ASYNC, ISO_PERM_READ, iso__op_fs_read_dir),
     OP("op_fs_stat", ISO_OP_ASYNC, ISO_PERM_READ, iso__op_fs_stat),
     OP("op_fs_mkdir", ISO_OP_ASYNC, ISO_PERM_WRITE, iso__op_fs_mkdir),
@@ -418,10 +424,11 @@ static const iso_op_def builtin[] = {
     OP("op_kv_list", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_kv_list),
     OP("op_kv_increment", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_kv_increment),
     OP("op_crypto_random", ISO_OP_SYNC, ISO_PERM_NONE, iso__op_crypto_random),
-    OP("op_crypto_random_uuid", ISO_OP_SYNC, ISO_PERM_NONE,
+    OP("op_crypto_random_uuid",
+       ISO_OP_SYNC,
+       ISO_PERM_NONE,
        iso__op_crypto_random_uuid),
-    OP("op_crypto_digest", ISO_OP_ASYNC, ISO_PERM_NONE,
-       iso__op_crypto_digest),
+    OP("op_crypto_digest", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_crypto_digest),
 };
 
 static const iso_op_table builtin_table = {

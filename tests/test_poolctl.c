@@ -373,6 +373,19 @@ static void t_usage_errors(void) {
       {{"call", "job.js", "--export"}, "--export needs a value"},
       {{"--json=1", "call", "job.js"}, "--json takes no value"},
       {{"help", "nope"}, "unknown command \"nope\""},
+      /* --permissions is checked before anything is sent */
+      {{"call", "job.js", "--permissions", "{\"read\":"},
+       "--permissions is not valid JSON: "},
+      {{"--permissions", "[\"data\"]", "call", "job.js"},
+       "--permissions: 'permissions' must be a map (got an array)"},
+      {{"eval", "--permissions={\"read\":\"data\"}", "--module", "job.js"},
+       "--permissions: 'permissions.read' must be true, false or an array "
+       "of strings (got a string)"},
+      {{"call", "job.js", "--permissions", "{\"net\":true}"},
+       "unknown key 'permissions.net'"},
+      {{"call", "job.js", "--permissions", "{\"env\":[\"HOME\",1]}"},
+       "'permissions.env[1]' must be a string (got an integer)"},
+      {{"call", "job.js", "--permissions"}, "--permissions needs a value"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const char* argv[8] = {POOLCTL};
@@ -403,6 +416,7 @@ static void t_help(void) {
   CHECK_CONTAINS(r.out, "usage: poolctl [OPTIONS] eval FILE [ARG...]");
   CHECK_CONTAINS(r.out, "poolctl [OPTIONS] call SPEC [--export NAME]");
   CHECK_CONTAINS(r.out, "--job-timeout MS");
+  CHECK_CONTAINS(r.out, "--permissions JSON");
   CHECK_STR(r.err, "");
   proc_result_free(&r);
   const char* argv2[] = {POOLCTL, "call", "--help", NULL};
