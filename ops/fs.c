@@ -270,8 +270,7 @@ int iso__op_fs_write_file(iso_op_call* call) {
   fs_path p;
   const uint8_t* data;
   size_t len;
-  int append, create, create_new, dfd;
-  const char* base;
+  int append, create, create_new;
   if (fs_arg(&p, call, "writeFile", 0, "path", ISO_PERM_WRITE) != 0 ||
       iso_op_arg_bytes(call, 1, "data", &data, &len) != 0 ||
       iso_op_arg_bool(call, 2, "append", 0, &append) != 0 ||
@@ -282,23 +281,20 @@ int iso__op_fs_write_file(iso_op_call* call) {
   if (p.rel[0] == '\0') {
     return fs_fail(&p, ISO_OPERR_OTHER, "is a directory");
   }
-  int flags = O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC |
-              (append ? O_APPEND : O_TRUNC) |
+  /* the whole path beneath the root: a symlink that stays inside is
+   * followed (also when creating), one that leaves is refused */
+  int flags = O_WRONLY | O_NONBLOCK | (append ? O_APPEND : O_TRUNC) |
               (create_new ? O_CREAT | O_EXCL
                : create   ? O_CREAT
                           : 0);
-  if (fs_open_parent(&p, &dfd, &base) != 0) {
+  int fd;
+  if (fs_open(&p, flags, &fd) != 0) {
     return -1;
   }
-  int fd = openat(dfd, base, flags, 0644);
-  int e = errno;
-  close(dfd);
-  if (fd < 0 && e == ELOOP) {
-    return fs_fail(&p, ISO_OPERR_INVALID_DATA,
-                   "is a symbolic link (writeFile does not follow one)");
-  }
-  if (fd < 0) {
-    return fs_fail_errno(&p, e, 0);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return fs_fail(&p, ISO_OPERR_INVALID_DATA, "is not a regular file");
   }
   int rc = write_all(&p, fd, data, len);
   close(fd);

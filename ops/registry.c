@@ -162,8 +162,10 @@ int iso_op_invoke(iso_op_call* call, const uint8_t* args, size_t args_len) {
     return -1;
   }
   if (def->perm != ISO_PERM_NONE && !iso_perms_allows(call->perms, def->perm)) {
-    return iso_op_fail(call, ISO_OPERR_PERMISSION_DENIED, "%s: requires %s",
-                       def->name, perm_flag(def->perm));
+    /* the service's flag, or the job's own `permissions` left it out */
+    return iso_op_fail(call, ISO_OPERR_PERMISSION_DENIED,
+                       "%s: requires %s (not granted to this job)", def->name,
+                       perm_flag(def->perm));
   }
   if (def->fn(call) == 0) {
     return 0;
