@@ -72,6 +72,11 @@ int iso_ops_env_new(const iso_ops_env_opts* opts,
       free(env);
       return rc;
     }
+    env->root_path = realpath(opts->data_root, NULL);
+    if (env->root_path == NULL) {
+      iso_ops_env_free(env);
+      return ISO_ENOMEM;
+    }
   }
   env->kv =
       iso__kv_new(opts->kv_max_bytes ? opts->kv_max_bytes : KV_DEFAULT_MAX);
@@ -91,5 +96,6 @@ void iso_ops_env_free(iso_ops_env* env) {
     close(env->root_fd);
   }
   iso__kv_free(env->kv);
+  free(env->root_path);
   free(env);
 }

@@ -37,6 +37,7 @@ typedef struct fs_path {
   const char* op; /* the user-facing name: "readFile" */
   char given[PATH_MAX];
   char rel[PATH_MAX]; /* "" is the root */
+  iso_perm_kind kind; /* the permission the op needs on it */
 } fs_path;
 
 /* ---- errors ---- */
@@ -93,6 +94,7 @@ static int fs_arg(fs_path* p,
                   iso_perm_kind kind) {
   p->call = call;
   p->op = op;
+  p->kind = kind;
   if (iso_op_arg_str(call, i, what, p->given, sizeof p->given) != 0) {
     return -1;
   }
@@ -134,9 +136,52 @@ static int open_beneath(int root, const char* rel, int flags) {
   return -1;
 }
 
+/* The permission again, on where the path really led: a symlink inside
+ * the root may lead to a part of it the permission does not cover. `fd`
+ * is what the path opened (or its parent, with `base` the last
+ * component). Returns 0, or -1 after failing the call. */
+static int fs_check_real(const fs_path* p, int fd, const char* base) {
+  const iso_ops_env* env = p->call->env;
+  if (iso_perms_allows_path(p->call->perms, p->kind, "")) {
+    return 0; /* all of the root is allowed */
+  }
+  char link[64], real[PATH_MAX];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, real, sizeof real - 1);
+  size_t rootlen = strlen(env->root_path);
+  if (n < 0 || (size_t)n < rootlen ||
+      memcmp(real, env->root_path, rootlen) != 0) {
+    return fs_fail(p, ISO_OPERR_PERMISSION_DENIED, "escapes the data root");
+  }
+  real[n] = '\0';
+  const char* rel = real + rootlen + (real[rootlen] == '/');
+  char full[PATH_MAX];
+  if (base != NULL) {
+    snprintf(full, sizeof full, "%s%s%s", rel, rel[0] ? "/" : "", base);
+    rel = full;
+  }
+  /* no symlink on the way: the check on the path as written stands */
+  if (strcmp(rel, p->rel) != 0 &&
+      !iso_perms_allows_path(p->call->perms, p->kind, rel)) {
+    return iso_op_fail(p->call, ISO_OPERR_PERMISSION_DENIED,
+                       "%s \"%.300s\": leads to \"%.300s\" (a symbolic link), "
+                       "which --allow-%s does not cover",
+                       p->op, p->given, rel, perm_name(p->kind));
+  }
+  return 0;
+}
+
 static int fs_open(const fs_path* p, int flags, int* fd) {
   *fd = open_beneath(p->call->env->root_fd, p->rel, flags);
-  return *fd < 0 ? fs_fail_errno(p, errno, 1) : 0;
+  if (*fd < 0) {
+    return fs_fail_errno(p, errno, 1);
+  }
+  if (fs_check_real(p, *fd, NULL) != 0) {
+    close(*fd);
+    *fd = -1;
+    return -1;
+  }
+  return 0;
 }
 
 /* Opens the parent of p's last component (p must not be the root) as an
@@ -149,7 +194,15 @@ static int fs_open_parent(const fs_path* p, int* dfd, const char** base) {
   parent[n] = '\0';
   *base = slash ? slash + 1 : p->rel;
   *dfd = open_beneath(p->call->env->root_fd, parent, O_PATH | O_DIRECTORY);
-  return *dfd < 0 ? fs_fail_errno(p, errno, 1) : 0;
+  if (*dfd < 0) {
+    return fs_fail_errno(p, errno, 1);
+  }
+  if (fs_check_real(p, *dfd, *base) != 0) {
+    close(*dfd);
+    *dfd = -1;
+    return -1;
+  }
+  return 0;
 }
 
 /* ---- result helpers ---- */
@@ -266,6 +319,70 @@ static int write_all(const fs_path* p, int fd, const uint8_t* d, size_t n) {
   return 0;
 }
 
+/* Opens an existing file for writing: resolved beneath the root without
+ * side effects first (a symlink that stays inside is followed), checked,
+ * and only then reopened to write (and truncate). Returns 0, 1 when it
+ * does not exist, or -1 after failing the call. */
+static int write_open_existing(const fs_path* p, int flags, int* fd) {
+  int path_fd = open_beneath(p->call->env->root_fd, p->rel, O_PATH);
+  if (path_fd < 0) {
+    return errno == ENOENT ? 1 : fs_fail_errno(p, errno, 1);
+  }
+  struct stat st = {0};
+  int rc = fs_check_real(p, path_fd, NULL);
+  if (rc == 0 && (fstat(path_fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+    rc = S_ISDIR(st.st_mode)
+             ? fs_fail(p, ISO_OPERR_OTHER, "is a directory")
+             : fs_fail(p, ISO_OPERR_INVALID_DATA, "is not a regular file");
+  }
+  if (rc == 0) {
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", path_fd);
+    *fd = open(link, flags);
+    rc = *fd < 0 ? fs_fail_errno(p, errno, 0) : 0;
+  }
+  close(path_fd);
+  return rc;
+}
+
+/* Opens p for writeFile. An existing file (or a symlink to one inside the
+ * root) is written; a missing one is created in its parent, itself
+ * resolved and checked beneath the root, so nothing is created or
+ * truncated where the permission does not reach. */
+static int write_open(const fs_path* p,
+                      int append,
+                      int create,
+                      int create_new,
+                      int* fd) {
+  int flags = O_WRONLY | O_NONBLOCK | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+  for (int tries = 0; tries < 2; tries++) {
+    int rc = create_new ? 1 : write_open_existing(p, flags, fd);
+    if (rc <= 0) {
+      return rc;
+    }
+    if (!create && !create_new) {
+      return fs_fail_errno(p, ENOENT, 0);
+    }
+    int dfd;
+    const char* base;
+    if (fs_open_parent(p, &dfd, &base) != 0) {
+      return -1;
+    }
+    *fd = openat(dfd, base, flags | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+    int e = errno;
+    close(dfd);
+    if (*fd >= 0) {
+      return 0;
+    }
+    if (e != EEXIST || create_new) {
+      return fs_fail_errno(p, e, 0);
+    }
+    /* made meanwhile, or a dangling symlink: look again, once */
+  }
+  return fs_fail(p, ISO_OPERR_INVALID_DATA,
+                 "is a symbolic link that leads nowhere");
+}
+
 int iso__op_fs_write_file(iso_op_call* call) {
   fs_path p;
   const uint8_t* data;
@@ -281,20 +398,9 @@ int iso__op_fs_write_file(iso_op_call* call) {
   if (p.rel[0] == '\0') {
     return fs_fail(&p, ISO_OPERR_OTHER, "is a directory");
   }
-  /* the whole path beneath the root: a symlink that stays inside is
-   * followed (also when creating), one that leaves is refused */
-  int flags = O_WRONLY | O_NONBLOCK | (append ? O_APPEND : O_TRUNC) |
-              (create_new ? O_CREAT | O_EXCL
-               : create   ? O_CREAT
-                          : 0);
-  int fd;
-  if (fs_open(&p, flags, &fd) != 0) {
+  int fd = -1;
+  if (write_open(&p, append, create, create_new, &fd) != 0) {
     return -1;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return fs_fail(&p, ISO_OPERR_INVALID_DATA, "is not a regular file");
   }
   int rc = write_all(&p, fd, data, len);
   close(fd);

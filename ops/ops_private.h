@@ -13,7 +13,8 @@
 #include "iso_ops.h"
 
 struct iso_ops_env {
-  int root_fd; /* O_PATH directory fd of the data root; -1: none */
+  int root_fd;     /* O_PATH directory fd of the data root; -1: none */
+  char* root_path; /* its real path, to check where symlinks lead */
   iso_kv* kv;
 };
 

@@ -1107,8 +1107,29 @@ static void t_fs_perms(void) {
   CHECK_OK("");
   run("op_fs_write_file", p, "sy", "data/out/z/f", "ok");
   CHECK_OK("");
+  /* symlinks inside the root that lead where the permission does not */
+  char l[256];
+  sub("data/to_base", l, sizeof l);
+  CHECK_EQ(symlink("../database/y.txt", l), 0);
+  run("op_fs_read_file", p, "s", "data/to_base");
+  CHECK_ERR("PermissionDenied",
+            "readFile \"data/to_base\": leads to \"database/y.txt\" (a "
+            "symbolic link), which --allow-read does not cover");
+  sub("data/out/up", l, sizeof l);
+  CHECK_EQ(symlink("../../database", l), 0);
+  run("op_fs_write_file", p, "sy", "data/out/up/new", "no");
+  CHECK_ERR("PermissionDenied",
+            "writeFile \"data/out/up/new\": leads to \"database/new\" (a "
+            "symbolic link), which --allow-write does not cover");
+  run("op_fs_mkdir", p, "sb", "data/out/up/d", 0);
+  CHECK_ERR("PermissionDenied",
+            "mkdir \"data/out/up/d\": leads to \"database/d\" (a "
+            "symbolic link), which --allow-write does not cover");
+  CHECK(!exists(g_root, "database/new") && !exists(g_root, "database/d"));
   run("op_fs_remove", p, "sb", "data/out", 1);
   CHECK_OK("");
+  sub("data/to_base", l, sizeof l);
+  CHECK_EQ(unlink(l), 0);
   iso_perms_unref(p);
 }
 

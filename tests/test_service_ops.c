@@ -870,10 +870,12 @@ static void t_perms_service_grant(void) {
   CHECK_ITEM(v, "pub_dotdot", "PermissionDenied: ", NULL);
   CHECK_ITEM(v, "pub_dotdot_out", "PermissionDenied: ", NULL);
   CHECK_ITEM(v, "out_link", "PermissionDenied: ", "escapes the data root");
-  /* ops/README.md: permissions are checked on the path as written; a
-   * symlink inside the root is the operator's and is followed */
-  CHECK_ITEM(v, "sec_link", "ok:secret", NULL);
-  CHECK_ITEM(v, "up_link", "ok:secret", NULL);
+  /* a symlink inside the root is followed, and the permission is checked
+   * again where it leads */
+  CHECK_ITEM(v, "sec_link", "PermissionDenied: ",
+             "leads to 'secret.txt' (a symbolic link)");
+  CHECK_ITEM(v, "up_link", "PermissionDenied: ",
+             "leads to 'secret.txt' (a symbolic link)");
   CHECK_ITEM(v, "write", "PermissionDenied: ", "--allow-write");
   CHECK_ITEM(v, "overwrite", "PermissionDenied: ", NULL);
   CHECK_ITEM(v, "mkdir", "PermissionDenied: ", NULL);
