@@ -349,13 +349,7 @@ static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
   iso__rt_enter(rt, realm);
   int rc = v8s_ops_resolve(rt->iso, realm->ctx, realm->resolve_ops,
                            rt->op_results, k, &exc);
-  iso__rt_leave(rt, realm, rc, &exc);
-  if (rc == ISO_EJS) {
-    iso_js_error e = {0};
-    iso__error_from_exc(&e, &exc, ISO_JS_UNCAUGHT, ISO_EJS);
-    iso__realm_error(realm, NULL, &e);
-  }
-  v8s_exc_clear(&exc);
+  iso__rt_leave_hook(rt, realm, rc, &exc);
   return k;
 }
 

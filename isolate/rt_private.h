@@ -215,6 +215,7 @@ void iso__rt_wake(iso_rt* rt);
 void iso__realm_fail(iso_realm* realm, iso_js_error* err);
 void iso__realm_error(iso_realm* realm, void* culprit, iso_js_error* err);
 int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
+int iso__rt_leave_hook(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
 void iso__error_from_exc(iso_js_error* e,
                          v8s_exc* exc,
                          iso_js_error_kind k,

@@ -164,6 +164,20 @@ int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
   return rc;
 }
 
+/* Leaving one of the prelude's hooks (fireTimers, dispatch, resolveOps):
+ * what it let through is an uncaught error of the realm, with no
+ * evaluation to blame. Clears exc; returns rc. */
+int iso__rt_leave_hook(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
+  iso__rt_leave(rt, realm, rc, exc);
+  if (rc == ISO_EJS) {
+    iso_js_error e = {0};
+    iso__error_from_exc(&e, exc, ISO_JS_UNCAUGHT, ISO_EJS);
+    iso__realm_error(realm, NULL, &e);
+  }
+  v8s_exc_clear(exc);
+  return rc;
+}
+
 static void idle_cb(uv_idle_t* h);
 
 void iso__rt_wake(iso_rt* rt) {
@@ -246,13 +260,7 @@ static void fire_realm_timers(iso_realm* r) {
   v8s_exc exc = {0};
   iso__rt_enter(rt, r);
   int rc = v8s_call(rt->iso, r->ctx, r->fire_timers, 0, NULL, NULL, &exc);
-  iso__rt_leave(rt, r, rc, &exc);
-  if (rc == ISO_EJS) {
-    iso_js_error e = {0};
-    iso__error_from_exc(&e, &exc, ISO_JS_UNCAUGHT, ISO_EJS);
-    iso__realm_error(r, NULL, &e);
-  }
-  v8s_exc_clear(&exc);
+  iso__rt_leave_hook(rt, r, rc, &exc);
 }
 
 static void timer_cb(uv_timer_t* t) {
@@ -672,13 +680,7 @@ int iso_realm_dispatch(iso_realm* realm, const char* type) {
   iso__rt_enter(rt, realm);
   int rc = v8s_call(rt->iso, realm->ctx, realm->dispatch, 1, &arg, NULL, &exc);
   v8s_ref_free(rt->iso, arg);
-  iso__rt_leave(rt, realm, rc, &exc);
-  if (rc == ISO_EJS) {
-    iso_js_error e = {0};
-    iso__error_from_exc(&e, &exc, ISO_JS_UNCAUGHT, ISO_EJS);
-    iso__realm_error(realm, NULL, &e);
-  }
-  v8s_exc_clear(&exc);
+  iso__rt_leave_hook(rt, realm, rc, &exc);
   iso__rt_wake(rt);
   return rc;
 }

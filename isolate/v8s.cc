@@ -1417,16 +1417,32 @@ bool decode_value(Isolate* isolate,
   return d.read(out, 0) && d.p == d.end;
 }
 
+// What an op's native starts from: the isolate, the calling context, its
+// realm (NULL once the realm is gone: the call then does nothing) and the
+// op's index (the function's data).
+struct OpEntry {
+  Isolate* isolate;
+  v8s_isolate* iso;
+  Local<Context> context;
+  void* realm;
+  uint32_t op;
+  explicit OpEntry(const FunctionCallbackInfo<Value>& args)
+      : isolate(args.GetIsolate()),
+        iso(iso_of(isolate)),
+        context(isolate->GetCurrentContext()),
+        realm(realm_of(context)),
+        op(args.Data().As<v8::Uint32>()->Value()) {}
+};
+
 // A sync op: arguments to msgpack, the op inline, its result back.
 void n_op_sync(const FunctionCallbackInfo<Value>& args) {
-  Isolate* isolate = args.GetIsolate();
-  v8s_isolate* iso = iso_of(isolate);
-  Local<Context> context = isolate->GetCurrentContext();
-  void* realm = realm_of(context);
-  if (realm == nullptr) {
+  OpEntry in(args);
+  if (in.realm == nullptr) {
     return;
   }
-  uint32_t op = args.Data().As<v8::Uint32>()->Value();
+  Isolate* isolate = in.isolate;
+  Local<Context> context = in.context;
+  v8s_isolate* iso = in.iso;
   static const uint8_t kNoArgs[] = {0x90};
   const uint8_t* a = kNoArgs;
   size_t alen = 1;
@@ -1442,8 +1458,8 @@ void n_op_sync(const FunctionCallbackInfo<Value>& args) {
   size_t res_len = 0;
   const char* cls = nullptr;
   const char* msg = nullptr;
-  if (iso->host->op_sync(realm, op, a, alen, &res, &res_len, &cls, &msg) !=
-      0) {
+  if (iso->host->op_sync(in.realm, in.op, a, alen, &res, &res_len, &cls,
+                         &msg) != 0) {
     throw_op_error(isolate, context, cls ? cls : "Error", msg ? msg : "");
     return;
   }
@@ -1460,14 +1476,13 @@ void n_op_sync(const FunctionCallbackInfo<Value>& args) {
 
 // An async op: fn(promiseId, ...args) queues the request.
 void n_op_async(const FunctionCallbackInfo<Value>& args) {
-  Isolate* isolate = args.GetIsolate();
-  v8s_isolate* iso = iso_of(isolate);
-  Local<Context> context = isolate->GetCurrentContext();
-  void* realm = realm_of(context);
-  if (realm == nullptr) {
+  OpEntry in(args);
+  if (in.realm == nullptr) {
     return;
   }
-  uint32_t op = args.Data().As<v8::Uint32>()->Value();
+  Isolate* isolate = in.isolate;
+  Local<Context> context = in.context;
+  v8s_isolate* iso = in.iso;
   if (args.Length() < 1 || !args[0]->IsUint32()) {
     throw_type(isolate, "an async op takes a promise id first");
     return;
@@ -1478,7 +1493,7 @@ void n_op_async(const FunctionCallbackInfo<Value>& args) {
   }
   const char* cls = nullptr;
   const char* msg = nullptr;
-  if (iso->host->op_async(realm, op, args[0].As<v8::Uint32>()->Value(),
+  if (iso->host->op_async(in.realm, in.op, args[0].As<v8::Uint32>()->Value(),
                           reinterpret_cast<const uint8_t*>(e.w.out.data()),
                           e.w.out.size(), &cls, &msg) != 0) {
     throw_op_error(isolate, context, cls ? cls : "Error", msg ? msg : "");
@@ -1488,10 +1503,10 @@ void n_op_async(const FunctionCallbackInfo<Value>& args) {
 // __iso.ops and __iso.opKinds for a new context.
 void install_ops(v8s_isolate* iso, Local<Context> context, Local<Object> n) {
   Isolate* isolate = iso->isolate;
-  Local<Object> ops = Object::New(isolate, v8::Null(isolate), nullptr,
-                                  nullptr, 0);
-  Local<Object> kinds = Object::New(isolate, v8::Null(isolate), nullptr,
-                                    nullptr, 0);
+  Local<Object> ops =
+      Object::New(isolate, v8::Null(isolate), nullptr, nullptr, 0);
+  Local<Object> kinds =
+      Object::New(isolate, v8::Null(isolate), nullptr, nullptr, 0);
   for (size_t i = 0; i < iso->op_names.size(); i++) {
     if (iso->op_fns.size() <= i) {
       Local<FunctionTemplate> t = FunctionTemplate::New(
@@ -1500,16 +1515,12 @@ void install_ops(v8s_isolate* iso, Local<Context> context, Local<Object> n) {
           Local<v8::Signature>(), 0, v8::ConstructorBehavior::kThrow);
       iso->op_fns.emplace_back(isolate, t);
     }
-    Local<Function> fn = iso->op_fns[i]
-                             .Get(isolate)
-                             ->GetFunction(context)
-                             .ToLocalChecked();
+    Local<Function> fn =
+        iso->op_fns[i].Get(isolate)->GetFunction(context).ToLocalChecked();
     Local<String> name = str(isolate, iso->op_names[i].c_str());
     fn->SetName(name);
     ops->Set(context, name, fn).Check();
-    kinds
-        ->Set(context, name,
-              str(isolate, iso->op_async[i] ? "async" : "sync"))
+    kinds->Set(context, name, str(isolate, iso->op_async[i] ? "async" : "sync"))
         .Check();
   }
   n->Set(context, str(isolate, "ops"), ops).Check();
