@@ -1872,6 +1872,9 @@
         setDelete(unrefedOps, rec.id);
       }
       const cls = flat[i + 1];
+      if (cls === "") {
+        continue; // its job was cancelled: forgotten, never settled
+      }
       if (cls === undefined || cls === null) {
         rec.resolve(flat[i + 2]);
       } else {

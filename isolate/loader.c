@@ -117,9 +117,8 @@ static int resolve_builtin(const char* specifier,
                      "Unknown built-in module \"%s\" imported from \"%s\" "
                      "(there are",
                      specifier, referrer);
-    for (size_t i = 0; i < iso_builtin_modules_count && n >= 0 &&
-                       (size_t)n < errlen;
-         i++) {
+    for (size_t i = 0;
+         i < iso_builtin_modules_count && n >= 0 && (size_t)n < errlen; i++) {
       n += snprintf(err + n, errlen - n, "%s %s", i ? "," : "",
                     iso_builtin_modules[i].specifier);
     }

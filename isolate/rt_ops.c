@@ -41,13 +41,12 @@ static void flush_cb(uv_prepare_t* h);
 int iso__ops_init(iso_rt* rt, const iso_rt_opts* opts) {
   rt->ops = opts->ops != NULL ? opts->ops : iso_ops_builtin();
   rt->ops_env = opts->ops_env;
-  rt->default_perms = iso_perms_ref(opts->default_perms != NULL
-                                        ? opts->default_perms
-                                        : iso_perms_none());
+  rt->default_perms = iso_perms_ref(
+      opts->default_perms != NULL ? opts->default_perms : iso_perms_none());
   rt->op_send = opts->op_send;
   rt->op_send_data = opts->op_send_data;
-  rt->max_pending_ops = opts->max_pending_ops ? opts->max_pending_ops
-                                              : DEFAULT_MAX_PENDING_OPS;
+  rt->max_pending_ops =
+      opts->max_pending_ops ? opts->max_pending_ops : DEFAULT_MAX_PENDING_OPS;
   iso_buf_init(&rt->op_out);
   return 0;
 }
@@ -170,9 +169,11 @@ int iso__host_op_async(void* realm_p,
                        : iso_op_batch_new(rt->ops, rt->ops_env);
     rt->op_spare = NULL;
   }
+  /* the job whose JavaScript (or a continuation of it) asks */
+  iso_op_caller who = {
+      .realm = realm->id, .tag = v8s_job_tag(rt->iso), .perms = realm->perms};
   if (rt->op_batch == NULL ||
-      iso_op_batch_add(rt->op_batch, op, promise, realm->id, realm->perms,
-                       args, len) != 0) {
+      iso_op_batch_add(rt->op_batch, op, promise, &who, args, len) != 0) {
     return op_error(rt, err_class, err_msg, "Error", "%s: out of memory",
                     rt->ops->defs[op].name);
   }
@@ -326,7 +327,9 @@ static int reserve_results(iso_rt* rt, size_t n) {
   return 0;
 }
 
-/* Resolves the realm's responses in b: returns how many there were. */
+/* Resolves the realm's responses in b: returns how many there were. The
+ * responses of a cancelled job are forgotten, not settled: what it awaits
+ * never runs. */
 static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
   size_t k = 0;
   for (size_t i = 0; i < b->n; i++) {
@@ -335,9 +338,13 @@ static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
       continue;
     }
     settle_count(realm, r->promise);
+    int forget = iso__realm_tag_cancelled(realm, r->tag);
+    rt->ops_dropped += forget;
     rt->op_results[k++] = (v8s_op_result){
         .promise = r->promise,
-        .err_class = r->err != ISO_OPERR_NONE ? iso_op_err_class(r->err) : NULL,
+        .err_class = forget                     ? ""
+                     : r->err != ISO_OPERR_NONE ? iso_op_err_class(r->err)
+                                                : NULL,
         .data = b->res.data + r->res_off,
         .len = r->res_len,
     };

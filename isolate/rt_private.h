@@ -85,6 +85,7 @@ enum {
 
 typedef struct iso_eval {
   struct iso_eval* next;
+  uint32_t tag; /* its JavaScript's job tag (v8s_set_job_tag) */
   int state;
   int cancelled; /* dropped by iso_realm_eval_cancel: no callback */
   iso_load* load;
@@ -149,6 +150,10 @@ struct iso_realm {
   int pending_unref_ops; /* unref'd ones, whose ids are in unref_ids */
   uint32_t* unref_ids;
   size_t nunref, capunref;
+  /* tags of the last evaluations cancelled while pending: their ops'
+   * responses are forgotten (a ring; older ones are simply delivered) */
+  uint32_t cancelled_tags[16];
+  unsigned cancelled_next;
   iso_rejection* pending_promise_exceptions;
   iso_eval* evals; /* pending evaluations, in submission order */
   iso_eval* evals_tail;
@@ -199,19 +204,21 @@ struct iso_rt {
   size_t max_pending_ops; /* per realm */
   iso_op_call op_call;    /* sync ops: the call and its result */
   iso_buf op_out;
-  iso_op_batch* op_batch; /* the requests of this tick */
-  iso_op_batch* op_spare; /* a returned batch, kept for reuse */
-  uv_prepare_t op_flush;  /* sends op_batch at the end of the iteration */
+  iso_op_batch* op_batch;       /* the requests of this tick */
+  iso_op_batch* op_spare;       /* a returned batch, kept for reuse */
+  uv_prepare_t op_flush;        /* sends op_batch at the end of the iteration */
   struct iso_op_work* op_works; /* batches on libuv's thread pool */
   v8s_op_result* op_results;    /* scratch for iso_rt_ops_done */
   size_t cap_op_results;
   uint32_t next_realm_id;
+  uint32_t next_tag;    /* evaluations' job tags */
   uint64_t ops_dropped; /* responses whose realm was gone */
 };
 
 /* runtime.c */
 void iso__rt_enter(iso_rt* rt, iso_realm* realm);
 void iso__rt_wake(iso_rt* rt);
+int iso__realm_tag_cancelled(const iso_realm* realm, uint32_t tag);
 void iso__realm_fail(iso_realm* realm, iso_js_error* err);
 void iso__realm_error(iso_realm* realm, void* culprit, iso_js_error* err);
 int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);

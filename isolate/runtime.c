@@ -312,7 +312,7 @@ static void host_promise_reject(void* realm_p,
     }
     r->promise = v8s_ref_dup(rt->iso, promise);
     r->reason = v8s_ref_dup(rt->iso, reason);
-    r->culprit = realm->current;
+    r->culprit = iso_realm_current(realm);
     /* append: the first rejection is the one reported */
     iso_rejection** pp = &realm->pending_promise_exceptions;
     while (*pp != NULL) {
@@ -349,7 +349,7 @@ static void host_uncaught(void* realm_p, const v8s_exc* exc) {
   e.stack = exc->stack ? strdup(exc->stack) : NULL;
   e.kind = ISO_JS_UNCAUGHT;
   e.code = ISO_EJS;
-  iso__realm_error(realm, realm->current, &e);
+  iso__realm_error(realm, iso_realm_current(realm), &e);
   iso__rt_wake(realm->rt);
 }
 
@@ -507,8 +507,33 @@ int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen) {
   return hit;
 }
 
+/* A pending, not cancelled evaluation of the realm by its tag. */
+static iso_eval* eval_by_tag(const iso_realm* realm, uint32_t tag) {
+  for (iso_eval* ev = realm->evals; tag != 0 && ev != NULL; ev = ev->next) {
+    if (ev->tag == tag) {
+      return ev->cancelled ? NULL : ev;
+    }
+  }
+  return NULL;
+}
+
+/* The evaluation's own JavaScript, or a promise continuation of it (its
+ * job tag came along), while the evaluation is pending. */
 void* iso_realm_current(const iso_realm* realm) {
-  return realm->current;
+  if (realm->current != NULL) {
+    return realm->current;
+  }
+  iso_eval* ev = eval_by_tag(realm, v8s_job_tag(realm->rt->iso));
+  return ev != NULL ? ev->data : NULL;
+}
+
+int iso__realm_tag_cancelled(const iso_realm* realm, uint32_t tag) {
+  for (unsigned i = 0; tag != 0 && i < 16; i++) {
+    if (realm->cancelled_tags[i] == tag) {
+      return 1;
+    }
+  }
+  return 0;
 }
 
 void iso_realm_set_deadline(iso_realm* realm, uint64_t deadline_ns) {
@@ -712,6 +737,8 @@ int iso_realm_eval_cancel(iso_realm* realm, void* data) {
   for (iso_eval* e = realm->evals; e != NULL; e = e->next) {
     if (e->data == data && !e->cancelled) {
       e->cancelled = 1;
+      /* its ops in flight are forgotten when they come back */
+      realm->cancelled_tags[realm->cancelled_next++ % 16] = e->tag;
       n++;
     }
   }
@@ -752,6 +779,7 @@ int iso_realm_eval(iso_realm* realm,
   }
   ev->cb = cb;
   ev->data = data;
+  ev->tag = ++realm->rt->next_tag ? realm->rt->next_tag : ++realm->rt->next_tag;
   ev->call = o->call;
   ev->export_name = strdup(o->export_name ? o->export_name : "default");
   if (o->args_mp != NULL && o->args_len > 0) {
@@ -862,6 +890,7 @@ int iso_realm_eval(iso_realm* realm,
  * becomes its error. Returns rc. */
 static int eval_leave(iso_realm* realm, iso_eval* ev, int rc, v8s_exc* exc) {
   realm->current = NULL;
+  v8s_set_job_tag(realm->rt->iso, realm->ctx, 0);
   iso__rt_leave(realm->rt, NULL, rc, exc);
   if (rc == ISO_ETERMINATED) {
     stopped_error(realm->rt, &ev->err);
@@ -879,6 +908,7 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
   v8s_exc exc = {0};
   iso__rt_enter(rt, realm);
   realm->current = ev->data;
+  v8s_set_job_tag(rt->iso, realm->ctx, ev->tag);
   int rc = v8s_module_namespace(rt->iso, realm->ctx, ev->mod->ref, &ns);
   if (rc == 0) {
     rc = v8s_get(rt->iso, realm->ctx, ns, ev->export_name, &value, &exc);
@@ -934,6 +964,7 @@ static int instantiate_evaluate(iso_realm* realm,
   v8s_exc exc = {0};
   iso__rt_enter(rt, realm);
   realm->current = ev != NULL ? ev->data : NULL;
+  v8s_set_job_tag(rt->iso, realm->ctx, ev != NULL ? ev->tag : 0);
   int rc = v8s_module_instantiate(rt->iso, realm->ctx, m->ref, &exc);
   if (rc == 0) {
     rc = v8s_module_evaluate(rt->iso, realm->ctx, m->ref, promise, &exc);

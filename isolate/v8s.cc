@@ -2193,6 +2193,28 @@ void v8s_exc_from_value(v8s_isolate* iso,
   describe(isolate, context, ref_value(iso, value), exc);
 }
 
+void v8s_set_job_tag(v8s_isolate* iso, v8s_ref ctx, uint32_t tag) {
+  Isolate* isolate = iso->isolate;
+  HandleScope handle_scope(isolate);
+  Local<Context> context = ref_context(iso, ctx);
+  if (!context.IsEmpty()) {
+    context->SetContinuationPreservedEmbedderData(
+        tag != 0 ? Integer::NewFromUnsigned(isolate, tag).As<Value>()
+                 : v8::Undefined(isolate).As<Value>());
+  }
+}
+
+uint32_t v8s_job_tag(v8s_isolate* iso) {
+  Isolate* isolate = iso->isolate;
+  if (!isolate->InContext()) {
+    return 0;
+  }
+  HandleScope handle_scope(isolate);
+  Local<Value> v =
+      isolate->GetCurrentContext()->GetContinuationPreservedEmbedderData();
+  return v->IsUint32() ? v.As<v8::Uint32>()->Value() : 0;
+}
+
 int v8s_ops_resolve(v8s_isolate* iso,
                     v8s_ref ctx,
                     v8s_ref fn,

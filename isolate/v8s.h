@@ -90,8 +90,9 @@ typedef struct v8s_op_info {
 typedef struct v8s_op_result {
   uint32_t promise;      /* the JavaScript promise id */
   const char* err_class; /* NULL: `data` is the msgpack value (len 0:
-                            undefined); else "NotFound", ... and `data`
-                            is the message text */
+                            undefined); "": forget the promise without
+                            settling it (its job was cancelled); else
+                            "NotFound", ... and `data` is the message */
   const uint8_t* data;
   size_t len;
 } v8s_op_result;
@@ -169,12 +170,12 @@ typedef struct v8s_host {
 typedef struct v8s_isolate_opts {
   struct uv_loop_s* loop; /* V8's foreground tasks run on this loop */
   const v8s_host* host;
-  void* host_data;    /* the embedder's state for this isolate,
-                         kept in the isolate's data slot 1 (the
-                         runtime's JsRuntimeState); passed to
-                         near_heap_limit */
-  size_t heap_max_mb; /* 0: V8's default; also caps the isolate's
-                         ArrayBuffer memory (0: 4 GiB) */
+  void* host_data;        /* the embedder's state for this isolate,
+                             kept in the isolate's data slot 1 (the
+                             runtime's JsRuntimeState); passed to
+                             near_heap_limit */
+  size_t heap_max_mb;     /* 0: V8's default; also caps the isolate's
+                             ArrayBuffer memory (0: 4 GiB) */
   const v8s_op_info* ops; /* installed as __iso.ops; copied */
   size_t nops;
   size_t op_args_max; /* largest op arguments, as msgpack; 0: 256 MiB */
@@ -359,6 +360,18 @@ void v8s_exc_from_value(v8s_isolate* iso,
                         v8s_ref ctx,
                         v8s_ref value,
                         v8s_exc* exc);
+
+/* ---- job tags ---- */
+
+/* v8s_set_job_tag: the tag (0: none) that JavaScript run from now on in
+ * ctx carries, and that every promise continuation it creates carries
+ * again when it runs later (V8's continuation-preserved embedder data):
+ * the runtime tags an evaluation's own JavaScript with it. */
+void v8s_set_job_tag(v8s_isolate* iso, v8s_ref ctx, uint32_t tag);
+
+/* v8s_job_tag: the tag of the JavaScript running now (0: none, or no
+ * JavaScript). For host callbacks. */
+uint32_t v8s_job_tag(v8s_isolate* iso);
 
 /* ---- ops ---- */
 

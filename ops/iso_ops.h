@@ -39,13 +39,13 @@ extern "C" {
 /* X(enum suffix, JavaScript class name). The class names are the ones
  * JavaScript sees (Isopool.errors.NotFound, ...; TypeError and Error are
  * the built-in classes). */
-#define ISO_OP_ERRORS(X)                     \
-  X(TYPE, "TypeError")                       \
-  X(NOT_FOUND, "NotFound")                   \
-  X(PERMISSION_DENIED, "PermissionDenied")   \
-  X(ALREADY_EXISTS, "AlreadyExists")         \
-  X(INVALID_DATA, "InvalidData")             \
-  X(TIMED_OUT, "TimedOut")                   \
+#define ISO_OP_ERRORS(X)                   \
+  X(TYPE, "TypeError")                     \
+  X(NOT_FOUND, "NotFound")                 \
+  X(PERMISSION_DENIED, "PermissionDenied") \
+  X(ALREADY_EXISTS, "AlreadyExists")       \
+  X(INVALID_DATA, "InvalidData")           \
+  X(TIMED_OUT, "TimedOut")                 \
   X(OTHER, "Error")
 
 typedef enum iso_op_err {
@@ -167,14 +167,14 @@ void iso_ops_env_free(iso_ops_env* env);
  * for async ones) fills the inputs; the op writes `out` or fails. */
 typedef struct iso_op_call {
   const struct iso_op_def* def;
-  const iso_perms* perms;  /* the calling realm's permissions */
-  iso_ops_env* env;        /* service-wide state */
-  int argc;                /* the arguments, split: each a msgpack value */
+  const iso_perms* perms; /* the calling realm's permissions */
+  iso_ops_env* env;       /* service-wide state */
+  int argc;               /* the arguments, split: each a msgpack value */
   const uint8_t* argv[ISO_OP_MAX_ARGS];
   size_t argl[ISO_OP_MAX_ARGS];
-  iso_buf* out;    /* the result: one msgpack value; left empty: undefined */
-  iso_op_err err;  /* set by iso_op_fail */
-  char msg[512];   /* the error's message */
+  iso_buf* out;   /* the result: one msgpack value; left empty: undefined */
+  iso_op_err err; /* set by iso_op_fail */
+  char msg[512];  /* the error's message */
 } iso_op_call;
 
 /* An op's function: returns 0 with the result in call->out, or -1 after
@@ -272,11 +272,12 @@ typedef struct iso_op_rec {
   uint32_t op;      /* index in the batch's table */
   uint32_t promise; /* the JavaScript promise id */
   uint32_t realm;   /* the runtime's id of the calling realm */
+  uint32_t tag;     /* the runtime's tag of the calling job (0: none) */
   uint32_t args_off, args_len; /* in batch->args: a msgpack array */
   const iso_perms* perms;      /* the realm's; one reference per record */
   /* response */
-  iso_op_err err;              /* ISO_OPERR_NONE: res is the value */
-  uint32_t res_off, res_len;   /* in batch->res: msgpack, or the message */
+  iso_op_err err;            /* ISO_OPERR_NONE: res is the value */
+  uint32_t res_off, res_len; /* in batch->res: msgpack, or the message */
 } iso_op_rec;
 
 /* The requests of one tick of one runtime. Made and read on the runtime's
@@ -302,14 +303,21 @@ void iso_op_batch_free(iso_op_batch* b);
  * perms references and keeping the memory. Thread: any. */
 void iso_op_batch_reset(iso_op_batch* b);
 
-/* iso_op_batch_add: append a request whose arguments are the msgpack
- * array args (copied), taking a reference to perms. Returns 0 or
- * ISO_ENOMEM. Thread: the runtime's. */
+/* Who asks for an op: the runtime's ids of the realm and of the job
+ * whose JavaScript called it (0: none), and the realm's permissions. */
+typedef struct iso_op_caller {
+  uint32_t realm;
+  uint32_t tag;
+  const iso_perms* perms;
+} iso_op_caller;
+
+/* iso_op_batch_add: append a request from `caller` whose arguments are the
+ * msgpack array args (copied), taking a reference to caller->perms.
+ * Returns 0 or ISO_ENOMEM. Thread: the runtime's. */
 int iso_op_batch_add(iso_op_batch* b,
                      uint32_t op,
                      uint32_t promise,
-                     uint32_t realm,
-                     const iso_perms* perms,
+                     const iso_op_caller* caller,
                      const uint8_t* args,
                      size_t args_len);
 

@@ -479,8 +479,7 @@ void iso_op_batch_free(iso_op_batch* b) {
 int iso_op_batch_add(iso_op_batch* b,
                      uint32_t op,
                      uint32_t promise,
-                     uint32_t realm,
-                     const iso_perms* perms,
+                     const iso_op_caller* caller,
                      const uint8_t* args,
                      size_t args_len) {
   if (b->n == b->cap) {
@@ -500,10 +499,11 @@ int iso_op_batch_add(iso_op_batch* b,
   b->recs[b->n++] = (iso_op_rec){
       .op = op,
       .promise = promise,
-      .realm = realm,
+      .realm = caller->realm,
+      .tag = caller->tag,
       .args_off = (uint32_t)off,
       .args_len = (uint32_t)args_len,
-      .perms = iso_perms_ref(perms),
+      .perms = iso_perms_ref(caller->perms),
   };
   return 0;
 }

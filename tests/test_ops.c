@@ -953,6 +953,102 @@ static void t_realm_freed_with_ops_in_flight(void) {
   tctx_free(&t);
 }
 
+/* ---- 5b. a cancelled call's ops: forgotten, and logs by job ---- */
+
+/* Which evaluation each console line belongs to (iso_realm_current). */
+typedef struct blame {
+  char text[8][64];
+  void* job[8];
+  int n;
+} blame;
+
+static void blame_log_cb(iso_realm* realm,
+                         void* data,
+                         const char* level,
+                         const char* text,
+                         size_t len) {
+  blame* b = data;
+  if (b->n < 8) {
+    snprintf(b->text[b->n], sizeof(b->text[0]), "%.*s", (int)len, text);
+    b->job[b->n++] = iso_realm_current(realm);
+  }
+}
+
+static void* blamed(const blame* b, const char* text) {
+  for (int i = 0; i < b->n; i++) {
+    if (strcmp(b->text[i], text) == 0) {
+      return b->job[i];
+    }
+  }
+  return NULL;
+}
+
+static void call_start(iso_realm* realm,
+                       const char* export_name,
+                       const char* arg,
+                       tev* e) {
+  memset(e, 0, sizeof(*e));
+  char spec[1024];
+  snprintf(spec, sizeof(spec), "%s/calls.js", rt_root_);
+  static const char src[] =
+      "const { opAsync } = Isopool.core;\n"
+      "export async function slow(x) {\n"
+      "  const v = await opAsync('op_t_echo', x);\n"
+      "  console.log('after ' + v);\n"
+      "  globalThis.seen = (globalThis.seen ?? '') + v;\n"
+      "  return v;\n"
+      "}\n"
+      "export const seen = () => globalThis.seen ?? 'none';\n";
+  uint8_t args[8] = {0x91, 0xa1, (uint8_t)arg[0]};
+  iso_eval_opts o = {.specifier = spec,
+                     .source = src,
+                     .source_len = strlen(src),
+                     .export_name = export_name,
+                     .call = 1,
+                     .args_mp = args,
+                     .args_len = 3};
+  CHECK_EQ(iso_realm_eval(realm, &o, ev_cb, e), 0);
+}
+
+/* A warm realm: two calls await an op each; one is cancelled (its job
+ * timed out) while the batch is away. Its response is forgotten: the code
+ * after its await never runs; the other call's continuation runs and its
+ * console line is blamed on it, though it ran after the await (V8 carries
+ * the job tag across it). */
+static void t_cancelled_call_ops_forgotten(void) {
+  tctx t;
+  tctx_init(&t, (topts){.hold = 1});
+  blame b = {0};
+  iso_realm_cbs cbs = {.log_cb = blame_log_cb};
+  iso_realm* realm = NULL;
+  CHECK_EQ(iso_realm_new(t.rt, &cbs, &b, &realm), 0);
+  tev ea, eb, es;
+  call_start(realm, "slow", "A", &ea);
+  call_start(realm, "slow", "B", &eb);
+  drain(&t);
+  CHECK_EQ(t.nsent, 1);
+  CHECK_EQ(t.sent[0], 2);
+  CHECK_EQ(iso_realm_eval_cancel(realm, &ea), 1);
+  release(&t, 0);
+  drain(&t);
+  CHECK_EQ(ea.done, 0);
+  CHECK_EQ(eb.done, 1);
+  CHECK_STR(eb.value, "\"B\"");
+  CHECK_EQ(iso_rt_ops_dropped(t.rt), 1);
+  CHECK_EQ(b.n, 1);
+  CHECK(blamed(&b, "after B") == &eb);
+  CHECK(blamed(&b, "after A") == NULL);
+  call_start(realm, "seen", "-", &es);
+  drain(&t);
+  CHECK_STR(es.value, "\"B\"");
+  CHECK_EQ(iso_realm_pending_ops(realm), 0);
+  ev_free(&ea);
+  ev_free(&eb);
+  ev_free(&es);
+  iso_realm_free(realm);
+  tctx_free(&t);
+}
+
 /* Two realms with a response each in one batch: the console.log that the
  * first one's response runs frees both realms from inside iso_rt_ops_done
  * (the second one's response is then dropped). */
@@ -1253,6 +1349,7 @@ static const iso_test cases[] = {
     {"run_refed_timer_keeps_run", t_run_refed_timer_keeps_run},
     {"realm_freed_with_ops_in_flight", t_realm_freed_with_ops_in_flight},
     {"realm_freed_during_resolve", t_realm_freed_during_resolve},
+    {"cancelled_call_ops_forgotten", t_cancelled_call_ops_forgotten},
     {"runtime_freed_with_batch_held", t_runtime_freed_with_batch_held},
     {"runtime_freed_with_ops_on_threadpool",
      t_runtime_freed_with_ops_on_threadpool},

@@ -1415,7 +1415,8 @@ static void add(iso_op_batch* b,
   iso_buf args;
   iso_buf_init(&args);
   CHECK_EQ(iso_json_to_msgpack(json, strlen(json), &args), 0);
-  CHECK_EQ(iso_op_batch_add(b, op, promise, 7, p, args.data, args.len), 0);
+  iso_op_caller who = {.realm = 7, .tag = 3, .perms = p};
+  CHECK_EQ(iso_op_batch_add(b, op, promise, &who, args.data, args.len), 0);
   iso_buf_free(&args);
 }
 
