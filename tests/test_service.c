@@ -14,8 +14,6 @@
  * was never sent.
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -24,12 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "iso_buf.h"
 #include "iso_client.h"
 #include "iso_err.h"
@@ -46,18 +43,6 @@
   "dynamic imports. This situation is often caused by unresolved promise."
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 /* The module root as the daemon sees it (realpath), for stack traces. */
 static const char* fixtures_real(void) {
@@ -128,36 +113,11 @@ static iso_job call_job(const char* module,
 
 typedef struct svc {
   pid_t pid;
-  char url[160];
-  char path[128]; /* the ipc socket file */
-  char log[128];  /* the daemon's stderr */
+  char url[DAEMON_URL_LEN];
+  char path[DAEMON_PATH_LEN]; /* the ipc socket file */
+  char log[DAEMON_PATH_LEN];  /* the daemon's stderr */
   iso_client* c;
-  int64_t started_ms;
 } svc;
-
-static int svc_seq;
-
-/* Forks and execs argv with stderr to `log`; the pid, or -1. */
-static pid_t spawn(const char* const* argv, const char* log) {
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid != 0) {
-    return pid;
-  }
-  /* never outlive the test, whatever happens to it */
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) {
-    _exit(126);
-  }
-  int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd >= 0) {
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-  }
-  execv(argv[0], (char* const*)argv);
-  fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-  _exit(127);
-}
 
 /* svc_start: starts `isopool serve` with the base flags (2 workers, the
  * fixture root, --quiet) and then `extra` (NULL-terminated; later flags
@@ -165,132 +125,28 @@ static pid_t spawn(const char* const* argv, const char* log) {
  * trivial eval to be answered. Returns 0, or -1 (the case is failed). */
 static int svc_start(svc* s, const char* const* extra, int max_inflight) {
   memset(s, 0, sizeof *s);
-  int n = ++svc_seq;
-  snprintf(s->path, sizeof s->path, "/tmp/isopool-svc-%d-%d.ipc", (int)getpid(),
-           n);
-  snprintf(s->url, sizeof s->url, "ipc://%s", s->path);
-  snprintf(s->log, sizeof s->log, "/tmp/isopool-svc-%d-%d.log", (int)getpid(),
-           n);
-  unlink(s->path);
-  const char* argv[64];
-  int argc = 0;
-  const char* base[] = {ISOPOOL,     "serve",     "--listen",
-                        s->url,      "--modules", FIXTURES,
-                        "--workers", "2",         "--quiet"};
-  for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
-    argv[argc++] = base[i];
-  }
-  for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 62; i++) {
-    argv[argc++] = extra[i];
-  }
-  argv[argc] = NULL;
+  daemon_names("svc", s->path, s->url, s->log);
+  const char* base[] = {ISOPOOL,     "serve",  "--listen",  s->url,
+                        "--modules", FIXTURES, "--workers", "2",
+                        "--quiet",   NULL};
+  const char* argv[DAEMON_ARGC];
+  daemon_argv(argv, base, extra);
   iso_client_opts o = {.max_inflight = max_inflight};
   int rc = iso_client_open(s->url, &o, &s->c);
   CHECK_EQ(rc, 0);
   if (rc != 0) {
     return -1;
   }
-  /* exec may fail for a moment while the binary is being relinked by a
-   * parallel build (EACCES, ETXTBSY): the child exits 127; start again */
-  for (int attempt = 0; attempt < 20; attempt++) {
-    s->pid = spawn(argv, s->log);
-    if (s->pid < 0) {
-      CHECK(s->pid > 0);
-      s->pid = 0;
-      return -1;
-    }
-    s->started_ms = now_ms();
-    iso_job ping = eval_src("export default 'ready';");
-    int exited = 0;
-    while (!exited && now_ms() - s->started_ms < 10000) {
-      int ws;
-      if (waitpid(s->pid, &ws, WNOHANG) == s->pid) {
-        s->pid = 0;
-        exited = 1;
-        if (WIFEXITED(ws) && WEXITSTATUS(ws) == 127) {
-          break;
-        }
-        fprintf(stderr, "  the daemon exited early (status %d)\n", ws);
-        CHECK(!"the daemon started");
-        return -1;
-      }
-      iso_result r;
-      rc = iso_client_call(s->c, &ping, 500, &r);
-      int ok = rc == 0 && r.status == ISO_STATUS_FULFILLED;
-      iso_result_free(&r);
-      if (ok) {
-        return 0;
-      }
-      sleep_ms(20);
-    }
-    if (!exited) {
-      break;
-    }
-    sleep_ms(250);
-  }
-  CHECK(!"the daemon answered within 10 s");
-  return -1;
-}
-
-static void svc_dump_log(const svc* s) {
-  FILE* f = fopen(s->log, "r");
-  if (f == NULL) {
-    return;
-  }
-  char line[512];
-  int n = 0;
-  while (fgets(line, sizeof line, f) != NULL && n++ < 50) {
-    fprintf(stderr, "  daemon: %s", line);
-  }
-  fclose(f);
-}
-
-/* svc_wait: waits up to timeout_ms for the daemon to exit. Returns its exit
- * status, or -1 (a signal, or still running: then it is killed). */
-static int svc_wait(svc* s, int timeout_ms) {
-  if (s->pid <= 0) {
-    return -1;
-  }
-  int64_t end = now_ms() + timeout_ms;
-  int ws = 0;
-  pid_t got = 0;
-  for (;;) {
-    got = waitpid(s->pid, &ws, WNOHANG);
-    if (got == s->pid || got < 0 || now_ms() >= end) {
-      break;
-    }
-    sleep_ms(5);
-  }
-  if (got != s->pid) {
-    fprintf(stderr, "  the daemon did not exit within %d ms; killed\n",
-            timeout_ms);
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, &ws, 0);
-    s->pid = 0;
-    return -1;
-  }
-  s->pid = 0;
-  if (WIFSIGNALED(ws)) {
-    fprintf(stderr, "  the daemon died of signal %d\n", WTERMSIG(ws));
-    return -1;
-  }
-  return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+  return daemon_start(argv, s->log, s->c, "export default 'ready';", &s->pid);
 }
 
 /* svc_stop: SIGTERM, then the daemon must exit 0 within timeout_ms (the
  * grace period is over at once when nothing runs). Closes the client. */
 static void svc_stop_within(svc* s, int timeout_ms) {
-  if (s->pid > 0) {
-    kill(s->pid, SIGTERM);
-    CHECK_EQ(svc_wait(s, timeout_ms), 0);
-  }
+  daemon_stop(&s->pid, timeout_ms);
   iso_client_close(s->c);
   s->c = NULL;
-  if (iso_test_failed_) {
-    svc_dump_log(s);
-  }
-  unlink(s->log);
-  unlink(s->path);
+  daemon_clean(s->log, s->path);
 }
 
 static void svc_stop(svc* s) {
@@ -419,21 +275,7 @@ static int tracker_sent(tracker* t) {
 
 /* Waits until `want` callbacks came or timeout_ms passed; 1 if they came. */
 static int tracker_wait(tracker* t, int want, int timeout_ms) {
-  int64_t end = now_ms() + timeout_ms;
-  pthread_mutex_lock(&t->mu);
-  while (t->done < want && now_ms() < end) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 10 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&t->cv, &t->mu, &ts);
-  }
-  int ok = t->done >= want;
-  pthread_mutex_unlock(&t->mu);
-  return ok;
+  return wait_count(&t->mu, &t->cv, &t->done, want, timeout_ms);
 }
 
 /* The state of record i, under the lock (for waiting on one job). */
@@ -710,7 +552,8 @@ static void t_call_keeps_globals(void) {
     CHECK_JSON(r.value, r.value_len, sends[i].want);
     iso_result_free(&r);
   }
-  iso_job bad = {.kind = ISO_JOB_CALL, .module = "virtual/broken.js",
+  iso_job bad = {.kind = ISO_JOB_CALL,
+                 .module = "virtual/broken.js",
                  .source = "export default ( =>"};
   iso_result r;
   call(&s, bad, 10000, &r);
@@ -1075,10 +918,10 @@ static void t_busy(void) {
   }
   /* the queued one waited for the running one (which of the two arrived
    * first is up to the connection: requests on separate contexts race) */
-  int64_t first_sent = t.r[0].sent_ms < t.r[1].sent_ms ? t.r[0].sent_ms
-                                                       : t.r[1].sent_ms;
-  int64_t last_done = t.r[0].done_ms > t.r[1].done_ms ? t.r[0].done_ms
-                                                      : t.r[1].done_ms;
+  int64_t first_sent =
+      t.r[0].sent_ms < t.r[1].sent_ms ? t.r[0].sent_ms : t.r[1].sent_ms;
+  int64_t last_done =
+      t.r[0].done_ms > t.r[1].done_ms ? t.r[0].done_ms : t.r[1].done_ms;
   CHECK(last_done - first_sent >= 550);
   tracker_check_once(&t);
   tracker_free(&t);
@@ -1636,7 +1479,7 @@ static void t_graceful_shutdown(void) {
       tsubmit(&t, s.c, AFTER, call_job("double.js", NULL, "[1]", &keep), 5000),
       0);
   iso_buf_free(&keep);
-  int status = svc_wait(&s, 3000);
+  int status = daemon_wait(&s.pid, 3000);
   int64_t exited = now_ms() - t0;
   CHECK_EQ(status, 0);
   CHECK(exited < 3000);
@@ -1689,7 +1532,7 @@ static void t_shutdown_stuck_javascript(void) {
   sleep_ms(100);
   int64_t t0 = now_ms();
   kill(s.pid, SIGTERM);
-  CHECK_EQ(svc_wait(&s, 2300 + 1000), 0);
+  CHECK_EQ(daemon_wait(&s.pid, 2300 + 1000), 0);
   CHECK(now_ms() - t0 < 2300);
   CHECK(tracker_wait(&t, 2, 5000));
   for (int i = 0; i < 2; i++) {
@@ -1855,7 +1698,7 @@ static void t_exactly_one_reply_shutdown(void) {
       term_ms = now_ms();
     }
   }
-  int status = svc_wait(&s, 2300 + 1000);
+  int status = daemon_wait(&s.pid, 2300 + 1000);
   int64_t exited = now_ms() - term_ms;
   CHECK_EQ(status, 0);
   CHECK(exited < 2300 + 500);

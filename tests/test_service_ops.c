@@ -21,7 +21,6 @@
 #define _GNU_SOURCE /* nftw, mkdtemp */
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
@@ -30,12 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "iso_buf.h"
 #include "iso_client.h"
 #include "iso_err.h"
@@ -62,18 +60,6 @@
   "  Isopool.core.opAsync('op_crypto_digest', 'SHA-512', big));\n"
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 static void put_file(const char* dir, const char* rel, const char* text) {
   char path[PATH_MAX];
@@ -163,37 +149,13 @@ static int make_tree(char* tmp, size_t tmplen, char* data, size_t datalen) {
 
 typedef struct svc {
   pid_t pid;
-  char url[160];
-  char path[128]; /* the ipc socket file */
-  char log[128];  /* the daemon's stderr */
-  char tmp[64];   /* the tree above */
-  char data[80];  /* tmp/data: --data */
+  char url[DAEMON_URL_LEN];
+  char path[DAEMON_PATH_LEN]; /* the ipc socket file */
+  char log[DAEMON_PATH_LEN];  /* the daemon's stderr */
+  char tmp[64];               /* the tree above */
+  char data[80];              /* tmp/data: --data */
   iso_client* c;
 } svc;
-
-static int svc_seq;
-
-/* Forks and execs argv with stderr to `log`; the pid, or -1. */
-static pid_t spawn(const char* const* argv, const char* log) {
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid != 0) {
-    return pid;
-  }
-  /* never outlive the test, whatever happens to it */
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) {
-    _exit(126);
-  }
-  int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd >= 0) {
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-  }
-  execv(argv[0], (char* const*)argv);
-  fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-  _exit(127);
-}
 
 /* svc_start: makes a fresh data tree and starts `isopool serve` with the
  * base flags (2 workers, fixtures/ops, --data, --quiet) and then `extra`
@@ -201,121 +163,32 @@ static pid_t spawn(const char* const* argv, const char* log) {
  * eval to be answered. Returns 0, or -1 (the case is failed). */
 static int svc_start(svc* s, const char* const* extra) {
   memset(s, 0, sizeof *s);
-  int n = ++svc_seq;
-  snprintf(s->path, sizeof s->path, "/tmp/isopool-ops-%d-%d.ipc", (int)getpid(),
-           n);
-  snprintf(s->url, sizeof s->url, "ipc://%s", s->path);
-  snprintf(s->log, sizeof s->log, "/tmp/isopool-ops-%d-%d.log", (int)getpid(),
-           n);
-  unlink(s->path);
+  daemon_names("ops", s->path, s->url, s->log);
   if (make_tree(s->tmp, sizeof s->tmp, s->data, sizeof s->data) != 0) {
     return -1;
   }
-  const char* argv[64];
-  int argc = 0;
   const char* base[] = {ISOPOOL,     "serve",  "--listen",  s->url,
                         "--modules", FIXTURES, "--workers", "2",
-                        "--data",    s->data,  "--quiet"};
-  for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
-    argv[argc++] = base[i];
-  }
-  for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 62; i++) {
-    argv[argc++] = extra[i];
-  }
-  argv[argc] = NULL;
+                        "--data",    s->data,  "--quiet",   NULL};
+  const char* argv[DAEMON_ARGC];
+  daemon_argv(argv, base, extra);
   iso_client_opts o = {.max_inflight = 1024};
   int rc = iso_client_open(s->url, &o, &s->c);
   CHECK_EQ(rc, 0);
   if (rc != 0) {
     return -1;
   }
-  /* exec may fail for a moment while a parallel build relinks the binary
-   * (the child exits 127): start again */
-  for (int attempt = 0; attempt < 20; attempt++) {
-    s->pid = spawn(argv, s->log);
-    if (s->pid < 0) {
-      CHECK(s->pid > 0);
-      s->pid = 0;
-      return -1;
-    }
-    int64_t start = now_ms();
-    iso_job ping = {.kind = ISO_JOB_EVAL, .source = "export default 1;"};
-    int exited = 0;
-    while (!exited && now_ms() - start < 10000) {
-      int ws;
-      if (waitpid(s->pid, &ws, WNOHANG) == s->pid) {
-        s->pid = 0;
-        exited = 1;
-        if (WIFEXITED(ws) && WEXITSTATUS(ws) == 127) {
-          break;
-        }
-        fprintf(stderr, "  the daemon exited early (status %d)\n", ws);
-        CHECK(!"the daemon started");
-        return -1;
-      }
-      iso_result r;
-      rc = iso_client_call(s->c, &ping, 500, &r);
-      int ok = rc == 0 && r.status == ISO_STATUS_FULFILLED;
-      iso_result_free(&r);
-      if (ok) {
-        return 0;
-      }
-      sleep_ms(20);
-    }
-    if (!exited) {
-      break;
-    }
-    sleep_ms(250);
-  }
-  CHECK(!"the daemon answered within 10 s");
-  return -1;
-}
-
-static void svc_dump_log(const svc* s) {
-  FILE* f = fopen(s->log, "r");
-  if (f == NULL) {
-    return;
-  }
-  char line[512];
-  int n = 0;
-  while (fgets(line, sizeof line, f) != NULL && n++ < 50) {
-    fprintf(stderr, "  daemon: %s", line);
-  }
-  fclose(f);
+  return daemon_start(argv, s->log, s->c, "export default 1;", &s->pid);
 }
 
 /* svc_stop: SIGTERM; the daemon must exit 0 within 8 s (else it is
  * killed). Closes the client and removes the data tree. Accepts a daemon
  * that did not start. */
 static void svc_stop(svc* s) {
-  if (s->pid > 0) {
-    kill(s->pid, SIGTERM);
-    int64_t end = now_ms() + 8000;
-    int ws = 0;
-    pid_t got = 0;
-    while ((got = waitpid(s->pid, &ws, WNOHANG)) == 0 && now_ms() < end) {
-      sleep_ms(5);
-    }
-    if (got != s->pid) {
-      fprintf(stderr, "  the daemon did not exit within 8 s; killed\n");
-      kill(s->pid, SIGKILL);
-      waitpid(s->pid, &ws, 0);
-      CHECK(!"the daemon exited on SIGTERM");
-    } else if (WIFSIGNALED(ws)) {
-      fprintf(stderr, "  the daemon died of signal %d\n", WTERMSIG(ws));
-      CHECK(!"the daemon exited, not killed by a signal");
-    } else {
-      CHECK_EQ(WEXITSTATUS(ws), 0);
-    }
-    s->pid = 0;
-  }
+  daemon_stop(&s->pid, 8000);
   iso_client_close(s->c);
   s->c = NULL;
-  if (iso_test_failed_) {
-    svc_dump_log(s);
-  }
-  unlink(s->log);
-  unlink(s->path);
+  daemon_clean(s->log, s->path);
   if (s->tmp[0] != '\0') {
     nftw(s->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   }
@@ -567,21 +440,7 @@ static int fan_submit(fanout* f, iso_client* c, int i, const iso_job* job) {
 
 /* Waits until every job was answered (or timeout_ms); 1 if they were. */
 static int fan_wait(fanout* f, int want, int timeout_ms) {
-  int64_t end = now_ms() + timeout_ms;
-  pthread_mutex_lock(&f->mu);
-  while (f->done < want && now_ms() < end) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 10 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&f->cv, &f->mu, &ts);
-  }
-  int ok = f->done >= want;
-  pthread_mutex_unlock(&f->mu);
-  return ok;
+  return wait_count(&f->mu, &f->cv, &f->done, want, timeout_ms);
 }
 
 /* check_all_workers: 16 eval jobs at once, each sleeping a little (so
@@ -872,10 +731,10 @@ static void t_perms_service_grant(void) {
   CHECK_ITEM(v, "out_link", "PermissionDenied: ", "escapes the data root");
   /* a symlink inside the root is followed, and the permission is checked
    * again where it leads */
-  CHECK_ITEM(v, "sec_link", "PermissionDenied: ",
-             "leads to 'secret.txt' (a symbolic link)");
-  CHECK_ITEM(v, "up_link", "PermissionDenied: ",
-             "leads to 'secret.txt' (a symbolic link)");
+  CHECK_ITEM(v, "sec_link",
+             "PermissionDenied: ", "leads to 'secret.txt' (a symbolic link)");
+  CHECK_ITEM(v, "up_link",
+             "PermissionDenied: ", "leads to 'secret.txt' (a symbolic link)");
   CHECK_ITEM(v, "write", "PermissionDenied: ", "--allow-write");
   CHECK_ITEM(v, "overwrite", "PermissionDenied: ", NULL);
   CHECK_ITEM(v, "mkdir", "PermissionDenied: ", NULL);

@@ -1,0 +1,246 @@
+/* daemon.h: the harness the service suites (test_service.c,
+ * test_service_ops.c) share: starting and stopping the real `isopool serve`.
+ *
+ * A suite names its daemon (daemon_names), builds the argv it needs
+ * (daemon_argv), opens a client on the URL, and calls daemon_start(), which
+ * execs the daemon with its stderr in a log file and waits until a trivial
+ * eval is answered. daemon_stop() sends SIGTERM and checks that the daemon
+ * exits 0; daemon_clean() prints the log when the case failed and removes
+ * the log and the socket file. What is particular to one suite (its flags,
+ * a data tree) stays in that suite. Also here: now_ms, sleep_ms, and
+ * wait_count for the suites' trackers of asynchronous replies.
+ */
+#ifndef ISO_DAEMON_H
+#define ISO_DAEMON_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "iso_client.h"
+#include "tap.h"
+
+/* The sizes of a suite's url, path and log buffers; the most argv holds. */
+enum { DAEMON_URL_LEN = 160, DAEMON_PATH_LEN = 128, DAEMON_ARGC = 64 };
+
+static inline int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+/* wait_count: with mu, waits on cv until *done >= want or timeout_ms
+ * passed (cv is signalled by the callbacks that count *done; it is
+ * checked at least every 10 ms). Returns 1 if *done reached want. */
+static inline int wait_count(pthread_mutex_t* mu,
+                             pthread_cond_t* cv,
+                             const int* done,
+                             int want,
+                             int timeout_ms) {
+  int64_t end = now_ms() + timeout_ms;
+  pthread_mutex_lock(mu);
+  while (*done < want && now_ms() < end) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 10 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cv, mu, &ts);
+  }
+  int ok = *done >= want;
+  pthread_mutex_unlock(mu);
+  return ok;
+}
+
+static int daemon_seq_;
+
+/* daemon_names: names this process's next daemon: the socket file
+ * /tmp/isopool-<tag>-<pid>-<n>.ipc (removed if it is left over), its URL
+ * ipc://<path> and the log /tmp/isopool-<tag>-<pid>-<n>.log. */
+static inline void daemon_names(const char* tag,
+                                char path[DAEMON_PATH_LEN],
+                                char url[DAEMON_URL_LEN],
+                                char log[DAEMON_PATH_LEN]) {
+  int n = ++daemon_seq_;
+  snprintf(path, DAEMON_PATH_LEN, "/tmp/isopool-%s-%d-%d.ipc", tag,
+           (int)getpid(), n);
+  snprintf(url, DAEMON_URL_LEN, "ipc://%s", path);
+  snprintf(log, DAEMON_PATH_LEN, "/tmp/isopool-%s-%d-%d.log", tag,
+           (int)getpid(), n);
+  unlink(path);
+}
+
+/* daemon_argv: fills argv (DAEMON_ARGC entries) with base and then extra
+ * (both NULL-terminated; extra may be NULL), NULL-terminated. */
+static inline void daemon_argv(const char* argv[DAEMON_ARGC],
+                               const char* const* base,
+                               const char* const* extra) {
+  int argc = 0;
+  for (size_t i = 0; base[i] != NULL && argc < DAEMON_ARGC - 2; i++) {
+    argv[argc++] = base[i];
+  }
+  for (size_t i = 0;
+       extra != NULL && extra[i] != NULL && argc < DAEMON_ARGC - 2; i++) {
+    argv[argc++] = extra[i];
+  }
+  argv[argc] = NULL;
+}
+
+/* daemon_spawn: forks and execs argv with stderr to `log`; the pid, or -1.
+ * The child dies with the test. */
+static inline pid_t daemon_spawn(const char* const* argv, const char* log) {
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid != 0) {
+    return pid;
+  }
+  /* never outlive the test, whatever happens to it */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) {
+    _exit(126);
+  }
+  int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd >= 0) {
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+  }
+  execv(argv[0], (char* const*)argv);
+  fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
+
+/* daemon_start: runs argv (the daemon, stderr to `log`) and waits up to
+ * 10 s until the eval job `ping` sent through c (already open on its URL)
+ * is fulfilled. Sets *pid (0 when the daemon is not running). Returns 0,
+ * or -1 (the case is failed). */
+static inline int daemon_start(const char* const* argv,
+                               const char* log,
+                               iso_client* c,
+                               const char* ping,
+                               pid_t* pid) {
+  iso_job job = {.kind = ISO_JOB_EVAL, .source = ping};
+  /* exec may fail for a moment while a parallel build relinks the binary
+   * (EACCES, ETXTBSY): the child exits 127; start again */
+  for (int attempt = 0; attempt < 20; attempt++) {
+    *pid = daemon_spawn(argv, log);
+    if (*pid < 0) {
+      CHECK(*pid > 0);
+      *pid = 0;
+      return -1;
+    }
+    int64_t start = now_ms();
+    int exited = 0;
+    while (!exited && now_ms() - start < 10000) {
+      int ws;
+      if (waitpid(*pid, &ws, WNOHANG) == *pid) {
+        *pid = 0;
+        exited = 1;
+        if (WIFEXITED(ws) && WEXITSTATUS(ws) == 127) {
+          break;
+        }
+        fprintf(stderr, "  the daemon exited early (status %d)\n", ws);
+        CHECK(!"the daemon started");
+        return -1;
+      }
+      iso_result r;
+      int rc = iso_client_call(c, &job, 500, &r);
+      int ok = rc == 0 && r.status == ISO_STATUS_FULFILLED;
+      iso_result_free(&r);
+      if (ok) {
+        return 0;
+      }
+      sleep_ms(20);
+    }
+    if (!exited) {
+      break;
+    }
+    sleep_ms(250);
+  }
+  CHECK(!"the daemon answered within 10 s");
+  return -1;
+}
+
+/* daemon_wait: waits up to timeout_ms for *pid to exit, and sets *pid to 0.
+ * Returns its exit status, or -1 (a signal, not running, or still running:
+ * then it is killed). */
+static inline int daemon_wait(pid_t* pid, int timeout_ms) {
+  if (*pid <= 0) {
+    return -1;
+  }
+  int64_t end = now_ms() + timeout_ms;
+  int ws = 0;
+  pid_t got = 0;
+  for (;;) {
+    got = waitpid(*pid, &ws, WNOHANG);
+    if (got == *pid || got < 0 || now_ms() >= end) {
+      break;
+    }
+    sleep_ms(5);
+  }
+  if (got != *pid) {
+    fprintf(stderr, "  the daemon did not exit within %d ms; killed\n",
+            timeout_ms);
+    kill(*pid, SIGKILL);
+    waitpid(*pid, &ws, 0);
+    *pid = 0;
+    return -1;
+  }
+  *pid = 0;
+  if (WIFSIGNALED(ws)) {
+    fprintf(stderr, "  the daemon died of signal %d\n", WTERMSIG(ws));
+    return -1;
+  }
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+/* daemon_stop: SIGTERM, then the daemon must exit 0 within timeout_ms (the
+ * grace period is over at once when nothing runs). Nothing when *pid is 0
+ * (it did not start, or was waited for). */
+static inline void daemon_stop(pid_t* pid, int timeout_ms) {
+  if (*pid > 0) {
+    kill(*pid, SIGTERM);
+    CHECK_EQ(daemon_wait(pid, timeout_ms), 0);
+  }
+}
+
+/* daemon_dump_log: prints the first 50 lines of the daemon's stderr. */
+static inline void daemon_dump_log(const char* log) {
+  FILE* f = fopen(log, "r");
+  if (f == NULL) {
+    return;
+  }
+  char line[512];
+  int n = 0;
+  while (fgets(line, sizeof line, f) != NULL && n++ < 50) {
+    fprintf(stderr, "  daemon: %s", line);
+  }
+  fclose(f);
+}
+
+/* daemon_clean: after daemon_stop: prints the log if the case failed, then
+ * removes the log and the socket file. */
+static inline void daemon_clean(const char* log, const char* path) {
+  if (iso_test_failed_) {
+    daemon_dump_log(log);
+  }
+  unlink(log);
+  unlink(path);
+}
+
+#endif /* ISO_DAEMON_H */
