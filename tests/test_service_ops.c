@@ -1200,6 +1200,63 @@ static void t_ops_outlive_timed_out_job(void) {
   svc_stop(&s);
 }
 
+/* A call job (the warm realm) that times out while awaiting an op (the
+ * only op thread is busy hashing for another job): the rest of the call
+ * never runs, though the warm realm lives on. A call's console lines
+ * printed after awaits (a timer, an op) are its own. */
+static void t_call_ops_after_timeout(void) {
+  const char* flags[] = {"--allow-read", "--op-threads", "1", NULL};
+  svc s;
+  if (svc_start(&s, flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  fanout f;
+  fan_init(&f, 1);
+  char src[1024];
+  snprintf(src, sizeof src,
+           "export default async () => {\n%s"
+           "  await Promise.all(ps); return 'hashed';\n};\n",
+           LONG_OPS);
+  iso_job hashing = {.kind = ISO_JOB_EVAL, .source = src};
+  CHECK_EQ(fan_submit(&f, s.c, 0, &hashing), 0);
+  sleep_ms(300); /* its batch is on the op thread */
+  iso_result r;
+  iso_job slow = {.kind = ISO_JOB_CALL,
+                  .module = "slow_call.js",
+                  .export_name = "slow",
+                  .timeout_ms = 100};
+  if (iso_client_call(s.c, &slow, 30000, &r) == 0) {
+    CHECK_EQ(r.status, ISO_STATUS_ERROR);
+    CHECK_EQ(r.code, ISO_CODE_TIMEOUT);
+    iso_result_free(&r);
+  }
+  CHECK(fan_wait(&f, 1, 30000));
+  CHECK_STR(f.s[0].value, "\"hashed\"");
+  fan_free(&f);
+  sleep_ms(200); /* the slow call's response, behind the hashing */
+  expect_js(&s, "return (await kv.get('slow_after')) === undefined;",
+            (jobopt){0}, "true");
+  iso_job chatty = {
+      .kind = ISO_JOB_CALL, .module = "slow_call.js", .export_name = "chatty"};
+  for (int i = 0; i < 4; i++) { /* on both workers' warm realms */
+    if (iso_client_call(s.c, &chatty, 30000, &r) != 0) {
+      CHECK(!"the chatty call was answered");
+      continue;
+    }
+    CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+    CHECK_EQ(r.nlogs, 3);
+    if (r.nlogs == 3) {
+      CHECK_STR(r.logs[0].text, "before");
+      CHECK_STR(r.logs[1].text, "after timer");
+      CHECK_STR(r.logs[2].text, "after op");
+      CHECK_EQ(r.logs[2].level, ISO_LOG_WARN);
+    }
+    iso_result_free(&r);
+  }
+  svc_stop(&s);
+}
+
 /* One job with 5000 ops in flight at once (more than the promise ring of
  * 4096): every result right. */
 static void t_many_ops_in_one_job(void) {
@@ -1453,6 +1510,7 @@ static const iso_test cases[] = {
     {"kv_values", t_kv_values},
     {"crypto", t_crypto},
     {"ops_outlive_timed_out_job", t_ops_outlive_timed_out_job},
+    {"call_ops_after_timeout", t_call_ops_after_timeout},
     {"many_ops_in_one_job", t_many_ops_in_one_job},
     {"unref_op", t_unref_op},
     {"bad_op_input", t_bad_op_input},
