@@ -198,7 +198,9 @@ int iso_realm_pending_ops(const iso_realm* realm);
 
 /* iso_realm_set_deadline: the uv_hrtime() time by which JavaScript running
  * for this realm must stop (0: none); iso_rt_running() reports it for the
- * watchdog. Thread: owning loop. */
+ * watchdog. In a realm many jobs share (job_error_cb), JavaScript that is
+ * not one evaluation's own (a continuation, a timer) gets 50 ms of grace
+ * past it, since it may be another job's. Thread: owning loop. */
 void iso_realm_set_deadline(iso_realm* realm, uint64_t deadline_ns);
 
 /* iso_realm_current: the `data` of the evaluation whose own JavaScript
@@ -244,6 +246,10 @@ typedef struct iso_eval_opts {
   const char* const* argv;
   /* 1: this is the realm's main module (import.meta.main). */
   int main;
+  /* uv_hrtime() by which this evaluation's own JavaScript (the module
+   * body, the export's call) must stop, reported by iso_rt_running while
+   * it runs; 0: the realm's deadline. */
+  uint64_t deadline_ns;
 } iso_eval_opts;
 
 /* iso_realm_eval: load the module graph asynchronously, instantiate,

@@ -85,7 +85,8 @@ enum {
 
 typedef struct iso_eval {
   struct iso_eval* next;
-  uint32_t tag; /* its JavaScript's job tag (v8s_set_job_tag) */
+  uint32_t tag;         /* its JavaScript's job tag (v8s_set_job_tag) */
+  uint64_t deadline_ns; /* for its own JavaScript; 0: the realm's */
   int state;
   int cancelled; /* dropped by iso_realm_eval_cancel: no callback */
   iso_load* load;

@@ -25,6 +25,10 @@
 #include "iso_err.h"
 #include "rt_private.h"
 
+/* How long JavaScript of a shared realm may run past the realm's deadline
+ * when it is not one evaluation's own (iso__rt_enter). */
+#define SHARED_REALM_GRACE_NS (50 * 1000000ull)
+
 static const char kModuleStall[] =
     "Module evaluation is still pending but there are no pending ops or "
     "dynamic imports. This situation is often caused by unresolved promise.";
@@ -116,13 +120,32 @@ char* iso_js_error_format(const iso_js_error* e) {
 /* Every call into V8 that can run JavaScript ends here: a termination
  * (iso_rt_terminate) is cancelled so the isolate can run again, and the
  * realm it hit fails. Returns rc. */
-void iso__rt_enter(iso_rt* rt, iso_realm* realm) {
+static void enter_until(iso_rt* rt, uint64_t deadline_ns) {
   pthread_mutex_lock(&rt->run_lock);
   rt->run.running = 1;
   rt->run.gen++;
   rt->run.since_ns = uv_hrtime();
-  rt->run.deadline_ns = realm != NULL ? realm->deadline_ns : 0;
+  rt->run.deadline_ns = deadline_ns;
   pthread_mutex_unlock(&rt->run_lock);
+}
+
+/* JavaScript entered for a realm, not for one evaluation of it (timers,
+ * op responses, microtasks). In a realm many jobs share, it may belong to
+ * any of them, not to the one whose deadline is the realm's: it gets a
+ * grace past that deadline, so short JavaScript of another job is never
+ * stopped for it, while a spinning continuation still is. */
+void iso__rt_enter(iso_rt* rt, iso_realm* realm) {
+  uint64_t d = realm != NULL ? realm->deadline_ns : 0;
+  if (d != 0 && realm->cbs.job_error_cb != NULL) {
+    d += SHARED_REALM_GRACE_NS;
+  }
+  enter_until(rt, d);
+}
+
+/* JavaScript entered for one evaluation: its own deadline, else the
+ * realm's. */
+static void enter_eval(iso_rt* rt, iso_realm* realm, const iso_eval* ev) {
+  enter_until(rt, ev->deadline_ns != 0 ? ev->deadline_ns : realm->deadline_ns);
 }
 
 /* The error an evaluation gets when its JavaScript was stopped. */
@@ -780,6 +803,7 @@ int iso_realm_eval(iso_realm* realm,
   ev->cb = cb;
   ev->data = data;
   ev->tag = ++realm->rt->next_tag ? realm->rt->next_tag : ++realm->rt->next_tag;
+  ev->deadline_ns = o->deadline_ns;
   ev->call = o->call;
   ev->export_name = strdup(o->export_name ? o->export_name : "default");
   if (o->args_mp != NULL && o->args_len > 0) {
@@ -906,7 +930,7 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
   iso_rt* rt = realm->rt;
   v8s_ref ns = 0, value = 0, result = 0;
   v8s_exc exc = {0};
-  iso__rt_enter(rt, realm);
+  enter_eval(rt, realm, ev);
   realm->current = ev->data;
   v8s_set_job_tag(rt->iso, realm->ctx, ev->tag);
   int rc = v8s_module_namespace(rt->iso, realm->ctx, ev->mod->ref, &ns);
@@ -962,7 +986,11 @@ static int instantiate_evaluate(iso_realm* realm,
                                 iso_js_error* err) {
   iso_rt* rt = realm->rt;
   v8s_exc exc = {0};
-  iso__rt_enter(rt, realm);
+  if (ev != NULL) {
+    enter_eval(rt, realm, ev);
+  } else {
+    iso__rt_enter(rt, realm);
+  }
   realm->current = ev != NULL ? ev->data : NULL;
   v8s_set_job_tag(rt->iso, realm->ctx, ev != NULL ? ev->tag : 0);
   int rc = v8s_module_instantiate(rt->iso, realm->ctx, m->ref, &exc);
@@ -1088,7 +1116,7 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
         char err[512];
         int rc = 0;
         if (v8s_kind(rt->iso, value) != V8S_UNDEFINED) {
-          iso__rt_enter(rt, realm); /* getters run JavaScript */
+          enter_eval(rt, realm, ev); /* getters run JavaScript */
           rc = v8s_to_msgpack(rt->iso, realm->ctx, value, rt->value_max_bytes,
                               &mp, &len, err, sizeof(err));
           eval_leave(realm, ev, rc, NULL);

@@ -368,6 +368,7 @@ static void start_job(pool_worker* w, pool_job* job) {
       .call = 1,
       .args_mp = in->args.data,
       .args_len = in->args.len,
+      .deadline_ns = job->deadline_ns,
   };
   int rc;
   if (in->kind == ISO_JOB_EVAL) {

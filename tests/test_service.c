@@ -1072,6 +1072,41 @@ static void t_timeout_sleeping_job(void) {
   svc_stop(&s);
 }
 
+/* In the warm realm, a call's deadline stops only its own JavaScript: a
+ * call that sleeps with 100 ms to live times out while another call
+ * computes for 400 ms (its own deadline 5 s), and that one is not
+ * stopped for it. */
+static void t_warm_deadline_is_the_calls(void) {
+  const char* flags[] = {"--workers", "1", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  tracker t;
+  tracker_init(&t, 2);
+  iso_buf keep;
+  iso_job short_lived = call_job("sleep.js", NULL, "[2000, \"late\"]", &keep);
+  short_lived.timeout_ms = 100;
+  CHECK_EQ(tsubmit(&t, s.c, 0, short_lived, 10000), 0);
+  iso_buf_free(&keep);
+  iso_job busy = call_job("spin.js", "busy", "[400]", &keep);
+  busy.timeout_ms = 5000;
+  CHECK_EQ(tsubmit(&t, s.c, 1, busy, 10000), 0);
+  iso_buf_free(&keep);
+  CHECK(tracker_wait(&t, 2, 10000));
+  CHECK_EQ(t.r[0].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t.r[0].code, ISO_CODE_TIMEOUT);
+  CHECK_EQ(t.r[1].status, ISO_STATUS_FULFILLED);
+  if (t.r[1].status != ISO_STATUS_FULFILLED) {
+    fprintf(stderr, "    the busy call: %s\n",
+            t.r[1].message ? t.r[1].message : "?");
+  }
+  CHECK_STR(t.r[1].value, "\"done\"");
+  tracker_free(&t);
+  svc_stop(&s);
+}
+
 /* The server's default deadline (--timeout) applies to jobs without
  * timeout_ms; a job's own timeout_ms overrides it; a job that waits in the
  * queue past its deadline is answered timeout. Call jobs on a warm realm,
@@ -1836,6 +1871,7 @@ static const iso_test cases[] = {
     {"busy", t_busy},
     {"timeout_infinite_loop", t_timeout_infinite_loop},
     {"timeout_sleeping_job", t_timeout_sleeping_job},
+    {"warm_deadline_is_the_calls", t_warm_deadline_is_the_calls},
     {"timeout_server_default", t_timeout_server_default},
     {"memory_bomb", t_memory_bomb},
     {"malformed_messages", t_malformed_messages},
