@@ -381,13 +381,19 @@ static void start_job(pool_worker* w, pool_job* job) {
     }
   } else {
     job->realm = warm_for(w, job->perms);
-    rc = job->realm ? iso_realm_eval(job->realm, &o, eval_cb, job)
-                    : ISO_EINTERNAL;
+    rc = job->realm ? iso_realm_eval(job->realm, &o, eval_cb, job) : ISO_EBUSY;
   }
   if (rc != 0) {
-    iso_js_error e = {.name = "Error",
-                      .message = (char*)iso_strerror(rc),
-                      .code = ISO_EINTERNAL};
+    char msg[160];
+    if (rc == ISO_EBUSY) {
+      snprintf(msg, sizeof(msg),
+               "the worker runs calls with %d other permission sets now; "
+               "retry, or use fewer sets",
+               POOL_MAX_WARM);
+    } else {
+      snprintf(msg, sizeof(msg), "%s", iso_strerror(rc));
+    }
+    iso_js_error e = {.name = "Error", .message = msg, .code = ISO_EINTERNAL};
     settle_error(job, ISO_EINTERNAL, &e);
   }
   active_insert(w, job);

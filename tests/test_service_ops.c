@@ -1273,6 +1273,76 @@ static void t_call_ops_after_timeout(void) {
   svc_stop(&s);
 }
 
+/* Call jobs run in the warm realm for their permission set: up to 8 sets
+ * per worker at once; a 9th while all 8 are busy is refused with a
+ * message that says so, and the sets work again once they are idle. */
+static void t_warm_realms_per_permission_set(void) {
+  const char* flags[] = {"--allow-read", "--workers", "1", NULL};
+  svc s;
+  if (svc_start(&s, flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  enum { N = 9 };
+  fanout f;
+  fan_init(&f, N);
+  iso_buf args = mp_of("[400]");
+  iso_buf perms[N];
+  for (int i = 0; i < N; i++) {
+    char json[64];
+    snprintf(json, sizeof json, "{\"read\": [\"dir%d\"]}", i);
+    perms[i] = mp_of(json);
+    iso_job j = {.kind = ISO_JOB_CALL,
+                 .module = "slow_call.js",
+                 .export_name = "nap",
+                 .args = args.data,
+                 .args_len = args.len,
+                 .permissions = perms[i].data,
+                 .permissions_len = perms[i].len};
+    CHECK_EQ(fan_submit(&f, s.c, i, &j), 0);
+  }
+  CHECK(fan_wait(&f, N, 30000));
+  int fulfilled = 0, refused = 0;
+  for (int i = 0; i < N; i++) {
+    if (f.s[i].status == ISO_STATUS_FULFILLED) {
+      fulfilled++;
+    } else if (f.s[i].status == ISO_STATUS_ERROR &&
+               f.s[i].code == ISO_CODE_INTERNAL && f.s[i].message != NULL &&
+               strstr(f.s[i].message, "other permission sets") != NULL) {
+      refused++;
+    }
+  }
+  CHECK_EQ(fulfilled, 8);
+  CHECK_EQ(refused, 1);
+  fan_free(&f);
+  /* idle now: a 9th set replaces the least recently used one */
+  iso_job j = {.kind = ISO_JOB_CALL,
+               .module = "slow_call.js",
+               .export_name = "nap",
+               .args = args.data,
+               .args_len = args.len,
+               .permissions = perms[0].data,
+               .permissions_len = perms[0].len};
+  iso_buf nine = mp_of("{\"read\": [\"dir99\"]}");
+  for (int k = 0; k < 2; k++) {
+    iso_result r;
+    if (k == 1) {
+      j.permissions = nine.data;
+      j.permissions_len = nine.len;
+    }
+    if (iso_client_call(s.c, &j, 30000, &r) == 0) {
+      CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+      iso_result_free(&r);
+    }
+  }
+  iso_buf_free(&nine);
+  for (int i = 0; i < N; i++) {
+    iso_buf_free(&perms[i]);
+  }
+  iso_buf_free(&args);
+  svc_stop(&s);
+}
+
 /* One job with 5000 ops in flight at once (more than the promise ring of
  * 4096): every result right. */
 static void t_many_ops_in_one_job(void) {
@@ -1527,6 +1597,7 @@ static const iso_test cases[] = {
     {"crypto", t_crypto},
     {"ops_outlive_timed_out_job", t_ops_outlive_timed_out_job},
     {"call_ops_after_timeout", t_call_ops_after_timeout},
+    {"warm_realms_per_permission_set", t_warm_realms_per_permission_set},
     {"many_ops_in_one_job", t_many_ops_in_one_job},
     {"unref_op", t_unref_op},
     {"bad_op_input", t_bad_op_input},
