@@ -74,6 +74,7 @@ typedef enum iso_status {
   X(TIMEOUT, "timeout")             \
   X(TOO_LARGE, "too_large")         \
   X(SHUTTING_DOWN, "shutting_down") \
+  X(CANCELLED, "cancelled")         \
   X(INTERNAL, "internal")
 
 typedef enum iso_proto_code {
