@@ -14,6 +14,7 @@
  * 0 when everything settled fine, 1 on an error (printed Deno-style to
  * stderr), 2 on bad usage.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -48,6 +49,11 @@ static const char kUsage[] =
     "  --grace-ms MS      shutdown grace for running jobs (default 5000)\n"
     "  --heap-mb N        V8 heap limit per worker (default 512)\n"
     "  --tls-cert FILE, --tls-key FILE  for tls+tcp:// listeners\n"
+    "  --admin URL        the admin socket for poolctl (default\n"
+    "                     ipc://$XDG_RUNTIME_DIR/isopool/admin.sock, else\n"
+    "                     ipc:///tmp/isopool-$UID/admin.sock; none: off)\n"
+    "  --admin-token S, --admin-token-file FILE  require this secret\n"
+    "  --log-format text|json, --log-level debug|info|warn|error\n"
     "  --op-threads N     threads that run async ops (default 2)\n"
     "  --kv-max-mb N      size limit of isopool:kv (default 64)\n"
     "  --quiet            no start-up line\n"
@@ -69,11 +75,12 @@ static const char kUsage[] =
 
 /* The permission options serve and run share. */
 enum { O_DATA = 300, O_ALLOW_READ, O_ALLOW_WRITE, O_ALLOW_ENV };
-#define PERM_OPTIONS                                          \
-  {"data", required_argument, NULL, O_DATA},                  \
-      {"allow-read", optional_argument, NULL, O_ALLOW_READ},  \
-      {"allow-write", optional_argument, NULL, O_ALLOW_WRITE}, \
-      {"allow-env", optional_argument, NULL, O_ALLOW_ENV}
+#define PERM_OPTIONS                                             \
+  {"data", required_argument, NULL, O_DATA},                     \
+      {"allow-read", optional_argument, NULL, O_ALLOW_READ},     \
+      {"allow-write", optional_argument, NULL, O_ALLOW_WRITE}, { \
+    "allow-env", optional_argument, NULL, O_ALLOW_ENV            \
+  }
 
 typedef struct perm_flags {
   const char* data;
@@ -213,8 +220,8 @@ static int cmd_run(int argc, char** argv) {
   char err[256] = "";
   iso_ops_env* env = NULL;
   iso_perms* perms = NULL;
-  int rc = iso_ops_env_new(&(iso_ops_env_opts){.data_root = pf.data}, &env,
-                           err, sizeof(err));
+  int rc = iso_ops_env_new(&(iso_ops_env_opts){.data_root = pf.data}, &env, err,
+                           sizeof(err));
   if (rc == 0) {
     rc = iso_perms_parse(pf.read, pf.write, pf.env, &perms, err, sizeof(err));
   }
@@ -272,6 +279,34 @@ static int cmd_run(int argc, char** argv) {
   return st.status;
 }
 
+/* The admin plane asks us to stop (poolctl drain/shutdown): the main
+ * thread, in sigwait, takes it like a SIGTERM. */
+static void stop_cb(void* arg) {
+  kill(getpid(), SIGTERM);
+}
+
+#define ISO_ADMIN_TOKEN_MAX 256
+
+/* The first line of FILE, the admin token. Returns 0 or -1 (said). */
+static int read_token(const char* file, char* out, size_t len) {
+  FILE* f = fopen(file, "r");
+  if (f == NULL || fgets(out, (int)len, f) == NULL) {
+    fprintf(stderr, "isopool: cannot read the admin token from %s: %s\n", file,
+            f == NULL ? strerror(errno) : "it is empty");
+    if (f != NULL) {
+      fclose(f);
+    }
+    return -1;
+  }
+  fclose(f);
+  out[strcspn(out, "\r\n")] = '\0';
+  if (out[0] == '\0') {
+    fprintf(stderr, "isopool: the admin token in %s is empty\n", file);
+    return -1;
+  }
+  return 0;
+}
+
 static int cmd_serve(int argc, char** argv) {
   enum {
     O_INFLIGHT = 256,
@@ -281,7 +316,12 @@ static int cmd_serve(int argc, char** argv) {
     O_TLSCERT,
     O_TLSKEY,
     O_OPTHREADS,
-    O_KVMAX
+    O_KVMAX,
+    O_ADMIN,
+    O_ADMIN_TOKEN,
+    O_ADMIN_TOKEN_FILE,
+    O_LOG_FORMAT,
+    O_LOG_LEVEL
   };
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
@@ -300,6 +340,11 @@ static int cmd_serve(int argc, char** argv) {
       {"help", no_argument, NULL, 'h'},
       {"op-threads", required_argument, NULL, O_OPTHREADS},
       {"kv-max-mb", required_argument, NULL, O_KVMAX},
+      {"admin", required_argument, NULL, O_ADMIN},
+      {"admin-token", required_argument, NULL, O_ADMIN_TOKEN},
+      {"admin-token-file", required_argument, NULL, O_ADMIN_TOKEN_FILE},
+      {"log-format", required_argument, NULL, O_LOG_FORMAT},
+      {"log-level", required_argument, NULL, O_LOG_LEVEL},
       PERM_OPTIONS,
       {NULL, 0, NULL, 0},
   };
@@ -321,8 +366,9 @@ static int cmd_serve(int argc, char** argv) {
       {O_KVMAX, "--kv-max-mb", 1L << 20, 0},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
-  iso_pool_opts po = {0};
+  iso_pool_opts po = {.stop_cb = stop_cb};
   perm_flags pf = {0};
+  char token[ISO_ADMIN_TOKEN_MAX + 1];
   const char* listen[16];
   const char* v8_flags = NULL;
   int c;
@@ -360,6 +406,34 @@ static int cmd_serve(int argc, char** argv) {
         break;
       case O_TLSKEY:
         po.tls_key = optarg;
+        break;
+      case O_ADMIN:
+        po.admin_url = optarg;
+        break;
+      case O_ADMIN_TOKEN:
+        po.admin_token = optarg;
+        break;
+      case O_ADMIN_TOKEN_FILE:
+        if (read_token(optarg, token, sizeof(token)) != 0) {
+          return EXIT_USAGE;
+        }
+        po.admin_token = token;
+        break;
+      case O_LOG_FORMAT:
+        if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0) {
+          fprintf(stderr, "isopool: --log-format is text or json\n");
+          return EXIT_USAGE;
+        }
+        po.log_format = optarg;
+        break;
+      case O_LOG_LEVEL:
+        if (strcmp(optarg, "debug") != 0 && strcmp(optarg, "info") != 0 &&
+            strcmp(optarg, "warn") != 0 && strcmp(optarg, "error") != 0) {
+          fprintf(stderr,
+                  "isopool: --log-level is debug, info, warn or error\n");
+          return EXIT_USAGE;
+        }
+        po.log_level = optarg;
         break;
       case 'q':
         po.quiet = 1;

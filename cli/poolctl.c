@@ -3,13 +3,17 @@
  *   poolctl [OPTIONS] eval FILE [ARG...]
  *   poolctl [OPTIONS] eval --module SPEC [ARG...]
  *   poolctl [OPTIONS] call SPEC [--export NAME] [ARG...]
+ *   poolctl [OPTIONS] status | workers | jobs | stats | cancel ID | resize N
+ *                   | recycle WORKER|--all | reload [SPEC] | drain
+ *                   | shutdown [--grace MS]
  *
- * Each command sends one job through the client library (ipc/iso_client.h)
- * and waits for its reply. The value is printed as one JSON line on stdout
- * and the job's console lines go to stderr; `--json` prints the whole reply
- * as one JSON object instead. Exit status: 0 fulfilled, 1 rejected or
- * refused by the service (or no reply in time), 2 bad usage (including a
- * FILE that cannot be read), 3 no connection to the service.
+ * The job commands (eval, call) send one job through the client library
+ * (ipc/iso_client.h) and wait for its reply. The value is printed as one
+ * JSON line on stdout and the job's console lines go to stderr; `--json`
+ * prints the whole reply as one JSON object instead. Exit status: 0
+ * fulfilled, 1 rejected or refused by the service (or no reply in time), 2
+ * bad usage (including a FILE that cannot be read), 3 no connection to the
+ * service.
  *
  * `--permissions JSON` sends the job's `permissions` field (what it may
  * read, write and see of the environment, at most what the service
@@ -21,15 +25,31 @@
  * name, so the server resolves its relative imports against its module
  * root: `./lib/x.js` in FILE means <root>/lib/x.js, wherever FILE is here.
  *
+ * The admin commands talk to the service's admin socket (`--admin URL`;
+ * docs/protocol.md, "The admin protocol"): each sends one request map
+ * {v, cmd, token, the command's keys} with iso_client_request_raw and
+ * prints the reply as a key/value block, a table that fits 80 columns or
+ * one line saying what happened; `--json` prints the reply map itself as
+ * one JSON line. Replies are read with a small bounds-checked msgpack
+ * cursor (mv_*) that looks keys up by name, so keys a newer service adds
+ * are ignored and missing ones print as "-". status, workers and stats
+ * take `--watch SECONDS`: a new round every SECONDS until SIGINT, SIGTERM
+ * or `--count N` rounds. Exit status as for jobs: 0 ok, 1 the service
+ * answered ok:false (or no reply in time), 2 bad usage, 3 no connection.
+ *
  * Commands and options are data tables (kCommands, kOptions); main() only
  * walks them.
  */
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "iso_buf.h"
 #include "iso_client.h"
@@ -44,6 +64,13 @@
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
 
+/* One msgpack value inside an admin reply: it starts at p, the reply ends
+ * at end. p == NULL: absent (a missing key, an index past the end). */
+typedef struct mv {
+  const uint8_t* p;
+  const uint8_t* end;
+} mv;
+
 /* ---- the parsed command line -------------------------------------------- */
 
 typedef struct ctl {
@@ -53,10 +80,19 @@ typedef struct ctl {
   int json;
   const char* module;      /* eval --module SPEC */
   const char* export_name; /* call --export NAME */
-  const char* target;      /* eval FILE, call SPEC */
+  const char* target;      /* eval FILE, call SPEC, cancel ID, ... */
   const char* permissions; /* --permissions JSON, or NULL */
   char** args;             /* the ARGs */
   int nargs;
+  /* the admin commands */
+  const char* admin_url;
+  const char* admin_from;       /* where admin_url came from, for errors */
+  const char* admin_token;      /* --admin-token, or NULL */
+  const char* admin_token_file; /* --admin-token-file, or NULL */
+  double watch_s;               /* --watch SECONDS; 0: once */
+  long long count;              /* --count N; 0: until a signal */
+  int all;                      /* recycle --all */
+  long long grace_ms;           /* shutdown --grace MS; -1: the service's */
 } ctl;
 
 typedef struct command command;
@@ -70,6 +106,14 @@ struct command {
   int target_optional;
   int takes_args;
   int (*run)(const command* cmd, ctl* c);
+  /* Admin commands (run = cmd_admin): the request's cmd, the command's
+   * own keys appended to a request map (returns how many, or -1 after
+   * saying on stderr why the command line is wrong), the human view of an
+   * ok reply, and whether --watch may repeat it. */
+  const char* wire;
+  int (*keys)(const ctl* c, iso_buf* req);
+  void (*show)(const ctl* c, mv reply);
+  int watchable;
 };
 
 /* ---- small msgpack writers (args and the --json reply) ------------------ */
@@ -295,6 +339,30 @@ static int encode_permissions(const char* json, iso_buf* out) {
   return 0;
 }
 
+/* Opens a client of url and waits for its connection a bounded time: a
+ * service that is not there fails fast, while the dial retries in the
+ * background. Returns 0 with *out (connected or not: check
+ * iso_client_connected) and *wait_ms, the time it waited at most; else
+ * iso_client_open's error. */
+static int open_client(const ctl* c,
+                       const char* url,
+                       iso_client** out,
+                       long long* wait_ms) {
+  iso_client_opts opts = {.max_inflight = 1};
+  int rc = iso_client_open(url, &opts, out);
+  if (rc != 0) {
+    return rc;
+  }
+  *wait_ms = c->timeout_ms < CONNECT_WAIT_MS && c->timeout_ms >= 0
+                 ? c->timeout_ms
+                 : CONNECT_WAIT_MS;
+  for (long long t = 0; !iso_client_connected(*out) && t < *wait_ms; t += 5) {
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
 /* Sends job with the ARGs, prints the reply; returns the exit status. */
 static int send_job(const ctl* c, iso_job* job) {
   iso_buf perms;
@@ -320,24 +388,15 @@ static int send_job(const ctl* c, iso_job* job) {
   job->args_len = args.len;
   job->timeout_ms = c->job_timeout_ms;
 
-  iso_client_opts opts = {.max_inflight = 1};
   iso_client* client = NULL;
-  int rc = iso_client_open(c->url, &opts, &client);
+  long long wait_ms;
+  int rc = open_client(c, c->url, &client, &wait_ms);
   if (rc != 0) {
     iso_buf_free(&perms);
     iso_buf_free(&args);
     fprintf(stderr, "poolctl: cannot use URL \"%s\": %s\n", c->url,
             iso_strerror(rc));
     return rc == ISO_EINVAL ? EXIT_USAGE : EXIT_FAILED;
-  }
-  /* a service that is not there fails fast: the dial retries in the
-   * background, so wait for the connection itself a bounded time */
-  long long wait_ms = c->timeout_ms < CONNECT_WAIT_MS && c->timeout_ms >= 0
-                          ? c->timeout_ms
-                          : CONNECT_WAIT_MS;
-  for (long long t = 0; !iso_client_connected(client) && t < wait_ms; t += 5) {
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    nanosleep(&ts, NULL);
   }
   iso_result r;
   rc = iso_client_connected(client)
@@ -401,6 +460,1100 @@ static int read_file(const char* path, iso_buf* b) {
   return err;
 }
 
+/* ---- reading an admin reply: a msgpack cursor --------------------------- */
+
+typedef enum mv_type {
+  MV_NONE, /* absent or malformed */
+  MV_NIL,
+  MV_BOOL,
+  MV_INT,
+  MV_FLOAT,
+  MV_STR,
+  MV_BIN,
+  MV_ARRAY,
+  MV_MAP,
+  MV_EXT
+} mv_type;
+
+/* One decoded header: the scalar, the payload of a str/bin/ext or the
+ * count of an array/map, and where the next value starts. */
+typedef struct mv_head {
+  mv_type type;
+  int64_t i; /* MV_BOOL, MV_INT (a uint64 above INT64_MAX clamps) */
+  double f;  /* MV_INT, MV_FLOAT */
+  const uint8_t* data;
+  size_t len;
+  const uint8_t* next;
+} mv_head;
+
+static uint64_t be(const uint8_t* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t k = 0; k < n; k++) {
+    v = v << 8 | p[k];
+  }
+  return v;
+}
+
+/* Reads the header at p. Returns 0, or -1 when the bytes end early or hold
+ * 0xc1 (nothing past end is ever read). */
+static int mv_read(const uint8_t* p, const uint8_t* end, mv_head* h) {
+  memset(h, 0, sizeof *h);
+  if (p == NULL || p >= end) {
+    return -1;
+  }
+  uint8_t c = *p++;
+  size_t left = (size_t)(end - p);
+  size_t len_width = 0; /* bytes of a length that follows c */
+  size_t num_width = 0; /* bytes of a number that follows c */
+  int payload = 0;      /* 1: str/bin data follows; 2: an ext type, data */
+  size_t len = 0;
+  if (c <= 0x7f || c >= 0xe0) {
+    h->type = MV_INT;
+    h->i = (int8_t)c;
+  } else if (c <= 0x8f) {
+    h->type = MV_MAP;
+    len = c & 0x0f;
+  } else if (c <= 0x9f) {
+    h->type = MV_ARRAY;
+    len = c & 0x0f;
+  } else if (c <= 0xbf) {
+    h->type = MV_STR;
+    len = c & 0x1f;
+    payload = 1;
+  } else if (c == 0xc0) {
+    h->type = MV_NIL;
+  } else if (c == 0xc2 || c == 0xc3) {
+    h->type = MV_BOOL;
+    h->i = c & 1;
+  } else if (c >= 0xc4 && c <= 0xc6) {
+    h->type = MV_BIN;
+    len_width = (size_t)1 << (c - 0xc4);
+    payload = 1;
+  } else if (c >= 0xc7 && c <= 0xc9) {
+    h->type = MV_EXT;
+    len_width = (size_t)1 << (c - 0xc7);
+    payload = 2;
+  } else if (c == 0xca || c == 0xcb) {
+    h->type = MV_FLOAT;
+    num_width = c == 0xca ? 4 : 8;
+  } else if (c >= 0xcc && c <= 0xd3) {
+    h->type = MV_INT;
+    num_width = (size_t)1 << ((c - 0xcc) & 3);
+  } else if (c >= 0xd4 && c <= 0xd8) {
+    h->type = MV_EXT;
+    len = (size_t)1 << (c - 0xd4);
+    payload = 2;
+  } else if (c >= 0xd9 && c <= 0xdb) {
+    h->type = MV_STR;
+    len_width = (size_t)1 << (c - 0xd9);
+    payload = 1;
+  } else if (c == 0xdc || c == 0xdd) {
+    h->type = MV_ARRAY;
+    len_width = c == 0xdc ? 2 : 4;
+  } else if (c == 0xde || c == 0xdf) {
+    h->type = MV_MAP;
+    len_width = c == 0xde ? 2 : 4;
+  } else {
+    return -1; /* 0xc1 */
+  }
+  if (num_width > 0) {
+    if (left < num_width) {
+      return -1;
+    }
+    uint64_t v = be(p, num_width);
+    p += num_width;
+    if (c == 0xca) {
+      uint32_t u = (uint32_t)v;
+      float f;
+      memcpy(&f, &u, 4);
+      h->f = f;
+    } else if (c == 0xcb) {
+      memcpy(&h->f, &v, 8);
+    } else if (c <= 0xcf) { /* uint 8..64 */
+      h->i = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+    } else { /* int 8..64: sign-extend */
+      int shift = 64 - 8 * (int)num_width;
+      h->i = (int64_t)(v << shift) >> shift;
+    }
+  }
+  if (len_width > 0) {
+    if (left < len_width) {
+      return -1;
+    }
+    len = (size_t)be(p, len_width);
+    p += len_width;
+    left -= len_width;
+  }
+  if (payload == 2) {
+    if (left < 1) {
+      return -1;
+    }
+    p++;
+    left--;
+  }
+  if (payload > 0) {
+    if (len > left) {
+      return -1;
+    }
+    h->data = p;
+    p += len;
+  } else if (h->type == MV_ARRAY || h->type == MV_MAP) {
+    if (len > left) { /* each element takes a byte at least */
+      return -1;
+    }
+  }
+  h->len = len;
+  if (h->type == MV_INT) {
+    h->f = (double)h->i;
+  }
+  h->next = p;
+  return 0;
+}
+
+/* Where the value after the one at p starts, stepping over it whole; NULL
+ * when the bytes are malformed or nest too deep. */
+static const uint8_t* mv_skip(const uint8_t* p, const uint8_t* end, int depth) {
+  mv_head h;
+  if (depth > 2 * ISO_JSON_MAX_PRINT_DEPTH || mv_read(p, end, &h) != 0) {
+    return NULL;
+  }
+  p = h.next;
+  size_t n = h.type == MV_MAP ? 2 * h.len : h.type == MV_ARRAY ? h.len : 0;
+  for (size_t k = 0; k < n && p != NULL; k++) {
+    p = mv_skip(p, end, depth + 1);
+  }
+  return p;
+}
+
+static mv_type mv_kind(mv v) {
+  mv_head h;
+  return mv_read(v.p, v.end, &h) == 0 ? h.type : MV_NONE;
+}
+
+/* The number of entries of an array or map; 0 for anything else. */
+static size_t mv_count(mv v) {
+  mv_head h;
+  if (mv_read(v.p, v.end, &h) != 0 ||
+      (h.type != MV_ARRAY && h.type != MV_MAP)) {
+    return 0;
+  }
+  return h.len;
+}
+
+/* The i-th element of an array, or the i-th key (*key) and value of a map;
+ * absent past the end or in anything else. */
+static mv mv_at(mv v, size_t i, mv* key) {
+  mv none = {NULL, v.end};
+  mv_head h;
+  if (mv_read(v.p, v.end, &h) != 0 ||
+      (h.type != MV_ARRAY && h.type != MV_MAP) || i >= h.len) {
+    return none;
+  }
+  size_t per = h.type == MV_MAP ? 2 : 1;
+  const uint8_t* p = h.next;
+  for (size_t k = 0; k < i * per && p != NULL; k++) {
+    p = mv_skip(p, v.end, 1);
+  }
+  if (p != NULL && per == 2) {
+    if (key != NULL) {
+      key->p = p;
+      key->end = v.end;
+    }
+    p = mv_skip(p, v.end, 1);
+  }
+  mv out = {p, v.end};
+  return out;
+}
+
+/* The value of a map's string key; absent when there is none (the first of
+ * duplicates wins). */
+static mv mv_get(mv m, const char* key) {
+  mv none = {NULL, m.end};
+  mv_head h;
+  if (mv_read(m.p, m.end, &h) != 0 || h.type != MV_MAP) {
+    return none;
+  }
+  size_t klen = strlen(key);
+  const uint8_t* p = h.next;
+  for (size_t k = 0; k < h.len && p != NULL; k++) {
+    mv_head kh;
+    int match = mv_read(p, m.end, &kh) == 0 && kh.type == MV_STR &&
+                kh.len == klen && memcmp(kh.data, key, klen) == 0;
+    p = mv_skip(p, m.end, 1);
+    if (match && p != NULL) {
+      mv out = {p, m.end};
+      return out;
+    }
+    p = p != NULL ? mv_skip(p, m.end, 1) : NULL;
+  }
+  return none;
+}
+
+/* mv_get along a path of keys, NULL-terminated. */
+static mv mv_path(mv m, const char* key, ...) {
+  va_list ap;
+  va_start(ap, key);
+  for (const char* k = key; k != NULL && m.p != NULL;
+       k = va_arg(ap, const char*)) {
+    m = mv_get(m, k);
+  }
+  va_end(ap);
+  return m;
+}
+
+/* A number (int or float) as a double; 0 if it is not one. */
+static int mv_num(mv v, double* out) {
+  mv_head h;
+  if (mv_read(v.p, v.end, &h) != 0 ||
+      (h.type != MV_INT && h.type != MV_FLOAT) || h.f != h.f) {
+    return 0;
+  }
+  *out = h.f;
+  return 1;
+}
+
+/* An integer (or a float that holds one); 0 if it is not one. */
+static int mv_int(mv v, long long* out) {
+  mv_head h;
+  if (mv_read(v.p, v.end, &h) != 0) {
+    return 0;
+  }
+  if (h.type == MV_INT) {
+    *out = h.i;
+    return 1;
+  }
+  if (h.type == MV_FLOAT && h.f >= -9e15 && h.f <= 9e15 &&
+      h.f == (double)(long long)h.f) {
+    *out = (long long)h.f;
+    return 1;
+  }
+  return 0;
+}
+
+/* A string (not NUL-terminated); 0 if it is not one. */
+static int mv_str(mv v, const char** s, size_t* n) {
+  mv_head h;
+  if (mv_read(v.p, v.end, &h) != 0 || h.type != MV_STR) {
+    return 0;
+  }
+  *s = (const char*)h.data;
+  *n = h.len;
+  return 1;
+}
+
+static int mv_true(mv v) {
+  mv_head h;
+  return mv_read(v.p, v.end, &h) == 0 && h.type == MV_BOOL && h.i;
+}
+
+static int mv_is(mv v, const char* s) {
+  const char* p;
+  size_t n;
+  return mv_str(v, &p, &n) && n == strlen(s) && memcmp(p, s, n) == 0;
+}
+
+/* ---- figures for people ------------------------------------------------- */
+
+#define COLUMNS 80
+
+/* A short piece of text, returned by value so calls can nest. */
+typedef struct txt {
+  char s[64];
+} txt;
+
+static txt txtf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+static txt txtf(const char* fmt, ...) {
+  txt t;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(t.s, sizeof t.s, fmt, ap);
+  va_end(ap);
+  return t;
+}
+
+/* A duration in microseconds: "123 us", "4.5 ms", "1.2 s", "5m 03s",
+ * "2h 05m", "3d 04h". */
+static txt fmt_us(double us) {
+  if (!(us >= 0)) {
+    return txtf("-");
+  }
+  if (us < 999.5) {
+    return txtf("%.0f us", us);
+  }
+  if (us < 99.95e3) {
+    return txtf("%.1f ms", us / 1e3);
+  }
+  if (us < 999.5e3) {
+    return txtf("%.0f ms", us / 1e3);
+  }
+  if (us < 99.95e6) {
+    return txtf("%.1f s", us / 1e6);
+  }
+  long long s = (long long)(us / 1e6 + 0.5);
+  if (s < 3600) {
+    return txtf("%lldm %02llds", s / 60, s % 60);
+  }
+  if (s < 86400) {
+    return txtf("%lldh %02lldm", s / 3600, s / 60 % 60);
+  }
+  return txtf("%lldd %02lldh", s / 86400, s / 3600 % 24);
+}
+
+/* Bytes: "512 B", "12.5 KiB", "256 MiB", "1.50 GiB". */
+static txt fmt_bytes(double b) {
+  static const char* const units[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (!(b >= 0)) {
+    return txtf("-");
+  }
+  if (b < 1024) {
+    return txtf("%.0f B", b);
+  }
+  int u = 0;
+  for (b /= 1024; b >= 1023.95 && u < 3; u++) {
+    b /= 1024;
+  }
+  if (b >= 99.95 || b == (double)(long long)b) {
+    return txtf("%.0f %s", b, units[u]);
+  }
+  return txtf("%.1f %s", b, units[u]);
+}
+
+/* A reply's integer, microseconds, milliseconds or bytes; "-" when it is
+ * missing or not a number. */
+static txt t_int(mv v) {
+  long long n;
+  return mv_int(v, &n) ? txtf("%lld", n) : txtf("-");
+}
+
+static txt t_us(mv v) {
+  double d;
+  return mv_num(v, &d) ? fmt_us(d) : txtf("-");
+}
+
+static txt t_ms(mv v) {
+  double d;
+  return mv_num(v, &d) ? fmt_us(d * 1e3) : txtf("-");
+}
+
+static txt t_bytes(mv v) {
+  double d;
+  return mv_num(v, &d) ? fmt_bytes(d) : txtf("-");
+}
+
+/* A reply's string cut to fit txt, or "-" (nil: nil_text). */
+static txt t_str(mv v, const char* nil_text) {
+  const char* s;
+  size_t n;
+  if (mv_str(v, &s, &n)) {
+    txt t;
+    n = n < sizeof t.s - 1 ? n : sizeof t.s - 1;
+    memcpy(t.s, s, n);
+    t.s[n] = '\0';
+    return t;
+  }
+  return txtf("%s", mv_kind(v) == MV_NIL ? nil_text : "-");
+}
+
+/* Terminal columns of UTF-8 text: one per character. */
+static size_t text_cols(const char* s, size_t n) {
+  size_t cols = 0;
+  for (size_t k = 0; k < n; k++) {
+    cols += ((uint8_t)s[k] & 0xc0) != 0x80;
+  }
+  return cols;
+}
+
+typedef enum align { LEFT, RIGHT, LAST } align;
+
+/* Prints n bytes of s in exactly width columns: padded with spaces (LAST:
+ * not padded), or, when longer, its first width - 3 characters and "...".
+ * Control characters print as spaces, so a field cannot break the line. */
+static void cell(const char* s, size_t n, size_t width, align a) {
+  size_t cols = text_cols(s, n);
+  size_t keep = n, shown = cols;
+  int cut = cols > width;
+  if (cut) {
+    size_t want = width > 3 ? width - 3 : 0, seen = 0;
+    for (keep = 0; keep < n; keep++) {
+      if (((uint8_t)s[keep] & 0xc0) != 0x80 && seen++ == want) {
+        break;
+      }
+    }
+    shown = want + 3;
+  }
+  size_t pad = width > shown && a != LAST ? width - shown : 0;
+  for (size_t k = 0; a == RIGHT && k < pad; k++) {
+    putchar(' ');
+  }
+  for (size_t k = 0; k < keep; k++) {
+    uint8_t b = (uint8_t)s[k];
+    putchar(b < 0x20 || b == 0x7f ? ' ' : b);
+  }
+  if (cut) {
+    fputs("...", stdout);
+  }
+  for (size_t k = 0; a == LEFT && k < pad; k++) {
+    putchar(' ');
+  }
+}
+
+static void cells(const char* s, size_t width, align a) {
+  cell(s, strlen(s), width, a);
+}
+
+/* One "key  value" line of a key/value block. */
+#define KEY_WIDTH 12
+static void kv(const char* key, const char* value, size_t n) {
+  cells(key, KEY_WIDTH, LEFT);
+  cell(value, n, COLUMNS - KEY_WIDTH, LAST);
+  putchar('\n');
+}
+
+static void kvs(const char* key, const char* value) {
+  kv(key, value, strlen(value));
+}
+
+/* Appends printf output to a fixed buffer, cutting what does not fit. */
+static void catf(char* b, size_t size, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void catf(char* b, size_t size, const char* fmt, ...) {
+  size_t len = strlen(b);
+  if (len + 1 >= size) {
+    return;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(b + len, size - len, fmt, ap);
+  va_end(ap);
+}
+
+/* ---- the admin views ---------------------------------------------------- */
+
+static void show_status(const ctl* c, mv r) {
+  kvs("version", t_str(mv_get(r, "version"), "-").s);
+  kvs("uptime", t_ms(mv_get(r, "uptime_ms")).s);
+  kvs("state", t_str(mv_get(r, "state"), "-").s);
+  /* one line per listen URL */
+  mv listen = mv_get(r, "listen");
+  size_t n = mv_count(listen);
+  for (size_t i = 0; i < n; i++) {
+    const char* s;
+    size_t len;
+    mv url = mv_at(listen, i, NULL);
+    if (mv_str(url, &s, &len)) {
+      kv(i == 0 ? "listen" : "", s, len);
+    }
+  }
+  if (n == 0) {
+    kvs("listen", "-");
+  }
+  kvs("admin", t_str(mv_get(r, "admin"), "-").s);
+  kvs("metrics", t_str(mv_get(r, "metrics"), "off").s);
+  mv w = mv_get(r, "workers");
+  kvs("workers", txtf("%s/%s alive", t_int(mv_get(w, "alive")).s,
+                      t_int(mv_get(w, "configured")).s)
+                     .s);
+  kvs("queue", t_int(mv_get(r, "queue")).s);
+  kvs("in flight", t_int(mv_get(r, "inflight")).s);
+  mv totals = mv_get(r, "totals");
+  kvs("accepted", t_int(mv_get(totals, "accepted")).s);
+  kvs("fulfilled", t_int(mv_get(totals, "fulfilled")).s);
+  kvs("rejected", t_int(mv_get(totals, "rejected")).s);
+  /* errors: their sum, then each code in the reply's order */
+  mv errors = mv_get(totals, "errors");
+  char by_code[256] = "";
+  long long sum = 0;
+  size_t ncodes = mv_count(errors);
+  for (size_t i = 0; i < ncodes; i++) {
+    mv code;
+    long long k;
+    if (mv_int(mv_at(errors, i, &code), &k)) {
+      sum += k;
+      catf(by_code, sizeof by_code, "%s%s %lld", by_code[0] ? ", " : "",
+           t_str(code, "?").s, k);
+    }
+  }
+  char line[300];
+  if (mv_kind(errors) != MV_MAP) {
+    snprintf(line, sizeof line, "-");
+  } else if (by_code[0] != '\0') {
+    snprintf(line, sizeof line, "%lld (%s)", sum, by_code);
+  } else {
+    snprintf(line, sizeof line, "0");
+  }
+  kvs("errors", line);
+  /* answered jobs per second over the last 1, 10 and 60 s */
+  static const char* const windows[] = {"1s", "10s", "60s"};
+  mv rate = mv_get(r, "rate");
+  line[0] = '\0';
+  for (size_t i = 0; i < 3; i++) {
+    double d;
+    if (mv_num(mv_get(rate, windows[i]), &d)) {
+      catf(line, sizeof line, "%s%.1f/s (%s)", line[0] ? ", " : "", d,
+           windows[i]);
+    }
+  }
+  kvs("rate", line[0] ? line : "-");
+}
+
+static void show_workers(const ctl* c, mv r) {
+  mv list = mv_get(r, "workers");
+  size_t n = mv_count(list);
+  if (n == 0) {
+    puts("no workers");
+    return;
+  }
+  /* 3+1+9+1+8+1+8+1+20+1+4+1 = 58 columns; LAST ERROR gets the rest */
+  printf("%3s %-9s %8s %8s %20s %4s %s\n", "ID", "STATE", "INFLIGHT", "DONE",
+         "HEAP USED/LIMIT", "WARM", "LAST ERROR");
+  for (size_t i = 0; i < n; i++) {
+    mv w = mv_at(list, i, NULL);
+    cells(t_int(mv_get(w, "id")).s, 3, RIGHT);
+    putchar(' ');
+    cells(t_str(mv_get(w, "state"), "-").s, 9, LEFT);
+    putchar(' ');
+    cells(t_int(mv_get(w, "inflight")).s, 8, RIGHT);
+    putchar(' ');
+    cells(t_int(mv_get(w, "done")).s, 8, RIGHT);
+    putchar(' ');
+    cells(txtf("%s/%s", t_bytes(mv_get(w, "heap_used")).s,
+               t_bytes(mv_get(w, "heap_limit")).s)
+              .s,
+          20, RIGHT);
+    putchar(' ');
+    cells(t_int(mv_get(w, "warm_modules")).s, 4, RIGHT);
+    putchar(' ');
+    const char* s;
+    size_t len;
+    if (mv_str(mv_get(w, "last_error"), &s, &len)) {
+      cell(s, len, COLUMNS - 58, LAST);
+    } else {
+      putchar('-');
+    }
+    putchar('\n');
+  }
+}
+
+static void show_jobs(const ctl* c, mv r) {
+  mv list = mv_get(r, "jobs");
+  size_t n = mv_count(list);
+  if (n == 0) {
+    puts("no jobs in flight or queued");
+    return;
+  }
+  /* 10+1+5+1+6+1+8+2 = 34 columns; MODULE gets the rest */
+  printf("%10s %-5s %6s %8s  %s\n", "ID", "KIND", "WORKER", "AGE", "MODULE");
+  size_t queued = 0;
+  for (size_t i = 0; i < n; i++) {
+    mv j = mv_at(list, i, NULL);
+    cells(t_int(mv_get(j, "id")).s, 10, RIGHT);
+    putchar(' ');
+    cells(t_str(mv_get(j, "kind"), "-").s, 5, LEFT);
+    putchar(' ');
+    long long worker;
+    if (mv_int(mv_get(j, "worker"), &worker) && worker < 0) {
+      queued++;
+      cells("queued", 6, RIGHT);
+    } else {
+      cells(t_int(mv_get(j, "worker")).s, 6, RIGHT);
+    }
+    putchar(' ');
+    cells(t_ms(mv_get(j, "age_ms")).s, 8, RIGHT);
+    fputs("  ", stdout);
+    const char* s;
+    size_t len;
+    if (mv_str(mv_get(j, "module"), &s, &len)) {
+      cell(s, len, COLUMNS - 34, LAST);
+    } else {
+      fputs("(source)", stdout);
+    }
+    putchar('\n');
+  }
+  printf("%zu job%s, %zu queued%s\n", n, n == 1 ? "" : "s", queued,
+         mv_true(mv_get(r, "truncated"))
+             ? " (the oldest shown; more are in flight)"
+             : "");
+}
+
+/* The histogram of a stats entry's buckets: one line per bucket that has
+ * jobs (neighbours merged when there are more than HIST_LINES), its bar
+ * scaled to the largest. */
+#define HIST_LINES 20
+#define HIST_LABEL 19 /* "100.0 ms .. 200 ms" */
+#define HIST_BAR 36
+
+typedef struct bucket {
+  double lo, hi; /* microseconds; hi < 0: no upper bound */
+  long long count;
+} bucket;
+
+static void show_histogram(mv hist) {
+  mv buckets = mv_get(hist, "buckets");
+  size_t n = mv_count(buckets), k = 0;
+  bucket* b = calloc(n ? n : 1, sizeof *b);
+  if (b == NULL) {
+    return;
+  }
+  double lo = 0;
+  long long total = 0;
+  for (size_t i = 0; i < n; i++) {
+    mv pair = mv_at(buckets, i, NULL);
+    double hi;
+    long long count;
+    if (!mv_int(mv_at(pair, 1, NULL), &count)) {
+      continue;
+    }
+    if (!mv_num(mv_at(pair, 0, NULL), &hi)) {
+      hi = -1; /* nil: infinity */
+    }
+    if (count > 0) {
+      b[k++] = (bucket){lo, hi, count};
+      total += count;
+    }
+    lo = hi;
+  }
+  if (k > 0) {
+    /* merge runs of `per` neighbours so at most HIST_LINES remain */
+    size_t per = (k + HIST_LINES - 1) / HIST_LINES, m = 0;
+    for (size_t i = 0; i < k; i += per) {
+      bucket g = b[i];
+      for (size_t j = i + 1; j < i + per && j < k; j++) {
+        g.hi = b[j].hi;
+        g.count += b[j].count;
+      }
+      b[m++] = g;
+    }
+    long long widest = 0;
+    for (size_t i = 0; i < m; i++) {
+      widest = b[i].count > widest ? b[i].count : widest;
+    }
+    printf("\ntotal time of all jobs (%lld):\n", total);
+    for (size_t i = 0; i < m; i++) {
+      txt label = b[i].hi < 0
+                      ? txtf("> %s", fmt_us(b[i].lo).s)
+                      : txtf("%s .. %s", fmt_us(b[i].lo).s, fmt_us(b[i].hi).s);
+      cells(label.s, HIST_LABEL, RIGHT);
+      fputs(" |", stdout);
+      size_t bar = (size_t)((double)b[i].count * HIST_BAR / (double)widest);
+      bar = bar > 0 ? bar : 1;
+      for (size_t j = 0; j < HIST_BAR; j++) {
+        putchar(j < bar ? '#' : ' ');
+      }
+      /* 19+2+36 = 57 columns; then " count (pct%)" in 23 */
+      cells(txtf(" %lld (%.1f%%)", b[i].count, 100.0 * b[i].count / total).s,
+            COLUMNS - HIST_LABEL - 2 - HIST_BAR, LAST);
+      putchar('\n');
+    }
+  }
+  free(b);
+}
+
+static void show_stats(const ctl* c, mv r) {
+  static const char* const parts[] = {"queue", "run", "total"};
+  static const char* const quantiles[] = {"p50", "p90", "p99", "p999", "max"};
+  mv kinds = mv_get(r, "kinds");
+  size_t n = mv_count(kinds);
+  if (n == 0) {
+    puts("no statistics");
+    return;
+  }
+  /* 8 + 6 * 10 = 68 columns */
+  for (size_t i = 0; i < n; i++) {
+    mv name;
+    mv kind = mv_at(kinds, i, &name);
+    if (i > 0) {
+      putchar('\n');
+    }
+    cells(t_str(name, "?").s, 8, LEFT);
+    printf(" %9s %9s %9s %9s %9s %9s\n", "COUNT", "P50", "P90", "P99", "P99.9",
+           "MAX");
+    for (size_t p = 0; p < 3; p++) {
+      mv h = mv_get(kind, parts[p]);
+      printf("  %-6s %9s", parts[p], t_int(mv_get(h, "count")).s);
+      for (size_t q = 0; q < 5; q++) {
+        printf(" %9s", t_us(mv_get(h, quantiles[q])).s);
+      }
+      putchar('\n');
+    }
+  }
+  show_histogram(mv_path(kinds, "all", "total", NULL));
+}
+
+static void show_cancel(const ctl* c, mv r) {
+  long long job;
+  printf("cancelled job %s\n",
+         mv_int(mv_get(r, "job"), &job) ? txtf("%lld", job).s : c->target);
+}
+
+static void show_resize(const ctl* c, mv r) {
+  mv w = mv_get(r, "workers");
+  printf("resizing to %s workers (%s alive)\n",
+         t_int(mv_get(w, "configured")).s, t_int(mv_get(w, "alive")).s);
+}
+
+static void show_recycle(const ctl* c, mv r) {
+  mv ids = mv_get(r, "workers");
+  size_t n = mv_count(ids);
+  char line[512];
+  snprintf(line, sizeof line, "%s",
+           n == 0   ? "no worker to recycle"
+           : n == 1 ? "recycling worker "
+                    : "recycling workers ");
+  for (size_t i = 0; i < n; i++) {
+    catf(line, sizeof line, "%s%s", i ? ", " : "",
+         t_int(mv_at(ids, i, NULL)).s);
+  }
+  cells(line, COLUMNS, LAST);
+  putchar('\n');
+}
+
+static void show_reload(const ctl* c, mv r) {
+  long long realms = -1;
+  mv_int(mv_get(r, "realms"), &realms);
+  char line[512];
+  snprintf(line, sizeof line, "dropped %s warm realm%s",
+           realms >= 0 ? txtf("%lld", realms).s : "-", realms == 1 ? "" : "s");
+  if (c->target != NULL) {
+    catf(line, sizeof line, " that had loaded %s", c->target);
+  }
+  cells(line, COLUMNS, LAST);
+  putchar('\n');
+}
+
+/* drain, shutdown: what the reply's state means. */
+static void show_state(const ctl* c, mv r) {
+  mv state = mv_get(r, "state");
+  if (mv_is(state, "draining")) {
+    puts("draining: no new jobs are taken");
+  } else if (mv_is(state, "shutting_down")) {
+    fputs("shutting down", stdout);
+    if (c->grace_ms >= 0) {
+      printf(" (grace %lld ms)", c->grace_ms);
+    }
+    putchar('\n');
+  } else {
+    printf("the service is %s\n", t_str(state, "-").s);
+  }
+}
+
+/* ---- the admin commands' keys ------------------------------------------- */
+
+/* Parses s as an integer in [min, max]; else says what name wants. */
+static int parse_int(const char* name,
+                     const char* want,
+                     const char* s,
+                     long long min,
+                     long long max,
+                     long long* out) {
+  char* end;
+  errno = 0;
+  long long v = s ? strtoll(s, &end, 10) : 0;
+  if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 || v < min ||
+      v > max) {
+    fprintf(stderr, "poolctl: %s needs %s, not \"%s\"\n", name, want,
+            s ? s : "");
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int keys_none(const ctl* c, iso_buf* req) {
+  return 0;
+}
+
+static int keys_cancel(const ctl* c, iso_buf* req) {
+  long long id;
+  if (parse_int("cancel", "a job ID (a number from `poolctl jobs`)", c->target,
+                0, INT64_MAX, &id) != 0) {
+    return -1;
+  }
+  return mp_cstr(req, "job") || mp_int(req, id) ? -1 : 1;
+}
+
+static int keys_resize(const ctl* c, iso_buf* req) {
+  long long n;
+  if (parse_int("resize", "a number of workers from 1 to 256", c->target, 1,
+                256, &n) != 0) {
+    return -1;
+  }
+  return mp_cstr(req, "workers") || mp_int(req, n) ? -1 : 1;
+}
+
+static int keys_recycle(const ctl* c, iso_buf* req) {
+  static const uint8_t yes = 0xc3;
+  if ((c->target != NULL) == c->all) {
+    fprintf(stderr,
+            "poolctl: recycle takes a WORKER id (from `poolctl workers`) or "
+            "--all%s\n",
+            c->all ? ", not both" : "");
+    return -1;
+  }
+  if (c->all) {
+    return mp_cstr(req, "all") || iso_buf_append(req, &yes, 1) ? -1 : 1;
+  }
+  long long id;
+  if (parse_int("recycle", "a WORKER id (from `poolctl workers`) or --all",
+                c->target, 0, INT_MAX, &id) != 0) {
+    return -1;
+  }
+  return mp_cstr(req, "worker") || mp_int(req, id) ? -1 : 1;
+}
+
+static int keys_reload(const ctl* c, iso_buf* req) {
+  if (c->target == NULL) {
+    return 0;
+  }
+  return mp_cstr(req, "module") || mp_cstr(req, c->target) ? -1 : 1;
+}
+
+static int keys_shutdown(const ctl* c, iso_buf* req) {
+  if (c->grace_ms < 0) {
+    return 0;
+  }
+  return mp_cstr(req, "grace_ms") || mp_int(req, c->grace_ms) ? -1 : 1;
+}
+
+/* ---- talking to the admin socket ---------------------------------------- */
+
+/* The service's own default (docs/protocol.md): under $XDG_RUNTIME_DIR,
+ * else under /tmp, per user. */
+static const char* default_admin_url(void) {
+  static char url[4096];
+  const char* dir = getenv("XDG_RUNTIME_DIR");
+  if (dir != NULL && dir[0] != '\0') {
+    snprintf(url, sizeof url, "ipc://%s/isopool/admin.sock", dir);
+  } else {
+    snprintf(url, sizeof url, "ipc:///tmp/isopool-%u/admin.sock",
+             (unsigned)getuid());
+  }
+  return url;
+}
+
+/* The token to send, from --admin-token, --admin-token-file (its first
+ * line) or $ISOPOOL_ADMIN_TOKEN, in that order; *token NULL for none.
+ * Returns 0 or -1 (bad usage, said). buf holds a token read from a file. */
+static int admin_token(const ctl* c, iso_buf* buf, const char** token) {
+  *token = NULL;
+  if (c->admin_token != NULL && c->admin_token_file != NULL) {
+    fprintf(stderr,
+            "poolctl: give --admin-token or --admin-token-file, not both\n");
+    return -1;
+  }
+  if (c->admin_token != NULL) {
+    *token = c->admin_token;
+  } else if (c->admin_token_file != NULL) {
+    int err = read_file(c->admin_token_file, buf);
+    if (err != 0) {
+      fprintf(stderr, "poolctl: cannot read --admin-token-file %s: %s\n",
+              c->admin_token_file, strerror(err));
+      return -1;
+    }
+    if (buf->data != NULL) {
+      char* s = (char*)buf->data;
+      s[strcspn(s, "\r\n")] = '\0';
+    }
+    *token = buf->data != NULL ? (const char*)buf->data : "";
+  } else {
+    const char* env = getenv("ISOPOOL_ADMIN_TOKEN");
+    *token = env != NULL && env[0] != '\0' ? env : NULL;
+  }
+  if (*token != NULL && (*token)[0] == '\0') {
+    fprintf(stderr, "poolctl: the admin token is empty%s%s\n",
+            c->admin_token_file ? " (the first line of " : "",
+            c->admin_token_file ? c->admin_token_file : "");
+    return -1;
+  }
+  return 0;
+}
+
+static void say_no_connection(const ctl* c, long long wait_ms) {
+  fprintf(stderr,
+          "poolctl: cannot connect to the admin socket %s (%s; no "
+          "connection within %lld ms, or it was lost)\n"
+          "poolctl: is the service running? start it with `isopool serve`, "
+          "or pass --admin URL / set ISOPOOL_ADMIN\n",
+          c->admin_url, c->admin_from, wait_ms);
+}
+
+/* Prints one reply; returns the exit status. */
+static int admin_report(const command* cmd,
+                        const ctl* c,
+                        const uint8_t* p,
+                        size_t n) {
+  iso_buf json;
+  iso_buf_init(&json);
+  if (iso_json_from_msgpack(p, n, &json) != 0) {
+    iso_buf_free(&json);
+    fprintf(stderr, "poolctl: the reply from %s is not valid msgpack\n",
+            c->admin_url);
+    return EXIT_FAILED;
+  }
+  mv r = {p, p + n};
+  mv ok = mv_get(r, "ok");
+  if (mv_kind(ok) != MV_BOOL) {
+    iso_buf_free(&json);
+    fprintf(stderr,
+            "poolctl: %s did not answer like an admin socket (no \"ok\" in "
+            "its reply%s)\n",
+            c->admin_url,
+            mv_kind(mv_get(r, "status")) == MV_STR
+                ? "; it looks like the job socket: --admin is the admin "
+                  "socket, --url the job socket"
+                : "");
+    return EXIT_FAILED;
+  }
+  int good = mv_true(ok);
+  if (c->json) {
+    fwrite(json.data, 1, json.len, stdout);
+    fputc('\n', stdout);
+  } else if (good) {
+    cmd->show(c, r);
+  } else {
+    mv code = mv_get(r, "code");
+    fprintf(stderr, "poolctl: %s: %s\n", t_str(code, "error").s,
+            t_str(mv_get(r, "message"), "").s);
+    if (mv_is(code, "unauthorized")) {
+      fprintf(stderr,
+              "poolctl: the service wants its admin token: check "
+              "--admin-token, --admin-token-file or ISOPOOL_ADMIN_TOKEN\n");
+    }
+  }
+  iso_buf_free(&json);
+  return good ? EXIT_OK : EXIT_FAILED;
+}
+
+static volatile sig_atomic_t stop_watching;
+
+static void on_stop_signal(int sig) {
+  stop_watching = 1;
+}
+
+/* Waits secs, or less when a stop signal comes. */
+static void watch_sleep(double secs) {
+  for (double t = 0; t < secs && !stop_watching; t += 0.02) {
+    double step = secs - t < 0.02 ? secs - t : 0.02;
+    struct timespec ts = {0, (long)(step * 1e9)};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* The request map of cmd: {v, cmd, token, the command's keys}. Returns 0
+ * or an exit status (bad usage or out of memory, said on stderr). */
+static int admin_request(const command* cmd, const ctl* c, iso_buf* req) {
+  iso_buf token_buf, keys;
+  iso_buf_init(&token_buf);
+  iso_buf_init(&keys);
+  const char* token;
+  int status = EXIT_USAGE;
+  int nkeys =
+      admin_token(c, &token_buf, &token) == 0 ? cmd->keys(c, &keys) : -1;
+  if (nkeys >= 0) {
+    int rc = mp_map(req, 2 + (token != NULL) + (size_t)nkeys);
+    rc = rc ? rc : mp_cstr(req, "v");
+    rc = rc ? rc : mp_int(req, 1);
+    rc = rc ? rc : mp_cstr(req, "cmd");
+    rc = rc ? rc : mp_cstr(req, cmd->wire);
+    if (token != NULL) {
+      rc = rc ? rc : mp_cstr(req, "token");
+      rc = rc ? rc : mp_cstr(req, token);
+    }
+    rc = rc ? rc : iso_buf_append(req, keys.data, keys.len);
+    status = rc == 0 ? EXIT_OK : EXIT_FAILED;
+    if (rc != 0) {
+      fprintf(stderr, "poolctl: out of memory\n");
+    }
+  }
+  iso_buf_free(&token_buf);
+  iso_buf_free(&keys);
+  return status;
+}
+
+/* Sends req once, or each round of a --watch; prints each reply. Returns
+ * the exit status. */
+static int admin_rounds(const command* cmd, const ctl* c, const iso_buf* req) {
+  iso_client* client = NULL;
+  long long wait_ms;
+  int rc = open_client(c, c->admin_url, &client, &wait_ms);
+  if (rc != 0) {
+    fprintf(stderr, "poolctl: cannot use admin URL \"%s\" (%s): %s\n",
+            c->admin_url, c->admin_from, iso_strerror(rc));
+    return rc == ISO_EINVAL ? EXIT_USAGE : EXIT_FAILED;
+  }
+  int tty = isatty(STDOUT_FILENO), status = EXIT_OK;
+  if (c->watch_s > 0) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+  }
+  iso_buf reply;
+  iso_buf_init(&reply);
+  for (long long round = 0; !stop_watching; round++) {
+    iso_buf_reset(&reply);
+    rc = iso_client_connected(client)
+             ? iso_client_request_raw(client, req->data, req->len,
+                                      c->timeout_ms, &reply)
+             : ISO_ECONNECT;
+    if (rc == ISO_ECONNECT) {
+      say_no_connection(c, wait_ms);
+      status = EXIT_NOCONN;
+      break;
+    }
+    if (rc == ISO_ETIMEDOUT) {
+      fprintf(stderr, "poolctl: no reply from %s within %lld ms\n",
+              c->admin_url, c->timeout_ms);
+      status = EXIT_FAILED;
+      break;
+    }
+    if (rc != 0) {
+      fprintf(stderr, "poolctl: %s: %s\n", c->admin_url, iso_strerror(rc));
+      status = EXIT_FAILED;
+      break;
+    }
+    /* a watch redraws a terminal's screen, else a blank line separates
+     * rounds; JSON is one line per round either way */
+    if (c->watch_s > 0 && !c->json && tty) {
+      fputs("\033[H\033[2J", stdout);
+    } else if (round > 0 && !c->json) {
+      putchar('\n');
+    }
+    status = admin_report(cmd, c, reply.data, reply.len);
+    fflush(stdout);
+    if (status != EXIT_OK || c->watch_s <= 0 ||
+        (c->count > 0 && round + 1 >= c->count)) {
+      break;
+    }
+    watch_sleep(c->watch_s);
+  }
+  iso_buf_free(&reply);
+  iso_client_close(client);
+  return status;
+}
+
+/* The run function of every admin command. */
+static int cmd_admin(const command* cmd, ctl* c) {
+  if (c->watch_s > 0 && !cmd->watchable) {
+    fprintf(stderr,
+            "poolctl: --watch works with status, workers and stats, not %s\n",
+            cmd->name);
+    return EXIT_USAGE;
+  }
+  if (c->count > 0 && c->watch_s <= 0) {
+    fprintf(stderr, "poolctl: --count N needs --watch SECONDS\n");
+    return EXIT_USAGE;
+  }
+  iso_buf req;
+  iso_buf_init(&req);
+  int status = admin_request(cmd, c, &req);
+  if (status == EXIT_OK) {
+    status = admin_rounds(cmd, c, &req);
+  }
+  iso_buf_free(&req);
+  return status;
+}
+
 /* ---- the commands ------------------------------------------------------- */
 
 static int cmd_eval(const command* cmd, ctl* c) {
@@ -441,6 +1594,11 @@ static int cmd_call(const command* cmd, ctl* c) {
 
 static int cmd_help(const command* cmd, ctl* c);
 
+#define WATCH_HELP                                                           \
+  "  --watch SECONDS  ask again every SECONDS (0.5 is fine) until Ctrl-C,\n" \
+  "                   redrawing the screen of a terminal\n"                  \
+  "  --count N        with --watch: stop after N rounds\n"
+
 static const command kCommands[] = {
     {.name = "eval",
      .synopsis = "eval FILE [ARG...]\n"
@@ -463,6 +1621,102 @@ static const command kCommands[] = {
      .target = "SPEC",
      .takes_args = 1,
      .run = cmd_call},
+    {.name = "status",
+     .synopsis = "status [--watch SECONDS [--count N]]",
+     .help =
+         "Show the service's version, uptime, state, sockets, workers\n"
+         "alive, jobs queued and in flight, totals (errors by code) and\n"
+         "jobs answered per second over the last 1, 10 and 60 s.\n" WATCH_HELP,
+     .run = cmd_admin,
+     .wire = "status",
+     .keys = keys_none,
+     .show = show_status,
+     .watchable = 1},
+    {.name = "workers",
+     .synopsis = "workers [--watch SECONDS [--count N]]",
+     .help = "One line per worker: its id, state, jobs in flight and done,\n"
+             "V8 heap used and its limit, warm modules and the last error a\n"
+             "job got on it.\n" WATCH_HELP,
+     .run = cmd_admin,
+     .wire = "workers",
+     .keys = keys_none,
+     .show = show_workers,
+     .watchable = 1},
+    {.name = "jobs",
+     .synopsis = "jobs",
+     .help = "The jobs in flight and queued, oldest first: the service's job\n"
+             "ID (for cancel), kind, worker (or queued), age and module.\n",
+     .run = cmd_admin,
+     .wire = "jobs",
+     .keys = keys_none,
+     .show = show_jobs},
+    {.name = "stats",
+     .synopsis = "stats [--watch SECONDS [--count N]]",
+     .help = "Latency per kind of job (eval, call, all): the wait for a\n"
+             "worker (queue), the time on it (run) and both (total), as\n"
+             "count, p50, p90, p99, p99.9 and max; then a histogram of the\n"
+             "total time of all jobs.\n" WATCH_HELP,
+     .run = cmd_admin,
+     .wire = "stats",
+     .keys = keys_none,
+     .show = show_stats,
+     .watchable = 1},
+    {.name = "cancel",
+     .synopsis = "cancel ID",
+     .help = "End the job ID (from `poolctl jobs`); its client gets an error\n"
+             "reply with code cancelled.\n",
+     .target = "ID",
+     .run = cmd_admin,
+     .wire = "cancel",
+     .keys = keys_cancel,
+     .show = show_cancel},
+    {.name = "resize",
+     .synopsis = "resize N",
+     .help = "Grow or shrink the pool to N workers (1..256); busy workers\n"
+             "finish their jobs before they stop.\n",
+     .target = "N",
+     .run = cmd_admin,
+     .wire = "resize",
+     .keys = keys_resize,
+     .show = show_resize},
+    {.name = "recycle",
+     .synopsis = "recycle WORKER|--all",
+     .help = "Give the worker WORKER (from `poolctl workers`), or every\n"
+             "worker with --all, a fresh isolate once its jobs in flight are\n"
+             "done; its warm modules load again on the next call.\n",
+     .target = "WORKER",
+     .target_optional = 1, /* or --all: keys_recycle checks */
+     .run = cmd_admin,
+     .wire = "recycle",
+     .keys = keys_recycle,
+     .show = show_recycle},
+    {.name = "reload",
+     .synopsis = "reload [SPEC]",
+     .help = "Drop the warm realms (all of them, or those that have loaded\n"
+             "the module SPEC) so the next call reads the modules again.\n",
+     .target = "SPEC",
+     .target_optional = 1,
+     .run = cmd_admin,
+     .wire = "reload",
+     .keys = keys_reload,
+     .show = show_reload},
+    {.name = "drain",
+     .synopsis = "drain",
+     .help = "Stop taking jobs (new ones get shutting_down); the jobs in\n"
+             "flight finish. The service keeps running until shutdown.\n",
+     .run = cmd_admin,
+     .wire = "drain",
+     .keys = keys_none,
+     .show = show_state},
+    {.name = "shutdown",
+     .synopsis = "shutdown [--grace MS]",
+     .help = "Drain, wait up to MS (default: the service's --grace-ms) for\n"
+             "the jobs in flight, answer the rest shutting_down and exit.\n"
+             "  --grace MS       how long the jobs in flight may take\n",
+     .run = cmd_admin,
+     .wire = "shutdown",
+     .keys = keys_shutdown,
+     .show = show_state},
     {.name = "help",
      .synopsis = "help [COMMAND]",
      .help = "Print the usage of poolctl or of one command.\n",
@@ -482,6 +1736,13 @@ enum {
   O_JSON,
   O_MODULE,
   O_EXPORT,
+  O_ADMIN,
+  O_ADMIN_TOKEN,
+  O_ADMIN_TOKEN_FILE,
+  O_WATCH,
+  O_COUNT,
+  O_ALL,
+  O_GRACE,
   O_HELP
 };
 
@@ -498,6 +1759,14 @@ static const struct option_spec {
     {"--json", 0, O_JSON, NULL},
     {"--module", 1, O_MODULE, "eval"},
     {"--export", 1, O_EXPORT, "call"},
+    {"--admin", 1, O_ADMIN, NULL},
+    {"--admin-token", 1, O_ADMIN_TOKEN, NULL},
+    {"--admin-token-file", 1, O_ADMIN_TOKEN_FILE, NULL},
+    /* status, workers and stats only: cmd_admin says so */
+    {"--watch", 1, O_WATCH, NULL},
+    {"--count", 1, O_COUNT, NULL},
+    {"--all", 0, O_ALL, "recycle"},
+    {"--grace", 1, O_GRACE, "shutdown"},
     {"--help", 0, O_HELP, NULL},
     {"-h", 0, O_HELP, NULL},
 };
@@ -505,12 +1774,17 @@ static const struct option_spec {
 
 static const char kOptionsHelp[] =
     "options (before the command or before the first ARG):\n"
-    "  --url URL          the service (default $ISOPOOL_URL, else\n"
-    "                     " DEFAULT_URL
-    ")\n"
     "  --timeout MS       give up waiting for the reply after MS (default\n"
     "                     60000); exit 3 if no connection was made\n"
     "                     within 5 s (or MS, if shorter)\n"
+    "  --json             print the whole reply as one JSON object\n"
+    "  -h, --help         this text (after a command: that command's)\n";
+
+static const char kJobOptionsHelp[] =
+    "job options (eval, call):\n"
+    "  --url URL          the service's job socket (default $ISOPOOL_URL,\n"
+    "                     else " DEFAULT_URL
+    ")\n"
     "  --job-timeout MS   the job's own deadline on the server\n"
     "  --permissions JSON what the job may use (default: all the service\n"
     "                     grants), a JSON object with keys read, write,\n"
@@ -518,16 +1792,33 @@ static const char kOptionsHelp[] =
     "                     (none), or a list of paths under the data root\n"
     "                     (read, write) or of variable names (env), e.g.\n"
     "                     '{\"read\":[\"data\"],\"env\":true}'\n"
-    "  --json             print the whole reply as one JSON object:\n"
-    "                     {\"id\",\"status\",\"value\",\"error\",\"logs\","
-    "\"stats\"}\n"
     "  --                 what follows is ARGs, even if it starts with --\n"
-    "\n"
+    "With --json the object is {\"id\",\"status\",\"value\",\"error\","
+    "\"logs\",\"stats\"}.\n"
     "Each ARG is parsed as JSON, else sent as a string ('\"1\"' sends the\n"
     "string \"1\", 1 the number). The value prints as JSON on stdout, the\n"
     "job's console lines on stderr (prefixed [level] unless plain log).\n"
     "Exit status: 0 fulfilled, 1 rejected or refused (error: ...), 2 bad\n"
     "usage or unreadable FILE, 3 cannot connect.\n";
+
+static const char kAdminOptionsHelp[] =
+    "admin options (status ... shutdown):\n"
+    "  --admin URL        the service's admin socket (default\n"
+    "                     $ISOPOOL_ADMIN, else the service's default:\n"
+    "                     ipc://$XDG_RUNTIME_DIR/isopool/admin.sock, or\n"
+    "                     ipc:///tmp/isopool-$UID/admin.sock when\n"
+    "                     XDG_RUNTIME_DIR is not set)\n"
+    "  --admin-token SECRET\n"
+    "                     the service's admin token, if it has one\n"
+    "                     (default $ISOPOOL_ADMIN_TOKEN)\n"
+    "  --admin-token-file FILE\n"
+    "                     the same, read from FILE's first line\n"
+    "  --watch SECONDS    status, workers, stats: ask again every SECONDS\n"
+    "                     until Ctrl-C; --count N stops after N rounds\n"
+    "With --json the object is the reply map as the service sent it (one\n"
+    "line per round of --watch).\n"
+    "Exit status: 0 done, 1 refused by the service (poolctl: CODE:\n"
+    "MESSAGE), 2 bad usage, 3 cannot connect.\n";
 
 static void usage(FILE* f) {
   fputs("usage:", f);
@@ -535,13 +1826,21 @@ static void usage(FILE* f) {
     fprintf(f, "%s poolctl [OPTIONS] %s\n", i ? "      " : "",
             kCommands[i].synopsis);
   }
-  fputs("\n", f);
-  fputs(kOptionsHelp, f);
+  fprintf(f,
+          "\neval and call send a job to the service's job socket; the other\n"
+          "commands ask its admin socket (docs/protocol.md). `poolctl help\n"
+          "COMMAND` says more about one.\n\n%s\n%s\n%s",
+          kOptionsHelp, kJobOptionsHelp, kAdminOptionsHelp);
 }
 
 static void command_usage(const command* cmd, FILE* f) {
   fprintf(f, "usage: poolctl [OPTIONS] %s\n\n%s\n%s", cmd->synopsis, cmd->help,
           kOptionsHelp);
+  if (cmd->wire != NULL) {
+    fprintf(f, "\n%s", kAdminOptionsHelp);
+  } else if (cmd->run != cmd_help) {
+    fprintf(f, "\n%s", kJobOptionsHelp);
+  }
 }
 
 static const command* find_command(const char* name) {
@@ -567,13 +1866,33 @@ static int cmd_help(const command* cmd, ctl* c) {
   return EXIT_OK;
 }
 
-static int parse_ms(const char* name, const char* s, long long* out) {
+/* Milliseconds, from min (0 or 1) to a week. */
+static int parse_ms(const char* name,
+                    const char* s,
+                    long long min,
+                    long long* out) {
   char* end;
   errno = 0;
   long long v = strtoll(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || errno != 0 || v <= 0 ||
+  if (*s == '\0' || *end != '\0' || errno != 0 || v < min ||
       v > 7LL * 24 * 3600 * 1000) {
     fprintf(stderr, "poolctl: %s needs a number of milliseconds, not \"%s\"\n",
+            name, s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* --watch SECONDS: a positive number up to a day, fractions allowed. */
+static int parse_seconds(const char* name, const char* s, double* out) {
+  char* end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (*s == '\0' || *end != '\0' || errno != 0 || !(v >= 0.01) || v > 86400) {
+    fprintf(stderr,
+            "poolctl: %s needs a number of seconds such as 2 or 0.5, not "
+            "\"%s\"\n",
             name, s);
     return -1;
   }
@@ -628,9 +1947,9 @@ static int take_option(ctl* c,
       c->url = value;
       break;
     case O_TIMEOUT:
-      return parse_ms("--timeout", value, &c->timeout_ms) ? -1 : 1;
+      return parse_ms("--timeout", value, 1, &c->timeout_ms) ? -1 : 1;
     case O_JOB_TIMEOUT:
-      return parse_ms("--job-timeout", value, &c->job_timeout_ms) ? -1 : 1;
+      return parse_ms("--job-timeout", value, 1, &c->job_timeout_ms) ? -1 : 1;
     case O_PERMISSIONS:
       c->permissions = value;
       break;
@@ -643,6 +1962,28 @@ static int take_option(ctl* c,
     case O_EXPORT:
       c->export_name = value;
       break;
+    case O_ADMIN:
+      c->admin_url = value;
+      c->admin_from = "from --admin";
+      break;
+    case O_ADMIN_TOKEN:
+      c->admin_token = value;
+      break;
+    case O_ADMIN_TOKEN_FILE:
+      c->admin_token_file = value;
+      break;
+    case O_WATCH:
+      return parse_seconds("--watch", value, &c->watch_s) ? -1 : 1;
+    case O_COUNT:
+      return parse_int("--count", "a number of rounds (1 or more)", value, 1,
+                       1000000000, &c->count)
+                 ? -1
+                 : 1;
+    case O_ALL:
+      c->all = 1;
+      break;
+    case O_GRACE:
+      return parse_ms("--grace", value, 0, &c->grace_ms) ? -1 : 1;
     case O_HELP:
       if (cmd != NULL) {
         command_usage(cmd, stdout);
@@ -656,9 +1997,14 @@ static int take_option(ctl* c,
 
 int main(int argc, char** argv) {
   const char* env_url = getenv("ISOPOOL_URL");
+  const char* env_admin = getenv("ISOPOOL_ADMIN");
+  int admin_env = env_admin != NULL && env_admin[0] != '\0';
   ctl c = {
       .url = env_url && env_url[0] ? env_url : DEFAULT_URL,
       .timeout_ms = DEFAULT_TIMEOUT_MS,
+      .admin_url = admin_env ? env_admin : default_admin_url(),
+      .admin_from = admin_env ? "from ISOPOOL_ADMIN" : "the default",
+      .grace_ms = -1,
   };
   int i = 1, r;
   while (i < argc && (r = take_option(&c, NULL, argc, argv, &i)) != 0) {
@@ -707,8 +2053,9 @@ int main(int argc, char** argv) {
     return EXIT_USAGE;
   }
   if (!cmd->takes_args && c.nargs > 0) {
-    fprintf(stderr, "poolctl: %s takes no argument \"%s\"\n", cmd->name,
-            c.args[0]);
+    fprintf(stderr,
+            "poolctl: %s takes no argument \"%s\" (see poolctl help %s)\n",
+            cmd->name, c.args[0], cmd->name);
     return EXIT_USAGE;
   }
   return cmd->run(cmd, &c);

@@ -8,10 +8,9 @@
 #include "iso_err.h"
 #include "mp.h"
 
-static const char* const kCmdNames[] = {
-    [ISO_ADMIN_NONE] = NULL,
+static const char* const kCmdNames[] = {[ISO_ADMIN_NONE] = NULL,
 #define ISO_ADMIN_CMD_NAME(e, s) [ISO_ADMIN_##e] = s,
-    ISO_ADMIN_CMD_TABLE(ISO_ADMIN_CMD_NAME)
+                                        ISO_ADMIN_CMD_TABLE(ISO_ADMIN_CMD_NAME)
 #undef ISO_ADMIN_CMD_NAME
 };
 #define NCMDS (sizeof(kCmdNames) / sizeof(kCmdNames[0]))
@@ -36,7 +35,10 @@ static int key_is(const iso__mp_obj* k, const char* name) {
 }
 
 /* An integer value in [min, max] (whole floats count). */
-static int int_in(const iso__mp_obj* v, int64_t min, int64_t max, int64_t* out) {
+static int int_in(const iso__mp_obj* v,
+                  int64_t min,
+                  int64_t max,
+                  int64_t* out) {
   int64_t x;
   if (v->type == ISO__MP_UINT && v->v.u <= INT64_MAX) {
     x = (int64_t)v->v.u;

@@ -48,12 +48,12 @@ typedef struct iso_admin_req {
   iso_admin_cmd cmd;
   int has_token;
   char token[ISO_ADMIN_MAX_TOKEN + 1];
-  int64_t job;      /* cancel */
-  int workers;      /* resize: 1..ISO_ADMIN_MAX_WORKERS */
-  int worker;       /* recycle: -1 with all */
-  int all;          /* recycle */
+  int64_t job;                           /* cancel */
+  int workers;                           /* resize: 1..ISO_ADMIN_MAX_WORKERS */
+  int worker;                            /* recycle: -1 with all */
+  int all;                               /* recycle */
   char module[ISO_ADMIN_MAX_MODULE + 1]; /* reload: "" for all */
-  int64_t grace_ms; /* shutdown: -1 when absent */
+  int64_t grace_ms;                      /* shutdown: -1 when absent */
 } iso_admin_req;
 
 /* iso_admin_cmd_name: "status", ...; NULL for an unknown value. */

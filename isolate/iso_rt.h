@@ -129,6 +129,10 @@ void iso_rt_tick(iso_rt* rt);
  * runtime callback. */
 void iso_rt_ops_done(iso_rt* rt, iso_op_batch* batch);
 
+/* iso_rt_heap: the isolate's heap in use and its limit, in bytes.
+ * Thread: owning loop. */
+void iso_rt_heap(iso_rt* rt, size_t* used, size_t* limit);
+
 /* iso_rt_ops_dropped: how many op responses arrived for a realm that was
  * gone (a job that timed out or was cancelled). Thread: owning loop. */
 uint64_t iso_rt_ops_dropped(const iso_rt* rt);
@@ -191,6 +195,12 @@ void iso_realm_free(iso_realm* realm);
  * reference is taken; NULL: nothing). Ops already in flight keep the set
  * they were called with. Thread: owning loop. */
 void iso_realm_set_perms(iso_realm* realm, const iso_perms* perms);
+
+/* iso_realm_module_count: the modules in the realm's module map.
+ * iso_realm_has_module: 1 iff `specifier` (resolved against the module
+ * root, like a job's `module`) is in it. Thread: owning loop. */
+int iso_realm_module_count(const iso_realm* realm);
+int iso_realm_has_module(iso_realm* realm, const char* specifier);
 
 /* iso_realm_pending_ops: async ops of the realm in flight (ref'd and
  * unref'd). Thread: owning loop. */

@@ -68,9 +68,13 @@ void iso__ops_free(iso_rt* rt) {
 
 void iso__ops_realm_init(iso_realm* realm) {
   iso_rt* rt = realm->rt;
-  realm->id = ++rt->next_realm_id;
+  /* unique in the process, not only in the runtime: a batch that comes
+   * back to a worker whose runtime was replaced meanwhile (poolctl
+   * recycle) finds none of its realms */
+  static atomic_uint next_id;
+  realm->id = atomic_fetch_add(&next_id, 1) + 1;
   if (realm->id == 0) { /* 2^32 realms later */
-    realm->id = ++rt->next_realm_id;
+    realm->id = atomic_fetch_add(&next_id, 1) + 1;
   }
   realm->perms = iso_perms_ref(rt->default_perms);
 }

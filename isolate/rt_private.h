@@ -211,7 +211,6 @@ struct iso_rt {
   struct iso_op_work* op_works; /* batches on libuv's thread pool */
   v8s_op_result* op_results;    /* scratch for iso_rt_ops_done */
   size_t cap_op_results;
-  uint32_t next_realm_id;
   uint32_t next_tag;    /* evaluations' job tags */
   uint64_t ops_dropped; /* responses whose realm was gone */
 };

@@ -15,6 +15,7 @@
  * same loop iteration as the event that asked for it; the handle stops
  * itself, so an idle runtime does not spin.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -557,6 +558,39 @@ int iso__realm_tag_cancelled(const iso_realm* realm, uint32_t tag) {
     }
   }
   return 0;
+}
+
+void iso_rt_heap(iso_rt* rt, size_t* used, size_t* limit) {
+  v8s_heap_stats(rt->iso, used, limit);
+}
+
+int iso_realm_module_count(const iso_realm* realm) {
+  int n = 0;
+  for (const iso_mod* m = realm->modules; m != NULL; m = m->next) {
+    n += m->state == MOD_COMPILED;
+  }
+  return n;
+}
+
+int iso_realm_has_module(iso_realm* realm, const char* specifier) {
+  char* url = NULL;
+  char err[256];
+  char referrer[PATH_MAX + 16];
+  snprintf(referrer, sizeof(referrer), "file://%s/", realm->rt->root);
+  const char* spec = specifier;
+  char rel[PATH_MAX + 4];
+  if (specifier[0] != '.' && specifier[0] != '/' &&
+      strncmp(specifier, "file://", 7) != 0 &&
+      strncmp(specifier, "isopool:", 8) != 0) {
+    snprintf(rel, sizeof(rel), "./%s", specifier); /* like a job's module */
+    spec = rel;
+  }
+  if (iso__resolve(realm->rt, spec, referrer, &url, err, sizeof(err)) != 0) {
+    return 0;
+  }
+  int found = iso__mod_find(realm, url) != NULL;
+  free(url);
+  return found;
 }
 
 void iso_realm_set_deadline(iso_realm* realm, uint64_t deadline_ns) {

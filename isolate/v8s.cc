@@ -1670,6 +1670,13 @@ void v8s_isolate_free(v8s_isolate* iso) {
   delete iso;
 }
 
+void v8s_heap_stats(v8s_isolate* iso, size_t* used, size_t* limit) {
+  v8::HeapStatistics hs;
+  iso->isolate->GetHeapStatistics(&hs);
+  *used = hs.used_heap_size();
+  *limit = hs.heap_size_limit();
+}
+
 void v8s_terminate(v8s_isolate* iso) {
   iso->stop_requested.store(true);
   iso->isolate->TerminateExecution();

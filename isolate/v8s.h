@@ -205,6 +205,9 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out);
  * must still be alive (the platform closes its handles on it). */
 void v8s_isolate_free(v8s_isolate* iso);
 
+/* v8s_heap_stats: the heap in use and the heap's limit, in bytes. */
+void v8s_heap_stats(v8s_isolate* iso, size_t* used, size_t* limit);
+
 /* v8s_terminate: stop the JavaScript running on iso now. The only entry
  * point that any thread may call. v8s_cancel_terminate, on the owning
  * thread, lets the isolate run again. Thread: any / owning. */

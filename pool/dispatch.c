@@ -1,4 +1,4 @@
-/* dispatch.c: the front dispatcher, the watchdog, and the pool's life.
+/* dispatch.c: the front dispatcher and the watchdog.
  *
  * DESIGN: requests arrive on NNG threads (ipc/iso_server.h). The request
  * callback copies the bytes, decodes them, and routes every job under
@@ -12,7 +12,11 @@
  * The watchdog thread wakes every few milliseconds: it answers `timeout`
  * for queued jobs past their deadline, and stops JavaScript that runs past
  * the deadline of the realm it runs for (iso_rt_terminate_gen), so a job
- * stuck in `while (true) {}` costs its own worker that job only.
+ * stuck in `while (true) {}` costs its own worker that job only; every
+ * 100 ms it also frees the workers a resize retired once they are idle.
+ * Every job is in the registry of unanswered jobs (pool->jobs_lock) from
+ * its receipt to its answer, for poolctl jobs and cancel. pool.c has the
+ * pool's life, admin.c the admin plane.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +43,8 @@ int pool__job_claim(pool_job* job) {
 }
 
 void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg) {
+  job->outcome_status = ISO_STATUS_ERROR;
+  job->outcome = code;
   iso_proto_reply r = {
       .id = job->in != NULL ? job->in->id : (iso_bytes){NULL, 0},
       .status = ISO_STATUS_ERROR,
@@ -99,9 +105,47 @@ static void req_reply(pool_req* req) {
   iso_buf_free(&out);
 }
 
-/* A job of req has its answer in job->reply. */
+/* ---- the registry of unanswered jobs (poolctl jobs, cancel) ---- */
+
+void pool__job_register(iso_pool* pool, pool_job* job) {
+  job->sid = atomic_fetch_add(&pool->next_sid, 1) + 1;
+  pthread_mutex_lock(&pool->jobs_lock);
+  job->rprev = pool->jobs_tail;
+  job->rnext = NULL;
+  if (pool->jobs_tail != NULL) {
+    pool->jobs_tail->rnext = job;
+  } else {
+    pool->jobs_head = job;
+  }
+  pool->jobs_tail = job;
+  job->registered = 1;
+  pthread_mutex_unlock(&pool->jobs_lock);
+}
+
+static void job_unregister(iso_pool* pool, pool_job* job) {
+  pthread_mutex_lock(&pool->jobs_lock);
+  if (job->registered) {
+    if (job->rprev != NULL) {
+      job->rprev->rnext = job->rnext;
+    } else {
+      pool->jobs_head = job->rnext;
+    }
+    if (job->rnext != NULL) {
+      job->rnext->rprev = job->rprev;
+    } else {
+      pool->jobs_tail = job->rprev;
+    }
+    job->registered = 0;
+  }
+  pthread_mutex_unlock(&pool->jobs_lock);
+}
+
+/* A job of req has its answer in job->reply: it leaves the registry and
+ * is counted; the request's reply goes out with its last job. */
 void pool__job_answered(pool_job* job) {
   pool_req* req = job->req;
+  job_unregister(req->pool, job);
+  pool__count_answered(req->pool, job);
   if (atomic_fetch_sub(&req->unanswered, 1) == 1) {
     req_reply(req);
   }
@@ -116,7 +160,7 @@ void pool__job_release(pool_job* job) {
 }
 
 /* Answers a job the dispatcher refuses or gives up on. */
-static void refuse(pool_job* job, iso_proto_code code, const char* msg) {
+void pool__refuse(pool_job* job, iso_proto_code code, const char* msg) {
   if (pool__job_claim(job)) {
     pool__encode_error(job, code, msg);
     pool__job_answered(job);
@@ -144,35 +188,38 @@ static void reply_whole_error(iso_server_req* sreq,
 
 /* ---- routing ---- */
 
-typedef struct route_batch {
-  pool_job** jobs;
-  size_t n;
-} route_batch;
-
-/* Picks the least-loaded worker with room, or -1. Called with the lock. */
-static int least_loaded(iso_pool* pool) {
-  int best = -1;
+/* The least-loaded running worker with room, or NULL. Called with the
+ * lock. */
+static pool_worker* least_loaded(iso_pool* pool) {
+  pool_worker* best = NULL;
   int cap = pool->opts.max_inflight_per_worker;
   for (int i = 0; i < pool->nworkers; i++) {
-    int load = pool->workers[i].inflight;
-    if (load < cap && (best < 0 || load < pool->workers[best].inflight)) {
-      best = i;
+    pool_worker* w = pool->workers[i];
+    if (atomic_load(&w->state) == POOL_W_RUNNING && w->inflight < cap &&
+        (best == NULL || w->inflight < best->inflight)) {
+      best = w;
     }
   }
   return best;
 }
 
-static void route_add(route_batch* out, int w, pool_job* job) {
-  out[w].jobs[out[w].n++] = job;
-}
-
-/* Sends each worker its batch (outside the lock). */
-static void route_send(iso_pool* pool, route_batch* out) {
-  for (int i = 0; i < pool->nworkers; i++) {
-    if (out[i].n > 0) {
-      iso_bus_send(pool->workers[i].disp_end, (void* const*)out[i].jobs,
-                   out[i].n);
+/* Sends routed jobs (job->target set under the lock) to their workers,
+ * one bus message per worker, outside the lock. */
+static void route_send(pool_job** jobs, size_t n) {
+  pool_job* group[n > 0 ? n : 1];
+  for (size_t i = 0; i < n; i++) {
+    pool_worker* w = jobs[i] != NULL ? jobs[i]->target : NULL;
+    if (w == NULL) {
+      continue;
     }
+    size_t k = 0;
+    for (size_t j = i; j < n; j++) {
+      if (jobs[j] != NULL && jobs[j]->target == w) {
+        group[k++] = jobs[j];
+        jobs[j] = NULL;
+      }
+    }
+    iso_bus_send(w->disp_end, (void* const*)group, k);
   }
 }
 
@@ -201,10 +248,10 @@ static pool_job* queue_pop(iso_pool* pool) {
 
 /* ---- requests ---- */
 
-static void request_cb(iso_server_req* sreq,
-                       const uint8_t* data,
-                       size_t len,
-                       void* arg) {
+void pool__request_cb(iso_server_req* sreq,
+                      const uint8_t* data,
+                      size_t len,
+                      void* arg) {
   iso_pool* pool = arg;
   uint64_t now = pool__now();
   if (len > pool->opts.max_message) {
@@ -225,6 +272,7 @@ static void request_cb(iso_server_req* sreq,
     return;
   }
   memcpy(buf, data, len);
+  req->pool = pool;
   req->sreq = sreq;
   req->buf = buf;
   req->len = len;
@@ -249,15 +297,8 @@ static void request_cb(iso_server_req* sreq,
   size_t n = req->msg.count;
   atomic_store(&req->unanswered, (int)n);
   atomic_store(&req->refs, (int)n);
-  route_batch out[pool->nworkers];
-  pool_job* stack_jobs[64 * 4];
-  pool_job** slots = (size_t)pool->nworkers * n <= 64 * 4
-                         ? stack_jobs
-                         : malloc(sizeof(pool_job*) * n * pool->nworkers);
-  for (int i = 0; i < pool->nworkers; i++) {
-    out[i].jobs = slots + (size_t)i * n;
-    out[i].n = 0;
-  }
+  pool_job* routed[n > 0 ? n : 1];
+  size_t nrouted = 0;
   /* refusals are answered after the lock is dropped */
   pool_job* refused[n > 0 ? n : 1];
   iso_proto_code refused_code[n > 0 ? n : 1];
@@ -274,12 +315,17 @@ static void request_cb(iso_server_req* sreq,
     }
   }
 
-  pthread_mutex_lock(&pool->lock);
   for (size_t i = 0; i < n; i++) {
     pool_job* job = &req->jobs[i];
     job->req = req;
     job->in = &req->msg.reqs[i];
     job->received_ns = now;
+    pool__job_register(pool, job);
+    iso_metrics_accepted(pool->metrics, iso_metrics_kind_of(job->in->kind));
+  }
+  pthread_mutex_lock(&pool->lock);
+  for (size_t i = 0; i < n; i++) {
+    pool_job* job = &req->jobs[i];
     int64_t t = job->in->timeout_ms;
     job->timeout_ms =
         t > 0 ? (uint32_t)(t > 86400000 ? 86400000 : t) : pool->opts.timeout_ms;
@@ -295,11 +341,12 @@ static void request_cb(iso_server_req* sreq,
       refused_code[nrefused++] = ISO_CODE_SHUTTING_DOWN;
       continue;
     }
-    int w = least_loaded(pool);
-    if (w >= 0) {
-      pool->workers[w].inflight++;
+    pool_worker* w = least_loaded(pool);
+    if (w != NULL) {
+      w->inflight++;
       job->on_worker = 1;
-      route_add(out, w, job);
+      job->target = w;
+      routed[nrouted++] = job;
     } else if (pool->qlen < pool->opts.max_queue) {
       queue_push(pool, job);
     } else {
@@ -308,10 +355,7 @@ static void request_cb(iso_server_req* sreq,
     }
   }
   pthread_mutex_unlock(&pool->lock);
-  route_send(pool, out);
-  if (slots != stack_jobs) {
-    free(slots);
-  }
+  route_send(routed, nrouted);
   for (size_t i = 0; i < nrefused; i++) {
     pool_job* job = refused[i];
     char msg[256];
@@ -319,8 +363,8 @@ static void request_cb(iso_server_req* sreq,
       case ISO_CODE_BAD_REQUEST:
         snprintf(msg, sizeof(msg), "%s",
                  job->in->err != 0 ? job->in->errmsg
-                 : job->perm_err  ? job->perm_err
-                                  : "permissions: out of memory");
+                 : job->perm_err   ? job->perm_err
+                                   : "permissions: out of memory");
         break;
       case ISO_CODE_SHUTTING_DOWN:
         snprintf(msg, sizeof(msg), "the service is shutting down");
@@ -332,37 +376,48 @@ static void request_cb(iso_server_req* sreq,
                  pool->opts.max_queue);
         break;
     }
-    refuse(job, refused_code[i], msg);
+    pool__refuse(job, refused_code[i], msg);
     pool__job_release(job);
   }
 }
 
-/* Finished jobs from a worker. Thread: an NNG thread (the bus). */
-static void disp_bus_cb(void* const* items, size_t n, void* arg) {
-  pool_worker* w = arg;
-  iso_pool* pool = w->pool;
-  route_batch out[pool->nworkers];
-  size_t room = 0;
-  pool_job** slots = NULL;
+/* Gives worker w as many queued jobs as it has room for (the queue is
+ * drained in order), sending them outside the lock. */
+void pool__refill(iso_pool* pool, pool_worker* w) {
+  pool_job* stack[64];
+  pool_job** jobs = stack;
+  size_t n = 0;
   pthread_mutex_lock(&pool->lock);
-  w->inflight -= (int)n;
-  if (pool->qlen > 0 && !pool->draining) {
-    room = (size_t)(pool->opts.max_inflight_per_worker - w->inflight);
-    slots = malloc(sizeof(pool_job*) * (room ? room : 1));
-  }
-  for (int i = 0; i < pool->nworkers; i++) {
-    out[i].jobs = slots;
-    out[i].n = 0;
-  }
-  while (slots != NULL && out[w->id].n < room && pool->qlen > 0) {
-    pool_job* job = queue_pop(pool);
-    job->on_worker = 1;
-    w->inflight++;
-    route_add(out, w->id, job);
+  if (pool->qlen > 0 && atomic_load(&w->state) == POOL_W_RUNNING) {
+    size_t room = (size_t)(pool->opts.max_inflight_per_worker - w->inflight);
+    if (room > 64) {
+      jobs = malloc(sizeof(pool_job*) * room);
+      room = jobs != NULL ? room : 64;
+      jobs = jobs != NULL ? jobs : stack;
+    }
+    while (n < room && pool->qlen > 0) {
+      pool_job* job = queue_pop(pool);
+      job->on_worker = 1;
+      job->target = w;
+      w->inflight++;
+      jobs[n++] = job;
+    }
   }
   pthread_mutex_unlock(&pool->lock);
-  route_send(pool, out);
-  free(slots);
+  route_send(jobs, n);
+  if (jobs != stack) {
+    free(jobs);
+  }
+}
+
+/* Finished jobs from a worker. Thread: an NNG thread (the bus). */
+void pool__disp_bus_cb(void* const* items, size_t n, void* arg) {
+  pool_worker* w = arg;
+  iso_pool* pool = w->pool;
+  pthread_mutex_lock(&pool->lock);
+  w->inflight -= (int)n;
+  pthread_mutex_unlock(&pool->lock);
+  pool__refill(pool, w);
   for (size_t i = 0; i < n; i++) {
     pool_job* job = items[i];
     job->on_worker = 0;
@@ -375,8 +430,9 @@ static void disp_bus_cb(void* const* items, size_t n, void* arg) {
 
 /* ---- the watchdog ---- */
 
-static void* watchdog_main(void* arg) {
+void* pool__watchdog_main(void* arg) {
   iso_pool* pool = arg;
+  unsigned rounds = 0;
   pthread_setname_np(pthread_self(), "isopool-watch");
   for (;;) {
     pthread_mutex_lock(&pool->wd_lock);
@@ -396,15 +452,18 @@ static void* watchdog_main(void* arg) {
       return NULL;
     }
     uint64_t now = pool__now();
+    if (++rounds % 50 == 0) {
+      pool__reap(pool); /* retired workers with nothing left in flight */
+    }
     /* JavaScript running past the deadline of the realm it runs for */
     for (int i = 0; i < pool->nworkers; i++) {
-      iso_rt* rt = pool__worker_rt_lock(&pool->workers[i]);
+      iso_rt* rt = pool__worker_rt_lock(pool->workers[i]);
       uint64_t gen, since, deadline;
       if (rt != NULL && iso_rt_running(rt, &gen, &since, &deadline) &&
           deadline != 0 && now > deadline) {
         iso_rt_terminate_gen(rt, gen);
       }
-      pool__worker_rt_unlock(&pool->workers[i]);
+      pool__worker_rt_unlock(pool->workers[i]);
     }
     /* queued jobs past their deadline */
     pool_job* expired = NULL;
@@ -431,235 +490,8 @@ static void* watchdog_main(void* arg) {
       snprintf(msg, sizeof(msg),
                "the job waited for a worker past its deadline of %u ms",
                job->timeout_ms);
-      refuse(job, ISO_CODE_TIMEOUT, msg);
+      pool__refuse(job, ISO_CODE_TIMEOUT, msg);
       pool__job_release(job);
     }
   }
-}
-
-/* ---- the pool's life ---- */
-
-static int fail(char* err, size_t errlen, int rc, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return rc;
-}
-
-int iso_pool_start(const iso_pool_opts* opts,
-                   iso_pool** out,
-                   char* err,
-                   size_t errlen) {
-  iso_pool* pool = calloc(1, sizeof(*pool));
-  if (pool == NULL) {
-    return fail(err, errlen, ISO_ENOMEM, "out of memory");
-  }
-  pool->opts = *opts;
-  iso_pool_opts* o = &pool->opts;
-  if (o->workers <= 0) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    o->workers = n > 0 ? (int)n : 1;
-  }
-  if (o->max_inflight_per_worker <= 0) {
-    o->max_inflight_per_worker = 64;
-  }
-  if (o->max_queue <= 0) {
-    o->max_queue = 4096;
-  }
-  if (o->max_message == 0) {
-    o->max_message = (size_t)16 << 20;
-  }
-  if (o->timeout_ms == 0) {
-    o->timeout_ms = 30000;
-  }
-  if (o->grace_ms == 0) {
-    o->grace_ms = 5000;
-  }
-  if (o->heap_mb == 0) {
-    o->heap_mb = 512;
-  }
-  static const char* const kDefaultUrl[] = {"tcp://127.0.0.1:7447"};
-  if (o->nlisten == 0) {
-    o->listen = kDefaultUrl;
-    o->nlisten = 1;
-  }
-  pool->modules = realpath(o->modules ? o->modules : ".", NULL);
-  if (pool->modules == NULL) {
-    int rc = fail(err, errlen, ISO_ENOENT, "the module root %s does not exist",
-                  o->modules ? o->modules : ".");
-    free(pool);
-    return rc;
-  }
-  pthread_mutex_init(&pool->lock, NULL);
-  pthread_mutex_init(&pool->wd_lock, NULL);
-  pthread_cond_init(&pool->wd_cond, NULL);
-  pthread_mutex_init(&pool->start_lock, NULL);
-  pthread_cond_init(&pool->start_cond, NULL);
-
-  pool->nworkers = o->workers;
-  pool->workers = calloc((size_t)pool->nworkers, sizeof(pool_worker));
-  if (pool->workers == NULL) {
-    return fail(err, errlen, ISO_ENOMEM, "out of memory");
-  }
-  int rc = pool__ops_start(pool, err, errlen);
-  int launched = 0;
-  for (int i = 0; i < pool->nworkers && rc == 0; i++) {
-    pool_worker* w = &pool->workers[i];
-    w->id = i;
-    w->pool = pool;
-    char name[64];
-    snprintf(name, sizeof(name), "%p-w%d", (void*)pool, i);
-    /* the worker reads its ends from its own loop (iso_bus_fd) */
-    rc = iso_bus_open(name, disp_bus_cb, w, NULL, NULL, &w->disp_end, &w->end);
-    if (rc == 0) {
-      snprintf(name, sizeof(name), "%p-w%d-ops", (void*)pool, i);
-      rc = iso_bus_open(name, NULL, NULL, NULL, NULL, &w->ops_peer,
-                        &w->ops_end);
-    }
-    if (rc != 0) {
-      fail(err, errlen, rc, "cannot open the message bus: %s",
-           iso_strerror(rc));
-      break;
-    }
-    rc = pool__worker_start(w);
-    if (rc != 0) {
-      fail(err, errlen, rc, "%s", w->start_err);
-      break;
-    }
-    launched++;
-  }
-  pthread_mutex_lock(&pool->start_lock);
-  while (pool->started < launched) {
-    pthread_cond_wait(&pool->start_cond, &pool->start_lock);
-  }
-  pthread_mutex_unlock(&pool->start_lock);
-  for (int i = 0; i < launched && rc == 0; i++) {
-    if (pool->workers[i].start_rc != 0) {
-      rc = fail(err, errlen, pool->workers[i].start_rc, "%s",
-                pool->workers[i].start_err);
-    }
-  }
-  if (rc == 0 &&
-      pthread_create(&pool->watchdog, NULL, watchdog_main, pool) != 0) {
-    rc = fail(err, errlen, ISO_ENOMEM, "cannot start the watchdog thread");
-  }
-  if (rc == 0) {
-    iso_server_opts so = {
-        .urls = o->listen,
-        .nurls = o->nlisten,
-        .max_message = o->max_message,
-        .tls_cert = o->tls_cert,
-        .tls_key = o->tls_key,
-        .cb = request_cb,
-        .arg = pool,
-    };
-    rc = iso_server_start(&so, &pool->server, err, errlen);
-    if (rc != 0) {
-      pthread_mutex_lock(&pool->wd_lock);
-      pool->wd_stop = 1;
-      pthread_cond_signal(&pool->wd_cond);
-      pthread_mutex_unlock(&pool->wd_lock);
-      pthread_join(pool->watchdog, NULL);
-    }
-  }
-  if (rc != 0) {
-    for (int i = 0; i < launched; i++) {
-      pool__worker_stop(&pool->workers[i]);
-      pool__worker_free(&pool->workers[i]);
-    }
-    pool__ops_stop(pool);
-    for (int i = 0; i < pool->nworkers; i++) {
-      iso_bus_close(pool->workers[i].end);
-      iso_bus_close(pool->workers[i].ops_end);
-    }
-    pool__ops_free(pool);
-    free(pool->workers);
-    free(pool->modules);
-    free(pool);
-    return rc;
-  }
-  if (!o->quiet) {
-    fprintf(stderr, "isopool: serving on");
-    for (size_t i = 0; i < o->nlisten; i++) {
-      fprintf(stderr, " %s", o->listen[i]);
-    }
-    fprintf(stderr, " with %d workers (modules: %s)\n", pool->nworkers,
-            pool->modules);
-  }
-  *out = pool;
-  return 0;
-}
-
-static int total_inflight(iso_pool* pool) {
-  int n = 0;
-  pthread_mutex_lock(&pool->lock);
-  for (int i = 0; i < pool->nworkers; i++) {
-    n += pool->workers[i].inflight;
-  }
-  pthread_mutex_unlock(&pool->lock);
-  return n;
-}
-
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-void iso_pool_shutdown(iso_pool* pool) {
-  /* 1. stop taking jobs; what waits in the queue is answered now */
-  pthread_mutex_lock(&pool->lock);
-  pool->draining = 1;
-  pool_job* queued = pool->qhead;
-  pool->qhead = pool->qtail = NULL;
-  pool->qlen = 0;
-  pthread_mutex_unlock(&pool->lock);
-  while (queued != NULL) {
-    pool_job* job = queued;
-    queued = job->qnext;
-    refuse(job, ISO_CODE_SHUTTING_DOWN, "the service is shutting down");
-    pool__job_release(job);
-  }
-  /* 2. the grace period for jobs on the workers */
-  uint64_t end = pool__now() + (uint64_t)pool->opts.grace_ms * 1000000;
-  while (total_inflight(pool) > 0 && pool__now() < end) {
-    sleep_ms(5);
-  }
-  /* 3. the workers answer what is left shutting_down and give it back */
-  for (int i = 0; i < pool->nworkers; i++) {
-    pool__worker_stop(&pool->workers[i]);
-  }
-  pthread_mutex_lock(&pool->wd_lock);
-  pool->wd_stop = 1;
-  pthread_cond_signal(&pool->wd_cond);
-  pthread_mutex_unlock(&pool->wd_lock);
-  pthread_join(pool->watchdog, NULL);
-  pool__ops_stop(pool); /* op responses due to stopped workers are freed */
-  end = pool__now() + 2000000000ull;
-  while (total_inflight(pool) > 0 && pool__now() < end) {
-    sleep_ms(2);
-  }
-  /* 4. let the last replies leave, then close */
-  iso_server_drain(pool->server, 1000);
-}
-
-void iso_pool_free(iso_pool* pool) {
-  if (pool == NULL) {
-    return;
-  }
-  iso_server_free(pool->server);
-  for (int i = 0; i < pool->nworkers; i++) {
-    iso_bus_close(pool->workers[i].end);
-    iso_bus_close(pool->workers[i].ops_end);
-    pool__worker_free(&pool->workers[i]);
-  }
-  pool__ops_free(pool);
-  free(pool->workers);
-  pthread_mutex_destroy(&pool->lock);
-  pthread_mutex_destroy(&pool->wd_lock);
-  pthread_cond_destroy(&pool->wd_cond);
-  pthread_mutex_destroy(&pool->start_lock);
-  pthread_cond_destroy(&pool->start_cond);
-  free(pool->modules);
-  free(pool);
 }

@@ -22,17 +22,23 @@ extern "C" {
 
 typedef struct iso_pool iso_pool;
 
+/* The service's state (poolctl status). */
+enum { ISO_POOL_RUNNING = 0, ISO_POOL_DRAINING, ISO_POOL_SHUTTING_DOWN };
+
+/* isopool's version, as poolctl status shows it. */
+#define ISO_POOL_VERSION "0.2.0"
+
 typedef struct iso_pool_opts {
   int workers;                 /* 0: the number of CPUs */
   int max_inflight_per_worker; /* 0: 64 */
   int max_queue;               /* jobs waiting for a worker; 0: 4096 */
   const char* const* listen;   /* URLs; none: tcp://127.0.0.1:7447 */
   size_t nlisten;
-  const char* modules;  /* module root; NULL: the current dir */
-  size_t max_message;   /* request bytes; 0: 16 MiB */
-  uint32_t timeout_ms;  /* a job's default deadline; 0: 30000 */
-  uint32_t grace_ms;    /* shutdown grace; 0: 5000 */
-  size_t heap_mb;       /* V8 heap limit per worker; 0: 512 */
+  const char* modules; /* module root; NULL: the current dir */
+  size_t max_message;  /* request bytes; 0: 16 MiB */
+  uint32_t timeout_ms; /* a job's default deadline; 0: 30000 */
+  uint32_t grace_ms;   /* shutdown grace; 0: 5000 */
+  size_t heap_mb;      /* V8 heap limit per worker; 0: 512 */
   /* the op bus and what ops may do (docs/ops.md) */
   int op_threads;          /* 0: 2 */
   const char* data_dir;    /* isopool:fs's root; NULL: none */
@@ -40,6 +46,17 @@ typedef struct iso_pool_opts {
   const char* allow_write; /* paths relative to data_dir */
   const char* allow_env;   /* variable names */
   size_t kv_max_mb;        /* isopool:kv's size limit; 0: 64 */
+  /* the admin plane (docs/protocol.md, "The admin protocol") */
+  const char* admin_url;   /* NULL: the default ipc:// socket; "none": off */
+  const char* admin_token; /* NULL: no token */
+  /* stop_cb: the admin plane asks the service to stop (poolctl drain or
+   * shutdown); the owner should call iso_pool_shutdown soon, from its own
+   * thread. Thread: an NNG thread. NULL: those commands are refused. */
+  void (*stop_cb)(void* arg);
+  void* stop_arg;
+  const char* metrics_url; /* Prometheus text over HTTP; NULL: none */
+  const char* log_format;  /* "text" (NULL) or "json" */
+  const char* log_level;   /* "debug", "info" (NULL), "warn", "error" */
   const char* tls_cert;    /* for tls+tcp:// listeners */
   const char* tls_key;
   int quiet; /* 1: no start-up line on stderr */

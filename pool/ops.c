@@ -67,8 +67,7 @@ int pool__ops_start(iso_pool* pool, char* err, size_t errlen) {
     return ISO_ENOMEM;
   }
   for (int i = 0; i < n; i++) {
-    if (pthread_create(&pool->op_threads[i], NULL, op_thread_main, pool) !=
-        0) {
+    if (pthread_create(&pool->op_threads[i], NULL, op_thread_main, pool) != 0) {
       snprintf(err, errlen, "cannot start the op threads");
       return ISO_ENOMEM;
     }
@@ -93,11 +92,12 @@ int pool__op_send(void* worker, iso_op_batch* b) {
 void pool__ops_bus_cb(void* const* items, size_t n, void* arg) {
   pool_worker* w = arg;
   for (size_t i = 0; i < n; i++) {
+    iso_op_batch* b = items[i];
     atomic_fetch_sub(&w->pool->batches_out, 1);
-    if (w->rt != NULL) {
-      iso_rt_ops_done(w->rt, items[i]);
+    if (w->rt != NULL && b->owner == w->rt) {
+      iso_rt_ops_done(w->rt, b);
     } else {
-      iso_op_batch_free(items[i]);
+      iso_op_batch_free(b); /* its runtime was recycled or freed */
     }
   }
 }
@@ -128,16 +128,24 @@ void pool__ops_stop(iso_pool* pool) {
    * they arrive on the buses asynchronously, so wait a little for them */
   uint64_t end = pool__now() + 1000000000ull;
   do {
+    pthread_mutex_lock(&pool->lock);
     for (int i = 0; i < pool->nworkers; i++) {
-      if (pool->workers[i].ops_end != NULL) {
-        iso_bus_drain(pool->workers[i].ops_end, free_batches, pool);
-      }
+      iso_bus_drain(pool->workers[i]->ops_end, free_batches, pool);
     }
+    pthread_mutex_unlock(&pool->lock);
     if (atomic_load(&pool->batches_out) <= 0) {
       break;
     }
     nanosleep(&(struct timespec){0, 1000000}, NULL);
   } while (pool__now() < end);
+}
+
+/* A worker is about to close its op bus (stopped): what came back on it
+ * is freed. Thread: not the worker's. */
+void pool__ops_forget(iso_pool* pool, pool_worker* w) {
+  if (w->ops_end != NULL) {
+    iso_bus_drain(w->ops_end, free_batches, pool);
+  }
 }
 
 void pool__ops_free(iso_pool* pool) {

@@ -17,18 +17,20 @@
 
 #include "iso_buf.h"
 #include "iso_bus.h"
-#include "iso_pool.h"
 #include "iso_ops.h"
+#include "iso_pool.h"
 #include "iso_proto.h"
 #include "iso_queue.h"
 #include "iso_rt.h"
 #include "iso_server.h"
+#include "metrics.h"
 
 typedef struct pool_req pool_req;
 typedef struct pool_job pool_job;
 typedef struct pool_worker pool_worker;
 
 struct pool_req {
+  iso_pool* pool;
   iso_server_req* sreq;
   uint8_t* buf; /* the request's bytes (owned) */
   size_t len;
@@ -45,6 +47,13 @@ struct pool_req {
 struct pool_job {
   pool_req* req;
   const iso_proto_req* in; /* the decoded request, inside req->buf */
+  int64_t sid;             /* the service's job number (poolctl jobs) */
+  pool_job *rprev, *rnext; /* the registry of unanswered jobs */
+  int registered;
+  pool_worker* target;    /* the worker routing chose (under pool->lock) */
+  iso_proto_code outcome; /* how it was answered (0: fulfilled, or the
+                             error code; rejected: ISO_CODE_UNKNOWN) */
+  int outcome_status;     /* an iso_status */
   uint64_t received_ns;
   uint64_t deadline_ns;
   uint32_t timeout_ms;
@@ -77,11 +86,41 @@ typedef struct pool_warm {
   iso_realm* realm; /* NULL: a free slot */
   iso_perms* perms;
   uint64_t used; /* for replacing the least recently used */
+  int stale;     /* dropped by poolctl reload: freed once idle, no new calls */
 } pool_warm;
+
+/* A worker's life, as poolctl workers shows it. */
+enum {
+  POOL_W_STARTING = 0,
+  POOL_W_RUNNING,
+  POOL_W_RECYCLING, /* no new jobs; a fresh isolate once the last is done */
+  POOL_W_RETIRING,  /* no new jobs; stops once the last is done (resize) */
+  POOL_W_STOPPED
+};
+
+/* Worker control requests (pool_worker.ctl bits), from the admin plane. */
+enum {
+  POOL_CTL_CANCEL = 1,  /* some of its jobs were answered by someone else */
+  POOL_CTL_RELOAD = 2,  /* drop warm realms (reload_spec: "" for all) */
+  POOL_CTL_RECYCLE = 4, /* replace the isolate once idle */
+};
 
 struct pool_worker {
   int id;
   iso_pool* pool;
+  atomic_int state;
+  atomic_int ctl;
+  atomic_long answered; /* jobs it answered */
+  atomic_llong heap_used, heap_limit;
+  atomic_int warm_modules;
+  pthread_mutex_t info_lock; /* last_error, reload_spec, reload_result */
+  char last_error[160];
+  char reload_spec[1040]; /* ISO_ADMIN_MAX_MODULE + 1 fits */
+  int reload_pending;     /* reload requests not yet carried out */
+  int reload_realms;      /* warm realms the last reload dropped */
+  pthread_cond_t info_cond;
+  uv_timer_t info_timer; /* refreshes heap_used etc. */
+  int recycle_wanted;    /* worker thread only */
   pthread_t thread;
   uv_loop_t loop;
   uv_async_t async;   /* stop requests */
@@ -97,7 +136,7 @@ struct pool_worker {
   iso_bus_end* ops_end;  /* op responses arrive here (polled) */
   iso_bus_end* ops_peer; /* the op threads send them here */
   uv_poll_t ops_poll;
-  pthread_mutex_t lock;  /* inbox */
+  pthread_mutex_t lock; /* inbox */
   pool_job** inbox;
   size_t ninbox, capinbox;
   pool_job** done; /* worker thread only */
@@ -105,17 +144,38 @@ struct pool_worker {
   pool_job* active; /* jobs started, sorted by deadline */
   int inflight;     /* dispatcher side, under pool->lock */
   atomic_int stop;
+  int thread_started;
+  int start_done; /* under info_lock; info_cond signals it */
   int start_rc;
   char start_err[256];
 };
+
+#define POOL_MAX_WORKERS 256
+#define POOL_DRAIN (-2) /* stop_grace_ms: wait for every job taken */
 
 struct iso_pool {
   iso_pool_opts opts;
   char* modules;
   iso_server* server;
-  pool_worker* workers;
+  /* the workers; a slot is never reused while another thread may hold its
+   * pointer: a retired worker is stopped and freed by the watchdog once
+   * it has nothing in flight (under lock). nworkers: slots in use. */
+  pool_worker* workers[POOL_MAX_WORKERS];
   int nworkers;
-  pthread_mutex_t lock; /* routing: inflight counts, the wait queue */
+  int configured; /* the size the pool is asked to be */
+  int next_worker_id;
+  /* the admin plane */
+  iso_server* admin;
+  char* admin_url;
+  char* admin_token;
+  uint64_t started_ns;
+  atomic_llong next_sid;
+  pthread_mutex_t jobs_lock; /* the registry of unanswered jobs */
+  pool_job *jobs_head, *jobs_tail;
+  atomic_int state;         /* ISO_POOL_RUNNING, ... (iso_pool.h) */
+  atomic_int admin_waiting; /* admin commands waiting on workers: no reaping */
+  int64_t stop_grace_ms;    /* asked by the admin plane: -1 none, POOL_DRAIN */
+  pthread_mutex_t lock;     /* routing: inflight counts, the wait queue */
   pool_job *qhead, *qtail;
   int qlen;
   int draining;
@@ -123,9 +183,7 @@ struct iso_pool {
   pthread_mutex_t wd_lock;
   pthread_cond_t wd_cond;
   int wd_stop;
-  pthread_mutex_t start_lock;
-  pthread_cond_t start_cond;
-  int started;
+  iso_metrics* metrics;
   /* the op bus (ops.c) */
   iso_ops_env* ops_env;
   iso_perms* granted; /* what the service's flags allow */
@@ -136,12 +194,32 @@ struct iso_pool {
 };
 
 /* dispatch.c */
+void pool__job_register(iso_pool* pool, pool_job* job);
 void pool__job_answered(pool_job* job);
+void pool__refill(iso_pool* pool, pool_worker* w);
+void pool__refuse(pool_job* job, iso_proto_code code, const char* msg);
+void pool__request_cb(iso_server_req* sreq,
+                      const uint8_t* data,
+                      size_t len,
+                      void* arg);
+void pool__disp_bus_cb(void* const* items, size_t n, void* arg);
+void* pool__watchdog_main(void* arg);
 void pool__job_release(pool_job* job);
 int pool__job_claim(pool_job* job);
 void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt, ...);
 void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg);
 uint64_t pool__now(void);
+
+/* pool.c */
+int pool__resize(iso_pool* pool, int n, char* err, size_t errlen);
+void pool__reap(iso_pool* pool);
+
+/* admin.c */
+void pool__log(iso_pool* pool, const char* level, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int pool__admin_start(iso_pool* pool, char* err, size_t errlen);
+void pool__admin_stop(iso_pool* pool);
+void pool__count_answered(iso_pool* pool, pool_job* job);
 
 /* ops.c */
 int pool__ops_start(iso_pool* pool, char* err, size_t errlen);
@@ -149,9 +227,11 @@ void pool__ops_stop(iso_pool* pool); /* after the workers stopped */
 void pool__ops_free(iso_pool* pool);
 int pool__op_send(void* worker, iso_op_batch* batch);
 void pool__ops_bus_cb(void* const* items, size_t n, void* arg);
+void pool__ops_forget(iso_pool* pool, pool_worker* w); /* before its close */
 
 /* worker.c */
-int pool__worker_start(pool_worker* w);
+void pool__worker_init(pool_worker* w, iso_pool* pool, int id);
+int pool__worker_start(pool_worker* w); /* waits for its runtime */
 void pool__worker_stop(pool_worker* w);
 void pool__worker_free(pool_worker* w); /* after the watchdog stopped */
 /* The worker's runtime for another thread (the watchdog), or NULL once it

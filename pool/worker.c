@@ -20,6 +20,10 @@
 #include "iso_err.h"
 #include "pool_private.h"
 
+static void publish_info(pool_worker* w);
+static void maybe_recycle(pool_worker* w);
+static void free_stale_warm(pool_worker* w);
+
 /* ---- job results ---- */
 
 static void copy_error(iso_js_error* dst, const iso_js_error* src) {
@@ -223,6 +227,8 @@ static iso_realm* warm_for(pool_worker* w, iso_perms* perms) {
     pool_warm* s = &w->warm[i];
     if (s->realm == NULL) {
       empty = empty != NULL ? empty : s;
+    } else if (s->stale) {
+      continue; /* dropped by a reload: it only finishes its calls */
     } else if (iso_perms_equal(s->perms, perms)) {
       s->used = ++w->warm_clock;
       return s->realm;
@@ -399,6 +405,15 @@ static void start_job(pool_worker* w, pool_job* job) {
   active_insert(w, job);
 }
 
+/* The last error a job got on this worker, for poolctl workers. */
+static void note_error(pool_worker* w, const char* what, iso_str message) {
+  pthread_mutex_lock(&w->info_lock);
+  snprintf(w->last_error, sizeof(w->last_error), "%s: %.*s",
+           what != NULL ? what : "Error", (int)message.len,
+           message.ptr != NULL ? message.ptr : "");
+  pthread_mutex_unlock(&w->info_lock);
+}
+
 static void job_encode(pool_worker* w, pool_job* job) {
   uint64_t now = pool__now();
   iso_proto_reply r = {
@@ -449,6 +464,14 @@ static void job_encode(pool_worker* w, pool_job* job) {
     job->logs[job->nlogs] = (iso_log){ISO_LOG_WARN, strdup(note), (size_t)n};
     r.nlogs = ++job->nlogs;
   }
+  job->outcome_status = r.status;
+  job->outcome = r.status == ISO_STATUS_ERROR ? r.code : ISO_CODE_UNKNOWN;
+  if (r.status != ISO_STATUS_FULFILLED) {
+    note_error(
+        w,
+        r.status == ISO_STATUS_ERROR ? iso_proto_code_name(r.code) : r.name.ptr,
+        r.message);
+  }
   if (iso_proto_encode_reply(&r, &job->reply) != 0) {
     iso_buf_reset(&job->reply);
     pool__encode_error(job, ISO_CODE_INTERNAL,
@@ -485,6 +508,7 @@ static void finish_job(pool_worker* w, pool_job* job) {
   if (pool__job_claim(job)) {
     job->by_worker = 1;
     job_encode(w, job);
+    atomic_fetch_add(&w->answered, 1);
   }
   job_clear(job);
   done_push(w, job);
@@ -531,8 +555,12 @@ static void flush_cb(uv_prepare_t* h) {
   if (any) {
     update_warm_deadline(w);
     arm_deadline(w);
+    free_stale_warm(w);
   }
   send_done(w);
+  if (any && w->recycle_wanted) {
+    maybe_recycle(w);
+  }
 }
 
 static void async_cb(uv_async_t* h);
@@ -555,8 +583,75 @@ static void bus_poll_cb(uv_poll_t* h, int status, int events) {
   }
 }
 
+/* ---- the admin plane's requests ---- */
+
+/* Frees the warm realms a reload dropped once their calls are done. */
+static void free_stale_warm(pool_worker* w) {
+  for (int i = 0; i < POOL_MAX_WARM; i++) {
+    pool_warm* s = &w->warm[i];
+    if (s->stale && s->realm != NULL && !realm_busy(w, s->realm)) {
+      iso_realm_free(s->realm);
+      iso_perms_unref(s->perms);
+      *s = (pool_warm){0};
+    }
+  }
+}
+
+/* poolctl reload: drops the warm realms (those that loaded the module, if
+ * one is named) so the next calls load the modules again. */
+static void reload(pool_worker* w) {
+  char spec[sizeof(w->reload_spec)];
+  pthread_mutex_lock(&w->info_lock);
+  memcpy(spec, w->reload_spec, sizeof(spec));
+  pthread_mutex_unlock(&w->info_lock);
+  int dropped = 0;
+  for (int i = 0; i < POOL_MAX_WARM; i++) {
+    pool_warm* s = &w->warm[i];
+    if (s->realm != NULL && !s->stale &&
+        (spec[0] == '\0' || iso_realm_has_module(s->realm, spec))) {
+      s->stale = 1;
+      dropped++;
+    }
+  }
+  free_stale_warm(w);
+  publish_info(w);
+  pthread_mutex_lock(&w->info_lock);
+  w->reload_realms = dropped;
+  w->reload_pending = 0;
+  pthread_cond_broadcast(&w->info_cond);
+  pthread_mutex_unlock(&w->info_lock);
+}
+
+/* poolctl cancel answered some of this worker's jobs: they end here as
+ * if their deadline had passed (the reply is already out). */
+static void settle_cancelled(pool_worker* w) {
+  for (pool_job* j = w->active; j != NULL; j = j->anext) {
+    if (!j->settled && atomic_load(&j->answered)) {
+      j->settled = 1;
+      j->status = ISO_ETIMEDOUT;
+    }
+  }
+}
+
+static void control(pool_worker* w) {
+  int ctl = atomic_exchange(&w->ctl, 0);
+  if (ctl & POOL_CTL_CANCEL) {
+    settle_cancelled(w);
+  }
+  if (ctl & POOL_CTL_RELOAD) {
+    reload(w);
+  }
+  if (ctl & POOL_CTL_RECYCLE) {
+    w->recycle_wanted = 1;
+  }
+  maybe_recycle(w);
+}
+
 static void async_cb(uv_async_t* h) {
   pool_worker* w = h->data;
+  if (atomic_load(&w->ctl) != 0) {
+    control(w);
+  }
   pthread_mutex_lock(&w->lock);
   pool_job** jobs = w->inbox;
   size_t n = w->ninbox;
@@ -621,13 +716,33 @@ void pool__worker_bus_cb(void* const* items, size_t n, void* arg) {
 
 static void handle_closed_cb(uv_handle_t* h) {}
 
-static void* worker_main(void* arg) {
-  pool_worker* w = arg;
+/* ---- the worker's runtime: started, recycled, stopped ---- */
+
+/* Publishes what poolctl workers shows that only this thread can read
+ * (the heap, the warm modules). */
+static void publish_info(pool_worker* w) {
+  if (w->rt == NULL) {
+    return;
+  }
+  size_t used = 0, limit = 0;
+  iso_rt_heap(w->rt, &used, &limit);
+  atomic_store(&w->heap_used, (long long)used);
+  atomic_store(&w->heap_limit, (long long)limit);
+  int modules = 0;
+  for (int i = 0; i < POOL_MAX_WARM; i++) {
+    if (w->warm[i].realm != NULL && !w->warm[i].stale) {
+      modules += iso_realm_module_count(w->warm[i].realm);
+    }
+  }
+  atomic_store(&w->warm_modules, modules);
+}
+
+static void info_timer_cb(uv_timer_t* t) {
+  publish_info(t->data);
+}
+
+static int rt_start(pool_worker* w) {
   iso_pool* pool = w->pool;
-  char name[16];
-  snprintf(name, sizeof(name), "isopool-w%d", w->id);
-  pthread_setname_np(pthread_self(), name);
-  uv_loop_init(&w->loop);
   iso_rt_opts ro = {
       .loop = &w->loop,
       .root = pool->modules,
@@ -638,7 +753,62 @@ static void* worker_main(void* arg) {
       .op_send = pool__op_send,
       .op_send_data = w,
   };
-  w->start_rc = iso_rt_new(&ro, &w->rt);
+  iso_rt* rt = NULL;
+  int rc = iso_rt_new(&ro, &rt);
+  pthread_mutex_lock(&w->rt_lock); /* the watchdog reads w->rt */
+  w->rt = rt;
+  pthread_mutex_unlock(&w->rt_lock);
+  publish_info(w);
+  return rc;
+}
+
+/* Frees the warm realms and the runtime; its handles close as the loop
+ * runs on. */
+static void rt_stop(pool_worker* w) {
+  for (int i = 0; i < POOL_MAX_WARM; i++) {
+    iso_realm_free(w->warm[i].realm);
+    iso_perms_unref(w->warm[i].perms);
+    w->warm[i] = (pool_warm){0};
+  }
+  pthread_mutex_lock(&w->rt_lock);
+  iso_rt* rt = w->rt;
+  w->rt = NULL;
+  pthread_mutex_unlock(&w->rt_lock);
+  iso_rt_free(rt);
+}
+
+/* poolctl recycle: once nothing is in flight here, a fresh isolate. The
+ * dispatcher sends nothing new meanwhile (the state is RECYCLING). */
+static void maybe_recycle(pool_worker* w) {
+  if (!w->recycle_wanted || w->active != NULL) {
+    return;
+  }
+  pthread_mutex_lock(&w->lock);
+  int idle = w->ninbox == 0;
+  pthread_mutex_unlock(&w->lock);
+  if (!idle) {
+    return;
+  }
+  w->recycle_wanted = 0;
+  rt_stop(w);
+  if (rt_start(w) != 0) {
+    pool__log(w->pool, "error", "worker %d: recycling failed; it retires",
+              w->id);
+    atomic_store(&w->state, POOL_W_RETIRING);
+    return;
+  }
+  pool__log(w->pool, "info", "worker %d: recycled (a fresh isolate)", w->id);
+  atomic_store(&w->state, POOL_W_RUNNING);
+  pool__refill(w->pool, w);
+}
+
+static void* worker_main(void* arg) {
+  pool_worker* w = arg;
+  char name[16];
+  snprintf(name, sizeof(name), "isopool-w%d", w->id);
+  pthread_setname_np(pthread_self(), name);
+  uv_loop_init(&w->loop);
+  w->start_rc = rt_start(w);
   if (w->start_rc != 0) {
     snprintf(w->start_err, sizeof(w->start_err),
              "worker %d: cannot start a runtime: %s", w->id,
@@ -652,6 +822,10 @@ static void* worker_main(void* arg) {
     uv_unref((uv_handle_t*)&w->flush);
     uv_timer_init(&w->loop, &w->deadline);
     w->deadline.data = w;
+    uv_timer_init(&w->loop, &w->info_timer);
+    w->info_timer.data = w;
+    uv_timer_start(&w->info_timer, info_timer_cb, 500, 500);
+    uv_unref((uv_handle_t*)&w->info_timer);
     uv_poll_init(&w->loop, &w->bus_poll, iso_bus_fd(w->end));
     w->bus_poll.data = w;
     uv_poll_start(&w->bus_poll, UV_READABLE, bus_poll_cb);
@@ -659,28 +833,22 @@ static void* worker_main(void* arg) {
     w->ops_poll.data = w;
     uv_poll_start(&w->ops_poll, UV_READABLE, ops_poll_cb);
   }
-  pthread_mutex_lock(&pool->start_lock);
-  pool->started++;
-  pthread_cond_broadcast(&pool->start_cond);
-  pthread_mutex_unlock(&pool->start_lock);
+  pthread_mutex_lock(&w->info_lock);
+  w->start_done = 1;
+  pthread_cond_broadcast(&w->info_cond);
+  pthread_mutex_unlock(&w->info_lock);
   if (w->start_rc != 0) {
+    rt_stop(w);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
     return NULL;
   }
   uv_run(&w->loop, UV_RUN_DEFAULT);
-  for (int i = 0; i < POOL_MAX_WARM; i++) {
-    iso_realm_free(w->warm[i].realm);
-    iso_perms_unref(w->warm[i].perms);
-    w->warm[i] = (pool_warm){0};
-  }
-  pthread_mutex_lock(&w->rt_lock); /* the watchdog reads w->rt */
-  iso_rt* rt = w->rt;
-  w->rt = NULL;
-  pthread_mutex_unlock(&w->rt_lock);
-  iso_rt_free(rt);
+  rt_stop(w);
   uv_close((uv_handle_t*)&w->async, handle_closed_cb);
   uv_close((uv_handle_t*)&w->flush, handle_closed_cb);
   uv_close((uv_handle_t*)&w->deadline, handle_closed_cb);
+  uv_close((uv_handle_t*)&w->info_timer, handle_closed_cb);
   uv_close((uv_handle_t*)&w->bus_poll, handle_closed_cb);
   uv_close((uv_handle_t*)&w->ops_poll, handle_closed_cb);
   uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -688,20 +856,38 @@ static void* worker_main(void* arg) {
   return NULL;
 }
 
-int pool__worker_start(pool_worker* w) {
+/* Starts the worker's thread and waits until its runtime is up (or
+ * failed: then w->start_rc says so). */
+void pool__worker_init(pool_worker* w, iso_pool* pool, int id) {
+  w->pool = pool;
+  w->id = id;
   pthread_mutex_init(&w->lock, NULL);
   pthread_mutex_init(&w->rt_lock, NULL);
+  pthread_mutex_init(&w->info_lock, NULL);
+  pthread_cond_init(&w->info_cond, NULL);
+}
+
+int pool__worker_start(pool_worker* w) {
   if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
     snprintf(w->start_err, sizeof(w->start_err),
              "worker %d: cannot create its thread", w->id);
+    w->start_rc = ISO_ENOMEM;
     return ISO_ENOMEM;
   }
+  w->thread_started = 1;
+  pthread_mutex_lock(&w->info_lock);
+  while (!w->start_done) {
+    pthread_cond_wait(&w->info_cond, &w->info_lock);
+  }
+  pthread_mutex_unlock(&w->info_lock);
   return 0;
 }
 
 void pool__worker_stop(pool_worker* w) {
-  if (w->start_rc == 0) {
-    atomic_store(&w->stop, 1);
+  if (!w->thread_started) {
+    return;
+  }
+  if (w->start_rc == 0 && !atomic_exchange(&w->stop, 1)) {
     uv_async_send(&w->async);
     /* JavaScript that never returns would keep the loop from the stop */
     pthread_mutex_lock(&w->rt_lock);
@@ -714,6 +900,7 @@ void pool__worker_stop(pool_worker* w) {
     pthread_mutex_unlock(&w->rt_lock);
   }
   pthread_join(w->thread, NULL);
+  w->thread_started = 0;
 }
 
 void pool__worker_free(pool_worker* w) {
@@ -721,6 +908,8 @@ void pool__worker_free(pool_worker* w) {
   free(w->done);
   pthread_mutex_destroy(&w->lock);
   pthread_mutex_destroy(&w->rt_lock);
+  pthread_mutex_destroy(&w->info_lock);
+  pthread_cond_destroy(&w->info_cond);
 }
 
 iso_rt* pool__worker_rt_lock(pool_worker* w) {

@@ -81,7 +81,7 @@ static int ensure_daemon(void) {
     }
     const char* argv[] = {ISOPOOL,     "serve",  "--listen",  daemon_url,
                           "--modules", FIXTURES, "--workers", "2",
-                          "--quiet",   NULL};
+                          "--admin",   "none",   "--quiet",   NULL};
     execv(argv[0], (char* const*)argv);
     _exit(127);
   }

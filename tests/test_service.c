@@ -126,9 +126,11 @@ typedef struct svc {
 static int svc_start(svc* s, const char* const* extra, int max_inflight) {
   memset(s, 0, sizeof *s);
   daemon_names("svc", s->path, s->url, s->log);
+  /* no admin socket unless a case asks (a default one would be shared by
+   * every daemon of a parallel test run) */
   const char* base[] = {ISOPOOL,     "serve",  "--listen",  s->url,
                         "--modules", FIXTURES, "--workers", "2",
-                        "--quiet",   NULL};
+                        "--admin",   "none",   "--quiet",   NULL};
   const char* argv[DAEMON_ARGC];
   daemon_argv(argv, base, extra);
   iso_client_opts o = {.max_inflight = max_inflight};

@@ -169,7 +169,8 @@ static int svc_start(svc* s, const char* const* extra) {
   }
   const char* base[] = {ISOPOOL,     "serve",  "--listen",  s->url,
                         "--modules", FIXTURES, "--workers", "2",
-                        "--data",    s->data,  "--quiet",   NULL};
+                        "--data",    s->data,  "--admin",   "none",
+                        "--quiet",   NULL};
   const char* argv[DAEMON_ARGC];
   daemon_argv(argv, base, extra);
   iso_client_opts o = {.max_inflight = 1024};

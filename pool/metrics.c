@@ -1,0 +1,528 @@
+/* metrics.c: lock-free job counters, per-second rates and log-linear
+ * latency histograms, with snapshots and the Prometheus exposition (see
+ * metrics.h for the API and the DESIGN note). */
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "iso_err.h"
+
+/* calloc'd counters must be valid zeroed atomics: true of lock-free ones,
+ * which have the representation of the plain type. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+
+typedef _Atomic uint64_t counter;
+
+#define RING 64 /* per-second slots; > 60 + the current second */
+#define RING_SEC(w) ((uint32_t)((w) >> 32))
+#define RING_COUNT(w) ((uint32_t)(w))
+
+/* 10 bounds per decade: {1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8} x p. Every
+ * product is exact in a double (p is a power of ten >= 1). */
+#define DECADE(p) \
+  1 * p, 1.25 * p, 1.5 * p, 2 * p, 2.5 * p, 3 * p, 4 * p, 5 * p, 6 * p, 8 * p
+static const double bounds[ISO_METRICS_NBOUNDS] = {
+    DECADE(1e0), DECADE(1e1), DECADE(1e2), DECADE(1e3), DECADE(1e4),
+    DECADE(1e5), DECADE(1e6), DECADE(1e7), 1e8};
+#undef DECADE
+
+/* The Prometheus buckets: the 1-2-5 series from 100 us to 50 s, then 60 s
+ * (each one of the bounds above, so the cumulative counts are exact). */
+static const uint64_t prom_le_us[] = {
+    100,     200,      500,      1000,     2000,    5000,    10000,
+    20000,   50000,    100000,   200000,   500000,  1000000, 2000000,
+    5000000, 10000000, 20000000, 50000000, 60000000};
+#define NPROM_LE (sizeof(prom_le_us) / sizeof(prom_le_us[0]))
+
+#define CODE_NAME(name, str) str,
+static const char* const code_names[ISO_METRICS_NCODES] = {
+    "unknown", ISO_PROTO_CODE_TABLE(CODE_NAME)};
+#undef CODE_NAME
+
+static const char* const kind_names[ISO_METRICS_NKINDS] = {"eval", "call"};
+
+typedef struct hist {
+  counter buckets[ISO_METRICS_NBUCKETS];
+  counter sum_us;
+  counter max_us;
+} hist;
+
+typedef struct kind_counters {
+  counter accepted;
+  counter fulfilled;
+  counter rejected;
+  counter errors[ISO_METRICS_NCODES];
+  hist hists[ISO_METRICS_NSTAGES];
+} kind_counters;
+
+struct iso_metrics {
+  kind_counters kinds[ISO_METRICS_NKINDS];
+  counter ring[RING]; /* second << 32 | jobs answered in it */
+  iso_metrics_clock_cb clock_cb;
+  void* clock_arg;
+};
+
+static int64_t monotonic_s(void* arg) {
+  (void)arg;
+  struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* ~ns, ms resolution */
+#else
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+  return (int64_t)ts.tv_sec;
+}
+
+double iso_metrics_bucket_le_us(size_t i) {
+  return i < ISO_METRICS_NBOUNDS ? bounds[i] : INFINITY;
+}
+
+/* The first bucket whose bound is >= v (ISO_METRICS_NBOUNDS: overflow). */
+static size_t bucket_of(uint64_t v) {
+  double d = (double)v;
+  size_t lo = 0, hi = ISO_METRICS_NBOUNDS;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (d <= bounds[mid]) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
+iso_metrics* iso_metrics_new(void) {
+  iso_metrics* m = calloc(1, sizeof(*m));
+  if (m == NULL) {
+    return NULL;
+  }
+  m->clock_cb = monotonic_s;
+  return m;
+}
+
+void iso_metrics_free(iso_metrics* m) {
+  free(m);
+}
+
+void iso_metrics_set_clock(iso_metrics* m,
+                           iso_metrics_clock_cb clock_cb,
+                           void* arg) {
+  m->clock_cb = clock_cb != NULL ? clock_cb : monotonic_s;
+  m->clock_arg = clock_cb != NULL ? arg : NULL;
+}
+
+static kind_counters* kind_of(iso_metrics* m, iso_metrics_kind kind) {
+  return &m->kinds[kind == ISO_METRICS_CALL ? 1 : 0];
+}
+
+static void add(counter* c, uint64_t n) {
+  atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+void iso_metrics_accepted(iso_metrics* m, iso_metrics_kind kind) {
+  if (m == NULL) {
+    return;
+  }
+  add(&kind_of(m, kind)->accepted, 1);
+}
+
+static void hist_record(hist* h, int64_t v) {
+  if (v < 0) {
+    return; /* the job never reached this stage */
+  }
+  uint64_t u = (uint64_t)v;
+  add(&h->buckets[bucket_of(u)], 1);
+  add(&h->sum_us, u);
+  uint64_t max = atomic_load_explicit(&h->max_us, memory_order_relaxed);
+  while (u > max &&
+         !atomic_compare_exchange_weak_explicit(
+             &h->max_us, &max, u, memory_order_relaxed, memory_order_relaxed)) {
+  }
+}
+
+/* Counts one answer in second `now`'s slot. The slot usually holds this
+ * second already (one add); the first answer of a second finds an earlier
+ * lap's second there and replaces it, racing only other first answers. */
+static void ring_count(iso_metrics* m, int64_t now) {
+  uint32_t sec = (uint32_t)now;
+  counter* slot = &m->ring[sec % RING];
+  uint64_t cur = atomic_load_explicit(slot, memory_order_relaxed);
+  for (;;) {
+    if (RING_SEC(cur) == sec) {
+      add(slot, 1);
+      return;
+    }
+    if ((int32_t)(RING_SEC(cur) - sec) > 0) {
+      return; /* this thread stalled a whole lap: its second is gone */
+    }
+    if (atomic_compare_exchange_weak_explicit(
+            slot, &cur, (uint64_t)sec << 32 | 1, memory_order_relaxed,
+            memory_order_relaxed)) {
+      return;
+    }
+  }
+}
+
+void iso_metrics_answered(iso_metrics* m,
+                          iso_metrics_kind kind,
+                          int outcome,
+                          int64_t queue_us,
+                          int64_t run_us,
+                          int64_t total_us) {
+  if (m == NULL) {
+    return;
+  }
+  kind_counters* k = kind_of(m, kind);
+  if (outcome == ISO_METRICS_FULFILLED) {
+    add(&k->fulfilled, 1);
+  } else if (outcome == ISO_METRICS_REJECTED) {
+    add(&k->rejected, 1);
+  } else {
+    add(&k->errors[outcome > 0 && outcome < ISO_METRICS_NCODES ? outcome : 0],
+        1);
+  }
+  hist_record(&k->hists[ISO_METRICS_QUEUE], queue_us);
+  hist_record(&k->hists[ISO_METRICS_RUN], run_us);
+  hist_record(&k->hists[ISO_METRICS_TOTAL], total_us);
+  ring_count(m, m->clock_cb(m->clock_arg));
+}
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+static uint64_t load(counter* c) {
+  return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+double iso_metrics_percentile(const iso_metrics_hist* h, double q) {
+  if (h == NULL || h->count == 0) {
+    return 0;
+  }
+  double max = (double)h->max_us;
+  double rank = (q > 1 ? 1 : q) * (double)h->count;
+  uint64_t below = 0;
+  for (size_t i = 0; i < ISO_METRICS_NBUCKETS; i++) {
+    uint64_t c = h->buckets[i];
+    if (c == 0) {
+      continue;
+    }
+    if ((double)(below + c) >= rank) {
+      double lo = i == 0 ? 0 : bounds[i - 1];
+      double hi = i < ISO_METRICS_NBOUNDS ? bounds[i] : max;
+      double v = lo;
+      if (hi > lo && rank > (double)below) {
+        v = lo + (hi - lo) * (rank - (double)below) / (double)c;
+      }
+      return v < max ? v : max;
+    }
+    below += c;
+  }
+  return max; /* rounding left rank above the total */
+}
+
+static void hist_finish(iso_metrics_hist* h) {
+  h->p50 = iso_metrics_percentile(h, 0.5);
+  h->p90 = iso_metrics_percentile(h, 0.9);
+  h->p99 = iso_metrics_percentile(h, 0.99);
+  h->p999 = iso_metrics_percentile(h, 0.999);
+}
+
+static void hist_read(hist* src, iso_metrics_hist* dst) {
+  dst->count = 0;
+  for (size_t i = 0; i < ISO_METRICS_NBUCKETS; i++) {
+    dst->buckets[i] = load(&src->buckets[i]);
+    dst->count += dst->buckets[i];
+  }
+  dst->sum_us = load(&src->sum_us);
+  dst->max_us = load(&src->max_us);
+  hist_finish(dst);
+}
+
+static void hist_add(iso_metrics_hist* dst, const iso_metrics_hist* src) {
+  for (size_t i = 0; i < ISO_METRICS_NBUCKETS; i++) {
+    dst->buckets[i] += src->buckets[i];
+  }
+  dst->count += src->count;
+  dst->sum_us += src->sum_us;
+  if (src->max_us > dst->max_us) {
+    dst->max_us = src->max_us;
+  }
+}
+
+static void totals_add(iso_metrics_totals* dst, const iso_metrics_totals* s) {
+  dst->accepted += s->accepted;
+  dst->fulfilled += s->fulfilled;
+  dst->rejected += s->rejected;
+  for (size_t c = 0; c < ISO_METRICS_NCODES; c++) {
+    dst->errors[c] += s->errors[c];
+  }
+}
+
+int iso_metrics_snapshot(iso_metrics* m, iso_metrics_snap* out) {
+  if (m == NULL || out == NULL) {
+    return ISO_EINVAL;
+  }
+  memset(out, 0, sizeof(*out));
+  iso_metrics_totals* all = &out->totals[ISO_METRICS_ALL];
+  for (size_t k = 0; k < ISO_METRICS_NKINDS; k++) {
+    kind_counters* src = &m->kinds[k];
+    iso_metrics_totals* t = &out->totals[k];
+    t->accepted = load(&src->accepted);
+    t->fulfilled = load(&src->fulfilled);
+    t->rejected = load(&src->rejected);
+    for (size_t c = 0; c < ISO_METRICS_NCODES; c++) {
+      t->errors[c] = load(&src->errors[c]);
+    }
+    totals_add(all, t);
+    for (size_t s = 0; s < ISO_METRICS_NSTAGES; s++) {
+      hist_read(&src->hists[s], &out->hist[k][s]);
+      hist_add(&out->hist[ISO_METRICS_ALL][s], &out->hist[k][s]);
+    }
+  }
+  for (size_t s = 0; s < ISO_METRICS_NSTAGES; s++) {
+    hist_finish(&out->hist[ISO_METRICS_ALL][s]);
+  }
+
+  /* Rates: the whole seconds before the current one. */
+  int64_t now = m->clock_cb(m->clock_arg);
+  uint64_t sum1 = 0, sum10 = 0, sum60 = 0;
+  for (int64_t ago = 1; ago <= 60; ago++) {
+    uint32_t sec = (uint32_t)(now - ago);
+    uint64_t w = load(&m->ring[sec % RING]);
+    uint64_t n = RING_SEC(w) == sec ? RING_COUNT(w) : 0;
+    sum1 += ago <= 1 ? n : 0;
+    sum10 += ago <= 10 ? n : 0;
+    sum60 += n;
+  }
+  out->rate_1s = (double)sum1;
+  out->rate_10s = (double)sum10 / 10;
+  out->rate_60s = (double)sum60 / 60;
+  return 0;
+}
+
+/* ---- Prometheus --------------------------------------------------------- */
+
+/* Appends to a buffer, remembering the first failure so the writing code
+ * reads straight through; the caller rolls the buffer back once. */
+typedef struct writer {
+  iso_buf* b;
+  int err;
+} writer;
+
+static void put(writer* w, const char* s, size_t n) {
+  if (w->err == 0) {
+    w->err = iso_buf_append(w->b, s, n);
+  }
+}
+
+static void puts_(writer* w, const char* s) {
+  put(w, s, strlen(s));
+}
+
+/* Appends s escaped: backslash and newline always, '"' in label values
+ * (HELP text leaves it alone, as the format says). */
+static void put_escaped(writer* w, const char* s, int quote) {
+  const char* run = s;
+  for (; *s != '\0'; s++) {
+    const char* esc = NULL;
+    if (*s == '\\') {
+      esc = "\\\\";
+    } else if (*s == '\n') {
+      esc = "\\n";
+    } else if (*s == '"' && quote) {
+      esc = "\\\"";
+    }
+    if (esc != NULL) {
+      put(w, run, (size_t)(s - run));
+      puts_(w, esc);
+      run = s + 1;
+    }
+  }
+  put(w, run, (size_t)(s - run));
+}
+
+/* Microseconds as decimal seconds, exactly: 100 -> "0.0001". */
+static void us_to_s(char* buf, size_t n, uint64_t us) {
+  uint64_t frac = us % 1000000;
+  if (frac == 0) {
+    snprintf(buf, n, "%" PRIu64, us / 1000000);
+    return;
+  }
+  snprintf(buf, n, "%" PRIu64 ".%06" PRIu64, us / 1000000, frac);
+  size_t len = strlen(buf);
+  while (buf[len - 1] == '0') {
+    buf[--len] = '\0';
+  }
+}
+
+static void family(writer* w,
+                   const char* name,
+                   const char* type,
+                   const char* help) {
+  puts_(w, "# HELP ");
+  puts_(w, name);
+  puts_(w, " ");
+  put_escaped(w, help, 0);
+  puts_(w, "\n# TYPE ");
+  puts_(w, name);
+  puts_(w, " ");
+  puts_(w, type);
+  puts_(w, "\n");
+}
+
+/* One sample: name{k="v",...} value. labels: NULL-terminated pairs. */
+static void sample(writer* w,
+                   const char* name,
+                   const char* const* labels,
+                   const char* value) {
+  puts_(w, name);
+  if (labels != NULL && labels[0] != NULL) {
+    puts_(w, "{");
+    for (size_t i = 0; labels[i] != NULL; i += 2) {
+      if (i > 0) {
+        puts_(w, ",");
+      }
+      puts_(w, labels[i]);
+      puts_(w, "=\"");
+      put_escaped(w, labels[i + 1], 1);
+      puts_(w, "\"");
+    }
+    puts_(w, "}");
+  }
+  puts_(w, " ");
+  puts_(w, value);
+  puts_(w, "\n");
+}
+
+static void sample_u64(writer* w,
+                       const char* name,
+                       const char* const* labels,
+                       uint64_t v) {
+  char num[24];
+  snprintf(num, sizeof(num), "%" PRIu64, v);
+  sample(w, name, labels, num);
+}
+
+static void gauge(writer* w, const char* name, const char* help, int64_t v) {
+  char num[24];
+  snprintf(num, sizeof(num), "%" PRId64, v);
+  family(w, name, "gauge", help);
+  sample(w, name, NULL, num);
+}
+
+static void prom_hist(writer* w,
+                      const char* base,
+                      const char* kind,
+                      const iso_metrics_hist* h) {
+  char name[64], num[32];
+  uint64_t total = 0; /* recounted, so +Inf and _count agree */
+  for (size_t i = 0; i < ISO_METRICS_NBUCKETS; i++) {
+    total += h->buckets[i];
+  }
+  snprintf(name, sizeof(name), "%s_bucket", base);
+  uint64_t cum = 0;
+  size_t i = 0;
+  for (size_t j = 0; j < NPROM_LE; j++) {
+    while (i < ISO_METRICS_NBOUNDS && bounds[i] <= (double)prom_le_us[j]) {
+      cum += h->buckets[i++];
+    }
+    us_to_s(num, sizeof(num), prom_le_us[j]);
+    const char* labels[] = {"kind", kind, "le", num, NULL};
+    sample_u64(w, name, labels, cum);
+  }
+  const char* inf[] = {"kind", kind, "le", "+Inf", NULL};
+  sample_u64(w, name, inf, total);
+  const char* labels[] = {"kind", kind, NULL};
+  snprintf(name, sizeof(name), "%s_sum", base);
+  us_to_s(num, sizeof(num), h->sum_us);
+  sample(w, name, labels, num);
+  snprintf(name, sizeof(name), "%s_count", base);
+  sample_u64(w, name, labels, total);
+}
+
+int iso_metrics_prometheus(const iso_metrics_snap* s,
+                           const iso_metrics_gauges* g,
+                           iso_buf* out) {
+  if (s == NULL || out == NULL) {
+    return ISO_EINVAL;
+  }
+  writer w = {out, 0};
+  size_t start = out->len;
+
+  const char* acc = "isopool_jobs_accepted_total";
+  family(&w, acc, "counter", "Jobs accepted, by kind.");
+  for (size_t k = 0; k < ISO_METRICS_NKINDS; k++) {
+    const char* labels[] = {"kind", kind_names[k], NULL};
+    sample_u64(&w, acc, labels, s->totals[k].accepted);
+  }
+
+  const char* ans = "isopool_jobs_answered_total";
+  family(&w, ans, "counter",
+         "Jobs answered, by kind and outcome (fulfilled, rejected, or error "
+         "with the reply's code).");
+  for (size_t k = 0; k < ISO_METRICS_NKINDS; k++) {
+    const iso_metrics_totals* t = &s->totals[k];
+    const char* ful[] = {"kind", kind_names[k], "outcome", "fulfilled", NULL};
+    sample_u64(&w, ans, ful, t->fulfilled);
+    const char* rej[] = {"kind", kind_names[k], "outcome", "rejected", NULL};
+    sample_u64(&w, ans, rej, t->rejected);
+    for (size_t c = 0; c < ISO_METRICS_NCODES; c++) {
+      if (c == ISO_CODE_UNKNOWN && t->errors[c] == 0) {
+        continue;
+      }
+      const char* err[] = {"kind", kind_names[k], "outcome", "error",
+                           "code", code_names[c], NULL};
+      sample_u64(&w, ans, err, t->errors[c]);
+    }
+  }
+
+  static const struct {
+    const char* name;
+    const char* help;
+  } stages[ISO_METRICS_NSTAGES] = {
+      [ISO_METRICS_QUEUE] = {"isopool_job_queue_seconds",
+                             "Time jobs waited for a worker."},
+      [ISO_METRICS_RUN] = {"isopool_job_run_seconds",
+                           "Time jobs ran on a worker."},
+      [ISO_METRICS_TOTAL] = {"isopool_job_total_seconds",
+                             "Time from a job's receipt to its reply."},
+  };
+  for (size_t st = 0; st < ISO_METRICS_NSTAGES; st++) {
+    family(&w, stages[st].name, "histogram", stages[st].help);
+    for (size_t k = 0; k < ISO_METRICS_NKINDS; k++) {
+      prom_hist(&w, stages[st].name, kind_names[k], &s->hist[k][st]);
+    }
+  }
+
+  if (g != NULL) {
+    gauge(&w, "isopool_workers_configured", "Workers the pool should have.",
+          g->workers_configured);
+    gauge(&w, "isopool_workers_alive", "Workers running.", g->workers_alive);
+    gauge(&w, "isopool_jobs_queued", "Jobs waiting for a worker.", g->queued);
+    gauge(&w, "isopool_jobs_inflight", "Jobs on workers.", g->inflight);
+    char num[32];
+    us_to_s(num, sizeof(num),
+            g->uptime_ms > 0 ? (uint64_t)g->uptime_ms * 1000 : 0);
+    family(&w, "isopool_uptime_seconds", "gauge",
+           "Seconds since the service started.");
+    sample(&w, "isopool_uptime_seconds", NULL, num);
+    if (g->version != NULL) {
+      family(&w, "isopool_build_info", "gauge",
+             "Always 1; the version is in the label.");
+      const char* labels[] = {"version", g->version, NULL};
+      sample(&w, "isopool_build_info", labels, "1");
+    }
+  }
+
+  if (w.err != 0) {
+    out->len = start;
+    return w.err;
+  }
+  return 0;
+}

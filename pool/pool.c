@@ -1,0 +1,355 @@
+/* pool.c: the pool's life: start, resize, shutdown, free.
+ *
+ * DESIGN: the workers live in pool->workers, an array of pointers under
+ * pool->lock. Growing adds a worker (its thread, isolate and buses) and
+ * lets it take queued jobs at once. Shrinking never stops a busy worker:
+ * it marks the newest workers retiring, so routing passes them by, and
+ * the watchdog thread (dispatch.c) stops and frees each one once it has
+ * nothing in flight. A worker struct is freed only after it left the
+ * array under the lock and its buses are closed, so no other thread can
+ * still hold it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "iso_err.h"
+#include "pool_private.h"
+
+static int fail(char* err, size_t errlen, int rc, const char* fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char* err, size_t errlen, int rc, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* ---- one worker ---- */
+
+/* Stops a worker that is out of the array (or never got in) and frees
+ * it. Thread: not the worker's own, not an NNG callback. */
+static void worker_destroy(iso_pool* pool, pool_worker* w, int launched) {
+  if (launched) {
+    pool__worker_stop(w);
+  }
+  pool__ops_forget(pool, w);
+  iso_bus_close(w->end);
+  iso_bus_close(w->ops_end);
+  pool__worker_free(w);
+  free(w);
+}
+
+/* Starts a new worker and puts it in the array, running. Returns 0 or an
+ * error with err. Thread: the controlling thread or the admin plane's. */
+static int worker_add(iso_pool* pool, char* err, size_t errlen) {
+  pool_worker* w = calloc(1, sizeof(*w));
+  if (w == NULL) {
+    return fail(err, errlen, ISO_ENOMEM, "out of memory");
+  }
+  pthread_mutex_lock(&pool->lock);
+  pool__worker_init(w, pool, pool->next_worker_id++);
+  pthread_mutex_unlock(&pool->lock);
+  char name[64];
+  snprintf(name, sizeof(name), "%p-w%d", (void*)pool, w->id);
+  /* the worker reads its ends from its own loop (iso_bus_fd) */
+  int rc = iso_bus_open(name, pool__disp_bus_cb, w, NULL, NULL, &w->disp_end,
+                        &w->end);
+  if (rc == 0) {
+    snprintf(name, sizeof(name), "%p-w%d-ops", (void*)pool, w->id);
+    rc = iso_bus_open(name, NULL, NULL, NULL, NULL, &w->ops_peer, &w->ops_end);
+  }
+  if (rc != 0) {
+    fail(err, errlen, rc, "cannot open the message bus: %s", iso_strerror(rc));
+    worker_destroy(pool, w, 0);
+    return rc;
+  }
+  rc = pool__worker_start(w); /* waits until its runtime is up */
+  if (rc == 0 && w->start_rc != 0) {
+    rc = w->start_rc;
+  }
+  if (rc != 0) {
+    fail(err, errlen, rc, "%s", w->start_err);
+    worker_destroy(pool, w, w->thread_started);
+    return rc;
+  }
+  pthread_mutex_lock(&pool->lock);
+  pool->workers[pool->nworkers++] = w;
+  atomic_store(&w->state, POOL_W_RUNNING);
+  pthread_mutex_unlock(&pool->lock);
+  pool__refill(pool, w);
+  return 0;
+}
+
+/* Frees the retiring workers with nothing in flight. Thread: the
+ * watchdog. */
+void pool__reap(iso_pool* pool) {
+  pool_worker* done[POOL_MAX_WORKERS];
+  int n = 0;
+  if (atomic_load(&pool->admin_waiting) > 0) {
+    return;
+  }
+  pthread_mutex_lock(&pool->lock);
+  for (int i = 0; i < pool->nworkers;) {
+    pool_worker* w = pool->workers[i];
+    if (atomic_load(&w->state) == POOL_W_RETIRING && w->inflight == 0) {
+      done[n++] = w;
+      pool->workers[i] = pool->workers[--pool->nworkers];
+    } else {
+      i++;
+    }
+  }
+  pthread_mutex_unlock(&pool->lock);
+  for (int i = 0; i < n; i++) {
+    atomic_store(&done[i]->state, POOL_W_STOPPED);
+    worker_destroy(pool, done[i], 1);
+  }
+}
+
+int pool__resize(iso_pool* pool, int n, char* err, size_t errlen) {
+  pthread_mutex_lock(&pool->lock);
+  int alive = 0;
+  for (int i = 0; i < pool->nworkers; i++) {
+    alive += atomic_load(&pool->workers[i]->state) != POOL_W_RETIRING;
+  }
+  pool->configured = n;
+  /* shrink: the newest go first */
+  for (int i = pool->nworkers - 1; i >= 0 && alive > n; i--) {
+    pool_worker* w = pool->workers[i];
+    if (atomic_load(&w->state) != POOL_W_RETIRING) {
+      atomic_store(&w->state, POOL_W_RETIRING);
+      alive--;
+    }
+  }
+  int missing = n - alive;
+  pthread_mutex_unlock(&pool->lock);
+  for (int i = 0; i < missing; i++) {
+    int rc = worker_add(pool, err, errlen);
+    if (rc != 0) {
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/* ---- start ---- */
+
+static void set_defaults(iso_pool_opts* o) {
+  if (o->workers <= 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    o->workers = n > 0 ? (int)n : 1;
+  }
+  if (o->workers > POOL_MAX_WORKERS) {
+    o->workers = POOL_MAX_WORKERS;
+  }
+  if (o->max_inflight_per_worker <= 0) {
+    o->max_inflight_per_worker = 64;
+  }
+  if (o->max_queue <= 0) {
+    o->max_queue = 4096;
+  }
+  if (o->max_message == 0) {
+    o->max_message = (size_t)16 << 20;
+  }
+  if (o->timeout_ms == 0) {
+    o->timeout_ms = 30000;
+  }
+  if (o->grace_ms == 0) {
+    o->grace_ms = 5000;
+  }
+  if (o->heap_mb == 0) {
+    o->heap_mb = 512;
+  }
+  static const char* const kDefaultUrl[] = {"tcp://127.0.0.1:7447"};
+  if (o->nlisten == 0) {
+    o->listen = kDefaultUrl;
+    o->nlisten = 1;
+  }
+}
+
+static void stop_watchdog(iso_pool* pool) {
+  pthread_mutex_lock(&pool->wd_lock);
+  pool->wd_stop = 1;
+  pthread_cond_signal(&pool->wd_cond);
+  pthread_mutex_unlock(&pool->wd_lock);
+  pthread_join(pool->watchdog, NULL);
+}
+
+/* Stops and frees every worker (none may be routed to any more). */
+static void destroy_workers(iso_pool* pool) {
+  pthread_mutex_lock(&pool->lock);
+  int n = pool->nworkers;
+  pool->nworkers = 0;
+  pthread_mutex_unlock(&pool->lock);
+  for (int i = 0; i < n; i++) {
+    pool__worker_stop(pool->workers[i]);
+  }
+  pool__ops_stop(pool); /* op responses due to stopped workers are freed */
+  for (int i = 0; i < n; i++) {
+    worker_destroy(pool, pool->workers[i], 0);
+    pool->workers[i] = NULL;
+  }
+}
+
+int iso_pool_start(const iso_pool_opts* opts,
+                   iso_pool** out,
+                   char* err,
+                   size_t errlen) {
+  iso_pool* pool = calloc(1, sizeof(*pool));
+  if (pool == NULL) {
+    return fail(err, errlen, ISO_ENOMEM, "out of memory");
+  }
+  pool->opts = *opts;
+  iso_pool_opts* o = &pool->opts;
+  set_defaults(o);
+  pool->started_ns = pool__now();
+  pool->stop_grace_ms = -1;
+  pool->modules = realpath(o->modules ? o->modules : ".", NULL);
+  if (pool->modules == NULL) {
+    int rc = fail(err, errlen, ISO_ENOENT, "the module root %s does not exist",
+                  o->modules ? o->modules : ".");
+    free(pool);
+    return rc;
+  }
+  pthread_mutex_init(&pool->lock, NULL);
+  pthread_mutex_init(&pool->jobs_lock, NULL);
+  pthread_mutex_init(&pool->wd_lock, NULL);
+  pthread_cond_init(&pool->wd_cond, NULL);
+  pool->metrics = iso_metrics_new();
+  int rc = pool->metrics != NULL
+               ? pool__ops_start(pool, err, errlen)
+               : fail(err, errlen, ISO_ENOMEM, "out of memory");
+  if (rc == 0) {
+    rc = pool__resize(pool, o->workers, err, errlen);
+  }
+  int watchdog = 0;
+  if (rc == 0) {
+    watchdog =
+        pthread_create(&pool->watchdog, NULL, pool__watchdog_main, pool) == 0;
+    rc = watchdog ? 0
+                  : fail(err, errlen, ISO_ENOMEM,
+                         "cannot start the watchdog thread");
+  }
+  if (rc == 0) {
+    iso_server_opts so = {
+        .urls = o->listen,
+        .nurls = o->nlisten,
+        .max_message = o->max_message,
+        .tls_cert = o->tls_cert,
+        .tls_key = o->tls_key,
+        .cb = pool__request_cb,
+        .arg = pool,
+    };
+    rc = iso_server_start(&so, &pool->server, err, errlen);
+  }
+  if (rc == 0) {
+    rc = pool__admin_start(pool, err, errlen);
+  }
+  if (rc != 0) {
+    iso_server_free(pool->server);
+    pool->server = NULL;
+    if (watchdog) {
+      stop_watchdog(pool);
+    }
+    destroy_workers(pool);
+    iso_pool_free(pool);
+    return rc;
+  }
+  if (!o->quiet) {
+    fprintf(stderr, "isopool: serving on");
+    for (size_t i = 0; i < o->nlisten; i++) {
+      fprintf(stderr, " %s", o->listen[i]);
+    }
+    fprintf(stderr, " with %d workers (modules: %s; admin: %s)\n",
+            pool->nworkers, pool->modules,
+            pool->admin_url != NULL ? pool->admin_url : "off");
+  }
+  *out = pool;
+  return 0;
+}
+
+/* ---- shutdown ---- */
+
+static int total_inflight(iso_pool* pool) {
+  int n = 0;
+  pthread_mutex_lock(&pool->lock);
+  for (int i = 0; i < pool->nworkers; i++) {
+    n += pool->workers[i]->inflight;
+  }
+  n += pool->qlen;
+  pthread_mutex_unlock(&pool->lock);
+  return n;
+}
+
+void iso_pool_shutdown(iso_pool* pool) {
+  /* 1. stop taking jobs; unless draining, what waits in the queue is
+   * answered now */
+  pthread_mutex_lock(&pool->lock);
+  int drain = pool->stop_grace_ms == POOL_DRAIN;
+  uint64_t grace_ms = pool->stop_grace_ms >= 0 ? (uint64_t)pool->stop_grace_ms
+                                               : pool->opts.grace_ms;
+  pool->draining = 1;
+  atomic_store(&pool->state, ISO_POOL_SHUTTING_DOWN);
+  pool_job* queued = drain ? NULL : pool->qhead;
+  if (!drain) {
+    pool->qhead = pool->qtail = NULL;
+    pool->qlen = 0;
+  }
+  pthread_mutex_unlock(&pool->lock);
+  while (queued != NULL) {
+    pool_job* job = queued;
+    queued = job->qnext;
+    pool__refuse(job, ISO_CODE_SHUTTING_DOWN, "the service is shutting down");
+    pool__job_release(job);
+  }
+  /* 2. the grace period for jobs on the workers (draining: all of them,
+   * queued ones included, however long) */
+  uint64_t end = pool__now() + grace_ms * 1000000;
+  while (total_inflight(pool) > 0 && (drain || pool__now() < end)) {
+    sleep_ms(5);
+  }
+  /* 3. the workers answer what is left shutting_down and give it back */
+  pthread_mutex_lock(&pool->lock);
+  int n = pool->nworkers;
+  pthread_mutex_unlock(&pool->lock);
+  for (int i = 0; i < n; i++) {
+    pool__worker_stop(pool->workers[i]);
+  }
+  stop_watchdog(pool);
+  pool__ops_stop(pool);
+  end = pool__now() + 2000000000ull;
+  while (total_inflight(pool) > 0 && pool__now() < end) {
+    sleep_ms(2);
+  }
+  /* 4. let the last replies leave, then close */
+  iso_server_drain(pool->server, 1000);
+}
+
+void iso_pool_free(iso_pool* pool) {
+  if (pool == NULL) {
+    return;
+  }
+  pool__admin_stop(pool);
+  iso_server_free(pool->server);
+  for (int i = 0; i < pool->nworkers; i++) {
+    worker_destroy(pool, pool->workers[i], 0);
+  }
+  pool__ops_free(pool);
+  iso_metrics_free(pool->metrics);
+  pthread_mutex_destroy(&pool->lock);
+  pthread_mutex_destroy(&pool->jobs_lock);
+  pthread_mutex_destroy(&pool->wd_lock);
+  pthread_cond_destroy(&pool->wd_cond);
+  free(pool->modules);
+  free(pool);
+}

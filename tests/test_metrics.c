@@ -1,0 +1,1009 @@
+/* test_metrics.c: pool/metrics.c, the admin plane's counters, rates and
+ * histograms, built from its source (no V8, no NNG).
+ *
+ * Totals must add up exactly under concurrent recording; rates run on an
+ * injected clock; percentiles are compared with the exact quantiles of
+ * known distributions; the Prometheus text is checked line by line by a
+ * strict validator below (prom_validate, itself tested on broken
+ * documents), and by `promtool check metrics` when promtool is installed.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "iso_buf.h"
+#include "iso_err.h"
+#include "metrics.h"
+#include "tap.h"
+
+/* ---- a strict validator of the text exposition format (0.0.4) ---------- */
+
+#define PV_MAX 128
+
+typedef struct pv_family {
+  char name[128];
+  char type[16]; /* "" until its TYPE line */
+  int help;
+  int sampled;
+} pv_family;
+
+typedef struct pv_series { /* a histogram's series: its labels but le */
+  int fam;
+  char key[512];
+  int nbuckets;
+  double last_le, last_count;
+  int has_inf, has_sum, has_count;
+  double inf, count;
+} pv_series;
+
+typedef struct pv {
+  pv_family fam[PV_MAX];
+  int nfam;
+  pv_series ser[PV_MAX];
+  int nser;
+  char seen[PV_MAX * 8][600]; /* every series' canonical name{labels} */
+  int nseen;
+  int cur; /* the family whose samples came last; -1 before any */
+  char* err;
+  size_t errlen;
+  int line;
+} pv;
+
+static int pv_fail(pv* p, const char* why) {
+  snprintf(p->err, p->errlen, "line %d: %s", p->line, why);
+  return -1;
+}
+
+/* A metric name [a-zA-Z_:][a-zA-Z0-9_:]* at *s; its length, 0 if none. */
+static size_t pv_name(const char* s, int colon) {
+  size_t n = 0;
+  for (;; n++) {
+    char c = s[n];
+    int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                (colon && c == ':');
+    if (!(alpha || (n > 0 && c >= '0' && c <= '9'))) {
+      return n;
+    }
+  }
+}
+
+/* A float as Go's ParseFloat takes it, or +Inf, -Inf, NaN. */
+static int pv_value(const char* s, size_t n, double* out) {
+  char tmp[64];
+  if (n == 0 || n >= sizeof(tmp)) {
+    return -1;
+  }
+  memcpy(tmp, s, n);
+  tmp[n] = '\0';
+  if (strcmp(tmp, "+Inf") == 0 || strcmp(tmp, "-Inf") == 0 ||
+      strcmp(tmp, "NaN") == 0) {
+    *out = tmp[0] == '+' ? INFINITY : tmp[0] == '-' ? -INFINITY : NAN;
+    return 0;
+  }
+  if (strspn(tmp, "0123456789+-.eE") != n) {
+    return -1; /* no hex, no "inf" spellings */
+  }
+  char* end;
+  *out = strtod(tmp, &end);
+  return end == tmp + n ? 0 : -1;
+}
+
+static int pv_family_of(pv* p, const char* name, size_t n, int create) {
+  for (int i = 0; i < p->nfam; i++) {
+    if (strlen(p->fam[i].name) == n && memcmp(p->fam[i].name, name, n) == 0) {
+      return i;
+    }
+  }
+  if (!create || p->nfam == PV_MAX || n >= sizeof(p->fam[0].name)) {
+    return -1;
+  }
+  pv_family* f = &p->fam[p->nfam];
+  memset(f, 0, sizeof(*f));
+  memcpy(f->name, name, n);
+  return p->nfam++;
+}
+
+typedef struct pv_label {
+  char name[64];
+  char value[256]; /* unescaped */
+} pv_label;
+
+static int pv_label_cmp(const void* a, const void* b) {
+  return strcmp(((const pv_label*)a)->name, ((const pv_label*)b)->name);
+}
+
+/* Parses {name="value",...} at *s (s[0] == '{'); advances *s past '}'. */
+static int pv_labels(pv* p, const char** s, pv_label* out, int* n) {
+  const char* q = *s + 1;
+  *n = 0;
+  if (*q == '}') {
+    *s = q + 1;
+    return 0;
+  }
+  for (;;) {
+    size_t len = pv_name(q, 0);
+    if (len == 0 || len >= sizeof(out[0].name)) {
+      return pv_fail(p, "bad label name");
+    }
+    if (len >= 2 && q[0] == '_' && q[1] == '_') {
+      return pv_fail(p, "label name starts with __ (reserved)");
+    }
+    if (*n == 16) {
+      return pv_fail(p, "too many labels");
+    }
+    pv_label* l = &out[(*n)++];
+    memcpy(l->name, q, len);
+    l->name[len] = '\0';
+    q += len;
+    if (q[0] != '=' || q[1] != '"') {
+      return pv_fail(p, "label name not followed by =\"");
+    }
+    q += 2;
+    size_t v = 0;
+    for (; *q != '"'; q++) {
+      char c = *q;
+      if (c == '\n' || c == '\0') {
+        return pv_fail(p, "unterminated label value");
+      }
+      if (c == '\\') {
+        q++;
+        if (*q == 'n') {
+          c = '\n';
+        } else if (*q == '\\' || *q == '"') {
+          c = *q;
+        } else {
+          return pv_fail(p, "bad escape in a label value");
+        }
+      }
+      if (v + 1 >= sizeof(l->value)) {
+        return pv_fail(p, "label value too long");
+      }
+      l->value[v++] = c;
+    }
+    l->value[v] = '\0';
+    q++;
+    if (*q == '}') {
+      break;
+    }
+    if (*q != ',' || q[1] == '}') {
+      return pv_fail(p, "labels not separated by one comma");
+    }
+    q++;
+  }
+  *s = q + 1;
+  qsort(out, (size_t)*n, sizeof(out[0]), pv_label_cmp);
+  for (int i = 1; i < *n; i++) {
+    if (strcmp(out[i - 1].name, out[i].name) == 0) {
+      return pv_fail(p, "a label appears twice");
+    }
+  }
+  return 0;
+}
+
+static int pv_meta(pv* p, const char* s, const char* eol) {
+  int help = strncmp(s, "# HELP ", 7) == 0;
+  if (!help && strncmp(s, "# TYPE ", 7) != 0) {
+    return pv_fail(p, "a comment that is neither HELP nor TYPE");
+  }
+  s += 7;
+  size_t n = pv_name(s, 1);
+  if (n == 0 || s[n] != ' ') {
+    return pv_fail(p, "bad metric name in HELP/TYPE");
+  }
+  int f = pv_family_of(p, s, n, 1);
+  if (f < 0) {
+    return pv_fail(p, "too many families");
+  }
+  pv_family* fam = &p->fam[f];
+  if (fam->sampled) {
+    return pv_fail(p, "HELP/TYPE after the family's samples");
+  }
+  const char* text = s + n + 1;
+  if (help) {
+    if (fam->help) {
+      return pv_fail(p, "second HELP for a family");
+    }
+    fam->help = 1;
+    for (const char* c = text; c < eol; c++) {
+      if (*c == '\\' && (c + 1 == eol || (c[1] != '\\' && c[1] != 'n'))) {
+        return pv_fail(p, "bad escape in HELP");
+      }
+      c += *c == '\\';
+    }
+    return 0;
+  }
+  if (fam->type[0] != '\0') {
+    return pv_fail(p, "second TYPE for a family");
+  }
+  size_t tl = (size_t)(eol - text);
+  static const char* const types[] = {"counter", "gauge", "histogram",
+                                      "summary", "untyped"};
+  for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+    if (strlen(types[i]) == tl && memcmp(types[i], text, tl) == 0) {
+      memcpy(fam->type, text, tl);
+      return 0;
+    }
+  }
+  return pv_fail(p, "unknown TYPE");
+}
+
+static int pv_sample(pv* p, const char* s, const char* eol) {
+  size_t n = pv_name(s, 1);
+  if (n == 0) {
+    return pv_fail(p, "bad metric name");
+  }
+  char name[128];
+  if (n >= sizeof(name)) {
+    return pv_fail(p, "metric name too long");
+  }
+  memcpy(name, s, n);
+  name[n] = '\0';
+  const char* q = s + n;
+  pv_label labels[16];
+  int nl = 0;
+  if (*q == '{' && pv_labels(p, &q, labels, &nl) != 0) {
+    return -1;
+  }
+  if (*q != ' ') {
+    return pv_fail(p, "no space before the value");
+  }
+  q++;
+  double value;
+  if (pv_value(q, (size_t)(eol - q), &value) != 0) {
+    return pv_fail(p, "bad value (or a timestamp, which isopool never sends)");
+  }
+
+  /* Its family: the name itself, or a histogram's _bucket/_sum/_count. */
+  const char* suffix = "";
+  int f = pv_family_of(p, name, n, 0);
+  static const char* const sfx[] = {"_bucket", "_sum", "_count"};
+  for (size_t i = 0; f < 0 && i < 3; i++) {
+    size_t sl = strlen(sfx[i]);
+    if (n > sl && strcmp(name + n - sl, sfx[i]) == 0) {
+      int g = pv_family_of(p, name, n - sl, 0);
+      if (g >= 0 && strcmp(p->fam[g].type, "histogram") == 0) {
+        f = g;
+        suffix = sfx[i];
+      }
+    }
+  }
+  if (f < 0 || !p->fam[f].help || p->fam[f].type[0] == '\0') {
+    return pv_fail(p, "a sample without HELP and TYPE before it");
+  }
+  pv_family* fam = &p->fam[f];
+  if (p->cur != f && fam->sampled) {
+    return pv_fail(p, "a family's samples are not one group");
+  }
+  p->cur = f;
+  fam->sampled = 1;
+
+  /* The canonical series (labels sorted) must be new. */
+  char key[600];
+  size_t kl = (size_t)snprintf(key, sizeof(key), "%s{", name);
+  for (int i = 0; i < nl && kl < sizeof(key); i++) {
+    kl += (size_t)snprintf(key + kl, sizeof(key) - kl, "%s=\"%s\",",
+                           labels[i].name, labels[i].value);
+  }
+  if (kl >= sizeof(key) - 1) {
+    return pv_fail(p, "series too long");
+  }
+  key[kl] = '}';
+  key[kl + 1] = '\0';
+  for (int i = 0; i < p->nseen; i++) {
+    if (strcmp(p->seen[i], key) == 0) {
+      return pv_fail(p, "a series appears twice");
+    }
+  }
+  if (p->nseen == PV_MAX * 8) {
+    return pv_fail(p, "too many series");
+  }
+  strcpy(p->seen[p->nseen++], key);
+
+  if (strcmp(fam->type, "counter") == 0) {
+    if (!(value >= 0) || isinf(value)) {
+      return pv_fail(p, "a counter must be finite and >= 0");
+    }
+    if (n < 6 || strcmp(name + n - 6, "_total") != 0) {
+      return pv_fail(p, "a counter's name must end in _total");
+    }
+  }
+  if (strcmp(fam->type, "histogram") != 0) {
+    return 0;
+  }
+
+  /* Histograms: buckets ascending and cumulative up to +Inf == _count. */
+  if (suffix[0] == '\0') {
+    return pv_fail(p, "a histogram sample without _bucket/_sum/_count");
+  }
+  double le = NAN;
+  char skey[512];
+  size_t sk = 0;
+  skey[0] = '\0';
+  for (int i = 0; i < nl; i++) {
+    if (strcmp(labels[i].name, "le") == 0) {
+      if (pv_value(labels[i].value, strlen(labels[i].value), &le) != 0 ||
+          isnan(le)) {
+        return pv_fail(p, "bad le");
+      }
+      continue;
+    }
+    sk += (size_t)snprintf(skey + sk, sizeof(skey) - sk, "%s=\"%s\",",
+                           labels[i].name, labels[i].value);
+    if (sk >= sizeof(skey)) {
+      return pv_fail(p, "labels too long");
+    }
+  }
+  int bucket = strcmp(suffix, "_bucket") == 0;
+  if (bucket == isnan(le)) {
+    return pv_fail(p, bucket ? "a bucket without le" : "le outside _bucket");
+  }
+  pv_series* ser = NULL;
+  for (int i = 0; i < p->nser; i++) {
+    if (p->ser[i].fam == f && strcmp(p->ser[i].key, skey) == 0) {
+      ser = &p->ser[i];
+    }
+  }
+  if (ser == NULL) {
+    if (p->nser == PV_MAX) {
+      return pv_fail(p, "too many histogram series");
+    }
+    ser = &p->ser[p->nser++];
+    memset(ser, 0, sizeof(*ser));
+    ser->fam = f;
+    strcpy(ser->key, skey);
+    ser->last_le = -INFINITY;
+  }
+  if (!(value >= 0) || value != floor(value)) {
+    if (strcmp(suffix, "_sum") != 0 || isnan(value)) {
+      return pv_fail(p, "a bucket or _count that is not a count");
+    }
+  }
+  if (bucket) {
+    if (ser->has_sum || ser->has_count) {
+      return pv_fail(p, "a bucket after _sum or _count");
+    }
+    if (!(le > ser->last_le)) {
+      return pv_fail(p, "buckets not in ascending le");
+    }
+    if (value < ser->last_count) {
+      return pv_fail(p, "buckets not cumulative");
+    }
+    ser->last_le = le;
+    ser->last_count = value;
+    ser->nbuckets++;
+    if (isinf(le)) {
+      ser->has_inf = 1;
+      ser->inf = value;
+    }
+  } else if (strcmp(suffix, "_sum") == 0) {
+    ser->has_sum = 1;
+  } else {
+    ser->has_count = 1;
+    ser->count = value;
+  }
+  return 0;
+}
+
+/* prom_validate: 0 if text is a strict, complete exposition; else -1 with
+ * err naming the line and the problem. */
+static int prom_validate(const char* text,
+                         size_t len,
+                         char* err,
+                         size_t errlen) {
+  pv* p = calloc(1, sizeof(*p));
+  p->err = err;
+  p->errlen = errlen;
+  p->cur = -1;
+  int rc = 0;
+  if (len == 0 || text[len - 1] != '\n' || memchr(text, '\0', len) != NULL) {
+    rc = pv_fail(p, "empty, a NUL byte, or no final newline");
+  }
+  for (const char* s = text; rc == 0 && s < text + len;) {
+    const char* eol = memchr(s, '\n', (size_t)(text + len - s));
+    p->line++;
+    if (eol == s) {
+      rc = pv_fail(p, "an empty line");
+    } else if (*s == '#') {
+      rc = pv_meta(p, s, eol);
+    } else {
+      rc = pv_sample(p, s, eol);
+    }
+    s = eol + 1;
+  }
+  for (int i = 0; rc == 0 && i < p->nser; i++) {
+    pv_series* ser = &p->ser[i];
+    p->line = 0;
+    if (!ser->has_inf || !ser->has_sum || !ser->has_count) {
+      rc = pv_fail(p, "a histogram without le=\"+Inf\", _sum or _count");
+    } else if (ser->inf != ser->count) {
+      rc = pv_fail(p, "a histogram's +Inf bucket is not its _count");
+    }
+  }
+  free(p);
+  return rc;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int64_t fake_clock(void* arg) {
+  return *(int64_t*)arg;
+}
+
+static iso_metrics_snap* snap_of(iso_metrics* m) {
+  iso_metrics_snap* s = malloc(sizeof(*s));
+  CHECK_EQ(iso_metrics_snapshot(m, s), 0);
+  return s;
+}
+
+static uint64_t answered_of(const iso_metrics_totals* t) {
+  uint64_t n = t->fulfilled + t->rejected;
+  for (size_t c = 0; c < ISO_METRICS_NCODES; c++) {
+    n += t->errors[c];
+  }
+  return n;
+}
+
+/* The text of a snapshot's exposition, checked by prom_validate. */
+static char* prom_text(const iso_metrics_snap* s, const iso_metrics_gauges* g) {
+  iso_buf b;
+  iso_buf_init(&b);
+  CHECK_EQ(iso_metrics_prometheus(s, g, &b), 0);
+  CHECK_EQ(iso_buf_terminate(&b), 0);
+  char err[256] = "";
+  int rc = prom_validate((const char*)b.data, b.len, err, sizeof(err));
+  if (rc != 0) {
+    fprintf(stderr, "  prometheus output refused: %s\n", err);
+  }
+  CHECK_EQ(rc, 0);
+  return (char*)b.data; /* the caller frees */
+}
+
+/* ---- cases -------------------------------------------------------------- */
+
+static void t_bucket_layout(void) {
+  CHECK(iso_metrics_bucket_le_us(0) == 1);
+  CHECK(iso_metrics_bucket_le_us(1) == 1.25);
+  CHECK(iso_metrics_bucket_le_us(9) == 8);
+  CHECK(iso_metrics_bucket_le_us(10) == 10);
+  CHECK(iso_metrics_bucket_le_us(ISO_METRICS_NBOUNDS - 1) == 1e8);
+  CHECK(isinf(iso_metrics_bucket_le_us(ISO_METRICS_NBOUNDS)));
+  CHECK(isinf(iso_metrics_bucket_le_us(1000)));
+  for (size_t i = 1; i < ISO_METRICS_NBOUNDS; i++) {
+    double lo = iso_metrics_bucket_le_us(i - 1);
+    double hi = iso_metrics_bucket_le_us(i);
+    CHECK(hi > lo && hi - lo <= hi * 0.25); /* at most 25% of its bound */
+    if (i >= 10) {
+      CHECK(hi == iso_metrics_bucket_le_us(i - 10) * 10);
+    }
+  }
+  /* A value on a bound belongs to that bucket (le is inclusive). */
+  iso_metrics* m = iso_metrics_new();
+  int64_t values[] = {0, 1, 2, 5000, 5001};
+  size_t want[] = {0, 0, 3, 37, 38};
+  for (size_t i = 0; i < 5; i++) {
+    iso_metrics_answered(m, ISO_METRICS_EVAL, ISO_METRICS_FULFILLED, -1, -1,
+                         values[i]);
+  }
+  iso_metrics_snap* s = snap_of(m);
+  const iso_metrics_hist* h = &s->hist[ISO_METRICS_EVAL][ISO_METRICS_TOTAL];
+  CHECK_EQ(h->buckets[0], 2);
+  for (size_t i = 2; i < 5; i++) {
+    CHECK_EQ(h->buckets[want[i]], 1);
+  }
+  CHECK(iso_metrics_bucket_le_us(37) == 5000);
+  free(s);
+  iso_metrics_free(m);
+}
+
+#define THREADS 4
+#define PER_THREAD 100000
+
+/* What thread t records as its j-th job. */
+static int th_kind(int t, int j) {
+  return (j + t) % 2;
+}
+static int th_outcome(int j) {
+  int r = j % (2 + ISO_METRICS_NCODES);
+  return r == 0 ? ISO_METRICS_FULFILLED : r == 1 ? ISO_METRICS_REJECTED : r - 2;
+}
+static int64_t th_queue(int j) {
+  return j % 1000;
+}
+static int64_t th_run(int j) {
+  return j % 7 == 0 ? -1 : j % 5000;
+}
+static int64_t th_total(int t, int j) {
+  return (int64_t)j + t;
+}
+
+typedef struct th_arg {
+  iso_metrics* m;
+  int t;
+} th_arg;
+
+static void* th_main(void* arg) {
+  th_arg* a = arg;
+  for (int j = 0; j < PER_THREAD; j++) {
+    iso_metrics_kind k = (iso_metrics_kind)th_kind(a->t, j);
+    iso_metrics_accepted(a->m, k);
+    iso_metrics_answered(a->m, k, th_outcome(j), th_queue(j), th_run(j),
+                         th_total(a->t, j));
+  }
+  return NULL;
+}
+
+static void t_totals_threads(void) {
+  iso_metrics* m = iso_metrics_new();
+  pthread_t th[THREADS];
+  th_arg args[THREADS];
+  for (int t = 0; t < THREADS; t++) {
+    args[t] = (th_arg){m, t};
+    CHECK_EQ(pthread_create(&th[t], NULL, th_main, &args[t]), 0);
+  }
+  /* Snapshots while the threads record: each count only grows. */
+  uint64_t last = 0;
+  for (int i = 0; i < 20; i++) {
+    iso_metrics_snap* s = snap_of(m);
+    const iso_metrics_hist* h = &s->hist[ISO_METRICS_ALL][ISO_METRICS_TOTAL];
+    CHECK(h->count >= last);
+    last = h->count;
+    free(s);
+  }
+  for (int t = 0; t < THREADS; t++) {
+    pthread_join(th[t], NULL);
+  }
+
+  iso_metrics_totals want[3];
+  uint64_t count[3][3], sum[3][3], max[3][3];
+  memset(want, 0, sizeof(want));
+  memset(count, 0, sizeof(count));
+  memset(sum, 0, sizeof(sum));
+  memset(max, 0, sizeof(max));
+  for (int t = 0; t < THREADS; t++) {
+    for (int j = 0; j < PER_THREAD; j++) {
+      int ks[2] = {th_kind(t, j), ISO_METRICS_ALL};
+      int64_t v[3] = {th_queue(j), th_run(j), th_total(t, j)};
+      for (int i = 0; i < 2; i++) {
+        iso_metrics_totals* w = &want[ks[i]];
+        int o = th_outcome(j);
+        w->accepted++;
+        if (o == ISO_METRICS_FULFILLED) {
+          w->fulfilled++;
+        } else if (o == ISO_METRICS_REJECTED) {
+          w->rejected++;
+        } else {
+          w->errors[o]++;
+        }
+        for (int st = 0; st < 3; st++) {
+          if (v[st] >= 0) {
+            count[ks[i]][st]++;
+            sum[ks[i]][st] += (uint64_t)v[st];
+            if ((uint64_t)v[st] > max[ks[i]][st]) {
+              max[ks[i]][st] = (uint64_t)v[st];
+            }
+          }
+        }
+      }
+    }
+  }
+  iso_metrics_snap* s = snap_of(m);
+  for (int k = 0; k < 3; k++) {
+    const iso_metrics_totals* got = &s->totals[k];
+    CHECK_EQ(got->accepted, want[k].accepted);
+    CHECK_EQ(got->fulfilled, want[k].fulfilled);
+    CHECK_EQ(got->rejected, want[k].rejected);
+    for (size_t c = 0; c < ISO_METRICS_NCODES; c++) {
+      CHECK_EQ(got->errors[c], want[k].errors[c]);
+    }
+    CHECK_EQ(answered_of(got), got->accepted);
+    for (int st = 0; st < 3; st++) {
+      const iso_metrics_hist* h = &s->hist[k][st];
+      CHECK_EQ(h->count, count[k][st]);
+      CHECK_EQ(h->sum_us, sum[k][st]);
+      CHECK_EQ(h->max_us, max[k][st]);
+    }
+  }
+  CHECK_EQ(s->totals[ISO_METRICS_ALL].accepted, THREADS * PER_THREAD);
+  CHECK_EQ(s->hist[ISO_METRICS_ALL][ISO_METRICS_TOTAL].max_us,
+           PER_THREAD - 1 + THREADS - 1);
+  free(s);
+  iso_metrics_free(m);
+}
+
+static void t_outcomes(void) {
+  iso_metrics* m = iso_metrics_new();
+  iso_metrics_answered(m, ISO_METRICS_CALL, ISO_CODE_BUSY, -1, -1, 3);
+  iso_metrics_answered(m, ISO_METRICS_CALL, ISO_CODE_TIMEOUT, 10, -1, 20);
+  iso_metrics_answered(m, ISO_METRICS_CALL, ISO_CODE_UNKNOWN, 1, 2, 3);
+  iso_metrics_answered(m, ISO_METRICS_CALL, 9999, 1, 2, 3); /* not a code */
+  iso_metrics_answered(m, ISO_METRICS_CALL, -77, 1, 2, 3);  /* nor this */
+  iso_metrics_answered(m, ISO_METRICS_EVAL, ISO_METRICS_REJECTED, 0, 0, 0);
+  iso_metrics_accepted(NULL, ISO_METRICS_EVAL); /* NULL: nothing */
+  iso_metrics_answered(NULL, ISO_METRICS_EVAL, ISO_METRICS_FULFILLED, 1, 1, 1);
+  iso_metrics_snap* s = snap_of(m);
+  const iso_metrics_totals* call = &s->totals[ISO_METRICS_CALL];
+  CHECK_EQ(call->errors[ISO_CODE_BUSY], 1);
+  CHECK_EQ(call->errors[ISO_CODE_TIMEOUT], 1);
+  CHECK_EQ(call->errors[ISO_CODE_UNKNOWN], 3);
+  CHECK_EQ(s->totals[ISO_METRICS_EVAL].rejected, 1);
+  CHECK_EQ(s->totals[ISO_METRICS_ALL].rejected, 1);
+  /* Negative times are stages never reached; 0 is a real time. */
+  CHECK_EQ(s->hist[ISO_METRICS_CALL][ISO_METRICS_QUEUE].count, 4);
+  CHECK_EQ(s->hist[ISO_METRICS_CALL][ISO_METRICS_RUN].count, 3);
+  CHECK_EQ(s->hist[ISO_METRICS_CALL][ISO_METRICS_TOTAL].count, 5);
+  CHECK_EQ(s->hist[ISO_METRICS_EVAL][ISO_METRICS_RUN].count, 1);
+  CHECK_EQ(s->hist[ISO_METRICS_EVAL][ISO_METRICS_RUN].buckets[0], 1);
+  CHECK_EQ(s->hist[ISO_METRICS_ALL][ISO_METRICS_RUN].count, 4);
+  CHECK_EQ(iso_metrics_snapshot(NULL, s), ISO_EINVAL);
+  CHECK_EQ(iso_metrics_snapshot(m, NULL), ISO_EINVAL);
+  CHECK_EQ(iso_metrics_prometheus(NULL, NULL, NULL), ISO_EINVAL);
+  free(s);
+  iso_metrics_free(m);
+  iso_metrics_free(NULL);
+}
+
+static void answer_n(iso_metrics* m, int n) {
+  for (int i = 0; i < n; i++) {
+    iso_metrics_answered(m, ISO_METRICS_EVAL, ISO_METRICS_FULFILLED, 1, 1, 1);
+  }
+}
+
+typedef struct rate_case {
+  int64_t now;
+  double r1, r10, r60;
+} rate_case;
+
+static void check_rates(iso_metrics* m,
+                        int64_t* now,
+                        const rate_case* rc,
+                        size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    *now = rc[i].now;
+    iso_metrics_snap* s = snap_of(m);
+    if (s->rate_1s != rc[i].r1 || fabs(s->rate_10s - rc[i].r10) > 1e-9 ||
+        fabs(s->rate_60s - rc[i].r60) > 1e-9) {
+      fprintf(stderr, "  at second %lld: rates %g %g %g, want %g %g %g\n",
+              (long long)rc[i].now, s->rate_1s, s->rate_10s, s->rate_60s,
+              rc[i].r1, rc[i].r10, rc[i].r60);
+      iso_test_failed_ = 1;
+    }
+    free(s);
+  }
+}
+
+static void t_rates(void) {
+  iso_metrics* m = iso_metrics_new();
+  int64_t now = 10;
+  iso_metrics_set_clock(m, fake_clock, &now);
+  answer_n(m, 50);
+  now = 11;
+  answer_n(m, 30);
+  const rate_case before[] = {
+      {11, 50, 5.0, 50.0 / 60}, /* second 11 is not over */
+      {12, 30, 8.0, 80.0 / 60}, /* the brief's example */
+      {21, 0, 3.0, 80.0 / 60},  /* 10 s window: seconds 11..20 */
+      {22, 0, 0, 80.0 / 60},    /* both left it */
+      {71, 0, 0, 30.0 / 60},    /* 60 s window: seconds 11..70 */
+      {72, 0, 0, 0},            /* empty */
+  };
+  check_rates(m, &now, before, sizeof(before) / sizeof(before[0]));
+
+  /* Second 74 reuses second 10's slot: the stale count is replaced. */
+  now = 74;
+  answer_n(m, 2);
+  /* A recorder that stalled a lap (its second 10 is gone) is dropped
+   * rather than clobbering second 74. */
+  now = 10;
+  answer_n(m, 1);
+  const rate_case after[] = {
+      {75, 2, 0.2, 2.0 / 60},
+      {139, 0, 0, 0}, /* 64 s later the slot holds 74 for second 138 */
+  };
+  check_rates(m, &now, after, sizeof(after) / sizeof(after[0]));
+
+  iso_metrics_set_clock(m, NULL, NULL); /* back to the real clock */
+  answer_n(m, 1);
+  iso_metrics_snap* s = snap_of(m);
+  CHECK_EQ(s->totals[ISO_METRICS_EVAL].fulfilled, 50 + 30 + 2 + 1 + 1);
+  free(s);
+  iso_metrics_free(m);
+}
+
+/* ---- percentiles of known distributions ----------------------------- */
+
+typedef struct dist_case {
+  const char* name;
+  size_t n;
+  int64_t (*value)(size_t i, size_t n);
+  double tolerance; /* relative, on each percentile */
+} dist_case;
+
+static int64_t d_uniform(size_t i, size_t n) {
+  return (int64_t)i + 1; /* 1 .. n */
+}
+static int64_t d_constant(size_t i, size_t n) {
+  return 700;
+}
+static int64_t d_bimodal(size_t i, size_t n) {
+  return i % 10 == 9 ? 1000000 : 100; /* 90% at 100 us, 10% at 1 s */
+}
+static int64_t d_log_uniform(size_t i, size_t n) {
+  return (int64_t)llround(pow(10, 7.0 * (double)i / (double)n)); /* 1us-10s */
+}
+static int64_t d_overflow(size_t i, size_t n) {
+  return 200000000 + (int64_t)i * 1000; /* 200 s and up: past 100 s */
+}
+
+static int cmp_i64(const void* a, const void* b) {
+  int64_t x = *(const int64_t*)a, y = *(const int64_t*)b;
+  return (x > y) - (x < y);
+}
+
+static void t_percentiles(void) {
+  static const dist_case cases[] = {
+      {"uniform 1..10000", 10000, d_uniform, 0.125},
+      {"constant 700", 1000, d_constant, 0.0},
+      {"bimodal 100us/1s", 1000, d_bimodal, 0.125},
+      {"log-uniform 1us..10s", 100000, d_log_uniform, 0.25},
+      /* the overflow bucket spans 100 s .. max: interpolation is coarse */
+      {"overflow", 1000, d_overflow, 0.5},
+  };
+  static const double qs[] = {0.5, 0.9, 0.99, 0.999};
+  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+    const dist_case* dc = &cases[c];
+    iso_metrics* m = iso_metrics_new();
+    int64_t* v = malloc(dc->n * sizeof(*v));
+    uint64_t sum = 0;
+    for (size_t i = 0; i < dc->n; i++) {
+      v[i] = dc->value(i, dc->n);
+      sum += (uint64_t)v[i];
+      iso_metrics_answered(m, ISO_METRICS_CALL, ISO_METRICS_FULFILLED, v[i], -1,
+                           -1);
+    }
+    qsort(v, dc->n, sizeof(*v), cmp_i64);
+    iso_metrics_snap* s = snap_of(m);
+    const iso_metrics_hist* h = &s->hist[ISO_METRICS_CALL][ISO_METRICS_QUEUE];
+    CHECK_EQ(h->count, dc->n);
+    CHECK_EQ(h->sum_us, sum);
+    CHECK_EQ(h->max_us, v[dc->n - 1]);
+    const double got[] = {h->p50, h->p90, h->p99, h->p999};
+    for (size_t q = 0; q < 4; q++) {
+      size_t rank = (size_t)ceil(qs[q] * (double)dc->n); /* 1-based */
+      double exact = (double)v[rank - 1];
+      CHECK(got[q] == iso_metrics_percentile(h, qs[q]));
+      if (fabs(got[q] - exact) > dc->tolerance * exact + 1e-9 ||
+          got[q] > (double)h->max_us) {
+        fprintf(stderr, "  %s: p%g = %g, exact %g (tolerance %g%%)\n", dc->name,
+                qs[q] * 100, got[q], exact, dc->tolerance * 100);
+        iso_test_failed_ = 1;
+      }
+    }
+    /* The all-kinds histogram is this one. */
+    CHECK(s->hist[ISO_METRICS_ALL][ISO_METRICS_QUEUE].p99 == h->p99);
+    free(s);
+    free(v);
+    iso_metrics_free(m);
+  }
+  iso_metrics_hist empty;
+  memset(&empty, 0, sizeof(empty));
+  CHECK(iso_metrics_percentile(&empty, 0.5) == 0);
+}
+
+static void t_overflow(void) {
+  iso_metrics* m = iso_metrics_new();
+  int64_t values[] = {0, 1, 2, 100000000, 100000001, 3000000000};
+  for (size_t i = 0; i < 6; i++) {
+    iso_metrics_answered(m, ISO_METRICS_EVAL, ISO_METRICS_FULFILLED, -1,
+                         values[i], -1);
+  }
+  iso_metrics_snap* s = snap_of(m);
+  const iso_metrics_hist* h = &s->hist[ISO_METRICS_EVAL][ISO_METRICS_RUN];
+  CHECK_EQ(h->buckets[0], 2);
+  CHECK_EQ(h->buckets[ISO_METRICS_NBOUNDS - 1], 1); /* exactly 100 s */
+  CHECK_EQ(h->buckets[ISO_METRICS_NBUCKETS - 1], 2);
+  CHECK_EQ(h->max_us, 3000000000);
+  CHECK(h->p50 == 2);                           /* rank 3: bucket (1.5, 2] */
+  CHECK(h->p99 > 1e8 && h->p99 <= 3000000000.); /* inside the overflow */
+  CHECK(iso_metrics_percentile(h, 1.0) == 3000000000.);
+  char* text = prom_text(s, NULL);
+  CHECK_CONTAINS(text,
+                 "isopool_job_run_seconds_bucket{kind=\"eval\","
+                 "le=\"60\"} 3\n");
+  CHECK_CONTAINS(text,
+                 "isopool_job_run_seconds_bucket{kind=\"eval\","
+                 "le=\"+Inf\"} 6\n");
+  CHECK_CONTAINS(text, "isopool_job_run_seconds_count{kind=\"eval\"} 6\n");
+  CHECK_CONTAINS(text,
+                 "isopool_job_run_seconds_sum{kind=\"eval\"} "
+                 "3200.000004\n");
+  free(text);
+  free(s);
+  iso_metrics_free(m);
+}
+
+/* ---- Prometheus --------------------------------------------------------- */
+
+static void t_prometheus(void) {
+  iso_metrics* m = iso_metrics_new();
+  for (int i = 0; i < 7; i++) {
+    iso_metrics_accepted(m, ISO_METRICS_EVAL);
+  }
+  iso_metrics_accepted(m, ISO_METRICS_CALL);
+  iso_metrics_answered(m, ISO_METRICS_EVAL, ISO_METRICS_FULFILLED, 150, 2500,
+                       2700);
+  iso_metrics_answered(m, ISO_METRICS_EVAL, ISO_METRICS_REJECTED, 90, 40, 140);
+  iso_metrics_answered(m, ISO_METRICS_EVAL, ISO_CODE_BUSY, -1, -1, 12);
+  iso_metrics_answered(m, ISO_METRICS_CALL, ISO_CODE_TIMEOUT, 20, 5000000,
+                       5000030);
+  iso_metrics_snap* s = snap_of(m);
+  iso_metrics_gauges g = {.workers_configured = 4,
+                          .workers_alive = 3,
+                          .queued = 2,
+                          .inflight = -1, /* gauges may go negative */
+                          .uptime_ms = 61250,
+                          .version = "0.1.0 \"dev\"\\\nx"};
+  char* text = prom_text(s, &g);
+  static const char* const want[] = {
+      "# HELP isopool_jobs_accepted_total Jobs accepted, by kind.\n"
+      "# TYPE isopool_jobs_accepted_total counter\n"
+      "isopool_jobs_accepted_total{kind=\"eval\"} 7\n"
+      "isopool_jobs_accepted_total{kind=\"call\"} 1\n",
+      "isopool_jobs_answered_total{kind=\"eval\",outcome=\"fulfilled\"} 1\n"
+      "isopool_jobs_answered_total{kind=\"eval\",outcome=\"rejected\"} 1\n",
+      "{kind=\"eval\",outcome=\"error\",code=\"busy\"} 1\n",
+      "{kind=\"call\",outcome=\"error\",code=\"timeout\"} 1\n",
+      "{kind=\"call\",outcome=\"error\",code=\"internal\"} 0\n",
+      "# TYPE isopool_job_total_seconds histogram\n"
+      "isopool_job_total_seconds_bucket{kind=\"eval\",le=\"0.0001\"} 1\n"
+      "isopool_job_total_seconds_bucket{kind=\"eval\",le=\"0.0002\"} 2\n",
+      "isopool_job_total_seconds_bucket{kind=\"eval\",le=\"0.005\"} 3\n",
+      "isopool_job_total_seconds_sum{kind=\"eval\"} 0.002852\n"
+      "isopool_job_total_seconds_count{kind=\"eval\"} 3\n",
+      "isopool_job_run_seconds_bucket{kind=\"call\",le=\"2\"} 0\n"
+      "isopool_job_run_seconds_bucket{kind=\"call\",le=\"5\"} 1\n",
+      "isopool_job_run_seconds_sum{kind=\"call\"} 5\n",
+      "isopool_job_queue_seconds_count{kind=\"eval\"} 2\n",
+      "isopool_workers_configured 4\n",
+      "isopool_workers_alive 3\n",
+      "isopool_jobs_queued 2\n",
+      "isopool_jobs_inflight -1\n",
+      "isopool_uptime_seconds 61.25\n",
+      "isopool_build_info{version=\"0.1.0 \\\"dev\\\"\\\\\\nx\"} 1\n",
+  };
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    CHECK_CONTAINS(text, want[i]);
+  }
+  CHECK(strstr(text, "code=\"unknown\"") == NULL); /* only when counted */
+  CHECK(strstr(text, "kind=\"all\"") == NULL);
+  free(text);
+
+  /* Appending keeps what the buffer held. */
+  iso_buf b;
+  iso_buf_init(&b);
+  CHECK_EQ(iso_buf_append(&b, "x\n", 2), 0);
+  CHECK_EQ(iso_metrics_prometheus(s, NULL, &b), 0);
+  CHECK(b.len > 2 && memcmp(b.data, "x\n# HELP ", 9) == 0);
+  iso_buf_free(&b);
+
+  /* An empty service: every series at 0, no gauges. */
+  iso_metrics_free(m);
+  m = iso_metrics_new();
+  free(s);
+  s = snap_of(m);
+  text = prom_text(s, NULL);
+  CHECK_CONTAINS(text,
+                 "isopool_job_queue_seconds_bucket{kind=\"call\","
+                 "le=\"+Inf\"} 0\n");
+  CHECK(strstr(text, "isopool_workers") == NULL);
+  free(text);
+  free(s);
+  iso_metrics_free(m);
+}
+
+/* The validator itself refuses what it should. */
+typedef struct bad_doc {
+  const char* name;
+  const char* text;
+} bad_doc;
+
+#define H_(n) "# HELP " n " h\n# TYPE " n
+static void t_validator(void) {
+  static const char* good =
+      H_("a_total") " counter\na_total{k=\"v\\\"\\\\\\n\"} 1\n"
+      H_("h") " histogram\nh_bucket{le=\"0.5\"} 1\nh_bucket{le=\"+Inf\"} 2\n"
+      "h_sum 0.75\nh_count 2\n";
+  char err[256];
+  CHECK_EQ(prom_validate(good, strlen(good), err, sizeof(err)), 0);
+  static const bad_doc bad[] = {
+      {"no final newline", H_("g") " gauge\ng 1"},
+      {"empty line", H_("g") " gauge\n\ng 1\n"},
+      {"no TYPE", "# HELP g h\ng 1\n"},
+      {"no HELP", "# TYPE g gauge\ng 1\n"},
+      {"sample first", "g 1\n" H_("g") " gauge\n"},
+      {"second TYPE", H_("g") " gauge\n# TYPE g gauge\ng 1\n"},
+      {"TYPE after samples", "# HELP g h\ng 1\n# TYPE g gauge\n"},
+      {"bad type", H_("g") " gaug\ng 1\n"},
+      {"other comment", "# hello\n"},
+      {"bad name", H_("1g") " gauge\n1g 1\n"},
+      {"bad label name", H_("g") " gauge\ng{1k=\"v\"} 1\n"},
+      {"reserved label", H_("g") " gauge\ng{__k=\"v\"} 1\n"},
+      {"bad escape", H_("g") " gauge\ng{k=\"\\t\"} 1\n"},
+      {"unterminated", H_("g") " gauge\ng{k=\"v} 1\n"},
+      {"trailing comma", H_("g") " gauge\ng{k=\"v\",} 1\n"},
+      {"duplicate label", H_("g") " gauge\ng{k=\"v\",k=\"w\"} 1\n"},
+      {"bad value", H_("g") " gauge\ng one\n"},
+      {"timestamp", H_("g") " gauge\ng 1 1700000000\n"},
+      {"duplicate series", H_("g") " gauge\ng{a=\"1\",b=\"2\"} 1\n"
+                                   "g{b=\"2\",a=\"1\"} 1\n"},
+      {"split family", H_("g") " gauge\n" H_("f") " gauge\ng{a=\"1\"} 1\n"
+                                                  "f 1\ng{a=\"2\"} 1\n"},
+      {"negative counter", H_("c_total") " counter\nc_total -1\n"},
+      {"counter name", H_("c") " counter\nc 1\n"},
+      {"not cumulative", H_("h") " histogram\nh_bucket{le=\"1\"} 2\n"
+                                 "h_bucket{le=\"+Inf\"} 1\nh_sum 1\n"
+                                 "h_count 1\n"},
+      {"le not ascending", H_("h") " histogram\nh_bucket{le=\"2\"} 1\n"
+                                   "h_bucket{le=\"1\"} 1\n"
+                                   "h_bucket{le=\"+Inf\"} 1\nh_sum 1\n"
+                                   "h_count 1\n"},
+      {"no +Inf", H_("h") " histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\n"
+                          "h_count 1\n"},
+      {"+Inf != count", H_("h") " histogram\nh_bucket{le=\"+Inf\"} 2\n"
+                                "h_sum 1\nh_count 1\n"},
+      {"no _sum", H_("h") " histogram\nh_bucket{le=\"+Inf\"} 1\n"
+                          "h_count 1\n"},
+      {"bucket without le", H_("h") " histogram\nh_bucket 1\nh_sum 1\n"
+                                    "h_count 1\n"},
+      {"bare histogram name", H_("h") " histogram\nh 1\n"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    if (prom_validate(bad[i].text, strlen(bad[i].text), err, sizeof(err)) ==
+        0) {
+      fprintf(stderr, "  validator accepted: %s\n", bad[i].name);
+      iso_test_failed_ = 1;
+    }
+  }
+}
+#undef H_
+
+/* promtool's own check, when the prometheus package is installed. */
+static void t_promtool(void) {
+  if (system("command -v promtool >/dev/null 2>&1") != 0) {
+    fprintf(stderr, "  skipped: promtool is not installed\n");
+    return;
+  }
+  iso_metrics* m = iso_metrics_new();
+  iso_metrics_accepted(m, ISO_METRICS_CALL);
+  iso_metrics_answered(m, ISO_METRICS_CALL, ISO_METRICS_FULFILLED, 5, 300, 320);
+  iso_metrics_snap* s = snap_of(m);
+  iso_metrics_gauges g = {1, 1, 0, 0, 1000, "0.1.0"};
+  char* text = prom_text(s, &g);
+  char path[] = "/tmp/isopool-metrics-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  FILE* f = fdopen(fd, "w");
+  fputs(text, f);
+  fclose(f);
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
+  CHECK_EQ(system(cmd), 0);
+  unlink(path);
+  free(text);
+  free(s);
+  iso_metrics_free(m);
+}
+
+int main(int argc, char** argv) {
+  static const iso_test cases[] = {
+      {"bucket_layout", t_bucket_layout}, {"totals_threads", t_totals_threads},
+      {"outcomes", t_outcomes},           {"rates", t_rates},
+      {"percentiles", t_percentiles},     {"overflow", t_overflow},
+      {"prometheus", t_prometheus},       {"validator", t_validator},
+      {"promtool", t_promtool},           {NULL, NULL},
+  };
+  return iso_test_main(argc, argv, cases);
+}
