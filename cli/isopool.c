@@ -53,6 +53,8 @@ static const char kUsage[] =
     "                     ipc://$XDG_RUNTIME_DIR/isopool/admin.sock, else\n"
     "                     ipc:///tmp/isopool-$UID/admin.sock; none: off)\n"
     "  --admin-token S, --admin-token-file FILE  require this secret\n"
+    "  --metrics URL      Prometheus text at this http:// URL (e.g.\n"
+    "                     http://127.0.0.1:9447/metrics; default: none)\n"
     "  --log-format text|json, --log-level debug|info|warn|error\n"
     "  --op-threads N     threads that run async ops (default 2)\n"
     "  --kv-max-mb N      size limit of isopool:kv (default 64)\n"
@@ -321,7 +323,8 @@ static int cmd_serve(int argc, char** argv) {
     O_ADMIN_TOKEN,
     O_ADMIN_TOKEN_FILE,
     O_LOG_FORMAT,
-    O_LOG_LEVEL
+    O_LOG_LEVEL,
+    O_METRICS
   };
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
@@ -345,6 +348,7 @@ static int cmd_serve(int argc, char** argv) {
       {"admin-token-file", required_argument, NULL, O_ADMIN_TOKEN_FILE},
       {"log-format", required_argument, NULL, O_LOG_FORMAT},
       {"log-level", required_argument, NULL, O_LOG_LEVEL},
+      {"metrics", required_argument, NULL, O_METRICS},
       PERM_OPTIONS,
       {NULL, 0, NULL, 0},
   };
@@ -409,6 +413,9 @@ static int cmd_serve(int argc, char** argv) {
         break;
       case O_ADMIN:
         po.admin_url = optarg;
+        break;
+      case O_METRICS:
+        po.metrics_url = optarg;
         break;
       case O_ADMIN_TOKEN:
         po.admin_token = optarg;

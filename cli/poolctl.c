@@ -27,7 +27,8 @@
  *
  * The admin commands talk to the service's admin socket (`--admin URL`;
  * docs/protocol.md, "The admin protocol"): each sends one request map
- * {v, cmd, token, the command's keys} with iso_client_request_raw and
+ * {v, cmd, token, the command's keys}, encoded by ipc/iso_admin.h (the
+ * codec the service decodes with), with iso_client_request_raw and
  * prints the reply as a key/value block, a table that fits 80 columns or
  * one line saying what happened; `--json` prints the reply map itself as
  * one JSON line. Replies are read with a small bounds-checked msgpack
@@ -41,7 +42,6 @@
  * walks them.
  */
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iso_admin.h"
 #include "iso_buf.h"
 #include "iso_client.h"
 #include "iso_err.h"
@@ -106,12 +107,12 @@ struct command {
   int target_optional;
   int takes_args;
   int (*run)(const command* cmd, ctl* c);
-  /* Admin commands (run = cmd_admin): the request's cmd, the command's
-   * own keys appended to a request map (returns how many, or -1 after
-   * saying on stderr why the command line is wrong), the human view of an
-   * ok reply, and whether --watch may repeat it. */
-  const char* wire;
-  int (*keys)(const ctl* c, iso_buf* req);
+  /* Admin commands (run = cmd_admin): the request's cmd, a function that
+   * sets the command's own keys from the command line (returns 0, or -1
+   * after saying on stderr what is wrong), the human view of an ok reply,
+   * and whether --watch may repeat it. */
+  iso_admin_cmd admin;
+  int (*fill)(const ctl* c, iso_admin_req* q);
   void (*show)(const ctl* c, mv reply);
   int watchable;
 };
@@ -1258,30 +1259,31 @@ static int parse_int(const char* name,
   return 0;
 }
 
-static int keys_none(const ctl* c, iso_buf* req) {
+static int fill_none(const ctl* c, iso_admin_req* q) {
   return 0;
 }
 
-static int keys_cancel(const ctl* c, iso_buf* req) {
+static int fill_cancel(const ctl* c, iso_admin_req* q) {
   long long id;
   if (parse_int("cancel", "a job ID (a number from `poolctl jobs`)", c->target,
                 0, INT64_MAX, &id) != 0) {
     return -1;
   }
-  return mp_cstr(req, "job") || mp_int(req, id) ? -1 : 1;
+  q->job = id;
+  return 0;
 }
 
-static int keys_resize(const ctl* c, iso_buf* req) {
+static int fill_resize(const ctl* c, iso_admin_req* q) {
   long long n;
   if (parse_int("resize", "a number of workers from 1 to 256", c->target, 1,
-                256, &n) != 0) {
+                ISO_ADMIN_MAX_WORKERS, &n) != 0) {
     return -1;
   }
-  return mp_cstr(req, "workers") || mp_int(req, n) ? -1 : 1;
+  q->workers = (int)n;
+  return 0;
 }
 
-static int keys_recycle(const ctl* c, iso_buf* req) {
-  static const uint8_t yes = 0xc3;
+static int fill_recycle(const ctl* c, iso_admin_req* q) {
   if ((c->target != NULL) == c->all) {
     fprintf(stderr,
             "poolctl: recycle takes a WORKER id (from `poolctl workers`) or "
@@ -1289,29 +1291,33 @@ static int keys_recycle(const ctl* c, iso_buf* req) {
             c->all ? ", not both" : "");
     return -1;
   }
-  if (c->all) {
-    return mp_cstr(req, "all") || iso_buf_append(req, &yes, 1) ? -1 : 1;
-  }
-  long long id;
-  if (parse_int("recycle", "a WORKER id (from `poolctl workers`) or --all",
-                c->target, 0, INT_MAX, &id) != 0) {
+  long long id = -1;
+  if (!c->all &&
+      parse_int("recycle", "a WORKER id (from `poolctl workers`) or --all",
+                c->target, 0, ISO_ADMIN_MAX_WORKERS - 1, &id) != 0) {
     return -1;
   }
-  return mp_cstr(req, "worker") || mp_int(req, id) ? -1 : 1;
+  q->all = c->all;
+  q->worker = (int)id;
+  return 0;
 }
 
-static int keys_reload(const ctl* c, iso_buf* req) {
+static int fill_reload(const ctl* c, iso_admin_req* q) {
   if (c->target == NULL) {
     return 0;
   }
-  return mp_cstr(req, "module") || mp_cstr(req, c->target) ? -1 : 1;
+  if (c->target[0] == '\0' || strlen(c->target) >= sizeof q->module) {
+    fprintf(stderr, "poolctl: reload needs a module SPEC of 1 to %d bytes\n",
+            ISO_ADMIN_MAX_MODULE);
+    return -1;
+  }
+  strcpy(q->module, c->target);
+  return 0;
 }
 
-static int keys_shutdown(const ctl* c, iso_buf* req) {
-  if (c->grace_ms < 0) {
-    return 0;
-  }
-  return mp_cstr(req, "grace_ms") || mp_int(req, c->grace_ms) ? -1 : 1;
+static int fill_shutdown(const ctl* c, iso_admin_req* q) {
+  q->grace_ms = c->grace_ms;
+  return 0;
 }
 
 /* ---- talking to the admin socket ---------------------------------------- */
@@ -1358,10 +1364,12 @@ static int admin_token(const ctl* c, iso_buf* buf, const char** token) {
     const char* env = getenv("ISOPOOL_ADMIN_TOKEN");
     *token = env != NULL && env[0] != '\0' ? env : NULL;
   }
-  if (*token != NULL && (*token)[0] == '\0') {
-    fprintf(stderr, "poolctl: the admin token is empty%s%s\n",
-            c->admin_token_file ? " (the first line of " : "",
-            c->admin_token_file ? c->admin_token_file : "");
+  size_t len = *token != NULL ? strlen(*token) : 1;
+  if (len == 0 || len > ISO_ADMIN_MAX_TOKEN) {
+    fprintf(stderr, "poolctl: the admin token%s%s is %s\n",
+            c->admin_token_file ? " in " : "",
+            c->admin_token_file ? c->admin_token_file : "",
+            len == 0 ? "empty" : "too long (256 bytes at most)");
     return -1;
   }
   return 0;
@@ -1438,34 +1446,27 @@ static void watch_sleep(double secs) {
   }
 }
 
-/* The request map of cmd: {v, cmd, token, the command's keys}. Returns 0
- * or an exit status (bad usage or out of memory, said on stderr). */
+/* The request map of cmd: {v, cmd, token, the command's keys}, encoded by
+ * the codec the service decodes with. Returns 0 or an exit status (bad
+ * usage or out of memory, said on stderr). */
 static int admin_request(const command* cmd, const ctl* c, iso_buf* req) {
-  iso_buf token_buf, keys;
+  iso_admin_req q = {.cmd = cmd->admin, .worker = -1, .grace_ms = -1};
+  iso_buf token_buf;
   iso_buf_init(&token_buf);
-  iso_buf_init(&keys);
   const char* token;
   int status = EXIT_USAGE;
-  int nkeys =
-      admin_token(c, &token_buf, &token) == 0 ? cmd->keys(c, &keys) : -1;
-  if (nkeys >= 0) {
-    int rc = mp_map(req, 2 + (token != NULL) + (size_t)nkeys);
-    rc = rc ? rc : mp_cstr(req, "v");
-    rc = rc ? rc : mp_int(req, 1);
-    rc = rc ? rc : mp_cstr(req, "cmd");
-    rc = rc ? rc : mp_cstr(req, cmd->wire);
+  if (admin_token(c, &token_buf, &token) == 0 && cmd->fill(c, &q) == 0) {
     if (token != NULL) {
-      rc = rc ? rc : mp_cstr(req, "token");
-      rc = rc ? rc : mp_cstr(req, token);
+      q.has_token = 1;
+      strcpy(q.token, token); /* admin_token checked its length */
     }
-    rc = rc ? rc : iso_buf_append(req, keys.data, keys.len);
-    status = rc == 0 ? EXIT_OK : EXIT_FAILED;
-    if (rc != 0) {
+    status = EXIT_OK;
+    if (iso_admin_encode(&q, req) != 0) {
       fprintf(stderr, "poolctl: out of memory\n");
+      status = EXIT_FAILED;
     }
   }
   iso_buf_free(&token_buf);
-  iso_buf_free(&keys);
   return status;
 }
 
@@ -1628,8 +1629,8 @@ static const command kCommands[] = {
          "alive, jobs queued and in flight, totals (errors by code) and\n"
          "jobs answered per second over the last 1, 10 and 60 s.\n" WATCH_HELP,
      .run = cmd_admin,
-     .wire = "status",
-     .keys = keys_none,
+     .admin = ISO_ADMIN_STATUS,
+     .fill = fill_none,
      .show = show_status,
      .watchable = 1},
     {.name = "workers",
@@ -1638,8 +1639,8 @@ static const command kCommands[] = {
              "V8 heap used and its limit, warm modules and the last error a\n"
              "job got on it.\n" WATCH_HELP,
      .run = cmd_admin,
-     .wire = "workers",
-     .keys = keys_none,
+     .admin = ISO_ADMIN_WORKERS,
+     .fill = fill_none,
      .show = show_workers,
      .watchable = 1},
     {.name = "jobs",
@@ -1647,8 +1648,8 @@ static const command kCommands[] = {
      .help = "The jobs in flight and queued, oldest first: the service's job\n"
              "ID (for cancel), kind, worker (or queued), age and module.\n",
      .run = cmd_admin,
-     .wire = "jobs",
-     .keys = keys_none,
+     .admin = ISO_ADMIN_JOBS,
+     .fill = fill_none,
      .show = show_jobs},
     {.name = "stats",
      .synopsis = "stats [--watch SECONDS [--count N]]",
@@ -1657,8 +1658,8 @@ static const command kCommands[] = {
              "count, p50, p90, p99, p99.9 and max; then a histogram of the\n"
              "total time of all jobs.\n" WATCH_HELP,
      .run = cmd_admin,
-     .wire = "stats",
-     .keys = keys_none,
+     .admin = ISO_ADMIN_STATS,
+     .fill = fill_none,
      .show = show_stats,
      .watchable = 1},
     {.name = "cancel",
@@ -1667,8 +1668,8 @@ static const command kCommands[] = {
              "reply with code cancelled.\n",
      .target = "ID",
      .run = cmd_admin,
-     .wire = "cancel",
-     .keys = keys_cancel,
+     .admin = ISO_ADMIN_CANCEL,
+     .fill = fill_cancel,
      .show = show_cancel},
     {.name = "resize",
      .synopsis = "resize N",
@@ -1676,8 +1677,8 @@ static const command kCommands[] = {
              "finish their jobs before they stop.\n",
      .target = "N",
      .run = cmd_admin,
-     .wire = "resize",
-     .keys = keys_resize,
+     .admin = ISO_ADMIN_RESIZE,
+     .fill = fill_resize,
      .show = show_resize},
     {.name = "recycle",
      .synopsis = "recycle WORKER|--all",
@@ -1685,10 +1686,10 @@ static const command kCommands[] = {
              "worker with --all, a fresh isolate once its jobs in flight are\n"
              "done; its warm modules load again on the next call.\n",
      .target = "WORKER",
-     .target_optional = 1, /* or --all: keys_recycle checks */
+     .target_optional = 1, /* or --all: fill_recycle checks */
      .run = cmd_admin,
-     .wire = "recycle",
-     .keys = keys_recycle,
+     .admin = ISO_ADMIN_RECYCLE,
+     .fill = fill_recycle,
      .show = show_recycle},
     {.name = "reload",
      .synopsis = "reload [SPEC]",
@@ -1697,16 +1698,16 @@ static const command kCommands[] = {
      .target = "SPEC",
      .target_optional = 1,
      .run = cmd_admin,
-     .wire = "reload",
-     .keys = keys_reload,
+     .admin = ISO_ADMIN_RELOAD,
+     .fill = fill_reload,
      .show = show_reload},
     {.name = "drain",
      .synopsis = "drain",
      .help = "Stop taking jobs (new ones get shutting_down); the jobs in\n"
              "flight finish. The service keeps running until shutdown.\n",
      .run = cmd_admin,
-     .wire = "drain",
-     .keys = keys_none,
+     .admin = ISO_ADMIN_DRAIN,
+     .fill = fill_none,
      .show = show_state},
     {.name = "shutdown",
      .synopsis = "shutdown [--grace MS]",
@@ -1714,8 +1715,8 @@ static const command kCommands[] = {
              "the jobs in flight, answer the rest shutting_down and exit.\n"
              "  --grace MS       how long the jobs in flight may take\n",
      .run = cmd_admin,
-     .wire = "shutdown",
-     .keys = keys_shutdown,
+     .admin = ISO_ADMIN_SHUTDOWN,
+     .fill = fill_shutdown,
      .show = show_state},
     {.name = "help",
      .synopsis = "help [COMMAND]",
@@ -1836,7 +1837,7 @@ static void usage(FILE* f) {
 static void command_usage(const command* cmd, FILE* f) {
   fprintf(f, "usage: poolctl [OPTIONS] %s\n\n%s\n%s", cmd->synopsis, cmd->help,
           kOptionsHelp);
-  if (cmd->wire != NULL) {
+  if (cmd->admin != ISO_ADMIN_NONE) {
     fprintf(f, "\n%s", kAdminOptionsHelp);
   } else if (cmd->run != cmd_help) {
     fprintf(f, "\n%s", kJobOptionsHelp);
@@ -1866,15 +1867,11 @@ static int cmd_help(const command* cmd, ctl* c) {
   return EXIT_OK;
 }
 
-/* Milliseconds, from min (0 or 1) to a week. */
-static int parse_ms(const char* name,
-                    const char* s,
-                    long long min,
-                    long long* out) {
+static int parse_ms(const char* name, const char* s, long long* out) {
   char* end;
   errno = 0;
   long long v = strtoll(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || errno != 0 || v < min ||
+  if (*s == '\0' || *end != '\0' || errno != 0 || v <= 0 ||
       v > 7LL * 24 * 3600 * 1000) {
     fprintf(stderr, "poolctl: %s needs a number of milliseconds, not \"%s\"\n",
             name, s);
@@ -1947,9 +1944,9 @@ static int take_option(ctl* c,
       c->url = value;
       break;
     case O_TIMEOUT:
-      return parse_ms("--timeout", value, 1, &c->timeout_ms) ? -1 : 1;
+      return parse_ms("--timeout", value, &c->timeout_ms) ? -1 : 1;
     case O_JOB_TIMEOUT:
-      return parse_ms("--job-timeout", value, 1, &c->job_timeout_ms) ? -1 : 1;
+      return parse_ms("--job-timeout", value, &c->job_timeout_ms) ? -1 : 1;
     case O_PERMISSIONS:
       c->permissions = value;
       break;
@@ -1983,7 +1980,10 @@ static int take_option(ctl* c,
       c->all = 1;
       break;
     case O_GRACE:
-      return parse_ms("--grace", value, 0, &c->grace_ms) ? -1 : 1;
+      return parse_int("--grace", "a number of milliseconds from 0 to 3600000",
+                       value, 0, 3600000, &c->grace_ms)
+                 ? -1
+                 : 1;
     case O_HELP:
       if (cmd != NULL) {
         command_usage(cmd, stdout);

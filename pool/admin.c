@@ -27,6 +27,7 @@
 
 #include "iso_admin.h"
 #include "iso_err.h"
+#include "iso_http.h"
 #include "iso_json.h"
 #include "pool_private.h"
 
@@ -670,7 +671,38 @@ static int default_admin_path(char* path,
   return 0;
 }
 
+/* The metrics page: the same counters, in Prometheus text. */
+static int render_metrics(void* arg, iso_buf* out) {
+  iso_pool* pool = arg;
+  iso_metrics_snap* snap = malloc(sizeof(*snap));
+  if (snap == NULL || iso_metrics_snapshot(pool->metrics, snap) != 0) {
+    free(snap);
+    return ISO_ENOMEM;
+  }
+  int alive, inflight, queued;
+  count_workers(pool, &alive, &inflight, &queued);
+  iso_metrics_gauges g = {
+      .workers_configured = pool->configured,
+      .workers_alive = alive,
+      .queued = queued,
+      .inflight = inflight,
+      .uptime_ms = (int64_t)((pool__now() - pool->started_ns) / 1000000),
+      .version = ISO_POOL_VERSION,
+  };
+  int rc = iso_metrics_prometheus(snap, &g, out);
+  free(snap);
+  return rc;
+}
+
 int pool__admin_start(iso_pool* pool, char* err, size_t errlen) {
+  if (pool->opts.metrics_url != NULL) {
+    int rc = iso_http_serve(pool->opts.metrics_url,
+                            ISO_METRICS_PROMETHEUS_CONTENT_TYPE, render_metrics,
+                            pool, &pool->http, err, errlen);
+    if (rc != 0) {
+      return rc;
+    }
+  }
   const char* url = pool->opts.admin_url;
   if (url != NULL && strcmp(url, "none") == 0) {
     return 0;
@@ -706,6 +738,8 @@ int pool__admin_start(iso_pool* pool, char* err, size_t errlen) {
 }
 
 void pool__admin_stop(iso_pool* pool) {
+  iso_http_free(pool->http);
+  pool->http = NULL;
   iso_server_free(pool->admin);
   pool->admin = NULL;
   free(pool->admin_url);

@@ -166,6 +166,7 @@ struct iso_pool {
   int next_worker_id;
   /* the admin plane */
   iso_server* admin;
+  struct iso_http* http; /* the metrics page */
   char* admin_url;
   char* admin_token;
   uint64_t started_ns;

@@ -1,0 +1,107 @@
+/* iso_http.c: one GET endpoint on NNG's HTTP server (see iso_http.h). */
+#include "iso_http.h"
+
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_err.h"
+
+struct iso_http {
+  nng_url* url;
+  nng_http_server* server;
+  char* content_type;
+  iso_http_render_cb render;
+  void* arg;
+};
+
+static void handler_cb(nng_aio* aio) {
+  nng_http_handler* hd = nng_aio_get_input(aio, 1);
+  iso_http* h = nng_http_handler_get_data(hd);
+  nng_http_res* res = NULL;
+  iso_buf body;
+  iso_buf_init(&body);
+  int rc = nng_http_res_alloc(&res);
+  if (rc == 0 && h->render(h->arg, &body) == 0) {
+    rc = nng_http_res_set_header(res, "Content-Type", h->content_type);
+    if (rc == 0) {
+      rc = nng_http_res_copy_data(res, body.data, body.len);
+    }
+  } else if (rc == 0) {
+    nng_http_res_set_status(res, NNG_HTTP_STATUS_INTERNAL_SERVER_ERROR);
+  }
+  iso_buf_free(&body);
+  if (rc != 0) {
+    nng_http_res_free(res);
+    nng_aio_finish(aio, rc);
+    return;
+  }
+  nng_aio_set_output(aio, 0, res);
+  nng_aio_finish(aio, 0);
+}
+
+int iso_http_serve(const char* url,
+                   const char* content_type,
+                   iso_http_render_cb render,
+                   void* arg,
+                   iso_http** out,
+                   char* err,
+                   size_t errlen) {
+  iso_http* h = calloc(1, sizeof(*h));
+  if (h == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return ISO_ENOMEM;
+  }
+  h->render = render;
+  h->arg = arg;
+  h->content_type = strdup(content_type);
+  if (strncmp(url, "http://", 7) != 0 || nng_url_parse(&h->url, url) != 0) {
+    snprintf(err, errlen,
+             "--metrics %s: not an http:// URL (e.g. "
+             "http://127.0.0.1:9447/metrics)",
+             url);
+    iso_http_free(h);
+    return ISO_EINVAL;
+  }
+  const char* path = h->url->u_path[0] != '\0' ? h->url->u_path : "/";
+  nng_http_handler* hd = NULL;
+  int rc = nng_http_server_hold(&h->server, h->url);
+  if (rc == 0) {
+    rc = nng_http_handler_alloc(&hd, path, handler_cb);
+  }
+  if (rc == 0) {
+    nng_http_handler_set_method(hd, "GET");
+    nng_http_handler_set_data(hd, h, NULL);
+    rc = nng_http_server_add_handler(h->server, hd);
+    if (rc != 0) {
+      nng_http_handler_free(hd);
+    }
+  }
+  if (rc == 0) {
+    rc = nng_http_server_start(h->server);
+  }
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot serve %s: %s", url, nng_strerror(rc));
+    iso_http_free(h);
+    return ISO_EIO;
+  }
+  *out = h;
+  return 0;
+}
+
+void iso_http_free(iso_http* h) {
+  if (h == NULL) {
+    return;
+  }
+  if (h->server != NULL) {
+    nng_http_server_stop(h->server);
+    nng_http_server_release(h->server);
+  }
+  if (h->url != NULL) {
+    nng_url_free(h->url);
+  }
+  free(h->content_type);
+  free(h);
+}
