@@ -42,6 +42,7 @@
  * walks them.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -645,6 +646,9 @@ static size_t mv_count(mv v) {
  * absent past the end or in anything else. */
 static mv mv_at(mv v, size_t i, mv* key) {
   mv none = {NULL, v.end};
+  if (key != NULL) {
+    *key = none;
+  }
   mv_head h;
   if (mv_read(v.p, v.end, &h) != 0 ||
       (h.type != MV_ARRAY && h.type != MV_MAP) || i >= h.len) {
@@ -790,6 +794,9 @@ static txt fmt_us(double us) {
   if (us < 99.95e6) {
     return txtf("%.1f s", us / 1e6);
   }
+  if (!(us < 1e20)) { /* absurd, but no overflow below */
+    return txtf("%.3g s", us / 1e6);
+  }
   long long s = (long long)(us / 1e6 + 0.5);
   if (s < 3600) {
     return txtf("%lldm %02llds", s / 60, s % 60);
@@ -813,7 +820,7 @@ static txt fmt_bytes(double b) {
   for (b /= 1024; b >= 1023.95 && u < 3; u++) {
     b /= 1024;
   }
-  if (b >= 99.95 || b == (double)(long long)b) {
+  if (b >= 99.95 || b == (double)(int)b) {
     return txtf("%.0f %s", b, units[u]);
   }
   return txtf("%.1f %s", b, units[u]);
@@ -930,6 +937,17 @@ static void catf(char* b, size_t size, const char* fmt, ...) {
 
 /* ---- the admin views ---------------------------------------------------- */
 
+/* a + b for counts from a reply, which may be absurd: no overflow. */
+static long long sat_add(long long a, long long b) {
+  if (b > 0 && a > LLONG_MAX - b) {
+    return LLONG_MAX;
+  }
+  if (b < 0 && a < LLONG_MIN - b) {
+    return LLONG_MIN;
+  }
+  return a + b;
+}
+
 static void show_status(const ctl* c, mv r) {
   kvs("version", t_str(mv_get(r, "version"), "-").s);
   kvs("uptime", t_ms(mv_get(r, "uptime_ms")).s);
@@ -969,7 +987,7 @@ static void show_status(const ctl* c, mv r) {
     mv code;
     long long k;
     if (mv_int(mv_at(errors, i, &code), &k)) {
-      sum += k;
+      sum = sat_add(sum, k);
       catf(by_code, sizeof by_code, "%s%s %lld", by_code[0] ? ", " : "",
            t_str(code, "?").s, k);
     }
@@ -1109,7 +1127,7 @@ static void show_histogram(mv hist) {
     }
     if (count > 0) {
       b[k++] = (bucket){lo, hi, count};
-      total += count;
+      total = sat_add(total, count);
     }
     lo = hi;
   }
@@ -1120,7 +1138,7 @@ static void show_histogram(mv hist) {
       bucket g = b[i];
       for (size_t j = i + 1; j < i + per && j < k; j++) {
         g.hi = b[j].hi;
-        g.count += b[j].count;
+        g.count = sat_add(g.count, b[j].count);
       }
       b[m++] = g;
     }
@@ -1713,7 +1731,8 @@ static const command kCommands[] = {
      .synopsis = "shutdown [--grace MS]",
      .help = "Drain, wait up to MS (default: the service's --grace-ms) for\n"
              "the jobs in flight, answer the rest shutting_down and exit.\n"
-             "  --grace MS       how long the jobs in flight may take\n",
+             "  --grace MS       how long the jobs in flight may take (up to\n"
+             "                   3600000, an hour)\n",
      .run = cmd_admin,
      .admin = ISO_ADMIN_SHUTDOWN,
      .fill = fill_shutdown,

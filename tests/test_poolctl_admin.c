@@ -3,12 +3,13 @@
  *
  * The suite runs its own admin server: a thread with an NNG REP0 socket on
  * ipc:///tmp/isopool-pctl-admin-<pid>.sock that records each request (as
- * JSON) and answers the canned replies of docs/protocol.md, "The admin
- * protocol", one per cmd, each with a key no service sends yet (which
- * poolctl must ignore). A case may make it demand a token or answer one
- * reply of its own instead. The cases run the built poolctl as a user
- * would and check its stdout, stderr and exit status, that human output
- * fits 80 columns, and the exact request map the server got.
+ * JSON), checks it with the service's own decoder (iso_admin_decode:
+ * bad_request if it refuses it) and answers the canned replies of
+ * docs/protocol.md, "The admin protocol", one per cmd, each with a key no
+ * service sends yet (which poolctl must ignore). A case may make it demand a
+ * token or answer one reply of its own instead. The cases run the built poolctl
+ * as a user would and check its stdout, stderr and exit status, that human
+ * output fits 80 columns, and the exact request map the server got.
  */
 #include <fcntl.h>
 #include <nng/nng.h>
@@ -21,6 +22,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include "iso_admin.h"
 #include "iso_buf.h"
 #include "iso_json.h"
 #include "json_check.h"
@@ -114,11 +116,20 @@ static const char* canned(const char* request) {
   return "{\"ok\":false,\"code\":\"bad_request\",\"message\":\"unknown cmd\"}";
 }
 
-static void answer(const char* request, iso_buf* out) {
+static void answer(const uint8_t* msg, size_t len, iso_buf* out) {
+  char* request = json_of(msg, len);
+  iso_admin_req q;
+  char err[128], refused[256] = "";
+  if (iso_admin_decode(msg, len, &q, err, sizeof err) != 0) {
+    snprintf(refused, sizeof refused,
+             "{\"ok\":false,\"code\":\"bad_request\",\"message\":\"%s\"}", err);
+  }
   pthread_mutex_lock(&srv.mu);
   snprintf(srv.last, sizeof srv.last, "%s", request);
   srv.requests++;
-  const char* reply = srv.reply ? srv.reply : canned(request);
+  const char* reply = refused[0]  ? refused
+                      : srv.reply ? srv.reply
+                                  : canned(request);
   if (srv.token != NULL) {
     char want[128];
     snprintf(want, sizeof want, "\"token\":\"%s\"", srv.token);
@@ -129,6 +140,7 @@ static void answer(const char* request, iso_buf* out) {
     }
   }
   pthread_mutex_unlock(&srv.mu);
+  free(request);
   if (strcmp(reply, "GARBAGE") == 0) {
     static const uint8_t c1 = 0xc1;
     iso_buf_append(out, &c1, 1);
@@ -149,11 +161,9 @@ static void* server_main(void* arg) {
     if (rv != 0) {
       break;
     }
-    char* request = json_of(nng_msg_body(m), nng_msg_len(m));
-    nng_msg_free(m);
     iso_buf_reset(&out);
-    answer(request, &out);
-    free(request);
+    answer(nng_msg_body(m), nng_msg_len(m), &out);
+    nng_msg_free(m);
     nng_msg* r;
     if (nng_msg_alloc(&r, out.len) == 0) {
       memcpy(nng_msg_body(r), out.data, out.len);
@@ -856,7 +866,10 @@ static void t_usage_errors(void) {
       {{"status", "--watch", "1", "--count", "0"},
        "--count needs a number of rounds"},
       {{"shutdown", "--grace", "x"},
-       "--grace needs a number of milliseconds, not \"x\""},
+       "--grace needs a number of milliseconds from 0 to 3600000, not \"x\""},
+      {{"shutdown", "--grace", "3600001"}, "--grace needs a number of"},
+      {{"recycle", "256"}, "recycle needs a WORKER id"},
+      {{"reload", ""}, "reload needs a module SPEC"},
       {{"status", "--grace", "1"}, "unknown option \"--grace\" for status"},
       {{"workers", "--all"}, "unknown option \"--all\" for workers"},
       {{"--all", "recycle"}, "unknown option \"--all\""},
@@ -890,6 +903,15 @@ static void t_usage_errors(void) {
     }
     proc_result_free(&r);
   }
+  char long_token[300];
+  memset(long_token, 'k', sizeof long_token - 1);
+  long_token[sizeof long_token - 1] = '\0';
+  proc_result r;
+  PC(&r, "--admin-token", long_token, "status");
+  CHECK_EQ(r.status, 2);
+  CHECK_CONTAINS(r.err, "the admin token is too long (256 bytes at most)");
+  show(&r);
+  proc_result_free(&r);
   CHECK_EQ(server_requests(), before); /* nothing was sent */
 }
 
