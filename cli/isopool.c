@@ -56,6 +56,7 @@ static const char kUsage[] =
     "  --metrics URL      Prometheus text at this http:// URL (e.g.\n"
     "                     http://127.0.0.1:9447/metrics; default: none)\n"
     "  --log-format text|json, --log-level debug|info|warn|error\n"
+    "  --log-jobs         also log output of code that calls left running\n"
     "  --op-threads N     threads that run async ops (default 2)\n"
     "  --kv-max-mb N      size limit of isopool:kv (default 64)\n"
     "  --quiet            no start-up line\n"
@@ -324,7 +325,8 @@ static int cmd_serve(int argc, char** argv) {
     O_ADMIN_TOKEN_FILE,
     O_LOG_FORMAT,
     O_LOG_LEVEL,
-    O_METRICS
+    O_METRICS,
+    O_LOG_JOBS
   };
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
@@ -349,6 +351,7 @@ static int cmd_serve(int argc, char** argv) {
       {"log-format", required_argument, NULL, O_LOG_FORMAT},
       {"log-level", required_argument, NULL, O_LOG_LEVEL},
       {"metrics", required_argument, NULL, O_METRICS},
+      {"log-jobs", no_argument, NULL, O_LOG_JOBS},
       PERM_OPTIONS,
       {NULL, 0, NULL, 0},
   };
@@ -416,6 +419,9 @@ static int cmd_serve(int argc, char** argv) {
         break;
       case O_METRICS:
         po.metrics_url = optarg;
+        break;
+      case O_LOG_JOBS:
+        po.log_jobs = 1;
         break;
       case O_ADMIN_TOKEN:
         po.admin_token = optarg;
@@ -492,8 +498,9 @@ static int cmd_serve(int argc, char** argv) {
   int sig = 0;
   sigwait(&set, &sig);
   if (!po.quiet) {
-    fprintf(stderr, "isopool: %s: shutting down\n",
-            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    iso_pool_log(
+        pool, "info",
+        sig == SIGINT ? "SIGINT: shutting down" : "SIGTERM: shutting down");
   }
   iso_pool_shutdown(pool);
   iso_pool_free(pool);

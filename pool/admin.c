@@ -113,6 +113,10 @@ void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
   iso_buf_free(&line);
 }
 
+void iso_pool_log(iso_pool* pool, const char* level, const char* msg) {
+  pool__log(pool, level, "%s", msg);
+}
+
 /* ---- counters ---- */
 
 void pool__count_answered(iso_pool* pool, pool_job* job) {

@@ -57,7 +57,8 @@ typedef struct iso_pool_opts {
   const char* metrics_url; /* Prometheus text over HTTP; NULL: none */
   const char* log_format;  /* "text" (NULL) or "json" */
   const char* log_level;   /* "debug", "info" (NULL), "warn", "error" */
-  const char* tls_cert;    /* for tls+tcp:// listeners */
+  int log_jobs; /* 1: output of code calls left running goes to the log */
+  const char* tls_cert; /* for tls+tcp:// listeners */
   const char* tls_key;
   int quiet; /* 1: no start-up line on stderr */
 } iso_pool_opts;
@@ -75,6 +76,11 @@ int iso_pool_start(const iso_pool_opts* opts,
  * shutting_down), wait up to grace_ms for the jobs in flight, answer the
  * rest shutting_down, then stop the workers. Blocks. */
 void iso_pool_shutdown(iso_pool* pool);
+
+/* iso_pool_log: one line of the service's log, in the format and at the
+ * level its options say (level "debug", "info", "warn" or "error").
+ * Thread: any. */
+void iso_pool_log(iso_pool* pool, const char* level, const char* msg);
 
 /* iso_pool_free: destructor, after iso_pool_shutdown. Accepts NULL. */
 void iso_pool_free(iso_pool* pool);

@@ -266,13 +266,17 @@ int iso_pool_start(const iso_pool_opts* opts,
     return rc;
   }
   if (!o->quiet) {
-    fprintf(stderr, "isopool: serving on");
-    for (size_t i = 0; i < o->nlisten; i++) {
-      fprintf(stderr, " %s", o->listen[i]);
+    char urls[512] = "";
+    for (size_t i = 0, n = 0; i < o->nlisten && n < sizeof(urls); i++) {
+      n += (size_t)snprintf(urls + n, sizeof(urls) - n, "%s%s", i ? " " : "",
+                            o->listen[i]);
     }
-    fprintf(stderr, " with %d workers (modules: %s; admin: %s)\n",
-            pool->nworkers, pool->modules,
-            pool->admin_url != NULL ? pool->admin_url : "off");
+    pool__log(pool, "info",
+              "serving on %s with %d workers (modules: %s; admin: %s%s%s)",
+              urls, pool->nworkers, pool->modules,
+              pool->admin_url != NULL ? pool->admin_url : "off",
+              o->metrics_url != NULL ? "; metrics: " : "",
+              o->metrics_url != NULL ? o->metrics_url : "");
   }
   *out = pool;
   return 0;

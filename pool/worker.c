@@ -149,10 +149,13 @@ static void warm_log_cb(iso_realm* realm,
     job_log(job, level, text, len);
     return;
   }
-  /* output of a call's asynchronous continuation has no job to go to */
+  /* output of code a call left running after it ended has no job to go
+   * to: it is kept out of the service's log unless asked (--log-jobs) */
   pool_worker* w = data;
-  fprintf(stderr, "isopool: worker %d: %s: %.*s\n", w->id, level, (int)len,
-          text);
+  if (w->pool->opts.log_jobs) {
+    pool__log(w->pool, "info", "worker %d: job output: %s: %.*s", w->id, level,
+              (int)len, text);
+  }
 }
 
 static void warm_error_cb(iso_realm* realm,
@@ -167,10 +170,9 @@ static void warm_error_cb(iso_realm* realm,
       settle_error(j, err->code, err);
     }
   }
-  fprintf(stderr,
-          "isopool: worker %d: the warm realm failed (%s); "
-          "starting a new one\n",
-          w->id, err->message);
+  pool__log(w->pool, "warn",
+            "worker %d: the warm realm failed (%s); starting a new one", w->id,
+            err->message);
   for (int i = 0; i < POOL_MAX_WARM; i++) {
     if (w->warm[i].realm == realm) {
       w->warm[i].realm = NULL;
@@ -196,8 +198,8 @@ static void warm_job_error_cb(iso_realm* realm,
     }
   }
   char* text = iso_js_error_format(err);
-  fprintf(stderr, "isopool: worker %d: %s\n", w->id,
-          text ? text : err->message);
+  pool__log(w->pool, "warn", "worker %d: %s", w->id,
+            text ? text : err->message);
   free(text);
 }
 
