@@ -2,15 +2,19 @@
 # bench.sh: the figures, side by side in one run: the runtime against bare
 # V8 (runtime_bench), the op bus against a bare NNG round trip (op_bench),
 # then a service on an ipc:// socket with 2 workers
-# measured by isopool-bench in its own process. Used by `make bench`.
+# measured by isopool-bench in its own process, then the admin plane's
+# cost to the job path (admin_overhead.sh). Used by `make bench`.
 set -euo pipefail
 bin=${1:-build/bin}
 "$bin/runtime_bench" "${RUNTIME_N:-2000}"
 "$bin/op_bench" "${OP_ROUNDS:-7}"
 sock=/tmp/isopool-bench-$$.ipc
 "$bin/isopool" serve --listen "ipc://$sock" --modules bench/modules \
-  --workers "${WORKERS:-2}" --quiet &
+  --workers "${WORKERS:-2}" --admin none --quiet &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 "$bin/isopool-bench" --url "ipc://$sock" --server-pid "$pid" \
   --duration "${DURATION:-5}"
+kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true
+trap - EXIT
+scripts/admin_overhead.sh "$bin"
