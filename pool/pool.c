@@ -96,8 +96,9 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
 void pool__reap(iso_pool* pool) {
   pool_worker* done[POOL_MAX_WORKERS];
   int n = 0;
-  if (atomic_load(&pool->admin_waiting) > 0) {
-    return;
+  if (atomic_load(&pool->admin_waiting) > 0 ||
+      atomic_load(&pool->state) == ISO_POOL_SHUTTING_DOWN) {
+    return; /* an admin command holds workers; the shutdown stops them all */
   }
   pthread_mutex_lock(&pool->lock);
   for (int i = 0; i < pool->nworkers;) {
