@@ -284,7 +284,10 @@ static int cmd_run(int argc, char** argv) {
 
 /* The admin plane asks us to stop (poolctl drain/shutdown): the main
  * thread, in sigwait, takes it like a SIGTERM. */
+static volatile sig_atomic_t g_admin_stop;
+
 static void stop_cb(void* arg) {
+  g_admin_stop = 1;
   kill(getpid(), SIGTERM);
 }
 
@@ -498,9 +501,10 @@ static int cmd_serve(int argc, char** argv) {
   int sig = 0;
   sigwait(&set, &sig);
   if (!po.quiet) {
-    iso_pool_log(
-        pool, "info",
-        sig == SIGINT ? "SIGINT: shutting down" : "SIGTERM: shutting down");
+    iso_pool_log(pool, "info",
+                 g_admin_stop    ? "stopping, as the admin socket asked"
+                 : sig == SIGINT ? "SIGINT: shutting down"
+                                 : "SIGTERM: shutting down");
   }
   iso_pool_shutdown(pool);
   iso_pool_free(pool);

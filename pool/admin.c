@@ -518,8 +518,14 @@ static int cmd_recycle(iso_pool* pool, int id, int all, reply* r, char* why) {
   return 0;
 }
 
-static int cmd_resize(iso_pool* pool, int n, reply* r, char* why) {
-  if (pool__resize(pool, n, why, 256) != 0) {
+static int cmd_resize(iso_pool* pool,
+                      int n,
+                      reply* r,
+                      char* why,
+                      const char** code) {
+  int rc = pool__resize(pool, n, why, 256);
+  if (rc != 0) {
+    *code = rc == ISO_EBUSY ? "conflict" : "internal";
     return -1;
   }
   int alive, inflight, queued;
@@ -621,8 +627,7 @@ static void admin_cb(iso_server_req* sreq,
       rc = cmd_recycle(pool, q.worker, q.all, &r, why);
       break;
     case ISO_ADMIN_RESIZE:
-      rc = cmd_resize(pool, q.workers, &r, why);
-      code = "internal";
+      rc = cmd_resize(pool, q.workers, &r, why, &code);
       break;
     case ISO_ADMIN_DRAIN:
     case ISO_ADMIN_SHUTDOWN:

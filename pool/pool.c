@@ -117,7 +117,19 @@ void pool__reap(iso_pool* pool) {
   }
 }
 
+static int resize_locked(iso_pool* pool, int n, char* err, size_t errlen);
+
 int pool__resize(iso_pool* pool, int n, char* err, size_t errlen) {
+  if (pthread_mutex_trylock(&pool->resize_lock) != 0) {
+    snprintf(err, errlen, "a resize is under way; try again when it is done");
+    return ISO_EBUSY;
+  }
+  int rc = resize_locked(pool, n, err, errlen);
+  pthread_mutex_unlock(&pool->resize_lock);
+  return rc;
+}
+
+static int resize_locked(iso_pool* pool, int n, char* err, size_t errlen) {
   pthread_mutex_lock(&pool->lock);
   int alive = 0;
   for (int i = 0; i < pool->nworkers; i++) {
@@ -224,6 +236,7 @@ int iso_pool_start(const iso_pool_opts* opts,
   }
   pthread_mutex_init(&pool->lock, NULL);
   pthread_mutex_init(&pool->jobs_lock, NULL);
+  pthread_mutex_init(&pool->resize_lock, NULL);
   pthread_mutex_init(&pool->wd_lock, NULL);
   pthread_cond_init(&pool->wd_cond, NULL);
   pool->metrics = iso_metrics_new();
@@ -304,7 +317,8 @@ void iso_pool_shutdown(iso_pool* pool) {
   uint64_t grace_ms = pool->stop_grace_ms >= 0 ? (uint64_t)pool->stop_grace_ms
                                                : pool->opts.grace_ms;
   pool->draining = 1;
-  atomic_store(&pool->state, ISO_POOL_SHUTTING_DOWN);
+  atomic_store(&pool->state,
+               drain ? ISO_POOL_DRAINING : ISO_POOL_SHUTTING_DOWN);
   pool_job* queued = drain ? NULL : pool->qhead;
   if (!drain) {
     pool->qhead = pool->qtail = NULL;
@@ -324,6 +338,7 @@ void iso_pool_shutdown(iso_pool* pool) {
     sleep_ms(5);
   }
   /* 3. the workers answer what is left shutting_down and give it back */
+  atomic_store(&pool->state, ISO_POOL_SHUTTING_DOWN);
   pthread_mutex_lock(&pool->lock);
   int n = pool->nworkers;
   pthread_mutex_unlock(&pool->lock);
@@ -353,6 +368,7 @@ void iso_pool_free(iso_pool* pool) {
   iso_metrics_free(pool->metrics);
   pthread_mutex_destroy(&pool->lock);
   pthread_mutex_destroy(&pool->jobs_lock);
+  pthread_mutex_destroy(&pool->resize_lock);
   pthread_mutex_destroy(&pool->wd_lock);
   pthread_cond_destroy(&pool->wd_cond);
   free(pool->modules);

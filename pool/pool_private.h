@@ -162,7 +162,8 @@ struct iso_pool {
    * it has nothing in flight (under lock). nworkers: slots in use. */
   pool_worker* workers[POOL_MAX_WORKERS];
   int nworkers;
-  int configured; /* the size the pool is asked to be */
+  int configured;              /* the size the pool is asked to be */
+  pthread_mutex_t resize_lock; /* one resize at a time */
   int next_worker_id;
   /* the admin plane */
   iso_server* admin;
