@@ -1,5 +1,6 @@
 /* daemon.h: the harness the service suites (test_service.c,
- * test_service_ops.c) share: starting and stopping the real `isopool serve`.
+ * test_service_ops.c, test_service_admin.c) share: starting and stopping
+ * the real `isopool serve`.
  *
  * A suite names its daemon (daemon_names), builds the argv it needs
  * (daemon_argv), opens a client on the URL, and calls daemon_start(), which
@@ -7,20 +8,24 @@
  * eval is answered. daemon_stop() sends SIGTERM and checks that the daemon
  * exits 0; daemon_clean() prints the log when the case failed and removes
  * the log and the socket file. What is particular to one suite (its flags,
- * a data tree) stays in that suite. Also here: now_ms, sleep_ms, and
- * wait_count for the suites' trackers of asynchronous replies.
+ * a data tree) stays in that suite. Also here: now_ms, sleep_ms, wait_count
+ * for the trackers of asynchronous replies (tracker.h), and free_port for
+ * a TCP listener.
  */
 #ifndef ISO_DAEMON_H
 #define ISO_DAEMON_H
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +71,24 @@ static inline int wait_count(pthread_mutex_t* mu,
   int ok = *done >= want;
   pthread_mutex_unlock(mu);
   return ok;
+}
+
+/* free_port: a free TCP port on the loopback (bound, read, released), or
+ * -1. */
+static inline int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (fd >= 0 && bind(fd, (struct sockaddr*)&a, sizeof a) == 0 &&
+      getsockname(fd, (struct sockaddr*)&a, &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  if (fd >= 0) {
+    close(fd);
+  }
+  return port;
 }
 
 static int daemon_seq_;

@@ -8,21 +8,18 @@
  * exits 0. The daemon's stderr goes to a log file that is printed when the
  * case failed.
  *
- * Asynchronous jobs go through a tracker that counts callbacks per request
- * id (ids are set by the test, msgpack uint32), so every case also checks
- * that each request got exactly one reply, and no reply came for an id that
- * was never sent.
+ * Asynchronous jobs go through a tracker (tracker.h) that counts callbacks
+ * per request id (ids are set by the test, msgpack uint32), so every case also
+ * checks that each request got exactly one reply, and no reply came for an id
+ * that was never sent.
  */
-#include <arpa/inet.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +31,7 @@
 #include "iso_proto.h"
 #include "json_check.h"
 #include "tap.h"
+#include "tracker.h"
 
 #define FIXTURES ISO_FIXTURES "/service"
 #define ISOPOOL ISO_BIN_DIR "/isopool"
@@ -51,38 +49,6 @@ static const char* fixtures_real(void) {
     snprintf(buf, sizeof buf, "%s", FIXTURES);
   }
   return buf;
-}
-
-/* Request ids: msgpack uint32, so every id has the same 5-byte form. */
-static void id_encode(uint32_t v, uint8_t out[5]) {
-  out[0] = 0xce;
-  out[1] = (uint8_t)(v >> 24);
-  out[2] = (uint8_t)(v >> 16);
-  out[3] = (uint8_t)(v >> 8);
-  out[4] = (uint8_t)v;
-}
-
-/* The id of a reply, or -1 if it is not a non-negative integer. */
-static int64_t id_decode(const uint8_t* p, size_t n) {
-  if (p == NULL || n == 0) {
-    return -1;
-  }
-  if (n == 1 && p[0] <= 0x7f) {
-    return p[0];
-  }
-  size_t w = p[0] == 0xcc   ? 1
-             : p[0] == 0xcd ? 2
-             : p[0] == 0xce ? 4
-             : p[0] == 0xcf ? 8
-                            : 0;
-  if (w == 0 || n != w + 1) {
-    return -1;
-  }
-  uint64_t v = 0;
-  for (size_t i = 0; i < w; i++) {
-    v = (v << 8) | p[1 + i];
-  }
-  return v > INT64_MAX ? -1 : (int64_t)v;
 }
 
 /* ---- jobs --------------------------------------------------------------- */
@@ -155,166 +121,6 @@ static void svc_stop(svc* s) {
   svc_stop_within(s, 8000);
 }
 
-/* ---- the tracker: asynchronous jobs, one record per id ------------------ */
-
-typedef struct rec {
-  int sent;  /* submitted (the callback is owed) */
-  int calls; /* callbacks that came for this id */
-  int rc;    /* the client's status */
-  iso_status status;
-  iso_proto_code code;
-  char* value; /* JSON */
-  char* name;
-  char* message;
-  int64_t worker;
-  int64_t sent_ms, done_ms;
-} rec;
-
-typedef struct tracker {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int n;
-  int done;
-  int stray; /* callbacks for an id not sent, or whose reply had another */
-  rec* r;
-  struct tag* tags;
-} tracker;
-
-typedef struct tag {
-  tracker* t;
-  int i;
-} tag;
-
-static void tracker_init(tracker* t, int n) {
-  memset(t, 0, sizeof *t);
-  pthread_mutex_init(&t->mu, NULL);
-  pthread_cond_init(&t->cv, NULL);
-  t->n = n;
-  t->r = calloc((size_t)n, sizeof *t->r);
-  t->tags = calloc((size_t)n, sizeof *t->tags);
-  for (int i = 0; i < n; i++) {
-    t->tags[i] = (tag){t, i};
-    t->r[i].worker = -2;
-  }
-}
-
-static void tracker_free(tracker* t) {
-  for (int i = 0; i < t->n; i++) {
-    free(t->r[i].value);
-    free(t->r[i].name);
-    free(t->r[i].message);
-  }
-  free(t->r);
-  free(t->tags);
-  pthread_mutex_destroy(&t->mu);
-  pthread_cond_destroy(&t->cv);
-}
-
-/* Runs on an NNG thread: copy, count, signal; never block. */
-static void tracker_cb(void* data, int status, iso_result* res) {
-  tag* g = data;
-  tracker* t = g->t;
-  int64_t at = now_ms();
-  int64_t id = res != NULL ? id_decode(res->id, res->id_len) : g->i;
-  pthread_mutex_lock(&t->mu);
-  if (id != g->i || id < 0 || id >= t->n || !t->r[id].sent) {
-    t->stray++;
-  } else {
-    rec* r = &t->r[id];
-    r->calls++;
-    if (r->calls == 1) {
-      r->rc = status;
-      r->done_ms = at;
-      if (res != NULL) {
-        r->status = res->status;
-        r->code = res->code;
-        r->value = res->status == ISO_STATUS_FULFILLED
-                       ? json_of(res->value, res->value_len)
-                       : NULL;
-        r->name = strdup(res->name);
-        r->message = strdup(res->message);
-        r->worker = res->stats.worker;
-      }
-    }
-  }
-  t->done++;
-  pthread_cond_broadcast(&t->cv);
-  pthread_mutex_unlock(&t->mu);
-}
-
-/* Submits job as id i. Returns the client's rc (0: a callback is owed). */
-static int tsubmit(tracker* t,
-                   iso_client* c,
-                   int i,
-                   iso_job job,
-                   int64_t deadline_ms) {
-  uint8_t id[5];
-  id_encode((uint32_t)i, id);
-  job.id = id;
-  job.id_len = sizeof id;
-  pthread_mutex_lock(&t->mu);
-  t->r[i].sent = 1;
-  t->r[i].sent_ms = now_ms();
-  pthread_mutex_unlock(&t->mu);
-  int rc = iso_client_submit(c, &job, deadline_ms, tracker_cb, &t->tags[i]);
-  if (rc != 0) {
-    pthread_mutex_lock(&t->mu);
-    t->r[i].sent = 0;
-    pthread_mutex_unlock(&t->mu);
-  }
-  return rc;
-}
-
-static int tracker_sent(tracker* t) {
-  int n = 0;
-  pthread_mutex_lock(&t->mu);
-  for (int i = 0; i < t->n; i++) {
-    n += t->r[i].sent;
-  }
-  pthread_mutex_unlock(&t->mu);
-  return n;
-}
-
-/* Waits until `want` callbacks came or timeout_ms passed; 1 if they came. */
-static int tracker_wait(tracker* t, int want, int timeout_ms) {
-  return wait_count(&t->mu, &t->cv, &t->done, want, timeout_ms);
-}
-
-/* The state of record i, under the lock (for waiting on one job). */
-static int tracker_calls(tracker* t, int i) {
-  pthread_mutex_lock(&t->mu);
-  int n = t->r[i].calls;
-  pthread_mutex_unlock(&t->mu);
-  return n;
-}
-
-/* Exactly one reply per id sent, none for anything else; waits a little
- * for late duplicates first. */
-static void tracker_check_once(tracker* t) {
-  sleep_ms(50);
-  pthread_mutex_lock(&t->mu);
-  int missing = 0, twice = 0;
-  for (int i = 0; i < t->n; i++) {
-    if (t->r[i].sent && t->r[i].calls == 0) {
-      if (missing++ < 5) {
-        fprintf(stderr, "  id %d: no reply\n", i);
-      }
-    }
-    if (t->r[i].calls > 1) {
-      if (twice++ < 5) {
-        fprintf(stderr, "  id %d: %d replies\n", i, t->r[i].calls);
-      }
-    }
-    if (!t->r[i].sent && t->r[i].calls > 0) {
-      twice++;
-    }
-  }
-  CHECK_EQ(missing, 0);
-  CHECK_EQ(twice, 0);
-  CHECK_EQ(t->stray, 0);
-  pthread_mutex_unlock(&t->mu);
-}
-
 /* ---- blocking calls ----------------------------------------------------- */
 
 /* One job, waited for. Checks the client status is 0. */
@@ -370,7 +176,7 @@ static void t_many_concurrent_jobs(void) {
     snprintf(args, sizeof args, "[%d]", i);
     iso_buf keep;
     iso_job j = call_job("double.js", NULL, args, &keep);
-    int rc = tsubmit(&t, s.c, i, j, 60000);
+    int rc = tracker_submit(&t, s.c, i, j, 60000);
     iso_buf_free(&keep);
     if (rc != 0) {
       fprintf(stderr, "  submit %d: %s\n", i, iso_strerror(rc));
@@ -721,19 +527,21 @@ static void t_unhandled_and_stall_eval(void) {
   tracker t;
   tracker_init(&t, 4);
   iso_buf keep;
-  tsubmit(&t, s.c, 0,
-          eval_src("Promise.reject(new Error('nobody handles this'));\n"
-                   "await new Promise((r) => setTimeout(r, 50));\n"
-                   "export default 'A';"),
-          10000);
-  tsubmit(&t, s.c, 1, call_job("sleep.js", NULL, "[200, \"B\"]", &keep), 10000);
+  tracker_submit(&t, s.c, 0,
+                 eval_src("Promise.reject(new Error('nobody handles this'));\n"
+                          "await new Promise((r) => setTimeout(r, 50));\n"
+                          "export default 'A';"),
+                 10000);
+  tracker_submit(&t, s.c, 1, call_job("sleep.js", NULL, "[200, \"B\"]", &keep),
+                 10000);
   iso_buf_free(&keep);
-  tsubmit(&t, s.c, 2,
-          eval_src("await new Promise(() => {});\nexport default 'C';"), 10000);
-  tsubmit(&t, s.c, 3,
-          eval_src("await new Promise((r) => setTimeout(r, 200));\n"
-                   "export default 'D';"),
-          10000);
+  tracker_submit(&t, s.c, 2,
+                 eval_src("await new Promise(() => {});\nexport default 'C';"),
+                 10000);
+  tracker_submit(&t, s.c, 3,
+                 eval_src("await new Promise((r) => setTimeout(r, 200));\n"
+                          "export default 'D';"),
+                 10000);
   CHECK(tracker_wait(&t, 4, 10000));
   CHECK_EQ(t.r[0].status, ISO_STATUS_REJECTED);
   CHECK_CONTAINS(t.r[0].message, "nobody handles this");
@@ -779,14 +587,15 @@ static void t_unhandled_and_stall_call(void) {
    * once; the sleeper goes first, so it is in flight when it happens */
   for (int round = 0; round < 2; round++) {
     int culprit = round * 2, sleeper = round * 2 + 1;
-    tsubmit(&t, s.c, sleeper, call_job("sleep.js", NULL, "[300, \"B\"]", &keep),
-            10000);
+    tracker_submit(&t, s.c, sleeper,
+                   call_job("sleep.js", NULL, "[300, \"B\"]", &keep), 10000);
     iso_buf_free(&keep);
     sleep_ms(30);
-    tsubmit(&t, s.c, culprit,
-            round == 0 ? call_job("unhandled.js", "lose", "[50]", &keep)
+    tracker_submit(&t, s.c, culprit,
+                   round == 0
+                       ? call_job("unhandled.js", "lose", "[50]", &keep)
                        : call_job("unhandled.js", "loseNow", NULL, &keep),
-            10000);
+                   10000);
     iso_buf_free(&keep);
     CHECK(tracker_wait(&t, round * 2 + 2, 10000));
     rec* c = &t.r[culprit];
@@ -807,9 +616,11 @@ static void t_unhandled_and_stall_call(void) {
     CHECK_STR(b->value, "\"B\"");
   }
   /* a call that stalls, next to a call waiting on a timer */
-  tsubmit(&t, s.c, 5, call_job("sleep.js", NULL, "[200, \"D\"]", &keep), 10000);
+  tracker_submit(&t, s.c, 5, call_job("sleep.js", NULL, "[200, \"D\"]", &keep),
+                 10000);
   iso_buf_free(&keep);
-  tsubmit(&t, s.c, 4, call_job("unhandled.js", "stall", NULL, &keep), 10000);
+  tracker_submit(&t, s.c, 4, call_job("unhandled.js", "stall", NULL, &keep),
+                 10000);
   iso_buf_free(&keep);
   CHECK(tracker_wait(&t, 6, 10000));
   CHECK_EQ(t.r[4].status, ISO_STATUS_REJECTED);
@@ -895,14 +706,15 @@ static void t_busy(void) {
   for (int i = 0; i < 2; i++) {
     char args[32];
     snprintf(args, sizeof args, "[300, %d]", i);
-    CHECK_EQ(
-        tsubmit(&t, s.c, i, call_job("sleep.js", NULL, args, &keep), 10000), 0);
+    CHECK_EQ(tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, args, &keep),
+                            10000),
+             0);
     iso_buf_free(&keep);
   }
   sleep_ms(60); /* both are in the daemon: one running, one queued */
-  CHECK_EQ(
-      tsubmit(&t, s.c, 2, call_job("sleep.js", NULL, "[300, 2]", &keep), 10000),
-      0);
+  CHECK_EQ(tracker_submit(&t, s.c, 2,
+                          call_job("sleep.js", NULL, "[300, 2]", &keep), 10000),
+           0);
   iso_buf_free(&keep);
   CHECK(tracker_wait(&t, 3, 10000));
   CHECK_EQ(t.r[2].status, ISO_STATUS_ERROR);
@@ -951,7 +763,7 @@ static void t_timeout_infinite_loop(void) {
                               : eval_src("while (true) {}");
     spin.timeout_ms = 200;
     int64_t t0 = now_ms();
-    CHECK_EQ(tsubmit(&t, s.c, spin_id, spin, 10000), 0);
+    CHECK_EQ(tracker_submit(&t, s.c, spin_id, spin, 10000), 0);
     iso_buf_free(&keep);
     sleep_ms(30); /* the loop is running on one worker */
     /* sequential calls go to the least-loaded worker: the other one; each
@@ -992,8 +804,9 @@ static void t_timeout_infinite_loop(void) {
     tracker t2;
     tracker_init(&t2, 4);
     for (int i = 0; i < 4; i++) {
-      tsubmit(&t2, s.c, i,
-              call_job("sleep.js", NULL, "[100, \"again\"]", &keep), 5000);
+      tracker_submit(&t2, s.c, i,
+                     call_job("sleep.js", NULL, "[100, \"again\"]", &keep),
+                     5000);
       iso_buf_free(&keep);
     }
     CHECK(tracker_wait(&t2, 4, 5000));
@@ -1090,11 +903,11 @@ static void t_warm_deadline_is_the_calls(void) {
   iso_buf keep;
   iso_job short_lived = call_job("sleep.js", NULL, "[2000, \"late\"]", &keep);
   short_lived.timeout_ms = 100;
-  CHECK_EQ(tsubmit(&t, s.c, 0, short_lived, 10000), 0);
+  CHECK_EQ(tracker_submit(&t, s.c, 0, short_lived, 10000), 0);
   iso_buf_free(&keep);
   iso_job busy = call_job("spin.js", "busy", "[400]", &keep);
   busy.timeout_ms = 5000;
-  CHECK_EQ(tsubmit(&t, s.c, 1, busy, 10000), 0);
+  CHECK_EQ(tracker_submit(&t, s.c, 1, busy, 10000), 0);
   iso_buf_free(&keep);
   CHECK(tracker_wait(&t, 2, 10000));
   CHECK_EQ(t.r[0].status, ISO_STATUS_ERROR);
@@ -1154,12 +967,12 @@ static void t_timeout_server_default(void) {
   tracker_init(&t, 2);
   j = call_job("sleep.js", NULL, "[600, \"first\"]", &keep);
   j.timeout_ms = 3000;
-  tsubmit(&t, s.c, 0, j, 10000);
+  tracker_submit(&t, s.c, 0, j, 10000);
   iso_buf_free(&keep);
   sleep_ms(50);
   j = call_job("double.js", NULL, "[1]", &keep);
   j.timeout_ms = 100;
-  tsubmit(&t, s.c, 1, j, 10000);
+  tracker_submit(&t, s.c, 1, j, 10000);
   iso_buf_free(&keep);
   CHECK(tracker_wait(&t, 2, 10000));
   CHECK_EQ(t.r[1].status, ISO_STATUS_ERROR);
@@ -1385,7 +1198,8 @@ static void t_oversized(void) {
   tracker_init(&t, 3);
   iso_buf keep;
   for (int i = 0; i < 3; i++) {
-    tsubmit(&t, s.c, i, call_job("sleep.js", NULL, "[300, 1]", &keep), 5000);
+    tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, "[300, 1]", &keep),
+                   5000);
     iso_buf_free(&keep);
   }
   sleep_ms(50);
@@ -1501,20 +1315,21 @@ static void t_graceful_shutdown(void) {
   for (int i = 0; i < SLOW; i++) {
     char args[32];
     snprintf(args, sizeof args, "[300, %d]", i);
-    CHECK_EQ(
-        tsubmit(&t, s.c, i, call_job("sleep.js", NULL, args, &keep), 10000), 0);
+    CHECK_EQ(tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, args, &keep),
+                            10000),
+             0);
     iso_buf_free(&keep);
   }
   iso_job never = eval_src("await new Promise((r) => setTimeout(r, 60000));");
   never.timeout_ms = 120000;
-  CHECK_EQ(tsubmit(&t, s.c, NEVER, never, 10000), 0);
+  CHECK_EQ(tracker_submit(&t, s.c, NEVER, never, 10000), 0);
   sleep_ms(50); /* all are running */
   int64_t t0 = now_ms();
   kill(s.pid, SIGTERM);
   sleep_ms(100);
-  CHECK_EQ(
-      tsubmit(&t, s.c, AFTER, call_job("double.js", NULL, "[1]", &keep), 5000),
-      0);
+  CHECK_EQ(tracker_submit(&t, s.c, AFTER,
+                          call_job("double.js", NULL, "[1]", &keep), 5000),
+           0);
   iso_buf_free(&keep);
   int status = daemon_wait(&s.pid, 3000);
   int64_t exited = now_ms() - t0;
@@ -1561,11 +1376,11 @@ static void t_shutdown_stuck_javascript(void) {
   iso_buf keep;
   iso_job j = call_job("spin.js", "spin", NULL, &keep);
   j.timeout_ms = 20000;
-  CHECK_EQ(tsubmit(&t, s.c, 0, j, 10000), 0);
+  CHECK_EQ(tracker_submit(&t, s.c, 0, j, 10000), 0);
   iso_buf_free(&keep);
   j = eval_src("while (true) {}");
   j.timeout_ms = 20000;
-  CHECK_EQ(tsubmit(&t, s.c, 1, j, 10000), 0);
+  CHECK_EQ(tracker_submit(&t, s.c, 1, j, 10000), 0);
   sleep_ms(100);
   int64_t t0 = now_ms();
   kill(s.pid, SIGTERM);
@@ -1633,7 +1448,7 @@ static void t_exactly_one_reply(void) {
         j = eval_src("await new Promise(() => {});");
         break;
     }
-    CHECK_EQ(tsubmit(&t, s.c, i, j, 20000), 0);
+    CHECK_EQ(tracker_submit(&t, s.c, i, j, 20000), 0);
     iso_buf_free(&keep);
     if (i % 10 == 9) {
       sleep_ms(15);
@@ -1725,7 +1540,7 @@ static void t_exactly_one_reply_shutdown(void) {
         j.timeout_ms = 2000;
         break;
     }
-    CHECK_EQ(tsubmit(&t, s.c, i, j, 10000), 0);
+    CHECK_EQ(tracker_submit(&t, s.c, i, j, 10000), 0);
     iso_buf_free(&keep);
     if (i % 20 == 19) {
       sleep_ms(40);
@@ -1783,23 +1598,6 @@ static void t_exactly_one_reply_shutdown(void) {
   tracker_check_once(&t);
   tracker_free(&t);
   svc_stop(&s);
-}
-
-/* A free TCP port on the loopback (bound, read, released). */
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (fd >= 0 && bind(fd, (struct sockaddr*)&a, sizeof a) == 0 &&
-      getsockname(fd, (struct sockaddr*)&a, &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  if (fd >= 0) {
-    close(fd);
-  }
-  return port;
 }
 
 /* --listen is repeatable, and tls+tcp:// serves with a certificate made

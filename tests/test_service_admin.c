@@ -47,6 +47,7 @@
 #include "proc.h"
 #include "prom_check.h"
 #include "tap.h"
+#include "tracker.h"
 
 #define FIXTURES ISO_FIXTURES "/admin"
 #define ISOPOOL ISO_BIN_DIR "/isopool"
@@ -232,23 +233,6 @@ typedef struct svc_opts {
   int default_admin;    /* no --admin: the default location */
   const char* const* extra;
 } svc_opts;
-
-/* A free TCP port on the loopback (bound, read, released). */
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (fd >= 0 && bind(fd, (struct sockaddr*)&a, sizeof a) == 0 &&
-      getsockname(fd, (struct sockaddr*)&a, &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  if (fd >= 0) {
-    close(fd);
-  }
-  return port;
-}
 
 /* svc_start: starts `isopool serve` on a fresh job socket with its admin
  * socket (and the options), opens a job client and an admin client, and
@@ -475,158 +459,6 @@ static char* pc_json(svc* s, const char* cmd, const char* arg) {
 
 /* ---- jobs and their replies --------------------------------------------- */
 
-/* Request ids: msgpack uint32, so every id has the same 5-byte form. */
-static void id_encode(uint32_t v, uint8_t out[5]) {
-  out[0] = 0xce;
-  out[1] = (uint8_t)(v >> 24);
-  out[2] = (uint8_t)(v >> 16);
-  out[3] = (uint8_t)(v >> 8);
-  out[4] = (uint8_t)v;
-}
-
-static int64_t id_decode(const uint8_t* p, size_t n) {
-  if (p == NULL || n != 5 || p[0] != 0xce) {
-    return -1;
-  }
-  return ((int64_t)p[1] << 24) | (p[2] << 16) | (p[3] << 8) | p[4];
-}
-
-typedef struct rec {
-  int sent;  /* submitted: a callback is owed */
-  int calls; /* callbacks for this id */
-  int rc;
-  iso_status status;
-  iso_proto_code code;
-  char* value; /* JSON */
-  char* message;
-  int64_t worker;
-  int64_t done_ms;
-} rec;
-
-/* tracker: the replies of n jobs with ids 0..n-1, one record each. */
-typedef struct tracker {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int n, done, stray;
-  rec* r;
-  struct tag {
-    struct tracker* t;
-    int i;
-  } * tags;
-} tracker;
-
-static void tracker_init(tracker* t, int n) {
-  memset(t, 0, sizeof *t);
-  pthread_mutex_init(&t->mu, NULL);
-  pthread_cond_init(&t->cv, NULL);
-  t->n = n;
-  t->r = calloc((size_t)n, sizeof *t->r);
-  t->tags = calloc((size_t)n, sizeof *t->tags);
-  for (int i = 0; i < n; i++) {
-    t->tags[i].t = t;
-    t->tags[i].i = i;
-    t->r[i].worker = -2;
-  }
-}
-
-static void tracker_free(tracker* t) {
-  for (int i = 0; i < t->n; i++) {
-    free(t->r[i].value);
-    free(t->r[i].message);
-  }
-  free(t->r);
-  free(t->tags);
-  pthread_mutex_destroy(&t->mu);
-  pthread_cond_destroy(&t->cv);
-}
-
-/* Runs on an NNG thread: copy, count, signal. */
-static void tracker_cb(void* data, int status, iso_result* res) {
-  struct tag* g = data;
-  tracker* t = g->t;
-  int64_t id = res != NULL ? id_decode(res->id, res->id_len) : g->i;
-  pthread_mutex_lock(&t->mu);
-  if (id != g->i || !t->r[g->i].sent) {
-    t->stray++;
-  } else if (t->r[id].calls++ == 0) {
-    rec* r = &t->r[id];
-    r->rc = status;
-    r->done_ms = now_ms();
-    if (res != NULL) {
-      r->status = res->status;
-      r->code = res->code;
-      r->value = res->status == ISO_STATUS_FULFILLED
-                     ? json_of(res->value, res->value_len)
-                     : NULL;
-      r->message = strdup(res->message);
-      r->worker = res->stats.worker;
-    }
-  }
-  t->done++;
-  pthread_cond_broadcast(&t->cv);
-  pthread_mutex_unlock(&t->mu);
-}
-
-/* tsubmit: sends job as id i; 0, or the client's error (then no callback
- * is owed). */
-static int tsubmit(tracker* t, iso_client* c, int i, iso_job job) {
-  uint8_t id[5];
-  id_encode((uint32_t)i, id);
-  job.id = id;
-  job.id_len = sizeof id;
-  pthread_mutex_lock(&t->mu);
-  t->r[i].sent = 1;
-  pthread_mutex_unlock(&t->mu);
-  int rc = iso_client_submit(c, &job, 60000, tracker_cb, &t->tags[i]);
-  if (rc != 0) {
-    fprintf(stderr, "  submit %d: %s\n", i, iso_strerror(rc));
-    pthread_mutex_lock(&t->mu);
-    t->r[i].sent = 0;
-    pthread_mutex_unlock(&t->mu);
-  }
-  CHECK_EQ(rc, 0);
-  return rc;
-}
-
-static int tracker_wait(tracker* t, int want, int timeout_ms) {
-  return wait_count(&t->mu, &t->cv, &t->done, want, timeout_ms);
-}
-
-static int tracker_done(tracker* t) {
-  pthread_mutex_lock(&t->mu);
-  int n = t->done;
-  pthread_mutex_unlock(&t->mu);
-  return n;
-}
-
-static int tracker_calls(tracker* t, int i) {
-  pthread_mutex_lock(&t->mu);
-  int n = t->r[i].calls;
-  pthread_mutex_unlock(&t->mu);
-  return n;
-}
-
-/* Exactly one reply per id sent, none for anything else (after a little
- * wait for late duplicates). */
-static void tracker_check_once(tracker* t) {
-  sleep_ms(50);
-  pthread_mutex_lock(&t->mu);
-  int missing = 0, twice = 0;
-  for (int i = 0; i < t->n; i++) {
-    if (t->r[i].sent && t->r[i].calls != 1) {
-      if (missing + twice < 5) {
-        fprintf(stderr, "  id %d: %d replies\n", i, t->r[i].calls);
-      }
-      missing += t->r[i].calls == 0;
-      twice += t->r[i].calls > 1;
-    }
-  }
-  CHECK_EQ(missing, 0);
-  CHECK_EQ(twice, 0);
-  CHECK_EQ(t->stray, 0);
-  pthread_mutex_unlock(&t->mu);
-}
-
 /* Record i: fulfilled with the JSON value want. */
 static void expect_fulfilled(tracker* t, int i, const char* want) {
   rec* r = &t->r[i];
@@ -668,7 +500,7 @@ static void submit_sleeps(tracker* t, iso_client* c, int from, int to, int ms) {
     char args[64];
     snprintf(args, sizeof args, "[%d,%d]", ms, i);
     iso_buf keep;
-    tsubmit(t, c, i, call_job("sleep.js", args, &keep));
+    tracker_submit_ok(t, c, i, call_job("sleep.js", args, &keep), 60000);
     iso_buf_free(&keep);
   }
 }
@@ -715,7 +547,7 @@ static void count_on_both(svc* s, int ms, int value[2]) {
   snprintf(args, sizeof args, "[%d]", ms);
   for (int i = 0; i < 2; i++) {
     iso_buf keep;
-    tsubmit(&t, s->c, i, call_job("count.js", args, &keep));
+    tracker_submit_ok(&t, s->c, i, call_job("count.js", args, &keep), 60000);
     iso_buf_free(&keep);
   }
   CHECK(tracker_wait(&t, 2, 20000));
@@ -792,7 +624,8 @@ static void t_status_workers_jobs_stats(void) {
   iso_buf keep;
   uint8_t long_id[5];
   id_encode(LONG_ID, long_id);
-  tsubmit(&t, s.c, LONG_ID, call_job("sleep.js", "[1500,\"long\"]", &keep));
+  tracker_submit_ok(&t, s.c, LONG_ID,
+                    call_job("sleep.js", "[1500,\"long\"]", &keep), 60000);
   iso_buf_free(&keep);
   char* jobs = NULL;
   int64_t end = now_ms() + 5000;
@@ -825,34 +658,37 @@ static void t_status_workers_jobs_stats(void) {
   for (int k = 0; k < NFUL; k++, i++) {
     char args[32];
     snprintf(args, sizeof args, "[5,%d]", i);
-    tsubmit(&t, s.c, i, call_job("sleep.js", args, &keep));
+    tracker_submit_ok(&t, s.c, i, call_job("sleep.js", args, &keep), 60000);
     iso_buf_free(&keep);
   }
   for (int k = 0; k < NREJ; k++, i++) {
-    tsubmit(&t, s.c, i, call_job("throw.js", "[\"x\"]", &keep));
+    tracker_submit_ok(&t, s.c, i, call_job("throw.js", "[\"x\"]", &keep),
+                      60000);
     iso_buf_free(&keep);
   }
   for (int k = 0; k < NTIME; k++, i++) {
     iso_job j = call_job("sleep.js", "[3000,0]", &keep);
     j.timeout_ms = 100;
-    tsubmit(&t, s.c, i, j);
+    tracker_submit_ok(&t, s.c, i, j, 60000);
     iso_buf_free(&keep);
   }
   for (int k = 0; k < NBAD; k++, i++) { /* asks for more than granted */
     iso_job j = call_job("sleep.js", "[1,1]", &keep);
     j.permissions = perms.data;
     j.permissions_len = perms.len;
-    tsubmit(&t, s.c, i, j);
+    tracker_submit_ok(&t, s.c, i, j, 60000);
     iso_buf_free(&keep);
   }
   for (int k = 0; k < NEVAL; k++, i++) {
-    tsubmit(&t, s.c, i,
-            (iso_job){.kind = ISO_JOB_EVAL, .source = "export default 7;"});
+    tracker_submit_ok(
+        &t, s.c, i,
+        (iso_job){.kind = ISO_JOB_EVAL, .source = "export default 7;"}, 60000);
   }
   for (int k = 0; k < NEVREJ; k++, i++) {
-    tsubmit(
+    tracker_submit_ok(
         &t, s.c, i,
-        (iso_job){.kind = ISO_JOB_EVAL, .source = "throw new Error('no');"});
+        (iso_job){.kind = ISO_JOB_EVAL, .source = "throw new Error('no');"},
+        60000);
   }
   iso_buf_free(&perms);
   CHECK(tracker_wait(&t, N, 30000));
@@ -1032,7 +868,8 @@ static void t_cancel(void) {
   iso_buf keep;
   int64_t t0 = now_ms();
   /* one after the other: async submits may overtake each other */
-  tsubmit(&t, s.c, 0, call_job("sleep.js", "[5000,\"A\"]", &keep));
+  tracker_submit_ok(&t, s.c, 0, call_job("sleep.js", "[5000,\"A\"]", &keep),
+                    60000);
   iso_buf_free(&keep);
   char* jobs = NULL;
   for (int want = 1; want <= 2; want++) {
@@ -1042,7 +879,7 @@ static void t_cancel(void) {
       jobs = admin(&s, ISO_ADMIN_JOBS);
     } while (js_len(jobs, "jobs") < want && now_ms() < end && (sleep_ms(5), 1));
     if (want == 1) {
-      tsubmit(&t, s.c, 1, call_job("count.js", "[]", &keep));
+      tracker_submit_ok(&t, s.c, 1, call_job("count.js", "[]", &keep), 60000);
       iso_buf_free(&keep);
     }
   }
@@ -1087,7 +924,7 @@ static void t_cancel(void) {
 
   /* the worker is free: the next job runs at once, and the cancelled
    * count.js call never ran (the count starts at 1) */
-  tsubmit(&t, s.c, 2, call_job("count.js", "[]", &keep));
+  tracker_submit_ok(&t, s.c, 2, call_job("count.js", "[]", &keep), 60000);
   iso_buf_free(&keep);
   CHECK(tracker_wait(&t, 3, 3000));
   expect_fulfilled(&t, 2, "1");
@@ -1279,7 +1116,7 @@ static void expect_const(svc* s, const char* want, int line) {
   tracker_init(&t, 2);
   for (int i = 0; i < 2; i++) {
     iso_buf keep;
-    tsubmit(&t, s->c, i, call_job("const.js", "[200]", &keep));
+    tracker_submit_ok(&t, s->c, i, call_job("const.js", "[200]", &keep), 60000);
     iso_buf_free(&keep);
   }
   CHECK(tracker_wait(&t, 2, 20000));
@@ -1660,12 +1497,13 @@ static void t_metrics(void) {
   tracker_init(&t, N);
   submit_sleeps(&t, s.c, 0, NCALL, 2);
   for (int i = NCALL; i < NCALL + NEVAL; i++) {
-    tsubmit(&t, s.c, i,
-            (iso_job){.kind = ISO_JOB_EVAL, .source = "export default 1;"});
+    tracker_submit_ok(
+        &t, s.c, i,
+        (iso_job){.kind = ISO_JOB_EVAL, .source = "export default 1;"}, 60000);
   }
   for (int i = NCALL + NEVAL; i < N; i++) {
     iso_buf keep;
-    tsubmit(&t, s.c, i, call_job("throw.js", "[1]", &keep));
+    tracker_submit_ok(&t, s.c, i, call_job("throw.js", "[1]", &keep), 60000);
     iso_buf_free(&keep);
   }
   CHECK(tracker_wait(&t, N, 30000));

@@ -41,6 +41,7 @@
 #include "iso_proto.h"
 #include "json_check.h"
 #include "tap.h"
+#include "tracker.h"
 
 #define FIXTURES ISO_FIXTURES "/ops"
 #define ISOPOOL ISO_BIN_DIR "/isopool"
@@ -361,96 +362,13 @@ static int check_item(const char* json,
 
 /* ---- many jobs at once -------------------------------------------------- */
 
-typedef struct slot {
-  int calls;
-  int rc;
-  iso_status status;
-  iso_proto_code code;
-  char* value; /* JSON */
-  char* message;
-  int64_t worker;
-} slot;
-
-typedef struct fanout {
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  int n, done;
-  slot* s;
-  struct fan_tag {
-    struct fanout* f;
-    int i;
-  } * tags;
-} fanout;
-
-static void fan_init(fanout* f, int n) {
-  memset(f, 0, sizeof *f);
-  pthread_mutex_init(&f->mu, NULL);
-  pthread_cond_init(&f->cv, NULL);
-  f->n = n;
-  f->s = calloc((size_t)n, sizeof *f->s);
-  f->tags = calloc((size_t)n, sizeof *f->tags);
-  for (int i = 0; i < n; i++) {
-    f->tags[i].f = f;
-    f->tags[i].i = i;
-    f->s[i].worker = -2;
-  }
-}
-
-static void fan_free(fanout* f) {
-  for (int i = 0; i < f->n; i++) {
-    free(f->s[i].value);
-    free(f->s[i].message);
-  }
-  free(f->s);
-  free(f->tags);
-  pthread_mutex_destroy(&f->mu);
-  pthread_cond_destroy(&f->cv);
-}
-
-/* Runs on an NNG thread: copy, count, signal. */
-static void fan_cb(void* data, int status, iso_result* res) {
-  struct fan_tag* t = data;
-  fanout* f = t->f;
-  pthread_mutex_lock(&f->mu);
-  slot* s = &f->s[t->i];
-  if (s->calls++ == 0) {
-    s->rc = status;
-    if (res != NULL) {
-      s->status = res->status;
-      s->code = res->code;
-      s->value = res->status == ISO_STATUS_FULFILLED
-                     ? json_of(res->value, res->value_len)
-                     : NULL;
-      s->message = strdup(res->message);
-      s->worker = res->stats.worker;
-    }
-  }
-  f->done++;
-  pthread_cond_broadcast(&f->cv);
-  pthread_mutex_unlock(&f->mu);
-}
-
-static int fan_submit(fanout* f, iso_client* c, int i, const iso_job* job) {
-  int rc = iso_client_submit(c, job, 60000, fan_cb, &f->tags[i]);
-  if (rc != 0) {
-    fprintf(stderr, "  submit %d: %s\n", i, iso_strerror(rc));
-  }
-  CHECK_EQ(rc, 0);
-  return rc;
-}
-
-/* Waits until every job was answered (or timeout_ms); 1 if they were. */
-static int fan_wait(fanout* f, int want, int timeout_ms) {
-  return wait_count(&f->mu, &f->cv, &f->done, want, timeout_ms);
-}
-
 /* check_all_workers: 16 eval jobs at once, each sleeping a little (so
  * they spread over both workers) and doing a kv op and a sync op; every
  * one must answer right, and both workers must have answered. */
 static void check_all_workers(svc* s) {
   enum { N = 16 };
-  fanout f;
-  fan_init(&f, N);
+  tracker t;
+  tracker_init(&t, N);
   iso_job j = {.kind = ISO_JOB_EVAL,
                .source =
                    "import * as kv from 'isopool:kv';\n"
@@ -461,12 +379,12 @@ static void check_all_workers(svc* s) {
                    "  return (await kv.get('alive')) + 41;\n"
                    "};\n"};
   for (int i = 0; i < N; i++) {
-    fan_submit(&f, s->c, i, &j);
+    tracker_submit_ok(&t, s->c, i, j, 60000);
   }
-  CHECK(fan_wait(&f, N, 20000));
+  CHECK(tracker_wait(&t, N, 20000));
   int seen[2] = {0, 0}, wrong = 0;
   for (int i = 0; i < N; i++) {
-    slot* r = &f.s[i];
+    rec* r = &t.r[i];
     if (r->rc != 0 || r->status != ISO_STATUS_FULFILLED || r->value == NULL ||
         strcmp(r->value, "42") != 0) {
       if (wrong++ < 3) {
@@ -482,7 +400,7 @@ static void check_all_workers(svc* s) {
   CHECK_EQ(wrong, 0);
   CHECK(seen[0] > 0);
   CHECK(seen[1] > 0);
-  fan_free(&f);
+  tracker_free(&t);
 }
 
 /* ---- cases: isopool:fs -------------------------------------------------- */
@@ -969,8 +887,8 @@ static void t_kv_concurrent_increments(void) {
     svc_stop(&s);
     return;
   }
-  fanout f;
-  fan_init(&f, N);
+  tracker t;
+  tracker_init(&t, N);
   iso_buf args = mp_of("[10]");
   iso_job j = {.kind = ISO_JOB_CALL,
                .module = "kv_hits.js",
@@ -978,14 +896,14 @@ static void t_kv_concurrent_increments(void) {
                .args_len = args.len};
   int sent = 0;
   for (int i = 0; i < N; i++) {
-    sent += fan_submit(&f, s.c, i, &j) == 0;
+    sent += tracker_submit_ok(&t, s.c, i, j, 60000) == 0;
   }
   iso_buf_free(&args);
   CHECK_EQ(sent, N);
-  CHECK(fan_wait(&f, sent, 60000));
+  CHECK(tracker_wait(&t, sent, 60000));
   int seen[2] = {0, 0}, wrong = 0, top = 0;
   for (int i = 0; i < N; i++) {
-    slot* r = &f.s[i];
+    rec* r = &t.r[i];
     int last = r->value != NULL ? atoi(r->value) : -1;
     if (r->calls != 1 || r->rc != 0 || r->status != ISO_STATUS_FULFILLED ||
         last < PER || last > N * PER) {
@@ -1010,7 +928,7 @@ static void t_kv_concurrent_increments(void) {
   CHECK_EQ(seen[0] + seen[1], N);
   /* the job that made the last increment saw the total */
   CHECK_EQ(top, N * PER);
-  fan_free(&f);
+  tracker_free(&t);
   expect_js(&s, "return kv.get('hits');", (jobopt){0}, "2000");
   svc_stop(&s);
 }
@@ -1212,15 +1130,15 @@ static void t_call_ops_after_timeout(void) {
     svc_stop(&s);
     return;
   }
-  fanout f;
-  fan_init(&f, 1);
+  tracker t;
+  tracker_init(&t, 1);
   char src[1024];
   snprintf(src, sizeof src,
            "export default async () => {\n%s"
            "  await Promise.all(ps); return 'hashed';\n};\n",
            LONG_OPS);
   iso_job hashing = {.kind = ISO_JOB_EVAL, .source = src};
-  CHECK_EQ(fan_submit(&f, s.c, 0, &hashing), 0);
+  CHECK_EQ(tracker_submit_ok(&t, s.c, 0, hashing, 60000), 0);
   /* a call that awaits an op, 100 ms to live: once the hashing holds the
    * op thread, the call times out (until then it may still finish) */
   char key[32] = "";
@@ -1245,9 +1163,9 @@ static void t_call_ops_after_timeout(void) {
     sleep_ms(key[0] ? 0 : 50);
   }
   CHECK(key[0] != '\0');
-  CHECK(fan_wait(&f, 1, 60000));
-  CHECK_STR(f.s[0].value, "\"hashed\"");
-  fan_free(&f);
+  CHECK(tracker_wait(&t, 1, 60000));
+  CHECK_STR(t.r[0].value, "\"hashed\"");
+  tracker_free(&t);
   sleep_ms(200); /* the slow call's response, behind the hashing */
   char body[128];
   snprintf(body, sizeof body, "return (await kv.get('%s')) === undefined;",
@@ -1285,8 +1203,8 @@ static void t_warm_realms_per_permission_set(void) {
     return;
   }
   enum { N = 9 };
-  fanout f;
-  fan_init(&f, N);
+  tracker t;
+  tracker_init(&t, N);
   iso_buf args = mp_of("[400]");
   iso_buf perms[N];
   for (int i = 0; i < N; i++) {
@@ -1300,22 +1218,22 @@ static void t_warm_realms_per_permission_set(void) {
                  .args_len = args.len,
                  .permissions = perms[i].data,
                  .permissions_len = perms[i].len};
-    CHECK_EQ(fan_submit(&f, s.c, i, &j), 0);
+    CHECK_EQ(tracker_submit_ok(&t, s.c, i, j, 60000), 0);
   }
-  CHECK(fan_wait(&f, N, 30000));
+  CHECK(tracker_wait(&t, N, 30000));
   int fulfilled = 0, refused = 0;
   for (int i = 0; i < N; i++) {
-    if (f.s[i].status == ISO_STATUS_FULFILLED) {
+    if (t.r[i].status == ISO_STATUS_FULFILLED) {
       fulfilled++;
-    } else if (f.s[i].status == ISO_STATUS_ERROR &&
-               f.s[i].code == ISO_CODE_INTERNAL && f.s[i].message != NULL &&
-               strstr(f.s[i].message, "other permission sets") != NULL) {
+    } else if (t.r[i].status == ISO_STATUS_ERROR &&
+               t.r[i].code == ISO_CODE_INTERNAL && t.r[i].message != NULL &&
+               strstr(t.r[i].message, "other permission sets") != NULL) {
       refused++;
     }
   }
   CHECK_EQ(fulfilled, 8);
   CHECK_EQ(refused, 1);
-  fan_free(&f);
+  tracker_free(&t);
   /* idle now: a 9th set replaces the least recently used one */
   iso_job j = {.kind = ISO_JOB_CALL,
                .module = "slow_call.js",
@@ -1373,8 +1291,8 @@ static void t_many_ops_in_one_job(void) {
       "    : i % 3 === 1 ? v === N : v === 'x')];",
       (jobopt){0}, "[true,5000,true,12497500,true,true]");
   /* and two such jobs at once, one per worker */
-  fanout f;
-  fan_init(&f, 4);
+  tracker t;
+  tracker_init(&t, 4);
   iso_job j = {.kind = ISO_JOB_EVAL,
                .source =
                    "const idx = Array.from({ length: 5000 }, (_, i) => i);\n"
@@ -1382,14 +1300,14 @@ static void t_many_ops_in_one_job(void) {
                    "  Isopool.core.opAsync('op_echo_async', i * 2)));\n"
                    "export default r.reduce((a, b) => a + b, 0);\n"};
   for (int i = 0; i < 4; i++) {
-    fan_submit(&f, s.c, i, &j);
+    tracker_submit_ok(&t, s.c, i, j, 60000);
   }
-  CHECK(fan_wait(&f, 4, 30000));
+  CHECK(tracker_wait(&t, 4, 30000));
   for (int i = 0; i < 4; i++) {
-    CHECK_EQ(f.s[i].status, ISO_STATUS_FULFILLED);
-    CHECK_STR(f.s[i].value, "24995000");
+    CHECK_EQ(t.r[i].status, ISO_STATUS_FULFILLED);
+    CHECK_STR(t.r[i].value, "24995000");
   }
-  fan_free(&f);
+  tracker_free(&t);
   svc_stop(&s);
 }
 
