@@ -32,4 +32,10 @@ b=$(median "${with[@]}")
 echo "admin plane overhead: call jobs/s, median of $rounds alternating rounds of ${duration} s"
 echo "  without poolctl status --watch 1: $a   (rounds: ${without[*]})"
 echo "  with    poolctl status --watch 1: $b   (rounds: ${with[*]})"
-awk -v a="$a" -v b="$b" 'BEGIN { printf "  ratio: %.3f (goal: within 3%%)\n", b / a }'
+ratios=()
+for ((i = 0; i < rounds; i++)); do
+  ratios+=("$(awk -v a="${without[i]}" -v b="${with[i]}" 'BEGIN { printf "%.3f", b / a }')")
+done
+awk -v a="$a" -v b="$b" 'BEGIN { printf "  ratio of the medians: %.3f\n", b / a }'
+echo "  median of the paired ratios (each round against the one before it):" \
+  "$(median "${ratios[@]}") (goal: within 3%; rounds: ${ratios[*]})"
