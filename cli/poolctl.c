@@ -4,7 +4,7 @@
  *   poolctl [OPTIONS] eval --module SPEC [ARG...]
  *   poolctl [OPTIONS] call SPEC [--export NAME] [ARG...]
  *   poolctl [OPTIONS] status | workers | jobs | stats | cancel ID | resize N
- *                   | recycle WORKER|--all | reload [SPEC] | drain
+ *                   | recycle [WORKER|--all] | reload [SPEC] | drain
  *                   | shutdown [--grace MS]
  *
  * The job commands (eval, call) send one job through the client library
@@ -1301,21 +1301,21 @@ static int fill_resize(const ctl* c, iso_admin_req* q) {
   return 0;
 }
 
+/* recycle WORKER, recycle --all, or recycle alone: every worker. */
 static int fill_recycle(const ctl* c, iso_admin_req* q) {
-  if ((c->target != NULL) == c->all) {
+  if (c->target != NULL && c->all) {
     fprintf(stderr,
             "poolctl: recycle takes a WORKER id (from `poolctl workers`) or "
-            "--all%s\n",
-            c->all ? ", not both" : "");
+            "--all, not both\n");
     return -1;
   }
   long long id = -1;
-  if (!c->all &&
+  if (!c->all && c->target != NULL &&
       parse_int("recycle", "a WORKER id (from `poolctl workers`) or --all",
                 c->target, 0, ISO_ADMIN_MAX_WORKERS - 1, &id) != 0) {
     return -1;
   }
-  q->all = c->all;
+  q->all = c->all || c->target == NULL;
   q->worker = (int)id;
   return 0;
 }
@@ -1699,10 +1699,10 @@ static const command kCommands[] = {
      .fill = fill_resize,
      .show = show_resize},
     {.name = "recycle",
-     .synopsis = "recycle WORKER|--all",
+     .synopsis = "recycle [WORKER|--all]",
      .help = "Give the worker WORKER (from `poolctl workers`), or every\n"
-             "worker with --all, a fresh isolate once its jobs in flight are\n"
-             "done; its warm modules load again on the next call.\n",
+             "worker (--all, or no WORKER), a fresh isolate once its jobs in\n"
+             "flight are done; its warm modules load again on the next call.\n",
      .target = "WORKER",
      .target_optional = 1, /* or --all: fill_recycle checks */
      .run = cmd_admin,
