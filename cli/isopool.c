@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "iso_admin.h"
 #include "iso_buf.h"
 #include "iso_err.h"
 #include "iso_json.h"
@@ -291,8 +292,6 @@ static void stop_cb(void* arg) {
   kill(getpid(), SIGTERM);
 }
 
-#define ISO_ADMIN_TOKEN_MAX 256
-
 /* The first line of FILE, the admin token. Returns 0 or -1 (said). */
 static int read_token(const char* file, char* out, size_t len) {
   FILE* f = fopen(file, "r");
@@ -378,7 +377,7 @@ static int cmd_serve(int argc, char** argv) {
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {.stop_cb = stop_cb};
   perm_flags pf = {0};
-  char token[ISO_ADMIN_TOKEN_MAX + 1];
+  char token[ISO_ADMIN_MAX_TOKEN + 1];
   const char* listen[16];
   const char* v8_flags = NULL;
   int c;

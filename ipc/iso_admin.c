@@ -74,7 +74,6 @@ static int take_key(iso_admin_req* q,
                     const iso__mp_obj* k,
                     const iso__mp_obj* v,
                     int* has_cmd,
-                    int* seen_all,
                     char* err,
                     size_t errlen) {
   int64_t x;
@@ -123,7 +122,6 @@ static int take_key(iso_admin_req* q,
       return fail(err, errlen, "'all' must be true or false");
     }
     q->all = v->v.b;
-    *seen_all = 1;
   } else if (key_is(k, "module")) {
     if (v->type != ISO__MP_NIL &&
         str_into(v, q->module, sizeof(q->module)) != 0) {
@@ -154,7 +152,7 @@ int iso_admin_decode(const uint8_t* msg,
   if (iso__mp_read(&r, &map) != 0 || map.type != ISO__MP_MAP) {
     return fail(err, errlen, "an admin request must be a msgpack map");
   }
-  int has_cmd = 0, seen_all = 0, too_deep = 0;
+  int has_cmd = 0, too_deep = 0;
   for (uint32_t i = 0; i < map.len; i++) {
     iso__mp_obj k, v;
     const uint8_t* at;
@@ -172,7 +170,7 @@ int iso_admin_decode(const uint8_t* msg,
       }
       v.type = ISO__MP_ARRAY;
     }
-    int rc = take_key(q, &k, &v, &has_cmd, &seen_all, err, errlen);
+    int rc = take_key(q, &k, &v, &has_cmd, err, errlen);
     if (rc != 0) {
       return rc;
     }
@@ -204,7 +202,6 @@ int iso_admin_decode(const uint8_t* msg,
     default:
       break;
   }
-  (void)seen_all;
   return 0;
 }
 

@@ -6,11 +6,11 @@
  * sent to the job socket reaches it. Reading commands (status, workers,
  * jobs, stats) read atomics, the metrics recorder (metrics.h) and, under
  * pool->lock or pool->jobs_lock, the routing state and the registry of
- * unanswered jobs; they never touch an isolate. Commands that change a
- * worker (cancel, reload, recycle) set a bit in its `ctl` word and wake its
- * loop (uv_async_send); the worker does the work on its own thread. reload
- * waits (briefly) for the workers' answers. drain and shutdown record how
- * to stop and call the owner's stop_cb; the owner's thread runs
+ * requests with unanswered jobs; they never touch an isolate. Commands that
+ * change a worker (cancel, reload, recycle) set a bit in its `ctl` word and
+ * wake its loop (uv_async_send); the worker does the work on its own thread.
+ * reload waits (briefly) for the workers' answers. drain and shutdown record
+ * how to stop and call the owner's stop_cb; the owner's thread runs
  * iso_pool_shutdown. Replies are built as JSON text and converted to
  * msgpack (iso_json), which keeps them readable here; the admin socket is
  * not a hot path.
@@ -304,13 +304,32 @@ static void jw_istr(iso_buf* b, iso_str s) {
   jw_str(b, tmp);
 }
 
+/* The next job after (*req, *i) that is not answered yet, walking the
+ * registry in order; start with *req NULL. Called with jobs_lock. */
+static pool_job* next_unanswered(iso_pool* pool, pool_req** req, size_t* i) {
+  pool_req* q = *req != NULL ? *req : pool->reqs_head;
+  size_t k = *req != NULL ? *i + 1 : 0;
+  for (; q != NULL; q = q->rnext, k = 0) {
+    for (; k < q->msg.count; k++) {
+      if (!atomic_load(&q->jobs[k].answered)) {
+        *req = q;
+        *i = k;
+        return &q->jobs[k];
+      }
+    }
+  }
+  return NULL;
+}
+
 static void cmd_jobs(iso_pool* pool, reply* r) {
   iso_buf* b = &r->json;
   uint64_t now = pool__now();
   int n = 0, truncated = 0;
   jw(b, "{\"ok\":true,\"jobs\":[");
   pthread_mutex_lock(&pool->jobs_lock);
-  for (pool_job* j = pool->jobs_head; j != NULL; j = j->rnext) {
+  pool_req* req = NULL;
+  size_t at = 0;
+  for (pool_job* j; (j = next_unanswered(pool, &req, &at)) != NULL;) {
     if (n == MAX_JOBS_LISTED) {
       truncated = 1;
       break;
@@ -396,7 +415,9 @@ static void wake(pool_worker* w, int bit) {
 static int cmd_cancel(iso_pool* pool, int64_t sid, reply* r, char* why) {
   pool_job* job = NULL;
   pthread_mutex_lock(&pool->jobs_lock);
-  for (pool_job* j = pool->jobs_head; j != NULL; j = j->rnext) {
+  pool_req* req = NULL;
+  size_t at = 0;
+  for (pool_job* j; (j = next_unanswered(pool, &req, &at)) != NULL;) {
     if (j->sid == sid) {
       job = j;
       break;
@@ -408,8 +429,9 @@ static int cmd_cancel(iso_pool* pool, int64_t sid, reply* r, char* why) {
              (long long)sid);
     return -1;
   }
-  /* under jobs_lock the job cannot be answered and freed meanwhile; a
-   * queued job leaves the queue first, so the dispatcher never sends it */
+  /* under jobs_lock its request cannot be freed (the claim below settles
+   * a race with its answer); a queued job leaves the queue first, so the
+   * dispatcher never sends it */
   pthread_mutex_lock(&pool->lock);
   int queued = 0;
   for (pool_job** pp = &pool->qhead; *pp != NULL; pp = &(*pp)->qnext) {

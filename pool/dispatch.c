@@ -14,8 +14,9 @@
  * the deadline of the realm it runs for (iso_rt_terminate_gen), so a job
  * stuck in `while (true) {}` costs its own worker that job only; every
  * 100 ms it also frees the workers a resize retired once they are idle.
- * Every job is in the registry of unanswered jobs (pool->jobs_lock) from
- * its receipt to its answer, for poolctl jobs and cancel. pool.c has the
+ * Every request is in the registry (pool->jobs_lock) from its receipt to
+ * its last job's answer, for poolctl jobs and cancel, which skip the jobs
+ * already answered. pool.c has the
  * pool's life, admin.c the admin plane.
  */
 #include <stdarg.h>
@@ -105,48 +106,55 @@ static void req_reply(pool_req* req) {
   iso_buf_free(&out);
 }
 
-/* ---- the registry of unanswered jobs (poolctl jobs, cancel) ---- */
+/* ---- the registry of requests with unanswered jobs (poolctl jobs,
+ * cancel) ---- */
 
-void pool__job_register(iso_pool* pool, pool_job* job) {
-  job->sid = atomic_fetch_add(&pool->next_sid, 1) + 1;
+/* Numbers the request's jobs and registers it: one lock hold per
+ * request, not per job (a batch of 256 costs what one job does). */
+void pool__req_register(iso_pool* pool, pool_req* req) {
+  size_t n = req->msg.count;
+  int64_t base = atomic_fetch_add(&pool->next_sid, (long long)n);
+  for (size_t i = 0; i < n; i++) {
+    req->jobs[i].sid = base + (int64_t)i + 1;
+  }
   pthread_mutex_lock(&pool->jobs_lock);
-  job->rprev = pool->jobs_tail;
-  job->rnext = NULL;
-  if (pool->jobs_tail != NULL) {
-    pool->jobs_tail->rnext = job;
+  req->rprev = pool->reqs_tail;
+  req->rnext = NULL;
+  if (pool->reqs_tail != NULL) {
+    pool->reqs_tail->rnext = req;
   } else {
-    pool->jobs_head = job;
+    pool->reqs_head = req;
   }
-  pool->jobs_tail = job;
-  job->registered = 1;
+  pool->reqs_tail = req;
   pthread_mutex_unlock(&pool->jobs_lock);
 }
 
-static void job_unregister(iso_pool* pool, pool_job* job) {
+/* Its last job is answered. The request is freed only after this (each
+ * job is answered before it is released), so a reader holding jobs_lock
+ * may use any registered request. */
+static void req_unregister(iso_pool* pool, pool_req* req) {
   pthread_mutex_lock(&pool->jobs_lock);
-  if (job->registered) {
-    if (job->rprev != NULL) {
-      job->rprev->rnext = job->rnext;
-    } else {
-      pool->jobs_head = job->rnext;
-    }
-    if (job->rnext != NULL) {
-      job->rnext->rprev = job->rprev;
-    } else {
-      pool->jobs_tail = job->rprev;
-    }
-    job->registered = 0;
+  if (req->rprev != NULL) {
+    req->rprev->rnext = req->rnext;
+  } else {
+    pool->reqs_head = req->rnext;
+  }
+  if (req->rnext != NULL) {
+    req->rnext->rprev = req->rprev;
+  } else {
+    pool->reqs_tail = req->rprev;
   }
   pthread_mutex_unlock(&pool->jobs_lock);
 }
 
-/* A job of req has its answer in job->reply: it leaves the registry and
- * is counted; the request's reply goes out with its last job. */
+/* A job of req has its answer in job->reply: it is counted; the
+ * request's reply goes out with its last job, which also takes the
+ * request out of the registry. */
 void pool__job_answered(pool_job* job) {
   pool_req* req = job->req;
-  job_unregister(req->pool, job);
   pool__count_answered(req->pool, job);
   if (atomic_fetch_sub(&req->unanswered, 1) == 1) {
+    req_unregister(req->pool, req);
     req_reply(req);
   }
 }
@@ -320,9 +328,9 @@ void pool__request_cb(iso_server_req* sreq,
     job->req = req;
     job->in = &req->msg.reqs[i];
     job->received_ns = now;
-    pool__job_register(pool, job);
     iso_metrics_accepted(pool->metrics, iso_metrics_kind_of(job->in->kind));
   }
+  pool__req_register(pool, req);
   pthread_mutex_lock(&pool->lock);
   for (size_t i = 0; i < n; i++) {
     pool_job* job = &req->jobs[i];
@@ -381,13 +389,16 @@ void pool__request_cb(iso_server_req* sreq,
   }
 }
 
-/* Gives worker w as many queued jobs as it has room for (the queue is
- * drained in order), sending them outside the lock. */
-void pool__refill(iso_pool* pool, pool_worker* w) {
+/* Worker w gave back `done` jobs: lowers its count and gives it as many
+ * queued jobs as it now has room for (the queue is drained in order), in
+ * one hold of the lock; sends them outside it. done is 0 for a worker
+ * that just became ready. */
+void pool__refill(iso_pool* pool, pool_worker* w, int done) {
   pool_job* stack[64];
   pool_job** jobs = stack;
   size_t n = 0;
   pthread_mutex_lock(&pool->lock);
+  w->inflight -= done;
   if (pool->qlen > 0 && atomic_load(&w->state) == POOL_W_RUNNING) {
     size_t room = (size_t)(pool->opts.max_inflight_per_worker - w->inflight);
     if (room > 64) {
@@ -413,11 +424,7 @@ void pool__refill(iso_pool* pool, pool_worker* w) {
 /* Finished jobs from a worker. Thread: an NNG thread (the bus). */
 void pool__disp_bus_cb(void* const* items, size_t n, void* arg) {
   pool_worker* w = arg;
-  iso_pool* pool = w->pool;
-  pthread_mutex_lock(&pool->lock);
-  w->inflight -= (int)n;
-  pthread_mutex_unlock(&pool->lock);
-  pool__refill(pool, w);
+  pool__refill(w->pool, w, (int)n);
   for (size_t i = 0; i < n; i++) {
     pool_job* job = items[i];
     job->on_worker = 0;

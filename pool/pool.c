@@ -87,7 +87,7 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
   pool->workers[pool->nworkers++] = w;
   atomic_store(&w->state, POOL_W_RUNNING);
   pthread_mutex_unlock(&pool->lock);
-  pool__refill(pool, w);
+  pool__refill(pool, w, 0);
   return 0;
 }
 

@@ -31,6 +31,7 @@ typedef struct pool_worker pool_worker;
 
 struct pool_req {
   iso_pool* pool;
+  pool_req *rprev, *rnext; /* the registry, until its last job's answer */
   iso_server_req* sreq;
   uint8_t* buf; /* the request's bytes (owned) */
   size_t len;
@@ -48,12 +49,10 @@ struct pool_job {
   pool_req* req;
   const iso_proto_req* in; /* the decoded request, inside req->buf */
   int64_t sid;             /* the service's job number (poolctl jobs) */
-  pool_job *rprev, *rnext; /* the registry of unanswered jobs */
-  int registered;
-  pool_worker* target;    /* the worker routing chose (under pool->lock) */
-  iso_proto_code outcome; /* how it was answered (0: fulfilled, or the
-                             error code; rejected: ISO_CODE_UNKNOWN) */
-  int outcome_status;     /* an iso_status */
+  pool_worker* target;     /* the worker routing chose (under pool->lock) */
+  iso_proto_code outcome;  /* how it was answered (0: fulfilled, or the
+                              error code; rejected: ISO_CODE_UNKNOWN) */
+  int outcome_status;      /* an iso_status */
   uint64_t received_ns;
   uint64_t deadline_ns;
   uint32_t timeout_ms;
@@ -172,8 +171,8 @@ struct iso_pool {
   char* admin_token;
   uint64_t started_ns;
   atomic_llong next_sid;
-  pthread_mutex_t jobs_lock; /* the registry of unanswered jobs */
-  pool_job *jobs_head, *jobs_tail;
+  pthread_mutex_t jobs_lock; /* the registry of requests (unanswered) */
+  pool_req *reqs_head, *reqs_tail;
   atomic_int state;         /* ISO_POOL_RUNNING, ... (iso_pool.h) */
   atomic_int admin_waiting; /* admin commands waiting on workers: no reaping */
   int64_t stop_grace_ms;    /* asked by the admin plane: -1 none, POOL_DRAIN */
@@ -196,9 +195,9 @@ struct iso_pool {
 };
 
 /* dispatch.c */
-void pool__job_register(iso_pool* pool, pool_job* job);
+void pool__req_register(iso_pool* pool, pool_req* req);
 void pool__job_answered(pool_job* job);
-void pool__refill(iso_pool* pool, pool_worker* w);
+void pool__refill(iso_pool* pool, pool_worker* w, int done);
 void pool__refuse(pool_job* job, iso_proto_code code, const char* msg);
 void pool__request_cb(iso_server_req* sreq,
                       const uint8_t* data,

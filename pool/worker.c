@@ -801,7 +801,7 @@ static void maybe_recycle(pool_worker* w) {
   }
   pool__log(w->pool, "info", "worker %d: recycled (a fresh isolate)", w->id);
   atomic_store(&w->state, POOL_W_RUNNING);
-  pool__refill(w->pool, w);
+  pool__refill(w->pool, w, 0);
 }
 
 static void* worker_main(void* arg) {
