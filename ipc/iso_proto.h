@@ -75,6 +75,7 @@ typedef enum iso_status {
   X(TOO_LARGE, "too_large")         \
   X(SHUTTING_DOWN, "shutting_down") \
   X(CANCELLED, "cancelled")         \
+  X(WORKER_LOST, "worker_lost")     \
   X(INTERNAL, "internal")
 
 typedef enum iso_proto_code {
