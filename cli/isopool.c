@@ -118,18 +118,26 @@ typedef struct run_state {
   uv_loop_t* loop;
   int status; /* the exit status */
   int done;
+  int unprintable; /* the value could not be printed: exit 1 */
 } run_state;
 
 static void value_cb(void* data, const uint8_t* mp, size_t len) {
+  run_state* st = data;
   if (mp == NULL) {
     return;
   }
   iso_buf json;
   iso_buf_init(&json);
-  if (iso_json_from_msgpack(mp, len, &json) == 0) {
+  int rc = iso_json_from_msgpack(mp, len, &json);
+  if (rc == 0) {
     fwrite(json.data, 1, json.len, stdout);
     fputc('\n', stdout);
     fflush(stdout);
+  } else {
+    /* ISO_ETOOBIG: map keys that are maps, nested deeply (iso_json.h) */
+    fprintf(stderr, "isopool: the value cannot be printed as JSON: %s\n",
+            rc == ISO_ETOOBIG ? "its text would be too large" : iso_strerror(rc));
+    st->unprintable = 1;
   }
   iso_buf_free(&json);
 }
@@ -143,7 +151,7 @@ static void done_cb(void* data, int status, const iso_js_error* err) {
     free(text);
   }
   st->done = 1;
-  st->status = status == 0 ? 0 : 1;
+  st->status = status == 0 && !st->unprintable ? 0 : 1;
   uv_stop(st->loop);
 }
 

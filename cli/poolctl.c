@@ -194,6 +194,12 @@ static int print_json(const uint8_t* mp, size_t len) {
   if (rc == 0) {
     fwrite(out.data, 1, out.len, stdout);
     fputc('\n', stdout);
+  } else if (rc == ISO_ETOOBIG) {
+    /* map keys that are maps, nested deeply, double the text at each
+     * level (iso_json.h): the JSON would be too large to print */
+    fprintf(stderr,
+            "poolctl: the reply's value is too large to print as JSON (map "
+            "keys that are maps nest too deeply)\n");
   } else {
     fprintf(stderr, "poolctl: the reply's value is not valid msgpack\n");
   }
@@ -1409,10 +1415,12 @@ static int admin_report(const command* cmd,
                         size_t n) {
   iso_buf json;
   iso_buf_init(&json);
-  if (iso_json_from_msgpack(p, n, &json) != 0) {
+  int rc = iso_json_from_msgpack(p, n, &json);
+  if (rc != 0) {
     iso_buf_free(&json);
-    fprintf(stderr, "poolctl: the reply from %s is not valid msgpack\n",
-            c->admin_url);
+    fprintf(stderr, "poolctl: the reply from %s %s\n", c->admin_url,
+            rc == ISO_ETOOBIG ? "is too large to print as JSON"
+                              : "is not valid msgpack");
     return EXIT_FAILED;
   }
   mv r = {p, p + n};

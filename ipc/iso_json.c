@@ -20,15 +20,26 @@
 
 /* ---- msgpack -> JSON ---------------------------------------------------- */
 
+/* The writer: out, the bytes it may still append (the output budget), and
+ * how many non-string map keys enclose what it writes (each one quotes the
+ * text once more, see emit_key). */
 typedef struct jw {
   iso_buf* b;
   int err;
+  size_t room;
+  int keys;
 } jw;
 
 static void put(jw* w, const void* p, size_t n) {
-  if (w->err == 0) {
-    w->err = iso_buf_append(w->b, p, n);
+  if (w->err != 0) {
+    return;
   }
+  if (n > w->room) {
+    w->err = ISO_ETOOBIG;
+    return;
+  }
+  w->room -= n;
+  w->err = iso_buf_append(w->b, p, n);
 }
 
 static void putc_(jw* w, char c) {
@@ -269,7 +280,12 @@ static int put_timestamp(jw* w, const uint8_t* p, uint32_t n) {
 
 static int emit(iso__mp_rd* r, jw* w, int depth);
 
-/* A non-string map key: the JSON text of the key, as a JSON string. */
+/* A non-string map key: the JSON text of the key, as a JSON string. Each
+ * level of such keys escapes the text inside it once more ('"' becomes
+ * '\"', '\' becomes '\\'), which can double it: 62 levels in 150 bytes
+ * would ask for 2^62 bytes. So the levels are capped, and the key's text is
+ * written under the budget left minus its two quotes (escaping never makes
+ * text shorter, so a key over that could not fit anyway). */
 static int emit_key(iso__mp_rd* r, jw* w, int depth) {
   iso__mp_rd peek = *r;
   iso__mp_obj o;
@@ -281,9 +297,12 @@ static int emit_key(iso__mp_rd* r, jw* w, int depth) {
     put_string(w, o.data, o.len);
     return 0;
   }
+  if (w->keys >= ISO_JSON_MAX_KEY_DEPTH || w->room < 2) {
+    return ISO_ETOOBIG;
+  }
   iso_buf tmp;
   iso_buf_init(&tmp);
-  jw kw = {&tmp, 0};
+  jw kw = {&tmp, 0, w->room - 2, w->keys + 1};
   int rc = emit(r, &kw, depth);
   if (rc == 0) {
     rc = kw.err;
@@ -366,11 +385,17 @@ static int emit(iso__mp_rd* r, jw* w, int depth) {
   return w->err;
 }
 
-int iso_json_from_msgpack(const uint8_t* mp, size_t len, iso_buf* out) {
+int iso_json_from_msgpack_max(const uint8_t* mp,
+                              size_t len,
+                              size_t max_out,
+                              iso_buf* out) {
   size_t mark = out->len;
+  if (mp == NULL) {
+    return ISO_EPROTO; /* and no NULL + 0 below */
+  }
   iso__mp_rd r;
   iso__mp_rd_init(&r, mp, len);
-  jw w = {out, 0};
+  jw w = {out, 0, max_out, 0};
   int rc = emit(&r, &w, 1);
   if (rc == 0 && r.p != r.end) {
     rc = ISO_EPROTO; /* trailing bytes */
@@ -382,6 +407,14 @@ int iso_json_from_msgpack(const uint8_t* mp, size_t len, iso_buf* out) {
     out->len = mark;
   }
   return rc;
+}
+
+int iso_json_from_msgpack(const uint8_t* mp, size_t len, iso_buf* out) {
+  size_t max = SIZE_MAX;
+  if (len <= (SIZE_MAX - ISO_JSON_MAX_OUT_SLACK) / ISO_JSON_MAX_OUT_FACTOR) {
+    max = len * ISO_JSON_MAX_OUT_FACTOR + ISO_JSON_MAX_OUT_SLACK;
+  }
+  return iso_json_from_msgpack_max(mp, len, max, out);
 }
 
 /* ---- JSON -> msgpack ---------------------------------------------------- */

@@ -30,8 +30,19 @@
  *
  * JSON text may nest ISO_JSON_MAX_DEPTH containers deep; msgpack printed
  * as JSON may nest ISO_JSON_MAX_PRINT_DEPTH deep, more than the runtime
- * ever produces (values nest at most 100 deep, docs/values.md), so every
- * job value can be printed.
+ * ever produces (values nest at most 100 deep, docs/values.md).
+ *
+ * The JSON text of msgpack is bounded: a non-string map key is quoted, and
+ * a key inside such a key is quoted again, which can double the text at
+ * each level (62 levels fit in 150 bytes of msgpack and would print as 2^62
+ * bytes). So such keys nest at most ISO_JSON_MAX_KEY_DEPTH deep, and the
+ * text has a budget: iso_json_from_msgpack_max() takes one, and
+ * iso_json_from_msgpack() allows ISO_JSON_MAX_OUT_FACTOR bytes per msgpack
+ * byte plus ISO_JSON_MAX_OUT_SLACK, which prints every value whose
+ * non-string keys are not themselves maps with non-string keys (JavaScript
+ * Maps keyed by Maps keyed by Maps), and small ones even then. Past either
+ * limit the result is ISO_ETOOBIG, after at most about max_out bytes of
+ * work.
  * Numbers are formatted and parsed in the "C" locale, the one isopool
  * processes run in (nothing calls setlocale).
  */
@@ -51,6 +62,11 @@ extern "C" {
 #define ISO_JSON_MAX_DEPTH 64
 /* msgpack given to iso_json_from_msgpack may nest this deep. */
 #define ISO_JSON_MAX_PRINT_DEPTH 128
+/* Non-string map keys inside non-string map keys: this many levels. */
+#define ISO_JSON_MAX_KEY_DEPTH 8
+/* iso_json_from_msgpack's budget: FACTOR * len + SLACK bytes of text. */
+#define ISO_JSON_MAX_OUT_FACTOR 16
+#define ISO_JSON_MAX_OUT_SLACK ((size_t)1 << 20)
 
 /* Where and why JSON text was refused. */
 typedef struct iso_json_error {
@@ -64,9 +80,20 @@ typedef struct iso_json_error {
  * [mp, mp+len) to out, then NUL-terminates out (the NUL is not counted in
  * out->len). Returns 0; ISO_EPROTO if the bytes are not exactly one msgpack
  * value (truncated, trailing bytes, 0xc1, nesting deeper than
- * ISO_JSON_MAX_PRINT_DEPTH); ISO_ENOMEM. On error out->len is unchanged.
- * Thread: any. */
+ * ISO_JSON_MAX_PRINT_DEPTH); ISO_ETOOBIG if the text would be longer than
+ * ISO_JSON_MAX_OUT_FACTOR * len + ISO_JSON_MAX_OUT_SLACK bytes or non-string
+ * keys nest deeper than ISO_JSON_MAX_KEY_DEPTH; ISO_ENOMEM. On error
+ * out->len is unchanged. Thread: any. */
 int iso_json_from_msgpack(const uint8_t* mp, size_t len, iso_buf* out);
+
+/* iso_json_from_msgpack_max: iso_json_from_msgpack with a budget of its
+ * own: ISO_ETOOBIG as soon as the text would be longer than max_out bytes
+ * (the NUL not counted), so a caller that keeps only short texts (an id in
+ * a listing) spends no more than that. Thread: any. */
+int iso_json_from_msgpack_max(const uint8_t* mp,
+                              size_t len,
+                              size_t max_out,
+                              iso_buf* out);
 
 /* iso_json_to_msgpack: appends the msgpack encoding of the JSON text
  * [text, text+len) (need not be NUL-terminated) to out. Returns 0,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "iso_buf.h"
 #include "iso_err.h"
@@ -326,6 +327,104 @@ static void t_depth_limit(void) {
   iso_buf_free(&out);
 }
 
+/* levels maps, each the key of the next ({{{"s": nil}: nil}: nil}), around
+ * the string key s: the outermost map's key nests levels - 1 deep. */
+static iso_buf keyed_maps(int levels, const char* s, size_t n) {
+  iso_buf b;
+  iso_buf_init(&b);
+  uint8_t map1 = 0x81, nil = 0xc0;
+  for (int i = 0; i < levels; i++) {
+    iso_buf_append(&b, &map1, 1);
+  }
+  uint8_t hdr[5] = {0xdb, (uint8_t)(n >> 24), (uint8_t)(n >> 16),
+                    (uint8_t)(n >> 8), (uint8_t)n};
+  iso_buf_append(&b, hdr, 5);
+  iso_buf_append(&b, s, n);
+  for (int i = 0; i < levels; i++) {
+    iso_buf_append(&b, &nil, 1);
+  }
+  return b;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Map keys that are maps are quoted once per level, doubling the text each
+ * time: 62 levels in 140 bytes once printed 2^62 bytes. Now the levels are
+ * capped and the text has a budget; past either, ISO_ETOOBIG, fast. */
+static void t_key_nesting(void) {
+  iso_buf out;
+  iso_buf_init(&out);
+  /* two levels: the key's own key is quoted twice */
+  iso_buf two = keyed_maps(3, "\"", 1);
+  CHECK_EQ(iso_json_from_msgpack(two.data, two.len, &out), 0);
+  CHECK_STR((const char*)out.data,
+            "{\"{\\\"{\\\\\\\"\\\\\\\\\\\\\\\"\\\\\\\":null}\\\":null}\":null}");
+  iso_buf_free(&two);
+
+  /* the attack: 62 levels around a string of 20 quotes, 150 bytes */
+  iso_buf bomb = keyed_maps(63, "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"", 20);
+  CHECK(bomb.len <= 160);
+  iso_buf_reset(&out);
+  iso_buf_append(&out, "keep", 4);
+  double t0 = now_s();
+  CHECK_EQ(iso_json_from_msgpack(bomb.data, bomb.len, &out), ISO_ETOOBIG);
+  CHECK_EQ(iso_json_from_msgpack_max(bomb.data, bomb.len, SIZE_MAX, &out),
+           ISO_ETOOBIG);
+  CHECK(now_s() - t0 < 0.5);
+  CHECK_EQ(out.len, 4); /* left as it was */
+  iso_buf_free(&bomb);
+
+  /* the cap: ISO_JSON_MAX_KEY_DEPTH levels print, one more does not */
+  iso_buf ok = keyed_maps(ISO_JSON_MAX_KEY_DEPTH + 1, "a", 1);
+  iso_buf_reset(&out);
+  CHECK_EQ(iso_json_from_msgpack(ok.data, ok.len, &out), 0);
+  CHECK(out.len > 0 && out.data[0] == '{');
+  iso_buf deeper = keyed_maps(ISO_JSON_MAX_KEY_DEPTH + 2, "a", 1);
+  CHECK_EQ(iso_json_from_msgpack(deeper.data, deeper.len, &out), ISO_ETOOBIG);
+  iso_buf_free(&ok);
+  iso_buf_free(&deeper);
+
+  /* the default budget: 16 bytes per msgpack byte + 1 MiB. 8 levels of
+   * 10,000 backslashes print about 2.5 MB from 10 KB: over it, but fine
+   * with a budget of one's own */
+  char* bs = malloc(10000);
+  memset(bs, '\\', 10000);
+  iso_buf big = keyed_maps(ISO_JSON_MAX_KEY_DEPTH + 1, bs, 10000);
+  free(bs);
+  iso_buf_reset(&out);
+  CHECK_EQ(iso_json_from_msgpack(big.data, big.len, &out), ISO_ETOOBIG);
+  CHECK_EQ(out.len, 0);
+  CHECK_EQ(iso_json_from_msgpack_max(big.data, big.len, SIZE_MAX, &out), 0);
+  size_t full = out.len;
+  CHECK(full > ISO_JSON_MAX_OUT_FACTOR * big.len + ISO_JSON_MAX_OUT_SLACK);
+  iso_buf_free(&big);
+
+  /* a budget is exact: the text's own length fits, one byte less does not */
+  static const char* const hexes[] = {"93 01 a1 61 c0", "81 81 a1 61 01 02",
+                                      "c4 03 4d616e", NULL};
+  for (const char* const* h = hexes; *h != NULL; h++) {
+    iso_buf in = hex(*h);
+    iso_buf_reset(&out);
+    CHECK_EQ(iso_json_from_msgpack(in.data, in.len, &out), 0);
+    size_t len = out.len;
+    iso_buf_reset(&out);
+    CHECK_EQ(iso_json_from_msgpack_max(in.data, in.len, len, &out), 0);
+    CHECK_EQ(out.len, len);
+    iso_buf_reset(&out);
+    CHECK_EQ(iso_json_from_msgpack_max(in.data, in.len, len - 1, &out),
+             ISO_ETOOBIG);
+    CHECK_EQ(out.len, 0);
+    iso_buf_free(&in);
+  }
+  /* and a NULL input is refused, not read */
+  CHECK_EQ(iso_json_from_msgpack(NULL, 0, &out), ISO_EPROTO);
+  iso_buf_free(&out);
+}
+
 static void t_bad_msgpack(void) {
   static const char* const bad[] = {
       "",               /* nothing */
@@ -625,6 +724,7 @@ static const iso_test cases[] = {{"scalars", t_scalars},
                                  {"containers", t_containers},
                                  {"timestamp", t_timestamp},
                                  {"depth_limit", t_depth_limit},
+                                 {"key_nesting", t_key_nesting},
                                  {"bad_msgpack", t_bad_msgpack},
                                  {"json_scalars", t_json_scalars},
                                  {"json_strings", t_json_strings},
