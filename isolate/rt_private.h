@@ -31,6 +31,10 @@ typedef struct iso_waiter {
 } iso_waiter;
 
 #define ISO_MOD_BUCKETS 64
+/* Records one realm's module map may hold: a realm that imports more
+ * distinct modules fails the import with an error that says so (each
+ * record is C memory outside V8's heap limit). */
+#define ISO_MOD_MAX 10000
 
 struct iso_mod {
   iso_mod* next;  /* all records of the realm */
@@ -45,6 +49,8 @@ struct iso_mod {
   iso_js_error err; /* MOD_FAILED: why (read error) */
   iso_waiter* waiters;
   iso_read* read; /* in flight */
+  int loads;       /* live loads that visited it: a failed record is
+                      removed from the map once none is left */
 };
 
 /* One asynchronous, recursive load of a module graph (the seed's
@@ -166,6 +172,7 @@ struct iso_realm {
   int failed;
   int freed;
   int idle_notified;
+  size_t nmods; /* records in the module map (at most ISO_MOD_MAX) */
 };
 
 /* What JavaScript the isolate runs right now, for iso_rt_running() and the
@@ -213,6 +220,7 @@ struct iso_rt {
   size_t cap_op_results;
   uint32_t next_tag;    /* evaluations' job tags */
   uint64_t ops_dropped; /* responses whose realm was gone */
+  size_t op_args_out;   /* bytes of async op arguments not yet back */
 };
 
 /* runtime.c */
