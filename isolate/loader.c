@@ -4,29 +4,48 @@
  * the importer's URL; anything else (a bare specifier) is an error naming
  * the specifier and its importer. Files are read on libuv's thread pool
  * (uv_queue_work), where the path is also canonicalised with realpath() and
- * checked against the module root, so a symlink cannot lead outside it. A
- * record is compiled once per realm when its source arrives; its static
- * imports are then visited by every load waiting on it, so diamonds share
- * records and cycles end at records already visited. A load finishes when
- * every record it visited is compiled, or at the first failure; the owner
- * (an evaluation or a dynamic import in runtime.c) sees load->done in the
- * next tick.
+ * checked against the module root, so a symlink cannot lead outside it;
+ * the canonical path is then opened without following any symlink (one
+ * swapped in meanwhile fails the load) and without blocking (O_NONBLOCK: a
+ * FIFO would hold a pool thread, and with it every load), and only a
+ * regular file of at most MAX_MODULE_BYTES is read. A record is compiled
+ * once per realm when its source arrives; its static imports are then
+ * visited by every load waiting on it, so diamonds share records and
+ * cycles end at records already visited. A load finishes when every record
+ * it visited is compiled, or at the first failure; the owner (an
+ * evaluation or a dynamic import in runtime.c) sees load->done in the next
+ * tick.
+ *
+ * The module map is bounded: at most ISO_MOD_MAX records per realm and
+ * MAX_PENDING_DYN dynamic imports in flight, past which an import fails
+ * with an error that says so; and a failed record leaves the map as soon
+ * as no live load holds it (iso_mod.loads), so a retry loads it afresh and
+ * a loop of failing imports leaves nothing behind.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "iso_bootstrap.h"
 #include "iso_err.h"
 #include "rt_private.h"
 
-#define MAX_MODULE_BYTES (64u << 20)
+/* A module's source: V8 takes strings up to 2^29 characters, but a source
+ * this large is a mistake or an attack, and each read holds it in C memory
+ * until it is compiled. */
+#define MAX_MODULE_BYTES ((size_t)64 << 20)
+#define MAX_MODULE_MIB 64
+/* dynamic imports in flight per realm: each holds C memory (a load, a
+ * record's waiter) until the next tick sees it */
+#define MAX_PENDING_DYN 10000
 
 /* ---- resolution ---- */
 
@@ -95,6 +114,29 @@ static void percent_decode(char* s) {
     *w++ = *r;
   }
   *w = '\0';
+}
+
+/* 1 iff s is valid UTF-8 (no overlong forms, surrogates or code points
+ * past U+10FFFF): a percent-decoded URL must stay text, since it reaches
+ * JavaScript (import.meta.url) and error messages. */
+static int utf8_valid(const unsigned char* s) {
+  while (*s != '\0') {
+    unsigned c = *s;
+    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2
+                                         : (c >> 3) == 30 ? 3 : -1;
+    if (n < 0 || (n == 1 && c < 0xc2) || (c == 0xf4 && s[1] > 0x8f) ||
+        c > 0xf4 || (c == 0xe0 && s[1] < 0xa0) ||
+        (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90)) {
+      return 0;
+    }
+    for (int i = 1; i <= n; i++) {
+      if ((s[i] & 0xc0) != 0x80) {
+        return 0;
+      }
+    }
+    s += n + 1;
+  }
+  return 1;
 }
 
 /* The embedded source of built-in module `url` ("isopool:fs"), or NULL. */
@@ -173,6 +215,14 @@ int iso__resolve(iso_rt* rt,
   if (joined == NULL) {
     snprintf(err, errlen, "out of memory");
     return ISO_ENOMEM;
+  }
+  if (!utf8_valid((const unsigned char*)joined)) {
+    free(joined);
+    snprintf(err, errlen,
+             "Import of \"%.300s\" from \"%.300s\": the path is not valid "
+             "UTF-8",
+             specifier, referrer);
+    return ISO_EINVAL;
   }
   char* norm = normalize_path(joined);
   free(joined);
@@ -273,8 +323,10 @@ static void untrack_read(iso_realm* realm, iso_read* r) {
   }
 }
 
-/* Gets the record for url, creating it if new. A record that failed to
- * load is tried again (the file may exist now). */
+/* Gets the record for url, creating it if new (NULL when out of memory or
+ * when the map already holds ISO_MOD_MAX records: callers that can say so
+ * check map_full first). A record that failed to load is tried again (the
+ * file may exist now). */
 iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json) {
   iso_mod* m = iso__mod_find(realm, url);
   if (m != NULL) {
@@ -284,6 +336,9 @@ iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json) {
       v8s_requests_free(&m->req);
     }
     return m;
+  }
+  if (realm->nmods >= ISO_MOD_MAX) {
+    return NULL;
   }
   m = calloc(1, sizeof(*m));
   if (m == NULL) {
@@ -304,7 +359,80 @@ iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json) {
   size_t b = bucket_of(url);
   m->hnext = realm->buckets[b];
   realm->buckets[b] = m;
+  realm->nmods++;
   return m;
+}
+
+/* 1 (with err) when url is not in the map and the map has no room for it. */
+static int map_full(iso_realm* realm,
+                    const char* url,
+                    char* err,
+                    size_t errlen) {
+  if (realm->nmods < ISO_MOD_MAX || iso__mod_find(realm, url) != NULL) {
+    return 0;
+  }
+  snprintf(err, errlen,
+           "Cannot load \"%.300s\": this realm's module map is full (%d "
+           "modules)",
+           url, ISO_MOD_MAX);
+  return 1;
+}
+
+static void free_waiters(iso_waiter* w) {
+  while (w != NULL) {
+    iso_waiter* next = w->next;
+    free(w->importer);
+    free(w->specifier);
+    free(w);
+    w = next;
+  }
+}
+
+static void mod_free(iso_realm* realm, iso_mod* m) {
+  free_waiters(m->waiters);
+  v8s_ref_free(realm->rt->iso, m->ref);
+  v8s_requests_free(&m->req);
+  iso_js_error_clear(&m->err);
+  free(m->url);
+  free(m->path);
+  free(m);
+}
+
+/* Takes a failed record out of the map once nothing can reach it: no live
+ * load visited it, no load waits on it, no read is in flight. Its memory
+ * would otherwise stay until the realm goes (a warm realm lives long), and
+ * the next import of the URL starts afresh. Records are prepended, and a
+ * failed one is usually recent, so the walks are short. */
+static void mod_release_failed(iso_realm* realm, iso_mod* m) {
+  if (m->state != MOD_FAILED || m->loads > 0 || m->waiters != NULL ||
+      m->read != NULL) {
+    return;
+  }
+  for (iso_mod** pp = &realm->buckets[bucket_of(m->url)]; *pp != NULL;
+       pp = &(*pp)->hnext) {
+    if (*pp == m) {
+      *pp = m->hnext;
+      break;
+    }
+  }
+  for (iso_mod** pp = &realm->modules; *pp != NULL; pp = &(*pp)->next) {
+    if (*pp == m) {
+      *pp = m->next;
+      break;
+    }
+  }
+  /* the runtime's pointers to it (runtime.c reads them only for records
+   * that evaluated) */
+  for (unsigned i = 0; i < 4; i++) {
+    if (realm->spec_cache[i].mod == m) {
+      realm->spec_cache[i].mod = NULL;
+    }
+  }
+  if (realm->main_mod == m) {
+    realm->main_mod = NULL;
+  }
+  realm->nmods--;
+  mod_free(realm, m);
 }
 
 static int start_read(iso_realm* realm, iso_mod* m) {
@@ -334,52 +462,108 @@ static int start_read(iso_realm* realm, iso_mod* m) {
   return 0;
 }
 
-/* Thread: libuv's thread pool. Touches only the iso_read. */
+/* What st is, for "is not a regular file (a FIFO)". */
+static const char* file_kind(const struct stat* st) {
+  return S_ISDIR(st->st_mode)    ? "a directory"
+         : S_ISFIFO(st->st_mode) ? "a FIFO"
+         : S_ISSOCK(st->st_mode) ? "a socket"
+         : S_ISCHR(st->st_mode)  ? "a character device"
+         : S_ISBLK(st->st_mode)  ? "a block device"
+                                 : "not a file";
+}
+
+/* Opens `real`, a canonical path (no symlink, no "..", checked against the
+ * root as text), for reading: openat2(RESOLVE_NO_SYMLINKS) opens exactly
+ * that path, so a symlink swapped onto it after realpath() fails (ELOOP)
+ * instead of leading elsewhere; O_NONBLOCK, since opening a FIFO for
+ * reading otherwise waits for a writer. Kernels without openat2 (before
+ * 5.6) get O_NOFOLLOW, which guards the last component only. */
+static int open_module(const char* real) {
+  struct open_how how = {
+      .flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+      .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+  for (;;) {
+    long fd = syscall(SYS_openat2, AT_FDCWD, real, &how, sizeof how);
+    if (fd >= 0) {
+      return (int)fd;
+    }
+    if (errno == ENOSYS) {
+      return open(real, (int)how.flags | O_NOFOLLOW);
+    }
+    if (errno != EINTR && errno != EAGAIN) {
+      return -1;
+    }
+  }
+}
+
+static void read_fail(iso_read* r, int err, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void read_fail(iso_read* r, int err, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
+  va_end(ap);
+  r->err = err;
+}
+
+/* Thread: libuv's thread pool. Touches only the iso_read. Never blocks on
+ * anything but a regular file's data: a FIFO, a device or a directory is
+ * refused by fstat on the fd opened without blocking, before any read. */
 static void read_work_cb(uv_work_t* w) {
   iso_read* r = w->data;
   char real[PATH_MAX];
   if (realpath(r->path, real) == NULL) {
-    r->err = errno == ENOENT || errno == ENOTDIR ? ISO_ENOENT : ISO_EIO;
-    snprintf(r->errmsg, sizeof(r->errmsg), "%s", strerror(errno));
+    read_fail(r, errno == ENOENT || errno == ENOTDIR ? ISO_ENOENT : ISO_EIO,
+              "%s", strerror(errno));
     return;
   }
   size_t rootlen = strlen(r->root);
   if (!(strcmp(r->root, "/") == 0 ||
         (strncmp(real, r->root, rootlen) == 0 && real[rootlen] == '/'))) {
-    r->err = ISO_EPERM;
-    snprintf(r->errmsg, sizeof(r->errmsg),
-             "it is a link to \"%.200s\", outside the module root \"%.200s\"",
-             real, r->root);
+    read_fail(r, ISO_EPERM,
+              "it is a link to \"%.200s\", outside the module root \"%.200s\"",
+              real, r->root);
     return;
   }
-  int fd = open(real, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    r->err = errno == EACCES ? ISO_EPERM : ISO_EIO;
-    snprintf(r->errmsg, sizeof(r->errmsg), "%s", strerror(errno));
-    if (fd >= 0) {
-      close(fd);
+  int fd = open_module(real);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ELOOP) {
+      read_fail(r, ISO_EPERM,
+                "a symbolic link appeared on its path while it was loaded");
+    } else {
+      read_fail(r, e == ENOENT ? ISO_ENOENT : e == EACCES ? ISO_EPERM : ISO_EIO,
+                "%s", strerror(e));
     }
     return;
   }
-  if (!S_ISREG(st.st_mode) || (size_t)st.st_size > MAX_MODULE_BYTES) {
-    r->err = ISO_EIO;
-    snprintf(r->errmsg, sizeof(r->errmsg), "%s",
-             S_ISREG(st.st_mode) ? "file too large" : "not a regular file");
-    close(fd);
-    return;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    read_fail(r, ISO_EIO, "%s", strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    read_fail(r, ISO_EIO, "not a regular file (%s)", file_kind(&st));
+  } else if ((uint64_t)st.st_size > MAX_MODULE_BYTES) {
+    read_fail(r, ISO_ETOOBIG,
+              "the file is larger than %d MiB (the limit for a module)",
+              MAX_MODULE_MIB);
+  } else {
+    r->data = malloc((size_t)st.st_size + 1);
+    if (r->data == NULL) {
+      read_fail(r, ISO_ENOMEM, "out of memory");
+    }
   }
-  r->data = malloc((size_t)st.st_size + 1);
-  if (r->data == NULL) {
-    r->err = ISO_ENOMEM;
-    close(fd);
-    return;
-  }
+  /* st_size bytes at most: a file that grows while it is read is cut at
+   * the size it had, one that shrinks is read as it is now */
   size_t got = 0;
-  while (got < (size_t)st.st_size) {
+  while (r->err == 0 && got < (size_t)st.st_size) {
     ssize_t n = read(fd, r->data + got, (size_t)st.st_size - got);
     if (n < 0 && errno == EINTR) {
       continue;
+    }
+    if (n < 0) {
+      read_fail(r, ISO_EIO, "%s", strerror(errno));
     }
     if (n <= 0) {
       break;
@@ -387,6 +571,11 @@ static void read_work_cb(uv_work_t* w) {
     got += (size_t)n;
   }
   close(fd);
+  if (r->err != 0) {
+    free(r->data);
+    r->data = NULL;
+    return;
+  }
   r->data[got] = '\0';
   r->len = got;
 }
@@ -424,6 +613,7 @@ static void load_visit(iso_load* load,
                        iso_mod* m,
                        const char* importer,
                        const char* specifier);
+static void mod_ready(iso_realm* realm, iso_mod* m);
 
 /* Visits the static imports of a compiled record. */
 static void visit_children(iso_load* load, iso_mod* m) {
@@ -437,9 +627,13 @@ static void visit_children(iso_load* load, iso_mod* m) {
     if (rc == 0) {
       rc = iso__json_type(m->req.type[i], url, &is_json, err, sizeof(err));
     }
+    if (rc == 0 && map_full(realm, url, err, sizeof(err))) {
+      rc = ISO_ETOOBIG;
+    }
     if (rc != 0) {
       iso_js_error e = {0};
-      iso__error_set(&e, rc, ISO_JS_UNCAUGHT, "TypeError", "%s", err);
+      iso__error_set(&e, rc, ISO_JS_UNCAUGHT,
+                     rc == ISO_ETOOBIG ? "RangeError" : "TypeError", "%s", err);
       free(url);
       load_fail(load, &e);
       return;
@@ -502,6 +696,7 @@ static void load_visit(iso_load* load,
     load->capvisited = cap;
   }
   load->visited[load->nvisited++] = m;
+  m->loads++;
   const iso_builtin_module* builtin =
       m->state == MOD_LOADING ? builtin_of(m->url) : NULL;
   if (builtin != NULL) { /* embedded: compiled at once, nothing to read */
@@ -531,9 +726,12 @@ static void load_visit(iso_load* load,
   m->waiters = w;
   load->pending++;
   if (m->read == NULL && start_read(load->realm, m) != 0) {
+    /* every load waiting on it (this one too) fails now, or it would wait
+     * for a read that never comes */
     m->state = MOD_FAILED;
     iso__error_set(&m->err, ISO_EIO, ISO_JS_UNCAUGHT, "TypeError",
                    "Cannot start reading \"%s\"", m->url);
+    mod_ready(load->realm, m);
   }
 }
 
@@ -681,7 +879,8 @@ static void read_done_cb(uv_work_t* w, int status) {
                    "Module not found \"%s\"", m->url);
   } else if (r->err != 0) {
     m->state = MOD_FAILED;
-    iso__error_set(&m->err, r->err, ISO_JS_UNCAUGHT, "TypeError",
+    iso__error_set(&m->err, r->err, ISO_JS_UNCAUGHT,
+                   r->err == ISO_ETOOBIG ? "RangeError" : "TypeError",
                    "Cannot load module \"%s\": %s", m->url, r->errmsg);
   } else {
     iso__mod_set_source(realm, m, r->data, r->len);
@@ -690,6 +889,7 @@ static void read_done_cb(uv_work_t* w, int status) {
   free(r->path);
   free(r);
   mod_ready(realm, m);
+  mod_release_failed(realm, m); /* its loads were all freed meanwhile */
   iso__rt_wake(realm->rt);
 }
 
@@ -709,12 +909,13 @@ void iso__load_free(iso_load* load) {
   if (load == NULL) {
     return;
   }
-  /* drop this load from any record it still waits on (only records it
-   * visited can have its waiters) */
-  for (size_t i = 0; i < load->nvisited && load->pending > 0; i++) {
+  /* drop this load from every record it visited: its waiters (only
+   * records it visited can have them), its count, and a failed record
+   * nobody else holds */
+  for (size_t i = 0; i < load->nvisited; i++) {
     iso_mod* m = load->visited[i];
     iso_waiter** pp = &m->waiters;
-    while (*pp != NULL) {
+    while (load->pending > 0 && *pp != NULL) {
       iso_waiter* w = *pp;
       if (w->load == load) {
         *pp = w->next;
@@ -725,6 +926,8 @@ void iso__load_free(iso_load* load) {
         pp = &w->next;
       }
     }
+    m->loads--;
+    mod_release_failed(load->realm, m);
   }
   iso_js_error_clear(&load->err);
   free(load->visited);
@@ -741,23 +944,11 @@ void iso__loader_realm_free(iso_realm* realm) {
   iso_mod* m = realm->modules;
   while (m != NULL) {
     iso_mod* next = m->next;
-    iso_waiter* w = m->waiters;
-    while (w != NULL) {
-      iso_waiter* wn = w->next;
-      free(w->importer);
-      free(w->specifier);
-      free(w);
-      w = wn;
-    }
-    v8s_ref_free(realm->rt->iso, m->ref);
-    v8s_requests_free(&m->req);
-    iso_js_error_clear(&m->err);
-    free(m->url);
-    free(m->path);
-    free(m);
+    mod_free(realm, m);
     m = next;
   }
   realm->modules = NULL;
+  realm->nmods = 0;
   memset(realm->buckets, 0, sizeof(realm->buckets));
 }
 
@@ -803,6 +994,16 @@ v8s_ref iso__host_resolve(void* realm_p,
   return m->ref;
 }
 
+/* The realm's dynamic imports in flight, counted up to MAX_PENDING_DYN. */
+static int pending_dyns(const iso_realm* realm) {
+  int n = 0;
+  for (const iso_dyn* d = realm->dyns; d != NULL && n < MAX_PENDING_DYN;
+       d = d->next) {
+    n++;
+  }
+  return n;
+}
+
 int iso__host_dyn_import(void* realm_p,
                          const char* specifier,
                          const char* type,
@@ -826,6 +1027,16 @@ int iso__host_dyn_import(void* realm_p,
     /* import("./x.json", { with: { type: "json" } }): V8 10.2 drops the
      * `with` option, so a .json file is taken as JSON. */
     is_json = n > 5 && strcmp(url + n - 5, ".json") == 0;
+  }
+  if (rc == 0 && map_full(realm, url, err, errlen)) {
+    rc = ISO_ETOOBIG;
+  }
+  if (rc == 0 && pending_dyns(realm) >= MAX_PENDING_DYN) {
+    snprintf(err, errlen,
+             "Cannot import \"%.300s\": %d dynamic imports are in flight in "
+             "this realm already (await some first)",
+             specifier, MAX_PENDING_DYN);
+    rc = ISO_ETOOBIG;
   }
   iso_dyn* d = rc == 0 ? calloc(1, sizeof(*d)) : NULL;
   iso_mod* m = d != NULL ? iso__mod_get(realm, url, is_json) : NULL;

@@ -1,7 +1,13 @@
 /* test_loader.c: the module loader: graphs, cycles, specifier forms, JSON
  * modules, dynamic import, import.meta, and every way loading can fail. */
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "rt_harness.h"
 #include "tap.h"
+
+/* isolate/rt_private.h's ISO_MOD_MAX: records one realm's module map holds */
+#define MOD_MAX 10000
 
 static void t_diamond_compiled_once(void) {
   rt_root();
@@ -188,7 +194,7 @@ static void t_unreadable(void) {
   rt_result r;
   rt_run("main.js", &r);
   CHECK(r.status != 0);
-  CHECK_CONTAINS(r.error, "not a regular file");
+  CHECK_CONTAINS(r.error, "not a regular file (a directory)");
   rt_result_free(&r);
 }
 
@@ -254,6 +260,271 @@ static void t_top_level_await(void) {
   rt_result_free(&r);
 }
 
+/* ---- hostile module roots (what a FIFO, a device, a huge file do) ---- */
+
+static void root_path(char* out, size_t n, const char* name) {
+  snprintf(out, n, "%s/%s", rt_root_, name);
+}
+
+/* A FIFO opened for reading waits for a writer: the loader must refuse it
+ * without opening it that way, or it holds one of libuv's pool threads for
+ * ever. Nine FIFOs (more than the pool's four threads) are imported at
+ * once; then a plain module must still load. */
+static void t_fifo_refused(void) {
+  rt_root();
+  char path[600];
+  for (int i = 0; i < 9; i++) {
+    char name[32];
+    snprintf(name, sizeof(name), "f%d.js", i);
+    root_path(path, sizeof(path), name);
+    CHECK(mkfifo(path, 0644) == 0);
+  }
+  rt_write("ok.js", "export default 'ok';\n");
+  rt_write("main.js",
+           "const rs = await Promise.allSettled(\n"
+           "  [0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => import(`./f${i}.js`)));\n"
+           "const ok = await import('./ok.js');\n"
+           "export default [rs.every((r) => r.status === 'rejected' &&\n"
+           "  r.reason.message.includes('not a regular file (a FIFO)')),\n"
+           "  ok.default];\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "[true,\"ok\"]");
+  rt_result_free(&r);
+  /* a static import of one, and the main module being one */
+  rt_root();
+  root_path(path, sizeof(path), "f.js");
+  CHECK(mkfifo(path, 0644) == 0);
+  rt_write("main.js", "import './f.js';\n");
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_EIO);
+  CHECK_CONTAINS(r.error, "f.js\": not a regular file (a FIFO)");
+  rt_result_free(&r);
+  rt_root();
+  root_path(path, sizeof(path), "main.js");
+  CHECK(mkfifo(path, 0644) == 0);
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_EIO);
+  CHECK_CONTAINS(r.error, "not a regular file (a FIFO)");
+  rt_result_free(&r);
+}
+
+/* A symlink inside the root to a FIFO inside it is refused like the FIFO;
+ * one to a device (outside the root) fails the root check first. */
+static void t_links_to_special_files(void) {
+  rt_root();
+  char path[600];
+  root_path(path, sizeof(path), "fifo");
+  CHECK(mkfifo(path, 0644) == 0);
+  root_path(path, sizeof(path), "to-fifo.js");
+  CHECK(symlink("fifo", path) == 0);
+  root_path(path, sizeof(path), "zero.js");
+  CHECK(symlink("/dev/zero", path) == 0);
+  root_path(path, sizeof(path), "null.js");
+  CHECK(symlink("/dev/null", path) == 0);
+  rt_write("main.js",
+           "const out = [];\n"
+           "for (const s of ['./to-fifo.js', './zero.js', './null.js',\n"
+           "                 '/dev/zero']) {\n"
+           "  try { await import(s); out.push('loaded'); }\n"
+           "  catch (e) { out.push(e.message.includes('FIFO') ? 'fifo' :\n"
+           "    e.message.includes('outside the module root') ? 'outside' :\n"
+           "    e.message); }\n"
+           "}\n"
+           "export default out;\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "[\"fifo\",\"outside\",\"outside\",\"outside\"]");
+  rt_result_free(&r);
+}
+
+/* Sources over 64 MiB are refused before anything is read (a sparse file:
+ * nothing is written); one just under the limit is not refused for its
+ * size. */
+static void t_module_size_limit(void) {
+  rt_root();
+  char path[600];
+  root_path(path, sizeof(path), "huge.js");
+  FILE* f = fopen(path, "w");
+  CHECK(f != NULL);
+  CHECK(ftruncate(fileno(f), ((off_t)64 << 20) + 1) == 0);
+  fclose(f);
+  rt_write("main.js", "import './huge.js';\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_ETOOBIG);
+  CHECK_CONTAINS(r.error, "RangeError: Cannot load module");
+  CHECK_CONTAINS(r.error, "larger than 64 MiB");
+  rt_result_free(&r);
+}
+
+/* A failed dynamic import leaves no record behind: more failing imports
+ * than the module map holds, one after the other, each of a new URL (and
+ * a very long one), and the map still has room; a module that did not
+ * exist at the first try loads once it does. */
+static void t_failed_imports_leave_nothing(void) {
+  rt_root();
+  rt_write("ok.js", "export default 'ok';\n");
+  rt_write("main.js",
+           "let failed = 0;\n"
+           "for (let i = 0; i < %d; i++) {\n"
+           "  try { await import(`./nope${i}.js`); } catch { failed++; }\n"
+           "}\n"
+           "try { await import('./' + 'x'.repeat(1 << 20)); }\n"
+           "catch (e) { failed++; }\n"
+           "const ok = await import('./ok.js');\n"
+           "export default [failed, ok.default];\n",
+           MOD_MAX + 10);
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  char want[64];
+  snprintf(want, sizeof(want), "[%d,\"ok\"]", MOD_MAX + 11);
+  CHECK_STR(r.value, want);
+  rt_result_free(&r);
+}
+
+/* Runs root/main like rt_run, with isopool:fs on the module root as its
+ * data root (read and write granted). */
+static void run_with_fs(const char* main, rt_result* r) {
+  char err[256];
+  iso_ops_env* env = NULL;
+  iso_ops_env_opts eo = {.data_root = rt_root_};
+  iso_perms* perms = NULL;
+  if (iso_ops_env_new(&eo, &env, err, sizeof(err)) != 0 ||
+      iso_perms_parse("", "", NULL, &perms, err, sizeof(err)) != 0) {
+    fprintf(stderr, "ops env: %s\n", err);
+    exit(2);
+  }
+  if (!rt_process_ready_) {
+    iso_rt_init_process(NULL);
+    rt_process_ready_ = 1;
+  }
+  memset(r, 0, sizeof(*r));
+  iso_buf_init(&r->out);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  r->loop = &loop;
+  iso_rt* rt = NULL;
+  iso_rt_opts ro = {
+      .loop = &loop, .root = rt_root_, .ops_env = env, .default_perms = perms};
+  if (iso_rt_new(&ro, &rt) != 0) {
+    fprintf(stderr, "iso_rt_new failed\n");
+    exit(2);
+  }
+  char spec[1024];
+  snprintf(spec, sizeof(spec), "%s/%s", rt_root_, main);
+  iso_eval_opts o = {.specifier = spec, .call = 1};
+  iso_run_cbs cbs = {
+      .log_cb = rt_log_cb_, .value_cb = rt_value_cb_, .done_cb = rt_done_cb_};
+  iso_run* run = NULL;
+  r->status = iso_run_start(rt, &o, &cbs, r, &run);
+  if (r->status == 0) {
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  iso_run_free(run);
+  iso_rt_free(rt);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  iso_perms_unref(perms);
+  iso_ops_env_free(env);
+  iso_buf_append(&r->out, "", 1);
+  r->out.len--;
+}
+
+static void t_failed_import_retried(void) {
+  rt_root();
+  rt_write("main.js",
+           "import * as fs from 'isopool:fs';\n"
+           "const out = [];\n"
+           "for (let i = 0; i < 2; i++) {\n"
+           "  try { out.push((await import('./later.js')).default); }\n"
+           "  catch (e) { out.push(e.message.split(' ')[0]); }\n"
+           "  await fs.writeTextFile('later.js', 'export default 7;');\n"
+           "}\n"
+           "export default out;\n");
+  rt_result r;
+  run_with_fs("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "[\"Module\",7]");
+  rt_result_free(&r);
+}
+
+/* 2^14 distinct URLs for one small file (two directory symlinks to the
+ * root, a/b/a/.../x.json): the map stops at ISO_MOD_MAX records with an
+ * error that says so, and what loaded stays usable. */
+static void t_module_map_bounded(void) {
+  rt_root();
+  char path[600];
+  root_path(path, sizeof(path), "a");
+  CHECK(symlink(".", path) == 0);
+  root_path(path, sizeof(path), "b");
+  CHECK(symlink(".", path) == 0);
+  rt_write("x.json", "1");
+  rt_write("main.js",
+           "let loaded = 0, err = '';\n"
+           "for (let i = 0; i < 16384 && !err; i++) {\n"
+           "  const p = i.toString(2).padStart(14, '0').replace(/0/g, 'a/')\n"
+           "    .replace(/1/g, 'b/');\n"
+           "  try { loaded += (await import(`./${p}x.json`)).default; }\n"
+           "  catch (e) { err = e.name + ': ' + e.message; }\n"
+           "}\n"
+           "const again = (await import('./a/a/a/a/a/a/a/a/a/a/a/a/a/a/x.json'))"
+           ".default;\n"
+           "export default [loaded, err.replace(/\"[^\"]*\"/, 'URL'), again];\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  char want[256];
+  snprintf(want, sizeof(want),
+           "[%d,\"TypeError: Cannot load URL: this realm's module map is "
+           "full (%d modules)\",1]",
+           MOD_MAX - 1, MOD_MAX);
+  CHECK_STR(r.value, want);
+  rt_result_free(&r);
+}
+
+/* import() calls not awaited: at most 10000 in flight per realm, the next
+ * one is rejected at once (each holds C memory until the next tick). */
+static void t_pending_dynamic_imports_bounded(void) {
+  rt_root();
+  rt_write("ok.js", "export default 'ok';\n");
+  rt_write("main.js",
+           "const ps = [];\n"
+           "for (let i = 0; i < 10005; i++) ps.push(import('./ok.js'));\n"
+           "const rs = await Promise.allSettled(ps);\n"
+           "const bad = rs.filter((r) => r.status === 'rejected');\n"
+           "export default [rs.length - bad.length, bad.length,\n"
+           "  bad[0].reason.message.includes('10000 dynamic imports are in "
+           "flight')];\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "[10000,5,true]");
+  rt_result_free(&r);
+}
+
+/* A file:// URL whose percent escapes decode to bytes that are not UTF-8
+ * is refused (the URL would reach import.meta.url and error text). */
+static void t_percent_escapes_not_utf8(void) {
+  const char* root = rt_root();
+  rt_write("main.js",
+           "try { await import('file://%s/%%ff%%fe.js'); }\n"
+           "catch (e) { globalThis.msg = e.message; }\n"
+           "const ok = await import('file://%s/%%6fk.js');\n"
+           "export default [globalThis.msg.includes('not valid UTF-8'), "
+           "ok.default];\n",
+           root, root);
+  rt_write("ok.js", "export default 'ok';\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "[true,\"ok\"]");
+  rt_result_free(&r);
+}
+
 static const iso_test cases[] = {
     {"diamond_compiled_once", t_diamond_compiled_once},
     {"cycle", t_cycle},
@@ -273,6 +544,14 @@ static const iso_test cases[] = {
     {"dynamic_import_errors_are_catchable",
      t_dynamic_import_errors_are_catchable},
     {"top_level_await", t_top_level_await},
+    {"fifo_refused", t_fifo_refused},
+    {"links_to_special_files", t_links_to_special_files},
+    {"module_size_limit", t_module_size_limit},
+    {"failed_imports_leave_nothing", t_failed_imports_leave_nothing},
+    {"failed_import_retried", t_failed_import_retried},
+    {"module_map_bounded", t_module_map_bounded},
+    {"pending_dynamic_imports_bounded", t_pending_dynamic_imports_bounded},
+    {"percent_escapes_not_utf8", t_percent_escapes_not_utf8},
     {NULL, NULL},
 };
 
