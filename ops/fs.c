@@ -9,8 +9,18 @@
  * leaves the root fails (EXDEV), one that stays inside is followed. Ops on
  * a last component (create, mkdir, remove, rename) resolve its parent that
  * way and call the *at() function on the base name without following a
- * final symlink, and a recursive remove never follows one at all, so no
- * op can reach a file outside the root, whatever the tree holds.
+ * final symlink, and a recursive remove never follows one at all.
+ *
+ * A hard link is the one way into the root that no path resolution sees:
+ * a name inside it for a file whose other name is outside. So the ops that
+ * open a file's contents or metadata (readFile, writeFile, stat) refuse a
+ * file with more than one link, checked with fstat on the O_PATH fd the
+ * path resolved to before anything reads, truncates or writes it; files
+ * are read and written by reopening that fd (/proc/self/fd), so the check
+ * holds for the very inode used. Nothing but a regular file is opened for
+ * reading or writing (a FIFO would block an op thread). With that, no op
+ * reaches a file outside the root, whatever the tree holds (bind mounts
+ * the operator made inside it aside).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,9 +35,13 @@
 #include <unistd.h>
 
 #include "iso_ops.h"
+#include "mp.h"
 #include "ops_private.h"
 
 #define READ_MAX ((size_t)256 << 20)
+/* entries readDir returns: its result is built in memory and becomes one
+ * JavaScript array, so a huge directory is an error, not a stall */
+#define READDIR_MAX 100000
 #define TREE_DEPTH_MAX 256
 #define OPENAT2_TRIES 8
 
@@ -149,11 +163,16 @@ static int fs_check_real(const fs_path* p, int fd, const char* base) {
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   ssize_t n = readlink(link, real, sizeof real - 1);
   size_t rootlen = strlen(env->root_path);
+  if (n >= 0) {
+    real[n] = '\0';
+  }
+  /* "/data" is not a prefix of "/database" */
   if (n < 0 || (size_t)n < rootlen ||
-      memcmp(real, env->root_path, rootlen) != 0) {
+      memcmp(real, env->root_path, rootlen) != 0 ||
+      (real[rootlen] != '/' && real[rootlen] != '\0' &&
+       strcmp(env->root_path, "/") != 0)) {
     return fs_fail(p, ISO_OPERR_PERMISSION_DENIED, "escapes the data root");
   }
-  real[n] = '\0';
   const char* rel = real + rootlen + (real[rootlen] == '/');
   char full[PATH_MAX];
   if (base != NULL) {
@@ -203,6 +222,35 @@ static int fs_open_parent(const fs_path* p, int* dfd, const char** base) {
     return -1;
   }
   return 0;
+}
+
+/* Refuses a file that has other names than the one the path found (st is
+ * fstat of the fd it resolved to): one of them may be outside the root, and
+ * no path check can tell. Directories always have several links. Returns 0
+ * or -1 after failing the call. */
+static int fs_check_links(const fs_path* p, const struct stat* st) {
+  if (S_ISDIR(st->st_mode) || st->st_nlink <= 1) {
+    return 0;
+  }
+  char what[160];
+  snprintf(what, sizeof what,
+           "has %ju hard links; isopool:fs does not open a file with more "
+           "than one, since another may be outside the data root",
+           (uintmax_t)st->st_nlink);
+  return fs_fail(p, ISO_OPERR_PERMISSION_DENIED, what);
+}
+
+/* Opens the inode behind path_fd (an O_PATH fd, already checked) with
+ * `flags`, through /proc/self/fd: the same file, whatever the path names
+ * by now. Returns the fd, or -1 after failing the call. */
+static int fs_reopen(const fs_path* p, int path_fd, int flags) {
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", path_fd);
+  int fd = open(link, flags | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    return fs_fail_errno(p, errno, 0);
+  }
+  return fd;
 }
 
 /* ---- result helpers ---- */
@@ -262,24 +310,35 @@ static int read_all(const fs_path* p,
   return 0;
 }
 
-static int read_regular(const fs_path* p, int fd) {
+/* Reads the file path_fd (O_PATH) resolved to: decided on fstat before
+ * anything is opened for reading, so a FIFO or a device is never opened,
+ * and a file with other names is refused. */
+static int read_regular(const fs_path* p, int path_fd) {
   struct stat st;
-  if (fstat(fd, &st) != 0) {
+  if (fstat(path_fd, &st) != 0) {
     return fs_fail_errno(p, errno, 0);
   }
   if (!S_ISREG(st.st_mode)) {
     return fs_fail(p, ISO_OPERR_INVALID_DATA, "is not a regular file");
   }
+  if (fs_check_links(p, &st) != 0) {
+    return -1;
+  }
   if ((uint64_t)st.st_size > READ_MAX) {
     return fs_fail(p, ISO_OPERR_INVALID_DATA, "is larger than 256 MiB");
   }
-  uint8_t* buf = NULL;
-  size_t len = 0;
-  if (read_all(p, fd, (size_t)st.st_size, &buf, &len) != 0) {
+  int fd = fs_reopen(p, path_fd, O_RDONLY);
+  if (fd < 0) {
     return -1;
   }
-  int rc = iso_op_ret_bin(p->call, buf, len);
-  free(buf);
+  uint8_t* buf = NULL;
+  size_t len = 0;
+  int rc = read_all(p, fd, (size_t)st.st_size, &buf, &len);
+  close(fd);
+  if (rc == 0) {
+    rc = iso_op_ret_bin(p->call, buf, len);
+    free(buf);
+  }
   return rc;
 }
 
@@ -287,7 +346,7 @@ int iso__op_fs_read_file(iso_op_call* call) {
   fs_path p;
   int fd;
   if (fs_arg(&p, call, "readFile", 0, "path", ISO_PERM_READ) != 0 ||
-      fs_open(&p, O_RDONLY | O_NONBLOCK, &fd) != 0) {
+      fs_open(&p, O_PATH, &fd) != 0) {
     return -1;
   }
   int rc = read_regular(&p, fd);
@@ -336,10 +395,11 @@ static int write_open_existing(const fs_path* p, int flags, int* fd) {
              : fs_fail(p, ISO_OPERR_INVALID_DATA, "is not a regular file");
   }
   if (rc == 0) {
-    char link[64];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", path_fd);
-    *fd = open(link, flags);
-    rc = *fd < 0 ? fs_fail_errno(p, errno, 0) : 0;
+    rc = fs_check_links(p, &st); /* before O_TRUNC touches it */
+  }
+  if (rc == 0) {
+    *fd = fs_reopen(p, path_fd, flags);
+    rc = *fd < 0 ? -1 : 0;
   }
   close(path_fd);
   return rc;
@@ -425,7 +485,9 @@ static void free_ents(dir_ent* ents, size_t n) {
   free(ents);
 }
 
-/* Collects the entries of d but "." and "..". Returns 0 or an errno. */
+/* Collects the entries of d but "." and ".." and names that are not
+ * UTF-8 (JavaScript could neither hold nor name them: fs paths must be
+ * UTF-8). Returns 0, an errno, or -1 past READDIR_MAX entries. */
 static int collect(DIR* d, dir_ent** out, size_t* count) {
   dir_ent* ents = NULL;
   size_t n = 0, cap = 0;
@@ -435,8 +497,14 @@ static int collect(DIR* d, dir_ent** out, size_t* count) {
     if (de == NULL) {
       break;
     }
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+        !iso__mp_utf8_valid((const uint8_t*)de->d_name,
+                            strlen(de->d_name))) {
       continue;
+    }
+    if (n == READDIR_MAX) {
+      free_ents(ents, n);
+      return -1;
     }
     unsigned char type = de->d_type;
     struct stat st;
@@ -468,7 +536,9 @@ static int collect(DIR* d, dir_ent** out, size_t* count) {
     free_ents(ents, n);
     return e;
   }
-  qsort(ents, n, sizeof *ents, cmp_ent);
+  if (n > 1) { /* qsort(NULL, 0, ...) is undefined */
+    qsort(ents, n, sizeof *ents, cmp_ent);
+  }
   *out = ents;
   *count = n;
   return 0;
@@ -507,6 +577,10 @@ int iso__op_fs_read_dir(iso_op_call* call) {
   size_t n = 0;
   int e = collect(d, &ents, &n);
   closedir(d);
+  if (e == -1) {
+    return fs_fail(&p, ISO_OPERR_OTHER,
+                   "has more than 100000 entries (the most readDir returns)");
+  }
   if (e != 0) {
     return fs_fail_errno(&p, e, 0);
   }
@@ -572,8 +646,13 @@ int iso__op_fs_stat(iso_op_call* call) {
       fs_open(&p, O_PATH, &fd) != 0) {
     return -1;
   }
-  int rc = stat_fd(fd, &sx);
+  struct stat st;
+  int rc = fstat(fd, &st) != 0 ? -1 : stat_fd(fd, &sx);
   int e = errno;
+  if (rc == 0 && fs_check_links(&p, &st) != 0) {
+    close(fd);
+    return -1; /* its size and times may be an outside file's */
+  }
   close(fd);
   return rc != 0 ? fs_fail_errno(&p, e, 0) : write_stat(call, &sx);
 }

@@ -23,6 +23,11 @@
 #include "mp.h"
 #include "ops_private.h"
 
+/* Entries of one kind a job's `permissions` may list: narrowing is
+ * quadratic in them (set_canon) and runs on the service's NNG threads, so
+ * a request of a million entries must be refused, not worked through. */
+#define NARROW_MAX 1024
+
 typedef struct perm_set {
   int all;
   char** items;
@@ -363,6 +368,11 @@ static int narrow_kind(perm_set* s,
   if (o.type != ISO__MP_ARRAY) {
     snprintf(msg, sizeof msg, "%s must be true, false or an array of strings",
              kind_names[kind]);
+    return bad(err, errlen, msg);
+  }
+  if (o.len > NARROW_MAX) {
+    snprintf(msg, sizeof msg, "%s: at most %d entries (got %u)",
+             kind_names[kind], NARROW_MAX, o.len);
     return bad(err, errlen, msg);
   }
   for (uint32_t i = 0; i < o.len; i++) {

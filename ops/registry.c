@@ -400,7 +400,15 @@ static int op_env_get(iso_op_call* call) {
                        name);
   }
   const char* v = getenv(name);
-  return v == NULL ? 0 : iso_op_ret_str(call, v, strlen(v));
+  if (v == NULL) {
+    return 0;
+  }
+  /* the operator's environment, but a JavaScript string must be text */
+  if (!iso__mp_utf8_valid((const uint8_t*)v, strlen(v))) {
+    return iso_op_fail(call, ISO_OPERR_INVALID_DATA,
+                       "env \"%.200s\": the value is not valid UTF-8", name);
+  }
+  return iso_op_ret_str(call, v, strlen(v));
 }
 
 /* ---- the table ---- */
@@ -521,7 +529,10 @@ static void run_rec(iso_op_batch* b, iso_op_rec* rec) {
   } else {
     call.def = &b->table->defs[rec->op];
     call.perms = rec->perms;
-    iso_op_invoke(&call, b->args.data + rec->args_off, rec->args_len);
+    /* no arguments at all leave args.data NULL: NULL + 0 is undefined */
+    const uint8_t* args =
+        rec->args_len > 0 ? b->args.data + rec->args_off : NULL;
+    iso_op_invoke(&call, args, rec->args_len);
   }
   if (call.err == ISO_OPERR_NONE && b->res.len > UINT32_MAX) {
     b->res.len = off;

@@ -1478,6 +1478,283 @@ static void t_batch(void) {
   run("op_kv_delete", NULL, "s", "kbatch");
 }
 
+/* ---- hostile input ---- */
+
+/* A hard link inside the root to a file outside it is a name no path
+ * resolution can see through: every op that opens a file's contents or
+ * metadata refuses a file with more than one link (also two names inside
+ * the root: the op cannot tell). readDir lists it; remove unlinks the name
+ * inside, and the file outside stays as it was. */
+static void t_fs_hard_links(void) {
+  char out[256], in[256], in2[256];
+  snprintf(out, sizeof out, "%s/secret.txt", g_out);
+  sub("hl", in, sizeof in);
+  CHECK_EQ(link(out, in), 0);
+  const char* why =
+      "has 2 hard links; isopool:fs does not open a file with more than "
+      "one, since another may be outside the data root";
+  char want[512];
+  snprintf(want, sizeof want, "readFile \"hl\": %s", why);
+  run("op_fs_read_file", g_all, "s", "hl");
+  CHECK_ERR("PermissionDenied", want);
+  snprintf(want, sizeof want, "writeFile \"hl\": %s", why);
+  run("op_fs_write_file", g_all, "sy", "hl", "pwned");
+  CHECK_ERR("PermissionDenied", want);
+  run("op_fs_write_file", g_all, "syb", "hl", "pwned", 1);
+  CHECK_ERR("PermissionDenied", want);
+  run("op_fs_write_file", g_all, "sybbb", "hl", "pwned", 0, 1, 1);
+  CHECK_ERR("AlreadyExists", "writeFile \"hl\": file exists");
+  snprintf(want, sizeof want, "stat \"hl\": %s", why);
+  run("op_fs_stat", g_all, "s", "hl");
+  CHECK_ERR("PermissionDenied", want);
+  /* through a symlink inside the root, the same */
+  sub("to_hl", in2, sizeof in2);
+  CHECK_EQ(symlink("hl", in2), 0);
+  snprintf(want, sizeof want, "readFile \"to_hl\": %s", why);
+  run("op_fs_read_file", g_all, "s", "to_hl");
+  CHECK_ERR("PermissionDenied", want);
+  run("op_fs_read_dir", g_all, "s", ".");
+  CHECK_CONTAINS((const char*)R.json.data,
+                 "{\"name\":\"hl\",\"isFile\":true,\"isDirectory\":false,"
+                 "\"isSymlink\":false}");
+  run("op_fs_remove", g_all, "s", "to_hl");
+  CHECK_OK("");
+  run("op_fs_remove", g_all, "s", "hl");
+  CHECK_OK("");
+  char text[16] = "";
+  FILE* f = fopen(out, "r");
+  CHECK(f != NULL && fgets(text, sizeof text, f) != NULL);
+  if (f != NULL) {
+    fclose(f);
+  }
+  CHECK_STR(text, "secret");
+  /* two names inside the root: refused too, both */
+  sub("notes/a.txt", in, sizeof in);
+  sub("notes/a2.txt", in2, sizeof in2);
+  CHECK_EQ(link(in, in2), 0);
+  run("op_fs_read_file", g_all, "s", "notes/a.txt");
+  CHECK_EQ(R.err, ISO_OPERR_PERMISSION_DENIED);
+  run("op_fs_remove", g_all, "s", "notes/a2.txt");
+  CHECK_OK("");
+  run("op_fs_read_file", g_all, "s", "notes/a.txt");
+  CHECK_OK("\"aGVsbG8=\""); /* one link again */
+}
+
+/* Makes n empty files named <prefix><i> in directory dir. */
+static void make_files(const char* dir, const char* prefix, int n) {
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+  CHECK(dfd >= 0);
+  for (int i = 0; i < n; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "%s%d", prefix, i);
+    int fd = openat(dfd, name, O_CREAT | O_WRONLY, 0644);
+    CHECK(fd >= 0);
+    close(fd);
+  }
+  close(dfd);
+}
+
+/* An empty directory (nothing to sort), a name that is not UTF-8 (left
+ * out: JavaScript could not name it), and the entry limit: 100000 entries
+ * are listed, one more is an error, in bounded time and memory. */
+static void t_fs_read_dir_limits(void) {
+  char d[256], p[300];
+  run("op_fs_mkdir", g_all, "s", "rd_empty");
+  run("op_fs_read_dir", g_all, "s", "rd_empty");
+  CHECK_OK("[]");
+  run("op_fs_mkdir", g_all, "s", "rd_bad");
+  sub("rd_bad/ok", p, sizeof p);
+  write_path(p, "");
+  sub("rd_bad/\xff\xfe", p, sizeof p);
+  write_path(p, "");
+  run("op_fs_read_dir", g_all, "s", "rd_bad");
+  CHECK_OK(
+      "[{\"name\":\"ok\",\"isFile\":true,\"isDirectory\":false,"
+      "\"isSymlink\":false}]");
+  run("op_fs_mkdir", g_all, "s", "rd_big");
+  sub("rd_big", d, sizeof d);
+  make_files(d, "", 100000);
+  time_t t0 = time(NULL);
+  run("op_fs_read_dir", g_all, "s", "rd_big");
+  CHECK_EQ(R.rc, 0);
+  iso__mp_rd r;
+  iso__mp_obj o;
+  iso__mp_rd_init(&r, R.out.data, R.out.len);
+  CHECK(iso__mp_read(&r, &o) == 0 && o.type == ISO__MP_ARRAY &&
+        o.len == 100000);
+  make_files(d, "x", 1);
+  run("op_fs_read_dir", g_all, "s", "rd_big");
+  CHECK_ERR("Error",
+            "readDir \"rd_big\": has more than 100000 entries (the most "
+            "readDir returns)");
+  CHECK(time(NULL) - t0 < 10);
+  run("op_fs_remove", g_all, "sb", "rd_big", 1);
+  CHECK_OK("");
+  run("op_fs_remove", g_all, "sb", "rd_bad", 1);
+  run("op_fs_remove", g_all, "s", "rd_empty");
+}
+
+/* Paths as an attacker writes them: each a clear error, none touching the
+ * file system outside the root. */
+static void t_fs_hostile_paths(void) {
+  static const uint8_t not_utf8[] = {0xa4, 'a', '/', 0xc3, 0x28};
+  static const uint8_t with_nul[] = {0xa9, 'n', 'o', 't', 'e', 's',
+                                     0,    'a', '.', 't'};
+  static const uint8_t surrogate[] = {0xa4, 'x', 0xed, 0xa0, 0x80};
+  run("op_fs_read_file", g_all, "r", not_utf8, sizeof not_utf8);
+  CHECK_ERR("TypeError",
+            "op_fs_read_file: argument 1 (path) must be valid UTF-8 without "
+            "NUL bytes");
+  run("op_fs_read_file", g_all, "r", with_nul, sizeof with_nul);
+  CHECK_ERR("TypeError",
+            "op_fs_read_file: argument 1 (path) must be valid UTF-8 without "
+            "NUL bytes");
+  run("op_fs_write_file", g_all, "ry", surrogate, sizeof surrogate, "x");
+  CHECK_ERR("TypeError",
+            "op_fs_write_file: argument 1 (path) must be valid UTF-8 without "
+            "NUL bytes");
+  /* longer than PATH_MAX: refused before anything is resolved */
+  size_t big = 1 << 20;
+  char* longp = malloc(big + 1);
+  memset(longp, 'a', big);
+  longp[big] = '\0';
+  run("op_fs_stat", g_all, "s", longp);
+  CHECK_ERR("TypeError",
+            "op_fs_stat: argument 1 (path) is too long (at most 4095 bytes)");
+  /* a component longer than NAME_MAX */
+  longp[300] = '\0';
+  run("op_fs_write_file", g_all, "sy", longp, "x");
+  CHECK_EQ(R.rc, -1);
+  CHECK_CONTAINS(R.msg, "file name too long");
+  /* deep: 2000 components of "a/" resolve to nothing that exists */
+  for (int i = 0; i < 2000; i++) {
+    memcpy(longp + 2 * i, "a/", 2);
+  }
+  longp[3999] = '\0';
+  run("op_fs_read_file", g_all, "s", longp);
+  CHECK_EQ(R.err, ISO_OPERR_NOT_FOUND);
+  CHECK_CONTAINS(R.msg, "a/a/a/\": no such file or directory");
+  /* ".." after a climb back down stays inside; beyond the root it is
+   * refused as text */
+  run("op_fs_read_file", g_all, "s", "notes/./../notes//a.txt");
+  CHECK_OK("\"aGVsbG8=\"");
+  run("op_fs_read_file", g_all, "s", "notes/../../notes/a.txt");
+  CHECK_ERR("PermissionDenied",
+            "readFile \"notes/../../notes/a.txt\": escapes the data root");
+  run("op_fs_read_file", g_all, "s", "...");
+  CHECK_ERR("NotFound", "readFile \"...\": no such file or directory");
+  free(longp);
+}
+
+/* kv keys at and past the limits, and keys that are not text. */
+static void t_kv_hostile(void) {
+  static const uint8_t key_nul[] = {0xa3, 'k', 0, 'k'};
+  static const uint8_t key_bad[] = {0xa2, 0xc0, 0x80}; /* overlong NUL */
+  run("op_kv_set", NULL, "ri", key_nul, sizeof key_nul, 1);
+  CHECK_ERR("TypeError",
+            "op_kv_set: argument 1 (key) must be valid UTF-8 without NUL "
+            "bytes");
+  run("op_kv_get", NULL, "r", key_bad, sizeof key_bad);
+  CHECK_ERR("TypeError",
+            "op_kv_get: argument 1 (key) must be valid UTF-8 without NUL "
+            "bytes");
+  char* key = malloc((1 << 20) + 1);
+  memset(key, 'k', 1 << 20);
+  key[1 << 20] = '\0';
+  run("op_kv_get", NULL, "s", key);
+  CHECK_ERR("TypeError",
+            "op_kv_get: argument 1 (key) is too long (at most 1024 bytes)");
+  run("op_kv_list", NULL, "s", key);
+  CHECK_ERR("TypeError",
+            "op_kv_list: argument 1 (prefix) is too long (at most 1024 "
+            "bytes)");
+  free(key);
+  run("op_kv_increment", NULL, "sd", "kh:n", 1e308);
+  run("op_kv_increment", NULL, "sd", "kh:n", 1e308);
+  iso__mp_rd r; /* an overflow to Infinity (JSON shows it as null) */
+  iso__mp_obj o;
+  iso__mp_rd_init(&r, R.out.data, R.out.len);
+  CHECK(R.rc == 0 && iso__mp_read(&r, &o) == 0 && o.type == ISO__MP_F64 &&
+        o.v.f > 1.7e308);
+  run("op_kv_delete", NULL, "s", "kh:n");
+  run("op_kv_list", NULL, "si", "", 100000); /* the most at once */
+  CHECK_EQ(R.rc, 0);
+}
+
+/* A 16 MiB digest is one pass of OpenSSL over the bytes: no copy, quick. */
+static void t_crypto_digest_large(void) {
+  size_t n = (size_t)16 << 20;
+  uint8_t* zeros = calloc(1, n);
+  time_t t0 = time(NULL);
+  run("op_crypto_digest", NULL, "sY", "SHA-256", zeros, n);
+  CHECK(time(NULL) - t0 < 5);
+  size_t len = 0;
+  const uint8_t* p = result_bin(&len);
+  char hex[65] = "";
+  if (p != NULL && len == 32) {
+    to_hex(p, len, hex);
+  }
+  CHECK_STR(hex,
+            "080acf35a507ac9849cfcba47dc2ad83e01b75663a516279c8b9d243b719643e");
+  free(zeros);
+}
+
+/* env: names at the limit, values that are not text. */
+static void t_env_hostile(void) {
+  char name[1100];
+  memset(name, 'N', sizeof name - 1);
+  name[sizeof name - 1] = '\0';
+  run("op_env_get", g_all, "s", name);
+  CHECK_ERR("TypeError",
+            "op_env_get: argument 1 (name) is too long (at most 1023 bytes)");
+  setenv("ISO_OPS_BAD", "\xff\xfeok", 1);
+  run("op_env_get", g_all, "s", "ISO_OPS_BAD");
+  CHECK_ERR("InvalidData",
+            "env \"ISO_OPS_BAD\": the value is not valid UTF-8");
+  unsetenv("ISO_OPS_BAD");
+}
+
+/* A job's permission lists are bounded: narrowing stays quick whatever a
+ * request holds (it runs on the service's NNG threads). */
+static void t_perms_narrow_bounded(void) {
+  iso_perms* granted = perms("a", NULL, "HOME");
+  iso_buf req;
+  iso_buf_init(&req);
+  iso__mp_wr w;
+  iso__mp_wr_init(&w, &req);
+  iso__mp_put_map(&w, 1);
+  iso__mp_put_cstr(&w, "read");
+  iso__mp_put_array(&w, 100000);
+  for (int i = 0; i < 100000; i++) {
+    iso__mp_put_cstr(&w, "a");
+  }
+  iso_perms* out = NULL;
+  char err[256] = "";
+  time_t t0 = time(NULL);
+  CHECK_EQ(iso_perms_narrow(granted, req.data, req.len, &out, err, sizeof err),
+           ISO_EINVAL);
+  CHECK_STR(err, "permissions: read: at most 1024 entries (got 100000)");
+  CHECK(time(NULL) - t0 < 2);
+  CHECK(out == NULL);
+  /* 1024 of them are fine, and canonical */
+  iso_buf_reset(&req);
+  iso__mp_wr_init(&w, &req);
+  iso__mp_put_map(&w, 1);
+  iso__mp_put_cstr(&w, "read");
+  iso__mp_put_array(&w, 1024);
+  for (int i = 0; i < 1024; i++) {
+    char item[16];
+    snprintf(item, sizeof item, "a/%d", i % 7);
+    iso__mp_put_cstr(&w, item);
+  }
+  CHECK_EQ(iso_perms_narrow(granted, req.data, req.len, &out, err, sizeof err),
+           0);
+  check_describe(out, "read=a/0,a/1,a/2,a/3,a/4,a/5,a/6 write=none env=none");
+  iso_perms_unref(out);
+  iso_buf_free(&req);
+  iso_perms_unref(granted);
+}
+
 static const iso_test cases[] = {{"err_class", t_err_class},
                                  {"builtin_table", t_builtin_table},
                                  {"invoke", t_invoke},
@@ -1507,6 +1784,13 @@ static const iso_test cases[] = {{"err_class", t_err_class},
                                  {"crypto_random", t_crypto_random},
                                  {"crypto_uuid", t_crypto_uuid},
                                  {"batch", t_batch},
+                                 {"fs_hard_links", t_fs_hard_links},
+                                 {"fs_read_dir_limits", t_fs_read_dir_limits},
+                                 {"fs_hostile_paths", t_fs_hostile_paths},
+                                 {"kv_hostile", t_kv_hostile},
+                                 {"crypto_digest_large", t_crypto_digest_large},
+                                 {"env_hostile", t_env_hostile},
+                                 {"perms_narrow_bounded", t_perms_narrow_bounded},
                                  {NULL, NULL}};
 
 int main(int argc, char** argv) {
