@@ -30,6 +30,7 @@
 #include "iso_json.h"
 #include "iso_pool.h"
 #include "iso_rt.h"
+#include "iso_utf8.h"
 
 #define EXIT_USAGE 2
 
@@ -300,24 +301,55 @@ static void stop_cb(void* arg) {
   kill(getpid(), SIGTERM);
 }
 
-/* The first line of FILE, the admin token. Returns 0 or -1 (said). */
-static int read_token(const char* file, char* out, size_t len) {
-  FILE* f = fopen(file, "r");
-  if (f == NULL || fgets(out, (int)len, f) == NULL) {
-    fprintf(stderr, "isopool: cannot read the admin token from %s: %s\n", file,
-            f == NULL ? strerror(errno) : "it is empty");
-    if (f != NULL) {
-      fclose(f);
-    }
-    return -1;
+/* An admin token must be one a client can send: not empty (an empty
+ * token would admit anyone who sends "token": ""), at most
+ * ISO_ADMIN_MAX_TOKEN bytes and valid UTF-8 (the admin decoder refuses any
+ * other token, so the service would start and then refuse every request).
+ * `from` names where it came from. Returns 0 or -1 (said). */
+static int check_token(const char* tok, size_t len, const char* from) {
+  const char* why = NULL;
+  if (len == 0) {
+    why = "is empty (leave the option out to run without a token)";
+  } else if (len > ISO_ADMIN_MAX_TOKEN) {
+    why = "is longer than the admin protocol's limit";
+  } else if (memchr(tok, '\0', len) != NULL || !iso_utf8_valid(tok, len)) {
+    why = "is not text (valid UTF-8, no NUL bytes)";
   }
-  fclose(f);
-  out[strcspn(out, "\r\n")] = '\0';
-  if (out[0] == '\0') {
-    fprintf(stderr, "isopool: the admin token in %s is empty\n", file);
+  if (why != NULL) {
+    fprintf(stderr, "isopool: the admin token %s %s (%zu bytes; at most %d)\n",
+            from, why, len, ISO_ADMIN_MAX_TOKEN);
     return -1;
   }
   return 0;
+}
+
+/* The first line of FILE, the admin token, into out (ISO_ADMIN_MAX_TOKEN +
+ * 1 bytes). The whole line is read and checked, so a long token is refused
+ * rather than cut. Returns 0 or -1 (said). */
+static int read_token(const char* file, char* out) {
+  FILE* f = fopen(file, "r");
+  if (f == NULL) {
+    fprintf(stderr, "isopool: cannot read the admin token from %s: %s\n", file,
+            strerror(errno));
+    return -1;
+  }
+  char* line = NULL;
+  size_t cap = 0;
+  ssize_t n = getline(&line, &cap, f);
+  fclose(f);
+  size_t len = n > 0 ? (size_t)n : 0;
+  while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+    len--;
+  }
+  char from[300];
+  snprintf(from, sizeof from, "in %s", file);
+  int rc = check_token(line != NULL ? line : "", len, from);
+  if (rc == 0) {
+    memcpy(out, line, len);
+    out[len] = '\0';
+  }
+  free(line);
+  return rc;
 }
 
 static int cmd_serve(int argc, char** argv) {
@@ -434,10 +466,14 @@ static int cmd_serve(int argc, char** argv) {
         po.log_jobs = 1;
         break;
       case O_ADMIN_TOKEN:
+        if (check_token(optarg, strlen(optarg), "given by --admin-token") !=
+            0) {
+          return EXIT_USAGE;
+        }
         po.admin_token = optarg;
         break;
       case O_ADMIN_TOKEN_FILE:
-        if (read_token(optarg, token, sizeof(token)) != 0) {
+        if (read_token(optarg, token) != 0) {
           return EXIT_USAGE;
         }
         po.admin_token = token;

@@ -45,7 +45,10 @@ static int int_in(const iso__mp_obj* v,
   } else if (v->type == ISO__MP_INT) {
     x = v->v.i;
   } else if ((v->type == ISO__MP_F64 || v->type == ISO__MP_F32) &&
+             v->v.f >= -0x1p63 && v->v.f < 0x1p63 &&
              v->v.f == (double)(int64_t)v->v.f) {
+    /* the range test first: casting NaN or 1e300 to int64_t is undefined
+     * (both bounds are exact doubles, and NaN fails both) */
     x = (int64_t)v->v.f;
   } else {
     return -1;
@@ -137,6 +140,17 @@ static int take_key(iso_admin_req* q,
   return 0;
 }
 
+/* Was key k already one of the first n keys (each's name in names)? */
+static int seen_before(const iso__mp_obj* names, uint32_t n,
+                       const iso__mp_obj* k) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (names[i].len == k->len && memcmp(names[i].data, k->data, k->len) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 int iso_admin_decode(const uint8_t* msg,
                      size_t len,
                      iso_admin_req* q,
@@ -146,19 +160,47 @@ int iso_admin_decode(const uint8_t* msg,
   q->job = -1;
   q->worker = -1;
   q->grace_ms = -1;
+  if (msg == NULL || len == 0) {
+    return fail(err, errlen, "an admin request must be a msgpack map");
+  }
+  if (len > ISO_ADMIN_MAX_MSG) {
+    return fail(err, errlen, "the admin request is %zu bytes (the limit is %d)",
+                len, ISO_ADMIN_MAX_MSG);
+  }
   iso__mp_rd r;
   iso__mp_rd_init(&r, msg, len);
   iso__mp_obj map;
   if (iso__mp_read(&r, &map) != 0 || map.type != ISO__MP_MAP) {
     return fail(err, errlen, "an admin request must be a msgpack map");
   }
-  int has_cmd = 0, too_deep = 0;
+  if (map.len > ISO_ADMIN_MAX_KEYS) {
+    return fail(err, errlen, "the admin request has %u keys (the limit is %d)",
+                map.len, ISO_ADMIN_MAX_KEYS);
+  }
+  /* Every key once, unknown ones included: a second 'cmd' or 'token'
+   * would otherwise replace the first, and what the service logs or checks
+   * could differ from what it runs. */
+  iso__mp_obj names[ISO_ADMIN_MAX_KEYS];
+  int has_cmd = 0, has_v = 0, too_deep = 0;
   for (uint32_t i = 0; i < map.len; i++) {
     iso__mp_obj k, v;
     const uint8_t* at;
     if (iso__mp_read(&r, &k) != 0 || k.type != ISO__MP_STR) {
       return fail(err, errlen, "admin request keys must be strings");
     }
+    if (seen_before(names, i, &k)) {
+      char name[40];
+      size_t n = 0;
+      for (uint32_t j = 0; j < k.len && n + 4 < sizeof name; j++) {
+        name[n++] = k.data[j] >= 0x20 && k.data[j] < 0x7f ? (char)k.data[j]
+                                                          : '?';
+      }
+      name[n] = '\0';
+      return fail(err, errlen, "duplicate key '%s'%s", name,
+                  n < k.len ? "..." : "");
+    }
+    names[i] = k;
+    has_v |= key_is(&k, "v");
     at = r.p;
     if (iso__mp_read(&r, &v) != 0) {
       return fail(err, errlen, "the admin request is truncated");
@@ -177,6 +219,9 @@ int iso_admin_decode(const uint8_t* msg,
   }
   if (r.p != r.end) {
     return fail(err, errlen, "trailing bytes after the admin request");
+  }
+  if (!has_v) {
+    return fail(err, errlen, "the admin request has no 'v' (the version, 1)");
   }
   if (!has_cmd) {
     return fail(err, errlen, "the admin request has no 'cmd'");

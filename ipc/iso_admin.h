@@ -42,6 +42,10 @@ typedef enum iso_admin_cmd {
 #define ISO_ADMIN_MAX_WORKERS 256
 #define ISO_ADMIN_MAX_TOKEN 256
 #define ISO_ADMIN_MAX_MODULE 1024
+/* An admin request is at most this many bytes (the service's admin socket
+ * takes no larger message) and has at most this many keys. */
+#define ISO_ADMIN_MAX_MSG 65536
+#define ISO_ADMIN_MAX_KEYS 16
 
 /* A decoded admin request. Strings are NUL-terminated copies. */
 typedef struct iso_admin_req {
@@ -59,10 +63,12 @@ typedef struct iso_admin_req {
 /* iso_admin_cmd_name: "status", ...; NULL for an unknown value. */
 const char* iso_admin_cmd_name(iso_admin_cmd cmd);
 
-/* iso_admin_decode: decode and check one request. Returns 0, or
- * ISO_EPROTO with err saying what is wrong ("'workers' must be an integer
- * from 1 to 256"). A request whose token is wrong is still decoded: the
- * caller checks has_token/token. Thread: any. */
+/* iso_admin_decode: decode and check one request: a map of at most
+ * ISO_ADMIN_MAX_KEYS string keys, each once, in at most ISO_ADMIN_MAX_MSG
+ * bytes, with 'v' (1) and 'cmd'; unknown keys are ignored (newer clients may
+ * send more). Returns 0, or ISO_EPROTO with err saying what is wrong
+ * ("'workers' must be an integer from 1 to 256"). A request whose token is
+ * wrong is still decoded: the caller checks has_token/token. Thread: any. */
 int iso_admin_decode(const uint8_t* msg,
                      size_t len,
                      iso_admin_req* out,

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "iso_buf.h"
+#include "iso_utf8.h"
 
 /* Reader errors (structural: the rest of the message cannot be trusted). */
 enum {
@@ -137,12 +138,14 @@ void iso__mp_put_map(iso__mp_wr* w, uint32_t n);
  * hdr (5 bytes at most); returns its length. */
 size_t iso__mp_container_header(uint8_t* hdr, int is_map, uint32_t n);
 
-/* iso__mp_utf8_valid: 1 iff [s, s+n) is well-formed UTF-8. */
-int iso__mp_utf8_valid(const uint8_t* s, size_t n);
+/* The UTF-8 checks under their older names (ops/ uses them); the one
+ * implementation is iso_utf8.h's. */
+static inline int iso__mp_utf8_valid(const uint8_t* s, size_t n) {
+  return iso_utf8_valid(s, n);
+}
 
-/* iso__mp_utf8_seq: the length of the well-formed UTF-8 sequence at s
- * (1..4), or -k when the first k bytes (k >= 1) are an ill-formed or
- * truncated prefix that should become one U+FFFD (a "maximal subpart"). */
-int iso__mp_utf8_seq(const uint8_t* s, size_t n);
+static inline int iso__mp_utf8_seq(const uint8_t* s, size_t n) {
+  return iso_utf8_seq(s, n);
+}
 
 #endif /* ISO_IPC_MP_H */

@@ -408,6 +408,80 @@ static void t_usage_errors(void) {
   }
 }
 
+/* The admin token is checked when the service starts: an empty one would
+ * admit anyone sending "token": "", and one the admin protocol cannot carry
+ * (over 256 bytes, not UTF-8) would start a service that refuses every
+ * admin request. Each case stops at option parsing; the accepted tokens
+ * are followed by a bad --workers, so the parse goes on past them and fails
+ * there instead (no daemon starts). */
+static void t_serve_token_checks(void) {
+  char dir[] = "/tmp/isopool-token-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char t256[257], t257[258], empty_file[64], long_file[64], ok_file[64],
+      crlf_file[64];
+  memset(t256, 'k', 256);
+  t256[256] = 0;
+  memset(t257, 'k', 257);
+  t257[257] = 0;
+  struct {
+    char* path;
+    const char* text;
+  } files[] = {{empty_file, ""},
+               {long_file, t257},
+               {ok_file, t256},
+               {crlf_file, "s3cret\r\nsecond line\n"}};
+  const char* names[] = {"empty", "long", "ok", "crlf"};
+  for (int i = 0; i < 4; i++) {
+    snprintf(files[i].path, 64, "%s/%s", dir, names[i]);
+    FILE* f = fopen(files[i].path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+      fputs(files[i].text, f);
+      fclose(f);
+    }
+  }
+  static const char not_utf8[] = "ab\xc3\x28";
+  const struct {
+    const char* opt;
+    const char* value;
+    const char* err; /* in stderr */
+  } cases[] = {
+      {"--admin-token", "", "the admin token given by --admin-token is empty"},
+      {"--admin-token", t257,
+       "the admin token given by --admin-token is longer than the admin "
+       "protocol's limit (257 bytes; at most 256)"},
+      {"--admin-token", not_utf8, "is not text"},
+      {"--admin-token-file", empty_file, "is empty"},
+      {"--admin-token-file", long_file,
+       "is longer than the admin protocol's limit (257 bytes"},
+      {"--admin-token", t256, "--workers needs a number"},
+      {"--admin-token-file", ok_file, "--workers needs a number"},
+      {"--admin-token-file", crlf_file, "--workers needs a number"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char* argv[] = {ISOPOOL,     "serve",     "--admin", "none",
+                          cases[i].opt, cases[i].value, "--workers", "0",
+                          NULL};
+    proc_result r;
+    CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
+    int failed = iso_test_failed_;
+    CHECK_EQ(r.status, 2);
+    CHECK_CONTAINS(r.err, cases[i].err);
+    if (strstr(cases[i].err, "--workers") != NULL) {
+      CHECK(strstr(r.err, "admin token") == NULL);
+    }
+    if (iso_test_failed_ && !failed) {
+      fprintf(stderr, "    case %zu: %s %.20s\n", i, cases[i].opt,
+              cases[i].value);
+    }
+    proc_result_free(&r);
+  }
+  for (int i = 0; i < 4; i++) {
+    unlink(files[i].path);
+  }
+  rmdir(dir);
+}
+
 static void t_help(void) {
   const char* argv[] = {POOLCTL, "--help", NULL};
   proc_result r;
@@ -475,6 +549,7 @@ static const iso_test cases[] = {
     {"url_from_environment", t_url_from_environment},
     {"cannot_connect", t_cannot_connect},
     {"usage_errors", t_usage_errors},
+    {"serve_token_checks", t_serve_token_checks},
     {"help", t_help},
     {"daemon_stops_on_sigterm", t_daemon_stops_on_sigterm},
     {NULL, NULL},
