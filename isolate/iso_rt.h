@@ -85,6 +85,11 @@ typedef struct iso_rt_opts {
   int (*op_send)(void* data, iso_op_batch* batch);
   void* op_send_data;
   size_t max_pending_ops; /* async ops in flight per realm; 0: 100000 */
+  /* How long JavaScript that belongs to no pending job may run at a time
+   * before it is stopped: a timer a finished call left running in a warm
+   * realm, a FinalizationRegistry callback (0: no limit, as for `isopool
+   * run`, whose program is all its own). */
+  uint32_t background_ms;
 } iso_rt_opts;
 
 /* iso_rt_new: constructor. Returns 0 and *out, ISO_EINVAL (no loop),
@@ -128,6 +133,13 @@ void iso_rt_tick(iso_rt* rt);
  * and keep the batch for reuse. Thread: owning loop, not from inside a
  * runtime callback. */
 void iso_rt_ops_done(iso_rt* rt, iso_op_batch* batch);
+
+/* iso_rt_condemned: why this runtime's isolate should be replaced once
+ * its jobs are answered, or NULL: background JavaScript (a
+ * FinalizationRegistry callback) had to be stopped, and V8 would run it
+ * again; or the heap reached its limit. A static string. Thread: owning
+ * loop. */
+const char* iso_rt_condemned(const iso_rt* rt);
 
 /* iso_rt_heap: the isolate's heap in use and its limit, in bytes.
  * Thread: owning loop. */
@@ -212,6 +224,14 @@ int iso_realm_pending_ops(const iso_realm* realm);
  * not one evaluation's own (a continuation, a timer) gets 50 ms of grace
  * past it, since it may be another job's. Thread: owning loop. */
 void iso_realm_set_deadline(iso_realm* realm, uint64_t deadline_ns);
+
+/* iso_realm_broken: 1 once JavaScript stopped during one of the realm's
+ * microtask checkpoints, which made V8 drop every promise job queued in
+ * it. In a realm many jobs share, the runtime then fails the other
+ * pending evaluations with ISO_ELOST (what they awaited may never run);
+ * the owner should send no new work there and free it once idle.
+ * Thread: owning loop. */
+int iso_realm_broken(const iso_realm* realm);
 
 /* iso_realm_current: the `data` of the evaluation whose own JavaScript
  * (module body, export call) runs right now, or NULL (timers, microtasks,

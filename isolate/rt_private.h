@@ -173,6 +173,7 @@ struct iso_realm {
   int freed;
   int idle_notified;
   size_t nmods; /* records in the module map (at most ISO_MOD_MAX) */
+  int broken; /* a stop dropped its promise jobs (iso_realm_broken) */
 };
 
 /* What JavaScript the isolate runs right now, for iso_rt_running() and the
@@ -202,6 +203,8 @@ struct iso_rt {
   int last_stop_oom; /* the last termination was the heap limit */
   size_t heap_max_mb;
   size_t value_max_bytes;
+  uint64_t background_ns; /* iso_rt_opts.background_ms; 0: no deadline */
+  const char* condemned;  /* why the isolate should be replaced, or NULL */
   v8s_host host;
   /* the op bus (rt_ops.c) */
   const iso_op_table* ops;

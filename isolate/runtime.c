@@ -118,6 +118,13 @@ char* iso_js_error_format(const iso_js_error* e) {
 
 /* ---- entering and leaving JavaScript ---- */
 
+/* The deadline of JavaScript that belongs to no pending job (a timer a
+ * finished call left in a warm realm, a FinalizationRegistry callback):
+ * iso_rt_opts.background_ms from now, or none. */
+static uint64_t background_deadline(const iso_rt* rt) {
+  return rt->background_ns != 0 ? uv_hrtime() + rt->background_ns : 0;
+}
+
 /* Every call into V8 that can run JavaScript ends here: a termination
  * (iso_rt_terminate) is cancelled so the isolate can run again, and the
  * realm it hit fails. Returns rc. */
@@ -140,7 +147,7 @@ void iso__rt_enter(iso_rt* rt, iso_realm* realm) {
   if (d != 0 && realm->cbs.job_error_cb != NULL) {
     d += SHARED_REALM_GRACE_NS;
   }
-  enter_until(rt, d);
+  enter_until(rt, d != 0 ? d : background_deadline(rt));
 }
 
 /* JavaScript entered for one evaluation: its own deadline, else the
@@ -166,6 +173,43 @@ static void stopped_error(iso_rt* rt, iso_js_error* e) {
   }
 }
 
+/* After a stop: if it hit a microtask checkpoint, V8 dropped the promise
+ * jobs queued in that realm. An eval realm has failed already (its one
+ * evaluation, or the realm itself). In a shared realm the other pending
+ * evaluations may have lost what they awaited: those past their deadline
+ * are stopped ones, the rest fail with ISO_ELOST, and the realm is broken
+ * (no new work; see iso_realm_broken). `stopped` is the evaluation the
+ * stop was for, if known. */
+static void microtasks_lost(iso_realm* realm, iso_eval* stopped) {
+  iso_rt* rt = realm->rt;
+  if (!v8s_microtasks_dropped(rt->iso) || realm->cbs.job_error_cb == NULL) {
+    return;
+  }
+  realm->broken = 1;
+  uint64_t now = uv_hrtime();
+  for (iso_eval* ev = realm->evals; ev != NULL; ev = ev->next) {
+    if (ev == stopped || ev->cancelled ||
+        (ev->state != EV_EVALUATING && ev->state != EV_AWAITING)) {
+      continue;
+    }
+    iso_js_error_clear(&ev->err);
+    if (ev->deadline_ns != 0 && ev->deadline_ns <= now) {
+      stopped_error(rt, &ev->err);
+    } else {
+      iso__error_set(&ev->err, ISO_ELOST, ISO_JS_PLAIN, "Error",
+                     "another job's JavaScript in the same realm was stopped "
+                     "while promise jobs ran, and V8 dropped this job's "
+                     "pending continuations with it");
+    }
+    ev->state = EV_FAILED;
+  }
+  iso__rt_wake(rt);
+}
+
+int iso_realm_broken(const iso_realm* realm) {
+  return realm->broken;
+}
+
 int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
   pthread_mutex_lock(&rt->run_lock);
   rt->run.running = 0;
@@ -183,6 +227,9 @@ int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
     iso__realm_error(realm, NULL, &e);
     if (exc != NULL) {
       v8s_exc_clear(exc);
+    }
+    if (!realm->freed) {
+      microtasks_lost(realm, NULL);
     }
   }
   return rc;
@@ -360,6 +407,32 @@ static void host_promise_reject(void* realm_p,
   }
 }
 
+/* A V8 task (a FinalizationRegistry cleanup) runs JavaScript outside
+ * every entry: it gets the background deadline, and a stop is cancelled
+ * afterwards like any other. */
+static void host_task_enter(void* data) {
+  iso_rt* rt = data;
+  enter_until(rt, background_deadline(rt));
+}
+
+static void host_task_leave(void* data) {
+  iso_rt* rt = data;
+  int stopped = atomic_load(&rt->terminate_requested) != 0;
+  iso__rt_leave(rt, NULL, 0, NULL);
+  if (stopped && rt->condemned == NULL) {
+    /* V8 posts the cleanup again for the callbacks still due: only a new
+     * isolate ends it */
+    rt->condemned =
+        "a FinalizationRegistry callback ran past its deadline and was "
+        "stopped";
+  }
+  iso__rt_wake(rt);
+}
+
+const char* iso_rt_condemned(const iso_rt* rt) {
+  return rt->condemned;
+}
+
 static void host_near_heap_limit(void* data) {
   iso_rt* rt = data;
   rt->out_of_memory = 1; /* the shim has called TerminateExecution */
@@ -427,8 +500,11 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
       .op_async = iso__host_op_async,
       .op_ref = iso__host_op_ref,
       .near_heap_limit = host_near_heap_limit,
+      .task_enter = host_task_enter,
+      .task_leave = host_task_leave,
   };
   rt->heap_max_mb = opts->heap_max_mb;
+  rt->background_ns = (uint64_t)opts->background_ms * 1000000u;
   rt->value_max_bytes = opts->value_max_bytes;
   iso__ops_init(rt, opts);
   v8s_op_info* ops = calloc(rt->ops->n + 1, sizeof(*ops));
@@ -955,6 +1031,7 @@ static int eval_leave(iso_realm* realm, iso_eval* ev, int rc, v8s_exc* exc) {
   } else if (rc != 0 && exc != NULL && (exc->message || exc->name)) {
     iso__error_from_exc(&ev->err, exc, ISO_JS_UNCAUGHT, rc);
   }
+  microtasks_lost(realm, ev);
   return rc;
 }
 
@@ -999,6 +1076,8 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
     if (rc == 0) {
       forget_rejection(realm, ev->promise);
       ev->state = EV_AWAITING;
+      /* a thenable's then() runs as a promise job: now, in this entry */
+      rc = v8s_microtasks(rt->iso, realm->ctx);
     }
   }
   eval_leave(realm, ev, rc, &exc);
@@ -1033,7 +1112,7 @@ static int instantiate_evaluate(iso_realm* realm,
   }
   if (rc == 0) {
     forget_rejection(realm, *promise);
-    v8s_microtasks(rt->iso);
+    rc = v8s_microtasks(rt->iso, realm->ctx);
   }
   if (ev != NULL) {
     eval_leave(realm, ev, rc, &exc);
@@ -1210,17 +1289,53 @@ static void evaluate_pending_modules(iso_realm* realm) {
   }
 }
 
+/* Settles a dynamic import's promise and runs the realm's microtasks in
+ * one entry: resolving with a module namespace that exports `then` runs
+ * that function, which the watchdog must be able to stop. A stop fails the
+ * realm (iso__rt_leave). */
+static void dyn_settle(iso_realm* realm,
+                       iso_dyn* d,
+                       const iso_js_error* err,
+                       v8s_ref reason) {
+  iso_rt* rt = realm->rt;
+  iso__rt_enter(rt, realm);
+  int rc;
+  if (err != NULL) {
+    rc = v8s_resolver_reject_msg(rt->iso, realm->ctx, d->resolver, err->name,
+                                 err->message);
+  } else if (reason != 0) {
+    rc = v8s_resolver_reject(rt->iso, realm->ctx, d->resolver, reason);
+  } else {
+    v8s_ref ns = 0;
+    d->mod->evaluated = 1;
+    rc = v8s_module_namespace(rt->iso, realm->ctx, d->mod->ref, &ns);
+    if (rc == 0) {
+      rc = v8s_resolver_resolve(rt->iso, realm->ctx, d->resolver, ns);
+    }
+    v8s_ref_free(rt->iso, ns);
+  }
+  if (rc != ISO_ETERMINATED) {
+    rc = v8s_microtasks(rt->iso, realm->ctx);
+  }
+  iso__rt_leave(rt, realm, rc == ISO_ETERMINATED ? rc : 0, NULL);
+  iso__rt_wake(rt);
+}
+
 /* The seed's prepare/poll/evaluate_dyn_imports. */
 static void evaluate_dyn_imports(iso_realm* realm) {
   iso_rt* rt = realm->rt;
   iso_dyn** pp = &realm->dyns;
   while (*pp != NULL && !realm->failed && !realm->freed) {
     iso_dyn* d = *pp;
+    /* settled below: with a load error, an evaluation error, the
+     * evaluation's rejection, or (none of these) its namespace */
     int finished = 0;
+    iso_js_error err = {0};
+    v8s_ref reason = 0;
     if (d->state == DYN_PREPARING && d->load->done) {
       if (d->load->err.message != NULL) {
-        v8s_resolver_reject_msg(rt->iso, realm->ctx, d->resolver,
-                                d->load->err.name, d->load->err.message);
+        err = d->load->err;
+        memset(&d->load->err, 0, sizeof(d->load->err));
         finished = 1;
       } else {
         d->state = DYN_READY;
@@ -1228,16 +1343,12 @@ static void evaluate_dyn_imports(iso_realm* realm) {
       iso__load_free(d->load);
       d->load = NULL;
     }
-    if (d->state == DYN_READY) {
-      iso_js_error err = {0};
+    if (!finished && d->state == DYN_READY) {
       if (instantiate_evaluate(realm, NULL, d->mod, &d->promise, &err) != 0) {
-        if (realm->failed) {
+        if (realm->failed || realm->freed) {
           iso_js_error_clear(&err);
           return;
         }
-        v8s_resolver_reject_msg(rt->iso, realm->ctx, d->resolver, err.name,
-                                err.message);
-        iso_js_error_clear(&err);
         finished = 1;
       } else {
         d->state = DYN_EVALUATING;
@@ -1246,27 +1357,18 @@ static void evaluate_dyn_imports(iso_realm* realm) {
     if (!finished && d->state == DYN_EVALUATING) {
       int st = v8s_promise_state(rt->iso, d->promise);
       if (st == V8S_FULFILLED) {
-        v8s_ref ns = 0;
-        d->mod->evaluated = 1;
-        if (v8s_module_namespace(rt->iso, realm->ctx, d->mod->ref, &ns) == 0) {
-          v8s_resolver_resolve(rt->iso, realm->ctx, d->resolver, ns);
-        }
-        v8s_ref_free(rt->iso, ns);
         finished = 1;
       } else if (st == V8S_REJECTED) {
-        v8s_ref reason = v8s_promise_result(rt->iso, d->promise);
-        v8s_resolver_reject(rt->iso, realm->ctx, d->resolver, reason);
-        v8s_ref_free(rt->iso, reason);
+        reason = v8s_promise_result(rt->iso, d->promise);
         finished = 1;
       }
     }
     if (finished) {
       *pp = d->next;
+      dyn_settle(realm, d, err.message != NULL ? &err : NULL, reason);
+      iso_js_error_clear(&err);
+      v8s_ref_free(rt->iso, reason);
       dyn_free(rt, d);
-      iso__rt_enter(rt, realm);
-      v8s_microtasks(rt->iso);
-      iso__rt_leave(rt, realm, 0, NULL);
-      iso__rt_wake(rt);
     } else {
       pp = &d->next;
     }

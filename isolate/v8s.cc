@@ -121,6 +121,122 @@ class CappedAllocator : public ArrayBuffer::Allocator {
   std::atomic<size_t> used_{0};
 };
 
+// V8's platform is Node's, behind this wrapper, which only changes one
+// thing: a task V8 posts for an isolate's loop runs between the host's
+// task_enter and task_leave. V8 runs JavaScript from such tasks
+// (FinalizationRegistry cleanup callbacks) outside every entry the runtime
+// makes, where no deadline could stop it.
+class HookedTask : public v8::Task {
+ public:
+  HookedTask(Isolate* isolate, std::unique_ptr<v8::Task> inner)
+      : isolate_(isolate), inner_(std::move(inner)) {}
+  void Run() override;
+
+ private:
+  Isolate* isolate_;
+  std::unique_ptr<v8::Task> inner_;
+};
+
+class HookedRunner : public v8::TaskRunner {
+ public:
+  HookedRunner(Isolate* isolate, std::shared_ptr<v8::TaskRunner> inner)
+      : isolate_(isolate), inner_(std::move(inner)) {}
+  void PostTask(std::unique_ptr<v8::Task> task) override {
+    inner_->PostTask(Wrap(std::move(task)));
+  }
+  void PostNonNestableTask(std::unique_ptr<v8::Task> task) override {
+    inner_->PostNonNestableTask(Wrap(std::move(task)));
+  }
+  void PostDelayedTask(std::unique_ptr<v8::Task> task,
+                       double delay_in_seconds) override {
+    inner_->PostDelayedTask(Wrap(std::move(task)), delay_in_seconds);
+  }
+  void PostNonNestableDelayedTask(std::unique_ptr<v8::Task> task,
+                                  double delay_in_seconds) override {
+    inner_->PostNonNestableDelayedTask(Wrap(std::move(task)),
+                                       delay_in_seconds);
+  }
+  void PostIdleTask(std::unique_ptr<v8::IdleTask> task) override {
+    inner_->PostIdleTask(std::move(task));
+  }
+  bool IdleTasksEnabled() override { return inner_->IdleTasksEnabled(); }
+  bool NonNestableTasksEnabled() const override {
+    return inner_->NonNestableTasksEnabled();
+  }
+  bool NonNestableDelayedTasksEnabled() const override {
+    return inner_->NonNestableDelayedTasksEnabled();
+  }
+
+ private:
+  std::unique_ptr<v8::Task> Wrap(std::unique_ptr<v8::Task> task) {
+    return std::make_unique<HookedTask>(isolate_, std::move(task));
+  }
+  Isolate* isolate_;
+  std::shared_ptr<v8::TaskRunner> inner_;
+};
+
+class HookedPlatform : public v8::Platform {
+ public:
+  explicit HookedPlatform(v8::Platform* inner) : inner_(inner) {}
+  v8::PageAllocator* GetPageAllocator() override {
+    return inner_->GetPageAllocator();
+  }
+  void OnCriticalMemoryPressure() override {
+    inner_->OnCriticalMemoryPressure();
+  }
+  bool OnCriticalMemoryPressure(size_t length) override {
+    return inner_->OnCriticalMemoryPressure(length);
+  }
+  int NumberOfWorkerThreads() override {
+    return inner_->NumberOfWorkerThreads();
+  }
+  std::shared_ptr<v8::TaskRunner> GetForegroundTaskRunner(
+      Isolate* isolate) override {
+    return std::make_shared<HookedRunner>(
+        isolate, inner_->GetForegroundTaskRunner(isolate));
+  }
+  void CallOnWorkerThread(std::unique_ptr<v8::Task> task) override {
+    inner_->CallOnWorkerThread(std::move(task));
+  }
+  void CallBlockingTaskOnWorkerThread(std::unique_ptr<v8::Task> task) override {
+    inner_->CallBlockingTaskOnWorkerThread(std::move(task));
+  }
+  void CallLowPriorityTaskOnWorkerThread(
+      std::unique_ptr<v8::Task> task) override {
+    inner_->CallLowPriorityTaskOnWorkerThread(std::move(task));
+  }
+  void CallDelayedOnWorkerThread(std::unique_ptr<v8::Task> task,
+                                 double delay_in_seconds) override {
+    inner_->CallDelayedOnWorkerThread(std::move(task), delay_in_seconds);
+  }
+  bool IdleTasksEnabled(Isolate* isolate) override {
+    return inner_->IdleTasksEnabled(isolate);
+  }
+  std::unique_ptr<v8::JobHandle> PostJob(
+      v8::TaskPriority priority,
+      std::unique_ptr<v8::JobTask> job_task) override {
+    return inner_->PostJob(priority, std::move(job_task));
+  }
+  double MonotonicallyIncreasingTime() override {
+    return inner_->MonotonicallyIncreasingTime();
+  }
+  double CurrentClockTimeMillis() override {
+    return inner_->CurrentClockTimeMillis();
+  }
+  StackTracePrinter GetStackTracePrinter() override {
+    return inner_->GetStackTracePrinter();
+  }
+  v8::TracingController* GetTracingController() override {
+    return inner_->GetTracingController();
+  }
+  void DumpWithoutCrashing() override { inner_->DumpWithoutCrashing(); }
+
+ private:
+  v8::Platform* inner_;
+};
+
+std::unique_ptr<HookedPlatform> g_hooked;
+
 }  // namespace
 
 struct v8s_isolate {
@@ -151,7 +267,36 @@ struct v8s_isolate {
   std::unordered_multimap<int, std::pair<Global<Module>, Global<Value>>> json;
   // v8s_execute_static: source pointer -> its compiled script
   std::vector<std::pair<const char*, Global<v8::UnboundScript>>> scripts;
+  // every context's own microtask queue (see v8s_context_new), until the
+  // context is collected or the isolate freed
+  std::vector<struct CtxQueue*> queues;
+  // the last checkpoint was stopped: V8 dropped that context's queue
+  bool microtasks_dropped = false;
 };
+
+// A context's microtask queue. V8 keeps a raw pointer to it in the native
+// context, so it lives until the context is collected (a second-pass weak
+// callback) or the isolate is freed, never just until the realm is.
+struct CtxQueue {
+  v8s_isolate* iso;
+  std::unique_ptr<v8::MicrotaskQueue> queue;
+  Global<Context> weak;
+};
+
+void HookedTask::Run() {
+  // Tasks of an isolate run on its thread, only while it is registered
+  // with the platform (v8s_isolate_new to v8s_isolate_free).
+  v8s_isolate* iso = static_cast<v8s_isolate*>(isolate_->GetData(0));
+  bool hooked = iso != nullptr && iso->host->task_enter != nullptr &&
+                iso->host->task_leave != nullptr;
+  if (hooked) {
+    iso->host->task_enter(iso->host_data);
+  }
+  inner_->Run();
+  if (hooked) {
+    iso->host->task_leave(iso->host_data);
+  }
+}
 
 namespace {
 
@@ -220,25 +365,55 @@ void* realm_of(Local<Context> context) {
   }                                                      \
   Context::Scope context_scope(context)
 
+// The UTF-8 of a string with every lone surrogate replaced by U+FFFD (3
+// bytes, as many as WriteUtf8 counts for the surrogate): whatever the
+// JavaScript put in a string, what reaches C is valid UTF-8.
+std::string utf8(Isolate* isolate, Local<String> s) {
+  std::string out(static_cast<size_t>(s->Utf8Length(isolate)), '\0');
+  if (!out.empty()) {
+    s->WriteUtf8(isolate, &out[0], static_cast<int>(out.size()), nullptr,
+                 String::NO_NULL_TERMINATION | String::REPLACE_INVALID_UTF8);
+  }
+  return out;
+}
+
+// A value as text without running JavaScript: a string as it is, anything
+// else as V8's side-effect-free detail string (a Symbol, an object whose
+// toString loops or throws).
+std::string to_std(Isolate* isolate, Local<Value> v) {
+  if (v.IsEmpty()) {
+    return std::string();
+  }
+  if (v->IsString()) {
+    return utf8(isolate, v.As<String>());
+  }
+  Local<String> s;
+  if (!isolate->InContext()) {
+    return std::string();
+  }
+  if (!v->ToDetailString(isolate->GetCurrentContext()).ToLocal(&s)) {
+    return std::string();
+  }
+  return utf8(isolate, s);
+}
+
 char* dup_utf8(Isolate* isolate, Local<Value> v) {
   if (v.IsEmpty()) {
     return nullptr;
   }
-  String::Utf8Value s(isolate, v);
-  if (*s == nullptr) {
-    return nullptr;
-  }
-  return strdup(*s);
+  return strdup(to_std(isolate, v).c_str());
 }
 
-std::string to_std(Isolate* isolate, Local<Value> v) {
-  String::Utf8Value s(isolate, v);
-  return *s ? std::string(*s, s.length()) : std::string();
-}
-
+// A V8 string of s. Only a string over V8's length limit fails, which the
+// callers' strings (names, messages, short texts) never are; the empty
+// string stands in so a caller never holds an empty handle.
 Local<String> str(Isolate* isolate, const char* s, int len = -1) {
-  return String::NewFromUtf8(isolate, s, v8::NewStringType::kNormal, len)
-      .ToLocalChecked();
+  Local<String> out;
+  if (!String::NewFromUtf8(isolate, s, v8::NewStringType::kNormal, len)
+           .ToLocal(&out)) {
+    return String::Empty(isolate);
+  }
+  return out;
 }
 
 // Describes a thrown value. Errors keep name, message and stack; other
@@ -284,6 +459,22 @@ void describe(Isolate* isolate,
     text = str(isolate, "<unprintable value>");
   }
   exc->message = dup_utf8(isolate, text);
+}
+
+// Runs the context's microtasks. A termination there makes V8 drop the
+// whole queue, the other promise jobs waiting in it included: it is
+// reported (ISO_ETERMINATED, microtasks_dropped) so the runtime can fail
+// what waited on them instead of letting them stall.
+int checkpoint(v8s_isolate* iso, Local<Context> context) {
+  Isolate* isolate = iso->isolate;
+  TryCatch tc(isolate);
+  context->GetMicrotaskQueue()->PerformCheckpoint(isolate);
+  if (tc.HasTerminated() || isolate->IsExecutionTerminating() ||
+      iso->stop_requested.load()) {
+    iso->microtasks_dropped = true;
+    return ISO_ETERMINATED;
+  }
+  return 0;
 }
 
 // Fills exc from a TryCatch and returns the code the entry point returns.
@@ -366,10 +557,10 @@ void n_print(const FunctionCallbackInfo<Value>& args) {
   if (realm == nullptr || args.Length() < 2) {
     return;
   }
-  String::Utf8Value level(args.GetIsolate(), args[0]);
-  String::Utf8Value text(args.GetIsolate(), args[1]);
-  iso->host->print(realm, *level ? *level : "log", *text ? *text : "",
-                   *text ? text.length() : 0);
+  std::string level = to_std(args.GetIsolate(), args[0]);
+  std::string text = to_std(args.GetIsolate(), args[1]);
+  iso->host->print(realm, level.empty() ? "log" : level.c_str(), text.data(),
+                   text.size());
 }
 
 void n_timer_arm(const FunctionCallbackInfo<Value>& args) {
@@ -532,11 +723,15 @@ void n_queue_microtask(const FunctionCallbackInfo<Value>& args) {
                "not a function.");
     return;
   }
-  args.GetIsolate()->EnqueueMicrotask(args[0].As<Function>());
+  Isolate* isolate = args.GetIsolate();
+  isolate->GetCurrentContext()->GetMicrotaskQueue()->EnqueueMicrotask(
+      isolate, args[0].As<Function>());
 }
 
 void n_run_microtasks(const FunctionCallbackInfo<Value>& args) {
-  args.GetIsolate()->PerformMicrotaskCheckpoint();
+  Isolate* isolate = args.GetIsolate();
+  isolate->GetCurrentContext()->GetMicrotaskQueue()->PerformCheckpoint(
+      isolate);
 }
 
 void n_promise_state(const FunctionCallbackInfo<Value>& args) {
@@ -690,8 +885,12 @@ MaybeLocal<Promise> dyn_import_cb(Local<Context> context,
     }
   }
   if (rc != 0) {
-    resolver->Reject(context, v8::Exception::TypeError(str(isolate, err)))
-        .Check();
+    // rejecting runs no JavaScript; only a pending termination fails it,
+    // and then nothing will look at the promise
+    if (resolver->Reject(context, v8::Exception::TypeError(str(isolate, err)))
+            .IsNothing()) {
+      return MaybeLocal<Promise>();
+    }
   }
   return scope.Escape(resolver->GetPromise());
 }
@@ -708,11 +907,14 @@ void import_meta_cb(Local<Context> context,
   const char* url = "";
   int is_main = 0;
   iso->host->import_meta(realm, module_ref_of(iso, module), &url, &is_main);
-  meta->CreateDataProperty(context, str(isolate, "url"), str(isolate, url))
-      .Check();
-  meta->CreateDataProperty(context, str(isolate, "main"),
-                           Boolean::New(isolate, is_main != 0))
-      .Check();
+  // a fresh object: only a pending termination can make these fail
+  if (meta->CreateDataProperty(context, str(isolate, "url"), str(isolate, url))
+          .IsNothing() ||
+      meta->CreateDataProperty(context, str(isolate, "main"),
+                               Boolean::New(isolate, is_main != 0))
+          .IsNothing()) {
+    return;
+  }
 }
 
 void promise_reject_cb(PromiseRejectMessage message) {
@@ -773,19 +975,22 @@ MaybeLocal<Value> json_eval_steps(Local<Context> context,
   auto range = iso->json.equal_range(module->GetIdentityHash());
   for (auto it = range.first; it != range.second; ++it) {
     if (it->second.first.Get(isolate) == module) {
-      module
-          ->SetSyntheticModuleExport(isolate, str(isolate, "default"),
-                                     it->second.second.Get(isolate))
-          .Check();
+      bool ok = module
+                    ->SetSyntheticModuleExport(isolate, str(isolate, "default"),
+                                               it->second.second.Get(isolate))
+                    .IsJust();
       iso->json.erase(it);
+      if (!ok) {
+        return MaybeLocal<Value>();
+      }
       break;
     }
   }
   Local<Promise::Resolver> r;
-  if (!Promise::Resolver::New(context).ToLocal(&r)) {
+  if (!Promise::Resolver::New(context).ToLocal(&r) ||
+      r->Resolve(context, v8::Undefined(isolate)).IsNothing()) {
     return MaybeLocal<Value>();
   }
-  r->Resolve(context, v8::Undefined(isolate)).Check();
   return r->GetPromise();
 }
 
@@ -917,6 +1122,17 @@ struct Encoder {
     return true;
   }
 
+  // A value as a string, without running JavaScript (to_std).
+  bool text(Local<Value> v) {
+    if (v->IsString()) {
+      return string(v.As<String>());
+    }
+    std::string t = to_std(isolate, v);
+    w.str_head(t.size());
+    w.raw(t.data(), t.size());
+    return true;
+  }
+
   bool number(double d) {
     if (std::isfinite(d) && d == std::floor(d) && d >= -9223372036854775808.0 &&
         d < 9223372036854775808.0 && !(d == 0 && std::signbit(d))) {
@@ -1029,7 +1245,10 @@ struct Encoder {
         if (over()) {
           return false;
         }
-        Local<Value> e = pairs->Get(context, i).ToLocalChecked();
+        Local<Value> e;
+        if (!pairs->Get(context, i).ToLocal(&e)) {
+          return fail(where + ": reading the Map failed");
+        }
         if (!value(e, where + (i % 2 == 0 ? " (Map key)" : " (Map value)"))) {
           return false;
         }
@@ -1044,8 +1263,11 @@ struct Encoder {
         if (over()) {
           return false;
         }
-        if (!value(items->Get(context, i).ToLocalChecked(),
-                   where + " (Set item)")) {
+        Local<Value> e;
+        if (!items->Get(context, i).ToLocal(&e)) {
+          return fail(where + ": reading the Set failed");
+        }
+        if (!value(e, where + " (Set item)")) {
           return false;
         }
       }
@@ -1059,9 +1281,11 @@ struct Encoder {
           !obj->Get(context, str(isolate, "message")).ToLocal(&message)) {
         return fail(where + ": reading the error failed");
       }
-      string(name->ToString(context).ToLocalChecked());
+      // name and message may be anything (a Symbol, an object whose
+      // toString throws): their detail strings, which run no JavaScript
+      text(name);
       w.str_head(7), w.raw("message", 7);
-      return string(message->ToString(context).ToLocalChecked());
+      return text(message);
     }
     Local<Array> keys;
     if (!obj->GetOwnPropertyNames(context, v8::ONLY_ENUMERABLE,
@@ -1075,8 +1299,10 @@ struct Encoder {
       if (over()) {
         return false;
       }
-      Local<Value> k = keys->Get(context, i).ToLocalChecked();
-      Local<Value> e;
+      Local<Value> k, e;
+      if (!keys->Get(context, i).ToLocal(&k) || !k->IsString()) {
+        return fail(where + ": reading its keys failed");
+      }
       if (!obj->Get(context, k).ToLocal(&e)) {
         return fail(where + ": a getter threw");
       }
@@ -1307,16 +1533,48 @@ struct Decoder {
       err = "msgpack array count exceeds the message";
       return false;
     }
-    Local<Array> a = Array::New(isolate, static_cast<int>(n));
+    std::vector<Local<Value>> elems;
+    if (!elements(n, &elems, depth)) {
+      return false;
+    }
+    // made from its elements: Set would run setters a job defined on
+    // Array.prototype for the holes of an Array::New(n)
+    *out = Array::New(isolate, elems.data(), elems.size());
+    return true;
+  }
+  bool elements(size_t n, std::vector<Local<Value>>* out, int depth) {
+    out->reserve(n);
     for (size_t i = 0; i < n; i++) {
       Local<Value> e;
-      if (!read(&e, depth + 1) ||
-          !a->Set(context, static_cast<uint32_t>(i), e).FromMaybe(false)) {
+      if (!read(&e, depth + 1)) {
         return false;
       }
+      out->push_back(e);
     }
-    *out = a;
     return true;
+  }
+  // A top-level msgpack array straight into *out (a call's arguments).
+  bool array_elements(std::vector<Local<Value>>* out) {
+    if (!need(1)) {
+      return false;
+    }
+    uint8_t b = *p++;
+    size_t n = 0;
+    if ((b & 0xf0) == 0x90) {
+      n = b & 0x0f;
+    } else if (b == 0xdc || b == 0xdd) {
+      if (!length(b == 0xdc ? 2 : 4, &n)) {
+        return false;
+      }
+    } else {
+      err = "args must be a msgpack array";
+      return false;
+    }
+    if (n > static_cast<size_t>(end - p)) {
+      err = "msgpack array count exceeds the message";
+      return false;
+    }
+    return elements(n, out, 0);
   }
   bool map(size_t n, Local<Value>* out, int depth) {
     if (n > static_cast<size_t>(end - p) / 2) {
@@ -1500,8 +1758,10 @@ void n_op_async(const FunctionCallbackInfo<Value>& args) {
   }
 }
 
-// __iso.ops and __iso.opKinds for a new context.
-void install_ops(v8s_isolate* iso, Local<Context> context, Local<Object> n) {
+// __iso.ops and __iso.opKinds for a new context. Returns false when V8
+// refused (a termination pending from the heap limit): no user code has run
+// in the context yet, so nothing else can make these fail.
+bool install_ops(v8s_isolate* iso, Local<Context> context, Local<Object> n) {
   Isolate* isolate = iso->isolate;
   Local<Object> ops =
       Object::New(isolate, v8::Null(isolate), nullptr, nullptr, 0);
@@ -1515,16 +1775,22 @@ void install_ops(v8s_isolate* iso, Local<Context> context, Local<Object> n) {
           Local<v8::Signature>(), 0, v8::ConstructorBehavior::kThrow);
       iso->op_fns.emplace_back(isolate, t);
     }
-    Local<Function> fn =
-        iso->op_fns[i].Get(isolate)->GetFunction(context).ToLocalChecked();
+    Local<Function> fn;
+    if (!iso->op_fns[i].Get(isolate)->GetFunction(context).ToLocal(&fn)) {
+      return false;
+    }
     Local<String> name = str(isolate, iso->op_names[i].c_str());
     fn->SetName(name);
-    ops->Set(context, name, fn).Check();
-    kinds->Set(context, name, str(isolate, iso->op_async[i] ? "async" : "sync"))
-        .Check();
+    if (ops->Set(context, name, fn).IsNothing() ||
+        kinds
+            ->Set(context, name,
+                  str(isolate, iso->op_async[i] ? "async" : "sync"))
+            .IsNothing()) {
+      return false;
+    }
   }
-  n->Set(context, str(isolate, "ops"), ops).Check();
-  n->Set(context, str(isolate, "opKinds"), kinds).Check();
+  return n->Set(context, str(isolate, "ops"), ops).IsJust() &&
+         n->Set(context, str(isolate, "opKinds"), kinds).IsJust();
 }
 
 int call_fn(v8s_isolate* iso,
@@ -1558,6 +1824,28 @@ int call_fn(v8s_isolate* iso,
 
 }  // namespace
 
+// ---- microtask queues ----
+
+static void queue_free_cb(const v8::WeakCallbackInfo<CtxQueue>& info) {
+  CtxQueue* q = info.GetParameter();
+  std::vector<CtxQueue*>& all = q->iso->queues;
+  for (size_t i = 0; i < all.size(); i++) {
+    if (all[i] == q) {
+      all[i] = all.back();
+      all.pop_back();
+      break;
+    }
+  }
+  delete q;
+}
+
+// The context is gone: its queue can go once the GC is done with it.
+static void queue_collected_cb(
+    const v8::WeakCallbackInfo<CtxQueue>& info) {
+  info.GetParameter()->weak.Reset();
+  info.SetSecondPassCallback(queue_free_cb);
+}
+
 // ---- the C API ----
 
 extern "C" {
@@ -1588,7 +1876,8 @@ int v8s_platform_init(const char* flags, int threads) {
     v8::V8::SetFlagsFromString(flags);
   }
   g_platform = node::MultiIsolatePlatform::Create(threads > 0 ? threads : 2);
-  v8::V8::InitializePlatform(g_platform.get());
+  g_hooked = std::make_unique<HookedPlatform>(g_platform.get());
+  v8::V8::InitializePlatform(g_hooked.get());
   v8::V8::Initialize();
   return 0;
 }
@@ -1663,6 +1952,12 @@ void v8s_isolate_free(v8s_isolate* iso) {
   iso->watched.clear();
   iso->natives.Reset();
   iso->op_fns.clear();
+  for (CtxQueue* q : iso->queues) {
+    q->weak.ClearWeak();
+    q->weak.Reset();
+    delete q;
+  }
+  iso->queues.clear();
   iso->isolate->Exit();
   g_platform->UnregisterIsolate(iso->isolate);
   iso->isolate->Dispose();
@@ -1748,22 +2043,41 @@ int v8s_kind(v8s_isolate* iso, v8s_ref ref) {
 int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out) {
   Isolate* isolate = iso->isolate;
   HandleScope scope(isolate);
-  Local<Context> context = Context::New(isolate);
-  if (context.IsEmpty()) {
+  // Each context gets its own microtask queue, so a termination during one
+  // realm's checkpoint (which drops the queue it ran) never loses another
+  // realm's promise jobs.
+  CtxQueue* q = new (std::nothrow) CtxQueue{iso, nullptr, {}};
+  if (q == nullptr) {
     return ISO_ENOMEM;
   }
+  q->queue = v8::MicrotaskQueue::New(isolate, v8::MicrotasksPolicy::kExplicit);
+  Local<Context> context =
+      Context::New(isolate, nullptr, v8::MaybeLocal<ObjectTemplate>(),
+                   v8::MaybeLocal<Value>(),
+                   v8::DeserializeInternalFieldsCallback(), q->queue.get());
+  if (context.IsEmpty()) {
+    delete q;
+    return ISO_ENOMEM;
+  }
+  iso->queues.push_back(q);
+  q->weak.Reset(isolate, context);
+  q->weak.SetWeak(q, queue_collected_cb, v8::WeakCallbackType::kParameter);
   context->SetAlignedPointerInEmbedderData(kRealmSlot, realm);
   Context::Scope context_scope(context);
   Local<Object> natives;
   if (!natives_template(iso)->NewInstance(context).ToLocal(&natives)) {
     return ISO_ENOMEM;
   }
-  natives
-      ->Set(context, str(isolate, "timeOrigin"),
-            Number::New(isolate, g_start_epoch_ms))
-      .Check();
-  install_ops(iso, context, natives);
-  context->Global()->Set(context, str(isolate, "__iso"), natives).Check();
+  if (natives
+          ->Set(context, str(isolate, "timeOrigin"),
+                Number::New(isolate, g_start_epoch_ms))
+          .IsNothing() ||
+      !install_ops(iso, context, natives) ||
+      context->Global()
+          ->Set(context, str(isolate, "__iso"), natives)
+          .IsNothing()) {
+    return ISO_ENOMEM;
+  }
   *out = ref_new(iso, context);
   return 0;
 }
@@ -1852,9 +2166,15 @@ int v8s_execute_static(v8s_isolate* iso,
   return 0;
 }
 
-void v8s_microtasks(v8s_isolate* iso) {
-  HandleScope scope(iso->isolate);
-  iso->isolate->PerformMicrotaskCheckpoint();
+int v8s_microtasks(v8s_isolate* iso, v8s_ref ctx) {
+  ENTER(iso, ctx);
+  return checkpoint(iso, context);
+}
+
+int v8s_microtasks_dropped(v8s_isolate* iso) {
+  bool d = iso->microtasks_dropped;
+  iso->microtasks_dropped = false;
+  return d ? 1 : 0;
 }
 
 void v8s_requests_free(v8s_requests* r) {
@@ -2033,7 +2353,10 @@ int v8s_call(v8s_isolate* iso,
   int rc =
       call_fn(iso, context, ref_value(iso, fn), argc, args.data(), out, exc);
   if (rc != ISO_ETERMINATED) {
-    isolate->PerformMicrotaskCheckpoint();
+    int crc = checkpoint(iso, context);
+    if (crc != 0) {
+      rc = crc;
+    }
   }
   return rc;
 }
@@ -2049,8 +2372,7 @@ int v8s_call_msgpack(v8s_isolate* iso,
   std::vector<Local<Value>> args;
   if (args_mp != nullptr && args_len > 0) {
     Decoder d{isolate, context, args_mp, args_mp + args_len, {}};
-    Local<Value> arr;
-    if (!d.read(&arr, 0) || d.p != d.end || !arr->IsArray()) {
+    if (!d.array_elements(&args) || d.p != d.end) {
       if (exc != nullptr) {
         v8s_exc_clear(exc);
         exc->name = strdup("TypeError");
@@ -2059,15 +2381,14 @@ int v8s_call_msgpack(v8s_isolate* iso,
       }
       return ISO_EPROTO;
     }
-    Local<Array> a = arr.As<Array>();
-    for (uint32_t i = 0; i < a->Length(); i++) {
-      args.push_back(a->Get(context, i).ToLocalChecked());
-    }
   }
   int rc = call_fn(iso, context, ref_value(iso, fn),
                    static_cast<int>(args.size()), args.data(), out, exc);
   if (rc != ISO_ETERMINATED) {
-    isolate->PerformMicrotaskCheckpoint();
+    int crc = checkpoint(iso, context);
+    if (crc != 0) {
+      rc = crc;
+    }
   }
   return rc;
 }
@@ -2093,7 +2414,10 @@ int v8s_call_jsonish(v8s_isolate* iso,
   int rc =
       call_fn(iso, context, ref_value(iso, fn), argc, args.data(), out, exc);
   if (rc != ISO_ETERMINATED) {
-    isolate->PerformMicrotaskCheckpoint();
+    int crc = checkpoint(iso, context);
+    if (crc != 0) {
+      rc = crc;
+    }
   }
   return rc;
 }
@@ -2111,7 +2435,12 @@ int v8s_to_promise(v8s_isolate* iso, v8s_ref ctx, v8s_ref value, v8s_ref* out) {
     if (!Promise::Resolver::New(context).ToLocal(&r)) {
       return ISO_ENOMEM;
     }
-    r->Resolve(context, v).Check();
+    // Resolving with a thenable reads its `then` now: a getter or a Proxy
+    // trap runs here, and may be stopped (or throw, which rejects)
+    TryCatch tc(isolate);
+    if (r->Resolve(context, v).IsNothing()) {
+      return ISO_ETERMINATED;
+    }
     v = r->GetPromise();
   }
   *out = ref_new(iso, v);
@@ -2146,8 +2475,12 @@ int v8s_resolver_resolve(v8s_isolate* iso,
   if (!r->IsPromise()) {  // a Promise::Resolver is its promise
     return ISO_EINVAL;
   }
-  TryCatch tc(isolate);
-  r.As<Promise::Resolver>()->Resolve(context, ref_value(iso, value)).Check();
+  TryCatch tc(isolate);  // a thenable's `then` getter runs here
+  if (r.As<Promise::Resolver>()
+          ->Resolve(context, ref_value(iso, value))
+          .IsNothing()) {
+    return ISO_ETERMINATED;
+  }
   return 0;
 }
 
@@ -2160,7 +2493,12 @@ int v8s_resolver_reject(v8s_isolate* iso,
   if (!r->IsPromise()) {
     return ISO_EINVAL;
   }
-  r.As<Promise::Resolver>()->Reject(context, ref_value(iso, reason)).Check();
+  TryCatch tc(isolate);
+  if (r.As<Promise::Resolver>()
+          ->Reject(context, ref_value(iso, reason))
+          .IsNothing()) {
+    return ISO_ETERMINATED;
+  }
   return 0;
 }
 
@@ -2180,7 +2518,10 @@ int v8s_resolver_reject_msg(v8s_isolate* iso,
                    : n == "SyntaxError" ? v8::Exception::SyntaxError(m)
                    : n == "RangeError"  ? v8::Exception::RangeError(m)
                                         : v8::Exception::Error(m);
-  r.As<Promise::Resolver>()->Reject(context, e).Check();
+  TryCatch tc(isolate);
+  if (r.As<Promise::Resolver>()->Reject(context, e).IsNothing()) {
+    return ISO_ETERMINATED;
+  }
   return 0;
 }
 
@@ -2250,7 +2591,10 @@ int v8s_ops_resolve(v8s_isolate* iso,
   Local<Value> arg = Array::New(isolate, flat.data(), flat.size());
   int rc = call_fn(iso, context, ref_value(iso, fn), 1, &arg, nullptr, exc);
   if (rc != ISO_ETERMINATED) {
-    isolate->PerformMicrotaskCheckpoint();
+    int crc = checkpoint(iso, context);
+    if (crc != 0) {
+      rc = crc;
+    }
   }
   return rc;
 }

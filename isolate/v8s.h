@@ -165,6 +165,13 @@ typedef struct v8s_host {
    * shim has already called TerminateExecution and raised the limit a
    * little so that the isolate survives. */
   void (*near_heap_limit)(void* data);
+  /* V8 runs one of its own tasks for this isolate on the loop (a
+   * FinalizationRegistry cleanup, which calls JavaScript; Wasm compilation
+   * steps): task_enter before, task_leave after, so the host can give that
+   * JavaScript a deadline and cancel a termination afterwards, as for any
+   * entry. Optional. */
+  void (*task_enter)(void* data);
+  void (*task_leave)(void* data);
 } v8s_host;
 
 typedef struct v8s_isolate_opts {
@@ -252,8 +259,16 @@ int v8s_execute_static(v8s_isolate* iso,
                        v8s_ref* result,
                        v8s_exc* exc);
 
-/* v8s_microtasks: perform a microtask checkpoint. */
-void v8s_microtasks(v8s_isolate* iso);
+/* v8s_microtasks: perform a microtask checkpoint on the context's own
+ * queue (every context has one). Returns 0, or ISO_ETERMINATED when the
+ * JavaScript was stopped: V8 then dropped every promise job still waiting
+ * in that queue, and v8s_microtasks_dropped() says so. */
+int v8s_microtasks(v8s_isolate* iso, v8s_ref ctx);
+
+/* v8s_microtasks_dropped: 1 if a checkpoint (here or after a v8s_call*,
+ * v8s_ops_resolve) was stopped since the last call, which lost the promise
+ * jobs queued in that context; resets it. */
+int v8s_microtasks_dropped(v8s_isolate* iso);
 
 /* ---- modules ---- */
 
@@ -308,7 +323,9 @@ int v8s_get(v8s_isolate* iso,
             const char* key,
             v8s_ref* out,
             v8s_exc* exc);
-/* v8s_call: fn.call(undefined, ...argv), then a microtask checkpoint. */
+/* v8s_call: fn.call(undefined, ...argv), then a microtask checkpoint of
+ * the context; a stop in either returns ISO_ETERMINATED (*out may then
+ * be set, and is the caller's to free). */
 int v8s_call(v8s_isolate* iso,
              v8s_ref ctx,
              v8s_ref fn,
@@ -336,12 +353,17 @@ int v8s_call_jsonish(v8s_isolate* iso,
                      v8s_exc* exc);
 v8s_ref v8s_string(v8s_isolate* iso, v8s_ref ctx, const char* s);
 
-/* v8s_to_promise: Promise.resolve(value), watched while its ref lives. */
+/* v8s_to_promise: Promise.resolve(value), watched while its ref lives.
+ * Reads a thenable's `then` (a getter or Proxy trap runs): returns
+ * ISO_ETERMINATED when that JavaScript was stopped. */
 int v8s_to_promise(v8s_isolate* iso, v8s_ref ctx, v8s_ref value, v8s_ref* out);
 int v8s_promise_state(v8s_isolate* iso, v8s_ref promise);
 v8s_ref v8s_promise_result(v8s_isolate* iso, v8s_ref promise);
 
-/* Settle a resolver from the dyn_import host callback. */
+/* Settle a resolver from the dyn_import host callback. Resolving with a
+ * thenable (a module namespace exporting `then`) runs its getter: these
+ * return ISO_ETERMINATED when JavaScript was stopped, so call them inside
+ * an entry the watchdog can see. */
 int v8s_resolver_resolve(v8s_isolate* iso,
                          v8s_ref ctx,
                          v8s_ref resolver,

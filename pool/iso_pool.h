@@ -39,6 +39,9 @@ typedef struct iso_pool_opts {
   uint32_t timeout_ms; /* a job's default deadline; 0: 30000 */
   uint32_t grace_ms;   /* shutdown grace; 0: 5000 */
   size_t heap_mb;      /* V8 heap limit per worker; 0: 512 */
+  /* how long JavaScript that belongs to no pending job (a timer a call
+   * left in a warm realm) may run at a time; 0: 1000 */
+  uint32_t background_ms;
   /* the op bus and what ops may do (docs/ops.md) */
   int op_threads;          /* 0: 2 */
   const char* data_dir;    /* isopool:fs's root; NULL: none */

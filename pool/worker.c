@@ -20,6 +20,9 @@
 #include "iso_err.h"
 #include "pool_private.h"
 
+/* iso_pool_opts.background_ms's default. */
+#define POOL_BACKGROUND_MS 1000
+
 static void publish_info(pool_worker* w);
 static void maybe_recycle(pool_worker* w);
 static void free_stale_warm(pool_worker* w);
@@ -229,8 +232,11 @@ static iso_realm* warm_for(pool_worker* w, iso_perms* perms) {
     pool_warm* s = &w->warm[i];
     if (s->realm == NULL) {
       empty = empty != NULL ? empty : s;
-    } else if (s->stale) {
-      continue; /* dropped by a reload: it only finishes its calls */
+    } else if (s->stale || iso_realm_broken(s->realm)) {
+      /* dropped by a reload, or a stop lost its promise jobs: it only
+       * finishes its calls */
+      s->stale = 1;
+      continue;
     } else if (iso_perms_equal(s->perms, perms)) {
       s->used = ++w->warm_clock;
       return s->realm;
@@ -453,6 +459,10 @@ static void job_encode(pool_worker* w, pool_job* job) {
     r.status = ISO_STATUS_ERROR;
     r.code = ISO_CODE_INTERNAL;
     r.message = iso_str_of(job->err.message);
+  } else if (status == ISO_ELOST) {
+    r.status = ISO_STATUS_ERROR;
+    r.code = ISO_CODE_WORKER_LOST;
+    r.message = iso_str_of(job->err.message);
   } else {
     r.status = ISO_STATUS_REJECTED;
     r.name = iso_str_of(job->err.name ? job->err.name : "Error");
@@ -539,9 +549,28 @@ static void send_done(pool_worker* w) {
   }
 }
 
+/* The runtime asks for a new isolate (iso_rt_condemned): the worker takes
+ * no new jobs, answers the ones it has, and recycles, as `poolctl recycle`
+ * does. */
+static void check_condemned(pool_worker* w) {
+  const char* why = w->rt != NULL ? iso_rt_condemned(w->rt) : NULL;
+  if (why == NULL || w->recycle_wanted) {
+    return;
+  }
+  pthread_mutex_lock(&w->pool->lock);
+  if (atomic_load(&w->state) == POOL_W_RUNNING) {
+    atomic_store(&w->state, POOL_W_RECYCLING); /* no new jobs */
+  }
+  pthread_mutex_unlock(&w->pool->lock);
+  w->recycle_wanted = 1;
+  pool__log(w->pool, "warn", "worker %d: %s; recycling its isolate", w->id,
+            why);
+}
+
 /* Runs after the runtime's tick in every loop iteration. */
 static void flush_cb(uv_prepare_t* h) {
   pool_worker* w = h->data;
+  check_condemned(w);
   int any = 0;
   pool_job** pp = &w->active;
   while (*pp != NULL) {
@@ -560,7 +589,7 @@ static void flush_cb(uv_prepare_t* h) {
     free_stale_warm(w);
   }
   send_done(w);
-  if (any && w->recycle_wanted) {
+  if (w->recycle_wanted) {
     maybe_recycle(w);
   }
 }
@@ -754,6 +783,8 @@ static int rt_start(pool_worker* w) {
       .ops_env = pool->ops_env,
       .op_send = pool__op_send,
       .op_send_data = w,
+      .background_ms = pool->opts.background_ms ? pool->opts.background_ms
+                                                : POOL_BACKGROUND_MS,
   };
   iso_rt* rt = NULL;
   int rc = iso_rt_new(&ro, &rt);

@@ -5,6 +5,7 @@
  *   int main(int argc, char** argv) { return iso_test_main(argc, argv, cases);
  * }
  *
+ * iso_test_rows runs a table of cases that share one body the same way.
  * Each case runs in order; a failed CHECK prints file:line and the case is
  * marked failed (it goes on, so one run shows every failure). Pass a case
  * name as argv[1] to run only that case. Exit status 0 iff all passed.
@@ -66,23 +67,65 @@ static int iso_test_failed_;
     }                                                                  \
   } while (0)
 
+/* Runs one case unless argv[1] names another; counts it. */
+static inline void iso_test_one_(int argc,
+                                 char** argv,
+                                 const char* name,
+                                 void (*fn)(void),
+                                 void (*row_fn)(const void*),
+                                 const void* row,
+                                 int* ran,
+                                 int* failed) {
+  if (argc > 1 && strcmp(argv[1], name) != 0) {
+    return;
+  }
+  iso_test_failed_ = 0;
+  fprintf(stderr, "- %s\n", name);
+  if (fn != NULL) {
+    fn();
+  } else {
+    row_fn(row);
+  }
+  (*ran)++;
+  if (iso_test_failed_) {
+    fprintf(stderr, "  FAILED %s\n", name);
+    (*failed)++;
+  }
+}
+
+static inline int iso_test_end_(int ran, int failed) {
+  fprintf(stderr, "%d/%d passed\n", ran - failed, ran);
+  return (failed == 0 && ran > 0) ? 0 : 1;
+}
+
 static inline int iso_test_main(int argc, char** argv, const iso_test* t) {
   int failed = 0, ran = 0;
   for (; t->name != NULL; t++) {
-    if (argc > 1 && strcmp(argv[1], t->name) != 0) {
-      continue;
-    }
-    iso_test_failed_ = 0;
-    fprintf(stderr, "- %s\n", t->name);
-    t->fn();
-    ran++;
-    if (iso_test_failed_) {
-      fprintf(stderr, "  FAILED %s\n", t->name);
-      failed++;
-    }
+    iso_test_one_(argc, argv, t->name, t->fn, NULL, NULL, &ran, &failed);
   }
-  fprintf(stderr, "%d/%d passed\n", ran - failed, ran);
-  return (failed == 0 && ran > 0) ? 0 : 1;
+  return iso_test_end_(ran, failed);
+}
+
+/* iso_test_rows: for a table of cases that share one body: run(row) for
+ * each of the n rows (`size` bytes apart, each starting with its name as a
+ * const char*), then the cases in `more` (NULL-terminated; may be NULL). */
+static inline int iso_test_rows(int argc,
+                                char** argv,
+                                const void* rows,
+                                size_t n,
+                                size_t size,
+                                void (*run)(const void* row),
+                                const iso_test* more) {
+  int failed = 0, ran = 0;
+  for (size_t i = 0; i < n; i++) {
+    const void* row = (const char*)rows + i * size;
+    const char* name = *(const char* const*)row;
+    iso_test_one_(argc, argv, name, NULL, run, row, &ran, &failed);
+  }
+  for (; more != NULL && more->name != NULL; more++) {
+    iso_test_one_(argc, argv, more->name, more->fn, NULL, NULL, &ran, &failed);
+  }
+  return iso_test_end_(ran, failed);
 }
 
 #endif /* ISO_TAP_H */

@@ -1,0 +1,445 @@
+/* test_service_hostile.c: what an attacker sends, against the real daemon.
+ *
+ * The service promises that a hostile job gets a clear answer of its own
+ * and nothing else: every case starts `isopool serve` (fixtures/hostile as
+ * the module root), puts innocent jobs in flight on every worker (eval jobs
+ * and call jobs with a permission set of their own, so they never share a
+ * realm with the hostile job), sends the hostile job, and then checks
+ *   - the hostile job's own reply (status, code, text);
+ *   - that every bystander was answered with its right value;
+ *   - that the daemon still runs, and answers probe jobs on every worker
+ *     within a few seconds;
+ *   - that its resident memory stays under a bound;
+ *   - that SIGTERM ends it with status 0.
+ * Each id is answered exactly once (tracker.h). The classes are those of
+ * issue 9: V8 fatal errors from values a job makes, JavaScript that cannot
+ * be stopped where it runs, work lost with another job's stop, strings that
+ * are not UTF-8.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "iso_client.h"
+#include "iso_err.h"
+#include "iso_proto.h"
+#include "json_check.h"
+#include "tap.h"
+#include "tracker.h"
+
+#define FIXTURES ISO_FIXTURES "/hostile"
+#define ISOPOOL ISO_BIN_DIR "/isopool"
+
+enum { BYSTANDERS = 4, PROBES = 4 };
+
+typedef struct svc {
+  pid_t pid;
+  char url[DAEMON_URL_LEN];
+  char path[DAEMON_PATH_LEN];
+  char log[DAEMON_PATH_LEN];
+  iso_client* c;
+} svc;
+
+/* Starts the daemon: 2 workers (or `workers`), env granted (bystanders
+ * narrow it to nothing, which gives them warm realms of their own), then
+ * `extra`. */
+static int svc_start(svc* s, const char* workers, const char* const* extra) {
+  memset(s, 0, sizeof *s);
+  daemon_names("hostile", s->path, s->url, s->log);
+  const char* base[] = {ISOPOOL,     "serve",  "--listen",    s->url,
+                        "--modules", FIXTURES, "--workers",   workers,
+                        "--admin",   "none",   "--allow-env", "--quiet",
+                        NULL};
+  const char* argv[DAEMON_ARGC];
+  daemon_argv(argv, base, extra);
+  int rc = iso_client_open(s->url, &(iso_client_opts){.max_inflight = 64},
+                           &s->c);
+  CHECK_EQ(rc, 0);
+  if (rc != 0) {
+    return -1;
+  }
+  return daemon_start(argv, s->log, s->c, "export default 'ready';", &s->pid);
+}
+
+static void svc_stop(svc* s) {
+  daemon_stop(&s->pid, 8000);
+  iso_client_close(s->c);
+  s->c = NULL;
+  daemon_clean(s->log, s->path);
+}
+
+/* The daemon's resident set in MiB (VmRSS), or -1. */
+static long rss_mb(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE* f = fopen(path, "r");
+  long kb = -1;
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) {
+      break;
+    }
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  return kb < 0 ? -1 : kb / 1024;
+}
+
+static const uint8_t kNoEnv[] = {0x81, 0xa3, 'e', 'n', 'v', 0xc2};
+
+/* Bystanders: ids 1..BYSTANDERS, half eval jobs, half call jobs (the
+ * bystander module with {env: false}, a realm of their own); each answers
+ * its n * 2 after a timer and some promise jobs. */
+static void send_bystanders(tracker* t, svc* s, iso_buf args[BYSTANDERS]) {
+  for (int i = 0; i < BYSTANDERS; i++) {
+    char json[32];
+    snprintf(json, sizeof json, "[%d]", 100 + i);
+    args[i] = mp_of(json);
+    iso_job j = {.kind = i % 2 ? ISO_JOB_CALL : ISO_JOB_EVAL,
+                 .module = "bystander.js",
+                 .args = args[i].data,
+                 .args_len = args[i].len,
+                 .timeout_ms = 20000};
+    if (j.kind == ISO_JOB_CALL) {
+      j.permissions = kNoEnv;
+      j.permissions_len = sizeof kNoEnv;
+    }
+    CHECK_EQ(tracker_submit(t, s->c, 1 + i, j, 30000), 0);
+  }
+}
+
+static void check_bystanders(tracker* t) {
+  for (int i = 0; i < BYSTANDERS; i++) {
+    rec* r = &t->r[1 + i];
+    char want[16];
+    snprintf(want, sizeof want, "%d", 2 * (100 + i));
+    CHECK_EQ(r->rc, 0);
+    CHECK_EQ(r->status, ISO_STATUS_FULFILLED);
+    if (r->status != ISO_STATUS_FULFILLED) {
+      fprintf(stderr, "  bystander %d: status %d code %d: %s\n", i, r->status,
+              r->code, r->message ? r->message : "");
+      continue;
+    }
+    CHECK_STR(r->value, want);
+  }
+}
+
+/* Probes after the fact: PROBES eval jobs (so both workers get some), each
+ * answered "probe" within `within_ms`. */
+static void check_probes(svc* s, int within_ms) {
+  tracker t;
+  tracker_init(&t, PROBES);
+  int64_t start = now_ms();
+  for (int i = 0; i < PROBES; i++) {
+    iso_job j = {.kind = ISO_JOB_EVAL,
+                 .source = "export default 'probe';",
+                 .timeout_ms = within_ms};
+    CHECK_EQ(tracker_submit(&t, s->c, i, j, within_ms + 5000), 0);
+  }
+  CHECK(tracker_wait(&t, PROBES, within_ms + 6000));
+  for (int i = 0; i < PROBES; i++) {
+    CHECK_EQ(t.r[i].status, ISO_STATUS_FULFILLED);
+    CHECK_STR(t.r[i].value, "\"probe\"");
+  }
+  CHECK(now_ms() - start <= within_ms);
+  tracker_check_once(&t);
+  tracker_free(&t);
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+typedef struct hostile {
+  const char* name;
+  iso_job_kind kind;
+  const char* source; /* eval: the module text */
+  const char* module; /* call (or eval of a file) */
+  const char* export_name;
+  const char* args; /* JSON, or NULL */
+  int timeout_ms;   /* the job's own deadline; 0: the server's (5 s) */
+  /* the reply */
+  iso_status status;
+  iso_proto_code code;    /* status error */
+  const char* value;      /* fulfilled: as JSON, or NULL (any) */
+  const char* contains;   /* rejected/error: in the message */
+  const char* avoid;      /* never in the message (the stall text) */
+  int settle_ms;          /* wait before the probes (a timer to go off) */
+  int probe_ms;           /* probes answered within; 0: 3000 */
+  long rss_max_mb;        /* 0: 1024 */
+} hostile;
+
+#define STALL "no pending ops"
+
+#define EVAL(src) .kind = ISO_JOB_EVAL, .source = (src)
+#define CALL(mod, exp) .kind = ISO_JOB_CALL, .module = (mod), .export_name = (exp)
+#define FULFILLED(v) .status = ISO_STATUS_FULFILLED, .value = (v)
+#define REJECTED(text) .status = ISO_STATUS_REJECTED, .contains = (text)
+/* stopped at its deadline: `timeout`, never the stall message */
+#define TIMED_OUT                                                  \
+  .timeout_ms = 1000, .status = ISO_STATUS_ERROR, .code = ISO_CODE_TIMEOUT, \
+  .contains = "deadline", .avoid = STALL
+
+static const hostile kCases[] = {
+    /* 1: an Error whose name is a Symbol: as a value, thrown, to an op */
+    {"error_name_symbol_value",
+     EVAL("const e = new Error('x'); e.name = Symbol('s'); export default e;"),
+     FULFILLED("{\"name\":\"Symbol(s)\",\"message\":\"x\"}")},
+    {"error_name_symbol_thrown",
+     EVAL("const e = new Error('x'); e.name = Symbol(); throw e;"),
+     REJECTED("x")},
+    {"error_name_symbol_op_arg",
+     EVAL("const e = new Error('x'); e.name = Symbol();"
+          "export default await Isopool.core.opAsync('op_echo_async', e);"),
+     FULFILLED("{\"name\":\"Symbol()\",\"message\":\"x\"}")},
+    /* what comes next: names and messages that run code when read */
+    {"error_message_getter_spins",
+     EVAL("const e = new Error('x');"
+          "Object.defineProperty(e, 'message', {get() { while (true) {} }});"
+          "export default e;"),
+     TIMED_OUT},
+    {"error_name_tostring_spins",
+     EVAL("const e = new Error('x'); e.name = {toString() { while (true) {} }};"
+          "export default e;"),
+     .timeout_ms = 1000, FULFILLED(NULL)},
+    {"thrown_symbol", EVAL("throw Symbol('t');"), REJECTED("Symbol(t)")},
+    /* 2: thenables and proxies whose code never returns */
+    {"thenable_getter_spins",
+     EVAL("export default { get then() { while (true) {} } };"), TIMED_OUT},
+    {"thenable_method_spins",
+     EVAL("export default { then() { while (true) {} } };"), TIMED_OUT},
+    {"proxy_get_trap_spins",
+     EVAL("export default new Proxy({}, { get() { while (true) {} } });"),
+     TIMED_OUT},
+    {"proxy_ownkeys_trap_spins",
+     EVAL("export default [new Proxy({}, { ownKeys() { while (true) {} } })];"),
+     TIMED_OUT},
+    {"import_namespace_then_spins",
+     EVAL("export default await import('./then_export.js');"), TIMED_OUT},
+    /* 3: Array.prototype poisoned, then arguments */
+    {"array_proto_setter_eval",
+     EVAL("Object.defineProperty(Array.prototype, '0', {configurable: true,"
+          " set(v) {}, get() { throw 1; }});"
+          "export default (a, b) => [a, b];"),
+     .args = "[1, [2, 3]]", FULFILLED(NULL)},
+    {"array_proto_setter_call", CALL("proto.js", "echo"),
+     .args = "[[7, 8], {\"k\": [9]}]", FULFILLED(NULL)},
+    /* 5: a timer a call left spinning in its warm realm */
+    {"warm_timer_spins_after_call", CALL("timers.js", "spinLater"),
+     .args = "[100]", FULFILLED("1"), .settle_ms = 400, .probe_ms = 3000},
+    /* 6: a FinalizationRegistry callback that spins */
+    {"finalization_callback_spins", CALL("finreg.js", "arm"),
+     .args = "[20000]", FULFILLED("20000"), .settle_ms = 500,
+     .probe_ms = 4000},
+    /* 7: loops after await and in reactions, with a deadline */
+    {"loop_after_await", EVAL("await null; while (true) {}"), TIMED_OUT},
+    {"loop_in_then",
+     EVAL("export default Promise.resolve().then(() => { while (true) {} });"),
+     TIMED_OUT},
+    {"loop_in_queued_microtask",
+     EVAL("queueMicrotask(() => { while (true) {} });"
+          "export default new Promise(() => {});"),
+     TIMED_OUT},
+    {"loop_in_async_export_call",
+     EVAL("export default async () => { await 0; for (;;) {} };"), TIMED_OUT},
+};
+
+#undef EVAL
+#undef CALL
+#undef FULFILLED
+#undef REJECTED
+#undef TIMED_OUT
+
+static void run_case(const hostile* h) {
+  svc s;
+  const char* extra[] = {"--timeout", "5000", NULL};
+  if (svc_start(&s, "2", extra) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  tracker t;
+  tracker_init(&t, 1 + BYSTANDERS);
+  iso_buf bargs[BYSTANDERS];
+  send_bystanders(&t, &s, bargs);
+  iso_buf args;
+  iso_buf_init(&args);
+  iso_job j = {.kind = h->kind,
+               .source = h->source,
+               .module = h->module,
+               .export_name = h->export_name,
+               .timeout_ms = h->timeout_ms};
+  if (h->args != NULL) {
+    args = mp_of(h->args);
+    j.args = args.data;
+    j.args_len = args.len;
+  }
+  CHECK_EQ(tracker_submit(&t, s.c, 0, j, 30000), 0);
+  CHECK(tracker_wait(&t, 1 + BYSTANDERS, 25000));
+  rec* r = &t.r[0];
+  CHECK_EQ(r->rc, 0);
+  CHECK_EQ(r->status, h->status);
+  if (r->status != h->status) {
+    fprintf(stderr, "  got status %d code %d %s: %s (value %s)\n", r->status,
+            r->code, r->name ? r->name : "", r->message ? r->message : "",
+            r->value ? r->value : "-");
+  }
+  if (h->status == ISO_STATUS_ERROR) {
+    CHECK_EQ(r->code, h->code);
+  }
+  if (h->value != NULL && r->value != NULL) {
+    CHECK_STR(r->value, h->value);
+  }
+  if (h->contains != NULL) {
+    CHECK_CONTAINS(r->message ? r->message : "", h->contains);
+  }
+  if (h->avoid != NULL && r->message != NULL) {
+    CHECK(strstr(r->message, h->avoid) == NULL);
+  }
+  check_bystanders(&t);
+  tracker_check_once(&t);
+  if (h->settle_ms > 0) {
+    sleep_ms(h->settle_ms);
+  }
+  CHECK(kill(s.pid, 0) == 0);
+  check_probes(&s, h->probe_ms ? h->probe_ms : 3000);
+  long rss = rss_mb(s.pid);
+  CHECK(rss > 0 && rss <= (h->rss_max_mb ? h->rss_max_mb : 1024));
+  svc_stop(&s);
+  tracker_free(&t);
+  iso_buf_free(&args);
+  for (int i = 0; i < BYSTANDERS; i++) {
+    iso_buf_free(&bargs[i]);
+  }
+}
+
+/* ---- cases that need more than one job ------------------------------------ */
+
+/* 8: one call's stop drops the promise jobs queued in its warm realm; the
+ * call that waited on one of them is answered worker_lost (never the stall
+ * message, never a hang); the realm is replaced, so the next call works. */
+static void shared_realm_stop_loses_no_job(void) {
+  svc s;
+  const char* extra[] = {"--timeout", "5000", NULL};
+  if (svc_start(&s, "1", extra) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  tracker t;
+  tracker_init(&t, 3);
+  iso_job waiter = {.kind = ISO_JOB_CALL,
+                    .module = "shared.js",
+                    .export_name = "waiter",
+                    .timeout_ms = 8000};
+  iso_job spinner = {.kind = ISO_JOB_CALL,
+                     .module = "shared.js",
+                     .export_name = "spinner",
+                     .timeout_ms = 800};
+  CHECK_EQ(tracker_submit(&t, s.c, 0, waiter, 20000), 0);
+  sleep_ms(200); /* the waiter has parked */
+  CHECK_EQ(tracker_submit(&t, s.c, 1, spinner, 20000), 0);
+  CHECK(tracker_wait(&t, 2, 15000));
+  CHECK_EQ(t.r[1].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t.r[1].code, ISO_CODE_TIMEOUT);
+  CHECK_EQ(t.r[0].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t.r[0].code, ISO_CODE_WORKER_LOST);
+  CHECK(t.r[0].message != NULL && strstr(t.r[0].message, STALL) == NULL);
+  /* answered when the spinner was stopped, not at its own deadline */
+  CHECK(t.r[0].done_ms - t.r[1].sent_ms < 4000);
+  iso_job again = {.kind = ISO_JOB_CALL,
+                   .module = "timers.js",
+                   .export_name = "ok",
+                   .timeout_ms = 3000};
+  CHECK_EQ(tracker_submit(&t, s.c, 2, again, 5000), 0);
+  CHECK(tracker_wait(&t, 3, 6000));
+  CHECK_EQ(t.r[2].status, ISO_STATUS_FULFILLED);
+  CHECK_STR(t.r[2].value, "\"ok\"");
+  tracker_check_once(&t);
+  check_probes(&s, 3000);
+  svc_stop(&s);
+  tracker_free(&t);
+}
+
+/* 12: lone surrogates in every string a job can make reach the client as
+ * valid UTF-8 (U+FFFD), in values, logs, error names and messages. */
+static int utf8_ok(const char* s, size_t n) {
+  const unsigned char* p = (const unsigned char*)s;
+  size_t i = 0;
+  while (i < n) {
+    unsigned c = p[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
+                                                : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > n) {
+      return 0;
+    }
+    unsigned cp = len == 1 ? c : c & (0x7f >> len);
+    for (size_t k = 1; k < len; k++) {
+      if ((p[i + k] & 0xc0) != 0x80) {
+        return 0;
+      }
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return 0;
+    }
+    i += len;
+  }
+  return 1;
+}
+
+static void lone_surrogates_are_replaced(void) {
+  svc s;
+  if (svc_start(&s, "2", NULL) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  static const char* kSources[] = {
+      "console.log('a\\uD800b'); console.error('\\uDC00');"
+      "export default {['k\\uD800']: 'v\\uDFFF', s: '\\uD83D'};",
+      "const e = new Error('m\\uD800'); e.name = 'N\\uDC00'; throw e;",
+      "throw 'thrown \\uD800';",
+      "export default Promise.reject(new TypeError('\\uDBFF!'));",
+  };
+  for (size_t i = 0; i < sizeof kSources / sizeof *kSources; i++) {
+    iso_result r;
+    iso_job j = {.kind = ISO_JOB_EVAL, .source = kSources[i]};
+    CHECK_EQ(iso_client_call(s.c, &j, 10000, &r), 0);
+    CHECK(r.status == ISO_STATUS_FULFILLED || r.status == ISO_STATUS_REJECTED);
+    if (r.status == ISO_STATUS_FULFILLED) {
+      char* json = json_of(r.value, r.value_len);
+      CHECK(json != NULL && utf8_ok(json, strlen(json)));
+      CHECK_CONTAINS(json, "\xef\xbf\xbd"); /* U+FFFD */
+      free(json);
+      CHECK_EQ(r.nlogs, 2u);
+      for (size_t k = 0; k < r.nlogs; k++) {
+        CHECK(utf8_ok(r.logs[k].text, r.logs[k].len));
+        CHECK_CONTAINS(r.logs[k].text, "\xef\xbf\xbd");
+      }
+    } else {
+      CHECK(r.message != NULL && utf8_ok(r.message, strlen(r.message)));
+      /* a thrown string is shown as JSON, which escapes it instead */
+      CHECK(r.message != NULL && (strstr(r.message, "\xef\xbf\xbd") ||
+                                  strstr(r.message, "\\ud800")));
+      CHECK(r.name == NULL || utf8_ok(r.name, strlen(r.name)));
+      CHECK(r.stack == NULL || utf8_ok(r.stack, strlen(r.stack)));
+    }
+    iso_result_free(&r);
+  }
+  check_probes(&s, 3000);
+  svc_stop(&s);
+}
+
+static void run_row(const void* row) {
+  run_case(row);
+}
+
+int main(int argc, char** argv) {
+  static const iso_test more[] = {
+      {"shared_realm_stop_loses_no_job", shared_realm_stop_loses_no_job},
+      {"lone_surrogates_are_replaced", lone_surrogates_are_replaced},
+      {NULL, NULL},
+  };
+  return iso_test_rows(argc, argv, kCases, sizeof kCases / sizeof *kCases,
+                       sizeof *kCases, run_row, more);
+}
