@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "iso_err.h"
+#include "iso_utf8.h"
 #include "mp.h"
 
 static const uint8_t k_empty_array[1] = {0x90};
@@ -321,6 +322,25 @@ static void check_version(scan* sc, int required) {
   }
 }
 
+/* 1 iff every string in the one msgpack value [p, end) (map keys included)
+ * is valid UTF-8. The value was stepped over once already, so it is whole
+ * and bounded; its objects are read in order, containers' elements right
+ * after their headers, so one flat pass sees them all. */
+static int strings_utf8(const uint8_t* p, const uint8_t* end) {
+  iso__mp_rd r;
+  iso__mp_obj o;
+  iso__mp_rd_init(&r, p, (size_t)(end - p));
+  while (r.p < r.end) {
+    if (iso__mp_read(&r, &o) != 0) {
+      return 0;
+    }
+    if (o.type == ISO__MP_STR && !iso_utf8_valid(o.data, o.len)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 /* A string field naming something (module, export): non-empty, bounded, no
  * NUL bytes (these names become C strings and paths). */
 static int name_field(scan* sc, int f, size_t max, iso_str* out) {
@@ -338,6 +358,9 @@ static int name_field(scan* sc, int f, size_t max, iso_str* out) {
     fault(sc, "'%s' is longer than %zu bytes", k_field[f], max);
   } else if (memchr(o.data, 0, o.len) != NULL) {
     fault(sc, "'%s' contains a NUL byte", k_field[f]);
+  } else if (!iso_utf8_valid(o.data, o.len)) {
+    /* names are echoed in replies, logs and `jobs`, which must be UTF-8 */
+    fault(sc, "'%s' is not valid UTF-8", k_field[f]);
   }
   out->ptr = (const char*)o.data;
   out->len = o.len;
@@ -487,6 +510,13 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
   q->timeout_ms = -1;
   q->args.data = k_empty_array;
   q->args.len = sizeof k_empty_array;
+  if (sc->f[F_ID].p != NULL &&
+      !strings_utf8(sc->f[F_ID].p, sc->f[F_ID].end)) {
+    /* the id is echoed byte for byte, and a reply holds only valid UTF-8:
+     * such an id is refused, and not echoed in the refusal either */
+    fault(sc, "'id' holds a string that is not valid UTF-8");
+    sc->f[F_ID].p = NULL;
+  }
   if (sc->f[F_ID].p != NULL) {
     q->id.data = sc->f[F_ID].p;
     q->id.len = (size_t)(sc->f[F_ID].end - sc->f[F_ID].p);
@@ -518,6 +548,9 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
     iso__mp_obj o = field_obj(sc, F_SOURCE);
     if (o.type != ISO__MP_STR) {
       fault(sc, "'source' must be a string (got %s)", type_name(o.type));
+    } else if (!iso_utf8_valid(o.data, o.len)) {
+      /* module text is UTF-8; its lines come back in stacks and errors */
+      fault(sc, "'source' is not valid UTF-8");
     } else {
       q->source.ptr = (const char*)o.data;
       q->source.len = o.len;
@@ -690,10 +723,10 @@ int iso_proto_decode(const uint8_t* buf,
   top.bad = 0;
   top.fatal = 0;
   int rc = 0;
-  iso__mp_rd r;
+  iso__mp_rd r = {NULL, NULL};
   iso__mp_obj o = {.type = ISO__MP_NIL};
-  iso__mp_rd_init(&r, buf, len);
   if (len > 0 && buf != NULL) {
+    iso__mp_rd_init(&r, buf, len); /* not before: NULL + 0 is undefined */
     rc = iso__mp_read(&r, &o);
   }
   if (len == 0 || buf == NULL) {
@@ -731,7 +764,8 @@ int iso_proto_decode(const uint8_t* buf,
     return 0;
   }
   iso_bytes id = {NULL, 0};
-  if (top.f[F_ID].p != NULL && top.f[F_BATCH].p == NULL) {
+  if (top.f[F_ID].p != NULL && top.f[F_BATCH].p == NULL &&
+      strings_utf8(top.f[F_ID].p, top.f[F_ID].end)) {
     id.data = top.f[F_ID].p;
     id.len = (size_t)(top.f[F_ID].end - top.f[F_ID].p);
   }
@@ -753,8 +787,31 @@ static void put_raw_or_nil(iso__mp_wr* w, iso_bytes b) {
   }
 }
 
+/* Text from outside (a thrown error, console output, a message quoting a
+ * request) goes out as valid UTF-8: ill-formed bytes become U+FFFD, so a
+ * strict client can always decode the reply. */
+static void put_text(iso__mp_wr* w, const char* s, size_t n) {
+  if (s == NULL) {
+    s = "";
+    n = 0;
+  }
+  if (iso_utf8_valid(s, n)) {
+    iso__mp_put_str(w, s, n);
+    return;
+  }
+  iso_buf fixed;
+  iso_buf_init(&fixed);
+  int rc = iso_utf8_append(&fixed, s, n);
+  if (rc == 0) {
+    iso__mp_put_str(w, (const char*)fixed.data, fixed.len);
+  } else if (w->err == 0) {
+    w->err = rc;
+  }
+  iso_buf_free(&fixed);
+}
+
 static void put_view(iso__mp_wr* w, iso_str s) {
-  iso__mp_put_str(w, s.ptr ? s.ptr : "", s.ptr ? s.len : 0);
+  put_text(w, s.ptr, s.ptr ? s.len : 0);
 }
 
 int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
@@ -810,8 +867,7 @@ int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
   for (size_t i = 0; i < rp->nlogs; i++) {
     msgpack_pack_array(&w.pk, 2);
     iso__mp_put_cstr(&w, iso_log_level_name(rp->logs[i].level));
-    iso__mp_put_str(&w, rp->logs[i].text ? rp->logs[i].text : "",
-                    rp->logs[i].text ? rp->logs[i].len : 0);
+    put_text(&w, rp->logs[i].text, rp->logs[i].text ? rp->logs[i].len : 0);
   }
   iso__mp_put_cstr(&w, "stats");
   msgpack_pack_map(&w.pk, 3);
@@ -1217,10 +1273,12 @@ static int make_result(const rview* v, iso_result* out) {
   if (v->status == ISO_STATUS_ERROR) {
     out->code = code_from_name(v->code.data, v->code.len);
   }
-  iso__mp_rd r;
+  iso__mp_rd r = {NULL, NULL};
   iso__mp_obj o;
-  iso__mp_rd_init(&r, v->logs.data, v->logs.len);
   if (v->nlogs > 0) {
+    /* only then: a reply without logs has logs.data NULL, and NULL + 0 is
+     * undefined */
+    iso__mp_rd_init(&r, v->logs.data, v->logs.len);
     iso__mp_read(&r, &o); /* the array header, validated by read_logs */
   }
   for (uint32_t i = 0; i < v->nlogs; i++) {

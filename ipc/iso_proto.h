@@ -13,9 +13,17 @@
  * from the network. It checks structure (truncation, counts larger than the
  * remaining bytes could hold, trailing bytes, nesting deeper than
  * ISO_PROTO_MAX_DEPTH), then meaning (types, required and unknown fields,
- * version). Every refusal is ISO_EPROTO with a message that names the field
- * and the problem, meant to be sent back to the client in a bad_request
- * reply. Decoded requests point into the caller's buffer (no copies), so
+ * version, strings that are not UTF-8). Every refusal is ISO_EPROTO with a
+ * message that names the field and the problem, meant to be sent back to
+ * the client in a bad_request reply.
+ *
+ * Every string a reply carries is valid UTF-8 (iso_utf8.h): the decoder
+ * refuses a `source`, `module` or `export` that is not, and an `id` holding
+ * such a string anywhere (ids are echoed byte for byte, so it is not echoed
+ * in the refusal either); the reply encoder replaces ill-formed bytes in
+ * the text it is given (error names, messages, stacks, console lines) with
+ * U+FFFD. A fulfilled reply's value is copied as it is: its producer (the
+ * runtime's encoder) must write valid UTF-8. Decoded requests point into the caller's buffer (no copies), so
  * that buffer must outlive them.
  */
 #ifndef ISO_PROTO_H
@@ -200,6 +208,8 @@ typedef struct iso_proto_reply {
 
 /* iso_proto_encode_reply: appends one reply map to out. id and value must
  * each be exactly one msgpack value (they are copied verbatim, not parsed).
+ * name, message, stack and log texts go out as valid UTF-8 (ill-formed
+ * bytes become U+FFFD).
  * Returns 0, ISO_EINVAL (bad status or code), ISO_ETOOBIG (a string over 4
  * GiB), ISO_ENOMEM; on error out->len is unchanged. Thread: any. */
 int iso_proto_encode_reply(const iso_proto_reply* reply, iso_buf* out);

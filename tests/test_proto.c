@@ -294,6 +294,16 @@ static const bad_case k_bad[] = {
     {"module with NUL",
      "J:{\"v\":1,\"kind\":\"eval\",\"module\":\"a\\u0000b\"}",
      "'module' contains a NUL byte", NULL},
+    {"module not UTF-8",
+     "H:83|J:\"v\"|J:1|J:\"kind\"|J:\"eval\"|J:\"module\"|H:a4 61 eda080",
+     "'module' is not valid UTF-8", NULL},
+    {"export not UTF-8",
+     "H:84|J:\"v\"|J:1|J:\"kind\"|J:\"call\"|J:\"module\"|J:\"m\"|"
+     "J:\"export\"|H:a2 c328",
+     "'export' is not valid UTF-8", NULL},
+    {"source not UTF-8",
+     "H:83|J:\"v\"|J:1|J:\"kind\"|J:\"eval\"|J:\"source\"|H:a3 31 2b ff",
+     "'source' is not valid UTF-8", NULL},
     {"module not a string", "J:{\"v\":1,\"kind\":\"eval\",\"module\":7}",
      "'module' must be a string (got an integer)", NULL},
     {"export not a string", "J:{\"v\":1," CALL_M ",\"export\":null}",
@@ -737,7 +747,7 @@ static const char* const k_ids[] = {
     "d9 03 616263",
     "da 0003 616263",
     "db 00000003 616263",
-    "a2 ffff", /* not UTF-8: still echoed as is */
+    "a2 c3a9", /* UTF-8 */
     "c4 00",
     "c4 02 0001",
     "c5 0002 0001",
@@ -810,6 +820,104 @@ static void t_ids_echoed(void) {
     iso_proto_msg_free(&m);
     iso_buf_free(&b);
     iso_buf_free(&want);
+  }
+}
+
+/* Ids are echoed byte for byte, and every string a reply holds is valid
+ * UTF-8: an id holding a string that is not (anywhere in it, map keys
+ * included) is refused, and the refusal does not echo it. */
+static const char* const k_bad_utf8_ids[] = {
+    "a2 ffff",                /* a string */
+    "a3 eda080",              /* an encoded surrogate */
+    "92 01 a2 c328",          /* inside an array */
+    "81 a2 c0af 01",          /* a map key (an overlong '/') */
+    "91 91 81 a1 61 a1 f5",   /* nested */
+    NULL};
+
+static void t_ids_not_utf8(void) {
+  for (const char* const* id = k_bad_utf8_ids; *id != NULL; id++) {
+    char spec[256];
+    snprintf(spec, sizeof spec,
+             "H:84|J:\"v\"|J:1|J:\"id\"|H:%s|J:\"kind\"|J:\"eval\"|"
+             "J:\"source\"|J:\"1\"",
+             *id);
+    iso_buf b = msg(spec);
+    iso_proto_msg m;
+    char err[ISO_PROTO_ERRMSG_MAX] = "";
+    CHECK_EQ(iso_proto_decode(b.data, b.len, &m, err, sizeof err), ISO_EPROTO);
+    CHECK_CONTAINS(err, "'id' holds a string that is not valid UTF-8");
+    CHECK(m.err_id.data == NULL);
+    iso_proto_msg_free(&m);
+    iso_buf_free(&b);
+    /* refused for another reason first: still not echoed */
+    snprintf(spec, sizeof spec,
+             "H:83|J:\"v\"|J:1|J:\"id\"|H:%s|J:\"kind\"|J:\"jump\"", *id);
+    b = msg(spec);
+    CHECK_EQ(iso_proto_decode(b.data, b.len, &m, err, sizeof err), ISO_EPROTO);
+    CHECK(m.err_id.data == NULL);
+    iso_proto_msg_free(&m);
+    iso_buf_free(&b);
+    /* a batch element with such an id fails alone, without its id */
+    snprintf(spec, sizeof spec,
+             "H:82|J:\"v\"|J:1|J:\"batch\"|H:92|"
+             "J:{\"kind\":\"eval\",\"source\":\"1\"}|"
+             "H:83|J:\"id\"|H:%s|J:\"kind\"|J:\"eval\"|J:\"source\"|J:\"1\"",
+             *id);
+    b = msg(spec);
+    CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
+    CHECK_EQ(m.count, 2);
+    CHECK_EQ(m.reqs[0].err, 0);
+    CHECK_EQ(m.reqs[1].err, ISO_EPROTO);
+    CHECK_CONTAINS(m.reqs[1].errmsg, "not valid UTF-8");
+    CHECK(m.reqs[1].id.data == NULL);
+    iso_proto_msg_free(&m);
+    iso_buf_free(&b);
+  }
+}
+
+/* Text from outside (a thrown error, console output) is sent as valid
+ * UTF-8: each ill-formed part becomes U+FFFD; valid text is untouched. */
+static void t_reply_repairs_utf8(void) {
+  static const struct {
+    const char* in;
+    const char* out;
+  } texts[] = {
+      {"plain", "plain"},
+      {"caf\xc3\xa9", "caf\xc3\xa9"},
+      {"a\xff" "b", "a\xef\xbf\xbd" "b"},
+      {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+      {"x\xe2\x82", "x\xef\xbf\xbd"}, /* truncated: one U+FFFD */
+      {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                    /* overlong */
+  };
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    size_t n = strlen(texts[i].in);
+    iso_log log = {ISO_LOG_WARN, texts[i].in, n};
+    iso_proto_reply rps[2] = {
+        {.status = ISO_STATUS_REJECTED,
+         .name = {texts[i].in, n},
+         .message = {texts[i].in, n},
+         .stack = {texts[i].in, n},
+         .logs = &log,
+         .nlogs = 1},
+        {.status = ISO_STATUS_ERROR,
+         .code = ISO_CODE_BAD_REQUEST,
+         .message = {texts[i].in, n}},
+    };
+    for (int k = 0; k < 2; k++) {
+      iso_buf enc;
+      iso_buf_init(&enc);
+      CHECK_EQ(iso_proto_encode_reply(&rps[k], &enc), 0);
+      iso_result r;
+      CHECK_EQ(iso_proto_decode_reply(enc.data, enc.len, &r), 0);
+      CHECK_STR(r.message, texts[i].out);
+      if (k == 0) {
+        CHECK_STR(r.name, texts[i].out);
+        CHECK_STR(r.stack, texts[i].out);
+        CHECK(r.nlogs == 1 && strcmp(r.logs[0].text, texts[i].out) == 0);
+      }
+      iso_result_free(&r);
+      iso_buf_free(&enc);
+    }
   }
 }
 
@@ -1492,6 +1600,8 @@ static const iso_test cases[] = {
     {"decode_cost", t_decode_cost},
     {"mutations", t_mutations},
     {"admin_decode", t_admin_decode},
+    {"ids_not_utf8", t_ids_not_utf8},
+    {"reply_repairs_utf8", t_reply_repairs_utf8},
     {NULL, NULL}};
 
 int main(int argc, char** argv) {
