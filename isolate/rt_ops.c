@@ -16,6 +16,13 @@
  * responses are dropped. An unref'd op (Isopool.core.unrefOp) moves from
  * pending_ops to pending_unref_ops, so it no longer keeps the realm's
  * event loop alive.
+ *
+ * Memory: an op's arguments are a copy of its JavaScript values, and the
+ * same large Uint8Array passed a thousand times would be a thousand
+ * copies outside V8's heap limit; so the bytes of arguments in flight per
+ * runtime are capped (MAX_ARGS_IN_FLIGHT, the call throws past it), and
+ * what the runtime keeps between ticks (the spare batch, the sync result
+ * buffer, the results scratch) is trimmed back when a tick made it large.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +33,13 @@
 #include "rt_private.h"
 
 #define DEFAULT_MAX_PENDING_OPS 100000
+/* Bytes of async op arguments in flight per runtime (above the shim's
+ * 256 MiB for one op's arguments, so any op that may be called fits). */
+#define MAX_ARGS_IN_FLIGHT ((size_t)512 << 20)
+#define MAX_ARGS_IN_FLIGHT_MIB 512
+/* what the runtime keeps between ticks */
+#define KEEP_OUT_BYTES ((size_t)1 << 20)
+#define KEEP_RESULTS 4096
 
 /* A batch on libuv's thread pool (no op_send); orphaned (rt NULL) when
  * the runtime is freed first. */
@@ -141,6 +155,9 @@ int iso__host_op_sync(void* realm_p,
   c->out = &rt->op_out;
   c->err = ISO_OPERR_NONE;
   c->msg[0] = '\0';
+  if (rt->op_out.cap > KEEP_OUT_BYTES) {
+    iso_buf_free(&rt->op_out); /* the last result was large: not kept */
+  }
   rt->op_out.len = 0;
   if (iso_op_invoke(c, args, len) != 0) {
     *err_class = iso_op_err_class(c->err);
@@ -167,6 +184,12 @@ int iso__host_op_async(void* realm_p,
                     "%s: too many ops in flight (%zu): await some first",
                     rt->ops->defs[op].name, rt->max_pending_ops);
   }
+  if (len > MAX_ARGS_IN_FLIGHT - rt->op_args_out) {
+    return op_error(rt, err_class, err_msg, "Error",
+                    "%s: the arguments of the ops in flight would pass %d MiB: "
+                    "await some first",
+                    rt->ops->defs[op].name, MAX_ARGS_IN_FLIGHT_MIB);
+  }
   if (rt->op_batch == NULL) {
     rt->op_batch = rt->op_spare != NULL
                        ? rt->op_spare
@@ -181,6 +204,7 @@ int iso__host_op_async(void* realm_p,
     return op_error(rt, err_class, err_msg, "Error", "%s: out of memory",
                     rt->ops->defs[op].name);
   }
+  rt->op_args_out += len;
   realm->pending_ops++;
   realm->idle_notified = 0;
   if (!uv_is_active((uv_handle_t*)&rt->op_flush)) {
@@ -349,7 +373,9 @@ static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
         .err_class = forget                     ? ""
                      : r->err != ISO_OPERR_NONE ? iso_op_err_class(r->err)
                                                 : NULL,
-        .data = b->res.data + r->res_off,
+        /* a batch whose responses are all empty has no res.data, and
+         * NULL + 0 is undefined */
+        .data = r->res_len > 0 ? b->res.data + r->res_off : NULL,
         .len = r->res_len,
     };
   }
@@ -365,6 +391,8 @@ static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
 }
 
 void iso_rt_ops_done(iso_rt* rt, iso_op_batch* b) {
+  rt->op_args_out -= b->args.len < rt->op_args_out ? b->args.len
+                                                   : rt->op_args_out;
   if (rt->freeing || reserve_results(rt, b->n) != 0) {
     iso_op_batch_free(b); /* the realms' counts no longer matter */
     return;
@@ -378,7 +406,12 @@ void iso_rt_ops_done(iso_rt* rt, iso_op_batch* b) {
   }
   rt->in_tick--;
   rt->ops_dropped += b->n - found;
-  iso_op_batch_reset(b);
+  if (rt->cap_op_results > KEEP_RESULTS) {
+    free(rt->op_results);
+    rt->op_results = NULL;
+    rt->cap_op_results = 0;
+  }
+  iso_op_batch_reset(b); /* trims what a large tick grew */
   if (rt->op_spare == NULL) {
     rt->op_spare = b;
   } else {

@@ -300,7 +300,12 @@ iso_op_batch* iso_op_batch_new(const iso_op_table* table, iso_ops_env* env);
 void iso_op_batch_free(iso_op_batch* b);
 
 /* iso_op_batch_reset: empty the batch for reuse, dropping the records'
- * perms references and keeping the memory. Thread: any. */
+ * perms references. It keeps its memory up to ISO_OP_BATCH_KEEP_BYTES per
+ * buffer and ISO_OP_BATCH_KEEP_RECS records, and frees what is beyond, so
+ * a batch kept for reuse does not keep one tick's huge arguments or
+ * results for ever. Thread: any. */
+#define ISO_OP_BATCH_KEEP_BYTES ((size_t)1 << 20)
+#define ISO_OP_BATCH_KEEP_RECS 4096
 void iso_op_batch_reset(iso_op_batch* b);
 
 /* Who asks for an op: the runtime's ids of the realm and of the job
@@ -320,6 +325,13 @@ int iso_op_batch_add(iso_op_batch* b,
                      const iso_op_caller* caller,
                      const uint8_t* args,
                      size_t args_len);
+
+/* The results one batch may hold: once they pass this, the batch's
+ * remaining ops fail without running (Error "... await some first"), so a
+ * tick of many large reads cannot take the op thread's memory without
+ * bound (one op's own result may still take it past, by at most what that
+ * op returns: 256 MiB for readFile). */
+#define ISO_OP_BATCH_RES_MAX ((size_t)512 << 20)
 
 /* iso_op_batch_run: run every record in order and write its response.
  * Never fails as a whole: an op's failure is its record's err.

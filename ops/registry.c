@@ -464,13 +464,27 @@ iso_op_batch* iso_op_batch_new(const iso_op_table* table, iso_ops_env* env) {
   return b;
 }
 
+/* Empties buf, keeping its memory only when that is small. */
+static void buf_trim(iso_buf* buf) {
+  if (buf->cap > ISO_OP_BATCH_KEEP_BYTES) {
+    iso_buf_free(buf);
+  } else {
+    iso_buf_reset(buf);
+  }
+}
+
 void iso_op_batch_reset(iso_op_batch* b) {
   for (size_t i = 0; i < b->n; i++) {
     iso_perms_unref(b->recs[i].perms);
   }
   b->n = 0;
-  iso_buf_reset(&b->args);
-  iso_buf_reset(&b->res);
+  buf_trim(&b->args);
+  buf_trim(&b->res);
+  if (b->cap > ISO_OP_BATCH_KEEP_RECS) {
+    free(b->recs);
+    b->recs = NULL;
+    b->cap = 0;
+  }
 }
 
 void iso_op_batch_free(iso_op_batch* b) {
@@ -523,6 +537,12 @@ static void run_rec(iso_op_batch* b, iso_op_rec* rec) {
   size_t off = b->res.len;
   if (off >= UINT32_MAX) {
     iso_op_fail(&call, ISO_OPERR_OTHER, "the batch's results are too large");
+  } else if (off >= ISO_OP_BATCH_RES_MAX) {
+    iso_op_fail(&call, ISO_OPERR_OTHER,
+                "%s: the results of the ops started in the same tick passed "
+                "%zu MiB: await some before starting more",
+                rec->op < b->table->n ? b->table->defs[rec->op].name : "op",
+                ISO_OP_BATCH_RES_MAX >> 20);
   } else if (rec->op >= b->table->n) {
     iso_op_fail(&call, ISO_OPERR_TYPE, "op index %u out of range (%zu ops)",
                 rec->op, b->table->n);
