@@ -1804,7 +1804,9 @@ static const char kOptionsHelp[] =
     "options (before the command or before the first ARG):\n"
     "  --timeout MS       give up waiting for the reply after MS (default\n"
     "                     60000); exit 3 if no connection was made\n"
-    "                     within 5 s (or MS, if shorter)\n"
+    "                     within 5 s (or MS, if shorter). A job is sent\n"
+    "                     with MS as its deadline, so the service stops\n"
+    "                     it when poolctl gives up\n"
     "  --json             print the whole reply as one JSON object\n"
     "  -h, --help         this text (after a command: that command's)\n";
 
@@ -1813,7 +1815,8 @@ static const char kJobOptionsHelp[] =
     "  --url URL          the service's job socket (default $ISOPOOL_URL,\n"
     "                     else " DEFAULT_URL
     ")\n"
-    "  --job-timeout MS   the job's own deadline on the server\n"
+    "  --job-timeout MS   the job's own deadline on the server, if\n"
+    "                     shorter than --timeout\n"
     "  --permissions JSON what the job may use (default: all the service\n"
     "                     grants), a JSON object with keys read, write,\n"
     "                     env, each true (all granted), false or left out\n"

@@ -511,8 +511,24 @@ static size_t auto_id(iso_client* c, uint8_t* buf) {
   return 9;
 }
 
+/* The timeout_ms a job goes out with: a client that gives up at its
+ * deadline has no use for the job after it, so the server is told to stop
+ * it then (the job's own timeout_ms when that is shorter). At least 1: 0
+ * would mean the server's default. */
+static int64_t job_timeout(const slot* s, int64_t own) {
+  if (!s->has_deadline) {
+    return own;
+  }
+  int64_t left = (int64_t)remaining(s);
+  if (left < 1) {
+    left = 1;
+  }
+  return own > 0 && own < left ? own : left;
+}
+
 /* Encodes jobs (one, or a batch when is_batch) into s->enc and records
- * their ids. Jobs without an id get one. */
+ * their ids. Jobs without an id get one; every job carries the deadline as
+ * its timeout_ms (job_timeout). */
 static int slot_encode(slot* s, const iso_job* jobs, size_t n, int is_batch) {
   iso_client* c = s->c;
   if (s->id_end_cap < n) {
@@ -541,6 +557,7 @@ static int slot_encode(slot* s, const iso_job* jobs, size_t n, int is_batch) {
       }
     }
     iso_job j = jobs[i];
+    j.timeout_ms = job_timeout(s, j.timeout_ms);
     if (j.id == NULL) {
       j.id = auto_ids + 9 * i;
       j.id_len = auto_id(c, auto_ids + 9 * i);

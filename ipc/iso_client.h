@@ -13,7 +13,11 @@
  *
  * Deadlines are relative: deadline_ms is how long from the call the whole
  * exchange (connecting, sending, waiting for the reply) may take;
- * ISO_CLIENT_FOREVER waits forever. Errors, as negative ISO_E* codes:
+ * ISO_CLIENT_FOREVER waits forever. A job sent with a deadline carries it
+ * as its timeout_ms (what is left of it when the job is encoded, at least
+ * 1 ms; the job's own timeout_ms when that is shorter), so the server stops
+ * a job whose client has given up instead of running it to the server's
+ * default. Errors, as negative ISO_E* codes:
  *   ISO_ECONNECT   not connected by the deadline, or the connection was
  *                  lost while the request was out (the job may have run:
  *                  requests are never resent, so it did not run twice)

@@ -55,7 +55,8 @@ typedef enum srv_mode {
   SRV_SLOW,    /* echo after delay_ms */
   SRV_DROP,    /* first request: close the connection, then echo */
   SRV_GARBAGE, /* answers 0xc1 */
-  SRV_WRONG_ID /* answers with id "x" whatever was asked */
+  SRV_WRONG_ID, /* answers with id "x" whatever was asked */
+  SRV_TIMEOUTS  /* fulfilled, value = the request's timeout_ms (nil: none) */
 } srv_mode;
 
 typedef struct server {
@@ -68,8 +69,12 @@ typedef struct server {
   atomic_int stop;
 } server;
 
-static void reply_one(const iso_proto_req* q, int worker, iso_buf* out) {
+static void reply_one(const iso_proto_req* q,
+                      int worker,
+                      int timeouts,
+                      iso_buf* out) {
   iso_proto_reply rp = {.id = q->id, .stats = {worker, 2, 3}};
+  uint8_t tmo[9] = {0xc0};
   iso_log log = {ISO_LOG_INFO, NULL, 0};
   if (q->err != 0) {
     rp.status = ISO_STATUS_ERROR;
@@ -79,6 +84,17 @@ static void reply_one(const iso_proto_req* q, int worker, iso_buf* out) {
   } else {
     rp.status = ISO_STATUS_FULFILLED;
     rp.value = q->args;
+    if (timeouts) {
+      /* the timeout_ms the request carried, as a uint64 (nil: none) */
+      if (q->timeout_ms >= 0) {
+        tmo[0] = 0xcf;
+        for (int i = 0; i < 8; i++) {
+          tmo[1 + i] = (uint8_t)((uint64_t)q->timeout_ms >> (56 - 8 * i));
+        }
+      }
+      rp.value.data = tmo;
+      rp.value.len = q->timeout_ms >= 0 ? 9 : 1;
+    }
     iso_str what = q->module.ptr ? q->module : q->source;
     log.text = what.ptr;
     log.len = what.len;
@@ -88,7 +104,7 @@ static void reply_one(const iso_proto_req* q, int worker, iso_buf* out) {
   iso_proto_encode_reply(&rp, out);
 }
 
-static void echo(const uint8_t* p, size_t n, iso_buf* out) {
+static void echo(const uint8_t* p, size_t n, int timeouts, iso_buf* out) {
   iso_proto_msg m;
   char err[ISO_PROTO_ERRMSG_MAX];
   if (iso_proto_decode(p, n, &m, err, sizeof err) != 0) {
@@ -101,10 +117,10 @@ static void echo(const uint8_t* p, size_t n, iso_buf* out) {
   } else if (m.is_batch) {
     iso_proto_encode_batch_header(m.count, out);
     for (size_t i = 0; i < m.count; i++) {
-      reply_one(&m.reqs[i], (int)i, out);
+      reply_one(&m.reqs[i], (int)i, timeouts, out);
     }
   } else {
-    reply_one(&m.reqs[0], 1, out);
+    reply_one(&m.reqs[0], 1, timeouts, out);
   }
   iso_proto_msg_free(&m);
 }
@@ -170,7 +186,8 @@ static void* server_main(void* arg) {
         }
         /* fall through */
       case SRV_ECHO:
-        echo(nng_msg_body(m), nng_msg_len(m), &out);
+      case SRV_TIMEOUTS:
+        echo(nng_msg_body(m), nng_msg_len(m), s->mode == SRV_TIMEOUTS, &out);
         break;
     }
     nng_msg_free(m);
@@ -631,6 +648,75 @@ static void t_deadline(void) {
   server_stop(s);
 }
 
+/* The value of a SRV_TIMEOUTS reply: the timeout_ms the server saw, or -1
+ * for none. */
+static int64_t seen_timeout(const iso_result* r) {
+  if (r->value_len == 9 && r->value[0] == 0xcf) {
+    uint64_t v = 0;
+    for (int i = 1; i < 9; i++) {
+      v = (v << 8) | r->value[i];
+    }
+    return (int64_t)v;
+  }
+  return r->value_len == 1 && r->value[0] == 0xc0 ? -1 : -2;
+}
+
+/* A job sent with a deadline carries it as its timeout_ms, so the server
+ * stops what the client gave up on: the deadline (what is left of it), or
+ * the job's own timeout_ms when shorter; none without a deadline. */
+static void t_deadline_is_job_timeout(void) {
+  server* s = server_start(SRV_TIMEOUTS, 0);
+  iso_client* c = open_client(s->url, NULL);
+  static const struct {
+    const char* name;
+    int64_t deadline_ms, job_timeout_ms;
+    int64_t lo, hi; /* the timeout_ms the server must see */
+  } cases[] = {
+      {"deadline only", 5000, 0, 4000, 5000},
+      {"own timeout shorter", 5000, 700, 700, 700},
+      {"own timeout longer", 3000, 60000, 2000, 3000},
+      {"no deadline, own timeout", ISO_CLIENT_FOREVER, 1234, 1234, 1234},
+      {"no deadline, none", ISO_CLIENT_FOREVER, 0, -1, -1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    iso_job job = {.kind = ISO_JOB_EVAL,
+                   .source = "1",
+                   .timeout_ms = cases[i].job_timeout_ms};
+    iso_result r;
+    int failed = iso_test_failed_;
+    CHECK_EQ(iso_client_call(c, &job, cases[i].deadline_ms, &r), 0);
+    int64_t seen = seen_timeout(&r);
+    CHECK(seen >= cases[i].lo && seen <= cases[i].hi);
+    iso_result_free(&r);
+    /* a batch: every job carries it */
+    iso_job jobs[2] = {job, job};
+    iso_result rs[2];
+    CHECK_EQ(iso_client_batch(c, jobs, 2, cases[i].deadline_ms, rs), 0);
+    for (int k = 0; k < 2; k++) {
+      int64_t b = seen_timeout(&rs[k]);
+      CHECK(b >= cases[i].lo && b <= cases[i].hi);
+      iso_result_free(&rs[k]);
+    }
+    if (iso_test_failed_ && !failed) {
+      fprintf(stderr, "    case: %s (server saw %lld)\n", cases[i].name,
+              (long long)seen);
+    }
+  }
+  /* async submits too */
+  tally t;
+  tally_init(&t);
+  ticket k = {&t, 0};
+  iso_job job = {.kind = ISO_JOB_EVAL, .source = "1"};
+  CHECK_EQ(iso_client_submit(c, &job, 2500, on_result, &k), 0);
+  CHECK_EQ(tally_wait(&t, 1, 5000), 1);
+  CHECK_EQ(t.status[0], 0);
+  int64_t seen = seen_timeout(&t.res[0]);
+  CHECK(seen >= 1500 && seen <= 2500);
+  tally_free(&t);
+  iso_client_close(c);
+  server_stop(s);
+}
+
 static void t_connect_failure(void) {
   char url[128];
   make_url(url, sizeof url);
@@ -773,6 +859,8 @@ static const iso_test cases[] = {{"call", t_call},
                                  {"threads", t_threads},
                                  {"busy_and_close", t_busy_and_close},
                                  {"deadline", t_deadline},
+                                 {"deadline_is_job_timeout",
+                                  t_deadline_is_job_timeout},
                                  {"connect_failure", t_connect_failure},
                                  {"no_resend", t_no_resend},
                                  {"connection_lost", t_connection_lost},

@@ -255,6 +255,30 @@ static void t_timeout_error_status(void) {
   proc_result_free(&r);
 }
 
+/* --timeout is sent as the job's deadline (timeout_ms): two loops whose
+ * client gives up after 300 ms are stopped by the service then, so the next
+ * call is answered at once. Without it each would spin on its worker until
+ * the service's default (30 s) and the call would wait behind one. */
+static void t_timeout_is_sent(void) {
+  proc_result r;
+  for (int i = 0; i < 2; i++) {
+    PC(&r, "--timeout", "300", "eval", "--module", "loop.js");
+    /* the service's timeout reply, or poolctl's own if that is first */
+    CHECK_EQ(r.status, 1);
+    CHECK(strstr(r.err, "error: timeout: ") == r.err ||
+          strstr(r.err, "poolctl: no reply from") == r.err);
+    CHECK(r.secs < 3);
+    show(&r);
+    proc_result_free(&r);
+  }
+  PC(&r, "--timeout", "5000", "call", "job.js", "--export", "add", "2", "2");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "4\n");
+  CHECK(r.secs < 3);
+  show(&r);
+  proc_result_free(&r);
+}
+
 static void t_logs_on_stderr(void) {
   proc_result r;
   PC(&r, "eval", "--module", "logs.js");
@@ -544,6 +568,7 @@ static const iso_test cases[] = {
     {"json_and_string_args", t_json_and_string_args},
     {"rejection", t_rejection},
     {"timeout_error_status", t_timeout_error_status},
+    {"timeout_is_sent", t_timeout_is_sent},
     {"logs_on_stderr", t_logs_on_stderr},
     {"json_output", t_json_output},
     {"url_from_environment", t_url_from_environment},
