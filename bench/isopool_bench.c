@@ -62,6 +62,9 @@
 #include "iso_proto.h"
 
 #define WARMUP_NS 300000000ull /* 0.3 s before each window */
+/* How long a job may take before the bench gives up on it. The client
+ * library sends it as the job's timeout_ms, so the service stops such a job
+ * too instead of spending a worker on it after the bench has moved on. */
 #define JOB_DEADLINE_MS 30000
 
 /* ---- options ------------------------------------------------------------ */
