@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 
 #include "iso_bootstrap.h"
 #include "iso_err.h"
+#include "iso_utf8.h"
 #include "rt_private.h"
 
 /* A module's source: V8 takes strings up to 2^29 characters, but a source
@@ -46,6 +48,11 @@
 /* dynamic imports in flight per realm: each holds C memory (a load, a
  * record's waiter) until the next tick sees it */
 #define MAX_PENDING_DYN 10000
+/* static imports of one module: each is resolved when the graph loads and
+ * again when it is instantiated, in C that no deadline can stop, and a
+ * job's own source can spell one file a million ways ("./a.js",
+ * ".//a.js", "././a.js") that V8 does not merge */
+#define MAX_MODULE_IMPORTS 10000
 
 /* ---- resolution ---- */
 
@@ -114,29 +121,6 @@ static void percent_decode(char* s) {
     *w++ = *r;
   }
   *w = '\0';
-}
-
-/* 1 iff s is valid UTF-8 (no overlong forms, surrogates or code points
- * past U+10FFFF): a percent-decoded URL must stay text, since it reaches
- * JavaScript (import.meta.url) and error messages. */
-static int utf8_valid(const unsigned char* s) {
-  while (*s != '\0') {
-    unsigned c = *s;
-    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2
-                                         : (c >> 3) == 30 ? 3 : -1;
-    if (n < 0 || (n == 1 && c < 0xc2) || (c == 0xf4 && s[1] > 0x8f) ||
-        c > 0xf4 || (c == 0xe0 && s[1] < 0xa0) ||
-        (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90)) {
-      return 0;
-    }
-    for (int i = 1; i <= n; i++) {
-      if ((s[i] & 0xc0) != 0x80) {
-        return 0;
-      }
-    }
-    s += n + 1;
-  }
-  return 1;
 }
 
 /* The embedded source of built-in module `url` ("isopool:fs"), or NULL. */
@@ -216,7 +200,9 @@ int iso__resolve(iso_rt* rt,
     snprintf(err, errlen, "out of memory");
     return ISO_ENOMEM;
   }
-  if (!utf8_valid((const unsigned char*)joined)) {
+  /* a percent-decoded URL must stay text: it reaches JavaScript
+   * (import.meta.url) and error messages */
+  if (!iso_utf8_valid(joined, strlen(joined))) {
     free(joined);
     snprintf(err, errlen,
              "Import of \"%.300s\" from \"%.300s\": the path is not valid "
@@ -288,9 +274,28 @@ iso_mod* iso__mod_find(iso_realm* realm, const char* url) {
   return NULL;
 }
 
+/* The last record found by its ref, per thread (each runtime runs on one
+ * thread): V8 asks for one importer's record once per import while it
+ * instantiates, and a walk of the whole map each time is quadratic. Reset
+ * when a record or a realm goes. */
+static _Thread_local struct {
+  const iso_realm* realm;
+  v8s_ref ref;
+  iso_mod* mod;
+} by_ref;
+
 iso_mod* iso__mod_by_ref(iso_realm* realm, v8s_ref ref) {
+  if (ref == 0) {
+    return NULL;
+  }
+  if (by_ref.realm == realm && by_ref.ref == ref) {
+    return by_ref.mod;
+  }
   for (iso_mod* m = realm->modules; m != NULL; m = m->next) {
-    if (m->ref == ref && ref != 0) {
+    if (m->ref == ref) {
+      by_ref.realm = realm;
+      by_ref.ref = ref;
+      by_ref.mod = m;
       return m;
     }
   }
@@ -389,6 +394,10 @@ static void free_waiters(iso_waiter* w) {
 }
 
 static void mod_free(iso_realm* realm, iso_mod* m) {
+  if (by_ref.mod == m) {
+    by_ref.realm = NULL;
+    by_ref.mod = NULL;
+  }
   free_waiters(m->waiters);
   v8s_ref_free(realm->rt->iso, m->ref);
   v8s_requests_free(&m->req);
@@ -530,11 +539,18 @@ static void read_work_cb(uv_work_t* w) {
   int fd = open_module(real);
   if (fd < 0) {
     int e = errno;
+    struct stat st;
     if (e == ELOOP) {
       read_fail(r, ISO_EPERM,
                 "a symbolic link appeared on its path while it was loaded");
+    } else if (lstat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+      /* a socket, a device without a driver (ENXIO): say what it is */
+      read_fail(r, ISO_EIO, "not a regular file (%s)", file_kind(&st));
     } else {
-      read_fail(r, e == ENOENT ? ISO_ENOENT : e == EACCES ? ISO_EPERM : ISO_EIO,
+      read_fail(r,
+                e == ENOENT   ? ISO_ENOENT
+                : e == EACCES ? ISO_EPERM
+                              : ISO_EIO,
                 "%s", strerror(e));
     }
     return;
@@ -600,12 +616,61 @@ static void load_fail(iso_load* load, iso_js_error* err) {
   iso__rt_wake(load->realm->rt);
 }
 
-static int visited(iso_load* load, iso_mod* m) {
-  for (size_t i = 0; i < load->nvisited; i++) {
+/* load->visited is a set of records: open addressing over capvisited
+ * slots (a power of two, at most half full; NULL is an empty slot), so a
+ * graph whose modules import one another many times is visited in linear
+ * time. */
+static size_t slot_of(const iso_mod* m, size_t cap) {
+  uint64_t x = (uint64_t)(uintptr_t)m;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull; /* a 64-bit mix (murmur3's finaliser) */
+  x ^= x >> 33;
+  return (size_t)x & (cap - 1);
+}
+
+static int visited(const iso_load* load, const iso_mod* m) {
+  if (load->capvisited == 0) {
+    return 0;
+  }
+  size_t mask = load->capvisited - 1;
+  for (size_t i = slot_of(m, load->capvisited);; i = (i + 1) & mask) {
     if (load->visited[i] == m) {
       return 1;
     }
+    if (load->visited[i] == NULL) {
+      return 0;
+    }
   }
+}
+
+/* Adds m (not in the set yet). Returns 0 or ISO_ENOMEM. */
+static int visit_add(iso_load* load, iso_mod* m) {
+  if (2 * (load->nvisited + 1) > load->capvisited) {
+    size_t cap = load->capvisited ? load->capvisited * 2 : 16;
+    iso_mod** n = calloc(cap, sizeof(*n));
+    if (n == NULL) {
+      return ISO_ENOMEM;
+    }
+    for (size_t i = 0; i < load->capvisited; i++) {
+      iso_mod* v = load->visited[i];
+      if (v != NULL) {
+        size_t j = slot_of(v, cap);
+        while (n[j] != NULL) {
+          j = (j + 1) & (cap - 1);
+        }
+        n[j] = v;
+      }
+    }
+    free(load->visited);
+    load->visited = n;
+    load->capvisited = cap;
+  }
+  size_t j = slot_of(m, load->capvisited);
+  while (load->visited[j] != NULL) {
+    j = (j + 1) & (load->capvisited - 1);
+  }
+  load->visited[j] = m;
+  load->nvisited++;
   return 0;
 }
 
@@ -683,19 +748,12 @@ static void load_visit(iso_load* load,
   if (load->done || visited(load, m)) {
     return;
   }
-  if (load->nvisited == load->capvisited) {
-    size_t cap = load->capvisited ? load->capvisited * 2 : 16;
-    iso_mod** n = realloc(load->visited, cap * sizeof(*n));
-    if (n == NULL) {
-      iso_js_error e = {0};
-      iso__error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
-      load_fail(load, &e);
-      return;
-    }
-    load->visited = n;
-    load->capvisited = cap;
+  if (visit_add(load, m) != 0) {
+    iso_js_error e = {0};
+    iso__error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
+    load_fail(load, &e);
+    return;
   }
-  load->visited[load->nvisited++] = m;
   m->loads++;
   const iso_builtin_module* builtin =
       m->state == MOD_LOADING ? builtin_of(m->url) : NULL;
@@ -775,7 +833,14 @@ int iso__mod_set_source(iso_realm* realm,
   if (rc == 0) {
     rc = v8s_module_requests(rt->iso, realm->ctx, m->ref, &m->req);
   }
-  if (rc == 0) {
+  if (rc == 0 && m->req.n > MAX_MODULE_IMPORTS) {
+    m->state = MOD_FAILED;
+    iso__error_set(&m->err, ISO_ETOOBIG, ISO_JS_UNCAUGHT, "RangeError",
+                   "Module \"%s\" has %zu static imports (at most %d)", m->url,
+                   m->req.n, MAX_MODULE_IMPORTS);
+    v8s_requests_free(&m->req);
+    rc = ISO_ETOOBIG;
+  } else if (rc == 0) {
     m->state = MOD_COMPILED;
   } else {
     m->state = MOD_FAILED;
@@ -912,8 +977,11 @@ void iso__load_free(iso_load* load) {
   /* drop this load from every record it visited: its waiters (only
    * records it visited can have them), its count, and a failed record
    * nobody else holds */
-  for (size_t i = 0; i < load->nvisited; i++) {
+  for (size_t i = 0; i < load->capvisited; i++) {
     iso_mod* m = load->visited[i];
+    if (m == NULL) {
+      continue;
+    }
     iso_waiter** pp = &m->waiters;
     while (load->pending > 0 && *pp != NULL) {
       iso_waiter* w = *pp;
@@ -935,6 +1003,10 @@ void iso__load_free(iso_load* load) {
 }
 
 void iso__loader_realm_free(iso_realm* realm) {
+  if (by_ref.realm == realm) {
+    by_ref.realm = NULL;
+    by_ref.mod = NULL;
+  }
   for (size_t i = 0; i < realm->nreads; i++) {
     realm->reads[i]->realm = NULL; /* read_done_cb frees it */
   }

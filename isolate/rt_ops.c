@@ -391,8 +391,8 @@ static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
 }
 
 void iso_rt_ops_done(iso_rt* rt, iso_op_batch* b) {
-  rt->op_args_out -= b->args.len < rt->op_args_out ? b->args.len
-                                                   : rt->op_args_out;
+  rt->op_args_out -=
+      b->args.len < rt->op_args_out ? b->args.len : rt->op_args_out;
   if (rt->freeing || reserve_results(rt, b->n) != 0) {
     iso_op_batch_free(b); /* the realms' counts no longer matter */
     return;

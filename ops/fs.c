@@ -498,8 +498,7 @@ static int collect(DIR* d, dir_ent** out, size_t* count) {
       break;
     }
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-        !iso__mp_utf8_valid((const uint8_t*)de->d_name,
-                            strlen(de->d_name))) {
+        !iso__mp_utf8_valid((const uint8_t*)de->d_name, strlen(de->d_name))) {
       continue;
     }
     if (n == READDIR_MAX) {

@@ -1,6 +1,8 @@
 /* test_loader.c: the module loader: graphs, cycles, specifier forms, JSON
  * modules, dynamic import, import.meta, and every way loading can fail. */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "rt_harness.h"
@@ -463,17 +465,18 @@ static void t_module_map_bounded(void) {
   root_path(path, sizeof(path), "b");
   CHECK(symlink(".", path) == 0);
   rt_write("x.json", "1");
-  rt_write("main.js",
-           "let loaded = 0, err = '';\n"
-           "for (let i = 0; i < 16384 && !err; i++) {\n"
-           "  const p = i.toString(2).padStart(14, '0').replace(/0/g, 'a/')\n"
-           "    .replace(/1/g, 'b/');\n"
-           "  try { loaded += (await import(`./${p}x.json`)).default; }\n"
-           "  catch (e) { err = e.name + ': ' + e.message; }\n"
-           "}\n"
-           "const again = (await import('./a/a/a/a/a/a/a/a/a/a/a/a/a/a/x.json'))"
-           ".default;\n"
-           "export default [loaded, err.replace(/\"[^\"]*\"/, 'URL'), again];\n");
+  rt_write(
+      "main.js",
+      "let loaded = 0, err = '';\n"
+      "for (let i = 0; i < 16384 && !err; i++) {\n"
+      "  const p = i.toString(2).padStart(14, '0').replace(/0/g, 'a/')\n"
+      "    .replace(/1/g, 'b/');\n"
+      "  try { loaded += (await import(`./${p}x.json`)).default; }\n"
+      "  catch (e) { err = e.name + ': ' + e.message; }\n"
+      "}\n"
+      "const again = (await import('./a/a/a/a/a/a/a/a/a/a/a/a/a/a/x.json'))"
+      ".default;\n"
+      "export default [loaded, err.replace(/\"[^\"]*\"/, 'URL'), again];\n");
   rt_result r;
   rt_run("main.js", &r);
   CHECK_EQ(r.status, 0);
@@ -525,6 +528,64 @@ static void t_percent_escapes_not_utf8(void) {
   rt_result_free(&r);
 }
 
+/* Writes root/main.js: n static imports of ./a.js, each spelled
+ * differently ("./d7/../a.js"), so V8 keeps them apart and the loader
+ * resolves every one. */
+static void write_many_imports(int n) {
+  char path[600];
+  root_path(path, sizeof(path), "main.js");
+  FILE* f = fopen(path, "w");
+  CHECK(f != NULL);
+  for (int i = 0; f != NULL && i < n; i++) {
+    fprintf(f, "import './d%d/../a.js';\n", i);
+  }
+  if (f != NULL) {
+    fprintf(f, "export default globalThis.a;\n");
+    fclose(f);
+  }
+}
+
+/* A module's static imports: 10000 spellings of one file load in linear
+ * time (one record, visited once), one more is refused before anything is
+ * resolved: each import costs C work no deadline can stop. */
+static void t_module_imports_bounded(void) {
+  rt_root();
+  rt_write("a.js", "globalThis.a = (globalThis.a || 0) + 1;\n");
+  write_many_imports(10000);
+  rt_result r;
+  uint64_t t0 = uv_hrtime();
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "1");
+  CHECK(uv_hrtime() - t0 < 10ull * 1000 * 1000 * 1000);
+  rt_result_free(&r);
+  rt_root();
+  rt_write("a.js", "globalThis.a = 1;\n");
+  write_many_imports(10001);
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_ETOOBIG);
+  CHECK_CONTAINS(r.error, "main.js\" has 10001 static imports (at most 10000)");
+  rt_result_free(&r);
+}
+
+/* A UNIX socket named like a module: refused like a FIFO, never opened. */
+static void t_socket_refused(void) {
+  rt_root();
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  CHECK(strlen(rt_root_) + 6 < sizeof(sa.sun_path));
+  memcpy(sa.sun_path, rt_root_, strlen(rt_root_));
+  memcpy(sa.sun_path + strlen(rt_root_), "/s.js", 6);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  CHECK(fd >= 0 && bind(fd, (struct sockaddr*)&sa, sizeof(sa)) == 0);
+  rt_write("main.js", "import './s.js';\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_EIO);
+  CHECK_CONTAINS(r.error, "s.js\": not a regular file (a socket)");
+  rt_result_free(&r);
+  close(fd);
+}
+
 static const iso_test cases[] = {
     {"diamond_compiled_once", t_diamond_compiled_once},
     {"cycle", t_cycle},
@@ -552,6 +613,8 @@ static const iso_test cases[] = {
     {"module_map_bounded", t_module_map_bounded},
     {"pending_dynamic_imports_bounded", t_pending_dynamic_imports_bounded},
     {"percent_escapes_not_utf8", t_percent_escapes_not_utf8},
+    {"module_imports_bounded", t_module_imports_bounded},
+    {"socket_refused", t_socket_refused},
     {NULL, NULL},
 };
 

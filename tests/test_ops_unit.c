@@ -1624,8 +1624,8 @@ static void t_fs_read_dir_limits(void) {
  * file system outside the root. */
 static void t_fs_hostile_paths(void) {
   static const uint8_t not_utf8[] = {0xa4, 'a', '/', 0xc3, 0x28};
-  static const uint8_t with_nul[] = {0xa9, 'n', 'o', 't', 'e', 's',
-                                     0,    'a', '.', 't'};
+  static const uint8_t with_nul[] = {0xa9, 'n', 'o', 't', 'e',
+                                     's',  0,   'a', '.', 't'};
   static const uint8_t surrogate[] = {0xa4, 'x', 0xed, 0xa0, 0x80};
   run("op_fs_read_file", g_all, "r", not_utf8, sizeof not_utf8);
   CHECK_ERR("TypeError",
@@ -1735,8 +1735,7 @@ static void t_env_hostile(void) {
             "op_env_get: argument 1 (name) is too long (at most 1023 bytes)");
   setenv("ISO_OPS_BAD", "\xff\xfeok", 1);
   run("op_env_get", g_all, "s", "ISO_OPS_BAD");
-  CHECK_ERR("InvalidData",
-            "env \"ISO_OPS_BAD\": the value is not valid UTF-8");
+  CHECK_ERR("InvalidData", "env \"ISO_OPS_BAD\": the value is not valid UTF-8");
   unsetenv("ISO_OPS_BAD");
 }
 
@@ -1829,7 +1828,8 @@ static void t_batch_bounded(void) {
   check_rec(b, 0, ISO_OPERR_PERMISSION_DENIED,
             "op_fs_write_file: requires --allow-write (not granted to this "
             "job)");
-  CHECK(b->args.cap > ISO_OP_BATCH_KEEP_BYTES && b->cap > ISO_OP_BATCH_KEEP_RECS);
+  CHECK(b->args.cap > ISO_OP_BATCH_KEEP_BYTES &&
+        b->cap > ISO_OP_BATCH_KEEP_RECS);
   iso_op_batch_reset(b);
   CHECK_EQ(b->args.cap, 0);
   CHECK_EQ(b->cap, 0);
@@ -1846,44 +1846,45 @@ static void t_batch_bounded(void) {
   unlink(p);
 }
 
-static const iso_test cases[] = {{"err_class", t_err_class},
-                                 {"builtin_table", t_builtin_table},
-                                 {"invoke", t_invoke},
-                                 {"arg_readers", t_arg_readers},
-                                 {"core_ops", t_core_ops},
-                                 {"env_op", t_env_op},
-                                 {"perms_parse", t_perms_parse},
-                                 {"perms_narrow", t_perms_narrow},
-                                 {"perms_equal_hash", t_perms_equal_hash},
-                                 {"perms_allows", t_perms_allows},
-                                 {"env_new", t_env_new},
-                                 {"fs_read_write", t_fs_read_write},
-                                 {"fs_special_files", t_fs_special_files},
-                                 {"fs_read_dir", t_fs_read_dir},
-                                 {"fs_stat", t_fs_stat},
-                                 {"fs_mkdir", t_fs_mkdir},
-                                 {"fs_remove", t_fs_remove},
-                                 {"fs_rename", t_fs_rename},
-                                 {"fs_escapes", t_fs_escapes},
-                                 {"fs_perms", t_fs_perms},
-                                 {"kv_basic", t_kv_basic},
-                                 {"kv_list", t_kv_list},
-                                 {"kv_increment", t_kv_increment},
-                                 {"kv_limit", t_kv_limit},
-                                 {"kv_threads", t_kv_threads},
-                                 {"crypto_digest", t_crypto_digest},
-                                 {"crypto_random", t_crypto_random},
-                                 {"crypto_uuid", t_crypto_uuid},
-                                 {"batch", t_batch},
-                                 {"batch_bounded", t_batch_bounded},
-                                 {"fs_hard_links", t_fs_hard_links},
-                                 {"fs_read_dir_limits", t_fs_read_dir_limits},
-                                 {"fs_hostile_paths", t_fs_hostile_paths},
-                                 {"kv_hostile", t_kv_hostile},
-                                 {"crypto_digest_large", t_crypto_digest_large},
-                                 {"env_hostile", t_env_hostile},
-                                 {"perms_narrow_bounded", t_perms_narrow_bounded},
-                                 {NULL, NULL}};
+static const iso_test cases[] = {
+    {"err_class", t_err_class},
+    {"builtin_table", t_builtin_table},
+    {"invoke", t_invoke},
+    {"arg_readers", t_arg_readers},
+    {"core_ops", t_core_ops},
+    {"env_op", t_env_op},
+    {"perms_parse", t_perms_parse},
+    {"perms_narrow", t_perms_narrow},
+    {"perms_equal_hash", t_perms_equal_hash},
+    {"perms_allows", t_perms_allows},
+    {"env_new", t_env_new},
+    {"fs_read_write", t_fs_read_write},
+    {"fs_special_files", t_fs_special_files},
+    {"fs_read_dir", t_fs_read_dir},
+    {"fs_stat", t_fs_stat},
+    {"fs_mkdir", t_fs_mkdir},
+    {"fs_remove", t_fs_remove},
+    {"fs_rename", t_fs_rename},
+    {"fs_escapes", t_fs_escapes},
+    {"fs_perms", t_fs_perms},
+    {"kv_basic", t_kv_basic},
+    {"kv_list", t_kv_list},
+    {"kv_increment", t_kv_increment},
+    {"kv_limit", t_kv_limit},
+    {"kv_threads", t_kv_threads},
+    {"crypto_digest", t_crypto_digest},
+    {"crypto_random", t_crypto_random},
+    {"crypto_uuid", t_crypto_uuid},
+    {"batch", t_batch},
+    {"batch_bounded", t_batch_bounded},
+    {"fs_hard_links", t_fs_hard_links},
+    {"fs_read_dir_limits", t_fs_read_dir_limits},
+    {"fs_hostile_paths", t_fs_hostile_paths},
+    {"kv_hostile", t_kv_hostile},
+    {"crypto_digest_large", t_crypto_digest_large},
+    {"env_hostile", t_env_hostile},
+    {"perms_narrow_bounded", t_perms_narrow_bounded},
+    {NULL, NULL}};
 
 int main(int argc, char** argv) {
   env(); /* the fixture, whichever cases run */
