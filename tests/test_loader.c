@@ -388,9 +388,12 @@ static void t_failed_imports_leave_nothing(void) {
   rt_result_free(&r);
 }
 
-/* Runs root/main like rt_run, with isopool:fs on the module root as its
- * data root (read and write granted). */
-static void run_with_fs(const char* main, rt_result* r) {
+/* Runs root/main like rt_run, with `module_root` as the module root
+ * (NULL: the case's root) and isopool:fs on the case's root as its data
+ * root (read and write granted). */
+static void run_rooted(const char* module_root,
+                       const char* main,
+                       rt_result* r) {
   char err[256];
   iso_ops_env* env = NULL;
   iso_ops_env_opts eo = {.data_root = rt_root_};
@@ -410,8 +413,10 @@ static void run_with_fs(const char* main, rt_result* r) {
   uv_loop_init(&loop);
   r->loop = &loop;
   iso_rt* rt = NULL;
-  iso_rt_opts ro = {
-      .loop = &loop, .root = rt_root_, .ops_env = env, .default_perms = perms};
+  iso_rt_opts ro = {.loop = &loop,
+                    .root = module_root ? module_root : rt_root_,
+                    .ops_env = env,
+                    .default_perms = perms};
   if (iso_rt_new(&ro, &rt) != 0) {
     fprintf(stderr, "iso_rt_new failed\n");
     exit(2);
@@ -448,7 +453,7 @@ static void t_failed_import_retried(void) {
            "}\n"
            "export default out;\n");
   rt_result r;
-  run_with_fs("main.js", &r);
+  run_rooted(NULL, "main.js", &r);
   CHECK_EQ(r.status, 0);
   CHECK_STR(r.value, "[\"Module\",7]");
   rt_result_free(&r);
@@ -586,6 +591,27 @@ static void t_socket_refused(void) {
   close(fd);
 }
 
+/* With "/" as the module root every path is inside it, so the root check
+ * lets /dev/zero through: the file type check must refuse it (reading it
+ * would never end), and /dev/null, and a directory. */
+static void t_root_slash_devices(void) {
+  rt_root();
+  rt_write("main.js",
+           "const out = [];\n"
+           "for (const s of ['/dev/zero', '/dev/null', '/dev/', '/proc']) {\n"
+           "  try { await import(s); out.push('loaded'); }\n"
+           "  catch (e) { out.push(e.message.replace(/.*\\(|\\).*/g, '')); }\n"
+           "}\n"
+           "export default out;\n");
+  rt_result r;
+  run_rooted("/", "main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value,
+            "[\"a character device\",\"a character device\","
+            "\"a directory\",\"a directory\"]");
+  rt_result_free(&r);
+}
+
 static const iso_test cases[] = {
     {"diamond_compiled_once", t_diamond_compiled_once},
     {"cycle", t_cycle},
@@ -615,6 +641,7 @@ static const iso_test cases[] = {
     {"percent_escapes_not_utf8", t_percent_escapes_not_utf8},
     {"module_imports_bounded", t_module_imports_bounded},
     {"socket_refused", t_socket_refused},
+    {"root_slash_devices", t_root_slash_devices},
     {NULL, NULL},
 };
 
