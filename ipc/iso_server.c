@@ -16,7 +16,8 @@ struct iso_server_req {
   iso_server* srv;
   nng_ctx ctx;
   nng_aio* aio;
-  nng_msg* msg; /* the request, held until the reply */
+  nng_msg* msg;  /* the request, held until the reply */
+  uint32_t peer; /* its pipe */
   int sending;
 };
 
@@ -25,16 +26,23 @@ struct iso_server {
   iso_server_req* reqs;
   int nreqs;
   iso_server_cb cb;
+  iso_server_closed_cb closed_cb;
   void* arg;
-  atomic_int sending; /* replies on their way */
+  atomic_int busy;    /* requests received and not yet sent back */
+  atomic_int closing; /* iso_server_free: pipe events are not passed on */
 };
+
+/* How long iso_server_drain leaves the connections to write the last
+ * replies: a context's send completes once its connection took the
+ * message, and closing the socket then would cut the write. */
+#define DRAIN_LINGER_MS 20
 
 static void ctx_cb(void* arg) {
   iso_server_req* r = arg;
   int rv = nng_aio_result(r->aio);
   if (r->sending) {
     r->sending = 0;
-    atomic_fetch_sub(&r->srv->sending, 1);
+    atomic_fetch_sub(&r->srv->busy, 1);
     if (rv != 0) {
       /* the client went away: drop the reply */
       nng_msg_free(nng_aio_get_msg(r->aio));
@@ -52,7 +60,20 @@ static void ctx_cb(void* arg) {
     return;
   }
   r->msg = nng_aio_get_msg(r->aio);
+  r->peer = nng_pipe_id(nng_msg_get_pipe(r->msg));
+  atomic_fetch_add(&r->srv->busy, 1);
   r->srv->cb(r, nng_msg_body(r->msg), nng_msg_len(r->msg), r->srv->arg);
+}
+
+uint32_t iso_server_req_peer(const iso_server_req* r) {
+  return r->peer;
+}
+
+static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void* arg) {
+  iso_server* srv = arg;
+  if (ev == NNG_PIPE_EV_REM_POST && !atomic_load(&srv->closing)) {
+    srv->closed_cb((uint32_t)nng_pipe_id(p), srv->arg);
+  }
 }
 
 void iso_server_reply(iso_server_req* r, const uint8_t* data, size_t len) {
@@ -65,7 +86,6 @@ void iso_server_reply(iso_server_req* r, const uint8_t* data, size_t len) {
     memcpy(nng_msg_body(msg), data, len);
   }
   r->sending = 1;
-  atomic_fetch_add(&r->srv->sending, 1);
   nng_aio_set_msg(r->aio, msg);
   nng_ctx_send(r->ctx, r->aio);
 }
@@ -136,11 +156,21 @@ int iso_server_start(const iso_server_opts* o,
     return ISO_ENOMEM;
   }
   srv->cb = o->cb;
+  srv->closed_cb = o->closed_cb;
   srv->arg = o->arg;
   size_t max = o->max_message ? o->max_message : ((size_t)16 << 20);
   int rv = nng_rep0_open(&srv->sock);
   if (rv != 0) {
     snprintf(err, errlen, "cannot open a REP socket: %s", nng_strerror(rv));
+    free(srv);
+    return ISO_EIO;
+  }
+  /* before any listener starts, so no connection is missed */
+  if (srv->closed_cb != NULL &&
+      (rv = nng_pipe_notify(srv->sock, NNG_PIPE_EV_REM_POST, pipe_cb, srv)) !=
+          0) {
+    snprintf(err, errlen, "cannot watch connections: %s", nng_strerror(rv));
+    nng_close(srv->sock);
     free(srv);
     return ISO_EIO;
   }
@@ -196,17 +226,21 @@ int iso_server_start(const iso_server_opts* o,
 }
 
 void iso_server_drain(iso_server* srv, int timeout_ms) {
-  for (int waited = 0;
-       srv != NULL && atomic_load(&srv->sending) > 0 && waited < timeout_ms;
-       waited++) {
+  if (srv == NULL) {
+    return;
+  }
+  nng_time end = nng_clock() + (nng_time)timeout_ms;
+  while (atomic_load(&srv->busy) > 0 && nng_clock() < end) {
     nng_msleep(1);
   }
+  nng_msleep(DRAIN_LINGER_MS);
 }
 
 void iso_server_free(iso_server* srv) {
   if (srv == NULL) {
     return;
   }
+  atomic_store(&srv->closing, 1);
   nng_close(srv->sock);
   for (int i = 0; i < srv->nreqs; i++) {
     nng_aio_stop(srv->reqs[i].aio);

@@ -12,6 +12,12 @@
  * still received up to twice that size, so the service can answer them
  * `too_large`; NNG drops anything larger (NNG_OPT_RECVMAXSZ) by closing the
  * connection.
+ *
+ * Each request carries the id of the connection (NNG pipe) it came on;
+ * when a connection closes (NNG_PIPE_EV_REM_POST), closed_cb gets its id,
+ * so the owner can stop work nobody waits for any more. The contexts
+ * model is unchanged: a reply still goes back on the request's context
+ * (NNG drops it if its connection is gone).
  */
 #ifndef ISO_SERVER_H
 #define ISO_SERVER_H
@@ -34,6 +40,11 @@ typedef void (*iso_server_cb)(iso_server_req* req,
                               size_t len,
                               void* arg);
 
+/* A client's connection closed: the requests that came on it (see
+ * iso_server_req_peer) will find nobody to take their replies. Not called
+ * for the connections iso_server_free closes. Thread: an NNG thread. */
+typedef void (*iso_server_closed_cb)(uint32_t peer, void* arg);
+
 typedef struct iso_server_opts {
   const char* const* urls; /* at least one */
   size_t nurls;
@@ -42,7 +53,8 @@ typedef struct iso_server_opts {
   const char* tls_cert; /* PEM files for tls+tcp:// listeners */
   const char* tls_key;
   iso_server_cb cb;
-  void* arg;
+  iso_server_closed_cb closed_cb; /* NULL: not told */
+  void* arg;                      /* for both callbacks */
 } iso_server_opts;
 
 /* iso_server_start: constructor; listens and starts receiving. Returns 0,
@@ -57,8 +69,15 @@ int iso_server_start(const iso_server_opts* opts,
  * let the context take the next request. Thread: any. */
 void iso_server_reply(iso_server_req* req, const uint8_t* data, size_t len);
 
-/* iso_server_drain: wait up to timeout_ms for the replies already given to
- * iso_server_reply() to leave. Thread: any. */
+/* iso_server_req_peer: the id of the connection req came on (nonzero),
+ * as closed_cb will name it. Thread: the callback's, until the reply. */
+uint32_t iso_server_req_peer(const iso_server_req* req);
+
+/* iso_server_drain: wait up to timeout_ms until every request received so
+ * far is replied to (iso_server_reply) and each reply was handed to its
+ * connection, then a moment more for the connection to write it. A
+ * request that arrives meanwhile is handed to the callback as usual.
+ * Thread: any but an NNG callback. */
 void iso_server_drain(iso_server* srv, int timeout_ms);
 
 /* iso_server_free: destructor; closes the socket, waits for every context's

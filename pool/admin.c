@@ -32,6 +32,10 @@
 #include "pool_private.h"
 
 #define MAX_JOBS_LISTED 1000
+/* A client id longer than this (msgpack) is listed as null: its JSON
+ * could not fit the 255 bytes shown anyway, for any id but a few floats
+ * and binaries, and copying it under jobs_lock would cost its size. */
+#define JOB_ID_COPY_MAX 512
 #define RELOAD_WAIT_MS 2000
 
 /* ---- log lines ---- */
@@ -120,7 +124,7 @@ void iso_pool_log(iso_pool* pool, const char* level, const char* msg) {
 /* ---- counters ---- */
 
 void pool__count_answered(iso_pool* pool, pool_job* job) {
-  uint64_t now = pool__now();
+  uint64_t now = job->answered_ns != 0 ? job->answered_ns : pool__now();
   int outcome =
       job->outcome_status == ISO_STATUS_FULFILLED  ? ISO_METRICS_FULFILLED
       : job->outcome_status == ISO_STATUS_REJECTED ? ISO_METRICS_REJECTED
@@ -190,9 +194,14 @@ static const char* pool_state_name(int state) {
   }
 }
 
-static void count_workers(iso_pool* pool, int* alive, int* inflight, int* q) {
+static void count_workers(iso_pool* pool,
+                          int* configured,
+                          int* alive,
+                          int* inflight,
+                          int* q) {
   *alive = *inflight = 0;
   pthread_mutex_lock(&pool->lock);
+  *configured = pool->configured;
   for (int i = 0; i < pool->nworkers; i++) {
     int st = atomic_load(&pool->workers[i]->state);
     *alive += st == POOL_W_RUNNING || st == POOL_W_RECYCLING;
@@ -227,8 +236,8 @@ static void cmd_status(iso_pool* pool, reply* r) {
     r->failed = 1;
     return;
   }
-  int alive, inflight, queued;
-  count_workers(pool, &alive, &inflight, &queued);
+  int configured, alive, inflight, queued;
+  count_workers(pool, &configured, &alive, &inflight, &queued);
   iso_buf* b = &r->json;
   jw(b, "{\"ok\":true,\"version\":\"%s\",\"uptime_ms\":%llu,\"listen\":[",
      ISO_POOL_VERSION,
@@ -246,7 +255,7 @@ static void cmd_status(iso_pool* pool, reply* r) {
     jw(b, "null");
   }
   jw(b, ",\"state\":\"%s\",\"workers\":{\"configured\":%d,\"alive\":%d}",
-     pool_state_name(atomic_load(&pool->state)), pool->configured, alive);
+     pool_state_name(atomic_load(&pool->state)), configured, alive);
   jw(b, ",\"queue\":%d,\"inflight\":%d,\"totals\":", queued, inflight);
   jw_totals(b, &snap->totals[ISO_METRICS_ALL]);
   jw(b, ",\"rate\":{\"1s\":%.3f,\"10s\":%.3f,\"60s\":%.3f}}", snap->rate_1s,
@@ -291,19 +300,6 @@ static void cmd_workers(iso_pool* pool, reply* r) {
   jw(b, "]}");
 }
 
-/* A job's module as text ({NULL, 0}: none). */
-static void jw_istr(iso_buf* b, iso_str s) {
-  if (s.ptr == NULL) {
-    jw(b, "null");
-    return;
-  }
-  char tmp[ISO_PROTO_MAX_MODULE + 1];
-  size_t n = s.len < sizeof(tmp) - 1 ? s.len : sizeof(tmp) - 1;
-  memcpy(tmp, s.ptr, n);
-  tmp[n] = '\0';
-  jw_str(b, tmp);
-}
-
 /* The next job after (*req, *i) that is not answered yet, walking the
  * registry in order; start with *req NULL. Called with jobs_lock. */
 static pool_job* next_unanswered(iso_pool* pool, pool_req** req, size_t* i) {
@@ -321,12 +317,32 @@ static pool_job* next_unanswered(iso_pool* pool, pool_req** req, size_t* i) {
   return NULL;
 }
 
+/* What poolctl jobs shows of one job, copied under jobs_lock. */
+typedef struct job_row {
+  int64_t sid;
+  int kind;
+  int worker;
+  uint64_t received_ns;
+  uint8_t id[JOB_ID_COPY_MAX]; /* the client's id (msgpack), if it fits */
+  size_t id_len;               /* 0: none, or too long to show */
+  int has_module;
+  char module[ISO_PROTO_MAX_MODULE + 1];
+} job_row;
+
+/* Lists the unanswered jobs, oldest first. Under the locks it only copies
+ * (a bounded number of bytes per job); the client's ids become JSON after
+ * they are dropped, so no client's bytes are worked on under a lock. */
 static void cmd_jobs(iso_pool* pool, reply* r) {
   iso_buf* b = &r->json;
   uint64_t now = pool__now();
+  job_row* rows = malloc(MAX_JOBS_LISTED * sizeof(*rows));
+  if (rows == NULL) {
+    r->failed = 1;
+    return;
+  }
   int n = 0, truncated = 0;
-  jw(b, "{\"ok\":true,\"jobs\":[");
   pthread_mutex_lock(&pool->jobs_lock);
+  pthread_mutex_lock(&pool->lock); /* on_worker, target */
   pool_req* req = NULL;
   size_t at = 0;
   for (pool_job* j; (j = next_unanswered(pool, &req, &at)) != NULL;) {
@@ -335,12 +351,35 @@ static void cmd_jobs(iso_pool* pool, reply* r) {
       break;
     }
     const iso_proto_req* in = j->in;
-    pool_worker* w = j->on_worker ? j->target : NULL;
-    jw(b, "%s{\"id\":%lld,\"client_id\":", n ? "," : "", (long long)j->sid);
+    job_row* row = &rows[n++];
+    row->sid = j->sid;
+    row->kind = in->kind;
+    row->worker = j->on_worker ? j->target->id : -1;
+    row->received_ns = j->received_ns;
+    row->id_len = 0;
+    if (in->id.data != NULL && in->id.len <= sizeof(row->id)) {
+      memcpy(row->id, in->id.data, in->id.len);
+      row->id_len = in->id.len;
+    }
+    size_t m = in->module.ptr != NULL ? in->module.len : 0;
+    m = m < sizeof(row->module) - 1 ? m : sizeof(row->module) - 1;
+    if (m > 0) {
+      memcpy(row->module, in->module.ptr, m);
+    }
+    row->module[m] = '\0';
+    row->has_module = in->module.ptr != NULL;
+  }
+  pthread_mutex_unlock(&pool->lock);
+  pthread_mutex_unlock(&pool->jobs_lock);
+  jw(b, "{\"ok\":true,\"jobs\":[");
+  for (int i = 0; i < n; i++) {
+    job_row* row = &rows[i];
+    jw(b, "%s{\"id\":%lld,\"client_id\":", i ? "," : "",
+       (long long)row->sid);
     iso_buf id;
     iso_buf_init(&id);
-    if (in->id.data != NULL &&
-        iso_json_from_msgpack(in->id.data, in->id.len, &id) == 0 &&
+    if (row->id_len > 0 &&
+        iso_json_from_msgpack(row->id, row->id_len, &id) == 0 &&
         id.len < 256) {
       iso_buf_append(b, id.data, id.len);
     } else {
@@ -348,14 +387,17 @@ static void cmd_jobs(iso_pool* pool, reply* r) {
     }
     iso_buf_free(&id);
     jw(b, ",\"kind\":\"%s\",\"module\":",
-       in->kind == ISO_JOB_CALL ? "call" : "eval");
-    jw_istr(b, in->module);
-    jw(b, ",\"worker\":%d,\"age_ms\":%llu}", w != NULL ? w->id : -1,
-       (unsigned long long)((now - j->received_ns) / 1000000));
-    n++;
+       row->kind == ISO_JOB_CALL ? "call" : "eval");
+    if (row->has_module) {
+      jw_str(b, row->module);
+    } else {
+      jw(b, "null");
+    }
+    jw(b, ",\"worker\":%d,\"age_ms\":%llu}", row->worker,
+       (unsigned long long)((now - row->received_ns) / 1000000));
   }
-  pthread_mutex_unlock(&pool->jobs_lock);
   jw(b, "]%s}", truncated ? ",\"truncated\":true" : "");
+  free(rows);
 }
 
 static void jw_hist(iso_buf* b, const iso_metrics_hist* h) {
@@ -407,65 +449,37 @@ static void cmd_stats(iso_pool* pool, reply* r) {
 
 /* ---- steering commands ---- */
 
-static void wake(pool_worker* w, int bit) {
+/* Sets a ctl bit of w and wakes its loop. Called with pool->lock, which
+ * keeps w in the array (not reaped) and its loop running (the shutdown
+ * stops workers only after it set POOL_STOP_WORKERS under the lock). */
+static void wake(iso_pool* pool, pool_worker* w, int bit) {
+  if (pool->stopping >= POOL_STOP_WORKERS) {
+    return;
+  }
   atomic_fetch_or(&w->ctl, bit);
   uv_async_send(&w->async);
 }
 
 static int cmd_cancel(iso_pool* pool, int64_t sid, reply* r, char* why) {
-  pool_job* job = NULL;
+  pool_cancel c = {0};
   pthread_mutex_lock(&pool->jobs_lock);
   pool_req* req = NULL;
   size_t at = 0;
   for (pool_job* j; (j = next_unanswered(pool, &req, &at)) != NULL;) {
     if (j->sid == sid) {
-      job = j;
+      /* under jobs_lock its request cannot be freed; the claim settles a
+       * race with its answer */
+      pool__cancel_begin(pool, j, &c);
       break;
     }
   }
-  if (job == NULL) {
-    pthread_mutex_unlock(&pool->jobs_lock);
+  pthread_mutex_unlock(&pool->jobs_lock);
+  if (c.job == NULL) {
     snprintf(why, 256, "job %lld is not in flight (see `poolctl jobs`)",
              (long long)sid);
     return -1;
   }
-  /* under jobs_lock its request cannot be freed (the claim below settles
-   * a race with its answer); a queued job leaves the queue first, so the
-   * dispatcher never sends it */
-  pthread_mutex_lock(&pool->lock);
-  int queued = 0;
-  for (pool_job** pp = &pool->qhead; *pp != NULL; pp = &(*pp)->qnext) {
-    if (*pp == job) {
-      *pp = job->qnext;
-      pool->qlen--;
-      queued = 1;
-      break;
-    }
-  }
-  if (queued) { /* the tail may have been it */
-    pool->qtail = NULL;
-    for (pool_job* q = pool->qhead; q != NULL; q = q->qnext) {
-      pool->qtail = q;
-    }
-  }
-  pool_worker* w = job->on_worker ? job->target : NULL;
-  int claimed = pool__job_claim(job);
-  /* our own reference: the worker may give the job back meanwhile */
-  atomic_fetch_add(&job->req->refs, 1);
-  pthread_mutex_unlock(&pool->lock);
-  pthread_mutex_unlock(&pool->jobs_lock);
-  if (claimed) {
-    pool__encode_error(job, ISO_CODE_CANCELLED,
-                       "the job was cancelled by an operator (poolctl)");
-    pool__job_answered(job);
-  }
-  if (w != NULL) {
-    wake(w, POOL_CTL_CANCEL); /* it stops waiting for the job */
-  }
-  if (queued) {
-    pool__job_release(job); /* the queue's reference */
-  }
-  pool__job_release(job);
+  pool__cancel_end(pool, &c, "the job was cancelled by an operator (poolctl)");
   pool__log(pool, "info", "admin: cancelled job %lld", (long long)sid);
   jw(&r->json, "{\"ok\":true,\"job\":%lld}", (long long)sid);
   return 0;
@@ -474,16 +488,17 @@ static int cmd_cancel(iso_pool* pool, int64_t sid, reply* r, char* why) {
 static int cmd_reload(iso_pool* pool, const char* module, reply* r) {
   pool_worker* ws[POOL_MAX_WORKERS];
   int n = 0;
-  /* no worker is reaped while we wait for its answer */
-  atomic_fetch_add(&pool->admin_waiting, 1);
+  /* no worker is reaped while we wait for its answer (the reaper reads
+   * this under the lock) */
   pthread_mutex_lock(&pool->lock);
+  atomic_fetch_add(&pool->admin_waiting, 1);
   for (int i = 0; i < pool->nworkers; i++) {
     pool_worker* w = pool->workers[i];
     pthread_mutex_lock(&w->info_lock);
     snprintf(w->reload_spec, sizeof(w->reload_spec), "%s", module);
     w->reload_pending = 1;
     pthread_mutex_unlock(&w->info_lock);
-    wake(w, POOL_CTL_RELOAD);
+    wake(pool, w, POOL_CTL_RELOAD);
     ws[n++] = w;
   }
   pthread_mutex_unlock(&pool->lock);
@@ -516,7 +531,7 @@ static int cmd_recycle(iso_pool* pool, int id, int all, reply* r, char* why) {
     pool_worker* w = pool->workers[i];
     if ((all || w->id == id) && atomic_load(&w->state) == POOL_W_RUNNING) {
       atomic_store(&w->state, POOL_W_RECYCLING); /* no new jobs */
-      wake(w, POOL_CTL_RECYCLE);
+      wake(pool, w, POOL_CTL_RECYCLE);
       jw(&ids, "%s%d", n ? "," : "", w->id);
       n++;
     } else if (!all && w->id == id) {
@@ -547,11 +562,11 @@ static int cmd_resize(iso_pool* pool,
                       const char** code) {
   int rc = pool__resize(pool, n, why, 256);
   if (rc != 0) {
-    *code = rc == ISO_EBUSY ? "conflict" : "internal";
+    *code = rc == ISO_EBUSY || rc == ISO_ECLOSED ? "conflict" : "internal";
     return -1;
   }
-  int alive, inflight, queued;
-  count_workers(pool, &alive, &inflight, &queued);
+  int configured, alive, inflight, queued;
+  count_workers(pool, &configured, &alive, &inflight, &queued);
   pool__log(pool, "info", "admin: resize to %d workers", n);
   jw(&r->json, "{\"ok\":true,\"workers\":{\"configured\":%d,\"alive\":%d}}", n,
      alive);
@@ -710,10 +725,10 @@ static int render_metrics(void* arg, iso_buf* out) {
     free(snap);
     return ISO_ENOMEM;
   }
-  int alive, inflight, queued;
-  count_workers(pool, &alive, &inflight, &queued);
+  int configured, alive, inflight, queued;
+  count_workers(pool, &configured, &alive, &inflight, &queued);
   iso_metrics_gauges g = {
-      .workers_configured = pool->configured,
+      .workers_configured = configured,
       .workers_alive = alive,
       .queued = queued,
       .inflight = inflight,

@@ -16,8 +16,33 @@
  * 100 ms it also frees the workers a resize retired once they are idle.
  * Every request is in the registry (pool->jobs_lock) from its receipt to
  * its last job's answer, for poolctl jobs and cancel, which skip the jobs
- * already answered. pool.c has the
- * pool's life, admin.c the admin plane.
+ * already answered. pool.c has the pool's life, admin.c the admin plane.
+ *
+ * Locks: jobs_lock is taken before lock, never after. Under lock: the
+ * workers array, each worker's inflight, each job's target, on_worker and
+ * cancel_listed, the wait queue and the list of cancelled jobs. A job is
+ * on_worker from routing to the bus message that gives it back; that
+ * message lowers inflight and clears on_worker in one lock hold, so a
+ * worker seen under the lock as some job's target has something in flight
+ * and is not reaped before the lock is dropped (cancel wakes it under the
+ * lock for that reason).
+ *
+ * Cancel (poolctl cancel, or the client's connection closed) answers the
+ * job `cancelled` through the same claim as every answer. A job on a
+ * worker is also listed in pool->cancels until its worker gives it back;
+ * each round the watchdog stops the JavaScript its worker runs if it runs
+ * for a listed job, which it tells by the deadline the runtime reports:
+ * a job's own JavaScript (and all of an eval job's realm) runs with the
+ * job's deadline, and deadlines are unique among a request's jobs (the
+ * i-th gets i ns more). For a cancelled job the watchdog acts as if that
+ * deadline were now. The worker, woken by the CANCEL bit, drops the job
+ * when its loop next runs.
+ *
+ * A batch's reply (envelope and elements) must fit the client's limit,
+ * --max-message: elements that would make it larger are answered
+ * too_large in their place (batch_fit). A request is counted in the
+ * metrics when its reply is final, each job with the time it was
+ * answered.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,7 +68,11 @@ int pool__job_claim(pool_job* job) {
   return atomic_compare_exchange_strong(&job->answered, &expected, 1);
 }
 
-void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg) {
+/* The error reply for job, as answered by worker (-1: none). */
+static void encode_error_as(pool_job* job,
+                            iso_proto_code code,
+                            const char* msg,
+                            int worker) {
   job->outcome_status = ISO_STATUS_ERROR;
   job->outcome = code;
   iso_proto_reply r = {
@@ -51,10 +80,16 @@ void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg) {
       .status = ISO_STATUS_ERROR,
       .code = code,
       .message = iso_str_of(msg),
-      .stats = {.worker = job->worker ? job->worker->id : -1},
+      .stats = {.worker = worker},
   };
   iso_buf_reset(&job->reply);
   iso_proto_encode_reply(&r, &job->reply);
+}
+
+/* Thread: the job's worker (job->worker is its own), or the claimer of a
+ * job no worker started. */
+void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg) {
+  encode_error_as(job, code, msg, job->worker ? job->worker->id : -1);
 }
 
 /* Answers the job with an error if nobody has answered it yet; the caller
@@ -69,7 +104,7 @@ void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  pool__encode_error(job, code, msg);
+  encode_error_as(job, code, msg, -1);
 }
 
 static void req_free(pool_req* req) {
@@ -84,11 +119,113 @@ static void req_free(pool_req* req) {
   free(req);
 }
 
-/* Sends the request's reply: its one job's map, or the batch. */
+static void reply_whole_error(iso_server_req* sreq,
+                              iso_bytes id,
+                              iso_proto_code code,
+                              const char* msg);
+
+/* The too_large answer for element i of a batch whose reply would be
+ * over `limit`, into out. */
+static void too_large_for(const pool_job* job, size_t limit, iso_buf* out) {
+  char msg[200];
+  snprintf(msg, sizeof(msg),
+           "the batch's reply would be over %zu bytes (--max-message) with "
+           "this element's answer (%zu bytes) in it",
+           limit, job->reply.len);
+  iso_proto_reply r = {
+      .id = job->in != NULL ? job->in->id : (iso_bytes){NULL, 0},
+      .status = ISO_STATUS_ERROR,
+      .code = ISO_CODE_TOO_LARGE,
+      .message = iso_str_of(msg),
+      .stats = {.worker = -1},
+  };
+  iso_buf_reset(out);
+  iso_proto_encode_reply(&r, out);
+}
+
+/* Makes a batch's reply fit `limit` bytes: elements are kept in order
+ * while every later one can still fit, as its own answer or as too_large;
+ * an element that would not fit is answered too_large in its place. The
+ * first ones are kept rather than the smallest: a client reads them in
+ * order, and this takes one pass. Returns 0, or ISO_ETOOBIG when even a
+ * reply of too_large answers would be over the limit. Thread: the one
+ * sending the reply (every job is answered). */
+static int batch_fit(pool_req* req, size_t limit) {
+  size_t n = req->msg.count;
+  iso_buf head;
+  iso_buf_init(&head);
+  iso_proto_encode_batch_header(n, &head);
+  size_t total = head.len;
+  iso_buf_free(&head);
+  size_t header = total;
+  for (size_t i = 0; i < n; i++) {
+    total += req->jobs[i].reply.len;
+  }
+  if (total <= limit) {
+    return 0; /* the usual case costs one pass over the lengths */
+  }
+  /* the least each element can take: its answer or its too_large */
+  size_t* least = malloc(n * sizeof(*least));
+  iso_buf small;
+  iso_buf_init(&small);
+  if (least == NULL) {
+    return ISO_ETOOBIG;
+  }
+  size_t rest = 0;
+  for (size_t i = 0; i < n; i++) {
+    too_large_for(&req->jobs[i], limit, &small);
+    size_t len = req->jobs[i].reply.len;
+    least[i] = len < small.len ? len : small.len;
+    rest += least[i];
+  }
+  int rc = 0;
+  if (header + rest > limit) {
+    rc = ISO_ETOOBIG;
+  }
+  size_t used = header;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    pool_job* job = &req->jobs[i];
+    rest -= least[i];
+    if (used + job->reply.len + rest <= limit) {
+      used += job->reply.len;
+      continue;
+    }
+    too_large_for(job, limit, &small);
+    iso_buf_reset(&job->reply);
+    iso_buf_append(&job->reply, small.data, small.len);
+    job->outcome_status = ISO_STATUS_ERROR;
+    job->outcome = ISO_CODE_TOO_LARGE;
+    used += small.len;
+  }
+  iso_buf_free(&small);
+  free(least);
+  return rc;
+}
+
+/* Sends the request's reply (its one job's map, or the batch) and counts
+ * its jobs, each as it was finally answered. */
 static void req_reply(pool_req* req) {
+  iso_pool* pool = req->pool;
   if (!req->msg.is_batch) {
+    pool__count_answered(pool, &req->jobs[0]);
     iso_server_reply(req->sreq, req->jobs[0].reply.data,
                      req->jobs[0].reply.len);
+    return;
+  }
+  size_t limit = pool->opts.max_message;
+  if (batch_fit(req, limit) != 0) {
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "the batch's reply would be over %zu bytes (--max-message) even "
+             "with every element answered too_large; send smaller batches",
+             limit);
+    for (size_t i = 0; i < req->msg.count; i++) {
+      req->jobs[i].outcome_status = ISO_STATUS_ERROR;
+      req->jobs[i].outcome = ISO_CODE_TOO_LARGE;
+      pool__count_answered(pool, &req->jobs[i]);
+    }
+    reply_whole_error(req->sreq, (iso_bytes){NULL, 0}, ISO_CODE_TOO_LARGE,
+                      msg);
     return;
   }
   iso_buf out;
@@ -96,6 +233,7 @@ static void req_reply(pool_req* req) {
   size_t total = 16;
   for (size_t i = 0; i < req->msg.count; i++) {
     total += req->jobs[i].reply.len;
+    pool__count_answered(pool, &req->jobs[i]);
   }
   iso_buf_reserve(&out, total);
   iso_proto_encode_batch_header(req->msg.count, &out);
@@ -147,12 +285,12 @@ static void req_unregister(iso_pool* pool, pool_req* req) {
   pthread_mutex_unlock(&pool->jobs_lock);
 }
 
-/* A job of req has its answer in job->reply: it is counted; the
- * request's reply goes out with its last job, which also takes the
- * request out of the registry. */
+/* A job of req has its answer in job->reply; the request's reply goes out
+ * with its last job, which also takes the request out of the registry and
+ * counts its jobs (a batch's reply may still change some answers). */
 void pool__job_answered(pool_job* job) {
   pool_req* req = job->req;
-  pool__count_answered(req->pool, job);
+  job->answered_ns = pool__now();
   if (atomic_fetch_sub(&req->unanswered, 1) == 1) {
     req_unregister(req->pool, req);
     req_reply(req);
@@ -167,10 +305,11 @@ void pool__job_release(pool_job* job) {
   }
 }
 
-/* Answers a job the dispatcher refuses or gives up on. */
+/* Answers a job the dispatcher refuses or gives up on (no worker has it:
+ * refused, queued or never routed). */
 void pool__refuse(pool_job* job, iso_proto_code code, const char* msg) {
   if (pool__job_claim(job)) {
-    pool__encode_error(job, code, msg);
+    encode_error_as(job, code, msg, -1);
     pool__job_answered(job);
   }
 }
@@ -282,6 +421,7 @@ void pool__request_cb(iso_server_req* sreq,
   memcpy(buf, data, len);
   req->pool = pool;
   req->sreq = sreq;
+  req->peer = iso_server_req_peer(sreq);
   req->buf = buf;
   req->len = len;
   char err[ISO_PROTO_ERRMSG_MAX];
@@ -337,7 +477,9 @@ void pool__request_cb(iso_server_req* sreq,
     int64_t t = job->in->timeout_ms;
     job->timeout_ms =
         t > 0 ? (uint32_t)(t > 86400000 ? 86400000 : t) : pool->opts.timeout_ms;
-    job->deadline_ns = now + (uint64_t)job->timeout_ms * 1000000;
+    /* + i: unique among the request's jobs, so the watchdog can tell a
+     * cancelled job's JavaScript by its deadline (the DESIGN above) */
+    job->deadline_ns = now + (uint64_t)job->timeout_ms * 1000000 + i;
     iso_buf_init(&job->reply);
     if (job->in->err != 0 || job->perms == NULL) {
       refused[nrefused] = job;
@@ -389,16 +531,34 @@ void pool__request_cb(iso_server_req* sreq,
   }
 }
 
-/* Worker w gave back `done` jobs: lowers its count and gives it as many
- * queued jobs as it now has room for (the queue is drained in order), in
- * one hold of the lock; sends them outside it. done is 0 for a worker
- * that just became ready. */
-void pool__refill(iso_pool* pool, pool_worker* w, int done) {
+/* Takes job off pool->cancels. Called with the lock. */
+static void cancels_remove(iso_pool* pool, pool_job* job) {
+  for (pool_job** pp = &pool->cancels; *pp != NULL; pp = &(*pp)->cnext) {
+    if (*pp == job) {
+      *pp = job->cnext;
+      break;
+    }
+  }
+  job->cancel_listed = 0;
+}
+
+/* Worker w gave back `back` (n jobs; NULL: n is a count only): lowers its
+ * count, clears their on_worker, and gives it as many queued jobs as it
+ * now has room for (the queue is drained in order), in one hold of the
+ * lock; sends them outside it. */
+static void refill(iso_pool* pool, pool_worker* w, void* const* back, int n) {
   pool_job* stack[64];
   pool_job** jobs = stack;
-  size_t n = 0;
+  size_t k = 0;
   pthread_mutex_lock(&pool->lock);
-  w->inflight -= done;
+  w->inflight -= n;
+  for (int i = 0; back != NULL && i < n; i++) {
+    pool_job* job = back[i];
+    job->on_worker = 0;
+    if (job->cancel_listed) {
+      cancels_remove(pool, job);
+    }
+  }
   if (pool->qlen > 0 && atomic_load(&w->state) == POOL_W_RUNNING) {
     size_t room = (size_t)(pool->opts.max_inflight_per_worker - w->inflight);
     if (room > 64) {
@@ -406,32 +566,136 @@ void pool__refill(iso_pool* pool, pool_worker* w, int done) {
       room = jobs != NULL ? room : 64;
       jobs = jobs != NULL ? jobs : stack;
     }
-    while (n < room && pool->qlen > 0) {
+    while (k < room && pool->qlen > 0) {
       pool_job* job = queue_pop(pool);
       job->on_worker = 1;
       job->target = w;
       w->inflight++;
-      jobs[n++] = job;
+      jobs[k++] = job;
     }
   }
   pthread_mutex_unlock(&pool->lock);
-  route_send(jobs, n);
+  route_send(jobs, k);
   if (jobs != stack) {
     free(jobs);
   }
 }
 
+/* done is 0 for a worker that just became ready (or recycled). */
+void pool__refill(iso_pool* pool, pool_worker* w, int done) {
+  refill(pool, w, NULL, done);
+}
+
 /* Finished jobs from a worker. Thread: an NNG thread (the bus). */
 void pool__disp_bus_cb(void* const* items, size_t n, void* arg) {
   pool_worker* w = arg;
-  pool__refill(w->pool, w, (int)n);
+  refill(w->pool, w, items, (int)n);
   for (size_t i = 0; i < n; i++) {
     pool_job* job = items[i];
-    job->on_worker = 0;
     if (job->by_worker) {
       pool__job_answered(job);
     }
     pool__job_release(job);
+  }
+}
+
+/* ---- cancel ---- */
+
+/* Called with jobs_lock (see pool_private.h). */
+void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
+  *c = (pool_cancel){.job = job};
+  pthread_mutex_lock(&pool->lock);
+  /* a queued job leaves the queue first, so the dispatcher never sends
+   * it */
+  pool_job* prev = NULL;
+  for (pool_job* q = pool->qhead; q != NULL; prev = q, q = q->qnext) {
+    if (q == job) {
+      if (prev != NULL) {
+        prev->qnext = q->qnext;
+      } else {
+        pool->qhead = q->qnext;
+      }
+      if (pool->qtail == q) {
+        pool->qtail = prev;
+      }
+      pool->qlen--;
+      c->queued = 1;
+      break;
+    }
+  }
+  c->claimed = pool__job_claim(job);
+  c->worker = -1;
+  if (job->on_worker) {
+    /* on_worker under the lock: its worker is in the array (the DESIGN
+     * above), so waking it here cannot touch a freed worker */
+    pool_worker* w = job->target;
+    c->worker = w->id;
+    if (!job->cancel_listed) {
+      job->cancel_listed = 1;
+      job->cnext = pool->cancels;
+      pool->cancels = job;
+    }
+    if (pool->stopping < POOL_STOP_WORKERS) { /* its loop still runs */
+      atomic_fetch_or(&w->ctl, POOL_CTL_CANCEL);
+      uv_async_send(&w->async);
+    }
+  }
+  atomic_fetch_add(&job->req->refs, 1); /* ours, until cancel_end */
+  pthread_mutex_unlock(&pool->lock);
+}
+
+void pool__cancel_end(iso_pool* pool, pool_cancel* c, const char* msg) {
+  pool_job* job = c->job;
+  if (c->claimed) {
+    encode_error_as(job, ISO_CODE_CANCELLED, msg, c->worker);
+    pool__job_answered(job);
+  }
+  if (c->queued) {
+    pool__job_release(job); /* the queue's reference */
+  }
+  pool__job_release(job);
+}
+
+/* A client's connection closed: its jobs are cancelled (their answers
+ * would go nowhere; the work stops and is counted). Thread: an NNG
+ * thread (iso_server's pipe notification). */
+void pool__peer_closed_cb(uint32_t peer, void* arg) {
+  iso_pool* pool = arg;
+  pool_cancel* cs = NULL;
+  size_t n = 0, cap = 0;
+  pthread_mutex_lock(&pool->jobs_lock);
+  for (pool_req* req = pool->reqs_head; req != NULL; req = req->rnext) {
+    if (req->peer != peer) {
+      continue;
+    }
+    for (size_t i = 0; i < req->msg.count; i++) {
+      if (atomic_load(&req->jobs[i].answered)) {
+        continue;
+      }
+      if (n == cap) {
+        size_t grown_cap = cap ? cap * 2 : 16;
+        pool_cancel* grown = realloc(cs, grown_cap * sizeof(*cs));
+        if (grown == NULL) {
+          break; /* the rest runs to its end; its answer goes nowhere */
+        }
+        cs = grown;
+        cap = grown_cap;
+      }
+      pool__cancel_begin(pool, &req->jobs[i], &cs[n++]);
+    }
+  }
+  pthread_mutex_unlock(&pool->jobs_lock);
+  size_t answered = 0;
+  for (size_t i = 0; i < n; i++) {
+    answered += cs[i].claimed;
+    pool__cancel_end(pool, &cs[i],
+                     "the job was cancelled: its client's connection closed");
+  }
+  free(cs);
+  if (answered > 0) {
+    pool__log(pool, "info",
+              "cancelled %zu job(s): their client's connection closed",
+              answered);
   }
 }
 
@@ -462,15 +726,39 @@ void* pool__watchdog_main(void* arg) {
     if (++rounds % 50 == 0) {
       pool__reap(pool); /* retired workers with nothing left in flight */
     }
-    /* JavaScript running past the deadline of the realm it runs for */
-    for (int i = 0; i < pool->nworkers; i++) {
-      iso_rt* rt = pool__worker_rt_lock(pool->workers[i]);
+    /* a snapshot under the lock: only this thread reaps workers, and the
+     * shutdown frees them after this thread ended, so the pointers stay
+     * good for the round */
+    pool_worker* ws[POOL_MAX_WORKERS];
+    struct {
+      pool_worker* w;
+      uint64_t deadline;
+    } cancelled[64];
+    int nw = 0, nc = 0;
+    pthread_mutex_lock(&pool->lock);
+    nw = pool->nworkers;
+    memcpy(ws, pool->workers, (size_t)nw * sizeof(ws[0]));
+    for (pool_job* j = pool->cancels; j != NULL && nc < 64; j = j->cnext) {
+      cancelled[nc].w = j->target;
+      cancelled[nc++].deadline = j->deadline_ns;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    /* JavaScript running past the deadline of the realm it runs for, or
+     * for a cancelled job (its deadline is now) */
+    for (int i = 0; i < nw; i++) {
+      iso_rt* rt = pool__worker_rt_lock(ws[i]);
       uint64_t gen, since, deadline;
       if (rt != NULL && iso_rt_running(rt, &gen, &since, &deadline) &&
-          deadline != 0 && now > deadline) {
-        iso_rt_terminate_gen(rt, gen);
+          deadline != 0) {
+        int stop = now > deadline;
+        for (int k = 0; k < nc && !stop; k++) {
+          stop = cancelled[k].w == ws[i] && cancelled[k].deadline == deadline;
+        }
+        if (stop) {
+          iso_rt_terminate_gen(rt, gen);
+        }
       }
-      pool__worker_rt_unlock(pool->workers[i]);
+      pool__worker_rt_unlock(ws[i]);
     }
     /* queued jobs past their deadline */
     pool_job* expired = NULL;

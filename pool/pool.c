@@ -6,8 +6,30 @@
  * it marks the newest workers retiring, so routing passes them by, and
  * the watchdog thread (dispatch.c) stops and frees each one once it has
  * nothing in flight. A worker struct is freed only after it left the
- * array under the lock and its buses are closed, so no other thread can
- * still hold it.
+ * array under the lock and its buses are closed.
+ *
+ * Who may hold a worker pointer outside the lock: the watchdog (it is the
+ * only reaper, and the shutdown frees workers after the watchdog ended);
+ * an admin command that read it under the lock while admin_waiting,
+ * which the reaper reads under the lock, was raised; a thread that woke a
+ * worker did so under the lock. Nobody else: whatever reads the array
+ * (routing, the watchdog's snapshot, admin commands) takes the lock.
+ *
+ * The shutdown and a resize: the shutdown sets pool->stopping under the
+ * lock first (from then on no worker is added or reaped: a resize under
+ * way finds it when it would add its worker, and stops that worker
+ * again), then takes resize_lock, so it waits for a resize under way;
+ * after that the array does not change, and the shutdown stops exactly
+ * the workers it holds. Before it stops them it sets POOL_STOP_WORKERS
+ * under the lock, after which nobody wakes a worker (its loop's async
+ * handle is about to close).
+ *
+ * Every job accepted before a drain or shutdown is answered: the pool
+ * waits until nothing is in flight or queued (a drain without limit),
+ * the workers answer what is left `shutting_down`, and the server then
+ * waits until each request it received is replied to. A request arriving
+ * meanwhile, until the server closes, is answered `shutting_down` by the
+ * dispatcher.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -84,9 +106,16 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
     return rc;
   }
   pthread_mutex_lock(&pool->lock);
-  pool->workers[pool->nworkers++] = w;
-  atomic_store(&w->state, POOL_W_RUNNING);
+  int stopping = pool->stopping != POOL_STOP_NONE;
+  if (!stopping) {
+    pool->workers[pool->nworkers++] = w;
+    atomic_store(&w->state, POOL_W_RUNNING);
+  }
   pthread_mutex_unlock(&pool->lock);
+  if (stopping) { /* the shutdown began while it started: it never ran */
+    worker_destroy(pool, w, 1);
+    return fail(err, errlen, ISO_ECLOSED, "the service is stopping");
+  }
   pool__refill(pool, w, 0);
   return 0;
 }
@@ -96,12 +125,11 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
 void pool__reap(iso_pool* pool) {
   pool_worker* done[POOL_MAX_WORKERS];
   int n = 0;
-  if (atomic_load(&pool->admin_waiting) > 0 ||
-      atomic_load(&pool->state) == ISO_POOL_SHUTTING_DOWN) {
-    return; /* an admin command holds workers; the shutdown stops them all */
-  }
   pthread_mutex_lock(&pool->lock);
-  for (int i = 0; i < pool->nworkers;) {
+  /* an admin command holds workers; the shutdown stops them all */
+  int hold = atomic_load(&pool->admin_waiting) > 0 ||
+             pool->stopping != POOL_STOP_NONE;
+  for (int i = 0; i < pool->nworkers && !hold;) {
     pool_worker* w = pool->workers[i];
     if (atomic_load(&w->state) == POOL_W_RETIRING && w->inflight == 0) {
       done[n++] = w;
@@ -131,6 +159,10 @@ int pool__resize(iso_pool* pool, int n, char* err, size_t errlen) {
 
 static int resize_locked(iso_pool* pool, int n, char* err, size_t errlen) {
   pthread_mutex_lock(&pool->lock);
+  if (pool->stopping != POOL_STOP_NONE) {
+    pthread_mutex_unlock(&pool->lock);
+    return fail(err, errlen, ISO_ECLOSED, "the service is stopping");
+  }
   int alive = 0;
   for (int i = 0; i < pool->nworkers; i++) {
     alive += atomic_load(&pool->workers[i]->state) != POOL_W_RETIRING;
@@ -262,6 +294,7 @@ int iso_pool_start(const iso_pool_opts* opts,
         .tls_cert = o->tls_cert,
         .tls_key = o->tls_key,
         .cb = pool__request_cb,
+        .closed_cb = pool__peer_closed_cb,
         .arg = pool,
     };
     rc = iso_server_start(&so, &pool->server, err, errlen);
@@ -280,6 +313,9 @@ int iso_pool_start(const iso_pool_opts* opts,
     return rc;
   }
   if (!o->quiet) {
+    pthread_mutex_lock(&pool->lock); /* the admin socket is already open */
+    int nworkers = pool->nworkers;
+    pthread_mutex_unlock(&pool->lock);
     char urls[512] = "";
     for (size_t i = 0, n = 0; i < o->nlisten && n < sizeof(urls); i++) {
       n += (size_t)snprintf(urls + n, sizeof(urls) - n, "%s%s", i ? " " : "",
@@ -287,7 +323,7 @@ int iso_pool_start(const iso_pool_opts* opts,
     }
     pool__log(pool, "info",
               "serving on %s with %d workers (modules: %s; admin: %s%s%s)",
-              urls, pool->nworkers, pool->modules,
+              urls, nworkers, pool->modules,
               pool->admin_url != NULL ? pool->admin_url : "off",
               o->metrics_url != NULL ? "; metrics: " : "",
               o->metrics_url != NULL ? o->metrics_url : "");
@@ -310,13 +346,14 @@ static int total_inflight(iso_pool* pool) {
 }
 
 void iso_pool_shutdown(iso_pool* pool) {
-  /* 1. stop taking jobs; unless draining, what waits in the queue is
-   * answered now */
+  /* 1. stop taking jobs and changing workers; unless draining, what waits
+   * in the queue is answered now */
   pthread_mutex_lock(&pool->lock);
   int drain = pool->stop_grace_ms == POOL_DRAIN;
   uint64_t grace_ms = pool->stop_grace_ms >= 0 ? (uint64_t)pool->stop_grace_ms
                                                : pool->opts.grace_ms;
   pool->draining = 1;
+  pool->stopping = POOL_STOP_BEGUN;
   atomic_store(&pool->state,
                drain ? ISO_POOL_DRAINING : ISO_POOL_SHUTTING_DOWN);
   pool_job* queued = drain ? NULL : pool->qhead;
@@ -337,13 +374,20 @@ void iso_pool_shutdown(iso_pool* pool) {
   while (total_inflight(pool) > 0 && (drain || pool__now() < end)) {
     sleep_ms(5);
   }
-  /* 3. the workers answer what is left shutting_down and give it back */
+  /* 3. the workers answer what is left shutting_down and give it back. A
+   * resize under way ends first (it adds no worker now); then the array
+   * holds still */
   atomic_store(&pool->state, ISO_POOL_SHUTTING_DOWN);
+  pthread_mutex_lock(&pool->resize_lock);
   pthread_mutex_lock(&pool->lock);
+  pool->stopping = POOL_STOP_WORKERS;
   int n = pool->nworkers;
+  pool_worker* ws[POOL_MAX_WORKERS];
+  memcpy(ws, pool->workers, (size_t)n * sizeof(ws[0]));
   pthread_mutex_unlock(&pool->lock);
+  pthread_mutex_unlock(&pool->resize_lock);
   for (int i = 0; i < n; i++) {
-    pool__worker_stop(pool->workers[i]);
+    pool__worker_stop(ws[i]);
   }
   stop_watchdog(pool);
   pool__ops_stop(pool);
@@ -351,7 +395,7 @@ void iso_pool_shutdown(iso_pool* pool) {
   while (total_inflight(pool) > 0 && pool__now() < end) {
     sleep_ms(2);
   }
-  /* 4. let the last replies leave, then close */
+  /* 4. every request received is replied to and its reply has left */
   iso_server_drain(pool->server, 1000);
 }
 

@@ -33,6 +33,7 @@ struct pool_req {
   iso_pool* pool;
   pool_req *rprev, *rnext; /* the registry, until its last job's answer */
   iso_server_req* sreq;
+  uint32_t peer; /* the client's connection (iso_server_req_peer) */
   uint8_t* buf; /* the request's bytes (owned) */
   size_t len;
   iso_proto_msg msg;
@@ -50,18 +51,21 @@ struct pool_job {
   const iso_proto_req* in; /* the decoded request, inside req->buf */
   int64_t sid;             /* the service's job number (poolctl jobs) */
   pool_worker* target;     /* the worker routing chose (under pool->lock) */
+  pool_job* cnext;         /* pool->cancels (under pool->lock) */
+  int cancel_listed;       /* on pool->cancels (under pool->lock) */
   iso_proto_code outcome;  /* how it was answered (0: fulfilled, or the
                               error code; rejected: ISO_CODE_UNKNOWN) */
   int outcome_status;      /* an iso_status */
   uint64_t received_ns;
-  uint64_t deadline_ns;
+  uint64_t answered_ns; /* by whoever claimed it, for the counters */
+  uint64_t deadline_ns; /* unique among the jobs of a request */
   uint32_t timeout_ms;
   iso_perms* perms; /* what its ops may do (a reference) */
   char* perm_err;   /* why its `permissions` were refused */
   pool_job* qnext;  /* the dispatcher's wait queue */
   atomic_int answered;
   int by_worker; /* the worker answered it (the dispatcher counts it) */
-  int on_worker;
+  int on_worker; /* sent to target, not given back (under pool->lock) */
   iso_buf reply; /* the encoded reply map */
 
   /* worker side */
@@ -150,19 +154,27 @@ struct pool_worker {
 };
 
 #define POOL_MAX_WORKERS 256
+
+/* How far the shutdown is (iso_pool.stopping). */
+enum {
+  POOL_STOP_NONE = 0,
+  POOL_STOP_BEGUN,   /* no worker is added or reaped any more */
+  POOL_STOP_WORKERS, /* workers are stopping: none is woken any more */
+};
 #define POOL_DRAIN (-2) /* stop_grace_ms: wait for every job taken */
 
 struct iso_pool {
   iso_pool_opts opts;
   char* modules;
   iso_server* server;
-  /* the workers; a slot is never reused while another thread may hold its
-   * pointer: a retired worker is stopped and freed by the watchdog once
-   * it has nothing in flight (under lock). nworkers: slots in use. */
+  /* the workers, under lock (pool.c's DESIGN says who may hold a pointer
+   * outside it): a retired worker is stopped and freed by the watchdog
+   * once it has nothing in flight. nworkers: slots in use. */
   pool_worker* workers[POOL_MAX_WORKERS];
   int nworkers;
-  int configured;              /* the size the pool is asked to be */
-  pthread_mutex_t resize_lock; /* one resize at a time */
+  int configured;              /* the size the pool is asked to be (lock) */
+  int stopping;                /* POOL_STOP_* (under lock) */
+  pthread_mutex_t resize_lock; /* one resize at a time; the shutdown */
   int next_worker_id;
   /* the admin plane */
   iso_server* admin;
@@ -179,6 +191,7 @@ struct iso_pool {
   pthread_mutex_t lock;     /* routing: inflight counts, the wait queue */
   pool_job *qhead, *qtail;
   int qlen;
+  pool_job* cancels; /* cancelled on a worker, not given back (watchdog) */
   int draining;
   pthread_t watchdog;
   pthread_mutex_t wd_lock;
@@ -210,6 +223,22 @@ int pool__job_claim(pool_job* job);
 void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt, ...);
 void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg);
 uint64_t pool__now(void);
+void pool__peer_closed_cb(uint32_t peer, void* arg); /* iso_server's */
+/* A cancel in two steps: pool__cancel_begin, with jobs_lock held (the
+ * job was found in the registry, so its request is alive), takes the job
+ * out of the wait queue, claims it, and if it is on a worker wakes that
+ * worker and lists the job for the watchdog, which stops its JavaScript;
+ * it takes a reference on the request. pool__cancel_end, after jobs_lock
+ * is dropped, answers the job `cancelled` with msg if the claim was won,
+ * and drops the references. Thread: not a worker's. */
+typedef struct pool_cancel {
+  pool_job* job;
+  int claimed; /* this cancel answers it */
+  int worker;  /* the id of the worker it was on, or -1 */
+  int queued;  /* it was in the wait queue (whose reference it held) */
+} pool_cancel;
+void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c);
+void pool__cancel_end(iso_pool* pool, pool_cancel* c, const char* msg);
 
 /* pool.c */
 int pool__resize(iso_pool* pool, int n, char* err, size_t errlen);

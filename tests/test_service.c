@@ -467,6 +467,87 @@ static void t_batch_mixed_outcomes(void) {
   svc_stop(&s);
 }
 
+/* A batch's reply stays under the client's limit (--max-message 64 KiB,
+ * and a client whose max_msg is the same): elements whose answers would
+ * make it larger are answered too_large in their place, in order, the
+ * others keep theirs; a batch that could not fit even then gets one
+ * too_large error. Before, the whole reply was sent and the client lost
+ * its connection. */
+static void t_batch_reply_limit(void) {
+  const char* flags[] = {"--max-message", "65536", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_client* c = NULL;
+  iso_client_opts o = {.max_msg = 65536};
+  CHECK_EQ(iso_client_open(s.url, &o, &c), 0);
+  /* ~20 KB answers: three fit in 64 KiB with the others as too_large */
+  const char* big = "export default 'x'.repeat(20000);";
+  iso_job jobs[6] = {eval_src(big),
+                     eval_src(big),
+                     eval_src(big),
+                     eval_src(big),
+                     eval_src("export default 'small';"),
+                     eval_src(big)};
+  iso_result res[6];
+  int rc = iso_client_batch(c, jobs, 6, 10000, res);
+  if (rc != 0) {
+    fprintf(stderr, "  iso_client_batch: %s\n", iso_strerror(rc));
+  }
+  CHECK_EQ(rc, 0);
+  if (rc == 0) {
+    static const int kept[6] = {1, 1, 1, 0, 1, 0};
+    for (int i = 0; i < 6; i++) {
+      if (kept[i]) {
+        CHECK_EQ(res[i].status, ISO_STATUS_FULFILLED);
+      } else {
+        CHECK_EQ(res[i].status, ISO_STATUS_ERROR);
+        CHECK_EQ(res[i].code, ISO_CODE_TOO_LARGE);
+        CHECK_CONTAINS(res[i].message, "the batch's reply would be over "
+                                       "65536 bytes (--max-message)");
+      }
+    }
+    CHECK_JSON(res[4].value, res[4].value_len, "\"small\"");
+    for (int i = 0; i < 6; i++) {
+      iso_result_free(&res[i]);
+    }
+  }
+  /* 400 elements whose too_large answers alone are over the limit: one
+   * too_large error for the whole batch, in every entry */
+  enum { MANY = 400 };
+  iso_job* many = calloc(MANY, sizeof *many);
+  iso_result* out = calloc(MANY, sizeof *out);
+  for (int i = 0; i < MANY; i++) {
+    many[i] = eval_src("export default 'y'.repeat(1000);");
+  }
+  rc = iso_client_batch(c, many, MANY, 20000, out);
+  CHECK_EQ(rc, 0);
+  if (rc == 0) {
+    CHECK_CONTAINS(out[0].message, "even with every element answered");
+    for (int i = 0; i < MANY; i++) {
+      CHECK_EQ(out[i].status, ISO_STATUS_ERROR);
+      CHECK_EQ(out[i].code, ISO_CODE_TOO_LARGE);
+      iso_result_free(&out[i]);
+    }
+  }
+  free(many);
+  free(out);
+  /* the connection survived: the next batch is answered in full */
+  iso_job two[2] = {eval_src("export default 1;"), eval_src(big)};
+  rc = iso_client_batch(c, two, 2, 10000, res);
+  CHECK_EQ(rc, 0);
+  if (rc == 0) {
+    CHECK_EQ(res[0].status, ISO_STATUS_FULFILLED);
+    CHECK_EQ(res[1].status, ISO_STATUS_FULFILLED);
+    iso_result_free(&res[0]);
+    iso_result_free(&res[1]);
+  }
+  iso_client_close(c);
+  svc_stop(&s);
+}
+
 static void t_rejections_with_stacks(void) {
   svc s;
   if (svc_start(&s, NULL, 0) != 0) {
@@ -1664,6 +1745,7 @@ static const iso_test cases[] = {
     {"eval_with_args", t_eval_with_args},
     {"call_keeps_globals", t_call_keeps_globals},
     {"batch_mixed_outcomes", t_batch_mixed_outcomes},
+    {"batch_reply_limit", t_batch_reply_limit},
     {"rejections_with_stacks", t_rejections_with_stacks},
     {"unhandled_and_stall_eval", t_unhandled_and_stall_eval},
     {"unhandled_and_stall_call", t_unhandled_and_stall_call},

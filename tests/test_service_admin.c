@@ -459,6 +459,15 @@ static char* pc_json(svc* s, const char* cmd, const char* arg) {
 
 /* ---- jobs and their replies --------------------------------------------- */
 
+/* Frees a tracker whose client stays open: first every job it sent must
+ * have had its callback (a case that failed may have left some pending;
+ * their deadline, 60 s, bounds the wait), else a late one would write to
+ * the freed tracker. */
+static void tracker_end(tracker* t) {
+  tracker_wait(t, tracker_sent(t), 65000);
+  tracker_free(t);
+}
+
 /* Record i: fulfilled with the JSON value want. */
 static void expect_fulfilled(tracker* t, int i, const char* want) {
   rec* r = &t->r[i];
@@ -564,7 +573,7 @@ static void count_on_both(svc* s, int ms, int value[2]) {
             (long long)t.r[0].worker);
     iso_test_failed_ = 1;
   }
-  tracker_free(&t);
+  tracker_end(&t);
 }
 
 /* Polls `workers` until every worker runs and there are n of them. */
@@ -852,8 +861,8 @@ static void t_status_workers_jobs_stats(void) {
   free(wk0);
   free(st);
   free(st0);
+  svc_stop(&s); /* its client's callbacks end before the tracker */
   tracker_free(&t);
-  svc_stop(&s);
 }
 
 /* cancel: a running job and a queued one, answered `cancelled` at once. */
@@ -944,8 +953,173 @@ static void t_cancel(void) {
   CHECK_EQ(js_num(st, "totals.errors.cancelled"), 2);
   free(st);
   tracker_check_once(&t);
+  svc_stop(&s); /* its client's callbacks end before the tracker */
   tracker_free(&t);
+}
+
+/* Every job accepted is accounted for: status's totals (fulfilled,
+ * rejected, each error code) plus what is in flight or queued add up to
+ * what was accepted. */
+static void expect_counters_agree(svc* s) {
+  char* st = admin(s, ISO_ADMIN_STATUS);
+  double accepted = js_num(st, "totals.accepted");
+  double answered = js_num(st, "totals.fulfilled") +
+                    js_num(st, "totals.rejected") +
+                    js_sum(st, "totals.errors");
+  double open = js_num(st, "inflight") + js_num(st, "queue");
+  if (accepted != answered + open) {
+    fprintf(stderr, "  counters disagree: %s\n", st);
+    iso_test_failed_ = 1;
+  }
+  free(st);
+}
+
+/* Waits until `jobs` lists n jobs; their ids (for cancel) into ids[]. */
+static int wait_jobs_listed(svc* s, int n, char ids[][32], int timeout_ms) {
+  int64_t end = now_ms() + timeout_ms;
+  char* jobs = NULL;
+  do {
+    free(jobs);
+    jobs = admin(s, ISO_ADMIN_JOBS);
+  } while (js_len(jobs, "jobs") < n && now_ms() < end && (sleep_ms(5), 1));
+  int got = js_len(jobs, "jobs");
+  for (int i = 0; i < n && i < got; i++) {
+    char path[32];
+    snprintf(path, sizeof path, "jobs.%d.id", i);
+    snprintf(ids[i], 32, "%.0f", js_num(jobs, path));
+  }
+  free(jobs);
+  CHECK_EQ(got, n);
+  return got == n;
+}
+
+/* cancel stops running JavaScript at once: a call spinning in the warm
+ * realm and an eval job spinning in its own, each with a deadline a
+ * minute away, on the one worker; after the cancels the worker answers a
+ * probe at once, and the counters agree (each cancel counted once, no
+ * timeout later). */
+static void t_cancel_running_js(void) {
+  svc s;
+  if (svc_start(&s, &(svc_opts){.workers = "1"}) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  tracker t;
+  tracker_init(&t, 3);
+  iso_buf keep;
+  iso_job spin = call_job("spin.js", "[60000]", &keep);
+  spin.timeout_ms = 60000;
+  tracker_submit_ok(&t, s.c, 0, spin, 90000);
+  iso_buf_free(&keep);
+  char ids[2][32];
+  wait_jobs_listed(&s, 1, ids, 5000);
+  iso_job loop = {.kind = ISO_JOB_EVAL,
+                  .source = "while (true) {}\nexport default 1;",
+                  .timeout_ms = 60000};
+  tracker_submit_ok(&t, s.c, 1, loop, 90000);
+  wait_jobs_listed(&s, 2, ids, 5000);
+  sleep_ms(100); /* the call surely spins */
+  int64_t c0 = now_ms();
+  for (int i = 0; i < 2; i++) {
+    char* out = pc_human(&s, "cancel", ids[i]);
+    CHECK_CONTAINS(out, ids[i]);
+    free(out);
+    CHECK(tracker_wait(&t, i + 1, 3000));
+    expect_error(&t, i, ISO_CODE_CANCELLED);
+    if (i == 0) {
+      sleep_ms(100); /* the eval job surely spins in its turn */
+    }
+  }
+  /* both stopped: nothing is left on the worker (either one left
+   * running would hold it for a minute) */
+  int64_t end = now_ms() + 3000;
+  char* st = NULL;
+  for (;;) {
+    free(st);
+    st = admin(&s, ISO_ADMIN_STATUS);
+    if (js_num(st, "inflight") == 0 || now_ms() >= end) {
+      break;
+    }
+    sleep_ms(5);
+  }
+  CHECK_EQ(js_num(st, "inflight"), 0);
+  free(st);
+  fprintf(stderr, "    both stopped %lld ms after the first cancel\n",
+          (long long)(now_ms() - c0));
+  int64_t p0 = now_ms();
+  tracker_submit_ok(&t, s.c, 2, call_job("count.js", "[]", &keep), 60000);
+  iso_buf_free(&keep);
+  CHECK(tracker_wait(&t, 3, 3000));
+  expect_fulfilled(&t, 2, "1");
+  CHECK(t.r[2].done_ms - p0 < 2000);
+  st = admin(&s, ISO_ADMIN_STATUS);
+  CHECK_EQ(js_num(st, "totals.errors.cancelled"), 2);
+  CHECK(js_at(st, "totals.errors.timeout") == NULL);
+  free(st);
+  expect_counters_agree(&s);
+  tracker_check_once(&t);
   svc_stop(&s);
+  tracker_free(&t);
+}
+
+/* A client whose connection closes has its jobs cancelled and counted:
+ * the running one's JavaScript stops (the worker is free at once), the
+ * queued one never runs, the answers go nowhere, the log says why. */
+static void t_client_gone(void) {
+  svc s;
+  if (svc_start(&s, &(svc_opts){.workers = "1", .inflight = "1"}) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_client* gone = NULL;
+  CHECK_EQ(iso_client_open(s.url, NULL, &gone), 0);
+  tracker t;
+  tracker_init(&t, 3);
+  iso_buf keep;
+  iso_job spin = call_job("spin.js", "[60000]", &keep);
+  spin.timeout_ms = 60000;
+  tracker_submit_ok(&t, gone, 0, spin, 90000);
+  iso_buf_free(&keep);
+  iso_job queued = call_job("count.js", "[]", &keep);
+  tracker_submit_ok(&t, gone, 1, queued, 90000);
+  iso_buf_free(&keep);
+  char ids[2][32];
+  wait_jobs_listed(&s, 2, ids, 5000);
+  sleep_ms(100);
+  int64_t c0 = now_ms();
+  iso_client_close(gone); /* its callbacks: ECLOSED */
+  CHECK_EQ(t.r[0].rc, ISO_ECLOSED);
+  CHECK_EQ(t.r[1].rc, ISO_ECLOSED);
+  int64_t end = now_ms() + 3000;
+  char* st = NULL;
+  for (;;) {
+    free(st);
+    st = admin(&s, ISO_ADMIN_STATUS);
+    if ((js_num(st, "inflight") == 0 && js_num(st, "queue") == 0) ||
+        now_ms() >= end) {
+      break;
+    }
+    sleep_ms(5);
+  }
+  CHECK_EQ(js_num(st, "inflight"), 0);
+  CHECK_EQ(js_num(st, "queue"), 0);
+  CHECK_EQ(js_num(st, "totals.errors.cancelled"), 2);
+  free(st);
+  fprintf(stderr, "    both jobs cancelled %lld ms after the close\n",
+          (long long)(now_ms() - c0));
+  /* the worker is free, and the cancelled count.js never ran */
+  int64_t p0 = now_ms();
+  tracker_submit_ok(&t, s.c, 2, call_job("count.js", "[]", &keep), 60000);
+  iso_buf_free(&keep);
+  CHECK(tracker_wait(&t, 3, 3000));
+  expect_fulfilled(&t, 2, "1");
+  CHECK(t.r[2].done_ms - p0 < 2000);
+  expect_counters_agree(&s);
+  char* log = read_log(&s);
+  CHECK_CONTAINS(log, "cancelled 2 job(s): their client's connection closed");
+  free(log);
+  svc_stop(&s);
+  tracker_free(&t);
 }
 
 /* resize 2 -> 4 -> 1 -> 2 while ~200 jobs are in flight or queued. */
@@ -1023,8 +1197,8 @@ static void t_resize_under_load(void) {
   CHECK_EQ(js_num(st, "totals.accepted") - acc0, N);
   CHECK_EQ(js_num(st, "totals.fulfilled") - acc0, N);
   free(st);
+  svc_stop(&s); /* its client's callbacks end before the tracker */
   tracker_free(&t);
-  svc_stop(&s);
 }
 
 /* recycle --all and recycle 0 under load: nothing lost; warm state (a
@@ -1089,8 +1263,8 @@ static void t_recycle_under_load(void) {
   rep = admin_req(&s, q);
   CHECK(js_is(rep, "code", "not_found"));
   free(rep);
+  svc_stop(&s); /* its client's callbacks end before the tracker */
   tracker_free(&t);
-  svc_stop(&s);
 }
 
 /* The module file of t_reload, answering `value` after ms. */
@@ -1129,7 +1303,7 @@ static void expect_const(svc* s, const char* want, int line) {
   if (iso_test_failed_ && !failed) {
     fprintf(stderr, "  (line %d)\n", line);
   }
-  tracker_free(&t);
+  tracker_end(&t);
 }
 
 static void t_reload(void) {
@@ -1188,60 +1362,104 @@ static void t_reload(void) {
   rmdir(dir);
 }
 
-/* drain: every job taken is answered, later ones get shutting_down, and
- * the daemon exits 0 by itself. */
+/* A data root (--data) for gate.js: jobs that stay in flight until the
+ * test opens the gate (creates the file), whatever the machine's speed. */
+typedef struct gate {
+  char dir[64];
+  char file[96];
+  char flag[96]; /* --data=... */
+} gate;
+
+static void gate_init(gate* g) {
+  snprintf(g->dir, sizeof g->dir, "/tmp/isopool-adm-gate-XXXXXX");
+  CHECK(mkdtemp(g->dir) != NULL);
+  snprintf(g->file, sizeof g->file, "%s/open", g->dir);
+}
+
+static void gate_open(gate* g) {
+  FILE* f = fopen(g->file, "w");
+  CHECK(f != NULL);
+  if (f != NULL) {
+    fclose(f);
+  }
+}
+
+static void gate_clean(gate* g) {
+  unlink(g->file);
+  rmdir(g->dir);
+}
+
+/* Submits gate.js("open", i) as id i for i in [from, to). */
+static void submit_gated(tracker* t, iso_client* c, int from, int to) {
+  for (int i = from; i < to; i++) {
+    char args[64];
+    snprintf(args, sizeof args, "[\"open\",%d]", i);
+    iso_buf keep;
+    tracker_submit_ok(t, c, i, call_job("gate.js", args, &keep), 60000);
+    iso_buf_free(&keep);
+  }
+}
+
+/* drain: every job taken, running or queued, is answered with its value;
+ * jobs sent while it drains get shutting_down; changes are refused; the
+ * daemon exits 0 by itself once the last job is done. The jobs wait on a
+ * gate, so the drain is surely under way while the late jobs arrive, under
+ * ThreadSanitizer too. */
 static void t_drain(void) {
+  gate g;
+  gate_init(&g);
+  const char* extra[] = {"--data", g.dir, "--allow-read", NULL};
   svc s;
-  if (svc_start(&s, &(svc_opts){.inflight = "2"}) != 0) {
+  if (svc_start(&s, &(svc_opts){.inflight = "2", .extra = extra}) != 0) {
     svc_stop(&s);
+    gate_clean(&g);
     return;
   }
-  enum { N = 50, LATE = 5 };
+  enum { N = 6, LATE = 5 }; /* 4 on the two workers, 2 queued */
   tracker t;
   tracker_init(&t, N + LATE);
   char* st = admin(&s, ISO_ADMIN_STATUS);
   double acc0 = js_num(st, "totals.accepted");
   free(st);
-  submit_sleeps(&t, s.c, 0, N, 40);
+  submit_gated(&t, s.c, 0, N);
   wait_accepted(&s, acc0 + N, 10000);
-  int before = tracker_done(&t);
   char* out = pc_human(&s, "drain", NULL);
   CHECK_CONTAINS(out, "draining");
   free(out);
-  int64_t t0 = now_ms();
-  /* new jobs are refused */
+  st = admin(&s, ISO_ADMIN_STATUS);
+  CHECK(js_is(st, "state", "draining"));
+  CHECK_EQ(js_num(st, "inflight"), 4);
+  CHECK_EQ(js_num(st, "queue"), N - 4);
+  free(st);
+  /* changes are refused while it drains */
+  iso_admin_req q = areq(ISO_ADMIN_RESIZE);
+  q.workers = 3;
+  st = admin_req(&s, q);
+  CHECK(js_is(st, "code", "conflict"));
+  free(st);
+  /* new jobs get shutting_down at once; the gated ones are still there */
   submit_sleeps(&t, s.c, N, N + LATE, 1);
-  if (tracker_done(&t) < N - 8) {
-    st = admin(&s, ISO_ADMIN_STATUS);
-    CHECK(js_is(st, "state", "draining"));
-    if (!js_is(st, "state", "draining")) {
-      fprintf(stderr, "  status while draining: %s\n", st);
-    }
-    free(st);
-  }
-  /* changes are refused while it drains (asked only while jobs are left,
-   * so the daemon is surely still there) */
-  if (tracker_done(&t) < N - 8) {
-    iso_admin_req q = areq(ISO_ADMIN_RESIZE);
-    q.workers = 3;
-    st = admin_req(&s, q);
-    CHECK(js_is(st, "code", "conflict"));
-    free(st);
-  }
-  CHECK(tracker_wait(&t, N + LATE, 30000));
-  int rc = daemon_wait(&s.pid, 15000);
-  CHECK_EQ(rc, 0);
-  fprintf(stderr,
-          "    drain after %d of %d answered; exited %lld ms after it\n",
-          before, N, (long long)(now_ms() - t0));
-  CHECK(before < N);
-  tracker_check_once(&t);
-  expect_own_numbers(&t, 0, N);
+  CHECK(tracker_wait(&t, LATE, 10000));
   for (int i = N; i < N + LATE; i++) {
     expect_error(&t, i, ISO_CODE_SHUTTING_DOWN);
   }
-  tracker_free(&t);
+  for (int i = 0; i < N; i++) {
+    CHECK_EQ(tracker_calls(&t, i), 0);
+  }
+  int64_t t0 = now_ms();
+  gate_open(&g);
+  CHECK(tracker_wait(&t, N + LATE, 30000));
+  int rc = daemon_wait(&s.pid, 15000);
+  CHECK_EQ(rc, 0);
+  fprintf(stderr, "    exited %lld ms after the gate opened\n",
+          (long long)(now_ms() - t0));
+  tracker_check_once(&t);
+  expect_own_numbers(&t, 0, N);
+  /* the client first: closing it completes what is still pending, and
+   * the tracker must outlive those callbacks */
   svc_stop(&s);
+  tracker_free(&t);
+  gate_clean(&g);
 }
 
 /* shutdown --grace 200: long jobs in flight and queued get exactly one
@@ -1296,8 +1514,8 @@ static void t_shutdown_grace(void) {
   }
   fprintf(stderr, "    %d fulfilled, %d shutting_down\n", fulfilled,
           N - fulfilled);
+  svc_stop(&s); /* its client's callbacks end before the tracker */
   tracker_free(&t);
-  svc_stop(&s);
 }
 
 /* --admin-token and --admin-token-file: no token or a wrong one is
@@ -1559,8 +1777,8 @@ static void t_metrics(void) {
   CHECK_EQ(code, 404);
   free(head);
   free(body);
+  svc_stop(&s); /* its client's callbacks end before the tracker */
   tracker_free(&t);
-  svc_stop(&s);
 }
 
 static int mode_of(const char* path, int* is_sock, int* is_dir) {
@@ -1724,6 +1942,8 @@ static void t_json_logs(void) {
 static const iso_test cases[] = {
     {"status_workers_jobs_stats", t_status_workers_jobs_stats},
     {"cancel", t_cancel},
+    {"cancel_running_js", t_cancel_running_js},
+    {"client_gone", t_client_gone},
     {"resize_under_load", t_resize_under_load},
     {"recycle_under_load", t_recycle_under_load},
     {"reload", t_reload},
