@@ -33,6 +33,20 @@ static int probe_openat2(int root_fd) {
   return 0;
 }
 
+/* fs ops open the files they checked through /proc/self/fd (the inode
+ * checked is the one used): without /proc every read and write would
+ * fail, so the service says so at start-up instead. */
+static int probe_proc(int root_fd) {
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", root_fd);
+  int fd = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
 static int open_root(const char* path, int* fd, char* err, size_t errlen) {
   *fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (*fd < 0) {
@@ -47,6 +61,16 @@ static int open_root(const char* path, int* fd, char* err, size_t errlen) {
     snprintf(err, errlen,
              "data root \"%s\": openat2(2) failed (%s); "
              "isopool:fs needs Linux 5.6 or later",
+             path, iso__ops_strerror(errno, text, sizeof text));
+    close(*fd);
+    *fd = -1;
+    return ISO_EINVAL;
+  }
+  if (probe_proc(*fd) != 0) {
+    char text[128];
+    snprintf(err, errlen,
+             "data root \"%s\": cannot reopen it through /proc/self/fd (%s); "
+             "isopool:fs needs /proc mounted",
              path, iso__ops_strerror(errno, text, sizeof text));
     close(*fd);
     *fd = -1;
