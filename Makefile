@@ -25,7 +25,7 @@ build: deps configure
 run: build
 	$(BUILD)/bin/isopool serve --modules examples $(RUN_ARGS)
 
-test: build test-asan
+test: build test-asan test-fuzz
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The leak check: the runtime, wire and service suites again, built with
@@ -35,6 +35,27 @@ test-asan: deps
 	  -DISO_LIBNODE_PREFIX="$$(scripts/deps.sh --print-prefix | tail -n1)" >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -L asan -j $(JOBS)
+
+# The fuzzers (fuzz/, libFuzzer): the wire's decoders, each harness run for
+# FUZZ_SECONDS by `make fuzz` and for FUZZ_TEST_SECONDS by `make test`
+# (test-fuzz). Built with clang in a tree of their own; an input that broke
+# a harness is kept in $(FUZZ_BUILD)/fuzz-artifacts/.
+FUZZ_BUILD        ?= build-fuzz
+FUZZ_SECONDS      ?= 60
+FUZZ_TEST_SECONDS ?= 15
+.PHONY: fuzz fuzz-build test-fuzz
+
+fuzz-build: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DISO_FUZZ=ON \
+	  -DISO_LIBNODE_PREFIX="$$(scripts/deps.sh --print-prefix | tail -n1)" >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+test-fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TEST_SECONDS)
 
 bench: build
 	scripts/bench.sh $(BUILD)/bin

@@ -1,0 +1,73 @@
+/* fuzz_check.h: what every harness asserts with.
+ *
+ * A harness checks invariants, not only "no crash": FUZZ_CHECK aborts with
+ * the condition's text, so libFuzzer saves the input as a crash artifact
+ * (crash-<sha1> in -artifact_prefix) and the message says which promise
+ * broke. Also the two properties every decoder's output must have: valid
+ * UTF-8 (iso_utf8.h) and exactly one msgpack value (mp.h, ipc's private
+ * reader: the harnesses test ipc from the inside).
+ */
+#ifndef ISO_FUZZ_CHECK_H
+#define ISO_FUZZ_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_utf8.h"
+#include "mp.h"
+
+#define FUZZ_CHECK(cond)                                                 \
+  do {                                                                   \
+    if (!(cond)) {                                                       \
+      fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, \
+              #cond);                                                    \
+      abort();                                                           \
+    }                                                                    \
+  } while (0)
+
+/* A NUL-terminated message of at most cap bytes that is valid UTF-8. */
+static inline int fuzz_text_ok(const char* s, size_t cap) {
+  if (s == NULL) {
+    return 0;
+  }
+  size_t n = strnlen(s, cap);
+  return n < cap && iso_utf8_valid(s, n);
+}
+
+/* [p, p+n) is exactly one msgpack value, at any depth (past 200 levels
+ * the reader steps over without recursing). */
+static inline int fuzz_one_value(const uint8_t* p, size_t n) {
+  if (p == NULL || n == 0) {
+    return 0;
+  }
+  iso__mp_rd r;
+  int too_deep = 0;
+  iso__mp_rd_init(&r, p, n);
+  return iso__mp_skip(&r, 1, 200, &too_deep) == 0 && r.p == r.end;
+}
+
+/* Every string in the one msgpack value [p, p+n) is valid UTF-8. */
+static inline int fuzz_strings_utf8(const uint8_t* p, size_t n) {
+  iso__mp_rd r;
+  iso__mp_obj o;
+  iso__mp_rd_init(&r, p, n);
+  while (r.p < r.end) {
+    if (iso__mp_read(&r, &o) != 0) {
+      return 0;
+    }
+    if (o.type == ISO__MP_STR && !iso_utf8_valid(o.data, o.len)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* p lies inside the fuzzer's input. */
+static inline int fuzz_inside(const void* p, size_t n, const uint8_t* in,
+                              size_t len) {
+  const uint8_t* q = p;
+  return q >= in && n <= len && q - in <= (ptrdiff_t)(len - n);
+}
+
+#endif /* ISO_FUZZ_CHECK_H */

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""make_seeds.py: writes the seed corpora in fuzz/corpus/<target>/.
+
+Each seed is a small valid message or an edge case a decoder must refuse
+cleanly; libFuzzer mutates from them. Run it again after editing (the files
+are committed; names are stable so a diff shows what changed):
+
+    python3 fuzz/make_seeds.py
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Raw(bytes):
+    """Bytes written as they are (a hand-made msgpack value)."""
+
+
+class F32(float):
+    """A float written as msgpack float32."""
+
+
+class Ext:
+    def __init__(self, typ, data):
+        self.typ, self.data = typ, data
+
+
+def mp(v):
+    """A minimal msgpack encoder (smallest forms, like msgpack-c's)."""
+    if isinstance(v, Raw):
+        return bytes(v)
+    if v is None:
+        return b"\xc0"
+    if v is True:
+        return b"\xc3"
+    if v is False:
+        return b"\xc2"
+    if isinstance(v, int):
+        if 0 <= v <= 0x7F:
+            return bytes([v])
+        if -32 <= v < 0:
+            return struct.pack("b", v)
+        if 0 <= v <= 0xFF:
+            return b"\xcc" + struct.pack(">B", v)
+        if 0 <= v <= 0xFFFF:
+            return b"\xcd" + struct.pack(">H", v)
+        if 0 <= v <= 0xFFFFFFFF:
+            return b"\xce" + struct.pack(">I", v)
+        if 0 <= v:
+            return b"\xcf" + struct.pack(">Q", v)
+        if v >= -128:
+            return b"\xd0" + struct.pack(">b", v)
+        if v >= -32768:
+            return b"\xd1" + struct.pack(">h", v)
+        if v >= -(2**31):
+            return b"\xd2" + struct.pack(">i", v)
+        return b"\xd3" + struct.pack(">q", v)
+    if isinstance(v, F32):
+        return b"\xca" + struct.pack(">f", v)
+    if isinstance(v, float):
+        return b"\xcb" + struct.pack(">d", v)
+    if isinstance(v, str):
+        return mp_str(v.encode("utf-8", "surrogatepass"))
+    if isinstance(v, bytes):
+        n = len(v)
+        if n <= 0xFF:
+            return b"\xc4" + bytes([n]) + v
+        return b"\xc5" + struct.pack(">H", n) + v
+    if isinstance(v, Ext):
+        n = len(v.data)
+        fixed = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}
+        t = struct.pack("b", v.typ)
+        if n in fixed:
+            return bytes([fixed[n]]) + t + v.data
+        return b"\xc7" + bytes([n]) + t + v.data
+    if isinstance(v, (list, tuple)):
+        return hdr(len(v), 0x90, 0xDC) + b"".join(mp(x) for x in v)
+    if isinstance(v, dict):
+        return hdr(len(v), 0x80, 0xDE) + b"".join(
+            mp(k) + mp(x) for k, x in v.items())
+    raise TypeError(type(v))
+
+
+def mp_str(b):
+    n = len(b)
+    if n <= 31:
+        return bytes([0xA0 | n]) + b
+    if n <= 0xFF:
+        return b"\xd9" + bytes([n]) + b
+    return b"\xda" + struct.pack(">H", n) + b
+
+
+def hdr(n, fix, big):
+    if n <= 15:
+        return bytes([fix | n])
+    return bytes([big]) + struct.pack(">H", n)
+
+
+def pairs(*kv):
+    """A map with pairs in order (duplicates and non-string keys allowed)."""
+    return Raw(hdr(len(kv), 0x80, 0xDE) + b"".join(mp(k) + mp(v) for k, v in kv))
+
+
+def nest(depth, inner=None):
+    v = inner
+    for _ in range(depth):
+        v = [v]
+    return v
+
+
+def key_bomb(levels):
+    """levels maps, each the key of the next: the JSON doubling (item 17)."""
+    b = mp_str(b'"' * 20)
+    return Raw(b"\x81" * levels + b + b"\xc0" * levels)
+
+
+CALL = {"v": 1, "id": 7, "kind": "call", "module": "lib/math.js",
+        "export": "add", "args": [2, 3], "timeout_ms": 1000}
+
+SEEDS = {
+    "proto_decode": {
+        "eval_source": {"v": 1, "kind": "eval", "source": "export default 1"},
+        "eval_module_args": {"v": 1, "id": "job-1", "kind": "eval",
+                             "module": "jobs/a.js", "args": [1, "a", None]},
+        "call_full": dict(CALL, permissions={"read": ["data"], "write": False,
+                                             "env": True}),
+        "batch": {"v": 1, "batch": [
+            {"kind": "eval", "source": "1"},
+            {"id": [1, 2], "kind": "jump"},
+            dict(CALL, v=1)]},
+        "id_any": {"v": 1, "id": pairs((1, 2), ("k", [b"\x00", 1.5])),
+                   "kind": "eval", "source": "1"},
+        "args_deep_ok": {"v": 1, "kind": "call", "module": "m",
+                         "args": nest(62)},
+        "args_too_deep": {"v": 1, "kind": "call", "module": "m",
+                          "args": nest(63)},
+        "missing_v": {"kind": "eval", "source": "1"},
+        "duplicate_field": pairs(("v", 1), ("kind", "eval"),
+                                 ("kind", "call"), ("module", "m")),
+        "module_not_utf8": {"v": 1, "kind": "call",
+                            "module": Raw(mp_str(b"a\xed\xa0\x80"))},
+        "id_not_utf8": {"v": 1, "id": Raw(mp_str(b"\xff")), "kind": "eval",
+                        "source": "1"},
+        "permissions_bad": dict(CALL, permissions={"net": True}),
+        "truncated": Raw(mp({"v": 1, "kind": "eval", "source": "abc"})[:-2]),
+        "absurd_count": Raw(b"\x83\xa1v\x01\xa4args\xdd\xff\xff\xff\xff"),
+        "byte_c1": Raw(b"\x81\xa1v\xc1"),
+        "trailing": Raw(mp({"v": 1, "kind": "eval", "source": "1"}) + b"\xc0"),
+    },
+    # the first byte picks the batch size (1 + b % 4) the harness also tries
+    "reply_decode": {
+        "fulfilled": Raw(b"\x00" + mp({
+            "v": 1, "id": 7, "status": "fulfilled", "value": [1, 2],
+            "logs": [["log", "hi"], ["warn", "w"]],
+            "stats": {"worker": 2, "queue_us": 10, "run_us": 20}})),
+        "rejected": Raw(b"\x00" + mp({
+            "v": 1, "id": "x", "status": "rejected",
+            "error": {"name": "TypeError", "message": "x is not a function",
+                      "stack": "TypeError: x\n    at f"},
+            "logs": [], "stats": {"worker": 0, "queue_us": 1, "run_us": 2}})),
+        "error": Raw(b"\x00" + mp({
+            "v": 1, "id": None, "status": "error",
+            "error": {"code": "bad_request", "message": "missing 'kind'"},
+            "logs": [], "stats": {"worker": -1, "queue_us": 0, "run_us": 0}})),
+        "unknown_code_and_fields": Raw(b"\x00" + mp({
+            "status": "error", "v": 1, "extra": {"a": [1]},
+            "error": {"code": "overheated", "message": "m", "more": 1}})),
+        "minimal": Raw(b"\x00" + mp({"v": 1, "status": "fulfilled"})),
+        "not_utf8": Raw(b"\x00" + mp({
+            "v": 1, "status": "rejected",
+            "error": {"name": Raw(mp_str(b"E\xff")),
+                      "message": Raw(mp_str(b"\xed\xa0\x80")), "stack": ""},
+            "logs": [["error", Raw(mp_str(b"\xc0\xaf"))]]})),
+        "batch_2": Raw(b"\x01" + mp({"v": 1, "batch": [
+            {"v": 1, "id": 1, "status": "fulfilled", "value": "a"},
+            {"v": 1, "id": 2, "status": "error",
+             "error": {"code": "busy", "message": "later"}}]})),
+        "batch_refused": Raw(b"\x02" + mp({
+            "v": 1, "status": "error",
+            "error": {"code": "too_large", "message": "over 16 MiB"}})),
+        "truncated": Raw(b"\x00" + mp({"v": 1, "status": "fulfilled",
+                                        "value": "abc"})[:-1]),
+    },
+    "admin_decode": {
+        "status": {"v": 1, "cmd": "status"},
+        "status_token": {"v": 1, "cmd": "status", "token": "s3cret"},
+        "cancel": {"v": 1, "cmd": "cancel", "job": 12},
+        "resize_float": {"v": 1, "cmd": "resize", "workers": 4.0},
+        "recycle_all": {"v": 1, "cmd": "recycle", "all": True},
+        "recycle_worker": {"v": 1, "cmd": "recycle", "worker": 1},
+        "reload_module": {"v": 1, "cmd": "reload", "module": "lib/x.js"},
+        "shutdown_grace": {"v": 1, "cmd": "shutdown", "grace_ms": 500},
+        "unknown_key": {"v": 1, "cmd": "drain", "later": [1, {"a": 2}]},
+        "workers_nan": {"v": 1, "cmd": "resize", "workers": float("nan")},
+        "job_huge": {"v": 1, "cmd": "cancel", "job": 1e300},
+        "cmd_twice": pairs(("v", 1), ("cmd", "status"), ("cmd", "drain")),
+        "missing_v": {"cmd": "status"},
+        "token_not_utf8": {"v": 1, "cmd": "status",
+                           "token": Raw(mp_str(b"\xc3\x28"))},
+    },
+    "json_to_msgpack": {
+        "object": b'{"a":[1,2.5e3,"x\\u00e9\\n",true,null,{"b":[]}],"c":-7}',
+        "numbers": b"[0,-0,1e400,-1e400,18446744073709551615,"
+                   b"-9223372036854775808,-9223372036854775809,0.1,5e-324]",
+        "strings": b'["\\ud83d\\ude00","\\ud800","\\"\\\\\\/\\b\\f\\n\\r\\t",'
+                   b'"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",""]',
+        "whitespace": b' \t\r\n{ "k" :\n[ ] }\n',
+        "deep_64": b"[" * 64 + b"null" + b"]" * 64,
+        "deep_65": b"[" * 65 + b"null" + b"]" * 65,
+        "duplicate_keys": b'{"a":1,"a":2}',
+        "bad_escape": b'"\\x"',
+        "trailing_comma": b"[1,]",
+        "bom": b"\xef\xbb\xbf1",
+        "not_utf8": b'"\xff"',
+    },
+    "msgpack_to_json": {
+        "scalars": [None, True, False, 0, -1, 127, -32, 255, 65536, 2**63,
+                    -(2**63), 1.5, F32(0.1), float("inf"), float("nan"),
+                    -0.0],
+        "strings": ["", "a\"b\\c\n\x01", Raw(mp_str(b"\xff\xed\xa0\x80ok")),
+                    "\u00e9\u20ac\U0001f600"],
+        "bin_ext": [b"", b"\xff", b"Man", Ext(5, b"\xab"), Ext(-128, b""),
+                    Ext(-1, struct.pack(">I", 1704164645)),
+                    Ext(-1, bytes.fromhex("a1dcd7c865937d25")),
+                    Ext(-1, bytes.fromhex("00000000ffffffffffffffff"))],
+        "keys": pairs((1, 2), (None, 1), ([1, 2], 3), ({"a": 1}, 2),
+                      (b"\xff", 1), ("\"", 1)),
+        "key_depth_3": key_bomb(4),
+        "key_bomb_62": key_bomb(63),
+        "deep_100": nest(100),
+        "deep_129": nest(129),
+        "truncated": Raw(b"\x92\x01"),
+        "absurd_count": Raw(b"\xdd\xff\xff\xff\xff"),
+    },
+}
+
+
+def main():
+    for target, seeds in SEEDS.items():
+        d = os.path.join(HERE, "corpus", target)
+        os.makedirs(d, exist_ok=True)
+        for name, v in seeds.items():
+            data = v if (target == "json_to_msgpack" or
+                         isinstance(v, Raw)) else mp(v)
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(bytes(data))
+
+
+if __name__ == "__main__":
+    main()
