@@ -14,6 +14,7 @@
 #include "iso_buf.h"
 #include "iso_err.h"
 #include "iso_json.h"
+#include "iso_utf8.h"
 #include "tap.h"
 
 /* "93 01 c0" -> bytes (spaces ignored). */
@@ -716,6 +717,52 @@ static void t_garbage(void) {
   iso_buf_free(&mp);
 }
 
+/* ---- ipc/iso_utf8.h, the one validator ---------------------------------- */
+
+static void t_utf8(void) {
+  static const struct {
+    const char* name;
+    const char* in; /* hex */
+    int valid;
+    const char* repaired; /* hex */
+  } cases[] = {
+      {"empty", "", 1, ""},
+      {"ascii", "61 62", 1, "61 62"},
+      {"two bytes", "c3 a9", 1, "c3 a9"},
+      {"four bytes", "f0 9f 98 80", 1, "f0 9f 98 80"},
+      {"max", "f4 8f bf bf", 1, "f4 8f bf bf"},
+      {"lone continuation", "80", 0, "ef bf bd"},
+      {"overlong", "c0 af", 0, "ef bf bd ef bf bd"},
+      {"surrogate", "ed a0 80", 0, "ef bf bd ef bf bd ef bf bd"},
+      {"past U+10FFFF", "f4 90 80 80", 0,
+       "ef bf bd ef bf bd ef bf bd ef bf bd"},
+      /* a truncated sequence is one maximal subpart: one U+FFFD */
+      {"truncated", "61 e2 82", 0, "61 ef bf bd"},
+      {"truncated then ascii", "e2 82 61", 0, "ef bf bd 61"},
+      {"ff", "ff 61", 0, "ef bf bd 61"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    iso_buf in = hex(cases[i].in);
+    iso_buf want = hex(cases[i].repaired);
+    iso_buf out;
+    iso_buf_init(&out);
+    iso_buf_append(&out, "k", 1);
+    int failed = iso_test_failed_;
+    CHECK_EQ(iso_utf8_valid(in.data, in.len), cases[i].valid);
+    CHECK_EQ(iso_utf8_append(&out, in.data, in.len), 0);
+    CHECK(out.len == 1 + want.len &&
+          memcmp(out.data + 1, want.data, want.len) == 0);
+    CHECK(iso_utf8_valid(out.data, out.len));
+    if (iso_test_failed_ && !failed) {
+      fprintf(stderr, "    case: %s\n", cases[i].name);
+    }
+    iso_buf_free(&in);
+    iso_buf_free(&want);
+    iso_buf_free(&out);
+  }
+  CHECK_EQ(iso_utf8_valid(NULL, 0), 1);
+}
+
 static const iso_test cases[] = {{"scalars", t_scalars},
                                  {"floats", t_floats},
                                  {"strings", t_strings},
@@ -733,6 +780,7 @@ static const iso_test cases[] = {{"scalars", t_scalars},
                                  {"json_errors", t_json_errors},
                                  {"round_trips", t_round_trips},
                                  {"garbage", t_garbage},
+                                 {"utf8", t_utf8},
                                  {NULL, NULL}};
 
 int main(int argc, char** argv) {
