@@ -20,9 +20,12 @@
  * Memory: an op's arguments are a copy of its JavaScript values, and the
  * same large Uint8Array passed a thousand times would be a thousand
  * copies outside V8's heap limit; so the bytes of arguments in flight per
- * runtime are capped (MAX_ARGS_IN_FLIGHT, the call throws past it), and
- * what the runtime keeps between ticks (the spare batch, the sync result
- * buffer, the results scratch) is trimmed back when a tick made it large.
+ * runtime are capped (MAX_ARGS_IN_FLIGHT, the call throws past it). The
+ * results of its batches share one budget (op_budget, ops/): op threads
+ * working through queued batches while the runtime is busy in JavaScript
+ * stop producing results past ISO_OP_BATCH_RES_MAX. What the runtime keeps
+ * between ticks (the spare batch, the sync result buffer, the results
+ * scratch) is trimmed back when a tick made it large.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +65,9 @@ int iso__ops_init(iso_rt* rt, const iso_rt_opts* opts) {
   rt->max_pending_ops =
       opts->max_pending_ops ? opts->max_pending_ops : DEFAULT_MAX_PENDING_OPS;
   iso_buf_init(&rt->op_out);
+  /* NULL when out of memory: each batch's results are then bounded on
+   * their own */
+  rt->op_budget = iso_op_budget_new();
   return 0;
 }
 
@@ -74,6 +80,8 @@ void iso__ops_free(iso_rt* rt) {
   iso_op_batch_free(rt->op_spare);
   rt->op_batch = rt->op_spare = NULL;
   iso_buf_free(&rt->op_out);
+  iso_op_budget_unref(rt->op_budget); /* batches out keep it alive */
+  rt->op_budget = NULL;
   free(rt->op_results);
   rt->op_results = NULL;
   iso_perms_unref(rt->default_perms);
@@ -191,10 +199,15 @@ int iso__host_op_async(void* realm_p,
                     rt->ops->defs[op].name, MAX_ARGS_IN_FLIGHT_MIB);
   }
   if (rt->op_batch == NULL) {
-    rt->op_batch = rt->op_spare != NULL
-                       ? rt->op_spare
-                       : iso_op_batch_new(rt->ops, rt->ops_env);
+    rt->op_batch = rt->op_spare;
     rt->op_spare = NULL;
+    if (rt->op_batch == NULL) {
+      rt->op_batch = iso_op_batch_new(rt->ops, rt->ops_env);
+      if (rt->op_batch != NULL) {
+        /* its results count against the runtime's other batches' */
+        iso_op_batch_set_budget(rt->op_batch, rt->op_budget);
+      }
+    }
   }
   /* the job whose JavaScript (or a continuation of it) asks */
   iso_op_caller who = {

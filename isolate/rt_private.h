@@ -224,6 +224,7 @@ struct iso_rt {
   uint32_t next_tag;    /* evaluations' job tags */
   uint64_t ops_dropped; /* responses whose realm was gone */
   size_t op_args_out;   /* bytes of async op arguments not yet back */
+  iso_op_budget* op_budget; /* the results of its batches (ops/) */
 };
 
 /* runtime.c */

@@ -267,6 +267,24 @@ int iso_op_ret_map(iso_op_call* call, uint32_t n);
 
 /* ---- async batches: what the op bus carries ---- */
 
+/* A budget for the results of the batches of one runtime: the bytes op
+ * threads have written into them and the runtime has not taken yet
+ * (iso_op_batch_reset). Without it, a runtime busy in JavaScript while
+ * op threads work through its queued batches of large reads would gather
+ * their results without bound. Reference counted (atomically): the
+ * runtime holds one reference and each batch that uses it another, so a
+ * batch that outlives its runtime keeps it valid. */
+typedef struct iso_op_budget iso_op_budget;
+
+/* iso_op_budget_new: constructor (nothing used, one reference). Returns
+ * NULL when out of memory. iso_op_budget_ref/unref: reference counting;
+ * unref frees at zero and accepts NULL. iso_op_budget_used: the bytes
+ * charged now. Thread: any. */
+iso_op_budget* iso_op_budget_new(void);
+iso_op_budget* iso_op_budget_ref(iso_op_budget* budget);
+void iso_op_budget_unref(iso_op_budget* budget);
+size_t iso_op_budget_used(const iso_op_budget* budget);
+
 /* One async op request and, once run, its response. */
 typedef struct iso_op_rec {
   uint32_t op;      /* index in the batch's table */
@@ -291,6 +309,9 @@ typedef struct iso_op_batch {
   size_t n, cap;
   iso_buf args;
   iso_buf res;
+  iso_op_budget* budget; /* shared with the runtime's other batches, or
+                            NULL (iso_op_batch_set_budget) */
+  size_t charged;        /* what res has charged to budget */
 } iso_op_batch;
 
 /* iso_op_batch_new: constructor (empty). Returns NULL when out of memory.
@@ -299,11 +320,17 @@ typedef struct iso_op_batch {
 iso_op_batch* iso_op_batch_new(const iso_op_table* table, iso_ops_env* env);
 void iso_op_batch_free(iso_op_batch* b);
 
+/* iso_op_batch_set_budget: charge the batch's results to `budget` from
+ * now on (a new reference is taken; NULL: none). Thread: the runtime's,
+ * while it holds the batch. */
+void iso_op_batch_set_budget(iso_op_batch* b, iso_op_budget* budget);
+
 /* iso_op_batch_reset: empty the batch for reuse, dropping the records'
- * perms references. It keeps its memory up to ISO_OP_BATCH_KEEP_BYTES per
- * buffer and ISO_OP_BATCH_KEEP_RECS records, and frees what is beyond, so
- * a batch kept for reuse does not keep one tick's huge arguments or
- * results for ever. Thread: any. */
+ * perms references and giving its results' charge back to its budget. It keeps
+ * its memory up to ISO_OP_BATCH_KEEP_BYTES per buffer and
+ * ISO_OP_BATCH_KEEP_RECS records, and frees what is beyond, so a batch kept for
+ * reuse does not keep one tick's huge arguments or results for ever. Thread:
+ * any. */
 #define ISO_OP_BATCH_KEEP_BYTES ((size_t)1 << 20)
 #define ISO_OP_BATCH_KEEP_RECS 4096
 void iso_op_batch_reset(iso_op_batch* b);
@@ -326,11 +353,11 @@ int iso_op_batch_add(iso_op_batch* b,
                      const uint8_t* args,
                      size_t args_len);
 
-/* The results one batch may hold: once they pass this, the batch's
- * remaining ops fail without running (Error "... await some first"), so a
- * tick of many large reads cannot take the op thread's memory without
- * bound (one op's own result may still take it past, by at most what that
- * op returns: 256 MiB for readFile). */
+/* The results one batch may hold, or all the batches that share a budget:
+ * once they pass this, the next ops fail without running (Error "...
+ * await some first"), so ticks of many large reads cannot take memory
+ * without bound (one op's own result may still take it past, by at most
+ * what that op returns, 256 MiB for readFile, per op thread). */
 #define ISO_OP_BATCH_RES_MAX ((size_t)512 << 20)
 
 /* iso_op_batch_run: run every record in order and write its response.

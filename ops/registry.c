@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,6 +451,48 @@ const iso_op_table* iso_ops_builtin(void) {
   return &builtin_table;
 }
 
+/* ---- result budgets ---- */
+
+struct iso_op_budget {
+  atomic_int refs;
+  atomic_size_t used;
+};
+
+iso_op_budget* iso_op_budget_new(void) {
+  iso_op_budget* g = calloc(1, sizeof *g);
+  if (g != NULL) {
+    atomic_init(&g->refs, 1);
+    atomic_init(&g->used, 0);
+  }
+  return g;
+}
+
+iso_op_budget* iso_op_budget_ref(iso_op_budget* g) {
+  if (g != NULL) {
+    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+  }
+  return g;
+}
+
+void iso_op_budget_unref(iso_op_budget* g) {
+  if (g != NULL &&
+      atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) {
+    free(g);
+  }
+}
+
+size_t iso_op_budget_used(const iso_op_budget* g) {
+  return g != NULL ? atomic_load((atomic_size_t*)&g->used) : 0;
+}
+
+/* Gives back what the batch's results charged to its budget. */
+static void budget_release(iso_op_batch* b) {
+  if (b->budget != NULL && b->charged > 0) {
+    atomic_fetch_sub(&b->budget->used, b->charged);
+  }
+  b->charged = 0;
+}
+
 /* ---- batches ---- */
 
 iso_op_batch* iso_op_batch_new(const iso_op_table* table, iso_ops_env* env) {
@@ -473,11 +516,19 @@ static void buf_trim(iso_buf* buf) {
   }
 }
 
+void iso_op_batch_set_budget(iso_op_batch* b, iso_op_budget* budget) {
+  budget_release(b);
+  iso_op_budget* old = b->budget;
+  b->budget = iso_op_budget_ref(budget);
+  iso_op_budget_unref(old);
+}
+
 void iso_op_batch_reset(iso_op_batch* b) {
   for (size_t i = 0; i < b->n; i++) {
     iso_perms_unref(b->recs[i].perms);
   }
   b->n = 0;
+  budget_release(b);
   buf_trim(&b->args);
   buf_trim(&b->res);
   if (b->cap > ISO_OP_BATCH_KEEP_RECS) {
@@ -492,6 +543,7 @@ void iso_op_batch_free(iso_op_batch* b) {
     return;
   }
   iso_op_batch_reset(b);
+  iso_op_budget_unref(b->budget);
   iso_buf_free(&b->args);
   iso_buf_free(&b->res);
   free(b->recs);
@@ -535,12 +587,15 @@ int iso_op_batch_add(iso_op_batch* b,
 static void run_rec(iso_op_batch* b, iso_op_rec* rec) {
   iso_op_call call = {.env = b->env, .out = &b->res};
   size_t off = b->res.len;
+  /* what results hold now: this batch's, or (with a budget, which this
+   * batch's are charged to as they come) every batch's of its runtime */
+  size_t held = b->budget != NULL ? iso_op_budget_used(b->budget) : off;
   if (off >= UINT32_MAX) {
     iso_op_fail(&call, ISO_OPERR_OTHER, "the batch's results are too large");
-  } else if (off >= ISO_OP_BATCH_RES_MAX) {
+  } else if (held >= ISO_OP_BATCH_RES_MAX) {
     iso_op_fail(&call, ISO_OPERR_OTHER,
-                "%s: the results of the ops started in the same tick passed "
-                "%zu MiB: await some before starting more",
+                "%s: the results of the ops in flight passed %zu MiB: await "
+                "some before starting more",
                 rec->op < b->table->n ? b->table->defs[rec->op].name : "op",
                 ISO_OP_BATCH_RES_MAX >> 20);
   } else if (rec->op >= b->table->n) {
@@ -567,9 +622,14 @@ static void run_rec(iso_op_batch* b, iso_op_rec* rec) {
   rec->err = call.err;
   rec->res_off = (uint32_t)(off < UINT32_MAX ? off : 0);
   rec->res_len = (uint32_t)(b->res.len - off);
+  if (b->budget != NULL) {
+    atomic_fetch_add(&b->budget->used, b->res.len - off);
+    b->charged += b->res.len - off;
+  }
 }
 
 void iso_op_batch_run(iso_op_batch* b) {
+  budget_release(b); /* a batch run again starts afresh */
   iso_buf_reset(&b->res);
   for (size_t i = 0; i < b->n; i++) {
     run_rec(b, &b->recs[i]);

@@ -203,6 +203,7 @@ typedef struct topts {
   int hold;               /* 1: hold_send; 0: libuv's thread pool */
   int builtin;            /* 1: the built-in table instead of kTable */
   int with_env;           /* 1: an iso_ops_env (the kv store) */
+  int with_data;          /* 1: and the case's root as its data root */
   size_t max_pending_ops; /* 0: the default */
 } topts;
 
@@ -216,7 +217,7 @@ static void tctx_init(tctx* t, topts o) {
   uv_loop_init(&t->loop);
   if (o.with_env) {
     char err[256];
-    iso_ops_env_opts eo = {0};
+    iso_ops_env_opts eo = {.data_root = o.with_data ? rt_root_ : NULL};
     if (iso_ops_env_new(&eo, &t->env, err, sizeof(err)) != 0) {
       fprintf(stderr, "iso_ops_env_new: %s\n", err);
       exit(2);
@@ -1270,6 +1271,70 @@ static void t_op_memory_bounded(void) {
   tctx_free(&t);
 }
 
+/* Two ticks' batches of large reads, both run by op threads before the
+ * runtime takes either back (it is busy): they share the runtime's result
+ * budget, so the second tick's reads fail instead of adding 600 MiB more;
+ * once the first batch's results are taken, reads work again. */
+static void t_op_results_budget(void) {
+  tctx t;
+  tctx_init(&t,
+            (topts){.hold = 1, .builtin = 1, .with_env = 1, .with_data = 1});
+  char path[600];
+  snprintf(path, sizeof(path), "%s/big", rt_root_);
+  FILE* f = fopen(path, "w");
+  CHECK(f != NULL && ftruncate(fileno(f), (off_t)200 << 20) == 0);
+  fclose(f);
+  iso_perms* read = NULL;
+  char err[128];
+  CHECK_EQ(iso_perms_parse("", NULL, NULL, &read, err, sizeof(err)), 0);
+  tealm r;
+  realm_open(&t, &r);
+  iso_realm_set_perms(r.realm, read);
+  tev e;
+  eval_start(&r, "main.js",
+             "const { opAsync } = Isopool.core;\n"
+             "const read = () => opAsync('op_fs_read_file', 'big');\n"
+             "const a = [read(), read(), read()];\n"
+             "await new Promise((r) => setTimeout(r, 0));\n"
+             "const b = [read(), read(), read()];\n"
+             "const ra = await Promise.allSettled(a);\n"
+             "const rb = await Promise.allSettled(b);\n"
+             "const again = await read();\n"
+             "export default [ra.map((x) => x.value?.length),\n"
+             "  rb.map((x) => x.reason?.message), again.length];\n",
+             &e);
+  drain(&t);
+  CHECK_EQ(t.nheld, 2);
+  if (t.nheld == 2) {
+    iso_op_batch_run(t.held[0]);
+    iso_op_batch_run(t.held[1]);
+    iso_op_batch* b0 = t.held[0];
+    iso_op_batch* b1 = t.held[1];
+    t.nheld = 0;
+    iso_rt_ops_done(t.rt, b0);
+    iso_rt_ops_done(t.rt, b1);
+  }
+  drain(&t);
+  while (t.nheld > 0) {
+    release_all(&t);
+    drain(&t);
+  }
+  CHECK_EQ(e.done, 1);
+  const char* full =
+      "\"op_fs_read_file: the results of the ops in flight passed 512 MiB: "
+      "await some before starting more\"";
+  char want[512];
+  snprintf(want, sizeof(want),
+           "[[209715200,209715200,209715200],[%s,%s,%s],"
+           "209715200]",
+           full, full, full);
+  CHECK_STR(e.value, want);
+  ev_free(&e);
+  realm_close(&r);
+  iso_perms_unref(read);
+  tctx_free(&t);
+}
+
 /* ---- 7. permissions ---- */
 
 static void t_permissions(void) {
@@ -1427,6 +1492,7 @@ static const iso_test cases[] = {
     {"many_ops_default_transport", t_many_ops_default_transport},
     {"max_pending_ops", t_max_pending_ops},
     {"op_memory_bounded", t_op_memory_bounded},
+    {"op_results_budget", t_op_results_budget},
     {"permissions", t_permissions},
     {"unknown_builtin_module", t_unknown_builtin_module},
     {"kv_builtin_module", t_kv_builtin_module},

@@ -1799,8 +1799,8 @@ static void t_batch_bounded(void) {
     CHECK_EQ(b->recs[i].err, i < 8 ? ISO_OPERR_NONE : ISO_OPERR_OTHER);
   }
   check_rec(b, 9, ISO_OPERR_OTHER,
-            "op_fs_read_file: the results of the ops started in the same "
-            "tick passed 512 MiB: await some before starting more");
+            "op_fs_read_file: the results of the ops in flight passed 512 "
+            "MiB: await some before starting more");
   CHECK(b->res.len < ((size_t)512 << 20) + ((size_t)64 << 20));
   iso_op_batch_reset(b);
   CHECK_EQ(b->res.cap, 0);
@@ -1846,6 +1846,46 @@ static void t_batch_bounded(void) {
   unlink(p);
 }
 
+/* Batches that share a budget (one runtime's) share the limit: op threads
+ * working through a runtime's queued batches while it does not take their
+ * results stop at 512 MiB in all, and go on once it takes them. A batch
+ * that outlives the runtime's reference keeps the budget valid. */
+static void t_batch_budget(void) {
+  char p[256];
+  sub("big200", p, sizeof p);
+  int fd = open(p, O_CREAT | O_WRONLY, 0644);
+  CHECK(fd >= 0 && ftruncate(fd, (off_t)200 << 20) == 0); /* sparse */
+  close(fd);
+  iso_op_budget* g = iso_op_budget_new();
+  iso_op_batch* a = iso_op_batch_new(iso_ops_builtin(), env());
+  iso_op_batch* b = iso_op_batch_new(iso_ops_builtin(), env());
+  iso_op_batch_set_budget(a, g);
+  iso_op_batch_set_budget(b, g);
+  for (int i = 0; i < 3; i++) {
+    add(a, op_index("op_fs_read_file"), 1, g_all, "[\"big200\"]");
+    add(b, op_index("op_fs_read_file"), 2, g_all, "[\"big200\"]");
+  }
+  iso_op_batch_run(a); /* 600 MiB: the third read started below 512 */
+  CHECK_EQ(a->recs[2].err, ISO_OPERR_NONE);
+  CHECK(iso_op_budget_used(g) >= (size_t)600 << 20);
+  iso_op_batch_run(b);
+  for (int i = 0; i < 3; i++) {
+    check_rec(b, (size_t)i, ISO_OPERR_OTHER,
+              "op_fs_read_file: the results of the ops in flight passed 512 "
+              "MiB: await some before starting more");
+  }
+  iso_op_batch_reset(a); /* the runtime took a's results */
+  CHECK(iso_op_budget_used(g) < 4096);
+  iso_op_batch_run(b); /* run again: its charge starts afresh */
+  CHECK_EQ(b->recs[2].err, ISO_OPERR_NONE);
+  iso_op_batch_free(a);
+  iso_op_budget_unref(g); /* b still holds it */
+  iso_op_batch_reset(b);
+  CHECK_EQ(b->charged, 0);
+  iso_op_batch_free(b);
+  unlink(p);
+}
+
 static const iso_test cases[] = {
     {"err_class", t_err_class},
     {"builtin_table", t_builtin_table},
@@ -1877,6 +1917,7 @@ static const iso_test cases[] = {
     {"crypto_uuid", t_crypto_uuid},
     {"batch", t_batch},
     {"batch_bounded", t_batch_bounded},
+    {"batch_budget", t_batch_budget},
     {"fs_hard_links", t_fs_hard_links},
     {"fs_read_dir_limits", t_fs_read_dir_limits},
     {"fs_hostile_paths", t_fs_hostile_paths},
