@@ -233,6 +233,22 @@ SEEDS = {
         "truncated": Raw(b"\x92\x01"),
         "absurd_count": Raw(b"\xdd\xff\xff\xff\xff"),
     },
+    # the arguments of `(...a) => a` in a live runtime: one msgpack array
+    "v8_values": {
+        "scalars": [None, True, False, 0, -1, 2**53, 2**63, -(2**63), 1.5,
+                    1.0, F32(0.5), float("nan"), -0.0, float("inf")],
+        "strings": ["", "h\u00e9", Raw(mp_str(b"\xff\xed\xa0\x80")),
+                    "\U0001f600"],
+        "bin_empty": [b"", b"\x00\x01"],
+        "dates": [Ext(-1, struct.pack(">I", 0)),
+                  Ext(-1, bytes.fromhex("a1dcd7c865937d25")),
+                  Ext(-1, bytes.fromhex("00000000ffffffffffffffff"))],
+        "ext_other": [Ext(5, b"\xab")],
+        "objects": [{"a": 1, "b": [True]}, pairs(("2", 1), ("1", 2)),
+                    pairs(("a", 1), ("a", 2)), pairs((1, "x"), ([1], 2)),
+                    {"__proto__": {"x": 1}}],
+        "deep": [nest(60)],
+    },
 }
 
 
