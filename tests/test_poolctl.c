@@ -279,6 +279,24 @@ static void t_timeout_is_sent(void) {
   proc_result_free(&r);
 }
 
+/* A value whose JSON would be too large to print (Maps keyed by Maps: the
+ * text doubles at each level) is an error that says so, not 2^35 bytes. */
+static void t_value_too_large_for_json(void) {
+  proc_result r;
+  PC(&r, "eval", "local/map_keys.js");
+  CHECK_EQ(r.status, 1);
+  CHECK_STR(r.out, "");
+  CHECK_CONTAINS(r.err, "too large to print as JSON");
+  CHECK(r.secs < 10);
+  show(&r);
+  proc_result_free(&r);
+  PC(&r, "--json", "eval", "local/map_keys.js");
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err, "too large to print as JSON");
+  show(&r);
+  proc_result_free(&r);
+}
+
 static void t_logs_on_stderr(void) {
   proc_result r;
   PC(&r, "eval", "--module", "logs.js");
@@ -569,6 +587,7 @@ static const iso_test cases[] = {
     {"rejection", t_rejection},
     {"timeout_error_status", t_timeout_error_status},
     {"timeout_is_sent", t_timeout_is_sent},
+    {"value_too_large_for_json", t_value_too_large_for_json},
     {"logs_on_stderr", t_logs_on_stderr},
     {"json_output", t_json_output},
     {"url_from_environment", t_url_from_environment},
