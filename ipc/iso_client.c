@@ -112,12 +112,25 @@ static int aio_error(iso_client* c, int rv, int sending) {
   }
 }
 
+/* The longest deadline taken as it is (nng_duration is an int32 of ms, so
+ * about 24.8 days); longer ones are this. */
+#define MAX_DEADLINE_MS INT32_MAX
+
 static nng_duration remaining(const slot* s) {
   if (!s->has_deadline) {
     return NNG_DURATION_INFINITE;
   }
   nng_time now = nng_clock();
   return s->expire > now ? (nng_duration)(s->expire - now) : NNG_DURATION_ZERO;
+}
+
+/* When a deadline of deadline_ms from now expires (clamped, so neither
+ * the sum nor remaining() can overflow). */
+static nng_time expiry(int64_t deadline_ms) {
+  if (deadline_ms > MAX_DEADLINE_MS) {
+    deadline_ms = MAX_DEADLINE_MS;
+  }
+  return nng_clock() + (nng_time)deadline_ms;
 }
 
 /* ---- slots -------------------------------------------------------------- */
@@ -591,7 +604,7 @@ static int submit(iso_client* c,
     return ISO_EINVAL;
   }
   int has_deadline = deadline_ms >= 0;
-  nng_time expire = has_deadline ? nng_clock() + (nng_time)deadline_ms : 0;
+  nng_time expire = has_deadline ? expiry(deadline_ms) : 0;
   slot* s;
   int rc = slot_acquire(c, wait, has_deadline, expire, &s);
   if (rc != 0) {
@@ -785,7 +798,7 @@ int iso_client_request_raw(iso_client* c,
     return ISO_EINVAL;
   }
   int has_deadline = deadline_ms >= 0;
-  nng_time expire = has_deadline ? nng_clock() + (nng_time)deadline_ms : 0;
+  nng_time expire = has_deadline ? expiry(deadline_ms) : 0;
   slot* s;
   int rc = slot_acquire(c, 1, has_deadline, expire, &s);
   if (rc != 0) {

@@ -677,6 +677,8 @@ static void t_deadline_is_job_timeout(void) {
       {"own timeout longer", 3000, 60000, 2000, 3000},
       {"no deadline, own timeout", ISO_CLIENT_FOREVER, 1234, 1234, 1234},
       {"no deadline, none", ISO_CLIENT_FOREVER, 0, -1, -1},
+      /* past what NNG's int32 ms can hold: clamped, not wrapped around */
+      {"huge deadline", INT64_MAX, 0, INT32_MAX - 60000, INT32_MAX},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     iso_job job = {.kind = ISO_JOB_EVAL,
