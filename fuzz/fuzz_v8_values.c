@@ -27,6 +27,14 @@ static iso_rt* rt;
 static iso_realm* realm;
 
 static int skip_empty_bin;
+/* Inputs that reached the runtime (the others are not one msgpack array),
+ * printed at exit: the figure to compare with the decoders' executions. */
+static unsigned long long converted;
+
+static void print_converted(void) {
+  fprintf(stderr, "fuzz_v8_values: %llu inputs converted in the runtime\n",
+          converted);
+}
 
 static const char kSource[] = "export default (...a) => a;\n";
 
@@ -70,6 +78,7 @@ static void on_log(iso_realm* r, void* data, const char* level,
 int LLVMFuzzerInitialize(int* argc, char*** argv) {
   const char* skip = getenv("ISO_FUZZ_SKIP_EMPTY_BIN");
   skip_empty_bin = skip != NULL && strcmp(skip, "1") == 0;
+  atexit(print_converted);
   FUZZ_CHECK(iso_rt_init_process(NULL) == 0);
   uv_loop_init(&loop);
   iso_rt_opts o = {.loop = &loop, .root = "/tmp", .heap_max_mb = 256,
@@ -133,6 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (skip_empty_bin && has_empty_bin(data, size)) {
     return 0;
   }
+  converted++;
   eval_state a;
   round_once(data, size, &a);
   if (a.status != 0) {
