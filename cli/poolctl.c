@@ -57,6 +57,7 @@
 #include "iso_client.h"
 #include "iso_err.h"
 #include "iso_json.h"
+#include "iso_utf8.h"
 #include "iso_proto.h"
 
 #define DEFAULT_URL "tcp://127.0.0.1:7447"
@@ -1389,11 +1390,16 @@ static int admin_token(const ctl* c, iso_buf* buf, const char** token) {
     *token = env != NULL && env[0] != '\0' ? env : NULL;
   }
   size_t len = *token != NULL ? strlen(*token) : 1;
-  if (len == 0 || len > ISO_ADMIN_MAX_TOKEN) {
+  /* the service takes only such tokens (isopool serve refuses to start
+   * with another), so another one is a mistake to point out here */
+  int text = *token == NULL || iso_utf8_valid(*token, len);
+  if (len == 0 || len > ISO_ADMIN_MAX_TOKEN || !text) {
     fprintf(stderr, "poolctl: the admin token%s%s is %s\n",
             c->admin_token_file ? " in " : "",
             c->admin_token_file ? c->admin_token_file : "",
-            len == 0 ? "empty" : "too long (256 bytes at most)");
+            len == 0                     ? "empty"
+            : len > ISO_ADMIN_MAX_TOKEN ? "too long (256 bytes at most)"
+                                         : "not valid UTF-8");
     return -1;
   }
   return 0;

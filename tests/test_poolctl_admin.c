@@ -881,6 +881,8 @@ static void t_usage_errors(void) {
       {{"--admin-token-file", "/nonexistent/token", "status"},
        "cannot read --admin-token-file /nonexistent/token: No such file"},
       {{"--admin-token", "", "status"}, "the admin token is empty"},
+      {{"--admin-token", "ab\xc3\x28", "status"},
+       "the admin token is not valid UTF-8"},
       {{"--admin", "bogus://x", "status"}, "cannot use admin URL"},
       {{"stauts"}, "unknown command \"stauts\""},
       {{"help", "stauts"}, "unknown command \"stauts\""},
