@@ -119,10 +119,12 @@ static int malformed(iso_op_call* call, int rc) {
 }
 
 static int split_args(iso_op_call* call, const uint8_t* args, size_t len) {
+  static const uint8_t none[1];
   const char* name = call->def->name;
   iso__mp_rd r;
   iso__mp_obj o;
-  iso__mp_rd_init(&r, args, len);
+  /* no bytes may come as NULL, and the reader would compute NULL + 0 */
+  iso__mp_rd_init(&r, args != NULL ? args : none, args != NULL ? len : 0);
   int rc = iso__mp_read(&r, &o);
   if (rc != 0) {
     return malformed(call, rc);
