@@ -343,8 +343,7 @@ static void t_links_to_special_files(void) {
 }
 
 /* Sources over 64 MiB are refused before anything is read (a sparse file:
- * nothing is written); one just under the limit is not refused for its
- * size. */
+ * nothing is written); one of exactly 64 MiB loads. */
 static void t_module_size_limit(void) {
   rt_root();
   char path[600];
@@ -359,6 +358,16 @@ static void t_module_size_limit(void) {
   CHECK_EQ(r.status, ISO_ETOOBIG);
   CHECK_CONTAINS(r.error, "RangeError: Cannot load module");
   CHECK_CONTAINS(r.error, "larger than 64 MiB");
+  rt_result_free(&r);
+  /* exactly 64 MiB: a line comment of NULs after the export, loaded */
+  rt_root();
+  rt_write("huge.js", "export default 7; //");
+  root_path(path, sizeof(path), "huge.js");
+  CHECK_EQ(truncate(path, (off_t)64 << 20), 0);
+  rt_write("main.js", "export { default } from './huge.js';\n");
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "7");
   rt_result_free(&r);
 }
 
