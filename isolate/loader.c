@@ -529,8 +529,10 @@ static void read_work_cb(uv_work_t* w) {
     return;
   }
   size_t rootlen = strlen(r->root);
+  /* the root itself is inside (and then refused as a directory) */
   if (!(strcmp(r->root, "/") == 0 ||
-        (strncmp(real, r->root, rootlen) == 0 && real[rootlen] == '/'))) {
+        (strncmp(real, r->root, rootlen) == 0 &&
+         (real[rootlen] == '/' || real[rootlen] == '\0')))) {
     read_fail(r, ISO_EPERM,
               "it is a link to \"%.200s\", outside the module root \"%.200s\"",
               real, r->root);

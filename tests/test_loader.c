@@ -313,7 +313,8 @@ static void t_fifo_refused(void) {
 }
 
 /* A symlink inside the root to a FIFO inside it is refused like the FIFO;
- * one to a device (outside the root) fails the root check first. */
+ * one to a device (outside the root) fails the root check first; the root
+ * itself is a directory. */
 static void t_links_to_special_files(void) {
   rt_root();
   char path[600];
@@ -328,17 +329,18 @@ static void t_links_to_special_files(void) {
   rt_write("main.js",
            "const out = [];\n"
            "for (const s of ['./to-fifo.js', './zero.js', './null.js',\n"
-           "                 '/dev/zero']) {\n"
+           "                 '/dev/zero', './', '.']) {\n"
            "  try { await import(s); out.push('loaded'); }\n"
            "  catch (e) { out.push(e.message.includes('FIFO') ? 'fifo' :\n"
            "    e.message.includes('outside the module root') ? 'outside' :\n"
-           "    e.message); }\n"
+           "    e.message.includes('(a directory)') ? 'dir' : e.message); }\n"
            "}\n"
            "export default out;\n");
   rt_result r;
   rt_run("main.js", &r);
   CHECK_EQ(r.status, 0);
-  CHECK_STR(r.value, "[\"fifo\",\"outside\",\"outside\",\"outside\"]");
+  CHECK_STR(r.value,
+            "[\"fifo\",\"outside\",\"outside\",\"outside\",\"dir\",\"dir\"]");
   rt_result_free(&r);
 }
 
