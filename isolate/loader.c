@@ -226,6 +226,16 @@ int iso__resolve(iso_rt* rt,
     free(norm);
     return ISO_EPERM;
   }
+  if (strlen(norm) >= PATH_MAX) {
+    /* no such file can be opened, and a record, its read and its waiters
+     * would each hold a copy of the path until the import fails */
+    snprintf(err, errlen,
+             "Import of \"%.200s...\" from \"%.300s\": the path is longer than "
+             "%d bytes",
+             specifier, referrer, PATH_MAX - 1);
+    free(norm);
+    return ISO_EINVAL;
+  }
   size_t n = strlen(norm) + 8;
   *url = malloc(n);
   if (*url == NULL) {
