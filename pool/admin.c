@@ -303,6 +303,7 @@ static void cmd_workers(iso_pool* pool, reply* r) {
 /* The next job after (*req, *i) that is not answered yet, walking the
  * registry in order; start with *req NULL. Called with jobs_lock. */
 static pool_job* next_unanswered(iso_pool* pool, pool_req** req, size_t* i) {
+  assert(pool__held(&pool->jobs_lock));
   pool_req* q = *req != NULL ? *req : pool->reqs_head;
   size_t k = *req != NULL ? *i + 1 : 0;
   for (; q != NULL; q = q->rnext, k = 0) {
@@ -453,6 +454,7 @@ static void cmd_stats(iso_pool* pool, reply* r) {
  * keeps w in the array (not reaped) and its loop running (the shutdown
  * stops workers only after it set POOL_STOP_WORKERS under the lock). */
 static void wake(iso_pool* pool, pool_worker* w, int bit) {
+  assert(pool__held(&pool->lock));
   if (pool->stopping >= POOL_STOP_WORKERS) {
     return;
   }

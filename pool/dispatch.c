@@ -33,9 +33,13 @@
  * each round the watchdog stops the JavaScript its worker runs if it runs
  * for a listed job, which it tells by the deadline the runtime reports:
  * a job's own JavaScript (and all of an eval job's realm) runs with the
- * job's deadline, and deadlines are unique among a request's jobs (the
- * i-th gets i ns more). For a cancelled job the watchdog acts as if that
- * deadline were now. The worker, woken by the CANCEL bit, drops the job
+ * job's deadline, and no two jobs in flight share a deadline (it carries
+ * the job's number: job_deadline). For a cancelled job the watchdog acts
+ * as if that deadline were now. (A warm realm's shared JavaScript runs
+ * with the earliest pending deadline + 50 ms, which equals another job's
+ * deadline only for numbers 2^20 apart whose deadlines fall in the same
+ * millisecond. Knowing the job by identity needs the runtime to report
+ * which evaluation runs.) The worker, woken by the CANCEL bit, drops the job
  * when its loop next runs.
  *
  * A batch's reply (envelope and elements) must fit the client's limit,
@@ -338,6 +342,7 @@ static void reply_whole_error(iso_server_req* sreq,
 /* The least-loaded running worker with room, or NULL. Called with the
  * lock. */
 static pool_worker* least_loaded(iso_pool* pool) {
+  assert(pool__held(&pool->lock));
   pool_worker* best = NULL;
   int cap = pool->opts.max_inflight_per_worker;
   for (int i = 0; i < pool->nworkers; i++) {
@@ -370,7 +375,9 @@ static void route_send(pool_job** jobs, size_t n) {
   }
 }
 
+/* The wait queue. Called with the lock. */
 static void queue_push(iso_pool* pool, pool_job* job) {
+  assert(pool__held(&pool->lock));
   job->qnext = NULL;
   if (pool->qtail != NULL) {
     pool->qtail->qnext = job;
@@ -382,6 +389,7 @@ static void queue_push(iso_pool* pool, pool_job* job) {
 }
 
 static pool_job* queue_pop(iso_pool* pool) {
+  assert(pool__held(&pool->lock));
   pool_job* job = pool->qhead;
   if (job != NULL) {
     pool->qhead = job->qnext;
@@ -394,6 +402,19 @@ static pool_job* queue_pop(iso_pool* pool) {
 }
 
 /* ---- requests ---- */
+
+/* A job's deadline: 1 to 2 ms after now + timeout, with the job's service
+ * number in the low 20 bits of the nanoseconds, so that no two jobs in
+ * flight share one (they would need numbers 2^20 apart and deadlines in
+ * the same 1 ms) and the watchdog can tell a cancelled job's JavaScript
+ * by the deadline the runtime reports (the DESIGN above). */
+#define DEADLINE_SID_BITS 20
+
+static uint64_t job_deadline(uint64_t now, uint32_t timeout_ms, int64_t sid) {
+  const uint64_t mask = ((uint64_t)1 << DEADLINE_SID_BITS) - 1;
+  uint64_t base = now + (uint64_t)timeout_ms * 1000000;
+  return ((base | mask) + 1) | ((uint64_t)sid & mask);
+}
 
 void pool__request_cb(iso_server_req* sreq,
                       const uint8_t* data,
@@ -477,9 +498,7 @@ void pool__request_cb(iso_server_req* sreq,
     int64_t t = job->in->timeout_ms;
     job->timeout_ms =
         t > 0 ? (uint32_t)(t > 86400000 ? 86400000 : t) : pool->opts.timeout_ms;
-    /* + i: unique among the request's jobs, so the watchdog can tell a
-     * cancelled job's JavaScript by its deadline (the DESIGN above) */
-    job->deadline_ns = now + (uint64_t)job->timeout_ms * 1000000 + i;
+    job->deadline_ns = job_deadline(now, job->timeout_ms, job->sid);
     iso_buf_init(&job->reply);
     if (job->in->err != 0 || job->perms == NULL) {
       refused[nrefused] = job;
@@ -533,6 +552,7 @@ void pool__request_cb(iso_server_req* sreq,
 
 /* Takes job off pool->cancels. Called with the lock. */
 static void cancels_remove(iso_pool* pool, pool_job* job) {
+  assert(pool__held(&pool->lock));
   for (pool_job** pp = &pool->cancels; *pp != NULL; pp = &(*pp)->cnext) {
     if (*pp == job) {
       *pp = job->cnext;
@@ -603,6 +623,7 @@ void pool__disp_bus_cb(void* const* items, size_t n, void* arg) {
 
 /* Called with jobs_lock (see pool_private.h). */
 void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
+  assert(pool__held(&pool->jobs_lock));
   *c = (pool_cancel){.job = job};
   pthread_mutex_lock(&pool->lock);
   /* a queued job leaves the queue first, so the dispatcher never sends
