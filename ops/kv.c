@@ -3,8 +3,12 @@
  * One store per iso_ops_env, shared by every job of the service. Keys are
  * strings of 1 to 1024 bytes; values are kept as the msgpack bytes the op
  * received (copied) and handed back unchanged, so the store never decodes
- * a value except to add to it (op_kv_increment). The store's size (keys
- * plus values) is capped at kv_max_bytes.
+ * a value except to add to it (op_kv_increment). The store's size is
+ * capped at kv_max_bytes: keys plus values plus ENTRY_OVERHEAD per key,
+ * which is what an entry costs besides its bytes (its slot in the array,
+ * two allocations), so a million one-byte keys cannot hide a gigabyte of
+ * bookkeeping under a 64 MiB limit, and the array a new key shifts (a
+ * memmove under the lock) stays small enough to move in milliseconds.
  *
  * DESIGN: the store is one sorted array of entries (byte order of keys)
  * behind one mutex. Lookups are a binary search; a new key is inserted in
@@ -28,6 +32,7 @@
 #include "ops_private.h"
 
 #define KEY_MAX 1024
+#define ENTRY_OVERHEAD 64
 #define LIST_DEFAULT 1000
 #define LIST_MAX 100000
 
@@ -42,7 +47,7 @@ struct iso_kv {
   pthread_mutex_t mu;
   kv_ent* ents; /* sorted by key */
   size_t n, cap;
-  size_t bytes; /* keys + values */
+  size_t bytes; /* keys + values + ENTRY_OVERHEAD per key */
   size_t max;
 };
 
@@ -106,15 +111,16 @@ static int put(iso_kv* kv,
                size_t klen,
                uint8_t* val,
                size_t vlen) {
-  size_t old = found ? kv->ents[i].klen + kv->ents[i].vlen : 0;
-  if (kv->bytes - old + klen + vlen > kv->max) {
+  size_t old = found ? kv->ents[i].klen + kv->ents[i].vlen + ENTRY_OVERHEAD : 0;
+  size_t add = klen + vlen + ENTRY_OVERHEAD;
+  if (kv->bytes - old + add > kv->max) {
     return ISO_ETOOBIG;
   }
   if (found) {
     free(kv->ents[i].val);
     kv->ents[i].val = val;
     kv->ents[i].vlen = vlen;
-    kv->bytes = kv->bytes - old + klen + vlen;
+    kv->bytes = kv->bytes - old + add;
     return 0;
   }
   if (kv->n == kv->cap) {
@@ -133,7 +139,7 @@ static int put(iso_kv* kv,
   memmove(&kv->ents[i + 1], &kv->ents[i], (kv->n - i) * sizeof *kv->ents);
   kv->ents[i] = (kv_ent){.key = k, .klen = klen, .val = val, .vlen = vlen};
   kv->n++;
-  kv->bytes += klen + vlen;
+  kv->bytes += add;
   return 0;
 }
 
@@ -286,7 +292,7 @@ int iso__op_kv_delete(iso_op_call* call) {
   size_t i = lower_bound(kv, key, klen, &found);
   if (found) {
     kv_ent e = kv->ents[i];
-    kv->bytes -= e.klen + e.vlen;
+    kv->bytes -= e.klen + e.vlen + ENTRY_OVERHEAD;
     memmove(&kv->ents[i], &kv->ents[i + 1], (kv->n - i - 1) * sizeof *kv->ents);
     kv->n--;
     free(e.key);

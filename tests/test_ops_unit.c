@@ -1242,26 +1242,43 @@ static void t_kv_increment(void) {
 static void t_kv_limit(void) {
   iso_ops_env* e = NULL;
   char err[256];
-  iso_ops_env_opts o = {.kv_max_bytes = 20};
+  /* each key costs 64 bytes besides its key and value */
+  iso_ops_env_opts o = {.kv_max_bytes = 84};
   CHECK_EQ(iso_ops_env_new(&o, &e, err, sizeof err), 0);
   const iso_op_def* set = def_of("op_kv_set");
-  /* "a" + "0123456789" as msgpack (11 bytes): 12 of 20 */
+  /* "a" + "0123456789" as msgpack (11 bytes) + 64: 76 of 84 */
   run_def(set, e, "ss", "a", "0123456789");
   CHECK_OK("");
-  run_def(set, e, "ss", "b", "0123456");
+  run_def(set, e, "ss", "b", "0");
   CHECK_ERR("Error",
-            "kv store is full (20 bytes): delete keys or raise "
+            "kv store is full (84 bytes): delete keys or raise "
             "--kv-max-mb");
-  run_def(set, e, "ss", "a", "0123456789abcdefg"); /* replacing: 19 */
+  run_def(set, e, "ss", "a", "0123456789abcdefg"); /* replacing: 83 */
   CHECK_OK("");
   run_def(def_of("op_kv_increment"), e, "s", "n");
   CHECK_ERR("Error",
-            "kv store is full (20 bytes): delete keys or raise "
+            "kv store is full (84 bytes): delete keys or raise "
             "--kv-max-mb");
   run_def(def_of("op_kv_delete"), e, "s", "a");
   CHECK_OK("true");
   run_def(def_of("op_kv_increment"), e, "s", "n");
   CHECK_OK("1");
+  iso_ops_env_free(e);
+  /* tiny keys: the limit counts what they cost, not only their bytes */
+  o.kv_max_bytes = 64 << 10;
+  CHECK_EQ(iso_ops_env_new(&o, &e, err, sizeof err), 0);
+  int stored = 0;
+  for (int i = 0; i < 100000; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "%d", 99999 - i); /* each shifts the array */
+    run_def(set, e, "si", key, 1);
+    if (R.rc != 0) {
+      break;
+    }
+    stored++;
+  }
+  CHECK(stored > 800 && stored < 1000);
+  CHECK_EQ(R.err, ISO_OPERR_OTHER);
   iso_ops_env_free(e);
   o.kv_max_bytes = 0; /* the default, 64 MiB */
   CHECK_EQ(iso_ops_env_new(&o, &e, err, sizeof err), 0);
