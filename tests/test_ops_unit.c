@@ -1903,6 +1903,152 @@ static void t_batch_budget(void) {
   unlink(p);
 }
 
+/* ---- arguments as an attacker writes them ---- */
+
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(uint32_t n) {
+  g_rng ^= g_rng << 13; /* xorshift64: the same sequence every run */
+  g_rng ^= g_rng >> 7;
+  g_rng ^= g_rng << 17;
+  return n ? (uint32_t)(g_rng % n) : 0;
+}
+
+/* One random msgpack value, nested up to `depth`. Strings come from a
+ * list of paths, keys and names that reach the ops' checks, or are random
+ * bytes (often not UTF-8). */
+static void rnd_value(iso__mp_wr* w, int depth) {
+  static const char* const words[] = {
+      "a",  "a/b",       "../x",    "/etc/passwd", "fifo", "l", ".",   "",
+      "..", "a//b/../c", "SHA-256", "sha1",        "HOME", "k", "x=y", "out/x"};
+  static const double doubles[] = {0.0,        -0.0,     1.5,    1e300,
+                                   -1e300,     65536.0,  9.3e18, 1.0 / 0.0,
+                                   -1.0 / 0.0, 0.0 / 0.0};
+  static const int64_t ints[] = {0,         1,         -1,        65536,
+                                 65537,     100000,    100001,    INT64_MAX,
+                                 INT64_MIN, INT32_MAX, UINT32_MAX};
+  uint8_t bytes[300];
+  uint32_t n;
+  switch (rnd(depth > 0 ? 9 : 7)) {
+    case 0:
+      iso__mp_put_nil(w);
+      break;
+    case 1:
+      iso__mp_put_bool(w, (int)rnd(2));
+      break;
+    case 2:
+      iso__mp_put_int(w, ints[rnd(sizeof ints / sizeof *ints)]);
+      break;
+    case 3:
+      iso__mp_put_double(w, doubles[rnd(sizeof doubles / sizeof *doubles)]);
+      break;
+    case 4:
+      iso__mp_put_cstr(w, words[rnd(sizeof words / sizeof *words)]);
+      break;
+    case 5:
+    case 6:
+      n = rnd(sizeof bytes);
+      for (uint32_t i = 0; i < n; i++) {
+        bytes[i] = (uint8_t)(rnd(4) ? 'a' + rnd(26) : rnd(256));
+      }
+      if (rnd(2)) {
+        iso__mp_put_str(w, (const char*)bytes, n);
+      } else {
+        iso__mp_put_bin(w, bytes, n);
+      }
+      break;
+    case 7:
+      n = rnd(4);
+      iso__mp_put_array(w, n);
+      for (uint32_t i = 0; i < n; i++) {
+        rnd_value(w, depth - 1);
+      }
+      break;
+    default:
+      n = rnd(3);
+      iso__mp_put_map(w, n);
+      for (uint32_t i = 0; i < 2 * n; i++) {
+        rnd_value(w, depth - 1);
+      }
+  }
+}
+
+/* Every built-in op, 30000 calls with random arguments (random counts and
+ * types, strings that are paths, escapes, not UTF-8; sometimes cut short
+ * or followed by junk) in a data root of its own, with every permission:
+ * each call returns a value or an error with a class and a message, and a
+ * failed call leaves no partial result. Run under ASan and UBSan, this is
+ * "no argument can crash the process" as a test. */
+static void t_ops_random_args(void) {
+  char root[64] = "/tmp/iso_ops_rnd_XXXXXX", p[128];
+  CHECK(mkdtemp(root) != NULL);
+  snprintf(p, sizeof p, "%s/a", root);
+  mkdir(p, 0755);
+  snprintf(p, sizeof p, "%s/a/b", root);
+  write_path(p, "b");
+  snprintf(p, sizeof p, "%s/fifo", root);
+  mkfifo(p, 0644);
+  snprintf(p, sizeof p, "%s/l", root);
+  CHECK_EQ(symlink("a/b", p), 0);
+  snprintf(p, sizeof p, "%s/out", root);
+  CHECK_EQ(symlink(g_out, p), 0);
+  iso_ops_env* e = NULL;
+  char err[256];
+  iso_ops_env_opts o = {.data_root = root, .kv_max_bytes = 1 << 20};
+  CHECK_EQ(iso_ops_env_new(&o, &e, err, sizeof err), 0);
+  const iso_op_table* t = iso_ops_builtin();
+  iso_buf args, out;
+  iso_buf_init(&args);
+  iso_buf_init(&out);
+  int bad = 0, ok = 0;
+  for (int i = 0; i < 30000 && e != NULL; i++) {
+    const iso_op_def* def = &t->defs[rnd((uint32_t)t->n)];
+    iso_buf_reset(&args);
+    iso__mp_wr w;
+    iso__mp_wr_init(&w, &args);
+    uint32_t argc = rnd(10);
+    iso__mp_put_array(&w, argc);
+    for (uint32_t k = 0; k < argc; k++) {
+      rnd_value(&w, 3);
+    }
+    size_t len = args.len;
+    if (rnd(10) == 0 && len > 0) {
+      len = rnd((uint32_t)len); /* cut short */
+    } else if (rnd(10) == 0) {
+      iso_buf_append(&args, "\xc1\xff", 2); /* junk after the array */
+      len = args.len;
+    }
+    iso_buf_reset(&out);
+    iso_buf_append(&out, "x", 1); /* a failed call must leave this alone */
+    iso_op_call call = {.def = def, .perms = g_all, .env = e, .out = &out};
+    int rc = iso_op_invoke(&call, args.data, len);
+    ok += rc == 0;
+    if (rc == 0 ? call.err != ISO_OPERR_NONE
+                : (call.err == ISO_OPERR_NONE || call.msg[0] == '\0' ||
+                   out.len != 1)) {
+      if (bad++ < 5) {
+        fprintf(stderr, "  %s: rc %d err %d msg \"%s\" out %zu\n", def->name,
+                rc, call.err, call.msg, out.len);
+      }
+    }
+  }
+  CHECK_EQ(bad, 0);
+  fprintf(stderr, "  # %d of 30000 calls succeeded\n", ok);
+  CHECK(ok > 1000); /* the arguments reach the ops, not only the checks */
+  char secret[256] = "";
+  snprintf(p, sizeof p, "%s/secret.txt", g_out);
+  FILE* f = fopen(p, "r");
+  CHECK(f != NULL && fgets(secret, sizeof secret, f) != NULL);
+  if (f != NULL) {
+    fclose(f);
+  }
+  CHECK_STR(secret, "secret"); /* nothing outside was written */
+  iso_buf_free(&args);
+  iso_buf_free(&out);
+  iso_ops_env_free(e);
+  nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static const iso_test cases[] = {
     {"err_class", t_err_class},
     {"builtin_table", t_builtin_table},
@@ -1935,6 +2081,7 @@ static const iso_test cases[] = {
     {"batch", t_batch},
     {"batch_bounded", t_batch_bounded},
     {"batch_budget", t_batch_budget},
+    {"ops_random_args", t_ops_random_args},
     {"fs_hard_links", t_fs_hard_links},
     {"fs_read_dir_limits", t_fs_read_dir_limits},
     {"fs_hostile_paths", t_fs_hostile_paths},
