@@ -624,6 +624,47 @@ static void t_root_slash_devices(void) {
   rt_result_free(&r);
 }
 
+/* Random specifiers, 3000 of them, built from the pieces resolution and
+ * loading care about (./, ../, //, file://, %xx escapes, isopool:, NUL,
+ * long runs, a FIFO, a directory, a JSON file): each import loads or is
+ * rejected with an Error, nothing else, and the realm goes on loading. */
+static void t_dynamic_import_random_specifiers(void) {
+  rt_root();
+  char path[600];
+  root_path(path, sizeof(path), "fifo.js");
+  CHECK(mkfifo(path, 0644) == 0);
+  rt_write("ok.js", "export default 'ok';\n");
+  rt_write("d.json", "[1]");
+  rt_write("sub/x.js", "export const x = 1;\n");
+  rt_write(
+      "main.js",
+      "let seed = 12345;\n"
+      "const rnd = (n) => { seed = (seed * 1103515245 + 12345) %% 2147483648;\n"
+      "  return seed %% n; };\n"
+      "const parts = ['./', '../', '/', '//', '.', '..', 'file://', '%%2e',\n"
+      "  '%%2F', '%%ff', '%%00', '%%', 'isopool:', 'isopool:fs', 'ok.js',\n"
+      "  'fifo.js', 'sub', 'sub/', 'x.js', 'd.json', '\\0', '?q', '#h',\n"
+      "  'x'.repeat(300), '\\u00e9', '\\ud800', ' ', '\\n', 'C:\\\\'];\n"
+      "let loaded = 0, rejected = 0, odd = [];\n"
+      "for (let i = 0; i < 3000; i++) {\n"
+      "  let s = '';\n"
+      "  for (let k = 1 + rnd(6); k > 0; k--) s += parts[rnd(parts.length)];\n"
+      "  try { await import(s); loaded++; }\n"
+      "  catch (e) {\n"
+      "    if (e instanceof Error) rejected++;\n"
+      "    else if (odd.length < 3) odd.push(String(e));\n"
+      "  }\n"
+      "}\n"
+      "const ok = await import('./ok.js');\n"
+      "export default [loaded > 0, rejected > 2000, loaded + rejected, odd,\n"
+      "  ok.default];\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "[true,true,3000,[],\"ok\"]");
+  rt_result_free(&r);
+}
+
 static const iso_test cases[] = {
     {"diamond_compiled_once", t_diamond_compiled_once},
     {"cycle", t_cycle},
@@ -654,6 +695,7 @@ static const iso_test cases[] = {
     {"module_imports_bounded", t_module_imports_bounded},
     {"socket_refused", t_socket_refused},
     {"root_slash_devices", t_root_slash_devices},
+    {"dynamic_import_random_specifiers", t_dynamic_import_random_specifiers},
     {NULL, NULL},
 };
 
