@@ -214,7 +214,7 @@ int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
   pthread_mutex_lock(&rt->run_lock);
   rt->run.running = 0;
   pthread_mutex_unlock(&rt->run_lock);
-  if (rc == ISO_ETERMINATED ||
+  if (rc == ISO_ETERMINATED || rt->out_of_memory ||
       atomic_exchange(&rt->terminate_requested, 0) != 0) {
     atomic_store(&rt->terminate_requested, 0);
     v8s_cancel_terminate(rt->iso);
@@ -433,9 +433,18 @@ const char* iso_rt_condemned(const iso_rt* rt) {
   return rt->condemned;
 }
 
-static void host_near_heap_limit(void* data) {
+static int host_near_heap_limit(void* data) {
   iso_rt* rt = data;
-  rt->out_of_memory = 1; /* the shim has called TerminateExecution */
+  /* the shim raised V8's limit so the process survives: only a new
+   * isolate gets the configured one back */
+  if (rt->condemned == NULL) {
+    rt->condemned = "the JavaScript heap reached its limit";
+  }
+  if (!rt->run.running) {
+    return 0; /* no JavaScript to blame: the next entry must not be */
+  }
+  rt->out_of_memory = 1; /* the shim stops what runs */
+  return 1;
 }
 
 static void host_uncaught(void* realm_p, const v8s_exc* exc) {
@@ -1026,6 +1035,12 @@ static int eval_leave(iso_realm* realm, iso_eval* ev, int rc, v8s_exc* exc) {
   realm->current = NULL;
   v8s_set_job_tag(realm->rt->iso, realm->ctx, 0);
   iso__rt_leave(realm->rt, NULL, rc, exc);
+  if (rc == 0 && realm->rt->last_stop_oom) {
+    /* it reached the heap limit and finished before the stop took (one
+     * large allocation, a builtin that ignores the stop): its value was
+     * made above the limit, so it fails like a stopped one */
+    rc = ISO_ETERMINATED;
+  }
   if (rc == ISO_ETERMINATED) {
     stopped_error(realm->rt, &ev->err);
   } else if (rc != 0 && exc != NULL && (exc->message || exc->name)) {
@@ -1080,7 +1095,7 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
       rc = v8s_microtasks(rt->iso, realm->ctx);
     }
   }
-  eval_leave(realm, ev, rc, &exc);
+  rc = eval_leave(realm, ev, rc, &exc);
   if (rc != 0) {
     ev->state = EV_FAILED;
   }
@@ -1115,7 +1130,7 @@ static int instantiate_evaluate(iso_realm* realm,
     rc = v8s_microtasks(rt->iso, realm->ctx);
   }
   if (ev != NULL) {
-    eval_leave(realm, ev, rc, &exc);
+    rc = eval_leave(realm, ev, rc, &exc);
   } else {
     realm->current = NULL;
     iso__rt_leave(rt, realm, rc, &exc);
@@ -1232,7 +1247,12 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
           enter_eval(rt, realm, ev); /* getters run JavaScript */
           rc = v8s_to_msgpack(rt->iso, realm->ctx, value, rt->value_max_bytes,
                               &mp, &len, err, sizeof(err));
-          eval_leave(realm, ev, rc, NULL);
+          int lrc = eval_leave(realm, ev, rc, NULL);
+          if (lrc != rc) { /* made at the heap limit: not sent */
+            free(mp);
+            mp = NULL;
+            rc = lrc;
+          }
         }
         v8s_ref_free(rt->iso, value);
         if (rc == ISO_ETERMINATED) {

@@ -23,6 +23,7 @@
 #include <uv.h>
 #include <v8.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -249,7 +250,10 @@ struct v8s_isolate {
   uv_loop_t* loop = nullptr;
   const v8s_host* host = nullptr;
   void* host_data = nullptr;
-  size_t heap_max = 0;
+  size_t heap_max = 0;    // the configured limit (bytes), 0: V8's own
+  bool heap_over = false;  // the heap went past it once
+  size_t heap_check_at = 0;      // gc_epilogue_cb: when to look again
+  bool heap_check_asked = false;  // a full collection is asked for
   std::vector<Global<Data>> refs;
   std::vector<v8s_ref> free_refs;
   // refs of promises the runtime polls itself (module evaluations, job
@@ -957,15 +961,75 @@ void message_cb(Local<Message> message, Local<Value> error) {
   v8s_exc_clear(&exc);
 }
 
+// The heap limit. V8's own limit is a poor place to enforce it: V8 aborts
+// the process unless the near-heap-limit callback returns a limit above
+// both the current one and the heap as it stands (a large new object is
+// let in past the limit regardless), and a failed allocation, which can be
+// 1 GiB, gets one call and then aborts if the retry does not fit. So V8's
+// limit is set kHeapHeadroom above the configured one, and the configured
+// one is enforced here, after every full garbage collection: past it, the
+// running JavaScript is stopped and the host told (it condemns the
+// isolate, which is replaced once its jobs are answered; until then its
+// other jobs run on, only under V8's limit). Should a builtin
+// that ignores the stop reach V8's limit, that limit grows again rather
+// than abort.
+constexpr size_t kHeapHeadroom = size_t{1} << 30;
+
+void heap_over(v8s_isolate* iso) {
+  if (iso->host->near_heap_limit == nullptr ||
+      iso->host->near_heap_limit(iso->host_data) != 0) {
+    v8s_terminate(iso);
+  }
+}
+
+// Asked for by gc_epilogue_cb at the next interrupt check of running
+// JavaScript: a full collection, after which the heap is what is alive.
+void heap_check_cb(Isolate* isolate, void* data) {
+  v8s_isolate* iso = static_cast<v8s_isolate*>(data);
+  iso->heap_check_asked = false;
+  if (!iso->heap_over) {
+    isolate->LowMemoryNotification();
+  }
+}
+
+void gc_epilogue_cb(Isolate* isolate,
+                    v8::GCType type,
+                    v8::GCCallbackFlags flags,
+                    void* data) {
+  v8s_isolate* iso = static_cast<v8s_isolate*>(data);
+  if (iso->heap_over) {
+    return;  // condemned already: its other jobs may finish meanwhile
+  }
+  v8::HeapStatistics hs;
+  isolate->GetHeapStatistics(&hs);
+  size_t used = hs.used_heap_size();
+  if ((type & v8::kGCTypeMarkSweepCompact) != 0) {
+    if (used > iso->heap_max) {
+      iso->heap_over = true;
+      heap_over(iso);
+    }
+    // the next full collection we ask for: after another eighth
+    iso->heap_check_at = std::max(used, iso->heap_max) + iso->heap_max / 8;
+    return;
+  }
+  // After a minor collection the count still holds the old generation's
+  // garbage, and V8, whose own limit is far above, may not collect it for
+  // a while: past the limit (and an eighth more since the last look), ask
+  // for a full collection to know.
+  if (used > iso->heap_max && used > iso->heap_check_at &&
+      !iso->heap_check_asked) {
+    iso->heap_check_asked = true;
+    isolate->RequestInterrupt(heap_check_cb, iso);
+  }
+}
+
 size_t near_heap_limit_cb(void* data, size_t current, size_t initial) {
   v8s_isolate* iso = static_cast<v8s_isolate*>(data);
-  v8s_terminate(iso);
-  if (iso->host->near_heap_limit != nullptr) {
-    iso->host->near_heap_limit(iso->host_data);
-  }
-  // Room for the terminated job to unwind; the initial limit comes back
-  // once the heap shrinks (AutomaticallyRestoreInitialHeapLimit).
-  return current + current / 2 + (16u << 20);
+  v8::HeapStatistics hs;
+  iso->isolate->GetHeapStatistics(&hs);
+  heap_over(iso);
+  size_t floor = std::max(current, hs.total_heap_size());
+  return floor + std::max(floor / 2, kHeapHeadroom);
 }
 
 MaybeLocal<Value> json_eval_steps(Local<Context> context,
@@ -1914,8 +1978,9 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   Isolate::CreateParams params;
   params.array_buffer_allocator = iso->allocator;
   if (opts->heap_max_mb > 0) {
+    iso->heap_max = opts->heap_max_mb * (size_t{1} << 20);
     params.constraints.ConfigureDefaultsFromHeapSize(
-        0, opts->heap_max_mb * (static_cast<size_t>(1) << 20));
+        0, iso->heap_max + kHeapHeadroom);
   }
   Isolate* isolate = Isolate::Allocate();
   g_platform->RegisterIsolate(isolate, opts->loop);
@@ -1933,7 +1998,9 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   isolate->AddMessageListenerWithErrorLevel(message_cb, Isolate::kMessageError);
   isolate->SetCaptureStackTraceForUncaughtExceptions(true, 10);
   isolate->AddNearHeapLimitCallback(near_heap_limit_cb, iso);
-  isolate->AutomaticallyRestoreInitialHeapLimit(0.5);
+  if (iso->heap_max > 0) {
+    isolate->AddGCEpilogueCallback(gc_epilogue_cb, iso);
+  }
   isolate->Enter();
   *out = iso;
   return 0;
@@ -1953,8 +2020,12 @@ void v8s_isolate_free(v8s_isolate* iso) {
   iso->natives.Reset();
   iso->op_fns.clear();
   for (CtxQueue* q : iso->queues) {
-    q->weak.ClearWeak();
-    q->weak.Reset();
+    // a collected context's handle is empty already, its second-pass
+    // callback still to come (from a task, which dies with the isolate)
+    if (!q->weak.IsEmpty()) {
+      q->weak.ClearWeak();
+      q->weak.Reset();
+    }
     delete q;
   }
   iso->queues.clear();
@@ -1969,7 +2040,7 @@ void v8s_heap_stats(v8s_isolate* iso, size_t* used, size_t* limit) {
   v8::HeapStatistics hs;
   iso->isolate->GetHeapStatistics(&hs);
   *used = hs.used_heap_size();
-  *limit = hs.heap_size_limit();
+  *limit = iso->heap_max > 0 ? iso->heap_max : hs.heap_size_limit();
 }
 
 void v8s_terminate(v8s_isolate* iso) {

@@ -161,10 +161,13 @@ typedef struct v8s_host {
   /* Isopool.core.unrefOp/refOp: the pending op `promise` stops (ref 0)
    * or starts again (1) keeping the event loop alive. */
   void (*op_ref)(void* realm, uint32_t promise, int ref);
-  /* V8 is near the heap limit: the host should stop the current job. The
-   * shim has already called TerminateExecution and raised the limit a
-   * little so that the isolate survives. */
-  void (*near_heap_limit)(void* data);
+  /* The heap went past heap_max_mb after a garbage collection (or reached
+   * V8's own limit, heap_max_mb + 1 GiB, which then grows): the host
+   * should replace the isolate once its jobs are answered. Returns 1 if
+   * JavaScript of one of its entries runs now, which the shim then stops
+   * (TerminateExecution); 0 if none does (a collection while C code made
+   * values), so that no later entry is stopped in its place. */
+  int (*near_heap_limit)(void* data);
   /* V8 runs one of its own tasks for this isolate on the loop (a
    * FinalizationRegistry cleanup, which calls JavaScript; Wasm compilation
    * steps): task_enter before, task_leave after, so the host can give that

@@ -87,6 +87,20 @@ static long rss_mb(pid_t pid) {
   return kb < 0 ? -1 : kb / 1024;
 }
 
+/* 1 if the daemon's log has `text` on some line. */
+static int log_contains(const char* log, const char* text) {
+  FILE* f = fopen(log, "r");
+  char line[1024];
+  int found = 0;
+  while (f != NULL && !found && fgets(line, sizeof line, f) != NULL) {
+    found = strstr(line, text) != NULL;
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  return found;
+}
+
 static const uint8_t kNoEnv[] = {0x81, 0xa3, 'e', 'n', 'v', 0xc2};
 
 /* Bystanders: ids 1..BYSTANDERS, half eval jobs, half call jobs (the
@@ -167,9 +181,12 @@ typedef struct hostile {
   int settle_ms;          /* wait before the probes (a timer to go off) */
   int probe_ms;           /* probes answered within; 0: 3000 */
   long rss_max_mb;        /* 0: 1024 */
+  const char* log_has;    /* the daemon's log says so (after the probes) */
+  const char* v8_flags;   /* the daemon's --v8-flags */
 } hostile;
 
 #define STALL "no pending ops"
+#define RECYCLED "recycling its isolate"
 
 #define EVAL(src) .kind = ISO_JOB_EVAL, .source = (src)
 #define CALL(mod, exp) .kind = ISO_JOB_CALL, .module = (mod), .export_name = (exp)
@@ -224,13 +241,25 @@ static const hostile kCases[] = {
      .args = "[1, [2, 3]]", FULFILLED(NULL)},
     {"array_proto_setter_call", CALL("proto.js", "echo"),
      .args = "[[7, 8], {\"k\": [9]}]", FULFILLED(NULL)},
+    /* 4: memory bombs at the default heap limit (512 MiB): the job is
+     * stopped, its worker recycled, the process survives */
+    {"bomb_two_large_arrays",
+     EVAL("const keep = new Array(9e7).fill(1.5);"
+          "const y = new Array(1.5e7).fill(2.5);"
+          "export default keep.length + y.length;"),
+     REJECTED("heap out of memory"), .rss_max_mb = 3072, .log_has = RECYCLED},
+    {"bomb_many_objects",
+     EVAL("const a = []; for (;;) a.push({x: a.length, y: [1, 2, 3]});"),
+     REJECTED("heap out of memory"), .rss_max_mb = 3072, .log_has = RECYCLED},
+    {"bomb_in_warm_realm", CALL("bombs.js", "grow"), .args = "[700]",
+     REJECTED("heap out of memory"), .rss_max_mb = 3072, .log_has = RECYCLED},
     /* 5: a timer a call left spinning in its warm realm */
     {"warm_timer_spins_after_call", CALL("timers.js", "spinLater"),
      .args = "[100]", FULFILLED("1"), .settle_ms = 400, .probe_ms = 3000},
     /* 6: a FinalizationRegistry callback that spins */
     {"finalization_callback_spins", CALL("finreg.js", "arm"),
      .args = "[20000]", FULFILLED("20000"), .settle_ms = 500,
-     .probe_ms = 4000},
+     .probe_ms = 4000, .log_has = RECYCLED, .v8_flags = "--expose-gc"},
     /* 7: loops after await and in reactions, with a deadline */
     {"loop_after_await", EVAL("await null; while (true) {}"), TIMED_OUT},
     {"loop_in_then",
@@ -252,7 +281,11 @@ static const hostile kCases[] = {
 
 static void run_case(const hostile* h) {
   svc s;
-  const char* extra[] = {"--timeout", "5000", NULL};
+  char v8_flags[128];
+  snprintf(v8_flags, sizeof v8_flags, "--v8-flags=%s",
+           h->v8_flags ? h->v8_flags : "");
+  const char* extra[] = {"--timeout", "5000", h->v8_flags ? v8_flags : NULL,
+                         NULL};
   if (svc_start(&s, "2", extra) != 0) {
     svc_stop(&s);
     return;
@@ -304,6 +337,9 @@ static void run_case(const hostile* h) {
   check_probes(&s, h->probe_ms ? h->probe_ms : 3000);
   long rss = rss_mb(s.pid);
   CHECK(rss > 0 && rss <= (h->rss_max_mb ? h->rss_max_mb : 1024));
+  if (h->log_has != NULL) {
+    CHECK(log_contains(s.log, h->log_has));
+  }
   svc_stop(&s);
   tracker_free(&t);
   iso_buf_free(&args);
