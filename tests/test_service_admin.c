@@ -633,8 +633,9 @@ static void t_status_workers_jobs_stats(void) {
   iso_buf keep;
   uint8_t long_id[5];
   id_encode(LONG_ID, long_id);
+  /* long enough for three poolctl runs under ThreadSanitizer */
   tracker_submit_ok(&t, s.c, LONG_ID,
-                    call_job("sleep.js", "[1500,\"long\"]", &keep), 60000);
+                    call_job("sleep.js", "[5000,\"long\"]", &keep), 60000);
   iso_buf_free(&keep);
   char* jobs = NULL;
   int64_t end = now_ms() + 5000;
