@@ -174,6 +174,12 @@ int iso__host_op_sync(void* realm_p,
   }
   *res = rt->op_out.data;
   *res_len = rt->op_out.len;
+  if (rt->op_out.cap > KEEP_OUT_BYTES &&
+      !uv_is_active((uv_handle_t*)&rt->op_flush)) {
+    /* the shim copies the result before JavaScript goes on; the buffer is
+     * freed at the end of this loop iteration, not kept */
+    uv_prepare_start(&rt->op_flush, flush_cb);
+  }
   return 0;
 }
 
@@ -321,6 +327,9 @@ static int queue_work(iso_rt* rt, iso_op_batch* b) {
 static void flush_cb(uv_prepare_t* h) {
   iso_rt* rt = h->data;
   uv_prepare_stop(h);
+  if (rt->op_out.cap > KEEP_OUT_BYTES) {
+    iso_buf_free(&rt->op_out); /* a large sync result, copied by now */
+  }
   iso_op_batch* b = rt->op_batch;
   if (b == NULL || b->n == 0) {
     return;
