@@ -101,6 +101,7 @@ class CappedAllocator : public ArrayBuffer::Allocator {
     inner_->Free(p, n);
     used_.fetch_sub(n);
   }
+  size_t used() const { return used_.load(); }
 
  private:
   bool Take(size_t n) {
@@ -246,7 +247,7 @@ struct v8s_isolate {
   // (encoding a huge sparse array) see it even when V8 has no interrupt
   // check to take
   std::atomic<bool> stop_requested{false};
-  ArrayBuffer::Allocator* allocator = nullptr;
+  CappedAllocator* allocator = nullptr;
   uv_loop_t* loop = nullptr;
   const v8s_host* host = nullptr;
   void* host_data = nullptr;
@@ -1002,7 +1003,14 @@ void gc_epilogue_cb(Isolate* isolate,
   }
   v8::HeapStatistics hs;
   isolate->GetHeapStatistics(&hs);
-  size_t used = hs.used_heap_size();
+  // WebAssembly memories are not allocated through the ArrayBuffer
+  // allocator (which caps ArrayBuffers on its own) but V8 counts them as
+  // external memory: what the allocator does not hold is theirs, and
+  // counts with the heap
+  size_t external = hs.external_memory();
+  size_t buffers = iso->allocator->used();
+  size_t used =
+      hs.used_heap_size() + (external > buffers ? external - buffers : 0);
   if ((type & v8::kGCTypeMarkSweepCompact) != 0) {
     if (used > iso->heap_max) {
       iso->heap_over = true;

@@ -253,6 +253,16 @@ static const hostile kCases[] = {
      REJECTED("heap out of memory"), .rss_max_mb = 3072, .log_has = RECYCLED},
     {"bomb_in_warm_realm", CALL("bombs.js", "grow"), .args = "[700]",
      REJECTED("heap out of memory"), .rss_max_mb = 3072, .log_has = RECYCLED},
+    /* 9: WebAssembly memories count with the heap */
+    {"bomb_wasm_memories",
+     EVAL("const mems = [];"
+          "for (let i = 0; i < 12; i++) {"
+          "  const m = new WebAssembly.Memory({initial: 4096});"
+          "  new Uint8Array(m.buffer).fill(1); mems.push(m);"
+          "  const junk = []; for (let k = 0; k < 3e5; k++) junk.push({k});"
+          "}"
+          "export default mems.length;"),
+     REJECTED("heap out of memory"), .rss_max_mb = 1536, .log_has = RECYCLED},
     /* 5: a timer a call left spinning in its warm realm */
     {"warm_timer_spins_after_call", CALL("timers.js", "spinLater"),
      .args = "[100]", FULFILLED("1"), .settle_ms = 400, .probe_ms = 3000},
