@@ -214,6 +214,13 @@ void iso_realm_set_perms(iso_realm* realm, const iso_perms* perms);
 int iso_realm_module_count(const iso_realm* realm);
 int iso_realm_has_module(iso_realm* realm, const char* specifier);
 
+/* iso_rt_module_url: the file:// (or isopool:) URL `specifier` names when
+ * a job gives it as its module (relative to the module root; a bare name
+ * is taken as ./name). Returns 0 and a malloc'd *url the caller frees, or
+ * the resolution's error (the specifier leaves the root, is malformed).
+ * Thread: owning loop. */
+int iso_rt_module_url(iso_rt* rt, const char* specifier, char** url);
+
 /* iso_realm_pending_ops: async ops of the realm in flight (ref'd and
  * unref'd). Thread: owning loop. */
 int iso_realm_pending_ops(const iso_realm* realm);

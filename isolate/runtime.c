@@ -657,11 +657,10 @@ int iso_realm_module_count(const iso_realm* realm) {
   return n;
 }
 
-int iso_realm_has_module(iso_realm* realm, const char* specifier) {
-  char* url = NULL;
+int iso_rt_module_url(iso_rt* rt, const char* specifier, char** url) {
   char err[256];
   char referrer[PATH_MAX + 16];
-  snprintf(referrer, sizeof(referrer), "file://%s/", realm->rt->root);
+  snprintf(referrer, sizeof(referrer), "file://%s/", rt->root);
   const char* spec = specifier;
   char rel[PATH_MAX + 4];
   if (specifier[0] != '.' && specifier[0] != '/' &&
@@ -670,7 +669,13 @@ int iso_realm_has_module(iso_realm* realm, const char* specifier) {
     snprintf(rel, sizeof(rel), "./%s", specifier); /* like a job's module */
     spec = rel;
   }
-  if (iso__resolve(realm->rt, spec, referrer, &url, err, sizeof(err)) != 0) {
+  *url = NULL;
+  return iso__resolve(rt, spec, referrer, url, err, sizeof(err));
+}
+
+int iso_realm_has_module(iso_realm* realm, const char* specifier) {
+  char* url = NULL;
+  if (iso_rt_module_url(realm->rt, specifier, &url) != 0) {
     return 0;
   }
   int found = iso__mod_find(realm, url) != NULL;

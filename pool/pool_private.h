@@ -11,8 +11,6 @@
 #ifndef ISO_POOL_PRIVATE_H
 #define ISO_POOL_PRIVATE_H
 
-#include <assert.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <uv.h>
@@ -26,17 +24,6 @@
 #include "iso_rt.h"
 #include "iso_server.h"
 #include "metrics.h"
-
-/* pool__held: some thread holds m (SQLite's sqlite3_mutex_held): for
- * asserts in functions "called with the lock". A debug-build check only;
- * it cannot tell which thread holds it. */
-static inline int pool__held(pthread_mutex_t* m) {
-  if (pthread_mutex_trylock(m) == 0) {
-    pthread_mutex_unlock(m);
-    return 0;
-  }
-  return 1;
-}
 
 typedef struct pool_req pool_req;
 typedef struct pool_job pool_job;
@@ -96,10 +83,12 @@ struct pool_job {
 };
 
 /* A warm realm: call jobs run in the one for their permissions. */
-#define POOL_MAX_WARM 8
+#define POOL_MAX_WARM 32
 
+/* A warm realm: the calls to one module with one permission set. */
 typedef struct pool_warm {
   iso_realm* realm; /* NULL: a free slot */
+  char* module;     /* the module's URL (owned) */
   iso_perms* perms;
   uint64_t used; /* for replacing the least recently used */
   int stale;     /* dropped by poolctl reload: freed once idle, no new calls */

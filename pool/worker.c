@@ -140,7 +140,15 @@ static const iso_realm_cbs kEvalCbs = {
     .error_cb = eval_error_cb,
 };
 
-/* ---- the warm realm: call jobs ---- */
+/* ---- warm realms: call jobs ---- */
+
+/* Frees a warm slot's realm and what identifies it. */
+static void warm_clear(pool_warm* s) {
+  iso_realm_free(s->realm);
+  iso_perms_unref(s->perms);
+  free(s->module);
+  *s = (pool_warm){0};
+}
 
 static void warm_log_cb(iso_realm* realm,
                         void* data,
@@ -178,12 +186,9 @@ static void warm_error_cb(iso_realm* realm,
             err->message);
   for (int i = 0; i < POOL_MAX_WARM; i++) {
     if (w->warm[i].realm == realm) {
-      w->warm[i].realm = NULL;
-      iso_perms_unref(w->warm[i].perms);
-      w->warm[i].perms = NULL;
+      warm_clear(&w->warm[i]);
     }
   }
-  iso_realm_free(realm);
 }
 
 /* An error in the warm realm: the call whose JavaScript caused it is
@@ -221,11 +226,15 @@ static int realm_busy(const pool_worker* w, const iso_realm* realm) {
   return 0;
 }
 
-/* The warm realm for call jobs with `perms`: module state is per realm, so
- * jobs with other permissions never share it (nor its permissions). Up to
- * POOL_MAX_WARM sets per worker; a new set replaces the least recently
- * used idle one. Returns NULL when none can be made. */
-static iso_realm* warm_for(pool_worker* w, iso_perms* perms) {
+/* The warm realm for calls to `module` (its URL) with `perms`. Each module
+ * has realms of its own, one per permission set: no other module's code
+ * can see or change its globals, its prototypes or its calls' arguments,
+ * and code never runs with another set's permissions. Up to POOL_MAX_WARM
+ * per worker; a new one replaces the least recently used idle one.
+ * Returns NULL when none can be made (every slot runs calls now). */
+static iso_realm* warm_for(pool_worker* w,
+                           iso_perms* perms,
+                           const char* module) {
   pool_warm* empty = NULL;
   pool_warm* lru = NULL; /* the least recently used idle realm */
   for (int i = 0; i < POOL_MAX_WARM; i++) {
@@ -237,7 +246,8 @@ static iso_realm* warm_for(pool_worker* w, iso_perms* perms) {
        * finishes its calls */
       s->stale = 1;
       continue;
-    } else if (iso_perms_equal(s->perms, perms)) {
+    } else if (iso_perms_equal(s->perms, perms) &&
+               strcmp(s->module, module) == 0) {
       s->used = ++w->warm_clock;
       return s->realm;
     } else if ((lru == NULL || s->used < lru->used) &&
@@ -247,13 +257,13 @@ static iso_realm* warm_for(pool_worker* w, iso_perms* perms) {
   }
   pool_warm* slot = empty != NULL ? empty : lru;
   if (slot == NULL) {
-    return NULL; /* every slot runs calls now */
+    return NULL;
   }
-  iso_realm_free(slot->realm);
-  iso_perms_unref(slot->perms);
-  slot->perms = NULL;
-  if (iso_realm_new(w->rt, &kWarmCbs, w, &slot->realm) != 0) {
-    slot->realm = NULL;
+  warm_clear(slot);
+  slot->module = strdup(module);
+  if (slot->module == NULL ||
+      iso_realm_new(w->rt, &kWarmCbs, w, &slot->realm) != 0) {
+    warm_clear(slot);
     return NULL;
   }
   iso_realm_set_perms(slot->realm, perms);
@@ -394,15 +404,22 @@ static void start_job(pool_worker* w, pool_job* job) {
       rc = iso_realm_eval(job->realm, &o, eval_cb, job);
     }
   } else {
-    job->realm = warm_for(w, job->perms);
+    /* the realm is the module's: by its URL, so "x.js" and "./x.js" share
+     * one; a specifier that does not resolve fails in the evaluation */
+    char* url = NULL;
+    if (iso_rt_module_url(w->rt, spec, &url) != 0) {
+      url = NULL;
+    }
+    job->realm = warm_for(w, job->perms, url != NULL ? url : spec);
+    free(url);
     rc = job->realm ? iso_realm_eval(job->realm, &o, eval_cb, job) : ISO_EBUSY;
   }
   if (rc != 0) {
     char msg[160];
     if (rc == ISO_EBUSY) {
       snprintf(msg, sizeof(msg),
-               "the worker runs calls with %d other permission sets now; "
-               "retry, or use fewer sets",
+               "the worker runs calls to %d other modules or permission "
+               "sets now; retry later",
                POOL_MAX_WARM);
     } else {
       snprintf(msg, sizeof(msg), "%s", iso_strerror(rc));
@@ -621,9 +638,7 @@ static void free_stale_warm(pool_worker* w) {
   for (int i = 0; i < POOL_MAX_WARM; i++) {
     pool_warm* s = &w->warm[i];
     if (s->stale && s->realm != NULL && !realm_busy(w, s->realm)) {
-      iso_realm_free(s->realm);
-      iso_perms_unref(s->perms);
-      *s = (pool_warm){0};
+      warm_clear(s);
     }
   }
 }
@@ -799,9 +814,7 @@ static int rt_start(pool_worker* w) {
  * runs on. */
 static void rt_stop(pool_worker* w) {
   for (int i = 0; i < POOL_MAX_WARM; i++) {
-    iso_realm_free(w->warm[i].realm);
-    iso_perms_unref(w->warm[i].perms);
-    w->warm[i] = (pool_warm){0};
+    warm_clear(&w->warm[i]);
   }
   pthread_mutex_lock(&w->rt_lock);
   iso_rt* rt = w->rt;

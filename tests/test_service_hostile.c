@@ -405,6 +405,41 @@ static void shared_realm_stop_loses_no_job(void) {
   tracker_free(&t);
 }
 
+/* 14: each module's calls run in realms of their own: a module that
+ * pollutes globals and builtin prototypes changes nothing another module
+ * sees; a module's own state persists between its calls, however its
+ * specifier is spelled. One worker, so both land in the same isolate. */
+static void modules_do_not_share_realms(void) {
+  svc s;
+  if (svc_start(&s, "1", NULL) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_result r;
+  iso_job pollute = {
+      .kind = ISO_JOB_CALL, .module = "pollute.js", .export_name = "pollute"};
+  CHECK_EQ(iso_client_call(s.c, &pollute, 10000, &r), 0);
+  CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+  iso_result_free(&r);
+  static const char* kSpellings[] = {"observe.js", "./observe.js",
+                                     "observe.js"};
+  for (int i = 0; i < 3; i++) {
+    iso_job look = {.kind = ISO_JOB_CALL,
+                    .module = kSpellings[i],
+                    .export_name = "look"};
+    CHECK_EQ(iso_client_call(s.c, &look, 10000, &r), 0);
+    CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+    char want[64];
+    snprintf(want, sizeof want, "[null,null,1,\"{\\\"a\\\":1}\",%d]",
+             i + 1);
+    char* json = json_of(r.value, r.value_len);
+    CHECK_STR(json, want);
+    free(json);
+    iso_result_free(&r);
+  }
+  svc_stop(&s);
+}
+
 /* 12: lone surrogates in every string a job can make reach the client as
  * valid UTF-8 (U+FFFD), in values, logs, error names and messages. */
 static int utf8_ok(const char* s, size_t n) {
@@ -484,6 +519,7 @@ int main(int argc, char** argv) {
   static const iso_test more[] = {
       {"shared_realm_stop_loses_no_job", shared_realm_stop_loses_no_job},
       {"lone_surrogates_are_replaced", lone_surrogates_are_replaced},
+      {"modules_do_not_share_realms", modules_do_not_share_realms},
       {NULL, NULL},
   };
   return iso_test_rows(argc, argv, kCases, sizeof kCases / sizeof *kCases,

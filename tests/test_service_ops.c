@@ -1192,8 +1192,8 @@ static void t_call_ops_after_timeout(void) {
   svc_stop(&s);
 }
 
-/* Call jobs run in the warm realm for their permission set: up to 8 sets
- * per worker at once; a 9th while all 8 are busy is refused with a
+/* Call jobs run in the warm realm for their module and permission set: up
+ * to 32 per worker at once; a 33rd while all 32 are busy is refused with a
  * message that says so, and the sets work again once they are idle. */
 static void t_warm_realms_per_permission_set(void) {
   const char* flags[] = {"--allow-read", "--workers", "1", NULL};
@@ -1202,7 +1202,7 @@ static void t_warm_realms_per_permission_set(void) {
     svc_stop(&s);
     return;
   }
-  enum { N = 9 };
+  enum { N = 33 };
   tracker t;
   tracker_init(&t, N);
   iso_buf args = mp_of("[400]");
@@ -1227,14 +1227,14 @@ static void t_warm_realms_per_permission_set(void) {
       fulfilled++;
     } else if (t.r[i].status == ISO_STATUS_ERROR &&
                t.r[i].code == ISO_CODE_INTERNAL && t.r[i].message != NULL &&
-               strstr(t.r[i].message, "other permission sets") != NULL) {
+               strstr(t.r[i].message, "modules or permission sets") != NULL) {
       refused++;
     }
   }
-  CHECK_EQ(fulfilled, 8);
+  CHECK_EQ(fulfilled, N - 1);
   CHECK_EQ(refused, 1);
   tracker_free(&t);
-  /* idle now: a 9th set replaces the least recently used one */
+  /* idle now: one more set replaces the least recently used one */
   iso_job j = {.kind = ISO_JOB_CALL,
                .module = "slow_call.js",
                .export_name = "nap",
