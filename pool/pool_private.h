@@ -11,6 +11,8 @@
 #ifndef ISO_POOL_PRIVATE_H
 #define ISO_POOL_PRIVATE_H
 
+#include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <uv.h>
@@ -24,6 +26,17 @@
 #include "iso_rt.h"
 #include "iso_server.h"
 #include "metrics.h"
+
+/* pool__held: some thread holds m (SQLite's sqlite3_mutex_held): for
+ * asserts in functions "called with the lock". A debug-build check only;
+ * it cannot tell which thread holds it. */
+static inline int pool__held(pthread_mutex_t* m) {
+  if (pthread_mutex_trylock(m) == 0) {
+    pthread_mutex_unlock(m);
+    return 0;
+  }
+  return 1;
+}
 
 typedef struct pool_req pool_req;
 typedef struct pool_job pool_job;
