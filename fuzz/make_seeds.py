@@ -230,6 +230,8 @@ SEEDS = {
         "key_bomb_62": key_bomb(63),
         "deep_100": nest(100),
         "deep_129": nest(129),
+        # an ext prints as an object: one JSON level more than in msgpack
+        "ext_at_depth_64": nest(64, Ext(5, b"x")),
         "truncated": Raw(b"\x92\x01"),
         "absurd_count": Raw(b"\xdd\xff\xff\xff\xff"),
     },
