@@ -569,8 +569,9 @@ static void count_on_both(svc* s, int ms, int value[2]) {
     }
   }
   if (value[0] < 0 || value[1] < 0) {
-    fprintf(stderr, "  both count calls ran on worker %lld\n",
-            (long long)t.r[0].worker);
+    fprintf(stderr, "  both count calls ran on worker %lld (rc %s, %s)\n",
+            (long long)t.r[0].worker, iso_err_name(t.r[0].rc),
+            iso_err_name(t.r[1].rc));
     iso_test_failed_ = 1;
   }
   tracker_end(&t);
@@ -1463,6 +1464,65 @@ static void t_drain(void) {
   gate_clean(&g);
 }
 
+/* A resize on its own thread (the admin client is used by it alone). */
+typedef struct resize_call {
+  svc* s;
+  int workers;
+  int rc;
+  char* json; /* the reply, or NULL */
+} resize_call;
+
+static void* resize_main(void* arg) {
+  resize_call* rc = arg;
+  iso_admin_req q = areq(ISO_ADMIN_RESIZE);
+  q.workers = rc->workers;
+  iso_buf req, reply;
+  iso_buf_init(&req);
+  iso_buf_init(&reply);
+  iso_admin_encode(&q, &req);
+  rc->rc = iso_client_request_raw(rc->s->a, req.data, req.len, 5000, &reply);
+  rc->json = rc->rc == 0 ? json_of(reply.data, reply.len) : NULL;
+  iso_buf_free(&req);
+  iso_buf_free(&reply);
+  return NULL;
+}
+
+/* SIGTERM while a resize starts workers: the shutdown waits for the
+ * resize, which stops the worker it was adding, and the daemon exits 0
+ * (a worker added after the shutdown took its list was never stopped).
+ * Each delay puts the signal at another point of the resize. */
+static void t_resize_during_shutdown(void) {
+  static const int kDelayMs[] = {0, 5, 30, 120};
+  for (size_t k = 0; k < sizeof kDelayMs / sizeof kDelayMs[0]; k++) {
+    svc s;
+    if (svc_start(&s, &(svc_opts){.workers = "1"}) != 0) {
+      svc_stop(&s);
+      return;
+    }
+    resize_call rc = {.s = &s, .workers = 6};
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, resize_main, &rc), 0);
+    sleep_ms(kDelayMs[k]);
+    kill(s.pid, SIGTERM);
+    int64_t t0 = now_ms();
+    CHECK_EQ(daemon_wait(&s.pid, 20000), 0);
+    int64_t took = now_ms() - t0;
+    CHECK(took < 10000);
+    pthread_join(th, NULL);
+    fprintf(stderr, "    SIGTERM %d ms into a resize: exited after %lld ms; "
+            "resize: %s\n", kDelayMs[k], (long long)took,
+            rc.json != NULL ? rc.json : iso_err_name(rc.rc));
+    /* answered ok (done before the stop) or conflict, or not at all
+     * when the daemon was gone first */
+    if (rc.json != NULL) {
+      CHECK(strncmp(js_at(rc.json, "ok"), "true", 4) == 0 ||
+            js_is(rc.json, "code", "conflict"));
+    }
+    free(rc.json);
+    svc_stop(&s);
+  }
+}
+
 /* shutdown --grace 200: long jobs in flight and queued get exactly one
  * reply each, and the daemon exits 0 within a second or two. */
 static void t_shutdown_grace(void) {
@@ -1950,6 +2010,7 @@ static const iso_test cases[] = {
     {"reload", t_reload},
     {"drain", t_drain},
     {"shutdown_grace", t_shutdown_grace},
+    {"resize_during_shutdown", t_resize_during_shutdown},
     {"token", t_token},
     {"metrics", t_metrics},
     {"socket_modes", t_socket_modes},
