@@ -751,33 +751,48 @@ void* pool__watchdog_main(void* arg) {
      * shutdown frees them after this thread ended, so the pointers stay
      * good for the round */
     pool_worker* ws[POOL_MAX_WORKERS];
-    struct {
-      pool_worker* w;
-      uint64_t deadline;
-    } cancelled[64];
-    int nw = 0, nc = 0;
     pthread_mutex_lock(&pool->lock);
-    nw = pool->nworkers;
+    int nw = pool->nworkers;
     memcpy(ws, pool->workers, (size_t)nw * sizeof(ws[0]));
-    for (pool_job* j = pool->cancels; j != NULL && nc < 64; j = j->cnext) {
-      cancelled[nc].w = j->target;
-      cancelled[nc++].deadline = j->deadline_ns;
-    }
+    int any_cancelled = pool->cancels != NULL;
     pthread_mutex_unlock(&pool->lock);
-    /* JavaScript running past the deadline of the realm it runs for, or
-     * for a cancelled job (its deadline is now) */
+    /* what each runs now, and whether it runs past its deadline */
+    struct {
+      iso_rt* rt;
+      uint64_t gen, deadline;
+      int stop;
+    } run[POOL_MAX_WORKERS];
     for (int i = 0; i < nw; i++) {
       iso_rt* rt = pool__worker_rt_lock(ws[i]);
-      uint64_t gen, since, deadline;
-      if (rt != NULL && iso_rt_running(rt, &gen, &since, &deadline) &&
-          deadline != 0) {
-        int stop = now > deadline;
-        for (int k = 0; k < nc && !stop; k++) {
-          stop = cancelled[k].w == ws[i] && cancelled[k].deadline == deadline;
+      uint64_t since;
+      run[i].rt = rt;
+      if (rt == NULL ||
+          !iso_rt_running(rt, &run[i].gen, &since, &run[i].deadline)) {
+        run[i].deadline = 0;
+      }
+      pool__worker_rt_unlock(ws[i]);
+      run[i].stop = run[i].deadline != 0 && now > run[i].deadline;
+    }
+    /* or for a cancelled job on it (its deadline is now) */
+    if (any_cancelled) {
+      pthread_mutex_lock(&pool->lock);
+      for (pool_job* j = pool->cancels; j != NULL; j = j->cnext) {
+        for (int i = 0; i < nw; i++) {
+          if (j->target == ws[i] && run[i].deadline == j->deadline_ns) {
+            run[i].stop = 1;
+          }
         }
-        if (stop) {
-          iso_rt_terminate_gen(rt, gen);
-        }
+      }
+      pthread_mutex_unlock(&pool->lock);
+    }
+    for (int i = 0; i < nw; i++) {
+      if (!run[i].stop) {
+        continue;
+      }
+      /* the same runtime (not a recycled one) and still the same entry */
+      iso_rt* rt = pool__worker_rt_lock(ws[i]);
+      if (rt != NULL && rt == run[i].rt) {
+        iso_rt_terminate_gen(rt, run[i].gen);
       }
       pool__worker_rt_unlock(ws[i]);
     }

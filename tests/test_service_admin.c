@@ -1124,6 +1124,62 @@ static void t_client_gone(void) {
   tracker_free(&t);
 }
 
+/* The same with 80 more jobs of the closed client on the worker (sleeping
+ * on timers): the spinning one, cancelled first of 81, is stopped as
+ * promptly (the watchdog checks every cancelled job, not the newest 64). */
+static void t_client_gone_many(void) {
+  svc s;
+  if (svc_start(&s, &(svc_opts){.workers = "1", .inflight = "100"}) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  enum { MORE = 80 };
+  iso_client* gone = NULL;
+  iso_client_opts co = {.max_inflight = 128};
+  CHECK_EQ(iso_client_open(s.url, &co, &gone), 0);
+  tracker t;
+  tracker_init(&t, MORE + 2);
+  iso_buf keep;
+  iso_job spin = call_job("spin.js", "[60000]", &keep);
+  spin.timeout_ms = 60000;
+  tracker_submit_ok(&t, gone, 0, spin, 90000);
+  iso_buf_free(&keep);
+  char ids[1][32];
+  wait_jobs_listed(&s, 1, ids, 5000);
+  for (int i = 1; i <= MORE; i++) {
+    tracker_submit_ok(&t, gone, i, call_job("sleep.js", "[60000,0]", &keep),
+                      90000);
+    iso_buf_free(&keep);
+  }
+  wait_accepted(&s, MORE + 2, 10000); /* the ping, the spin, the rest */
+  sleep_ms(100);
+  int64_t c0 = now_ms();
+  iso_client_close(gone);
+  int64_t end = now_ms() + 3000;
+  char* st = NULL;
+  for (;;) {
+    free(st);
+    st = admin(&s, ISO_ADMIN_STATUS);
+    if (js_num(st, "inflight") == 0 || now_ms() >= end) {
+      break;
+    }
+    sleep_ms(5);
+  }
+  CHECK_EQ(js_num(st, "inflight"), 0);
+  CHECK_EQ(js_num(st, "totals.errors.cancelled"), MORE + 1);
+  free(st);
+  fprintf(stderr, "    %d jobs cancelled, the worker free %lld ms after the "
+          "close\n", MORE + 1, (long long)(now_ms() - c0));
+  tracker_submit_ok(&t, s.c, MORE + 1, call_job("count.js", "[]", &keep),
+                    60000);
+  iso_buf_free(&keep);
+  CHECK(tracker_wait(&t, MORE + 2, 3000));
+  expect_fulfilled(&t, MORE + 1, "1");
+  expect_counters_agree(&s);
+  svc_stop(&s);
+  tracker_free(&t);
+}
+
 /* resize 2 -> 4 -> 1 -> 2 while ~200 jobs are in flight or queued. */
 static void t_resize_under_load(void) {
   svc s;
@@ -2005,6 +2061,7 @@ static const iso_test cases[] = {
     {"cancel", t_cancel},
     {"cancel_running_js", t_cancel_running_js},
     {"client_gone", t_client_gone},
+    {"client_gone_many", t_client_gone_many},
     {"resize_under_load", t_resize_under_load},
     {"recycle_under_load", t_recycle_under_load},
     {"reload", t_reload},
