@@ -1683,6 +1683,7 @@
     __proto__: null,
     ...errors,
     TypeError,
+    RangeError,
     Error,
   });
   if (typeof setOpErrors === "function") {

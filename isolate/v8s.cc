@@ -255,6 +255,7 @@ struct v8s_isolate {
   bool heap_over = false;  // the heap went past it once
   size_t heap_check_at = 0;      // gc_epilogue_cb: when to look again
   bool heap_check_asked = false;  // a full collection is asked for
+  size_t wasm_bytes = 0;          // WebAssembly memory, as gc_prologue_cb saw
   std::vector<Global<Data>> refs;
   std::vector<v8s_ref> free_refs;
   // refs of promises the runtime polls itself (module evaluations, job
@@ -419,6 +420,30 @@ Local<String> str(Isolate* isolate, const char* s, int len = -1) {
     return String::Empty(isolate);
   }
   return out;
+}
+
+const char kBufferFailed[] = "Array buffer allocation failed";
+
+// An ArrayBuffer of n bytes (uninitialised) from the isolate's capped
+// allocator, or empty when it refuses: ArrayBuffer::New(isolate, n) and
+// NewBackingStore(isolate, n) abort the process when the allocator
+// refuses, and a job can bring it to refuse (its buffers at the cap).
+MaybeLocal<ArrayBuffer> new_buffer(Isolate* isolate, size_t n) {
+  if (n == 0) {
+    return ArrayBuffer::New(isolate, 0);
+  }
+  CappedAllocator* a = static_cast<v8s_isolate*>(isolate->GetData(0))->allocator;
+  void* data = a->AllocateUninitialized(n);
+  if (data == nullptr) {
+    return MaybeLocal<ArrayBuffer>();
+  }
+  std::unique_ptr<v8::BackingStore> store = ArrayBuffer::NewBackingStore(
+      data, n,
+      [](void* d, size_t len, void* alloc) {
+        static_cast<CappedAllocator*>(alloc)->Free(d, len);
+      },
+      a);
+  return ArrayBuffer::New(isolate, std::move(store));
 }
 
 // Describes a thrown value. Errors keep name, message and stack; other
@@ -594,7 +619,12 @@ void n_encode_utf8(const FunctionCallbackInfo<Value>& args) {
     return;
   }
   int n = s->Utf8Length(isolate);
-  Local<ArrayBuffer> ab = ArrayBuffer::New(isolate, n);
+  Local<ArrayBuffer> ab;
+  if (!new_buffer(isolate, static_cast<size_t>(n)).ToLocal(&ab)) {
+    isolate->ThrowException(
+        v8::Exception::RangeError(str(isolate, kBufferFailed)));
+    return;
+  }
   s->WriteUtf8(isolate, static_cast<char*>(ab->Data()), n, nullptr,
                String::NO_NULL_TERMINATION | String::REPLACE_INVALID_UTF8);
   args.GetReturnValue().Set(v8::Uint8Array::New(ab, 0, n));
@@ -993,6 +1023,24 @@ void heap_check_cb(Isolate* isolate, void* data) {
   }
 }
 
+// WebAssembly memories are not allocated through the ArrayBuffer allocator
+// (which caps ArrayBuffers on its own) but V8 counts them as external
+// memory: what the allocator does not hold is theirs, and counts with the
+// heap. Read before a collection starts, when V8 has finished sweeping
+// the last one's buffers: during sweeping the allocator has freed buffers
+// that V8 still counts, which would look like WebAssembly memory.
+void gc_prologue_cb(Isolate* isolate,
+                    v8::GCType type,
+                    v8::GCCallbackFlags flags,
+                    void* data) {
+  v8s_isolate* iso = static_cast<v8s_isolate*>(data);
+  v8::HeapStatistics hs;
+  isolate->GetHeapStatistics(&hs);
+  size_t external = hs.external_memory();
+  size_t buffers = iso->allocator->used();
+  iso->wasm_bytes = external > buffers ? external - buffers : 0;
+}
+
 void gc_epilogue_cb(Isolate* isolate,
                     v8::GCType type,
                     v8::GCCallbackFlags flags,
@@ -1003,14 +1051,7 @@ void gc_epilogue_cb(Isolate* isolate,
   }
   v8::HeapStatistics hs;
   isolate->GetHeapStatistics(&hs);
-  // WebAssembly memories are not allocated through the ArrayBuffer
-  // allocator (which caps ArrayBuffers on its own) but V8 counts them as
-  // external memory: what the allocator does not hold is theirs, and
-  // counts with the heap
-  size_t external = hs.external_memory();
-  size_t buffers = iso->allocator->used();
-  size_t used =
-      hs.used_heap_size() + (external > buffers ? external - buffers : 0);
+  size_t used = hs.used_heap_size() + iso->wasm_bytes;
   if ((type & v8::kGCTypeMarkSweepCompact) != 0) {
     if (used > iso->heap_max) {
       iso->heap_over = true;
@@ -1566,7 +1607,11 @@ struct Decoder {
     if (!need(n)) {
       return false;
     }
-    Local<ArrayBuffer> ab = ArrayBuffer::New(isolate, n);
+    Local<ArrayBuffer> ab;
+    if (!new_buffer(isolate, n).ToLocal(&ab)) {
+      err = kBufferFailed;
+      return false;
+    }
     memcpy(ab->Data(), p, n);
     p += n;
     *out = v8::Uint8Array::New(ab, 0, n);
@@ -1734,17 +1779,26 @@ void throw_op_error(Isolate* isolate,
                               : v8::Exception::Error(text.As<String>()));
 }
 
+// Decodes one msgpack value for JavaScript; on failure *why (if given)
+// says what went wrong: malformed bytes, or no memory for a buffer.
 bool decode_value(Isolate* isolate,
                   Local<Context> context,
                   const uint8_t* p,
                   size_t n,
-                  Local<Value>* out) {
+                  Local<Value>* out,
+                  std::string* why = nullptr) {
   if (n == 0) {
     *out = v8::Undefined(isolate);
     return true;
   }
   Decoder d{isolate, context, p, p + n, {}};
-  return d.read(out, 0) && d.p == d.end;
+  if (d.read(out, 0) && d.p == d.end) {
+    return true;
+  }
+  if (why != nullptr) {
+    *why = d.err == kBufferFailed ? d.err : "op returned malformed msgpack";
+  }
+  return false;
 }
 
 // What an op's native starts from: the isolate, the calling context, its
@@ -1797,8 +1851,11 @@ void n_op_sync(const FunctionCallbackInfo<Value>& args) {
     return;
   }
   Local<Value> v;
-  if (!decode_value(isolate, context, res, res_len, &v)) {
-    throw_type(isolate, "op returned malformed msgpack");
+  std::string why;
+  if (!decode_value(isolate, context, res, res_len, &v, &why)) {
+    isolate->ThrowException(why == kBufferFailed
+                                ? v8::Exception::RangeError(str(isolate, kBufferFailed))
+                                : v8::Exception::TypeError(str(isolate, why.c_str())));
     return;
   }
   args.GetReturnValue().Set(v);
@@ -2007,6 +2064,7 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   isolate->SetCaptureStackTraceForUncaughtExceptions(true, 10);
   isolate->AddNearHeapLimitCallback(near_heap_limit_cb, iso);
   if (iso->heap_max > 0) {
+    isolate->AddGCPrologueCallback(gc_prologue_cb, iso);
     isolate->AddGCEpilogueCallback(gc_epilogue_cb, iso);
   }
   isolate->Enter();
@@ -2659,9 +2717,10 @@ int v8s_ops_resolve(v8s_isolate* iso,
       cls = str(isolate, r->err_class);
       v = str(isolate, reinterpret_cast<const char*>(r->data),
               static_cast<int>(r->len));
-    } else if (!decode_value(isolate, context, r->data, r->len, &v)) {
-      cls = str(isolate, "TypeError");
-      v = str(isolate, "op returned malformed msgpack");
+    } else if (std::string why;
+               !decode_value(isolate, context, r->data, r->len, &v, &why)) {
+      cls = str(isolate, why == kBufferFailed ? "RangeError" : "TypeError");
+      v = str(isolate, why.c_str());
     }
     flat.push_back(Integer::NewFromUnsigned(isolate, r->promise));
     flat.push_back(cls);

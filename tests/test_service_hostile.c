@@ -197,6 +197,14 @@ typedef struct hostile {
   .timeout_ms = 1000, .status = ISO_STATUS_ERROR, .code = ISO_CODE_TIMEOUT, \
   .contains = "deadline", .avoid = STALL
 
+/* ArrayBuffers up to the allocator's cap (the heap limit), to the last
+ * off-heap size */
+#define FILL_BUFFERS                                                 \
+  "const keep = [];"                                                 \
+  "for (let size = 64 << 20; size >= 128; size = Math.floor(size / 2)) {" \
+  "  try { for (;;) keep.push(new Uint8Array(size)); } catch (e) {}" \
+  "}"
+
 static const hostile kCases[] = {
     /* 1: an Error whose name is a Symbol: as a value, thrown, to an op */
     {"error_name_symbol_value",
@@ -253,6 +261,18 @@ static const hostile kCases[] = {
      REJECTED("heap out of memory"), .rss_max_mb = 3072, .log_has = RECYCLED},
     {"bomb_in_warm_realm", CALL("bombs.js", "grow"), .args = "[700]",
      REJECTED("heap out of memory"), .rss_max_mb = 3072, .log_has = RECYCLED},
+    /* ArrayBuffers at their cap, then the shim needs a buffer: V8's
+     * ArrayBuffer::New would abort the process; the job gets a RangeError */
+    {"buffers_at_cap_then_encode",
+     EVAL(FILL_BUFFERS "new TextEncoder().encode('x'.repeat(1000));"),
+     REJECTED("Array buffer allocation failed")},
+    {"buffers_at_cap_then_op_bytes",
+     EVAL(FILL_BUFFERS
+          "let msg = 'none';"
+          "try { await Isopool.core.opAsync('op_echo_async',"
+          "  new Uint8Array(1000)); } catch (e) { msg = e.name; }"
+          "keep.length = 0; export default msg;"),
+     FULFILLED("\"RangeError\"")},
     /* 9: WebAssembly memories count with the heap */
     {"bomb_wasm_memories",
      EVAL("const mems = [];"
@@ -288,6 +308,7 @@ static const hostile kCases[] = {
 #undef FULFILLED
 #undef REJECTED
 #undef TIMED_OUT
+#undef FILL_BUFFERS
 
 static void run_case(const hostile* h) {
   svc s;
