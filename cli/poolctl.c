@@ -1607,6 +1607,12 @@ static int cmd_eval(const command* cmd, ctl* c) {
     fprintf(stderr, "poolctl: cannot read %s: %s\n", c->target, strerror(err));
     return EXIT_USAGE;
   }
+  if (!iso_utf8_valid(text.data, text.len)) {
+    /* the service takes module text as UTF-8 only (docs/protocol.md) */
+    iso_buf_free(&text);
+    fprintf(stderr, "poolctl: %s is not UTF-8 text\n", c->target);
+    return EXIT_USAGE;
+  }
   const char* base = strrchr(c->target, '/');
   base = base ? base + 1 : c->target;
   /* An empty file sends source "" (source_len 0 means strlen: 0 too). */

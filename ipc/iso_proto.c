@@ -935,12 +935,19 @@ static int check_job(const iso_job* job) {
     return ISO_EINVAL;
   }
   if (job->module != NULL &&
-      (job->module[0] == 0 || strlen(job->module) > ISO_PROTO_MAX_MODULE)) {
+      (job->module[0] == 0 || strlen(job->module) > ISO_PROTO_MAX_MODULE ||
+       !iso_utf8_valid(job->module, strlen(job->module)))) {
     return ISO_EINVAL;
   }
   if (job->export_name != NULL &&
       (job->export_name[0] == 0 ||
-       strlen(job->export_name) > ISO_PROTO_MAX_EXPORT)) {
+       strlen(job->export_name) > ISO_PROTO_MAX_EXPORT ||
+       !iso_utf8_valid(job->export_name, strlen(job->export_name)))) {
+    return ISO_EINVAL;
+  }
+  if (job->source != NULL &&
+      !iso_utf8_valid(job->source, job->source_len ? job->source_len
+                                                   : strlen(job->source))) {
     return ISO_EINVAL;
   }
   if (job->args != NULL) {
@@ -952,7 +959,8 @@ static int check_job(const iso_job* job) {
     }
   }
   if (job->id != NULL &&
-      iso__mp_one(job->id, job->id_len, ISO_PROTO_MAX_DEPTH - 1) != 0) {
+      (iso__mp_one(job->id, job->id_len, ISO_PROTO_MAX_DEPTH - 1) != 0 ||
+       !strings_utf8(job->id, job->id + job->id_len))) {
     return ISO_EINVAL;
   }
   if (job->permissions != NULL &&

@@ -250,7 +250,8 @@ typedef struct iso_job {
 /* iso_proto_encode_request: appends the request map for job to out, with
  * v = 1. The job is checked the way a server would check it (kind; eval
  * needs source or module and takes no export; call needs module;
- * args one msgpack array; id one msgpack value; permissions as
+ * module, export and source valid UTF-8; args one msgpack array; id one
+ * msgpack value whose strings are valid UTF-8; permissions as
  * iso_proto_check_permissions), so mistakes surface here
  * rather than as a bad_request reply. A NULL id sends no id. Returns 0,
  * ISO_EINVAL, ISO_ENOMEM; on error out->len is unchanged. Thread: any. */

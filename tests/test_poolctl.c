@@ -406,6 +406,7 @@ static void t_usage_errors(void) {
       {{"eval", "no/such/file.js"},
        "cannot read no/such/file.js: No such file or directory"},
       {{"eval", "local"}, "cannot read local: Is a directory"},
+      {{"eval", "local/latin1.js"}, "local/latin1.js is not UTF-8 text"},
       {{"eval", "local/imports.js", "--module", "job.js"},
        "eval takes FILE or --module SPEC, not both"},
       {{"--timeout", "soon", "call", "job.js"},

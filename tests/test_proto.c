@@ -1267,7 +1267,8 @@ static void t_request_refused(void) {
                        perm_trailing[] = {0x80, 0xc0},
                        perm_unknown[] = {0x81, 0xa3, 'n', 'e', 't', 0xc3},
                        perm_int[] = {0x81, 0xa3, 'e', 'n', 'v', 0x91, 0x01},
-                       perm_map[] = {0x80};
+                       perm_map[] = {0x80},
+                       id_not_utf8[] = {0x91, 0xa1, 0xff};
   struct {
     const char* name;
     iso_job job;
@@ -1313,6 +1314,18 @@ static void t_request_refused(void) {
         .module = "m",
         .permissions = perm_int,
         .permissions_len = sizeof perm_int}},
+      /* what the server refuses as not UTF-8 */
+      {"module not UTF-8", {.kind = ISO_JOB_CALL, .module = "m\xff"}},
+      {"export not UTF-8",
+       {.kind = ISO_JOB_CALL, .module = "m", .export_name = "\xc0\xaf"}},
+      {"source not UTF-8", {.kind = ISO_JOB_EVAL, .source = "1\xed\xa0\x80"}},
+      {"source_len not UTF-8",
+       {.kind = ISO_JOB_EVAL, .source = "ok\xff", .source_len = 3}},
+      {"id not UTF-8",
+       {.kind = ISO_JOB_CALL,
+        .module = "m",
+        .id = id_not_utf8,
+        .id_len = sizeof id_not_utf8}},
       {"permissions empty bytes",
        {.kind = ISO_JOB_CALL,
         .module = "m",
