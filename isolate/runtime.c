@@ -1149,6 +1149,7 @@ static int instantiate_evaluate(iso_realm* realm,
 
 /* Reads a settled promise: 0 fulfilled, ISO_EJS rejected (err filled). */
 static int settled(iso_realm* realm,
+                   iso_eval* ev,
                    v8s_ref promise,
                    int state,
                    iso_js_error* err) {
@@ -1158,10 +1159,16 @@ static int settled(iso_realm* realm,
   iso_rt* rt = realm->rt;
   v8s_ref reason = v8s_promise_result(rt->iso, promise);
   v8s_exc exc = {0};
-  iso__rt_enter(rt, realm); /* reading .stack may run a getter */
+  enter_eval(rt, realm, ev); /* reading .stack may run a getter */
   v8s_exc_from_value(rt->iso, realm->ctx, reason, &exc);
   iso__rt_leave(rt, NULL, 0, NULL);
   v8s_ref_free(rt->iso, reason);
+  if (exc.terminated) {
+    /* the reason's getters or traps ran past the deadline */
+    v8s_exc_clear(&exc);
+    stopped_error(rt, err);
+    return ISO_ETERMINATED;
+  }
   iso__error_from_exc(err, &exc, ISO_JS_UNCAUGHT, ISO_EJS);
   return ISO_EJS;
 }
@@ -1171,7 +1178,7 @@ static int settled(iso_realm* realm,
 static int poll_promise(iso_realm* realm, iso_eval* ev) {
   int st = v8s_promise_state(realm->rt->iso, ev->promise);
   if (st == V8S_REJECTED) {
-    settled(realm, ev->promise, st, &ev->err);
+    settled(realm, ev, ev->promise, st, &ev->err);
     ev->state = EV_FAILED;
   }
   return st;

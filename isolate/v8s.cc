@@ -448,10 +448,10 @@ MaybeLocal<ArrayBuffer> new_buffer(Isolate* isolate, size_t n) {
 
 // Describes a thrown value. Errors keep name, message and stack; other
 // values become their JSON text (strings) or detail string.
-void describe(Isolate* isolate,
-              Local<Context> context,
-              Local<Value> value,
-              v8s_exc* exc) {
+void describe_value(Isolate* isolate,
+                    Local<Context> context,
+                    Local<Value> value,
+                    v8s_exc* exc) {
   TryCatch tc(isolate);
   v8s_exc_clear(exc);
   if (value->IsNativeError() || value->IsObject()) {
@@ -505,6 +505,18 @@ int checkpoint(v8s_isolate* iso, Local<Context> context) {
     return ISO_ETERMINATED;
   }
   return 0;
+}
+
+// describe_value, marked `terminated` when reading the value (a getter, a
+// Proxy trap) was stopped: what it says is then only a placeholder.
+void describe(Isolate* isolate,
+              Local<Context> context,
+              Local<Value> value,
+              v8s_exc* exc) {
+  describe_value(isolate, context, value, exc);
+  if (iso_of(isolate)->stop_requested.load()) {
+    exc->terminated = 1;
+  }
 }
 
 // Fills exc from a TryCatch and returns the code the entry point returns.

@@ -241,6 +241,26 @@ static const hostile kCases[] = {
      TIMED_OUT},
     {"import_namespace_then_spins",
      EVAL("export default await import('./then_export.js');"), TIMED_OUT},
+    /* what comes next: values that are expensive or hostile to read */
+    {"reject_with_spinning_proxy",
+     EVAL("export default Promise.reject(new Proxy({}, {"
+          " get() { while (true) {} }, has() { while (true) {} } }));"),
+     TIMED_OUT},
+    {"value_nested_a_million_deep",
+     EVAL("let v = []; for (let i = 0; i < 1e6; i++) v = [v];"
+          "export default v;"),
+     REJECTED("nested too deeply")},
+    {"value_sparse_array_of_1e9", EVAL("const a = []; a[1e9] = 1;"
+                                       "export default a;"),
+     .status = ISO_STATUS_ERROR, .code = ISO_CODE_TOO_LARGE},
+    {"stack_overflow", EVAL("function f() { return f() + 1; }"
+                            "export default f();"),
+     REJECTED("Maximum call stack size exceeded")},
+    {"stack_getter_rethrows",
+     EVAL("const e = new Error('x');"
+          "Object.defineProperty(e, 'stack', { get() { throw e; } });"
+          "throw e;"),
+     REJECTED("x")},
     /* 3: Array.prototype poisoned, then arguments */
     {"array_proto_setter_eval",
      EVAL("Object.defineProperty(Array.prototype, '0', {configurable: true,"
