@@ -39,8 +39,11 @@
  * with the earliest pending deadline + 50 ms, which equals another job's
  * deadline only for numbers 2^20 apart whose deadlines fall in the same
  * millisecond. Knowing the job by identity needs the runtime to report
- * which evaluation runs.) The worker, woken by the CANCEL bit, drops the job
- * when its loop next runs.
+ * which evaluation runs.) The worker, woken by the CANCEL bit, drops the
+ * job when its loop next runs. A closed connection's jobs are the
+ * registered requests that came on it; a request whose connection closed
+ * before it was registered (its notification came first) runs, and its
+ * answer goes nowhere.
  *
  * A batch's reply (envelope and elements) must fit the client's limit,
  * --max-message: elements that would make it larger are answered
