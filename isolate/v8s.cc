@@ -1624,7 +1624,9 @@ struct Decoder {
       err = kBufferFailed;
       return false;
     }
-    memcpy(ab->Data(), p, n);
+    if (n > 0) {  // an empty buffer's Data() may be NULL
+      memcpy(ab->Data(), p, n);
+    }
     p += n;
     *out = v8::Uint8Array::New(ab, 0, n);
     return true;
