@@ -680,6 +680,48 @@ void pool__cancel_end(iso_pool* pool, pool_cancel* c, const char* msg) {
   pool__job_release(job);
 }
 
+/* The shutdown's last resort: every job still unanswered (stuck in a
+ * bus when its worker stopped, or on a worker that would not stop) is
+ * answered code/msg here, so no client waits in vain. The job stays where
+ * it is (its request is never freed: the process is ending). Thread: the
+ * shutdown's. Returns how many it answered. */
+size_t pool__answer_leftovers(iso_pool* pool,
+                              iso_proto_code code,
+                              const char* msg) {
+  pool_job** left = NULL;
+  size_t n = 0, cap = 0;
+  pthread_mutex_lock(&pool->jobs_lock);
+  for (pool_req* req = pool->reqs_head; req != NULL; req = req->rnext) {
+    for (size_t i = 0; i < req->msg.count; i++) {
+      pool_job* job = &req->jobs[i];
+      if (atomic_load(&job->answered)) {
+        continue;
+      }
+      if (n == cap) {
+        size_t grown_cap = cap ? cap * 2 : 16;
+        pool_job** grown = realloc(left, grown_cap * sizeof(*left));
+        if (grown == NULL) {
+          break;
+        }
+        left = grown;
+        cap = grown_cap;
+      }
+      if (pool__job_claim(job)) {
+        atomic_fetch_add(&req->refs, 1); /* ours, until answered */
+        left[n++] = job;
+      }
+    }
+  }
+  pthread_mutex_unlock(&pool->jobs_lock);
+  for (size_t i = 0; i < n; i++) {
+    encode_error_as(left[i], code, msg, -1);
+    pool__job_answered(left[i]);
+    pool__job_release(left[i]);
+  }
+  free(left);
+  return n;
+}
+
 /* A client's connection closed: its jobs are cancelled (their answers
  * would go nowhere; the work stops and is counted). Thread: an NNG
  * thread (iso_server's pipe notification). */

@@ -395,6 +395,15 @@ void iso_pool_shutdown(iso_pool* pool) {
   while (total_inflight(pool) > 0 && pool__now() < end) {
     sleep_ms(2);
   }
+  /* what no worker gave back is answered all the same */
+  size_t left = pool__answer_leftovers(pool, ISO_CODE_SHUTTING_DOWN,
+                                       "the service is shutting down");
+  if (left > 0) {
+    pool__log(pool, "warn",
+              "%zu job(s) were not given back by their workers; answered "
+              "shutting_down",
+              left);
+  }
   /* 4. every request received is replied to and its reply has left */
   iso_server_drain(pool->server, 1000);
 }

@@ -239,6 +239,9 @@ void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt, ...);
 void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg);
 uint64_t pool__now(void);
 void pool__peer_closed_cb(uint32_t peer, void* arg); /* iso_server's */
+size_t pool__answer_leftovers(iso_pool* pool,
+                              iso_proto_code code,
+                              const char* msg);
 /* A cancel in two steps: pool__cancel_begin, with jobs_lock held (the
  * job was found in the registry, so its request is alive), takes the job
  * out of the wait queue, claims it, and if it is on a worker wakes that
