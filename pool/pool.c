@@ -26,8 +26,9 @@
  *
  * Every job accepted before a drain or shutdown is answered: the pool
  * waits until nothing is in flight or queued (a drain without limit),
- * the workers answer what is left `shutting_down`, and the server then
- * waits until each request it received is replied to. A request arriving
+ * the workers answer what is left `shutting_down`, what none gave back
+ * is answered from the registry, and the server then waits until each
+ * request it received is replied to. A request arriving
  * meanwhile, until the server closes, is answered `shutting_down` by the
  * dispatcher.
  */
