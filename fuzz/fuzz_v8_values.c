@@ -34,7 +34,6 @@ const char* __asan_default_options(void) {
   return "detect_leaks=0";
 }
 
-static int skip_empty_bin;
 /* Inputs that reached the runtime (the others are not one msgpack array),
  * printed at exit: the figure to compare with the decoders' executions. */
 static unsigned long long converted;
@@ -84,8 +83,6 @@ static void on_log(iso_realm* r, void* data, const char* level,
                    const char* text, size_t len) {}
 
 int LLVMFuzzerInitialize(int* argc, char*** argv) {
-  const char* skip = getenv("ISO_FUZZ_SKIP_EMPTY_BIN");
-  skip_empty_bin = skip != NULL && strcmp(skip, "1") == 0;
   atexit(print_converted);
   FUZZ_CHECK(iso_rt_init_process(NULL) == 0);
   uv_loop_init(&loop);
@@ -119,35 +116,12 @@ static void round_once(const uint8_t* args, size_t len, eval_state* st) {
   FUZZ_CHECK(st->done);
 }
 
-/* ISO_FUZZ_SKIP_EMPTY_BIN=1 in the environment: inputs holding a bin or
- * ext of 0 bytes are skipped (skip_empty_bin). Such a value makes the shim
- * memcpy to the NULL data of an empty ArrayBuffer (undefined behaviour,
- * found by this harness at once); the switch lets a run look past that
- * known finding until it is fixed. */
-static int has_empty_bin(const uint8_t* p, size_t n) {
-  iso__mp_rd r;
-  iso__mp_obj o;
-  iso__mp_rd_init(&r, p, n);
-  while (r.p < r.end) {
-    if (iso__mp_read(&r, &o) != 0) {
-      return 0;
-    }
-    if ((o.type == ISO__MP_BIN || o.type == ISO__MP_EXT) && o.len == 0) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   /* the runtime takes arguments as one msgpack array (the decoder has
    * checked that much before a job gets here) */
   uint8_t c = size > 0 ? data[0] : 0;
   if (!((c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd) ||
       iso__mp_one(data, size, 63) != 0) {
-    return 0;
-  }
-  if (skip_empty_bin && has_empty_bin(data, size)) {
     return 0;
   }
   converted++;

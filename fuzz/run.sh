@@ -39,7 +39,8 @@ for t in "${targets[@]}"; do
        -artifact_prefix="$build/fuzz-artifacts/$t-" >"$log" 2>&1; then
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-    echo "fuzz_$t: ${execs:-?} executions in ${secs} s (${rate:-?}/s), clean"
+    conv=$(sed -n 's/^fuzz_v8_values: \([0-9]*\) inputs converted.*/, \1 of them converted in the runtime/p' "$log")
+    echo "fuzz_$t: ${execs:-?} executions in ${secs} s (${rate:-?}/s)${conv}, clean"
   else
     echo "fuzz_$t: FAILED; the log is $log, the input in $build/fuzz-artifacts/" >&2
     grep -E "invariant broken|ERROR: |runtime error|SUMMARY" "$log" | head -5 >&2
