@@ -12,6 +12,9 @@
  * gives the same bytes (the first pass may normalise: integral floats
  * become ints, ill-formed UTF-8 becomes U+FFFD, duplicate object keys
  * merge, integer-like keys reorder).
+ *
+ * Its first finding: an empty bin made the shim memcpy to an empty
+ * ArrayBuffer's NULL data (corpus/v8_values/bin_empty keeps it found).
  */
 #include <stdint.h>
 #include <stdlib.h>
