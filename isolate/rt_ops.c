@@ -19,13 +19,16 @@
  *
  * Memory: an op's arguments are a copy of its JavaScript values, and the
  * same large Uint8Array passed a thousand times would be a thousand
- * copies outside V8's heap limit; so the bytes of arguments in flight per
- * runtime are capped (MAX_ARGS_IN_FLIGHT, the call throws past it). The
- * results of its batches share one budget (op_budget, ops/): op threads
- * working through queued batches while the runtime is busy in JavaScript
- * stop producing results past ISO_OP_BATCH_RES_MAX. What the runtime keeps
- * between ticks (the spare batch, the sync result buffer, the results
- * scratch) is trimmed back when a tick made it large.
+ * copies outside V8's heap limit; so the bytes of arguments in flight are
+ * capped per runtime (MAX_ARGS_IN_FLIGHT) and, at half that, per realm
+ * (MAX_REALM_ARGS_IN_FLIGHT), so one job cannot take all the room of the
+ * others on its runtime; the call throws past either. The results of its
+ * batches share one budget per runtime and one per realm (op_budget,
+ * ops/): op threads working through queued batches while the runtime is
+ * busy in JavaScript stop producing results past ISO_OP_BATCH_RES_MAX, or
+ * a realm's past ISO_OP_CALLER_RES_MAX. What the runtime keeps between
+ * ticks (the spare batch, the sync result buffer, the results scratch) is
+ * trimmed back when a tick made it large.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +43,8 @@
  * 256 MiB for one op's arguments, so any op that may be called fits). */
 #define MAX_ARGS_IN_FLIGHT ((size_t)512 << 20)
 #define MAX_ARGS_IN_FLIGHT_MIB 512
+#define MAX_REALM_ARGS_IN_FLIGHT ((size_t)256 << 20)
+#define MAX_REALM_ARGS_IN_FLIGHT_MIB 256
 /* what the runtime keeps between ticks */
 #define KEEP_OUT_BYTES ((size_t)1 << 20)
 #define KEEP_RESULTS 4096
@@ -99,11 +104,15 @@ void iso__ops_realm_init(iso_realm* realm) {
     realm->id = atomic_fetch_add(&next_id, 1) + 1;
   }
   realm->perms = iso_perms_ref(rt->default_perms);
+  realm->op_args_out = 0;
+  realm->op_budget = iso_op_budget_new(); /* NULL: the runtime's alone */
 }
 
 void iso__ops_realm_free(iso_realm* realm) {
   iso_perms_unref(realm->perms);
   realm->perms = NULL;
+  iso_op_budget_unref(realm->op_budget); /* records in flight keep it */
+  realm->op_budget = NULL;
   free(realm->unref_ids);
   realm->unref_ids = NULL;
 }
@@ -198,6 +207,12 @@ int iso__host_op_async(void* realm_p,
                     "%s: too many ops in flight (%zu): await some first",
                     rt->ops->defs[op].name, rt->max_pending_ops);
   }
+  if (len > MAX_REALM_ARGS_IN_FLIGHT - realm->op_args_out) {
+    return op_error(rt, err_class, err_msg, "Error",
+                    "%s: the arguments of this realm's ops in flight would "
+                    "pass %d MiB: await some first",
+                    rt->ops->defs[op].name, MAX_REALM_ARGS_IN_FLIGHT_MIB);
+  }
   if (len > MAX_ARGS_IN_FLIGHT - rt->op_args_out) {
     return op_error(rt, err_class, err_msg, "Error",
                     "%s: the arguments of the ops in flight would pass %d MiB: "
@@ -216,14 +231,17 @@ int iso__host_op_async(void* realm_p,
     }
   }
   /* the job whose JavaScript (or a continuation of it) asks */
-  iso_op_caller who = {
-      .realm = realm->id, .tag = v8s_job_tag(rt->iso), .perms = realm->perms};
+  iso_op_caller who = {.realm = realm->id,
+                       .tag = v8s_job_tag(rt->iso),
+                       .perms = realm->perms,
+                       .budget = realm->op_budget};
   if (rt->op_batch == NULL ||
       iso_op_batch_add(rt->op_batch, op, promise, &who, args, len) != 0) {
     return op_error(rt, err_class, err_msg, "Error", "%s: out of memory",
                     rt->ops->defs[op].name);
   }
   rt->op_args_out += len;
+  realm->op_args_out += len;
   realm->pending_ops++;
   realm->idle_notified = 0;
   if (!uv_is_active((uv_handle_t*)&rt->op_flush)) {
@@ -388,6 +406,8 @@ static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
       continue;
     }
     settle_count(realm, r->promise);
+    realm->op_args_out -=
+        r->args_len < realm->op_args_out ? r->args_len : realm->op_args_out;
     int forget = iso__realm_tag_cancelled(realm, r->tag);
     rt->ops_dropped += forget;
     rt->op_results[k++] = (v8s_op_result){

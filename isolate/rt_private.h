@@ -173,6 +173,8 @@ struct iso_realm {
   int freed;
   int idle_notified;
   size_t nmods; /* records in the module map (at most ISO_MOD_MAX) */
+  size_t op_args_out;       /* bytes of its async op arguments not yet back */
+  iso_op_budget* op_budget; /* the results of its ops (ops/) */
   int broken; /* a stop dropped its promise jobs (iso_realm_broken) */
 };
 

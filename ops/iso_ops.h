@@ -267,13 +267,15 @@ int iso_op_ret_map(iso_op_call* call, uint32_t n);
 
 /* ---- async batches: what the op bus carries ---- */
 
-/* A budget for the results of the batches of one runtime: the bytes op
- * threads have written into them and the runtime has not taken yet
- * (iso_op_batch_reset). Without it, a runtime busy in JavaScript while
- * op threads work through its queued batches of large reads would gather
- * their results without bound. Reference counted (atomically): the
- * runtime holds one reference and each batch that uses it another, so a
- * batch that outlives its runtime keeps it valid. */
+/* A budget for results: the bytes op threads have written for a runtime
+ * (a batch's budget) or for one caller, a realm (a record's budget), that
+ * the runtime has not taken yet (iso_op_batch_reset). Without it, a
+ * runtime busy in JavaScript while op threads work through its queued
+ * batches of large reads would gather their results without bound; with a
+ * caller's own, one job's large reads leave room for the ops of the other
+ * jobs on its runtime. Reference counted (atomically): the owner holds one
+ * reference and each batch or record that uses it another, so one that
+ * outlives its owner keeps it valid. */
 typedef struct iso_op_budget iso_op_budget;
 
 /* iso_op_budget_new: constructor (nothing used, one reference). Returns
@@ -293,6 +295,8 @@ typedef struct iso_op_rec {
   uint32_t tag;     /* the runtime's tag of the calling job (0: none) */
   uint32_t args_off, args_len; /* in batch->args: a msgpack array */
   const iso_perms* perms;      /* the realm's; one reference per record */
+  iso_op_budget* budget;       /* the realm's results budget, or NULL; one
+                                  reference per record */
   /* response */
   iso_op_err err;            /* ISO_OPERR_NONE: res is the value */
   uint32_t res_off, res_len; /* in batch->res: msgpack, or the message */
@@ -336,11 +340,13 @@ void iso_op_batch_set_budget(iso_op_batch* b, iso_op_budget* budget);
 void iso_op_batch_reset(iso_op_batch* b);
 
 /* Who asks for an op: the runtime's ids of the realm and of the job
- * whose JavaScript called it (0: none), and the realm's permissions. */
+ * whose JavaScript called it (0: none), the realm's permissions and its
+ * results budget (NULL: none). */
 typedef struct iso_op_caller {
   uint32_t realm;
   uint32_t tag;
   const iso_perms* perms;
+  iso_op_budget* budget;
 } iso_op_caller;
 
 /* iso_op_batch_add: append a request from `caller` whose arguments are the
@@ -359,6 +365,9 @@ int iso_op_batch_add(iso_op_batch* b,
  * without bound (one op's own result may still take it past, by at most
  * what that op returns, 256 MiB for readFile, per op thread). */
 #define ISO_OP_BATCH_RES_MAX ((size_t)512 << 20)
+/* The same for the results of one caller's ops (a record's budget): half,
+ * so one job cannot take all of its runtime's room. */
+#define ISO_OP_CALLER_RES_MAX ((size_t)256 << 20)
 
 /* iso_op_batch_run: run every record in order and write its response.
  * Never fails as a whole: an op's failure is its record's err.

@@ -487,12 +487,20 @@ size_t iso_op_budget_used(const iso_op_budget* g) {
   return g != NULL ? atomic_load((atomic_size_t*)&g->used) : 0;
 }
 
-/* Gives back what the batch's results charged to its budget. */
+/* Gives back what the batch's results charged to its budget and to its
+ * records' (each record charged its res_len; 0 before it ran). */
 static void budget_release(iso_op_batch* b) {
   if (b->budget != NULL && b->charged > 0) {
     atomic_fetch_sub(&b->budget->used, b->charged);
   }
   b->charged = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    iso_op_rec* r = &b->recs[i];
+    if (r->budget != NULL && r->res_len > 0) {
+      atomic_fetch_sub(&r->budget->used, (size_t)r->res_len);
+    }
+    r->res_len = 0;
+  }
 }
 
 /* ---- batches ---- */
@@ -526,11 +534,12 @@ void iso_op_batch_set_budget(iso_op_batch* b, iso_op_budget* budget) {
 }
 
 void iso_op_batch_reset(iso_op_batch* b) {
+  budget_release(b);
   for (size_t i = 0; i < b->n; i++) {
     iso_perms_unref(b->recs[i].perms);
+    iso_op_budget_unref(b->recs[i].budget);
   }
   b->n = 0;
-  budget_release(b);
   buf_trim(&b->args);
   buf_trim(&b->res);
   if (b->cap > ISO_OP_BATCH_KEEP_RECS) {
@@ -580,6 +589,7 @@ int iso_op_batch_add(iso_op_batch* b,
       .args_off = (uint32_t)off,
       .args_len = (uint32_t)args_len,
       .perms = iso_perms_ref(caller->perms),
+      .budget = iso_op_budget_ref(caller->budget),
   };
   return 0;
 }
@@ -592,14 +602,20 @@ static void run_rec(iso_op_batch* b, iso_op_rec* rec) {
   /* what results hold now: this batch's, or (with a budget, which this
    * batch's are charged to as they come) every batch's of its runtime */
   size_t held = b->budget != NULL ? iso_op_budget_used(b->budget) : off;
+  const char* name =
+      rec->op < b->table->n ? b->table->defs[rec->op].name : "op";
   if (off >= UINT32_MAX) {
     iso_op_fail(&call, ISO_OPERR_OTHER, "the batch's results are too large");
+  } else if (iso_op_budget_used(rec->budget) >= ISO_OP_CALLER_RES_MAX) {
+    iso_op_fail(&call, ISO_OPERR_OTHER,
+                "%s: the results of this realm's ops in flight passed %zu "
+                "MiB: await some before starting more",
+                name, ISO_OP_CALLER_RES_MAX >> 20);
   } else if (held >= ISO_OP_BATCH_RES_MAX) {
     iso_op_fail(&call, ISO_OPERR_OTHER,
                 "%s: the results of the ops in flight passed %zu MiB: await "
                 "some before starting more",
-                rec->op < b->table->n ? b->table->defs[rec->op].name : "op",
-                ISO_OP_BATCH_RES_MAX >> 20);
+                name, ISO_OP_BATCH_RES_MAX >> 20);
   } else if (rec->op >= b->table->n) {
     iso_op_fail(&call, ISO_OPERR_TYPE, "op index %u out of range (%zu ops)",
                 rec->op, b->table->n);
@@ -627,6 +643,9 @@ static void run_rec(iso_op_batch* b, iso_op_rec* rec) {
   if (b->budget != NULL) {
     atomic_fetch_add(&b->budget->used, b->res.len - off);
     b->charged += b->res.len - off;
+  }
+  if (rec->budget != NULL) { /* given back from res_len */
+    atomic_fetch_add(&rec->budget->used, (size_t)rec->res_len);
   }
 }
 

@@ -1240,67 +1240,90 @@ static long rss_mib(void) {
 }
 
 /* The issue's case: 40 writeFile calls of 15 MiB each, all denied (no
- * write permission), started in one tick. The arguments in flight stop at
- * 512 MiB (34 calls; the other 6 fail at once with an error that says
- * so), and once the batch is back nothing of it stays resident: the
- * runtime keeps its spare batch small. Printed: RSS before, with the batch
- * in flight, after. */
+ * write permission), started in one tick by one job (realm A), while
+ * another job (realm B) on the same runtime makes 15 of its own. A's
+ * arguments in flight stop at its realm's 256 MiB (17 calls; the other 23
+ * fail at once with an error that says so), B's all go; a third job (C),
+ * in the next tick while that batch is still out, meets the runtime's 512
+ * MiB (2 of its 3 calls go). Once the batches are back nothing of them
+ * stays resident: the runtime keeps its spare batch small. Printed: RSS
+ * before, with the batches in flight, after. */
+static const char* write_job(int n) {
+  static char src[1024];
+  snprintf(src, sizeof(src),
+           "const { opAsync } = Isopool.core;\n"
+           "const big = new Uint8Array(15 << 20);\n"
+           "const ps = [];\n"
+           "for (let i = 0; i < %d; i++) {\n"
+           "  ps.push(opAsync('op_fs_write_file', 'x', big));\n"
+           "}\n"
+           "const rs = await Promise.allSettled(ps);\n"
+           "const n = (re) => rs.filter((r) => re.test(r.reason?.name + "
+           "': ' +\n"
+           "  r.reason?.message)).length;\n"
+           "export default [n(/^PermissionDenied: op_fs_write_file: requires "
+           "--allow-write/),\n"
+           "  n(/^Error: op_fs_write_file: the arguments of this realm's ops "
+           "in flight would pass 256 MiB: await some first$/),\n"
+           "  n(/^Error: op_fs_write_file: the arguments of the ops in "
+           "flight would pass 512 MiB: await some first$/)];\n",
+           n);
+  return src;
+}
+
 static void t_op_memory_bounded(void) {
   tctx t;
   tctx_init(&t, (topts){.hold = 1, .builtin = 1});
-  tealm r;
-  realm_open(&t, &r);
-  const char* src =
-      "const { opAsync } = Isopool.core;\n"
-      "const run = async () => {\n"
-      "  const big = new Uint8Array(15 << 20);\n"
-      "  const ps = [];\n"
-      "  for (let i = 0; i < 40; i++) {\n"
-      "    ps.push(opAsync('op_fs_write_file', 'x', big));\n"
-      "  }\n"
-      "  const rs = await Promise.allSettled(ps);\n"
-      "  const n = (re) => rs.filter((r) => re.test(r.reason?.name + ': ' +\n"
-      "    r.reason?.message)).length;\n"
-      "  return [n(/^PermissionDenied: op_fs_write_file: requires "
-      "--allow-write/),\n"
-      "    n(/^Error: op_fs_write_file: the arguments of the ops in flight "
-      "would pass 512 MiB: await some first$/)];\n"
-      "};\n"
-      "export default [await run(), await run()];\n";
+  tealm a, b, c;
+  realm_open(&t, &a);
+  realm_open(&t, &b);
+  realm_open(&t, &c);
   long before = rss_mib();
-  tev e;
-  eval_start(&r, "main.js", src, &e);
-  long peak = 0;
-  for (int round = 0; round < 2; round++) {
-    drain(&t);
-    CHECK_EQ(t.nheld, 1);
-    if (t.nheld == 1) {
-      CHECK_EQ(t.held[0]->n, 34);
-      CHECK(t.held[0]->args.len <= (size_t)512 << 20);
-    }
-    long now = rss_mib();
-    peak = now > peak ? now : peak;
-    release_all(&t);
-  }
+  tev ea, eb, ec;
+  eval_start(&a, "a.js", write_job(40), &ea);
+  eval_start(&b, "b.js", write_job(15), &eb);
   drain(&t);
+  CHECK_EQ(t.nheld, 1);
+  if (t.nheld == 1) {
+    CHECK_EQ(t.held[0]->n, 32);
+  }
+  eval_start(&c, "c.js", write_job(3), &ec);
+  drain(&t);
+  CHECK_EQ(t.nheld, 2);
+  if (t.nheld == 2) {
+    CHECK_EQ(t.held[1]->n, 2);
+    CHECK(t.held[0]->args.len + t.held[1]->args.len <= (size_t)512 << 20);
+  }
+  long peak = rss_mib();
+  while (t.nheld > 0) {
+    release_all(&t);
+    drain(&t);
+  }
   long after = rss_mib();
-  CHECK_EQ(e.done, 1);
-  CHECK_STR(e.value, "[[34,6],[34,6]]");
+  CHECK_EQ(ea.done + eb.done + ec.done, 3);
+  CHECK_STR(ea.value, "[17,23,0]");
+  CHECK_STR(eb.value, "[15,0,0]");
+  CHECK_STR(ec.value, "[2,0,1]");
   fprintf(stderr,
-          "  # RSS: %ld MiB before, %ld MiB with the batch in flight, %ld "
+          "  # RSS: %ld MiB before, %ld MiB with the batches in flight, %ld "
           "MiB after\n",
           before, peak, after);
-  CHECK(peak - before >= 400); /* the batch really held its arguments */
+  CHECK(peak - before >= 400); /* the batches really held their arguments */
   CHECK(!RSS_MEANINGFUL || after - before < 100);
-  ev_free(&e);
-  realm_close(&r);
+  ev_free(&ea);
+  ev_free(&eb);
+  ev_free(&ec);
+  realm_close(&a);
+  realm_close(&b);
+  realm_close(&c);
   tctx_free(&t);
 }
 
-/* Two ticks' batches of large reads, both run by op threads before the
- * runtime takes either back (it is busy): they share the runtime's result
- * budget, so the second tick's reads fail instead of adding 600 MiB more;
- * once the first batch's results are taken, reads work again. */
+/* Two ticks' batches of large reads (200 MiB each), both run by op threads
+ * before the runtime takes either back (it is busy). Realm A's first tick:
+ * its third read meets A's own 256 MiB; realm B's tick, run after it:
+ * B's first read goes (B has room), the next meet the runtime's 512 MiB.
+ * Once the results are taken, reads work again in both. */
 static void t_op_results_budget(void) {
   tctx t;
   tctx_init(&t,
@@ -1313,30 +1336,31 @@ static void t_op_results_budget(void) {
   iso_perms* read = NULL;
   char err[128];
   CHECK_EQ(iso_perms_parse("", NULL, NULL, &read, err, sizeof(err)), 0);
-  tealm r;
-  realm_open(&t, &r);
-  iso_realm_set_perms(r.realm, read);
-  tev e;
-  eval_start(&r, "main.js",
-             "const { opAsync } = Isopool.core;\n"
-             "const read = () => opAsync('op_fs_read_file', 'big');\n"
-             "const a = [read(), read(), read()];\n"
-             "await new Promise((r) => setTimeout(r, 0));\n"
-             "const b = [read(), read(), read()];\n"
-             "const ra = await Promise.allSettled(a);\n"
-             "const rb = await Promise.allSettled(b);\n"
-             "const again = await read();\n"
-             "export default [ra.map((x) => x.value?.length),\n"
-             "  rb.map((x) => x.reason?.message), again.length];\n",
-             &e);
+  tealm a, b;
+  realm_open(&t, &a);
+  realm_open(&t, &b);
+  iso_realm_set_perms(a.realm, read);
+  iso_realm_set_perms(b.realm, read);
+  const char* src =
+      "const { opAsync } = Isopool.core;\n"
+      "const read = () => opAsync('op_fs_read_file', 'big');\n"
+      "const rs = await Promise.allSettled([read(), read(), read()]);\n"
+      "const again = await read();\n"
+      "export default [rs.map((x) => x.value?.length ??\n"
+      "  x.reason.message.replace(/.*(this realm|the ops).*/, '$1')),\n"
+      "  again.length];\n";
+  tev ea, eb;
+  eval_start(&a, "a.js", src, &ea);
+  drain(&t);
+  eval_start(&b, "b.js", src, &eb);
   drain(&t);
   CHECK_EQ(t.nheld, 2);
   if (t.nheld == 2) {
-    iso_op_batch_run(t.held[0]);
-    iso_op_batch_run(t.held[1]);
     iso_op_batch* b0 = t.held[0];
     iso_op_batch* b1 = t.held[1];
     t.nheld = 0;
+    iso_op_batch_run(b0);
+    iso_op_batch_run(b1);
     iso_rt_ops_done(t.rt, b0);
     iso_rt_ops_done(t.rt, b1);
   }
@@ -1345,18 +1369,13 @@ static void t_op_results_budget(void) {
     release_all(&t);
     drain(&t);
   }
-  CHECK_EQ(e.done, 1);
-  const char* full =
-      "\"op_fs_read_file: the results of the ops in flight passed 512 MiB: "
-      "await some before starting more\"";
-  char want[512];
-  snprintf(want, sizeof(want),
-           "[[209715200,209715200,209715200],[%s,%s,%s],"
-           "209715200]",
-           full, full, full);
-  CHECK_STR(e.value, want);
-  ev_free(&e);
-  realm_close(&r);
+  CHECK_EQ(ea.done + eb.done, 2);
+  CHECK_STR(ea.value, "[[209715200,209715200,\"this realm\"],209715200]");
+  CHECK_STR(eb.value, "[[209715200,\"the ops\",\"the ops\"],209715200]");
+  ev_free(&ea);
+  ev_free(&eb);
+  realm_close(&a);
+  realm_close(&b);
   iso_perms_unref(read);
   tctx_free(&t);
 }

@@ -1903,6 +1903,55 @@ static void t_batch_budget(void) {
   unlink(p);
 }
 
+/* A caller's own budget (a realm's): its ops stop at 256 MiB of results
+ * in flight while another caller's in the same batch go on, up to the
+ * runtime's 512 MiB; a record holds a reference, so the budget outlives
+ * its realm's. */
+static void t_batch_caller_budget(void) {
+  char p[256];
+  sub("big200", p, sizeof p);
+  int fd = open(p, O_CREAT | O_WRONLY, 0644);
+  CHECK(fd >= 0 && ftruncate(fd, (off_t)200 << 20) == 0); /* sparse */
+  close(fd);
+  iso_op_budget* rt = iso_op_budget_new();
+  iso_op_budget* ga = iso_op_budget_new();
+  iso_op_budget* gb = iso_op_budget_new();
+  iso_op_batch* b = iso_op_batch_new(iso_ops_builtin(), env());
+  iso_op_batch_set_budget(b, rt);
+  iso_buf args;
+  iso_buf_init(&args);
+  const char* json = "[\"big200\"]";
+  CHECK_EQ(iso_json_to_msgpack(json, strlen(json), &args), 0);
+  iso_op_caller a = {.realm = 1, .perms = g_all, .budget = ga};
+  iso_op_caller c = {.realm = 2, .perms = g_all, .budget = gb};
+  const iso_op_caller* who[] = {&a, &a, &a, &c, &c};
+  for (int i = 0; i < 5; i++) {
+    CHECK_EQ(iso_op_batch_add(b, op_index("op_fs_read_file"), (uint32_t)i,
+                              who[i], args.data, args.len),
+             0);
+  }
+  iso_op_budget_unref(ga); /* the realm went: its records keep it */
+  iso_op_batch_run(b);
+  CHECK_EQ(b->recs[0].err, ISO_OPERR_NONE);
+  CHECK_EQ(b->recs[1].err, ISO_OPERR_NONE); /* 200 < 256 when it started */
+  check_rec(b, 2, ISO_OPERR_OTHER,
+            "op_fs_read_file: the results of this realm's ops in flight "
+            "passed 256 MiB: await some before starting more");
+  CHECK_EQ(b->recs[3].err, ISO_OPERR_NONE); /* the other caller: 400 < 512 */
+  check_rec(b, 4, ISO_OPERR_OTHER,
+            "op_fs_read_file: the results of the ops in flight passed 512 "
+            "MiB: await some before starting more");
+  CHECK(iso_op_budget_used(gb) >= (size_t)200 << 20);
+  iso_op_batch_reset(b); /* the runtime took the results */
+  CHECK_EQ(iso_op_budget_used(gb), 0);
+  CHECK_EQ(iso_op_budget_used(rt), 0);
+  iso_op_batch_free(b);
+  iso_op_budget_unref(gb);
+  iso_op_budget_unref(rt);
+  iso_buf_free(&args);
+  unlink(p);
+}
+
 /* ---- arguments as an attacker writes them ---- */
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
@@ -2081,6 +2130,7 @@ static const iso_test cases[] = {
     {"batch", t_batch},
     {"batch_bounded", t_batch_bounded},
     {"batch_budget", t_batch_budget},
+    {"batch_caller_budget", t_batch_caller_budget},
     {"ops_random_args", t_ops_random_args},
     {"fs_hard_links", t_fs_hard_links},
     {"fs_read_dir_limits", t_fs_read_dir_limits},
