@@ -130,9 +130,10 @@ void pool__count_answered(iso_pool* pool, pool_job* job) {
       : job->outcome_status == ISO_STATUS_REJECTED ? ISO_METRICS_REJECTED
                                                    : (int)job->outcome;
   int64_t queue_us = -1, run_us = -1;
-  if (job->started_ns != 0) {
-    queue_us = (int64_t)(job->started_ns - job->received_ns) / 1000;
-    run_us = (int64_t)(now - job->started_ns) / 1000;
+  uint64_t started = atomic_load(&job->started_ns);
+  if (started != 0) {
+    queue_us = (int64_t)(started - job->received_ns) / 1000;
+    run_us = now > started ? (int64_t)(now - started) / 1000 : 0;
   } else if (job->outcome != ISO_CODE_BAD_REQUEST &&
              job->outcome != ISO_CODE_BUSY &&
              job->outcome != ISO_CODE_TOO_LARGE) {

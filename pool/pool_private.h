@@ -83,7 +83,10 @@ struct pool_job {
 
   /* worker side */
   pool_worker* worker;
-  uint64_t started_ns;
+  /* atomic: whoever answers a job its worker runs (cancel, a closed
+   * connection, the shutdown) counts it with this, unordered with the
+   * worker's write */
+  _Atomic uint64_t started_ns;
   iso_realm* realm; /* eval: its own realm; call: the worker's warm realm */
   pool_job* anext;  /* the worker's active list, by deadline */
   int settled;      /* the evaluation called back */
