@@ -492,6 +492,8 @@ void pool__request_cb(iso_server_req* sreq,
     job->req = req;
     job->in = &req->msg.reqs[i];
     job->received_ns = now;
+    /* before it is registered: from then on a cancel may answer it */
+    iso_buf_init(&job->reply);
     iso_metrics_accepted(pool->metrics, iso_metrics_kind_of(job->in->kind));
   }
   pool__req_register(pool, req);
@@ -502,7 +504,6 @@ void pool__request_cb(iso_server_req* sreq,
     job->timeout_ms =
         t > 0 ? (uint32_t)(t > 86400000 ? 86400000 : t) : pool->opts.timeout_ms;
     job->deadline_ns = job_deadline(now, job->timeout_ms, job->sid);
-    iso_buf_init(&job->reply);
     if (job->in->err != 0 || job->perms == NULL) {
       refused[nrefused] = job;
       refused_code[nrefused++] = ISO_CODE_BAD_REQUEST;
