@@ -86,6 +86,10 @@ struct Natives;
 // process down. This allocator refuses past a cap (V8 then throws
 // "RangeError: Array buffer allocation failed"). Free may run on GC
 // threads, hence the atomic.
+// V8's V8_TYPED_ARRAY_MAX_SIZE_IN_HEAP: typed arrays up to this many bytes
+// are made inside the heap.
+constexpr size_t kOnHeapTypedArrayMax = 64;
+
 class CappedAllocator : public ArrayBuffer::Allocator {
  public:
   explicit CappedAllocator(size_t cap)
@@ -106,6 +110,13 @@ class CappedAllocator : public ArrayBuffer::Allocator {
  private:
   bool Take(size_t n) {
     size_t used = used_.fetch_add(n);
+    // A small typed array lives inside the V8 heap until its .buffer is
+    // read; V8 then moves it here and aborts the process if this fails
+    // (JSTypedArray::GetBuffer). Such sizes are never refused: each is
+    // backed by an object on the heap, whose own limit bounds how many.
+    if (n <= kOnHeapTypedArrayMax) {
+      return true;
+    }
     if (used + n > cap_) {
       used_.fetch_sub(n);
       return false;

@@ -293,6 +293,12 @@ static const hostile kCases[] = {
           "  new Uint8Array(1000)); } catch (e) { msg = e.name; }"
           "keep.length = 0; export default msg;"),
      FULFILLED("\"RangeError\"")},
+    {"buffers_at_cap_then_small_view_buffer",
+     EVAL("const small = new Uint8Array(10);" FILL_BUFFERS
+          "const n = small.buffer.byteLength;"
+          "const text = new TextDecoder().decode(new Uint8Array(3));"
+          "keep.length = 0; export default [n, text.length];"),
+     FULFILLED("[10,3]")},
     /* 9: WebAssembly memories count with the heap */
     {"bomb_wasm_memories",
      EVAL("const mems = [];"
