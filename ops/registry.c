@@ -487,13 +487,18 @@ size_t iso_op_budget_used(const iso_op_budget* g) {
   return g != NULL ? atomic_load((atomic_size_t*)&g->used) : 0;
 }
 
-/* Gives back what the batch's results charged to its budget and to its
- * records' (each record charged its res_len; 0 before it ran). */
-static void budget_release(iso_op_batch* b) {
+/* Gives back what the batch's results charged to its own budget. */
+static void batch_charge_release(iso_op_batch* b) {
   if (b->budget != NULL && b->charged > 0) {
     atomic_fetch_sub(&b->budget->used, b->charged);
   }
   b->charged = 0;
+}
+
+/* ... and to its records' (each record charged its res_len; 0 before it
+ * ran), whose responses are then gone. */
+static void budget_release(iso_op_batch* b) {
+  batch_charge_release(b);
   for (size_t i = 0; i < b->n; i++) {
     iso_op_rec* r = &b->recs[i];
     if (r->budget != NULL && r->res_len > 0) {
@@ -527,7 +532,7 @@ static void buf_trim(iso_buf* buf) {
 }
 
 void iso_op_batch_set_budget(iso_op_batch* b, iso_op_budget* budget) {
-  budget_release(b);
+  batch_charge_release(b);
   iso_op_budget* old = b->budget;
   b->budget = iso_op_budget_ref(budget);
   iso_op_budget_unref(old);
