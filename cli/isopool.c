@@ -136,8 +136,9 @@ static void value_cb(void* data, const uint8_t* mp, size_t len) {
     fflush(stdout);
   } else {
     /* ISO_ETOOBIG: map keys that are maps, nested deeply (iso_json.h) */
-    fprintf(stderr, "isopool: the value cannot be printed as JSON: %s\n",
-            rc == ISO_ETOOBIG ? "its text would be too large" : iso_strerror(rc));
+    fprintf(
+        stderr, "isopool: the value cannot be printed as JSON: %s\n",
+        rc == ISO_ETOOBIG ? "its text would be too large" : iso_strerror(rc));
     st->unprintable = 1;
   }
   iso_buf_free(&json);

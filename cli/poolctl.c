@@ -57,8 +57,8 @@
 #include "iso_client.h"
 #include "iso_err.h"
 #include "iso_json.h"
-#include "iso_utf8.h"
 #include "iso_proto.h"
+#include "iso_utf8.h"
 
 #define DEFAULT_URL "tcp://127.0.0.1:7447"
 #define DEFAULT_TIMEOUT_MS 60000
@@ -1397,9 +1397,9 @@ static int admin_token(const ctl* c, iso_buf* buf, const char** token) {
     fprintf(stderr, "poolctl: the admin token%s%s is %s\n",
             c->admin_token_file ? " in " : "",
             c->admin_token_file ? c->admin_token_file : "",
-            len == 0                     ? "empty"
+            len == 0                    ? "empty"
             : len > ISO_ADMIN_MAX_TOKEN ? "too long (256 bytes at most)"
-                                         : "not valid UTF-8");
+                                        : "not valid UTF-8");
     return -1;
   }
   return 0;

@@ -17,13 +17,13 @@
 #include "iso_utf8.h"
 #include "mp.h"
 
-#define FUZZ_CHECK(cond)                                                 \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
+#define FUZZ_CHECK(cond)                                                   \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
       fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, \
-              #cond);                                                    \
-      abort();                                                           \
-    }                                                                    \
+              #cond);                                                      \
+      abort();                                                             \
+    }                                                                      \
   } while (0)
 
 /* A NUL-terminated message of at most cap bytes that is valid UTF-8. */
@@ -64,7 +64,9 @@ static inline int fuzz_strings_utf8(const uint8_t* p, size_t n) {
 }
 
 /* p lies inside the fuzzer's input. */
-static inline int fuzz_inside(const void* p, size_t n, const uint8_t* in,
+static inline int fuzz_inside(const void* p,
+                              size_t n,
+                              const uint8_t* in,
                               size_t len) {
   const uint8_t* q = p;
   return q >= in && n <= len && q - in <= (ptrdiff_t)(len - n);

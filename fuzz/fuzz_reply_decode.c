@@ -24,8 +24,7 @@ static int zeroed(const iso_result* r) {
 
 /* b is a's text after the encoder's repair: equal if a was valid UTF-8,
  * and valid UTF-8 in any case. */
-static void check_repaired(const char* a, size_t na, const char* b,
-                           size_t nb) {
+static void check_repaired(const char* a, size_t na, const char* b, size_t nb) {
   FUZZ_CHECK(iso_utf8_valid(b, nb));
   if (iso_utf8_valid(a, na)) {
     FUZZ_CHECK(na == nb && memcmp(a, b, na) == 0);
@@ -34,8 +33,7 @@ static void check_repaired(const char* a, size_t na, const char* b,
 
 static void check_result(const iso_result* r) {
   FUZZ_CHECK(r->status == ISO_STATUS_FULFILLED ||
-             r->status == ISO_STATUS_REJECTED ||
-             r->status == ISO_STATUS_ERROR);
+             r->status == ISO_STATUS_REJECTED || r->status == ISO_STATUS_ERROR);
   FUZZ_CHECK(fuzz_one_value(r->id, r->id_len));
   if (r->status == ISO_STATUS_FULFILLED) {
     FUZZ_CHECK(fuzz_one_value(r->value, r->value_len));

@@ -75,26 +75,32 @@ static void on_value(iso_realm* r,
   }
 }
 
-static void on_job_error(iso_realm* r, void* data, void* culprit,
+static void on_job_error(iso_realm* r,
+                         void* data,
+                         void* culprit,
                          const iso_js_error* err) {}
 static void on_error(iso_realm* r, void* data, const iso_js_error* err) {
   char* text = iso_js_error_format(err);
   fprintf(stderr, "the warm realm failed: %s\n", text ? text : "?");
   abort();
 }
-static void on_log(iso_realm* r, void* data, const char* level,
-                   const char* text, size_t len) {}
+static void on_log(iso_realm* r,
+                   void* data,
+                   const char* level,
+                   const char* text,
+                   size_t len) {}
 
 int LLVMFuzzerInitialize(int* argc, char*** argv) {
   atexit(print_converted);
   FUZZ_CHECK(iso_rt_init_process(NULL) == 0);
   uv_loop_init(&loop);
-  iso_rt_opts o = {.loop = &loop, .root = "/tmp", .heap_max_mb = 256,
+  iso_rt_opts o = {.loop = &loop,
+                   .root = "/tmp",
+                   .heap_max_mb = 256,
                    .value_max_bytes = 16 << 20};
   FUZZ_CHECK(iso_rt_new(&o, &rt) == 0);
-  iso_realm_cbs cbs = {.log_cb = on_log,
-                       .error_cb = on_error,
-                       .job_error_cb = on_job_error};
+  iso_realm_cbs cbs = {
+      .log_cb = on_log, .error_cb = on_error, .job_error_cb = on_job_error};
   FUZZ_CHECK(iso_realm_new(rt, &cbs, NULL, &realm) == 0);
   return 0;
 }
@@ -134,8 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(a.error != NULL && a.error[0] != 0);
   } else {
     FUZZ_CHECK(a.mp != NULL && fuzz_one_value(a.mp, a.len));
-    FUZZ_CHECK((a.mp[0] & 0xf0) == 0x90 || a.mp[0] == 0xdc ||
-               a.mp[0] == 0xdd);
+    FUZZ_CHECK((a.mp[0] & 0xf0) == 0x90 || a.mp[0] == 0xdc || a.mp[0] == 0xdd);
     FUZZ_CHECK(fuzz_strings_utf8(a.mp, a.len));
     eval_state b;
     round_once(a.mp, a.len, &b);

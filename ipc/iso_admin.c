@@ -141,7 +141,8 @@ static int take_key(iso_admin_req* q,
 }
 
 /* Was key k already one of the first n keys (each's name in names)? */
-static int seen_before(const iso__mp_obj* names, uint32_t n,
+static int seen_before(const iso__mp_obj* names,
+                       uint32_t n,
                        const iso__mp_obj* k) {
   for (uint32_t i = 0; i < n; i++) {
     if (names[i].len == k->len && memcmp(names[i].data, k->data, k->len) == 0) {
@@ -192,8 +193,8 @@ int iso_admin_decode(const uint8_t* msg,
       char name[40];
       size_t n = 0;
       for (uint32_t j = 0; j < k.len && n + 4 < sizeof name; j++) {
-        name[n++] = k.data[j] >= 0x20 && k.data[j] < 0x7f ? (char)k.data[j]
-                                                          : '?';
+        name[n++] =
+            k.data[j] >= 0x20 && k.data[j] < 0x7f ? (char)k.data[j] : '?';
       }
       name[n] = '\0';
       return fail(err, errlen, "duplicate key '%s'%s", name,

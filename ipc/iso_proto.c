@@ -510,8 +510,7 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
   q->timeout_ms = -1;
   q->args.data = k_empty_array;
   q->args.len = sizeof k_empty_array;
-  if (sc->f[F_ID].p != NULL &&
-      !strings_utf8(sc->f[F_ID].p, sc->f[F_ID].end)) {
+  if (sc->f[F_ID].p != NULL && !strings_utf8(sc->f[F_ID].p, sc->f[F_ID].end)) {
     /* the id is echoed byte for byte, and a reply holds only valid UTF-8:
      * such an id is refused, and not echoed in the refusal either */
     fault(sc, "'id' holds a string that is not valid UTF-8");

@@ -15,7 +15,8 @@
  * ISO_PROTO_MAX_DEPTH), then meaning (types, required and unknown fields,
  * version, strings that are not UTF-8). Every refusal is ISO_EPROTO with a
  * message that names the field and the problem, meant to be sent back to
- * the client in a bad_request reply.
+ * the client in a bad_request reply. Decoded requests point into the
+ * caller's buffer (no copies), so that buffer must outlive them.
  *
  * Every string a reply carries is valid UTF-8 (iso_utf8.h): the decoder
  * refuses a `source`, `module` or `export` that is not, and an `id` holding
@@ -23,8 +24,7 @@
  * in the refusal either); the reply encoder replaces ill-formed bytes in
  * the text it is given (error names, messages, stacks, console lines) with
  * U+FFFD. A fulfilled reply's value is copied as it is: its producer (the
- * runtime's encoder) must write valid UTF-8. Decoded requests point into the caller's buffer (no copies), so
- * that buffer must outlive them.
+ * runtime's encoder) must write valid UTF-8.
  */
 #ifndef ISO_PROTO_H
 #define ISO_PROTO_H

@@ -50,11 +50,11 @@ static void make_url(char* buf, size_t n) {
 /* ---- the server --------------------------------------------------------- */
 
 typedef enum srv_mode {
-  SRV_ECHO,    /* fulfilled, value = args */
-  SRV_SILENT,  /* never answers */
-  SRV_SLOW,    /* echo after delay_ms */
-  SRV_DROP,    /* first request: close the connection, then echo */
-  SRV_GARBAGE, /* answers 0xc1 */
+  SRV_ECHO,     /* fulfilled, value = args */
+  SRV_SILENT,   /* never answers */
+  SRV_SLOW,     /* echo after delay_ms */
+  SRV_DROP,     /* first request: close the connection, then echo */
+  SRV_GARBAGE,  /* answers 0xc1 */
   SRV_WRONG_ID, /* answers with id "x" whatever was asked */
   SRV_TIMEOUTS  /* fulfilled, value = the request's timeout_ms (nil: none) */
 } srv_mode;
@@ -853,21 +853,21 @@ static void t_bad_replies(void) {
   server_stop(s);
 }
 
-static const iso_test cases[] = {{"call", t_call},
-                                 {"large_reply", t_large_reply},
-                                 {"batch", t_batch},
-                                 {"raw", t_raw},
-                                 {"async_64", t_async_64},
-                                 {"threads", t_threads},
-                                 {"busy_and_close", t_busy_and_close},
-                                 {"deadline", t_deadline},
-                                 {"deadline_is_job_timeout",
-                                  t_deadline_is_job_timeout},
-                                 {"connect_failure", t_connect_failure},
-                                 {"no_resend", t_no_resend},
-                                 {"connection_lost", t_connection_lost},
-                                 {"bad_replies", t_bad_replies},
-                                 {NULL, NULL}};
+static const iso_test cases[] = {
+    {"call", t_call},
+    {"large_reply", t_large_reply},
+    {"batch", t_batch},
+    {"raw", t_raw},
+    {"async_64", t_async_64},
+    {"threads", t_threads},
+    {"busy_and_close", t_busy_and_close},
+    {"deadline", t_deadline},
+    {"deadline_is_job_timeout", t_deadline_is_job_timeout},
+    {"connect_failure", t_connect_failure},
+    {"no_resend", t_no_resend},
+    {"connection_lost", t_connection_lost},
+    {"bad_replies", t_bad_replies},
+    {NULL, NULL}};
 
 int main(int argc, char** argv) {
   int rc = iso_test_main(argc, argv, cases);

@@ -362,8 +362,9 @@ static void t_key_nesting(void) {
   /* two levels: the key's own key is quoted twice */
   iso_buf two = keyed_maps(3, "\"", 1);
   CHECK_EQ(iso_json_from_msgpack(two.data, two.len, &out), 0);
-  CHECK_STR((const char*)out.data,
-            "{\"{\\\"{\\\\\\\"\\\\\\\\\\\\\\\"\\\\\\\":null}\\\":null}\":null}");
+  CHECK_STR(
+      (const char*)out.data,
+      "{\"{\\\"{\\\\\\\"\\\\\\\\\\\\\\\"\\\\\\\":null}\\\":null}\":null}");
   iso_buf_free(&two);
 
   /* the attack: 62 levels around a string of 20 quotes, 150 bytes */

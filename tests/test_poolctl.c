@@ -502,9 +502,9 @@ static void t_serve_token_checks(void) {
       {"--admin-token-file", crlf_file, "--workers needs a number"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    const char* argv[] = {ISOPOOL,     "serve",     "--admin", "none",
-                          cases[i].opt, cases[i].value, "--workers", "0",
-                          NULL};
+    const char* argv[] = {ISOPOOL,     "serve",      "--admin",
+                          "none",      cases[i].opt, cases[i].value,
+                          "--workers", "0",          NULL};
     proc_result r;
     CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
     int failed = iso_test_failed_;

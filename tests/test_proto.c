@@ -724,45 +724,44 @@ static void t_permissions_limits(void) {
 
 /* One id of every msgpack type, in the encodings a client might pick; each
  * must come back byte for byte (d0 05 stays d0 05, not 05). */
-static const char* const k_ids[] = {
-    "c0",
-    "c2",
-    "c3",
-    "00",
-    "7f",
-    "ff",
-    "d0 05",
-    "cc 05",
-    "cd 0005",
-    "ce 00000005",
-    "cf 0000000000000005",
-    "cf ffffffffffffffff",
-    "d3 8000000000000000",
-    "d1 fffb",
-    "ca 3fc00000",
-    "cb 3ff8000000000000",
-    "cb 7ff8000000000000",
-    "a0",
-    "a3 616263",
-    "d9 03 616263",
-    "da 0003 616263",
-    "db 00000003 616263",
-    "a2 c3a9", /* UTF-8 */
-    "c4 00",
-    "c4 02 0001",
-    "c5 0002 0001",
-    "c6 00000002 0001",
-    "90",
-    "92 01 a1 61",
-    "dc 0001 c0",
-    "80",
-    "82 a1 61 01 02 92 c3 c2",
-    "de 0001 c0 c0",
-    "d4 01 00",
-    "d6 ff 65937d25",
-    "c7 0c ff 00000000 ffffffffffffffff",
-    "d8 05 00112233445566778899aabbccddeeff",
-    NULL};
+static const char* const k_ids[] = {"c0",
+                                    "c2",
+                                    "c3",
+                                    "00",
+                                    "7f",
+                                    "ff",
+                                    "d0 05",
+                                    "cc 05",
+                                    "cd 0005",
+                                    "ce 00000005",
+                                    "cf 0000000000000005",
+                                    "cf ffffffffffffffff",
+                                    "d3 8000000000000000",
+                                    "d1 fffb",
+                                    "ca 3fc00000",
+                                    "cb 3ff8000000000000",
+                                    "cb 7ff8000000000000",
+                                    "a0",
+                                    "a3 616263",
+                                    "d9 03 616263",
+                                    "da 0003 616263",
+                                    "db 00000003 616263",
+                                    "a2 c3a9", /* UTF-8 */
+                                    "c4 00",
+                                    "c4 02 0001",
+                                    "c5 0002 0001",
+                                    "c6 00000002 0001",
+                                    "90",
+                                    "92 01 a1 61",
+                                    "dc 0001 c0",
+                                    "80",
+                                    "82 a1 61 01 02 92 c3 c2",
+                                    "de 0001 c0 c0",
+                                    "d4 01 00",
+                                    "d6 ff 65937d25",
+                                    "c7 0c ff 00000000 ffffffffffffffff",
+                                    "d8 05 00112233445566778899aabbccddeeff",
+                                    NULL};
 
 static void t_ids_echoed(void) {
   for (const char* const* id = k_ids; *id != NULL; id++) {
@@ -827,11 +826,11 @@ static void t_ids_echoed(void) {
  * UTF-8: an id holding a string that is not (anywhere in it, map keys
  * included) is refused, and the refusal does not echo it. */
 static const char* const k_bad_utf8_ids[] = {
-    "a2 ffff",                /* a string */
-    "a3 eda080",              /* an encoded surrogate */
-    "92 01 a2 c328",          /* inside an array */
-    "81 a2 c0af 01",          /* a map key (an overlong '/') */
-    "91 91 81 a1 61 a1 f5",   /* nested */
+    "a2 ffff",              /* a string */
+    "a3 eda080",            /* an encoded surrogate */
+    "92 01 a2 c328",        /* inside an array */
+    "81 a2 c0af 01",        /* a map key (an overlong '/') */
+    "91 91 81 a1 61 a1 f5", /* nested */
     NULL};
 
 static void t_ids_not_utf8(void) {
@@ -884,10 +883,13 @@ static void t_reply_repairs_utf8(void) {
   } texts[] = {
       {"plain", "plain"},
       {"caf\xc3\xa9", "caf\xc3\xa9"},
-      {"a\xff" "b", "a\xef\xbf\xbd" "b"},
+      {"a\xff"
+       "b",
+       "a\xef\xbf\xbd"
+       "b"},
       {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
-      {"x\xe2\x82", "x\xef\xbf\xbd"}, /* truncated: one U+FFFD */
-      {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                    /* overlong */
+      {"x\xe2\x82", "x\xef\xbf\xbd"},           /* truncated: one U+FFFD */
+      {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong */
   };
   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
     size_t n = strlen(texts[i].in);
@@ -1267,8 +1269,7 @@ static void t_request_refused(void) {
                        perm_trailing[] = {0x80, 0xc0},
                        perm_unknown[] = {0x81, 0xa3, 'n', 'e', 't', 0xc3},
                        perm_int[] = {0x81, 0xa3, 'e', 'n', 'v', 0x91, 0x01},
-                       perm_map[] = {0x80},
-                       id_not_utf8[] = {0x91, 0xa1, 0xff};
+                       perm_map[] = {0x80}, id_not_utf8[] = {0x91, 0xa1, 0xff};
   struct {
     const char* name;
     iso_job job;
@@ -1509,8 +1510,9 @@ static const admin_case k_admin[] = {
      "\"o\":1}",
      "has 17 keys (the limit is 16)"},
     /* doubles out of int64's range were cast (undefined behaviour) */
-    {"workers NaN", "H:83|J:\"v\"|J:1|J:\"cmd\"|J:\"resize\"|J:\"workers\"|"
-                    "H:cb 7ff8000000000000",
+    {"workers NaN",
+     "H:83|J:\"v\"|J:1|J:\"cmd\"|J:\"resize\"|J:\"workers\"|"
+     "H:cb 7ff8000000000000",
      "'workers' must be an integer"},
     {"workers 1e300", "J:{\"v\":1,\"cmd\":\"resize\",\"workers\":1e300}",
      "'workers' must be an integer"},
@@ -1518,8 +1520,9 @@ static const admin_case k_admin[] = {
      "'job' must be a job number"},
     {"job 2^63", "J:{\"v\":1,\"cmd\":\"cancel\",\"job\":9223372036854775808.0}",
      "'job' must be a job number"},
-    {"grace_ms infinity", "H:83|J:\"v\"|J:1|J:\"cmd\"|J:\"shutdown\"|"
-                          "J:\"grace_ms\"|H:cb 7ff0000000000000",
+    {"grace_ms infinity",
+     "H:83|J:\"v\"|J:1|J:\"cmd\"|J:\"shutdown\"|"
+     "J:\"grace_ms\"|H:cb 7ff0000000000000",
      "'grace_ms' must be an integer"},
     {"token too long",
      "J:{\"v\":1,\"cmd\":\"status\",\"token\":\"" /* 257 bytes */
@@ -1581,8 +1584,8 @@ static void t_admin_decode(void) {
   }
   CHECK_EQ(iso_admin_decode(NULL, 0, &q, err, sizeof err), ISO_EPROTO);
   /* what the encoder writes, the decoder takes back */
-  iso_admin_req in = {.cmd = ISO_ADMIN_SHUTDOWN, .has_token = 1,
-                      .grace_ms = 250};
+  iso_admin_req in = {
+      .cmd = ISO_ADMIN_SHUTDOWN, .has_token = 1, .grace_ms = 250};
   strcpy(in.token, "s3cret");
   iso_buf enc;
   iso_buf_init(&enc);
