@@ -551,6 +551,12 @@ static int cmd_serve(int argc, char** argv) {
                                  : "SIGTERM: shutting down");
   }
   iso_pool_shutdown(pool);
+  if (iso_pool_abandoned(pool) > 0) {
+    /* a worker's JavaScript would not stop: its thread still runs V8, so
+     * nothing may be freed or torn down under it; every reply has left */
+    fflush(NULL);
+    _exit(0);
+  }
   iso_pool_free(pool);
   return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "iso_err.h"
 #include "iso_ops.h"
@@ -414,6 +415,27 @@ static int op_env_get(iso_op_call* call) {
   return iso_op_ret_str(call, v, strlen(v));
 }
 
+/* op_test_block: holds the calling thread for `ms` milliseconds in C,
+ * where no stop reaches it: what a builtin that ignores termination, or a
+ * wedged native, does to a worker. A fault for the service tests only: it
+ * refuses unless the process started with ISOPOOL_TEST_FAULTS=1 in its
+ * environment. */
+static int op_test_block(iso_op_call* call) {
+  const char* on = getenv("ISOPOOL_TEST_FAULTS");
+  if (on == NULL || strcmp(on, "1") != 0) {
+    return iso_op_fail(call, ISO_OPERR_PERMISSION_DENIED,
+                       "op_test_block: a test fault, off in this process");
+  }
+  int64_t ms;
+  if (iso_op_arg_int(call, 0, "ms", 0, 60000, 0, &ms) != 0) {
+    return -1;
+  }
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+  return 0;
+}
+
 /* ---- the table ---- */
 
 #define OP(n, k, p, f) \
@@ -442,6 +464,7 @@ static const iso_op_def builtin[] = {
        ISO_PERM_NONE,
        iso__op_crypto_random_uuid),
     OP("op_crypto_digest", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_crypto_digest),
+    OP("op_test_block", ISO_OP_SYNC, ISO_PERM_NONE, op_test_block),
 };
 
 static const iso_op_table builtin_table = {

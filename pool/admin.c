@@ -269,8 +269,9 @@ static const char* worker_state_name(int st) {
                                        [POOL_W_RUNNING] = "running",
                                        [POOL_W_RECYCLING] = "recycling",
                                        [POOL_W_RETIRING] = "retiring",
-                                       [POOL_W_STOPPED] = "stopped"};
-  return st >= 0 && st <= POOL_W_STOPPED ? kNames[st] : "unknown";
+                                       [POOL_W_STOPPED] = "stopped",
+                                       [POOL_W_LOST] = "lost"};
+  return st >= 0 && st <= POOL_W_LOST ? kNames[st] : "unknown";
 }
 
 static void cmd_workers(iso_pool* pool, reply* r) {

@@ -681,21 +681,23 @@ void pool__cancel_end(iso_pool* pool, pool_cancel* c, const char* msg) {
   pool__job_release(job);
 }
 
-/* The shutdown's last resort: every job still unanswered (stuck in a
- * bus when its worker stopped, or on a worker that would not stop) is
- * answered code/msg here, so no client waits in vain. The job stays where
- * it is (its request is never freed: the process is ending). Thread: the
- * shutdown's. Returns how many it answered. */
-size_t pool__answer_leftovers(iso_pool* pool,
-                              iso_proto_code code,
-                              const char* msg) {
+/* Answers code/msg every unanswered job, or (w not NULL) every one on w.
+ * Returns how many. */
+static size_t answer_unanswered(iso_pool* pool,
+                                pool_worker* w,
+                                iso_proto_code code,
+                                const char* msg) {
   pool_job** left = NULL;
   size_t n = 0, cap = 0;
   pthread_mutex_lock(&pool->jobs_lock);
+  if (w != NULL) {
+    pthread_mutex_lock(&pool->lock); /* target and on_worker */
+  }
   for (pool_req* req = pool->reqs_head; req != NULL; req = req->rnext) {
     for (size_t i = 0; i < req->msg.count; i++) {
       pool_job* job = &req->jobs[i];
-      if (atomic_load(&job->answered)) {
+      if (atomic_load(&job->answered) ||
+          (w != NULL && (job->target != w || !job->on_worker))) {
         continue;
       }
       if (n == cap) {
@@ -713,14 +715,35 @@ size_t pool__answer_leftovers(iso_pool* pool,
       }
     }
   }
+  if (w != NULL) {
+    pthread_mutex_unlock(&pool->lock);
+  }
   pthread_mutex_unlock(&pool->jobs_lock);
   for (size_t i = 0; i < n; i++) {
-    encode_error_as(left[i], code, msg, -1);
+    encode_error_as(left[i], code, msg, w != NULL ? w->id : -1);
     pool__job_answered(left[i]);
     pool__job_release(left[i]);
   }
   free(left);
   return n;
+}
+
+/* The shutdown's last resort: every job still unanswered (stuck in a
+ * bus when its worker stopped, or on a worker that would not stop) is
+ * answered code/msg here, so no client waits in vain. The job stays where
+ * it is (its request is never freed: the process is ending). Thread: the
+ * shutdown's. Returns how many it answered. */
+size_t pool__answer_leftovers(iso_pool* pool,
+                              iso_proto_code code,
+                              const char* msg) {
+  return answer_unanswered(pool, NULL, code, msg);
+}
+
+size_t pool__answer_worker(iso_pool* pool,
+                           pool_worker* w,
+                           iso_proto_code code,
+                           const char* msg) {
+  return answer_unanswered(pool, w, code, msg);
 }
 
 /* A client's connection closed: its jobs are cancelled (their answers
@@ -831,6 +854,8 @@ void* pool__watchdog_main(void* arg) {
       }
       pthread_mutex_unlock(&pool->lock);
     }
+    pool_worker* lost[POOL_MAX_WORKERS];
+    int nlost = 0;
     for (int i = 0; i < nw; i++) {
       if (!run[i].stop) {
         continue;
@@ -841,6 +866,16 @@ void* pool__watchdog_main(void* arg) {
         iso_rt_terminate_gen(rt, run[i].gen);
       }
       pool__worker_rt_unlock(ws[i]);
+      /* the entry it stopped before and still runs: how long since? */
+      if (ws[i]->stop_gen != run[i].gen) {
+        ws[i]->stop_gen = run[i].gen;
+        ws[i]->stop_ns = now;
+      } else if (now - ws[i]->stop_ns > POOL_LOST_GRACE_MS * 1000000ull) {
+        lost[nlost++] = ws[i];
+      }
+    }
+    for (int i = 0; i < nlost; i++) {
+      pool__worker_lost(pool, lost[i]);
     }
     /* queued jobs past their deadline */
     pool_job* expired = NULL;

@@ -75,6 +75,13 @@ int iso_pool_start(const iso_pool_opts* opts,
                    char* err,
                    size_t errlen);
 
+/* iso_pool_abandoned: after iso_pool_shutdown, how many workers it did
+ * not wait for because their JavaScript would not stop (the shutdown
+ * waits the grace and one more second). Their threads still run V8: the
+ * owner should end the process with _exit rather than free the pool or
+ * tear V8 down. Thread: the owner's. */
+int iso_pool_abandoned(const iso_pool* pool);
+
 /* iso_pool_shutdown: stop accepting jobs (new ones are answered
  * shutting_down), wait up to grace_ms for the jobs in flight, answer the
  * rest shutting_down, then stop the workers. Blocks. */

@@ -64,7 +64,7 @@ static void sleep_ms(int ms) {
  * it. Thread: not the worker's own, not an NNG callback. */
 static void worker_destroy(iso_pool* pool, pool_worker* w, int launched) {
   if (launched) {
-    pool__worker_stop(w);
+    pool__worker_stop(w, 0);
   }
   pool__ops_forget(pool, w);
   iso_bus_close(w->end);
@@ -132,7 +132,9 @@ void pool__reap(iso_pool* pool) {
              pool->stopping != POOL_STOP_NONE;
   for (int i = 0; i < pool->nworkers && !hold;) {
     pool_worker* w = pool->workers[i];
-    if (atomic_load(&w->state) == POOL_W_RETIRING && w->inflight == 0) {
+    int st = atomic_load(&w->state);
+    if ((st == POOL_W_RETIRING && w->inflight == 0) ||
+        (st == POOL_W_LOST && atomic_load(&w->exited))) {
       done[n++] = w;
       pool->workers[i] = pool->workers[--pool->nworkers];
     } else {
@@ -166,13 +168,15 @@ static int resize_locked(iso_pool* pool, int n, char* err, size_t errlen) {
   }
   int alive = 0;
   for (int i = 0; i < pool->nworkers; i++) {
-    alive += atomic_load(&pool->workers[i]->state) != POOL_W_RETIRING;
+    int st = atomic_load(&pool->workers[i]->state);
+    alive += st != POOL_W_RETIRING && st != POOL_W_LOST;
   }
   pool->configured = n;
   /* shrink: the newest go first */
   for (int i = pool->nworkers - 1; i >= 0 && alive > n; i--) {
     pool_worker* w = pool->workers[i];
-    if (atomic_load(&w->state) != POOL_W_RETIRING) {
+    int st = atomic_load(&w->state);
+    if (st != POOL_W_RETIRING && st != POOL_W_LOST) {
       atomic_store(&w->state, POOL_W_RETIRING);
       alive--;
     }
@@ -238,7 +242,7 @@ static void destroy_workers(iso_pool* pool) {
   pool->nworkers = 0;
   pthread_mutex_unlock(&pool->lock);
   for (int i = 0; i < n; i++) {
-    pool__worker_stop(pool->workers[i]);
+    pool__worker_stop(pool->workers[i], 0);
   }
   pool__ops_stop(pool); /* op responses due to stopped workers are freed */
   for (int i = 0; i < n; i++) {
@@ -335,11 +339,55 @@ int iso_pool_start(const iso_pool_opts* opts,
 
 /* ---- shutdown ---- */
 
+void pool__worker_lost(iso_pool* pool, pool_worker* w) {
+  pthread_mutex_lock(&pool->lock);
+  int st = atomic_load(&w->state);
+  if (pool->stopping != POOL_STOP_NONE || st == POOL_W_LOST ||
+      st == POOL_W_STOPPED) {
+    pthread_mutex_unlock(&pool->lock);
+    return; /* a shutdown waits for its workers with a bound of its own */
+  }
+  atomic_store(&w->state, POOL_W_LOST); /* routing passes it by */
+  /* when its thread comes back it stops as at a shutdown; its loop runs
+   * (nothing stopped it: `stop` was 0), so the wake reaches it */
+  if (!atomic_exchange(&w->stop, 1)) {
+    uv_async_send(&w->async);
+  }
+  pthread_mutex_unlock(&pool->lock);
+  char msg[160];
+  snprintf(msg, sizeof(msg),
+           "worker %d was lost: JavaScript on it ran on %d ms after it was "
+           "stopped at its deadline; a new worker took its place",
+           w->id, POOL_LOST_GRACE_MS);
+  size_t n = pool__answer_worker(pool, w, ISO_CODE_WORKER_LOST, msg);
+  pool__log(pool, "error",
+            "worker %d lost: its JavaScript ran on %d ms after it was "
+            "stopped; %zu job(s) answered worker_lost; starting a new worker",
+            w->id, POOL_LOST_GRACE_MS, n);
+  char err[256];
+  pthread_mutex_lock(&pool->resize_lock);
+  int rc = worker_add(pool, err, sizeof(err));
+  pthread_mutex_unlock(&pool->resize_lock);
+  if (rc != 0 && rc != ISO_ECLOSED) {
+    pool__log(pool, "error", "worker %d lost and not replaced: %s", w->id,
+              err);
+  }
+}
+
+int iso_pool_abandoned(const iso_pool* pool) {
+  return pool->abandoned;
+}
+
 static int total_inflight(iso_pool* pool) {
   int n = 0;
   pthread_mutex_lock(&pool->lock);
   for (int i = 0; i < pool->nworkers; i++) {
-    n += pool->workers[i]->inflight;
+    /* a lost or abandoned worker may never give its jobs back (they are
+     * answered: the watchdog did, or the shutdown's last resort will) */
+    if (atomic_load(&pool->workers[i]->state) != POOL_W_LOST &&
+        !pool->workers[i]->abandoned) {
+      n += pool->workers[i]->inflight;
+    }
   }
   n += pool->qlen;
   pthread_mutex_unlock(&pool->lock);
@@ -387,9 +435,19 @@ void iso_pool_shutdown(iso_pool* pool) {
   memcpy(ws, pool->workers, (size_t)n * sizeof(ws[0]));
   pthread_mutex_unlock(&pool->lock);
   pthread_mutex_unlock(&pool->resize_lock);
+  /* a thread whose JavaScript never stops is not waited for past the
+   * grace and one more second: SIGTERM always ends the process */
+  uint64_t until = pool__now() + 1000000000ull;
+  int abandoned = 0;
   for (int i = 0; i < n; i++) {
-    pool__worker_stop(ws[i]);
+    if (pool__worker_stop(ws[i], until) != 0) {
+      abandoned++;
+      pool__log(pool, "warn",
+                "worker %d: its JavaScript would not stop; not waited for",
+                ws[i]->id);
+    }
   }
+  pool->abandoned = abandoned;
   stop_watchdog(pool);
   pool__ops_stop(pool);
   end = pool__now() + 2000000000ull;
@@ -416,7 +474,9 @@ void iso_pool_free(iso_pool* pool) {
   pool__admin_stop(pool);
   iso_server_free(pool->server);
   for (int i = 0; i < pool->nworkers; i++) {
-    worker_destroy(pool, pool->workers[i], 0);
+    if (!pool->workers[i]->abandoned) { /* its thread still uses it */
+      worker_destroy(pool, pool->workers[i], 0);
+    }
   }
   pool__ops_free(pool);
   iso_metrics_free(pool->metrics);

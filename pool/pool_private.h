@@ -116,8 +116,15 @@ enum {
   POOL_W_RUNNING,
   POOL_W_RECYCLING, /* no new jobs; a fresh isolate once the last is done */
   POOL_W_RETIRING,  /* no new jobs; stops once the last is done (resize) */
-  POOL_W_STOPPED
+  POOL_W_STOPPED,
+  POOL_W_LOST /* its JavaScript would not stop: its jobs were answered
+                 worker_lost and a new worker took its place; freed once its
+                 thread comes back, if ever */
 };
+
+/* How long JavaScript the watchdog stopped may go on running before its
+ * worker is declared lost. */
+#define POOL_LOST_GRACE_MS 1000
 
 /* Worker control requests (pool_worker.ctl bits), from the admin plane. */
 enum {
@@ -165,6 +172,10 @@ struct pool_worker {
   pool_job* active; /* jobs started, sorted by deadline */
   int inflight;     /* dispatcher side, under pool->lock */
   atomic_int stop;
+  atomic_int exited; /* its thread has left worker_main */
+  int abandoned;     /* the shutdown stopped waiting for its thread */
+  uint64_t stop_gen; /* the watchdog's: the entry it stopped, and when */
+  uint64_t stop_ns;
   int thread_started;
   int start_done; /* under info_lock; info_cond signals it */
   int start_rc;
@@ -191,6 +202,7 @@ struct iso_pool {
   pool_worker* workers[POOL_MAX_WORKERS];
   int nworkers;
   int configured;              /* the size the pool is asked to be (lock) */
+  int abandoned; /* workers the shutdown did not wait for (iso_pool_abandoned) */
   int stopping;                /* POOL_STOP_* (under lock) */
   pthread_mutex_t resize_lock; /* one resize at a time; the shutdown */
   int next_worker_id;
@@ -245,6 +257,12 @@ void pool__peer_closed_cb(uint32_t peer, void* arg); /* iso_server's */
 size_t pool__answer_leftovers(iso_pool* pool,
                               iso_proto_code code,
                               const char* msg);
+/* pool__answer_worker: answers code/msg every unanswered job on w (its
+ * worker is lost); returns how many. Thread: not a worker's. */
+size_t pool__answer_worker(iso_pool* pool,
+                           pool_worker* w,
+                           iso_proto_code code,
+                           const char* msg);
 /* A cancel in two steps: pool__cancel_begin, with jobs_lock held (the
  * job was found in the registry, so its request is alive), takes the job
  * out of the wait queue, claims it, and if it is on a worker wakes that
@@ -263,6 +281,11 @@ void pool__cancel_end(iso_pool* pool, pool_cancel* c, const char* msg);
 
 /* pool.c */
 int pool__resize(iso_pool* pool, int n, char* err, size_t errlen);
+/* pool__worker_lost: the watchdog stopped w's JavaScript and it ran on
+ * for POOL_LOST_GRACE_MS: routing passes it by, its jobs are answered
+ * worker_lost, it is asked to stop when (if ever) its thread comes back,
+ * and a new worker takes its place. Thread: the watchdog. */
+void pool__worker_lost(iso_pool* pool, pool_worker* w);
 void pool__reap(iso_pool* pool);
 
 /* admin.c */
@@ -283,7 +306,11 @@ void pool__ops_forget(iso_pool* pool, pool_worker* w); /* before its close */
 /* worker.c */
 void pool__worker_init(pool_worker* w, iso_pool* pool, int id);
 int pool__worker_start(pool_worker* w); /* waits for its runtime */
-void pool__worker_stop(pool_worker* w);
+/* pool__worker_stop: asks the worker to stop and waits for its thread
+ * until `until_ns` (pool__now() time; 0: for ever). Returns 0, or -1 when
+ * the thread did not come back in time (its JavaScript would not stop):
+ * the worker is then abandoned and never freed. */
+int pool__worker_stop(pool_worker* w, uint64_t until_ns);
 void pool__worker_free(pool_worker* w); /* after the watchdog stopped */
 /* The worker's runtime for another thread (the watchdog), or NULL once it
  * is gone; held until pool__worker_rt_unlock. */

@@ -899,6 +899,7 @@ static void* worker_main(void* arg) {
   uv_close((uv_handle_t*)&w->ops_poll, handle_closed_cb);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_loop_close(&w->loop);
+  atomic_store(&w->exited, 1); /* pool__reap may join it now */
   return NULL;
 }
 
@@ -929,9 +930,9 @@ int pool__worker_start(pool_worker* w) {
   return 0;
 }
 
-void pool__worker_stop(pool_worker* w) {
+int pool__worker_stop(pool_worker* w, uint64_t until_ns) {
   if (!w->thread_started) {
-    return;
+    return 0;
   }
   if (w->start_rc == 0 && !atomic_exchange(&w->stop, 1)) {
     uv_async_send(&w->async);
@@ -945,8 +946,29 @@ void pool__worker_stop(pool_worker* w) {
     }
     pthread_mutex_unlock(&w->rt_lock);
   }
-  pthread_join(w->thread, NULL);
+  if (until_ns == 0) {
+    pthread_join(w->thread, NULL);
+    w->thread_started = 0;
+    return 0;
+  }
+  /* JavaScript stuck where a stop cannot reach it (a builtin that never
+   * checks, an engine bug) would hold the join for ever */
+  uint64_t now = pool__now();
+  uint64_t left = until_ns > now ? until_ns - now : 0;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += (time_t)(left / 1000000000u);
+  ts.tv_nsec += (long)(left % 1000000000u);
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  if (pthread_timedjoin_np(w->thread, NULL, &ts) != 0) {
+    w->abandoned = 1;
+    return -1;
+  }
   w->thread_started = 0;
+  return 0;
 }
 
 void pool__worker_free(pool_worker* w) {

@@ -487,6 +487,121 @@ static void modules_do_not_share_realms(void) {
   svc_stop(&s);
 }
 
+/* JavaScript a stop cannot reach (a test fault: op_test_block holds the
+ * thread in C, as a builtin that ignores termination would): past its
+ * deadline and POOL_LOST_GRACE_MS (1 s) its worker is declared lost, the
+ * job and the others waiting on that worker are answered worker_lost, a
+ * new worker takes its place, and the lost one is freed when its thread
+ * comes back. */
+static void worker_lost_when_javascript_will_not_stop(void) {
+  setenv("ISOPOOL_TEST_FAULTS", "1", 1);
+  svc s;
+  const char* extra[] = {"--timeout", "5000", "--log-level", "info", NULL};
+  int started = svc_start(&s, "2", extra);
+  unsetenv("ISOPOOL_TEST_FAULTS");
+  if (started != 0) {
+    svc_stop(&s);
+    return;
+  }
+  enum { WAITING = 6 };
+  tracker t;
+  tracker_init(&t, 1 + WAITING);
+  iso_job stuck = {.kind = ISO_JOB_EVAL,
+                   .source = "Isopool.core.ops.op_test_block(4000);"
+                             "export default 'unreachable';",
+                   .timeout_ms = 300};
+  int64_t t0 = now_ms();
+  CHECK_EQ(tracker_submit(&t, s.c, 0, stuck, 20000), 0);
+  sleep_ms(100);
+  /* some of these queue behind it on its worker (least loaded first) */
+  for (int i = 1; i <= WAITING; i++) {
+    iso_job j = {.kind = ISO_JOB_EVAL,
+                 .source = "await new Promise((r) => setTimeout(r, 200));"
+                           "export default 'ok';",
+                 .timeout_ms = 10000};
+    CHECK_EQ(tracker_submit(&t, s.c, i, j, 20000), 0);
+  }
+  CHECK(tracker_wait(&t, 1 + WAITING, 15000));
+  CHECK_EQ(t.r[0].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t.r[0].code, ISO_CODE_WORKER_LOST);
+  CHECK_CONTAINS(t.r[0].message, "was lost");
+  /* at its deadline and the grace, not when the fault let go (4 s) */
+  CHECK(t.r[0].done_ms - t0 < 3000);
+  int lost = 0, ok = 0;
+  for (int i = 1; i <= WAITING; i++) {
+    if (t.r[i].status == ISO_STATUS_FULFILLED) {
+      CHECK_STR(t.r[i].value, "\"ok\"");
+      ok++;
+    } else {
+      CHECK_EQ(t.r[i].code, ISO_CODE_WORKER_LOST);
+      CHECK(t.r[i].done_ms - t0 < 3000);
+      lost++;
+    }
+  }
+  CHECK(ok >= 1); /* the other worker's */
+  fprintf(stderr, "    %d waiting jobs answered worker_lost, %d ran\n", lost,
+          ok);
+  tracker_check_once(&t);
+  tracker_free(&t);
+  /* both workers serve at once again: the survivor and the new one */
+  check_probes(&s, 3000);
+  CHECK(log_contains(s.log, "lost: its JavaScript ran on"));
+  /* the lost thread comes back when the fault lets go, and is freed */
+  sleep_ms(4500);
+  check_probes(&s, 3000);
+  svc_stop(&s);
+}
+
+/* SIGTERM ends the daemon within --grace-ms and one second even when a
+ * worker's JavaScript will not stop; the stuck job is answered. */
+static void sigterm_bounded_with_javascript_that_will_not_stop(void) {
+  setenv("ISOPOOL_TEST_FAULTS", "1", 1);
+  svc s;
+  const char* extra[] = {"--grace-ms", "500", NULL};
+  int started = svc_start(&s, "1", extra);
+  unsetenv("ISOPOOL_TEST_FAULTS");
+  if (started != 0) {
+    svc_stop(&s);
+    return;
+  }
+  tracker t;
+  tracker_init(&t, 1);
+  iso_job stuck = {.kind = ISO_JOB_EVAL,
+                   .source = "Isopool.core.ops.op_test_block(15000);",
+                   .timeout_ms = 30000};
+  CHECK_EQ(tracker_submit(&t, s.c, 0, stuck, 20000), 0);
+  sleep_ms(300);
+  int64_t t0 = now_ms();
+  kill(s.pid, SIGTERM);
+  CHECK_EQ(daemon_wait(&s.pid, 5000), 0);
+  int64_t took = now_ms() - t0;
+  fprintf(stderr, "    exited %lld ms after SIGTERM\n", (long long)took);
+  CHECK(took < 2500);
+  CHECK(tracker_wait(&t, 1, 3000));
+  CHECK_EQ(t.r[0].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t.r[0].code, ISO_CODE_SHUTTING_DOWN);
+  tracker_check_once(&t);
+  tracker_free(&t);
+  svc_stop(&s);
+}
+
+/* The fault is off unless the daemon's environment turns it on. */
+static void test_fault_is_off_by_default(void) {
+  svc s;
+  if (svc_start(&s, "1", NULL) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_result r;
+  iso_job j = {.kind = ISO_JOB_EVAL,
+               .source = "export default Isopool.core.ops.op_test_block(1);"};
+  CHECK_EQ(iso_client_call(s.c, &j, 5000, &r), 0);
+  CHECK_EQ(r.status, ISO_STATUS_REJECTED);
+  CHECK_CONTAINS(r.message, "off in this process");
+  iso_result_free(&r);
+  svc_stop(&s);
+}
+
 /* 12: lone surrogates in every string a job can make reach the client as
  * valid UTF-8 (U+FFFD), in values, logs, error names and messages. */
 static int utf8_ok(const char* s, size_t n) {
@@ -567,6 +682,11 @@ int main(int argc, char** argv) {
       {"shared_realm_stop_loses_no_job", shared_realm_stop_loses_no_job},
       {"lone_surrogates_are_replaced", lone_surrogates_are_replaced},
       {"modules_do_not_share_realms", modules_do_not_share_realms},
+      {"worker_lost_when_javascript_will_not_stop",
+       worker_lost_when_javascript_will_not_stop},
+      {"sigterm_bounded_with_javascript_that_will_not_stop",
+       sigterm_bounded_with_javascript_that_will_not_stop},
+      {"test_fault_is_off_by_default", test_fault_is_off_by_default},
       {NULL, NULL},
   };
   return iso_test_rows(argc, argv, kCases, sizeof kCases / sizeof *kCases,
