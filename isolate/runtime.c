@@ -1002,7 +1002,12 @@ int iso_realm_eval(iso_realm* realm,
     }
     free(url);
     if (ev->state != EV_FAILED) {
-      if (m == NULL) {
+      if (m == NULL && realm->nmods >= ISO_MOD_MAX) {
+        iso__error_set(&ev->err, ISO_ETOOBIG, ISO_JS_UNCAUGHT, "RangeError",
+                       "this realm's module map is full (%d modules)",
+                       ISO_MOD_MAX);
+        ev->state = EV_FAILED;
+      } else if (m == NULL) {
         iso__error_set(&ev->err, ISO_ENOMEM, ISO_JS_PLAIN, "Error",
                        "out of memory");
         ev->state = EV_FAILED;

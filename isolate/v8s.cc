@@ -892,6 +892,18 @@ v8s_ref module_ref_of(v8s_isolate* iso, Local<Module> module) {
   return 0;
 }
 
+// A specifier crosses into C as a C string: one with a NUL in it would be
+// cut there ('./ok.js\0/../x' would load ok.js), so it is refused.
+bool nul_free(const std::string& spec, char* err, size_t errlen) {
+  if (spec.find('\0') == std::string::npos) {
+    return true;
+  }
+  snprintf(err, errlen,
+           "Module specifier \"%.200s\" contains a NUL character",
+           spec.c_str());
+  return false;
+}
+
 MaybeLocal<Module> resolve_cb(Local<Context> context,
                               Local<String> specifier,
                               Local<FixedArray> assertions,
@@ -904,8 +916,13 @@ MaybeLocal<Module> resolve_cb(Local<Context> context,
   if (realm != nullptr) {
     std::string spec = to_std(isolate, specifier);
     std::string type = type_of_assertions(context, assertions);
-    target = iso->host->resolve(realm, spec.c_str(), type.c_str(),
-                                module_ref_of(iso, referrer), err, sizeof(err));
+    if (!nul_free(spec, err, sizeof(err))) {
+      target = 0;
+    } else {
+      target = iso->host->resolve(realm, spec.c_str(), type.c_str(),
+                                  module_ref_of(iso, referrer), err,
+                                  sizeof(err));
+    }
   }
   Local<Module> m = ref_module(iso, target);
   if (m.IsEmpty()) {
@@ -935,11 +952,13 @@ MaybeLocal<Promise> dyn_import_cb(Local<Context> context,
     std::string type = type_of_assertions(context, assertions);
     std::string referrer =
         resource_name.IsEmpty() ? "" : to_std(isolate, resource_name);
-    v8s_ref r = ref_new(iso, resolver);
-    rc = iso->host->dyn_import(realm, spec.c_str(), type.c_str(),
-                               referrer.c_str(), r, err, sizeof(err));
-    if (rc != 0) {
-      v8s_ref_free(iso, r);
+    if (nul_free(spec, err, sizeof(err))) {
+      v8s_ref r = ref_new(iso, resolver);
+      rc = iso->host->dyn_import(realm, spec.c_str(), type.c_str(),
+                                 referrer.c_str(), r, err, sizeof(err));
+      if (rc != 0) {
+        v8s_ref_free(iso, r);
+      }
     }
   }
   if (rc != 0) {

@@ -261,6 +261,15 @@ static const hostile kCases[] = {
           "Object.defineProperty(e, 'stack', { get() { throw e; } });"
           "throw e;"),
      REJECTED("x")},
+    /* a NUL cut specifiers short where they crossed into C */
+    {"nul_in_dynamic_specifier",
+     EVAL("let r; try { await import('./bystander.js\\0/../../x'); r = 'loaded'; }"
+          " catch (e) { r = e.message; } export default r;"),
+     FULFILLED("\"Module specifier \\\"./bystander.js\\\" contains a NUL "
+               "character\"")},
+    {"nul_in_static_specifier",
+     EVAL("import f from './bystander.js\\0x'; export default f;"),
+     REJECTED("contains a NUL character")},
     /* 3: Array.prototype poisoned, then arguments */
     {"array_proto_setter_eval",
      EVAL("Object.defineProperty(Array.prototype, '0', {configurable: true,"
