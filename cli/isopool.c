@@ -50,6 +50,12 @@ static const char kUsage[] =
     "  --timeout MS       default job deadline (default 30000)\n"
     "  --grace-ms MS      shutdown grace for running jobs (default 5000)\n"
     "  --heap-mb N        V8 heap limit per worker (default 512)\n"
+    "  --background-ms MS how long JavaScript that belongs to no pending\n"
+    "                     job (a timer a call left) may run at a time\n"
+    "                     (default 1000)\n"
+    "  --allow-call-source  take `source` on call jobs: the module text a\n"
+    "                     worker's warm module is compiled from (only for\n"
+    "                     clients trusted with every module's calls)\n"
     "  --tls-cert FILE, --tls-key FILE  for tls+tcp:// listeners\n"
     "  --admin URL        the admin socket for poolctl (default\n"
     "                     ipc://$XDG_RUNTIME_DIR/isopool/admin.sock, else\n"
@@ -369,7 +375,9 @@ static int cmd_serve(int argc, char** argv) {
     O_LOG_FORMAT,
     O_LOG_LEVEL,
     O_METRICS,
-    O_LOG_JOBS
+    O_LOG_JOBS,
+    O_BACKGROUND,
+    O_CALL_SOURCE
   };
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
@@ -395,6 +403,8 @@ static int cmd_serve(int argc, char** argv) {
       {"log-level", required_argument, NULL, O_LOG_LEVEL},
       {"metrics", required_argument, NULL, O_METRICS},
       {"log-jobs", no_argument, NULL, O_LOG_JOBS},
+      {"background-ms", required_argument, NULL, O_BACKGROUND},
+      {"allow-call-source", no_argument, NULL, O_CALL_SOURCE},
       PERM_OPTIONS,
       {NULL, 0, NULL, 0},
   };
@@ -414,6 +424,7 @@ static int cmd_serve(int argc, char** argv) {
       {'m', "--heap-mb", 1L << 20, 0},
       {O_OPTHREADS, "--op-threads", 256, 0},
       {O_KVMAX, "--kv-max-mb", 1L << 20, 0},
+      {O_BACKGROUND, "--background-ms", 3600000, 0},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {.stop_cb = stop_cb};
@@ -465,6 +476,9 @@ static int cmd_serve(int argc, char** argv) {
         break;
       case O_LOG_JOBS:
         po.log_jobs = 1;
+        break;
+      case O_CALL_SOURCE:
+        po.allow_call_source = 1;
         break;
       case O_ADMIN_TOKEN:
         if (check_token(optarg, strlen(optarg), "given by --admin-token") !=
@@ -520,6 +534,7 @@ static int cmd_serve(int argc, char** argv) {
   po.heap_mb = (size_t)nums[6].value;
   po.op_threads = (int)nums[7].value;
   po.kv_max_mb = (size_t)nums[8].value;
+  po.background_ms = (uint32_t)nums[9].value;
   po.data_dir = pf.data;
   po.allow_read = pf.read;
   po.allow_write = pf.write;

@@ -479,6 +479,16 @@ void pool__request_cb(iso_server_req* sreq,
   for (size_t i = 0; i < n; i++) {
     const iso_proto_req* in = &req->msg.reqs[i];
     char why[256];
+    if (in->err == 0 && in->kind == ISO_JOB_CALL && in->source.ptr != NULL &&
+        !pool->opts.allow_call_source) {
+      /* a call's source would be the code of the module's later calls on
+       * that worker, other clients' included */
+      req->jobs[i].perm_err = strdup(
+          "`source` on a call job is refused: this service compiles its "
+          "warm modules from its module root only (isopool serve "
+          "--allow-call-source lets trusted clients send it)");
+      continue;
+    }
     if (in->err == 0 &&
         iso_perms_narrow(pool->granted, in->permissions.data,
                          in->permissions.len, &req->jobs[i].perms, why,

@@ -42,6 +42,10 @@ typedef struct iso_pool_opts {
   /* how long JavaScript that belongs to no pending job (a timer a call
    * left in a warm realm) may run at a time; 0: 1000 */
   uint32_t background_ms;
+  /* 1: call jobs may bring their module's `source` (trusted clients only:
+   * a source sets the code every later call of that module on that worker
+   * runs); 0: such a job is refused bad_request */
+  int allow_call_source;
   /* the op bus and what ops may do (docs/ops.md) */
   int op_threads;          /* 0: 2 */
   const char* data_dir;    /* isopool:fs's root; NULL: none */

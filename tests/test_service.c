@@ -321,7 +321,9 @@ static void t_eval_with_args(void) {
 /* Documented: the warm realm of call jobs persists per worker, so module
  * state and globals survive between calls on the same worker. */
 static void t_call_keeps_globals(void) {
-  const char* flags[] = {"--workers", "1", NULL};
+  /* the calls below bring their module's source, which a service takes
+   * only when told to */
+  const char* flags[] = {"--workers", "1", "--allow-call-source", NULL};
   svc s;
   if (svc_start(&s, flags, 0) != 0) {
     svc_stop(&s);

@@ -611,6 +611,39 @@ static void test_fault_is_off_by_default(void) {
   svc_stop(&s);
 }
 
+/* 14: a call job's `source` would become the code of its module's later
+ * calls on that worker, other clients' included: refused unless the
+ * service is told to take it (--allow-call-source), and then, still, one
+ * module's realm only. */
+static void call_source_is_opt_in(void) {
+  svc s;
+  if (svc_start(&s, "1", NULL) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_result r;
+  /* a spy for a module another client calls */
+  iso_job spy = {.kind = ISO_JOB_CALL,
+                 .module = "observe.js",
+                 .export_name = "look",
+                 .source = "export function look() { return 'spied'; }"};
+  CHECK_EQ(iso_client_call(s.c, &spy, 5000, &r), 0);
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_BAD_REQUEST);
+  CHECK_CONTAINS(r.message, "--allow-call-source");
+  iso_result_free(&r);
+  /* the real module is what callers get */
+  iso_job look = {
+      .kind = ISO_JOB_CALL, .module = "observe.js", .export_name = "look"};
+  CHECK_EQ(iso_client_call(s.c, &look, 5000, &r), 0);
+  CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+  char* json = json_of(r.value, r.value_len);
+  CHECK(json != NULL && strstr(json, "spied") == NULL);
+  free(json);
+  iso_result_free(&r);
+  svc_stop(&s);
+}
+
 /* 12: lone surrogates in every string a job can make reach the client as
  * valid UTF-8 (U+FFFD), in values, logs, error names and messages. */
 static int utf8_ok(const char* s, size_t n) {
@@ -691,6 +724,7 @@ int main(int argc, char** argv) {
       {"shared_realm_stop_loses_no_job", shared_realm_stop_loses_no_job},
       {"lone_surrogates_are_replaced", lone_surrogates_are_replaced},
       {"modules_do_not_share_realms", modules_do_not_share_realms},
+      {"call_source_is_opt_in", call_source_is_opt_in},
       {"worker_lost_when_javascript_will_not_stop",
        worker_lost_when_javascript_will_not_stop},
       {"sigterm_bounded_with_javascript_that_will_not_stop",
