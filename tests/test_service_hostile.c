@@ -25,6 +25,7 @@
 #include "iso_client.h"
 #include "iso_err.h"
 #include "iso_proto.h"
+#include "iso_utf8.h"
 #include "json_check.h"
 #include "tap.h"
 #include "tracker.h"
@@ -646,33 +647,6 @@ static void call_source_is_opt_in(void) {
 
 /* 12: lone surrogates in every string a job can make reach the client as
  * valid UTF-8 (U+FFFD), in values, logs, error names and messages. */
-static int utf8_ok(const char* s, size_t n) {
-  const unsigned char* p = (const unsigned char*)s;
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = p[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                                                : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > n) {
-      return 0;
-    }
-    unsigned cp = len == 1 ? c : c & (0x7f >> len);
-    for (size_t k = 1; k < len; k++) {
-      if ((p[i + k] & 0xc0) != 0x80) {
-        return 0;
-      }
-      cp = (cp << 6) | (p[i + k] & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return 0;
-    }
-    i += len;
-  }
-  return 1;
-}
-
 static void lone_surrogates_are_replaced(void) {
   svc s;
   if (svc_start(&s, "2", NULL) != 0) {
@@ -693,21 +667,21 @@ static void lone_surrogates_are_replaced(void) {
     CHECK(r.status == ISO_STATUS_FULFILLED || r.status == ISO_STATUS_REJECTED);
     if (r.status == ISO_STATUS_FULFILLED) {
       char* json = json_of(r.value, r.value_len);
-      CHECK(json != NULL && utf8_ok(json, strlen(json)));
+      CHECK(json != NULL && iso_utf8_valid(json, strlen(json)));
       CHECK_CONTAINS(json, "\xef\xbf\xbd"); /* U+FFFD */
       free(json);
       CHECK_EQ(r.nlogs, 2u);
       for (size_t k = 0; k < r.nlogs; k++) {
-        CHECK(utf8_ok(r.logs[k].text, r.logs[k].len));
+        CHECK(iso_utf8_valid(r.logs[k].text, r.logs[k].len));
         CHECK_CONTAINS(r.logs[k].text, "\xef\xbf\xbd");
       }
     } else {
-      CHECK(r.message != NULL && utf8_ok(r.message, strlen(r.message)));
+      CHECK(r.message != NULL && iso_utf8_valid(r.message, strlen(r.message)));
       /* a thrown string is shown as JSON, which escapes it instead */
       CHECK(r.message != NULL && (strstr(r.message, "\xef\xbf\xbd") ||
                                   strstr(r.message, "\\ud800")));
-      CHECK(r.name == NULL || utf8_ok(r.name, strlen(r.name)));
-      CHECK(r.stack == NULL || utf8_ok(r.stack, strlen(r.stack)));
+      CHECK(r.name == NULL || iso_utf8_valid(r.name, strlen(r.name)));
+      CHECK(r.stack == NULL || iso_utf8_valid(r.stack, strlen(r.stack)));
     }
     iso_result_free(&r);
   }
