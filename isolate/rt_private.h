@@ -49,8 +49,8 @@ struct iso_mod {
   iso_js_error err; /* MOD_FAILED: why (read error) */
   iso_waiter* waiters;
   iso_read* read; /* in flight */
-  int loads;       /* live loads that visited it: a failed record is
-                      removed from the map once none is left */
+  int loads;      /* live loads that visited it: a failed record is
+                     removed from the map once none is left */
 };
 
 /* One asynchronous, recursive load of a module graph (the seed's
@@ -172,8 +172,8 @@ struct iso_realm {
   int failed;
   int freed;
   int idle_notified;
-  size_t nmods; /* records in the module map (at most ISO_MOD_MAX) */
-  size_t op_args_out;       /* bytes of its async op arguments not yet back */
+  size_t nmods;       /* records in the module map (at most ISO_MOD_MAX) */
+  size_t op_args_out; /* bytes of its async op arguments not yet back */
   iso_op_budget* op_budget; /* the results of its ops (ops/) */
   int broken; /* a stop dropped its promise jobs (iso_realm_broken) */
 };
@@ -223,9 +223,9 @@ struct iso_rt {
   struct iso_op_work* op_works; /* batches on libuv's thread pool */
   v8s_op_result* op_results;    /* scratch for iso_rt_ops_done */
   size_t cap_op_results;
-  uint32_t next_tag;    /* evaluations' job tags */
-  uint64_t ops_dropped; /* responses whose realm was gone */
-  size_t op_args_out;   /* bytes of async op arguments not yet back */
+  uint32_t next_tag;        /* evaluations' job tags */
+  uint64_t ops_dropped;     /* responses whose realm was gone */
+  size_t op_args_out;       /* bytes of async op arguments not yet back */
   iso_op_budget* op_budget; /* the results of its batches (ops/) */
 };
 

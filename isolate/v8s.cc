@@ -166,8 +166,7 @@ class HookedRunner : public v8::TaskRunner {
   }
   void PostNonNestableDelayedTask(std::unique_ptr<v8::Task> task,
                                   double delay_in_seconds) override {
-    inner_->PostNonNestableDelayedTask(Wrap(std::move(task)),
-                                       delay_in_seconds);
+    inner_->PostNonNestableDelayedTask(Wrap(std::move(task)), delay_in_seconds);
   }
   void PostIdleTask(std::unique_ptr<v8::IdleTask> task) override {
     inner_->PostIdleTask(std::move(task));
@@ -262,9 +261,9 @@ struct v8s_isolate {
   uv_loop_t* loop = nullptr;
   const v8s_host* host = nullptr;
   void* host_data = nullptr;
-  size_t heap_max = 0;    // the configured limit (bytes), 0: V8's own
-  bool heap_over = false;  // the heap went past it once
-  size_t heap_check_at = 0;      // gc_epilogue_cb: when to look again
+  size_t heap_max = 0;            // the configured limit (bytes), 0: V8's own
+  bool heap_over = false;         // the heap went past it once
+  size_t heap_check_at = 0;       // gc_epilogue_cb: when to look again
   bool heap_check_asked = false;  // a full collection is asked for
   size_t wasm_bytes = 0;          // WebAssembly memory, as gc_prologue_cb saw
   std::vector<Global<Data>> refs;
@@ -443,7 +442,8 @@ MaybeLocal<ArrayBuffer> new_buffer(Isolate* isolate, size_t n) {
   if (n == 0) {
     return ArrayBuffer::New(isolate, 0);
   }
-  CappedAllocator* a = static_cast<v8s_isolate*>(isolate->GetData(0))->allocator;
+  CappedAllocator* a =
+      static_cast<v8s_isolate*>(isolate->GetData(0))->allocator;
   void* data = a->AllocateUninitialized(n);
   if (data == nullptr) {
     return MaybeLocal<ArrayBuffer>();
@@ -788,8 +788,7 @@ void n_queue_microtask(const FunctionCallbackInfo<Value>& args) {
 
 void n_run_microtasks(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
-  isolate->GetCurrentContext()->GetMicrotaskQueue()->PerformCheckpoint(
-      isolate);
+  isolate->GetCurrentContext()->GetMicrotaskQueue()->PerformCheckpoint(isolate);
 }
 
 void n_promise_state(const FunctionCallbackInfo<Value>& args) {
@@ -898,8 +897,7 @@ bool nul_free(const std::string& spec, char* err, size_t errlen) {
   if (spec.find('\0') == std::string::npos) {
     return true;
   }
-  snprintf(err, errlen,
-           "Module specifier \"%.200s\" contains a NUL character",
+  snprintf(err, errlen, "Module specifier \"%.200s\" contains a NUL character",
            spec.c_str());
   return false;
 }
@@ -919,9 +917,9 @@ MaybeLocal<Module> resolve_cb(Local<Context> context,
     if (!nul_free(spec, err, sizeof(err))) {
       target = 0;
     } else {
-      target = iso->host->resolve(realm, spec.c_str(), type.c_str(),
-                                  module_ref_of(iso, referrer), err,
-                                  sizeof(err));
+      target =
+          iso->host->resolve(realm, spec.c_str(), type.c_str(),
+                             module_ref_of(iso, referrer), err, sizeof(err));
     }
   }
   Local<Module> m = ref_module(iso, target);
@@ -1897,9 +1895,10 @@ void n_op_sync(const FunctionCallbackInfo<Value>& args) {
   Local<Value> v;
   std::string why;
   if (!decode_value(isolate, context, res, res_len, &v, &why)) {
-    isolate->ThrowException(why == kBufferFailed
-                                ? v8::Exception::RangeError(str(isolate, kBufferFailed))
-                                : v8::Exception::TypeError(str(isolate, why.c_str())));
+    isolate->ThrowException(
+        why == kBufferFailed
+            ? v8::Exception::RangeError(str(isolate, kBufferFailed))
+            : v8::Exception::TypeError(str(isolate, why.c_str())));
     return;
   }
   args.GetReturnValue().Set(v);
@@ -2013,8 +2012,7 @@ static void queue_free_cb(const v8::WeakCallbackInfo<CtxQueue>& info) {
 }
 
 // The context is gone: its queue can go once the GC is done with it.
-static void queue_collected_cb(
-    const v8::WeakCallbackInfo<CtxQueue>& info) {
+static void queue_collected_cb(const v8::WeakCallbackInfo<CtxQueue>& info) {
   info.GetParameter()->weak.Reset();
   info.SetSecondPassCallback(queue_free_cb);
 }

@@ -55,8 +55,8 @@ static int svc_start(svc* s, const char* workers, const char* const* extra) {
                         NULL};
   const char* argv[DAEMON_ARGC];
   daemon_argv(argv, base, extra);
-  int rc = iso_client_open(s->url, &(iso_client_opts){.max_inflight = 64},
-                           &s->c);
+  int rc =
+      iso_client_open(s->url, &(iso_client_opts){.max_inflight = 64}, &s->c);
   CHECK_EQ(rc, 0);
   if (rc != 0) {
     return -1;
@@ -175,35 +175,36 @@ typedef struct hostile {
   int timeout_ms;   /* the job's own deadline; 0: the server's (5 s) */
   /* the reply */
   iso_status status;
-  iso_proto_code code;    /* status error */
-  const char* value;      /* fulfilled: as JSON, or NULL (any) */
-  const char* contains;   /* rejected/error: in the message */
-  const char* avoid;      /* never in the message (the stall text) */
-  int settle_ms;          /* wait before the probes (a timer to go off) */
-  int probe_ms;           /* probes answered within; 0: 3000 */
-  long rss_max_mb;        /* 0: 1024 */
-  const char* log_has;    /* the daemon's log says so (after the probes) */
-  const char* v8_flags;   /* the daemon's --v8-flags */
+  iso_proto_code code;  /* status error */
+  const char* value;    /* fulfilled: as JSON, or NULL (any) */
+  const char* contains; /* rejected/error: in the message */
+  const char* avoid;    /* never in the message (the stall text) */
+  int settle_ms;        /* wait before the probes (a timer to go off) */
+  int probe_ms;         /* probes answered within; 0: 3000 */
+  long rss_max_mb;      /* 0: 1024 */
+  const char* log_has;  /* the daemon's log says so (after the probes) */
+  const char* v8_flags; /* the daemon's --v8-flags */
 } hostile;
 
 #define STALL "no pending ops"
 #define RECYCLED "recycling its isolate"
 
 #define EVAL(src) .kind = ISO_JOB_EVAL, .source = (src)
-#define CALL(mod, exp) .kind = ISO_JOB_CALL, .module = (mod), .export_name = (exp)
+#define CALL(mod, exp) \
+  .kind = ISO_JOB_CALL, .module = (mod), .export_name = (exp)
 #define FULFILLED(v) .status = ISO_STATUS_FULFILLED, .value = (v)
 #define REJECTED(text) .status = ISO_STATUS_REJECTED, .contains = (text)
 /* stopped at its deadline: `timeout`, never the stall message */
-#define TIMED_OUT                                                  \
+#define TIMED_OUT                                                           \
   .timeout_ms = 1000, .status = ISO_STATUS_ERROR, .code = ISO_CODE_TIMEOUT, \
   .contains = "deadline", .avoid = STALL
 
 /* ArrayBuffers up to the allocator's cap (the heap limit), to the last
  * off-heap size */
-#define FILL_BUFFERS                                                 \
-  "const keep = [];"                                                 \
+#define FILL_BUFFERS                                                      \
+  "const keep = [];"                                                      \
   "for (let size = 64 << 20; size >= 128; size = Math.floor(size / 2)) {" \
-  "  try { for (;;) keep.push(new Uint8Array(size)); } catch (e) {}" \
+  "  try { for (;;) keep.push(new Uint8Array(size)); } catch (e) {}"      \
   "}"
 
 static const hostile kCases[] = {
@@ -251,11 +252,13 @@ static const hostile kCases[] = {
      EVAL("let v = []; for (let i = 0; i < 1e6; i++) v = [v];"
           "export default v;"),
      REJECTED("nested too deeply")},
-    {"value_sparse_array_of_1e9", EVAL("const a = []; a[1e9] = 1;"
-                                       "export default a;"),
+    {"value_sparse_array_of_1e9",
+     EVAL("const a = []; a[1e9] = 1;"
+          "export default a;"),
      .status = ISO_STATUS_ERROR, .code = ISO_CODE_TOO_LARGE},
-    {"stack_overflow", EVAL("function f() { return f() + 1; }"
-                            "export default f();"),
+    {"stack_overflow",
+     EVAL("function f() { return f() + 1; }"
+          "export default f();"),
      REJECTED("Maximum call stack size exceeded")},
     {"stack_getter_rethrows",
      EVAL("const e = new Error('x');"
@@ -264,7 +267,8 @@ static const hostile kCases[] = {
      REJECTED("x")},
     /* a NUL cut specifiers short where they crossed into C */
     {"nul_in_dynamic_specifier",
-     EVAL("let r; try { await import('./bystander.js\\0/../../x'); r = 'loaded'; }"
+     EVAL("let r; try { await import('./bystander.js\\0/../../x'); r = "
+          "'loaded'; }"
           " catch (e) { r = e.message; } export default r;"),
      FULFILLED("\"Module specifier \\\"./bystander.js\\\" contains a NUL "
                "character\"")},
@@ -297,11 +301,10 @@ static const hostile kCases[] = {
      EVAL(FILL_BUFFERS "new TextEncoder().encode('x'.repeat(1000));"),
      REJECTED("Array buffer allocation failed")},
     {"buffers_at_cap_then_op_bytes",
-     EVAL(FILL_BUFFERS
-          "let msg = 'none';"
-          "try { await Isopool.core.opAsync('op_echo_async',"
-          "  new Uint8Array(1000)); } catch (e) { msg = e.name; }"
-          "keep.length = 0; export default msg;"),
+     EVAL(FILL_BUFFERS "let msg = 'none';"
+                       "try { await Isopool.core.opAsync('op_echo_async',"
+                       "  new Uint8Array(1000)); } catch (e) { msg = e.name; }"
+                       "keep.length = 0; export default msg;"),
      FULFILLED("\"RangeError\"")},
     {"buffers_at_cap_then_small_view_buffer",
      EVAL("const small = new Uint8Array(10);" FILL_BUFFERS
@@ -323,9 +326,9 @@ static const hostile kCases[] = {
     {"warm_timer_spins_after_call", CALL("timers.js", "spinLater"),
      .args = "[100]", FULFILLED("1"), .settle_ms = 400, .probe_ms = 3000},
     /* 6: a FinalizationRegistry callback that spins */
-    {"finalization_callback_spins", CALL("finreg.js", "arm"),
-     .args = "[20000]", FULFILLED("20000"), .settle_ms = 500,
-     .probe_ms = 4000, .log_has = RECYCLED, .v8_flags = "--expose-gc"},
+    {"finalization_callback_spins", CALL("finreg.js", "arm"), .args = "[20000]",
+     FULFILLED("20000"), .settle_ms = 500, .probe_ms = 4000,
+     .log_has = RECYCLED, .v8_flags = "--expose-gc"},
     /* 7: loops after await and in reactions, with a deadline */
     {"loop_after_await", EVAL("await null; while (true) {}"), TIMED_OUT},
     {"loop_in_then",
@@ -415,7 +418,8 @@ static void run_case(const hostile* h) {
   }
 }
 
-/* ---- cases that need more than one job ------------------------------------ */
+/* ---- cases that need more than one job ------------------------------------
+ */
 
 /* 8: one call's stop drops the promise jobs queued in its warm realm; the
  * call that waited on one of them is answered worker_lost (never the stall
@@ -481,14 +485,12 @@ static void modules_do_not_share_realms(void) {
   static const char* kSpellings[] = {"observe.js", "./observe.js",
                                      "observe.js"};
   for (int i = 0; i < 3; i++) {
-    iso_job look = {.kind = ISO_JOB_CALL,
-                    .module = kSpellings[i],
-                    .export_name = "look"};
+    iso_job look = {
+        .kind = ISO_JOB_CALL, .module = kSpellings[i], .export_name = "look"};
     CHECK_EQ(iso_client_call(s.c, &look, 10000, &r), 0);
     CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
     char want[64];
-    snprintf(want, sizeof want, "[null,null,1,\"{\\\"a\\\":1}\",%d]",
-             i + 1);
+    snprintf(want, sizeof want, "[null,null,1,\"{\\\"a\\\":1}\",%d]", i + 1);
     char* json = json_of(r.value, r.value_len);
     CHECK_STR(json, want);
     free(json);
@@ -517,8 +519,9 @@ static void worker_lost_when_javascript_will_not_stop(void) {
   tracker t;
   tracker_init(&t, 1 + WAITING);
   iso_job stuck = {.kind = ISO_JOB_EVAL,
-                   .source = "Isopool.core.ops.op_test_block(4000);"
-                             "export default 'unreachable';",
+                   .source =
+                       "Isopool.core.ops.op_test_block(4000);"
+                       "export default 'unreachable';",
                    .timeout_ms = 300};
   int64_t t0 = now_ms();
   CHECK_EQ(tracker_submit(&t, s.c, 0, stuck, 20000), 0);
@@ -526,8 +529,9 @@ static void worker_lost_when_javascript_will_not_stop(void) {
   /* some of these queue behind it on its worker (least loaded first) */
   for (int i = 1; i <= WAITING; i++) {
     iso_job j = {.kind = ISO_JOB_EVAL,
-                 .source = "await new Promise((r) => setTimeout(r, 200));"
-                           "export default 'ok';",
+                 .source =
+                     "await new Promise((r) => setTimeout(r, 200));"
+                     "export default 'ok';",
                  .timeout_ms = 10000};
     CHECK_EQ(tracker_submit(&t, s.c, i, j, 20000), 0);
   }
