@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,10 +302,10 @@ static int cmd_run(int argc, char** argv) {
 
 /* The admin plane asks us to stop (poolctl drain/shutdown): the main
  * thread, in sigwait, takes it like a SIGTERM. */
-static volatile sig_atomic_t g_admin_stop;
+static atomic_int g_admin_stop; /* set on an NNG thread, read in main */
 
 static void stop_cb(void* arg) {
-  g_admin_stop = 1;
+  atomic_store(&g_admin_stop, 1);
   kill(getpid(), SIGTERM);
 }
 
@@ -561,7 +562,8 @@ static int cmd_serve(int argc, char** argv) {
   sigwait(&set, &sig);
   if (!po.quiet) {
     iso_pool_log(pool, "info",
-                 g_admin_stop    ? "stopping, as the admin socket asked"
+                 atomic_load(&g_admin_stop)
+                     ? "stopping, as the admin socket asked"
                  : sig == SIGINT ? "SIGINT: shutting down"
                                  : "SIGTERM: shutting down");
   }

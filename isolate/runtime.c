@@ -732,7 +732,9 @@ int iso_realm_new(iso_rt* rt,
   rt->realms = realm;
   v8s_exc exc = {0};
   v8s_ref hooks = 0;
-  iso__rt_enter(rt, NULL);
+  /* the prelude is isopool's own: no deadline (a slow host, a sanitizer
+   * build, must not fail a realm's start) */
+  enter_until(rt, 0);
   rc = v8s_execute_static(rt->iso, realm->ctx, "isopool:bootstrap",
                           iso_bootstrap_prelude, iso_bootstrap_prelude_len,
                           &hooks, &exc);
