@@ -1023,9 +1023,11 @@ static void t_timeout_server_default(void) {
   iso_result r;
   expect_value(&s, call_job("double.js", NULL, "[1]", &keep), "2");
   iso_buf_free(&keep);
-  /* no timeout_ms: the server's --timeout 300 */
+  /* no timeout_ms: the server's --timeout 300 (a client with a deadline
+   * sends it as the job's timeout_ms, so this one waits for ever) */
   int64_t t0 = now_ms();
-  call(&s, call_job("sleep.js", NULL, "[1500, \"late\"]", &keep), 10000, &r);
+  call(&s, call_job("sleep.js", NULL, "[1500, \"late\"]", &keep),
+       ISO_CLIENT_FOREVER, &r);
   int64_t took = now_ms() - t0;
   iso_buf_free(&keep);
   if (r.code != ISO_CODE_TIMEOUT || took >= 1000) {
@@ -1263,8 +1265,9 @@ static void t_oversized(void) {
   /* under the limit: runs */
   expect_value(&s, padded_eval(900, &src), "\"padded\"");
   free(src);
-  /* over the limit, under twice it: too_large, and the message says so */
-  for (size_t n = 1100; n <= 2000; n += 450) {
+  /* over the limit, under twice it (with the fields around the source,
+   * timeout_ms among them): too_large, and the message says so */
+  for (size_t n = 1100; n <= 1900; n += 400) {
     iso_job j = padded_eval(n, &src);
     call(&s, j, 10000, &r);
     free(src);
