@@ -254,7 +254,9 @@ static int slot_start(slot* s) {
     slot_release(s);
     return ISO_ENOMEM;
   }
-  memcpy(nng_msg_body(m), s->enc.data, s->enc.len);
+  if (s->enc.len > 0) { /* an empty raw request has no buffer at all */
+    memcpy(nng_msg_body(m), s->enc.data, s->enc.len);
+  }
   s->state = ST_SENDING;
   nng_aio_set_msg(s->aio, m);
   nng_aio_set_timeout(s->aio, remaining(s));
