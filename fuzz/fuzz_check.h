@@ -49,18 +49,7 @@ static inline int fuzz_one_value(const uint8_t* p, size_t n) {
 
 /* Every string in the one msgpack value [p, p+n) is valid UTF-8. */
 static inline int fuzz_strings_utf8(const uint8_t* p, size_t n) {
-  iso__mp_rd r;
-  iso__mp_obj o;
-  iso__mp_rd_init(&r, p, n);
-  while (r.p < r.end) {
-    if (iso__mp_read(&r, &o) != 0) {
-      return 0;
-    }
-    if (o.type == ISO__MP_STR && !iso_utf8_valid(o.data, o.len)) {
-      return 0;
-    }
-  }
-  return 1;
+  return iso__mp_strings_utf8(p, n);
 }
 
 /* p lies inside the fuzzer's input. */

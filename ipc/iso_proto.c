@@ -323,22 +323,10 @@ static void check_version(scan* sc, int required) {
 }
 
 /* 1 iff every string in the one msgpack value [p, end) (map keys included)
- * is valid UTF-8. The value was stepped over once already, so it is whole
- * and bounded; its objects are read in order, containers' elements right
- * after their headers, so one flat pass sees them all. */
+ * is valid UTF-8 (the value was stepped over once already, so it is whole
+ * and bounded). */
 static int strings_utf8(const uint8_t* p, const uint8_t* end) {
-  iso__mp_rd r;
-  iso__mp_obj o;
-  iso__mp_rd_init(&r, p, (size_t)(end - p));
-  while (r.p < r.end) {
-    if (iso__mp_read(&r, &o) != 0) {
-      return 0;
-    }
-    if (o.type == ISO__MP_STR && !iso_utf8_valid(o.data, o.len)) {
-      return 0;
-    }
-  }
-  return 1;
+  return iso__mp_strings_utf8(p, (size_t)(end - p));
 }
 
 /* A string field naming something (module, export): non-empty, bounded, no

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "iso_err.h"
+#include "iso_utf8.h"
 
 static inline uint16_t be16(const uint8_t* p) {
   return (uint16_t)((p[0] << 8) | p[1]);
@@ -390,4 +391,19 @@ size_t iso__mp_container_header(uint8_t* hdr, int is_map, uint32_t n) {
   hdr[3] = (uint8_t)(n >> 8);
   hdr[4] = (uint8_t)n;
   return 5;
+}
+
+int iso__mp_strings_utf8(const uint8_t* p, size_t n) {
+  iso__mp_rd r;
+  iso__mp_obj o;
+  iso__mp_rd_init(&r, p, n);
+  while (r.p < r.end) {
+    if (iso__mp_read(&r, &o) != 0) {
+      return 0;
+    }
+    if (o.type == ISO__MP_STR && !iso_utf8_valid(o.data, o.len)) {
+      return 0;
+    }
+  }
+  return 1;
 }

@@ -109,6 +109,12 @@ int iso__mp_skip(iso__mp_rd* r, int depth, int max_depth, int* too_deep);
  * bytes. */
 int iso__mp_one(const uint8_t* p, size_t n, int max_depth);
 
+/* iso__mp_strings_utf8: 1 iff every string in [p, p+n) (map keys
+ * included) is valid UTF-8 and the bytes read as msgpack objects to the
+ * end; 0 otherwise. One flat pass: containers' elements follow their
+ * headers. */
+int iso__mp_strings_utf8(const uint8_t* p, size_t n);
+
 /* iso__mp_strerror: text for an ISO__MP_E* code. */
 const char* iso__mp_strerror(int rc);
 
