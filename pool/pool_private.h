@@ -105,8 +105,6 @@ struct pool_job {
 typedef struct pool_warm {
   iso_realm* realm; /* NULL: a free slot */
   char* module;     /* the module's URL (owned) */
-  char* spec;       /* the last specifier a call named it by (owned): the
-                       next call that names it so skips the resolution */
   iso_perms* perms;
   uint64_t used; /* for replacing the least recently used */
   int stale;     /* dropped by poolctl reload: freed once idle, no new calls */

@@ -147,7 +147,6 @@ static void warm_clear(pool_warm* s) {
   iso_realm_free(s->realm);
   iso_perms_unref(s->perms);
   free(s->module);
-  free(s->spec);
   *s = (pool_warm){0};
 }
 
@@ -235,8 +234,7 @@ static int realm_busy(const pool_worker* w, const iso_realm* realm) {
  * Returns NULL when none can be made (every slot runs calls now). */
 static iso_realm* warm_for(pool_worker* w,
                            iso_perms* perms,
-                           const char* module,
-                           const char* spec) {
+                           const char* module) {
   pool_warm* empty = NULL;
   pool_warm* lru = NULL; /* the least recently used idle realm */
   for (int i = 0; i < POOL_MAX_WARM; i++) {
@@ -251,11 +249,6 @@ static iso_realm* warm_for(pool_worker* w,
     } else if (iso_perms_equal(s->perms, perms) &&
                strcmp(s->module, module) == 0) {
       s->used = ++w->warm_clock;
-      char* copy = strdup(spec);
-      if (copy != NULL) { /* else the next call resolves again */
-        free(s->spec);
-        s->spec = copy;
-      }
       return s->realm;
     } else if ((lru == NULL || s->used < lru->used) &&
                !realm_busy(w, s->realm)) {
@@ -268,8 +261,7 @@ static iso_realm* warm_for(pool_worker* w,
   }
   warm_clear(slot);
   slot->module = strdup(module);
-  slot->spec = strdup(spec);
-  if (slot->module == NULL || slot->spec == NULL ||
+  if (slot->module == NULL ||
       iso_realm_new(w->rt, &kWarmCbs, w, &slot->realm) != 0) {
     warm_clear(slot);
     return NULL;
@@ -278,24 +270,6 @@ static iso_realm* warm_for(pool_worker* w,
   slot->perms = iso_perms_ref(perms);
   slot->used = ++w->warm_clock;
   return slot->realm;
-}
-
-/* The warm realm a call that names its module `spec` went to last time,
- * with the same permissions, or NULL: the common case, a module called by
- * one spelling, needs no resolution. */
-static iso_realm* warm_by_spec(pool_worker* w,
-                               iso_perms* perms,
-                               const char* spec) {
-  for (int i = 0; i < POOL_MAX_WARM; i++) {
-    pool_warm* s = &w->warm[i];
-    if (s->realm != NULL && !s->stale && !iso_realm_broken(s->realm) &&
-        s->spec != NULL && strcmp(s->spec, spec) == 0 &&
-        iso_perms_equal(s->perms, perms)) {
-      s->used = ++w->warm_clock;
-      return s->realm;
-    }
-  }
-  return NULL;
 }
 
 static int is_warm(const pool_worker* w, const iso_realm* realm) {
@@ -432,15 +406,12 @@ static void start_job(pool_worker* w, pool_job* job) {
   } else {
     /* the realm is the module's: by its URL, so "x.js" and "./x.js" share
      * one; a specifier that does not resolve fails in the evaluation */
-    job->realm = warm_by_spec(w, job->perms, spec);
-    if (job->realm == NULL) {
-      char* url = NULL;
-      if (iso_rt_module_url(w->rt, spec, &url) != 0) {
-        url = NULL;
-      }
-      job->realm = warm_for(w, job->perms, url != NULL ? url : spec, spec);
-      free(url);
+    char* url = NULL;
+    if (iso_rt_module_url(w->rt, spec, &url) != 0) {
+      url = NULL;
     }
+    job->realm = warm_for(w, job->perms, url != NULL ? url : spec);
+    free(url);
     rc = job->realm ? iso_realm_eval(job->realm, &o, eval_cb, job) : ISO_EBUSY;
   }
   if (rc != 0) {
