@@ -1,7 +1,10 @@
 # embed.cmake: turns JavaScript sources into C arrays, at build time.
 #
-# One file:  -DIN=file -DOUT=file.c -DSYM=name writes
+# One text:  -DIN=file -DOUT=file.c -DSYM=name writes
 #   const char name[] = {...,0}; const size_t name_len = N;
+#   IN may be parts, file|file|...: their bytes joined in that order, with
+#   nothing added between them; -DJOINED=file also writes the joined text
+#   (to read a stack trace's line numbers against).
 # Modules:   -DMODULES=spec=file|spec=file|... -DOUT=file.c writes one
 #   static array per module and the table declared in iso_bootstrap.h:
 #   const iso_builtin_module iso_builtin_modules[] = {{"spec", arr, N}, ...};
@@ -49,8 +52,25 @@ if(DEFINED MODULES)
     "const iso_builtin_module iso_builtin_modules[] = {\n${rows}};\n"
     "const size_t iso_builtin_modules_count = ${count};\n")
 else()
-  embed_bytes(${IN} body)
-  file(WRITE ${OUT} "/* generated from ${IN}; do not edit */\n"
+  string(REPLACE "|" ";" parts "${IN}")
+  list(LENGTH parts nparts)
+  if(nparts EQUAL 1 AND NOT DEFINED JOINED)
+    set(text ${IN})
+  else()
+    if(NOT DEFINED JOINED)
+      message(FATAL_ERROR "embed.cmake: parts need -DJOINED=file")
+    endif()
+    set(joined "")
+    foreach(part IN LISTS parts)
+      file(READ ${part} content)
+      string(APPEND joined "${content}")
+    endforeach()
+    file(WRITE ${JOINED}.tmp "${joined}")
+    file(RENAME ${JOINED}.tmp ${JOINED})
+    set(text ${JOINED})
+  endif()
+  embed_bytes(${text} body)
+  file(WRITE ${OUT} "/* generated from ${text}; do not edit */\n"
     "#include <stddef.h>\n"
     "const char ${SYM}[] = {\n${body}};\nconst size_t ${SYM}_len = ${body_len};\n")
 endif()

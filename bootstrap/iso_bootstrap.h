@@ -1,8 +1,10 @@
 /* iso_bootstrap.h: the JavaScript prelude and the built-in modules,
  * embedded at build time (bootstrap/embed.cmake).
  *
- * prelude.js is a classic script that the runtime runs with execute() once
- * in every context it creates. It finds the native binding object
+ * The prelude is a classic script that the runtime runs with execute() once
+ * in every context it creates; its source is bootstrap/prelude/ *.js, joined
+ * in the order bootstrap/CMakeLists.txt lists them (build/bootstrap/
+ * prelude.js holds the joined text). It finds the native binding object
  * globalThis.__iso (installed by the V8 shim, see isolate/v8s.h), removes it
  * from the global object, builds the web-like globals (console, timers,
  * TextEncoder, Event/EventTarget, crypto, ...) and the Isopool namespace,

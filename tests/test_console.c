@@ -3,7 +3,7 @@
  * Each case writes a small ES module to a fresh temporary directory, runs
  * `isopool run main.js` in a child process with stdout and stderr captured
  * to separate files, and checks the exact text and exit status, the way a
- * user of the command sees them. This covers bootstrap/prelude.js (console
+ * user of the command sees them. This covers bootstrap/prelude/ (console
  * formatting, timers, text encoding, base64, structuredClone, events) and
  * its contract with the runtime (print levels, timerArm/fireTimers, load and
  * unload), so a failure may point at either side.

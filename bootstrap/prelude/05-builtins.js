@@ -1,0 +1,139 @@
+  // -------------------------------------------------------------------------
+  // Captured builtins.
+
+  const uncurry = (fn) => Function.prototype.call.bind(fn);
+  const {
+    defineProperty,
+    freeze,
+    getOwnPropertyDescriptor,
+    getOwnPropertySymbols,
+    getPrototypeOf,
+    keys: objectKeys,
+    setPrototypeOf,
+  } = Object;
+  const objectIs = Object.is;
+  const hasOwn = Object.hasOwn;
+  const ownKeys = Reflect.ownKeys;
+  const isArray = Array.isArray;
+  const jsonStringify = JSON.stringify;
+  const mathMax = Math.max;
+  const mathMin = Math.min;
+  const getter = (proto, name) =>
+    uncurry(getOwnPropertyDescriptor(proto, name).get);
+
+  const objectToString = uncurry(Object.prototype.toString);
+  const propIsEnumerable = uncurry(Object.prototype.propertyIsEnumerable);
+  const fnToString = uncurry(Function.prototype.toString);
+  const fnApply = uncurry(Function.prototype.apply);
+  const fnCall = uncurry(Function.prototype.call);
+  const errorToString = uncurry(Error.prototype.toString);
+  const symbolToString = uncurry(Symbol.prototype.toString);
+  const numberValueOf = uncurry(Number.prototype.valueOf);
+  const stringValueOf = uncurry(String.prototype.valueOf);
+  const booleanValueOf = uncurry(Boolean.prototype.valueOf);
+  const symbolValueOf = uncurry(Symbol.prototype.valueOf);
+  const bigintValueOf = uncurry(BigInt.prototype.valueOf);
+  const dateGetTime = uncurry(Date.prototype.getTime);
+  const dateToISOString = uncurry(Date.prototype.toISOString);
+  const dateToString = uncurry(Date.prototype.toString);
+  const regexpToString = uncurry(RegExp.prototype.toString);
+  const regexpSource = getter(RegExp.prototype, "source");
+  const mapSize = getter(Map.prototype, "size");
+  const mapEntries = uncurry(Map.prototype.entries);
+  const setSize = getter(Set.prototype, "size");
+  const setValues = uncurry(Set.prototype.values);
+  const weakMapHas = uncurry(WeakMap.prototype.has);
+  const weakSetHas = uncurry(WeakSet.prototype.has);
+  const arrayBufferByteLength = getter(ArrayBuffer.prototype, "byteLength");
+  const sharedArrayBufferByteLength =
+    typeof SharedArrayBuffer === "function"
+      ? getter(SharedArrayBuffer.prototype, "byteLength")
+      : undefined;
+  const dataViewByteLength = getter(DataView.prototype, "byteLength");
+  const TypedArray = getPrototypeOf(Uint8Array);
+  const typedArrayTag = getter(TypedArray.prototype, Symbol.toStringTag);
+  const typedArrayLength = getter(TypedArray.prototype, "length");
+  const iteratorNext = uncurry(getPrototypeOf(new Map().entries()).next);
+  const setIteratorNext = uncurry(getPrototypeOf(new Set().values()).next);
+  const captureStackTrace = Error.captureStackTrace;
+  const SymbolIterator = Symbol.iterator;
+  const SymbolToStringTag = Symbol.toStringTag;
+  const PromiseCtor = Promise;
+  const promiseReject = Promise.reject.bind(Promise);
+  const mapGet = uncurry(Map.prototype.get);
+  const mapSet = uncurry(Map.prototype.set);
+  const mapHas = uncurry(Map.prototype.has);
+  const mapDelete = uncurry(Map.prototype.delete);
+  const setHas = uncurry(Set.prototype.has);
+  const setAdd = uncurry(Set.prototype.add);
+  const setDelete = uncurry(Set.prototype.delete);
+  const isView = ArrayBuffer.isView;
+  const arrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
+  const typedArrayBuffer = getter(TypedArray.prototype, "buffer");
+  const typedArrayByteOffset = getter(TypedArray.prototype, "byteOffset");
+  const typedArrayByteLength = getter(TypedArray.prototype, "byteLength");
+  const typedArraySet = uncurry(TypedArray.prototype.set);
+  const dataViewBuffer = getter(DataView.prototype, "buffer");
+  const dataViewByteOffset = getter(DataView.prototype, "byteOffset");
+  const customInspect = Symbol.for("Deno.customInspect");
+  const nodeCustomInspect = Symbol.for("nodejs.util.inspect.custom");
+
+  // passes(check, v): whether a brand-checking builtin accepts v.
+  function passes(check, value) {
+    try {
+      check(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // Defines non-enumerable, writable, configurable properties, the way web
+  // globals and class members are defined.
+  function defineHidden(target, props) {
+    for (const key of ownKeys(props)) {
+      defineProperty(target, key, {
+        value: props[key],
+        writable: true,
+        enumerable: false,
+        configurable: true,
+      });
+    }
+  }
+
+  // Defines enumerable read-only constants (Event.AT_TARGET and friends).
+  function defineConstants(targets, constants) {
+    for (const target of targets) {
+      for (const key of objectKeys(constants)) {
+        defineProperty(target, key, {
+          value: constants[key],
+          writable: false,
+          enumerable: true,
+          configurable: false,
+        });
+      }
+    }
+  }
+
+  // Reports an exception the way an uncaught one is reported, without
+  // unwinding the caller: the native microtask queue rethrows it and the
+  // runtime turns it into "error: Uncaught ...".
+  function reportException(error) {
+    enqueueMicrotask(() => {
+      throw error;
+    });
+  }
+
+  // WebIDL "long": what setTimeout's delay and clearTimeout's id become.
+  function toLong(value) {
+    let x = Number(value);
+    if (!Number.isFinite(x)) {
+      return 0;
+    }
+    x = Math.trunc(x) % 4294967296;
+    if (x < 0) {
+      x += 4294967296;
+    }
+    return x >= 2147483648 ? x - 4294967296 : x;
+  }
+

@@ -1,0 +1,216 @@
+  // -------------------------------------------------------------------------
+  // Timers.
+  //
+  // One queue per context, a binary heap ordered by (deadline, seq); seq
+  // grows with every (re)scheduling so equal deadlines run in creation
+  // order. The runtime holds a single armed deadline: always the heap's
+  // top, or -1 when the heap is empty, and whether any pending timer is
+  // ref'd (Isopool.unrefTimer: an unref'd timer still fires, but does not
+  // keep the event loop alive by itself). timerArm is called only when one
+  // of the two changes, except that fireTimers always re-arms (the runtime
+  // treats a fired deadline as consumed).
+
+  const timers = new Map(); // id -> timer
+  const heap = [];
+  let nextTimerId = 1;
+  let nextSeq = 1;
+  let refedTimers = 0; // timers in `timers` with refed === true
+  let armed = -1;
+  let armedRefed = false;
+  let firing = false;
+
+  const timerBefore = (a, b) =>
+    a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
+
+  function heapSwap(i, j) {
+    const t = heap[i];
+    heap[i] = heap[j];
+    heap[j] = t;
+    heap[i].index = i;
+    heap[j].index = j;
+  }
+
+  function heapUp(i) {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!timerBefore(heap[i], heap[parent])) {
+        break;
+      }
+      heapSwap(i, parent);
+      i = parent;
+    }
+  }
+
+  function heapDown(i) {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let min = i;
+      if (l < heap.length && timerBefore(heap[l], heap[min])) {
+        min = l;
+      }
+      if (r < heap.length && timerBefore(heap[r], heap[min])) {
+        min = r;
+      }
+      if (min === i) {
+        return;
+      }
+      heapSwap(i, min);
+      i = min;
+    }
+  }
+
+  function heapPush(timer) {
+    timer.index = heap.length;
+    heap.push(timer);
+    heapUp(timer.index);
+  }
+
+  function heapRemove(timer) {
+    const i = timer.index;
+    const last = heap.pop();
+    if (last !== timer) {
+      heap[i] = last;
+      last.index = i;
+      heapDown(i);
+      heapUp(last.index);
+    }
+    timer.index = -1;
+  }
+
+  function rearm(force) {
+    const deadline = heap.length > 0 ? heap[0].deadline : -1;
+    const refed = deadline !== -1 && refedTimers > 0;
+    if (force || deadline !== armed || refed !== armedRefed) {
+      armed = deadline;
+      armedRefed = refed;
+      timerArm(deadline, refed);
+    }
+  }
+
+  // Drops a timer from `timers` (it is no longer pending).
+  function forgetTimer(timer) {
+    timers.delete(timer.id);
+    if (timer.refed) {
+      refedTimers--;
+    }
+  }
+
+  function schedule(timer) {
+    timer.deadline = now() + timer.delay;
+    timer.seq = nextSeq++;
+    heapPush(timer);
+  }
+
+  function addTimer(callback, delay, args, repeat) {
+    if (typeof callback !== "function") {
+      // HTML allows a string of code; Deno evaluates it globally.
+      const code = `${callback}`;
+      callback = () => (0, eval)(code);
+    }
+    const timer = {
+      id: nextTimerId++,
+      callback,
+      args,
+      delay: mathMax(0, toLong(delay)),
+      repeat,
+      refed: true,
+      deadline: 0,
+      seq: 0,
+      index: -1,
+    };
+    timers.set(timer.id, timer);
+    refedTimers++;
+    schedule(timer);
+    if (!firing) {
+      rearm(false);
+    }
+    return timer.id;
+  }
+
+  function clearTimer(id) {
+    const timer = timers.get(toLong(id));
+    if (timer === undefined) {
+      return;
+    }
+    forgetTimer(timer);
+    if (timer.index !== -1) {
+      heapRemove(timer);
+    }
+    if (!firing) {
+      rearm(false);
+    }
+  }
+
+  function setTimeout(callback, delay = 0, ...args) {
+    return addTimer(callback, delay, args, false);
+  }
+
+  function setInterval(callback, delay = 0, ...args) {
+    return addTimer(callback, delay, args, true);
+  }
+
+  function clearTimeout(id = 0) {
+    clearTimer(id);
+  }
+
+  function clearInterval(id = 0) {
+    clearTimer(id);
+  }
+
+  // Isopool.unrefTimer / refTimer (Deno.unrefTimer): whether the timer
+  // keeps the event loop alive. Unknown ids are ignored; an interval stays
+  // as it is across its repeats.
+  function setTimerRef(id, refed) {
+    const timer = timers.get(toLong(id));
+    if (timer === undefined || timer.refed === refed) {
+      return;
+    }
+    timer.refed = refed;
+    refedTimers += refed ? 1 : -1;
+    if (!firing) {
+      rearm(false);
+    }
+  }
+
+  function unrefTimer(id) {
+    setTimerRef(id, false);
+  }
+
+  function refTimer(id) {
+    setTimerRef(id, true);
+  }
+
+  // Runs the timers that were due when the call began (not ones scheduled
+  // by the callbacks themselves, so a zero-delay interval cannot starve the
+  // loop), a microtask checkpoint after each. A callback's exception ends
+  // the pass and propagates after the next deadline is armed.
+  function fireTimers() {
+    const due = now();
+    const seqLimit = nextSeq;
+    firing = true;
+    try {
+      while (heap.length > 0) {
+        const timer = heap[0];
+        if (timer.deadline > due || timer.seq >= seqLimit) {
+          break;
+        }
+        heapRemove(timer);
+        if (!timer.repeat) {
+          forgetTimer(timer);
+        }
+        try {
+          fnApply(timer.callback, globalThis, timer.args);
+        } finally {
+          if (timer.repeat && timers.get(timer.id) === timer) {
+            schedule(timer);
+          }
+        }
+        runMicrotasks();
+      }
+    } finally {
+      firing = false;
+      rearm(true);
+    }
+  }
+

@@ -1,0 +1,122 @@
+  // -------------------------------------------------------------------------
+  // The globals, and the hooks the runtime calls.
+
+  defineHidden(globalThis, {
+    console: createConsole(),
+    setTimeout,
+    setInterval,
+    clearTimeout,
+    clearInterval,
+    queueMicrotask,
+    structuredClone,
+    reportError,
+    TextEncoder,
+    TextDecoder,
+    atob,
+    btoa,
+    DOMException,
+    Event,
+    CustomEvent,
+    EventTarget,
+    Window,
+    Performance,
+    PerformanceEntry,
+    PerformanceMark,
+    PerformanceMeasure,
+    performance: new Performance(illegal),
+    Crypto,
+    SubtleCrypto,
+    crypto: new Crypto(illegal),
+    self: globalThis,
+    window: globalThis,
+    onload: null,
+    onunload: null,
+  });
+
+  // Dispatches a plain Event named type on globalThis, then calls the
+  // matching on<type> handler. Called from the runtime with no script on
+  // the stack, so a microtask checkpoint follows each listener, as in a
+  // browser.
+  function dispatch(type) {
+    const event = new Event(`${type}`);
+    drainAfterListeners = true;
+    try {
+      dispatchInternal(globalThis, event);
+    } finally {
+      drainAfterListeners = false;
+    }
+    const handler = globalThis[`on${event.type}`];
+    if (typeof handler === "function") {
+      try {
+        fnCall(handler, globalThis, event);
+      } catch (error) {
+        reportException(error);
+      }
+      runMicrotasks();
+    }
+  }
+
+  // Array.prototype.fill over a long range never runs as one builtin call.
+  // Near the heap limit the builtin spends its time in garbage collections
+  // that never notice a stop (`new Array(4.5e7).fill(1.5)` ran tens of
+  // seconds and gigabytes past the limit), and on a sparse array it grows
+  // one dictionary whose next doubling V8 cannot place, which aborts the
+  // process. A dense array is filled in slices of the builtin, a sparse
+  // one (its first index a hole) by a loop whose stores let V8 turn it into
+  // a plain array as it fills up; a stop (a deadline, the heap limit) lands
+  // between slices or iterations. Short ranges, and receivers that are not
+  // arrays, go to the builtin as they are.
+  const nativeFill = Array.prototype.fill;
+  const kLongFill = 1 << 16;
+  const toIntegerOrInfinity = (v) => {
+    const n = +v;
+    return n !== n ? 0 : n === Infinity || n === -Infinity ? n : Math.trunc(n);
+  };
+  const relativeIndex = (v, len, dflt) => {
+    const n = v === undefined ? dflt : toIntegerOrInfinity(v);
+    return n < 0 ? mathMax(len + n, 0) : mathMin(n, len);
+  };
+  defineProperty(Array.prototype, "fill", {
+    value: {
+      fill(value, start, end) {
+        if (!isArray(this) || this.length <= kLongFill) {
+          return fnApply(nativeFill, this, arguments);
+        }
+        const len = this.length;
+        const k = relativeIndex(start, len, 0);
+        const last = relativeIndex(end, len, len);
+        if (k < last && !(k in this)) {
+          for (let i = k; i < last; i++) {
+            this[i] = value;
+          }
+          return this;
+        }
+        for (let i = k; i < last; i += kLongFill) {
+          fnCall(nativeFill, this, value, i, mathMin(i + kLongFill, last));
+        }
+        return this;
+      },
+    }.fill,
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+
+  // Isopool: the namespace user code and the built-in modules (isopool:fs,
+  // ...) reach ops through. Neither writable nor configurable, so a module
+  // that captures Isopool.core gets the real one.
+  defineProperty(globalThis, "Isopool", {
+    value: freeze({
+      core,
+      errors,
+      unrefTimer,
+      refTimer,
+      version: "0.1.0",
+    }),
+    writable: false,
+    enumerable: false,
+    configurable: false,
+  });
+
+  return freeze({ fireTimers, dispatch, resolveOps });
+})(globalThis.__iso);
