@@ -1,6 +1,6 @@
 /* fuzz_v8_values.c: msgpack -> JavaScript value -> msgpack inside a live
  * runtime, the conversion every job's arguments and value go through
- * (docs/values.md; isolate/v8s.cc, read through isolate/iso_rt.h).
+ * (docs/values.md; isolate/v8s_msgpack.cc, read through isolate/iso_rt.h).
  *
  * One runtime and one warm realm for the whole run, as a worker has: each
  * input that is one msgpack array is passed as the arguments of

@@ -1,0 +1,307 @@
+// v8s_context.cc: contexts and what runs in them: scripts, calls from C,
+// microtask checkpoints and job tags.
+//
+// Each context is a realm's: it carries the realm pointer (kRealmSlot), the
+// __iso natives and its own microtask queue (CtxQueue), and every call into
+// it ends with a checkpoint of that queue. A checkpoint that was stopped
+// is reported (ISO_ETERMINATED, v8s_microtasks_dropped), since V8 then
+// dropped the promise jobs still queued.
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "v8s_internal.h"
+
+namespace v8s {
+
+// Runs the context's microtasks. A termination there makes V8 drop the
+// whole queue, the other promise jobs waiting in it included: it is
+// reported (ISO_ETERMINATED, microtasks_dropped) so the runtime can fail
+// what waited on them instead of letting them stall.
+int checkpoint(v8s_isolate* iso, Local<Context> context) {
+  Isolate* isolate = iso->isolate;
+  TryCatch tc(isolate);
+  context->GetMicrotaskQueue()->PerformCheckpoint(isolate);
+  if (tc.HasTerminated() || isolate->IsExecutionTerminating() ||
+      iso->stop_requested.load()) {
+    iso->microtasks_dropped = true;
+    return ISO_ETERMINATED;
+  }
+  return 0;
+}
+
+int call_fn(v8s_isolate* iso,
+            Local<Context> context,
+            Local<Value> fn,
+            int argc,
+            Local<Value>* argv,
+            v8s_ref* out,
+            v8s_exc* exc) {
+  Isolate* isolate = iso->isolate;
+  if (!fn->IsFunction()) {
+    if (exc != nullptr) {
+      v8s_exc_clear(exc);
+      exc->name = strdup("TypeError");
+      exc->message = strdup("not a function");
+    }
+    return ISO_EJS;
+  }
+  TryCatch tc(isolate);
+  Local<Value> result;
+  if (!fn.As<Function>()
+           ->Call(context, v8::Undefined(isolate), argc, argv)
+           .ToLocal(&result)) {
+    return caught(iso, context, tc, exc);
+  }
+  if (out != nullptr) {
+    *out = ref_new(iso, result);
+  }
+  return 0;
+}
+
+namespace {
+
+// ---- microtask queues ----
+
+void queue_free_cb(const v8::WeakCallbackInfo<CtxQueue>& info) {
+  CtxQueue* q = info.GetParameter();
+  std::vector<CtxQueue*>& all = q->iso->queues;
+  for (size_t i = 0; i < all.size(); i++) {
+    if (all[i] == q) {
+      all[i] = all.back();
+      all.pop_back();
+      break;
+    }
+  }
+  delete q;
+}
+
+// The context is gone: its queue can go once the GC is done with it.
+void queue_collected_cb(const v8::WeakCallbackInfo<CtxQueue>& info) {
+  info.GetParameter()->weak.Reset();
+  info.SetSecondPassCallback(queue_free_cb);
+}
+
+}  // namespace
+
+}  // namespace v8s
+
+using namespace v8s;
+
+extern "C" {
+
+int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out) {
+  Isolate* isolate = iso->isolate;
+  HandleScope scope(isolate);
+  // Each context gets its own microtask queue, so a termination during one
+  // realm's checkpoint (which drops the queue it ran) never loses another
+  // realm's promise jobs.
+  CtxQueue* q = new (std::nothrow) CtxQueue{iso, nullptr, {}};
+  if (q == nullptr) {
+    return ISO_ENOMEM;
+  }
+  q->queue = v8::MicrotaskQueue::New(isolate, v8::MicrotasksPolicy::kExplicit);
+  Local<Context> context =
+      Context::New(isolate, nullptr, v8::MaybeLocal<ObjectTemplate>(),
+                   v8::MaybeLocal<Value>(),
+                   v8::DeserializeInternalFieldsCallback(), q->queue.get());
+  if (context.IsEmpty()) {
+    delete q;
+    return ISO_ENOMEM;
+  }
+  iso->queues.push_back(q);
+  q->weak.Reset(isolate, context);
+  q->weak.SetWeak(q, queue_collected_cb, v8::WeakCallbackType::kParameter);
+  context->SetAlignedPointerInEmbedderData(kRealmSlot, realm);
+  Context::Scope context_scope(context);
+  Local<Object> natives;
+  if (!natives_template(iso)->NewInstance(context).ToLocal(&natives)) {
+    return ISO_ENOMEM;
+  }
+  if (natives
+          ->Set(context, str(isolate, "timeOrigin"),
+                Number::New(isolate, g_start_epoch_ms))
+          .IsNothing() ||
+      !install_ops(iso, context, natives) ||
+      context->Global()
+          ->Set(context, str(isolate, "__iso"), natives)
+          .IsNothing()) {
+    return ISO_ENOMEM;
+  }
+  *out = ref_new(iso, context);
+  return 0;
+}
+
+void v8s_context_dispose(v8s_isolate* iso, v8s_ref ctx) {
+  {
+    HandleScope scope(iso->isolate);
+    Local<Context> context = ref_context(iso, ctx);
+    if (!context.IsEmpty()) {
+      context->SetAlignedPointerInEmbedderData(kRealmSlot, nullptr);
+    }
+  }
+  v8s_ref_free(iso, ctx);
+}
+
+int v8s_execute(v8s_isolate* iso,
+                v8s_ref ctx,
+                const char* name,
+                const char* source,
+                size_t len,
+                v8s_ref* result,
+                v8s_exc* exc) {
+  ENTER(iso, ctx);
+  TryCatch tc(isolate);
+  Local<String> src;
+  if (len > static_cast<size_t>(String::kMaxLength) ||
+      !String::NewFromUtf8(isolate, source, v8::NewStringType::kNormal,
+                           static_cast<int>(len))
+           .ToLocal(&src)) {
+    return ISO_ENOMEM;
+  }
+  ScriptOrigin origin(isolate, str(isolate, name));
+  Local<v8::Script> script;
+  if (!v8::Script::Compile(context, src, &origin).ToLocal(&script)) {
+    return syntax_error(iso, context, tc, exc);
+  }
+  Local<Value> value;
+  if (!script->Run(context).ToLocal(&value)) {
+    return caught(iso, context, tc, exc);
+  }
+  if (result != nullptr) {
+    *result = ref_new(iso, value);
+  }
+  return 0;
+}
+
+int v8s_execute_static(v8s_isolate* iso,
+                       v8s_ref ctx,
+                       const char* name,
+                       const char* source,
+                       size_t len,
+                       v8s_ref* result,
+                       v8s_exc* exc) {
+  ENTER(iso, ctx);
+  TryCatch tc(isolate);
+  Local<v8::UnboundScript> unbound;
+  for (auto& e : iso->scripts) {
+    if (e.first == source) {
+      unbound = e.second.Get(isolate);
+    }
+  }
+  if (unbound.IsEmpty()) {
+    Local<String> src;
+    if (len > static_cast<size_t>(String::kMaxLength) ||
+        !String::NewFromUtf8(isolate, source, v8::NewStringType::kNormal,
+                             static_cast<int>(len))
+             .ToLocal(&src)) {
+      return ISO_ENOMEM;
+    }
+    ScriptOrigin origin(isolate, str(isolate, name));
+    ScriptCompiler::Source source_obj(src, origin);
+    if (!ScriptCompiler::CompileUnboundScript(isolate, &source_obj)
+             .ToLocal(&unbound)) {
+      return syntax_error(iso, context, tc, exc);
+    }
+    iso->scripts.emplace_back(source,
+                              Global<v8::UnboundScript>(isolate, unbound));
+  }
+  Local<Value> value;
+  if (!unbound->BindToCurrentContext()->Run(context).ToLocal(&value)) {
+    return caught(iso, context, tc, exc);
+  }
+  if (result != nullptr) {
+    *result = ref_new(iso, value);
+  }
+  return 0;
+}
+
+int v8s_microtasks(v8s_isolate* iso, v8s_ref ctx) {
+  ENTER(iso, ctx);
+  return checkpoint(iso, context);
+}
+
+int v8s_microtasks_dropped(v8s_isolate* iso) {
+  bool d = iso->microtasks_dropped;
+  iso->microtasks_dropped = false;
+  return d ? 1 : 0;
+}
+
+int v8s_call(v8s_isolate* iso,
+             v8s_ref ctx,
+             v8s_ref fn,
+             int argc,
+             const v8s_ref* argv,
+             v8s_ref* out,
+             v8s_exc* exc) {
+  ENTER(iso, ctx);
+  std::vector<Local<Value>> args;
+  for (int i = 0; i < argc; i++) {
+    args.push_back(ref_value(iso, argv[i]));
+  }
+  int rc =
+      call_fn(iso, context, ref_value(iso, fn), argc, args.data(), out, exc);
+  if (rc != ISO_ETERMINATED) {
+    int crc = checkpoint(iso, context);
+    if (crc != 0) {
+      rc = crc;
+    }
+  }
+  return rc;
+}
+
+int v8s_call_jsonish(v8s_isolate* iso,
+                     v8s_ref ctx,
+                     v8s_ref fn,
+                     int argc,
+                     const char* const* argv,
+                     v8s_ref* out,
+                     v8s_exc* exc) {
+  ENTER(iso, ctx);
+  std::vector<Local<Value>> args;
+  for (int i = 0; i < argc; i++) {
+    Local<String> s = str(isolate, argv[i]);
+    TryCatch tc(isolate);
+    Local<Value> v;
+    if (!v8::JSON::Parse(context, s).ToLocal(&v)) {
+      v = s;
+    }
+    args.push_back(v);
+  }
+  int rc =
+      call_fn(iso, context, ref_value(iso, fn), argc, args.data(), out, exc);
+  if (rc != ISO_ETERMINATED) {
+    int crc = checkpoint(iso, context);
+    if (crc != 0) {
+      rc = crc;
+    }
+  }
+  return rc;
+}
+
+// ---- job tags ----
+
+void v8s_set_job_tag(v8s_isolate* iso, v8s_ref ctx, uint32_t tag) {
+  Isolate* isolate = iso->isolate;
+  HandleScope handle_scope(isolate);
+  Local<Context> context = ref_context(iso, ctx);
+  if (!context.IsEmpty()) {
+    context->SetContinuationPreservedEmbedderData(
+        tag != 0 ? Integer::NewFromUnsigned(isolate, tag).As<Value>()
+                 : v8::Undefined(isolate).As<Value>());
+  }
+}
+
+uint32_t v8s_job_tag(v8s_isolate* iso) {
+  Isolate* isolate = iso->isolate;
+  if (!isolate->InContext()) {
+    return 0;
+  }
+  HandleScope handle_scope(isolate);
+  Local<Value> v =
+      isolate->GetCurrentContext()->GetContinuationPreservedEmbedderData();
+  return v->IsUint32() ? v.As<v8::Uint32>()->Value() : 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,415 @@
+// v8s_internal.h: what the V8 shim's files share. C++ only, included by
+// isolate/v8s_*.cc and nothing else: the C side sees v8s.h.
+//
+// The shim is one C API (v8s.h) written in files along V8's concepts, the
+// shape of tommie/v8go:
+//   v8s_platform.cc  V8's platform (Node's, behind HookedPlatform), the clock
+//   v8s_isolate.cc   isolates: new and free, the ArrayBuffer cap and the
+//                    heap limit, termination, the isolate-wide callbacks
+//                    (promise rejections, messages); the DESIGN paragraph
+//   v8s_context.cc   contexts and their microtask queues, scripts, calls,
+//                    job tags
+//   v8s_values.cc    strings, exceptions, refs, promises and resolvers
+//   v8s_modules.cc   ES and JSON modules, resolution, import(), import.meta
+//   v8s_natives.cc   the prelude's __iso natives
+//   v8s_ops.cc       the op registry's functions on __iso.ops
+//   v8s_msgpack.cc   JavaScript values <-> msgpack (docs/values.md)
+//
+// Every entry point opens the same scopes with ENTER (HandleScope, the
+// ref'd Context's Context::Scope) and, where JavaScript can run, a TryCatch
+// whose exception becomes a v8s_exc. JavaScript values the C side keeps
+// live in `refs`, a table of v8::Global<v8::Data> indexed by v8s_ref.
+// What the files share is declared here, in namespace v8s (each file's own
+// helpers are in an anonymous namespace); a helper's comment is at its
+// definition.
+
+#ifndef ISO_V8S_INTERNAL_H
+#define ISO_V8S_INTERNAL_H
+
+#include <uv.h>
+#include <v8.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "iso_err.h"
+#include "v8s.h"
+
+using v8::Array;
+using v8::ArrayBuffer;
+using v8::ArrayBufferView;
+using v8::BigInt;
+using v8::Boolean;
+using v8::Context;
+using v8::Data;
+using v8::EscapableHandleScope;
+using v8::FixedArray;
+using v8::Function;
+using v8::FunctionCallbackInfo;
+using v8::FunctionTemplate;
+using v8::Global;
+using v8::HandleScope;
+using v8::Integer;
+using v8::Isolate;
+using v8::Local;
+using v8::MaybeLocal;
+using v8::Message;
+using v8::Module;
+using v8::Name;
+using v8::Number;
+using v8::Object;
+using v8::ObjectTemplate;
+using v8::Private;
+using v8::Promise;
+using v8::PromiseRejectMessage;
+using v8::ScriptCompiler;
+using v8::ScriptOrigin;
+using v8::String;
+using v8::TryCatch;
+using v8::Value;
+
+// The enums of v8s.h that mirror V8's, proven (as rusty_v8 does): the shim
+// hands V8's values across with a cast. (v8s_kind's value kinds are the
+// shim's own and mirror nothing.)
+static_assert(V8S_PENDING == static_cast<int>(Promise::kPending),
+              "V8S_PENDING != Promise::kPending");
+static_assert(V8S_FULFILLED == static_cast<int>(Promise::kFulfilled),
+              "V8S_FULFILLED != Promise::kFulfilled");
+static_assert(V8S_REJECTED == static_cast<int>(Promise::kRejected),
+              "V8S_REJECTED != Promise::kRejected");
+static_assert(V8S_REJECT_NO_HANDLER ==
+                  static_cast<int>(v8::kPromiseRejectWithNoHandler),
+              "V8S_REJECT_NO_HANDLER != kPromiseRejectWithNoHandler");
+static_assert(V8S_HANDLER_ADDED_AFTER_REJECT ==
+                  static_cast<int>(v8::kPromiseHandlerAddedAfterReject),
+              "V8S_HANDLER_ADDED_AFTER_REJECT != "
+              "kPromiseHandlerAddedAfterReject");
+static_assert(V8S_REJECT_AFTER_RESOLVED ==
+                  static_cast<int>(v8::kPromiseRejectAfterResolved),
+              "V8S_REJECT_AFTER_RESOLVED != kPromiseRejectAfterResolved");
+static_assert(V8S_RESOLVE_AFTER_RESOLVED ==
+                  static_cast<int>(v8::kPromiseResolveAfterResolved),
+              "V8S_RESOLVE_AFTER_RESOLVED != kPromiseResolveAfterResolved");
+static_assert(V8S_MOD_UNINSTANTIATED ==
+                  static_cast<int>(Module::kUninstantiated),
+              "V8S_MOD_UNINSTANTIATED != Module::kUninstantiated");
+static_assert(V8S_MOD_INSTANTIATING == static_cast<int>(Module::kInstantiating),
+              "V8S_MOD_INSTANTIATING != Module::kInstantiating");
+static_assert(V8S_MOD_INSTANTIATED == static_cast<int>(Module::kInstantiated),
+              "V8S_MOD_INSTANTIATED != Module::kInstantiated");
+static_assert(V8S_MOD_EVALUATING == static_cast<int>(Module::kEvaluating),
+              "V8S_MOD_EVALUATING != Module::kEvaluating");
+static_assert(V8S_MOD_EVALUATED == static_cast<int>(Module::kEvaluated),
+              "V8S_MOD_EVALUATED != Module::kEvaluated");
+static_assert(V8S_MOD_ERRORED == static_cast<int>(Module::kErrored),
+              "V8S_MOD_ERRORED != Module::kErrored");
+
+namespace node {
+class MultiIsolatePlatform;
+}
+
+namespace v8s {
+
+constexpr int kRealmSlot = 1;
+constexpr int kOpErrorsSlot = 2; /* the prelude's error classes */
+constexpr int kMaxDepth = 100;
+
+class CappedAllocator;  // v8s_isolate.cc
+struct CtxQueue;
+
+// v8s_platform.cc
+extern std::unique_ptr<node::MultiIsolatePlatform> g_platform;
+extern double g_start_epoch_ms; /* wall clock when the now() clock read 0 */
+
+}  // namespace v8s
+
+struct v8s_isolate {
+  Isolate* isolate = nullptr;
+  // set by v8s_terminate: C++ loops of the shim that call no JavaScript
+  // (encoding a huge sparse array) see it even when V8 has no interrupt
+  // check to take
+  std::atomic<bool> stop_requested{false};
+  v8s::CappedAllocator* allocator = nullptr;
+  uv_loop_t* loop = nullptr;
+  const v8s_host* host = nullptr;
+  void* host_data = nullptr;
+  size_t heap_max = 0;            // the configured limit (bytes), 0: V8's own
+  bool heap_over = false;         // the heap went past it once
+  size_t heap_check_at = 0;       // gc_epilogue_cb: when to look again
+  bool heap_check_asked = false;  // a full collection is asked for
+  size_t wasm_bytes = 0;          // WebAssembly memory, as gc_prologue_cb saw
+  std::vector<Global<Data>> refs;
+  std::vector<v8s_ref> free_refs;
+  // refs of promises the runtime polls itself (module evaluations, job
+  // values): their rejections are not unhandled. Few at a time.
+  std::vector<v8s_ref> watched;
+  Global<ObjectTemplate> natives;
+  // the op registry as __iso.ops: names, kinds, one template per op
+  std::vector<std::string> op_names;
+  std::vector<bool> op_async;
+  std::vector<Global<FunctionTemplate>> op_fns;
+  size_t op_args_max = 0;
+  // module identity hash -> refs, to find a referrer's ref in callbacks
+  std::unordered_multimap<int, v8s_ref> modules;
+  // synthetic JSON module identity hash -> its parsed value
+  std::unordered_multimap<int, std::pair<Global<Module>, Global<Value>>> json;
+  // v8s_execute_static: source pointer -> its compiled script
+  std::vector<std::pair<const char*, Global<v8::UnboundScript>>> scripts;
+  // every context's own microtask queue (see v8s_context_new), until the
+  // context is collected or the isolate freed
+  std::vector<v8s::CtxQueue*> queues;
+  // the last checkpoint was stopped: V8 dropped that context's queue
+  bool microtasks_dropped = false;
+};
+
+namespace v8s {
+
+// A context's microtask queue. V8 keeps a raw pointer to it in the native
+// context, so it lives until the context is collected (a second-pass weak
+// callback) or the isolate is freed, never just until the realm is.
+struct CtxQueue {
+  v8s_isolate* iso;
+  std::unique_ptr<v8::MicrotaskQueue> queue;
+  Global<Context> weak;
+};
+
+// ---- refs ----
+
+inline v8s_ref ref_new(v8s_isolate* iso, Local<Data> value) {
+  if (!iso->free_refs.empty()) {
+    v8s_ref r = iso->free_refs.back();
+    iso->free_refs.pop_back();
+    iso->refs[r].Reset(iso->isolate, value);
+    return r;
+  }
+  if (iso->refs.empty()) {
+    iso->refs.emplace_back();  // ref 0 is never valid
+  }
+  iso->refs.emplace_back(iso->isolate, value);
+  return static_cast<v8s_ref>(iso->refs.size() - 1);
+}
+
+inline Local<Data> ref_get(v8s_isolate* iso, v8s_ref r) {
+  if (r == 0 || r >= iso->refs.size() || iso->refs[r].IsEmpty()) {
+    return Local<Data>();
+  }
+  return iso->refs[r].Get(iso->isolate);
+}
+
+inline Local<Value> ref_value(v8s_isolate* iso, v8s_ref r) {
+  Local<Data> d = ref_get(iso, r);
+  if (d.IsEmpty() || !d->IsValue()) {
+    return v8::Undefined(iso->isolate);
+  }
+  return d.As<Value>();
+}
+
+inline Local<Module> ref_module(v8s_isolate* iso, v8s_ref r) {
+  Local<Data> d = ref_get(iso, r);
+  if (d.IsEmpty() || !d->IsModule()) {
+    return Local<Module>();
+  }
+  return d.As<Module>();
+}
+
+inline Local<Context> ref_context(v8s_isolate* iso, v8s_ref r) {
+  Local<Data> d = ref_get(iso, r);
+  return d.IsEmpty() ? Local<Context>() : d.As<Context>();
+}
+
+inline v8s_isolate* iso_of(Isolate* isolate) {
+  return static_cast<v8s_isolate*>(isolate->GetData(0));
+}
+
+inline void* realm_of(Local<Context> context) {
+  if (context.IsEmpty()) {
+    return nullptr;
+  }
+  return context->GetAlignedPointerFromEmbedderData(kRealmSlot);
+}
+
+// Opens the scopes every entry point needs. `context` is the ref'd context.
+#define ENTER(iso, ctxref)                               \
+  Isolate* isolate = (iso)->isolate;                     \
+  HandleScope handle_scope(isolate);                     \
+  Local<Context> context = ref_context((iso), (ctxref)); \
+  if (context.IsEmpty()) {                               \
+    return ISO_EINVAL;                                   \
+  }                                                      \
+  Context::Scope context_scope(context)
+
+// ---- values (v8s_values.cc) ----
+
+std::string utf8(Isolate* isolate, Local<String> s);
+std::string to_std(Isolate* isolate, Local<Value> v);
+char* dup_utf8(Isolate* isolate, Local<Value> v);
+Local<String> str(Isolate* isolate, const char* s, int len = -1);
+void describe(Isolate* isolate,
+              Local<Context> context,
+              Local<Value> value,
+              v8s_exc* exc);
+int caught(v8s_isolate* iso,
+           Local<Context> context,
+           TryCatch& tc,
+           v8s_exc* exc);
+int syntax_error(v8s_isolate* iso,
+                 Local<Context> context,
+                 TryCatch& tc,
+                 v8s_exc* exc);
+
+// ---- isolates (v8s_isolate.cc) ----
+
+inline constexpr char kBufferFailed[] = "Array buffer allocation failed";
+MaybeLocal<ArrayBuffer> new_buffer(Isolate* isolate, size_t n);
+
+// ---- contexts (v8s_context.cc) ----
+
+int checkpoint(v8s_isolate* iso, Local<Context> context);
+int call_fn(v8s_isolate* iso,
+            Local<Context> context,
+            Local<Value> fn,
+            int argc,
+            Local<Value>* argv,
+            v8s_ref* out,
+            v8s_exc* exc);
+
+// ---- modules (v8s_modules.cc) ----
+
+MaybeLocal<Promise> dyn_import_cb(Local<Context> context,
+                                  Local<Data> host_defined_options,
+                                  Local<Value> resource_name,
+                                  Local<String> specifier,
+                                  Local<FixedArray> assertions);
+void import_meta_cb(Local<Context> context,
+                    Local<Module> module,
+                    Local<Object> meta);
+
+// ---- natives (v8s_natives.cc) and ops (v8s_ops.cc) ----
+
+void throw_type(Isolate* isolate, const char* msg);
+bool view_bytes(Local<Value> v, const uint8_t** p, size_t* n);
+Local<ObjectTemplate> natives_template(v8s_isolate* iso);
+bool install_ops(v8s_isolate* iso, Local<Context> context, Local<Object> n);
+
+// ---- msgpack (v8s_msgpack.cc) ----
+
+struct Writer {
+  std::string out;
+  void u8(uint8_t b) { out.push_back(static_cast<char>(b)); }
+  void be(uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; i--) {
+      u8(static_cast<uint8_t>(v >> (8 * i)));
+    }
+  }
+  void raw(const void* p, size_t n) {
+    out.append(static_cast<const char*>(p), n);
+  }
+  void nil() { u8(0xc0); }
+  void boolean(bool b) { u8(b ? 0xc3 : 0xc2); }
+  void int64(int64_t v) {
+    if (v >= 0) {
+      if (v < 128) {
+        u8(static_cast<uint8_t>(v));
+      } else if (v < 256) {
+        u8(0xcc), be(v, 1);
+      } else if (v < 65536) {
+        u8(0xcd), be(v, 2);
+      } else if (v < 4294967296LL) {
+        u8(0xce), be(v, 4);
+      } else {
+        u8(0xcf), be(v, 8);
+      }
+    } else if (v >= -32) {
+      u8(static_cast<uint8_t>(v));
+    } else if (v >= -128) {
+      u8(0xd0), be(static_cast<uint64_t>(v), 1);
+    } else if (v >= -32768) {
+      u8(0xd1), be(static_cast<uint64_t>(v), 2);
+    } else if (v >= -2147483648LL) {
+      u8(0xd2), be(static_cast<uint64_t>(v), 4);
+    } else {
+      u8(0xd3), be(static_cast<uint64_t>(v), 8);
+    }
+  }
+  void float64(double d) {
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    u8(0xcb), be(bits, 8);
+  }
+  void head(uint8_t fix,
+            uint8_t fixmax,
+            uint8_t b8,
+            uint8_t b16,
+            uint8_t b32,
+            size_t n) {
+    if (fix != 0 && n <= fixmax) {
+      u8(static_cast<uint8_t>(fix | n));
+    } else if (b8 != 0 && n < 256) {
+      u8(b8), be(n, 1);
+    } else if (n < 65536) {
+      u8(b16), be(n, 2);
+    } else {
+      u8(b32), be(n, 4);
+    }
+  }
+  void str_head(size_t n) { head(0xa0, 31, 0xd9, 0xda, 0xdb, n); }
+  void bin(const void* p, size_t n) {
+    head(0, 0, 0xc4, 0xc5, 0xc6, n);
+    raw(p, n);
+  }
+  void array_head(size_t n) { head(0x90, 15, 0, 0xdc, 0xdd, n); }
+  void map_head(size_t n) { head(0x80, 15, 0, 0xde, 0xdf, n); }
+  void timestamp(double ms) {
+    double secs = std::floor(ms / 1000.0);
+    int64_t sec = static_cast<int64_t>(secs);
+    uint32_t nsec = static_cast<uint32_t>((ms - secs * 1000.0) * 1e6);
+    if (nsec >= 1000000000u) {
+      nsec = 999999999u;
+    }
+    if (sec >= 0 && sec < (1LL << 34)) {
+      u8(0xd7), u8(0xff);
+      be((static_cast<uint64_t>(nsec) << 34) | static_cast<uint64_t>(sec), 8);
+    } else {
+      u8(0xc7), u8(12), u8(0xff);
+      be(nsec, 4), be(static_cast<uint64_t>(sec), 8);
+    }
+  }
+};
+
+// A JavaScript value as msgpack into w, at most `limit` bytes; on failure
+// err says what and where ("the value.a[2] is a function, ...").
+struct Encoder {
+  Isolate* isolate;
+  Local<Context> context;
+  size_t limit;
+  Writer w;
+  std::vector<Local<Object>> path;
+  std::string err;
+  bool too_big = false;
+
+  bool over();
+  bool fail(const std::string& what);
+  bool string(Local<String> s);
+  bool text(Local<Value> v);
+  bool number(double d);
+  bool value(Local<Value> v, const std::string& where);
+  bool container(Local<Object> obj, const std::string& where);
+};
+
+bool decode_value(Isolate* isolate,
+                  Local<Context> context,
+                  const uint8_t* p,
+                  size_t n,
+                  Local<Value>* out,
+                  std::string* why = nullptr);
+
+}  // namespace v8s
+
+#endif  // ISO_V8S_INTERNAL_H

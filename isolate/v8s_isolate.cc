@@ -1,0 +1,353 @@
+// v8s_isolate.cc: isolates: making and freeing them, their memory limits,
+// stopping their JavaScript, and the callbacks V8 makes for a whole isolate.
+//
+// Memory is bounded twice: ArrayBuffers by CappedAllocator (they live
+// outside V8's heap) and the heap by the collection callbacks below, which
+// ask the host to condemn an isolate that went past its limit. Promise
+// rejections and uncaught exceptions reach the host's promise_reject and
+// uncaught with the realm of the context they came from.
+//
+// DESIGN: an isolate belongs to one thread, and stays entered on it
+// (Isolate::Enter) from v8s_isolate_new to v8s_isolate_free, which saves an
+// Enter/Exit pair on every call; so isolates created on one thread are
+// freed in the reverse order. The only cross-thread entry is
+// v8s_terminate(), which calls Isolate::TerminateExecution, documented by V8
+// as callable from any thread. Contexts carry their realm pointer in
+// embedder data slot kRealmSlot; callbacks recover it from the current or
+// the creation context, and ignore JavaScript whose realm was disposed.
+
+#include <node.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "v8s_internal.h"
+
+namespace v8s {
+
+// ArrayBuffer memory lives outside V8's heap, so the heap limit does not
+// bound it: a job keeping gigabytes of typed arrays would take the whole
+// process down. This allocator refuses past a cap (V8 then throws
+// "RangeError: Array buffer allocation failed"). Free may run on GC
+// threads, hence the atomic.
+// V8's V8_TYPED_ARRAY_MAX_SIZE_IN_HEAP: typed arrays up to this many bytes
+// are made inside the heap.
+constexpr size_t kOnHeapTypedArrayMax = 64;
+
+class CappedAllocator : public ArrayBuffer::Allocator {
+ public:
+  explicit CappedAllocator(size_t cap)
+      : inner_(ArrayBuffer::Allocator::NewDefaultAllocator()), cap_(cap) {}
+  ~CappedAllocator() override { delete inner_; }
+  void* Allocate(size_t n) override {
+    return Take(n) ? Keep(inner_->Allocate(n), n) : nullptr;
+  }
+  void* AllocateUninitialized(size_t n) override {
+    return Take(n) ? Keep(inner_->AllocateUninitialized(n), n) : nullptr;
+  }
+  void Free(void* p, size_t n) override {
+    inner_->Free(p, n);
+    used_.fetch_sub(n);
+  }
+  size_t used() const { return used_.load(); }
+
+ private:
+  bool Take(size_t n) {
+    size_t used = used_.fetch_add(n);
+    // A small typed array lives inside the V8 heap until its .buffer is
+    // read; V8 then moves it here and aborts the process if this fails
+    // (JSTypedArray::GetBuffer). Such sizes are never refused: each is
+    // backed by an object on the heap, whose own limit bounds how many.
+    if (n <= kOnHeapTypedArrayMax) {
+      return true;
+    }
+    if (used + n > cap_) {
+      used_.fetch_sub(n);
+      return false;
+    }
+    return true;
+  }
+  void* Keep(void* p, size_t n) {
+    if (p == nullptr) {
+      used_.fetch_sub(n);
+    }
+    return p;
+  }
+  ArrayBuffer::Allocator* inner_;
+  size_t cap_;
+  std::atomic<size_t> used_{0};
+};
+
+namespace {
+
+bool is_watched(v8s_isolate* iso, Local<Promise> promise) {
+  for (v8s_ref r : iso->watched) {
+    Local<Data> d = ref_get(iso, r);
+    if (!d.IsEmpty() && d == promise) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void promise_reject_cb(PromiseRejectMessage message) {
+  Local<Promise> promise = message.GetPromise();
+  Isolate* isolate = promise->GetIsolate();
+  v8s_isolate* iso = iso_of(isolate);
+  HandleScope scope(isolate);
+  Local<Context> context;
+  if (!promise->GetCreationContext().ToLocal(&context)) {
+    return;
+  }
+  void* realm = realm_of(context);
+  if (realm == nullptr) {
+    return;
+  }
+  if (is_watched(iso, promise)) {
+    return;  // the runtime polls this promise itself (seed: mod_evaluate)
+  }
+  int event = static_cast<int>(message.GetEvent());
+  Local<Value> reason = message.GetValue();
+  v8s_ref p = ref_new(iso, promise);
+  v8s_ref r = reason.IsEmpty() ? 0 : ref_new(iso, reason);
+  iso->host->promise_reject(realm, event, p, r);
+  v8s_ref_free(iso, p);
+  v8s_ref_free(iso, r);
+}
+
+void message_cb(Local<Message> message, Local<Value> error) {
+  Isolate* isolate = message->GetIsolate();
+  v8s_isolate* iso = iso_of(isolate);
+  HandleScope scope(isolate);
+  Local<Context> context = isolate->GetCurrentContext();
+  void* realm = realm_of(context);
+  if (realm == nullptr) {
+    return;
+  }
+  v8s_exc exc = {};
+  describe(isolate, context, error, &exc);
+  iso->host->uncaught(realm, &exc);
+  v8s_exc_clear(&exc);
+}
+
+// The heap limit. V8's own limit is a poor place to enforce it: V8 aborts
+// the process unless the near-heap-limit callback returns a limit above
+// both the current one and the heap as it stands (a large new object is
+// let in past the limit regardless), and a failed allocation, which can be
+// 1 GiB, gets one call and then aborts if the retry does not fit. So V8's
+// limit is set kHeapHeadroom above the configured one, and the configured
+// one is enforced here, after every full garbage collection: past it, the
+// running JavaScript is stopped and the host told (it condemns the
+// isolate, which is replaced once its jobs are answered; until then its
+// other jobs run on, only under V8's limit). Should a builtin
+// that ignores the stop reach V8's limit, that limit grows again rather
+// than abort.
+constexpr size_t kHeapHeadroom = size_t{1} << 30;
+
+void heap_over(v8s_isolate* iso) {
+  if (iso->host->near_heap_limit == nullptr ||
+      iso->host->near_heap_limit(iso->host_data) != 0) {
+    v8s_terminate(iso);
+  }
+}
+
+// Asked for by gc_epilogue_cb at the next interrupt check of running
+// JavaScript: a full collection, after which the heap is what is alive.
+void heap_check_cb(Isolate* isolate, void* data) {
+  v8s_isolate* iso = static_cast<v8s_isolate*>(data);
+  iso->heap_check_asked = false;
+  if (!iso->heap_over) {
+    isolate->LowMemoryNotification();
+  }
+}
+
+// WebAssembly memories are not allocated through the ArrayBuffer allocator
+// (which caps ArrayBuffers on its own) but V8 counts them as external
+// memory: what the allocator does not hold is theirs, and counts with the
+// heap. Read before a collection starts, when V8 has finished sweeping
+// the last one's buffers: during sweeping the allocator has freed buffers
+// that V8 still counts, which would look like WebAssembly memory.
+void gc_prologue_cb(Isolate* isolate,
+                    v8::GCType type,
+                    v8::GCCallbackFlags flags,
+                    void* data) {
+  v8s_isolate* iso = static_cast<v8s_isolate*>(data);
+  v8::HeapStatistics hs;
+  isolate->GetHeapStatistics(&hs);
+  size_t external = hs.external_memory();
+  size_t buffers = iso->allocator->used();
+  iso->wasm_bytes = external > buffers ? external - buffers : 0;
+}
+
+void gc_epilogue_cb(Isolate* isolate,
+                    v8::GCType type,
+                    v8::GCCallbackFlags flags,
+                    void* data) {
+  v8s_isolate* iso = static_cast<v8s_isolate*>(data);
+  if (iso->heap_over) {
+    return;  // condemned already: its other jobs may finish meanwhile
+  }
+  v8::HeapStatistics hs;
+  isolate->GetHeapStatistics(&hs);
+  size_t used = hs.used_heap_size() + iso->wasm_bytes;
+  if ((type & v8::kGCTypeMarkSweepCompact) != 0) {
+    if (used > iso->heap_max) {
+      iso->heap_over = true;
+      heap_over(iso);
+    }
+    // the next full collection we ask for: after another eighth
+    iso->heap_check_at = std::max(used, iso->heap_max) + iso->heap_max / 8;
+    return;
+  }
+  // After a minor collection the count still holds the old generation's
+  // garbage, and V8, whose own limit is far above, may not collect it for
+  // a while: past the limit (and an eighth more since the last look), ask
+  // for a full collection to know.
+  if (used > iso->heap_max && used > iso->heap_check_at &&
+      !iso->heap_check_asked) {
+    iso->heap_check_asked = true;
+    isolate->RequestInterrupt(heap_check_cb, iso);
+  }
+}
+
+size_t near_heap_limit_cb(void* data, size_t current, size_t initial) {
+  v8s_isolate* iso = static_cast<v8s_isolate*>(data);
+  v8::HeapStatistics hs;
+  iso->isolate->GetHeapStatistics(&hs);
+  heap_over(iso);
+  size_t floor = std::max(current, hs.total_heap_size());
+  return floor + std::max(floor / 2, kHeapHeadroom);
+}
+
+}  // namespace
+
+// An ArrayBuffer of n bytes (uninitialised) from the isolate's capped
+// allocator, or empty when it refuses: ArrayBuffer::New(isolate, n) and
+// NewBackingStore(isolate, n) abort the process when the allocator
+// refuses, and a job can bring it to refuse (its buffers at the cap).
+MaybeLocal<ArrayBuffer> new_buffer(Isolate* isolate, size_t n) {
+  if (n == 0) {
+    return ArrayBuffer::New(isolate, 0);
+  }
+  CappedAllocator* a =
+      static_cast<v8s_isolate*>(isolate->GetData(0))->allocator;
+  void* data = a->AllocateUninitialized(n);
+  if (data == nullptr) {
+    return MaybeLocal<ArrayBuffer>();
+  }
+  std::unique_ptr<v8::BackingStore> store = ArrayBuffer::NewBackingStore(
+      data, n,
+      [](void* d, size_t len, void* alloc) {
+        static_cast<CappedAllocator*>(alloc)->Free(d, len);
+      },
+      a);
+  return ArrayBuffer::New(isolate, std::move(store));
+}
+
+}  // namespace v8s
+
+using namespace v8s;
+
+extern "C" {
+
+int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
+  if (!g_platform || opts == nullptr || opts->loop == nullptr ||
+      opts->host == nullptr) {
+    return ISO_EINVAL;
+  }
+  v8s_isolate* iso = new (std::nothrow) v8s_isolate();
+  if (iso == nullptr) {
+    return ISO_ENOMEM;
+  }
+  iso->loop = opts->loop;
+  iso->host = opts->host;
+  iso->host_data = opts->host_data;
+  for (size_t i = 0; i < opts->nops; i++) {
+    iso->op_names.emplace_back(opts->ops[i].name);
+    iso->op_async.push_back(opts->ops[i].is_async != 0);
+  }
+  iso->op_args_max =
+      opts->op_args_max ? opts->op_args_max : static_cast<size_t>(256) << 20;
+  // ArrayBuffers get as much as the heap: --heap-mb caps both
+  iso->allocator = new CappedAllocator(
+      (opts->heap_max_mb > 0 ? opts->heap_max_mb : 4096) * (size_t{1} << 20));
+  Isolate::CreateParams params;
+  params.array_buffer_allocator = iso->allocator;
+  if (opts->heap_max_mb > 0) {
+    iso->heap_max = opts->heap_max_mb * (size_t{1} << 20);
+    params.constraints.ConfigureDefaultsFromHeapSize(
+        0, iso->heap_max + kHeapHeadroom);
+  }
+  Isolate* isolate = Isolate::Allocate();
+  g_platform->RegisterIsolate(isolate, opts->loop);
+  Isolate::Initialize(isolate, params);
+  iso->isolate = isolate;
+  isolate->SetData(0, iso);
+  isolate->SetData(1, opts->host_data);
+  isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+  // Like a browser's main thread: Atomics.wait would block the loop that
+  // every job on this isolate shares.
+  isolate->SetAllowAtomicsWait(false);
+  isolate->SetHostImportModuleDynamicallyCallback(dyn_import_cb);
+  isolate->SetHostInitializeImportMetaObjectCallback(import_meta_cb);
+  isolate->SetPromiseRejectCallback(promise_reject_cb);
+  isolate->AddMessageListenerWithErrorLevel(message_cb, Isolate::kMessageError);
+  isolate->SetCaptureStackTraceForUncaughtExceptions(true, 10);
+  isolate->AddNearHeapLimitCallback(near_heap_limit_cb, iso);
+  if (iso->heap_max > 0) {
+    isolate->AddGCPrologueCallback(gc_prologue_cb, iso);
+    isolate->AddGCEpilogueCallback(gc_epilogue_cb, iso);
+  }
+  isolate->Enter();
+  *out = iso;
+  return 0;
+}
+
+void v8s_isolate_free(v8s_isolate* iso) {
+  if (iso == nullptr) {
+    return;
+  }
+  for (auto& g : iso->refs) {
+    g.Reset();
+  }
+  iso->refs.clear();
+  iso->json.clear();
+  iso->scripts.clear();
+  iso->watched.clear();
+  iso->natives.Reset();
+  iso->op_fns.clear();
+  for (CtxQueue* q : iso->queues) {
+    // a collected context's handle is empty already, its second-pass
+    // callback still to come (from a task, which dies with the isolate)
+    if (!q->weak.IsEmpty()) {
+      q->weak.ClearWeak();
+      q->weak.Reset();
+    }
+    delete q;
+  }
+  iso->queues.clear();
+  iso->isolate->Exit();
+  g_platform->UnregisterIsolate(iso->isolate);
+  iso->isolate->Dispose();
+  delete iso->allocator;
+  delete iso;
+}
+
+void v8s_heap_stats(v8s_isolate* iso, size_t* used, size_t* limit) {
+  v8::HeapStatistics hs;
+  iso->isolate->GetHeapStatistics(&hs);
+  *used = hs.used_heap_size();
+  *limit = iso->heap_max > 0 ? iso->heap_max : hs.heap_size_limit();
+}
+
+void v8s_terminate(v8s_isolate* iso) {
+  iso->stop_requested.store(true);
+  iso->isolate->TerminateExecution();
+}
+
+void v8s_cancel_terminate(v8s_isolate* iso) {
+  iso->stop_requested.store(false);
+  iso->isolate->CancelTerminateExecution();
+}
+
+}  // extern "C"

@@ -1,0 +1,325 @@
+// v8s_modules.cc: ES modules and JSON modules: compiling them, their
+// static imports, instantiation (resolve_cb), evaluation, and the two
+// callbacks V8 makes for a running module, import() and import.meta.
+//
+// The loader (loader.c) owns the module map; the shim only finds a
+// module's ref again when V8 hands it back (module_ref_of, through the
+// isolate's identity-hash index) and passes specifiers, import types and
+// referrers to the host's resolve, dyn_import and import_meta. A JSON
+// module is a synthetic module whose default export is the parsed value.
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "v8s_internal.h"
+
+namespace v8s {
+
+namespace {
+
+std::string type_of_assertions(Local<Context> context,
+                               Local<FixedArray> assertions) {
+  Isolate* isolate = context->GetIsolate();
+  if (assertions.IsEmpty()) {
+    return "";
+  }
+  for (int i = 0; i + 1 < assertions->Length(); i++) {
+    Local<Data> k = assertions->Get(context, i);
+    Local<Data> v = assertions->Get(context, i + 1);
+    if (k->IsValue() && k.As<Value>()->IsString() && v->IsValue() &&
+        v.As<Value>()->IsString() && to_std(isolate, k.As<Value>()) == "type") {
+      return to_std(isolate, v.As<Value>());
+    }
+  }
+  return "";
+}
+
+v8s_ref module_ref_of(v8s_isolate* iso, Local<Module> module) {
+  auto range = iso->modules.equal_range(module->GetIdentityHash());
+  for (auto it = range.first; it != range.second; ++it) {
+    Local<Module> m = ref_module(iso, it->second);
+    if (!m.IsEmpty() && m == module) {
+      return it->second;
+    }
+  }
+  return 0;
+}
+
+// A specifier crosses into C as a C string: one with a NUL in it would be
+// cut there ('./ok.js\0/../x' would load ok.js), so it is refused.
+bool nul_free(const std::string& spec, char* err, size_t errlen) {
+  if (spec.find('\0') == std::string::npos) {
+    return true;
+  }
+  snprintf(err, errlen, "Module specifier \"%.200s\" contains a NUL character",
+           spec.c_str());
+  return false;
+}
+
+MaybeLocal<Module> resolve_cb(Local<Context> context,
+                              Local<String> specifier,
+                              Local<FixedArray> assertions,
+                              Local<Module> referrer) {
+  Isolate* isolate = context->GetIsolate();
+  v8s_isolate* iso = iso_of(isolate);
+  void* realm = realm_of(context);
+  char err[512] = "module not loaded";
+  v8s_ref target = 0;
+  if (realm != nullptr) {
+    std::string spec = to_std(isolate, specifier);
+    std::string type = type_of_assertions(context, assertions);
+    if (!nul_free(spec, err, sizeof(err))) {
+      target = 0;
+    } else {
+      target =
+          iso->host->resolve(realm, spec.c_str(), type.c_str(),
+                             module_ref_of(iso, referrer), err, sizeof(err));
+    }
+  }
+  Local<Module> m = ref_module(iso, target);
+  if (m.IsEmpty()) {
+    isolate->ThrowException(v8::Exception::TypeError(str(isolate, err)));
+    return MaybeLocal<Module>();
+  }
+  return m;
+}
+
+MaybeLocal<Value> json_eval_steps(Local<Context> context,
+                                  Local<Module> module) {
+  Isolate* isolate = context->GetIsolate();
+  v8s_isolate* iso = iso_of(isolate);
+  auto range = iso->json.equal_range(module->GetIdentityHash());
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second.first.Get(isolate) == module) {
+      bool ok = module
+                    ->SetSyntheticModuleExport(isolate, str(isolate, "default"),
+                                               it->second.second.Get(isolate))
+                    .IsJust();
+      iso->json.erase(it);
+      if (!ok) {
+        return MaybeLocal<Value>();
+      }
+      break;
+    }
+  }
+  Local<Promise::Resolver> r;
+  if (!Promise::Resolver::New(context).ToLocal(&r) ||
+      r->Resolve(context, v8::Undefined(isolate)).IsNothing()) {
+    return MaybeLocal<Value>();
+  }
+  return r->GetPromise();
+}
+
+}  // namespace
+
+MaybeLocal<Promise> dyn_import_cb(Local<Context> context,
+                                  Local<Data> host_defined_options,
+                                  Local<Value> resource_name,
+                                  Local<String> specifier,
+                                  Local<FixedArray> assertions) {
+  Isolate* isolate = context->GetIsolate();
+  v8s_isolate* iso = iso_of(isolate);
+  EscapableHandleScope scope(isolate);
+  Local<Promise::Resolver> resolver;
+  if (!Promise::Resolver::New(context).ToLocal(&resolver)) {
+    return MaybeLocal<Promise>();
+  }
+  void* realm = realm_of(context);
+  char err[512] = "dynamic import is not available here";
+  int rc = ISO_EINVAL;
+  if (realm != nullptr) {
+    std::string spec = to_std(isolate, specifier);
+    std::string type = type_of_assertions(context, assertions);
+    std::string referrer =
+        resource_name.IsEmpty() ? "" : to_std(isolate, resource_name);
+    if (nul_free(spec, err, sizeof(err))) {
+      v8s_ref r = ref_new(iso, resolver);
+      rc = iso->host->dyn_import(realm, spec.c_str(), type.c_str(),
+                                 referrer.c_str(), r, err, sizeof(err));
+      if (rc != 0) {
+        v8s_ref_free(iso, r);
+      }
+    }
+  }
+  if (rc != 0) {
+    // rejecting runs no JavaScript; only a pending termination fails it,
+    // and then nothing will look at the promise
+    if (resolver->Reject(context, v8::Exception::TypeError(str(isolate, err)))
+            .IsNothing()) {
+      return MaybeLocal<Promise>();
+    }
+  }
+  return scope.Escape(resolver->GetPromise());
+}
+
+void import_meta_cb(Local<Context> context,
+                    Local<Module> module,
+                    Local<Object> meta) {
+  Isolate* isolate = context->GetIsolate();
+  v8s_isolate* iso = iso_of(isolate);
+  void* realm = realm_of(context);
+  if (realm == nullptr) {
+    return;
+  }
+  const char* url = "";
+  int is_main = 0;
+  iso->host->import_meta(realm, module_ref_of(iso, module), &url, &is_main);
+  // a fresh object: only a pending termination can make these fail
+  if (meta->CreateDataProperty(context, str(isolate, "url"), str(isolate, url))
+          .IsNothing() ||
+      meta->CreateDataProperty(context, str(isolate, "main"),
+                               Boolean::New(isolate, is_main != 0))
+          .IsNothing()) {
+    return;
+  }
+}
+
+}  // namespace v8s
+
+using namespace v8s;
+
+extern "C" {
+
+void v8s_requests_free(v8s_requests* r) {
+  if (r == nullptr) {
+    return;
+  }
+  for (size_t i = 0; i < r->n; i++) {
+    free(r->specifier[i]);
+    free(r->type[i]);
+  }
+  free(r->specifier);
+  free(r->type);
+  memset(r, 0, sizeof(*r));
+}
+
+int v8s_module_compile(v8s_isolate* iso,
+                       v8s_ref ctx,
+                       const char* url,
+                       const char* source,
+                       size_t len,
+                       int is_json,
+                       v8s_ref* out,
+                       v8s_exc* exc) {
+  ENTER(iso, ctx);
+  TryCatch tc(isolate);
+  Local<String> src;
+  if (len > static_cast<size_t>(String::kMaxLength) ||
+      !String::NewFromUtf8(isolate, source, v8::NewStringType::kNormal,
+                           static_cast<int>(len))
+           .ToLocal(&src)) {
+    return ISO_ENOMEM;
+  }
+  Local<Module> module;
+  if (is_json) {
+    Local<Value> value;
+    if (!v8::JSON::Parse(context, src).ToLocal(&value)) {
+      int rc = caught(iso, context, tc, exc);
+      if (rc == ISO_EJS && exc != nullptr) {
+        std::string stack = std::string("SyntaxError: ") +
+                            (exc->message ? exc->message : "") + "\n    at " +
+                            url;
+        free(exc->stack);
+        exc->stack = strdup(stack.c_str());
+        return ISO_ESYNTAX;
+      }
+      return rc;
+    }
+    std::vector<Local<String>> names = {str(isolate, "default")};
+    module = Module::CreateSyntheticModule(isolate, str(isolate, url), names,
+                                           json_eval_steps);
+    iso->json.emplace(module->GetIdentityHash(),
+                      std::make_pair(Global<Module>(isolate, module),
+                                     Global<Value>(isolate, value)));
+  } else {
+    ScriptOrigin origin(isolate, str(isolate, url), 0, 0, false, -1,
+                        Local<Value>(), false, false, true);
+    ScriptCompiler::Source source_obj(src, origin);
+    if (!ScriptCompiler::CompileModule(isolate, &source_obj).ToLocal(&module)) {
+      return syntax_error(iso, context, tc, exc);
+    }
+  }
+  *out = ref_new(iso, module);
+  iso->modules.emplace(module->GetIdentityHash(), *out);
+  return 0;
+}
+
+int v8s_module_requests(v8s_isolate* iso,
+                        v8s_ref ctx,
+                        v8s_ref mod,
+                        v8s_requests* out) {
+  memset(out, 0, sizeof(*out));
+  ENTER(iso, ctx);
+  Local<Module> module = ref_module(iso, mod);
+  if (module.IsEmpty()) {
+    return ISO_EINVAL;
+  }
+  Local<FixedArray> reqs = module->GetModuleRequests();
+  int n = reqs->Length();
+  out->specifier = static_cast<char**>(calloc(n + 1, sizeof(char*)));
+  out->type = static_cast<char**>(calloc(n + 1, sizeof(char*)));
+  if (out->specifier == nullptr || out->type == nullptr) {
+    v8s_requests_free(out);
+    return ISO_ENOMEM;
+  }
+  for (int i = 0; i < n; i++) {
+    Local<v8::ModuleRequest> r = reqs->Get(context, i).As<v8::ModuleRequest>();
+    out->specifier[i] = dup_utf8(isolate, r->GetSpecifier());
+    out->type[i] =
+        strdup(type_of_assertions(context, r->GetImportAssertions()).c_str());
+    out->n++;
+  }
+  return 0;
+}
+
+int v8s_module_instantiate(v8s_isolate* iso,
+                           v8s_ref ctx,
+                           v8s_ref mod,
+                           v8s_exc* exc) {
+  ENTER(iso, ctx);
+  Local<Module> module = ref_module(iso, mod);
+  if (module.IsEmpty()) {
+    return ISO_EINVAL;
+  }
+  TryCatch tc(isolate);
+  if (!module->InstantiateModule(context, resolve_cb).FromMaybe(false)) {
+    return caught(iso, context, tc, exc);
+  }
+  return 0;
+}
+
+int v8s_module_evaluate(v8s_isolate* iso,
+                        v8s_ref ctx,
+                        v8s_ref mod,
+                        v8s_ref* promise,
+                        v8s_exc* exc) {
+  ENTER(iso, ctx);
+  Local<Module> module = ref_module(iso, mod);
+  if (module.IsEmpty()) {
+    return ISO_EINVAL;
+  }
+  TryCatch tc(isolate);
+  Local<Value> value;
+  if (!module->Evaluate(context).ToLocal(&value)) {
+    return caught(iso, context, tc, exc);
+  }
+  *promise = ref_new(iso, value);
+  iso->watched.push_back(*promise);
+  return 0;
+}
+
+int v8s_module_namespace(v8s_isolate* iso,
+                         v8s_ref ctx,
+                         v8s_ref mod,
+                         v8s_ref* out) {
+  ENTER(iso, ctx);
+  Local<Module> module = ref_module(iso, mod);
+  if (module.IsEmpty() || module->GetStatus() < Module::kInstantiated) {
+    return ISO_EINVAL;
+  }
+  *out = ref_new(iso, module->GetModuleNamespace());
+  return 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,289 @@
+// v8s_natives.cc: the prelude's natives, the object every context gets as
+// globalThis.__iso (bootstrap/iso_bootstrap.h takes it from there).
+//
+// A native reaches the host through the realm of the context that called
+// it (NULL once the realm is disposed: the call then does nothing). The
+// object is made from one template per isolate (natives_template), to
+// which v8s_context_new adds timeOrigin and the ops (v8s_ops.cc).
+
+#include <cstdlib>
+#include <string>
+
+#include "v8s_internal.h"
+
+namespace v8s {
+
+void throw_type(Isolate* isolate, const char* msg) {
+  isolate->ThrowException(v8::Exception::TypeError(str(isolate, msg)));
+}
+
+bool view_bytes(Local<Value> v, const uint8_t** p, size_t* n) {
+  if (v->IsArrayBufferView()) {
+    Local<ArrayBufferView> view = v.As<ArrayBufferView>();
+    *p = static_cast<const uint8_t*>(view->Buffer()->Data()) +
+         view->ByteOffset();
+    *n = view->ByteLength();
+    return true;
+  }
+  if (v->IsArrayBuffer()) {
+    Local<ArrayBuffer> ab = v.As<ArrayBuffer>();
+    *p = static_cast<const uint8_t*>(ab->Data());
+    *n = ab->ByteLength();
+    return true;
+  }
+  if (v->IsSharedArrayBuffer()) {
+    Local<v8::SharedArrayBuffer> ab = v.As<v8::SharedArrayBuffer>();
+    *p = static_cast<const uint8_t*>(ab->Data());
+    *n = ab->ByteLength();
+    return true;
+  }
+  return false;
+}
+
+namespace {
+
+v8s_isolate* native_iso(const FunctionCallbackInfo<Value>& args) {
+  return iso_of(args.GetIsolate());
+}
+
+void* native_realm(const FunctionCallbackInfo<Value>& args) {
+  return realm_of(args.GetIsolate()->GetCurrentContext());
+}
+
+void n_print(const FunctionCallbackInfo<Value>& args) {
+  v8s_isolate* iso = native_iso(args);
+  void* realm = native_realm(args);
+  if (realm == nullptr || args.Length() < 2) {
+    return;
+  }
+  std::string level = to_std(args.GetIsolate(), args[0]);
+  std::string text = to_std(args.GetIsolate(), args[1]);
+  iso->host->print(realm, level.empty() ? "log" : level.c_str(), text.data(),
+                   text.size());
+}
+
+void n_timer_arm(const FunctionCallbackInfo<Value>& args) {
+  v8s_isolate* iso = native_iso(args);
+  void* realm = native_realm(args);
+  if (realm == nullptr) {
+    return;
+  }
+  double deadline = args.Length() > 0 && args[0]->IsNumber()
+                        ? args[0].As<Number>()->Value()
+                        : -1;
+  int refed = args.Length() > 1 ? args[1]->BooleanValue(args.GetIsolate())
+                                : deadline >= 0;
+  iso->host->timer_arm(realm, deadline, refed);
+}
+
+void n_now(const FunctionCallbackInfo<Value>& args) {
+  args.GetReturnValue().Set(v8s_platform_now_ms());
+}
+
+void n_encode_utf8(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  Local<String> s;
+  if (args.Length() < 1 ||
+      !args[0]->ToString(isolate->GetCurrentContext()).ToLocal(&s)) {
+    return;
+  }
+  int n = s->Utf8Length(isolate);
+  Local<ArrayBuffer> ab;
+  if (!new_buffer(isolate, static_cast<size_t>(n)).ToLocal(&ab)) {
+    isolate->ThrowException(
+        v8::Exception::RangeError(str(isolate, kBufferFailed)));
+    return;
+  }
+  s->WriteUtf8(isolate, static_cast<char*>(ab->Data()), n, nullptr,
+               String::NO_NULL_TERMINATION | String::REPLACE_INVALID_UTF8);
+  args.GetReturnValue().Set(v8::Uint8Array::New(ab, 0, n));
+}
+
+bool utf8_valid(const uint8_t* s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = s[i];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) {
+      return false;
+    }
+    for (size_t k = 1; k < len; k++) {
+      if ((s[i + k] & 0xc0) != 0x80) {
+        return false;
+      }
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+void n_decode_utf8(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  const uint8_t* p = nullptr;
+  size_t n = 0;
+  if (args.Length() < 1 || !view_bytes(args[0], &p, &n)) {
+    throw_type(isolate,
+               "The provided value is not of type '(ArrayBuffer or "
+               "ArrayBufferView)'");
+    return;
+  }
+  bool fatal = args.Length() > 1 && args[1]->BooleanValue(isolate);
+  if (fatal && !utf8_valid(p, n)) {
+    throw_type(isolate, "The encoded data is not valid.");
+    return;
+  }
+  Local<String> s;
+  if (n > static_cast<size_t>(String::kMaxLength) ||
+      !String::NewFromUtf8(isolate, reinterpret_cast<const char*>(p),
+                           v8::NewStringType::kNormal, static_cast<int>(n))
+           .ToLocal(&s)) {
+    throw_type(isolate, "string too long");
+    return;
+  }
+  args.GetReturnValue().Set(s);
+}
+
+class CloneDelegate : public v8::ValueSerializer::Delegate {
+ public:
+  explicit CloneDelegate(Isolate* isolate) : isolate_(isolate) {}
+  void ThrowDataCloneError(Local<String> message) override {
+    isolate_->ThrowException(v8::Exception::Error(message));
+  }
+
+ private:
+  Isolate* isolate_;
+};
+
+void n_structured_clone(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  Local<Context> context = isolate->GetCurrentContext();
+  CloneDelegate delegate(isolate);
+  v8::ValueSerializer ser(isolate, &delegate);
+  ser.WriteHeader();
+  Local<Value> v =
+      args.Length() > 0 ? args[0] : v8::Undefined(isolate).As<Value>();
+  if (!ser.WriteValue(context, v).FromMaybe(false)) {
+    return;  // exception pending
+  }
+  std::pair<uint8_t*, size_t> buf = ser.Release();
+  v8::ValueDeserializer des(isolate, buf.first, buf.second);
+  Local<Value> out;
+  if (des.ReadHeader(context).FromMaybe(false) &&
+      des.ReadValue(context).ToLocal(&out)) {
+    args.GetReturnValue().Set(out);
+  }
+  free(buf.first);
+}
+
+void n_queue_microtask(const FunctionCallbackInfo<Value>& args) {
+  if (args.Length() < 1 || !args[0]->IsFunction()) {
+    throw_type(args.GetIsolate(),
+               "The callback provided as parameter 1 is "
+               "not a function.");
+    return;
+  }
+  Isolate* isolate = args.GetIsolate();
+  isolate->GetCurrentContext()->GetMicrotaskQueue()->EnqueueMicrotask(
+      isolate, args[0].As<Function>());
+}
+
+void n_run_microtasks(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  isolate->GetCurrentContext()->GetMicrotaskQueue()->PerformCheckpoint(isolate);
+}
+
+void n_promise_state(const FunctionCallbackInfo<Value>& args) {
+  if (args.Length() > 0 && args[0]->IsPromise()) {
+    args.GetReturnValue().Set(static_cast<int>(args[0].As<Promise>()->State()));
+  }
+}
+
+void n_promise_result(const FunctionCallbackInfo<Value>& args) {
+  if (args.Length() > 0 && args[0]->IsPromise()) {
+    Local<Promise> p = args[0].As<Promise>();
+    if (p->State() != Promise::kPending) {
+      args.GetReturnValue().Set(p->Result());
+    }
+  }
+}
+
+// setOpErrors(classes): the constructors sync ops throw, by class name.
+void n_set_op_errors(const FunctionCallbackInfo<Value>& args) {
+  Local<Context> context = args.GetIsolate()->GetCurrentContext();
+  if (args.Length() > 0 && args[0]->IsObject()) {
+    context->SetEmbedderData(kOpErrorsSlot, args[0]);
+  }
+}
+
+void op_ref(const FunctionCallbackInfo<Value>& args, int ref) {
+  v8s_isolate* iso = native_iso(args);
+  void* realm = native_realm(args);
+  if (realm != nullptr && args.Length() > 0 && args[0]->IsUint32()) {
+    iso->host->op_ref(realm, args[0].As<v8::Uint32>()->Value(), ref);
+  }
+}
+
+void n_op_ref(const FunctionCallbackInfo<Value>& args) {
+  op_ref(args, 1);
+}
+
+void n_op_unref(const FunctionCallbackInfo<Value>& args) {
+  op_ref(args, 0);
+}
+
+}  // namespace
+
+Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
+  Isolate* isolate = iso->isolate;
+  if (!iso->natives.IsEmpty()) {
+    return iso->natives.Get(isolate);
+  }
+  Local<ObjectTemplate> t = ObjectTemplate::New(isolate);
+  struct {
+    const char* name;
+    v8::FunctionCallback fn;
+  } table[] = {
+      {"print", n_print},
+      {"timerArm", n_timer_arm},
+      {"now", n_now},
+      {"encodeUtf8", n_encode_utf8},
+      {"decodeUtf8", n_decode_utf8},
+      {"structuredClone", n_structured_clone},
+      {"queueMicrotask", n_queue_microtask},
+      {"runMicrotasks", n_run_microtasks},
+      {"promiseState", n_promise_state},
+      {"promiseResult", n_promise_result},
+      {"setOpErrors", n_set_op_errors},
+      {"opRef", n_op_ref},
+      {"opUnref", n_op_unref},
+  };
+  for (const auto& e : table) {
+    t->Set(str(isolate, e.name), FunctionTemplate::New(isolate, e.fn));
+  }
+  iso->natives.Reset(isolate, t);
+  return t;
+}
+
+}  // namespace v8s

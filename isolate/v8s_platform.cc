@@ -1,0 +1,191 @@
+// v8s_platform.cc: V8's process-wide platform and the shim's clock.
+//
+// The platform is Node's MultiIsolatePlatform, so V8's own foreground tasks
+// (Wasm compilation, Atomics.waitAsync, FinalizationRegistry cleanup) run
+// on the isolate's libuv loop (v8s_isolate_new registers each isolate with
+// its loop). It sits behind HookedPlatform, which runs those tasks inside
+// the host's task_enter/task_leave. v8s_platform_init runs once, before any
+// isolate; the rest of the shim reads g_platform and g_start_epoch_ms.
+
+#include <node.h>
+
+#include "v8s_internal.h"
+
+namespace v8s {
+
+std::unique_ptr<node::MultiIsolatePlatform> g_platform;
+double g_start_epoch_ms; /* wall clock when the now() clock read 0 */
+
+namespace {
+
+uint64_t g_start_ns;
+
+// V8's platform is Node's, behind this wrapper, which only changes one
+// thing: a task V8 posts for an isolate's loop runs between the host's
+// task_enter and task_leave. V8 runs JavaScript from such tasks
+// (FinalizationRegistry cleanup callbacks) outside every entry the runtime
+// makes, where no deadline could stop it.
+class HookedTask : public v8::Task {
+ public:
+  HookedTask(Isolate* isolate, std::unique_ptr<v8::Task> inner)
+      : isolate_(isolate), inner_(std::move(inner)) {}
+  void Run() override;
+
+ private:
+  Isolate* isolate_;
+  std::unique_ptr<v8::Task> inner_;
+};
+
+class HookedRunner : public v8::TaskRunner {
+ public:
+  HookedRunner(Isolate* isolate, std::shared_ptr<v8::TaskRunner> inner)
+      : isolate_(isolate), inner_(std::move(inner)) {}
+  void PostTask(std::unique_ptr<v8::Task> task) override {
+    inner_->PostTask(Wrap(std::move(task)));
+  }
+  void PostNonNestableTask(std::unique_ptr<v8::Task> task) override {
+    inner_->PostNonNestableTask(Wrap(std::move(task)));
+  }
+  void PostDelayedTask(std::unique_ptr<v8::Task> task,
+                       double delay_in_seconds) override {
+    inner_->PostDelayedTask(Wrap(std::move(task)), delay_in_seconds);
+  }
+  void PostNonNestableDelayedTask(std::unique_ptr<v8::Task> task,
+                                  double delay_in_seconds) override {
+    inner_->PostNonNestableDelayedTask(Wrap(std::move(task)), delay_in_seconds);
+  }
+  void PostIdleTask(std::unique_ptr<v8::IdleTask> task) override {
+    inner_->PostIdleTask(std::move(task));
+  }
+  bool IdleTasksEnabled() override { return inner_->IdleTasksEnabled(); }
+  bool NonNestableTasksEnabled() const override {
+    return inner_->NonNestableTasksEnabled();
+  }
+  bool NonNestableDelayedTasksEnabled() const override {
+    return inner_->NonNestableDelayedTasksEnabled();
+  }
+
+ private:
+  std::unique_ptr<v8::Task> Wrap(std::unique_ptr<v8::Task> task) {
+    return std::make_unique<HookedTask>(isolate_, std::move(task));
+  }
+  Isolate* isolate_;
+  std::shared_ptr<v8::TaskRunner> inner_;
+};
+
+class HookedPlatform : public v8::Platform {
+ public:
+  explicit HookedPlatform(v8::Platform* inner) : inner_(inner) {}
+  v8::PageAllocator* GetPageAllocator() override {
+    return inner_->GetPageAllocator();
+  }
+  void OnCriticalMemoryPressure() override {
+    inner_->OnCriticalMemoryPressure();
+  }
+  bool OnCriticalMemoryPressure(size_t length) override {
+    return inner_->OnCriticalMemoryPressure(length);
+  }
+  int NumberOfWorkerThreads() override {
+    return inner_->NumberOfWorkerThreads();
+  }
+  std::shared_ptr<v8::TaskRunner> GetForegroundTaskRunner(
+      Isolate* isolate) override {
+    return std::make_shared<HookedRunner>(
+        isolate, inner_->GetForegroundTaskRunner(isolate));
+  }
+  void CallOnWorkerThread(std::unique_ptr<v8::Task> task) override {
+    inner_->CallOnWorkerThread(std::move(task));
+  }
+  void CallBlockingTaskOnWorkerThread(std::unique_ptr<v8::Task> task) override {
+    inner_->CallBlockingTaskOnWorkerThread(std::move(task));
+  }
+  void CallLowPriorityTaskOnWorkerThread(
+      std::unique_ptr<v8::Task> task) override {
+    inner_->CallLowPriorityTaskOnWorkerThread(std::move(task));
+  }
+  void CallDelayedOnWorkerThread(std::unique_ptr<v8::Task> task,
+                                 double delay_in_seconds) override {
+    inner_->CallDelayedOnWorkerThread(std::move(task), delay_in_seconds);
+  }
+  bool IdleTasksEnabled(Isolate* isolate) override {
+    return inner_->IdleTasksEnabled(isolate);
+  }
+  std::unique_ptr<v8::JobHandle> PostJob(
+      v8::TaskPriority priority,
+      std::unique_ptr<v8::JobTask> job_task) override {
+    return inner_->PostJob(priority, std::move(job_task));
+  }
+  double MonotonicallyIncreasingTime() override {
+    return inner_->MonotonicallyIncreasingTime();
+  }
+  double CurrentClockTimeMillis() override {
+    return inner_->CurrentClockTimeMillis();
+  }
+  StackTracePrinter GetStackTracePrinter() override {
+    return inner_->GetStackTracePrinter();
+  }
+  v8::TracingController* GetTracingController() override {
+    return inner_->GetTracingController();
+  }
+  void DumpWithoutCrashing() override { inner_->DumpWithoutCrashing(); }
+
+ private:
+  v8::Platform* inner_;
+};
+
+std::unique_ptr<HookedPlatform> g_hooked;
+
+}  // namespace
+
+void HookedTask::Run() {
+  // Tasks of an isolate run on its thread, only while it is registered
+  // with the platform (v8s_isolate_new to v8s_isolate_free).
+  v8s_isolate* iso = static_cast<v8s_isolate*>(isolate_->GetData(0));
+  bool hooked = iso != nullptr && iso->host->task_enter != nullptr &&
+                iso->host->task_leave != nullptr;
+  if (hooked) {
+    iso->host->task_enter(iso->host_data);
+  }
+  inner_->Run();
+  if (hooked) {
+    iso->host->task_leave(iso->host_data);
+  }
+}
+
+}  // namespace v8s
+
+using namespace v8s;
+
+extern "C" {
+
+int v8s_platform_init(const char* flags, int threads) {
+  if (g_platform) {
+    return ISO_EINVAL;
+  }
+  g_start_ns = uv_hrtime();
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  g_start_epoch_ms = static_cast<double>(tv.tv_sec) * 1e3 +
+                     static_cast<double>(tv.tv_usec) / 1e3;
+  // Import assertions (`assert { type: "json" }`) are behind a flag in
+  // V8 10.2; the loader rewrites the newer `with` form to it.
+  v8::V8::SetFlagsFromString("--harmony-import-assertions");
+  if (flags != nullptr && flags[0] != '\0') {
+    v8::V8::SetFlagsFromString(flags);
+  }
+  g_platform = node::MultiIsolatePlatform::Create(threads > 0 ? threads : 2);
+  g_hooked = std::make_unique<HookedPlatform>(g_platform.get());
+  v8::V8::InitializePlatform(g_hooked.get());
+  v8::V8::Initialize();
+  return 0;
+}
+
+void* v8s_platform_handle(void) {
+  return g_platform.get();
+}
+
+double v8s_platform_now_ms(void) {
+  return static_cast<double>(uv_hrtime() - g_start_ns) / 1e6;
+}
+
+}  // extern "C"
