@@ -1,5 +1,5 @@
-/* admin.c: the admin plane: the admin socket, its commands, the counters
- * behind them, and the service's log lines.
+/* admin.c: the admin plane: the admin socket, its commands and the
+ * metrics page (the counters are metrics.c's, recorded by answer.c).
  *
  * DESIGN: the admin socket is a second REP0 listener (ipc/iso_server.h)
  * whose callback runs on an NNG thread, like the job socket's; nothing
@@ -38,17 +38,7 @@
 #define JOB_ID_COPY_MAX 512
 #define RELOAD_WAIT_MS 2000
 
-/* ---- log lines ---- */
-
-static int level_rank(const char* level) {
-  static const char* const kLevels[] = {"debug", "info", "warn", "error"};
-  for (int i = 0; i < 4; i++) {
-    if (strcmp(level, kLevels[i]) == 0) {
-      return i;
-    }
-  }
-  return 1;
-}
+/* ---- JSON text (the replies are written as JSON) ---- */
 
 /* Appends s as a JSON string (quoted, escaped). */
 static void jw_str(iso_buf* b, const char* s) {
@@ -81,68 +71,6 @@ static void jw(iso_buf* b, const char* fmt, ...) {
   if (n > 0) {
     iso_buf_append(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp));
   }
-}
-
-void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
-  if (level_rank(level) <
-      level_rank(pool->opts.log_level ? pool->opts.log_level : "info")) {
-    return;
-  }
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  iso_buf line;
-  iso_buf_init(&line);
-  if (pool->opts.log_format != NULL &&
-      strcmp(pool->opts.log_format, "json") == 0) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    jw(&line, "{\"ts\":%lld.%03ld,\"level\":", (long long)ts.tv_sec,
-       ts.tv_nsec / 1000000);
-    jw_str(&line, level);
-    jw(&line, ",\"msg\":");
-    jw_str(&line, msg);
-    jw(&line, "}\n");
-  } else {
-    jw(&line, "isopool: %s: ", level);
-    iso_buf_append(&line, msg, strlen(msg));
-    iso_buf_append(&line, "\n", 1);
-  }
-  /* one write, so lines of different threads do not interleave */
-  if (line.len > 0 && write(STDERR_FILENO, line.data, line.len) < 0) {
-    /* nowhere left to say it */
-  }
-  iso_buf_free(&line);
-}
-
-void iso_pool_log(iso_pool* pool, const char* level, const char* msg) {
-  pool__log(pool, level, "%s", msg);
-}
-
-/* ---- counters ---- */
-
-void pool__count_answered(iso_pool* pool, pool_job* job) {
-  uint64_t now = job->answered_ns != 0 ? job->answered_ns : pool__now();
-  int outcome =
-      job->outcome_status == ISO_STATUS_FULFILLED  ? ISO_METRICS_FULFILLED
-      : job->outcome_status == ISO_STATUS_REJECTED ? ISO_METRICS_REJECTED
-                                                   : (int)job->outcome;
-  int64_t queue_us = -1, run_us = -1;
-  uint64_t started = atomic_load(&job->started_ns);
-  if (started != 0) {
-    queue_us = (int64_t)(started - job->received_ns) / 1000;
-    run_us = now > started ? (int64_t)(now - started) / 1000 : 0;
-  } else if (job->outcome != ISO_CODE_BAD_REQUEST &&
-             job->outcome != ISO_CODE_BUSY &&
-             job->outcome != ISO_CODE_TOO_LARGE) {
-    queue_us = (int64_t)(now - job->received_ns) / 1000; /* queued */
-  }
-  iso_metrics_answered(
-      pool->metrics,
-      iso_metrics_kind_of(job->in != NULL ? job->in->kind : ISO_JOB_EVAL),
-      outcome, queue_us, run_us, (int64_t)(now - job->received_ns) / 1000);
 }
 
 /* ---- replies ---- */

@@ -1,4 +1,4 @@
-/* dispatch.c: the front dispatcher and the watchdog.
+/* dispatch.c: the front dispatcher: requests in, jobs routed, cancel.
  *
  * DESIGN: requests arrive on NNG threads (ipc/iso_server.h). The request
  * callback copies the bytes, decodes them, and routes every job under
@@ -6,17 +6,13 @@
  * max_inflight_per_worker in flight), else to the bounded wait queue, else
  * it is answered `busy` at once. Jobs for one worker leave as one batch on
  * its bus. Finished jobs come back on the bus (another NNG thread): their
- * worker's count drops, queued jobs refill it, and a request whose last job
- * is answered gets its reply, on the REP context it came from.
- *
- * The watchdog thread wakes every few milliseconds: it answers `timeout`
- * for queued jobs past their deadline, and stops JavaScript that runs past
- * the deadline of the realm it runs for (iso_rt_terminate_gen), so a job
- * stuck in `while (true) {}` costs its own worker that job only; every
- * 100 ms it also frees the workers a resize retired once they are idle.
- * Every request is in the registry (pool->jobs_lock) from its receipt to
- * its last job's answer, for poolctl jobs and cancel, which skip the jobs
- * already answered. pool.c has the pool's life, admin.c the admin plane.
+ * worker's count drops, queued jobs refill it, and their answers are
+ * reported (answer.c, which has the rule that each job is answered once,
+ * the registry, the replies and the counting). Every request is in the
+ * registry (pool->jobs_lock) from its receipt to its last job's answer,
+ * for poolctl jobs and cancel, which skip the jobs already answered.
+ * pool.c has the pool's life, watchdog.c the watchdog, admin.c the admin
+ * plane.
  *
  * Locks: jobs_lock is taken before lock, never after. Under lock: the
  * workers array, each worker's inflight, each job's target, on_worker and
@@ -44,301 +40,13 @@
  * registered requests that came on it; a request whose connection closed
  * before it was registered (its notification came first) runs, and its
  * answer goes nowhere.
- *
- * A batch's reply (envelope and elements) must fit the client's limit,
- * --max-message: elements that would make it larger are answered
- * too_large in their place (batch_fit). A request is counted in the
- * metrics when its reply is final, each job with the time it was
- * answered.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "iso_err.h"
 #include "pool_private.h"
-
-#define WATCHDOG_PERIOD_MS 2
-
-uint64_t pool__now(void) {
-  return uv_hrtime();
-}
-
-/* ---- answering ---- */
-
-/* Whoever wins this answers the job (writes job->reply). */
-int pool__job_claim(pool_job* job) {
-  int expected = 0;
-  return atomic_compare_exchange_strong(&job->answered, &expected, 1);
-}
-
-/* The error reply for job, as answered by worker (-1: none). */
-static void encode_error_as(pool_job* job,
-                            iso_proto_code code,
-                            const char* msg,
-                            int worker) {
-  job->outcome_status = ISO_STATUS_ERROR;
-  job->outcome = code;
-  iso_proto_reply r = {
-      .id = job->in != NULL ? job->in->id : (iso_bytes){NULL, 0},
-      .status = ISO_STATUS_ERROR,
-      .code = code,
-      .message = iso_str_of(msg),
-      .stats = {.worker = worker},
-  };
-  iso_buf_reset(&job->reply);
-  iso_proto_encode_reply(&r, &job->reply);
-}
-
-/* Thread: the job's worker (job->worker is its own), or the claimer of a
- * job no worker started. */
-void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg) {
-  encode_error_as(job, code, msg, job->worker ? job->worker->id : -1);
-}
-
-/* Answers the job with an error if nobody has answered it yet; the caller
- * then reports it with pool__job_answered (dispatcher side) or by giving
- * it back (worker side). Returns through job->answered. */
-void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt, ...) {
-  if (!pool__job_claim(job)) {
-    return;
-  }
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  encode_error_as(job, code, msg, -1);
-}
-
-static void req_free(pool_req* req) {
-  for (size_t i = 0; i < req->msg.count; i++) {
-    iso_buf_free(&req->jobs[i].reply);
-    iso_perms_unref(req->jobs[i].perms);
-    free(req->jobs[i].perm_err);
-  }
-  iso_proto_msg_free(&req->msg);
-  free(req->jobs);
-  free(req->buf);
-  free(req);
-}
-
-static void reply_whole_error(iso_server_req* sreq,
-                              iso_bytes id,
-                              iso_proto_code code,
-                              const char* msg);
-
-/* The too_large answer for element i of a batch whose reply would be
- * over `limit`, into out. */
-static void too_large_for(const pool_job* job, size_t limit, iso_buf* out) {
-  char msg[200];
-  snprintf(msg, sizeof(msg),
-           "the batch's reply would be over %zu bytes (--max-message) with "
-           "this element's answer (%zu bytes) in it",
-           limit, job->reply.len);
-  iso_proto_reply r = {
-      .id = job->in != NULL ? job->in->id : (iso_bytes){NULL, 0},
-      .status = ISO_STATUS_ERROR,
-      .code = ISO_CODE_TOO_LARGE,
-      .message = iso_str_of(msg),
-      .stats = {.worker = -1},
-  };
-  iso_buf_reset(out);
-  iso_proto_encode_reply(&r, out);
-}
-
-/* Makes a batch's reply fit `limit` bytes: elements are kept in order
- * while every later one can still fit, as its own answer or as too_large;
- * an element that would not fit is answered too_large in its place. The
- * first ones are kept rather than the smallest: a client reads them in
- * order, and this takes one pass. Returns 0, or ISO_ETOOBIG when even a
- * reply of too_large answers would be over the limit. Thread: the one
- * sending the reply (every job is answered). */
-static int batch_fit(pool_req* req, size_t limit) {
-  size_t n = req->msg.count;
-  iso_buf head;
-  iso_buf_init(&head);
-  iso_proto_encode_batch_header(n, &head);
-  size_t total = head.len;
-  iso_buf_free(&head);
-  size_t header = total;
-  for (size_t i = 0; i < n; i++) {
-    total += req->jobs[i].reply.len;
-  }
-  if (total <= limit) {
-    return 0; /* the usual case costs one pass over the lengths */
-  }
-  /* the least each element can take: its answer or its too_large */
-  size_t* least = malloc(n * sizeof(*least));
-  iso_buf small;
-  iso_buf_init(&small);
-  if (least == NULL) {
-    return ISO_ETOOBIG;
-  }
-  size_t rest = 0;
-  for (size_t i = 0; i < n; i++) {
-    too_large_for(&req->jobs[i], limit, &small);
-    size_t len = req->jobs[i].reply.len;
-    least[i] = len < small.len ? len : small.len;
-    rest += least[i];
-  }
-  int rc = 0;
-  if (header + rest > limit) {
-    rc = ISO_ETOOBIG;
-  }
-  size_t used = header;
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    pool_job* job = &req->jobs[i];
-    rest -= least[i];
-    if (used + job->reply.len + rest <= limit) {
-      used += job->reply.len;
-      continue;
-    }
-    too_large_for(job, limit, &small);
-    iso_buf_reset(&job->reply);
-    iso_buf_append(&job->reply, small.data, small.len);
-    job->outcome_status = ISO_STATUS_ERROR;
-    job->outcome = ISO_CODE_TOO_LARGE;
-    used += small.len;
-  }
-  iso_buf_free(&small);
-  free(least);
-  return rc;
-}
-
-/* Sends the request's reply (its one job's map, or the batch) and counts
- * its jobs, each as it was finally answered. */
-static void req_reply(pool_req* req) {
-  iso_pool* pool = req->pool;
-  if (!req->msg.is_batch) {
-    pool__count_answered(pool, &req->jobs[0]);
-    iso_server_reply(req->sreq, req->jobs[0].reply.data,
-                     req->jobs[0].reply.len);
-    return;
-  }
-  size_t limit = pool->opts.max_message;
-  if (batch_fit(req, limit) != 0) {
-    char msg[200];
-    snprintf(msg, sizeof(msg),
-             "the batch's reply would be over %zu bytes (--max-message) even "
-             "with every element answered too_large; send smaller batches",
-             limit);
-    for (size_t i = 0; i < req->msg.count; i++) {
-      req->jobs[i].outcome_status = ISO_STATUS_ERROR;
-      req->jobs[i].outcome = ISO_CODE_TOO_LARGE;
-      pool__count_answered(pool, &req->jobs[i]);
-    }
-    reply_whole_error(req->sreq, (iso_bytes){NULL, 0}, ISO_CODE_TOO_LARGE,
-                      msg);
-    return;
-  }
-  iso_buf out;
-  iso_buf_init(&out);
-  size_t total = 16;
-  for (size_t i = 0; i < req->msg.count; i++) {
-    total += req->jobs[i].reply.len;
-    pool__count_answered(pool, &req->jobs[i]);
-  }
-  iso_buf_reserve(&out, total);
-  iso_proto_encode_batch_header(req->msg.count, &out);
-  for (size_t i = 0; i < req->msg.count; i++) {
-    iso_buf_append(&out, req->jobs[i].reply.data, req->jobs[i].reply.len);
-  }
-  iso_server_reply(req->sreq, out.data, out.len);
-  iso_buf_free(&out);
-}
-
-/* ---- the registry of requests with unanswered jobs (poolctl jobs,
- * cancel) ---- */
-
-/* Numbers the request's jobs and registers it: one lock hold per
- * request, not per job (a batch of 256 costs what one job does). */
-void pool__req_register(iso_pool* pool, pool_req* req) {
-  size_t n = req->msg.count;
-  int64_t base = atomic_fetch_add(&pool->next_sid, (long long)n);
-  for (size_t i = 0; i < n; i++) {
-    req->jobs[i].sid = base + (int64_t)i + 1;
-  }
-  pthread_mutex_lock(&pool->jobs_lock);
-  req->rprev = pool->reqs_tail;
-  req->rnext = NULL;
-  if (pool->reqs_tail != NULL) {
-    pool->reqs_tail->rnext = req;
-  } else {
-    pool->reqs_head = req;
-  }
-  pool->reqs_tail = req;
-  pthread_mutex_unlock(&pool->jobs_lock);
-}
-
-/* Its last job is answered. The request is freed only after this (each
- * job is answered before it is released), so a reader holding jobs_lock
- * may use any registered request. */
-static void req_unregister(iso_pool* pool, pool_req* req) {
-  pthread_mutex_lock(&pool->jobs_lock);
-  if (req->rprev != NULL) {
-    req->rprev->rnext = req->rnext;
-  } else {
-    pool->reqs_head = req->rnext;
-  }
-  if (req->rnext != NULL) {
-    req->rnext->rprev = req->rprev;
-  } else {
-    pool->reqs_tail = req->rprev;
-  }
-  pthread_mutex_unlock(&pool->jobs_lock);
-}
-
-/* A job of req has its answer in job->reply; the request's reply goes out
- * with its last job, which also takes the request out of the registry and
- * counts its jobs (a batch's reply may still change some answers). */
-void pool__job_answered(pool_job* job) {
-  pool_req* req = job->req;
-  job->answered_ns = pool__now();
-  if (atomic_fetch_sub(&req->unanswered, 1) == 1) {
-    req_unregister(req->pool, req);
-    req_reply(req);
-  }
-}
-
-/* The job is no longer used by anyone (returned, or never sent). */
-void pool__job_release(pool_job* job) {
-  pool_req* req = job->req;
-  if (atomic_fetch_sub(&req->refs, 1) == 1) {
-    req_free(req);
-  }
-}
-
-/* Answers a job the dispatcher refuses or gives up on (no worker has it:
- * refused, queued or never routed). */
-void pool__refuse(pool_job* job, iso_proto_code code, const char* msg) {
-  if (pool__job_claim(job)) {
-    encode_error_as(job, code, msg, -1);
-    pool__job_answered(job);
-  }
-}
-
-/* Replies to a message that could not even be decoded. */
-static void reply_whole_error(iso_server_req* sreq,
-                              iso_bytes id,
-                              iso_proto_code code,
-                              const char* msg) {
-  iso_proto_reply r = {
-      .id = id,
-      .status = ISO_STATUS_ERROR,
-      .code = code,
-      .message = iso_str_of(msg),
-      .stats = {.worker = -1},
-  };
-  iso_buf out;
-  iso_buf_init(&out);
-  iso_proto_encode_reply(&r, &out);
-  iso_server_reply(sreq, out.data, out.len);
-  iso_buf_free(&out);
-}
 
 /* ---- routing ---- */
 
@@ -430,7 +138,7 @@ void pool__request_cb(iso_server_req* sreq,
     snprintf(msg, sizeof(msg),
              "the request is %zu bytes; the limit is %zu (--max-message)", len,
              pool->opts.max_message);
-    reply_whole_error(sreq, (iso_bytes){NULL, 0}, ISO_CODE_TOO_LARGE, msg);
+    pool__answer_message(sreq, (iso_bytes){NULL, 0}, ISO_CODE_TOO_LARGE, msg);
     return;
   }
   pool_req* req = calloc(1, sizeof(*req));
@@ -438,8 +146,8 @@ void pool__request_cb(iso_server_req* sreq,
   if (req == NULL || buf == NULL) {
     free(req);
     free(buf);
-    reply_whole_error(sreq, (iso_bytes){NULL, 0}, ISO_CODE_INTERNAL,
-                      "out of memory");
+    pool__answer_message(sreq, (iso_bytes){NULL, 0}, ISO_CODE_INTERNAL,
+                         "out of memory");
     return;
   }
   memcpy(buf, data, len);
@@ -458,7 +166,7 @@ void pool__request_cb(iso_server_req* sreq,
     }
   }
   if (rc != 0) {
-    reply_whole_error(
+    pool__answer_message(
         sreq, req->msg.err_id,
         rc == ISO_EPROTO ? ISO_CODE_BAD_REQUEST : ISO_CODE_INTERNAL, err);
     iso_proto_msg_free(&req->msg);
@@ -559,8 +267,7 @@ void pool__request_cb(iso_server_req* sreq,
                  pool->opts.max_queue);
         break;
     }
-    pool__refuse(job, refused_code[i], msg);
-    pool__job_release(job);
+    pool__answer_refuse(job, refused_code[i], msg);
   }
 }
 
@@ -625,11 +332,7 @@ void pool__disp_bus_cb(void* const* items, size_t n, void* arg) {
   pool_worker* w = arg;
   refill(w->pool, w, items, (int)n);
   for (size_t i = 0; i < n; i++) {
-    pool_job* job = items[i];
-    if (job->by_worker) {
-      pool__job_answered(job);
-    }
-    pool__job_release(job);
+    pool__answer_returned(items[i]);
   }
 }
 
@@ -658,7 +361,7 @@ void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
       break;
     }
   }
-  c->claimed = pool__job_claim(job);
+  c->claimed = pool__answer_claim(job);
   c->worker = -1;
   if (job->on_worker) {
     /* on_worker under the lock: its worker is in the array (the DESIGN
@@ -682,78 +385,12 @@ void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
 void pool__cancel_end(iso_pool* pool, pool_cancel* c, const char* msg) {
   pool_job* job = c->job;
   if (c->claimed) {
-    encode_error_as(job, ISO_CODE_CANCELLED, msg, c->worker);
-    pool__job_answered(job);
+    pool__answer_claimed(job, ISO_CODE_CANCELLED, msg, c->worker);
   }
   if (c->queued) {
-    pool__job_release(job); /* the queue's reference */
+    pool__answer_release(job); /* the queue's reference */
   }
-  pool__job_release(job);
-}
-
-/* Answers code/msg every unanswered job, or (w not NULL) every one on w.
- * Returns how many. */
-static size_t answer_unanswered(iso_pool* pool,
-                                pool_worker* w,
-                                iso_proto_code code,
-                                const char* msg) {
-  pool_job** left = NULL;
-  size_t n = 0, cap = 0;
-  pthread_mutex_lock(&pool->jobs_lock);
-  if (w != NULL) {
-    pthread_mutex_lock(&pool->lock); /* target and on_worker */
-  }
-  for (pool_req* req = pool->reqs_head; req != NULL; req = req->rnext) {
-    for (size_t i = 0; i < req->msg.count; i++) {
-      pool_job* job = &req->jobs[i];
-      if (atomic_load(&job->answered) ||
-          (w != NULL && (job->target != w || !job->on_worker))) {
-        continue;
-      }
-      if (n == cap) {
-        size_t grown_cap = cap ? cap * 2 : 16;
-        pool_job** grown = realloc(left, grown_cap * sizeof(*left));
-        if (grown == NULL) {
-          break;
-        }
-        left = grown;
-        cap = grown_cap;
-      }
-      if (pool__job_claim(job)) {
-        atomic_fetch_add(&req->refs, 1); /* ours, until answered */
-        left[n++] = job;
-      }
-    }
-  }
-  if (w != NULL) {
-    pthread_mutex_unlock(&pool->lock);
-  }
-  pthread_mutex_unlock(&pool->jobs_lock);
-  for (size_t i = 0; i < n; i++) {
-    encode_error_as(left[i], code, msg, w != NULL ? w->id : -1);
-    pool__job_answered(left[i]);
-    pool__job_release(left[i]);
-  }
-  free(left);
-  return n;
-}
-
-/* The shutdown's last resort: every job still unanswered (stuck in a
- * bus when its worker stopped, or on a worker that would not stop) is
- * answered code/msg here, so no client waits in vain. The job stays where
- * it is (its request is never freed: the process is ending). Thread: the
- * shutdown's. Returns how many it answered. */
-size_t pool__answer_leftovers(iso_pool* pool,
-                              iso_proto_code code,
-                              const char* msg) {
-  return answer_unanswered(pool, NULL, code, msg);
-}
-
-size_t pool__answer_worker(iso_pool* pool,
-                           pool_worker* w,
-                           iso_proto_code code,
-                           const char* msg) {
-  return answer_unanswered(pool, w, code, msg);
+  pool__answer_release(job);
 }
 
 /* A client's connection closed: its jobs are cancelled (their answers
@@ -796,124 +433,5 @@ void pool__peer_closed_cb(uint32_t peer, void* arg) {
     pool__log(pool, "info",
               "cancelled %zu job(s): their client's connection closed",
               answered);
-  }
-}
-
-/* ---- the watchdog ---- */
-
-void* pool__watchdog_main(void* arg) {
-  iso_pool* pool = arg;
-  unsigned rounds = 0;
-  pthread_setname_np(pthread_self(), "isopool-watch");
-  for (;;) {
-    pthread_mutex_lock(&pool->wd_lock);
-    if (!pool->wd_stop) {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += WATCHDOG_PERIOD_MS * 1000000L;
-      if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-      }
-      pthread_cond_timedwait(&pool->wd_cond, &pool->wd_lock, &ts);
-    }
-    int stop = pool->wd_stop;
-    pthread_mutex_unlock(&pool->wd_lock);
-    if (stop) {
-      return NULL;
-    }
-    uint64_t now = pool__now();
-    if (++rounds % 50 == 0) {
-      pool__reap(pool); /* retired workers with nothing left in flight */
-    }
-    /* a snapshot under the lock: only this thread reaps workers, and the
-     * shutdown frees them after this thread ended, so the pointers stay
-     * good for the round */
-    pool_worker* ws[POOL_MAX_WORKERS];
-    pthread_mutex_lock(&pool->lock);
-    int nw = pool->nworkers;
-    memcpy(ws, pool->workers, (size_t)nw * sizeof(ws[0]));
-    int any_cancelled = pool->cancels != NULL;
-    pthread_mutex_unlock(&pool->lock);
-    /* what each runs now, and whether it runs past its deadline */
-    struct {
-      iso_rt* rt;
-      uint64_t gen, deadline;
-      int stop;
-    } run[POOL_MAX_WORKERS];
-    for (int i = 0; i < nw; i++) {
-      iso_rt* rt = pool__worker_rt_lock(ws[i]);
-      uint64_t since;
-      run[i].rt = rt;
-      if (rt == NULL ||
-          !iso_rt_running(rt, &run[i].gen, &since, &run[i].deadline)) {
-        run[i].deadline = 0;
-      }
-      pool__worker_rt_unlock(ws[i]);
-      run[i].stop = run[i].deadline != 0 && now > run[i].deadline;
-    }
-    /* or for a cancelled job on it (its deadline is now) */
-    if (any_cancelled) {
-      pthread_mutex_lock(&pool->lock);
-      for (pool_job* j = pool->cancels; j != NULL; j = j->cnext) {
-        for (int i = 0; i < nw; i++) {
-          if (j->target == ws[i] && run[i].deadline == j->deadline_ns) {
-            run[i].stop = 1;
-          }
-        }
-      }
-      pthread_mutex_unlock(&pool->lock);
-    }
-    pool_worker* lost[POOL_MAX_WORKERS];
-    int nlost = 0;
-    for (int i = 0; i < nw; i++) {
-      if (!run[i].stop) {
-        continue;
-      }
-      /* the same runtime (not a recycled one) and still the same entry */
-      iso_rt* rt = pool__worker_rt_lock(ws[i]);
-      if (rt != NULL && rt == run[i].rt) {
-        iso_rt_terminate_gen(rt, run[i].gen);
-      }
-      pool__worker_rt_unlock(ws[i]);
-      /* the entry it stopped before and still runs: how long since? */
-      if (ws[i]->stop_gen != run[i].gen) {
-        ws[i]->stop_gen = run[i].gen;
-        ws[i]->stop_ns = now;
-      } else if (now - ws[i]->stop_ns > POOL_LOST_GRACE_MS * 1000000ull) {
-        lost[nlost++] = ws[i];
-      }
-    }
-    for (int i = 0; i < nlost; i++) {
-      pool__worker_lost(pool, lost[i]);
-    }
-    /* queued jobs past their deadline */
-    pool_job* expired = NULL;
-    pthread_mutex_lock(&pool->lock);
-    pool_job** pp = &pool->qhead;
-    pool->qtail = NULL;
-    while (*pp != NULL) {
-      pool_job* job = *pp;
-      if (job->deadline_ns <= now) {
-        *pp = job->qnext;
-        pool->qlen--;
-        job->qnext = expired;
-        expired = job;
-      } else {
-        pool->qtail = job;
-        pp = &job->qnext;
-      }
-    }
-    pthread_mutex_unlock(&pool->lock);
-    while (expired != NULL) {
-      pool_job* job = expired;
-      expired = job->qnext;
-      char msg[160];
-      snprintf(msg, sizeof(msg),
-               "the job waited for a worker past its deadline of %u ms",
-               job->timeout_ms);
-      pool__refuse(job, ISO_CODE_TIMEOUT, msg);
-      pool__job_release(job);
-    }
   }
 }

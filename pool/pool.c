@@ -4,7 +4,7 @@
  * pool->lock. Growing adds a worker (its thread, isolate and buses) and
  * lets it take queued jobs at once. Shrinking never stops a busy worker:
  * it marks the newest workers retiring, so routing passes them by, and
- * the watchdog thread (dispatch.c) stops and frees each one once it has
+ * the watchdog thread (watchdog.c) stops and frees each one once it has
  * nothing in flight. A worker struct is freed only after it left the
  * array under the lock and its buses are closed.
  *
@@ -227,14 +227,6 @@ static void set_defaults(iso_pool_opts* o) {
   }
 }
 
-static void stop_watchdog(iso_pool* pool) {
-  pthread_mutex_lock(&pool->wd_lock);
-  pool->wd_stop = 1;
-  pthread_cond_signal(&pool->wd_cond);
-  pthread_mutex_unlock(&pool->wd_lock);
-  pthread_join(pool->watchdog, NULL);
-}
-
 /* Stops and frees every worker (none may be routed to any more). */
 static void destroy_workers(iso_pool* pool) {
   pthread_mutex_lock(&pool->lock);
@@ -285,8 +277,7 @@ int iso_pool_start(const iso_pool_opts* opts,
   }
   int watchdog = 0;
   if (rc == 0) {
-    watchdog =
-        pthread_create(&pool->watchdog, NULL, pool__watchdog_main, pool) == 0;
+    watchdog = pool__watchdog_start(pool) == 0;
     rc = watchdog ? 0
                   : fail(err, errlen, ISO_ENOMEM,
                          "cannot start the watchdog thread");
@@ -311,7 +302,7 @@ int iso_pool_start(const iso_pool_opts* opts,
     iso_server_free(pool->server);
     pool->server = NULL;
     if (watchdog) {
-      stop_watchdog(pool);
+      pool__watchdog_stop(pool);
     }
     destroy_workers(pool);
     iso_pool_free(pool);
@@ -359,7 +350,7 @@ void pool__worker_lost(iso_pool* pool, pool_worker* w) {
            "worker %d was lost: JavaScript on it ran on %d ms after it was "
            "stopped at its deadline; a new worker took its place",
            w->id, POOL_LOST_GRACE_MS);
-  size_t n = pool__answer_worker(pool, w, ISO_CODE_WORKER_LOST, msg);
+  size_t n = pool__answer_unanswered(pool, w, ISO_CODE_WORKER_LOST, msg);
   pool__log(pool, "error",
             "worker %d lost: its JavaScript ran on %d ms after it was "
             "stopped; %zu job(s) answered worker_lost; starting a new worker",
@@ -414,8 +405,8 @@ void iso_pool_shutdown(iso_pool* pool) {
   while (queued != NULL) {
     pool_job* job = queued;
     queued = job->qnext;
-    pool__refuse(job, ISO_CODE_SHUTTING_DOWN, "the service is shutting down");
-    pool__job_release(job);
+    pool__answer_refuse(job, ISO_CODE_SHUTTING_DOWN,
+                        "the service is shutting down");
   }
   /* 2. the grace period for jobs on the workers (draining: all of them,
    * queued ones included, however long) */
@@ -448,15 +439,15 @@ void iso_pool_shutdown(iso_pool* pool) {
     }
   }
   pool->abandoned = abandoned;
-  stop_watchdog(pool);
+  pool__watchdog_stop(pool);
   pool__ops_stop(pool);
   end = pool__now() + 2000000000ull;
   while (total_inflight(pool) > 0 && pool__now() < end) {
     sleep_ms(2);
   }
   /* what no worker gave back is answered all the same */
-  size_t left = pool__answer_leftovers(pool, ISO_CODE_SHUTTING_DOWN,
-                                       "the service is shutting down");
+  size_t left = pool__answer_unanswered(pool, NULL, ISO_CODE_SHUTTING_DOWN,
+                                        "the service is shutting down");
   if (left > 0) {
     pool__log(pool, "warn",
               "%zu job(s) were not given back by their workers; answered "

@@ -1,12 +1,12 @@
-/* pool_private.h: the pool's shared structures (dispatch.c, worker.c).
+/* pool_private.h: the pool's shared structures and its files' private
+ * functions (pool__...), declared per file below.
  *
- * DESIGN: a request (one client message) owns a private copy of its bytes,
- * which its jobs point into, so the NNG message can be reused for the
- * reply. Each job is answered exactly once: whoever wins the `answered`
- * compare-and-swap (the worker with a result, or the dispatcher with busy,
- * timeout or shutting_down) writes job->reply; the request's reply goes
- * out when its last job is answered, and the request is freed when its last
- * job is released (returned by its worker, or never sent to one).
+ * A request (one client message) owns a private copy of its bytes, which
+ * its jobs point into, so the NNG message can be reused for the reply.
+ * Each job is answered exactly once, through answer.c (its DESIGN has the
+ * rule); the request's reply goes out when its last job is answered, and
+ * the request is freed when its last job is released (returned by its
+ * worker, or never sent to one).
  */
 #ifndef ISO_POOL_PRIVATE_H
 #define ISO_POOL_PRIVATE_H
@@ -237,32 +237,69 @@ struct iso_pool {
   atomic_long batches_out; /* sent to the op threads, not yet back */
 };
 
-/* dispatch.c */
+static inline uint64_t pool__now(void) {
+  return uv_hrtime();
+}
+
+/* answer.c: claim, encode, count, reply and release a job's answer (its
+ * DESIGN paragraph). */
+
+/* pool__answer_claim: 1 if the caller wins the job's one answer (and must
+ * now give it: pool__answer_claimed), 0 if someone else has. Thread: any. */
+int pool__answer_claim(pool_job* job);
+/* pool__answer_claimed: answers a job the caller claimed with an error,
+ * as answered by worker `worker` (its id, or -1), and reports it: its
+ * request's reply goes out with its last answer. Thread: not a worker's. */
+void pool__answer_claimed(pool_job* job,
+                          iso_proto_code code,
+                          const char* msg,
+                          int worker);
+/* pool__answer_refuse: answers code/msg a job no worker has (refused,
+ * queued, never routed) unless someone has, then releases the caller's
+ * reference. Thread: not a worker's. */
+void pool__answer_refuse(pool_job* job, iso_proto_code code, const char* msg);
+/* pool__answer_result: its worker finished the job (job->status, value,
+ * err, logs): unless someone answered it, encodes its reply (too_large if
+ * over --max-message), notes an error for poolctl workers and counts it in
+ * w->answered; the dispatcher reports it when the job is given back.
+ * Thread: w's. */
+void pool__answer_result(pool_worker* w, pool_job* job);
+/* pool__answer_stopping: its worker stops with the job unfinished: unless
+ * someone answered it, it is answered shutting_down (reported when given
+ * back). Thread: the job's worker. */
+void pool__answer_stopping(pool_job* job);
+/* pool__answer_returned: a worker gave the job back: reports its
+ * worker's answer if it made one, and releases it. Thread: an NNG thread
+ * (the dispatcher's end of the bus). */
+void pool__answer_returned(pool_job* job);
+/* pool__answer_release: the caller is done with the job; the request is
+ * freed with its last job. Thread: any. */
+void pool__answer_release(pool_job* job);
+/* pool__answer_unanswered: answers code/msg every unanswered job, or (w
+ * not NULL) every one on w, its worker being lost; the jobs stay where
+ * they are. Returns how many. Thread: not a worker's. */
+size_t pool__answer_unanswered(iso_pool* pool,
+                               pool_worker* w,
+                               iso_proto_code code,
+                               const char* msg);
+/* pool__answer_message: replies code/msg to a message that never became
+ * jobs (too large, undecodable, out of memory). Thread: its NNG thread. */
+void pool__answer_message(iso_server_req* sreq,
+                          iso_bytes id,
+                          iso_proto_code code,
+                          const char* msg);
+/* pool__req_register: numbers the request's jobs and puts it in the
+ * registry (pool->jobs_lock) until its last answer. Thread: any. */
 void pool__req_register(iso_pool* pool, pool_req* req);
-void pool__job_answered(pool_job* job);
+
+/* dispatch.c */
 void pool__refill(iso_pool* pool, pool_worker* w, int done);
-void pool__refuse(pool_job* job, iso_proto_code code, const char* msg);
 void pool__request_cb(iso_server_req* sreq,
                       const uint8_t* data,
                       size_t len,
                       void* arg);
 void pool__disp_bus_cb(void* const* items, size_t n, void* arg);
-void* pool__watchdog_main(void* arg);
-void pool__job_release(pool_job* job);
-int pool__job_claim(pool_job* job);
-void pool__job_error(pool_job* job, iso_proto_code code, const char* fmt, ...);
-void pool__encode_error(pool_job* job, iso_proto_code code, const char* msg);
-uint64_t pool__now(void);
 void pool__peer_closed_cb(uint32_t peer, void* arg); /* iso_server's */
-size_t pool__answer_leftovers(iso_pool* pool,
-                              iso_proto_code code,
-                              const char* msg);
-/* pool__answer_worker: answers code/msg every unanswered job on w (its
- * worker is lost); returns how many. Thread: not a worker's. */
-size_t pool__answer_worker(iso_pool* pool,
-                           pool_worker* w,
-                           iso_proto_code code,
-                           const char* msg);
 /* A cancel in two steps: pool__cancel_begin, with jobs_lock held (the
  * job was found in the registry, so its request is alive), takes the job
  * out of the wait queue, claims it, and if it is on a worker wakes that
@@ -288,12 +325,19 @@ int pool__resize(iso_pool* pool, int n, char* err, size_t errlen);
 void pool__worker_lost(iso_pool* pool, pool_worker* w);
 void pool__reap(iso_pool* pool);
 
-/* admin.c */
+/* watchdog.c: pool__watchdog_start starts the thread (0, or ISO_ENOMEM);
+ * pool__watchdog_stop ends it and waits for it. Thread: the controlling
+ * thread. */
+int pool__watchdog_start(iso_pool* pool);
+void pool__watchdog_stop(iso_pool* pool);
+
+/* log.c: one line of the service's log (iso_pool_log's). Thread: any. */
 void pool__log(iso_pool* pool, const char* level, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* admin.c */
 int pool__admin_start(iso_pool* pool, char* err, size_t errlen);
 void pool__admin_stop(iso_pool* pool);
-void pool__count_answered(iso_pool* pool, pool_job* job);
 
 /* ops.c */
 int pool__ops_start(iso_pool* pool, char* err, size_t errlen);

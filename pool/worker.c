@@ -430,91 +430,6 @@ static void start_job(pool_worker* w, pool_job* job) {
   active_insert(w, job);
 }
 
-/* The last error a job got on this worker, for poolctl workers. */
-static void note_error(pool_worker* w, const char* what, iso_str message) {
-  pthread_mutex_lock(&w->info_lock);
-  snprintf(w->last_error, sizeof(w->last_error), "%s: %.*s",
-           what != NULL ? what : "Error", (int)message.len,
-           message.ptr != NULL ? message.ptr : "");
-  pthread_mutex_unlock(&w->info_lock);
-}
-
-static void job_encode(pool_worker* w, pool_job* job) {
-  uint64_t now = pool__now();
-  iso_proto_reply r = {
-      .id = job->in->id,
-      .logs = job->logs,
-      .nlogs = job->nlogs,
-      .stats = {.worker = w->id,
-                .queue_us =
-                    (int64_t)(job->started_ns - job->received_ns) / 1000,
-                .run_us = (int64_t)(now - job->started_ns) / 1000},
-  };
-  char msg[256];
-  int status = job->status;
-  if (status == 0) {
-    r.status = ISO_STATUS_FULFILLED;
-    r.value = (iso_bytes){job->value, job->value_len};
-  } else if (status == ISO_ETERMINATED && atomic_load(&w->stop)) {
-    /* stopped by the shutdown, not by its deadline */
-    r.status = ISO_STATUS_ERROR;
-    r.code = ISO_CODE_SHUTTING_DOWN;
-    r.message = iso_str_of("the service is shutting down");
-  } else if (status == ISO_ETIMEDOUT || status == ISO_ETERMINATED) {
-    r.status = ISO_STATUS_ERROR;
-    r.code = ISO_CODE_TIMEOUT;
-    snprintf(
-        msg, sizeof(msg), "the job ran past its deadline of %u ms%s",
-        job->timeout_ms,
-        status == ISO_ETERMINATED ? " and its JavaScript was stopped" : "");
-    r.message = iso_str_of(msg);
-  } else if (status == ISO_ETOOBIG) {
-    r.status = ISO_STATUS_ERROR;
-    r.code = ISO_CODE_TOO_LARGE;
-    r.message = iso_str_of(job->err.message);
-  } else if (status == ISO_EINTERNAL) {
-    r.status = ISO_STATUS_ERROR;
-    r.code = ISO_CODE_INTERNAL;
-    r.message = iso_str_of(job->err.message);
-  } else if (status == ISO_ELOST) {
-    r.status = ISO_STATUS_ERROR;
-    r.code = ISO_CODE_WORKER_LOST;
-    r.message = iso_str_of(job->err.message);
-  } else {
-    r.status = ISO_STATUS_REJECTED;
-    r.name = iso_str_of(job->err.name ? job->err.name : "Error");
-    r.message = iso_str_of(job->err.message);
-    r.stack = iso_str_of(job->err.stack);
-  }
-  if (job->logs_dropped > 0 && job->logs != NULL) {
-    char note[96];
-    int n = snprintf(note, sizeof(note), "(%zu more log lines dropped)",
-                     job->logs_dropped);
-    job->logs[job->nlogs] = (iso_log){ISO_LOG_WARN, strdup(note), (size_t)n};
-    r.nlogs = ++job->nlogs;
-  }
-  job->outcome_status = r.status;
-  job->outcome = r.status == ISO_STATUS_ERROR ? r.code : ISO_CODE_UNKNOWN;
-  if (r.status != ISO_STATUS_FULFILLED) {
-    note_error(
-        w,
-        r.status == ISO_STATUS_ERROR ? iso_proto_code_name(r.code) : r.name.ptr,
-        r.message);
-  }
-  if (iso_proto_encode_reply(&r, &job->reply) != 0) {
-    iso_buf_reset(&job->reply);
-    pool__encode_error(job, ISO_CODE_INTERNAL,
-                       "the reply could not be encoded");
-  } else if (job->reply.len > w->pool->opts.max_message) {
-    /* the client would drop it (its receive limit): say so instead */
-    char big[160];
-    snprintf(big, sizeof(big),
-             "the reply is %zu bytes; the limit is %zu (--max-message)",
-             job->reply.len, w->pool->opts.max_message);
-    pool__encode_error(job, ISO_CODE_TOO_LARGE, big);
-  }
-}
-
 static void job_clear(pool_job* job) {
   free(job->value);
   job->value = NULL;
@@ -534,11 +449,7 @@ static void finish_job(pool_worker* w, pool_job* job) {
     iso_realm_eval_cancel(job->realm, job); /* no-op once it called back */
   }
   job->realm = NULL;
-  if (pool__job_claim(job)) {
-    job->by_worker = 1;
-    job_encode(w, job);
-    atomic_fetch_add(&w->answered, 1);
-  }
+  pool__answer_result(w, job); /* unless someone answered it */
   job_clear(job);
   done_push(w, job);
 }
@@ -546,11 +457,7 @@ static void finish_job(pool_worker* w, pool_job* job) {
 /* Shutdown: answers the job shutting_down (unless someone answered it)
  * and gives it back. */
 static void give_back_unfinished(pool_worker* w, pool_job* job) {
-  if (pool__job_claim(job)) {
-    job->by_worker = 1;
-    pool__encode_error(job, ISO_CODE_SHUTTING_DOWN,
-                       "the service is shutting down");
-  }
+  pool__answer_stopping(job);
   if (job->worker == NULL) {
     job->worker = w; /* never started */
     done_push(w, job);

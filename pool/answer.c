@@ -1,0 +1,484 @@
+/* answer.c: a job's answer, from its claim to its release, and the
+ * registry of requests with unanswered jobs.
+ *
+ * DESIGN: each job is answered exactly once, and every answer goes through
+ * this file: claim, encode, count, reply, release. Whoever wins the job's
+ * `answered` compare-and-swap (pool__answer_claim) writes job->reply:
+ *
+ *   - its worker, with its result (pool__answer_result: the value or the
+ *     error, or too_large when the reply is over --max-message), or with
+ *     shutting_down when the worker stops (pool__answer_stopping);
+ *   - the dispatcher, with bad_request, busy or shutting_down for a job it
+ *     refuses; the watchdog with timeout for a job queued past its
+ *     deadline; the shutdown with shutting_down for the queued ones
+ *     (pool__answer_refuse);
+ *   - a cancel (poolctl cancel, or the client's connection closed) with
+ *     cancelled; the watchdog with worker_lost for the jobs of a lost
+ *     worker; the shutdown's last resort with shutting_down for what no
+ *     worker gave back (pool__answer_claimed, pool__answer_unanswered).
+ *
+ * The winner then reports the answer (answered()), except a worker: its
+ * job carries by_worker back over the bus and the dispatcher reports it
+ * there (pool__answer_returned), so no reply leaves from a worker's
+ * thread. With a request's last answer the request leaves the registry,
+ * its reply is made to fit --max-message (a batch's elements that would
+ * not fit are answered too_large in their place), each job is counted in
+ * the metrics as it was finally answered, and the reply goes out on the
+ * REP context the request came from. A message that never became jobs
+ * (too large, undecodable) gets its one error reply here too
+ * (pool__answer_message).
+ *
+ * Release: a request owns its bytes, which its jobs point into; it is
+ * freed when its last job is released (given back by its worker, or never
+ * sent to one), which is never before its last answer, so a reader
+ * holding jobs_lock may use any registered request.
+ *
+ * Threads: a worker claims and encodes on its own thread and touches the
+ * job no more once it gave it back; everything else runs on NNG threads
+ * (the dispatcher, cancel), the watchdog or the shutdown's thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_err.h"
+#include "pool_private.h"
+
+/* ---- the claim ---- */
+
+int pool__answer_claim(pool_job* job) {
+  int expected = 0;
+  return atomic_compare_exchange_strong(&job->answered, &expected, 1);
+}
+
+/* ---- encoding ---- */
+
+/* The error reply for job, as answered by worker (-1: none). Thread: the
+ * claim's winner. */
+static void encode_error(pool_job* job,
+                         iso_proto_code code,
+                         const char* msg,
+                         int worker) {
+  job->outcome_status = ISO_STATUS_ERROR;
+  job->outcome = code;
+  iso_proto_reply r = {
+      .id = job->in != NULL ? job->in->id : (iso_bytes){NULL, 0},
+      .status = ISO_STATUS_ERROR,
+      .code = code,
+      .message = iso_str_of(msg),
+      .stats = {.worker = worker},
+  };
+  iso_buf_reset(&job->reply);
+  iso_proto_encode_reply(&r, &job->reply);
+}
+
+/* The last error a job got on this worker, for poolctl workers. */
+static void note_error(pool_worker* w, const char* what, iso_str message) {
+  pthread_mutex_lock(&w->info_lock);
+  snprintf(w->last_error, sizeof(w->last_error), "%s: %.*s",
+           what != NULL ? what : "Error", (int)message.len,
+           message.ptr != NULL ? message.ptr : "");
+  pthread_mutex_unlock(&w->info_lock);
+}
+
+/* The reply map of a job its worker finished: its value, or its error
+ * with the code the runtime's status maps to. */
+static void encode_result(pool_worker* w, pool_job* job) {
+  uint64_t now = pool__now();
+  iso_proto_reply r = {
+      .id = job->in->id,
+      .logs = job->logs,
+      .nlogs = job->nlogs,
+      .stats = {.worker = w->id,
+                .queue_us =
+                    (int64_t)(job->started_ns - job->received_ns) / 1000,
+                .run_us = (int64_t)(now - job->started_ns) / 1000},
+  };
+  char msg[256];
+  int status = job->status;
+  if (status == 0) {
+    r.status = ISO_STATUS_FULFILLED;
+    r.value = (iso_bytes){job->value, job->value_len};
+  } else if (status == ISO_ETERMINATED && atomic_load(&w->stop)) {
+    /* stopped by the shutdown, not by its deadline */
+    r.status = ISO_STATUS_ERROR;
+    r.code = ISO_CODE_SHUTTING_DOWN;
+    r.message = iso_str_of("the service is shutting down");
+  } else if (status == ISO_ETIMEDOUT || status == ISO_ETERMINATED) {
+    r.status = ISO_STATUS_ERROR;
+    r.code = ISO_CODE_TIMEOUT;
+    snprintf(
+        msg, sizeof(msg), "the job ran past its deadline of %u ms%s",
+        job->timeout_ms,
+        status == ISO_ETERMINATED ? " and its JavaScript was stopped" : "");
+    r.message = iso_str_of(msg);
+  } else if (status == ISO_ETOOBIG) {
+    r.status = ISO_STATUS_ERROR;
+    r.code = ISO_CODE_TOO_LARGE;
+    r.message = iso_str_of(job->err.message);
+  } else if (status == ISO_EINTERNAL) {
+    r.status = ISO_STATUS_ERROR;
+    r.code = ISO_CODE_INTERNAL;
+    r.message = iso_str_of(job->err.message);
+  } else if (status == ISO_ELOST) {
+    r.status = ISO_STATUS_ERROR;
+    r.code = ISO_CODE_WORKER_LOST;
+    r.message = iso_str_of(job->err.message);
+  } else {
+    r.status = ISO_STATUS_REJECTED;
+    r.name = iso_str_of(job->err.name ? job->err.name : "Error");
+    r.message = iso_str_of(job->err.message);
+    r.stack = iso_str_of(job->err.stack);
+  }
+  if (job->logs_dropped > 0 && job->logs != NULL) {
+    char note[96];
+    int n = snprintf(note, sizeof(note), "(%zu more log lines dropped)",
+                     job->logs_dropped);
+    job->logs[job->nlogs] = (iso_log){ISO_LOG_WARN, strdup(note), (size_t)n};
+    r.nlogs = ++job->nlogs;
+  }
+  job->outcome_status = r.status;
+  job->outcome = r.status == ISO_STATUS_ERROR ? r.code : ISO_CODE_UNKNOWN;
+  if (r.status != ISO_STATUS_FULFILLED) {
+    note_error(
+        w,
+        r.status == ISO_STATUS_ERROR ? iso_proto_code_name(r.code) : r.name.ptr,
+        r.message);
+  }
+  if (iso_proto_encode_reply(&r, &job->reply) != 0) {
+    iso_buf_reset(&job->reply);
+    encode_error(job, ISO_CODE_INTERNAL, "the reply could not be encoded",
+                 w->id);
+  } else if (job->reply.len > w->pool->opts.max_message) {
+    /* the client would drop it (its receive limit): say so instead */
+    char big[160];
+    snprintf(big, sizeof(big),
+             "the reply is %zu bytes; the limit is %zu (--max-message)",
+             job->reply.len, w->pool->opts.max_message);
+    encode_error(job, ISO_CODE_TOO_LARGE, big, w->id);
+  }
+}
+
+/* The too_large answer for element i of a batch whose reply would be
+ * over `limit`, into out. */
+static void too_large_for(const pool_job* job, size_t limit, iso_buf* out) {
+  char msg[200];
+  snprintf(msg, sizeof(msg),
+           "the batch's reply would be over %zu bytes (--max-message) with "
+           "this element's answer (%zu bytes) in it",
+           limit, job->reply.len);
+  iso_proto_reply r = {
+      .id = job->in != NULL ? job->in->id : (iso_bytes){NULL, 0},
+      .status = ISO_STATUS_ERROR,
+      .code = ISO_CODE_TOO_LARGE,
+      .message = iso_str_of(msg),
+      .stats = {.worker = -1},
+  };
+  iso_buf_reset(out);
+  iso_proto_encode_reply(&r, out);
+}
+
+/* Makes a batch's reply fit `limit` bytes: elements are kept in order
+ * while every later one can still fit, as its own answer or as too_large;
+ * an element that would not fit is answered too_large in its place. The
+ * first ones are kept rather than the smallest: a client reads them in
+ * order, and this takes one pass. Returns 0, or ISO_ETOOBIG when even a
+ * reply of too_large answers would be over the limit. Thread: the one
+ * sending the reply (every job is answered). */
+static int batch_fit(pool_req* req, size_t limit) {
+  size_t n = req->msg.count;
+  iso_buf head;
+  iso_buf_init(&head);
+  iso_proto_encode_batch_header(n, &head);
+  size_t total = head.len;
+  iso_buf_free(&head);
+  size_t header = total;
+  for (size_t i = 0; i < n; i++) {
+    total += req->jobs[i].reply.len;
+  }
+  if (total <= limit) {
+    return 0; /* the usual case costs one pass over the lengths */
+  }
+  /* the least each element can take: its answer or its too_large */
+  size_t* least = malloc(n * sizeof(*least));
+  iso_buf small;
+  iso_buf_init(&small);
+  if (least == NULL) {
+    return ISO_ETOOBIG;
+  }
+  size_t rest = 0;
+  for (size_t i = 0; i < n; i++) {
+    too_large_for(&req->jobs[i], limit, &small);
+    size_t len = req->jobs[i].reply.len;
+    least[i] = len < small.len ? len : small.len;
+    rest += least[i];
+  }
+  int rc = 0;
+  if (header + rest > limit) {
+    rc = ISO_ETOOBIG;
+  }
+  size_t used = header;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    pool_job* job = &req->jobs[i];
+    rest -= least[i];
+    if (used + job->reply.len + rest <= limit) {
+      used += job->reply.len;
+      continue;
+    }
+    too_large_for(job, limit, &small);
+    iso_buf_reset(&job->reply);
+    iso_buf_append(&job->reply, small.data, small.len);
+    job->outcome_status = ISO_STATUS_ERROR;
+    job->outcome = ISO_CODE_TOO_LARGE;
+    used += small.len;
+  }
+  iso_buf_free(&small);
+  free(least);
+  return rc;
+}
+
+/* ---- counting ---- */
+
+/* Counts a job in the metrics as it was finally answered: its outcome,
+ * and its times in the queue, on its worker and in the service. */
+static void count_answered(iso_pool* pool, pool_job* job) {
+  uint64_t now = job->answered_ns != 0 ? job->answered_ns : pool__now();
+  int outcome =
+      job->outcome_status == ISO_STATUS_FULFILLED  ? ISO_METRICS_FULFILLED
+      : job->outcome_status == ISO_STATUS_REJECTED ? ISO_METRICS_REJECTED
+                                                   : (int)job->outcome;
+  int64_t queue_us = -1, run_us = -1;
+  uint64_t started = atomic_load(&job->started_ns);
+  if (started != 0) {
+    queue_us = (int64_t)(started - job->received_ns) / 1000;
+    run_us = now > started ? (int64_t)(now - started) / 1000 : 0;
+  } else if (job->outcome != ISO_CODE_BAD_REQUEST &&
+             job->outcome != ISO_CODE_BUSY &&
+             job->outcome != ISO_CODE_TOO_LARGE) {
+    queue_us = (int64_t)(now - job->received_ns) / 1000; /* queued */
+  }
+  iso_metrics_answered(
+      pool->metrics,
+      iso_metrics_kind_of(job->in != NULL ? job->in->kind : ISO_JOB_EVAL),
+      outcome, queue_us, run_us, (int64_t)(now - job->received_ns) / 1000);
+}
+
+/* ---- replies ---- */
+
+void pool__answer_message(iso_server_req* sreq,
+                          iso_bytes id,
+                          iso_proto_code code,
+                          const char* msg) {
+  iso_proto_reply r = {
+      .id = id,
+      .status = ISO_STATUS_ERROR,
+      .code = code,
+      .message = iso_str_of(msg),
+      .stats = {.worker = -1},
+  };
+  iso_buf out;
+  iso_buf_init(&out);
+  iso_proto_encode_reply(&r, &out);
+  iso_server_reply(sreq, out.data, out.len);
+  iso_buf_free(&out);
+}
+
+/* Sends the request's reply (its one job's map, or the batch) and counts
+ * its jobs, each as it was finally answered. */
+static void req_reply(pool_req* req) {
+  iso_pool* pool = req->pool;
+  if (!req->msg.is_batch) {
+    count_answered(pool, &req->jobs[0]);
+    iso_server_reply(req->sreq, req->jobs[0].reply.data,
+                     req->jobs[0].reply.len);
+    return;
+  }
+  size_t limit = pool->opts.max_message;
+  if (batch_fit(req, limit) != 0) {
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "the batch's reply would be over %zu bytes (--max-message) even "
+             "with every element answered too_large; send smaller batches",
+             limit);
+    for (size_t i = 0; i < req->msg.count; i++) {
+      req->jobs[i].outcome_status = ISO_STATUS_ERROR;
+      req->jobs[i].outcome = ISO_CODE_TOO_LARGE;
+      count_answered(pool, &req->jobs[i]);
+    }
+    pool__answer_message(req->sreq, (iso_bytes){NULL, 0}, ISO_CODE_TOO_LARGE,
+                         msg);
+    return;
+  }
+  iso_buf out;
+  iso_buf_init(&out);
+  size_t total = 16;
+  for (size_t i = 0; i < req->msg.count; i++) {
+    total += req->jobs[i].reply.len;
+    count_answered(pool, &req->jobs[i]);
+  }
+  iso_buf_reserve(&out, total);
+  iso_proto_encode_batch_header(req->msg.count, &out);
+  for (size_t i = 0; i < req->msg.count; i++) {
+    iso_buf_append(&out, req->jobs[i].reply.data, req->jobs[i].reply.len);
+  }
+  iso_server_reply(req->sreq, out.data, out.len);
+  iso_buf_free(&out);
+}
+
+/* ---- the registry of requests with unanswered jobs (poolctl jobs,
+ * cancel) ---- */
+
+/* Numbers the request's jobs and registers it: one lock hold per
+ * request, not per job (a batch of 256 costs what one job does). */
+void pool__req_register(iso_pool* pool, pool_req* req) {
+  size_t n = req->msg.count;
+  int64_t base = atomic_fetch_add(&pool->next_sid, (long long)n);
+  for (size_t i = 0; i < n; i++) {
+    req->jobs[i].sid = base + (int64_t)i + 1;
+  }
+  pthread_mutex_lock(&pool->jobs_lock);
+  req->rprev = pool->reqs_tail;
+  req->rnext = NULL;
+  if (pool->reqs_tail != NULL) {
+    pool->reqs_tail->rnext = req;
+  } else {
+    pool->reqs_head = req;
+  }
+  pool->reqs_tail = req;
+  pthread_mutex_unlock(&pool->jobs_lock);
+}
+
+/* Its last job is answered. The request is freed only after this (each
+ * job is answered before it is released), so a reader holding jobs_lock
+ * may use any registered request. */
+static void req_unregister(iso_pool* pool, pool_req* req) {
+  pthread_mutex_lock(&pool->jobs_lock);
+  if (req->rprev != NULL) {
+    req->rprev->rnext = req->rnext;
+  } else {
+    pool->reqs_head = req->rnext;
+  }
+  if (req->rnext != NULL) {
+    req->rnext->rprev = req->rprev;
+  } else {
+    pool->reqs_tail = req->rprev;
+  }
+  pthread_mutex_unlock(&pool->jobs_lock);
+}
+
+/* ---- reporting and releasing ---- */
+
+/* A job of req has its answer in job->reply; the request's reply goes out
+ * with its last job, which also takes the request out of the registry and
+ * counts its jobs (a batch's reply may still change some answers). */
+static void answered(pool_job* job) {
+  pool_req* req = job->req;
+  job->answered_ns = pool__now();
+  if (atomic_fetch_sub(&req->unanswered, 1) == 1) {
+    req_unregister(req->pool, req);
+    req_reply(req);
+  }
+}
+
+static void req_free(pool_req* req) {
+  for (size_t i = 0; i < req->msg.count; i++) {
+    iso_buf_free(&req->jobs[i].reply);
+    iso_perms_unref(req->jobs[i].perms);
+    free(req->jobs[i].perm_err);
+  }
+  iso_proto_msg_free(&req->msg);
+  free(req->jobs);
+  free(req->buf);
+  free(req);
+}
+
+void pool__answer_release(pool_job* job) {
+  pool_req* req = job->req;
+  if (atomic_fetch_sub(&req->refs, 1) == 1) {
+    req_free(req);
+  }
+}
+
+/* ---- the answers ---- */
+
+void pool__answer_claimed(pool_job* job,
+                          iso_proto_code code,
+                          const char* msg,
+                          int worker) {
+  encode_error(job, code, msg, worker);
+  answered(job);
+}
+
+void pool__answer_refuse(pool_job* job, iso_proto_code code, const char* msg) {
+  if (pool__answer_claim(job)) {
+    pool__answer_claimed(job, code, msg, -1);
+  }
+  pool__answer_release(job);
+}
+
+void pool__answer_result(pool_worker* w, pool_job* job) {
+  if (pool__answer_claim(job)) {
+    job->by_worker = 1;
+    encode_result(w, job);
+    atomic_fetch_add(&w->answered, 1);
+  }
+}
+
+void pool__answer_stopping(pool_job* job) {
+  if (pool__answer_claim(job)) {
+    job->by_worker = 1;
+    encode_error(job, ISO_CODE_SHUTTING_DOWN, "the service is shutting down",
+                 job->worker ? job->worker->id : -1);
+  }
+}
+
+void pool__answer_returned(pool_job* job) {
+  if (job->by_worker) {
+    answered(job);
+  }
+  pool__answer_release(job);
+}
+
+size_t pool__answer_unanswered(iso_pool* pool,
+                               pool_worker* w,
+                               iso_proto_code code,
+                               const char* msg) {
+  pool_job** left = NULL;
+  size_t n = 0, cap = 0;
+  pthread_mutex_lock(&pool->jobs_lock);
+  if (w != NULL) {
+    pthread_mutex_lock(&pool->lock); /* target and on_worker */
+  }
+  for (pool_req* req = pool->reqs_head; req != NULL; req = req->rnext) {
+    for (size_t i = 0; i < req->msg.count; i++) {
+      pool_job* job = &req->jobs[i];
+      if (atomic_load(&job->answered) ||
+          (w != NULL && (job->target != w || !job->on_worker))) {
+        continue;
+      }
+      if (n == cap) {
+        size_t grown_cap = cap ? cap * 2 : 16;
+        pool_job** grown = realloc(left, grown_cap * sizeof(*left));
+        if (grown == NULL) {
+          break;
+        }
+        left = grown;
+        cap = grown_cap;
+      }
+      if (pool__answer_claim(job)) {
+        atomic_fetch_add(&req->refs, 1); /* ours, until answered */
+        left[n++] = job;
+      }
+    }
+  }
+  if (w != NULL) {
+    pthread_mutex_unlock(&pool->lock);
+  }
+  pthread_mutex_unlock(&pool->jobs_lock);
+  for (size_t i = 0; i < n; i++) {
+    pool__answer_claimed(left[i], code, msg, w != NULL ? w->id : -1);
+    pool__answer_release(left[i]);
+  }
+  free(left);
+  return n;
+}
