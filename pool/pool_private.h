@@ -164,9 +164,6 @@ struct pool_worker {
   iso_bus_end* ops_end;  /* op responses arrive here (polled) */
   iso_bus_end* ops_peer; /* the op threads send them here */
   uv_poll_t ops_poll;
-  pthread_mutex_t lock; /* inbox */
-  pool_job** inbox;
-  size_t ninbox, capinbox;
   pool_job** done; /* worker thread only */
   size_t ndone, capdone;
   pool_job* active; /* jobs started, sorted by deadline */
@@ -360,6 +357,5 @@ void pool__worker_free(pool_worker* w); /* after the watchdog stopped */
  * is gone; held until pool__worker_rt_unlock. */
 iso_rt* pool__worker_rt_lock(pool_worker* w);
 void pool__worker_rt_unlock(pool_worker* w);
-void pool__worker_bus_cb(void* const* items, size_t n, void* arg);
 
 #endif /* ISO_POOL_PRIVATE_H */

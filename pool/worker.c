@@ -1,16 +1,23 @@
 /* worker.c: a worker thread: one isolate, its runtime and its libuv loop.
  *
- * DESIGN: the dispatcher sends batches of jobs over the worker's bus; the
- * bus callback (an NNG thread) only appends them to the inbox under a mutex
- * and wakes the loop with uv_async_send. On the worker's thread the async
- * callback starts every job in the inbox: an eval job in a fresh realm of
- * its own, a call job in the worker's warm realm (evaluated on first use).
- * The runtime calls back as evaluations settle; a uv_prepare handle, which
- * runs after the runtime's tick in each loop iteration, then finishes the
- * settled jobs (encodes their replies) and sends them back in one batch.
- * Deadlines: one uv_timer at the earliest deadline of the active jobs
- * (kept sorted) answers overdue jobs `timeout`; JavaScript that never
- * returns to the loop is stopped by the pool's watchdog (dispatch.c).
+ * DESIGN: the worker's loop polls the receive fd of its end of the bus
+ * (uv_poll on iso_bus_fd); when the dispatcher has sent batches of jobs,
+ * the loop reads every batch waiting (iso_bus_drain) straight into the
+ * start of each job, on the worker's own thread: an eval job in a fresh
+ * realm of its own, a call job in the warm realm for its module and
+ * permissions (evaluated on first use). No NNG thread, queue or lock
+ * stands between the dispatcher's send and the job's start. The runtime's
+ * tick then runs at once. The runtime calls back as evaluations settle; a
+ * uv_prepare handle, which runs after the runtime's tick in each loop
+ * iteration, then finishes the settled jobs (answer.c encodes their
+ * replies) and sends them back in one batch. Other threads reach the loop
+ * through one uv_async: the admin plane's requests (the ctl bits: cancel,
+ * reload, recycle) and the stop. Deadlines: one uv_timer at the earliest
+ * deadline of the active jobs (kept sorted) answers overdue jobs
+ * `timeout`; JavaScript that never returns to the loop is stopped by the
+ * pool's watchdog (watchdog.c). Only the worker's thread touches its
+ * runtime, its realms and its jobs while they are on it; other threads
+ * read what it publishes (atomics, info_lock) and w->rt under rt_lock.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -518,8 +525,6 @@ static void flush_cb(uv_prepare_t* h) {
   }
 }
 
-static void async_cb(uv_async_t* h);
-
 /* Op responses are back: settle their promises, run what that made
  * runnable and finish the jobs it settled, all in this iteration. */
 static void ops_poll_cb(uv_poll_t* h, int status, int events) {
@@ -527,14 +532,6 @@ static void ops_poll_cb(uv_poll_t* h, int status, int events) {
   if (iso_bus_drain(w->ops_end, pool__ops_bus_cb, w) > 0) {
     iso_rt_tick(w->rt);
     flush_cb(&w->flush);
-  }
-}
-
-/* The bus has batches: take them all (the worker's own thread). */
-static void bus_poll_cb(uv_poll_t* h, int status, int events) {
-  pool_worker* w = h->data;
-  if (iso_bus_drain(w->end, pool__worker_bus_cb, w) > 0) {
-    async_cb(&w->async);
   }
 }
 
@@ -586,6 +583,8 @@ static void settle_cancelled(pool_worker* w) {
   }
 }
 
+/* The admin plane's requests (the ctl bits); a recycle waits for
+ * maybe_recycle, which the callers run when no job is in hand. */
 static void control(pool_worker* w) {
   int ctl = atomic_exchange(&w->ctl, 0);
   if (ctl & POOL_CTL_CANCEL) {
@@ -597,74 +596,83 @@ static void control(pool_worker* w) {
   if (ctl & POOL_CTL_RECYCLE) {
     w->recycle_wanted = 1;
   }
-  maybe_recycle(w);
 }
 
+/* The shutdown: answers what is still running, gives every job back, and
+ * ends the loop. */
+static void stop_jobs(pool_worker* w) {
+  while (w->active != NULL) {
+    pool_job* job = w->active;
+    w->active = job->anext;
+    if (job->settled && job->status == 0) {
+      finish_job(w, job); /* it made it: its value goes out */
+    } else {
+      give_back_unfinished(w, job);
+    }
+  }
+  send_done(w);
+  uv_stop(&w->loop);
+}
+
+/* Wakes for the admin plane's requests and for the stop. */
 static void async_cb(uv_async_t* h) {
   pool_worker* w = h->data;
   if (atomic_load(&w->ctl) != 0) {
     control(w);
+    maybe_recycle(w);
   }
-  pthread_mutex_lock(&w->lock);
-  pool_job** jobs = w->inbox;
-  size_t n = w->ninbox;
-  w->inbox = NULL;
-  w->ninbox = w->capinbox = 0;
-  pthread_mutex_unlock(&w->lock);
-  int stopping = atomic_load(&w->stop);
-  for (size_t i = 0; i < n; i++) {
-    if (stopping) {
-      give_back_unfinished(w, jobs[i]);
-    } else {
-      start_job(w, jobs[i]);
-    }
-  }
-  free(jobs);
-  if (n > 0 && !stopping) {
-    /* the deadlines first: the watchdog reads them while the calls run
-     * (flush_cb updates them again for the jobs it finishes) */
-    update_warm_deadline(w);
-    arm_deadline(w);
-    /* run them now rather than a trip around the loop later */
-    iso_rt_tick(w->rt);
-    flush_cb(&w->flush);
-  }
-  if (stopping) {
-    /* answer what is still running, give every job back, and end */
-    while (w->active != NULL) {
-      pool_job* job = w->active;
-      w->active = job->anext;
-      if (job->settled && job->status == 0) {
-        finish_job(w, job); /* it made it: its value goes out */
-      } else {
-        give_back_unfinished(w, job);
-      }
-    }
-    send_done(w);
-    uv_stop(&w->loop);
+  if (atomic_load(&w->stop)) {
+    stop_jobs(w);
   }
 }
 
-/* Queues a batch of jobs for the worker. Thread: the worker (bus_poll_cb);
- * the inbox lock lets any thread queue. */
-void pool__worker_bus_cb(void* const* items, size_t n, void* arg) {
-  pool_worker* w = arg;
-  pthread_mutex_lock(&w->lock);
-  if (w->ninbox + n > w->capinbox) {
-    size_t cap = w->capinbox ? w->capinbox : 64;
-    while (cap < w->ninbox + n) {
-      cap *= 2;
+/* One drain of the bus (bus_poll_cb). */
+typedef struct take {
+  pool_worker* w;
+  int batches;
+  int stopping; /* read once, before the first job */
+} take;
+
+/* A batch of jobs off the bus, valid only during the call: each is
+ * started now (or, once the worker stops, given back). The admin plane's
+ * requests waiting come first, as they did when a wake carried both. */
+static void take_cb(void* const* items, size_t n, void* arg) {
+  take* t = arg;
+  pool_worker* w = t->w;
+  if (t->batches++ == 0) {
+    if (atomic_load(&w->ctl) != 0) {
+      control(w);
     }
-    pool_job** grown = realloc(w->inbox, cap * sizeof(*grown));
-    if (grown == NULL) {
-      abort();
-    }
-    w->inbox = grown;
-    w->capinbox = cap;
+    t->stopping = atomic_load(&w->stop);
   }
-  memcpy(w->inbox + w->ninbox, items, n * sizeof(void*));
-  w->ninbox += n;
-  pthread_mutex_unlock(&w->lock);
+  for (size_t i = 0; i < n; i++) {
+    if (t->stopping) {
+      give_back_unfinished(w, items[i]);
+    } else {
+      start_job(w, items[i]);
+    }
+  }
+}
+
+/* The bus's fd is readable: the worker reads every batch waiting, starts
+ * their jobs and runs them in this loop iteration. */
+static void bus_poll_cb(uv_poll_t* h, int status, int events) {
+  pool_worker* w = h->data;
+  take t = {.w = w};
+  if (iso_bus_drain(w->end, take_cb, &t) == 0) {
+    return;
+  }
+  if (t.stopping) {
+    stop_jobs(w);
+    return;
+  }
+  /* the deadlines first: the watchdog reads them while the calls run
+   * (flush_cb updates them again for the jobs it finishes) */
+  update_warm_deadline(w);
+  arm_deadline(w);
+  /* run them now rather than a trip around the loop later */
+  iso_rt_tick(w->rt);
+  flush_cb(&w->flush);
 }
 
 static void handle_closed_cb(uv_handle_t* h) {}
@@ -734,12 +742,6 @@ static void rt_stop(pool_worker* w) {
  * dispatcher sends nothing new meanwhile (the state is RECYCLING). */
 static void maybe_recycle(pool_worker* w) {
   if (!w->recycle_wanted || w->active != NULL) {
-    return;
-  }
-  pthread_mutex_lock(&w->lock);
-  int idle = w->ninbox == 0;
-  pthread_mutex_unlock(&w->lock);
-  if (!idle) {
     return;
   }
   w->recycle_wanted = 0;
@@ -815,7 +817,6 @@ static void* worker_main(void* arg) {
 void pool__worker_init(pool_worker* w, iso_pool* pool, int id) {
   w->pool = pool;
   w->id = id;
-  pthread_mutex_init(&w->lock, NULL);
   pthread_mutex_init(&w->rt_lock, NULL);
   pthread_mutex_init(&w->info_lock, NULL);
   pthread_cond_init(&w->info_cond, NULL);
@@ -879,9 +880,7 @@ int pool__worker_stop(pool_worker* w, uint64_t until_ns) {
 }
 
 void pool__worker_free(pool_worker* w) {
-  free(w->inbox);
   free(w->done);
-  pthread_mutex_destroy(&w->lock);
   pthread_mutex_destroy(&w->rt_lock);
   pthread_mutex_destroy(&w->info_lock);
   pthread_cond_destroy(&w->info_cond);
