@@ -4,8 +4,8 @@
  * the condition's text, so libFuzzer saves the input as a crash artifact
  * (crash-<sha1> in -artifact_prefix) and the message says which promise
  * broke. Also the two properties every decoder's output must have: valid
- * UTF-8 (iso_utf8.h) and exactly one msgpack value (mp.h, ipc's private
- * reader: the harnesses test ipc from the inside).
+ * UTF-8 (iso_utf8.h) and exactly one msgpack value (iso_mp.h, the codec's
+ * reader).
  */
 #ifndef ISO_FUZZ_CHECK_H
 #define ISO_FUZZ_CHECK_H
@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iso_mp.h"
 #include "iso_utf8.h"
-#include "mp.h"
 
 #define FUZZ_CHECK(cond)                                                   \
   do {                                                                     \
@@ -41,15 +41,15 @@ static inline int fuzz_one_value(const uint8_t* p, size_t n) {
   if (p == NULL || n == 0) {
     return 0;
   }
-  iso__mp_rd r;
+  iso_mp_rd r;
   int too_deep = 0;
-  iso__mp_rd_init(&r, p, n);
-  return iso__mp_skip(&r, 1, 200, &too_deep) == 0 && r.p == r.end;
+  iso_mp_rd_init(&r, p, n);
+  return iso_mp_skip(&r, 1, 200, &too_deep) == 0 && r.p == r.end;
 }
 
 /* Every string in the one msgpack value [p, p+n) is valid UTF-8. */
 static inline int fuzz_strings_utf8(const uint8_t* p, size_t n) {
-  return iso__mp_strings_utf8(p, n);
+  return iso_mp_strings_utf8(p, n);
 }
 
 /* p lies inside the fuzzer's input. */

@@ -18,14 +18,14 @@
 
 /* 1 if the one msgpack value [p, p+n) holds a NaN or an infinity. */
 static int has_nonfinite(const uint8_t* p, size_t n) {
-  iso__mp_rd r;
-  iso__mp_obj o;
-  iso__mp_rd_init(&r, p, n);
+  iso_mp_rd r;
+  iso_mp_obj o;
+  iso_mp_rd_init(&r, p, n);
   while (r.p < r.end) {
-    if (iso__mp_read(&r, &o) != 0) {
+    if (iso_mp_read(&r, &o) != 0) {
       return 0;
     }
-    if ((o.type == ISO__MP_F64 || o.type == ISO__MP_F32) && !isfinite(o.v.f)) {
+    if ((o.type == ISO_MP_F64 || o.type == ISO_MP_F32) && !isfinite(o.v.f)) {
       return 1;
     }
   }
@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const uint8_t* mp = out.data + 1;
   size_t n = out.len - 1;
-  FUZZ_CHECK(iso__mp_one(mp, n, ISO_JSON_MAX_DEPTH) == 0);
+  FUZZ_CHECK(iso_mp_one(mp, n, ISO_JSON_MAX_DEPTH) == 0);
   FUZZ_CHECK(fuzz_strings_utf8(mp, n));
 
   iso_buf json, back;

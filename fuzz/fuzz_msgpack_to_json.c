@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
      * it had, so the msgpack nests at least ISO_JSON_MAX_DEPTH deep (JSON
      * text past ISO_JSON_MAX_DEPTH, less the ext's level) */
     FUZZ_CHECK(strstr(e.message, "nesting deeper") != NULL);
-    FUZZ_CHECK(iso__mp_one(data, size, ISO_JSON_MAX_DEPTH - 1) == 1);
+    FUZZ_CHECK(iso_mp_one(data, size, ISO_JSON_MAX_DEPTH - 1) == 1);
   } else if (rc == 0) {
     rc = iso_json_from_msgpack_max(mp.data, mp.len, SIZE_MAX, &again);
     FUZZ_CHECK(rc == 0 || rc == ISO_ENOMEM);

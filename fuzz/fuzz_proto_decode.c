@@ -176,7 +176,7 @@ static void check_request(const iso_proto_req* q,
   }
   FUZZ_CHECK(is_array(q->args) && fuzz_one_value(q->args.data, q->args.len));
   /* the request map is level 1, so args may nest 63 levels */
-  FUZZ_CHECK(iso__mp_one(q->args.data, q->args.len, ISO_PROTO_MAX_DEPTH - 1) ==
+  FUZZ_CHECK(iso_mp_one(q->args.data, q->args.len, ISO_PROTO_MAX_DEPTH - 1) ==
              0);
   FUZZ_CHECK(q->timeout_ms >= -1);
   if (q->permissions.data != NULL) {

@@ -130,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
    * checked that much before a job gets here) */
   uint8_t c = size > 0 ? data[0] : 0;
   if (!((c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd) ||
-      iso__mp_one(data, size, 63) != 0) {
+      iso_mp_one(data, size, 63) != 0) {
     return 0;
   }
   converted++;

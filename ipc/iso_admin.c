@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "iso_err.h"
-#include "mp.h"
+#include "iso_mp.h"
+#include "iso_utf8.h"
 
 static const char* const kCmdNames[] = {[ISO_ADMIN_NONE] = NULL,
 #define ISO_ADMIN_CMD_NAME(e, s) [ISO_ADMIN_##e] = s,
@@ -30,21 +31,18 @@ static int fail(char* err, size_t errlen, const char* fmt, ...) {
   return ISO_EPROTO;
 }
 
-static int key_is(const iso__mp_obj* k, const char* name) {
+static int key_is(const iso_mp_obj* k, const char* name) {
   return k->len == strlen(name) && memcmp(k->data, name, k->len) == 0;
 }
 
 /* An integer value in [min, max] (whole floats count). */
-static int int_in(const iso__mp_obj* v,
-                  int64_t min,
-                  int64_t max,
-                  int64_t* out) {
+static int int_in(const iso_mp_obj* v, int64_t min, int64_t max, int64_t* out) {
   int64_t x;
-  if (v->type == ISO__MP_UINT && v->v.u <= INT64_MAX) {
+  if (v->type == ISO_MP_UINT && v->v.u <= INT64_MAX) {
     x = (int64_t)v->v.u;
-  } else if (v->type == ISO__MP_INT) {
+  } else if (v->type == ISO_MP_INT) {
     x = v->v.i;
-  } else if ((v->type == ISO__MP_F64 || v->type == ISO__MP_F32) &&
+  } else if ((v->type == ISO_MP_F64 || v->type == ISO_MP_F32) &&
              v->v.f >= -0x1p63 && v->v.f < 0x1p63 &&
              v->v.f == (double)(int64_t)v->v.f) {
     /* the range test first: casting NaN or 1e300 to int64_t is undefined
@@ -60,10 +58,10 @@ static int int_in(const iso__mp_obj* v,
   return 0;
 }
 
-static int str_into(const iso__mp_obj* v, char* dst, size_t cap) {
-  if (v->type != ISO__MP_STR || v->len >= cap ||
+static int str_into(const iso_mp_obj* v, char* dst, size_t cap) {
+  if (v->type != ISO_MP_STR || v->len >= cap ||
       memchr(v->data, '\0', v->len) != NULL ||
-      !iso__mp_utf8_valid(v->data, v->len)) {
+      !iso_utf8_valid(v->data, v->len)) {
     return -1;
   }
   memcpy(dst, v->data, v->len);
@@ -74,8 +72,8 @@ static int str_into(const iso__mp_obj* v, char* dst, size_t cap) {
 /* One key of the map: k is its name, v its value (already read; a
  * container value's elements follow in r and are skipped by the caller). */
 static int take_key(iso_admin_req* q,
-                    const iso__mp_obj* k,
-                    const iso__mp_obj* v,
+                    const iso_mp_obj* k,
+                    const iso_mp_obj* v,
                     int* has_cmd,
                     char* err,
                     size_t errlen) {
@@ -121,12 +119,12 @@ static int take_key(iso_admin_req* q,
     }
     q->worker = (int)x;
   } else if (key_is(k, "all")) {
-    if (v->type != ISO__MP_BOOL) {
+    if (v->type != ISO_MP_BOOL) {
       return fail(err, errlen, "'all' must be true or false");
     }
     q->all = v->v.b;
   } else if (key_is(k, "module")) {
-    if (v->type != ISO__MP_NIL &&
+    if (v->type != ISO_MP_NIL &&
         str_into(v, q->module, sizeof(q->module)) != 0) {
       return fail(err, errlen, "'module' must be a module specifier");
     }
@@ -141,9 +139,9 @@ static int take_key(iso_admin_req* q,
 }
 
 /* Was key k already one of the first n keys (each's name in names)? */
-static int seen_before(const iso__mp_obj* names,
+static int seen_before(const iso_mp_obj* names,
                        uint32_t n,
-                       const iso__mp_obj* k) {
+                       const iso_mp_obj* k) {
   for (uint32_t i = 0; i < n; i++) {
     if (names[i].len == k->len && memcmp(names[i].data, k->data, k->len) == 0) {
       return 1;
@@ -168,10 +166,10 @@ int iso_admin_decode(const uint8_t* msg,
     return fail(err, errlen, "the admin request is %zu bytes (the limit is %d)",
                 len, ISO_ADMIN_MAX_MSG);
   }
-  iso__mp_rd r;
-  iso__mp_rd_init(&r, msg, len);
-  iso__mp_obj map;
-  if (iso__mp_read(&r, &map) != 0 || map.type != ISO__MP_MAP) {
+  iso_mp_rd r;
+  iso_mp_rd_init(&r, msg, len);
+  iso_mp_obj map;
+  if (iso_mp_read(&r, &map) != 0 || map.type != ISO_MP_MAP) {
     return fail(err, errlen, "an admin request must be a msgpack map");
   }
   if (map.len > ISO_ADMIN_MAX_KEYS) {
@@ -181,12 +179,12 @@ int iso_admin_decode(const uint8_t* msg,
   /* Every key once, unknown ones included: a second 'cmd' or 'token'
    * would otherwise replace the first, and what the service logs or checks
    * could differ from what it runs. */
-  iso__mp_obj names[ISO_ADMIN_MAX_KEYS];
+  iso_mp_obj names[ISO_ADMIN_MAX_KEYS];
   int has_cmd = 0, has_v = 0, too_deep = 0;
   for (uint32_t i = 0; i < map.len; i++) {
-    iso__mp_obj k, v;
+    iso_mp_obj k, v;
     const uint8_t* at;
-    if (iso__mp_read(&r, &k) != 0 || k.type != ISO__MP_STR) {
+    if (iso_mp_read(&r, &k) != 0 || k.type != ISO_MP_STR) {
       return fail(err, errlen, "admin request keys must be strings");
     }
     if (seen_before(names, i, &k)) {
@@ -203,15 +201,15 @@ int iso_admin_decode(const uint8_t* msg,
     names[i] = k;
     has_v |= key_is(&k, "v");
     at = r.p;
-    if (iso__mp_read(&r, &v) != 0) {
+    if (iso_mp_read(&r, &v) != 0) {
       return fail(err, errlen, "the admin request is truncated");
     }
-    if (v.type == ISO__MP_ARRAY || v.type == ISO__MP_MAP) {
+    if (v.type == ISO_MP_ARRAY || v.type == ISO_MP_MAP) {
       r.p = at; /* a container: never a valid value here; step over it */
-      if (iso__mp_skip(&r, 2, 8, &too_deep) != 0 || too_deep) {
+      if (iso_mp_skip(&r, 2, 8, &too_deep) != 0 || too_deep) {
         return fail(err, errlen, "the admin request is malformed");
       }
-      v.type = ISO__MP_ARRAY;
+      v.type = ISO_MP_ARRAY;
     }
     int rc = take_key(q, &k, &v, &has_cmd, err, errlen);
     if (rc != 0) {
@@ -261,41 +259,41 @@ int iso_admin_encode(const iso_admin_req* q, iso_buf* out) {
               (q->cmd == ISO_ADMIN_RELOAD && q->module[0] != '\0') ||
               (q->cmd == ISO_ADMIN_SHUTDOWN && q->grace_ms >= 0);
   size_t at = out->len;
-  iso__mp_wr w;
-  iso__mp_wr_init(&w, out);
-  iso__mp_put_map(&w, 2 + (q->has_token != 0) + (extra != 0));
-  iso__mp_put_cstr(&w, "v");
-  iso__mp_put_int(&w, 1);
-  iso__mp_put_cstr(&w, "cmd");
-  iso__mp_put_cstr(&w, name);
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, out);
+  iso_mp_put_map(&w, 2 + (q->has_token != 0) + (extra != 0));
+  iso_mp_put_cstr(&w, "v");
+  iso_mp_put_int(&w, 1);
+  iso_mp_put_cstr(&w, "cmd");
+  iso_mp_put_cstr(&w, name);
   if (q->has_token) {
-    iso__mp_put_cstr(&w, "token");
-    iso__mp_put_cstr(&w, q->token);
+    iso_mp_put_cstr(&w, "token");
+    iso_mp_put_cstr(&w, q->token);
   }
   switch (extra ? q->cmd : ISO_ADMIN_NONE) {
     case ISO_ADMIN_CANCEL:
-      iso__mp_put_cstr(&w, "job");
-      iso__mp_put_int(&w, q->job);
+      iso_mp_put_cstr(&w, "job");
+      iso_mp_put_int(&w, q->job);
       break;
     case ISO_ADMIN_RESIZE:
-      iso__mp_put_cstr(&w, "workers");
-      iso__mp_put_int(&w, q->workers);
+      iso_mp_put_cstr(&w, "workers");
+      iso_mp_put_int(&w, q->workers);
       break;
     case ISO_ADMIN_RECYCLE:
-      iso__mp_put_cstr(&w, q->all ? "all" : "worker");
+      iso_mp_put_cstr(&w, q->all ? "all" : "worker");
       if (q->all) {
-        iso__mp_put_bool(&w, 1);
+        iso_mp_put_bool(&w, 1);
       } else {
-        iso__mp_put_int(&w, q->worker);
+        iso_mp_put_int(&w, q->worker);
       }
       break;
     case ISO_ADMIN_RELOAD:
-      iso__mp_put_cstr(&w, "module");
-      iso__mp_put_cstr(&w, q->module);
+      iso_mp_put_cstr(&w, "module");
+      iso_mp_put_cstr(&w, q->module);
       break;
     case ISO_ADMIN_SHUTDOWN:
-      iso__mp_put_cstr(&w, "grace_ms");
-      iso__mp_put_int(&w, q->grace_ms);
+      iso_mp_put_cstr(&w, "grace_ms");
+      iso_mp_put_int(&w, q->grace_ms);
       break;
     default:
       break;

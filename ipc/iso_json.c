@@ -1,6 +1,6 @@
 /* iso_json.c: msgpack <-> JSON text (iso_json.h).
  *
- * msgpack -> JSON walks the input with the private reader (mp.h), so the
+ * msgpack -> JSON walks the input with the codec's reader (iso_mp.h), so the
  * same checks that guard the protocol decoder (truncation, absurd counts,
  * depth) guard this path too. JSON -> msgpack is a recursive-descent parser
  * bounded by ISO_JSON_MAX_DEPTH; a container's element count is only known
@@ -16,7 +16,8 @@
 #include <string.h>
 
 #include "iso_err.h"
-#include "mp.h"
+#include "iso_mp.h"
+#include "iso_utf8.h"
 
 /* ---- msgpack -> JSON ---------------------------------------------------- */
 
@@ -64,7 +65,7 @@ static void put_string(jw* w, const uint8_t* s, size_t n) {
       continue;
     }
     if (c >= 0x80) {
-      int k = iso__mp_utf8_seq(s + i, n - i);
+      int k = iso_utf8_seq(s + i, n - i);
       if (k > 0) {
         i += (size_t)k;
         continue;
@@ -226,33 +227,12 @@ static void civil_from_days(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
   *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-/* Timestamp ext payload -> ISO-8601; returns 0 if the payload is not a
- * valid timestamp (then the caller writes the generic ext form). */
-static int put_timestamp(jw* w, const uint8_t* p, uint32_t n) {
+/* A timestamp ext -> ISO-8601; returns 0 if o is not a valid timestamp
+ * (then the caller writes the generic ext form). */
+static int put_timestamp(jw* w, const iso_mp_obj* o) {
   int64_t sec;
   uint32_t nsec;
-  if (n == 4) {
-    sec = ((int64_t)p[0] << 24) | ((int64_t)p[1] << 16) | (p[2] << 8) | p[3];
-    nsec = 0;
-  } else if (n == 8) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) {
-      v = (v << 8) | p[i];
-    }
-    nsec = (uint32_t)(v >> 34);
-    sec = (int64_t)(v & 0x3ffffffffull);
-  } else if (n == 12) {
-    nsec = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | p[3];
-    uint64_t v = 0;
-    for (int i = 4; i < 12; i++) {
-      v = (v << 8) | p[i];
-    }
-    sec = (int64_t)v;
-  } else {
-    return 0;
-  }
-  if (nsec >= 1000000000u) {
+  if (!iso_mp_timestamp(o, &sec, &nsec) || nsec >= 1000000000u) {
     return 0;
   }
   int64_t days = sec / 86400;
@@ -278,7 +258,7 @@ static int put_timestamp(jw* w, const uint8_t* p, uint32_t n) {
   return 1;
 }
 
-static int emit(iso__mp_rd* r, jw* w, int depth);
+static int emit(iso_mp_rd* r, jw* w, int depth);
 
 /* A non-string map key: the JSON text of the key, as a JSON string. Each
  * level of such keys escapes the text inside it once more ('"' becomes
@@ -286,13 +266,13 @@ static int emit(iso__mp_rd* r, jw* w, int depth);
  * would ask for 2^62 bytes. So the levels are capped, and the key's text is
  * written under the budget left minus its two quotes (escaping never makes
  * text shorter, so a key over that could not fit anyway). */
-static int emit_key(iso__mp_rd* r, jw* w, int depth) {
-  iso__mp_rd peek = *r;
-  iso__mp_obj o;
-  if (iso__mp_read(&peek, &o) != 0) {
+static int emit_key(iso_mp_rd* r, jw* w, int depth) {
+  iso_mp_rd peek = *r;
+  iso_mp_obj o;
+  if (iso_mp_read(&peek, &o) != 0) {
     return ISO_EPROTO;
   }
-  if (o.type == ISO__MP_STR) {
+  if (o.type == ISO_MP_STR) {
     *r = peek;
     put_string(w, o.data, o.len);
     return 0;
@@ -314,40 +294,40 @@ static int emit_key(iso__mp_rd* r, jw* w, int depth) {
   return rc;
 }
 
-static int emit(iso__mp_rd* r, jw* w, int depth) {
-  iso__mp_obj o;
-  if (iso__mp_read(r, &o) != 0) {
+static int emit(iso_mp_rd* r, jw* w, int depth) {
+  iso_mp_obj o;
+  if (iso_mp_read(r, &o) != 0) {
     return ISO_EPROTO;
   }
   char num[32];
   switch (o.type) {
-    case ISO__MP_NIL:
+    case ISO_MP_NIL:
       puts_(w, "null");
       break;
-    case ISO__MP_BOOL:
+    case ISO_MP_BOOL:
       puts_(w, o.v.b ? "true" : "false");
       break;
-    case ISO__MP_UINT:
+    case ISO_MP_UINT:
       snprintf(num, sizeof num, "%" PRIu64, o.v.u);
       puts_(w, num);
       break;
-    case ISO__MP_INT:
+    case ISO_MP_INT:
       snprintf(num, sizeof num, "%" PRId64, o.v.i);
       puts_(w, num);
       break;
-    case ISO__MP_F32:
-    case ISO__MP_F64:
-      put_float(w, o.v.f, o.type == ISO__MP_F32);
+    case ISO_MP_F32:
+    case ISO_MP_F64:
+      put_float(w, o.v.f, o.type == ISO_MP_F32);
       break;
-    case ISO__MP_STR:
+    case ISO_MP_STR:
       put_string(w, o.data, o.len);
       break;
-    case ISO__MP_BIN:
+    case ISO_MP_BIN:
       put_base64(w, o.data, o.len);
       break;
-    case ISO__MP_ARRAY:
-    case ISO__MP_MAP: {
-      int is_map = o.type == ISO__MP_MAP;
+    case ISO_MP_ARRAY:
+    case ISO_MP_MAP: {
+      int is_map = o.type == ISO_MP_MAP;
       if (depth > ISO_JSON_MAX_PRINT_DEPTH) {
         return ISO_EPROTO;
       }
@@ -372,8 +352,8 @@ static int emit(iso__mp_rd* r, jw* w, int depth) {
       putc_(w, is_map ? '}' : ']');
       break;
     }
-    case ISO__MP_EXT:
-      if (o.ext == -1 && put_timestamp(w, o.data, o.len)) {
+    case ISO_MP_EXT:
+      if (put_timestamp(w, &o)) {
         break;
       }
       snprintf(num, sizeof num, "{\"ext\":%d,\"data\":", o.ext);
@@ -393,8 +373,8 @@ int iso_json_from_msgpack_max(const uint8_t* mp,
   if (mp == NULL) {
     return ISO_EPROTO; /* and no NULL + 0 below */
   }
-  iso__mp_rd r;
-  iso__mp_rd_init(&r, mp, len);
+  iso_mp_rd r;
+  iso_mp_rd_init(&r, mp, len);
   jw w = {out, 0, max_out, 0};
   int rc = emit(&r, &w, 1);
   if (rc == 0 && r.p != r.end) {
@@ -423,7 +403,7 @@ typedef struct jp {
   const char* start;
   const char* p;
   const char* end;
-  iso__mp_wr w;
+  iso_mp_wr w;
   iso_buf scratch; /* decoded string bodies */
   const char* err;
   const char* err_at;
@@ -508,7 +488,7 @@ static int parse_string(jp* j) {
       continue;
     }
     if (c >= 0x80) {
-      int k = iso__mp_utf8_seq((const uint8_t*)q, (size_t)(j->end - q));
+      int k = iso_utf8_seq((const uint8_t*)q, (size_t)(j->end - q));
       if (k < 0) {
         return fail(j, q, "invalid UTF-8 in a string");
       }
@@ -521,7 +501,7 @@ static int parse_string(jp* j) {
     return fail(j, open, "unterminated string");
   }
   if (!escaped) {
-    iso__mp_put_str(&j->w, j->p, (size_t)(q - j->p));
+    iso_mp_put_str(&j->w, j->p, (size_t)(q - j->p));
     j->p = q + 1;
     return 0;
   }
@@ -593,7 +573,7 @@ static int parse_string(jp* j) {
       return ISO_ENOMEM;
     }
   }
-  iso__mp_put_str(&j->w, (const char*)s->data, s->len);
+  iso_mp_put_str(&j->w, (const char*)s->data, s->len);
   j->p = q + 1;
   return 0;
 }
@@ -659,12 +639,12 @@ static int parse_number(jp* j) {
       v = v * 10 + dig;
     }
     if (!overflow && !neg) {
-      msgpack_pack_uint64(&j->w.pk, v);
+      iso_mp_put_uint(&j->w, v);
       return 0;
     }
     if (!overflow && neg && v != 0 && v <= (uint64_t)INT64_MAX + 1) {
-      msgpack_pack_int64(
-          &j->w.pk, v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v);
+      iso_mp_put_int(&j->w,
+                     v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v);
       return 0;
     }
     /* "-0" and integers beyond 64 bits fall through to float64. */
@@ -681,7 +661,7 @@ static int parse_number(jp* j) {
   if (buf != small) {
     free(buf);
   }
-  msgpack_pack_double(&j->w.pk, d);
+  iso_mp_put_double(&j->w, d);
   return 0;
 }
 
@@ -755,7 +735,7 @@ static int parse_container(jp* j, int depth, int is_map) {
     return j->w.err;
   }
   uint8_t hdr[5];
-  size_t h = iso__mp_container_header(hdr, is_map, (uint32_t)count);
+  size_t h = iso_mp_container_header(hdr, is_map, (uint32_t)count);
   if (iso_buf_reserve(b, h) != 0) {
     return ISO_ENOMEM;
   }
@@ -781,19 +761,19 @@ static int parse_value(jp* j, int depth) {
     case 't':
       rc = literal(j, "true");
       if (rc == 0) {
-        msgpack_pack_true(&j->w.pk);
+        iso_mp_put_bool(&j->w, 1);
       }
       return rc;
     case 'f':
       rc = literal(j, "false");
       if (rc == 0) {
-        msgpack_pack_false(&j->w.pk);
+        iso_mp_put_bool(&j->w, 0);
       }
       return rc;
     case 'n':
       rc = literal(j, "null");
       if (rc == 0) {
-        msgpack_pack_nil(&j->w.pk);
+        iso_mp_put_nil(&j->w);
       }
       return rc;
     default:
@@ -810,7 +790,7 @@ int iso_json_to_msgpack_ex(const char* text,
                            iso_json_error* err) {
   size_t mark = out->len;
   jp j = {.start = text, .p = text, .end = text + len};
-  iso__mp_wr_init(&j.w, out);
+  iso_mp_wr_init(&j.w, out);
   iso_buf_init(&j.scratch);
   int rc = parse_value(&j, 1);
   if (rc == 0) {

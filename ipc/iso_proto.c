@@ -1,6 +1,6 @@
 /* iso_proto.c: the job protocol codec (iso_proto.h, docs/protocol.md).
  *
- * Decoding a request is one pass with the private reader (mp.h): each
+ * Decoding a request is one pass with the codec's reader (iso_mp.h): each
  * field's value is stepped over with a depth-checked skip, and only its
  * span is remembered; the spans are interpreted afterwards (build_req). A
  * structural fault (truncation, absurd counts) ends the whole message,
@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "iso_err.h"
+#include "iso_mp.h"
 #include "iso_utf8.h"
-#include "mp.h"
 
 static const uint8_t k_empty_array[1] = {0x90};
 static const uint8_t k_nil[1] = {0xc0};
@@ -88,14 +88,14 @@ static int level_from_name(const uint8_t* s, size_t n, iso_log_level* out) {
   return 0;
 }
 
-static const char* type_name(iso__mp_type t) {
+static const char* type_name(iso_mp_type t) {
   static const char* const names[] = {
-      [ISO__MP_NIL] = "nil",         [ISO__MP_BOOL] = "a boolean",
-      [ISO__MP_UINT] = "an integer", [ISO__MP_INT] = "an integer",
-      [ISO__MP_F32] = "a float",     [ISO__MP_F64] = "a float",
-      [ISO__MP_STR] = "a string",    [ISO__MP_BIN] = "binary",
-      [ISO__MP_ARRAY] = "an array",  [ISO__MP_MAP] = "a map",
-      [ISO__MP_EXT] = "an ext"};
+      [ISO_MP_NIL] = "nil",         [ISO_MP_BOOL] = "a boolean",
+      [ISO_MP_UINT] = "an integer", [ISO_MP_INT] = "an integer",
+      [ISO_MP_F32] = "a float",     [ISO_MP_F64] = "a float",
+      [ISO_MP_STR] = "a string",    [ISO_MP_BIN] = "binary",
+      [ISO_MP_ARRAY] = "an array",  [ISO_MP_MAP] = "a map",
+      [ISO_MP_EXT] = "an ext"};
   return names[t];
 }
 
@@ -168,7 +168,7 @@ static void join(char* dst, size_t cap, const char* a, const char* b) {
 static int structural(scan* sc, int mp_rc, const char* where) {
   sc->bad = 1;
   sc->fatal = 1;
-  join(sc->err, sizeof sc->err, where, iso__mp_strerror(mp_rc));
+  join(sc->err, sizeof sc->err, where, iso_mp_strerror(mp_rc));
   return ISO_EPROTO;
 }
 
@@ -218,9 +218,9 @@ static void printable(char* dst, size_t cap, const uint8_t* s, uint32_t n) {
 
 /* Steps over a field's value; 1 if it nests too deep (a fault), 0, or
  * ISO_EPROTO (structural). */
-static int skip_value(iso__mp_rd* r, scan* sc, const char* field) {
+static int skip_value(iso_mp_rd* r, scan* sc, const char* field) {
   int too_deep = 0;
-  int rc = iso__mp_skip(r, 2, ISO_PROTO_MAX_DEPTH, &too_deep);
+  int rc = iso_mp_skip(r, 2, ISO_PROTO_MAX_DEPTH, &too_deep);
   if (rc != 0) {
     return structural(sc, rc, "");
   }
@@ -231,24 +231,24 @@ static int skip_value(iso__mp_rd* r, scan* sc, const char* field) {
   return 0;
 }
 
-static int decode_batch(iso__mp_rd* r, iso_proto_msg* out, scan* top);
+static int decode_batch(iso_mp_rd* r, iso_proto_msg* out, scan* top);
 
 /* Steps over the npairs fields of a request map, recording spans. With out
  * set (the top level), a `batch` field is decoded in place. Returns 0 (a
  * semantic fault may be in sc), ISO_EPROTO (structural, in sc), or
  * ISO_ENOMEM. */
-static int scan_fields(iso__mp_rd* r,
+static int scan_fields(iso_mp_rd* r,
                        uint32_t npairs,
                        scan* sc,
                        iso_proto_msg* out) {
   for (uint32_t i = 0; i < npairs; i++) {
     const uint8_t* key_at = r->p;
-    iso__mp_obj k;
-    int rc = iso__mp_read(r, &k);
+    iso_mp_obj k;
+    int rc = iso_mp_read(r, &k);
     if (rc != 0) {
       return structural(sc, rc, "");
     }
-    if (k.type != ISO__MP_STR) {
+    if (k.type != ISO_MP_STR) {
       r->p = key_at;
       rc = skip_value(r, sc, "a field name");
       if (rc >= 0) {
@@ -290,12 +290,12 @@ static int scan_fields(iso__mp_rd* r,
 }
 
 /* Reads the one value of a recorded (already validated) field. */
-static iso__mp_obj field_obj(const scan* sc, int f) {
-  iso__mp_rd r;
-  iso__mp_obj o;
-  iso__mp_rd_init(&r, sc->f[f].p, (size_t)(sc->f[f].end - sc->f[f].p));
-  if (iso__mp_read(&r, &o) != 0) {
-    o.type = ISO__MP_NIL; /* cannot happen: the span was skipped once */
+static iso_mp_obj field_obj(const scan* sc, int f) {
+  iso_mp_rd r;
+  iso_mp_obj o;
+  iso_mp_rd_init(&r, sc->f[f].p, (size_t)(sc->f[f].end - sc->f[f].p));
+  if (iso_mp_read(&r, &o) != 0) {
+    o.type = ISO_MP_NIL; /* cannot happen: the span was skipped once */
   }
   return o;
 }
@@ -307,14 +307,14 @@ static void check_version(scan* sc, int required) {
     }
     return;
   }
-  iso__mp_obj o = field_obj(sc, F_V);
-  if (o.type == ISO__MP_UINT && o.v.u == ISO_PROTO_VERSION) {
+  iso_mp_obj o = field_obj(sc, F_V);
+  if (o.type == ISO_MP_UINT && o.v.u == ISO_PROTO_VERSION) {
     return;
   }
-  if (o.type == ISO__MP_UINT) {
+  if (o.type == ISO_MP_UINT) {
     fault(sc, "unsupported protocol version %llu (this server speaks %d)",
           (unsigned long long)o.v.u, ISO_PROTO_VERSION);
-  } else if (o.type == ISO__MP_INT) {
+  } else if (o.type == ISO_MP_INT) {
     fault(sc, "unsupported protocol version %lld (this server speaks %d)",
           (long long)o.v.i, ISO_PROTO_VERSION);
   } else {
@@ -326,7 +326,7 @@ static void check_version(scan* sc, int required) {
  * is valid UTF-8 (the value was stepped over once already, so it is whole
  * and bounded). */
 static int strings_utf8(const uint8_t* p, const uint8_t* end) {
-  return iso__mp_strings_utf8(p, (size_t)(end - p));
+  return iso_mp_strings_utf8(p, (size_t)(end - p));
 }
 
 /* A string field naming something (module, export): non-empty, bounded, no
@@ -335,8 +335,8 @@ static int name_field(scan* sc, int f, size_t max, iso_str* out) {
   if (sc->f[f].p == NULL) {
     return 0;
   }
-  iso__mp_obj o = field_obj(sc, f);
-  if (o.type != ISO__MP_STR) {
+  iso_mp_obj o = field_obj(sc, f);
+  if (o.type != ISO_MP_STR) {
     fault(sc, "'%s' must be a string (got %s)", k_field[f], type_name(o.type));
     return 0;
   }
@@ -368,7 +368,7 @@ static void perm_fault(char* err, size_t errlen, const char* fmt, ...) {
 }
 
 /* The index of a permissions key (read, write, env), or -1. */
-static int perm_key(const iso__mp_obj* k) {
+static int perm_key(const iso_mp_obj* k) {
   static const char* const keys[] = {"read", "write", "env"};
   for (int i = 0; i < 3; i++) {
     size_t n = strlen(keys[i]);
@@ -381,16 +381,16 @@ static int perm_key(const iso__mp_obj* k) {
 
 /* Checks one value of the map: true, false or an array of names. The
  * first problem stops the walk, so nothing needs skipping after it. */
-static int perm_value(iso__mp_rd* r, const char* key, char* err, size_t n) {
-  iso__mp_obj o;
-  if (iso__mp_read(r, &o) != 0) {
+static int perm_value(iso_mp_rd* r, const char* key, char* err, size_t n) {
+  iso_mp_obj o;
+  if (iso_mp_read(r, &o) != 0) {
     perm_fault(err, n, "'permissions.%s' is not valid msgpack", key);
     return ISO_EINVAL;
   }
-  if (o.type == ISO__MP_BOOL) {
+  if (o.type == ISO_MP_BOOL) {
     return 0;
   }
-  if (o.type != ISO__MP_ARRAY) {
+  if (o.type != ISO_MP_ARRAY) {
     perm_fault(err, n,
                "'permissions.%s' must be true, false or an array of strings "
                "(got %s)",
@@ -403,11 +403,11 @@ static int perm_value(iso__mp_rd* r, const char* key, char* err, size_t n) {
     return ISO_EINVAL;
   }
   for (uint32_t i = 0; i < o.len; i++) {
-    iso__mp_obj e;
+    iso_mp_obj e;
     const char* why = NULL;
-    if (iso__mp_read(r, &e) != 0) {
+    if (iso_mp_read(r, &e) != 0) {
       why = "is not valid msgpack";
-    } else if (e.type != ISO__MP_STR) {
+    } else if (e.type != ISO_MP_STR) {
       perm_fault(err, n, "'permissions.%s[%u]' must be a string (got %s)", key,
                  i, type_name(e.type));
       return ISO_EINVAL;
@@ -419,7 +419,7 @@ static int perm_value(iso__mp_rd* r, const char* key, char* err, size_t n) {
       return ISO_EINVAL;
     } else if (memchr(e.data, 0, e.len) != NULL) {
       why = "contains a NUL byte";
-    } else if (!iso__mp_utf8_valid(e.data, e.len)) {
+    } else if (!iso_utf8_valid(e.data, e.len)) {
       why = "is not valid UTF-8";
     }
     if (why != NULL) {
@@ -434,14 +434,14 @@ int iso_proto_check_permissions(const uint8_t* p,
                                 size_t len,
                                 char* err,
                                 size_t errlen) {
-  iso__mp_rd r;
-  iso__mp_obj o;
-  iso__mp_rd_init(&r, p, p != NULL ? len : 0);
-  if (p == NULL || len == 0 || iso__mp_read(&r, &o) != 0) {
+  iso_mp_rd r;
+  iso_mp_obj o;
+  iso_mp_rd_init(&r, p, p != NULL ? len : 0);
+  if (p == NULL || len == 0 || iso_mp_read(&r, &o) != 0) {
     perm_fault(err, errlen, "'permissions' is not valid msgpack");
     return ISO_EINVAL;
   }
-  if (o.type != ISO__MP_MAP) {
+  if (o.type != ISO_MP_MAP) {
     perm_fault(err, errlen, "'permissions' must be a map (got %s)",
                type_name(o.type));
     return ISO_EINVAL;
@@ -455,12 +455,12 @@ int iso_proto_check_permissions(const uint8_t* p,
   static const char* const names[] = {"read", "write", "env"};
   unsigned seen = 0;
   for (uint32_t i = 0; i < o.len; i++) {
-    iso__mp_obj k;
-    if (iso__mp_read(&r, &k) != 0) {
+    iso_mp_obj k;
+    if (iso_mp_read(&r, &k) != 0) {
       perm_fault(err, errlen, "'permissions' is not valid msgpack");
       return ISO_EINVAL;
     }
-    if (k.type != ISO__MP_STR) {
+    if (k.type != ISO_MP_STR) {
       perm_fault(err, errlen, "'permissions' keys must be strings (got %s)",
                  type_name(k.type));
       return ISO_EINVAL;
@@ -516,13 +516,13 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
   if (sc->f[F_KIND].p == NULL) {
     fault(sc, "missing 'kind' (\"eval\" or \"call\")");
   } else {
-    iso__mp_obj o = field_obj(sc, F_KIND);
-    if (o.type == ISO__MP_STR && o.len == 4 && memcmp(o.data, "eval", 4) == 0) {
+    iso_mp_obj o = field_obj(sc, F_KIND);
+    if (o.type == ISO_MP_STR && o.len == 4 && memcmp(o.data, "eval", 4) == 0) {
       q->kind = ISO_JOB_EVAL;
-    } else if (o.type == ISO__MP_STR && o.len == 4 &&
+    } else if (o.type == ISO_MP_STR && o.len == 4 &&
                memcmp(o.data, "call", 4) == 0) {
       q->kind = ISO_JOB_CALL;
-    } else if (o.type == ISO__MP_STR) {
+    } else if (o.type == ISO_MP_STR) {
       char got[24];
       printable(got, sizeof got, o.data, o.len);
       fault(sc, "unknown kind \"%s\" ('kind' must be \"eval\" or \"call\")",
@@ -532,8 +532,8 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
     }
   }
   if (sc->f[F_SOURCE].p != NULL) {
-    iso__mp_obj o = field_obj(sc, F_SOURCE);
-    if (o.type != ISO__MP_STR) {
+    iso_mp_obj o = field_obj(sc, F_SOURCE);
+    if (o.type != ISO_MP_STR) {
       fault(sc, "'source' must be a string (got %s)", type_name(o.type));
     } else if (!iso_utf8_valid(o.data, o.len)) {
       /* module text is UTF-8; its lines come back in stacks and errors */
@@ -547,8 +547,8 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
   int has_export =
       name_field(sc, F_EXPORT, ISO_PROTO_MAX_EXPORT, &q->export_name);
   if (sc->f[F_ARGS].p != NULL) {
-    iso__mp_obj o = field_obj(sc, F_ARGS);
-    if (o.type != ISO__MP_ARRAY) {
+    iso_mp_obj o = field_obj(sc, F_ARGS);
+    if (o.type != ISO_MP_ARRAY) {
       fault(sc, "'args' must be an array (got %s)", type_name(o.type));
     } else {
       q->args.data = sc->f[F_ARGS].p;
@@ -556,12 +556,12 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
     }
   }
   if (sc->f[F_TIMEOUT].p != NULL) {
-    iso__mp_obj o = field_obj(sc, F_TIMEOUT);
-    if (o.type == ISO__MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
+    iso_mp_obj o = field_obj(sc, F_TIMEOUT);
+    if (o.type == ISO_MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
       q->timeout_ms = (int64_t)o.v.u;
     } else {
       fault(sc, "'timeout_ms' must be a non-negative integer (got %s)",
-            o.type == ISO__MP_INT ? "a negative integer" : type_name(o.type));
+            o.type == ISO_MP_INT ? "a negative integer" : type_name(o.type));
     }
   }
   if (sc->f[F_PERMISSIONS].p != NULL) {
@@ -604,14 +604,14 @@ static const char* batch_where(char* buf, size_t n, size_t index) {
 
 /* One element of a batch. A semantic fault marks only this element; a
  * structural one ends the message (the next element cannot be found). */
-static int decode_element(iso__mp_rd* r,
+static int decode_element(iso_mp_rd* r,
                           iso_proto_req* q,
                           size_t index,
                           scan* top) {
   char where[32];
   const uint8_t* start = r->p;
-  iso__mp_obj o;
-  int rc = iso__mp_read(r, &o);
+  iso_mp_obj o;
+  int rc = iso_mp_read(r, &o);
   if (rc != 0) {
     return structural(top, rc, batch_where(where, sizeof where, index));
   }
@@ -619,10 +619,10 @@ static int decode_element(iso__mp_rd* r,
   memset(sc.f, 0, sizeof sc.f);
   sc.bad = 0;
   sc.fatal = 0;
-  if (o.type != ISO__MP_MAP) {
+  if (o.type != ISO_MP_MAP) {
     int too_deep = 0;
     r->p = start;
-    rc = iso__mp_skip(r, 1, ISO_PROTO_MAX_DEPTH, &too_deep);
+    rc = iso_mp_skip(r, 1, ISO_PROTO_MAX_DEPTH, &too_deep);
     if (rc != 0) {
       return structural(top, rc, batch_where(where, sizeof where, index));
     }
@@ -651,15 +651,15 @@ static int decode_element(iso__mp_rd* r,
   return 0;
 }
 
-static int decode_batch(iso__mp_rd* r, iso_proto_msg* out, scan* top) {
+static int decode_batch(iso_mp_rd* r, iso_proto_msg* out, scan* top) {
   const uint8_t* start = r->p;
-  iso__mp_obj o;
-  int rc = iso__mp_read(r, &o);
+  iso_mp_obj o;
+  int rc = iso_mp_read(r, &o);
   if (rc != 0) {
     return structural(top, rc, "'batch': ");
   }
-  if (o.type != ISO__MP_ARRAY || o.len == 0 || o.len > ISO_PROTO_MAX_BATCH) {
-    if (o.type != ISO__MP_ARRAY) {
+  if (o.type != ISO_MP_ARRAY || o.len == 0 || o.len > ISO_PROTO_MAX_BATCH) {
+    if (o.type != ISO_MP_ARRAY) {
       fault(top, "'batch' must be an array (got %s)", type_name(o.type));
     } else if (o.len == 0) {
       fault(top, "'batch' is empty");
@@ -710,18 +710,18 @@ int iso_proto_decode(const uint8_t* buf,
   top.bad = 0;
   top.fatal = 0;
   int rc = 0;
-  iso__mp_rd r = {NULL, NULL};
-  iso__mp_obj o = {.type = ISO__MP_NIL};
+  iso_mp_rd r = {NULL, NULL};
+  iso_mp_obj o = {.type = ISO_MP_NIL};
   if (len > 0 && buf != NULL) {
-    iso__mp_rd_init(&r, buf, len); /* not before: NULL + 0 is undefined */
-    rc = iso__mp_read(&r, &o);
+    iso_mp_rd_init(&r, buf, len); /* not before: NULL + 0 is undefined */
+    rc = iso_mp_read(&r, &o);
   }
   if (len == 0 || buf == NULL) {
     fault(&top, "empty message");
   } else if (rc != 0) {
     structural(&top, rc, "");
     rc = 0;
-  } else if (o.type != ISO__MP_MAP) {
+  } else if (o.type != ISO_MP_MAP) {
     fault(&top, "a message must be a msgpack map (got %s)", type_name(o.type));
   } else {
     rc = scan_fields(&r, o.len, &top, out);
@@ -766,38 +766,38 @@ int iso_proto_decode(const uint8_t* buf,
 
 /* ---- reply encoding ----------------------------------------------------- */
 
-static void put_raw_or_nil(iso__mp_wr* w, iso_bytes b) {
+static void put_raw_or_nil(iso_mp_wr* w, iso_bytes b) {
   if (b.data == NULL || b.len == 0) {
-    iso__mp_put_raw(w, k_nil, 1);
+    iso_mp_put_raw(w, k_nil, 1);
   } else {
-    iso__mp_put_raw(w, b.data, b.len);
+    iso_mp_put_raw(w, b.data, b.len);
   }
 }
 
 /* Text from outside (a thrown error, console output, a message quoting a
  * request) goes out as valid UTF-8: ill-formed bytes become U+FFFD, so a
  * strict client can always decode the reply. */
-static void put_text(iso__mp_wr* w, const char* s, size_t n) {
+static void put_text(iso_mp_wr* w, const char* s, size_t n) {
   if (s == NULL) {
     s = "";
     n = 0;
   }
   if (iso_utf8_valid(s, n)) {
-    iso__mp_put_str(w, s, n);
+    iso_mp_put_str(w, s, n);
     return;
   }
   iso_buf fixed;
   iso_buf_init(&fixed);
   int rc = iso_utf8_append(&fixed, s, n);
   if (rc == 0) {
-    iso__mp_put_str(w, (const char*)fixed.data, fixed.len);
+    iso_mp_put_str(w, (const char*)fixed.data, fixed.len);
   } else if (w->err == 0) {
     w->err = rc;
   }
   iso_buf_free(&fixed);
 }
 
-static void put_view(iso__mp_wr* w, iso_str s) {
+static void put_view(iso_mp_wr* w, iso_str s) {
   put_text(w, s.ptr, s.ptr ? s.len : 0);
 }
 
@@ -820,50 +820,50 @@ int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
       return ISO_EINVAL;
   }
   size_t mark = out->len;
-  iso__mp_wr w;
-  iso__mp_wr_init(&w, out);
-  msgpack_pack_map(&w.pk, 6);
-  iso__mp_put_cstr(&w, "v");
-  msgpack_pack_uint64(&w.pk, ISO_PROTO_VERSION);
-  iso__mp_put_cstr(&w, "id");
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, out);
+  iso_mp_put_map(&w, 6);
+  iso_mp_put_cstr(&w, "v");
+  iso_mp_put_uint(&w, ISO_PROTO_VERSION);
+  iso_mp_put_cstr(&w, "id");
   put_raw_or_nil(&w, rp->id);
-  iso__mp_put_cstr(&w, "status");
-  iso__mp_put_cstr(&w, status);
+  iso_mp_put_cstr(&w, "status");
+  iso_mp_put_cstr(&w, status);
   if (rp->status == ISO_STATUS_FULFILLED) {
-    iso__mp_put_cstr(&w, "value");
+    iso_mp_put_cstr(&w, "value");
     put_raw_or_nil(&w, rp->value);
   } else if (rp->status == ISO_STATUS_REJECTED) {
-    iso__mp_put_cstr(&w, "error");
-    msgpack_pack_map(&w.pk, 3);
-    iso__mp_put_cstr(&w, "name");
+    iso_mp_put_cstr(&w, "error");
+    iso_mp_put_map(&w, 3);
+    iso_mp_put_cstr(&w, "name");
     put_view(&w, rp->name);
-    iso__mp_put_cstr(&w, "message");
+    iso_mp_put_cstr(&w, "message");
     put_view(&w, rp->message);
-    iso__mp_put_cstr(&w, "stack");
+    iso_mp_put_cstr(&w, "stack");
     put_view(&w, rp->stack);
   } else {
-    iso__mp_put_cstr(&w, "error");
-    msgpack_pack_map(&w.pk, 2);
-    iso__mp_put_cstr(&w, "code");
-    iso__mp_put_cstr(&w, iso_proto_code_name(rp->code));
-    iso__mp_put_cstr(&w, "message");
+    iso_mp_put_cstr(&w, "error");
+    iso_mp_put_map(&w, 2);
+    iso_mp_put_cstr(&w, "code");
+    iso_mp_put_cstr(&w, iso_proto_code_name(rp->code));
+    iso_mp_put_cstr(&w, "message");
     put_view(&w, rp->message);
   }
-  iso__mp_put_cstr(&w, "logs");
-  msgpack_pack_array(&w.pk, rp->nlogs);
+  iso_mp_put_cstr(&w, "logs");
+  iso_mp_put_array(&w, rp->nlogs);
   for (size_t i = 0; i < rp->nlogs; i++) {
-    msgpack_pack_array(&w.pk, 2);
-    iso__mp_put_cstr(&w, iso_log_level_name(rp->logs[i].level));
+    iso_mp_put_array(&w, 2);
+    iso_mp_put_cstr(&w, iso_log_level_name(rp->logs[i].level));
     put_text(&w, rp->logs[i].text, rp->logs[i].text ? rp->logs[i].len : 0);
   }
-  iso__mp_put_cstr(&w, "stats");
-  msgpack_pack_map(&w.pk, 3);
-  iso__mp_put_cstr(&w, "worker");
-  msgpack_pack_int64(&w.pk, rp->stats.worker);
-  iso__mp_put_cstr(&w, "queue_us");
-  msgpack_pack_int64(&w.pk, rp->stats.queue_us);
-  iso__mp_put_cstr(&w, "run_us");
-  msgpack_pack_int64(&w.pk, rp->stats.run_us);
+  iso_mp_put_cstr(&w, "stats");
+  iso_mp_put_map(&w, 3);
+  iso_mp_put_cstr(&w, "worker");
+  iso_mp_put_int(&w, rp->stats.worker);
+  iso_mp_put_cstr(&w, "queue_us");
+  iso_mp_put_int(&w, rp->stats.queue_us);
+  iso_mp_put_cstr(&w, "run_us");
+  iso_mp_put_int(&w, rp->stats.run_us);
   if (w.err != 0) {
     out->len = mark;
     return w.err;
@@ -876,13 +876,13 @@ int iso_proto_encode_batch_header(size_t n, iso_buf* out) {
     return ISO_EINVAL;
   }
   size_t mark = out->len;
-  iso__mp_wr w;
-  iso__mp_wr_init(&w, out);
-  msgpack_pack_map(&w.pk, 2);
-  iso__mp_put_cstr(&w, "v");
-  msgpack_pack_uint64(&w.pk, ISO_PROTO_VERSION);
-  iso__mp_put_cstr(&w, "batch");
-  msgpack_pack_array(&w.pk, n);
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, out);
+  iso_mp_put_map(&w, 2);
+  iso_mp_put_cstr(&w, "v");
+  iso_mp_put_uint(&w, ISO_PROTO_VERSION);
+  iso_mp_put_cstr(&w, "batch");
+  iso_mp_put_array(&w, n);
   if (w.err != 0) {
     out->len = mark;
   }
@@ -941,12 +941,12 @@ static int check_job(const iso_job* job) {
     uint8_t c = job->args_len > 0 ? job->args[0] : 0;
     int is_array = (c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd;
     if (!is_array ||
-        iso__mp_one(job->args, job->args_len, ISO_PROTO_MAX_DEPTH - 1) != 0) {
+        iso_mp_one(job->args, job->args_len, ISO_PROTO_MAX_DEPTH - 1) != 0) {
       return ISO_EINVAL;
     }
   }
   if (job->id != NULL &&
-      (iso__mp_one(job->id, job->id_len, ISO_PROTO_MAX_DEPTH - 1) != 0 ||
+      (iso_mp_one(job->id, job->id_len, ISO_PROTO_MAX_DEPTH - 1) != 0 ||
        !strings_utf8(job->id, job->id + job->id_len))) {
     return ISO_EINVAL;
   }
@@ -958,46 +958,46 @@ static int check_job(const iso_job* job) {
   return 0;
 }
 
-static void put_request(iso__mp_wr* w, const iso_job* job, int with_v) {
+static void put_request(iso_mp_wr* w, const iso_job* job, int with_v) {
   uint32_t n = (with_v ? 1 : 0) + 1 + (job->id != NULL) +
                (job->source != NULL) + (job->module != NULL) +
                (job->export_name != NULL) + (job->args != NULL) +
                (job->timeout_ms > 0) + (job->permissions != NULL);
-  msgpack_pack_map(&w->pk, n);
+  iso_mp_put_map(w, n);
   if (with_v) {
-    iso__mp_put_cstr(w, "v");
-    msgpack_pack_uint64(&w->pk, ISO_PROTO_VERSION);
+    iso_mp_put_cstr(w, "v");
+    iso_mp_put_uint(w, ISO_PROTO_VERSION);
   }
   if (job->id != NULL) {
-    iso__mp_put_cstr(w, "id");
-    iso__mp_put_raw(w, job->id, job->id_len);
+    iso_mp_put_cstr(w, "id");
+    iso_mp_put_raw(w, job->id, job->id_len);
   }
-  iso__mp_put_cstr(w, "kind");
-  iso__mp_put_cstr(w, job->kind == ISO_JOB_EVAL ? "eval" : "call");
+  iso_mp_put_cstr(w, "kind");
+  iso_mp_put_cstr(w, job->kind == ISO_JOB_EVAL ? "eval" : "call");
   if (job->source != NULL) {
-    iso__mp_put_cstr(w, "source");
-    iso__mp_put_str(w, job->source,
-                    job->source_len ? job->source_len : strlen(job->source));
+    iso_mp_put_cstr(w, "source");
+    iso_mp_put_str(w, job->source,
+                   job->source_len ? job->source_len : strlen(job->source));
   }
   if (job->module != NULL) {
-    iso__mp_put_cstr(w, "module");
-    iso__mp_put_cstr(w, job->module);
+    iso_mp_put_cstr(w, "module");
+    iso_mp_put_cstr(w, job->module);
   }
   if (job->export_name != NULL) {
-    iso__mp_put_cstr(w, "export");
-    iso__mp_put_cstr(w, job->export_name);
+    iso_mp_put_cstr(w, "export");
+    iso_mp_put_cstr(w, job->export_name);
   }
   if (job->args != NULL) {
-    iso__mp_put_cstr(w, "args");
-    iso__mp_put_raw(w, job->args, job->args_len);
+    iso_mp_put_cstr(w, "args");
+    iso_mp_put_raw(w, job->args, job->args_len);
   }
   if (job->timeout_ms > 0) {
-    iso__mp_put_cstr(w, "timeout_ms");
-    msgpack_pack_int64(&w->pk, job->timeout_ms);
+    iso_mp_put_cstr(w, "timeout_ms");
+    iso_mp_put_int(w, job->timeout_ms);
   }
   if (job->permissions != NULL) {
-    iso__mp_put_cstr(w, "permissions");
-    iso__mp_put_raw(w, job->permissions, job->permissions_len);
+    iso_mp_put_cstr(w, "permissions");
+    iso_mp_put_raw(w, job->permissions, job->permissions_len);
   }
 }
 
@@ -1007,8 +1007,8 @@ int iso_proto_encode_request(const iso_job* job, iso_buf* out) {
     return rc;
   }
   size_t mark = out->len;
-  iso__mp_wr w;
-  iso__mp_wr_init(&w, out);
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, out);
   put_request(&w, job, 1);
   if (w.err != 0) {
     out->len = mark;
@@ -1027,13 +1027,13 @@ int iso_proto_encode_batch(const iso_job* jobs, size_t n, iso_buf* out) {
     }
   }
   size_t mark = out->len;
-  iso__mp_wr w;
-  iso__mp_wr_init(&w, out);
-  msgpack_pack_map(&w.pk, 2);
-  iso__mp_put_cstr(&w, "v");
-  msgpack_pack_uint64(&w.pk, ISO_PROTO_VERSION);
-  iso__mp_put_cstr(&w, "batch");
-  msgpack_pack_array(&w.pk, n);
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, out);
+  iso_mp_put_map(&w, 2);
+  iso_mp_put_cstr(&w, "v");
+  iso_mp_put_uint(&w, ISO_PROTO_VERSION);
+  iso_mp_put_cstr(&w, "batch");
+  iso_mp_put_array(&w, n);
   for (size_t i = 0; i < n; i++) {
     put_request(&w, &jobs[i], 0);
   }
@@ -1056,24 +1056,24 @@ typedef struct rview {
   iso_stats stats;
 } rview;
 
-static int key_is(const iso__mp_obj* k, const char* name) {
+static int key_is(const iso_mp_obj* k, const char* name) {
   size_t n = strlen(name);
-  return k->type == ISO__MP_STR && k->len == n && memcmp(k->data, name, n) == 0;
+  return k->type == ISO_MP_STR && k->len == n && memcmp(k->data, name, n) == 0;
 }
 
-static int skip_any(iso__mp_rd* r) {
+static int skip_any(iso_mp_rd* r) {
   int too_deep = 0; /* replies come from the server: depth is not policed */
-  return iso__mp_skip(r, 2, ISO_PROTO_MAX_DEPTH, &too_deep) ? ISO_EPROTO : 0;
+  return iso_mp_skip(r, 2, ISO_PROTO_MAX_DEPTH, &too_deep) ? ISO_EPROTO : 0;
 }
 
-static int read_int(iso__mp_rd* r, int64_t* out) {
-  iso__mp_obj o;
-  if (iso__mp_read(r, &o) != 0) {
+static int read_int(iso_mp_rd* r, int64_t* out) {
+  iso_mp_obj o;
+  if (iso_mp_read(r, &o) != 0) {
     return ISO_EPROTO;
   }
-  if (o.type == ISO__MP_INT) {
+  if (o.type == ISO_MP_INT) {
     *out = o.v.i;
-  } else if (o.type == ISO__MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
+  } else if (o.type == ISO_MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
     *out = (int64_t)o.v.u;
   } else {
     return ISO_EPROTO;
@@ -1081,9 +1081,9 @@ static int read_int(iso__mp_rd* r, int64_t* out) {
   return 0;
 }
 
-static int read_str(iso__mp_rd* r, iso_bytes* out) {
-  iso__mp_obj o;
-  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_STR) {
+static int read_str(iso_mp_rd* r, iso_bytes* out) {
+  iso_mp_obj o;
+  if (iso_mp_read(r, &o) != 0 || o.type != ISO_MP_STR) {
     return ISO_EPROTO;
   }
   out->data = o.data;
@@ -1091,14 +1091,14 @@ static int read_str(iso__mp_rd* r, iso_bytes* out) {
   return 0;
 }
 
-static int read_error_map(iso__mp_rd* r, rview* v) {
-  iso__mp_obj o;
-  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_MAP) {
+static int read_error_map(iso_mp_rd* r, rview* v) {
+  iso_mp_obj o;
+  if (iso_mp_read(r, &o) != 0 || o.type != ISO_MP_MAP) {
     return ISO_EPROTO;
   }
   for (uint32_t i = 0; i < o.len; i++) {
-    iso__mp_obj k;
-    if (iso__mp_read(r, &k) != 0) {
+    iso_mp_obj k;
+    if (iso_mp_read(r, &k) != 0) {
       return ISO_EPROTO;
     }
     iso_bytes* dst = key_is(&k, "name")      ? &v->name
@@ -1114,16 +1114,16 @@ static int read_error_map(iso__mp_rd* r, rview* v) {
   return 0;
 }
 
-static int read_logs(iso__mp_rd* r, rview* v) {
+static int read_logs(iso_mp_rd* r, rview* v) {
   const uint8_t* start = r->p;
-  iso__mp_obj o;
-  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_ARRAY) {
+  iso_mp_obj o;
+  if (iso_mp_read(r, &o) != 0 || o.type != ISO_MP_ARRAY) {
     return ISO_EPROTO;
   }
   for (uint32_t i = 0; i < o.len; i++) {
-    iso__mp_obj pair;
+    iso_mp_obj pair;
     iso_bytes level, text;
-    if (iso__mp_read(r, &pair) != 0 || pair.type != ISO__MP_ARRAY ||
+    if (iso_mp_read(r, &pair) != 0 || pair.type != ISO_MP_ARRAY ||
         pair.len != 2 || read_str(r, &level) != 0 || read_str(r, &text) != 0) {
       return ISO_EPROTO;
     }
@@ -1135,14 +1135,14 @@ static int read_logs(iso__mp_rd* r, rview* v) {
   return 0;
 }
 
-static int read_stats(iso__mp_rd* r, rview* v) {
-  iso__mp_obj o;
-  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_MAP) {
+static int read_stats(iso_mp_rd* r, rview* v) {
+  iso_mp_obj o;
+  if (iso_mp_read(r, &o) != 0 || o.type != ISO_MP_MAP) {
     return ISO_EPROTO;
   }
   for (uint32_t i = 0; i < o.len; i++) {
-    iso__mp_obj k;
-    if (iso__mp_read(r, &k) != 0) {
+    iso_mp_obj k;
+    if (iso_mp_read(r, &k) != 0) {
       return ISO_EPROTO;
     }
     int64_t* dst = key_is(&k, "worker")     ? &v->stats.worker
@@ -1158,17 +1158,17 @@ static int read_stats(iso__mp_rd* r, rview* v) {
 }
 
 /* Reads one reply map into views. */
-static int read_reply(iso__mp_rd* r, rview* v) {
+static int read_reply(iso_mp_rd* r, rview* v) {
   memset(v, 0, sizeof *v);
   v->stats.worker = -1;
-  iso__mp_obj o;
-  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_MAP) {
+  iso_mp_obj o;
+  if (iso_mp_read(r, &o) != 0 || o.type != ISO_MP_MAP) {
     return ISO_EPROTO;
   }
   int have_v = 0, have_error = 0;
   for (uint32_t i = 0; i < o.len; i++) {
-    iso__mp_obj k;
-    if (iso__mp_read(r, &k) != 0) {
+    iso_mp_obj k;
+    if (iso_mp_read(r, &k) != 0) {
       return ISO_EPROTO;
     }
     int rc = 0;
@@ -1268,17 +1268,17 @@ static int make_result(const rview* v, iso_result* out) {
   if (v->status == ISO_STATUS_ERROR) {
     out->code = code_from_name(v->code.data, v->code.len);
   }
-  iso__mp_rd r = {NULL, NULL};
-  iso__mp_obj o;
+  iso_mp_rd r = {NULL, NULL};
+  iso_mp_obj o;
   if (v->nlogs > 0) {
     /* only then: a reply without logs has logs.data NULL, and NULL + 0 is
      * undefined */
-    iso__mp_rd_init(&r, v->logs.data, v->logs.len);
-    iso__mp_read(&r, &o); /* the array header, validated by read_logs */
+    iso_mp_rd_init(&r, v->logs.data, v->logs.len);
+    iso_mp_read(&r, &o); /* the array header, validated by read_logs */
   }
   for (uint32_t i = 0; i < v->nlogs; i++) {
     iso_bytes level = {k_nil, 0}, text = {k_nil, 0};
-    iso__mp_read(&r, &o);
+    iso_mp_read(&r, &o);
     read_str(&r, &level);
     read_str(&r, &text);
     if (!level_from_name(level.data, level.len, &logs[i].level)) {
@@ -1308,8 +1308,8 @@ int iso_proto_decode_reply(const uint8_t* buf, size_t len, iso_result* out) {
   if (buf == NULL) {
     return ISO_EPROTO;
   }
-  iso__mp_rd r;
-  iso__mp_rd_init(&r, buf, len);
+  iso_mp_rd r;
+  iso_mp_rd_init(&r, buf, len);
   rview v;
   int rc = read_reply(&r, &v);
   if (rc == 0 && r.p != r.end) {
@@ -1326,18 +1326,18 @@ int iso_proto_decode_reply(const uint8_t* buf, size_t len, iso_result* out) {
  * envelope is malformed. */
 static int find_batch(const uint8_t* buf,
                       size_t len,
-                      iso__mp_rd* r,
+                      iso_mp_rd* r,
                       uint32_t* count) {
-  iso__mp_obj o;
-  iso__mp_rd_init(r, buf, len);
-  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_MAP) {
+  iso_mp_obj o;
+  iso_mp_rd_init(r, buf, len);
+  if (iso_mp_read(r, &o) != 0 || o.type != ISO_MP_MAP) {
     return ISO_EPROTO;
   }
   int found = 0, have_v = 0;
-  iso__mp_rd at = *r;
+  iso_mp_rd at = *r;
   for (uint32_t i = 0; i < o.len; i++) {
-    iso__mp_obj k;
-    if (iso__mp_read(r, &k) != 0) {
+    iso_mp_obj k;
+    if (iso_mp_read(r, &k) != 0) {
       return ISO_EPROTO;
     }
     if (key_is(&k, "batch")) {
@@ -1345,7 +1345,7 @@ static int find_batch(const uint8_t* buf,
       found = 1;
     } else if (key_is(&k, "v")) {
       int64_t ver;
-      iso__mp_rd vr = *r;
+      iso_mp_rd vr = *r;
       if (read_int(&vr, &ver) != 0 || ver != ISO_PROTO_VERSION) {
         return ISO_EPROTO;
       }
@@ -1361,7 +1361,7 @@ static int find_batch(const uint8_t* buf,
   if (!found) {
     return 0;
   }
-  if (!have_v || iso__mp_read(&at, &o) != 0 || o.type != ISO__MP_ARRAY) {
+  if (!have_v || iso_mp_read(&at, &o) != 0 || o.type != ISO_MP_ARRAY) {
     return ISO_EPROTO;
   }
   *r = at;
@@ -1379,7 +1379,7 @@ int iso_proto_decode_batch_reply(const uint8_t* buf,
   if (buf == NULL || n == 0) {
     return ISO_EPROTO;
   }
-  iso__mp_rd r;
+  iso_mp_rd r;
   uint32_t count = 0;
   int rc = find_batch(buf, len, &r, &count);
   if (rc < 0) {
@@ -1394,7 +1394,7 @@ int iso_proto_decode_batch_reply(const uint8_t* buf,
       rc = ISO_EPROTO;
     }
     if (rc == 0) {
-      iso__mp_rd_init(&r, buf, len);
+      iso_mp_rd_init(&r, buf, len);
       rc = read_reply(&r, &v);
     }
     for (done = 1; rc == 0 && done < n; done++) {

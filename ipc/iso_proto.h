@@ -2,7 +2,7 @@
  *
  * Every request and every reply is one msgpack map in one NNG message. This
  * header turns those bytes into C structs and back, without exposing any
- * msgpack-c type:
+ * msgpack type:
  *
  *   server side   iso_proto_decode()        request bytes -> iso_proto_msg
  *                 iso_proto_encode_reply()  iso_proto_reply -> reply bytes

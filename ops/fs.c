@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "iso_ops.h"
-#include "mp.h"
+#include "iso_utf8.h"
 #include "ops_private.h"
 
 #define READ_MAX ((size_t)256 << 20)
@@ -498,7 +498,7 @@ static int collect(DIR* d, dir_ent** out, size_t* count) {
       break;
     }
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-        !iso__mp_utf8_valid((const uint8_t*)de->d_name, strlen(de->d_name))) {
+        !iso_utf8_valid((const uint8_t*)de->d_name, strlen(de->d_name))) {
       continue;
     }
     if (n == READDIR_MAX) {

@@ -27,8 +27,8 @@
 #include <string.h>
 
 #include "iso_err.h"
+#include "iso_mp.h"
 #include "iso_ops.h"
-#include "mp.h"
 #include "ops_private.h"
 
 #define KEY_MAX 1024
@@ -185,20 +185,20 @@ typedef struct num {
 
 /* Decodes one msgpack number; -1 when the value is something else. */
 static int read_num(const uint8_t* mp, size_t len, num* n) {
-  iso__mp_rd r;
-  iso__mp_obj o;
-  iso__mp_rd_init(&r, mp, len);
-  if (iso__mp_read(&r, &o) != 0) {
+  iso_mp_rd r;
+  iso_mp_obj o;
+  iso_mp_rd_init(&r, mp, len);
+  if (iso_mp_read(&r, &o) != 0) {
     return -1;
   }
   *n = (num){0};
-  if (o.type == ISO__MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
+  if (o.type == ISO_MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
     *n = (num){.is_int = 1, .i = (int64_t)o.v.u};
-  } else if (o.type == ISO__MP_UINT) {
+  } else if (o.type == ISO_MP_UINT) {
     n->d = (double)o.v.u;
-  } else if (o.type == ISO__MP_INT) {
+  } else if (o.type == ISO_MP_INT) {
     *n = (num){.is_int = 1, .i = o.v.i};
-  } else if (o.type == ISO__MP_F32 || o.type == ISO__MP_F64) {
+  } else if (o.type == ISO_MP_F32 || o.type == ISO_MP_F64) {
     n->d = o.v.f;
   } else {
     return -1;
@@ -219,13 +219,13 @@ static num num_add(num a, num b) {
 /* The number as a malloc'd msgpack value. */
 static uint8_t* num_encode(num n, size_t* len) {
   iso_buf b;
-  iso__mp_wr w;
+  iso_mp_wr w;
   iso_buf_init(&b);
-  iso__mp_wr_init(&w, &b);
+  iso_mp_wr_init(&w, &b);
   if (n.is_int) {
-    iso__mp_put_int(&w, n.i);
+    iso_mp_put_int(&w, n.i);
   } else {
-    iso__mp_put_double(&w, n.d);
+    iso_mp_put_double(&w, n.d);
   }
   if (w.err != 0) {
     iso_buf_free(&b);

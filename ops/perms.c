@@ -19,8 +19,9 @@
 #include <string.h>
 
 #include "iso_err.h"
+#include "iso_mp.h"
 #include "iso_ops.h"
-#include "mp.h"
+#include "iso_utf8.h"
 #include "ops_private.h"
 
 /* Entries of one kind a job's `permissions` may list: narrowing is
@@ -320,13 +321,13 @@ static int bad(char* err, size_t errlen, const char* msg) {
 static int narrow_item(perm_set* s,
                        const perm_set* granted,
                        iso_perm_kind kind,
-                       const iso__mp_obj* o,
+                       const iso_mp_obj* o,
                        char* err,
                        size_t errlen) {
   char where[32], in[PATH_MAX], norm[PATH_MAX];
   snprintf(where, sizeof where, "permissions: %s", kind_names[kind]);
-  if (o->type != ISO__MP_STR || o->len >= sizeof in ||
-      memchr(o->data, 0, o->len) || !iso__mp_utf8_valid(o->data, o->len)) {
+  if (o->type != ISO_MP_STR || o->len >= sizeof in ||
+      memchr(o->data, 0, o->len) || !iso_utf8_valid(o->data, o->len)) {
     snprintf(err, errlen, "%s: entries must be strings", where);
     return ISO_EINVAL;
   }
@@ -351,21 +352,21 @@ static int narrow_item(perm_set* s,
 static int narrow_kind(perm_set* s,
                        const perm_set* granted,
                        iso_perm_kind kind,
-                       iso__mp_rd* r,
+                       iso_mp_rd* r,
                        char* err,
                        size_t errlen) {
-  iso__mp_obj o;
+  iso_mp_obj o;
   char msg[96];
-  if (iso__mp_read(r, &o) != 0) {
+  if (iso_mp_read(r, &o) != 0) {
     return bad(err, errlen, "malformed msgpack");
   }
-  if (o.type == ISO__MP_NIL || (o.type == ISO__MP_BOOL && !o.v.b)) {
+  if (o.type == ISO_MP_NIL || (o.type == ISO_MP_BOOL && !o.v.b)) {
     return 0;
   }
-  if (o.type == ISO__MP_BOOL) {
+  if (o.type == ISO_MP_BOOL) {
     return set_copy(s, granted);
   }
-  if (o.type != ISO__MP_ARRAY) {
+  if (o.type != ISO_MP_ARRAY) {
     snprintf(msg, sizeof msg, "%s must be true, false or an array of strings",
              kind_names[kind]);
     return bad(err, errlen, msg);
@@ -376,8 +377,8 @@ static int narrow_kind(perm_set* s,
     return bad(err, errlen, msg);
   }
   for (uint32_t i = 0; i < o.len; i++) {
-    iso__mp_obj item;
-    if (iso__mp_read(r, &item) != 0) {
+    iso_mp_obj item;
+    if (iso_mp_read(r, &item) != 0) {
       return bad(err, errlen, "malformed msgpack");
     }
     int rc = narrow_item(s, granted, kind, &item, err, errlen);
@@ -389,9 +390,9 @@ static int narrow_kind(perm_set* s,
   return 0;
 }
 
-static int key_kind(const iso__mp_obj* key) {
+static int key_kind(const iso_mp_obj* key) {
   for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
-    if (key->type == ISO__MP_STR && key->len == strlen(kind_names[k]) &&
+    if (key->type == ISO_MP_STR && key->len == strlen(kind_names[k]) &&
         memcmp(key->data, kind_names[k], key->len) == 0) {
       return k;
     }
@@ -401,16 +402,16 @@ static int key_kind(const iso__mp_obj* key) {
 
 static int narrow_map(iso_perms* p,
                       const iso_perms* granted,
-                      iso__mp_rd* r,
+                      iso_mp_rd* r,
                       char* err,
                       size_t errlen) {
-  iso__mp_obj o, key;
-  if (iso__mp_read(r, &o) != 0 || o.type != ISO__MP_MAP) {
+  iso_mp_obj o, key;
+  if (iso_mp_read(r, &o) != 0 || o.type != ISO_MP_MAP) {
     return bad(err, errlen, "must be a map such as {read: [\"data\"]}");
   }
   int seen = 0;
   for (uint32_t i = 0; i < o.len; i++) {
-    if (iso__mp_read(r, &key) != 0) {
+    if (iso_mp_read(r, &key) != 0) {
       return bad(err, errlen, "malformed msgpack");
     }
     int k = key_kind(&key);
@@ -419,8 +420,8 @@ static int narrow_map(iso_perms* p,
       snprintf(msg, sizeof msg,
                "%s key \"%.*s\" (expected read, write and env)",
                k == ISO_PERM_NONE ? "unknown" : "duplicate",
-               key.type == ISO__MP_STR ? (int)(key.len > 64 ? 64 : key.len) : 0,
-               key.type == ISO__MP_STR ? (const char*)key.data : "");
+               key.type == ISO_MP_STR ? (int)(key.len > 64 ? 64 : key.len) : 0,
+               key.type == ISO_MP_STR ? (const char*)key.data : "");
       return bad(err, errlen, msg);
     }
     seen |= 1 << k;
@@ -449,8 +450,8 @@ int iso_perms_narrow(const iso_perms* granted,
   if (p == NULL) {
     return ISO_ENOMEM;
   }
-  iso__mp_rd r;
-  iso__mp_rd_init(&r, request, request_len);
+  iso_mp_rd r;
+  iso_mp_rd_init(&r, request, request_len);
   int rc = narrow_map(p, granted, &r, err, errlen);
   if (rc != 0) {
     perms_free(p);

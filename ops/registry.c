@@ -17,8 +17,9 @@
 #include <time.h>
 
 #include "iso_err.h"
+#include "iso_mp.h"
 #include "iso_ops.h"
-#include "mp.h"
+#include "iso_utf8.h"
 #include "ops_private.h"
 
 #define MAX_ARG_DEPTH 128
@@ -116,21 +117,21 @@ static const char* perm_flag(iso_perm_kind kind) {
 
 static int malformed(iso_op_call* call, int rc) {
   return iso_op_fail(call, ISO_OPERR_TYPE, "%s: malformed arguments (%s)",
-                     call->def->name, iso__mp_strerror(rc));
+                     call->def->name, iso_mp_strerror(rc));
 }
 
 static int split_args(iso_op_call* call, const uint8_t* args, size_t len) {
   static const uint8_t none[1];
   const char* name = call->def->name;
-  iso__mp_rd r;
-  iso__mp_obj o;
+  iso_mp_rd r;
+  iso_mp_obj o;
   /* no bytes may come as NULL, and the reader would compute NULL + 0 */
-  iso__mp_rd_init(&r, args != NULL ? args : none, args != NULL ? len : 0);
-  int rc = iso__mp_read(&r, &o);
+  iso_mp_rd_init(&r, args != NULL ? args : none, args != NULL ? len : 0);
+  int rc = iso_mp_read(&r, &o);
   if (rc != 0) {
     return malformed(call, rc);
   }
-  if (o.type != ISO__MP_ARRAY) {
+  if (o.type != ISO_MP_ARRAY) {
     return iso_op_fail(call, ISO_OPERR_TYPE,
                        "%s: the arguments must be a msgpack array", name);
   }
@@ -142,7 +143,7 @@ static int split_args(iso_op_call* call, const uint8_t* args, size_t len) {
   for (uint32_t i = 0; i < o.len; i++) {
     int too_deep = 0; /* depth is the shim's business: values are opaque */
     call->argv[i] = r.p;
-    rc = iso__mp_skip(&r, 1, MAX_ARG_DEPTH, &too_deep);
+    rc = iso_mp_skip(&r, 1, MAX_ARG_DEPTH, &too_deep);
     if (rc != 0) {
       return malformed(call, rc);
     }
@@ -191,13 +192,13 @@ int iso__op_arg_present(const iso_op_call* call, int i) {
 }
 
 /* Reads argument i's header; 0 when present, 1 when missing. */
-static int arg_obj(const iso_op_call* call, int i, iso__mp_obj* o) {
+static int arg_obj(const iso_op_call* call, int i, iso_mp_obj* o) {
   if (i < 0 || i >= call->argc) {
     return 1;
   }
-  iso__mp_rd r;
-  iso__mp_rd_init(&r, call->argv[i], call->argl[i]);
-  return iso__mp_read(&r, o) == 0 ? 0 : 1;
+  iso_mp_rd r;
+  iso_mp_rd_init(&r, call->argv[i], call->argl[i]);
+  return iso_mp_read(&r, o) == 0 ? 0 : 1;
 }
 
 static int arg_fail(iso_op_call* call,
@@ -213,11 +214,11 @@ int iso_op_arg_str(iso_op_call* call,
                    const char* what,
                    char* buf,
                    size_t buflen) {
-  iso__mp_obj o;
-  if (arg_obj(call, i, &o) != 0 || o.type != ISO__MP_STR) {
+  iso_mp_obj o;
+  if (arg_obj(call, i, &o) != 0 || o.type != ISO_MP_STR) {
     return arg_fail(call, i, what, "must be a string");
   }
-  if (memchr(o.data, 0, o.len) != NULL || !iso__mp_utf8_valid(o.data, o.len)) {
+  if (memchr(o.data, 0, o.len) != NULL || !iso_utf8_valid(o.data, o.len)) {
     return arg_fail(call, i, what, "must be valid UTF-8 without NUL bytes");
   }
   if ((size_t)o.len >= buflen) {
@@ -236,8 +237,8 @@ int iso_op_arg_bytes(iso_op_call* call,
                      const char* what,
                      const uint8_t** p,
                      size_t* len) {
-  iso__mp_obj o;
-  if (arg_obj(call, i, &o) != 0 || o.type != ISO__MP_BIN) {
+  iso_mp_obj o;
+  if (arg_obj(call, i, &o) != 0 || o.type != ISO_MP_BIN) {
     return arg_fail(call, i, what, "must be a Uint8Array or ArrayBuffer");
   }
   *p = o.data;
@@ -275,19 +276,19 @@ int iso_op_arg_int(iso_op_call* call,
                    int64_t max,
                    int64_t dflt,
                    int64_t* out) {
-  iso__mp_obj o;
+  iso_mp_obj o;
   if (!iso__op_arg_present(call, i)) {
     *out = dflt;
     return 0;
   }
   int ok = arg_obj(call, i, &o) == 0;
   int64_t v = 0;
-  if (ok && o.type == ISO__MP_UINT) {
+  if (ok && o.type == ISO_MP_UINT) {
     ok = o.v.u <= (uint64_t)INT64_MAX;
     v = (int64_t)o.v.u;
-  } else if (ok && o.type == ISO__MP_INT) {
+  } else if (ok && o.type == ISO_MP_INT) {
     v = o.v.i;
-  } else if (ok && (o.type == ISO__MP_F32 || o.type == ISO__MP_F64)) {
+  } else if (ok && (o.type == ISO_MP_F32 || o.type == ISO_MP_F64)) {
     ok = whole(o.v.f, &v) == 0;
   } else {
     ok = 0;
@@ -307,12 +308,12 @@ int iso_op_arg_bool(iso_op_call* call,
                     const char* what,
                     int dflt,
                     int* out) {
-  iso__mp_obj o;
+  iso_mp_obj o;
   if (!iso__op_arg_present(call, i)) {
     *out = dflt;
     return 0;
   }
-  if (arg_obj(call, i, &o) != 0 || o.type != ISO__MP_BOOL) {
+  if (arg_obj(call, i, &o) != 0 || o.type != ISO_MP_BOOL) {
     return arg_fail(call, i, what, "must be a boolean");
   }
   *out = o.v.b;
@@ -321,7 +322,7 @@ int iso_op_arg_bool(iso_op_call* call,
 
 /* ---- result writers ---- */
 
-static int ret_done(iso_op_call* call, const iso__mp_wr* w) {
+static int ret_done(iso_op_call* call, const iso_mp_wr* w) {
   if (w->err == 0) {
     return 0;
   }
@@ -330,48 +331,48 @@ static int ret_done(iso_op_call* call, const iso__mp_wr* w) {
       w->err == ISO_ETOOBIG ? "the result is too large" : "out of memory");
 }
 
-#define RET_WITH(call, stmt)           \
-  do {                                 \
-    iso__mp_wr w_;                     \
-    iso__mp_wr_init(&w_, (call)->out); \
-    stmt;                              \
-    return ret_done((call), &w_);      \
+#define RET_WITH(call, stmt)          \
+  do {                                \
+    iso_mp_wr w_;                     \
+    iso_mp_wr_init(&w_, (call)->out); \
+    stmt;                             \
+    return ret_done((call), &w_);     \
   } while (0)
 
 int iso_op_ret_nil(iso_op_call* call) {
-  RET_WITH(call, iso__mp_put_nil(&w_));
+  RET_WITH(call, iso_mp_put_nil(&w_));
 }
 
 int iso_op_ret_bool(iso_op_call* call, int b) {
-  RET_WITH(call, iso__mp_put_bool(&w_, b));
+  RET_WITH(call, iso_mp_put_bool(&w_, b));
 }
 
 int iso_op_ret_int(iso_op_call* call, int64_t v) {
-  RET_WITH(call, iso__mp_put_int(&w_, v));
+  RET_WITH(call, iso_mp_put_int(&w_, v));
 }
 
 int iso_op_ret_double(iso_op_call* call, double v) {
-  RET_WITH(call, iso__mp_put_double(&w_, v));
+  RET_WITH(call, iso_mp_put_double(&w_, v));
 }
 
 int iso_op_ret_str(iso_op_call* call, const char* s, size_t len) {
-  RET_WITH(call, iso__mp_put_str(&w_, s, len));
+  RET_WITH(call, iso_mp_put_str(&w_, s, len));
 }
 
 int iso_op_ret_bin(iso_op_call* call, const void* p, size_t len) {
-  RET_WITH(call, iso__mp_put_bin(&w_, p, len));
+  RET_WITH(call, iso_mp_put_bin(&w_, p, len));
 }
 
 int iso_op_ret_raw(iso_op_call* call, const void* mp, size_t len) {
-  RET_WITH(call, iso__mp_put_raw(&w_, mp, len));
+  RET_WITH(call, iso_mp_put_raw(&w_, mp, len));
 }
 
 int iso_op_ret_array(iso_op_call* call, uint32_t n) {
-  RET_WITH(call, iso__mp_put_array(&w_, n));
+  RET_WITH(call, iso_mp_put_array(&w_, n));
 }
 
 int iso_op_ret_map(iso_op_call* call, uint32_t n) {
-  RET_WITH(call, iso__mp_put_map(&w_, n));
+  RET_WITH(call, iso_mp_put_map(&w_, n));
 }
 
 /* ---- core and env ops ---- */
@@ -408,7 +409,7 @@ static int op_env_get(iso_op_call* call) {
     return 0;
   }
   /* the operator's environment, but a JavaScript string must be text */
-  if (!iso__mp_utf8_valid((const uint8_t*)v, strlen(v))) {
+  if (!iso_utf8_valid((const uint8_t*)v, strlen(v))) {
     return iso_op_fail(call, ISO_OPERR_INVALID_DATA,
                        "env \"%.200s\": the value is not valid UTF-8", name);
   }

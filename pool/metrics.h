@@ -8,7 +8,7 @@
  * text exposition for a metrics endpoint.
  *
  * Self-contained: pure C11 and <stdatomic.h>, no NNG, no V8; it uses only
- * common/ and the ipc/ buffer and code table (iso_buf.h, iso_proto.h).
+ * common/, codec/'s buffer and ipc/'s code table (iso_buf.h, iso_proto.h).
  *
  * DESIGN: recording happens on hot paths in many threads at once (the
  * dispatcher's NNG callbacks, every worker), so it takes no lock: each

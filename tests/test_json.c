@@ -718,7 +718,7 @@ static void t_garbage(void) {
   iso_buf_free(&mp);
 }
 
-/* ---- ipc/iso_utf8.h, the one validator ---------------------------------- */
+/* ---- codec/iso_utf8.h, the one validator -------------------------------- */
 
 static void t_utf8(void) {
   static const struct {

@@ -23,8 +23,8 @@
 #include "iso_buf.h"
 #include "iso_err.h"
 #include "iso_json.h"
+#include "iso_mp.h"
 #include "iso_ops.h"
-#include "mp.h"
 #include "tap.h"
 
 /* ---- fixture: the data root, an outside directory, shared perms ---- */
@@ -140,45 +140,45 @@ static iso_perms* perms(const char* r, const char* w, const char* e) {
  * I long long, d double, n nil, j a JSON value, r raw msgpack (pointer,
  * size_t). */
 static void build_args(iso_buf* b, const char* spec, va_list ap) {
-  iso__mp_wr w;
-  iso__mp_wr_init(&w, b);
-  iso__mp_put_array(&w, (uint32_t)strlen(spec));
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, b);
+  iso_mp_put_array(&w, (uint32_t)strlen(spec));
   for (const char* s = spec; *s != '\0'; s++) {
     const char* t;
     const void* p;
     size_t n;
     switch (*s) {
       case 's':
-        iso__mp_put_cstr(&w, va_arg(ap, const char*));
+        iso_mp_put_cstr(&w, va_arg(ap, const char*));
         break;
       case 'y':
         t = va_arg(ap, const char*);
-        iso__mp_put_bin(&w, t, strlen(t));
+        iso_mp_put_bin(&w, t, strlen(t));
         break;
       case 'Y':
       case 'r':
         p = va_arg(ap, const void*);
         n = va_arg(ap, size_t);
         if (*s == 'Y') {
-          iso__mp_put_bin(&w, p, n);
+          iso_mp_put_bin(&w, p, n);
         } else {
-          iso__mp_put_raw(&w, p, n);
+          iso_mp_put_raw(&w, p, n);
         }
         break;
       case 'b':
-        iso__mp_put_bool(&w, va_arg(ap, int));
+        iso_mp_put_bool(&w, va_arg(ap, int));
         break;
       case 'i':
-        iso__mp_put_int(&w, va_arg(ap, int));
+        iso_mp_put_int(&w, va_arg(ap, int));
         break;
       case 'I':
-        iso__mp_put_int(&w, va_arg(ap, long long));
+        iso_mp_put_int(&w, va_arg(ap, long long));
         break;
       case 'd':
-        iso__mp_put_double(&w, va_arg(ap, double));
+        iso_mp_put_double(&w, va_arg(ap, double));
         break;
       case 'n':
-        iso__mp_put_nil(&w);
+        iso_mp_put_nil(&w);
         break;
       case 'j':
         t = va_arg(ap, const char*);
@@ -282,10 +282,10 @@ static void run_def(const iso_op_def* def,
 
 /* The last result as bin bytes; NULL when it is not a bin. */
 static const uint8_t* result_bin(size_t* len) {
-  iso__mp_rd r;
-  iso__mp_obj o;
-  iso__mp_rd_init(&r, R.out.data, R.out.len);
-  if (R.rc != 0 || iso__mp_read(&r, &o) != 0 || o.type != ISO__MP_BIN) {
+  iso_mp_rd r;
+  iso_mp_obj o;
+  iso_mp_rd_init(&r, R.out.data, R.out.len);
+  if (R.rc != 0 || iso_mp_read(&r, &o) != 0 || o.type != ISO_MP_BIN) {
     return NULL;
   }
   *len = o.len;
@@ -899,17 +899,17 @@ static void t_fs_stat(void) {
   check_field("mode", mode);
   CHECK_CONTAINS((const char*)R.json.data, "\"birthtime\":");
   /* mtime is ms since the epoch, a float near now */
-  iso__mp_rd r;
-  iso__mp_obj o;
-  iso__mp_rd_init(&r, R.out.data, R.out.len);
-  CHECK(iso__mp_read(&r, &o) == 0 && o.type == ISO__MP_MAP && o.len == 8);
+  iso_mp_rd r;
+  iso_mp_obj o;
+  iso_mp_rd_init(&r, R.out.data, R.out.len);
+  CHECK(iso_mp_read(&r, &o) == 0 && o.type == ISO_MP_MAP && o.len == 8);
   double mtime = -1;
   for (uint32_t i = 0; i < o.len; i++) {
-    iso__mp_obj k, v;
-    iso__mp_read(&r, &k);
-    iso__mp_read(&r, &v);
+    iso_mp_obj k, v;
+    iso_mp_read(&r, &k);
+    iso_mp_read(&r, &v);
     if (k.len == 5 && memcmp(k.data, "mtime", 5) == 0) {
-      CHECK_EQ(v.type, ISO__MP_F64);
+      CHECK_EQ(v.type, ISO_MP_F64);
       mtime = v.v.f;
     }
   }
@@ -1621,10 +1621,10 @@ static void t_fs_read_dir_limits(void) {
   time_t t0 = time(NULL);
   run_in(e, "op_fs_read_dir", g_all, "s", "big");
   CHECK_EQ(R.rc, 0);
-  iso__mp_rd r;
-  iso__mp_obj obj;
-  iso__mp_rd_init(&r, R.out.data, R.out.len);
-  CHECK(iso__mp_read(&r, &obj) == 0 && obj.type == ISO__MP_ARRAY &&
+  iso_mp_rd r;
+  iso_mp_obj obj;
+  iso_mp_rd_init(&r, R.out.data, R.out.len);
+  CHECK(iso_mp_read(&r, &obj) == 0 && obj.type == ISO_MP_ARRAY &&
         obj.len == 100000);
   make_files(d, "x", 1);
   run_in(e, "op_fs_read_dir", g_all, "s", "big");
@@ -1715,10 +1715,10 @@ static void t_kv_hostile(void) {
   free(key);
   run("op_kv_increment", NULL, "sd", "kh:n", 1e308);
   run("op_kv_increment", NULL, "sd", "kh:n", 1e308);
-  iso__mp_rd r; /* an overflow to Infinity (JSON shows it as null) */
-  iso__mp_obj o;
-  iso__mp_rd_init(&r, R.out.data, R.out.len);
-  CHECK(R.rc == 0 && iso__mp_read(&r, &o) == 0 && o.type == ISO__MP_F64 &&
+  iso_mp_rd r; /* an overflow to Infinity (JSON shows it as null) */
+  iso_mp_obj o;
+  iso_mp_rd_init(&r, R.out.data, R.out.len);
+  CHECK(R.rc == 0 && iso_mp_read(&r, &o) == 0 && o.type == ISO_MP_F64 &&
         o.v.f > 1.7e308);
   run("op_kv_delete", NULL, "s", "kh:n");
   run("op_kv_list", NULL, "si", "", 100000); /* the most at once */
@@ -1763,13 +1763,13 @@ static void t_perms_narrow_bounded(void) {
   iso_perms* granted = perms("a", NULL, "HOME");
   iso_buf req;
   iso_buf_init(&req);
-  iso__mp_wr w;
-  iso__mp_wr_init(&w, &req);
-  iso__mp_put_map(&w, 1);
-  iso__mp_put_cstr(&w, "read");
-  iso__mp_put_array(&w, 100000);
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, &req);
+  iso_mp_put_map(&w, 1);
+  iso_mp_put_cstr(&w, "read");
+  iso_mp_put_array(&w, 100000);
   for (int i = 0; i < 100000; i++) {
-    iso__mp_put_cstr(&w, "a");
+    iso_mp_put_cstr(&w, "a");
   }
   iso_perms* out = NULL;
   char err[256] = "";
@@ -1781,14 +1781,14 @@ static void t_perms_narrow_bounded(void) {
   CHECK(out == NULL);
   /* 1024 of them are fine, and canonical */
   iso_buf_reset(&req);
-  iso__mp_wr_init(&w, &req);
-  iso__mp_put_map(&w, 1);
-  iso__mp_put_cstr(&w, "read");
-  iso__mp_put_array(&w, 1024);
+  iso_mp_wr_init(&w, &req);
+  iso_mp_put_map(&w, 1);
+  iso_mp_put_cstr(&w, "read");
+  iso_mp_put_array(&w, 1024);
   for (int i = 0; i < 1024; i++) {
     char item[16];
     snprintf(item, sizeof item, "a/%d", i % 7);
-    iso__mp_put_cstr(&w, item);
+    iso_mp_put_cstr(&w, item);
   }
   CHECK_EQ(iso_perms_narrow(granted, req.data, req.len, &out, err, sizeof err),
            0);
@@ -1828,11 +1828,11 @@ static void t_batch_bounded(void) {
   uint8_t* blob = calloc(1, n);
   iso_buf args;
   iso_buf_init(&args);
-  iso__mp_wr w;
-  iso__mp_wr_init(&w, &args);
-  iso__mp_put_array(&w, 2);
-  iso__mp_put_cstr(&w, "x");
-  iso__mp_put_bin(&w, blob, n);
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, &args);
+  iso_mp_put_array(&w, 2);
+  iso_mp_put_cstr(&w, "x");
+  iso_mp_put_bin(&w, blob, n);
   iso_op_caller who = {.realm = 1, .perms = iso_perms_none()};
   for (int i = 0; i < 5; i++) {
     CHECK_EQ(iso_op_batch_add(b, op_index("op_fs_write_file"), 1, &who,
@@ -1967,7 +1967,7 @@ static uint32_t rnd(uint32_t n) {
 /* One random msgpack value, nested up to `depth`. Strings come from a
  * list of paths, keys and names that reach the ops' checks, or are random
  * bytes (often not UTF-8). */
-static void rnd_value(iso__mp_wr* w, int depth) {
+static void rnd_value(iso_mp_wr* w, int depth) {
   static const char* const words[] = {
       "a",  "a/b",       "../x",    "/etc/passwd", "fifo", "l", ".",   "",
       "..", "a//b/../c", "SHA-256", "sha1",        "HOME", "k", "x=y", "out/x"};
@@ -1981,19 +1981,19 @@ static void rnd_value(iso__mp_wr* w, int depth) {
   uint32_t n;
   switch (rnd(depth > 0 ? 9 : 7)) {
     case 0:
-      iso__mp_put_nil(w);
+      iso_mp_put_nil(w);
       break;
     case 1:
-      iso__mp_put_bool(w, (int)rnd(2));
+      iso_mp_put_bool(w, (int)rnd(2));
       break;
     case 2:
-      iso__mp_put_int(w, ints[rnd(sizeof ints / sizeof *ints)]);
+      iso_mp_put_int(w, ints[rnd(sizeof ints / sizeof *ints)]);
       break;
     case 3:
-      iso__mp_put_double(w, doubles[rnd(sizeof doubles / sizeof *doubles)]);
+      iso_mp_put_double(w, doubles[rnd(sizeof doubles / sizeof *doubles)]);
       break;
     case 4:
-      iso__mp_put_cstr(w, words[rnd(sizeof words / sizeof *words)]);
+      iso_mp_put_cstr(w, words[rnd(sizeof words / sizeof *words)]);
       break;
     case 5:
     case 6:
@@ -2002,21 +2002,21 @@ static void rnd_value(iso__mp_wr* w, int depth) {
         bytes[i] = (uint8_t)(rnd(4) ? 'a' + rnd(26) : rnd(256));
       }
       if (rnd(2)) {
-        iso__mp_put_str(w, (const char*)bytes, n);
+        iso_mp_put_str(w, (const char*)bytes, n);
       } else {
-        iso__mp_put_bin(w, bytes, n);
+        iso_mp_put_bin(w, bytes, n);
       }
       break;
     case 7:
       n = rnd(4);
-      iso__mp_put_array(w, n);
+      iso_mp_put_array(w, n);
       for (uint32_t i = 0; i < n; i++) {
         rnd_value(w, depth - 1);
       }
       break;
     default:
       n = rnd(3);
-      iso__mp_put_map(w, n);
+      iso_mp_put_map(w, n);
       for (uint32_t i = 0; i < 2 * n; i++) {
         rnd_value(w, depth - 1);
       }
@@ -2054,10 +2054,10 @@ static void t_ops_random_args(void) {
   for (int i = 0; i < 30000 && e != NULL; i++) {
     const iso_op_def* def = &t->defs[rnd((uint32_t)t->n)];
     iso_buf_reset(&args);
-    iso__mp_wr w;
-    iso__mp_wr_init(&w, &args);
+    iso_mp_wr w;
+    iso_mp_wr_init(&w, &args);
     uint32_t argc = rnd(10);
-    iso__mp_put_array(&w, argc);
+    iso_mp_put_array(&w, argc);
     for (uint32_t k = 0; k < argc; k++) {
       rnd_value(&w, 3);
     }

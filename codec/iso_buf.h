@@ -1,7 +1,7 @@
 /* iso_buf.h: a growable byte buffer and two read-only views.
  *
- * iso_buf is what every encoder in ipc/ appends to: msgpack replies, JSON
- * text, raw reply bytes. Appending functions never shrink the buffer and on
+ * iso_buf is what every encoder appends to (iso_mp.h's writer, JSON text,
+ * raw reply bytes). Appending functions never shrink the buffer and on
  * failure leave its contents as they were. iso_bytes and iso_str are
  * borrowed views (pointer + length, not NUL-terminated) used where a decoder
  * points into the caller's message instead of copying.
