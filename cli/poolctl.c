@@ -31,11 +31,11 @@
  * codec the service decodes with), with iso_client_request_raw and
  * prints the reply as a key/value block, a table that fits 80 columns or
  * one line saying what happened; `--json` prints the reply map itself as
- * one JSON line. Replies are read with a small bounds-checked msgpack
- * cursor (mv_*) that looks keys up by name, so keys a newer service adds
- * are ignored and missing ones print as "-". status, workers and stats
- * take `--watch SECONDS`: a new round every SECONDS until SIGINT, SIGTERM
- * or `--count N` rounds. Exit status as for jobs: 0 ok, 1 the service
+ * one JSON line. Replies are read with the codec's reader (iso_mp.h)
+ * through small helpers (mv_*) that look keys up by name, so keys a newer
+ * service adds are ignored and missing ones print as "-". status, workers
+ * and stats take `--watch SECONDS`: a new round every SECONDS until SIGINT,
+ * SIGTERM or `--count N` rounds. Exit status as for jobs: 0 ok, 1 the service
  * answered ok:false (or no reply in time), 2 bad usage, 3 no connection.
  *
  * Commands and options are data tables (kCommands, kOptions); main() only
@@ -57,6 +57,7 @@
 #include "iso_client.h"
 #include "iso_err.h"
 #include "iso_json.h"
+#include "iso_mp.h"
 #include "iso_proto.h"
 #include "iso_utf8.h"
 
@@ -119,55 +120,13 @@ struct command {
   int watchable;
 };
 
-/* ---- small msgpack writers (args and the --json reply) ------------------ */
-
-/* A str, array or map header: the fix form, else the 32-bit form (the
- * reader accepts any width). */
-static int mp_head(iso_buf* b,
-                   uint8_t fix,
-                   uint8_t fix_max,
-                   uint8_t wide,
-                   size_t n) {
-  uint8_t h[5];
-  if (n <= fix_max) {
-    h[0] = (uint8_t)(fix | n);
-    return iso_buf_append(b, h, 1);
+/* Raw msgpack as it is, or nil when there is none. */
+static void put_raw_or_nil(iso_mp_wr* w, const uint8_t* p, size_t n) {
+  if (n > 0) {
+    iso_mp_put_raw(w, p, n);
+  } else {
+    iso_mp_put_nil(w);
   }
-  h[0] = wide;
-  for (int i = 0; i < 4; i++) {
-    h[1 + i] = (uint8_t)(n >> (24 - 8 * i));
-  }
-  return iso_buf_append(b, h, 5);
-}
-
-static int mp_str(iso_buf* b, const char* s, size_t n) {
-  int rc = mp_head(b, 0xa0, 31, 0xdb, n);
-  return rc ? rc : iso_buf_append(b, s, n);
-}
-
-static int mp_cstr(iso_buf* b, const char* s) {
-  return mp_str(b, s, strlen(s));
-}
-
-static int mp_array(iso_buf* b, size_t n) {
-  return mp_head(b, 0x90, 15, 0xdd, n);
-}
-
-static int mp_map(iso_buf* b, size_t n) {
-  return mp_head(b, 0x80, 15, 0xdf, n);
-}
-
-static int mp_int(iso_buf* b, int64_t v) {
-  uint8_t h[9] = {0xd3};
-  for (int i = 0; i < 8; i++) {
-    h[1 + i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
-  }
-  return iso_buf_append(b, h, 9);
-}
-
-static int mp_raw_or_nil(iso_buf* b, const uint8_t* p, size_t n) {
-  static const uint8_t nil = 0xc0;
-  return n > 0 ? iso_buf_append(b, p, n) : iso_buf_append(b, &nil, 1);
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -213,49 +172,50 @@ static int print_json(const uint8_t* mp, size_t len) {
 static int print_reply_json(const iso_result* r) {
   iso_buf mp;
   iso_buf_init(&mp);
-  int rc = mp_map(&mp, 6);
-  rc = rc ? rc : mp_cstr(&mp, "id");
-  rc = rc ? rc : mp_raw_or_nil(&mp, r->id, r->id_len);
-  rc = rc ? rc : mp_cstr(&mp, "status");
-  rc = rc ? rc : mp_cstr(&mp, status_name(r->status));
-  rc = rc ? rc : mp_cstr(&mp, "value");
-  rc = rc ? rc
-          : mp_raw_or_nil(&mp,
-                          r->status == ISO_STATUS_FULFILLED ? r->value : NULL,
-                          r->status == ISO_STATUS_FULFILLED ? r->value_len : 0);
-  rc = rc ? rc : mp_cstr(&mp, "error");
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, &mp);
+  iso_mp_put_map(&w, 6);
+  iso_mp_put_cstr(&w, "id");
+  put_raw_or_nil(&w, r->id, r->id_len);
+  iso_mp_put_cstr(&w, "status");
+  iso_mp_put_cstr(&w, status_name(r->status));
+  iso_mp_put_cstr(&w, "value");
+  put_raw_or_nil(&w, r->status == ISO_STATUS_FULFILLED ? r->value : NULL,
+                 r->status == ISO_STATUS_FULFILLED ? r->value_len : 0);
+  iso_mp_put_cstr(&w, "error");
   if (r->status == ISO_STATUS_REJECTED) {
-    rc = rc ? rc : mp_map(&mp, 3);
-    rc = rc ? rc : mp_cstr(&mp, "name");
-    rc = rc ? rc : mp_cstr(&mp, r->name);
-    rc = rc ? rc : mp_cstr(&mp, "message");
-    rc = rc ? rc : mp_cstr(&mp, r->message);
-    rc = rc ? rc : mp_cstr(&mp, "stack");
-    rc = rc ? rc : mp_cstr(&mp, r->stack);
+    iso_mp_put_map(&w, 3);
+    iso_mp_put_cstr(&w, "name");
+    iso_mp_put_cstr(&w, r->name);
+    iso_mp_put_cstr(&w, "message");
+    iso_mp_put_cstr(&w, r->message);
+    iso_mp_put_cstr(&w, "stack");
+    iso_mp_put_cstr(&w, r->stack);
   } else if (r->status == ISO_STATUS_ERROR) {
-    rc = rc ? rc : mp_map(&mp, 2);
-    rc = rc ? rc : mp_cstr(&mp, "code");
-    rc = rc ? rc : mp_cstr(&mp, r->code_name);
-    rc = rc ? rc : mp_cstr(&mp, "message");
-    rc = rc ? rc : mp_cstr(&mp, r->message);
+    iso_mp_put_map(&w, 2);
+    iso_mp_put_cstr(&w, "code");
+    iso_mp_put_cstr(&w, r->code_name);
+    iso_mp_put_cstr(&w, "message");
+    iso_mp_put_cstr(&w, r->message);
   } else {
-    rc = rc ? rc : mp_raw_or_nil(&mp, NULL, 0);
+    iso_mp_put_nil(&w);
   }
-  rc = rc ? rc : mp_cstr(&mp, "logs");
-  rc = rc ? rc : mp_array(&mp, r->nlogs);
-  for (size_t i = 0; rc == 0 && i < r->nlogs; i++) {
-    rc = mp_array(&mp, 2);
-    rc = rc ? rc : mp_cstr(&mp, iso_log_level_name(r->logs[i].level));
-    rc = rc ? rc : mp_str(&mp, r->logs[i].text, r->logs[i].len);
+  iso_mp_put_cstr(&w, "logs");
+  iso_mp_put_array(&w, r->nlogs);
+  for (size_t i = 0; i < r->nlogs; i++) {
+    iso_mp_put_array(&w, 2);
+    iso_mp_put_cstr(&w, iso_log_level_name(r->logs[i].level));
+    iso_mp_put_str(&w, r->logs[i].text, r->logs[i].len);
   }
-  rc = rc ? rc : mp_cstr(&mp, "stats");
-  rc = rc ? rc : mp_map(&mp, 3);
-  rc = rc ? rc : mp_cstr(&mp, "worker");
-  rc = rc ? rc : mp_int(&mp, r->stats.worker);
-  rc = rc ? rc : mp_cstr(&mp, "queue_us");
-  rc = rc ? rc : mp_int(&mp, r->stats.queue_us);
-  rc = rc ? rc : mp_cstr(&mp, "run_us");
-  rc = rc ? rc : mp_int(&mp, r->stats.run_us);
+  iso_mp_put_cstr(&w, "stats");
+  iso_mp_put_map(&w, 3);
+  iso_mp_put_cstr(&w, "worker");
+  iso_mp_put_int(&w, r->stats.worker);
+  iso_mp_put_cstr(&w, "queue_us");
+  iso_mp_put_int(&w, r->stats.queue_us);
+  iso_mp_put_cstr(&w, "run_us");
+  iso_mp_put_int(&w, r->stats.run_us);
+  int rc = w.err;
   if (rc == 0) {
     rc = print_json(mp.data, mp.len);
   }
@@ -313,15 +273,19 @@ static int report(const ctl* c, const iso_result* r) {
 
 /* The ARGs as one msgpack array: each parsed as JSON, else a string. */
 static int encode_args(const ctl* c, iso_buf* out) {
-  int rc = mp_array(out, (size_t)c->nargs);
-  for (int i = 0; rc == 0 && i < c->nargs; i++) {
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, out);
+  iso_mp_put_array(&w, (size_t)c->nargs);
+  for (int i = 0; w.err == 0 && i < c->nargs; i++) {
     const char* a = c->args[i];
-    rc = iso_json_to_msgpack(a, strlen(a), out);
+    int rc = iso_json_to_msgpack(a, strlen(a), out);
     if (rc == ISO_EPROTO) {
-      rc = mp_cstr(out, a);
+      iso_mp_put_cstr(&w, a);
+    } else if (rc != 0) {
+      return rc;
     }
   }
-  return rc;
+  return w.err;
 }
 
 /* --permissions JSON as a msgpack map in out. Returns 0, EXIT_USAGE (a
@@ -469,184 +433,54 @@ static int read_file(const char* path, iso_buf* b) {
   return err;
 }
 
-/* ---- reading an admin reply: a msgpack cursor --------------------------- */
+/* ---- reading an admin reply: values by key, over the codec's reader ---- */
 
-typedef enum mv_type {
-  MV_NONE, /* absent or malformed */
-  MV_NIL,
-  MV_BOOL,
-  MV_INT,
-  MV_FLOAT,
-  MV_STR,
-  MV_BIN,
-  MV_ARRAY,
-  MV_MAP,
-  MV_EXT
-} mv_type;
-
-/* One decoded header: the scalar, the payload of a str/bin/ext or the
- * count of an array/map, and where the next value starts. */
-typedef struct mv_head {
-  mv_type type;
-  int64_t i; /* MV_BOOL, MV_INT (a uint64 above INT64_MAX clamps) */
-  double f;  /* MV_INT, MV_FLOAT */
-  const uint8_t* data;
-  size_t len;
-  const uint8_t* next;
-} mv_head;
-
-static uint64_t be(const uint8_t* p, size_t n) {
-  uint64_t v = 0;
-  for (size_t k = 0; k < n; k++) {
-    v = v << 8 | p[k];
-  }
-  return v;
-}
-
-/* Reads the header at p. Returns 0, or -1 when the bytes end early or hold
- * 0xc1 (nothing past end is ever read). */
-static int mv_read(const uint8_t* p, const uint8_t* end, mv_head* h) {
-  memset(h, 0, sizeof *h);
-  if (p == NULL || p >= end) {
+/* The header of the value v (o), and where what follows it starts (*next,
+ * if asked); 0 or -1 when v is absent or malformed. */
+static int mv_head(mv v, iso_mp_obj* o, const uint8_t** next) {
+  if (v.p == NULL) {
     return -1;
   }
-  uint8_t c = *p++;
-  size_t left = (size_t)(end - p);
-  size_t len_width = 0; /* bytes of a length that follows c */
-  size_t num_width = 0; /* bytes of a number that follows c */
-  int payload = 0;      /* 1: str/bin data follows; 2: an ext type, data */
-  size_t len = 0;
-  if (c <= 0x7f || c >= 0xe0) {
-    h->type = MV_INT;
-    h->i = (int8_t)c;
-  } else if (c <= 0x8f) {
-    h->type = MV_MAP;
-    len = c & 0x0f;
-  } else if (c <= 0x9f) {
-    h->type = MV_ARRAY;
-    len = c & 0x0f;
-  } else if (c <= 0xbf) {
-    h->type = MV_STR;
-    len = c & 0x1f;
-    payload = 1;
-  } else if (c == 0xc0) {
-    h->type = MV_NIL;
-  } else if (c == 0xc2 || c == 0xc3) {
-    h->type = MV_BOOL;
-    h->i = c & 1;
-  } else if (c >= 0xc4 && c <= 0xc6) {
-    h->type = MV_BIN;
-    len_width = (size_t)1 << (c - 0xc4);
-    payload = 1;
-  } else if (c >= 0xc7 && c <= 0xc9) {
-    h->type = MV_EXT;
-    len_width = (size_t)1 << (c - 0xc7);
-    payload = 2;
-  } else if (c == 0xca || c == 0xcb) {
-    h->type = MV_FLOAT;
-    num_width = c == 0xca ? 4 : 8;
-  } else if (c >= 0xcc && c <= 0xd3) {
-    h->type = MV_INT;
-    num_width = (size_t)1 << ((c - 0xcc) & 3);
-  } else if (c >= 0xd4 && c <= 0xd8) {
-    h->type = MV_EXT;
-    len = (size_t)1 << (c - 0xd4);
-    payload = 2;
-  } else if (c >= 0xd9 && c <= 0xdb) {
-    h->type = MV_STR;
-    len_width = (size_t)1 << (c - 0xd9);
-    payload = 1;
-  } else if (c == 0xdc || c == 0xdd) {
-    h->type = MV_ARRAY;
-    len_width = c == 0xdc ? 2 : 4;
-  } else if (c == 0xde || c == 0xdf) {
-    h->type = MV_MAP;
-    len_width = c == 0xde ? 2 : 4;
-  } else {
-    return -1; /* 0xc1 */
+  iso_mp_rd r = {v.p, v.end};
+  if (iso_mp_read(&r, o) != 0) {
+    return -1;
   }
-  if (num_width > 0) {
-    if (left < num_width) {
-      return -1;
-    }
-    uint64_t v = be(p, num_width);
-    p += num_width;
-    if (c == 0xca) {
-      uint32_t u = (uint32_t)v;
-      float f;
-      memcpy(&f, &u, 4);
-      h->f = f;
-    } else if (c == 0xcb) {
-      memcpy(&h->f, &v, 8);
-    } else if (c <= 0xcf) { /* uint 8..64 */
-      h->i = v > INT64_MAX ? INT64_MAX : (int64_t)v;
-    } else { /* int 8..64: sign-extend */
-      int shift = 64 - 8 * (int)num_width;
-      h->i = (int64_t)(v << shift) >> shift;
-    }
+  if (next != NULL) {
+    *next = r.p;
   }
-  if (len_width > 0) {
-    if (left < len_width) {
-      return -1;
-    }
-    len = (size_t)be(p, len_width);
-    p += len_width;
-    left -= len_width;
-  }
-  if (payload == 2) {
-    if (left < 1) {
-      return -1;
-    }
-    p++;
-    left--;
-  }
-  if (payload > 0) {
-    if (len > left) {
-      return -1;
-    }
-    h->data = p;
-    p += len;
-  } else if (h->type == MV_ARRAY || h->type == MV_MAP) {
-    if (len > left) { /* each element takes a byte at least */
-      return -1;
-    }
-  }
-  h->len = len;
-  if (h->type == MV_INT) {
-    h->f = (double)h->i;
-  }
-  h->next = p;
   return 0;
 }
 
 /* Where the value after the one at p starts, stepping over it whole; NULL
  * when the bytes are malformed or nest too deep. */
-static const uint8_t* mv_skip(const uint8_t* p, const uint8_t* end, int depth) {
-  mv_head h;
-  if (depth > 2 * ISO_JSON_MAX_PRINT_DEPTH || mv_read(p, end, &h) != 0) {
+static const uint8_t* mv_skip(const uint8_t* p, const uint8_t* end) {
+  if (p == NULL) {
     return NULL;
   }
-  p = h.next;
-  size_t n = h.type == MV_MAP ? 2 * h.len : h.type == MV_ARRAY ? h.len : 0;
-  for (size_t k = 0; k < n && p != NULL; k++) {
-    p = mv_skip(p, end, depth + 1);
+  iso_mp_rd r = {p, end};
+  int too_deep = 0;
+  if (iso_mp_skip(&r, 1, 2 * ISO_JSON_MAX_PRINT_DEPTH, &too_deep) != 0 ||
+      too_deep) {
+    return NULL;
   }
-  return p;
+  return r.p;
 }
 
-static mv_type mv_kind(mv v) {
-  mv_head h;
-  return mv_read(v.p, v.end, &h) == 0 ? h.type : MV_NONE;
+/* The value's type (an iso_mp_type), or -1 when it is absent or
+ * malformed. */
+static int mv_kind(mv v) {
+  iso_mp_obj o;
+  return mv_head(v, &o, NULL) == 0 ? (int)o.type : -1;
 }
 
 /* The number of entries of an array or map; 0 for anything else. */
 static size_t mv_count(mv v) {
-  mv_head h;
-  if (mv_read(v.p, v.end, &h) != 0 ||
-      (h.type != MV_ARRAY && h.type != MV_MAP)) {
+  iso_mp_obj o;
+  if (mv_head(v, &o, NULL) != 0 ||
+      (o.type != ISO_MP_ARRAY && o.type != ISO_MP_MAP)) {
     return 0;
   }
-  return h.len;
+  return o.len;
 }
 
 /* The i-th element of an array, or the i-th key (*key) and value of a map;
@@ -656,22 +490,22 @@ static mv mv_at(mv v, size_t i, mv* key) {
   if (key != NULL) {
     *key = none;
   }
-  mv_head h;
-  if (mv_read(v.p, v.end, &h) != 0 ||
-      (h.type != MV_ARRAY && h.type != MV_MAP) || i >= h.len) {
+  iso_mp_obj o;
+  const uint8_t* p;
+  if (mv_head(v, &o, &p) != 0 ||
+      (o.type != ISO_MP_ARRAY && o.type != ISO_MP_MAP) || i >= o.len) {
     return none;
   }
-  size_t per = h.type == MV_MAP ? 2 : 1;
-  const uint8_t* p = h.next;
+  size_t per = o.type == ISO_MP_MAP ? 2 : 1;
   for (size_t k = 0; k < i * per && p != NULL; k++) {
-    p = mv_skip(p, v.end, 1);
+    p = mv_skip(p, v.end);
   }
   if (p != NULL && per == 2) {
     if (key != NULL) {
       key->p = p;
       key->end = v.end;
     }
-    p = mv_skip(p, v.end, 1);
+    p = mv_skip(p, v.end);
   }
   mv out = {p, v.end};
   return out;
@@ -681,22 +515,21 @@ static mv mv_at(mv v, size_t i, mv* key) {
  * duplicates wins). */
 static mv mv_get(mv m, const char* key) {
   mv none = {NULL, m.end};
-  mv_head h;
-  if (mv_read(m.p, m.end, &h) != 0 || h.type != MV_MAP) {
+  iso_mp_obj o;
+  const uint8_t* p;
+  if (mv_head(m, &o, &p) != 0 || o.type != ISO_MP_MAP) {
     return none;
   }
-  size_t klen = strlen(key);
-  const uint8_t* p = h.next;
-  for (size_t k = 0; k < h.len && p != NULL; k++) {
-    mv_head kh;
-    int match = mv_read(p, m.end, &kh) == 0 && kh.type == MV_STR &&
-                kh.len == klen && memcmp(kh.data, key, klen) == 0;
-    p = mv_skip(p, m.end, 1);
+  for (size_t k = 0; k < o.len && p != NULL; k++) {
+    mv at = {p, m.end};
+    iso_mp_obj ko;
+    int match = mv_head(at, &ko, NULL) == 0 && iso_mp_str_is(&ko, key);
+    p = mv_skip(p, m.end);
     if (match && p != NULL) {
       mv out = {p, m.end};
       return out;
     }
-    p = p != NULL ? mv_skip(p, m.end, 1) : NULL;
+    p = mv_skip(p, m.end);
   }
   return none;
 }
@@ -713,30 +546,51 @@ static mv mv_path(mv m, const char* key, ...) {
   return m;
 }
 
+/* An integer (a uint above INT64_MAX clamps); 0 if it is not one. */
+static int mv_integer(const iso_mp_obj* o, int64_t* out) {
+  if (o->type == ISO_MP_UINT) {
+    *out = o->v.u > INT64_MAX ? INT64_MAX : (int64_t)o->v.u;
+    return 1;
+  }
+  if (o->type == ISO_MP_INT) {
+    *out = o->v.i;
+    return 1;
+  }
+  return 0;
+}
+
 /* A number (int or float) as a double; 0 if it is not one. */
 static int mv_num(mv v, double* out) {
-  mv_head h;
-  if (mv_read(v.p, v.end, &h) != 0 ||
-      (h.type != MV_INT && h.type != MV_FLOAT) || h.f != h.f) {
+  iso_mp_obj o;
+  int64_t i;
+  if (mv_head(v, &o, NULL) != 0) {
     return 0;
   }
-  *out = h.f;
+  if (mv_integer(&o, &i)) {
+    *out = (double)i;
+    return 1;
+  }
+  if ((o.type != ISO_MP_F32 && o.type != ISO_MP_F64) || o.v.f != o.v.f) {
+    return 0;
+  }
+  *out = o.v.f;
   return 1;
 }
 
 /* An integer (or a float that holds one); 0 if it is not one. */
 static int mv_int(mv v, long long* out) {
-  mv_head h;
-  if (mv_read(v.p, v.end, &h) != 0) {
+  iso_mp_obj o;
+  int64_t i;
+  if (mv_head(v, &o, NULL) != 0) {
     return 0;
   }
-  if (h.type == MV_INT) {
-    *out = h.i;
+  if (mv_integer(&o, &i)) {
+    *out = i;
     return 1;
   }
-  if (h.type == MV_FLOAT && h.f >= -9e15 && h.f <= 9e15 &&
-      h.f == (double)(long long)h.f) {
-    *out = (long long)h.f;
+  if ((o.type == ISO_MP_F32 || o.type == ISO_MP_F64) && o.v.f >= -9e15 &&
+      o.v.f <= 9e15 && o.v.f == (double)(long long)o.v.f) {
+    *out = (long long)o.v.f;
     return 1;
   }
   return 0;
@@ -744,24 +598,23 @@ static int mv_int(mv v, long long* out) {
 
 /* A string (not NUL-terminated); 0 if it is not one. */
 static int mv_str(mv v, const char** s, size_t* n) {
-  mv_head h;
-  if (mv_read(v.p, v.end, &h) != 0 || h.type != MV_STR) {
+  iso_mp_obj o;
+  if (mv_head(v, &o, NULL) != 0 || o.type != ISO_MP_STR) {
     return 0;
   }
-  *s = (const char*)h.data;
-  *n = h.len;
+  *s = (const char*)o.data;
+  *n = o.len;
   return 1;
 }
 
 static int mv_true(mv v) {
-  mv_head h;
-  return mv_read(v.p, v.end, &h) == 0 && h.type == MV_BOOL && h.i;
+  iso_mp_obj o;
+  return mv_head(v, &o, NULL) == 0 && o.type == ISO_MP_BOOL && o.v.b;
 }
 
 static int mv_is(mv v, const char* s) {
-  const char* p;
-  size_t n;
-  return mv_str(v, &p, &n) && n == strlen(s) && memcmp(p, s, n) == 0;
+  iso_mp_obj o;
+  return mv_head(v, &o, NULL) == 0 && iso_mp_str_is(&o, s);
 }
 
 /* ---- figures for people ------------------------------------------------- */
@@ -866,7 +719,7 @@ static txt t_str(mv v, const char* nil_text) {
     t.s[n] = '\0';
     return t;
   }
-  return txtf("%s", mv_kind(v) == MV_NIL ? nil_text : "-");
+  return txtf("%s", mv_kind(v) == ISO_MP_NIL ? nil_text : "-");
 }
 
 /* Terminal columns of UTF-8 text: one per character. */
@@ -1000,7 +853,7 @@ static void show_status(const ctl* c, mv r) {
     }
   }
   char line[300];
-  if (mv_kind(errors) != MV_MAP) {
+  if (mv_kind(errors) != ISO_MP_MAP) {
     snprintf(line, sizeof line, "-");
   } else if (by_code[0] != '\0') {
     snprintf(line, sizeof line, "%lld (%s)", sum, by_code);
@@ -1431,13 +1284,13 @@ static int admin_report(const command* cmd,
   }
   mv r = {p, p + n};
   mv ok = mv_get(r, "ok");
-  if (mv_kind(ok) != MV_BOOL) {
+  if (mv_kind(ok) != ISO_MP_BOOL) {
     iso_buf_free(&json);
     fprintf(stderr,
             "poolctl: %s did not answer like an admin socket (no \"ok\" in "
             "its reply%s)\n",
             c->admin_url,
-            mv_kind(mv_get(r, "status")) == MV_STR
+            mv_kind(mv_get(r, "status")) == ISO_MP_STR
                 ? "; it looks like the job socket: --admin is the admin "
                   "socket, --url the job socket"
                 : "");
