@@ -29,17 +29,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
 static int url_seq;
 
 static void make_url(char* buf, size_t n) {
@@ -212,7 +201,7 @@ static server* server_start(srv_mode mode, int delay_ms) {
   atomic_init(&s->requests, 0);
   atomic_init(&s->stop, 0);
   if (server_listen(s) != 0) {
-    iso_test_failed_ = 1;
+    iso_test_failed = 1;
   }
   pthread_create(&s->thread, NULL, server_main, s);
   return s;
@@ -685,7 +674,7 @@ static void t_deadline_is_job_timeout(void) {
                    .source = "1",
                    .timeout_ms = cases[i].job_timeout_ms};
     iso_result r;
-    int failed = iso_test_failed_;
+    int failed = iso_test_failed;
     CHECK_EQ(iso_client_call(c, &job, cases[i].deadline_ms, &r), 0);
     int64_t seen = seen_timeout(&r);
     CHECK(seen >= cases[i].lo && seen <= cases[i].hi);
@@ -699,7 +688,7 @@ static void t_deadline_is_job_timeout(void) {
       CHECK(b >= cases[i].lo && b <= cases[i].hi);
       iso_result_free(&rs[k]);
     }
-    if (iso_test_failed_ && !failed) {
+    if (iso_test_failed && !failed) {
       fprintf(stderr, "    case: %s (server saw %lld)\n", cases[i].name,
               (long long)seen);
     }
@@ -869,10 +858,14 @@ static const iso_test cases[] = {
     {"bad_replies", t_bad_replies},
     {NULL, NULL}};
 
-int main(int argc, char** argv) {
-  int rc = iso_test_main(argc, argv, cases);
-  /* NNG frees closed sockets' pipes and dialers on its reaper thread;
-   * nng_fini waits for it, so the leak check sees a finished state */
+/* NNG frees closed sockets' pipes and dialers on its reaper thread;
+ * nng_fini waits for it, so the leak check (at the end of each case's
+ * process) sees a finished state */
+static void case_teardown(void) {
   nng_fini();
-  return rc;
+}
+
+int main(int argc, char** argv) {
+  iso_test_suite suite = {.cases = cases, .case_teardown = case_teardown};
+  return iso_test_run(argc, argv, &suite);
 }

@@ -748,13 +748,13 @@ static void t_utf8(void) {
     iso_buf out;
     iso_buf_init(&out);
     iso_buf_append(&out, "k", 1);
-    int failed = iso_test_failed_;
+    int failed = iso_test_failed;
     CHECK_EQ(iso_utf8_valid(in.data, in.len), cases[i].valid);
     CHECK_EQ(iso_utf8_append(&out, in.data, in.len), 0);
     CHECK(out.len == 1 + want.len &&
           (want.len == 0 || memcmp(out.data + 1, want.data, want.len) == 0));
     CHECK(iso_utf8_valid(out.data, out.len));
-    if (iso_test_failed_ && !failed) {
+    if (iso_test_failed && !failed) {
       fprintf(stderr, "    case: %s\n", cases[i].name);
     }
     iso_buf_free(&in);

@@ -1,10 +1,15 @@
 /* test_loader.c: the module loader: graphs, cycles, specifier forms, JSON
  * modules, dynamic import, import.meta, and every way loading can fail. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "iso_err.h"
+#include "iso_rt.h"
 #include "rt_harness.h"
 #include "tap.h"
 
@@ -265,7 +270,7 @@ static void t_top_level_await(void) {
 /* ---- hostile module roots (what a FIFO, a device, a huge file do) ---- */
 
 static void root_path(char* out, size_t n, const char* name) {
-  snprintf(out, n, "%s/%s", rt_root_, name);
+  snprintf(out, n, "%s/%s", rt_root_path(), name);
 }
 
 /* A FIFO opened for reading waits for a writer: the loader must refuse it
@@ -408,17 +413,14 @@ static void run_rooted(const char* module_root,
                        rt_result* r) {
   char err[256];
   iso_ops_env* env = NULL;
-  iso_ops_env_opts eo = {.data_root = rt_root_};
+  iso_ops_env_opts eo = {.data_root = rt_root_path()};
   iso_perms* perms = NULL;
   if (iso_ops_env_new(&eo, &env, err, sizeof(err)) != 0 ||
       iso_perms_parse("", "", NULL, &perms, err, sizeof(err)) != 0) {
     fprintf(stderr, "ops env: %s\n", err);
     exit(2);
   }
-  if (!rt_process_ready_) {
-    iso_rt_init_process(NULL);
-    rt_process_ready_ = 1;
-  }
+  rt_init_process();
   memset(r, 0, sizeof(*r));
   iso_buf_init(&r->out);
   uv_loop_t loop;
@@ -426,7 +428,7 @@ static void run_rooted(const char* module_root,
   r->loop = &loop;
   iso_rt* rt = NULL;
   iso_rt_opts ro = {.loop = &loop,
-                    .root = module_root ? module_root : rt_root_,
+                    .root = module_root ? module_root : rt_root_path(),
                     .ops_env = env,
                     .default_perms = perms};
   if (iso_rt_new(&ro, &rt) != 0) {
@@ -434,10 +436,9 @@ static void run_rooted(const char* module_root,
     exit(2);
   }
   char spec[1024];
-  snprintf(spec, sizeof(spec), "%s/%s", rt_root_, main);
+  snprintf(spec, sizeof(spec), "%s/%s", rt_root_path(), main);
   iso_eval_opts o = {.specifier = spec, .call = 1};
-  iso_run_cbs cbs = {
-      .log_cb = rt_log_cb_, .value_cb = rt_value_cb_, .done_cb = rt_done_cb_};
+  iso_run_cbs cbs = rt_cbs();
   iso_run* run = NULL;
   r->status = iso_run_start(rt, &o, &cbs, r, &run);
   if (r->status == 0) {
@@ -589,9 +590,9 @@ static void t_module_imports_bounded(void) {
 static void t_socket_refused(void) {
   rt_root();
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  CHECK(strlen(rt_root_) + 6 < sizeof(sa.sun_path));
-  memcpy(sa.sun_path, rt_root_, strlen(rt_root_));
-  memcpy(sa.sun_path + strlen(rt_root_), "/s.js", 6);
+  CHECK(strlen(rt_root_path()) + 6 < sizeof(sa.sun_path));
+  memcpy(sa.sun_path, rt_root_path(), strlen(rt_root_path()));
+  memcpy(sa.sun_path + strlen(rt_root_path()), "/s.js", 6);
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);
   CHECK(fd >= 0 && bind(fd, (struct sockaddr*)&sa, sizeof(sa)) == 0);
   rt_write("main.js", "import './s.js';\n");

@@ -1,6 +1,13 @@
 /* test_loop.c: the event loop: macrotask and microtask order, the run
  * command's load/unload, the seed's stall errors, unhandled rejections and
  * uncaught exceptions, and the default export's call. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "iso_err.h"
+#include "iso_rt.h"
 #include "rt_harness.h"
 #include "tap.h"
 
@@ -261,10 +268,7 @@ static void t_atomics_wait_refused(void) {
 }
 
 static void t_execute_global(void) {
-  if (!rt_process_ready_) {
-    iso_rt_init_process(NULL);
-    rt_process_ready_ = 1;
-  }
+  rt_init_process();
   uv_loop_t loop;
   uv_loop_init(&loop);
   iso_rt* rt = NULL;

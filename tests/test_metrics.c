@@ -264,7 +264,7 @@ static void check_rates(iso_metrics* m,
       fprintf(stderr, "  at second %lld: rates %g %g %g, want %g %g %g\n",
               (long long)rc[i].now, s->rate_1s, s->rate_10s, s->rate_60s,
               rc[i].r1, rc[i].r10, rc[i].r60);
-      iso_test_failed_ = 1;
+      iso_test_failed = 1;
     }
     free(s);
   }
@@ -374,7 +374,7 @@ static void t_percentiles(void) {
           got[q] > (double)h->max_us) {
         fprintf(stderr, "  %s: p%g = %g, exact %g (tolerance %g%%)\n", dc->name,
                 qs[q] * 100, got[q], exact, dc->tolerance * 100);
-        iso_test_failed_ = 1;
+        iso_test_failed = 1;
       }
     }
     /* The all-kinds histogram is this one. */
@@ -559,7 +559,7 @@ static void t_validator(void) {
     if (prom_validate(bad[i].text, strlen(bad[i].text), err, sizeof(err)) ==
         0) {
       fprintf(stderr, "  validator accepted: %s\n", bad[i].name);
-      iso_test_failed_ = 1;
+      iso_test_failed = 1;
     }
   }
 }

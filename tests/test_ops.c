@@ -14,7 +14,15 @@
  */
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
 
+#include "iso_buf.h"
+#include "iso_err.h"
+#include "iso_json.h"
+#include "iso_rt.h"
 #include "rt_harness.h"
 #include "tap.h"
 
@@ -221,16 +229,13 @@ typedef struct topts {
 } topts;
 
 static void tctx_init(tctx* t, topts o) {
-  if (!rt_process_ready_) {
-    iso_rt_init_process(NULL);
-    rt_process_ready_ = 1;
-  }
+  rt_init_process();
   memset(t, 0, sizeof(*t));
   rt_root();
   uv_loop_init(&t->loop);
   if (o.with_env) {
     char err[256];
-    iso_ops_env_opts eo = {.data_root = o.with_data ? rt_root_ : NULL};
+    iso_ops_env_opts eo = {.data_root = o.with_data ? rt_root_path() : NULL};
     if (iso_ops_env_new(&eo, &t->env, err, sizeof(err)) != 0) {
       fprintf(stderr, "iso_ops_env_new: %s\n", err);
       exit(2);
@@ -238,7 +243,7 @@ static void tctx_init(tctx* t, topts o) {
   }
   iso_rt_opts ro = {
       .loop = &t->loop,
-      .root = rt_root_,
+      .root = rt_root_path(),
       .ops = o.builtin ? NULL : &kTable,
       .ops_env = t->env,
       .op_send = o.hold ? hold_send : NULL,
@@ -308,9 +313,9 @@ static void release_on_thread(tctx* t, int i) {
 
 static void rm_root(void) {
   char cmd[600];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rt_root_);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rt_root_path());
   if (system(cmd) != 0) {
-    fprintf(stderr, "cleanup of %s failed\n", rt_root_);
+    fprintf(stderr, "cleanup of %s failed\n", rt_root_path());
   }
 }
 
@@ -415,7 +420,7 @@ static void ev_cb(iso_realm* realm,
 static void eval_start(tealm* r, const char* name, const char* src, tev* e) {
   memset(e, 0, sizeof(*e));
   char spec[1024];
-  snprintf(spec, sizeof(spec), "%s/%s", rt_root_, name);
+  snprintf(spec, sizeof(spec), "%s/%s", rt_root_path(), name);
   iso_eval_opts o = {
       .specifier = spec, .source = src, .source_len = strlen(src)};
   CHECK_EQ(iso_realm_eval(r->realm, &o, ev_cb, e), 0);
@@ -796,10 +801,9 @@ static void run_start(tctx* t, const char* src, rt_result* r, iso_run** run) {
   iso_buf_init(&r->out);
   r->loop = &t->loop;
   char spec[1024];
-  snprintf(spec, sizeof(spec), "%s/main.js", rt_root_);
+  snprintf(spec, sizeof(spec), "%s/main.js", rt_root_path());
   iso_eval_opts eo = {.specifier = spec, .call = 1};
-  iso_run_cbs cbs = {
-      .log_cb = rt_log_cb_, .value_cb = rt_value_cb_, .done_cb = rt_done_cb_};
+  iso_run_cbs cbs = rt_cbs();
   CHECK_EQ(iso_run_start(t->rt, &eo, &cbs, r, run), 0);
 }
 
@@ -1003,7 +1007,7 @@ static void call_start(iso_realm* realm,
                        tev* e) {
   memset(e, 0, sizeof(*e));
   char spec[1024];
-  snprintf(spec, sizeof(spec), "%s/calls.js", rt_root_);
+  snprintf(spec, sizeof(spec), "%s/calls.js", rt_root_path());
   static const char src[] =
       "const { opAsync } = Isopool.core;\n"
       "export async function slow(x) {\n"
@@ -1329,7 +1333,7 @@ static void t_op_results_budget(void) {
   tctx_init(&t,
             (topts){.hold = 1, .builtin = 1, .with_env = 1, .with_data = 1});
   char path[600];
-  snprintf(path, sizeof(path), "%s/big", rt_root_);
+  snprintf(path, sizeof(path), "%s/big", rt_root_path());
   FILE* f = fopen(path, "w");
   CHECK(f != NULL && ftruncate(fileno(f), (off_t)200 << 20) == 0);
   fclose(f);

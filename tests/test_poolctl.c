@@ -1,18 +1,25 @@
 /* test_poolctl.c: poolctl end to end, against the real daemon.
  *
- * The suite starts `isopool serve` on ipc:///tmp/isopool-poolctl-<pid>.ipc
- * with fixtures/poolctl as its module root, waits until a trivial call
- * succeeds, then runs poolctl the way a user would (in fixtures/poolctl, so
- * `eval local/x.js` reads a local file) and checks its stdout, stderr and
- * exit status. The last case stops the daemon with SIGTERM and checks that
- * it exits 0. The daemon's own stderr goes to /tmp/isopool-poolctl-<pid>.log
- * and is printed when a case fails.
+ * The suite's setup starts `isopool serve` on
+ * ipc:///tmp/isopool-poolctl-<pid>-shared.ipc with fixtures/poolctl as its
+ * module root and waits until a trivial call succeeds; every case's process
+ * (tap.h) then runs poolctl against it the way a user would (in
+ * fixtures/poolctl, so `eval local/x.js` reads a local file) and checks its
+ * stdout, stderr and exit status. The last case starts a daemon of its own,
+ * stops it with SIGTERM and checks that it exits 0. A daemon's own stderr
+ * goes to /tmp/isopool-poolctl-<pid>-<tag>.log and is printed when it did
+ * not start or stop as it should.
  */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "proc.h"
 #include "tap.h"
@@ -21,65 +28,87 @@
 #define ISOPOOL ISO_BIN_DIR "/isopool"
 #define POOLCTL ISO_BIN_DIR "/poolctl"
 
-static pid_t daemon_pid;
-static char daemon_url[128];
-static char daemon_log[128];
-static int daemon_up;
-
 /* ---- the daemon --------------------------------------------------------- */
 
-static void show_daemon_log(void) {
-  FILE* f = fopen(daemon_log, "r");
+typedef struct pdaemon {
+  pid_t pid; /* 0: not started; -1: gone */
+  char url[128];
+  char log[128];
+  int up; /* answered a call */
+} pdaemon;
+
+/* The daemon the cases share: started by the suite's setup in the runner's
+ * process (tap.h), so every case's process talks to the same one. */
+static pdaemon shared;
+
+static void show_daemon_log(const pdaemon* d) {
+  FILE* f = fopen(d->log, "r");
   if (f == NULL) {
     return;
   }
   char line[512];
-  fprintf(stderr, "  --- daemon log (%s) ---\n", daemon_log);
+  fprintf(stderr, "  --- daemon log (%s) ---\n", d->log);
   while (fgets(line, sizeof line, f) != NULL) {
     fprintf(stderr, "  | %s", line);
   }
   fclose(f);
 }
 
-/* Runs poolctl with the daemon's URL first, then the NULL-terminated
- * arguments. */
-static void pc(proc_result* r, ...) {
-  const char* argv[32] = {POOLCTL, "--url", daemon_url};
+/* Runs poolctl with --url `url` first, then the arguments in ap. */
+static void pc_va(const char* url, proc_result* r, va_list ap) {
+  const char* argv[32] = {POOLCTL, "--url", url};
   int n = 3;
-  va_list ap;
-  va_start(ap, r);
   const char* a;
   while ((a = va_arg(ap, const char*)) != NULL && n < 31) {
     argv[n++] = a;
   }
-  va_end(ap);
   argv[n] = NULL;
   CHECK(proc_run(FIXTURES, argv, 30, r) == 0);
 }
 
-/* Starts the daemon once and waits (up to ~10 s) until it answers. */
-static int ensure_daemon(void) {
-  if (daemon_pid > 0) {
-    return daemon_up;
-  }
-  snprintf(daemon_url, sizeof daemon_url, "ipc:///tmp/isopool-poolctl-%d.ipc",
-           (int)getpid());
-  snprintf(daemon_log, sizeof daemon_log, "/tmp/isopool-poolctl-%d.log",
-           (int)getpid());
-  unlink(daemon_url + strlen("ipc://"));
-  daemon_pid = fork();
-  if (daemon_pid < 0) {
+/* Runs poolctl against d, with the NULL-terminated arguments. */
+static void pc_at(const pdaemon* d, proc_result* r, ...) {
+  va_list ap;
+  va_start(ap, r);
+  pc_va(d->url, r, ap);
+  va_end(ap);
+}
+
+/* Runs poolctl against the shared daemon. */
+static void pc(proc_result* r, ...) {
+  va_list ap;
+  va_start(ap, r);
+  pc_va(shared.url, r, ap);
+  va_end(ap);
+}
+
+/* Starts d (ipc:///tmp/isopool-poolctl-<pid>-<tag>.ipc) and waits (up to
+ * ~10 s) until it answers. Returns d->up. */
+static int daemon_up(pdaemon* d, const char* tag) {
+  memset(d, 0, sizeof *d);
+  snprintf(d->url, sizeof d->url, "ipc:///tmp/isopool-poolctl-%d-%s.ipc",
+           (int)getpid(), tag);
+  snprintf(d->log, sizeof d->log, "/tmp/isopool-poolctl-%d-%s.log",
+           (int)getpid(), tag);
+  unlink(d->url + strlen("ipc://"));
+  pid_t parent = getpid();
+  d->pid = fork();
+  if (d->pid < 0) {
     CHECK(!"fork");
     return 0;
   }
-  if (daemon_pid == 0) {
-    int fd = open(daemon_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (d->pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the suite */
+    if (getppid() != parent) {
+      _exit(126);
+    }
+    int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
       dup2(fd, STDOUT_FILENO);
       dup2(fd, STDERR_FILENO);
       close(fd);
     }
-    const char* argv[] = {ISOPOOL,     "serve",  "--listen",  daemon_url,
+    const char* argv[] = {ISOPOOL,     "serve",  "--listen",  d->url,
                           "--modules", FIXTURES, "--workers", "2",
                           "--admin",   "none",   "--quiet",   NULL};
     execv(argv[0], (char* const*)argv);
@@ -88,50 +117,53 @@ static int ensure_daemon(void) {
   double start = proc_now();
   while (proc_now() - start < 10) {
     proc_result r;
-    pc(&r, "--timeout", "500", "call", "job.js", "1", NULL);
+    pc_at(d, &r, "--timeout", "500", "call", "job.js", "1", NULL);
     int ok =
         r.status == 0 && strcmp(r.out, "{\"value\":2,\"label\":null}\n") == 0;
     proc_result_free(&r);
     if (ok) {
-      daemon_up = 1;
+      d->up = 1;
       break;
     }
-    if (waitpid(daemon_pid, NULL, WNOHANG) == daemon_pid) {
+    if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
       fprintf(stderr, "  the daemon exited early\n");
-      daemon_pid = -1;
+      d->pid = -1;
       break;
     }
   }
-  if (!daemon_up) {
-    show_daemon_log();
+  if (!d->up) {
+    show_daemon_log(d);
   }
-  return daemon_up;
+  return d->up;
 }
 
-/* Kills a daemon left running (a single case was run, or the stop case
- * failed). */
-static void daemon_kill(void) {
-  if (daemon_pid > 0) {
-    kill(daemon_pid, SIGKILL);
-    waitpid(daemon_pid, NULL, 0);
-    daemon_pid = -1;
+/* Kills d if it still runs, and removes its socket and log. */
+static void daemon_kill(pdaemon* d) {
+  if (d->pid > 0) {
+    kill(d->pid, SIGKILL);
+    waitpid(d->pid, NULL, 0);
+    d->pid = -1;
   }
-  if (daemon_url[0] != '\0') {
-    unlink(daemon_url + strlen("ipc://"));
-    unlink(daemon_log);
+  if (d->url[0] != '\0') {
+    unlink(d->url + strlen("ipc://"));
+    unlink(d->log);
   }
 }
 
-/* Runs poolctl (after starting the daemon if needed); a failed case shows
- * what poolctl said. */
-#define PC(r, ...)              \
-  do {                          \
-    CHECK(ensure_daemon());     \
-    pc((r), __VA_ARGS__, NULL); \
-  } while (0)
+static int suite_setup(void) {
+  return daemon_up(&shared, "shared") ? 0 : -1;
+}
+
+static void suite_teardown(void) {
+  daemon_kill(&shared);
+}
+
+/* Runs poolctl against the shared daemon; a failed case shows what
+ * poolctl said. */
+#define PC(r, ...) pc((r), __VA_ARGS__, NULL)
 
 static void show(const proc_result* r) {
-  if (iso_test_failed_) {
+  if (iso_test_failed) {
     fprintf(stderr, "  exit %d\n  stdout: %s\n  stderr: %s\n", r->status,
             r->out, r->err);
   }
@@ -140,7 +172,12 @@ static void show(const proc_result* r) {
 /* ---- the cases ---------------------------------------------------------- */
 
 static void t_daemon_answers(void) {
-  CHECK(ensure_daemon());
+  proc_result r;
+  PC(&r, "call", "job.js", "1");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "{\"value\":2,\"label\":null}\n");
+  show(&r);
+  proc_result_free(&r);
 }
 
 static void t_eval_file_with_args(void) {
@@ -360,8 +397,7 @@ static void t_json_output(void) {
 }
 
 static void t_url_from_environment(void) {
-  CHECK(ensure_daemon());
-  setenv("ISOPOOL_URL", daemon_url, 1);
+  setenv("ISOPOOL_URL", shared.url, 1);
   const char* argv[] = {POOLCTL, "call", "job.js", "--export",
                         "add",   "20",   "22",     NULL};
   proc_result r;
@@ -439,11 +475,11 @@ static void t_usage_errors(void) {
     argv[n] = NULL;
     proc_result r;
     CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
-    int failed = iso_test_failed_;
+    int failed = iso_test_failed;
     CHECK_EQ(r.status, 2);
     CHECK_STR(r.out, "");
     CHECK_CONTAINS(r.err, cases[i].err);
-    if (iso_test_failed_ && !failed) {
+    if (iso_test_failed && !failed) {
       fprintf(stderr, "    case %zu: %s\n", i,
               cases[i].args[0] ? cases[i].args[0] : "(no arguments)");
     }
@@ -507,13 +543,13 @@ static void t_serve_token_checks(void) {
                           "--workers", "0",          NULL};
     proc_result r;
     CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
-    int failed = iso_test_failed_;
+    int failed = iso_test_failed;
     CHECK_EQ(r.status, 2);
     CHECK_CONTAINS(r.err, cases[i].err);
     if (strstr(cases[i].err, "--workers") != NULL) {
       CHECK(strstr(r.err, "admin token") == NULL);
     }
-    if (iso_test_failed_ && !failed) {
+    if (iso_test_failed && !failed) {
       fprintf(stderr, "    case %zu: %s %.20s\n", i, cases[i].opt,
               cases[i].value);
     }
@@ -549,33 +585,39 @@ static void t_help(void) {
   proc_result_free(&r);
 }
 
+/* A daemon of its own (the shared one serves the other cases): SIGTERM,
+ * and it exits 0 within 15 s. */
 static void t_daemon_stops_on_sigterm(void) {
-  CHECK(ensure_daemon());
-  if (daemon_pid <= 0) {
+  pdaemon d;
+  CHECK(daemon_up(&d, "stop"));
+  if (d.pid <= 0) {
+    daemon_kill(&d);
     return;
   }
-  CHECK_EQ(kill(daemon_pid, SIGTERM), 0);
+  CHECK_EQ(kill(d.pid, SIGTERM), 0);
   int ws = 0;
   pid_t got = 0;
   double start = proc_now();
   while (got == 0 && proc_now() - start < 15) {
-    got = waitpid(daemon_pid, &ws, WNOHANG);
+    got = waitpid(d.pid, &ws, WNOHANG);
     if (got == 0) {
       usleep(20 * 1000);
     }
   }
-  CHECK_EQ(got, daemon_pid);
-  if (got != daemon_pid) {
+  CHECK_EQ(got, d.pid);
+  if (got != d.pid) {
     fprintf(stderr, "  the daemon did not exit within 15 s of SIGTERM\n");
-    show_daemon_log();
-    return; /* main() kills it */
+    show_daemon_log(&d);
+    daemon_kill(&d);
+    return;
   }
-  daemon_pid = -1;
+  d.pid = -1;
   CHECK(WIFEXITED(ws));
   CHECK_EQ(WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, 0);
-  if (iso_test_failed_) {
-    show_daemon_log();
+  if (iso_test_failed) {
+    show_daemon_log(&d);
   }
+  daemon_kill(&d);
 }
 
 static const iso_test cases[] = {
@@ -602,7 +644,7 @@ static const iso_test cases[] = {
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
-  int rc = iso_test_main(argc, argv, cases);
-  daemon_kill();
-  return rc;
+  iso_test_suite suite = {
+      .cases = cases, .setup = suite_setup, .teardown = suite_teardown};
+  return iso_test_run(argc, argv, &suite);
 }

@@ -1,9 +1,9 @@
 /* test_poolctl_admin.c: poolctl's admin commands against a fake admin
  * socket.
  *
- * The suite runs its own admin server: a thread with an NNG REP0 socket on
- * ipc:///tmp/isopool-pctl-admin-<pid>.sock that records each request (as
- * JSON), checks it with the service's own decoder (iso_admin_decode:
+ * Each case's process runs its own admin server: a thread with an NNG REP0
+ * socket on ipc:///tmp/isopool-pctl-admin-<pid>.sock that records each request
+ * (as JSON), checks it with the service's own decoder (iso_admin_decode:
  * bad_request if it refuses it) and answers the canned replies of
  * docs/protocol.md, "The admin protocol", one per cmd, each with a key no
  * service sends yet (which poolctl must ignore). A case may make it demand a
@@ -189,6 +189,9 @@ static int server_start(void) {
   }
   if (rv != 0) {
     fprintf(stderr, "fake admin server on %s: %s\n", srv.url, nng_strerror(rv));
+    nng_close(srv.sock);
+    pthread_mutex_destroy(&srv.mu);
+    srv.url[0] = '\0'; /* nothing for server_stop */
     return -1;
   }
   pthread_create(&srv.thread, NULL, server_main, NULL);
@@ -201,6 +204,20 @@ static void server_stop(void) {
   nng_close(srv.sock);
   unlink(srv.url + strlen("ipc://"));
   pthread_mutex_destroy(&srv.mu);
+  srv.url[0] = '\0';
+}
+
+/* Each case's process runs a server of its own (NNG threads do not cross
+ * the runner's fork). */
+static void case_setup(void) {
+  CHECK_EQ(server_start(), 0);
+}
+
+static void case_teardown(void) {
+  if (srv.url[0] != '\0') {
+    server_stop();
+  }
+  nng_fini(); /* waits for NNG's reaper, so the leak check sees the end */
 }
 
 /* What the next requests get: a token to demand and a reply of the case's
@@ -254,7 +271,7 @@ static void run(proc_result* r, const char* first, ...) {
 #define PC(r, ...) run((r), "--admin", srv.url, __VA_ARGS__, NULL)
 
 static void show(const proc_result* r) {
-  if (iso_test_failed_) {
+  if (iso_test_failed) {
     fprintf(stderr, "  exit %d\n  stdout:\n%s\n  stderr:\n%s\n", r->status,
             r->out, r->err);
   }
@@ -486,7 +503,7 @@ static void t_control(void) {
        "shutting down (grace 0 ms)\n"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    int failed = iso_test_failed_;
+    int failed = iso_test_failed;
     server_set(NULL, cases[i].reply);
     proc_result r;
     PC(&r, cases[i].args[0], cases[i].args[1], cases[i].args[2],
@@ -496,7 +513,7 @@ static void t_control(void) {
     CHECK_LAST_REQUEST(cases[i].request);
     CHECK_STR(r.out, cases[i].out);
     CHECK_STR(r.err, "");
-    if (iso_test_failed_ && !failed) {
+    if (iso_test_failed && !failed) {
       fprintf(stderr, "    case %zu: %s\n", i, cases[i].args[0]);
       show(&r);
     }
@@ -897,11 +914,11 @@ static void t_usage_errors(void) {
     argv[n] = NULL;
     proc_result r;
     CHECK(proc_run(NULL, argv, 30, &r) == 0);
-    int failed = iso_test_failed_;
+    int failed = iso_test_failed;
     CHECK_EQ(r.status, 2);
     CHECK_STR(r.out, "");
     CHECK_CONTAINS(r.err, cases[i].err);
-    if (iso_test_failed_ && !failed) {
+    if (iso_test_failed && !failed) {
       fprintf(stderr, "    case %zu: %s\n", i, cases[i].args[0]);
     }
     proc_result_free(&r);
@@ -996,11 +1013,7 @@ int main(int argc, char** argv) {
   /* the cases choose these themselves */
   unsetenv("ISOPOOL_ADMIN");
   unsetenv("ISOPOOL_ADMIN_TOKEN");
-  if (server_start() != 0) {
-    return 1;
-  }
-  int rc = iso_test_main(argc, argv, cases);
-  server_stop();
-  nng_fini();
-  return rc;
+  iso_test_suite suite = {
+      .cases = cases, .case_setup = case_setup, .case_teardown = case_teardown};
+  return iso_test_run(argc, argv, &suite);
 }

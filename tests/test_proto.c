@@ -53,7 +53,7 @@ static iso_buf msg(const char* spec) {
       if (iso_json_to_msgpack_ex(spec + 2, n - 2, &b, &e) != 0) {
         fprintf(stderr, "  bad test JSON: %.*s (%s)\n", (int)n, spec,
                 e.message);
-        iso_test_failed_ = 1;
+        iso_test_failed = 1;
       }
     }
     spec += n;
@@ -593,7 +593,7 @@ static void t_permissions(void) {
   };
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     b = perms_req(good[i].spec);
-    int failed = iso_test_failed_;
+    int failed = iso_test_failed;
     char err[ISO_PROTO_ERRMSG_MAX] = "";
     CHECK_EQ(iso_proto_decode(b.data, b.len, &m, err, sizeof err), 0);
     CHECK_STR(err, "");
@@ -609,7 +609,7 @@ static void t_permissions(void) {
       CHECK(q->permissions.data > b.data &&
             q->permissions.data + q->permissions.len == b.data + b.len);
     }
-    if (iso_test_failed_ && !failed) {
+    if (iso_test_failed && !failed) {
       fprintf(stderr, "    case: %s\n", good[i].spec);
     }
     iso_proto_msg_free(&m);

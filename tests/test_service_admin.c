@@ -20,6 +20,7 @@
 #define _GNU_SOURCE /* mkdtemp */
 #endif
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -344,7 +345,7 @@ static char* admin(svc* s, iso_admin_cmd cmd) {
   char* json = admin_req(s, areq(cmd));
   if (js_at(json, "ok") == NULL || strncmp(js_at(json, "ok"), "true", 4)) {
     fprintf(stderr, "  admin %s: %s\n", iso_admin_cmd_name(cmd), json);
-    iso_test_failed_ = 1;
+    iso_test_failed = 1;
   }
   return json;
 }
@@ -374,7 +375,7 @@ static void pc_run(svc* s, proc_result* r, const char* first, ...) {
 #define PC(s, r, ...) pc_run((s), (r), __VA_ARGS__, NULL)
 
 static void show(const proc_result* r) {
-  if (iso_test_failed_) {
+  if (iso_test_failed) {
     fprintf(stderr, "  poolctl exit %d\n  stdout:\n%s\n  stderr:\n%s\n",
             r->status, r->out, r->err);
   }
@@ -403,11 +404,11 @@ static char* pc_human(svc* s, const char* cmd, const char* arg) {
   } else {
     PC(s, &r, cmd);
   }
-  int failed = iso_test_failed_;
+  int failed = iso_test_failed;
   CHECK_EQ(r.status, 0);
   CHECK_STR(r.err, "");
   CHECK(widest_line(r.out) <= 80);
-  if (iso_test_failed_ && !failed) {
+  if (iso_test_failed && !failed) {
     fprintf(stderr, "  poolctl %s:\n", cmd);
     show(&r);
   }
@@ -426,13 +427,13 @@ static char* pc_json(svc* s, const char* cmd, const char* arg) {
   } else {
     PC(s, &r, "--json", cmd);
   }
-  int failed = iso_test_failed_;
+  int failed = iso_test_failed;
   CHECK_EQ(r.status, 0);
   iso_buf mp;
   iso_buf_init(&mp);
   CHECK_EQ(iso_json_to_msgpack(r.out, strlen(r.out), &mp), 0);
   iso_buf_free(&mp);
-  if (iso_test_failed_ && !failed) {
+  if (iso_test_failed && !failed) {
     fprintf(stderr, "  poolctl --json %s:\n", cmd);
     show(&r);
   }
@@ -447,11 +448,11 @@ static char* pc_json(svc* s, const char* cmd, const char* arg) {
   do {                             \
     proc_result r_;                \
     PC((s), &r_, __VA_ARGS__);     \
-    int f_ = iso_test_failed_;     \
+    int f_ = iso_test_failed;     \
     CHECK_EQ(r_.status, 1);        \
     CHECK_STR(r_.out, "");         \
     CHECK_CONTAINS(r_.err, code);  \
-    if (iso_test_failed_ && !f_) { \
+    if (iso_test_failed && !f_) { \
       show(&r_);                   \
     }                              \
     proc_result_free(&r_);         \
@@ -476,7 +477,7 @@ static void expect_fulfilled(tracker* t, int i, const char* want) {
     fprintf(stderr, "  id %d: rc %d status %d code %d value %s (%s), want %s\n",
             i, r->rc, r->status, r->code, r->value ? r->value : "-",
             r->message ? r->message : "", want);
-    iso_test_failed_ = 1;
+    iso_test_failed = 1;
   }
 }
 
@@ -488,7 +489,7 @@ static void expect_error(tracker* t, int i, iso_proto_code code) {
     fprintf(stderr, "  id %d: rc %d status %d code %d (%s), want error %s\n", i,
             r->rc, r->status, r->code, r->message ? r->message : "",
             iso_proto_code_name(code));
-    iso_test_failed_ = 1;
+    iso_test_failed = 1;
   }
 }
 
@@ -516,12 +517,12 @@ static void submit_sleeps(tracker* t, iso_client* c, int from, int to, int ms) {
 
 /* Every id in [from, to) fulfilled with its own number. */
 static void expect_own_numbers(tracker* t, int from, int to) {
-  int failed = iso_test_failed_, shown = 0;
+  int failed = iso_test_failed, shown = 0;
   for (int i = from; i < to && shown < 5; i++) {
     char want[16];
     snprintf(want, sizeof want, "%d", i);
     expect_fulfilled(t, i, want);
-    if (iso_test_failed_ && !failed) {
+    if (iso_test_failed && !failed) {
       shown++;
     }
   }
@@ -572,7 +573,7 @@ static void count_on_both(svc* s, int ms, int value[2]) {
     fprintf(stderr, "  both count calls ran on worker %lld (rc %s, %s)\n",
             (long long)t.r[0].worker, iso_err_name(t.r[0].rc),
             iso_err_name(t.r[1].rc));
-    iso_test_failed_ = 1;
+    iso_test_failed = 1;
   }
   tracker_end(&t);
 }
@@ -761,7 +762,7 @@ static void t_status_workers_jobs_stats(void) {
   CHECK(js_num(st, "rate.10s") > 0);
   CHECK(js_num(st, "rate.60s") > 0);
   CHECK(js_num(st, "rate.10s") <= N + acc0);
-  if (iso_test_failed_) {
+  if (iso_test_failed) {
     fprintf(stderr, "  status: %s\n", st);
   }
 
@@ -790,7 +791,7 @@ static void t_status_workers_jobs_stats(void) {
     CHECK(js_at(wk, p) != NULL);
   }
   CHECK_EQ(done, ran);
-  if (iso_test_failed_) {
+  if (iso_test_failed) {
     fprintf(stderr, "  workers: %s\n  ran on 0: %d, on 1: %d\n", wk, ran_on[0],
             ran_on[1]);
   }
@@ -811,7 +812,7 @@ static void t_status_workers_jobs_stats(void) {
       char p[96];
       snprintf(p, sizeof p, "kinds.%s.%s.count", kinds[k].kind, parts[h]);
       double want = h == 0 ? kinds[k].total : kinds[k].ran;
-      int failed = iso_test_failed_;
+      int failed = iso_test_failed;
       CHECK_EQ(js_num(ss, p) - js_num(ss0, p), want);
       /* the buckets hold every count; the last bound is nil (inf) */
       snprintf(p, sizeof p, "kinds.%s.%s.buckets", kinds[k].kind, parts[h]);
@@ -831,7 +832,7 @@ static void t_status_workers_jobs_stats(void) {
       CHECK(js_num(hist, "p99") <= js_num(hist, "p999"));
       CHECK(js_num(hist, "p999") <= js_num(hist, "max"));
       CHECK(js_num(hist, "sum") >= js_num(hist, "max"));
-      if (iso_test_failed_ && !failed) {
+      if (iso_test_failed && !failed) {
         fprintf(stderr, "  stats %s.%s\n", kinds[k].kind, parts[h]);
       }
     }
@@ -971,7 +972,7 @@ static void expect_counters_agree(svc* s) {
   double open = js_num(st, "inflight") + js_num(st, "queue");
   if (accepted != answered + open) {
     fprintf(stderr, "  counters disagree: %s\n", st);
-    iso_test_failed_ = 1;
+    iso_test_failed = 1;
   }
   free(st);
 }
@@ -1354,11 +1355,11 @@ static void expect_const(svc* s, const char* want, int line) {
   CHECK(tracker_wait(&t, 2, 20000));
   char quoted[32];
   snprintf(quoted, sizeof quoted, "\"%s\"", want);
-  int failed = iso_test_failed_;
+  int failed = iso_test_failed;
   expect_fulfilled(&t, 0, quoted);
   expect_fulfilled(&t, 1, quoted);
   CHECK(t.r[0].worker != t.r[1].worker);
-  if (iso_test_failed_ && !failed) {
+  if (iso_test_failed && !failed) {
     fprintf(stderr, "  (line %d)\n", line);
   }
   tracker_end(&t);
@@ -1793,7 +1794,7 @@ static int http_get(int port, const char* path, char** head, char** body) {
     if (cl != NULL && strtoul(cl + 15, NULL, 10) != strlen(*body)) {
       fprintf(stderr, "  http: Content-Length %lu, body %zu bytes\n",
               strtoul(cl + 15, NULL, 10), strlen(*body));
-      iso_test_failed_ = 1;
+      iso_test_failed = 1;
     }
   }
   free(buf);
@@ -1885,7 +1886,7 @@ static void t_metrics(void) {
       CHECK_EQ(system(cmd), 0);
       unlink(path);
     }
-    if (iso_test_failed_) {
+    if (iso_test_failed) {
       fprintf(stderr, "  head:\n%s\n", head);
     }
   }
@@ -2025,7 +2026,7 @@ static void t_json_logs(void) {
     iso_buf_free(&mp);
     if (rc != 0 || json[0] != '{') {
       fprintf(stderr, "  not a JSON object: %s\n", line);
-      iso_test_failed_ = 1;
+      iso_test_failed = 1;
       free(json);
       continue;
     }
@@ -2051,7 +2052,7 @@ static void t_json_logs(void) {
   CHECK(saw_refused);
   CHECK(saw_resize);
   CHECK(saw_drain);
-  if (iso_test_failed_) {
+  if (iso_test_failed) {
     daemon_dump_log(s.log);
   }
   free(log);
@@ -2059,7 +2060,8 @@ static void t_json_logs(void) {
 }
 
 static const iso_test cases[] = {
-    {"status_workers_jobs_stats", t_status_workers_jobs_stats},
+    {"status_workers_jobs_stats", t_status_workers_jobs_stats,
+     .timeout_s = 60},
     {"cancel", t_cancel},
     {"cancel_running_js", t_cancel_running_js},
     {"client_gone", t_client_gone},
@@ -2069,7 +2071,7 @@ static const iso_test cases[] = {
     {"reload", t_reload},
     {"drain", t_drain},
     {"shutdown_grace", t_shutdown_grace},
-    {"resize_during_shutdown", t_resize_during_shutdown},
+    {"resize_during_shutdown", t_resize_during_shutdown, .timeout_s = 60},
     {"token", t_token},
     {"metrics", t_metrics},
     {"socket_modes", t_socket_modes},

@@ -16,6 +16,7 @@
  * be stopped where it runs, work lost with another job's stop, strings that
  * are not UTF-8.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -720,6 +721,13 @@ int main(int argc, char** argv) {
       {"test_fault_is_off_by_default", test_fault_is_off_by_default},
       {NULL, NULL},
   };
-  return iso_test_rows(argc, argv, kCases, sizeof kCases / sizeof *kCases,
-                       sizeof *kCases, run_row, more);
+  /* every case starts a daemon, fills its workers and waits for stops: 60
+   * s each, where a case takes 1-6 s */
+  iso_test_suite suite = {.rows = kCases,
+                          .nrows = sizeof kCases / sizeof *kCases,
+                          .row_size = sizeof *kCases,
+                          .run_row = run_row,
+                          .cases = more,
+                          .timeout_s = 60};
+  return iso_test_run(argc, argv, &suite);
 }

@@ -352,7 +352,7 @@ static int check_item(const char* json,
             "  line %d: outcome %s\n    got:  %s\n    want: %s=%s... "
             "containing \"%s\"\n",
             line, label, item, label, want, frag ? frag : "");
-    iso_test_failed_ = 1;
+    iso_test_failed = 1;
   }
   return ok;
 }

@@ -1,5 +1,11 @@
 /* test_values.c: the one conversion between JavaScript values and msgpack
  * (docs/values.md), both ways, byte for byte. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_err.h"
+#include "iso_rt.h"
 #include "rt_harness.h"
 #include "tap.h"
 
@@ -52,7 +58,7 @@ static void t_encode_exact_bytes(void) {
       fprintf(stderr, "  %s: got %s (status %d, %s), want %s\n", table[i].expr,
               r.hex ? r.hex : "(none)", r.status, r.error ? r.error : "",
               table[i].hex);
-      iso_test_failed_ = 1;
+      iso_test_failed = 1;
     }
     rt_result_free(&r);
   }
@@ -127,7 +133,7 @@ static void t_round_trip_bytes(void) {
     if (r.status != 0 || r.hex == NULL || strcmp(r.hex, inputs[i]) != 0) {
       fprintf(stderr, "  round trip of %s gave %s (%s)\n", inputs[i],
               r.hex ? r.hex : "(none)", r.error ? r.error : "");
-      iso_test_failed_ = 1;
+      iso_test_failed = 1;
     }
     rt_result_free(&r);
   }

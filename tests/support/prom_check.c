@@ -1,19 +1,8 @@
-/* prom_check.h: a strict validator of the Prometheus text exposition
- * format (0.0.4), for the suites that check isopool's /metrics text
- * (test_metrics.c on pool/metrics.c's output, test_service_admin.c on the
- * running daemon's).
- *
- *   char err[256];
- *   if (prom_validate(text, len, err, sizeof err) != 0) { ...err... }
- *
- * Stricter than Prometheus itself: every family has HELP and TYPE before
- * its samples, which form one group; no series twice (labels compared
- * sorted); counters are finite, >= 0 and end in _total; histograms have
- * ascending le, cumulative buckets, +Inf == _count, _sum and _count; no
- * timestamps, no empty lines, a final newline.
- */
-#ifndef ISO_PROM_CHECK_H
-#define ISO_PROM_CHECK_H
+/* prom_check.c: the Prometheus text validator declared in prom_check.h.
+ * One pass over the lines; a family's state (HELP, TYPE, whether its
+ * samples came) and each histogram series' running buckets are kept in
+ * fixed tables (PV_MAX), which is plenty for isopool's exposition. */
+#include "prom_check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -51,13 +40,13 @@ typedef struct pv {
   int line;
 } pv;
 
-static inline int pv_fail(pv* p, const char* why) {
+static int pv_fail(pv* p, const char* why) {
   snprintf(p->err, p->errlen, "line %d: %s", p->line, why);
   return -1;
 }
 
 /* A metric name [a-zA-Z_:][a-zA-Z0-9_:]* at *s; its length, 0 if none. */
-static inline size_t pv_name(const char* s, int colon) {
+static size_t pv_name(const char* s, int colon) {
   size_t n = 0;
   for (;; n++) {
     char c = s[n];
@@ -70,7 +59,7 @@ static inline size_t pv_name(const char* s, int colon) {
 }
 
 /* A float as Go's ParseFloat takes it, or +Inf, -Inf, NaN. */
-static inline int pv_value(const char* s, size_t n, double* out) {
+static int pv_value(const char* s, size_t n, double* out) {
   char tmp[64];
   if (n == 0 || n >= sizeof(tmp)) {
     return -1;
@@ -90,7 +79,7 @@ static inline int pv_value(const char* s, size_t n, double* out) {
   return end == tmp + n ? 0 : -1;
 }
 
-static inline int pv_family_of(pv* p, const char* name, size_t n, int create) {
+static int pv_family_of(pv* p, const char* name, size_t n, int create) {
   for (int i = 0; i < p->nfam; i++) {
     if (strlen(p->fam[i].name) == n && memcmp(p->fam[i].name, name, n) == 0) {
       return i;
@@ -110,12 +99,12 @@ typedef struct pv_label {
   char value[256]; /* unescaped */
 } pv_label;
 
-static inline int pv_label_cmp(const void* a, const void* b) {
+static int pv_label_cmp(const void* a, const void* b) {
   return strcmp(((const pv_label*)a)->name, ((const pv_label*)b)->name);
 }
 
 /* Parses {name="value",...} at *s (s[0] == '{'); advances *s past '}'. */
-static inline int pv_labels(pv* p, const char** s, pv_label* out, int* n) {
+static int pv_labels(pv* p, const char** s, pv_label* out, int* n) {
   const char* q = *s + 1;
   *n = 0;
   if (*q == '}') {
@@ -182,7 +171,7 @@ static inline int pv_labels(pv* p, const char** s, pv_label* out, int* n) {
   return 0;
 }
 
-static inline int pv_meta(pv* p, const char* s, const char* eol) {
+static int pv_meta(pv* p, const char* s, const char* eol) {
   int help = strncmp(s, "# HELP ", 7) == 0;
   if (!help && strncmp(s, "# TYPE ", 7) != 0) {
     return pv_fail(p, "a comment that is neither HELP nor TYPE");
@@ -229,7 +218,7 @@ static inline int pv_meta(pv* p, const char* s, const char* eol) {
   return pv_fail(p, "unknown TYPE");
 }
 
-static inline int pv_sample(pv* p, const char* s, const char* eol) {
+static int pv_sample(pv* p, const char* s, const char* eol) {
   size_t n = pv_name(s, 1);
   if (n == 0) {
     return pv_fail(p, "bad metric name");
@@ -388,10 +377,7 @@ static inline int pv_sample(pv* p, const char* s, const char* eol) {
 
 /* prom_validate: 0 if text is a strict, complete exposition; else -1 with
  * err naming the line and the problem. */
-static inline int prom_validate(const char* text,
-                                size_t len,
-                                char* err,
-                                size_t errlen) {
+int prom_validate(const char* text, size_t len, char* err, size_t errlen) {
   pv* p = calloc(1, sizeof(*p));
   p->err = err;
   p->errlen = errlen;
@@ -424,5 +410,3 @@ static inline int prom_validate(const char* text,
   free(p);
   return rc;
 }
-
-#endif /* ISO_PROM_CHECK_H */

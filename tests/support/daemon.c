@@ -1,19 +1,6 @@
-/* daemon.h: the harness the service suites (test_service.c,
- * test_service_ops.c, test_service_admin.c) share: starting and stopping
- * the real `isopool serve`.
- *
- * A suite names its daemon (daemon_names), builds the argv it needs
- * (daemon_argv), opens a client on the URL, and calls daemon_start(), which
- * execs the daemon with its stderr in a log file and waits until a trivial
- * eval is answered. daemon_stop() sends SIGTERM and checks that the daemon
- * exits 0; daemon_clean() prints the log when the case failed and removes
- * the log and the socket file. What is particular to one suite (its flags,
- * a data tree) stays in that suite. Also here: now_ms, sleep_ms, wait_count
- * for the trackers of asynchronous replies (tracker.h), and free_port for
- * a TCP listener.
- */
-#ifndef ISO_DAEMON_H
-#define ISO_DAEMON_H
+/* daemon.c: starting and stopping `isopool serve` for the service suites
+ * (daemon.h). */
+#include "daemon.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,32 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "iso_client.h"
-#include "tap.h"
-
-/* The sizes of a suite's url, path and log buffers; the most argv holds. */
-enum { DAEMON_URL_LEN = 160, DAEMON_PATH_LEN = 128, DAEMON_ARGC = 64 };
-
-static inline int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
-/* wait_count: with mu, waits on cv until *done >= want or timeout_ms
- * passed (cv is signalled by the callbacks that count *done; it is
- * checked at least every 10 ms). Returns 1 if *done reached want. */
-static inline int wait_count(pthread_mutex_t* mu,
-                             pthread_cond_t* cv,
-                             const int* done,
-                             int want,
-                             int timeout_ms) {
+int wait_count(pthread_mutex_t* mu,
+               pthread_cond_t* cv,
+               const int* done,
+               int want,
+               int timeout_ms) {
   int64_t end = now_ms() + timeout_ms;
   pthread_mutex_lock(mu);
   while (*done < want && now_ms() < end) {
@@ -73,9 +39,7 @@ static inline int wait_count(pthread_mutex_t* mu,
   return ok;
 }
 
-/* free_port: a free TCP port on the loopback (bound, read, released), or
- * -1. */
-static inline int free_port(void) {
+int free_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET,
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -91,16 +55,13 @@ static inline int free_port(void) {
   return port;
 }
 
-static int daemon_seq_;
+static int daemon_seq;
 
-/* daemon_names: names this process's next daemon: the socket file
- * /tmp/isopool-<tag>-<pid>-<n>.ipc (removed if it is left over), its URL
- * ipc://<path> and the log /tmp/isopool-<tag>-<pid>-<n>.log. */
-static inline void daemon_names(const char* tag,
-                                char path[DAEMON_PATH_LEN],
-                                char url[DAEMON_URL_LEN],
-                                char log[DAEMON_PATH_LEN]) {
-  int n = ++daemon_seq_;
+void daemon_names(const char* tag,
+                  char path[DAEMON_PATH_LEN],
+                  char url[DAEMON_URL_LEN],
+                  char log[DAEMON_PATH_LEN]) {
+  int n = ++daemon_seq;
   snprintf(path, DAEMON_PATH_LEN, "/tmp/isopool-%s-%d-%d.ipc", tag,
            (int)getpid(), n);
   snprintf(url, DAEMON_URL_LEN, "ipc://%s", path);
@@ -109,11 +70,9 @@ static inline void daemon_names(const char* tag,
   unlink(path);
 }
 
-/* daemon_argv: fills argv (DAEMON_ARGC entries) with base and then extra
- * (both NULL-terminated; extra may be NULL), NULL-terminated. */
-static inline void daemon_argv(const char* argv[DAEMON_ARGC],
-                               const char* const* base,
-                               const char* const* extra) {
+void daemon_argv(const char* argv[DAEMON_ARGC],
+                 const char* const* base,
+                 const char* const* extra) {
   int argc = 0;
   for (size_t i = 0; base[i] != NULL && argc < DAEMON_ARGC - 2; i++) {
     argv[argc++] = base[i];
@@ -125,9 +84,7 @@ static inline void daemon_argv(const char* argv[DAEMON_ARGC],
   argv[argc] = NULL;
 }
 
-/* daemon_spawn: forks and execs argv with stderr to `log`; the pid, or -1.
- * The child dies with the test. */
-static inline pid_t daemon_spawn(const char* const* argv, const char* log) {
+pid_t daemon_spawn(const char* const* argv, const char* log) {
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid != 0) {
@@ -148,15 +105,11 @@ static inline pid_t daemon_spawn(const char* const* argv, const char* log) {
   _exit(127);
 }
 
-/* daemon_start: runs argv (the daemon, stderr to `log`) and waits up to
- * 10 s until the eval job `ping` sent through c (already open on its URL)
- * is fulfilled. Sets *pid (0 when the daemon is not running). Returns 0,
- * or -1 (the case is failed). */
-static inline int daemon_start(const char* const* argv,
-                               const char* log,
-                               iso_client* c,
-                               const char* ping,
-                               pid_t* pid) {
+int daemon_start(const char* const* argv,
+                 const char* log,
+                 iso_client* c,
+                 const char* ping,
+                 pid_t* pid) {
   iso_job job = {.kind = ISO_JOB_EVAL, .source = ping};
   /* exec may fail for a moment while a parallel build relinks the binary
    * (EACCES, ETXTBSY): the child exits 127; start again */
@@ -199,10 +152,7 @@ static inline int daemon_start(const char* const* argv,
   return -1;
 }
 
-/* daemon_wait: waits up to timeout_ms for *pid to exit, and sets *pid to 0.
- * Returns its exit status, or -1 (a signal, not running, or still running:
- * then it is killed). */
-static inline int daemon_wait(pid_t* pid, int timeout_ms) {
+int daemon_wait(pid_t* pid, int timeout_ms) {
   if (*pid <= 0) {
     return -1;
   }
@@ -232,18 +182,14 @@ static inline int daemon_wait(pid_t* pid, int timeout_ms) {
   return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 }
 
-/* daemon_stop: SIGTERM, then the daemon must exit 0 within timeout_ms (the
- * grace period is over at once when nothing runs). Nothing when *pid is 0
- * (it did not start, or was waited for). */
-static inline void daemon_stop(pid_t* pid, int timeout_ms) {
+void daemon_stop(pid_t* pid, int timeout_ms) {
   if (*pid > 0) {
     kill(*pid, SIGTERM);
     CHECK_EQ(daemon_wait(pid, timeout_ms), 0);
   }
 }
 
-/* daemon_dump_log: prints the first 50 lines of the daemon's stderr. */
-static inline void daemon_dump_log(const char* log) {
+void daemon_dump_log(const char* log) {
   FILE* f = fopen(log, "r");
   if (f == NULL) {
     return;
@@ -256,14 +202,10 @@ static inline void daemon_dump_log(const char* log) {
   fclose(f);
 }
 
-/* daemon_clean: after daemon_stop: prints the log if the case failed, then
- * removes the log and the socket file. */
-static inline void daemon_clean(const char* log, const char* path) {
-  if (iso_test_failed_) {
+void daemon_clean(const char* log, const char* path) {
+  if (iso_test_failed) {
     daemon_dump_log(log);
   }
   unlink(log);
   unlink(path);
 }
-
-#endif /* ISO_DAEMON_H */

@@ -1,11 +1,5 @@
-/* proc.h: runs a program the way a user would and captures what it says.
- *
- * proc_run() forks, execs argv[0] (a path) in `cwd`, captures stdout and
- * stderr through pipes, kills the child after `timeout_s` seconds, and
- * reports the exit status (-1 when killed by a signal or the timeout).
- */
-#ifndef ISO_PROC_H
-#define ISO_PROC_H
+/* proc.c: proc_run and its helpers (proc.h). */
+#include "proc.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -17,21 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct proc_result {
-  int status;  /* exit status, or -1 */
-  int signal;  /* the signal that ended it, or 0 */
-  char* out;   /* stdout, NUL-terminated; owned */
-  char* err;   /* stderr, NUL-terminated; owned */
-  double secs; /* wall time */
-} proc_result;
-
-static inline double proc_now(void) {
+double proc_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static inline int proc_slurp_(int fd, char** buf, size_t* len, size_t* cap) {
+static int slurp(int fd, char** buf, size_t* len, size_t* cap) {
   if (*cap - *len < 4096) {
     *cap = *cap * 2 + 4096;
     *buf = realloc(*buf, *cap);
@@ -44,12 +30,10 @@ static inline int proc_slurp_(int fd, char** buf, size_t* len, size_t* cap) {
   return n > 0 || (n < 0 && errno == EINTR);
 }
 
-/* proc_run: returns 0 and fills r (free with proc_result_free), or -1 when
- * the child could not be started. */
-static inline int proc_run(const char* cwd,
-                           const char* const* argv,
-                           int timeout_s,
-                           proc_result* r) {
+int proc_run(const char* cwd,
+             const char* const* argv,
+             int timeout_s,
+             proc_result* r) {
   memset(r, 0, sizeof(*r));
   r->status = -1;
   int po[2], pe[2];
@@ -91,8 +75,8 @@ static inline int proc_run(const char* cwd,
     }
     for (int i = 0; i < 2; i++) {
       if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP))) {
-        int more = i == 0 ? proc_slurp_(fds[i].fd, &r->out, &olen, &ocap)
-                          : proc_slurp_(fds[i].fd, &r->err, &elen, &ecap);
+        int more = i == 0 ? slurp(fds[i].fd, &r->out, &olen, &ocap)
+                          : slurp(fds[i].fd, &r->err, &elen, &ecap);
         if (!more) {
           close(fds[i].fd);
           fds[i].fd = -1;
@@ -118,10 +102,8 @@ static inline int proc_run(const char* cwd,
   return 0;
 }
 
-static inline void proc_result_free(proc_result* r) {
+void proc_result_free(proc_result* r) {
   free(r->out);
   free(r->err);
   memset(r, 0, sizeof(*r));
 }
-
-#endif /* ISO_PROC_H */

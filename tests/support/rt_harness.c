@@ -1,0 +1,167 @@
+/* rt_harness.c: the in-process runtime harness (rt_harness.h). */
+#include "rt_harness.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "iso_buf.h"
+#include "iso_err.h"
+#include "iso_json.h"
+#include "iso_rt.h"
+
+static char root[512];
+
+const char* rt_root(void) {
+  snprintf(root, sizeof(root), "/tmp/isopool-test-XXXXXX");
+  if (mkdtemp(root) == NULL) {
+    perror("mkdtemp");
+    exit(2);
+  }
+  return root;
+}
+
+void rt_write(const char* name, const char* fmt, ...) {
+  char path[1024];
+  snprintf(path, sizeof(path), "%s/%s", root, name);
+  char* slash = strrchr(path, '/');
+  if (slash != NULL && slash > path + strlen(root)) {
+    *slash = '\0';
+    mkdir(path, 0755);
+    *slash = '/';
+  }
+  FILE* f = fopen(path, "w");
+  if (f == NULL) {
+    perror(path);
+    exit(2);
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(f, fmt, ap);
+  va_end(ap);
+  fclose(f);
+}
+
+static void log_cb(void* data,
+                   const char* level,
+                   const char* text,
+                   size_t len) {
+  rt_result* r = data;
+  if (strcmp(level, "log") != 0) {
+    iso_buf_append(&r->out, level, strlen(level));
+    iso_buf_append(&r->out, ": ", 2);
+  }
+  iso_buf_append(&r->out, text, len);
+  iso_buf_append(&r->out, "\n", 1);
+}
+
+static void value_cb(void* data, const uint8_t* mp, size_t len) {
+  rt_result* r = data;
+  iso_buf_append(&r->out, "<value>\n", 8);
+  if (mp == NULL) {
+    return;
+  }
+  iso_buf json;
+  iso_buf_init(&json);
+  if (iso_json_from_msgpack(mp, len, &json) == 0) {
+    r->value = strndup((const char*)json.data, json.len);
+  }
+  r->hex = malloc(len * 2 + 1);
+  for (size_t i = 0; i < len; i++) {
+    snprintf(r->hex + 2 * i, 3, "%02x", mp[i]);
+  }
+  r->hex[len * 2] = '\0';
+  iso_buf_free(&json);
+}
+
+static void done_cb(void* data, int status, const iso_js_error* err) {
+  rt_result* r = data;
+  r->status = status;
+  r->error = err ? iso_js_error_format(err) : NULL;
+  r->done = 1;
+  uv_stop(r->loop);
+}
+
+static int process_ready;
+
+void rt_init_process(void) {
+  if (!process_ready) {
+    iso_rt_init_process(NULL);
+    process_ready = 1;
+  }
+}
+
+const char* rt_root_path(void) {
+  return root;
+}
+
+iso_run_cbs rt_cbs(void) {
+  return (iso_run_cbs){
+      .log_cb = log_cb, .value_cb = value_cb, .done_cb = done_cb};
+}
+
+void rt_run_opts(const char* main, iso_eval_opts eo, rt_result* r) {
+  rt_init_process();
+  memset(r, 0, sizeof(*r));
+  iso_buf_init(&r->out);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  r->loop = &loop;
+  iso_rt* rt = NULL;
+  iso_rt_opts ro = {.loop = &loop, .root = root};
+  if (iso_rt_new(&ro, &rt) != 0) {
+    fprintf(stderr, "iso_rt_new failed\n");
+    exit(2);
+  }
+  char spec[1024];
+  snprintf(spec, sizeof(spec), "%s/%s", root, main);
+  eo.specifier = spec;
+  eo.call = 1;
+  iso_run_cbs cbs = rt_cbs();
+  iso_run* run = NULL;
+  int rc = iso_run_start(rt, &eo, &cbs, r, &run);
+  if (rc != 0) {
+    r->status = rc;
+  } else {
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (!r->done) {
+      r->status = ISO_EINTERNAL;
+      r->error = strdup("the loop ended before the run did");
+    }
+  }
+  iso_run_free(run);
+  iso_rt_free(rt);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  iso_buf_append(&r->out, "", 1); /* NUL-terminate */
+  r->out.len--;
+}
+
+void rt_run_args(const char* main, int argc, const char** argv, rt_result* r) {
+  iso_eval_opts eo = {.argc = argc, .argv = argv};
+  rt_run_opts(main, eo, r);
+}
+
+void rt_run(const char* main, rt_result* r) {
+  rt_run_args(main, 0, NULL, r);
+}
+
+const char* rt_out(rt_result* r) {
+  return (const char*)r->out.data;
+}
+
+void rt_result_free(rt_result* r) {
+  free(r->value);
+  free(r->hex);
+  free(r->error);
+  iso_buf_free(&r->out);
+  char cmd[600];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+  if (system(cmd) != 0) {
+    fprintf(stderr, "cleanup of %s failed\n", root);
+  }
+}
