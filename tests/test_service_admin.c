@@ -2064,7 +2064,7 @@ static void t_json_logs(void) {
 
 static const iso_test cases[] = {
     {"status_workers_jobs_stats", t_status_workers_jobs_stats,
-     .timeout_s = 60},
+     .timeout_s = 120},
     {"cancel", t_cancel},
     {"cancel_running_js", t_cancel_running_js},
     {"client_gone", t_client_gone},
@@ -2074,7 +2074,7 @@ static const iso_test cases[] = {
     {"reload", t_reload},
     {"drain", t_drain},
     {"shutdown_grace", t_shutdown_grace},
-    {"resize_during_shutdown", t_resize_during_shutdown, .timeout_s = 60},
+    {"resize_during_shutdown", t_resize_during_shutdown, .timeout_s = 120},
     {"token", t_token},
     {"metrics", t_metrics},
     {"socket_modes", t_socket_modes},

@@ -721,13 +721,13 @@ int main(int argc, char** argv) {
       {"test_fault_is_off_by_default", test_fault_is_off_by_default},
       {NULL, NULL},
   };
-  /* every case starts a daemon, fills its workers and waits for stops: 60
-   * s each, where a case takes 1-6 s */
+  /* every case starts a daemon, fills its workers and waits for stops:
+   * 120 s each, where a case takes 1-6 s */
   iso_test_suite suite = {.rows = kCases,
                           .nrows = sizeof kCases / sizeof *kCases,
                           .row_size = sizeof *kCases,
                           .run_row = run_row,
                           .cases = more,
-                          .timeout_s = 60};
+                          .timeout_s = 120};
   return iso_test_run(argc, argv, &suite);
 }

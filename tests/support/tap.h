@@ -15,7 +15,7 @@
  * child, waits for it up to its timeout, and prints one TAP line:
  *   ok 3 - foo (0.02 s)
  *   not ok 4 - bar # failed
- *   not ok 7 - cancel_midway # timeout after 30 s
+ *   not ok 7 - cancel_midway # timeout after 60 s
  *   not ok 8 - baz # signal 11 (Segmentation fault)
  *   not ok 9 - qux # exit status 1     (a sanitizer's report is above)
  * and at the end "N/M passed" (exit status 0 iff all passed). A failed
@@ -53,8 +53,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The default timeout of one case, before ISO_TEST_TIMEOUT_SCALE. */
-#define ISO_TEST_TIMEOUT_S 30
+/* The default timeout of one case, before ISO_TEST_TIMEOUT_SCALE: above
+ * the 30 s the helpers give a program (proc_run) or a reply, so that their
+ * own report comes first. */
+#define ISO_TEST_TIMEOUT_S 60
 
 typedef struct iso_test {
   const char* name;
