@@ -1,0 +1,262 @@
+/* test_perms.c: permission sets (ops/perms.c): parsing the --allow-*
+ * lists, narrowing a grant to what a job asks for, equality and hashing,
+ * the checks ops make, and narrowing bounded against hostile lists.
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "iso_buf.h"
+#include "iso_err.h"
+#include "iso_json.h"
+#include "iso_mp.h"
+#include "iso_ops.h"
+#include "ops_harness.h"
+#include "tap.h"
+
+static void check_describe(const iso_perms* p, const char* want) {
+  char buf[256];
+  int n = iso_perms_describe(p, buf, sizeof buf);
+  CHECK_STR(buf, want);
+  CHECK_EQ(n, strlen(want));
+}
+
+static void check_parse_err(const char* r, const char* e, const char* want) {
+  iso_perms* p = NULL;
+  char err[256] = "";
+  CHECK_EQ(iso_perms_parse(r, NULL, e, &p, err, sizeof err), ISO_EINVAL);
+  CHECK(p == NULL);
+  CHECK_STR(err, want);
+}
+
+static void t_perms_parse(void) {
+  iso_perms* p = perms("data/,cache/x,data/sub,a/./b", NULL, "LANG,HOME,LANG");
+  check_describe(p, "read=a/b,cache/x,data write=none env=HOME,LANG");
+  iso_perms_unref(p);
+  p = perms(".", "", NULL);
+  check_describe(p, "read=* write=* env=none");
+  iso_perms_unref(p);
+  check_describe(iso_perms_none(), "read=none write=none env=none");
+  check_describe(NULL, "read=none write=none env=none");
+  check_parse_err("/etc", NULL,
+                  "--allow-read: entry \"/etc\" is an absolute path (paths "
+                  "are relative to the data root)");
+  check_parse_err("a/../b", NULL,
+                  "--allow-read: entry \"a/../b\" has a \"..\" component");
+  check_parse_err("..", NULL,
+                  "--allow-read: entry \"..\" has a \"..\" component");
+  check_parse_err("a//b", NULL,
+                  "--allow-read: entry \"a//b\" has an empty component");
+  check_parse_err("a,,b", NULL, "--allow-read: entry \"\" is empty");
+  check_parse_err("a,", NULL, "--allow-read: entry \"\" is empty");
+  check_parse_err(NULL, "A=B", "--allow-env: entry \"A=B\" contains '='");
+  /* describe follows snprintf's rule */
+  char small[8];
+  p = perms("data", NULL, NULL);
+  CHECK_EQ(iso_perms_describe(p, small, sizeof small),
+           strlen("read=data write=none env=none"));
+  CHECK_STR(small, "read=da");
+  iso_perms_unref(p);
+}
+
+static int narrow(const iso_perms* g,
+                  const char* json,
+                  iso_perms** out,
+                  char* err) {
+  iso_buf b;
+  iso_buf_init(&b);
+  CHECK_EQ(iso_json_to_msgpack(json, strlen(json), &b), 0);
+  err[0] = '\0';
+  *out = NULL;
+  int rc = iso_perms_narrow(g, b.data, b.len, out, err, 256);
+  iso_buf_free(&b);
+  return rc;
+}
+
+static void check_narrow(const iso_perms* g,
+                         const char* json,
+                         const char* want) {
+  iso_perms* p;
+  char err[256];
+  CHECK_EQ(narrow(g, json, &p, err), 0);
+  CHECK_STR(err, "");
+  check_describe(p, want);
+  iso_perms_unref(p);
+}
+
+static void check_narrow_err(const iso_perms* g,
+                             const char* json,
+                             int rc,
+                             const char* want) {
+  iso_perms* p;
+  char err[256];
+  CHECK_EQ(narrow(g, json, &p, err), rc);
+  CHECK(p == NULL);
+  CHECK_STR(err, want);
+}
+
+static void t_perms_narrow(void) {
+  iso_perms* g = perms("data,cache", "data/out", "HOME");
+  iso_perms* p = NULL;
+  char err[256];
+  CHECK_EQ(iso_perms_narrow(g, NULL, 0, &p, err, sizeof err), 0);
+  CHECK(p == g); /* a new reference to the same set */
+  iso_perms_unref(p);
+  check_narrow(g, "{}", "read=none write=none env=none");
+  check_narrow(g, "{\"read\":true,\"write\":false,\"env\":null}",
+               "read=cache,data write=none env=none");
+  check_narrow(g, "{\"read\":[\"data/x\",\"data\"],\"write\":[\"data/out/a\"]}",
+               "read=data write=data/out/a env=none");
+  check_narrow(g, "{\"read\":[],\"env\":[\"HOME\"]}",
+               "read=none write=none env=HOME");
+  check_narrow(g_all, "{\"read\":true,\"write\":[\".\"]}",
+               "read=* write=* env=none");
+  check_narrow_err(g, "{\"read\":[\"database\"]}", ISO_EPERM,
+                   "permissions: read \"database\" is not granted by the "
+                   "service (--allow-read=cache,data)");
+  check_narrow_err(g, "{\"write\":[\"data\"]}", ISO_EPERM,
+                   "permissions: write \"data\" is not granted by the "
+                   "service (--allow-write=data/out)");
+  check_narrow_err(iso_perms_none(), "{\"env\":[\"HOME\"]}", ISO_EPERM,
+                   "permissions: env \"HOME\" is not granted by the service "
+                   "(no --allow-env)");
+  check_narrow_err(g, "{\"net\":true}", ISO_EINVAL,
+                   "permissions: unknown key \"net\" (expected read, write "
+                   "and env)");
+  check_narrow_err(g, "{\"read\":true,\"read\":false}", ISO_EINVAL,
+                   "permissions: duplicate key \"read\" (expected read, "
+                   "write and env)");
+  check_narrow_err(g, "{\"read\":1}", ISO_EINVAL,
+                   "permissions: read must be true, false or an array of "
+                   "strings");
+  check_narrow_err(g, "{\"read\":[1]}", ISO_EINVAL,
+                   "permissions: read: entries must be strings");
+  check_narrow_err(g, "{\"read\":[\"/etc\"]}", ISO_EINVAL,
+                   "permissions: read: entry \"/etc\" is an absolute path "
+                   "(paths are relative to the data root)");
+  check_narrow_err(g, "{\"read\":[\"data/../x\"]}", ISO_EINVAL,
+                   "permissions: read: entry \"data/../x\" has a \"..\" "
+                   "component");
+  check_narrow_err(g, "[true]", ISO_EINVAL,
+                   "permissions: must be a map such as {read: [\"data\"]}");
+  static const uint8_t trunc[] = {0x81, 0xa4, 'r', 'e', 'a', 'd'};
+  CHECK_EQ(iso_perms_narrow(g, trunc, sizeof trunc, &p, err, sizeof err),
+           ISO_EINVAL);
+  iso_perms_unref(g);
+}
+
+static void t_perms_equal_hash(void) {
+  iso_perms* a = perms("b,a", NULL, "X");
+  iso_perms* b = perms("a,b,a/c", NULL, "X,X");
+  iso_perms* c = perms("a", NULL, "X");
+  iso_perms* n = perms(NULL, NULL, NULL);
+  iso_perms* w = perms(NULL, "a,b", "X"); /* same lists, other kind */
+  CHECK(iso_perms_equal(a, b));
+  CHECK_EQ(iso_perms_hash(a), iso_perms_hash(b));
+  CHECK(!iso_perms_equal(a, c));
+  CHECK(iso_perms_hash(a) != iso_perms_hash(c));
+  CHECK(!iso_perms_equal(a, w));
+  CHECK(iso_perms_hash(a) != iso_perms_hash(w));
+  CHECK(iso_perms_equal(n, iso_perms_none()));
+  CHECK_EQ(iso_perms_hash(n), iso_perms_hash(iso_perms_none()));
+  /* ref/unref: the static set is never counted; NULL is fine */
+  CHECK(iso_perms_ref(iso_perms_none()) == iso_perms_none());
+  iso_perms_unref(iso_perms_none());
+  iso_perms_unref(NULL);
+  CHECK(iso_perms_ref(a) == a);
+  iso_perms_unref(a);
+  iso_perms_unref(a);
+  iso_perms_unref(b);
+  iso_perms_unref(c);
+  iso_perms_unref(n);
+  iso_perms_unref(w);
+}
+
+static void t_perms_allows(void) {
+  iso_perms* p = perms("data,x/y", NULL, "HOME");
+  CHECK(iso_perms_allows_path(p, ISO_PERM_READ, "data"));
+  CHECK(iso_perms_allows_path(p, ISO_PERM_READ, "data/x"));
+  CHECK(iso_perms_allows_path(p, ISO_PERM_READ, "data/x/y/z"));
+  CHECK(!iso_perms_allows_path(p, ISO_PERM_READ, "database"));
+  CHECK(!iso_perms_allows_path(p, ISO_PERM_READ, "dat"));
+  CHECK(!iso_perms_allows_path(p, ISO_PERM_READ, ""));
+  CHECK(!iso_perms_allows_path(p, ISO_PERM_READ, "x"));
+  CHECK(iso_perms_allows_path(p, ISO_PERM_READ, "x/y"));
+  CHECK(!iso_perms_allows_path(p, ISO_PERM_READ, "x/yz"));
+  CHECK(!iso_perms_allows_path(p, ISO_PERM_WRITE, "data"));
+  CHECK(!iso_perms_allows_path(p, ISO_PERM_ENV, "data"));
+  CHECK(iso_perms_allows(p, ISO_PERM_READ));
+  CHECK(!iso_perms_allows(p, ISO_PERM_WRITE));
+  CHECK(iso_perms_allows(p, ISO_PERM_ENV));
+  CHECK(iso_perms_allows(p, ISO_PERM_NONE));
+  CHECK(iso_perms_allows(NULL, ISO_PERM_NONE));
+  CHECK(!iso_perms_allows(NULL, ISO_PERM_READ));
+  CHECK(iso_perms_allows_name(p, "HOME"));
+  CHECK(!iso_perms_allows_name(p, "HOMER"));
+  CHECK(!iso_perms_allows_name(p, "HOM"));
+  CHECK(iso_perms_allows_path(g_all, ISO_PERM_WRITE, ""));
+  CHECK(iso_perms_allows_name(g_all, "ANY"));
+  CHECK(!iso_perms_allows_path(iso_perms_none(), ISO_PERM_READ, "a"));
+  iso_perms_unref(p);
+}
+
+/* ---- hostile input ---- */
+
+/* A job's permission lists are bounded: narrowing stays quick whatever a
+ * request holds (it runs on the service's NNG threads). */
+static void t_perms_narrow_bounded(void) {
+  iso_perms* granted = perms("a", NULL, "HOME");
+  iso_buf req;
+  iso_buf_init(&req);
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, &req);
+  iso_mp_put_map(&w, 1);
+  iso_mp_put_cstr(&w, "read");
+  iso_mp_put_array(&w, 100000);
+  for (int i = 0; i < 100000; i++) {
+    iso_mp_put_cstr(&w, "a");
+  }
+  iso_perms* out = NULL;
+  char err[256] = "";
+  time_t t0 = time(NULL);
+  CHECK_EQ(iso_perms_narrow(granted, req.data, req.len, &out, err, sizeof err),
+           ISO_EINVAL);
+  CHECK_STR(err, "permissions: read: at most 1024 entries (got 100000)");
+  CHECK(time(NULL) - t0 < 2);
+  CHECK(out == NULL);
+  /* 1024 of them are fine, and canonical */
+  iso_buf_reset(&req);
+  iso_mp_wr_init(&w, &req);
+  iso_mp_put_map(&w, 1);
+  iso_mp_put_cstr(&w, "read");
+  iso_mp_put_array(&w, 1024);
+  for (int i = 0; i < 1024; i++) {
+    char item[16];
+    snprintf(item, sizeof item, "a/%d", i % 7);
+    iso_mp_put_cstr(&w, item);
+  }
+  CHECK_EQ(iso_perms_narrow(granted, req.data, req.len, &out, err, sizeof err),
+           0);
+  check_describe(out, "read=a/0,a/1,a/2,a/3,a/4,a/5,a/6 write=none env=none");
+  iso_perms_unref(out);
+  iso_buf_free(&req);
+  iso_perms_unref(granted);
+}
+
+static const iso_test cases[] = {
+    {"perms_parse", t_perms_parse},
+    {"perms_narrow", t_perms_narrow},
+    {"perms_equal_hash", t_perms_equal_hash},
+    {"perms_allows", t_perms_allows},
+    {"perms_narrow_bounded", t_perms_narrow_bounded},
+    {NULL, NULL}};
+
+int main(int argc, char** argv) {
+  iso_test_suite suite = {.cases = cases,
+                          .setup = ops_fixture_setup,
+                          .teardown = ops_fixture_teardown};
+  return iso_test_run(argc, argv, &suite);
+}
