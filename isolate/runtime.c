@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "iso_bootstrap.h"
+#include "iso_buf.h"
 #include "iso_err.h"
 #include "rt_private.h"
 
@@ -1258,22 +1259,23 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
       case EV_VALUE: {
         v8s_ref value = ev->value;
         ev->value = 0;
-        uint8_t* mp = NULL;
-        size_t len = 0;
+        iso_buf mp; /* empty: the value is undefined */
+        iso_buf_init(&mp);
         char err[512];
         int rc = 0;
         if (v8s_kind(rt->iso, value) != V8S_UNDEFINED) {
           enter_eval(rt, realm, ev); /* getters run JavaScript */
           rc = v8s_to_msgpack(rt->iso, realm->ctx, value, rt->value_max_bytes,
-                              &mp, &len, err, sizeof(err));
+                              &mp, err, sizeof(err));
           int lrc = eval_leave(realm, ev, rc, NULL);
           if (lrc != rc) { /* made at the heap limit: not sent */
-            free(mp);
-            mp = NULL;
             rc = lrc;
           }
         }
         v8s_ref_free(rt->iso, value);
+        if (rc != 0) {
+          iso_buf_free(&mp);
+        }
         if (rc == ISO_ETERMINATED) {
           ev->state = EV_FAILED;
           continue;
@@ -1284,8 +1286,8 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
           ev->state = EV_FAILED;
           continue;
         }
-        ev->cb(realm, ev->data, 0, mp, len, NULL);
-        free(mp);
+        ev->cb(realm, ev->data, 0, mp.data, mp.len, NULL);
+        iso_buf_free(&mp);
         return 1;
       }
       case EV_FAILED:

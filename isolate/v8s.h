@@ -30,6 +30,7 @@ extern "C" {
 #endif
 
 struct uv_loop_s;
+struct iso_buf;
 
 typedef struct v8s_isolate v8s_isolate;
 typedef uint32_t v8s_ref;
@@ -415,17 +416,18 @@ int v8s_ops_resolve(v8s_isolate* iso,
 
 /* ---- msgpack ---- */
 
-/* v8s_to_msgpack: encode value as msgpack into a malloc'd buffer *out
- * (caller frees), of at most max_bytes (0: 256 MiB). Mapping in
+/* v8s_to_msgpack: append value as msgpack, at most max_bytes of it (0:
+ * 256 MiB), to the caller's buffer `out` (codec/iso_buf.h). Mapping in
  * docs/values.md. Returns 0, or ISO_ETYPE with err naming the path and the
  * offending type (a function, a symbol, a cycle, a BigInt outside int64),
- * or ISO_ETOOBIG when the encoding would pass max_bytes. */
+ * ISO_ETOOBIG when the encoding would pass max_bytes, ISO_ENOMEM, or
+ * ISO_ETERMINATED; on failure out->len is what it was (its allocation may
+ * have grown: the caller frees it either way). */
 int v8s_to_msgpack(v8s_isolate* iso,
                    v8s_ref ctx,
                    v8s_ref value,
                    size_t max_bytes,
-                   uint8_t** out,
-                   size_t* out_len,
+                   struct iso_buf* out,
                    char* err,
                    size_t errlen);
 

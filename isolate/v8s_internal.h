@@ -13,7 +13,8 @@
 //   v8s_modules.cc   ES and JSON modules, resolution, import(), import.meta
 //   v8s_natives.cc   the prelude's __iso natives
 //   v8s_ops.cc       the op registry's functions on __iso.ops
-//   v8s_msgpack.cc   JavaScript values <-> msgpack (docs/values.md)
+//   v8s_msgpack.cc   JavaScript values <-> msgpack (docs/values.md), on the
+//                    codec's reader and writer (codec/iso_mp.h)
 //
 // Every entry point opens the same scopes with ENTER (HandleScope, the
 // ref'd Context's Context::Scope) and, where JavaScript can run, a TryCatch
@@ -30,7 +31,6 @@
 #include <v8.h>
 
 #include <atomic>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -39,7 +39,9 @@
 #include <utility>
 #include <vector>
 
+#include "iso_buf.h"
 #include "iso_err.h"
+#include "iso_mp.h"
 #include "v8s.h"
 
 using v8::Array;
@@ -300,96 +302,20 @@ bool install_ops(v8s_isolate* iso, Local<Context> context, Local<Object> n);
 
 // ---- msgpack (v8s_msgpack.cc) ----
 
-struct Writer {
-  std::string out;
-  void u8(uint8_t b) { out.push_back(static_cast<char>(b)); }
-  void be(uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; i--) {
-      u8(static_cast<uint8_t>(v >> (8 * i)));
-    }
-  }
-  void raw(const void* p, size_t n) {
-    out.append(static_cast<const char*>(p), n);
-  }
-  void nil() { u8(0xc0); }
-  void boolean(bool b) { u8(b ? 0xc3 : 0xc2); }
-  void int64(int64_t v) {
-    if (v >= 0) {
-      if (v < 128) {
-        u8(static_cast<uint8_t>(v));
-      } else if (v < 256) {
-        u8(0xcc), be(v, 1);
-      } else if (v < 65536) {
-        u8(0xcd), be(v, 2);
-      } else if (v < 4294967296LL) {
-        u8(0xce), be(v, 4);
-      } else {
-        u8(0xcf), be(v, 8);
-      }
-    } else if (v >= -32) {
-      u8(static_cast<uint8_t>(v));
-    } else if (v >= -128) {
-      u8(0xd0), be(static_cast<uint64_t>(v), 1);
-    } else if (v >= -32768) {
-      u8(0xd1), be(static_cast<uint64_t>(v), 2);
-    } else if (v >= -2147483648LL) {
-      u8(0xd2), be(static_cast<uint64_t>(v), 4);
-    } else {
-      u8(0xd3), be(static_cast<uint64_t>(v), 8);
-    }
-  }
-  void float64(double d) {
-    uint64_t bits;
-    memcpy(&bits, &d, 8);
-    u8(0xcb), be(bits, 8);
-  }
-  void head(uint8_t fix,
-            uint8_t fixmax,
-            uint8_t b8,
-            uint8_t b16,
-            uint8_t b32,
-            size_t n) {
-    if (fix != 0 && n <= fixmax) {
-      u8(static_cast<uint8_t>(fix | n));
-    } else if (b8 != 0 && n < 256) {
-      u8(b8), be(n, 1);
-    } else if (n < 65536) {
-      u8(b16), be(n, 2);
-    } else {
-      u8(b32), be(n, 4);
-    }
-  }
-  void str_head(size_t n) { head(0xa0, 31, 0xd9, 0xda, 0xdb, n); }
-  void bin(const void* p, size_t n) {
-    head(0, 0, 0xc4, 0xc5, 0xc6, n);
-    raw(p, n);
-  }
-  void array_head(size_t n) { head(0x90, 15, 0, 0xdc, 0xdd, n); }
-  void map_head(size_t n) { head(0x80, 15, 0, 0xde, 0xdf, n); }
-  void timestamp(double ms) {
-    double secs = std::floor(ms / 1000.0);
-    int64_t sec = static_cast<int64_t>(secs);
-    uint32_t nsec = static_cast<uint32_t>((ms - secs * 1000.0) * 1e6);
-    if (nsec >= 1000000000u) {
-      nsec = 999999999u;
-    }
-    if (sec >= 0 && sec < (1LL << 34)) {
-      u8(0xd7), u8(0xff);
-      be((static_cast<uint64_t>(nsec) << 34) | static_cast<uint64_t>(sec), 8);
-    } else {
-      u8(0xc7), u8(12), u8(0xff);
-      be(nsec, 4), be(static_cast<uint64_t>(sec), 8);
-    }
-  }
-};
-
-// A JavaScript value as msgpack into w, at most `limit` bytes; on failure
-// err says what and where ("the value.a[2] is a function, ...").
+// A JavaScript value as msgpack, appended to the caller's iso_buf through
+// the codec's writer (codec/iso_mp.h), at most `limit` bytes of it; on
+// failure err says what and where ("the value.a[2] is a function, ...").
 struct Encoder {
+  Encoder(Isolate* isolate, Local<Context> context, size_t limit, iso_buf* out)
+      : isolate(isolate), context(context), limit(limit), start(out->len) {
+    iso_mp_wr_init(&w, out);
+  }
+
   Isolate* isolate;
   Local<Context> context;
   size_t limit;
-  Writer w;
+  size_t start;  // out->len before the value
+  iso_mp_wr w;
   std::vector<Local<Object>> path;
   std::string err;
   bool too_big = false;

@@ -1,15 +1,18 @@
 // v8s_msgpack.cc: JavaScript values to msgpack and back (the mapping is
 // docs/values.md).
 //
-// The Encoder walks a value without running JavaScript beyond its getters
-// and refuses what cannot be sent (functions, symbols, cycles, BigInts
-// outside int64) with an error naming where; it checks its size and a
-// termination at every element. The Decoder reads hostile bytes: counts are
-// checked against what is left before anything is allocated, nesting is
-// bounded by kMaxDepth, and a map becomes a plain object only when every
-// key is a string.
+// Both sides use the codec's msgpack (codec/iso_mp.h): the Encoder writes
+// through its writer into an iso_buf, the Decoder reads with its bounded
+// reader. What is JavaScript's is here. The Encoder walks a value without
+// running JavaScript beyond its getters and refuses what cannot be sent
+// (functions, symbols, cycles, BigInts outside int64) with an error naming
+// where; it checks its size and a termination at every element. The
+// Decoder reads hostile bytes: counts are checked against what is left
+// before anything is allocated, nesting is bounded by kMaxDepth, and a map
+// becomes a plain object only when every key is a string.
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -27,13 +30,16 @@ bool Encoder::over() {
   if (iso_of(isolate)->stop_requested.load(std::memory_order_relaxed)) {
     return true; /* stopped: element reads of holes never notice */
   }
-  if (w.out.size() <= limit) {
+  if (w.err == 0 && w.buf->len - start <= limit) {
     return false;
   }
   if (!too_big) {
     too_big = true;
-    fail("the value is larger than " + std::to_string(limit) +
-         " bytes of msgpack");
+    // ISO_ENOMEM from the writer, or ISO_ETOOBIG for a length past
+    // msgpack's 32 bits (which is past any limit too)
+    fail(w.err == ISO_ENOMEM ? std::string("out of memory for the msgpack")
+                             : "the value is larger than " +
+                                   std::to_string(limit) + " bytes of msgpack");
   }
   return true;
 }
@@ -47,11 +53,17 @@ bool Encoder::fail(const std::string& what) {
 
 bool Encoder::string(Local<String> s) {
   int n = s->Utf8Length(isolate);
-  w.str_head(n);
-  size_t at = w.out.size();
-  w.out.resize(at + n);
-  s->WriteUtf8(isolate, &w.out[at], n, nullptr,
+  iso_mp_put_str_head(&w, n);
+  if (w.err == 0 && iso_buf_reserve(w.buf, n) != 0) {
+    w.err = ISO_ENOMEM;
+  }
+  if (w.err != 0) {
+    return true;  // over() reports it
+  }
+  s->WriteUtf8(isolate, reinterpret_cast<char*>(w.buf->data + w.buf->len), n,
+               nullptr,
                String::NO_NULL_TERMINATION | String::REPLACE_INVALID_UTF8);
+  w.buf->len += n;
   return true;
 }
 
@@ -61,28 +73,27 @@ bool Encoder::text(Local<Value> v) {
     return string(v.As<String>());
   }
   std::string t = to_std(isolate, v);
-  w.str_head(t.size());
-  w.raw(t.data(), t.size());
+  iso_mp_put_str(&w, t.data(), t.size());
   return true;
 }
 
 bool Encoder::number(double d) {
   if (std::isfinite(d) && d == std::floor(d) && d >= -9223372036854775808.0 &&
       d < 9223372036854775808.0 && !(d == 0 && std::signbit(d))) {
-    w.int64(static_cast<int64_t>(d));
+    iso_mp_put_int(&w, static_cast<int64_t>(d));
   } else {
-    w.float64(d);
+    iso_mp_put_double(&w, d);
   }
   return true;
 }
 
 bool Encoder::value(Local<Value> v, const std::string& where) {
   if (v->IsUndefined() || v->IsNull()) {
-    w.nil();
+    iso_mp_put_nil(&w);
     return true;
   }
   if (v->IsBoolean()) {
-    w.boolean(v->IsTrue());
+    iso_mp_put_bool(&w, v->IsTrue());
     return true;
   }
   if (v->IsNumber()) {
@@ -97,7 +108,7 @@ bool Encoder::value(Local<Value> v, const std::string& where) {
     if (!lossless) {
       return fail(where + " is a BigInt outside the int64 range");
     }
-    w.int64(i);
+    iso_mp_put_int(&w, i);
     return true;
   }
   if (v->IsSymbol()) {
@@ -111,7 +122,7 @@ bool Encoder::value(Local<Value> v, const std::string& where) {
       return number(v.As<v8::NumberObject>()->ValueOf());
     }
     if (v->IsBooleanObject()) {
-      w.boolean(v.As<v8::BooleanObject>()->ValueOf());
+      iso_mp_put_bool(&w, v.As<v8::BooleanObject>()->ValueOf());
       return true;
     }
     return string(v.As<v8::StringObject>()->ValueOf());
@@ -121,13 +132,20 @@ bool Encoder::value(Local<Value> v, const std::string& where) {
     if (!std::isfinite(ms)) {
       return fail(where + " is an invalid Date");
     }
-    w.timestamp(ms);
+    // seconds and nanoseconds, the nanoseconds clamped below 1e9 (a
+    // rounding of ms can reach it)
+    double secs = std::floor(ms / 1000.0);
+    uint32_t nsec = static_cast<uint32_t>((ms - secs * 1000.0) * 1e6);
+    if (nsec >= 1000000000u) {
+      nsec = 999999999u;
+    }
+    iso_mp_put_timestamp(&w, static_cast<int64_t>(secs), nsec);
     return true;
   }
   const uint8_t* p;
   size_t n;
   if (view_bytes(v, &p, &n)) {
-    w.bin(p, n);
+    iso_mp_put_bin(&w, p, n);
     return true;
   }
   if (v->IsPromise()) {
@@ -155,7 +173,7 @@ bool Encoder::container(Local<Object> obj, const std::string& where) {
   if (obj->IsArray()) {
     Local<Array> a = obj.As<Array>();
     uint32_t n = a->Length();
-    w.array_head(n);
+    iso_mp_put_array(&w, n);
     for (uint32_t i = 0; i < n; i++) {
       Local<Value> e;
       if (over()) {
@@ -173,7 +191,7 @@ bool Encoder::container(Local<Object> obj, const std::string& where) {
   if (obj->IsMap()) {
     Local<Array> pairs = obj.As<v8::Map>()->AsArray();
     uint32_t n = pairs->Length() / 2;
-    w.map_head(n);
+    iso_mp_put_map(&w, n);
     for (uint32_t i = 0; i < n * 2; i++) {
       if (over()) {
         return false;
@@ -191,7 +209,7 @@ bool Encoder::container(Local<Object> obj, const std::string& where) {
   if (obj->IsSet()) {
     Local<Array> items = obj.As<v8::Set>()->AsArray();
     uint32_t n = items->Length();
-    w.array_head(n);
+    iso_mp_put_array(&w, n);
     for (uint32_t i = 0; i < n; i++) {
       if (over()) {
         return false;
@@ -207,8 +225,8 @@ bool Encoder::container(Local<Object> obj, const std::string& where) {
     return true;
   }
   if (obj->IsNativeError()) {
-    w.map_head(2);
-    w.str_head(4), w.raw("name", 4);
+    iso_mp_put_map(&w, 2);
+    iso_mp_put_str(&w, "name", 4);
     Local<Value> name, message;
     if (!obj->Get(context, str(isolate, "name")).ToLocal(&name) ||
         !obj->Get(context, str(isolate, "message")).ToLocal(&message)) {
@@ -217,7 +235,7 @@ bool Encoder::container(Local<Object> obj, const std::string& where) {
     // name and message may be anything (a Symbol, an object whose
     // toString throws): their detail strings, which run no JavaScript
     text(name);
-    w.str_head(7), w.raw("message", 7);
+    iso_mp_put_str(&w, "message", 7);
     return text(message);
   }
   Local<Array> keys;
@@ -227,7 +245,7 @@ bool Encoder::container(Local<Object> obj, const std::string& where) {
     return fail(where + ": reading its keys failed");
   }
   uint32_t n = keys->Length();
-  w.map_head(n);
+  iso_mp_put_map(&w, n);
   for (uint32_t i = 0; i < n; i++) {
     if (over()) {
       return false;
@@ -249,37 +267,35 @@ bool Encoder::container(Local<Object> obj, const std::string& where) {
 
 namespace {
 
+// Reads with the codec's bounded reader (codec/iso_mp.h), which checks a
+// count against the bytes left before anything is allocated; what is
+// JavaScript's (depth, integers past 2^53 as BigInts, timestamps as Dates,
+// maps as objects or Maps) and the error texts JavaScript sees are here.
 struct Decoder {
   Isolate* isolate;
   Local<Context> context;
-  const uint8_t* p;
-  const uint8_t* end;
+  iso_mp_rd r;
   std::string err;
 
-  bool need(size_t n) {
-    if (static_cast<size_t>(end - p) < n) {
+  // The reader's error rc for the object that starts with byte b.
+  bool failed(int rc, uint8_t b) {
+    if (rc == ISO_MP_ECOUNT) {
+      bool is_map = (b & 0xf0) == 0x80 || b == 0xde || b == 0xdf;
+      err = is_map ? "msgpack map count exceeds the message"
+                   : "msgpack array count exceeds the message";
+    } else if (rc == ISO_MP_EBYTE) {
+      err = "invalid msgpack byte";
+    } else {
       err = "truncated msgpack";
-      return false;
     }
-    return true;
-  }
-  uint64_t be(int n) {
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) {
-      v = (v << 8) | *p++;
-    }
-    return v;
-  }
-  bool length(int n, size_t* out) {
-    if (!need(n)) {
-      return false;
-    }
-    *out = static_cast<size_t>(be(n));
-    return true;
+    return false;
   }
   Local<Value> integer(int64_t i) {
     if (i > 9007199254740991LL || i < -9007199254740991LL) {
       return BigInt::New(isolate, i);
+    }
+    if (i >= INT32_MIN && i <= INT32_MAX) {
+      return Integer::New(isolate, static_cast<int32_t>(i));
     }
     return Number::New(isolate, static_cast<double>(i));
   }
@@ -289,128 +305,50 @@ struct Decoder {
       err = "msgpack nested too deeply";
       return false;
     }
-    if (!need(1)) {
-      return false;
+    uint8_t b = r.p < r.end ? *r.p : 0;
+    iso_mp_obj o;
+    int rc = iso_mp_read(&r, &o);
+    if (rc != 0) {
+      return failed(rc, b);
     }
-    uint8_t b = *p++;
-    size_t n = 0;
-    if (b <= 0x7f) {
-      *out = Integer::New(isolate, b);
-      return true;
-    }
-    if (b >= 0xe0) {
-      *out = Integer::New(isolate, static_cast<int8_t>(b));
-      return true;
-    }
-    if ((b & 0xf0) == 0x80) {
-      return map(b & 0x0f, out, depth);
-    }
-    if ((b & 0xf0) == 0x90) {
-      return array(b & 0x0f, out, depth);
-    }
-    if ((b & 0xe0) == 0xa0) {
-      return string(b & 0x1f, out);
-    }
-    switch (b) {
-      case 0xc0:
+    switch (o.type) {
+      case ISO_MP_NIL:
         *out = v8::Null(isolate);
         return true;
-      case 0xc2:
-        *out = v8::False(isolate);
+      case ISO_MP_BOOL:
+        *out = o.v.b ? v8::True(isolate) : v8::False(isolate);
         return true;
-      case 0xc3:
-        *out = v8::True(isolate);
-        return true;
-      case 0xc4:
-      case 0xc5:
-      case 0xc6:
-        return length(1 << (b - 0xc4), &n) && bin(n, out);
-      case 0xc7:
-      case 0xc8:
-      case 0xc9:
-        return length(1 << (b - 0xc7), &n) && ext(n, out);
-      case 0xca: {
-        if (!need(4)) {
-          return false;
-        }
-        uint32_t bits = static_cast<uint32_t>(be(4));
-        float f;
-        memcpy(&f, &bits, 4);
-        *out = Number::New(isolate, f);
-        return true;
-      }
-      case 0xcb: {
-        if (!need(8)) {
-          return false;
-        }
-        uint64_t bits = be(8);
-        double d;
-        memcpy(&d, &bits, 8);
-        *out = Number::New(isolate, d);
-        return true;
-      }
-      case 0xcc:
-      case 0xcd:
-      case 0xce:
-      case 0xcf: {
-        int w = 1 << (b - 0xcc);
-        if (!need(w)) {
-          return false;
-        }
-        uint64_t u = be(w);
-        if (u > 9007199254740991ULL) {
-          *out = BigInt::NewFromUnsigned(isolate, u);
+      case ISO_MP_UINT:
+        if (o.v.u > 9007199254740991ULL) {
+          *out = BigInt::NewFromUnsigned(isolate, o.v.u);
         } else {
-          *out = integer(static_cast<int64_t>(u));
+          *out = integer(static_cast<int64_t>(o.v.u));
         }
         return true;
-      }
-      case 0xd0:
-      case 0xd1:
-      case 0xd2:
-      case 0xd3: {
-        int w = 1 << (b - 0xd0);
-        if (!need(w)) {
-          return false;
-        }
-        uint64_t u = be(w);
-        int64_t i;
-        if (w == 1) {
-          i = static_cast<int8_t>(u);
-        } else if (w == 2) {
-          i = static_cast<int16_t>(u);
-        } else if (w == 4) {
-          i = static_cast<int32_t>(u);
-        } else {
-          i = static_cast<int64_t>(u);
-        }
-        *out = integer(i);
+      case ISO_MP_INT:
+        *out = integer(o.v.i);
         return true;
-      }
-      case 0xd4:
-      case 0xd5:
-      case 0xd6:
-      case 0xd7:
-      case 0xd8:
-        return ext(static_cast<size_t>(1) << (b - 0xd4), out);
-      case 0xd9:
-      case 0xda:
-      case 0xdb:
-        return length(1 << (b - 0xd9), &n) && string(n, out);
-      case 0xdc:
-      case 0xdd:
-        return length(b == 0xdc ? 2 : 4, &n) && array(n, out, depth);
-      case 0xde:
-      case 0xdf:
-        return length(b == 0xde ? 2 : 4, &n) && map(n, out, depth);
-      default:
-        err = "invalid msgpack byte";
-        return false;
+      case ISO_MP_F32:
+      case ISO_MP_F64:
+        *out = Number::New(isolate, o.v.f);
+        return true;
+      case ISO_MP_STR:
+        return string(o.data, o.len, out);
+      case ISO_MP_BIN:
+        return bin(o.data, o.len, out);
+      case ISO_MP_EXT:
+        return ext(o, out);
+      case ISO_MP_ARRAY:
+        return array(o.len, out, depth);
+      case ISO_MP_MAP:
+        return map(o.len, out, depth);
     }
+    err = "invalid msgpack byte";
+    return false;
   }
 
-  bool string(size_t n, Local<Value>* out) {
-    if (!need(n) || n > static_cast<size_t>(String::kMaxLength)) {
+  bool string(const uint8_t* p, size_t n, Local<Value>* out) {
+    if (n > static_cast<size_t>(String::kMaxLength)) {
       return false;
     }
     Local<String> s;
@@ -420,14 +358,10 @@ struct Decoder {
       err = "string too long";
       return false;
     }
-    p += n;
     *out = s;
     return true;
   }
-  bool bin(size_t n, Local<Value>* out) {
-    if (!need(n)) {
-      return false;
-    }
+  bool bin(const uint8_t* p, size_t n, Local<Value>* out) {
     Local<ArrayBuffer> ab;
     if (!new_buffer(isolate, n).ToLocal(&ab)) {
       err = kBufferFailed;
@@ -436,28 +370,13 @@ struct Decoder {
     if (n > 0) {  // an empty buffer's Data() may be NULL
       memcpy(ab->Data(), p, n);
     }
-    p += n;
     *out = v8::Uint8Array::New(ab, 0, n);
     return true;
   }
-  bool ext(size_t n, Local<Value>* out) {
-    if (!need(1 + n)) {
-      return false;
-    }
-    int8_t type = static_cast<int8_t>(*p++);
-    if (type == -1 && (n == 4 || n == 8 || n == 12)) {
-      int64_t sec;
-      uint32_t nsec = 0;
-      if (n == 4) {
-        sec = static_cast<int64_t>(be(4));
-      } else if (n == 8) {
-        uint64_t v = be(8);
-        nsec = static_cast<uint32_t>(v >> 34);
-        sec = static_cast<int64_t>(v & ((1ULL << 34) - 1));
-      } else {
-        nsec = static_cast<uint32_t>(be(4));
-        sec = static_cast<int64_t>(be(8));
-      }
+  bool ext(const iso_mp_obj& o, Local<Value>* out) {
+    int64_t sec;
+    uint32_t nsec;
+    if (iso_mp_timestamp(&o, &sec, &nsec)) {
       double ms = static_cast<double>(sec) * 1000.0 + nsec / 1e6;
       if (!v8::Date::New(context, ms).ToLocal(out)) {
         err = "invalid timestamp";
@@ -466,13 +385,9 @@ struct Decoder {
       return true;
     }
     // Other extension types arrive as their bytes.
-    return bin(n, out);
+    return bin(o.data, o.len, out);
   }
   bool array(size_t n, Local<Value>* out, int depth) {
-    if (n > static_cast<size_t>(end - p)) {
-      err = "msgpack array count exceeds the message";
-      return false;
-    }
     std::vector<Local<Value>> elems;
     if (!elements(n, &elems, depth)) {
       return false;
@@ -495,32 +410,23 @@ struct Decoder {
   }
   // A top-level msgpack array straight into *out (a call's arguments).
   bool array_elements(std::vector<Local<Value>>* out) {
-    if (!need(1)) {
+    if (r.p >= r.end) {
+      err = "truncated msgpack";
       return false;
     }
-    uint8_t b = *p++;
-    size_t n = 0;
-    if ((b & 0xf0) == 0x90) {
-      n = b & 0x0f;
-    } else if (b == 0xdc || b == 0xdd) {
-      if (!length(b == 0xdc ? 2 : 4, &n)) {
-        return false;
-      }
-    } else {
+    uint8_t b = *r.p;
+    if ((b & 0xf0) != 0x90 && b != 0xdc && b != 0xdd) {
       err = "args must be a msgpack array";
       return false;
     }
-    if (n > static_cast<size_t>(end - p)) {
-      err = "msgpack array count exceeds the message";
-      return false;
+    iso_mp_obj o;
+    int rc = iso_mp_read(&r, &o);
+    if (rc != 0) {
+      return failed(rc, b);
     }
-    return elements(n, out, 0);
+    return elements(o.len, out, 0);
   }
   bool map(size_t n, Local<Value>* out, int depth) {
-    if (n > static_cast<size_t>(end - p) / 2) {
-      err = "msgpack map count exceeds the message";
-      return false;
-    }
     // Plain object when every key is a string, else a Map.
     std::vector<Local<Value>> kv;
     kv.reserve(n * 2);
@@ -571,8 +477,9 @@ bool decode_value(Isolate* isolate,
     *out = v8::Undefined(isolate);
     return true;
   }
-  Decoder d{isolate, context, p, p + n, {}};
-  if (d.read(out, 0) && d.p == d.end) {
+  Decoder d{isolate, context, {}, {}};
+  iso_mp_rd_init(&d.r, p, n);
+  if (d.read(out, 0) && d.r.p == d.r.end) {
     return true;
   }
   if (why != nullptr) {
@@ -597,8 +504,9 @@ int v8s_call_msgpack(v8s_isolate* iso,
   ENTER(iso, ctx);
   std::vector<Local<Value>> args;
   if (args_mp != nullptr && args_len > 0) {
-    Decoder d{isolate, context, args_mp, args_mp + args_len, {}};
-    if (!d.array_elements(&args) || d.p != d.end) {
+    Decoder d{isolate, context, {}, {}};
+    iso_mp_rd_init(&d.r, args_mp, args_len);
+    if (!d.array_elements(&args) || d.r.p != d.r.end) {
       if (exc != nullptr) {
         v8s_exc_clear(exc);
         exc->name = strdup("TypeError");
@@ -623,27 +531,22 @@ int v8s_to_msgpack(v8s_isolate* iso,
                    v8s_ref ctx,
                    v8s_ref value,
                    size_t max_bytes,
-                   uint8_t** out,
-                   size_t* out_len,
+                   iso_buf* out,
                    char* err,
                    size_t errlen) {
   ENTER(iso, ctx);
   TryCatch tc(isolate);
-  Encoder e{isolate, context, max_bytes ? max_bytes : (size_t)256 << 20,
-            {},      {},      {}};
+  Encoder e(isolate, context, max_bytes ? max_bytes : (size_t)256 << 20, out);
   if (!e.value(ref_value(iso, value), "the value") || e.over()) {
+    out->len = e.start;  // what the caller had, nothing of the value
     if (tc.HasTerminated() || iso->stop_requested.load()) {
       return ISO_ETERMINATED;
     }
     snprintf(err, errlen, "%s", e.err.c_str());
-    return e.too_big ? ISO_ETOOBIG : ISO_ETYPE;
+    return e.w.err == ISO_ENOMEM ? ISO_ENOMEM
+           : e.too_big           ? ISO_ETOOBIG
+                                 : ISO_ETYPE;
   }
-  *out = static_cast<uint8_t*>(malloc(e.w.out.size() + 1));
-  if (*out == nullptr) {
-    return ISO_ENOMEM;
-  }
-  memcpy(*out, e.w.out.data(), e.w.out.size());
-  *out_len = e.w.out.size();
   return 0;
 }
 

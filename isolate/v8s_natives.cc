@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "iso_utf8.h"
 #include "v8s_internal.h"
 
 namespace v8s {
@@ -99,46 +100,6 @@ void n_encode_utf8(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(v8::Uint8Array::New(ab, 0, n));
 }
 
-bool utf8_valid(const uint8_t* s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = s[i];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > n) {
-      return false;
-    }
-    for (size_t k = 1; k < len; k++) {
-      if ((s[i + k] & 0xc0) != 0x80) {
-        return false;
-      }
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
 void n_decode_utf8(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
   const uint8_t* p = nullptr;
@@ -150,7 +111,7 @@ void n_decode_utf8(const FunctionCallbackInfo<Value>& args) {
     return;
   }
   bool fatal = args.Length() > 1 && args[1]->BooleanValue(isolate);
-  if (fatal && !utf8_valid(p, n)) {
+  if (fatal && !iso_utf8_valid(p, n)) {
     throw_type(isolate, "The encoded data is not valid.");
     return;
   }

@@ -19,7 +19,7 @@ namespace {
 
 // ---- ops: the registry's functions on __iso.ops ----
 
-// The arguments args[first..] as one msgpack array, into *out (a zero-arg
+// The arguments args[first..] as one msgpack array, through e (a zero-arg
 // call, the common no-op case, costs nothing). Returns false with a
 // TypeError thrown.
 bool encode_op_args(v8s_isolate* iso,
@@ -27,7 +27,7 @@ bool encode_op_args(v8s_isolate* iso,
                     int first,
                     Encoder* e) {
   int n = args.Length() - first;
-  e->w.array_head(n < 0 ? 0 : n);
+  iso_mp_put_array(&e->w, n < 0 ? 0 : n);
   for (int i = first; i < args.Length(); i++) {
     if (!e->value(args[i], "argument " + std::to_string(i - first + 1)) ||
         e->over()) {
@@ -62,6 +62,19 @@ void throw_op_error(Isolate* isolate,
                               : v8::Exception::Error(text.As<String>()));
 }
 
+// An op's arguments as msgpack, for the length of the native call.
+struct ArgsBuf {
+  iso_buf b;
+  ArgsBuf() { iso_buf_init(&b); }
+  ~ArgsBuf() {
+    if (b.data != nullptr) {  // the zero-arg no-op path: no free() call
+      iso_buf_free(&b);
+    }
+  }
+  ArgsBuf(const ArgsBuf&) = delete;
+  ArgsBuf& operator=(const ArgsBuf&) = delete;
+};
+
 // What an op's native starts from: the isolate, the calling context, its
 // realm (NULL once the realm is gone: the call then does nothing) and the
 // op's index (the function's data).
@@ -91,13 +104,14 @@ void n_op_sync(const FunctionCallbackInfo<Value>& args) {
   static const uint8_t kNoArgs[] = {0x90};
   const uint8_t* a = kNoArgs;
   size_t alen = 1;
-  Encoder e{isolate, context, iso->op_args_max, {}, {}, {}};
+  ArgsBuf buf;
   if (args.Length() > 0) {
+    Encoder e(isolate, context, iso->op_args_max, &buf.b);
     if (!encode_op_args(iso, args, 0, &e)) {
       return;
     }
-    a = reinterpret_cast<const uint8_t*>(e.w.out.data());
-    alen = e.w.out.size();
+    a = buf.b.data;
+    alen = buf.b.len;
   }
   const uint8_t* res = nullptr;
   size_t res_len = 0;
@@ -136,15 +150,15 @@ void n_op_async(const FunctionCallbackInfo<Value>& args) {
     throw_type(isolate, "an async op takes a promise id first");
     return;
   }
-  Encoder e{isolate, context, iso->op_args_max, {}, {}, {}};
+  ArgsBuf buf;
+  Encoder e(isolate, context, iso->op_args_max, &buf.b);
   if (!encode_op_args(iso, args, 1, &e)) {
     return;
   }
   const char* cls = nullptr;
   const char* msg = nullptr;
   if (iso->host->op_async(in.realm, in.op, args[0].As<v8::Uint32>()->Value(),
-                          reinterpret_cast<const uint8_t*>(e.w.out.data()),
-                          e.w.out.size(), &cls, &msg) != 0) {
+                          buf.b.data, buf.b.len, &cls, &msg) != 0) {
     throw_op_error(isolate, context, cls ? cls : "Error", msg ? msg : "");
   }
 }
