@@ -26,8 +26,8 @@ static const uint8_t k_nil[1] = {0xc0};
 
 const char* iso_proto_code_name(iso_proto_code code) {
   switch (code) {
-#define ISO_PROTO_CODE_NAME(name, str) \
-  case ISO_CODE_##name:                \
+#define ISO_PROTO_CODE_NAME(name, str, where) \
+  case ISO_CODE_##name:                       \
     return str;
     ISO_PROTO_CODE_TABLE(ISO_PROTO_CODE_NAME)
 #undef ISO_PROTO_CODE_NAME
@@ -36,9 +36,23 @@ const char* iso_proto_code_name(iso_proto_code code) {
   }
 }
 
+int iso_proto_code_where(iso_proto_code code) {
+  switch (code) {
+#define ISO_PROTO_CODE_WHERE(name, str, where) \
+  case ISO_CODE_##name:                        \
+    return where;
+    ISO_PROTO_CODE_TABLE(ISO_PROTO_CODE_WHERE)
+#undef ISO_PROTO_CODE_WHERE
+    default:
+      return 0;
+  }
+}
+
+/* A job reply's code by its name; the admin-only ones are unknown here. */
 static iso_proto_code code_from_name(const uint8_t* s, size_t n) {
-#define ISO_PROTO_CODE_MATCH(name, str)                 \
-  if (n == sizeof(str) - 1 && memcmp(s, str, n) == 0) { \
+#define ISO_PROTO_CODE_MATCH(name, str, where)          \
+  if (((where)&ISO_CODE_JOB) && n == sizeof(str) - 1 && \
+      memcmp(s, str, n) == 0) {                         \
     return ISO_CODE_##name;                             \
   }
   ISO_PROTO_CODE_TABLE(ISO_PROTO_CODE_MATCH)
@@ -811,7 +825,7 @@ int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
       status = "rejected";
       break;
     case ISO_STATUS_ERROR:
-      if (rp->code <= ISO_CODE_UNKNOWN || rp->code > ISO_CODE_INTERNAL) {
+      if (!(iso_proto_code_where(rp->code) & ISO_CODE_JOB)) {
         return ISO_EINVAL;
       }
       status = "error";

@@ -75,20 +75,30 @@ typedef enum iso_status {
   ISO_STATUS_ERROR = 3      /* the service refused or failed: code, message */
 } iso_status;
 
-/* X(enum suffix, wire string). The error codes of a status "error" reply. */
-#define ISO_PROTO_CODE_TABLE(X)     \
-  X(BAD_REQUEST, "bad_request")     \
-  X(BUSY, "busy")                   \
-  X(TIMEOUT, "timeout")             \
-  X(TOO_LARGE, "too_large")         \
-  X(SHUTTING_DOWN, "shutting_down") \
-  X(CANCELLED, "cancelled")         \
-  X(WORKER_LOST, "worker_lost")     \
-  X(INTERNAL, "internal")
+/* Which replies may carry a code: the third column of the table below. */
+#define ISO_CODE_JOB 1   /* a job reply with status "error" */
+#define ISO_CODE_ADMIN 2 /* an admin reply with ok: false (iso_admin.h) */
+
+/* X(enum suffix, wire string, ISO_CODE_JOB | ISO_CODE_ADMIN): the error
+ * codes of both protocols, one table (docs/protocol.md, "Error codes").
+ * The job codes come first (pool/metrics.h counts them by value); a new
+ * code is a row here and a line in that doc. */
+#define ISO_PROTO_CODE_TABLE(X)                                \
+  X(BAD_REQUEST, "bad_request", ISO_CODE_JOB | ISO_CODE_ADMIN) \
+  X(BUSY, "busy", ISO_CODE_JOB)                                \
+  X(TIMEOUT, "timeout", ISO_CODE_JOB)                          \
+  X(TOO_LARGE, "too_large", ISO_CODE_JOB)                      \
+  X(SHUTTING_DOWN, "shutting_down", ISO_CODE_JOB)              \
+  X(CANCELLED, "cancelled", ISO_CODE_JOB)                      \
+  X(WORKER_LOST, "worker_lost", ISO_CODE_JOB)                  \
+  X(INTERNAL, "internal", ISO_CODE_JOB | ISO_CODE_ADMIN)       \
+  X(UNAUTHORIZED, "unauthorized", ISO_CODE_ADMIN)              \
+  X(NOT_FOUND, "not_found", ISO_CODE_ADMIN)                    \
+  X(CONFLICT, "conflict", ISO_CODE_ADMIN)
 
 typedef enum iso_proto_code {
   ISO_CODE_UNKNOWN = 0, /* a code this library does not know (decode only) */
-#define ISO_PROTO_CODE_ENUM(name, str) ISO_CODE_##name,
+#define ISO_PROTO_CODE_ENUM(name, str, where) ISO_CODE_##name,
   ISO_PROTO_CODE_TABLE(ISO_PROTO_CODE_ENUM)
 #undef ISO_PROTO_CODE_ENUM
 } iso_proto_code;
@@ -123,6 +133,11 @@ typedef struct iso_stats {
 /* iso_proto_code_name: the wire string of a code ("bad_request"), or
  * "unknown". Static string. Thread: any. */
 const char* iso_proto_code_name(iso_proto_code code);
+
+/* iso_proto_code_where: the replies that may carry code (ISO_CODE_JOB,
+ * ISO_CODE_ADMIN or both), or 0 for ISO_CODE_UNKNOWN and values outside
+ * the table. Thread: any. */
+int iso_proto_code_where(iso_proto_code code);
 
 /* iso_proto_code_from_err: the reply code a server sends for an ISO_E*
  * failure: EPROTO/EINVAL -> bad_request, EBUSY -> busy, ETIMEDOUT and

@@ -40,10 +40,16 @@ static const uint64_t prom_le_us[] = {
     5000000, 10000000, 20000000, 50000000, 60000000};
 #define NPROM_LE (sizeof(prom_le_us) / sizeof(prom_le_us[0]))
 
-#define CODE_NAME(name, str) str,
-static const char* const code_names[ISO_METRICS_NCODES] = {
-    "unknown", ISO_PROTO_CODE_TABLE(CODE_NAME)};
-#undef CODE_NAME
+/* errors[] holds the job codes only: they must be the table's first rows.
+ * (NCODES is taken out of the table's expansion first: a macro does not
+ * expand inside itself.) */
+enum { NCODES = ISO_METRICS_NCODES };
+#define JOB_CODE_FIRST(name, str, where)                             \
+  _Static_assert(                                                    \
+      !((where)&ISO_CODE_JOB) || (int)ISO_CODE_##name < (int)NCODES, \
+      "job codes come first in ISO_PROTO_CODE_TABLE: " str);
+ISO_PROTO_CODE_TABLE(JOB_CODE_FIRST)
+#undef JOB_CODE_FIRST
 
 static const char* const kind_names[ISO_METRICS_NKINDS] = {"eval", "call"};
 
@@ -476,8 +482,10 @@ int iso_metrics_prometheus(const iso_metrics_snap* s,
       if (c == ISO_CODE_UNKNOWN && t->errors[c] == 0) {
         continue;
       }
-      const char* err[] = {"kind", kind_names[k], "outcome", "error",
-                           "code", code_names[c], NULL};
+      const char* err[] = {"kind",    kind_names[k],
+                           "outcome", "error",
+                           "code",    iso_proto_code_name((iso_proto_code)c),
+                           NULL};
       sample_u64(&w, ans, err, t->errors[c]);
     }
   }

@@ -69,8 +69,9 @@ typedef enum iso_metrics_stage {
 #define ISO_METRICS_REJECTED (-2)
 
 /* Error counters, indexed by iso_proto_code: [ISO_CODE_UNKNOWN] (0), then
- * one per code of ISO_PROTO_CODE_TABLE, so new codes need no change here. */
-#define ISO_METRICS_COUNT_CODE_(name, str) +1
+ * one per job code of ISO_PROTO_CODE_TABLE (the rows marked ISO_CODE_JOB,
+ * which come first), so new codes need no change here. */
+#define ISO_METRICS_COUNT_CODE_(name, str, where) +(((where)&ISO_CODE_JOB) != 0)
 #define ISO_METRICS_NCODES (1 ISO_PROTO_CODE_TABLE(ISO_METRICS_COUNT_CODE_))
 
 /* Histogram buckets, in microseconds: 10 per decade, upper bounds
