@@ -1,0 +1,154 @@
+/* js_run.c: `isopool run` on a module's text, for the prelude suites
+ * (js_run.h). The child's stdout and stderr go to files in the module's
+ * temporary directory (not pipes), read once it exited. */
+#include "js_run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+/* A child that runs longer than this is killed and the case fails. */
+#define RUN_TIMEOUT_S 30
+
+static double mono_secs(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads a whole file; NULL if it cannot. The caller frees. */
+static char* slurp(const char* path) {
+  FILE* f = fopen(path, "rb");
+  if (f == NULL) {
+    return NULL;
+  }
+  size_t cap = 4096, len = 0;
+  char* buf = malloc(cap);
+  size_t n;
+  while (buf != NULL && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+    len += n;
+    if (cap - len - 1 == 0) {
+      char* grown = realloc(buf, cap * 2);
+      if (grown == NULL) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = grown;
+      cap *= 2;
+    }
+  }
+  fclose(f);
+  if (buf != NULL) {
+    buf[len] = '\0';
+  }
+  return buf;
+}
+
+static int write_file(const char* path, const char* text) {
+  FILE* f = fopen(path, "wb");
+  if (f == NULL) {
+    return -1;
+  }
+  size_t n = strlen(text);
+  int ok = fwrite(text, 1, n, f) == n;
+  return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+int run_js(const char* source, js_run* r) {
+  memset(r, 0, sizeof(*r));
+  r->status = -1;
+  const char* tmp = getenv("TMPDIR");
+  char dir[512], main_js[600], out_path[600], err_path[600];
+  snprintf(dir, sizeof(dir), "%s/iso-console-XXXXXX",
+           tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+  if (mkdtemp(dir) == NULL) {
+    perror("mkdtemp");
+    return -1;
+  }
+  snprintf(main_js, sizeof(main_js), "%s/main.js", dir);
+  snprintf(out_path, sizeof(out_path), "%s/stdout", dir);
+  snprintf(err_path, sizeof(err_path), "%s/stderr", dir);
+  int rc = -1;
+  if (write_file(main_js, source) != 0) {
+    perror("write main.js");
+    goto done;
+  }
+  double start = mono_secs();
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    goto done;
+  }
+  if (pid == 0) {
+    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (out < 0 || err < 0 || chdir(dir) != 0) {
+      _exit(127);
+    }
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    execl(ISO_BIN_DIR "/isopool", "isopool", "run", main_js, (char*)NULL);
+    _exit(127);
+  }
+  int wstatus = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &wstatus, WNOHANG);
+    if (w == pid) {
+      break;
+    }
+    if (w < 0 && errno != EINTR) {
+      perror("waitpid");
+      goto done;
+    }
+    if (mono_secs() - start > RUN_TIMEOUT_S) {
+      fprintf(stderr, "  isopool ran over %ds; killed\n", RUN_TIMEOUT_S);
+      kill(pid, SIGKILL);
+      waitpid(pid, &wstatus, 0);
+      wstatus = -1;
+      break;
+    }
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
+  r->secs = mono_secs() - start;
+  if (wstatus != -1 && WIFEXITED(wstatus)) {
+    r->status = WEXITSTATUS(wstatus);
+  }
+  r->out = slurp(out_path);
+  r->err = slurp(err_path);
+  rc = (r->out != NULL && r->err != NULL) ? 0 : -1;
+done:
+  unlink(main_js);
+  unlink(out_path);
+  unlink(err_path);
+  rmdir(dir);
+  return rc;
+}
+
+void run_free(js_run* r) {
+  free(r->out);
+  free(r->err);
+  memset(r, 0, sizeof(*r));
+}
+
+int starts_with(const char* s, const char* prefix) {
+  return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int js_run_ready(void) {
+  if (access(ISO_BIN_DIR "/isopool", X_OK) != 0) {
+    fprintf(stderr, "%s/isopool is missing; build it first\n", ISO_BIN_DIR);
+    return -1;
+  }
+  return 0;
+}

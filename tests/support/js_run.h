@@ -1,0 +1,56 @@
+/* js_run.h: runs a module's text through `isopool run`, the way a user
+ * of the command does, for the suites of the prelude's globals
+ * (test_console, test_inspect, test_timers, test_encoding, test_events,
+ * test_globals). Library iso_test_support; the isopool it runs is the
+ * build tree's (ISO_BIN_DIR).
+ *
+ *   EXPECT_RUN(JS(console.log("%s", 1);), 0, "1\n", "");
+ *
+ * JS(...) stringizes its argument: the module reads as code in the suite,
+ * and arrives as one line (so stack frames all say main.js:1). Inside
+ * JS(...), use double-quoted strings only, and no '#' or unbalanced
+ * parentheses outside strings. Suites keep their cases out of `make
+ * format` (// clang-format off): clang-format would reflow the JavaScript
+ * as if it were C, and splitting a token such as => changes the source.
+ */
+#ifndef ISO_JS_RUN_H
+#define ISO_JS_RUN_H
+
+#include "tap.h"
+
+#define JS(...) #__VA_ARGS__
+
+typedef struct js_run {
+  int status;  /* exit status; -1 when killed or not exited normally */
+  char* out;   /* stdout, NUL-terminated; owned */
+  char* err;   /* stderr, NUL-terminated; owned */
+  double secs; /* wall time of the child */
+} js_run;
+
+/* run_js: runs `isopool run main.js` on source in a fresh temporary
+ * directory (removed after), killed after 30 s. Returns 0 and fills r
+ * (release it with run_free), or -1 when the child could not be started
+ * or its output not read. */
+int run_js(const char* source, js_run* r);
+void run_free(js_run* r);
+
+/* js_run_ready: 0 when the build's isopool exists; else -1 and says so
+ * (a suite's setup). */
+int js_run_ready(void);
+
+/* starts_with: whether s (may be NULL) starts with prefix. */
+int starts_with(const char* s, const char* prefix);
+
+/* Runs src and checks the exit status and the exact stdout and stderr. A
+ * macro, so a failure names the case's own line. */
+#define EXPECT_RUN(src, want_status, want_out, want_err) \
+  do {                                                   \
+    js_run r_;                                           \
+    CHECK(run_js((src), &r_) == 0);                      \
+    CHECK_EQ(r_.status, (want_status));                  \
+    CHECK_STR(r_.out, (want_out));                       \
+    CHECK_STR(r_.err, (want_err));                       \
+    run_free(&r_);                                       \
+  } while (0)
+
+#endif /* ISO_JS_RUN_H */
