@@ -129,7 +129,7 @@ static void count_workers(iso_pool* pool,
                           int* inflight,
                           int* q) {
   *alive = *inflight = 0;
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   *configured = pool->configured;
   for (int i = 0; i < pool->nworkers; i++) {
     int st = atomic_load(&pool->workers[i]->state);
@@ -137,7 +137,7 @@ static void count_workers(iso_pool* pool,
     *inflight += pool->workers[i]->inflight;
   }
   *q = pool->qlen;
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
 }
 
 static void jw_totals(iso_buf* b, const iso_metrics_totals* t) {
@@ -193,19 +193,17 @@ static void cmd_status(iso_pool* pool, reply* r) {
 }
 
 static const char* worker_state_name(int st) {
-  static const char* const kNames[] = {[POOL_W_STARTING] = "starting",
-                                       [POOL_W_RUNNING] = "running",
-                                       [POOL_W_RECYCLING] = "recycling",
-                                       [POOL_W_RETIRING] = "retiring",
-                                       [POOL_W_STOPPED] = "stopped",
-                                       [POOL_W_LOST] = "lost"};
+  static const char* const kNames[] = {
+      [POOL_W_STARTING] = "starting",   [POOL_W_RUNNING] = "running",
+      [POOL_W_RECYCLING] = "recycling", [POOL_W_RETIRING] = "retiring",
+      [POOL_W_STOPPED] = "stopped",     [POOL_W_LOST] = "lost"};
   return st >= 0 && st <= POOL_W_LOST ? kNames[st] : "unknown";
 }
 
 static void cmd_workers(iso_pool* pool, reply* r) {
   iso_buf* b = &r->json;
   jw(b, "{\"ok\":true,\"workers\":[");
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   for (int i = 0; i < pool->nworkers; i++) {
     pool_worker* w = pool->workers[i];
     char last[sizeof(w->last_error)];
@@ -226,14 +224,14 @@ static void cmd_workers(iso_pool* pool, reply* r) {
     }
     jw(b, "}");
   }
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   jw(b, "]}");
 }
 
 /* The next job after (*req, *i) that is not answered yet, walking the
  * registry in order; start with *req NULL. Called with jobs_lock. */
 static pool_job* next_unanswered(iso_pool* pool, pool_req** req, size_t* i) {
-  assert(pool__held(&pool->jobs_lock));
+  assert(pool__mutex_held(&pool->jobs_lock));
   pool_req* q = *req != NULL ? *req : pool->reqs_head;
   size_t k = *req != NULL ? *i + 1 : 0;
   for (; q != NULL; q = q->rnext, k = 0) {
@@ -272,8 +270,8 @@ static void cmd_jobs(iso_pool* pool, reply* r) {
     return;
   }
   int n = 0, truncated = 0;
-  pthread_mutex_lock(&pool->jobs_lock);
-  pthread_mutex_lock(&pool->lock); /* on_worker, target */
+  pool__mutex_lock(&pool->jobs_lock);
+  pool__mutex_lock(&pool->lock); /* on_worker, target */
   pool_req* req = NULL;
   size_t at = 0;
   for (pool_job* j; (j = next_unanswered(pool, &req, &at)) != NULL;) {
@@ -300,13 +298,12 @@ static void cmd_jobs(iso_pool* pool, reply* r) {
     row->module[m] = '\0';
     row->has_module = in->module.ptr != NULL;
   }
-  pthread_mutex_unlock(&pool->lock);
-  pthread_mutex_unlock(&pool->jobs_lock);
+  pool__mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->jobs_lock);
   jw(b, "{\"ok\":true,\"jobs\":[");
   for (int i = 0; i < n; i++) {
     job_row* row = &rows[i];
-    jw(b, "%s{\"id\":%lld,\"client_id\":", i ? "," : "",
-       (long long)row->sid);
+    jw(b, "%s{\"id\":%lld,\"client_id\":", i ? "," : "", (long long)row->sid);
     iso_buf id;
     iso_buf_init(&id);
     /* a budget of 255 bytes of JSON: an id that needs more is shown as
@@ -385,7 +382,7 @@ static void cmd_stats(iso_pool* pool, reply* r) {
  * keeps w in the array (not reaped) and its loop running (the shutdown
  * stops workers only after it set POOL_STOP_WORKERS under the lock). */
 static void wake(iso_pool* pool, pool_worker* w, int bit) {
-  assert(pool__held(&pool->lock));
+  assert(pool__mutex_held(&pool->lock));
   if (pool->stopping >= POOL_STOP_WORKERS) {
     return;
   }
@@ -395,7 +392,7 @@ static void wake(iso_pool* pool, pool_worker* w, int bit) {
 
 static int cmd_cancel(iso_pool* pool, int64_t sid, reply* r, char* why) {
   pool_cancel c = {0};
-  pthread_mutex_lock(&pool->jobs_lock);
+  pool__mutex_lock(&pool->jobs_lock);
   pool_req* req = NULL;
   size_t at = 0;
   for (pool_job* j; (j = next_unanswered(pool, &req, &at)) != NULL;) {
@@ -406,7 +403,7 @@ static int cmd_cancel(iso_pool* pool, int64_t sid, reply* r, char* why) {
       break;
     }
   }
-  pthread_mutex_unlock(&pool->jobs_lock);
+  pool__mutex_unlock(&pool->jobs_lock);
   if (c.job == NULL) {
     snprintf(why, 256, "job %lld is not in flight (see `poolctl jobs`)",
              (long long)sid);
@@ -423,7 +420,7 @@ static int cmd_reload(iso_pool* pool, const char* module, reply* r) {
   int n = 0;
   /* no worker is reaped while we wait for its answer (the reaper reads
    * this under the lock) */
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   atomic_fetch_add(&pool->admin_waiting, 1);
   for (int i = 0; i < pool->nworkers; i++) {
     pool_worker* w = pool->workers[i];
@@ -434,7 +431,7 @@ static int cmd_reload(iso_pool* pool, const char* module, reply* r) {
     wake(pool, w, POOL_CTL_RELOAD);
     ws[n++] = w;
   }
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   int dropped = 0;
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
@@ -459,7 +456,7 @@ static int cmd_recycle(iso_pool* pool, int id, int all, reply* r, char* why) {
   iso_buf ids;
   iso_buf_init(&ids);
   int n = 0;
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   for (int i = 0; i < pool->nworkers; i++) {
     pool_worker* w = pool->workers[i];
     if ((all || w->id == id) && atomic_load(&w->state) == POOL_W_RUNNING) {
@@ -471,7 +468,7 @@ static int cmd_recycle(iso_pool* pool, int id, int all, reply* r, char* why) {
       n = -1; /* there, but not running */
     }
   }
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   if (!all && n <= 0) {
     iso_buf_free(&ids);
     snprintf(why, 256,
@@ -512,10 +509,10 @@ static int cmd_stop(iso_pool* pool, int64_t grace_ms, reply* r, char* why) {
     snprintf(why, 256, "this service cannot be stopped from the admin socket");
     return -1;
   }
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   pool->stop_grace_ms = grace_ms;
   pool->draining = 1; /* new jobs: shutting_down from now on */
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   atomic_store(&pool->state, grace_ms == POOL_DRAIN ? ISO_POOL_DRAINING
                                                     : ISO_POOL_SHUTTING_DOWN);
   pool__log(pool, "info", "admin: %s",

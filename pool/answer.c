@@ -331,12 +331,13 @@ static void req_reply(pool_req* req) {
 /* Numbers the request's jobs and registers it: one lock hold per
  * request, not per job (a batch of 256 costs what one job does). */
 void pool__req_register(iso_pool* pool, pool_req* req) {
+  assert(!pool__mutex_held(&pool->lock)); /* jobs_lock comes first */
   size_t n = req->msg.count;
   int64_t base = atomic_fetch_add(&pool->next_sid, (long long)n);
   for (size_t i = 0; i < n; i++) {
     req->jobs[i].sid = base + (int64_t)i + 1;
   }
-  pthread_mutex_lock(&pool->jobs_lock);
+  pool__mutex_lock(&pool->jobs_lock);
   req->rprev = pool->reqs_tail;
   req->rnext = NULL;
   if (pool->reqs_tail != NULL) {
@@ -345,14 +346,15 @@ void pool__req_register(iso_pool* pool, pool_req* req) {
     pool->reqs_head = req;
   }
   pool->reqs_tail = req;
-  pthread_mutex_unlock(&pool->jobs_lock);
+  pool__mutex_unlock(&pool->jobs_lock);
 }
 
 /* Its last job is answered. The request is freed only after this (each
  * job is answered before it is released), so a reader holding jobs_lock
  * may use any registered request. */
 static void req_unregister(iso_pool* pool, pool_req* req) {
-  pthread_mutex_lock(&pool->jobs_lock);
+  assert(!pool__mutex_held(&pool->lock)); /* jobs_lock comes first */
+  pool__mutex_lock(&pool->jobs_lock);
   if (req->rprev != NULL) {
     req->rprev->rnext = req->rnext;
   } else {
@@ -363,7 +365,7 @@ static void req_unregister(iso_pool* pool, pool_req* req) {
   } else {
     pool->reqs_tail = req->rprev;
   }
-  pthread_mutex_unlock(&pool->jobs_lock);
+  pool__mutex_unlock(&pool->jobs_lock);
 }
 
 /* ---- reporting and releasing ---- */
@@ -405,11 +407,13 @@ void pool__answer_claimed(pool_job* job,
                           iso_proto_code code,
                           const char* msg,
                           int worker) {
+  assert(!pool__on_worker(NULL));
   encode_error(job, code, msg, worker);
   answered(job);
 }
 
 void pool__answer_refuse(pool_job* job, iso_proto_code code, const char* msg) {
+  assert(!pool__on_worker(NULL));
   if (pool__answer_claim(job)) {
     pool__answer_claimed(job, code, msg, -1);
   }
@@ -417,6 +421,7 @@ void pool__answer_refuse(pool_job* job, iso_proto_code code, const char* msg) {
 }
 
 void pool__answer_result(pool_worker* w, pool_job* job) {
+  assert(pool__on_worker(w));
   if (pool__answer_claim(job)) {
     job->by_worker = 1;
     encode_result(w, job);
@@ -425,6 +430,7 @@ void pool__answer_result(pool_worker* w, pool_job* job) {
 }
 
 void pool__answer_stopping(pool_job* job) {
+  assert(pool__on_worker(job->worker)); /* NULL: never started */
   if (pool__answer_claim(job)) {
     job->by_worker = 1;
     encode_error(job, ISO_CODE_SHUTTING_DOWN, "the service is shutting down",
@@ -433,6 +439,7 @@ void pool__answer_stopping(pool_job* job) {
 }
 
 void pool__answer_returned(pool_job* job) {
+  assert(!pool__on_worker(NULL));
   if (job->by_worker) {
     answered(job);
   }
@@ -443,11 +450,13 @@ size_t pool__answer_unanswered(iso_pool* pool,
                                pool_worker* w,
                                iso_proto_code code,
                                const char* msg) {
+  assert(!pool__on_worker(NULL));
+  assert(!pool__mutex_held(&pool->lock)); /* jobs_lock comes first */
   pool_job** left = NULL;
   size_t n = 0, cap = 0;
-  pthread_mutex_lock(&pool->jobs_lock);
+  pool__mutex_lock(&pool->jobs_lock);
   if (w != NULL) {
-    pthread_mutex_lock(&pool->lock); /* target and on_worker */
+    pool__mutex_lock(&pool->lock); /* target and on_worker */
   }
   for (pool_req* req = pool->reqs_head; req != NULL; req = req->rnext) {
     for (size_t i = 0; i < req->msg.count; i++) {
@@ -472,9 +481,9 @@ size_t pool__answer_unanswered(iso_pool* pool,
     }
   }
   if (w != NULL) {
-    pthread_mutex_unlock(&pool->lock);
+    pool__mutex_unlock(&pool->lock);
   }
-  pthread_mutex_unlock(&pool->jobs_lock);
+  pool__mutex_unlock(&pool->jobs_lock);
   for (size_t i = 0; i < n; i++) {
     pool__answer_claimed(left[i], code, msg, w != NULL ? w->id : -1);
     pool__answer_release(left[i]);

@@ -53,7 +53,7 @@
 /* The least-loaded running worker with room, or NULL. Called with the
  * lock. */
 static pool_worker* least_loaded(iso_pool* pool) {
-  assert(pool__held(&pool->lock));
+  assert(pool__mutex_held(&pool->lock));
   pool_worker* best = NULL;
   int cap = pool->opts.max_inflight_per_worker;
   for (int i = 0; i < pool->nworkers; i++) {
@@ -88,7 +88,7 @@ static void route_send(pool_job** jobs, size_t n) {
 
 /* The wait queue. Called with the lock. */
 static void queue_push(iso_pool* pool, pool_job* job) {
-  assert(pool__held(&pool->lock));
+  assert(pool__mutex_held(&pool->lock));
   job->qnext = NULL;
   if (pool->qtail != NULL) {
     pool->qtail->qnext = job;
@@ -100,7 +100,7 @@ static void queue_push(iso_pool* pool, pool_job* job) {
 }
 
 static pool_job* queue_pop(iso_pool* pool) {
-  assert(pool__held(&pool->lock));
+  assert(pool__mutex_held(&pool->lock));
   pool_job* job = pool->qhead;
   if (job != NULL) {
     pool->qhead = job->qnext;
@@ -215,7 +215,7 @@ void pool__request_cb(iso_server_req* sreq,
     iso_metrics_accepted(pool->metrics, iso_metrics_kind_of(job->in->kind));
   }
   pool__req_register(pool, req);
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   for (size_t i = 0; i < n; i++) {
     pool_job* job = &req->jobs[i];
     int64_t t = job->in->timeout_ms;
@@ -245,7 +245,7 @@ void pool__request_cb(iso_server_req* sreq,
       refused_code[nrefused++] = ISO_CODE_BUSY;
     }
   }
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   route_send(routed, nrouted);
   for (size_t i = 0; i < nrefused; i++) {
     pool_job* job = refused[i];
@@ -273,7 +273,7 @@ void pool__request_cb(iso_server_req* sreq,
 
 /* Takes job off pool->cancels. Called with the lock. */
 static void cancels_remove(iso_pool* pool, pool_job* job) {
-  assert(pool__held(&pool->lock));
+  assert(pool__mutex_held(&pool->lock));
   for (pool_job** pp = &pool->cancels; *pp != NULL; pp = &(*pp)->cnext) {
     if (*pp == job) {
       *pp = job->cnext;
@@ -291,7 +291,7 @@ static void refill(iso_pool* pool, pool_worker* w, void* const* back, int n) {
   pool_job* stack[64];
   pool_job** jobs = stack;
   size_t k = 0;
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   w->inflight -= n;
   for (int i = 0; back != NULL && i < n; i++) {
     pool_job* job = back[i];
@@ -315,7 +315,7 @@ static void refill(iso_pool* pool, pool_worker* w, void* const* back, int n) {
       jobs[k++] = job;
     }
   }
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   route_send(jobs, k);
   if (jobs != stack) {
     free(jobs);
@@ -330,6 +330,7 @@ void pool__refill(iso_pool* pool, pool_worker* w, int done) {
 /* Finished jobs from a worker. Thread: an NNG thread (the bus). */
 void pool__disp_bus_cb(void* const* items, size_t n, void* arg) {
   pool_worker* w = arg;
+  assert(!pool__on_worker(NULL));
   refill(w->pool, w, items, (int)n);
   for (size_t i = 0; i < n; i++) {
     pool__answer_returned(items[i]);
@@ -340,9 +341,10 @@ void pool__disp_bus_cb(void* const* items, size_t n, void* arg) {
 
 /* Called with jobs_lock (see pool_private.h). */
 void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
-  assert(pool__held(&pool->jobs_lock));
+  assert(pool__mutex_held(&pool->jobs_lock));
+  assert(!pool__on_worker(NULL));
   *c = (pool_cancel){.job = job};
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   /* a queued job leaves the queue first, so the dispatcher never sends
    * it */
   pool_job* prev = NULL;
@@ -379,7 +381,7 @@ void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
     }
   }
   atomic_fetch_add(&job->req->refs, 1); /* ours, until cancel_end */
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
 }
 
 void pool__cancel_end(iso_pool* pool, pool_cancel* c, const char* msg) {
@@ -400,7 +402,8 @@ void pool__peer_closed_cb(uint32_t peer, void* arg) {
   iso_pool* pool = arg;
   pool_cancel* cs = NULL;
   size_t n = 0, cap = 0;
-  pthread_mutex_lock(&pool->jobs_lock);
+  assert(!pool__mutex_held(&pool->lock)); /* jobs_lock comes first */
+  pool__mutex_lock(&pool->jobs_lock);
   for (pool_req* req = pool->reqs_head; req != NULL; req = req->rnext) {
     if (req->peer != peer) {
       continue;
@@ -421,7 +424,7 @@ void pool__peer_closed_cb(uint32_t peer, void* arg) {
       pool__cancel_begin(pool, &req->jobs[i], &cs[n++]);
     }
   }
-  pthread_mutex_unlock(&pool->jobs_lock);
+  pool__mutex_unlock(&pool->jobs_lock);
   size_t answered = 0;
   for (size_t i = 0; i < n; i++) {
     answered += cs[i].claimed;

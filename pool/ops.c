@@ -79,6 +79,7 @@ int pool__ops_start(iso_pool* pool, char* err, size_t errlen) {
 /* Thread: a worker (its runtime's flush). */
 int pool__op_send(void* worker, iso_op_batch* b) {
   pool_worker* w = worker;
+  assert(pool__on_worker(w));
   b->route = w;
   atomic_fetch_add(&w->pool->batches_out, 1);
   int rc = iso_queue_send(w->pool->opq, b);
@@ -91,6 +92,7 @@ int pool__op_send(void* worker, iso_op_batch* b) {
 /* Batches back from the op threads. Thread: the worker (its ops_poll). */
 void pool__ops_bus_cb(void* const* items, size_t n, void* arg) {
   pool_worker* w = arg;
+  assert(pool__on_worker(w));
   for (size_t i = 0; i < n; i++) {
     iso_op_batch* b = items[i];
     atomic_fetch_sub(&w->pool->batches_out, 1);
@@ -128,11 +130,11 @@ void pool__ops_stop(iso_pool* pool) {
    * they arrive on the buses asynchronously, so wait a little for them */
   uint64_t end = pool__now() + 1000000000ull;
   do {
-    pthread_mutex_lock(&pool->lock);
+    pool__mutex_lock(&pool->lock);
     for (int i = 0; i < pool->nworkers; i++) {
       iso_bus_drain(pool->workers[i]->ops_end, free_batches, pool);
     }
-    pthread_mutex_unlock(&pool->lock);
+    pool__mutex_unlock(&pool->lock);
     if (atomic_load(&pool->batches_out) <= 0) {
       break;
     }
@@ -143,12 +145,13 @@ void pool__ops_stop(iso_pool* pool) {
 /* A worker is about to close its op bus (stopped): what came back on it
  * is freed. Thread: not the worker's. */
 void pool__ops_forget(iso_pool* pool, pool_worker* w) {
+  assert(!pool__on_worker(w));
   if (w->ops_end != NULL) {
     iso_bus_drain(w->ops_end, free_batches, pool);
   }
 }
 
-void pool__ops_free(iso_pool* pool) {
+void pool__ops_close(iso_pool* pool) {
   iso_queue_close(pool->opq);
   pool->opq = NULL;
   free(pool->op_threads);

@@ -42,6 +42,12 @@
 #include "iso_err.h"
 #include "pool_private.h"
 
+#ifndef NDEBUG
+_Thread_local char pool__thread_tag;
+_Thread_local pool_worker* pool__this_worker;
+_Thread_local iso_pool* pool__this_watchdog;
+#endif
+
 static int fail(char* err, size_t errlen, int rc, const char* fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -62,27 +68,29 @@ static void sleep_ms(int ms) {
 
 /* Stops a worker that is out of the array (or never got in) and frees
  * it. Thread: not the worker's own, not an NNG callback. */
-static void worker_destroy(iso_pool* pool, pool_worker* w, int launched) {
+static void worker_free(iso_pool* pool, pool_worker* w, int launched) {
+  assert(!pool__on_worker(w));
   if (launched) {
     pool__worker_stop(w, 0);
   }
   pool__ops_forget(pool, w);
   iso_bus_close(w->end);
   iso_bus_close(w->ops_end);
-  pool__worker_free(w);
+  pool__worker_close(w);
   free(w);
 }
 
 /* Starts a new worker and puts it in the array, running. Returns 0 or an
  * error with err. Thread: the controlling thread or the admin plane's. */
 static int worker_add(iso_pool* pool, char* err, size_t errlen) {
+  assert(pool__mutex_held(&pool->resize_lock));
   pool_worker* w = calloc(1, sizeof(*w));
   if (w == NULL) {
     return fail(err, errlen, ISO_ENOMEM, "out of memory");
   }
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   pool__worker_init(w, pool, pool->next_worker_id++);
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   char name[64];
   snprintf(name, sizeof(name), "%p-w%d", (void*)pool, w->id);
   /* the worker reads its ends from its own loop (iso_bus_fd) */
@@ -94,7 +102,7 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
   }
   if (rc != 0) {
     fail(err, errlen, rc, "cannot open the message bus: %s", iso_strerror(rc));
-    worker_destroy(pool, w, 0);
+    worker_free(pool, w, 0);
     return rc;
   }
   rc = pool__worker_start(w); /* waits until its runtime is up */
@@ -103,18 +111,18 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
   }
   if (rc != 0) {
     fail(err, errlen, rc, "%s", w->start_err);
-    worker_destroy(pool, w, w->thread_started);
+    worker_free(pool, w, w->thread_started);
     return rc;
   }
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   int stopping = pool->stopping != POOL_STOP_NONE;
   if (!stopping) {
     pool->workers[pool->nworkers++] = w;
     atomic_store(&w->state, POOL_W_RUNNING);
   }
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   if (stopping) { /* the shutdown began while it started: it never ran */
-    worker_destroy(pool, w, 1);
+    worker_free(pool, w, 1);
     return fail(err, errlen, ISO_ECLOSED, "the service is stopping");
   }
   pool__refill(pool, w, 0);
@@ -124,12 +132,13 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
 /* Frees the retiring workers with nothing in flight. Thread: the
  * watchdog. */
 void pool__reap(iso_pool* pool) {
+  assert(pool__on_watchdog(pool));
   pool_worker* done[POOL_MAX_WORKERS];
   int n = 0;
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   /* an admin command holds workers; the shutdown stops them all */
-  int hold = atomic_load(&pool->admin_waiting) > 0 ||
-             pool->stopping != POOL_STOP_NONE;
+  int hold =
+      atomic_load(&pool->admin_waiting) > 0 || pool->stopping != POOL_STOP_NONE;
   for (int i = 0; i < pool->nworkers && !hold;) {
     pool_worker* w = pool->workers[i];
     int st = atomic_load(&w->state);
@@ -141,29 +150,30 @@ void pool__reap(iso_pool* pool) {
       i++;
     }
   }
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   for (int i = 0; i < n; i++) {
     atomic_store(&done[i]->state, POOL_W_STOPPED);
-    worker_destroy(pool, done[i], 1);
+    worker_free(pool, done[i], 1);
   }
 }
 
 static int resize_locked(iso_pool* pool, int n, char* err, size_t errlen);
 
 int pool__resize(iso_pool* pool, int n, char* err, size_t errlen) {
-  if (pthread_mutex_trylock(&pool->resize_lock) != 0) {
+  if (pool__mutex_trylock(&pool->resize_lock) != 0) {
     snprintf(err, errlen, "a resize is under way; try again when it is done");
     return ISO_EBUSY;
   }
   int rc = resize_locked(pool, n, err, errlen);
-  pthread_mutex_unlock(&pool->resize_lock);
+  pool__mutex_unlock(&pool->resize_lock);
   return rc;
 }
 
 static int resize_locked(iso_pool* pool, int n, char* err, size_t errlen) {
-  pthread_mutex_lock(&pool->lock);
+  assert(pool__mutex_held(&pool->resize_lock));
+  pool__mutex_lock(&pool->lock);
   if (pool->stopping != POOL_STOP_NONE) {
-    pthread_mutex_unlock(&pool->lock);
+    pool__mutex_unlock(&pool->lock);
     return fail(err, errlen, ISO_ECLOSED, "the service is stopping");
   }
   int alive = 0;
@@ -182,7 +192,7 @@ static int resize_locked(iso_pool* pool, int n, char* err, size_t errlen) {
     }
   }
   int missing = n - alive;
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   for (int i = 0; i < missing; i++) {
     int rc = worker_add(pool, err, errlen);
     if (rc != 0) {
@@ -228,17 +238,17 @@ static void set_defaults(iso_pool_opts* o) {
 }
 
 /* Stops and frees every worker (none may be routed to any more). */
-static void destroy_workers(iso_pool* pool) {
-  pthread_mutex_lock(&pool->lock);
+static void workers_free(iso_pool* pool) {
+  pool__mutex_lock(&pool->lock);
   int n = pool->nworkers;
   pool->nworkers = 0;
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   for (int i = 0; i < n; i++) {
     pool__worker_stop(pool->workers[i], 0);
   }
   pool__ops_stop(pool); /* op responses due to stopped workers are freed */
   for (int i = 0; i < n; i++) {
-    worker_destroy(pool, pool->workers[i], 0);
+    worker_free(pool, pool->workers[i], 0);
     pool->workers[i] = NULL;
   }
 }
@@ -263,9 +273,9 @@ int iso_pool_start(const iso_pool_opts* opts,
     free(pool);
     return rc;
   }
-  pthread_mutex_init(&pool->lock, NULL);
-  pthread_mutex_init(&pool->jobs_lock, NULL);
-  pthread_mutex_init(&pool->resize_lock, NULL);
+  pool__mutex_init(&pool->lock);
+  pool__mutex_init(&pool->jobs_lock);
+  pool__mutex_init(&pool->resize_lock);
   pthread_mutex_init(&pool->wd_lock, NULL);
   pthread_cond_init(&pool->wd_cond, NULL);
   pool->metrics = iso_metrics_new();
@@ -304,14 +314,14 @@ int iso_pool_start(const iso_pool_opts* opts,
     if (watchdog) {
       pool__watchdog_stop(pool);
     }
-    destroy_workers(pool);
+    workers_free(pool);
     iso_pool_free(pool);
     return rc;
   }
   if (!o->quiet) {
-    pthread_mutex_lock(&pool->lock); /* the admin socket is already open */
+    pool__mutex_lock(&pool->lock); /* the admin socket is already open */
     int nworkers = pool->nworkers;
-    pthread_mutex_unlock(&pool->lock);
+    pool__mutex_unlock(&pool->lock);
     char urls[512] = "";
     for (size_t i = 0, n = 0; i < o->nlisten && n < sizeof(urls); i++) {
       n += (size_t)snprintf(urls + n, sizeof(urls) - n, "%s%s", i ? " " : "",
@@ -331,11 +341,12 @@ int iso_pool_start(const iso_pool_opts* opts,
 /* ---- shutdown ---- */
 
 void pool__worker_lost(iso_pool* pool, pool_worker* w) {
-  pthread_mutex_lock(&pool->lock);
+  assert(pool__on_watchdog(pool));
+  pool__mutex_lock(&pool->lock);
   int st = atomic_load(&w->state);
   if (pool->stopping != POOL_STOP_NONE || st == POOL_W_LOST ||
       st == POOL_W_STOPPED) {
-    pthread_mutex_unlock(&pool->lock);
+    pool__mutex_unlock(&pool->lock);
     return; /* a shutdown waits for its workers with a bound of its own */
   }
   atomic_store(&w->state, POOL_W_LOST); /* routing passes it by */
@@ -344,7 +355,7 @@ void pool__worker_lost(iso_pool* pool, pool_worker* w) {
   if (!atomic_exchange(&w->stop, 1)) {
     uv_async_send(&w->async);
   }
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   char msg[160];
   snprintf(msg, sizeof(msg),
            "worker %d was lost: JavaScript on it ran on %d ms after it was "
@@ -356,12 +367,11 @@ void pool__worker_lost(iso_pool* pool, pool_worker* w) {
             "stopped; %zu job(s) answered worker_lost; starting a new worker",
             w->id, POOL_LOST_GRACE_MS, n);
   char err[256];
-  pthread_mutex_lock(&pool->resize_lock);
+  pool__mutex_lock(&pool->resize_lock);
   int rc = worker_add(pool, err, sizeof(err));
-  pthread_mutex_unlock(&pool->resize_lock);
+  pool__mutex_unlock(&pool->resize_lock);
   if (rc != 0 && rc != ISO_ECLOSED) {
-    pool__log(pool, "error", "worker %d lost and not replaced: %s", w->id,
-              err);
+    pool__log(pool, "error", "worker %d lost and not replaced: %s", w->id, err);
   }
 }
 
@@ -371,7 +381,7 @@ int iso_pool_abandoned(const iso_pool* pool) {
 
 static int total_inflight(iso_pool* pool) {
   int n = 0;
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   for (int i = 0; i < pool->nworkers; i++) {
     /* a lost or abandoned worker may never give its jobs back (they are
      * answered: the watchdog did, or the shutdown's last resort will) */
@@ -381,14 +391,14 @@ static int total_inflight(iso_pool* pool) {
     }
   }
   n += pool->qlen;
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   return n;
 }
 
 void iso_pool_shutdown(iso_pool* pool) {
   /* 1. stop taking jobs and changing workers; unless draining, what waits
    * in the queue is answered now */
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->lock);
   int drain = pool->stop_grace_ms == POOL_DRAIN;
   uint64_t grace_ms = pool->stop_grace_ms >= 0 ? (uint64_t)pool->stop_grace_ms
                                                : pool->opts.grace_ms;
@@ -401,7 +411,7 @@ void iso_pool_shutdown(iso_pool* pool) {
     pool->qhead = pool->qtail = NULL;
     pool->qlen = 0;
   }
-  pthread_mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->lock);
   while (queued != NULL) {
     pool_job* job = queued;
     queued = job->qnext;
@@ -418,14 +428,14 @@ void iso_pool_shutdown(iso_pool* pool) {
    * resize under way ends first (it adds no worker now); then the array
    * holds still */
   atomic_store(&pool->state, ISO_POOL_SHUTTING_DOWN);
-  pthread_mutex_lock(&pool->resize_lock);
-  pthread_mutex_lock(&pool->lock);
+  pool__mutex_lock(&pool->resize_lock);
+  pool__mutex_lock(&pool->lock);
   pool->stopping = POOL_STOP_WORKERS;
   int n = pool->nworkers;
   pool_worker* ws[POOL_MAX_WORKERS];
   memcpy(ws, pool->workers, (size_t)n * sizeof(ws[0]));
-  pthread_mutex_unlock(&pool->lock);
-  pthread_mutex_unlock(&pool->resize_lock);
+  pool__mutex_unlock(&pool->lock);
+  pool__mutex_unlock(&pool->resize_lock);
   /* a thread whose JavaScript never stops is not waited for past the
    * grace and one more second: SIGTERM always ends the process */
   uint64_t until = pool__now() + 1000000000ull;
@@ -466,14 +476,14 @@ void iso_pool_free(iso_pool* pool) {
   iso_server_free(pool->server);
   for (int i = 0; i < pool->nworkers; i++) {
     if (!pool->workers[i]->abandoned) { /* its thread still uses it */
-      worker_destroy(pool, pool->workers[i], 0);
+      worker_free(pool, pool->workers[i], 0);
     }
   }
-  pool__ops_free(pool);
+  pool__ops_close(pool);
   iso_metrics_free(pool->metrics);
-  pthread_mutex_destroy(&pool->lock);
-  pthread_mutex_destroy(&pool->jobs_lock);
-  pthread_mutex_destroy(&pool->resize_lock);
+  pool__mutex_close(&pool->lock);
+  pool__mutex_close(&pool->jobs_lock);
+  pool__mutex_close(&pool->resize_lock);
   pthread_mutex_destroy(&pool->wd_lock);
   pthread_cond_destroy(&pool->wd_cond);
   free(pool->modules);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "iso_buf.h"
@@ -27,27 +28,103 @@
 #include "iso_server.h"
 #include "metrics.h"
 
-/* pool__held: some thread holds m (SQLite's sqlite3_mutex_held): for
- * asserts in functions "called with the lock". A debug-build check only;
- * it cannot tell which thread holds it. */
-static inline int pool__held(pthread_mutex_t* m) {
-  if (pthread_mutex_trylock(m) == 0) {
-    pthread_mutex_unlock(m);
-    return 0;
-  }
-  return 1;
-}
-
 typedef struct pool_req pool_req;
 typedef struct pool_job pool_job;
 typedef struct pool_worker pool_worker;
+
+/* ---- debug-build checks of the thread and lock rules ----
+ *
+ * Where a comment says "Thread: w's", "worker thread only", "Thread: the
+ * watchdog" or "called with the lock", an assert says it again, as
+ * SQLite's assert(sqlite3_mutex_held(db->mutex)) does. The checks and the
+ * bookkeeping behind them exist only without NDEBUG: they run in the Debug
+ * trees (make test-asan, part of make test, and make test-tsan) and cost
+ * nothing in a release build. */
+
+/* pool_mutex: a pthread mutex that knows, in debug builds, which thread
+ * holds it, so pool__mutex_held can tell "held by me" from "held by
+ * someone" (pool->lock, pool->jobs_lock, pool->resize_lock). */
+typedef struct pool_mutex {
+  pthread_mutex_t m;
+#ifndef NDEBUG
+  atomic_uintptr_t owner; /* pool__thread_id() of its holder, 0: none */
+#endif
+} pool_mutex;
+
+#ifndef NDEBUG
+/* Each thread's own byte: its address names the thread while it lives. */
+extern _Thread_local char pool__thread_tag;
+static inline uintptr_t pool__thread_id(void) {
+  return (uintptr_t)&pool__thread_tag;
+}
+/* The worker whose thread this is, and the pool whose watchdog this is
+ * (NULL for any other thread); set by worker_main and the watchdog. */
+extern _Thread_local pool_worker* pool__this_worker;
+extern _Thread_local iso_pool* pool__this_watchdog;
+#endif
+
+static inline void pool__mutex_init(pool_mutex* m) {
+  pthread_mutex_init(&m->m, NULL);
+#ifndef NDEBUG
+  atomic_init(&m->owner, 0);
+#endif
+}
+
+static inline void pool__mutex_close(pool_mutex* m) {
+  pthread_mutex_destroy(&m->m);
+}
+
+static inline void pool__mutex_lock(pool_mutex* m) {
+  pthread_mutex_lock(&m->m);
+#ifndef NDEBUG
+  atomic_store_explicit(&m->owner, pool__thread_id(), memory_order_relaxed);
+#endif
+}
+
+/* pool__mutex_trylock: 0 when taken, else an errno (EBUSY). */
+static inline int pool__mutex_trylock(pool_mutex* m) {
+  int rc = pthread_mutex_trylock(&m->m);
+#ifndef NDEBUG
+  if (rc == 0) {
+    atomic_store_explicit(&m->owner, pool__thread_id(), memory_order_relaxed);
+  }
+#endif
+  return rc;
+}
+
+static inline void pool__mutex_unlock(pool_mutex* m) {
+#ifndef NDEBUG
+  assert(atomic_load_explicit(&m->owner, memory_order_relaxed) ==
+         pool__thread_id());
+  atomic_store_explicit(&m->owner, 0, memory_order_relaxed);
+#endif
+  pthread_mutex_unlock(&m->m);
+}
+
+#ifndef NDEBUG
+/* pool__mutex_held: the calling thread holds m. For asserts only. */
+static inline int pool__mutex_held(pool_mutex* m) {
+  return atomic_load_explicit(&m->owner, memory_order_relaxed) ==
+         pool__thread_id();
+}
+/* pool__on_worker: the calling thread is w's (w NULL: any worker's).
+ * For asserts only. */
+static inline int pool__on_worker(const pool_worker* w) {
+  return w != NULL ? pool__this_worker == w : pool__this_worker != NULL;
+}
+/* pool__on_watchdog: the calling thread is pool's watchdog. For asserts
+ * only. */
+static inline int pool__on_watchdog(const iso_pool* pool) {
+  return pool__this_watchdog == pool;
+}
+#endif
 
 struct pool_req {
   iso_pool* pool;
   pool_req *rprev, *rnext; /* the registry, until its last job's answer */
   iso_server_req* sreq;
   uint32_t peer; /* the client's connection (iso_server_req_peer) */
-  uint8_t* buf; /* the request's bytes (owned) */
+  uint8_t* buf;  /* the request's bytes (owned) */
   size_t len;
   iso_proto_msg msg;
   pool_job* jobs; /* msg.count jobs */
@@ -198,10 +275,11 @@ struct iso_pool {
    * once it has nothing in flight. nworkers: slots in use. */
   pool_worker* workers[POOL_MAX_WORKERS];
   int nworkers;
-  int configured;              /* the size the pool is asked to be (lock) */
-  int abandoned; /* workers the shutdown did not wait for (iso_pool_abandoned) */
-  int stopping;                /* POOL_STOP_* (under lock) */
-  pthread_mutex_t resize_lock; /* one resize at a time; the shutdown */
+  int configured; /* the size the pool is asked to be (lock) */
+  int abandoned;  /* workers the shutdown did not wait for (iso_pool_abandoned)
+                   */
+  int stopping;   /* POOL_STOP_* (under lock) */
+  pool_mutex resize_lock; /* one resize at a time; the shutdown */
   int next_worker_id;
   /* the admin plane */
   iso_server* admin;
@@ -210,12 +288,12 @@ struct iso_pool {
   char* admin_token;
   uint64_t started_ns;
   atomic_llong next_sid;
-  pthread_mutex_t jobs_lock; /* the registry of requests (unanswered) */
+  pool_mutex jobs_lock; /* the registry of requests (unanswered) */
   pool_req *reqs_head, *reqs_tail;
   atomic_int state;         /* ISO_POOL_RUNNING, ... (iso_pool.h) */
   atomic_int admin_waiting; /* admin commands waiting on workers: no reaping */
   int64_t stop_grace_ms;    /* asked by the admin plane: -1 none, POOL_DRAIN */
-  pthread_mutex_t lock;     /* routing: inflight counts, the wait queue */
+  pool_mutex lock;          /* routing: inflight counts, the wait queue */
   pool_job *qhead, *qtail;
   int qlen;
   pool_job* cancels; /* cancelled on a worker, not given back (watchdog) */
@@ -314,12 +392,18 @@ void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c);
 void pool__cancel_end(iso_pool* pool, pool_cancel* c, const char* msg);
 
 /* pool.c */
+/* pool__resize: n workers: new ones start at once, the newest retire
+ * (the watchdog frees them once idle). Returns 0, ISO_EBUSY (a resize is
+ * under way), ISO_ECLOSED (stopping) or a start's error, with err.
+ * Thread: not a worker's (it takes resize_lock). */
 int pool__resize(iso_pool* pool, int n, char* err, size_t errlen);
 /* pool__worker_lost: the watchdog stopped w's JavaScript and it ran on
  * for POOL_LOST_GRACE_MS: routing passes it by, its jobs are answered
  * worker_lost, it is asked to stop when (if ever) its thread comes back,
  * and a new worker takes its place. Thread: the watchdog. */
 void pool__worker_lost(iso_pool* pool, pool_worker* w);
+/* pool__reap: stops and frees the retired workers with nothing in flight
+ * (and the lost ones whose thread came back). Thread: the watchdog. */
 void pool__reap(iso_pool* pool);
 
 /* watchdog.c: pool__watchdog_start starts the thread (0, or ISO_ENOMEM);
@@ -332,29 +416,47 @@ void pool__watchdog_stop(iso_pool* pool);
 void pool__log(iso_pool* pool, const char* level, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* admin.c */
+/* admin.c: the admin socket and the metrics page, started and stopped
+ * with the pool. Thread: the controlling thread. */
 int pool__admin_start(iso_pool* pool, char* err, size_t errlen);
 void pool__admin_stop(iso_pool* pool);
 
-/* ops.c */
+/* ops.c: pool__ops_start makes the op environment, the grant and the op
+ * queue and starts the op threads; pool__ops_stop ends the threads and
+ * frees the batches still out (after the workers stopped);
+ * pool__ops_close frees what start made (the storage is the pool's).
+ * Thread: the controlling thread. */
 int pool__ops_start(iso_pool* pool, char* err, size_t errlen);
-void pool__ops_stop(iso_pool* pool); /* after the workers stopped */
-void pool__ops_free(iso_pool* pool);
+void pool__ops_stop(iso_pool* pool);
+void pool__ops_close(iso_pool* pool);
+/* pool__op_send: iso_rt_opts.op_send: a batch of op requests to the op
+ * threads. Thread: the worker's (its runtime's flush). */
 int pool__op_send(void* worker, iso_op_batch* batch);
+/* pool__ops_bus_cb: batches back from the op threads (iso_bus_drain on
+ * the worker's op bus). Thread: the worker's. */
 void pool__ops_bus_cb(void* const* items, size_t n, void* arg);
-void pool__ops_forget(iso_pool* pool, pool_worker* w); /* before its close */
+/* pool__ops_forget: frees what came back on w's op bus, before the bus
+ * closes. Thread: not w's. */
+void pool__ops_forget(iso_pool* pool, pool_worker* w);
 
 /* worker.c */
+/* pool__worker_init: sets up w (the caller's storage, zeroed) for
+ * pool__worker_start; pool__worker_close undoes it, after the worker's
+ * thread ended (pool__worker_stop) or never started. Thread: not w's. */
 void pool__worker_init(pool_worker* w, iso_pool* pool, int id);
-int pool__worker_start(pool_worker* w); /* waits for its runtime */
+void pool__worker_close(pool_worker* w);
+/* pool__worker_start: starts the worker's thread and waits until its
+ * runtime is up or failed (then w->start_rc and start_err say so).
+ * Returns 0, or ISO_ENOMEM when the thread could not be made. Thread: not
+ * a worker's. */
+int pool__worker_start(pool_worker* w);
 /* pool__worker_stop: asks the worker to stop and waits for its thread
  * until `until_ns` (pool__now() time; 0: for ever). Returns 0, or -1 when
  * the thread did not come back in time (its JavaScript would not stop):
- * the worker is then abandoned and never freed. */
+ * the worker is then abandoned and never freed. Thread: not w's. */
 int pool__worker_stop(pool_worker* w, uint64_t until_ns);
-void pool__worker_free(pool_worker* w); /* after the watchdog stopped */
 /* The worker's runtime for another thread (the watchdog), or NULL once it
- * is gone; held until pool__worker_rt_unlock. */
+ * is gone; held until pool__worker_rt_unlock. Thread: any. */
 iso_rt* pool__worker_rt_lock(pool_worker* w);
 void pool__worker_rt_unlock(pool_worker* w);
 

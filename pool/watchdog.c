@@ -29,6 +29,9 @@ static void* watchdog_main(void* arg) {
   iso_pool* pool = arg;
   unsigned rounds = 0;
   pthread_setname_np(pthread_self(), "isopool-watch");
+#ifndef NDEBUG
+  pool__this_watchdog = pool; /* for pool__on_watchdog */
+#endif
   for (;;) {
     pthread_mutex_lock(&pool->wd_lock);
     if (!pool->wd_stop) {
@@ -54,11 +57,11 @@ static void* watchdog_main(void* arg) {
      * shutdown frees them after this thread ended, so the pointers stay
      * good for the round */
     pool_worker* ws[POOL_MAX_WORKERS];
-    pthread_mutex_lock(&pool->lock);
+    pool__mutex_lock(&pool->lock);
     int nw = pool->nworkers;
     memcpy(ws, pool->workers, (size_t)nw * sizeof(ws[0]));
     int any_cancelled = pool->cancels != NULL;
-    pthread_mutex_unlock(&pool->lock);
+    pool__mutex_unlock(&pool->lock);
     /* what each runs now, and whether it runs past its deadline */
     struct {
       iso_rt* rt;
@@ -78,7 +81,7 @@ static void* watchdog_main(void* arg) {
     }
     /* or for a cancelled job on it (its deadline is now) */
     if (any_cancelled) {
-      pthread_mutex_lock(&pool->lock);
+      pool__mutex_lock(&pool->lock);
       for (pool_job* j = pool->cancels; j != NULL; j = j->cnext) {
         for (int i = 0; i < nw; i++) {
           if (j->target == ws[i] && run[i].deadline == j->deadline_ns) {
@@ -86,7 +89,7 @@ static void* watchdog_main(void* arg) {
           }
         }
       }
-      pthread_mutex_unlock(&pool->lock);
+      pool__mutex_unlock(&pool->lock);
     }
     pool_worker* lost[POOL_MAX_WORKERS];
     int nlost = 0;
@@ -113,7 +116,7 @@ static void* watchdog_main(void* arg) {
     }
     /* queued jobs past their deadline */
     pool_job* expired = NULL;
-    pthread_mutex_lock(&pool->lock);
+    pool__mutex_lock(&pool->lock);
     pool_job** pp = &pool->qhead;
     pool->qtail = NULL;
     while (*pp != NULL) {
@@ -128,7 +131,7 @@ static void* watchdog_main(void* arg) {
         pp = &job->qnext;
       }
     }
-    pthread_mutex_unlock(&pool->lock);
+    pool__mutex_unlock(&pool->lock);
     while (expired != NULL) {
       pool_job* job = expired;
       expired = job->qnext;

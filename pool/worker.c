@@ -242,6 +242,7 @@ static int realm_busy(const pool_worker* w, const iso_realm* realm) {
 static iso_realm* warm_for(pool_worker* w,
                            iso_perms* perms,
                            const char* module) {
+  assert(pool__on_worker(w));
   pool_warm* empty = NULL;
   pool_warm* lru = NULL; /* the least recently used idle realm */
   for (int i = 0; i < POOL_MAX_WARM; i++) {
@@ -334,6 +335,7 @@ static void update_warm_deadline(pool_worker* w) {
 
 static void deadline_cb(uv_timer_t* t) {
   pool_worker* w = t->data;
+  assert(pool__on_worker(w));
   uint64_t now = pool__now();
   for (pool_job* j = w->active; j != NULL; j = j->anext) {
     if (!j->settled && j->deadline_ns != 0 && j->deadline_ns <= now) {
@@ -360,6 +362,7 @@ static void active_insert(pool_worker* w, pool_job* job) {
 }
 
 static void done_push(pool_worker* w, pool_job* job) {
+  assert(pool__on_worker(w));
   if (w->ndone == w->capdone) {
     size_t cap = w->capdone ? w->capdone * 2 : 64;
     pool_job** grown = realloc(w->done, cap * sizeof(*grown));
@@ -373,6 +376,7 @@ static void done_push(pool_worker* w, pool_job* job) {
 }
 
 static void start_job(pool_worker* w, pool_job* job) {
+  assert(pool__on_worker(w));
   job->worker = w;
   job->started_ns = pool__now();
   if (atomic_load(&job->answered)) {
@@ -450,6 +454,7 @@ static void job_clear(pool_job* job) {
 }
 
 static void finish_job(pool_worker* w, pool_job* job) {
+  assert(pool__on_worker(w));
   if (job->realm != NULL && job->in->kind == ISO_JOB_EVAL) {
     iso_realm_free(job->realm); /* its late op responses are dropped */
   } else if (job->realm != NULL && is_warm(w, job->realm)) {
@@ -464,6 +469,7 @@ static void finish_job(pool_worker* w, pool_job* job) {
 /* Shutdown: answers the job shutting_down (unless someone answered it)
  * and gives it back. */
 static void give_back_unfinished(pool_worker* w, pool_job* job) {
+  assert(pool__on_worker(w));
   pool__answer_stopping(job);
   if (job->worker == NULL) {
     job->worker = w; /* never started */
@@ -474,6 +480,7 @@ static void give_back_unfinished(pool_worker* w, pool_job* job) {
 }
 
 static void send_done(pool_worker* w) {
+  assert(pool__on_worker(w));
   if (w->ndone > 0) {
     iso_bus_send(w->end, (void* const*)w->done, w->ndone);
     w->ndone = 0;
@@ -484,15 +491,16 @@ static void send_done(pool_worker* w) {
  * no new jobs, answers the ones it has, and recycles, as `poolctl recycle`
  * does. */
 static void check_condemned(pool_worker* w) {
+  assert(pool__on_worker(w));
   const char* why = w->rt != NULL ? iso_rt_condemned(w->rt) : NULL;
   if (why == NULL || w->recycle_wanted) {
     return;
   }
-  pthread_mutex_lock(&w->pool->lock);
+  pool__mutex_lock(&w->pool->lock);
   if (atomic_load(&w->state) == POOL_W_RUNNING) {
     atomic_store(&w->state, POOL_W_RECYCLING); /* no new jobs */
   }
-  pthread_mutex_unlock(&w->pool->lock);
+  pool__mutex_unlock(&w->pool->lock);
   w->recycle_wanted = 1;
   pool__log(w->pool, "warn", "worker %d: %s; recycling its isolate", w->id,
             why);
@@ -501,6 +509,7 @@ static void check_condemned(pool_worker* w) {
 /* Runs after the runtime's tick in every loop iteration. */
 static void flush_cb(uv_prepare_t* h) {
   pool_worker* w = h->data;
+  assert(pool__on_worker(w));
   check_condemned(w);
   int any = 0;
   pool_job** pp = &w->active;
@@ -529,6 +538,7 @@ static void flush_cb(uv_prepare_t* h) {
  * runnable and finish the jobs it settled, all in this iteration. */
 static void ops_poll_cb(uv_poll_t* h, int status, int events) {
   pool_worker* w = h->data;
+  assert(pool__on_worker(w));
   if (iso_bus_drain(w->ops_end, pool__ops_bus_cb, w) > 0) {
     iso_rt_tick(w->rt);
     flush_cb(&w->flush);
@@ -550,6 +560,7 @@ static void free_stale_warm(pool_worker* w) {
 /* poolctl reload: drops the warm realms (those that loaded the module, if
  * one is named) so the next calls load the modules again. */
 static void reload(pool_worker* w) {
+  assert(pool__on_worker(w));
   char spec[sizeof(w->reload_spec)];
   pthread_mutex_lock(&w->info_lock);
   memcpy(spec, w->reload_spec, sizeof(spec));
@@ -586,6 +597,7 @@ static void settle_cancelled(pool_worker* w) {
 /* The admin plane's requests (the ctl bits); a recycle waits for
  * maybe_recycle, which the callers run when no job is in hand. */
 static void control(pool_worker* w) {
+  assert(pool__on_worker(w));
   int ctl = atomic_exchange(&w->ctl, 0);
   if (ctl & POOL_CTL_CANCEL) {
     settle_cancelled(w);
@@ -601,6 +613,7 @@ static void control(pool_worker* w) {
 /* The shutdown: answers what is still running, gives every job back, and
  * ends the loop. */
 static void stop_jobs(pool_worker* w) {
+  assert(pool__on_worker(w));
   while (w->active != NULL) {
     pool_job* job = w->active;
     w->active = job->anext;
@@ -617,6 +630,7 @@ static void stop_jobs(pool_worker* w) {
 /* Wakes for the admin plane's requests and for the stop. */
 static void async_cb(uv_async_t* h) {
   pool_worker* w = h->data;
+  assert(pool__on_worker(w));
   if (atomic_load(&w->ctl) != 0) {
     control(w);
     maybe_recycle(w);
@@ -639,6 +653,7 @@ typedef struct take {
 static void take_cb(void* const* items, size_t n, void* arg) {
   take* t = arg;
   pool_worker* w = t->w;
+  assert(pool__on_worker(w));
   if (t->batches++ == 0) {
     if (atomic_load(&w->ctl) != 0) {
       control(w);
@@ -658,6 +673,7 @@ static void take_cb(void* const* items, size_t n, void* arg) {
  * their jobs and runs them in this loop iteration. */
 static void bus_poll_cb(uv_poll_t* h, int status, int events) {
   pool_worker* w = h->data;
+  assert(pool__on_worker(w));
   take t = {.w = w};
   if (iso_bus_drain(w->end, take_cb, &t) == 0) {
     return;
@@ -682,6 +698,7 @@ static void handle_closed_cb(uv_handle_t* h) {}
 /* Publishes what poolctl workers shows that only this thread can read
  * (the heap, the warm modules). */
 static void publish_info(pool_worker* w) {
+  assert(pool__on_worker(w));
   if (w->rt == NULL) {
     return;
   }
@@ -702,7 +719,8 @@ static void info_timer_cb(uv_timer_t* t) {
   publish_info(t->data);
 }
 
-static int rt_start(pool_worker* w) {
+static int rt_new(pool_worker* w) {
+  assert(pool__on_worker(w));
   iso_pool* pool = w->pool;
   iso_rt_opts ro = {
       .loop = &w->loop,
@@ -727,7 +745,8 @@ static int rt_start(pool_worker* w) {
 
 /* Frees the warm realms and the runtime; its handles close as the loop
  * runs on. */
-static void rt_stop(pool_worker* w) {
+static void rt_free(pool_worker* w) {
+  assert(pool__on_worker(w));
   for (int i = 0; i < POOL_MAX_WARM; i++) {
     warm_clear(&w->warm[i]);
   }
@@ -741,12 +760,13 @@ static void rt_stop(pool_worker* w) {
 /* poolctl recycle: once nothing is in flight here, a fresh isolate. The
  * dispatcher sends nothing new meanwhile (the state is RECYCLING). */
 static void maybe_recycle(pool_worker* w) {
+  assert(pool__on_worker(w));
   if (!w->recycle_wanted || w->active != NULL) {
     return;
   }
   w->recycle_wanted = 0;
-  rt_stop(w);
-  if (rt_start(w) != 0) {
+  rt_free(w);
+  if (rt_new(w) != 0) {
     pool__log(w->pool, "error", "worker %d: recycling failed; it retires",
               w->id);
     atomic_store(&w->state, POOL_W_RETIRING);
@@ -762,8 +782,11 @@ static void* worker_main(void* arg) {
   char name[16];
   snprintf(name, sizeof(name), "isopool-w%d", w->id);
   pthread_setname_np(pthread_self(), name);
+#ifndef NDEBUG
+  pool__this_worker = w; /* for pool__on_worker */
+#endif
   uv_loop_init(&w->loop);
-  w->start_rc = rt_start(w);
+  w->start_rc = rt_new(w);
   if (w->start_rc != 0) {
     snprintf(w->start_err, sizeof(w->start_err),
              "worker %d: cannot start a runtime: %s", w->id,
@@ -793,13 +816,13 @@ static void* worker_main(void* arg) {
   pthread_cond_broadcast(&w->info_cond);
   pthread_mutex_unlock(&w->info_lock);
   if (w->start_rc != 0) {
-    rt_stop(w);
+    rt_free(w);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
     return NULL;
   }
   uv_run(&w->loop, UV_RUN_DEFAULT);
-  rt_stop(w);
+  rt_free(w);
   uv_close((uv_handle_t*)&w->async, handle_closed_cb);
   uv_close((uv_handle_t*)&w->flush, handle_closed_cb);
   uv_close((uv_handle_t*)&w->deadline, handle_closed_cb);
@@ -812,8 +835,6 @@ static void* worker_main(void* arg) {
   return NULL;
 }
 
-/* Starts the worker's thread and waits until its runtime is up (or
- * failed: then w->start_rc says so). */
 void pool__worker_init(pool_worker* w, iso_pool* pool, int id) {
   w->pool = pool;
   w->id = id;
@@ -823,6 +844,7 @@ void pool__worker_init(pool_worker* w, iso_pool* pool, int id) {
 }
 
 int pool__worker_start(pool_worker* w) {
+  assert(!pool__on_worker(NULL));
   if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
     snprintf(w->start_err, sizeof(w->start_err),
              "worker %d: cannot create its thread", w->id);
@@ -839,6 +861,7 @@ int pool__worker_start(pool_worker* w) {
 }
 
 int pool__worker_stop(pool_worker* w, uint64_t until_ns) {
+  assert(!pool__on_worker(w)); /* it would wait for itself */
   if (!w->thread_started) {
     return 0;
   }
@@ -879,7 +902,8 @@ int pool__worker_stop(pool_worker* w, uint64_t until_ns) {
   return 0;
 }
 
-void pool__worker_free(pool_worker* w) {
+void pool__worker_close(pool_worker* w) {
+  assert(!pool__on_worker(w));
   free(w->done);
   pthread_mutex_destroy(&w->rt_lock);
   pthread_mutex_destroy(&w->info_lock);
