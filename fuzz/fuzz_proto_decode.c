@@ -6,7 +6,8 @@
  * is one msgpack value inside the input whose strings are UTF-8; an
  * accepted message holds 1..ISO_PROTO_MAX_BATCH requests, and each good one
  * obeys every rule of docs/protocol.md (kinds, names, UTF-8, args an array,
- * permissions of the right shape). Then the round trips: each good request
+ * permissions decoded into entries that point into the input, within the
+ * limits). Then the round trips: each good request
  * re-encoded as a client would (iso_proto_encode_request) decodes to the
  * same fields, and the reply the service would send for each request
  * (iso_proto_encode_reply) decodes on the client side to the same id,
@@ -39,6 +40,71 @@ static int same_bytes(iso_bytes a, iso_bytes b) {
   return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
 }
 
+static const iso_perm_list* perm_list(const iso_perm_req* pr, int k) {
+  return k == 0 ? &pr->read : k == 1 ? &pr->write : &pr->env;
+}
+
+/* A decoded `permissions`: known asks, entries inside the input within the
+ * limits, valid UTF-8 without NUL bytes. */
+static void check_perms(const iso_perm_req* pr,
+                        const uint8_t* data,
+                        size_t size) {
+  for (int k = 0; k < 3; k++) {
+    const iso_perm_list* l = perm_list(pr, k);
+    FUZZ_CHECK(pr->present || l->ask == ISO_PERM_ASK_NOTHING);
+    FUZZ_CHECK(l->ask == ISO_PERM_ASK_NOTHING || l->ask == ISO_PERM_ASK_ALL ||
+               l->ask == ISO_PERM_ASK_LIST);
+    if (l->ask != ISO_PERM_ASK_LIST) {
+      FUZZ_CHECK(l->n == 0);
+      continue;
+    }
+    FUZZ_CHECK(l->n <= ISO_PROTO_MAX_PERM_ENTRIES);
+    for (uint32_t i = 0; i < l->n; i++) {
+      FUZZ_CHECK(fuzz_inside(l->items[i].ptr, l->items[i].len, data, size));
+      check_name(l->items[i], ISO_PROTO_MAX_PERM_ENTRY);
+    }
+  }
+}
+
+static int same_perms(const iso_perm_req* a, const iso_perm_req* b) {
+  if (a->present != b->present) {
+    return 0;
+  }
+  for (int k = 0; k < 3; k++) {
+    const iso_perm_list *x = perm_list(a, k), *y = perm_list(b, k);
+    if (x->ask != y->ask || x->n != y->n) {
+      return 0;
+    }
+    for (uint32_t i = 0; i < x->n; i++) {
+      if (!same_str(x->items[i], y->items[i])) {
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+
+/* The decoded `permissions` as msgpack again (every key written, nothing
+ * as false), which is what a client sends in iso_job. */
+static void put_perms(iso_buf* out, const iso_perm_req* pr) {
+  static const char* const names[] = {"read", "write", "env"};
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, out);
+  iso_mp_put_map(&w, 3);
+  for (int k = 0; k < 3; k++) {
+    const iso_perm_list* l = perm_list(pr, k);
+    iso_mp_put_cstr(&w, names[k]);
+    if (l->ask == ISO_PERM_ASK_LIST) {
+      iso_mp_put_array(&w, l->n);
+      for (uint32_t i = 0; i < l->n; i++) {
+        iso_mp_put_str(&w, l->items[i].ptr, l->items[i].len);
+      }
+    } else {
+      iso_mp_put_bool(&w, l->ask == ISO_PERM_ASK_ALL);
+    }
+  }
+}
+
 static char* cstr(iso_str s) {
   char* c = malloc(s.len + 1);
   if (c != NULL) {
@@ -56,6 +122,11 @@ static void round_trip_request(const iso_proto_req* q) {
   if (q->kind == ISO_JOB_CALL) {
     export_name = cstr(q->export_name);
   }
+  iso_buf perms;
+  iso_buf_init(&perms);
+  if (q->permissions.present) {
+    put_perms(&perms, &q->permissions);
+  }
   iso_job job = {
       .kind = q->kind,
       /* source_len 0 means strlen: "" is NUL-terminated */
@@ -68,13 +139,13 @@ static void round_trip_request(const iso_proto_req* q) {
       .timeout_ms = q->timeout_ms,
       .id = q->id.data,
       .id_len = q->id.len,
-      .permissions = q->permissions.data,
-      .permissions_len = q->permissions.len,
+      .permissions = q->permissions.present ? perms.data : NULL,
+      .permissions_len = perms.len,
   };
   iso_buf enc;
   iso_buf_init(&enc);
   int rc = iso_proto_encode_request(&job, &enc);
-  if (rc == ISO_ENOMEM) {
+  if (rc == ISO_ENOMEM || (q->permissions.present && perms.data == NULL)) {
     goto out;
   }
   /* the decoder took it, so the client's checks must too */
@@ -92,10 +163,11 @@ static void round_trip_request(const iso_proto_req* q) {
   FUZZ_CHECK(same_str(b->export_name, q->export_name));
   FUZZ_CHECK(same_bytes(b->args, q->args));
   FUZZ_CHECK(same_bytes(b->id, q->id));
-  FUZZ_CHECK(same_bytes(b->permissions, q->permissions));
+  FUZZ_CHECK(same_perms(&b->permissions, &q->permissions));
   FUZZ_CHECK(b->timeout_ms == (q->timeout_ms > 0 ? q->timeout_ms : -1));
   iso_proto_msg_free(&m);
 out:
+  iso_buf_free(&perms);
   iso_buf_free(&enc);
   free(module);
   free(export_name);
@@ -155,6 +227,7 @@ static void check_request(const iso_proto_req* q,
   if (q->err != 0) {
     FUZZ_CHECK(q->err == ISO_EPROTO);
     FUZZ_CHECK(fuzz_text_ok(q->errmsg, ISO_PROTO_ERRMSG_MAX));
+    FUZZ_CHECK(!q->permissions.present); /* a refused request has none */
     round_trip_reply(q->id, q->errmsg, q->args);
     return;
   }
@@ -179,10 +252,7 @@ static void check_request(const iso_proto_req* q,
   FUZZ_CHECK(iso_mp_one(q->args.data, q->args.len, ISO_PROTO_MAX_DEPTH - 1) ==
              0);
   FUZZ_CHECK(q->timeout_ms >= -1);
-  if (q->permissions.data != NULL) {
-    FUZZ_CHECK(iso_proto_check_permissions(q->permissions.data,
-                                           q->permissions.len, NULL, 0) == 0);
-  }
+  check_perms(&q->permissions, data, size);
   round_trip_request(q);
   round_trip_reply(q->id, NULL, q->args);
 }

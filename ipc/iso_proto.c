@@ -393,15 +393,26 @@ static int perm_key(const iso_mp_obj* k) {
   return -1;
 }
 
-/* Checks one value of the map: true, false or an array of names. The
- * first problem stops the walk, so nothing needs skipping after it. */
-static int perm_value(iso_mp_rd* r, const char* key, char* err, size_t n) {
+/* Room for every entry a `permissions` map the decoder accepts can hold. */
+#define PERM_ITEMS (3 * ISO_PROTO_MAX_PERM_ENTRIES)
+
+/* Reads one value of the map into *out: true, false or an array of names,
+ * whose views go to items[*used..]. The first problem stops the walk, so
+ * nothing needs skipping after it. */
+static int perm_value(iso_mp_rd* r,
+                      const char* key,
+                      iso_perm_list* out,
+                      iso_str* items,
+                      uint32_t* used,
+                      char* err,
+                      size_t n) {
   iso_mp_obj o;
   if (iso_mp_read(r, &o) != 0) {
     perm_fault(err, n, "'permissions.%s' is not valid msgpack", key);
     return ISO_EINVAL;
   }
   if (o.type == ISO_MP_BOOL) {
+    out->ask = o.v.b ? ISO_PERM_ASK_ALL : ISO_PERM_ASK_NOTHING;
     return 0;
   }
   if (o.type != ISO_MP_ARRAY) {
@@ -416,6 +427,9 @@ static int perm_value(iso_mp_rd* r, const char* key, char* err, size_t n) {
                o.len, ISO_PROTO_MAX_PERM_ENTRIES);
     return ISO_EINVAL;
   }
+  out->ask = ISO_PERM_ASK_LIST;
+  out->n = o.len;
+  out->items = items + *used;
   for (uint32_t i = 0; i < o.len; i++) {
     iso_mp_obj e;
     const char* why = NULL;
@@ -440,14 +454,27 @@ static int perm_value(iso_mp_rd* r, const char* key, char* err, size_t n) {
       perm_fault(err, n, "'permissions.%s[%u]' %s", key, i, why);
       return ISO_EINVAL;
     }
+    items[*used].ptr = (const char*)e.data;
+    items[*used].len = e.len;
+    (*used)++;
   }
   return 0;
 }
 
-int iso_proto_check_permissions(const uint8_t* p,
-                                size_t len,
-                                char* err,
-                                size_t errlen) {
+/* Decodes a `permissions` value (the one msgpack value in [p, p+len)) into
+ * *out, its entries into items (PERM_ITEMS views, caller's storage) and
+ * their number into *used. Returns 0, or ISO_EINVAL with err naming the key
+ * and the problem (and *out then half filled). The one reading of the
+ * field: the server's decoder and the client's check both use it. */
+static int perms_decode(const uint8_t* p,
+                        size_t len,
+                        iso_perm_req* out,
+                        iso_str* items,
+                        uint32_t* used,
+                        char* err,
+                        size_t errlen) {
+  memset(out, 0, sizeof *out);
+  *used = 0;
   iso_mp_rd r;
   iso_mp_obj o;
   iso_mp_rd_init(&r, p, p != NULL ? len : 0);
@@ -467,6 +494,7 @@ int iso_proto_check_permissions(const uint8_t* p,
     return ISO_EINVAL;
   }
   static const char* const names[] = {"read", "write", "env"};
+  iso_perm_list* lists[] = {&out->read, &out->write, &out->env};
   unsigned seen = 0;
   for (uint32_t i = 0; i < o.len; i++) {
     iso_mp_obj k;
@@ -494,7 +522,7 @@ int iso_proto_check_permissions(const uint8_t* p,
       return ISO_EINVAL;
     }
     seen |= 1u << key;
-    int rc = perm_value(&r, names[key], err, errlen);
+    int rc = perm_value(&r, names[key], lists[key], items, used, err, errlen);
     if (rc != 0) {
       return rc;
     }
@@ -504,11 +532,55 @@ int iso_proto_check_permissions(const uint8_t* p,
                (size_t)(r.end - r.p));
     return ISO_EINVAL;
   }
+  out->present = 1;
   return 0;
 }
 
-/* Interprets the spans of one request. Faults go to sc. */
-static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
+int iso_proto_check_permissions(const uint8_t* p,
+                                size_t len,
+                                char* err,
+                                size_t errlen) {
+  iso_perm_req req;
+  iso_str items[PERM_ITEMS];
+  uint32_t used;
+  return perms_decode(p, len, &req, items, &used, err, errlen);
+}
+
+/* The request's `permissions`, decoded into q->permissions with its
+ * entries copied out of the decoder's scratch into one block the request
+ * owns (q->mem_; only for a request no fault refused so far). Returns 0 (a
+ * fault may be in sc) or ISO_ENOMEM. */
+static int build_permissions(scan* sc, iso_proto_req* q) {
+  const uint8_t* p = sc->f[F_PERMISSIONS].p;
+  size_t n = (size_t)(sc->f[F_PERMISSIONS].end - p);
+  iso_str items[PERM_ITEMS];
+  uint32_t used;
+  char why[ISO_PROTO_ERRMSG_MAX];
+  if (perms_decode(p, n, &q->permissions, items, &used, why, sizeof why) != 0) {
+    fault(sc, "%s", why);
+  }
+  if (sc->bad || used == 0) { /* a refused request needs no copy */
+    return 0;
+  }
+  iso_str* copy = malloc(used * sizeof *copy);
+  if (copy == NULL) {
+    return ISO_ENOMEM;
+  }
+  memcpy(copy, items, used * sizeof *copy);
+  iso_perm_list* lists[] = {&q->permissions.read, &q->permissions.write,
+                            &q->permissions.env};
+  for (int i = 0; i < 3; i++) {
+    if (lists[i]->n > 0) {
+      lists[i]->items = copy + (lists[i]->items - items);
+    }
+  }
+  q->mem_ = copy;
+  return 0;
+}
+
+/* Interprets the spans of one request. Faults go to sc. Returns 0 or
+ * ISO_ENOMEM. */
+static int build_req(scan* sc, iso_proto_req* q, int in_batch) {
   q->timeout_ms = -1;
   q->args.data = k_empty_array;
   q->args.len = sizeof k_empty_array;
@@ -578,16 +650,9 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
             o.type == ISO_MP_INT ? "a negative integer" : type_name(o.type));
     }
   }
+  int rc = 0;
   if (sc->f[F_PERMISSIONS].p != NULL) {
-    const uint8_t* p = sc->f[F_PERMISSIONS].p;
-    size_t n = (size_t)(sc->f[F_PERMISSIONS].end - p);
-    char why[ISO_PROTO_ERRMSG_MAX];
-    if (iso_proto_check_permissions(p, n, why, sizeof why) != 0) {
-      fault(sc, "%s", why);
-    } else {
-      q->permissions.data = p;
-      q->permissions.len = n;
-    }
+    rc = build_permissions(sc, q);
   }
 
   if (q->kind == ISO_JOB_EVAL) {
@@ -607,6 +672,10 @@ static void build_req(scan* sc, iso_proto_req* q, int in_batch) {
       q->export_name = iso_str_of("default");
     }
   }
+  if (sc->bad) { /* a refused request carries no permissions */
+    memset(&q->permissions, 0, sizeof q->permissions);
+  }
+  return rc;
 }
 
 /* "batch[3]: ", the prefix of a structural fault inside a batch (built only
@@ -653,7 +722,10 @@ static int decode_element(iso_mp_rd* r,
            sc.err);
       return ISO_EPROTO;
     }
-    build_req(&sc, q, 1);
+    rc = build_req(&sc, q, 1);
+    if (rc != 0) {
+      return rc;
+    }
   }
   if (sc.bad) {
     q->err = ISO_EPROTO;
@@ -704,10 +776,13 @@ void iso_proto_msg_free(iso_proto_msg* msg) {
   if (msg == NULL) {
     return;
   }
-  if (msg->is_batch && msg->reqs != NULL) {
-    for (size_t i = 0; i < msg->count; i++) {
+  for (size_t i = 0; msg->reqs != NULL && i < msg->count; i++) {
+    free(msg->reqs[i].mem_);
+    if (msg->is_batch) {
       free((char*)msg->reqs[i].errmsg);
     }
+  }
+  if (msg->is_batch) {
     free(msg->reqs);
   }
   memset(msg, 0, sizeof *msg);
@@ -756,9 +831,12 @@ int iso_proto_decode(const uint8_t* buf,
       }
       check_version(&top, 1);
     } else if (!top.fatal) {
-      build_req(&top, &out->one, 0);
       out->reqs = &out->one;
       out->count = 1;
+      if (build_req(&top, &out->one, 0) != 0) {
+        iso_proto_msg_free(out);
+        return ISO_ENOMEM;
+      }
     }
   }
   if (!top.bad) {

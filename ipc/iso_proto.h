@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "iso_buf.h"
+#include "iso_perm_req.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -164,10 +165,11 @@ typedef struct iso_proto_req {
   iso_str export_name; /* call: "default" if absent; eval: {NULL, 0} */
   iso_bytes args;      /* raw msgpack array; a static empty array if absent */
   int64_t timeout_ms;  /* -1 if absent */
-  /* raw msgpack map; {NULL, 0} if absent. Its shape is checked (as by
-   * iso_proto_check_permissions); what it asks for is checked against the
-   * service's grant when the job runs (ops/iso_ops.h, iso_perms_narrow). */
-  iso_bytes permissions;
+  /* decoded (iso_perm_req.h; zeroed if absent), its entries pointing into
+   * the buffer; what it asks for is checked against the service's grant
+   * when the job runs (ops/iso_ops.h, iso_perms_narrow). */
+  iso_perm_req permissions;
+  void* mem_; /* private: the permission entries' views (one block) */
 } iso_proto_req;
 
 /* A decoded message: one request or a batch. */
@@ -195,7 +197,8 @@ typedef struct iso_proto_msg {
  *
  * Ownership: *out points into buf; release it with iso_proto_msg_free()
  * whatever the return value. Cost: one pass over the bytes, one allocation
- * for a batch, none for a single request. Thread: any. */
+ * for a batch, none for a single request, and one for each request whose
+ * `permissions` lists entries. Thread: any. */
 int iso_proto_decode(const uint8_t* buf,
                      size_t len,
                      iso_proto_msg* out,
@@ -257,7 +260,10 @@ typedef struct iso_job {
   const uint8_t* id;  /* one msgpack value, or NULL (the client numbers it) */
   size_t id_len;
   /* one msgpack map {read, write, env} (iso_proto_check_permissions), or
-   * NULL: send nothing, so the job gets everything the service grants */
+   * NULL: send nothing, so the job gets everything the service grants.
+   * Bytes rather than an iso_perm_req: callers have the field as JSON or
+   * msgpack already (a config, poolctl --permissions; iso_json_to_msgpack
+   * turns the one into the other), and the server decodes it anyway */
   const uint8_t* permissions;
   size_t permissions_len;
 } iso_job;
@@ -277,8 +283,10 @@ int iso_proto_encode_request(const iso_job* job, iso_buf* out);
  * a map of at most 3 pairs whose keys are "read", "write" and "env", each
  * once, and whose values are each a boolean or an array of at most
  * ISO_PROTO_MAX_PERM_ENTRIES strings of 1..ISO_PROTO_MAX_PERM_ENTRY bytes
- * of valid UTF-8 without NUL bytes. Only the shape: whether the service
- * grants what it asks for is decided when the job runs. Returns 0, or
+ * of valid UTF-8 without NUL bytes. It is the server's reading of the
+ * field (iso_proto_decode then hands the result on as an iso_perm_req),
+ * minus the result. Only the shape: whether the service grants what it
+ * asks for is decided when the job runs. Returns 0, or
  * ISO_EINVAL with errbuf (errlen bytes, ISO_PROTO_ERRMSG_MAX is enough; may
  * be NULL) naming the key and the problem ("'permissions.read' must be
  * true, false or an array of strings (got a map)"). Thread: any. */

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "iso_buf.h"
+#include "iso_perm_req.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -94,16 +95,17 @@ int iso_perms_parse(const char* read,
 iso_perms* iso_perms_none(void);
 
 /* iso_perms_narrow: the set a job asks for, checked against what the
- * service grants. `request` is the msgpack map of the job's `permissions`
- * field ({read, write, env}, each true, false or an array of strings; an
- * absent key asks for nothing of that kind); NULL asks for all of
- * `granted` (and returns a new reference to it). Returns 0 and *out, or
- * ISO_EINVAL with err saying what was malformed, or ISO_EPERM with err
- * naming the first thing asked for that `granted` does not allow.
- * Thread: any. */
+ * service grants. `request` is the job's `permissions` as the request
+ * decoder read it (iso_perm_req.h: per kind nothing, all, or a list of
+ * paths or names); NULL, or one whose `present` is 0 (the field was not
+ * sent), asks for all of `granted` (and returns a new reference to it).
+ * Returns 0 and *out, or ISO_EINVAL with err naming a bad entry (an
+ * absolute path, a ".." component; more than 1024 entries of one kind), or
+ * ISO_EPERM with err naming the first thing asked for that `granted` does
+ * not allow, or ISO_ENOMEM. The shape of the field (keys, types, counts)
+ * is the decoder's to check, with its own messages. Thread: any. */
 int iso_perms_narrow(const iso_perms* granted,
-                     const uint8_t* request,
-                     size_t request_len,
+                     const iso_perm_req* request,
                      iso_perms** out,
                      char* err,
                      size_t errlen);

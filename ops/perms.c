@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "iso_err.h"
-#include "iso_mp.h"
 #include "iso_ops.h"
 #include "iso_utf8.h"
 #include "ops_private.h"
@@ -317,22 +316,33 @@ static int bad(char* err, size_t errlen, const char* msg) {
   return ISO_EINVAL;
 }
 
-/* One string of a request's list: checked, covered by `granted`, added. */
+/* One entry of a request's list: checked, covered by `granted`, added. The
+ * request decoder has checked its shape already (ipc/iso_proto.h); what is
+ * checked again here is what C strings and messages need, for callers that
+ * build the list themselves. */
 static int narrow_item(perm_set* s,
                        const perm_set* granted,
                        iso_perm_kind kind,
-                       const iso_mp_obj* o,
+                       iso_str item,
                        char* err,
                        size_t errlen) {
   char where[32], in[PATH_MAX], norm[PATH_MAX];
   snprintf(where, sizeof where, "permissions: %s", kind_names[kind]);
-  if (o->type != ISO_MP_STR || o->len >= sizeof in ||
-      memchr(o->data, 0, o->len) || !iso_utf8_valid(o->data, o->len)) {
-    snprintf(err, errlen, "%s: entries must be strings", where);
+  if ((item.ptr == NULL && item.len > 0) ||
+      (item.len > 0 && (memchr(item.ptr, 0, item.len) != NULL ||
+                        !iso_utf8_valid(item.ptr, item.len)))) {
+    snprintf(err, errlen, "%s: entries must be UTF-8 without NUL bytes", where);
     return ISO_EINVAL;
   }
-  memcpy(in, o->data, o->len);
-  in[o->len] = '\0';
+  if (item.len >= sizeof in) {
+    snprintf(err, errlen, "%s: entry \"%.200s...\" is too long", where,
+             item.ptr);
+    return ISO_EINVAL;
+  }
+  if (item.len > 0) {
+    memcpy(in, item.ptr, item.len);
+  }
+  in[item.len] = '\0';
   int rc = entry(kind, where, in, norm, err, errlen);
   if (rc != 0) {
     return rc;
@@ -352,36 +362,29 @@ static int narrow_item(perm_set* s,
 static int narrow_kind(perm_set* s,
                        const perm_set* granted,
                        iso_perm_kind kind,
-                       iso_mp_rd* r,
+                       const iso_perm_list* asked,
                        char* err,
                        size_t errlen) {
-  iso_mp_obj o;
   char msg[96];
-  if (iso_mp_read(r, &o) != 0) {
-    return bad(err, errlen, "malformed msgpack");
+  switch (asked->ask) {
+    case ISO_PERM_ASK_NOTHING:
+      return 0;
+    case ISO_PERM_ASK_ALL:
+      return set_copy(s, granted);
+    case ISO_PERM_ASK_LIST:
+      break;
+    default:
+      snprintf(msg, sizeof msg, "%s must be true, false or an array of strings",
+               kind_names[kind]);
+      return bad(err, errlen, msg);
   }
-  if (o.type == ISO_MP_NIL || (o.type == ISO_MP_BOOL && !o.v.b)) {
-    return 0;
-  }
-  if (o.type == ISO_MP_BOOL) {
-    return set_copy(s, granted);
-  }
-  if (o.type != ISO_MP_ARRAY) {
-    snprintf(msg, sizeof msg, "%s must be true, false or an array of strings",
-             kind_names[kind]);
-    return bad(err, errlen, msg);
-  }
-  if (o.len > NARROW_MAX) {
+  if (asked->n > NARROW_MAX) {
     snprintf(msg, sizeof msg, "%s: at most %d entries (got %u)",
-             kind_names[kind], NARROW_MAX, o.len);
+             kind_names[kind], NARROW_MAX, asked->n);
     return bad(err, errlen, msg);
   }
-  for (uint32_t i = 0; i < o.len; i++) {
-    iso_mp_obj item;
-    if (iso_mp_read(r, &item) != 0) {
-      return bad(err, errlen, "malformed msgpack");
-    }
-    int rc = narrow_item(s, granted, kind, &item, err, errlen);
+  for (uint32_t i = 0; i < asked->n; i++) {
+    int rc = narrow_item(s, granted, kind, asked->items[i], err, errlen);
     if (rc != 0) {
       return rc;
     }
@@ -390,59 +393,15 @@ static int narrow_kind(perm_set* s,
   return 0;
 }
 
-static int key_kind(const iso_mp_obj* key) {
-  for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
-    if (key->type == ISO_MP_STR && key->len == strlen(kind_names[k]) &&
-        memcmp(key->data, kind_names[k], key->len) == 0) {
-      return k;
-    }
-  }
-  return ISO_PERM_NONE;
-}
-
-static int narrow_map(iso_perms* p,
-                      const iso_perms* granted,
-                      iso_mp_rd* r,
-                      char* err,
-                      size_t errlen) {
-  iso_mp_obj o, key;
-  if (iso_mp_read(r, &o) != 0 || o.type != ISO_MP_MAP) {
-    return bad(err, errlen, "must be a map such as {read: [\"data\"]}");
-  }
-  int seen = 0;
-  for (uint32_t i = 0; i < o.len; i++) {
-    if (iso_mp_read(r, &key) != 0) {
-      return bad(err, errlen, "malformed msgpack");
-    }
-    int k = key_kind(&key);
-    if (k == ISO_PERM_NONE || (seen & (1 << k))) {
-      char msg[160];
-      snprintf(msg, sizeof msg,
-               "%s key \"%.*s\" (expected read, write and env)",
-               k == ISO_PERM_NONE ? "unknown" : "duplicate",
-               key.type == ISO_MP_STR ? (int)(key.len > 64 ? 64 : key.len) : 0,
-               key.type == ISO_MP_STR ? (const char*)key.data : "");
-      return bad(err, errlen, msg);
-    }
-    seen |= 1 << k;
-    int rc = narrow_kind(&p->k[k], &granted->k[k], k, r, err, errlen);
-    if (rc != 0) {
-      return rc;
-    }
-  }
-  return r->p == r->end ? 0 : bad(err, errlen, "trailing bytes");
-}
-
 int iso_perms_narrow(const iso_perms* granted,
-                     const uint8_t* request,
-                     size_t request_len,
+                     const iso_perm_req* request,
                      iso_perms** out,
                      char* err,
                      size_t errlen) {
   if (granted == NULL) {
     granted = &none_perms;
   }
-  if (request == NULL) {
+  if (request == NULL || !request->present) {
     *out = iso_perms_ref(granted);
     return 0;
   }
@@ -450,12 +409,17 @@ int iso_perms_narrow(const iso_perms* granted,
   if (p == NULL) {
     return ISO_ENOMEM;
   }
-  iso_mp_rd r;
-  iso_mp_rd_init(&r, request, request_len);
-  int rc = narrow_map(p, granted, &r, err, errlen);
-  if (rc != 0) {
-    perms_free(p);
-    return rc;
+  const iso_perm_list* asked[ISO_PERM_KINDS] = {
+      [ISO_PERM_READ] = &request->read,
+      [ISO_PERM_WRITE] = &request->write,
+      [ISO_PERM_ENV] = &request->env,
+  };
+  for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
+    int rc = narrow_kind(&p->k[k], &granted->k[k], k, asked[k], err, errlen);
+    if (rc != 0) {
+      perms_free(p);
+      return rc;
+    }
   }
   *out = p;
   return 0;

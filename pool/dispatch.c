@@ -198,9 +198,8 @@ void pool__request_cb(iso_server_req* sreq,
       continue;
     }
     if (in->err == 0 &&
-        iso_perms_narrow(pool->granted, in->permissions.data,
-                         in->permissions.len, &req->jobs[i].perms, why,
-                         sizeof(why)) != 0) {
+        iso_perms_narrow(pool->granted, &in->permissions, &req->jobs[i].perms,
+                         why, sizeof(why)) != 0) {
       req->jobs[i].perm_err = strdup(why);
     }
   }

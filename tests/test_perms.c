@@ -3,6 +3,7 @@
  * the checks ops make, and narrowing bounded against hostile lists.
  */
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,8 @@
 #include "iso_buf.h"
 #include "iso_err.h"
 #include "iso_json.h"
-#include "iso_mp.h"
 #include "iso_ops.h"
+#include "iso_proto.h"
 #include "ops_harness.h"
 #include "tap.h"
 
@@ -62,16 +63,28 @@ static void t_perms_parse(void) {
   iso_perms_unref(p);
 }
 
+/* Narrows g by `permissions` JSON the way the service does: the request
+ * decoder reads the field (a malformed one is its ISO_EPROTO, with the
+ * message a client gets in bad_request), then iso_perms_narrow. */
 static int narrow(const iso_perms* g,
                   const char* json,
                   iso_perms** out,
                   char* err) {
+  char req[512];
+  snprintf(req, sizeof req,
+           "{\"v\":1,\"kind\":\"eval\",\"source\":\"1\",\"permissions\":%s}",
+           json);
   iso_buf b;
   iso_buf_init(&b);
-  CHECK_EQ(iso_json_to_msgpack(json, strlen(json), &b), 0);
+  CHECK_EQ(iso_json_to_msgpack(req, strlen(req), &b), 0);
   err[0] = '\0';
   *out = NULL;
-  int rc = iso_perms_narrow(g, b.data, b.len, out, err, 256);
+  iso_proto_msg m;
+  int rc = iso_proto_decode(b.data, b.len, &m, err, 256);
+  if (rc == 0) {
+    rc = iso_perms_narrow(g, &m.reqs[0].permissions, out, err, 256);
+  }
+  iso_proto_msg_free(&m);
   iso_buf_free(&b);
   return rc;
 }
@@ -102,11 +115,15 @@ static void t_perms_narrow(void) {
   iso_perms* g = perms("data,cache", "data/out", "HOME");
   iso_perms* p = NULL;
   char err[256];
-  CHECK_EQ(iso_perms_narrow(g, NULL, 0, &p, err, sizeof err), 0);
+  CHECK_EQ(iso_perms_narrow(g, NULL, &p, err, sizeof err), 0);
   CHECK(p == g); /* a new reference to the same set */
   iso_perms_unref(p);
+  iso_perm_req absent = {0}; /* no `permissions` field: the same */
+  CHECK_EQ(iso_perms_narrow(g, &absent, &p, err, sizeof err), 0);
+  CHECK(p == g);
+  iso_perms_unref(p);
   check_narrow(g, "{}", "read=none write=none env=none");
-  check_narrow(g, "{\"read\":true,\"write\":false,\"env\":null}",
+  check_narrow(g, "{\"read\":true,\"write\":false}",
                "read=cache,data write=none env=none");
   check_narrow(g, "{\"read\":[\"data/x\",\"data\"],\"write\":[\"data/out/a\"]}",
                "read=data write=data/out/a env=none");
@@ -123,28 +140,53 @@ static void t_perms_narrow(void) {
   check_narrow_err(iso_perms_none(), "{\"env\":[\"HOME\"]}", ISO_EPERM,
                    "permissions: env \"HOME\" is not granted by the service "
                    "(no --allow-env)");
-  check_narrow_err(g, "{\"net\":true}", ISO_EINVAL,
-                   "permissions: unknown key \"net\" (expected read, write "
+  /* the field's shape is the decoder's to check, with its messages */
+  check_narrow_err(g, "{\"net\":true}", ISO_EPROTO,
+                   "unknown key 'permissions.net' (the keys are read, write "
                    "and env)");
-  check_narrow_err(g, "{\"read\":true,\"read\":false}", ISO_EINVAL,
-                   "permissions: duplicate key \"read\" (expected read, "
-                   "write and env)");
-  check_narrow_err(g, "{\"read\":1}", ISO_EINVAL,
-                   "permissions: read must be true, false or an array of "
-                   "strings");
-  check_narrow_err(g, "{\"read\":[1]}", ISO_EINVAL,
-                   "permissions: read: entries must be strings");
+  check_narrow_err(g, "{\"read\":true,\"read\":false}", ISO_EPROTO,
+                   "duplicate key 'permissions.read'");
+  check_narrow_err(g, "{\"read\":1}", ISO_EPROTO,
+                   "'permissions.read' must be true, false or an array of "
+                   "strings (got an integer)");
+  check_narrow_err(g, "{\"env\":null}", ISO_EPROTO,
+                   "'permissions.env' must be true, false or an array of "
+                   "strings (got nil)");
+  check_narrow_err(g, "{\"read\":[1]}", ISO_EPROTO,
+                   "'permissions.read[0]' must be a string (got an integer)");
+  check_narrow_err(g, "[true]", ISO_EPROTO,
+                   "'permissions' must be a map (got an array)");
+  /* what each entry means is narrowing's */
   check_narrow_err(g, "{\"read\":[\"/etc\"]}", ISO_EINVAL,
                    "permissions: read: entry \"/etc\" is an absolute path "
                    "(paths are relative to the data root)");
   check_narrow_err(g, "{\"read\":[\"data/../x\"]}", ISO_EINVAL,
                    "permissions: read: entry \"data/../x\" has a \"..\" "
                    "component");
-  check_narrow_err(g, "[true]", ISO_EINVAL,
-                   "permissions: must be a map such as {read: [\"data\"]}");
-  static const uint8_t trunc[] = {0x81, 0xa4, 'r', 'e', 'a', 'd'};
-  CHECK_EQ(iso_perms_narrow(g, trunc, sizeof trunc, &p, err, sizeof err),
-           ISO_EINVAL);
+  /* a list built in C rather than decoded still gets C-string checks */
+  iso_str bad_items[] = {{"da\0ta", 5}, {"caf\xc3", 4}};
+  for (int i = 0; i < 2; i++) {
+    iso_perm_req r = {.present = 1,
+                      .read = {ISO_PERM_ASK_LIST, 1, &bad_items[i]}};
+    p = NULL;
+    CHECK_EQ(iso_perms_narrow(g, &r, &p, err, sizeof err), ISO_EINVAL);
+    CHECK_STR(err,
+              "permissions: read: entries must be UTF-8 without NUL "
+              "bytes");
+    CHECK(p == NULL);
+  }
+  static char longest[PATH_MAX + 1];
+  memset(longest, 'a', PATH_MAX);
+  iso_str long_item = {longest, PATH_MAX};
+  iso_perm_req r = {.present = 1, .env = {ISO_PERM_ASK_LIST, 1, &long_item}};
+  CHECK_EQ(iso_perms_narrow(g, &r, &p, err, sizeof err), ISO_EINVAL);
+  CHECK_CONTAINS(err, "permissions: env: entry \"aaaa");
+  CHECK_CONTAINS(err, "...\" is too long");
+  r = (iso_perm_req){.present = 1, .write = {(iso_perm_ask)7, 0, NULL}};
+  CHECK_EQ(iso_perms_narrow(g, &r, &p, err, sizeof err), ISO_EINVAL);
+  CHECK_STR(err,
+            "permissions: write must be true, false or an array of "
+            "strings");
   iso_perms_unref(g);
 }
 
@@ -209,40 +251,31 @@ static void t_perms_allows(void) {
  * request holds (it runs on the service's NNG threads). */
 static void t_perms_narrow_bounded(void) {
   iso_perms* granted = perms("a", NULL, "HOME");
-  iso_buf req;
-  iso_buf_init(&req);
-  iso_mp_wr w;
-  iso_mp_wr_init(&w, &req);
-  iso_mp_put_map(&w, 1);
-  iso_mp_put_cstr(&w, "read");
-  iso_mp_put_array(&w, 100000);
-  for (int i = 0; i < 100000; i++) {
-    iso_mp_put_cstr(&w, "a");
+  enum { MANY = 100000 };
+  iso_str* items = calloc(MANY, sizeof *items);
+  char(*names)[16] = calloc(1024, sizeof *names);
+  for (int i = 0; i < MANY; i++) {
+    items[i] = iso_str_of("a");
   }
+  iso_perm_req req = {.present = 1, .read = {ISO_PERM_ASK_LIST, MANY, items}};
   iso_perms* out = NULL;
   char err[256] = "";
   time_t t0 = time(NULL);
-  CHECK_EQ(iso_perms_narrow(granted, req.data, req.len, &out, err, sizeof err),
-           ISO_EINVAL);
+  CHECK_EQ(iso_perms_narrow(granted, &req, &out, err, sizeof err), ISO_EINVAL);
   CHECK_STR(err, "permissions: read: at most 1024 entries (got 100000)");
   CHECK(time(NULL) - t0 < 2);
   CHECK(out == NULL);
   /* 1024 of them are fine, and canonical */
-  iso_buf_reset(&req);
-  iso_mp_wr_init(&w, &req);
-  iso_mp_put_map(&w, 1);
-  iso_mp_put_cstr(&w, "read");
-  iso_mp_put_array(&w, 1024);
   for (int i = 0; i < 1024; i++) {
-    char item[16];
-    snprintf(item, sizeof item, "a/%d", i % 7);
-    iso_mp_put_cstr(&w, item);
+    snprintf(names[i], sizeof names[i], "a/%d", i % 7);
+    items[i] = iso_str_of(names[i]);
   }
-  CHECK_EQ(iso_perms_narrow(granted, req.data, req.len, &out, err, sizeof err),
-           0);
+  req.read.n = 1024;
+  CHECK_EQ(iso_perms_narrow(granted, &req, &out, err, sizeof err), 0);
   check_describe(out, "read=a/0,a/1,a/2,a/3,a/4,a/5,a/6 write=none env=none");
   iso_perms_unref(out);
-  iso_buf_free(&req);
+  free(names);
+  free(items);
   iso_perms_unref(granted);
 }
 

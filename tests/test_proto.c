@@ -554,6 +554,55 @@ static void t_limits(void) {
 
 /* ---- permissions ------------------------------------------------------- */
 
+/* A decoded `permissions` as text: "absent", or per kind "-" (nothing),
+ * "*" (all) or "[a,b]" (the entries), as "read=[a] write=- env=*". */
+static const char* perm_text(const iso_perm_req* pr) {
+  static char out[256];
+  if (!pr->present) {
+    return "absent";
+  }
+  const iso_perm_list* lists[] = {&pr->read, &pr->write, &pr->env};
+  static const char* const names[] = {"read", "write", "env"};
+  size_t len = 0;
+  for (int k = 0; k < 3; k++) {
+    const iso_perm_list* l = lists[k];
+    len += (size_t)snprintf(out + len, sizeof out - len, "%s%s=", k ? " " : "",
+                            names[k]);
+    if (l->ask == ISO_PERM_ASK_NOTHING) {
+      len += (size_t)snprintf(out + len, sizeof out - len, "-");
+    } else if (l->ask == ISO_PERM_ASK_ALL) {
+      len += (size_t)snprintf(out + len, sizeof out - len, "*");
+    } else {
+      len += (size_t)snprintf(out + len, sizeof out - len, "[");
+      for (uint32_t i = 0; i < l->n; i++) {
+        len += (size_t)snprintf(out + len, sizeof out - len, "%s%.*s",
+                                i ? "," : "", (int)l->items[i].len,
+                                l->items[i].ptr);
+      }
+      len += (size_t)snprintf(out + len, sizeof out - len, "]");
+    }
+    if (len >= sizeof out) {
+      break;
+    }
+  }
+  return out;
+}
+
+/* Every entry of a decoded `permissions` is a view into [buf, buf+len). */
+static int perm_inside(const iso_perm_req* pr, const uint8_t* buf, size_t len) {
+  const iso_perm_list* lists[] = {&pr->read, &pr->write, &pr->env};
+  for (int k = 0; k < 3; k++) {
+    for (uint32_t i = 0; lists[k]->ask == ISO_PERM_ASK_LIST && i < lists[k]->n;
+         i++) {
+      const uint8_t* p = (const uint8_t*)lists[k]->items[i].ptr;
+      if (p < buf || p + lists[k]->items[i].len > buf + len) {
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+
 /* A call request with `permissions` given as message parts. */
 static iso_buf perms_req(const char* perms_spec) {
   iso_buf b =
@@ -570,26 +619,24 @@ static void t_permissions(void) {
   iso_buf b = msg("J:{\"v\":1,\"kind\":\"call\",\"module\":\"m\"}");
   iso_proto_msg m;
   CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
-  CHECK(m.reqs[0].permissions.data == NULL);
-  CHECK_EQ(m.reqs[0].permissions.len, 0);
+  CHECK_STR(perm_text(&m.reqs[0].permissions), "absent");
   iso_proto_msg_free(&m);
   iso_buf_free(&b);
 
-  /* each value form; the field is handed on as raw bytes of the message */
+  /* each value form, decoded once; the entries point into the message */
   static const struct {
     const char* spec;
-    const char* hex; /* the field's bytes */
+    const char* want; /* perm_text of the decoded field */
   } good[] = {
-      {"J:{}", "80"},
-      {"J:{\"read\":true}", "81 a4 72656164 c3"},
-      {"J:{\"write\":false}", "81 a5 7772697465 c2"},
-      {"J:{\"env\":[]}", "81 a3 656e76 90"},
+      {"J:{}", "read=- write=- env=-"},
+      {"J:{\"read\":true}", "read=* write=- env=-"},
+      {"J:{\"write\":false}", "read=- write=- env=-"},
+      {"J:{\"env\":[]}", "read=- write=- env=[]"},
       {"J:{\"read\":[\"data\",\"cache/x\"],\"write\":[\"cache\"],"
        "\"env\":[\"HOME\"]}",
-       "83 a4 72656164 92 a4 64617461 a7 63616368652f78"
-       " a5 7772697465 91 a5 6361636865 a3 656e76 91 a4 484f4d45"},
+       "read=[data,cache/x] write=[cache] env=[HOME]"},
       {"J:{\"env\":true,\"read\":[\"\u00e9t\u00e9\"]}",
-       "82 a3 656e76 c3 a4 72656164 91 a5 c3a974c3a9"},
+       "read=[\u00e9t\u00e9] write=- env=*"},
   };
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     b = perms_req(good[i].spec);
@@ -600,14 +647,8 @@ static void t_permissions(void) {
     if (m.count == 1) {
       const iso_proto_req* q = &m.reqs[0];
       CHECK_EQ(q->err, 0);
-      iso_buf want;
-      iso_buf_init(&want);
-      append_hex(&want, good[i].hex, strlen(good[i].hex));
-      CHECK(q->permissions.len == want.len &&
-            memcmp(q->permissions.data, want.data, want.len) == 0);
-      iso_buf_free(&want);
-      CHECK(q->permissions.data > b.data &&
-            q->permissions.data + q->permissions.len == b.data + b.len);
+      CHECK_STR(perm_text(&q->permissions), good[i].want);
+      CHECK(perm_inside(&q->permissions, b.data, b.len));
     }
     if (iso_test_failed && !failed) {
       fprintf(stderr, "    case: %s\n", good[i].spec);
@@ -627,14 +668,14 @@ static void t_permissions(void) {
   CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
   CHECK_EQ(m.count, 3);
   CHECK_EQ(m.reqs[0].err, 0);
-  CHECK_BYTES(m.reqs[0].permissions.data, m.reqs[0].permissions.len,
-              "81 a4 72656164 91 a1 61");
+  CHECK_STR(perm_text(&m.reqs[0].permissions), "read=[a] write=- env=-");
   CHECK_EQ(m.reqs[1].err, ISO_EPROTO);
   CHECK_STR(m.reqs[1].errmsg,
             "'permissions.read[0]' must be a string (got an integer)");
   CHECK_BYTES(m.reqs[1].id.data, m.reqs[1].id.len, "02");
+  CHECK_STR(perm_text(&m.reqs[1].permissions), "absent"); /* refused */
   CHECK_EQ(m.reqs[2].err, 0);
-  CHECK(m.reqs[2].permissions.data == NULL);
+  CHECK_STR(perm_text(&m.reqs[2].permissions), "absent");
   iso_proto_msg_free(&m);
   iso_buf_free(&b);
 }
@@ -668,7 +709,9 @@ static void t_permissions_limits(void) {
     if (extra == 0) {
       CHECK_EQ(rc, 0);
       CHECK_EQ(crc, 0);
-      CHECK_EQ(m.reqs[0].permissions.len, pm.len);
+      const iso_perm_list* read = &m.reqs[0].permissions.read;
+      CHECK(read->n == (uint32_t)entries &&
+            read->items[entries - 1].len == bytes);
     } else {
       const char* want = extra == 1
                              ? "'permissions.read' has 65 entries (the limit "
@@ -1221,10 +1264,8 @@ static void t_request_round_trip(void) {
   CHECK_EQ(m.reqs[1].timeout_ms, -1);
   CHECK(str_is(m.reqs[2].module, "a.js"));
   CHECK_BYTES(m.reqs[2].args.data, m.reqs[2].args.len, "93 01 a3 74776f 91 03");
-  CHECK(m.reqs[0].permissions.data == NULL);
-  CHECK(m.reqs[2].permissions.data != NULL &&
-        m.reqs[2].permissions.len == perms.len &&
-        memcmp(m.reqs[2].permissions.data, perms.data, perms.len) == 0);
+  CHECK_STR(perm_text(&m.reqs[0].permissions), "absent");
+  CHECK_STR(perm_text(&m.reqs[2].permissions), "read=[data] write=- env=*");
   for (size_t i = 0; i < m.count; i++) {
     CHECK_EQ(m.reqs[i].err, 0);
   }
@@ -1243,8 +1284,7 @@ static void t_request_round_trip(void) {
              "\"env\":true}}");
   CHECK_EQ(iso_proto_decode(out.data, out.len, &m, NULL, 0), 0);
   CHECK_EQ(m.reqs[0].err, 0);
-  CHECK_BYTES(m.reqs[0].permissions.data, m.reqs[0].permissions.len,
-              "83 a4 72656164 91 a4 64617461 a5 7772697465 c2 a3 656e76 c3");
+  CHECK_STR(perm_text(&m.reqs[0].permissions), "read=[data] write=- env=*");
   iso_proto_msg_free(&m);
   /* an empty map is sent (it asks for nothing), unlike NULL */
   static const uint8_t none[] = {0x80};
@@ -1464,12 +1504,8 @@ static void t_mutations(void) {
         if (q->id.data) {
           CHECK(q->id.data >= buf && q->id.data + q->id.len <= buf + len);
         }
-        if (q->err == 0 && q->permissions.data) {
-          CHECK(q->permissions.data >= buf &&
-                q->permissions.data + q->permissions.len <= buf + len);
-          CHECK_EQ(iso_proto_check_permissions(q->permissions.data,
-                                               q->permissions.len, NULL, 0),
-                   0);
+        if (q->err == 0 && q->permissions.present) {
+          CHECK(perm_inside(&q->permissions, buf, len));
         }
       }
     }
