@@ -154,7 +154,7 @@ struct pool_job {
   char* perm_err;   /* why its `permissions` were refused */
   pool_job* qnext;  /* the dispatcher's wait queue */
   atomic_int answered;
-  int by_worker; /* the worker answered it (the dispatcher counts it) */
+  int by_worker; /* its worker answered it (reported when given back) */
   int on_worker; /* sent to target, not given back (under pool->lock) */
   iso_buf reply; /* the encoded reply map */
 
@@ -368,13 +368,21 @@ void pool__answer_message(iso_server_req* sreq,
 void pool__req_register(iso_pool* pool, pool_req* req);
 
 /* dispatch.c */
+/* pool__refill: w has room again (done: jobs it gave back; 0 when it just
+ * became ready or recycled): it takes queued jobs, in order. Thread: any. */
 void pool__refill(iso_pool* pool, pool_worker* w, int done);
+/* pool__request_cb: iso_server's request callback: a client message in.
+ * Thread: an NNG thread. */
 void pool__request_cb(iso_server_req* sreq,
                       const uint8_t* data,
                       size_t len,
                       void* arg);
+/* pool__disp_bus_cb: the dispatcher's end of a worker's bus: finished
+ * jobs back. Thread: an NNG thread. */
 void pool__disp_bus_cb(void* const* items, size_t n, void* arg);
-void pool__peer_closed_cb(uint32_t peer, void* arg); /* iso_server's */
+/* pool__peer_closed_cb: iso_server's closed_cb: a client's connection
+ * closed; its jobs are cancelled. Thread: an NNG thread. */
+void pool__peer_closed_cb(uint32_t peer, void* arg);
 /* A cancel in two steps: pool__cancel_begin, with jobs_lock held (the
  * job was found in the registry, so its request is alive), takes the job
  * out of the wait queue, claims it, and if it is on a worker wakes that
