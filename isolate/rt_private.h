@@ -1,4 +1,5 @@
-/* rt_private.h: the runtime's state, shared by runtime.c and loader.c.
+/* rt_private.h: the runtime's state and its files' private functions,
+ * declared per file below.
  *
  * The seed's JsRuntimeState is split in two: what belongs to the isolate
  * (iso_rt: global context, realms, op state and counts, the timer and the
@@ -229,14 +230,15 @@ struct iso_rt {
   iso_op_budget* op_budget; /* the results of its batches (ops/) */
 };
 
-/* runtime.c */
+/* rt_enter.c */
 void iso__rt_enter(iso_rt* rt, iso_realm* realm);
-void iso__rt_wake(iso_rt* rt);
-int iso__realm_tag_cancelled(const iso_realm* realm, uint32_t tag);
-void iso__realm_fail(iso_realm* realm, iso_js_error* err);
-void iso__realm_error(iso_realm* realm, void* culprit, iso_js_error* err);
+void iso__rt_enter_until(iso_rt* rt, uint64_t deadline_ns);
 int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
 int iso__rt_leave_hook(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
+void iso__rt_stopped_error(iso_rt* rt, iso_js_error* e);
+void iso__rt_microtasks_lost(iso_realm* realm, iso_eval* stopped);
+void iso__realm_fail(iso_realm* realm, iso_js_error* err);
+void iso__realm_error(iso_realm* realm, void* culprit, iso_js_error* err);
 void iso__error_from_exc(iso_js_error* e,
                          v8s_exc* exc,
                          iso_js_error_kind k,
@@ -247,6 +249,24 @@ void iso__error_set(iso_js_error* e,
                     const char* name,
                     const char* fmt,
                     ...);
+void iso__rt_host_task_enter(void* data);
+void iso__rt_host_task_leave(void* data);
+
+/* rt_timers.c */
+void iso__rt_timers_rearm(iso_rt* rt);
+void iso__rt_host_timer_arm(void* realm, double deadline, int refed);
+
+/* runtime.c */
+void iso__rt_wake(iso_rt* rt);
+
+/* rt_realm.c */
+void iso__rt_realm_release(iso_realm* realm); /* now: not during a tick */
+
+/* rt_eval.c */
+void iso__rt_eval_free(iso_rt* rt, iso_eval* ev);
+void iso__rt_dyn_free(iso_rt* rt, iso_dyn* d);
+int iso__realm_tag_cancelled(const iso_realm* realm, uint32_t tag);
+void iso__rt_realm_tick(iso_realm* realm);
 
 /* rt_ops.c */
 int iso__ops_init(iso_rt* rt, const iso_rt_opts* opts);

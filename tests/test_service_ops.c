@@ -46,7 +46,7 @@
 #define FIXTURES ISO_FIXTURES "/ops"
 #define ISOPOOL ISO_BIN_DIR "/isopool"
 
-/* isolate/runtime.c kModuleStall: an eval whose top-level await waits on
+/* isolate/rt_eval.c kModuleStall: an eval whose top-level await waits on
  * nothing that keeps the loop alive */
 #define STALL_MESSAGE                                                   \
   "Module evaluation is still pending but there are no pending ops or " \

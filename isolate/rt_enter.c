@@ -1,0 +1,286 @@
+/* rt_enter.c: entering and leaving JavaScript, and the errors that come
+ * out of it.
+ *
+ * Every call into V8 that can run JavaScript is bracketed by an entry
+ * (iso__rt_enter, iso__rt_enter_until; rt_eval.c's enter_eval) and
+ * iso__rt_leave. The entry publishes that JavaScript runs, since when and
+ * until which deadline, in iso_rt.run, which the pool's watchdog reads
+ * from its own thread (iso_rt_running, iso_rt_terminate_gen in
+ * runtime.c; hence run_lock); the leave cancels a termination so the
+ * isolate can run again and fails what the stop hit. JavaScript's errors
+ * become plain iso_js_error data here and reach the realm's error_cb or
+ * job_error_cb (iso__realm_error, iso__realm_fail).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_err.h"
+#include "rt_private.h"
+
+/* How long JavaScript of a shared realm may run past the realm's deadline
+ * when it is not one evaluation's own (iso__rt_enter). */
+#define SHARED_REALM_GRACE_NS (50 * 1000000ull)
+
+/* ---- errors ---- */
+
+void iso_js_error_clear(iso_js_error* e) {
+  if (e == NULL) {
+    return;
+  }
+  free(e->name);
+  free(e->message);
+  free(e->stack);
+  memset(e, 0, sizeof(*e));
+}
+
+void iso__error_set(iso_js_error* e,
+                    int code,
+                    iso_js_error_kind kind,
+                    const char* name,
+                    const char* fmt,
+                    ...) {
+  iso_js_error_clear(e);
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  e->name = name ? strdup(name) : NULL;
+  e->message = strdup(buf);
+  if (name != NULL) {
+    size_t n = strlen(name) + strlen(buf) + 3;
+    e->stack = malloc(n);
+    if (e->stack != NULL) {
+      snprintf(e->stack, n, "%s: %s", name, buf);
+    }
+  }
+  e->kind = kind;
+  e->code = code;
+}
+
+void iso__error_from_exc(iso_js_error* e,
+                         v8s_exc* exc,
+                         iso_js_error_kind k,
+                         int code) {
+  iso_js_error_clear(e);
+  e->name = exc->name;
+  e->message = exc->message ? exc->message : strdup("");
+  e->stack = exc->stack;
+  e->kind = k;
+  e->code = exc->terminated ? ISO_ETERMINATED : code;
+  memset(exc, 0, sizeof(*exc));
+}
+
+char* iso_js_error_format(const iso_js_error* e) {
+  const char* prefix = e->kind == ISO_JS_IN_PROMISE ? "Uncaught (in promise) "
+                       : e->kind == ISO_JS_UNCAUGHT ? "Uncaught "
+                                                    : "";
+  const char* body;
+  char* owned = NULL;
+  if (e->kind == ISO_JS_PLAIN) {
+    body = e->message ? e->message : "";
+  } else if (e->stack != NULL && e->stack[0] != '\0') {
+    body = e->stack;
+  } else if (e->name != NULL) {
+    size_t n = strlen(e->name) + strlen(e->message) + 3;
+    owned = malloc(n);
+    if (owned != NULL) {
+      snprintf(owned, n, "%s: %s", e->name, e->message);
+    }
+    body = owned ? owned : e->message;
+  } else {
+    body = e->message ? e->message : "";
+  }
+  size_t n = strlen(prefix) + strlen(body) + 8;
+  char* out = malloc(n);
+  if (out != NULL) {
+    snprintf(out, n, "error: %s%s", prefix, body);
+  }
+  free(owned);
+  return out;
+}
+
+/* ---- entering and leaving JavaScript ---- */
+
+/* The deadline of JavaScript that belongs to no pending job (a timer a
+ * finished call left in a warm realm, a FinalizationRegistry callback):
+ * iso_rt_opts.background_ms from now, or none. */
+static uint64_t background_deadline(const iso_rt* rt) {
+  return rt->background_ns != 0 ? uv_hrtime() + rt->background_ns : 0;
+}
+
+/* Publishes that JavaScript runs now, until deadline_ns (0: none), for
+ * iso_rt_running and the watchdog. */
+void iso__rt_enter_until(iso_rt* rt, uint64_t deadline_ns) {
+  pthread_mutex_lock(&rt->run_lock);
+  rt->run.running = 1;
+  rt->run.gen++;
+  rt->run.since_ns = uv_hrtime();
+  rt->run.deadline_ns = deadline_ns;
+  pthread_mutex_unlock(&rt->run_lock);
+}
+
+/* JavaScript entered for a realm, not for one evaluation of it (timers,
+ * op responses, microtasks). In a realm many jobs share, it may belong to
+ * any of them, not to the one whose deadline is the realm's: it gets a
+ * grace past that deadline, so short JavaScript of another job is never
+ * stopped for it, while a spinning continuation still is. */
+void iso__rt_enter(iso_rt* rt, iso_realm* realm) {
+  uint64_t d = realm != NULL ? realm->deadline_ns : 0;
+  if (d != 0 && realm->cbs.job_error_cb != NULL) {
+    d += SHARED_REALM_GRACE_NS;
+  }
+  iso__rt_enter_until(rt, d != 0 ? d : background_deadline(rt));
+}
+
+/* The error an evaluation gets when its JavaScript was stopped. */
+void iso__rt_stopped_error(iso_rt* rt, iso_js_error* e) {
+  if (rt->last_stop_oom) {
+    char limit[64] = "V8's default";
+    if (rt->heap_max_mb > 0) {
+      snprintf(limit, sizeof(limit), "%zu MiB", rt->heap_max_mb);
+    }
+    iso__error_set(e, ISO_ENOMEM, ISO_JS_UNCAUGHT, "RangeError",
+                   "JavaScript heap out of memory: stopped at the heap "
+                   "limit (%s)",
+                   limit);
+  } else {
+    iso__error_set(e, ISO_ETERMINATED, ISO_JS_PLAIN, "Error",
+                   "execution terminated");
+  }
+}
+
+/* After a stop: if it hit a microtask checkpoint, V8 dropped the promise
+ * jobs queued in that realm. An eval realm has failed already (its one
+ * evaluation, or the realm itself). In a shared realm the other pending
+ * evaluations may have lost what they awaited: those past their deadline
+ * are stopped ones, the rest fail with ISO_ELOST, and the realm is broken
+ * (no new work; see iso_realm_broken). `stopped` is the evaluation the
+ * stop was for, if known. */
+void iso__rt_microtasks_lost(iso_realm* realm, iso_eval* stopped) {
+  iso_rt* rt = realm->rt;
+  if (!v8s_microtasks_dropped(rt->iso) || realm->cbs.job_error_cb == NULL) {
+    return;
+  }
+  realm->broken = 1;
+  uint64_t now = uv_hrtime();
+  for (iso_eval* ev = realm->evals; ev != NULL; ev = ev->next) {
+    if (ev == stopped || ev->cancelled ||
+        (ev->state != EV_EVALUATING && ev->state != EV_AWAITING)) {
+      continue;
+    }
+    iso_js_error_clear(&ev->err);
+    if (ev->deadline_ns != 0 && ev->deadline_ns <= now) {
+      iso__rt_stopped_error(rt, &ev->err);
+    } else {
+      iso__error_set(&ev->err, ISO_ELOST, ISO_JS_PLAIN, "Error",
+                     "another job's JavaScript in the same realm was stopped "
+                     "while promise jobs ran, and V8 dropped this job's "
+                     "pending continuations with it");
+    }
+    ev->state = EV_FAILED;
+  }
+  iso__rt_wake(rt);
+}
+
+/* Every call into V8 that can run JavaScript ends here: a termination
+ * (iso_rt_terminate) is cancelled so the isolate can run again, and the
+ * realm it hit fails. Returns rc. */
+int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
+  pthread_mutex_lock(&rt->run_lock);
+  rt->run.running = 0;
+  pthread_mutex_unlock(&rt->run_lock);
+  if (rc == ISO_ETERMINATED || rt->out_of_memory ||
+      atomic_exchange(&rt->terminate_requested, 0) != 0) {
+    atomic_store(&rt->terminate_requested, 0);
+    v8s_cancel_terminate(rt->iso);
+  }
+  rt->last_stop_oom = rt->out_of_memory;
+  rt->out_of_memory = 0;
+  if (rc == ISO_ETERMINATED && realm != NULL) {
+    iso_js_error e = {0};
+    iso__rt_stopped_error(rt, &e);
+    iso__realm_error(realm, NULL, &e);
+    if (exc != NULL) {
+      v8s_exc_clear(exc);
+    }
+    if (!realm->freed) {
+      iso__rt_microtasks_lost(realm, NULL);
+    }
+  }
+  return rc;
+}
+
+/* Leaving one of the prelude's hooks (fireTimers, dispatch, resolveOps):
+ * what it let through is an uncaught error of the realm, with no
+ * evaluation to blame. Clears exc; returns rc. */
+int iso__rt_leave_hook(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
+  iso__rt_leave(rt, realm, rc, exc);
+  if (rc == ISO_EJS) {
+    iso_js_error e = {0};
+    iso__error_from_exc(&e, exc, ISO_JS_UNCAUGHT, ISO_EJS);
+    iso__realm_error(realm, NULL, &e);
+  }
+  v8s_exc_clear(exc);
+  return rc;
+}
+
+/* An error of the realm's JavaScript: fatal to the realm, unless the realm
+ * survives its errors (job_error_cb), which are then reported there. */
+void iso__realm_error(iso_realm* realm, void* culprit, iso_js_error* err) {
+  if (realm->cbs.job_error_cb == NULL || realm->failed || realm->freed) {
+    iso__realm_fail(realm, err);
+    return;
+  }
+  realm->rt->in_tick++; /* as in iso__realm_fail */
+  realm->cbs.job_error_cb(realm, realm->data, culprit, err);
+  realm->rt->in_tick--;
+  iso_js_error_clear(err);
+}
+
+void iso__realm_fail(iso_realm* realm, iso_js_error* err) {
+  if (realm->failed || realm->freed) {
+    iso_js_error_clear(err);
+    return;
+  }
+  realm->failed = 1;
+  /* stop its timer so a dead realm keeps nothing alive */
+  realm->timer_deadline = -1;
+  realm->timer_refed = 0;
+  if (realm->cbs.error_cb != NULL) {
+    /* the callback may free the realm; its caller still holds it, so the
+     * release waits for the tick (iso_realm_free sees in_tick) */
+    realm->rt->in_tick++;
+    realm->cbs.error_cb(realm, realm->data, err);
+    realm->rt->in_tick--;
+  } else {
+    char* text = iso_js_error_format(err);
+    fprintf(stderr, "%s\n", text ? text : "error");
+    free(text);
+  }
+  iso_js_error_clear(err);
+}
+
+/* A V8 task (a FinalizationRegistry cleanup) runs JavaScript outside
+ * every entry: it gets the background deadline, and a stop is cancelled
+ * afterwards like any other. */
+void iso__rt_host_task_enter(void* data) {
+  iso_rt* rt = data;
+  iso__rt_enter_until(rt, background_deadline(rt));
+}
+
+void iso__rt_host_task_leave(void* data) {
+  iso_rt* rt = data;
+  int stopped = atomic_load(&rt->terminate_requested) != 0;
+  iso__rt_leave(rt, NULL, 0, NULL);
+  if (stopped && rt->condemned == NULL) {
+    /* V8 posts the cleanup again for the callbacks still due: only a new
+     * isolate ends it */
+    rt->condemned =
+        "a FinalizationRegistry callback ran past its deadline and was "
+        "stopped";
+  }
+  iso__rt_wake(rt);
+}
