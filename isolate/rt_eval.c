@@ -2,7 +2,7 @@
  * realm's part of the event loop tick.
  *
  * An evaluation is a small state machine (EV_*, rt_private.h): its module
- * graph loads (loader.c); then ticks instantiate and evaluate it, await its
+ * graph loads (rt_load.c); then ticks instantiate and evaluate it, await its
  * evaluation promise, take the export, call it when asked, await the
  * value and hand it to the callback as msgpack, or the error. A dynamic
  * import goes the same way as far as the module's namespace, which

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "iso_bootstrap.h"
 #include "iso_rt.h"
 #include "v8s.h"
 
@@ -290,23 +291,42 @@ int iso__host_op_async(void* realm,
                        const char** err_msg);
 void iso__host_op_ref(void* realm, uint32_t promise, int ref);
 
-/* loader.c */
+/* rt_resolve.c */
 int iso__resolve(iso_rt* rt,
                  const char* specifier,
                  const char* referrer,
                  char** url,
                  char* err,
                  size_t errlen);
+int iso__json_type(const char* type,
+                   const char* url,
+                   int* is_json,
+                   char* err,
+                   size_t errlen);
+const iso_builtin_module* iso__rt_builtin_of(const char* url);
+
+/* rt_modules.c */
 iso_mod* iso__mod_find(iso_realm* realm, const char* url);
 iso_mod* iso__mod_by_ref(iso_realm* realm, v8s_ref ref);
 iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json);
+int iso__rt_map_full(iso_realm* realm,
+                     const char* url,
+                     char* err,
+                     size_t errlen);
 int iso__mod_set_source(iso_realm* realm,
                         iso_mod* mod,
                         const char* src,
                         size_t len);
+void iso__rt_mod_release_failed(iso_realm* realm, iso_mod* m);
+void iso__loader_realm_free(iso_realm* realm);
+
+/* rt_read.c */
+int iso__rt_read_start(iso_realm* realm, iso_mod* m);
+
+/* rt_load.c */
 iso_load* iso__load_start(iso_realm* realm, iso_mod* root);
 void iso__load_free(iso_load* load);
-void iso__loader_realm_free(iso_realm* realm);
+void iso__rt_mod_ready(iso_realm* realm, iso_mod* m);
 v8s_ref iso__host_resolve(void* realm,
                           const char* specifier,
                           const char* type,
@@ -324,10 +344,5 @@ void iso__host_import_meta(void* realm,
                            v8s_ref module,
                            const char** url,
                            int* is_main);
-int iso__json_type(const char* type,
-                   const char* url,
-                   int* is_json,
-                   char* err,
-                   size_t errlen);
 
 #endif /* ISO_RT_PRIVATE_H */

@@ -4,8 +4,9 @@
  * The runtime's other files: rt_enter.c (entering and leaving
  * JavaScript, errors), rt_timers.c, rt_realm.c (realms), rt_eval.c
  * (evaluations, dynamic imports, and each realm's part of the tick),
- * rt_ops.c (the op bus), loader.c (the module map and loader), run.c (the
- * run command); rt_private.h holds what they share.
+ * rt_ops.c (the op bus), the module loader (rt_load.c, rt_resolve.c,
+ * rt_modules.c, rt_read.c), run.c (the run command); rt_private.h holds
+ * what they share.
  *
  * DESIGN: one thread owns an iso_rt and drives it from its libuv loop.
  * Anything that changes what JavaScript can observe (a timer fired, a file

@@ -2,10 +2,10 @@
 // static imports, instantiation (resolve_cb), evaluation, and the two
 // callbacks V8 makes for a running module, import() and import.meta.
 //
-// The loader (loader.c) owns the module map; the shim only finds a
-// module's ref again when V8 hands it back (module_ref_of, through the
-// isolate's identity-hash index) and passes specifiers, import types and
-// referrers to the host's resolve, dyn_import and import_meta. A JSON
+// The loader (rt_load.c, rt_modules.c) owns the module map; the shim only
+// finds a module's ref again when V8 hands it back (module_ref_of, through
+// the isolate's identity-hash index) and passes specifiers, import types
+// and referrers to the host's resolve, dyn_import and import_meta. A JSON
 // module is a synthetic module whose default export is the parsed value.
 
 #include <cstdio>

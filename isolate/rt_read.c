@@ -1,0 +1,250 @@
+/* rt_read.c: module files, read on libuv's thread pool.
+ *
+ * A record's file is read with uv_queue_work: on the pool thread its path
+ * is canonicalised with realpath() and checked against the module root,
+ * so a symlink cannot lead outside it; the canonical path is then opened
+ * without following any symlink (one swapped in meanwhile fails the load)
+ * and without blocking (O_NONBLOCK: a FIFO would hold a pool thread, and
+ * with it every load), and only a regular file of at most
+ * MAX_MODULE_BYTES is read. Back on the loop, the source is compiled into
+ * its record and the loads waiting on it go on (rt_load.c). A read outlives
+ * a realm freed meanwhile (iso_read.realm becomes NULL) and then only
+ * frees itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "iso_err.h"
+#include "rt_private.h"
+
+/* A module's source: V8 takes strings up to 2^29 characters, but a source
+ * this large is a mistake or an attack, and each read holds it in C memory
+ * until it is compiled. */
+#define MAX_MODULE_BYTES ((size_t)64 << 20)
+#define MAX_MODULE_MIB 64
+
+static void read_work_cb(uv_work_t* w);
+static void read_done_cb(uv_work_t* w, int status);
+
+static int track_read(iso_realm* realm, iso_read* r) {
+  if (realm->nreads == realm->capreads) {
+    size_t cap = realm->capreads ? realm->capreads * 2 : 8;
+    iso_read** n = realloc(realm->reads, cap * sizeof(*n));
+    if (n == NULL) {
+      return ISO_ENOMEM;
+    }
+    realm->reads = n;
+    realm->capreads = cap;
+  }
+  realm->reads[realm->nreads++] = r;
+  return 0;
+}
+
+static void untrack_read(iso_realm* realm, iso_read* r) {
+  for (size_t i = 0; i < realm->nreads; i++) {
+    if (realm->reads[i] == r) {
+      realm->reads[i] = realm->reads[--realm->nreads];
+      return;
+    }
+  }
+}
+
+int iso__rt_read_start(iso_realm* realm, iso_mod* m) {
+  iso_read* r = calloc(1, sizeof(*r));
+  if (r == NULL) {
+    return ISO_ENOMEM;
+  }
+  r->realm = realm;
+  r->mod = m;
+  r->path = strdup(m->path);
+  r->root = realm->rt->root;
+  r->work.data = r;
+  if (r->path == NULL || track_read(realm, r) != 0) {
+    free(r->path);
+    free(r);
+    return ISO_ENOMEM;
+  }
+  m->read = r;
+  int rc = uv_queue_work(realm->rt->loop, &r->work, read_work_cb, read_done_cb);
+  if (rc != 0) {
+    untrack_read(realm, r);
+    m->read = NULL;
+    free(r->path);
+    free(r);
+    return ISO_EIO;
+  }
+  return 0;
+}
+
+/* What st is, for "is not a regular file (a FIFO)". */
+static const char* file_kind(const struct stat* st) {
+  return S_ISDIR(st->st_mode)    ? "a directory"
+         : S_ISFIFO(st->st_mode) ? "a FIFO"
+         : S_ISSOCK(st->st_mode) ? "a socket"
+         : S_ISCHR(st->st_mode)  ? "a character device"
+         : S_ISBLK(st->st_mode)  ? "a block device"
+                                 : "not a file";
+}
+
+/* Opens `real`, a canonical path (no symlink, no "..", checked against the
+ * root as text), for reading: openat2(RESOLVE_NO_SYMLINKS) opens exactly
+ * that path, so a symlink swapped onto it after realpath() fails (ELOOP)
+ * instead of leading elsewhere; O_NONBLOCK, since opening a FIFO for
+ * reading otherwise waits for a writer. Kernels without openat2 (before
+ * 5.6) get O_NOFOLLOW, which guards the last component only. */
+static int open_module(const char* real) {
+  struct open_how how = {
+      .flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+      .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+  for (;;) {
+    long fd = syscall(SYS_openat2, AT_FDCWD, real, &how, sizeof how);
+    if (fd >= 0) {
+      return (int)fd;
+    }
+    if (errno == ENOSYS) {
+      return open(real, (int)how.flags | O_NOFOLLOW);
+    }
+    if (errno != EINTR && errno != EAGAIN) {
+      return -1;
+    }
+  }
+}
+
+static void read_fail(iso_read* r, int err, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void read_fail(iso_read* r, int err, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
+  va_end(ap);
+  r->err = err;
+}
+
+/* Thread: libuv's thread pool. Touches only the iso_read. Never blocks on
+ * anything but a regular file's data: a FIFO, a device or a directory is
+ * refused by fstat on the fd opened without blocking, before any read. */
+static void read_work_cb(uv_work_t* w) {
+  iso_read* r = w->data;
+  char real[PATH_MAX];
+  if (realpath(r->path, real) == NULL) {
+    read_fail(r, errno == ENOENT || errno == ENOTDIR ? ISO_ENOENT : ISO_EIO,
+              "%s", strerror(errno));
+    return;
+  }
+  size_t rootlen = strlen(r->root);
+  /* the root itself is inside (and then refused as a directory) */
+  if (!(strcmp(r->root, "/") == 0 ||
+        (strncmp(real, r->root, rootlen) == 0 &&
+         (real[rootlen] == '/' || real[rootlen] == '\0')))) {
+    read_fail(r, ISO_EPERM,
+              "it is a link to \"%.200s\", outside the module root \"%.200s\"",
+              real, r->root);
+    return;
+  }
+  int fd = open_module(real);
+  if (fd < 0) {
+    int e = errno;
+    struct stat st;
+    if (e == ELOOP) {
+      read_fail(r, ISO_EPERM,
+                "a symbolic link appeared on its path while it was loaded");
+    } else if (lstat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+      /* a socket, a device without a driver (ENXIO): say what it is */
+      read_fail(r, ISO_EIO, "not a regular file (%s)", file_kind(&st));
+    } else {
+      read_fail(r,
+                e == ENOENT   ? ISO_ENOENT
+                : e == EACCES ? ISO_EPERM
+                              : ISO_EIO,
+                "%s", strerror(e));
+    }
+    return;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    read_fail(r, ISO_EIO, "%s", strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    read_fail(r, ISO_EIO, "not a regular file (%s)", file_kind(&st));
+  } else if ((uint64_t)st.st_size > MAX_MODULE_BYTES) {
+    read_fail(r, ISO_ETOOBIG,
+              "the file is larger than %d MiB (the limit for a module)",
+              MAX_MODULE_MIB);
+  } else {
+    r->data = malloc((size_t)st.st_size + 1);
+    if (r->data == NULL) {
+      read_fail(r, ISO_ENOMEM, "out of memory");
+    }
+  }
+  /* st_size bytes at most: a file that grows while it is read is cut at
+   * the size it had, one that shrinks is read as it is now */
+  size_t got = 0;
+  while (r->err == 0 && got < (size_t)st.st_size) {
+    ssize_t n = read(fd, r->data + got, (size_t)st.st_size - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      read_fail(r, ISO_EIO, "%s", strerror(errno));
+    }
+    if (n <= 0) {
+      break;
+    }
+    got += (size_t)n;
+  }
+  close(fd);
+  if (r->err != 0) {
+    free(r->data);
+    r->data = NULL;
+    return;
+  }
+  r->data[got] = '\0';
+  r->len = got;
+}
+
+static void read_done_cb(uv_work_t* w, int status) {
+  iso_read* r = w->data;
+  iso_realm* realm = r->realm;
+  if (realm == NULL) { /* the realm went away meanwhile */
+    free(r->data);
+    free(r->path);
+    free(r);
+    return;
+  }
+  untrack_read(realm, r);
+  iso_mod* m = r->mod;
+  m->read = NULL;
+  if (status != 0 && r->err == 0) {
+    r->err = ISO_EIO;
+    snprintf(r->errmsg, sizeof(r->errmsg), "%s", uv_strerror(status));
+  }
+  if (r->err == ISO_ENOENT) {
+    m->state = MOD_FAILED;
+    iso__error_set(&m->err, ISO_ENOENT, ISO_JS_UNCAUGHT, "TypeError",
+                   "Module not found \"%s\"", m->url);
+  } else if (r->err != 0) {
+    m->state = MOD_FAILED;
+    iso__error_set(&m->err, r->err, ISO_JS_UNCAUGHT,
+                   r->err == ISO_ETOOBIG ? "RangeError" : "TypeError",
+                   "Cannot load module \"%s\": %s", m->url, r->errmsg);
+  } else {
+    iso__mod_set_source(realm, m, r->data, r->len);
+  }
+  free(r->data);
+  free(r->path);
+  free(r);
+  iso__rt_mod_ready(realm, m);
+  iso__rt_mod_release_failed(realm, m); /* its loads were all freed meanwhile */
+  iso__rt_wake(realm->rt);
+}
