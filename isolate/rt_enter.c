@@ -9,7 +9,7 @@
  * runtime.c; hence run_lock); the leave cancels a termination so the
  * isolate can run again and fails what the stop hit. JavaScript's errors
  * become plain iso_js_error data here and reach the realm's error_cb or
- * job_error_cb (iso__realm_error, iso__realm_fail).
+ * job_error_cb (iso__rt_realm_error, iso__rt_realm_fail).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,12 +35,12 @@ void iso_js_error_clear(iso_js_error* e) {
   memset(e, 0, sizeof(*e));
 }
 
-void iso__error_set(iso_js_error* e,
-                    int code,
-                    iso_js_error_kind kind,
-                    const char* name,
-                    const char* fmt,
-                    ...) {
+void iso__rt_error_set(iso_js_error* e,
+                       int code,
+                       iso_js_error_kind kind,
+                       const char* name,
+                       const char* fmt,
+                       ...) {
   iso_js_error_clear(e);
   char buf[2048];
   va_list ap;
@@ -60,10 +60,10 @@ void iso__error_set(iso_js_error* e,
   e->code = code;
 }
 
-void iso__error_from_exc(iso_js_error* e,
-                         v8s_exc* exc,
-                         iso_js_error_kind k,
-                         int code) {
+void iso__rt_error_from_exc(iso_js_error* e,
+                            v8s_exc* exc,
+                            iso_js_error_kind k,
+                            int code) {
   iso_js_error_clear(e);
   e->name = exc->name;
   e->message = exc->message ? exc->message : strdup("");
@@ -142,13 +142,13 @@ void iso__rt_stopped_error(iso_rt* rt, iso_js_error* e) {
     if (rt->heap_max_mb > 0) {
       snprintf(limit, sizeof(limit), "%zu MiB", rt->heap_max_mb);
     }
-    iso__error_set(e, ISO_ENOMEM, ISO_JS_UNCAUGHT, "RangeError",
-                   "JavaScript heap out of memory: stopped at the heap "
-                   "limit (%s)",
-                   limit);
+    iso__rt_error_set(e, ISO_ENOMEM, ISO_JS_UNCAUGHT, "RangeError",
+                      "JavaScript heap out of memory: stopped at the heap "
+                      "limit (%s)",
+                      limit);
   } else {
-    iso__error_set(e, ISO_ETERMINATED, ISO_JS_PLAIN, "Error",
-                   "execution terminated");
+    iso__rt_error_set(e, ISO_ETERMINATED, ISO_JS_PLAIN, "Error",
+                      "execution terminated");
   }
 }
 
@@ -175,10 +175,11 @@ void iso__rt_microtasks_lost(iso_realm* realm, iso_eval* stopped) {
     if (ev->deadline_ns != 0 && ev->deadline_ns <= now) {
       iso__rt_stopped_error(rt, &ev->err);
     } else {
-      iso__error_set(&ev->err, ISO_ELOST, ISO_JS_PLAIN, "Error",
-                     "another job's JavaScript in the same realm was stopped "
-                     "while promise jobs ran, and V8 dropped this job's "
-                     "pending continuations with it");
+      iso__rt_error_set(
+          &ev->err, ISO_ELOST, ISO_JS_PLAIN, "Error",
+          "another job's JavaScript in the same realm was stopped "
+          "while promise jobs ran, and V8 dropped this job's "
+          "pending continuations with it");
     }
     ev->state = EV_FAILED;
   }
@@ -202,7 +203,7 @@ int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
   if (rc == ISO_ETERMINATED && realm != NULL) {
     iso_js_error e = {0};
     iso__rt_stopped_error(rt, &e);
-    iso__realm_error(realm, NULL, &e);
+    iso__rt_realm_error(realm, NULL, &e);
     if (exc != NULL) {
       v8s_exc_clear(exc);
     }
@@ -220,8 +221,8 @@ int iso__rt_leave_hook(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
   iso__rt_leave(rt, realm, rc, exc);
   if (rc == ISO_EJS) {
     iso_js_error e = {0};
-    iso__error_from_exc(&e, exc, ISO_JS_UNCAUGHT, ISO_EJS);
-    iso__realm_error(realm, NULL, &e);
+    iso__rt_error_from_exc(&e, exc, ISO_JS_UNCAUGHT, ISO_EJS);
+    iso__rt_realm_error(realm, NULL, &e);
   }
   v8s_exc_clear(exc);
   return rc;
@@ -229,18 +230,18 @@ int iso__rt_leave_hook(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
 
 /* An error of the realm's JavaScript: fatal to the realm, unless the realm
  * survives its errors (job_error_cb), which are then reported there. */
-void iso__realm_error(iso_realm* realm, void* culprit, iso_js_error* err) {
+void iso__rt_realm_error(iso_realm* realm, void* culprit, iso_js_error* err) {
   if (realm->cbs.job_error_cb == NULL || realm->failed || realm->freed) {
-    iso__realm_fail(realm, err);
+    iso__rt_realm_fail(realm, err);
     return;
   }
-  realm->rt->in_tick++; /* as in iso__realm_fail */
+  realm->rt->in_tick++; /* as in iso__rt_realm_fail */
   realm->cbs.job_error_cb(realm, realm->data, culprit, err);
   realm->rt->in_tick--;
   iso_js_error_clear(err);
 }
 
-void iso__realm_fail(iso_realm* realm, iso_js_error* err) {
+void iso__rt_realm_fail(iso_realm* realm, iso_js_error* err) {
   if (realm->failed || realm->freed) {
     iso_js_error_clear(err);
     return;

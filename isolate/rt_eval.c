@@ -50,7 +50,7 @@ static void enter_eval(iso_rt* rt, iso_realm* realm, const iso_eval* ev) {
 }
 
 void iso__rt_eval_free(iso_rt* rt, iso_eval* ev) {
-  iso__load_free(ev->load);
+  iso__rt_load_free(ev->load);
   v8s_ref_free(rt->iso, ev->promise);
   v8s_ref_free(rt->iso, ev->value);
   iso_js_error_clear(&ev->err);
@@ -64,7 +64,7 @@ void iso__rt_eval_free(iso_rt* rt, iso_eval* ev) {
 }
 
 void iso__rt_dyn_free(iso_rt* rt, iso_dyn* d) {
-  iso__load_free(d->load);
+  iso__rt_load_free(d->load);
   v8s_ref_free(rt->iso, d->resolver);
   v8s_ref_free(rt->iso, d->promise);
   free(d);
@@ -86,7 +86,7 @@ int iso_realm_eval_cancel(iso_realm* realm, void* data) {
   return n;
 }
 
-int iso__realm_tag_cancelled(const iso_realm* realm, uint32_t tag) {
+int iso__rt_realm_tag_cancelled(const iso_realm* realm, uint32_t tag) {
   for (unsigned i = 0; tag != 0 && i < 16; i++) {
     if (realm->cancelled_tags[i] == tag) {
       return 1;
@@ -180,36 +180,36 @@ int iso_realm_eval(iso_realm* realm,
       }
       s = abs;
     }
-    rc = s ? iso__resolve(rt, s, "", &url, err, sizeof(err)) : ISO_ENOMEM;
+    rc = s ? iso__rt_resolve(rt, s, "", &url, err, sizeof(err)) : ISO_ENOMEM;
     free(abs);
   }
   if (rc != 0 || url == NULL) {
-    iso__error_set(&ev->err, rc ? rc : ISO_ENOMEM, ISO_JS_PLAIN, "TypeError",
-                   "%s", rc ? err : "out of memory");
+    iso__rt_error_set(&ev->err, rc ? rc : ISO_ENOMEM, ISO_JS_PLAIN, "TypeError",
+                      "%s", rc ? err : "out of memory");
     free(url);
     ev->state = EV_FAILED;
   } else {
-    iso_mod* m = iso__mod_find(realm, url);
+    iso_mod* m = iso__rt_mod_find(realm, url);
     if (o->source != NULL && (m == NULL || m->state == MOD_FAILED)) {
       /* each module is compiled once per realm: a source only counts the
        * first time (or after it failed) */
-      m = iso__mod_get(realm, url, 0);
+      m = iso__rt_mod_get(realm, url, 0);
       if (m != NULL) {
-        iso__mod_set_source(realm, m, o->source, o->source_len);
+        iso__rt_mod_set_source(realm, m, o->source, o->source_len);
       }
     } else if (m == NULL) {
-      m = iso__mod_get(realm, url, 0);
+      m = iso__rt_mod_get(realm, url, 0);
     }
     free(url);
     if (ev->state != EV_FAILED) {
       if (m == NULL && realm->nmods >= ISO_MOD_MAX) {
-        iso__error_set(&ev->err, ISO_ETOOBIG, ISO_JS_UNCAUGHT, "RangeError",
-                       "this realm's module map is full (%d modules)",
-                       ISO_MOD_MAX);
+        iso__rt_error_set(&ev->err, ISO_ETOOBIG, ISO_JS_UNCAUGHT, "RangeError",
+                          "this realm's module map is full (%d modules)",
+                          ISO_MOD_MAX);
         ev->state = EV_FAILED;
       } else if (m == NULL) {
-        iso__error_set(&ev->err, ISO_ENOMEM, ISO_JS_PLAIN, "Error",
-                       "out of memory");
+        iso__rt_error_set(&ev->err, ISO_ENOMEM, ISO_JS_PLAIN, "Error",
+                          "out of memory");
         ev->state = EV_FAILED;
       } else {
         ev->mod = m;
@@ -226,7 +226,7 @@ int iso_realm_eval(iso_realm* realm,
         if (m->evaluated) {
           ev->state = EV_READY; /* warm: no load, no evaluation */
         } else {
-          ev->load = iso__load_start(realm, m);
+          ev->load = iso__rt_load_new(realm, m);
           ev->state = EV_LOADING;
         }
       }
@@ -252,7 +252,7 @@ static int eval_leave(iso_realm* realm, iso_eval* ev, int rc, v8s_exc* exc) {
   if (rc == ISO_ETERMINATED) {
     iso__rt_stopped_error(realm->rt, &ev->err);
   } else if (rc != 0 && exc != NULL && (exc->message || exc->name)) {
-    iso__error_from_exc(&ev->err, exc, ISO_JS_UNCAUGHT, rc);
+    iso__rt_error_from_exc(&ev->err, exc, ISO_JS_UNCAUGHT, rc);
   }
   iso__rt_microtasks_lost(realm, ev);
   return rc;
@@ -283,9 +283,9 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
     value = result;
   } else if (rc == 0 && ev->call && strcmp(ev->export_name, "default") &&
              v8s_kind(rt->iso, value) == V8S_UNDEFINED) {
-    iso__error_set(&ev->err, ISO_ENOENT, ISO_JS_UNCAUGHT, "TypeError",
-                   "Module \"%s\" has no export named \"%s\"", ev->mod->url,
-                   ev->export_name);
+    iso__rt_error_set(&ev->err, ISO_ENOENT, ISO_JS_UNCAUGHT, "TypeError",
+                      "Module \"%s\" has no export named \"%s\"", ev->mod->url,
+                      ev->export_name);
     rc = ISO_ENOENT;
   }
   int kind = rc == 0 ? v8s_kind(rt->iso, value) : 0;
@@ -343,7 +343,7 @@ static int instantiate_evaluate(iso_realm* realm,
     realm->current = NULL;
     iso__rt_leave(rt, realm, rc, &exc);
     if (rc != 0 && rc != ISO_ETERMINATED) {
-      iso__error_from_exc(err, &exc, ISO_JS_UNCAUGHT, rc);
+      iso__rt_error_from_exc(err, &exc, ISO_JS_UNCAUGHT, rc);
     }
   }
   v8s_exc_clear(&exc);
@@ -372,7 +372,7 @@ static int settled(iso_realm* realm,
     iso__rt_stopped_error(rt, err);
     return ISO_ETERMINATED;
   }
-  iso__error_from_exc(err, &exc, ISO_JS_UNCAUGHT, ISO_EJS);
+  iso__rt_error_from_exc(err, &exc, ISO_JS_UNCAUGHT, ISO_EJS);
   return ISO_EJS;
 }
 
@@ -410,7 +410,7 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
         } else {
           ev->state = EV_READY;
         }
-        iso__load_free(ev->load);
+        iso__rt_load_free(ev->load);
         ev->load = NULL;
         continue;
       case EV_READY:
@@ -476,8 +476,8 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
           continue;
         }
         if (rc != 0) {
-          iso__error_set(&ev->err, rc, ISO_JS_UNCAUGHT, "TypeError",
-                         "The job's value cannot be sent: %s", err);
+          iso__rt_error_set(&ev->err, rc, ISO_JS_UNCAUGHT, "TypeError",
+                            "The job's value cannot be sent: %s", err);
           ev->state = EV_FAILED;
           continue;
         }
@@ -487,8 +487,8 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
       }
       case EV_FAILED:
         if (ev->err.message == NULL) {
-          iso__error_set(&ev->err, ISO_EINTERNAL, ISO_JS_PLAIN, "Error",
-                         "evaluation failed");
+          iso__rt_error_set(&ev->err, ISO_EINTERNAL, ISO_JS_PLAIN, "Error",
+                            "evaluation failed");
         }
         ev->cb(realm, ev->data, ev->err.code ? ev->err.code : ISO_EJS, NULL, 0,
                &ev->err);
@@ -578,7 +578,7 @@ static void evaluate_dyn_imports(iso_realm* realm) {
       } else {
         d->state = DYN_READY;
       }
-      iso__load_free(d->load);
+      iso__rt_load_free(d->load);
       d->load = NULL;
     }
     if (!finished && d->state == DYN_READY) {
@@ -650,12 +650,12 @@ static void check_promise_exceptions(iso_realm* realm) {
     v8s_exc_from_value(rt->iso, realm->ctx, r->reason, &exc);
     iso__rt_leave(rt, NULL, 0, NULL);
     iso_js_error e = {0};
-    iso__error_from_exc(&e, &exc, ISO_JS_IN_PROMISE, ISO_EJS);
+    iso__rt_error_from_exc(&e, &exc, ISO_JS_IN_PROMISE, ISO_EJS);
     void* culprit = r->culprit;
     v8s_ref_free(rt->iso, r->promise);
     v8s_ref_free(rt->iso, r->reason);
     free(r);
-    iso__realm_error(realm, culprit, &e);
+    iso__rt_realm_error(realm, culprit, &e);
   }
 }
 
@@ -693,8 +693,8 @@ void iso__rt_realm_tick(iso_realm* realm) {
       iso_eval* ev = *pp;
       if (!ev->cancelled &&
           (ev->state == EV_EVALUATING || ev->state == EV_AWAITING)) {
-        iso__error_set(&ev->err, ISO_ESTALL, ISO_JS_PLAIN, "Error", "%s",
-                       kModuleStall);
+        iso__rt_error_set(&ev->err, ISO_ESTALL, ISO_JS_PLAIN, "Error", "%s",
+                          kModuleStall);
         ev->state = EV_FAILED;
         eval_step(realm, ev);
         eval_unlink(realm, pp, ev);
@@ -709,7 +709,7 @@ void iso__rt_realm_tick(iso_realm* realm) {
   if (has_pending_dyn_module_evaluation && !has_pending_ops &&
       !has_pending_dyn_imports) {
     iso_js_error e = {0};
-    iso__error_set(&e, ISO_ESTALL, ISO_JS_PLAIN, "Error", "%s", kDynStall);
-    iso__realm_error(realm, NULL, &e);
+    iso__rt_error_set(&e, ISO_ESTALL, ISO_JS_PLAIN, "Error", "%s", kDynStall);
+    iso__rt_realm_error(realm, NULL, &e);
   }
 }

@@ -116,27 +116,28 @@ static void visit_children(iso_load* load, iso_mod* m) {
     char err[1024];
     char* url = NULL;
     int is_json = 0;
-    int rc = iso__resolve(realm->rt, m->req.specifier[i], m->url, &url, err,
-                          sizeof(err));
+    int rc = iso__rt_resolve(realm->rt, m->req.specifier[i], m->url, &url, err,
+                             sizeof(err));
     if (rc == 0) {
-      rc = iso__json_type(m->req.type[i], url, &is_json, err, sizeof(err));
+      rc = iso__rt_json_type(m->req.type[i], url, &is_json, err, sizeof(err));
     }
     if (rc == 0 && iso__rt_map_full(realm, url, err, sizeof(err))) {
       rc = ISO_ETOOBIG;
     }
     if (rc != 0) {
       iso_js_error e = {0};
-      iso__error_set(&e, rc, ISO_JS_UNCAUGHT,
-                     rc == ISO_ETOOBIG ? "RangeError" : "TypeError", "%s", err);
+      iso__rt_error_set(&e, rc, ISO_JS_UNCAUGHT,
+                        rc == ISO_ETOOBIG ? "RangeError" : "TypeError", "%s",
+                        err);
       free(url);
       load_fail(load, &e);
       return;
     }
-    iso_mod* child = iso__mod_get(realm, url, is_json);
+    iso_mod* child = iso__rt_mod_get(realm, url, is_json);
     free(url);
     if (child == NULL) {
       iso_js_error e = {0};
-      iso__error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
+      iso__rt_error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
       load_fail(load, &e);
       return;
     }
@@ -150,18 +151,18 @@ static void fail_from_mod(iso_load* load,
                           const char* specifier) {
   iso_js_error e = {0};
   if (importer != NULL) {
-    iso__error_set(&e, m->err.code, ISO_JS_UNCAUGHT,
-                   m->err.name ? m->err.name : "TypeError",
-                   "%s (imported as \"%s\" from \"%s\")", m->err.message,
-                   specifier, importer);
+    iso__rt_error_set(&e, m->err.code, ISO_JS_UNCAUGHT,
+                      m->err.name ? m->err.name : "TypeError",
+                      "%s (imported as \"%s\" from \"%s\")", m->err.message,
+                      specifier, importer);
     if (m->err.stack != NULL && m->err.code == ISO_ESYNTAX) {
       free(e.stack);
       e.stack = strdup(m->err.stack);
     }
   } else {
-    iso__error_set(&e, m->err.code, ISO_JS_UNCAUGHT,
-                   m->err.name ? m->err.name : "TypeError", "%s",
-                   m->err.message);
+    iso__rt_error_set(&e, m->err.code, ISO_JS_UNCAUGHT,
+                      m->err.name ? m->err.name : "TypeError", "%s",
+                      m->err.message);
     if (m->err.stack != NULL) {
       free(e.stack);
       e.stack = strdup(m->err.stack);
@@ -179,7 +180,7 @@ static void load_visit(iso_load* load,
   }
   if (visit_add(load, m) != 0) {
     iso_js_error e = {0};
-    iso__error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
+    iso__rt_error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
     load_fail(load, &e);
     return;
   }
@@ -187,7 +188,7 @@ static void load_visit(iso_load* load,
   const iso_builtin_module* builtin =
       m->state == MOD_LOADING ? iso__rt_builtin_of(m->url) : NULL;
   if (builtin != NULL) { /* embedded: compiled at once, nothing to read */
-    iso__mod_set_source(load->realm, m, builtin->source, builtin->len);
+    iso__rt_mod_set_source(load->realm, m, builtin->source, builtin->len);
   }
   switch (m->state) {
     case MOD_COMPILED:
@@ -202,7 +203,7 @@ static void load_visit(iso_load* load,
   iso_waiter* w = calloc(1, sizeof(*w));
   if (w == NULL) {
     iso_js_error e = {0};
-    iso__error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
+    iso__rt_error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
     load_fail(load, &e);
     return;
   }
@@ -216,8 +217,8 @@ static void load_visit(iso_load* load,
     /* every load waiting on it (this one too) fails now, or it would wait
      * for a read that never comes */
     m->state = MOD_FAILED;
-    iso__error_set(&m->err, ISO_EIO, ISO_JS_UNCAUGHT, "TypeError",
-                   "Cannot start reading \"%s\"", m->url);
+    iso__rt_error_set(&m->err, ISO_EIO, ISO_JS_UNCAUGHT, "TypeError",
+                      "Cannot start reading \"%s\"", m->url);
     iso__rt_mod_ready(load->realm, m);
   }
 }
@@ -246,7 +247,7 @@ void iso__rt_mod_ready(iso_realm* realm, iso_mod* m) {
   }
 }
 
-iso_load* iso__load_start(iso_realm* realm, iso_mod* root) {
+iso_load* iso__rt_load_new(iso_realm* realm, iso_mod* root) {
   iso_load* load = calloc(1, sizeof(*load));
   if (load == NULL) {
     return NULL;
@@ -258,7 +259,7 @@ iso_load* iso__load_start(iso_realm* realm, iso_mod* root) {
   return load;
 }
 
-void iso__load_free(iso_load* load) {
+void iso__rt_load_free(iso_load* load) {
   if (load == NULL) {
     return;
   }
@@ -292,25 +293,26 @@ void iso__load_free(iso_load* load) {
 
 /* ---- host callbacks from V8 ---- */
 
-v8s_ref iso__host_resolve(void* realm_p,
-                          const char* specifier,
-                          const char* type,
-                          v8s_ref referrer,
-                          char* err,
-                          size_t errlen) {
+v8s_ref iso__rt_host_resolve(void* realm_p,
+                             const char* specifier,
+                             const char* type,
+                             v8s_ref referrer,
+                             char* err,
+                             size_t errlen) {
   iso_realm* realm = realm_p;
-  iso_mod* from = iso__mod_by_ref(realm, referrer);
+  iso_mod* from = iso__rt_mod_by_ref(realm, referrer);
   if (from == NULL) {
     snprintf(err, errlen, "Cannot resolve \"%s\": unknown importer", specifier);
     return 0;
   }
   char* url = NULL;
-  if (iso__resolve(realm->rt, specifier, from->url, &url, err, errlen) != 0) {
+  if (iso__rt_resolve(realm->rt, specifier, from->url, &url, err, errlen) !=
+      0) {
     return 0;
   }
-  iso_mod* m = iso__mod_find(realm, url);
+  iso_mod* m = iso__rt_mod_find(realm, url);
   int is_json = 0;
-  if (iso__json_type(type, url, &is_json, err, errlen) != 0) {
+  if (iso__rt_json_type(type, url, &is_json, err, errlen) != 0) {
     free(url);
     return 0;
   }
@@ -342,23 +344,24 @@ static int pending_dyns(const iso_realm* realm) {
   return n;
 }
 
-int iso__host_dyn_import(void* realm_p,
-                         const char* specifier,
-                         const char* type,
-                         const char* referrer_url,
-                         v8s_ref resolver,
-                         char* err,
-                         size_t errlen) {
+int iso__rt_host_dyn_import(void* realm_p,
+                            const char* specifier,
+                            const char* type,
+                            const char* referrer_url,
+                            v8s_ref resolver,
+                            char* err,
+                            size_t errlen) {
   iso_realm* realm = realm_p;
   if (realm->failed || realm->freed) {
     snprintf(err, errlen, "the realm is shutting down");
     return ISO_ECLOSED;
   }
   char* url = NULL;
-  int rc = iso__resolve(realm->rt, specifier, referrer_url, &url, err, errlen);
+  int rc =
+      iso__rt_resolve(realm->rt, specifier, referrer_url, &url, err, errlen);
   int is_json = 0;
   if (rc == 0) {
-    rc = iso__json_type(type, url, &is_json, err, errlen);
+    rc = iso__rt_json_type(type, url, &is_json, err, errlen);
   }
   if (rc == 0 && !is_json && (type == NULL || type[0] == '\0')) {
     size_t n = strlen(url);
@@ -377,7 +380,7 @@ int iso__host_dyn_import(void* realm_p,
     rc = ISO_ETOOBIG;
   }
   iso_dyn* d = rc == 0 ? calloc(1, sizeof(*d)) : NULL;
-  iso_mod* m = d != NULL ? iso__mod_get(realm, url, is_json) : NULL;
+  iso_mod* m = d != NULL ? iso__rt_mod_get(realm, url, is_json) : NULL;
   free(url);
   if (rc != 0) {
     return rc;
@@ -390,7 +393,7 @@ int iso__host_dyn_import(void* realm_p,
   d->state = DYN_PREPARING;
   d->mod = m;
   d->resolver = resolver;
-  d->load = iso__load_start(realm, m);
+  d->load = iso__rt_load_new(realm, m);
   if (d->load == NULL) {
     free(d);
     snprintf(err, errlen, "out of memory");
@@ -403,12 +406,12 @@ int iso__host_dyn_import(void* realm_p,
   return 0;
 }
 
-void iso__host_import_meta(void* realm_p,
-                           v8s_ref module,
-                           const char** url,
-                           int* is_main) {
+void iso__rt_host_import_meta(void* realm_p,
+                              v8s_ref module,
+                              const char** url,
+                              int* is_main) {
   iso_realm* realm = realm_p;
-  iso_mod* m = iso__mod_by_ref(realm, module);
+  iso_mod* m = iso__rt_mod_by_ref(realm, module);
   if (m != NULL) {
     *url = m->url;
     *is_main = m == realm->main_mod;

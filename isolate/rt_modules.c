@@ -1,7 +1,7 @@
 /* rt_modules.c: a realm's module map and its records.
  *
  * A record (iso_mod, rt_private.h) is keyed by its URL and compiled once
- * per realm, when its source arrives (iso__mod_set_source); the loads
+ * per realm, when its source arrives (iso__rt_mod_set_source); the loads
  * (rt_load.c) fill the map and V8's callbacks find records in it by URL or
  * by module ref. The map is bounded: at most ISO_MOD_MAX records per
  * realm, past which an import fails with an error that says so; and a
@@ -31,7 +31,7 @@ static size_t bucket_of(const char* url) {
   return h % ISO_MOD_BUCKETS;
 }
 
-iso_mod* iso__mod_find(iso_realm* realm, const char* url) {
+iso_mod* iso__rt_mod_find(iso_realm* realm, const char* url) {
   for (iso_mod* m = realm->buckets[bucket_of(url)]; m != NULL; m = m->hnext) {
     if (strcmp(m->url, url) == 0) {
       return m;
@@ -50,7 +50,7 @@ static _Thread_local struct {
   iso_mod* mod;
 } by_ref;
 
-iso_mod* iso__mod_by_ref(iso_realm* realm, v8s_ref ref) {
+iso_mod* iso__rt_mod_by_ref(iso_realm* realm, v8s_ref ref) {
   if (ref == 0) {
     return NULL;
   }
@@ -72,8 +72,8 @@ iso_mod* iso__mod_by_ref(iso_realm* realm, v8s_ref ref) {
  * when the map already holds ISO_MOD_MAX records: callers that can say so
  * check iso__rt_map_full first). A record that failed to load is tried again
  * (the file may exist now). */
-iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json) {
-  iso_mod* m = iso__mod_find(realm, url);
+iso_mod* iso__rt_mod_get(iso_realm* realm, const char* url, int is_json) {
+  iso_mod* m = iso__rt_mod_find(realm, url);
   if (m != NULL) {
     if (m->state == MOD_FAILED && m->read == NULL && m->ref == 0) {
       m->state = MOD_LOADING;
@@ -113,7 +113,7 @@ int iso__rt_map_full(iso_realm* realm,
                      const char* url,
                      char* err,
                      size_t errlen) {
-  if (realm->nmods < ISO_MOD_MAX || iso__mod_find(realm, url) != NULL) {
+  if (realm->nmods < ISO_MOD_MAX || iso__rt_mod_find(realm, url) != NULL) {
     return 0;
   }
   snprintf(err, errlen,
@@ -186,10 +186,10 @@ void iso__rt_mod_release_failed(iso_realm* realm, iso_mod* m) {
 
 static char* rewrite_import_with(const char* src, size_t len, size_t* out_len);
 
-int iso__mod_set_source(iso_realm* realm,
-                        iso_mod* m,
-                        const char* src,
-                        size_t len) {
+int iso__rt_mod_set_source(iso_realm* realm,
+                           iso_mod* m,
+                           const char* src,
+                           size_t len) {
   char* rewritten = m->is_json ? NULL : rewrite_import_with(src, len, &len);
   if (rewritten != NULL) {
     src = rewritten;
@@ -203,16 +203,16 @@ int iso__mod_set_source(iso_realm* realm,
   }
   if (rc == 0 && m->req.n > MAX_MODULE_IMPORTS) {
     m->state = MOD_FAILED;
-    iso__error_set(&m->err, ISO_ETOOBIG, ISO_JS_UNCAUGHT, "RangeError",
-                   "Module \"%s\" has %zu static imports (at most %d)", m->url,
-                   m->req.n, MAX_MODULE_IMPORTS);
+    iso__rt_error_set(&m->err, ISO_ETOOBIG, ISO_JS_UNCAUGHT, "RangeError",
+                      "Module \"%s\" has %zu static imports (at most %d)",
+                      m->url, m->req.n, MAX_MODULE_IMPORTS);
     v8s_requests_free(&m->req);
     rc = ISO_ETOOBIG;
   } else if (rc == 0) {
     m->state = MOD_COMPILED;
   } else {
     m->state = MOD_FAILED;
-    iso__error_from_exc(&m->err, &exc, ISO_JS_UNCAUGHT, rc);
+    iso__rt_error_from_exc(&m->err, &exc, ISO_JS_UNCAUGHT, rc);
     const char* at = m->err.stack ? strstr(m->err.stack, "\n    at ") : NULL;
     if (rc == ISO_ESYNTAX && at != NULL) {
       /* the message alone names the place too (dynamic import errors) */
@@ -290,7 +290,7 @@ static char* rewrite_import_with(const char* src, size_t len, size_t* out_len) {
   return out;
 }
 
-void iso__loader_realm_free(iso_realm* realm) {
+void iso__rt_modules_close(iso_realm* realm) {
   if (by_ref.realm == realm) {
     by_ref.realm = NULL;
     by_ref.mod = NULL;

@@ -2,7 +2,7 @@
  * Deno's SharedQueue).
  *
  * Sync ops run inline: the shim encodes the arguments and calls
- * iso__host_op_sync, which runs the op on this thread and hands its result
+ * iso__rt_host_op_sync, which runs the op on this thread and hands its result
  * back. An async op's request is appended to the runtime's current batch
  * (rt->op_batch) and counted in its realm's pending_ops; a uv_prepare
  * handle, which runs once the loop iteration's JavaScript is done, sends
@@ -60,7 +60,7 @@ typedef struct iso_op_work {
 
 static void flush_cb(uv_prepare_t* h);
 
-int iso__ops_init(iso_rt* rt, const iso_rt_opts* opts) {
+int iso__rt_ops_init(iso_rt* rt, const iso_rt_opts* opts) {
   rt->ops = opts->ops != NULL ? opts->ops : iso_ops_builtin();
   rt->ops_env = opts->ops_env;
   rt->default_perms = iso_perms_ref(
@@ -76,7 +76,7 @@ int iso__ops_init(iso_rt* rt, const iso_rt_opts* opts) {
   return 0;
 }
 
-void iso__ops_free(iso_rt* rt) {
+void iso__rt_ops_close(iso_rt* rt) {
   for (iso_op_work* w = rt->op_works; w != NULL; w = w->next) {
     w->rt = NULL;
   }
@@ -93,7 +93,7 @@ void iso__ops_free(iso_rt* rt) {
   rt->default_perms = NULL;
 }
 
-void iso__ops_realm_init(iso_realm* realm) {
+void iso__rt_ops_realm_init(iso_realm* realm) {
   iso_rt* rt = realm->rt;
   /* unique in the process, not only in the runtime: a batch that comes
    * back to a worker whose runtime was replaced meanwhile (poolctl
@@ -108,7 +108,7 @@ void iso__ops_realm_init(iso_realm* realm) {
   realm->op_budget = iso_op_budget_new(); /* NULL: the runtime's alone */
 }
 
-void iso__ops_realm_free(iso_realm* realm) {
+void iso__rt_ops_realm_close(iso_realm* realm) {
   iso_perms_unref(realm->perms);
   realm->perms = NULL;
   iso_op_budget_unref(realm->op_budget); /* records in flight keep it */
@@ -155,14 +155,14 @@ static int op_error(iso_rt* rt,
   return -1;
 }
 
-int iso__host_op_sync(void* realm_p,
-                      uint32_t op,
-                      const uint8_t* args,
-                      size_t len,
-                      const uint8_t** res,
-                      size_t* res_len,
-                      const char** err_class,
-                      const char** err_msg) {
+int iso__rt_host_op_sync(void* realm_p,
+                         uint32_t op,
+                         const uint8_t* args,
+                         size_t len,
+                         const uint8_t** res,
+                         size_t* res_len,
+                         const char** err_class,
+                         const char** err_msg) {
   iso_realm* realm = realm_p;
   iso_rt* rt = realm->rt;
   iso_op_call* c = &rt->op_call;
@@ -192,13 +192,13 @@ int iso__host_op_sync(void* realm_p,
   return 0;
 }
 
-int iso__host_op_async(void* realm_p,
-                       uint32_t op,
-                       uint32_t promise,
-                       const uint8_t* args,
-                       size_t len,
-                       const char** err_class,
-                       const char** err_msg) {
+int iso__rt_host_op_async(void* realm_p,
+                          uint32_t op,
+                          uint32_t promise,
+                          const uint8_t* args,
+                          size_t len,
+                          const char** err_class,
+                          const char** err_msg) {
   iso_realm* realm = realm_p;
   iso_rt* rt = realm->rt;
   if ((size_t)(realm->pending_ops + realm->pending_unref_ops) >=
@@ -263,7 +263,7 @@ static void unref_remove(iso_realm* realm, int i) {
   realm->unref_ids[i] = realm->unref_ids[--realm->nunref];
 }
 
-void iso__host_op_ref(void* realm_p, uint32_t promise, int ref) {
+void iso__rt_host_op_ref(void* realm_p, uint32_t promise, int ref) {
   iso_realm* realm = realm_p;
   int i = unref_find(realm, promise);
   if (ref && i >= 0) {
@@ -408,7 +408,7 @@ static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
     settle_count(realm, r->promise);
     realm->op_args_out -=
         r->args_len < realm->op_args_out ? r->args_len : realm->op_args_out;
-    int forget = iso__realm_tag_cancelled(realm, r->tag);
+    int forget = iso__rt_realm_tag_cancelled(realm, r->tag);
     rt->ops_dropped += forget;
     rt->op_results[k++] = (v8s_op_result){
         .promise = r->promise,

@@ -1,5 +1,5 @@
-/* rt_private.h: the runtime's state and its files' private functions,
- * declared per file below.
+/* rt_private.h: the runtime's state and its files' private functions
+ * (iso__rt_..., the folder's one prefix), declared per file below.
  *
  * The seed's JsRuntimeState is split in two: what belongs to the isolate
  * (iso_rt: global context, realms, op state and counts, the timer and the
@@ -238,18 +238,18 @@ int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
 int iso__rt_leave_hook(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
 void iso__rt_stopped_error(iso_rt* rt, iso_js_error* e);
 void iso__rt_microtasks_lost(iso_realm* realm, iso_eval* stopped);
-void iso__realm_fail(iso_realm* realm, iso_js_error* err);
-void iso__realm_error(iso_realm* realm, void* culprit, iso_js_error* err);
-void iso__error_from_exc(iso_js_error* e,
-                         v8s_exc* exc,
-                         iso_js_error_kind k,
-                         int code);
-void iso__error_set(iso_js_error* e,
-                    int code,
-                    iso_js_error_kind kind,
-                    const char* name,
-                    const char* fmt,
-                    ...);
+void iso__rt_realm_fail(iso_realm* realm, iso_js_error* err);
+void iso__rt_realm_error(iso_realm* realm, void* culprit, iso_js_error* err);
+void iso__rt_error_from_exc(iso_js_error* e,
+                            v8s_exc* exc,
+                            iso_js_error_kind k,
+                            int code);
+void iso__rt_error_set(iso_js_error* e,
+                       int code,
+                       iso_js_error_kind kind,
+                       const char* name,
+                       const char* fmt,
+                       ...);
 void iso__rt_host_task_enter(void* data);
 void iso__rt_host_task_leave(void* data);
 
@@ -266,83 +266,84 @@ void iso__rt_realm_release(iso_realm* realm); /* now: not during a tick */
 /* rt_eval.c */
 void iso__rt_eval_free(iso_rt* rt, iso_eval* ev);
 void iso__rt_dyn_free(iso_rt* rt, iso_dyn* d);
-int iso__realm_tag_cancelled(const iso_realm* realm, uint32_t tag);
+int iso__rt_realm_tag_cancelled(const iso_realm* realm, uint32_t tag);
 void iso__rt_realm_tick(iso_realm* realm);
 
 /* rt_ops.c */
-int iso__ops_init(iso_rt* rt, const iso_rt_opts* opts);
-void iso__ops_free(iso_rt* rt); /* closes op_flush: one more handle */
-void iso__ops_realm_init(iso_realm* realm);
-void iso__ops_realm_free(iso_realm* realm);
-int iso__host_op_sync(void* realm,
-                      uint32_t op,
-                      const uint8_t* args,
-                      size_t len,
-                      const uint8_t** res,
-                      size_t* res_len,
-                      const char** err_class,
-                      const char** err_msg);
-int iso__host_op_async(void* realm,
-                       uint32_t op,
-                       uint32_t promise,
-                       const uint8_t* args,
-                       size_t len,
-                       const char** err_class,
-                       const char** err_msg);
-void iso__host_op_ref(void* realm, uint32_t promise, int ref);
+int iso__rt_ops_init(iso_rt* rt, const iso_rt_opts* opts);
+void iso__rt_ops_close(iso_rt* rt); /* not op_flush: iso_rt_free closes it */
+void iso__rt_ops_realm_init(iso_realm* realm);
+void iso__rt_ops_realm_close(iso_realm* realm);
+int iso__rt_host_op_sync(void* realm,
+                         uint32_t op,
+                         const uint8_t* args,
+                         size_t len,
+                         const uint8_t** res,
+                         size_t* res_len,
+                         const char** err_class,
+                         const char** err_msg);
+int iso__rt_host_op_async(void* realm,
+                          uint32_t op,
+                          uint32_t promise,
+                          const uint8_t* args,
+                          size_t len,
+                          const char** err_class,
+                          const char** err_msg);
+void iso__rt_host_op_ref(void* realm, uint32_t promise, int ref);
 
 /* rt_resolve.c */
-int iso__resolve(iso_rt* rt,
-                 const char* specifier,
-                 const char* referrer,
-                 char** url,
-                 char* err,
-                 size_t errlen);
-int iso__json_type(const char* type,
-                   const char* url,
-                   int* is_json,
-                   char* err,
-                   size_t errlen);
+int iso__rt_resolve(iso_rt* rt,
+                    const char* specifier,
+                    const char* referrer,
+                    char** url,
+                    char* err,
+                    size_t errlen);
+int iso__rt_json_type(const char* type,
+                      const char* url,
+                      int* is_json,
+                      char* err,
+                      size_t errlen);
 const iso_builtin_module* iso__rt_builtin_of(const char* url);
 
 /* rt_modules.c */
-iso_mod* iso__mod_find(iso_realm* realm, const char* url);
-iso_mod* iso__mod_by_ref(iso_realm* realm, v8s_ref ref);
-iso_mod* iso__mod_get(iso_realm* realm, const char* url, int is_json);
+iso_mod* iso__rt_mod_find(iso_realm* realm, const char* url);
+iso_mod* iso__rt_mod_by_ref(iso_realm* realm, v8s_ref ref);
+iso_mod* iso__rt_mod_get(iso_realm* realm, const char* url, int is_json);
 int iso__rt_map_full(iso_realm* realm,
                      const char* url,
                      char* err,
                      size_t errlen);
-int iso__mod_set_source(iso_realm* realm,
-                        iso_mod* mod,
-                        const char* src,
-                        size_t len);
+int iso__rt_mod_set_source(iso_realm* realm,
+                           iso_mod* mod,
+                           const char* src,
+                           size_t len);
 void iso__rt_mod_release_failed(iso_realm* realm, iso_mod* m);
-void iso__loader_realm_free(iso_realm* realm);
+void iso__rt_modules_close(iso_realm* realm); /* the map; orphans reads */
 
 /* rt_read.c */
 int iso__rt_read_start(iso_realm* realm, iso_mod* m);
 
 /* rt_load.c */
-iso_load* iso__load_start(iso_realm* realm, iso_mod* root);
-void iso__load_free(iso_load* load);
+/* a load of root's graph, started at once; NULL: out of memory */
+iso_load* iso__rt_load_new(iso_realm* realm, iso_mod* root);
+void iso__rt_load_free(iso_load* load);
 void iso__rt_mod_ready(iso_realm* realm, iso_mod* m);
-v8s_ref iso__host_resolve(void* realm,
-                          const char* specifier,
-                          const char* type,
-                          v8s_ref referrer,
-                          char* err,
-                          size_t errlen);
-int iso__host_dyn_import(void* realm,
-                         const char* specifier,
-                         const char* type,
-                         const char* referrer_url,
-                         v8s_ref resolver,
-                         char* err,
-                         size_t errlen);
-void iso__host_import_meta(void* realm,
-                           v8s_ref module,
-                           const char** url,
-                           int* is_main);
+v8s_ref iso__rt_host_resolve(void* realm,
+                             const char* specifier,
+                             const char* type,
+                             v8s_ref referrer,
+                             char* err,
+                             size_t errlen);
+int iso__rt_host_dyn_import(void* realm,
+                            const char* specifier,
+                            const char* type,
+                            const char* referrer_url,
+                            v8s_ref resolver,
+                            char* err,
+                            size_t errlen);
+void iso__rt_host_import_meta(void* realm,
+                              v8s_ref module,
+                              const char** url,
+                              int* is_main);
 
 #endif /* ISO_RT_PRIVATE_H */

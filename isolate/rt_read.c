@@ -231,15 +231,15 @@ static void read_done_cb(uv_work_t* w, int status) {
   }
   if (r->err == ISO_ENOENT) {
     m->state = MOD_FAILED;
-    iso__error_set(&m->err, ISO_ENOENT, ISO_JS_UNCAUGHT, "TypeError",
-                   "Module not found \"%s\"", m->url);
+    iso__rt_error_set(&m->err, ISO_ENOENT, ISO_JS_UNCAUGHT, "TypeError",
+                      "Module not found \"%s\"", m->url);
   } else if (r->err != 0) {
     m->state = MOD_FAILED;
-    iso__error_set(&m->err, r->err, ISO_JS_UNCAUGHT,
-                   r->err == ISO_ETOOBIG ? "RangeError" : "TypeError",
-                   "Cannot load module \"%s\": %s", m->url, r->errmsg);
+    iso__rt_error_set(&m->err, r->err, ISO_JS_UNCAUGHT,
+                      r->err == ISO_ETOOBIG ? "RangeError" : "TypeError",
+                      "Cannot load module \"%s\": %s", m->url, r->errmsg);
   } else {
-    iso__mod_set_source(realm, m, r->data, r->len);
+    iso__rt_mod_set_source(realm, m, r->data, r->len);
   }
   free(r->data);
   free(r->path);

@@ -33,7 +33,7 @@ int iso_realm_new(iso_rt* rt,
     free(realm);
     return rc;
   }
-  iso__ops_realm_init(realm);
+  iso__rt_ops_realm_init(realm);
   realm->next = rt->realms;
   if (rt->realms != NULL) {
     rt->realms->prev = realm;
@@ -96,14 +96,14 @@ void iso__rt_realm_release(iso_realm* realm) {
     v8s_ref_free(rt->iso, r->reason);
     free(r);
   }
-  iso__loader_realm_free(realm);
+  iso__rt_modules_close(realm);
   for (unsigned i = 0; i < 4; i++) {
     free(realm->spec_cache[i].spec);
   }
   v8s_ref_free(rt->iso, realm->fire_timers);
   v8s_ref_free(rt->iso, realm->dispatch);
   v8s_ref_free(rt->iso, realm->resolve_ops);
-  iso__ops_realm_free(realm);
+  iso__rt_ops_realm_close(realm);
   v8s_context_dispose(rt->iso, realm->ctx);
   if (realm->prev != NULL) {
     realm->prev->next = realm->next;
@@ -184,7 +184,7 @@ int iso_realm_has_module(iso_realm* realm, const char* specifier) {
   if (iso_rt_module_url(realm->rt, specifier, &url) != 0) {
     return 0;
   }
-  int found = iso__mod_find(realm, url) != NULL;
+  int found = iso__rt_mod_find(realm, url) != NULL;
   free(url);
   return found;
 }

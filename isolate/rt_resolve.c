@@ -119,12 +119,12 @@ static int resolve_builtin(const char* specifier,
   return *url != NULL ? 0 : ISO_ENOMEM;
 }
 
-int iso__resolve(iso_rt* rt,
-                 const char* specifier,
-                 const char* referrer,
-                 char** url,
-                 char* err,
-                 size_t errlen) {
+int iso__rt_resolve(iso_rt* rt,
+                    const char* specifier,
+                    const char* referrer,
+                    char** url,
+                    char* err,
+                    size_t errlen) {
   char* joined = NULL;
   if (starts_with(specifier, "isopool:")) {
     return resolve_builtin(specifier, referrer, url, err, errlen);
@@ -209,11 +209,11 @@ int iso__resolve(iso_rt* rt,
   return 0;
 }
 
-int iso__json_type(const char* type,
-                   const char* url,
-                   int* is_json,
-                   char* err,
-                   size_t errlen) {
+int iso__rt_json_type(const char* type,
+                      const char* url,
+                      int* is_json,
+                      char* err,
+                      size_t errlen) {
   if (type == NULL || type[0] == '\0') {
     *is_json = 0;
     return 0;

@@ -116,7 +116,7 @@ static void host_uncaught(void* realm_p, const v8s_exc* exc) {
   e.stack = exc->stack ? strdup(exc->stack) : NULL;
   e.kind = ISO_JS_UNCAUGHT;
   e.code = ISO_EJS;
-  iso__realm_error(realm, iso_realm_current(realm), &e);
+  iso__rt_realm_error(realm, iso_realm_current(realm), &e);
   iso__rt_wake(realm->rt);
 }
 
@@ -142,16 +142,16 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
     return ISO_ENOENT;
   }
   rt->host = (v8s_host){
-      .resolve = iso__host_resolve,
-      .dyn_import = iso__host_dyn_import,
-      .import_meta = iso__host_import_meta,
+      .resolve = iso__rt_host_resolve,
+      .dyn_import = iso__rt_host_dyn_import,
+      .import_meta = iso__rt_host_import_meta,
       .promise_reject = host_promise_reject,
       .uncaught = host_uncaught,
       .print = host_print,
       .timer_arm = iso__rt_host_timer_arm,
-      .op_sync = iso__host_op_sync,
-      .op_async = iso__host_op_async,
-      .op_ref = iso__host_op_ref,
+      .op_sync = iso__rt_host_op_sync,
+      .op_async = iso__rt_host_op_async,
+      .op_ref = iso__rt_host_op_ref,
       .near_heap_limit = host_near_heap_limit,
       .task_enter = iso__rt_host_task_enter,
       .task_leave = iso__rt_host_task_leave,
@@ -159,7 +159,7 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
   rt->heap_max_mb = opts->heap_max_mb;
   rt->background_ns = (uint64_t)opts->background_ms * 1000000u;
   rt->value_max_bytes = opts->value_max_bytes;
-  iso__ops_init(rt, opts);
+  iso__rt_ops_init(rt, opts);
   v8s_op_info* ops = calloc(rt->ops->n + 1, sizeof(*ops));
   for (size_t i = 0; ops != NULL && i < rt->ops->n; i++) {
     ops[i].name = rt->ops->defs[i].name;
@@ -178,7 +178,7 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
   int rc = ops != NULL ? v8s_isolate_new(&vo, &rt->iso) : ISO_ENOMEM;
   free(ops);
   if (rc != 0) {
-    iso__ops_free(rt);
+    iso__rt_ops_close(rt);
     pthread_mutex_destroy(&rt->run_lock);
     free(rt->root);
     free(rt);
@@ -222,7 +222,7 @@ void iso_rt_free(iso_rt* rt) {
   rt->global = NULL;
   v8s_isolate_free(rt->iso);
   rt->iso = NULL;
-  iso__ops_free(rt);
+  iso__rt_ops_close(rt);
   uv_close((uv_handle_t*)&rt->timer, handle_closed_cb);
   uv_close((uv_handle_t*)&rt->idle, handle_closed_cb);
   uv_close((uv_handle_t*)&rt->op_flush, handle_closed_cb);
@@ -275,7 +275,7 @@ int iso_rt_module_url(iso_rt* rt, const char* specifier, char** url) {
     spec = rel;
   }
   *url = NULL;
-  return iso__resolve(rt, spec, referrer, url, err, sizeof(err));
+  return iso__rt_resolve(rt, spec, referrer, url, err, sizeof(err));
 }
 
 int iso_rt_execute(iso_rt* rt,
@@ -288,7 +288,7 @@ int iso_rt_execute(iso_rt* rt,
                        NULL, &exc);
   iso__rt_leave(rt, NULL, rc, &exc);
   if (rc != 0 && err != NULL) {
-    iso__error_from_exc(err, &exc, ISO_JS_UNCAUGHT, rc);
+    iso__rt_error_from_exc(err, &exc, ISO_JS_UNCAUGHT, rc);
   }
   v8s_exc_clear(&exc);
   iso__rt_wake(rt);
