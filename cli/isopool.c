@@ -278,7 +278,7 @@ static int cmd_run(int argc, char** argv) {
       .argv = (const char* const*)argv + optind + 1,
   };
   iso_run* run = NULL;
-  rc = iso_run_start(rt, &eo, &cbs, &st, &run);
+  rc = iso_run_new(rt, &eo, &cbs, &st, &run);
   if (rc != 0) {
     fprintf(stderr, "isopool: %s\n", iso_strerror(rc));
     st.status = 1;

@@ -320,17 +320,17 @@ typedef struct iso_run_cbs {
   void (*done_cb)(void* data, int status, const iso_js_error* err);
 } iso_run_cbs;
 
-/* iso_run_start: the seed's run command on a new realm: evaluate the main
- * module (opts, with main = 1 implied) and its value, dispatch `load`, run
- * the event loop until nothing is pending, dispatch `unload`. done_cb is
- * called exactly once; the caller then stops its loop and frees the run.
- * Returns 0, or an error without calling any callback. Thread: owning
- * loop. */
-int iso_run_start(iso_rt* rt,
-                  const iso_eval_opts* opts,
-                  const iso_run_cbs* cbs,
-                  void* data,
-                  iso_run** out);
+/* iso_run_new: constructor; the run starts at once. The seed's run
+ * command on a new realm: evaluate the main module (opts, with main = 1
+ * implied) and its value, dispatch `load`, run the event loop until
+ * nothing is pending, dispatch `unload`. done_cb is called exactly once;
+ * the caller then stops its loop and frees the run. Returns 0 and *out,
+ * or an error without calling any callback. Thread: owning loop. */
+int iso_run_new(iso_rt* rt,
+                const iso_eval_opts* opts,
+                const iso_run_cbs* cbs,
+                void* data,
+                iso_run** out);
 
 /* iso_run_free: destructor (frees its realm). Accepts NULL. Thread: owning
  * loop. */

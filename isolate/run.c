@@ -62,11 +62,11 @@ static void eval_cb(iso_realm* realm,
   iso_realm_dispatch(realm, "load");
 }
 
-int iso_run_start(iso_rt* rt,
-                  const iso_eval_opts* opts,
-                  const iso_run_cbs* cbs,
-                  void* data,
-                  iso_run** out) {
+int iso_run_new(iso_rt* rt,
+                const iso_eval_opts* opts,
+                const iso_run_cbs* cbs,
+                void* data,
+                iso_run** out) {
   if (cbs == NULL || cbs->done_cb == NULL) {
     return ISO_EINVAL;
   }

@@ -440,7 +440,7 @@ static void run_rooted(const char* module_root,
   iso_eval_opts o = {.specifier = spec, .call = 1};
   iso_run_cbs cbs = rt_cbs();
   iso_run* run = NULL;
-  r->status = iso_run_start(rt, &o, &cbs, r, &run);
+  r->status = iso_run_new(rt, &o, &cbs, r, &run);
   if (r->status == 0) {
     uv_run(&loop, UV_RUN_DEFAULT);
   }

@@ -804,7 +804,7 @@ static void run_start(tctx* t, const char* src, rt_result* r, iso_run** run) {
   snprintf(spec, sizeof(spec), "%s/main.js", rt_root_path());
   iso_eval_opts eo = {.specifier = spec, .call = 1};
   iso_run_cbs cbs = rt_cbs();
-  CHECK_EQ(iso_run_start(t->rt, &eo, &cbs, r, run), 0);
+  CHECK_EQ(iso_run_new(t->rt, &eo, &cbs, r, run), 0);
 }
 
 static void run_result_free(rt_result* r) {

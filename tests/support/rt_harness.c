@@ -123,7 +123,7 @@ void rt_run_opts(const char* main, iso_eval_opts eo, rt_result* r) {
   eo.call = 1;
   iso_run_cbs cbs = rt_cbs();
   iso_run* run = NULL;
-  int rc = iso_run_start(rt, &eo, &cbs, r, &run);
+  int rc = iso_run_new(rt, &eo, &cbs, r, &run);
   if (rc != 0) {
     r->status = rc;
   } else {

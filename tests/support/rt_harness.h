@@ -1,7 +1,7 @@
 /* rt_harness.h: runs modules in-process through the runtime, for the
  * runtime suites (loader, loop, values). Each case writes its modules into
  * a fresh temporary module root, runs the main one the way `isopool run`
- * does (iso_run_start on a libuv loop of its own) and gets back the value
+ * does (iso_run_new on a libuv loop of its own) and gets back the value
  * as JSON, the formatted error and the console output in order.
  * Library iso_test_rt (it links the runtime and V8). V8 is initialized in
  * the case's process (rt_init_process), never in the runner's: a fork does
