@@ -16,9 +16,10 @@
  * a fresh realm per eval job and a long-lived warm realm for call jobs.
  *
  * DESIGN: single-threaded. Everything here runs on the thread that owns the
- * loop (Thread: owning loop), except iso_rt_terminate(), iso_rt_running()
- * and iso_rt_terminate_gen(), which a watchdog calls from its own thread
- * (they share one mutex with the entries into JavaScript). Callbacks are
+ * loop (Thread: owning loop; debug builds assert it at each entry point),
+ * except iso_rt_terminate(), iso_rt_running() and iso_rt_terminate_gen(),
+ * which a watchdog calls from its own thread (they share one mutex with
+ * the entries into JavaScript). Callbacks are
  * called from that loop, never from inside a function that returned an
  * error, and never re-entrantly from the function that registered them.
  */

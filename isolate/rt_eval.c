@@ -71,6 +71,7 @@ void iso__rt_dyn_free(iso_rt* rt, iso_dyn* d) {
 }
 
 int iso_realm_eval_cancel(iso_realm* realm, void* data) {
+  assert(iso__rt_on_thread(realm->rt));
   int n = 0;
   for (iso_eval* e = realm->evals; e != NULL; e = e->next) {
     if (e->data == data && !e->cancelled) {
@@ -116,6 +117,7 @@ int iso_realm_eval(iso_realm* realm,
   if (realm == NULL || o == NULL || cb == NULL) {
     return ISO_EINVAL;
   }
+  assert(iso__rt_on_thread(realm->rt));
   if (realm->failed || realm->freed) {
     return ISO_ECLOSED;
   }

@@ -118,16 +118,19 @@ void iso__rt_ops_realm_close(iso_realm* realm) {
 }
 
 void iso_realm_set_perms(iso_realm* realm, const iso_perms* perms) {
+  assert(iso__rt_on_thread(realm->rt));
   iso_perms* old = realm->perms;
   realm->perms = iso_perms_ref(perms != NULL ? perms : iso_perms_none());
   iso_perms_unref(old);
 }
 
 int iso_realm_pending_ops(const iso_realm* realm) {
+  assert(iso__rt_on_thread(realm->rt));
   return realm->pending_ops + realm->pending_unref_ops;
 }
 
 uint64_t iso_rt_ops_dropped(const iso_rt* rt) {
+  assert(iso__rt_on_thread(rt));
   return rt->ops_dropped;
 }
 
@@ -433,6 +436,7 @@ static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
 }
 
 void iso_rt_ops_done(iso_rt* rt, iso_op_batch* b) {
+  assert(iso__rt_on_thread(rt));
   rt->op_args_out -=
       b->args.len < rt->op_args_out ? b->args.len : rt->op_args_out;
   if (rt->freeing || reserve_results(rt, b->n) != 0) {

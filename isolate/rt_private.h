@@ -11,6 +11,7 @@
 #ifndef ISO_RT_PRIVATE_H
 #define ISO_RT_PRIVATE_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -191,6 +192,7 @@ typedef struct iso_run_slot {
 
 struct iso_rt {
   uv_loop_t* loop;
+  pthread_t thread; /* the one that runs loop: iso_rt_new's caller */
   v8s_isolate* iso;
   char* root;        /* realpath of the module root, no trailing '/' */
   iso_realm* global; /* the seed's global context */
@@ -230,6 +232,16 @@ struct iso_rt {
   size_t op_args_out;       /* bytes of async op arguments not yet back */
   iso_op_budget* op_budget; /* the results of its batches (ops/) */
 };
+
+#ifndef NDEBUG
+/* iso__rt_on_thread: the caller runs on rt's own thread (the one that
+ * created it and runs its loop). For the asserts at the top of the public
+ * entry points whose header says "Thread: owning loop" (as SQLite asserts
+ * sqlite3_mutex_held); compiled away with NDEBUG. */
+static inline int iso__rt_on_thread(const iso_rt* rt) {
+  return pthread_equal(rt->thread, pthread_self());
+}
+#endif
 
 /* rt_enter.c */
 void iso__rt_enter(iso_rt* rt, iso_realm* realm);

@@ -19,6 +19,7 @@ int iso_realm_new(iso_rt* rt,
                   const iso_realm_cbs* cbs,
                   void* data,
                   iso_realm** out) {
+  assert(iso__rt_on_thread(rt));
   iso_realm* realm = calloc(1, sizeof(*realm));
   if (realm == NULL) {
     return ISO_ENOMEM;
@@ -120,6 +121,7 @@ void iso_realm_free(iso_realm* realm) {
   if (realm == NULL || realm->freed) {
     return;
   }
+  assert(iso__rt_on_thread(realm->rt));
   realm->freed = 1;
   realm->timer_deadline = -1;
   realm->timer_refed = 0;
@@ -133,6 +135,7 @@ void iso_realm_free(iso_realm* realm) {
 }
 
 int iso_realm_dispatch(iso_realm* realm, const char* type) {
+  assert(iso__rt_on_thread(realm->rt));
   if (realm->failed || realm->freed) {
     return ISO_ECLOSED;
   }
@@ -160,6 +163,7 @@ static iso_eval* eval_by_tag(const iso_realm* realm, uint32_t tag) {
 /* The evaluation's own JavaScript, or a promise continuation of it (its
  * job tag came along), while the evaluation is pending. */
 void* iso_realm_current(const iso_realm* realm) {
+  assert(iso__rt_on_thread(realm->rt));
   if (realm->current != NULL) {
     return realm->current;
   }
@@ -168,10 +172,12 @@ void* iso_realm_current(const iso_realm* realm) {
 }
 
 int iso_realm_broken(const iso_realm* realm) {
+  assert(iso__rt_on_thread(realm->rt));
   return realm->broken;
 }
 
 int iso_realm_module_count(const iso_realm* realm) {
+  assert(iso__rt_on_thread(realm->rt));
   int n = 0;
   for (const iso_mod* m = realm->modules; m != NULL; m = m->next) {
     n += m->state == MOD_COMPILED;
@@ -180,6 +186,7 @@ int iso_realm_module_count(const iso_realm* realm) {
 }
 
 int iso_realm_has_module(iso_realm* realm, const char* specifier) {
+  assert(iso__rt_on_thread(realm->rt));
   char* url = NULL;
   if (iso_rt_module_url(realm->rt, specifier, &url) != 0) {
     return 0;
@@ -190,5 +197,6 @@ int iso_realm_has_module(iso_realm* realm, const char* specifier) {
 }
 
 void iso_realm_set_deadline(iso_realm* realm, uint64_t deadline_ns) {
+  assert(iso__rt_on_thread(realm->rt));
   realm->deadline_ns = deadline_ns;
 }

@@ -91,6 +91,7 @@ static void host_promise_reject(void* realm_p,
 }
 
 const char* iso_rt_condemned(const iso_rt* rt) {
+  assert(iso__rt_on_thread(rt));
   return rt->condemned;
 }
 
@@ -135,6 +136,7 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
     return ISO_ENOMEM;
   }
   rt->loop = opts->loop;
+  rt->thread = pthread_self();
   pthread_mutex_init(&rt->run_lock, NULL);
   rt->root = realpath(opts->root ? opts->root : ".", NULL);
   if (rt->root == NULL) {
@@ -213,6 +215,7 @@ void iso_rt_free(iso_rt* rt) {
   if (rt == NULL) {
     return;
   }
+  assert(iso__rt_on_thread(rt));
   rt->freeing = 1;
   while (rt->realms != NULL) {
     iso_realm* r = rt->realms;
@@ -259,10 +262,12 @@ int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen) {
 }
 
 void iso_rt_heap(iso_rt* rt, size_t* used, size_t* limit) {
+  assert(iso__rt_on_thread(rt));
   v8s_heap_stats(rt->iso, used, limit);
 }
 
 int iso_rt_module_url(iso_rt* rt, const char* specifier, char** url) {
+  assert(iso__rt_on_thread(rt));
   char err[256];
   char referrer[PATH_MAX + 16];
   snprintf(referrer, sizeof(referrer), "file://%s/", rt->root);
@@ -282,6 +287,7 @@ int iso_rt_execute(iso_rt* rt,
                    const char* name,
                    const char* source,
                    iso_js_error* err) {
+  assert(iso__rt_on_thread(rt));
   v8s_exc exc = {0};
   iso__rt_enter(rt, NULL);
   int rc = v8s_execute(rt->iso, rt->global->ctx, name, source, strlen(source),
@@ -327,6 +333,7 @@ void iso__rt_wake(iso_rt* rt) {
 }
 
 void iso_rt_tick(iso_rt* rt) {
+  assert(iso__rt_on_thread(rt));
   if (rt->in_tick == 0 && uv_is_active((uv_handle_t*)&rt->idle)) {
     idle_cb(&rt->idle);
   }
