@@ -199,6 +199,50 @@ SEEDS = {
         "token_not_utf8": {"v": 1, "cmd": "status",
                            "token": Raw(mp_str(b"\xc3\x28"))},
     },
+    # the first byte picks the command: its ISO_ADMIN_* value - 1
+    "admin_reply": {
+        "status": Raw(b"\x00" + mp({
+            "ok": True, "version": "0.1.0", "uptime_ms": 7384000,
+            "listen": ["tcp://127.0.0.1:7447"], "admin": "ipc:///a.sock",
+            "metrics": None, "state": "running",
+            "workers": {"configured": 2, "alive": 2}, "queue": 3,
+            "inflight": 5,
+            "totals": {"accepted": 9, "fulfilled": 5, "rejected": 1,
+                       "errors": {"timeout": 3}},
+            "rate": {"1s": 12.5, "10s": 10, "60s": 9.8}})),
+        "workers": Raw(b"\x01" + mp({"ok": True, "workers": [
+            {"id": 0, "state": "running", "inflight": 1, "done": 1234,
+             "heap_used": 12939264, "heap_limit": 268435456,
+             "warm_modules": 3, "last_error": None}, 7]})),
+        "jobs": Raw(b"\x02" + mp({"ok": True, "jobs": [
+            {"id": 12, "client_id": [7, "x"], "kind": "call",
+             "module": "a.js", "worker": 0, "age_ms": 4500},
+            {"id": 13, "client_id": None, "kind": "eval", "module": None,
+             "worker": -1, "age_ms": 120}], "truncated": True})),
+        "cancel": Raw(b"\x03" + mp({"ok": True, "job": 12})),
+        "stats": Raw(b"\x04" + mp({"ok": True, "kinds": {"all": {
+            "queue": {}, "run": {"count": 1},
+            "total": {"count": 4, "sum": 400, "p50": 90.5, "p90": 120,
+                      "p99": 130, "p999": 130, "max": 130,
+                      "buckets": [[100, 2], [1.25, 1], [1e6, 1],
+                                  [None, 0]]}}}})),
+        "resize": Raw(b"\x05" + mp({"ok": True,
+                                     "workers": {"configured": 4,
+                                                 "alive": 2}})),
+        "recycle": Raw(b"\x06" + mp({"ok": True, "workers": [0, 1]})),
+        "reload": Raw(b"\x07" + mp({"ok": True, "realms": 3})),
+        "drain": Raw(b"\x08" + mp({"ok": True, "state": "draining"})),
+        "refused": Raw(b"\x09" + mp({"ok": False, "code": "conflict",
+                                      "message": "a resize is under way"})),
+        "unknown_code": Raw(b"\x00" + mp({"ok": False, "code": "later",
+                                           "message": None})),
+        "job_reply": Raw(b"\x00" + mp({"v": 1, "status": "error"})),
+        "duplicates": Raw(b"\x00" + mp(pairs(
+            ("ok", True), ("version", "a"), ("version", 1),
+            (1, 2), ("queue", "three")))),
+        "not_utf8": Raw(b"\x01" + mp({"ok": True, "workers": [
+            {"last_error": Raw(mp_str(b"E\xff"))}]})),
+    },
     "json_to_msgpack": {
         "object": b'{"a":[1,2.5e3,"x\\u00e9\\n",true,null,{"b":[]}],"c":-7}',
         "numbers": b"[0,-0,1e400,-1e400,18446744073709551615,"

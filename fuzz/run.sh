@@ -16,8 +16,8 @@ secs=${2:?usage: fuzz/run.sh BUILD_DIR SECONDS [TARGET...]}
 shift 2
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(proto_decode reply_decode admin_decode json_to_msgpack
-           msgpack_to_json v8_values)
+  targets=(proto_decode reply_decode admin_decode admin_reply
+           json_to_msgpack msgpack_to_json v8_values)
 fi
 mkdir -p "$build/fuzz-artifacts" "$build/fuzz-logs"
 failed=0

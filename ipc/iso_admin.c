@@ -1,4 +1,6 @@
-/* iso_admin.c: the admin request codec (see iso_admin.h). */
+/* iso_admin.c: the admin protocol's request codec (see iso_admin.h):
+ * command names, requests decoded with complete checks, and encoded. The
+ * replies are iso_admin_reply.c's. */
 #include "iso_admin.h"
 
 #include <stdarg.h>

@@ -3,20 +3,24 @@
  *
  * DESIGN: the admin socket is a second REP0 listener (ipc/iso_server.h)
  * whose callback runs on an NNG thread, like the job socket's; nothing
- * sent to the job socket reaches it. Reading commands (status, workers,
- * jobs, stats) read atomics, the metrics recorder (metrics.h) and, under
- * pool->lock or pool->jobs_lock, the routing state and the registry of
- * requests with unanswered jobs; they never touch an isolate. Commands that
- * change a worker (cancel, reload, recycle) set a bit in its `ctl` word and
- * wake its loop (uv_async_send); the worker does the work on its own thread.
- * reload waits (briefly) for the workers' answers. drain and shutdown record
- * how to stop and call the owner's stop_cb; the owner's thread runs
- * iso_pool_shutdown. Replies are built as JSON text and converted to
- * msgpack (iso_json), which keeps them readable here; the admin socket is
- * not a hot path.
+ * sent to the job socket reaches it. Requests are decoded and replies
+ * encoded by ipc/iso_admin.h, the codec poolctl uses too: a command's
+ * handler (kOps, the command table) fills the typed result of its command,
+ * or refuses with one of the admin codes of iso_proto.h's code table.
+ * Reading commands (status, workers, jobs, stats) read atomics, the
+ * metrics recorder (metrics.h) and, under pool->lock or pool->jobs_lock,
+ * the routing state and the registry of requests with unanswered jobs;
+ * they never touch an isolate. Commands that change a worker (cancel,
+ * reload, recycle) set a bit in its `ctl` word and wake its loop
+ * (uv_async_send); the worker does the work on its own thread. reload
+ * waits (briefly) for the workers' answers. drain and shutdown record how
+ * to stop and call the owner's stop_cb; the owner's thread runs
+ * iso_pool_shutdown. A command marked changes_state in kOps is refused
+ * (conflict) once the service is stopping.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,82 +36,79 @@
 #include "pool_private.h"
 
 #define MAX_JOBS_LISTED 1000
-/* A client id longer than this (msgpack) is listed as null: its JSON
+/* A client id longer than this (msgpack) is listed as nil: its JSON
  * could not fit the 255 bytes shown anyway, for any id but a few floats
  * and binaries, and copying it under jobs_lock would cost its size. */
 #define JOB_ID_COPY_MAX 512
+#define JOB_ID_JSON_MAX 255
 #define RELOAD_WAIT_MS 2000
+#define WHY_MAX 256
 
-/* ---- JSON text (the replies are written as JSON) ---- */
+/* ---- one command's reply ---- */
 
-/* Appends s as a JSON string (quoted, escaped). */
-static void jw_str(iso_buf* b, const char* s) {
-  iso_buf_append(b, "\"", 1);
-  for (const unsigned char* p = (const unsigned char*)s; *p != '\0'; p++) {
-    char esc[8];
-    if (*p == '"' || *p == '\\') {
-      esc[0] = '\\';
-      esc[1] = (char)*p;
-      iso_buf_append(b, esc, 2);
-    } else if (*p < 0x20) {
-      snprintf(esc, sizeof(esc), "\\u%04x", *p);
-      iso_buf_append(b, esc, 6);
-    } else {
-      iso_buf_append(b, p, 1);
-    }
+/* What a handler fills: the typed reply, and the memory its arrays and
+ * strings live in until the reply is sent. */
+typedef struct admin_out {
+  iso_admin_reply reply;
+  char why[WHY_MAX]; /* an error's message */
+  void* owned[4];    /* freed after the reply is sent */
+  int nowned;
+  iso_buf ids; /* jobs: the client ids */
+} admin_out;
+
+/* Keeps p (may be NULL) until the reply is sent; returns it. */
+static void* keep(admin_out* o, void* p) {
+  if (p != NULL) {
+    assert(o->nowned < (int)(sizeof(o->owned) / sizeof(o->owned[0])));
+    o->owned[o->nowned++] = p;
   }
-  iso_buf_append(b, "\"", 1);
+  return p;
 }
 
-static void jw(iso_buf* b, const char* fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Makes o's reply an error; returns -1 for the handler to return. */
+static int refuse(admin_out* o, iso_proto_code code, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void jw(iso_buf* b, const char* fmt, ...) {
-  char tmp[512];
+static int refuse(admin_out* o, iso_proto_code code, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+  vsnprintf(o->why, sizeof(o->why), fmt, ap);
   va_end(ap);
-  if (n > 0) {
-    iso_buf_append(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp));
-  }
+  o->reply.ok = 0;
+  o->reply.error.code = code;
+  o->reply.error.message = iso_admin_str_of(o->why);
+  return -1;
 }
 
-/* ---- replies ---- */
-
-typedef struct reply {
-  iso_buf json;
-  int failed;
-} reply;
-
-static void reply_error(iso_server_req* sreq,
-                        const char* code,
-                        const char* message) {
-  iso_buf j, mp;
-  iso_buf_init(&j);
-  iso_buf_init(&mp);
-  jw(&j, "{\"ok\":false,\"code\":");
-  jw_str(&j, code);
-  jw(&j, ",\"message\":");
-  jw_str(&j, message);
-  jw(&j, "}");
-  iso_json_to_msgpack((const char*)j.data, j.len, &mp);
-  iso_server_reply(sreq, mp.data, mp.len);
-  iso_buf_free(&j);
-  iso_buf_free(&mp);
+static int out_of_memory(admin_out* o) {
+  return refuse(o, ISO_CODE_INTERNAL, "out of memory");
 }
 
-/* Sends r's JSON object ({"ok":true, ...}) as msgpack. */
-static void reply_send(iso_server_req* sreq, reply* r) {
+/* Sends r (an error reply if it cannot be encoded). */
+static void send_reply(iso_server_req* sreq, const iso_admin_reply* r) {
   iso_buf mp;
   iso_buf_init(&mp);
-  if (iso_json_to_msgpack((const char*)r->json.data, r->json.len, &mp) != 0) {
-    reply_error(sreq, "internal", "the reply could not be encoded");
-  } else {
-    iso_server_reply(sreq, mp.data, mp.len);
+  if (iso_admin_encode_reply(r, &mp) != 0 && r->ok) {
+    iso_admin_reply e = {
+        .cmd = r->cmd,
+        .error = {.code = ISO_CODE_INTERNAL,
+                  .message = iso_admin_str_of("the reply could not be "
+                                              "encoded")}};
+    iso_buf_reset(&mp);
+    iso_admin_encode_reply(&e, &mp);
   }
+  iso_server_reply(sreq, mp.data, mp.len);
   iso_buf_free(&mp);
-  iso_buf_free(&r->json);
+}
+
+static void reply_error(iso_server_req* sreq,
+                        iso_admin_cmd cmd,
+                        iso_proto_code code,
+                        const char* message) {
+  iso_admin_reply e = {
+      .cmd = cmd,
+      .error = {.code = code, .message = iso_admin_str_of(message)}};
+  send_reply(sreq, &e);
 }
 
 /* ---- reading commands ---- */
@@ -140,56 +141,57 @@ static void count_workers(iso_pool* pool,
   pool__mutex_unlock(&pool->lock);
 }
 
-static void jw_totals(iso_buf* b, const iso_metrics_totals* t) {
-  jw(b, "{\"accepted\":%llu,\"fulfilled\":%llu,\"rejected\":%llu,\"errors\":{",
-     (unsigned long long)t->accepted, (unsigned long long)t->fulfilled,
-     (unsigned long long)t->rejected);
-  int first = 1;
-  for (int c = 0; c < ISO_METRICS_NCODES; c++) {
-    if (t->errors[c] == 0) {
-      continue;
-    }
-    const char* name = iso_proto_code_name((iso_proto_code)c);
-    jw(b, "%s", first ? "" : ",");
-    jw_str(b, name != NULL ? name : "unknown");
-    jw(b, ":%llu", (unsigned long long)t->errors[c]);
-    first = 0;
-  }
-  jw(b, "}}");
+/* Milliseconds between two pool__now() times, whole. */
+static double ms_between(uint64_t from_ns, uint64_t to_ns) {
+  return (double)((to_ns - from_ns) / 1000000);
 }
 
-static void cmd_status(iso_pool* pool, reply* r) {
-  iso_metrics_snap* snap = malloc(sizeof(*snap));
-  if (snap == NULL || iso_metrics_snapshot(pool->metrics, snap) != 0) {
-    free(snap);
-    r->failed = 1;
-    return;
+static int cmd_status(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
+  size_t nlisten = pool->opts.nlisten;
+  iso_metrics_snap* snap = keep(o, malloc(sizeof(*snap)));
+  iso_admin_str* listen =
+      keep(o, calloc(nlisten > 0 ? nlisten : 1, sizeof(*listen)));
+  iso_admin_error_count* errors =
+      keep(o, calloc(ISO_METRICS_NCODES, sizeof(*errors)));
+  if (snap == NULL || listen == NULL || errors == NULL ||
+      iso_metrics_snapshot(pool->metrics, snap) != 0) {
+    return out_of_memory(o);
   }
   int configured, alive, inflight, queued;
   count_workers(pool, &configured, &alive, &inflight, &queued);
-  iso_buf* b = &r->json;
-  jw(b, "{\"ok\":true,\"version\":\"%s\",\"uptime_ms\":%llu,\"listen\":[",
-     ISO_POOL_VERSION,
-     (unsigned long long)((pool__now() - pool->started_ns) / 1000000));
-  for (size_t i = 0; i < pool->opts.nlisten; i++) {
-    jw(b, "%s", i ? "," : "");
-    jw_str(b, pool->opts.listen[i]);
+  for (size_t i = 0; i < nlisten; i++) {
+    listen[i] = iso_admin_str_of(pool->opts.listen[i]);
   }
-  jw(b, "],\"admin\":");
-  jw_str(b, pool->admin_url != NULL ? pool->admin_url : "");
-  jw(b, ",\"metrics\":");
-  if (pool->opts.metrics_url != NULL) {
-    jw_str(b, pool->opts.metrics_url);
-  } else {
-    jw(b, "null");
+  const iso_metrics_totals* t = &snap->totals[ISO_METRICS_ALL];
+  size_t nerrors = 0;
+  for (int c = 0; c < ISO_METRICS_NCODES; c++) {
+    if (t->errors[c] != 0) {
+      errors[nerrors++] = (iso_admin_error_count){
+          .code = iso_admin_str_of(iso_proto_code_name((iso_proto_code)c)),
+          .count = (int64_t)t->errors[c]};
+    }
   }
-  jw(b, ",\"state\":\"%s\",\"workers\":{\"configured\":%d,\"alive\":%d}",
-     pool_state_name(atomic_load(&pool->state)), configured, alive);
-  jw(b, ",\"queue\":%d,\"inflight\":%d,\"totals\":", queued, inflight);
-  jw_totals(b, &snap->totals[ISO_METRICS_ALL]);
-  jw(b, ",\"rate\":{\"1s\":%.3f,\"10s\":%.3f,\"60s\":%.3f}}", snap->rate_1s,
-     snap->rate_10s, snap->rate_60s);
-  free(snap);
+  o->reply.status = (iso_admin_status){
+      .version = iso_admin_str_of(ISO_POOL_VERSION),
+      .uptime_ms = ms_between(pool->started_ns, pool__now()),
+      .listen = listen,
+      .nlisten = nlisten,
+      .admin = iso_admin_str_of(pool->admin_url ? pool->admin_url : ""),
+      .metrics = iso_admin_str_of(pool->opts.metrics_url),
+      .state = iso_admin_str_of(pool_state_name(atomic_load(&pool->state))),
+      .workers = {.configured = configured, .alive = alive},
+      .queue = queued,
+      .inflight = inflight,
+      .accepted = (int64_t)t->accepted,
+      .fulfilled = (int64_t)t->fulfilled,
+      .rejected = (int64_t)t->rejected,
+      .errors = errors,
+      .nerrors = nerrors,
+      .rate_1s = snap->rate_1s,
+      .rate_10s = snap->rate_10s,
+      .rate_60s = snap->rate_60s,
+  };
+  return 0;
 }
 
 static const char* worker_state_name(int st) {
@@ -200,32 +202,36 @@ static const char* worker_state_name(int st) {
   return st >= 0 && st <= POOL_W_LOST ? kNames[st] : "unknown";
 }
 
-static void cmd_workers(iso_pool* pool, reply* r) {
-  iso_buf* b = &r->json;
-  jw(b, "{\"ok\":true,\"workers\":[");
+typedef char last_error_copy[sizeof(((pool_worker*)0)->last_error)];
+
+static int cmd_workers(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
+  iso_admin_worker* list = keep(o, calloc(POOL_MAX_WORKERS, sizeof(*list)));
+  last_error_copy* last = keep(o, calloc(POOL_MAX_WORKERS, sizeof(*last)));
+  if (list == NULL || last == NULL) {
+    return out_of_memory(o);
+  }
   pool__mutex_lock(&pool->lock);
-  for (int i = 0; i < pool->nworkers; i++) {
+  int n = pool->nworkers;
+  for (int i = 0; i < n; i++) {
     pool_worker* w = pool->workers[i];
-    char last[sizeof(w->last_error)];
     pthread_mutex_lock(&w->info_lock);
-    memcpy(last, w->last_error, sizeof(last));
+    memcpy(last[i], w->last_error, sizeof(last[i]));
     pthread_mutex_unlock(&w->info_lock);
-    jw(b,
-       "%s{\"id\":%d,\"state\":\"%s\",\"inflight\":%d,\"done\":%ld,"
-       "\"heap_used\":%lld,\"heap_limit\":%lld,\"warm_modules\":%d,"
-       "\"last_error\":",
-       i ? "," : "", w->id, worker_state_name(atomic_load(&w->state)),
-       w->inflight, atomic_load(&w->answered), atomic_load(&w->heap_used),
-       atomic_load(&w->heap_limit), atomic_load(&w->warm_modules));
-    if (last[0] != '\0') {
-      jw_str(b, last);
-    } else {
-      jw(b, "null");
-    }
-    jw(b, "}");
+    last[i][sizeof(last[i]) - 1] = '\0';
+    list[i] = (iso_admin_worker){
+        .id = w->id,
+        .state = iso_admin_str_of(worker_state_name(atomic_load(&w->state))),
+        .inflight = w->inflight,
+        .done = atomic_load(&w->answered),
+        .heap_used = (double)atomic_load(&w->heap_used),
+        .heap_limit = (double)atomic_load(&w->heap_limit),
+        .warm_modules = atomic_load(&w->warm_modules),
+        .last_error = iso_admin_str_of(last[i][0] != '\0' ? last[i] : NULL),
+    };
   }
   pool__mutex_unlock(&pool->lock);
-  jw(b, "]}");
+  o->reply.workers = (iso_admin_workers){.list = list, .n = (size_t)n};
+  return 0;
 }
 
 /* The next job after (*req, *i) that is not answered yet, walking the
@@ -254,20 +260,39 @@ typedef struct job_row {
   uint64_t received_ns;
   uint8_t id[JOB_ID_COPY_MAX]; /* the client's id (msgpack), if it fits */
   size_t id_len;               /* 0: none, or too long to show */
+  size_t id_at;                /* where its listed id starts in ids */
   int has_module;
   char module[ISO_PROTO_MAX_MODULE + 1];
 } job_row;
 
+/* The listing's client_id of a row: the id as its JSON text reads back
+ * (a binary as base64, a timestamp as its ISO text, ...), appended to ids;
+ * nil (returns 0 bytes) when it has none or the text needs more than
+ * JOB_ID_JSON_MAX bytes, so no work is spent making text that would be
+ * dropped. */
+static size_t listed_id(const job_row* row, iso_buf* ids, iso_buf* text) {
+  size_t at = ids->len;
+  iso_buf_reset(text);
+  if (row->id_len == 0 ||
+      iso_json_from_msgpack_max(row->id, row->id_len, JOB_ID_JSON_MAX, text) !=
+          0 ||
+      iso_json_to_msgpack((const char*)text->data, text->len, ids) != 0) {
+    ids->len = at;
+  }
+  return ids->len - at;
+}
+
 /* Lists the unanswered jobs, oldest first. Under the locks it only copies
- * (a bounded number of bytes per job); the client's ids become JSON after
- * they are dropped, so no client's bytes are worked on under a lock. */
-static void cmd_jobs(iso_pool* pool, reply* r) {
-  iso_buf* b = &r->json;
+ * (a bounded number of bytes per job); the client's ids are converted
+ * after they are dropped, so no client's bytes are worked on under a
+ * lock. */
+static int cmd_jobs(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
   uint64_t now = pool__now();
-  job_row* rows = malloc(MAX_JOBS_LISTED * sizeof(*rows));
-  if (rows == NULL) {
-    r->failed = 1;
-    return;
+  job_row* rows = keep(o, malloc(MAX_JOBS_LISTED * sizeof(*rows)));
+  iso_admin_job* list = keep(o, calloc(MAX_JOBS_LISTED, sizeof(*list)));
+  iso_buf* ids = &o->ids;
+  if (rows == NULL || list == NULL) {
+    return out_of_memory(o);
   }
   int n = 0, truncated = 0;
   pool__mutex_lock(&pool->jobs_lock);
@@ -300,80 +325,80 @@ static void cmd_jobs(iso_pool* pool, reply* r) {
   }
   pool__mutex_unlock(&pool->lock);
   pool__mutex_unlock(&pool->jobs_lock);
-  jw(b, "{\"ok\":true,\"jobs\":[");
+  /* the ids go into one buffer, which may move as it grows: offsets
+   * first, pointers once it is whole */
+  iso_buf text;
+  iso_buf_init(&text);
   for (int i = 0; i < n; i++) {
     job_row* row = &rows[i];
-    jw(b, "%s{\"id\":%lld,\"client_id\":", i ? "," : "", (long long)row->sid);
-    iso_buf id;
-    iso_buf_init(&id);
-    /* a budget of 255 bytes of JSON: an id that needs more is shown as
-     * null, and no work is spent making the text that would be dropped */
-    if (row->id_len > 0 &&
-        iso_json_from_msgpack_max(row->id, row->id_len, 255, &id) == 0) {
-      iso_buf_append(b, id.data, id.len);
-    } else {
-      jw(b, "null");
-    }
-    iso_buf_free(&id);
-    jw(b, ",\"kind\":\"%s\",\"module\":",
-       row->kind == ISO_JOB_CALL ? "call" : "eval");
-    if (row->has_module) {
-      jw_str(b, row->module);
-    } else {
-      jw(b, "null");
-    }
-    jw(b, ",\"worker\":%d,\"age_ms\":%llu}", row->worker,
-       (unsigned long long)((now - row->received_ns) / 1000000));
+    row->id_at = ids->len;
+    list[i] = (iso_admin_job){
+        .id = row->sid,
+        .client_id = {NULL, listed_id(row, ids, &text)},
+        .kind = iso_admin_str_of(row->kind == ISO_JOB_CALL ? "call" : "eval"),
+        .module = iso_admin_str_of(row->has_module ? row->module : NULL),
+        .worker = row->worker,
+        .age_ms = ms_between(row->received_ns, now),
+    };
   }
-  jw(b, "]%s}", truncated ? ",\"truncated\":true" : "");
-  free(rows);
+  iso_buf_free(&text);
+  for (int i = 0; i < n; i++) {
+    if (list[i].client_id.len > 0) {
+      list[i].client_id.data = ids->data + rows[i].id_at;
+    }
+  }
+  o->reply.jobs =
+      (iso_admin_jobs){.list = list, .n = (size_t)n, .truncated = truncated};
+  return 0;
 }
 
-static void jw_hist(iso_buf* b, const iso_metrics_hist* h) {
-  jw(b,
-     "{\"count\":%llu,\"sum\":%llu,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
-     "\"p999\":%.1f,\"max\":%llu,\"buckets\":[",
-     (unsigned long long)h->count, (unsigned long long)h->sum_us, h->p50,
-     h->p90, h->p99, h->p999, (unsigned long long)h->max_us);
-  int first = 1;
+/* A histogram from a snapshot's: its buckets with jobs go into b (room for
+ * ISO_METRICS_NBUCKETS). */
+static iso_admin_hist hist_of(const iso_metrics_hist* h, iso_admin_bucket* b) {
+  size_t n = 0;
   for (size_t i = 0; i < ISO_METRICS_NBUCKETS; i++) {
-    if (h->buckets[i] == 0) {
-      continue;
+    if (h->buckets[i] != 0) {
+      b[n++] = (iso_admin_bucket){.le = i + 1 < ISO_METRICS_NBUCKETS
+                                            ? iso_metrics_bucket_le_us(i)
+                                            : INFINITY,
+                                  .count = (int64_t)h->buckets[i]};
     }
-    double le = iso_metrics_bucket_le_us(i);
-    if (i + 1 < ISO_METRICS_NBUCKETS) {
-      jw(b, "%s[%g,%llu]", first ? "" : ",", le,
-         (unsigned long long)h->buckets[i]);
-    } else {
-      jw(b, "%s[null,%llu]", first ? "" : ",",
-         (unsigned long long)h->buckets[i]);
-    }
-    first = 0;
   }
-  jw(b, "]}");
+  return (iso_admin_hist){.count = (int64_t)h->count,
+                          .sum = (int64_t)h->sum_us,
+                          .p50 = h->p50,
+                          .p90 = h->p90,
+                          .p99 = h->p99,
+                          .p999 = h->p999,
+                          .max = (double)h->max_us,
+                          .buckets = b,
+                          .nbuckets = n};
 }
 
-static void cmd_stats(iso_pool* pool, reply* r) {
-  iso_metrics_snap* snap = malloc(sizeof(*snap));
-  if (snap == NULL || iso_metrics_snapshot(pool->metrics, snap) != 0) {
-    free(snap);
-    r->failed = 1;
-    return;
+static int cmd_stats(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
+  enum { NKINDS = ISO_METRICS_ALL + 1 };
+  static const char* const kKinds[NKINDS] = {"eval", "call", "all"};
+  iso_metrics_snap* snap = keep(o, malloc(sizeof(*snap)));
+  iso_admin_kind* kinds = keep(o, calloc(NKINDS, sizeof(*kinds)));
+  iso_admin_bucket* b = keep(
+      o,
+      calloc(NKINDS * ISO_METRICS_NSTAGES * ISO_METRICS_NBUCKETS, sizeof(*b)));
+  if (snap == NULL || kinds == NULL || b == NULL ||
+      iso_metrics_snapshot(pool->metrics, snap) != 0) {
+    return out_of_memory(o);
   }
-  static const char* const kKinds[] = {"eval", "call", "all"};
-  static const char* const kStages[] = {"queue", "run", "total"};
-  iso_buf* b = &r->json;
-  jw(b, "{\"ok\":true,\"kinds\":{");
-  for (int k = 0; k <= ISO_METRICS_ALL; k++) {
-    jw(b, "%s\"%s\":{", k ? "," : "", kKinds[k]);
-    for (int s = 0; s < ISO_METRICS_NSTAGES; s++) {
-      jw(b, "%s\"%s\":", s ? "," : "", kStages[s]);
-      jw_hist(b, &snap->hist[k][s]);
-    }
-    jw(b, "}");
+  for (int k = 0; k < NKINDS; k++, b += 3 * ISO_METRICS_NBUCKETS) {
+    kinds[k] = (iso_admin_kind){
+        .name = iso_admin_str_of(kKinds[k]),
+        .queue = hist_of(&snap->hist[k][ISO_METRICS_QUEUE], b),
+        .run =
+            hist_of(&snap->hist[k][ISO_METRICS_RUN], b + ISO_METRICS_NBUCKETS),
+        .total = hist_of(&snap->hist[k][ISO_METRICS_TOTAL],
+                         b + 2 * ISO_METRICS_NBUCKETS),
+    };
   }
-  jw(b, "}}");
-  free(snap);
+  o->reply.stats = (iso_admin_stats){.kinds = kinds, .nkinds = NKINDS};
+  return 0;
 }
 
 /* ---- steering commands ---- */
@@ -390,7 +415,8 @@ static void wake(iso_pool* pool, pool_worker* w, int bit) {
   uv_async_send(&w->async);
 }
 
-static int cmd_cancel(iso_pool* pool, int64_t sid, reply* r, char* why) {
+static int cmd_cancel(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
+  int64_t sid = q->job;
   pool_cancel c = {0};
   pool__mutex_lock(&pool->jobs_lock);
   pool_req* req = NULL;
@@ -405,17 +431,18 @@ static int cmd_cancel(iso_pool* pool, int64_t sid, reply* r, char* why) {
   }
   pool__mutex_unlock(&pool->jobs_lock);
   if (c.job == NULL) {
-    snprintf(why, 256, "job %lld is not in flight (see `poolctl jobs`)",
-             (long long)sid);
-    return -1;
+    return refuse(o, ISO_CODE_NOT_FOUND,
+                  "job %lld is not in flight (see `poolctl jobs`)",
+                  (long long)sid);
   }
   pool__cancel_end(pool, &c, "the job was cancelled by an operator (poolctl)");
   pool__log(pool, "info", "admin: cancelled job %lld", (long long)sid);
-  jw(&r->json, "{\"ok\":true,\"job\":%lld}", (long long)sid);
+  o->reply.cancel.job = sid;
   return 0;
 }
 
-static int cmd_reload(iso_pool* pool, const char* module, reply* r) {
+static int cmd_reload(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
+  const char* module = q->module;
   pool_worker* ws[POOL_MAX_WORKERS];
   int n = 0;
   /* no worker is reaped while we wait for its answer (the reaper reads
@@ -448,13 +475,16 @@ static int cmd_reload(iso_pool* pool, const char* module, reply* r) {
   atomic_fetch_sub(&pool->admin_waiting, 1);
   pool__log(pool, "info", "admin: reload %s: %d warm realms dropped",
             module[0] ? module : "(all)", dropped);
-  jw(&r->json, "{\"ok\":true,\"realms\":%d}", dropped);
+  o->reply.reload.realms = dropped;
   return 0;
 }
 
-static int cmd_recycle(iso_pool* pool, int id, int all, reply* r, char* why) {
-  iso_buf ids;
-  iso_buf_init(&ids);
+static int cmd_recycle(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
+  int id = q->worker, all = q->all;
+  int64_t* ids = keep(o, calloc(POOL_MAX_WORKERS, sizeof(*ids)));
+  if (ids == NULL) {
+    return out_of_memory(o);
+  }
   int n = 0;
   pool__mutex_lock(&pool->lock);
   for (int i = 0; i < pool->nworkers; i++) {
@@ -462,52 +492,45 @@ static int cmd_recycle(iso_pool* pool, int id, int all, reply* r, char* why) {
     if ((all || w->id == id) && atomic_load(&w->state) == POOL_W_RUNNING) {
       atomic_store(&w->state, POOL_W_RECYCLING); /* no new jobs */
       wake(pool, w, POOL_CTL_RECYCLE);
-      jw(&ids, "%s%d", n ? "," : "", w->id);
-      n++;
+      ids[n++] = w->id;
     } else if (!all && w->id == id) {
       n = -1; /* there, but not running */
     }
   }
   pool__mutex_unlock(&pool->lock);
   if (!all && n <= 0) {
-    iso_buf_free(&ids);
-    snprintf(why, 256,
-             n < 0 ? "worker %d is not running (see `poolctl workers`)"
-                   : "there is no worker %d (see `poolctl workers`)",
-             id);
-    return -1;
+    return refuse(o, ISO_CODE_NOT_FOUND,
+                  n < 0 ? "worker %d is not running (see `poolctl workers`)"
+                        : "there is no worker %d (see `poolctl workers`)",
+                  id);
   }
   pool__log(pool, "info", "admin: recycling %d worker(s)", n);
-  jw(&r->json, "{\"ok\":true,\"workers\":[");
-  iso_buf_append(&r->json, ids.data, ids.len);
-  jw(&r->json, "]}");
-  iso_buf_free(&ids);
+  o->reply.recycle = (iso_admin_recycle){.workers = ids, .n = (size_t)n};
   return 0;
 }
 
-static int cmd_resize(iso_pool* pool,
-                      int n,
-                      reply* r,
-                      char* why,
-                      const char** code) {
-  int rc = pool__resize(pool, n, why, 256);
+static int cmd_resize(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
+  char why[WHY_MAX];
+  int rc = pool__resize(pool, q->workers, why, sizeof(why));
   if (rc != 0) {
-    *code = rc == ISO_EBUSY || rc == ISO_ECLOSED ? "conflict" : "internal";
-    return -1;
+    return refuse(o,
+                  rc == ISO_EBUSY || rc == ISO_ECLOSED ? ISO_CODE_CONFLICT
+                                                       : ISO_CODE_INTERNAL,
+                  "%s", why);
   }
   int configured, alive, inflight, queued;
   count_workers(pool, &configured, &alive, &inflight, &queued);
-  pool__log(pool, "info", "admin: resize to %d workers", n);
-  jw(&r->json, "{\"ok\":true,\"workers\":{\"configured\":%d,\"alive\":%d}}", n,
-     alive);
+  pool__log(pool, "info", "admin: resize to %d workers", q->workers);
+  o->reply.resize.workers =
+      (iso_admin_size){.configured = q->workers, .alive = alive};
   return 0;
 }
 
 /* drain (grace POOL_DRAIN) or shutdown: the owner's thread stops us. */
-static int cmd_stop(iso_pool* pool, int64_t grace_ms, reply* r, char* why) {
+static int stop(iso_pool* pool, int64_t grace_ms, admin_out* o) {
   if (pool->opts.stop_cb == NULL) {
-    snprintf(why, 256, "this service cannot be stopped from the admin socket");
-    return -1;
+    return refuse(o, ISO_CODE_CONFLICT,
+                  "this service cannot be stopped from the admin socket");
   }
   pool__mutex_lock(&pool->lock);
   pool->stop_grace_ms = grace_ms;
@@ -519,10 +542,52 @@ static int cmd_stop(iso_pool* pool, int64_t grace_ms, reply* r, char* why) {
             grace_ms == POOL_DRAIN
                 ? "drain: finishing every job taken, then exiting"
                 : "shutdown");
-  jw(&r->json, "{\"ok\":true,\"state\":\"%s\"}",
-     pool_state_name(atomic_load(&pool->state)));
+  o->reply.state.state =
+      iso_admin_str_of(pool_state_name(atomic_load(&pool->state)));
   pool->opts.stop_cb(pool->opts.stop_arg);
   return 0;
+}
+
+static int cmd_drain(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
+  return stop(pool, POOL_DRAIN, o);
+}
+
+static int cmd_shutdown(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
+  return stop(pool, q->grace_ms, o);
+}
+
+/* ---- the command table ---- */
+
+/* A command's handler fills o->reply's result for q and returns 0, or
+ * returns -1 after refuse(). Runs on an NNG thread. */
+typedef int (*admin_handler)(iso_pool* pool,
+                             const iso_admin_req* q,
+                             admin_out* o);
+
+static const struct admin_op {
+  iso_admin_cmd cmd;
+  admin_handler handler;
+  int changes_state; /* refused (conflict) while the service stops */
+} kOps[] = {
+    {.cmd = ISO_ADMIN_STATUS, .handler = cmd_status, .changes_state = 0},
+    {.cmd = ISO_ADMIN_WORKERS, .handler = cmd_workers, .changes_state = 0},
+    {.cmd = ISO_ADMIN_JOBS, .handler = cmd_jobs, .changes_state = 0},
+    {.cmd = ISO_ADMIN_STATS, .handler = cmd_stats, .changes_state = 0},
+    {.cmd = ISO_ADMIN_CANCEL, .handler = cmd_cancel, .changes_state = 1},
+    {.cmd = ISO_ADMIN_RESIZE, .handler = cmd_resize, .changes_state = 1},
+    {.cmd = ISO_ADMIN_RECYCLE, .handler = cmd_recycle, .changes_state = 1},
+    {.cmd = ISO_ADMIN_RELOAD, .handler = cmd_reload, .changes_state = 1},
+    {.cmd = ISO_ADMIN_DRAIN, .handler = cmd_drain, .changes_state = 1},
+    {.cmd = ISO_ADMIN_SHUTDOWN, .handler = cmd_shutdown, .changes_state = 1},
+};
+
+static const struct admin_op* op_of(iso_admin_cmd cmd) {
+  for (size_t i = 0; i < sizeof(kOps) / sizeof(kOps[0]); i++) {
+    if (kOps[i].cmd == cmd) {
+      return &kOps[i];
+    }
+  }
+  return NULL;
 }
 
 /* ---- the socket ---- */
@@ -548,73 +613,35 @@ static void admin_cb(iso_server_req* sreq,
                      void* arg) {
   iso_pool* pool = arg;
   iso_admin_req q;
-  char why[256] = "";
+  char why[WHY_MAX] = "";
   if (iso_admin_decode(data, len, &q, why, sizeof(why)) != 0) {
-    reply_error(sreq, "bad_request", why);
+    reply_error(sreq, ISO_ADMIN_NONE, ISO_CODE_BAD_REQUEST, why);
     return;
   }
-  const char* name = iso_admin_cmd_name(q.cmd);
+  const struct admin_op* op = op_of(q.cmd);
+  if (op == NULL) { /* the decoder knows no command we do not */
+    reply_error(sreq, q.cmd, ISO_CODE_BAD_REQUEST, "unknown command");
+    return;
+  }
   if (!token_ok(pool, &q)) {
-    pool__log(pool, "warn", "admin: %s refused: %s token", name,
-              q.has_token ? "wrong" : "no");
-    reply_error(sreq, "unauthorized",
+    pool__log(pool, "warn", "admin: %s refused: %s token",
+              iso_admin_cmd_name(q.cmd), q.has_token ? "wrong" : "no");
+    reply_error(sreq, q.cmd, ISO_CODE_UNAUTHORIZED,
                 q.has_token ? "wrong admin token"
                             : "this service requires an admin token");
     return;
   }
-  int changes = q.cmd >= ISO_ADMIN_CANCEL && q.cmd != ISO_ADMIN_STATS;
-  if (changes && atomic_load(&pool->state) != ISO_POOL_RUNNING) {
-    reply_error(sreq, "conflict", "the service is stopping");
+  if (op->changes_state && atomic_load(&pool->state) != ISO_POOL_RUNNING) {
+    reply_error(sreq, q.cmd, ISO_CODE_CONFLICT, "the service is stopping");
     return;
   }
-  reply r = {0};
-  iso_buf_init(&r.json);
-  int rc = 0;
-  const char* code = "not_found";
-  switch (q.cmd) {
-    case ISO_ADMIN_STATUS:
-      cmd_status(pool, &r);
-      break;
-    case ISO_ADMIN_WORKERS:
-      cmd_workers(pool, &r);
-      break;
-    case ISO_ADMIN_JOBS:
-      cmd_jobs(pool, &r);
-      break;
-    case ISO_ADMIN_STATS:
-      cmd_stats(pool, &r);
-      break;
-    case ISO_ADMIN_CANCEL:
-      rc = cmd_cancel(pool, q.job, &r, why);
-      break;
-    case ISO_ADMIN_RELOAD:
-      rc = cmd_reload(pool, q.module, &r);
-      break;
-    case ISO_ADMIN_RECYCLE:
-      rc = cmd_recycle(pool, q.worker, q.all, &r, why);
-      break;
-    case ISO_ADMIN_RESIZE:
-      rc = cmd_resize(pool, q.workers, &r, why, &code);
-      break;
-    case ISO_ADMIN_DRAIN:
-    case ISO_ADMIN_SHUTDOWN:
-      rc = cmd_stop(pool, q.cmd == ISO_ADMIN_DRAIN ? POOL_DRAIN : q.grace_ms,
-                    &r, why);
-      code = "conflict";
-      break;
-    default:
-      rc = -1;
-      code = "bad_request";
-      snprintf(why, sizeof(why), "unknown command");
-      break;
+  admin_out o = {.reply = {.cmd = q.cmd, .ok = 1}};
+  op->handler(pool, &q, &o);
+  send_reply(sreq, &o.reply);
+  for (int i = 0; i < o.nowned; i++) {
+    free(o.owned[i]);
   }
-  if (rc != 0 || r.failed) {
-    iso_buf_free(&r.json);
-    reply_error(sreq, r.failed ? "internal" : code,
-                r.failed ? "out of memory" : why);
-    return;
-  }
-  reply_send(sreq, &r);
+  iso_buf_free(&o.ids);
 }
 
 /* The default admin URL: a socket in a directory only we can enter. */

@@ -2,8 +2,9 @@
  *
  * One line per event, on stderr, as text (`isopool: LEVEL: message`) or as
  * a JSON object ({"ts", "level", "msg"}) by --log-format, and only at or
- * above --log-level. Each line is written in one write(2), so the lines of
- * different threads never interleave. Thread: any.
+ * above --log-level, in valid UTF-8 (ill-formed bytes become U+FFFD).
+ * Each line is written in one write(2), so the lines of different threads
+ * never interleave. Thread: any.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iso_utf8.h"
 #include "pool_private.h"
 
 static int level_rank(const char* level) {
@@ -57,6 +59,17 @@ void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  /* Lines carry valid UTF-8 only: text from outside (a job's error, a
+   * module's name) or the cut above may hold ill-formed bytes, which
+   * become U+FFFD as on the wire. */
+  iso_buf fixed;
+  iso_buf_init(&fixed);
+  const char* text = msg;
+  if (!iso_utf8_valid(msg, strlen(msg)) &&
+      iso_utf8_append(&fixed, msg, strlen(msg)) == 0 &&
+      iso_buf_terminate(&fixed) == 0) {
+    text = (const char*)fixed.data;
+  }
   iso_buf line;
   iso_buf_init(&line);
   if (pool->opts.log_format != NULL &&
@@ -70,13 +83,13 @@ void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
     append_str(&line, head);
     append_json_str(&line, level);
     append_str(&line, ",\"msg\":");
-    append_json_str(&line, msg);
+    append_json_str(&line, text);
     append_str(&line, "}\n");
   } else {
     append_str(&line, "isopool: ");
     append_str(&line, level);
     append_str(&line, ": ");
-    append_str(&line, msg);
+    append_str(&line, text);
     append_str(&line, "\n");
   }
   /* one write, so lines of different threads do not interleave */
@@ -84,6 +97,7 @@ void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
     /* nowhere left to say it */
   }
   iso_buf_free(&line);
+  iso_buf_free(&fixed);
 }
 
 void iso_pool_log(iso_pool* pool, const char* level, const char* msg) {

@@ -1,0 +1,460 @@
+/* test_admin.c: the admin protocol's reply codec (ipc/iso_admin.h):
+ * what the service encodes, byte for byte as the wire has it
+ * (docs/protocol.md, "Admin replies"), and what clients decode, leniently.
+ * (The request codec's cases are in test_proto.c.)
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_admin.h"
+#include "iso_buf.h"
+#include "iso_err.h"
+#include "iso_json.h"
+#include "json_check.h"
+#include "tap.h"
+
+/* The JSON text of r's encoding. */
+#define CHECK_ENCODED(r, want)                     \
+  do {                                             \
+    iso_buf e_;                                    \
+    iso_buf_init(&e_);                             \
+    CHECK_EQ(iso_admin_encode_reply((r), &e_), 0); \
+    CHECK_JSON(e_.data, e_.len, want);             \
+    iso_buf_free(&e_);                             \
+  } while (0)
+
+/* Decodes the reply given as JSON for cmd into *r (0 or the error). */
+static int decode_json(iso_admin_cmd cmd,
+                       const char* json,
+                       iso_buf* keep,
+                       iso_admin_reply* r) {
+  *keep = mp_of(json);
+  return iso_admin_decode_reply(cmd, keep->data, keep->len, r);
+}
+
+static int str_is(iso_admin_str s, const char* want) {
+  return s.ptr != NULL && s.len == strlen(want) &&
+         memcmp(s.ptr, want, s.len) == 0;
+}
+
+/* Every command's result, as the service fills it: the wire's keys, in
+ * the wire's order, and its number forms. */
+static void t_encode(void) {
+  iso_admin_str listen[] = {iso_admin_str_of("tcp://127.0.0.1:7447"),
+                            iso_admin_str_of("ipc:///tmp/x.ipc")};
+  iso_admin_error_count errors[] = {{iso_admin_str_of("busy"), 1},
+                                    {iso_admin_str_of("timeout"), 3}};
+  iso_admin_reply r = {.cmd = ISO_ADMIN_STATUS, .ok = 1};
+  r.status = (iso_admin_status){
+      .version = iso_admin_str_of("0.1.0"),
+      .uptime_ms = 7384000,
+      .listen = listen,
+      .nlisten = 2,
+      .admin = iso_admin_str_of("ipc:///a.sock"),
+      .metrics = iso_admin_str_of(NULL),
+      .state = iso_admin_str_of("running"),
+      .workers = {.configured = 2, .alive = 2},
+      .queue = 3,
+      .inflight = 5,
+      .accepted = 1234,
+      .fulfilled = 1200,
+      .rejected = 30,
+      .errors = errors,
+      .nerrors = 2,
+      .rate_1s = 12.5,
+      .rate_10s = 1.0 / 3,
+      .rate_60s = 0.0005,
+  };
+  CHECK_ENCODED(&r,
+                "{\"ok\":true,\"version\":\"0.1.0\",\"uptime_ms\":7384000,"
+                "\"listen\":[\"tcp://127.0.0.1:7447\",\"ipc:///tmp/x.ipc\"],"
+                "\"admin\":\"ipc:///a.sock\",\"metrics\":null,\"state\":"
+                "\"running\",\"workers\":{\"configured\":2,\"alive\":2},"
+                "\"queue\":3,\"inflight\":5,\"totals\":{\"accepted\":1234,"
+                "\"fulfilled\":1200,\"rejected\":30,\"errors\":{\"busy\":1,"
+                "\"timeout\":3}},\"rate\":{\"1s\":12.5,\"10s\":0.333,"
+                "\"60s\":0.001}}");
+
+  iso_admin_worker ws[] = {
+      {.id = 0,
+       .state = iso_admin_str_of("running"),
+       .inflight = 1,
+       .done = 1234,
+       .heap_used = 12939264,
+       .heap_limit = 268435456,
+       .warm_modules = 3,
+       .last_error = iso_admin_str_of(NULL)},
+      {.id = 1,
+       .state = iso_admin_str_of("recycling"),
+       .last_error = {"bad \xc3\x28 text", 11, 0}}, /* repaired */
+  };
+  r = (iso_admin_reply){.cmd = ISO_ADMIN_WORKERS, .ok = 1};
+  r.workers = (iso_admin_workers){.list = ws, .n = 2};
+  CHECK_ENCODED(&r,
+                "{\"ok\":true,\"workers\":[{\"id\":0,\"state\":\"running\","
+                "\"inflight\":1,\"done\":1234,\"heap_used\":12939264,"
+                "\"heap_limit\":268435456,\"warm_modules\":3,\"last_error\":"
+                "null},{\"id\":1,\"state\":\"recycling\",\"inflight\":0,"
+                "\"done\":0,\"heap_used\":0,\"heap_limit\":0,"
+                "\"warm_modules\":0,\"last_error\":\"bad \xef\xbf\xbd( "
+                "text\"}]}");
+
+  iso_buf id = mp_of("[7,\"x\"]");
+  iso_admin_job js[] = {
+      {.id = 12,
+       .client_id = {id.data, id.len},
+       .kind = iso_admin_str_of("call"),
+       .module = iso_admin_str_of("lib/a.js"),
+       .worker = 0,
+       .age_ms = 4500},
+      {.id = 13,
+       .kind = iso_admin_str_of("eval"),
+       .module = iso_admin_str_of(NULL),
+       .worker = -1,
+       .age_ms = 120},
+  };
+  r = (iso_admin_reply){.cmd = ISO_ADMIN_JOBS, .ok = 1};
+  r.jobs = (iso_admin_jobs){.list = js, .n = 2};
+  CHECK_ENCODED(&r,
+                "{\"ok\":true,\"jobs\":[{\"id\":12,\"client_id\":[7,\"x\"],"
+                "\"kind\":\"call\",\"module\":\"lib/a.js\",\"worker\":0,"
+                "\"age_ms\":4500},{\"id\":13,\"client_id\":null,\"kind\":"
+                "\"eval\",\"module\":null,\"worker\":-1,\"age_ms\":120}]}");
+  r.jobs.truncated = 1;
+  r.jobs.n = 0;
+  CHECK_ENCODED(&r, "{\"ok\":true,\"jobs\":[],\"truncated\":true}");
+  iso_buf_free(&id);
+
+  /* buckets: whole bounds below 10^6 are integers, the rest floats of
+   * 6 significant digits, the last nil; quantiles with 1 decimal */
+  iso_admin_bucket b[] = {{1, 2},   {1.25, 1},   {125000, 4},
+                          {1e6, 5}, {1.25e6, 6}, {INFINITY, 7}};
+  iso_admin_kind kinds[1] = {{.name = iso_admin_str_of("all")}};
+  kinds[0].total = (iso_admin_hist){.count = 25,
+                                    .sum = 99,
+                                    .p50 = 1.25,
+                                    .p90 = 2.04,
+                                    .p99 = 1e6,
+                                    .p999 = 0.05,
+                                    .max = 1500000,
+                                    .buckets = b,
+                                    .nbuckets = 6};
+  r = (iso_admin_reply){.cmd = ISO_ADMIN_STATS, .ok = 1};
+  r.stats = (iso_admin_stats){.kinds = kinds, .nkinds = 1};
+  CHECK_ENCODED(
+      &r,
+      "{\"ok\":true,\"kinds\":{\"all\":{\"queue\":{\"count\":0,\"sum\":0,"
+      "\"p50\":0.0,\"p90\":0.0,\"p99\":0.0,\"p999\":0.0,\"max\":0,"
+      "\"buckets\":[]},\"run\":{\"count\":0,\"sum\":0,\"p50\":0.0,\"p90\":"
+      "0.0,\"p99\":0.0,\"p999\":0.0,\"max\":0,\"buckets\":[]},\"total\":{"
+      "\"count\":25,\"sum\":99,\"p50\":1.2,\"p90\":2.0,\"p99\":1000000.0,"
+      "\"p999\":0.1,\"max\":1500000,\"buckets\":[[1,2],[1.25,1],[125000,4],"
+      "[1000000.0,5],[1250000.0,6],[null,7]]}}}}");
+
+  int64_t ids[] = {0, 1};
+  struct {
+    iso_admin_reply r;
+    const char* json;
+  } small[] = {
+      {{.cmd = ISO_ADMIN_CANCEL, .ok = 1, .cancel = {12}},
+       "{\"ok\":true,\"job\":12}"},
+      {{.cmd = ISO_ADMIN_RESIZE, .ok = 1, .resize = {{4, 2}}},
+       "{\"ok\":true,\"workers\":{\"configured\":4,\"alive\":2}}"},
+      {{.cmd = ISO_ADMIN_RECYCLE, .ok = 1, .recycle = {ids, 2}},
+       "{\"ok\":true,\"workers\":[0,1]}"},
+      {{.cmd = ISO_ADMIN_RELOAD, .ok = 1, .reload = {3}},
+       "{\"ok\":true,\"realms\":3}"},
+      {{.cmd = ISO_ADMIN_DRAIN,
+        .ok = 1,
+        .state = {iso_admin_str_of("draining")}},
+       "{\"ok\":true,\"state\":\"draining\"}"},
+      {{.cmd = ISO_ADMIN_SHUTDOWN,
+        .ok = 1,
+        .state = {iso_admin_str_of("shutting_down")}},
+       "{\"ok\":true,\"state\":\"shutting_down\"}"},
+      {{.cmd = ISO_ADMIN_RESIZE,
+        .error = {.code = ISO_CODE_CONFLICT,
+                  .message = iso_admin_str_of("a resize is under way")}},
+       "{\"ok\":false,\"code\":\"conflict\",\"message\":\"a resize is "
+       "under way\"}"},
+      {{.cmd = ISO_ADMIN_NONE,
+        .error = {.code = ISO_CODE_BAD_REQUEST,
+                  .message = iso_admin_str_of("no 'v'")}},
+       "{\"ok\":false,\"code\":\"bad_request\",\"message\":\"no 'v'\"}"},
+  };
+  for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+    CHECK_ENCODED(&small[i].r, small[i].json);
+  }
+}
+
+/* What the encoder refuses: no such command, a code that is not an
+ * admin code; the buffer is left as it was. */
+static void t_encode_refused(void) {
+  iso_buf out;
+  iso_buf_init(&out);
+  iso_buf_append(&out, "x", 1);
+  iso_admin_reply r = {.cmd = ISO_ADMIN_NONE, .ok = 1};
+  CHECK_EQ(iso_admin_encode_reply(&r, &out), ISO_EINVAL);
+  r = (iso_admin_reply){.cmd = (iso_admin_cmd)99, .ok = 1};
+  CHECK_EQ(iso_admin_encode_reply(&r, &out), ISO_EINVAL);
+  r = (iso_admin_reply){.cmd = ISO_ADMIN_STATUS,
+                        .error = {.code = ISO_CODE_BUSY}};
+  CHECK_EQ(iso_admin_encode_reply(&r, &out), ISO_EINVAL);
+  r.error.code = ISO_CODE_UNKNOWN;
+  CHECK_EQ(iso_admin_encode_reply(&r, &out), ISO_EINVAL);
+  CHECK_EQ(out.len, 1);
+  iso_buf_free(&out);
+}
+
+/* The decoder takes back what the encoder wrote. */
+static void t_round_trip(void) {
+  iso_admin_str listen[] = {iso_admin_str_of("tcp://h:1")};
+  iso_admin_reply in = {.cmd = ISO_ADMIN_STATUS, .ok = 1};
+  in.status = (iso_admin_status){.version = iso_admin_str_of("1.2.3"),
+                                 .uptime_ms = 5,
+                                 .listen = listen,
+                                 .nlisten = 1,
+                                 .admin = iso_admin_str_of("ipc:///a"),
+                                 .metrics = iso_admin_str_of(NULL),
+                                 .state = iso_admin_str_of("draining"),
+                                 .workers = {3, 1},
+                                 .queue = 9,
+                                 .inflight = 2,
+                                 .accepted = 40,
+                                 .fulfilled = 30,
+                                 .rejected = 10,
+                                 .rate_1s = 2.5};
+  iso_buf b;
+  iso_buf_init(&b);
+  CHECK_EQ(iso_admin_encode_reply(&in, &b), 0);
+  iso_admin_reply r;
+  CHECK_EQ(iso_admin_decode_reply(ISO_ADMIN_STATUS, b.data, b.len, &r), 0);
+  CHECK_EQ(r.ok, 1);
+  CHECK(str_is(r.status.version, "1.2.3"));
+  CHECK(r.status.uptime_ms == 5);
+  CHECK_EQ(r.status.nlisten, 1);
+  CHECK(str_is(r.status.listen[0], "tcp://h:1"));
+  CHECK(r.status.metrics.ptr == NULL && r.status.metrics.nil);
+  CHECK(str_is(r.status.state, "draining"));
+  CHECK_EQ(r.status.workers.configured, 3);
+  CHECK_EQ(r.status.workers.alive, 1);
+  CHECK_EQ(r.status.queue, 9);
+  CHECK_EQ(r.status.rejected, 10);
+  CHECK(r.status.errors != NULL && r.status.nerrors == 0);
+  CHECK(r.status.rate_1s == 2.5 && r.status.rate_10s == 0);
+  iso_admin_reply_close(&r);
+  CHECK(r.mem_ == NULL);
+  iso_admin_reply_close(&r);
+  iso_admin_reply_close(NULL);
+
+  iso_admin_reply e = {
+      .cmd = ISO_ADMIN_CANCEL,
+      .error = {.code = ISO_CODE_NOT_FOUND,
+                .message = iso_admin_str_of("job 9 is not in flight")}};
+  iso_buf_reset(&b);
+  CHECK_EQ(iso_admin_encode_reply(&e, &b), 0);
+  CHECK_EQ(iso_admin_decode_reply(ISO_ADMIN_CANCEL, b.data, b.len, &r), 0);
+  CHECK_EQ(r.ok, 0);
+  CHECK_EQ(r.error.code, ISO_CODE_NOT_FOUND);
+  CHECK(str_is(r.error.code_name, "not_found"));
+  CHECK(str_is(r.error.message, "job 9 is not in flight"));
+  iso_admin_reply_close(&r);
+  iso_buf_free(&b);
+}
+
+/* A reply from a newer (or odder) service: unknown keys ignored, missing
+ * or mistyped ones absent, the first of duplicates counts, arrays hold
+ * every element (an element of another type is all absent). */
+static void t_decode_lenient(void) {
+  iso_buf m;
+  iso_admin_reply r;
+  CHECK_EQ(decode_json(ISO_ADMIN_STATUS,
+                       "{\"newer\":{\"a\":[1,{\"b\":null}]},\"ok\":true,"
+                       "\"version\":\"9.9.9\",\"version\":\"dup\","
+                       "\"queue\":\"three\",\"workers\":{\"alive\":1.0},"
+                       "\"totals\":{\"accepted\":18446744073709551615,"
+                       "\"errors\":{\"busy\":\"x\",\"timeout\":2}},"
+                       "\"rate\":{\"10s\":2},\"uptime_ms\":1.5,"
+                       "\"inflight\":1e300}",
+                       &m, &r),
+           0);
+  CHECK(str_is(r.status.version, "9.9.9"));
+  CHECK_EQ(r.status.queue, ISO_ADMIN_NO_INT);
+  CHECK_EQ(r.status.inflight, ISO_ADMIN_NO_INT);
+  CHECK_EQ(r.status.accepted, INT64_MAX);
+  CHECK_EQ(r.status.workers.alive, 1);
+  CHECK_EQ(r.status.workers.configured, ISO_ADMIN_NO_INT);
+  CHECK(r.status.uptime_ms == 1.5);
+  CHECK(r.status.listen == NULL && r.status.nlisten == 0);
+  CHECK(r.status.metrics.ptr == NULL && !r.status.metrics.nil);
+  CHECK_EQ(r.status.nerrors, 2);
+  CHECK(str_is(r.status.errors[0].code, "busy"));
+  CHECK_EQ(r.status.errors[0].count, ISO_ADMIN_NO_INT);
+  CHECK_EQ(r.status.errors[1].count, 2);
+  CHECK(isnan(r.status.rate_1s) && r.status.rate_10s == 2);
+  iso_admin_reply_close(&r);
+  iso_buf_free(&m);
+
+  CHECK_EQ(decode_json(ISO_ADMIN_WORKERS,
+                       "{\"ok\":true,\"workers\":[{\"id\":3,\"shiny\":[[[]]]},"
+                       "7]}",
+                       &m, &r),
+           0);
+  CHECK_EQ(r.workers.n, 2);
+  CHECK_EQ(r.workers.list[0].id, 3);
+  CHECK(r.workers.list[0].state.ptr == NULL);
+  CHECK(isnan(r.workers.list[0].heap_used));
+  CHECK_EQ(r.workers.list[1].id, ISO_ADMIN_NO_INT);
+  iso_admin_reply_close(&r);
+  iso_buf_free(&m);
+
+  /* a kind's name as sent, whatever it is; buckets as pairs */
+  CHECK_EQ(
+      decode_json(ISO_ADMIN_STATS,
+                  "{\"ok\":true,\"kinds\":{\"all\":{\"total\":{\"buckets\":"
+                  "[[100,2],[null,3],{\"a\":1},[1.5],[\"x\",4,5]]}},"
+                  "\"all\":{}}}",
+                  &m, &r),
+      0);
+  CHECK_EQ(r.stats.nkinds, 2);
+  const iso_admin_hist* h = &r.stats.kinds[0].total;
+  CHECK_EQ(h->nbuckets, 5);
+  CHECK(h->buckets[0].le == 100 && h->buckets[0].count == 2);
+  CHECK(isnan(h->buckets[1].le) && h->buckets[1].count == 3);
+  CHECK(isnan(h->buckets[2].le) && h->buckets[2].count == ISO_ADMIN_NO_INT);
+  CHECK(h->buckets[3].le == 1.5 && h->buckets[3].count == ISO_ADMIN_NO_INT);
+  CHECK(isnan(h->buckets[4].le) && h->buckets[4].count == 4);
+  CHECK_EQ(r.stats.kinds[0].queue.count, ISO_ADMIN_NO_INT);
+  CHECK(r.stats.kinds[0].queue.buckets == NULL);
+  iso_admin_reply_close(&r);
+  iso_buf_free(&m);
+
+  /* an error with a code this client does not know */
+  CHECK_EQ(decode_json(ISO_ADMIN_STATUS,
+                       "{\"ok\":false,\"code\":\"rate_limited\","
+                       "\"message\":null,\"hint\":1}",
+                       &m, &r),
+           0);
+  CHECK_EQ(r.error.code, ISO_CODE_UNKNOWN);
+  CHECK(str_is(r.error.code_name, "rate_limited"));
+  CHECK(r.error.message.ptr == NULL && r.error.message.nil);
+  iso_admin_reply_close(&r);
+  iso_buf_free(&m);
+  /* a job code is not an admin code */
+  CHECK_EQ(
+      decode_json(ISO_ADMIN_STATUS,
+                  "{\"ok\":false,\"code\":\"busy\",\"message\":\"m\"}", &m, &r),
+      0);
+  CHECK_EQ(r.error.code, ISO_CODE_UNKNOWN);
+  iso_admin_reply_close(&r);
+  iso_buf_free(&m);
+}
+
+/* What is not an admin reply at all. */
+static void t_decode_refused(void) {
+  static const char* const bad[] = {
+      "[1,2]",      "{\"status\":\"error\"}",
+      "{\"ok\":1}", "{\"ok\":null,\"ok\":true}", /* the first "ok" counts */
+      "\"ok\"",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    iso_buf m;
+    iso_admin_reply r;
+    CHECK_EQ(decode_json(ISO_ADMIN_STATUS, bad[i], &m, &r), ISO_EPROTO);
+    CHECK(r.mem_ == NULL);
+    iso_admin_reply_close(&r);
+    iso_buf_free(&m);
+  }
+  static const uint8_t trailing[] = {0x81, 0xa2, 'o', 'k', 0xc3, 0xc0};
+  static const uint8_t truncated[] = {0x82, 0xa2, 'o', 'k', 0xc3};
+  static const uint8_t c1[] = {0x81, 0xa2, 'o', 'k', 0xc1};
+  iso_admin_reply r;
+  CHECK_EQ(
+      iso_admin_decode_reply(ISO_ADMIN_STATUS, trailing, sizeof trailing, &r),
+      ISO_EPROTO);
+  CHECK_EQ(
+      iso_admin_decode_reply(ISO_ADMIN_STATUS, truncated, sizeof truncated, &r),
+      ISO_EPROTO);
+  CHECK_EQ(iso_admin_decode_reply(ISO_ADMIN_STATUS, c1, sizeof c1, &r),
+           ISO_EPROTO);
+  CHECK_EQ(iso_admin_decode_reply(ISO_ADMIN_STATUS, NULL, 0, &r), ISO_EPROTO);
+  CHECK_EQ(iso_admin_decode_reply(ISO_ADMIN_NONE, trailing, 5, &r), ISO_EINVAL);
+  iso_admin_reply_close(&r);
+  /* too deep: 129 nested arrays under an unknown key */
+  iso_buf deep;
+  iso_buf_init(&deep);
+  iso_buf_append(&deep, "\x82\xa2ok\xc3\xa1x", 7);
+  for (int i = 0; i < ISO_ADMIN_REPLY_MAX_DEPTH; i++) {
+    iso_buf_append(&deep, "\x91", 1);
+  }
+  iso_buf_append(&deep, "\xc0", 1);
+  CHECK_EQ(iso_admin_decode_reply(ISO_ADMIN_STATUS, deep.data, deep.len, &r),
+           ISO_EPROTO);
+  iso_admin_reply_close(&r);
+  iso_buf_free(&deep);
+
+  CHECK(iso_admin_reply_is_job((const uint8_t*)"\x81\xa6status\xa5"
+                                               "error",
+                               14));
+  CHECK(!iso_admin_reply_is_job((const uint8_t*)"\x81\xa6status\x01", 9));
+  CHECK(!iso_admin_reply_is_job((const uint8_t*)"\x91\x01", 2));
+}
+
+/* A reply cannot make its reader allocate much more than its size: 10000
+ * one-byte workers fit the budget (16 bytes per byte and 1 MiB), a
+ * million do not. */
+static void t_decode_budget(void) {
+  for (int pass = 0; pass < 2; pass++) {
+    uint32_t n = pass == 0 ? 10000 : 1000000;
+    iso_buf m;
+    iso_buf_init(&m);
+    uint8_t head[] = {0x82,
+                      0xa2,
+                      'o',
+                      'k',
+                      0xc3,
+                      0xa7,
+                      'w',
+                      'o',
+                      'r',
+                      'k',
+                      'e',
+                      'r',
+                      's',
+                      0xdd,
+                      (uint8_t)(n >> 24),
+                      (uint8_t)(n >> 16),
+                      (uint8_t)(n >> 8),
+                      (uint8_t)n};
+    iso_buf_append(&m, head, sizeof head);
+    for (uint32_t i = 0; i < n; i++) {
+      iso_buf_append(&m, "\x80", 1);
+    }
+    iso_admin_reply r;
+    int rc = iso_admin_decode_reply(ISO_ADMIN_WORKERS, m.data, m.len, &r);
+    if (pass == 0) {
+      CHECK_EQ(rc, 0);
+      CHECK_EQ(r.workers.n, n);
+    } else {
+      CHECK_EQ(rc, ISO_ETOOBIG);
+      CHECK(r.mem_ == NULL);
+    }
+    iso_admin_reply_close(&r);
+    iso_buf_free(&m);
+  }
+}
+
+static const iso_test cases[] = {{"encode", t_encode},
+                                 {"encode_refused", t_encode_refused},
+                                 {"round_trip", t_round_trip},
+                                 {"decode_lenient", t_decode_lenient},
+                                 {"decode_refused", t_decode_refused},
+                                 {"decode_budget", t_decode_budget},
+                                 {NULL, NULL}};
+
+int main(int argc, char** argv) {
+  return iso_test_main(argc, argv, cases);
+}
