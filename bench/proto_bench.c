@@ -1,7 +1,10 @@
 /* proto_bench.c: what the request decoder (iso_proto_decode) costs on the
  * shapes isopool-bench sends, in nanoseconds per request.
  *
- *   build/bin/proto_bench [N]    (N requests per shape, default 1000000)
+ *   build/bin/proto_bench [N [SHAPE]]
+ *
+ * N requests per shape (default 1000000); SHAPE (call, eval, perms,
+ * batch) runs that one only, for a profiler.
  *
  * The shapes are the ones bench/isopool_bench.c encodes (with the client
  * library, as it does): a call job {v, id, kind, module, export, args}, an
@@ -48,7 +51,7 @@ static double measure(const iso_buf* msg, size_t per, long rounds) {
         fprintf(stderr, "proto_bench: the decoder refused a shape\n");
         exit(1);
       }
-      iso_proto_msg_free(&m);
+      iso_proto_msg_close(&m);
     }
     double dt = (now_ns() - t0) / ((double)rounds * (double)per);
     if (dt < best) {
@@ -97,6 +100,8 @@ int main(int argc, char** argv) {
 
   static const char* const names[] = {"call", "eval", "call+permissions",
                                       "batch of 256 calls"};
+  static const char* const shapes[] = {"call", "eval", "perms", "batch"};
+  const char* only = argc > 2 ? argv[2] : NULL;
   iso_buf msgs[4];
   for (int i = 0; i < 4; i++) {
     iso_buf_init(&msgs[i]);
@@ -110,6 +115,10 @@ int main(int argc, char** argv) {
   }
   printf("iso_proto_decode, %ld requests per shape, best of 5\n", n);
   for (int i = 0; i < 4; i++) {
+    if (only != NULL && strcmp(only, shapes[i]) != 0) {
+      iso_buf_free(&msgs[i]);
+      continue;
+    }
     size_t per = i == 3 ? BATCH : 1;
     double ns = measure(&msgs[i], per, n / (long)per);
     printf("  %-20s %4zu bytes  %7.1f ns/request\n", names[i], msgs[i].len, ns);

@@ -5,7 +5,8 @@
  * (crash-<sha1> in -artifact_prefix) and the message says which promise
  * broke. Also the two properties every decoder's output must have: valid
  * UTF-8 (iso_utf8.h) and exactly one msgpack value (iso_mp.h, the codec's
- * reader).
+ * reader). And the round trip both protocol harnesses end with: a reply
+ * encoded as the service would, decoded as a client would.
  */
 #ifndef ISO_FUZZ_CHECK_H
 #define ISO_FUZZ_CHECK_H
@@ -14,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iso_err.h"
 #include "iso_mp.h"
+#include "iso_proto.h"
 #include "iso_utf8.h"
 
 #define FUZZ_CHECK(cond)                                                   \
@@ -59,6 +62,27 @@ static inline int fuzz_inside(const void* p,
                               size_t len) {
   const uint8_t* q = p;
   return q >= in && n <= len && q - in <= (ptrdiff_t)(len - n);
+}
+
+/* Encodes rp as the service would (iso_proto_encode_reply) and decodes
+ * the bytes as a client would (iso_proto_decode_reply): 1 with *back (the
+ * caller frees it with iso_result_free), 0 if memory ran out. Both must
+ * succeed otherwise: the encoder takes any reply a harness builds from a
+ * decoded message, and the decoder any reply the encoder wrote. */
+static inline int fuzz_reply_round_trip(const iso_proto_reply* rp,
+                                        iso_result* back) {
+  iso_buf enc;
+  iso_buf_init(&enc);
+  int rc = iso_proto_encode_reply(rp, &enc);
+  if (rc == ISO_ENOMEM) {
+    iso_buf_free(&enc);
+    return 0;
+  }
+  FUZZ_CHECK(rc == 0);
+  rc = iso_proto_decode_reply(enc.data, enc.len, back);
+  FUZZ_CHECK(rc == 0 || rc == ISO_ENOMEM);
+  iso_buf_free(&enc);
+  return rc == 0;
 }
 
 #endif /* ISO_FUZZ_CHECK_H */

@@ -165,7 +165,7 @@ static void round_trip_request(const iso_proto_req* q) {
   FUZZ_CHECK(same_bytes(b->id, q->id));
   FUZZ_CHECK(same_perms(&b->permissions, &q->permissions));
   FUZZ_CHECK(b->timeout_ms == (q->timeout_ms > 0 ? q->timeout_ms : -1));
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
 out:
   iso_buf_free(&perms);
   iso_buf_free(&enc);
@@ -186,34 +186,24 @@ static void round_trip_reply(iso_bytes id, const char* errmsg, iso_bytes args) {
     rp.status = ISO_STATUS_FULFILLED;
     rp.value = args;
   }
-  iso_buf enc;
-  iso_buf_init(&enc);
-  int rc = iso_proto_encode_reply(&rp, &enc);
-  if (rc == ISO_ENOMEM) {
-    iso_buf_free(&enc);
+  iso_result r;
+  if (!fuzz_reply_round_trip(&rp, &r)) {
     return;
   }
-  FUZZ_CHECK(rc == 0);
-  iso_result r;
-  rc = iso_proto_decode_reply(enc.data, enc.len, &r);
-  FUZZ_CHECK(rc == 0 || rc == ISO_ENOMEM);
-  if (rc == 0) {
-    FUZZ_CHECK(r.status == rp.status);
-    if (id.data != NULL) {
-      FUZZ_CHECK(r.id_len == id.len && memcmp(r.id, id.data, id.len) == 0);
-    } else {
-      FUZZ_CHECK(r.id_len == 1 && r.id[0] == 0xc0);
-    }
-    if (errmsg != NULL) {
-      FUZZ_CHECK(r.code == ISO_CODE_BAD_REQUEST);
-      FUZZ_CHECK(strcmp(r.message, errmsg) == 0);
-    } else {
-      FUZZ_CHECK(r.value_len == args.len &&
-                 memcmp(r.value, args.data, args.len) == 0);
-    }
-    iso_result_free(&r);
+  FUZZ_CHECK(r.status == rp.status);
+  if (id.data != NULL) {
+    FUZZ_CHECK(r.id_len == id.len && memcmp(r.id, id.data, id.len) == 0);
+  } else {
+    FUZZ_CHECK(r.id_len == 1 && r.id[0] == 0xc0);
   }
-  iso_buf_free(&enc);
+  if (errmsg != NULL) {
+    FUZZ_CHECK(r.code == ISO_CODE_BAD_REQUEST);
+    FUZZ_CHECK(strcmp(r.message, errmsg) == 0);
+  } else {
+    FUZZ_CHECK(r.value_len == args.len &&
+               memcmp(r.value, args.data, args.len) == 0);
+  }
+  iso_result_free(&r);
 }
 
 static void check_request(const iso_proto_req* q,
@@ -279,6 +269,6 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_request(&m.reqs[i], data, size);
     }
   }
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   return 0;
 }

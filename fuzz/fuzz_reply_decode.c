@@ -66,43 +66,32 @@ static void check_result(const iso_result* r) {
       .nlogs = r->nlogs,
       .stats = r->stats,
   };
-  iso_buf enc;
-  iso_buf_init(&enc);
-  int rc = iso_proto_encode_reply(&rp, &enc);
-  if (rc == ISO_ENOMEM) {
-    iso_buf_free(&enc);
+  iso_result b;
+  if (!fuzz_reply_round_trip(&rp, &b)) {
     return;
   }
-  FUZZ_CHECK(rc == 0);
-  iso_result b;
-  rc = iso_proto_decode_reply(enc.data, enc.len, &b);
-  FUZZ_CHECK(rc == 0 || rc == ISO_ENOMEM);
-  if (rc == 0) {
-    FUZZ_CHECK(b.status == r->status);
-    FUZZ_CHECK(b.id_len == r->id_len && memcmp(b.id, r->id, r->id_len) == 0);
-    if (r->status == ISO_STATUS_FULFILLED) {
-      FUZZ_CHECK(b.value_len == r->value_len &&
-                 memcmp(b.value, r->value, r->value_len) == 0);
-    }
-    FUZZ_CHECK(memcmp(&b.stats, &r->stats, sizeof b.stats) == 0);
-    check_repaired(r->message, strlen(r->message), b.message,
-                   strlen(b.message));
-    if (r->status == ISO_STATUS_REJECTED) {
-      check_repaired(r->name, strlen(r->name), b.name, strlen(b.name));
-      check_repaired(r->stack, strlen(r->stack), b.stack, strlen(b.stack));
-    }
-    if (r->status == ISO_STATUS_ERROR) {
-      FUZZ_CHECK(b.code == r->code);
-    }
-    FUZZ_CHECK(b.nlogs == r->nlogs);
-    for (size_t i = 0; i < b.nlogs; i++) {
-      FUZZ_CHECK(b.logs[i].level == r->logs[i].level);
-      check_repaired(r->logs[i].text, r->logs[i].len, b.logs[i].text,
-                     b.logs[i].len);
-    }
-    iso_result_free(&b);
+  FUZZ_CHECK(b.status == r->status);
+  FUZZ_CHECK(b.id_len == r->id_len && memcmp(b.id, r->id, r->id_len) == 0);
+  if (r->status == ISO_STATUS_FULFILLED) {
+    FUZZ_CHECK(b.value_len == r->value_len &&
+               memcmp(b.value, r->value, r->value_len) == 0);
   }
-  iso_buf_free(&enc);
+  FUZZ_CHECK(memcmp(&b.stats, &r->stats, sizeof b.stats) == 0);
+  check_repaired(r->message, strlen(r->message), b.message, strlen(b.message));
+  if (r->status == ISO_STATUS_REJECTED) {
+    check_repaired(r->name, strlen(r->name), b.name, strlen(b.name));
+    check_repaired(r->stack, strlen(r->stack), b.stack, strlen(b.stack));
+  }
+  if (r->status == ISO_STATUS_ERROR) {
+    FUZZ_CHECK(b.code == r->code);
+  }
+  FUZZ_CHECK(b.nlogs == r->nlogs);
+  for (size_t i = 0; i < b.nlogs; i++) {
+    FUZZ_CHECK(b.logs[i].level == r->logs[i].level);
+    check_repaired(r->logs[i].text, r->logs[i].len, b.logs[i].text,
+                   b.logs[i].len);
+  }
+  iso_result_free(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -9,6 +9,10 @@
  *   client side   iso_proto_encode_request()  iso_job -> request bytes
  *                 iso_proto_decode_reply()    reply bytes -> iso_result
  *
+ * (iso_proto_server.c and iso_proto_client.c hold the two sides, and
+ * iso_proto.c what they share; the installed client library has no server
+ * side.)
+ *
  * Request decoding trusts nothing: it is the first code that touches bytes
  * from the network. It checks structure (truncation, counts larger than the
  * remaining bytes could hold, trailing bytes, nesting deeper than
@@ -195,7 +199,7 @@ typedef struct iso_proto_msg {
  * NULL) gets a message naming the problem and out->err_id the request's id
  * when it could be read. Returns ISO_ENOMEM.
  *
- * Ownership: *out points into buf; release it with iso_proto_msg_free()
+ * Ownership: *out points into buf; release it with iso_proto_msg_close()
  * whatever the return value. Cost: one pass over the bytes, one allocation
  * for a batch, none for a single request, and one for each request whose
  * `permissions` lists entries. Thread: any. */
@@ -205,9 +209,10 @@ int iso_proto_decode(const uint8_t* buf,
                      char* errbuf,
                      size_t errlen);
 
-/* iso_proto_msg_free: releases what iso_proto_decode() allocated (not buf)
- * and zeroes *msg. Destructor; accepts NULL and a zeroed msg. Thread: any. */
-void iso_proto_msg_free(iso_proto_msg* msg);
+/* iso_proto_msg_close: releases what iso_proto_decode() allocated (not buf)
+ * and zeroes *msg, which stays the caller's storage (hence _close, not
+ * _free). Destructor; accepts NULL and a zeroed msg. Thread: any. */
+void iso_proto_msg_close(iso_proto_msg* msg);
 
 /* ---- replies: server side ----------------------------------------------- */
 

@@ -388,7 +388,7 @@ static void req_free(pool_req* req) {
     iso_perms_unref(req->jobs[i].perms);
     free(req->jobs[i].perm_err);
   }
-  iso_proto_msg_free(&req->msg);
+  iso_proto_msg_close(&req->msg);
   free(req->jobs);
   free(req->buf);
   free(req);

@@ -169,7 +169,7 @@ void pool__request_cb(iso_server_req* sreq,
     pool__answer_message(
         sreq, req->msg.err_id,
         rc == ISO_EPROTO ? ISO_CODE_BAD_REQUEST : ISO_CODE_INTERNAL, err);
-    iso_proto_msg_free(&req->msg);
+    iso_proto_msg_close(&req->msg);
     free(req->buf);
     free(req);
     return;

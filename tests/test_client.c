@@ -111,7 +111,7 @@ static void echo(const uint8_t* p, size_t n, int timeouts, iso_buf* out) {
   } else {
     reply_one(&m.reqs[0], 1, timeouts, out);
   }
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
 }
 
 static int server_listen(server* s) {

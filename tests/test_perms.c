@@ -84,7 +84,7 @@ static int narrow(const iso_perms* g,
   if (rc == 0) {
     rc = iso_perms_narrow(g, &m.reqs[0].permissions, out, err, 256);
   }
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   iso_buf_free(&b);
   return rc;
 }

@@ -111,7 +111,7 @@ static void t_single_eval(void) {
   /* the views point into the message */
   CHECK(q->source.ptr > (const char*)b.data &&
         q->source.ptr < (const char*)b.data + b.len);
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   iso_buf_free(&b);
 
   /* a module file, and source named as a module; no id */
@@ -120,7 +120,7 @@ static void t_single_eval(void) {
   CHECK(str_is(m.reqs[0].module, "jobs/a.js"));
   CHECK(m.reqs[0].source.ptr == NULL);
   CHECK(m.reqs[0].id.data == NULL);
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   iso_buf_free(&b);
   b =
       msg("J:{\"kind\":\"eval\",\"source\":\"import './b.js'\",\"module\":\"x/"
@@ -129,7 +129,7 @@ static void t_single_eval(void) {
   CHECK(str_is(m.reqs[0].module, "x/main.js"));
   CHECK(str_is(m.reqs[0].source, "import './b.js'"));
   CHECK_EQ(m.reqs[0].timeout_ms, 0);
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   iso_buf_free(&b);
 
   /* args: an eval job's default export, if a function, is called with them */
@@ -140,13 +140,13 @@ static void t_single_eval(void) {
   CHECK_EQ(m.reqs[0].err, 0);
   CHECK_BYTES(m.reqs[0].args.data, m.reqs[0].args.len, "92 01 a1 61");
   CHECK(m.reqs[0].export_name.ptr == NULL);
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   iso_buf_free(&b);
   b =
       msg("J:{\"v\":1,\"kind\":\"eval\",\"module\":\"a.js\","
           "\"args\":{}}");
   CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), ISO_EPROTO);
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   iso_buf_free(&b);
 }
 
@@ -163,7 +163,7 @@ static void t_single_call(void) {
   CHECK_BYTES(q->args.data, q->args.len, "93 01 91 02 81 a1 6b c0");
   CHECK_BYTES(q->id.data, q->id.len, "a1 61");
   CHECK_EQ(q->timeout_ms, 500);
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   iso_buf_free(&b);
 
   b =
@@ -173,7 +173,7 @@ static void t_single_call(void) {
   CHECK(str_is(m.reqs[0].export_name, "add"));
   CHECK(str_is(m.reqs[0].source, "export const add=(a,b)=>a+b"));
   CHECK_BYTES(m.reqs[0].args.data, m.reqs[0].args.len, "90");
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   iso_buf_free(&b);
 }
 
@@ -211,10 +211,10 @@ static void t_batch(void) {
   CHECK_EQ(m.reqs[6].err, ISO_EPROTO);
   CHECK_CONTAINS(m.reqs[6].errmsg, "unknown field 'bogus'");
   CHECK_BYTES(m.reqs[6].id.data, m.reqs[6].id.len, "07");
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   CHECK(m.reqs == NULL && m.count == 0);
-  iso_proto_msg_free(&m); /* twice is fine */
-  iso_proto_msg_free(NULL);
+  iso_proto_msg_close(&m); /* twice is fine */
+  iso_proto_msg_close(NULL);
   iso_buf_free(&b);
 
   /* one element nesting too deep fails alone (built as msgpack: the JSON
@@ -234,7 +234,7 @@ static void t_batch(void) {
   CHECK_EQ(m.reqs[0].err, ISO_EPROTO);
   CHECK_CONTAINS(m.reqs[0].errmsg, "'args' nests deeper than 64 levels");
   CHECK_EQ(m.reqs[1].err, 0);
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   iso_buf_free(&mp);
 }
 
@@ -446,7 +446,7 @@ static void check_bad(const char* name,
   if (rc != ISO_EPROTO || strstr(err, message) == NULL) {
     fprintf(stderr, "    case: %s\n", name);
   }
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
 }
 
 static void t_malformed(void) {
@@ -461,6 +461,62 @@ static void t_malformed(void) {
   }
   /* NULL buffer */
   check_bad("NULL", NULL, 0, "empty message", NULL);
+}
+
+/* A request with several faults is refused for the first one in the
+ * decoder's field order (k_fields in ipc/iso_proto_server.c), whatever
+ * order the fields arrive in: the order is part of the wire behaviour. */
+static void t_fault_order(void) {
+  static const struct {
+    const char* spec;    /* message parts, as msg() takes them */
+    const char* message; /* the whole message */
+  } cases[] = {
+      {"H:83|J:\"kind\"|J:5|J:\"id\"|H:a1ff|J:\"v\"|J:2",
+       "'id' holds a string that is not valid UTF-8"},
+      {"J:{\"kind\":5,\"v\":2}",
+       "unsupported protocol version 2 (this server speaks 1)"},
+      {"J:{\"source\":7,\"kind\":\"run\",\"v\":1}",
+       "unknown kind \"run\" ('kind' must be \"eval\" or \"call\")"},
+      {"J:{\"source\":7,\"v\":1}", "missing 'kind' (\"eval\" or \"call\")"},
+      {"J:{\"args\":1,\"module\":\"\",\"v\":1,\"kind\":\"call\"}",
+       "'module' is empty"},
+      {"J:{\"permissions\":{\"net\":true},\"timeout_ms\":-1,\"v\":1,"
+       "\"kind\":\"call\",\"module\":\"m\"}",
+       "'timeout_ms' must be a non-negative integer (got a negative integer)"},
+      {"J:{\"v\":1,\"kind\":\"call\",\"permissions\":{\"net\":true}}",
+       "unknown key 'permissions.net' (the keys are read, write and env)"},
+      {"J:{\"export\":\"f\",\"v\":1,\"kind\":\"eval\"}",
+       "'export' is only for kind \"call\""},
+      {"J:{\"v\":1,\"kind\":\"eval\"}", "eval needs 'source' or 'module'"},
+      {"J:{\"v\":1,\"kind\":\"call\",\"export\":\"f\"}", "call needs 'module'"},
+      {"J:{\"kind\":\"call\",\"module\":\"m\"}",
+       "missing 'v' (the protocol version, 1)"},
+      {"J:{\"permissions\":{},\"kind\":\"eval\",\"id\":1,\"v\":1,\"batch\":[{"
+       "\"kind\":\"eval\",\"source\":\"1\"}]}",
+       "a batch message takes only 'v' and 'batch' (found 'id')"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    iso_buf b = msg(cases[i].spec);
+    iso_proto_msg m;
+    char err[ISO_PROTO_ERRMSG_MAX] = "";
+    CHECK_EQ(iso_proto_decode(b.data, b.len, &m, err, sizeof err), ISO_EPROTO);
+    CHECK_STR(err, cases[i].message);
+    iso_proto_msg_close(&m);
+    iso_buf_free(&b);
+  }
+  /* in a batch element: `v` is optional, `kind` is not */
+  iso_buf b =
+      msg("J:{\"v\":1,\"batch\":[{\"source\":\"1\"},{\"kind\":\"eval\","
+          "\"source\":\"1\",\"batch\":1}]}");
+  iso_proto_msg m;
+  CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
+  CHECK_EQ(m.count, 2);
+  if (m.count == 2) {
+    CHECK_STR(m.reqs[0].errmsg, "missing 'kind' (\"eval\" or \"call\")");
+    CHECK_STR(m.reqs[1].errmsg, "'batch' is not allowed inside a batch");
+  }
+  iso_proto_msg_close(&m);
+  iso_buf_free(&b);
 }
 
 static void append_n(iso_buf* b, const char* s, int n) {
@@ -492,7 +548,7 @@ static void t_limits(void) {
       CHECK_CONTAINS(err, "'args' nests deeper than 64 levels");
       CHECK_BYTES(m.err_id.data, m.err_id.len, "05");
     }
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
     iso_buf_free(&mp);
   }
   /* a deep id, and very deep nesting that must not recurse */
@@ -546,7 +602,7 @@ static void t_limits(void) {
       CHECK_EQ(rc, ISO_EPROTO);
       CHECK_CONTAINS(err, "'batch' has 10001 requests (the limit is 10000)");
     }
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
     iso_buf_free(&mp);
     iso_buf_free(&j);
   }
@@ -620,7 +676,7 @@ static void t_permissions(void) {
   iso_proto_msg m;
   CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
   CHECK_STR(perm_text(&m.reqs[0].permissions), "absent");
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   iso_buf_free(&b);
 
   /* each value form, decoded once; the entries point into the message */
@@ -653,7 +709,7 @@ static void t_permissions(void) {
     if (iso_test_failed && !failed) {
       fprintf(stderr, "    case: %s\n", good[i].spec);
     }
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
     iso_buf_free(&b);
   }
 
@@ -676,7 +732,7 @@ static void t_permissions(void) {
   CHECK_STR(perm_text(&m.reqs[1].permissions), "absent"); /* refused */
   CHECK_EQ(m.reqs[2].err, 0);
   CHECK_STR(perm_text(&m.reqs[2].permissions), "absent");
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   iso_buf_free(&b);
 }
 
@@ -723,7 +779,7 @@ static void t_permissions_limits(void) {
       CHECK_EQ(crc, ISO_EINVAL);
       CHECK_STR(why, want);
     }
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
     iso_buf_free(&b);
     iso_buf_free(&pm);
     iso_buf_free(&j);
@@ -832,7 +888,7 @@ static void t_ids_echoed(void) {
     CHECK(r.id_len == want.len && memcmp(r.id, want.data, want.len) == 0);
     iso_result_free(&r);
     iso_buf_free(&enc);
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
     iso_buf_free(&b);
 
     /* a bad single request still hands its id back */
@@ -843,7 +899,7 @@ static void t_ids_echoed(void) {
     CHECK_EQ(iso_proto_decode(b.data, b.len, &m, err, sizeof err), ISO_EPROTO);
     CHECK(m.err_id.len == want.len &&
           memcmp(m.err_id.data, want.data, want.len) == 0);
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
     iso_buf_free(&b);
 
     /* and so does a bad batch element ({id: <id>, kind: 7}) */
@@ -859,7 +915,7 @@ static void t_ids_echoed(void) {
     CHECK_EQ(m.reqs[1].err, ISO_EPROTO);
     CHECK(m.reqs[1].id.len == want.len &&
           memcmp(m.reqs[1].id.data, want.data, want.len) == 0);
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
     iso_buf_free(&b);
     iso_buf_free(&want);
   }
@@ -889,7 +945,7 @@ static void t_ids_not_utf8(void) {
     CHECK_EQ(iso_proto_decode(b.data, b.len, &m, err, sizeof err), ISO_EPROTO);
     CHECK_CONTAINS(err, "'id' holds a string that is not valid UTF-8");
     CHECK(m.err_id.data == NULL);
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
     iso_buf_free(&b);
     /* refused for another reason first: still not echoed */
     snprintf(spec, sizeof spec,
@@ -897,7 +953,7 @@ static void t_ids_not_utf8(void) {
     b = msg(spec);
     CHECK_EQ(iso_proto_decode(b.data, b.len, &m, err, sizeof err), ISO_EPROTO);
     CHECK(m.err_id.data == NULL);
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
     iso_buf_free(&b);
     /* a batch element with such an id fails alone, without its id */
     snprintf(spec, sizeof spec,
@@ -912,7 +968,7 @@ static void t_ids_not_utf8(void) {
     CHECK_EQ(m.reqs[1].err, ISO_EPROTO);
     CHECK_CONTAINS(m.reqs[1].errmsg, "not valid UTF-8");
     CHECK(m.reqs[1].id.data == NULL);
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
     iso_buf_free(&b);
   }
 }
@@ -1250,7 +1306,7 @@ static void t_request_round_trip(void) {
   CHECK_EQ(iso_proto_decode(out.data, out.len, &m, NULL, 0), 0);
   CHECK(str_is(m.reqs[0].export_name, "add"));
   CHECK_EQ(m.reqs[0].timeout_ms, 250);
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
 
   iso_buf_reset(&out);
   CHECK_EQ(iso_proto_encode_batch(jobs, 3, &out), 0);
@@ -1269,7 +1325,7 @@ static void t_request_round_trip(void) {
   for (size_t i = 0; i < m.count; i++) {
     CHECK_EQ(m.reqs[i].err, 0);
   }
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
 
   /* a single request with permissions: the exact map, byte for byte */
   iso_job call = {.kind = ISO_JOB_CALL,
@@ -1285,7 +1341,7 @@ static void t_request_round_trip(void) {
   CHECK_EQ(iso_proto_decode(out.data, out.len, &m, NULL, 0), 0);
   CHECK_EQ(m.reqs[0].err, 0);
   CHECK_STR(perm_text(&m.reqs[0].permissions), "read=[data] write=- env=*");
-  iso_proto_msg_free(&m);
+  iso_proto_msg_close(&m);
   /* an empty map is sent (it asks for nothing), unlike NULL */
   static const uint8_t none[] = {0x80};
   call.permissions = none;
@@ -1451,7 +1507,7 @@ static void t_decode_cost(void) {
       CHECK(0);
       break;
     }
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
     total += dt;
     if (dt < best) {
       best = dt;
@@ -1509,7 +1565,7 @@ static void t_mutations(void) {
         }
       }
     }
-    iso_proto_msg_free(&m);
+    iso_proto_msg_close(&m);
   }
   CHECK(ok > 0);
   free(buf);
@@ -1638,6 +1694,7 @@ static const iso_test cases[] = {
     {"single_call", t_single_call},
     {"batch", t_batch},
     {"malformed", t_malformed},
+    {"fault_order", t_fault_order},
     {"limits", t_limits},
     {"permissions", t_permissions},
     {"permissions_limits", t_permissions_limits},
