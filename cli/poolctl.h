@@ -1,0 +1,109 @@
+/* poolctl.h: what poolctl's files share (private to cli/).
+ *
+ *   poolctl.c        main: the command table, the options, usage and help
+ *   poolctl_jobs.c   eval and call: one job through the client library
+ *   poolctl_admin.c  the admin commands: requests, typed replies (both
+ *                    through ipc/iso_admin.h) and their printing
+ *
+ * Names shared between the files start with poolctl__; the rest is static.
+ * poolctl is single-threaded: everything here runs on its main thread.
+ */
+#ifndef POOLCTL_H
+#define POOLCTL_H
+
+#include <stdio.h>
+
+#include "iso_admin.h"
+#include "iso_buf.h"
+#include "iso_client.h"
+
+#define POOLCTL_DEFAULT_URL "tcp://127.0.0.1:7447"
+#define POOLCTL_DEFAULT_TIMEOUT_MS 60000
+/* how long to wait for the connection itself before exit 3 */
+#define POOLCTL_CONNECT_WAIT_MS 5000
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
+
+/* The parsed command line. */
+typedef struct ctl {
+  const char* url;
+  long long timeout_ms;     /* client-side deadline of the whole exchange */
+  long long job_timeout_ms; /* the job's timeout_ms; 0: the server's */
+  int json;
+  const char* module;      /* eval --module SPEC */
+  const char* export_name; /* call --export NAME */
+  const char* target;      /* eval FILE, call SPEC, cancel ID, ... */
+  const char* permissions; /* --permissions JSON, or NULL */
+  char** args;             /* the ARGs */
+  int nargs;
+  /* the admin commands */
+  const char* admin_url;
+  const char* admin_from;       /* where admin_url came from, for errors */
+  const char* admin_token;      /* --admin-token, or NULL */
+  const char* admin_token_file; /* --admin-token-file, or NULL */
+  double watch_s;               /* --watch SECONDS; 0: once */
+  long long count;              /* --count N; 0: until a signal */
+  int all;                      /* recycle --all */
+  long long grace_ms;           /* shutdown --grace MS; -1: the service's */
+} ctl;
+
+/* One row of the command table (poolctl.c, kCommands). */
+typedef struct command command;
+struct command {
+  const char* name;
+  const char* synopsis; /* after "poolctl [OPTIONS] " */
+  const char* help;     /* what it does and its own options */
+  /* The word before the ARGs ("FILE"), or NULL; --module SPEC stands in
+   * for it (eval). */
+  const char* target;
+  int target_optional;
+  int takes_args;
+  /* Runs the command; returns the exit status. */
+  int (*run)(const command* cmd, ctl* c);
+  /* Admin commands (run = poolctl__admin_run): the request's cmd, whose
+   * keys and printing poolctl_admin.c's own table has. */
+  iso_admin_cmd admin;
+};
+
+/* ---- poolctl.c ---- */
+
+/* poolctl__parse_int: s as an integer in [min, max] into *out; else says
+ * on stderr that name wants `want` and returns -1. */
+int poolctl__parse_int(const char* name,
+                       const char* want,
+                       const char* s,
+                       long long min,
+                       long long max,
+                       long long* out);
+
+/* poolctl__read_file: a whole file into b (NUL-terminated). Returns 0 or
+ * an errno value. */
+int poolctl__read_file(const char* path, iso_buf* b);
+
+/* poolctl__open_client: a client of url, after waiting a bounded time for
+ * its connection: a service that is not there fails fast, while the dial
+ * retries in the background. Returns 0 with *out (connected or not: check
+ * iso_client_connected) and *wait_ms, the time it waited at most; else
+ * iso_client_open's error. */
+int poolctl__open_client(const ctl* c,
+                         const char* url,
+                         iso_client** out,
+                         long long* wait_ms);
+
+/* ---- poolctl_jobs.c ---- */
+
+/* poolctl__eval, poolctl__call: the run functions of eval and call. */
+int poolctl__eval(const command* cmd, ctl* c);
+int poolctl__call(const command* cmd, ctl* c);
+
+/* ---- poolctl_admin.c ---- */
+
+/* poolctl__admin_run: the run function of every admin command. */
+int poolctl__admin_run(const command* cmd, ctl* c);
+
+/* poolctl__default_admin_url: the service's own default admin URL
+ * (docs/protocol.md): under $XDG_RUNTIME_DIR, else under /tmp, per user.
+ * A static buffer. */
+const char* poolctl__default_admin_url(void);
+
+#endif /* POOLCTL_H */
