@@ -3,14 +3,45 @@
  * DESIGN: every request runs on a slot: an NNG REQ context plus one aio
  * whose callback (slot_cb) drives send -> receive -> decode -> user
  * callback. Slots are created on demand up to max_inflight and kept on a
- * free list; c->mu guards only that list, the slot table and `closing`, and
- * is never held while NNG runs a callback or the user's code runs. A slot
- * returns to the free list as the last thing its callback does, so a slot
- * is never reused while its callback is still touching it. The blocking
- * calls are the async path plus a waiter (mutex + condition) on the
- * caller's stack. Connection state comes from NNG pipe events and is used
- * only to tell "never connected" (ISO_ECONNECT) from "no reply in time"
- * (ISO_ETIMEDOUT).
+ * free list; c->mu guards only that list, the slot table, `closing` and
+ * `in_nng`, and is never held while NNG runs a callback or the user's code
+ * runs. A slot returns to the free list as the last thing its callback
+ * does, so a slot is never reused while its callback is still touching it.
+ * The blocking calls are the async path plus a waiter (mutex + condition)
+ * on the caller's stack. Connection state comes from NNG pipe events and
+ * is used only to tell "never connected" (ISO_ECONNECT) from "no reply in
+ * time" (ISO_ETIMEDOUT).
+ *
+ * Closing: NNG 1.5.2 lets two of its own threads lock a socket's protocol
+ * mutex after nng_close destroyed it ("panic: pthread_mutex_lock: Invalid
+ * argument"), so the client makes sure neither is at work when it closes
+ * the socket:
+ *   - a thread inside nng_ctx_send or nng_ctx_recv holds a reference to
+ *     the context; when the close marks the context closed, that call's
+ *     release destroys it after the close stopped waiting for it
+ *     (nni_ctx_rele). It happens when a receive completes at once (the
+ *     reply was already in, or the deadline gone): the reply's callback
+ *     runs on another thread and wakes a caller that closes the client
+ *     while slot_cb has not returned from nng_ctx_recv. So those two calls
+ *     are made only between io_enter and io_leave, which count them under
+ *     c->mu; iso_client_close sets `closing`, after which no new one
+ *     starts (the request completes with ISO_ECLOSED instead), and waits
+ *     for the count to reach 0.
+ *   - the aio expiry thread, cancelling an aio whose deadline passed just
+ *     as its reply came in, calls the protocol's cancel (which locks the
+ *     socket) after the reply's callback woke the caller that closes. So
+ *     iso_client_close frees the slots (nng_aio_free waits for an expiry
+ *     under way, nng_aio_stop does not) and closes their contexts before
+ *     it closes the socket.
+ *
+ * Not worked around (an NNG 1.5.2 transport bug, seen with ipc; tcp has
+ * the same code): a close that cuts a message being received can hang. The
+ * pipe's next read is started on the aio the close just stopped, so that read
+ * never ends, the protocol's receive on the pipe never completes, and NNG's
+ * reaper waits for it forever (nng_close does not return). A client closed
+ * while a late reply is arriving (after ISO_ETIMEDOUT) runs that risk;
+ * close_after_call in tests/test_client.c keeps its server silent for that
+ * reason.
  */
 #include "iso_client.h"
 
@@ -56,7 +87,9 @@ struct iso_client {
   nng_dialer dialer;
   nng_tls_config* tls;
   pthread_mutex_t mu;
-  pthread_cond_t cv; /* a slot came free, or closing */
+  pthread_cond_t cv;   /* a slot came free, or closing */
+  pthread_cond_t idle; /* in_nng fell to 0 while closing */
+  int in_nng;          /* threads inside nng_ctx_send/_recv (io_enter) */
   slot** slots;
   int nslots;
   int max_slots;
@@ -133,6 +166,32 @@ static nng_time expiry(int64_t deadline_ms) {
   return nng_clock() + (nng_time)deadline_ms;
 }
 
+/* ---- context calls ------------------------------------------------------ */
+
+/* Before nng_ctx_send or nng_ctx_recv: 0 once the client is closing (do
+ * not make the call), else 1, and io_leave must follow the call (the
+ * DESIGN above). Thread: any. */
+static int io_enter(iso_client* c) {
+  pthread_mutex_lock(&c->mu);
+  int ok = !atomic_load(&c->closing);
+  if (ok) {
+    c->in_nng++;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return ok;
+}
+
+/* After the call io_enter allowed. It touches only c, which
+ * iso_client_close keeps until every io_leave is done: the slot itself may
+ * have been completed and reused by then. */
+static void io_leave(iso_client* c) {
+  pthread_mutex_lock(&c->mu);
+  if (--c->in_nng == 0 && atomic_load(&c->closing)) {
+    pthread_cond_broadcast(&c->idle);
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
 /* ---- slots -------------------------------------------------------------- */
 
 static void slot_cb(void* arg);
@@ -160,8 +219,9 @@ static int slot_new(iso_client* c, slot** out) {
   return 0;
 }
 
+/* Before the socket closes (iso_client_close). */
 static void slot_free(slot* s) {
-  nng_aio_free(s->aio); /* waits for a running callback */
+  nng_aio_free(s->aio); /* waits for a running callback and an expiry */
   nng_ctx_close(s->ctx);
   iso_buf_free(&s->enc);
   iso_buf_free(&s->ids);
@@ -257,10 +317,16 @@ static int slot_start(slot* s) {
   if (s->enc.len > 0) { /* an empty raw request has no buffer at all */
     memcpy(nng_msg_body(m), s->enc.data, s->enc.len);
   }
+  if (!io_enter(c)) {
+    nng_msg_free(m);
+    slot_release(s);
+    return ISO_ECLOSED;
+  }
   s->state = ST_SENDING;
   nng_aio_set_msg(s->aio, m);
   nng_aio_set_timeout(s->aio, remaining(s));
   nng_ctx_send(s->ctx, s->aio);
+  io_leave(c);
   return 0;
 }
 
@@ -332,6 +398,7 @@ static void complete(slot* s, int rc, nng_msg* m) {
 
 static void slot_cb(void* arg) {
   slot* s = arg;
+  iso_client* c = s->c;
   int rv = nng_aio_result(s->aio);
   if (s->state == ST_SENDING) {
     if (rv != 0) {
@@ -340,12 +407,17 @@ static void slot_cb(void* arg) {
       if (m != NULL) {
         nng_msg_free(m);
       }
-      complete(s, aio_error(s->c, rv, 1), NULL);
+      complete(s, aio_error(c, rv, 1), NULL);
+      return;
+    }
+    if (!io_enter(c)) {
+      complete(s, ISO_ECLOSED, NULL); /* closing: the receive would fail */
       return;
     }
     s->state = ST_RECEIVING;
     nng_aio_set_timeout(s->aio, remaining(s));
     nng_ctx_recv(s->ctx, s->aio);
+    io_leave(c); /* s may be completed and reused by now */
     return;
   }
   nng_msg* m = NULL;
@@ -353,7 +425,7 @@ static void slot_cb(void* arg) {
     m = nng_aio_get_msg(s->aio);
     nng_aio_set_msg(s->aio, NULL);
   }
-  complete(s, rv == 0 ? 0 : aio_error(s->c, rv, 0), m);
+  complete(s, rv == 0 ? 0 : aio_error(c, rv, 0), m);
 }
 
 /* ---- open / close ------------------------------------------------------- */
@@ -468,11 +540,13 @@ int iso_client_open(const char* url,
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&c->cv, &ca);
   pthread_condattr_destroy(&ca);
+  pthread_cond_init(&c->idle, NULL);
   pthread_mutex_init(&c->mu, NULL);
 
   int rv = nng_req0_open(&c->sock);
   if (rv != 0) {
     pthread_cond_destroy(&c->cv);
+    pthread_cond_destroy(&c->idle);
     pthread_mutex_destroy(&c->mu);
     free(c);
     return from_nng(rv);
@@ -494,18 +568,24 @@ void iso_client_close(iso_client* c) {
   pthread_mutex_lock(&c->mu);
   atomic_store(&c->closing, 1);
   pthread_cond_broadcast(&c->cv);
+  while (c->in_nng > 0) { /* no context call under way as the socket goes */
+    pthread_cond_wait(&c->idle, &c->mu);
+  }
   pthread_mutex_unlock(&c->mu);
-  /* Closing the socket fails every operation on its contexts with
-   * NNG_ECLOSED; the callbacks complete their requests with ISO_ECLOSED. */
-  nng_close(c->sock);
+  /* The slots before the socket (DESIGN): freeing a slot's aio fails what
+   * it has under way with NNG_ECLOSED (its callback completes the request
+   * with ISO_ECLOSED before nng_aio_free returns) and waits for NNG's
+   * expiry thread if that is cancelling it. */
   for (int i = 0; i < c->nslots; i++) {
     slot_free(c->slots[i]);
   }
   free(c->slots);
+  nng_close(c->sock);
   if (c->tls != NULL) {
     nng_tls_config_free(c->tls);
   }
   pthread_cond_destroy(&c->cv);
+  pthread_cond_destroy(&c->idle);
   pthread_mutex_destroy(&c->mu);
   free(c);
 }

@@ -55,6 +55,7 @@ typedef struct server {
   srv_mode mode;
   int delay_ms;
   atomic_int requests;
+  atomic_int replies; /* handed to NNG */
   atomic_int stop;
 } server;
 
@@ -185,6 +186,8 @@ static void* server_main(void* arg) {
       memcpy(nng_msg_body(r), out.data, out.len);
       if (nng_sendmsg(s->sock, r, 0) != 0) {
         nng_msg_free(r);
+      } else {
+        atomic_fetch_add(&s->replies, 1);
       }
     }
   }
@@ -199,6 +202,7 @@ static server* server_start(srv_mode mode, int delay_ms) {
   s->mode = mode;
   s->delay_ms = delay_ms;
   atomic_init(&s->requests, 0);
+  atomic_init(&s->replies, 0);
   atomic_init(&s->stop, 0);
   if (server_listen(s) != 0) {
     iso_test_failed = 1;
@@ -545,6 +549,7 @@ typedef struct worker_arg {
   iso_client* c;
   int base;
   int failures;
+  const char* url; /* close_after_call: each round opens a client */
 } worker_arg;
 
 static void* call_loop(void* p) {
@@ -611,6 +616,137 @@ static void t_busy_and_close(void) {
   CHECK_EQ(t.status[1], ISO_ECLOSED);
   tally_free(&t);
   server_stop(s);
+}
+
+/* A client closed as soon as its call returns, many times over, on more
+ * threads than there are cores. The callback that took the send's
+ * completion goes on to nng_ctx_recv; when that receive completes at once
+ * (here: the deadline is gone; in poolctl: the reply was already in) the
+ * completion's callback runs on another NNG thread and wakes the caller,
+ * which closes the client while the first is still inside nng_ctx_recv.
+ * NNG 1.5.2 then may tear the socket down before that context: the
+ * thread's last reference destroys the context after the socket's close
+ * stopped waiting for it, and it locks the freed socket's mutex ("panic:
+ * pthread_mutex_lock: Invalid argument", which poolctl died of after
+ * printing its reply). The server stays silent: a reply arriving while the
+ * socket closes can hang NNG 1.5.2's close (see iso_client.c). A
+ * process that dies fails the case; the race is narrow, so this is a
+ * stress loop that catches it now and then on a loaded machine, not every
+ * run. */
+enum { CLOSE_THREADS = 6, CLOSE_ROUNDS = 100 };
+
+static void* call_then_close(void* p) {
+  worker_arg* w = p;
+  iso_client_opts o = {.max_inflight = 1};
+  for (int i = 0; i < CLOSE_ROUNDS; i++) {
+    iso_client* c = NULL;
+    if (iso_client_open(w->url, &o, &c) != 0) {
+      w->failures++;
+      continue;
+    }
+    for (int t = 0; t < 5000 && !iso_client_connected(c); t++) {
+      sleep_ms(1);
+    }
+    iso_job job = {.kind = ISO_JOB_EVAL, .source = "1"};
+    iso_result r;
+    if (iso_client_call(c, &job, 0, &r) != ISO_ETIMEDOUT) {
+      w->failures++;
+    }
+    iso_client_close(c);
+  }
+  return NULL;
+}
+
+static void t_close_after_call(void) {
+  server* s = server_start(SRV_SILENT, 0);
+  pthread_t th[CLOSE_THREADS];
+  worker_arg w[CLOSE_THREADS];
+  for (int i = 0; i < CLOSE_THREADS; i++) {
+    w[i] = (worker_arg){.url = s->url};
+    pthread_create(&th[i], NULL, call_then_close, &w[i]);
+  }
+  for (int i = 0; i < CLOSE_THREADS; i++) {
+    pthread_join(th[i], NULL);
+    CHECK_EQ(w[i].failures, 0);
+  }
+  server_stop(s);
+}
+
+/* Calls whose reply comes back as their deadline passes, each client
+ * closed as soon as its call returns, on threads that outnumber the cores.
+ * NNG's aio expiry thread, cancelling a receive that the reply completes
+ * at that moment, locks the socket after the reply's callback has woken
+ * the caller, whose close may have destroyed the socket by then (the panic
+ * of close_after_call, by another road). A client whose call timed out is
+ * closed only after its server handed over every reply and a second more:
+ * a close that cuts a reply being received can hang NNG 1.5.2 (see
+ * iso_client.c). A stress loop, like close_after_call. */
+enum { EXPIRY_THREADS = 3, EXPIRY_ROUNDS = 60 };
+
+typedef struct expiry_arg {
+  server* s;
+  iso_client* parked[EXPIRY_ROUNDS]; /* timed out: closed at the end */
+  int nparked;
+  int failures;
+} expiry_arg;
+
+static void* call_at_deadline(void* p) {
+  expiry_arg* a = p;
+  iso_client_opts o = {.max_inflight = 1};
+  for (int i = 0; i < EXPIRY_ROUNDS; i++) {
+    iso_client* c = NULL;
+    if (iso_client_open(a->s->url, &o, &c) != 0) {
+      a->failures++;
+      continue;
+    }
+    for (int t = 0; t < 5000 && !iso_client_connected(c); t++) {
+      sleep_ms(1);
+    }
+    iso_job job = {.kind = ISO_JOB_EVAL, .source = "1"};
+    iso_result r;
+    /* the server answers 10 ms after it reads the request */
+    int rc = iso_client_call(c, &job, 8 + i % 6, &r);
+    if (rc == ISO_ETIMEDOUT) {
+      a->parked[a->nparked++] = c;
+      continue;
+    }
+    if (rc == 0) {
+      iso_result_free(&r);
+    } else {
+      a->failures++;
+    }
+    iso_client_close(c);
+  }
+  return NULL;
+}
+
+static void t_close_at_deadline(void) {
+  pthread_t th[EXPIRY_THREADS];
+  expiry_arg* a = calloc(EXPIRY_THREADS, sizeof *a);
+  for (int i = 0; i < EXPIRY_THREADS; i++) {
+    a[i].s = server_start(SRV_SLOW, 10); /* one each: no wait in line */
+    pthread_create(&th[i], NULL, call_at_deadline, &a[i]);
+  }
+  for (int i = 0; i < EXPIRY_THREADS; i++) {
+    pthread_join(th[i], NULL);
+    CHECK_EQ(a[i].failures, 0);
+  }
+  for (int i = 0; i < EXPIRY_THREADS; i++) {
+    server* s = a[i].s;
+    int64_t end = now_ms() + 10000;
+    while (atomic_load(&s->replies) < atomic_load(&s->requests) &&
+           now_ms() < end) {
+      sleep_ms(5);
+    }
+  }
+  sleep_ms(1000);
+  for (int i = 0; i < EXPIRY_THREADS; i++) {
+    for (int k = 0; k < a[i].nparked; k++) {
+      iso_client_close(a[i].parked[k]);
+    }
+    server_stop(a[i].s);
+  }
+  free(a);
 }
 
 static void t_deadline(void) {
@@ -850,6 +986,8 @@ static const iso_test cases[] = {
     {"async_64", t_async_64},
     {"threads", t_threads},
     {"busy_and_close", t_busy_and_close},
+    {"close_after_call", t_close_after_call},
+    {"close_at_deadline", t_close_at_deadline},
     {"deadline", t_deadline},
     {"deadline_is_job_timeout", t_deadline_is_job_timeout},
     {"connect_failure", t_connect_failure},
