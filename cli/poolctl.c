@@ -30,6 +30,7 @@
 #include "iso_admin.h"
 #include "iso_buf.h"
 #include "iso_client.h"
+#include "iso_err.h"
 #include "poolctl.h"
 
 /* ---- shared by the commands --------------------------------------------- */
@@ -91,6 +92,12 @@ int poolctl__open_client(const ctl* c,
     nanosleep(&ts, NULL);
   }
   return 0;
+}
+
+void poolctl__close_client(iso_client* client, int rc) {
+  if (rc != ISO_ETIMEDOUT) {
+    iso_client_close(client);
+  }
 }
 
 /* ---- the commands ------------------------------------------------------- */

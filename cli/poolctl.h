@@ -90,6 +90,13 @@ int poolctl__open_client(const ctl* c,
                          iso_client** out,
                          long long* wait_ms);
 
+/* poolctl__close_client: closes a client poolctl__open_client opened,
+ * after its last request ended with rc; not after ISO_ETIMEDOUT, when the
+ * service's late reply may be arriving: NNG 1.5.2 can hang closing a
+ * connection in the middle of a message (ipc/iso_client.c), and poolctl
+ * exits next, which closes it. */
+void poolctl__close_client(iso_client* client, int rc);
+
 /* ---- poolctl_jobs.c ---- */
 
 /* poolctl__eval, poolctl__call: the run functions of eval and call. */

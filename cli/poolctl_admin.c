@@ -839,7 +839,7 @@ static int admin_rounds(const admin_view* v, const ctl* c, const iso_buf* req) {
     watch_sleep(c->watch_s);
   }
   iso_buf_free(&reply);
-  iso_client_close(client);
+  poolctl__close_client(client, rc);
   return status;
 }
 

@@ -293,7 +293,7 @@ static int send_job(const ctl* c, iso_job* job) {
       status = EXIT_FAILED;
       break;
   }
-  iso_client_close(client);
+  poolctl__close_client(client, rc);
   iso_buf_free(&perms);
   iso_buf_free(&args);
   return status;

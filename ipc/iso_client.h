@@ -93,7 +93,10 @@ int iso_client_open(const char* url,
 
 /* iso_client_close: completes every request in flight with ISO_ECLOSED
  * (their callbacks run before this returns), closes the socket and frees
- * the client. Destructor; accepts NULL. Thread: any thread that is not
+ * the client. With NNG 1.5.2 it can hang if a reply is being received as
+ * the connection closes (iso_client.c): after ISO_ETIMEDOUT the server's
+ * reply may still come, so a process that is about to exit may skip it
+ * (poolctl does). Destructor; accepts NULL. Thread: any thread that is not
  * inside a callback of this client and while no other thread is in a
  * call on it. */
 void iso_client_close(iso_client* c);
