@@ -109,7 +109,7 @@ static int call_number(iso_client* c,
       iso_json_from_msgpack(r.value, r.value_len, &text) != 0 ||
       iso_buf_terminate(&text) != 0) {
     fprintf(stderr, "op_bench: %s failed: %s\n", export_name,
-                 r.message ? r.message : "no value");
+            r.message ? r.message : "no value");
     rc = ISO_EJS;
   } else {
     *out = strtod((const char*)text.data, NULL);
@@ -174,15 +174,18 @@ int main(int argc, char** argv) {
     nng_us[r] = nng_round_trip(a);
   }
   double lat = median(lat_us, rounds), rtt = median(nng_us, rounds);
-  printf("op bus figures (median of %d alternating rounds; 1 worker, "
-         "2 op threads)\n",
-         rounds);
-  printf("  sync no-op op                    %8.1f ns/call  (an empty JS "
-         "call: %.1f ns)   goal <= 100 ns\n",
-         median(sync_ns, rounds), median(js_ns, rounds));
-  printf("  async no-op op, 1 in flight      %8.1f us  vs bare NNG inproc "
-         "round trip %.1f us (%.2fx)   goal <= 1.5x\n",
-         lat, rtt, lat / rtt);
+  printf(
+      "op bus figures (median of %d alternating rounds; 1 worker, "
+      "2 op threads)\n",
+      rounds);
+  printf(
+      "  sync no-op op                    %8.1f ns/call  (an empty JS "
+      "call: %.1f ns)   goal <= 100 ns\n",
+      median(sync_ns, rounds), median(js_ns, rounds));
+  printf(
+      "  async no-op op, 1 in flight      %8.1f us  vs bare NNG inproc "
+      "round trip %.1f us (%.2fx)   goal <= 1.5x\n",
+      lat, rtt, lat / rtt);
   printf("  async no-op ops, 10000 in flight %8.0f ops/s   goal >= 300000\n",
          median(tput, rounds));
   fflush(stdout);

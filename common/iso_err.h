@@ -33,7 +33,7 @@ extern "C" {
   X(ISO_ECONNECT, -16, "cannot connect")         \
   X(ISO_ECLOSED, -17, "closed")                  \
   X(ISO_EINTERNAL, -18, "internal error")        \
-  X(ISO_EUSAGE, -19, "bad usage")               \
+  X(ISO_EUSAGE, -19, "bad usage")                \
   X(ISO_ELOST, -20, "work lost")
 
 enum iso_err {

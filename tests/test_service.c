@@ -507,8 +507,9 @@ static void t_batch_reply_limit(void) {
       } else {
         CHECK_EQ(res[i].status, ISO_STATUS_ERROR);
         CHECK_EQ(res[i].code, ISO_CODE_TOO_LARGE);
-        CHECK_CONTAINS(res[i].message, "the batch's reply would be over "
-                                       "65536 bytes (--max-message)");
+        CHECK_CONTAINS(res[i].message,
+                       "the batch's reply would be over "
+                       "65536 bytes (--max-message)");
       }
     }
     CHECK_JSON(res[4].value, res[4].value_len, "\"small\"");

@@ -444,18 +444,18 @@ static char* pc_json(svc* s, const char* cmd, const char* arg) {
 }
 
 /* poolctl ARGS must fail: exit 1, stderr containing `code`. */
-#define PC_FAILS(s, code, ...)     \
-  do {                             \
-    proc_result r_;                \
-    PC((s), &r_, __VA_ARGS__);     \
+#define PC_FAILS(s, code, ...)    \
+  do {                            \
+    proc_result r_;               \
+    PC((s), &r_, __VA_ARGS__);    \
     int f_ = iso_test_failed;     \
-    CHECK_EQ(r_.status, 1);        \
-    CHECK_STR(r_.out, "");         \
-    CHECK_CONTAINS(r_.err, code);  \
+    CHECK_EQ(r_.status, 1);       \
+    CHECK_STR(r_.out, "");        \
+    CHECK_CONTAINS(r_.err, code); \
     if (iso_test_failed && !f_) { \
-      show(&r_);                   \
-    }                              \
-    proc_result_free(&r_);         \
+      show(&r_);                  \
+    }                             \
+    proc_result_free(&r_);        \
   } while (0)
 
 /* ---- jobs and their replies --------------------------------------------- */
@@ -967,8 +967,7 @@ static void expect_counters_agree(svc* s) {
   char* st = admin(s, ISO_ADMIN_STATUS);
   double accepted = js_num(st, "totals.accepted");
   double answered = js_num(st, "totals.fulfilled") +
-                    js_num(st, "totals.rejected") +
-                    js_sum(st, "totals.errors");
+                    js_num(st, "totals.rejected") + js_sum(st, "totals.errors");
   double open = js_num(st, "inflight") + js_num(st, "queue");
   if (accepted != answered + open) {
     fprintf(stderr, "  counters disagree: %s\n", st);
@@ -1177,8 +1176,10 @@ static void t_client_gone_many(void) {
   CHECK_EQ(js_num(st, "queue"), 0);
   CHECK_EQ(js_num(st, "totals.errors.cancelled"), MORE + 1);
   free(st);
-  fprintf(stderr, "    %d jobs cancelled, the worker free %lld ms after the "
-          "close\n", MORE + 1, (long long)(now_ms() - c0));
+  fprintf(stderr,
+          "    %d jobs cancelled, the worker free %lld ms after the "
+          "close\n",
+          MORE + 1, (long long)(now_ms() - c0));
   tracker_submit_ok(&t, s.c, MORE + 1, call_job("count.js", "[]", &keep),
                     60000);
   iso_buf_free(&keep);
@@ -1574,8 +1575,10 @@ static void t_resize_during_shutdown(void) {
     int64_t took = now_ms() - t0;
     CHECK(took < 10000);
     pthread_join(th, NULL);
-    fprintf(stderr, "    SIGTERM %d ms into a resize: exited after %lld ms; "
-            "resize: %s\n", kDelayMs[k], (long long)took,
+    fprintf(stderr,
+            "    SIGTERM %d ms into a resize: exited after %lld ms; "
+            "resize: %s\n",
+            kDelayMs[k], (long long)took,
             rc.json != NULL ? rc.json : iso_err_name(rc.rc));
     /* answered ok (done before the stop) or conflict, or not at all
      * when the daemon was gone first */

@@ -416,8 +416,7 @@ static void run_case(const hostile* h) {
   CHECK(kill(s.pid, 0) == 0);
   check_probes(&s, h->probe_ms ? h->probe_ms : 3000);
   long rss = rss_mb(s.pid);
-  CHECK(rss > 0 &&
-        rss <= (h->rss_max_mb ? h->rss_max_mb : 1024) * RSS_FACTOR);
+  CHECK(rss > 0 && rss <= (h->rss_max_mb ? h->rss_max_mb : 1024) * RSS_FACTOR);
   if (h->log_has != NULL) {
     CHECK(log_contains(s.log, h->log_has));
   }
