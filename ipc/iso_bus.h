@@ -9,8 +9,12 @@
  * frees them.
  *
  * DESIGN: sends are asynchronous (nng_aio) and serialised per end by a
- * mutex; receives run the callback on an NNG thread, which must only queue
- * the records and wake their owner (uv_async_send), never run JavaScript.
+ * mutex. An end is read in one of two ways, chosen at iso_bus_open: with a
+ * callback, which runs on an NNG thread and must only queue the records
+ * and wake their owner, never run JavaScript (the dispatcher's ends); or
+ * by its owner's own loop, which polls iso_bus_fd() and takes each batch
+ * with iso_bus_drain() on its own thread (a worker's end: its jobs start
+ * straight from the batch, no queue or lock between).
  */
 #ifndef ISO_BUS_H
 #define ISO_BUS_H
