@@ -230,6 +230,11 @@ int iso_realm_eval(iso_realm* realm,
         } else {
           ev->load = iso__rt_load_new(realm, m);
           ev->state = EV_LOADING;
+          if (ev->load == NULL) {
+            iso__rt_error_set(&ev->err, ISO_ENOMEM, ISO_JS_PLAIN, "Error",
+                              "out of memory");
+            ev->state = EV_FAILED;
+          }
         }
       }
     }
