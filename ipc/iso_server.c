@@ -29,8 +29,39 @@ struct iso_server {
   iso_server_closed_cb closed_cb;
   void* arg;
   atomic_int busy;    /* requests received and not yet sent back */
-  atomic_int closing; /* iso_server_free: pipe events are not passed on */
+  atomic_int closing; /* iso_server_free: no new NNG call, no pipe event */
+  atomic_int in_nng;  /* threads inside nng_ctx_recv/_send (io_enter) */
 };
+
+/* NNG 1.5.2 lets a thread still inside nng_ctx_recv or nng_ctx_send (a
+ * context callback reposting its receive, a dispatcher thread sending a
+ * reply) drop the last reference to the context after nng_close has
+ * destroyed the socket's mutex: the process aborts ("pthread_mutex_lock:
+ * Invalid argument"), as the client library did at exit. So those calls
+ * are made only between io_enter and io_leave, and iso_server_free sets
+ * `closing` and waits for the count to drain before it stops anything.
+ * Counting is a pair of atomics (both sequentially consistent: either the
+ * caller sees `closing` or the closer sees the count), no lock on the job
+ * path. */
+static int io_enter(iso_server* srv) {
+  atomic_fetch_add(&srv->in_nng, 1);
+  if (atomic_load(&srv->closing)) {
+    atomic_fetch_sub(&srv->in_nng, 1);
+    return 0;
+  }
+  return 1;
+}
+
+static void io_leave(iso_server* srv) {
+  atomic_fetch_sub(&srv->in_nng, 1);
+}
+
+static void recv_next(iso_server_req* r) {
+  if (io_enter(r->srv)) {
+    nng_ctx_recv(r->ctx, r->aio);
+    io_leave(r->srv);
+  }
+}
 
 /* How long iso_server_drain leaves the connections to write the last
  * replies: a context's send completes once its connection took the
@@ -50,13 +81,19 @@ static void ctx_cb(void* arg) {
     if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
       return;
     }
-    nng_ctx_recv(r->ctx, r->aio);
+    recv_next(r);
     return;
   }
   if (rv != 0) {
     if (rv != NNG_ECLOSED && rv != NNG_ECANCELED) {
-      nng_ctx_recv(r->ctx, r->aio); /* e.g. a connection reset */
+      recv_next(r); /* e.g. a connection reset */
     }
+    return;
+  }
+  if (atomic_load(&r->srv->closing)) {
+    /* arrived while iso_server_free runs: dropped unread, as a request
+     * reaching a closed socket would be (its connection closes next) */
+    nng_msg_free(nng_aio_get_msg(r->aio));
     return;
   }
   r->msg = nng_aio_get_msg(r->aio);
@@ -85,9 +122,16 @@ void iso_server_reply(iso_server_req* r, const uint8_t* data, size_t len) {
   } else {
     memcpy(nng_msg_body(msg), data, len);
   }
+  iso_server* srv = r->srv;
+  if (!io_enter(srv)) { /* closing: the reply has nowhere to go */
+    nng_msg_free(msg);
+    atomic_fetch_sub(&srv->busy, 1);
+    return;
+  }
   r->sending = 1;
   nng_aio_set_msg(r->aio, msg);
   nng_ctx_send(r->ctx, r->aio);
+  io_leave(srv);
 }
 
 /* Reads a whole (small) PEM file; NULL if it cannot. */
@@ -241,7 +285,12 @@ void iso_server_free(iso_server* srv) {
     return;
   }
   atomic_store(&srv->closing, 1);
-  nng_close(srv->sock);
+  while (atomic_load(&srv->in_nng) > 0) {
+    nng_msleep(1);
+  }
+  /* No NNG call starts from here on. Stopping each aio cancels what it
+   * waits for and waits for its callback; then the contexts close, and
+   * the socket last, with nothing of ours left inside it. */
   for (int i = 0; i < srv->nreqs; i++) {
     nng_aio_stop(srv->reqs[i].aio);
   }
@@ -252,6 +301,7 @@ void iso_server_free(iso_server* srv) {
       nng_msg_free(srv->reqs[i].msg);
     }
   }
+  nng_close(srv->sock);
   free(srv->reqs);
   free(srv);
 }

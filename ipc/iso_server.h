@@ -80,8 +80,10 @@ uint32_t iso_server_req_peer(const iso_server_req* req);
  * Thread: any but an NNG callback. */
 void iso_server_drain(iso_server* srv, int timeout_ms);
 
-/* iso_server_free: destructor; closes the socket, waits for every context's
- * callbacks to finish. Accepts NULL. Thread: not an NNG callback. */
+/* iso_server_free: destructor. From its start no NNG call begins (a
+ * request arriving is dropped unread, a reply sent is freed); it waits for
+ * the calls under way and every context's callback, closes the contexts
+ * and then the socket. Accepts NULL. Thread: not an NNG callback. */
 void iso_server_free(iso_server* srv);
 
 #ifdef __cplusplus

@@ -15,6 +15,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1687,6 +1688,55 @@ static void t_exactly_one_reply_shutdown(void) {
   svc_stop(&s);
 }
 
+/* SIGTERM while a client floods the socket, several rounds: the listener
+ * closes while NNG threads are still reposting receives and the workers'
+ * replies still arrive (ipc/iso_server.c, io_enter). The daemon must exit
+ * 0 every time (an NNG call racing the socket's close aborted it:
+ * "pthread_mutex_lock: Invalid argument"), and every job sent gets
+ * exactly one completion. */
+static void t_shutdown_under_flood(void) {
+  const char* flags[] = {"--grace-ms", "200", NULL};
+  enum { ROUNDS = 4, N = 3000, TERM_AT = 600 };
+  for (int round = 0; round < ROUNDS; round++) {
+    svc s;
+    if (svc_start(&s, flags, 128) != 0) {
+      svc_stop(&s);
+      return;
+    }
+    tracker t;
+    tracker_init(&t, N);
+    /* as fast as the client's 128 slots free up; SIGTERM at a different
+     * point each round, then 500 more */
+    int term_at = TERM_AT + round * 300;
+    int64_t end = now_ms() + 8000;
+    for (int i = 0; i < N && i < term_at + 500 && now_ms() < end;) {
+      iso_buf keep;
+      iso_buf_init(&keep);
+      iso_job j = call_job("double.js", NULL, "[1]", &keep);
+      int rc = tracker_submit(&t, s.c, i, j, 3000);
+      iso_buf_free(&keep);
+      if (rc == ISO_EBUSY) {
+        sched_yield();
+        continue;
+      }
+      if (i == term_at) {
+        kill(s.pid, SIGTERM);
+      }
+      i++;
+    }
+    int status = daemon_wait(&s.pid, 5000);
+    CHECK_EQ(status, 0);
+    CHECK(tracker_wait(&t, tracker_sent(&t), 10000));
+    tracker_check_once(&t);
+    fprintf(stderr, "    round %d: %d sent, %d completed, exit status %d\n",
+            round, tracker_sent(&t), tracker_done(&t), status);
+    iso_client_close(s.c);
+    s.c = NULL;
+    tracker_free(&t);
+    svc_stop(&s);
+  }
+}
+
 /* --listen is repeatable, and tls+tcp:// serves with a certificate made
  * here (openssl); a client trusting it gets answers, a plain tcp:// client
  * on the TLS port gets none. */
@@ -1768,6 +1818,7 @@ static const iso_test cases[] = {
     {"shutdown_stuck_javascript", t_shutdown_stuck_javascript},
     {"exactly_one_reply", t_exactly_one_reply},
     {"exactly_one_reply_shutdown", t_exactly_one_reply_shutdown},
+    {"shutdown_under_flood", t_shutdown_under_flood},
     {NULL, NULL},
 };
 
