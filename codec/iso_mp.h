@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "iso_buf.h"
+#include "iso_err.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,12 +34,13 @@ extern "C" {
 /* ---- reader ------------------------------------------------------------ */
 
 /* Reader errors (structural: the rest of the message cannot be trusted).
- * Their own small vocabulary, turned into text by iso_mp_strerror; not
- * ISO_E* codes. */
+ * They are rows of the one error table (iso_err.h), so a reader code that
+ * travels up reads as what it is; iso_mp_strerror gives the msgpack-
+ * specific text the decoders put in their messages. */
 enum {
-  ISO_MP_ETRUNC = -1, /* ends in the middle of an object */
-  ISO_MP_EBYTE = -2,  /* 0xc1, which msgpack never uses */
-  ISO_MP_ECOUNT = -3  /* a count larger than the remaining bytes */
+  ISO_MP_ETRUNC = ISO_ETRUNC,  /* ends in the middle of an object */
+  ISO_MP_EBYTE = ISO_EBADBYTE, /* 0xc1, which msgpack never uses */
+  ISO_MP_ECOUNT = ISO_ECOUNT   /* a count larger than the remaining bytes */
 };
 
 typedef enum iso_mp_type {

@@ -34,7 +34,10 @@ extern "C" {
   X(ISO_ECLOSED, -17, "closed")                  \
   X(ISO_EINTERNAL, -18, "internal error")        \
   X(ISO_EUSAGE, -19, "bad usage")                \
-  X(ISO_ELOST, -20, "work lost")
+  X(ISO_ELOST, -20, "work lost")                 \
+  X(ISO_ETRUNC, -21, "truncated message")        \
+  X(ISO_EBADBYTE, -22, "invalid byte")           \
+  X(ISO_ECOUNT, -23, "count larger than the message")
 
 enum iso_err {
 #define ISO_ERR_ENUM(name, value, text) name = value,
