@@ -476,6 +476,22 @@ void iso_mp_put_str_head(iso_mp_wr* w, size_t n) {
   put_head(w, 0xa0, 31, 0xd9, 0xda, 0xdb, n);
 }
 
+void iso_mp_put_text(iso_mp_wr* w, const char* s, size_t n) {
+  if (iso_utf8_valid(s, n)) {
+    iso_mp_put_str(w, s, n);
+    return;
+  }
+  iso_buf fixed; /* rare: only ill-formed text is copied */
+  iso_buf_init(&fixed);
+  int rc = iso_utf8_append(&fixed, s, n);
+  if (rc == 0) {
+    iso_mp_put_str(w, (const char*)fixed.data, fixed.len);
+  } else if (w->err == 0) {
+    w->err = rc;
+  }
+  iso_buf_free(&fixed);
+}
+
 void iso_mp_put_str(iso_mp_wr* w, const char* s, size_t n) {
   if (n > UINT32_MAX) {
     iso_mp_put_str_head(w, n); /* records ISO_ETOOBIG */

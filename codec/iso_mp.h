@@ -183,6 +183,11 @@ void iso_mp_put_double(iso_mp_wr* w, double v);
  * UTF-8: the caller's strings are, or are repaired with iso_utf8.h). */
 void iso_mp_put_str(iso_mp_wr* w, const char* s, size_t n);
 void iso_mp_put_cstr(iso_mp_wr* w, const char* s);
+/* iso_mp_put_text: a str of s as valid UTF-8: as it is when it is, else
+ * with each ill-formed subpart replaced by U+FFFD (iso_utf8_append), for
+ * text the writer did not make itself (an error message, a log line).
+ * s may be NULL when n is 0. */
+void iso_mp_put_text(iso_mp_wr* w, const char* s, size_t n);
 /* iso_mp_put_str_head: a str header for n bytes the caller appends next
  * (iso_mp_put_raw, or straight into the buffer). */
 void iso_mp_put_str_head(iso_mp_wr* w, size_t n);

@@ -251,24 +251,6 @@ static const struct result* result_of(iso_admin_cmd cmd) {
 
 /* ---- encoding ---- */
 
-/* Text the service did not write itself (an error message, a worker's
- * last error) goes out as valid UTF-8. */
-static void put_text(iso_mp_wr* w, const char* s, size_t n) {
-  if (iso_utf8_valid(s, n)) {
-    iso_mp_put_str(w, s, n);
-    return;
-  }
-  iso_buf fixed;
-  iso_buf_init(&fixed);
-  int rc = iso_utf8_append(&fixed, s, n);
-  if (rc == 0) {
-    iso_mp_put_str(w, (const char*)fixed.data, fixed.len);
-  } else if (w->err == 0) {
-    w->err = rc;
-  }
-  iso_buf_free(&fixed);
-}
-
 /* A float with `places` decimals, as "%.*f" wrote it into the JSON text
  * the replies once were (rounded in decimal, then read back). */
 static void put_decimal(iso_mp_wr* w, double x, int places) {
@@ -347,7 +329,7 @@ static void put_value(iso_mp_wr* w, const field* f, const char* base) {
       if (s->ptr == NULL) {
         iso_mp_put_nil(w);
       } else {
-        put_text(w, s->ptr, s->len);
+        iso_mp_put_text(w, s->ptr, s->len);
       }
       break;
     }
@@ -390,8 +372,8 @@ static void put_value(iso_mp_wr* w, const field* f, const char* base) {
         const char* item = items + i * f->esize;
         if (f->type == F_DICT) {
           const iso_admin_str* key = (const iso_admin_str*)item;
-          put_text(w, key->ptr != NULL ? key->ptr : "",
-                   key->ptr != NULL ? key->len : 0);
+          iso_mp_put_text(w, key->ptr != NULL ? key->ptr : "",
+                          key->ptr != NULL ? key->len : 0);
         }
         put_value(w, f->elem, item);
       }

@@ -800,31 +800,8 @@ static void put_raw_or_nil(iso_mp_wr* w, iso_bytes b) {
   }
 }
 
-/* Text from outside (a thrown error, console output, a message quoting a
- * request) goes out as valid UTF-8: ill-formed bytes become U+FFFD, so a
- * strict client can always decode the reply. */
-static void put_text(iso_mp_wr* w, const char* s, size_t n) {
-  if (s == NULL) {
-    s = "";
-    n = 0;
-  }
-  if (iso_utf8_valid(s, n)) {
-    iso_mp_put_str(w, s, n);
-    return;
-  }
-  iso_buf fixed;
-  iso_buf_init(&fixed);
-  int rc = iso_utf8_append(&fixed, s, n);
-  if (rc == 0) {
-    iso_mp_put_str(w, (const char*)fixed.data, fixed.len);
-  } else if (w->err == 0) {
-    w->err = rc;
-  }
-  iso_buf_free(&fixed);
-}
-
 static void put_view(iso_mp_wr* w, iso_str s) {
-  put_text(w, s.ptr, s.ptr ? s.len : 0);
+  iso_mp_put_text(w, s.ptr, s.ptr ? s.len : 0);
 }
 
 int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
@@ -880,7 +857,8 @@ int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
   for (size_t i = 0; i < rp->nlogs; i++) {
     iso_mp_put_array(&w, 2);
     iso_mp_put_cstr(&w, iso_log_level_name(rp->logs[i].level));
-    put_text(&w, rp->logs[i].text, rp->logs[i].text ? rp->logs[i].len : 0);
+    iso_mp_put_text(&w, rp->logs[i].text,
+                    rp->logs[i].text ? rp->logs[i].len : 0);
   }
   iso_mp_put_cstr(&w, "stats");
   iso_mp_put_map(&w, 3);

@@ -141,6 +141,23 @@ static void t_put_scalars(void) {
   iso_buf_free(&b);
 }
 
+/* iso_mp_put_text: valid UTF-8 goes out as it is; an ill-formed subpart
+ * becomes U+FFFD (ef bf bd) with the length counted after the repair; NULL
+ * with 0 bytes is the empty string. */
+static void t_put_text(void) {
+  iso_buf b;
+  iso_buf_init(&b);
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, &b);
+  iso_mp_put_text(&w, "h\xc3\xa9", 3); /* "hé", valid */
+  iso_mp_put_text(&w, "a\xffz", 3);    /* a lone 0xff */
+  iso_mp_put_text(&w, "\xe2\x82", 2);  /* a truncated sequence: one */
+  iso_mp_put_text(&w, NULL, 0);
+  CHECK_EQ(w.err, 0);
+  CHECK_STR(hex(&b), "a368c3a9a561efbfbd7aa3efbfbda0");
+  iso_buf_free(&b);
+}
+
 /* The shapes the V8 shim writes for a Date: timestamp 64 for seconds in
  * [0, 2^34), timestamp 96 otherwise; never timestamp 32. */
 static void t_put_timestamp(void) {
@@ -326,6 +343,7 @@ static void t_helpers(void) {
 static const iso_test cases[] = {
     {"put_forms", t_put_forms},
     {"put_scalars", t_put_scalars},
+    {"put_text", t_put_text},
     {"put_timestamp", t_put_timestamp},
     {"put_sticky", t_put_sticky},
     {"read_refuses", t_read_refuses},
