@@ -349,9 +349,21 @@ static char* copy_str(char** at, iso_bytes s) {
   return dst;
 }
 
-/* Copies a view into an owned result (one allocation). */
-static int make_result(const rview* v, iso_result* out) {
+/* Copies a view into an owned result (one allocation). The result
+ * carries only what its status does (iso_proto.h: name and stack when
+ * rejected, message when rejected or error): an `error` map beside a
+ * fulfilled status is ignored, whatever order the keys came in. */
+static int make_result(const rview* given, iso_result* out) {
   memset(out, 0, sizeof *out);
+  rview kept = *given;
+  const rview* v = &kept;
+  if (kept.status != ISO_STATUS_REJECTED) {
+    kept.name = (iso_bytes){NULL, 0};
+    kept.stack = (iso_bytes){NULL, 0};
+  }
+  if (kept.status != ISO_STATUS_REJECTED && kept.status != ISO_STATUS_ERROR) {
+    kept.message = (iso_bytes){NULL, 0};
+  }
   iso_bytes id = v->id;
   if (id.len == 0) {
     id.data = k_nil;

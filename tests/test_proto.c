@@ -1184,6 +1184,27 @@ static void t_reply_decode_tolerance(void) {
   CHECK(r.logs == NULL && r.nlogs == 0);
   iso_result_free(&r);
   iso_buf_free(&b);
+  /* a result carries only its status's fields: an error map beside
+   * "fulfilled" (before or after it) is ignored; an error reply has no
+   * name or stack (a fuzzer found the first: the message came through) */
+  b =
+      msg("J:{\"v\":1,\"error\":{\"name\":\"E\",\"message\":\"m\","
+          "\"stack\":\"s\"},\"status\":\"fulfilled\"}");
+  CHECK_EQ(iso_proto_decode_reply(b.data, b.len, &r), 0);
+  CHECK_STR(r.message, "");
+  CHECK_STR(r.name, "");
+  CHECK_STR(r.stack, "");
+  iso_result_free(&r);
+  iso_buf_free(&b);
+  b =
+      msg("J:{\"v\":1,\"status\":\"error\",\"error\":{\"code\":\"busy\","
+          "\"name\":\"E\",\"message\":\"m\",\"stack\":\"s\"}}");
+  CHECK_EQ(iso_proto_decode_reply(b.data, b.len, &r), 0);
+  CHECK_STR(r.message, "m");
+  CHECK_STR(r.name, "");
+  CHECK_STR(r.stack, "");
+  iso_result_free(&r);
+  iso_buf_free(&b);
 
   static const char* const bad[] = {
       "J:[1]",
