@@ -1,6 +1,5 @@
-/* daemon.h: the harness the service suites (test_service.c,
- * test_service_ops.c, test_service_admin.c) share: starting and stopping
- * the real `isopool serve`.
+/* daemon.h: the harness the service suites (test_service*.c) share:
+ * starting and stopping the real `isopool serve`.
  *
  * A suite names its daemon (daemon_names), builds the argv it needs
  * (daemon_argv), opens a client on the URL, and calls daemon_start(), which
@@ -8,7 +7,8 @@
  * eval is answered. daemon_stop() sends SIGTERM and checks that the daemon
  * exits 0; daemon_clean() prints the log when the case failed and removes
  * the log and the socket file. What is particular to one suite (its flags,
- * a data tree) stays in that suite. Also here: wait_count for the trackers
+ * a data tree) stays in that suite, or in its family's fixture when
+ * several suites share it (service.h). Also here: wait_count for the trackers
  * of asynchronous replies (tracker.h), and free_port for a TCP listener.
  * Library iso_test_ipc.
  *

@@ -1,6 +1,5 @@
-/* tracker.h: the async reply tracker the service suites (test_service.c,
- * test_service_ops.c, test_service_admin.c) share, on top of daemon.h
- * (wait_count) and json_check.h (json_of).
+/* tracker.h: the async reply tracker the service suites (test_service*.c)
+ * share, on top of daemon.h (wait_count) and json_check.h (json_of).
  *
  * A tracker holds n records, one per request id 0..n-1. tracker_submit()
  * sends a job through iso_client_submit() with its id set to i (msgpack

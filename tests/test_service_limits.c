@@ -1,0 +1,405 @@
+/* test_service_limits.c: `isopool serve` end to end: what the service
+ * refuses and bounds. A full queue answered `busy` at once, a memory bomb
+ * stopped at the heap limit while the service goes on, malformed requests
+ * answered bad_request (the id echoed when it could be read), and messages
+ * over --max-message.
+ *
+ * Each case starts the real daemon on fixtures/service with the flags it
+ * needs (support/service.h), talks to it only through ipc/iso_client.h,
+ * and ends by sending SIGTERM and checking that the daemon exits 0;
+ * asynchronous jobs go through a tracker (tracker.h): exactly one reply
+ * per request id.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_buf.h"
+#include "iso_client.h"
+#include "iso_err.h"
+#include "iso_proto.h"
+#include "json_check.h"
+#include "service.h"
+#include "tap.h"
+#include "tracker.h"
+
+/* One worker, one job at a time, one waiting: the third job is refused
+ * `busy` at once; the other two run; every job gets one reply. */
+static void t_busy(void) {
+  const char* flags[] = {
+      "--workers", "1", "--max-inflight-per-worker", "1", "--max-queue",
+      "1",         NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  tracker t;
+  tracker_init(&t, 3);
+  iso_buf keep;
+  for (int i = 0; i < 2; i++) {
+    char args[32];
+    snprintf(args, sizeof args, "[300, %d]", i);
+    CHECK_EQ(tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, args, &keep),
+                            10000),
+             0);
+    iso_buf_free(&keep);
+  }
+  sleep_ms(60); /* both are in the daemon: one running, one queued */
+  CHECK_EQ(tracker_submit(&t, s.c, 2,
+                          call_job("sleep.js", NULL, "[300, 2]", &keep), 10000),
+           0);
+  iso_buf_free(&keep);
+  CHECK(tracker_wait(&t, 3, 10000));
+  CHECK_EQ(t.r[2].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t.r[2].code, ISO_CODE_BUSY);
+  CHECK_CONTAINS(t.r[2].message, "--max-queue");
+  CHECK_EQ(t.r[2].worker, -1);
+  /* at once: well before the sleeping jobs could have made room */
+  CHECK(t.r[2].done_ms - t.r[2].sent_ms < 200);
+  CHECK(t.r[2].done_ms < t.r[0].done_ms);
+  for (int i = 0; i < 2; i++) {
+    char want[8];
+    snprintf(want, sizeof want, "%d", i);
+    CHECK_EQ(t.r[i].status, ISO_STATUS_FULFILLED);
+    CHECK_STR(t.r[i].value, want);
+  }
+  /* the queued one waited for the running one (which of the two arrived
+   * first is up to the connection: requests on separate contexts race) */
+  int64_t first_sent =
+      t.r[0].sent_ms < t.r[1].sent_ms ? t.r[0].sent_ms : t.r[1].sent_ms;
+  int64_t last_done =
+      t.r[0].done_ms > t.r[1].done_ms ? t.r[0].done_ms : t.r[1].done_ms;
+  CHECK(last_done - first_sent >= 550);
+  tracker_check_once(&t);
+  tracker_free(&t);
+  /* and once they are done, the daemon takes jobs again */
+  expect_value(&s, call_job("double.js", NULL, "[1]", &keep), "2");
+  iso_buf_free(&keep);
+  svc_stop(&s);
+}
+
+static void t_memory_bomb(void) {
+  const char* flags[] = {"--workers", "1", "--heap-mb", "128", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_buf keep;
+  for (int round = 0; round < 2; round++) {
+    iso_result r;
+    iso_job j = round == 0
+                    ? call_job("bomb.js", "bomb", NULL, &keep)
+                    : eval_src(
+                          "const a = [];\n"
+                          "while (true) a.push(new Array(1e6).fill(1));");
+    j.timeout_ms = 15000;
+    call(&s, j, 30000, &r);
+    iso_buf_free(&keep);
+    int heap = r.status == ISO_STATUS_REJECTED &&
+               strcmp(r.name, "RangeError") == 0 &&
+               strstr(r.message, "heap") != NULL;
+    int timeout = r.status == ISO_STATUS_ERROR && r.code == ISO_CODE_TIMEOUT;
+    if (!heap && !timeout) {
+      fprintf(stderr, "    round %d: status %d %s %s: %s\n", round, r.status,
+              r.code_name, r.name, r.message);
+    }
+    CHECK(heap || timeout);
+    iso_result_free(&r);
+    /* the service keeps serving, on the same (only) worker */
+    expect_value(&s, call_job("double.js", NULL, "[21]", &keep), "42");
+    iso_buf_free(&keep);
+    expect_value(&s, eval_src("export default [1, 2].length;"), "2");
+  }
+  /* typed arrays live outside the heap; --heap-mb caps them too, so a job
+   * keeping 64 x 256 MiB gets a RangeError instead of the machine's
+   * memory (the pages are never touched, so the test costs nothing) */
+  iso_result r;
+  call(&s,
+       eval_src("const keep = [];\n"
+                "for (let i = 0; i < 64; i++) "
+                "keep.push(new Uint8Array(256 * 1024 * 1024));\n"
+                "export default keep.length;"),
+       30000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_REJECTED);
+  CHECK_STR(r.name, "RangeError");
+  CHECK_CONTAINS(r.message, "Array buffer allocation failed");
+  iso_result_free(&r);
+  expect_value(&s, eval_src("export default new Uint8Array(1024).length;"),
+               "1024");
+  svc_stop(&s);
+}
+
+/* A malformed request is answered bad_request with a message; the id is
+ * echoed when it could be read. */
+static void expect_bad(svc* s,
+                       const uint8_t* p,
+                       size_t n,
+                       const char* want_id,
+                       const char* want_msg) {
+  iso_result r;
+  int rc = raw(s, p, n, &r);
+  CHECK_EQ(rc, 0);
+  if (rc != 0) {
+    fprintf(stderr, "    (expected a reply containing \"%s\")\n", want_msg);
+    return;
+  }
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_BAD_REQUEST);
+  CHECK(r.message != NULL && r.message[0] != '\0');
+  CHECK_CONTAINS(r.message, want_msg);
+  CHECK_JSON(r.id, r.id_len, want_id);
+  CHECK_EQ(r.stats.worker, -1);
+  iso_result_free(&r);
+}
+
+static void t_malformed_messages(void) {
+  svc s;
+  if (svc_start(&s, NULL, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  static const uint8_t garbage[] = {0xc1, 0xc1, 0xc1, 0xc1};
+  expect_bad(&s, garbage, sizeof garbage, "null", "");
+  const char* text = "GET / HTTP/1.1\r\n\r\n";
+  expect_bad(&s, (const uint8_t*)text, strlen(text), "null", "map");
+  static const uint8_t empty[1] = {0};
+  expect_bad(&s, empty, 0, "null", "empty");
+
+  iso_buf m = mp_of("[1, 2, 3]");
+  expect_bad(&s, m.data, m.len, "null", "map");
+  iso_buf_free(&m);
+
+  /* a good request, truncated in the middle of the source string */
+  iso_buf good = mp_of(
+      "{\"v\":1,\"id\":\"tr\",\"kind\":\"eval\","
+      "\"source\":\"export default 'a fairly long source string';\"}");
+  expect_bad(&s, good.data, good.len - 10, "\"tr\"", "");
+  /* and with a byte after the map */
+  iso_buf_append(&good, "\x00", 1);
+  expect_bad(&s, good.data, good.len, "\"tr\"", "trailing");
+  iso_buf_free(&good);
+
+  m = mp_of("{\"v\":2,\"id\":\"wv\",\"kind\":\"eval\",\"source\":\"1\"}");
+  expect_bad(&s, m.data, m.len, "\"wv\"", "version");
+  iso_buf_free(&m);
+  m = mp_of("{\"id\":\"nv\",\"kind\":\"eval\",\"source\":\"1\"}");
+  expect_bad(&s, m.data, m.len, "\"nv\"", "'v'");
+  iso_buf_free(&m);
+  m = mp_of("{\"v\":1,\"id\":7,\"source\":\"export default 1\"}");
+  expect_bad(&s, m.data, m.len, "7", "kind");
+  iso_buf_free(&m);
+  m = mp_of("{\"v\":1,\"id\":8,\"kind\":\"call\"}");
+  expect_bad(&s, m.data, m.len, "8", "module");
+  iso_buf_free(&m);
+  m = mp_of(
+      "{\"v\":1,\"id\":9,\"kind\":\"call\",\"module\":\"double.js\","
+      "\"args\":{\"a\":1}}");
+  expect_bad(&s, m.data, m.len, "9", "args");
+  iso_buf_free(&m);
+  m = mp_of(
+      "{\"v\":1,\"id\":10,\"kind\":\"eval\",\"source\":\"1\","
+      "\"surprise\":true}");
+  expect_bad(&s, m.data, m.len, "10", "surprise");
+  iso_buf_free(&m);
+
+  /* args announcing 2^32-1 elements in a few bytes */
+  m = mp_of(
+      "{\"v\":1,\"id\":\"ac\",\"kind\":\"call\","
+      "\"module\":\"double.js\",\"args\":[]}");
+  CHECK_EQ(m.data[m.len - 1], 0x90);
+  m.len--;
+  iso_buf_append(&m, "\xdd\xff\xff\xff\xff", 5);
+  expect_bad(&s, m.data, m.len, "\"ac\"", "");
+  /* the same count in the map header itself */
+  static const uint8_t huge_map[] = {0xdf, 0xff, 0xff, 0xff,
+                                     0xff, 0xa1, 'v',  0x01};
+  expect_bad(&s, huge_map, sizeof huge_map, "null", "");
+  iso_buf_free(&m);
+
+  /* args nested 100 deep */
+  m = mp_of(
+      "{\"v\":1,\"id\":\"deep\",\"kind\":\"call\","
+      "\"module\":\"double.js\",\"args\":[]}");
+  m.len--;
+  for (int i = 0; i < 99; i++) {
+    iso_buf_append(&m, "\x91", 1);
+  }
+  iso_buf_append(&m, "\x90", 1);
+  expect_bad(&s, m.data, m.len, "\"deep\"", "deep");
+  iso_buf_free(&m);
+
+  /* a batch whose envelope is fine but one element is cut short */
+  m = mp_of(
+      "{\"v\":1,\"batch\":[{\"id\":1,\"kind\":\"eval\","
+      "\"source\":\"export default 1\"}]}");
+  expect_bad(&s, m.data, m.len - 3, "null", "batch");
+  iso_buf_free(&m);
+
+  /* after all that, the daemon still serves */
+  iso_buf keep;
+  expect_value(&s, call_job("double.js", NULL, "[50]", &keep), "100");
+  iso_buf_free(&keep);
+  svc_stop(&s);
+}
+
+/* A request of n bytes: an eval whose source is padded with a comment. */
+static iso_job padded_eval(size_t n, char** keep) {
+  *keep = malloc(n + 1);
+  const char* head = "export default 'padded'; //";
+  size_t h = strlen(head);
+  memcpy(*keep, head, h);
+  memset(*keep + h, 'x', n - h);
+  (*keep)[n] = '\0';
+  return eval_src(*keep);
+}
+
+/* --max-message 1024. docs/protocol.md: a request over the limit is
+ * answered too_large; one over twice the limit makes NNG drop the
+ * connection instead (iso_server.c sets NNG_OPT_RECVMAXSZ to 2x). */
+static void t_oversized(void) {
+  const char* flags[] = {"--max-message", "1024", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  char* src;
+  iso_result r;
+  /* under the limit: runs */
+  expect_value(&s, padded_eval(900, &src), "\"padded\"");
+  free(src);
+  /* over the limit, under twice it (with the fields around the source,
+   * timeout_ms among them): too_large, and the message says so */
+  for (size_t n = 1100; n <= 1900; n += 400) {
+    iso_job j = padded_eval(n, &src);
+    call(&s, j, 10000, &r);
+    free(src);
+    CHECK_EQ(r.status, ISO_STATUS_ERROR);
+    CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
+    CHECK_CONTAINS(r.message, "the limit is 1024");
+    CHECK_EQ(r.stats.worker, -1);
+    iso_result_free(&r);
+  }
+  /* 4 KiB, four times the limit, while three jobs of this client are in
+   * flight on the same connection: the client gets an error or too_large,
+   * at once, and every request gets exactly one completion */
+  tracker t;
+  tracker_init(&t, 3);
+  iso_buf keep;
+  for (int i = 0; i < 3; i++) {
+    tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, "[300, 1]", &keep),
+                   5000);
+    iso_buf_free(&keep);
+  }
+  sleep_ms(50);
+  iso_job j = padded_eval(4096, &src);
+  int64_t t0 = now_ms();
+  int rc = iso_client_call(s.c, &j, 5000, &r);
+  int64_t took = now_ms() - t0;
+  free(src);
+  fprintf(stderr, "    4 KiB with --max-message 1024: %s after %lld ms\n",
+          rc == 0 ? iso_proto_code_name(r.code) : iso_err_name(rc),
+          (long long)took);
+  if (rc == 0) {
+    CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
+    iso_result_free(&r);
+  } else {
+    CHECK_EQ(rc, ISO_ECONNECT); /* the connection was dropped */
+  }
+  CHECK(took < 2000);
+  CHECK(tracker_wait(&t, 3, 5000));
+  int lost = 0;
+  for (int i = 0; i < 3; i++) {
+    if (t.r[i].rc != 0) {
+      lost++;
+      CHECK_EQ(t.r[i].rc, ISO_ECONNECT);
+    } else {
+      CHECK_EQ(t.r[i].status, ISO_STATUS_FULFILLED);
+    }
+  }
+  fprintf(stderr,
+          "    jobs in flight on the dropped connection that lost "
+          "their reply: %d of 3\n",
+          lost);
+  tracker_check_once(&t);
+  tracker_free(&t);
+  /* far above: the same, no hang */
+  j = padded_eval(256 * 1024, &src);
+  t0 = now_ms();
+  rc = iso_client_call(s.c, &j, 5000, &r);
+  took = now_ms() - t0;
+  free(src);
+  if (rc == 0) {
+    CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
+    iso_result_free(&r);
+  } else {
+    CHECK_EQ(rc, ISO_ECONNECT);
+  }
+  CHECK(took < 2000);
+  /* and the daemon keeps serving: once the client has reconnected (a
+   * request caught by the drop fails ECONNECT; it is not resent) */
+  for (int attempt = 0; attempt < 50; attempt++) {
+    j = eval_src("export default 'still here';");
+    rc = iso_client_call(s.c, &j, 5000, &r);
+    if (rc != ISO_ECONNECT) {
+      break;
+    }
+    sleep_ms(20);
+  }
+  CHECK_EQ(rc, 0);
+  if (rc == 0) {
+    CHECK_JSON(r.value, r.value_len, "\"still here\"");
+    iso_result_free(&r);
+  }
+  expect_value(&s, call_job("double.js", NULL, "[2]", &keep), "4");
+  iso_buf_free(&keep);
+  /* a value too large to send back is answered too_large, not dropped */
+  call(&s, eval_src("export default 'x'.repeat(4000);"), 10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
+  CHECK_CONTAINS(r.message, "larger than 1024 bytes");
+  iso_result_free(&r);
+  /* a small value with a large log: the reply as a whole is too large */
+  call(&s, eval_src("console.log('y'.repeat(4000));\nexport default 1;"), 10000,
+       &r);
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
+  CHECK_CONTAINS(r.message, "the reply is");
+  iso_result_free(&r);
+  /* and one that would be huge stops encoding at the limit: a sparse
+   * array of 2^32-1 holes */
+  t0 = now_ms();
+  call(&s, eval_src("export default new Array(2 ** 32 - 1);"), 10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
+  CHECK_CONTAINS(r.message, "larger than 1024 bytes");
+  CHECK(now_ms() - t0 < 2000);
+  iso_result_free(&r);
+  /* a second client was never affected */
+  iso_client* other = NULL;
+  CHECK_EQ(iso_client_open(s.url, NULL, &other), 0);
+  j = eval_src("export default 'other';");
+  rc = iso_client_call(other, &j, 5000, &r);
+  CHECK_EQ(rc, 0);
+  CHECK_JSON(r.value, r.value_len, "\"other\"");
+  iso_result_free(&r);
+  iso_client_close(other);
+  svc_stop(&s);
+}
+
+static const iso_test cases[] = {
+    {"busy", t_busy},
+    {"memory_bomb", t_memory_bomb},
+    {"malformed_messages", t_malformed_messages},
+    {"oversized", t_oversized},
+    {NULL, NULL},
+};
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  return iso_test_main(argc, argv, cases);
+}
