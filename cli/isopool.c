@@ -170,7 +170,7 @@ static int parse_count(const char* name, const char* s, long max, long* out) {
   if (*s == '\0' || *end != '\0' || v <= 0 || v > max) {
     fprintf(stderr, "isopool: %s needs a number from 1 to %ld, not \"%s\"\n",
             name, max, s);
-    return -1;
+    return ISO_EUSAGE;
   }
   *out = v;
   return 0;
@@ -313,7 +313,7 @@ static void stop_cb(void* arg) {
  * token would admit anyone who sends "token": ""), at most
  * ISO_ADMIN_MAX_TOKEN bytes and valid UTF-8 (the admin decoder refuses any
  * other token, so the service would start and then refuse every request).
- * `from` names where it came from. Returns 0 or -1 (said). */
+ * `from` names where it came from. Returns 0 or ISO_EUSAGE (said). */
 static int check_token(const char* tok, size_t len, const char* from) {
   const char* why = NULL;
   if (len == 0) {
@@ -326,20 +326,20 @@ static int check_token(const char* tok, size_t len, const char* from) {
   if (why != NULL) {
     fprintf(stderr, "isopool: the admin token %s %s (%zu bytes; at most %d)\n",
             from, why, len, ISO_ADMIN_MAX_TOKEN);
-    return -1;
+    return ISO_EUSAGE;
   }
   return 0;
 }
 
 /* The first line of FILE, the admin token, into out (ISO_ADMIN_MAX_TOKEN +
  * 1 bytes). The whole line is read and checked, so a long token is refused
- * rather than cut. Returns 0 or -1 (said). */
+ * rather than cut. Returns 0 or ISO_EUSAGE (said). */
 static int read_token(const char* file, char* out) {
   FILE* f = fopen(file, "r");
   if (f == NULL) {
     fprintf(stderr, "isopool: cannot read the admin token from %s: %s\n", file,
             strerror(errno));
-    return -1;
+    return ISO_EUSAGE;
   }
   char* line = NULL;
   size_t cap = 0;

@@ -35,6 +35,22 @@
 
 /* ---- shared by the commands --------------------------------------------- */
 
+/* The exit status of a failure: the one table, by -code (0: EXIT_FAILED). */
+static const int kExitOfErr[] = {
+    [-ISO_EINVAL] = EXIT_USAGE,
+    [-ISO_EUSAGE] = EXIT_USAGE,
+    [-ISO_ECONNECT] = EXIT_NOCONN,
+};
+
+int poolctl__exit_status(int err) {
+  size_t n = sizeof kExitOfErr / sizeof kExitOfErr[0];
+  if (err == 0) {
+    return EXIT_OK;
+  }
+  return err < 0 && (size_t)-err < n && kExitOfErr[-err] != 0 ? kExitOfErr[-err]
+                                                              : EXIT_FAILED;
+}
+
 int poolctl__parse_int(const char* name,
                        const char* want,
                        const char* s,
@@ -48,16 +64,17 @@ int poolctl__parse_int(const char* name,
       v > max) {
     fprintf(stderr, "poolctl: %s needs %s, not \"%s\"\n", name, want,
             s ? s : "");
-    return -1;
+    return ISO_EUSAGE;
   }
   *out = v;
   return 0;
 }
 
-int poolctl__read_file(const char* path, iso_buf* b) {
+int poolctl__read_file(const char* path, iso_buf* b, int* sys) {
   FILE* f = fopen(path, "rb");
   if (f == NULL) {
-    return errno;
+    *sys = errno;
+    return ISO_EIO;
   }
   int err = 0;
   char chunk[65536];
@@ -72,7 +89,8 @@ int poolctl__read_file(const char* path, iso_buf* b) {
   if (err == 0 && iso_buf_terminate(b) != 0) {
     err = ENOMEM;
   }
-  return err;
+  *sys = err;
+  return err == 0 ? 0 : ISO_EIO;
 }
 
 int poolctl__open_client(const ctl* c,
@@ -365,7 +383,7 @@ static int parse_ms(const char* name, const char* s, long long* out) {
       v > 7LL * 24 * 3600 * 1000) {
     fprintf(stderr, "poolctl: %s needs a number of milliseconds, not \"%s\"\n",
             name, s);
-    return -1;
+    return ISO_EUSAGE;
   }
   *out = v;
   return 0;
@@ -381,15 +399,15 @@ static int parse_seconds(const char* name, const char* s, double* out) {
             "poolctl: %s needs a number of seconds such as 2 or 0.5, not "
             "\"%s\"\n",
             name, s);
-    return -1;
+    return ISO_EUSAGE;
   }
   *out = v;
   return 0;
 }
 
 /* Handles argv[*i] when it is an option; returns 1 (an option, consumed,
- * *i advanced past its value), 0 (not an option) or -1 (bad usage, said).
- * cmd is NULL before the command name. */
+ * *i advanced past its value), 0 (not an option) or ISO_EUSAGE (bad usage,
+ * said). cmd is NULL before the command name. */
 static int take_option(ctl* c,
                        const command* cmd,
                        int argc,
@@ -412,7 +430,7 @@ static int take_option(ctl* c,
                     (cmd == NULL || strcmp(o->only_for, cmd->name) != 0))) {
     fprintf(stderr, "poolctl: unknown option \"%.*s\"%s%s (see --help)\n",
             (int)name_len, arg, cmd ? " for " : "", cmd ? cmd->name : "");
-    return -1;
+    return ISO_EUSAGE;
   }
   const char* value = NULL;
   if (o->takes_value) {
@@ -422,11 +440,11 @@ static int take_option(ctl* c,
       value = argv[++*i];
     } else {
       fprintf(stderr, "poolctl: %s needs a value\n", o->name);
-      return -1;
+      return ISO_EUSAGE;
     }
   } else if (eq != NULL) {
     fprintf(stderr, "poolctl: %s takes no value\n", o->name);
-    return -1;
+    return ISO_EUSAGE;
   }
   (*i)++;
   switch (o->id) {
@@ -434,9 +452,10 @@ static int take_option(ctl* c,
       c->url = value;
       break;
     case O_TIMEOUT:
-      return parse_ms("--timeout", value, &c->timeout_ms) ? -1 : 1;
+      return parse_ms("--timeout", value, &c->timeout_ms) ? ISO_EUSAGE : 1;
     case O_JOB_TIMEOUT:
-      return parse_ms("--job-timeout", value, &c->job_timeout_ms) ? -1 : 1;
+      return parse_ms("--job-timeout", value, &c->job_timeout_ms) ? ISO_EUSAGE
+                                                                  : 1;
     case O_PERMISSIONS:
       c->permissions = value;
       break;
@@ -460,11 +479,11 @@ static int take_option(ctl* c,
       c->admin_token_file = value;
       break;
     case O_WATCH:
-      return parse_seconds("--watch", value, &c->watch_s) ? -1 : 1;
+      return parse_seconds("--watch", value, &c->watch_s) ? ISO_EUSAGE : 1;
     case O_COUNT:
       return poolctl__parse_int("--count", "a number of rounds (1 or more)",
                                 value, 1, 1000000000, &c->count)
-                 ? -1
+                 ? ISO_EUSAGE
                  : 1;
     case O_ALL:
       c->all = 1;
@@ -473,7 +492,7 @@ static int take_option(ctl* c,
       return poolctl__parse_int("--grace",
                                 "a number of milliseconds from 0 to 3600000",
                                 value, 0, 3600000, &c->grace_ms)
-                 ? -1
+                 ? ISO_EUSAGE
                  : 1;
     case O_HELP:
       if (cmd != NULL) {
@@ -500,7 +519,7 @@ int main(int argc, char** argv) {
   int i = 1, r;
   while (i < argc && (r = take_option(&c, NULL, argc, argv, &i)) != 0) {
     if (r < 0) {
-      return EXIT_USAGE;
+      return poolctl__exit_status(r);
     }
   }
   if (i >= argc) {
@@ -526,7 +545,7 @@ int main(int argc, char** argv) {
     }
     r = take_option(&c, cmd, argc, argv, &i);
     if (r < 0) {
-      return EXIT_USAGE;
+      return poolctl__exit_status(r);
     }
     if (r == 0) {
       if (!wants_target) {

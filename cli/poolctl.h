@@ -22,6 +22,8 @@
 /* how long to wait for the connection itself before exit 3 */
 #define POOLCTL_CONNECT_WAIT_MS 5000
 
+/* poolctl's exit statuses (its help and docs list them). A failure's comes
+ * from its ISO_E* code by one table, poolctl__exit_status. */
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
 
 /* The parsed command line. */
@@ -67,8 +69,14 @@ struct command {
 
 /* ---- poolctl.c ---- */
 
+/* poolctl__exit_status: the exit status for err, from one table in
+ * poolctl.c: 0 EXIT_OK; ISO_EINVAL (a URL or job that cannot be used) and
+ * ISO_EUSAGE (bad usage, said on stderr) EXIT_USAGE; ISO_ECONNECT
+ * EXIT_NOCONN; any other EXIT_FAILED. */
+int poolctl__exit_status(int err);
+
 /* poolctl__parse_int: s as an integer in [min, max] into *out; else says
- * on stderr that name wants `want` and returns -1. */
+ * on stderr that name wants `want` and returns ISO_EUSAGE. */
 int poolctl__parse_int(const char* name,
                        const char* want,
                        const char* s,
@@ -76,9 +84,10 @@ int poolctl__parse_int(const char* name,
                        long long max,
                        long long* out);
 
-/* poolctl__read_file: a whole file into b (NUL-terminated). Returns 0 or
- * an errno value. */
-int poolctl__read_file(const char* path, iso_buf* b);
+/* poolctl__read_file: a whole file into b (NUL-terminated). Returns 0, or
+ * ISO_EIO with *sys the errno that says why (ENOMEM when b could not
+ * grow). */
+int poolctl__read_file(const char* path, iso_buf* b, int* sys);
 
 /* poolctl__open_client: a client of url, after waiting a bounded time for
  * its connection: a service that is not there fails fast, while the dial

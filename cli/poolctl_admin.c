@@ -528,7 +528,7 @@ static int fill_cancel(const ctl* c, iso_admin_req* q) {
   long long id;
   if (poolctl__parse_int("cancel", "a job ID (a number from `poolctl jobs`)",
                          c->target, 0, INT64_MAX, &id) != 0) {
-    return -1;
+    return ISO_EUSAGE;
   }
   q->job = id;
   return 0;
@@ -538,7 +538,7 @@ static int fill_resize(const ctl* c, iso_admin_req* q) {
   long long n;
   if (poolctl__parse_int("resize", "a number of workers from 1 to 256",
                          c->target, 1, ISO_ADMIN_MAX_WORKERS, &n) != 0) {
-    return -1;
+    return ISO_EUSAGE;
   }
   q->workers = (int)n;
   return 0;
@@ -550,14 +550,14 @@ static int fill_recycle(const ctl* c, iso_admin_req* q) {
     fprintf(stderr,
             "poolctl: recycle takes a WORKER id (from `poolctl workers`) or "
             "--all, not both\n");
-    return -1;
+    return ISO_EUSAGE;
   }
   long long id = -1;
   if (!c->all && c->target != NULL &&
       poolctl__parse_int("recycle",
                          "a WORKER id (from `poolctl workers`) or --all",
                          c->target, 0, ISO_ADMIN_MAX_WORKERS - 1, &id) != 0) {
-    return -1;
+    return ISO_EUSAGE;
   }
   q->all = c->all || c->target == NULL;
   q->worker = (int)id;
@@ -571,7 +571,7 @@ static int fill_reload(const ctl* c, iso_admin_req* q) {
   if (c->target[0] == '\0' || strlen(c->target) >= sizeof q->module) {
     fprintf(stderr, "poolctl: reload needs a module SPEC of 1 to %d bytes\n",
             ISO_ADMIN_MAX_MODULE);
-    return -1;
+    return ISO_EUSAGE;
   }
   strcpy(q->module, c->target);
   return 0;
@@ -586,8 +586,8 @@ static int fill_shutdown(const ctl* c, iso_admin_req* q) {
 
 typedef struct admin_view {
   iso_admin_cmd cmd;
-  /* sets the request's own keys from the command line; returns 0, or -1
-   * after saying on stderr what is wrong */
+  /* sets the request's own keys from the command line; returns 0, or
+   * ISO_EUSAGE after saying on stderr what is wrong */
   int (*fill)(const ctl* c, iso_admin_req* q);
   /* prints the result of an ok reply */
   void (*show)(const ctl* c, const iso_admin_reply* r);
@@ -641,22 +641,23 @@ const char* poolctl__default_admin_url(void) {
 
 /* The token to send, from --admin-token, --admin-token-file (its first
  * line) or $ISOPOOL_ADMIN_TOKEN, in that order; *token NULL for none.
- * Returns 0 or -1 (bad usage, said). buf holds a token read from a file. */
+ * Returns 0 or ISO_EUSAGE (bad usage, said). buf holds a token read from a
+ * file. */
 static int admin_token(const ctl* c, iso_buf* buf, const char** token) {
   *token = NULL;
   if (c->admin_token != NULL && c->admin_token_file != NULL) {
     fprintf(stderr,
             "poolctl: give --admin-token or --admin-token-file, not both\n");
-    return -1;
+    return ISO_EUSAGE;
   }
   if (c->admin_token != NULL) {
     *token = c->admin_token;
   } else if (c->admin_token_file != NULL) {
-    int err = poolctl__read_file(c->admin_token_file, buf);
-    if (err != 0) {
+    int sys = 0;
+    if (poolctl__read_file(c->admin_token_file, buf, &sys) != 0) {
       fprintf(stderr, "poolctl: cannot read --admin-token-file %s: %s\n",
-              c->admin_token_file, strerror(err));
-      return -1;
+              c->admin_token_file, strerror(sys));
+      return ISO_EUSAGE;
     }
     if (buf->data != NULL) {
       char* s = (char*)buf->data;
@@ -678,7 +679,7 @@ static int admin_token(const ctl* c, iso_buf* buf, const char** token) {
             len == 0                    ? "empty"
             : len > ISO_ADMIN_MAX_TOKEN ? "too long (256 bytes at most)"
                                         : "not valid UTF-8");
-    return -1;
+    return ISO_EUSAGE;
   }
   return 0;
 }
@@ -757,27 +758,29 @@ static void watch_sleep(double secs) {
 }
 
 /* The request map of cmd: {v, cmd, token, the command's keys}, encoded by
- * the codec the service decodes with. Returns 0 or an exit status (bad
- * usage or out of memory, said on stderr). */
+ * the codec the service decodes with. Returns 0, ISO_EUSAGE or ISO_ENOMEM,
+ * said on stderr. */
 static int admin_request(const admin_view* v, const ctl* c, iso_buf* req) {
   iso_admin_req q = {.cmd = v->cmd, .worker = -1, .grace_ms = -1};
   iso_buf token_buf;
   iso_buf_init(&token_buf);
   const char* token;
-  int status = EXIT_USAGE;
-  if (admin_token(c, &token_buf, &token) == 0 && v->fill(c, &q) == 0) {
+  int rc = admin_token(c, &token_buf, &token);
+  if (rc == 0) {
+    rc = v->fill(c, &q);
+  }
+  if (rc == 0) {
     if (token != NULL) {
       q.has_token = 1;
       strcpy(q.token, token); /* admin_token checked its length */
     }
-    status = EXIT_OK;
     if (iso_admin_encode(&q, req) != 0) {
       fprintf(stderr, "poolctl: out of memory\n");
-      status = EXIT_FAILED;
+      rc = ISO_ENOMEM;
     }
   }
   iso_buf_free(&token_buf);
-  return status;
+  return rc;
 }
 
 /* Sends req once, or each round of a --watch; prints each reply. Returns
@@ -789,7 +792,7 @@ static int admin_rounds(const admin_view* v, const ctl* c, const iso_buf* req) {
   if (rc != 0) {
     fprintf(stderr, "poolctl: cannot use admin URL \"%s\" (%s): %s\n",
             c->admin_url, c->admin_from, iso_strerror(rc));
-    return rc == ISO_EINVAL ? EXIT_USAGE : EXIT_FAILED;
+    return poolctl__exit_status(rc);
   }
   int tty = isatty(STDOUT_FILENO), status = EXIT_OK;
   if (c->watch_s > 0) {
@@ -809,18 +812,14 @@ static int admin_rounds(const admin_view* v, const ctl* c, const iso_buf* req) {
              : ISO_ECONNECT;
     if (rc == ISO_ECONNECT) {
       say_no_connection(c, wait_ms);
-      status = EXIT_NOCONN;
-      break;
-    }
-    if (rc == ISO_ETIMEDOUT) {
+    } else if (rc == ISO_ETIMEDOUT) {
       fprintf(stderr, "poolctl: no reply from %s within %lld ms\n",
               c->admin_url, c->timeout_ms);
-      status = EXIT_FAILED;
-      break;
+    } else if (rc != 0) {
+      fprintf(stderr, "poolctl: %s: %s\n", c->admin_url, iso_strerror(rc));
     }
     if (rc != 0) {
-      fprintf(stderr, "poolctl: %s: %s\n", c->admin_url, iso_strerror(rc));
-      status = EXIT_FAILED;
+      status = poolctl__exit_status(rc);
       break;
     }
     /* a watch redraws a terminal's screen, else a blank line separates
@@ -861,7 +860,7 @@ int poolctl__admin_run(const command* cmd, ctl* c) {
   }
   iso_buf req;
   iso_buf_init(&req);
-  int status = admin_request(v, c, &req);
+  int status = poolctl__exit_status(admin_request(v, c, &req));
   if (status == EXIT_OK) {
     status = admin_rounds(v, c, &req);
   }

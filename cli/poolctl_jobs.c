@@ -201,8 +201,8 @@ static int encode_args(const ctl* c, iso_buf* out) {
   return w.err;
 }
 
-/* --permissions JSON as a msgpack map in out. Returns 0, EXIT_USAGE (a
- * malformed value, said on stderr) or EXIT_FAILED (out of memory). */
+/* --permissions JSON as a msgpack map in out. Returns 0, ISO_EUSAGE (a
+ * malformed value) or ISO_ENOMEM, said on stderr. */
 static int encode_permissions(const char* json, iso_buf* out) {
   iso_json_error je;
   int rc = iso_json_to_msgpack_ex(json, strlen(json), out, &je);
@@ -211,16 +211,16 @@ static int encode_permissions(const char* json, iso_buf* out) {
             "poolctl: --permissions is not valid JSON: %s at column %d (want "
             "an object such as '{\"read\":[\"data\"],\"env\":true}')\n",
             je.message, je.column);
-    return EXIT_USAGE;
+    return ISO_EUSAGE;
   }
   if (rc != 0) {
     fprintf(stderr, "poolctl: out of memory\n");
-    return EXIT_FAILED;
+    return ISO_ENOMEM;
   }
   char why[ISO_PROTO_ERRMSG_MAX];
   if (iso_proto_check_permissions(out->data, out->len, why, sizeof why) != 0) {
     fprintf(stderr, "poolctl: --permissions: %s\n", why);
-    return EXIT_USAGE;
+    return ISO_EUSAGE;
   }
   return 0;
 }
@@ -230,10 +230,10 @@ static int send_job(const ctl* c, iso_job* job) {
   iso_buf perms;
   iso_buf_init(&perms);
   if (c->permissions != NULL) {
-    int st = encode_permissions(c->permissions, &perms);
-    if (st != 0) {
+    int rc = encode_permissions(c->permissions, &perms);
+    if (rc != 0) {
       iso_buf_free(&perms);
-      return st;
+      return poolctl__exit_status(rc);
     }
     job->permissions = perms.data;
     job->permissions_len = perms.len;
@@ -258,13 +258,13 @@ static int send_job(const ctl* c, iso_job* job) {
     iso_buf_free(&args);
     fprintf(stderr, "poolctl: cannot use URL \"%s\": %s\n", c->url,
             iso_strerror(rc));
-    return rc == ISO_EINVAL ? EXIT_USAGE : EXIT_FAILED;
+    return poolctl__exit_status(rc);
   }
   iso_result r;
   rc = iso_client_connected(client)
            ? iso_client_call(client, job, c->timeout_ms, &r)
            : ISO_ECONNECT;
-  int status;
+  int status = poolctl__exit_status(rc);
   switch (rc) {
     case 0:
       status = report(c, &r);
@@ -275,22 +275,18 @@ static int send_job(const ctl* c, iso_job* job) {
               "poolctl: cannot connect to %s (no connection within %lld ms, "
               "or it was lost)\n",
               c->url, wait_ms);
-      status = EXIT_NOCONN;
       break;
     case ISO_ETIMEDOUT:
       fprintf(stderr, "poolctl: no reply from %s within %lld ms\n", c->url,
               c->timeout_ms);
-      status = EXIT_FAILED;
       break;
     case ISO_EINVAL:
       fprintf(stderr,
               "poolctl: the job is not valid (check SPEC and "
               "--export)\n");
-      status = EXIT_USAGE;
       break;
     default:
       fprintf(stderr, "poolctl: %s: %s\n", c->url, iso_strerror(rc));
-      status = EXIT_FAILED;
       break;
   }
   poolctl__close_client(client, rc);
@@ -312,12 +308,11 @@ int poolctl__eval(const command* cmd, ctl* c) {
   }
   iso_buf text;
   iso_buf_init(&text);
-  errno = 0;
-  int err = poolctl__read_file(c->target, &text);
-  if (err != 0) {
+  int sys = 0;
+  if (poolctl__read_file(c->target, &text, &sys) != 0) {
     iso_buf_free(&text);
-    fprintf(stderr, "poolctl: cannot read %s: %s\n", c->target, strerror(err));
-    return EXIT_USAGE;
+    fprintf(stderr, "poolctl: cannot read %s: %s\n", c->target, strerror(sys));
+    return EXIT_USAGE; /* the FILE named on the command line */
   }
   if (!iso_utf8_valid(text.data, text.len)) {
     /* the service takes module text as UTF-8 only (docs/protocol.md) */

@@ -51,10 +51,10 @@ static int int_in(const iso_mp_obj* v, int64_t min, int64_t max, int64_t* out) {
      * (both bounds are exact doubles, and NaN fails both) */
     x = (int64_t)v->v.f;
   } else {
-    return -1;
+    return ISO_EPROTO;
   }
   if (x < min || x > max) {
-    return -1;
+    return ISO_EPROTO;
   }
   *out = x;
   return 0;
@@ -64,7 +64,7 @@ static int str_into(const iso_mp_obj* v, char* dst, size_t cap) {
   if (v->type != ISO_MP_STR || v->len >= cap ||
       memchr(v->data, '\0', v->len) != NULL ||
       !iso_utf8_valid(v->data, v->len)) {
-    return -1;
+    return ISO_EPROTO;
   }
   memcpy(dst, v->data, v->len);
   dst[v->len] = '\0';

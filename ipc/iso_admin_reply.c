@@ -771,10 +771,10 @@ static int read_map(const uint8_t* msg,
                     iso_mp_rd* r,
                     iso_mp_obj* map) {
   if (msg == NULL || iso_mp_one(msg, len, ISO_ADMIN_REPLY_MAX_DEPTH) != 0) {
-    return -1;
+    return ISO_EPROTO;
   }
   iso_mp_rd_init(r, msg, len);
-  return iso_mp_read(r, map) == 0 && map->type == ISO_MP_MAP ? 0 : -1;
+  return iso_mp_read(r, map) == 0 && map->type == ISO_MP_MAP ? 0 : ISO_EPROTO;
 }
 
 int iso_admin_reply_is_job(const uint8_t* msg, size_t len) {

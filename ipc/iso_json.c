@@ -436,7 +436,7 @@ static int hex4(const char* p, uint32_t* out) {
     } else if (c >= 'A' && c <= 'F') {
       v |= (uint32_t)(c - 'A' + 10);
     } else {
-      return -1;
+      return ISO_EPROTO;
     }
   }
   *out = v;

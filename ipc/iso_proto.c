@@ -57,23 +57,36 @@ iso_proto_code iso__proto_code_from_name(const uint8_t* s, size_t n) {
   return ISO_CODE_UNKNOWN;
 }
 
-iso_proto_code iso_proto_code_from_err(int err) {
-  switch (err) {
-    case ISO_EPROTO:
-    case ISO_EINVAL:
-      return ISO_CODE_BAD_REQUEST;
-    case ISO_EBUSY:
-      return ISO_CODE_BUSY;
-    case ISO_ETIMEDOUT:
-    case ISO_ETERMINATED:
-      return ISO_CODE_TIMEOUT;
-    case ISO_ETOOBIG:
-      return ISO_CODE_TOO_LARGE;
-    case ISO_ESHUTDOWN:
-      return ISO_CODE_SHUTTING_DOWN;
-    default:
-      return ISO_CODE_INTERNAL;
+/* The one mapping from ISO_E* to the wire (docs/protocol.md, Error codes):
+ * the code a job reply and an admin reply carry for a failure, by -code.
+ * A code without a row here, or without a code for that reply, is
+ * `internal`. */
+static const struct {
+  iso_proto_code job, admin;
+} kCodeOfErr[] = {
+    [-ISO_EPROTO] = {.job = ISO_CODE_BAD_REQUEST},
+    [-ISO_EINVAL] = {.job = ISO_CODE_BAD_REQUEST},
+    [-ISO_EBUSY] = {.job = ISO_CODE_BUSY, .admin = ISO_CODE_CONFLICT},
+    [-ISO_ECLOSED] = {.admin = ISO_CODE_CONFLICT},
+    [-ISO_ETIMEDOUT] = {.job = ISO_CODE_TIMEOUT},
+    [-ISO_ETERMINATED] = {.job = ISO_CODE_TIMEOUT},
+    [-ISO_ETOOBIG] = {.job = ISO_CODE_TOO_LARGE},
+    [-ISO_ESHUTDOWN] = {.job = ISO_CODE_SHUTTING_DOWN},
+    [-ISO_ELOST] = {.job = ISO_CODE_WORKER_LOST},
+};
+
+iso_proto_code iso_proto_code_for(int err, int where) {
+  size_t n = sizeof kCodeOfErr / sizeof kCodeOfErr[0];
+  iso_proto_code code = ISO_CODE_UNKNOWN;
+  if (err < 0 && (size_t)-err < n) {
+    code =
+        where == ISO_CODE_ADMIN ? kCodeOfErr[-err].admin : kCodeOfErr[-err].job;
   }
+  return code != ISO_CODE_UNKNOWN ? code : ISO_CODE_INTERNAL;
+}
+
+iso_proto_code iso_proto_code_from_err(int err) {
+  return iso_proto_code_for(err, ISO_CODE_JOB);
 }
 
 const char* iso_log_level_name(iso_log_level level) {

@@ -144,10 +144,14 @@ const char* iso_proto_code_name(iso_proto_code code);
  * the table. Thread: any. */
 int iso_proto_code_where(iso_proto_code code);
 
-/* iso_proto_code_from_err: the reply code a server sends for an ISO_E*
- * failure: EPROTO/EINVAL -> bad_request, EBUSY -> busy, ETIMEDOUT and
- * ETERMINATED -> timeout, ETOOBIG -> too_large, ESHUTDOWN -> shutting_down,
- * anything else -> internal. Thread: any. */
+/* iso_proto_code_for: the code a server sends for an ISO_E* failure in a
+ * job reply (where ISO_CODE_JOB) or an admin reply (ISO_CODE_ADMIN), from
+ * the one table in iso_proto.c (docs/protocol.md lists it). Jobs:
+ * EPROTO/EINVAL -> bad_request, EBUSY -> busy, ETIMEDOUT and ETERMINATED
+ * -> timeout, ETOOBIG -> too_large, ESHUTDOWN -> shutting_down, ELOST ->
+ * worker_lost. Admin: EBUSY and ECLOSED -> conflict. Anything else ->
+ * internal. iso_proto_code_from_err(err): the job reply's. Thread: any. */
+iso_proto_code iso_proto_code_for(int err, int where);
 iso_proto_code iso_proto_code_from_err(int err);
 
 /* iso_log_level_name: "log", "info", ... Static string. Thread: any. */

@@ -136,26 +136,26 @@ uint64_t iso_rt_ops_dropped(const iso_rt* rt) {
 
 /* ---- from JavaScript (the shim's natives) ---- */
 
+/* Fails an op call before it runs: class Error, the message in the
+ * runtime's op call. Returns ISO_EOP, for the shim's op natives. */
 static int op_error(iso_rt* rt,
                     const char** cls,
                     const char** msg,
-                    const char* name,
                     const char* fmt,
-                    ...) __attribute__((format(printf, 5, 6)));
+                    ...) __attribute__((format(printf, 4, 5)));
 
 static int op_error(iso_rt* rt,
                     const char** cls,
                     const char** msg,
-                    const char* name,
                     const char* fmt,
                     ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(rt->op_call.msg, sizeof(rt->op_call.msg), fmt, ap);
   va_end(ap);
-  *cls = name;
+  *cls = iso_op_err_class(ISO_OPERR_OTHER);
   *msg = rt->op_call.msg;
-  return -1;
+  return ISO_EOP;
 }
 
 int iso__rt_host_op_sync(void* realm_p,
@@ -182,7 +182,7 @@ int iso__rt_host_op_sync(void* realm_p,
   if (iso_op_invoke(c, args, len) != 0) {
     *err_class = iso_op_err_class(c->err);
     *err_msg = c->msg;
-    return -1;
+    return ISO_EOP;
   }
   *res = rt->op_out.data;
   *res_len = rt->op_out.len;
@@ -206,18 +206,18 @@ int iso__rt_host_op_async(void* realm_p,
   iso_rt* rt = realm->rt;
   if ((size_t)(realm->pending_ops + realm->pending_unref_ops) >=
       rt->max_pending_ops) {
-    return op_error(rt, err_class, err_msg, "Error",
+    return op_error(rt, err_class, err_msg,
                     "%s: too many ops in flight (%zu): await some first",
                     rt->ops->defs[op].name, rt->max_pending_ops);
   }
   if (len > MAX_REALM_ARGS_IN_FLIGHT - realm->op_args_out) {
-    return op_error(rt, err_class, err_msg, "Error",
+    return op_error(rt, err_class, err_msg,
                     "%s: the arguments of this realm's ops in flight would "
                     "pass %d MiB: await some first",
                     rt->ops->defs[op].name, MAX_REALM_ARGS_IN_FLIGHT_MIB);
   }
   if (len > MAX_ARGS_IN_FLIGHT - rt->op_args_out) {
-    return op_error(rt, err_class, err_msg, "Error",
+    return op_error(rt, err_class, err_msg,
                     "%s: the arguments of the ops in flight would pass %d MiB: "
                     "await some first",
                     rt->ops->defs[op].name, MAX_ARGS_IN_FLIGHT_MIB);
@@ -240,7 +240,7 @@ int iso__rt_host_op_async(void* realm_p,
                        .budget = realm->op_budget};
   if (rt->op_batch == NULL ||
       iso_op_batch_add(rt->op_batch, op, promise, &who, args, len) != 0) {
-    return op_error(rt, err_class, err_msg, "Error", "%s: out of memory",
+    return op_error(rt, err_class, err_msg, "%s: out of memory",
                     rt->ops->defs[op].name);
   }
   rt->op_args_out += len;

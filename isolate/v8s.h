@@ -140,7 +140,7 @@ typedef struct v8s_host {
   void (*timer_arm)(void* realm, double deadline_ms, int refed);
   /* A sync op, `op` an index into the isolate's op list, its arguments a
    * msgpack array. Returns 0 with the result as msgpack (*res_len 0:
-   * undefined), or -1 with an error class name and message. The outputs
+   * undefined), or ISO_EOP with an error class name and message. The outputs
    * stay valid until the next op call. */
   int (*op_sync)(void* realm,
                  uint32_t op,
@@ -151,7 +151,7 @@ typedef struct v8s_host {
                  const char** err_class,
                  const char** err_msg);
   /* An async op request for promise id `promise`: queue it. Returns 0, or
-   * -1 with an error class and message (thrown at once). */
+   * ISO_EOP with an error class and message (thrown at once). */
   int (*op_async)(void* realm,
                   uint32_t op,
                   uint32_t promise,

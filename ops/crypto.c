@@ -12,12 +12,13 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "iso_err.h"
 #include "iso_ops.h"
 #include "ops_private.h"
 
 #define RANDOM_MAX 65536
 
-/* Fills p with n random bytes. Returns 0 or -1 (errno set). */
+/* Fills p with n random bytes. Returns 0 or ISO_EIO (errno set). */
 static int fill_random(uint8_t* p, size_t n) {
   while (n > 0) {
     ssize_t k = getrandom(p, n, 0);
@@ -25,7 +26,7 @@ static int fill_random(uint8_t* p, size_t n) {
       continue;
     }
     if (k < 0) {
-      return -1;
+      return ISO_EIO;
     }
     p += k;
     n -= (size_t)k;
@@ -48,7 +49,7 @@ int iso__op_crypto_random(iso_op_call* call) {
                        call->def->name);
   }
   if (iso_op_arg_int(call, 0, "n", 0, INT64_MAX, 0, &n) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   if (n > RANDOM_MAX) {
     return iso_op_fail(call, ISO_OPERR_TYPE,
@@ -118,7 +119,7 @@ int iso__op_crypto_digest(iso_op_call* call) {
   size_t len;
   if (iso_op_arg_str(call, 0, "algorithm", alg, sizeof alg) != 0 ||
       iso_op_arg_bytes(call, 1, "data", &data, &len) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   const EVP_MD* md = digest_by_name(alg);
   if (md == NULL) {

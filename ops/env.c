@@ -27,7 +27,7 @@ static int probe_openat2(int root_fd) {
                          .resolve = RESOLVE_BENEATH};
   long fd = syscall(SYS_openat2, root_fd, ".", &how, sizeof how);
   if (fd < 0) {
-    return -1;
+    return ISO_EIO; /* errno says why */
   }
   close((int)fd);
   return 0;
@@ -41,7 +41,7 @@ static int probe_proc(int root_fd) {
   snprintf(link, sizeof link, "/proc/self/fd/%d", root_fd);
   int fd = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    return -1;
+    return ISO_EIO; /* errno says why */
   }
   close(fd);
   return 0;

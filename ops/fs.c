@@ -34,6 +34,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "iso_err.h"
 #include "iso_ops.h"
 #include "iso_utf8.h"
 #include "ops_private.h"
@@ -60,22 +61,6 @@ static int fs_fail(const fs_path* p, iso_op_err err, const char* what) {
   return iso_op_fail(p->call, err, "%s \"%.300s\": %s", p->op, p->given, what);
 }
 
-/* The class of errno e outside path resolution. */
-static iso_op_err errno_class(int e) {
-  switch (e) {
-    case ENOENT:
-    case ENOTDIR:
-      return ISO_OPERR_NOT_FOUND;
-    case EEXIST:
-      return ISO_OPERR_ALREADY_EXISTS;
-    case EACCES:
-    case EPERM:
-      return ISO_OPERR_PERMISSION_DENIED;
-    default:
-      return ISO_OPERR_OTHER;
-  }
-}
-
 /* Fails the call for errno e. `resolving`: e came from resolving the path
  * (openat2), where EXDEV and ELOOP mean it left the root. */
 static int fs_fail_errno(const fs_path* p, int e, int resolving) {
@@ -87,10 +72,11 @@ static int fs_fail_errno(const fs_path* p, int e, int resolving) {
     return fs_fail(p, ISO_OPERR_PERMISSION_DENIED,
                    "escapes the data root or is a symbolic link loop");
   }
-  if (e == ENXIO) { /* a FIFO without a reader, a socket */
-    return fs_fail(p, ISO_OPERR_INVALID_DATA, "is not a regular file");
+  if (e == ENXIO) { /* its text ("no such device or address") misleads */
+    return fs_fail(p, iso__op_err_of_errno(e), "is not a regular file");
   }
-  return fs_fail(p, errno_class(e), iso__ops_strerror(e, text, sizeof text));
+  return fs_fail(p, iso__op_err_of_errno(e),
+                 iso__ops_strerror(e, text, sizeof text));
 }
 
 /* ---- paths ---- */
@@ -110,7 +96,7 @@ static int fs_arg(fs_path* p,
   p->op = op;
   p->kind = kind;
   if (iso_op_arg_str(call, i, what, p->given, sizeof p->given) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   if (p->given[0] == '\0') {
     return iso_op_fail(call, ISO_OPERR_TYPE,
@@ -121,7 +107,8 @@ static int fs_arg(fs_path* p,
     return iso_op_fail(call, ISO_OPERR_NOT_FOUND,
                        "no data root: start the service with --data DIR");
   }
-  if (iso__ops_path_norm(p->given, 0, p->rel, sizeof p->rel) != 0) {
+  const char* why;
+  if (iso__ops_path_norm(p->given, 0, p->rel, sizeof p->rel, &why) != 0) {
     return fs_fail(p, ISO_OPERR_PERMISSION_DENIED, "escapes the data root");
   }
   if (!iso_perms_allows_path(call->perms, kind, p->rel)) {
@@ -147,13 +134,13 @@ static int open_beneath(int root, const char* rel, int flags) {
       break;
     }
   }
-  return -1;
+  return ISO_EOP;
 }
 
 /* The permission again, on where the path really led: a symlink inside
  * the root may lead to a part of it the permission does not cover. `fd`
  * is what the path opened (or its parent, with `base` the last
- * component). Returns 0, or -1 after failing the call. */
+ * component). Returns 0, or ISO_EOP after failing the call. */
 static int fs_check_real(const fs_path* p, int fd, const char* base) {
   const iso_ops_env* env = p->call->env;
   if (iso_perms_allows_path(p->call->perms, p->kind, "")) {
@@ -198,7 +185,7 @@ static int fs_open(const fs_path* p, int flags, int* fd) {
   if (fs_check_real(p, *fd, NULL) != 0) {
     close(*fd);
     *fd = -1;
-    return -1;
+    return ISO_EOP;
   }
   return 0;
 }
@@ -219,7 +206,7 @@ static int fs_open_parent(const fs_path* p, int* dfd, const char** base) {
   if (fs_check_real(p, *dfd, *base) != 0) {
     close(*dfd);
     *dfd = -1;
-    return -1;
+    return ISO_EOP;
   }
   return 0;
 }
@@ -227,7 +214,7 @@ static int fs_open_parent(const fs_path* p, int* dfd, const char** base) {
 /* Refuses a file that has other names than the one the path found (st is
  * fstat of the fd it resolved to): one of them may be outside the root, and
  * no path check can tell. Directories always have several links. Returns 0
- * or -1 after failing the call. */
+ * or ISO_EOP after failing the call. */
 static int fs_check_links(const fs_path* p, const struct stat* st) {
   if (S_ISDIR(st->st_mode) || st->st_nlink <= 1) {
     return 0;
@@ -242,7 +229,7 @@ static int fs_check_links(const fs_path* p, const struct stat* st) {
 
 /* Opens the inode behind path_fd (an O_PATH fd, already checked) with
  * `flags`, through /proc/self/fd: the same file, whatever the path names
- * by now. Returns the fd, or -1 after failing the call. */
+ * by now. Returns the fd, or ISO_EOP (negative) after failing the call. */
 static int fs_reopen(const fs_path* p, int path_fd, int flags) {
   char link[64];
   snprintf(link, sizeof link, "/proc/self/fd/%d", path_fd);
@@ -260,13 +247,13 @@ static int put_key(iso_op_call* call, const char* key) {
 }
 
 static int put_bool(iso_op_call* call, const char* key, int b) {
-  return put_key(call, key) != 0 || iso_op_ret_bool(call, b) != 0 ? -1 : 0;
+  return put_key(call, key) != 0 || iso_op_ret_bool(call, b) != 0 ? ISO_EOP : 0;
 }
 
 /* ---- readFile ---- */
 
 /* Reads the whole of fd (a regular file of `size` bytes, which may still
- * grow) into *buf. Returns 0, or -1 after failing the call. */
+ * grow) into *buf. Returns 0, or ISO_EOP after failing the call. */
 static int read_all(const fs_path* p,
                     int fd,
                     size_t size,
@@ -322,14 +309,14 @@ static int read_regular(const fs_path* p, int path_fd) {
     return fs_fail(p, ISO_OPERR_INVALID_DATA, "is not a regular file");
   }
   if (fs_check_links(p, &st) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   if ((uint64_t)st.st_size > READ_MAX) {
     return fs_fail(p, ISO_OPERR_INVALID_DATA, "is larger than 256 MiB");
   }
   int fd = fs_reopen(p, path_fd, O_RDONLY);
   if (fd < 0) {
-    return -1;
+    return ISO_EOP;
   }
   uint8_t* buf = NULL;
   size_t len = 0;
@@ -347,7 +334,7 @@ int iso__op_fs_read_file(iso_op_call* call) {
   int fd;
   if (fs_arg(&p, call, "readFile", 0, "path", ISO_PERM_READ) != 0 ||
       fs_open(&p, O_PATH, &fd) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   int rc = read_regular(&p, fd);
   close(fd);
@@ -380,12 +367,13 @@ static int write_all(const fs_path* p, int fd, const uint8_t* d, size_t n) {
 
 /* Opens an existing file for writing: resolved beneath the root without
  * side effects first (a symlink that stays inside is followed), checked,
- * and only then reopened to write (and truncate). Returns 0, 1 when it
- * does not exist, or -1 after failing the call. */
+ * and only then reopened to write (and truncate). Returns 0, ISO_ENOENT
+ * when it does not exist (the call not failed), or ISO_EOP after failing
+ * the call. */
 static int write_open_existing(const fs_path* p, int flags, int* fd) {
   int path_fd = open_beneath(p->call->env->root_fd, p->rel, O_PATH);
   if (path_fd < 0) {
-    return errno == ENOENT ? 1 : fs_fail_errno(p, errno, 1);
+    return errno == ENOENT ? ISO_ENOENT : fs_fail_errno(p, errno, 1);
   }
   struct stat st = {0};
   int rc = fs_check_real(p, path_fd, NULL);
@@ -399,7 +387,7 @@ static int write_open_existing(const fs_path* p, int flags, int* fd) {
   }
   if (rc == 0) {
     *fd = fs_reopen(p, path_fd, flags);
-    rc = *fd < 0 ? -1 : 0;
+    rc = *fd < 0 ? ISO_EOP : 0;
   }
   close(path_fd);
   return rc;
@@ -416,8 +404,8 @@ static int write_open(const fs_path* p,
                       int* fd) {
   int flags = O_WRONLY | O_NONBLOCK | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
   for (int tries = 0; tries < 2; tries++) {
-    int rc = create_new ? 1 : write_open_existing(p, flags, fd);
-    if (rc <= 0) {
+    int rc = create_new ? ISO_ENOENT : write_open_existing(p, flags, fd);
+    if (rc != ISO_ENOENT) {
       return rc;
     }
     if (!create && !create_new) {
@@ -426,7 +414,7 @@ static int write_open(const fs_path* p,
     int dfd;
     const char* base;
     if (fs_open_parent(p, &dfd, &base) != 0) {
-      return -1;
+      return ISO_EOP;
     }
     *fd = openat(dfd, base, flags | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
     int e = errno;
@@ -453,14 +441,14 @@ int iso__op_fs_write_file(iso_op_call* call) {
       iso_op_arg_bool(call, 2, "append", 0, &append) != 0 ||
       iso_op_arg_bool(call, 3, "create", 1, &create) != 0 ||
       iso_op_arg_bool(call, 4, "createNew", 0, &create_new) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   if (p.rel[0] == '\0') {
     return fs_fail(&p, ISO_OPERR_OTHER, "is a directory");
   }
   int fd = -1;
   if (write_open(&p, append, create, create_new, &fd) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   int rc = write_all(&p, fd, data, len);
   close(fd);
@@ -487,8 +475,9 @@ static void free_ents(dir_ent* ents, size_t n) {
 
 /* Collects the entries of d but "." and ".." and names that are not
  * UTF-8 (JavaScript could neither hold nor name them: fs paths must be
- * UTF-8). Returns 0, an errno, or -1 past READDIR_MAX entries. */
-static int collect(DIR* d, dir_ent** out, size_t* count) {
+ * UTF-8). Returns 0, ISO_ETOOBIG past READDIR_MAX entries, or ISO_EIO with
+ * *sys the errno that says why (ENOMEM too, for the message). */
+static int collect(DIR* d, dir_ent** out, size_t* count, int* sys) {
   dir_ent* ents = NULL;
   size_t n = 0, cap = 0;
   for (;;) {
@@ -503,7 +492,7 @@ static int collect(DIR* d, dir_ent** out, size_t* count) {
     }
     if (n == READDIR_MAX) {
       free_ents(ents, n);
-      return -1;
+      return ISO_ETOOBIG;
     }
     unsigned char type = de->d_type;
     struct stat st;
@@ -519,21 +508,23 @@ static int collect(DIR* d, dir_ent** out, size_t* count) {
       dir_ent* grown = realloc(ents, cap * sizeof *ents);
       if (grown == NULL) {
         free_ents(ents, n);
-        return ENOMEM;
+        *sys = ENOMEM;
+        return ISO_EIO;
       }
       ents = grown;
     }
     ents[n].name = strdup(de->d_name);
     if (ents[n].name == NULL) {
       free_ents(ents, n);
-      return ENOMEM;
+      *sys = ENOMEM;
+      return ISO_EIO;
     }
     ents[n++].type = type;
   }
-  int e = errno;
-  if (e != 0) {
+  if (errno != 0) {
+    *sys = errno;
     free_ents(ents, n);
-    return e;
+    return ISO_EIO;
   }
   if (n > 1) { /* qsort(NULL, 0, ...) is undefined */
     qsort(ents, n, sizeof *ents, cmp_ent);
@@ -545,7 +536,7 @@ static int collect(DIR* d, dir_ent** out, size_t* count) {
 
 static int write_ents(iso_op_call* call, const dir_ent* ents, size_t n) {
   if (iso_op_ret_array(call, (uint32_t)n) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   for (size_t i = 0; i < n; i++) {
     if (iso_op_ret_map(call, 4) != 0 || put_key(call, "name") != 0 ||
@@ -553,7 +544,7 @@ static int write_ents(iso_op_call* call, const dir_ent* ents, size_t n) {
         put_bool(call, "isFile", ents[i].type == DT_REG) != 0 ||
         put_bool(call, "isDirectory", ents[i].type == DT_DIR) != 0 ||
         put_bool(call, "isSymlink", ents[i].type == DT_LNK) != 0) {
-      return -1;
+      return ISO_EOP;
     }
   }
   return 0;
@@ -564,7 +555,7 @@ int iso__op_fs_read_dir(iso_op_call* call) {
   int fd;
   if (fs_arg(&p, call, "readDir", 0, "path", ISO_PERM_READ) != 0 ||
       fs_open(&p, O_RDONLY | O_DIRECTORY, &fd) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   DIR* d = fdopendir(fd);
   if (d == NULL) {
@@ -574,16 +565,17 @@ int iso__op_fs_read_dir(iso_op_call* call) {
   }
   dir_ent* ents = NULL;
   size_t n = 0;
-  int e = collect(d, &ents, &n);
+  int sys = 0;
+  int rc = collect(d, &ents, &n, &sys);
   closedir(d);
-  if (e == -1) {
+  if (rc == ISO_ETOOBIG) {
     return fs_fail(&p, ISO_OPERR_OTHER,
                    "has more than 100000 entries (the most readDir returns)");
   }
-  if (e != 0) {
-    return fs_fail_errno(&p, e, 0);
+  if (rc != 0) {
+    return fs_fail_errno(&p, sys, 0);
   }
-  int rc = write_ents(call, ents, n);
+  rc = write_ents(call, ents, n);
   free_ents(ents, n);
   return rc;
 }
@@ -595,7 +587,8 @@ static double ms(struct statx_timestamp t) {
 }
 
 static int put_time(iso_op_call* call, const char* key, double v) {
-  return put_key(call, key) != 0 || iso_op_ret_double(call, v) != 0 ? -1 : 0;
+  return put_key(call, key) != 0 || iso_op_ret_double(call, v) != 0 ? ISO_EOP
+                                                                    : 0;
 }
 
 static int write_stat(iso_op_call* call, const struct statx* sx) {
@@ -611,19 +604,20 @@ static int write_stat(iso_op_call* call, const struct statx* sx) {
       (has_btime ? iso_op_ret_double(call, ms(sx->stx_btime))
                  : iso_op_ret_nil(call)) != 0 ||
       put_key(call, "mode") != 0) {
-    return -1;
+    return ISO_EOP;
   }
   return iso_op_ret_int(call, sx->stx_mode);
 }
 
-/* statx, or fstat where the kernel or file system has no statx. */
+/* statx, or fstat where the kernel or file system has no statx. Returns
+ * 0, or ISO_EIO with errno set. */
 static int stat_fd(int fd, struct statx* sx) {
   if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, sx) == 0) {
     return 0;
   }
   struct stat st;
   if (errno != ENOSYS || fstat(fd, &st) != 0) {
-    return -1;
+    return ISO_EIO;
   }
   *sx = (struct statx){
       .stx_mask = STATX_BASIC_STATS,
@@ -643,14 +637,14 @@ int iso__op_fs_stat(iso_op_call* call) {
   struct statx sx;
   if (fs_arg(&p, call, "stat", 0, "path", ISO_PERM_READ) != 0 ||
       fs_open(&p, O_PATH, &fd) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   struct stat st;
-  int rc = fstat(fd, &st) != 0 ? -1 : stat_fd(fd, &sx);
+  int rc = fstat(fd, &st) != 0 ? ISO_EIO : stat_fd(fd, &sx);
   int e = errno;
   if (rc == 0 && fs_check_links(&p, &st) != 0) {
     close(fd);
-    return -1; /* its size and times may be an outside file's */
+    return ISO_EOP; /* its size and times may be an outside file's */
   }
   close(fd);
   return rc != 0 ? fs_fail_errno(&p, e, 0) : write_stat(call, &sx);
@@ -665,7 +659,7 @@ static int mkdir_one(const fs_path* p, int exist_ok, int last) {
   int dfd;
   const char* base;
   if (fs_open_parent(p, &dfd, &base) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   int rc = mkdirat(dfd, base, 0777);
   int e = errno;
@@ -695,7 +689,7 @@ static int mkdir_all(fs_path* p) {
     snprintf(p->rel, sizeof p->rel, "%s", full);
     *s = c;
     if (mkdir_one(p, 1, c == '\0') != 0) {
-      return -1;
+      return ISO_EOP;
     }
     if (c == '\0') {
       return 0;
@@ -708,7 +702,7 @@ int iso__op_fs_mkdir(iso_op_call* call) {
   int recursive;
   if (fs_arg(&p, call, "mkdir", 0, "path", ISO_PERM_WRITE) != 0 ||
       iso_op_arg_bool(call, 1, "recursive", 0, &recursive) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   if (p.rel[0] == '\0') {
     return recursive ? 0 : fs_fail_errno(&p, EEXIST, 0);
@@ -719,16 +713,23 @@ int iso__op_fs_mkdir(iso_op_call* call) {
 /* ---- remove ---- */
 
 /* Removes directory `name` in dfd and everything under it, never following
- * a symlink (each one found is unlinked itself). Returns 0, an errno, or
- * -1 when the tree is deeper than TREE_DEPTH_MAX. */
-static int remove_tree(int dfd, const char* name, int depth);
+ * a symlink (each one found is unlinked itself). Returns 0, ISO_ETOOBIG
+ * when the tree is deeper than TREE_DEPTH_MAX, or ISO_EIO with *sys the
+ * errno that says why. */
+static int remove_tree(int dfd, const char* name, int depth, int* sys);
 
-static int remove_entries(DIR* d, int depth) {
+/* Fails with errno (ISO_EIO, *sys = errno) when errno is set, else 0. */
+static int sys_err(int* sys) {
+  *sys = errno;
+  return *sys != 0 ? ISO_EIO : 0;
+}
+
+static int remove_entries(DIR* d, int depth, int* sys) {
   for (;;) {
     errno = 0;
     struct dirent* de = readdir(d);
     if (de == NULL) {
-      return errno;
+      return sys_err(sys);
     }
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
       continue;
@@ -741,9 +742,9 @@ static int remove_entries(DIR* d, int depth) {
     }
     int rc = 0;
     if (is_dir) {
-      rc = remove_tree(dirfd(d), de->d_name, depth + 1);
+      rc = remove_tree(dirfd(d), de->d_name, depth + 1, sys);
     } else if (unlinkat(dirfd(d), de->d_name, 0) != 0) {
-      rc = errno;
+      rc = sys_err(sys);
     }
     if (rc != 0) {
       return rc;
@@ -751,24 +752,24 @@ static int remove_entries(DIR* d, int depth) {
   }
 }
 
-static int remove_tree(int dfd, const char* name, int depth) {
+static int remove_tree(int dfd, const char* name, int depth, int* sys) {
   if (depth > TREE_DEPTH_MAX) {
-    return -1;
+    return ISO_ETOOBIG;
   }
   int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
-    return errno;
+    return sys_err(sys);
   }
   DIR* d = fdopendir(fd);
   if (d == NULL) {
-    int e = errno;
+    int rc = sys_err(sys);
     close(fd);
-    return e;
+    return rc;
   }
-  int rc = remove_entries(d, depth);
+  int rc = remove_entries(d, depth, sys);
   closedir(d);
   if (rc == 0 && unlinkat(dfd, name, AT_REMOVEDIR) != 0) {
-    rc = errno;
+    rc = sys_err(sys);
   }
   return rc;
 }
@@ -778,19 +779,19 @@ static int remove_at(const fs_path* p, int dfd, const char* base, int rec) {
   if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return fs_fail_errno(p, errno, 0);
   }
-  int rc;
+  int rc, sys = 0;
   if (!S_ISDIR(st.st_mode)) {
-    rc = unlinkat(dfd, base, 0) == 0 ? 0 : errno;
+    rc = unlinkat(dfd, base, 0) == 0 ? 0 : sys_err(&sys);
   } else if (rec) {
-    rc = remove_tree(dfd, base, 1);
+    rc = remove_tree(dfd, base, 1, &sys);
   } else {
-    rc = unlinkat(dfd, base, AT_REMOVEDIR) == 0 ? 0 : errno;
+    rc = unlinkat(dfd, base, AT_REMOVEDIR) == 0 ? 0 : sys_err(&sys);
   }
-  if (rc == -1) {
+  if (rc == ISO_ETOOBIG) {
     return fs_fail(p, ISO_OPERR_OTHER, "the tree is deeper than 256 levels");
   }
   /* rmdir may say EEXIST for a directory that is not empty */
-  return rc == 0 ? 0 : fs_fail_errno(p, rc == EEXIST ? ENOTEMPTY : rc, 0);
+  return rc == 0 ? 0 : fs_fail_errno(p, sys == EEXIST ? ENOTEMPTY : sys, 0);
 }
 
 int iso__op_fs_remove(iso_op_call* call) {
@@ -799,14 +800,14 @@ int iso__op_fs_remove(iso_op_call* call) {
   const char* base;
   if (fs_arg(&p, call, "remove", 0, "path", ISO_PERM_WRITE) != 0 ||
       iso_op_arg_bool(call, 1, "recursive", 0, &recursive) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   if (p.rel[0] == '\0') {
     return fs_fail(&p, ISO_OPERR_PERMISSION_DENIED,
                    "the data root itself cannot be removed");
   }
   if (fs_open_parent(&p, &dfd, &base) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   int rc = remove_at(&p, dfd, base, recursive);
   close(dfd);
@@ -819,11 +820,11 @@ static int rename_at(const fs_path* from, const fs_path* to) {
   int fdfd, tdfd;
   const char *fbase, *tbase;
   if (fs_open_parent(from, &fdfd, &fbase) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   if (fs_open_parent(to, &tdfd, &tbase) != 0) {
     close(fdfd);
-    return -1;
+    return ISO_EOP;
   }
   int rc = renameat(fdfd, fbase, tdfd, tbase);
   int e = errno;
@@ -833,7 +834,7 @@ static int rename_at(const fs_path* from, const fs_path* to) {
     return 0;
   }
   char text[128];
-  return iso_op_fail(from->call, errno_class(e),
+  return iso_op_fail(from->call, iso__op_err_of_errno(e),
                      "rename \"%.200s\" -> \"%.200s\": %s", from->given,
                      to->given, iso__ops_strerror(e, text, sizeof text));
 }
@@ -842,7 +843,7 @@ int iso__op_fs_rename(iso_op_call* call) {
   fs_path from, to;
   if (fs_arg(&from, call, "rename", 0, "from", ISO_PERM_WRITE) != 0 ||
       fs_arg(&to, call, "rename", 1, "to", ISO_PERM_WRITE) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   if (from.rel[0] == '\0' || to.rel[0] == '\0') {
     const fs_path* root = from.rel[0] == '\0' ? &from : &to;

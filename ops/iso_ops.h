@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "iso_buf.h"
+#include "iso_err.h"
 #include "iso_perm_req.h"
 
 #ifdef __cplusplus
@@ -39,7 +40,10 @@ extern "C" {
 
 /* X(enum suffix, JavaScript class name). The class names are the ones
  * JavaScript sees (Isopool.errors.NotFound, ...; TypeError and Error are
- * the built-in classes). */
+ * the built-in classes). A class is not an ISO_E* code: to C, every op
+ * failure is ISO_EOP (iso_err.h), and its class and message travel in the
+ * iso_op_call (Deno's error classes, which JavaScript code catches by
+ * name). The class of an errno is one table, in fs.c. */
 #define ISO_OP_ERRORS(X)                   \
   X(TYPE, "TypeError")                     \
   X(NOT_FOUND, "NotFound")                 \
@@ -179,8 +183,9 @@ typedef struct iso_op_call {
   char msg[512];  /* the error's message */
 } iso_op_call;
 
-/* An op's function: returns 0 with the result in call->out, or -1 after
- * iso_op_fail(). */
+/* An op's function: returns 0 with the result in call->out, or ISO_EOP
+ * after iso_op_fail() (any other non-zero value counts as a failure
+ * without a class: Error). */
 typedef int (*iso_op_fn)(iso_op_call* call);
 
 typedef enum iso_op_kind { ISO_OP_SYNC = 0, ISO_OP_ASYNC } iso_op_kind;
@@ -203,18 +208,18 @@ typedef struct iso_op_table {
 const iso_op_table* iso_ops_builtin(void);
 
 /* iso_op_fail: fail the call with class `err` and a printf-style message.
- * Returns -1, for `return iso_op_fail(...)`. Thread: the op's. */
+ * Returns ISO_EOP, for `return iso_op_fail(...)`. Thread: the op's. */
 int iso_op_fail(iso_op_call* call, iso_op_err err, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* iso_op_invoke: run one call: split `args` (a msgpack array of at most
  * ISO_OP_MAX_ARGS values) into call->argv, check the def's permission
- * kind, run the function. Returns 0, or -1 with call->err and call->msg
- * set. A function that fails without a class becomes ISO_OPERR_OTHER.
+ * kind, run the function. Returns 0, or ISO_EOP with call->err and
+ * call->msg set. A function that fails without a class becomes ISO_OPERR_OTHER.
  * Thread: any (a sync op: the isolate's; an async op: an op thread). */
 int iso_op_invoke(iso_op_call* call, const uint8_t* args, size_t args_len);
 
-/* Argument readers. Each returns 0, or -1 after failing the call with a
+/* Argument readers. Each returns 0, or ISO_EOP after failing the call with a
  * TypeError such as "op_fs_read_file: argument 1 (path) must be a
  * string". `what` names the argument in that message. Strings are
  * checked to be UTF-8 without NUL bytes and are copied NUL-terminated
@@ -255,7 +260,7 @@ int iso_op_arg_bool(iso_op_call* call,
                     int* out);
 
 /* Result writers (msgpack into call->out; an allocation failure fails the
- * call with Error "out of memory"). Each returns 0 or -1. Containers are
+ * call with Error "out of memory"). Each returns 0 or ISO_EOP. Containers are
  * written as a header with their element count followed by the elements. */
 int iso_op_ret_nil(iso_op_call* call);
 int iso_op_ret_bool(iso_op_call* call, int b);

@@ -165,7 +165,7 @@ static int put_fail(iso_op_call* call, const iso_kv* kv, int rc) {
 
 static int arg_key(iso_op_call* call, char* key, size_t* klen) {
   if (iso_op_arg_str(call, 0, "key", key, KEY_MAX + 1) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   *klen = strlen(key);
   if (*klen == 0) {
@@ -183,13 +183,14 @@ typedef struct num {
   double d;
 } num;
 
-/* Decodes one msgpack number; -1 when the value is something else. */
+/* Decodes one msgpack number; ISO_ETYPE when the value is something
+ * else. */
 static int read_num(const uint8_t* mp, size_t len, num* n) {
   iso_mp_rd r;
   iso_mp_obj o;
   iso_mp_rd_init(&r, mp, len);
   if (iso_mp_read(&r, &o) != 0) {
-    return -1;
+    return ISO_ETYPE;
   }
   *n = (num){0};
   if (o.type == ISO_MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
@@ -201,7 +202,7 @@ static int read_num(const uint8_t* mp, size_t len, num* n) {
   } else if (o.type == ISO_MP_F32 || o.type == ISO_MP_F64) {
     n->d = o.v.f;
   } else {
-    return -1;
+    return ISO_ETYPE;
   }
   return 0;
 }
@@ -241,7 +242,7 @@ int iso__op_kv_get(iso_op_call* call) {
   char key[KEY_MAX + 1];
   size_t klen;
   if (arg_key(call, key, &klen) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   iso_kv* kv = call->env->kv;
   int found, rc = 0;
@@ -260,7 +261,7 @@ int iso__op_kv_set(iso_op_call* call) {
   const uint8_t* v;
   if (arg_key(call, key, &klen) != 0 ||
       iso_op_arg_value(call, 1, "value", &v, &vlen) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   uint8_t* val = malloc(vlen);
   if (val == NULL) {
@@ -284,7 +285,7 @@ int iso__op_kv_delete(iso_op_call* call) {
   char key[KEY_MAX + 1];
   size_t klen;
   if (arg_key(call, key, &klen) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   iso_kv* kv = call->env->kv;
   int found;
@@ -305,7 +306,7 @@ int iso__op_kv_delete(iso_op_call* call) {
 /* Writes entries [i, i + n) as an array of {key, value}. */
 static int list_write(iso_op_call* call, iso_kv* kv, size_t i, size_t n) {
   if (iso_op_ret_array(call, (uint32_t)n) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   for (size_t j = i; j < i + n; j++) {
     const kv_ent* e = &kv->ents[j];
@@ -313,7 +314,7 @@ static int list_write(iso_op_call* call, iso_kv* kv, size_t i, size_t n) {
         iso_op_ret_str(call, e->key, e->klen) != 0 ||
         iso_op_ret_str(call, "value", 5) != 0 ||
         iso_op_ret_raw(call, e->val, e->vlen) != 0) {
-      return -1;
+      return ISO_EOP;
     }
   }
   return 0;
@@ -325,7 +326,7 @@ int iso__op_kv_list(iso_op_call* call) {
   if ((iso__op_arg_present(call, 0) &&
        iso_op_arg_str(call, 0, "prefix", prefix, sizeof prefix) != 0) ||
       iso_op_arg_int(call, 1, "limit", 0, LIST_MAX, LIST_DEFAULT, &limit)) {
-    return -1;
+    return ISO_EOP;
   }
   size_t plen = strlen(prefix);
   iso_kv* kv = call->env->kv;
@@ -372,7 +373,7 @@ int iso__op_kv_increment(iso_op_call* call) {
   size_t klen;
   num by = {.is_int = 1, .i = 1};
   if (arg_key(call, key, &klen) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   if (iso__op_arg_present(call, 1) &&
       read_num(call->argv[1], call->argl[1], &by) != 0) {

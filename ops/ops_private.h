@@ -27,16 +27,23 @@ void iso__kv_free(iso_kv* kv);
  * out (cap bytes): "." and empty components are dropped and ".." removes
  * the previous component. strict (permission lists) refuses ".." and
  * empty components other than a trailing '/' instead. Returns 0 ("" is
- * the root), ISO__PATH_ABS, ISO__PATH_UP (climbs above the root or, when
- * strict, has ".."), ISO__PATH_EMPTY (an empty component, strict only) or
- * ISO__PATH_LONG. */
-enum {
-  ISO__PATH_ABS = -1,
-  ISO__PATH_UP = -2,
-  ISO__PATH_EMPTY = -3,
-  ISO__PATH_LONG = -4
-};
-int iso__ops_path_norm(const char* in, int strict, char* out, size_t cap);
+ * the root), or an error with *why saying what is wrong with the path as
+ * the end of a sentence ("is an absolute path (...)"): ISO_EPERM (it is
+ * absolute, or climbs above the root or, when strict, has ".."),
+ * ISO_EINVAL (an empty component, strict only) or ISO_ETOOBIG (longer
+ * than cap). Thread: any. */
+int iso__ops_path_norm(const char* in,
+                       int strict,
+                       char* out,
+                       size_t cap,
+                       const char** why);
+
+/* iso__op_err_of_errno: the class of an op that failed with errno e
+ * (outside path resolution, where EXDEV and ELOOP mean an escape):
+ * ENOENT and ENOTDIR NotFound, EEXIST AlreadyExists, EACCES and EPERM
+ * PermissionDenied, ENXIO InvalidData, anything else Error. One table
+ * (registry.c). Thread: any. */
+iso_op_err iso__op_err_of_errno(int e);
 
 /* iso__ops_strerror: errno e as text starting in lower case ("no such
  * file or directory"), in buf or a static string. Thread: any. */

@@ -227,20 +227,8 @@ static int entry(iso_perm_kind kind,
     why = strchr(in, '=') ? "contains '='" : NULL;
     snprintf(out, PATH_MAX, "%s", in);
   } else {
-    switch (iso__ops_path_norm(in, 1, out, PATH_MAX)) {
-      case 0:
-        break;
-      case ISO__PATH_ABS:
-        why = "is an absolute path (paths are relative to the data root)";
-        break;
-      case ISO__PATH_UP:
-        why = "has a \"..\" component";
-        break;
-      case ISO__PATH_EMPTY:
-        why = "has an empty component";
-        break;
-      default:
-        why = "is too long";
+    if (iso__ops_path_norm(in, 1, out, PATH_MAX, &why) == 0) {
+      why = NULL;
     }
   }
   if (why != NULL) {

@@ -8,6 +8,7 @@
  * each.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -26,16 +27,31 @@
 
 /* ---- error classes ---- */
 
+static const char* const kErrClass[ISO_OPERR_COUNT] = {
+#define ISO_OP_ERR_ROW(e, name) [ISO_OPERR_##e] = name,
+    ISO_OP_ERRORS(ISO_OP_ERR_ROW)
+#undef ISO_OP_ERR_ROW
+};
+
 const char* iso_op_err_class(iso_op_err err) {
-  switch (err) {
-#define ISO_OP_ERR_CASE(e, name) \
-  case ISO_OPERR_##e:            \
-    return name;
-    ISO_OP_ERRORS(ISO_OP_ERR_CASE)
-#undef ISO_OP_ERR_CASE
-    default:
-      return NULL;
-  }
+  return (unsigned)err < ISO_OPERR_COUNT ? kErrClass[err] : NULL;
+}
+
+/* The class of an errno: the one table (an errno not in it is Error). */
+static const iso_op_err kErrnoClass[] = {
+    [ENOENT] = ISO_OPERR_NOT_FOUND,
+    [ENOTDIR] = ISO_OPERR_NOT_FOUND,
+    [EEXIST] = ISO_OPERR_ALREADY_EXISTS,
+    [EACCES] = ISO_OPERR_PERMISSION_DENIED,
+    [EPERM] = ISO_OPERR_PERMISSION_DENIED,
+    [ENXIO] = ISO_OPERR_INVALID_DATA, /* a FIFO without a reader, a socket */
+};
+
+iso_op_err iso__op_err_of_errno(int e) {
+  size_t n = sizeof kErrnoClass / sizeof kErrnoClass[0];
+  return e > 0 && (size_t)e < n && kErrnoClass[e] != ISO_OPERR_NONE
+             ? kErrnoClass[e]
+             : ISO_OPERR_OTHER;
 }
 
 int iso_op_fail(iso_op_call* call, iso_op_err err, const char* fmt, ...) {
@@ -44,14 +60,20 @@ int iso_op_fail(iso_op_call* call, iso_op_err err, const char* fmt, ...) {
   vsnprintf(call->msg, sizeof call->msg, fmt, ap);
   va_end(ap);
   call->err = err;
-  return -1;
+  return ISO_EOP;
 }
 
 /* ---- paths ---- */
 
-int iso__ops_path_norm(const char* in, int strict, char* out, size_t cap) {
+int iso__ops_path_norm(const char* in,
+                       int strict,
+                       char* out,
+                       size_t cap,
+                       const char** why) {
+  static const char kTooLong[] = "is too long";
   if (in[0] == '/') {
-    return ISO__PATH_ABS;
+    *why = "is an absolute path (paths are relative to the data root)";
+    return ISO_EPERM;
   }
   size_t len = 0;
   const char* p = in;
@@ -60,11 +82,13 @@ int iso__ops_path_norm(const char* in, int strict, char* out, size_t cap) {
     size_t n = slash ? (size_t)(slash - p) : strlen(p);
     const char* next = slash ? slash + 1 : p + n;
     if (n == 0 && strict) {
-      return ISO__PATH_EMPTY;
+      *why = "has an empty component";
+      return ISO_EINVAL;
     }
     if (n == 2 && p[0] == '.' && p[1] == '.') {
       if (strict || len == 0) {
-        return ISO__PATH_UP;
+        *why = strict ? "has a \"..\" component" : "climbs above the data root";
+        return ISO_EPERM;
       }
       while (len > 0 && out[len - 1] != '/') {
         len--;
@@ -72,7 +96,8 @@ int iso__ops_path_norm(const char* in, int strict, char* out, size_t cap) {
       len = len > 0 ? len - 1 : 0;
     } else if (n > 0 && !(n == 1 && p[0] == '.')) {
       if (len + (len > 0) + n + 1 > cap) {
-        return ISO__PATH_LONG;
+        *why = kTooLong;
+        return ISO_ETOOBIG;
       }
       if (len > 0) {
         out[len++] = '/';
@@ -83,7 +108,8 @@ int iso__ops_path_norm(const char* in, int strict, char* out, size_t cap) {
     p = next;
   }
   if (cap == 0) {
-    return ISO__PATH_LONG;
+    *why = kTooLong;
+    return ISO_ETOOBIG;
   }
   out[len] = '\0';
   return 0;
@@ -164,7 +190,7 @@ int iso_op_invoke(iso_op_call* call, const uint8_t* args, size_t args_len) {
   call->msg[0] = '\0';
   call->argc = 0;
   if (split_args(call, args, args_len) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   if (def->perm != ISO_PERM_NONE && !iso_perms_allows(call->perms, def->perm)) {
     /* the service's flag, or the job's own `permissions` left it out */
@@ -182,7 +208,7 @@ int iso_op_invoke(iso_op_call* call, const uint8_t* args, size_t args_len) {
       snprintf(call->msg, sizeof call->msg, "%s failed", def->name);
     }
   }
-  return -1;
+  return ISO_EOP;
 }
 
 /* ---- argument readers ---- */
@@ -259,11 +285,11 @@ int iso_op_arg_value(iso_op_call* call,
   return 0;
 }
 
-/* A whole double in the int64 range, converted; else -1. */
+/* A whole double in the int64 range, converted; else ISO_ETYPE. */
 static int whole(double f, int64_t* out) {
   if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0) ||
       f != trunc(f)) {
-    return -1;
+    return ISO_ETYPE;
   }
   *out = (int64_t)f;
   return 0;
@@ -385,7 +411,7 @@ static int op_echo_async(iso_op_call* call) {
   const uint8_t* v;
   size_t len;
   if (iso_op_arg_value(call, 0, "value", &v, &len) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   return iso_op_ret_raw(call, v, len);
 }
@@ -393,7 +419,7 @@ static int op_echo_async(iso_op_call* call) {
 static int op_env_get(iso_op_call* call) {
   char name[1024];
   if (iso_op_arg_str(call, 0, "name", name, sizeof name) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   if (name[0] == '\0' || strchr(name, '=') != NULL) {
     return arg_fail(call, 0, "name",
@@ -429,7 +455,7 @@ static int op_test_block(iso_op_call* call) {
   }
   int64_t ms;
   if (iso_op_arg_int(call, 0, "ms", 0, 60000, 0, &ms) != 0) {
-    return -1;
+    return ISO_EOP;
   }
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0) {

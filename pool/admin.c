@@ -513,10 +513,7 @@ static int cmd_resize(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
   char why[WHY_MAX];
   int rc = pool__resize(pool, q->workers, why, sizeof(why));
   if (rc != 0) {
-    return refuse(o,
-                  rc == ISO_EBUSY || rc == ISO_ECLOSED ? ISO_CODE_CONFLICT
-                                                       : ISO_CODE_INTERNAL,
-                  "%s", why);
+    return refuse(o, iso_proto_code_for(rc, ISO_CODE_ADMIN), "%s", why);
   }
   int configured, alive, inflight, queued;
   count_workers(pool, &configured, &alive, &inflight, &queued);

@@ -102,27 +102,22 @@ static void encode_result(pool_worker* w, pool_job* job) {
   } else if (status == ISO_ETERMINATED && atomic_load(&w->stop)) {
     /* stopped by the shutdown, not by its deadline */
     r.status = ISO_STATUS_ERROR;
-    r.code = ISO_CODE_SHUTTING_DOWN;
+    r.code = iso_proto_code_from_err(ISO_ESHUTDOWN);
     r.message = iso_str_of("the service is shutting down");
   } else if (status == ISO_ETIMEDOUT || status == ISO_ETERMINATED) {
     r.status = ISO_STATUS_ERROR;
-    r.code = ISO_CODE_TIMEOUT;
+    r.code = iso_proto_code_from_err(status);
     snprintf(
         msg, sizeof(msg), "the job ran past its deadline of %u ms%s",
         job->timeout_ms,
         status == ISO_ETERMINATED ? " and its JavaScript was stopped" : "");
     r.message = iso_str_of(msg);
-  } else if (status == ISO_ETOOBIG) {
+  } else if (status == ISO_ETOOBIG || status == ISO_EINTERNAL ||
+             status == ISO_ELOST) {
+    /* the service's failures, with their wire codes; any other status is
+     * the job's own: a rejection */
     r.status = ISO_STATUS_ERROR;
-    r.code = ISO_CODE_TOO_LARGE;
-    r.message = iso_str_of(job->err.message);
-  } else if (status == ISO_EINTERNAL) {
-    r.status = ISO_STATUS_ERROR;
-    r.code = ISO_CODE_INTERNAL;
-    r.message = iso_str_of(job->err.message);
-  } else if (status == ISO_ELOST) {
-    r.status = ISO_STATUS_ERROR;
-    r.code = ISO_CODE_WORKER_LOST;
+    r.code = iso_proto_code_from_err(status);
     r.message = iso_str_of(job->err.message);
   } else {
     r.status = ISO_STATUS_REJECTED;

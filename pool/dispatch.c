@@ -166,9 +166,8 @@ void pool__request_cb(iso_server_req* sreq,
     }
   }
   if (rc != 0) {
-    pool__answer_message(
-        sreq, req->msg.err_id,
-        rc == ISO_EPROTO ? ISO_CODE_BAD_REQUEST : ISO_CODE_INTERNAL, err);
+    pool__answer_message(sreq, req->msg.err_id, iso_proto_code_from_err(rc),
+                         err);
     iso_proto_msg_close(&req->msg);
     free(req->buf);
     free(req);

@@ -20,6 +20,7 @@
 
 #include "iso_buf.h"
 #include "iso_bus.h"
+#include "iso_err.h"
 #include "iso_ops.h"
 #include "iso_pool.h"
 #include "iso_proto.h"
@@ -81,7 +82,7 @@ static inline void pool__mutex_lock(pool_mutex* m) {
 #endif
 }
 
-/* pool__mutex_trylock: 0 when taken, else an errno (EBUSY). */
+/* pool__mutex_trylock: 0 when taken, else ISO_EBUSY. */
 static inline int pool__mutex_trylock(pool_mutex* m) {
   int rc = pthread_mutex_trylock(&m->m);
 #ifndef NDEBUG
@@ -89,7 +90,7 @@ static inline int pool__mutex_trylock(pool_mutex* m) {
     atomic_store_explicit(&m->owner, pool__thread_id(), memory_order_relaxed);
   }
 #endif
-  return rc;
+  return rc == 0 ? 0 : ISO_EBUSY;
 }
 
 static inline void pool__mutex_unlock(pool_mutex* m) {
@@ -459,9 +460,9 @@ void pool__worker_close(pool_worker* w);
  * a worker's. */
 int pool__worker_start(pool_worker* w);
 /* pool__worker_stop: asks the worker to stop and waits for its thread
- * until `until_ns` (pool__now() time; 0: for ever). Returns 0, or -1 when
- * the thread did not come back in time (its JavaScript would not stop):
- * the worker is then abandoned and never freed. Thread: not w's. */
+ * until `until_ns` (pool__now() time; 0: for ever). Returns 0, or
+ * ISO_ETIMEDOUT when the thread did not come back in time (its JavaScript would
+ * not stop): the worker is then abandoned and never freed. Thread: not w's. */
 int pool__worker_stop(pool_worker* w, uint64_t until_ns);
 /* The worker's runtime for another thread (the watchdog), or NULL once it
  * is gone; held until pool__worker_rt_unlock. Thread: any. */

@@ -896,7 +896,7 @@ int pool__worker_stop(pool_worker* w, uint64_t until_ns) {
   }
   if (pthread_timedjoin_np(w->thread, NULL, &ts) != 0) {
     w->abandoned = 1;
-    return -1;
+    return ISO_ETIMEDOUT;
   }
   w->thread_started = 0;
   return 0;

@@ -36,7 +36,7 @@ static void t_env_new(void) {
   iso_buf_init(&args);
   static const uint8_t a[] = {0x91, 0xa1, 'x'};
   iso_buf_append(&args, a, sizeof a);
-  CHECK_EQ(iso_op_invoke(&call, args.data, args.len), -1);
+  CHECK_EQ(iso_op_invoke(&call, args.data, args.len), ISO_EOP);
   CHECK_EQ(call.err, ISO_OPERR_NOT_FOUND);
   CHECK_STR(call.msg, "no data root: start the service with --data DIR");
   iso_buf_free(&args);

@@ -196,11 +196,30 @@ static void t_codes(void) {
              {ISO_ETERMINATED, ISO_CODE_TIMEOUT, "timeout"},
              {ISO_ETOOBIG, ISO_CODE_TOO_LARGE, "too_large"},
              {ISO_ESHUTDOWN, ISO_CODE_SHUTTING_DOWN, "shutting_down"},
+             {ISO_ELOST, ISO_CODE_WORKER_LOST, "worker_lost"},
+             {ISO_ECLOSED, ISO_CODE_INTERNAL, "internal"},
              {ISO_ENOMEM, ISO_CODE_INTERNAL, "internal"},
-             {ISO_EJS, ISO_CODE_INTERNAL, "internal"}};
+             {ISO_EJS, ISO_CODE_INTERNAL, "internal"},
+             {ISO_EOP, ISO_CODE_INTERNAL, "internal"},
+             {0, ISO_CODE_INTERNAL, "internal"},
+             {-1000, ISO_CODE_INTERNAL, "internal"}};
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
     CHECK_EQ(iso_proto_code_from_err(map[i].err), map[i].code);
+    CHECK_EQ(iso_proto_code_for(map[i].err, ISO_CODE_JOB), map[i].code);
     CHECK_STR(iso_proto_code_name(map[i].code), map[i].name);
+    CHECK(iso_proto_code_where(map[i].code) & ISO_CODE_JOB);
+  }
+  /* the admin column of the same table */
+  static const struct {
+    int err;
+    iso_proto_code code;
+  } admin[] = {{ISO_EBUSY, ISO_CODE_CONFLICT},
+               {ISO_ECLOSED, ISO_CODE_CONFLICT},
+               {ISO_ETIMEDOUT, ISO_CODE_INTERNAL},
+               {ISO_ENOMEM, ISO_CODE_INTERNAL}};
+  for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++) {
+    CHECK_EQ(iso_proto_code_for(admin[i].err, ISO_CODE_ADMIN), admin[i].code);
+    CHECK(iso_proto_code_where(admin[i].code) & ISO_CODE_ADMIN);
   }
   CHECK_STR(iso_proto_code_name(ISO_CODE_UNKNOWN), "unknown");
   CHECK_STR(iso_log_level_name(ISO_LOG_DEBUG), "debug");

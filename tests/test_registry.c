@@ -7,6 +7,7 @@
  * (ops_harness.h), against the ops fixture's data root.
  */
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@
 #include "iso_mp.h"
 #include "iso_ops.h"
 #include "ops_harness.h"
+#include "ops_private.h"
 #include "tap.h"
 
 static void t_err_class(void) {
@@ -34,6 +36,74 @@ static void t_err_class(void) {
   CHECK_STR(iso_op_err_class(ISO_OPERR_OTHER), "Error");
   CHECK(iso_op_err_class(ISO_OPERR_NONE) == NULL);
   CHECK(iso_op_err_class(ISO_OPERR_COUNT) == NULL);
+  CHECK(iso_op_err_class((iso_op_err)-1) == NULL);
+  /* an op's failure is ISO_EOP to C, and has a name and text of its own */
+  CHECK_EQ(iso_op_fail(&(iso_op_call){0}, ISO_OPERR_TYPE, "x"), ISO_EOP);
+  CHECK_STR(iso_err_name(ISO_EOP), "EOP");
+  CHECK_STR(iso_strerror(ISO_EOP), "op failed");
+}
+
+/* The one errno -> class table (ops/registry.c), which the fs ops use. */
+static void t_errno_class(void) {
+  static const struct {
+    int e;
+    iso_op_err cls;
+  } map[] = {{ENOENT, ISO_OPERR_NOT_FOUND},
+             {ENOTDIR, ISO_OPERR_NOT_FOUND},
+             {EEXIST, ISO_OPERR_ALREADY_EXISTS},
+             {EACCES, ISO_OPERR_PERMISSION_DENIED},
+             {EPERM, ISO_OPERR_PERMISSION_DENIED},
+             {ENXIO, ISO_OPERR_INVALID_DATA},
+             {ENOTEMPTY, ISO_OPERR_OTHER},
+             {EIO, ISO_OPERR_OTHER},
+             {ENOMEM, ISO_OPERR_OTHER},
+             {0, ISO_OPERR_OTHER},
+             {-1, ISO_OPERR_OTHER},
+             {100000, ISO_OPERR_OTHER}};
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+    if (iso__op_err_of_errno(map[i].e) != map[i].cls) {
+      fprintf(stderr, "    errno %d\n", map[i].e);
+    }
+    CHECK_EQ(iso__op_err_of_errno(map[i].e), map[i].cls);
+  }
+}
+
+/* iso__ops_path_norm: its codes are ISO_E* (and *why says which). */
+static void t_path_norm(void) {
+  static const struct {
+    const char* in;
+    int strict;
+    int rc;
+    const char* out_or_why;
+  } cases[] = {
+      {"a/./b//c/", 0, 0, "a/b/c"},
+      {"a/../b", 0, 0, "b"},
+      {".", 0, 0, ""},
+      {"/etc", 0, ISO_EPERM, "is an absolute path"},
+      {"/etc", 1, ISO_EPERM, "is an absolute path"},
+      {"a/../..", 0, ISO_EPERM, "climbs above the data root"},
+      {"a/../b", 1, ISO_EPERM, "has a \"..\" component"},
+      {"a//b", 1, ISO_EINVAL, "has an empty component"},
+      {"a/b/", 1, 0, "a/b"},
+      {"abcdefghijklmnop", 0, ISO_ETOOBIG, "is too long"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char out[16];
+    const char* why = NULL;
+    int rc =
+        iso__ops_path_norm(cases[i].in, cases[i].strict, out, sizeof out, &why);
+    if (rc != cases[i].rc) {
+      fprintf(stderr, "    path \"%s\" strict %d\n", cases[i].in,
+              cases[i].strict);
+    }
+    CHECK_EQ(rc, cases[i].rc);
+    if (rc == 0) {
+      CHECK_STR(out, cases[i].out_or_why);
+    } else {
+      CHECK(why != NULL && strncmp(why, cases[i].out_or_why,
+                                   strlen(cases[i].out_or_why)) == 0);
+    }
+  }
 }
 
 static void t_builtin_table(void) {
@@ -82,26 +152,27 @@ static void t_builtin_table(void) {
 static int t_str_fn(iso_op_call* c) {
   char buf[8];
   return iso_op_arg_str(c, 0, "s", buf, sizeof buf) != 0
-             ? -1
+             ? ISO_EOP
              : iso_op_ret_str(c, buf, strlen(buf));
 }
 
 static int t_int_fn(iso_op_call* c) {
   int64_t v;
-  return iso_op_arg_int(c, 0, "n", -5, 100, 7, &v) != 0 ? -1
+  return iso_op_arg_int(c, 0, "n", -5, 100, 7, &v) != 0 ? ISO_EOP
                                                         : iso_op_ret_int(c, v);
 }
 
 static int t_bool_fn(iso_op_call* c) {
   int v;
-  return iso_op_arg_bool(c, 0, "flag", 1, &v) != 0 ? -1 : iso_op_ret_bool(c, v);
+  return iso_op_arg_bool(c, 0, "flag", 1, &v) != 0 ? ISO_EOP
+                                                   : iso_op_ret_bool(c, v);
 }
 
 static int t_bytes_fn(iso_op_call* c) {
   const uint8_t* p;
   size_t n;
   return iso_op_arg_bytes(c, 0, "data", &p, &n) != 0
-             ? -1
+             ? ISO_EOP
              : iso_op_ret_int(c, (int64_t)n);
 }
 
@@ -658,6 +729,8 @@ static void t_ops_random_args(void) {
 }
 
 static const iso_test cases[] = {{"err_class", t_err_class},
+                                 {"errno_class", t_errno_class},
+                                 {"path_norm", t_path_norm},
                                  {"builtin_table", t_builtin_table},
                                  {"invoke", t_invoke},
                                  {"arg_readers", t_arg_readers},

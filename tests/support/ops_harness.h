@@ -119,7 +119,7 @@ void to_hex(const uint8_t* p, size_t n, char* out);
 
 #define CHECK_ERR(cls, text)                 \
   do {                                       \
-    CHECK_EQ(R.rc, -1);                      \
+    CHECK_EQ(R.rc, ISO_EOP);                 \
     CHECK_STR(iso_op_err_class(R.err), cls); \
     CHECK_STR(R.msg, text);                  \
   } while (0)
