@@ -45,7 +45,8 @@ extern "C" {
   X(ISO_ETRUNC, -21, "truncated message")             \
   X(ISO_EBADBYTE, -22, "invalid byte")                \
   X(ISO_ECOUNT, -23, "count larger than the message") \
-  X(ISO_EOP, -24, "op failed")
+  X(ISO_EOP, -24, "op failed")                        \
+  X(ISO_ESANDBOX, -25, "sandbox unavailable")
 
 enum iso_err {
 #define ISO_ERR_ENUM(name, value, text) name = value,

@@ -11,6 +11,8 @@
 #            anywhere);
 #   nng      <nng/...> only in ipc/;
 #   msgpack  <msgpack.h>, <msgpack/...> only in codec/;
+#   sandbox  libseccomp's <seccomp.h> and the kernel's <linux/seccomp.h>,
+#            <linux/landlock.h> only in sandbox/;
 #   private  a folder's header that is not in its PUBLIC list below is
 #            included from that folder only;
 #   graph    a folder includes public headers only of the folders it may
@@ -32,6 +34,7 @@ ipc: iso_admin.h iso_bus.h iso_client.h iso_http.h iso_json.h iso_proto.h iso_qu
 ops: iso_ops.h
 isolate: iso_rt.h v8_baseline.h
 pool: iso_pool.h
+sandbox: iso_sandbox.h
 '
 
 # The folders whose public headers each folder may include (its own are
@@ -40,17 +43,19 @@ ALLOWED='
 codec: common
 ipc: codec common
 ops: codec common
+sandbox: common
 isolate: bootstrap ops codec common
 pool: isolate ops ipc codec common
 cli: pool isolate ops ipc codec common
 bench: pool isolate ops ipc codec common
-tests: pool isolate ops ipc codec common
+tests: pool sandbox isolate ops ipc codec common
 fuzz: isolate ops ipc codec common
 '
 
 # FILE  HEADER (a glob)  why. One per line.
 EXCEPTIONS='
 tests/test_client.c nng/* runs its own NNG REP0 server: the other end of the client library
+tests/test_sandbox.c nng/* a connected ipc:// pair under the filter, as a pool process holds its sockets
 tests/test_poolctl_admin.c nng/* a fake admin socket for poolctl: its own NNG REP0 server
 bench/op_bench.c nng/* its baseline is the bare NNG inproc round trip, with nothing of isopool around it
 tests/test_metrics.c metrics.h builds pool/metrics.c from source, alone (no V8, no rest of pool)
@@ -178,6 +183,13 @@ END {
         }
         continue
       }
+      if (hdr ~ /^(seccomp\.h|linux\/seccomp\.h|linux\/landlock\.h)$/) {
+        if (own != "sandbox" && !excepted(file, hdr)) {
+          report(file, ln, text, "sandbox",
+                 "seccomp and Landlock headers only in sandbox/")
+        }
+        continue
+      }
       if (!quoted || index(hdr, "/") > 0) {
         continue # a system header, or a path: not a folder header
       }
@@ -228,10 +240,11 @@ self_test() {
   t=$(mktemp -d "${TMPDIR:-/tmp}/check-includes.XXXXXX")
   trap 'rm -rf "$t"' EXIT INT TERM
   mkdir -p "$t/isolate" "$t/ipc" "$t/codec" "$t/ops" "$t/pool" "$t/tests" \
-    "$t/bench"
+    "$t/bench" "$t/sandbox"
   printf '#include <v8.h>\n#include <libplatform/libplatform.h>\n#include "iso_ops.h"\n' >"$t/isolate/a.cc"
   printf '#include <nng/nng.h>\n#include "iso_buf.h"\n' >"$t/ipc/a.c"
   printf '#include <msgpack.h>\n#include <uv.h>\n' >"$t/codec/a.c"
+  printf '#include <seccomp.h>\n#include <linux/landlock.h>\n' >"$t/sandbox/a.c"
   : >"$t/codec/iso_buf.h"
   : >"$t/ops/iso_ops.h"
   : >"$t/ops/ops_private.h"
@@ -275,8 +288,12 @@ pool/b.c <nng/nng.h> nng
 tests/b.c <nng/protocol/reqrep0/rep.h> nng
 ops/b.c <msgpack.h> msgpack
 ipc/b.c <msgpack/pack.h> msgpack
+pool/b.c <seccomp.h> sandbox
+tests/b.c <linux/landlock.h> sandbox
+isolate/b.c <linux/seccomp.h> sandbox
 ops/b.c "pool_private.h" private
 isolate/b.c "ops_private.h" private
+sandbox/b.c "iso_ops.h" graph
 tests/b.c "metrics.h" private
 codec/b.c "iso_ops.h" graph
 ops/b.c "iso_pool.h" graph

@@ -18,7 +18,8 @@ if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
 
 pkgs=(build-essential cmake pkg-config libuv1-dev libnng-dev libssl-dev
       libbrotli1 libc-ares2 libicu72 libnghttp2-14 libssl3 zlib1g
-      libuv1 valgrind openssl clang libclang-rt-14-dev clang-format-14)
+      libuv1 valgrind openssl clang libclang-rt-14-dev clang-format-14
+      libseccomp-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

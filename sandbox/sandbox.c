@@ -1,0 +1,74 @@
+/* sandbox.c: the order of the sandbox's steps (iso_sandbox.h): the
+ * resource limits and no_new_privs of iso_sandbox_enter; the seccomp
+ * filter itself is seccomp.c's. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "iso_err.h"
+#include "iso_sandbox.h"
+#include "sandbox_private.h"
+
+enum { kDefaultMaxFiles = 256 };
+
+static int set_limit(int resource, rlim_t value) {
+  struct rlimit rl = {.rlim_cur = value, .rlim_max = value};
+  return setrlimit(resource, &rl) == 0 ? 0 : ISO_EIO;
+}
+
+/* Core files would hold whatever the process held (other jobs' values);
+ * the descriptor bound keeps a leak or a hostile loop from holding the
+ * machine's files. Hard limits too: a root process could raise a soft one
+ * again (the filter refuses setrlimit, but the limits come first). */
+static int set_limits(const iso_sandbox_opts* o, iso_sandbox_report* r) {
+  unsigned files = o->max_files > 0 ? o->max_files : kDefaultMaxFiles;
+  if (set_limit(RLIMIT_CORE, 0) != 0 ||
+      set_limit(RLIMIT_NOFILE, (rlim_t)files) != 0) {
+    return ISO_EIO;
+  }
+  r->max_files = files;
+  r->limits = 1;
+  return 0;
+}
+
+int iso_sandbox_enter(const iso_sandbox_opts* opts, iso_sandbox_report* out) {
+  static const iso_sandbox_opts kDefaults;
+  const iso_sandbox_opts* o = opts != NULL ? opts : &kDefaults;
+  int rc = set_limits(o, out);
+  if (rc != 0) {
+    return rc;
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    return ISO_EIO;
+  }
+  out->no_new_privs = 1;
+  return 0;
+}
+
+int iso_sandbox_seal(const iso_sandbox_opts* opts, iso_sandbox_report* out) {
+  static const iso_sandbox_opts kDefaults;
+  return iso__sandbox_seccomp(opts != NULL ? opts : &kDefaults, out);
+}
+
+int iso_sandbox_apply(const iso_sandbox_opts* opts, iso_sandbox_report* out) {
+  int rc = iso_sandbox_enter(opts, out);
+  return rc != 0 ? rc : iso_sandbox_seal(opts, out);
+}
+
+int iso_sandbox_describe(const iso_sandbox_report* r, char* buf, size_t len) {
+  char limits[64] = "no rlimits";
+  if (r->limits) {
+    snprintf(limits, sizeof limits, "nofile=%u core=0", r->max_files);
+  }
+  char seccomp[96];
+  if (r->seccomp) {
+    snprintf(seccomp, sizeof seccomp, "seccomp: %u rows", r->seccomp_rows);
+  } else {
+    snprintf(seccomp, sizeof seccomp, "seccomp: %s",
+             r->seccomp_why != NULL ? r->seccomp_why : "not applied");
+  }
+  return snprintf(buf, len, "%s; %s; %s", limits,
+                  r->no_new_privs ? "no_new_privs" : "privileges not frozen",
+                  seccomp);
+}
