@@ -403,7 +403,7 @@ static int open_clients(run* r, int n, int slots_each) {
   r->nclients = n;
   iso_client_opts co = {.max_inflight = slots_each};
   for (int i = 0; i < n; i++) {
-    int rc = iso_client_open(r->o->url, &co, &r->clients[i]);
+    int rc = iso_client_new(r->o->url, &co, &r->clients[i]);
     if (rc != 0) {
       fprintf(stderr, "isopool-bench: cannot open %s: %s\n", r->o->url,
               iso_strerror(rc));
@@ -415,7 +415,7 @@ static int open_clients(run* r, int n, int slots_each) {
 
 static void close_clients(run* r) {
   for (int i = 0; i < r->nclients; i++) {
-    iso_client_close(r->clients[i]);
+    iso_client_free(r->clients[i]);
   }
   free(r->clients);
 }
@@ -611,7 +611,7 @@ static int mode_latency(const bench_opts* o, row* out) {
       continue;
     }
     check_result(r, &res, (int64_t)(2 * seq));
-    iso_result_free(&res);
+    iso_result_close(&res);
     count_done(r, sent, done, 1);
   }
   double wall = (double)now_ns() / 1e9 - wall0;
@@ -822,7 +822,7 @@ int main(int argc, char** argv) {
 
   /* Is anyone there? One call job, which also warms the module up. */
   iso_client* probe = NULL;
-  int rc = iso_client_open(o.url, NULL, &probe);
+  int rc = iso_client_new(o.url, NULL, &probe);
   if (rc != 0) {
     fprintf(stderr, "isopool-bench: cannot use %s: %s\n", o.url,
             iso_strerror(rc));
@@ -836,7 +836,7 @@ int main(int argc, char** argv) {
                  .args_len = sizeof args};
   iso_result res;
   rc = iso_client_call(probe, &job, 10000, &res);
-  iso_client_close(probe);
+  iso_client_free(probe);
   if (rc != 0) {
     fprintf(stderr, "isopool-bench: %s does not answer: %s\n", o.url,
             iso_strerror(rc));
@@ -853,10 +853,10 @@ int main(int argc, char** argv) {
             res.status == ISO_STATUS_ERROR ? res.code_name : "",
             res.status == ISO_STATUS_ERROR ? ": " : "",
             res.status == ISO_STATUS_FULFILLED ? "another value" : res.message);
-    iso_result_free(&res);
+    iso_result_close(&res);
     return 1;
   }
-  iso_result_free(&res);
+  iso_result_close(&res);
 
   print_header(&o);
   uint64_t errors = 0;

@@ -99,7 +99,7 @@ static int call_number(iso_client* c,
   };
   iso_result r;
   int rc = iso_client_call(c, &job, 180000, &r);
-  iso_buf_free(&args);
+  iso_buf_close(&args);
   if (rc != 0) {
     return rc;
   }
@@ -114,8 +114,8 @@ static int call_number(iso_client* c,
   } else {
     *out = strtod((const char*)text.data, NULL);
   }
-  iso_buf_free(&text);
-  iso_result_free(&r);
+  iso_buf_close(&text);
+  iso_result_close(&r);
   return rc;
 }
 
@@ -143,12 +143,12 @@ int main(int argc, char** argv) {
   };
   iso_pool* pool = NULL;
   char err[256];
-  if (iso_pool_start(&po, &pool, err, sizeof(err)) != 0) {
+  if (iso_pool_new(&po, &pool, err, sizeof(err)) != 0) {
     fprintf(stderr, "op_bench: %s\n", err);
     return 1;
   }
   iso_client* c = NULL;
-  if (iso_client_open(url, NULL, &c) != 0) {
+  if (iso_client_new(url, NULL, &c) != 0) {
     fprintf(stderr, "op_bench: cannot connect to %s\n", url);
     return 1;
   }
@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
   nng_close(a);
   nng_close(b);
   pthread_join(echo, NULL);
-  iso_client_close(c);
+  iso_client_free(c);
   iso_pool_shutdown(pool);
   iso_pool_free(pool);
   return 0;

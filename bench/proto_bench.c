@@ -116,15 +116,15 @@ int main(int argc, char** argv) {
   printf("iso_proto_decode, %ld requests per shape, best of 5\n", n);
   for (int i = 0; i < 4; i++) {
     if (only != NULL && strcmp(only, shapes[i]) != 0) {
-      iso_buf_free(&msgs[i]);
+      iso_buf_close(&msgs[i]);
       continue;
     }
     size_t per = i == 3 ? BATCH : 1;
     double ns = measure(&msgs[i], per, n / (long)per);
     printf("  %-20s %4zu bytes  %7.1f ns/request\n", names[i], msgs[i].len, ns);
-    iso_buf_free(&msgs[i]);
+    iso_buf_close(&msgs[i]);
   }
   free(jobs);
-  iso_buf_free(&perms);
+  iso_buf_close(&perms);
   return 0;
 }

@@ -148,7 +148,7 @@ static void value_cb(void* data, const uint8_t* mp, size_t len) {
         rc == ISO_ETOOBIG ? "its text would be too large" : iso_strerror(rc));
     st->unprintable = 1;
   }
-  iso_buf_free(&json);
+  iso_buf_close(&json);
 }
 
 static void done_cb(void* data, int status, const iso_js_error* err) {
@@ -553,7 +553,7 @@ static int cmd_serve(int argc, char** argv) {
   }
   iso_pool* pool = NULL;
   char err[512] = "";
-  int rc = iso_pool_start(&po, &pool, err, sizeof(err));
+  int rc = iso_pool_new(&po, &pool, err, sizeof(err));
   if (rc != 0) {
     fprintf(stderr, "isopool: %s\n", err);
     return rc == ISO_EINVAL || rc == ISO_ENOENT ? EXIT_USAGE : 1;

@@ -98,7 +98,7 @@ int poolctl__open_client(const ctl* c,
                          iso_client** out,
                          long long* wait_ms) {
   iso_client_opts opts = {.max_inflight = 1};
-  int rc = iso_client_open(url, &opts, out);
+  int rc = iso_client_new(url, &opts, out);
   if (rc != 0) {
     return rc;
   }
@@ -114,7 +114,7 @@ int poolctl__open_client(const ctl* c,
 
 void poolctl__close_client(iso_client* client, int rc) {
   if (rc != ISO_ETIMEDOUT) {
-    iso_client_close(client);
+    iso_client_free(client);
   }
 }
 

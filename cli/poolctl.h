@@ -93,7 +93,7 @@ int poolctl__read_file(const char* path, iso_buf* b, int* sys);
  * its connection: a service that is not there fails fast, while the dial
  * retries in the background. Returns 0 with *out (connected or not: check
  * iso_client_connected) and *wait_ms, the time it waited at most; else
- * iso_client_open's error. */
+ * iso_client_new's error. */
 int poolctl__open_client(const ctl* c,
                          const char* url,
                          iso_client** out,

@@ -702,7 +702,7 @@ static int admin_report(const admin_view* v,
   iso_buf_init(&json);
   int rc = iso_json_from_msgpack(p, n, &json);
   if (rc != 0) {
-    iso_buf_free(&json);
+    iso_buf_close(&json);
     fprintf(stderr, "poolctl: the reply from %s %s\n", c->admin_url,
             rc == ISO_ETOOBIG ? "is too large to print as JSON"
                               : "is not valid msgpack");
@@ -738,7 +738,7 @@ static int admin_report(const admin_view* v,
   }
   int status = rc == 0 && r.ok ? EXIT_OK : EXIT_FAILED;
   iso_admin_reply_close(&r);
-  iso_buf_free(&json);
+  iso_buf_close(&json);
   return status;
 }
 
@@ -779,7 +779,7 @@ static int admin_request(const admin_view* v, const ctl* c, iso_buf* req) {
       rc = ISO_ENOMEM;
     }
   }
-  iso_buf_free(&token_buf);
+  iso_buf_close(&token_buf);
   return rc;
 }
 
@@ -837,7 +837,7 @@ static int admin_rounds(const admin_view* v, const ctl* c, const iso_buf* req) {
     }
     watch_sleep(c->watch_s);
   }
-  iso_buf_free(&reply);
+  iso_buf_close(&reply);
   poolctl__close_client(client, rc);
   return status;
 }
@@ -864,6 +864,6 @@ int poolctl__admin_run(const command* cmd, ctl* c) {
   if (status == EXIT_OK) {
     status = admin_rounds(v, c, &req);
   }
-  iso_buf_free(&req);
+  iso_buf_close(&req);
   return status;
 }

@@ -76,7 +76,7 @@ static int print_json(const uint8_t* mp, size_t len) {
   } else {
     fprintf(stderr, "poolctl: the reply's value is not valid msgpack\n");
   }
-  iso_buf_free(&out);
+  iso_buf_close(&out);
   return rc;
 }
 
@@ -132,7 +132,7 @@ static int print_reply_json(const iso_result* r) {
   if (rc == 0) {
     rc = print_json(mp.data, mp.len);
   }
-  iso_buf_free(&mp);
+  iso_buf_close(&mp);
   return rc;
 }
 
@@ -232,7 +232,7 @@ static int send_job(const ctl* c, iso_job* job) {
   if (c->permissions != NULL) {
     int rc = encode_permissions(c->permissions, &perms);
     if (rc != 0) {
-      iso_buf_free(&perms);
+      iso_buf_close(&perms);
       return poolctl__exit_status(rc);
     }
     job->permissions = perms.data;
@@ -241,8 +241,8 @@ static int send_job(const ctl* c, iso_job* job) {
   iso_buf args;
   iso_buf_init(&args);
   if (encode_args(c, &args) != 0) {
-    iso_buf_free(&perms);
-    iso_buf_free(&args);
+    iso_buf_close(&perms);
+    iso_buf_close(&args);
     fprintf(stderr, "poolctl: out of memory\n");
     return EXIT_FAILED;
   }
@@ -254,8 +254,8 @@ static int send_job(const ctl* c, iso_job* job) {
   long long wait_ms;
   int rc = poolctl__open_client(c, c->url, &client, &wait_ms);
   if (rc != 0) {
-    iso_buf_free(&perms);
-    iso_buf_free(&args);
+    iso_buf_close(&perms);
+    iso_buf_close(&args);
     fprintf(stderr, "poolctl: cannot use URL \"%s\": %s\n", c->url,
             iso_strerror(rc));
     return poolctl__exit_status(rc);
@@ -268,7 +268,7 @@ static int send_job(const ctl* c, iso_job* job) {
   switch (rc) {
     case 0:
       status = report(c, &r);
-      iso_result_free(&r);
+      iso_result_close(&r);
       break;
     case ISO_ECONNECT:
       fprintf(stderr,
@@ -290,8 +290,8 @@ static int send_job(const ctl* c, iso_job* job) {
       break;
   }
   poolctl__close_client(client, rc);
-  iso_buf_free(&perms);
-  iso_buf_free(&args);
+  iso_buf_close(&perms);
+  iso_buf_close(&args);
   return status;
 }
 
@@ -310,13 +310,13 @@ int poolctl__eval(const command* cmd, ctl* c) {
   iso_buf_init(&text);
   int sys = 0;
   if (poolctl__read_file(c->target, &text, &sys) != 0) {
-    iso_buf_free(&text);
+    iso_buf_close(&text);
     fprintf(stderr, "poolctl: cannot read %s: %s\n", c->target, strerror(sys));
     return EXIT_USAGE; /* the FILE named on the command line */
   }
   if (!iso_utf8_valid(text.data, text.len)) {
     /* the service takes module text as UTF-8 only (docs/protocol.md) */
-    iso_buf_free(&text);
+    iso_buf_close(&text);
     fprintf(stderr, "poolctl: %s is not UTF-8 text\n", c->target);
     return EXIT_USAGE;
   }
@@ -328,7 +328,7 @@ int poolctl__eval(const command* cmd, ctl* c) {
                  .source_len = text.len,
                  .module = base};
   int status = send_job(c, &job);
-  iso_buf_free(&text);
+  iso_buf_close(&text);
   return status;
 }
 

@@ -11,7 +11,7 @@ void iso_buf_init(iso_buf* b) {
   b->cap = 0;
 }
 
-void iso_buf_free(iso_buf* b) {
+void iso_buf_close(iso_buf* b) {
   if (b == NULL) {
     return;
   }

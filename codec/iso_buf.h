@@ -46,9 +46,18 @@ static inline iso_str iso_str_of(const char* s) {
  * Thread: any (the buffer is not shared). */
 void iso_buf_init(iso_buf* b);
 
-/* iso_buf_free: releases the memory and leaves an empty buffer (init state).
- * Destructor; accepts NULL. Thread: any. */
-void iso_buf_free(iso_buf* b);
+/* iso_buf_close: releases the memory and leaves an empty buffer (init
+ * state, so it may be used again). Destructor of the caller's storage;
+ * accepts NULL. Thread: any. */
+void iso_buf_close(iso_buf* b);
+
+/* iso_buf_free: the name of iso_buf_close in 0.1 (an iso_buf is the
+ * caller's storage: _init/_close). Deprecated; kept for code built
+ * against the installed headers. */
+__attribute__((deprecated("use iso_buf_close"))) static inline void
+iso_buf_free(iso_buf* b) {
+  iso_buf_close(b);
+}
 
 /* iso_buf_reset: forgets the contents but keeps the allocation for reuse.
  * Thread: any. */

@@ -489,7 +489,7 @@ void iso_mp_put_text(iso_mp_wr* w, const char* s, size_t n) {
   } else if (w->err == 0) {
     w->err = rc;
   }
-  iso_buf_free(&fixed);
+  iso_buf_close(&fixed);
 }
 
 void iso_mp_put_str(iso_mp_wr* w, const char* s, size_t n) {

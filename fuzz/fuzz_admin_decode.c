@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   iso_buf_init(&enc);
   rc = iso_admin_encode(&q, &enc);
   if (rc == ISO_ENOMEM) {
-    iso_buf_free(&enc);
+    iso_buf_close(&enc);
     return 0;
   }
   FUZZ_CHECK(rc == 0);
@@ -85,6 +85,6 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     default:
       break;
   }
-  iso_buf_free(&enc);
+  iso_buf_close(&enc);
   return 0;
 }

@@ -134,13 +134,13 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(iso_admin_encode_reply(&r3, &c) == 0);
     FUZZ_CHECK(c.len == b.len && memcmp(c.data, b.data, b.len) == 0);
     iso_admin_reply_close(&r3);
-    iso_buf_free(&c);
+    iso_buf_close(&c);
     iso_admin_reply_close(&r2);
   } else {
     FUZZ_CHECK(rc == ISO_ENOMEM || rc == ISO_ETOOBIG);
   }
-  iso_buf_free(&a);
-  iso_buf_free(&b);
+  iso_buf_close(&a);
+  iso_buf_close(&b);
   iso_admin_reply_close(&r);
   return 0;
 }

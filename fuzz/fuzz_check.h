@@ -66,7 +66,7 @@ static inline int fuzz_inside(const void* p,
 
 /* Encodes rp as the service would (iso_proto_encode_reply) and decodes
  * the bytes as a client would (iso_proto_decode_reply): 1 with *back (the
- * caller frees it with iso_result_free), 0 if memory ran out. Both must
+ * caller frees it with iso_result_close), 0 if memory ran out. Both must
  * succeed otherwise: the encoder takes any reply a harness builds from a
  * decoded message, and the decoder any reply the encoder wrote. */
 static inline int fuzz_reply_round_trip(const iso_proto_reply* rp,
@@ -75,13 +75,13 @@ static inline int fuzz_reply_round_trip(const iso_proto_reply* rp,
   iso_buf_init(&enc);
   int rc = iso_proto_encode_reply(rp, &enc);
   if (rc == ISO_ENOMEM) {
-    iso_buf_free(&enc);
+    iso_buf_close(&enc);
     return 0;
   }
   FUZZ_CHECK(rc == 0);
   rc = iso_proto_decode_reply(enc.data, enc.len, back);
   FUZZ_CHECK(rc == 0 || rc == ISO_ENOMEM);
-  iso_buf_free(&enc);
+  iso_buf_close(&enc);
   return rc == 0;
 }
 

@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(e.message[0] != 0 && fuzz_text_ok(e.message, sizeof e.message));
   }
   if (rc != 0) {
-    iso_buf_free(&out);
+    iso_buf_close(&out);
     return 0;
   }
   const uint8_t* mp = out.data + 1;
@@ -68,8 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(back.len == n && memcmp(back.data, mp, n) == 0);
     }
   }
-  iso_buf_free(&json);
-  iso_buf_free(&back);
-  iso_buf_free(&out);
+  iso_buf_close(&json);
+  iso_buf_close(&back);
+  iso_buf_close(&out);
   return 0;
 }

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(out.len >= 1 && out.data[0] == 'x');
   if (rc != 0) {
     FUZZ_CHECK(out.len == 1);
-    iso_buf_free(&out);
+    iso_buf_close(&out);
     return 0;
   }
   const char* text = (const char*)out.data + 1;
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(rc == ISO_ETOOBIG || rc == ISO_ENOMEM);
     FUZZ_CHECK(b.len == 0);
   }
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 
   /* valid JSON, and a fixed point */
   iso_buf mp, again;
@@ -71,8 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(again.len == len && memcmp(again.data, text, len) == 0);
     }
   }
-  iso_buf_free(&mp);
-  iso_buf_free(&again);
-  iso_buf_free(&out);
+  iso_buf_close(&mp);
+  iso_buf_close(&again);
+  iso_buf_close(&out);
   return 0;
 }

@@ -167,8 +167,8 @@ static void round_trip_request(const iso_proto_req* q) {
   FUZZ_CHECK(b->timeout_ms == (q->timeout_ms > 0 ? q->timeout_ms : -1));
   iso_proto_msg_close(&m);
 out:
-  iso_buf_free(&perms);
-  iso_buf_free(&enc);
+  iso_buf_close(&perms);
+  iso_buf_close(&enc);
   free(module);
   free(export_name);
 }
@@ -203,7 +203,7 @@ static void round_trip_reply(iso_bytes id, const char* errmsg, iso_bytes args) {
     FUZZ_CHECK(r.value_len == args.len &&
                memcmp(r.value, args.data, args.len) == 0);
   }
-  iso_result_free(&r);
+  iso_result_close(&r);
 }
 
 static void check_request(const iso_proto_req* q,

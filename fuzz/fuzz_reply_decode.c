@@ -91,7 +91,7 @@ static void check_result(const iso_result* r) {
     check_repaired(r->logs[i].text, r->logs[i].len, b.logs[i].text,
                    b.logs[i].len);
   }
-  iso_result_free(&b);
+  iso_result_close(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(rc == 0 || rc == ISO_EPROTO || rc == ISO_ENOMEM);
   if (rc == 0) {
     check_result(&one);
-    iso_result_free(&one);
+    iso_result_close(&one);
   } else {
     FUZZ_CHECK(zeroed(&one));
   }
@@ -116,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < n; i++) {
     if (rc == 0) {
       check_result(&many[i]);
-      iso_result_free(&many[i]);
+      iso_result_close(&many[i]);
     } else {
       FUZZ_CHECK(zeroed(&many[i]));
     }

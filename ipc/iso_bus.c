@@ -101,13 +101,13 @@ static void end_free(iso_bus_end* end) {
   free(end);
 }
 
-int iso_bus_open(const char* name,
-                 iso_bus_cb cb_a,
-                 void* arg_a,
-                 iso_bus_cb cb_b,
-                 void* arg_b,
-                 iso_bus_end** a,
-                 iso_bus_end** b) {
+int iso_bus_new(const char* name,
+                iso_bus_cb cb_a,
+                void* arg_a,
+                iso_bus_cb cb_b,
+                void* arg_b,
+                iso_bus_end** a,
+                iso_bus_end** b) {
   char url[256];
   snprintf(url, sizeof(url), "inproc://isopool-bus-%s", name);
   iso_bus_end *x = NULL, *y = NULL;
@@ -187,7 +187,7 @@ int iso_bus_send(iso_bus_end* end, void* const* items, size_t n) {
   return 0;
 }
 
-void iso_bus_close(iso_bus_end* end) {
+void iso_bus_free(iso_bus_end* end) {
   if (end == NULL) {
     return;
   }

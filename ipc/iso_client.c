@@ -24,13 +24,13 @@
  *     runs on another thread and wakes a caller that closes the client
  *     while slot_cb has not returned from nng_ctx_recv. So those two calls
  *     are made only between io_enter and io_leave, which count them under
- *     c->mu; iso_client_close sets `closing`, after which no new one
+ *     c->mu; iso_client_free sets `closing`, after which no new one
  *     starts (the request completes with ISO_ECLOSED instead), and waits
  *     for the count to reach 0.
  *   - the aio expiry thread, cancelling an aio whose deadline passed just
  *     as its reply came in, calls the protocol's cancel (which locks the
  *     socket) after the reply's callback woke the caller that closes. So
- *     iso_client_close frees the slots (nng_aio_free waits for an expiry
+ *     iso_client_free frees the slots (nng_aio_free waits for an expiry
  *     under way, nng_aio_stop does not) and closes their contexts before
  *     it closes the socket.
  *
@@ -182,7 +182,7 @@ static int io_enter(iso_client* c) {
 }
 
 /* After the call io_enter allowed. It touches only c, which
- * iso_client_close keeps until every io_leave is done: the slot itself may
+ * iso_client_free keeps until every io_leave is done: the slot itself may
  * have been completed and reused by then. */
 static void io_leave(iso_client* c) {
   pthread_mutex_lock(&c->mu);
@@ -219,12 +219,12 @@ static int slot_new(iso_client* c, slot** out) {
   return 0;
 }
 
-/* Before the socket closes (iso_client_close). */
+/* Before the socket closes (iso_client_free). */
 static void slot_free(slot* s) {
   nng_aio_free(s->aio); /* waits for a running callback and an expiry */
   nng_ctx_close(s->ctx);
-  iso_buf_free(&s->enc);
-  iso_buf_free(&s->ids);
+  iso_buf_close(&s->enc);
+  iso_buf_close(&s->ids);
   free(s->id_end);
   free(s);
 }
@@ -358,11 +358,11 @@ static void complete(slot* s, int rc, nng_msg* m) {
       rc = iso_proto_decode_reply(body, len, &res);
     }
     if (rc == 0 && !id_matches(s, 0, &res)) {
-      iso_result_free(&res);
+      iso_result_close(&res);
       rc = ISO_EPROTO;
     }
     s->cb(data, rc, rc == 0 ? &res : NULL);
-    iso_result_free(&res);
+    iso_result_close(&res);
   } else if (s->mode == MODE_BATCH) {
     size_t n = s->n;
     iso_result* res = NULL;
@@ -377,13 +377,13 @@ static void complete(slot* s, int rc, nng_msg* m) {
     }
     if (rc != 0 && res != NULL) {
       for (size_t i = 0; i < n; i++) {
-        iso_result_free(&res[i]);
+        iso_result_close(&res[i]);
       }
     }
     s->batch_cb(data, rc, rc == 0 ? res : NULL, rc == 0 ? n : 0);
     if (res != NULL) {
       for (size_t i = 0; i < n; i++) {
-        iso_result_free(&res[i]);
+        iso_result_close(&res[i]);
       }
       free(res);
     }
@@ -513,9 +513,9 @@ static int open_socket(iso_client* c,
   return from_nng(nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK));
 }
 
-int iso_client_open(const char* url,
-                    const iso_client_opts* opts,
-                    iso_client** out) {
+int iso_client_new(const char* url,
+                   const iso_client_opts* opts,
+                   iso_client** out) {
   static const iso_client_opts defaults;
   const iso_client_opts* o = opts ? opts : &defaults;
   if (out != NULL) {
@@ -554,14 +554,14 @@ int iso_client_open(const char* url,
   nng_duration resend = o->resend_ms > 0 ? o->resend_ms : NNG_DURATION_INFINITE;
   int rc = open_socket(c, url, o, resend);
   if (rc != 0) {
-    iso_client_close(c);
+    iso_client_free(c);
     return rc;
   }
   *out = c;
   return 0;
 }
 
-void iso_client_close(iso_client* c) {
+void iso_client_free(iso_client* c) {
   if (c == NULL) {
     return;
   }
@@ -762,7 +762,7 @@ static void waiter_init(waiter* w) {
   pthread_cond_init(&w->cv, NULL);
 }
 
-static void waiter_destroy(waiter* w) {
+static void waiter_close(waiter* w) {
   pthread_cond_destroy(&w->cv);
   pthread_mutex_destroy(&w->mu);
 }
@@ -773,7 +773,7 @@ static int waiter_wait(waiter* w) {
     pthread_cond_wait(&w->cv, &w->mu);
   }
   pthread_mutex_unlock(&w->mu);
-  waiter_destroy(w);
+  waiter_close(w);
   return w->rc;
 }
 
@@ -834,7 +834,7 @@ int iso_client_call(iso_client* c,
   s->data = &w;
   rc = slot_start(s);
   if (rc != 0) {
-    waiter_destroy(&w);
+    waiter_close(&w);
     return rc;
   }
   return waiter_wait(&w);
@@ -865,7 +865,7 @@ int iso_client_batch(iso_client* c,
   s->data = &w;
   rc = slot_start(s);
   if (rc != 0) {
-    waiter_destroy(&w);
+    waiter_close(&w);
     return rc;
   }
   return waiter_wait(&w);
@@ -902,7 +902,7 @@ int iso_client_request_raw(iso_client* c,
   s->data = &w;
   rc = slot_start(s);
   if (rc != 0) {
-    waiter_destroy(&w);
+    waiter_close(&w);
     return rc;
   }
   return waiter_wait(&w);

@@ -80,18 +80,18 @@ typedef struct iso_client_opts {
   int tls_insecure;
 } iso_client_opts;
 
-/* iso_client_open: creates a client dialing url ("ipc:///run/isopool.ipc",
+/* iso_client_new: creates a client dialing url ("ipc:///run/isopool.ipc",
  * "tcp://host:port", "tls+tcp://host:port"). Returns immediately; the
  * connection is made in the background (see DESIGN). Returns 0 with *out
  * set, ISO_EINVAL (bad url or options, a scheme this NNG lacks, tls+tcp://
  * without tls_ca_file or tls_insecure), ISO_ENOMEM, ISO_EIO (NNG failed).
  * Constructor; *out is owned by the caller, release it with
- * iso_client_close(). Thread: any. */
-int iso_client_open(const char* url,
-                    const iso_client_opts* opts,
-                    iso_client** out);
+ * iso_client_free(). Thread: any. */
+int iso_client_new(const char* url,
+                   const iso_client_opts* opts,
+                   iso_client** out);
 
-/* iso_client_close: completes every request in flight with ISO_ECLOSED
+/* iso_client_free: completes every request in flight with ISO_ECLOSED
  * (their callbacks run before this returns), closes the socket and frees
  * the client. With NNG 1.5.2 it can hang if a reply is being received as
  * the connection closes (iso_client.c): after ISO_ETIMEDOUT the server's
@@ -99,7 +99,21 @@ int iso_client_open(const char* url,
  * (poolctl does). Destructor; accepts NULL. Thread: any thread that is not
  * inside a callback of this client and while no other thread is in a
  * call on it. */
-void iso_client_close(iso_client* c);
+void iso_client_free(iso_client* c);
+
+/* iso_client_open, iso_client_close: the names of iso_client_new and
+ * iso_client_free in 0.1 (the library allocates a client: _new/_free).
+ * Deprecated; kept for code built against the installed headers. */
+__attribute__((deprecated("use iso_client_new"))) static inline int
+iso_client_open(const char* url,
+                const iso_client_opts* opts,
+                iso_client** out) {
+  return iso_client_new(url, opts, out);
+}
+__attribute__((deprecated("use iso_client_free"))) static inline void
+iso_client_close(iso_client* c) {
+  iso_client_free(c);
+}
 
 /* iso_client_connected: 1 if a connection to the server is up now. A hint:
  * it may change right after. Thread: any. */
@@ -109,7 +123,7 @@ int iso_client_connected(iso_client* c);
  * gets the next number of this client. Returns 0 with *out holding the
  * decoded reply (whatever its status: check out->status); else an error
  * (see above) and *out zeroed. Waits for a free slot if all are busy. The
- * caller owns *out: release it with iso_result_free(). Thread: any; many
+ * caller owns *out: release it with iso_result_close(). Thread: any; many
  * threads may call at once. */
 int iso_client_call(iso_client* c,
                     const iso_job* job,
@@ -120,7 +134,7 @@ int iso_client_call(iso_client* c,
  * message and waits for the reply. Returns 0 with out[0..n) in job order
  * (each with its own status; a server that refuses the whole batch gives
  * the same error in every entry); else an error and out[] zeroed. The
- * caller owns out[]: iso_result_free() each. Thread: any. */
+ * caller owns out[]: iso_result_close() each. Thread: any. */
 int iso_client_batch(iso_client* c,
                      const iso_job* jobs,
                      size_t n,
@@ -140,7 +154,7 @@ int iso_client_request_raw(iso_client* c,
  * the decoded reply when status is 0, else NULL. The library frees the
  * result after the callback returns; to keep it, copy the struct and zero
  * the original (`*mine = *result; memset(result, 0, sizeof *result);`).
- * Runs on an NNG thread: do not block, do not call iso_client_close() or
+ * Runs on an NNG thread: do not block, do not call iso_client_free() or
  * the blocking calls from it; iso_client_submit() is fine. */
 typedef void (*iso_client_cb)(void* data, int status, iso_result* result);
 

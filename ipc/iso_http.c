@@ -32,7 +32,7 @@ static void handler_cb(nng_aio* aio) {
   } else if (rc == 0) {
     nng_http_res_set_status(res, NNG_HTTP_STATUS_INTERNAL_SERVER_ERROR);
   }
-  iso_buf_free(&body);
+  iso_buf_close(&body);
   if (rc != 0) {
     nng_http_res_free(res);
     nng_aio_finish(aio, rc);
@@ -42,13 +42,13 @@ static void handler_cb(nng_aio* aio) {
   nng_aio_finish(aio, 0);
 }
 
-int iso_http_serve(const char* url,
-                   const char* content_type,
-                   iso_http_render_cb render,
-                   void* arg,
-                   iso_http** out,
-                   char* err,
-                   size_t errlen) {
+int iso_http_new(const char* url,
+                 const char* content_type,
+                 iso_http_render_cb render,
+                 void* arg,
+                 iso_http** out,
+                 char* err,
+                 size_t errlen) {
   iso_http* h = calloc(1, sizeof(*h));
   if (h == NULL) {
     snprintf(err, errlen, "out of memory");

@@ -21,17 +21,17 @@ typedef struct iso_http iso_http;
  * error (the client gets 500). Thread: an NNG thread. */
 typedef int (*iso_http_render_cb)(void* arg, iso_buf* out);
 
-/* iso_http_serve: constructor; listen on `url` (http:// only) and answer
+/* iso_http_new: constructor; listen on `url` (http:// only) and answer
  * GET on its path with render's output and `content_type`. Returns 0,
  * ISO_EINVAL (a bad URL, with err) or ISO_EIO (cannot listen, with err).
  * Thread: any. */
-int iso_http_serve(const char* url,
-                   const char* content_type,
-                   iso_http_render_cb render,
-                   void* arg,
-                   iso_http** out,
-                   char* err,
-                   size_t errlen);
+int iso_http_new(const char* url,
+                 const char* content_type,
+                 iso_http_render_cb render,
+                 void* arg,
+                 iso_http** out,
+                 char* err,
+                 size_t errlen);
 
 /* iso_http_free: destructor; stops serving (waits for requests in
  * progress). Accepts NULL. Thread: not an NNG callback of it. */

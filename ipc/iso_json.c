@@ -290,7 +290,7 @@ static int emit_key(iso_mp_rd* r, jw* w, int depth) {
   if (rc == 0) {
     put_string(w, tmp.data, tmp.len);
   }
-  iso_buf_free(&tmp);
+  iso_buf_close(&tmp);
   return rc;
 }
 
@@ -802,7 +802,7 @@ int iso_json_to_msgpack_ex(const char* text,
   if (rc == 0 && j.w.err != 0) {
     rc = j.w.err;
   }
-  iso_buf_free(&j.scratch);
+  iso_buf_close(&j.scratch);
   if (rc != 0) {
     out->len = mark;
   }

@@ -312,7 +312,7 @@ int iso_proto_encode_batch(const iso_job* jobs, size_t n, iso_buf* out);
 /* ---- replies: client side ----------------------------------------------- */
 
 /* A decoded reply. Owns its memory (one block): strings are NUL-terminated
- * copies, never NULL ("" when absent). Release with iso_result_free(). */
+ * copies, never NULL ("" when absent). Release with iso_result_close(). */
 typedef struct iso_result {
   iso_status status;
   const uint8_t* id; /* raw msgpack of the echoed id */
@@ -347,9 +347,17 @@ int iso_proto_decode_batch_reply(const uint8_t* buf,
                                  iso_result* out,
                                  size_t n);
 
-/* iso_result_free: releases a result and zeroes it. Destructor; accepts
- * NULL and zeroed results. Thread: any. */
-void iso_result_free(iso_result* r);
+/* iso_result_close: releases a result and zeroes it. Destructor of the
+ * caller's storage; accepts NULL and zeroed results. Thread: any. */
+void iso_result_close(iso_result* r);
+
+/* iso_result_free: the name of iso_result_close in 0.1 (a result is
+ * the caller's storage: _close). Deprecated; kept for code built against
+ * the installed headers. */
+__attribute__((deprecated("use iso_result_close"))) static inline void
+iso_result_free(iso_result* r) {
+  iso_result_close(r);
+}
 
 #ifdef __cplusplus
 }

@@ -426,7 +426,7 @@ static int make_result(const rview* given, iso_result* out) {
   return 0;
 }
 
-void iso_result_free(iso_result* r) {
+void iso_result_close(iso_result* r) {
   if (r == NULL) {
     return;
   }
@@ -543,7 +543,7 @@ int iso_proto_decode_batch_reply(const uint8_t* buf,
   }
   if (rc != 0) {
     for (size_t i = 0; i < n; i++) {
-      iso_result_free(&out[i]);
+      iso_result_close(&out[i]);
     }
   }
   return rc;

@@ -46,7 +46,7 @@ static void slow_send_cb(void* arg) {
   free(s);
 }
 
-int iso_queue_open(const char* name, iso_queue** out) {
+int iso_queue_new(const char* name, iso_queue** out) {
   iso_queue* q = calloc(1, sizeof(*q));
   if (q == NULL) {
     return ISO_ENOMEM;
@@ -134,7 +134,7 @@ void iso_queue_shutdown(iso_queue* q,
   nng_close(q->pull); /* wakes the receivers */
 }
 
-void iso_queue_close(iso_queue* q) {
+void iso_queue_free(iso_queue* q) {
   if (q == NULL) {
     return;
   }

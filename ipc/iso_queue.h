@@ -11,7 +11,7 @@
  * DESIGN: iso_queue_send never blocks the sender (a worker's loop): it
  * tries a non-blocking send and, when the buffers are full (every op
  * thread busy and 1024 items waiting), hands the message to an nng_aio
- * that completes when there is room. iso_queue_close wakes every
+ * that completes when there is room. iso_queue_shutdown wakes every
  * receiver with ISO_ECLOSED.
  */
 #ifndef ISO_QUEUE_H
@@ -25,12 +25,12 @@ extern "C" {
 
 typedef struct iso_queue iso_queue;
 
-/* iso_queue_open: constructor; a queue named `name` (unique in the
+/* iso_queue_new: constructor; a queue named `name` (unique in the
  * process). Returns 0 and *out, or ISO_EIO/ISO_ENOMEM. Thread: any. */
-int iso_queue_open(const char* name, iso_queue** out);
+int iso_queue_new(const char* name, iso_queue** out);
 
 /* iso_queue_send: put `item` in. Returns 0 (it will reach one receiver,
- * unless the queue is closed first: see iso_queue_close), ISO_ECLOSED or
+ * unless the queue is closed first: see iso_queue_shutdown), ISO_ECLOSED or
  * ISO_ENOMEM. Thread: any; never blocks. */
 int iso_queue_send(iso_queue* q, void* item);
 
@@ -41,13 +41,13 @@ int iso_queue_recv(iso_queue* q, void** item);
 /* iso_queue_shutdown: wake every receiver with ISO_ECLOSED and refuse new
  * items; items still inside are handed to drain_cb(item, arg) (may be
  * NULL), so the caller can free them. Call it, join the receivers, then
- * iso_queue_close. Thread: not a receiver. */
+ * iso_queue_free. Thread: not a receiver. */
 void iso_queue_shutdown(iso_queue* q,
                         void (*drain_cb)(void* item, void* arg),
                         void* arg);
 
-/* iso_queue_close: destructor. Accepts NULL. Thread: not a receiver. */
-void iso_queue_close(iso_queue* q);
+/* iso_queue_free: destructor. Accepts NULL. Thread: not a receiver. */
+void iso_queue_free(iso_queue* q);
 
 #ifdef __cplusplus
 }

@@ -187,10 +187,10 @@ static int set_tls(nng_listener l,
   return 0;
 }
 
-int iso_server_start(const iso_server_opts* o,
-                     iso_server** out,
-                     char* err,
-                     size_t errlen) {
+int iso_server_new(const iso_server_opts* o,
+                   iso_server** out,
+                   char* err,
+                   size_t errlen) {
   if (o == NULL || o->nurls == 0 || o->cb == NULL) {
     snprintf(err, errlen, "no URL to listen on");
     return ISO_EINVAL;

@@ -57,13 +57,13 @@ typedef struct iso_server_opts {
   void* arg;                      /* for both callbacks */
 } iso_server_opts;
 
-/* iso_server_start: constructor; listens and starts receiving. Returns 0,
+/* iso_server_new: constructor; listens and starts receiving. Returns 0,
  * or ISO_EINVAL / ISO_EIO with `err` naming the URL and NNG's reason.
  * Thread: any. */
-int iso_server_start(const iso_server_opts* opts,
-                     iso_server** out,
-                     char* err,
-                     size_t errlen);
+int iso_server_new(const iso_server_opts* opts,
+                   iso_server** out,
+                   char* err,
+                   size_t errlen);
 
 /* iso_server_reply: send `len` bytes back on req's context (copied) and
  * let the context take the next request. Thread: any. */

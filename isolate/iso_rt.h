@@ -46,7 +46,7 @@ typedef enum iso_js_error_kind {
   ISO_JS_IN_PROMISE /* "error: Uncaught (in promise) Error: boom" */
 } iso_js_error_kind;
 
-/* A JavaScript error as plain, owned data. Freed with iso_js_error_clear
+/* A JavaScript error as plain, owned data. Freed with iso_js_error_close
  * (accepts a zeroed struct). Thread: any, like the formatter below. */
 typedef struct iso_js_error {
   char* name;    /* "Error", "TypeError", ...; NULL for a thrown non-Error */
@@ -56,7 +56,7 @@ typedef struct iso_js_error {
   int code; /* ISO_EJS, ISO_ESTALL, ISO_ENOENT, ISO_ETERMINATED, ... */
 } iso_js_error;
 
-void iso_js_error_clear(iso_js_error* e);
+void iso_js_error_close(iso_js_error* e);
 
 /* iso_js_error_format: the Deno-style text, "error: Uncaught Error: boom\n
  * at file:///...". Returns a malloc'd string the caller frees. */

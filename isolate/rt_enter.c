@@ -25,7 +25,7 @@
 
 /* ---- errors ---- */
 
-void iso_js_error_clear(iso_js_error* e) {
+void iso_js_error_close(iso_js_error* e) {
   if (e == NULL) {
     return;
   }
@@ -41,7 +41,7 @@ void iso__rt_error_set(iso_js_error* e,
                        const char* name,
                        const char* fmt,
                        ...) {
-  iso_js_error_clear(e);
+  iso_js_error_close(e);
   char buf[2048];
   va_list ap;
   va_start(ap, fmt);
@@ -64,7 +64,7 @@ void iso__rt_error_from_exc(iso_js_error* e,
                             v8s_exc* exc,
                             iso_js_error_kind k,
                             int code) {
-  iso_js_error_clear(e);
+  iso_js_error_close(e);
   e->name = exc->name;
   e->message = exc->message ? exc->message : strdup("");
   e->stack = exc->stack;
@@ -159,19 +159,19 @@ void iso__rt_stopped_error(iso_rt* rt, iso_js_error* e) {
  * are stopped ones, the rest fail with ISO_ELOST, and the realm is broken
  * (no new work; see iso_realm_broken). `stopped` is the evaluation the
  * stop was for, if known. */
-void iso__rt_microtasks_lost(iso_realm* realm, iso_eval* stopped) {
+void iso__rt_microtasks_lost(iso_realm* realm, rt_eval* stopped) {
   iso_rt* rt = realm->rt;
   if (!v8s_microtasks_dropped(rt->iso) || realm->cbs.job_error_cb == NULL) {
     return;
   }
   realm->broken = 1;
   uint64_t now = uv_hrtime();
-  for (iso_eval* ev = realm->evals; ev != NULL; ev = ev->next) {
+  for (rt_eval* ev = realm->evals; ev != NULL; ev = ev->next) {
     if (ev == stopped || ev->cancelled ||
         (ev->state != EV_EVALUATING && ev->state != EV_AWAITING)) {
       continue;
     }
-    iso_js_error_clear(&ev->err);
+    iso_js_error_close(&ev->err);
     if (ev->deadline_ns != 0 && ev->deadline_ns <= now) {
       iso__rt_stopped_error(rt, &ev->err);
     } else {
@@ -205,7 +205,7 @@ int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
     iso__rt_stopped_error(rt, &e);
     iso__rt_realm_error(realm, NULL, &e);
     if (exc != NULL) {
-      v8s_exc_clear(exc);
+      v8s_exc_close(exc);
     }
     if (!realm->freed) {
       iso__rt_microtasks_lost(realm, NULL);
@@ -224,7 +224,7 @@ int iso__rt_leave_hook(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
     iso__rt_error_from_exc(&e, exc, ISO_JS_UNCAUGHT, ISO_EJS);
     iso__rt_realm_error(realm, NULL, &e);
   }
-  v8s_exc_clear(exc);
+  v8s_exc_close(exc);
   return rc;
 }
 
@@ -238,12 +238,12 @@ void iso__rt_realm_error(iso_realm* realm, void* culprit, iso_js_error* err) {
   realm->rt->in_tick++; /* as in iso__rt_realm_fail */
   realm->cbs.job_error_cb(realm, realm->data, culprit, err);
   realm->rt->in_tick--;
-  iso_js_error_clear(err);
+  iso_js_error_close(err);
 }
 
 void iso__rt_realm_fail(iso_realm* realm, iso_js_error* err) {
   if (realm->failed || realm->freed) {
-    iso_js_error_clear(err);
+    iso_js_error_close(err);
     return;
   }
   realm->failed = 1;
@@ -261,7 +261,7 @@ void iso__rt_realm_fail(iso_realm* realm, iso_js_error* err) {
     fprintf(stderr, "%s\n", text ? text : "error");
     free(text);
   }
-  iso_js_error_clear(err);
+  iso_js_error_close(err);
 }
 
 /* A V8 task (a FinalizationRegistry cleanup) runs JavaScript outside

@@ -28,10 +28,10 @@ static const char kDynStall[] =
 /* The seed removes the evaluation promise from pending_promise_exceptions:
  * the runtime reports its rejection itself. */
 static void forget_rejection(iso_realm* realm, v8s_ref promise) {
-  iso_rejection** pp = &realm->pending_promise_exceptions;
+  rt_rejection** pp = &realm->pending_promise_exceptions;
   while (*pp != NULL) {
     if (v8s_ref_same(realm->rt->iso, (*pp)->promise, promise)) {
-      iso_rejection* r = *pp;
+      rt_rejection* r = *pp;
       *pp = r->next;
       v8s_ref_free(realm->rt->iso, r->promise);
       v8s_ref_free(realm->rt->iso, r->reason);
@@ -44,16 +44,16 @@ static void forget_rejection(iso_realm* realm, v8s_ref promise) {
 
 /* JavaScript entered for one evaluation: its own deadline, else the
  * realm's. */
-static void enter_eval(iso_rt* rt, iso_realm* realm, const iso_eval* ev) {
+static void enter_eval(iso_rt* rt, iso_realm* realm, const rt_eval* ev) {
   iso__rt_enter_until(
       rt, ev->deadline_ns != 0 ? ev->deadline_ns : realm->deadline_ns);
 }
 
-void iso__rt_eval_free(iso_rt* rt, iso_eval* ev) {
+void iso__rt_eval_free(iso_rt* rt, rt_eval* ev) {
   iso__rt_load_free(ev->load);
   v8s_ref_free(rt->iso, ev->promise);
   v8s_ref_free(rt->iso, ev->value);
-  iso_js_error_clear(&ev->err);
+  iso_js_error_close(&ev->err);
   free(ev->export_name);
   free(ev->args_mp);
   for (int i = 0; i < ev->argc; i++) {
@@ -63,7 +63,7 @@ void iso__rt_eval_free(iso_rt* rt, iso_eval* ev) {
   free(ev);
 }
 
-void iso__rt_dyn_free(iso_rt* rt, iso_dyn* d) {
+void iso__rt_dyn_free(iso_rt* rt, rt_dyn* d) {
   iso__rt_load_free(d->load);
   v8s_ref_free(rt->iso, d->resolver);
   v8s_ref_free(rt->iso, d->promise);
@@ -73,7 +73,7 @@ void iso__rt_dyn_free(iso_rt* rt, iso_dyn* d) {
 int iso_realm_eval_cancel(iso_realm* realm, void* data) {
   assert(iso__rt_on_thread(realm->rt));
   int n = 0;
-  for (iso_eval* e = realm->evals; e != NULL; e = e->next) {
+  for (rt_eval* e = realm->evals; e != NULL; e = e->next) {
     if (e->data == data && !e->cancelled) {
       e->cancelled = 1;
       /* its ops in flight are forgotten when they come back */
@@ -99,7 +99,7 @@ int iso__rt_realm_tag_cancelled(const iso_realm* realm, uint32_t tag) {
 /* ---- evaluations ---- */
 
 /* Appends, so evaluations finish in submission order when they can. */
-static void eval_append(iso_realm* realm, iso_eval* ev) {
+static void eval_append(iso_realm* realm, rt_eval* ev) {
   if (realm->evals_tail != NULL) {
     realm->evals_tail->next = ev;
   } else {
@@ -122,7 +122,7 @@ int iso_realm_eval(iso_realm* realm,
     return ISO_ECLOSED;
   }
   iso_rt* rt = realm->rt;
-  iso_eval* ev = calloc(1, sizeof(*ev));
+  rt_eval* ev = calloc(1, sizeof(*ev));
   if (ev == NULL) {
     return ISO_ENOMEM;
   }
@@ -150,7 +150,7 @@ int iso_realm_eval(iso_realm* realm,
   /* warm path: a specifier evaluated before */
   if (o->specifier != NULL && o->source == NULL) {
     for (unsigned i = 0; i < 4; i++) {
-      iso_mod* m = realm->spec_cache[i].mod;
+      rt_mod* m = realm->spec_cache[i].mod;
       if (m != NULL && m->evaluated &&
           strcmp(realm->spec_cache[i].spec, o->specifier) == 0) {
         ev->mod = m;
@@ -191,7 +191,7 @@ int iso_realm_eval(iso_realm* realm,
     free(url);
     ev->state = EV_FAILED;
   } else {
-    iso_mod* m = iso__rt_mod_find(realm, url);
+    rt_mod* m = iso__rt_mod_find(realm, url);
     if (o->source != NULL && (m == NULL || m->state == MOD_FAILED)) {
       /* each module is compiled once per realm: a source only counts the
        * first time (or after it failed) */
@@ -246,7 +246,7 @@ int iso_realm_eval(iso_realm* realm,
 /* Ends a JavaScript entry made for one evaluation: a stop (termination,
  * the heap limit) fails that evaluation, not its realm; a thrown value
  * becomes its error. Returns rc. */
-static int eval_leave(iso_realm* realm, iso_eval* ev, int rc, v8s_exc* exc) {
+static int eval_leave(iso_realm* realm, rt_eval* ev, int rc, v8s_exc* exc) {
   realm->current = NULL;
   v8s_set_job_tag(realm->rt->iso, realm->ctx, 0);
   iso__rt_leave(realm->rt, NULL, rc, exc);
@@ -267,7 +267,7 @@ static int eval_leave(iso_realm* realm, iso_eval* ev, int rc, v8s_exc* exc) {
 
 /* Takes the evaluated module's export, calls it if asked, and starts
  * awaiting the value. */
-static void eval_take_export(iso_realm* realm, iso_eval* ev) {
+static void eval_take_export(iso_realm* realm, rt_eval* ev) {
   iso_rt* rt = realm->rt;
   v8s_ref ns = 0, value = 0, result = 0;
   v8s_exc exc = {0};
@@ -314,7 +314,7 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
   if (rc != 0) {
     ev->state = EV_FAILED;
   }
-  v8s_exc_clear(&exc);
+  v8s_exc_close(&exc);
   v8s_ref_free(rt->iso, ns);
   v8s_ref_free(rt->iso, value);
 }
@@ -323,8 +323,8 @@ static void eval_take_export(iso_realm* realm, iso_eval* ev) {
  * mod_evaluate_inner). Returns 0 with *promise, or an error in *err.
  * With ev == NULL (a dynamic import), a stop fails the realm. */
 static int instantiate_evaluate(iso_realm* realm,
-                                iso_eval* ev,
-                                iso_mod* m,
+                                rt_eval* ev,
+                                rt_mod* m,
                                 v8s_ref* promise,
                                 iso_js_error* err) {
   iso_rt* rt = realm->rt;
@@ -353,13 +353,13 @@ static int instantiate_evaluate(iso_realm* realm,
       iso__rt_error_from_exc(err, &exc, ISO_JS_UNCAUGHT, rc);
     }
   }
-  v8s_exc_clear(&exc);
+  v8s_exc_close(&exc);
   return rc;
 }
 
 /* Reads a settled promise: 0 fulfilled, ISO_EJS rejected (err filled). */
 static int settled(iso_realm* realm,
-                   iso_eval* ev,
+                   rt_eval* ev,
                    v8s_ref promise,
                    int state,
                    iso_js_error* err) {
@@ -375,7 +375,7 @@ static int settled(iso_realm* realm,
   v8s_ref_free(rt->iso, reason);
   if (exc.terminated) {
     /* the reason's getters or traps ran past the deadline */
-    v8s_exc_clear(&exc);
+    v8s_exc_close(&exc);
     iso__rt_stopped_error(rt, err);
     return ISO_ETERMINATED;
   }
@@ -385,7 +385,7 @@ static int settled(iso_realm* realm,
 
 /* Reads the state of the evaluation's promise (the seed's
  * evaluate_pending_module); a rejection moves it to EV_FAILED. */
-static int poll_promise(iso_realm* realm, iso_eval* ev) {
+static int poll_promise(iso_realm* realm, rt_eval* ev) {
   int st = v8s_promise_state(realm->rt->iso, ev->promise);
   if (st == V8S_REJECTED) {
     settled(realm, ev, ev->promise, st, &ev->err);
@@ -396,7 +396,7 @@ static int poll_promise(iso_realm* realm, iso_eval* ev) {
 
 /* Moves one evaluation as far as it can go; returns 1 when finished (its
  * callback has been called). */
-static int eval_step(iso_realm* realm, iso_eval* ev) {
+static int eval_step(iso_realm* realm, rt_eval* ev) {
   iso_rt* rt = realm->rt;
   for (;;) {
     if (ev->cancelled) {
@@ -476,7 +476,7 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
         }
         v8s_ref_free(rt->iso, value);
         if (rc != 0) {
-          iso_buf_free(&mp);
+          iso_buf_close(&mp);
         }
         if (rc == ISO_ETERMINATED) {
           ev->state = EV_FAILED;
@@ -489,7 +489,7 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
           continue;
         }
         ev->cb(realm, ev->data, 0, mp.data, mp.len, NULL);
-        iso_buf_free(&mp);
+        iso_buf_close(&mp);
         return 1;
       }
       case EV_FAILED:
@@ -507,11 +507,11 @@ static int eval_step(iso_realm* realm, iso_eval* ev) {
 }
 
 /* Removes ev, which *pp points to, from the realm's list. */
-static void eval_unlink(iso_realm* realm, iso_eval** pp, iso_eval* ev) {
+static void eval_unlink(iso_realm* realm, rt_eval** pp, rt_eval* ev) {
   *pp = ev->next;
   if (realm->evals_tail == ev) {
     realm->evals_tail = NULL;
-    for (iso_eval* e = realm->evals; e != NULL; e = e->next) {
+    for (rt_eval* e = realm->evals; e != NULL; e = e->next) {
       realm->evals_tail = e;
     }
   }
@@ -519,9 +519,9 @@ static void eval_unlink(iso_realm* realm, iso_eval** pp, iso_eval* ev) {
 
 /* The seed's evaluate_pending_module, for every evaluation in the realm. */
 static void evaluate_pending_modules(iso_realm* realm) {
-  iso_eval** pp = &realm->evals;
+  rt_eval** pp = &realm->evals;
   while (*pp != NULL && !realm->failed && !realm->freed) {
-    iso_eval* ev = *pp;
+    rt_eval* ev = *pp;
     if (eval_step(realm, ev)) {
       /* callbacks only append, so pp still leads to ev */
       eval_unlink(realm, pp, ev);
@@ -539,7 +539,7 @@ static void evaluate_pending_modules(iso_realm* realm) {
  * that function, which the watchdog must be able to stop. A stop fails the
  * realm (iso__rt_leave). */
 static void dyn_settle(iso_realm* realm,
-                       iso_dyn* d,
+                       rt_dyn* d,
                        const iso_js_error* err,
                        v8s_ref reason) {
   iso_rt* rt = realm->rt;
@@ -569,9 +569,9 @@ static void dyn_settle(iso_realm* realm,
 /* The seed's prepare/poll/evaluate_dyn_imports. */
 static void evaluate_dyn_imports(iso_realm* realm) {
   iso_rt* rt = realm->rt;
-  iso_dyn** pp = &realm->dyns;
+  rt_dyn** pp = &realm->dyns;
   while (*pp != NULL && !realm->failed && !realm->freed) {
-    iso_dyn* d = *pp;
+    rt_dyn* d = *pp;
     /* settled below: with a load error, an evaluation error, the
      * evaluation's rejection, or (none of these) its namespace */
     int finished = 0;
@@ -591,7 +591,7 @@ static void evaluate_dyn_imports(iso_realm* realm) {
     if (!finished && d->state == DYN_READY) {
       if (instantiate_evaluate(realm, NULL, d->mod, &d->promise, &err) != 0) {
         if (realm->failed || realm->freed) {
-          iso_js_error_clear(&err);
+          iso_js_error_close(&err);
           return;
         }
         finished = 1;
@@ -611,7 +611,7 @@ static void evaluate_dyn_imports(iso_realm* realm) {
     if (finished) {
       *pp = d->next;
       dyn_settle(realm, d, err.message != NULL ? &err : NULL, reason);
-      iso_js_error_clear(&err);
+      iso_js_error_close(&err);
       v8s_ref_free(rt->iso, reason);
       iso__rt_dyn_free(rt, d);
     } else {
@@ -623,7 +623,7 @@ static void evaluate_dyn_imports(iso_realm* realm) {
 /* ---- the realm's tick ---- */
 
 static int has_dyn(const iso_realm* r, int evaluating) {
-  for (const iso_dyn* d = r->dyns; d != NULL; d = d->next) {
+  for (const rt_dyn* d = r->dyns; d != NULL; d = d->next) {
     if ((d->state == DYN_EVALUATING) == (evaluating != 0)) {
       return 1;
     }
@@ -632,7 +632,7 @@ static int has_dyn(const iso_realm* r, int evaluating) {
 }
 
 static int has_eval(const iso_realm* r, int evaluating) {
-  for (const iso_eval* e = r->evals; e != NULL; e = e->next) {
+  for (const rt_eval* e = r->evals; e != NULL; e = e->next) {
     if (e->cancelled) {
       continue;
     }
@@ -648,7 +648,7 @@ static int has_eval(const iso_realm* r, int evaluating) {
  * the realm (a realm that survives its errors reports each of them). */
 static void check_promise_exceptions(iso_realm* realm) {
   iso_rt* rt = realm->rt;
-  iso_rejection* r;
+  rt_rejection* r;
   while ((r = realm->pending_promise_exceptions) != NULL && !realm->failed &&
          !realm->freed) {
     realm->pending_promise_exceptions = r->next;
@@ -695,9 +695,9 @@ void iso__rt_realm_tick(iso_realm* realm) {
   if (has_pending_module_evaluation && !has_pending_ops &&
       !has_pending_dyn_imports && !has_pending_dyn_module_evaluation) {
     /* every evaluation still waiting fails with the seed's message */
-    iso_eval** pp = &realm->evals;
+    rt_eval** pp = &realm->evals;
     while (*pp != NULL && !realm->freed) {
-      iso_eval* ev = *pp;
+      rt_eval* ev = *pp;
       if (!ev->cancelled &&
           (ev->state == EV_EVALUATING || ev->state == EV_AWAITING)) {
         iso__rt_error_set(&ev->err, ISO_ESTALL, ISO_JS_PLAIN, "Error", "%s",

@@ -1,7 +1,7 @@
 /* rt_load.c: the asynchronous, recursive module loader, and V8's host
  * callbacks for imports.
  *
- * A load (iso_load, rt_private.h: the seed's load_main_module, or a
+ * A load (rt_load, rt_private.h: the seed's load_main_module, or a
  * dynamic import's preparation) visits a module graph: each record not
  * compiled yet is read (rt_read.c) and compiled when its source arrives
  * (rt_modules.c); its static imports are then visited by every load
@@ -28,16 +28,16 @@
 
 /* ---- loads ---- */
 
-static void load_finish(iso_load* load) {
+static void load_finish(rt_load* load) {
   if (!load->done && load->pending == 0) {
     load->done = 1;
     iso__rt_wake(load->realm->rt);
   }
 }
 
-static void load_fail(iso_load* load, iso_js_error* err) {
+static void load_fail(rt_load* load, iso_js_error* err) {
   if (load->done) {
-    iso_js_error_clear(err);
+    iso_js_error_close(err);
     return;
   }
   load->err = *err;
@@ -50,7 +50,7 @@ static void load_fail(iso_load* load, iso_js_error* err) {
  * slots (a power of two, at most half full; NULL is an empty slot), so a
  * graph whose modules import one another many times is visited in linear
  * time. */
-static size_t slot_of(const iso_mod* m, size_t cap) {
+static size_t slot_of(const rt_mod* m, size_t cap) {
   uint64_t x = (uint64_t)(uintptr_t)m;
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdull; /* a 64-bit mix (murmur3's finaliser) */
@@ -58,7 +58,7 @@ static size_t slot_of(const iso_mod* m, size_t cap) {
   return (size_t)x & (cap - 1);
 }
 
-static int visited(const iso_load* load, const iso_mod* m) {
+static int visited(const rt_load* load, const rt_mod* m) {
   if (load->capvisited == 0) {
     return 0;
   }
@@ -74,15 +74,15 @@ static int visited(const iso_load* load, const iso_mod* m) {
 }
 
 /* Adds m (not in the set yet). Returns 0 or ISO_ENOMEM. */
-static int visit_add(iso_load* load, iso_mod* m) {
+static int visit_add(rt_load* load, rt_mod* m) {
   if (2 * (load->nvisited + 1) > load->capvisited) {
     size_t cap = load->capvisited ? load->capvisited * 2 : 16;
-    iso_mod** n = calloc(cap, sizeof(*n));
+    rt_mod** n = calloc(cap, sizeof(*n));
     if (n == NULL) {
       return ISO_ENOMEM;
     }
     for (size_t i = 0; i < load->capvisited; i++) {
-      iso_mod* v = load->visited[i];
+      rt_mod* v = load->visited[i];
       if (v != NULL) {
         size_t j = slot_of(v, cap);
         while (n[j] != NULL) {
@@ -104,13 +104,13 @@ static int visit_add(iso_load* load, iso_mod* m) {
   return 0;
 }
 
-static void load_visit(iso_load* load,
-                       iso_mod* m,
+static void load_visit(rt_load* load,
+                       rt_mod* m,
                        const char* importer,
                        const char* specifier);
 
 /* Visits the static imports of a compiled record. */
-static void visit_children(iso_load* load, iso_mod* m) {
+static void visit_children(rt_load* load, rt_mod* m) {
   iso_realm* realm = load->realm;
   for (size_t i = 0; i < m->req.n && !load->done; i++) {
     char err[1024];
@@ -133,7 +133,7 @@ static void visit_children(iso_load* load, iso_mod* m) {
       load_fail(load, &e);
       return;
     }
-    iso_mod* child = iso__rt_mod_get(realm, url, is_json);
+    rt_mod* child = iso__rt_mod_get(realm, url, is_json);
     free(url);
     if (child == NULL) {
       iso_js_error e = {0};
@@ -145,8 +145,8 @@ static void visit_children(iso_load* load, iso_mod* m) {
   }
 }
 
-static void fail_from_mod(iso_load* load,
-                          iso_mod* m,
+static void fail_from_mod(rt_load* load,
+                          rt_mod* m,
                           const char* importer,
                           const char* specifier) {
   iso_js_error e = {0};
@@ -171,8 +171,8 @@ static void fail_from_mod(iso_load* load,
   load_fail(load, &e);
 }
 
-static void load_visit(iso_load* load,
-                       iso_mod* m,
+static void load_visit(rt_load* load,
+                       rt_mod* m,
                        const char* importer,
                        const char* specifier) {
   if (load->done || visited(load, m)) {
@@ -200,7 +200,7 @@ static void load_visit(iso_load* load,
     default:
       break;
   }
-  iso_waiter* w = calloc(1, sizeof(*w));
+  rt_waiter* w = calloc(1, sizeof(*w));
   if (w == NULL) {
     iso_js_error e = {0};
     iso__rt_error_set(&e, ISO_ENOMEM, ISO_JS_PLAIN, "Error", "out of memory");
@@ -225,12 +225,12 @@ static void load_visit(iso_load* load,
 
 /* The record's source arrived (compiled, or it failed): tells every
  * load waiting on it. */
-void iso__rt_mod_ready(iso_realm* realm, iso_mod* m) {
-  iso_waiter* w = m->waiters;
+void iso__rt_mod_ready(iso_realm* realm, rt_mod* m) {
+  rt_waiter* w = m->waiters;
   m->waiters = NULL;
   while (w != NULL) {
-    iso_waiter* next = w->next;
-    iso_load* load = w->load;
+    rt_waiter* next = w->next;
+    rt_load* load = w->load;
     if (!load->done) {
       load->pending--;
       if (m->state == MOD_COMPILED) {
@@ -247,8 +247,8 @@ void iso__rt_mod_ready(iso_realm* realm, iso_mod* m) {
   }
 }
 
-iso_load* iso__rt_load_new(iso_realm* realm, iso_mod* root) {
-  iso_load* load = calloc(1, sizeof(*load));
+rt_load* iso__rt_load_new(iso_realm* realm, rt_mod* root) {
+  rt_load* load = calloc(1, sizeof(*load));
   if (load == NULL) {
     return NULL;
   }
@@ -259,7 +259,7 @@ iso_load* iso__rt_load_new(iso_realm* realm, iso_mod* root) {
   return load;
 }
 
-void iso__rt_load_free(iso_load* load) {
+void iso__rt_load_free(rt_load* load) {
   if (load == NULL) {
     return;
   }
@@ -267,13 +267,13 @@ void iso__rt_load_free(iso_load* load) {
    * records it visited can have them), its count, and a failed record
    * nobody else holds */
   for (size_t i = 0; i < load->capvisited; i++) {
-    iso_mod* m = load->visited[i];
+    rt_mod* m = load->visited[i];
     if (m == NULL) {
       continue;
     }
-    iso_waiter** pp = &m->waiters;
+    rt_waiter** pp = &m->waiters;
     while (load->pending > 0 && *pp != NULL) {
-      iso_waiter* w = *pp;
+      rt_waiter* w = *pp;
       if (w->load == load) {
         *pp = w->next;
         free(w->importer);
@@ -286,7 +286,7 @@ void iso__rt_load_free(iso_load* load) {
     m->loads--;
     iso__rt_mod_release_failed(load->realm, m);
   }
-  iso_js_error_clear(&load->err);
+  iso_js_error_close(&load->err);
   free(load->visited);
   free(load);
 }
@@ -300,7 +300,7 @@ v8s_ref iso__rt_host_resolve(void* realm_p,
                              char* err,
                              size_t errlen) {
   iso_realm* realm = realm_p;
-  iso_mod* from = iso__rt_mod_by_ref(realm, referrer);
+  rt_mod* from = iso__rt_mod_by_ref(realm, referrer);
   if (from == NULL) {
     snprintf(err, errlen, "Cannot resolve \"%s\": unknown importer", specifier);
     return 0;
@@ -310,7 +310,7 @@ v8s_ref iso__rt_host_resolve(void* realm_p,
       0) {
     return 0;
   }
-  iso_mod* m = iso__rt_mod_find(realm, url);
+  rt_mod* m = iso__rt_mod_find(realm, url);
   int is_json = 0;
   if (iso__rt_json_type(type, url, &is_json, err, errlen) != 0) {
     free(url);
@@ -337,7 +337,7 @@ v8s_ref iso__rt_host_resolve(void* realm_p,
 /* The realm's dynamic imports in flight, counted up to MAX_PENDING_DYN. */
 static int pending_dyns(const iso_realm* realm) {
   int n = 0;
-  for (const iso_dyn* d = realm->dyns; d != NULL && n < MAX_PENDING_DYN;
+  for (const rt_dyn* d = realm->dyns; d != NULL && n < MAX_PENDING_DYN;
        d = d->next) {
     n++;
   }
@@ -379,8 +379,8 @@ int iso__rt_host_dyn_import(void* realm_p,
              specifier, MAX_PENDING_DYN);
     rc = ISO_ETOOBIG;
   }
-  iso_dyn* d = rc == 0 ? calloc(1, sizeof(*d)) : NULL;
-  iso_mod* m = d != NULL ? iso__rt_mod_get(realm, url, is_json) : NULL;
+  rt_dyn* d = rc == 0 ? calloc(1, sizeof(*d)) : NULL;
+  rt_mod* m = d != NULL ? iso__rt_mod_get(realm, url, is_json) : NULL;
   free(url);
   if (rc != 0) {
     return rc;
@@ -411,7 +411,7 @@ void iso__rt_host_import_meta(void* realm_p,
                               const char** url,
                               int* is_main) {
   iso_realm* realm = realm_p;
-  iso_mod* m = iso__rt_mod_by_ref(realm, module);
+  rt_mod* m = iso__rt_mod_by_ref(realm, module);
   if (m != NULL) {
     *url = m->url;
     *is_main = m == realm->main_mod;

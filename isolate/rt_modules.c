@@ -1,12 +1,12 @@
 /* rt_modules.c: a realm's module map and its records.
  *
- * A record (iso_mod, rt_private.h) is keyed by its URL and compiled once
+ * A record (rt_mod, rt_private.h) is keyed by its URL and compiled once
  * per realm, when its source arrives (iso__rt_mod_set_source); the loads
  * (rt_load.c) fill the map and V8's callbacks find records in it by URL or
  * by module ref. The map is bounded: at most ISO_MOD_MAX records per
  * realm, past which an import fails with an error that says so; and a
  * failed record leaves the map as soon as no live load holds it
- * (iso_mod.loads), so a retry loads it afresh and a loop of failing
+ * (rt_mod.loads), so a retry loads it afresh and a loop of failing
  * imports leaves nothing behind.
  */
 #include <stdint.h>
@@ -31,8 +31,8 @@ static size_t bucket_of(const char* url) {
   return h % ISO_MOD_BUCKETS;
 }
 
-iso_mod* iso__rt_mod_find(iso_realm* realm, const char* url) {
-  for (iso_mod* m = realm->buckets[bucket_of(url)]; m != NULL; m = m->hnext) {
+rt_mod* iso__rt_mod_find(iso_realm* realm, const char* url) {
+  for (rt_mod* m = realm->buckets[bucket_of(url)]; m != NULL; m = m->hnext) {
     if (strcmp(m->url, url) == 0) {
       return m;
     }
@@ -47,17 +47,17 @@ iso_mod* iso__rt_mod_find(iso_realm* realm, const char* url) {
 static _Thread_local struct {
   const iso_realm* realm;
   v8s_ref ref;
-  iso_mod* mod;
+  rt_mod* mod;
 } by_ref;
 
-iso_mod* iso__rt_mod_by_ref(iso_realm* realm, v8s_ref ref) {
+rt_mod* iso__rt_mod_by_ref(iso_realm* realm, v8s_ref ref) {
   if (ref == 0) {
     return NULL;
   }
   if (by_ref.realm == realm && by_ref.ref == ref) {
     return by_ref.mod;
   }
-  for (iso_mod* m = realm->modules; m != NULL; m = m->next) {
+  for (rt_mod* m = realm->modules; m != NULL; m = m->next) {
     if (m->ref == ref) {
       by_ref.realm = realm;
       by_ref.ref = ref;
@@ -72,13 +72,13 @@ iso_mod* iso__rt_mod_by_ref(iso_realm* realm, v8s_ref ref) {
  * when the map already holds ISO_MOD_MAX records: callers that can say so
  * check iso__rt_map_full first). A record that failed to load is tried again
  * (the file may exist now). */
-iso_mod* iso__rt_mod_get(iso_realm* realm, const char* url, int is_json) {
-  iso_mod* m = iso__rt_mod_find(realm, url);
+rt_mod* iso__rt_mod_get(iso_realm* realm, const char* url, int is_json) {
+  rt_mod* m = iso__rt_mod_find(realm, url);
   if (m != NULL) {
     if (m->state == MOD_FAILED && m->read == NULL && m->ref == 0) {
       m->state = MOD_LOADING;
-      iso_js_error_clear(&m->err);
-      v8s_requests_free(&m->req);
+      iso_js_error_close(&m->err);
+      v8s_requests_close(&m->req);
     }
     return m;
   }
@@ -123,9 +123,9 @@ int iso__rt_map_full(iso_realm* realm,
   return 1;
 }
 
-static void free_waiters(iso_waiter* w) {
+static void free_waiters(rt_waiter* w) {
   while (w != NULL) {
-    iso_waiter* next = w->next;
+    rt_waiter* next = w->next;
     free(w->importer);
     free(w->specifier);
     free(w);
@@ -133,15 +133,15 @@ static void free_waiters(iso_waiter* w) {
   }
 }
 
-static void mod_free(iso_realm* realm, iso_mod* m) {
+static void mod_free(iso_realm* realm, rt_mod* m) {
   if (by_ref.mod == m) {
     by_ref.realm = NULL;
     by_ref.mod = NULL;
   }
   free_waiters(m->waiters);
   v8s_ref_free(realm->rt->iso, m->ref);
-  v8s_requests_free(&m->req);
-  iso_js_error_clear(&m->err);
+  v8s_requests_close(&m->req);
+  iso_js_error_close(&m->err);
   free(m->url);
   free(m->path);
   free(m);
@@ -152,19 +152,19 @@ static void mod_free(iso_realm* realm, iso_mod* m) {
  * would otherwise stay until the realm goes (a warm realm lives long), and
  * the next import of the URL starts afresh. Records are prepended, and a
  * failed one is usually recent, so the walks are short. */
-void iso__rt_mod_release_failed(iso_realm* realm, iso_mod* m) {
+void iso__rt_mod_release_failed(iso_realm* realm, rt_mod* m) {
   if (m->state != MOD_FAILED || m->loads > 0 || m->waiters != NULL ||
       m->read != NULL) {
     return;
   }
-  for (iso_mod** pp = &realm->buckets[bucket_of(m->url)]; *pp != NULL;
+  for (rt_mod** pp = &realm->buckets[bucket_of(m->url)]; *pp != NULL;
        pp = &(*pp)->hnext) {
     if (*pp == m) {
       *pp = m->hnext;
       break;
     }
   }
-  for (iso_mod** pp = &realm->modules; *pp != NULL; pp = &(*pp)->next) {
+  for (rt_mod** pp = &realm->modules; *pp != NULL; pp = &(*pp)->next) {
     if (*pp == m) {
       *pp = m->next;
       break;
@@ -187,7 +187,7 @@ void iso__rt_mod_release_failed(iso_realm* realm, iso_mod* m) {
 static char* rewrite_import_with(const char* src, size_t len, size_t* out_len);
 
 int iso__rt_mod_set_source(iso_realm* realm,
-                           iso_mod* m,
+                           rt_mod* m,
                            const char* src,
                            size_t len) {
   char* rewritten = m->is_json ? NULL : rewrite_import_with(src, len, &len);
@@ -206,7 +206,7 @@ int iso__rt_mod_set_source(iso_realm* realm,
     iso__rt_error_set(&m->err, ISO_ETOOBIG, ISO_JS_UNCAUGHT, "RangeError",
                       "Module \"%s\" has %zu static imports (at most %d)",
                       m->url, m->req.n, MAX_MODULE_IMPORTS);
-    v8s_requests_free(&m->req);
+    v8s_requests_close(&m->req);
     rc = ISO_ETOOBIG;
   } else if (rc == 0) {
     m->state = MOD_COMPILED;
@@ -225,7 +225,7 @@ int iso__rt_mod_set_source(iso_realm* realm,
       }
     }
   }
-  v8s_exc_clear(&exc);
+  v8s_exc_close(&exc);
   free(rewritten);
   return rc;
 }
@@ -301,9 +301,9 @@ void iso__rt_modules_close(iso_realm* realm) {
   free(realm->reads);
   realm->reads = NULL;
   realm->nreads = realm->capreads = 0;
-  iso_mod* m = realm->modules;
+  rt_mod* m = realm->modules;
   while (m != NULL) {
-    iso_mod* next = m->next;
+    rt_mod* next = m->next;
     mod_free(realm, m);
     m = next;
   }

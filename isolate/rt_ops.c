@@ -51,12 +51,12 @@
 
 /* A batch on libuv's thread pool (no op_send); orphaned (rt NULL) when
  * the runtime is freed first. */
-typedef struct iso_op_work {
+typedef struct rt_op_work {
   uv_work_t work;
-  struct iso_op_work* next;
+  struct rt_op_work* next;
   iso_rt* rt;
   iso_op_batch* batch;
-} iso_op_work;
+} rt_op_work;
 
 static void flush_cb(uv_prepare_t* h);
 
@@ -77,14 +77,14 @@ int iso__rt_ops_init(iso_rt* rt, const iso_rt_opts* opts) {
 }
 
 void iso__rt_ops_close(iso_rt* rt) {
-  for (iso_op_work* w = rt->op_works; w != NULL; w = w->next) {
+  for (rt_op_work* w = rt->op_works; w != NULL; w = w->next) {
     w->rt = NULL;
   }
   rt->op_works = NULL;
   iso_op_batch_free(rt->op_batch);
   iso_op_batch_free(rt->op_spare);
   rt->op_batch = rt->op_spare = NULL;
-  iso_buf_free(&rt->op_out);
+  iso_buf_close(&rt->op_out);
   iso_op_budget_unref(rt->op_budget); /* batches out keep it alive */
   rt->op_budget = NULL;
   free(rt->op_results);
@@ -176,7 +176,7 @@ int iso__rt_host_op_sync(void* realm_p,
   c->err = ISO_OPERR_NONE;
   c->msg[0] = '\0';
   if (rt->op_out.cap > KEEP_OUT_BYTES) {
-    iso_buf_free(&rt->op_out); /* the last result was large: not kept */
+    iso_buf_close(&rt->op_out); /* the last result was large: not kept */
   }
   rt->op_out.len = 0;
   if (iso_op_invoke(c, args, len) != 0) {
@@ -304,19 +304,19 @@ static void fail_batch(iso_op_batch* b, const char* message) {
 }
 
 static void work_cb(uv_work_t* req) {
-  iso_op_work* w = req->data;
+  rt_op_work* w = req->data;
   iso_op_batch_run(w->batch);
 }
 
 static void after_work_cb(uv_work_t* req, int status) {
-  iso_op_work* w = req->data;
+  rt_op_work* w = req->data;
   iso_rt* rt = w->rt;
   if (rt == NULL) {
     iso_op_batch_free(w->batch);
     free(w);
     return;
   }
-  for (iso_op_work** pp = &rt->op_works; *pp != NULL; pp = &(*pp)->next) {
+  for (rt_op_work** pp = &rt->op_works; *pp != NULL; pp = &(*pp)->next) {
     if (*pp == w) {
       *pp = w->next;
       break;
@@ -328,7 +328,7 @@ static void after_work_cb(uv_work_t* req, int status) {
 }
 
 static int queue_work(iso_rt* rt, iso_op_batch* b) {
-  iso_op_work* w = calloc(1, sizeof(*w));
+  rt_op_work* w = calloc(1, sizeof(*w));
   if (w == NULL) {
     return ISO_ENOMEM;
   }
@@ -349,7 +349,7 @@ static void flush_cb(uv_prepare_t* h) {
   iso_rt* rt = h->data;
   uv_prepare_stop(h);
   if (rt->op_out.cap > KEEP_OUT_BYTES) {
-    iso_buf_free(&rt->op_out); /* a large sync result, copied by now */
+    iso_buf_close(&rt->op_out); /* a large sync result, copied by now */
   }
   iso_op_batch* b = rt->op_batch;
   if (b == NULL || b->n == 0) {

@@ -19,19 +19,19 @@
 #include "iso_rt.h"
 #include "v8s.h"
 
-typedef struct iso_mod iso_mod;
-typedef struct iso_load iso_load;
-typedef struct iso_read iso_read;
+typedef struct rt_mod rt_mod;
+typedef struct rt_load rt_load;
+typedef struct rt_read rt_read;
 
 /* A module record in a realm's module map. */
 enum { MOD_LOADING = 0, MOD_COMPILED, MOD_FAILED };
 
-typedef struct iso_waiter {
-  struct iso_waiter* next;
-  iso_load* load;
+typedef struct rt_waiter {
+  struct rt_waiter* next;
+  rt_load* load;
   char* importer; /* URL of the importing module */
   char* specifier;
-} iso_waiter;
+} rt_waiter;
 
 #define ISO_MOD_BUCKETS 64
 /* Records one realm's module map may hold: a realm that imports more
@@ -39,40 +39,40 @@ typedef struct iso_waiter {
  * record is C memory outside V8's heap limit). */
 #define ISO_MOD_MAX 10000
 
-struct iso_mod {
-  iso_mod* next;  /* all records of the realm */
-  iso_mod* hnext; /* the record's hash bucket */
-  char* url;      /* file:///abs/path, the map key */
-  char* path;     /* /abs/path */
+struct rt_mod {
+  rt_mod* next;  /* all records of the realm */
+  rt_mod* hnext; /* the record's hash bucket */
+  char* url;     /* file:///abs/path, the map key */
+  char* path;    /* /abs/path */
   int is_json;
   int state;
   int evaluated; /* its evaluation promise fulfilled once */
   v8s_ref ref;
   v8s_requests req;
   iso_js_error err; /* MOD_FAILED: why (read error) */
-  iso_waiter* waiters;
-  iso_read* read; /* in flight */
-  int loads;      /* live loads that visited it: a failed record is
-                     removed from the map once none is left */
+  rt_waiter* waiters;
+  rt_read* read; /* in flight */
+  int loads;     /* live loads that visited it: a failed record is
+                    removed from the map once none is left */
 };
 
 /* One asynchronous, recursive load of a module graph (the seed's
  * load_main_module / prepare_dyn_imports). */
-struct iso_load {
+struct rt_load {
   iso_realm* realm;
-  iso_mod* root;
+  rt_mod* root;
   int pending;      /* visited records still loading */
   int done;         /* finished (ok or failed) */
   iso_js_error err; /* set when failed (err.message != NULL) */
-  iso_mod** visited;
+  rt_mod** visited;
   size_t nvisited, capvisited;
 };
 
 /* A file read on libuv's thread pool; outlives its realm if need be. */
-struct iso_read {
+struct rt_read {
   uv_work_t work;
   iso_realm* realm; /* NULL once the realm is gone */
-  iso_mod* mod;
+  rt_mod* mod;
   char* path;
   const char* root;
   char* data;
@@ -92,14 +92,14 @@ enum {
   EV_FAILED       /* finished with err; report in the next tick */
 };
 
-typedef struct iso_eval {
-  struct iso_eval* next;
+typedef struct rt_eval {
+  struct rt_eval* next;
   uint32_t tag;         /* its JavaScript's job tag (v8s_set_job_tag) */
   uint64_t deadline_ns; /* for its own JavaScript; 0: the realm's */
   int state;
   int cancelled; /* dropped by iso_realm_eval_cancel: no callback */
-  iso_load* load;
-  iso_mod* mod;
+  rt_load* load;
+  rt_mod* mod;
   v8s_ref promise;
   v8s_ref value;
   char* export_name;
@@ -111,27 +111,27 @@ typedef struct iso_eval {
   iso_eval_cb cb;
   void* data;
   iso_js_error err;
-} iso_eval;
+} rt_eval;
 
 /* A dynamic import (the seed's preparing/pending dyn imports and
  * pending_dyn_mod_evaluate). */
 enum { DYN_PREPARING = 0, DYN_READY, DYN_EVALUATING };
 
-typedef struct iso_dyn {
-  struct iso_dyn* next;
+typedef struct rt_dyn {
+  struct rt_dyn* next;
   int state;
-  iso_load* load;
-  iso_mod* mod;
+  rt_load* load;
+  rt_mod* mod;
   v8s_ref resolver;
   v8s_ref promise;
-} iso_dyn;
+} rt_dyn;
 
-typedef struct iso_rejection {
-  struct iso_rejection* next;
+typedef struct rt_rejection {
+  struct rt_rejection* next;
   v8s_ref promise;
   v8s_ref reason;
   void* culprit; /* the evaluation whose JS rejected it, if any */
-} iso_rejection;
+} rt_rejection;
 
 struct iso_realm {
   iso_rt* rt;
@@ -142,14 +142,14 @@ struct iso_realm {
   v8s_ref fire_timers; /* the prelude's hooks */
   v8s_ref dispatch;
   v8s_ref resolve_ops;
-  iso_mod* modules; /* module map: every record, and by URL hash */
-  iso_mod* buckets[ISO_MOD_BUCKETS];
-  iso_mod* main_mod;
+  rt_mod* modules; /* module map: every record, and by URL hash */
+  rt_mod* buckets[ISO_MOD_BUCKETS];
+  rt_mod* main_mod;
   /* the last specifiers evaluated and their records: warm calls skip the
    * resolution */
   struct {
     char* spec;
-    iso_mod* mod;
+    rt_mod* mod;
   } spec_cache[4];
   unsigned spec_next;
   double timer_deadline; /* -1: no timer armed */
@@ -164,11 +164,11 @@ struct iso_realm {
    * responses are forgotten (a ring; older ones are simply delivered) */
   uint32_t cancelled_tags[16];
   unsigned cancelled_next;
-  iso_rejection* pending_promise_exceptions;
-  iso_eval* evals; /* pending evaluations, in submission order */
-  iso_eval* evals_tail;
-  iso_dyn* dyns;
-  iso_read** reads; /* reads in flight, orphaned on free */
+  rt_rejection* pending_promise_exceptions;
+  rt_eval* evals; /* pending evaluations, in submission order */
+  rt_eval* evals_tail;
+  rt_dyn* dyns;
+  rt_read** reads; /* reads in flight, orphaned on free */
   size_t nreads, capreads;
   uint64_t deadline_ns; /* uv_hrtime() by which its JS must stop; 0: none */
   void* current;        /* data of the evaluation whose JS runs now */
@@ -183,12 +183,12 @@ struct iso_realm {
 
 /* What JavaScript the isolate runs right now, for iso_rt_running() and the
  * pool's watchdog on another thread; guarded by iso_rt.run_lock. */
-typedef struct iso_run_slot {
+typedef struct rt_run_slot {
   int running;
   uint64_t gen;
   uint64_t since_ns;
   uint64_t deadline_ns;
-} iso_run_slot;
+} rt_run_slot;
 
 struct iso_rt {
   uv_loop_t* loop;
@@ -204,7 +204,7 @@ struct iso_rt {
   int freeing;
   atomic_int terminate_requested;
   pthread_mutex_t run_lock;
-  iso_run_slot run;
+  rt_run_slot run;
   int out_of_memory; /* the heap limit stopped the running JavaScript */
   int last_stop_oom; /* the last termination was the heap limit */
   size_t heap_max_mb;
@@ -221,11 +221,11 @@ struct iso_rt {
   size_t max_pending_ops; /* per realm */
   iso_op_call op_call;    /* sync ops: the call and its result */
   iso_buf op_out;
-  iso_op_batch* op_batch;       /* the requests of this tick */
-  iso_op_batch* op_spare;       /* a returned batch, kept for reuse */
-  uv_prepare_t op_flush;        /* sends op_batch at the end of the iteration */
-  struct iso_op_work* op_works; /* batches on libuv's thread pool */
-  v8s_op_result* op_results;    /* scratch for iso_rt_ops_done */
+  iso_op_batch* op_batch;      /* the requests of this tick */
+  iso_op_batch* op_spare;      /* a returned batch, kept for reuse */
+  uv_prepare_t op_flush;       /* sends op_batch at the end of the iteration */
+  struct rt_op_work* op_works; /* batches on libuv's thread pool */
+  v8s_op_result* op_results;   /* scratch for iso_rt_ops_done */
   size_t cap_op_results;
   uint32_t next_tag;        /* evaluations' job tags */
   uint64_t ops_dropped;     /* responses whose realm was gone */
@@ -249,7 +249,7 @@ void iso__rt_enter_until(iso_rt* rt, uint64_t deadline_ns);
 int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
 int iso__rt_leave_hook(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
 void iso__rt_stopped_error(iso_rt* rt, iso_js_error* e);
-void iso__rt_microtasks_lost(iso_realm* realm, iso_eval* stopped);
+void iso__rt_microtasks_lost(iso_realm* realm, rt_eval* stopped);
 void iso__rt_realm_fail(iso_realm* realm, iso_js_error* err);
 void iso__rt_realm_error(iso_realm* realm, void* culprit, iso_js_error* err);
 void iso__rt_error_from_exc(iso_js_error* e,
@@ -273,11 +273,11 @@ void iso__rt_host_timer_arm(void* realm, double deadline, int refed);
 void iso__rt_wake(iso_rt* rt);
 
 /* rt_realm.c */
-void iso__rt_realm_release(iso_realm* realm); /* now: not during a tick */
+void iso__rt_realm_free_now(iso_realm* realm); /* now: not during a tick */
 
 /* rt_eval.c */
-void iso__rt_eval_free(iso_rt* rt, iso_eval* ev);
-void iso__rt_dyn_free(iso_rt* rt, iso_dyn* d);
+void iso__rt_eval_free(iso_rt* rt, rt_eval* ev);
+void iso__rt_dyn_free(iso_rt* rt, rt_dyn* d);
 int iso__rt_realm_tag_cancelled(const iso_realm* realm, uint32_t tag);
 void iso__rt_realm_tick(iso_realm* realm);
 
@@ -318,28 +318,28 @@ int iso__rt_json_type(const char* type,
 const iso_builtin_module* iso__rt_builtin_of(const char* url);
 
 /* rt_modules.c */
-iso_mod* iso__rt_mod_find(iso_realm* realm, const char* url);
-iso_mod* iso__rt_mod_by_ref(iso_realm* realm, v8s_ref ref);
-iso_mod* iso__rt_mod_get(iso_realm* realm, const char* url, int is_json);
+rt_mod* iso__rt_mod_find(iso_realm* realm, const char* url);
+rt_mod* iso__rt_mod_by_ref(iso_realm* realm, v8s_ref ref);
+rt_mod* iso__rt_mod_get(iso_realm* realm, const char* url, int is_json);
 int iso__rt_map_full(iso_realm* realm,
                      const char* url,
                      char* err,
                      size_t errlen);
 int iso__rt_mod_set_source(iso_realm* realm,
-                           iso_mod* mod,
+                           rt_mod* mod,
                            const char* src,
                            size_t len);
-void iso__rt_mod_release_failed(iso_realm* realm, iso_mod* m);
+void iso__rt_mod_release_failed(iso_realm* realm, rt_mod* m);
 void iso__rt_modules_close(iso_realm* realm); /* the map; orphans reads */
 
 /* rt_read.c */
-int iso__rt_read_start(iso_realm* realm, iso_mod* m);
+int iso__rt_read_start(iso_realm* realm, rt_mod* m);
 
 /* rt_load.c */
 /* a load of root's graph, started at once; NULL: out of memory */
-iso_load* iso__rt_load_new(iso_realm* realm, iso_mod* root);
-void iso__rt_load_free(iso_load* load);
-void iso__rt_mod_ready(iso_realm* realm, iso_mod* m);
+rt_load* iso__rt_load_new(iso_realm* realm, rt_mod* root);
+void iso__rt_load_free(rt_load* load);
+void iso__rt_mod_ready(iso_realm* realm, rt_mod* m);
 v8s_ref iso__rt_host_resolve(void* realm,
                              const char* specifier,
                              const char* type,

@@ -8,7 +8,7 @@
  * with it every load), and only a regular file of at most
  * MAX_MODULE_BYTES is read. Back on the loop, the source is compiled into
  * its record and the loads waiting on it go on (rt_load.c). A read outlives
- * a realm freed meanwhile (iso_read.realm becomes NULL) and then only
+ * a realm freed meanwhile (rt_read.realm becomes NULL) and then only
  * frees itself.
  */
 #include <errno.h>
@@ -36,10 +36,10 @@
 static void read_work_cb(uv_work_t* w);
 static void read_done_cb(uv_work_t* w, int status);
 
-static int track_read(iso_realm* realm, iso_read* r) {
+static int track_read(iso_realm* realm, rt_read* r) {
   if (realm->nreads == realm->capreads) {
     size_t cap = realm->capreads ? realm->capreads * 2 : 8;
-    iso_read** n = realloc(realm->reads, cap * sizeof(*n));
+    rt_read** n = realloc(realm->reads, cap * sizeof(*n));
     if (n == NULL) {
       return ISO_ENOMEM;
     }
@@ -50,7 +50,7 @@ static int track_read(iso_realm* realm, iso_read* r) {
   return 0;
 }
 
-static void untrack_read(iso_realm* realm, iso_read* r) {
+static void untrack_read(iso_realm* realm, rt_read* r) {
   for (size_t i = 0; i < realm->nreads; i++) {
     if (realm->reads[i] == r) {
       realm->reads[i] = realm->reads[--realm->nreads];
@@ -59,8 +59,8 @@ static void untrack_read(iso_realm* realm, iso_read* r) {
   }
 }
 
-int iso__rt_read_start(iso_realm* realm, iso_mod* m) {
-  iso_read* r = calloc(1, sizeof(*r));
+int iso__rt_read_start(iso_realm* realm, rt_mod* m) {
+  rt_read* r = calloc(1, sizeof(*r));
   if (r == NULL) {
     return ISO_ENOMEM;
   }
@@ -121,10 +121,10 @@ static int open_module(const char* real) {
   }
 }
 
-static void read_fail(iso_read* r, int err, const char* fmt, ...)
+static void read_fail(rt_read* r, int err, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void read_fail(iso_read* r, int err, const char* fmt, ...) {
+static void read_fail(rt_read* r, int err, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
@@ -132,11 +132,11 @@ static void read_fail(iso_read* r, int err, const char* fmt, ...) {
   r->err = err;
 }
 
-/* Thread: libuv's thread pool. Touches only the iso_read. Never blocks on
+/* Thread: libuv's thread pool. Touches only the rt_read. Never blocks on
  * anything but a regular file's data: a FIFO, a device or a directory is
  * refused by fstat on the fd opened without blocking, before any read. */
 static void read_work_cb(uv_work_t* w) {
-  iso_read* r = w->data;
+  rt_read* r = w->data;
   char real[PATH_MAX];
   if (realpath(r->path, real) == NULL) {
     read_fail(r, errno == ENOENT || errno == ENOTDIR ? ISO_ENOENT : ISO_EIO,
@@ -214,7 +214,7 @@ static void read_work_cb(uv_work_t* w) {
 }
 
 static void read_done_cb(uv_work_t* w, int status) {
-  iso_read* r = w->data;
+  rt_read* r = w->data;
   iso_realm* realm = r->realm;
   if (realm == NULL) { /* the realm went away meanwhile */
     free(r->data);
@@ -223,7 +223,7 @@ static void read_done_cb(uv_work_t* w, int status) {
     return;
   }
   untrack_read(realm, r);
-  iso_mod* m = r->mod;
+  rt_mod* m = r->mod;
   m->read = NULL;
   if (status != 0 && r->err == 0) {
     r->err = ISO_EIO;

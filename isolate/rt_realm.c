@@ -67,9 +67,9 @@ int iso_realm_new(iso_rt* rt,
             exc.stack     ? exc.stack
             : exc.message ? exc.message
                           : "?");
-    v8s_exc_clear(&exc);
+    v8s_exc_close(&exc);
     realm->freed = 1;
-    iso__rt_realm_release(realm);
+    iso__rt_realm_free_now(realm);
     return rc;
   }
   *out = realm;
@@ -77,21 +77,21 @@ int iso_realm_new(iso_rt* rt,
 }
 
 /* Frees the realm now; only when no tick is walking the realm list. */
-void iso__rt_realm_release(iso_realm* realm) {
+void iso__rt_realm_free_now(iso_realm* realm) {
   iso_rt* rt = realm->rt;
   while (realm->evals != NULL) {
-    iso_eval* ev = realm->evals;
+    rt_eval* ev = realm->evals;
     realm->evals = ev->next;
     iso__rt_eval_free(rt, ev);
   }
   realm->evals_tail = NULL;
   while (realm->dyns != NULL) {
-    iso_dyn* d = realm->dyns;
+    rt_dyn* d = realm->dyns;
     realm->dyns = d->next;
     iso__rt_dyn_free(rt, d);
   }
   while (realm->pending_promise_exceptions != NULL) {
-    iso_rejection* r = realm->pending_promise_exceptions;
+    rt_rejection* r = realm->pending_promise_exceptions;
     realm->pending_promise_exceptions = r->next;
     v8s_ref_free(rt->iso, r->promise);
     v8s_ref_free(rt->iso, r->reason);
@@ -105,7 +105,7 @@ void iso__rt_realm_release(iso_realm* realm) {
   v8s_ref_free(rt->iso, realm->dispatch);
   v8s_ref_free(rt->iso, realm->resolve_ops);
   iso__rt_ops_realm_close(realm);
-  v8s_context_dispose(rt->iso, realm->ctx);
+  v8s_context_free(rt->iso, realm->ctx);
   if (realm->prev != NULL) {
     realm->prev->next = realm->next;
   } else {
@@ -130,7 +130,7 @@ void iso_realm_free(iso_realm* realm) {
     return;
   }
   iso_rt* rt = realm->rt;
-  iso__rt_realm_release(realm);
+  iso__rt_realm_free_now(realm);
   iso__rt_timers_rearm(rt);
 }
 
@@ -151,8 +151,8 @@ int iso_realm_dispatch(iso_realm* realm, const char* type) {
 }
 
 /* A pending, not cancelled evaluation of the realm by its tag. */
-static iso_eval* eval_by_tag(const iso_realm* realm, uint32_t tag) {
-  for (iso_eval* ev = realm->evals; tag != 0 && ev != NULL; ev = ev->next) {
+static rt_eval* eval_by_tag(const iso_realm* realm, uint32_t tag) {
+  for (rt_eval* ev = realm->evals; tag != 0 && ev != NULL; ev = ev->next) {
     if (ev->tag == tag) {
       return ev->cancelled ? NULL : ev;
     }
@@ -167,7 +167,7 @@ void* iso_realm_current(const iso_realm* realm) {
   if (realm->current != NULL) {
     return realm->current;
   }
-  iso_eval* ev = eval_by_tag(realm, v8s_job_tag(realm->rt->iso));
+  rt_eval* ev = eval_by_tag(realm, v8s_job_tag(realm->rt->iso));
   return ev != NULL ? ev->data : NULL;
 }
 
@@ -179,7 +179,7 @@ int iso_realm_broken(const iso_realm* realm) {
 int iso_realm_module_count(const iso_realm* realm) {
   assert(iso__rt_on_thread(realm->rt));
   int n = 0;
-  for (const iso_mod* m = realm->modules; m != NULL; m = m->next) {
+  for (const rt_mod* m = realm->modules; m != NULL; m = m->next) {
     n += m->state == MOD_COMPILED;
   }
   return n;

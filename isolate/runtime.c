@@ -60,7 +60,7 @@ static void host_promise_reject(void* realm_p,
   iso_realm* realm = realm_p;
   iso_rt* rt = realm->rt;
   if (event == V8S_REJECT_NO_HANDLER) {
-    iso_rejection* r = calloc(1, sizeof(*r));
+    rt_rejection* r = calloc(1, sizeof(*r));
     if (r == NULL) {
       return;
     }
@@ -68,17 +68,17 @@ static void host_promise_reject(void* realm_p,
     r->reason = v8s_ref_dup(rt->iso, reason);
     r->culprit = iso_realm_current(realm);
     /* append: the first rejection is the one reported */
-    iso_rejection** pp = &realm->pending_promise_exceptions;
+    rt_rejection** pp = &realm->pending_promise_exceptions;
     while (*pp != NULL) {
       pp = &(*pp)->next;
     }
     *pp = r;
     iso__rt_wake(rt);
   } else if (event == V8S_HANDLER_ADDED_AFTER_REJECT) {
-    iso_rejection** pp = &realm->pending_promise_exceptions;
+    rt_rejection** pp = &realm->pending_promise_exceptions;
     while (*pp != NULL) {
       if (v8s_ref_same(rt->iso, (*pp)->promise, promise)) {
-        iso_rejection* r = *pp;
+        rt_rejection* r = *pp;
         *pp = r->next;
         v8s_ref_free(rt->iso, r->promise);
         v8s_ref_free(rt->iso, r->reason);
@@ -220,7 +220,7 @@ void iso_rt_free(iso_rt* rt) {
   while (rt->realms != NULL) {
     iso_realm* r = rt->realms;
     r->freed = 1;
-    iso__rt_realm_release(r);
+    iso__rt_realm_free_now(r);
   }
   rt->global = NULL;
   v8s_isolate_free(rt->iso);
@@ -296,7 +296,7 @@ int iso_rt_execute(iso_rt* rt,
   if (rc != 0 && err != NULL) {
     iso__rt_error_from_exc(err, &exc, ISO_JS_UNCAUGHT, rc);
   }
-  v8s_exc_clear(&exc);
+  v8s_exc_close(&exc);
   iso__rt_wake(rt);
   return rc;
 }
@@ -318,7 +318,7 @@ static void idle_cb(uv_idle_t* h) {
     while (r != NULL) {
       iso_realm* next = r->next;
       if (r->freed) {
-        iso__rt_realm_release(r);
+        iso__rt_realm_free_now(r);
       }
       r = next;
     }

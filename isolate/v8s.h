@@ -36,7 +36,7 @@ typedef struct v8s_isolate v8s_isolate;
 typedef uint32_t v8s_ref;
 
 /* A JavaScript exception as plain data; every field is malloc'd or NULL.
- * Freed with v8s_exc_clear(), which accepts a zeroed struct. */
+ * Freed with v8s_exc_close(), which accepts a zeroed struct. */
 typedef struct v8s_exc {
   char* name;     /* "Error", "TypeError", ...; for a thrown non-Error, NULL */
   char* message;  /* the message, or the inspected value for a non-Error */
@@ -44,7 +44,7 @@ typedef struct v8s_exc {
   int terminated; /* 1 when execution was stopped by v8s_terminate() */
 } v8s_exc;
 
-void v8s_exc_clear(v8s_exc* exc);
+void v8s_exc_close(v8s_exc* exc);
 
 /* Promise states, as V8 numbers them. */
 enum { V8S_PENDING = 0, V8S_FULFILLED = 1, V8S_REJECTED = 2 };
@@ -237,9 +237,9 @@ int v8s_kind(v8s_isolate* iso, v8s_ref ref);
  * and whose callbacks carry `realm`. Returns 0 and the context's ref. */
 int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out);
 
-/* v8s_context_dispose: detach realm from the context (callbacks from
+/* v8s_context_free: detach realm from the context (callbacks from
  * leftover JavaScript see NULL and do nothing) and free its ref. */
-void v8s_context_dispose(v8s_isolate* iso, v8s_ref ctx);
+void v8s_context_free(v8s_isolate* iso, v8s_ref ctx);
 
 /* v8s_execute: compile and run a classic script `source` named `name` in
  * ctx, with a TryCatch. *result (may be NULL) receives the completion
@@ -277,13 +277,13 @@ int v8s_microtasks_dropped(v8s_isolate* iso);
 /* ---- modules ---- */
 
 /* The static imports a compiled module asks for; free with
- * v8s_requests_free. */
+ * v8s_requests_close. */
 typedef struct v8s_requests {
   size_t n;
   char** specifier;
   char** type; /* "" or "json" (from `with`/`assert { type }`) */
 } v8s_requests;
-void v8s_requests_free(v8s_requests* r);
+void v8s_requests_close(v8s_requests* r);
 
 /* v8s_module_compile: compile an ES module named `url`. With is_json, the
  * source is parsed as JSON and becomes a synthetic module whose default

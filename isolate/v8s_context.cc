@@ -41,7 +41,7 @@ int call_fn(v8s_isolate* iso,
   Isolate* isolate = iso->isolate;
   if (!fn->IsFunction()) {
     if (exc != nullptr) {
-      v8s_exc_clear(exc);
+      v8s_exc_close(exc);
       exc->name = strdup("TypeError");
       exc->message = strdup("not a function");
     }
@@ -133,7 +133,7 @@ int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out) {
   return 0;
 }
 
-void v8s_context_dispose(v8s_isolate* iso, v8s_ref ctx) {
+void v8s_context_free(v8s_isolate* iso, v8s_ref ctx) {
   {
     HandleScope scope(iso->isolate);
     Local<Context> context = ref_context(iso, ctx);

@@ -127,7 +127,7 @@ void message_cb(Local<Message> message, Local<Value> error) {
   v8s_exc exc = {};
   describe(isolate, context, error, &exc);
   iso->host->uncaught(realm, &exc);
-  v8s_exc_clear(&exc);
+  v8s_exc_close(&exc);
 }
 
 // The heap limit. V8's own limit is a poor place to enforce it: V8 aborts

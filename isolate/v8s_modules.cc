@@ -181,7 +181,7 @@ using namespace v8s;
 
 extern "C" {
 
-void v8s_requests_free(v8s_requests* r) {
+void v8s_requests_close(v8s_requests* r) {
   if (r == nullptr) {
     return;
   }
@@ -260,7 +260,7 @@ int v8s_module_requests(v8s_isolate* iso,
   out->specifier = static_cast<char**>(calloc(n + 1, sizeof(char*)));
   out->type = static_cast<char**>(calloc(n + 1, sizeof(char*)));
   if (out->specifier == nullptr || out->type == nullptr) {
-    v8s_requests_free(out);
+    v8s_requests_close(out);
     return ISO_ENOMEM;
   }
   for (int i = 0; i < n; i++) {

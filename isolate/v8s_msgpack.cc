@@ -508,7 +508,7 @@ int v8s_call_msgpack(v8s_isolate* iso,
     iso_mp_rd_init(&d.r, args_mp, args_len);
     if (!d.array_elements(&args) || d.r.p != d.r.end) {
       if (exc != nullptr) {
-        v8s_exc_clear(exc);
+        v8s_exc_close(exc);
         exc->name = strdup("TypeError");
         exc->message = strdup(d.err.empty() ? "args must be a msgpack array"
                                             : d.err.c_str());

@@ -68,7 +68,7 @@ struct ArgsBuf {
   ArgsBuf() { iso_buf_init(&b); }
   ~ArgsBuf() {
     if (b.data != nullptr) {  // the zero-arg no-op path: no free() call
-      iso_buf_free(&b);
+      iso_buf_close(&b);
     }
   }
   ArgsBuf(const ArgsBuf&) = delete;

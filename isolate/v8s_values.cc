@@ -74,7 +74,7 @@ void describe_value(Isolate* isolate,
                     Local<Value> value,
                     v8s_exc* exc) {
   TryCatch tc(isolate);
-  v8s_exc_clear(exc);
+  v8s_exc_close(exc);
   if (value->IsNativeError() || value->IsObject()) {
     Local<Object> obj = value.As<Object>();
     Local<Value> stack, name, message;
@@ -133,7 +133,7 @@ int caught(v8s_isolate* iso,
            v8s_exc* exc) {
   if (tc.HasTerminated() || !tc.CanContinue()) {
     if (exc != nullptr) {
-      v8s_exc_clear(exc);
+      v8s_exc_close(exc);
       exc->name = strdup("Error");
       exc->message = strdup("execution terminated");
       exc->terminated = 1;
@@ -142,7 +142,7 @@ int caught(v8s_isolate* iso,
   }
   if (!tc.HasCaught()) {
     if (exc != nullptr) {
-      v8s_exc_clear(exc);
+      v8s_exc_close(exc);
       exc->name = strdup("Error");
       exc->message = strdup("operation failed without an exception");
     }
@@ -182,7 +182,7 @@ using namespace v8s;
 
 extern "C" {
 
-void v8s_exc_clear(v8s_exc* exc) {
+void v8s_exc_close(v8s_exc* exc) {
   if (exc == nullptr) {
     return;
   }
@@ -200,7 +200,7 @@ void v8s_exc_from_value(v8s_isolate* iso,
   HandleScope handle_scope(isolate);
   Local<Context> context = ref_context(iso, ctx);
   if (context.IsEmpty()) {
-    v8s_exc_clear(exc);
+    v8s_exc_close(exc);
     exc->message = strdup("(context gone)");
     return;
   }

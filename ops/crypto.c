@@ -43,7 +43,7 @@ static int random_fail(iso_op_call* call) {
 
 int iso__op_crypto_random(iso_op_call* call) {
   int64_t n;
-  if (!iso__op_arg_present(call, 0)) {
+  if (!iso__ops_arg_present(call, 0)) {
     return iso_op_fail(call, ISO_OPERR_TYPE,
                        "%s: argument 1 (n) must be a number of bytes",
                        call->def->name);

@@ -103,7 +103,7 @@ int iso_ops_env_new(const iso_ops_env_opts* opts,
     }
   }
   env->kv =
-      iso__kv_new(opts->kv_max_bytes ? opts->kv_max_bytes : KV_DEFAULT_MAX);
+      iso__ops_kv_new(opts->kv_max_bytes ? opts->kv_max_bytes : KV_DEFAULT_MAX);
   if (env->kv == NULL) {
     iso_ops_env_free(env);
     return ISO_ENOMEM;
@@ -119,7 +119,7 @@ void iso_ops_env_free(iso_ops_env* env) {
   if (env->root_fd >= 0) {
     close(env->root_fd);
   }
-  iso__kv_free(env->kv);
+  iso__ops_kv_free(env->kv);
   free(env->root_path);
   free(env);
 }

@@ -73,9 +73,9 @@ static int fs_fail_errno(const fs_path* p, int e, int resolving) {
                    "escapes the data root or is a symbolic link loop");
   }
   if (e == ENXIO) { /* its text ("no such device or address") misleads */
-    return fs_fail(p, iso__op_err_of_errno(e), "is not a regular file");
+    return fs_fail(p, iso__ops_err_of_errno(e), "is not a regular file");
   }
-  return fs_fail(p, iso__op_err_of_errno(e),
+  return fs_fail(p, iso__ops_err_of_errno(e),
                  iso__ops_strerror(e, text, sizeof text));
 }
 
@@ -834,7 +834,7 @@ static int rename_at(const fs_path* from, const fs_path* to) {
     return 0;
   }
   char text[128];
-  return iso_op_fail(from->call, iso__op_err_of_errno(e),
+  return iso_op_fail(from->call, iso__ops_err_of_errno(e),
                      "rename \"%.200s\" -> \"%.200s\": %s", from->given,
                      to->given, iso__ops_strerror(e, text, sizeof text));
 }

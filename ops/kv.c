@@ -51,7 +51,7 @@ struct iso_kv {
   size_t max;
 };
 
-iso_kv* iso__kv_new(size_t max_bytes) {
+iso_kv* iso__ops_kv_new(size_t max_bytes) {
   iso_kv* kv = calloc(1, sizeof *kv);
   if (kv == NULL) {
     return NULL;
@@ -61,7 +61,7 @@ iso_kv* iso__kv_new(size_t max_bytes) {
   return kv;
 }
 
-void iso__kv_free(iso_kv* kv) {
+void iso__ops_kv_free(iso_kv* kv) {
   if (kv == NULL) {
     return;
   }
@@ -229,7 +229,7 @@ static uint8_t* num_encode(num n, size_t* len) {
     iso_mp_put_double(&w, n.d);
   }
   if (w.err != 0) {
-    iso_buf_free(&b);
+    iso_buf_close(&b);
     return NULL;
   }
   *len = b.len;
@@ -323,7 +323,7 @@ static int list_write(iso_op_call* call, iso_kv* kv, size_t i, size_t n) {
 int iso__op_kv_list(iso_op_call* call) {
   char prefix[KEY_MAX + 1] = "";
   int64_t limit;
-  if ((iso__op_arg_present(call, 0) &&
+  if ((iso__ops_arg_present(call, 0) &&
        iso_op_arg_str(call, 0, "prefix", prefix, sizeof prefix) != 0) ||
       iso_op_arg_int(call, 1, "limit", 0, LIST_MAX, LIST_DEFAULT, &limit)) {
     return ISO_EOP;
@@ -375,7 +375,7 @@ int iso__op_kv_increment(iso_op_call* call) {
   if (arg_key(call, key, &klen) != 0) {
     return ISO_EOP;
   }
-  if (iso__op_arg_present(call, 1) &&
+  if (iso__ops_arg_present(call, 1) &&
       read_num(call->argv[1], call->argl[1], &by) != 0) {
     return iso_op_fail(call, ISO_OPERR_TYPE,
                        "%s: argument 2 (by) must be a number", call->def->name);

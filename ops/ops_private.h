@@ -18,10 +18,10 @@ struct iso_ops_env {
   iso_kv* kv;
 };
 
-/* iso__kv_new: constructor of the kv store (max_bytes > 0). Returns NULL
- * when out of memory. iso__kv_free: destructor; accepts NULL. */
-iso_kv* iso__kv_new(size_t max_bytes);
-void iso__kv_free(iso_kv* kv);
+/* iso__ops_kv_new: constructor of the kv store (max_bytes > 0). Returns NULL
+ * when out of memory. iso__ops_kv_free: destructor; accepts NULL. */
+iso_kv* iso__ops_kv_new(size_t max_bytes);
+void iso__ops_kv_free(iso_kv* kv);
 
 /* iso__ops_path_norm: normalises a path relative to the data root into
  * out (cap bytes): "." and empty components are dropped and ".." removes
@@ -38,19 +38,19 @@ int iso__ops_path_norm(const char* in,
                        size_t cap,
                        const char** why);
 
-/* iso__op_err_of_errno: the class of an op that failed with errno e
+/* iso__ops_err_of_errno: the class of an op that failed with errno e
  * (outside path resolution, where EXDEV and ELOOP mean an escape):
  * ENOENT and ENOTDIR NotFound, EEXIST AlreadyExists, EACCES and EPERM
  * PermissionDenied, ENXIO InvalidData, anything else Error. One table
  * (registry.c). Thread: any. */
-iso_op_err iso__op_err_of_errno(int e);
+iso_op_err iso__ops_err_of_errno(int e);
 
 /* iso__ops_strerror: errno e as text starting in lower case ("no such
  * file or directory"), in buf or a static string. Thread: any. */
 const char* iso__ops_strerror(int e, char* buf, size_t len);
 
-/* iso__op_arg_present: 1 iff argument i was passed and is not nil. */
-int iso__op_arg_present(const iso_op_call* call, int i);
+/* iso__ops_arg_present: 1 iff argument i was passed and is not nil. */
+int iso__ops_arg_present(const iso_op_call* call, int i);
 
 /* The op functions (one group per file). */
 int iso__op_fs_read_file(iso_op_call* call);

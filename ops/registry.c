@@ -47,7 +47,7 @@ static const iso_op_err kErrnoClass[] = {
     [ENXIO] = ISO_OPERR_INVALID_DATA, /* a FIFO without a reader, a socket */
 };
 
-iso_op_err iso__op_err_of_errno(int e) {
+iso_op_err iso__ops_err_of_errno(int e) {
   size_t n = sizeof kErrnoClass / sizeof kErrnoClass[0];
   return e > 0 && (size_t)e < n && kErrnoClass[e] != ISO_OPERR_NONE
              ? kErrnoClass[e]
@@ -213,7 +213,7 @@ int iso_op_invoke(iso_op_call* call, const uint8_t* args, size_t args_len) {
 
 /* ---- argument readers ---- */
 
-int iso__op_arg_present(const iso_op_call* call, int i) {
+int iso__ops_arg_present(const iso_op_call* call, int i) {
   return i < call->argc && !(call->argl[i] == 1 && call->argv[i][0] == 0xc0);
 }
 
@@ -303,7 +303,7 @@ int iso_op_arg_int(iso_op_call* call,
                    int64_t dflt,
                    int64_t* out) {
   iso_mp_obj o;
-  if (!iso__op_arg_present(call, i)) {
+  if (!iso__ops_arg_present(call, i)) {
     *out = dflt;
     return 0;
   }
@@ -335,7 +335,7 @@ int iso_op_arg_bool(iso_op_call* call,
                     int dflt,
                     int* out) {
   iso_mp_obj o;
-  if (!iso__op_arg_present(call, i)) {
+  if (!iso__ops_arg_present(call, i)) {
     *out = dflt;
     return 0;
   }
@@ -575,7 +575,7 @@ iso_op_batch* iso_op_batch_new(const iso_op_table* table, iso_ops_env* env) {
 /* Empties buf, keeping its memory only when that is small. */
 static void buf_trim(iso_buf* buf) {
   if (buf->cap > ISO_OP_BATCH_KEEP_BYTES) {
-    iso_buf_free(buf);
+    iso_buf_close(buf);
   } else {
     iso_buf_reset(buf);
   }
@@ -610,8 +610,8 @@ void iso_op_batch_free(iso_op_batch* b) {
   }
   iso_op_batch_reset(b);
   iso_op_budget_unref(b->budget);
-  iso_buf_free(&b->args);
-  iso_buf_free(&b->res);
+  iso_buf_close(&b->args);
+  iso_buf_close(&b->res);
   free(b->recs);
   free(b);
 }

@@ -98,7 +98,7 @@ static void send_reply(iso_server_req* sreq, const iso_admin_reply* r) {
     iso_admin_encode_reply(&e, &mp);
   }
   iso_server_reply(sreq, mp.data, mp.len);
-  iso_buf_free(&mp);
+  iso_buf_close(&mp);
 }
 
 static void reply_error(iso_server_req* sreq,
@@ -341,7 +341,7 @@ static int cmd_jobs(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
         .age_ms = ms_between(row->received_ns, now),
     };
   }
-  iso_buf_free(&text);
+  iso_buf_close(&text);
   for (int i = 0; i < n; i++) {
     if (list[i].client_id.len > 0) {
       list[i].client_id.data = ids->data + rows[i].id_at;
@@ -638,7 +638,7 @@ static void admin_cb(iso_server_req* sreq,
   for (int i = 0; i < o.nowned; i++) {
     free(o.owned[i]);
   }
-  iso_buf_free(&o.ids);
+  iso_buf_close(&o.ids);
 }
 
 /* The default admin URL: a socket in a directory only we can enter. */
@@ -696,9 +696,9 @@ static int render_metrics(void* arg, iso_buf* out) {
 
 int pool__admin_start(iso_pool* pool, char* err, size_t errlen) {
   if (pool->opts.metrics_url != NULL) {
-    int rc = iso_http_serve(pool->opts.metrics_url,
-                            ISO_METRICS_PROMETHEUS_CONTENT_TYPE, render_metrics,
-                            pool, &pool->http, err, errlen);
+    int rc = iso_http_new(pool->opts.metrics_url,
+                          ISO_METRICS_PROMETHEUS_CONTENT_TYPE, render_metrics,
+                          pool, &pool->http, err, errlen);
     if (rc != 0) {
       return rc;
     }
@@ -730,7 +730,7 @@ int pool__admin_start(iso_pool* pool, char* err, size_t errlen) {
       .cb = admin_cb,
       .arg = pool,
   };
-  int rc = iso_server_start(&so, &pool->admin, err, errlen);
+  int rc = iso_server_new(&so, &pool->admin, err, errlen);
   if (rc == 0 && strncmp(pool->admin_url, "ipc://", 6) == 0) {
     chmod(pool->admin_url + 6, 0600); /* only this user */
   }

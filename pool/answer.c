@@ -186,7 +186,7 @@ static int batch_fit(pool_req* req, size_t limit) {
   iso_buf_init(&head);
   iso_proto_encode_batch_header(n, &head);
   size_t total = head.len;
-  iso_buf_free(&head);
+  iso_buf_close(&head);
   size_t header = total;
   for (size_t i = 0; i < n; i++) {
     total += req->jobs[i].reply.len;
@@ -227,7 +227,7 @@ static int batch_fit(pool_req* req, size_t limit) {
     job->outcome = ISO_CODE_TOO_LARGE;
     used += small.len;
   }
-  iso_buf_free(&small);
+  iso_buf_close(&small);
   free(least);
   return rc;
 }
@@ -275,7 +275,7 @@ void pool__answer_message(iso_server_req* sreq,
   iso_buf_init(&out);
   iso_proto_encode_reply(&r, &out);
   iso_server_reply(sreq, out.data, out.len);
-  iso_buf_free(&out);
+  iso_buf_close(&out);
 }
 
 /* Sends the request's reply (its one job's map, or the batch) and counts
@@ -317,7 +317,7 @@ static void req_reply(pool_req* req) {
     iso_buf_append(&out, req->jobs[i].reply.data, req->jobs[i].reply.len);
   }
   iso_server_reply(req->sreq, out.data, out.len);
-  iso_buf_free(&out);
+  iso_buf_close(&out);
 }
 
 /* ---- the registry of requests with unanswered jobs (poolctl jobs,
@@ -379,7 +379,7 @@ static void answered(pool_job* job) {
 
 static void req_free(pool_req* req) {
   for (size_t i = 0; i < req->msg.count; i++) {
-    iso_buf_free(&req->jobs[i].reply);
+    iso_buf_close(&req->jobs[i].reply);
     iso_perms_unref(req->jobs[i].perms);
     free(req->jobs[i].perm_err);
   }

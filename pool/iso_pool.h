@@ -1,13 +1,13 @@
 /* iso_pool.h: the service: worker threads, each with its own isolate and
  * loop, behind a front dispatcher that takes jobs from NNG clients.
  *
- * iso_pool_start() starts N worker threads (each owns an iso_rt, its warm
+ * iso_pool_new() starts N worker threads (each owns an iso_rt, its warm
  * realm for call jobs and its libuv loop), a watchdog thread, and the
  * listeners. Requests are decoded on NNG threads, routed to the least
  * loaded worker over the message bus (ipc/iso_bus.h), run there, and their
  * replies travel back the same way. docs/architecture.md draws it.
  *
- * Thread: iso_pool_start, iso_pool_shutdown and iso_pool_free are called
+ * Thread: iso_pool_new, iso_pool_shutdown and iso_pool_free are called
  * from one controlling thread (the main thread of `isopool serve`).
  */
 #ifndef ISO_POOL_H
@@ -70,14 +70,14 @@ typedef struct iso_pool_opts {
   int quiet; /* 1: no start-up line on stderr */
 } iso_pool_opts;
 
-/* iso_pool_start: constructor; starts the workers, the watchdog and the
+/* iso_pool_new: constructor; starts the workers, the watchdog and the
  * listeners. V8 must be initialised (iso_rt_init_process). Returns 0, or
  * an ISO_E* code with `err` saying what failed (a URL that cannot be
  * listened on, a module root that does not exist). */
-int iso_pool_start(const iso_pool_opts* opts,
-                   iso_pool** out,
-                   char* err,
-                   size_t errlen);
+int iso_pool_new(const iso_pool_opts* opts,
+                 iso_pool** out,
+                 char* err,
+                 size_t errlen);
 
 /* iso_pool_abandoned: after iso_pool_shutdown, how many workers it did
  * not wait for because their JavaScript would not stop (the shutdown

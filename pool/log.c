@@ -96,8 +96,8 @@ void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
   if (line.len > 0 && write(STDERR_FILENO, line.data, line.len) < 0) {
     /* nowhere left to say it */
   }
-  iso_buf_free(&line);
-  iso_buf_free(&fixed);
+  iso_buf_close(&line);
+  iso_buf_close(&fixed);
 }
 
 void iso_pool_log(iso_pool* pool, const char* level, const char* msg) {

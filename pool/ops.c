@@ -55,7 +55,7 @@ int pool__ops_start(iso_pool* pool, char* err, size_t errlen) {
   }
   char name[64];
   snprintf(name, sizeof(name), "%p-ops", (void*)pool);
-  rc = iso_queue_open(name, &pool->opq);
+  rc = iso_queue_new(name, &pool->opq);
   if (rc != 0) {
     snprintf(err, errlen, "cannot open the op bus: %s", iso_strerror(rc));
     return rc;
@@ -152,7 +152,7 @@ void pool__ops_forget(iso_pool* pool, pool_worker* w) {
 }
 
 void pool__ops_close(iso_pool* pool) {
-  iso_queue_close(pool->opq);
+  iso_queue_free(pool->opq);
   pool->opq = NULL;
   free(pool->op_threads);
   pool->op_threads = NULL;

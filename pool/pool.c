@@ -74,8 +74,8 @@ static void worker_free(iso_pool* pool, pool_worker* w, int launched) {
     pool__worker_stop(w, 0);
   }
   pool__ops_forget(pool, w);
-  iso_bus_close(w->end);
-  iso_bus_close(w->ops_end);
+  iso_bus_free(w->end);
+  iso_bus_free(w->ops_end);
   pool__worker_close(w);
   free(w);
 }
@@ -94,11 +94,11 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
   char name[64];
   snprintf(name, sizeof(name), "%p-w%d", (void*)pool, w->id);
   /* the worker reads its ends from its own loop (iso_bus_fd) */
-  int rc = iso_bus_open(name, pool__disp_bus_cb, w, NULL, NULL, &w->disp_end,
-                        &w->end);
+  int rc = iso_bus_new(name, pool__disp_bus_cb, w, NULL, NULL, &w->disp_end,
+                       &w->end);
   if (rc == 0) {
     snprintf(name, sizeof(name), "%p-w%d-ops", (void*)pool, w->id);
-    rc = iso_bus_open(name, NULL, NULL, NULL, NULL, &w->ops_peer, &w->ops_end);
+    rc = iso_bus_new(name, NULL, NULL, NULL, NULL, &w->ops_peer, &w->ops_end);
   }
   if (rc != 0) {
     fail(err, errlen, rc, "cannot open the message bus: %s", iso_strerror(rc));
@@ -253,10 +253,10 @@ static void workers_free(iso_pool* pool) {
   }
 }
 
-int iso_pool_start(const iso_pool_opts* opts,
-                   iso_pool** out,
-                   char* err,
-                   size_t errlen) {
+int iso_pool_new(const iso_pool_opts* opts,
+                 iso_pool** out,
+                 char* err,
+                 size_t errlen) {
   iso_pool* pool = calloc(1, sizeof(*pool));
   if (pool == NULL) {
     return fail(err, errlen, ISO_ENOMEM, "out of memory");
@@ -303,7 +303,7 @@ int iso_pool_start(const iso_pool_opts* opts,
         .closed_cb = pool__peer_closed_cb,
         .arg = pool,
     };
-    rc = iso_server_start(&so, &pool->server, err, errlen);
+    rc = iso_server_new(&so, &pool->server, err, errlen);
   }
   if (rc == 0) {
     rc = pool__admin_start(pool, err, errlen);

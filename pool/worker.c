@@ -37,7 +37,7 @@ static void free_stale_warm(pool_worker* w);
 /* ---- job results ---- */
 
 static void copy_error(iso_js_error* dst, const iso_js_error* src) {
-  iso_js_error_clear(dst);
+  iso_js_error_close(dst);
   dst->name = src->name ? strdup(src->name) : NULL;
   dst->message = strdup(src->message ? src->message : "");
   dst->stack = src->stack ? strdup(src->stack) : NULL;
@@ -444,7 +444,7 @@ static void start_job(pool_worker* w, pool_job* job) {
 static void job_clear(pool_job* job) {
   free(job->value);
   job->value = NULL;
-  iso_js_error_clear(&job->err);
+  iso_js_error_close(&job->err);
   for (size_t i = 0; i < job->nlogs; i++) {
     free((char*)job->logs[i].text);
   }

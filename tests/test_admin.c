@@ -26,7 +26,7 @@
     iso_buf_init(&e_);                             \
     CHECK_EQ(iso_admin_encode_reply((r), &e_), 0); \
     CHECK_JSON(e_.data, e_.len, want);             \
-    iso_buf_free(&e_);                             \
+    iso_buf_close(&e_);                            \
   } while (0)
 
 /* Decodes the reply given as JSON for cmd into *r (0 or the error). */
@@ -129,7 +129,7 @@ static void t_encode(void) {
   r.jobs.truncated = 1;
   r.jobs.n = 0;
   CHECK_ENCODED(&r, "{\"ok\":true,\"jobs\":[],\"truncated\":true}");
-  iso_buf_free(&id);
+  iso_buf_close(&id);
 
   /* buckets: whole bounds below 10^6 are integers, the rest floats of
    * 6 significant digits, the last nil; quantiles with 1 decimal */
@@ -209,7 +209,7 @@ static void t_encode_refused(void) {
   r.error.code = ISO_CODE_UNKNOWN;
   CHECK_EQ(iso_admin_encode_reply(&r, &out), ISO_EINVAL);
   CHECK_EQ(out.len, 1);
-  iso_buf_free(&out);
+  iso_buf_close(&out);
 }
 
 /* The decoder takes back what the encoder wrote. */
@@ -265,7 +265,7 @@ static void t_round_trip(void) {
   CHECK(str_is(r.error.code_name, "not_found"));
   CHECK(str_is(r.error.message, "job 9 is not in flight"));
   iso_admin_reply_close(&r);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 }
 
 /* A reply from a newer (or odder) service: unknown keys ignored, missing
@@ -299,7 +299,7 @@ static void t_decode_lenient(void) {
   CHECK_EQ(r.status.errors[1].count, 2);
   CHECK(isnan(r.status.rate_1s) && r.status.rate_10s == 2);
   iso_admin_reply_close(&r);
-  iso_buf_free(&m);
+  iso_buf_close(&m);
 
   CHECK_EQ(decode_json(ISO_ADMIN_WORKERS,
                        "{\"ok\":true,\"workers\":[{\"id\":3,\"shiny\":[[[]]]},"
@@ -312,7 +312,7 @@ static void t_decode_lenient(void) {
   CHECK(isnan(r.workers.list[0].heap_used));
   CHECK_EQ(r.workers.list[1].id, ISO_ADMIN_NO_INT);
   iso_admin_reply_close(&r);
-  iso_buf_free(&m);
+  iso_buf_close(&m);
 
   /* a kind's name as sent, whatever it is; buckets as pairs */
   CHECK_EQ(
@@ -333,7 +333,7 @@ static void t_decode_lenient(void) {
   CHECK_EQ(r.stats.kinds[0].queue.count, ISO_ADMIN_NO_INT);
   CHECK(r.stats.kinds[0].queue.buckets == NULL);
   iso_admin_reply_close(&r);
-  iso_buf_free(&m);
+  iso_buf_close(&m);
 
   /* an error with a code this client does not know */
   CHECK_EQ(decode_json(ISO_ADMIN_STATUS,
@@ -345,7 +345,7 @@ static void t_decode_lenient(void) {
   CHECK(str_is(r.error.code_name, "rate_limited"));
   CHECK(r.error.message.ptr == NULL && r.error.message.nil);
   iso_admin_reply_close(&r);
-  iso_buf_free(&m);
+  iso_buf_close(&m);
   /* a job code is not an admin code */
   CHECK_EQ(
       decode_json(ISO_ADMIN_STATUS,
@@ -353,7 +353,7 @@ static void t_decode_lenient(void) {
       0);
   CHECK_EQ(r.error.code, ISO_CODE_UNKNOWN);
   iso_admin_reply_close(&r);
-  iso_buf_free(&m);
+  iso_buf_close(&m);
 }
 
 /* What is not an admin reply at all. */
@@ -369,7 +369,7 @@ static void t_decode_refused(void) {
     CHECK_EQ(decode_json(ISO_ADMIN_STATUS, bad[i], &m, &r), ISO_EPROTO);
     CHECK(r.mem_ == NULL);
     iso_admin_reply_close(&r);
-    iso_buf_free(&m);
+    iso_buf_close(&m);
   }
   static const uint8_t trailing[] = {0x81, 0xa2, 'o', 'k', 0xc3, 0xc0};
   static const uint8_t truncated[] = {0x82, 0xa2, 'o', 'k', 0xc3};
@@ -397,7 +397,7 @@ static void t_decode_refused(void) {
   CHECK_EQ(iso_admin_decode_reply(ISO_ADMIN_STATUS, deep.data, deep.len, &r),
            ISO_EPROTO);
   iso_admin_reply_close(&r);
-  iso_buf_free(&deep);
+  iso_buf_close(&deep);
 
   CHECK(iso_admin_reply_is_job((const uint8_t*)"\x81\xa6status\xa5"
                                                "error",
@@ -446,7 +446,7 @@ static void t_decode_budget(void) {
       CHECK(r.mem_ == NULL);
     }
     iso_admin_reply_close(&r);
-    iso_buf_free(&m);
+    iso_buf_close(&m);
   }
 }
 
@@ -525,7 +525,7 @@ static void t_admin_decode(void) {
     if ((rc == 0) != (t->message == NULL)) {
       fprintf(stderr, "    case: %s (%s)\n", t->name, err);
     }
-    iso_buf_free(&b);
+    iso_buf_close(&b);
   }
   /* the size: the service's admin socket takes ISO_ADMIN_MAX_MSG bytes, so
    * the decoder takes no more, whatever the message holds: a status
@@ -550,7 +550,7 @@ static void t_admin_decode(void) {
       CHECK_EQ(rc, ISO_EPROTO);
       CHECK_CONTAINS(err, "65537 bytes (the limit is 65536)");
     }
-    iso_buf_free(&pad);
+    iso_buf_close(&pad);
   }
   CHECK_EQ(iso_admin_decode(NULL, 0, &q, err, sizeof err), ISO_EPROTO);
   /* what the encoder writes, the decoder takes back */
@@ -564,7 +564,7 @@ static void t_admin_decode(void) {
   CHECK_EQ(q.cmd, ISO_ADMIN_SHUTDOWN);
   CHECK_EQ(q.grace_ms, 250);
   CHECK_STR(q.token, "s3cret");
-  iso_buf_free(&enc);
+  iso_buf_close(&enc);
 }
 
 static const iso_test cases[] = {{"encode", t_encode},

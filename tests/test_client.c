@@ -192,7 +192,7 @@ static void* server_main(void* arg) {
     }
   }
 done:
-  iso_buf_free(&out);
+  iso_buf_close(&out);
   return NULL;
 }
 
@@ -223,7 +223,7 @@ static void server_stop(server* s) {
 
 static iso_client* open_client(const char* url, const iso_client_opts* o) {
   iso_client* c = NULL;
-  int rc = iso_client_open(url, o, &c);
+  int rc = iso_client_new(url, o, &c);
   CHECK_EQ(rc, 0);
   return c;
 }
@@ -265,7 +265,7 @@ static int tally_wait(tally* t, int n, int64_t timeout_ms) {
 
 static void tally_free(tally* t) {
   for (int i = 0; i < 256; i++) {
-    iso_result_free(&t->res[i]);
+    iso_result_close(&t->res[i]);
   }
   pthread_mutex_destroy(&t->mu);
   pthread_cond_destroy(&t->cv);
@@ -321,7 +321,7 @@ static void t_call(void) {
   }
   CHECK_EQ(r.stats.worker, 1);
   CHECK_EQ(r.stats.run_us, 3);
-  iso_result_free(&r);
+  iso_result_close(&r);
   CHECK_EQ(iso_client_connected(c), 1);
 
   /* the next automatic id, then an id of the caller's */
@@ -329,24 +329,24 @@ static void t_call(void) {
   CHECK_EQ(iso_client_call(c, &eval, 5000, &r), 0);
   CHECK_JSON(r.id, r.id_len, "2");
   CHECK_JSON(r.value, r.value_len, "[]");
-  iso_result_free(&r);
+  iso_result_close(&r);
   iso_buf id = mp_of("{\"trace\":\"abc\",\"n\":[1,2]}");
   eval.id = id.data;
   eval.id_len = id.len;
   CHECK_EQ(iso_client_call(c, &eval, 5000, &r), 0);
   CHECK(r.id_len == id.len && memcmp(r.id, id.data, id.len) == 0);
-  iso_result_free(&r);
+  iso_result_close(&r);
 
   /* a job the protocol refuses never leaves the client */
   iso_job bad = {.kind = ISO_JOB_EVAL, .source = "1", .export_name = "x"};
   CHECK_EQ(iso_client_call(c, &bad, 5000, &r), ISO_EINVAL);
   CHECK_EQ(atomic_load(&s->requests), 3);
 
-  iso_client_close(c);
-  iso_client_close(NULL);
+  iso_client_free(c);
+  iso_client_free(NULL);
   server_stop(s);
-  iso_buf_free(&args);
-  iso_buf_free(&id);
+  iso_buf_close(&args);
+  iso_buf_close(&id);
 }
 
 static void t_large_reply(void) {
@@ -374,16 +374,16 @@ static void t_large_reply(void) {
   CHECK_EQ(iso_client_call(c, &job, 10000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
   CHECK(r.value_len == args.len && memcmp(r.value, args.data, args.len) == 0);
-  iso_result_free(&r);
-  iso_client_close(c);
+  iso_result_close(&r);
+  iso_client_free(c);
 
   /* a client with a smaller limit refuses to send it */
   iso_client_opts o = {.max_msg = 1 << 20};
   c = open_client(s->url, &o);
   CHECK_EQ(iso_client_call(c, &job, 10000, &r), ISO_ETOOBIG);
-  iso_client_close(c);
+  iso_client_free(c);
   server_stop(s);
-  iso_buf_free(&args);
+  iso_buf_close(&args);
 }
 
 static void t_batch(void) {
@@ -416,7 +416,7 @@ static void t_batch(void) {
   CHECK_JSON(r[2].id, r[2].id_len, "\"two\"");
   CHECK_JSON(r[3].id, r[3].id_len, "3");
   for (int i = 0; i < 4; i++) {
-    iso_result_free(&r[i]);
+    iso_result_close(&r[i]);
   }
   CHECK_EQ(atomic_load(&s->requests), 1); /* one message */
   CHECK_EQ(iso_client_batch(c, jobs, 0, 5000, r), ISO_EINVAL);
@@ -432,10 +432,10 @@ static void t_batch(void) {
   CHECK_JSON(t.res[2].value, t.res[2].value_len, "[2,\"job\"]");
   tally_free(&t);
 
-  iso_client_close(c);
+  iso_client_free(c);
   server_stop(s);
   for (int i = 0; i < 4; i++) {
-    iso_buf_free(&a[i]);
+    iso_buf_close(&a[i]);
   }
 }
 
@@ -454,7 +454,7 @@ static void t_raw(void) {
   CHECK_EQ(r.code, ISO_CODE_BAD_REQUEST);
   CHECK_CONTAINS(r.message, "must be a msgpack map");
   CHECK_JSON(r.id, r.id_len, "null");
-  iso_result_free(&r);
+  iso_result_close(&r);
 
   /* a bad request whose id is readable gets it back */
   iso_buf req = mp_of("{\"v\":1,\"id\":\"q7\",\"kind\":\"exec\"}");
@@ -464,8 +464,8 @@ static void t_raw(void) {
   CHECK_EQ(r.code, ISO_CODE_BAD_REQUEST);
   CHECK_CONTAINS(r.message, "unknown kind \"exec\"");
   CHECK_JSON(r.id, r.id_len, "\"q7\"");
-  iso_result_free(&r);
-  iso_buf_free(&req);
+  iso_result_close(&r);
+  iso_buf_close(&req);
 
   /* a batch with one bad element: only that one fails */
   req = mp_of(
@@ -482,19 +482,19 @@ static void t_raw(void) {
   CHECK_JSON(rs[1].id, rs[1].id_len, "2");
   CHECK_EQ(rs[2].status, ISO_STATUS_FULFILLED);
   for (int i = 0; i < 3; i++) {
-    iso_result_free(&rs[i]);
+    iso_result_close(&rs[i]);
   }
-  iso_buf_free(&req);
+  iso_buf_close(&req);
 
   /* empty message */
   iso_buf_reset(&reply);
   CHECK_EQ(iso_client_request_raw(c, NULL, 0, 5000, &reply), 0);
   CHECK_EQ(iso_proto_decode_reply(reply.data, reply.len, &r), 0);
   CHECK_CONTAINS(r.message, "empty message");
-  iso_result_free(&r);
+  iso_result_close(&r);
 
-  iso_buf_free(&reply);
-  iso_client_close(c);
+  iso_buf_close(&reply);
+  iso_client_free(c);
   server_stop(s);
 }
 
@@ -538,10 +538,10 @@ static void t_async_64(void) {
   }
   CHECK_EQ(atomic_load(&s->requests), N);
   tally_free(&t);
-  iso_client_close(c);
+  iso_client_free(c);
   server_stop(s);
   for (int i = 0; i < N; i++) {
-    iso_buf_free(&args[i]);
+    iso_buf_close(&args[i]);
   }
 }
 
@@ -564,7 +564,7 @@ static void* call_loop(void* p) {
         memcmp(r.id, id, 3) != 0) {
       w->failures++;
     }
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   return NULL;
 }
@@ -585,7 +585,7 @@ static void t_threads(void) {
     CHECK_EQ(w[i].failures, 0);
   }
   CHECK_EQ(atomic_load(&s->requests), 400);
-  iso_client_close(c);
+  iso_client_free(c);
   server_stop(s);
 }
 
@@ -610,7 +610,7 @@ static void t_busy_and_close(void) {
   CHECK_EQ(atomic_load(&s->requests), 2);
   CHECK_EQ(t.done, 0);
   /* closing completes what is in flight, before it returns */
-  iso_client_close(c);
+  iso_client_free(c);
   CHECK_EQ(t.done, 2);
   CHECK_EQ(t.status[0], ISO_ECLOSED);
   CHECK_EQ(t.status[1], ISO_ECLOSED);
@@ -640,7 +640,7 @@ static void* call_then_close(void* p) {
   iso_client_opts o = {.max_inflight = 1};
   for (int i = 0; i < CLOSE_ROUNDS; i++) {
     iso_client* c = NULL;
-    if (iso_client_open(w->url, &o, &c) != 0) {
+    if (iso_client_new(w->url, &o, &c) != 0) {
       w->failures++;
       continue;
     }
@@ -652,7 +652,7 @@ static void* call_then_close(void* p) {
     if (iso_client_call(c, &job, 0, &r) != ISO_ETIMEDOUT) {
       w->failures++;
     }
-    iso_client_close(c);
+    iso_client_free(c);
   }
   return NULL;
 }
@@ -695,7 +695,7 @@ static void* call_at_deadline(void* p) {
   iso_client_opts o = {.max_inflight = 1};
   for (int i = 0; i < EXPIRY_ROUNDS; i++) {
     iso_client* c = NULL;
-    if (iso_client_open(a->s->url, &o, &c) != 0) {
+    if (iso_client_new(a->s->url, &o, &c) != 0) {
       a->failures++;
       continue;
     }
@@ -711,11 +711,11 @@ static void* call_at_deadline(void* p) {
       continue;
     }
     if (rc == 0) {
-      iso_result_free(&r);
+      iso_result_close(&r);
     } else {
       a->failures++;
     }
-    iso_client_close(c);
+    iso_client_free(c);
   }
   return NULL;
 }
@@ -742,7 +742,7 @@ static void t_close_at_deadline(void) {
   sleep_ms(1000);
   for (int i = 0; i < EXPIRY_THREADS; i++) {
     for (int k = 0; k < a[i].nparked; k++) {
-      iso_client_close(a[i].parked[k]);
+      iso_client_free(a[i].parked[k]);
     }
     server_stop(a[i].s);
   }
@@ -769,7 +769,7 @@ static void t_deadline(void) {
   CHECK_EQ(tally_wait(&t, 1, 5000), 1);
   CHECK_EQ(t.status[0], ISO_ETIMEDOUT);
   tally_free(&t);
-  iso_client_close(c);
+  iso_client_free(c);
   server_stop(s);
 }
 
@@ -814,7 +814,7 @@ static void t_deadline_is_job_timeout(void) {
     CHECK_EQ(iso_client_call(c, &job, cases[i].deadline_ms, &r), 0);
     int64_t seen = seen_timeout(&r);
     CHECK(seen >= cases[i].lo && seen <= cases[i].hi);
-    iso_result_free(&r);
+    iso_result_close(&r);
     /* a batch: every job carries it */
     iso_job jobs[2] = {job, job};
     iso_result rs[2];
@@ -822,7 +822,7 @@ static void t_deadline_is_job_timeout(void) {
     for (int k = 0; k < 2; k++) {
       int64_t b = seen_timeout(&rs[k]);
       CHECK(b >= cases[i].lo && b <= cases[i].hi);
-      iso_result_free(&rs[k]);
+      iso_result_close(&rs[k]);
     }
     if (iso_test_failed && !failed) {
       fprintf(stderr, "    case: %s (server saw %lld)\n", cases[i].name,
@@ -840,7 +840,7 @@ static void t_deadline_is_job_timeout(void) {
   int64_t seen = seen_timeout(&t.res[0]);
   CHECK(seen >= 1500 && seen <= 2500);
   tally_free(&t);
-  iso_client_close(c);
+  iso_client_free(c);
   server_stop(s);
 }
 
@@ -855,7 +855,7 @@ static void t_connect_failure(void) {
   int64_t took = now_ms() - t0;
   CHECK(took >= 290 && took < 3000);
   CHECK_EQ(iso_client_connected(c), 0);
-  iso_client_close(c);
+  iso_client_free(c);
 
   /* a client opened before its server connects once the server is up */
   make_url(url, sizeof url);
@@ -869,8 +869,8 @@ static void t_connect_failure(void) {
   pthread_create(&s->thread, NULL, server_main, s);
   CHECK_EQ(iso_client_call(c, &job, 5000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
-  iso_result_free(&r);
-  iso_client_close(c);
+  iso_result_close(&r);
+  iso_client_free(c);
   server_stop(s);
 
   /* addresses that cannot work are refused at open */
@@ -886,15 +886,15 @@ static void t_connect_failure(void) {
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     c = (iso_client*)&bad; /* must be reset to NULL */
-    CHECK_EQ(iso_client_open(bad[i].url, &bad[i].o, &c), ISO_EINVAL);
+    CHECK_EQ(iso_client_new(bad[i].url, &bad[i].o, &c), ISO_EINVAL);
     CHECK(c == NULL);
   }
   /* TLS is there: with verification off it opens, and cannot connect to a
    * port where nothing listens */
   iso_client_opts tls = {.tls_insecure = 1};
-  CHECK_EQ(iso_client_open("tls+tcp://127.0.0.1:1", &tls, &c), 0);
+  CHECK_EQ(iso_client_new("tls+tcp://127.0.0.1:1", &tls, &c), 0);
   CHECK_EQ(iso_client_call(c, &job, 200, &r), ISO_ECONNECT);
-  iso_client_close(c);
+  iso_client_free(c);
 }
 
 static void t_no_resend(void) {
@@ -905,10 +905,10 @@ static void t_no_resend(void) {
   iso_result r;
   CHECK_EQ(iso_client_call(c, &job, 10000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
-  iso_result_free(&r);
+  iso_result_close(&r);
   sleep_ms(300);
   CHECK_EQ(atomic_load(&s->requests), 1); /* sent once, run once */
-  iso_client_close(c);
+  iso_client_free(c);
   server_stop(s);
 
   /* Control: the same exchange with resending on (every 200 ms) is seen by
@@ -919,10 +919,10 @@ static void t_no_resend(void) {
   iso_client_opts o = {.resend_ms = 200};
   c = open_client(s->url, &o);
   CHECK_EQ(iso_client_call(c, &job, 10000, &r), 0);
-  iso_result_free(&r);
+  iso_result_close(&r);
   sleep_ms(300);
   CHECK(atomic_load(&s->requests) >= 2);
-  iso_client_close(c);
+  iso_client_free(c);
   server_stop(s);
 }
 
@@ -944,9 +944,9 @@ static void t_connection_lost(void) {
   /* the client reconnected and works */
   CHECK_EQ(iso_client_call(c, &job, 5000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
-  iso_result_free(&r);
+  iso_result_close(&r);
   CHECK_EQ(atomic_load(&s->requests), 2);
-  iso_client_close(c);
+  iso_client_free(c);
   server_stop(s);
 }
 
@@ -966,17 +966,51 @@ static void t_bad_replies(void) {
   CHECK_EQ(iso_client_request_raw(c, (const uint8_t*)"\x80", 1, 5000, &reply),
            0);
   CHECK(reply.len == 1 && reply.data[0] == 0xc1);
-  iso_buf_free(&reply);
-  iso_client_close(c);
+  iso_buf_close(&reply);
+  iso_client_free(c);
   server_stop(s);
 
   /* a reply that echoes someone else's id is not ours */
   s = server_start(SRV_WRONG_ID, 0);
   c = open_client(s->url, NULL);
   CHECK_EQ(iso_client_call(c, &job, 5000, &r), ISO_EPROTO);
-  iso_client_close(c);
+  iso_client_free(c);
   server_stop(s);
 }
+
+/* The installed API's names from 0.1 (iso_client_open/_close,
+ * iso_result_free, iso_buf_free) still build and do what the new ones do:
+ * a client of 0.1 compiles against these headers unchanged. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static void t_deprecated_names(void) {
+  char url[128];
+  make_url(url, sizeof url);
+  iso_client *c = NULL, *bad = NULL;
+  CHECK_EQ(iso_client_open("nope://x", NULL, &bad), ISO_EINVAL);
+  CHECK_EQ(iso_client_open(url, NULL, &c), 0);
+  CHECK(c != NULL);
+  server* s = calloc(1, sizeof *s);
+  snprintf(s->url, sizeof s->url, "%s", url);
+  atomic_init(&s->requests, 0);
+  atomic_init(&s->stop, 0);
+  CHECK_EQ(server_listen(s), 0);
+  pthread_create(&s->thread, NULL, server_main, s);
+  iso_job job = {.kind = ISO_JOB_EVAL, .source = "1"};
+  iso_result r;
+  CHECK_EQ(iso_client_call(c, &job, 5000, &r), 0);
+  CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+  iso_result_free(&r);
+  CHECK(r.value == NULL && r.mem_ == NULL);
+  iso_client_close(c);
+  server_stop(s);
+  iso_buf b;
+  iso_buf_init(&b);
+  CHECK_EQ(iso_buf_append(&b, "x", 1), 0);
+  iso_buf_free(&b);
+  CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
+}
+#pragma GCC diagnostic pop
 
 static const iso_test cases[] = {
     {"call", t_call},
@@ -994,6 +1028,7 @@ static const iso_test cases[] = {
     {"no_resend", t_no_resend},
     {"connection_lost", t_connection_lost},
     {"bad_replies", t_bad_replies},
+    {"deprecated_names", t_deprecated_names},
     {NULL, NULL}};
 
 /* NNG frees closed sockets' pipes and dialers on its reaper thread;

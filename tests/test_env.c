@@ -39,7 +39,7 @@ static void t_env_new(void) {
   CHECK_EQ(iso_op_invoke(&call, args.data, args.len), ISO_EOP);
   CHECK_EQ(call.err, ISO_OPERR_NOT_FOUND);
   CHECK_STR(call.msg, "no data root: start the service with --data DIR");
-  iso_buf_free(&args);
+  iso_buf_close(&args);
   iso_ops_env_free(e);
   iso_ops_env_free(NULL);
 }

@@ -79,8 +79,8 @@ static void run_to_json(const mp_case* t) {
     } else {
       fprintf(stderr, "    input: %s\n", t->mp);
     }
-    iso_buf_free(&in);
-    iso_buf_free(&out);
+    iso_buf_close(&in);
+    iso_buf_close(&out);
   }
 }
 
@@ -105,7 +105,7 @@ static void run_to_mp(const json_case* t) {
       free(got);
       free(want);
     }
-    iso_buf_free(&out);
+    iso_buf_close(&out);
   }
 }
 
@@ -292,17 +292,17 @@ static void t_depth_limit(void) {
     char* want = nested_json(depths[i]);
     CHECK_STR((const char*)out.data, want);
     free(want);
-    iso_buf_free(&ok);
+    iso_buf_close(&ok);
   }
   iso_buf deep = nested_mp(ISO_JSON_MAX_PRINT_DEPTH + 1);
   iso_buf_reset(&out);
   CHECK_EQ(iso_json_from_msgpack(deep.data, deep.len, &out), ISO_EPROTO);
   CHECK_EQ(out.len, 0);
-  iso_buf_free(&deep);
+  iso_buf_close(&deep);
   /* 100,000 levels: refused without recursing that deep */
   deep = nested_mp(100000);
   CHECK_EQ(iso_json_from_msgpack(deep.data, deep.len, &out), ISO_EPROTO);
-  iso_buf_free(&deep);
+  iso_buf_close(&deep);
 
   /* JSON -> msgpack: 64 levels */
   iso_buf ok = nested_mp(ISO_JSON_MAX_DEPTH);
@@ -324,8 +324,8 @@ static void t_depth_limit(void) {
   deeper = nested_json(100000);
   CHECK_EQ(iso_json_to_msgpack(deeper, strlen(deeper), &out), ISO_EPROTO);
   free(deeper);
-  iso_buf_free(&ok);
-  iso_buf_free(&out);
+  iso_buf_close(&ok);
+  iso_buf_close(&out);
 }
 
 /* levels maps, each the key of the next ({{{"s": nil}: nil}: nil}), around
@@ -365,7 +365,7 @@ static void t_key_nesting(void) {
   CHECK_STR(
       (const char*)out.data,
       "{\"{\\\"{\\\\\\\"\\\\\\\\\\\\\\\"\\\\\\\":null}\\\":null}\":null}");
-  iso_buf_free(&two);
+  iso_buf_close(&two);
 
   /* the attack: 62 levels around a string of 20 quotes, 150 bytes */
   iso_buf bomb = keyed_maps(63, "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"", 20);
@@ -378,7 +378,7 @@ static void t_key_nesting(void) {
            ISO_ETOOBIG);
   CHECK(now_s() - t0 < 0.5);
   CHECK_EQ(out.len, 4); /* left as it was */
-  iso_buf_free(&bomb);
+  iso_buf_close(&bomb);
 
   /* the cap: ISO_JSON_MAX_KEY_DEPTH levels print, one more does not */
   iso_buf ok = keyed_maps(ISO_JSON_MAX_KEY_DEPTH + 1, "a", 1);
@@ -387,8 +387,8 @@ static void t_key_nesting(void) {
   CHECK(out.len > 0 && out.data[0] == '{');
   iso_buf deeper = keyed_maps(ISO_JSON_MAX_KEY_DEPTH + 2, "a", 1);
   CHECK_EQ(iso_json_from_msgpack(deeper.data, deeper.len, &out), ISO_ETOOBIG);
-  iso_buf_free(&ok);
-  iso_buf_free(&deeper);
+  iso_buf_close(&ok);
+  iso_buf_close(&deeper);
 
   /* the default budget: 16 bytes per msgpack byte + 1 MiB. 8 levels of
    * 10,000 backslashes print about 2.5 MB from 10 KB: over it, but fine
@@ -403,7 +403,7 @@ static void t_key_nesting(void) {
   CHECK_EQ(iso_json_from_msgpack_max(big.data, big.len, SIZE_MAX, &out), 0);
   size_t full = out.len;
   CHECK(full > ISO_JSON_MAX_OUT_FACTOR * big.len + ISO_JSON_MAX_OUT_SLACK);
-  iso_buf_free(&big);
+  iso_buf_close(&big);
 
   /* a budget is exact: the text's own length fits, one byte less does not */
   static const char* const hexes[] = {"93 01 a1 61 c0", "81 81 a1 61 01 02",
@@ -420,11 +420,11 @@ static void t_key_nesting(void) {
     CHECK_EQ(iso_json_from_msgpack_max(in.data, in.len, len - 1, &out),
              ISO_ETOOBIG);
     CHECK_EQ(out.len, 0);
-    iso_buf_free(&in);
+    iso_buf_close(&in);
   }
   /* and a NULL input is refused, not read */
   CHECK_EQ(iso_json_from_msgpack(NULL, 0, &out), ISO_EPROTO);
-  iso_buf_free(&out);
+  iso_buf_close(&out);
 }
 
 static void t_bad_msgpack(void) {
@@ -451,8 +451,8 @@ static void t_bad_msgpack(void) {
       fprintf(stderr, "    input: %s\n", *h);
     }
     CHECK_EQ(out.len, 4); /* left as it was */
-    iso_buf_free(&in);
-    iso_buf_free(&out);
+    iso_buf_close(&in);
+    iso_buf_close(&out);
   }
 }
 
@@ -550,8 +550,8 @@ static void t_json_big_containers(void) {
   iso_buf_init(&back);
   CHECK_EQ(iso_json_from_msgpack(out.data, out.len, &back), 0);
   CHECK_STR((const char*)back.data, text);
-  iso_buf_free(&back);
-  iso_buf_free(&out);
+  iso_buf_close(&back);
+  iso_buf_close(&out);
   free(text);
 }
 
@@ -619,7 +619,7 @@ static void t_json_errors(void) {
     if (rc != ISO_EPROTO || e.line != t->line || e.column != t->column) {
       fprintf(stderr, "    input: %s\n", t->text);
     }
-    iso_buf_free(&out);
+    iso_buf_close(&out);
   }
   /* the text need not be NUL-terminated, and bytes past len are not read */
   iso_buf out;
@@ -627,7 +627,7 @@ static void t_json_errors(void) {
   CHECK_EQ(iso_json_to_msgpack("[1]garbage", 3, &out), 0);
   CHECK_EQ(out.len, 2);
   CHECK_EQ(iso_json_to_msgpack("\"ab\"", 3, &out), ISO_EPROTO);
-  iso_buf_free(&out);
+  iso_buf_close(&out);
 }
 
 /* ---- both ways ---------------------------------------------------------- */
@@ -654,9 +654,9 @@ static void t_round_trips(void) {
     iso_buf_init(&mp2);
     CHECK_EQ(iso_json_to_msgpack((const char*)back.data, back.len, &mp2), 0);
     CHECK(mp2.len == mp.len && memcmp(mp2.data, mp.data, mp.len) == 0);
-    iso_buf_free(&mp);
-    iso_buf_free(&mp2);
-    iso_buf_free(&back);
+    iso_buf_close(&mp);
+    iso_buf_close(&mp2);
+    iso_buf_close(&back);
   }
   /* Non-canonical JSON normalises: escapes decoded, spaces dropped. */
   const char* in = " [ \"\\u0041\\/\" , 1E2 , {\"a\" :\t[ ] } ] ";
@@ -666,8 +666,8 @@ static void t_round_trips(void) {
   CHECK_EQ(iso_json_to_msgpack(in, strlen(in), &mp), 0);
   CHECK_EQ(iso_json_from_msgpack(mp.data, mp.len, &back), 0);
   CHECK_STR((const char*)back.data, "[\"A/\",100.0,{\"a\":[]}]");
-  iso_buf_free(&mp);
-  iso_buf_free(&back);
+  iso_buf_close(&mp);
+  iso_buf_close(&back);
 }
 
 static uint32_t rnd(uint32_t* seed) {
@@ -714,8 +714,8 @@ static void t_garbage(void) {
     }
   }
 #undef RND
-  iso_buf_free(&out);
-  iso_buf_free(&mp);
+  iso_buf_close(&out);
+  iso_buf_close(&mp);
 }
 
 /* ---- codec/iso_utf8.h, the one validator -------------------------------- */
@@ -757,9 +757,9 @@ static void t_utf8(void) {
     if (iso_test_failed && !failed) {
       fprintf(stderr, "    case: %s\n", cases[i].name);
     }
-    iso_buf_free(&in);
-    iso_buf_free(&want);
-    iso_buf_free(&out);
+    iso_buf_close(&in);
+    iso_buf_close(&want);
+    iso_buf_close(&out);
   }
   CHECK_EQ(iso_utf8_valid(NULL, 0), 1);
 }

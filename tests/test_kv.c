@@ -186,7 +186,7 @@ static void* kv_worker(void* arg) {
     iso_buf_reset(&out);
     *fails += iso_op_invoke(&c, args, sizeof args) != 0;
   }
-  iso_buf_free(&out);
+  iso_buf_close(&out);
   return NULL;
 }
 

@@ -281,10 +281,10 @@ static void t_execute_global(void) {
            ISO_EJS);
   CHECK_STR(err.name, "TypeError");
   CHECK_STR(err.message, "bad");
-  iso_js_error_clear(&err);
+  iso_js_error_close(&err);
   CHECK_EQ(iso_rt_execute(rt, "d.js", "let = ;", &err), ISO_ESYNTAX);
   CHECK_CONTAINS(err.stack, "at d.js:1:");
-  iso_js_error_clear(&err);
+  iso_js_error_close(&err);
   iso_rt_free(rt);
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK_EQ(uv_loop_close(&loop), 0);

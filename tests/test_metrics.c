@@ -482,7 +482,7 @@ static void t_prometheus(void) {
   CHECK_EQ(iso_buf_append(&b, "x\n", 2), 0);
   CHECK_EQ(iso_metrics_prometheus(s, NULL, &b), 0);
   CHECK(b.len > 2 && memcmp(b.data, "x\n# HELP ", 9) == 0);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 
   /* An empty service: every series at 0, no gauges. */
   iso_metrics_free(m);

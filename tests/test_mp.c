@@ -116,7 +116,7 @@ static void t_put_forms(void) {
     }
     size_t head = strlen(r->want) / 2 - (body > 0 ? 1 : 0);
     CHECK_EQ(b.len, head + body);
-    iso_buf_free(&b);
+    iso_buf_close(&b);
   }
 }
 
@@ -138,7 +138,7 @@ static void t_put_scalars(void) {
   CHECK_EQ(w.err, 0);
   CHECK_STR(hex(&b),
             "c0c3c2cb3ff8000000000000cb4000000000000000a26162a26364a0");
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 }
 
 /* iso_mp_put_text: valid UTF-8 goes out as it is; an ill-formed subpart
@@ -155,7 +155,7 @@ static void t_put_text(void) {
   iso_mp_put_text(&w, NULL, 0);
   CHECK_EQ(w.err, 0);
   CHECK_STR(hex(&b), "a368c3a9a561efbfbd7aa3efbfbda0");
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 }
 
 /* The shapes the V8 shim writes for a Date: timestamp 64 for seconds in
@@ -191,7 +191,7 @@ static void t_put_timestamp(void) {
     CHECK(iso_mp_timestamp(&o, &sec, &nsec));
     CHECK_EQ(sec, rows[i].sec);
     CHECK_EQ(nsec, rows[i].nsec);
-    iso_buf_free(&b);
+    iso_buf_close(&b);
   }
   /* timestamp 32 reads as unsigned seconds; other exts are not times */
   static const uint8_t ts32[] = {0xd6, 0xff, 0xff, 0xff, 0xff, 0xff};
@@ -235,7 +235,7 @@ static void t_put_sticky(void) {
     CHECK_EQ(w.err, ISO_ETOOBIG);
     CHECK_EQ(b.len, 1);
   }
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 }
 
 /* Messages the reader refuses, and where. */

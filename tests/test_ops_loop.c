@@ -124,7 +124,7 @@ static void run_result_free(rt_result* r) {
   free(r->value);
   free(r->hex);
   free(r->error);
-  iso_buf_free(&r->out);
+  iso_buf_close(&r->out);
 }
 
 static const char* run_out(rt_result* r) {

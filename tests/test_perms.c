@@ -85,7 +85,7 @@ static int narrow(const iso_perms* g,
     rc = iso_perms_narrow(g, &m.reqs[0].permissions, out, err, 256);
   }
   iso_proto_msg_close(&m);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
   return rc;
 }
 

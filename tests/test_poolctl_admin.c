@@ -172,7 +172,7 @@ static void* server_main(void* arg) {
       }
     }
   }
-  iso_buf_free(&out);
+  iso_buf_close(&out);
   return NULL;
 }
 
@@ -542,7 +542,7 @@ static void t_json(void) {
     iso_buf mp;
     iso_buf_init(&mp);
     CHECK(len > 0 && iso_json_to_msgpack(r.out, len - 1, &mp) == 0);
-    iso_buf_free(&mp);
+    iso_buf_close(&mp);
     CHECK(len > 0 && strncmp(r.out, cases[i].reply, len - 1) == 0 &&
           strlen(cases[i].reply) == len - 1);
     show(&r);

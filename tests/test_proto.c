@@ -29,7 +29,7 @@ static iso_buf perms_req(const char* perms_spec) {
           "J:\"permissions\"");
   iso_buf p = msg(perms_spec);
   iso_buf_append(&b, p.data, p.len);
-  iso_buf_free(&p);
+  iso_buf_close(&p);
   return b;
 }
 
@@ -40,7 +40,7 @@ static void t_permissions(void) {
   CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
   CHECK_STR(perm_text(&m.reqs[0].permissions), "absent");
   iso_proto_msg_close(&m);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 
   /* each value form, decoded once; the entries point into the message */
   static const struct {
@@ -73,7 +73,7 @@ static void t_permissions(void) {
       fprintf(stderr, "    case: %s\n", good[i].spec);
     }
     iso_proto_msg_close(&m);
-    iso_buf_free(&b);
+    iso_buf_close(&b);
   }
 
   /* in a batch, a bad `permissions` fails only its element */
@@ -96,7 +96,7 @@ static void t_permissions(void) {
   CHECK_EQ(m.reqs[2].err, 0);
   CHECK_STR(perm_text(&m.reqs[2].permissions), "absent");
   iso_proto_msg_close(&m);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 }
 
 static void t_permissions_limits(void) {
@@ -143,9 +143,9 @@ static void t_permissions_limits(void) {
       CHECK_STR(why, want);
     }
     iso_proto_msg_close(&m);
-    iso_buf_free(&b);
-    iso_buf_free(&pm);
-    iso_buf_free(&j);
+    iso_buf_close(&b);
+    iso_buf_close(&pm);
+    iso_buf_close(&j);
   }
 
   /* the checker on its own takes any bytes: malformed msgpack, trailing
@@ -170,7 +170,7 @@ static void t_permissions_limits(void) {
                                          b.len, why, sizeof why),
              ISO_EINVAL);
     CHECK_STR(why, raw[i].message);
-    iso_buf_free(&b);
+    iso_buf_close(&b);
   }
   static const uint8_t empty_map[] = {0x80};
   CHECK_EQ(iso_proto_check_permissions(empty_map, 1, NULL, 0), 0);

@@ -54,10 +54,10 @@ static void t_reply_round_trip(void) {
   CHECK_EQ(r.stats.queue_us, 1234);
   CHECK_EQ(r.stats.run_us, 5678);
   CHECK_STR(r.message, "");
-  iso_result_free(&r);
+  iso_result_close(&r);
   CHECK(r.mem_ == NULL);
-  iso_result_free(&r);
-  iso_result_free(NULL);
+  iso_result_close(&r);
+  iso_result_close(NULL);
 
   /* every error code survives the trip */
   for (int code = ISO_CODE_BAD_REQUEST; code <= ISO_CODE_INTERNAL; code++) {
@@ -73,7 +73,7 @@ static void t_reply_round_trip(void) {
     CHECK_STR(r.message, "why");
     CHECK_BYTES(r.id, r.id_len, "c0");
     CHECK(r.value == NULL);
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   /* a rejection */
   iso_proto_reply rj = {.status = ISO_STATUS_REJECTED,
@@ -88,10 +88,10 @@ static void t_reply_round_trip(void) {
   CHECK_STR(r.message, "too big");
   CHECK_STR(r.stack, "RangeError: too big");
   CHECK_EQ(r.stats.worker, 0);
-  iso_result_free(&r);
-  iso_buf_free(&out);
-  iso_buf_free(&value);
-  iso_buf_free(&id);
+  iso_result_close(&r);
+  iso_buf_close(&out);
+  iso_buf_close(&value);
+  iso_buf_close(&id);
 }
 
 static void t_reply_decode_tolerance(void) {
@@ -108,16 +108,16 @@ static void t_reply_decode_tolerance(void) {
   CHECK_EQ(r.logs[0].level, ISO_LOG_LOG);
   CHECK_EQ(r.stats.worker, 1);
   CHECK_BYTES(r.id, r.id_len, "c0");
-  iso_result_free(&r);
-  iso_buf_free(&b);
+  iso_result_close(&r);
+  iso_buf_close(&b);
   /* a minimal fulfilled reply: value nil, no logs, no stats */
   b = msg("J:{\"status\":\"fulfilled\",\"v\":1}");
   CHECK_EQ(iso_proto_decode_reply(b.data, b.len, &r), 0);
   CHECK_BYTES(r.value, r.value_len, "c0");
   CHECK_EQ(r.stats.worker, -1);
   CHECK(r.logs == NULL && r.nlogs == 0);
-  iso_result_free(&r);
-  iso_buf_free(&b);
+  iso_result_close(&r);
+  iso_buf_close(&b);
   /* a result carries only its status's fields: an error map beside
    * "fulfilled" (before or after it) is ignored; an error reply has no
    * name or stack (a fuzzer found the first: the message came through) */
@@ -128,8 +128,8 @@ static void t_reply_decode_tolerance(void) {
   CHECK_STR(r.message, "");
   CHECK_STR(r.name, "");
   CHECK_STR(r.stack, "");
-  iso_result_free(&r);
-  iso_buf_free(&b);
+  iso_result_close(&r);
+  iso_buf_close(&b);
   b =
       msg("J:{\"v\":1,\"status\":\"error\",\"error\":{\"code\":\"busy\","
           "\"name\":\"E\",\"message\":\"m\",\"stack\":\"s\"}}");
@@ -137,8 +137,8 @@ static void t_reply_decode_tolerance(void) {
   CHECK_STR(r.message, "m");
   CHECK_STR(r.name, "");
   CHECK_STR(r.stack, "");
-  iso_result_free(&r);
-  iso_buf_free(&b);
+  iso_result_close(&r);
+  iso_buf_close(&b);
 
   static const char* const bad[] = {
       "J:[1]",
@@ -164,7 +164,7 @@ static void t_reply_decode_tolerance(void) {
     if (rc != ISO_EPROTO) {
       fprintf(stderr, "    input: %s\n", *s);
     }
-    iso_buf_free(&b);
+    iso_buf_close(&b);
   }
 }
 
@@ -196,7 +196,7 @@ static void t_batch_reply(void) {
   CHECK_EQ(r[2].status, ISO_STATUS_ERROR);
   CHECK_EQ(r[2].code, ISO_CODE_BAD_REQUEST);
   for (int i = 0; i < 3; i++) {
-    iso_result_free(&r[i]);
+    iso_result_close(&r[i]);
   }
   /* the wrong count is a malformed reply */
   iso_result r4[4];
@@ -215,16 +215,16 @@ static void t_batch_reply(void) {
   for (int i = 0; i < 3; i++) {
     CHECK_EQ(r[i].code, ISO_CODE_BUSY);
     CHECK_STR(r[i].message, "queue full");
-    iso_result_free(&r[i]);
+    iso_result_close(&r[i]);
   }
   /* but a single fulfilled reply cannot answer a batch */
   iso_buf_reset(&whole);
   CHECK_EQ(iso_proto_encode_reply(&rs[0], &whole), 0);
   CHECK_EQ(iso_proto_decode_batch_reply(whole.data, whole.len, r, 3),
            ISO_EPROTO);
-  iso_buf_free(&whole);
-  iso_buf_free(&parts);
-  iso_buf_free(&v0);
+  iso_buf_close(&whole);
+  iso_buf_close(&parts);
+  iso_buf_close(&v0);
 }
 
 /* ---- encoding requests -------------------------------------------------- */
@@ -306,10 +306,10 @@ static void t_request_round_trip(void) {
   CHECK_JSON(out.data, out.len,
              "{\"v\":1,\"kind\":\"call\",\"module\":\"m.js\","
              "\"permissions\":{}}");
-  iso_buf_free(&out);
-  iso_buf_free(&args);
-  iso_buf_free(&id);
-  iso_buf_free(&perms);
+  iso_buf_close(&out);
+  iso_buf_close(&args);
+  iso_buf_close(&id);
+  iso_buf_close(&perms);
 }
 
 static void t_request_refused(void) {
@@ -398,7 +398,7 @@ static void t_request_refused(void) {
   iso_job ok = {.kind = ISO_JOB_EVAL, .source = "1"};
   CHECK_EQ(iso_proto_encode_batch(&ok, 0, &out), ISO_EINVAL);
   CHECK_EQ(iso_proto_encode_request(NULL, &out), ISO_EINVAL);
-  iso_buf_free(&out);
+  iso_buf_close(&out);
 }
 
 static const iso_test cases[] = {

@@ -48,7 +48,7 @@ static void t_single_eval(void) {
   CHECK(q->source.ptr > (const char*)b.data &&
         q->source.ptr < (const char*)b.data + b.len);
   iso_proto_msg_close(&m);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 
   /* a module file, and source named as a module; no id */
   b = msg("J:{\"v\":1,\"kind\":\"eval\",\"module\":\"jobs/a.js\"}");
@@ -57,7 +57,7 @@ static void t_single_eval(void) {
   CHECK(m.reqs[0].source.ptr == NULL);
   CHECK(m.reqs[0].id.data == NULL);
   iso_proto_msg_close(&m);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
   b =
       msg("J:{\"kind\":\"eval\",\"source\":\"import './b.js'\",\"module\":\"x/"
           "main.js\",\"v\":1,\"timeout_ms\":0}");
@@ -66,7 +66,7 @@ static void t_single_eval(void) {
   CHECK(str_is(m.reqs[0].source, "import './b.js'"));
   CHECK_EQ(m.reqs[0].timeout_ms, 0);
   iso_proto_msg_close(&m);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 
   /* args: an eval job's default export, if a function, is called with them */
   b =
@@ -77,13 +77,13 @@ static void t_single_eval(void) {
   CHECK_BYTES(m.reqs[0].args.data, m.reqs[0].args.len, "92 01 a1 61");
   CHECK(m.reqs[0].export_name.ptr == NULL);
   iso_proto_msg_close(&m);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
   b =
       msg("J:{\"v\":1,\"kind\":\"eval\",\"module\":\"a.js\","
           "\"args\":{}}");
   CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), ISO_EPROTO);
   iso_proto_msg_close(&m);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 }
 
 static void t_single_call(void) {
@@ -100,7 +100,7 @@ static void t_single_call(void) {
   CHECK_BYTES(q->id.data, q->id.len, "a1 61");
   CHECK_EQ(q->timeout_ms, 500);
   iso_proto_msg_close(&m);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 
   b =
       msg("J:{\"v\":1,\"kind\":\"call\",\"module\":\"m.js\",\"export\":\"add\","
@@ -110,7 +110,7 @@ static void t_single_call(void) {
   CHECK(str_is(m.reqs[0].source, "export const add=(a,b)=>a+b"));
   CHECK_BYTES(m.reqs[0].args.data, m.reqs[0].args.len, "90");
   iso_proto_msg_close(&m);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 }
 
 static void t_batch(void) {
@@ -151,7 +151,7 @@ static void t_batch(void) {
   CHECK(m.reqs == NULL && m.count == 0);
   iso_proto_msg_close(&m); /* twice is fine */
   iso_proto_msg_close(NULL);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 
   /* one element nesting too deep fails alone (built as msgpack: the JSON
    * converter would refuse it first) */
@@ -164,14 +164,14 @@ static void t_batch(void) {
   }
   iso_buf rest = msg("H:c0|J:{\"kind\":\"eval\",\"source\":\"ok\"}");
   iso_buf_append(&mp, rest.data, rest.len);
-  iso_buf_free(&rest);
+  iso_buf_close(&rest);
   CHECK_EQ(iso_proto_decode(mp.data, mp.len, &m, NULL, 0), 0);
   CHECK_EQ(m.count, 2);
   CHECK_EQ(m.reqs[0].err, ISO_EPROTO);
   CHECK_CONTAINS(m.reqs[0].errmsg, "'args' nests deeper than 64 levels");
   CHECK_EQ(m.reqs[1].err, 0);
   iso_proto_msg_close(&m);
-  iso_buf_free(&mp);
+  iso_buf_close(&mp);
 }
 
 /* ---- malformed messages ------------------------------------------------- */
@@ -377,7 +377,7 @@ static void check_bad(const char* name,
     iso_buf want = msg(id_hex);
     CHECK(m.err_id.data != NULL && m.err_id.len == want.len &&
           memcmp(m.err_id.data, want.data, want.len) == 0);
-    iso_buf_free(&want);
+    iso_buf_close(&want);
   }
   if (rc != ISO_EPROTO || strstr(err, message) == NULL) {
     fprintf(stderr, "    case: %s\n", name);
@@ -393,7 +393,7 @@ static void t_malformed(void) {
       snprintf(id, sizeof id, "H:%s", t->id_hex);
     }
     check_bad(t->name, b.data, b.len, t->message, t->id_hex ? id : NULL);
-    iso_buf_free(&b);
+    iso_buf_close(&b);
   }
   /* NULL buffer */
   check_bad("NULL", NULL, 0, "empty message", NULL);
@@ -438,7 +438,7 @@ static void t_fault_order(void) {
     CHECK_EQ(iso_proto_decode(b.data, b.len, &m, err, sizeof err), ISO_EPROTO);
     CHECK_STR(err, cases[i].message);
     iso_proto_msg_close(&m);
-    iso_buf_free(&b);
+    iso_buf_close(&b);
   }
   /* in a batch element: `v` is optional, `kind` is not */
   iso_buf b =
@@ -452,7 +452,7 @@ static void t_fault_order(void) {
     CHECK_STR(m.reqs[1].errmsg, "'batch' is not allowed inside a batch");
   }
   iso_proto_msg_close(&m);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 }
 
 static void t_limits(void) {
@@ -479,7 +479,7 @@ static void t_limits(void) {
       CHECK_BYTES(m.err_id.data, m.err_id.len, "05");
     }
     iso_proto_msg_close(&m);
-    iso_buf_free(&mp);
+    iso_buf_close(&mp);
   }
   /* a deep id, and very deep nesting that must not recurse */
   iso_buf b =
@@ -492,7 +492,7 @@ static void t_limits(void) {
   uint8_t nil = 0xc0;
   iso_buf_append(&b, &nil, 1);
   check_bad("deep id", b.data, b.len, "'id' nests deeper than 64 levels", NULL);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 
   /* module length */
   iso_buf j;
@@ -506,8 +506,8 @@ static void t_limits(void) {
   CHECK_EQ(iso_json_to_msgpack((const char*)j.data, j.len, &mp), 0);
   check_bad("long module", mp.data, mp.len, "'module' is longer than 4096",
             NULL);
-  iso_buf_free(&mp);
-  iso_buf_free(&j);
+  iso_buf_close(&mp);
+  iso_buf_close(&j);
 
   /* batch size: the limit is accepted, one more is not */
   for (int extra = 0; extra <= 1; extra++) {
@@ -533,8 +533,8 @@ static void t_limits(void) {
       CHECK_CONTAINS(err, "'batch' has 10001 requests (the limit is 10000)");
     }
     iso_proto_msg_close(&m);
-    iso_buf_free(&mp);
-    iso_buf_free(&j);
+    iso_buf_close(&mp);
+    iso_buf_close(&j);
   }
 }
 
@@ -605,10 +605,10 @@ static void t_ids_echoed(void) {
     iso_result r;
     CHECK_EQ(iso_proto_decode_reply(enc.data, enc.len, &r), 0);
     CHECK(r.id_len == want.len && memcmp(r.id, want.data, want.len) == 0);
-    iso_result_free(&r);
-    iso_buf_free(&enc);
+    iso_result_close(&r);
+    iso_buf_close(&enc);
     iso_proto_msg_close(&m);
-    iso_buf_free(&b);
+    iso_buf_close(&b);
 
     /* a bad single request still hands its id back */
     snprintf(spec, sizeof spec,
@@ -619,7 +619,7 @@ static void t_ids_echoed(void) {
     CHECK(m.err_id.len == want.len &&
           memcmp(m.err_id.data, want.data, want.len) == 0);
     iso_proto_msg_close(&m);
-    iso_buf_free(&b);
+    iso_buf_close(&b);
 
     /* and so does a bad batch element ({id: <id>, kind: 7}) */
     snprintf(spec, sizeof spec,
@@ -635,8 +635,8 @@ static void t_ids_echoed(void) {
     CHECK(m.reqs[1].id.len == want.len &&
           memcmp(m.reqs[1].id.data, want.data, want.len) == 0);
     iso_proto_msg_close(&m);
-    iso_buf_free(&b);
-    iso_buf_free(&want);
+    iso_buf_close(&b);
+    iso_buf_close(&want);
   }
 }
 
@@ -665,7 +665,7 @@ static void t_ids_not_utf8(void) {
     CHECK_CONTAINS(err, "'id' holds a string that is not valid UTF-8");
     CHECK(m.err_id.data == NULL);
     iso_proto_msg_close(&m);
-    iso_buf_free(&b);
+    iso_buf_close(&b);
     /* refused for another reason first: still not echoed */
     snprintf(spec, sizeof spec,
              "H:83|J:\"v\"|J:1|J:\"id\"|H:%s|J:\"kind\"|J:\"jump\"", *id);
@@ -673,7 +673,7 @@ static void t_ids_not_utf8(void) {
     CHECK_EQ(iso_proto_decode(b.data, b.len, &m, err, sizeof err), ISO_EPROTO);
     CHECK(m.err_id.data == NULL);
     iso_proto_msg_close(&m);
-    iso_buf_free(&b);
+    iso_buf_close(&b);
     /* a batch element with such an id fails alone, without its id */
     snprintf(spec, sizeof spec,
              "H:82|J:\"v\"|J:1|J:\"batch\"|H:92|"
@@ -688,7 +688,7 @@ static void t_ids_not_utf8(void) {
     CHECK_CONTAINS(m.reqs[1].errmsg, "not valid UTF-8");
     CHECK(m.reqs[1].id.data == NULL);
     iso_proto_msg_close(&m);
-    iso_buf_free(&b);
+    iso_buf_close(&b);
   }
 }
 
@@ -737,8 +737,8 @@ static void t_reply_repairs_utf8(void) {
         CHECK_STR(r.stack, texts[i].out);
         CHECK(r.nlogs == 1 && strcmp(r.logs[0].text, texts[i].out) == 0);
       }
-      iso_result_free(&r);
-      iso_buf_free(&enc);
+      iso_result_close(&r);
+      iso_buf_close(&enc);
     }
   }
 }
@@ -801,9 +801,9 @@ static void t_reply_exact(void) {
   bad.status = (iso_status)9;
   CHECK_EQ(iso_proto_encode_reply(&bad, &out), ISO_EINVAL);
   CHECK_EQ(out.len, len);
-  iso_buf_free(&out);
-  iso_buf_free(&value);
-  iso_buf_free(&id);
+  iso_buf_close(&out);
+  iso_buf_close(&value);
+  iso_buf_close(&id);
 }
 
 /* ---- cost and robustness ------------------------------------------------ */
@@ -858,7 +858,7 @@ static void t_decode_cost(void) {
   /* The target is "well under 100 us"; the check is looser so a loaded
    * machine or the ASan build does not fail it. */
   CHECK(best < 500);
-  iso_buf_free(&b);
+  iso_buf_close(&b);
 }
 
 static uint32_t rnd(uint32_t* seed) {
@@ -906,7 +906,7 @@ static void t_mutations(void) {
   }
   CHECK(ok > 0);
   free(buf);
-  iso_buf_free(&base);
+  iso_buf_close(&base);
 }
 
 static const iso_test cases[] = {{"single_eval", t_single_eval},

@@ -61,10 +61,10 @@ static void t_errno_class(void) {
              {-1, ISO_OPERR_OTHER},
              {100000, ISO_OPERR_OTHER}};
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-    if (iso__op_err_of_errno(map[i].e) != map[i].cls) {
+    if (iso__ops_err_of_errno(map[i].e) != map[i].cls) {
       fprintf(stderr, "    errno %d\n", map[i].e);
     }
-    CHECK_EQ(iso__op_err_of_errno(map[i].e), map[i].cls);
+    CHECK_EQ(iso__ops_err_of_errno(map[i].e), map[i].cls);
   }
 }
 
@@ -350,7 +350,7 @@ static void add(iso_op_batch* b,
   CHECK_EQ(iso_json_to_msgpack(json, strlen(json), &args), 0);
   iso_op_caller who = {.realm = 7, .tag = 3, .perms = p};
   CHECK_EQ(iso_op_batch_add(b, op, promise, &who, args.data, args.len), 0);
-  iso_buf_free(&args);
+  iso_buf_close(&args);
 }
 
 static void check_rec(const iso_op_batch* b,
@@ -369,7 +369,7 @@ static void check_rec(const iso_op_batch* b,
   }
   iso_buf_terminate(&text);
   CHECK_STR(text.data ? (const char*)text.data : "", want);
-  iso_buf_free(&text);
+  iso_buf_close(&text);
 }
 
 static void t_batch(void) {
@@ -488,7 +488,7 @@ static void t_batch_bounded(void) {
   iso_op_batch_reset(b);
   CHECK(b->args.cap > 0 && b->res.cap > 0 && b->cap > 0);
   iso_op_batch_free(b);
-  iso_buf_free(&args);
+  iso_buf_close(&args);
   free(blob);
   unlink(p);
 }
@@ -578,7 +578,7 @@ static void t_batch_caller_budget(void) {
   iso_op_batch_free(b);
   iso_op_budget_unref(gb);
   iso_op_budget_unref(rt);
-  iso_buf_free(&args);
+  iso_buf_close(&args);
   unlink(p);
 }
 
@@ -722,8 +722,8 @@ static void t_ops_random_args(void) {
     fclose(f);
   }
   CHECK_STR(secret, "secret"); /* nothing outside was written */
-  iso_buf_free(&args);
-  iso_buf_free(&out);
+  iso_buf_close(&args);
+  iso_buf_close(&out);
   iso_ops_env_free(e);
   rm_tree(root);
 }

@@ -403,7 +403,7 @@ static void runtime_body(void* arg) {
     free(res.value);
     free(res.hex);
     free(res.error);
-    iso_buf_free(&res.out);
+    iso_buf_close(&res.out);
   }
   fprintf(stderr, "runtime done\n");
 }

@@ -52,7 +52,7 @@ static void t_many_concurrent_jobs(void) {
     iso_buf keep;
     iso_job j = call_job("double.js", NULL, args, &keep);
     int rc = tracker_submit(&t, s.c, i, j, 60000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
     if (rc != 0) {
       fprintf(stderr, "  submit %d: %s\n", i, iso_strerror(rc));
     }
@@ -130,20 +130,20 @@ static void t_eval_and_call_forms(void) {
   expect_value(&s, eval_src(bump), "1");
   /* call of the default export with args, and of named exports */
   expect_value(&s, call_job("double.js", NULL, "[21]", &keep), "42");
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   expect_value(&s, call_job("double.js", "triple", "[5]", &keep), "15");
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   expect_value(&s, call_job("double.js", "add", "[2, 3]", &keep), "5");
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   /* a module that does not exist is that job's failure, not a crash */
   iso_result r;
   call(&s, call_job("missing.js", NULL, NULL, &keep), 10000, &r);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK(r.status == ISO_STATUS_REJECTED || r.status == ISO_STATUS_ERROR);
   CHECK_CONTAINS(r.message, "missing.js");
-  iso_result_free(&r);
+  iso_result_close(&r);
   expect_value(&s, call_job("double.js", NULL, "[4]", &keep), "8");
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   svc_stop(&s);
 }
 
@@ -161,7 +161,7 @@ static void t_eval_with_args(void) {
       "\"source\":\"export default async (a, b) => [a + b, typeof b];\"}");
   iso_result r;
   int rc = raw(&s, req.data, req.len, &r);
-  iso_buf_free(&req);
+  iso_buf_close(&req);
   CHECK_EQ(rc, 0);
   if (rc == 0) {
     if (r.status != ISO_STATUS_FULFILLED) {
@@ -170,7 +170,7 @@ static void t_eval_with_args(void) {
     CHECK_JSON(r.id, r.id_len, "\"ea\"");
     CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
     CHECK_JSON(r.value, r.value_len, "[5,\"number\"]");
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   /* through the client library, with a file */
   iso_buf args = mp_of("[20]");
@@ -187,9 +187,9 @@ static void t_eval_with_args(void) {
   if (rc == 0) {
     CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
     CHECK_JSON(r.value, r.value_len, "40");
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
-  iso_buf_free(&args);
+  iso_buf_close(&args);
   svc_stop(&s);
 }
 
@@ -208,13 +208,13 @@ static void t_call_keeps_globals(void) {
     iso_buf keep;
     iso_result r;
     call(&s, call_job("counter.js", "next", NULL, &keep), 10000, &r);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
     char want[32];
     snprintf(want, sizeof want, "[%d,%d]", i, i);
     CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
     CHECK_JSON(r.value, r.value_len, want);
     CHECK_EQ(r.stats.worker, 0);
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   /* a call may bring its module's source: it is compiled the first time,
    * then the warm module is what later calls get, whatever they send; a
@@ -235,7 +235,7 @@ static void t_call_keeps_globals(void) {
     call(&s, j, 10000, &r);
     CHECK_EQ(r.status, sends[i].status);
     CHECK_JSON(r.value, r.value_len, sends[i].want);
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   iso_job bad = {.kind = ISO_JOB_CALL,
                  .module = "virtual/broken.js",
@@ -244,12 +244,12 @@ static void t_call_keeps_globals(void) {
   call(&s, bad, 10000, &r);
   CHECK_EQ(r.status, ISO_STATUS_REJECTED);
   CHECK_STR(r.name, "SyntaxError");
-  iso_result_free(&r);
+  iso_result_close(&r);
   bad.source = "export default () => 'fixed';";
   call(&s, bad, 10000, &r);
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
   CHECK_JSON(r.value, r.value_len, "\"fixed\"");
-  iso_result_free(&r);
+  iso_result_close(&r);
   svc_stop(&s);
 }
 
@@ -300,11 +300,11 @@ static void t_batch_mixed_outcomes(void) {
     CHECK_EQ(out[3].status, ISO_STATUS_ERROR);
     CHECK_EQ(out[3].code, ISO_CODE_TIMEOUT);
     for (int i = 0; i < 4; i++) {
-      iso_result_free(&out[i]);
+      iso_result_close(&out[i]);
     }
   }
-  iso_buf_free(&reply);
-  iso_buf_free(&req);
+  iso_buf_close(&reply);
+  iso_buf_close(&req);
 
   /* the same through the typed API: ids numbered by the client */
   iso_buf a0 = mp_of("[3]"), a2 = mp_of("[\"batch\"]");
@@ -335,12 +335,12 @@ static void t_batch_mixed_outcomes(void) {
     for (int i = 0; i < 3; i++) {
       ids[i] = id_decode(res[i].id, res[i].id_len);
       CHECK(ids[i] > 0);
-      iso_result_free(&res[i]);
+      iso_result_close(&res[i]);
     }
     CHECK(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
   }
-  iso_buf_free(&a0);
-  iso_buf_free(&a2);
+  iso_buf_close(&a0);
+  iso_buf_close(&a2);
   svc_stop(&s);
 }
 
@@ -359,7 +359,7 @@ static void t_batch_reply_limit(void) {
   }
   iso_client* c = NULL;
   iso_client_opts o = {.max_msg = 65536};
-  CHECK_EQ(iso_client_open(s.url, &o, &c), 0);
+  CHECK_EQ(iso_client_new(s.url, &o, &c), 0);
   /* ~20 KB answers: three fit in 64 KiB with the others as too_large */
   const char* big = "export default 'x'.repeat(20000);";
   iso_job jobs[6] = {eval_src(big),
@@ -389,7 +389,7 @@ static void t_batch_reply_limit(void) {
     }
     CHECK_JSON(res[4].value, res[4].value_len, "\"small\"");
     for (int i = 0; i < 6; i++) {
-      iso_result_free(&res[i]);
+      iso_result_close(&res[i]);
     }
   }
   /* 400 elements whose too_large answers alone are over the limit: one
@@ -407,7 +407,7 @@ static void t_batch_reply_limit(void) {
     for (int i = 0; i < MANY; i++) {
       CHECK_EQ(out[i].status, ISO_STATUS_ERROR);
       CHECK_EQ(out[i].code, ISO_CODE_TOO_LARGE);
-      iso_result_free(&out[i]);
+      iso_result_close(&out[i]);
     }
   }
   free(many);
@@ -419,10 +419,10 @@ static void t_batch_reply_limit(void) {
   if (rc == 0) {
     CHECK_EQ(res[0].status, ISO_STATUS_FULFILLED);
     CHECK_EQ(res[1].status, ISO_STATUS_FULFILLED);
-    iso_result_free(&res[0]);
-    iso_result_free(&res[1]);
+    iso_result_close(&res[0]);
+    iso_result_close(&res[1]);
   }
-  iso_client_close(c);
+  iso_client_free(c);
   svc_stop(&s);
 }
 
@@ -437,7 +437,7 @@ static void t_rejections_with_stacks(void) {
   iso_result r;
   /* thrown synchronously by a call */
   call(&s, call_job("thrower.js", "fail", "[\"thing\"]", &keep), 10000, &r);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK_EQ(r.status, ISO_STATUS_REJECTED);
   CHECK_STR(r.name, "TypeError");
   CHECK_STR(r.message, "bad thing");
@@ -445,16 +445,16 @@ static void t_rejections_with_stacks(void) {
   CHECK_CONTAINS(r.stack, "file://");
   snprintf(where, sizeof where, "file://%s/thrower.js:4:9", fixtures_real());
   CHECK_CONTAINS(r.stack, where);
-  iso_result_free(&r);
+  iso_result_close(&r);
   /* an async function that throws after a timer */
   call(&s, call_job("thrower.js", "failLater", NULL, &keep), 10000, &r);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK_EQ(r.status, ISO_STATUS_REJECTED);
   CHECK_STR(r.name, "RangeError");
   CHECK_STR(r.message, "later");
   snprintf(where, sizeof where, "file://%s/thrower.js:8:9", fixtures_real());
   CHECK_CONTAINS(r.stack, where);
-  iso_result_free(&r);
+  iso_result_close(&r);
   /* eval source: the stack names the module it was given */
   iso_job j = eval_src("const a = 1;\n  throw new SyntaxError('no: ' + a);");
   j.module = "sub/named.js";
@@ -464,12 +464,12 @@ static void t_rejections_with_stacks(void) {
   CHECK_STR(r.message, "no: 1");
   snprintf(where, sizeof where, "file://%s/sub/named.js:2:9", fixtures_real());
   CHECK_CONTAINS(r.stack, where);
-  iso_result_free(&r);
+  iso_result_close(&r);
   /* a thrown non-Error still rejects */
   call(&s, eval_src("throw 'just a string';"), 10000, &r);
   CHECK_EQ(r.status, ISO_STATUS_REJECTED);
   CHECK_CONTAINS(r.message, "just a string");
-  iso_result_free(&r);
+  iso_result_close(&r);
   svc_stop(&s);
 }
 
@@ -493,7 +493,7 @@ static void t_unhandled_and_stall_eval(void) {
                  10000);
   tracker_submit(&t, s.c, 1, call_job("sleep.js", NULL, "[200, \"B\"]", &keep),
                  10000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   tracker_submit(&t, s.c, 2,
                  eval_src("await new Promise(() => {});\nexport default 'C';"),
                  10000);
@@ -525,7 +525,7 @@ static void t_unhandled_and_stall_eval(void) {
        10000, &r);
   CHECK_EQ(r.status, ISO_STATUS_REJECTED);
   CHECK_CONTAINS(r.message, "left behind");
-  iso_result_free(&r);
+  iso_result_close(&r);
   svc_stop(&s);
 }
 
@@ -548,14 +548,14 @@ static void t_unhandled_and_stall_call(void) {
     int culprit = round * 2, sleeper = round * 2 + 1;
     tracker_submit(&t, s.c, sleeper,
                    call_job("sleep.js", NULL, "[300, \"B\"]", &keep), 10000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
     sleep_ms(30);
     tracker_submit(&t, s.c, culprit,
                    round == 0
                        ? call_job("unhandled.js", "lose", "[50]", &keep)
                        : call_job("unhandled.js", "loseNow", NULL, &keep),
                    10000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
     CHECK(tracker_wait(&t, round * 2 + 2, 10000));
     rec* c = &t.r[culprit];
     rec* b = &t.r[sleeper];
@@ -577,10 +577,10 @@ static void t_unhandled_and_stall_call(void) {
   /* a call that stalls, next to a call waiting on a timer */
   tracker_submit(&t, s.c, 5, call_job("sleep.js", NULL, "[200, \"D\"]", &keep),
                  10000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   tracker_submit(&t, s.c, 4, call_job("unhandled.js", "stall", NULL, &keep),
                  10000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK(tracker_wait(&t, 6, 10000));
   CHECK_EQ(t.r[4].status, ISO_STATUS_REJECTED);
   CHECK_STR(t.r[4].message, STALL_MESSAGE);
@@ -590,7 +590,7 @@ static void t_unhandled_and_stall_call(void) {
   tracker_free(&t);
   /* the worker goes on serving calls */
   expect_value(&s, call_job("double.js", NULL, "[6]", &keep), "12");
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   svc_stop(&s);
 }
 
@@ -627,24 +627,24 @@ static void t_logs(void) {
   check_log(&r, 2, ISO_LOG_INFO, "fyi");
   check_log(&r, 3, ISO_LOG_ERROR, "bad");
   check_log(&r, 4, ISO_LOG_DEBUG, "dbg");
-  iso_result_free(&r);
+  iso_result_close(&r);
   /* a call job's own output */
   iso_buf keep;
   call(&s, call_job("logs.js", "chatty", "[3]", &keep), 10000, &r);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
   CHECK_EQ(r.nlogs, 3);
   check_log(&r, 0, ISO_LOG_LOG, "log line 3");
   check_log(&r, 1, ISO_LOG_WARN, "warn line");
   check_log(&r, 2, ISO_LOG_ERROR, "error line");
-  iso_result_free(&r);
+  iso_result_close(&r);
   /* logs come back with a rejection too */
   call(&s, eval_src("console.log('before');\nthrow new Error('after');"), 10000,
        &r);
   CHECK_EQ(r.status, ISO_STATUS_REJECTED);
   CHECK_EQ(r.nlogs, 1);
   check_log(&r, 0, ISO_LOG_LOG, "before");
-  iso_result_free(&r);
+  iso_result_close(&r);
   svc_stop(&s);
 }
 
@@ -675,7 +675,7 @@ static void t_tls_and_second_listener(void) {
   if (svc_start(&s, flags, 0) == 0) {
     iso_client_opts o = {.tls_ca_file = cert, .tls_server_name = "localhost"};
     iso_client* tls = NULL;
-    CHECK_EQ(iso_client_open(tls_url, &o, &tls), 0);
+    CHECK_EQ(iso_client_new(tls_url, &o, &tls), 0);
     iso_buf keep;
     iso_job job = call_job("double.js", NULL, "[21]", &keep);
     iso_result r;
@@ -684,22 +684,22 @@ static void t_tls_and_second_listener(void) {
     if (rc == 0) {
       CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
       CHECK_JSON(r.value, r.value_len, "42");
-      iso_result_free(&r);
+      iso_result_close(&r);
     }
-    iso_client_close(tls);
+    iso_client_free(tls);
     /* plain TCP to the TLS port: no answer */
     iso_client* plain = NULL;
-    CHECK_EQ(iso_client_open(tcp_url, NULL, &plain), 0);
+    CHECK_EQ(iso_client_new(tcp_url, NULL, &plain), 0);
     rc = iso_client_call(plain, &job, 500, &r);
     CHECK(rc != 0);
     if (rc == 0) {
-      iso_result_free(&r);
+      iso_result_close(&r);
     }
-    iso_client_close(plain);
-    iso_buf_free(&keep);
+    iso_client_free(plain);
+    iso_buf_close(&keep);
     /* the ipc listener still serves */
     expect_value(&s, call_job("double.js", NULL, "[2]", &keep), "4");
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   svc_stop(&s);
   unlink(cert);

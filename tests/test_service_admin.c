@@ -71,7 +71,7 @@ static void t_status_workers_jobs_stats(void) {
   /* long enough for three poolctl runs under ThreadSanitizer */
   tracker_submit_ok(&t, s.c, LONG_ID,
                     call_job("sleep.js", "[5000,\"long\"]", &keep), 60000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   char* jobs = NULL;
   int64_t end = now_ms() + 5000;
   do {
@@ -104,25 +104,25 @@ static void t_status_workers_jobs_stats(void) {
     char args[32];
     snprintf(args, sizeof args, "[5,%d]", i);
     tracker_submit_ok(&t, s.c, i, call_job("sleep.js", args, &keep), 60000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   for (int k = 0; k < NREJ; k++, i++) {
     tracker_submit_ok(&t, s.c, i, call_job("throw.js", "[\"x\"]", &keep),
                       60000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   for (int k = 0; k < NTIME; k++, i++) {
     iso_job j = call_job("sleep.js", "[3000,0]", &keep);
     j.timeout_ms = 100;
     tracker_submit_ok(&t, s.c, i, j, 60000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   for (int k = 0; k < NBAD; k++, i++) { /* asks for more than granted */
     iso_job j = call_job("sleep.js", "[1,1]", &keep);
     j.permissions = perms.data;
     j.permissions_len = perms.len;
     tracker_submit_ok(&t, s.c, i, j, 60000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   for (int k = 0; k < NEVAL; k++, i++) {
     tracker_submit_ok(
@@ -135,7 +135,7 @@ static void t_status_workers_jobs_stats(void) {
         (iso_job){.kind = ISO_JOB_EVAL, .source = "throw new Error('no');"},
         60000);
   }
-  iso_buf_free(&perms);
+  iso_buf_close(&perms);
   CHECK(tracker_wait(&t, N, 30000));
   tracker_check_once(&t);
   expect_fulfilled(&t, LONG_ID, "\"long\"");
@@ -419,7 +419,7 @@ static void t_metrics(void) {
   for (int i = NCALL + NEVAL; i < N; i++) {
     iso_buf keep;
     tracker_submit_ok(&t, s.c, i, call_job("throw.js", "[1]", &keep), 60000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   CHECK(tracker_wait(&t, N, 30000));
   tracker_check_once(&t);

@@ -242,7 +242,7 @@ static void t_json_logs(void) {
     iso_buf_init(&mp);
     int rc = iso_json_to_msgpack(line, strlen(line), &mp);
     char* json = rc == 0 ? json_of(mp.data, mp.len) : NULL;
-    iso_buf_free(&mp);
+    iso_buf_close(&mp);
     if (rc != 0 || json[0] != '{') {
       fprintf(stderr, "  not a JSON object: %s\n", line);
       iso_test_failed = 1;

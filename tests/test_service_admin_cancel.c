@@ -46,7 +46,7 @@ static void t_cancel(void) {
   /* one after the other: async submits may overtake each other */
   tracker_submit_ok(&t, s.c, 0, call_job("sleep.js", "[5000,\"A\"]", &keep),
                     60000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   char* jobs = NULL;
   for (int want = 1; want <= 2; want++) {
     int64_t end = now_ms() + 5000;
@@ -56,7 +56,7 @@ static void t_cancel(void) {
     } while (js_len(jobs, "jobs") < want && now_ms() < end && (sleep_ms(5), 1));
     if (want == 1) {
       tracker_submit_ok(&t, s.c, 1, call_job("count.js", "[]", &keep), 60000);
-      iso_buf_free(&keep);
+      iso_buf_close(&keep);
     }
   }
   CHECK_EQ(js_len(jobs, "jobs"), 2);
@@ -101,7 +101,7 @@ static void t_cancel(void) {
   /* the worker is free: the next job runs at once, and the cancelled
    * count.js call never ran (the count starts at 1) */
   tracker_submit_ok(&t, s.c, 2, call_job("count.js", "[]", &keep), 60000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK(tracker_wait(&t, 3, 3000));
   expect_fulfilled(&t, 2, "1");
   CHECK(t.r[2].done_ms - t0 < 3000);
@@ -199,7 +199,7 @@ static void t_cancel_running_js(void) {
   iso_job spin = call_job("spin.js", "[60000]", &keep);
   spin.timeout_ms = 60000;
   tracker_submit_ok(&t, s.c, 0, spin, 90000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   char ids[2][32];
   wait_jobs_listed(&s, 1, ids, 5000);
   iso_job loop = {.kind = ISO_JOB_EVAL,
@@ -237,7 +237,7 @@ static void t_cancel_running_js(void) {
           (long long)(now_ms() - c0));
   int64_t p0 = now_ms();
   tracker_submit_ok(&t, s.c, 2, call_job("count.js", "[]", &keep), 60000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK(tracker_wait(&t, 3, 3000));
   expect_fulfilled(&t, 2, "1");
   CHECK(t.r[2].done_ms - p0 < 2000);
@@ -261,25 +261,25 @@ static void t_client_gone(void) {
     return;
   }
   iso_client* gone = NULL;
-  CHECK_EQ(iso_client_open(s.url, NULL, &gone), 0);
+  CHECK_EQ(iso_client_new(s.url, NULL, &gone), 0);
   tracker t;
   tracker_init(&t, 3);
   iso_buf keep;
   iso_job spin = call_job("spin.js", "[60000]", &keep);
   spin.timeout_ms = 60000;
   tracker_submit_ok(&t, gone, 0, spin, 90000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   char ids[2][32];
   /* the spinner runs before the other is sent: two requests on one
    * client go out on contexts of their own, in no promised order */
   wait_jobs_listed(&s, 1, ids, 5000);
   iso_job queued = call_job("count.js", "[]", &keep);
   tracker_submit_ok(&t, gone, 1, queued, 90000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   wait_jobs_listed(&s, 2, ids, 5000);
   sleep_ms(100);
   int64_t c0 = now_ms();
-  iso_client_close(gone); /* its callbacks: ECLOSED */
+  iso_client_free(gone); /* its callbacks: ECLOSED */
   CHECK_EQ(t.r[0].rc, ISO_ECLOSED);
   CHECK_EQ(t.r[1].rc, ISO_ECLOSED);
   char* st = wait_cancels_counted(&s, 2, 3000);
@@ -292,7 +292,7 @@ static void t_client_gone(void) {
   /* the worker is free, and the cancelled count.js never ran */
   int64_t p0 = now_ms();
   tracker_submit_ok(&t, s.c, 2, call_job("count.js", "[]", &keep), 60000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK(tracker_wait(&t, 3, 3000));
   expect_fulfilled(&t, 2, "1");
   CHECK(t.r[2].done_ms - p0 < 2000);
@@ -316,25 +316,25 @@ static void t_client_gone_many(void) {
   enum { MORE = 80 };
   iso_client* gone = NULL;
   iso_client_opts co = {.max_inflight = 128};
-  CHECK_EQ(iso_client_open(s.url, &co, &gone), 0);
+  CHECK_EQ(iso_client_new(s.url, &co, &gone), 0);
   tracker t;
   tracker_init(&t, MORE + 2);
   iso_buf keep;
   iso_job spin = call_job("spin.js", "[60000]", &keep);
   spin.timeout_ms = 60000;
   tracker_submit_ok(&t, gone, 0, spin, 90000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   char ids[1][32];
   wait_jobs_listed(&s, 1, ids, 5000);
   for (int i = 1; i <= MORE; i++) {
     tracker_submit_ok(&t, gone, i, call_job("sleep.js", "[60000,0]", &keep),
                       90000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   wait_accepted(&s, MORE + 2, 10000); /* the ping, the spin, the rest */
   sleep_ms(100);
   int64_t c0 = now_ms();
-  iso_client_close(gone);
+  iso_client_free(gone);
   char* st = wait_cancels_counted(&s, MORE + 1, 3000);
   CHECK_EQ(js_num(st, "inflight"), 0);
   CHECK_EQ(js_num(st, "queue"), 0);
@@ -346,7 +346,7 @@ static void t_client_gone_many(void) {
           MORE + 1, (long long)(now_ms() - c0));
   tracker_submit_ok(&t, s.c, MORE + 1, call_job("count.js", "[]", &keep),
                     60000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK(tracker_wait(&t, MORE + 2, 3000));
   expect_fulfilled(&t, MORE + 1, "1");
   expect_counters_agree(&s);

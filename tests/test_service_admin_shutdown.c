@@ -71,7 +71,7 @@ static void submit_gated(tracker* t, iso_client* c, int from, int to) {
     snprintf(args, sizeof args, "[\"open\",%d]", i);
     iso_buf keep;
     tracker_submit_ok(t, c, i, call_job("gate.js", args, &keep), 60000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
 }
 
@@ -155,8 +155,8 @@ static void* resize_main(void* arg) {
   iso_admin_encode(&q, &req);
   rc->rc = iso_client_request_raw(rc->s->a, req.data, req.len, 5000, &reply);
   rc->json = rc->rc == 0 ? json_of(reply.data, reply.len) : NULL;
-  iso_buf_free(&req);
-  iso_buf_free(&reply);
+  iso_buf_close(&req);
+  iso_buf_close(&reply);
   return NULL;
 }
 

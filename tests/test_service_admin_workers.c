@@ -53,7 +53,7 @@ static void count_on_both(svc* s, int ms, int value[2]) {
   for (int i = 0; i < 2; i++) {
     iso_buf keep;
     tracker_submit_ok(&t, s->c, i, call_job("count.js", args, &keep), 60000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   CHECK(tracker_wait(&t, 2, 20000));
   value[0] = value[1] = -1;
@@ -242,7 +242,7 @@ static void expect_const(svc* s, const char* want, int line) {
   for (int i = 0; i < 2; i++) {
     iso_buf keep;
     tracker_submit_ok(&t, s->c, i, call_job("const.js", "[200]", &keep), 60000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   CHECK(tracker_wait(&t, 2, 20000));
   char quoted[32];

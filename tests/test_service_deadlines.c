@@ -40,7 +40,7 @@ static void t_timeout_infinite_loop(void) {
     spin.timeout_ms = 200;
     int64_t t0 = now_ms();
     CHECK_EQ(tracker_submit(&t, s.c, spin_id, spin, 10000), 0);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
     sleep_ms(30); /* the loop is running on one worker */
     /* sequential calls go to the least-loaded worker: the other one; each
      * must finish while the loop still runs (it is stopped at 200 ms) */
@@ -48,7 +48,7 @@ static void t_timeout_infinite_loop(void) {
     for (int i = 1; i < 32 && now_ms() - t0 < 150; i++) {
       iso_result r;
       call(&s, call_job("double.js", NULL, "[5]", &keep), 5000, &r);
-      iso_buf_free(&keep);
+      iso_buf_close(&keep);
       CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
       CHECK_JSON(r.value, r.value_len, "10");
       if (tracker_calls(&t, spin_id) > 0 || now_ms() - t0 >= 190) {
@@ -56,7 +56,7 @@ static void t_timeout_infinite_loop(void) {
       } else {
         fast++;
       }
-      iso_result_free(&r);
+      iso_result_close(&r);
     }
     if (fast < 1 || fast_late != 0) {
       fprintf(stderr,
@@ -83,7 +83,7 @@ static void t_timeout_infinite_loop(void) {
       tracker_submit(&t2, s.c, i,
                      call_job("sleep.js", NULL, "[100, \"again\"]", &keep),
                      5000);
-      iso_buf_free(&keep);
+      iso_buf_close(&keep);
     }
     CHECK(tracker_wait(&t2, 4, 5000));
     int on_it = 0;
@@ -130,7 +130,7 @@ static void t_timeout_sleeping_job(void) {
     call(&s, j, 10000, &r);
     int64_t took = now_ms() - t0;
     if (k == 0) {
-      iso_buf_free(&keep);
+      iso_buf_close(&keep);
     }
     if (r.status != ISO_STATUS_ERROR || r.code != ISO_CODE_TIMEOUT ||
         took >= 1000) {
@@ -146,7 +146,7 @@ static void t_timeout_sleeping_job(void) {
     CHECK_EQ(r.code, ISO_CODE_TIMEOUT);
     CHECK_CONTAINS(r.message, "100 ms");
     CHECK(took >= 90 && took < 1000);
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   /* a later call, once the warm realm exists */
   iso_buf keep;
@@ -156,10 +156,10 @@ static void t_timeout_sleeping_job(void) {
   int64_t t0 = now_ms();
   call(&s, j, 10000, &r);
   int64_t took = now_ms() - t0;
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK_EQ(r.code, ISO_CODE_TIMEOUT);
   CHECK(took >= 90 && took < 1000);
-  iso_result_free(&r);
+  iso_result_close(&r);
   svc_stop(&s);
 }
 
@@ -180,11 +180,11 @@ static void t_warm_deadline_is_the_calls(void) {
   iso_job short_lived = call_job("sleep.js", NULL, "[2000, \"late\"]", &keep);
   short_lived.timeout_ms = 100;
   CHECK_EQ(tracker_submit(&t, s.c, 0, short_lived, 10000), 0);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   iso_job busy = call_job("spin.js", "busy", "[400]", &keep);
   busy.timeout_ms = 5000;
   CHECK_EQ(tracker_submit(&t, s.c, 1, busy, 10000), 0);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK(tracker_wait(&t, 2, 10000));
   CHECK_EQ(t.r[0].status, ISO_STATUS_ERROR);
   CHECK_EQ(t.r[0].code, ISO_CODE_TIMEOUT);
@@ -215,14 +215,14 @@ static void t_timeout_server_default(void) {
   iso_buf keep;
   iso_result r;
   expect_value(&s, call_job("double.js", NULL, "[1]", &keep), "2");
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   /* no timeout_ms: the server's --timeout 300 (a client with a deadline
    * sends it as the job's timeout_ms, so this one waits for ever) */
   int64_t t0 = now_ms();
   call(&s, call_job("sleep.js", NULL, "[1500, \"late\"]", &keep),
        ISO_CLIENT_FOREVER, &r);
   int64_t took = now_ms() - t0;
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   if (r.code != ISO_CODE_TIMEOUT || took >= 1000) {
     fprintf(stderr,
             "    no timeout_ms, --timeout 300, sleeping 1.5 s: %s %s "
@@ -234,24 +234,24 @@ static void t_timeout_server_default(void) {
   CHECK_EQ(r.code, ISO_CODE_TIMEOUT);
   CHECK_CONTAINS(r.message, "300 ms");
   CHECK(took >= 280 && took < 1000);
-  iso_result_free(&r);
+  iso_result_close(&r);
   /* a job's own timeout_ms overrides the default, upwards too */
   iso_job j = call_job("sleep.js", NULL, "[600, \"on time\"]", &keep);
   j.timeout_ms = 3000;
   expect_value(&s, j, "\"on time\"");
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   /* the worker is taken (1 in flight); a queued job's deadline passes */
   tracker t;
   tracker_init(&t, 2);
   j = call_job("sleep.js", NULL, "[600, \"first\"]", &keep);
   j.timeout_ms = 3000;
   tracker_submit(&t, s.c, 0, j, 10000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   sleep_ms(50);
   j = call_job("double.js", NULL, "[1]", &keep);
   j.timeout_ms = 100;
   tracker_submit(&t, s.c, 1, j, 10000);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK(tracker_wait(&t, 2, 10000));
   CHECK_EQ(t.r[1].status, ISO_STATUS_ERROR);
   CHECK_EQ(t.r[1].code, ISO_CODE_TIMEOUT);
@@ -263,7 +263,7 @@ static void t_timeout_server_default(void) {
   tracker_free(&t);
   /* and it still serves */
   expect_value(&s, call_job("double.js", NULL, "[7]", &keep), "14");
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   svc_stop(&s);
 }
 

@@ -66,7 +66,7 @@ static int svc_start(svc* s, const char* workers, const char* const* extra) {
   const char* argv[DAEMON_ARGC];
   daemon_argv(argv, base, extra);
   int rc =
-      iso_client_open(s->url, &(iso_client_opts){.max_inflight = 64}, &s->c);
+      iso_client_new(s->url, &(iso_client_opts){.max_inflight = 64}, &s->c);
   CHECK_EQ(rc, 0);
   if (rc != 0) {
     return -1;
@@ -76,7 +76,7 @@ static int svc_start(svc* s, const char* workers, const char* const* extra) {
 
 static void svc_stop(svc* s) {
   daemon_stop(&s->pid, 8000);
-  iso_client_close(s->c);
+  iso_client_free(s->c);
   s->c = NULL;
   daemon_clean(s->log, s->path);
 }
@@ -422,9 +422,9 @@ static void run_case(const hostile* h) {
   }
   svc_stop(&s);
   tracker_free(&t);
-  iso_buf_free(&args);
+  iso_buf_close(&args);
   for (int i = 0; i < BYSTANDERS; i++) {
-    iso_buf_free(&bargs[i]);
+    iso_buf_close(&bargs[i]);
   }
 }
 
@@ -491,7 +491,7 @@ static void modules_do_not_share_realms(void) {
       .kind = ISO_JOB_CALL, .module = "pollute.js", .export_name = "pollute"};
   CHECK_EQ(iso_client_call(s.c, &pollute, 10000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
-  iso_result_free(&r);
+  iso_result_close(&r);
   static const char* kSpellings[] = {"observe.js", "./observe.js",
                                      "observe.js"};
   for (int i = 0; i < 3; i++) {
@@ -504,7 +504,7 @@ static void modules_do_not_share_realms(void) {
     char* json = json_of(r.value, r.value_len);
     CHECK_STR(json, want);
     free(json);
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   svc_stop(&s);
 }
@@ -622,7 +622,7 @@ static void test_fault_is_off_by_default(void) {
   CHECK_EQ(iso_client_call(s.c, &j, 5000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_REJECTED);
   CHECK_CONTAINS(r.message, "off in this process");
-  iso_result_free(&r);
+  iso_result_close(&r);
   svc_stop(&s);
 }
 
@@ -646,7 +646,7 @@ static void call_source_is_opt_in(void) {
   CHECK_EQ(r.status, ISO_STATUS_ERROR);
   CHECK_EQ(r.code, ISO_CODE_BAD_REQUEST);
   CHECK_CONTAINS(r.message, "--allow-call-source");
-  iso_result_free(&r);
+  iso_result_close(&r);
   /* the real module is what callers get */
   iso_job look = {
       .kind = ISO_JOB_CALL, .module = "observe.js", .export_name = "look"};
@@ -655,7 +655,7 @@ static void call_source_is_opt_in(void) {
   char* json = json_of(r.value, r.value_len);
   CHECK(json != NULL && strstr(json, "spied") == NULL);
   free(json);
-  iso_result_free(&r);
+  iso_result_close(&r);
   svc_stop(&s);
 }
 
@@ -697,7 +697,7 @@ static void lone_surrogates_are_replaced(void) {
       CHECK(r.name == NULL || iso_utf8_valid(r.name, strlen(r.name)));
       CHECK(r.stack == NULL || iso_utf8_valid(r.stack, strlen(r.stack)));
     }
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   check_probes(&s, 3000);
   svc_stop(&s);

@@ -45,13 +45,13 @@ static void t_busy(void) {
     CHECK_EQ(tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, args, &keep),
                             10000),
              0);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   sleep_ms(60); /* both are in the daemon: one running, one queued */
   CHECK_EQ(tracker_submit(&t, s.c, 2,
                           call_job("sleep.js", NULL, "[300, 2]", &keep), 10000),
            0);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   CHECK(tracker_wait(&t, 3, 10000));
   CHECK_EQ(t.r[2].status, ISO_STATUS_ERROR);
   CHECK_EQ(t.r[2].code, ISO_CODE_BUSY);
@@ -77,7 +77,7 @@ static void t_busy(void) {
   tracker_free(&t);
   /* and once they are done, the daemon takes jobs again */
   expect_value(&s, call_job("double.js", NULL, "[1]", &keep), "2");
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   svc_stop(&s);
 }
 
@@ -98,7 +98,7 @@ static void t_memory_bomb(void) {
                           "while (true) a.push(new Array(1e6).fill(1));");
     j.timeout_ms = 15000;
     call(&s, j, 30000, &r);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
     int heap = r.status == ISO_STATUS_REJECTED &&
                strcmp(r.name, "RangeError") == 0 &&
                strstr(r.message, "heap") != NULL;
@@ -108,10 +108,10 @@ static void t_memory_bomb(void) {
               r.code_name, r.name, r.message);
     }
     CHECK(heap || timeout);
-    iso_result_free(&r);
+    iso_result_close(&r);
     /* the service keeps serving, on the same (only) worker */
     expect_value(&s, call_job("double.js", NULL, "[21]", &keep), "42");
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
     expect_value(&s, eval_src("export default [1, 2].length;"), "2");
   }
   /* typed arrays live outside the heap; --heap-mb caps them too, so a job
@@ -127,7 +127,7 @@ static void t_memory_bomb(void) {
   CHECK_EQ(r.status, ISO_STATUS_REJECTED);
   CHECK_STR(r.name, "RangeError");
   CHECK_CONTAINS(r.message, "Array buffer allocation failed");
-  iso_result_free(&r);
+  iso_result_close(&r);
   expect_value(&s, eval_src("export default new Uint8Array(1024).length;"),
                "1024");
   svc_stop(&s);
@@ -153,7 +153,7 @@ static void expect_bad(svc* s,
   CHECK_CONTAINS(r.message, want_msg);
   CHECK_JSON(r.id, r.id_len, want_id);
   CHECK_EQ(r.stats.worker, -1);
-  iso_result_free(&r);
+  iso_result_close(&r);
 }
 
 static void t_malformed_messages(void) {
@@ -171,7 +171,7 @@ static void t_malformed_messages(void) {
 
   iso_buf m = mp_of("[1, 2, 3]");
   expect_bad(&s, m.data, m.len, "null", "map");
-  iso_buf_free(&m);
+  iso_buf_close(&m);
 
   /* a good request, truncated in the middle of the source string */
   iso_buf good = mp_of(
@@ -181,30 +181,30 @@ static void t_malformed_messages(void) {
   /* and with a byte after the map */
   iso_buf_append(&good, "\x00", 1);
   expect_bad(&s, good.data, good.len, "\"tr\"", "trailing");
-  iso_buf_free(&good);
+  iso_buf_close(&good);
 
   m = mp_of("{\"v\":2,\"id\":\"wv\",\"kind\":\"eval\",\"source\":\"1\"}");
   expect_bad(&s, m.data, m.len, "\"wv\"", "version");
-  iso_buf_free(&m);
+  iso_buf_close(&m);
   m = mp_of("{\"id\":\"nv\",\"kind\":\"eval\",\"source\":\"1\"}");
   expect_bad(&s, m.data, m.len, "\"nv\"", "'v'");
-  iso_buf_free(&m);
+  iso_buf_close(&m);
   m = mp_of("{\"v\":1,\"id\":7,\"source\":\"export default 1\"}");
   expect_bad(&s, m.data, m.len, "7", "kind");
-  iso_buf_free(&m);
+  iso_buf_close(&m);
   m = mp_of("{\"v\":1,\"id\":8,\"kind\":\"call\"}");
   expect_bad(&s, m.data, m.len, "8", "module");
-  iso_buf_free(&m);
+  iso_buf_close(&m);
   m = mp_of(
       "{\"v\":1,\"id\":9,\"kind\":\"call\",\"module\":\"double.js\","
       "\"args\":{\"a\":1}}");
   expect_bad(&s, m.data, m.len, "9", "args");
-  iso_buf_free(&m);
+  iso_buf_close(&m);
   m = mp_of(
       "{\"v\":1,\"id\":10,\"kind\":\"eval\",\"source\":\"1\","
       "\"surprise\":true}");
   expect_bad(&s, m.data, m.len, "10", "surprise");
-  iso_buf_free(&m);
+  iso_buf_close(&m);
 
   /* args announcing 2^32-1 elements in a few bytes */
   m = mp_of(
@@ -218,7 +218,7 @@ static void t_malformed_messages(void) {
   static const uint8_t huge_map[] = {0xdf, 0xff, 0xff, 0xff,
                                      0xff, 0xa1, 'v',  0x01};
   expect_bad(&s, huge_map, sizeof huge_map, "null", "");
-  iso_buf_free(&m);
+  iso_buf_close(&m);
 
   /* args nested 100 deep */
   m = mp_of(
@@ -230,19 +230,19 @@ static void t_malformed_messages(void) {
   }
   iso_buf_append(&m, "\x90", 1);
   expect_bad(&s, m.data, m.len, "\"deep\"", "deep");
-  iso_buf_free(&m);
+  iso_buf_close(&m);
 
   /* a batch whose envelope is fine but one element is cut short */
   m = mp_of(
       "{\"v\":1,\"batch\":[{\"id\":1,\"kind\":\"eval\","
       "\"source\":\"export default 1\"}]}");
   expect_bad(&s, m.data, m.len - 3, "null", "batch");
-  iso_buf_free(&m);
+  iso_buf_close(&m);
 
   /* after all that, the daemon still serves */
   iso_buf keep;
   expect_value(&s, call_job("double.js", NULL, "[50]", &keep), "100");
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   svc_stop(&s);
 }
 
@@ -282,7 +282,7 @@ static void t_oversized(void) {
     CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
     CHECK_CONTAINS(r.message, "the limit is 1024");
     CHECK_EQ(r.stats.worker, -1);
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   /* 4 KiB, four times the limit, while three jobs of this client are in
    * flight on the same connection: the client gets an error or too_large,
@@ -293,7 +293,7 @@ static void t_oversized(void) {
   for (int i = 0; i < 3; i++) {
     tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, "[300, 1]", &keep),
                    5000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   sleep_ms(50);
   iso_job j = padded_eval(4096, &src);
@@ -306,7 +306,7 @@ static void t_oversized(void) {
           (long long)took);
   if (rc == 0) {
     CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
-    iso_result_free(&r);
+    iso_result_close(&r);
   } else {
     CHECK_EQ(rc, ISO_ECONNECT); /* the connection was dropped */
   }
@@ -335,7 +335,7 @@ static void t_oversized(void) {
   free(src);
   if (rc == 0) {
     CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
-    iso_result_free(&r);
+    iso_result_close(&r);
   } else {
     CHECK_EQ(rc, ISO_ECONNECT);
   }
@@ -353,23 +353,23 @@ static void t_oversized(void) {
   CHECK_EQ(rc, 0);
   if (rc == 0) {
     CHECK_JSON(r.value, r.value_len, "\"still here\"");
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   expect_value(&s, call_job("double.js", NULL, "[2]", &keep), "4");
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   /* a value too large to send back is answered too_large, not dropped */
   call(&s, eval_src("export default 'x'.repeat(4000);"), 10000, &r);
   CHECK_EQ(r.status, ISO_STATUS_ERROR);
   CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
   CHECK_CONTAINS(r.message, "larger than 1024 bytes");
-  iso_result_free(&r);
+  iso_result_close(&r);
   /* a small value with a large log: the reply as a whole is too large */
   call(&s, eval_src("console.log('y'.repeat(4000));\nexport default 1;"), 10000,
        &r);
   CHECK_EQ(r.status, ISO_STATUS_ERROR);
   CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
   CHECK_CONTAINS(r.message, "the reply is");
-  iso_result_free(&r);
+  iso_result_close(&r);
   /* and one that would be huge stops encoding at the limit: a sparse
    * array of 2^32-1 holes */
   t0 = now_ms();
@@ -378,16 +378,16 @@ static void t_oversized(void) {
   CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
   CHECK_CONTAINS(r.message, "larger than 1024 bytes");
   CHECK(now_ms() - t0 < 2000);
-  iso_result_free(&r);
+  iso_result_close(&r);
   /* a second client was never affected */
   iso_client* other = NULL;
-  CHECK_EQ(iso_client_open(s.url, NULL, &other), 0);
+  CHECK_EQ(iso_client_new(s.url, NULL, &other), 0);
   j = eval_src("export default 'other';");
   rc = iso_client_call(other, &j, 5000, &r);
   CHECK_EQ(rc, 0);
   CHECK_JSON(r.value, r.value_len, "\"other\"");
-  iso_result_free(&r);
-  iso_client_close(other);
+  iso_result_close(&r);
+  iso_client_free(other);
   svc_stop(&s);
 }
 

@@ -278,7 +278,7 @@ static void t_kv_concurrent_increments(void) {
   for (int i = 0; i < N; i++) {
     sent += tracker_submit_ok(&t, s.c, i, j, 60000) == 0;
   }
-  iso_buf_free(&args);
+  iso_buf_close(&args);
   CHECK_EQ(sent, N);
   CHECK(tracker_wait(&t, sent, 60000));
   int seen[2] = {0, 0}, wrong = 0, top = 0;

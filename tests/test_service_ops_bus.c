@@ -62,7 +62,7 @@ static void t_ops_outlive_timed_out_job(void) {
       print_failure(&r);
     }
     fprintf(stderr, "    timed out after %lld ms\n", (long long)took);
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   /* while the op thread hashes: the other op thread serves kv */
   expect_js(&s, "await kv.set('during', 1); return kv.get('during');",
@@ -118,9 +118,9 @@ static void t_call_ops_after_timeout(void) {
       if (r.status == ISO_STATUS_ERROR && r.code == ISO_CODE_TIMEOUT) {
         snprintf(key, sizeof key, "slow_after_%d", i);
       }
-      iso_result_free(&r);
+      iso_result_close(&r);
     }
-    iso_buf_free(&a);
+    iso_buf_close(&a);
     sleep_ms(key[0] ? 0 : 50);
   }
   CHECK(key[0] != '\0');
@@ -148,7 +148,7 @@ static void t_call_ops_after_timeout(void) {
       CHECK_STR(r.logs[2].text, "after op");
       CHECK_EQ(r.logs[2].level, ISO_LOG_WARN);
     }
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   svc_stop(&s);
 }
@@ -212,14 +212,14 @@ static void t_warm_realms_per_permission_set(void) {
     }
     if (iso_client_call(s.c, &j, 30000, &r) == 0) {
       CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
-      iso_result_free(&r);
+      iso_result_close(&r);
     }
   }
-  iso_buf_free(&nine);
+  iso_buf_close(&nine);
   for (int i = 0; i < N; i++) {
-    iso_buf_free(&perms[i]);
+    iso_buf_close(&perms[i]);
   }
-  iso_buf_free(&args);
+  iso_buf_close(&args);
   svc_stop(&s);
 }
 
@@ -304,7 +304,7 @@ static void t_unref_op(void) {
       print_failure(&r);
     }
     unref_us = r.stats.run_us;
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   j.source = ref_src;
   rc = iso_client_call(s.c, &j, 30000, &r);
@@ -313,7 +313,7 @@ static void t_unref_op(void) {
     CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
     CHECK_JSON(r.value, r.value_len, "\"resolved\"");
     ref_us = r.stats.run_us;
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   fprintf(stderr, "    unref'd: failed after %lld us; ref'd: %lld us\n",
           (long long)unref_us, (long long)ref_us);
@@ -326,7 +326,7 @@ static void t_unref_op(void) {
   if (rc == 0) {
     CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
     CHECK_JSON(r.value, r.value_len, "\"resolved\"");
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
   /* an unref'd op that settles while the job is alive anyway still
    * resolves; a bad argument to unrefOp is a TypeError */

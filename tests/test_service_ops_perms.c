@@ -119,9 +119,9 @@ static void t_perms_service_grant(void) {
     CHECK_EQ(r.status, ISO_STATUS_REJECTED);
     CHECK_STR(r.name, "PermissionDenied");
     CHECK(strstr(r.message, "outside") == NULL);
-    iso_result_free(&r);
+    iso_result_close(&r);
   }
-  iso_buf_free(&args);
+  iso_buf_close(&args);
   svc_stop(&s);
 }
 
@@ -199,11 +199,11 @@ static void t_perms_job_narrowing(void) {
       } else {
         CHECK_STR(r.name, calls[i].want);
       }
-      iso_result_free(&r);
+      iso_result_close(&r);
     }
-    iso_buf_free(&perms);
+    iso_buf_close(&perms);
   }
-  iso_buf_free(&args);
+  iso_buf_close(&args);
   /* more than the service grants: refused, naming what */
   const char* ok = "return 1;";
   expect_js_refused(&s, ok, (jobopt){.perms = "{\"write\": [\"x\"]}"},
@@ -248,10 +248,10 @@ static void t_perms_job_narrowing(void) {
       CHECK_EQ(r.status, ISO_STATUS_ERROR);
       CHECK_EQ(r.code, ISO_CODE_BAD_REQUEST);
       CHECK_CONTAINS(r.message, bad[i].frag);
-      iso_result_free(&r);
+      iso_result_close(&r);
     }
-    iso_buf_free(&reply);
-    iso_buf_free(&req);
+    iso_buf_close(&reply);
+    iso_buf_close(&req);
   }
   /* and the client library refuses to send one */
   iso_buf perms = mp_of("{\"read\": \"pub\"}");
@@ -261,7 +261,7 @@ static void t_perms_job_narrowing(void) {
                .permissions_len = perms.len};
   iso_result r;
   CHECK_EQ(iso_client_call(s.c, &j, 10000, &r), ISO_EINVAL);
-  iso_buf_free(&perms);
+  iso_buf_close(&perms);
   /* still serving */
   expect_js(&s, "return fs.readTextFile('pub/a.txt');", (jobopt){0},
             "\"alpha\"");

@@ -47,7 +47,7 @@ static void t_graceful_shutdown(void) {
     CHECK_EQ(tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, args, &keep),
                             10000),
              0);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
   iso_job never = eval_src("await new Promise((r) => setTimeout(r, 60000));");
   never.timeout_ms = 120000;
@@ -59,7 +59,7 @@ static void t_graceful_shutdown(void) {
   CHECK_EQ(tracker_submit(&t, s.c, AFTER,
                           call_job("double.js", NULL, "[1]", &keep), 5000),
            0);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   int status = daemon_wait(&s.pid, 3000);
   int64_t exited = now_ms() - t0;
   CHECK_EQ(status, 0);
@@ -106,7 +106,7 @@ static void t_shutdown_stuck_javascript(void) {
   iso_job j = call_job("spin.js", "spin", NULL, &keep);
   j.timeout_ms = 20000;
   CHECK_EQ(tracker_submit(&t, s.c, 0, j, 10000), 0);
-  iso_buf_free(&keep);
+  iso_buf_close(&keep);
   j = eval_src("while (true) {}");
   j.timeout_ms = 20000;
   CHECK_EQ(tracker_submit(&t, s.c, 1, j, 10000), 0);
@@ -178,7 +178,7 @@ static void t_exactly_one_reply(void) {
         break;
     }
     CHECK_EQ(tracker_submit(&t, s.c, i, j, 20000), 0);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
     if (i % 10 == 9) {
       sleep_ms(15);
     }
@@ -270,7 +270,7 @@ static void t_exactly_one_reply_shutdown(void) {
         break;
     }
     CHECK_EQ(tracker_submit(&t, s.c, i, j, 10000), 0);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
     if (i % 20 == 19) {
       sleep_ms(40);
     }
@@ -355,7 +355,7 @@ static void t_shutdown_under_flood(void) {
       iso_buf_init(&keep);
       iso_job j = call_job("double.js", NULL, "[1]", &keep);
       int rc = tracker_submit(&t, s.c, i, j, 3000);
-      iso_buf_free(&keep);
+      iso_buf_close(&keep);
       if (rc == ISO_EBUSY) {
         sched_yield();
         continue;
@@ -371,7 +371,7 @@ static void t_shutdown_under_flood(void) {
     tracker_check_once(&t);
     fprintf(stderr, "    round %d: %d sent, %d completed, exit status %d\n",
             round, tracker_sent(&t), tracker_done(&t), status);
-    iso_client_close(s.c);
+    iso_client_free(s.c);
     s.c = NULL;
     tracker_free(&t);
     svc_stop(&s);

@@ -137,7 +137,7 @@ int daemon_start(const char* const* argv,
       iso_result r;
       int rc = iso_client_call(c, &job, 500, &r);
       int ok = rc == 0 && r.status == ISO_STATUS_FULFILLED;
-      iso_result_free(&r);
+      iso_result_close(&r);
       if (ok) {
         return 0;
       }

@@ -21,7 +21,7 @@ char* json_of(const uint8_t* p, size_t n) {
   iso_buf out;
   iso_buf_init(&out);
   if (p == NULL || n == 0 || iso_json_from_msgpack(p, n, &out) != 0) {
-    iso_buf_free(&out);
+    iso_buf_close(&out);
     return strdup("(none)");
   }
   return (char*)out.data;

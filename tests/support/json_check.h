@@ -14,7 +14,7 @@
 #include "iso_buf.h"
 #include "tap.h"
 
-/* mp_of: msgpack of a JSON text; the caller frees it (iso_buf_free). Bad
+/* mp_of: msgpack of a JSON text; the caller frees it (iso_buf_close). Bad
  * JSON fails the case. */
 iso_buf mp_of(const char* json);
 

@@ -18,7 +18,7 @@
 #include "iso_buf.h"
 #include "tap.h"
 
-/* msg: the bytes of spec; the caller frees them (iso_buf_free). Bad JSON
+/* msg: the bytes of spec; the caller frees them (iso_buf_close). Bad JSON
  * in a part fails the case. */
 iso_buf msg(const char* spec);
 
@@ -40,7 +40,7 @@ char* hex_of(const uint8_t* p, size_t n);
     CHECK_STR(g_, e_);                  \
     free(g_);                           \
     free(e_);                           \
-    iso_buf_free(&w_);                  \
+    iso_buf_close(&w_);                 \
   } while (0)
 
 #endif /* ISO_MSG_SPEC_H */

@@ -117,8 +117,8 @@ void ops_fixture_teardown(void) {
     g_env = NULL;
     g_all = NULL;
   }
-  iso_buf_free(&R.out);
-  iso_buf_free(&R.json);
+  iso_buf_close(&R.out);
+  iso_buf_close(&R.json);
 }
 
 iso_perms* perms(const char* r, const char* w, const char* e) {
@@ -216,7 +216,7 @@ void vinvoke(const iso_op_def* def,
   iso_buf_init(&args);
   build_args(&args, spec, ap);
   invoke_raw(def, p, e, args.data, args.len);
-  iso_buf_free(&args);
+  iso_buf_close(&args);
 }
 
 const iso_op_def* def_of(const char* name) {

@@ -75,7 +75,7 @@ static void value_cb(void* data, const uint8_t* mp, size_t len) {
     snprintf(r->hex + 2 * i, 3, "%02x", mp[i]);
   }
   r->hex[len * 2] = '\0';
-  iso_buf_free(&json);
+  iso_buf_close(&json);
 }
 
 static void done_cb(void* data, int status, const iso_js_error* err) {
@@ -158,7 +158,7 @@ void rt_result_free(rt_result* r) {
   free(r->value);
   free(r->hex);
   free(r->error);
-  iso_buf_free(&r->out);
+  iso_buf_close(&r->out);
   char cmd[600];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
   if (system(cmd) != 0) {

@@ -316,7 +316,7 @@ void realm_open(tctx* t, tealm* r) {
 void realm_close(tealm* r) {
   iso_realm_free(r->realm);
   r->realm = NULL;
-  iso_buf_free(&r->out);
+  iso_buf_close(&r->out);
   free(r->error);
   r->error = NULL;
 }
@@ -342,7 +342,7 @@ void ev_cb(iso_realm* realm,
     if (iso_json_from_msgpack(mp, len, &json) == 0) {
       e->value = strndup((const char*)json.data, json.len);
     }
-    iso_buf_free(&json);
+    iso_buf_close(&json);
   }
   if (err != NULL) {
     e->error = iso_js_error_format(err);

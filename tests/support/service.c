@@ -53,7 +53,7 @@ int svc_start(svc* s, const char* const* extra, int max_inflight) {
   const char* argv[DAEMON_ARGC];
   daemon_argv(argv, base, extra);
   iso_client_opts o = {.max_inflight = max_inflight};
-  int rc = iso_client_open(s->url, &o, &s->c);
+  int rc = iso_client_new(s->url, &o, &s->c);
   CHECK_EQ(rc, 0);
   if (rc != 0) {
     return -1;
@@ -63,7 +63,7 @@ int svc_start(svc* s, const char* const* extra, int max_inflight) {
 
 void svc_stop_within(svc* s, int timeout_ms) {
   daemon_stop(&s->pid, timeout_ms);
-  iso_client_close(s->c);
+  iso_client_free(s->c);
   s->c = NULL;
   daemon_clean(s->log, s->path);
 }
@@ -89,7 +89,7 @@ void expect_value(svc* s, iso_job job, const char* want) {
             r.name ? r.name : "", r.message ? r.message : "");
   }
   CHECK_JSON(r.value, r.value_len, want);
-  iso_result_free(&r);
+  iso_result_close(&r);
 }
 
 int raw(svc* s, const uint8_t* p, size_t n, iso_result* out) {
@@ -100,6 +100,6 @@ int raw(svc* s, const uint8_t* p, size_t n, iso_result* out) {
   if (rc == 0) {
     rc = iso_proto_decode_reply(reply.data, reply.len, out);
   }
-  iso_buf_free(&reply);
+  iso_buf_close(&reply);
   return rc;
 }

@@ -44,10 +44,10 @@ int svc_start(svc* s, const svc_opts* o) {
   base[n] = NULL;
   daemon_argv(argv, base, o->extra);
   iso_client_opts co = {.max_inflight = 1024};
-  int rc = iso_client_open(s->url, &co, &s->c);
+  int rc = iso_client_new(s->url, &co, &s->c);
   CHECK_EQ(rc, 0);
   if (rc == 0 && !o->default_admin) {
-    rc = iso_client_open(s->admin_url, NULL, &s->a);
+    rc = iso_client_new(s->admin_url, NULL, &s->a);
     CHECK_EQ(rc, 0);
   }
   if (rc != 0) {
@@ -58,8 +58,8 @@ int svc_start(svc* s, const svc_opts* o) {
 
 void svc_stop(svc* s) {
   daemon_stop(&s->pid, 8000);
-  iso_client_close(s->c);
-  iso_client_close(s->a);
+  iso_client_free(s->c);
+  iso_client_free(s->a);
   s->c = s->a = NULL;
   daemon_clean(s->log, s->path);
   unlink(s->admin_path);
@@ -101,8 +101,8 @@ char* admin_req(svc* s, iso_admin_req q) {
   }
   CHECK_EQ(rc, 0);
   char* json = json_of(reply.data, reply.len);
-  iso_buf_free(&req);
-  iso_buf_free(&reply);
+  iso_buf_close(&req);
+  iso_buf_close(&reply);
   return json;
 }
 
@@ -186,7 +186,7 @@ char* pc_json(svc* s, const char* cmd, const char* arg) {
   iso_buf mp;
   iso_buf_init(&mp);
   CHECK_EQ(iso_json_to_msgpack(r.out, strlen(r.out), &mp), 0);
-  iso_buf_free(&mp);
+  iso_buf_close(&mp);
   if (iso_test_failed && !failed) {
     fprintf(stderr, "  poolctl --json %s:\n", cmd);
     show(&r);
@@ -234,7 +234,7 @@ void submit_sleeps(tracker* t, iso_client* c, int from, int to, int ms) {
     snprintf(args, sizeof args, "[%d,%d]", ms, i);
     iso_buf keep;
     tracker_submit_ok(t, c, i, call_job("sleep.js", args, &keep), 60000);
-    iso_buf_free(&keep);
+    iso_buf_close(&keep);
   }
 }
 

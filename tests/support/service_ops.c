@@ -105,7 +105,7 @@ int svc_start(svc* s, const char* const* extra) {
   const char* argv[DAEMON_ARGC];
   daemon_argv(argv, base, extra);
   iso_client_opts o = {.max_inflight = 1024};
-  int rc = iso_client_open(s->url, &o, &s->c);
+  int rc = iso_client_new(s->url, &o, &s->c);
   CHECK_EQ(rc, 0);
   if (rc != 0) {
     return -1;
@@ -115,7 +115,7 @@ int svc_start(svc* s, const char* const* extra) {
 
 void svc_stop(svc* s) {
   daemon_stop(&s->pid, 8000);
-  iso_client_close(s->c);
+  iso_client_free(s->c);
   s->c = NULL;
   daemon_clean(s->log, s->path);
   if (s->tmp[0] != '\0') {
@@ -145,7 +145,7 @@ int run_js(svc* s, const char* body, jobopt o, iso_result* r) {
     fprintf(stderr, "  iso_client_call: %s\n", iso_strerror(rc));
   }
   CHECK_EQ(rc, 0);
-  iso_buf_free(&perms);
+  iso_buf_close(&perms);
   free(src);
   return rc;
 }
@@ -167,7 +167,7 @@ char* js_value(svc* s, const char* body, jobopt o) {
   }
   char* v = r.status == ISO_STATUS_FULFILLED ? json_of(r.value, r.value_len)
                                              : strdup("(none)");
-  iso_result_free(&r);
+  iso_result_close(&r);
   return v;
 }
 
@@ -192,7 +192,7 @@ void expect_js_rejects(svc* s,
   }
   CHECK_STR(r.name, name);
   CHECK_CONTAINS(r.message, frag);
-  iso_result_free(&r);
+  iso_result_close(&r);
 }
 
 void expect_js_refused(svc* s,
@@ -210,7 +210,7 @@ void expect_js_refused(svc* s,
     print_failure(&r);
   }
   CHECK_CONTAINS(r.message, frag);
-  iso_result_free(&r);
+  iso_result_close(&r);
 }
 
 int check_item(const char* json,
