@@ -1,6 +1,6 @@
 /* sandbox.c: the order of the sandbox's steps (iso_sandbox.h): the
- * resource limits and no_new_privs of iso_sandbox_enter; the seccomp
- * filter itself is seccomp.c's. */
+ * resource limits and no_new_privs of iso_sandbox_enter; Landlock is
+ * landlock.c's, the seccomp filter seccomp.c's. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -32,6 +32,46 @@ static int set_limits(const iso_sandbox_opts* o, iso_sandbox_report* r) {
   return 0;
 }
 
+/* The process's threads, from /proc/self/status; 0 when unknown. */
+static int count_threads(void) {
+  FILE* f = fopen("/proc/self/status", "re");
+  if (f == NULL) {
+    return 0;
+  }
+  char line[128];
+  int n = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (sscanf(line, "Threads: %d", &n) == 1) {
+      break;
+    }
+  }
+  fclose(f);
+  return n;
+}
+
+static int restrict_files(const iso_sandbox_opts* o, iso_sandbox_report* r) {
+  if (o->landlock == ISO_SANDBOX_OFF) {
+    r->landlock_why = "off";
+    return 0;
+  }
+  int abi = iso__sandbox_landlock_abi();
+  if (abi == 0) {
+    r->landlock_why = "unavailable: the kernel has no Landlock";
+    return o->landlock == ISO_SANDBOX_REQUIRED ? ISO_ESANDBOX : 0;
+  }
+  /* Landlock would leave the threads already running unrestricted: a
+   * half-applied sandbox is worse than an error the caller sees. */
+  if (count_threads() != 1) {
+    r->landlock_why = "the process has other threads";
+    return ISO_EBUSY;
+  }
+  int rc = iso__sandbox_landlock(o, abi, r);
+  if (rc == ISO_ESANDBOX && o->landlock != ISO_SANDBOX_REQUIRED) {
+    return 0;
+  }
+  return rc;
+}
+
 int iso_sandbox_enter(const iso_sandbox_opts* opts, iso_sandbox_report* out) {
   static const iso_sandbox_opts kDefaults;
   const iso_sandbox_opts* o = opts != NULL ? opts : &kDefaults;
@@ -43,7 +83,7 @@ int iso_sandbox_enter(const iso_sandbox_opts* opts, iso_sandbox_report* out) {
     return ISO_EIO;
   }
   out->no_new_privs = 1;
-  return 0;
+  return restrict_files(o, out);
 }
 
 int iso_sandbox_seal(const iso_sandbox_opts* opts, iso_sandbox_report* out) {
@@ -61,6 +101,14 @@ int iso_sandbox_describe(const iso_sandbox_report* r, char* buf, size_t len) {
   if (r->limits) {
     snprintf(limits, sizeof limits, "nofile=%u core=0", r->max_files);
   }
+  char landlock[96];
+  if (r->landlock_abi > 0) {
+    snprintf(landlock, sizeof landlock, "landlock: abi %d, %u paths",
+             r->landlock_abi, r->landlock_rules);
+  } else {
+    snprintf(landlock, sizeof landlock, "landlock: %s",
+             r->landlock_why != NULL ? r->landlock_why : "not applied");
+  }
   char seccomp[96];
   if (r->seccomp) {
     snprintf(seccomp, sizeof seccomp, "seccomp: %u rows", r->seccomp_rows);
@@ -68,7 +116,7 @@ int iso_sandbox_describe(const iso_sandbox_report* r, char* buf, size_t len) {
     snprintf(seccomp, sizeof seccomp, "seccomp: %s",
              r->seccomp_why != NULL ? r->seccomp_why : "not applied");
   }
-  return snprintf(buf, len, "%s; %s; %s", limits,
+  return snprintf(buf, len, "%s; %s; %s; %s", limits,
                   r->no_new_privs ? "no_new_privs" : "privileges not frozen",
-                  seccomp);
+                  landlock, seccomp);
 }

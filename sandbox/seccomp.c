@@ -20,9 +20,11 @@
  *   EACCES   opening a file for writing, creating or truncating one (the
  *            filter checks open's flags; Landlock, where the kernel has
  *            it, refuses the same and more by path);
- *   ENOSYS   clone3 and openat2, whose arguments sit in memory a filter
- *            cannot read: glibc then falls back to clone and openat, whose
- *            flags it can check;
+ *   ENOSYS   clone3, whose arguments sit in memory a filter cannot read:
+ *            glibc then falls back to clone, whose flags it can check;
+ *            openat2 likewise, unless Landlock is in force, which checks
+ *            what openat2 opens by path and access (the module loader
+ *            uses openat2's RESOLVE_NO_SYMLINKS when it can);
  *   KILL     what no library of a pool process calls and an attacker
  *            wants: execve, ptrace and process_vm_*, new namespaces and
  *            mounts, BPF, perf, userfaultfd, io_uring, keyrings, modules,
@@ -61,7 +63,8 @@
 #define PR_SET_VMA 0x53564d41 /* Linux 5.17: glibc names its arenas */
 #endif
 
-enum verdict { ALLOW = 1, REFUSE, DENY_WRITE, NOSYS, KILL };
+/* LANDLOCKED: ALLOW when Landlock is in force, else NOSYS. */
+enum verdict { ALLOW = 1, REFUSE, DENY_WRITE, NOSYS, LANDLOCKED, KILL };
 
 /* A datum filled with the process's pid when the filter is built: the
  * process may signal and query only itself. */
@@ -258,7 +261,7 @@ static const row kRows[] = {
      .verdict = DENY_WRITE,
      .cmp = {ARG_BITS(1, O_TRUNC, O_TRUNC)}},
     {.name = "creat", .verdict = DENY_WRITE},
-    {.name = "openat2", .verdict = NOSYS},
+    {.name = "openat2", .verdict = LANDLOCKED},
     {.name = "fstat", .verdict = ALLOW},
     {.name = "newfstatat", .verdict = ALLOW},
     {.name = "statx", .verdict = ALLOW},
@@ -457,8 +460,10 @@ static void take_names(void) {
   }
 }
 
-static uint32_t action_of(enum verdict v) {
+static uint32_t action_of(enum verdict v, int landlocked) {
   switch (v) {
+    case LANDLOCKED:
+      return landlocked ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(ENOSYS);
     case ALLOW:
       return SCMP_ACT_ALLOW;
     case REFUSE:
@@ -475,7 +480,7 @@ static uint32_t action_of(enum verdict v) {
 
 /* Adds kRows to ctx; returns the rows added, or -1 (a row libseccomp
  * refused: a mistake in the table). */
-static int add_rows(scmp_filter_ctx ctx) {
+static int add_rows(scmp_filter_ctx ctx, int landlocked) {
   uint64_t self = (uint64_t)getpid();
   int added = 0;
   for (size_t i = 0; i < sizeof kRows / sizeof kRows[0]; i++) {
@@ -492,7 +497,8 @@ static int add_rows(scmp_filter_ctx ctx) {
         cmp[n].datum_a = self;
       }
     }
-    if (seccomp_rule_add_array(ctx, action_of(r->verdict), nr, n, cmp) != 0) {
+    if (seccomp_rule_add_array(ctx, action_of(r->verdict, landlocked), nr, n,
+                               cmp) != 0) {
       return -1;
     }
     added++;
@@ -519,7 +525,7 @@ int iso__sandbox_seccomp(const iso_sandbox_opts* o, iso_sandbox_report* out) {
       seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) != 0) {
     why = "unavailable: libseccomp cannot synchronise threads";
   } else {
-    rows = add_rows(ctx);
+    rows = add_rows(ctx, out->landlock_abi > 0);
   }
   if (rows >= 0) {
     struct sigaction sa = {.sa_sigaction = on_sigsys,

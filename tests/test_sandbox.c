@@ -17,9 +17,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,38 +45,56 @@
 
 /* ---- a sandboxed child, watched from outside ---- */
 
+/* /proc/self/status, opened by the child before it sandboxes itself:
+ * Landlock leaves it unreadable by path afterwards, and a read from
+ * offset 0 gives its current text. */
+static int status_fd = -1;
+
 typedef struct child {
+  pid_t pid;
+  int err_fd;
+  char err_path[64];
   int status; /* waitpid's */
   char err[8192];
 } child;
 
-/* in_child: runs body(arg) in a forked child whose stderr is captured in
- * c->err (and echoed, for the log), and waits for it. The child exits
- * 0, or 98 when a CHECK failed in it, with _exit: a sandboxed process
- * cannot run the leak check's ptrace (sandbox/README.md, ASan). */
-static void in_child(void (*body)(void*), void* arg, child* c) {
+/* child_start: runs body(arg) in a forked child whose stderr is captured
+ * for c->err. The child exits 0, or 98 when a CHECK failed in it, with
+ * _exit: a sandboxed process cannot run the leak check's ptrace
+ * (sandbox/README.md, ASan). child_wait: waits for it and fills c->err
+ * (echoed, for the log). in_child: both. */
+static void child_start(void (*body)(void*), void* arg, child* c) {
   memset(c, 0, sizeof *c);
-  char path[] = "/tmp/isopool-sandbox-err-XXXXXX";
-  int fd = mkstemp(path);
-  CHECK(fd >= 0);
+  snprintf(c->err_path, sizeof c->err_path, "/tmp/isopool-sandbox-err-XXXXXX");
+  c->err_fd = mkstemp(c->err_path);
+  CHECK(c->err_fd >= 0);
   fflush(NULL);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fd, STDERR_FILENO);
+  c->pid = fork();
+  if (c->pid == 0) {
+    dup2(c->err_fd, STDERR_FILENO);
+    status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     iso_test_failed = 0;
     body(arg);
     fflush(NULL);
     _exit(iso_test_failed ? 98 : 0);
   }
-  CHECK(pid > 0);
-  CHECK_EQ(waitpid(pid, &c->status, 0), pid);
-  ssize_t n = pread(fd, c->err, sizeof c->err - 1, 0);
+  CHECK(c->pid > 0);
+}
+
+static void child_wait(child* c) {
+  CHECK_EQ(waitpid(c->pid, &c->status, 0), c->pid);
+  ssize_t n = pread(c->err_fd, c->err, sizeof c->err - 1, 0);
   c->err[n > 0 ? n : 0] = '\0';
-  close(fd);
-  unlink(path);
+  close(c->err_fd);
+  unlink(c->err_path);
   if (c->err[0] != '\0') {
     fprintf(stderr, "  [child stderr]\n%s  [end]\n", c->err);
   }
+}
+
+static void in_child(void (*body)(void*), void* arg, child* c) {
+  child_start(body, arg, c);
+  child_wait(c);
 }
 
 static int exited_ok(const child* c) {
@@ -82,23 +105,30 @@ static int killed_by(const child* c) {
   return WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0;
 }
 
-/* The fields of /proc/self/status named `key` ("Seccomp"), as a number. */
+/* The field of /proc/self/status named `key` ("Seccomp"), as a number. */
 static long proc_status(const char* key) {
-  FILE* f = fopen("/proc/self/status", "r");
-  if (f == NULL) {
+  char text[4096];
+  ssize_t n = pread(status_fd, text, sizeof text - 1, 0);
+  if (n <= 0) {
     return -1;
   }
-  char line[256];
-  long v = -1;
+  text[n] = '\0';
   size_t klen = strlen(key);
-  while (fgets(line, sizeof line, f) != NULL) {
+  for (const char* line = text; line != NULL && *line != '\0';) {
     if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-      v = strtol(line + klen + 1, NULL, 10);
-      break;
+      return strtol(line + klen + 1, NULL, 10);
     }
+    line = strchr(line, '\n');
+    line = line != NULL ? line + 1 : NULL;
   }
-  fclose(f);
-  return v;
+  return -1;
+}
+
+/* The Landlock ABI of the running kernel (0: none), asked the way
+ * landlock.c asks, so the cases know what to expect. */
+static int kernel_landlock_abi(void) {
+  long v = syscall(SYS_landlock_create_ruleset, NULL, 0, 1UL);
+  return v > 0 ? (int)v : 0;
 }
 
 static void apply_or_fail(void) {
@@ -115,11 +145,21 @@ static void apply_or_fail(void) {
 static void report_body(void* arg) {
   (void)arg;
   iso_sandbox_report r = {0};
-  iso_sandbox_opts o = {.max_files = 200};
+  const char* roots[] = {"/tmp", NULL};
+  iso_sandbox_opts o = {.max_files = 200, .roots = roots};
   CHECK_EQ(iso_sandbox_enter(&o, &r), 0);
   CHECK_EQ(r.limits, 1);
   CHECK_EQ(r.max_files, 200);
   CHECK_EQ(r.no_new_privs, 1);
+  int abi = kernel_landlock_abi();
+  CHECK_EQ(r.landlock_abi, abi > 7 ? 7 : abi);
+  if (abi > 0) {
+    /* the root, and the runtime's paths this system has */
+    CHECK(r.landlock_rules >= 2);
+    CHECK(r.landlock_why == NULL);
+  } else {
+    CHECK_STR(r.landlock_why, "unavailable: the kernel has no Landlock");
+  }
   CHECK_EQ(r.seccomp, 0);
   CHECK_EQ(proc_status("NoNewPrivs"), 1);
   CHECK_EQ(proc_status("Seccomp"), 0);
@@ -138,7 +178,13 @@ static void report_body(void* arg) {
   char text[256];
   iso_sandbox_describe(&r, text, sizeof text);
   fprintf(stderr, "report: %s\n", text);
-  CHECK_CONTAINS(text, "nofile=200 core=0; no_new_privs; seccomp: ");
+  CHECK_CONTAINS(text, "nofile=200 core=0; no_new_privs; landlock: ");
+  CHECK_CONTAINS(text, "; seccomp: ");
+  if (abi > 0) {
+    char want[64];
+    snprintf(want, sizeof want, "landlock: abi %d, ", abi > 7 ? 7 : abi);
+    CHECK_CONTAINS(text, want);
+  }
 }
 
 static void t_report(void) {
@@ -152,15 +198,18 @@ static void t_report(void) {
 static void off_body(void* arg) {
   (void)arg;
   iso_sandbox_report r = {0};
-  iso_sandbox_opts o = {.seccomp = ISO_SANDBOX_OFF};
+  iso_sandbox_opts o = {.seccomp = ISO_SANDBOX_OFF,
+                        .landlock = ISO_SANDBOX_OFF};
   CHECK_EQ(iso_sandbox_apply(&o, &r), 0);
   CHECK_EQ(r.seccomp, 0);
   CHECK_STR(r.seccomp_why, "off");
+  CHECK_EQ(r.landlock_abi, 0);
+  CHECK_STR(r.landlock_why, "off");
   CHECK_EQ(proc_status("Seccomp"), 0);
   CHECK_EQ(proc_status("NoNewPrivs"), 1);
 }
 
-static void t_seccomp_off(void) {
+static void t_off(void) {
   child c;
   in_child(off_body, NULL, &c);
   CHECK(exited_ok(&c));
@@ -184,13 +233,14 @@ static void refused_body(void* arg) {
   CHECK_EQ(open("/tmp/isopool-sandbox-write", O_WRONLY | O_CREAT, 0600), -1);
   CHECK_EQ(errno, EACCES);
   errno = 0;
-  CHECK_EQ(open("/dev/null", O_RDWR), -1);
+  CHECK_EQ(open("/dev/urandom", O_RDWR), -1);
   CHECK_EQ(errno, EACCES);
   errno = 0;
   CHECK_EQ(mkdir("/tmp/isopool-sandbox-dir", 0700), -1);
   CHECK_EQ(errno, EPERM);
-  /* reading is Landlock's to restrict, not the filter's */
-  int fd = open("/dev/null", O_RDONLY);
+  /* reading: Landlock's to restrict, beneath the roots and the runtime's
+   * paths */
+  int fd = open("/dev/urandom", O_RDONLY);
   CHECK(fd >= 0);
   close(fd);
   /* a limit can't be raised back */
@@ -295,6 +345,247 @@ static void run_hostile(const void* row) {
   CHECK(strstr(c.err, "survived") == NULL);
 }
 
+/* ---- Landlock: read-only beneath the roots ---- */
+
+/* A module root with files, a directory and a symlink that leads out of
+ * it, and a directory outside it. */
+static char tree_root[64], tree_out[64];
+
+static void path_in(char* buf, size_t len, const char* dir, const char* f) {
+  snprintf(buf, len, "%s/%s", dir, f);
+}
+
+static void write_file(const char* dir, const char* name, const char* text) {
+  char p[256];
+  path_in(p, sizeof p, dir, name);
+  FILE* f = fopen(p, "w");
+  CHECK(f != NULL);
+  if (f != NULL) {
+    fputs(text, f);
+    fclose(f);
+  }
+}
+
+static void make_tree(void) {
+  snprintf(tree_root, sizeof tree_root, "/tmp/isopool-sandbox-root-XXXXXX");
+  snprintf(tree_out, sizeof tree_out, "/tmp/isopool-sandbox-out-XXXXXX");
+  CHECK(mkdtemp(tree_root) != NULL);
+  CHECK(mkdtemp(tree_out) != NULL);
+  char p[256], q[256];
+  path_in(p, sizeof p, tree_root, "sub");
+  CHECK_EQ(mkdir(p, 0755), 0);
+  write_file(tree_root, "a.txt", "in the root\n");
+  write_file(tree_root, "sub/b.txt", "beneath it\n");
+  write_file(tree_out, "secret.txt", "outside\n");
+  path_in(p, sizeof p, tree_out, "secret.txt");
+  path_in(q, sizeof q, tree_root, "link_out");
+  CHECK_EQ(symlink(p, q), 0);
+}
+
+static void remove_tree(void) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", tree_root, tree_out);
+  CHECK_EQ(system(cmd), 0);
+}
+
+/* 0 when path opens with flags, else errno. */
+static int open_errno(const char* dir, const char* name, int flags) {
+  char p[256];
+  path_in(p, sizeof p, dir, name);
+  int fd = open(p, flags, 0600);
+  if (fd < 0) {
+    return errno;
+  }
+  close(fd);
+  return 0;
+}
+
+/* 0 when rc is 0, else errno. */
+static int err_of(int rc) {
+  return rc == 0 ? 0 : errno;
+}
+
+static char abstract_name[64]; /* a listener of the case's, outside */
+
+static void landlock_body(void* arg) {
+  (void)arg;
+  int abi = kernel_landlock_abi();
+  const char* roots[] = {tree_root, NULL};
+  /* the filter off: Landlock alone must answer */
+  iso_sandbox_opts o = {.roots = roots,
+                        .landlock = ISO_SANDBOX_REQUIRED,
+                        .seccomp = ISO_SANDBOX_OFF};
+  iso_sandbox_report r = {0};
+  CHECK_EQ(iso_sandbox_apply(&o, &r), 0);
+  CHECK_EQ(r.landlock_abi, abi > 7 ? 7 : abi);
+  /* reading beneath the root */
+  CHECK_EQ(open_errno(tree_root, "a.txt", O_RDONLY), 0);
+  CHECK_EQ(open_errno(tree_root, "sub/b.txt", O_RDONLY), 0);
+  CHECK_EQ(open_errno(tree_root, ".", O_RDONLY | O_DIRECTORY), 0);
+  CHECK_EQ(open_errno(tree_root, "sub", O_RDONLY | O_DIRECTORY), 0);
+  /* and the runtime's paths */
+  CHECK_EQ(open_errno("/dev", "urandom", O_RDONLY), 0);
+  CHECK_EQ(open_errno("/proc/self", "maps", O_RDONLY), 0);
+  /* nothing else, not even through a symlink in the root */
+  CHECK_EQ(open_errno(tree_out, "secret.txt", O_RDONLY), EACCES);
+  CHECK_EQ(open_errno(tree_root, "link_out", O_RDONLY), EACCES);
+  CHECK_EQ(open_errno("/etc", "passwd", O_RDONLY), EACCES);
+  CHECK_EQ(open_errno("/", ".", O_RDONLY | O_DIRECTORY), EACCES);
+  CHECK_EQ(open_errno("/proc/self", "status", O_RDONLY), EACCES);
+  /* no change inside the root */
+  char p[256], q[256];
+  CHECK_EQ(open_errno(tree_root, "a.txt", O_WRONLY), EACCES);
+  CHECK_EQ(open_errno(tree_root, "a.txt", O_RDWR), EACCES);
+  CHECK_EQ(open_errno(tree_root, "new.txt", O_WRONLY | O_CREAT), EACCES);
+  path_in(p, sizeof p, tree_root, "a.txt");
+  path_in(q, sizeof q, tree_root, "moved.txt");
+  CHECK_EQ(err_of(rename(p, q)), EACCES);
+  CHECK_EQ(err_of(unlink(p)), EACCES);
+  CHECK_EQ(err_of(link(p, q)), EACCES);
+  CHECK_EQ(err_of(symlink(p, q)), EACCES);
+  if (abi >= 3) {
+    CHECK_EQ(err_of(truncate(p, 0)), EACCES);
+  }
+  path_in(p, sizeof p, tree_root, "newdir");
+  CHECK_EQ(err_of(mkdir(p, 0700)), EACCES);
+  path_in(p, sizeof p, tree_root, "sub");
+  CHECK_EQ(err_of(rmdir(p)), EACCES);
+  /* the network (ABI 4) and other processes (ABI 6) */
+  if (abi >= 4) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(s >= 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons(9),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK_EQ(err_of(connect(s, (struct sockaddr*)&sin, sizeof sin)), EACCES);
+    sin.sin_port = 0;
+    CHECK_EQ(err_of(bind(s, (struct sockaddr*)&sin, sizeof sin)), EACCES);
+    close(s);
+  }
+  if (abi >= 6) {
+    CHECK_EQ(err_of(kill(getppid(), 0)), EPERM);
+    CHECK_EQ(kill(getpid(), 0), 0);
+    int u = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    memcpy(sun.sun_path + 1, abstract_name, strlen(abstract_name));
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                                strlen(abstract_name));
+    CHECK_EQ(err_of(connect(u, (struct sockaddr*)&sun, len)), EPERM);
+    close(u);
+  }
+  fprintf(stderr, "landlock done\n");
+}
+
+static void t_landlock(void) {
+  if (kernel_landlock_abi() == 0) {
+    fprintf(stderr, "  skipped: this kernel has no Landlock\n");
+    return;
+  }
+  make_tree();
+  /* a listener on an abstract UNIX name, outside the child's domain */
+  snprintf(abstract_name, sizeof abstract_name, "isopool-sandbox-%d",
+           (int)getpid());
+  int l = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  memcpy(sun.sun_path + 1, abstract_name, strlen(abstract_name));
+  socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                              strlen(abstract_name));
+  CHECK_EQ(bind(l, (struct sockaddr*)&sun, len), 0);
+  CHECK_EQ(listen(l, 4), 0);
+  child c;
+  in_child(landlock_body, NULL, &c);
+  close(l);
+  CHECK(exited_ok(&c));
+  CHECK_CONTAINS(c.err, "landlock done");
+  /* the root as it was */
+  CHECK_EQ(open_errno(tree_root, "a.txt", O_RDONLY), 0);
+  CHECK_EQ(open_errno(tree_root, "moved.txt", O_RDONLY), ENOENT);
+  CHECK_EQ(open_errno(tree_root, "new.txt", O_RDONLY), ENOENT);
+  remove_tree();
+}
+
+/* Landlock would miss threads already running: enter refuses. */
+static _Atomic int sleeper_tid;
+
+static void* sleeper(void* arg) {
+  (void)arg;
+  sleeper_tid = (int)gettid();
+  sleep(30);
+  return NULL;
+}
+
+/* The field `key` of a status file opened by path. */
+static long status_of(const char* path, const char* key) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) {
+    return -1;
+  }
+  int saved = status_fd;
+  status_fd = fd;
+  long v = proc_status(key);
+  status_fd = saved;
+  close(fd);
+  return v;
+}
+
+static void threads_body(void* arg) {
+  (void)arg;
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, sleeper, NULL), 0);
+  const char* roots[] = {"/tmp", NULL};
+  iso_sandbox_opts o = {.roots = roots};
+  iso_sandbox_report r = {0};
+  CHECK_EQ(iso_sandbox_enter(&o, &r), ISO_EBUSY);
+  CHECK_STR(r.landlock_why, "the process has other threads");
+  CHECK_EQ(r.landlock_abi, 0);
+  /* without Landlock the rest applies, the filter to both threads */
+  o.landlock = ISO_SANDBOX_OFF;
+  memset(&r, 0, sizeof r);
+  CHECK_EQ(iso_sandbox_apply(&o, &r), 0);
+  CHECK_EQ(proc_status("Seccomp"), 2);
+  /* the thread that ran before: no_new_privs and the filter reached it */
+  while (sleeper_tid == 0) {
+    sleep_ms(1);
+  }
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/status", sleeper_tid);
+  CHECK_EQ(status_of(path, "NoNewPrivs"), 1);
+  CHECK_EQ(status_of(path, "Seccomp"), 2);
+  fprintf(stderr, "threads done\n");
+}
+
+static void t_landlock_threads(void) {
+  if (kernel_landlock_abi() == 0) {
+    fprintf(stderr, "  skipped: this kernel has no Landlock\n");
+    return;
+  }
+  child c;
+  in_child(threads_body, NULL, &c);
+  CHECK(exited_ok(&c));
+  CHECK_CONTAINS(c.err, "threads done");
+}
+
+static void missing_root_body(void* arg) {
+  (void)arg;
+  const char* roots[] = {"/nonexistent/isopool-root", NULL};
+  iso_sandbox_opts o = {.roots = roots};
+  iso_sandbox_report r = {0};
+  CHECK_EQ(iso_sandbox_enter(&o, &r), ISO_ENOENT);
+  CHECK_EQ(r.landlock_abi, 0);
+  fprintf(stderr, "missing done\n");
+}
+
+static void t_landlock_missing_root(void) {
+  if (kernel_landlock_abi() == 0) {
+    fprintf(stderr, "  skipped: this kernel has no Landlock\n");
+    return;
+  }
+  child c;
+  in_child(missing_root_body, NULL, &c);
+  CHECK(exited_ok(&c));
+  CHECK_CONTAINS(c.err, "missing done");
+}
+
 /* ---- what must still work: V8, libuv, NNG ---- */
 
 /* A Wasm module: add(a, b), load(addr) (i32.load), one page of memory
@@ -369,9 +660,20 @@ static const char kExpected[] =
     "\"random\":8,\"uuid\":36,\"notify\":0,"
     "\"waitAsync\":\"timed-out\",\"atomics\":5}";
 
+/* What the runtime reads from the system after the sandbox is entered:
+ * the time zone, the locale data, the random source. The sandboxed run
+ * must see what the control run sees. */
+static const char kEnv[] =
+    "export default [Intl.DateTimeFormat().resolvedOptions().timeZone,\n"
+    "  new Date(86400000 * 180).toString(),\n"
+    "  (1234567.891).toLocaleString('de-DE'),\n"
+    "  new Intl.DateTimeFormat('fr', {dateStyle: 'full'}).format(0),\n"
+    "  typeof Math.random()];\n";
+
 static void write_modules(void) {
   rt_root();
   rt_write("main.js", "%s", kMain);
+  rt_write("env.js", "%s", kEnv);
   rt_write("lib.js", "export const libValue = 42;\n");
   rt_write("dir/dyn.js", "export default 'dynamic';\n");
 }
@@ -386,10 +688,15 @@ static void remove_root(void) {
 static void runtime_body(void* arg) {
   const iso_sandbox_opts* o = arg;
   iso_sandbox_report r = {0};
+  /* a zone that differs from UTC, where the system has the zone data */
+  setenv("TZ", "Europe/Paris", 1);
   CHECK_EQ(iso_sandbox_enter(o, &r), 0);
   rt_init_process(); /* V8's platform threads start here */
   CHECK_EQ(iso_sandbox_seal(o, &r), 0);
   CHECK_EQ(proc_status("Seccomp"), o->seccomp == ISO_SANDBOX_OFF ? 0 : 2);
+  char text[256];
+  iso_sandbox_describe(&r, text, sizeof text);
+  fprintf(stderr, "sandbox: %s\n", text);
   /* the isolate is made, runs and is freed under the filter */
   for (int round = 0; round < 2; round++) {
     rt_result res;
@@ -405,88 +712,150 @@ static void runtime_body(void* arg) {
     free(res.error);
     iso_buf_close(&res.out);
   }
+  rt_result env;
+  rt_run("env.js", &env);
+  CHECK_EQ(env.status, 0);
+  fprintf(stderr, "env: %s\n", env.value != NULL ? env.value : "(none)");
+  free(env.value);
+  free(env.hex);
+  free(env.error);
+  iso_buf_close(&env.out);
   fprintf(stderr, "runtime done\n");
 }
 
-static void run_runtime(iso_sandbox_mode seccomp) {
+/* The line "env: ..." of a child's stderr, into buf. */
+static void env_line(const child* c, char* buf, size_t len) {
+  const char* at = strstr(c->err, "env: ");
+  size_t n = at != NULL ? strcspn(at, "\n") : 0;
+  snprintf(buf, len, "%.*s", (int)n, at != NULL ? at : "");
+}
+
+/* The modules run twice in a child with the whole sandbox (Landlock on
+ * the module root, the filter), and once in a control child without it:
+ * when both fail, the JavaScript is wrong, not the sandbox; when they
+ * see different environments, the sandbox hid something the runtime
+ * reads. */
+static void t_runtime(void) {
   write_modules();
-  iso_sandbox_opts o = {.seccomp = seccomp};
+  iso_sandbox_opts off = {.landlock = ISO_SANDBOX_OFF,
+                          .seccomp = ISO_SANDBOX_OFF};
+  child control;
+  in_child(runtime_body, &off, &control);
+  CHECK(exited_ok(&control));
+  CHECK_CONTAINS(control.err, "runtime done");
+  const char* roots[] = {rt_root_path(), NULL};
+  iso_sandbox_opts on = {.roots = roots,
+                         .landlock = kernel_landlock_abi() > 0
+                                         ? ISO_SANDBOX_REQUIRED
+                                         : ISO_SANDBOX_BEST_EFFORT,
+                         .seccomp = ISO_SANDBOX_REQUIRED};
   child c;
-  in_child(runtime_body, &o, &c);
+  in_child(runtime_body, &on, &c);
   CHECK(exited_ok(&c));
   CHECK_CONTAINS(c.err, "runtime done");
   CHECK(strstr(c.err, "is not allowed") == NULL);
+  char want[512], got[512];
+  env_line(&control, want, sizeof want);
+  env_line(&c, got, sizeof got);
+  CHECK(want[0] != '\0');
+  CHECK_STR(got, want);
   remove_root();
 }
 
-static void t_runtime(void) {
-  run_runtime(ISO_SANDBOX_REQUIRED);
-}
+/* NNG on a connected ipc:// pair, as a pool process holds its socket to
+ * the front: the child (the pool process) enters the sandbox, dials the
+ * case's listener (the front) in a private directory, seals once a first
+ * message crossed, then sends messages that the case echoes, a large one
+ * last, and closes. */
+static char pool_url[128];
 
-/* The same without the filter: when both fail, the JavaScript is wrong,
- * not the sandbox. */
-static void t_runtime_control(void) {
-  run_runtime(ISO_SANDBOX_OFF);
-}
-
-/* NNG on a connected ipc:// pair, as a pool process holds its sockets to
- * the front: messages both ways under the filter, then closed. */
 static void nng_body(void* arg) {
   (void)arg;
   iso_sandbox_report r = {0};
   CHECK_EQ(iso_sandbox_enter(NULL, &r), 0);
-  char url[128];
-  snprintf(url, sizeof url, "ipc:///tmp/isopool-sandbox-%d.ipc", (int)getpid());
-  nng_socket a, b;
-  CHECK_EQ(nng_pair1_open(&a), 0);
-  CHECK_EQ(nng_pair1_open(&b), 0);
-  CHECK_EQ(nng_listen(a, url, NULL, 0), 0);
-  CHECK_EQ(nng_dial(b, url, NULL, 0), 0);
-  nng_setopt_ms(a, NNG_OPT_RECVTIMEO, 5000);
-  nng_setopt_ms(b, NNG_OPT_RECVTIMEO, 5000);
-  /* connected: the pipe is up once a first message crossed */
-  CHECK_EQ(nng_send(b, "hello", 6, 0), 0);
+  nng_socket s;
+  CHECK_EQ(nng_pair1_open(&s), 0);
+  nng_setopt_ms(s, NNG_OPT_RECVTIMEO, 10000);
+  nng_setopt_ms(s, NNG_OPT_SENDTIMEO, 10000);
+  nng_setopt_ms(s, NNG_OPT_RECONNMINT, 10);
+  /* the case listens once it has forked: redial until it does */
+  CHECK_EQ(nng_dial(s, pool_url, NULL, NNG_FLAG_NONBLOCK), 0);
   char buf[64];
   size_t sz = sizeof buf;
-  CHECK_EQ(nng_recv(a, buf, &sz, 0), 0);
-  unlink(url + strlen("ipc://")); /* connected: the name is not needed */
+  CHECK_EQ(nng_recv(s, buf, &sz, 0), 0);
+  CHECK_STR(buf, "hello");
   CHECK_EQ(iso_sandbox_seal(NULL, &r), 0);
   for (int i = 0; i < 1000; i++) {
     char msg[32];
     int n = snprintf(msg, sizeof msg, "m%d", i);
-    CHECK_EQ(nng_send(i % 2 ? a : b, msg, (size_t)n + 1, 0), 0);
+    CHECK_EQ(nng_send(s, msg, (size_t)n + 1, 0), 0);
     sz = sizeof buf;
-    CHECK_EQ(nng_recv(i % 2 ? b : a, buf, &sz, 0), 0);
+    CHECK_EQ(nng_recv(s, buf, &sz, 0), 0);
     CHECK_STR(buf, msg);
   }
-  /* a large message: NNG's buffers grow */
+  /* a large message each way: NNG's buffers grow */
   size_t big = 4 << 20;
   char* data = calloc(1, big);
-  CHECK_EQ(nng_send(a, data, big, 0), 0);
+  data[big - 1] = 7;
+  CHECK_EQ(nng_send(s, data, big, 0), 0);
   void* got = NULL;
-  CHECK_EQ(nng_recv(b, &got, &sz, NNG_FLAG_ALLOC), 0);
+  CHECK_EQ(nng_recv(s, &got, &sz, NNG_FLAG_ALLOC), 0);
   CHECK_EQ(sz, big);
+  CHECK(got != NULL && ((char*)got)[big - 1] == 7);
   nng_free(got, sz);
   free(data);
-  CHECK_EQ(nng_close(a), 0);
-  CHECK_EQ(nng_close(b), 0);
+  CHECK_EQ(nng_close(s), 0);
   nng_fini();
   fprintf(stderr, "nng done\n");
 }
 
 static void t_nng_ipc(void) {
+  char dir[] = "/tmp/isopool-sandbox-ipc-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  snprintf(pool_url, sizeof pool_url, "ipc://%s/pool.ipc", dir);
   child c;
-  in_child(nng_body, NULL, &c);
+  child_start(nng_body, NULL, &c); /* before NNG starts threads here */
+  nng_socket s;
+  CHECK_EQ(nng_pair1_open(&s), 0);
+  nng_setopt_ms(s, NNG_OPT_RECVTIMEO, 10000);
+  nng_setopt_ms(s, NNG_OPT_SENDTIMEO, 10000);
+  nng_setopt_size(s, NNG_OPT_RECVMAXSZ, 0);
+  CHECK_EQ(nng_listen(s, pool_url, NULL, 0), 0);
+  CHECK_EQ(nng_send(s, "hello", 6, 0), 0);
+  /* echo until the child's large message has gone back */
+  for (;;) {
+    void* msg = NULL;
+    size_t sz = 0;
+    if (nng_recv(s, &msg, &sz, NNG_FLAG_ALLOC) != 0) {
+      CHECK(0 && "no message from the child");
+      break;
+    }
+    int rc = nng_send(s, msg, sz, NNG_FLAG_ALLOC);
+    CHECK_EQ(rc, 0);
+    if (rc != 0) {
+      nng_free(msg, sz);
+    }
+    if (sz > 64) {
+      break;
+    }
+  }
+  child_wait(&c);
+  nng_close(s);
   CHECK(exited_ok(&c));
   CHECK_CONTAINS(c.err, "nng done");
   CHECK(strstr(c.err, "is not allowed") == NULL);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK_EQ(system(cmd), 0);
 }
 
 static const iso_test kCases[] = {
     {"report", t_report},
-    {"seccomp_off", t_seccomp_off},
+    {"off", t_off},
     {"refused", t_refused},
-    {"runtime_control", t_runtime_control, .timeout_s = 120},
+    {"landlock", t_landlock},
+    {"landlock_threads", t_landlock_threads},
+    {"landlock_missing_root", t_landlock_missing_root},
     {"runtime", t_runtime, .timeout_s = 120},
     {"nng_ipc", t_nng_ipc},
     {NULL, NULL},
