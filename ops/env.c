@@ -2,8 +2,9 @@
  *
  * One per service, shared by every op thread: the data root, opened once
  * as an O_PATH directory fd that every fs op resolves beneath (fs.c), and
- * the kv store (kv.c). Nothing here changes after iso_ops_env_new, so the
- * struct needs no lock of its own.
+ * the kv store (kv.c: in memory, or in the LMDB file of kv_path). Nothing
+ * here changes after iso_ops_env_new, so the struct needs no lock of its
+ * own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,11 +103,12 @@ int iso_ops_env_new(const iso_ops_env_opts* opts,
       return ISO_ENOMEM;
     }
   }
-  env->kv =
-      iso__ops_kv_new(opts->kv_max_bytes ? opts->kv_max_bytes : KV_DEFAULT_MAX);
-  if (env->kv == NULL) {
+  int rc = iso__ops_kv_new(
+      opts, opts->kv_max_bytes ? opts->kv_max_bytes : KV_DEFAULT_MAX, &env->kv,
+      err, errlen);
+  if (rc != 0) {
     iso_ops_env_free(env);
-    return ISO_ENOMEM;
+    return rc;
   }
   *out = env;
   return 0;

@@ -145,18 +145,40 @@ int iso_perms_describe(const iso_perms* p, char* out, size_t outlen);
 
 typedef struct iso_kv iso_kv;
 
+/* How an LMDB kv store's commits reach the disk (docs/ops.md,
+ * "Durability"). Every setting keeps what a commit wrote when the process
+ * dies (SIGKILL, a crash): they differ only when the machine does. */
+typedef enum iso_kv_sync {
+  ISO_KV_SYNC_DEFAULT = 0, /* ISO_KV_SYNC_NOMETA */
+  ISO_KV_SYNC_FULL,        /* each commit flushed before it returns */
+  ISO_KV_SYNC_NOMETA,      /* the data flushed, the meta page with the next
+                              commit (MDB_NOMETASYNC: a machine crash may
+                              undo the last commit, never corrupts) */
+  ISO_KV_SYNC_NONE         /* no flush (MDB_NOSYNC: a machine crash may
+                              lose recent commits or corrupt the file) */
+} iso_kv_sync;
+
 typedef struct iso_ops_env_opts {
   const char* data_root; /* --data; NULL: isopool:fs has no root and every
                             fs op fails NotFound */
   size_t kv_max_bytes;   /* the kv store's size limit; 0: 64 MiB */
+  const char* kv_path;   /* --kv-path: keep the kv store in this LMDB file
+                            (made when missing; one env per file at a
+                            time); NULL: in memory */
+  iso_kv_sync kv_sync;   /* with kv_path */
+  size_t kv_map_bytes;   /* with kv_path: the LMDB map, the most the file
+                            may grow to; 0: from kv_max_bytes (kv_lmdb.c).
+                            Tests set it small to fill the map first. */
 } iso_ops_env_opts;
 
 typedef struct iso_ops_env iso_ops_env;
 
 /* iso_ops_env_new: constructor: opens the data root (an O_PATH directory
- * fd every fs op resolves beneath) and makes the kv store. Returns 0 and
- * *out, ISO_ENOENT/ISO_EINVAL (data root missing or not a directory, with
- * err), or ISO_ENOMEM. Thread: any. */
+ * fd every fs op resolves beneath) and makes or opens the kv store. Returns
+ * 0 and *out, or an error with a sentence in err: ISO_ENOENT/ISO_EINVAL
+ * (data root missing or not a directory; kv_path's directory missing, or
+ * the file not a kv store), ISO_EBUSY (kv_path is open in another env, in
+ * this process or another), ISO_EIO, ISO_ENOMEM. Thread: any. */
 int iso_ops_env_new(const iso_ops_env_opts* opts,
                     iso_ops_env** out,
                     char* err,

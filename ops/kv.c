@@ -1,27 +1,23 @@
-/* kv.c: isopool:kv, the service's in-memory key-value store (op_kv_*).
+/* kv.c: isopool:kv, the service's key-value store (op_kv_*).
  *
  * One store per iso_ops_env, shared by every job of the service. Keys are
  * strings of 1 to 1024 bytes; values are kept as the msgpack bytes the op
- * received (copied) and handed back unchanged, so the store never decodes
- * a value except to add to it (op_kv_increment). The store's size is
- * capped at kv_max_bytes: keys plus values plus ENTRY_OVERHEAD per key,
- * which is what an entry costs besides its bytes (its slot in the array,
- * two allocations), so a million one-byte keys cannot hide a gigabyte of
- * bookkeeping under a 64 MiB limit, and the array a new key shifts (a
- * memmove under the lock) stays small enough to move in milliseconds.
+ * received and handed back unchanged, so the store never decodes a value
+ * except to add to it (op_kv_increment). The store's size is capped at
+ * kv_max_bytes: keys plus values plus OPS_KV_OVERHEAD per key, which is
+ * what an entry costs besides its bytes (its slot in the array, two
+ * allocations), so a million one-byte keys cannot hide a gigabyte of
+ * bookkeeping under a 64 MiB limit.
  *
- * DESIGN: the store is one sorted array of entries (byte order of keys)
- * behind one mutex. Lookups are a binary search; a new key is inserted in
- * place (a memmove, fine at the sizes a 64 MiB store holds); list(prefix)
- * finds the first key >= prefix and walks forward, so it is ordered and
- * costs O(log n + results) without sorting. Every op holds the mutex for
- * the whole of its read-modify-write, which is what makes increment atomic
- * between threads, and writes its result into call->out while still
- * holding it (a copy of the value; no pointer into the store escapes).
- * Values are copied from the arguments before taking the lock. The mutex is
- * never held while calling anything that could call back into the store.
+ * This file holds what the ops mean: their arguments and checks, their
+ * errors and increment's arithmetic, once. Where the entries live is a
+ * backend's (kv_private.h): kv_mem.c in memory, or kv_lmdb.c in an LMDB
+ * file when the env was given kv_path (--kv-path); iso__ops_kv_new picks one.
+ * A backend hands entries to this file's callbacks, which copy them into
+ * the call's result while the backend still holds them (under its lock, or
+ * in its read transaction), and runs increment's step inside its one
+ * atomic read-modify-write.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,124 +25,57 @@
 #include "iso_err.h"
 #include "iso_mp.h"
 #include "iso_ops.h"
+#include "kv_private.h"
 #include "ops_private.h"
 
-#define KEY_MAX 1024
-#define ENTRY_OVERHEAD 64
 #define LIST_DEFAULT 1000
 #define LIST_MAX 100000
 
-typedef struct kv_ent {
-  char* key; /* NUL-terminated, klen bytes */
-  size_t klen;
-  uint8_t* val; /* one msgpack value */
-  size_t vlen;
-} kv_ent;
-
-struct iso_kv {
-  pthread_mutex_t mu;
-  kv_ent* ents; /* sorted by key */
-  size_t n, cap;
-  size_t bytes; /* keys + values + ENTRY_OVERHEAD per key */
-  size_t max;
-};
-
-iso_kv* iso__ops_kv_new(size_t max_bytes) {
-  iso_kv* kv = calloc(1, sizeof *kv);
-  if (kv == NULL) {
-    return NULL;
+int iso__ops_kv_new(const iso_ops_env_opts* opts,
+                    size_t max_bytes,
+                    iso_kv** out,
+                    char* err,
+                    size_t errlen) {
+  if (opts->kv_path != NULL) {
+    return iso__ops_kv_lmdb_new(opts, max_bytes, out, err, errlen);
   }
-  pthread_mutex_init(&kv->mu, NULL);
-  kv->max = max_bytes;
-  return kv;
+  int rc = iso__ops_kv_mem_new(max_bytes, out);
+  if (rc != 0) {
+    snprintf(err, errlen, "kv store: %s", iso_strerror(rc));
+  }
+  return rc;
 }
 
 void iso__ops_kv_free(iso_kv* kv) {
-  if (kv == NULL) {
-    return;
+  if (kv != NULL) {
+    kv->be->free(kv);
   }
-  for (size_t i = 0; i < kv->n; i++) {
-    free(kv->ents[i].key);
-    free(kv->ents[i].val);
-  }
-  free(kv->ents);
-  pthread_mutex_destroy(&kv->mu);
-  free(kv);
 }
 
-/* ---- the sorted array (caller holds mu) ---- */
-
-static int key_cmp(const kv_ent* e, const char* key, size_t klen) {
-  int c = memcmp(e->key, key, e->klen < klen ? e->klen : klen);
-  if (c != 0) {
-    return c;
-  }
-  return e->klen < klen ? -1 : e->klen > klen;
+const char* iso__ops_kv_path(const iso_kv* kv) {
+  return kv->path;
 }
 
-/* The index of the first key >= key; *found iff it is equal. */
-static size_t lower_bound(const iso_kv* kv,
-                          const char* key,
-                          size_t klen,
-                          int* found) {
-  size_t lo = 0, hi = kv->n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (key_cmp(&kv->ents[mid], key, klen) < 0) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  *found = lo < kv->n && key_cmp(&kv->ents[lo], key, klen) == 0;
-  return lo;
-}
+/* ---- errors ---- */
 
-/* Stores val (malloc'd, taken on success) under key at index i. Returns
- * 0, ISO_ENOMEM, or ISO_ETOOBIG when the store would pass its limit. */
-static int put(iso_kv* kv,
-               size_t i,
-               int found,
-               const char* key,
-               size_t klen,
-               uint8_t* val,
-               size_t vlen) {
-  size_t old = found ? kv->ents[i].klen + kv->ents[i].vlen + ENTRY_OVERHEAD : 0;
-  size_t add = klen + vlen + ENTRY_OVERHEAD;
-  if (kv->bytes - old + add > kv->max) {
-    return ISO_ETOOBIG;
+/* Fails the call for a backend's rc (not 0). `failed` is what the
+ * callback that failed the call returned, for rc == OPS_KV_FAILED. */
+static int kv_fail(iso_op_call* call,
+                   const iso_kv* kv,
+                   int rc,
+                   int failed,
+                   const char* why) {
+  if (rc == OPS_KV_FAILED) {
+    return failed;
   }
-  if (found) {
-    free(kv->ents[i].val);
-    kv->ents[i].val = val;
-    kv->ents[i].vlen = vlen;
-    kv->bytes = kv->bytes - old + add;
-    return 0;
-  }
-  if (kv->n == kv->cap) {
-    size_t cap = kv->cap ? 2 * kv->cap : 64;
-    kv_ent* ents = realloc(kv->ents, cap * sizeof *ents);
-    if (ents == NULL) {
-      return ISO_ENOMEM;
-    }
-    kv->ents = ents;
-    kv->cap = cap;
-  }
-  char* k = strndup(key, klen);
-  if (k == NULL) {
-    return ISO_ENOMEM;
-  }
-  memmove(&kv->ents[i + 1], &kv->ents[i], (kv->n - i) * sizeof *kv->ents);
-  kv->ents[i] = (kv_ent){.key = k, .klen = klen, .val = val, .vlen = vlen};
-  kv->n++;
-  kv->bytes += add;
-  return 0;
-}
-
-static int put_fail(iso_op_call* call, const iso_kv* kv, int rc) {
-  if (rc != ISO_ETOOBIG) {
+  if (rc == ISO_ENOMEM) {
     return iso_op_fail(call, ISO_OPERR_OTHER, "%s: out of memory",
                        call->def->name);
+  }
+  if (rc != ISO_ETOOBIG) {
+    return iso_op_fail(call, ISO_OPERR_OTHER, "%s: kv store \"%s\": %s",
+                       call->def->name, kv->path ? kv->path : "(memory)",
+                       why[0] ? why : iso_strerror(rc));
   }
   size_t mib = kv->max >> 20;
   if (mib > 0 && kv->max == mib << 20) {
@@ -164,8 +93,9 @@ static int put_fail(iso_op_call* call, const iso_kv* kv, int rc) {
 /* ---- arguments ---- */
 
 static int arg_key(iso_op_call* call, char* key, size_t* klen) {
-  if (iso_op_arg_str(call, 0, "key", key, KEY_MAX + 1) != 0) {
-    return ISO_EOP;
+  int rc = iso_op_arg_str(call, 0, "key", key, OPS_KV_KEY_MAX + 1);
+  if (rc != 0) {
+    return rc;
   }
   *klen = strlen(key);
   if (*klen == 0) {
@@ -217,172 +147,196 @@ static num num_add(num a, num b) {
   return (num){.d = x + y};
 }
 
-/* The number as a malloc'd msgpack value. */
-static uint8_t* num_encode(num n, size_t* len) {
-  iso_buf b;
+/* ---- ops ---- */
+
+/* What the callbacks write into: the call, and what a failed writer
+ * returned. */
+typedef struct out_ctx {
+  iso_op_call* call;
+  int failed;
+  uint32_t n; /* entries written (list) */
+} out_ctx;
+
+static int put_value(void* ctx,
+                     const char* key,
+                     size_t klen,
+                     const uint8_t* val,
+                     size_t vlen) {
+  out_ctx* o = ctx;
+  o->failed = iso_op_ret_raw(o->call, val, vlen);
+  return o->failed != 0 ? OPS_KV_FAILED : 0;
+}
+
+int iso__op_kv_get(iso_op_call* call) {
+  char key[OPS_KV_KEY_MAX + 1];
+  size_t klen;
+  int rc = arg_key(call, key, &klen);
+  if (rc != 0) {
+    return rc;
+  }
+  iso_kv* kv = call->env->kv;
+  out_ctx o = {.call = call};
+  char why[OPS_KV_WHY] = "";
+  rc = kv->be->get(kv, key, klen, put_value, &o, why);
+  return rc != 0 ? kv_fail(call, kv, rc, o.failed, why) : 0;
+}
+
+int iso__op_kv_set(iso_op_call* call) {
+  char key[OPS_KV_KEY_MAX + 1];
+  size_t klen, vlen;
+  const uint8_t* v;
+  int rc = arg_key(call, key, &klen);
+  if (rc != 0 || (rc = iso_op_arg_value(call, 1, "value", &v, &vlen)) != 0) {
+    return rc;
+  }
+  iso_kv* kv = call->env->kv;
+  char why[OPS_KV_WHY] = "";
+  rc = kv->be->set(kv, key, klen, v, vlen, why);
+  return rc != 0 ? kv_fail(call, kv, rc, 0, why) : 0;
+}
+
+int iso__op_kv_delete(iso_op_call* call) {
+  char key[OPS_KV_KEY_MAX + 1];
+  size_t klen;
+  int rc = arg_key(call, key, &klen);
+  if (rc != 0) {
+    return rc;
+  }
+  iso_kv* kv = call->env->kv;
+  char why[OPS_KV_WHY] = "";
+  int found = 0;
+  rc = kv->be->del(kv, key, klen, &found, why);
+  if (rc != 0) {
+    return kv_fail(call, kv, rc, 0, why);
+  }
+  return iso_op_ret_bool(call, found);
+}
+
+/* One {key, value} of list's array; the array's header goes in front
+ * once the count is known (list_header). */
+static int put_entry(void* ctx,
+                     const char* key,
+                     size_t klen,
+                     const uint8_t* val,
+                     size_t vlen) {
+  out_ctx* o = ctx;
+  iso_op_call* call = o->call;
+  if ((o->failed = iso_op_ret_map(call, 2)) != 0 ||
+      (o->failed = iso_op_ret_str(call, "key", 3)) != 0 ||
+      (o->failed = iso_op_ret_str(call, key, klen)) != 0 ||
+      (o->failed = iso_op_ret_str(call, "value", 5)) != 0 ||
+      (o->failed = iso_op_ret_raw(call, val, vlen)) != 0) {
+    return OPS_KV_FAILED;
+  }
+  o->n++;
+  return 0;
+}
+
+/* Puts the array header for n entries in front of the entries written
+ * from offset start of call->out. */
+static int list_header(iso_op_call* call, size_t start, uint32_t n) {
+  iso_buf h;
   iso_mp_wr w;
-  iso_buf_init(&b);
-  iso_mp_wr_init(&w, &b);
+  iso_buf_init(&h);
+  iso_mp_wr_init(&w, &h);
+  iso_mp_put_array(&w, n);
+  iso_buf* out = call->out;
+  if (w.err != 0 || iso_buf_reserve(out, h.len) != 0) {
+    iso_buf_close(&h);
+    return iso_op_fail(call, ISO_OPERR_OTHER, "%s: out of memory",
+                       call->def->name);
+  }
+  memmove(out->data + start + h.len, out->data + start, out->len - start);
+  memcpy(out->data + start, h.data, h.len);
+  out->len += h.len;
+  iso_buf_close(&h);
+  return 0;
+}
+
+int iso__op_kv_list(iso_op_call* call) {
+  char prefix[OPS_KV_KEY_MAX + 1] = "";
+  int64_t limit;
+  int rc = 0;
+  if ((iso__ops_arg_present(call, 0) &&
+       (rc = iso_op_arg_str(call, 0, "prefix", prefix, sizeof prefix)) != 0) ||
+      (rc = iso_op_arg_int(call, 1, "limit", 0, LIST_MAX, LIST_DEFAULT,
+                           &limit)) != 0) {
+    return rc;
+  }
+  iso_kv* kv = call->env->kv;
+  out_ctx o = {.call = call};
+  char why[OPS_KV_WHY] = "";
+  size_t start = call->out->len;
+  rc = kv->be->list(kv, prefix, strlen(prefix), (size_t)limit, put_entry, &o,
+                    why);
+  if (rc != 0) {
+    return kv_fail(call, kv, rc, o.failed, why);
+  }
+  return list_header(call, start, o.n);
+}
+
+/* increment's step, run by the backend inside its atomic update. */
+typedef struct inc_ctx {
+  iso_op_call* call;
+  const char* key;
+  num by;
+  iso_buf val; /* the new value, msgpack */
+  int failed;
+} inc_ctx;
+
+static int inc_step(void* ctx,
+                    const uint8_t* cur,
+                    size_t curlen,
+                    int found,
+                    const uint8_t** val,
+                    size_t* vlen) {
+  inc_ctx* c = ctx;
+  num n = {.is_int = 1};
+  if (found && read_num(cur, curlen, &n) != 0) {
+    c->failed = iso_op_fail(c->call, ISO_OPERR_INVALID_DATA,
+                            "%s: the value of \"%.200s\" is not a number",
+                            c->call->def->name, c->key);
+    return OPS_KV_FAILED;
+  }
+  n = num_add(n, c->by);
+  iso_mp_wr w;
+  iso_buf_reset(&c->val);
+  iso_mp_wr_init(&w, &c->val);
   if (n.is_int) {
     iso_mp_put_int(&w, n.i);
   } else {
     iso_mp_put_double(&w, n.d);
   }
   if (w.err != 0) {
-    iso_buf_close(&b);
-    return NULL;
+    return ISO_ENOMEM;
   }
-  *len = b.len;
-  return b.data;
-}
-
-/* ---- ops ---- */
-
-int iso__op_kv_get(iso_op_call* call) {
-  char key[KEY_MAX + 1];
-  size_t klen;
-  if (arg_key(call, key, &klen) != 0) {
-    return ISO_EOP;
-  }
-  iso_kv* kv = call->env->kv;
-  int found, rc = 0;
-  pthread_mutex_lock(&kv->mu);
-  size_t i = lower_bound(kv, key, klen, &found);
-  if (found) {
-    rc = iso_op_ret_raw(call, kv->ents[i].val, kv->ents[i].vlen);
-  }
-  pthread_mutex_unlock(&kv->mu);
-  return rc;
-}
-
-int iso__op_kv_set(iso_op_call* call) {
-  char key[KEY_MAX + 1];
-  size_t klen, vlen;
-  const uint8_t* v;
-  if (arg_key(call, key, &klen) != 0 ||
-      iso_op_arg_value(call, 1, "value", &v, &vlen) != 0) {
-    return ISO_EOP;
-  }
-  uint8_t* val = malloc(vlen);
-  if (val == NULL) {
-    return put_fail(call, call->env->kv, ISO_ENOMEM);
-  }
-  memcpy(val, v, vlen);
-  iso_kv* kv = call->env->kv;
-  int found;
-  pthread_mutex_lock(&kv->mu);
-  size_t i = lower_bound(kv, key, klen, &found);
-  int rc = put(kv, i, found, key, klen, val, vlen);
-  pthread_mutex_unlock(&kv->mu);
-  if (rc != 0) {
-    free(val);
-    return put_fail(call, kv, rc);
-  }
+  *val = c->val.data;
+  *vlen = c->val.len;
   return 0;
-}
-
-int iso__op_kv_delete(iso_op_call* call) {
-  char key[KEY_MAX + 1];
-  size_t klen;
-  if (arg_key(call, key, &klen) != 0) {
-    return ISO_EOP;
-  }
-  iso_kv* kv = call->env->kv;
-  int found;
-  pthread_mutex_lock(&kv->mu);
-  size_t i = lower_bound(kv, key, klen, &found);
-  if (found) {
-    kv_ent e = kv->ents[i];
-    kv->bytes -= e.klen + e.vlen + ENTRY_OVERHEAD;
-    memmove(&kv->ents[i], &kv->ents[i + 1], (kv->n - i - 1) * sizeof *kv->ents);
-    kv->n--;
-    free(e.key);
-    free(e.val);
-  }
-  pthread_mutex_unlock(&kv->mu);
-  return iso_op_ret_bool(call, found);
-}
-
-/* Writes entries [i, i + n) as an array of {key, value}. */
-static int list_write(iso_op_call* call, iso_kv* kv, size_t i, size_t n) {
-  if (iso_op_ret_array(call, (uint32_t)n) != 0) {
-    return ISO_EOP;
-  }
-  for (size_t j = i; j < i + n; j++) {
-    const kv_ent* e = &kv->ents[j];
-    if (iso_op_ret_map(call, 2) != 0 || iso_op_ret_str(call, "key", 3) != 0 ||
-        iso_op_ret_str(call, e->key, e->klen) != 0 ||
-        iso_op_ret_str(call, "value", 5) != 0 ||
-        iso_op_ret_raw(call, e->val, e->vlen) != 0) {
-      return ISO_EOP;
-    }
-  }
-  return 0;
-}
-
-int iso__op_kv_list(iso_op_call* call) {
-  char prefix[KEY_MAX + 1] = "";
-  int64_t limit;
-  if ((iso__ops_arg_present(call, 0) &&
-       iso_op_arg_str(call, 0, "prefix", prefix, sizeof prefix) != 0) ||
-      iso_op_arg_int(call, 1, "limit", 0, LIST_MAX, LIST_DEFAULT, &limit)) {
-    return ISO_EOP;
-  }
-  size_t plen = strlen(prefix);
-  iso_kv* kv = call->env->kv;
-  int found;
-  pthread_mutex_lock(&kv->mu);
-  size_t i = lower_bound(kv, prefix, plen, &found);
-  size_t n = 0;
-  while (i + n < kv->n && n < (size_t)limit && kv->ents[i + n].klen >= plen &&
-         memcmp(kv->ents[i + n].key, prefix, plen) == 0) {
-    n++;
-  }
-  int rc = list_write(call, kv, i, n);
-  pthread_mutex_unlock(&kv->mu);
-  return rc;
-}
-
-/* The value stored at i (or 0) plus by, stored back and returned. Caller
- * holds mu. */
-static int increment_locked(iso_op_call* call,
-                            iso_kv* kv,
-                            const char* key,
-                            size_t klen,
-                            num by) {
-  int found;
-  size_t i = lower_bound(kv, key, klen, &found);
-  num cur = {.is_int = 1};
-  if (found && read_num(kv->ents[i].val, kv->ents[i].vlen, &cur) != 0) {
-    return iso_op_fail(call, ISO_OPERR_INVALID_DATA,
-                       "%s: the value of \"%.200s\" is not a number",
-                       call->def->name, key);
-  }
-  size_t vlen;
-  uint8_t* val = num_encode(num_add(cur, by), &vlen);
-  int rc = val ? put(kv, i, found, key, klen, val, vlen) : ISO_ENOMEM;
-  if (rc != 0) {
-    free(val);
-    return put_fail(call, kv, rc);
-  }
-  return iso_op_ret_raw(call, val, vlen);
 }
 
 int iso__op_kv_increment(iso_op_call* call) {
-  char key[KEY_MAX + 1];
+  char key[OPS_KV_KEY_MAX + 1];
   size_t klen;
-  num by = {.is_int = 1, .i = 1};
-  if (arg_key(call, key, &klen) != 0) {
-    return ISO_EOP;
+  inc_ctx c = {.call = call, .key = key, .by = {.is_int = 1, .i = 1}};
+  int rc = arg_key(call, key, &klen);
+  if (rc != 0) {
+    return rc;
   }
   if (iso__ops_arg_present(call, 1) &&
-      read_num(call->argv[1], call->argl[1], &by) != 0) {
+      read_num(call->argv[1], call->argl[1], &c.by) != 0) {
     return iso_op_fail(call, ISO_OPERR_TYPE,
                        "%s: argument 2 (by) must be a number", call->def->name);
   }
   iso_kv* kv = call->env->kv;
-  pthread_mutex_lock(&kv->mu);
-  int rc = increment_locked(call, kv, key, klen, by);
-  pthread_mutex_unlock(&kv->mu);
+  char why[OPS_KV_WHY] = "";
+  iso_buf_init(&c.val);
+  rc = kv->be->update(kv, key, klen, inc_step, &c, why);
+  if (rc == 0) {
+    rc = iso_op_ret_raw(call, c.val.data, c.val.len);
+  } else {
+    rc = kv_fail(call, kv, rc, c.failed, why);
+  }
+  iso_buf_close(&c.val);
   return rc;
 }

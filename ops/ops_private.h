@@ -18,10 +18,18 @@ struct iso_ops_env {
   iso_kv* kv;
 };
 
-/* iso__ops_kv_new: constructor of the kv store (max_bytes > 0). Returns NULL
- * when out of memory. iso__ops_kv_free: destructor; accepts NULL. */
-iso_kv* iso__ops_kv_new(size_t max_bytes);
+/* iso__ops_kv_new: constructor of the kv store (kv.c), capped at
+ * max_bytes (> 0): in the LMDB file opts->kv_path, else in memory. Returns
+ * 0 and *out, or an error with a sentence in err (iso_ops_env_new's).
+ * iso__ops_kv_free: destructor; accepts NULL. iso__ops_kv_path: the
+ * store's file, NULL in memory. Thread: any. */
+int iso__ops_kv_new(const iso_ops_env_opts* opts,
+                    size_t max_bytes,
+                    iso_kv** out,
+                    char* err,
+                    size_t errlen);
 void iso__ops_kv_free(iso_kv* kv);
+const char* iso__ops_kv_path(const iso_kv* kv);
 
 /* iso__ops_path_norm: normalises a path relative to the data root into
  * out (cap bytes): "." and empty components are dropped and ".." removes

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: the figures, side by side in one run: the runtime against bare
 # V8 (runtime_bench), the op bus against a bare NNG round trip (op_bench),
+# isopool:kv in memory beside LMDB with each sync setting (kv_bench),
 # then a service on an ipc:// socket with 2 workers
 # measured by isopool-bench in its own process, then the admin plane's
 # cost to the job path (admin_overhead.sh). Used by `make bench`.
@@ -8,6 +9,7 @@ set -euo pipefail
 bin=${1:-build/bin}
 "$bin/runtime_bench" "${RUNTIME_N:-2000}"
 "$bin/op_bench" "${OP_ROUNDS:-7}"
+"$bin/kv_bench" "${KV_BENCH_DIR:-/tmp}" "${KV_SECONDS:-1}"
 sock=/tmp/isopool-bench-$$.ipc
 "$bin/isopool" serve --listen "ipc://$sock" --modules bench/modules \
   --workers "${WORKERS:-2}" --admin none --quiet &
