@@ -9,13 +9,16 @@ void iso_buf_init(iso_buf* b) {
   b->data = NULL;
   b->len = 0;
   b->cap = 0;
+  b->fixed = NULL;
 }
 
 void iso_buf_close(iso_buf* b) {
   if (b == NULL) {
     return;
   }
-  free(b->data);
+  if (b->data != b->fixed) {
+    free(b->data);
+  }
   iso_buf_init(b);
 }
 
@@ -35,7 +38,15 @@ int iso_buf_reserve(iso_buf* b, size_t extra) {
   while (cap < need) {
     cap = cap > SIZE_MAX / 2 ? need : cap * 2;
   }
-  uint8_t* p = realloc(b->data, cap);
+  uint8_t* p;
+  if (b->data != NULL && b->data == b->fixed) {
+    p = malloc(cap); /* out of the caller's storage, which stays theirs */
+    if (p != NULL) {
+      memcpy(p, b->data, b->len);
+    }
+  } else {
+    p = realloc(b->data, cap);
+  }
   if (p == NULL) {
     return ISO_ENOMEM;
   }

@@ -62,12 +62,18 @@ void throw_op_error(Isolate* isolate,
                               : v8::Exception::Error(text.As<String>()));
 }
 
-// An op's arguments as msgpack, for the length of the native call.
+// An op's arguments as msgpack, for the length of the native call. They
+// start in an array on the native's stack, so the common call (a few short
+// arguments) costs no malloc and free; longer ones move to the heap. Each
+// call has its own: an argument's getter may call another op while this
+// one's arguments are being encoded.
 struct ArgsBuf {
+  static constexpr size_t kInline = 256;
+  uint8_t inline_bytes[kInline];
   iso_buf b;
-  ArgsBuf() { iso_buf_init(&b); }
+  ArgsBuf() { iso_buf_init_with(&b, inline_bytes, sizeof(inline_bytes)); }
   ~ArgsBuf() {
-    if (b.data != nullptr) {  // the zero-arg no-op path: no free() call
+    if (b.data != b.fixed) {  // the common path: no call at all
       iso_buf_close(&b);
     }
   }

@@ -4,7 +4,8 @@
  * for byte, and the V8 shim's), the timestamp shapes, the sticky error; the
  * reader's refusals (truncation, 0xc1, counts the bytes cannot hold), its
  * inline fast path against the general one for every one-byte form, the
- * depth bound of iso_mp_skip and iso_mp_one, and the small helpers. The
+ * depth bound of iso_mp_skip and iso_mp_one, a buffer that starts in its
+ * caller's storage (iso_buf_init_with), and the small helpers. The
  * protocol and JSON suites cover the codec through its users.
  */
 #include <stdint.h>
@@ -320,6 +321,46 @@ static void t_one_and_skip(void) {
   CHECK(r.p == r.end);
 }
 
+/* iso_buf_init_with: appends stay in the caller's storage while they fit,
+ * move to the heap (contents kept) when one does not, and iso_buf_close
+ * frees only the heap copy. Under ASan a free of the storage or a write
+ * past it fails the case. */
+static void t_buf_with_storage(void) {
+  uint8_t storage[8];
+  iso_buf b;
+  iso_buf_init_with(&b, storage, sizeof(storage));
+  CHECK(b.data == storage);
+  CHECK_EQ(b.cap, sizeof(storage));
+  CHECK_EQ(iso_buf_append(&b, "abcdefgh", 8), 0);
+  CHECK(b.data == storage); /* exactly full: still the storage */
+  CHECK_EQ(iso_buf_append(&b, "ij", 2), 0);
+  CHECK(b.data != storage);
+  CHECK(b.cap >= 10);
+  CHECK_EQ(b.len, 10);
+  CHECK(memcmp(b.data, "abcdefghij", 10) == 0);
+  CHECK(memcmp(storage, "abcdefgh", 8) == 0); /* left as it was */
+  iso_buf_close(&b);
+  CHECK(b.data == NULL && b.len == 0 && b.cap == 0 && b.fixed == NULL);
+
+  iso_buf_init_with(&b, storage, sizeof(storage)); /* never grown */
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, &b);
+  iso_mp_put_array(&w, 1);
+  iso_mp_put_cstr(&w, "hi");
+  CHECK_EQ(w.err, 0);
+  CHECK_STR(hex(&b), "91a26869");
+  CHECK(b.data == storage);
+  iso_buf_reset(&b);
+  CHECK(b.data == storage && b.len == 0);
+  iso_buf_close(&b); /* frees nothing */
+  CHECK(b.data == NULL);
+
+  iso_buf_init_with(&b, NULL, 100); /* no storage: a plain buffer */
+  CHECK(b.data == NULL && b.cap == 0);
+  CHECK_EQ(iso_buf_append(&b, "x", 1), 0);
+  iso_buf_close(&b);
+}
+
 static void t_helpers(void) {
   static const uint8_t ok[] = {0x82, 0xa1, 'k', 0xa2, 0xc3, 0xa9, 0x01, 0x02};
   static const uint8_t bad[] = {0x91, 0xa2, 0xc3, 0x28};
@@ -349,6 +390,7 @@ static const iso_test cases[] = {
     {"read_refuses", t_read_refuses},
     {"read_fast_path", t_read_fast_path},
     {"one_and_skip", t_one_and_skip},
+    {"buf_with_storage", t_buf_with_storage},
     {"helpers", t_helpers},
     {NULL, NULL},
 };

@@ -1,10 +1,11 @@
 /* test_ops.c: the op mechanism in process (isolate/rt_ops.c, the shim's
  * ops): sync results of each type, errors crossing as classes, the
- * argument readers, async ops batched per tick, async errors and a
- * transport that refuses a batch, permissions, and the isopool: built-in
- * modules. Pending ops and the event loop: test_ops_loop.c; ops that
- * outlive their realm or runtime: test_ops_lifetime.c; many ops at once
- * and the memory they may hold: test_ops_many.c.
+ * argument readers, arguments whose getters call ops, async ops batched
+ * per tick, async errors and a transport that refuses a batch,
+ * permissions, and the isopool: built-in modules. Pending ops and the
+ * event loop: test_ops_loop.c; ops that outlive their realm or runtime:
+ * test_ops_lifetime.c; many ops at once and the memory they may hold:
+ * test_ops_many.c.
  *
  * Each case makes its runtime on the harness of support/rt_ops_harness.h:
  * the test's own op table, and most often an op_send hook that holds each
@@ -157,6 +158,49 @@ static void t_sync_argument_types(void) {
       "without NUL bytes\","
       "\"true|TypeError|op_t_args: argument 1 (name) must be a string\","
       "\"true|TypeError|fn\"]");
+  ev_free(&e);
+  tctx_free(&t);
+}
+
+/* An argument whose getter calls ops (sync and async, with arguments that
+ * fit the shim's inline buffer and arguments past it) while the outer op's
+ * arguments are being encoded: each call encodes into a buffer of its own,
+ * so the outer arguments arrive whole, whether they sat in the inline
+ * buffer or already on the heap when the getter ran. */
+static void t_args_getter_calls_op(void) {
+  tctx t;
+  tctx_init(&t, (topts){.hold = 1});
+  tev e;
+  eval_all(
+      &t,
+      "const { ops, opAsync } = Isopool.core;\n"
+      "const big = 'y'.repeat(1000);\n"
+      "const u8 = new Uint8Array([1, 2]);\n"
+      "const inner = [];\n"
+      "const nested = [];\n"
+      "const getter = (tag) => ({ get k() {\n"
+      "  inner.push(ops.op_t_values(4));\n"
+      "  inner.push(ops.op_t_args(tag, u8, 2, true));\n"
+      "  inner.push(ops.op_t_args(tag, new Uint8Array(600), 1, false));\n"
+      "  nested.push(opAsync('op_t_echo', [tag, big]));\n"
+      "  nested.push(opAsync('op_t_echo', tag));\n"
+      "  return tag + big.slice(0, 3);\n"
+      "} });\n"
+      "const small = await opAsync('op_t_echo', [getter('a'), 'end']);\n"
+      "const heap = await opAsync('op_t_echo', [big, getter('b'), 'end']);\n"
+      "const sync = ops.op_t_args('s', u8, 3, true, getter('c'));\n"
+      "const echoed = (await Promise.all(nested)).map((v) =>\n"
+      "  Array.isArray(v) ? `${v[0]}:${v[1] === big}` : v);\n"
+      "export default [small, heap[0] === big, heap.slice(1), sync,\n"
+      "  inner.length, inner.slice(0, 3), echoed];\n",
+      &e);
+  CHECK_EQ(e.status, 0);
+  CHECK_STR(e.value,
+            "[[{\"k\":\"ayyy\"},\"end\"],true,[{\"k\":\"byyy\"},\"end\"],"
+            "\"s len=2 sum=3 count=3 flag=1\",9,"
+            "[\"h\xc3\xa9llo\",\"a len=2 sum=3 count=2 flag=1\","
+            "\"a len=600 sum=0 count=1 flag=0\"],"
+            "[\"a:true\",\"a\",\"b:true\",\"b\",\"c:true\",\"c\"]]");
   ev_free(&e);
   tctx_free(&t);
 }
@@ -412,6 +456,7 @@ static const iso_test cases[] = {
     {"sync_values", t_sync_values},
     {"sync_errors", t_sync_errors},
     {"sync_argument_types", t_sync_argument_types},
+    {"args_getter_calls_op", t_args_getter_calls_op},
     {"async_one_batch_per_tick", t_async_one_batch_per_tick},
     {"async_errors", t_async_errors},
     {"op_send_refuses", t_op_send_refuses},
