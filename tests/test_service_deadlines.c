@@ -21,71 +21,111 @@
 #include "tap.h"
 #include "tracker.h"
 
+/* One try of t_timeout_infinite_loop's round: `spin`, a loop that never
+ * ends, with a deadline of deadline_ms as id spin_id of t; then calls one
+ * after another for as long as it is unanswered. Checks the loop is
+ * answered `timeout` for its own deadline, not before it; *spun_on: the
+ * worker it ran on. Returns how many calls the other worker answered
+ * before the loop's answer came. */
+static int loop_try(svc* s,
+                    tracker* t,
+                    int spin_id,
+                    iso_job spin,
+                    int deadline_ms,
+                    int64_t* spun_on) {
+  double scale = iso_test_scale();
+  spin.timeout_ms = deadline_ms;
+  int64_t t0 = now_ms();
+  CHECK_EQ(tracker_submit(t, s->c, spin_id, spin, (int)(10000 * scale)), 0);
+  sleep_ms(30); /* most often the loop is running by now; a call that
+                 * comes first is answered on its worker before it runs,
+                 * and counts for nothing below */
+  int64_t on[64];
+  int non = 0;
+  for (int i = 0; i < 10000 && tracker_calls(t, spin_id) == 0; i++) {
+    iso_buf keep;
+    iso_result r;
+    call(s, call_job("double.js", NULL, "[5]", &keep), (int)(5000 * scale), &r);
+    iso_buf_close(&keep);
+    CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+    CHECK_JSON(r.value, r.value_len, "10");
+    if (tracker_calls(t, spin_id) == 0 && non < 64) {
+      on[non++] = r.stats.worker;
+    }
+    iso_result_close(&r);
+  }
+  /* an upper bound only as a guard against a hang: its answer names its
+   * own deadline, not the server's default (30 s) */
+  CHECK(tracker_wait(t, tracker_sent(t), deadline_ms + (int)(5000 * scale)));
+  rec* r = &t->r[spin_id];
+  char want[32];
+  snprintf(want, sizeof want, "%d ms", deadline_ms);
+  CHECK_EQ(r->status, ISO_STATUS_ERROR);
+  CHECK_EQ(r->code, ISO_CODE_TIMEOUT);
+  CHECK_CONTAINS(r->message ? r->message : "", want);
+  CHECK(r->done_ms - t0 >= deadline_ms - 20); /* a clock tick early */
+  *spun_on = r->worker;
+  CHECK(r->worker == 0 || r->worker == 1);
+  int other = 0;
+  for (int i = 0; i < non; i++) {
+    other += on[i] != r->worker;
+  }
+  return other;
+}
+
 /* while (true) {} is stopped at its deadline while the other worker keeps
- * answering; the stopped worker serves again afterwards. */
+ * answering; the stopped worker serves again afterwards. Asserted as an
+ * order, not as times a loaded machine can miss: the other worker answers
+ * a call before the loop is answered. A loop stopped before even one call
+ * came back is tried again with a deadline four times as long (the
+ * machine is slow; a pool that cannot answer while one worker spins
+ * fails every try). */
 static void t_timeout_infinite_loop(void) {
   svc s;
   if (svc_start(&s, NULL, 0) != 0) {
     svc_stop(&s);
     return;
   }
+  double scale = iso_test_scale();
+  enum { TRIES = 3 };
   tracker t;
-  tracker_init(&t, 64);
-  iso_buf keep;
+  tracker_init(&t, 2 * TRIES);
   /* a call (the warm realm) and, later, an eval (its own realm) */
   for (int round = 0; round < 2; round++) {
-    int spin_id = round * 32;
-    iso_job spin = round == 0 ? call_job("spin.js", "spin", NULL, &keep)
-                              : eval_src("while (true) {}");
-    spin.timeout_ms = 200;
-    int64_t t0 = now_ms();
-    CHECK_EQ(tracker_submit(&t, s.c, spin_id, spin, 10000), 0);
-    iso_buf_close(&keep);
-    sleep_ms(30); /* the loop is running on one worker */
-    /* sequential calls go to the least-loaded worker: the other one; each
-     * must finish while the loop still runs (it is stopped at 200 ms) */
-    int fast = 0, fast_late = 0;
-    for (int i = 1; i < 32 && now_ms() - t0 < 150; i++) {
-      iso_result r;
-      call(&s, call_job("double.js", NULL, "[5]", &keep), 5000, &r);
+    int other = 0;
+    int64_t spun_on = -1;
+    int deadline_ms = (int)(200 * scale);
+    for (int k = 0; k < TRIES && other == 0 && !iso_test_failed; k++) {
+      iso_buf keep;
+      iso_buf_init(&keep);
+      iso_job spin = round == 0 ? call_job("spin.js", "spin", NULL, &keep)
+                                : eval_src("while (true) {}");
+      other = loop_try(&s, &t, round * TRIES + k, spin, deadline_ms, &spun_on);
       iso_buf_close(&keep);
-      CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
-      CHECK_JSON(r.value, r.value_len, "10");
-      if (tracker_calls(&t, spin_id) > 0 || now_ms() - t0 >= 190) {
-        fast_late++;
-      } else {
-        fast++;
+      if (other == 0) {
+        fprintf(stderr,
+                "    round %d: no call answered by the other worker while "
+                "the loop ran for %d ms\n",
+                round, deadline_ms);
+        deadline_ms *= 4;
       }
-      iso_result_close(&r);
     }
-    if (fast < 1 || fast_late != 0) {
-      fprintf(stderr,
-              "    round %d: %d fast calls during the loop, %d after "
-              "it was stopped\n",
-              round, fast, fast_late);
+    CHECK(other >= 1);
+    if (iso_test_failed) {
+      break; /* the next round would only say it again */
     }
-    CHECK(fast >= 1);
-    CHECK_EQ(fast_late, 0);
-    CHECK(tracker_wait(&t, round + 1, 5000));
-    rec* r = &t.r[spin_id];
-    CHECK_EQ(r->status, ISO_STATUS_ERROR);
-    CHECK_EQ(r->code, ISO_CODE_TIMEOUT);
-    CHECK_CONTAINS(r->message, "200 ms");
-    CHECK(r->done_ms - t0 >= 180);
-    CHECK(r->done_ms - t0 < 2000);
-    int64_t spun_on = r->worker;
-    CHECK(spun_on == 0 || spun_on == 1);
     /* the worker that was stopped serves again: four concurrent sleepers
      * are spread over both workers */
     tracker t2;
     tracker_init(&t2, 4);
+    iso_buf keep;
     for (int i = 0; i < 4; i++) {
       tracker_submit(&t2, s.c, i,
                      call_job("sleep.js", NULL, "[100, \"again\"]", &keep),
-                     5000);
+                     (int)(5000 * scale));
       iso_buf_close(&keep);
     }
-    CHECK(tracker_wait(&t2, 4, 5000));
+    CHECK(tracker_wait(&t2, 4, (int)(5000 * scale)));
     int on_it = 0;
     for (int i = 0; i < 4; i++) {
       CHECK_EQ(t2.r[i].status, ISO_STATUS_FULFILLED);
@@ -98,8 +138,8 @@ static void t_timeout_infinite_loop(void) {
     tracker_free(&t2);
   }
   tracker_check_once(&t);
+  svc_stop(&s); /* closes the client: no callback is owed after it */
   tracker_free(&t);
-  svc_stop(&s);
 }
 
 /* A job that sleeps on a timer past its timeout_ms is answered `timeout`

@@ -36,6 +36,16 @@
 
 enum { BYSTANDERS = 4, PROBES = 4 };
 
+/* A row's jobs are waited for up to ROW_WAIT_MS (times
+ * ISO_TEST_TIMEOUT_SCALE, like the case's 120 s timeout, which leaves room
+ * for the checks after it): a guard against a hang, not a margin. The
+ * bystanders on the hostile job's worker wait as long as that job holds
+ * it (a sparse array of 1e9 is converted for 2 s in a release build, 15 s
+ * under ASan at load 4), so their own deadline is beyond any case (a day,
+ * the most a job may ask): what a row asserts of them is that they are
+ * answered, with their value, however slow the machine. */
+enum { ROW_WAIT_MS = 80000, BYSTANDER_DEADLINE_MS = 86400000 };
+
 /* Under ThreadSanitizer (make test-tsan) the daemon is built the same way:
  * its shadow memory multiplies resident memory, and it is slower to
  * start and to exit. */
@@ -126,12 +136,14 @@ static void send_bystanders(tracker* t, svc* s, iso_buf args[BYSTANDERS]) {
                  .module = "bystander.js",
                  .args = args[i].data,
                  .args_len = args[i].len,
-                 .timeout_ms = 20000};
+                 .timeout_ms = BYSTANDER_DEADLINE_MS};
     if (j.kind == ISO_JOB_CALL) {
       j.permissions = kNoEnv;
       j.permissions_len = sizeof kNoEnv;
     }
-    CHECK_EQ(tracker_submit(t, s->c, 1 + i, j, 30000), 0);
+    CHECK_EQ(tracker_submit(t, s->c, 1 + i, j,
+                            (int)(ROW_WAIT_MS * iso_test_scale()) + 5000),
+             0);
   }
 }
 
@@ -386,8 +398,9 @@ static void run_case(const hostile* h) {
     j.args = args.data;
     j.args_len = args.len;
   }
-  CHECK_EQ(tracker_submit(&t, s.c, 0, j, 30000), 0);
-  CHECK(tracker_wait(&t, 1 + BYSTANDERS, 25000));
+  int wait_ms = (int)(ROW_WAIT_MS * iso_test_scale());
+  CHECK_EQ(tracker_submit(&t, s.c, 0, j, wait_ms + 5000), 0);
+  CHECK(tracker_wait(&t, 1 + BYSTANDERS, wait_ms));
   rec* r = &t.r[0];
   CHECK_EQ(r->rc, 0);
   CHECK_EQ(r->status, h->status);

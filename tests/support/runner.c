@@ -55,6 +55,12 @@ void sleep_ms(int ms) {
   }
 }
 
+double iso_test_scale(void) {
+  const char* env = getenv("ISO_TEST_TIMEOUT_SCALE");
+  double scale = env != NULL ? atof(env) : 1.0;
+  return scale > 0 ? scale : 1.0;
+}
+
 /* The runner was told to stop: the running case's group goes first. */
 static void on_stop_signal(int sig) {
   pid_t g = (pid_t)running_pgid;
@@ -253,11 +259,7 @@ int iso_test_run(int argc, char** argv, const iso_test_suite* s) {
   const char* nofork_env = getenv("ISO_TEST_NOFORK");
   int nofork = nofork_env != NULL && nofork_env[0] != '\0' &&
                strcmp(nofork_env, "0") != 0;
-  const char* scale_env = getenv("ISO_TEST_TIMEOUT_SCALE");
-  double scale = scale_env != NULL ? atof(scale_env) : 1.0;
-  if (!(scale > 0)) {
-    scale = 1.0;
-  }
+  double scale = iso_test_scale();
 
   int ran = 0, failed = 0, setup_ok = 1;
   if (s->setup != NULL) {

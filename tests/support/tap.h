@@ -114,6 +114,11 @@ int iso_test_rows(int argc,
 int64_t now_ms(void);
 void sleep_ms(int ms);
 
+/* iso_test_scale: ISO_TEST_TIMEOUT_SCALE (1 when unset or not positive),
+ * for a case's own deadlines that must grow with a slower build, as its
+ * timeout does. Thread: any. */
+double iso_test_scale(void);
+
 #define CHECK(cond)                                                      \
   do {                                                                   \
     if (!(cond)) {                                                       \
