@@ -56,6 +56,14 @@ typedef struct iso_sandbox_opts {
    * may hold (its sockets, epoll and eventfds, a module being read).
    * 0: 256. Descriptors already open above it stay open. */
   unsigned max_files;
+  /* RLIMIT_DATA, soft and hard, in MiB: the most private writable memory
+   * the process may map (sandbox/README.md, "Memory"); 0: no limit.
+   * Exceeding it fails the allocation: V8 then stops the JavaScript (as
+   * at its heap limit) or ends the process (a fatal out-of-memory
+   * error); an ArrayBuffer or a Wasm memory.grow fails in JavaScript.
+   * Not applied in an AddressSanitizer build, whose shadow memory counts
+   * as data (out->max_mb_why). */
+  size_t max_mb;
   /* The seccomp allow-list. Default: required. */
   iso_sandbox_mode seccomp;
 } iso_sandbox_opts;
@@ -66,6 +74,9 @@ typedef struct iso_sandbox_opts {
 typedef struct iso_sandbox_report {
   int limits;               /* 1 once the rlimits are set */
   unsigned max_files;       /* RLIMIT_NOFILE as set */
+  size_t max_mb;            /* RLIMIT_DATA as set, MiB; 0: none */
+  const char* max_mb_why;   /* why not, when max_mb was asked for and is
+                               0 here: in an AddressSanitizer build */
   int no_new_privs;         /* 1 once PR_SET_NO_NEW_PRIVS is set */
   int landlock_abi;         /* the Landlock ABI applied; 0: none */
   unsigned landlock_rules;  /* paths granted */
@@ -79,11 +90,11 @@ typedef struct iso_sandbox_report {
 
 /* iso_sandbox_enter: the first step, in this order: RLIMIT_CORE 0 (no
  * core file holds other jobs' data), RLIMIT_NOFILE (opts->max_files),
- * PR_SET_NO_NEW_PRIVS (no execve can gain privileges, and the filter and
- * Landlock may be installed without CAP_SYS_ADMIN), then Landlock: every
- * right the kernel's ABI handles is denied but reading beneath
- * opts->roots and reading opts->read_paths (so TCP bind and connect,
- * abstract UNIX sockets and signals outside the process too, where the
+ * RLIMIT_DATA (opts->max_mb), PR_SET_NO_NEW_PRIVS (no execve can gain
+ * privileges, and the filter and Landlock may be installed without
+ * CAP_SYS_ADMIN), then Landlock: every right the kernel's ABI handles is denied
+ * but reading beneath opts->roots and reading opts->read_paths (so TCP bind and
+ * connect, abstract UNIX sockets and signals outside the process too, where the
  * ABI has them). Call it while the process has one thread: no_new_privs
  * and Landlock hold for the calling thread and the threads it starts
  * later, not for threads already running. `opts` may be NULL (defaults:

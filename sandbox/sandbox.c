@@ -28,6 +28,21 @@ static int set_limits(const iso_sandbox_opts* o, iso_sandbox_report* r) {
     return ISO_EIO;
   }
   r->max_files = files;
+#if defined(__SANITIZE_ADDRESS__)
+  /* ASan's shadow and allocator regions are private writable mappings
+   * far above any limit: every later mmap would fail */
+  if (o->max_mb > 0) {
+    r->max_mb_why = "not under AddressSanitizer";
+  }
+#else
+  if (o->max_mb > 0) {
+    if (o->max_mb > (size_t)(RLIM_INFINITY >> 20) - 1 ||
+        set_limit(RLIMIT_DATA, (rlim_t)o->max_mb << 20) != 0) {
+      return ISO_EIO;
+    }
+    r->max_mb = o->max_mb;
+  }
+#endif
   r->limits = 1;
   return 0;
 }
@@ -99,7 +114,15 @@ int iso_sandbox_apply(const iso_sandbox_opts* opts, iso_sandbox_report* out) {
 int iso_sandbox_describe(const iso_sandbox_report* r, char* buf, size_t len) {
   char limits[64] = "no rlimits";
   if (r->limits) {
-    snprintf(limits, sizeof limits, "nofile=%u core=0", r->max_files);
+    if (r->max_mb > 0) {
+      snprintf(limits, sizeof limits, "nofile=%u core=0 data=%zuMiB",
+               r->max_files, r->max_mb);
+    } else if (r->max_mb_why != NULL) {
+      snprintf(limits, sizeof limits, "nofile=%u core=0 data: %s", r->max_files,
+               r->max_mb_why);
+    } else {
+      snprintf(limits, sizeof limits, "nofile=%u core=0", r->max_files);
+    }
   }
   char landlock[96];
   if (r->landlock_abi > 0) {

@@ -849,6 +849,113 @@ static void t_nng_ipc(void) {
   CHECK_EQ(system(cmd), 0);
 }
 
+/* ---- memory: RLIMIT_DATA (opts.max_mb) ---- */
+
+enum { kMaxMb = 256 };
+
+/* Each module reports how its allocation failed, or ends the process. */
+static const struct {
+  const char* name;
+  const char* source;
+} kMemModules[] = {
+    {"buffer.js",
+     "let r = 'allocated';\n"
+     "try { new Uint8Array(new ArrayBuffer(1 << 30)).fill(1); }\n"
+     "catch (e) { r = e.name + ': ' + e.message; }\n"
+     "export default r;\n"},
+    {"wasm.js",
+     "const m = new WebAssembly.Memory({initial: 1, maximum: 65536});\n"
+     "let r = 'grown';\n"
+     "try { m.grow(16384); new Uint8Array(m.buffer).fill(1); }\n"
+     "catch (e) { r = e.name + ': ' + e.message; }\n"
+     "export default r;\n"},
+    {"heap.js",
+     "const keep = [];\n"
+     "for (let i = 0; i < 100000; i++) keep.push(new Array(1 << "
+     "20).fill(1.5));\n"
+     "export default keep.length;\n"},
+};
+
+static void memory_body(void* arg) {
+  (void)arg;
+  const char* roots[] = {rt_root_path(), NULL};
+  iso_sandbox_opts o = {.roots = roots, .max_mb = kMaxMb};
+  iso_sandbox_report r = {0};
+  CHECK_EQ(iso_sandbox_enter(&o, &r), 0);
+#if defined(__SANITIZE_ADDRESS__)
+  CHECK_EQ(r.max_mb, 0);
+  CHECK_STR(r.max_mb_why, "not under AddressSanitizer");
+  fprintf(stderr, "skipped under ASan\n");
+  return;
+#endif
+  CHECK_EQ(r.max_mb, kMaxMb);
+  struct rlimit rl;
+  CHECK_EQ(getrlimit(RLIMIT_DATA, &rl), 0);
+  CHECK_EQ(rl.rlim_cur, (rlim_t)kMaxMb << 20);
+  CHECK_EQ(rl.rlim_max, (rlim_t)kMaxMb << 20);
+  rt_init_process();
+  CHECK_EQ(iso_sandbox_seal(&o, &r), 0);
+  char text[256];
+  iso_sandbox_describe(&r, text, sizeof text);
+  fprintf(stderr, "sandbox: %s\n", text);
+  /* C: malloc past the limit fails */
+  void* big = malloc((size_t)(kMaxMb + 64) << 20);
+  CHECK(big == NULL);
+  free(big);
+  for (size_t i = 0; i < sizeof kMemModules / sizeof kMemModules[0]; i++) {
+    fprintf(stderr, "running %s\n", kMemModules[i].name);
+    rt_result res;
+    rt_run(kMemModules[i].name, &res);
+    fprintf(stderr, "%s: status %d value %s error %s\n", kMemModules[i].name,
+            res.status, res.value != NULL ? res.value : "-",
+            res.error != NULL ? res.error : "-");
+    free(res.value);
+    free(res.hex);
+    free(res.error);
+    iso_buf_close(&res.out);
+  }
+  fprintf(stderr, "memory done, VmHWM %ld kB\n", proc_status("VmHWM"));
+}
+
+static void t_memory_limit(void) {
+  rt_root();
+  for (size_t i = 0; i < sizeof kMemModules / sizeof kMemModules[0]; i++) {
+    rt_write(kMemModules[i].name, "%s", kMemModules[i].source);
+  }
+  child c;
+  in_child(memory_body, NULL, &c);
+  if (strstr(c.err, "skipped under ASan") != NULL) {
+    CHECK(exited_ok(&c));
+    remove_root();
+    return; /* sandbox/README.md, "Memory" */
+  }
+  CHECK_CONTAINS(c.err, "data=256MiB");
+  /* an ArrayBuffer and a Wasm memory past the limit fail in JavaScript */
+  CHECK_CONTAINS(c.err,
+                 "buffer.js: status 0 value \"RangeError: Array buffer "
+                 "allocation failed\"");
+  CHECK_CONTAINS(c.err,
+                 "wasm.js: status 0 value \"RangeError: "
+                 "WebAssembly.Memory.grow(): Unable to grow instance memory\"");
+  /* the heap: V8 either stops the JavaScript (its near-heap-limit
+   * callback, when a commit fails) or ends the process (a fatal OOM);
+   * never more memory than the limit, and the case's own process goes on */
+  CHECK_CONTAINS(c.err, "running heap.js");
+  if (WIFEXITED(c.status)) {
+    CHECK_EQ(WEXITSTATUS(c.status), 0);
+    CHECK_CONTAINS(c.err,
+                   "heap.js: status -1 value - error error: Uncaught "
+                   "RangeError: JavaScript heap out of memory");
+    const char* hwm = strstr(c.err, "VmHWM ");
+    long kb = hwm != NULL ? strtol(hwm + 6, NULL, 10) : -1;
+    CHECK(kb > 0 && kb < (long)kMaxMb * 1024);
+  } else {
+    fprintf(stderr, "  the child ended: signal %d\n", killed_by(&c));
+    CHECK(strstr(c.err, "memory done") == NULL);
+  }
+  remove_root();
+}
+
 static const iso_test kCases[] = {
     {"report", t_report},
     {"off", t_off},
@@ -858,6 +965,7 @@ static const iso_test kCases[] = {
     {"landlock_missing_root", t_landlock_missing_root},
     {"runtime", t_runtime, .timeout_s = 120},
     {"nng_ipc", t_nng_ipc},
+    {"memory_limit", t_memory_limit},
     {NULL, NULL},
 };
 
