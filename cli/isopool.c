@@ -1,7 +1,8 @@
 /* isopool.c: the isopool command.
  *
  *   isopool serve [OPTIONS]
- *   isopool run [--root DIR] [--v8-flags=FLAGS] [--heap-mb N] FILE [ARG...]
+ *   isopool run [--root DIR] [--v8-flags=FLAGS] [--heap-mb N] [--kv-path FILE]
+ *               FILE [ARG...]
  *
  * `serve` starts the service (pool/iso_pool.h) and runs until SIGINT or
  * SIGTERM, then shuts down gracefully and exits 0.
@@ -37,8 +38,8 @@
 
 static const char kUsage[] =
     "usage: isopool serve [OPTIONS]\n"
-    "       isopool run [--root DIR] [--v8-flags=FLAGS] [--heap-mb N] FILE "
-    "[ARG...]\n"
+    "       isopool run [--root DIR] [--v8-flags=FLAGS] [--heap-mb N] "
+    "[--kv-path FILE] FILE [ARG...]\n"
     "\n"
     "  serve              run the service until SIGINT or SIGTERM\n"
     "  --listen URL       listen here (repeatable; tcp://, ipc://,\n"
@@ -67,7 +68,6 @@ static const char kUsage[] =
     "  --log-format text|json, --log-level debug|info|warn|error\n"
     "  --log-jobs         also log output of code that calls left running\n"
     "  --op-threads N     threads that run async ops (default 2)\n"
-    "  --kv-max-mb N      size limit of isopool:kv (default 64)\n"
     "  --quiet            no start-up line\n"
     "\n"
     "  run FILE [ARG...]  evaluate FILE as an ES module; call its default\n"
@@ -83,7 +83,16 @@ static const char kUsage[] =
     "  --allow-read[=PATHS]   read files under the data root (all, or\n"
     "                         these comma-separated paths and below)\n"
     "  --allow-write[=PATHS]  write files under the data root\n"
-    "  --allow-env[=NAMES]    read environment variables (isopool:env)\n";
+    "  --allow-env[=NAMES]    read environment variables (isopool:env)\n"
+    "\n"
+    "  isopool:kv (serve and run; default: in memory, gone at exit):\n"
+    "  --kv-path FILE     keep it in this LMDB file (made if missing), so\n"
+    "                     values outlive the process; one service per file\n"
+    "  --kv-sync full|nometa|none  what a crash of the machine (not of\n"
+    "                     isopool: every setting keeps what was answered)\n"
+    "                     may take: nothing; the last write (default);\n"
+    "                     recent writes, or the file\n"
+    "  --kv-max-mb N      size limit of isopool:kv (default 64)\n";
 
 /* The permission options serve and run share. */
 enum { O_DATA = 300, O_ALLOW_READ, O_ALLOW_WRITE, O_ALLOW_ENV };
@@ -121,6 +130,20 @@ static int perm_option(int c, const char* arg, perm_flags* pf) {
       return 0;
   }
 }
+
+/* The kv options serve and run share. */
+enum { O_KV_PATH = 320, O_KV_SYNC, O_KV_MAX };
+#define KV_OPTIONS                                       \
+  {"kv-path", required_argument, NULL, O_KV_PATH},       \
+      {"kv-sync", required_argument, NULL, O_KV_SYNC}, { \
+    "kv-max-mb", required_argument, NULL, O_KV_MAX       \
+  }
+
+typedef struct kv_flags {
+  const char* path; /* NULL: in memory */
+  iso_kv_sync sync;
+  long max_mb; /* 0: the default */
+} kv_flags;
 
 typedef struct run_state {
   uv_loop_t* loop;
@@ -176,6 +199,40 @@ static int parse_count(const char* name, const char* s, long max, long* out) {
   return 0;
 }
 
+/* Takes getopt's `c` if it is a kv option: 1 if it was, -1 if its value
+ * is wrong (said on stderr), 0 if it is another option. */
+static int kv_option(int c, const char* arg, kv_flags* kf) {
+  static const struct {
+    const char* name;
+    iso_kv_sync sync;
+  } syncs[] = {{"full", ISO_KV_SYNC_FULL},
+               {"nometa", ISO_KV_SYNC_NOMETA},
+               {"none", ISO_KV_SYNC_NONE}};
+  switch (c) {
+    case O_KV_PATH:
+      if (arg[0] == '\0') {
+        fprintf(stderr, "isopool: --kv-path needs a file\n");
+        return -1;
+      }
+      kf->path = arg;
+      return 1;
+    case O_KV_SYNC:
+      for (size_t i = 0; i < sizeof(syncs) / sizeof(syncs[0]); i++) {
+        if (strcmp(arg, syncs[i].name) == 0) {
+          kf->sync = syncs[i].sync;
+          return 1;
+        }
+      }
+      fprintf(stderr, "isopool: --kv-sync is full, nometa or none\n");
+      return -1;
+    case O_KV_MAX:
+      return parse_count("--kv-max-mb", arg, 1L << 20, &kf->max_mb) == 0 ? 1
+                                                                         : -1;
+    default:
+      return 0;
+  }
+}
+
 static int cmd_run(int argc, char** argv) {
   static const struct option opts[] = {
       {"root", required_argument, NULL, 'r'},
@@ -183,9 +240,11 @@ static int cmd_run(int argc, char** argv) {
       {"heap-mb", required_argument, NULL, 'm'},
       {"help", no_argument, NULL, 'h'},
       PERM_OPTIONS,
+      KV_OPTIONS,
       {NULL, 0, NULL, 0},
   };
   perm_flags pf = {0};
+  kv_flags kf = {0};
   const char* root = NULL;
   const char* v8_flags = NULL;
   long heap_mb = 0;
@@ -193,6 +252,13 @@ static int cmd_run(int argc, char** argv) {
   optind = 1;
   while ((c = getopt_long(argc, argv, "+r:m:h", opts, NULL)) != -1) {
     if (perm_option(c, optarg, &pf)) {
+      continue;
+    }
+    int kv = kv_option(c, optarg, &kf);
+    if (kv != 0) {
+      if (kv < 0) {
+        return EXIT_USAGE;
+      }
       continue;
     }
     switch (c) {
@@ -238,11 +304,14 @@ static int cmd_run(int argc, char** argv) {
     free(abs);
     return 1;
   }
-  char err[256] = "";
+  char err[512] = "";
   iso_ops_env* env = NULL;
   iso_perms* perms = NULL;
-  int rc = iso_ops_env_new(&(iso_ops_env_opts){.data_root = pf.data}, &env, err,
-                           sizeof(err));
+  iso_ops_env_opts envo = {.data_root = pf.data,
+                           .kv_path = kf.path,
+                           .kv_sync = kf.sync,
+                           .kv_max_bytes = (size_t)kf.max_mb << 20};
+  int rc = iso_ops_env_new(&envo, &env, err, sizeof(err));
   if (rc == 0) {
     rc = iso_perms_parse(pf.read, pf.write, pf.env, &perms, err, sizeof(err));
   }
@@ -250,7 +319,8 @@ static int cmd_run(int argc, char** argv) {
     fprintf(stderr, "isopool: %s\n", err[0] ? err : iso_strerror(rc));
     iso_ops_env_free(env);
     free(abs);
-    return EXIT_USAGE;
+    /* a kv file in use, or failing, is no misuse */
+    return rc == ISO_EBUSY || rc == ISO_EIO ? 1 : EXIT_USAGE;
   }
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -369,7 +439,6 @@ static int cmd_serve(int argc, char** argv) {
     O_TLSCERT,
     O_TLSKEY,
     O_OPTHREADS,
-    O_KVMAX,
     O_ADMIN,
     O_ADMIN_TOKEN,
     O_ADMIN_TOKEN_FILE,
@@ -396,7 +465,6 @@ static int cmd_serve(int argc, char** argv) {
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       {"op-threads", required_argument, NULL, O_OPTHREADS},
-      {"kv-max-mb", required_argument, NULL, O_KVMAX},
       {"admin", required_argument, NULL, O_ADMIN},
       {"admin-token", required_argument, NULL, O_ADMIN_TOKEN},
       {"admin-token-file", required_argument, NULL, O_ADMIN_TOKEN_FILE},
@@ -407,6 +475,7 @@ static int cmd_serve(int argc, char** argv) {
       {"background-ms", required_argument, NULL, O_BACKGROUND},
       {"allow-call-source", no_argument, NULL, O_CALL_SOURCE},
       PERM_OPTIONS,
+      KV_OPTIONS,
       {NULL, 0, NULL, 0},
   };
   /* the numeric options: getopt code, name, largest value, value */
@@ -424,12 +493,12 @@ static int cmd_serve(int argc, char** argv) {
       {O_GRACE, "--grace-ms", 3600000, 0},
       {'m', "--heap-mb", 1L << 20, 0},
       {O_OPTHREADS, "--op-threads", 256, 0},
-      {O_KVMAX, "--kv-max-mb", 1L << 20, 0},
       {O_BACKGROUND, "--background-ms", 3600000, 0},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {.stop_cb = stop_cb};
   perm_flags pf = {0};
+  kv_flags kf = {0};
   char token[ISO_ADMIN_MAX_TOKEN + 1];
   const char* listen[16];
   const char* v8_flags = NULL;
@@ -447,6 +516,13 @@ static int cmd_serve(int argc, char** argv) {
       continue;
     }
     if (perm_option(c, optarg, &pf)) {
+      continue;
+    }
+    int kv = kv_option(c, optarg, &kf);
+    if (kv != 0) {
+      if (kv < 0) {
+        return EXIT_USAGE;
+      }
       continue;
     }
     switch (c) {
@@ -534,8 +610,10 @@ static int cmd_serve(int argc, char** argv) {
   po.grace_ms = (uint32_t)nums[5].value;
   po.heap_mb = (size_t)nums[6].value;
   po.op_threads = (int)nums[7].value;
-  po.kv_max_mb = (size_t)nums[8].value;
-  po.background_ms = (uint32_t)nums[9].value;
+  po.background_ms = (uint32_t)nums[8].value;
+  po.kv_path = kf.path;
+  po.kv_sync = kf.sync;
+  po.kv_max_mb = (size_t)kf.max_mb;
   po.data_dir = pf.data;
   po.allow_read = pf.read;
   po.allow_write = pf.write;

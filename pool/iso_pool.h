@@ -53,6 +53,8 @@ typedef struct iso_pool_opts {
   const char* allow_write; /* paths relative to data_dir */
   const char* allow_env;   /* variable names */
   size_t kv_max_mb;        /* isopool:kv's size limit; 0: 64 */
+  const char* kv_path;     /* isopool:kv's LMDB file; NULL: in memory */
+  int kv_sync;             /* with kv_path: an iso_kv_sync (iso_ops.h) */
   /* the admin plane (docs/protocol.md, "The admin protocol") */
   const char* admin_url;   /* NULL: the default ipc:// socket; "none": off */
   const char* admin_token; /* NULL: no token */

@@ -42,8 +42,10 @@ int pool__ops_start(iso_pool* pool, char* err, size_t errlen) {
   iso_ops_env_opts eo = {
       .data_root = o->data_dir,
       .kv_max_bytes = o->kv_max_mb * ((size_t)1 << 20),
+      .kv_path = o->kv_path,
+      .kv_sync = (iso_kv_sync)o->kv_sync,
   };
-  char why[256] = "";
+  char why[512] = "";
   int rc = iso_ops_env_new(&eo, &pool->ops_env, why, sizeof(why));
   if (rc == 0) {
     rc = iso_perms_parse(o->allow_read, o->allow_write, o->allow_env,

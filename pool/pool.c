@@ -328,11 +328,13 @@ int iso_pool_new(const iso_pool_opts* opts,
                             o->listen[i]);
     }
     pool__log(pool, "info",
-              "serving on %s with %d workers (modules: %s; admin: %s%s%s)",
+              "serving on %s with %d workers (modules: %s; admin: %s%s%s; "
+              "kv: %s)",
               urls, nworkers, pool->modules,
               pool->admin_url != NULL ? pool->admin_url : "off",
               o->metrics_url != NULL ? "; metrics: " : "",
-              o->metrics_url != NULL ? o->metrics_url : "");
+              o->metrics_url != NULL ? o->metrics_url : "",
+              o->kv_path != NULL ? o->kv_path : "in memory");
   }
   *out = pool;
   return 0;

@@ -1,6 +1,10 @@
 /* test_run.c: `isopool run` end to end, on the fixture modules in
  * fixtures/run (the module root: the command runs with it as its current
  * directory), checking stdout, stderr and the exit status. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "proc.h"
 #include "tap.h"
 
@@ -164,6 +168,39 @@ static void t_usage(void) {
   proc_result_free(&r);
 }
 
+/* --kv-path: isopool:kv in a file, so a count outlives the process;
+ * without it, each run starts empty. */
+static void t_kv_path(void) {
+  char dir[] = "/tmp/iso_run_kv_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char file[64], lock[80];
+  snprintf(file, sizeof file, "%s/kv.mdb", dir);
+  snprintf(lock, sizeof lock, "%s-lock", file);
+  proc_result r;
+  for (int i = 1; i <= 2; i++) {
+    run(&r, "run", "--kv-path", file, "kv_count.js");
+    CHECK_EQ(r.status, 0);
+    CHECK_STR(r.out, i == 1 ? "1\n" : "2\n");
+    proc_result_free(&r);
+  }
+  run(&r, "run", "kv_count.js", NULL, NULL);
+  CHECK_STR(r.out, "1\n");
+  proc_result_free(&r);
+  run(&r, "run", "--kv-sync", "often", "kv_count.js");
+  CHECK_EQ(r.status, 2);
+  CHECK_STR(r.err, "isopool: --kv-sync is full, nometa or none\n");
+  proc_result_free(&r);
+  run(&r, "run", "--kv-path", "/no/such/dir/kv.mdb", "kv_count.js");
+  CHECK_EQ(r.status, 2);
+  CHECK_STR(r.err,
+            "isopool: kv file \"/no/such/dir/kv.mdb\": no such file or "
+            "directory\n");
+  proc_result_free(&r);
+  unlink(file);
+  unlink(lock);
+  rmdir(dir);
+}
+
 static const iso_test cases[] = {
     {"hello_world", t_hello_world},
     {"default_called_with_args", t_default_called_with_args},
@@ -179,6 +216,7 @@ static const iso_test cases[] = {
     {"missing_file", t_missing_file},
     {"v8_flags", t_v8_flags},
     {"usage", t_usage},
+    {"kv_path", t_kv_path},
     {NULL, NULL},
 };
 
