@@ -43,7 +43,10 @@ enum { BYSTANDERS = 4, PROBES = 4 };
  * it (a sparse array of 1e9 is converted for 2 s in a release build, 15 s
  * under ASan at load 4), so their own deadline is beyond any case (a day,
  * the most a job may ask): what a row asserts of them is that they are
- * answered, with their value, however slow the machine. */
+ * answered, with their value, however slow the machine. A hostile job
+ * without timeout_ms goes out with the client's deadline as its own
+ * (iso_client.h), 5 s past the wait: it is not stopped at a margin
+ * either. */
 enum { ROW_WAIT_MS = 80000, BYSTANDER_DEADLINE_MS = 86400000 };
 
 /* Under ThreadSanitizer (make test-tsan) the daemon is built the same way:
