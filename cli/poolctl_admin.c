@@ -248,6 +248,7 @@ static void show_status(const ctl* c, const iso_admin_reply* r) {
   }
   kvs("admin", t_str(s->admin, "-").s);
   kvs("metrics", t_str(s->metrics, "off").s);
+  kvs("kv", t_str(s->kv, "in memory").s);
   kvs("workers", txtf("%s/%s alive", t_int(s->workers.alive).s,
                       t_int(s->workers.configured).s)
                      .s);

@@ -158,6 +158,7 @@ typedef struct iso_admin_status {
   size_t nlisten;
   iso_admin_str admin;
   iso_admin_str metrics; /* nil: no metrics page */
+  iso_admin_str kv;      /* isopool:kv's file (--kv-path); nil: in memory */
   iso_admin_str state;   /* "running", "draining", "shutting_down" */
   iso_admin_size workers;
   int64_t queue;

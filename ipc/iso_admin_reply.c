@@ -100,6 +100,7 @@ static const field kStatusF[] = {
      .noff = offsetof(iso_admin_status, nlisten)},
     KEY("admin", iso_admin_status, F_STR, admin),
     KEY("metrics", iso_admin_status, F_STR, metrics),
+    KEY("kv", iso_admin_status, F_STR, kv),
     KEY("state", iso_admin_status, F_STR, state),
     SIZE_KEY("workers", iso_admin_status, workers),
     KEY("queue", iso_admin_status, F_INT, queue),

@@ -178,6 +178,7 @@ static int cmd_status(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
       .nlisten = nlisten,
       .admin = iso_admin_str_of(pool->admin_url ? pool->admin_url : ""),
       .metrics = iso_admin_str_of(pool->opts.metrics_url),
+      .kv = iso_admin_str_of(pool->opts.kv_path),
       .state = iso_admin_str_of(pool_state_name(atomic_load(&pool->state))),
       .workers = {.configured = configured, .alive = alive},
       .queue = queued,

@@ -58,6 +58,7 @@ static void t_encode(void) {
       .nlisten = 2,
       .admin = iso_admin_str_of("ipc:///a.sock"),
       .metrics = iso_admin_str_of(NULL),
+      .kv = iso_admin_str_of("/var/lib/isopool/kv.mdb"),
       .state = iso_admin_str_of("running"),
       .workers = {.configured = 2, .alive = 2},
       .queue = 3,
@@ -74,7 +75,8 @@ static void t_encode(void) {
   CHECK_ENCODED(&r,
                 "{\"ok\":true,\"version\":\"0.1.0\",\"uptime_ms\":7384000,"
                 "\"listen\":[\"tcp://127.0.0.1:7447\",\"ipc:///tmp/x.ipc\"],"
-                "\"admin\":\"ipc:///a.sock\",\"metrics\":null,\"state\":"
+                "\"admin\":\"ipc:///a.sock\",\"metrics\":null,"
+                "\"kv\":\"/var/lib/isopool/kv.mdb\",\"state\":"
                 "\"running\",\"workers\":{\"configured\":2,\"alive\":2},"
                 "\"queue\":3,\"inflight\":5,\"totals\":{\"accepted\":1234,"
                 "\"fulfilled\":1200,\"rejected\":30,\"errors\":{\"busy\":1,"
@@ -222,6 +224,7 @@ static void t_round_trip(void) {
                                  .nlisten = 1,
                                  .admin = iso_admin_str_of("ipc:///a"),
                                  .metrics = iso_admin_str_of(NULL),
+                                 .kv = iso_admin_str_of("/k/kv.mdb"),
                                  .state = iso_admin_str_of("draining"),
                                  .workers = {3, 1},
                                  .queue = 9,
@@ -241,6 +244,7 @@ static void t_round_trip(void) {
   CHECK_EQ(r.status.nlisten, 1);
   CHECK(str_is(r.status.listen[0], "tcp://h:1"));
   CHECK(r.status.metrics.ptr == NULL && r.status.metrics.nil);
+  CHECK(str_is(r.status.kv, "/k/kv.mdb"));
   CHECK(str_is(r.status.state, "draining"));
   CHECK_EQ(r.status.workers.configured, 3);
   CHECK_EQ(r.status.workers.alive, 1);
@@ -293,6 +297,7 @@ static void t_decode_lenient(void) {
   CHECK(r.status.uptime_ms == 1.5);
   CHECK(r.status.listen == NULL && r.status.nlisten == 0);
   CHECK(r.status.metrics.ptr == NULL && !r.status.metrics.nil);
+  CHECK(r.status.kv.ptr == NULL && !r.status.kv.nil); /* an older service */
   CHECK_EQ(r.status.nerrors, 2);
   CHECK(str_is(r.status.errors[0].code, "busy"));
   CHECK_EQ(r.status.errors[0].count, ISO_ADMIN_NO_INT);

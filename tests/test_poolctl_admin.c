@@ -37,6 +37,7 @@ static const char kStatus[] =
     "{\"ok\":true,\"version\":\"0.1.0\",\"uptime_ms\":7384000,"
     "\"listen\":[\"tcp://127.0.0.1:7447\",\"ipc:///tmp/isopool.ipc\"],"
     "\"admin\":\"ipc:///run/user/1000/isopool/admin.sock\",\"metrics\":null,"
+    "\"kv\":null,"
     "\"state\":\"running\",\"workers\":{\"configured\":2,\"alive\":2},"
     "\"queue\":3,\"inflight\":5,\"totals\":{\"accepted\":1234,"
     "\"fulfilled\":1200,\"rejected\":30,\"errors\":{\"timeout\":3,"
@@ -317,6 +318,7 @@ static void t_status(void) {
   CHECK_CONTAINS(r.out,
                  "admin       ipc:///run/user/1000/isopool/admin.sock\n");
   CHECK_CONTAINS(r.out, "metrics     off\n");
+  CHECK_CONTAINS(r.out, "kv          in memory\n");
   CHECK_CONTAINS(r.out, "workers     2/2 alive\n");
   CHECK_CONTAINS(r.out, "queue       3\n");
   CHECK_CONTAINS(r.out, "in flight   5\n");

@@ -190,6 +190,7 @@ static void t_status_workers_jobs_stats(void) {
   CHECK(js_is(st, "listen.0", s.url));
   CHECK(js_is(st, "admin", s.admin_url));
   CHECK(strncmp(js_at(st, "metrics"), "null", 4) == 0);
+  CHECK(strncmp(js_at(st, "kv"), "null", 4) == 0); /* in memory */
   /* rates: numbers; the answers' seconds are over, so some are > 0 */
   CHECK(js_num(st, "rate.1s") >= 0);
   CHECK(js_num(st, "rate.10s") > 0);

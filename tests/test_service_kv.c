@@ -2,7 +2,8 @@
  * real daemon: values set through jobs are there after a SIGTERM and a
  * new daemon on the same file; after a SIGKILL in the middle of writes,
  * the file opens and holds every value whose job was answered; a second
- * daemon on a file in use is refused and the first goes on.
+ * daemon on a file in use is refused and the first goes on; `poolctl
+ * status` names the file.
  *
  * Each daemon is `isopool serve` on fixtures/ops (support/service_ops.h),
  * with --kv-path FILE in a directory of the case's own, which outlives the
@@ -19,11 +20,13 @@
 #include "iso_client.h"
 #include "iso_proto.h"
 #include "json_check.h"
+#include "proc.h"
 #include "service_ops.h"
 #include "tap.h"
 #include "tracker.h"
 
 #define ISOPOOL ISO_BIN_DIR "/isopool"
+#define POOLCTL ISO_BIN_DIR "/poolctl"
 
 /* The case's kv directory and file. */
 static char g_kvdir[64];
@@ -193,16 +196,35 @@ static void t_kv_file_killed(void) {
 }
 
 /* A second daemon on the file of a running one exits 1 and says why; the
- * first goes on serving the store. */
+ * first goes on serving the store, and its status names the file. */
 static void t_kv_file_in_use(void) {
   kv_dir_make();
+  char admin_path[DAEMON_PATH_LEN], admin_url[DAEMON_URL_LEN];
+  char admin_log[DAEMON_PATH_LEN];
+  daemon_names("kvadm", admin_path, admin_url, admin_log);
+  const char* extra[] = {"--kv-path", g_kvfile,  "--kv-sync", "full",
+                         "--admin",   admin_url, NULL};
   svc s;
-  if (start_on_file(&s, "full") != 0) {
+  if (svc_start(&s, extra) != 0) {
     svc_stop(&s);
     kv_dir_remove();
     return;
   }
   expect_js(&s, "return kv.increment('n');", (jobopt){0}, "1");
+  const char* pc[] = {POOLCTL, "--admin", admin_url, "--json", "status", NULL};
+  proc_result r;
+  CHECK_EQ(proc_run(NULL, pc, 30, &r), 0);
+  CHECK_EQ(r.status, 0);
+  char want_kv[160];
+  snprintf(want_kv, sizeof want_kv, "\"kv\":\"%s\"", g_kvfile);
+  CHECK_CONTAINS(r.out, want_kv);
+  proc_result_free(&r);
+  pc[3] = "status"; /* and in words */
+  pc[4] = NULL;
+  CHECK_EQ(proc_run(NULL, pc, 30, &r), 0);
+  snprintf(want_kv, sizeof want_kv, "kv          %s\n", g_kvfile);
+  CHECK_CONTAINS(r.out, want_kv);
+  proc_result_free(&r);
   char path[DAEMON_PATH_LEN], url[DAEMON_URL_LEN], log[DAEMON_PATH_LEN];
   daemon_names("kv2", path, url, log);
   const char* argv[] = {ISOPOOL, "serve",     "--listen", url,       "--admin",
