@@ -3,11 +3,13 @@
  *
  * DESIGN: each job is answered exactly once, and every answer goes through
  * this file: claim, encode, count, reply, release. Whoever wins the job's
- * `answered` compare-and-swap (pool__answer_claim) writes job->reply:
+ * `answered` compare-and-swap (pool__answer_claim) writes job->reply; all
+ * of them run on the front:
  *
- *   - its worker, with its result (pool__answer_result: the value or the
- *     error, or too_large when the reply is over --max-message), or with
- *     shutting_down when the worker stops (pool__answer_stopping);
+ *   - the DONE record of its worker (pool__answer_done, on the NNG thread
+ *     that reads the worker's bus): the reply map the worker encoded (the
+ *     value or the error, too_large when over --max-message, or
+ *     shutting_down when the worker stops), taken as it is;
  *   - the dispatcher, with bad_request, busy or shutting_down for a job it
  *     refuses; the watchdog with timeout for a job queued past its
  *     deadline; the shutdown with shutting_down for the queued ones
@@ -17,25 +19,24 @@
  *     worker; the shutdown's last resort with shutting_down for what no
  *     worker gave back (pool__answer_claimed, pool__answer_unanswered).
  *
- * The winner then reports the answer (answered()), except a worker: its
- * job carries by_worker back over the bus and the dispatcher reports it
- * there (pool__answer_returned), so no reply leaves from a worker's
- * thread. With a request's last answer the request leaves the registry,
- * its reply is made to fit --max-message (a batch's elements that would
- * not fit are answered too_large in their place), each job is counted in
- * the metrics as it was finally answered, and the reply goes out on the
- * REP context the request came from. A message that never became jobs
- * (too large, undecodable) gets its one error reply here too
+ * A DONE record for a job someone else answered is only the job coming
+ * back: its reply is dropped. The winner then reports the answer
+ * (answered()): with a request's last answer the request leaves the
+ * registry, its reply is made to fit --max-message (a batch's elements
+ * that would not fit are answered too_large in their place), each job is
+ * counted in the metrics as it was finally answered, and the reply goes
+ * out on the REP context the request came from. A message that never
+ * became jobs (too large, undecodable) gets its one error reply here too
  * (pool__answer_message).
  *
  * Release: a request owns its bytes, which its jobs point into; it is
- * freed when its last job is released (given back by its worker, or never
- * sent to one), which is never before its last answer, so a reader
- * holding jobs_lock may use any registered request.
+ * freed when its last job is released (its DONE record came back, or it
+ * was never sent to a worker), which is never before its last answer, so
+ * a reader holding jobs_lock may use any registered request.
  *
- * Threads: a worker claims and encodes on its own thread and touches the
- * job no more once it gave it back; everything else runs on NNG threads
- * (the dispatcher, cancel), the watchdog or the shutdown's thread.
+ * Threads: NNG threads (the dispatcher, a worker's bus, cancel), the
+ * watchdog or the shutdown's thread; never a worker's, which only makes
+ * reply maps (pool__reply_error, and worker.c's own encoder).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,21 @@ int pool__answer_claim(pool_job* job) {
 
 /* ---- encoding ---- */
 
+void pool__reply_error(iso_buf* out,
+                       iso_bytes id,
+                       iso_proto_code code,
+                       const char* msg,
+                       int worker) {
+  iso_proto_reply r = {
+      .id = id,
+      .status = ISO_STATUS_ERROR,
+      .code = code,
+      .message = iso_str_of(msg),
+      .stats = {.worker = worker},
+  };
+  iso_proto_encode_reply(&r, out);
+}
+
 /* The error reply for job, as answered by worker (-1: none). Thread: the
  * claim's winner. */
 static void encode_error(pool_job* job,
@@ -61,97 +77,17 @@ static void encode_error(pool_job* job,
                          int worker) {
   job->outcome_status = ISO_STATUS_ERROR;
   job->outcome = code;
-  iso_proto_reply r = {
-      .id = job->in != NULL ? job->in->id : (iso_bytes){NULL, 0},
-      .status = ISO_STATUS_ERROR,
-      .code = code,
-      .message = iso_str_of(msg),
-      .stats = {.worker = worker},
-  };
   iso_buf_reset(&job->reply);
-  iso_proto_encode_reply(&r, &job->reply);
+  pool__reply_error(&job->reply,
+                    job->in != NULL ? job->in->id : (iso_bytes){NULL, 0}, code,
+                    msg, worker);
 }
 
 /* The last error a job got on this worker, for poolctl workers. */
-static void note_error(pool_worker* w, const char* what, iso_str message) {
+static void note_error(pool_worker* w, const char* note) {
   pthread_mutex_lock(&w->info_lock);
-  snprintf(w->last_error, sizeof(w->last_error), "%s: %.*s",
-           what != NULL ? what : "Error", (int)message.len,
-           message.ptr != NULL ? message.ptr : "");
+  snprintf(w->last_error, sizeof(w->last_error), "%s", note);
   pthread_mutex_unlock(&w->info_lock);
-}
-
-/* The reply map of a job its worker finished: its value, or its error
- * with the code the runtime's status maps to. */
-static void encode_result(pool_worker* w, pool_job* job) {
-  uint64_t now = pool__now();
-  iso_proto_reply r = {
-      .id = job->in->id,
-      .logs = job->logs,
-      .nlogs = job->nlogs,
-      .stats = {.worker = w->id,
-                .queue_us =
-                    (int64_t)(job->started_ns - job->received_ns) / 1000,
-                .run_us = (int64_t)(now - job->started_ns) / 1000},
-  };
-  char msg[256];
-  int status = job->status;
-  if (status == 0) {
-    r.status = ISO_STATUS_FULFILLED;
-    r.value = (iso_bytes){job->value, job->value_len};
-  } else if (status == ISO_ETERMINATED && atomic_load(&w->stop)) {
-    /* stopped by the shutdown, not by its deadline */
-    r.status = ISO_STATUS_ERROR;
-    r.code = iso_proto_code_from_err(ISO_ESHUTDOWN);
-    r.message = iso_str_of("the service is shutting down");
-  } else if (status == ISO_ETIMEDOUT || status == ISO_ETERMINATED) {
-    r.status = ISO_STATUS_ERROR;
-    r.code = iso_proto_code_from_err(status);
-    snprintf(
-        msg, sizeof(msg), "the job ran past its deadline of %u ms%s",
-        job->timeout_ms,
-        status == ISO_ETERMINATED ? " and its JavaScript was stopped" : "");
-    r.message = iso_str_of(msg);
-  } else if (status == ISO_ETOOBIG || status == ISO_EINTERNAL ||
-             status == ISO_ELOST) {
-    /* the service's failures, with their wire codes; any other status is
-     * the job's own: a rejection */
-    r.status = ISO_STATUS_ERROR;
-    r.code = iso_proto_code_from_err(status);
-    r.message = iso_str_of(job->err.message);
-  } else {
-    r.status = ISO_STATUS_REJECTED;
-    r.name = iso_str_of(job->err.name ? job->err.name : "Error");
-    r.message = iso_str_of(job->err.message);
-    r.stack = iso_str_of(job->err.stack);
-  }
-  if (job->logs_dropped > 0 && job->logs != NULL) {
-    char note[96];
-    int n = snprintf(note, sizeof(note), "(%zu more log lines dropped)",
-                     job->logs_dropped);
-    job->logs[job->nlogs] = (iso_log){ISO_LOG_WARN, strdup(note), (size_t)n};
-    r.nlogs = ++job->nlogs;
-  }
-  job->outcome_status = r.status;
-  job->outcome = r.status == ISO_STATUS_ERROR ? r.code : ISO_CODE_UNKNOWN;
-  if (r.status != ISO_STATUS_FULFILLED) {
-    note_error(
-        w,
-        r.status == ISO_STATUS_ERROR ? iso_proto_code_name(r.code) : r.name.ptr,
-        r.message);
-  }
-  if (iso_proto_encode_reply(&r, &job->reply) != 0) {
-    iso_buf_reset(&job->reply);
-    encode_error(job, ISO_CODE_INTERNAL, "the reply could not be encoded",
-                 w->id);
-  } else if (job->reply.len > w->pool->opts.max_message) {
-    /* the client would drop it (its receive limit): say so instead */
-    char big[160];
-    snprintf(big, sizeof(big),
-             "the reply is %zu bytes; the limit is %zu (--max-message)",
-             job->reply.len, w->pool->opts.max_message);
-    encode_error(job, ISO_CODE_TOO_LARGE, big, w->id);
-  }
 }
 
 /* The too_large answer for element i of a batch whose reply would be
@@ -380,6 +316,7 @@ static void answered(pool_job* job) {
 static void req_free(pool_req* req) {
   for (size_t i = 0; i < req->msg.count; i++) {
     iso_buf_close(&req->jobs[i].reply);
+    pool__rec_task_free(req->jobs[i].task); /* never sent */
     iso_perms_unref(req->jobs[i].perms);
     free(req->jobs[i].perm_err);
   }
@@ -415,27 +352,28 @@ void pool__answer_refuse(pool_job* job, iso_proto_code code, const char* msg) {
   pool__answer_release(job);
 }
 
-void pool__answer_result(pool_worker* w, pool_job* job) {
-  assert(pool__on_worker(w));
-  if (pool__answer_claim(job)) {
-    job->by_worker = 1;
-    encode_result(w, job);
-    atomic_fetch_add(&w->answered, 1);
-  }
-}
-
-void pool__answer_stopping(pool_job* job) {
-  assert(pool__on_worker(job->worker)); /* NULL: never started */
-  if (pool__answer_claim(job)) {
-    job->by_worker = 1;
-    encode_error(job, ISO_CODE_SHUTTING_DOWN, "the service is shutting down",
-                 job->worker ? job->worker->id : -1);
-  }
-}
-
-void pool__answer_returned(pool_job* job) {
+void pool__answer_done(pool_worker* w, pool_job* job, pool_rec_done* done) {
   assert(!pool__on_worker(NULL));
-  if (job->by_worker) {
+  if (pool__answer_claim(job)) {
+    if (done->status != ISO_STATUS_NONE) {
+      job->outcome_status = done->status;
+      job->outcome = done->status == ISO_STATUS_ERROR
+                         ? (iso_proto_code)done->code
+                         : ISO_CODE_UNKNOWN;
+      atomic_store(&job->started_ns, done->started_ns);
+      iso_buf_close(&job->reply);
+      job->reply = done->reply; /* taken */
+      iso_buf_init(&done->reply);
+      if (done->note[0] != '\0') {
+        note_error(w, done->note);
+      }
+      atomic_fetch_add(&w->answered, 1);
+    } else {
+      /* the worker gives back what it was told was answered: one nobody
+       * answered would otherwise never be */
+      encode_error(job, ISO_CODE_INTERNAL,
+                   "the worker gave the job back without an answer", w->id);
+    }
     answered(job);
   }
   pool__answer_release(job);

@@ -4,11 +4,16 @@
  * callback copies the bytes, decodes them, and routes every job under
  * pool->lock: to the least-loaded worker with room (fewer than
  * max_inflight_per_worker in flight), else to the bounded wait queue, else
- * it is answered `busy` at once. Jobs for one worker leave as one batch on
- * its bus. Finished jobs come back on the bus (another NNG thread): their
- * worker's count drops, queued jobs refill it, and their answers are
- * reported (answer.c, which has the rule that each job is answered once,
- * the registry, the replies and the counting). Every request is in the
+ * it is answered `busy` at once. A routed job takes a slot in its
+ * worker's table (pool_worker.slots), whose index and generation are its
+ * token, and its TASK record (records.h, made at receipt) leaves with the
+ * others for that worker as one batch on its bus; the worker never sees
+ * the pool_job. DONE records come back on the bus (another NNG thread):
+ * each names its job by token (checked: a token that names no job of that
+ * worker is logged and dropped), the job leaves the slot, the worker's
+ * count drops, queued jobs refill it, and the record's answer is given if
+ * nobody gave one (answer.c, which has the rule that each job is answered
+ * once, the registry, the replies and the counting). Every request is in the
  * registry (pool->jobs_lock) from its receipt to its last job's answer,
  * for poolctl jobs and cancel, which skip the jobs already answered.
  * pool.c has the pool's life, watchdog.c the watchdog, admin.c the admin
@@ -17,8 +22,8 @@
  * Locks: jobs_lock is taken before lock, never after. Under lock: the
  * workers array, each worker's inflight, each job's target, on_worker and
  * cancel_listed, the wait queue and the list of cancelled jobs. A job is
- * on_worker from routing to the bus message that gives it back; that
- * message lowers inflight and clears on_worker in one lock hold, so a
+ * on_worker (in a slot) from routing to the DONE record that gives it
+ * back; that record lowers inflight and clears on_worker in one lock hold, so a
  * worker seen under the lock as some job's target has something in flight
  * and is not reaped before the lock is dropped (cancel wakes it under the
  * lock for that reason).
@@ -35,10 +40,10 @@
  * with the earliest pending deadline + 50 ms, which equals another job's
  * deadline only for numbers 2^20 apart whose deadlines fall in the same
  * millisecond. Knowing the job by identity needs the runtime to report
- * which evaluation runs.) The worker, woken by the CANCEL bit, drops the
- * job when its loop next runs. A closed connection's jobs are the
- * registered requests that came on it; a request whose connection closed
- * before it was registered (its notification came first) runs, and its
+ * which evaluation runs.) The worker gets a CANCEL record naming the
+ * job's token and drops its task when its loop next runs. A closed connection's
+ * jobs are the registered requests that came on it; a request whose connection
+ * closed before it was registered (its notification came first) runs, and its
  * answer goes nowhere.
  */
 #include <stdio.h>
@@ -66,10 +71,48 @@ static pool_worker* least_loaded(iso_pool* pool) {
   return best;
 }
 
-/* Sends routed jobs (job->target set under the lock) to their workers,
- * one bus message per worker, outside the lock. */
+/* Gives job a slot in w's table (its token) and puts it on w. Called with
+ * the lock; w has room (inflight < nslots). */
+static void put_on(pool_worker* w, pool_job* job) {
+  assert(pool__mutex_held(&w->pool->lock));
+  assert(w->free_slot < w->nslots);
+  uint32_t i = w->free_slot;
+  pool_slot* s = &w->slots[i];
+  w->free_slot = s->next;
+  s->job = job;
+  if (++s->gen == 0) {
+    s->gen = 1;
+  }
+  job->token = (pool_token){.slot = i, .gen = s->gen};
+  job->target = w;
+  job->on_worker = 1;
+  w->inflight++;
+}
+
+/* The job w's token names, taken off w (its slot freed), or NULL for a
+ * token that names none (stale, or never given). Called with the lock. */
+static pool_job* take_off(pool_worker* w, pool_token t) {
+  assert(pool__mutex_held(&w->pool->lock));
+  if (t.slot >= w->nslots || w->slots[t.slot].job == NULL ||
+      w->slots[t.slot].gen != t.gen) {
+    return NULL;
+  }
+  pool_slot* s = &w->slots[t.slot];
+  pool_job* job = s->job;
+  s->job = NULL;
+  s->next = w->free_slot;
+  w->free_slot = t.slot;
+  w->inflight--;
+  job->on_worker = 0;
+  return job;
+}
+
+/* Sends routed jobs (put_on under the lock) to their workers, their TASK
+ * records in one bus message per worker, outside the lock (a job on a
+ * worker keeps it from being reaped: pool.c's DESIGN). */
 static void route_send(pool_job** jobs, size_t n) {
-  pool_job* group[n > 0 ? n : 1];
+  pool_rec* group[n > 0 ? n : 1];
+  uint64_t now = pool__now();
   for (size_t i = 0; i < n; i++) {
     pool_worker* w = jobs[i] != NULL ? jobs[i]->target : NULL;
     if (w == NULL) {
@@ -77,12 +120,20 @@ static void route_send(pool_job** jobs, size_t n) {
     }
     size_t k = 0;
     for (size_t j = i; j < n; j++) {
-      if (jobs[j] != NULL && jobs[j]->target == w) {
-        group[k++] = jobs[j];
+      pool_job* job = jobs[j];
+      if (job != NULL && job->target == w) {
+        job->task->token = job->token;
+        atomic_store_explicit(&job->started_ns, now, memory_order_relaxed);
+        group[k++] = &job->task->hdr;
+        job->task = NULL; /* the worker's from here */
         jobs[j] = NULL;
       }
     }
-    iso_bus_send(w->disp_end, (void* const*)group, k);
+    if (iso_bus_send(w->disp_end, (void* const*)group, k) != 0) {
+      for (size_t j = 0; j < k; j++) { /* its bus is closing */
+        pool__rec_down_free(group[j]);
+      }
+    }
   }
 }
 
@@ -125,6 +176,26 @@ static uint64_t job_deadline(uint64_t now, uint32_t timeout_ms, int64_t sid) {
   const uint64_t mask = ((uint64_t)1 << DEADLINE_SID_BITS) - 1;
   uint64_t base = now + (uint64_t)timeout_ms * 1000000;
   return ((base | mask) + 1) | ((uint64_t)sid & mask);
+}
+
+/* The TASK record of a job that is to run (NULL: out of memory): what its
+ * worker needs, copied. */
+static pool_rec_task* task_record(const pool_job* job) {
+  const iso_proto_req* in = job->in;
+  pool_rec_task t = {
+      .kind = (uint8_t)in->kind,
+      .module = in->module,
+      .export_name = in->export_name,
+      .source = in->source,
+      .args = in->args,
+      .deadline_ns = job->deadline_ns,
+      .sid = job->sid,
+      .perms = job->perms,
+      .id = in->id,
+      .received_ns = job->received_ns,
+      .timeout_ms = job->timeout_ms,
+  };
+  return pool__rec_task_new(&t);
 }
 
 void pool__request_cb(iso_server_req* sreq,
@@ -213,16 +284,30 @@ void pool__request_cb(iso_server_req* sreq,
     iso_metrics_accepted(pool->metrics, iso_metrics_kind_of(job->in->kind));
   }
   pool__req_register(pool, req);
-  pool__mutex_lock(&pool->lock);
+  /* deadlines (they carry the job numbers) and the TASK records, outside
+   * the lock; nobody reads them before the lock hold below publishes the
+   * jobs */
   for (size_t i = 0; i < n; i++) {
     pool_job* job = &req->jobs[i];
     int64_t t = job->in->timeout_ms;
     job->timeout_ms =
         t > 0 ? (uint32_t)(t > 86400000 ? 86400000 : t) : pool->opts.timeout_ms;
     job->deadline_ns = job_deadline(now, job->timeout_ms, job->sid);
+    if (job->in->err == 0 && job->perms != NULL) {
+      job->task = task_record(job);
+    }
+  }
+  pool__mutex_lock(&pool->lock);
+  for (size_t i = 0; i < n; i++) {
+    pool_job* job = &req->jobs[i];
     if (job->in->err != 0 || job->perms == NULL) {
       refused[nrefused] = job;
       refused_code[nrefused++] = ISO_CODE_BAD_REQUEST;
+      continue;
+    }
+    if (job->task == NULL) {
+      refused[nrefused] = job;
+      refused_code[nrefused++] = ISO_CODE_INTERNAL;
       continue;
     }
     if (pool->draining) {
@@ -232,9 +317,7 @@ void pool__request_cb(iso_server_req* sreq,
     }
     pool_worker* w = least_loaded(pool);
     if (w != NULL) {
-      w->inflight++;
-      job->on_worker = 1;
-      job->target = w;
+      put_on(w, job);
       routed[nrouted++] = job;
     } else if (pool->qlen < pool->opts.max_queue) {
       queue_push(pool, job);
@@ -257,6 +340,9 @@ void pool__request_cb(iso_server_req* sreq,
         break;
       case ISO_CODE_SHUTTING_DOWN:
         snprintf(msg, sizeof(msg), "the service is shutting down");
+        break;
+      case ISO_CODE_INTERNAL:
+        snprintf(msg, sizeof(msg), "out of memory");
         break;
       default:
         snprintf(msg, sizeof(msg),
@@ -281,22 +367,31 @@ static void cancels_remove(iso_pool* pool, pool_job* job) {
   job->cancel_listed = 0;
 }
 
-/* Worker w gave back `back` (n jobs; NULL: n is a count only): lowers its
- * count, clears their on_worker, and gives it as many queued jobs as it
- * now has room for (the queue is drained in order), in one hold of the
- * lock; sends them outside it. */
-static void refill(iso_pool* pool, pool_worker* w, void* const* back, int n) {
+/* Worker w's records came back (`recs`, n of them; NULL: none, w just
+ * became ready or recycled): its DONE records' jobs leave it (their
+ * tokens checked; done[i] is each one's job, or NULL), then it gets as
+ * many queued jobs as it now has room for (the queue is drained in
+ * order), in one hold of the lock; they are sent outside it. */
+static void refill(iso_pool* pool,
+                   pool_worker* w,
+                   void* const* recs,
+                   size_t n,
+                   pool_job** done) {
   pool_job* stack[64];
   pool_job** jobs = stack;
   size_t k = 0;
   pool__mutex_lock(&pool->lock);
-  w->inflight -= n;
-  for (int i = 0; back != NULL && i < n; i++) {
-    pool_job* job = back[i];
-    job->on_worker = 0;
-    if (job->cancel_listed) {
+  for (size_t i = 0; i < n; i++) {
+    const pool_rec* r = recs[i];
+    done[i] = NULL;
+    if (r->type != POOL_REC_DONE) {
+      continue;
+    }
+    pool_job* job = take_off(w, ((const pool_rec_done*)r)->token);
+    if (job != NULL && job->cancel_listed) {
       cancels_remove(pool, job);
     }
+    done[i] = job;
   }
   if (pool->qlen > 0 && atomic_load(&w->state) == POOL_W_RUNNING) {
     size_t room = (size_t)(pool->opts.max_inflight_per_worker - w->inflight);
@@ -307,9 +402,7 @@ static void refill(iso_pool* pool, pool_worker* w, void* const* back, int n) {
     }
     while (k < room && pool->qlen > 0) {
       pool_job* job = queue_pop(pool);
-      job->on_worker = 1;
-      job->target = w;
-      w->inflight++;
+      put_on(w, job);
       jobs[k++] = job;
     }
   }
@@ -320,18 +413,39 @@ static void refill(iso_pool* pool, pool_worker* w, void* const* back, int n) {
   }
 }
 
-/* done is 0 for a worker that just became ready (or recycled). */
-void pool__refill(iso_pool* pool, pool_worker* w, int done) {
-  refill(pool, w, NULL, done);
+void pool__refill(iso_pool* pool, pool_worker* w) {
+  refill(pool, w, NULL, 0, NULL);
 }
 
-/* Finished jobs from a worker. Thread: an NNG thread (the bus). */
+/* Records from a worker. Thread: an NNG thread (the bus). */
 void pool__disp_bus_cb(void* const* items, size_t n, void* arg) {
   pool_worker* w = arg;
   assert(!pool__on_worker(NULL));
-  refill(w->pool, w, items, (int)n);
+  pool_job* stack[64];
+  pool_job** jobs = n <= 64 ? stack : malloc(n * sizeof(*jobs));
+  if (jobs == NULL) {
+    abort(); /* the jobs would never be answered */
+  }
+  refill(w->pool, w, items, n, jobs);
   for (size_t i = 0; i < n; i++) {
-    pool__answer_returned(items[i]);
+    pool_rec* r = items[i];
+    if (r->type == POOL_REC_DONE && jobs[i] != NULL) {
+      pool__answer_done(w, jobs[i], (pool_rec_done*)r);
+    } else if (r->type == POOL_REC_DONE) {
+      const pool_rec_done* d = (const pool_rec_done*)r;
+      pool__log(w->pool, "warn",
+                "worker %d: a DONE record names no job of its (slot %u, "
+                "generation %u): dropped",
+                w->id, d->token.slot, d->token.gen);
+    } else {
+      pool__log(w->pool, "warn",
+                "worker %d: a record of unknown type %d: dropped", w->id,
+                r->type);
+    }
+    pool__rec_up_free(r);
+  }
+  if (jobs != stack) {
+    free(jobs);
   }
 }
 
@@ -374,8 +488,13 @@ void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
       pool->cancels = job;
     }
     if (pool->stopping < POOL_STOP_WORKERS) { /* its loop still runs */
-      atomic_fetch_or(&w->ctl, POOL_CTL_CANCEL);
-      uv_async_send(&w->async);
+      pool_rec_cancel* rec = malloc(sizeof(*rec));
+      if (rec != NULL) {
+        *rec = (pool_rec_cancel){.hdr = {POOL_REC_CANCEL}, .token = job->token};
+        if (iso_bus_send(w->disp_end, (void* const*)&rec, 1) != 0) {
+          free(rec);
+        }
+      }
     }
   }
   atomic_fetch_add(&job->req->refs, 1); /* ours, until cancel_end */

@@ -89,13 +89,17 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
     return fail(err, errlen, ISO_ENOMEM, "out of memory");
   }
   pool__mutex_lock(&pool->lock);
-  pool__worker_init(w, pool, pool->next_worker_id++);
+  int rc = pool__worker_init(w, pool, pool->next_worker_id++);
   pool__mutex_unlock(&pool->lock);
+  if (rc != 0) {
+    worker_free(pool, w, 0);
+    return fail(err, errlen, rc, "out of memory");
+  }
   char name[64];
   snprintf(name, sizeof(name), "%p-w%d", (void*)pool, w->id);
   /* the worker reads its ends from its own loop (iso_bus_fd) */
-  int rc = iso_bus_new(name, pool__disp_bus_cb, w, NULL, NULL, &w->disp_end,
-                       &w->end);
+  rc = iso_bus_new(name, pool__disp_bus_cb, w, NULL, NULL, &w->disp_end,
+                   &w->end);
   if (rc == 0) {
     snprintf(name, sizeof(name), "%p-w%d-ops", (void*)pool, w->id);
     rc = iso_bus_new(name, NULL, NULL, NULL, NULL, &w->ops_peer, &w->ops_end);
@@ -125,7 +129,7 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
     worker_free(pool, w, 1);
     return fail(err, errlen, ISO_ECLOSED, "the service is stopping");
   }
-  pool__refill(pool, w, 0);
+  pool__refill(pool, w);
   return 0;
 }
 

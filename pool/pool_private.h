@@ -28,10 +28,12 @@
 #include "iso_rt.h"
 #include "iso_server.h"
 #include "metrics.h"
+#include "records.h"
 
 typedef struct pool_req pool_req;
 typedef struct pool_job pool_job;
 typedef struct pool_worker pool_worker;
+typedef struct pool_task pool_task; /* worker.c's: a job on its worker */
 
 /* ---- debug-build checks of the thread and lock rules ----
  *
@@ -137,11 +139,17 @@ struct pool_req {
 #define POOL_MAX_LOGS 100
 #define POOL_MAX_LOG_BYTES (16 * 1024)
 
+/* The front's side of a job, from its receipt to its release. Its worker
+ * never sees it: the worker gets a TASK record (records.h) and answers
+ * with a DONE record naming the job by its token. */
 struct pool_job {
   pool_req* req;
   const iso_proto_req* in; /* the decoded request, inside req->buf */
   int64_t sid;             /* the service's job number (poolctl jobs) */
   pool_worker* target;     /* the worker routing chose (under pool->lock) */
+  pool_token token;        /* its slot on target (under pool->lock) */
+  pool_rec_task* task;     /* its TASK record, made at receipt, until it is
+                              sent (then the worker's) */
   pool_job* cnext;         /* pool->cancels (under pool->lock) */
   int cancel_listed;       /* on pool->cancels (under pool->lock) */
   iso_proto_code outcome;  /* how it was answered (0: fulfilled, or the
@@ -155,26 +163,21 @@ struct pool_job {
   char* perm_err;   /* why its `permissions` were refused */
   pool_job* qnext;  /* the dispatcher's wait queue */
   atomic_int answered;
-  int by_worker; /* its worker answered it (reported when given back) */
   int on_worker; /* sent to target, not given back (under pool->lock) */
-  iso_buf reply; /* the encoded reply map */
-
-  /* worker side */
-  pool_worker* worker;
-  /* atomic: whoever answers a job its worker runs (cancel, a closed
-   * connection, the shutdown) counts it with this, unordered with the
-   * worker's write */
+  /* when it was sent to its worker, then (once its DONE record won the
+   * claim) when the worker started it; 0: never sent. Atomic: whoever
+   * answers it counts it with this. */
   _Atomic uint64_t started_ns;
-  iso_realm* realm; /* eval: its own realm; call: the worker's warm realm */
-  pool_job* anext;  /* the worker's active list, by deadline */
-  int settled;      /* the evaluation called back */
-  int status;       /* 0, or ISO_E* */
-  iso_js_error err;
-  uint8_t* value;
-  size_t value_len;
-  iso_log* logs; /* POOL_MAX_LOGS + 1 entries once the job logs */
-  size_t nlogs, log_bytes, logs_dropped;
+  iso_buf reply; /* the encoded reply map */
 };
+
+/* A worker's table of the jobs it has (pool_worker.slots): a job's token
+ * is its slot's index and generation. Under pool->lock. */
+typedef struct pool_slot {
+  pool_job* job; /* NULL: free */
+  uint32_t gen;  /* bumped as a job takes it; never 0 once used */
+  uint32_t next; /* the free list */
+} pool_slot;
 
 /* A warm realm: call jobs run in the one for their permissions. */
 #define POOL_MAX_WARM 32
@@ -206,7 +209,6 @@ enum {
 
 /* Worker control requests (pool_worker.ctl bits), from the admin plane. */
 enum {
-  POOL_CTL_CANCEL = 1,  /* some of its jobs were answered by someone else */
   POOL_CTL_RELOAD = 2,  /* drop warm realms (reload_spec: "" for all) */
   POOL_CTL_RECYCLE = 4, /* replace the isolate once idle */
 };
@@ -242,10 +244,20 @@ struct pool_worker {
   iso_bus_end* ops_end;  /* op responses arrive here (polled) */
   iso_bus_end* ops_peer; /* the op threads send them here */
   uv_poll_t ops_poll;
-  pool_job** done; /* worker thread only */
+  /* worker thread only: records for the front, sent once per loop
+   * iteration; the tasks started, sorted by deadline; per slot, the
+   * generation a CANCEL record named (its task may come after it) */
+  pool_rec** done;
   size_t ndone, capdone;
-  pool_job* active; /* jobs started, sorted by deadline */
-  int inflight;     /* dispatcher side, under pool->lock */
+  pool_task* active;
+  pool_task* spare; /* finished tasks kept for reuse */
+  int nspare;
+  uint32_t* cancelled;
+  /* the front's, under pool->lock: jobs sent and not given back, and the
+   * table that names them (nslots: max_inflight_per_worker) */
+  int inflight;
+  pool_slot* slots;
+  uint32_t nslots, free_slot;
   atomic_int stop;
   atomic_int exited; /* its thread has left worker_main */
   int abandoned;     /* the shutdown stopped waiting for its thread */
@@ -334,20 +346,13 @@ void pool__answer_claimed(pool_job* job,
  * queued, never routed) unless someone has, then releases the caller's
  * reference. Thread: not a worker's. */
 void pool__answer_refuse(pool_job* job, iso_proto_code code, const char* msg);
-/* pool__answer_result: its worker finished the job (job->status, value,
- * err, logs): unless someone answered it, encodes its reply (too_large if
- * over --max-message), notes an error for poolctl workers and counts it in
- * w->answered; the dispatcher reports it when the job is given back.
- * Thread: w's. */
-void pool__answer_result(pool_worker* w, pool_job* job);
-/* pool__answer_stopping: its worker stops with the job unfinished: unless
- * someone answered it, it is answered shutting_down (reported when given
- * back). Thread: the job's worker. */
-void pool__answer_stopping(pool_job* job);
-/* pool__answer_returned: a worker gave the job back: reports its
- * worker's answer if it made one, and releases it. Thread: an NNG thread
- * (the dispatcher's end of the bus). */
-void pool__answer_returned(pool_job* job);
+/* pool__answer_done: w's DONE record for job (the token named it):
+ * unless someone answered the job, its reply is the record's (counted in
+ * w->answered, its note kept for poolctl workers) and is reported; a
+ * record without a reply for a job nobody answered gets an internal
+ * error. Then the job is released. Takes the record's reply. Thread: an
+ * NNG thread (the dispatcher's end of w's bus). */
+void pool__answer_done(pool_worker* w, pool_job* job, pool_rec_done* done);
 /* pool__answer_release: the caller is done with the job; the request is
  * freed with its last job. Thread: any. */
 void pool__answer_release(pool_job* job);
@@ -364,14 +369,22 @@ void pool__answer_message(iso_server_req* sreq,
                           iso_bytes id,
                           iso_proto_code code,
                           const char* msg);
+/* pool__reply_error: appends the error reply map (code, msg, the
+ * request's id, stats.worker = worker or -1) to out. For both sides.
+ * Thread: any. */
+void pool__reply_error(iso_buf* out,
+                       iso_bytes id,
+                       iso_proto_code code,
+                       const char* msg,
+                       int worker);
 /* pool__req_register: numbers the request's jobs and puts it in the
  * registry (pool->jobs_lock) until its last answer. Thread: any. */
 void pool__req_register(iso_pool* pool, pool_req* req);
 
 /* dispatch.c */
-/* pool__refill: w has room again (done: jobs it gave back; 0 when it just
- * became ready or recycled): it takes queued jobs, in order. Thread: any. */
-void pool__refill(iso_pool* pool, pool_worker* w, int done);
+/* pool__refill: w just became ready or recycled: it takes queued jobs,
+ * in order, as many as it has room for. Thread: any. */
+void pool__refill(iso_pool* pool, pool_worker* w);
 /* pool__request_cb: iso_server's request callback: a client message in.
  * Thread: an NNG thread. */
 void pool__request_cb(iso_server_req* sreq,
@@ -386,11 +399,11 @@ void pool__disp_bus_cb(void* const* items, size_t n, void* arg);
 void pool__peer_closed_cb(uint32_t peer, void* arg);
 /* A cancel in two steps: pool__cancel_begin, with jobs_lock held (the
  * job was found in the registry, so its request is alive), takes the job
- * out of the wait queue, claims it, and if it is on a worker wakes that
- * worker and lists the job for the watchdog, which stops its JavaScript;
- * it takes a reference on the request. pool__cancel_end, after jobs_lock
- * is dropped, answers the job `cancelled` with msg if the claim was won,
- * and drops the references. Thread: not a worker's. */
+ * out of the wait queue, claims it, and if it is on a worker sends that
+ * worker a CANCEL record and lists the job for the watchdog, which stops its
+ * JavaScript; it takes a reference on the request. pool__cancel_end, after
+ * jobs_lock is dropped, answers the job `cancelled` with msg if the claim was
+ * won, and drops the references. Thread: not a worker's. */
 typedef struct pool_cancel {
   pool_job* job;
   int claimed; /* this cancel answers it */
@@ -450,9 +463,10 @@ void pool__ops_forget(iso_pool* pool, pool_worker* w);
 
 /* worker.c */
 /* pool__worker_init: sets up w (the caller's storage, zeroed) for
- * pool__worker_start; pool__worker_close undoes it, after the worker's
- * thread ended (pool__worker_stop) or never started. Thread: not w's. */
-void pool__worker_init(pool_worker* w, iso_pool* pool, int id);
+ * pool__worker_start; returns 0 or ISO_ENOMEM. pool__worker_close undoes
+ * it (also after a failed init), after the worker's thread ended
+ * (pool__worker_stop) or never started. Thread: not w's. */
+int pool__worker_init(pool_worker* w, iso_pool* pool, int id);
 void pool__worker_close(pool_worker* w);
 /* pool__worker_start: starts the worker's thread and waits until its
  * runtime is up or failed (then w->start_rc and start_err say so).

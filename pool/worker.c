@@ -1,23 +1,30 @@
 /* worker.c: a worker thread: one isolate, its runtime and its libuv loop.
  *
- * DESIGN: the worker's loop polls the receive fd of its end of the bus
- * (uv_poll on iso_bus_fd); when the dispatcher has sent batches of jobs,
- * the loop reads every batch waiting (iso_bus_drain) straight into the
- * start of each job, on the worker's own thread: an eval job in a fresh
- * realm of its own, a call job in the warm realm for its module and
- * permissions (evaluated on first use). No NNG thread, queue or lock
- * stands between the dispatcher's send and the job's start. The runtime's
- * tick then runs at once. The runtime calls back as evaluations settle; a
- * uv_prepare handle, which runs after the runtime's tick in each loop
- * iteration, then finishes the settled jobs (answer.c encodes their
- * replies) and sends them back in one batch. Other threads reach the loop
- * through one uv_async: the admin plane's requests (the ctl bits: cancel,
- * reload, recycle) and the stop. Deadlines: one uv_timer at the earliest
- * deadline of the active jobs (kept sorted) answers overdue jobs
- * `timeout`; JavaScript that never returns to the loop is stopped by the
- * pool's watchdog (watchdog.c). Only the worker's thread touches its
- * runtime, its realms and its jobs while they are on it; other threads
- * read what it publishes (atomics, info_lock) and w->rt under rt_lock.
+ * DESIGN: the worker side of a job is a pool_task, made from the TASK
+ * record the front sent (records.h); the worker never sees the front's
+ * pool_job, and answers by sending a DONE record that names the job by
+ * its token and carries the reply map the worker encoded; the front
+ * claims the answer (answer.c). The worker's loop polls the receive fd of
+ * its end of the bus (uv_poll on iso_bus_fd); when the front has sent
+ * batches of records, the loop reads every batch waiting (iso_bus_drain)
+ * straight into the start of each task, on the worker's own thread: an
+ * eval job in a fresh realm of its own, a call job in the warm realm for
+ * its module and permissions (evaluated on first use). No NNG thread,
+ * queue or lock stands between the dispatcher's send and the task's
+ * start. The runtime's tick then runs at once. The runtime calls back as
+ * evaluations settle; a uv_prepare handle, which runs after the runtime's
+ * tick in each loop iteration, then finishes the settled tasks (encodes
+ * their replies into DONE records) and sends the records in one batch. A
+ * CANCEL record (the front answered the job) ends its task without a
+ * reply, or keeps it from starting if it comes first (w->cancelled, per
+ * slot). Other threads reach the loop through one uv_async: the admin
+ * plane's requests (the ctl bits: reload, recycle) and the stop.
+ * Deadlines: one uv_timer at the earliest deadline of the active tasks
+ * (kept sorted) answers overdue ones `timeout`; JavaScript that never
+ * returns to the loop is stopped by the pool's watchdog (watchdog.c).
+ * Only the worker's thread touches its runtime, its realms and its tasks;
+ * other threads read what it publishes (atomics, info_lock) and w->rt
+ * under rt_lock.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +41,24 @@ static void publish_info(pool_worker* w);
 static void maybe_recycle(pool_worker* w);
 static void free_stale_warm(pool_worker* w);
 
-/* ---- job results ---- */
+/* A job on this worker, made from its TASK record: the worker's side of
+ * it, which the front never sees (the front's is its pool_job). */
+struct pool_task {
+  pool_rec_task* rec; /* what it runs (owned) */
+  pool_task* anext;   /* the worker's active list, by deadline */
+  iso_realm* realm;   /* eval: its own realm; call: the worker's warm realm */
+  uint64_t started_ns;
+  int settled;   /* the evaluation called back */
+  int status;    /* 0, or ISO_E* */
+  int cancelled; /* a CANCEL record named it: no reply is made */
+  iso_js_error err;
+  uint8_t* value;
+  size_t value_len;
+  iso_log* logs; /* POOL_MAX_LOGS + 1 entries once the task logs */
+  size_t nlogs, log_bytes, logs_dropped;
+};
+
+/* ---- task results ---- */
 
 static void copy_error(iso_js_error* dst, const iso_js_error* src) {
   iso_js_error_close(dst);
@@ -48,16 +72,16 @@ static void copy_error(iso_js_error* dst, const iso_js_error* src) {
 /* Settles the job with an error; this overrides a value not yet sent
  * (the realm failed in the same loop iteration), but the first error
  * stands. */
-static void settle_error(pool_job* job, int status, const iso_js_error* err) {
-  if (job->settled && job->status != 0) {
+static void settle_error(pool_task* t, int status, const iso_js_error* err) {
+  if (t->settled && t->status != 0) {
     return;
   }
-  free(job->value);
-  job->value = NULL;
-  job->value_len = 0;
-  job->settled = 1;
-  job->status = status ? status : ISO_EJS;
-  copy_error(&job->err, err);
+  free(t->value);
+  t->value = NULL;
+  t->value_len = 0;
+  t->settled = 1;
+  t->status = status ? status : ISO_EJS;
+  copy_error(&t->err, err);
 }
 
 static void eval_cb(iso_realm* realm,
@@ -66,21 +90,21 @@ static void eval_cb(iso_realm* realm,
                     const uint8_t* mp,
                     size_t len,
                     const iso_js_error* err) {
-  pool_job* job = data;
+  pool_task* t = data;
   if (status != 0) {
-    settle_error(job, status, err);
+    settle_error(t, status, err);
     return;
   }
-  if (job->settled) {
+  if (t->settled) {
     return;
   }
-  job->settled = 1;
-  job->status = 0;
+  t->settled = 1;
+  t->status = 0;
   if (mp != NULL) {
-    job->value = malloc(len);
-    if (job->value != NULL) {
-      memcpy(job->value, mp, len);
-      job->value_len = len;
+    t->value = malloc(len);
+    if (t->value != NULL) {
+      memcpy(t->value, mp, len);
+      t->value_len = len;
     }
   }
 }
@@ -100,28 +124,27 @@ static iso_log_level level_of(const char* level) {
   }
 }
 
-static void job_log(pool_job* job,
-                    const char* level,
-                    const char* text,
-                    size_t len) {
-  if (job->nlogs >= POOL_MAX_LOGS ||
-      job->log_bytes + len > POOL_MAX_LOG_BYTES) {
-    job->logs_dropped++;
+static void task_log(pool_task* t,
+                     const char* level,
+                     const char* text,
+                     size_t len) {
+  if (t->nlogs >= POOL_MAX_LOGS || t->log_bytes + len > POOL_MAX_LOG_BYTES) {
+    t->logs_dropped++;
     return;
   }
-  if (job->logs == NULL) {
+  if (t->logs == NULL) {
     /* one more for the "lines dropped" note */
-    job->logs = malloc((POOL_MAX_LOGS + 1) * sizeof(iso_log));
+    t->logs = malloc((POOL_MAX_LOGS + 1) * sizeof(iso_log));
   }
-  char* copy = job->logs != NULL ? malloc(len + 1) : NULL;
+  char* copy = t->logs != NULL ? malloc(len + 1) : NULL;
   if (copy == NULL) {
-    job->logs_dropped++;
+    t->logs_dropped++;
     return;
   }
   memcpy(copy, text, len);
   copy[len] = '\0';
-  job->logs[job->nlogs++] = (iso_log){level_of(level), copy, len};
-  job->log_bytes += len;
+  t->logs[t->nlogs++] = (iso_log){level_of(level), copy, len};
+  t->log_bytes += len;
 }
 
 /* ---- eval realms: one per job ---- */
@@ -131,7 +154,7 @@ static void eval_log_cb(iso_realm* realm,
                         const char* level,
                         const char* text,
                         size_t len) {
-  job_log(data, level, text, len);
+  task_log(data, level, text, len);
 }
 
 static void eval_error_cb(iso_realm* realm,
@@ -162,9 +185,9 @@ static void warm_log_cb(iso_realm* realm,
                         const char* level,
                         const char* text,
                         size_t len) {
-  pool_job* job = iso_realm_current(realm);
-  if (job != NULL) {
-    job_log(job, level, text, len);
+  pool_task* t = iso_realm_current(realm);
+  if (t != NULL) {
+    task_log(t, level, text, len);
     return;
   }
   /* output of code a call left running after it ended has no job to go
@@ -183,9 +206,9 @@ static void warm_error_cb(iso_realm* realm,
   /* the warm realm is dead (it survives JavaScript errors, so this is the
    * runtime giving up on it): its pending calls fail, the next call gets
    * a fresh realm */
-  for (pool_job* j = w->active; j != NULL; j = j->anext) {
-    if (j->realm == realm && !j->settled) {
-      settle_error(j, err->code, err);
+  for (pool_task* t = w->active; t != NULL; t = t->anext) {
+    if (t->realm == realm && !t->settled) {
+      settle_error(t, err->code, err);
     }
   }
   pool__log(w->pool, "warn",
@@ -206,9 +229,9 @@ static void warm_job_error_cb(iso_realm* realm,
                               void* culprit,
                               const iso_js_error* err) {
   pool_worker* w = data;
-  for (pool_job* j = w->active; culprit != NULL && j != NULL; j = j->anext) {
-    if (j == culprit) {
-      settle_error(j, err->code, err);
+  for (pool_task* t = w->active; culprit != NULL && t != NULL; t = t->anext) {
+    if (t == culprit) {
+      settle_error(t, err->code, err);
       return;
     }
   }
@@ -225,8 +248,8 @@ static const iso_realm_cbs kWarmCbs = {
 };
 
 static int realm_busy(const pool_worker* w, const iso_realm* realm) {
-  for (const pool_job* j = w->active; j != NULL; j = j->anext) {
-    if (j->realm == realm) {
+  for (const pool_task* t = w->active; t != NULL; t = t->anext) {
+    if (t->realm == realm) {
       return 1;
     }
   }
@@ -294,10 +317,10 @@ static int is_warm(const pool_worker* w, const iso_realm* realm) {
 static void deadline_cb(uv_timer_t* t);
 
 static void arm_deadline(pool_worker* w) {
-  pool_job* head = NULL;
-  for (pool_job* j = w->active; j != NULL; j = j->anext) {
-    if (!j->settled && j->deadline_ns != 0) {
-      head = j;
+  pool_task* head = NULL;
+  for (pool_task* t = w->active; t != NULL; t = t->anext) {
+    if (!t->settled && t->rec->deadline_ns != 0) {
+      head = t;
       break;
     }
   }
@@ -309,9 +332,8 @@ static void arm_deadline(pool_worker* w) {
    * has left behind */
   uv_update_time(&w->loop);
   uint64_t now = pool__now();
-  uint64_t ms = head->deadline_ns > now
-                    ? (head->deadline_ns - now + 999999) / 1000000
-                    : 0;
+  uint64_t deadline = head->rec->deadline_ns;
+  uint64_t ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
   uv_timer_start(&w->deadline, deadline_cb, ms, 0);
 }
 
@@ -323,10 +345,10 @@ static void update_warm_deadline(pool_worker* w) {
       continue;
     }
     uint64_t d = 0;
-    for (pool_job* j = w->active; j != NULL; j = j->anext) {
-      if (j->realm == warm && !j->settled && j->deadline_ns != 0 &&
-          (d == 0 || j->deadline_ns < d)) {
-        d = j->deadline_ns;
+    for (pool_task* t = w->active; t != NULL; t = t->anext) {
+      uint64_t td = t->rec->deadline_ns;
+      if (t->realm == warm && !t->settled && td != 0 && (d == 0 || td < d)) {
+        d = td;
       }
     }
     iso_realm_set_deadline(warm, d);
@@ -337,10 +359,10 @@ static void deadline_cb(uv_timer_t* t) {
   pool_worker* w = t->data;
   assert(pool__on_worker(w));
   uint64_t now = pool__now();
-  for (pool_job* j = w->active; j != NULL; j = j->anext) {
-    if (!j->settled && j->deadline_ns != 0 && j->deadline_ns <= now) {
-      j->settled = 1;
-      j->status = ISO_ETIMEDOUT;
+  for (pool_task* t = w->active; t != NULL; t = t->anext) {
+    if (!t->settled && t->rec->deadline_ns != 0 && t->rec->deadline_ns <= now) {
+      t->settled = 1;
+      t->status = ISO_ETIMEDOUT;
     }
   }
   /* the prepare handle finishes them in this loop iteration; a timer that
@@ -348,71 +370,130 @@ static void deadline_cb(uv_timer_t* t) {
   arm_deadline(w);
 }
 
-/* ---- starting and finishing jobs ---- */
+/* ---- starting and finishing tasks ---- */
 
-static void active_insert(pool_worker* w, pool_job* job) {
-  pool_job** pp = &w->active;
-  while (*pp != NULL &&
-         (job->deadline_ns == 0 || ((*pp)->deadline_ns != 0 &&
-                                    (*pp)->deadline_ns <= job->deadline_ns))) {
+static void active_insert(pool_worker* w, pool_task* t) {
+  uint64_t d = t->rec->deadline_ns;
+  pool_task** pp = &w->active;
+  while (*pp != NULL && (d == 0 || ((*pp)->rec->deadline_ns != 0 &&
+                                    (*pp)->rec->deadline_ns <= d))) {
     pp = &(*pp)->anext;
   }
-  job->anext = *pp;
-  *pp = job;
+  t->anext = *pp;
+  *pp = t;
 }
 
-static void done_push(pool_worker* w, pool_job* job) {
+/* A record for the front, sent with this loop iteration's (send_done). */
+static void done_push(pool_worker* w, pool_rec* r) {
   assert(pool__on_worker(w));
   if (w->ndone == w->capdone) {
     size_t cap = w->capdone ? w->capdone * 2 : 64;
-    pool_job** grown = realloc(w->done, cap * sizeof(*grown));
+    pool_rec** grown = realloc(w->done, cap * sizeof(*grown));
     if (grown == NULL) {
       abort(); /* a job would be lost; nothing sane is left to do */
     }
     w->done = grown;
     w->capdone = cap;
   }
-  w->done[w->ndone++] = job;
+  w->done[w->ndone++] = r;
 }
 
-static void start_job(pool_worker* w, pool_job* job) {
+/* A CANCEL record named this task's token. */
+static int cancelled(const pool_worker* w, pool_token token) {
+  return token.slot < w->nslots && w->cancelled[token.slot] == token.gen;
+}
+
+/* The job's DONE record, made of its TASK record: `reply` (taken; its
+ * status and code) is the answer, if any. */
+static void give_back(pool_worker* w,
+                      pool_rec_task* rec,
+                      uint64_t started_ns,
+                      iso_buf* reply,
+                      int status,
+                      int code) {
+  pool_rec_done* d = pool__rec_done_of(rec);
+  d->started_ns = started_ns;
+  d->finished_ns = pool__now();
+  if (reply != NULL) {
+    d->reply = *reply;
+    iso_buf_init(reply);
+    d->status = (uint8_t)status;
+    d->code = (uint16_t)code;
+  }
+  done_push(w, &d->hdr);
+}
+
+/* The shutdown's answer for a job that did not finish. */
+static void give_back_stopping(pool_worker* w,
+                               pool_rec_task* rec,
+                               uint64_t started_ns) {
+  iso_buf reply;
+  iso_buf_init(&reply);
+  pool__reply_error(&reply, rec->id, ISO_CODE_SHUTTING_DOWN,
+                    "the service is shutting down", w->id);
+  give_back(w, rec, started_ns, &reply, ISO_STATUS_ERROR,
+            ISO_CODE_SHUTTING_DOWN);
+}
+
+/* Gives a task's record back without running it: answered
+ * shutting_down (stopping), or without a reply (cancelled). */
+static void give_back_record(pool_worker* w, pool_rec_task* rec, int stopping) {
+  if (stopping && !cancelled(w, rec->token)) {
+    give_back_stopping(w, rec, 0);
+  } else {
+    give_back(w, rec, 0, NULL, 0, 0);
+  }
+}
+
+/* Tasks are kept for reuse (up to TASKS_KEPT), so a job's start costs no
+ * allocation of the worker's own. */
+#define TASKS_KEPT 256
+
+static pool_task* task_new(pool_worker* w) {
+  pool_task* t = w->spare;
+  if (t != NULL) {
+    w->spare = t->anext;
+    w->nspare--;
+    memset(t, 0, sizeof(*t));
+    return t;
+  }
+  t = calloc(1, sizeof(*t));
+  if (t == NULL) {
+    abort(); /* a job would be lost; nothing sane is left to do */
+  }
+  return t;
+}
+
+static void start_task(pool_worker* w, pool_rec_task* rec) {
   assert(pool__on_worker(w));
-  job->worker = w;
-  job->started_ns = pool__now();
-  if (atomic_load(&job->answered)) {
-    done_push(w, job); /* answered meanwhile (shutdown): just return it */
+  if (cancelled(w, rec->token)) {
+    give_back_record(w, rec, 0); /* answered before it got here */
     return;
   }
-  const iso_proto_req* in = job->in;
-  /* NUL-terminated copies (the decoder bounds both lengths) */
-  char spec[ISO_PROTO_MAX_MODULE + 1];
-  char exp[ISO_PROTO_MAX_EXPORT + 1];
-  memcpy(spec, in->module.ptr ? in->module.ptr : "", in->module.len);
-  spec[in->module.len] = '\0';
-  if (in->export_name.ptr != NULL) {
-    memcpy(exp, in->export_name.ptr, in->export_name.len);
-    exp[in->export_name.len] = '\0';
-  } else {
-    exp[0] = '\0';
-  }
+  pool_task* t = task_new(w);
+  t->rec = rec;
+  t->started_ns = pool__now();
+  /* the record's strings are NUL-terminated copies */
+  const char* spec = rec->module.ptr != NULL ? rec->module.ptr : "";
+  const char* exp = rec->export_name.ptr != NULL ? rec->export_name.ptr : "";
   iso_eval_opts o = {
       .specifier = spec[0] ? spec : NULL,
-      .source = in->source.ptr,
-      .source_len = in->source.len,
+      .source = rec->source.ptr,
+      .source_len = rec->source.len,
       .export_name = exp[0] ? exp : "default",
       .call = 1,
-      .args_mp = in->args.data,
-      .args_len = in->args.len,
-      .deadline_ns = job->deadline_ns,
+      .args_mp = rec->args.data,
+      .args_len = rec->args.len,
+      .deadline_ns = rec->deadline_ns,
   };
   int rc;
-  if (in->kind == ISO_JOB_EVAL) {
+  if (rec->kind == ISO_JOB_EVAL) {
     o.main = 1;
-    rc = iso_realm_new(w->rt, &kEvalCbs, job, &job->realm);
+    rc = iso_realm_new(w->rt, &kEvalCbs, t, &t->realm);
     if (rc == 0) {
-      iso_realm_set_perms(job->realm, job->perms);
-      iso_realm_set_deadline(job->realm, job->deadline_ns);
-      rc = iso_realm_eval(job->realm, &o, eval_cb, job);
+      iso_realm_set_perms(t->realm, rec->perms);
+      iso_realm_set_deadline(t->realm, rec->deadline_ns);
+      rc = iso_realm_eval(t->realm, &o, eval_cb, t);
     }
   } else {
     /* the realm is the module's: by its URL, so "x.js" and "./x.js" share
@@ -421,9 +502,9 @@ static void start_job(pool_worker* w, pool_job* job) {
     if (iso_rt_module_url(w->rt, spec, &url) != 0) {
       url = NULL;
     }
-    job->realm = warm_for(w, job->perms, url != NULL ? url : spec);
+    t->realm = warm_for(w, rec->perms, url != NULL ? url : spec);
     free(url);
-    rc = job->realm ? iso_realm_eval(job->realm, &o, eval_cb, job) : ISO_EBUSY;
+    rc = t->realm ? iso_realm_eval(t->realm, &o, eval_cb, t) : ISO_EBUSY;
   }
   if (rc != 0) {
     char msg[160];
@@ -436,53 +517,157 @@ static void start_job(pool_worker* w, pool_job* job) {
       snprintf(msg, sizeof(msg), "%s", iso_strerror(rc));
     }
     iso_js_error e = {.name = "Error", .message = msg, .code = ISO_EINTERNAL};
-    settle_error(job, ISO_EINTERNAL, &e);
+    settle_error(t, ISO_EINTERNAL, &e);
   }
-  active_insert(w, job);
+  active_insert(w, t);
 }
 
-static void job_clear(pool_job* job) {
-  free(job->value);
-  job->value = NULL;
-  iso_js_error_close(&job->err);
-  for (size_t i = 0; i < job->nlogs; i++) {
-    free((char*)job->logs[i].text);
+/* Frees what the task holds (not its record) and keeps it for reuse. */
+static void task_free(pool_worker* w, pool_task* t) {
+  free(t->value);
+  iso_js_error_close(&t->err);
+  for (size_t i = 0; i < t->nlogs; i++) {
+    free((char*)t->logs[i].text);
   }
-  free(job->logs);
-  job->logs = NULL;
-  job->nlogs = 0;
+  free(t->logs);
+  if (w->nspare < TASKS_KEPT) {
+    t->anext = w->spare;
+    w->spare = t;
+    w->nspare++;
+  } else {
+    free(t);
+  }
 }
 
-static void finish_job(pool_worker* w, pool_job* job) {
+/* A finished task's answer: the reply map, its status and code, and a
+ * note of an error for poolctl workers. */
+typedef struct pool_reply {
+  iso_buf reply;
+  int status, code;
+  char note[sizeof(((pool_rec_done*)0)->note)];
+} pool_reply;
+
+/* The reply map of a task that finished: its value, or its error with the
+ * code the runtime's status maps to (too_large if over --max-message). */
+static void encode_reply(pool_worker* w, pool_task* t, pool_reply* d) {
+  iso_buf_init(&d->reply);
+  d->note[0] = '\0';
+  const pool_rec_task* rec = t->rec;
+  uint64_t now = pool__now();
+  iso_proto_reply r = {
+      .id = rec->id,
+      .logs = t->logs,
+      .nlogs = t->nlogs,
+      .stats = {.worker = w->id,
+                .queue_us = (int64_t)(t->started_ns - rec->received_ns) / 1000,
+                .run_us = (int64_t)(now - t->started_ns) / 1000},
+  };
+  char msg[256];
+  int status = t->status;
+  if (status == 0) {
+    r.status = ISO_STATUS_FULFILLED;
+    r.value = (iso_bytes){t->value, t->value_len};
+  } else if (status == ISO_ETERMINATED && atomic_load(&w->stop)) {
+    /* stopped by the shutdown, not by its deadline */
+    r.status = ISO_STATUS_ERROR;
+    r.code = iso_proto_code_from_err(ISO_ESHUTDOWN);
+    r.message = iso_str_of("the service is shutting down");
+  } else if (status == ISO_ETIMEDOUT || status == ISO_ETERMINATED) {
+    r.status = ISO_STATUS_ERROR;
+    r.code = iso_proto_code_from_err(status);
+    snprintf(
+        msg, sizeof(msg), "the job ran past its deadline of %u ms%s",
+        rec->timeout_ms,
+        status == ISO_ETERMINATED ? " and its JavaScript was stopped" : "");
+    r.message = iso_str_of(msg);
+  } else if (status == ISO_ETOOBIG || status == ISO_EINTERNAL ||
+             status == ISO_ELOST) {
+    /* the service's failures, with their wire codes; any other status is
+     * the job's own: a rejection */
+    r.status = ISO_STATUS_ERROR;
+    r.code = iso_proto_code_from_err(status);
+    r.message = iso_str_of(t->err.message);
+  } else {
+    r.status = ISO_STATUS_REJECTED;
+    r.name = iso_str_of(t->err.name ? t->err.name : "Error");
+    r.message = iso_str_of(t->err.message);
+    r.stack = iso_str_of(t->err.stack);
+  }
+  if (t->logs_dropped > 0 && t->logs != NULL) {
+    char note[96];
+    int n = snprintf(note, sizeof(note), "(%zu more log lines dropped)",
+                     t->logs_dropped);
+    t->logs[t->nlogs] = (iso_log){ISO_LOG_WARN, strdup(note), (size_t)n};
+    r.nlogs = ++t->nlogs;
+  }
+  d->status = r.status;
+  d->code = r.status == ISO_STATUS_ERROR ? (int)r.code : 0;
+  if (r.status != ISO_STATUS_FULFILLED) {
+    const char* what =
+        r.status == ISO_STATUS_ERROR ? iso_proto_code_name(r.code) : r.name.ptr;
+    snprintf(d->note, sizeof(d->note), "%s: %.*s",
+             what != NULL ? what : "Error", (int)r.message.len,
+             r.message.ptr != NULL ? r.message.ptr : "");
+  }
+  size_t max = w->pool->opts.max_message;
+  if (iso_proto_encode_reply(&r, &d->reply) != 0) {
+    iso_buf_reset(&d->reply);
+    pool__reply_error(&d->reply, rec->id, ISO_CODE_INTERNAL,
+                      "the reply could not be encoded", w->id);
+    d->status = ISO_STATUS_ERROR;
+    d->code = ISO_CODE_INTERNAL;
+  } else if (d->reply.len > max) {
+    /* the client would drop it (its receive limit): say so instead */
+    char big[160];
+    snprintf(big, sizeof(big),
+             "the reply is %zu bytes; the limit is %zu (--max-message)",
+             d->reply.len, max);
+    iso_buf_reset(&d->reply);
+    pool__reply_error(&d->reply, rec->id, ISO_CODE_TOO_LARGE, big, w->id);
+    d->status = ISO_STATUS_ERROR;
+    d->code = ISO_CODE_TOO_LARGE;
+  }
+}
+
+/* Frees the task's realm (eval) or drops its evaluation (call), makes its
+ * DONE record (with its reply unless it was cancelled, or `stopping`: the
+ * shutdown's answer for what did not finish) and frees it. */
+static void finish_task(pool_worker* w, pool_task* t, int stopping) {
   assert(pool__on_worker(w));
-  if (job->realm != NULL && job->in->kind == ISO_JOB_EVAL) {
-    iso_realm_free(job->realm); /* its late op responses are dropped */
-  } else if (job->realm != NULL && is_warm(w, job->realm)) {
-    iso_realm_eval_cancel(job->realm, job); /* no-op once it called back */
+  if (t->realm != NULL && t->rec->kind == ISO_JOB_EVAL) {
+    iso_realm_free(t->realm); /* its late op responses are dropped */
+  } else if (t->realm != NULL && is_warm(w, t->realm)) {
+    iso_realm_eval_cancel(t->realm, t); /* no-op once it called back */
   }
-  job->realm = NULL;
-  pool__answer_result(w, job); /* unless someone answered it */
-  job_clear(job);
-  done_push(w, job);
-}
-
-/* Shutdown: answers the job shutting_down (unless someone answered it)
- * and gives it back. */
-static void give_back_unfinished(pool_worker* w, pool_job* job) {
-  assert(pool__on_worker(w));
-  pool__answer_stopping(job);
-  if (job->worker == NULL) {
-    job->worker = w; /* never started */
-    done_push(w, job);
-    return;
+  t->realm = NULL;
+  if (t->cancelled) {
+    give_back(w, t->rec, t->started_ns, NULL, 0, 0); /* answered: no reply */
+  } else if (stopping) {
+    give_back_stopping(w, t->rec, t->started_ns);
+  } else {
+    pool_reply r;
+    encode_reply(w, t, &r);
+    pool_rec_done* d = pool__rec_done_of(t->rec);
+    d->started_ns = t->started_ns;
+    d->finished_ns = pool__now();
+    d->reply = r.reply;
+    d->status = (uint8_t)r.status;
+    d->code = (uint16_t)r.code;
+    memcpy(d->note, r.note, sizeof(d->note));
+    done_push(w, &d->hdr);
   }
-  finish_job(w, job); /* frees its realm; the claim above stands */
+  t->rec = NULL; /* now the DONE record */
+  task_free(w, t);
 }
 
 static void send_done(pool_worker* w) {
   assert(pool__on_worker(w));
   if (w->ndone > 0) {
-    iso_bus_send(w->end, (void* const*)w->done, w->ndone);
+    if (iso_bus_send(w->end, (void* const*)w->done, w->ndone) != 0) {
+      for (size_t i = 0; i < w->ndone; i++) { /* the bus is closing */
+        pool__rec_up_free(w->done[i]);
+      }
+    }
     w->ndone = 0;
   }
 }
@@ -512,15 +697,15 @@ static void flush_cb(uv_prepare_t* h) {
   assert(pool__on_worker(w));
   check_condemned(w);
   int any = 0;
-  pool_job** pp = &w->active;
+  pool_task** pp = &w->active;
   while (*pp != NULL) {
-    pool_job* job = *pp;
-    if (job->settled) {
-      *pp = job->anext;
-      finish_job(w, job);
+    pool_task* t = *pp;
+    if (t->settled) {
+      *pp = t->anext;
+      finish_task(w, t, 0);
       any = 1;
     } else {
-      pp = &job->anext;
+      pp = &t->anext;
     }
   }
   if (any) {
@@ -583,13 +768,22 @@ static void reload(pool_worker* w) {
   pthread_mutex_unlock(&w->info_lock);
 }
 
-/* poolctl cancel answered some of this worker's jobs: they end here as
- * if their deadline had passed (the reply is already out). */
-static void settle_cancelled(pool_worker* w) {
-  for (pool_job* j = w->active; j != NULL; j = j->anext) {
-    if (!j->settled && atomic_load(&j->answered)) {
-      j->settled = 1;
-      j->status = ISO_ETIMEDOUT;
+/* A CANCEL record: the front answered the job (poolctl cancel, its
+ * client's connection closed). Its task ends here as if its deadline had
+ * passed, without a reply; one not here yet never starts. */
+static void cancel_task(pool_worker* w, const pool_rec_cancel* c) {
+  assert(pool__on_worker(w));
+  if (c->token.slot < w->nslots) {
+    w->cancelled[c->token.slot] = c->token.gen;
+  }
+  for (pool_task* t = w->active; t != NULL; t = t->anext) {
+    if (t->rec->token.slot == c->token.slot &&
+        t->rec->token.gen == c->token.gen) {
+      t->cancelled = 1;
+      if (!t->settled) {
+        t->settled = 1;
+        t->status = ISO_ETIMEDOUT;
+      }
     }
   }
 }
@@ -599,9 +793,6 @@ static void settle_cancelled(pool_worker* w) {
 static void control(pool_worker* w) {
   assert(pool__on_worker(w));
   int ctl = atomic_exchange(&w->ctl, 0);
-  if (ctl & POOL_CTL_CANCEL) {
-    settle_cancelled(w);
-  }
   if (ctl & POOL_CTL_RELOAD) {
     reload(w);
   }
@@ -615,13 +806,10 @@ static void control(pool_worker* w) {
 static void stop_jobs(pool_worker* w) {
   assert(pool__on_worker(w));
   while (w->active != NULL) {
-    pool_job* job = w->active;
-    w->active = job->anext;
-    if (job->settled && job->status == 0) {
-      finish_job(w, job); /* it made it: its value goes out */
-    } else {
-      give_back_unfinished(w, job);
-    }
+    pool_task* t = w->active;
+    w->active = t->anext;
+    /* one that made it: its value goes out */
+    finish_task(w, t, !(t->settled && t->status == 0));
   }
   send_done(w);
   uv_stop(&w->loop);
@@ -661,10 +849,16 @@ static void take_cb(void* const* items, size_t n, void* arg) {
     t->stopping = atomic_load(&w->stop);
   }
   for (size_t i = 0; i < n; i++) {
-    if (t->stopping) {
-      give_back_unfinished(w, items[i]);
+    pool_rec* r = items[i];
+    if (r->type == POOL_REC_CANCEL) {
+      cancel_task(w, (const pool_rec_cancel*)r);
+      free(r);
+    } else if (r->type != POOL_REC_TASK) {
+      pool__rec_down_free(r);
+    } else if (t->stopping) {
+      give_back_record(w, (pool_rec_task*)r, 1);
     } else {
-      start_job(w, items[i]);
+      start_task(w, (pool_rec_task*)r);
     }
   }
 }
@@ -774,7 +968,7 @@ static void maybe_recycle(pool_worker* w) {
   }
   pool__log(w->pool, "info", "worker %d: recycled (a fresh isolate)", w->id);
   atomic_store(&w->state, POOL_W_RUNNING);
-  pool__refill(w->pool, w, 0);
+  pool__refill(w->pool, w);
 }
 
 static void* worker_main(void* arg) {
@@ -835,12 +1029,19 @@ static void* worker_main(void* arg) {
   return NULL;
 }
 
-void pool__worker_init(pool_worker* w, iso_pool* pool, int id) {
+int pool__worker_init(pool_worker* w, iso_pool* pool, int id) {
   w->pool = pool;
   w->id = id;
+  w->nslots = (uint32_t)pool->opts.max_inflight_per_worker;
+  w->slots = calloc(w->nslots, sizeof(*w->slots));
+  w->cancelled = calloc(w->nslots, sizeof(*w->cancelled));
+  for (uint32_t i = 0; w->slots != NULL && i < w->nslots; i++) {
+    w->slots[i].next = i + 1; /* nslots: the end of the free list */
+  }
   pthread_mutex_init(&w->rt_lock, NULL);
   pthread_mutex_init(&w->info_lock, NULL);
   pthread_cond_init(&w->info_cond, NULL);
+  return w->slots != NULL && w->cancelled != NULL ? 0 : ISO_ENOMEM;
 }
 
 int pool__worker_start(pool_worker* w) {
@@ -904,7 +1105,14 @@ int pool__worker_stop(pool_worker* w, uint64_t until_ns) {
 
 void pool__worker_close(pool_worker* w) {
   assert(!pool__on_worker(w));
+  while (w->spare != NULL) {
+    pool_task* t = w->spare;
+    w->spare = t->anext;
+    free(t);
+  }
   free(w->done);
+  free(w->cancelled);
+  free(w->slots);
   pthread_mutex_destroy(&w->rt_lock);
   pthread_mutex_destroy(&w->info_lock);
   pthread_cond_destroy(&w->info_cond);

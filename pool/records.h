@@ -1,0 +1,121 @@
+/* records.h: what crosses between the front and the worker side: the
+ * records of a worker's bus, and nothing else.
+ *
+ * The front (dispatch.c, answer.c, admin.c, watchdog.c, pool.c, ops.c)
+ * and the worker side (worker.c: a worker thread, its isolate and its
+ * tasks) share no structure: the front's pool_job and the worker's
+ * pool_task never point at each other, and all traffic between them is
+ * one of these records, each a self-contained allocation that belongs to
+ * the sender until it is sent and to the receiver after (the receiver
+ * frees it). Today they move by pointer on a worker's bus (ipc/iso_bus.h,
+ * one message per batch, as before); issue 11's step 3b encodes each one
+ * as the array of the same name in /work/design11.md ("The link") and
+ * sends the bytes over ipc/iso_link.h instead, so a record holds only
+ * what can be written as bytes: numbers, byte strings, and a permission
+ * set (iso_perms, which 3b writes as its spec).
+ *
+ * A job on a worker is named by a token, the index and generation of the
+ * slot the front gave it in that worker's table (pool_worker.slots); the
+ * worker hands the token back in its DONE record and the front checks it
+ * (a stale or unknown token is logged and dropped, never used to find
+ * memory). Fields the design's arrays do not have are marked "(+)"; 3b
+ * adds them to the link's codec.
+ */
+#ifndef ISO_POOL_RECORDS_H
+#define ISO_POOL_RECORDS_H
+
+#include <stdint.h>
+
+#include "iso_buf.h"
+#include "iso_ops.h"
+
+/* A job's name on its worker: its slot in the worker's table on the front
+ * and the slot's generation (never 0 for a slot in use). */
+typedef struct pool_token {
+  uint32_t slot;
+  uint32_t gen;
+} pool_token;
+
+/* Every record starts with its type, one of the direction's enum. */
+typedef struct pool_rec {
+  uint8_t type;
+} pool_rec;
+
+/* front -> worker */
+typedef enum pool_rec_down {
+  POOL_REC_TASK = 1,
+  POOL_REC_CANCEL = 2,
+} pool_rec_down;
+
+/* worker -> front */
+typedef enum pool_rec_up {
+  POOL_REC_DONE = 1,
+} pool_rec_up;
+
+/* TASK: a job to run. `module`, `export_name`, `source`, `args` and `id`
+ * point into the record's own allocation (pool__rec_task_new copies
+ * them), so the worker needs nothing of the front's. */
+typedef struct pool_rec_task {
+  pool_rec hdr; /* POOL_REC_TASK */
+  pool_token token;
+  uint8_t kind;         /* iso_job_kind */
+  iso_str module;       /* {NULL, 0}: nil */
+  iso_str export_name;  /* {NULL, 0}: nil */
+  iso_str source;       /* {NULL, 0}: nil */
+  iso_bytes args;       /* a msgpack array */
+  uint64_t deadline_ns; /* uv_hrtime() time; carries sid's low bits */
+  int64_t sid;          /* the service's job number */
+  uint32_t perm_id;     /* 0 until the front interns permission sets */
+  iso_perms* perms;     /* what its ops may do (a reference the record
+                           owns and the worker takes) */
+  iso_bytes id;         /* (+) the client's id, raw msgpack ({NULL, 0}:
+                           nil), echoed in the reply */
+  uint64_t received_ns; /* (+) when the front took it: the reply's
+                           queue_us */
+  uint32_t timeout_ms;  /* (+) for the timeout's message */
+} pool_rec_task;
+
+/* CANCEL: the job was answered by someone else (poolctl cancel, its
+ * client's connection closed): the worker drops it, or never starts it
+ * if the record comes first. */
+typedef struct pool_rec_cancel {
+  pool_rec hdr; /* POOL_REC_CANCEL */
+  pool_token token;
+} pool_rec_cancel;
+
+/* DONE: the worker is done with the job: its answer, which the front
+ * gives if it wins the job's claim, or (status ISO_STATUS_NONE, no reply)
+ * only the job coming back. */
+typedef struct pool_rec_done {
+  pool_rec hdr; /* POOL_REC_DONE */
+  pool_token token;
+  uint8_t status;       /* the reply's iso_status; NONE: no reply */
+  uint16_t code;        /* ISO_STATUS_ERROR: its iso_proto_code */
+  uint64_t started_ns;  /* when the worker started it (0: never) */
+  uint64_t finished_ns; /* when it was finished */
+  iso_buf reply;        /* the encoded reply map (owned) */
+  char note[160];       /* (+) not fulfilled: "name: message", for
+                           poolctl workers' last_error; "" otherwise */
+} pool_rec_done;
+
+/* pool__rec_task_new: constructor; a TASK record with `from`'s fields,
+ * its strings and bytes copied into the record's own allocation and a
+ * new reference to from->perms. Returns NULL when out of memory.
+ * pool__rec_task_free: destructor; accepts NULL. Thread: any. */
+pool_rec_task* pool__rec_task_new(const pool_rec_task* from);
+void pool__rec_task_free(pool_rec_task* t);
+
+/* pool__rec_done_of: turns a TASK record, once its worker has read what
+ * it needs, into the DONE record for its job (same token, nothing else
+ * set), in the same allocation, which pool__rec_task_new made large
+ * enough: a job then costs one allocation each way, not two. Thread: the
+ * worker's. */
+pool_rec_done* pool__rec_done_of(pool_rec_task* t);
+
+/* pool__rec_down_free, pool__rec_up_free: destructors of any record of
+ * that direction (one that was never delivered, or once read). Accept
+ * NULL. Thread: any. */
+void pool__rec_down_free(pool_rec* r);
+void pool__rec_up_free(pool_rec* r);
+
+#endif /* ISO_POOL_RECORDS_H */
