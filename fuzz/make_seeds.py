@@ -115,6 +115,18 @@ def key_bomb(levels):
     return Raw(b"\x81" * levels + b + b"\xc0" * levels)
 
 
+def link(chan, *records, head=True):
+    """A fuzz_link_decode input: the mode byte (channel 1..4, and 4 when
+    the harness is to put the link header in front), then the records."""
+    return Raw(bytes([(chan - 1) | (4 if head else 0)]) +
+               b"".join(mp(r) for r in records))
+
+
+# the link's channels (ipc/iso_link.h, iso_link_chan)
+FRONT_JOBS, WORKER_JOBS, WORKER_OPS, FRONT_OPS = 1, 2, 3, 4
+REPLY = mp({"status": "fulfilled", "value": [1, "x"], "stats": {"worker": 0}})
+
+
 CALL = {"v": 1, "id": 7, "kind": "call", "module": "lib/math.js",
         "export": "add", "args": [2, 3], "timeout_ms": 1000}
 
@@ -257,6 +269,44 @@ SEEDS = {
         "trailing_comma": b"[1,]",
         "bom": b"\xef\xbb\xbf1",
         "not_utf8": b'"\xff"',
+    },
+    # the link's records: what the front reads from a pool process (and a
+    # pool process from the front), the header put in front by the harness
+    "link_decode": {
+        "tasks": link(FRONT_JOBS,
+                      [1, 7, 3, 2, "lib/math.js", "add", None, [2, 3],
+                       123456789, 99, 4, [["data", "x/y"], False, True],
+                       "job-7", 123000000, 30000],
+                      [1, 8, 0, 1, None, None, "export default 1", [], 1, 2,
+                       3, None, None, 1, 0],
+                      [1, 9, 1, 1, "a.js", None, "", [None], 1, 2, 3, None,
+                       {"n": [1]}, 1, 5]),
+        "controls": link(FRONT_JOBS, [2, 7, 3], [3, "a.js"], [3, ""], [4],
+                         [5, 5000]),
+        "done": link(WORKER_JOBS,
+                     [16, 7, 3, 1, 0, 10, 20, REPLY, None],
+                     [16, 8, 1, 3, 3, 5, 5, mp({"status": "error",
+                                                "code": "timeout"}),
+                      "Error: timed out"],
+                     [16, 9, 2, 0, 0, 0, 7, None, None]),
+        "worker_events": link(WORKER_JOBS, [17, 1048576, 536870912, 3,
+                                            "TypeError: x"],
+                              [17, 1, 2, 0, None], [18, 2], [19, 1], [20]),
+        "ops": link(WORKER_OPS, [32, 12, 4096, 2, 5, 4, ["hits", 1]],
+                    [32, 0, 1, 1, 0, 0, []]),
+        "op_results": link(FRONT_OPS, [48, 4096, 2, 5, 0, {"bytes": 5}],
+                           [48, 1, 1, 1, 2, "no such file"],
+                           [48, 1, 1, 1, 0, None]),
+        "wrong_channel": link(WORKER_JOBS, [1, 7, 3, 2, "m", "e", None, [],
+                                            1, 2, 3, None, None, 0, 0]),
+        "deep_args": link(WORKER_OPS, [32, 0, 0, 0, 0, 0, nest(127, 1)]),
+        "bad_reply": link(WORKER_JOBS,
+                          [16, 7, 3, 1, 0, 10, 20,
+                           Raw(b"\xc4\x04\x81\xa1\xff\xc0"), None]),
+        "truncated": Raw(bytes([5]) + b"\x9f\x01\x07"),
+        "no_header": link(FRONT_JOBS, [4], head=False),
+        "other_header": link(FRONT_JOBS, ["isopool-link", 2, 0], [4],
+                             head=False),
     },
     "msgpack_to_json": {
         "scalars": [None, True, False, 0, -1, 127, -32, 255, 65536, 2**63,

@@ -17,7 +17,7 @@ shift 2
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(proto_decode reply_decode admin_decode admin_reply
-           json_to_msgpack msgpack_to_json v8_values)
+           json_to_msgpack msgpack_to_json link_decode v8_values)
 fi
 mkdir -p "$build/fuzz-artifacts" "$build/fuzz-logs"
 failed=0

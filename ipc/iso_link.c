@@ -322,6 +322,19 @@ int iso_link_send(iso_link* l, const void* bytes, size_t n) {
   return rc;
 }
 
+/* The codec's (iso_link_msg.c) record, sent. */
+int iso_link_send_rec(iso_link* link, const iso_link_rec* rec) {
+  uint8_t small[256];
+  iso_buf b;
+  iso_buf_init_with(&b, small, sizeof small);
+  int rc = iso_link_put(&b, rec);
+  if (rc == 0) {
+    rc = iso_link_send(link, b.data, b.len);
+  }
+  iso_buf_close(&b);
+  return rc;
+}
+
 /* ---- the peer ------------------------------------------------------------ */
 
 static void report(iso_link* l, iso_link_event ev) {

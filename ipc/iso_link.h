@@ -66,6 +66,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "iso_buf.h"
+#include "iso_perm_req.h"
+#include "iso_proto.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -166,6 +170,284 @@ int iso_link_peer_pid(const iso_link* link);
  * No callback of the link runs after it returns. Accepts NULL.
  * Thread: not a callback of this link. */
 void iso_link_free(iso_link* link);
+
+/* ---- the records (iso_link_msg.c) ---------------------------------------
+ *
+ * A message is the link header, then records, each one msgpack array
+ * whose first element is its kind (docs/link.md has the same table):
+ *
+ *   header  [ "isopool-link", ISO_LINK_VERSION, layout ]   (iso_link_head)
+ *
+ *   front -> worker, jobs link (ISO_LINK_FRONT_JOBS)
+ *   TASK      [1, slot, gen, kind, module|nil, export|nil, source|nil,
+ *              args (an array), deadline_ns, sid, perm_id, perms|nil,
+ *              id|nil, received_ns, timeout_ms]
+ *   CANCEL    [2, slot, gen]
+ *   RELOAD    [3, spec]                       ("" for every module)
+ *   RECYCLE   [4]
+ *   STOP      [5, grace_ms]
+ *   worker -> front, jobs link (ISO_LINK_WORKER_JOBS)
+ *   DONE      [16, slot, gen, status, code, started_ns, finished_ns,
+ *              reply (bin: one msgpack map, the job's reply)|nil,
+ *              note|nil]
+ *   INFO      [17, heap_used, heap_limit, warm_modules, last_error|nil]
+ *   RELOADED  [18, n]
+ *   STATE     [19, state]
+ *   READY     [20]
+ *   worker -> front, ops link (ISO_LINK_WORKER_OPS)
+ *   OP        [32, op, promise, realm, tag, perm_id, args (an array)]
+ *   front -> worker, ops link (ISO_LINK_FRONT_OPS)
+ *   OP_RESULT [48, promise, realm, tag, err, result]
+ *
+ * Integers are unsigned, within 32 bits but for the *_ns, sid and heap
+ * fields (64); times are CLOCK_MONOTONIC nanoseconds, which every process
+ * on a machine shares. perms is [read, write, env], each false, true or
+ * an array of names (iso_link_put_perms). An OP_RESULT's err is 0 with
+ * its result one msgpack value, or an op error class (ops/'s iso_op_err)
+ * with its result a string, the message. Kinds are unique across the
+ * four channels, so a record on the wrong link is named as such.
+ *
+ * `layout` is a hash of the tables the codec is made of (kinds, fields,
+ * types, bounds): a front and a pool process whose records differ in any
+ * way refuse each other's first message, naming both layouts, even when
+ * nobody remembered to raise ISO_LINK_VERSION.
+ *
+ * The decoder is for bytes from a process that may be compromised: it
+ * reads with codec/iso_mp.h's bounded reader, allocates nothing, copies
+ * nothing (strings and raw values point into the message), and refuses
+ * with ISO_EPROTO and a reason anything a well-behaved peer would not
+ * send: a wrong header, an unknown kind or one of another channel, a
+ * wrong field count, a field of the wrong type or out of its bounds, a
+ * name or text that is not UTF-8 (names also without NUL bytes), a raw
+ * value that is not exactly one well-formed msgpack value of its type
+ * nesting at most ISO_LINK_MAX_DEPTH deep, a reply map holding a string
+ * that is not UTF-8 (it goes to a client as it is), and the rules between
+ * fields (a call names a module and an export; an eval has a module or a
+ * source, and no export; an error has a job code and nothing else has
+ * one; a DONE without a status, the job only coming back, has no reply,
+ * and every other has one; a job does not finish before it starts; an
+ * op's error message is a string). What records mean (a slot the front
+ * used, an op in the table, a perm_id it granted) is the front's to
+ * check. */
+
+#define ISO_LINK_VERSION 1
+/* Nesting of a raw value (args, a reply map, an op's args and result),
+ * counting the value itself: a JavaScript value converts at most 100
+ * deep (isolate/), and a reply map holds one. */
+#define ISO_LINK_MAX_DEPTH 128
+/* Bytes of a text field (INFO's last_error, DONE's note, an op error's
+ * message). */
+#define ISO_LINK_MAX_TEXT 4096
+/* A RELOAD's spec and a TASK's module: as the job protocol's. */
+#define ISO_LINK_MAX_NAME ISO_PROTO_MAX_MODULE
+/* perms: names per kind, bytes per name. */
+#define ISO_LINK_MAX_PERM_ENTRIES 1024
+#define ISO_LINK_MAX_PERM_ENTRY ISO_PROTO_MAX_PERM_ENTRY
+/* STOP's grace_ms, as the admin protocol's. */
+#define ISO_LINK_MAX_GRACE_MS 3600000
+/* An OP_RESULT's err: ops/'s classes fit well below. */
+#define ISO_LINK_MAX_OP_ERR 63
+
+/* X(enum suffix, value, channel suffix): the kinds, by channel. */
+#define ISO_LINK_KIND_TABLE(X) \
+  X(TASK, 1, FRONT_JOBS)       \
+  X(CANCEL, 2, FRONT_JOBS)     \
+  X(RELOAD, 3, FRONT_JOBS)     \
+  X(RECYCLE, 4, FRONT_JOBS)    \
+  X(STOP, 5, FRONT_JOBS)       \
+  X(DONE, 16, WORKER_JOBS)     \
+  X(INFO, 17, WORKER_JOBS)     \
+  X(RELOADED, 18, WORKER_JOBS) \
+  X(STATE, 19, WORKER_JOBS)    \
+  X(READY, 20, WORKER_JOBS)    \
+  X(OP, 32, WORKER_OPS)        \
+  X(OP_RESULT, 48, FRONT_OPS)
+
+typedef enum iso_link_kind {
+#define ISO_LINK_KIND_ENUM(e, v, chan) ISO_LINK_##e = v,
+  ISO_LINK_KIND_TABLE(ISO_LINK_KIND_ENUM)
+#undef ISO_LINK_KIND_ENUM
+} iso_link_kind;
+
+/* What a link carries, by who sends it and on which link. */
+typedef enum iso_link_chan {
+  ISO_LINK_FRONT_JOBS = 1, /* TASK CANCEL RELOAD RECYCLE STOP */
+  ISO_LINK_WORKER_JOBS,    /* DONE INFO RELOADED STATE READY */
+  ISO_LINK_WORKER_OPS,     /* OP */
+  ISO_LINK_FRONT_OPS       /* OP_RESULT */
+} iso_link_chan;
+
+/* X(enum suffix, name): a worker's states, as STATE reports them. */
+#define ISO_LINK_WSTATE_TABLE(X) \
+  X(STARTING, "starting")        \
+  X(RUNNING, "running")          \
+  X(RECYCLING, "recycling")      \
+  X(RETIRING, "retiring")        \
+  X(STOPPED, "stopped")
+
+typedef enum iso_link_wstate {
+#define ISO_LINK_WSTATE_ENUM(e, name) ISO_LINK_W_##e,
+  ISO_LINK_WSTATE_TABLE(ISO_LINK_WSTATE_ENUM)
+#undef ISO_LINK_WSTATE_ENUM
+      ISO_LINK_W_COUNT
+} iso_link_wstate;
+
+/* The records' fields. Strings and raw values are views into the decoded
+ * message (or the caller's, to encode); {NULL, 0} is nil where nil is
+ * allowed. */
+typedef struct iso_link_task {
+  uint32_t slot, gen;   /* the front's name for the job on this worker */
+  iso_job_kind kind;    /* ISO_JOB_EVAL or ISO_JOB_CALL */
+  iso_str module;       /* the module's URL, or nil (an eval's source) */
+  iso_str export_name;  /* a call's export; nil for an eval */
+  iso_str source;       /* the module's text, or nil (its file's) */
+  iso_bytes args;       /* one msgpack array */
+  uint64_t deadline_ns; /* CLOCK_MONOTONIC */
+  uint64_t sid;         /* the service's job number */
+  uint32_t perm_id;     /* the permission set it runs with */
+  iso_bytes perms;      /* that set ([read, write, env]) the first time
+                           perm_id goes to this worker, else nil */
+  iso_bytes id;         /* the client's id (one msgpack value), echoed in
+                           the reply; nil: none */
+  uint64_t received_ns; /* when the front took it (the reply's queue_us) */
+  uint32_t timeout_ms;  /* its timeout, for the timeout's message */
+} iso_link_task;
+
+typedef struct iso_link_cancel {
+  uint32_t slot, gen;
+} iso_link_cancel;
+
+typedef struct iso_link_reload {
+  iso_str spec; /* a module's URL, or "" for every module */
+} iso_link_reload;
+
+typedef struct iso_link_stop {
+  uint32_t grace_ms;
+} iso_link_stop;
+
+typedef struct iso_link_done {
+  uint32_t slot, gen;
+  iso_status status;   /* FULFILLED, REJECTED or ERROR; NONE: the job only
+                          comes back (someone else answered it) */
+  iso_proto_code code; /* ERROR: a job code; else ISO_CODE_UNKNOWN (0) */
+  uint64_t started_ns; /* 0: it never started */
+  uint64_t finished_ns;
+  iso_bytes reply; /* one msgpack map: the job's reply, sent on as it is;
+                      nil exactly when status is NONE */
+  iso_str note;    /* not fulfilled: "name: message", for poolctl
+                      workers' last_error; nil: none */
+} iso_link_done;
+
+typedef struct iso_link_info {
+  uint64_t heap_used, heap_limit; /* bytes */
+  uint32_t warm_modules;
+  iso_str last_error; /* nil: none yet */
+} iso_link_info;
+
+typedef struct iso_link_reloaded {
+  uint32_t n; /* warm realms dropped */
+} iso_link_reloaded;
+
+typedef struct iso_link_state {
+  iso_link_wstate state;
+} iso_link_state;
+
+typedef struct iso_link_op {
+  uint32_t op; /* its index in the op table */
+  uint32_t promise, realm, tag, perm_id;
+  iso_bytes args; /* one msgpack array */
+} iso_link_op;
+
+typedef struct iso_link_op_result {
+  uint32_t promise, realm, tag;
+  uint32_t err;     /* 0, or an op error class (1 .. ISO_LINK_MAX_OP_ERR) */
+  iso_bytes result; /* err 0: one msgpack value; else a str, the message */
+} iso_link_op_result;
+
+/* One record: `kind` says which member of u it is (RECYCLE and READY
+ * have none). */
+typedef struct iso_link_rec {
+  iso_link_kind kind;
+  union {
+    iso_link_task task;
+    iso_link_cancel cancel;
+    iso_link_reload reload;
+    iso_link_stop stop;
+    iso_link_done done;
+    iso_link_info info;
+    iso_link_reloaded reloaded;
+    iso_link_state state;
+    iso_link_op op;
+    iso_link_op_result op_result;
+  } u;
+} iso_link_rec;
+
+/* iso_link_head: the header every message starts with, to give as
+ * iso_link_opts.head (*len bytes, static). Thread: any. */
+const uint8_t* iso_link_head(size_t* len);
+
+/* iso_link_kind_name: "TASK", ...; NULL for a value that is not a kind.
+ * iso_link_wstate_name: "running", ...; NULL likewise. Static strings.
+ * Thread: any. */
+const char* iso_link_kind_name(iso_link_kind kind);
+const char* iso_link_wstate_name(iso_link_wstate state);
+
+/* iso_link_put: appends rec, encoded, to out (records are concatenated;
+ * iso_link_send sends them). Names and raw values are written as given
+ * (the caller's come from a checked request or its own encoder); text
+ * fields are made valid UTF-8 (U+FFFD). Returns 0; ISO_EINVAL for a kind
+ * this build does not know, a raw value that is not optional but absent,
+ * or a record the rules between fields refuse (out then as it was);
+ * ISO_ENOMEM (likewise). Thread: any. */
+int iso_link_put(iso_buf* out, const iso_link_rec* rec);
+
+/* iso_link_send_rec: iso_link_put into a buffer of its own, then
+ * iso_link_send. Returns as they do. Thread: any. */
+int iso_link_send_rec(iso_link* link, const iso_link_rec* rec);
+
+/* A reader of one message's records (caller-owned; borrows the message,
+ * which must outlive what it hands out). */
+typedef struct iso_link_rd {
+  const uint8_t* p;
+  const uint8_t* end;
+  iso_link_chan chan;
+  size_t index; /* records read */
+} iso_link_rd;
+
+/* iso_link_rd_init: a reader of the message [msg, msg+len) from a link
+ * carrying chan; checks the header. Returns 0, or ISO_EPROTO with `err`
+ * saying why (another program, another version, another layout).
+ * Thread: any. */
+int iso_link_rd_init(iso_link_rd* rd,
+                     iso_link_chan chan,
+                     const uint8_t* msg,
+                     size_t len,
+                     char* err,
+                     size_t errlen);
+
+/* iso_link_rd_next: the next record into *rec. Returns 1 (a record), 0
+ * (no more), or ISO_EPROTO with `err` naming the record (its index, from
+ * 1, and kind), the field and what is wrong; after an error the rest of
+ * the message cannot be read. Thread: any. */
+int iso_link_rd_next(iso_link_rd* rd,
+                     iso_link_rec* rec,
+                     char* err,
+                     size_t errlen);
+
+/* iso_link_put_perms: appends a permission set as TASK's perms carries
+ * it: [read, write, env], each false (nothing), true (all the service
+ * grants) or an array of names. Returns 0 or ISO_ENOMEM. Thread: any. */
+int iso_link_put_perms(iso_buf* out, const iso_perm_req* perms);
+
+/* iso_link_get_perms: reads a decoded TASK's perms into *out (present 1),
+ * with the names as views into the message, stored in items[0 .. cap).
+ * Returns 0; ISO_ETOOBIG when cap is too small (3 *
+ * ISO_LINK_MAX_PERM_ENTRIES always does); ISO_EPROTO for bytes that are
+ * not a perms value. Thread: any. */
+int iso_link_get_perms(iso_bytes perms,
+                       iso_perm_req* out,
+                       iso_str* items,
+                       size_t cap);
 
 #ifdef __cplusplus
 }

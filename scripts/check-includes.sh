@@ -58,6 +58,7 @@ tests/test_client.c nng/* runs its own NNG REP0 server: the other end of the cli
 tests/test_sandbox.c nng/* a connected ipc:// pair under the filter, as a pool process holds its sockets
 tests/test_poolctl_admin.c nng/* a fake admin socket for poolctl: its own NNG REP0 server
 bench/op_bench.c nng/* its baseline is the bare NNG inproc round trip, with nothing of isopool around it
+bench/link_bench.c nng/* its baseline is the bare NNG PAIR1 round trip, inproc and ipc, with nothing of isopool around it
 tests/test_metrics.c metrics.h builds pool/metrics.c from source, alone (no V8, no rest of pool)
 tests/test_registry.c ops_private.h checks the tables ops/ shares inside (errno to class, the codes of the path normaliser) row by row
 '

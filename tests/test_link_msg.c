@@ -1,0 +1,830 @@
+/* test_link_msg.c: the link's records (ipc/iso_link_msg.c): every kind
+ * written and read back, the header, and every refusal, each a row
+ * (message written with msg_spec.h's parts, after the link header).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "iso_buf.h"
+#include "iso_err.h"
+#include "iso_link.h"
+#include "iso_mp.h"
+#include "iso_utf8.h"
+#include "json_check.h"
+#include "msg_spec.h"
+#include "tap.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* A message: the link header, then spec's bytes (msg_spec.h). */
+static iso_buf link_msg(const char* spec) {
+  size_t hl;
+  const uint8_t* head = iso_link_head(&hl);
+  iso_buf b;
+  iso_buf_init(&b);
+  iso_buf_append(&b, head, hl);
+  if (spec != NULL && spec[0] != '\0') {
+    iso_buf body = msg(spec);
+    iso_buf_append(&b, body.data, body.len);
+    iso_buf_close(&body);
+  }
+  return b;
+}
+
+/* Reads every record of [p, p+n) from chan into recs (up to cap). Returns
+ * the count, or the error with err filled. */
+static int read_all(iso_link_chan chan,
+                    const uint8_t* p,
+                    size_t n,
+                    iso_link_rec* recs,
+                    int cap,
+                    char* err,
+                    size_t errlen) {
+  iso_link_rd rd;
+  err[0] = '\0';
+  int rc = iso_link_rd_init(&rd, chan, p, n, err, errlen);
+  if (rc != 0) {
+    return rc;
+  }
+  int count = 0;
+  iso_link_rec scratch;
+  for (;;) {
+    rc = iso_link_rd_next(&rd, count < cap ? &recs[count] : &scratch, err,
+                          errlen);
+    if (rc <= 0) {
+      return rc < 0 ? rc : count;
+    }
+    count++;
+  }
+}
+
+static iso_str S(const char* s) {
+  return iso_str_of(s);
+}
+
+static iso_bytes B(const iso_buf* b) {
+  return (iso_bytes){b->data, b->len};
+}
+
+/* ---- the samples: one or more records of every kind ---------------------- */
+
+typedef struct sample {
+  iso_link_chan chan;
+  iso_link_rec rec;
+} sample;
+
+static iso_buf g_args, g_reply, g_perms, g_result, g_errmsg, g_opargs, g_id;
+
+static int make_samples(sample* s) {
+  g_args = mp_of("[1, \"two\", {\"three\": [3]}]");
+  g_reply = mp_of("{\"status\": \"fulfilled\", \"value\": \"héllo\"}");
+  g_result = mp_of("{\"bytes\": 5}");
+  g_errmsg = mp_of("\"no such file: a/b\"");
+  g_opargs = mp_of("[\"hits\", 1]");
+  g_id = mp_of("{\"job\": \"a-1\"}");
+  iso_buf_init(&g_perms);
+  iso_str reads[2] = {S("data"), S("cache/x")};
+  iso_perm_req pr = {.present = 1,
+                     .read = {ISO_PERM_ASK_LIST, 2, reads},
+                     .write = {ISO_PERM_ASK_NOTHING},
+                     .env = {ISO_PERM_ASK_ALL}};
+  CHECK_EQ(iso_link_put_perms(&g_perms, &pr), 0);
+  int n = 0;
+  s[n++] =
+      (sample){ISO_LINK_FRONT_JOBS,
+               {ISO_LINK_TASK, .u.task = {.slot = 7,
+                                          .gen = 3,
+                                          .kind = ISO_JOB_CALL,
+                                          .module = S("file:///m/a.js"),
+                                          .export_name = S("run"),
+                                          .args = B(&g_args),
+                                          .deadline_ns = 123456789012345ull,
+                                          .sid = 99,
+                                          .perm_id = 4,
+                                          .perms = B(&g_perms),
+                                          .id = B(&g_id),
+                                          .received_ns = 12345600000ull,
+                                          .timeout_ms = 30000}}};
+  s[n++] =
+      (sample){ISO_LINK_FRONT_JOBS,
+               {ISO_LINK_TASK, .u.task = {.slot = UINT32_MAX,
+                                          .gen = 0,
+                                          .kind = ISO_JOB_EVAL,
+                                          .source = S("export default 1 + 1;"),
+                                          .args = B(&g_args),
+                                          .deadline_ns = 1}}};
+  s[n++] = (sample){ISO_LINK_FRONT_JOBS,
+                    {ISO_LINK_TASK, .u.task = {.kind = ISO_JOB_EVAL,
+                                               .module = S("b.js"),
+                                               .source = S(""),
+                                               .args = B(&g_args)}}};
+  s[n++] = (sample){ISO_LINK_FRONT_JOBS,
+                    {ISO_LINK_CANCEL, .u.cancel = {.slot = 7, .gen = 3}}};
+  s[n++] = (sample){ISO_LINK_FRONT_JOBS,
+                    {ISO_LINK_RELOAD, .u.reload = {.spec = S("a.js")}}};
+  s[n++] = (sample){ISO_LINK_FRONT_JOBS,
+                    {ISO_LINK_RELOAD, .u.reload = {.spec = S("")}}};
+  s[n++] = (sample){ISO_LINK_FRONT_JOBS, {ISO_LINK_RECYCLE}};
+  s[n++] = (sample){ISO_LINK_FRONT_JOBS,
+                    {ISO_LINK_STOP, .u.stop = {.grace_ms = 5000}}};
+  s[n++] = (sample){ISO_LINK_WORKER_JOBS,
+                    {ISO_LINK_DONE, .u.done = {.slot = 7,
+                                               .gen = 3,
+                                               .status = ISO_STATUS_FULFILLED,
+                                               .started_ns = 10,
+                                               .finished_ns = 20,
+                                               .reply = B(&g_reply)}}};
+  s[n++] = (sample){ISO_LINK_WORKER_JOBS,
+                    {ISO_LINK_DONE, .u.done = {.status = ISO_STATUS_ERROR,
+                                               .code = ISO_CODE_TIMEOUT,
+                                               .started_ns = 5,
+                                               .finished_ns = 5,
+                                               .reply = B(&g_reply),
+                                               .note = S("Error: x")}}};
+  s[n++] =
+      (sample){ISO_LINK_WORKER_JOBS,
+               {ISO_LINK_DONE,
+                .u.done = {.slot = 1, .gen = 2, .status = ISO_STATUS_NONE}}};
+  s[n++] =
+      (sample){ISO_LINK_WORKER_JOBS,
+               {ISO_LINK_INFO, .u.info = {.heap_used = 1 << 20,
+                                          .heap_limit = (uint64_t)512 << 20,
+                                          .warm_modules = 3,
+                                          .last_error = S("TypeError: x")}}};
+  s[n++] = (sample){ISO_LINK_WORKER_JOBS,
+                    {ISO_LINK_INFO, .u.info = {.heap_used = 1}}};
+  s[n++] = (sample){ISO_LINK_WORKER_JOBS,
+                    {ISO_LINK_RELOADED, .u.reloaded = {.n = 2}}};
+  s[n++] =
+      (sample){ISO_LINK_WORKER_JOBS,
+               {ISO_LINK_STATE, .u.state = {.state = ISO_LINK_W_RECYCLING}}};
+  s[n++] = (sample){ISO_LINK_WORKER_JOBS, {ISO_LINK_READY}};
+  s[n++] = (sample){ISO_LINK_WORKER_OPS,
+                    {ISO_LINK_OP, .u.op = {.op = 12,
+                                           .promise = 4096,
+                                           .realm = 2,
+                                           .tag = 5,
+                                           .perm_id = 4,
+                                           .args = B(&g_opargs)}}};
+  s[n++] = (sample){
+      ISO_LINK_FRONT_OPS,
+      {ISO_LINK_OP_RESULT,
+       .u.op_result = {
+           .promise = 4096, .realm = 2, .tag = 5, .result = B(&g_result)}}};
+  s[n++] = (sample){
+      ISO_LINK_FRONT_OPS,
+      {ISO_LINK_OP_RESULT,
+       .u.op_result = {.promise = 1, .err = 2, .result = B(&g_errmsg)}}};
+  return n;
+}
+
+static void free_samples(void) {
+  iso_buf_close(&g_args);
+  iso_buf_close(&g_reply);
+  iso_buf_close(&g_perms);
+  iso_buf_close(&g_result);
+  iso_buf_close(&g_errmsg);
+  iso_buf_close(&g_opargs);
+  iso_buf_close(&g_id);
+}
+
+static int str_eq(iso_str a, iso_str b) {
+  return (a.ptr == NULL) == (b.ptr == NULL) && a.len == b.len &&
+         (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+static int bytes_eq(iso_bytes a, iso_bytes b) {
+  return (a.data == NULL) == (b.data == NULL) && a.len == b.len &&
+         (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
+}
+
+/* ---- cases --------------------------------------------------------------- */
+
+/* Every sample written alone, read back: the same kind and fields, and
+ * written again, the same bytes. */
+static void t_round_trip_every_kind(void) {
+  sample s[32];
+  int n = make_samples(s);
+  int kinds_seen[64] = {0};
+  for (int i = 0; i < n; i++) {
+    iso_buf m = link_msg(NULL);
+    size_t start = m.len;
+    CHECK_EQ(iso_link_put(&m, &s[i].rec), 0);
+    iso_link_rec got[2];
+    char err[256];
+    CHECK_EQ(read_all(s[i].chan, m.data, m.len, got, 2, err, sizeof err), 1);
+    if (err[0] != '\0') {
+      fprintf(stderr, "  sample %d: %s\n", i, err);
+    }
+    CHECK_EQ(got[0].kind, s[i].rec.kind);
+    iso_buf again;
+    iso_buf_init(&again);
+    CHECK_EQ(iso_link_put(&again, &got[0]), 0);
+    CHECK(again.len == m.len - start &&
+          memcmp(again.data, m.data + start, again.len) == 0);
+    kinds_seen[got[0].kind] = 1;
+    iso_buf_close(&again);
+    iso_buf_close(&m);
+  }
+#define SEEN(e, v, chan) CHECK(kinds_seen[v]);
+  ISO_LINK_KIND_TABLE(SEEN)
+#undef SEEN
+  free_samples();
+}
+
+/* The fields themselves, for the two richest kinds; strings and raw
+ * values point into the message. */
+static void t_fields_read_back(void) {
+  sample s[32];
+  make_samples(s);
+  iso_buf m = link_msg(NULL);
+  CHECK_EQ(iso_link_put(&m, &s[0].rec), 0); /* a call TASK */
+  CHECK_EQ(iso_link_put(&m, &s[1].rec), 0); /* an eval TASK */
+  iso_link_rec r[2];
+  char err[256];
+  CHECK_EQ(read_all(ISO_LINK_FRONT_JOBS, m.data, m.len, r, 2, err, sizeof err),
+           2);
+  const iso_link_task *a = &r[0].u.task, *want = &s[0].rec.u.task;
+  CHECK_EQ(a->slot, 7);
+  CHECK_EQ(a->gen, 3);
+  CHECK_EQ(a->kind, ISO_JOB_CALL);
+  CHECK(str_eq(a->module, want->module));
+  CHECK(str_eq(a->export_name, want->export_name));
+  CHECK(a->source.ptr == NULL);
+  CHECK(bytes_eq(a->args, want->args));
+  CHECK(a->args.data > m.data && a->args.data < m.data + m.len);
+  CHECK(a->deadline_ns == 123456789012345ull);
+  CHECK_EQ(a->sid, 99);
+  CHECK_EQ(a->perm_id, 4);
+  CHECK(bytes_eq(a->perms, want->perms));
+  CHECK(bytes_eq(a->id, want->id));
+  CHECK(a->received_ns == 12345600000ull);
+  CHECK_EQ(a->timeout_ms, 30000);
+  const iso_link_task* b = &r[1].u.task;
+  CHECK_EQ(b->slot, UINT32_MAX);
+  CHECK(b->module.ptr == NULL && b->export_name.ptr == NULL);
+  CHECK(b->perms.data == NULL && b->id.data == NULL);
+  CHECK(str_eq(b->source, S("export default 1 + 1;")));
+  iso_buf_close(&m);
+
+  m = link_msg(NULL);
+  CHECK_EQ(iso_link_put(&m, &s[8].rec), 0);  /* a DONE */
+  CHECK_EQ(iso_link_put(&m, &s[11].rec), 0); /* an INFO */
+  CHECK_EQ(read_all(ISO_LINK_WORKER_JOBS, m.data, m.len, r, 2, err, sizeof err),
+           2);
+  CHECK_EQ(r[0].u.done.status, ISO_STATUS_FULFILLED);
+  CHECK_EQ(r[0].u.done.code, ISO_CODE_UNKNOWN);
+  CHECK_EQ(r[0].u.done.finished_ns, 20);
+  CHECK(bytes_eq(r[0].u.done.reply, s[8].rec.u.done.reply));
+  CHECK_EQ(r[1].u.info.heap_limit, (uint64_t)512 << 20);
+  CHECK(str_eq(r[1].u.info.last_error, S("TypeError: x")));
+  iso_buf_close(&m);
+  free_samples();
+}
+
+/* Many records in one message come back in order; a message with none is
+ * fine. */
+static void t_batch(void) {
+  iso_buf m = link_msg(NULL);
+  for (uint32_t i = 0; i < 1000; i++) {
+    iso_link_rec r = {ISO_LINK_CANCEL, .u.cancel = {.slot = i, .gen = i * 3}};
+    CHECK_EQ(iso_link_put(&m, &r), 0);
+  }
+  iso_link_rd rd;
+  char err[128];
+  CHECK_EQ(iso_link_rd_init(&rd, ISO_LINK_FRONT_JOBS, m.data, m.len, err,
+                            sizeof err),
+           0);
+  iso_link_rec r;
+  uint32_t n = 0;
+  int rc;
+  while ((rc = iso_link_rd_next(&rd, &r, err, sizeof err)) == 1) {
+    CHECK_EQ(r.u.cancel.slot, n);
+    CHECK_EQ(r.u.cancel.gen, n * 3);
+    n++;
+  }
+  CHECK_EQ(rc, 0);
+  CHECK_EQ(n, 1000);
+  iso_buf_close(&m);
+  iso_buf e = link_msg(NULL);
+  CHECK_EQ(read_all(ISO_LINK_FRONT_JOBS, e.data, e.len, &r, 1, err, sizeof err),
+           0);
+  iso_buf_close(&e);
+}
+
+/* The header: another program, another version, another layout, each
+ * said; the same header written in longer forms is the same header. */
+static void t_header(void) {
+  size_t hl;
+  const uint8_t* head = iso_link_head(&hl);
+  CHECK(hl >= 15 && hl <= 32);
+  char err[256];
+  iso_link_rd rd;
+  struct {
+    const char* spec;
+    const char* want;
+  } rows[] = {
+      {"", "not a link message"},
+      {"H:c1", "not a link message"},
+      {"J:[\"isopool-lonk\", 1, 0]", "not a link message"},
+      {"J:{\"isopool-link\": 1}", "not a link message"},
+      {"J:[\"isopool-link\", 2, 0]", "link version 2, this build 1"},
+      {"J:[\"isopool-link\", 1, 12345]", "different builds"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    iso_buf b = msg(rows[i].spec[0] ? rows[i].spec : "H:");
+    CHECK_EQ(iso_link_rd_init(&rd, ISO_LINK_FRONT_JOBS, b.data, b.len, err,
+                              sizeof err),
+             ISO_EPROTO);
+    CHECK_CONTAINS(err, rows[i].want);
+    iso_buf_close(&b);
+  }
+  /* the layout in a longer form: our header's values, re-read */
+  iso_mp_rd r;
+  iso_mp_obj o;
+  iso_mp_rd_init(&r, head, hl);
+  for (int i = 0; i < 4; i++) {
+    iso_mp_read(&r, &o);
+  }
+  iso_buf b;
+  iso_buf_init(&b);
+  append_hex(&b, "93 ac", 5);
+  iso_buf_append(&b, "isopool-link", 12);
+  append_hex(&b, "cd 00 01 cf", 11); /* version as a uint16, layout u64 */
+  uint64_t lay = o.v.u;
+  for (int i = 7; i >= 0; i--) {
+    uint8_t c = (uint8_t)(lay >> (8 * i));
+    iso_buf_append(&b, &c, 1);
+  }
+  append_hex(&b, "91 04", 5); /* and a RECYCLE */
+  iso_link_rec rec;
+  CHECK_EQ(
+      read_all(ISO_LINK_FRONT_JOBS, b.data, b.len, &rec, 1, err, sizeof err),
+      1);
+  CHECK_EQ(rec.kind, ISO_LINK_RECYCLE);
+  iso_buf_close(&b);
+  CHECK_STR(iso_link_kind_name(ISO_LINK_OP_RESULT), "OP_RESULT");
+  CHECK(iso_link_kind_name((iso_link_kind)6) == NULL);
+  CHECK_STR(iso_link_wstate_name(ISO_LINK_W_RUNNING), "running");
+  CHECK(iso_link_wstate_name(ISO_LINK_W_COUNT) == NULL);
+}
+
+/* A refusal: a record (after the header) read from chan fails with err
+ * holding want. */
+typedef struct refusal {
+  const char* name;
+  iso_link_chan chan;
+  const char* spec;
+  const char* want;
+} refusal;
+
+#define TASK_HEAD "J:1|J:7|J:3"
+#define ARGS "J:[]"
+#define TAIL "J:1|J:2|J:3|H:c0|H:c0|J:0|J:0"
+
+static const refusal k_refusals[] = {
+    /* records as a whole */
+    {"not_an_array", ISO_LINK_FRONT_JOBS, "J:4", "not an array"},
+    {"empty_array", ISO_LINK_FRONT_JOBS, "J:[]", "not an array"},
+    {"kind_not_uint", ISO_LINK_FRONT_JOBS, "J:[\"TASK\"]", "not an array"},
+    {"unknown_kind", ISO_LINK_FRONT_JOBS, "J:[6]", "unknown kind 6"},
+    {"kind_of_another_link", ISO_LINK_WORKER_JOBS, "J:[4]",
+     "a RECYCLE record, which a worker's jobs link does not carry"},
+    {"done_on_front_link", ISO_LINK_FRONT_JOBS,
+     "H:99|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 80|H:c0",
+     "a DONE record, which the front's jobs link"},
+    {"too_few_fields", ISO_LINK_FRONT_JOBS, "J:[2, 1]",
+     "(CANCEL): 1 fields, not 2"},
+    {"too_many_fields", ISO_LINK_FRONT_JOBS, "J:[4, 1]",
+     "(RECYCLE): 1 fields, not 0"},
+    {"truncated", ISO_LINK_FRONT_JOBS, "H:93 02 01", "record 1: "},
+    {"truncated_field", ISO_LINK_FRONT_JOBS, "H:93 02 01 cd 00",
+     "(CANCEL): 'gen' truncated msgpack"},
+    {"second_record_bad", ISO_LINK_FRONT_JOBS, "J:[4]|J:[2, -1, 0]",
+     "record 2 (CANCEL): 'slot' must be an unsigned integer"},
+    {"bad_byte", ISO_LINK_FRONT_JOBS, "H:92 02 c1", "record 1"},
+    /* numbers */
+    {"slot_negative", ISO_LINK_FRONT_JOBS, "J:[2, -1, 0]",
+     "'slot' must be an unsigned integer"},
+    {"slot_float", ISO_LINK_FRONT_JOBS, "J:[2, 1.5, 0]",
+     "'slot' must be an unsigned integer"},
+    {"slot_past_32_bits", ISO_LINK_FRONT_JOBS, "J:[2, 4294967296, 0]",
+     "'slot' 4294967296 is out of its bounds"},
+    {"grace_past_an_hour", ISO_LINK_FRONT_JOBS, "J:[5, 3600001]",
+     "'grace_ms' 3600001 is out of its bounds"},
+    {"task_kind_3", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:3|J:\"m\"|J:\"e\"|H:c0|" ARGS "|" TAIL,
+     "'kind' 3 is out of its bounds (1 to 2)"},
+    {"task_kind_0", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:0|J:\"m\"|J:\"e\"|H:c0|" ARGS "|" TAIL,
+     "'kind' 0 is out of its bounds"},
+    {"status_4", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:4|J:0|J:1|J:2|H:c4 01 80|H:c0", "'status' 4 is out"},
+    {"none_with_reply", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:0|J:0|J:0|J:2|H:c4 01 80|H:c0",
+     "a reply comes with a status, and only with one"},
+    {"fulfilled_without_reply", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:1|J:0|J:0|J:2|H:c0|H:c0",
+     "a reply comes with a status, and only with one"},
+    {"note_not_utf8", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:3|J:3|J:0|J:2|H:c4 01 80|H:a1 ff",
+     "'note' is not valid UTF-8"},
+    {"code_past_table", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:3|J:9|J:1|J:2|H:c4 01 80|H:c0", "'code' 9 is out"},
+    {"state_past_table", ISO_LINK_WORKER_JOBS, "J:[19, 5]", "'state' 5 is out"},
+    {"op_err_past_bound", ISO_LINK_FRONT_OPS, "J:[48, 1, 1, 1, 64, \"x\"]",
+     "'err' 64 is out"},
+    /* strings */
+    {"module_not_str", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|J:5|J:\"e\"|H:c0|" ARGS "|" TAIL,
+     "'module' must be a string or nil"},
+    {"module_not_utf8", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|H:a2 c3 28|J:\"e\"|H:c0|" ARGS "|" TAIL,
+     "'module' is not valid UTF-8"},
+    {"module_surrogate", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|H:a3 ed a0 80|J:\"e\"|H:c0|" ARGS "|" TAIL,
+     "'module' is not valid UTF-8"},
+    {"module_nul", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|H:a3 61 00 62|J:\"e\"|H:c0|" ARGS "|" TAIL,
+     "'module' contains a NUL byte"},
+    {"source_not_utf8", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:1|H:c0|H:c0|H:a1 ff|" ARGS "|" TAIL,
+     "'source' is not valid UTF-8"},
+    {"spec_nil", ISO_LINK_FRONT_JOBS, "J:[3, null]", "'spec' must be a string"},
+    {"last_error_not_utf8", ISO_LINK_WORKER_JOBS,
+     "H:95|J:17|J:1|J:2|J:3|H:a2 e2 82", "'last_error' is not valid UTF-8"},
+    /* raw values */
+    {"args_not_array", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|J:{}|" TAIL,
+     "'args' must be an array"},
+    {"args_nil", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|H:c0|" TAIL,
+     "'args' must be an array"},
+    {"record_past_the_end", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|H:92 01",
+     "record 1: array/map count larger than the message could hold"},
+    {"args_truncated", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|H:91 da 00 10|" TAIL,
+     "'args' truncated msgpack"},
+    {"args_absurd_count", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|H:dd ff ff ff ff|" TAIL,
+     "'args' array/map count larger than the message could hold"},
+    {"op_args_not_array", ISO_LINK_WORKER_OPS, "J:[32, 1, 2, 3, 4, 5, 6]",
+     "'args' must be an array"},
+    {"perms_not_triple", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|" ARGS
+     "|J:1|J:2|J:3|J:[true, false]|H:c0|J:0|J:0",
+     "'perms' must be nil or [read, write, env]"},
+    {"perms_kind_number", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|" ARGS
+     "|J:1|J:2|J:3|J:[true, false, 1]|H:c0|J:0|J:0",
+     "'perms' holds a kind that is not false, true or an array"},
+    {"perms_empty_name", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|" ARGS
+     "|J:1|J:2|J:3|J:[[\"\"], false, true]|H:c0|J:0|J:0",
+     "'perms' holds a name that is not 1 to 4096 bytes"},
+    {"perms_name_nul", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|" ARGS
+     "|J:1|J:2|J:3|H:93 91 a2 61 00 c2 c2|H:c0|J:0|J:0",
+     "'perms' holds a name that is not"},
+    /* the reply */
+    {"reply_not_bin", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:1|J:0|J:1|J:2|J:{}|H:c0",
+     "'reply' must be a bin (the encoded reply) or nil"},
+    {"reply_not_map", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 90|H:c0",
+     "'reply' must hold a msgpack map"},
+    {"reply_empty", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 00|H:c0",
+     "'reply' must hold a msgpack map"},
+    {"reply_trailing", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 02 80 c0|H:c0",
+     "'reply' holds bytes after its map"},
+    {"reply_truncated", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 03 81 a2 76|H:c0",
+     "'reply' does not hold one msgpack value"},
+    {"reply_not_utf8", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 07 81 a1 76 a3 e0 80 80|H:c0",
+     "'reply' holds a string that is not valid UTF-8"},
+    {"reply_key_not_utf8", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 04 81 a1 ff c0|H:c0",
+     "'reply' holds a string that is not valid UTF-8"},
+    /* the rules between fields */
+    {"call_without_export", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|J:\"m\"|H:c0|H:c0|" ARGS "|" TAIL,
+     "a call names its module and its export"},
+    {"call_without_module", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:2|H:c0|J:\"e\"|J:\"src\"|" ARGS "|" TAIL,
+     "a call names its module and its export"},
+    {"eval_with_export", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:1|J:\"m\"|J:\"e\"|H:c0|" ARGS "|" TAIL,
+     "an eval has no export"},
+    {"eval_with_nothing", ISO_LINK_FRONT_JOBS,
+     "H:9f|" TASK_HEAD "|J:1|H:c0|H:c0|H:c0|" ARGS "|" TAIL,
+     "an eval has a module or a source"},
+    {"error_without_code", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:3|J:0|J:1|J:2|H:c4 01 80|H:c0",
+     "an error, and only an error, has a code"},
+    {"fulfilled_with_code", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:1|J:2|J:1|J:2|H:c4 01 80|H:c0",
+     "an error, and only an error, has a code"},
+    {"finished_before_started", ISO_LINK_WORKER_JOBS,
+     "H:99|J:16|J:1|J:1|J:1|J:0|J:5|J:4|H:c4 01 80|H:c0",
+     "the job finished before it started"},
+    {"op_error_not_text", ISO_LINK_FRONT_OPS, "J:[48, 1, 1, 1, 2, 5]",
+     "an op error's result is its message"},
+};
+
+static void run_refusal(const void* row) {
+  const refusal* r = row;
+  iso_buf m = link_msg(r->spec);
+  char err[256];
+  iso_link_rec rec[4];
+  int rc = read_all(r->chan, m.data, m.len, rec, 4, err, sizeof err);
+  CHECK_EQ(rc, ISO_EPROTO);
+  CHECK_CONTAINS(err, r->want);
+  CHECK(iso_utf8_valid(err, strlen(err)));
+  iso_buf_close(&m);
+}
+
+/* An op error's message that is not UTF-8; an op's result that is nil
+ * (undefined) is a value. Strings past their bounds. */
+static void t_op_error_message(void) {
+  iso_buf m = link_msg("H:96|J:48|J:1|J:1|J:1|J:2|H:a1 80");
+  char err[256];
+  iso_link_rec rec;
+  CHECK_EQ(
+      read_all(ISO_LINK_FRONT_OPS, m.data, m.len, &rec, 1, err, sizeof err),
+      ISO_EPROTO);
+  CHECK_CONTAINS(err, "an op error's result is its message");
+  iso_buf_close(&m);
+  /* nil is a value: an op that returned undefined */
+  m = link_msg("J:[48, 1, 1, 1, 0, null]");
+  CHECK_EQ(
+      read_all(ISO_LINK_FRONT_OPS, m.data, m.len, &rec, 1, err, sizeof err), 1);
+  CHECK(rec.u.op_result.result.len == 1);
+  iso_buf_close(&m);
+  /* a RELOAD spec of 4096 bytes is fine, of 4097 not */
+  for (int n = ISO_LINK_MAX_NAME; n <= ISO_LINK_MAX_NAME + 1; n++) {
+    m = link_msg("H:92 03 da");
+    uint8_t len[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+    iso_buf_append(&m, len, 2);
+    append_n(&m, "a", n);
+    int rc =
+        read_all(ISO_LINK_FRONT_JOBS, m.data, m.len, &rec, 1, err, sizeof err);
+    if (n == ISO_LINK_MAX_NAME) {
+      CHECK_EQ(rc, 1);
+    } else {
+      CHECK_EQ(rc, ISO_EPROTO);
+      CHECK_CONTAINS(err, "'spec' is longer than 4096 bytes");
+    }
+    iso_buf_close(&m);
+  }
+}
+
+/* Raw values nest at most ISO_LINK_MAX_DEPTH deep, counting themselves. */
+static void t_depth(void) {
+  for (int depth = ISO_LINK_MAX_DEPTH; depth <= ISO_LINK_MAX_DEPTH + 1;
+       depth++) {
+    iso_buf m = link_msg("H:97|J:32|J:1|J:2|J:3|J:4|J:5");
+    append_n(&m, "\x91", depth - 1);
+    iso_buf_append(&m, "\x90", 1);
+    char err[256];
+    iso_link_rec rec;
+    int rc =
+        read_all(ISO_LINK_WORKER_OPS, m.data, m.len, &rec, 1, err, sizeof err);
+    if (depth <= ISO_LINK_MAX_DEPTH) {
+      CHECK_EQ(rc, 1);
+    } else {
+      CHECK_EQ(rc, ISO_EPROTO);
+      CHECK_CONTAINS(err, "'args' nests deeper than 128 levels");
+    }
+    iso_buf_close(&m);
+  }
+}
+
+/* Writing: text is made valid UTF-8; names are written as given; an
+ * absent raw value that is not optional, an unknown kind or a record the
+ * rules between fields refuse is refused and leaves the buffer as it was. */
+static void t_put(void) {
+  iso_buf m = link_msg(NULL);
+  size_t len0 = m.len;
+  iso_link_rec bad = {ISO_LINK_TASK,
+                      .u.task = {.kind = ISO_JOB_EVAL, .source = S("1")}};
+  CHECK_EQ(iso_link_put(&m, &bad), ISO_EINVAL); /* no args */
+  bad.kind = (iso_link_kind)7;
+  CHECK_EQ(iso_link_put(&m, &bad), ISO_EINVAL);
+  iso_link_rec done = {ISO_LINK_DONE, .u.done = {.status = 1}};
+  CHECK_EQ(iso_link_put(&m, &done), ISO_EINVAL); /* fulfilled, no reply */
+  CHECK_EQ(m.len, len0);
+  iso_link_rec info = {ISO_LINK_INFO,
+                       .u.info = {.last_error = {"bad \xff text", 10}}};
+  CHECK_EQ(iso_link_put(&m, &info), 0);
+  iso_link_rec r;
+  char err[128];
+  CHECK_EQ(
+      read_all(ISO_LINK_WORKER_JOBS, m.data, m.len, &r, 1, err, sizeof err), 1);
+  CHECK(str_eq(r.u.info.last_error, S("bad \xef\xbf\xbd text")));
+  iso_buf_close(&m);
+}
+
+/* Permission sets: written by iso_link_put_perms, carried by a TASK, read
+ * by iso_link_get_perms into the same lists. */
+static void t_perms(void) {
+  iso_str reads[3] = {S("data"), S("cache/x"), S("é")};
+  iso_str envs[1] = {S("HOME")};
+  iso_perm_req want = {.present = 1,
+                       .read = {ISO_PERM_ASK_LIST, 3, reads},
+                       .write = {ISO_PERM_ASK_ALL},
+                       .env = {ISO_PERM_ASK_LIST, 1, envs}};
+  iso_buf p;
+  iso_buf_init(&p);
+  CHECK_EQ(iso_link_put_perms(&p, &want), 0);
+  iso_buf args = mp_of("[]");
+  iso_link_rec t = {ISO_LINK_TASK, .u.task = {.kind = ISO_JOB_EVAL,
+                                              .source = S("x"),
+                                              .args = B(&args),
+                                              .perms = B(&p)}};
+  iso_buf m = link_msg(NULL);
+  CHECK_EQ(iso_link_put(&m, &t), 0);
+  iso_link_rec r;
+  char err[128];
+  CHECK_EQ(read_all(ISO_LINK_FRONT_JOBS, m.data, m.len, &r, 1, err, sizeof err),
+           1);
+  iso_perm_req got;
+  iso_str items[8];
+  CHECK_EQ(iso_link_get_perms(r.u.task.perms, &got, items, 8), 0);
+  CHECK_EQ(got.present, 1);
+  CHECK_EQ(got.read.ask, ISO_PERM_ASK_LIST);
+  CHECK_EQ(got.read.n, 3);
+  for (int i = 0; i < 3; i++) {
+    CHECK(str_eq(got.read.items[i], reads[i]));
+  }
+  CHECK_EQ(got.write.ask, ISO_PERM_ASK_ALL);
+  CHECK_EQ(got.env.ask, ISO_PERM_ASK_LIST);
+  CHECK(str_eq(got.env.items[0], S("HOME")));
+  CHECK_EQ(iso_link_get_perms(r.u.task.perms, &got, items, 3), ISO_ETOOBIG);
+  iso_perm_req none = {.present = 1};
+  iso_buf_close(&p);
+  iso_buf_init(&p);
+  CHECK_EQ(iso_link_put_perms(&p, &none), 0);
+  CHECK_EQ(iso_link_get_perms(B(&p), &got, items, 0), 0);
+  CHECK(got.read.ask == ISO_PERM_ASK_NOTHING &&
+        got.env.ask == ISO_PERM_ASK_NOTHING);
+  iso_bytes junk = {(const uint8_t*)"\x93\xc3\xc3", 3};
+  CHECK_EQ(iso_link_get_perms(junk, &got, items, 8), ISO_EPROTO);
+  iso_buf_close(&p);
+  iso_buf_close(&m);
+  iso_buf_close(&args);
+}
+
+/* Whatever the bytes, the reader returns a record, the end or ISO_EPROTO:
+ * every prefix of a message of every kind, and every one-byte change of
+ * it (the fuzzer, fuzz_link_decode, goes further). */
+static void t_any_bytes(void) {
+  sample s[32];
+  int n = make_samples(s);
+  static const iso_link_chan chans[] = {
+      ISO_LINK_FRONT_JOBS, ISO_LINK_WORKER_JOBS, ISO_LINK_WORKER_OPS,
+      ISO_LINK_FRONT_OPS};
+  for (int c = 0; c < 4; c++) {
+    iso_buf m = link_msg(NULL);
+    for (int i = 0; i < n; i++) {
+      if (s[i].chan == chans[c]) {
+        CHECK_EQ(iso_link_put(&m, &s[i].rec), 0);
+      }
+    }
+    uint8_t* copy = malloc(m.len);
+    char err[256];
+    iso_link_rec rec[32];
+    for (size_t cut = 0; cut <= m.len; cut++) {
+      memcpy(copy, m.data, cut);
+      int rc = read_all(chans[c], copy, cut, rec, 32, err, sizeof err);
+      CHECK(rc >= 0 || rc == ISO_EPROTO);
+    }
+    for (size_t at = 0; at < m.len; at++) {
+      for (int v = 0; v < 256; v += 37) {
+        memcpy(copy, m.data, m.len);
+        copy[at] = (uint8_t)v;
+        int rc = read_all(chans[c], copy, m.len, rec, 32, err, sizeof err);
+        CHECK(rc >= 0 || rc == ISO_EPROTO);
+        if (rc == ISO_EPROTO) {
+          CHECK(iso_utf8_valid(err, strlen(err)));
+        }
+      }
+    }
+    free(copy);
+    iso_buf_close(&m);
+  }
+  free_samples();
+}
+
+/* Records over a real link: the header as the link's head, records sent
+ * one by one with iso_link_send_rec, read back from the messages. */
+typedef struct got {
+  int recs;
+  int bad;
+} got;
+
+static void on_msg(const uint8_t* d, size_t n, void* arg) {
+  got* g = arg;
+  iso_link_rd rd;
+  iso_link_rec r;
+  char err[128];
+  if (iso_link_rd_init(&rd, ISO_LINK_WORKER_JOBS, d, n, err, sizeof err)) {
+    g->bad++;
+    return;
+  }
+  int rc;
+  while ((rc = iso_link_rd_next(&rd, &r, err, sizeof err)) == 1) {
+    g->recs += r.kind == ISO_LINK_RELOADED && r.u.reloaded.n == 42;
+  }
+  g->bad += rc != 0;
+}
+
+static void t_over_a_link(void) {
+  size_t hl;
+  const uint8_t* head = iso_link_head(&hl);
+  iso_link_opts la = {
+      .url = "inproc://link-msg", .listen = 1, .head = head, .head_len = hl};
+  iso_link_opts lb = la;
+  lb.listen = 0;
+  iso_link *a = NULL, *b = NULL;
+  CHECK_EQ(iso_link_new(&la, &a, NULL, 0), 0);
+  CHECK_EQ(iso_link_new(&lb, &b, NULL, 0), 0);
+  iso_link_rec r = {ISO_LINK_RELOADED, .u.reloaded = {.n = 42}};
+  for (int i = 0; i < 100; i++) {
+    CHECK_EQ(iso_link_send_rec(b, &r), 0);
+  }
+  got g = {0};
+  int fd = iso_link_fd(a);
+  int64_t end = now_ms() + 5000;
+  while (g.recs < 100 && g.bad == 0 && now_ms() < end) {
+    iso_link_drain(a, on_msg, &g);
+    (void)fd;
+    sleep_ms(1);
+  }
+  CHECK_EQ(g.recs, 100);
+  CHECK_EQ(g.bad, 0);
+  iso_link_free(b);
+  iso_link_free(a);
+}
+
+/* What reading costs: a message of 256 call TASKs (the shape isopool-bench
+ * sends), and of 256 DONEs with small replies. Printed, not checked. */
+static void t_decode_cost(void) {
+  sample s[32];
+  make_samples(s);
+  for (int k = 0; k < 2; k++) {
+    const iso_link_rec* one = k == 0 ? &s[0].rec : &s[8].rec;
+    iso_link_chan chan = k == 0 ? ISO_LINK_FRONT_JOBS : ISO_LINK_WORKER_JOBS;
+    iso_buf m = link_msg(NULL);
+    for (int i = 0; i < 256; i++) {
+      CHECK_EQ(iso_link_put(&m, one), 0);
+    }
+    int rounds = 2000;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int total = 0;
+    for (int i = 0; i < rounds; i++) {
+      iso_link_rd rd;
+      iso_link_rec r;
+      char err[128];
+      iso_link_rd_init(&rd, chan, m.data, m.len, err, sizeof err);
+      while (iso_link_rd_next(&rd, &r, err, sizeof err) == 1) {
+        total++;
+      }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK_EQ(total, 256 * rounds);
+    double ns =
+        ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / total;
+    printf("  %s: %.0f ns a record (%zu bytes each)\n",
+           k == 0 ? "TASK" : "DONE", ns, (m.len - 20) / 256);
+    iso_buf_close(&m);
+  }
+  free_samples();
+}
+
+static const iso_test cases[] = {
+    {"round_trip_every_kind", t_round_trip_every_kind},
+    {"fields_read_back", t_fields_read_back},
+    {"batch", t_batch},
+    {"header", t_header},
+    {"op_error_message", t_op_error_message},
+    {"depth", t_depth},
+    {"put", t_put},
+    {"perms", t_perms},
+    {"any_bytes", t_any_bytes},
+    {"over_a_link", t_over_a_link},
+    {"decode_cost", t_decode_cost},
+    {NULL, NULL},
+};
+
+int main(int argc, char** argv) {
+  return iso_test_rows(argc, argv, k_refusals,
+                       sizeof k_refusals / sizeof k_refusals[0],
+                       sizeof k_refusals[0], run_refusal, cases);
+}
