@@ -10,10 +10,12 @@
  * Reading commands (status, workers, jobs, stats) read atomics, the
  * metrics recorder (metrics.h) and, under pool->lock or pool->jobs_lock,
  * the routing state and the registry of requests with unanswered jobs;
- * they never touch an isolate. Commands that change a worker (cancel,
- * reload, recycle) set a bit in its `ctl` word and wake its loop
- * (uv_async_send); the worker does the work on its own thread. reload
- * waits (briefly) for the workers' answers. drain and shutdown record how
+ * they never touch an isolate; what a worker alone knows (its heap, its
+ * warm modules) is the front's copy of its last INFO record. Commands
+ * that change a worker send it a record on its bus (cancel: CANCEL,
+ * reload: RELOAD, recycle: RECYCLE; records.h); the worker does the work
+ * on its own thread. reload waits (briefly) for each worker's RELOADED
+ * record. drain and shutdown record how
  * to stop and call the owner's stop_cb; the owner's thread runs
  * iso_pool_shutdown. A command marked changes_state in kOps is refused
  * (conflict) once the service is stopping.
@@ -404,16 +406,16 @@ static int cmd_stats(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
 
 /* ---- steering commands ---- */
 
-/* Sets a ctl bit of w and wakes its loop. Called with pool->lock, which
+/* Sends w a record (RELOAD, RECYCLE). Called with pool->lock, which
  * keeps w in the array (not reaped) and its loop running (the shutdown
  * stops workers only after it set POOL_STOP_WORKERS under the lock). */
-static void wake(iso_pool* pool, pool_worker* w, int bit) {
+static void send_to(iso_pool* pool, pool_worker* w, pool_rec* rec) {
   assert(pool__mutex_held(&pool->lock));
   if (pool->stopping >= POOL_STOP_WORKERS) {
+    pool__rec_down_free(rec);
     return;
   }
-  atomic_fetch_or(&w->ctl, bit);
-  uv_async_send(&w->async);
+  pool__worker_send(w, rec);
 }
 
 static int cmd_cancel(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
@@ -453,10 +455,9 @@ static int cmd_reload(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
   for (int i = 0; i < pool->nworkers; i++) {
     pool_worker* w = pool->workers[i];
     pthread_mutex_lock(&w->info_lock);
-    snprintf(w->reload_spec, sizeof(w->reload_spec), "%s", module);
-    w->reload_pending = 1;
+    w->reload_pending = 1; /* until its RELOADED record */
     pthread_mutex_unlock(&w->info_lock);
-    wake(pool, w, POOL_CTL_RELOAD);
+    send_to(pool, w, (pool_rec*)pool__rec_reload_new(module));
     ws[n++] = w;
   }
   pool__mutex_unlock(&pool->lock);
@@ -492,7 +493,7 @@ static int cmd_recycle(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
     pool_worker* w = pool->workers[i];
     if ((all || w->id == id) && atomic_load(&w->state) == POOL_W_RUNNING) {
       atomic_store(&w->state, POOL_W_RECYCLING); /* no new jobs */
-      wake(pool, w, POOL_CTL_RECYCLE);
+      send_to(pool, w, pool__rec_new(POOL_REC_RECYCLE, sizeof(pool_rec)));
       ids[n++] = w->id;
     } else if (!all && w->id == id) {
       n = -1; /* there, but not running */

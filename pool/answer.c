@@ -54,21 +54,6 @@ int pool__answer_claim(pool_job* job) {
 
 /* ---- encoding ---- */
 
-void pool__reply_error(iso_buf* out,
-                       iso_bytes id,
-                       iso_proto_code code,
-                       const char* msg,
-                       int worker) {
-  iso_proto_reply r = {
-      .id = id,
-      .status = ISO_STATUS_ERROR,
-      .code = code,
-      .message = iso_str_of(msg),
-      .stats = {.worker = worker},
-  };
-  iso_proto_encode_reply(&r, out);
-}
-
 /* The error reply for job, as answered by worker (-1: none). Thread: the
  * claim's winner. */
 static void encode_error(pool_job* job,

@@ -417,6 +417,75 @@ void pool__refill(iso_pool* pool, pool_worker* w) {
   refill(pool, w, NULL, 0, NULL);
 }
 
+/* A STATE record: what the worker alone knows of its life. */
+static void worker_state(pool_worker* w, int state) {
+  iso_pool* pool = w->pool;
+  int refill_now = 0;
+  pool__mutex_lock(&pool->lock);
+  int st = atomic_load(&w->state);
+  switch (state) {
+    case POOL_W_RECYCLING: /* condemned: no new jobs */
+    case POOL_W_RETIRING:  /* recycling failed: no more jobs */
+      if (st == POOL_W_RUNNING || st == POOL_W_RECYCLING) {
+        atomic_store(&w->state, state);
+      }
+      break;
+    case POOL_W_RUNNING: /* recycled */
+      if (st == POOL_W_RECYCLING) {
+        atomic_store(&w->state, POOL_W_RUNNING);
+        refill_now = 1;
+      }
+      break;
+    case POOL_W_STOPPED: /* its loop ended: pool__reap may join it */
+      atomic_store(&w->exited, 1);
+      break;
+    default:
+      break;
+  }
+  pool__mutex_unlock(&pool->lock);
+  if (refill_now) {
+    pool__refill(pool, w);
+  }
+}
+
+/* A record of w's other than DONE. */
+static void worker_record(pool_worker* w, const pool_rec* r) {
+  switch (r->type) {
+    case POOL_REC_INFO: {
+      const pool_rec_info* i = (const pool_rec_info*)r;
+      atomic_store(&w->heap_used, (long long)i->heap_used);
+      atomic_store(&w->heap_limit, (long long)i->heap_limit);
+      atomic_store(&w->warm_modules, i->warm_modules);
+      break;
+    }
+    case POOL_REC_RELOADED:
+      pthread_mutex_lock(&w->info_lock);
+      w->reload_realms = ((const pool_rec_reloaded*)r)->realms;
+      w->reload_pending = 0;
+      pthread_cond_broadcast(&w->info_cond);
+      pthread_mutex_unlock(&w->info_lock);
+      break;
+    case POOL_REC_STATE:
+      worker_state(w, ((const pool_rec_state*)r)->state);
+      break;
+    case POOL_REC_READY: {
+      const pool_rec_ready* rd = (const pool_rec_ready*)r;
+      pthread_mutex_lock(&w->info_lock);
+      w->start_rc = rd->rc;
+      snprintf(w->start_err, sizeof(w->start_err), "%s", rd->err);
+      w->ready = 1;
+      pthread_cond_broadcast(&w->info_cond);
+      pthread_mutex_unlock(&w->info_lock);
+      break;
+    }
+    default:
+      pool__log(w->pool, "warn",
+                "worker %d: a record of unknown type %d: dropped", w->id,
+                r->type);
+      break;
+  }
+}
+
 /* Records from a worker. Thread: an NNG thread (the bus). */
 void pool__disp_bus_cb(void* const* items, size_t n, void* arg) {
   pool_worker* w = arg;
@@ -438,9 +507,7 @@ void pool__disp_bus_cb(void* const* items, size_t n, void* arg) {
                 "generation %u): dropped",
                 w->id, d->token.slot, d->token.gen);
     } else {
-      pool__log(w->pool, "warn",
-                "worker %d: a record of unknown type %d: dropped", w->id,
-                r->type);
+      worker_record(w, r);
     }
     pool__rec_up_free(r);
   }
@@ -488,12 +555,11 @@ void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
       pool->cancels = job;
     }
     if (pool->stopping < POOL_STOP_WORKERS) { /* its loop still runs */
-      pool_rec_cancel* rec = malloc(sizeof(*rec));
+      pool_rec_cancel* rec =
+          (pool_rec_cancel*)pool__rec_new(POOL_REC_CANCEL, sizeof(*rec));
       if (rec != NULL) {
-        *rec = (pool_rec_cancel){.hdr = {POOL_REC_CANCEL}, .token = job->token};
-        if (iso_bus_send(w->disp_end, (void* const*)&rec, 1) != 0) {
-          free(rec);
-        }
+        rec->token = job->token;
+        pool__worker_send(w, &rec->hdr);
       }
     }
   }

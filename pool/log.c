@@ -1,4 +1,5 @@
-/* log.c: the service's log lines (pool__log, iso_pool_log).
+/* log.c: the service's log lines (pool__logf for either side, pool__log
+ * and iso_pool_log for the front).
  *
  * One line per event, on stderr, as text (`isopool: LEVEL: message`) or as
  * a JSON object ({"ts", "level", "msg"}) by --log-format, and only at or
@@ -49,16 +50,22 @@ static void append_str(iso_buf* b, const char* s) {
   iso_buf_append(b, s, strlen(s));
 }
 
-void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
-  if (level_rank(level) <
-      level_rank(pool->opts.log_level ? pool->opts.log_level : "info")) {
+pool_logger pool__logger_of(const char* level, const char* format) {
+  return (pool_logger){
+      .min_rank = level_rank(level != NULL ? level : "info"),
+      .json = format != NULL && strcmp(format, "json") == 0,
+  };
+}
+
+static void vlogf(const pool_logger* log,
+                  const char* level,
+                  const char* fmt,
+                  va_list ap) {
+  if (level_rank(level) < log->min_rank) {
     return;
   }
   char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
   /* Lines carry valid UTF-8 only: text from outside (a job's error, a
    * module's name) or the cut above may hold ill-formed bytes, which
    * become U+FFFD as on the wire. */
@@ -72,8 +79,7 @@ void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
   }
   iso_buf line;
   iso_buf_init(&line);
-  if (pool->opts.log_format != NULL &&
-      strcmp(pool->opts.log_format, "json") == 0) {
+  if (log->json) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     char head[64];
@@ -98,6 +104,23 @@ void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
   }
   iso_buf_close(&line);
   iso_buf_close(&fixed);
+}
+
+void pool__logf(const pool_logger* log,
+                const char* level,
+                const char* fmt,
+                ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vlogf(log, level, fmt, ap);
+  va_end(ap);
+}
+
+void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vlogf(&pool->logger, level, fmt, ap);
+  va_end(ap);
 }
 
 void iso_pool_log(iso_pool* pool, const char* level, const char* msg) {

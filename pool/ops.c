@@ -81,7 +81,7 @@ int pool__ops_start(iso_pool* pool, char* err, size_t errlen) {
 /* Thread: a worker (its runtime's flush). */
 int pool__op_send(void* worker, iso_op_batch* b) {
   pool_worker* w = worker;
-  assert(pool__on_worker(w));
+  assert(pool__on_worker(NULL));
   b->route = w;
   atomic_fetch_add(&w->pool->batches_out, 1);
   int rc = iso_queue_send(w->pool->opq, b);
@@ -91,19 +91,11 @@ int pool__op_send(void* worker, iso_op_batch* b) {
   return rc;
 }
 
-/* Batches back from the op threads. Thread: the worker (its ops_poll). */
-void pool__ops_bus_cb(void* const* items, size_t n, void* arg) {
-  pool_worker* w = arg;
-  assert(pool__on_worker(w));
-  for (size_t i = 0; i < n; i++) {
-    iso_op_batch* b = items[i];
-    atomic_fetch_sub(&w->pool->batches_out, 1);
-    if (w->rt != NULL && b->owner == w->rt) {
-      iso_rt_ops_done(w->rt, b);
-    } else {
-      iso_op_batch_free(b); /* its runtime was recycled or freed */
-    }
-  }
+/* A batch is back with its worker. Thread: the worker (its ops_poll). */
+void pool__op_back(void* worker, iso_op_batch* b) {
+  pool_worker* w = worker;
+  assert(pool__on_worker(NULL));
+  atomic_fetch_sub(&w->pool->batches_out, 1);
 }
 
 static void drain_cb(void* item, void* arg) {
@@ -147,7 +139,7 @@ void pool__ops_stop(iso_pool* pool) {
 /* A worker is about to close its op bus (stopped): what came back on it
  * is freed. Thread: not the worker's. */
 void pool__ops_forget(iso_pool* pool, pool_worker* w) {
-  assert(!pool__on_worker(w));
+  assert(!pool__on_worker(NULL));
   if (w->ops_end != NULL) {
     iso_bus_drain(w->ops_end, free_batches, pool);
   }

@@ -1,7 +1,10 @@
 /* pool.c: the pool's life: start, resize, shutdown, free.
  *
  * DESIGN: the workers live in pool->workers, an array of pointers under
- * pool->lock. Growing adds a worker (its thread, isolate and buses) and
+ * pool->lock; each is the front's side of a worker (pool_worker), whose
+ * thread is started with what it needs (worker.h: the runner) and reached
+ * only with records on its bus. Growing adds a worker (its buses and its
+ * thread, which makes its isolate and says so with a READY record) and
  * lets it take queued jobs at once. Shrinking never stops a busy worker:
  * it marks the newest workers retiring, so routing passes them by, and
  * the watchdog thread (watchdog.c) stops and frees each one once it has
@@ -11,8 +14,8 @@
  * Who may hold a worker pointer outside the lock: the watchdog (it is the
  * only reaper, and the shutdown frees workers after the watchdog ended);
  * an admin command that read it under the lock while admin_waiting,
- * which the reaper reads under the lock, was raised; a thread that woke a
- * worker did so under the lock. Nobody else: whatever reads the array
+ * which the reaper reads under the lock, was raised; a thread that sent a
+ * worker a record did so under the lock. Nobody else: whatever reads the array
  * (routing, the watchdog's snapshot, admin commands) takes the lock.
  *
  * The shutdown and a resize: the shutdown sets pool->stopping under the
@@ -21,8 +24,12 @@
  * again), then takes resize_lock, so it waits for a resize under way;
  * after that the array does not change, and the shutdown stops exactly
  * the workers it holds. Before it stops them it sets POOL_STOP_WORKERS
- * under the lock, after which nobody wakes a worker (its loop's async
- * handle is about to close).
+ * under the lock, after which nobody sends a worker a record but its
+ * STOP. A worker stops in two steps: the STOP record (it answers what is
+ * left shutting_down, gives every job back, says STATE stopped and
+ * ends) and pool__runner_halt, which stops the JavaScript it may be
+ * running so that its loop reads the STOP; the shutdown then waits for
+ * its thread (pool__runner_join).
  *
  * Every job accepted before a drain or shutdown is answered: the pool
  * waits until nothing is in flight or queued (a drain without limit),
@@ -44,7 +51,7 @@
 
 #ifndef NDEBUG
 _Thread_local char pool__thread_tag;
-_Thread_local pool_worker* pool__this_worker;
+_Thread_local pool_runner* pool__this_worker;
 _Thread_local iso_pool* pool__this_watchdog;
 #endif
 
@@ -66,22 +73,90 @@ static void sleep_ms(int ms) {
 
 /* ---- one worker ---- */
 
+/* Sets up the front's side of w (the caller's storage, zeroed): its slot
+ * table and its info lock. Returns 0 or ISO_ENOMEM (worker_close undoes
+ * what was done). */
+static int worker_init(pool_worker* w, iso_pool* pool, int id) {
+  w->pool = pool;
+  w->id = id;
+  w->nslots = (uint32_t)pool->opts.max_inflight_per_worker;
+  pthread_mutex_init(&w->info_lock, NULL);
+  pthread_cond_init(&w->info_cond, NULL);
+  w->slots = calloc(w->nslots, sizeof(*w->slots));
+  if (w->slots == NULL) {
+    return ISO_ENOMEM;
+  }
+  for (uint32_t i = 0; i < w->nslots; i++) {
+    w->slots[i].next = i + 1; /* nslots: the end of the free list */
+  }
+  return 0;
+}
+
+static void worker_close(pool_worker* w) {
+  free(w->slots);
+  pthread_mutex_destroy(&w->info_lock);
+  pthread_cond_destroy(&w->info_cond);
+}
+
+int pool__worker_send(pool_worker* w, pool_rec* rec) {
+  assert(!pool__on_worker(NULL));
+  if (rec == NULL) {
+    return ISO_ENOMEM;
+  }
+  if (iso_bus_send(w->disp_end, (void* const*)&rec, 1) != 0) {
+    pool__rec_down_free(rec); /* its bus is closing */
+  }
+  return 0;
+}
+
+/* Asks the worker to stop (a STOP record, once) and waits for its thread
+ * until `until_ns` (pool__now() time; 0: for ever). Returns 0, or
+ * ISO_ETIMEDOUT when the thread did not come back in time (its JavaScript
+ * would not stop): the worker is then abandoned and never freed. */
+static int worker_stop(pool_worker* w, uint64_t until_ns) {
+  if (w->runner == NULL) {
+    return 0;
+  }
+  if (w->start_rc == 0 && !atomic_exchange(&w->stop_sent, 1)) {
+    pool__worker_send(w, pool__rec_new(POOL_REC_STOP, sizeof(pool_rec)));
+  }
+  /* JavaScript that never returns would keep the loop from the STOP */
+  pool__runner_halt(w->runner);
+  if (pool__runner_join(w->runner, until_ns) != 0) {
+    w->abandoned = 1;
+    return ISO_ETIMEDOUT;
+  }
+  return 0;
+}
+
+/* Frees what the worker's thread left on its ends (it has ended). */
+static void free_records(void* const* items, size_t n, void* arg) {
+  for (size_t i = 0; i < n; i++) {
+    pool__rec_down_free(items[i]);
+  }
+}
+
 /* Stops a worker that is out of the array (or never got in) and frees
  * it. Thread: not the worker's own, not an NNG callback. */
 static void worker_free(iso_pool* pool, pool_worker* w, int launched) {
-  assert(!pool__on_worker(w));
+  assert(!pool__on_worker(NULL));
   if (launched) {
-    pool__worker_stop(w, 0);
+    worker_stop(w, 0);
   }
+  pool__runner_free(w->runner);
   pool__ops_forget(pool, w);
+  if (w->end != NULL) {
+    iso_bus_drain(w->end, free_records, NULL);
+  }
   iso_bus_free(w->end);
   iso_bus_free(w->ops_end);
-  pool__worker_close(w);
+  worker_close(w);
   free(w);
 }
 
-/* Starts a new worker and puts it in the array, running. Returns 0 or an
- * error with err. Thread: the controlling thread or the admin plane's. */
+/* Starts a new worker, waits for its READY record and puts it in the
+ * array, running. Returns 0 or an error with err. Thread: the controlling
+ * thread or the admin plane's. */
 static int worker_add(iso_pool* pool, char* err, size_t errlen) {
   assert(pool__mutex_held(&pool->resize_lock));
   pool_worker* w = calloc(1, sizeof(*w));
@@ -89,7 +164,7 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
     return fail(err, errlen, ISO_ENOMEM, "out of memory");
   }
   pool__mutex_lock(&pool->lock);
-  int rc = pool__worker_init(w, pool, pool->next_worker_id++);
+  int rc = worker_init(w, pool, pool->next_worker_id++);
   pool__mutex_unlock(&pool->lock);
   if (rc != 0) {
     worker_free(pool, w, 0);
@@ -109,13 +184,39 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
     worker_free(pool, w, 0);
     return rc;
   }
-  rc = pool__worker_start(w); /* waits until its runtime is up */
-  if (rc == 0 && w->start_rc != 0) {
-    rc = w->start_rc;
+  const iso_pool_opts* o = &pool->opts;
+  pool_runner_opts ro = {
+      .id = w->id,
+      .modules = pool->modules,
+      .heap_mb = o->heap_mb,
+      .max_message = o->max_message,
+      .background_ms = o->background_ms,
+      .nslots = w->nslots,
+      .log_jobs = o->log_jobs,
+      .log = pool->logger,
+      .ops_env = pool->ops_env,
+      .op_send = pool__op_send,
+      .op_back = pool__op_back,
+      .op_data = w,
+      .end = w->end,
+      .ops_end = w->ops_end,
+  };
+  rc = pool__runner_start(&ro, &w->runner);
+  if (rc != 0) {
+    fail(err, errlen, rc, "worker %d: cannot create its thread", w->id);
+    worker_free(pool, w, 0);
+    return rc;
   }
+  /* its READY record says how its runtime started */
+  pthread_mutex_lock(&w->info_lock);
+  while (!w->ready) {
+    pthread_cond_wait(&w->info_cond, &w->info_lock);
+  }
+  rc = w->start_rc;
+  pthread_mutex_unlock(&w->info_lock);
   if (rc != 0) {
     fail(err, errlen, rc, "%s", w->start_err);
-    worker_free(pool, w, w->thread_started);
+    worker_free(pool, w, 1); /* it ends by itself */
     return rc;
   }
   pool__mutex_lock(&pool->lock);
@@ -248,7 +349,7 @@ static void workers_free(iso_pool* pool) {
   pool->nworkers = 0;
   pool__mutex_unlock(&pool->lock);
   for (int i = 0; i < n; i++) {
-    pool__worker_stop(pool->workers[i], 0);
+    worker_stop(pool->workers[i], 0);
   }
   pool__ops_stop(pool); /* op responses due to stopped workers are freed */
   for (int i = 0; i < n; i++) {
@@ -268,6 +369,7 @@ int iso_pool_new(const iso_pool_opts* opts,
   pool->opts = *opts;
   iso_pool_opts* o = &pool->opts;
   set_defaults(o);
+  pool->logger = pool__logger_of(o->log_level, o->log_format);
   pool->started_ns = pool__now();
   pool->stop_grace_ms = -1;
   pool->modules = realpath(o->modules ? o->modules : ".", NULL);
@@ -356,10 +458,10 @@ void pool__worker_lost(iso_pool* pool, pool_worker* w) {
     return; /* a shutdown waits for its workers with a bound of its own */
   }
   atomic_store(&w->state, POOL_W_LOST); /* routing passes it by */
-  /* when its thread comes back it stops as at a shutdown; its loop runs
-   * (nothing stopped it: `stop` was 0), so the wake reaches it */
-  if (!atomic_exchange(&w->stop, 1)) {
-    uv_async_send(&w->async);
+  /* when its thread comes back it reads the STOP and stops as at a
+   * shutdown */
+  if (!atomic_exchange(&w->stop_sent, 1)) {
+    pool__worker_send(w, pool__rec_new(POOL_REC_STOP, sizeof(pool_rec)));
   }
   pool__mutex_unlock(&pool->lock);
   char msg[160];
@@ -447,7 +549,7 @@ void iso_pool_shutdown(iso_pool* pool) {
   uint64_t until = pool__now() + 1000000000ull;
   int abandoned = 0;
   for (int i = 0; i < n; i++) {
-    if (pool__worker_stop(ws[i], until) != 0) {
+    if (worker_stop(ws[i], until) != 0) {
       abandoned++;
       pool__log(pool, "warn",
                 "worker %d: its JavaScript would not stop; not waited for",

@@ -1,5 +1,7 @@
-/* pool_private.h: the pool's shared structures and its files' private
- * functions (pool__...), declared per file below.
+/* pool_private.h: the front's structures and its files' private
+ * functions (pool__...), declared per file below. The worker side
+ * (worker.c) does not include it: what the two share is pool_base.h, the
+ * records of records.h and worker.h's start and end of a worker thread.
  *
  * A request (one client message) owns a private copy of its bytes, which
  * its jobs point into, so the NNG message can be reused for the reply.
@@ -11,116 +13,21 @@
 #ifndef ISO_POOL_PRIVATE_H
 #define ISO_POOL_PRIVATE_H
 
-#include <assert.h>
-#include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <uv.h>
-
-#include "iso_buf.h"
 #include "iso_bus.h"
-#include "iso_err.h"
 #include "iso_ops.h"
-#include "iso_pool.h"
-#include "iso_proto.h"
 #include "iso_queue.h"
 #include "iso_rt.h"
 #include "iso_server.h"
 #include "metrics.h"
-#include "records.h"
+#include "pool_base.h"
+#include "worker.h"
 
 typedef struct pool_req pool_req;
 typedef struct pool_job pool_job;
 typedef struct pool_worker pool_worker;
-typedef struct pool_task pool_task; /* worker.c's: a job on its worker */
 
-/* ---- debug-build checks of the thread and lock rules ----
- *
- * Where a comment says "Thread: w's", "worker thread only", "Thread: the
- * watchdog" or "called with the lock", an assert says it again, as
- * SQLite's assert(sqlite3_mutex_held(db->mutex)) does. The checks and the
- * bookkeeping behind them exist only without NDEBUG: they run in the Debug
- * trees (make test-asan, part of make test, and make test-tsan) and cost
- * nothing in a release build. */
-
-/* pool_mutex: a pthread mutex that knows, in debug builds, which thread
- * holds it, so pool__mutex_held can tell "held by me" from "held by
- * someone" (pool->lock, pool->jobs_lock, pool->resize_lock). */
-typedef struct pool_mutex {
-  pthread_mutex_t m;
-#ifndef NDEBUG
-  atomic_uintptr_t owner; /* pool__thread_id() of its holder, 0: none */
-#endif
-} pool_mutex;
-
-#ifndef NDEBUG
-/* Each thread's own byte: its address names the thread while it lives. */
-extern _Thread_local char pool__thread_tag;
-static inline uintptr_t pool__thread_id(void) {
-  return (uintptr_t)&pool__thread_tag;
-}
-/* The worker whose thread this is, and the pool whose watchdog this is
- * (NULL for any other thread); set by worker_main and the watchdog. */
-extern _Thread_local pool_worker* pool__this_worker;
-extern _Thread_local iso_pool* pool__this_watchdog;
-#endif
-
-static inline void pool__mutex_init(pool_mutex* m) {
-  pthread_mutex_init(&m->m, NULL);
-#ifndef NDEBUG
-  atomic_init(&m->owner, 0);
-#endif
-}
-
-static inline void pool__mutex_close(pool_mutex* m) {
-  pthread_mutex_destroy(&m->m);
-}
-
-static inline void pool__mutex_lock(pool_mutex* m) {
-  pthread_mutex_lock(&m->m);
-#ifndef NDEBUG
-  atomic_store_explicit(&m->owner, pool__thread_id(), memory_order_relaxed);
-#endif
-}
-
-/* pool__mutex_trylock: 0 when taken, else ISO_EBUSY. */
-static inline int pool__mutex_trylock(pool_mutex* m) {
-  int rc = pthread_mutex_trylock(&m->m);
-#ifndef NDEBUG
-  if (rc == 0) {
-    atomic_store_explicit(&m->owner, pool__thread_id(), memory_order_relaxed);
-  }
-#endif
-  return rc == 0 ? 0 : ISO_EBUSY;
-}
-
-static inline void pool__mutex_unlock(pool_mutex* m) {
-#ifndef NDEBUG
-  assert(atomic_load_explicit(&m->owner, memory_order_relaxed) ==
-         pool__thread_id());
-  atomic_store_explicit(&m->owner, 0, memory_order_relaxed);
-#endif
-  pthread_mutex_unlock(&m->m);
-}
-
-#ifndef NDEBUG
-/* pool__mutex_held: the calling thread holds m. For asserts only. */
-static inline int pool__mutex_held(pool_mutex* m) {
-  return atomic_load_explicit(&m->owner, memory_order_relaxed) ==
-         pool__thread_id();
-}
-/* pool__on_worker: the calling thread is w's (w NULL: any worker's).
- * For asserts only. */
-static inline int pool__on_worker(const pool_worker* w) {
-  return w != NULL ? pool__this_worker == w : pool__this_worker != NULL;
-}
-/* pool__on_watchdog: the calling thread is pool's watchdog. For asserts
- * only. */
-static inline int pool__on_watchdog(const iso_pool* pool) {
-  return pool__this_watchdog == pool;
-}
-#endif
+/* The debug-build checks of the thread and lock rules (pool__on_worker,
+ * pool__on_watchdog, pool__mutex_held) are pool_base.h's. */
 
 struct pool_req {
   iso_pool* pool;
@@ -134,10 +41,6 @@ struct pool_req {
   atomic_int unanswered;
   atomic_int refs;
 };
-
-/* Log lines a job keeps, and their total size. */
-#define POOL_MAX_LOGS 100
-#define POOL_MAX_LOG_BYTES (16 * 1024)
 
 /* The front's side of a job, from its receipt to its release. Its worker
  * never sees it: the worker gets a TASK record (records.h) and answers
@@ -179,94 +82,40 @@ typedef struct pool_slot {
   uint32_t next; /* the free list */
 } pool_slot;
 
-/* A warm realm: call jobs run in the one for their permissions. */
-#define POOL_MAX_WARM 32
-
-/* A warm realm: the calls to one module with one permission set. */
-typedef struct pool_warm {
-  iso_realm* realm; /* NULL: a free slot */
-  char* module;     /* the module's URL (owned) */
-  iso_perms* perms;
-  uint64_t used; /* for replacing the least recently used */
-  int stale;     /* dropped by poolctl reload: freed once idle, no new calls */
-} pool_warm;
-
-/* A worker's life, as poolctl workers shows it. */
-enum {
-  POOL_W_STARTING = 0,
-  POOL_W_RUNNING,
-  POOL_W_RECYCLING, /* no new jobs; a fresh isolate once the last is done */
-  POOL_W_RETIRING,  /* no new jobs; stops once the last is done (resize) */
-  POOL_W_STOPPED,
-  POOL_W_LOST /* its JavaScript would not stop: its jobs were answered
-                 worker_lost and a new worker took its place; freed once its
-                 thread comes back, if ever */
-};
-
-/* How long JavaScript the watchdog stopped may go on running before its
- * worker is declared lost. */
-#define POOL_LOST_GRACE_MS 1000
-
-/* Worker control requests (pool_worker.ctl bits), from the admin plane. */
-enum {
-  POOL_CTL_RELOAD = 2,  /* drop warm realms (reload_spec: "" for all) */
-  POOL_CTL_RECYCLE = 4, /* replace the isolate once idle */
-};
-
+/* The front's side of a worker: routing, the table of its jobs, what its
+ * records said (INFO, RELOADED, STATE, READY), its bus ends, and the
+ * handle of its thread (worker.h). Its thread never touches it. */
 struct pool_worker {
   int id;
   iso_pool* pool;
-  atomic_int state;
-  atomic_int ctl;
-  atomic_long answered; /* jobs it answered */
+  atomic_int state;     /* POOL_W_*, the front's (routing reads it) */
+  atomic_long answered; /* its DONE records that gave their job's answer */
+  /* its last INFO record */
   atomic_llong heap_used, heap_limit;
   atomic_int warm_modules;
-  pthread_mutex_t info_lock; /* last_error, reload_spec, reload_result */
-  char last_error[160];
-  char reload_spec[1040]; /* ISO_ADMIN_MAX_MODULE + 1 fits */
-  int reload_pending;     /* reload requests not yet carried out */
-  int reload_realms;      /* warm realms the last reload dropped */
-  pthread_cond_t info_cond;
-  uv_timer_t info_timer; /* refreshes heap_used etc. */
-  int recycle_wanted;    /* worker thread only */
-  pthread_t thread;
-  uv_loop_t loop;
-  uv_async_t async;   /* stop requests */
-  uv_poll_t bus_poll; /* the bus's receive fd: jobs arrive */
-  uv_prepare_t flush;
-  uv_timer_t deadline;
-  iso_rt* rt; /* set before start; NULL after, under rt_lock */
-  pthread_mutex_t rt_lock;
-  pool_warm warm[POOL_MAX_WARM]; /* call jobs; replaced when one fails */
-  uint64_t warm_clock;
-  iso_bus_end* end;      /* the worker's end of its bus */
-  iso_bus_end* disp_end; /* the dispatcher's end */
-  iso_bus_end* ops_end;  /* op responses arrive here (polled) */
-  iso_bus_end* ops_peer; /* the op threads send them here */
-  uv_poll_t ops_poll;
-  /* worker thread only: records for the front, sent once per loop
-   * iteration; the tasks started, sorted by deadline; per slot, the
-   * generation a CANCEL record named (its task may come after it) */
-  pool_rec** done;
-  size_t ndone, capdone;
-  pool_task* active;
-  pool_task* spare; /* finished tasks kept for reuse */
-  int nspare;
-  uint32_t* cancelled;
+  pthread_mutex_t info_lock; /* the fields below, up to start_err */
+  pthread_cond_t info_cond;  /* a RELOADED or READY record came */
+  char last_error[160];      /* the last DONE record's note */
+  int reload_pending;        /* a RELOAD sent, its RELOADED not back */
+  int reload_realms;         /* what the last RELOADED said */
+  int ready;                 /* its READY record came: */
+  int start_rc;              /* what it said */
+  char start_err[256];
   /* the front's, under pool->lock: jobs sent and not given back, and the
    * table that names them (nslots: max_inflight_per_worker) */
   int inflight;
   pool_slot* slots;
   uint32_t nslots, free_slot;
-  atomic_int stop;
-  atomic_int exited; /* its thread has left worker_main */
-  int abandoned;     /* the shutdown stopped waiting for its thread */
-  uint64_t stop_gen; /* the watchdog's: the entry it stopped, and when */
+  iso_bus_end* disp_end; /* its bus: the front's end (records back) */
+  iso_bus_end* end;      /* and the worker's, made here, lent to it */
+  iso_bus_end* ops_end;  /* op batches back to it (its end, lent) */
+  iso_bus_end* ops_peer; /* the op threads send them here */
+  pool_runner* runner;   /* its thread (worker.h), NULL before start */
+  atomic_int stop_sent;  /* a STOP record went out */
+  atomic_int exited;     /* its STATE stopped came: it is ending */
+  int abandoned;         /* the shutdown stopped waiting for its thread */
+  uint64_t stop_gen;     /* the watchdog's: the entry it stopped, and when */
   uint64_t stop_ns;
-  int thread_started;
-  int start_done; /* under info_lock; info_cond signals it */
-  int start_rc;
-  char start_err[256];
 };
 
 #define POOL_MAX_WORKERS 256
@@ -281,6 +130,7 @@ enum {
 
 struct iso_pool {
   iso_pool_opts opts;
+  pool_logger logger;
   char* modules;
   iso_server* server;
   /* the workers, under lock (pool.c's DESIGN says who may hold a pointer
@@ -325,10 +175,6 @@ struct iso_pool {
   atomic_long batches_out; /* sent to the op threads, not yet back */
 };
 
-static inline uint64_t pool__now(void) {
-  return uv_hrtime();
-}
-
 /* answer.c: claim, encode, count, reply and release a job's answer (its
  * DESIGN paragraph). */
 
@@ -369,14 +215,6 @@ void pool__answer_message(iso_server_req* sreq,
                           iso_bytes id,
                           iso_proto_code code,
                           const char* msg);
-/* pool__reply_error: appends the error reply map (code, msg, the
- * request's id, stats.worker = worker or -1) to out. For both sides.
- * Thread: any. */
-void pool__reply_error(iso_buf* out,
-                       iso_bytes id,
-                       iso_proto_code code,
-                       const char* msg,
-                       int worker);
 /* pool__req_register: numbers the request's jobs and puts it in the
  * registry (pool->jobs_lock) until its last answer. Thread: any. */
 void pool__req_register(iso_pool* pool, pool_req* req);
@@ -434,7 +272,8 @@ void pool__reap(iso_pool* pool);
 int pool__watchdog_start(iso_pool* pool);
 void pool__watchdog_stop(iso_pool* pool);
 
-/* log.c: one line of the service's log (iso_pool_log's). Thread: any. */
+/* log.c: one line of the service's log (iso_pool_log's), with the
+ * pool's logger (pool__logf). Thread: any. */
 void pool__log(iso_pool* pool, const char* level, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -451,36 +290,21 @@ void pool__admin_stop(iso_pool* pool);
 int pool__ops_start(iso_pool* pool, char* err, size_t errlen);
 void pool__ops_stop(iso_pool* pool);
 void pool__ops_close(iso_pool* pool);
-/* pool__op_send: iso_rt_opts.op_send: a batch of op requests to the op
- * threads. Thread: the worker's (its runtime's flush). */
+/* pool__op_send, pool__op_back: the op transport a worker is given
+ * (worker.h, pool_runner_opts.op_send and op_back; data: its
+ * pool_worker): a batch of op requests to the op threads; one back.
+ * Thread: the worker's. */
 int pool__op_send(void* worker, iso_op_batch* batch);
-/* pool__ops_bus_cb: batches back from the op threads (iso_bus_drain on
- * the worker's op bus). Thread: the worker's. */
-void pool__ops_bus_cb(void* const* items, size_t n, void* arg);
+void pool__op_back(void* worker, iso_op_batch* batch);
 /* pool__ops_forget: frees what came back on w's op bus, before the bus
  * closes. Thread: not w's. */
 void pool__ops_forget(iso_pool* pool, pool_worker* w);
 
-/* worker.c */
-/* pool__worker_init: sets up w (the caller's storage, zeroed) for
- * pool__worker_start; returns 0 or ISO_ENOMEM. pool__worker_close undoes
- * it (also after a failed init), after the worker's thread ended
- * (pool__worker_stop) or never started. Thread: not w's. */
-int pool__worker_init(pool_worker* w, iso_pool* pool, int id);
-void pool__worker_close(pool_worker* w);
-/* pool__worker_start: starts the worker's thread and waits until its
- * runtime is up or failed (then w->start_rc and start_err say so).
- * Returns 0, or ISO_ENOMEM when the thread could not be made. Thread: not
- * a worker's. */
-int pool__worker_start(pool_worker* w);
-/* pool__worker_stop: asks the worker to stop and waits for its thread
- * until `until_ns` (pool__now() time; 0: for ever). Returns 0, or
- * ISO_ETIMEDOUT when the thread did not come back in time (its JavaScript would
- * not stop): the worker is then abandoned and never freed. Thread: not w's. */
-int pool__worker_stop(pool_worker* w, uint64_t until_ns);
-/* The worker's runtime for another thread (the watchdog), or NULL once it
- * is gone; held until pool__worker_rt_unlock. Thread: any. */
-iso_rt* pool__worker_rt_lock(pool_worker* w);
-void pool__worker_rt_unlock(pool_worker* w);
+/* pool.c: a worker's record to the worker side: pool__worker_send sends
+ * it on w's bus (it is the worker's from then on; freed if the bus is
+ * closing). Returns 0, or ISO_ENOMEM for a NULL record (nothing sent).
+ * Thread: not a worker's; w must not be freed meanwhile (pool.c's
+ * DESIGN). */
+int pool__worker_send(pool_worker* w, pool_rec* rec);
 
 #endif /* ISO_POOL_PRIVATE_H */

@@ -1,10 +1,10 @@
-/* records.c: making and freeing the records of records.h, for both
- * sides. Thread: any.
+/* records.c: making and freeing the records of records.h, and the error
+ * reply map both sides put in them (pool_base.h). Thread: any.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "records.h"
+#include "pool_base.h"
 
 /* Copies s into *at (NUL-terminated) and returns the view of the copy;
  * {NULL, 0} stays nil. */
@@ -70,6 +70,39 @@ pool_rec_done* pool__rec_done_of(pool_rec_task* t) {
   d->token = token;
   iso_buf_init(&d->reply);
   return d;
+}
+
+pool_rec* pool__rec_new(uint8_t type, size_t size) {
+  pool_rec* r = calloc(1, size);
+  if (r != NULL) {
+    r->type = type;
+  }
+  return r;
+}
+
+pool_rec_reload* pool__rec_reload_new(const char* spec) {
+  size_t n = strlen(spec);
+  pool_rec_reload* r = malloc(sizeof(*r) + n + 1);
+  if (r != NULL) {
+    r->hdr.type = POOL_REC_RELOAD;
+    memcpy(r->spec, spec, n + 1);
+  }
+  return r;
+}
+
+void pool__reply_error(iso_buf* out,
+                       iso_bytes id,
+                       iso_proto_code code,
+                       const char* msg,
+                       int worker) {
+  iso_proto_reply r = {
+      .id = id,
+      .status = ISO_STATUS_ERROR,
+      .code = code,
+      .message = iso_str_of(msg),
+      .stats = {.worker = worker},
+  };
+  iso_proto_encode_reply(&r, out);
 }
 
 void pool__rec_down_free(pool_rec* r) {

@@ -24,6 +24,7 @@
 #ifndef ISO_POOL_RECORDS_H
 #define ISO_POOL_RECORDS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "iso_buf.h"
@@ -45,12 +46,33 @@ typedef struct pool_rec {
 typedef enum pool_rec_down {
   POOL_REC_TASK = 1,
   POOL_REC_CANCEL = 2,
+  POOL_REC_RELOAD = 3,
+  POOL_REC_RECYCLE = 4, /* a bare pool_rec */
+  POOL_REC_STOP = 5,    /* a bare pool_rec */
 } pool_rec_down;
 
 /* worker -> front */
 typedef enum pool_rec_up {
   POOL_REC_DONE = 1,
+  POOL_REC_INFO = 2,
+  POOL_REC_RELOADED = 3,
+  POOL_REC_STATE = 4,
+  POOL_REC_READY = 5,
 } pool_rec_up;
+
+/* A worker's life, as poolctl workers shows it. The front keeps each
+ * worker's (pool_worker.state); a STATE record tells it of the changes
+ * only the worker knows of. */
+enum {
+  POOL_W_STARTING = 0,
+  POOL_W_RUNNING,
+  POOL_W_RECYCLING, /* no new jobs; a fresh isolate once the last is done */
+  POOL_W_RETIRING,  /* no new jobs; stops once the last is done (resize) */
+  POOL_W_STOPPED,
+  POOL_W_LOST /* its JavaScript would not stop: its jobs were answered
+                 worker_lost and a new worker took its place; freed once its
+                 thread comes back, if ever */
+};
 
 /* TASK: a job to run. `module`, `export_name`, `source`, `args` and `id`
  * point into the record's own allocation (pool__rec_task_new copies
@@ -98,6 +120,49 @@ typedef struct pool_rec_done {
                            poolctl workers' last_error; "" otherwise */
 } pool_rec_done;
 
+/* RELOAD (poolctl reload): drop the warm realms that loaded `spec` (""
+ * for all); the worker answers RELOADED. RECYCLE (poolctl recycle): a
+ * fresh isolate once nothing is in flight; the worker answers STATE
+ * running (or retiring, if it could not make one). STOP (the shutdown,
+ * or the worker was lost): answer what is left shutting_down, give every
+ * job back, send STATE stopped and end. */
+typedef struct pool_rec_reload {
+  pool_rec hdr; /* POOL_REC_RELOAD */
+  char spec[];  /* NUL-terminated */
+} pool_rec_reload;
+
+/* INFO: what poolctl workers shows that only the worker can read; sent
+ * every 500 ms, after a reload and with a new isolate. (The design's
+ * last_error is the front's: DONE records' notes.) */
+typedef struct pool_rec_info {
+  pool_rec hdr; /* POOL_REC_INFO */
+  int64_t heap_used, heap_limit;
+  int32_t warm_modules;
+} pool_rec_info;
+
+/* RELOADED: a RELOAD was carried out; `realms` warm realms dropped. */
+typedef struct pool_rec_reloaded {
+  pool_rec hdr; /* POOL_REC_RELOADED */
+  int32_t realms;
+} pool_rec_reloaded;
+
+/* STATE: the worker's own changes: RECYCLING (its runtime is condemned:
+ * no new jobs, please), RUNNING (recycled: a fresh isolate, jobs
+ * welcome), RETIRING (recycling failed: no more jobs) and STOPPED (its
+ * loop has ended, after a STOP; its last record). */
+typedef struct pool_rec_state {
+  pool_rec hdr; /* POOL_REC_STATE */
+  uint8_t state;
+} pool_rec_state;
+
+/* READY: the worker's runtime is up (rc 0) or could not be made (rc and
+ * err say why; the worker then ends). Its first record. */
+typedef struct pool_rec_ready {
+  pool_rec hdr;  /* POOL_REC_READY */
+  int32_t rc;    /* (+) */
+  char err[256]; /* (+) */
+} pool_rec_ready;
+
 /* pool__rec_task_new: constructor; a TASK record with `from`'s fields,
  * its strings and bytes copied into the record's own allocation and a
  * new reference to from->perms. Returns NULL when out of memory.
@@ -111,6 +176,12 @@ void pool__rec_task_free(pool_rec_task* t);
  * enough: a job then costs one allocation each way, not two. Thread: the
  * worker's. */
 pool_rec_done* pool__rec_done_of(pool_rec_task* t);
+
+/* pool__rec_new: constructor of a record of `size` bytes (the type's
+ * struct), zeroed but for its type. pool__rec_reload_new: a RELOAD
+ * record for spec. Return NULL when out of memory. Thread: any. */
+pool_rec* pool__rec_new(uint8_t type, size_t size);
+pool_rec_reload* pool__rec_reload_new(const char* spec);
 
 /* pool__rec_down_free, pool__rec_up_free: destructors of any record of
  * that direction (one that was never delivered, or once read). Accept

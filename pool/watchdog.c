@@ -69,14 +69,14 @@ static void* watchdog_main(void* arg) {
       int stop;
     } run[POOL_MAX_WORKERS];
     for (int i = 0; i < nw; i++) {
-      iso_rt* rt = pool__worker_rt_lock(ws[i]);
+      iso_rt* rt = pool__runner_rt_lock(ws[i]->runner);
       uint64_t since;
       run[i].rt = rt;
       if (rt == NULL ||
           !iso_rt_running(rt, &run[i].gen, &since, &run[i].deadline)) {
         run[i].deadline = 0;
       }
-      pool__worker_rt_unlock(ws[i]);
+      pool__runner_rt_unlock(ws[i]->runner);
       run[i].stop = run[i].deadline != 0 && now > run[i].deadline;
     }
     /* or for a cancelled job on it (its deadline is now) */
@@ -98,11 +98,11 @@ static void* watchdog_main(void* arg) {
         continue;
       }
       /* the same runtime (not a recycled one) and still the same entry */
-      iso_rt* rt = pool__worker_rt_lock(ws[i]);
+      iso_rt* rt = pool__runner_rt_lock(ws[i]->runner);
       if (rt != NULL && rt == run[i].rt) {
         iso_rt_terminate_gen(rt, run[i].gen);
       }
-      pool__worker_rt_unlock(ws[i]);
+      pool__runner_rt_unlock(ws[i]->runner);
       /* the entry it stopped before and still runs: how long since? */
       if (ws[i]->stop_gen != run[i].gen) {
         ws[i]->stop_gen = run[i].gen;

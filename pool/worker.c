@@ -17,29 +17,91 @@
  * their replies into DONE records) and sends the records in one batch. A
  * CANCEL record (the front answered the job) ends its task without a
  * reply, or keeps it from starting if it comes first (w->cancelled, per
- * slot). Other threads reach the loop through one uv_async: the admin
- * plane's requests (the ctl bits: reload, recycle) and the stop.
+ * slot).
+ *
+ * Everything else comes as records too, in order with the tasks: RELOAD
+ * (answered RELOADED), RECYCLE (a fresh isolate once idle, then STATE
+ * running), STOP (what is left answered shutting_down, STATE stopped, the
+ * loop ends). The worker tells the front what only it knows with INFO
+ * (heap, warm modules: every 500 ms), STATE (a condemned runtime asks for
+ * no new jobs) and READY (its runtime is up, or why not: its first
+ * record). It sees no structure of the front's: it includes pool_base.h
+ * and worker.h only, and was given what it needs at its start
+ * (pool_runner_opts).
+ *
  * Deadlines: one uv_timer at the earliest deadline of the active tasks
  * (kept sorted) answers overdue ones `timeout`; JavaScript that never
- * returns to the loop is stopped by the pool's watchdog (watchdog.c).
- * Only the worker's thread touches its runtime, its realms and its tasks;
- * other threads read what it publishes (atomics, info_lock) and w->rt
- * under rt_lock.
+ * returns to the loop is stopped by the pool's watchdog (watchdog.c), or
+ * by pool__runner_halt when the service stops. Only the worker's thread
+ * touches its runtime, its realms and its tasks; other threads read w->rt
+ * under rt_lock (the watchdog) and set `halted`.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "iso_err.h"
-#include "pool_private.h"
+#include "worker.h"
 
 /* iso_pool_opts.background_ms's default. */
 #define POOL_BACKGROUND_MS 1000
 
-static void publish_info(pool_worker* w);
-static void maybe_recycle(pool_worker* w);
-static void free_stale_warm(pool_worker* w);
+/* Log lines a task keeps, and their total size. */
+#define POOL_MAX_LOGS 100
+#define POOL_MAX_LOG_BYTES (16 * 1024)
+
+/* A warm realm: call jobs run in the one for their module and
+ * permissions, up to POOL_MAX_WARM of them per worker. */
+#define POOL_MAX_WARM 32
+
+typedef struct pool_task pool_task;
+
+/* A warm realm: the calls to one module with one permission set. */
+typedef struct pool_warm {
+  iso_realm* realm; /* NULL: a free slot */
+  char* module;     /* the module's URL (owned) */
+  iso_perms* perms;
+  uint64_t used; /* for replacing the least recently used */
+  int stale;     /* dropped by poolctl reload: freed once idle, no new calls */
+} pool_warm;
+
+/* A worker thread: everything here is its own (Thread: its own) but rt,
+ * which the watchdog reads under rt_lock. */
+struct pool_runner {
+  pool_runner_opts o; /* o.modules owned */
+  int id;
+  pthread_t thread;
+  int thread_started;
+  uv_loop_t loop;
+  uv_poll_t bus_poll; /* its bus's receive fd: records arrive */
+  uv_poll_t ops_poll; /* op batches come back */
+  uv_prepare_t flush;
+  uv_timer_t deadline;
+  uv_timer_t info_timer; /* an INFO record every 500 ms */
+  iso_rt* rt;            /* NULL before start and after, under rt_lock */
+  pthread_mutex_t rt_lock;
+  pool_warm warm[POOL_MAX_WARM]; /* call jobs; replaced when one fails */
+  uint64_t warm_clock;
+  /* records for the front, sent once per loop iteration (send_done) */
+  pool_rec** done;
+  size_t ndone, capdone;
+  pool_task* active; /* the tasks started, sorted by deadline */
+  pool_task* spare;  /* finished tasks kept for reuse */
+  int nspare;
+  /* per slot, the generation a CANCEL record named (its TASK may come
+   * after it) */
+  uint32_t* cancelled;
+  uint32_t nslots;
+  int recycle_wanted; /* a fresh isolate once nothing is in flight */
+  int stopping;       /* a STOP record came */
+  atomic_int halted;  /* pool__runner_halt: the stop is coming */
+};
+
+static void publish_info(pool_runner* w);
+static void maybe_recycle(pool_runner* w);
+static void free_stale_warm(pool_runner* w);
 
 /* A job on this worker, made from its TASK record: the worker's side of
  * it, which the front never sees (the front's is its pool_job). */
@@ -192,17 +254,17 @@ static void warm_log_cb(iso_realm* realm,
   }
   /* output of code a call left running after it ended has no job to go
    * to: it is kept out of the service's log unless asked (--log-jobs) */
-  pool_worker* w = data;
-  if (w->pool->opts.log_jobs) {
-    pool__log(w->pool, "info", "worker %d: job output: %s: %.*s", w->id, level,
-              (int)len, text);
+  pool_runner* w = data;
+  if (w->o.log_jobs) {
+    pool__logf(&w->o.log, "info", "worker %d: job output: %s: %.*s", w->id,
+               level, (int)len, text);
   }
 }
 
 static void warm_error_cb(iso_realm* realm,
                           void* data,
                           const iso_js_error* err) {
-  pool_worker* w = data;
+  pool_runner* w = data;
   /* the warm realm is dead (it survives JavaScript errors, so this is the
    * runtime giving up on it): its pending calls fail, the next call gets
    * a fresh realm */
@@ -211,9 +273,9 @@ static void warm_error_cb(iso_realm* realm,
       settle_error(t, err->code, err);
     }
   }
-  pool__log(w->pool, "warn",
-            "worker %d: the warm realm failed (%s); starting a new one", w->id,
-            err->message);
+  pool__logf(&w->o.log, "warn",
+             "worker %d: the warm realm failed (%s); starting a new one", w->id,
+             err->message);
   for (int i = 0; i < POOL_MAX_WARM; i++) {
     if (w->warm[i].realm == realm) {
       warm_clear(&w->warm[i]);
@@ -228,7 +290,7 @@ static void warm_job_error_cb(iso_realm* realm,
                               void* data,
                               void* culprit,
                               const iso_js_error* err) {
-  pool_worker* w = data;
+  pool_runner* w = data;
   for (pool_task* t = w->active; culprit != NULL && t != NULL; t = t->anext) {
     if (t == culprit) {
       settle_error(t, err->code, err);
@@ -236,8 +298,8 @@ static void warm_job_error_cb(iso_realm* realm,
     }
   }
   char* text = iso_js_error_format(err);
-  pool__log(w->pool, "warn", "worker %d: %s", w->id,
-            text ? text : err->message);
+  pool__logf(&w->o.log, "warn", "worker %d: %s", w->id,
+             text ? text : err->message);
   free(text);
 }
 
@@ -247,7 +309,7 @@ static const iso_realm_cbs kWarmCbs = {
     .job_error_cb = warm_job_error_cb,
 };
 
-static int realm_busy(const pool_worker* w, const iso_realm* realm) {
+static int realm_busy(const pool_runner* w, const iso_realm* realm) {
   for (const pool_task* t = w->active; t != NULL; t = t->anext) {
     if (t->realm == realm) {
       return 1;
@@ -262,7 +324,7 @@ static int realm_busy(const pool_worker* w, const iso_realm* realm) {
  * and code never runs with another set's permissions. Up to POOL_MAX_WARM
  * per worker; a new one replaces the least recently used idle one.
  * Returns NULL when none can be made (every slot runs calls now). */
-static iso_realm* warm_for(pool_worker* w,
+static iso_realm* warm_for(pool_runner* w,
                            iso_perms* perms,
                            const char* module) {
   assert(pool__on_worker(w));
@@ -303,7 +365,7 @@ static iso_realm* warm_for(pool_worker* w,
   return slot->realm;
 }
 
-static int is_warm(const pool_worker* w, const iso_realm* realm) {
+static int is_warm(const pool_runner* w, const iso_realm* realm) {
   for (int i = 0; i < POOL_MAX_WARM; i++) {
     if (w->warm[i].realm != NULL && w->warm[i].realm == realm) {
       return 1;
@@ -316,7 +378,7 @@ static int is_warm(const pool_worker* w, const iso_realm* realm) {
 
 static void deadline_cb(uv_timer_t* t);
 
-static void arm_deadline(pool_worker* w) {
+static void arm_deadline(pool_runner* w) {
   pool_task* head = NULL;
   for (pool_task* t = w->active; t != NULL; t = t->anext) {
     if (!t->settled && t->rec->deadline_ns != 0) {
@@ -338,7 +400,7 @@ static void arm_deadline(pool_worker* w) {
 }
 
 /* A warm realm's deadline: the earliest of its unsettled calls. */
-static void update_warm_deadline(pool_worker* w) {
+static void update_warm_deadline(pool_runner* w) {
   for (int i = 0; i < POOL_MAX_WARM; i++) {
     iso_realm* warm = w->warm[i].realm;
     if (warm == NULL) {
@@ -356,7 +418,7 @@ static void update_warm_deadline(pool_worker* w) {
 }
 
 static void deadline_cb(uv_timer_t* t) {
-  pool_worker* w = t->data;
+  pool_runner* w = t->data;
   assert(pool__on_worker(w));
   uint64_t now = pool__now();
   for (pool_task* t = w->active; t != NULL; t = t->anext) {
@@ -372,7 +434,7 @@ static void deadline_cb(uv_timer_t* t) {
 
 /* ---- starting and finishing tasks ---- */
 
-static void active_insert(pool_worker* w, pool_task* t) {
+static void active_insert(pool_runner* w, pool_task* t) {
   uint64_t d = t->rec->deadline_ns;
   pool_task** pp = &w->active;
   while (*pp != NULL && (d == 0 || ((*pp)->rec->deadline_ns != 0 &&
@@ -384,7 +446,7 @@ static void active_insert(pool_worker* w, pool_task* t) {
 }
 
 /* A record for the front, sent with this loop iteration's (send_done). */
-static void done_push(pool_worker* w, pool_rec* r) {
+static void done_push(pool_runner* w, pool_rec* r) {
   assert(pool__on_worker(w));
   if (w->ndone == w->capdone) {
     size_t cap = w->capdone ? w->capdone * 2 : 64;
@@ -399,13 +461,13 @@ static void done_push(pool_worker* w, pool_rec* r) {
 }
 
 /* A CANCEL record named this task's token. */
-static int cancelled(const pool_worker* w, pool_token token) {
+static int cancelled(const pool_runner* w, pool_token token) {
   return token.slot < w->nslots && w->cancelled[token.slot] == token.gen;
 }
 
 /* The job's DONE record, made of its TASK record: `reply` (taken; its
  * status and code) is the answer, if any. */
-static void give_back(pool_worker* w,
+static void give_back(pool_runner* w,
                       pool_rec_task* rec,
                       uint64_t started_ns,
                       iso_buf* reply,
@@ -424,7 +486,7 @@ static void give_back(pool_worker* w,
 }
 
 /* The shutdown's answer for a job that did not finish. */
-static void give_back_stopping(pool_worker* w,
+static void give_back_stopping(pool_runner* w,
                                pool_rec_task* rec,
                                uint64_t started_ns) {
   iso_buf reply;
@@ -437,7 +499,7 @@ static void give_back_stopping(pool_worker* w,
 
 /* Gives a task's record back without running it: answered
  * shutting_down (stopping), or without a reply (cancelled). */
-static void give_back_record(pool_worker* w, pool_rec_task* rec, int stopping) {
+static void give_back_record(pool_runner* w, pool_rec_task* rec, int stopping) {
   if (stopping && !cancelled(w, rec->token)) {
     give_back_stopping(w, rec, 0);
   } else {
@@ -449,7 +511,7 @@ static void give_back_record(pool_worker* w, pool_rec_task* rec, int stopping) {
  * allocation of the worker's own. */
 #define TASKS_KEPT 256
 
-static pool_task* task_new(pool_worker* w) {
+static pool_task* task_new(pool_runner* w) {
   pool_task* t = w->spare;
   if (t != NULL) {
     w->spare = t->anext;
@@ -464,7 +526,7 @@ static pool_task* task_new(pool_worker* w) {
   return t;
 }
 
-static void start_task(pool_worker* w, pool_rec_task* rec) {
+static void start_task(pool_runner* w, pool_rec_task* rec) {
   assert(pool__on_worker(w));
   if (cancelled(w, rec->token)) {
     give_back_record(w, rec, 0); /* answered before it got here */
@@ -523,7 +585,7 @@ static void start_task(pool_worker* w, pool_rec_task* rec) {
 }
 
 /* Frees what the task holds (not its record) and keeps it for reuse. */
-static void task_free(pool_worker* w, pool_task* t) {
+static void task_free(pool_runner* w, pool_task* t) {
   free(t->value);
   iso_js_error_close(&t->err);
   for (size_t i = 0; i < t->nlogs; i++) {
@@ -549,7 +611,7 @@ typedef struct pool_reply {
 
 /* The reply map of a task that finished: its value, or its error with the
  * code the runtime's status maps to (too_large if over --max-message). */
-static void encode_reply(pool_worker* w, pool_task* t, pool_reply* d) {
+static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
   iso_buf_init(&d->reply);
   d->note[0] = '\0';
   const pool_rec_task* rec = t->rec;
@@ -567,7 +629,8 @@ static void encode_reply(pool_worker* w, pool_task* t, pool_reply* d) {
   if (status == 0) {
     r.status = ISO_STATUS_FULFILLED;
     r.value = (iso_bytes){t->value, t->value_len};
-  } else if (status == ISO_ETERMINATED && atomic_load(&w->stop)) {
+  } else if (status == ISO_ETERMINATED &&
+             (w->stopping || atomic_load(&w->halted))) {
     /* stopped by the shutdown, not by its deadline */
     r.status = ISO_STATUS_ERROR;
     r.code = iso_proto_code_from_err(ISO_ESHUTDOWN);
@@ -609,7 +672,7 @@ static void encode_reply(pool_worker* w, pool_task* t, pool_reply* d) {
              what != NULL ? what : "Error", (int)r.message.len,
              r.message.ptr != NULL ? r.message.ptr : "");
   }
-  size_t max = w->pool->opts.max_message;
+  size_t max = w->o.max_message;
   if (iso_proto_encode_reply(&r, &d->reply) != 0) {
     iso_buf_reset(&d->reply);
     pool__reply_error(&d->reply, rec->id, ISO_CODE_INTERNAL,
@@ -632,7 +695,7 @@ static void encode_reply(pool_worker* w, pool_task* t, pool_reply* d) {
 /* Frees the task's realm (eval) or drops its evaluation (call), makes its
  * DONE record (with its reply unless it was cancelled, or `stopping`: the
  * shutdown's answer for what did not finish) and frees it. */
-static void finish_task(pool_worker* w, pool_task* t, int stopping) {
+static void finish_task(pool_runner* w, pool_task* t, int stopping) {
   assert(pool__on_worker(w));
   if (t->realm != NULL && t->rec->kind == ISO_JOB_EVAL) {
     iso_realm_free(t->realm); /* its late op responses are dropped */
@@ -660,10 +723,10 @@ static void finish_task(pool_worker* w, pool_task* t, int stopping) {
   task_free(w, t);
 }
 
-static void send_done(pool_worker* w) {
+static void send_done(pool_runner* w) {
   assert(pool__on_worker(w));
   if (w->ndone > 0) {
-    if (iso_bus_send(w->end, (void* const*)w->done, w->ndone) != 0) {
+    if (iso_bus_send(w->o.end, (void* const*)w->done, w->ndone) != 0) {
       for (size_t i = 0; i < w->ndone; i++) { /* the bus is closing */
         pool__rec_up_free(w->done[i]);
       }
@@ -672,28 +735,41 @@ static void send_done(pool_worker* w) {
   }
 }
 
-/* The runtime asks for a new isolate (iso_rt_condemned): the worker takes
- * no new jobs, answers the ones it has, and recycles, as `poolctl recycle`
- * does. */
-static void check_condemned(pool_worker* w) {
+/* A record of the worker's own for the front (not a DONE), sent with this
+ * iteration's records; NULL (out of memory) is dropped. */
+static void push(pool_runner* w, pool_rec* r) {
+  if (r != NULL) {
+    done_push(w, r);
+  }
+}
+
+static void push_state(pool_runner* w, int state) {
+  pool_rec_state* r =
+      (pool_rec_state*)pool__rec_new(POOL_REC_STATE, sizeof(*r));
+  if (r != NULL) {
+    r->state = (uint8_t)state;
+  }
+  push(w, (pool_rec*)r);
+}
+
+/* The runtime asks for a new isolate (iso_rt_condemned): the worker asks
+ * the front for no new jobs (STATE recycling), answers the ones it has,
+ * and recycles, as `poolctl recycle` does. */
+static void check_condemned(pool_runner* w) {
   assert(pool__on_worker(w));
   const char* why = w->rt != NULL ? iso_rt_condemned(w->rt) : NULL;
   if (why == NULL || w->recycle_wanted) {
     return;
   }
-  pool__mutex_lock(&w->pool->lock);
-  if (atomic_load(&w->state) == POOL_W_RUNNING) {
-    atomic_store(&w->state, POOL_W_RECYCLING); /* no new jobs */
-  }
-  pool__mutex_unlock(&w->pool->lock);
+  push_state(w, POOL_W_RECYCLING);
   w->recycle_wanted = 1;
-  pool__log(w->pool, "warn", "worker %d: %s; recycling its isolate", w->id,
-            why);
+  pool__logf(&w->o.log, "warn", "worker %d: %s; recycling its isolate", w->id,
+             why);
 }
 
 /* Runs after the runtime's tick in every loop iteration. */
 static void flush_cb(uv_prepare_t* h) {
-  pool_worker* w = h->data;
+  pool_runner* w = h->data;
   assert(pool__on_worker(w));
   check_condemned(w);
   int any = 0;
@@ -713,27 +789,42 @@ static void flush_cb(uv_prepare_t* h) {
     arm_deadline(w);
     free_stale_warm(w);
   }
-  send_done(w);
   if (w->recycle_wanted) {
     maybe_recycle(w);
+  }
+  send_done(w);
+}
+
+/* Batches back from the op threads (the transport's op_back first). */
+static void ops_back_cb(void* const* items, size_t n, void* arg) {
+  pool_runner* w = arg;
+  assert(pool__on_worker(w));
+  for (size_t i = 0; i < n; i++) {
+    iso_op_batch* b = items[i];
+    w->o.op_back(w->o.op_data, b);
+    if (w->rt != NULL && b->owner == w->rt) {
+      iso_rt_ops_done(w->rt, b);
+    } else {
+      iso_op_batch_free(b); /* its runtime was recycled or freed */
+    }
   }
 }
 
 /* Op responses are back: settle their promises, run what that made
  * runnable and finish the jobs it settled, all in this iteration. */
 static void ops_poll_cb(uv_poll_t* h, int status, int events) {
-  pool_worker* w = h->data;
+  pool_runner* w = h->data;
   assert(pool__on_worker(w));
-  if (iso_bus_drain(w->ops_end, pool__ops_bus_cb, w) > 0) {
+  if (iso_bus_drain(w->o.ops_end, ops_back_cb, w) > 0) {
     iso_rt_tick(w->rt);
     flush_cb(&w->flush);
   }
 }
 
-/* ---- the admin plane's requests ---- */
+/* ---- the front's requests: records ---- */
 
 /* Frees the warm realms a reload dropped once their calls are done. */
-static void free_stale_warm(pool_worker* w) {
+static void free_stale_warm(pool_runner* w) {
   for (int i = 0; i < POOL_MAX_WARM; i++) {
     pool_warm* s = &w->warm[i];
     if (s->stale && s->realm != NULL && !realm_busy(w, s->realm)) {
@@ -742,14 +833,11 @@ static void free_stale_warm(pool_worker* w) {
   }
 }
 
-/* poolctl reload: drops the warm realms (those that loaded the module, if
- * one is named) so the next calls load the modules again. */
-static void reload(pool_worker* w) {
+/* RELOAD (poolctl reload): drops the warm realms (those that loaded the
+ * module, if one is named) so the next calls load the modules again;
+ * answers with INFO, then RELOADED. */
+static void reload(pool_runner* w, const char* spec) {
   assert(pool__on_worker(w));
-  char spec[sizeof(w->reload_spec)];
-  pthread_mutex_lock(&w->info_lock);
-  memcpy(spec, w->reload_spec, sizeof(spec));
-  pthread_mutex_unlock(&w->info_lock);
   int dropped = 0;
   for (int i = 0; i < POOL_MAX_WARM; i++) {
     pool_warm* s = &w->warm[i];
@@ -761,17 +849,18 @@ static void reload(pool_worker* w) {
   }
   free_stale_warm(w);
   publish_info(w);
-  pthread_mutex_lock(&w->info_lock);
-  w->reload_realms = dropped;
-  w->reload_pending = 0;
-  pthread_cond_broadcast(&w->info_cond);
-  pthread_mutex_unlock(&w->info_lock);
+  pool_rec_reloaded* r =
+      (pool_rec_reloaded*)pool__rec_new(POOL_REC_RELOADED, sizeof(*r));
+  if (r != NULL) {
+    r->realms = dropped;
+  }
+  push(w, (pool_rec*)r);
 }
 
 /* A CANCEL record: the front answered the job (poolctl cancel, its
  * client's connection closed). Its task ends here as if its deadline had
  * passed, without a reply; one not here yet never starts. */
-static void cancel_task(pool_worker* w, const pool_rec_cancel* c) {
+static void cancel_task(pool_runner* w, const pool_rec_cancel* c) {
   assert(pool__on_worker(w));
   if (c->token.slot < w->nslots) {
     w->cancelled[c->token.slot] = c->token.gen;
@@ -788,22 +877,9 @@ static void cancel_task(pool_worker* w, const pool_rec_cancel* c) {
   }
 }
 
-/* The admin plane's requests (the ctl bits); a recycle waits for
- * maybe_recycle, which the callers run when no job is in hand. */
-static void control(pool_worker* w) {
-  assert(pool__on_worker(w));
-  int ctl = atomic_exchange(&w->ctl, 0);
-  if (ctl & POOL_CTL_RELOAD) {
-    reload(w);
-  }
-  if (ctl & POOL_CTL_RECYCLE) {
-    w->recycle_wanted = 1;
-  }
-}
-
-/* The shutdown: answers what is still running, gives every job back, and
- * ends the loop. */
-static void stop_jobs(pool_worker* w) {
+/* STOP: answers what is still running, gives every job back, says STATE
+ * stopped (its last record) and ends the loop. */
+static void stop_jobs(pool_runner* w) {
   assert(pool__on_worker(w));
   while (w->active != NULL) {
     pool_task* t = w->active;
@@ -811,73 +887,60 @@ static void stop_jobs(pool_worker* w) {
     /* one that made it: its value goes out */
     finish_task(w, t, !(t->settled && t->status == 0));
   }
+  push_state(w, POOL_W_STOPPED);
   send_done(w);
   uv_stop(&w->loop);
 }
 
-/* Wakes for the admin plane's requests and for the stop. */
-static void async_cb(uv_async_t* h) {
-  pool_worker* w = h->data;
-  assert(pool__on_worker(w));
-  if (atomic_load(&w->ctl) != 0) {
-    control(w);
-    maybe_recycle(w);
-  }
-  if (atomic_load(&w->stop)) {
-    stop_jobs(w);
-  }
-}
-
-/* One drain of the bus (bus_poll_cb). */
-typedef struct take {
-  pool_worker* w;
-  int batches;
-  int stopping; /* read once, before the first job */
-} take;
-
-/* A batch of jobs off the bus, valid only during the call: each is
- * started now (or, once the worker stops, given back). The admin plane's
- * requests waiting come first, as they did when a wake carried both. */
+/* A batch of records off the bus, valid only during the call, handled in
+ * order: a TASK is started now (or, once a STOP came, given back); a
+ * recycle waits for maybe_recycle, which bus_poll_cb runs after. */
 static void take_cb(void* const* items, size_t n, void* arg) {
-  take* t = arg;
-  pool_worker* w = t->w;
+  pool_runner* w = arg;
   assert(pool__on_worker(w));
-  if (t->batches++ == 0) {
-    if (atomic_load(&w->ctl) != 0) {
-      control(w);
-    }
-    t->stopping = atomic_load(&w->stop);
-  }
   for (size_t i = 0; i < n; i++) {
     pool_rec* r = items[i];
-    if (r->type == POOL_REC_CANCEL) {
-      cancel_task(w, (const pool_rec_cancel*)r);
-      free(r);
-    } else if (r->type != POOL_REC_TASK) {
-      pool__rec_down_free(r);
-    } else if (t->stopping) {
-      give_back_record(w, (pool_rec_task*)r, 1);
-    } else {
-      start_task(w, (pool_rec_task*)r);
+    switch (r->type) {
+      case POOL_REC_TASK:
+        if (w->stopping) {
+          give_back_record(w, (pool_rec_task*)r, 1);
+        } else {
+          start_task(w, (pool_rec_task*)r);
+        }
+        continue; /* the task owns the record */
+      case POOL_REC_CANCEL:
+        cancel_task(w, (const pool_rec_cancel*)r);
+        break;
+      case POOL_REC_RELOAD:
+        reload(w, ((const pool_rec_reload*)r)->spec);
+        break;
+      case POOL_REC_RECYCLE:
+        w->recycle_wanted = 1;
+        break;
+      case POOL_REC_STOP:
+        w->stopping = 1;
+        break;
+      default:
+        break;
     }
+    pool__rec_down_free(r);
   }
 }
 
 /* The bus's fd is readable: the worker reads every batch waiting, starts
- * their jobs and runs them in this loop iteration. */
+ * their tasks and runs them in this loop iteration. */
 static void bus_poll_cb(uv_poll_t* h, int status, int events) {
-  pool_worker* w = h->data;
+  pool_runner* w = h->data;
   assert(pool__on_worker(w));
-  take t = {.w = w};
-  if (iso_bus_drain(w->end, take_cb, &t) == 0) {
+  if (iso_bus_drain(w->o.end, take_cb, w) == 0) {
     return;
   }
-  if (t.stopping) {
+  if (w->stopping) {
     stop_jobs(w);
     return;
   }
   /* the deadlines first: the watchdog reads them while the calls run
-   * (flush_cb updates them again for the jobs it finishes) */
+   * (flush_cb updates them again for the tasks it finishes) */
   update_warm_deadline(w);
   arm_deadline(w);
   /* run them now rather than a trip around the loop later */
@@ -889,57 +952,67 @@ static void handle_closed_cb(uv_handle_t* h) {}
 
 /* ---- the worker's runtime: started, recycled, stopped ---- */
 
-/* Publishes what poolctl workers shows that only this thread can read
- * (the heap, the warm modules). */
-static void publish_info(pool_worker* w) {
+/* An INFO record: what poolctl workers shows that only this thread can
+ * read (the heap, the warm modules). */
+static void publish_info(pool_runner* w) {
   assert(pool__on_worker(w));
   if (w->rt == NULL) {
     return;
   }
   size_t used = 0, limit = 0;
   iso_rt_heap(w->rt, &used, &limit);
-  atomic_store(&w->heap_used, (long long)used);
-  atomic_store(&w->heap_limit, (long long)limit);
   int modules = 0;
   for (int i = 0; i < POOL_MAX_WARM; i++) {
     if (w->warm[i].realm != NULL && !w->warm[i].stale) {
       modules += iso_realm_module_count(w->warm[i].realm);
     }
   }
-  atomic_store(&w->warm_modules, modules);
+  pool_rec_info* r = (pool_rec_info*)pool__rec_new(POOL_REC_INFO, sizeof(*r));
+  if (r != NULL) {
+    r->heap_used = (int64_t)used;
+    r->heap_limit = (int64_t)limit;
+    r->warm_modules = modules;
+  }
+  push(w, (pool_rec*)r);
 }
 
 static void info_timer_cb(uv_timer_t* t) {
-  publish_info(t->data);
+  pool_runner* w = t->data;
+  publish_info(w);
+  send_done(w);
 }
 
-static int rt_new(pool_worker* w) {
+/* The transport's op_send, through the runner (the runtime's op_send). */
+static int op_send(void* data, iso_op_batch* b) {
+  pool_runner* w = data;
+  return w->o.op_send(w->o.op_data, b);
+}
+
+static int rt_new(pool_runner* w) {
   assert(pool__on_worker(w));
-  iso_pool* pool = w->pool;
   iso_rt_opts ro = {
       .loop = &w->loop,
-      .root = pool->modules,
-      .heap_max_mb = pool->opts.heap_mb,
+      .root = w->o.modules,
+      .heap_max_mb = w->o.heap_mb,
       /* a larger value could not be sent back anyway */
-      .value_max_bytes = pool->opts.max_message,
-      .ops_env = pool->ops_env,
-      .op_send = pool__op_send,
+      .value_max_bytes = w->o.max_message,
+      .ops_env = w->o.ops_env,
+      .op_send = op_send,
       .op_send_data = w,
-      .background_ms = pool->opts.background_ms ? pool->opts.background_ms
-                                                : POOL_BACKGROUND_MS,
+      .background_ms =
+          w->o.background_ms ? w->o.background_ms : POOL_BACKGROUND_MS,
   };
   iso_rt* rt = NULL;
   int rc = iso_rt_new(&ro, &rt);
   pthread_mutex_lock(&w->rt_lock); /* the watchdog reads w->rt */
   w->rt = rt;
   pthread_mutex_unlock(&w->rt_lock);
-  publish_info(w);
   return rc;
 }
 
 /* Frees the warm realms and the runtime; its handles close as the loop
  * runs on. */
-static void rt_free(pool_worker* w) {
+static void rt_free(pool_runner* w) {
   assert(pool__on_worker(w));
   for (int i = 0; i < POOL_MAX_WARM; i++) {
     warm_clear(&w->warm[i]);
@@ -951,9 +1024,10 @@ static void rt_free(pool_worker* w) {
   iso_rt_free(rt);
 }
 
-/* poolctl recycle: once nothing is in flight here, a fresh isolate. The
- * dispatcher sends nothing new meanwhile (the state is RECYCLING). */
-static void maybe_recycle(pool_worker* w) {
+/* poolctl recycle, or a condemned runtime: once nothing is in flight
+ * here, a fresh isolate; STATE running tells the front it takes jobs
+ * again (it sends none meanwhile: it marked the worker recycling). */
+static void maybe_recycle(pool_runner* w) {
   assert(pool__on_worker(w));
   if (!w->recycle_wanted || w->active != NULL) {
     return;
@@ -961,18 +1035,33 @@ static void maybe_recycle(pool_worker* w) {
   w->recycle_wanted = 0;
   rt_free(w);
   if (rt_new(w) != 0) {
-    pool__log(w->pool, "error", "worker %d: recycling failed; it retires",
-              w->id);
-    atomic_store(&w->state, POOL_W_RETIRING);
+    pool__logf(&w->o.log, "error", "worker %d: recycling failed; it retires",
+               w->id);
+    push_state(w, POOL_W_RETIRING);
     return;
   }
-  pool__log(w->pool, "info", "worker %d: recycled (a fresh isolate)", w->id);
-  atomic_store(&w->state, POOL_W_RUNNING);
-  pool__refill(w->pool, w);
+  pool__logf(&w->o.log, "info", "worker %d: recycled (a fresh isolate)", w->id);
+  publish_info(w);
+  push_state(w, POOL_W_RUNNING);
 }
 
-static void* worker_main(void* arg) {
-  pool_worker* w = arg;
+/* The READY record: the runtime is up, or why not. */
+static void push_ready(pool_runner* w, int rc) {
+  pool_rec_ready* r =
+      (pool_rec_ready*)pool__rec_new(POOL_REC_READY, sizeof(*r));
+  if (r == NULL) {
+    abort(); /* the front would wait for it for ever */
+  }
+  r->rc = rc;
+  if (rc != 0) {
+    snprintf(r->err, sizeof(r->err), "worker %d: cannot start a runtime: %s",
+             w->id, iso_strerror(rc));
+  }
+  push(w, (pool_rec*)r);
+}
+
+static void* runner_main(void* arg) {
+  pool_runner* w = arg;
   char name[16];
   snprintf(name, sizeof(name), "isopool-w%d", w->id);
   pthread_setname_np(pthread_self(), name);
@@ -980,44 +1069,35 @@ static void* worker_main(void* arg) {
   pool__this_worker = w; /* for pool__on_worker */
 #endif
   uv_loop_init(&w->loop);
-  w->start_rc = rt_new(w);
-  if (w->start_rc != 0) {
-    snprintf(w->start_err, sizeof(w->start_err),
-             "worker %d: cannot start a runtime: %s", w->id,
-             iso_strerror(w->start_rc));
-  } else {
-    uv_async_init(&w->loop, &w->async, async_cb);
-    w->async.data = w;
-    uv_prepare_init(&w->loop, &w->flush);
-    w->flush.data = w;
-    uv_prepare_start(&w->flush, flush_cb);
-    uv_unref((uv_handle_t*)&w->flush);
-    uv_timer_init(&w->loop, &w->deadline);
-    w->deadline.data = w;
-    uv_timer_init(&w->loop, &w->info_timer);
-    w->info_timer.data = w;
-    uv_timer_start(&w->info_timer, info_timer_cb, 500, 500);
-    uv_unref((uv_handle_t*)&w->info_timer);
-    uv_poll_init(&w->loop, &w->bus_poll, iso_bus_fd(w->end));
-    w->bus_poll.data = w;
-    uv_poll_start(&w->bus_poll, UV_READABLE, bus_poll_cb);
-    uv_poll_init(&w->loop, &w->ops_poll, iso_bus_fd(w->ops_end));
-    w->ops_poll.data = w;
-    uv_poll_start(&w->ops_poll, UV_READABLE, ops_poll_cb);
-  }
-  pthread_mutex_lock(&w->info_lock);
-  w->start_done = 1;
-  pthread_cond_broadcast(&w->info_cond);
-  pthread_mutex_unlock(&w->info_lock);
-  if (w->start_rc != 0) {
+  int rc = rt_new(w);
+  push_ready(w, rc);
+  if (rc != 0) {
+    send_done(w);
     rt_free(w);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
     return NULL;
   }
+  uv_prepare_init(&w->loop, &w->flush);
+  w->flush.data = w;
+  uv_prepare_start(&w->flush, flush_cb);
+  uv_unref((uv_handle_t*)&w->flush);
+  uv_timer_init(&w->loop, &w->deadline);
+  w->deadline.data = w;
+  uv_timer_init(&w->loop, &w->info_timer);
+  w->info_timer.data = w;
+  uv_timer_start(&w->info_timer, info_timer_cb, 500, 500);
+  uv_unref((uv_handle_t*)&w->info_timer);
+  uv_poll_init(&w->loop, &w->bus_poll, iso_bus_fd(w->o.end));
+  w->bus_poll.data = w;
+  uv_poll_start(&w->bus_poll, UV_READABLE, bus_poll_cb);
+  uv_poll_init(&w->loop, &w->ops_poll, iso_bus_fd(w->o.ops_end));
+  w->ops_poll.data = w;
+  uv_poll_start(&w->ops_poll, UV_READABLE, ops_poll_cb);
+  publish_info(w);
+  send_done(w);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   rt_free(w);
-  uv_close((uv_handle_t*)&w->async, handle_closed_cb);
   uv_close((uv_handle_t*)&w->flush, handle_closed_cb);
   uv_close((uv_handle_t*)&w->deadline, handle_closed_cb);
   uv_close((uv_handle_t*)&w->info_timer, handle_closed_cb);
@@ -1025,58 +1105,37 @@ static void* worker_main(void* arg) {
   uv_close((uv_handle_t*)&w->ops_poll, handle_closed_cb);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_loop_close(&w->loop);
-  atomic_store(&w->exited, 1); /* pool__reap may join it now */
   return NULL;
 }
 
-int pool__worker_init(pool_worker* w, iso_pool* pool, int id) {
-  w->pool = pool;
-  w->id = id;
-  w->nslots = (uint32_t)pool->opts.max_inflight_per_worker;
-  w->slots = calloc(w->nslots, sizeof(*w->slots));
-  w->cancelled = calloc(w->nslots, sizeof(*w->cancelled));
-  for (uint32_t i = 0; w->slots != NULL && i < w->nslots; i++) {
-    w->slots[i].next = i + 1; /* nslots: the end of the free list */
-  }
-  pthread_mutex_init(&w->rt_lock, NULL);
-  pthread_mutex_init(&w->info_lock, NULL);
-  pthread_cond_init(&w->info_cond, NULL);
-  return w->slots != NULL && w->cancelled != NULL ? 0 : ISO_ENOMEM;
-}
+/* ---- its life, as the front sees it (worker.h) ---- */
 
-int pool__worker_start(pool_worker* w) {
+int pool__runner_start(const pool_runner_opts* o, pool_runner** out) {
   assert(!pool__on_worker(NULL));
-  if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-    snprintf(w->start_err, sizeof(w->start_err),
-             "worker %d: cannot create its thread", w->id);
-    w->start_rc = ISO_ENOMEM;
+  pool_runner* w = calloc(1, sizeof(*w));
+  if (w == NULL) {
+    return ISO_ENOMEM;
+  }
+  w->o = *o;
+  w->id = o->id;
+  w->nslots = o->nslots;
+  w->o.modules = strdup(o->modules);
+  w->cancelled = calloc(o->nslots > 0 ? o->nslots : 1, sizeof(*w->cancelled));
+  pthread_mutex_init(&w->rt_lock, NULL);
+  if (w->o.modules == NULL || w->cancelled == NULL ||
+      pthread_create(&w->thread, NULL, runner_main, w) != 0) {
+    pool__runner_free(w);
     return ISO_ENOMEM;
   }
   w->thread_started = 1;
-  pthread_mutex_lock(&w->info_lock);
-  while (!w->start_done) {
-    pthread_cond_wait(&w->info_cond, &w->info_lock);
-  }
-  pthread_mutex_unlock(&w->info_lock);
+  *out = w;
   return 0;
 }
 
-int pool__worker_stop(pool_worker* w, uint64_t until_ns) {
+int pool__runner_join(pool_runner* w, uint64_t until_ns) {
   assert(!pool__on_worker(w)); /* it would wait for itself */
   if (!w->thread_started) {
     return 0;
-  }
-  if (w->start_rc == 0 && !atomic_exchange(&w->stop, 1)) {
-    uv_async_send(&w->async);
-    /* JavaScript that never returns would keep the loop from the stop */
-    pthread_mutex_lock(&w->rt_lock);
-    if (w->rt != NULL) {
-      uint64_t gen, since, deadline;
-      if (iso_rt_running(w->rt, &gen, &since, &deadline)) {
-        iso_rt_terminate_gen(w->rt, gen);
-      }
-    }
-    pthread_mutex_unlock(&w->rt_lock);
   }
   if (until_ns == 0) {
     pthread_join(w->thread, NULL);
@@ -1096,33 +1155,49 @@ int pool__worker_stop(pool_worker* w, uint64_t until_ns) {
     ts.tv_nsec -= 1000000000L;
   }
   if (pthread_timedjoin_np(w->thread, NULL, &ts) != 0) {
-    w->abandoned = 1;
     return ISO_ETIMEDOUT;
   }
   w->thread_started = 0;
   return 0;
 }
 
-void pool__worker_close(pool_worker* w) {
+void pool__runner_free(pool_runner* w) {
+  if (w == NULL) {
+    return;
+  }
   assert(!pool__on_worker(w));
+  assert(!w->thread_started);
   while (w->spare != NULL) {
     pool_task* t = w->spare;
     w->spare = t->anext;
     free(t);
   }
+  for (size_t i = 0; i < w->ndone; i++) { /* never sent */
+    pool__rec_up_free(w->done[i]);
+  }
   free(w->done);
   free(w->cancelled);
-  free(w->slots);
+  free((char*)w->o.modules);
   pthread_mutex_destroy(&w->rt_lock);
-  pthread_mutex_destroy(&w->info_lock);
-  pthread_cond_destroy(&w->info_cond);
+  free(w);
 }
 
-iso_rt* pool__worker_rt_lock(pool_worker* w) {
+void pool__runner_halt(pool_runner* w) {
+  assert(!pool__on_worker(w));
+  atomic_store(&w->halted, 1);
+  pthread_mutex_lock(&w->rt_lock);
+  uint64_t gen, since, deadline;
+  if (w->rt != NULL && iso_rt_running(w->rt, &gen, &since, &deadline)) {
+    iso_rt_terminate_gen(w->rt, gen);
+  }
+  pthread_mutex_unlock(&w->rt_lock);
+}
+
+iso_rt* pool__runner_rt_lock(pool_runner* w) {
   pthread_mutex_lock(&w->rt_lock);
   return w->rt;
 }
 
-void pool__worker_rt_unlock(pool_worker* w) {
+void pool__runner_rt_unlock(pool_runner* w) {
   pthread_mutex_unlock(&w->rt_lock);
 }
