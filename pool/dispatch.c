@@ -20,26 +20,26 @@
  * plane.
  *
  * Locks: jobs_lock is taken before lock, never after. Under lock: the
- * workers array, each worker's inflight, each job's target, on_worker and
- * cancel_listed, the wait queue and the list of cancelled jobs. A job is
- * on_worker (in a slot) from routing to the DONE record that gives it
- * back; that record lowers inflight and clears on_worker in one lock hold, so a
- * worker seen under the lock as some job's target has something in flight
- * and is not reaped before the lock is dropped (cancel wakes it under the
+ * workers array, each worker's inflight and slots, each job's target,
+ * token and on_worker, and the wait queue. A job is on_worker (in a slot)
+ * from routing to the DONE record that gives it back; that record lowers
+ * inflight and clears on_worker in one lock hold, so a worker seen under
+ * the lock as some job's target has something in flight and is not
+ * reaped before the lock is dropped (cancel sends it records under the
  * lock for that reason).
  *
  * Cancel (poolctl cancel, or the client's connection closed) answers the
- * job `cancelled` through the same claim as every answer. A job on a
- * worker is also listed in pool->cancels until its worker gives it back;
- * each round the watchdog stops the JavaScript its worker runs if it runs
- * for a listed job, which it tells by the deadline the runtime reports:
- * a job's own JavaScript (and all of an eval job's realm) runs with the
- * job's deadline, and no two jobs in flight share a deadline (it carries
- * the job's number: job_deadline). For a cancelled job the watchdog acts
- * as if that deadline were now. (A warm realm's shared JavaScript runs
- * with the earliest pending deadline + 50 ms, which equals another job's
- * deadline only for numbers 2^20 apart whose deadlines fall in the same
- * millisecond. Knowing the job by identity needs the runtime to report
+ * job `cancelled` through the same claim as every answer. For a job on a
+ * worker it also sends a HALT record, with the job's deadline, to the
+ * worker's group (group.c): its watchdog stops the JavaScript the worker
+ * runs if it runs for that job, which it tells by the deadline the
+ * runtime reports: a job's own JavaScript (and all of an eval job's
+ * realm) runs with the job's deadline, and no two jobs in flight share a
+ * deadline (it carries the job's number: job_deadline). For a cancelled
+ * job the watchdog acts as if that deadline were now. (A warm realm's shared
+ * JavaScript runs with the earliest pending deadline + 50 ms, which equals
+ * another job's deadline only for numbers 2^20 apart whose deadlines fall in
+ * the same millisecond. Knowing the job by identity needs the runtime to report
  * which evaluation runs.) The worker gets a CANCEL record naming the
  * job's token and drops its task when its loop next runs. A closed connection's
  * jobs are the registered requests that came on it; a request whose connection
@@ -355,18 +355,6 @@ void pool__request_cb(iso_server_req* sreq,
   }
 }
 
-/* Takes job off pool->cancels. Called with the lock. */
-static void cancels_remove(iso_pool* pool, pool_job* job) {
-  assert(pool__mutex_held(&pool->lock));
-  for (pool_job** pp = &pool->cancels; *pp != NULL; pp = &(*pp)->cnext) {
-    if (*pp == job) {
-      *pp = job->cnext;
-      break;
-    }
-  }
-  job->cancel_listed = 0;
-}
-
 /* Worker w's records came back (`recs`, n of them; NULL: none, w just
  * became ready or recycled): its DONE records' jobs leave it (their
  * tokens checked; done[i] is each one's job, or NULL), then it gets as
@@ -387,11 +375,7 @@ static void refill(iso_pool* pool,
     if (r->type != POOL_REC_DONE) {
       continue;
     }
-    pool_job* job = take_off(w, ((const pool_rec_done*)r)->token);
-    if (job != NULL && job->cancel_listed) {
-      cancels_remove(pool, job);
-    }
-    done[i] = job;
+    done[i] = take_off(w, ((const pool_rec_done*)r)->token);
   }
   if (pool->qlen > 0 && atomic_load(&w->state) == POOL_W_RUNNING) {
     size_t room = (size_t)(pool->opts.max_inflight_per_worker - w->inflight);
@@ -549,12 +533,10 @@ void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
      * above), so waking it here cannot touch a freed worker */
     pool_worker* w = job->target;
     c->worker = w->id;
-    if (!job->cancel_listed) {
-      job->cancel_listed = 1;
-      job->cnext = pool->cancels;
-      pool->cancels = job;
-    }
     if (pool->stopping < POOL_STOP_WORKERS) { /* its loop still runs */
+      /* its group's watchdog stops the job's JavaScript now (it may be
+       * what keeps the worker's loop from the CANCEL) */
+      pool__halt_send(w, job->deadline_ns);
       pool_rec_cancel* rec =
           (pool_rec_cancel*)pool__rec_new(POOL_REC_CANCEL, sizeof(*rec));
       if (rec != NULL) {

@@ -52,6 +52,7 @@
 #ifndef NDEBUG
 _Thread_local char pool__thread_tag;
 _Thread_local pool_runner* pool__this_worker;
+_Thread_local pool_group* pool__this_group;
 _Thread_local iso_pool* pool__this_watchdog;
 #endif
 
@@ -98,6 +99,38 @@ static void worker_close(pool_worker* w) {
   pthread_cond_destroy(&w->info_cond);
 }
 
+void pool__halt_send(pool_worker* w, uint64_t deadline_ns) {
+  pool_rec_halt* h = (pool_rec_halt*)pool__rec_new(POOL_REC_HALT, sizeof(*h));
+  if (h == NULL) {
+    return;
+  }
+  h->worker = w->id;
+  h->deadline_ns = deadline_ns;
+  if (iso_bus_send(w->pool->gchan, (void* const*)&h, 1) != 0) {
+    free(h); /* the channel is closing */
+  }
+}
+
+void pool__group_bus_cb(void* const* items, size_t n, void* arg) {
+  iso_pool* pool = arg;
+  for (size_t i = 0; i < n; i++) {
+    const pool_rec* r = items[i];
+    if (r->type == POOL_REC_ALIVE) {
+      atomic_store(&pool->group_alive_ns, pool__now());
+    } else if (r->type == POOL_REC_WEDGED) {
+      int id = ((const pool_rec_wedged*)r)->worker;
+      pool__mutex_lock(&pool->lock);
+      for (int k = 0; k < pool->nworkers; k++) {
+        if (pool->workers[k]->id == id) {
+          atomic_store(&pool->workers[k]->wedged, 1); /* the watchdog's */
+        }
+      }
+      pool__mutex_unlock(&pool->lock);
+    }
+    free(items[i]);
+  }
+}
+
 int pool__worker_send(pool_worker* w, pool_rec* rec) {
   assert(!pool__on_worker(NULL));
   if (rec == NULL) {
@@ -120,8 +153,11 @@ static int worker_stop(pool_worker* w, uint64_t until_ns) {
   if (w->start_rc == 0 && !atomic_exchange(&w->stop_sent, 1)) {
     pool__worker_send(w, pool__rec_new(POOL_REC_STOP, sizeof(pool_rec)));
   }
-  /* JavaScript that never returns would keep the loop from the STOP */
-  pool__runner_halt(w->runner);
+  /* JavaScript that never returns would keep the loop from the STOP: its
+   * group's watchdog stops it */
+  if (w->start_rc == 0) {
+    pool__halt_send(w, 0);
+  }
   if (pool__runner_join(w->runner, until_ns) != 0) {
     w->abandoned = 1;
     return ISO_ETIMEDOUT;
@@ -201,7 +237,7 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
       .end = w->end,
       .ops_end = w->ops_end,
   };
-  rc = pool__runner_start(&ro, &w->runner);
+  rc = pool__runner_start(pool->group, &ro, &w->runner);
   if (rc != 0) {
     fail(err, errlen, rc, "worker %d: cannot create its thread", w->id);
     worker_free(pool, w, 0);
@@ -342,6 +378,26 @@ static void set_defaults(iso_pool_opts* o) {
   }
 }
 
+/* The worker side: its one group of worker threads, and the channel to
+ * its watchdog. */
+static int group_start(iso_pool* pool, char* err, size_t errlen) {
+  char name[64];
+  snprintf(name, sizeof(name), "%p-group", (void*)pool);
+  int rc = iso_bus_new(name, pool__group_bus_cb, pool, NULL, NULL, &pool->gchan,
+                       &pool->gchan_group);
+  if (rc != 0) {
+    return fail(err, errlen, rc, "cannot open the group channel: %s",
+                iso_strerror(rc));
+  }
+  atomic_store(&pool->group_alive_ns, pool__now());
+  pool_group_opts go = {.log = pool->logger, .end = pool->gchan_group};
+  rc = pool__group_new(&go, &pool->group);
+  if (rc != 0) {
+    return fail(err, errlen, rc, "cannot start the workers' watchdog");
+  }
+  return 0;
+}
+
 /* Stops and frees every worker (none may be routed to any more). */
 static void workers_free(iso_pool* pool) {
   pool__mutex_lock(&pool->lock);
@@ -388,6 +444,9 @@ int iso_pool_new(const iso_pool_opts* opts,
   int rc = pool->metrics != NULL
                ? pool__ops_start(pool, err, errlen)
                : fail(err, errlen, ISO_ENOMEM, "out of memory");
+  if (rc == 0) {
+    rc = group_start(pool, err, errlen);
+  }
   if (rc == 0) {
     rc = pool__resize(pool, o->workers, err, errlen);
   }
@@ -582,10 +641,19 @@ void iso_pool_free(iso_pool* pool) {
   }
   pool__admin_stop(pool);
   iso_server_free(pool->server);
+  int whole = pool->abandoned == 0; /* else its watchdog still watches */
+  if (whole) {
+    /* no record crosses the group channel from here on */
+    pool__group_stop(pool->group);
+    iso_bus_free(pool->gchan);
+  }
   for (int i = 0; i < pool->nworkers; i++) {
     if (!pool->workers[i]->abandoned) { /* its thread still uses it */
       worker_free(pool, pool->workers[i], 0);
     }
+  }
+  if (whole) {
+    pool__group_free(pool->group);
   }
   pool__ops_close(pool);
   iso_metrics_free(pool->metrics);

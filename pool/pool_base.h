@@ -22,6 +22,7 @@
 #include "records.h"
 
 typedef struct pool_runner pool_runner; /* worker.c's: a worker thread */
+typedef struct pool_group pool_group;   /* group.c's: a group of them */
 
 /* ---- debug-build checks of the thread and lock rules ----
  *
@@ -53,6 +54,8 @@ static inline uintptr_t pool__thread_id(void) {
  * watchdog. */
 extern _Thread_local pool_runner* pool__this_worker;
 extern _Thread_local iso_pool* pool__this_watchdog;
+/* The group whose watchdog this thread is (NULL for any other). */
+extern _Thread_local pool_group* pool__this_group;
 #endif
 
 static inline void pool__mutex_init(pool_mutex* m) {
@@ -108,6 +111,11 @@ static inline int pool__on_worker(const pool_runner* r) {
  * only. */
 static inline int pool__on_watchdog(const iso_pool* pool) {
   return pool__this_watchdog == pool;
+}
+/* pool__on_group: the calling thread is g's watchdog (g NULL: any
+ * group's). For asserts only. */
+static inline int pool__on_group(const pool_group* g) {
+  return g != NULL ? pool__this_group == g : pool__this_group != NULL;
 }
 #endif
 

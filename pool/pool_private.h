@@ -53,8 +53,6 @@ struct pool_job {
   pool_token token;        /* its slot on target (under pool->lock) */
   pool_rec_task* task;     /* its TASK record, made at receipt, until it is
                               sent (then the worker's) */
-  pool_job* cnext;         /* pool->cancels (under pool->lock) */
-  int cancel_listed;       /* on pool->cancels (under pool->lock) */
   iso_proto_code outcome;  /* how it was answered (0: fulfilled, or the
                               error code; rejected: ISO_CODE_UNKNOWN) */
   int outcome_status;      /* an iso_status */
@@ -113,9 +111,9 @@ struct pool_worker {
   pool_runner* runner;   /* its thread (worker.h), NULL before start */
   atomic_int stop_sent;  /* a STOP record went out */
   atomic_int exited;     /* its STATE stopped came: it is ending */
+  atomic_int wedged;     /* its group said WEDGED: the watchdog declares
+                            it lost */
   int abandoned;         /* the shutdown stopped waiting for its thread */
-  uint64_t stop_gen;     /* the watchdog's: the entry it stopped, and when */
-  uint64_t stop_ns;
 };
 
 #define POOL_MAX_WORKERS 256
@@ -159,13 +157,19 @@ struct iso_pool {
   pool_mutex lock;          /* routing: inflight counts, the wait queue */
   pool_job *qhead, *qtail;
   int qlen;
-  pool_job* cancels; /* cancelled on a worker, not given back (watchdog) */
   int draining;
   pthread_t watchdog;
   pthread_mutex_t wd_lock;
   pthread_cond_t wd_cond;
   int wd_stop;
   iso_metrics* metrics;
+  /* the worker side: one group of worker threads (worker.h), reached
+   * over the group channel: gchan is the front's end (HALT out; WEDGED
+   * and ALIVE in, pool__group_bus_cb), gchan_group the group's */
+  pool_group* group;
+  iso_bus_end* gchan;
+  iso_bus_end* gchan_group;
+  _Atomic uint64_t group_alive_ns; /* its last ALIVE (or its start) */
   /* the op bus (ops.c) */
   iso_ops_env* ops_env;
   iso_perms* granted; /* what the service's flags allow */
@@ -257,10 +261,12 @@ void pool__cancel_end(iso_pool* pool, pool_cancel* c, const char* msg);
  * under way), ISO_ECLOSED (stopping) or a start's error, with err.
  * Thread: not a worker's (it takes resize_lock). */
 int pool__resize(iso_pool* pool, int n, char* err, size_t errlen);
-/* pool__worker_lost: the watchdog stopped w's JavaScript and it ran on
- * for POOL_LOST_GRACE_MS: routing passes it by, its jobs are answered
- * worker_lost, it is asked to stop when (if ever) its thread comes back,
- * and a new worker takes its place. Thread: the watchdog. */
+/* pool__worker_lost: w's group said it is WEDGED (JavaScript its
+ * watchdog stopped ran on for POOL_LOST_GRACE_MS), or the group has been
+ * silent while a job on w is past its deadline and the grace: routing
+ * passes it by, its jobs are answered worker_lost, it is asked to stop
+ * when (if ever) its thread comes back, and a new worker takes its place.
+ * Thread: the watchdog. */
 void pool__worker_lost(iso_pool* pool, pool_worker* w);
 /* pool__reap: stops and frees the retired workers with nothing in flight
  * (and the lost ones whose thread came back). Thread: the watchdog. */
@@ -306,5 +312,12 @@ void pool__ops_forget(iso_pool* pool, pool_worker* w);
  * Thread: not a worker's; w must not be freed meanwhile (pool.c's
  * DESIGN). */
 int pool__worker_send(pool_worker* w, pool_rec* rec);
+/* pool__halt_send: a HALT record for w's group (deadline_ns 0: the stop;
+ * else the JavaScript of w's cancelled job of that deadline). Thread: not
+ * a worker's. */
+void pool__halt_send(pool_worker* w, uint64_t deadline_ns);
+/* pool__group_bus_cb: the front's end of the group channel: WEDGED and
+ * ALIVE records. Thread: an NNG thread. */
+void pool__group_bus_cb(void* const* items, size_t n, void* arg);
 
 #endif /* ISO_POOL_PRIVATE_H */

@@ -163,6 +163,49 @@ typedef struct pool_rec_ready {
   char err[256]; /* (+) */
 } pool_rec_ready;
 
+/* ---- the group channel ----
+ *
+ * Between the front and a group of worker threads (pool_group: those of
+ * one pool process, step 3b), read on the group's side by its watchdog
+ * thread, which runs while a worker's JavaScript keeps its loop from its
+ * bus. Records of their own kinds (a third and fourth enum). */
+
+/* front -> group */
+typedef enum pool_rec_gdown {
+  POOL_REC_HALT = 1,
+} pool_rec_gdown;
+
+/* group -> front */
+typedef enum pool_rec_gup {
+  POOL_REC_WEDGED = 1,
+  POOL_REC_ALIVE = 2, /* a bare pool_rec, every POOL_ALIVE_MS */
+} pool_rec_gup;
+
+/* HALT: stop JavaScript on worker `worker` (the front's number) now,
+ * whatever its deadline: with deadline_ns 0, whatever runs, and every job
+ * a stop ends is answered shutting_down (the service stops; a STOP record
+ * follows on the worker's bus); else the JavaScript of the job of that
+ * deadline (cancelled; its CANCEL record is on the worker's bus), now and
+ * whenever it runs until the worker has dropped the job. */
+typedef struct pool_rec_halt {
+  pool_rec hdr; /* POOL_REC_HALT */
+  int32_t worker;
+  uint64_t deadline_ns;
+} pool_rec_halt;
+
+/* WEDGED: JavaScript the group's watchdog stopped on worker `worker`
+ * still runs POOL_LOST_GRACE_MS later: the front declares the worker
+ * lost. */
+typedef struct pool_rec_wedged {
+  pool_rec hdr; /* POOL_REC_WEDGED */
+  int32_t worker;
+} pool_rec_wedged;
+
+/* How often the group says ALIVE; the front falls back on the jobs'
+ * deadlines (watchdog.c) when it has heard nothing for POOL_SILENT_MS. */
+#define POOL_ALIVE_MS 100
+#define POOL_SILENT_MS 3000
+
 /* pool__rec_task_new: constructor; a TASK record with `from`'s fields,
  * its strings and bytes copied into the record's own allocation and a
  * new reference to from->perms. Returns NULL when out of memory.
@@ -185,7 +228,7 @@ pool_rec_reload* pool__rec_reload_new(const char* spec);
 
 /* pool__rec_down_free, pool__rec_up_free: destructors of any record of
  * that direction (one that was never delivered, or once read). Accept
- * NULL. Thread: any. */
+ * NULL. (A group channel record is freed with free().) Thread: any. */
 void pool__rec_down_free(pool_rec* r);
 void pool__rec_up_free(pool_rec* r);
 

@@ -1,20 +1,21 @@
-/* watchdog.c: the watchdog thread.
+/* watchdog.c: the front's watchdog thread: the half of the watchdog that
+ * needs no isolate (group.c has the other).
  *
- * DESIGN: the watchdog wakes every WATCHDOG_PERIOD_MS. Each round it reads
- * what every worker's runtime runs (iso_rt_running: the entry's
- * generation and the deadline of the realm it runs for) and stops
- * JavaScript that runs past that deadline (iso_rt_terminate_gen, which
- * stops that entry only if it still runs, so a late watchdog never stops
- * the next job): a job stuck in `while (true) {}` costs its own worker
- * that job only. For a job cancelled on its worker (pool->cancels) the
- * deadline counts as now; dispatch.c's DESIGN says how the job's
- * JavaScript is told by its deadline. A worker whose stopped entry still
- * runs POOL_LOST_GRACE_MS later is declared lost (pool__worker_lost). It
- * then answers `timeout` for queued jobs past their deadline, and every
- * 100 ms frees the workers a resize retired once they are idle
+ * DESIGN: the watchdog wakes every WATCHDOG_PERIOD_MS. Each round it
+ * declares lost (pool__worker_lost) the workers whose group said WEDGED
+ * (JavaScript its watchdog stopped ran on for POOL_LOST_GRACE_MS), and,
+ * every 100 ms, those with a job past its deadline and the grace while
+ * their group has said nothing for POOL_SILENT_MS (it says ALIVE every
+ * POOL_ALIVE_MS): what is left to the front when a group cannot speak
+ * (step 3b: a pool process that does not answer). A job only late
+ * (its worker's loop held by another job's JavaScript, within that
+ * job's deadline) does not make its worker lost while its group speaks.
+ * It then answers `timeout` for queued jobs past their deadline, and
+ * every 100 ms frees the workers a resize retired once they are idle
  * (pool__reap): it is the only thread that frees a worker while the
  * service runs, and it reads the workers from a snapshot taken under
- * pool->lock, whose pointers stay good for the round for that reason.
+ * pool->lock, whose pointers stay good for the round for that reason. It
+ * reads no worker's memory: only the front's records of them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,20 @@
 #include "pool_private.h"
 
 #define WATCHDOG_PERIOD_MS 2
+
+/* A job on w past its deadline and the grace, with no DONE record.
+ * Called with the lock. */
+static int overdue_job(pool_worker* w, uint64_t now) {
+  assert(pool__mutex_held(&w->pool->lock));
+  for (uint32_t i = 0; i < w->nslots; i++) {
+    const pool_job* job = w->slots[i].job;
+    if (job != NULL && !atomic_load(&job->answered) &&
+        now > job->deadline_ns + POOL_LOST_GRACE_MS * 1000000ull) {
+      return 1;
+    }
+  }
+  return 0;
+}
 
 static void* watchdog_main(void* arg) {
   iso_pool* pool = arg;
@@ -50,67 +65,26 @@ static void* watchdog_main(void* arg) {
       return NULL;
     }
     uint64_t now = pool__now();
-    if (++rounds % 50 == 0) {
+    int slow_round = ++rounds % 50 == 0;
+    if (slow_round) {
       pool__reap(pool); /* retired workers with nothing left in flight */
     }
+    /* a group that has been silent: its workers' late jobs count */
+    int silent = slow_round && now - atomic_load(&pool->group_alive_ns) >
+                                   POOL_SILENT_MS * 1000000ull;
     /* a snapshot under the lock: only this thread reaps workers, and the
      * shutdown frees them after this thread ended, so the pointers stay
      * good for the round */
-    pool_worker* ws[POOL_MAX_WORKERS];
-    pool__mutex_lock(&pool->lock);
-    int nw = pool->nworkers;
-    memcpy(ws, pool->workers, (size_t)nw * sizeof(ws[0]));
-    int any_cancelled = pool->cancels != NULL;
-    pool__mutex_unlock(&pool->lock);
-    /* what each runs now, and whether it runs past its deadline */
-    struct {
-      iso_rt* rt;
-      uint64_t gen, deadline;
-      int stop;
-    } run[POOL_MAX_WORKERS];
-    for (int i = 0; i < nw; i++) {
-      iso_rt* rt = pool__runner_rt_lock(ws[i]->runner);
-      uint64_t since;
-      run[i].rt = rt;
-      if (rt == NULL ||
-          !iso_rt_running(rt, &run[i].gen, &since, &run[i].deadline)) {
-        run[i].deadline = 0;
-      }
-      pool__runner_rt_unlock(ws[i]->runner);
-      run[i].stop = run[i].deadline != 0 && now > run[i].deadline;
-    }
-    /* or for a cancelled job on it (its deadline is now) */
-    if (any_cancelled) {
-      pool__mutex_lock(&pool->lock);
-      for (pool_job* j = pool->cancels; j != NULL; j = j->cnext) {
-        for (int i = 0; i < nw; i++) {
-          if (j->target == ws[i] && run[i].deadline == j->deadline_ns) {
-            run[i].stop = 1;
-          }
-        }
-      }
-      pool__mutex_unlock(&pool->lock);
-    }
     pool_worker* lost[POOL_MAX_WORKERS];
     int nlost = 0;
-    for (int i = 0; i < nw; i++) {
-      if (!run[i].stop) {
-        continue;
-      }
-      /* the same runtime (not a recycled one) and still the same entry */
-      iso_rt* rt = pool__runner_rt_lock(ws[i]->runner);
-      if (rt != NULL && rt == run[i].rt) {
-        iso_rt_terminate_gen(rt, run[i].gen);
-      }
-      pool__runner_rt_unlock(ws[i]->runner);
-      /* the entry it stopped before and still runs: how long since? */
-      if (ws[i]->stop_gen != run[i].gen) {
-        ws[i]->stop_gen = run[i].gen;
-        ws[i]->stop_ns = now;
-      } else if (now - ws[i]->stop_ns > POOL_LOST_GRACE_MS * 1000000ull) {
-        lost[nlost++] = ws[i];
+    pool__mutex_lock(&pool->lock);
+    for (int i = 0; i < pool->nworkers; i++) {
+      pool_worker* w = pool->workers[i];
+      if (atomic_exchange(&w->wedged, 0) || (silent && overdue_job(w, now))) {
+        lost[nlost++] = w;
       }
     }
+    pool__mutex_unlock(&pool->lock);
     for (int i = 0; i < nlost; i++) {
       pool__worker_lost(pool, lost[i]);
     }

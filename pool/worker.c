@@ -25,16 +25,16 @@
  * loop ends). The worker tells the front what only it knows with INFO
  * (heap, warm modules: every 500 ms), STATE (a condemned runtime asks for
  * no new jobs) and READY (its runtime is up, or why not: its first
- * record). It sees no structure of the front's: it includes pool_base.h
- * and worker.h only, and was given what it needs at its start
- * (pool_runner_opts).
+ * record). It sees no structure of the front's: it includes pool_base.h,
+ * worker.h and group_private.h only, and was given what it needs at its
+ * start (pool_runner_opts).
  *
  * Deadlines: one uv_timer at the earliest deadline of the active tasks
  * (kept sorted) answers overdue ones `timeout`; JavaScript that never
- * returns to the loop is stopped by the pool's watchdog (watchdog.c), or
- * by pool__runner_halt when the service stops. Only the worker's thread
- * touches its runtime, its realms and its tasks; other threads read w->rt
- * under rt_lock (the watchdog) and set `halted`.
+ * returns to the loop is stopped by its group's watchdog (group.c), which
+ * also halts it when the service stops (pool__runner_halt). Only the
+ * worker's thread touches its runtime, its realms and its tasks; the
+ * group's watchdog reads w->rt under rt_lock and sets `halted`.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,8 +42,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "group_private.h"
 #include "iso_err.h"
-#include "worker.h"
 
 /* iso_pool_opts.background_ms's default. */
 #define POOL_BACKGROUND_MS 1000
@@ -72,6 +72,7 @@ typedef struct pool_warm {
 struct pool_runner {
   pool_runner_opts o; /* o.modules owned */
   int id;
+  pool_group* group; /* its watchdog's */
   pthread_t thread;
   int thread_started;
   uv_loop_t loop;
@@ -868,6 +869,8 @@ static void cancel_task(pool_runner* w, const pool_rec_cancel* c) {
   for (pool_task* t = w->active; t != NULL; t = t->anext) {
     if (t->rec->token.slot == c->token.slot &&
         t->rec->token.gen == c->token.gen) {
+      /* its JavaScript will not run again: the watchdog may forget it */
+      pool__group_uncancel(w->group, w, t->rec->deadline_ns);
       t->cancelled = 1;
       if (!t->settled) {
         t->settled = 1;
@@ -1110,7 +1113,9 @@ static void* runner_main(void* arg) {
 
 /* ---- its life, as the front sees it (worker.h) ---- */
 
-int pool__runner_start(const pool_runner_opts* o, pool_runner** out) {
+int pool__runner_start(pool_group* g,
+                       const pool_runner_opts* o,
+                       pool_runner** out) {
   assert(!pool__on_worker(NULL));
   pool_runner* w = calloc(1, sizeof(*w));
   if (w == NULL) {
@@ -1123,7 +1128,12 @@ int pool__runner_start(const pool_runner_opts* o, pool_runner** out) {
   w->cancelled = calloc(o->nslots > 0 ? o->nslots : 1, sizeof(*w->cancelled));
   pthread_mutex_init(&w->rt_lock, NULL);
   if (w->o.modules == NULL || w->cancelled == NULL ||
-      pthread_create(&w->thread, NULL, runner_main, w) != 0) {
+      pool__group_join(g, w, o->id, o->nslots) != 0) {
+    pool__runner_free(w);
+    return ISO_ENOMEM;
+  }
+  w->group = g; /* watched from now on */
+  if (pthread_create(&w->thread, NULL, runner_main, w) != 0) {
     pool__runner_free(w);
     return ISO_ENOMEM;
   }
@@ -1167,6 +1177,9 @@ void pool__runner_free(pool_runner* w) {
   }
   assert(!pool__on_worker(w));
   assert(!w->thread_started);
+  if (w->group != NULL) {
+    pool__group_leave(w->group, w); /* the watchdog lets go of it */
+  }
   while (w->spare != NULL) {
     pool_task* t = w->spare;
     w->spare = t->anext;
@@ -1183,7 +1196,7 @@ void pool__runner_free(pool_runner* w) {
 }
 
 void pool__runner_halt(pool_runner* w) {
-  assert(!pool__on_worker(w));
+  assert(pool__on_group(NULL));
   atomic_store(&w->halted, 1);
   pthread_mutex_lock(&w->rt_lock);
   uint64_t gen, since, deadline;

@@ -1,12 +1,15 @@
-/* worker.h: the worker side as the front sees it: a worker thread (a
- * runner) is started with what it needs, copied, and two bus ends, and
- * from then on the front reaches it only with records on its bus
- * (records.h); this header is the rest, its life: start, wait for its
- * end, free. Issue 11's step 3b makes these the spawn, waitpid and
- * cleanup of a pool process.
+/* worker.h: the worker side as the front sees it: a group of worker
+ * threads (pool_group: those of one pool process, step 3b; one group for
+ * all of them until then) with its watchdog, reached over the group
+ * channel, and each worker thread (a runner), started in a group with
+ * what it needs, copied, and two bus ends; from then on the front reaches
+ * them only with records (records.h). This header is the rest, their
+ * life: start, wait for the end, free. Issue 11's step 3b makes these the
+ * spawn, waitpid and cleanup of a pool process.
  *
- * worker.c includes pool_base.h and this header only: it sees no
- * structure of the front's (iso_pool, pool_worker, pool_job).
+ * The worker side (worker.c, group.c) includes pool_base.h, this header
+ * and group_private.h only: it sees no structure of the front's
+ * (iso_pool, pool_worker, pool_job).
  */
 #ifndef ISO_POOL_WORKER_H
 #define ISO_POOL_WORKER_H
@@ -15,6 +18,26 @@
 #include "iso_ops.h"
 #include "iso_rt.h"
 #include "pool_base.h"
+
+typedef struct pool_group pool_group;
+
+typedef struct pool_group_opts {
+  pool_logger log;
+  /* Its end of the group channel, read by its watchdog (HALT in; WEDGED
+   * and ALIVE out); the front made it and frees it after the group. */
+  iso_bus_end* end;
+} pool_group_opts;
+
+/* pool__group_new: constructor; a group with no worker thread yet, and
+ * its watchdog thread started. Returns 0 and *out, or ISO_ENOMEM.
+ * pool__group_stop: ends its watchdog thread and frees the records left
+ * on its end of the channel (the channel may be freed after it).
+ * pool__group_free: destructor (stops it first), once every worker
+ * thread of the group has been freed (none abandoned). Both accept NULL.
+ * Thread: the controlling thread. */
+int pool__group_new(const pool_group_opts* o, pool_group** out);
+void pool__group_stop(pool_group* g);
+void pool__group_free(pool_group* g);
 
 /* What a worker thread needs, all of it given at its start. */
 typedef struct pool_runner_opts {
@@ -44,11 +67,13 @@ typedef struct pool_runner_opts {
   iso_bus_end* ops_end;
 } pool_runner_opts;
 
-/* pool__runner_start: constructor; starts a worker thread with o (copied)
- * and returns at once: its READY record says how its runtime started
- * (after a failed start it ends by itself). Returns 0 and *out, or
- * ISO_ENOMEM (no thread or memory). Thread: not a worker's. */
-int pool__runner_start(const pool_runner_opts* o, pool_runner** out);
+/* pool__runner_start: constructor; starts a worker thread in group g
+ * with o (copied) and returns at once: its READY record says how its
+ * runtime started (after a failed start it ends by itself). Returns 0 and
+ * *out, or ISO_ENOMEM (no thread or memory). Thread: not a worker's. */
+int pool__runner_start(pool_group* g,
+                       const pool_runner_opts* o,
+                       pool_runner** out);
 
 /* pool__runner_join: waits for the thread to end (after its STOP record,
  * or a failed start) until `until_ns` (pool__now() time; 0: for ever).
@@ -60,16 +85,5 @@ int pool__runner_join(pool_runner* r, uint64_t until_ns);
 /* pool__runner_free: destructor, once its thread ended (or never
  * started). Accepts NULL. Thread: not r's. */
 void pool__runner_free(pool_runner* r);
-
-/* pool__runner_halt: the stop's first step, for JavaScript that would
- * keep the loop from reading the STOP record: from now on a job whose
- * JavaScript is stopped is answered shutting_down, and the JavaScript
- * running now is stopped. Thread: any but r's. */
-void pool__runner_halt(pool_runner* r);
-
-/* The runner's runtime for the watchdog, or NULL once it is gone; held
- * until pool__runner_rt_unlock. Thread: any. */
-iso_rt* pool__runner_rt_lock(pool_runner* r);
-void pool__runner_rt_unlock(pool_runner* r);
 
 #endif /* ISO_POOL_WORKER_H */

@@ -1,0 +1,283 @@
+/* group.c: a group of worker threads and its watchdog: the worker side's
+ * half of the watchdog, the half that needs the isolates.
+ *
+ * DESIGN: the worker threads that will live in one pool process (issue
+ * 11, step 3b; until then one group holds every worker thread) share a
+ * watchdog thread. It wakes every WATCHDOG_PERIOD_MS, or when the front
+ * sends a record on the group channel (it polls the channel's fd). Each
+ * round it reads what every runner's runtime runs (iso_rt_running: the
+ * entry's generation and the deadline of the realm it runs for) and stops
+ * JavaScript that runs past that deadline (iso_rt_terminate_gen, which
+ * stops that entry only if it still runs, so a late watchdog never stops
+ * the next job): a job stuck in `while (true) {}` costs its own worker
+ * that job only. A HALT record with a deadline (the job was cancelled)
+ * makes that deadline count as now, for that worker, until the worker
+ * has dropped the job (pool__group_uncancel) or the deadline passes;
+ * dispatch.c's DESIGN says how a job's JavaScript is told by its
+ * deadline. A HALT without one (the service stops) halts the runner at
+ * once (pool__runner_halt). A runner whose stopped entry still runs
+ * POOL_LOST_GRACE_MS later is reported WEDGED to the front, once per
+ * entry: the front declares the worker lost (pool__worker_lost). Every
+ * POOL_ALIVE_MS it says ALIVE, which lets the front tell a group that
+ * cannot speak from jobs that are only late (watchdog.c).
+ *
+ * It reads only the worker side: the runners (under the group's lock,
+ * which keeps them from being freed: a runner leaves the group before it
+ * is freed) and their runtimes (under each runner's rt_lock). The front's
+ * half (queued jobs past their deadline, declaring a worker lost,
+ * reaping) is watchdog.c's.
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "group_private.h"
+
+#define WATCHDOG_PERIOD_MS 2
+
+/* What the watchdog keeps of one runner. */
+typedef struct pool_watch {
+  pool_runner* r;
+  int id; /* the front's number for its worker */
+  uint32_t nslots;
+  uint64_t stop_gen; /* the entry it stopped last, and when */
+  uint64_t stop_ns;
+  int wedged_sent; /* WEDGED sent for stop_gen */
+  /* the deadlines of its cancelled jobs (HALT records) */
+  uint64_t* cancels;
+  uint32_t ncancels;
+} pool_watch;
+
+struct pool_group {
+  pool_group_opts o;
+  pthread_t thread;
+  int thread_started;
+  atomic_int stop;
+  pthread_mutex_t lock; /* the watch array and each one's cancels */
+  pool_watch* watch;
+  int n, cap;
+};
+
+/* Called with the lock. */
+static pool_watch* watch_of(pool_group* g, const pool_runner* r, int id) {
+  for (int i = 0; i < g->n; i++) {
+    if (r != NULL ? g->watch[i].r == r : g->watch[i].id == id) {
+      return &g->watch[i];
+    }
+  }
+  return NULL;
+}
+
+static int is_cancelled(const pool_watch* w, uint64_t deadline) {
+  for (uint32_t i = 0; i < w->ncancels; i++) {
+    if (w->cancels[i] == deadline) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Adds a cancelled job's deadline; with the list full (more cancels than
+ * the worker can have jobs: most are of jobs it dropped already), the
+ * oldest goes. Called with the lock. */
+static void cancel_add(pool_watch* w, uint64_t deadline) {
+  uint32_t cap = 2 * w->nslots;
+  if (is_cancelled(w, deadline)) {
+    return;
+  }
+  if (w->ncancels == cap) {
+    memmove(w->cancels, w->cancels + 1, (cap - 1) * sizeof(*w->cancels));
+    w->ncancels--;
+  }
+  w->cancels[w->ncancels++] = deadline;
+}
+
+static void cancel_drop(pool_watch* w, uint64_t deadline) {
+  for (uint32_t i = 0; i < w->ncancels;) {
+    if (w->cancels[i] == deadline) {
+      w->cancels[i] = w->cancels[--w->ncancels];
+    } else {
+      i++;
+    }
+  }
+}
+
+static void send_up(pool_group* g, pool_rec* r) {
+  if (r != NULL && iso_bus_send(g->o.end, (void* const*)&r, 1) != 0) {
+    free(r); /* the channel is closing */
+  }
+}
+
+/* HALT records from the front. */
+static void take_cb(void* const* items, size_t n, void* arg) {
+  pool_group* g = arg;
+  pthread_mutex_lock(&g->lock);
+  for (size_t i = 0; i < n; i++) {
+    const pool_rec* r = items[i];
+    if (r->type == POOL_REC_HALT) {
+      const pool_rec_halt* h = (const pool_rec_halt*)r;
+      pool_watch* w = watch_of(g, NULL, h->worker);
+      if (w != NULL && h->deadline_ns == 0) {
+        pool__runner_halt(w->r);
+      } else if (w != NULL) {
+        cancel_add(w, h->deadline_ns);
+      }
+    }
+    free(items[i]);
+  }
+  pthread_mutex_unlock(&g->lock);
+}
+
+/* One round over the runners. Called with the lock. */
+static void round_runners(pool_group* g, uint64_t now) {
+  for (int i = 0; i < g->n; i++) {
+    pool_watch* w = &g->watch[i];
+    for (uint32_t k = 0; k < w->ncancels;) { /* past: the rule below */
+      if (w->cancels[k] < now) {
+        w->cancels[k] = w->cancels[--w->ncancels];
+      } else {
+        k++;
+      }
+    }
+    iso_rt* rt = pool__runner_rt_lock(w->r);
+    uint64_t gen, since, deadline;
+    int stop = 0;
+    if (rt != NULL && iso_rt_running(rt, &gen, &since, &deadline) &&
+        deadline != 0) {
+      stop = now > deadline || is_cancelled(w, deadline);
+    }
+    if (stop) {
+      iso_rt_terminate_gen(rt, gen);
+    }
+    pool__runner_rt_unlock(w->r);
+    if (!stop) {
+      continue;
+    }
+    /* the entry it stopped before and still runs: how long since? */
+    if (w->stop_gen != gen) {
+      w->stop_gen = gen;
+      w->stop_ns = now;
+      w->wedged_sent = 0;
+    } else if (!w->wedged_sent &&
+               now - w->stop_ns > POOL_LOST_GRACE_MS * 1000000ull) {
+      pool_rec_wedged* rec =
+          (pool_rec_wedged*)pool__rec_new(POOL_REC_WEDGED, sizeof(*rec));
+      if (rec != NULL) {
+        rec->worker = w->id;
+        send_up(g, &rec->hdr);
+        w->wedged_sent = 1;
+      }
+    }
+  }
+}
+
+static void* watchdog_main(void* arg) {
+  pool_group* g = arg;
+  pthread_setname_np(pthread_self(), "isopool-jswatch");
+#ifndef NDEBUG
+  pool__this_group = g; /* for pool__on_group */
+#endif
+  struct pollfd pfd = {.fd = iso_bus_fd(g->o.end), .events = POLLIN};
+  uint64_t alive_at = 0;
+  while (!atomic_load(&g->stop)) {
+    poll(&pfd, 1, WATCHDOG_PERIOD_MS);
+    iso_bus_drain(g->o.end, take_cb, g);
+    uint64_t now = pool__now();
+    pthread_mutex_lock(&g->lock);
+    round_runners(g, now);
+    pthread_mutex_unlock(&g->lock);
+    if (now - alive_at >= POOL_ALIVE_MS * 1000000ull) {
+      alive_at = now;
+      send_up(g, pool__rec_new(POOL_REC_ALIVE, sizeof(pool_rec)));
+    }
+  }
+  return NULL;
+}
+
+int pool__group_new(const pool_group_opts* o, pool_group** out) {
+  pool_group* g = calloc(1, sizeof(*g));
+  if (g == NULL) {
+    return ISO_ENOMEM;
+  }
+  g->o = *o;
+  pthread_mutex_init(&g->lock, NULL);
+  if (pthread_create(&g->thread, NULL, watchdog_main, g) != 0) {
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+    return ISO_ENOMEM;
+  }
+  g->thread_started = 1;
+  *out = g;
+  return 0;
+}
+
+static void free_records(void* const* items, size_t n, void* arg) {
+  for (size_t i = 0; i < n; i++) {
+    free(items[i]);
+  }
+}
+
+void pool__group_stop(pool_group* g) {
+  if (g == NULL || !g->thread_started) {
+    return;
+  }
+  atomic_store(&g->stop, 1);
+  pthread_join(g->thread, NULL);
+  g->thread_started = 0;
+  iso_bus_drain(g->o.end, free_records, NULL);
+}
+
+void pool__group_free(pool_group* g) {
+  if (g == NULL) {
+    return;
+  }
+  assert(g->n == 0);
+  pool__group_stop(g);
+  free(g->watch);
+  pthread_mutex_destroy(&g->lock);
+  free(g);
+}
+
+int pool__group_join(pool_group* g, pool_runner* r, int id, uint32_t nslots) {
+  uint64_t* cancels = calloc(2 * (nslots > 0 ? nslots : 1), sizeof(*cancels));
+  if (cancels == NULL) {
+    return ISO_ENOMEM;
+  }
+  pthread_mutex_lock(&g->lock);
+  if (g->n == g->cap) {
+    int cap = g->cap ? g->cap * 2 : 16;
+    pool_watch* grown = realloc(g->watch, (size_t)cap * sizeof(*grown));
+    if (grown == NULL) {
+      pthread_mutex_unlock(&g->lock);
+      free(cancels);
+      return ISO_ENOMEM;
+    }
+    g->watch = grown;
+    g->cap = cap;
+  }
+  g->watch[g->n++] = (pool_watch){
+      .r = r, .id = id, .nslots = nslots > 0 ? nslots : 1, .cancels = cancels};
+  pthread_mutex_unlock(&g->lock);
+  return 0;
+}
+
+void pool__group_leave(pool_group* g, pool_runner* r) {
+  pthread_mutex_lock(&g->lock);
+  pool_watch* w = watch_of(g, r, 0);
+  if (w != NULL) {
+    free(w->cancels);
+    *w = g->watch[--g->n];
+  }
+  pthread_mutex_unlock(&g->lock);
+}
+
+void pool__group_uncancel(pool_group* g, pool_runner* r, uint64_t deadline) {
+  assert(pool__on_worker(r));
+  pthread_mutex_lock(&g->lock);
+  pool_watch* w = watch_of(g, r, 0);
+  if (w != NULL) {
+    cancel_drop(w, deadline);
+  }
+  pthread_mutex_unlock(&g->lock);
+}
