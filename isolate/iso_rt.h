@@ -85,6 +85,11 @@ typedef struct iso_rt_opts {
    * pool (`isopool run`, tests). Thread: owning loop. */
   int (*op_send)(void* data, iso_op_batch* batch);
   void* op_send_data;
+  /* 1: async op records carry the realm's perm id (iso_realm_set_perm_id)
+   * and no permission set, which the transport resolves before the batch
+   * runs (the pool's op threads, from the sets the front sent that
+   * worker); 0: they carry the set. Sync ops always use the set. */
+  int op_perm_ids;
   size_t max_pending_ops; /* async ops in flight per realm; 0: 100000 */
   /* How long JavaScript that belongs to no pending job may run at a time
    * before it is stopped: a timer a finished call left running in a warm
@@ -208,6 +213,11 @@ void iso_realm_free(iso_realm* realm);
  * reference is taken; NULL: nothing). Ops already in flight keep the set
  * they were called with. Thread: owning loop. */
 void iso_realm_set_perms(iso_realm* realm, const iso_perms* perms);
+
+/* iso_realm_set_perm_id: the transport's name for the realm's permission
+ * set, which its async op records carry when iso_rt_opts.op_perm_ids is
+ * set (0: none). Thread: owning loop. */
+void iso_realm_set_perm_id(iso_realm* realm, uint32_t perm_id);
 
 /* iso_realm_module_count: the modules in the realm's module map.
  * iso_realm_has_module: 1 iff `specifier` (resolved against the module

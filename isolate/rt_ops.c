@@ -67,6 +67,7 @@ int iso__rt_ops_init(iso_rt* rt, const iso_rt_opts* opts) {
       opts->default_perms != NULL ? opts->default_perms : iso_perms_none());
   rt->op_send = opts->op_send;
   rt->op_send_data = opts->op_send_data;
+  rt->op_perm_ids = opts->op_perm_ids;
   rt->max_pending_ops =
       opts->max_pending_ops ? opts->max_pending_ops : DEFAULT_MAX_PENDING_OPS;
   iso_buf_init(&rt->op_out);
@@ -122,6 +123,11 @@ void iso_realm_set_perms(iso_realm* realm, const iso_perms* perms) {
   iso_perms* old = realm->perms;
   realm->perms = iso_perms_ref(perms != NULL ? perms : iso_perms_none());
   iso_perms_unref(old);
+}
+
+void iso_realm_set_perm_id(iso_realm* realm, uint32_t perm_id) {
+  assert(iso__rt_on_thread(realm->rt));
+  realm->perm_id = perm_id;
 }
 
 int iso_realm_pending_ops(const iso_realm* realm) {
@@ -236,7 +242,8 @@ int iso__rt_host_op_async(void* realm_p,
   /* the job whose JavaScript (or a continuation of it) asks */
   iso_op_caller who = {.realm = realm->id,
                        .tag = v8s_job_tag(rt->iso),
-                       .perms = realm->perms,
+                       .perms = rt->op_perm_ids ? NULL : realm->perms,
+                       .perm_id = realm->perm_id,
                        .budget = realm->op_budget};
   if (rt->op_batch == NULL ||
       iso_op_batch_add(rt->op_batch, op, promise, &who, args, len) != 0) {

@@ -156,6 +156,7 @@ struct iso_realm {
   int timer_refed;       /* a timer that keeps the loop alive is pending */
   uint32_t id;           /* the op bus's name for it (never reused) */
   iso_perms* perms;      /* what its ops may do (a reference) */
+  uint32_t perm_id;      /* the transport's name for them (0: none) */
   int pending_ops;       /* ref'd async ops in flight (op bus) */
   int pending_unref_ops; /* unref'd ones, whose ids are in unref_ids */
   uint32_t* unref_ids;
@@ -218,6 +219,7 @@ struct iso_rt {
   iso_perms* default_perms;
   int (*op_send)(void* data, iso_op_batch* batch);
   void* op_send_data;
+  int op_perm_ids;        /* records carry perm_id, not perms */
   size_t max_pending_ops; /* per realm */
   iso_op_call op_call;    /* sync ops: the call and its result */
   iso_buf op_out;

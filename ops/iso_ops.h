@@ -323,9 +323,13 @@ typedef struct iso_op_rec {
   uint32_t realm;   /* the runtime's id of the calling realm */
   uint32_t tag;     /* the runtime's tag of the calling job (0: none) */
   uint32_t args_off, args_len; /* in batch->args: a msgpack array */
-  const iso_perms* perms;      /* the realm's; one reference per record */
-  iso_op_budget* budget;       /* the realm's results budget, or NULL; one
-                                  reference per record */
+  /* the realm's permissions: the set (one reference per record), or only
+   * its perm_id (perms NULL) for a transport that resolves it before the
+   * batch runs (the pool: from the sets it sent that worker) */
+  const iso_perms* perms;
+  uint32_t perm_id;
+  iso_op_budget* budget; /* the realm's results budget, or NULL; one
+                            reference per record */
   /* response */
   iso_op_err err;            /* ISO_OPERR_NONE: res is the value */
   uint32_t res_off, res_len; /* in batch->res: msgpack, or the message */
@@ -336,8 +340,9 @@ typedef struct iso_op_rec {
 typedef struct iso_op_batch {
   const iso_op_table* table;
   iso_ops_env* env;
-  void* owner; /* the runtime that sent it (iso_rt) */
-  void* route; /* the transport's: where the responses go (a worker) */
+  void* owner;    /* the runtime that sent it (iso_rt) */
+  uint64_t route; /* the transport's token: where the responses go (the
+                     pool: its worker's), not a pointer */
   iso_op_rec* recs;
   size_t n, cap;
   iso_buf args;
@@ -369,12 +374,13 @@ void iso_op_batch_set_budget(iso_op_batch* b, iso_op_budget* budget);
 void iso_op_batch_reset(iso_op_batch* b);
 
 /* Who asks for an op: the runtime's ids of the realm and of the job
- * whose JavaScript called it (0: none), the realm's permissions and its
- * results budget (NULL: none). */
+ * whose JavaScript called it (0: none), the realm's permissions (the set,
+ * or NULL and its perm_id) and its results budget (NULL: none). */
 typedef struct iso_op_caller {
   uint32_t realm;
   uint32_t tag;
   const iso_perms* perms;
+  uint32_t perm_id;
   iso_op_budget* budget;
 } iso_op_caller;
 

@@ -644,6 +644,7 @@ int iso_op_batch_add(iso_op_batch* b,
       .args_off = (uint32_t)off,
       .args_len = (uint32_t)args_len,
       .perms = iso_perms_ref(caller->perms),
+      .perm_id = caller->perm_id,
       .budget = iso_op_budget_ref(caller->budget),
   };
   return 0;

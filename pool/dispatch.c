@@ -19,7 +19,10 @@
  * pool.c has the pool's life, watchdog.c the watchdog, admin.c the admin
  * plane.
  *
- * Locks: jobs_lock is taken before lock, never after. Under lock: the
+ * Locks: jobs_lock is taken before lock, never after; a worker's
+ * perm_lock (its table of permission sets, ops.c) after lock, or alone
+ * (route_send, the op threads after routes_lock), and nothing is taken
+ * under it but a bus end's own mutex. Under lock: the
  * workers array, each worker's inflight and slots, each job's target,
  * token and on_worker, and the wait queue. A job is on_worker (in a slot)
  * from routing to the DONE record that gives it back; that record lowers
@@ -109,7 +112,11 @@ static pool_job* take_off(pool_worker* w, pool_token t) {
 
 /* Sends routed jobs (put_on under the lock) to their workers, their TASK
  * records in one bus message per worker, outside the lock (a job on a
- * worker keeps it from being reaped: pool.c's DESIGN). */
+ * worker keeps it from being reaped: pool.c's DESIGN). Each record names
+ * its job's permission set by its id on that worker, and brings the set
+ * the first time the id is used: ids are given and the message sent in
+ * one hold of the worker's perm_lock, so the worker always gets a set
+ * before a record that names it without bringing it. */
 static void route_send(pool_job** jobs, size_t n) {
   pool_rec* group[n > 0 ? n : 1];
   uint64_t now = pool__now();
@@ -119,12 +126,18 @@ static void route_send(pool_job** jobs, size_t n) {
       continue;
     }
     size_t k = 0;
+    pthread_mutex_lock(&w->perm_lock);
     for (size_t j = i; j < n; j++) {
       pool_job* job = jobs[j];
       if (job != NULL && job->target == w) {
-        job->task->token = job->token;
+        pool_rec_task* t = job->task;
+        int send = 0;
+        job->perm_id = pool__perm_id(w, job->perms, &send);
+        t->perm_id = job->perm_id;
+        t->perms = send ? iso_perms_ref(job->perms) : NULL;
+        t->token = job->token;
         atomic_store_explicit(&job->started_ns, now, memory_order_relaxed);
-        group[k++] = &job->task->hdr;
+        group[k++] = &t->hdr;
         job->task = NULL; /* the worker's from here */
         jobs[j] = NULL;
       }
@@ -134,6 +147,7 @@ static void route_send(pool_job** jobs, size_t n) {
         pool__rec_down_free(group[j]);
       }
     }
+    pthread_mutex_unlock(&w->perm_lock);
   }
 }
 
@@ -190,7 +204,6 @@ static pool_rec_task* task_record(const pool_job* job) {
       .args = in->args,
       .deadline_ns = job->deadline_ns,
       .sid = job->sid,
-      .perms = job->perms,
       .id = in->id,
       .received_ns = job->received_ns,
       .timeout_ms = job->timeout_ms,
@@ -369,6 +382,10 @@ static void refill(iso_pool* pool,
   pool_job** jobs = stack;
   size_t k = 0;
   pool__mutex_lock(&pool->lock);
+  if (n > 0) {
+    pthread_mutex_lock(&w->perm_lock); /* their sets' users, before the
+                                          jobs below take new ones */
+  }
   for (size_t i = 0; i < n; i++) {
     const pool_rec* r = recs[i];
     done[i] = NULL;
@@ -376,6 +393,12 @@ static void refill(iso_pool* pool,
       continue;
     }
     done[i] = take_off(w, ((const pool_rec_done*)r)->token);
+    if (done[i] != NULL) {
+      pool__perm_release(w, done[i]->perm_id);
+    }
+  }
+  if (n > 0) {
+    pthread_mutex_unlock(&w->perm_lock);
   }
   if (pool->qlen > 0 && atomic_load(&w->state) == POOL_W_RUNNING) {
     size_t room = (size_t)(pool->opts.max_inflight_per_worker - w->inflight);

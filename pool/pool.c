@@ -83,8 +83,11 @@ static int worker_init(pool_worker* w, iso_pool* pool, int id) {
   w->nslots = (uint32_t)pool->opts.max_inflight_per_worker;
   pthread_mutex_init(&w->info_lock, NULL);
   pthread_cond_init(&w->info_cond, NULL);
+  pthread_mutex_init(&w->perm_lock, NULL);
   w->slots = calloc(w->nslots, sizeof(*w->slots));
-  if (w->slots == NULL) {
+  w->nperms = 2 * w->nslots;
+  w->perms = calloc(w->nperms, sizeof(*w->perms));
+  if (w->slots == NULL || w->perms == NULL) {
     return ISO_ENOMEM;
   }
   for (uint32_t i = 0; i < w->nslots; i++) {
@@ -94,6 +97,11 @@ static int worker_init(pool_worker* w, iso_pool* pool, int id) {
 }
 
 static void worker_close(pool_worker* w) {
+  for (uint32_t i = 0; w->perms != NULL && i < w->nperms; i++) {
+    iso_perms_unref(w->perms[i].perms);
+  }
+  free(w->perms);
+  pthread_mutex_destroy(&w->perm_lock);
   free(w->slots);
   pthread_mutex_destroy(&w->info_lock);
   pthread_cond_destroy(&w->info_cond);
@@ -165,6 +173,35 @@ static int worker_stop(pool_worker* w, uint64_t until_ns) {
   return 0;
 }
 
+/* Gives w an entry in pool->routes: its token, which its op batches
+ * carry. Returns 0, or ISO_EBUSY when every entry is taken. */
+static int route_take(iso_pool* pool, pool_worker* w) {
+  int rc = ISO_EBUSY;
+  pool__mutex_lock(&pool->routes_lock);
+  for (uint32_t i = 0; i < POOL_MAX_ROUTES; i++) {
+    pool_route* r = &pool->routes[i];
+    if (r->w == NULL) {
+      r->w = w;
+      r->gen = r->gen + 1 != 0 ? r->gen + 1 : 1;
+      w->route = POOL_ROUTE(i, r->gen);
+      rc = 0;
+      break;
+    }
+  }
+  pool__mutex_unlock(&pool->routes_lock);
+  return rc;
+}
+
+static void route_clear(iso_pool* pool, pool_worker* w) {
+  pool__mutex_lock(&pool->routes_lock);
+  for (uint32_t i = 0; i < POOL_MAX_ROUTES; i++) {
+    if (pool->routes[i].w == w) {
+      pool->routes[i].w = NULL;
+    }
+  }
+  pool__mutex_unlock(&pool->routes_lock);
+}
+
 /* Frees what the worker's thread left on its ends (it has ended). */
 static void free_records(void* const* items, size_t n, void* arg) {
   for (size_t i = 0; i < n; i++) {
@@ -179,6 +216,7 @@ static void worker_free(iso_pool* pool, pool_worker* w, int launched) {
   if (launched) {
     worker_stop(w, 0);
   }
+  route_clear(pool, w); /* op batches for it are freed from now on */
   pool__runner_free(w->runner);
   pool__ops_forget(pool, w);
   if (w->end != NULL) {
@@ -206,6 +244,12 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
     worker_free(pool, w, 0);
     return fail(err, errlen, rc, "out of memory");
   }
+  if (route_take(pool, w) != 0) {
+    worker_free(pool, w, 0);
+    return fail(err, errlen, ISO_EBUSY,
+                "too many workers (%d at most, lost ones included)",
+                POOL_MAX_ROUTES);
+  }
   char name[64];
   snprintf(name, sizeof(name), "%p-w%d", (void*)pool, w->id);
   /* the worker reads its ends from its own loop (iso_bus_fd) */
@@ -231,9 +275,11 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
       .log_jobs = o->log_jobs,
       .log = pool->logger,
       .ops_env = pool->ops_env,
+      .nperms = w->nperms,
+      .route = w->route,
       .op_send = pool__op_send,
       .op_back = pool__op_back,
-      .op_data = w,
+      .op_data = pool,
       .end = w->end,
       .ops_end = w->ops_end,
   };
@@ -438,6 +484,7 @@ int iso_pool_new(const iso_pool_opts* opts,
   pool__mutex_init(&pool->lock);
   pool__mutex_init(&pool->jobs_lock);
   pool__mutex_init(&pool->resize_lock);
+  pool__mutex_init(&pool->routes_lock);
   pthread_mutex_init(&pool->wd_lock, NULL);
   pthread_cond_init(&pool->wd_cond, NULL);
   pool->metrics = iso_metrics_new();
@@ -660,6 +707,7 @@ void iso_pool_free(iso_pool* pool) {
   pool__mutex_close(&pool->lock);
   pool__mutex_close(&pool->jobs_lock);
   pool__mutex_close(&pool->resize_lock);
+  pool__mutex_close(&pool->routes_lock);
   pthread_mutex_destroy(&pool->wd_lock);
   pthread_cond_destroy(&pool->wd_cond);
   free(pool->modules);

@@ -53,6 +53,8 @@ struct pool_job {
   pool_token token;        /* its slot on target (under pool->lock) */
   pool_rec_task* task;     /* its TASK record, made at receipt, until it is
                               sent (then the worker's) */
+  uint32_t perm_id;        /* its permission set's id on target (route_send,
+                              under target->perm_lock) */
   iso_proto_code outcome;  /* how it was answered (0: fulfilled, or the
                               error code; rejected: ISO_CODE_UNKNOWN) */
   int outcome_status;      /* an iso_status */
@@ -71,6 +73,20 @@ struct pool_job {
   _Atomic uint64_t started_ns;
   iso_buf reply; /* the encoded reply map */
 };
+
+/* A worker's table of the permission sets the front sent it (TASK
+ * records): a set's id (POOL_PERM_ID) is its entry's index and
+ * generation. Under the worker's perm_lock. An entry no job in flight
+ * uses may be given to another set (least recently used first), and then
+ * its id names nothing: an op of a realm that still holds it gets no
+ * permission. */
+typedef struct pool_perm {
+  iso_perms* perms; /* NULL: free */
+  uint64_t hash;    /* iso_perms_hash */
+  uint64_t used;    /* for reuse: the least recently used goes */
+  uint32_t gen;     /* bumped as a set takes the entry; never 0 once used */
+  uint32_t users;   /* jobs on the worker with it */
+} pool_perm;
 
 /* A worker's table of the jobs it has (pool_worker.slots): a job's token
  * is its slot's index and generation. Under pool->lock. */
@@ -104,6 +120,14 @@ struct pool_worker {
   int inflight;
   pool_slot* slots;
   uint32_t nslots, free_slot;
+  /* the permission sets sent to it (nperms entries: 2 * nslots, so one
+   * no job uses is always there), under perm_lock; perm_last: the last
+   * found, tried first */
+  pthread_mutex_t perm_lock;
+  pool_perm* perms;
+  uint32_t nperms, perm_last;
+  uint64_t perm_clock;
+  uint64_t route;        /* its token in pool->routes (op batches carry it) */
   iso_bus_end* disp_end; /* its bus: the front's end (records back) */
   iso_bus_end* end;      /* and the worker's, made here, lent to it */
   iso_bus_end* ops_end;  /* op batches back to it (its end, lent) */
@@ -117,6 +141,17 @@ struct pool_worker {
 };
 
 #define POOL_MAX_WORKERS 256
+/* Entries of pool->routes: workers alive at once, lost ones included. */
+#define POOL_MAX_ROUTES (2 * POOL_MAX_WORKERS)
+
+/* pool->routes: the token an op batch carries names an entry and its
+ * generation (POOL_ROUTE); the op threads find the batch's worker there,
+ * under routes_lock, which keeps it from being freed meanwhile. */
+typedef struct pool_route {
+  pool_worker* w; /* NULL: free */
+  uint32_t gen;
+} pool_route;
+#define POOL_ROUTE(index, gen) ((uint64_t)(index) | ((uint64_t)(gen) << 32))
 
 /* How far the shutdown is (iso_pool.stopping). */
 enum {
@@ -176,6 +211,8 @@ struct iso_pool {
   iso_queue* opq;     /* requests: workers -> op threads */
   pthread_t* op_threads;
   int nop_threads;
+  pool_mutex routes_lock; /* routes: the workers op batches go back to */
+  pool_route routes[POOL_MAX_ROUTES];
   atomic_long batches_out; /* sent to the op threads, not yet back */
 };
 
@@ -297,11 +334,22 @@ int pool__ops_start(iso_pool* pool, char* err, size_t errlen);
 void pool__ops_stop(iso_pool* pool);
 void pool__ops_close(iso_pool* pool);
 /* pool__op_send, pool__op_back: the op transport a worker is given
- * (worker.h, pool_runner_opts.op_send and op_back; data: its
- * pool_worker): a batch of op requests to the op threads; one back.
- * Thread: the worker's. */
+ * (worker.h, pool_runner_opts.op_send and op_back; data: the pool): a
+ * batch of op requests to the op threads (its route token and its
+ * records' perm ids, which the op threads resolve from the front's
+ * tables, are all it says of its worker); one back. Thread: the
+ * worker's. */
 int pool__op_send(void* worker, iso_op_batch* batch);
 void pool__op_back(void* worker, iso_op_batch* batch);
+/* pool__perm_id: the id on w of a job's permission set, a new entry if
+ * w has none for it, and one more user; *send: 1 if the TASK record must
+ * bring the set (the id is new). pool__perm_release: a job with that id
+ * left w. pool__perm_resolve: the set id names on w (a new reference),
+ * or iso_perms_none() for an id that names nothing. Called with
+ * w->perm_lock. */
+uint32_t pool__perm_id(pool_worker* w, iso_perms* perms, int* send);
+void pool__perm_release(pool_worker* w, uint32_t id);
+const iso_perms* pool__perm_resolve(pool_worker* w, uint32_t id);
 /* pool__ops_forget: frees what came back on w's op bus, before the bus
  * closes. Thread: not w's. */
 void pool__ops_forget(iso_pool* pool, pool_worker* w);

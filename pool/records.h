@@ -37,6 +37,15 @@ typedef struct pool_token {
   uint32_t gen;
 } pool_token;
 
+/* A permission set's id on a worker: its index in the worker's table on
+ * the front (pool_worker.perms) and that entry's generation, never 0
+ * (an id is never 0). Op records carry it (iso_op_rec.perm_id); the
+ * front's op threads resolve it from that table, so a worker gets at most
+ * the permissions of the jobs sent to it. */
+#define POOL_PERM_ID(index, gen) ((uint32_t)(index) | ((uint32_t)(gen) << 16))
+#define POOL_PERM_INDEX(id) ((id)&0xffffu)
+#define POOL_PERM_GEN(id) ((id) >> 16)
+
 /* Every record starts with its type, one of the direction's enum. */
 typedef struct pool_rec {
   uint8_t type;
@@ -87,9 +96,13 @@ typedef struct pool_rec_task {
   iso_bytes args;       /* a msgpack array */
   uint64_t deadline_ns; /* uv_hrtime() time; carries sid's low bits */
   int64_t sid;          /* the service's job number */
-  uint32_t perm_id;     /* 0 until the front interns permission sets */
-  iso_perms* perms;     /* what its ops may do (a reference the record
-                           owns and the worker takes) */
+  /* what its ops may do: the set's id on this worker (POOL_PERM_ID),
+   * and the set (a reference the record owns and the worker takes) the
+   * first time the front uses that id on this worker, else NULL: the
+   * worker keeps each set by id, in a table as large as the front's
+   * (pool_runner_opts.nperms) */
+  uint32_t perm_id;
+  iso_perms* perms;
   iso_bytes id;         /* (+) the client's id, raw msgpack ({NULL, 0}:
                            nil), echoed in the reply */
   uint64_t received_ns; /* (+) when the front took it: the reply's

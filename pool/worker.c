@@ -95,6 +95,13 @@ struct pool_runner {
    * after it) */
   uint32_t* cancelled;
   uint32_t nslots;
+  /* the permission sets the front sent, by id (POOL_PERM_ID): the index
+   * into the table and the generation the set came with */
+  struct {
+    iso_perms* perms;
+    uint32_t gen;
+  } * perms;
+  uint32_t nperms;
   int recycle_wanted; /* a fresh isolate once nothing is in flight */
   int stopping;       /* a STOP record came */
   atomic_int halted;  /* pool__runner_halt: the stop is coming */
@@ -527,8 +534,27 @@ static pool_task* task_new(pool_runner* w) {
   return t;
 }
 
+/* The permission set a TASK record names by id: the one it brings (kept
+ * under that id from now on, in place of the id's last), or the one kept;
+ * NULL for an id the front never gave (the front's fault). */
+static iso_perms* perms_of(pool_runner* w, pool_rec_task* rec) {
+  uint32_t i = POOL_PERM_INDEX(rec->perm_id);
+  uint32_t gen = POOL_PERM_GEN(rec->perm_id);
+  if (i >= w->nperms) {
+    return NULL;
+  }
+  if (rec->perms != NULL) {
+    iso_perms_unref(w->perms[i].perms);
+    w->perms[i].perms = rec->perms; /* the record's reference, taken */
+    w->perms[i].gen = gen;
+    rec->perms = NULL;
+  }
+  return w->perms[i].gen == gen ? w->perms[i].perms : NULL;
+}
+
 static void start_task(pool_runner* w, pool_rec_task* rec) {
   assert(pool__on_worker(w));
+  iso_perms* perms = perms_of(w, rec); /* first: it may bring a set */
   if (cancelled(w, rec->token)) {
     give_back_record(w, rec, 0); /* answered before it got here */
     return;
@@ -550,11 +576,18 @@ static void start_task(pool_runner* w, pool_rec_task* rec) {
       .deadline_ns = rec->deadline_ns,
   };
   int rc;
-  if (rec->kind == ISO_JOB_EVAL) {
+  if (perms == NULL) {
+    pool__logf(&w->o.log, "error",
+               "worker %d: a task names permission set %u, which it was "
+               "never sent",
+               w->id, rec->perm_id);
+    rc = ISO_EINTERNAL;
+  } else if (rec->kind == ISO_JOB_EVAL) {
     o.main = 1;
     rc = iso_realm_new(w->rt, &kEvalCbs, t, &t->realm);
     if (rc == 0) {
-      iso_realm_set_perms(t->realm, rec->perms);
+      iso_realm_set_perms(t->realm, perms);
+      iso_realm_set_perm_id(t->realm, rec->perm_id);
       iso_realm_set_deadline(t->realm, rec->deadline_ns);
       rc = iso_realm_eval(t->realm, &o, eval_cb, t);
     }
@@ -565,8 +598,13 @@ static void start_task(pool_runner* w, pool_rec_task* rec) {
     if (iso_rt_module_url(w->rt, spec, &url) != 0) {
       url = NULL;
     }
-    t->realm = warm_for(w, rec->perms, url != NULL ? url : spec);
+    t->realm = warm_for(w, perms, url != NULL ? url : spec);
     free(url);
+    if (t->realm != NULL) {
+      /* its ops from now on go under this call's id of the set (an equal
+       * set: the realm is the set's) */
+      iso_realm_set_perm_id(t->realm, rec->perm_id);
+    }
     rc = t->realm ? iso_realm_eval(t->realm, &o, eval_cb, t) : ISO_EBUSY;
   }
   if (rc != 0) {
@@ -985,9 +1023,11 @@ static void info_timer_cb(uv_timer_t* t) {
   send_done(w);
 }
 
-/* The transport's op_send, through the runner (the runtime's op_send). */
+/* The transport's op_send, through the runner (the runtime's op_send):
+ * the batch carries the runner's route token. */
 static int op_send(void* data, iso_op_batch* b) {
   pool_runner* w = data;
+  b->route = w->o.route;
   return w->o.op_send(w->o.op_data, b);
 }
 
@@ -1002,6 +1042,7 @@ static int rt_new(pool_runner* w) {
       .ops_env = w->o.ops_env,
       .op_send = op_send,
       .op_send_data = w,
+      .op_perm_ids = 1, /* the front's op threads resolve them */
       .background_ms =
           w->o.background_ms ? w->o.background_ms : POOL_BACKGROUND_MS,
   };
@@ -1126,8 +1167,10 @@ int pool__runner_start(pool_group* g,
   w->nslots = o->nslots;
   w->o.modules = strdup(o->modules);
   w->cancelled = calloc(o->nslots > 0 ? o->nslots : 1, sizeof(*w->cancelled));
+  w->nperms = o->nperms;
+  w->perms = calloc(o->nperms > 0 ? o->nperms : 1, sizeof(*w->perms));
   pthread_mutex_init(&w->rt_lock, NULL);
-  if (w->o.modules == NULL || w->cancelled == NULL ||
+  if (w->o.modules == NULL || w->cancelled == NULL || w->perms == NULL ||
       pool__group_join(g, w, o->id, o->nslots) != 0) {
     pool__runner_free(w);
     return ISO_ENOMEM;
@@ -1190,6 +1233,10 @@ void pool__runner_free(pool_runner* w) {
   }
   free(w->done);
   free(w->cancelled);
+  for (uint32_t i = 0; w->perms != NULL && i < w->nperms; i++) {
+    iso_perms_unref(w->perms[i].perms);
+  }
+  free(w->perms);
   free((char*)w->o.modules);
   pthread_mutex_destroy(&w->rt_lock);
   free(w);

@@ -52,10 +52,16 @@ typedef struct pool_runner_opts {
   /* The ops' service-wide state, for the ops that run on its thread (sync
    * ops). Step 3b: the pool process's own. */
   iso_ops_env* ops_env;
+  /* The size of the front's table of the permission sets it sends this
+   * worker (TASK records name them by id, POOL_PERM_ID): the worker keeps
+   * them in one as large. */
+  uint32_t nperms;
   /* The op transport (ops.c): op_send hands a batch of async op requests
-   * to the op threads (the runtime's op_send); op_back takes one that
-   * came back on ops_end before the runner uses or frees it. Thread: the
-   * runner's. */
+   * to the op threads (the runtime's op_send; the runner writes `route`,
+   * its token, into the batch, and its records carry their realms' perm
+   * ids, not their sets); op_back takes one that came back on ops_end
+   * before the runner uses or frees it. Thread: the runner's. */
+  uint64_t route;
   int (*op_send)(void* data, iso_op_batch* batch);
   void (*op_back)(void* data, iso_op_batch* batch);
   void* op_data;

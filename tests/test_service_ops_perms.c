@@ -125,6 +125,45 @@ static void t_perms_service_grant(void) {
   svc_stop(&s);
 }
 
+/* Each worker knows the permission sets sent to it by id, in a table as
+ * large as twice the jobs it may hold (pool/records.h, POOL_PERM_ID):
+ * with one job per worker, a table of two, and four sets in turn, ids are
+ * given again to other sets all the time, and every job's ops still get
+ * its own set, never another's. */
+static void t_perms_ids_reused(void) {
+  const char* flags[] = {"--allow-read=pub", "--max-inflight-per-worker", "1",
+                         NULL};
+  svc s;
+  if (svc_start(&s, flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  const char* body =
+      "return Promise.all([\n"
+      "  outcome('a', () => fs.readTextFile('pub/a.txt')),\n"
+      "  outcome('b', () => fs.readTextFile('pub/b.txt')),\n"
+      "]);";
+  static const struct {
+    const char* perms;
+    const char* a; /* CHECK_ITEM's prefix for each */
+    const char* b;
+  } sets[] = {
+      {"{\"read\": [\"pub/a.txt\"]}", "ok:alpha", "PermissionDenied: "},
+      {"{\"read\": [\"pub/b.txt\"]}", "PermissionDenied: ", "ok:beta"},
+      {"{\"read\": false}", "PermissionDenied: ", "PermissionDenied: "},
+      {"{\"read\": [\"pub\"]}", "ok:alpha", "ok:beta"},
+  };
+  enum { NSETS = sizeof sets / sizeof sets[0] };
+  for (int round = 0; round < 3 * NSETS; round++) {
+    int i = (round * 3) % NSETS; /* 0 3 2 1 0 ...: every pair in turn */
+    char* v = js_value(&s, body, (jobopt){.perms = sets[i].perms});
+    CHECK_ITEM(v, "a", sets[i].a, NULL);
+    CHECK_ITEM(v, "b", sets[i].b, NULL);
+    free(v);
+  }
+  svc_stop(&s);
+}
+
 /* A job's `permissions` narrows the grant; asking for more than the
  * service grants, or a malformed field, is bad_request. */
 static void t_perms_job_narrowing(void) {
@@ -271,6 +310,7 @@ static void t_perms_job_narrowing(void) {
 static const iso_test cases[] = {
     {"perms_service_grant", t_perms_service_grant},
     {"perms_job_narrowing", t_perms_job_narrowing},
+    {"perms_ids_reused", t_perms_ids_reused},
     {NULL, NULL},
 };
 
