@@ -60,6 +60,7 @@ tests/test_poolctl_admin.c nng/* a fake admin socket for poolctl: its own NNG RE
 bench/op_bench.c nng/* its baseline is the bare NNG inproc round trip, with nothing of isopool around it
 bench/link_bench.c nng/* its baseline is the bare NNG PAIR1 round trip, inproc and ipc, with nothing of isopool around it
 tests/test_metrics.c metrics.h builds pool/metrics.c from source, alone (no V8, no rest of pool)
+tests/test_super.c super.h builds pool/super.c and log.c from source (no V8, no rest of pool)
 tests/test_registry.c ops_private.h checks the tables ops/ shares inside (errno to class, the codes of the path normaliser) row by row
 '
 
@@ -253,6 +254,7 @@ self_test() {
   : >"$t/pool/pool_private.h"
   : >"$t/pool/iso_pool.h"
   : >"$t/pool/metrics.h"
+  : >"$t/pool/super.h"
   printf '%s\n' "$EXCEPTIONS" | while read -r file hdr _; do
     if [ -n "$file" ]; then
       mkdir -p "$t/$(dirname "$file")"
