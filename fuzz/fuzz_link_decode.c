@@ -122,8 +122,10 @@ static void check_rec(const iso_link_rec* r, iso_link_chan chan) {
       check_str(d->note, ISO_LINK_MAX_TEXT, 1, 0);
       break;
     }
-    case ISO_LINK_INFO:
-      check_str(r->u.info.last_error, ISO_LINK_MAX_TEXT, 1, 0);
+    case ISO_LINK_READY:
+      FUZZ_CHECK(r->u.ready.rc <= ISO_LINK_MAX_RC);
+      FUZZ_CHECK((r->u.ready.rc == 0) == (r->u.ready.error.ptr == NULL));
+      check_str(r->u.ready.error, ISO_LINK_MAX_TEXT, 1, 0);
       break;
     case ISO_LINK_STATE:
       FUZZ_CHECK(iso_link_wstate_name(r->u.state.state) != NULL);
@@ -134,17 +136,17 @@ static void check_rec(const iso_link_rec* r, iso_link_chan chan) {
     case ISO_LINK_OP_RESULT: {
       const iso_link_op_result* o = &r->u.op_result;
       FUZZ_CHECK(o->err <= ISO_LINK_MAX_OP_ERR);
-      check_raw(o->result, o->err == 0 ? ISO_MP_NIL : ISO_MP_STR);
+      FUZZ_CHECK(o->result.data != NULL &&
+                 fuzz_inside(o->result.data, o->result.len, g_in, g_len));
       if (o->err != 0) {
-        iso_mp_rd rd;
-        iso_mp_obj s;
-        iso_mp_rd_init(&rd, o->result.data, o->result.len);
-        FUZZ_CHECK(iso_mp_read(&rd, &s) == 0 && s.len <= ISO_LINK_MAX_TEXT &&
-                   iso_utf8_valid(s.data, s.len));
+        FUZZ_CHECK(o->result.len <= ISO_LINK_MAX_TEXT &&
+                   iso_utf8_valid(o->result.data, o->result.len));
+      } else if (o->result.len > 0) {
+        check_raw(o->result, ISO_MP_NIL);
       }
       break;
     }
-    default: /* CANCEL, RECYCLE, RELOADED, READY: numbers only */
+    default: /* CANCEL, RECYCLE, INFO, RELOADED: numbers only */
       break;
   }
 }

@@ -190,21 +190,27 @@ void iso_link_free(iso_link* link);
  *   DONE      [16, slot, gen, status, code, started_ns, finished_ns,
  *              reply (bin: one msgpack map, the job's reply)|nil,
  *              note|nil]
- *   INFO      [17, heap_used, heap_limit, warm_modules, last_error|nil]
+ *   INFO      [17, heap_used, heap_limit, warm_modules]
  *   RELOADED  [18, n]
  *   STATE     [19, state]
- *   READY     [20]
+ *   READY     [20, rc, error|nil]
  *   worker -> front, ops link (ISO_LINK_WORKER_OPS)
  *   OP        [32, op, promise, realm, tag, perm_id, args (an array)]
  *   front -> worker, ops link (ISO_LINK_FRONT_OPS)
- *   OP_RESULT [48, promise, realm, tag, err, result]
+ *   OP_RESULT [48, promise, realm, tag, err, result (bin)]
  *
  * Integers are unsigned, within 32 bits but for the *_ns, sid and heap
  * fields (64); times are CLOCK_MONOTONIC nanoseconds, which every process
  * on a machine shares. perms is [read, write, env], each false, true or
  * an array of names (iso_link_put_perms). An OP_RESULT's err is 0 with
- * its result one msgpack value, or an op error class (ops/'s iso_op_err)
- * with its result a string, the message. Kinds are unique across the
+ * its result a bin holding one msgpack value or nothing (the op returned
+ * undefined, which msgpack cannot tell from null), or an op error class
+ * (ops/'s iso_op_err) with its result a bin holding the message. READY's
+ * rc is 0 once the worker's runtime is up, else the start's ISO_E* code
+ * negated, with its error text. STOP's grace_ms is 0 from this build's
+ * front, which waits out the grace itself before it sends STOP (the
+ * worker answers what is left at once); the field stays for a front
+ * that lets a pool process finish its jobs. Kinds are unique across the
  * four channels, so a record on the wrong link is named as such.
  *
  * `layout` is a hash of the tables the codec is made of (kinds, fields,
@@ -235,7 +241,7 @@ void iso_link_free(iso_link* link);
  * counting the value itself: a JavaScript value converts at most 100
  * deep (isolate/), and a reply map holds one. */
 #define ISO_LINK_MAX_DEPTH 128
-/* Bytes of a text field (INFO's last_error, DONE's note, an op error's
+/* Bytes of a text field (READY's error, DONE's note, an op error's
  * message). */
 #define ISO_LINK_MAX_TEXT 4096
 /* A RELOAD's spec and a TASK's module: as the job protocol's. */
@@ -247,6 +253,8 @@ void iso_link_free(iso_link* link);
 #define ISO_LINK_MAX_GRACE_MS 3600000
 /* An OP_RESULT's err: ops/'s classes fit well below. */
 #define ISO_LINK_MAX_OP_ERR 63
+/* READY's rc: an ISO_E* code, negated. */
+#define ISO_LINK_MAX_RC 255
 
 /* X(enum suffix, value, channel suffix): the kinds, by channel. */
 #define ISO_LINK_KIND_TABLE(X) \
@@ -338,10 +346,11 @@ typedef struct iso_link_done {
                       workers' last_error; nil: none */
 } iso_link_done;
 
+/* (A worker's last error is the front's: the notes of its DONE
+ * records.) */
 typedef struct iso_link_info {
   uint64_t heap_used, heap_limit; /* bytes */
   uint32_t warm_modules;
-  iso_str last_error; /* nil: none yet */
 } iso_link_info;
 
 typedef struct iso_link_reloaded {
@@ -352,6 +361,12 @@ typedef struct iso_link_state {
   iso_link_wstate state;
 } iso_link_state;
 
+typedef struct iso_link_ready {
+  uint32_t rc;   /* 0: the runtime is up; else its ISO_E* code, negated */
+  iso_str error; /* why it is not (then the worker ends); nil exactly
+                    when rc is 0 */
+} iso_link_ready;
+
 typedef struct iso_link_op {
   uint32_t op; /* its index in the op table */
   uint32_t promise, realm, tag, perm_id;
@@ -361,11 +376,13 @@ typedef struct iso_link_op {
 typedef struct iso_link_op_result {
   uint32_t promise, realm, tag;
   uint32_t err;     /* 0, or an op error class (1 .. ISO_LINK_MAX_OP_ERR) */
-  iso_bytes result; /* err 0: one msgpack value; else a str, the message */
+  iso_bytes result; /* a bin's bytes: err 0: one msgpack value, or none
+                       (undefined); else the message (UTF-8). Never NULL
+                       once decoded, even when empty */
 } iso_link_op_result;
 
-/* One record: `kind` says which member of u it is (RECYCLE and READY
- * have none). */
+/* One record: `kind` says which member of u it is (RECYCLE has
+ * none). */
 typedef struct iso_link_rec {
   iso_link_kind kind;
   union {
@@ -377,6 +394,7 @@ typedef struct iso_link_rec {
     iso_link_info info;
     iso_link_reloaded reloaded;
     iso_link_state state;
+    iso_link_ready ready;
     iso_link_op op;
     iso_link_op_result op_result;
   } u;

@@ -37,6 +37,7 @@ typedef enum ftype {
   T_RAW,   /* one msgpack value (of type mp unless ANY): an iso_bytes */
   T_REPLY, /* a bin holding one msgpack map, its strings UTF-8 */
   T_PERMS, /* [read, write, env]: an iso_bytes */
+  T_BIN,   /* a bin of at most max bytes: its bytes, an iso_bytes */
   T_COUNT
 } ftype;
 
@@ -134,7 +135,6 @@ static const field k_info[] = {
     U64("heap_used", iso_link_info, heap_used),
     U64("heap_limit", iso_link_info, heap_limit),
     U32("warm_modules", iso_link_info, warm_modules),
-    TEXT("last_error", iso_link_info, last_error, 1, ISO_LINK_MAX_TEXT),
 };
 
 static const field k_reloaded[] = {
@@ -143,6 +143,14 @@ static const field k_reloaded[] = {
 
 static const field k_state[] = {
     ENUM("state", iso_link_state, state, 0, ISO_LINK_W_COUNT - 1),
+};
+
+static const field k_ready[] = {
+    {.name = "rc",
+     .type = T_U32,
+     .at = offsetof(iso_link_ready, rc),
+     .max = ISO_LINK_MAX_RC},
+    TEXT("error", iso_link_ready, error, 1, ISO_LINK_MAX_TEXT),
 };
 
 static const field k_op[] = {
@@ -162,7 +170,10 @@ static const field k_op_result[] = {
      .type = T_U32,
      .at = offsetof(iso_link_op_result, err),
      .max = ISO_LINK_MAX_OP_ERR},
-    RAW("result", iso_link_op_result, result, ANY, 0),
+    {.name = "result",
+     .type = T_BIN,
+     .at = offsetof(iso_link_op_result, result),
+     .max = UINT32_MAX},
 };
 
 static const char* check_task(const iso_link_rec* r) {
@@ -197,16 +208,26 @@ static const char* check_done(const iso_link_rec* r) {
   return NULL;
 }
 
+static const char* check_ready(const iso_link_rec* r) {
+  const iso_link_ready* d = &r->u.ready;
+  if ((d->rc == 0) != (d->error.ptr == NULL)) {
+    return "a failed start, and only one, has an error";
+  }
+  return NULL;
+}
+
 static const char* check_op_result(const iso_link_rec* r) {
   const iso_link_op_result* o = &r->u.op_result;
   if (o->err == 0) {
+    if (o->result.len > 0 &&
+        iso_mp_one(o->result.data, o->result.len, ISO_LINK_MAX_DEPTH) != 0) {
+      return "an op's result holds one msgpack value (nesting at most 128 "
+             "levels) or nothing";
+    }
     return NULL;
   }
-  iso_mp_rd rd;
-  iso_mp_obj obj;
-  iso_mp_rd_init(&rd, o->result.data, o->result.len);
-  if (iso_mp_read(&rd, &obj) != 0 || obj.type != ISO_MP_STR ||
-      obj.len > ISO_LINK_MAX_TEXT || !iso_utf8_valid(obj.data, obj.len)) {
+  if (o->result.len > ISO_LINK_MAX_TEXT ||
+      !iso_utf8_valid(o->result.data, o->result.len)) {
     return "an op error's result is its message: UTF-8 text of at most "
            "4096 bytes";
   }
@@ -229,7 +250,8 @@ static const kind_def k_kinds[KIND_LIMIT] = {
     [ISO_LINK_INFO] = {ROW("INFO", WORKER_JOBS, k_info)},
     [ISO_LINK_RELOADED] = {ROW("RELOADED", WORKER_JOBS, k_reloaded)},
     [ISO_LINK_STATE] = {ROW("STATE", WORKER_JOBS, k_state)},
-    [ISO_LINK_READY] = {.name = "READY", .chan = ISO_LINK_WORKER_JOBS},
+    [ISO_LINK_READY] = {ROW("READY", WORKER_JOBS, k_ready),
+                        .check = check_ready},
     [ISO_LINK_OP] = {ROW("OP", WORKER_OPS, k_op)},
     [ISO_LINK_OP_RESULT] = {ROW("OP_RESULT", FRONT_OPS, k_op_result),
                             .check = check_op_result},
@@ -493,6 +515,23 @@ static int rd_reply(rdstate* s, const field* f, void* at) {
   return 0;
 }
 
+static int rd_bin(rdstate* s, const field* f, void* at) {
+  iso_bytes* v = at;
+  iso_mp_obj o;
+  if (next(s, &o) != 0) {
+    return ISO_EPROTO;
+  }
+  if (o.type != ISO_MP_BIN) {
+    return bad(s, "must be a bin");
+  }
+  if (o.len > f->max) {
+    return badf(s, "is longer than %llu bytes", (unsigned long long)f->max);
+  }
+  /* never NULL, even when empty: the record says it has no value */
+  *v = (iso_bytes){o.data != NULL ? o.data : s->r.p, o.len};
+  return 0;
+}
+
 /* One kind of a perms value: false, true, or an array of names. */
 static int rd_perm_kind(rdstate* s) {
   iso_mp_obj o;
@@ -597,6 +636,12 @@ static int put_reply(iso_mp_wr* w, const field* f, const void* at) {
   return 0;
 }
 
+static int put_bin(iso_mp_wr* w, const field* f, const void* at) {
+  const iso_bytes* v = at;
+  iso_mp_put_bin(w, v->len > 0 ? v->data : (const uint8_t*)"", v->len);
+  return 0;
+}
+
 /* How each type is read and written. */
 static const struct {
   int (*read)(rdstate* s, const field* f, void* at);
@@ -606,6 +651,7 @@ static const struct {
     [T_ENUM] = {rd_uint, put_uint},    [T_NAME] = {rd_str, put_str},
     [T_TEXT] = {rd_str, put_str},      [T_RAW] = {rd_raw, put_raw},
     [T_REPLY] = {rd_reply, put_reply}, [T_PERMS] = {rd_perms, put_raw},
+    [T_BIN] = {rd_bin, put_bin},
 };
 
 /* ---- reading a message --------------------------------------------------- */

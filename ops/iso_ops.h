@@ -114,6 +114,29 @@ int iso_perms_narrow(const iso_perms* granted,
                      char* err,
                      size_t errlen);
 
+/* iso_perms_to_req: the set as data, the shape a job's `permissions`
+ * are read into (iso_perm_req.h), which the pool's link writes as
+ * [read, write, env] (ipc/iso_link.h, iso_link_put_perms): per kind
+ * ISO_PERM_ASK_ALL for everything, a list of its entries (views into p,
+ * valid while the caller holds p, stored in items[0 .. cap)), or
+ * nothing. Returns 0, or ISO_ETOOBIG when cap is too small (3 * 1024
+ * always does: a set holds at most 1024 entries of a kind).
+ * iso_perms_from_req: constructor: the set such data describes (read back
+ * from the link, iso_link_get_perms): ISO_PERM_ASK_ALL is everything
+ * (not narrowed: the sender narrowed it), a list is checked and made
+ * canonical as iso_perms_narrow does, so the set made equals the one
+ * written (iso_perms_equal) and a worker keeps one warm realm per set.
+ * Returns 0 and *out, or ISO_EINVAL with err (req absent, a bad entry),
+ * or ISO_ENOMEM. Thread: any. */
+int iso_perms_to_req(const iso_perms* p,
+                     iso_perm_req* out,
+                     iso_str* items,
+                     size_t cap);
+int iso_perms_from_req(const iso_perm_req* req,
+                       iso_perms** out,
+                       char* err,
+                       size_t errlen);
+
 /* iso_perms_ref / iso_perms_unref: reference counting (atomic); unref
  * frees at zero and accepts NULL. Thread: any. */
 iso_perms* iso_perms_ref(const iso_perms* p);
@@ -403,6 +426,32 @@ int iso_op_batch_add(iso_op_batch* b,
 /* The same for the results of one caller's ops (a record's budget): half,
  * so one job cannot take all of its runtime's room. */
 #define ISO_OP_CALLER_RES_MAX ((size_t)256 << 20)
+
+/* iso_op_batch_over_budget: 1, with the message an op gets for it (Error
+ * class), when record i must fail without running: the results its realm
+ * (the record's budget) or its runtime (the batch's budget, or this
+ * batch's results without one) hold have passed ISO_OP_CALLER_RES_MAX or
+ * ISO_OP_BATCH_RES_MAX; else 0. iso_op_batch_run checks it before each
+ * record; a transport that runs the batch elsewhere, without the budgets
+ * (the pool: on the front), checks it as it sends. Thread: the one
+ * holding the batch. */
+int iso_op_batch_over_budget(const iso_op_batch* b,
+                             size_t i,
+                             char* msg,
+                             size_t msglen);
+
+/* iso_op_batch_respond: writes record i's response as iso_op_batch_run
+ * would: `len` bytes of res (the value, or the error's message), err,
+ * charged to the budgets; for a transport that ran the record elsewhere
+ * and got its response back (the pool's worker, from the front's op
+ * threads). Returns 0, or ISO_ETOOBIG / ISO_ENOMEM when the bytes did not
+ * fit (the record then fails with its class alone, or Error). Thread:
+ * the one holding the batch. */
+int iso_op_batch_respond(iso_op_batch* b,
+                         size_t i,
+                         iso_op_err err,
+                         const void* res,
+                         size_t len);
 
 /* iso_op_batch_run: run every record in order and write its response.
  * Never fails as a whole: an op's failure is its record's err.

@@ -413,6 +413,61 @@ int iso_perms_narrow(const iso_perms* granted,
   return 0;
 }
 
+/* ---- as data: the link's [read, write, env] ---- */
+
+int iso_perms_to_req(const iso_perms* p,
+                     iso_perm_req* out,
+                     iso_str* items,
+                     size_t cap) {
+  p = p ? p : &none_perms;
+  memset(out, 0, sizeof *out);
+  out->present = 1;
+  iso_perm_list* lists[ISO_PERM_KINDS] = {
+      [ISO_PERM_READ] = &out->read,
+      [ISO_PERM_WRITE] = &out->write,
+      [ISO_PERM_ENV] = &out->env,
+  };
+  size_t used = 0;
+  for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
+    const perm_set* s = &p->k[k];
+    iso_perm_list* l = lists[k];
+    if (s->all) {
+      l->ask = ISO_PERM_ASK_ALL;
+    } else if (s->n > 0) {
+      if (s->n > cap - used) {
+        return ISO_ETOOBIG;
+      }
+      l->ask = ISO_PERM_ASK_LIST;
+      l->n = (uint32_t)s->n;
+      l->items = items + used;
+      for (size_t i = 0; i < s->n; i++) {
+        items[used++] = (iso_str){s->items[i], strlen(s->items[i])};
+      }
+    }
+  }
+  return 0;
+}
+
+/* Grants everything: a set read from the link is narrowed against it,
+ * which checks its entries and makes it canonical. */
+static iso_perms all_perms = {
+    .is_static = 1,
+    .k = {[ISO_PERM_READ] = {.all = 1},
+          [ISO_PERM_WRITE] = {.all = 1},
+          [ISO_PERM_ENV] = {.all = 1}},
+};
+
+int iso_perms_from_req(const iso_perm_req* req,
+                       iso_perms** out,
+                       char* err,
+                       size_t errlen) {
+  if (req == NULL || !req->present) {
+    snprintf(err, errlen, "permissions: no set");
+    return ISO_EINVAL;
+  }
+  return iso_perms_narrow(&all_perms, req, out, err, errlen);
+}
+
 /* ---- queries ---- */
 
 int iso_perms_equal(const iso_perms* a, const iso_perms* b) {

@@ -650,28 +650,79 @@ int iso_op_batch_add(iso_op_batch* b,
   return 0;
 }
 
+int iso_op_batch_over_budget(const iso_op_batch* b,
+                             size_t i,
+                             char* msg,
+                             size_t msglen) {
+  const iso_op_rec* rec = &b->recs[i];
+  /* what results hold now: this batch's, or (with a budget, which this
+   * batch's are charged to as they come) every batch's of its runtime */
+  size_t held = b->budget != NULL ? iso_op_budget_used(b->budget) : b->res.len;
+  const char* name =
+      rec->op < b->table->n ? b->table->defs[rec->op].name : "op";
+  if (iso_op_budget_used(rec->budget) >= ISO_OP_CALLER_RES_MAX) {
+    snprintf(msg, msglen,
+             "%s: the results of this realm's ops in flight passed %zu MiB: "
+             "await some before starting more",
+             name, ISO_OP_CALLER_RES_MAX >> 20);
+    return 1;
+  }
+  if (held >= ISO_OP_BATCH_RES_MAX) {
+    snprintf(msg, msglen,
+             "%s: the results of the ops in flight passed %zu MiB: await "
+             "some before starting more",
+             name, ISO_OP_BATCH_RES_MAX >> 20);
+    return 1;
+  }
+  return 0;
+}
+
+/* Charges record rec's response, the last res_len bytes of res, to the
+ * budgets (iso_op_batch_reset gives it back). */
+static void charge(iso_op_batch* b, iso_op_rec* rec, size_t n) {
+  if (b->budget != NULL) {
+    atomic_fetch_add(&b->budget->used, n);
+    b->charged += n;
+  }
+  if (rec->budget != NULL) { /* given back from res_len */
+    atomic_fetch_add(&rec->budget->used, (size_t)rec->res_len);
+  }
+}
+
+int iso_op_batch_respond(iso_op_batch* b,
+                         size_t i,
+                         iso_op_err err,
+                         const void* res,
+                         size_t len) {
+  iso_op_rec* rec = &b->recs[i];
+  size_t off = b->res.len;
+  int rc = 0;
+  if (off + len > UINT32_MAX) {
+    rc = ISO_ETOOBIG;
+  } else if (len > 0 && iso_buf_append(&b->res, res, len) != 0) {
+    rc = ISO_ENOMEM;
+  }
+  if (rc != 0) { /* the class alone, and no value */
+    len = 0;
+    err = err != ISO_OPERR_NONE ? err : ISO_OPERR_OTHER;
+  }
+  rec->err = err;
+  rec->res_off = (uint32_t)(off < UINT32_MAX ? off : 0);
+  rec->res_len = (uint32_t)len;
+  charge(b, rec, len);
+  return rc;
+}
+
 /* Runs one record; its result (or error message) goes at the end of res,
  * whose offsets must fit the record's 32-bit fields. */
 static void run_rec(iso_op_batch* b, iso_op_rec* rec) {
   iso_op_call call = {.env = b->env, .out = &b->res};
   size_t off = b->res.len;
-  /* what results hold now: this batch's, or (with a budget, which this
-   * batch's are charged to as they come) every batch's of its runtime */
-  size_t held = b->budget != NULL ? iso_op_budget_used(b->budget) : off;
-  const char* name =
-      rec->op < b->table->n ? b->table->defs[rec->op].name : "op";
   if (off >= UINT32_MAX) {
     iso_op_fail(&call, ISO_OPERR_OTHER, "the batch's results are too large");
-  } else if (iso_op_budget_used(rec->budget) >= ISO_OP_CALLER_RES_MAX) {
-    iso_op_fail(&call, ISO_OPERR_OTHER,
-                "%s: the results of this realm's ops in flight passed %zu "
-                "MiB: await some before starting more",
-                name, ISO_OP_CALLER_RES_MAX >> 20);
-  } else if (held >= ISO_OP_BATCH_RES_MAX) {
-    iso_op_fail(&call, ISO_OPERR_OTHER,
-                "%s: the results of the ops in flight passed %zu MiB: await "
-                "some before starting more",
-                name, ISO_OP_BATCH_RES_MAX >> 20);
+  } else if (iso_op_batch_over_budget(b, (size_t)(rec - b->recs), call.msg,
+                                      sizeof call.msg)) {
+    call.err = ISO_OPERR_OTHER;
   } else if (rec->op >= b->table->n) {
     iso_op_fail(&call, ISO_OPERR_TYPE, "op index %u out of range (%zu ops)",
                 rec->op, b->table->n);
@@ -696,13 +747,7 @@ static void run_rec(iso_op_batch* b, iso_op_rec* rec) {
   rec->err = call.err;
   rec->res_off = (uint32_t)(off < UINT32_MAX ? off : 0);
   rec->res_len = (uint32_t)(b->res.len - off);
-  if (b->budget != NULL) {
-    atomic_fetch_add(&b->budget->used, b->res.len - off);
-    b->charged += b->res.len - off;
-  }
-  if (rec->budget != NULL) { /* given back from res_len */
-    atomic_fetch_add(&rec->budget->used, (size_t)rec->res_len);
-  }
+  charge(b, rec, b->res.len - off);
 }
 
 void iso_op_batch_run(iso_op_batch* b) {

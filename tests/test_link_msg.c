@@ -81,7 +81,8 @@ static int make_samples(sample* s) {
   g_args = mp_of("[1, \"two\", {\"three\": [3]}]");
   g_reply = mp_of("{\"status\": \"fulfilled\", \"value\": \"héllo\"}");
   g_result = mp_of("{\"bytes\": 5}");
-  g_errmsg = mp_of("\"no such file: a/b\"");
+  iso_buf_init(&g_errmsg); /* an op error's message: the text itself */
+  iso_buf_append(&g_errmsg, "no such file: a/b", 17);
   g_opargs = mp_of("[\"hits\", 1]");
   g_id = mp_of("{\"job\": \"a-1\"}");
   iso_buf_init(&g_perms);
@@ -151,8 +152,7 @@ static int make_samples(sample* s) {
       (sample){ISO_LINK_WORKER_JOBS,
                {ISO_LINK_INFO, .u.info = {.heap_used = 1 << 20,
                                           .heap_limit = (uint64_t)512 << 20,
-                                          .warm_modules = 3,
-                                          .last_error = S("TypeError: x")}}};
+                                          .warm_modules = 3}}};
   s[n++] = (sample){ISO_LINK_WORKER_JOBS,
                     {ISO_LINK_INFO, .u.info = {.heap_used = 1}}};
   s[n++] = (sample){ISO_LINK_WORKER_JOBS,
@@ -161,6 +161,9 @@ static int make_samples(sample* s) {
       (sample){ISO_LINK_WORKER_JOBS,
                {ISO_LINK_STATE, .u.state = {.state = ISO_LINK_W_RECYCLING}}};
   s[n++] = (sample){ISO_LINK_WORKER_JOBS, {ISO_LINK_READY}};
+  s[n++] = (sample){ISO_LINK_WORKER_JOBS,
+                    {ISO_LINK_READY,
+                     .u.ready = {.rc = 1, .error = S("worker 3: no memory")}}};
   s[n++] = (sample){ISO_LINK_WORKER_OPS,
                     {ISO_LINK_OP, .u.op = {.op = 12,
                                            .promise = 4096,
@@ -279,7 +282,7 @@ static void t_fields_read_back(void) {
   CHECK_EQ(r[0].u.done.finished_ns, 20);
   CHECK(bytes_eq(r[0].u.done.reply, s[8].rec.u.done.reply));
   CHECK_EQ(r[1].u.info.heap_limit, (uint64_t)512 << 20);
-  CHECK(str_eq(r[1].u.info.last_error, S("TypeError: x")));
+  CHECK_EQ(r[1].u.info.warm_modules, 3);
   iso_buf_close(&m);
   free_samples();
 }
@@ -434,8 +437,16 @@ static const refusal k_refusals[] = {
     {"code_past_table", ISO_LINK_WORKER_JOBS,
      "H:99|J:16|J:1|J:1|J:3|J:9|J:1|J:2|H:c4 01 80|H:c0", "'code' 9 is out"},
     {"state_past_table", ISO_LINK_WORKER_JOBS, "J:[19, 5]", "'state' 5 is out"},
-    {"op_err_past_bound", ISO_LINK_FRONT_OPS, "J:[48, 1, 1, 1, 64, \"x\"]",
-     "'err' 64 is out"},
+    {"op_err_past_bound", ISO_LINK_FRONT_OPS,
+     "H:96|J:48|J:1|J:1|J:1|J:64|H:c4 00", "'err' 64 is out"},
+    {"op_result_not_bin", ISO_LINK_FRONT_OPS, "J:[48, 1, 1, 1, 0, 5]",
+     "'result' must be a bin"},
+    {"op_result_two_values", ISO_LINK_FRONT_OPS,
+     "H:96|J:48|J:1|J:1|J:1|J:0|H:c4 02 01 02",
+     "an op's result holds one msgpack value"},
+    {"op_result_truncated", ISO_LINK_FRONT_OPS,
+     "H:96|J:48|J:1|J:1|J:1|J:0|H:c4 01 92",
+     "an op's result holds one msgpack value"},
     /* strings */
     {"module_not_str", ISO_LINK_FRONT_JOBS,
      "H:9f|" TASK_HEAD "|J:2|J:5|J:\"e\"|H:c0|" ARGS "|" TAIL,
@@ -453,8 +464,16 @@ static const refusal k_refusals[] = {
      "H:9f|" TASK_HEAD "|J:1|H:c0|H:c0|H:a1 ff|" ARGS "|" TAIL,
      "'source' is not valid UTF-8"},
     {"spec_nil", ISO_LINK_FRONT_JOBS, "J:[3, null]", "'spec' must be a string"},
-    {"last_error_not_utf8", ISO_LINK_WORKER_JOBS,
-     "H:95|J:17|J:1|J:2|J:3|H:a2 e2 82", "'last_error' is not valid UTF-8"},
+    {"ready_error_not_utf8", ISO_LINK_WORKER_JOBS, "H:93|J:20|J:1|H:a2 e2 82",
+     "'error' is not valid UTF-8"},
+    {"ready_rc_past_bound", ISO_LINK_WORKER_JOBS, "J:[20, 256, \"x\"]",
+     "'rc' 256 is out"},
+    {"ready_failed_without_error", ISO_LINK_WORKER_JOBS, "J:[20, 12, null]",
+     "a failed start, and only one, has an error"},
+    {"ready_started_with_error", ISO_LINK_WORKER_JOBS, "J:[20, 0, \"x\"]",
+     "a failed start, and only one, has an error"},
+    {"info_with_last_error", ISO_LINK_WORKER_JOBS, "J:[17, 1, 2, 3, null]",
+     "(INFO): 4 fields, not 3"},
     /* raw values */
     {"args_not_array", ISO_LINK_FRONT_JOBS,
      "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|J:{}|" TAIL,
@@ -533,7 +552,8 @@ static const refusal k_refusals[] = {
     {"finished_before_started", ISO_LINK_WORKER_JOBS,
      "H:99|J:16|J:1|J:1|J:1|J:0|J:5|J:4|H:c4 01 80|H:c0",
      "the job finished before it started"},
-    {"op_error_not_text", ISO_LINK_FRONT_OPS, "J:[48, 1, 1, 1, 2, 5]",
+    {"op_error_not_text", ISO_LINK_FRONT_OPS,
+     "H:96|J:48|J:1|J:1|J:1|J:2|H:c4 01 ff",
      "an op error's result is its message"},
 };
 
@@ -550,9 +570,10 @@ static void run_refusal(const void* row) {
 }
 
 /* An op error's message that is not UTF-8; an op's result that is nil
- * (undefined) is a value. Strings past their bounds. */
+ * (null) is a value, an empty one is none (undefined). Strings past their
+ * bounds. */
 static void t_op_error_message(void) {
-  iso_buf m = link_msg("H:96|J:48|J:1|J:1|J:1|J:2|H:a1 80");
+  iso_buf m = link_msg("H:96|J:48|J:1|J:1|J:1|J:2|H:c4 01 80");
   char err[256];
   iso_link_rec rec;
   CHECK_EQ(
@@ -560,11 +581,16 @@ static void t_op_error_message(void) {
       ISO_EPROTO);
   CHECK_CONTAINS(err, "an op error's result is its message");
   iso_buf_close(&m);
-  /* nil is a value: an op that returned undefined */
-  m = link_msg("J:[48, 1, 1, 1, 0, null]");
+  /* nil is a value (null); nothing is undefined, and not NULL */
+  m = link_msg("H:96|J:48|J:1|J:1|J:1|J:0|H:c4 01 c0");
   CHECK_EQ(
       read_all(ISO_LINK_FRONT_OPS, m.data, m.len, &rec, 1, err, sizeof err), 1);
   CHECK(rec.u.op_result.result.len == 1);
+  iso_buf_close(&m);
+  m = link_msg("H:96|J:48|J:1|J:1|J:1|J:0|H:c4 00");
+  CHECK_EQ(
+      read_all(ISO_LINK_FRONT_OPS, m.data, m.len, &rec, 1, err, sizeof err), 1);
+  CHECK(rec.u.op_result.result.len == 0 && rec.u.op_result.result.data != NULL);
   iso_buf_close(&m);
   /* a RELOAD spec of 4096 bytes is fine, of 4097 not */
   for (int n = ISO_LINK_MAX_NAME; n <= ISO_LINK_MAX_NAME + 1; n++) {
@@ -619,14 +645,14 @@ static void t_put(void) {
   iso_link_rec done = {ISO_LINK_DONE, .u.done = {.status = 1}};
   CHECK_EQ(iso_link_put(&m, &done), ISO_EINVAL); /* fulfilled, no reply */
   CHECK_EQ(m.len, len0);
-  iso_link_rec info = {ISO_LINK_INFO,
-                       .u.info = {.last_error = {"bad \xff text", 10}}};
-  CHECK_EQ(iso_link_put(&m, &info), 0);
+  iso_link_rec ready = {ISO_LINK_READY,
+                        .u.ready = {.rc = 1, .error = {"bad \xff text", 10}}};
+  CHECK_EQ(iso_link_put(&m, &ready), 0);
   iso_link_rec r;
   char err[128];
   CHECK_EQ(
       read_all(ISO_LINK_WORKER_JOBS, m.data, m.len, &r, 1, err, sizeof err), 1);
-  CHECK(str_eq(r.u.info.last_error, S("bad \xef\xbf\xbd text")));
+  CHECK(str_eq(r.u.ready.error, S("bad \xef\xbf\xbd text")));
   iso_buf_close(&m);
 }
 

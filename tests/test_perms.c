@@ -13,6 +13,7 @@
 #include "iso_buf.h"
 #include "iso_err.h"
 #include "iso_json.h"
+#include "iso_link.h"
 #include "iso_ops.h"
 #include "iso_proto.h"
 #include "ops_harness.h"
@@ -279,12 +280,86 @@ static void t_perms_narrow_bounded(void) {
   iso_perms_unref(granted);
 }
 
+/* A set written as the pool's link writes it ([read, write, env]:
+ * iso_perms_to_req, iso_link_put_perms) and made again from the bytes
+ * (iso_link_get_perms, iso_perms_from_req) is the same set: equal, with
+ * the same hash, so a worker keeps one warm realm for it. */
+static void round_trip(const iso_perms* p) {
+  static iso_str items[3 * ISO_LINK_MAX_PERM_ENTRIES];
+  iso_perm_req req;
+  CHECK_EQ(iso_perms_to_req(p, &req, items, 3 * ISO_LINK_MAX_PERM_ENTRIES), 0);
+  iso_buf b;
+  iso_buf_init(&b);
+  CHECK_EQ(iso_link_put_perms(&b, &req), 0);
+  iso_perm_req back;
+  static iso_str back_items[3 * ISO_LINK_MAX_PERM_ENTRIES];
+  CHECK_EQ(iso_link_get_perms((iso_bytes){b.data, b.len}, &back, back_items,
+                              3 * ISO_LINK_MAX_PERM_ENTRIES),
+           0);
+  iso_perms* q = NULL;
+  char err[256] = "";
+  CHECK_EQ(iso_perms_from_req(&back, &q, err, sizeof err), 0);
+  CHECK(iso_perms_equal(p, q));
+  CHECK(iso_perms_hash(p) == iso_perms_hash(q));
+  char a[256], c[256];
+  iso_perms_describe(p, a, sizeof a);
+  iso_perms_describe(q, c, sizeof c);
+  CHECK_STR(a, c);
+  iso_perms_unref(q);
+  iso_buf_close(&b);
+}
+
+static void t_perms_link_round_trip(void) {
+  const char* specs[][3] = {
+      {"data,cache/x,é", "", "HOME,LANG"},
+      {NULL, NULL, NULL},
+      {"", "", ""},
+      {"a/b", NULL, "X"},
+  };
+  for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+    iso_perms* p = NULL;
+    char err[256];
+    CHECK_EQ(iso_perms_parse(specs[i][0], specs[i][1], specs[i][2], &p, err,
+                             sizeof err),
+             0);
+    round_trip(p);
+    iso_perms_unref(p);
+  }
+  round_trip(iso_perms_none());
+  /* a narrowed set, as the front sends them */
+  iso_perms *granted = NULL, *job = NULL;
+  char err[256];
+  CHECK_EQ(iso_perms_parse("data,logs", "", NULL, &granted, err, sizeof err),
+           0);
+  iso_str reads[1] = {{"data/x", 6}};
+  iso_perm_req ask = {.present = 1,
+                      .read = {ISO_PERM_ASK_LIST, 1, reads},
+                      .write = {ISO_PERM_ASK_ALL}};
+  CHECK_EQ(iso_perms_narrow(granted, &ask, &job, err, sizeof err), 0);
+  round_trip(job);
+  /* too little room for its names */
+  iso_str one[1];
+  iso_perm_req req;
+  CHECK_EQ(iso_perms_to_req(granted, &req, one, 1), ISO_ETOOBIG);
+  iso_perms_unref(job);
+  iso_perms_unref(granted);
+  /* bytes naming what no set may hold are refused */
+  iso_str bad[1] = {{"../etc", 6}};
+  iso_perm_req worse = {.present = 1, .read = {ISO_PERM_ASK_LIST, 1, bad}};
+  iso_perms* q = NULL;
+  CHECK_EQ(iso_perms_from_req(&worse, &q, err, sizeof err), ISO_EINVAL);
+  CHECK(q == NULL);
+  iso_perm_req absent = {0};
+  CHECK_EQ(iso_perms_from_req(&absent, &q, err, sizeof err), ISO_EINVAL);
+}
+
 static const iso_test cases[] = {
     {"perms_parse", t_perms_parse},
     {"perms_narrow", t_perms_narrow},
     {"perms_equal_hash", t_perms_equal_hash},
     {"perms_allows", t_perms_allows},
     {"perms_narrow_bounded", t_perms_narrow_bounded},
+    {"perms_link_round_trip", t_perms_link_round_trip},
     {NULL, NULL}};
 
 int main(int argc, char** argv) {
