@@ -12,9 +12,9 @@
  * the routing state and the registry of requests with unanswered jobs;
  * they never touch an isolate; what a worker alone knows (its heap, its
  * warm modules) is the front's copy of its last INFO record. Commands
- * that change a worker send it a record on its bus (cancel: CANCEL,
- * reload: RELOAD, recycle: RECYCLE; records.h); the worker does the work
- * on its own thread. reload waits (briefly) for each worker's RELOADED
+ * that change a worker send it a record on its jobs link (cancel:
+ * CANCEL, reload: RELOAD, recycle: RECYCLE; ipc/iso_link.h); the worker does
+ * the work on its own thread. reload waits (briefly) for each worker's RELOADED
  * record. drain and shutdown record how
  * to stop and call the owner's stop_cb; the owner's thread runs
  * iso_pool_shutdown. A command marked changes_state in kOps is refused
@@ -409,10 +409,9 @@ static int cmd_stats(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
 /* Sends w a record (RELOAD, RECYCLE). Called with pool->lock, which
  * keeps w in the array (not reaped) and its loop running (the shutdown
  * stops workers only after it set POOL_STOP_WORKERS under the lock). */
-static void send_to(iso_pool* pool, pool_worker* w, pool_rec* rec) {
+static void send_to(iso_pool* pool, pool_worker* w, const iso_link_rec* rec) {
   assert(pool__mutex_held(&pool->lock));
   if (pool->stopping >= POOL_STOP_WORKERS) {
-    pool__rec_down_free(rec);
     return;
   }
   pool__worker_send(w, rec);
@@ -457,7 +456,9 @@ static int cmd_reload(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
     pthread_mutex_lock(&w->info_lock);
     w->reload_pending = 1; /* until its RELOADED record */
     pthread_mutex_unlock(&w->info_lock);
-    send_to(pool, w, (pool_rec*)pool__rec_reload_new(module));
+    iso_link_rec rec = {.kind = ISO_LINK_RELOAD,
+                        .u.reload = {.spec = iso_str_of(module)}};
+    send_to(pool, w, &rec);
     ws[n++] = w;
   }
   pool__mutex_unlock(&pool->lock);
@@ -493,7 +494,8 @@ static int cmd_recycle(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
     pool_worker* w = pool->workers[i];
     if ((all || w->id == id) && atomic_load(&w->state) == POOL_W_RUNNING) {
       atomic_store(&w->state, POOL_W_RECYCLING); /* no new jobs */
-      send_to(pool, w, pool__rec_new(POOL_REC_RECYCLE, sizeof(pool_rec)));
+      iso_link_rec rec = {.kind = ISO_LINK_RECYCLE};
+      send_to(pool, w, &rec);
       ids[n++] = w->id;
     } else if (!all && w->id == id) {
       n = -1; /* there, but not running */

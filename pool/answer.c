@@ -7,7 +7,7 @@
  * of them run on the front:
  *
  *   - the DONE record of its worker (pool__answer_done, on the NNG thread
- *     that reads the worker's bus): the reply map the worker encoded (the
+ *     that reads the worker's jobs link): the reply map the worker encoded (the
  *     value or the error, too_large when over --max-message, or
  *     shutting_down when the worker stops), taken as it is;
  *   - the dispatcher, with bad_request, busy or shutting_down for a job it
@@ -34,7 +34,7 @@
  * was never sent to a worker), which is never before its last answer, so
  * a reader holding jobs_lock may use any registered request.
  *
- * Threads: NNG threads (the dispatcher, a worker's bus, cancel), the
+ * Threads: NNG threads (the dispatcher, a worker's jobs link, cancel), the
  * watchdog or the shutdown's thread; never a worker's, which only makes
  * reply maps (pool__reply_error, and worker.c's own encoder).
  */
@@ -301,7 +301,6 @@ static void answered(pool_job* job) {
 static void req_free(pool_req* req) {
   for (size_t i = 0; i < req->msg.count; i++) {
     iso_buf_close(&req->jobs[i].reply);
-    pool__rec_task_free(req->jobs[i].task); /* never sent */
     iso_perms_unref(req->jobs[i].perms);
     free(req->jobs[i].perm_err);
   }
@@ -337,20 +336,25 @@ void pool__answer_refuse(pool_job* job, iso_proto_code code, const char* msg) {
   pool__answer_release(job);
 }
 
-void pool__answer_done(pool_worker* w, pool_job* job, pool_rec_done* done) {
+void pool__answer_done(pool_worker* w,
+                       pool_job* job,
+                       const iso_link_done* done) {
   assert(!pool__on_worker(NULL));
   if (pool__answer_claim(job)) {
     if (done->status != ISO_STATUS_NONE) {
-      job->outcome_status = done->status;
-      job->outcome = done->status == ISO_STATUS_ERROR
-                         ? (iso_proto_code)done->code
-                         : ISO_CODE_UNKNOWN;
+      job->outcome_status = (int)done->status;
+      job->outcome =
+          done->status == ISO_STATUS_ERROR ? done->code : ISO_CODE_UNKNOWN;
       atomic_store(&job->started_ns, done->started_ns);
-      iso_buf_close(&job->reply);
-      job->reply = done->reply; /* taken */
-      iso_buf_init(&done->reply);
-      if (done->note[0] != '\0') {
-        note_error(w, done->note);
+      iso_buf_reset(&job->reply); /* copied: the record is the message's */
+      if (iso_buf_append(&job->reply, done->reply.data, done->reply.len) != 0) {
+        encode_error(job, ISO_CODE_INTERNAL, "out of memory", w->id);
+      }
+      if (done->note.ptr != NULL) {
+        char note[sizeof(w->last_error)];
+        snprintf(note, sizeof note, "%.*s", (int)done->note.len,
+                 done->note.ptr);
+        note_error(w, note);
       }
       atomic_fetch_add(&w->answered, 1);
     } else {

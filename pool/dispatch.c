@@ -6,14 +6,23 @@
  * max_inflight_per_worker in flight), else to the bounded wait queue, else
  * it is answered `busy` at once. A routed job takes a slot in its
  * worker's table (pool_worker.slots), whose index and generation are its
- * token, and its TASK record (records.h, made at receipt) leaves with the
- * others for that worker as one batch on its bus; the worker never sees
- * the pool_job. DONE records come back on the bus (another NNG thread):
- * each names its job by token (checked: a token that names no job of that
- * worker is logged and dropped), the job leaves the slot, the worker's
- * count drops, queued jobs refill it, and the record's answer is given if
- * nobody gave one (answer.c, which has the rule that each job is answered
- * once, the registry, the replies and the counting). Every request is in the
+ * token, and its TASK record (ipc/iso_link.h, written from the request's
+ * bytes as it is sent) leaves with the others for that worker as one
+ * message on its jobs link; the worker never sees the pool_job. Its
+ * records come back on the link (another NNG thread), as bytes from a
+ * worker that may be compromised (step 4: another process): a message is
+ * decoded whole first (the decoder refuses what no worker sends); each
+ * DONE names its job by token, the job leaves the slot, the worker's
+ * count drops, queued jobs refill it, and the record's answer (its reply,
+ * copied) is given if nobody gave one (answer.c, which has the rule that
+ * each job is answered once, the registry, the replies and the
+ * counting). What the front checks against its own state: a DONE's token
+ * must name a job it sent that worker and has not had back, and its reply
+ * must be within --max-message; a message that does not decode, or fails
+ * these, makes the worker bad (pool__worker_bad: the watchdog declares it
+ * lost, its jobs are answered worker_lost saying why, and nothing it says
+ * is taken any more, though its jobs still leave it as it gives them
+ * back). Every request is in the
  * registry (pool->jobs_lock) from its receipt to its last job's answer,
  * for poolctl jobs and cancel, which skip the jobs already answered.
  * pool.c has the pool's life, watchdog.c the watchdog, admin.c the admin
@@ -22,7 +31,7 @@
  * Locks: jobs_lock is taken before lock, never after; a worker's
  * perm_lock (its table of permission sets, ops.c) after lock, or alone
  * (route_send, the op threads after routes_lock), and nothing is taken
- * under it but a bus end's own mutex. Under lock: the
+ * under it but a link's own mutex. Under lock: the
  * workers array, each worker's inflight and slots, each job's target,
  * token and on_worker, and the wait queue. A job is on_worker (in a slot)
  * from routing to the DONE record that gives it back; that record lowers
@@ -110,44 +119,116 @@ static pool_job* take_off(pool_worker* w, pool_token t) {
   return job;
 }
 
+/* Writes job's TASK record (for worker w, its permission set by the id
+ * it has there) to out, with the set itself when the id is new on w
+ * (scratch: for the set's bytes). Returns 0, or the codec's error (out
+ * then as it was). Called with w->perm_lock. */
+static int put_task(pool_worker* w,
+                    pool_job* job,
+                    iso_buf* out,
+                    iso_buf* scratch) {
+  const iso_proto_req* in = job->in;
+  int send = 0;
+  job->perm_id = pool__perm_id(w, job->perms, &send);
+  iso_link_rec r = {
+      .kind = ISO_LINK_TASK,
+      .u.task = {.slot = job->token.slot,
+                 .gen = job->token.gen,
+                 .kind = in->kind,
+                 .module = in->module,
+                 .export_name = in->kind == ISO_JOB_CALL ? in->export_name
+                                                         : (iso_str){NULL, 0},
+                 .source = in->source,
+                 .args = in->args,
+                 .deadline_ns = job->deadline_ns,
+                 .sid = (uint64_t)job->sid,
+                 .perm_id = job->perm_id,
+                 .id = in->id,
+                 .received_ns = job->received_ns,
+                 .timeout_ms = job->timeout_ms},
+  };
+  if (send) {
+    iso_str items[3 * ISO_LINK_MAX_PERM_ENTRIES];
+    iso_perm_req req;
+    iso_buf_reset(scratch);
+    int rc = iso_perms_to_req(job->perms, &req, items,
+                              sizeof items / sizeof items[0]);
+    if (rc == 0) {
+      rc = iso_link_put_perms(scratch, &req);
+    }
+    if (rc != 0) {
+      return rc;
+    }
+    r.u.task.perms = (iso_bytes){scratch->data, scratch->len};
+  }
+  return iso_link_put(out, &r);
+}
+
 /* Sends routed jobs (put_on under the lock) to their workers, their TASK
- * records in one bus message per worker, outside the lock (a job on a
- * worker keeps it from being reaped: pool.c's DESIGN). Each record names
- * its job's permission set by its id on that worker, and brings the set
- * the first time the id is used: ids are given and the message sent in
- * one hold of the worker's perm_lock, so the worker always gets a set
- * before a record that names it without bringing it. */
+ * records in one message per worker (more only past the link's bound),
+ * outside the lock (a job on a worker keeps it from being reaped: pool.c's
+ * DESIGN). Each record names its job's permission set by its id on that
+ * worker, and brings the set the first time the id is used: ids are
+ * given and the message sent in one hold of the worker's perm_lock, so
+ * the worker always gets a set before a record that names it without
+ * bringing it. A job whose record cannot be written (out of memory) is
+ * taken off its worker again and answered internal. */
 static void route_send(pool_job** jobs, size_t n) {
-  pool_rec* group[n > 0 ? n : 1];
   uint64_t now = pool__now();
+  uint8_t small[4096];
+  iso_buf out, scratch;
+  iso_buf_init_with(&out, small, sizeof small);
+  iso_buf_init(&scratch);
+  pool_job* failed[n > 0 ? n : 1];
+  size_t nfailed = 0;
   for (size_t i = 0; i < n; i++) {
     pool_worker* w = jobs[i] != NULL ? jobs[i]->target : NULL;
     if (w == NULL) {
       continue;
     }
-    size_t k = 0;
+    size_t limit = POOL_LINK_MAX(w->pool->opts.max_message);
+    iso_buf_reset(&out);
     pthread_mutex_lock(&w->perm_lock);
     for (size_t j = i; j < n; j++) {
       pool_job* job = jobs[j];
-      if (job != NULL && job->target == w) {
-        pool_rec_task* t = job->task;
-        int send = 0;
-        job->perm_id = pool__perm_id(w, job->perms, &send);
-        t->perm_id = job->perm_id;
-        t->perms = send ? iso_perms_ref(job->perms) : NULL;
-        t->token = job->token;
-        atomic_store_explicit(&job->started_ns, now, memory_order_relaxed);
-        group[k++] = &t->hdr;
-        job->task = NULL; /* the worker's from here */
-        jobs[j] = NULL;
+      if (job == NULL || job->target != w) {
+        continue;
+      }
+      jobs[j] = NULL;
+      size_t mark = out.len;
+      if (put_task(w, job, &out, &scratch) != 0) {
+        failed[nfailed++] = job;
+        continue;
+      }
+      atomic_store_explicit(&job->started_ns, now, memory_order_relaxed);
+      if (out.len > limit && mark > 0) { /* past the bound: what was before
+                                            goes first */
+        iso_link_send(w->jobs, out.data, mark);
+        memmove(out.data, out.data + mark, out.len - mark);
+        out.len -= mark;
       }
     }
-    if (iso_bus_send(w->disp_end, (void* const*)group, k) != 0) {
-      for (size_t j = 0; j < k; j++) { /* its bus is closing */
-        pool__rec_down_free(group[j]);
-      }
+    iso_link_send(w->jobs, out.data, out.len); /* closing: dropped; the
+                                                  jobs are answered as
+                                                  their worker stops */
+    pthread_mutex_unlock(&w->perm_lock);
+  }
+  iso_buf_close(&out);
+  iso_buf_close(&scratch);
+  for (size_t i = 0; i < nfailed; i++) {
+    pool_job* job = failed[i];
+    pool_worker* w = job->target;
+    iso_pool* pool = w->pool;
+    pool__mutex_lock(&pool->lock);
+    pthread_mutex_lock(&w->perm_lock);
+    if (take_off(w, job->token) == job) {
+      pool__perm_release(w, job->perm_id);
     }
     pthread_mutex_unlock(&w->perm_lock);
+    pool__mutex_unlock(&pool->lock);
+    pool__answer_refuse(job, ISO_CODE_INTERNAL,
+                        "the job could not be sent to its worker (out of "
+                        "memory)");
   }
 }
 
@@ -190,25 +271,6 @@ static uint64_t job_deadline(uint64_t now, uint32_t timeout_ms, int64_t sid) {
   const uint64_t mask = ((uint64_t)1 << DEADLINE_SID_BITS) - 1;
   uint64_t base = now + (uint64_t)timeout_ms * 1000000;
   return ((base | mask) + 1) | ((uint64_t)sid & mask);
-}
-
-/* The TASK record of a job that is to run (NULL: out of memory): what its
- * worker needs, copied. */
-static pool_rec_task* task_record(const pool_job* job) {
-  const iso_proto_req* in = job->in;
-  pool_rec_task t = {
-      .kind = (uint8_t)in->kind,
-      .module = in->module,
-      .export_name = in->export_name,
-      .source = in->source,
-      .args = in->args,
-      .deadline_ns = job->deadline_ns,
-      .sid = job->sid,
-      .id = in->id,
-      .received_ns = job->received_ns,
-      .timeout_ms = job->timeout_ms,
-  };
-  return pool__rec_task_new(&t);
 }
 
 void pool__request_cb(iso_server_req* sreq,
@@ -297,18 +359,14 @@ void pool__request_cb(iso_server_req* sreq,
     iso_metrics_accepted(pool->metrics, iso_metrics_kind_of(job->in->kind));
   }
   pool__req_register(pool, req);
-  /* deadlines (they carry the job numbers) and the TASK records, outside
-   * the lock; nobody reads them before the lock hold below publishes the
-   * jobs */
+  /* deadlines (they carry the job numbers), outside the lock; nobody
+   * reads them before the lock hold below publishes the jobs */
   for (size_t i = 0; i < n; i++) {
     pool_job* job = &req->jobs[i];
     int64_t t = job->in->timeout_ms;
     job->timeout_ms =
         t > 0 ? (uint32_t)(t > 86400000 ? 86400000 : t) : pool->opts.timeout_ms;
     job->deadline_ns = job_deadline(now, job->timeout_ms, job->sid);
-    if (job->in->err == 0 && job->perms != NULL) {
-      job->task = task_record(job);
-    }
   }
   pool__mutex_lock(&pool->lock);
   for (size_t i = 0; i < n; i++) {
@@ -316,11 +374,6 @@ void pool__request_cb(iso_server_req* sreq,
     if (job->in->err != 0 || job->perms == NULL) {
       refused[nrefused] = job;
       refused_code[nrefused++] = ISO_CODE_BAD_REQUEST;
-      continue;
-    }
-    if (job->task == NULL) {
-      refused[nrefused] = job;
-      refused_code[nrefused++] = ISO_CODE_INTERNAL;
       continue;
     }
     if (pool->draining) {
@@ -354,9 +407,6 @@ void pool__request_cb(iso_server_req* sreq,
       case ISO_CODE_SHUTTING_DOWN:
         snprintf(msg, sizeof(msg), "the service is shutting down");
         break;
-      case ISO_CODE_INTERNAL:
-        snprintf(msg, sizeof(msg), "out of memory");
-        break;
       default:
         snprintf(msg, sizeof(msg),
                  "every worker is busy and the queue is full (%d jobs, "
@@ -368,14 +418,15 @@ void pool__request_cb(iso_server_req* sreq,
   }
 }
 
-/* Worker w's records came back (`recs`, n of them; NULL: none, w just
- * became ready or recycled): its DONE records' jobs leave it (their
- * tokens checked; done[i] is each one's job, or NULL), then it gets as
- * many queued jobs as it now has room for (the queue is drained in
- * order), in one hold of the lock; they are sent outside it. */
+/* Worker w gave jobs back (`tokens`, n of them, from its DONE records;
+ * none: w just became ready or recycled): their jobs leave it (done[i] is
+ * each one's job, or NULL for a token that names none: the caller's to
+ * report), then it gets as many queued jobs as it now has room for (the
+ * queue is drained in order), in one hold of the lock; they are sent
+ * outside it. */
 static void refill(iso_pool* pool,
                    pool_worker* w,
-                   void* const* recs,
+                   const pool_token* tokens,
                    size_t n,
                    pool_job** done) {
   pool_job* stack[64];
@@ -387,12 +438,7 @@ static void refill(iso_pool* pool,
                                           jobs below take new ones */
   }
   for (size_t i = 0; i < n; i++) {
-    const pool_rec* r = recs[i];
-    done[i] = NULL;
-    if (r->type != POOL_REC_DONE) {
-      continue;
-    }
-    done[i] = take_off(w, ((const pool_rec_done*)r)->token);
+    done[i] = take_off(w, tokens[i]);
     if (done[i] != NULL) {
       pool__perm_release(w, done[i]->perm_id);
     }
@@ -446,7 +492,7 @@ static void worker_state(pool_worker* w, int state) {
     case POOL_W_STOPPED: /* its loop ended: pool__reap may join it */
       atomic_store(&w->exited, 1);
       break;
-    default:
+    default: /* STARTING: it never says so */
       break;
   }
   pool__mutex_unlock(&pool->lock);
@@ -456,70 +502,179 @@ static void worker_state(pool_worker* w, int state) {
 }
 
 /* A record of w's other than DONE. */
-static void worker_record(pool_worker* w, const pool_rec* r) {
-  switch (r->type) {
-    case POOL_REC_INFO: {
-      const pool_rec_info* i = (const pool_rec_info*)r;
+static void worker_record(pool_worker* w, const iso_link_rec* r) {
+  switch (r->kind) {
+    case ISO_LINK_INFO: {
+      const iso_link_info* i = &r->u.info;
       atomic_store(&w->heap_used, (long long)i->heap_used);
       atomic_store(&w->heap_limit, (long long)i->heap_limit);
-      atomic_store(&w->warm_modules, i->warm_modules);
+      atomic_store(&w->warm_modules, (int)i->warm_modules);
       break;
     }
-    case POOL_REC_RELOADED:
+    case ISO_LINK_RELOADED:
       pthread_mutex_lock(&w->info_lock);
-      w->reload_realms = ((const pool_rec_reloaded*)r)->realms;
+      w->reload_realms = (int)r->u.reloaded.n;
       w->reload_pending = 0;
       pthread_cond_broadcast(&w->info_cond);
       pthread_mutex_unlock(&w->info_lock);
       break;
-    case POOL_REC_STATE:
-      worker_state(w, ((const pool_rec_state*)r)->state);
+    case ISO_LINK_STATE:
+      worker_state(w, (int)r->u.state.state);
       break;
-    case POOL_REC_READY: {
-      const pool_rec_ready* rd = (const pool_rec_ready*)r;
+    case ISO_LINK_READY: {
+      const iso_link_ready* rd = &r->u.ready;
       pthread_mutex_lock(&w->info_lock);
-      w->start_rc = rd->rc;
-      snprintf(w->start_err, sizeof(w->start_err), "%s", rd->err);
-      w->ready = 1;
-      pthread_cond_broadcast(&w->info_cond);
+      if (!w->ready) { /* its first one counts */
+        w->start_rc = -(int)rd->rc;
+        snprintf(w->start_err, sizeof(w->start_err), "%.*s", (int)rd->error.len,
+                 rd->error.ptr ? rd->error.ptr : "");
+        w->ready = 1;
+        pthread_cond_broadcast(&w->info_cond);
+      }
       pthread_mutex_unlock(&w->info_lock);
       break;
     }
-    default:
-      pool__log(w->pool, "warn",
-                "worker %d: a record of unknown type %d: dropped", w->id,
-                r->type);
+    default: /* the decoder hands out this link's kinds only */
       break;
   }
 }
 
-/* Records from a worker. Thread: an NNG thread (the bus). */
-void pool__disp_bus_cb(void* const* items, size_t n, void* arg) {
+/* The records of one message from w, decoded (they point into it). */
+typedef struct jobs_msg {
+  iso_link_rec* recs;
+  size_t n;
+  pool_token* tokens; /* its DONE records', in order */
+  pool_job** jobs;    /* ... and their jobs (refill) */
+  size_t ndone;
+} jobs_msg;
+
+/* Decodes the message into m, up to the first record that does not
+ * decode (then reported: pool__worker_bad; the records before it are
+ * still handled). Returns 0, or ISO_ENOMEM. */
+static int jobs_decode(pool_worker* w,
+                       const uint8_t* data,
+                       size_t len,
+                       jobs_msg* m,
+                       size_t stack_cap) {
+  iso_link_rd rd;
+  char err[256];
+  if (iso_link_rd_init(&rd, ISO_LINK_WORKER_JOBS, data, len, err, sizeof err) !=
+      0) {
+    pool__worker_bad(w, "%s", err);
+    return 0;
+  }
+  size_t cap = stack_cap;
+  for (;;) {
+    if (m->n == cap) {
+      size_t grown_cap = cap * 2;
+      int heap = cap != stack_cap;
+      iso_link_rec* recs = heap ? realloc(m->recs, grown_cap * sizeof(*recs))
+                                : malloc(grown_cap * sizeof(*recs));
+      if (recs == NULL) {
+        return ISO_ENOMEM;
+      }
+      if (!heap) {
+        memcpy(recs, m->recs, m->n * sizeof(*recs));
+      }
+      m->recs = recs;
+      cap = grown_cap;
+    }
+    int rc = iso_link_rd_next(&rd, &m->recs[m->n], err, sizeof err);
+    if (rc == 0) {
+      return 0;
+    }
+    if (rc < 0) {
+      pool__worker_bad(w, "%s", err);
+      return 0;
+    }
+    m->n++;
+  }
+}
+
+/* A DONE record of w's, for its job (NULL: its token names none). */
+static void worker_done(pool_worker* w, const iso_link_done* d, pool_job* job) {
+  iso_pool* pool = w->pool;
+  if (job == NULL) {
+    pool__worker_bad(w,
+                     "a DONE record names no job sent to it and not given "
+                     "back (slot %u, generation %u)",
+                     d->slot, d->gen);
+    return;
+  }
+  if (d->reply.len > pool->opts.max_message) {
+    pool__worker_bad(w,
+                     "a reply of %zu bytes, over the limit of %zu "
+                     "(--max-message)",
+                     d->reply.len, pool->opts.max_message);
+  }
+  if (atomic_load(&w->bad)) {
+    /* what it says is not taken: the job is answered worker_lost (unless
+     * someone did), and only leaves it */
+    if (pool__answer_claim(job)) {
+      pool__answer_claimed(job, ISO_CODE_WORKER_LOST, w->bad_why, w->id);
+    }
+    pool__answer_release(job);
+    return;
+  }
+  pool__answer_done(w, job, d);
+}
+
+void pool__jobs_msg_cb(const uint8_t* data, size_t len, void* arg) {
   pool_worker* w = arg;
   assert(!pool__on_worker(NULL));
-  pool_job* stack[64];
-  pool_job** jobs = n <= 64 ? stack : malloc(n * sizeof(*jobs));
-  if (jobs == NULL) {
-    abort(); /* the jobs would never be answered */
+  enum { STACK = 32 };
+  iso_link_rec recs[STACK];
+  pool_token tokens[STACK] = {{0}};
+  pool_job* jobs[STACK];
+  jobs_msg m = {.recs = recs, .tokens = tokens, .jobs = jobs};
+  if (jobs_decode(w, data, len, &m, STACK) != 0) {
+    abort(); /* its jobs would never be answered */
   }
-  refill(w->pool, w, items, n, jobs);
-  for (size_t i = 0; i < n; i++) {
-    pool_rec* r = items[i];
-    if (r->type == POOL_REC_DONE && jobs[i] != NULL) {
-      pool__answer_done(w, jobs[i], (pool_rec_done*)r);
-    } else if (r->type == POOL_REC_DONE) {
-      const pool_rec_done* d = (const pool_rec_done*)r;
-      pool__log(w->pool, "warn",
-                "worker %d: a DONE record names no job of its (slot %u, "
-                "generation %u): dropped",
-                w->id, d->token.slot, d->token.gen);
-    } else {
-      worker_record(w, r);
+  for (size_t i = 0; i < m.n; i++) {
+    m.ndone += m.recs[i].kind == ISO_LINK_DONE;
+  }
+  if (m.ndone > STACK) {
+    m.tokens = malloc(m.ndone * sizeof(*m.tokens));
+    m.jobs = malloc(m.ndone * sizeof(*m.jobs));
+    if (m.tokens == NULL || m.jobs == NULL) {
+      abort(); /* likewise */
     }
-    pool__rec_up_free(r);
   }
-  if (jobs != stack) {
-    free(jobs);
+  for (size_t i = 0, k = 0; i < m.n; i++) {
+    if (m.recs[i].kind == ISO_LINK_DONE) {
+      const iso_link_done* d = &m.recs[i].u.done;
+      m.tokens[k++] = (pool_token){.slot = d->slot, .gen = d->gen};
+    }
+  }
+  refill(w->pool, w, m.tokens, m.ndone, m.jobs);
+  for (size_t i = 0, k = 0; i < m.n; i++) {
+    if (m.recs[i].kind == ISO_LINK_DONE) {
+      worker_done(w, &m.recs[i].u.done, m.jobs[k++]);
+    } else {
+      worker_record(w, &m.recs[i]);
+    }
+  }
+  if (m.recs != recs) {
+    free(m.recs);
+  }
+  if (m.tokens != tokens) {
+    free(m.tokens);
+    free(m.jobs);
+  }
+}
+
+void pool__jobs_event_cb(iso_link* link, iso_link_event ev, void* arg) {
+  pool_worker* w = arg;
+  if (ev != ISO_LINK_PEER_GONE || atomic_load(&w->stop_sent)) {
+    return;
+  }
+  pthread_mutex_lock(&w->info_lock);
+  int started = w->ready && w->start_rc == 0; /* else it ends by itself */
+  pthread_mutex_unlock(&w->info_lock);
+  if (started) {
+    pool__worker_bad(w,
+                     "its jobs link closed (it ended, or sent a message "
+                     "over the link's limit)");
   }
 }
 
@@ -560,12 +715,10 @@ void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
       /* its group's watchdog stops the job's JavaScript now (it may be
        * what keeps the worker's loop from the CANCEL) */
       pool__halt_send(w, job->deadline_ns);
-      pool_rec_cancel* rec =
-          (pool_rec_cancel*)pool__rec_new(POOL_REC_CANCEL, sizeof(*rec));
-      if (rec != NULL) {
-        rec->token = job->token;
-        pool__worker_send(w, &rec->hdr);
-      }
+      iso_link_rec rec = {
+          .kind = ISO_LINK_CANCEL,
+          .u.cancel = {.slot = job->token.slot, .gen = job->token.gen}};
+      pool__worker_send(w, &rec);
     }
   }
   atomic_fetch_add(&job->req->refs, 1); /* ours, until cancel_end */

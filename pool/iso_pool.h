@@ -4,8 +4,8 @@
  * iso_pool_new() starts N worker threads (each owns an iso_rt, its warm
  * realm for call jobs and its libuv loop) with their group's watchdog, the
  * front's watchdog, and the listeners. Requests are decoded on NNG
- * threads, routed to the least loaded worker as records over the message
- * bus (ipc/iso_bus.h; pool/records.h), run there, and their replies
+ * threads, routed to the least loaded worker as records over its link
+ * (ipc/iso_link.h, bytes; docs/link.md), run there, and their replies
  * travel back the same way. docs/architecture.md draws it.
  *
  * Thread: iso_pool_new, iso_pool_shutdown and iso_pool_free are called

@@ -1,28 +1,32 @@
-/* ops.c: the op threads, the native side of the op bus.
+/* ops.c: the op threads, the front's side of the workers' ops links.
  *
- * DESIGN: workers send their batches of async op requests (one per event
- * loop tick, iso_rt's op_send) into one NNG work queue (ipc/iso_queue.h,
- * PUSH/PULL inproc); --op-threads threads block on it, each takes a whole
- * batch, runs its ops in order (iso_op_batch_run) and sends the batch back
- * on the asking worker's op bus (ipc/iso_bus.h, PAIR1), whose fd the
- * worker's loop polls. So an op costs two NNG hops and no other thread
- * hand-off, and a tick's thousand ops cost the same two messages.
- * A batch moves by pointer: the records, arguments and results stay in
- * the batch's memory, which the runtime reuses. pool->batches_out counts
- * batches away from their runtime so the shutdown can free every one.
+ * DESIGN: a worker sends the async op requests of one event loop tick
+ * (iso_rt's op_send) as OP records, one message per batch, on its ops
+ * link (ipc/iso_link.h); the link's callback (an NNG thread) decodes the
+ * message into a batch of the front's own (iso_op_batch) and puts it on
+ * one NNG work queue (ipc/iso_queue.h, PUSH/PULL inproc); --op-threads
+ * threads block on it, each takes a whole batch, runs its ops in order
+ * (iso_op_batch_run) and writes their responses as OP_RESULT records in
+ * one message (more only past the link's bound) on the same worker's
+ * ops link, whose fd the worker's loop polls. So an op costs two link
+ * hops and one queue hop, and a tick's thousand ops the same three
+ * messages, each encoded once and decoded once.
  *
- * What a batch says of its worker is not taken on trust (step 3b: a pool
- * process may be compromised). Its route is a token, an entry and
- * generation in pool->routes, which the op thread looks up under
- * routes_lock when it takes the batch and again when it sends it back (a
- * worker freed meanwhile has left the table: its batch is freed). Its
- * records name their permissions by id, and the op thread gives each
- * record the set that id names in its worker's table (pool_worker.perms,
- * the sets the front sent that worker with its jobs; an id that names
- * none gets no permission), not a set the worker points at: a worker can
- * have at most the permissions of the jobs sent to it. The table is
- * written by routing (pool__perm_id, as a TASK record is sent) and read
- * here, under the worker's perm_lock.
+ * What a batch says of its worker is not taken on trust (step 4: a pool
+ * process may be compromised). Its route is the link it came on: the
+ * front's batch carries the worker's token in pool->routes, which the op
+ * thread looks up under routes_lock when it sends the responses back (a
+ * worker freed meanwhile has left the table: the responses are dropped).
+ * Its records name their permissions by id, and each gets the set that
+ * id names in its worker's table (pool_worker.perms, the sets the front
+ * sent that worker with its jobs; an id that names none gets no
+ * permission, so the op fails PermissionDenied if it needs one), never a
+ * set the worker names: a worker can have at most the permissions of the
+ * jobs sent to it. An op index outside the table fails that op (TypeError)
+ * as the batch runs. The table is written by routing (pool__perm_id, as a
+ * TASK record is sent) and read as a message is decoded, under the
+ * worker's perm_lock. A message that does not decode makes the worker bad
+ * (pool__worker_bad), and nothing more is read from its ops link.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,33 +112,57 @@ static pool_worker* route_of(iso_pool* pool, uint64_t route) {
   return NULL;
 }
 
-/* Gives each record of b the permission set its perm id names on b's
- * worker (the worker names none itself); 0, or ISO_ENOENT when b's route
- * names no worker. */
-static int resolve(iso_pool* pool, iso_op_batch* b) {
+/* Writes the responses of b as OP_RESULT records on the ops link of the
+ * worker its route names, in as few messages as the link's bound allows
+ * (one, but for results of hundreds of MiB); dropped when that worker is
+ * gone. */
+static void send_back(iso_pool* pool, iso_op_batch* b) {
+  uint8_t small[4096];
+  iso_buf out;
+  iso_buf_init_with(&out, small, sizeof small);
+  size_t head_len;
+  iso_link_head(&head_len);
+  size_t limit = POOL_OPS_LINK_MAX - head_len;
   pool__mutex_lock(&pool->routes_lock);
   pool_worker* w = route_of(pool, b->route);
-  if (w != NULL) {
-    pthread_mutex_lock(&w->perm_lock);
-    for (size_t i = 0; i < b->n; i++) {
-      iso_op_rec* r = &b->recs[i];
-      iso_perms_unref(r->perms); /* a worker's own claim is not taken */
-      r->perms = pool__perm_resolve(w, r->perm_id);
+  for (size_t i = 0; i < b->n && w != NULL; i++) {
+    const iso_op_rec* r = &b->recs[i];
+    iso_link_rec rec = {
+        .kind = ISO_LINK_OP_RESULT,
+        .u.op_result = {.promise = r->promise,
+                        .realm = r->realm,
+                        .tag = r->tag,
+                        .err = (uint32_t)r->err,
+                        .result = {r->res_len > 0 ? b->res.data + r->res_off
+                                                  : NULL,
+                                   r->res_len}},
+    };
+    size_t mark = out.len;
+    int rc = iso_link_put(&out, &rec);
+    if (rc == 0 && out.len - mark > limit) {
+      out.len = mark;
+      rc = ISO_ETOOBIG;
     }
-    pthread_mutex_unlock(&w->perm_lock);
+    if (rc != 0) { /* it fails, with a message */
+      static const char kMsg[] = "the op's result is too large to send";
+      rec.u.op_result.err = ISO_OPERR_OTHER;
+      rec.u.op_result.result =
+          (iso_bytes){(const uint8_t*)kMsg, sizeof kMsg - 1};
+      if (iso_link_put(&out, &rec) != 0) {
+        abort(); /* its promise would never settle */
+      }
+    }
+    if (out.len > limit) { /* what was before goes first */
+      iso_link_send(w->ops, out.data, mark);
+      memmove(out.data, out.data + mark, out.len - mark);
+      out.len -= mark;
+    }
+  }
+  if (w != NULL) {
+    iso_link_send(w->ops, out.data, out.len); /* closing: dropped */
   }
   pool__mutex_unlock(&pool->routes_lock);
-  return w != NULL ? 0 : ISO_ENOENT;
-}
-
-/* Sends b back to its worker's op bus; 0, or ISO_ENOENT when it is gone. */
-static int send_back(iso_pool* pool, iso_op_batch* b) {
-  pool__mutex_lock(&pool->routes_lock);
-  pool_worker* w = route_of(pool, b->route);
-  void* item = b;
-  int rc = w != NULL ? iso_bus_send(w->ops_peer, &item, 1) : ISO_ENOENT;
-  pool__mutex_unlock(&pool->routes_lock);
-  return rc;
+  iso_buf_close(&out);
 }
 
 static void* op_thread_main(void* arg) {
@@ -143,15 +171,58 @@ static void* op_thread_main(void* arg) {
   void* item;
   while (iso_queue_recv(pool->opq, &item) == 0) {
     iso_op_batch* b = item;
-    if (resolve(pool, b) == 0) {
-      iso_op_batch_run(b);
-    }
-    if (send_back(pool, b) != 0) {
-      iso_op_batch_free(b); /* the worker is gone */
-      atomic_fetch_sub(&pool->batches_out, 1);
-    }
+    iso_op_batch_run(b);
+    send_back(pool, b);
+    iso_op_batch_free(b);
   }
   return NULL;
+}
+
+/* ---- the front's end of an ops link ---- */
+
+void pool__ops_msg_cb(const uint8_t* data, size_t len, void* arg) {
+  pool_worker* w = arg;
+  iso_pool* pool = w->pool;
+  if (atomic_load(&w->bad)) {
+    return; /* nothing it says is taken */
+  }
+  iso_link_rd rd;
+  iso_link_rec rec;
+  char err[256];
+  if (iso_link_rd_init(&rd, ISO_LINK_WORKER_OPS, data, len, err, sizeof err) !=
+      0) {
+    pool__worker_bad(w, "%s", err);
+    return;
+  }
+  iso_op_batch* b = iso_op_batch_new(iso_ops_builtin(), pool->ops_env);
+  if (b == NULL) {
+    abort(); /* its promises would never settle */
+  }
+  b->route = w->route;
+  int rc;
+  pthread_mutex_lock(&w->perm_lock);
+  while ((rc = iso_link_rd_next(&rd, &rec, err, sizeof err)) == 1) {
+    const iso_link_op* o = &rec.u.op;
+    const iso_perms* perms = pool__perm_resolve(w, o->perm_id);
+    iso_op_caller caller = {.realm = o->realm,
+                            .tag = o->tag,
+                            .perms = perms,
+                            .perm_id = o->perm_id};
+    if (iso_op_batch_add(b, o->op, o->promise, &caller, o->args.data,
+                         o->args.len) != 0) {
+      abort(); /* likewise */
+    }
+    iso_perms_unref(perms);
+  }
+  pthread_mutex_unlock(&w->perm_lock);
+  if (rc < 0) {
+    pool__worker_bad(w, "%s", err);
+    iso_op_batch_free(b);
+    return;
+  }
+  if (b->n == 0 || iso_queue_send(pool->opq, b) != 0) {
+    iso_op_batch_free(b); /* stopping: the worker stops too */
+  }
 }
 
 int pool__ops_start(iso_pool* pool, char* err, size_t errlen) {
@@ -176,7 +247,7 @@ int pool__ops_start(iso_pool* pool, char* err, size_t errlen) {
   snprintf(name, sizeof(name), "%p-ops", (void*)pool);
   rc = iso_queue_new(name, &pool->opq);
   if (rc != 0) {
-    snprintf(err, errlen, "cannot open the op bus: %s", iso_strerror(rc));
+    snprintf(err, errlen, "cannot open the op queue: %s", iso_strerror(rc));
     return rc;
   }
   int n = o->op_threads > 0 ? o->op_threads : DEFAULT_OP_THREADS;
@@ -195,37 +266,8 @@ int pool__ops_start(iso_pool* pool, char* err, size_t errlen) {
   return 0;
 }
 
-/* Thread: a worker (its runtime's flush); b->route is its token. */
-int pool__op_send(void* data, iso_op_batch* b) {
-  iso_pool* pool = data;
-  assert(pool__on_worker(NULL));
-  atomic_fetch_add(&pool->batches_out, 1);
-  int rc = iso_queue_send(pool->opq, b);
-  if (rc != 0) {
-    atomic_fetch_sub(&pool->batches_out, 1);
-  }
-  return rc;
-}
-
-/* A batch is back with its worker. Thread: the worker (its ops_poll). */
-void pool__op_back(void* data, iso_op_batch* b) {
-  iso_pool* pool = data;
-  assert(pool__on_worker(NULL));
-  atomic_fetch_sub(&pool->batches_out, 1);
-}
-
 static void drain_cb(void* item, void* arg) {
-  iso_pool* pool = arg;
   iso_op_batch_free(item);
-  atomic_fetch_sub(&pool->batches_out, 1);
-}
-
-static void free_batches(void* const* items, size_t n, void* arg) {
-  iso_pool* pool = arg;
-  for (size_t i = 0; i < n; i++) {
-    iso_op_batch_free(items[i]);
-    atomic_fetch_sub(&pool->batches_out, 1);
-  }
 }
 
 void pool__ops_stop(iso_pool* pool) {
@@ -236,29 +278,7 @@ void pool__ops_stop(iso_pool* pool) {
   for (int i = 0; i < pool->nop_threads; i++) {
     pthread_join(pool->op_threads[i], NULL);
   }
-  /* the batches the op threads sent back to workers that had stopped:
-   * they arrive on the buses asynchronously, so wait a little for them */
-  uint64_t end = pool__now() + 1000000000ull;
-  do {
-    pool__mutex_lock(&pool->lock);
-    for (int i = 0; i < pool->nworkers; i++) {
-      iso_bus_drain(pool->workers[i]->ops_end, free_batches, pool);
-    }
-    pool__mutex_unlock(&pool->lock);
-    if (atomic_load(&pool->batches_out) <= 0) {
-      break;
-    }
-    nanosleep(&(struct timespec){0, 1000000}, NULL);
-  } while (pool__now() < end);
-}
-
-/* A worker is about to close its op bus (stopped): what came back on it
- * is freed. Thread: not the worker's. */
-void pool__ops_forget(iso_pool* pool, pool_worker* w) {
-  assert(!pool__on_worker(NULL));
-  if (w->ops_end != NULL) {
-    iso_bus_drain(w->ops_end, free_batches, pool);
-  }
+  pool->nop_threads = 0;
 }
 
 void pool__ops_close(iso_pool* pool) {

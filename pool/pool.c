@@ -3,13 +3,16 @@
  * DESIGN: the workers live in pool->workers, an array of pointers under
  * pool->lock; each is the front's side of a worker (pool_worker), whose
  * thread is started with what it needs (worker.h: the runner) and reached
- * only with records on its bus. Growing adds a worker (its buses and its
- * thread, which makes its isolate and says so with a READY record) and
+ * only with records on its links (ipc/iso_link.h: the front listens on
+ * two inproc:// URLs per worker, the worker dials them). Growing adds a
+ * worker (its links and its thread, which makes its isolate and says so
+ * with a READY record) and
  * lets it take queued jobs at once. Shrinking never stops a busy worker:
  * it marks the newest workers retiring, so routing passes them by, and
  * the watchdog thread (watchdog.c) stops and frees each one once it has
  * nothing in flight. A worker struct is freed only after it left the
- * array under the lock and its buses are closed.
+ * array under the lock and its links are closed (the worker's ends
+ * first).
  *
  * Who may hold a worker pointer outside the lock: the watchdog (it is the
  * only reaper, and the shutdown frees workers after the watchdog ended);
@@ -48,6 +51,13 @@
 
 #include "iso_err.h"
 #include "pool_private.h"
+
+static const pool_runner_impl k_runners = {
+    .start = pool__runner_start,
+    .join = pool__runner_join,
+    .free = pool__runner_free,
+};
+const pool_runner_impl* pool__runners = &k_runners;
 
 #ifndef NDEBUG
 _Thread_local char pool__thread_tag;
@@ -139,15 +149,34 @@ void pool__group_bus_cb(void* const* items, size_t n, void* arg) {
   }
 }
 
-int pool__worker_send(pool_worker* w, pool_rec* rec) {
+int pool__worker_send(pool_worker* w, const iso_link_rec* rec) {
   assert(!pool__on_worker(NULL));
-  if (rec == NULL) {
-    return ISO_ENOMEM;
+  return iso_link_send_rec(w->jobs, rec); /* closing: dropped */
+}
+
+static const iso_link_rec k_stop = {.kind = ISO_LINK_STOP,
+                                    .u.stop = {.grace_ms = 0}};
+
+void pool__worker_bad(pool_worker* w, const char* fmt, ...) {
+  char what[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  pthread_mutex_lock(&w->info_lock);
+  int first = atomic_load(&w->bad) == 0;
+  if (first) {
+    snprintf(w->bad_why, sizeof w->bad_why, "invalid reply from worker %d: %s",
+             w->id, what);
+    atomic_store(&w->bad, 1); /* the watchdog's to handle */
   }
-  if (iso_bus_send(w->disp_end, (void* const*)&rec, 1) != 0) {
-    pool__rec_down_free(rec); /* its bus is closing */
+  pthread_mutex_unlock(&w->info_lock);
+  if (first) {
+    pool__log(w->pool, "error", "%s", w->bad_why);
+    pthread_mutex_lock(&w->pool->wd_lock);
+    pthread_cond_signal(&w->pool->wd_cond);
+    pthread_mutex_unlock(&w->pool->wd_lock);
   }
-  return 0;
 }
 
 /* Asks the worker to stop (a STOP record, once) and waits for its thread
@@ -159,14 +188,14 @@ static int worker_stop(pool_worker* w, uint64_t until_ns) {
     return 0;
   }
   if (w->start_rc == 0 && !atomic_exchange(&w->stop_sent, 1)) {
-    pool__worker_send(w, pool__rec_new(POOL_REC_STOP, sizeof(pool_rec)));
+    pool__worker_send(w, &k_stop);
   }
   /* JavaScript that never returns would keep the loop from the STOP: its
    * group's watchdog stops it */
   if (w->start_rc == 0) {
     pool__halt_send(w, 0);
   }
-  if (pool__runner_join(w->runner, until_ns) != 0) {
+  if (pool__runners->join(w->runner, until_ns) != 0) {
     w->abandoned = 1;
     return ISO_ETIMEDOUT;
   }
@@ -202,13 +231,6 @@ static void route_clear(iso_pool* pool, pool_worker* w) {
   pool__mutex_unlock(&pool->routes_lock);
 }
 
-/* Frees what the worker's thread left on its ends (it has ended). */
-static void free_records(void* const* items, size_t n, void* arg) {
-  for (size_t i = 0; i < n; i++) {
-    pool__rec_down_free(items[i]);
-  }
-}
-
 /* Stops a worker that is out of the array (or never got in) and frees
  * it. Thread: not the worker's own, not an NNG callback. */
 static void worker_free(iso_pool* pool, pool_worker* w, int launched) {
@@ -216,16 +238,51 @@ static void worker_free(iso_pool* pool, pool_worker* w, int launched) {
   if (launched) {
     worker_stop(w, 0);
   }
-  route_clear(pool, w); /* op batches for it are freed from now on */
-  pool__runner_free(w->runner);
-  pool__ops_forget(pool, w);
-  if (w->end != NULL) {
-    iso_bus_drain(w->end, free_records, NULL);
-  }
-  iso_bus_free(w->end);
-  iso_bus_free(w->ops_end);
+  pool__runners->free(w->runner); /* its ends of the links first */
+  /* no callback of the links runs after this; op threads find no route
+   * to it from here on (their batches' responses are dropped) */
+  route_clear(pool, w);
+  iso_link_free(w->jobs);
+  iso_link_free(w->ops);
   worker_close(w);
   free(w);
+}
+
+/* Opens w's links, the front's listening ends (inproc://, named by the
+ * pool and the worker's number), read by callback. Returns 0 or an error
+ * with err. */
+static int links_open(iso_pool* pool,
+                      pool_worker* w,
+                      char* err,
+                      size_t errlen) {
+  snprintf(w->jobs_url, sizeof w->jobs_url, "inproc://isopool-%p-w%d.jobs",
+           (void*)pool, w->id);
+  snprintf(w->ops_url, sizeof w->ops_url, "inproc://isopool-%p-w%d.ops",
+           (void*)pool, w->id);
+  size_t head_len;
+  const uint8_t* head = iso_link_head(&head_len);
+  size_t max = POOL_LINK_MAX(pool->opts.max_message);
+  iso_link_opts jo = {
+      .url = w->jobs_url,
+      .listen = 1,
+      .max_recv = max,
+      .max_send = max,
+      .head = head,
+      .head_len = head_len,
+      .msg_cb = pool__jobs_msg_cb,
+      .event_cb = pool__jobs_event_cb,
+      .arg = w,
+  };
+  int rc = iso_link_new(&jo, &w->jobs, err, errlen);
+  if (rc == 0) {
+    iso_link_opts oo = jo;
+    oo.url = w->ops_url;
+    oo.max_recv = oo.max_send = POOL_OPS_LINK_MAX;
+    oo.msg_cb = pool__ops_msg_cb;
+    oo.event_cb = NULL; /* its jobs link says when it goes */
+    rc = iso_link_new(&oo, &w->ops, err, errlen);
+  }
+  return rc;
 }
 
 /* Starts a new worker, waits for its READY record and puts it in the
@@ -250,17 +307,8 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
                 "too many workers (%d at most, lost ones included)",
                 POOL_MAX_ROUTES);
   }
-  char name[64];
-  snprintf(name, sizeof(name), "%p-w%d", (void*)pool, w->id);
-  /* the worker reads its ends from its own loop (iso_bus_fd) */
-  rc = iso_bus_new(name, pool__disp_bus_cb, w, NULL, NULL, &w->disp_end,
-                   &w->end);
-  if (rc == 0) {
-    snprintf(name, sizeof(name), "%p-w%d-ops", (void*)pool, w->id);
-    rc = iso_bus_new(name, NULL, NULL, NULL, NULL, &w->ops_peer, &w->ops_end);
-  }
+  rc = links_open(pool, w, err, errlen);
   if (rc != 0) {
-    fail(err, errlen, rc, "cannot open the message bus: %s", iso_strerror(rc));
     worker_free(pool, w, 0);
     return rc;
   }
@@ -276,16 +324,14 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
       .log = pool->logger,
       .ops_env = pool->ops_env,
       .nperms = w->nperms,
-      .route = w->route,
-      .op_send = pool__op_send,
-      .op_back = pool__op_back,
-      .op_data = pool,
-      .end = w->end,
-      .ops_end = w->ops_end,
+      .jobs_url = w->jobs_url,
+      .ops_url = w->ops_url,
   };
-  rc = pool__runner_start(pool->group, &ro, &w->runner);
+  char why[256] = "";
+  rc = pool__runners->start(pool->group, &ro, &w->runner, why, sizeof why);
   if (rc != 0) {
-    fail(err, errlen, rc, "worker %d: cannot create its thread", w->id);
+    fail(err, errlen, rc, "worker %d: cannot start: %s", w->id,
+         why[0] ? why : iso_strerror(rc));
     worker_free(pool, w, 0);
     return rc;
   }
@@ -554,7 +600,7 @@ int iso_pool_new(const iso_pool_opts* opts,
 
 /* ---- shutdown ---- */
 
-void pool__worker_lost(iso_pool* pool, pool_worker* w) {
+void pool__worker_lost(iso_pool* pool, pool_worker* w, const char* why) {
   assert(pool__on_watchdog(pool));
   pool__mutex_lock(&pool->lock);
   int st = atomic_load(&w->state);
@@ -567,19 +613,31 @@ void pool__worker_lost(iso_pool* pool, pool_worker* w) {
   /* when its thread comes back it reads the STOP and stops as at a
    * shutdown */
   if (!atomic_exchange(&w->stop_sent, 1)) {
-    pool__worker_send(w, pool__rec_new(POOL_REC_STOP, sizeof(pool_rec)));
+    pool__worker_send(w, &k_stop);
   }
   pool__mutex_unlock(&pool->lock);
-  char msg[160];
-  snprintf(msg, sizeof(msg),
-           "worker %d was lost: JavaScript on it ran on %d ms after it was "
-           "stopped at its deadline; a new worker took its place",
-           w->id, POOL_LOST_GRACE_MS);
+  char msg[400];
+  if (why != NULL) {
+    snprintf(msg, sizeof(msg), "%s; a new worker took its place", why);
+  } else {
+    snprintf(msg, sizeof(msg),
+             "worker %d was lost: JavaScript on it ran on %d ms after it was "
+             "stopped at its deadline; a new worker took its place",
+             w->id, POOL_LOST_GRACE_MS);
+  }
   size_t n = pool__answer_unanswered(pool, w, ISO_CODE_WORKER_LOST, msg);
-  pool__log(pool, "error",
-            "worker %d lost: its JavaScript ran on %d ms after it was "
-            "stopped; %zu job(s) answered worker_lost; starting a new worker",
-            w->id, POOL_LOST_GRACE_MS, n);
+  if (why != NULL) {
+    pool__log(pool, "error",
+              "worker %d lost: it sent what no worker sends; %zu job(s) "
+              "answered worker_lost; starting a new worker",
+              w->id, n);
+  } else {
+    pool__log(pool, "error",
+              "worker %d lost: its JavaScript ran on %d ms after it was "
+              "stopped; %zu job(s) answered worker_lost; starting a new "
+              "worker",
+              w->id, POOL_LOST_GRACE_MS, n);
+  }
   char err[256];
   pool__mutex_lock(&pool->resize_lock);
   int rc = worker_add(pool, err, sizeof(err));
@@ -695,8 +753,14 @@ void iso_pool_free(iso_pool* pool) {
     iso_bus_free(pool->gchan);
   }
   for (int i = 0; i < pool->nworkers; i++) {
-    if (!pool->workers[i]->abandoned) { /* its thread still uses it */
-      worker_free(pool, pool->workers[i], 0);
+    pool_worker* w = pool->workers[i];
+    if (!w->abandoned) {
+      worker_free(pool, w, 0);
+    } else { /* its thread still uses it; its links' callbacks use the
+                pool, which goes now */
+      iso_link_free(w->jobs);
+      iso_link_free(w->ops);
+      w->jobs = w->ops = NULL;
     }
   }
   if (whole) {

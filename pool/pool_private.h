@@ -1,7 +1,8 @@
 /* pool_private.h: the front's structures and its files' private
  * functions (pool__...), declared per file below. The worker side
- * (worker.c) does not include it: what the two share is pool_base.h, the
- * records of records.h and worker.h's start and end of a worker thread.
+ * (worker*.c) does not include it: what the two share is pool_base.h,
+ * the link's records (ipc/iso_link.h) and what records.h keeps, and
+ * worker.h's start and end of a worker thread.
  *
  * A request (one client message) owns a private copy of its bytes, which
  * its jobs point into, so the NNG message can be reused for the reply.
@@ -14,6 +15,7 @@
 #define ISO_POOL_PRIVATE_H
 
 #include "iso_bus.h"
+#include "iso_link.h"
 #include "iso_ops.h"
 #include "iso_queue.h"
 #include "iso_rt.h"
@@ -43,16 +45,15 @@ struct pool_req {
 };
 
 /* The front's side of a job, from its receipt to its release. Its worker
- * never sees it: the worker gets a TASK record (records.h) and answers
- * with a DONE record naming the job by its token. */
+ * never sees it: the worker gets a TASK record (the link's, written from
+ * this at routing) and answers with a DONE record naming the job by its
+ * token. */
 struct pool_job {
   pool_req* req;
   const iso_proto_req* in; /* the decoded request, inside req->buf */
   int64_t sid;             /* the service's job number (poolctl jobs) */
   pool_worker* target;     /* the worker routing chose (under pool->lock) */
   pool_token token;        /* its slot on target (under pool->lock) */
-  pool_rec_task* task;     /* its TASK record, made at receipt, until it is
-                              sent (then the worker's) */
   uint32_t perm_id;        /* its permission set's id on target (route_send,
                               under target->perm_lock) */
   iso_proto_code outcome;  /* how it was answered (0: fulfilled, or the
@@ -97,8 +98,9 @@ typedef struct pool_slot {
 } pool_slot;
 
 /* The front's side of a worker: routing, the table of its jobs, what its
- * records said (INFO, RELOADED, STATE, READY), its bus ends, and the
- * handle of its thread (worker.h). Its thread never touches it. */
+ * records said (INFO, RELOADED, STATE, READY), its links' listening ends,
+ * and the handle of its thread (worker.h). Its thread never touches
+ * it. */
 struct pool_worker {
   int id;
   iso_pool* pool;
@@ -127,17 +129,24 @@ struct pool_worker {
   pool_perm* perms;
   uint32_t nperms, perm_last;
   uint64_t perm_clock;
-  uint64_t route;        /* its token in pool->routes (op batches carry it) */
-  iso_bus_end* disp_end; /* its bus: the front's end (records back) */
-  iso_bus_end* end;      /* and the worker's, made here, lent to it */
-  iso_bus_end* ops_end;  /* op batches back to it (its end, lent) */
-  iso_bus_end* ops_peer; /* the op threads send them here */
-  pool_runner* runner;   /* its thread (worker.h), NULL before start */
-  atomic_int stop_sent;  /* a STOP record went out */
-  atomic_int exited;     /* its STATE stopped came: it is ending */
-  atomic_int wedged;     /* its group said WEDGED: the watchdog declares
-                            it lost */
-  int abandoned;         /* the shutdown stopped waiting for its thread */
+  uint64_t route; /* its token in pool->routes (the front's op batches
+                     from it carry it) */
+  /* its links (ipc/iso_link.h), the front's ends: listening, read by
+   * callback on NNG threads (pool__jobs_msg_cb, pool__ops_msg_cb) */
+  iso_link* jobs;
+  iso_link* ops;
+  char jobs_url[64], ops_url[64];
+  /* it sent what no worker sends (pool__worker_bad): the watchdog
+   * declares it lost with `bad_why`, and the front reads nothing more
+   * from it */
+  atomic_int bad;
+  char bad_why[320];    /* set once, before bad */
+  pool_runner* runner;  /* its thread (worker.h), NULL before start */
+  atomic_int stop_sent; /* a STOP record went out */
+  atomic_int exited;    /* its STATE stopped came: it is ending */
+  atomic_int wedged;    /* its group said WEDGED: the watchdog declares
+                           it lost */
+  int abandoned;        /* the shutdown stopped waiting for its thread */
 };
 
 #define POOL_MAX_WORKERS 256
@@ -205,15 +214,15 @@ struct iso_pool {
   iso_bus_end* gchan;
   iso_bus_end* gchan_group;
   _Atomic uint64_t group_alive_ns; /* its last ALIVE (or its start) */
-  /* the op bus (ops.c) */
+  /* the op threads (ops.c) */
   iso_ops_env* ops_env;
   iso_perms* granted; /* what the service's flags allow */
-  iso_queue* opq;     /* requests: workers -> op threads */
+  iso_queue* opq;     /* the front's batches of the workers' async ops
+                         (ops.c): link callbacks -> op threads */
   pthread_t* op_threads;
   int nop_threads;
   pool_mutex routes_lock; /* routes: the workers op batches go back to */
   pool_route routes[POOL_MAX_ROUTES];
-  atomic_long batches_out; /* sent to the op threads, not yet back */
 };
 
 /* answer.c: claim, encode, count, reply and release a job's answer (its
@@ -234,12 +243,15 @@ void pool__answer_claimed(pool_job* job,
  * reference. Thread: not a worker's. */
 void pool__answer_refuse(pool_job* job, iso_proto_code code, const char* msg);
 /* pool__answer_done: w's DONE record for job (the token named it):
- * unless someone answered the job, its reply is the record's (counted in
- * w->answered, its note kept for poolctl workers) and is reported; a
- * record without a reply for a job nobody answered gets an internal
- * error. Then the job is released. Takes the record's reply. Thread: an
- * NNG thread (the dispatcher's end of w's bus). */
-void pool__answer_done(pool_worker* w, pool_job* job, pool_rec_done* done);
+ * unless someone answered the job, its reply is the record's (copied:
+ * the record points into the link's message; counted in w->answered, its
+ * note kept for poolctl workers) and is reported; a record without a
+ * reply for a job nobody answered gets an internal error. Then the job
+ * is released. Thread: an NNG thread (the front's end of w's jobs
+ * link). */
+void pool__answer_done(pool_worker* w,
+                       pool_job* job,
+                       const iso_link_done* done);
 /* pool__answer_release: the caller is done with the job; the request is
  * freed with its last job. Thread: any. */
 void pool__answer_release(pool_job* job);
@@ -270,9 +282,13 @@ void pool__request_cb(iso_server_req* sreq,
                       const uint8_t* data,
                       size_t len,
                       void* arg);
-/* pool__disp_bus_cb: the dispatcher's end of a worker's bus: finished
- * jobs back. Thread: an NNG thread. */
-void pool__disp_bus_cb(void* const* items, size_t n, void* arg);
+/* pool__jobs_msg_cb: the front's end of a worker's jobs link (arg: the
+ * pool_worker): a message of its records, checked (a decoding error, a
+ * DONE naming no job of that worker's, a reply over --max-message:
+ * pool__worker_bad). pool__jobs_event_cb: its peer came or went (gone
+ * before its STOP: pool__worker_bad). Thread: an NNG thread. */
+void pool__jobs_msg_cb(const uint8_t* data, size_t len, void* arg);
+void pool__jobs_event_cb(iso_link* link, iso_link_event ev, void* arg);
 /* pool__peer_closed_cb: iso_server's closed_cb: a client's connection
  * closed; its jobs are cancelled. Thread: an NNG thread. */
 void pool__peer_closed_cb(uint32_t peer, void* arg);
@@ -293,6 +309,20 @@ void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c);
 void pool__cancel_end(iso_pool* pool, pool_cancel* c, const char* msg);
 
 /* pool.c */
+/* pool__runners: how the front starts, joins and frees the worker side
+ * (worker.h's pool__runner_start, _join and _free). A suite that plays
+ * a worker against the real front over its links (tests/test_pool_link.c)
+ * points it at its own before iso_pool_new; nothing else changes it. */
+typedef struct pool_runner_impl {
+  int (*start)(pool_group* g,
+               const pool_runner_opts* o,
+               pool_runner** out,
+               char* err,
+               size_t errlen);
+  int (*join)(pool_runner* r, uint64_t until_ns);
+  void (*free)(pool_runner* r);
+} pool_runner_impl;
+extern const pool_runner_impl* pool__runners;
 /* pool__resize: n workers: new ones start at once, the newest retire
  * (the watchdog frees them once idle). Returns 0, ISO_EBUSY (a resize is
  * under way), ISO_ECLOSED (stopping) or a start's error, with err.
@@ -300,11 +330,18 @@ void pool__cancel_end(iso_pool* pool, pool_cancel* c, const char* msg);
 int pool__resize(iso_pool* pool, int n, char* err, size_t errlen);
 /* pool__worker_lost: w's group said it is WEDGED (JavaScript its
  * watchdog stopped ran on for POOL_LOST_GRACE_MS), or the group has been
- * silent while a job on w is past its deadline and the grace: routing
- * passes it by, its jobs are answered worker_lost, it is asked to stop
- * when (if ever) its thread comes back, and a new worker takes its place.
- * Thread: the watchdog. */
-void pool__worker_lost(iso_pool* pool, pool_worker* w);
+ * silent while a job on w is past its deadline and the grace, or w sent
+ * what no worker sends (`why`, from pool__worker_bad; NULL for the
+ * others): routing passes it by, its jobs are answered worker_lost with a
+ * message that says why, it is asked to stop when (if ever) its thread
+ * comes back, and a new worker takes its place. Thread: the watchdog. */
+void pool__worker_lost(iso_pool* pool, pool_worker* w, const char* why);
+/* pool__worker_bad: w sent what no worker sends (why: what, for the log
+ * and its jobs' answers): from now on the front reads nothing from it,
+ * and the watchdog declares it lost (the first reason stands). Thread:
+ * any (an NNG thread reading its links). */
+void pool__worker_bad(pool_worker* w, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* pool__reap: stops and frees the retired workers with nothing in flight
  * (and the lost ones whose thread came back). Thread: the watchdog. */
 void pool__reap(iso_pool* pool);
@@ -327,20 +364,20 @@ void pool__admin_stop(iso_pool* pool);
 
 /* ops.c: pool__ops_start makes the op environment, the grant and the op
  * queue and starts the op threads; pool__ops_stop ends the threads and
- * frees the batches still out (after the workers stopped);
+ * frees the batches still queued (after the workers stopped);
  * pool__ops_close frees what start made (the storage is the pool's).
  * Thread: the controlling thread. */
 int pool__ops_start(iso_pool* pool, char* err, size_t errlen);
 void pool__ops_stop(iso_pool* pool);
 void pool__ops_close(iso_pool* pool);
-/* pool__op_send, pool__op_back: the op transport a worker is given
- * (worker.h, pool_runner_opts.op_send and op_back; data: the pool): a
- * batch of op requests to the op threads (its route token and its
- * records' perm ids, which the op threads resolve from the front's
- * tables, are all it says of its worker); one back. Thread: the
- * worker's. */
-int pool__op_send(void* worker, iso_op_batch* batch);
-void pool__op_back(void* worker, iso_op_batch* batch);
+/* pool__ops_msg_cb: the front's end of a worker's ops link (arg: the
+ * pool_worker): a message of OP records, the async ops of one of its
+ * batches, decoded into a batch of the front's own for the op threads,
+ * whose route is the link's worker and whose records get the permission
+ * sets their perm ids name in its table; the responses go back on the
+ * same link as OP_RESULT records, one message per batch. A message that
+ * does not decode makes the worker bad. Thread: an NNG thread. */
+void pool__ops_msg_cb(const uint8_t* data, size_t len, void* arg);
 /* pool__perm_id: the id on w of a job's permission set, a new entry if
  * w has none for it, and one more user; *send: 1 if the TASK record must
  * bring the set (the id is new). pool__perm_release: a job with that id
@@ -350,16 +387,12 @@ void pool__op_back(void* worker, iso_op_batch* batch);
 uint32_t pool__perm_id(pool_worker* w, iso_perms* perms, int* send);
 void pool__perm_release(pool_worker* w, uint32_t id);
 const iso_perms* pool__perm_resolve(pool_worker* w, uint32_t id);
-/* pool__ops_forget: frees what came back on w's op bus, before the bus
- * closes. Thread: not w's. */
-void pool__ops_forget(iso_pool* pool, pool_worker* w);
 
-/* pool.c: a worker's record to the worker side: pool__worker_send sends
- * it on w's bus (it is the worker's from then on; freed if the bus is
- * closing). Returns 0, or ISO_ENOMEM for a NULL record (nothing sent).
- * Thread: not a worker's; w must not be freed meanwhile (pool.c's
- * DESIGN). */
-int pool__worker_send(pool_worker* w, pool_rec* rec);
+/* pool.c: a record for the worker side: pool__worker_send writes rec on
+ * w's jobs link (dropped if the link is closing). Returns 0, or the
+ * link's error. Thread: not a worker's; w must not be freed meanwhile
+ * (pool.c's DESIGN). */
+int pool__worker_send(pool_worker* w, const iso_link_rec* rec);
 /* pool__halt_send: a HALT record for w's group (deadline_ns 0: the stop;
  * else the JavaScript of w's cancelled job of that deadline). Thread: not
  * a worker's. */

@@ -2,8 +2,10 @@
  * needs no isolate (group.c has the other).
  *
  * DESIGN: the watchdog wakes every WATCHDOG_PERIOD_MS. Each round it
- * declares lost (pool__worker_lost) the workers whose group said WEDGED
- * (JavaScript its watchdog stopped ran on for POOL_LOST_GRACE_MS), and,
+ * declares lost (pool__worker_lost) the workers that sent what no worker
+ * sends (pool__worker_bad, which wakes it), those whose group said
+ * WEDGED (JavaScript its watchdog stopped ran on for POOL_LOST_GRACE_MS),
+ * and,
  * every 100 ms, those with a job past its deadline and the grace while
  * their group has said nothing for POOL_SILENT_MS (it says ALIVE every
  * POOL_ALIVE_MS): what is left to the front when a group cannot speak
@@ -76,17 +78,22 @@ static void* watchdog_main(void* arg) {
      * shutdown frees them after this thread ended, so the pointers stay
      * good for the round */
     pool_worker* lost[POOL_MAX_WORKERS];
+    int bad[POOL_MAX_WORKERS];
     int nlost = 0;
     pool__mutex_lock(&pool->lock);
     for (int i = 0; i < pool->nworkers; i++) {
       pool_worker* w = pool->workers[i];
-      if (atomic_exchange(&w->wedged, 0) || (silent && overdue_job(w, now))) {
+      int b = 1; /* pool__worker_bad's, once */
+      bad[nlost] = atomic_compare_exchange_strong(&w->bad, &b, 2);
+      if (bad[nlost] || atomic_exchange(&w->wedged, 0) ||
+          (silent && overdue_job(w, now))) {
         lost[nlost++] = w;
       }
     }
     pool__mutex_unlock(&pool->lock);
     for (int i = 0; i < nlost; i++) {
-      pool__worker_lost(pool, lost[i]);
+      /* bad_why was written before bad was set */
+      pool__worker_lost(pool, lost[i], bad[i] ? lost[i]->bad_why : NULL);
     }
     /* queued jobs past their deadline */
     pool_job* expired = NULL;

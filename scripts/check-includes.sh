@@ -61,6 +61,7 @@ bench/op_bench.c nng/* its baseline is the bare NNG inproc round trip, with noth
 bench/link_bench.c nng/* its baseline is the bare NNG PAIR1 round trip, inproc and ipc, with nothing of isopool around it
 tests/test_metrics.c metrics.h builds pool/metrics.c from source, alone (no V8, no rest of pool)
 tests/test_super.c super.h builds pool/super.c and log.c from source (no V8, no rest of pool)
+tests/test_pool_link.c pool_private.h plays the worker side against the real front, through pool__runners
 tests/test_registry.c ops_private.h checks the tables ops/ shares inside (errno to class, the codes of the path normaliser) row by row
 '
 
