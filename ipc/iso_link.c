@@ -155,15 +155,22 @@ static nng_msg* q_at(const iso_link* l, size_t i) {
   return l->q[(l->q_head + i) % l->q_cap];
 }
 
-static nng_msg* q_pop(iso_link* l) {
+/* Takes the first message off the outbox; `len` is its length, read
+ * while it was still ours (once NNG took it, its receiver may already
+ * have freed it: inproc hands over the message itself). */
+static nng_msg* q_pop_len(iso_link* l, size_t len) {
   nng_msg* m = l->q[l->q_head];
   l->q_head = (l->q_head + 1) % l->q_cap;
   l->q_len--;
   if (l->q_len == 0) {
     l->tail_open = 0;
   }
-  l->queued -= nng_msg_len(m);
+  l->queued -= len;
   return m;
+}
+
+static nng_msg* q_pop(iso_link* l) {
+  return q_pop_len(l, nng_msg_len(q_at(l, 0)));
 }
 
 /* Appends m as the new last message. Returns 0 or ISO_ENOMEM. */
@@ -218,10 +225,11 @@ static void flush_locked(iso_link* l) {
       return;
     }
     nng_msg* m = q_at(l, 0);
-    int eof = nng_msg_len(m) == 0;
+    size_t len = nng_msg_len(m);
+    int eof = len == 0;
     int rv = nng_sendmsg(l->out.sock, m, NNG_FLAG_NONBLOCK);
-    if (rv == 0) { /* NNG owns it now */
-      q_pop(l);
+    if (rv == 0) { /* NNG owns it now: m is not to be read again */
+      q_pop_len(l, len);
       l->eof_out |= eof;
       io_leave(l);
       continue;
