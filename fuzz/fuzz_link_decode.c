@@ -2,11 +2,11 @@
  * iso_link_rd_next: what the front runs on every message a pool process
  * sends (docs/link.md, "The trust rule").
  *
- * Input: one byte of mode, then a message. The mode's low two bits pick
- * the channel (which records the reader accepts); bit 2 puts the link
- * header in front of the rest, so most inputs reach the records (the
- * header holds a layout hash the seeds cannot know), the others test
- * the header itself.
+ * Input: one byte of mode, then a message. The mode's low three bits pick
+ * the channel (which records the reader accepts; 6 and 7 are 1 and 2
+ * again); bit 3 puts the link header in front of the rest, so most inputs
+ * reach the records (the header holds a layout hash the seeds cannot
+ * know), the others test the header itself.
  *
  * For any input: each call returns as documented (0 or ISO_EPROTO from
  * init; 1, 0 or ISO_EPROTO from next) with a NUL-terminated UTF-8 message
@@ -72,7 +72,7 @@ static void check_perms(iso_bytes p) {
 }
 
 static void check_rec(const iso_link_rec* r, iso_link_chan chan) {
-  static const iso_link_chan chan_of[64] = {
+  static const iso_link_chan chan_of[256] = {
 #define CHAN_OF(e, v, c) [v] = ISO_LINK_##c,
       ISO_LINK_KIND_TABLE(CHAN_OF)
 #undef CHAN_OF
@@ -146,7 +146,8 @@ static void check_rec(const iso_link_rec* r, iso_link_chan chan) {
       }
       break;
     }
-    default: /* CANCEL, RECYCLE, INFO, RELOADED: numbers only */
+    default: /* CANCEL, RECYCLE, INFO, RELOADED, HALT, WEDGED, ALIVE:
+                numbers only */
       break;
   }
 }
@@ -199,10 +200,10 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) {
     return 0;
   }
-  iso_link_chan chan = (iso_link_chan)((data[0] & 3) + 1);
+  iso_link_chan chan = (iso_link_chan)((data[0] & 7) % ISO_LINK_CHAN_LAST + 1);
   iso_buf in;
   iso_buf_init(&in);
-  if (data[0] & 4) {
+  if (data[0] & 8) {
     size_t hl;
     const uint8_t* head = iso_link_head(&hl);
     iso_buf_append(&in, head, hl);

@@ -116,14 +116,15 @@ def key_bomb(levels):
 
 
 def link(chan, *records, head=True):
-    """A fuzz_link_decode input: the mode byte (channel 1..4, and 4 when
+    """A fuzz_link_decode input: the mode byte (channel 1..6, and 8 when
     the harness is to put the link header in front), then the records."""
-    return Raw(bytes([(chan - 1) | (4 if head else 0)]) +
+    return Raw(bytes([(chan - 1) | (8 if head else 0)]) +
                b"".join(mp(r) for r in records))
 
 
 # the link's channels (ipc/iso_link.h, iso_link_chan)
 FRONT_JOBS, WORKER_JOBS, WORKER_OPS, FRONT_OPS = 1, 2, 3, 4
+FRONT_CTL, GROUP_CTL = 5, 6
 REPLY = mp({"status": "fulfilled", "value": [1, "x"], "stats": {"worker": 0}})
 
 
@@ -303,7 +304,10 @@ SEEDS = {
         "bad_reply": link(WORKER_JOBS,
                           [16, 7, 3, 1, 0, 10, 20,
                            Raw(b"\xc4\x04\x81\xa1\xff\xc0"), None]),
-        "truncated": Raw(bytes([5]) + b"\x9f\x01\x07"),
+        "halts": link(FRONT_CTL, [64, 3, 123456789], [64, 0, 0]),
+        "group_news": link(GROUP_CTL, [81], [80, 3], [81], [80, 2**32 - 1]),
+        "wedged_on_front": link(FRONT_CTL, [80, 1]),
+        "truncated": Raw(bytes([1 | 8]) + b"\x9f\x01\x07"),
         "no_header": link(FRONT_JOBS, [4], head=False),
         "other_header": link(FRONT_JOBS, ["isopool-link", 2, 0], [4],
                              head=False),

@@ -34,6 +34,9 @@ for t in "${targets[@]}"; do
   if [ "$t" = v8_values ]; then
     extra=(-rss_limit_mb=3072 -detect_leaks=0)
   fi
+  if [ -f "$top/fuzz/$t.dict" ]; then
+    extra+=(-dict="$top/fuzz/$t.dict")
+  fi
   if "$bin" "$corpus" "$top/fuzz/corpus/$t" -max_total_time="$secs" \
        -print_final_stats=1 "${extra[@]}" \
        -artifact_prefix="$build/fuzz-artifacts/$t-" >"$log" 2>&1; then

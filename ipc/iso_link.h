@@ -198,6 +198,11 @@ void iso_link_free(iso_link* link);
  *   OP        [32, op, promise, realm, tag, perm_id, args (an array)]
  *   front -> worker, ops link (ISO_LINK_FRONT_OPS)
  *   OP_RESULT [48, promise, realm, tag, err, result (bin)]
+ *   front -> pool process, control link (ISO_LINK_FRONT_CTL)
+ *   HALT      [64, worker, deadline_ns]
+ *   pool process -> front, control link (ISO_LINK_GROUP_CTL)
+ *   WEDGED    [80, worker]
+ *   ALIVE     [81]
  *
  * Integers are unsigned, within 32 bits but for the *_ns, sid and heap
  * fields (64); times are CLOCK_MONOTONIC nanoseconds, which every process
@@ -210,8 +215,10 @@ void iso_link_free(iso_link* link);
  * negated, with its error text. STOP's grace_ms is 0 from this build's
  * front, which waits out the grace itself before it sends STOP (the
  * worker answers what is left at once); the field stays for a front
- * that lets a pool process finish its jobs. Kinds are unique across the
- * four channels, so a record on the wrong link is named as such.
+ * that lets a pool process finish its jobs. A control record's worker
+ * is the front's number for a worker thread (poolctl's). Kinds are
+ * unique across the six channels, so a record on the wrong link is named
+ * as such.
  *
  * `layout` is a hash of the tables the codec is made of (kinds, fields,
  * types, bounds): a front and a pool process whose records differ in any
@@ -269,7 +276,10 @@ void iso_link_free(iso_link* link);
   X(STATE, 19, WORKER_JOBS)    \
   X(READY, 20, WORKER_JOBS)    \
   X(OP, 32, WORKER_OPS)        \
-  X(OP_RESULT, 48, FRONT_OPS)
+  X(OP_RESULT, 48, FRONT_OPS)  \
+  X(HALT, 64, FRONT_CTL)       \
+  X(WEDGED, 80, GROUP_CTL)     \
+  X(ALIVE, 81, GROUP_CTL)
 
 typedef enum iso_link_kind {
 #define ISO_LINK_KIND_ENUM(e, v, chan) ISO_LINK_##e = v,
@@ -282,7 +292,10 @@ typedef enum iso_link_chan {
   ISO_LINK_FRONT_JOBS = 1, /* TASK CANCEL RELOAD RECYCLE STOP */
   ISO_LINK_WORKER_JOBS,    /* DONE INFO RELOADED STATE READY */
   ISO_LINK_WORKER_OPS,     /* OP */
-  ISO_LINK_FRONT_OPS       /* OP_RESULT */
+  ISO_LINK_FRONT_OPS,      /* OP_RESULT */
+  ISO_LINK_FRONT_CTL,      /* HALT: to a pool process's watchdog */
+  ISO_LINK_GROUP_CTL,      /* WEDGED ALIVE: from it */
+  ISO_LINK_CHAN_LAST = ISO_LINK_GROUP_CTL
 } iso_link_chan;
 
 /* X(enum suffix, name): a worker's states, as STATE reports them. */
@@ -381,8 +394,21 @@ typedef struct iso_link_op_result {
                        once decoded, even when empty */
 } iso_link_op_result;
 
-/* One record: `kind` says which member of u it is (RECYCLE has
- * none). */
+/* HALT: stop the JavaScript of worker `worker`: with deadline_ns 0
+ * whatever it runs (the service stops), else the job of that deadline's
+ * (it was cancelled). WEDGED: JavaScript the pool process's watchdog
+ * stopped on `worker` runs on. ALIVE (no fields): the watchdog runs. */
+typedef struct iso_link_halt {
+  uint32_t worker;
+  uint64_t deadline_ns;
+} iso_link_halt;
+
+typedef struct iso_link_wedged {
+  uint32_t worker;
+} iso_link_wedged;
+
+/* One record: `kind` says which member of u it is (RECYCLE and ALIVE
+ * have none). */
 typedef struct iso_link_rec {
   iso_link_kind kind;
   union {
@@ -397,6 +423,8 @@ typedef struct iso_link_rec {
     iso_link_ready ready;
     iso_link_op op;
     iso_link_op_result op_result;
+    iso_link_halt halt;
+    iso_link_wedged wedged;
   } u;
 } iso_link_rec;
 

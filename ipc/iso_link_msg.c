@@ -176,6 +176,15 @@ static const field k_op_result[] = {
      .max = UINT32_MAX},
 };
 
+static const field k_halt[] = {
+    U32("worker", iso_link_halt, worker),
+    U64("deadline_ns", iso_link_halt, deadline_ns),
+};
+
+static const field k_wedged[] = {
+    U32("worker", iso_link_wedged, worker),
+};
+
 static const char* check_task(const iso_link_rec* r) {
   const iso_link_task* t = &r->u.task;
   if (t->kind == ISO_JOB_CALL) {
@@ -236,11 +245,10 @@ static const char* check_op_result(const iso_link_rec* r) {
 
 _Static_assert(ISO_LINK_MAX_TEXT == 4096, "the message above says so");
 
-#define KIND_LIMIT (ISO_LINK_OP_RESULT + 1)
-
 #define ROW(nm, ch, f) .name = nm, .chan = ISO_LINK_##ch, .fields = f, .n = N(f)
 
-static const kind_def k_kinds[KIND_LIMIT] = {
+/* Sized by its highest kind: a new kind is a row, nothing else. */
+static const kind_def k_kinds[] = {
     [ISO_LINK_TASK] = {ROW("TASK", FRONT_JOBS, k_task), .check = check_task},
     [ISO_LINK_CANCEL] = {ROW("CANCEL", FRONT_JOBS, k_cancel)},
     [ISO_LINK_RELOAD] = {ROW("RELOAD", FRONT_JOBS, k_reload)},
@@ -255,15 +263,22 @@ static const kind_def k_kinds[KIND_LIMIT] = {
     [ISO_LINK_OP] = {ROW("OP", WORKER_OPS, k_op)},
     [ISO_LINK_OP_RESULT] = {ROW("OP_RESULT", FRONT_OPS, k_op_result),
                             .check = check_op_result},
+    [ISO_LINK_HALT] = {ROW("HALT", FRONT_CTL, k_halt)},
+    [ISO_LINK_WEDGED] = {ROW("WEDGED", GROUP_CTL, k_wedged)},
+    [ISO_LINK_ALIVE] = {.name = "ALIVE", .chan = ISO_LINK_GROUP_CTL},
 };
 
 #undef ROW
+
+#define KIND_LIMIT N(k_kinds)
 
 static const char* const k_chan_names[] = {
     [ISO_LINK_FRONT_JOBS] = "the front's jobs",
     [ISO_LINK_WORKER_JOBS] = "a worker's jobs",
     [ISO_LINK_WORKER_OPS] = "a worker's ops",
     [ISO_LINK_FRONT_OPS] = "the front's ops",
+    [ISO_LINK_FRONT_CTL] = "the front's control",
+    [ISO_LINK_GROUP_CTL] = "a pool process's control",
 };
 
 static const char* const k_wstate_names[] = {
@@ -745,8 +760,8 @@ int iso_link_rd_next(iso_link_rd* rd,
     return ISO_EPROTO;
   }
   if (def->chan != rd->chan) {
-    say(err, errlen, "record %zu: a %s record, which %s link does not carry",
-        index, def->name,
+    say(err, errlen, "record %zu: %s %s record, which %s link does not carry",
+        index, strchr("AEIOU", def->name[0]) != NULL ? "an" : "a", def->name,
         (unsigned)rd->chan < N(k_chan_names) && k_chan_names[rd->chan]
             ? k_chan_names[rd->chan]
             : "this");

@@ -4,7 +4,9 @@
  * DESIGN: the worker threads that will live in one pool process (issue
  * 11, step 3b; until then one group holds every worker thread) share a
  * watchdog thread. It wakes every WATCHDOG_PERIOD_MS, or when the front
- * sends a record on the group channel (it polls the channel's fd). Each
+ * sends a message on the group's control link (iso_link.h: the group
+ * dials the front, which listens; the watchdog polls its end's fd and
+ * drains it on its own thread). Each
  * round it reads what every runner's runtime runs (iso_rt_running: the
  * entry's generation and the deadline of the realm it runs for) and stops
  * JavaScript that runs past that deadline (iso_rt_terminate_gen, which
@@ -19,7 +21,11 @@
  * POOL_LOST_GRACE_MS later is reported WEDGED to the front, once per
  * entry: the front declares the worker lost (pool__worker_lost). Every
  * POOL_ALIVE_MS it says ALIVE, which lets the front tell a group that
- * cannot speak from jobs that are only late (watchdog.c).
+ * cannot speak from jobs that are only late (watchdog.c). The records
+ * are the link's (HALT in; WEDGED and ALIVE out), bytes that step 4
+ * carries between a pool process and the front unchanged; the group
+ * trusts the front, but a message that does not decode is logged and
+ * dropped, never used.
  *
  * It reads only the worker side: the runners (under the group's lock,
  * which keeps them from being freed: a runner leaves the group before it
@@ -33,6 +39,7 @@
 #include <string.h>
 
 #include "group_private.h"
+#include "iso_link.h"
 
 #define WATCHDOG_PERIOD_MS 2
 
@@ -51,6 +58,7 @@ typedef struct pool_watch {
 
 struct pool_group {
   pool_group_opts o;
+  iso_link* ctl; /* its end of the control link (fd mode: the watchdog's) */
   pthread_t thread;
   int thread_started;
   atomic_int stop;
@@ -103,30 +111,49 @@ static void cancel_drop(pool_watch* w, uint64_t deadline) {
   }
 }
 
-static void send_up(pool_group* g, pool_rec* r) {
-  if (r != NULL && iso_bus_send(g->o.end, (void* const*)&r, 1) != 0) {
-    free(r); /* the channel is closing */
-  }
+/* A record to the front: 0, or the send failed (the front's end is gone
+ * or stopped reading, ISO_EBUSY past max_queued) and the record is
+ * dropped: the front then hears nothing, which its watchdog takes as
+ * silence. */
+static int send_up(pool_group* g, const iso_link_rec* rec) {
+  return iso_link_send_rec(g->ctl, rec);
 }
 
-/* HALT records from the front. */
-static void take_cb(void* const* items, size_t n, void* arg) {
+/* A message from the front: HALT records. Thread: the watchdog's (it
+ * drains its end). */
+static void ctl_msg_cb(const uint8_t* data, size_t len, void* arg) {
   pool_group* g = arg;
+  assert(pool__on_group(g));
+  iso_link_rd rd;
+  iso_link_rec rec;
+  char err[256];
+  int rc =
+      iso_link_rd_init(&rd, ISO_LINK_FRONT_CTL, data, len, err, sizeof(err));
   pthread_mutex_lock(&g->lock);
-  for (size_t i = 0; i < n; i++) {
-    const pool_rec* r = items[i];
-    if (r->type == POOL_REC_HALT) {
-      const pool_rec_halt* h = (const pool_rec_halt*)r;
-      pool_watch* w = watch_of(g, NULL, h->worker);
-      if (w != NULL && h->deadline_ns == 0) {
-        pool__runner_halt(w->r);
-      } else if (w != NULL) {
-        cancel_add(w, h->deadline_ns);
-      }
+  while (rc == 0) {
+    int got = iso_link_rd_next(&rd, &rec, err, sizeof(err));
+    if (got != 1) {
+      rc = got; /* 0: the end; else what was wrong */
+      break;
     }
-    free(items[i]);
+    if (rec.kind != ISO_LINK_HALT) { /* FRONT_CTL carries HALT only */
+      continue;
+    }
+    const iso_link_halt* h = &rec.u.halt;
+    pool_watch* w =
+        h->worker <= INT32_MAX ? watch_of(g, NULL, (int)h->worker) : NULL;
+    if (w != NULL && h->deadline_ns == 0) {
+      pool__runner_halt(w->r);
+    } else if (w != NULL) {
+      cancel_add(w, h->deadline_ns);
+    }
   }
   pthread_mutex_unlock(&g->lock);
+  if (rc < 0) { /* a front bug: said, not acted on */
+    pool__logf(&g->o.log, "error",
+               "the workers' watchdog: a control message it cannot read: %s",
+               err);
+  }
 }
 
 /* One round over the runners. Called with the lock. */
@@ -161,13 +188,9 @@ static void round_runners(pool_group* g, uint64_t now) {
       w->wedged_sent = 0;
     } else if (!w->wedged_sent &&
                now - w->stop_ns > POOL_LOST_GRACE_MS * 1000000ull) {
-      pool_rec_wedged* rec =
-          (pool_rec_wedged*)pool__rec_new(POOL_REC_WEDGED, sizeof(*rec));
-      if (rec != NULL) {
-        rec->worker = w->id;
-        send_up(g, &rec->hdr);
-        w->wedged_sent = 1;
-      }
+      iso_link_rec rec = {ISO_LINK_WEDGED,
+                          .u.wedged = {.worker = (uint32_t)w->id}};
+      w->wedged_sent = send_up(g, &rec) == 0; /* else the next round */
     }
   }
 }
@@ -178,31 +201,55 @@ static void* watchdog_main(void* arg) {
 #ifndef NDEBUG
   pool__this_group = g; /* for pool__on_group */
 #endif
-  struct pollfd pfd = {.fd = iso_bus_fd(g->o.end), .events = POLLIN};
+  struct pollfd pfd = {.fd = iso_link_fd(g->ctl), .events = POLLIN};
+  const iso_link_rec alive = {.kind = ISO_LINK_ALIVE};
   uint64_t alive_at = 0;
   while (!atomic_load(&g->stop)) {
     poll(&pfd, 1, WATCHDOG_PERIOD_MS);
-    iso_bus_drain(g->o.end, take_cb, g);
+    iso_link_drain(g->ctl, ctl_msg_cb, g);
     uint64_t now = pool__now();
     pthread_mutex_lock(&g->lock);
     round_runners(g, now);
     pthread_mutex_unlock(&g->lock);
     if (now - alive_at >= POOL_ALIVE_MS * 1000000ull) {
       alive_at = now;
-      send_up(g, pool__rec_new(POOL_REC_ALIVE, sizeof(pool_rec)));
+      (void)send_up(g, &alive);
     }
   }
   return NULL;
 }
 
-int pool__group_new(const pool_group_opts* o, pool_group** out) {
+int pool__group_new(const pool_group_opts* o,
+                    pool_group** out,
+                    char* err,
+                    size_t errlen) {
   pool_group* g = calloc(1, sizeof(*g));
   if (g == NULL) {
+    snprintf(err, errlen, "out of memory");
     return ISO_ENOMEM;
   }
   g->o = *o;
+  g->o.ctl_url = NULL; /* the caller's, for this call only */
+  size_t hl;
+  const uint8_t* head = iso_link_head(&hl);
+  iso_link_opts lo = {
+      .url = o->ctl_url,
+      .listen = 0,
+      .max_recv = POOL_CTL_MAX_MSG,
+      .max_send = POOL_CTL_MAX_MSG,
+      .max_queued = POOL_CTL_MAX_QUEUED,
+      .head = head,
+      .head_len = hl,
+  };
+  int rc = iso_link_new(&lo, &g->ctl, err, errlen);
+  if (rc != 0) {
+    free(g);
+    return rc;
+  }
   pthread_mutex_init(&g->lock, NULL);
   if (pthread_create(&g->thread, NULL, watchdog_main, g) != 0) {
+    snprintf(err, errlen, "cannot create the workers' watchdog thread");
+    iso_link_free(g->ctl);
     pthread_mutex_destroy(&g->lock);
     free(g);
     return ISO_ENOMEM;
@@ -212,20 +259,17 @@ int pool__group_new(const pool_group_opts* o, pool_group** out) {
   return 0;
 }
 
-static void free_records(void* const* items, size_t n, void* arg) {
-  for (size_t i = 0; i < n; i++) {
-    free(items[i]);
-  }
-}
-
 void pool__group_stop(pool_group* g) {
-  if (g == NULL || !g->thread_started) {
+  if (g == NULL) {
     return;
   }
-  atomic_store(&g->stop, 1);
-  pthread_join(g->thread, NULL);
-  g->thread_started = 0;
-  iso_bus_drain(g->o.end, free_records, NULL);
+  if (g->thread_started) {
+    atomic_store(&g->stop, 1);
+    pthread_join(g->thread, NULL);
+    g->thread_started = 0;
+  }
+  iso_link_free(g->ctl); /* what the front sent and nobody read is dropped */
+  g->ctl = NULL;
 }
 
 void pool__group_free(pool_group* g) {

@@ -117,38 +117,6 @@ static void worker_close(pool_worker* w) {
   pthread_cond_destroy(&w->info_cond);
 }
 
-void pool__halt_send(pool_worker* w, uint64_t deadline_ns) {
-  pool_rec_halt* h = (pool_rec_halt*)pool__rec_new(POOL_REC_HALT, sizeof(*h));
-  if (h == NULL) {
-    return;
-  }
-  h->worker = w->id;
-  h->deadline_ns = deadline_ns;
-  if (iso_bus_send(w->pool->gchan, (void* const*)&h, 1) != 0) {
-    free(h); /* the channel is closing */
-  }
-}
-
-void pool__group_bus_cb(void* const* items, size_t n, void* arg) {
-  iso_pool* pool = arg;
-  for (size_t i = 0; i < n; i++) {
-    const pool_rec* r = items[i];
-    if (r->type == POOL_REC_ALIVE) {
-      atomic_store(&pool->group_alive_ns, pool__now());
-    } else if (r->type == POOL_REC_WEDGED) {
-      int id = ((const pool_rec_wedged*)r)->worker;
-      pool__mutex_lock(&pool->lock);
-      for (int k = 0; k < pool->nworkers; k++) {
-        if (pool->workers[k]->id == id) {
-          atomic_store(&pool->workers[k]->wedged, 1); /* the watchdog's */
-        }
-      }
-      pool__mutex_unlock(&pool->lock);
-    }
-    free(items[i]);
-  }
-}
-
 int pool__worker_send(pool_worker* w, const iso_link_rec* rec) {
   assert(!pool__on_worker(NULL));
   return iso_link_send_rec(w->jobs, rec); /* closing: dropped */
@@ -470,22 +438,19 @@ static void set_defaults(iso_pool_opts* o) {
   }
 }
 
-/* The worker side: its one group of worker threads, and the channel to
- * its watchdog. */
+/* The worker side: its one group of worker threads, and the control
+ * link to its watchdog (the front listens, the group dials). */
 static int group_start(iso_pool* pool, char* err, size_t errlen) {
-  char name[64];
-  snprintf(name, sizeof(name), "%p-group", (void*)pool);
-  int rc = iso_bus_new(name, pool__group_bus_cb, pool, NULL, NULL, &pool->gchan,
-                       &pool->gchan_group);
+  int rc = pool__ctl_open(pool, err, errlen);
   if (rc != 0) {
-    return fail(err, errlen, rc, "cannot open the group channel: %s",
-                iso_strerror(rc));
+    return rc;
   }
   atomic_store(&pool->group_alive_ns, pool__now());
-  pool_group_opts go = {.log = pool->logger, .end = pool->gchan_group};
-  rc = pool__group_new(&go, &pool->group);
+  pool_group_opts go = {.log = pool->logger, .ctl_url = pool->ctl_url};
+  char why[256];
+  rc = pool__group_new(&go, &pool->group, why, sizeof(why));
   if (rc != 0) {
-    return fail(err, errlen, rc, "cannot start the workers' watchdog");
+    return fail(err, errlen, rc, "cannot start the workers' watchdog: %s", why);
   }
   return 0;
 }
@@ -747,10 +712,11 @@ void iso_pool_free(iso_pool* pool) {
   pool__admin_stop(pool);
   iso_server_free(pool->server);
   int whole = pool->abandoned == 0; /* else its watchdog still watches */
+  /* no record crosses the control link from here on (an abandoned
+   * worker's group still sends: its sends fail) */
+  pool__ctl_close(pool);
   if (whole) {
-    /* no record crosses the group channel from here on */
     pool__group_stop(pool->group);
-    iso_bus_free(pool->gchan);
   }
   for (int i = 0; i < pool->nworkers; i++) {
     pool_worker* w = pool->workers[i];

@@ -14,7 +14,6 @@
 #ifndef ISO_POOL_PRIVATE_H
 #define ISO_POOL_PRIVATE_H
 
-#include "iso_bus.h"
 #include "iso_link.h"
 #include "iso_ops.h"
 #include "iso_queue.h"
@@ -208,12 +207,16 @@ struct iso_pool {
   int wd_stop;
   iso_metrics* metrics;
   /* the worker side: one group of worker threads (worker.h), reached
-   * over the group channel: gchan is the front's end (HALT out; WEDGED
-   * and ALIVE in, pool__group_bus_cb), gchan_group the group's */
+   * over its control link (watchdog.c): ctl is the front's end, which
+   * listens at ctl_url (HALT out; WEDGED and ALIVE in, pool__ctl_msg_cb);
+   * the group dials it */
   pool_group* group;
-  iso_bus_end* gchan;
-  iso_bus_end* gchan_group;
-  _Atomic uint64_t group_alive_ns; /* its last ALIVE (or its start) */
+  iso_link* ctl;
+  char ctl_url[96];
+  /* its last ALIVE (or its start); 0 once it is distrusted */
+  _Atomic uint64_t group_alive_ns;
+  atomic_int group_distrusted; /* it sent what it must not: its ALIVE no
+                                  longer counts (watchdog.c) */
   /* the op threads (ops.c) */
   iso_ops_env* ops_env;
   iso_perms* granted; /* what the service's flags allow */
@@ -351,6 +354,20 @@ void pool__reap(iso_pool* pool);
  * thread. */
 int pool__watchdog_start(iso_pool* pool);
 void pool__watchdog_stop(iso_pool* pool);
+/* watchdog.c, the group's control link. pool__ctl_open: the front's end,
+ * listening at a URL of its own (pool->ctl_url), for the group to dial.
+ * Returns 0, or iso_link_new's error with err. pool__ctl_close: closes
+ * it; no pool__ctl_msg_cb runs after. Thread: the controlling thread. */
+int pool__ctl_open(iso_pool* pool, char* err, size_t errlen);
+void pool__ctl_close(iso_pool* pool);
+/* pool__ctl_msg_cb: a message on the front's end: WEDGED and ALIVE
+ * records, from a group trusted with nothing (watchdog.c's DESIGN).
+ * Thread: an NNG thread (and tests). */
+void pool__ctl_msg_cb(const uint8_t* data, size_t len, void* arg);
+/* pool__halt_send: a HALT record for w's group (deadline_ns 0: the stop;
+ * else the JavaScript of w's cancelled job of that deadline). Thread: not
+ * a worker's. */
+void pool__halt_send(pool_worker* w, uint64_t deadline_ns);
 
 /* log.c: one line of the service's log (iso_pool_log's), with the
  * pool's logger (pool__logf). Thread: any. */
@@ -393,12 +410,5 @@ const iso_perms* pool__perm_resolve(pool_worker* w, uint32_t id);
  * link's error. Thread: not a worker's; w must not be freed meanwhile
  * (pool.c's DESIGN). */
 int pool__worker_send(pool_worker* w, const iso_link_rec* rec);
-/* pool__halt_send: a HALT record for w's group (deadline_ns 0: the stop;
- * else the JavaScript of w's cancelled job of that deadline). Thread: not
- * a worker's. */
-void pool__halt_send(pool_worker* w, uint64_t deadline_ns);
-/* pool__group_bus_cb: the front's end of the group channel: WEDGED and
- * ALIVE records. Thread: an NNG thread. */
-void pool__group_bus_cb(void* const* items, size_t n, void* arg);
 
 #endif /* ISO_POOL_PRIVATE_H */

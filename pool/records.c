@@ -1,18 +1,10 @@
-/* records.c: the group channel's records (records.h) and the error reply
- * map both sides make (pool_base.h). Thread: any.
+/* records.c: the error reply map both sides make (pool_base.h).
+ * Thread: any.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pool_base.h"
-
-pool_rec* pool__rec_new(uint8_t type, size_t size) {
-  pool_rec* r = calloc(1, size);
-  if (r != NULL) {
-    r->type = type;
-  }
-  return r;
-}
 
 void pool__reply_error(iso_buf* out,
                        iso_bytes id,

@@ -18,10 +18,26 @@
  * service runs, and it reads the workers from a snapshot taken under
  * pool->lock, whose pointers stay good for the round for that reason. It
  * reads no worker's memory: only the front's records of them.
+ *
+ * The group's news comes on its control link (ipc/iso_link.h's records:
+ * HALT from the front; WEDGED and ALIVE back), whose front end this file
+ * keeps too: it listens, the group dials (step 4: the pool process, over
+ * ipc://). Its messages are read on an NNG thread (pool__ctl_msg_cb),
+ * which only marks a worker wedged or the group alive for the watchdog
+ * thread. The front trusts nothing it reads there: a message that does
+ * not decode, a WEDGED naming a worker the front never gave the group,
+ * or the group's end going away while the service runs is logged, and
+ * the group is distrusted from then on: its ALIVE no longer counts, so
+ * it is silent, and its workers with a job past its deadline and the
+ * grace are lost at the next slow round, by the rule above. Step 4 adds
+ * the process-level answer: the front SIGKILLs the pool process, which
+ * loses all its workers, and the supervisor starts another.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "iso_err.h"
 #include "pool_private.h"
@@ -137,4 +153,128 @@ void pool__watchdog_stop(iso_pool* pool) {
   pthread_cond_signal(&pool->wd_cond);
   pthread_mutex_unlock(&pool->wd_lock);
   pthread_join(pool->watchdog, NULL);
+}
+
+/* ---- the group's control link ---- */
+
+/* The group sent what a well-behaved one never does (or its end went
+ * away): said once, and from now on the group is silent to the watchdog.
+ * Step 4: SIGKILL its pool process here. Thread: the link's NNG thread. */
+static void distrust(iso_pool* pool, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void distrust(iso_pool* pool, const char* fmt, ...) {
+  char why[320];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof(why), fmt, ap);
+  va_end(ap);
+  atomic_store(&pool->group_alive_ns, 0); /* silent since ever */
+  if (atomic_exchange(&pool->group_distrusted, 1)) {
+    return;
+  }
+  pool__log(pool, "error",
+            "the workers' group: %s; it is taken as silent from now on: its "
+            "workers with a job past its deadline are lost",
+            why);
+}
+
+/* A WEDGED for worker `id`: the watchdog declares it lost. An id the
+ * front never gave the group is a lie; one of a worker already gone
+ * (reaped, or lost and freed) is only late. */
+static void wedged(iso_pool* pool, uint32_t id) {
+  int known = 0;
+  pool__mutex_lock(&pool->lock);
+  int given = id < (uint32_t)pool->next_worker_id;
+  for (int k = 0; given && k < pool->nworkers; k++) {
+    if ((uint32_t)pool->workers[k]->id == id) {
+      atomic_store(&pool->workers[k]->wedged, 1); /* the watchdog's */
+      known = 1;
+    }
+  }
+  pool__mutex_unlock(&pool->lock);
+  if (!given) {
+    distrust(pool, "WEDGED names worker %u, which is not one of its own", id);
+  } else if (!known) {
+    pool__log(pool, "debug", "WEDGED for worker %u, which is gone", id);
+  }
+}
+
+void pool__ctl_msg_cb(const uint8_t* data, size_t len, void* arg) {
+  iso_pool* pool = arg;
+  iso_link_rd rd;
+  iso_link_rec rec;
+  char err[256];
+  int rc =
+      iso_link_rd_init(&rd, ISO_LINK_GROUP_CTL, data, len, err, sizeof(err));
+  while (rc == 0) {
+    int got = iso_link_rd_next(&rd, &rec, err, sizeof(err));
+    if (got != 1) {
+      rc = got; /* 0: the end; else what was wrong */
+      break;
+    }
+    if (rec.kind == ISO_LINK_ALIVE) {
+      if (!atomic_load(&pool->group_distrusted)) {
+        atomic_store(&pool->group_alive_ns, pool__now());
+      }
+    } else if (rec.kind == ISO_LINK_WEDGED) {
+      wedged(pool, rec.u.wedged.worker);
+    }
+  }
+  if (rc != 0) { /* the records before the fault were read and stand */
+    distrust(pool, "a control message that does not decode: %s", err);
+  }
+}
+
+static void ctl_event_cb(iso_link* link, iso_link_event ev, void* arg) {
+  iso_pool* pool = arg;
+  (void)link;
+  if (ev != ISO_LINK_PEER_GONE) {
+    return;
+  }
+  pool__mutex_lock(&pool->lock);
+  int stopping = pool->stopping != POOL_STOP_NONE;
+  pool__mutex_unlock(&pool->lock);
+  if (!stopping) {
+    distrust(pool, "its control link closed");
+  }
+}
+
+int pool__ctl_open(iso_pool* pool, char* err, size_t errlen) {
+  snprintf(pool->ctl_url, sizeof(pool->ctl_url), "inproc://isopool-%ld-%p.ctl",
+           (long)getpid(), (void*)pool);
+  size_t hl;
+  const uint8_t* head = iso_link_head(&hl);
+  iso_link_opts lo = {
+      .url = pool->ctl_url,
+      .listen = 1,
+      .max_recv = POOL_CTL_MAX_MSG,
+      .max_send = POOL_CTL_MAX_MSG,
+      .max_queued = POOL_CTL_MAX_QUEUED,
+      .head = head,
+      .head_len = hl,
+      .msg_cb = pool__ctl_msg_cb,
+      .event_cb = ctl_event_cb,
+      .arg = pool,
+  };
+  char why[256];
+  int rc = iso_link_new(&lo, &pool->ctl, why, sizeof(why));
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot open the workers' control link: %s", why);
+  }
+  return rc;
+}
+
+void pool__ctl_close(iso_pool* pool) {
+  iso_link_free(pool->ctl);
+  pool->ctl = NULL;
+}
+
+void pool__halt_send(pool_worker* w, uint64_t deadline_ns) {
+  iso_link_rec rec = {ISO_LINK_HALT, .u.halt = {.worker = (uint32_t)w->id,
+                                                .deadline_ns = deadline_ns}};
+  /* fails only when the link is closing, or past POOL_CTL_MAX_QUEUED for
+   * a group that stopped reading (silent: the watchdog's rule covers its
+   * workers) */
+  (void)iso_link_send_rec(w->pool->ctl, &rec);
 }

@@ -1,13 +1,14 @@
 /* worker.h: the worker side as the front sees it: a group of worker
  * threads (pool_group: those of one pool process, step 4; one group for
- * all of them until then) with its watchdog, reached over the group
- * channel, and each worker thread (a runner), started in a group with
- * what it needs, copied, and the URLs of the two links the front listens
- * on for it (its jobs link and its ops link, ipc/iso_link.h), which it
- * dials; from then on the front reaches it only with the links' records,
- * as bytes. This header is the rest, their life: start, wait for the
- * end, free. Issue 11's step 4 makes these the spawn, waitpid and cleanup
- * of a pool process.
+ * all of them until then) with its watchdog, reached over its control
+ * link (HALT in; WEDGED and ALIVE out: ipc/iso_link.h's records, as
+ * bytes; the front listens, the group dials), and each worker thread (a
+ * runner), started in a group with what it needs, copied, and the URLs
+ * of the two links the front listens on for it (its jobs link and its
+ * ops link, ipc/iso_link.h), which it dials; from then on the front
+ * reaches it only with the links' records, as bytes. This header is the
+ * rest, their life: start, wait for the end, free. Issue 11's step 4
+ * makes these the spawn, waitpid and cleanup of a pool process.
  *
  * The worker side (worker*.c, group.c) includes pool_base.h, this header,
  * group_private.h and worker_private.h only: it sees no structure of the
@@ -16,7 +17,6 @@
 #ifndef ISO_POOL_WORKER_H
 #define ISO_POOL_WORKER_H
 
-#include "iso_bus.h"
 #include "iso_link.h"
 #include "iso_ops.h"
 #include "iso_rt.h"
@@ -24,21 +24,39 @@
 
 typedef struct pool_group pool_group;
 
+/* How often the group says ALIVE; the front falls back on the jobs'
+ * deadlines (watchdog.c) when it has heard nothing for POOL_SILENT_MS. */
+#define POOL_ALIVE_MS 100
+#define POOL_SILENT_MS 3000
+
+/* The control link's bound on a message, each way (a batch of HALTs, or
+ * of WEDGEDs and ALIVEs: a few bytes each), and on what waits in either
+ * end's outbox for a peer that stopped reading. */
+#define POOL_CTL_MAX_MSG ((size_t)64 << 10)
+#define POOL_CTL_MAX_QUEUED ((size_t)1 << 20)
+
 typedef struct pool_group_opts {
   pool_logger log;
-  /* Its end of the group channel, read by its watchdog (HALT in; WEDGED
-   * and ALIVE out); the front made it and frees it after the group. */
-  iso_bus_end* end;
+  /* The control link, which the group dials (step 4: the pool process,
+   * before its sandbox) and the front listens on: ipc://DIR/...ctl, or
+   * inproc:// while the group runs in the front. Read during
+   * pool__group_new only. */
+  const char* ctl_url;
 } pool_group_opts;
 
-/* pool__group_new: constructor; a group with no worker thread yet, and
- * its watchdog thread started. Returns 0 and *out, or ISO_ENOMEM.
- * pool__group_stop: ends its watchdog thread and frees the records left
- * on its end of the channel (the channel may be freed after it).
- * pool__group_free: destructor (stops it first), once every worker
- * thread of the group has been freed (none abandoned). Both accept NULL.
- * Thread: the controlling thread. */
-int pool__group_new(const pool_group_opts* o, pool_group** out);
+/* pool__group_new: constructor; a group with no worker thread yet, its
+ * end of the control link dialed (its head and bounds: iso_link_head,
+ * POOL_CTL_MAX_MSG) and its watchdog thread started. Returns 0 and *out,
+ * or an error of iso_link_new (nobody listens at ctl_url: ISO_ECONNECT)
+ * or ISO_ENOMEM, with err saying why. pool__group_stop: ends its
+ * watchdog thread and closes its end of the link (what the front sent
+ * and nobody read is dropped). pool__group_free: destructor (stops it
+ * first), once every worker thread of the group has been freed (none
+ * abandoned). Both accept NULL. Thread: the controlling thread. */
+int pool__group_new(const pool_group_opts* o,
+                    pool_group** out,
+                    char* err,
+                    size_t errlen);
 void pool__group_stop(pool_group* g);
 void pool__group_free(pool_group* g);
 

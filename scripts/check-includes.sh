@@ -62,6 +62,8 @@ bench/link_bench.c nng/* its baseline is the bare NNG PAIR1 round trip, inproc a
 tests/test_metrics.c metrics.h builds pool/metrics.c from source, alone (no V8, no rest of pool)
 tests/test_super.c super.h builds pool/super.c and log.c from source (no V8, no rest of pool)
 tests/test_pool_link.c pool_private.h plays the worker side against the real front, through pool__runners
+tests/test_pool_ctl.c pool_private.h stalls the watchdog of the workers group and feeds the front end of the control link what no group sends
+tests/test_pool_ctl.c group_private.h holds the rt_lock of a runner, which stalls the watchdog of its group as a wedged pool process would
 tests/test_registry.c ops_private.h checks the tables ops/ shares inside (errno to class, the codes of the path normaliser) row by row
 '
 
@@ -256,6 +258,7 @@ self_test() {
   : >"$t/pool/iso_pool.h"
   : >"$t/pool/metrics.h"
   : >"$t/pool/super.h"
+  : >"$t/pool/group_private.h"
   printf '%s\n' "$EXCEPTIONS" | while read -r file hdr _; do
     if [ -n "$file" ]; then
       mkdir -p "$t/$(dirname "$file")"

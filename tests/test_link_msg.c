@@ -180,6 +180,14 @@ static int make_samples(sample* s) {
       ISO_LINK_FRONT_OPS,
       {ISO_LINK_OP_RESULT,
        .u.op_result = {.promise = 1, .err = 2, .result = B(&g_errmsg)}}};
+  s[n++] = (sample){
+      ISO_LINK_FRONT_CTL,
+      {ISO_LINK_HALT, .u.halt = {.worker = 3, .deadline_ns = 987654321ull}}};
+  s[n++] = (sample){ISO_LINK_FRONT_CTL,
+                    {ISO_LINK_HALT, .u.halt = {.worker = UINT32_MAX}}};
+  s[n++] = (sample){ISO_LINK_GROUP_CTL,
+                    {ISO_LINK_WEDGED, .u.wedged = {.worker = 3}}};
+  s[n++] = (sample){ISO_LINK_GROUP_CTL, {ISO_LINK_ALIVE}};
   return n;
 }
 
@@ -210,7 +218,7 @@ static int bytes_eq(iso_bytes a, iso_bytes b) {
 static void t_round_trip_every_kind(void) {
   sample s[32];
   int n = make_samples(s);
-  int kinds_seen[64] = {0};
+  int kinds_seen[256] = {0};
   for (int i = 0; i < n; i++) {
     iso_buf m = link_msg(NULL);
     size_t start = m.len;
@@ -555,6 +563,31 @@ static const refusal k_refusals[] = {
     {"op_error_not_text", ISO_LINK_FRONT_OPS,
      "H:96|J:48|J:1|J:1|J:1|J:2|H:c4 01 ff",
      "an op error's result is its message"},
+    /* the control link: what the front reads from a pool process's
+     * watchdog, and what it sends there */
+    {"halt_on_group_link", ISO_LINK_GROUP_CTL, "J:[64, 1, 0]",
+     "a HALT record, which a pool process's control link does not carry"},
+    {"wedged_on_front_link", ISO_LINK_FRONT_CTL, "J:[80, 1]",
+     "a WEDGED record, which the front's control link does not carry"},
+    {"alive_on_jobs_link", ISO_LINK_WORKER_JOBS, "J:[81]",
+     "an ALIVE record, which a worker's jobs link"},
+    {"done_on_group_link", ISO_LINK_GROUP_CTL,
+     "H:99|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 80|H:c0",
+     "a DONE record, which a pool process's control link"},
+    {"unknown_ctl_kind", ISO_LINK_GROUP_CTL, "J:[82]", "unknown kind 82"},
+    {"alive_with_field", ISO_LINK_GROUP_CTL, "J:[81, 1]",
+     "(ALIVE): 1 fields, not 0"},
+    {"wedged_no_worker", ISO_LINK_GROUP_CTL, "J:[80]",
+     "(WEDGED): 0 fields, not 1"},
+    {"wedged_worker_negative", ISO_LINK_GROUP_CTL, "J:[80, -1]",
+     "'worker' must be an unsigned integer"},
+    {"wedged_worker_past_32_bits", ISO_LINK_GROUP_CTL, "J:[80, 4294967296]",
+     "'worker' 4294967296 is out of its bounds"},
+    {"wedged_worker_str", ISO_LINK_GROUP_CTL, "J:[80, \"0\"]",
+     "'worker' must be an unsigned integer"},
+    {"halt_deadline_float", ISO_LINK_FRONT_CTL, "J:[64, 1, 1.5]",
+     "(HALT): 'deadline_ns' must be an unsigned integer"},
+    {"alive_then_garbage", ISO_LINK_GROUP_CTL, "J:[81]|H:c1", "record 2"},
 };
 
 static void run_refusal(const void* row) {
@@ -714,8 +747,8 @@ static void t_any_bytes(void) {
   int n = make_samples(s);
   static const iso_link_chan chans[] = {
       ISO_LINK_FRONT_JOBS, ISO_LINK_WORKER_JOBS, ISO_LINK_WORKER_OPS,
-      ISO_LINK_FRONT_OPS};
-  for (int c = 0; c < 4; c++) {
+      ISO_LINK_FRONT_OPS,  ISO_LINK_FRONT_CTL,   ISO_LINK_GROUP_CTL};
+  for (int c = 0; c < 6; c++) {
     iso_buf m = link_msg(NULL);
     for (int i = 0; i < n; i++) {
       if (s[i].chan == chans[c]) {
