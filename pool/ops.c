@@ -38,6 +38,9 @@
 
 #define DEFAULT_OP_THREADS 2
 
+/* An op thread's buffer of OP_RESULT records is kept up to this. */
+#define OUT_KEPT ((size_t)1 << 20)
+
 /* ---- the permission sets sent to each worker ---- */
 
 uint32_t pool__perm_id(pool_worker* w, iso_perms* perms, int* send) {
@@ -116,10 +119,9 @@ static pool_worker* route_of(iso_pool* pool, uint64_t route) {
  * worker its route names, in as few messages as the link's bound allows
  * (one, but for results of hundreds of MiB); dropped when that worker is
  * gone. */
-static void send_back(iso_pool* pool, iso_op_batch* b) {
-  uint8_t small[4096];
-  iso_buf out;
-  iso_buf_init_with(&out, small, sizeof small);
+static void send_back(iso_pool* pool, iso_op_batch* b, iso_buf* buf) {
+  iso_buf out = *buf; /* the op thread's, kept for its next batch */
+  iso_buf_reset(&out);
   size_t head_len;
   iso_link_head(&head_len);
   size_t limit = POOL_OPS_LINK_MAX - head_len;
@@ -162,19 +164,25 @@ static void send_back(iso_pool* pool, iso_op_batch* b) {
     iso_link_send(w->ops, out.data, out.len); /* closing: dropped */
   }
   pool__mutex_unlock(&pool->routes_lock);
-  iso_buf_close(&out);
+  if (out.cap > OUT_KEPT) { /* one huge batch's room is not kept */
+    iso_buf_close(&out);
+  }
+  *buf = out;
 }
 
 static void* op_thread_main(void* arg) {
   iso_pool* pool = arg;
   pthread_setname_np(pthread_self(), "isopool-op");
+  iso_buf out;
+  iso_buf_init(&out);
   void* item;
   while (iso_queue_recv(pool->opq, &item) == 0) {
     iso_op_batch* b = item;
     iso_op_batch_run(b);
-    send_back(pool, b);
+    send_back(pool, b, &out);
     iso_op_batch_free(b);
   }
+  iso_buf_close(&out);
   return NULL;
 }
 
@@ -200,10 +208,18 @@ void pool__ops_msg_cb(const uint8_t* data, size_t len, void* arg) {
   }
   b->route = w->route;
   int rc;
+  /* the records of a batch mostly share one set: resolved once each run
+   * of the same id */
+  uint32_t last_id = 0;
+  const iso_perms* perms = NULL;
   pthread_mutex_lock(&w->perm_lock);
   while ((rc = iso_link_rd_next(&rd, &rec, err, sizeof err)) == 1) {
     const iso_link_op* o = &rec.u.op;
-    const iso_perms* perms = pool__perm_resolve(w, o->perm_id);
+    if (perms == NULL || o->perm_id != last_id) {
+      iso_perms_unref(perms);
+      perms = pool__perm_resolve(w, o->perm_id);
+      last_id = o->perm_id;
+    }
     iso_op_caller caller = {.realm = o->realm,
                             .tag = o->tag,
                             .perms = perms,
@@ -212,9 +228,9 @@ void pool__ops_msg_cb(const uint8_t* data, size_t len, void* arg) {
                          o->args.len) != 0) {
       abort(); /* likewise */
     }
-    iso_perms_unref(perms);
   }
   pthread_mutex_unlock(&w->perm_lock);
+  iso_perms_unref(perms);
   if (rc < 0) {
     pool__worker_bad(w, "%s", err);
     iso_op_batch_free(b);
