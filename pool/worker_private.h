@@ -52,10 +52,11 @@ struct pool_runner {
   /* records for the front, sent in one message per loop iteration
    * (pool__runner_send) */
   iso_buf out;
-  size_t out_max;    /* the jobs link's bound, less its header */
-  iso_buf reply;     /* a task's reply map being made, kept for reuse */
-  pool_task* active; /* the tasks started, sorted by deadline */
-  pool_task* spare;  /* finished tasks kept for reuse */
+  size_t out_max;         /* the jobs link's bound, less its header */
+  iso_buf reply;          /* a task's reply map being made, kept for reuse */
+  pool_task* active;      /* the tasks started, sorted by deadline */
+  pool_task* active_last; /* its last (NULL: none) */
+  pool_task* spare;       /* finished tasks kept for reuse */
   int nspare;
   /* per slot, the generation a CANCEL record named (its TASK may come
    * after it) */

@@ -371,6 +371,15 @@ static iso_perms* perms_of(pool_runner* w, const iso_link_task* rec) {
 
 static void active_insert(pool_runner* w, pool_task* t) {
   uint64_t d = t->deadline_ns;
+  pool_task* last = w->active_last;
+  if (last != NULL && d != 0 && last->deadline_ns != 0 &&
+      last->deadline_ns <= d) {
+    /* the usual case: jobs come in the order of their deadlines */
+    t->anext = NULL;
+    last->anext = t;
+    w->active_last = t;
+    return;
+  }
   pool_task** pp = &w->active;
   while (*pp != NULL &&
          (d == 0 || ((*pp)->deadline_ns != 0 && (*pp)->deadline_ns <= d))) {
@@ -378,6 +387,9 @@ static void active_insert(pool_runner* w, pool_task* t) {
   }
   t->anext = *pp;
   *pp = t;
+  if (t->anext == NULL) {
+    w->active_last = t;
+  }
 }
 
 /* Starts t in its realm; returns 0 or why not. */
@@ -641,13 +653,18 @@ int pool__tasks_finish(pool_runner* w) {
   assert(pool__on_worker(w));
   int any = 0;
   pool_task** pp = &w->active;
+  pool_task* prev = NULL;
   while (*pp != NULL) {
     pool_task* t = *pp;
     if (t->settled) {
       *pp = t->anext;
+      if (w->active_last == t) {
+        w->active_last = prev;
+      }
       finish_task(w, t, 0);
       any = 1;
     } else {
+      prev = t;
       pp = &t->anext;
     }
   }
@@ -656,6 +673,7 @@ int pool__tasks_finish(pool_runner* w) {
 
 void pool__tasks_stop(pool_runner* w) {
   assert(pool__on_worker(w));
+  w->active_last = NULL;
   while (w->active != NULL) {
     pool_task* t = w->active;
     w->active = t->anext;
