@@ -667,6 +667,9 @@ int main(int argc, char** argv) {
   if (strcmp(argv[1], "serve") == 0) {
     return cmd_serve(argc - 1, argv + 1);
   }
+  if (strcmp(argv[1], "pool-process") == 0) { /* internal: serve's children */
+    return iso_pool_process_main(argc - 1, argv + 1);
+  }
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     fputs(kUsage, stdout);
     return 0;

@@ -25,7 +25,11 @@
  * are the link's (HALT in; WEDGED and ALIVE out), bytes that step 4
  * carries between a pool process and the front unchanged; the group
  * trusts the front, but a message that does not decode is logged and
- * dropped, never used.
+ * dropped, never used. In a pool process (proc.c) the group is made
+ * held: each runner makes its runtime and waits (pool__group_wait_released)
+ * before its READY, so no job runs before the process has sealed its
+ * sandbox (pool__group_release); and the control link's PEER_GONE is
+ * passed on (gone_cb), which ends the process.
  *
  * It reads only the worker side: the runners (under the group's lock,
  * which keeps them from being freed: a runner leaves the group before it
@@ -65,6 +69,8 @@ struct pool_group {
   pthread_mutex_t lock; /* the watch array and each one's cancels */
   pool_watch* watch;
   int n, cap;
+  int held; /* under lock; released signals `released` */
+  pthread_cond_t released;
 };
 
 /* Called with the lock. */
@@ -219,6 +225,14 @@ static void* watchdog_main(void* arg) {
   return NULL;
 }
 
+/* The front's end went: told to the owner (a pool process ends). */
+static void ctl_event_cb(iso_link* link, iso_link_event ev, void* arg) {
+  pool_group* g = arg;
+  if (ev == ISO_LINK_PEER_GONE && g->o.gone_cb != NULL) {
+    g->o.gone_cb(g->o.gone_arg);
+  }
+}
+
 int pool__group_new(const pool_group_opts* o,
                     pool_group** out,
                     char* err,
@@ -240,9 +254,14 @@ int pool__group_new(const pool_group_opts* o,
       .max_queued = POOL_CTL_MAX_QUEUED,
       .head = head,
       .head_len = hl,
+      .event_cb = ctl_event_cb,
+      .arg = g,
   };
+  g->held = o->held;
+  pthread_cond_init(&g->released, NULL);
   int rc = iso_link_new(&lo, &g->ctl, err, errlen);
   if (rc != 0) {
+    pthread_cond_destroy(&g->released);
     free(g);
     return rc;
   }
@@ -251,6 +270,7 @@ int pool__group_new(const pool_group_opts* o,
     snprintf(err, errlen, "cannot create the workers' watchdog thread");
     iso_link_free(g->ctl);
     pthread_mutex_destroy(&g->lock);
+    pthread_cond_destroy(&g->released);
     free(g);
     return ISO_ENOMEM;
   }
@@ -280,7 +300,23 @@ void pool__group_free(pool_group* g) {
   pool__group_stop(g);
   free(g->watch);
   pthread_mutex_destroy(&g->lock);
+  pthread_cond_destroy(&g->released);
   free(g);
+}
+
+void pool__group_release(pool_group* g) {
+  pthread_mutex_lock(&g->lock);
+  g->held = 0;
+  pthread_cond_broadcast(&g->released);
+  pthread_mutex_unlock(&g->lock);
+}
+
+void pool__group_wait_released(pool_group* g) {
+  pthread_mutex_lock(&g->lock);
+  while (g->held) {
+    pthread_cond_wait(&g->released, &g->lock);
+  }
+  pthread_mutex_unlock(&g->lock);
 }
 
 int pool__group_join(pool_group* g, pool_runner* r, int id, uint32_t nslots) {

@@ -35,4 +35,8 @@ void pool__group_leave(pool_group* g, pool_runner* r);
  * watchdog no longer looks for it. Thread: r's. */
 void pool__group_uncancel(pool_group* g, pool_runner* r, uint64_t deadline_ns);
 
+/* pool__group_wait_released: returns once g is not held (pool_group_opts
+ * held, pool__group_release). Thread: a runner's. */
+void pool__group_wait_released(pool_group* g);
+
 #endif /* ISO_POOL_GROUP_PRIVATE_H */

@@ -102,6 +102,15 @@ void iso_pool_log(iso_pool* pool, const char* level, const char* msg);
 /* iso_pool_free: destructor, after iso_pool_shutdown. Accepts NULL. */
 void iso_pool_free(iso_pool* pool);
 
+/* iso_pool_process_main: `isopool pool-process` (internal: the front's
+ * supervisor starts it; pool/pool_proc.h has its command line, from argv[0],
+ * the subcommand): a pool process, the front's worker threads in a
+ * sandboxed process of their own. It ends with _exit once its front is
+ * gone or has stopped its workers; it returns only an exit status for a
+ * command line it refused (2) or a start that failed before any thread
+ * ran. Thread: the process's main, its only one. */
+int iso_pool_process_main(int argc, char** argv);
+
 #ifdef __cplusplus
 }
 #endif

@@ -315,6 +315,7 @@ static void* runner_main(void* arg) {
 #endif
   uv_loop_init(&w->loop);
   int rc = rt_new(w);
+  pool__group_wait_released(w->group); /* a pool process seals first */
   put_ready(w, rc);
   if (rc != 0) {
     pool__runner_send(w);

@@ -42,6 +42,15 @@ typedef struct pool_group_opts {
    * inproc:// while the group runs in the front. Read during
    * pool__group_new only. */
   const char* ctl_url;
+  /* gone_cb: the front's end of the control link went (it closed it, or
+   * died): a pool process then ends. Thread: an NNG thread; it must only
+   * wake its owner. NULL: not told. */
+  void (*gone_cb)(void* arg);
+  void* gone_arg;
+  /* held: 1: its worker threads wait, their runtimes made, before their
+   * READY record (before they read a job) until pool__group_release: a
+   * pool process seals its sandbox in between; 0: they do not wait. */
+  int held;
 } pool_group_opts;
 
 /* pool__group_new: constructor; a group with no worker thread yet, its
@@ -58,6 +67,11 @@ int pool__group_new(const pool_group_opts* o,
                     char* err,
                     size_t errlen);
 void pool__group_stop(pool_group* g);
+
+/* pool__group_release: a held group's worker threads go on (READY, then
+ * their jobs); once, or again to no effect. Thread: the controlling
+ * thread. */
+void pool__group_release(pool_group* g);
 void pool__group_free(pool_group* g);
 
 /* What a worker thread needs, all of it given at its start. */
@@ -110,8 +124,9 @@ int pool__runner_start(pool_group* g,
 /* pool__runner_join: waits for the thread to end (after its STOP record,
  * or a failed start) until `until_ns` (pool__now() time; 0: for ever).
  * Returns 0, or ISO_ETIMEDOUT when it did not end in time (JavaScript
- * that would not stop): it is then abandoned and must never be freed.
- * Thread: not r's. */
+ * that would not stop): unless a later call returns 0 (a pool process
+ * asks with until_ns now, which does not wait), it is then abandoned
+ * and must never be freed. Thread: not r's. */
 int pool__runner_join(pool_runner* r, uint64_t until_ns);
 
 /* pool__runner_free: destructor, once its thread ended (or never

@@ -45,7 +45,7 @@ ipc: codec common
 ops: codec common
 sandbox: common
 isolate: bootstrap ops codec common
-pool: isolate ops ipc codec common
+pool: isolate ops ipc sandbox codec common
 cli: pool isolate ops ipc codec common
 bench: pool isolate ops ipc codec common
 tests: pool sandbox isolate ops ipc codec common
@@ -61,6 +61,11 @@ bench/op_bench.c nng/* its baseline is the bare NNG inproc round trip, with noth
 bench/link_bench.c nng/* its baseline is the bare NNG PAIR1 round trip, inproc and ipc, with nothing of isopool around it
 tests/test_metrics.c metrics.h builds pool/metrics.c from source, alone (no V8, no rest of pool)
 tests/test_super.c super.h builds pool/super.c and log.c from source (no V8, no rest of pool)
+tests/test_pool_proc_args.c pool_proc.h builds pool/proc_args.c from source (no V8, no rest of pool)
+tests/test_pool_proc_args.c super.h the directory of the links bounds their names (POOL_IPC_PATH_MAX)
+tests/test_pool_proc.c pool_proc.h plays the front of a real pool process: writes its command line and names its links
+tests/test_pool_proc.c super.h spawns the pool process with the real supervisor, in a real directory of links
+tests/test_pool_proc.c worker.h the bounds of the links the front listens on (POOL_LINK_MAX, POOL_CTL_MAX_MSG)
 tests/test_pool_link.c pool_private.h plays the worker side against the real front, through pool__runners
 tests/test_pool_ctl.c pool_private.h stalls the watchdog of the workers group and feeds the front end of the control link what no group sends
 tests/test_pool_ctl.c group_private.h holds the rt_lock of a runner, which stalls the watchdog of its group as a wedged pool process would
@@ -259,6 +264,8 @@ self_test() {
   : >"$t/pool/metrics.h"
   : >"$t/pool/super.h"
   : >"$t/pool/group_private.h"
+  : >"$t/pool/pool_proc.h"
+  : >"$t/pool/worker.h"
   printf '%s\n' "$EXCEPTIONS" | while read -r file hdr _; do
     if [ -n "$file" ]; then
       mkdir -p "$t/$(dirname "$file")"

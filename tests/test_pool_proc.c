@@ -1,0 +1,661 @@
+/* test_pool_proc.c: the pool process (`isopool pool-process`, pool/proc.c)
+ * against a front played by the suite: the real binary, spawned by the
+ * real supervisor (pool/super.c) with the command line the front writes
+ * (pool/proc_args.c), dialling links the suite listens on in a real links'
+ * directory (ipc://), as docs/link.md says the front does.
+ *
+ * - alive_and_sandboxed: it dials, says ALIVE, each worker says READY; it
+ *   runs with no_new_privs and the seccomp filter (/proc/PID/status), its
+ *   RLIMIT_DATA from --process-max-mb, and logs its sandbox.
+ * - sandbox_probe: once sealed it cannot open a file outside its module
+ *   root (Landlock, where the kernel has it) nor make a socket (the
+ *   filter), but can open its module root (the test-only probe, on a
+ *   descriptor the supervisor hands it).
+ * - job: a TASK over a jobs link runs in the process and its DONE comes
+ *   back, with a sync op (isopool:env) answered from the process's own
+ *   environment under the job's permissions.
+ * - async_op: an async op goes to the front as an OP record on the ops
+ *   link; the front's OP_RESULT settles the job.
+ * - stop: a STOP to every worker: each says STATE stopped, and the
+ *   process exits 0 while its front still listens.
+ * - front_closes: the front closes the control link: the process exits,
+ *   within a bound, though its jobs links stay open.
+ * - front_killed: the front (a process of its own here) is SIGKILLed: the
+ *   pool process dies too (PR_SET_PDEATHSIG).
+ * - bad_command_line: a malformed command line is refused with exit
+ *   status 2 and a sentence naming the option; so is one without a
+ *   supervisor behind it.
+ *
+ * Not in the ASan tree: LSan cannot run in a sandboxed child. The command
+ * line's parser is test_pool_proc_args's, which is.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "iso_link.h"
+#include "pool_proc.h"
+#include "super.h"
+#include "support/proc.h"
+#include "support/tap.h"
+#include "worker.h"
+
+#define ISOPOOL ISO_BIN_DIR "/isopool"
+#define MAX_W 2
+#define MAX_MESSAGE ((size_t)1 << 20)
+
+/* ---- the suite's front ---- */
+
+typedef struct front {
+  pool_linkdir dir;
+  char mods[64];
+  char log[64];
+  int saved_stderr;
+  pool_super* s;
+  iso_link* ctl;
+  iso_link* jobs[MAX_W];
+  iso_link* ops[MAX_W];
+  int ids[MAX_W];
+  int n;
+  int pid;
+  pthread_mutex_t m;
+  /* what came, under m */
+  int alive, ctl_gone, bad;
+  int ready[MAX_W], ready_rc[MAX_W], stopped[MAX_W];
+  int ready_seccomp[MAX_W]; /* the process's Seccomp: as READY came */
+  int ndone, done_status;
+  char done_reply[1024];
+  int nops;
+  uint32_t op_promise, op_realm, op_tag;
+  int exited;
+  pool_super_exit ex;
+} front;
+
+static front F = {.m = PTHREAD_MUTEX_INITIALIZER};
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static long status_field(int pid, const char* name);
+
+static void on_exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
+  pthread_mutex_lock(&F.m);
+  F.exited++;
+  F.ex = *e;
+  pthread_mutex_unlock(&F.m);
+}
+
+static void ctl_msg_cb(const uint8_t* data, size_t len, void* arg) {
+  iso_link_rd rd;
+  iso_link_rec r;
+  char err[256];
+  int rc =
+      iso_link_rd_init(&rd, ISO_LINK_GROUP_CTL, data, len, err, sizeof err);
+  pthread_mutex_lock(&F.m);
+  while (rc == 0 && (rc = iso_link_rd_next(&rd, &r, err, sizeof err)) == 1) {
+    F.alive += r.kind == ISO_LINK_ALIVE;
+    rc = 0;
+  }
+  F.bad += rc < 0;
+  pthread_mutex_unlock(&F.m);
+}
+
+static void ctl_event_cb(iso_link* link, iso_link_event ev, void* arg) {
+  pthread_mutex_lock(&F.m);
+  F.ctl_gone += ev == ISO_LINK_PEER_GONE;
+  pthread_mutex_unlock(&F.m);
+}
+
+static void jobs_msg_cb(const uint8_t* data, size_t len, void* arg) {
+  int w = (int)(intptr_t)arg;
+  iso_link_rd rd;
+  iso_link_rec r;
+  char err[256];
+  int rc =
+      iso_link_rd_init(&rd, ISO_LINK_WORKER_JOBS, data, len, err, sizeof err);
+  pthread_mutex_lock(&F.m);
+  while (rc == 0 && (rc = iso_link_rd_next(&rd, &r, err, sizeof err)) == 1) {
+    rc = 0;
+    if (r.kind == ISO_LINK_READY) {
+      F.ready_seccomp[w] = (int)status_field(F.pid, "Seccomp");
+      F.ready[w] = 1;
+      F.ready_rc[w] = (int)r.u.ready.rc;
+    } else if (r.kind == ISO_LINK_STATE &&
+               r.u.state.state == ISO_LINK_W_STOPPED) {
+      F.stopped[w] = 1;
+    } else if (r.kind == ISO_LINK_DONE) {
+      F.ndone++;
+      F.done_status = (int)r.u.done.status;
+      size_t n = r.u.done.reply.len < sizeof F.done_reply - 1
+                     ? r.u.done.reply.len
+                     : sizeof F.done_reply - 1;
+      memcpy(F.done_reply, r.u.done.reply.data, n);
+      F.done_reply[n] = '\0'; /* msgpack: its strings are searchable */
+      for (size_t i = 0; i < n; i++) {
+        F.done_reply[i] = F.done_reply[i] ? F.done_reply[i] : ' ';
+      }
+    }
+  }
+  F.bad += rc < 0;
+  pthread_mutex_unlock(&F.m);
+}
+
+static void ops_msg_cb(const uint8_t* data, size_t len, void* arg) {
+  iso_link_rd rd;
+  iso_link_rec r;
+  char err[256];
+  int rc =
+      iso_link_rd_init(&rd, ISO_LINK_WORKER_OPS, data, len, err, sizeof err);
+  pthread_mutex_lock(&F.m);
+  while (rc == 0 && (rc = iso_link_rd_next(&rd, &r, err, sizeof err)) == 1) {
+    rc = 0;
+    F.nops++;
+    F.op_promise = r.u.op.promise;
+    F.op_realm = r.u.op.realm;
+    F.op_tag = r.u.op.tag;
+  }
+  F.bad += rc < 0;
+  pthread_mutex_unlock(&F.m);
+}
+
+/* Reads one int of F under its lock. */
+static int get(const int* field) {
+  pthread_mutex_lock(&F.m);
+  int v = *field;
+  pthread_mutex_unlock(&F.m);
+  return v;
+}
+
+/* Waits until *field >= want, or ms (scaled) passed; returns *field. */
+static int wait_for(const int* field, int want, int ms) {
+  int64_t end = now_ms() + (int64_t)(ms * iso_test_scale());
+  int v;
+  while ((v = get(field)) < want && now_ms() < end) {
+    sleep_ms(5);
+  }
+  return v;
+}
+
+static int listen_on(pool_proc_link kind,
+                     int w,
+                     iso_link_msg_cb cb,
+                     iso_link** out) {
+  char url[POOL_IPC_PATH_MAX + 8];
+  CHECK_EQ(pool__proc_link_url(F.dir.path, 1, 0, kind, w >= 0 ? F.ids[w] : 0,
+                               url, sizeof url),
+           0);
+  size_t hl;
+  const uint8_t* head = iso_link_head(&hl);
+  size_t max = kind == POOL_PROC_CTL    ? POOL_CTL_MAX_MSG
+               : kind == POOL_PROC_JOBS ? POOL_LINK_MAX(MAX_MESSAGE)
+                                        : POOL_OPS_LINK_MAX;
+  iso_link_opts o = {
+      .url = url,
+      .listen = 1,
+      .max_recv = max,
+      .max_send = max,
+      .head = head,
+      .head_len = hl,
+      .msg_cb = cb,
+      .event_cb = kind == POOL_PROC_CTL ? ctl_event_cb : NULL,
+      .arg = (void*)(intptr_t)w,
+  };
+  char err[256] = "";
+  int rc = iso_link_new(&o, out, err, sizeof err);
+  if (rc != 0) {
+    fprintf(stderr, "  %s\n", err);
+  }
+  CHECK_EQ(rc, 0);
+  return rc;
+}
+
+/* The process's command line for F, as the front writes it. */
+static pool_proc_args args_of(void) {
+  pool_proc_args a = {
+      .linkdir = F.dir.path,
+      .proc = 1,
+      .gen = 0,
+      .nworkers = F.n,
+      .modules = F.mods,
+      .heap_mb = 64,
+      .process_max_mb = 1024,
+      .max_message = MAX_MESSAGE,
+      .nslots = 4,
+      .nperms = 8,
+      .log_level = "debug",
+      .log_format = "text",
+      .probe_fd = -1,
+  };
+  memcpy(a.workers, F.ids, sizeof F.ids);
+  return a;
+}
+
+/* The front's files: its directory of links, the module root, its log
+ * (this case's stderr from now on), for n workers (numbered 7, 8: the
+ * front's numbers, not the process's). No thread yet. */
+static void front_files(int n) {
+  char err[256] = "";
+  CHECK_EQ(pool__linkdir_init(&F.dir, err, sizeof err), 0);
+  snprintf(F.mods, sizeof F.mods, "/tmp/isopool-mods-XXXXXX");
+  CHECK(mkdtemp(F.mods) != NULL);
+  snprintf(F.log, sizeof F.log, "/tmp/isopool-proc-log-XXXXXX");
+  int fd = mkstemp(F.log);
+  CHECK(fd >= 0);
+  /* the process logs to the front's stderr: this case's, into F.log */
+  fflush(stderr);
+  F.saved_stderr = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  close(fd);
+  F.n = n;
+  for (int i = 0; i < n; i++) {
+    F.ids[i] = 7 + i;
+  }
+}
+
+/* The front's links and its supervisor; no process yet. */
+static void front_listen(void) {
+  int n = F.n;
+  listen_on(POOL_PROC_CTL, -1, ctl_msg_cb, &F.ctl);
+  for (int i = 0; i < n; i++) {
+    listen_on(POOL_PROC_JOBS, i, jobs_msg_cb, &F.jobs[i]);
+    listen_on(POOL_PROC_OPS, i, ops_msg_cb, &F.ops[i]);
+  }
+  pool_super_opts so = {.log = pool__logger_of("debug", "text"),
+                        .exit_cb = on_exit_cb};
+  CHECK_EQ(pool__super_new(&so, &F.s), 0);
+}
+
+static void front_open(int n) {
+  front_files(n);
+  front_listen();
+}
+
+/* Spawns the pool process with a (its command line) and env. */
+static int front_spawn(const pool_proc_args* a,
+                       const char* const* env,
+                       const int* fds,
+                       int nfds) {
+  char** argv = NULL;
+  char err[256] = "";
+  CHECK_EQ(pool__proc_argv_new(a, &argv, err, sizeof err), 0);
+  pool_super_spawn sp = {
+      .path = ISOPOOL,
+      .argv = (const char* const*)argv,
+      .env = env,
+      .fds = fds,
+      .nfds = nfds,
+  };
+  int rc = pool__super_spawn(F.s, &sp, &F.pid);
+  pool__proc_argv_free(argv);
+  CHECK_EQ(rc, 0);
+  return rc;
+}
+
+/* Waits for ALIVE and every worker's READY. */
+static void wait_started(void) {
+  CHECK(wait_for(&F.alive, 1, 10000) >= 1);
+  for (int i = 0; i < F.n; i++) {
+    CHECK_EQ(wait_for(&F.ready[i], 1, 10000), 1);
+    CHECK_EQ(get(&F.ready_rc[i]), 0);
+    CHECK_EQ(get(&F.ready_seccomp[i]), 2); /* no job before the seal */
+  }
+}
+
+/* The process's log so far (the case's stderr); a static buffer. */
+static const char* log_text(void) {
+  static char buf[16384];
+  fflush(stderr);
+  int fd = open(F.log, O_RDONLY);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  buf[n > 0 ? n : 0] = '\0';
+  if (fd >= 0) {
+    close(fd);
+  }
+  return buf;
+}
+
+/* Removes the front's files, shows the log on a failure. */
+static void front_files_close(void) {
+  pool__linkdir_close(&F.dir);
+  const char* text = log_text();
+  fflush(stderr);
+  dup2(F.saved_stderr, STDERR_FILENO);
+  close(F.saved_stderr);
+  if (iso_test_failed) {
+    fprintf(stderr, "  the log:\n%s\n", text);
+  }
+  unlink(F.log);
+  rmdir(F.mods);
+}
+
+/* Kills what is left, frees the front and its files. */
+static void front_close(void) {
+  pool__super_free(F.s); /* kills the process if it still runs */
+  iso_link_free(F.ctl);
+  for (int i = 0; i < F.n; i++) {
+    iso_link_free(F.jobs[i]);
+    iso_link_free(F.ops[i]);
+  }
+  front_files_close();
+}
+
+/* "Name:\tvalue" of /proc/PID/status, or -1. */
+static long status_field(int pid, const char* name) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  FILE* f = fopen(path, "r");
+  long v = -1;
+  size_t n = strlen(name);
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    if (strncmp(line, name, n) == 0 && line[n] == ':') {
+      v = strtol(line + n + 1, NULL, 10);
+      break;
+    }
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  return v;
+}
+
+/* The soft "Max data size" of /proc/PID/limits in bytes, or -1. */
+static long long data_limit(int pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/limits", pid);
+  FILE* f = fopen(path, "r");
+  long long v = -1;
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    if (strncmp(line, "Max data size", 13) == 0) {
+      v = strtoll(line + 13, NULL, 10);
+      break;
+    }
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  return v;
+}
+
+static int kernel_landlock_abi(void) {
+  long v = syscall(SYS_landlock_create_ruleset, NULL, 0, 1UL);
+  return v > 0 ? (int)v : 0;
+}
+
+/* ---- the cases ---- */
+
+static void t_alive_and_sandboxed(void) {
+  front_open(2);
+  pool_proc_args a = args_of();
+  front_spawn(&a, NULL, NULL, 0);
+  wait_started();
+  CHECK_EQ(status_field(F.pid, "NoNewPrivs"), 1);
+  CHECK_EQ(status_field(F.pid, "Seccomp"), 2);
+  CHECK_EQ(data_limit(F.pid), 1024LL << 20);
+  /* it keeps saying ALIVE (every POOL_ALIVE_MS) */
+  int alive = get(&F.alive);
+  CHECK(wait_for(&F.alive, alive + 2, 2000) >= alive + 2);
+  const char* log = log_text();
+  CHECK_CONTAINS(log, "pool process 1.0");
+  CHECK_CONTAINS(log, "2 workers, sandboxed: ");
+  CHECK_CONTAINS(log, "no_new_privs");
+  CHECK_CONTAINS(log, "seccomp: ");
+  CHECK_EQ(get(&F.bad), 0);
+  CHECK_EQ(get(&F.exited), 0);
+  front_close();
+}
+
+static void t_sandbox_probe(void) {
+  front_open(1);
+  int p[2];
+  CHECK_EQ(pipe(p), 0);
+  pool_proc_args a = args_of();
+  a.probe_fd = p[1];
+  const char* env[] = {"ISOPOOL_TEST_FAULTS=1", NULL};
+  front_spawn(&a, env, &p[1], 1);
+  close(p[1]);
+  char line[256] = "";
+  ssize_t n = 0, got;
+  while (n < (ssize_t)sizeof line - 1 &&
+         (got = read(p[0], line + n, sizeof line - 1 - (size_t)n)) > 0) {
+    n += got; /* until the process closes it */
+  }
+  line[n > 0 ? n : 0] = '\0';
+  close(p[0]);
+  char want[256];
+  int denied = kernel_landlock_abi() > 0 ? EACCES : 0;
+  snprintf(want, sizeof want, "root=0 outside=%d parent=%d socket=%d\n", denied,
+           denied, EPERM);
+  CHECK_STR(line, want);
+  wait_started(); /* and it goes on */
+  front_close();
+}
+
+/* Sends one TASK (an eval of source) to worker w. */
+static void send_task(int w, const char* source, const char* env_name) {
+  iso_buf perms;
+  iso_buf_init(&perms);
+  iso_str items[1] = {iso_str_of(env_name)};
+  iso_perm_req req = {.present = 1};
+  if (env_name != NULL) {
+    req.env = (iso_perm_list){.ask = ISO_PERM_ASK_LIST, .n = 1, .items = items};
+  }
+  CHECK_EQ(iso_link_put_perms(&perms, &req), 0);
+  static const uint8_t kNoArgs[] = {0x90};
+  uint64_t now = mono_ns();
+  iso_link_rec r = {
+      .kind = ISO_LINK_TASK,
+      .u.task = {.slot = 0,
+                 .gen = 1,
+                 .kind = ISO_JOB_EVAL,
+                 .source = iso_str_of(source),
+                 .args = {kNoArgs, sizeof kNoArgs},
+                 .deadline_ns = now + 20000000000ull,
+                 .sid = 1,
+                 .perm_id = POOL_PERM_ID(0, 1),
+                 .perms = {perms.data, perms.len},
+                 .received_ns = now,
+                 .timeout_ms = 20000},
+  };
+  CHECK_EQ(iso_link_send_rec(F.jobs[w], &r), 0);
+  iso_buf_close(&perms);
+}
+
+static void t_job(void) {
+  front_open(1);
+  pool_proc_args a = args_of();
+  const char* env[] = {"ISO_T_PROC=from-the-front", NULL};
+  front_spawn(&a, env, NULL, 0);
+  wait_started();
+  send_task(0,
+            "import { get } from 'isopool:env';\n"
+            "export default 'pp:' + get('ISO_T_PROC') + ':' + (40 + 2);\n",
+            "ISO_T_PROC");
+  CHECK_EQ(wait_for(&F.ndone, 1, 10000), 1);
+  pthread_mutex_lock(&F.m);
+  CHECK_EQ(F.done_status, ISO_STATUS_FULFILLED);
+  CHECK_CONTAINS(F.done_reply, "pp:from-the-front:42");
+  pthread_mutex_unlock(&F.m);
+  CHECK_EQ(get(&F.bad), 0);
+  front_close();
+}
+
+static void t_async_op(void) {
+  front_open(1);
+  pool_proc_args a = args_of();
+  front_spawn(&a, NULL, NULL, 0);
+  wait_started();
+  /* isopool:kv runs in the front: here, the suite answers the OP */
+  send_task(0,
+            "import * as kv from 'isopool:kv';\n"
+            "export default 'kv:' + (await kv.get('k'));\n",
+            NULL);
+  CHECK_EQ(wait_for(&F.nops, 1, 10000), 1);
+  CHECK_EQ(get(&F.ndone), 0);
+  static const uint8_t kValue[] = {0xa3, 'v', 'a', 'l'}; /* "val" */
+  pthread_mutex_lock(&F.m);
+  iso_link_rec r = {
+      .kind = ISO_LINK_OP_RESULT,
+      .u.op_result = {.promise = F.op_promise,
+                      .realm = F.op_realm,
+                      .tag = F.op_tag,
+                      .result = {kValue, sizeof kValue}},
+  };
+  pthread_mutex_unlock(&F.m);
+  CHECK_EQ(iso_link_send_rec(F.ops[0], &r), 0);
+  CHECK_EQ(wait_for(&F.ndone, 1, 10000), 1);
+  pthread_mutex_lock(&F.m);
+  CHECK_EQ(F.done_status, ISO_STATUS_FULFILLED);
+  CHECK_CONTAINS(F.done_reply, "kv:val");
+  pthread_mutex_unlock(&F.m);
+  front_close();
+}
+
+static void t_stop(void) {
+  front_open(2);
+  pool_proc_args a = args_of();
+  front_spawn(&a, NULL, NULL, 0);
+  wait_started();
+  iso_link_rec stop = {.kind = ISO_LINK_STOP};
+  for (int i = 0; i < F.n; i++) {
+    CHECK_EQ(iso_link_send_rec(F.jobs[i], &stop), 0);
+  }
+  for (int i = 0; i < F.n; i++) {
+    CHECK_EQ(wait_for(&F.stopped[i], 1, 5000), 1);
+  }
+  CHECK_EQ(wait_for(&F.exited, 1, 5000), 1);
+  pthread_mutex_lock(&F.m);
+  CHECK_EQ(F.ex.pid, F.pid);
+  CHECK_EQ(F.ex.status, 0);
+  CHECK_EQ(F.ex.signal, 0);
+  pthread_mutex_unlock(&F.m);
+  CHECK_EQ(get(&F.ctl_gone), 1); /* it closed its end as it went */
+  front_close();
+}
+
+static void t_front_closes(void) {
+  front_open(1);
+  pool_proc_args a = args_of();
+  front_spawn(&a, NULL, NULL, 0);
+  wait_started();
+  int64_t t0 = now_ms();
+  iso_link_free(F.ctl); /* its jobs and ops links stay */
+  F.ctl = NULL;
+  CHECK_EQ(wait_for(&F.exited, 1, 5000), 1);
+  int64_t took = now_ms() - t0;
+  /* POOL_PROC_STOP_MS for its worker, which had no STOP, and the rest */
+  CHECK(took < (int64_t)((POOL_PROC_STOP_MS + 1500) * iso_test_scale()));
+  pthread_mutex_lock(&F.m);
+  CHECK_EQ(F.ex.status, 0);
+  CHECK_EQ(F.ex.signal, 0);
+  pthread_mutex_unlock(&F.m);
+  CHECK_CONTAINS(log_text(), "the front went");
+  front_close();
+}
+
+static void t_front_killed(void) {
+  /* the pool process is reparented to this process, which can then wait */
+  CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  int p[2];
+  CHECK_EQ(pipe(p), 0);
+  front_files(1); /* here: this process removes them */
+  pid_t fr = fork();
+  if (fr == 0) {
+    close(p[0]);
+    front_listen();
+    pool_proc_args a = args_of();
+    front_spawn(&a, NULL, NULL, 0);
+    wait_started();
+    int ok = !iso_test_failed;
+    if (write(p[1], &F.pid, sizeof F.pid) != (ssize_t)sizeof F.pid || !ok) {
+      _exit(1);
+    }
+    pause();
+    _exit(0);
+  }
+  close(p[1]);
+  int child = 0;
+  CHECK_EQ(read(p[0], &child, sizeof child), (ssize_t)sizeof child);
+  close(p[0]);
+  CHECK(child > 0);
+  if (child <= 0) {
+    kill(fr, SIGKILL);
+    waitpid(fr, NULL, 0);
+    front_files_close();
+    return;
+  }
+  CHECK_EQ(status_field(child, "Seccomp"), 2);
+  CHECK_EQ(kill(fr, SIGKILL), 0);
+  int st = 0;
+  CHECK_EQ(waitpid(fr, &st, 0), fr);
+  int64_t end = now_ms() + (int64_t)(10000 * iso_test_scale());
+  int rc = 0;
+  while ((rc = waitpid(child, &st, WNOHANG)) == 0 && now_ms() < end) {
+    sleep_ms(10);
+  }
+  CHECK_EQ(rc, child);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  front_files_close();
+}
+
+static void t_bad_command_line(void) {
+  front_open(1);
+  pool_proc_args a = args_of();
+  char** argv = NULL;
+  char err[256];
+  CHECK_EQ(pool__proc_argv_new(&a, &argv, err, sizeof err), 0);
+  /* its last value replaced by what no front writes */
+  int n = 0;
+  while (argv[n] != NULL) {
+    n++;
+  }
+  const char* bad[64];
+  memcpy(bad, argv, (size_t)n * sizeof *bad);
+  bad[n] = "--heap-mb";
+  bad[n + 1] = "lots";
+  bad[n + 2] = NULL;
+  pool_super_spawn sp = {.path = ISOPOOL, .argv = bad};
+  CHECK_EQ(pool__super_spawn(F.s, &sp, &F.pid), 0);
+  pool__proc_argv_free(argv);
+  CHECK_EQ(wait_for(&F.exited, 1, 10000), 1);
+  pthread_mutex_lock(&F.m);
+  CHECK_EQ(F.ex.status, POOL_PROC_EXIT_USAGE);
+  pthread_mutex_unlock(&F.m);
+  CHECK_CONTAINS(log_text(), "isopool pool-process: --heap-mb given twice");
+  CHECK_EQ(get(&F.alive), 0); /* it dialled nothing */
+  front_close();
+  /* without a supervisor (a person running it) */
+  const char* by_hand[] = {ISOPOOL, POOL_PROC_CMD, "--proc", "1", NULL};
+  proc_result r;
+  CHECK_EQ(proc_run(NULL, by_hand, 30, &r), 0);
+  CHECK_EQ(r.status, POOL_PROC_EXIT_USAGE);
+  CHECK_CONTAINS(r.err, "an internal command");
+  proc_result_free(&r);
+}
+
+static const iso_test cases[] = {
+    {"alive_and_sandboxed", t_alive_and_sandboxed},
+    {"sandbox_probe", t_sandbox_probe},
+    {"job", t_job},
+    {"async_op", t_async_op},
+    {"stop", t_stop},
+    {"front_closes", t_front_closes},
+    {"front_killed", t_front_killed},
+    {"bad_command_line", t_bad_command_line},
+    {NULL, NULL},
+};
+
+int main(int argc, char** argv) {
+  return iso_test_main(argc, argv, cases);
+}
