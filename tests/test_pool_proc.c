@@ -16,6 +16,12 @@
  *   environment under the job's permissions.
  * - async_op: an async op goes to the front as an OP record on the ops
  *   link; the front's OP_RESULT settles the job.
+ * - deadline, cancel_halt: the process's own watchdog stops JavaScript
+ *   past its deadline (the job answered timeout), or on a HALT over the
+ *   control link with a CANCEL (the job comes back unanswered).
+ * - memory_unbounded, memory_limit: --process-max-mb bounds what the
+ *   process's JavaScript can allocate (a RangeError, or the process
+ *   ends), where the same job without the bound gets its memory.
  * - stop: a STOP to every worker: each says STATE stopped, and the
  *   process exits 0 while its front still listens.
  * - front_closes: the front closes the control link: the process exits,
@@ -72,12 +78,13 @@ typedef struct front {
   int alive, ctl_gone, bad;
   int ready[MAX_W], ready_rc[MAX_W], stopped[MAX_W];
   int ready_seccomp[MAX_W]; /* the process's Seccomp: as READY came */
-  int ndone, done_status;
+  int ndone, done_status, done_code;
   char done_reply[1024];
   int nops;
   uint32_t op_promise, op_realm, op_tag;
   int exited;
   pool_super_exit ex;
+  uint32_t gen; /* of the last TASK: slot 0's, a new one each time */
 } front;
 
 static front F = {.m = PTHREAD_MUTEX_INITIALIZER};
@@ -138,6 +145,7 @@ static void jobs_msg_cb(const uint8_t* data, size_t len, void* arg) {
     } else if (r.kind == ISO_LINK_DONE) {
       F.ndone++;
       F.done_status = (int)r.u.done.status;
+      F.done_code = (int)r.u.done.code;
       size_t n = r.u.done.reply.len < sizeof F.done_reply - 1
                      ? r.u.done.reply.len
                      : sizeof F.done_reply - 1;
@@ -442,8 +450,12 @@ static void t_sandbox_probe(void) {
   front_close();
 }
 
-/* Sends one TASK (an eval of source) to worker w. */
-static void send_task(int w, const char* source, const char* env_name) {
+/* Sends one TASK (an eval of source, due in ms) to worker w; returns its
+ * deadline. */
+static uint64_t send_task_due(int w,
+                              const char* source,
+                              const char* env_name,
+                              uint32_t ms) {
   iso_buf perms;
   iso_buf_init(&perms);
   iso_str items[1] = {iso_str_of(env_name)};
@@ -457,19 +469,24 @@ static void send_task(int w, const char* source, const char* env_name) {
   iso_link_rec r = {
       .kind = ISO_LINK_TASK,
       .u.task = {.slot = 0,
-                 .gen = 1,
+                 .gen = ++F.gen,
                  .kind = ISO_JOB_EVAL,
                  .source = iso_str_of(source),
                  .args = {kNoArgs, sizeof kNoArgs},
-                 .deadline_ns = now + 20000000000ull,
+                 .deadline_ns = now + ms * 1000000ull,
                  .sid = 1,
                  .perm_id = POOL_PERM_ID(0, 1),
                  .perms = {perms.data, perms.len},
                  .received_ns = now,
-                 .timeout_ms = 20000},
+                 .timeout_ms = ms},
   };
   CHECK_EQ(iso_link_send_rec(F.jobs[w], &r), 0);
   iso_buf_close(&perms);
+  return r.u.task.deadline_ns;
+}
+
+static void send_task(int w, const char* source, const char* env_name) {
+  send_task_due(w, source, env_name, 20000);
 }
 
 static void t_job(void) {
@@ -520,6 +537,119 @@ static void t_async_op(void) {
   CHECK_CONTAINS(F.done_reply, "kv:val");
   pthread_mutex_unlock(&F.m);
   front_close();
+}
+
+/* The process's own watchdog (its group's) stops JavaScript past its
+ * deadline, under the filter, and the worker answers timeout. */
+static void t_deadline(void) {
+  front_open(1);
+  pool_proc_args a = args_of();
+  front_spawn(&a, NULL, NULL, 0);
+  wait_started();
+  int64_t t0 = now_ms();
+  send_task_due(0, "while (true) {}", NULL, 300);
+  CHECK_EQ(wait_for(&F.ndone, 1, 10000), 1);
+  CHECK(now_ms() - t0 >= 250);
+  pthread_mutex_lock(&F.m);
+  CHECK_EQ(F.done_status, ISO_STATUS_ERROR);
+  CHECK_EQ(F.done_code, ISO_CODE_TIMEOUT);
+  pthread_mutex_unlock(&F.m);
+  /* the worker goes on */
+  send_task(0, "export default 'after:' + 1;", NULL);
+  CHECK_EQ(wait_for(&F.ndone, 2, 10000), 2);
+  pthread_mutex_lock(&F.m);
+  CHECK_CONTAINS(F.done_reply, "after:1");
+  pthread_mutex_unlock(&F.m);
+  CHECK_EQ(get(&F.exited), 0);
+  front_close();
+}
+
+/* A cancel, as the front sends it: CANCEL on the jobs link (which the
+ * worker, busy in JavaScript, cannot read yet) and HALT with the job's
+ * deadline on the control link, which the process's watchdog acts on:
+ * the JavaScript stops long before its deadline and the job comes back. */
+static void t_cancel_halt(void) {
+  front_open(1);
+  pool_proc_args a = args_of();
+  front_spawn(&a, NULL, NULL, 0);
+  wait_started();
+  uint64_t deadline = send_task_due(0, "while (true) {}", NULL, 60000);
+  sleep_ms(200); /* it runs */
+  CHECK_EQ(get(&F.ndone), 0);
+  iso_link_rec cancel = {.kind = ISO_LINK_CANCEL,
+                         .u.cancel = {.slot = 0, .gen = F.gen}};
+  CHECK_EQ(iso_link_send_rec(F.jobs[0], &cancel), 0);
+  iso_link_rec halt = {
+      .kind = ISO_LINK_HALT,
+      .u.halt = {.worker = (uint32_t)F.ids[0], .deadline_ns = deadline}};
+  CHECK_EQ(iso_link_send_rec(F.ctl, &halt), 0);
+  CHECK_EQ(wait_for(&F.ndone, 1, 5000), 1);
+  pthread_mutex_lock(&F.m);
+  /* given back, or answered by the worker (its timeout, as it reads the
+   * stop before the CANCEL): the front's claim keeps the cancel's */
+  CHECK(F.done_status == ISO_STATUS_NONE ||
+        (F.done_status == ISO_STATUS_ERROR && F.done_code == ISO_CODE_TIMEOUT));
+  pthread_mutex_unlock(&F.m);
+  /* the worker goes on */
+  send_task(0, "export default 'after:' + 2;", NULL);
+  CHECK_EQ(wait_for(&F.ndone, 2, 10000), 2);
+  pthread_mutex_lock(&F.m);
+  CHECK_CONTAINS(F.done_reply, "after:2");
+  pthread_mutex_unlock(&F.m);
+  CHECK_EQ(get(&F.exited), 0);
+  front_close();
+}
+
+/* --process-max-mb is the process's RLIMIT_DATA. A job whose ArrayBuffers
+ * stay within its isolate's bound (their cap is the heap's, 200 MiB here)
+ * but not within the process's (the runtime's own ~60 MiB of data and 150
+ * more do not fit in 201) gets them without the bound; with it the
+ * allocation fails, which V8 turns into a RangeError or, depending on
+ * where it fails, into the end of the process (a fatal error: SIGTRAP or
+ * SIGABRT, sandbox/README.md "Memory"): that process only, which the
+ * front answers worker_lost. */
+static void memory_job(size_t max_mb, int* got, int* refused, int* died) {
+  front_open(1);
+  pool_proc_args a = args_of();
+  a.heap_mb = 200;
+  a.process_max_mb = max_mb;
+  front_spawn(&a, NULL, NULL, 0);
+  wait_started();
+  send_task(
+      0,
+      "const kept = [];\n"
+      "let r;\n"
+      "try {\n"
+      "  for (let i = 0; i < 3; i++) kept.push(new ArrayBuffer(50 << 20));\n"
+      "  r = 'got:' + kept.length;\n"
+      "} catch (e) { r = 'refused:' + e.name; }\n"
+      "export default r;\n",
+      NULL);
+  int64_t end = now_ms() + (int64_t)(10000 * iso_test_scale());
+  while (get(&F.ndone) == 0 && get(&F.exited) == 0 && now_ms() < end) {
+    sleep_ms(5);
+  }
+  pthread_mutex_lock(&F.m);
+  *got = F.ndone == 1 && F.done_status == ISO_STATUS_FULFILLED &&
+         strstr(F.done_reply, "got:3") != NULL;
+  *refused = F.ndone == 1 && F.done_status == ISO_STATUS_FULFILLED &&
+             strstr(F.done_reply, "refused:RangeError") != NULL;
+  *died = F.ndone == 0 && F.exited == 1 &&
+          (F.ex.signal == SIGTRAP || F.ex.signal == SIGABRT);
+  pthread_mutex_unlock(&F.m);
+  front_close();
+}
+
+static void t_memory_unbounded(void) {
+  int got, refused, died;
+  memory_job(0, &got, &refused, &died);
+  CHECK(got);
+}
+
+static void t_memory_limit(void) {
+  int got, refused, died;
+  memory_job(201, &got, &refused, &died);
+  CHECK(refused || died);
 }
 
 static void t_stop(void) {
@@ -649,6 +779,10 @@ static const iso_test cases[] = {
     {"sandbox_probe", t_sandbox_probe},
     {"job", t_job},
     {"async_op", t_async_op},
+    {"deadline", t_deadline},
+    {"cancel_halt", t_cancel_halt},
+    {"memory_unbounded", t_memory_unbounded},
+    {"memory_limit", t_memory_limit},
     {"stop", t_stop},
     {"front_closes", t_front_closes},
     {"front_killed", t_front_killed},
