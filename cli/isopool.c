@@ -36,6 +36,10 @@
 
 #define EXIT_USAGE 2
 
+/* --processes' default (docs/architecture.md, "Processes", has the
+ * figures behind it). */
+#define ISO_SERVE_PROCESSES_DEFAULT 0
+
 static const char kUsage[] =
     "usage: isopool serve [OPTIONS]\n"
     "       isopool run [--root DIR] [--v8-flags=FLAGS] [--heap-mb N] "
@@ -45,6 +49,13 @@ static const char kUsage[] =
     "  --listen URL       listen here (repeatable; tcp://, ipc://,\n"
     "                     tls+tcp://); default tcp://127.0.0.1:7447\n"
     "  --workers N        worker threads, one isolate each (default: CPUs)\n"
+    "  --processes P      run the workers in P sandboxed pool processes,\n"
+    "                     N/P threads each (the first N%P one more); 0: in\n"
+    "                     this process (default 0; docs/architecture.md)\n"
+    "  --spare-processes S  pool processes kept started to take a dead\n"
+    "                     one's place (default 1)\n"
+    "  --process-max-mb M a pool process's memory bound (RLIMIT_DATA; above\n"
+    "                     its threads' heaps; default: none)\n"
     "  --max-inflight-per-worker N  jobs at once per worker (default 64)\n"
     "  --max-queue N      jobs waiting for a worker before `busy` (4096)\n"
     "  --modules DIR      module root for jobs (default: current dir)\n"
@@ -187,16 +198,24 @@ static void done_cb(void* data, int status, const iso_js_error* err) {
   uv_stop(st->loop);
 }
 
-static int parse_count(const char* name, const char* s, long max, long* out) {
+static int parse_range(const char* name,
+                       const char* s,
+                       long min,
+                       long max,
+                       long* out) {
   char* end;
   long v = strtol(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || v <= 0 || v > max) {
-    fprintf(stderr, "isopool: %s needs a number from 1 to %ld, not \"%s\"\n",
-            name, max, s);
+  if (*s == '\0' || *end != '\0' || v < min || v > max) {
+    fprintf(stderr, "isopool: %s needs a number from %ld to %ld, not \"%s\"\n",
+            name, min, max, s);
     return ISO_EUSAGE;
   }
   *out = v;
   return 0;
+}
+
+static int parse_count(const char* name, const char* s, long max, long* out) {
+  return parse_range(name, s, 1, max, out);
 }
 
 /* Takes getopt's `c` if it is a kv option: 1 if it was, -1 if its value
@@ -447,7 +466,10 @@ static int cmd_serve(int argc, char** argv) {
     O_METRICS,
     O_LOG_JOBS,
     O_BACKGROUND,
-    O_CALL_SOURCE
+    O_CALL_SOURCE,
+    O_PROCESSES,
+    O_SPARES,
+    O_PROCESS_MAX_MB
   };
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
@@ -474,6 +496,9 @@ static int cmd_serve(int argc, char** argv) {
       {"log-jobs", no_argument, NULL, O_LOG_JOBS},
       {"background-ms", required_argument, NULL, O_BACKGROUND},
       {"allow-call-source", no_argument, NULL, O_CALL_SOURCE},
+      {"processes", required_argument, NULL, O_PROCESSES},
+      {"spare-processes", required_argument, NULL, O_SPARES},
+      {"process-max-mb", required_argument, NULL, O_PROCESS_MAX_MB},
       PERM_OPTIONS,
       KV_OPTIONS,
       {NULL, 0, NULL, 0},
@@ -484,16 +509,20 @@ static int cmd_serve(int argc, char** argv) {
     const char* name;
     long max;
     long value;
+    int zero_ok; /* 0 is a value (else 1 is the least) */
   } nums[] = {
-      {'w', "--workers", 256, 0},
-      {O_INFLIGHT, "--max-inflight-per-worker", 100000, 0},
-      {O_QUEUE, "--max-queue", 10000000, 0},
-      {O_MAXMSG, "--max-message", 1L << 30, 0},
-      {'t', "--timeout", 86400000, 0},
-      {O_GRACE, "--grace-ms", 3600000, 0},
-      {'m', "--heap-mb", 1L << 20, 0},
-      {O_OPTHREADS, "--op-threads", 256, 0},
-      {O_BACKGROUND, "--background-ms", 3600000, 0},
+      {'w', "--workers", 256, 0, 0},
+      {O_INFLIGHT, "--max-inflight-per-worker", 100000, 0, 0},
+      {O_QUEUE, "--max-queue", 10000000, 0, 0},
+      {O_MAXMSG, "--max-message", 1L << 30, 0, 0},
+      {'t', "--timeout", 86400000, 0, 0},
+      {O_GRACE, "--grace-ms", 3600000, 0, 0},
+      {'m', "--heap-mb", 1L << 20, 0, 0},
+      {O_OPTHREADS, "--op-threads", 256, 0, 0},
+      {O_BACKGROUND, "--background-ms", 3600000, 0, 0},
+      {O_PROCESSES, "--processes", 256, ISO_SERVE_PROCESSES_DEFAULT, 1},
+      {O_SPARES, "--spare-processes", 64, -1, 1},
+      {O_PROCESS_MAX_MB, "--process-max-mb", 1L << 30, 0, 0},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {.stop_cb = stop_cb};
@@ -510,7 +539,8 @@ static int cmd_serve(int argc, char** argv) {
       k++;
     }
     if (k < nnums) {
-      if (parse_count(nums[k].name, optarg, nums[k].max, &nums[k].value)) {
+      if (parse_range(nums[k].name, optarg, nums[k].zero_ok ? 0 : 1,
+                      nums[k].max, &nums[k].value)) {
         return EXIT_USAGE;
       }
       continue;
@@ -611,6 +641,10 @@ static int cmd_serve(int argc, char** argv) {
   po.heap_mb = (size_t)nums[6].value;
   po.op_threads = (int)nums[7].value;
   po.background_ms = (uint32_t)nums[8].value;
+  po.processes = (int)nums[9].value;
+  po.spare_processes = (int)nums[10].value;
+  po.process_max_mb = (size_t)nums[11].value;
+  po.v8_flags = v8_flags;
   po.kv_path = kf.path;
   po.kv_sync = kf.sync;
   po.kv_max_mb = (size_t)kf.max_mb;
@@ -624,6 +658,12 @@ static int cmd_serve(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
+  /* and SIGCHLD in every thread but the supervisor's, which reaps the
+   * pool processes (pool/super.h); blocked before any thread starts */
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, NULL);
   signal(SIGPIPE, SIG_IGN);
   if (iso_rt_init_process(v8_flags) != 0) {
     fprintf(stderr, "isopool: cannot initialise V8\n");

@@ -470,6 +470,38 @@ void pool__refill(iso_pool* pool, pool_worker* w) {
   refill(pool, w, NULL, 0, NULL);
 }
 
+size_t pool__worker_release_all(pool_worker* w) {
+  iso_pool* pool = w->pool;
+  pool_job* stack[64];
+  pool_job** jobs = stack;
+  size_t n = 0;
+  pool__mutex_lock(&pool->lock);
+  if (w->inflight > 64) {
+    jobs = malloc(sizeof(*jobs) * (size_t)w->inflight);
+    if (jobs == NULL) {
+      abort(); /* the requests would never be freed */
+    }
+  }
+  pthread_mutex_lock(&w->perm_lock);
+  for (uint32_t i = 0; i < w->nslots; i++) {
+    pool_job* job = w->slots[i].job;
+    if (job != NULL &&
+        take_off(w, (pool_token){.slot = i, .gen = w->slots[i].gen}) == job) {
+      pool__perm_release(w, job->perm_id);
+      jobs[n++] = job;
+    }
+  }
+  pthread_mutex_unlock(&w->perm_lock);
+  pool__mutex_unlock(&pool->lock);
+  for (size_t i = 0; i < n; i++) {
+    pool__answer_release(jobs[i]);
+  }
+  if (jobs != stack) {
+    free(jobs);
+  }
+  return n;
+}
+
 /* A STATE record: what the worker alone knows of its life. */
 static void worker_state(pool_worker* w, int state) {
   iso_pool* pool = w->pool;
@@ -530,6 +562,11 @@ static void worker_record(pool_worker* w, const iso_link_rec* r) {
                  rd->error.ptr ? rd->error.ptr : "");
         w->ready = 1;
         pthread_cond_broadcast(&w->info_cond);
+        pthread_mutex_unlock(&w->info_lock);
+        if (w->proc != NULL) { /* its process may now be ready */
+          pool__proc_ready(w);
+        }
+        break;
       }
       pthread_mutex_unlock(&w->info_lock);
       break;
@@ -665,7 +702,17 @@ void pool__jobs_msg_cb(const uint8_t* data, size_t len, void* arg) {
 
 void pool__jobs_event_cb(iso_link* link, iso_link_event ev, void* arg) {
   pool_worker* w = arg;
+  if (ev == ISO_LINK_PEER_UP && w->proc != NULL) {
+    pool__proc_peer_up(w->proc, link); /* its peer must be its process */
+    return;
+  }
   if (ev != ISO_LINK_PEER_GONE || atomic_load(&w->stop_sent)) {
+    return;
+  }
+  if (w->proc != NULL) { /* its process's exit answers its jobs */
+    char what[64];
+    snprintf(what, sizeof what, "worker %d's jobs link closed", w->id);
+    pool__proc_gone(w->proc, what);
     return;
   }
   pthread_mutex_lock(&w->info_lock);

@@ -71,6 +71,21 @@ typedef struct iso_pool_opts {
   const char* tls_cert; /* for tls+tcp:// listeners */
   const char* tls_key;
   int quiet; /* 1: no start-up line on stderr */
+  /* Pool processes (issue 11; docs/architecture.md, "Processes"):
+   * 0: the worker threads run in this process over inproc:// links (the
+   * embedding and debugging mode); P > 0: they run in P sandboxed
+   * `isopool pool-process` children of this process, `workers` split
+   * workers / P threads each (the first workers % P get one more), over
+   * ipc:// links, with spare_processes more started and kept ready
+   * (< 0: POOL_SPARE_PROCESSES_DEFAULT) to take a dead one's place.
+   * The owner must block SIGCHLD in every thread before iso_pool_new
+   * (pool/super.h: the supervisor takes it). */
+  int processes;
+  int spare_processes;
+  size_t process_max_mb; /* a pool process's data bound; 0: none */
+  const char* v8_flags;  /* what iso_rt_init_process had, for them */
+  const char* exe;       /* the isopool binary they run; NULL:
+                            /proc/self/exe */
 } iso_pool_opts;
 
 /* iso_pool_new: constructor; starts the workers, the watchdog and the

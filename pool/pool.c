@@ -152,6 +152,27 @@ void pool__worker_bad(pool_worker* w, const char* fmt, ...) {
  * ISO_ETIMEDOUT when the thread did not come back in time (its JavaScript
  * would not stop): the worker is then abandoned and never freed. */
 static int worker_stop(pool_worker* w, uint64_t until_ns) {
+  if (w->proc != NULL) { /* its process ends once its front's end goes
+                            (pool__procs_stop), or is killed */
+    pthread_mutex_lock(&w->info_lock);
+    int started = w->ready && w->start_rc == 0;
+    pthread_mutex_unlock(&w->info_lock);
+    if (started && atomic_load(&w->proc->state) != POOL_P_DEAD &&
+        !atomic_exchange(&w->stop_sent, 1)) {
+      pool__worker_send(w, &k_stop);
+      pool__halt_send(w, 0);
+    }
+    uint64_t bound = pool__now() + 1000000000ull;
+    if (until_ns == 0 || until_ns > bound) {
+      until_ns = bound;
+    }
+    while (started && !atomic_load(&w->exited) &&
+           atomic_load(&w->proc->state) != POOL_P_DEAD &&
+           pool__now() < until_ns) {
+      sleep_ms(2);
+    }
+    return 0;
+  }
   if (w->runner == NULL) {
     return 0;
   }
@@ -216,6 +237,14 @@ static void worker_free(iso_pool* pool, pool_worker* w, int launched) {
   free(w);
 }
 
+/* A pool process's worker's ops link: its peer must be that process. */
+static void ops_event_cb(iso_link* link, iso_link_event ev, void* arg) {
+  pool_worker* w = arg;
+  if (ev == ISO_LINK_PEER_UP) {
+    pool__proc_peer_up(w->proc, link);
+  }
+}
+
 /* Opens w's links, the front's listening ends (inproc://, named by the
  * pool and the worker's number), read by callback. Returns 0 or an error
  * with err. */
@@ -223,10 +252,21 @@ static int links_open(iso_pool* pool,
                       pool_worker* w,
                       char* err,
                       size_t errlen) {
-  snprintf(w->jobs_url, sizeof w->jobs_url, "inproc://isopool-%p-w%d.jobs",
-           (void*)pool, w->id);
-  snprintf(w->ops_url, sizeof w->ops_url, "inproc://isopool-%p-w%d.ops",
-           (void*)pool, w->id);
+  if (w->proc != NULL) { /* ipc:// in the link directory (pool_proc.h) */
+    const pool_proc* p = w->proc;
+    if (pool__proc_link_url(pool->linkdir.path, p->num, p->gen, POOL_PROC_JOBS,
+                            w->id, w->jobs_url, sizeof w->jobs_url) != 0 ||
+        pool__proc_link_url(pool->linkdir.path, p->num, p->gen, POOL_PROC_OPS,
+                            w->id, w->ops_url, sizeof w->ops_url) != 0) {
+      return fail(err, errlen, ISO_ETOOBIG,
+                  "the link directory's path is too long");
+    }
+  } else {
+    snprintf(w->jobs_url, sizeof w->jobs_url, "inproc://isopool-%p-w%d.jobs",
+             (void*)pool, w->id);
+    snprintf(w->ops_url, sizeof w->ops_url, "inproc://isopool-%p-w%d.ops",
+             (void*)pool, w->id);
+  }
   size_t head_len;
   const uint8_t* head = iso_link_head(&head_len);
   size_t max = POOL_LINK_MAX(pool->opts.max_message);
@@ -247,10 +287,47 @@ static int links_open(iso_pool* pool,
     oo.url = w->ops_url;
     oo.max_recv = oo.max_send = POOL_OPS_LINK_MAX;
     oo.msg_cb = pool__ops_msg_cb;
-    oo.event_cb = NULL; /* its jobs link says when it goes */
+    /* its jobs link says when it goes; a process's checks its peer */
+    oo.event_cb = w->proc != NULL ? ops_event_cb : NULL;
     rc = iso_link_new(&oo, &w->ops, err, errlen);
   }
   return rc;
+}
+
+int pool__worker_new(iso_pool* pool,
+                     pool_proc* p,
+                     pool_worker** out,
+                     char* err,
+                     size_t errlen) {
+  pool_worker* w = calloc(1, sizeof(*w));
+  if (w == NULL) {
+    return fail(err, errlen, ISO_ENOMEM, "out of memory");
+  }
+  w->proc = p;
+  pool__mutex_lock(&pool->lock);
+  int rc = worker_init(w, pool, pool->next_worker_id++);
+  pool__mutex_unlock(&pool->lock);
+  if (rc != 0) {
+    worker_free(pool, w, 0);
+    return fail(err, errlen, rc, "out of memory");
+  }
+  if (route_take(pool, w) != 0) {
+    worker_free(pool, w, 0);
+    return fail(err, errlen, ISO_EBUSY,
+                "too many workers (%d at most, lost ones included)",
+                POOL_MAX_ROUTES);
+  }
+  rc = links_open(pool, w, err, errlen);
+  if (rc != 0) {
+    worker_free(pool, w, 0);
+    return rc;
+  }
+  *out = w;
+  return 0;
+}
+
+void pool__worker_free(iso_pool* pool, pool_worker* w) {
+  worker_free(pool, w, 0);
 }
 
 /* Starts a new worker, waits for its READY record and puts it in the
@@ -335,7 +412,8 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
 void pool__reap(iso_pool* pool) {
   assert(pool__on_watchdog(pool));
   pool_worker* done[POOL_MAX_WORKERS];
-  int n = 0;
+  pool_proc* retire[POOL_MAX_WORKERS];
+  int n = 0, nretire = 0;
   pool__mutex_lock(&pool->lock);
   /* an admin command holds workers; the shutdown stops them all */
   int hold =
@@ -343,6 +421,13 @@ void pool__reap(iso_pool* pool) {
   for (int i = 0; i < pool->nworkers && !hold;) {
     pool_worker* w = pool->workers[i];
     int st = atomic_load(&w->state);
+    if (w->proc != NULL) { /* freed with its process (pool__procs_reap) */
+      if (st == POOL_W_RETIRING && w->inflight == 0) {
+        retire[nretire++] = w->proc;
+      }
+      i++;
+      continue;
+    }
     if ((st == POOL_W_RETIRING && w->inflight == 0) ||
         (st == POOL_W_LOST && atomic_load(&w->exited))) {
       done[n++] = w;
@@ -355,6 +440,11 @@ void pool__reap(iso_pool* pool) {
   for (int i = 0; i < n; i++) {
     atomic_store(&done[i]->state, POOL_W_STOPPED);
     worker_free(pool, done[i], 1);
+  }
+  /* a worker of a process that could not make a fresh isolate: a new
+   * process takes the place of its own */
+  for (int i = 0; i < nretire; i++) {
+    pool__proc_kill(retire[i], "a worker of it could not recycle");
   }
 }
 
@@ -372,6 +462,11 @@ int pool__resize(iso_pool* pool, int n, char* err, size_t errlen) {
 
 static int resize_locked(iso_pool* pool, int n, char* err, size_t errlen) {
   assert(pool__mutex_held(&pool->resize_lock));
+  if (pool->super != NULL) {
+    return fail(err, errlen, ISO_EINVAL,
+                "resize is not built for pool processes yet (isopool serve "
+                "--processes 0 resizes)");
+  }
   pool__mutex_lock(&pool->lock);
   if (pool->stopping != POOL_STOP_NONE) {
     pool__mutex_unlock(&pool->lock);
@@ -431,6 +526,18 @@ static void set_defaults(iso_pool_opts* o) {
   if (o->heap_mb == 0) {
     o->heap_mb = 512;
   }
+  if (o->processes < 0) {
+    o->processes = 0;
+  }
+  if (o->processes > o->workers) {
+    o->processes = o->workers; /* a process runs one worker at least */
+  }
+  if (o->spare_processes < 0) {
+    o->spare_processes = POOL_SPARE_PROCESSES_DEFAULT;
+  }
+  if (o->processes == 0) {
+    o->spare_processes = 0;
+  }
   static const char* const kDefaultUrl[] = {"tcp://127.0.0.1:7447"};
   if (o->nlisten == 0) {
     o->listen = kDefaultUrl;
@@ -464,9 +571,12 @@ static void workers_free(iso_pool* pool) {
   for (int i = 0; i < n; i++) {
     worker_stop(pool->workers[i], 0);
   }
-  pool__ops_stop(pool); /* op responses due to stopped workers are freed */
+  pool__ops_stop(pool);   /* op responses due to stopped workers are freed */
+  pool__procs_stop(pool); /* the processes end: their workers' links go */
   for (int i = 0; i < n; i++) {
-    worker_free(pool, pool->workers[i], 0);
+    if (pool->workers[i]->proc == NULL) { /* else its process's */
+      worker_free(pool, pool->workers[i], 0);
+    }
     pool->workers[i] = NULL;
   }
 }
@@ -496,17 +606,22 @@ int iso_pool_new(const iso_pool_opts* opts,
   pool__mutex_init(&pool->jobs_lock);
   pool__mutex_init(&pool->resize_lock);
   pool__mutex_init(&pool->routes_lock);
+  pthread_mutex_init(&pool->procs_lock, NULL);
+  pthread_cond_init(&pool->procs_cond, NULL);
   pthread_mutex_init(&pool->wd_lock, NULL);
   pthread_cond_init(&pool->wd_cond, NULL);
   pool->metrics = iso_metrics_new();
   int rc = pool->metrics != NULL
                ? pool__ops_start(pool, err, errlen)
                : fail(err, errlen, ISO_ENOMEM, "out of memory");
-  if (rc == 0) {
+  if (rc == 0 && o->processes > 0) {
+    rc = pool__procs_start(pool, err, errlen);
+    pool->configured = o->workers;
+  } else if (rc == 0) {
     rc = group_start(pool, err, errlen);
-  }
-  if (rc == 0) {
-    rc = pool__resize(pool, o->workers, err, errlen);
+    if (rc == 0) {
+      rc = pool__resize(pool, o->workers, err, errlen);
+    }
   }
   int watchdog = 0;
   if (rc == 0) {
@@ -545,15 +660,20 @@ int iso_pool_new(const iso_pool_opts* opts,
     pool__mutex_lock(&pool->lock); /* the admin socket is already open */
     int nworkers = pool->nworkers;
     pool__mutex_unlock(&pool->lock);
-    char urls[512] = "";
+    char urls[512] = "", procs[96] = " in the front (--processes 0)";
+    if (o->processes > 0) {
+      snprintf(procs, sizeof procs, " in %d pool processes (and %d spare%s)",
+               o->processes, o->spare_processes,
+               o->spare_processes == 1 ? "" : "s");
+    }
     for (size_t i = 0, n = 0; i < o->nlisten && n < sizeof(urls); i++) {
       n += (size_t)snprintf(urls + n, sizeof(urls) - n, "%s%s", i ? " " : "",
                             o->listen[i]);
     }
     pool__log(pool, "info",
-              "serving on %s with %d workers (modules: %s; admin: %s%s%s; "
+              "serving on %s with %d workers%s (modules: %s; admin: %s%s%s; "
               "kv: %s)",
-              urls, nworkers, pool->modules,
+              urls, nworkers, procs, pool->modules,
               pool->admin_url != NULL ? pool->admin_url : "off",
               o->metrics_url != NULL ? "; metrics: " : "",
               o->metrics_url != NULL ? o->metrics_url : "",
@@ -567,6 +687,17 @@ int iso_pool_new(const iso_pool_opts* opts,
 
 void pool__worker_lost(iso_pool* pool, pool_worker* w, const char* why) {
   assert(pool__on_watchdog(pool));
+  if (w->proc != NULL) { /* its process goes, and its jobs with it */
+    if (why != NULL) {
+      pool__proc_kill(w->proc, "%s", why);
+    } else {
+      pool__proc_kill(w->proc,
+                      "worker %d was lost: JavaScript on it ran on %d ms "
+                      "after it was stopped at its deadline",
+                      w->id, POOL_LOST_GRACE_MS);
+    }
+    return;
+  }
   pool__mutex_lock(&pool->lock);
   int st = atomic_load(&w->state);
   if (pool->stopping != POOL_STOP_NONE || st == POOL_W_LOST ||
@@ -686,8 +817,19 @@ void iso_pool_shutdown(iso_pool* pool) {
     }
   }
   pool->abandoned = abandoned;
+  /* the spares' workers (out of routing, in no array) stop too */
+  for (int i = 0; i < POOL_MAX_PROCS; i++) {
+    pthread_mutex_lock(&pool->procs_lock);
+    pool_proc* p = pool->procs[i];
+    int spare = p != NULL && atomic_load(&p->state) == POOL_P_SPARE;
+    pthread_mutex_unlock(&pool->procs_lock);
+    for (int k = 0; spare && k < p->nworkers; k++) {
+      worker_stop(p->workers[k], until);
+    }
+  }
   pool__watchdog_stop(pool);
   pool__ops_stop(pool);
+  pool__procs_stop(pool); /* the processes exit; they are reaped */
   end = pool__now() + 2000000000ull;
   while (total_inflight(pool) > 0 && pool__now() < end) {
     sleep_ms(2);
@@ -720,6 +862,9 @@ void iso_pool_free(iso_pool* pool) {
   }
   for (int i = 0; i < pool->nworkers; i++) {
     pool_worker* w = pool->workers[i];
+    if (w->proc != NULL) {
+      continue; /* freed with its process (pool__procs_free) */
+    }
     if (!w->abandoned) {
       worker_free(pool, w, 0);
     } else { /* its thread still uses it; its links' callbacks use the
@@ -732,6 +877,8 @@ void iso_pool_free(iso_pool* pool) {
   if (whole) {
     pool__group_free(pool->group);
   }
+  pool__procs_stop(pool); /* already done, unless the start failed */
+  pool__procs_free(pool);
   pool__ops_close(pool);
   iso_metrics_free(pool->metrics);
   pool__mutex_close(&pool->lock);
@@ -740,6 +887,8 @@ void iso_pool_free(iso_pool* pool) {
   pool__mutex_close(&pool->routes_lock);
   pthread_mutex_destroy(&pool->wd_lock);
   pthread_cond_destroy(&pool->wd_cond);
+  pthread_mutex_destroy(&pool->procs_lock);
+  pthread_cond_destroy(&pool->procs_cond);
   free(pool->modules);
   free(pool);
 }

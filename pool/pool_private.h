@@ -21,11 +21,14 @@
 #include "iso_server.h"
 #include "metrics.h"
 #include "pool_base.h"
+#include "pool_proc.h"
+#include "super.h"
 #include "worker.h"
 
 typedef struct pool_req pool_req;
 typedef struct pool_job pool_job;
 typedef struct pool_worker pool_worker;
+typedef struct pool_proc pool_proc;
 
 /* The debug-build checks of the thread and lock rules (pool__on_worker,
  * pool__on_watchdog, pool__mutex_held) are pool_base.h's. */
@@ -134,7 +137,10 @@ struct pool_worker {
    * callback on NNG threads (pool__jobs_msg_cb, pool__ops_msg_cb) */
   iso_link* jobs;
   iso_link* ops;
-  char jobs_url[64], ops_url[64];
+  char jobs_url[POOL_IPC_PATH_MAX + 8], ops_url[POOL_IPC_PATH_MAX + 8];
+  /* the pool process it runs in (procs.c), NULL: a thread of the front
+   * (--processes 0). Set before its links open, never changed. */
+  pool_proc* proc;
   /* it sent what no worker sends (pool__worker_bad): the watchdog
    * declares it lost with `bad_why`, and the front reads nothing more
    * from it */
@@ -168,6 +174,105 @@ enum {
   POOL_STOP_WORKERS, /* workers are stopping: none is woken any more */
 };
 #define POOL_DRAIN (-2) /* stop_grace_ms: wait for every job taken */
+
+/* ---- pool processes (procs.c) ---- */
+
+/* A pool process's state in the front's table. */
+enum {
+  POOL_P_STARTING = 1, /* spawned; not every worker said READY */
+  POOL_P_SPARE,        /* ready, out of routing: takes a dead one's place */
+  POOL_P_ACTIVE,       /* its workers are routed to */
+  POOL_P_DYING,        /* killed by the front (or its links went): its
+                          workers are out of routing, its exit not heard */
+  POOL_P_DEAD,         /* reaped; its jobs answered; the watchdog frees it */
+};
+
+/* Entries of the process table: active, spare, starting and dead ones not
+ * yet freed. */
+#define POOL_MAX_PROCS 128
+
+/* The front's side of a pool process. Written by procs.c; `state`,
+ * `nready`, `pid` and `spawned` under pool->procs_lock (state also read
+ * without it, atomically). */
+struct pool_proc {
+  iso_pool* pool;
+  uint32_t num, gen; /* its entry in pool->procs and that entry's use:
+                        its links' names (pool_proc.h) */
+  atomic_int pid;    /* 0 until its spawn returned */
+  atomic_int state;  /* POOL_P_* */
+  int spawned;       /* its spawner is done with it, */
+  int exit_done;     /* and its exit callback: the watchdog may free it */
+  int nworkers;
+  pool_worker* workers[POOL_PROC_MAX_WORKERS];
+  int nready;          /* its workers whose READY came */
+  uint64_t started_ns; /* its spawn */
+  uint64_t active_ns;  /* it went into routing; 0: never */
+  /* its control link, the front's end (HALT out; WEDGED, ALIVE in) */
+  iso_link* ctl;
+  char ctl_url[POOL_IPC_PATH_MAX + 8];
+  _Atomic uint64_t alive_ns; /* its last ALIVE, or its spawn; 0: distrusted */
+  atomic_int distrusted;
+  atomic_int killed; /* the front SIGKILLed it, for `why` (1), or as its
+                        links went (2) */
+  char why[320];     /* set once, before killed */
+};
+
+/* pool__procs_start: the supervisor, the link directory, and the first
+ * processes: --processes active ones (waited for: each worker's READY)
+ * and --spare-processes spares (not waited for). Returns 0 or an error
+ * with err. Thread: the controlling thread. */
+int pool__procs_start(iso_pool* pool, char* err, size_t errlen);
+/* pool__procs_stop: the shutdown's end of them: every worker of every
+ * process was sent STOP (pool.c); closes their control links (a process
+ * exits by itself once its front's end goes), waits for them to exit
+ * within a bound, kills what is left, reaps all (the supervisor's end)
+ * and removes the link directory. Thread: the controlling thread, after
+ * the watchdog stopped. */
+void pool__procs_stop(iso_pool* pool);
+/* pool__procs_free: frees the table's processes and their workers (after
+ * pool__procs_stop). Thread: the controlling thread. */
+void pool__procs_free(iso_pool* pool);
+/* pool__proc_kill: the front gives up on p (why: what it did, kept for
+ * its jobs' answers and the log): its workers leave routing at once, and
+ * it is SIGKILLed; its exit (the supervisor's callback) answers its jobs
+ * worker_lost and puts a spare in its place. Once per process (the first
+ * reason stands). Thread: any but a worker's. */
+void pool__proc_kill(pool_proc* p, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* pool__proc_gone: a link of p went while the service runs (`what`):
+ * as pool__proc_kill, but the jobs' answers say how the process ended,
+ * not that the front killed it (it most likely died first). Thread: an
+ * NNG thread. */
+void pool__proc_gone(pool_proc* p, const char* what);
+/* pool__proc_ready: w (of a process) said READY: when all its process's
+ * workers did, the process goes into routing or becomes a spare.
+ * Thread: an NNG thread (w's jobs link). */
+void pool__proc_ready(pool_worker* w);
+/* pool__worker_new: a worker of pool process p (the front's side: its
+ * slot and permission tables, its route, its links listening in the link
+ * directory), for p's spawn; pool__worker_free: destructor (its process
+ * is gone, or never ran). Thread: not a worker's. (pool.c) */
+int pool__worker_new(iso_pool* pool,
+                     pool_proc* p,
+                     pool_worker** out,
+                     char* err,
+                     size_t errlen);
+void pool__worker_free(iso_pool* pool, pool_worker* w);
+/* pool__worker_release_all: w's process is gone: every job on it leaves
+ * its slot (its permission set's use released) and is released; they
+ * were answered first. Returns how many. Thread: not a worker's.
+ * (dispatch.c) */
+size_t pool__worker_release_all(pool_worker* w);
+/* pool__proc_peer_up: a link of p has its peer: it must be p's process
+ * (its pid), else p is killed. Thread: an NNG thread. */
+void pool__proc_peer_up(pool_proc* p, iso_link* link);
+/* pool__procs_reap: frees the dead processes and their workers (out of
+ * routing since their death). Thread: the watchdog. */
+void pool__procs_reap(iso_pool* pool);
+/* pool__procs_ctl_msg_cb: a message on a process's control link (arg: the
+ * pool_proc): watchdog.c's decoding, for that process. Thread: an NNG
+ * thread. */
+void pool__procs_ctl_msg_cb(const uint8_t* data, size_t len, void* arg);
 
 struct iso_pool {
   iso_pool_opts opts;
@@ -226,6 +331,22 @@ struct iso_pool {
   int nop_threads;
   pool_mutex routes_lock; /* routes: the workers op batches go back to */
   pool_route routes[POOL_MAX_ROUTES];
+  /* the pool processes (procs.c; --processes > 0): their supervisor, the
+   * links' directory, and the table, under procs_lock (taken alone, or
+   * before lock, never under it) */
+  pool_super* super;
+  pool_linkdir linkdir;
+  pthread_mutex_t procs_lock;
+  pthread_cond_t procs_cond; /* a process became ready or died */
+  pool_proc* procs[POOL_MAX_PROCS];
+  uint32_t proc_gens[POOL_MAX_PROCS];
+  int nactive, nspare, nstarting, nwaiting; /* waiting: a restart's delay */
+  int nrouted; /* processes that went into routing, ever */
+  pool_backoff backoff;
+  atomic_long restarts;
+  atomic_long jobs_lost;
+  char last_death[900];
+  uint64_t last_death_ns;
 };
 
 /* answer.c: claim, encode, count, reply and release a job's answer (its

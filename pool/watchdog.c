@@ -29,9 +29,13 @@
  * or the group's end going away while the service runs is logged, and
  * the group is distrusted from then on: its ALIVE no longer counts, so
  * it is silent, and its workers with a job past its deadline and the
- * grace are lost at the next slow round, by the rule above. Step 4 adds
- * the process-level answer: the front SIGKILLs the pool process, which
- * loses all its workers, and the supervisor starts another.
+ * grace are lost at the next slow round, by the rule above. A pool
+ * process's group (--processes > 0: one control link per process, read
+ * by pool__procs_ctl_msg_cb) gets the process-level answer at once: the
+ * front SIGKILLs the process (pool__proc_kill), whose exit answers the
+ * jobs of all its workers, and a spare takes its place (procs.c). A
+ * worker of a process declared lost here is answered the same way: its
+ * process is killed.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,11 +89,9 @@ static void* watchdog_main(void* arg) {
     uint64_t now = pool__now();
     int slow_round = ++rounds % 50 == 0;
     if (slow_round) {
-      pool__reap(pool); /* retired workers with nothing left in flight */
+      pool__reap(pool);       /* retired workers with nothing left in flight */
+      pool__procs_reap(pool); /* dead pool processes */
     }
-    /* a group that has been silent: its workers' late jobs count */
-    int silent = slow_round && now - atomic_load(&pool->group_alive_ns) >
-                                   POOL_SILENT_MS * 1000000ull;
     /* a snapshot under the lock: only this thread reaps workers, and the
      * shutdown frees them after this thread ended, so the pointers stay
      * good for the round */
@@ -101,6 +103,10 @@ static void* watchdog_main(void* arg) {
       pool_worker* w = pool->workers[i];
       int b = 1; /* pool__worker_bad's, once */
       bad[nlost] = atomic_compare_exchange_strong(&w->bad, &b, 2);
+      /* a group that has been silent: its workers' late jobs count */
+      uint64_t alive = w->proc != NULL ? atomic_load(&w->proc->alive_ns)
+                                       : atomic_load(&pool->group_alive_ns);
+      int silent = slow_round && now - alive > POOL_SILENT_MS * 1000000ull;
       if (bad[nlost] || atomic_exchange(&w->wedged, 0) ||
           (silent && overdue_job(w, now))) {
         lost[nlost++] = w;
@@ -157,18 +163,26 @@ void pool__watchdog_stop(iso_pool* pool) {
 
 /* ---- the group's control link ---- */
 
-/* The group sent what a well-behaved one never does (or its end went
- * away): said once, and from now on the group is silent to the watchdog.
- * Step 4: SIGKILL its pool process here. Thread: the link's NNG thread. */
-static void distrust(iso_pool* pool, const char* fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* The group (the front's own, p NULL, or pool process p's) sent what a
+ * well-behaved one never does (or its end went away): said once, and from
+ * now on the group is silent to the watchdog; a pool process is SIGKILLed
+ * (its exit answers its jobs). Thread: the link's NNG thread. */
+static void distrust(iso_pool* pool, pool_proc* p, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void distrust(iso_pool* pool, const char* fmt, ...) {
+static void distrust(iso_pool* pool, pool_proc* p, const char* fmt, ...) {
   char why[320];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(why, sizeof(why), fmt, ap);
   va_end(ap);
+  if (p != NULL) {
+    atomic_store(&p->alive_ns, 0);
+    if (!atomic_exchange(&p->distrusted, 1)) {
+      pool__proc_kill(p, "its workers' group: %s", why);
+    }
+    return;
+  }
   atomic_store(&pool->group_alive_ns, 0); /* silent since ever */
   if (atomic_exchange(&pool->group_distrusted, 1)) {
     return;
@@ -181,9 +195,23 @@ static void distrust(iso_pool* pool, const char* fmt, ...) {
 
 /* A WEDGED for worker `id`: the watchdog declares it lost. An id the
  * front never gave the group is a lie; one of a worker already gone
- * (reaped, or lost and freed) is only late. */
-static void wedged(iso_pool* pool, uint32_t id) {
+ * (reaped, or lost and freed) is only late. A pool process's group has
+ * the workers it was started with (fixed, and freed only with it). */
+static void wedged(iso_pool* pool, pool_proc* p, uint32_t id) {
   int known = 0;
+  if (p != NULL) {
+    for (int k = 0; k < p->nworkers; k++) {
+      if ((uint32_t)p->workers[k]->id == id) {
+        atomic_store(&p->workers[k]->wedged, 1);
+        known = 1;
+      }
+    }
+    if (!known) {
+      distrust(pool, p, "WEDGED names worker %u, which is not one of its own",
+               id);
+    }
+    return;
+  }
   pool__mutex_lock(&pool->lock);
   int given = id < (uint32_t)pool->next_worker_id;
   for (int k = 0; given && k < pool->nworkers; k++) {
@@ -194,14 +222,19 @@ static void wedged(iso_pool* pool, uint32_t id) {
   }
   pool__mutex_unlock(&pool->lock);
   if (!given) {
-    distrust(pool, "WEDGED names worker %u, which is not one of its own", id);
+    distrust(pool, NULL, "WEDGED names worker %u, which is not one of its own",
+             id);
   } else if (!known) {
     pool__log(pool, "debug", "WEDGED for worker %u, which is gone", id);
   }
 }
 
-void pool__ctl_msg_cb(const uint8_t* data, size_t len, void* arg) {
-  iso_pool* pool = arg;
+static void ctl_msg(iso_pool* pool,
+                    pool_proc* p,
+                    const uint8_t* data,
+                    size_t len) {
+  _Atomic uint64_t* alive = p != NULL ? &p->alive_ns : &pool->group_alive_ns;
+  atomic_int* distrusted = p != NULL ? &p->distrusted : &pool->group_distrusted;
   iso_link_rd rd;
   iso_link_rec rec;
   char err[256];
@@ -214,16 +247,25 @@ void pool__ctl_msg_cb(const uint8_t* data, size_t len, void* arg) {
       break;
     }
     if (rec.kind == ISO_LINK_ALIVE) {
-      if (!atomic_load(&pool->group_distrusted)) {
-        atomic_store(&pool->group_alive_ns, pool__now());
+      if (!atomic_load(distrusted)) {
+        atomic_store(alive, pool__now());
       }
     } else if (rec.kind == ISO_LINK_WEDGED) {
-      wedged(pool, rec.u.wedged.worker);
+      wedged(pool, p, rec.u.wedged.worker);
     }
   }
   if (rc != 0) { /* the records before the fault were read and stand */
-    distrust(pool, "a control message that does not decode: %s", err);
+    distrust(pool, p, "a control message that does not decode: %s", err);
   }
+}
+
+void pool__ctl_msg_cb(const uint8_t* data, size_t len, void* arg) {
+  ctl_msg(arg, NULL, data, len);
+}
+
+void pool__procs_ctl_msg_cb(const uint8_t* data, size_t len, void* arg) {
+  pool_proc* p = arg;
+  ctl_msg(p->pool, p, data, len);
 }
 
 static void ctl_event_cb(iso_link* link, iso_link_event ev, void* arg) {
@@ -236,7 +278,7 @@ static void ctl_event_cb(iso_link* link, iso_link_event ev, void* arg) {
   int stopping = pool->stopping != POOL_STOP_NONE;
   pool__mutex_unlock(&pool->lock);
   if (!stopping) {
-    distrust(pool, "its control link closed");
+    distrust(pool, NULL, "its control link closed");
   }
 }
 
@@ -276,5 +318,5 @@ void pool__halt_send(pool_worker* w, uint64_t deadline_ns) {
   /* fails only when the link is closing, or past POOL_CTL_MAX_QUEUED for
    * a group that stopped reading (silent: the watchdog's rule covers its
    * workers) */
-  (void)iso_link_send_rec(w->pool->ctl, &rec);
+  (void)iso_link_send_rec(w->proc != NULL ? w->proc->ctl : w->pool->ctl, &rec);
 }

@@ -1,0 +1,685 @@
+/* procs.c: the front's pool processes (--processes P > 0): their table,
+ * their spawn, their death and their spares.
+ *
+ * DESIGN: a pool process (pool/pool_proc.h: `isopool pool-process`) runs
+ * some of the front's workers; the front keeps a pool_worker for each,
+ * as for a worker thread of its own (pool.c), and a pool_proc for the
+ * process: its number and generation (its entry in pool->procs and how
+ * often that entry was used: the names of its links in the link
+ * directory, so a dying process never holds its successor's links), its
+ * pid, its workers, its state (STARTING, SPARE, ACTIVE, DYING, DEAD) and
+ * its control link. The front listens on every link of a process (its
+ * control link, each worker's jobs and ops links) before it spawns it:
+ * the process dials them at once, before it seals its sandbox, and a
+ * dial that found nobody would need a retry the sealed process can no
+ * longer make. The link directory is the front's, 0700, so only our own
+ * user can dial; a link's peer must still be the process spawned for it:
+ * its pid is checked when the peer comes up (pool__proc_peer_up) and
+ * again once the spawn returned the pid, and a stranger kills the
+ * process.
+ *
+ * Life: spawned (the supervisor's fork and exec, super.h) -> STARTING
+ * until every worker's READY came (a failed start kills it) -> ACTIVE
+ * when fewer than P are (its workers join routing: pool->workers), else
+ * SPARE (started, connected, sandboxed, isolates made; out of routing).
+ * The start waits for P active ones; spares come when they come.
+ *
+ * Death: the supervisor's exit callback (on its thread) marks the
+ * process DEAD; before it, a kill by the front (pool__proc_kill: a
+ * worker lost by watchdog.c's rules, a group or a link that sent what
+ * none sends, a link's peer gone) marks it DYING and takes its workers
+ * out of routing at once. At the exit every job on its workers is
+ * answered worker_lost, once, through the claim (answer.c), saying how
+ * the process ended ("killed by signal 9", "exited with status 1", and
+ * why the front killed it, when it did), and leaves its slot; a spare
+ * goes into routing in the place of an active process (at its kill, or
+ * at its exit); a replacement is spawned after pool__restart_delay_ms's
+ * delay (by the time it was active: a process that dies young is
+ * restarted later and later, up to 30 s; one backoff for the pool, since
+ * any process may replace any other). Restarts and jobs lost are
+ * counted; the last death is kept for poolctl status. The watchdog frees
+ * dead processes (pool__procs_reap: links after the process is gone, as
+ * iso_link.h asks), being the only thread that frees workers while the
+ * service runs.
+ *
+ * Workers per process: --workers N over P processes is N / P each, the
+ * first N % P processes one more; a spare has the most (N / P rounded
+ * up), so it can stand in for any; after such a replacement the pool may
+ * hold up to one worker more per replaced process than --workers.
+ *
+ * Locks: procs_lock guards the table, the counts, the backoff, each
+ * process's state, nready, pid and spawned; it is taken before
+ * pool->lock (out of routing, into routing), never under it, and never
+ * held across a spawn (the supervisor may be running an exit callback
+ * that wants it).
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "iso_err.h"
+#include "pool_private.h"
+
+/* How long the start waits for the first processes to be ready, and the
+ * shutdown for them to exit once their control links closed. */
+#define PROCS_START_MS 60000
+#define PROCS_EXIT_MS 2000
+
+static void respawn_cb(pool_super* s, void* arg, int cancelled);
+
+static int stopping(iso_pool* pool) {
+  pool__mutex_lock(&pool->lock);
+  int st = pool->stopping != POOL_STOP_NONE;
+  pool__mutex_unlock(&pool->lock);
+  return st;
+}
+
+/* ---- routing ---- */
+
+/* p's workers into routing (p just became active). */
+static void route_in(pool_proc* p) {
+  iso_pool* pool = p->pool;
+  pool__mutex_lock(&pool->lock);
+  int in = pool->stopping == POOL_STOP_NONE &&
+           pool->nworkers + p->nworkers <= POOL_MAX_WORKERS;
+  for (int i = 0; in && i < p->nworkers; i++) {
+    pool->workers[pool->nworkers++] = p->workers[i];
+    atomic_store(&p->workers[i]->state, POOL_W_RUNNING);
+  }
+  pool__mutex_unlock(&pool->lock);
+  for (int i = 0; in && i < p->nworkers; i++) {
+    pool__refill(pool, p->workers[i]);
+  }
+  pthread_mutex_lock(&pool->procs_lock);
+  pool->nrouted++; /* the start waits for these */
+  pthread_cond_broadcast(&pool->procs_cond);
+  pthread_mutex_unlock(&pool->procs_lock);
+}
+
+/* p's workers out of routing (lost: nothing is sent to them). */
+static void route_out(pool_proc* p) {
+  iso_pool* pool = p->pool;
+  pool__mutex_lock(&pool->lock);
+  for (int i = 0; i < p->nworkers; i++) {
+    atomic_store(&p->workers[i]->state, POOL_W_LOST);
+  }
+  pool__mutex_unlock(&pool->lock);
+}
+
+/* A spare into routing, if one is ready and an active process is
+ * missing. */
+static void promote(iso_pool* pool) {
+  pool_proc* sp = NULL;
+  pthread_mutex_lock(&pool->procs_lock);
+  if (pool->nactive < pool->opts.processes) {
+    for (int i = 0; i < POOL_MAX_PROCS && sp == NULL; i++) {
+      pool_proc* p = pool->procs[i];
+      if (p != NULL && atomic_load(&p->state) == POOL_P_SPARE) {
+        sp = p;
+      }
+    }
+  }
+  if (sp != NULL) {
+    atomic_store(&sp->state, POOL_P_ACTIVE);
+    pool->nspare--;
+    pool->nactive++;
+    sp->active_ns = pool__now();
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+  if (sp != NULL) {
+    route_in(sp);
+    pool__log(pool, "info",
+              "pool process %u.%u (pid %d), a spare, took the place of a "
+              "dead one",
+              sp->num, sp->gen, atomic_load(&sp->pid));
+  }
+}
+
+/* ---- kill ---- */
+
+/* Called with procs_lock: p leaves its state's count. */
+static void uncount(iso_pool* pool, int state) {
+  switch (state) {
+    case POOL_P_STARTING:
+      pool->nstarting--;
+      break;
+    case POOL_P_SPARE:
+      pool->nspare--;
+      break;
+    case POOL_P_ACTIVE:
+      pool->nactive--;
+      break;
+    default:
+      break;
+  }
+}
+
+/* Kills p for why; gone: its links went (it is most likely dead
+ * already, and the kill makes sure: its exit, not the front, says how it
+ * ended). */
+static void kill_proc(pool_proc* p, int gone, const char* why) {
+  iso_pool* pool = p->pool;
+  pthread_mutex_lock(&pool->procs_lock);
+  int st = atomic_load(&p->state);
+  int first = st != POOL_P_DEAD && !atomic_load(&p->killed);
+  if (first) {
+    snprintf(p->why, sizeof p->why, "%s", why);
+    atomic_store(&p->killed, gone ? 2 : 1);
+    if (st != POOL_P_DYING) {
+      uncount(pool, st);
+      atomic_store(&p->state, POOL_P_DYING);
+    }
+  }
+  int pid = atomic_load(&p->pid);
+  pthread_mutex_unlock(&pool->procs_lock);
+  if (!first) {
+    return;
+  }
+  pool__log(pool, gone ? "info" : "error", "pool process %u.%u (pid %d): %s%s",
+            p->num, p->gen, pid, gone ? "" : "killed: ", why);
+  route_out(p);
+  if (st == POOL_P_ACTIVE) {
+    promote(pool); /* at once, not at its exit */
+  }
+  if (pid > 0) { /* else its spawner kills it as the pid comes back */
+    pool__super_kill(pool->super, pid, SIGKILL);
+  }
+}
+
+void pool__proc_kill(pool_proc* p, const char* fmt, ...) {
+  char why[320];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  kill_proc(p, 0, why);
+}
+
+void pool__proc_gone(pool_proc* p, const char* what) {
+  kill_proc(p, 1, what);
+}
+
+/* ---- start ---- */
+
+/* Called with procs_lock: whether every link of p that has its peer has
+ * p's process there (pid known). */
+static int peers_ok(pool_proc* p, int pid) {
+  int ok = 1;
+  for (int i = -1; i < p->nworkers && ok; i++) {
+    iso_link* links[2] = {i < 0 ? p->ctl : p->workers[i]->jobs,
+                          i < 0 ? NULL : p->workers[i]->ops};
+    for (int k = 0; k < 2 && ok; k++) {
+      int peer = links[k] != NULL ? iso_link_peer_pid(links[k]) : -1;
+      ok = peer <= 0 || peer == pid; /* < 0: not up yet */
+    }
+  }
+  return ok;
+}
+
+/* p is spawned and every worker said READY: into routing, or a spare;
+ * or killed (a worker that could not start, a stranger on a link). */
+static void try_ready(pool_proc* p) {
+  iso_pool* pool = p->pool;
+  char bad[300] = "";
+  int active = 0;
+  pthread_mutex_lock(&pool->procs_lock);
+  int pid = atomic_load(&p->pid);
+  if (atomic_load(&p->state) != POOL_P_STARTING || p->nready < p->nworkers ||
+      pid == 0) {
+    pthread_mutex_unlock(&pool->procs_lock);
+    return;
+  }
+  for (int i = 0; i < p->nworkers && bad[0] == '\0'; i++) {
+    pool_worker* w = p->workers[i];
+    pthread_mutex_lock(&w->info_lock);
+    if (w->start_rc != 0) {
+      snprintf(bad, sizeof bad, "worker %d could not start: %s", w->id,
+               w->start_err);
+    }
+    pthread_mutex_unlock(&w->info_lock);
+  }
+  if (bad[0] == '\0' && !peers_ok(p, pid)) {
+    snprintf(bad, sizeof bad, "a process other than its own dialed its links");
+  }
+  if (bad[0] == '\0') {
+    pool->nstarting--;
+    active = pool->nactive < pool->opts.processes;
+    if (active) {
+      pool->nactive++;
+      p->active_ns = pool__now();
+    } else {
+      pool->nspare++;
+    }
+    atomic_store(&p->state, active ? POOL_P_ACTIVE : POOL_P_SPARE);
+    pthread_cond_broadcast(&pool->procs_cond);
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+  if (bad[0] != '\0') {
+    pool__proc_kill(p, "%s", bad);
+    return;
+  }
+  pool__log(pool, "debug", "pool process %u.%u (pid %d): ready, %s", p->num,
+            p->gen, pid, active ? "active" : "a spare");
+  if (active) {
+    route_in(p);
+  }
+}
+
+void pool__proc_ready(pool_worker* w) {
+  pool_proc* p = w->proc;
+  pthread_mutex_lock(&p->pool->procs_lock);
+  p->nready++;
+  pthread_mutex_unlock(&p->pool->procs_lock);
+  try_ready(p);
+}
+
+void pool__proc_peer_up(pool_proc* p, iso_link* link) {
+  int peer = iso_link_peer_pid(link);
+  int pid = atomic_load(&p->pid);
+  if (pid != 0 && peer > 0 && peer != pid) {
+    pool__proc_kill(p, "process %d dialed its link, not its own (pid %d)", peer,
+                    pid);
+  }
+}
+
+static void ctl_event_cb(iso_link* link, iso_link_event ev, void* arg) {
+  pool_proc* p = arg;
+  if (ev == ISO_LINK_PEER_UP) {
+    pool__proc_peer_up(p, link);
+  } else if (!stopping(p->pool)) {
+    pool__proc_gone(p, "its control link closed");
+  }
+}
+
+/* How many workers the k-th process of the start has (k < P), or a spare
+ * or a replacement (k < 0). */
+static int proc_size(const iso_pool* pool, int k) {
+  int n = pool->opts.workers, np = pool->opts.processes;
+  if (k < 0) {
+    return (n + np - 1) / np;
+  }
+  return n / np + (k < n % np);
+}
+
+/* Frees p's workers, links and entry (its process never ran, or is
+ * reaped). */
+static void proc_free(iso_pool* pool, pool_proc* p) {
+  for (int i = 0; i < p->nworkers; i++) {
+    pool__worker_free(pool, p->workers[i]);
+  }
+  iso_link_free(p->ctl);
+  pthread_mutex_lock(&pool->procs_lock);
+  if (pool->procs[p->num] == p) {
+    pool->procs[p->num] = NULL;
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+  free(p);
+}
+
+/* The environment a pool process gets besides the front's: under ASan,
+ * LeakSanitizer off (it needs ptrace, which the sandbox forbids:
+ * sandbox/README.md). */
+#if defined(__SANITIZE_ADDRESS__)
+#define PROCS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PROCS_ASAN 1
+#endif
+#endif
+
+/* Makes, spawns and enters in the table a process of n workers. Returns
+ * 0, or an error with err (nothing left behind). Thread: the controlling
+ * thread or the supervisor's; no lock held. */
+static int proc_spawn(iso_pool* pool, int n, char* err, size_t errlen) {
+  const iso_pool_opts* o = &pool->opts;
+  pool_proc* p = calloc(1, sizeof(*p));
+  if (p == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return ISO_ENOMEM;
+  }
+  p->pool = pool;
+  p->started_ns = pool__now();
+  atomic_store(&p->alive_ns, p->started_ns);
+  atomic_store(&p->state, POOL_P_STARTING);
+  pthread_mutex_lock(&pool->procs_lock);
+  int slot = -1;
+  for (int i = 0; i < POOL_MAX_PROCS && slot < 0; i++) {
+    slot = pool->procs[i] == NULL ? i : -1;
+  }
+  if (slot >= 0) {
+    p->num = (uint32_t)slot;
+    p->gen = ++pool->proc_gens[slot];
+    pool->procs[slot] = p;
+    pool->nstarting++;
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+  if (slot < 0) {
+    free(p);
+    snprintf(err, errlen,
+             "too many pool processes (%d at most, dead ones "
+             "included)",
+             POOL_MAX_PROCS);
+    return ISO_EBUSY;
+  }
+  int rc = pool__proc_link_url(pool->linkdir.path, p->num, p->gen,
+                               POOL_PROC_CTL, 0, p->ctl_url, sizeof p->ctl_url);
+  size_t hl;
+  const uint8_t* head = iso_link_head(&hl);
+  iso_link_opts lo = {
+      .url = p->ctl_url,
+      .listen = 1,
+      .max_recv = POOL_CTL_MAX_MSG,
+      .max_send = POOL_CTL_MAX_MSG,
+      .max_queued = POOL_CTL_MAX_QUEUED,
+      .head = head,
+      .head_len = hl,
+      .msg_cb = pool__procs_ctl_msg_cb,
+      .event_cb = ctl_event_cb,
+      .arg = p,
+  };
+  char why[256] = "";
+  if (rc == 0) {
+    rc = iso_link_new(&lo, &p->ctl, why, sizeof why);
+  } else {
+    snprintf(why, sizeof why, "the link directory's path is too long");
+  }
+  for (int i = 0; rc == 0 && i < n; i++) {
+    rc = pool__worker_new(pool, p, &p->workers[i], why, sizeof why);
+    p->nworkers += rc == 0;
+  }
+  pool_proc_args a = {
+      .linkdir = pool->linkdir.path,
+      .proc = p->num,
+      .gen = p->gen,
+      .nworkers = p->nworkers,
+      .modules = pool->modules,
+      .heap_mb = o->heap_mb,
+      .process_max_mb = o->process_max_mb,
+      .max_message = o->max_message,
+      .background_ms = o->background_ms,
+      .nslots = (uint32_t)o->max_inflight_per_worker,
+      .nperms = 2 * (uint32_t)o->max_inflight_per_worker,
+      .log_jobs = o->log_jobs,
+      .log_level = o->log_level != NULL ? o->log_level : "info",
+      .log_format = o->log_format != NULL ? o->log_format : "text",
+      .v8_flags = o->v8_flags,
+      .probe_fd = -1,
+  };
+  for (int i = 0; i < p->nworkers; i++) {
+    a.workers[i] = p->workers[i]->id;
+  }
+  char** argv = NULL;
+  if (rc == 0) {
+    rc = pool__proc_argv_new(&a, &argv, why, sizeof why);
+  }
+  int pid = 0;
+  if (rc == 0) {
+    char asan[512];
+    const char* env[2] = {NULL, NULL};
+#ifdef PROCS_ASAN
+    const char* prev = getenv("ASAN_OPTIONS");
+    snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sdetect_leaks=0",
+             prev != NULL ? prev : "", prev != NULL && prev[0] ? ":" : "");
+    env[0] = asan;
+#else
+    (void)asan;
+#endif
+    pool_super_spawn sp = {
+        .path = o->exe != NULL ? o->exe : "/proc/self/exe",
+        .argv = (const char* const*)argv,
+        .env = env,
+        .data = p,
+    };
+    rc = pool__super_spawn(pool->super, &sp, &pid);
+    if (rc != 0) {
+      snprintf(why, sizeof why, "cannot start %s: %s", sp.path,
+               iso_strerror(rc));
+    }
+  }
+  pool__proc_argv_free(argv);
+  if (rc != 0) {
+    snprintf(err, errlen, "pool process %u.%u: %s", p->num, p->gen,
+             why[0] ? why : iso_strerror(rc));
+    pthread_mutex_lock(&pool->procs_lock);
+    pool->nstarting--;
+    pthread_mutex_unlock(&pool->procs_lock);
+    proc_free(pool, p);
+    return rc;
+  }
+  /* from here its exit may be heard (exit_cb) at any time */
+  pthread_mutex_lock(&pool->procs_lock);
+  atomic_store(&p->pid, pid);
+  int killed = atomic_load(&p->killed);
+  int ok = peers_ok(p, pid);
+  p->spawned = 1;
+  pthread_mutex_unlock(&pool->procs_lock);
+  pool__log(pool, "debug", "pool process %u.%u: pid %d, %d worker(s)", p->num,
+            p->gen, pid, p->nworkers);
+  if (killed) {
+    pool__super_kill(pool->super, pid, SIGKILL);
+  } else if (!ok) {
+    pool__proc_kill(p, "a process other than its own dialed its links");
+  } else {
+    try_ready(p);
+  }
+  return 0;
+}
+
+/* ---- death ---- */
+
+static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
+  iso_pool* pool = arg;
+  pool_proc* p = e->data;
+  char msg[800];
+  int n = snprintf(msg, sizeof msg, "the pool process died: ");
+  if (e->signal != 0) {
+    n += snprintf(msg + n, sizeof msg - (size_t)n, "killed by signal %d",
+                  e->signal);
+  } else {
+    n += snprintf(msg + n, sizeof msg - (size_t)n, "exited with status %d",
+                  e->status);
+  }
+  pthread_mutex_lock(&pool->procs_lock);
+  int st = atomic_load(&p->state);
+  if (atomic_load(&p->killed) == 1) {
+    snprintf(msg + n, sizeof msg - (size_t)n, " (the front killed it: %s)",
+             p->why);
+  }
+  if (st != POOL_P_DYING) {
+    uncount(pool, st);
+  }
+  atomic_store(&p->state, POOL_P_DEAD);
+  int64_t active_ms = p->active_ns != 0
+                          ? (int64_t)((pool__now() - p->active_ns) / 1000000)
+                          : -1;
+  snprintf(pool->last_death, sizeof pool->last_death,
+           "pool process %u.%u (pid %d): %s", p->num, p->gen, e->pid, msg);
+  pool->last_death_ns = pool__now();
+  pthread_cond_broadcast(&pool->procs_cond);
+  pthread_mutex_unlock(&pool->procs_lock);
+  route_out(p);
+  size_t lost = 0;
+  for (int i = 0; i < p->nworkers; i++) {
+    pool_worker* w = p->workers[i];
+    atomic_store(&w->stop_sent, 1); /* its links' going is no news */
+    atomic_store(&w->exited, 1);
+    lost += pool__answer_unanswered(pool, w, ISO_CODE_WORKER_LOST, msg);
+    pool__worker_release_all(w);
+  }
+  atomic_fetch_add(&pool->jobs_lost, (long)lost);
+  int stop = stopping(pool);
+  pool__log(pool, stop ? "info" : "error",
+            "pool process %u.%u (pid %d) %s, after %.1f s; %zu job(s) "
+            "answered worker_lost",
+            p->num, p->gen, e->pid, msg + strlen("the pool process "),
+            (double)e->lived_ns / 1e9, lost);
+  pthread_mutex_lock(&pool->procs_lock);
+  p->exit_done = 1; /* the watchdog may free it now */
+  pthread_mutex_unlock(&pool->procs_lock);
+  if (stop) {
+    return;
+  }
+  if (st == POOL_P_ACTIVE) {
+    promote(pool);
+  }
+  pthread_mutex_lock(&pool->procs_lock);
+  uint32_t delay = pool__restart_delay_ms(&pool->backoff, active_ms);
+  pool->nwaiting++;
+  pthread_mutex_unlock(&pool->procs_lock);
+  atomic_fetch_add(&pool->restarts, 1);
+  pool__log(pool, "info", "starting a new pool process in %u ms", delay);
+  if (pool__super_after(s, delay, respawn_cb, pool) != 0) {
+    pthread_mutex_lock(&pool->procs_lock);
+    pool->nwaiting--;
+    pthread_mutex_unlock(&pool->procs_lock);
+  }
+}
+
+static void respawn_cb(pool_super* s, void* arg, int cancelled) {
+  iso_pool* pool = arg;
+  pthread_mutex_lock(&pool->procs_lock);
+  pool->nwaiting--;
+  pthread_mutex_unlock(&pool->procs_lock);
+  if (cancelled || stopping(pool)) {
+    return;
+  }
+  char err[400];
+  if (proc_spawn(pool, proc_size(pool, -1), err, sizeof err) != 0) {
+    pthread_mutex_lock(&pool->procs_lock);
+    uint32_t delay = pool__restart_delay_ms(&pool->backoff, -1);
+    pool->nwaiting++;
+    pthread_mutex_unlock(&pool->procs_lock);
+    pool__log(pool, "error", "%s; trying again in %u ms", err, delay);
+    if (pool__super_after(s, delay, respawn_cb, pool) != 0) {
+      pthread_mutex_lock(&pool->procs_lock);
+      pool->nwaiting--;
+      pthread_mutex_unlock(&pool->procs_lock);
+    }
+  }
+}
+
+/* ---- the pool's start and end ---- */
+
+int pool__procs_start(iso_pool* pool, char* err, size_t errlen) {
+  int rc = pool__linkdir_init(&pool->linkdir, err, errlen);
+  if (rc != 0) {
+    return rc;
+  }
+  pool_super_opts so = {.log = pool->logger, .exit_cb = exit_cb, .arg = pool};
+  rc = pool__super_new(&so, &pool->super);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot start the supervisor: %s", iso_strerror(rc));
+    return rc;
+  }
+  int np = pool->opts.processes;
+  for (int k = 0; rc == 0 && k < np + pool->opts.spare_processes; k++) {
+    rc = proc_spawn(pool, proc_size(pool, k < np ? k : -1), err, errlen);
+  }
+  if (rc != 0) {
+    return rc;
+  }
+  /* the active ones: a death meanwhile fails the start */
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += PROCS_START_MS / 1000;
+  pthread_mutex_lock(&pool->procs_lock);
+  while (pool->nrouted < np && pool->last_death_ns == 0 && rc == 0) {
+    rc = pthread_cond_timedwait(&pool->procs_cond, &pool->procs_lock, &until) !=
+                 0
+             ? ISO_ETIMEDOUT
+             : 0;
+  }
+  if (pool->last_death_ns != 0) {
+    snprintf(err, errlen, "%s", pool->last_death);
+    rc = ISO_EINTERNAL;
+  } else if (rc != 0) {
+    snprintf(err, errlen, "the pool processes did not start within %d s",
+             PROCS_START_MS / 1000);
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+  return rc;
+}
+
+void pool__procs_stop(iso_pool* pool) {
+  if (pool->super == NULL) {
+    return;
+  }
+  /* their front's end of the control link goes: each process ends (its
+   * workers had their STOP and gave their last records) */
+  pool_proc* ps[POOL_MAX_PROCS];
+  int n = 0;
+  pthread_mutex_lock(&pool->procs_lock);
+  for (int i = 0; i < POOL_MAX_PROCS; i++) {
+    if (pool->procs[i] != NULL) {
+      ps[n++] = pool->procs[i];
+    }
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+  for (int i = 0; i < n; i++) {
+    iso_link_free(ps[i]->ctl);
+    ps[i]->ctl = NULL;
+  }
+  uint64_t end = pool__now() + PROCS_EXIT_MS * 1000000ull;
+  for (;;) {
+    int alive = 0;
+    pthread_mutex_lock(&pool->procs_lock);
+    for (int i = 0; i < n; i++) {
+      alive += atomic_load(&ps[i]->state) != POOL_P_DEAD;
+    }
+    pthread_mutex_unlock(&pool->procs_lock);
+    if (alive == 0 || pool__now() >= end) {
+      if (alive > 0) {
+        pool__log(pool, "warn",
+                  "%d pool process(es) did not exit within %d ms; killed",
+                  alive, PROCS_EXIT_MS);
+      }
+      break;
+    }
+    struct timespec ts = {0, 5 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  pool__super_free(pool->super); /* kills and reaps what is left */
+  pool->super = NULL;
+}
+
+void pool__procs_free(iso_pool* pool) {
+  for (int i = 0; i < POOL_MAX_PROCS; i++) {
+    if (pool->procs[i] != NULL) {
+      proc_free(pool, pool->procs[i]);
+    }
+  }
+  pool__linkdir_close(&pool->linkdir);
+}
+
+void pool__procs_reap(iso_pool* pool) {
+  assert(pool__on_watchdog(pool));
+  if (atomic_load(&pool->admin_waiting) > 0) {
+    return; /* an admin command may hold their workers */
+  }
+  pool_proc* dead[POOL_MAX_PROCS];
+  int n = 0;
+  pthread_mutex_lock(&pool->procs_lock);
+  for (int i = 0; i < POOL_MAX_PROCS; i++) {
+    pool_proc* p = pool->procs[i];
+    if (p != NULL && p->spawned && p->exit_done) {
+      dead[n++] = p;
+    }
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+  for (int i = 0; i < n; i++) {
+    pool_proc* p = dead[i];
+    pool__mutex_lock(&pool->lock);
+    for (int k = 0; k < pool->nworkers;) {
+      if (pool->workers[k]->proc == p) {
+        pool->workers[k] = pool->workers[--pool->nworkers];
+      } else {
+        k++;
+      }
+    }
+    pool__mutex_unlock(&pool->lock);
+    proc_free(pool, p);
+  }
+}

@@ -1,0 +1,264 @@
+/* test_service_contain.c: containment (issue 11) end to end: `isopool
+ * serve --processes P` runs its workers in sandboxed pool processes, and
+ * the front answers every job exactly once when one of them dies.
+ *
+ * Each case starts the real daemon on fixtures/service
+ * (support/service.h) with --processes and the flags it needs, talks to
+ * it only through ipc/iso_client.h (real NNG sockets), finds its pool
+ * processes as the daemon's children (/proc/PID/task/TID/children: the
+ * supervisor's thread forks them) and what workers each runs (its
+ * command line's --workers), kills them as a crash would, and ends with
+ * the daemon stopped by SIGTERM and exiting 0. Asynchronous jobs go
+ * through a tracker (tracker.h): every id sent gets exactly one reply.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "iso_buf.h"
+#include "iso_client.h"
+#include "iso_err.h"
+#include "iso_proto.h"
+#include "service.h"
+#include "tap.h"
+#include "tracker.h"
+
+enum { MAXKIDS = 32 };
+
+/* The daemon's living children (its pool processes): their pids, sorted
+ * by nothing. Returns how many. */
+static int children(pid_t pid, int* out, int max) {
+  char dir[64];
+  snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+  DIR* d = opendir(dir);
+  int n = 0;
+  if (d == NULL) {
+    return 0;
+  }
+  struct dirent* e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') {
+      continue;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/%.32s/children", dir, e->d_name);
+    FILE* f = fopen(path, "r");
+    if (f == NULL) {
+      continue;
+    }
+    int c;
+    while (n < max && fscanf(f, "%d", &c) == 1) {
+      /* a zombie (killed, not reaped yet) is no pool process any more */
+      char st[64];
+      snprintf(st, sizeof st, "/proc/%d/stat", c);
+      FILE* s = fopen(st, "r");
+      char state = 'Z';
+      if (s != NULL) {
+        if (fscanf(s, "%*d %*s %c", &state) != 1) {
+          state = 'Z';
+        }
+        fclose(s);
+      }
+      if (state != 'Z') {
+        out[n++] = c;
+      }
+    }
+    fclose(f);
+  }
+  closedir(d);
+  return n;
+}
+
+/* Whether pool process cpid runs worker `w` (its command line's
+ * --workers list). */
+static int runs_worker(int cpid, int64_t w) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%d/cmdline", cpid);
+  FILE* f = fopen(path, "r");
+  if (f == NULL) {
+    return 0;
+  }
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  for (size_t i = 0; i + 1 < n; i += strlen(buf + i) + 1) {
+    if (strcmp(buf + i, "--workers") == 0) {
+      const char* list = buf + i + strlen(buf + i) + 1;
+      char* end;
+      for (const char* p = list; *p != '\0'; p = *end ? end + 1 : end) {
+        long v = strtol(p, &end, 10);
+        if (end == p) {
+          return 0;
+        }
+        if (v == w) {
+          return 1;
+        }
+      }
+      return 0;
+    }
+  }
+  return 0;
+}
+
+/* A line of /proc/PID/status ("NoNewPrivs:\t1"), its value, or -1. */
+static long status_field(int pid, const char* name) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  FILE* f = fopen(path, "r");
+  long v = -1;
+  size_t len = strlen(name);
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    if (strncmp(line, name, len) == 0 && line[len] == ':') {
+      v = strtol(line + len + 1, NULL, 10);
+      break;
+    }
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  return v;
+}
+
+/* Waits until the daemon has `want` pool processes; returns how many it
+ * had at the end. */
+static int wait_children(pid_t pid, int want, int timeout_ms) {
+  int kids[MAXKIDS];
+  int64_t end = now_ms() + (int64_t)(timeout_ms * iso_test_scale());
+  int n = children(pid, kids, MAXKIDS);
+  while (n != want && now_ms() < end) {
+    sleep_ms(20);
+    n = children(pid, kids, MAXKIDS);
+  }
+  return n;
+}
+
+/* 2 processes of 2 workers and a spare: 3 children, each sandboxed
+ * (NoNewPrivs 1, Seccomp 2: filter mode), and jobs answered. */
+static void t_processes_sandboxed(void) {
+  const char* flags[] = {"--workers", "4", "--processes", "2", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  int kids[MAXKIDS];
+  int n = children(s.pid, kids, MAXKIDS);
+  for (int i = 0; i < n; i++) {
+    CHECK_EQ(status_field(kids[i], "NoNewPrivs"), 1);
+    CHECK_EQ(status_field(kids[i], "Seccomp"), 2);
+  }
+  iso_buf keep;
+  for (int i = 0; i < 8; i++) {
+    expect_value(&s, call_job("double.js", NULL, "[21]", &keep), "42");
+    iso_buf_close(&keep);
+  }
+  svc_stop(&s);
+  for (int i = 0; i < n; i++) { /* none outlives its front */
+    CHECK(kill(kids[i], 0) != 0);
+  }
+}
+
+/* kill -9 of a pool process with jobs in flight: each job answered once,
+ * worker_lost ("killed by signal 9") only for those on the dead process,
+ * the others fulfilled; the spare takes its place at once (a job sent
+ * right after is answered well before a cold start could be), and a new
+ * spare comes. */
+static void t_kill9_in_flight(void) {
+  const char* flags[] = {"--workers", "4", "--processes", "2", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  enum { N = 40, AFTER = 8 };
+  tracker t;
+  tracker_init(&t, N + AFTER);
+  iso_buf keep;
+  for (int i = 0; i < N; i++) {
+    char args[32];
+    snprintf(args, sizeof args, "[600, %d]", i);
+    tracker_submit_ok(&t, s.c, i, call_job("sleep.js", NULL, args, &keep),
+                      20000);
+    iso_buf_close(&keep);
+  }
+  /* a first short job tells which worker runs; its process is the
+   * victim */
+  iso_result r;
+  call(&s, call_job("double.js", NULL, "[1]", &keep), 10000, &r);
+  iso_buf_close(&keep);
+  int64_t victim_worker = r.stats.worker;
+  iso_result_close(&r);
+  int kids[MAXKIDS];
+  int n = children(s.pid, kids, MAXKIDS);
+  int victim = -1;
+  for (int i = 0; i < n && victim < 0; i++) {
+    if (runs_worker(kids[i], victim_worker)) {
+      victim = kids[i];
+    }
+  }
+  CHECK(victim > 0);
+  int on_victim[64] = {0}; /* the workers it runs, by number */
+  for (int w = 0; w < 64 && victim > 0; w++) {
+    on_victim[w] = runs_worker(victim, w);
+  }
+  if (victim > 0) {
+    kill(victim, SIGKILL);
+  }
+  /* the front hears of it at once (the links' PEER_GONE); jobs sent in
+   * between are answered worker_lost with the others */
+  sleep_ms(100);
+  int64_t t0 = now_ms();
+  /* jobs sent now go to the survivor and the spare, not to a cold
+   * start: answered within well under a pool process's start */
+  for (int i = 0; i < AFTER; i++) {
+    tracker_submit_ok(&t, s.c, N + i, call_job("double.js", NULL, "[5]", &keep),
+                      10000);
+    iso_buf_close(&keep);
+  }
+  CHECK(tracker_wait(&t, N + AFTER, 15000));
+  tracker_check_once(&t);
+  int lost = 0, fulfilled = 0;
+  for (int i = 0; i < N; i++) {
+    if (t.r[i].status == ISO_STATUS_FULFILLED) {
+      fulfilled++;
+    } else {
+      CHECK_EQ(t.r[i].code, ISO_CODE_WORKER_LOST);
+      CHECK_CONTAINS(t.r[i].message,
+                     "the pool process died: killed by signal 9");
+      CHECK(t.r[i].worker >= 0 && t.r[i].worker < 64 &&
+            on_victim[t.r[i].worker]);
+      lost++;
+    }
+  }
+  for (int i = 0; i < AFTER; i++) {
+    CHECK_EQ(t.r[N + i].status, ISO_STATUS_FULFILLED);
+    CHECK(t.r[N + i].done_ms - t0 < 1000);
+  }
+  fprintf(stderr, "    %d lost, %d fulfilled\n", lost, fulfilled);
+  CHECK(lost > 0);
+  CHECK(fulfilled > 0);
+  CHECK_EQ(lost + fulfilled, N);
+  /* a new spare: 3 children again */
+  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  tracker_free(&t);
+  svc_stop(&s);
+}
+
+static const iso_test cases[] = {
+    {"processes_sandboxed", t_processes_sandboxed},
+    {"kill9_in_flight", t_kill9_in_flight},
+    {NULL, NULL},
+};
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  return iso_test_main(argc, argv, cases);
+}
