@@ -38,7 +38,7 @@
 
 /* --processes' default (docs/architecture.md, "Processes", has the
  * figures behind it). */
-#define ISO_SERVE_PROCESSES_DEFAULT 0
+#define ISO_SERVE_PROCESSES_DEFAULT (-1) /* one per 2 workers */
 
 static const char kUsage[] =
     "usage: isopool serve [OPTIONS]\n"
@@ -51,7 +51,7 @@ static const char kUsage[] =
     "  --workers N        worker threads, one isolate each (default: CPUs)\n"
     "  --processes P      run the workers in P sandboxed pool processes,\n"
     "                     N/P threads each (the first N%P one more); 0: in\n"
-    "                     this process (default 0; docs/architecture.md)\n"
+    "                     this process (default: one per 2 workers)\n"
     "  --spare-processes S  pool processes kept started to take a dead\n"
     "                     one's place (default 1)\n"
     "  --process-max-mb M a pool process's memory bound (RLIMIT_DATA; above\n"

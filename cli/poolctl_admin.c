@@ -288,6 +288,21 @@ static void show_status(const ctl* c, const iso_admin_reply* r) {
     }
   }
   kvs("rate", line[0] ? line : "-");
+  /* pool processes: shown when there are (--processes > 0) or were */
+  if (s->procs_active > 0 || s->procs_spare > 0 || s->procs_starting > 0 ||
+      s->last_death.ptr != NULL) {
+    kvs("processes",
+        txtf("%s active, %s spare, %s starting; %s restarts, %s jobs lost",
+             t_int(s->procs_active).s, t_int(s->procs_spare).s,
+             t_int(s->procs_starting).s, t_int(s->procs_restarts).s,
+             t_int(s->jobs_lost).s)
+            .s);
+  }
+  if (s->last_death.ptr != NULL) {
+    kvs("last death", txtf("%s ago: %s", t_ms(s->last_death_ago_ms).s,
+                           t_str(s->last_death, "-").s)
+                          .s);
+  }
 }
 
 static void show_workers(const ctl* c, const iso_admin_reply* r) {
@@ -296,9 +311,11 @@ static void show_workers(const ctl* c, const iso_admin_reply* r) {
     puts("no workers");
     return;
   }
-  /* 3+1+9+1+8+1+8+1+20+1+4+1 = 58 columns; LAST ERROR gets the rest */
-  printf("%3s %-9s %8s %8s %20s %4s %s\n", "ID", "STATE", "INFLIGHT", "DONE",
-         "HEAP USED/LIMIT", "WARM", "LAST ERROR");
+  /* 3+1+9+1+8+1+8+1+20+1+4+1+11+1 = 70 columns; LAST ERROR gets the
+   * rest (--json: all of it). PROCESS: its pool process, number.generation
+   * and pid ("front": --processes 0) */
+  printf("%3s %-9s %8s %8s %20s %4s %-11s %s\n", "ID", "STATE", "INFLIGHT",
+         "DONE", "HEAP USED/LIMIT", "WARM", "PROCESS", "LAST ERROR");
   for (size_t i = 0; i < n; i++) {
     const iso_admin_worker* w = &r->workers.list[i];
     cells(t_int(w->id).s, 3, RIGHT);
@@ -314,8 +331,13 @@ static void show_workers(const ctl* c, const iso_admin_reply* r) {
     putchar(' ');
     cells(t_int(w->warm_modules).s, 4, RIGHT);
     putchar(' ');
+    cells(w->process.ptr != NULL
+              ? txtf("%s/%s", t_str(w->process, "-").s, t_int(w->pid).s).s
+              : "front",
+          11, LEFT);
+    putchar(' ');
     if (w->last_error.ptr != NULL) {
-      cell(w->last_error.ptr, w->last_error.len, COLUMNS - 58, LAST);
+      cell(w->last_error.ptr, w->last_error.len, COLUMNS - 70, LAST);
     } else {
       putchar('-');
     }

@@ -177,6 +177,16 @@ typedef struct iso_admin_status {
   double rate_1s;
   double rate_10s;
   double rate_60s;
+  /* processes: the pool processes (0s with --processes 0): active,
+   * spare, starting; restarts after a death, jobs lost with one; the
+   * last death (nil: none) and how long ago */
+  int64_t procs_active;
+  int64_t procs_spare;
+  int64_t procs_starting;
+  int64_t procs_restarts;
+  int64_t jobs_lost;
+  iso_admin_str last_death;
+  double last_death_ago_ms; /* NaN: none */
 } iso_admin_status;
 
 /* workers: one entry per worker. */
@@ -189,6 +199,10 @@ typedef struct iso_admin_worker {
   double heap_limit;
   int64_t warm_modules;
   iso_admin_str last_error; /* nil: none yet */
+  /* its pool process: number.generation and pid (nil, ISO_ADMIN_NO_INT:
+   * a thread of the front, --processes 0) */
+  iso_admin_str process;
+  int64_t pid;
 } iso_admin_worker;
 
 typedef struct iso_admin_workers {

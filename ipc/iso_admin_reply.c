@@ -89,6 +89,17 @@ static const field kRateF[] = {
 };
 static const fields kRate = FIELDS(kRateF);
 
+static const field kProcsF[] = {
+    KEY("active", iso_admin_status, F_INT, procs_active),
+    KEY("spare", iso_admin_status, F_INT, procs_spare),
+    KEY("starting", iso_admin_status, F_INT, procs_starting),
+    KEY("restarts", iso_admin_status, F_INT, procs_restarts),
+    KEY("jobs_lost", iso_admin_status, F_INT, jobs_lost),
+    KEY("last_death", iso_admin_status, F_STR, last_death),
+    KEY("last_death_ago_ms", iso_admin_status, F_WHOLE, last_death_ago_ms),
+};
+static const fields kProcs = FIELDS(kProcsF);
+
 static const field kStatusF[] = {
     KEY("version", iso_admin_status, F_STR, version),
     KEY("uptime_ms", iso_admin_status, F_WHOLE, uptime_ms),
@@ -107,6 +118,7 @@ static const field kStatusF[] = {
     KEY("inflight", iso_admin_status, F_INT, inflight),
     {.key = "totals", .type = F_MAP, .sub = &kTotals},
     {.key = "rate", .type = F_MAP, .sub = &kRate},
+    {.key = "processes", .type = F_MAP, .sub = &kProcs},
 };
 
 static const field kWorkerF[] = {
@@ -118,6 +130,8 @@ static const field kWorkerF[] = {
     KEY("heap_limit", iso_admin_worker, F_WHOLE, heap_limit),
     KEY("warm_modules", iso_admin_worker, F_INT, warm_modules),
     KEY("last_error", iso_admin_worker, F_STR, last_error),
+    KEY("process", iso_admin_worker, F_STR, process),
+    KEY("pid", iso_admin_worker, F_INT, pid),
 };
 static const fields kWorker = FIELDS(kWorkerF);
 static const field kWorkerElem = {.type = F_MAP, .sub = &kWorker};

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -463,6 +464,25 @@ static int op_test_block(iso_op_call* call) {
   return 0;
 }
 
+/* op_test_crash: ends the calling process as a crash would: SIGSEGV
+ * from a write through a null pointer (the signal's default action: the
+ * process dies, no handler of ours runs). What a bug in native code or a
+ * V8 fatal error does to a pool process, for the containment suite
+ * (tests/test_service_contain.c). A fault for the service tests only: it
+ * refuses unless the process started with ISOPOOL_TEST_FAULTS=1 in its
+ * environment. */
+static int op_test_crash(iso_op_call* call) {
+  const char* on = getenv("ISOPOOL_TEST_FAULTS");
+  if (on == NULL || strcmp(on, "1") != 0) {
+    return iso_op_fail(call, ISO_OPERR_PERMISSION_DENIED,
+                       "op_test_crash: a test fault, off in this process");
+  }
+  signal(SIGSEGV, SIG_DFL);
+  volatile int* volatile nowhere = NULL;
+  *nowhere = 1;
+  return 0;
+}
+
 /* ---- the table ---- */
 
 #define OP(n, k, p, f) \
@@ -492,6 +512,7 @@ static const iso_op_def builtin[] = {
        iso__op_crypto_random_uuid),
     OP("op_crypto_digest", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_crypto_digest),
     OP("op_test_block", ISO_OP_SYNC, ISO_PERM_NONE, op_test_block),
+    OP("op_test_crash", ISO_OP_SYNC, ISO_PERM_NONE, op_test_crash),
 };
 
 static const iso_op_table builtin_table = {

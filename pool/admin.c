@@ -143,6 +143,32 @@ static void count_workers(iso_pool* pool,
   pool__mutex_unlock(&pool->lock);
 }
 
+/* The pool processes' counts and counters (all 0 with --processes 0);
+ * last: the last death's line (cap bytes; "" none), *ago_ns how long
+ * since. */
+typedef struct procs_count {
+  int active, spare, starting;
+  long restarts, jobs_lost;
+  uint64_t death_ns;
+} procs_count;
+
+static void count_procs(iso_pool* pool,
+                        procs_count* c,
+                        char* last,
+                        size_t cap) {
+  pthread_mutex_lock(&pool->procs_lock);
+  c->active = pool->nactive;
+  c->spare = pool->nspare;
+  c->starting = pool->nstarting;
+  c->death_ns = pool->last_death_ns;
+  if (last != NULL) {
+    snprintf(last, cap, "%s", pool->last_death);
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+  c->restarts = atomic_load(&pool->restarts);
+  c->jobs_lost = atomic_load(&pool->jobs_lost);
+}
+
 /* Milliseconds between two pool__now() times, whole. */
 static double ms_between(uint64_t from_ns, uint64_t to_ns) {
   return (double)((to_ns - from_ns) / 1000000);
@@ -161,6 +187,12 @@ static int cmd_status(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
   }
   int configured, alive, inflight, queued;
   count_workers(pool, &configured, &alive, &inflight, &queued);
+  char* last = keep(o, malloc(sizeof pool->last_death));
+  if (last == NULL) {
+    return out_of_memory(o);
+  }
+  procs_count pc;
+  count_procs(pool, &pc, last, sizeof pool->last_death);
   for (size_t i = 0; i < nlisten; i++) {
     listen[i] = iso_admin_str_of(pool->opts.listen[i]);
   }
@@ -193,6 +225,14 @@ static int cmd_status(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
       .rate_1s = snap->rate_1s,
       .rate_10s = snap->rate_10s,
       .rate_60s = snap->rate_60s,
+      .procs_active = pc.active,
+      .procs_spare = pc.spare,
+      .procs_starting = pc.starting,
+      .procs_restarts = pc.restarts,
+      .jobs_lost = pc.jobs_lost,
+      .last_death = iso_admin_str_of(last[0] != '\0' ? last : NULL),
+      .last_death_ago_ms =
+          pc.death_ns != 0 ? ms_between(pc.death_ns, pool__now()) : (double)NAN,
   };
   return 0;
 }
@@ -206,11 +246,13 @@ static const char* worker_state_name(int st) {
 }
 
 typedef char last_error_copy[sizeof(((pool_worker*)0)->last_error)];
+typedef char process_name[24]; /* "<num>.<gen>" */
 
 static int cmd_workers(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
   iso_admin_worker* list = keep(o, calloc(POOL_MAX_WORKERS, sizeof(*list)));
   last_error_copy* last = keep(o, calloc(POOL_MAX_WORKERS, sizeof(*last)));
-  if (list == NULL || last == NULL) {
+  process_name* procs = keep(o, calloc(POOL_MAX_WORKERS, sizeof(*procs)));
+  if (list == NULL || last == NULL || procs == NULL) {
     return out_of_memory(o);
   }
   pool__mutex_lock(&pool->lock);
@@ -230,7 +272,14 @@ static int cmd_workers(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
         .heap_limit = (double)atomic_load(&w->heap_limit),
         .warm_modules = atomic_load(&w->warm_modules),
         .last_error = iso_admin_str_of(last[i][0] != '\0' ? last[i] : NULL),
+        .process = iso_admin_str_of(NULL),
+        .pid = ISO_ADMIN_NO_INT,
     };
+    if (w->proc != NULL) { /* its number and generation are fixed */
+      snprintf(procs[i], sizeof procs[i], "%u.%u", w->proc->num, w->proc->gen);
+      list[i].process = iso_admin_str_of(procs[i]);
+      list[i].pid = atomic_load(&w->proc->pid);
+    }
   }
   pool__mutex_unlock(&pool->lock);
   o->reply.workers = (iso_admin_workers){.list = list, .n = (size_t)n};
@@ -693,6 +742,13 @@ static int render_metrics(void* arg, iso_buf* out) {
       .uptime_ms = (int64_t)((pool__now() - pool->started_ns) / 1000000),
       .version = ISO_POOL_VERSION,
   };
+  procs_count pc;
+  count_procs(pool, &pc, NULL, 0);
+  g.processes_active = pc.active;
+  g.processes_spare = pc.spare;
+  g.processes_starting = pc.starting;
+  g.process_restarts = pc.restarts;
+  g.jobs_lost = pc.jobs_lost;
   int rc = iso_metrics_prometheus(snap, &g, out);
   free(snap);
   return rc;

@@ -29,6 +29,11 @@ enum { ISO_POOL_RUNNING = 0, ISO_POOL_DRAINING, ISO_POOL_SHUTTING_DOWN };
 /* isopool's version, as poolctl status shows it. */
 #define ISO_POOL_VERSION "0.2.0"
 
+/* Worker threads per pool process when iso_pool_opts.processes < 0 (the
+ * default of isopool serve): docs/architecture.md has the measurement
+ * behind it. */
+#define POOL_THREADS_PER_PROCESS 2
+
 typedef struct iso_pool_opts {
   int workers;                 /* 0: the number of CPUs */
   int max_inflight_per_worker; /* 0: 64 */
@@ -71,9 +76,10 @@ typedef struct iso_pool_opts {
   const char* tls_cert; /* for tls+tcp:// listeners */
   const char* tls_key;
   int quiet; /* 1: no start-up line on stderr */
-  /* Pool processes (issue 11; docs/architecture.md, "Processes"):
-   * 0: the worker threads run in this process over inproc:// links (the
-   * embedding and debugging mode); P > 0: they run in P sandboxed
+  /* Pool processes (issue 11; docs/architecture.md, "The front's pool
+   * processes"): 0: the worker threads run in this process over inproc://
+   * links (the embedding and debugging mode); < 0: one process per
+   * POOL_THREADS_PER_PROCESS workers; P > 0: they run in P sandboxed
    * `isopool pool-process` children of this process, `workers` split
    * workers / P threads each (the first workers % P get one more), over
    * ipc:// links, with spare_processes more started and kept ready

@@ -520,6 +520,27 @@ int iso_metrics_prometheus(const iso_metrics_snap* s,
     family(&w, "isopool_uptime_seconds", "gauge",
            "Seconds since the service started.");
     sample(&w, "isopool_uptime_seconds", NULL, num);
+    family(&w, "isopool_processes", "gauge",
+           "Pool processes, by state (none with --processes 0).");
+    const struct {
+      const char* state;
+      int64_t n;
+    } procs[] = {{"active", g->processes_active},
+                 {"spare", g->processes_spare},
+                 {"starting", g->processes_starting}};
+    for (size_t i = 0; i < sizeof procs / sizeof procs[0]; i++) {
+      const char* labels[] = {"state", procs[i].state, NULL};
+      sample_u64(&w, "isopool_processes", labels,
+                 procs[i].n > 0 ? (uint64_t)procs[i].n : 0);
+    }
+    family(&w, "isopool_process_restarts_total", "counter",
+           "Pool processes started in the place of one that died.");
+    sample_u64(&w, "isopool_process_restarts_total", NULL,
+               g->process_restarts > 0 ? (uint64_t)g->process_restarts : 0);
+    family(&w, "isopool_jobs_lost_total", "counter",
+           "Jobs answered worker_lost because their pool process died.");
+    sample_u64(&w, "isopool_jobs_lost_total", NULL,
+               g->jobs_lost > 0 ? (uint64_t)g->jobs_lost : 0);
     if (g->version != NULL) {
       family(&w, "isopool_build_info", "gauge",
              "Always 1; the version is in the label.");

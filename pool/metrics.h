@@ -196,6 +196,13 @@ typedef struct iso_metrics_gauges {
   /* isopool's version for isopool_build_info{version="..."}; NULL: no
    * build_info. Any bytes: it is escaped. */
   const char* version;
+  /* pool processes (all 0 with --processes 0): by state, and counters */
+  int64_t processes_active;
+  int64_t processes_spare;
+  int64_t processes_starting;
+  int64_t process_restarts; /* replacements started after a death */
+  int64_t jobs_lost;        /* jobs answered worker_lost as their
+                               process died */
 } iso_metrics_gauges;
 
 /* iso_metrics_prometheus: appends the Prometheus text exposition (format
@@ -210,6 +217,8 @@ typedef struct iso_metrics_gauges {
  *   isopool_workers_configured, isopool_workers_alive,
  *   isopool_jobs_queued, isopool_jobs_inflight,
  *   isopool_uptime_seconds, isopool_build_info{version}   gauges
+ *   isopool_processes{state="active","spare","starting"}  gauge
+ *   isopool_process_restarts_total, isopool_jobs_lost_total counters
  *
  * kind is "eval" or "call" (no "all" series: Prometheus sums them). Rates
  * are left to Prometheus (rate() over the counters). Returns 0 or

@@ -412,7 +412,7 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
 void pool__reap(iso_pool* pool) {
   assert(pool__on_watchdog(pool));
   pool_worker* done[POOL_MAX_WORKERS];
-  pool_proc* retire[POOL_MAX_WORKERS];
+  pool_worker* retire[POOL_MAX_WORKERS];
   int n = 0, nretire = 0;
   pool__mutex_lock(&pool->lock);
   /* an admin command holds workers; the shutdown stops them all */
@@ -423,9 +423,11 @@ void pool__reap(iso_pool* pool) {
     int st = atomic_load(&w->state);
     if (w->proc != NULL) { /* freed with its process (pool__procs_reap) */
       if (st == POOL_W_RETIRING && w->inflight == 0) {
-        retire[nretire++] = w->proc;
+        retire[nretire++] = w; /* out of the array; stopped below */
+        pool->workers[i] = pool->workers[--pool->nworkers];
+      } else {
+        i++;
       }
-      i++;
       continue;
     }
     if ((st == POOL_W_RETIRING && w->inflight == 0) ||
@@ -441,10 +443,16 @@ void pool__reap(iso_pool* pool) {
     atomic_store(&done[i]->state, POOL_W_STOPPED);
     worker_free(pool, done[i], 1);
   }
-  /* a worker of a process that could not make a fresh isolate: a new
-   * process takes the place of its own */
+  /* a worker of a process: its thread there ends on its STOP (a process
+   * whose workers all stopped exits; pool__proc_retire), and it is freed
+   * with its process */
   for (int i = 0; i < nretire; i++) {
-    pool__proc_kill(retire[i], "a worker of it could not recycle");
+    pool_worker* w = retire[i];
+    atomic_store(&w->state, POOL_W_STOPPED);
+    if (!atomic_exchange(&w->stop_sent, 1)) {
+      pool__worker_send(w, &k_stop);
+    }
+    pool__proc_retire(w);
   }
 }
 
@@ -462,11 +470,6 @@ int pool__resize(iso_pool* pool, int n, char* err, size_t errlen) {
 
 static int resize_locked(iso_pool* pool, int n, char* err, size_t errlen) {
   assert(pool__mutex_held(&pool->resize_lock));
-  if (pool->super != NULL) {
-    return fail(err, errlen, ISO_EINVAL,
-                "resize is not built for pool processes yet (isopool serve "
-                "--processes 0 resizes)");
-  }
   pool__mutex_lock(&pool->lock);
   if (pool->stopping != POOL_STOP_NONE) {
     pool__mutex_unlock(&pool->lock);
@@ -489,6 +492,9 @@ static int resize_locked(iso_pool* pool, int n, char* err, size_t errlen) {
   }
   int missing = n - alive;
   pool__mutex_unlock(&pool->lock);
+  if (pool->super != NULL) { /* new pool processes */
+    return missing > 0 ? pool__procs_grow(pool, missing, err, errlen) : 0;
+  }
   for (int i = 0; i < missing; i++) {
     int rc = worker_add(pool, err, errlen);
     if (rc != 0) {
@@ -526,8 +532,9 @@ static void set_defaults(iso_pool_opts* o) {
   if (o->heap_mb == 0) {
     o->heap_mb = 512;
   }
-  if (o->processes < 0) {
-    o->processes = 0;
+  if (o->processes < 0) { /* docs/architecture.md: the figures */
+    o->processes =
+        (o->workers + POOL_THREADS_PER_PROCESS - 1) / POOL_THREADS_PER_PROCESS;
   }
   if (o->processes > o->workers) {
     o->processes = o->workers; /* a process runs one worker at least */
@@ -692,7 +699,7 @@ void pool__worker_lost(iso_pool* pool, pool_worker* w, const char* why) {
       pool__proc_kill(w->proc, "%s", why);
     } else {
       pool__proc_kill(w->proc,
-                      "worker %d was lost: JavaScript on it ran on %d ms "
+                      "worker %d was lost: its JavaScript ran on %d ms "
                       "after it was stopped at its deadline",
                       w->id, POOL_LOST_GRACE_MS);
     }
@@ -780,6 +787,10 @@ void iso_pool_shutdown(iso_pool* pool) {
     pool->qlen = 0;
   }
   pool__mutex_unlock(&pool->lock);
+  pthread_mutex_lock(&pool->procs_lock); /* a resize's wait ends */
+  pool->procs_stopping = 1;
+  pthread_cond_broadcast(&pool->procs_cond);
+  pthread_mutex_unlock(&pool->procs_lock);
   while (queued != NULL) {
     pool_job* job = queued;
     queued = job->qnext;

@@ -215,6 +215,8 @@ struct pool_proc {
   atomic_int killed; /* the front SIGKILLed it, for `why` (1), or as its
                         links went (2) */
   char why[320];     /* set once, before killed */
+  int retired;       /* a resize stopped all its workers: its exit is no
+                        death (under procs_lock) */
 };
 
 /* pool__procs_start: the supervisor, the link directory, and the first
@@ -266,6 +268,17 @@ size_t pool__worker_release_all(pool_worker* w);
 /* pool__proc_peer_up: a link of p has its peer: it must be p's process
  * (its pid), else p is killed. Thread: an NNG thread. */
 void pool__proc_peer_up(pool_proc* p, iso_link* link);
+/* pool__procs_grow: a resize by n workers more: new pool processes of
+ * theirs (as many threads each as the start's largest), into routing once
+ * ready; waits for them. Returns 0, or an error with err (one that died
+ * or could not start; ISO_ECLOSED: the service is stopping). Thread: the
+ * resize's (resize_lock held). */
+int pool__procs_grow(iso_pool* pool, int n, char* err, size_t errlen);
+/* pool__proc_retire: w, of a process, left the array (a resize retired
+ * it, idle) and was sent its STOP: once every worker of its process has,
+ * the process is retired: it exits by itself, which is no death (no
+ * restart, no spare). Thread: the watchdog. */
+void pool__proc_retire(pool_worker* w);
 /* pool__procs_reap: frees the dead processes and their workers (out of
  * routing since their death). Thread: the watchdog. */
 void pool__procs_reap(iso_pool* pool);
@@ -341,7 +354,10 @@ struct iso_pool {
   pool_proc* procs[POOL_MAX_PROCS];
   uint32_t proc_gens[POOL_MAX_PROCS];
   int nactive, nspare, nstarting, nwaiting; /* waiting: a restart's delay */
-  int nrouted; /* processes that went into routing, ever */
+  int nrouted;        /* processes that went into routing, ever */
+  int procs_want;     /* active processes wanted: --processes, and resizes */
+  int procs_stopping; /* the shutdown began: no spawn, no wait for one */
+  int spawning;       /* spawns under way (procs.c's proc_spawn) */
   pool_backoff backoff;
   atomic_long restarts;
   atomic_long jobs_lost;

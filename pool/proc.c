@@ -163,6 +163,11 @@ int iso_pool_process_main(int argc, char** argv) {
   snprintf(me, sizeof me, "pool process %u.%u (pid %d)", a.proc, a.gen,
            (int)getpid());
   signal(SIGPIPE, SIG_IGN);
+  /* the front's to take: a terminal's ^C or a service manager's SIGTERM
+   * to the whole group would end it in the middle of the front's drain;
+   * it ends when its front closes its control link or dies */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   /* 3. */
   const char* roots[] = {a.modules, NULL};
   iso_sandbox_opts so = {

@@ -114,7 +114,7 @@ static void route_out(pool_proc* p) {
 static void promote(iso_pool* pool) {
   pool_proc* sp = NULL;
   pthread_mutex_lock(&pool->procs_lock);
-  if (pool->nactive < pool->opts.processes) {
+  if (pool->nactive < pool->procs_want) {
     for (int i = 0; i < POOL_MAX_PROCS && sp == NULL; i++) {
       pool_proc* p = pool->procs[i];
       if (p != NULL && atomic_load(&p->state) == POOL_P_SPARE) {
@@ -164,6 +164,15 @@ static void kill_proc(pool_proc* p, int gone, const char* why) {
   iso_pool* pool = p->pool;
   pthread_mutex_lock(&pool->procs_lock);
   int st = atomic_load(&p->state);
+  if (p->retired) { /* a resize ended it: out of every count already; its
+                       links going is its exit */
+    int pid = st != POOL_P_DEAD && !gone ? atomic_load(&p->pid) : 0;
+    pthread_mutex_unlock(&pool->procs_lock);
+    if (pid > 0) {
+      pool__super_kill(pool->super, pid, SIGKILL);
+    }
+    return;
+  }
   int first = st != POOL_P_DEAD && !atomic_load(&p->killed);
   if (first) {
     snprintf(p->why, sizeof p->why, "%s", why);
@@ -246,7 +255,7 @@ static void try_ready(pool_proc* p) {
   }
   if (bad[0] == '\0') {
     pool->nstarting--;
-    active = pool->nactive < pool->opts.processes;
+    active = pool->nactive < pool->procs_want;
     if (active) {
       pool->nactive++;
       p->active_ns = pool__now();
@@ -332,8 +341,8 @@ static void proc_free(iso_pool* pool, pool_proc* p) {
 
 /* Makes, spawns and enters in the table a process of n workers. Returns
  * 0, or an error with err (nothing left behind). Thread: the controlling
- * thread or the supervisor's; no lock held. */
-static int proc_spawn(iso_pool* pool, int n, char* err, size_t errlen) {
+ * thread, the supervisor's or a resize's; no lock held. */
+static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
   const iso_pool_opts* o = &pool->opts;
   pool_proc* p = calloc(1, sizeof(*p));
   if (p == NULL) {
@@ -468,6 +477,25 @@ static int proc_spawn(iso_pool* pool, int n, char* err, size_t errlen) {
   return 0;
 }
 
+/* proc_make, unless the shutdown's end of the processes began (it waits
+ * for the spawns under way: pool->spawning). */
+static int proc_spawn(iso_pool* pool, int n, char* err, size_t errlen) {
+  pthread_mutex_lock(&pool->procs_lock);
+  int stop = pool->procs_stopping;
+  pool->spawning += !stop;
+  pthread_mutex_unlock(&pool->procs_lock);
+  if (stop) {
+    snprintf(err, errlen, "the service is stopping");
+    return ISO_ECLOSED;
+  }
+  int rc = proc_make(pool, n, err, errlen);
+  pthread_mutex_lock(&pool->procs_lock);
+  pool->spawning--;
+  pthread_cond_broadcast(&pool->procs_cond);
+  pthread_mutex_unlock(&pool->procs_lock);
+  return rc;
+}
+
 /* ---- death ---- */
 
 static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
@@ -484,11 +512,12 @@ static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
   }
   pthread_mutex_lock(&pool->procs_lock);
   int st = atomic_load(&p->state);
+  int retired = p->retired;
   if (atomic_load(&p->killed) == 1) {
     snprintf(msg + n, sizeof msg - (size_t)n, " (the front killed it: %s)",
              p->why);
   }
-  if (st != POOL_P_DYING) {
+  if (st != POOL_P_DYING && !retired) { /* a retired one left its count */
     uncount(pool, st);
   }
   atomic_store(&p->state, POOL_P_DEAD);
@@ -501,25 +530,41 @@ static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
   pthread_cond_broadcast(&pool->procs_cond);
   pthread_mutex_unlock(&pool->procs_lock);
   route_out(p);
+  /* at the shutdown its jobs are answered as every other left over (a
+   * worker that would not stop: its process went with the front's end) */
+  int stop = stopping(pool);
+  iso_proto_code code = stop ? ISO_CODE_SHUTTING_DOWN : ISO_CODE_WORKER_LOST;
+  const char* answer = stop ? "the service is shutting down" : msg;
   size_t lost = 0;
   for (int i = 0; i < p->nworkers; i++) {
     pool_worker* w = p->workers[i];
     atomic_store(&w->stop_sent, 1); /* its links' going is no news */
     atomic_store(&w->exited, 1);
-    lost += pool__answer_unanswered(pool, w, ISO_CODE_WORKER_LOST, msg);
+    lost += pool__answer_unanswered(pool, w, code, answer);
     pool__worker_release_all(w);
   }
-  atomic_fetch_add(&pool->jobs_lost, (long)lost);
-  int stop = stopping(pool);
-  pool__log(pool, stop ? "info" : "error",
-            "pool process %u.%u (pid %d) %s, after %.1f s; %zu job(s) "
-            "answered worker_lost",
-            p->num, p->gen, e->pid, msg + strlen("the pool process "),
-            (double)e->lived_ns / 1e9, lost);
+  if (!stop) {
+    atomic_fetch_add(&pool->jobs_lost, (long)lost);
+  }
+  if (retired && lost == 0) {
+    pool__log(pool, "info",
+              "pool process %u.%u (pid %d) ended: a resize stopped its "
+              "workers",
+              p->num, p->gen, e->pid);
+  } else if (stop && lost == 0) {
+    pool__log(pool, "debug", "pool process %u.%u (pid %d) ended: %s", p->num,
+              p->gen, e->pid, msg + strlen("the pool process died: "));
+  } else {
+    pool__log(pool, stop ? "warn" : "error",
+              "pool process %u.%u (pid %d) %s, after %.1f s; %zu job(s) "
+              "answered %s",
+              p->num, p->gen, e->pid, msg + strlen("the pool process "),
+              (double)e->lived_ns / 1e9, lost, iso_proto_code_name(code));
+  }
   pthread_mutex_lock(&pool->procs_lock);
   p->exit_done = 1; /* the watchdog may free it now */
   pthread_mutex_unlock(&pool->procs_lock);
-  if (stop) {
+  if (stop || (retired && lost == 0)) { /* a resize ended it */
     return;
   }
   if (st == POOL_P_ACTIVE) {
@@ -561,6 +606,84 @@ static void respawn_cb(pool_super* s, void* arg, int cancelled) {
   }
 }
 
+/* ---- resize ---- */
+
+/* Waits (procs_lock held) until `routed` more processes went into
+ * routing than `base`, one died (the last death is no longer death_ns),
+ * the service stops or PROCS_START_MS passed. Returns 0, or an error with
+ * err. */
+static int wait_routed(iso_pool* pool,
+                       int base,
+                       int routed,
+                       uint64_t death_ns,
+                       char* err,
+                       size_t errlen) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += PROCS_START_MS / 1000;
+  int rc = 0;
+  while (pool->nrouted - base < routed && pool->last_death_ns == death_ns &&
+         !pool->procs_stopping && rc == 0) {
+    int w =
+        pthread_cond_timedwait(&pool->procs_cond, &pool->procs_lock, &until);
+    rc = w != 0 ? ISO_ETIMEDOUT : 0;
+  }
+  if (pool->procs_stopping) {
+    snprintf(err, errlen, "the service is stopping");
+    rc = ISO_ECLOSED;
+  } else if (pool->last_death_ns != death_ns) {
+    snprintf(err, errlen, "%s", pool->last_death);
+    rc = ISO_EINTERNAL;
+  } else if (rc != 0) {
+    snprintf(err, errlen, "the pool processes did not start within %d s",
+             PROCS_START_MS / 1000);
+  }
+  return rc;
+}
+
+int pool__procs_grow(iso_pool* pool, int n, char* err, size_t errlen) {
+  int size = proc_size(pool, -1);
+  int nprocs = (n + size - 1) / size;
+  pthread_mutex_lock(&pool->procs_lock);
+  int base = pool->nrouted;
+  uint64_t death_ns = pool->last_death_ns;
+  pool->procs_want += nprocs;
+  pthread_mutex_unlock(&pool->procs_lock);
+  int rc = 0, spawned = 0;
+  for (int left = n; rc == 0 && left > 0; left -= size) {
+    rc = proc_spawn(pool, left < size ? left : size, err, errlen);
+    spawned += rc == 0;
+  }
+  pthread_mutex_lock(&pool->procs_lock);
+  pool->procs_want -= nprocs - spawned; /* those that never ran */
+  if (rc == 0) {
+    rc = wait_routed(pool, base, spawned, death_ns, err, errlen);
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+  return rc;
+}
+
+void pool__proc_retire(pool_worker* w) {
+  pool_proc* p = w->proc;
+  iso_pool* pool = p->pool;
+  int all = 1;
+  pool__mutex_lock(&pool->lock);
+  for (int i = 0; i < p->nworkers; i++) {
+    all &= atomic_load(&p->workers[i]->state) == POOL_W_STOPPED;
+  }
+  pool__mutex_unlock(&pool->lock);
+  if (!all) {
+    return;
+  }
+  pthread_mutex_lock(&pool->procs_lock);
+  if (!p->retired && atomic_load(&p->state) == POOL_P_ACTIVE) {
+    p->retired = 1;
+    pool->nactive--;
+    pool->procs_want--;
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+}
+
 /* ---- the pool's start and end ---- */
 
 int pool__procs_start(iso_pool* pool, char* err, size_t errlen) {
@@ -574,32 +697,32 @@ int pool__procs_start(iso_pool* pool, char* err, size_t errlen) {
     snprintf(err, errlen, "cannot start the supervisor: %s", iso_strerror(rc));
     return rc;
   }
+  /* the active ones first (so the workers numbered first are theirs),
+   * waited for: a death meanwhile fails the start; then the spares */
   int np = pool->opts.processes;
-  for (int k = 0; rc == 0 && k < np + pool->opts.spare_processes; k++) {
-    rc = proc_spawn(pool, proc_size(pool, k < np ? k : -1), err, errlen);
+  pool->procs_want = np;
+  for (int k = 0; rc == 0 && k < np; k++) {
+    rc = proc_spawn(pool, proc_size(pool, k), err, errlen);
   }
-  if (rc != 0) {
-    return rc;
+  if (rc == 0) {
+    pthread_mutex_lock(&pool->procs_lock);
+    rc = wait_routed(pool, 0, np, 0, err, errlen);
+    pthread_mutex_unlock(&pool->procs_lock);
   }
-  /* the active ones: a death meanwhile fails the start */
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += PROCS_START_MS / 1000;
-  pthread_mutex_lock(&pool->procs_lock);
-  while (pool->nrouted < np && pool->last_death_ns == 0 && rc == 0) {
-    rc = pthread_cond_timedwait(&pool->procs_cond, &pool->procs_lock, &until) !=
-                 0
-             ? ISO_ETIMEDOUT
-             : 0;
+  for (int k = 0; rc == 0 && k < pool->opts.spare_processes; k++) {
+    rc = proc_spawn(pool, proc_size(pool, -1), err, errlen);
   }
-  if (pool->last_death_ns != 0) {
-    snprintf(err, errlen, "%s", pool->last_death);
-    rc = ISO_EINTERNAL;
-  } else if (rc != 0) {
-    snprintf(err, errlen, "the pool processes did not start within %d s",
-             PROCS_START_MS / 1000);
+  /* routing took them as they came; poolctl lists them by number */
+  pool__mutex_lock(&pool->lock);
+  for (int i = 1; i < pool->nworkers; i++) {
+    for (int k = i; k > 0 && pool->workers[k - 1]->id > pool->workers[k]->id;
+         k--) {
+      pool_worker* t = pool->workers[k];
+      pool->workers[k] = pool->workers[k - 1];
+      pool->workers[k - 1] = t;
+    }
   }
-  pthread_mutex_unlock(&pool->procs_lock);
+  pool__mutex_unlock(&pool->lock);
   return rc;
 }
 
@@ -607,6 +730,15 @@ void pool__procs_stop(iso_pool* pool) {
   if (pool->super == NULL) {
     return;
   }
+  /* no spawn from here on (a restart's timer, a resize), and none under
+   * way: the table holds still */
+  pthread_mutex_lock(&pool->procs_lock);
+  pool->procs_stopping = 1;
+  pthread_cond_broadcast(&pool->procs_cond);
+  while (pool->spawning > 0) {
+    pthread_cond_wait(&pool->procs_cond, &pool->procs_lock);
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
   /* their front's end of the control link goes: each process ends (its
    * workers had their STOP and gave their last records) */
   pool_proc* ps[POOL_MAX_PROCS];
@@ -619,6 +751,26 @@ void pool__procs_stop(iso_pool* pool) {
   }
   pthread_mutex_unlock(&pool->procs_lock);
   for (int i = 0; i < n; i++) {
+    /* a worker that did not end on its STOP (JavaScript no stop reaches)
+     * would hold its process past the front's end (pool_proc.h,
+     * POOL_PROC_STOP_MS): killed now */
+    int stuck = 0;
+    for (int k = 0; k < ps[i]->nworkers; k++) {
+      pool_worker* w = ps[i]->workers[k];
+      pthread_mutex_lock(&w->info_lock);
+      int started = w->ready && w->start_rc == 0;
+      pthread_mutex_unlock(&w->info_lock);
+      stuck |=
+          started && atomic_load(&w->stop_sent) && !atomic_load(&w->exited);
+    }
+    int pid = atomic_load(&ps[i]->pid);
+    if (stuck && pid > 0) {
+      pool__log(pool, "warn",
+                "pool process %u.%u (pid %d): a worker's JavaScript would not "
+                "stop; killed",
+                ps[i]->num, ps[i]->gen, pid);
+      pool__super_kill(pool->super, pid, SIGKILL);
+    }
     iso_link_free(ps[i]->ctl);
     ps[i]->ctl = NULL;
   }

@@ -42,13 +42,18 @@ static const char kStatus[] =
     "\"queue\":3,\"inflight\":5,\"totals\":{\"accepted\":1234,"
     "\"fulfilled\":1200,\"rejected\":30,\"errors\":{\"timeout\":3,"
     "\"busy\":1}},\"rate\":{\"1s\":12.5,\"10s\":10,\"60s\":9.8},"
+    "\"processes\":{\"active\":1,\"spare\":1,\"starting\":0,"
+    "\"restarts\":2,\"jobs_lost\":31,\"last_death\":\"pool process 0.1 "
+    "(pid 77): the pool process died: killed by signal 9\","
+    "\"last_death_ago_ms\":65000},"
     "\"from_the_future\":{\"nested\":[1,{\"x\":null}]}}";
 
 static const char kWorkers[] =
     "{\"ok\":true,\"workers\":[{\"id\":0,\"state\":\"running\","
     "\"inflight\":1,\"done\":1234,\"heap_used\":12939264,"
     "\"heap_limit\":268435456,\"warm_modules\":3,\"last_error\":null,"
-    "\"cpu\":0.5},{\"id\":1,\"state\":\"recycling\",\"inflight\":0,"
+    "\"process\":\"1.2\",\"pid\":4242,\"cpu\":0.5},{\"id\":1,\"state\":"
+    "\"recycling\",\"inflight\":0,"
     "\"done\":99,\"heap_used\":524288,\"heap_limit\":268435456,"
     "\"warm_modules\":0,\"last_error\":\"timeout: the job ran past its "
     "deadline of 30000 ms while it awaited a fetch\"}],\"spare\":true}";
@@ -327,6 +332,10 @@ static void t_status(void) {
   CHECK_CONTAINS(r.out, "rejected    30\n");
   CHECK_CONTAINS(r.out, "errors      4 (timeout 3, busy 1)\n");
   CHECK_CONTAINS(r.out, "rate        12.5/s (1s), 10.0/s (10s), 9.8/s (60s)\n");
+  CHECK_CONTAINS(r.out,
+                 "processes   1 active, 1 spare, 0 starting; 2 restarts, 31 "
+                 "jobs lost\n");
+  CHECK_CONTAINS(r.out, "last death  65.0 s ago: pool process 0.1 (pid 77)");
   CHECK(strstr(r.out, "future") == NULL);
   CHECK(widest_line(r.out) <= 80);
   show(&r);
@@ -341,13 +350,13 @@ static void t_workers(void) {
   CHECK_LAST_REQUEST("{\"v\":1,\"cmd\":\"workers\"}");
   CHECK_CONTAINS(r.out,
                  " ID STATE     INFLIGHT     DONE      HEAP USED/LIMIT "
-                 "WARM LAST ERROR\n");
+                 "WARM PROCESS     LAST ERROR\n");
   CHECK_CONTAINS(r.out,
                  "  0 running          1     1234     12.3 MiB/256 MiB "
-                 "   3 -\n");
+                 "   3 1.2/4242    -\n");
   CHECK_CONTAINS(r.out,
                  "  1 recycling        0       99      512 KiB/256 MiB "
-                 "   0 timeout: the job ra...\n");
+                 "   0 front       timeout...\n");
   CHECK_EQ(count_of(r.out, "\n"), 3);
   CHECK(widest_line(r.out) <= 80);
   show(&r);
@@ -777,7 +786,7 @@ static void t_sparse_and_unknown_keys(void) {
   CHECK_EQ(r.status, 0);
   CHECK_CONTAINS(r.out,
                  "  3 -                -        -                  -/- "
-                 "   - -\n");
+                 "   - front       -\n");
   show(&r);
   proc_result_free(&r);
   server_set(NULL, "{\"ok\":true}");

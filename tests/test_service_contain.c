@@ -252,9 +252,254 @@ static void t_kill9_in_flight(void) {
   svc_stop(&s);
 }
 
+/* The pool process running worker w, or -1. */
+static int process_of(pid_t pid, int64_t w) {
+  int kids[MAXKIDS];
+  int n = children(pid, kids, MAXKIDS);
+  for (int i = 0; i < n; i++) {
+    if (runs_worker(kids[i], w)) {
+      return kids[i];
+    }
+  }
+  return -1;
+}
+
+/* Whether the daemon's log has `what` in it. */
+static int log_has(const svc* s, const char* what) {
+  FILE* f = fopen(s->log, "r");
+  char line[2048];
+  int found = 0;
+  while (f != NULL && !found && fgets(line, sizeof line, f) != NULL) {
+    found = strstr(line, what) != NULL;
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  return found;
+}
+
+/* A job that ends its process (a test fault: op_test_crash writes
+ * through a null pointer, as a native bug would; one worker per process
+ * so the bystanders are on the other): it is answered worker_lost
+ * "killed by signal 11", the jobs on the other process are fulfilled, the
+ * service keeps answering and a new spare comes. A job's eval of a
+ * memory bomb past --process-max-mb ends its process likewise. */
+static void crash_case(const char* source, const char* const* more) {
+  setenv("ISOPOOL_TEST_FAULTS", "1", 1);
+  const char* flags[16] = {"--workers", "2", "--processes", "2"};
+  int nf = 4;
+  for (int i = 0; more != NULL && more[i] != NULL && nf < 15; i++) {
+    flags[nf++] = more[i];
+  }
+  flags[nf] = NULL;
+  svc s;
+  int started = svc_start(&s, flags, 0);
+  unsetenv("ISOPOOL_TEST_FAULTS");
+  if (started != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  enum { N = 6 };
+  tracker t;
+  tracker_init(&t, N + 1);
+  iso_buf keep;
+  for (int i = 0; i < N; i++) {
+    char args[32];
+    snprintf(args, sizeof args, "[400, %d]", i);
+    tracker_submit_ok(&t, s.c, i, call_job("sleep.js", NULL, args, &keep),
+                      20000);
+    iso_buf_close(&keep);
+  }
+  iso_job bad = eval_src(source);
+  bad.timeout_ms = 20000;
+  tracker_submit_ok(&t, s.c, N, bad, 30000);
+  CHECK(tracker_wait(&t, N + 1, 30000));
+  tracker_check_once(&t);
+  rec* r = &t.r[N];
+  CHECK_EQ(r->status, ISO_STATUS_ERROR);
+  CHECK_EQ(r->code, ISO_CODE_WORKER_LOST);
+  CHECK_CONTAINS(r->message, "the pool process died");
+  int lost = 0;
+  for (int i = 0; i < N; i++) {
+    if (t.r[i].status != ISO_STATUS_FULFILLED) {
+      CHECK_EQ(t.r[i].code, ISO_CODE_WORKER_LOST);
+      CHECK_EQ(t.r[i].worker, r->worker); /* only the dead one's */
+      lost++;
+    }
+  }
+  fprintf(stderr, "    %s; %d bystander(s) lost with it\n", r->message, lost);
+  CHECK(lost < N);
+  expect_value(&s, call_job("double.js", NULL, "[4]", &keep), "8");
+  iso_buf_close(&keep);
+  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  tracker_free(&t);
+  svc_stop(&s);
+}
+
+static void t_segfault(void) {
+  crash_case(
+      "await new Promise((r) => setTimeout(r, 100));"
+      "Isopool.core.ops.op_test_crash();"
+      "export default 'unreachable';",
+      NULL);
+}
+
+/* A bomb past --process-max-mb (RLIMIT_DATA) with a heap limit above it
+ * (a pool process takes about 190 MB of its data bound before any job:
+ * the bound must leave room for the heaps beyond that): the heap's
+ * growth fails, V8's fatal out-of-memory aborts the process, and only its
+ * jobs are lost. */
+static void t_memory_bomb(void) {
+  const char* more[] = {"--heap-mb", "256", "--process-max-mb", "300", NULL};
+  crash_case(
+      "await new Promise((r) => setTimeout(r, 100));"
+      "const keep = [];"
+      "try { for (;;) keep.push(new Uint8Array(8 << 20).fill(1)); }"
+      "catch (e) {}"
+      "const more = []; for (;;) more.push({ a: [1, 2, 3], b: 'x' + "
+      "more.length });"
+      "export default 'unreachable';",
+      more);
+}
+
+/* JavaScript a stop cannot reach (op_test_block holds its thread in C):
+ * past its deadline and the grace its group says WEDGED and the front
+ * SIGKILLs its process; the job is answered worker_lost saying so. */
+static void t_wedged_process_killed(void) {
+  setenv("ISOPOOL_TEST_FAULTS", "1", 1);
+  const char* flags[] = {"--workers", "2", "--processes", "2", NULL};
+  svc s;
+  int started = svc_start(&s, flags, 0);
+  unsetenv("ISOPOOL_TEST_FAULTS");
+  if (started != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_job stuck = eval_src(
+      "Isopool.core.ops.op_test_block(8000); export default 'unreachable';");
+  stuck.timeout_ms = 300;
+  iso_result r;
+  int64_t t0 = now_ms();
+  call(&s, stuck, 20000, &r);
+  int64_t took = now_ms() - t0;
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_WORKER_LOST);
+  CHECK_CONTAINS(r.message, "killed by signal 9 (the front killed it");
+  CHECK(took < 5000); /* not the 8 s of the block */
+  iso_result_close(&r);
+  iso_buf keep;
+  expect_value(&s, call_job("double.js", NULL, "[4]", &keep), "8");
+  iso_buf_close(&keep);
+  svc_stop(&s);
+}
+
+/* kv lives in the front: a value set before its pool process is killed
+ * is read after, by a job on another process. */
+static void t_kv_survives(void) {
+  const char* flags[] = {"--workers", "2", "--processes", "2", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_result r;
+  call(&s,
+       eval_src("import * as kv from 'isopool:kv';"
+                "await kv.set('k', 'kept');"
+                "export default 1;"),
+       10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+  int victim = process_of(s.pid, r.stats.worker);
+  iso_result_close(&r);
+  CHECK(victim > 0);
+  if (victim > 0) {
+    kill(victim, SIGKILL);
+  }
+  sleep_ms(100);
+  for (int i = 0; i < 4; i++) {
+    expect_value(&s,
+                 eval_src("import * as kv from 'isopool:kv';"
+                          "export default await kv.get('k');"),
+                 "\"kept\"");
+  }
+  svc_stop(&s);
+}
+
+/* A pool process that dies at its start again and again (its module
+ * root went: its sandbox cannot be entered) is restarted later and later
+ * (the log shows the delays doubling); meanwhile the service answers
+ * (queued jobs time out with a clear message), and once the root is back
+ * a restart succeeds and jobs run again. */
+static void t_backoff(void) {
+  char root[] = "/tmp/isopool-contain-XXXXXX";
+  CHECK(mkdtemp(root) != NULL);
+  char file[128];
+  snprintf(file, sizeof file, "%s/double.js", root);
+  FILE* f = fopen(file, "w");
+  CHECK(f != NULL);
+  if (f == NULL) {
+    return;
+  }
+  fputs("export default (x) => x * 2;\n", f);
+  fclose(f);
+  const char* flags[] = {"--workers",         "1",    "--processes", "1",
+                         "--spare-processes", "0",    "--modules",   root,
+                         "--log-level",       "info", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_buf keep;
+  expect_value(&s, call_job("double.js", NULL, "[2]", &keep), "4");
+  iso_buf_close(&keep);
+  char moved[160];
+  snprintf(moved, sizeof moved, "%s.away", root);
+  CHECK_EQ(rename(root, moved), 0);
+  int kids[MAXKIDS];
+  if (children(s.pid, kids, MAXKIDS) == 1) {
+    kill(kids[0], SIGKILL);
+  }
+  sleep_ms(1000); /* 100 + 200 + 400 ms of backoff, and their starts */
+  CHECK(log_has(&s, "starting a new pool process in 100 ms"));
+  CHECK(log_has(&s, "starting a new pool process in 200 ms"));
+  CHECK(log_has(&s, "starting a new pool process in 400 ms"));
+  /* no worker: a job waits in the queue and is answered at its deadline */
+  iso_job j = call_job("double.js", NULL, "[3]", &keep);
+  j.timeout_ms = 300;
+  iso_result r;
+  call(&s, j, 5000, &r);
+  iso_buf_close(&keep);
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_TIMEOUT);
+  iso_result_close(&r);
+  CHECK_EQ(rename(moved, root), 0);
+  /* the next restart (within the backoff's 30 s bound, here a few s) */
+  int64_t end = now_ms() + (int64_t)(20000 * iso_test_scale());
+  int ok = 0;
+  while (!ok && now_ms() < end) {
+    iso_job k = call_job("double.js", NULL, "[5]", &keep);
+    k.timeout_ms = 500;
+    call(&s, k, 5000, &r);
+    iso_buf_close(&keep);
+    ok = r.status == ISO_STATUS_FULFILLED;
+    iso_result_close(&r);
+  }
+  CHECK(ok);
+  svc_stop(&s);
+  unlink(file);
+  rmdir(root);
+}
+
 static const iso_test cases[] = {
     {"processes_sandboxed", t_processes_sandboxed},
     {"kill9_in_flight", t_kill9_in_flight},
+    {"segfault", t_segfault},
+    {"memory_bomb", t_memory_bomb},
+    {"wedged_process_killed", t_wedged_process_killed},
+    {"kv_survives", t_kv_survives},
+    {"backoff", t_backoff},
     {NULL, NULL},
 };
 
