@@ -67,6 +67,14 @@
 
 /* ---- routing ---- */
 
+/* Whether w takes new jobs: running, and not found sending what no worker
+ * sends (pool__worker_bad: the watchdog is about to declare it lost; a
+ * job routed to it meanwhile would be answered worker_lost for nothing).
+ * Called with the lock. */
+static int takes_jobs(const pool_worker* w) {
+  return atomic_load(&w->state) == POOL_W_RUNNING && !atomic_load(&w->bad);
+}
+
 /* The least-loaded running worker with room, or NULL. Called with the
  * lock. */
 static pool_worker* least_loaded(iso_pool* pool) {
@@ -75,7 +83,7 @@ static pool_worker* least_loaded(iso_pool* pool) {
   int cap = pool->opts.max_inflight_per_worker;
   for (int i = 0; i < pool->nworkers; i++) {
     pool_worker* w = pool->workers[i];
-    if (atomic_load(&w->state) == POOL_W_RUNNING && w->inflight < cap &&
+    if (takes_jobs(w) && w->inflight < cap &&
         (best == NULL || w->inflight < best->inflight)) {
       best = w;
     }
@@ -446,7 +454,7 @@ static void refill(iso_pool* pool,
   if (n > 0) {
     pthread_mutex_unlock(&w->perm_lock);
   }
-  if (pool->qlen > 0 && atomic_load(&w->state) == POOL_W_RUNNING) {
+  if (pool->qlen > 0 && takes_jobs(w)) {
     size_t room = (size_t)(pool->opts.max_inflight_per_worker - w->inflight);
     if (room > 64) {
       jobs = malloc(sizeof(pool_job*) * room);
