@@ -412,7 +412,10 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
       .nslots = (uint32_t)o->max_inflight_per_worker,
       .nperms = 2 * (uint32_t)o->max_inflight_per_worker,
       .log_jobs = o->log_jobs,
-      .log_level = o->log_level != NULL ? o->log_level : "info",
+      /* --quiet: its start-up lines (sandboxed, ...) go too */
+      .log_level = o->log_level != NULL ? o->log_level
+                   : o->quiet           ? "warn"
+                                        : "info",
       .log_format = o->log_format != NULL ? o->log_format : "text",
       .v8_flags = o->v8_flags,
       .probe_fd = -1,

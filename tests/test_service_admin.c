@@ -191,6 +191,14 @@ static void t_status_workers_jobs_stats(void) {
   CHECK(js_is(st, "admin", s.admin_url));
   CHECK(strncmp(js_at(st, "metrics"), "null", 4) == 0);
   CHECK(strncmp(js_at(st, "kv"), "null", 4) == 0); /* in memory */
+  /* the default: one pool process of the 2 workers, and a spare (which
+   * may still be starting) */
+  CHECK_EQ(js_num(st, "processes.active"), 1);
+  CHECK_EQ(js_num(st, "processes.spare") + js_num(st, "processes.starting"),
+           1);
+  CHECK_EQ(js_num(st, "processes.restarts"), 0);
+  CHECK_EQ(js_num(st, "processes.jobs_lost"), 0);
+  CHECK(strncmp(js_at(st, "processes.last_death"), "null", 4) == 0);
   /* rates: numbers; the answers' seconds are over, so some are > 0 */
   CHECK(js_num(st, "rate.1s") >= 0);
   CHECK(js_num(st, "rate.10s") > 0);
@@ -446,6 +454,9 @@ static void t_metrics(void) {
     CHECK_CONTAINS(body, "\nisopool_workers_alive 2\n");
     CHECK_CONTAINS(body, "\nisopool_workers_configured 2\n");
     CHECK_CONTAINS(body, "\nisopool_jobs_inflight 0\n");
+    CHECK_CONTAINS(body, "\nisopool_processes{state=\"active\"} 1\n");
+    CHECK_CONTAINS(body, "\nisopool_process_restarts_total 0\n");
+    CHECK_CONTAINS(body, "\nisopool_jobs_lost_total 0\n");
     CHECK_EQ(prom_sum(body, "isopool_job_total_seconds_count"), acc0 + N);
     st = admin(&s, ISO_ADMIN_STATUS);
     CHECK_EQ(js_num(st, "totals.accepted"), acc0 + N);
