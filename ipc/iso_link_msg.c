@@ -449,17 +449,42 @@ static int rd_str(rdstate* s, const field* f, void* at) {
   return 0;
 }
 
-/* Steps over one whole value starting at the cursor. */
-static int skip_value(rdstate* s, int depth) {
-  int too_deep = 0;
-  int rc = iso_mp_skip(&s->r, depth, ISO_LINK_MAX_DEPTH, &too_deep);
-  if (rc != 0) {
-    return bad(s, iso_mp_strerror(rc));
+static const char k_not_utf8[] = "holds a string that is not valid UTF-8";
+
+/* Steps over one whole value starting at the cursor, in one pass that
+ * also checks its nesting (at most ISO_LINK_MAX_DEPTH, counting the value
+ * itself) and, with `utf8`, that each string in it (map keys too) is
+ * UTF-8: a reply is read once, not once for its shape and again for its
+ * strings. No recursion: `left[d]` counts the values still to read at
+ * nesting level d. */
+static int skip_value(rdstate* s, int utf8) {
+  uint64_t left[ISO_LINK_MAX_DEPTH + 1];
+  int d = 0;
+  left[0] = 1;
+  for (;;) {
+    while (left[d] == 0) {
+      if (d == 0) {
+        return 0;
+      }
+      d--;
+    }
+    left[d]--;
+    iso_mp_obj o;
+    int rc = iso_mp_read(&s->r, &o);
+    if (rc != 0) {
+      return bad(s, iso_mp_strerror(rc));
+    }
+    if (o.type == ISO_MP_STR) {
+      if (utf8 && !iso_utf8_valid(o.data, o.len)) {
+        return bad(s, k_not_utf8);
+      }
+    } else if (o.type == ISO_MP_ARRAY || o.type == ISO_MP_MAP) {
+      if (d >= ISO_LINK_MAX_DEPTH) { /* this one is at level d + 1 */
+        return badf(s, "nests deeper than %d levels", ISO_LINK_MAX_DEPTH);
+      }
+      left[++d] = o.type == ISO_MP_MAP ? 2 * (uint64_t)o.len : o.len;
+    }
   }
-  if (too_deep) {
-    return badf(s, "nests deeper than %d levels", ISO_LINK_MAX_DEPTH);
-  }
-  return 0;
 }
 
 static const char* const k_mp_names[] = {
@@ -490,7 +515,7 @@ static int rd_raw(rdstate* s, const field* f, void* at) {
       return badf(s, "must be %s", k_mp_names[f->mp]);
     }
   }
-  if (skip_value(s, 1) != 0) {
+  if (skip_value(s, 0) != 0) {
     return ISO_EPROTO;
   }
   *v = (iso_bytes){start, (size_t)(s->r.p - start)};
@@ -518,13 +543,12 @@ static int rd_reply(rdstate* s, const field* f, void* at) {
     return bad(s, "must hold a msgpack map");
   }
   if (skip_value(&in, 1) != 0) {
-    return badf(s, "does not hold one msgpack value: %s", in.why);
+    return in.why == k_not_utf8
+               ? bad(s, k_not_utf8)
+               : badf(s, "does not hold one msgpack value: %s", in.why);
   }
   if (in.r.p != in.r.end) {
     return bad(s, "holds bytes after its map");
-  }
-  if (!iso_mp_strings_utf8(o.data, o.len)) {
-    return bad(s, "holds a string that is not valid UTF-8");
   }
   *v = (iso_bytes){o.data, o.len};
   return 0;
