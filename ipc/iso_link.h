@@ -480,6 +480,31 @@ int iso_link_rd_next(iso_link_rd* rd,
                      char* err,
                      size_t errlen);
 
+/* A TASK record in two steps, so that what routing decides costs a copy
+ * and three patches, not an encoding, where the front is busiest (a
+ * worker's DONE records refill it with queued jobs).
+ *
+ * iso_link_put_task_ahead: appends t as a TASK record as iso_link_put
+ * would, except that slot, gen and perm_id are written in a fixed 32-bit
+ * form (their values are not used) and perms is left out: *perms_at is
+ * where it goes, from the record's start. These bytes are not a record
+ * yet. Returns as iso_link_put does (out as it was on error).
+ * iso_link_put_task_routed: appends the record those `len` bytes make
+ * with slot, gen, perm_id and perms (an iso_link_put_perms value; {NULL,
+ * 0}: nil) filled in. Returns 0; ISO_EINVAL for bytes that are not
+ * iso_link_put_task_ahead's; ISO_ENOMEM (out as it was). Thread: any. */
+int iso_link_put_task_ahead(iso_buf* out,
+                            const iso_link_task* t,
+                            size_t* perms_at);
+int iso_link_put_task_routed(iso_buf* out,
+                             const uint8_t* ahead,
+                             size_t len,
+                             size_t perms_at,
+                             uint32_t slot,
+                             uint32_t gen,
+                             uint32_t perm_id,
+                             iso_bytes perms);
+
 /* iso_link_put_perms: appends a permission set as TASK's perms carries
  * it: [read, write, env], each false (nothing), true (all the service
  * grants) or an array of names. Returns 0 or ISO_ENOMEM. Thread: any. */

@@ -846,6 +846,110 @@ int iso_link_put(iso_buf* out, const iso_link_rec* rec) {
   return rc;
 }
 
+/* ---- a TASK written ahead of routing ------------------------------------- */
+
+/* A fixed-width uint32 (0xce and 4 bytes), so routing can patch it. */
+static void put_u32_fixed(iso_mp_wr* w, uint32_t v) {
+  uint8_t b[5] = {0xce, (uint8_t)(v >> 24), (uint8_t)(v >> 16),
+                  (uint8_t)(v >> 8), (uint8_t)v};
+  iso_mp_put_raw(w, b, sizeof b);
+}
+
+/* Where routing patches: slot and gen right after the array header and
+ * the kind (one byte each: TASK's 15 elements fit a fixarray), perm_id
+ * right before perms. */
+#define AHEAD_SLOT 2
+#define AHEAD_GEN 7
+#define AHEAD_FIXED 5
+
+int iso_link_put_task_ahead(iso_buf* out,
+                            const iso_link_task* t,
+                            size_t* perms_at) {
+  const kind_def* def = &k_kinds[ISO_LINK_TASK];
+  iso_link_rec rec = {.kind = ISO_LINK_TASK, .u.task = *t};
+  rec.u.task.perms = (iso_bytes){NULL, 0};
+  if (def->check(&rec) != NULL) {
+    return ISO_EINVAL; /* the reader would refuse it */
+  }
+  size_t mark = out->len;
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, out);
+  iso_mp_put_array(&w, 1u + def->n);
+  iso_mp_put_uint(&w, ISO_LINK_TASK);
+  const uint8_t* base = (const uint8_t*)&rec.u;
+  int rc = 0;
+  for (unsigned i = 0; i < def->n && rc == 0; i++) {
+    const field* f = &def->fields[i];
+    if (f->at == offsetof(iso_link_task, slot) ||
+        f->at == offsetof(iso_link_task, gen) ||
+        f->at == offsetof(iso_link_task, perm_id)) {
+      /* where iso_link_put_task_routed patches (k_task's order) */
+      size_t at = out->len - mark;
+      assert(f->at != offsetof(iso_link_task, slot) || at == AHEAD_SLOT);
+      assert(f->at != offsetof(iso_link_task, gen) || at == AHEAD_GEN);
+      assert(f->at != offsetof(iso_link_task, perm_id) ||
+             (i + 1 < def->n && def->fields[i + 1].type == T_PERMS));
+      (void)at;
+      put_u32_fixed(&w, 0);
+    } else if (f->type == T_PERMS) {
+      *perms_at = out->len - mark;
+    } else {
+      rc = k_types[f->type].put(&w, f, base + f->at);
+    }
+  }
+  if (rc == 0) {
+    rc = w.err;
+  }
+  if (rc != 0) {
+    out->len = mark;
+  }
+  return rc;
+}
+
+int iso_link_put_task_routed(iso_buf* out,
+                             const uint8_t* ahead,
+                             size_t len,
+                             size_t perms_at,
+                             uint32_t slot,
+                             uint32_t gen,
+                             uint32_t perm_id,
+                             iso_bytes perms) {
+  if (perms_at < AHEAD_GEN + 2 * AHEAD_FIXED || perms_at > len ||
+      ahead[AHEAD_SLOT] != 0xce || ahead[AHEAD_GEN] != 0xce ||
+      ahead[perms_at - AHEAD_FIXED] != 0xce) {
+    return ISO_EINVAL; /* not iso_link_put_task_ahead's */
+  }
+  size_t mark = out->len;
+  size_t n = len + (perms.len > 0 ? perms.len : 1);
+  if (iso_buf_reserve(out, n) != 0) {
+    return ISO_ENOMEM;
+  }
+  uint8_t* p = out->data + mark;
+  memcpy(p, ahead, perms_at);
+  const struct {
+    size_t at;
+    uint32_t v;
+  } patch[] = {
+      {AHEAD_SLOT, slot}, {AHEAD_GEN, gen}, {perms_at - AHEAD_FIXED, perm_id}};
+  for (size_t i = 0; i < N(patch); i++) {
+    uint8_t* q = p + patch[i].at + 1;
+    q[0] = (uint8_t)(patch[i].v >> 24);
+    q[1] = (uint8_t)(patch[i].v >> 16);
+    q[2] = (uint8_t)(patch[i].v >> 8);
+    q[3] = (uint8_t)patch[i].v;
+  }
+  p += perms_at;
+  if (perms.len > 0) { /* the caller's iso_link_put_perms */
+    memcpy(p, perms.data, perms.len);
+    p += perms.len;
+  } else {
+    *p++ = 0xc0;
+  }
+  memcpy(p, ahead + perms_at, len - perms_at);
+  out->len = mark + n;
+  return 0;
+}
+
 /* ---- permission sets ----------------------------------------------------- */
 
 static void put_perm_list(iso_mp_wr* w, const iso_perm_list* k) {

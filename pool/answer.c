@@ -305,6 +305,7 @@ static void req_free(pool_req* req) {
     free(req->jobs[i].perm_err);
   }
   iso_proto_msg_close(&req->msg);
+  iso_buf_close(&req->tasks);
   free(req->jobs);
   free(req->buf);
   free(req);

@@ -4,29 +4,29 @@
  * callback copies the bytes, decodes them, and routes every job under
  * pool->lock: to the least-loaded worker with room (fewer than
  * max_inflight_per_worker in flight), else to the bounded wait queue, else
- * it is answered `busy` at once. A routed job takes a slot in its
- * worker's table (pool_worker.slots), whose index and generation are its
- * token, and its TASK record (ipc/iso_link.h, written from the request's
- * bytes as it is sent) leaves with the others for that worker as one
- * message on its jobs link; the worker never sees the pool_job. Its
- * records come back on the link (another NNG thread), as bytes from a
- * worker that may be compromised (step 4: another process): a message is
- * decoded whole first (the decoder refuses what no worker sends); each
- * DONE names its job by token, the job leaves the slot, the worker's
- * count drops, queued jobs refill it, and the record's answer (its reply,
- * copied) is given if nobody gave one (answer.c, which has the rule that
- * each job is answered once, the registry, the replies and the
+ * it is answered `busy` at once. A routed job takes a slot in its worker's
+ * table (pool_worker.slots), whose index and generation are its token, and
+ * its TASK record (ipc/iso_link.h: written from the request's bytes as it
+ * arrives, but for what routing decides, which is patched in as it is
+ * sent, so a refill costs copies, not encoding) leaves with the others for
+ * that worker as one message on its jobs link; the worker never sees the
+ * pool_job. Its records come back on the link (another NNG thread), as
+ * bytes from a worker that may be compromised (step 4: another process): a
+ * message is decoded whole first (the decoder refuses what no worker
+ * sends); each DONE names its job by token, the job leaves the slot, the
+ * worker's count drops, queued jobs refill it, and the record's answer
+ * (its reply, copied) is given if nobody gave one (answer.c, which has the
+ * rule that each job is answered once, the registry, the replies and the
  * counting). What the front checks against its own state: a DONE's token
  * must name a job it sent that worker and has not had back, and its reply
  * must be within --max-message; a message that does not decode, or fails
  * these, makes the worker bad (pool__worker_bad: the watchdog declares it
  * lost, its jobs are answered worker_lost saying why, and nothing it says
  * is taken any more, though its jobs still leave it as it gives them
- * back). Every request is in the
- * registry (pool->jobs_lock) from its receipt to its last job's answer,
- * for poolctl jobs and cancel, which skip the jobs already answered.
- * pool.c has the pool's life, watchdog.c the watchdog, admin.c the admin
- * plane.
+ * back). Every request is in the registry (pool->jobs_lock) from its
+ * receipt to its last job's answer, for poolctl jobs and cancel, which
+ * skip the jobs already answered. pool.c has the pool's life, watchdog.c
+ * the watchdog, admin.c the admin plane.
  *
  * Locks: jobs_lock is taken before lock, never after; a worker's
  * perm_lock (its table of permission sets, ops.c) after lock, or alone
@@ -127,34 +127,49 @@ static pool_job* take_off(pool_worker* w, pool_token t) {
   return job;
 }
 
-/* Writes job's TASK record (for worker w, its permission set by the id
- * it has there) to out, with the set itself when the id is new on w
- * (scratch: for the set's bytes). Returns 0, or the codec's error (out
- * then as it was). Called with w->perm_lock. */
+/* Writes job's TASK record ahead of its routing (all of it but its
+ * slot, generation and permission set: put_task), into its request's
+ * tasks. Called before the job is routed, outside the lock. */
+static void task_ahead(pool_job* job) {
+  const iso_proto_req* in = job->in;
+  iso_buf* b = &job->req->tasks;
+  iso_link_task t = {
+      .kind = in->kind,
+      .module = in->module,
+      .export_name =
+          in->kind == ISO_JOB_CALL ? in->export_name : (iso_str){NULL, 0},
+      .source = in->source,
+      .args = in->args,
+      .deadline_ns = job->deadline_ns,
+      .sid = (uint64_t)job->sid,
+      .id = in->id,
+      .received_ns = job->received_ns,
+      .timeout_ms = job->timeout_ms,
+  };
+  size_t at = b->len, perms_at = 0;
+  if (iso_link_put_task_ahead(b, &t, &perms_at) == 0 &&
+      b->len - at <= UINT32_MAX && at <= UINT32_MAX) {
+    job->task_at = (uint32_t)at;
+    job->task_len = (uint32_t)(b->len - at);
+    job->task_perms_at = (uint32_t)perms_at;
+  }
+}
+
+/* Writes job's TASK record for worker w to out: the one written ahead,
+ * with its token and its permission set by the id it has there, and the
+ * set itself when the id is new on w (scratch: for the set's bytes).
+ * Returns 0, or the codec's error (out then as it was). Called with
+ * w->perm_lock. */
 static int put_task(pool_worker* w,
                     pool_job* job,
                     iso_buf* out,
                     iso_buf* scratch) {
-  const iso_proto_req* in = job->in;
   int send = 0;
   job->perm_id = pool__perm_id(w, job->perms, &send);
-  iso_link_rec r = {
-      .kind = ISO_LINK_TASK,
-      .u.task = {.slot = job->token.slot,
-                 .gen = job->token.gen,
-                 .kind = in->kind,
-                 .module = in->module,
-                 .export_name = in->kind == ISO_JOB_CALL ? in->export_name
-                                                         : (iso_str){NULL, 0},
-                 .source = in->source,
-                 .args = in->args,
-                 .deadline_ns = job->deadline_ns,
-                 .sid = (uint64_t)job->sid,
-                 .perm_id = job->perm_id,
-                 .id = in->id,
-                 .received_ns = job->received_ns,
-                 .timeout_ms = job->timeout_ms},
-  };
+  if (job->task_len == 0) {
+    return ISO_ENOMEM; /* it could not be written ahead */
+  }
+  iso_bytes perms = {NULL, 0};
   if (send) {
     iso_str items[3 * ISO_LINK_MAX_PERM_ENTRIES];
     iso_perm_req req;
@@ -167,9 +182,11 @@ static int put_task(pool_worker* w,
     if (rc != 0) {
       return rc;
     }
-    r.u.task.perms = (iso_bytes){scratch->data, scratch->len};
+    perms = (iso_bytes){scratch->data, scratch->len};
   }
-  return iso_link_put(out, &r);
+  return iso_link_put_task_routed(
+      out, job->req->tasks.data + job->task_at, job->task_len,
+      job->task_perms_at, job->token.slot, job->token.gen, job->perm_id, perms);
 }
 
 /* Sends routed jobs (put_on under the lock) to their workers, their TASK
@@ -305,6 +322,7 @@ void pool__request_cb(iso_server_req* sreq,
     return;
   }
   memcpy(buf, data, len);
+  iso_buf_init(&req->tasks);
   req->pool = pool;
   req->sreq = sreq;
   req->peer = iso_server_req_peer(sreq);
@@ -375,6 +393,15 @@ void pool__request_cb(iso_server_req* sreq,
     job->timeout_ms =
         t > 0 ? (uint32_t)(t > 86400000 ? 86400000 : t) : pool->opts.timeout_ms;
     job->deadline_ns = job_deadline(now, job->timeout_ms, job->sid);
+  }
+  /* their TASK records, now: routing (in a worker's refill, the busiest
+   * path) then only fills in what it decides */
+  iso_buf_reserve(&req->tasks, len + n * 48);
+  for (size_t i = 0; i < n; i++) {
+    pool_job* job = &req->jobs[i];
+    if (job->in->err == 0 && job->perms != NULL) {
+      task_ahead(job);
+    }
   }
   pool__mutex_lock(&pool->lock);
   for (size_t i = 0; i < n; i++) {

@@ -42,6 +42,7 @@ struct pool_req {
   size_t len;
   iso_proto_msg msg;
   pool_job* jobs; /* msg.count jobs */
+  iso_buf tasks;  /* their TASK records, written ahead (dispatch.c) */
   atomic_int unanswered;
   atomic_int refs;
 };
@@ -68,6 +69,9 @@ struct pool_job {
   iso_perms* perms; /* what its ops may do (a reference) */
   char* perm_err;   /* why its `permissions` were refused */
   pool_job* qnext;  /* the dispatcher's wait queue */
+  /* its TASK record but for what routing decides, in req->tasks
+   * (iso_link_put_task_ahead); task_len 0: none (out of memory) */
+  uint32_t task_at, task_len, task_perms_at;
   atomic_int answered;
   int on_worker; /* sent to target, not given back (under pool->lock) */
   /* when it was sent to its worker, then (once its DONE record won the

@@ -295,6 +295,60 @@ static void t_fields_read_back(void) {
   free_samples();
 }
 
+/* A TASK written ahead of routing, then routed, reads back as the record
+ * iso_link_put writes (the two TASK samples: perms and none, slots up to
+ * UINT32_MAX); bytes that are not written ahead are refused. */
+static void t_task_ahead(void) {
+  sample s[32];
+  make_samples(s);
+  for (int i = 0; i < 2; i++) {
+    const iso_link_task* want = &s[i].rec.u.task;
+    iso_link_task t = *want;
+    t.slot = t.gen = t.perm_id = 12345; /* not used */
+    t.perms = (iso_bytes){(const uint8_t*)"\x90", 1};
+    iso_buf ahead;
+    iso_buf_init(&ahead);
+    iso_buf_append(&ahead, "xy", 2); /* records follow others */
+    size_t perms_at = 0;
+    CHECK_EQ(iso_link_put_task_ahead(&ahead, &t, &perms_at), 0);
+    iso_buf m = link_msg(NULL);
+    CHECK_EQ(iso_link_put_task_routed(&m, ahead.data + 2, ahead.len - 2,
+                                      perms_at, want->slot, want->gen,
+                                      want->perm_id, want->perms),
+             0);
+    iso_link_rec got[2];
+    char err[256];
+    CHECK_EQ(
+        read_all(ISO_LINK_FRONT_JOBS, m.data, m.len, got, 2, err, sizeof err),
+        1);
+    iso_buf again, put;
+    iso_buf_init(&again);
+    iso_buf_init(&put);
+    CHECK_EQ(iso_link_put(&again, &got[0]), 0);
+    CHECK_EQ(iso_link_put(&put, &s[i].rec), 0);
+    CHECK(again.len == put.len && memcmp(again.data, put.data, put.len) == 0);
+    size_t before = m.len;
+    CHECK_EQ(iso_link_put_task_routed(&m, ahead.data, ahead.len, perms_at, 1, 1,
+                                      1, (iso_bytes){NULL, 0}),
+             ISO_EINVAL); /* off by the two bytes before it */
+    CHECK_EQ(m.len, before);
+    iso_buf_close(&again);
+    iso_buf_close(&put);
+    iso_buf_close(&ahead);
+    iso_buf_close(&m);
+  }
+  /* a record the rules refuse is not written ahead either */
+  iso_link_task bad = s[0].rec.u.task;
+  bad.export_name = (iso_str){NULL, 0};
+  iso_buf b;
+  iso_buf_init(&b);
+  size_t at = 0;
+  CHECK_EQ(iso_link_put_task_ahead(&b, &bad, &at), ISO_EINVAL);
+  CHECK_EQ(b.len, 0);
+  iso_buf_close(&b);
+  free_samples();
+}
+
 /* Many records in one message come back in order; a message with none is
  * fine. */
 static void t_batch(void) {
@@ -870,6 +924,7 @@ static void t_decode_cost(void) {
 static const iso_test cases[] = {
     {"round_trip_every_kind", t_round_trip_every_kind},
     {"fields_read_back", t_fields_read_back},
+    {"task_ahead", t_task_ahead},
     {"batch", t_batch},
     {"header", t_header},
     {"op_error_message", t_op_error_message},
