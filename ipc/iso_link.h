@@ -1,8 +1,8 @@
 /* iso_link.h: the link between the front and a pool process: batches of
  * bytes over NNG PAIR1 (docs/link.md).
  *
- * A link is iso_bus carrying bytes instead of pointers, between two ends
- * that may live in different processes. One end listens on a URL
+ * A link carries bytes between two ends that may live in different
+ * processes. One end listens on a URL
  * (ipc://path, or inproc://name within one process), the other dials it.
  * Records (encoded byte strings) are appended to an end's outbox with
  * iso_link_send(), and the outbox goes out as one NNG message when the

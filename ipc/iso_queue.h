@@ -5,8 +5,8 @@
  * requests, the op threads take them). It is an NNG inproc PUSH socket
  * dialled to a PULL socket; every receiver blocks in nng_recv on the PULL
  * socket, so a batch goes from the sender's thread to whichever op thread
- * is free with no thread in between. Like iso_bus, it moves pointers,
- * never bytes, and never frees them.
+ * is free with no thread in between. It moves pointers, never bytes, and
+ * never frees them.
  *
  * DESIGN: iso_queue_send never blocks the sender (a worker's loop): it
  * tries a non-blocking send and, when the buffers are full (every op

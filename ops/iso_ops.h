@@ -3,7 +3,8 @@
  * JavaScript reaches native code through ops. An op is one row of a table
  * (iso_op_def: name, sync or async, the permission it needs, its function)
  * and one C function. Sync ops run inline on the isolate's thread; async
- * ops run on the op threads, reached over the op bus (pool/, ipc/iso_bus):
+ * ops run on the op threads, reached over the op bus (pool/, a worker's
+ * ops link: ipc/iso_link.h):
  * the runtime (isolate/) batches the requests of one event loop tick into
  * an iso_op_batch, the op threads run them with iso_op_batch_run() and
  * send the batch back, and the runtime resolves every promise of the batch

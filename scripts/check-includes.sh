@@ -30,7 +30,7 @@ PUBLIC='
 common: iso_err.h
 codec: iso_buf.h iso_mp.h iso_perm_req.h iso_utf8.h
 bootstrap: iso_bootstrap.h
-ipc: iso_admin.h iso_bus.h iso_client.h iso_http.h iso_json.h iso_link.h iso_proto.h iso_queue.h iso_server.h
+ipc: iso_admin.h iso_client.h iso_http.h iso_json.h iso_link.h iso_proto.h iso_queue.h iso_server.h
 ops: iso_ops.h
 isolate: iso_rt.h v8_baseline.h
 pool: iso_pool.h
