@@ -398,25 +398,52 @@ static int is_nil(const rdstate* s) {
   return s->r.p < s->r.end && *s->r.p == 0xc0;
 }
 
+/* The unsigned forms read here, without iso_mp_read (most of a record's
+ * fields): 0xcc to 0xcf, 1 to 8 bytes big-endian. */
+static int uint_inline(rdstate* s, uint64_t* v) {
+  const uint8_t* p = s->r.p;
+  size_t left = (size_t)(s->r.end - p);
+  if (left == 0 || *p < 0xcc || *p > 0xcf) {
+    return 0;
+  }
+  size_t n = (size_t)1 << (*p - 0xcc);
+  if (left <= n) {
+    return 0; /* truncated: iso_mp_read says so */
+  }
+  uint64_t u = 0;
+  for (size_t i = 1; i <= n; i++) {
+    u = (u << 8) | p[i];
+  }
+  *v = u;
+  s->r.p += 1 + n;
+  return 1;
+}
+
 static int rd_uint(rdstate* s, const field* f, void* at) {
-  iso_mp_obj o;
-  if (next(s, &o) != 0) {
-    return ISO_EPROTO;
+  uint64_t v;
+  if (s->r.p < s->r.end && *s->r.p <= 0x7f) { /* a positive fixint */
+    v = *s->r.p++;
+  } else if (!uint_inline(s, &v)) {
+    iso_mp_obj o;
+    if (next(s, &o) != 0) {
+      return ISO_EPROTO;
+    }
+    if (o.type != ISO_MP_UINT) {
+      return bad(s, "must be an unsigned integer");
+    }
+    v = o.v.u;
   }
-  if (o.type != ISO_MP_UINT) {
-    return bad(s, "must be an unsigned integer");
-  }
-  if (o.v.u < f->min || o.v.u > f->max) {
+  if (v < f->min || v > f->max) {
     return badf(s, "%llu is out of its bounds (%llu to %llu)",
-                (unsigned long long)o.v.u, (unsigned long long)f->min,
+                (unsigned long long)v, (unsigned long long)f->min,
                 (unsigned long long)f->max);
   }
   if (f->type == T_U32) {
-    *(uint32_t*)at = (uint32_t)o.v.u;
+    *(uint32_t*)at = (uint32_t)v;
   } else if (f->type == T_U64) {
-    *(uint64_t*)at = o.v.u;
+    *(uint64_t*)at = v;
   } else {
-    *(int*)at = (int)o.v.u;
+    *(int*)at = (int)v;
   }
   return 0;
 }
@@ -850,9 +877,18 @@ int iso_link_put(iso_buf* out, const iso_link_rec* rec) {
 
 /* A fixed-width uint32 (0xce and 4 bytes), so routing can patch it. */
 static void put_u32_fixed(iso_mp_wr* w, uint32_t v) {
-  uint8_t b[5] = {0xce, (uint8_t)(v >> 24), (uint8_t)(v >> 16),
-                  (uint8_t)(v >> 8), (uint8_t)v};
-  iso_mp_put_raw(w, b, sizeof b);
+  if (w->err == 0 && iso_buf_reserve(w->buf, 5) != 0) {
+    w->err = ISO_ENOMEM;
+  }
+  if (w->err == 0) {
+    uint8_t* p = w->buf->data + w->buf->len;
+    p[0] = 0xce;
+    p[1] = (uint8_t)(v >> 24);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 8);
+    p[4] = (uint8_t)v;
+    w->buf->len += 5;
+  }
 }
 
 /* Where routing patches: slot and gen right after the array header and
