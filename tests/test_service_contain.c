@@ -278,6 +278,16 @@ static int log_has(const svc* s, const char* what) {
   return found;
 }
 
+/* Waits until the daemon's log has `what`, at most timeout_ms (scaled
+ * for sanitizers: a pool process's start takes longer there). */
+static int wait_log(const svc* s, const char* what, int timeout_ms) {
+  int64_t end = now_ms() + (int64_t)(timeout_ms * iso_test_scale());
+  while (!log_has(s, what) && now_ms() < end) {
+    sleep_ms(20);
+  }
+  return log_has(s, what);
+}
+
 /* A job that ends its process (a test fault: op_test_crash writes
  * through a null pointer, as a native bug would; one worker per process
  * so the bystanders are on the other): it is answered worker_lost
@@ -467,10 +477,10 @@ static void t_backoff(void) {
   if (children(s.pid, kids, MAXKIDS) == 1) {
     kill(kids[0], SIGKILL);
   }
-  sleep_ms(1000); /* 100 + 200 + 400 ms of backoff, and their starts */
-  CHECK(log_has(&s, "starting a new pool process in 100 ms"));
-  CHECK(log_has(&s, "starting a new pool process in 200 ms"));
-  CHECK(log_has(&s, "starting a new pool process in 400 ms"));
+  /* 100 + 200 + 400 ms of backoff, and their failed starts */
+  CHECK(wait_log(&s, "starting a new pool process in 100 ms", 5000));
+  CHECK(wait_log(&s, "starting a new pool process in 200 ms", 5000));
+  CHECK(wait_log(&s, "starting a new pool process in 400 ms", 5000));
   /* no worker: a job waits in the queue and is answered at its deadline */
   iso_job j = call_job("double.js", NULL, "[3]", &keep);
   j.timeout_ms = 300;
