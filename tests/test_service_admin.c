@@ -194,8 +194,7 @@ static void t_status_workers_jobs_stats(void) {
   /* the default: one pool process of the 2 workers, and a spare (which
    * may still be starting) */
   CHECK_EQ(js_num(st, "processes.active"), 1);
-  CHECK_EQ(js_num(st, "processes.spare") + js_num(st, "processes.starting"),
-           1);
+  CHECK_EQ(js_num(st, "processes.spare") + js_num(st, "processes.starting"), 1);
   CHECK_EQ(js_num(st, "processes.restarts"), 0);
   CHECK_EQ(js_num(st, "processes.jobs_lost"), 0);
   CHECK(strncmp(js_at(st, "processes.last_death"), "null", 4) == 0);
