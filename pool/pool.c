@@ -571,6 +571,11 @@ static int group_start(iso_pool* pool, char* err, size_t errlen) {
 
 /* Stops and frees every worker (none may be routed to any more). */
 static void workers_free(iso_pool* pool) {
+  /* the pool processes' ends from here on are no deaths (procs.c) */
+  pthread_mutex_lock(&pool->procs_lock);
+  pool->procs_stopping = 1;
+  pthread_cond_broadcast(&pool->procs_cond);
+  pthread_mutex_unlock(&pool->procs_lock);
   pool__mutex_lock(&pool->lock);
   int n = pool->nworkers;
   pool->nworkers = 0;

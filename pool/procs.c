@@ -70,10 +70,15 @@
 
 static void respawn_cb(pool_super* s, void* arg, int cancelled);
 
+/* The service is stopping (a shutdown, or a start that failed and is
+ * being undone): a process's end is no death. */
 static int stopping(iso_pool* pool) {
   pool__mutex_lock(&pool->lock);
   int st = pool->stopping != POOL_STOP_NONE;
   pool__mutex_unlock(&pool->lock);
+  pthread_mutex_lock(&pool->procs_lock);
+  st |= pool->procs_stopping;
+  pthread_mutex_unlock(&pool->procs_lock);
   return st;
 }
 
@@ -595,7 +600,8 @@ static void respawn_cb(pool_super* s, void* arg, int cancelled) {
     return;
   }
   char err[400];
-  if (proc_spawn(pool, proc_size(pool, -1), err, sizeof err) != 0) {
+  int rc = proc_spawn(pool, proc_size(pool, -1), err, sizeof err);
+  if (rc != 0 && rc != ISO_ECLOSED) {
     pthread_mutex_lock(&pool->procs_lock);
     uint32_t delay = pool__restart_delay_ms(&pool->backoff, -1);
     pool->nwaiting++;
