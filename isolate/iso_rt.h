@@ -114,9 +114,12 @@ void iso_rt_free(iso_rt* rt);
 void iso_rt_terminate(iso_rt* rt);
 
 /* iso_rt_running: what JavaScript the runtime runs right now: returns 1
- * with the entry's generation, start time and the deadline of the realm it
- * runs for (uv_hrtime() ns, 0: none), or 0 when no JavaScript runs.
- * Thread: any (the watchdog). */
+ * with the entry's generation, start time and deadline (uv_hrtime() ns, 0:
+ * none), or 0 when no JavaScript runs. The deadline is the job's whose
+ * JavaScript it is when the runtime knows (an evaluation's own, a timer
+ * callback of a pending job: each callback is an entry of its own), else
+ * the realm's (iso_realm_set_deadline), else the background deadline
+ * (iso_rt_opts.background_ms). Thread: any (the watchdog). */
 int iso_rt_running(iso_rt* rt,
                    uint64_t* gen,
                    uint64_t* since_ns,
@@ -238,17 +241,26 @@ int iso_realm_pending_ops(const iso_realm* realm);
 
 /* iso_realm_set_deadline: the uv_hrtime() time by which JavaScript running
  * for this realm must stop (0: none); iso_rt_running() reports it for the
- * watchdog. In a realm many jobs share (job_error_cb), JavaScript that is
- * not one evaluation's own (a continuation, a timer) gets 50 ms of grace
- * past it, since it may be another job's. Thread: owning loop. */
+ * watchdog. In a realm many jobs share (job_error_cb), it is for
+ * JavaScript that is not one evaluation's own (a continuation, op
+ * responses, a timer set under no job's tag), which gets 50 ms of grace
+ * past it (or past its own start, when later: the owner may be late to
+ * move the deadline on), since it may be another job's; a timer callback of a
+ * pending evaluation runs by that evaluation's deadline instead
+ * (iso_eval_opts), one of no pending evaluation by the background deadline.
+ * Thread: owning loop. */
 void iso_realm_set_deadline(iso_realm* realm, uint64_t deadline_ns);
 
-/* iso_realm_broken: 1 once JavaScript stopped during one of the realm's
- * microtask checkpoints, which made V8 drop every promise job queued in
- * it. In a realm many jobs share, the runtime then fails the other
- * pending evaluations with ISO_ELOST (what they awaited may never run);
- * the owner should send no new work there and free it once idle.
- * Thread: owning loop. */
+/* iso_realm_broken: 1 once a stop in a realm many jobs share may have
+ * cost its pending evaluations what they awaited: JavaScript stopped
+ * during a microtask checkpoint (V8 dropped every promise job queued), or
+ * any stopped JavaScript that was not one evaluation's own (a
+ * continuation, op responses, a timer callback of no pending job or not
+ * past its job's deadline). A job's own JavaScript stopped outside a
+ * checkpoint (its module body, call, or timer callback past its
+ * deadline) fails that job alone. The runtime fails the other pending
+ * evaluations with ISO_ELOST (never the stall message); the owner should
+ * send no new work there and free it once idle. Thread: owning loop. */
 int iso_realm_broken(const iso_realm* realm);
 
 /* iso_realm_current: the `data` of the evaluation whose own JavaScript

@@ -20,7 +20,8 @@
 #include "rt_private.h"
 
 /* How long JavaScript of a shared realm may run past the realm's deadline
- * when it is not one evaluation's own (iso__rt_enter). */
+ * (or past its start, when that is later) when it is not one evaluation's
+ * own (iso__rt_enter). */
 #define SHARED_REALM_GRACE_NS (50 * 1000000ull)
 
 /* ---- errors ---- */
@@ -122,17 +123,45 @@ void iso__rt_enter_until(iso_rt* rt, uint64_t deadline_ns) {
   pthread_mutex_unlock(&rt->run_lock);
 }
 
-/* JavaScript entered for a realm, not for one evaluation of it (timers,
- * op responses, microtasks). In a realm many jobs share, it may belong to
- * any of them, not to the one whose deadline is the realm's: it gets a
- * grace past that deadline, so short JavaScript of another job is never
- * stopped for it, while a spinning continuation still is. */
-void iso__rt_enter(iso_rt* rt, iso_realm* realm) {
+/* The deadline of JavaScript run for a realm, not for one evaluation of
+ * it (op responses, microtasks, a timer callback of no job). In a realm
+ * many jobs share, it may belong to any of them, not to the one whose
+ * deadline is the realm's: it gets a grace past that deadline, so short
+ * JavaScript of another job is rarely stopped for it, while a spinning
+ * continuation still is (and a stop of it breaks the realm: see
+ * iso__rt_leave). The grace counts from the entry when that is later: the
+ * realm's deadline is its earliest job's until the owner has answered that
+ * job, which is late when the owner's loop is (held by other JavaScript),
+ * and JavaScript entered after it must still get its grace. */
+static uint64_t realm_deadline(iso_rt* rt, const iso_realm* realm) {
   uint64_t d = realm != NULL ? realm->deadline_ns : 0;
   if (d != 0 && realm->cbs.job_error_cb != NULL) {
-    d += SHARED_REALM_GRACE_NS;
+    uint64_t now = uv_hrtime();
+    d = (d > now ? d : now) + SHARED_REALM_GRACE_NS;
   }
-  iso__rt_enter_until(rt, d != 0 ? d : background_deadline(rt));
+  return d != 0 ? d : background_deadline(rt);
+}
+
+void iso__rt_enter(iso_rt* rt, iso_realm* realm) {
+  iso__rt_enter_until(rt, realm_deadline(rt, realm));
+}
+
+/* A timer callback's deadline (iso__rt_host_timer_job): in a realm many
+ * jobs share, the callback of a pending job's timer runs by that job's own
+ * deadline, as its module body and call do (enter_eval in rt_eval.c), so
+ * the watchdog never stops it for another job that is overdue; that of a
+ * job no longer pending belongs to no job (the background deadline); one
+ * set with no job's tag, the realm's. Elsewhere: the realm's. */
+uint64_t iso__rt_timer_deadline(iso_realm* realm, uint32_t tag) {
+  iso_rt* rt = realm->rt;
+  if (realm->cbs.job_error_cb == NULL || tag == 0) {
+    return realm_deadline(rt, realm);
+  }
+  rt_eval* ev = iso__rt_eval_by_tag(realm, tag);
+  if (ev == NULL) {
+    return background_deadline(rt);
+  }
+  return ev->deadline_ns != 0 ? ev->deadline_ns : realm_deadline(rt, realm);
 }
 
 /* The error an evaluation gets when its JavaScript was stopped. */
@@ -152,16 +181,17 @@ void iso__rt_stopped_error(iso_rt* rt, iso_js_error* e) {
   }
 }
 
-/* After a stop: if it hit a microtask checkpoint, V8 dropped the promise
- * jobs queued in that realm. An eval realm has failed already (its one
- * evaluation, or the realm itself). In a shared realm the other pending
- * evaluations may have lost what they awaited: those past their deadline
- * are stopped ones, the rest fail with ISO_ELOST, and the realm is broken
- * (no new work; see iso_realm_broken). `stopped` is the evaluation the
- * stop was for, if known. */
-void iso__rt_microtasks_lost(iso_realm* realm, rt_eval* stopped) {
+/* After a stop in a shared realm of JavaScript that may have been any
+ * job's: the pending evaluations may have lost what they awaited (a
+ * continuation V8 dropped, a timer callback or an op's settling that never
+ * ran), and waiting on would end in the stall message, which would be a
+ * lie. Those past their deadline are stopped ones, the rest fail with
+ * ISO_ELOST saying `why`, and the realm is broken (no new work; see
+ * iso_realm_broken). `stopped` is the evaluation the stop was for, if
+ * known (it has its error already). */
+void iso__rt_realm_lost(iso_realm* realm, rt_eval* stopped, const char* why) {
   iso_rt* rt = realm->rt;
-  if (!v8s_microtasks_dropped(rt->iso) || realm->cbs.job_error_cb == NULL) {
+  if (realm->cbs.job_error_cb == NULL || realm->failed || realm->freed) {
     return;
   }
   realm->broken = 1;
@@ -175,15 +205,26 @@ void iso__rt_microtasks_lost(iso_realm* realm, rt_eval* stopped) {
     if (ev->deadline_ns != 0 && ev->deadline_ns <= now) {
       iso__rt_stopped_error(rt, &ev->err);
     } else {
-      iso__rt_error_set(
-          &ev->err, ISO_ELOST, ISO_JS_PLAIN, "Error",
-          "another job's JavaScript in the same realm was stopped "
-          "while promise jobs ran, and V8 dropped this job's "
-          "pending continuations with it");
+      iso__rt_error_set(&ev->err, ISO_ELOST, ISO_JS_PLAIN, "Error", "%s", why);
     }
     ev->state = EV_FAILED;
   }
   iso__rt_wake(rt);
+}
+
+/* After a stop: if it hit a microtask checkpoint, V8 dropped the promise
+ * jobs queued in that realm. An eval realm has failed already (its one
+ * evaluation, or the realm itself). In a shared realm the other pending
+ * evaluations may have lost what they awaited (iso__rt_realm_lost).
+ * `stopped` is the evaluation the stop was for, if known. */
+void iso__rt_microtasks_lost(iso_realm* realm, rt_eval* stopped) {
+  if (!v8s_microtasks_dropped(realm->rt->iso)) {
+    return;
+  }
+  iso__rt_realm_lost(realm, stopped,
+                     "another job's JavaScript in the same realm was stopped "
+                     "while promise jobs ran, and V8 dropped this job's "
+                     "pending continuations with it");
 }
 
 /* Every call into V8 that can run JavaScript ends here: a termination
@@ -207,8 +248,21 @@ int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
     if (exc != NULL) {
       v8s_exc_close(exc);
     }
+    /* JavaScript of the realm, not of one evaluation (an evaluation's own
+     * is eval_leave's): in a shared realm it was anyone's, and whatever it
+     * was doing for them (a continuation, an op's settling, a timer
+     * callback) may never happen: the realm is lost, dropped microtasks
+     * or not */
+    int dropped = v8s_microtasks_dropped(rt->iso);
     if (!realm->freed) {
-      iso__rt_microtasks_lost(realm, NULL);
+      iso__rt_realm_lost(
+          realm, NULL,
+          dropped ? "another job's JavaScript in the same realm was stopped "
+                    "while promise jobs ran, and V8 dropped this job's "
+                    "pending continuations with it"
+                  : "JavaScript in the same realm that was not this job's "
+                    "own (a continuation, a timer callback) was stopped, "
+                    "and what this job waited for may never happen");
     }
   }
   return rc;

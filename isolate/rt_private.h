@@ -154,6 +154,7 @@ struct iso_realm {
   unsigned spec_next;
   double timer_deadline; /* -1: no timer armed */
   int timer_refed;       /* a timer that keeps the loop alive is pending */
+  uint32_t timer_tag;    /* the job tag of the timer callback running now */
   uint32_t id;           /* the op bus's name for it (never reused) */
   iso_perms* perms;      /* what its ops may do (a reference) */
   uint32_t perm_id;      /* the transport's name for them (0: none) */
@@ -179,7 +180,7 @@ struct iso_realm {
   size_t nmods;       /* records in the module map (at most ISO_MOD_MAX) */
   size_t op_args_out; /* bytes of its async op arguments not yet back */
   iso_op_budget* op_budget; /* the results of its ops (ops/) */
-  int broken; /* a stop dropped its promise jobs (iso_realm_broken) */
+  int broken; /* a stop may have lost its promise jobs (iso_realm_broken) */
 };
 
 /* What JavaScript the isolate runs right now, for iso_rt_running() and the
@@ -252,6 +253,8 @@ int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
 int iso__rt_leave_hook(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
 void iso__rt_stopped_error(iso_rt* rt, iso_js_error* e);
 void iso__rt_microtasks_lost(iso_realm* realm, rt_eval* stopped);
+void iso__rt_realm_lost(iso_realm* realm, rt_eval* stopped, const char* why);
+uint64_t iso__rt_timer_deadline(iso_realm* realm, uint32_t tag);
 void iso__rt_realm_fail(iso_realm* realm, iso_js_error* err);
 void iso__rt_realm_error(iso_realm* realm, void* culprit, iso_js_error* err);
 void iso__rt_error_from_exc(iso_js_error* e,
@@ -270,6 +273,7 @@ void iso__rt_host_task_leave(void* data);
 /* rt_timers.c */
 void iso__rt_timers_rearm(iso_rt* rt);
 void iso__rt_host_timer_arm(void* realm, double deadline, int refed);
+void iso__rt_host_timer_job(void* realm, uint32_t tag);
 
 /* runtime.c */
 void iso__rt_wake(iso_rt* rt);
@@ -281,6 +285,7 @@ void iso__rt_realm_free_now(iso_realm* realm); /* now: not during a tick */
 void iso__rt_eval_free(iso_rt* rt, rt_eval* ev);
 void iso__rt_dyn_free(iso_rt* rt, rt_dyn* d);
 int iso__rt_realm_tag_cancelled(const iso_realm* realm, uint32_t tag);
+rt_eval* iso__rt_eval_by_tag(const iso_realm* realm, uint32_t tag);
 void iso__rt_realm_tick(iso_realm* realm);
 
 /* rt_ops.c */

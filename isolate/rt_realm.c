@@ -151,7 +151,7 @@ int iso_realm_dispatch(iso_realm* realm, const char* type) {
 }
 
 /* A pending, not cancelled evaluation of the realm by its tag. */
-static rt_eval* eval_by_tag(const iso_realm* realm, uint32_t tag) {
+rt_eval* iso__rt_eval_by_tag(const iso_realm* realm, uint32_t tag) {
   for (rt_eval* ev = realm->evals; tag != 0 && ev != NULL; ev = ev->next) {
     if (ev->tag == tag) {
       return ev->cancelled ? NULL : ev;
@@ -167,7 +167,7 @@ void* iso_realm_current(const iso_realm* realm) {
   if (realm->current != NULL) {
     return realm->current;
   }
-  rt_eval* ev = eval_by_tag(realm, v8s_job_tag(realm->rt->iso));
+  rt_eval* ev = iso__rt_eval_by_tag(realm, v8s_job_tag(realm->rt->iso));
   return ev != NULL ? ev->data : NULL;
 }
 

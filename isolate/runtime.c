@@ -151,6 +151,7 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
       .uncaught = host_uncaught,
       .print = host_print,
       .timer_arm = iso__rt_host_timer_arm,
+      .timer_job = iso__rt_host_timer_job,
       .op_sync = iso__rt_host_op_sync,
       .op_async = iso__rt_host_op_async,
       .op_ref = iso__rt_host_op_ref,

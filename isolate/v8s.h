@@ -138,6 +138,11 @@ typedef struct v8s_host {
   /* The realm's earliest timer deadline (-1: none) and whether a timer
    * that keeps the loop alive (not unref'd) is pending. */
   void (*timer_arm)(void* realm, double deadline_ms, int refed);
+  /* The timer callback about to run (fireTimers) belongs to the
+   * evaluation tagged `tag`, the job tag that was current when it was set
+   * (0: none; also called with 0 before each pass's microtasks). The shim
+   * has made `tag` the context's job tag already. */
+  void (*timer_job)(void* realm, uint32_t tag);
   /* A sync op, `op` an index into the isolate's op list, its arguments a
    * msgpack array. Returns 0 with the result as msgpack (*res_len 0:
    * undefined), or ISO_EOP with an error class name and message. The outputs

@@ -77,6 +77,31 @@ void n_timer_arm(const FunctionCallbackInfo<Value>& args) {
   iso->host->timer_arm(realm, deadline, refed);
 }
 
+// jobTag(): the job tag of the JavaScript running now (0: none), which a
+// timer keeps to run its callback under (25-timers.js).
+void n_job_tag(const FunctionCallbackInfo<Value>& args) {
+  args.GetReturnValue().Set(v8s_job_tag(native_iso(args)));
+}
+
+// timerJob(tag): the timer callback about to run is the job's tagged
+// `tag` (0: none, before the pass's microtasks): it runs under that tag,
+// and the runtime publishes that job's deadline for it.
+void n_timer_job(const FunctionCallbackInfo<Value>& args) {
+  v8s_isolate* iso = native_iso(args);
+  void* realm = native_realm(args);
+  if (realm == nullptr) {
+    return;
+  }
+  uint32_t tag = args.Length() > 0 && args[0]->IsUint32()
+                     ? args[0].As<v8::Uint32>()->Value()
+                     : 0;
+  Isolate* isolate = args.GetIsolate();
+  isolate->GetCurrentContext()->SetContinuationPreservedEmbedderData(
+      tag != 0 ? Integer::NewFromUnsigned(isolate, tag).As<Value>()
+               : v8::Undefined(isolate).As<Value>());
+  iso->host->timer_job(realm, tag);
+}
+
 void n_now(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(v8s_platform_now_ms());
 }
@@ -228,6 +253,8 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
   } table[] = {
       {"print", n_print},
       {"timerArm", n_timer_arm},
+      {"jobTag", n_job_tag},
+      {"timerJob", n_timer_job},
       {"now", n_now},
       {"encodeUtf8", n_encode_utf8},
       {"decodeUtf8", n_decode_utf8},

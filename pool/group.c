@@ -8,8 +8,10 @@
  * dials the front, which listens; the watchdog polls its end's fd and
  * drains it on its own thread). Each
  * round it reads what every runner's runtime runs (iso_rt_running: the
- * entry's generation and the deadline of the realm it runs for) and stops
- * JavaScript that runs past that deadline (iso_rt_terminate_gen, which
+ * entry's generation and the deadline of the job it runs for, or of its
+ * realm: in a warm realm a timer callback of a call runs by that call's
+ * deadline, so a stop is never for another call that is overdue) and
+ * stops JavaScript that runs past that deadline (iso_rt_terminate_gen, which
  * stops that entry only if it still runs, so a late watchdog never stops
  * the next job): a job stuck in `while (true) {}` costs its own worker
  * that job only. A HALT record with a deadline (the job was cancelled)

@@ -492,6 +492,177 @@ static void shared_realm_stop_loses_no_job(void) {
   tracker_free(&t);
 }
 
+/* A call job of fixtures/hostile/neighbours.js: export `name` with the
+ * JSON arguments `json` (kept in *keep until the job is answered). */
+static iso_job neighbour(const char* name,
+                         const char* json,
+                         uint32_t timeout_ms,
+                         iso_buf* keep) {
+  *keep = mp_of(json);
+  return (iso_job){.kind = ISO_JOB_CALL,
+                   .module = "neighbours.js",
+                   .export_name = name,
+                   .args = keep->data,
+                   .args_len = keep->len,
+                   .timeout_ms = timeout_ms};
+}
+
+static void check_fulfilled(const rec* r, const char* value) {
+  CHECK_EQ(r->rc, 0);
+  CHECK_EQ(r->status, ISO_STATUS_FULFILLED);
+  if (r->status != ISO_STATUS_FULFILLED) {
+    fprintf(stderr, "    got status %d code %d: %s\n", r->status, r->code,
+            r->message ? r->message : "");
+    return;
+  }
+  CHECK_STR(r->value, value);
+}
+
+/* 15: the warm realm's deadline is its earliest call's, and the worker is
+ * late to answer that call (an eval job holds its loop past it): a timer
+ * callback of ANOTHER call, due meanwhile, that computes for a while when
+ * the loop comes back runs to the end by its own call's deadline, and
+ * both calls waiting in that realm get their values (once it was stopped
+ * for the overdue call, and they were told the stall message). */
+static void bystander_timer_past_anothers_deadline(void) {
+  svc s;
+  const char* extra[] = {"--timeout", "5000", NULL};
+  if (svc_start(&s, "1", extra) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  tracker t;
+  tracker_init(&t, 5);
+  iso_buf keep[5];
+  /* the realm and its module first */
+  CHECK_EQ(tracker_submit(&t, s.c, 0,
+                          neighbour("sleep", "[0, \"warm\"]", 5000, &keep[0]),
+                          10000),
+           0);
+  CHECK(tracker_wait(&t, 1, 10000));
+  check_fulfilled(&t.r[0], "\"warm\"");
+  /* a timer at 100 ms that computes 150 ms (past any grace another
+   * call's deadline gives); a call due at 150 ms; one more waiting on a
+   * later timer */
+  CHECK_EQ(tracker_submit(
+               &t, s.c, 1,
+               neighbour("work", "[100, 150, \"b\"]", 5000, &keep[1]), 20000),
+           0);
+  CHECK_EQ(tracker_submit(
+               &t, s.c, 2,
+               neighbour("sleep", "[10000, \"late\"]", 150, &keep[2]), 20000),
+           0);
+  CHECK_EQ(tracker_submit(&t, s.c, 3,
+                          neighbour("sleep", "[700, \"b2\"]", 5000, &keep[3]),
+                          20000),
+           0);
+  sleep_ms(30);
+  /* holds the worker's loop from about 30 ms to 530 ms */
+  iso_job hog = {
+      .kind = ISO_JOB_EVAL, .source = "while (true) {}", .timeout_ms = 500};
+  keep[4] = (iso_buf){0};
+  CHECK_EQ(tracker_submit(&t, s.c, 4, hog, 20000), 0);
+  CHECK(tracker_wait(&t, 5, 15000));
+  check_fulfilled(&t.r[1], "\"b\"");
+  CHECK_EQ(t.r[2].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t.r[2].code, ISO_CODE_TIMEOUT);
+  check_fulfilled(&t.r[3], "\"b2\"");
+  CHECK_EQ(t.r[4].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t.r[4].code, ISO_CODE_TIMEOUT);
+  for (int i = 1; i < 4; i++) {
+    CHECK(t.r[i].message == NULL || strstr(t.r[i].message, STALL) == NULL);
+  }
+  tracker_check_once(&t);
+  check_probes(&s, 3000);
+  svc_stop(&s);
+  tracker_free(&t);
+  for (int i = 0; i < 4; i++) {
+    iso_buf_close(&keep[i]);
+  }
+}
+
+/* 16: a call's own timer callback spins past its deadline and is
+ * stopped: that call is answered timeout, and another call of the same
+ * realm whose timer is still to come gets its value (the stop left the
+ * realm's timers armed, so it is never told the stall message). */
+static void own_timer_stop_keeps_neighbours_timers(void) {
+  svc s;
+  const char* extra[] = {"--timeout", "5000", NULL};
+  if (svc_start(&s, "1", extra) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  tracker t;
+  tracker_init(&t, 3);
+  iso_buf keep[3];
+  CHECK_EQ(
+      tracker_submit(&t, s.c, 0,
+                     neighbour("sleep", "[400, \"b\"]", 5000, &keep[0]), 20000),
+      0);
+  CHECK_EQ(tracker_submit(&t, s.c, 1,
+                          neighbour("spinLater", "[20]", 200, &keep[1]), 20000),
+           0);
+  CHECK_EQ(tracker_submit(&t, s.c, 2,
+                          neighbour("work", "[600, 1, \"c\"]", 5000, &keep[2]),
+                          20000),
+           0);
+  CHECK(tracker_wait(&t, 3, 15000));
+  check_fulfilled(&t.r[0], "\"b\"");
+  CHECK_EQ(t.r[1].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t.r[1].code, ISO_CODE_TIMEOUT);
+  check_fulfilled(&t.r[2], "\"c\"");
+  tracker_check_once(&t);
+  check_probes(&s, 3000);
+  svc_stop(&s);
+  tracker_free(&t);
+  for (int i = 0; i < 3; i++) {
+    iso_buf_close(&keep[i]);
+  }
+}
+
+/* 17: a timer a call left behind (the call has answered) spins in the
+ * realm another call waits in: it belongs to no job and is stopped at the
+ * background deadline (1 s), which may have cost the waiting call what it
+ * waited for: it is answered worker_lost, never the stall message, and
+ * the next call gets a fresh realm. */
+static void leftover_timer_stop_loses_the_realm(void) {
+  svc s;
+  const char* extra[] = {"--timeout", "5000", NULL};
+  if (svc_start(&s, "1", extra) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  tracker t;
+  tracker_init(&t, 3);
+  iso_buf keep[3];
+  CHECK_EQ(tracker_submit(&t, s.c, 0,
+                          neighbour("leave", "[50]", 5000, &keep[0]), 20000),
+           0);
+  CHECK_EQ(tracker_submit(&t, s.c, 1,
+                          neighbour("sleep", "[3000, \"b\"]", 8000, &keep[1]),
+                          20000),
+           0);
+  CHECK(tracker_wait(&t, 2, 15000));
+  check_fulfilled(&t.r[0], "1");
+  CHECK_EQ(t.r[1].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t.r[1].code, ISO_CODE_WORKER_LOST);
+  CHECK(t.r[1].message != NULL && strstr(t.r[1].message, STALL) == NULL);
+  /* answered when the timer was stopped, not at its own */
+  CHECK(t.r[1].done_ms - t.r[1].sent_ms < 2800);
+  CHECK_EQ(tracker_submit(&t, s.c, 2,
+                          neighbour("sleep", "[10, \"again\"]", 5000, &keep[2]),
+                          20000),
+           0);
+  CHECK(tracker_wait(&t, 3, 6000));
+  check_fulfilled(&t.r[2], "\"again\"");
+  tracker_check_once(&t);
+  svc_stop(&s);
+  tracker_free(&t);
+  for (int i = 0; i < 3; i++) {
+    iso_buf_close(&keep[i]);
+  }
+}
+
 /* 14: each module's calls run in realms of their own: a module that
  * pollutes globals and builtin prototypes changes nothing another module
  * sees; a module's own state persists between its calls, however its
@@ -726,6 +897,12 @@ static void run_row(const void* row) {
 int main(int argc, char** argv) {
   static const iso_test more[] = {
       {"shared_realm_stop_loses_no_job", shared_realm_stop_loses_no_job},
+      {"bystander_timer_past_anothers_deadline",
+       bystander_timer_past_anothers_deadline},
+      {"own_timer_stop_keeps_neighbours_timers",
+       own_timer_stop_keeps_neighbours_timers},
+      {"leftover_timer_stop_loses_the_realm",
+       leftover_timer_stop_loses_the_realm},
       {"lone_surrogates_are_replaced", lone_surrogates_are_replaced},
       {"modules_do_not_share_realms", modules_do_not_share_realms},
       {"call_source_is_opt_in", call_source_is_opt_in},

@@ -28,6 +28,8 @@
   // Natives, captured once: user code never sees __iso.
   const print = iso.print;
   const timerArm = iso.timerArm;
+  const jobTag = iso.jobTag;
+  const timerJob = iso.timerJob;
   const now = iso.now;
   const timeOrigin = Number(iso.timeOrigin);
   const encodeUtf8 = iso.encodeUtf8;

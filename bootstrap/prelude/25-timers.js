@@ -9,6 +9,13 @@
   // keep the event loop alive by itself). timerArm is called only when one
   // of the two changes, except that fireTimers always re-arms (the runtime
   // treats a fired deadline as consumed).
+  //
+  // A timer belongs to the job whose JavaScript set it: it keeps the job
+  // tag current then (jobTag), and its callback runs under that tag
+  // (timerJob), so the runtime knows whose deadline the callback runs by
+  // and whose console it prints to, and what the callback starts (promise
+  // continuations, timers) belongs to the same job. The pass's microtasks
+  // run under no tag (timerJob(0)): they may be anyone's.
 
   const timers = new Map(); // id -> timer
   const heap = [];
@@ -114,6 +121,7 @@
       args,
       delay: mathMax(0, toLong(delay)),
       repeat,
+      tag: jobTag(),
       refed: true,
       deadline: 0,
       seq: 0,
@@ -184,7 +192,9 @@
   // Runs the timers that were due when the call began (not ones scheduled
   // by the callbacks themselves, so a zero-delay interval cannot starve the
   // loop), a microtask checkpoint after each. A callback's exception ends
-  // the pass and propagates after the next deadline is armed.
+  // the pass and propagates after the next deadline is armed. A stop
+  // (termination) runs no `finally`: the runtime then arms the realm's
+  // timers itself, so the next pass sets `firing` and `armed` right.
   function fireTimers() {
     const due = now();
     const seqLimit = nextSeq;
@@ -199,9 +209,11 @@
         if (!timer.repeat) {
           forgetTimer(timer);
         }
+        timerJob(timer.tag);
         try {
           fnApply(timer.callback, globalThis, timer.args);
         } finally {
+          timerJob(0);
           if (timer.repeat && timers.get(timer.id) === timer) {
             schedule(timer);
           }
