@@ -579,6 +579,7 @@ static void workers_free(iso_pool* pool) {
   pool__mutex_lock(&pool->lock);
   int n = pool->nworkers;
   pool->nworkers = 0;
+  pool->routing_closed = 1; /* a process that gets ready now stays out */
   pool__mutex_unlock(&pool->lock);
   for (int i = 0; i < n; i++) {
     worker_stop(pool->workers[i], 0);
@@ -878,7 +879,7 @@ void iso_pool_free(iso_pool* pool) {
   }
   for (int i = 0; i < pool->nworkers; i++) {
     pool_worker* w = pool->workers[i];
-    if (w->proc != NULL) {
+    if (w == NULL || w->proc != NULL) {
       continue; /* freed with its process (pool__procs_free) */
     }
     if (!w->abandoned) {

@@ -305,6 +305,8 @@ struct iso_pool {
   int abandoned;  /* workers the shutdown did not wait for (iso_pool_abandoned)
                    */
   int stopping;   /* POOL_STOP_* (under lock) */
+  int routing_closed;     /* the workers are being freed: no process's
+                            workers join routing (under lock) */
   pool_mutex resize_lock; /* one resize at a time; the shutdown */
   int next_worker_id;
   /* the admin plane */

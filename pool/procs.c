@@ -88,7 +88,7 @@ static int stopping(iso_pool* pool) {
 static void route_in(pool_proc* p) {
   iso_pool* pool = p->pool;
   pool__mutex_lock(&pool->lock);
-  int in = pool->stopping == POOL_STOP_NONE &&
+  int in = pool->stopping == POOL_STOP_NONE && !pool->routing_closed &&
            pool->nworkers + p->nworkers <= POOL_MAX_WORKERS;
   for (int i = 0; in && i < p->nworkers; i++) {
     pool->workers[pool->nworkers++] = p->workers[i];

@@ -151,6 +151,12 @@ static void t_processes_sandboxed(void) {
   int kids[MAXKIDS];
   int n = children(s.pid, kids, MAXKIDS);
   for (int i = 0; i < n; i++) {
+    /* a child just exec'd has not sandboxed itself yet (the spare may
+     * still be starting): each is sealed before it says READY */
+    int64_t end = now_ms() + (int64_t)(5000 * iso_test_scale());
+    while (status_field(kids[i], "Seccomp") != 2 && now_ms() < end) {
+      sleep_ms(20);
+    }
     CHECK_EQ(status_field(kids[i], "NoNewPrivs"), 1);
     CHECK_EQ(status_field(kids[i], "Seccomp"), 2);
   }
