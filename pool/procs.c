@@ -532,9 +532,12 @@ static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
   int64_t active_ms = p->active_ns != 0
                           ? (int64_t)((pool__now() - p->active_ns) / 1000000)
                           : -1;
-  snprintf(pool->last_death, sizeof pool->last_death,
-           "pool process %u.%u (pid %d): %s", p->num, p->gen, e->pid, msg);
-  pool->last_death_ns = pool__now();
+  if (!retired) { /* a resize ended it: no death (a grow waiting for its
+                     own processes must not take it for one) */
+    snprintf(pool->last_death, sizeof pool->last_death,
+             "pool process %u.%u (pid %d): %s", p->num, p->gen, e->pid, msg);
+    pool->last_death_ns = pool__now();
+  }
   pthread_cond_broadcast(&pool->procs_cond);
   pthread_mutex_unlock(&pool->procs_lock);
   route_out(p);
