@@ -333,9 +333,65 @@ static void proc_free(iso_pool* pool, pool_proc* p) {
   free(p);
 }
 
-/* The environment a pool process gets besides the front's: under ASan,
- * LeakSanitizer off (it needs ptrace, which the sandbox forbids:
- * sandbox/README.md). */
+/* What a pool process keeps of the front's environment besides the
+ * names --allow-env grants (a job may read those through isopool:env,
+ * whose op runs in the pool process): the local time zone and the
+ * default locale of Date and Intl (ICU reads TZ, LC_ALL, LC_MESSAGES,
+ * LANG; a job sees what they say through Intl anyway), the test faults'
+ * switch (ops/registry.c: off unless "1") and the sanitizers' options of
+ * the test trees. Nothing else: a compromised pool process reads no
+ * secret of the front's (docs/architecture.md). */
+static const char* const kEnvKeep[] = {
+    "TZ",
+    "LANG",
+    "LC_ALL",
+    "LC_MESSAGES",
+    "ISOPOOL_TEST_FAULTS",
+    "ASAN_OPTIONS",
+    "LSAN_OPTIONS",
+    "UBSAN_OPTIONS",
+    "TSAN_OPTIONS",
+};
+enum { ENV_KEEP_N = sizeof kEnvKeep / sizeof kEnvKeep[0] };
+
+static void env_keep_free(char** keep) {
+  for (size_t i = 0; keep != NULL && keep[i] != NULL; i++) {
+    free(keep[i]);
+  }
+  free(keep);
+}
+
+/* The names of the front's variables a pool process gets
+ * (pool_super_spawn's keep: kEnvKeep and the names --allow-env grants;
+ * *all when it grants every one), NULL-terminated, freed by
+ * env_keep_free; NULL when out of memory. */
+static char** env_keep_new(const iso_pool* pool, int* all) {
+  enum { CAP = 3 * 1024 }; /* enough for any set: iso_perms_to_req */
+  iso_str* items = calloc(CAP, sizeof *items);
+  iso_perm_req req;
+  if (items == NULL || iso_perms_to_req(pool->granted, &req, items, CAP) != 0) {
+    free(items);
+    return NULL;
+  }
+  *all = req.env.ask == ISO_PERM_ASK_ALL;
+  uint32_t n = req.env.ask == ISO_PERM_ASK_LIST ? req.env.n : 0;
+  char** keep = calloc(ENV_KEEP_N + n + 1, sizeof *keep);
+  int ok = keep != NULL;
+  for (size_t i = 0; ok && i < ENV_KEEP_N + n; i++) {
+    const iso_str* g = i >= ENV_KEEP_N ? &req.env.items[i - ENV_KEEP_N] : NULL;
+    keep[i] = g != NULL ? strndup(g->ptr, g->len) : strdup(kEnvKeep[i]);
+    ok = keep[i] != NULL;
+  }
+  free(items);
+  if (!ok) {
+    env_keep_free(keep);
+    return NULL;
+  }
+  return keep;
+}
+
+/* What a pool process gets on top: under ASan, LeakSanitizer off (it
+ * needs ptrace, which the sandbox forbids: sandbox/README.md). */
 #if defined(__SANITIZE_ADDRESS__)
 #define PROCS_ASAN 1
 #elif defined(__has_feature)
@@ -433,6 +489,12 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
     rc = pool__proc_argv_new(&a, &argv, why, sizeof why);
   }
   int pid = 0;
+  int keep_all = 0;
+  char** keep = NULL;
+  if (rc == 0) {
+    keep = env_keep_new(pool, &keep_all);
+    rc = keep != NULL ? 0 : ISO_ENOMEM;
+  }
   if (rc == 0) {
     char asan[512];
     const char* env[2] = {NULL, NULL};
@@ -447,6 +509,8 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
     pool_super_spawn sp = {
         .path = o->exe != NULL ? o->exe : "/proc/self/exe",
         .argv = (const char* const*)argv,
+        .keep = (const char* const*)keep,
+        .keep_all = keep_all,
         .env = env,
         .data = p,
     };
@@ -457,6 +521,7 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
     }
   }
   pool__proc_argv_free(argv);
+  env_keep_free(keep);
   if (rc != 0) {
     snprintf(err, errlen, "pool process %u.%u: %s", p->num, p->gen,
              why[0] ? why : iso_strerror(rc));

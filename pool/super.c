@@ -171,9 +171,22 @@ static int name_len(const char* kv) {
   return eq != NULL ? (int)(eq - kv) : (int)strlen(kv);
 }
 
-/* The child's environment: the front's, less the names sp->env and the
- * supervisor set, then those. An array of borrowed pointers (parent_kv is
- * the caller's) to free, or NULL. */
+/* Whether "NAME=value" kv is a variable named in names (NULL-terminated;
+ * NULL: none). */
+static int named_in(const char* kv, const char* const* names) {
+  int len = name_len(kv);
+  for (const char* const* a = names; a != NULL && *a != NULL; a++) {
+    if (name_len(*a) == len && strncmp(*a, kv, (size_t)len) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* The child's environment (pool_super_spawn's keep, keep_all and env):
+ * the front's variables kept, less those sp->env and the supervisor set,
+ * then those. An array of borrowed pointers (parent_kv is the caller's)
+ * to free, or NULL. */
 static char** make_env(const pool_super_spawn* sp, char* parent_kv) {
   size_t n = 0, nadd = 0;
   for (char** e = environ; e != NULL && *e != NULL; e++) {
@@ -186,16 +199,11 @@ static char** make_env(const pool_super_spawn* sp, char* parent_kv) {
   if (envp == NULL) {
     return NULL;
   }
+  const char* const parent[] = {POOL_SUPER_PARENT_ENV, NULL};
   size_t k = 0;
   for (char** e = environ; e != NULL && *e != NULL; e++) {
-    int len = name_len(*e);
-    int replaced = len == (int)strlen(POOL_SUPER_PARENT_ENV) &&
-                   strncmp(*e, POOL_SUPER_PARENT_ENV, (size_t)len) == 0;
-    for (size_t i = 0; i < nadd && !replaced; i++) {
-      replaced = name_len(sp->env[i]) == len &&
-                 strncmp(sp->env[i], *e, (size_t)len) == 0;
-    }
-    if (!replaced) {
+    if ((sp->keep_all || named_in(*e, sp->keep)) && !named_in(*e, parent) &&
+        !named_in(*e, sp->env)) {
       envp[k++] = *e;
     }
   }

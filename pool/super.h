@@ -61,9 +61,16 @@ void pool__super_free(pool_super* s);
 typedef struct pool_super_spawn {
   const char* path;        /* exec'd as is (the front: /proc/self/exe) */
   const char* const* argv; /* NULL-terminated, argv[0] included */
-  /* "NAME=value" strings added to (or replacing in) the front's
-   * environment, NULL-terminated; NULL: none. The supervisor adds
-   * POOL_SUPER_PARENT_ENV itself. */
+  /* The child's environment, and nothing else of the front's: the
+   * front's variables named in `keep` (NULL-terminated names; NULL:
+   * none), or every one of them with keep_all; then the "NAME=value"
+   * strings of `env` (NULL-terminated; NULL: none), each replacing a kept
+   * variable of its name; then POOL_SUPER_PARENT_ENV, which the
+   * supervisor sets. A pool process is not trusted with what the service
+   * would not give a job (docs/architecture.md): the front's secrets stay
+   * out of its /proc/PID/environ and its getenv. */
+  const char* const* keep;
+  int keep_all;
   const char* const* env;
   /* Descriptors of the front the child gets, at the same numbers (each
    * >= 3); every other descriptor is closed in the child before exec.

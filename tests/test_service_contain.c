@@ -514,6 +514,111 @@ static void t_backoff(void) {
   rmdir(root);
 }
 
+/* The value of variable `name` in /proc/PID/environ (the environment
+ * pid was exec'd with) into val, 1; or 0 when it has none. */
+static int environ_get(int pid, const char* name, char* val, size_t cap) {
+  char path[64];
+  static char buf[1 << 16];
+  snprintf(path, sizeof path, "/proc/%d/environ", pid);
+  FILE* f = fopen(path, "r");
+  if (f == NULL) {
+    return 0;
+  }
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  size_t len = strlen(name);
+  for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+    if (strncmp(buf + i, name, len) == 0 && buf[i + len] == '=') {
+      snprintf(val, cap, "%s", buf + i + len + 1);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* A pool process gets none of the front's environment but what the
+ * service may grant (--allow-env's names) and what it needs itself (TZ,
+ * the locale): a secret in the front's environment is not in a pool
+ * process's /proc/PID/environ, nor readable by an env job, while a
+ * granted variable still reaches a job through isopool:env. With
+ * --allow-env granting every variable the pool processes get all of it
+ * (docs/architecture.md says so); with none granted, no granted one. */
+static void t_environment(void) {
+  static const struct {
+    const char* allow; /* the --allow-env flag, or NULL */
+    int granted;       /* ISO_T_GRANTED reaches the pool processes */
+    int secret;        /* ISO_T_SECRET does */
+  } rows[] = {
+      {"--allow-env=ISO_T_GRANTED,ISO_T_MISSING", 1, 0},
+      {NULL, 0, 0},
+      {"--allow-env", 1, 1},
+  };
+  for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+    fprintf(stderr, "    %s\n", rows[k].allow ? rows[k].allow : "(none)");
+    setenv("ISO_T_SECRET", "the-front-only", 1);
+    setenv("ISO_T_GRANTED", "granted-value", 1);
+    setenv("TZ", "Asia/Tokyo", 1);
+    const char* flags[] = {"--workers", "2",           "--processes",
+                           "2",         rows[k].allow, NULL};
+    svc s;
+    int started = svc_start(&s, flags, 0);
+    unsetenv("ISO_T_SECRET");
+    unsetenv("ISO_T_GRANTED");
+    unsetenv("TZ");
+    if (started != 0) {
+      svc_stop(&s);
+      return;
+    }
+    char v[256];
+    /* the front has them: what follows is the pool processes' doing */
+    CHECK(environ_get(s.pid, "ISO_T_SECRET", v, sizeof v));
+    CHECK(environ_get(s.pid, "ISO_T_GRANTED", v, sizeof v));
+    CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+    int kids[MAXKIDS];
+    int n = children(s.pid, kids, MAXKIDS);
+    CHECK_EQ(n, 3);
+    for (int i = 0; i < n; i++) {
+      CHECK_EQ(environ_get(kids[i], "ISO_T_SECRET", v, sizeof v),
+               rows[k].secret);
+      CHECK_EQ(environ_get(kids[i], "ISO_T_GRANTED", v, sizeof v),
+               rows[k].granted);
+      if (rows[k].granted) {
+        CHECK_STR(v, "granted-value");
+      }
+      CHECK(environ_get(kids[i], "TZ", v, sizeof v));
+      CHECK_STR(v, "Asia/Tokyo");
+      CHECK_EQ(environ_get(kids[i], "ISO_T_MISSING", v, sizeof v), 0);
+    }
+    /* on both processes (a job per worker, at least: 2 each) */
+    for (int i = 0; i < 6; i++) {
+      expect_value(
+          &s,
+          eval_src("import { get } from 'isopool:env';"
+                   "let r;"
+                   "try { r = get('ISO_T_GRANTED') ?? 'unset'; }"
+                   "catch (e) { r = e.name; }"
+                   "export default r;"),
+          rows[k].granted ? "\"granted-value\"" : "\"PermissionDenied\"");
+      expect_value(
+          &s,
+          eval_src("import { get } from 'isopool:env';"
+                   "let r;"
+                   "try { r = get('ISO_T_SECRET') ?? 'unset'; }"
+                   "catch (e) { r = e.name; }"
+                   "export default r;"),
+          rows[k].secret ? "\"the-front-only\"" : "\"PermissionDenied\"");
+      /* the time zone is the front's */
+      expect_value(&s,
+                   eval_src("export default "
+                            "Intl.DateTimeFormat().resolvedOptions()"
+                            ".timeZone;"),
+                   "\"Asia/Tokyo\"");
+    }
+    svc_stop(&s);
+  }
+}
+
 static const iso_test cases[] = {
     {"processes_sandboxed", t_processes_sandboxed},
     {"kill9_in_flight", t_kill9_in_flight},
@@ -522,6 +627,7 @@ static const iso_test cases[] = {
     {"wedged_process_killed", t_wedged_process_killed},
     {"kv_survives", t_kv_survives},
     {"backoff", t_backoff},
+    {"environment", t_environment},
     {NULL, NULL},
 };
 

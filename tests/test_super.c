@@ -42,10 +42,14 @@ static int child_main(const char* mode, const char* arg) {
     return 1;
   }
   if (strcmp(mode, "env") == 0) {
-    /* the supervisor's variable names our parent, and the addition is
-     * there, replacing the front's value */
+    /* the supervisor's variable names our parent, the addition is there,
+     * replacing the front's value, a kept variable has the front's value,
+     * and the front's other variables are not there at all */
     const char* t = getenv("ISO_T");
-    return pool__super_child_begin() == 0 && t != NULL && strcmp(t, "x") == 0
+    const char* kept = getenv("ISO_T_KEPT");
+    return pool__super_child_begin() == 0 && t != NULL && strcmp(t, "x") == 0 &&
+                   kept != NULL && strcmp(kept, "kept") == 0 &&
+                   getenv("ISO_T_SECRET") == NULL && getenv("PATH") == NULL
                ? 0
                : 1;
   }
@@ -162,6 +166,13 @@ static pool_super* new_super(void) {
   return s;
 }
 
+/* The front's variables every child here keeps: the sanitizers' (the
+ * ASan tree's LSAN_OPTIONS names its suppressions), ISO_T, ISO_T_KEPT. */
+static const char* const kKeep[] = {
+    "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "ISO_T",
+    "ISO_T_KEPT",   NULL,
+};
+
 static int spawn_mode(pool_super* s,
                       const char* mode,
                       const char* arg,
@@ -173,6 +184,7 @@ static int spawn_mode(pool_super* s,
   pool_super_spawn sp = {
       .path = "/proc/self/exe",
       .argv = argv,
+      .keep = kKeep,
       .env = env,
       .fds = fds,
       .nfds = nfds,
@@ -214,6 +226,8 @@ static void t_exit_reports(void) {
   const char* segv_env[] = {"ASAN_OPTIONS=handle_segv=0", NULL};
   const char* env[] = {"ISO_T=x", NULL};
   setenv("ISO_T", "front's", 1);
+  setenv("ISO_T_KEPT", "kept", 1);
+  setenv("ISO_T_SECRET", "the front's only", 1);
   int p0 = spawn_mode(s, "exit0", NULL, NULL, NULL, 0, (void*)1);
   int p3 = spawn_mode(s, "exit3", NULL, NULL, NULL, 0, (void*)2);
   int pseg = spawn_mode(s, "segv", NULL, segv_env, NULL, 0, (void*)3);
