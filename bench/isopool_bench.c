@@ -20,6 +20,12 @@
  *   latency  one call job in flight (iso_client_call in a loop)
  *   eval     --eval-concurrency N (16) eval jobs of `export default 1 + 1;`
  *   all      each of the above (the default), --duration S (5) seconds each
+ *   kill     (not in all; needs --server-pid) call mode's load, and half-way
+ *            through SIGKILL of the server's busiest pool process (its
+ *            child with the most CPU time): jobs sent and answered, how
+ *            each was answered (worker_lost is expected, only for jobs in
+ *            flight at the kill), how soon a job sent after the kill is
+ *            fulfilled, and jobs/s in 100 ms windows around the kill
  *
  * Call jobs go to --module SPEC (bench/modules/bench.js:
  * `export default (x) => x * 2;`) and --export NAME (default); job i
@@ -28,7 +34,8 @@
  * (the first is printed) and the exit status is 1 if any mode had one (3
  * if the service cannot be reached). `--server-pid PID` adds the server's
  * CPU use (from /proc) next to the bench's own, which shows which side is
- * the bottleneck.
+ * the bottleneck; it counts the server's pool processes too (the
+ * children it runs JavaScript in), those that ended included.
  *
  * DESIGN: each in-flight job (or batch) is a "flight": a struct allocated
  * once with its iso_job, args and id already in msgpack form; relaunching
@@ -44,9 +51,11 @@
  * 4 sockets about 8% less, so the default is 1. A 0.3 s warm-up precedes
  * each measured window; jobs/s counts completions inside the window.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -105,8 +114,9 @@ static double self_cpu(void) {
          (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-/* CPU seconds used so far by process pid (utime + stime), or -1. */
-static double proc_cpu(long pid) {
+/* CPU seconds used so far by process pid (utime + stime), or -1; with
+ * `reaped`, its reaped children's too (cutime + cstime). */
+static double proc_cpu1(long pid, int reaped) {
   if (pid <= 0) {
     return -1;
   }
@@ -124,12 +134,63 @@ static double proc_cpu(long pid) {
     return -1;
   }
   unsigned long utime = 0, stime = 0;
-  /* after ")": state, then fields 4..13, then utime (14) and stime (15) */
-  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-             &utime, &stime) != 2) {
+  long cutime = 0, cstime = 0;
+  /* after ")": state, then fields 4..13, then utime (14), stime (15),
+   * cutime (16) and cstime (17) */
+  if (sscanf(p + 2,
+             "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld",
+             &utime, &stime, &cutime, &cstime) != 4) {
     return -1;
   }
-  return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+  long ticks = (long)(utime + stime) + (reaped ? cutime + cstime : 0);
+  return (double)ticks / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The live children of pid (its threads' children lists), up to cap;
+ * returns how many. */
+static int proc_children(long pid, long* out, int cap) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/task", pid);
+  DIR* d = opendir(path);
+  if (d == NULL) {
+    return 0;
+  }
+  int n = 0;
+  struct dirent* e;
+  while ((e = readdir(d)) != NULL && n < cap) {
+    if (e->d_name[0] == '.') {
+      continue;
+    }
+    char cpath[320];
+    snprintf(cpath, sizeof cpath, "/proc/%ld/task/%s/children", pid, e->d_name);
+    FILE* f = fopen(cpath, "r");
+    if (f == NULL) {
+      continue;
+    }
+    long c;
+    while (n < cap && fscanf(f, "%ld", &c) == 1) {
+      out[n++] = c;
+    }
+    fclose(f);
+  }
+  closedir(d);
+  return n;
+}
+
+/* CPU seconds used so far by the server pid and its children (its pool
+ * processes: the live ones, and the reaped ones through cutime), or -1. */
+static double proc_cpu(long pid) {
+  double t = proc_cpu1(pid, 1);
+  if (t < 0) {
+    return -1;
+  }
+  long kids[256];
+  int n = proc_children(pid, kids, 256);
+  for (int i = 0; i < n; i++) {
+    double k = proc_cpu1(kids[i], 1);
+    t += k > 0 ? k : 0;
+  }
+  return t;
 }
 
 /* ---- a lock-free log-linear histogram of nanoseconds -------------------- */
@@ -196,9 +257,27 @@ typedef struct run {
   atomic_uint_fast64_t batches;      /* completed in the window */
   atomic_uint_fast64_t errors;       /* anywhere, warm-up included */
   atomic_uint_fast64_t next_seq;
-  atomic_flag said_error; /* the first error is printed */
-  hist lat;               /* per job, or per batch in batch mode */
+  atomic_flag said_error;  /* the first error is printed */
+  hist lat;                /* per job, or per batch in batch mode */
+  struct kill_state* kill; /* kill mode; NULL otherwise */
 } run;
+
+/* kill mode: what happens around the SIGKILL of a pool process. */
+#define KILL_BUCKET_NS 100000000ull /* jobs/s in 100 ms windows */
+#define KILL_MAX_BUCKETS 36001
+
+typedef struct kill_state {
+  long pid;                            /* the pool process killed */
+  _Atomic uint64_t at_ns;              /* when; 0: not yet */
+  _Atomic uint64_t first_after_ns;     /* first fulfilled job sent after */
+  _Atomic uint64_t last_lost_ns;       /* the last worker_lost answer */
+  atomic_uint_fast64_t sent, answered; /* whole run, warm-up included */
+  /* lost_after: sent after the kill, routed to the dead process before
+   * the front knew; lost_early: lost before any kill (an error) */
+  atomic_uint_fast64_t fulfilled, lost, lost_after, lost_early, other;
+  int nbuckets;
+  atomic_uint_fast64_t bucket[]; /* fulfilled per 100 ms of window */
+} kill_state;
 
 /* One row of the table. */
 typedef struct row {
@@ -206,6 +285,7 @@ typedef struct row {
   char shape[24];
   double jobs_s, batches_s, p50, p90, p99, self_cpu_pct, server_cpu_pct;
   uint64_t errors;
+  int printed; /* the mode printed its row itself (kill: lines follow) */
 } row;
 
 static void run_error(run* r, const char* fmt, ...)
@@ -322,10 +402,56 @@ static void flight_launch(flight* f) {
     f->want = (int64_t)(2 * f->seq);
   }
   f->sent_ns = now_ns();
+  if (r->kill != NULL) {
+    atomic_fetch_add(&r->kill->sent, 1); /* before the reply can come */
+  }
   int rc = iso_client_submit(f->client, &f->job, JOB_DEADLINE_MS, flight_cb, f);
   if (rc != 0) {
     run_error(r, "submit: %s", iso_strerror(rc));
     atomic_fetch_sub(&r->inflight, 1);
+  }
+}
+
+/* kill mode: sorts one reply. worker_lost is the answer the kill may
+ * give a job in flight on the process killed; a job sent after the kill
+ * must be fulfilled (a spare took the place). */
+static void kill_count(run* r,
+                       const flight* f,
+                       const iso_result* res,
+                       uint64_t done) {
+  kill_state* k = r->kill;
+  atomic_fetch_add(&k->answered, 1);
+  uint64_t at = atomic_load(&k->at_ns);
+  if (res->status == ISO_STATUS_ERROR && res->code == ISO_CODE_WORKER_LOST) {
+    atomic_fetch_add(&k->lost, 1);
+    if (at == 0) {
+      atomic_fetch_add(&k->lost_early, 1); /* not explained by the kill */
+    } else if (f->sent_ns > at) {
+      atomic_fetch_add(&k->lost_after, 1);
+    }
+    uint64_t last = atomic_load(&k->last_lost_ns);
+    while (done > last &&
+           !atomic_compare_exchange_weak(&k->last_lost_ns, &last, done)) {
+    }
+    return;
+  }
+  int64_t got;
+  if (res->status != ISO_STATUS_FULFILLED ||
+      !mp_int(res->value, res->value_len, &got) || got != f->want) {
+    atomic_fetch_add(&k->other, 1);
+    check_result(r, res, f->want);
+    return;
+  }
+  atomic_fetch_add(&k->fulfilled, 1);
+  if (at != 0 && f->sent_ns > at) {
+    uint64_t zero = 0;
+    atomic_compare_exchange_strong(&k->first_after_ns, &zero, done);
+  }
+  if (done >= r->window_start && done < r->window_end) {
+    uint64_t b = (done - r->window_start) / KILL_BUCKET_NS;
+    if (b < (uint64_t)k->nbuckets) {
+      atomic_fetch_add_explicit(&k->bucket[b], 1, memory_order_relaxed);
+    }
   }
 }
 
@@ -338,7 +464,11 @@ static void flight_cb(void* data, int status, iso_result* res) {
     atomic_fetch_sub(&r->inflight, 1); /* a broken flight lands */
     return;
   }
-  check_result(r, res, f->want);
+  if (r->kill != NULL) {
+    kill_count(r, f, res, done);
+  } else {
+    check_result(r, res, f->want);
+  }
   count_done(r, f->sent_ns, done, 1);
   flight_launch(f);
 }
@@ -427,6 +557,36 @@ static void set_window(run* r) {
   r->window_end = r->window_start + (uint64_t)(r->o->duration_s * 1e9);
 }
 
+/* kill mode: SIGKILLs the server's child with the most CPU time (the
+ * active pool process; a spare sits idle) and notes when. */
+static void kill_busiest(run* r) {
+  long kids[256];
+  int n = proc_children(r->o->server_pid, kids, 256);
+  long best = 0;
+  double most = -1;
+  for (int i = 0; i < n; i++) {
+    double t = proc_cpu1(kids[i], 0);
+    if (t > most) {
+      most = t;
+      best = kids[i];
+    }
+  }
+  if (best == 0) {
+    fprintf(stderr,
+            "isopool-bench: the server (pid %ld) has no pool process to kill "
+            "(does it run with --processes 0?)\n",
+            r->o->server_pid);
+    return;
+  }
+  r->kill->pid = best;
+  atomic_store(&r->kill->at_ns, now_ns());
+  if (kill((pid_t)best, SIGKILL) != 0) {
+    fprintf(stderr, "isopool-bench: kill %ld: %s\n", best, strerror(errno));
+    atomic_store(&r->kill->at_ns, 0);
+    r->kill->pid = 0;
+  }
+}
+
 /* Waits through warm-up and window, stops the flights and waits for them
  * to land; fills the row's rates and CPU figures. */
 static void measure(run* r, row* out) {
@@ -436,6 +596,10 @@ static void measure(run* r, row* out) {
   }
   double c0 = self_cpu(), s0 = proc_cpu(r->o->server_pid);
   uint64_t w0 = now_ns();
+  if (r->kill != NULL) {
+    sleep_ns((r->window_end - r->window_start) / 2);
+    kill_busiest(r);
+  }
   now = now_ns();
   if (now < r->window_end) {
     sleep_ns(r->window_end - now);
@@ -469,9 +633,26 @@ static run* run_new(const bench_opts* o) {
   return r;
 }
 
-/* call and eval: n single-job flights. */
-static int mode_jobs(const bench_opts* o, row* out, iso_job_kind kind, int n) {
+static void kill_report(const run* r);
+static void print_row(const row* w);
+
+/* call and eval: n single-job flights; kill mode with `kill`. */
+static int mode_jobs(const bench_opts* o,
+                     row* out,
+                     iso_job_kind kind,
+                     int n,
+                     int kill) {
   run* r = run_new(o);
+  if (kill) {
+    int nb = (int)(o->duration_s * 1e9 / (double)KILL_BUCKET_NS) + 1;
+    nb = nb < KILL_MAX_BUCKETS ? nb : KILL_MAX_BUCKETS;
+    r->kill = calloc(1, sizeof(kill_state) + (size_t)nb * sizeof(uint64_t));
+    if (r->kill == NULL) {
+      fprintf(stderr, "isopool-bench: out of memory\n");
+      exit(1);
+    }
+    r->kill->nbuckets = nb;
+  }
   int nsock = o->sockets < n ? o->sockets : n;
   int per = (n + nsock - 1) / nsock;
   if (open_clients(r, nsock, 2 * per) != 0) {
@@ -505,6 +686,18 @@ static int mode_jobs(const bench_opts* o, row* out, iso_job_kind kind, int n) {
   }
   measure(r, out);
   snprintf(out->shape, sizeof out->shape, "%d x 1", n);
+  if (r->kill != NULL) {
+    kill_state* k = r->kill;
+    /* a job unanswered, answered wrongly, or lost before the kill, is an
+     * error of the service */
+    uint64_t unanswered = atomic_load(&k->sent) - atomic_load(&k->answered);
+    out->errors += unanswered + atomic_load(&k->lost_early);
+    out->errors += k->pid == 0; /* nothing was killed */
+    print_row(out);
+    out->printed = 1;
+    kill_report(r);
+    free(k);
+  }
   close_clients(r);
   free(fl);
   free(r);
@@ -512,11 +705,87 @@ static int mode_jobs(const bench_opts* o, row* out, iso_job_kind kind, int n) {
 }
 
 static int mode_call(const bench_opts* o, row* out) {
-  return mode_jobs(o, out, ISO_JOB_CALL, o->concurrency);
+  return mode_jobs(o, out, ISO_JOB_CALL, o->concurrency, 0);
 }
 
 static int mode_eval(const bench_opts* o, row* out) {
-  return mode_jobs(o, out, ISO_JOB_EVAL, o->eval_concurrency);
+  return mode_jobs(o, out, ISO_JOB_EVAL, o->eval_concurrency, 0);
+}
+
+static int mode_kill(const bench_opts* o, row* out) {
+  return mode_jobs(o, out, ISO_JOB_CALL, o->concurrency, 1);
+}
+
+/* kill mode's lines, after its row's header. */
+static void kill_report(const run* r) {
+  const kill_state* k = r->kill;
+  uint64_t at = atomic_load(&k->at_ns);
+  if (at == 0) {
+    printf("kill: no pool process was killed\n");
+    return;
+  }
+  uint64_t sent = atomic_load(&k->sent), answered = atomic_load(&k->answered);
+  printf(
+      "kill: SIGKILL of pool process %ld at %.2f s of the window, %d call "
+      "jobs in flight\n",
+      k->pid, (double)(at - r->window_start) / 1e9, r->o->concurrency);
+  printf("  jobs sent %" PRIu64 ", answered %" PRIu64 " (fulfilled %" PRIu64
+         ", worker_lost %" PRIu64 ", other %" PRIu64 "), unanswered %" PRIu64
+         "\n",
+         sent, answered, (uint64_t)atomic_load(&k->fulfilled),
+         (uint64_t)atomic_load(&k->lost), (uint64_t)atomic_load(&k->other),
+         sent - answered);
+  uint64_t last_lost = atomic_load(&k->last_lost_ns);
+  if (last_lost > at) {
+    printf("  worker_lost: the last %.1f ms after the kill; %" PRIu64
+           " of them sent after the kill, before the front knew of it; %" PRIu64
+           " before the kill\n",
+           (double)(last_lost - at) / 1e6,
+           (uint64_t)atomic_load(&k->lost_after),
+           (uint64_t)atomic_load(&k->lost_early));
+  }
+  uint64_t first = atomic_load(&k->first_after_ns);
+  if (first != 0) {
+    printf(
+        "  the first job sent after the kill was fulfilled %.1f ms after "
+        "it\n",
+        (double)(first - at) / 1e6);
+  } else {
+    printf("  no job sent after the kill was fulfilled\n");
+  }
+  /* jobs/s in 100 ms windows: before the kill (whole windows), the
+   * window holding it, and the first window after at >= 90% of before */
+  int kb = (int)((at - r->window_start) / KILL_BUCKET_NS);
+  int nb = (int)((r->window_end - r->window_start) / KILL_BUCKET_NS);
+  nb = nb < k->nbuckets ? nb : k->nbuckets;
+  double per_s = 1e9 / (double)KILL_BUCKET_NS, before = 0;
+  for (int b = 0; b < kb; b++) {
+    before += (double)atomic_load(&k->bucket[b]);
+  }
+  before = kb > 0 ? before / kb * per_s : 0;
+  double in_kill = kb < nb ? (double)atomic_load(&k->bucket[kb]) * per_s : 0;
+  int back = -1;
+  for (int b = kb + 1; b < nb; b++) {
+    if ((double)atomic_load(&k->bucket[b]) * per_s >= 0.9 * before) {
+      back = b;
+      break;
+    }
+  }
+  printf("  jobs/s (100 ms windows): before %.0f, the kill's window %.0f, ",
+         before, in_kill);
+  if (back >= 0) {
+    double end = (double)(back + 1) * (double)KILL_BUCKET_NS -
+                 (double)(at - r->window_start);
+    printf("back to >= 90%% in the window ending %.0f ms after the kill\n",
+           end / 1e6);
+  } else {
+    printf("not back to >= 90%% before the end\n");
+  }
+  printf("  after the kill:");
+  for (int b = kb + 1; b < nb && b <= kb + 10; b++) {
+    printf(" %.0f", (double)atomic_load(&k->bucket[b]) * per_s);
+  }
+  printf("\n");
 }
 
 static int mode_batch(const bench_opts* o, row* out) {
@@ -643,6 +912,7 @@ static const struct mode {
     {"batch", mode_batch, "--batches batch messages of --batch call jobs"},
     {"latency", mode_latency, "one call job in flight"},
     {"eval", mode_eval, "eval jobs, --eval-concurrency in flight"},
+    {"kill", mode_kill, "call mode with a pool process killed half-way"},
 };
 #define NMODES (sizeof kModes / sizeof kModes[0])
 
@@ -674,7 +944,10 @@ static const char kUsage[] =
     "usage: isopool-bench [OPTIONS]\n"
     "  --url URL             the service (default $ISOPOOL_URL, else\n"
     "                        tcp://127.0.0.1:7447)\n"
-    "  --mode MODE           call | batch | latency | eval | all (default)\n"
+    "  --mode MODE           call | batch | latency | eval | all (default);\n"
+    "                        kill (not in all; needs --server-pid): call\n"
+    "                        load, and SIGKILL of the server's busiest pool\n"
+    "                        process half-way\n"
     "  --concurrency N       call jobs in flight (64)\n"
     "  --eval-concurrency N  eval jobs in flight (16)\n"
     "  --batch N             jobs per batch (256)\n"
@@ -812,6 +1085,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   int all = strcmp(o.mode, "all") == 0, any = all;
+  if (strcmp(o.mode, "kill") == 0 && o.server_pid == 0) {
+    fprintf(stderr, "isopool-bench: --mode kill needs --server-pid\n");
+    return 2;
+  }
   for (size_t i = 0; i < NMODES; i++) {
     any |= strcmp(o.mode, kModes[i].name) == 0;
   }
@@ -861,14 +1138,17 @@ int main(int argc, char** argv) {
   print_header(&o);
   uint64_t errors = 0;
   for (size_t i = 0; i < NMODES; i++) {
-    if (!all && strcmp(o.mode, kModes[i].name) != 0) {
+    int kill = strcmp(kModes[i].name, "kill") == 0;
+    if ((!all || kill) && strcmp(o.mode, kModes[i].name) != 0) {
       continue;
     }
     row w = {.mode = kModes[i].name};
     if (kModes[i].run(&o, &w) != 0) {
       return 1;
     }
-    print_row(&w);
+    if (!w.printed) {
+      print_row(&w);
+    }
     errors += w.errors;
   }
   if (errors > 0) {

@@ -2,21 +2,29 @@
  *
  *   op_bench [ROUNDS]
  *
- * Starts a pool in this process (1 worker, 2 op threads, an ipc://
- * listener) with bench/modules as its module root, and sends call jobs to
+ * Starts two pools in this process, each with 1 worker, 2 op threads, an
+ * ipc:// listener and bench/modules as its module root: one whose worker
+ * thread runs here (`--processes 0`: the op link is in-process) and one
+ * whose worker runs in a sandboxed pool process (`isopool pool-process`,
+ * the binary beside this one: the op link crosses between processes, as
+ * with `isopool serve`'s defaults). It sends call jobs to
  * bench/modules/ops.js, which times the ops inside the isolate:
  *   - a sync no-op op (ns per call; an empty JavaScript call for scale);
  *   - an async no-op op with one in flight (median latency, us);
  *   - 10,000 async no-op ops in flight (ops/s, one isolate);
- * and, between them, the bare NNG inproc round trip the async path is
- * built on: two threads ping-ponging one message over PAIR1 (median, us).
- * ROUNDS rounds alternate the measurements; the medians are printed.
- * This is the one program outside ipc/ that uses NNG directly: the
- * baseline must be NNG with nothing of isopool around it.
+ * and, between them, the bare NNG inproc round trip: two threads
+ * ping-ponging one message over PAIR1 (median, us). ROUNDS rounds
+ * alternate the pools and the measurements; the medians are printed, the
+ * two pools side by side. This is the one program outside ipc/ that uses
+ * NNG directly: the baseline must be NNG with nothing of isopool around
+ * it.
  */
+#include <libgen.h>
+#include <limits.h>
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +127,82 @@ static int call_number(iso_client* c,
   return rc;
 }
 
+/* ---- one pool and its figures ---- */
+
+typedef struct bench_pool {
+  const char* name;
+  iso_pool* pool;
+  iso_client* client;
+  char url[128];
+  double sync_ns[MAX_ROUNDS], js_ns[MAX_ROUNDS], lat_us[MAX_ROUNDS],
+      tput[MAX_ROUNDS];
+} bench_pool;
+
+/* Starts bp's pool (processes: iso_pool_opts.processes; exe: the isopool
+ * binary its pool process runs) and its client; 0 or -1 (said why). */
+static int bench_pool_start(bench_pool* bp, int processes, const char* exe) {
+  snprintf(bp->url, sizeof(bp->url), "ipc:///tmp/isopool-opbench-%d-%d.ipc",
+           (int)getpid(), processes);
+  const char* urls[] = {bp->url};
+  iso_pool_opts po = {
+      .workers = 1,
+      .op_threads = 2,
+      .listen = urls,
+      .nlisten = 1,
+      .modules = ISO_BENCH_MODULES,
+      .quiet = 1,
+      .admin_url = "none",
+      .processes = processes,
+      .spare_processes = 0,
+      .exe = exe,
+  };
+  char err[256];
+  if (iso_pool_new(&po, &bp->pool, err, sizeof(err)) != 0) {
+    fprintf(stderr, "op_bench: %s: %s\n", bp->name, err);
+    return -1;
+  }
+  if (iso_client_new(bp->url, NULL, &bp->client) != 0) {
+    fprintf(stderr, "op_bench: cannot connect to %s\n", bp->url);
+    return -1;
+  }
+  double warm;
+  return call_number(bp->client, "latency", "[200]", &warm) == 0 ? 0 : -1;
+}
+
+static int bench_pool_round(bench_pool* bp, int r) {
+  iso_client* c = bp->client;
+  if (call_number(c, "sync", "[2000000]", &bp->sync_ns[r]) != 0 ||
+      call_number(c, "jsCall", "[2000000]", &bp->js_ns[r]) != 0 ||
+      call_number(c, "latency", "[2000]", &bp->lat_us[r]) != 0 ||
+      call_number(c, "throughput", "[10000, 20]", &bp->tput[r]) != 0) {
+    fprintf(stderr, "op_bench: %s: a measurement failed\n", bp->name);
+    return -1;
+  }
+  return 0;
+}
+
+static void bench_pool_stop(bench_pool* bp) {
+  if (bp->client != NULL) {
+    iso_client_free(bp->client);
+  }
+  if (bp->pool != NULL) {
+    iso_pool_shutdown(bp->pool);
+    iso_pool_free(bp->pool);
+  }
+}
+
+/* The isopool binary beside this one, for the pool process. */
+static int sibling_exe(char* out, size_t cap) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) {
+    return -1;
+  }
+  self[n] = '\0';
+  int len = snprintf(out, cap, "%s/isopool", dirname(self));
+  return len > 0 && (size_t)len < cap && access(out, X_OK) == 0 ? 0 : -1;
+}
+
 int main(int argc, char** argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 7;
   if (rounds < 1 || rounds > MAX_ROUNDS) {
@@ -129,27 +213,20 @@ int main(int argc, char** argv) {
     fprintf(stderr, "op_bench: cannot initialise V8\n");
     return 1;
   }
-  char url[128];
-  snprintf(url, sizeof(url), "ipc:///tmp/isopool-opbench-%d.ipc",
-           (int)getpid());
-  const char* urls[] = {url};
-  iso_pool_opts po = {
-      .workers = 1,
-      .op_threads = 2,
-      .listen = urls,
-      .nlisten = 1,
-      .modules = ISO_BENCH_MODULES,
-      .quiet = 1,
-  };
-  iso_pool* pool = NULL;
-  char err[256];
-  if (iso_pool_new(&po, &pool, err, sizeof(err)) != 0) {
-    fprintf(stderr, "op_bench: %s\n", err);
+  char exe[PATH_MAX];
+  if (sibling_exe(exe, sizeof(exe)) != 0) {
+    fprintf(stderr, "op_bench: no isopool binary beside this one\n");
     return 1;
   }
-  iso_client* c = NULL;
-  if (iso_client_new(url, NULL, &c) != 0) {
-    fprintf(stderr, "op_bench: cannot connect to %s\n", url);
+  /* the pool's supervisor takes SIGCHLD (iso_pool.h) */
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, NULL);
+  static bench_pool pools[2] = {{.name = "--processes 0"},
+                                {.name = "1 pool process"}};
+  if (bench_pool_start(&pools[0], 0, exe) != 0 ||
+      bench_pool_start(&pools[1], 1, exe) != 0) {
     return 1;
   }
   nng_socket a, b;
@@ -160,40 +237,46 @@ int main(int argc, char** argv) {
   pthread_t echo;
   pthread_create(&echo, NULL, echo_main, &b);
 
-  double sync_ns[MAX_ROUNDS], js_ns[MAX_ROUNDS], lat_us[MAX_ROUNDS],
-      nng_us[MAX_ROUNDS], tput[MAX_ROUNDS];
-  double warm;
-  call_number(c, "latency", "[200]", &warm); /* warm the realm and ops */
+  double nng_us[MAX_ROUNDS];
   for (int r = 0; r < rounds; r++) {
-    if (call_number(c, "sync", "[2000000]", &sync_ns[r]) != 0 ||
-        call_number(c, "jsCall", "[2000000]", &js_ns[r]) != 0 ||
-        call_number(c, "latency", "[2000]", &lat_us[r]) != 0 ||
-        call_number(c, "throughput", "[10000, 20]", &tput[r]) != 0) {
+    int first = r % 2; /* alternate which pool goes first */
+    if (bench_pool_round(&pools[first], r) != 0 ||
+        bench_pool_round(&pools[!first], r) != 0) {
       return 1;
     }
     nng_us[r] = nng_round_trip(a);
   }
-  double lat = median(lat_us, rounds), rtt = median(nng_us, rounds);
+  double rtt = median(nng_us, rounds);
+  double sync[2], js[2], lat[2], tput[2];
+  for (int i = 0; i < 2; i++) {
+    sync[i] = median(pools[i].sync_ns, rounds);
+    js[i] = median(pools[i].js_ns, rounds);
+    lat[i] = median(pools[i].lat_us, rounds);
+    tput[i] = median(pools[i].tput, rounds);
+  }
   printf(
       "op bus figures (median of %d alternating rounds; 1 worker, "
       "2 op threads)\n",
       rounds);
+  printf("  %-34s %14s %15s %7s\n", "", pools[0].name, pools[1].name, "ratio");
+  printf("  %-34s %11.1f ns %12.1f ns %6.2fx   goal <= 100 ns\n",
+         "sync no-op op", sync[0], sync[1], sync[1] / sync[0]);
+  printf("  %-34s %11.1f ns %12.1f ns %6.2fx\n", "an empty JS call (scale)",
+         js[0], js[1], js[1] / js[0]);
+  printf("  %-34s %11.1f us %12.1f us %6.2fx   goal <= 1.5x NNG\n",
+         "async no-op op, 1 in flight", lat[0], lat[1], lat[1] / lat[0]);
+  printf("  %-34s %11.0f/s %12.0f/s %6.2fx   goal >= 300000\n",
+         "async no-op ops, 10000 in flight", tput[0], tput[1],
+         tput[1] / tput[0]);
   printf(
-      "  sync no-op op                    %8.1f ns/call  (an empty JS "
-      "call: %.1f ns)   goal <= 100 ns\n",
-      median(sync_ns, rounds), median(js_ns, rounds));
-  printf(
-      "  async no-op op, 1 in flight      %8.1f us  vs bare NNG inproc "
-      "round trip %.1f us (%.2fx)   goal <= 1.5x\n",
-      lat, rtt, lat / rtt);
-  printf("  async no-op ops, 10000 in flight %8.0f ops/s   goal >= 300000\n",
-         median(tput, rounds));
+      "  bare NNG inproc round trip (floor) %11.1f us   op 1 in flight: "
+      "%.2fx and %.2fx of it\n",
+      rtt, lat[0] / rtt, lat[1] / rtt);
   fflush(stdout);
   nng_close(a);
   nng_close(b);
   pthread_join(echo, NULL);
-  iso_client_free(c);
-  iso_pool_shutdown(pool);
-  iso_pool_free(pool);
+  bench_pool_stop(&pools[0]);
+  bench_pool_stop(&pools[1]);
   return 0;
 }
