@@ -5,7 +5,9 @@
 # then a service on an ipc:// socket with 2 workers measured by
 # isopool-bench in its own process (threads in the front, then pool
 # processes, then a pool process killed under load), then the admin plane's
-# cost to the job path (admin_overhead.sh). Used by `make bench`.
+# cost to the job path (admin_overhead.sh), then memory per idle worker
+# with each number of threads per pool process (mem_bench.sh). Used by
+# `make bench`.
 set -euo pipefail
 bin=${1:-build/bin}
 "$bin/runtime_bench" "${RUNTIME_N:-2000}"
@@ -37,3 +39,4 @@ serve
 stop
 trap - EXIT
 scripts/admin_overhead.sh "$bin"
+scripts/mem_bench.sh "$bin"
