@@ -320,17 +320,25 @@ void iso__rt_realm_fail(iso_realm* realm, iso_js_error* err) {
 
 /* A V8 task (a FinalizationRegistry cleanup) runs JavaScript outside
  * every entry: it gets the background deadline, and a stop is cancelled
- * afterwards like any other. */
+ * afterwards like any other. Most of V8's tasks run no JavaScript at all
+ * (a scavenge, a step of incremental marking), but the watchdog cannot
+ * tell them apart: a stop that was not for the task's deadline (the
+ * worker's halt, when the service or the worker stops, stops whatever
+ * runs) may land in any of them, and says nothing about the task. */
 void iso__rt_host_task_enter(void* data) {
   iso_rt* rt = data;
-  iso__rt_enter_until(rt, background_deadline(rt));
+  rt->task_deadline_ns = background_deadline(rt);
+  iso__rt_enter_until(rt, rt->task_deadline_ns);
 }
 
 void iso__rt_host_task_leave(void* data) {
   iso_rt* rt = data;
-  int stopped = atomic_load(&rt->terminate_requested) != 0;
+  uint64_t deadline = rt->task_deadline_ns;
+  int overran = atomic_load(&rt->terminate_requested) != 0 && deadline != 0 &&
+                uv_hrtime() >= deadline;
   iso__rt_leave(rt, NULL, 0, NULL);
-  if (stopped && rt->condemned == NULL) {
+  rt->task_deadline_ns = 0;
+  if (overran && rt->condemned == NULL) {
     /* V8 posts the cleanup again for the callbacks still due: only a new
      * isolate ends it */
     rt->condemned =

@@ -211,8 +211,9 @@ struct iso_rt {
   int last_stop_oom; /* the last termination was the heap limit */
   size_t heap_max_mb;
   size_t value_max_bytes;
-  uint64_t background_ns; /* iso_rt_opts.background_ms; 0: no deadline */
-  const char* condemned;  /* why the isolate should be replaced, or NULL */
+  uint64_t background_ns;    /* iso_rt_opts.background_ms; 0: no deadline */
+  const char* condemned;     /* why the isolate should be replaced, or NULL */
+  uint64_t task_deadline_ns; /* the running V8 task's (iso__rt_host_task_*) */
   v8s_host host;
   /* the op bus (rt_ops.c) */
   const iso_op_table* ops;

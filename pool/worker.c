@@ -94,11 +94,12 @@ void pool__runner_info(pool_runner* w) {
 
 /* The runtime asks for a new isolate (iso_rt_condemned): the worker asks
  * the front for no new jobs (STATE recycling), answers the ones it has,
- * and recycles, as `poolctl recycle` does. */
+ * and recycles, as `poolctl recycle` does. A halted worker (the service or
+ * the worker stops: its STOP is on the way) makes no new isolate. */
 static void check_condemned(pool_runner* w) {
   assert(pool__on_worker(w));
   const char* why = w->rt != NULL ? iso_rt_condemned(w->rt) : NULL;
-  if (why == NULL || w->recycle_wanted) {
+  if (why == NULL || w->recycle_wanted || atomic_load(&w->halted)) {
     return;
   }
   put_state(w, POOL_W_RECYCLING);
@@ -271,7 +272,7 @@ static void rt_free(pool_runner* w) {
  * again (it sends none meanwhile: it marked the worker recycling). */
 static void maybe_recycle(pool_runner* w) {
   assert(pool__on_worker(w));
-  if (!w->recycle_wanted || w->active != NULL) {
+  if (!w->recycle_wanted || w->active != NULL || atomic_load(&w->halted)) {
     return;
   }
   w->recycle_wanted = 0;

@@ -796,6 +796,48 @@ static void sigterm_bounded_with_javascript_that_will_not_stop(void) {
   svc_stop(&s);
 }
 
+/* 6: the service's stop halts whatever JavaScript runs, a V8 task's too
+ * (a FinalizationRegistry callback, here well within its deadline): that
+ * stop was not the task's, so the isolate is not condemned for running
+ * past its deadline, and no fresh isolate is made on the way out. */
+static void finalization_callback_halted_by_the_stop(void) {
+  svc s;
+  const char* extra[] = {"--v8-flags=--expose-gc",
+                         "--background-ms",
+                         "20000",
+                         "--grace-ms",
+                         "200",
+                         NULL};
+  if (svc_start(&s, "1", extra) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_buf args = mp_of("[64, 4000]");
+  iso_job j = {.kind = ISO_JOB_CALL,
+               .module = "finreg.js",
+               .export_name = "armSpin",
+               .args = args.data,
+               .args_len = args.len};
+  iso_result r;
+  CHECK_EQ(iso_client_call(s.c, &j, 10000, &r), 0);
+  CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+  iso_result_close(&r);
+  iso_buf_close(&args);
+  sleep_ms(300); /* the callback spins: the loop is held */
+  int64_t t0 = now_ms();
+  kill(s.pid, SIGTERM);
+  CHECK_EQ(daemon_wait(&s.pid, 5000), 0);
+  int64_t took = now_ms() - t0;
+  CHECK(took < 2500 + SLOW_MS);
+  CHECK(!log_contains(s.log, "ran past its deadline"));
+  CHECK(!log_contains(s.log, "recycled"));
+  if (iso_test_failed) {
+    fprintf(stderr, "    exited %lld ms after SIGTERM\n", (long long)took);
+    daemon_dump_log(s.log);
+  }
+  svc_stop(&s);
+}
+
 /* The fault is off unless the daemon's environment turns it on. */
 static void test_fault_is_off_by_default(void) {
   svc s;
@@ -910,6 +952,8 @@ int main(int argc, char** argv) {
        worker_lost_when_javascript_will_not_stop},
       {"sigterm_bounded_with_javascript_that_will_not_stop",
        sigterm_bounded_with_javascript_that_will_not_stop},
+      {"finalization_callback_halted_by_the_stop",
+       finalization_callback_halted_by_the_stop},
       {"test_fault_is_off_by_default", test_fault_is_off_by_default},
       {NULL, NULL},
   };
