@@ -36,15 +36,19 @@ static void t_hello_world(void) {
   rt_result_free(&r);
 }
 
+/* A timer is due its delay after it was set, by the clock: the 10 ms one
+ * is set last, so it is due after the others however long the script
+ * takes between the calls (set first, it came before a 0 ms one set more
+ * than 10 ms later, which a loaded machine does). */
 static void t_task_order(void) {
   rt_root();
   rt_write("main.js",
-           "setTimeout(() => console.log('timeout 10'), 10);\n"
            "setTimeout(() => {\n"
            "  console.log('timeout 0');\n"
            "  Promise.resolve().then(() => console.log('micro in timeout'));\n"
            "}, 0);\n"
            "setTimeout(() => console.log('timeout 0 again'), 0);\n"
+           "setTimeout(() => console.log('timeout 10'), 10);\n"
            "queueMicrotask(() => console.log('queueMicrotask'));\n"
            "Promise.resolve().then(() => console.log('then'));\n"
            "console.log('sync');\n");
