@@ -1,64 +1,48 @@
-/* iso_link.h: the link between the front and a pool process: batches of
- * bytes over NNG PAIR1 (docs/link.md).
+/* iso_link.h: the link between the front and a pool process: framed
+ * batches of records over a connected AF_UNIX stream socket
+ * (docs/link.md).
  *
  * A link carries bytes between two ends that may live in different
- * processes. One end listens on a URL
- * (ipc://path, or inproc://name within one process), the other dials it.
- * Records (encoded byte strings) are appended to an end's outbox with
- * iso_link_send(), and the outbox goes out as one NNG message when the
- * previous one has left, so a burst costs a few messages, not one per
- * record. Each message starts with the bytes given as `head` (the codec's
- * header) and never exceeds `max_send`; the receiving end gets whole
- * messages and splits them into records itself.
+ * processes. The front makes each link as a socketpair
+ * (iso_link_socketpair), keeps one end and gives the other to the pool
+ * process it spawns, which inherits it (or, with --processes 0, to its
+ * own worker thread). Inheritance is the authentication: one connection
+ * per link, from the one process the front started, holds by
+ * construction; nobody can dial a link. Records (encoded byte strings)
+ * are appended to an end's outbox with iso_link_send(); a burst leaves
+ * as one message. Each message is framed: a 4-byte length (little
+ * endian), then the bytes given as `head` (the codec's header), then
+ * whole records; it never exceeds `max_send`. The receiving end gets
+ * whole messages and splits them into records itself.
  *
- * One peer per link, for the link's life: the first connection is the
- * peer, any later one is refused (a name per process generation, and this
- * rule, mean a dying process can never hold its successor's link; on
- * ipc:// `peer_pid` can also name the one process allowed). The owner
- * hears of the peer through events: ISO_LINK_PEER_UP once it is
- * connected, ISO_LINK_PEER_GONE once it is not (it died, it closed its
- * end, or an end refused a message above its `max_recv`). The front
- * takes PEER_GONE as one sign that a pool process died. A dialing end
- * dials once: if its peer goes, it does not dial again.
+ * The owner hears of the peer once: ISO_LINK_PEER_GONE when a read
+ * finds the connection's end (the peer closed or shut down its end, or
+ * died: a read of 0, ECONNRESET, EPIPE), or a frame above this end's
+ * `max_recv` arrived (refused before anything is allocated for it; the
+ * link is shut down, so the peer hears of it too). The front takes
+ * PEER_GONE as one sign that a pool process died.
  *
- * DESIGN: each end has two PAIR1 sockets, one it only sends on and one it
- * only receives on, so a link at URL is two NNG addresses, URL.ld (the
- * listener sends, the dialer receives) and URL.dl. Sends are asynchronous
- * (one nng_aio) and serialised by the end's mutex; NNG buffers nothing
- * (SENDBUF and RECVBUF are 0): the outbox is the buffer, and at most one
- * message per direction is inside NNG. An end is read in one of two
- * ways, chosen at open: with a callback, run on an NNG thread, that must
- * only queue the work and wake its owner (the front's ends), or by its
- * owner's own loop, which polls iso_link_fd() (uv_poll) and takes
- * messages with iso_link_drain() on its own thread (a worker's ends).
- *
- * Why two sockets: NNG 1.5.2's ipc transport (tcp's too) can hang for
- * ever when a connection is closed while its read or its write is between
- * two steps of a message (the next step is started on an aio the close
- * just stopped, so it never ends, and NNG's one reaper thread waits for
- * it: no NNG socket in the process can close again). NNG closes a
- * connection itself when one direction fails, so a peer killed while
- * messages flow both ways could set it off (tests/test_link.c
- * kill_mid_transfer did, often, with one socket). With one direction per
- * connection, nothing is ever in flight the other way: the receiving
- * connection writes only a one-byte hello when it comes up, and the
- * sending one reads only that hello, which it holds unread (with no NNG
- * buffer, PAIR1 then reads no more on it; sends wait until it is there).
- * So a failure closes a connection only from the direction that failed,
- * after its last step.
- *
- * Closing does the same for our own close, and avoids the two other
- * ways NNG 1.5.2 has crashed this project at close (ipc/iso_server.c,
- * ipc/iso_client.c): no NNG call of ours is under way when a socket
- * closes (io_enter/io_leave), and the aios are stopped first. Then
- * iso_link_free waits (at most 0.5 s) until both connections are idle:
- * it sends EOF (an empty message) and takes and drops what arrives until
- * the peer's answering EOF, after which the peer sends nothing; a peer
- * that does not answer (its owner does not read) is waited for until it
- * holds one message nobody takes, which stops its connection reading. A
- * peer that sends a message slower than that and does not answer is the
- * one case left: the front closes a pool process's links after the
- * process is gone (it kills it first), which leaves nothing in flight.
+ * DESIGN: an end is one non-blocking socket. iso_link_send appends to
+ * the outbox under the end's lock and, when nothing waits ahead, writes
+ * at once from the caller's thread (one sendmsg of the frame's length,
+ * the head and the records, without copying them); what the socket does
+ * not take stays in the outbox, and records sent meanwhile join its last
+ * message until it would pass max_send (a burst behind a slow peer is a
+ * few messages, not one per record). The rest goes out when the socket
+ * is writable: the end's poller then reports it. An end is read in one
+ * of two ways, chosen at open:
+ *   - by its owner's loop (a worker's ends): iso_link_fd() is an epoll
+ *     descriptor of the end's own that polls readable while a message
+ *     may wait, or while the outbox waits and the socket takes more; the
+ *     loop (uv_poll) then calls iso_link_drain(), which writes what it
+ *     can and reads every whole message, on the owner's thread;
+ *   - by a hub (the front's ends): iso_link_hub is one epoll set of many
+ *     ends whose owner (pool/: one thread with a libuv loop) polls
+ *     iso_link_hub_fd() and calls iso_link_hub_run(), which reads and
+ *     writes for the ends that are ready and runs their msg_cb there.
+ * Nothing is buffered but the outbox and the reading end's buffer of the
+ * message under way; closing is a close (iso_link_free): no handshake,
+ * no thread of the link's own.
  */
 #ifndef ISO_LINK_H
 #define ISO_LINK_H
@@ -77,33 +61,33 @@ extern "C" {
 /* The default bound of a message in either direction: a reply of the
  * service's largest (ISO_PROTO_MAX_MSG_DEFAULT) with room around it. */
 #define ISO_LINK_MAX_MSG_DEFAULT ((size_t)17 << 20)
+/* The bytes of a message's frame before its head: its length. */
+#define ISO_LINK_FRAME_LEN 4
 
 typedef struct iso_link iso_link;
+typedef struct iso_link_hub iso_link_hub;
 
 typedef enum iso_link_event {
-  ISO_LINK_PEER_UP = 1,  /* the peer connected */
   ISO_LINK_PEER_GONE = 2 /* its connection ended; it will not come back */
 } iso_link_event;
 
-/* A message arrived: its `len` bytes (head included) are valid only
- * during the call. Thread: an NNG thread (a callback end), or the one
+/* A message arrived: its `len` bytes (head included, frame not) are
+ * valid only during the call. Thread: the hub's (a hub end), or the one
  * calling iso_link_drain. */
 typedef void (*iso_link_msg_cb)(const uint8_t* data, size_t len, void* arg);
 
-/* The peer came or went. Each link reports PEER_UP at most once and
- * PEER_GONE at most once, after PEER_UP if that was reported (a
- * connection refused before it was up reports only PEER_GONE). Not called
- * for what iso_link_free does. It must not call iso_link_free. Thread:
- * an NNG thread; PEER_UP of a dialing end may come before iso_link_new
- * returns. */
+/* The peer went: reported once per link, never for what iso_link_free
+ * does. It must not call iso_link_free on its link. Thread: as
+ * iso_link_msg_cb's. */
 typedef void (*iso_link_event_cb)(iso_link* link, iso_link_event ev, void* arg);
 
 typedef struct iso_link_opts {
-  const char* url; /* ipc://path or inproc://name */
-  int listen;      /* 1: listen on url; 0: dial it, once */
-  /* A message above max_recv bytes is refused and its connection closed
-   * (NNG_OPT_RECVMAXSZ; the link checks inproc's itself). Messages this
-   * end sends stay within max_send. 0: ISO_LINK_MAX_MSG_DEFAULT. */
+  /* The end: a connected AF_UNIX SOCK_STREAM socket (iso_link_socketpair,
+   * or one inherited). iso_link_new takes it in every case: the link
+   * closes it, and so does a failed iso_link_new. */
+  int fd;
+  /* A message above max_recv bytes ends the link (PEER_GONE). Messages
+   * this end sends stay within max_send. 0: ISO_LINK_MAX_MSG_DEFAULT. */
   size_t max_recv;
   size_t max_send;
   /* Bytes waiting in the outbox beyond which iso_link_send refuses
@@ -114,62 +98,80 @@ typedef struct iso_link_opts {
    * header, iso_link_head()). NULL: none. */
   const void* head;
   size_t head_len;
-  /* A listening ipc:// end: the one process allowed to connect (0: any);
-   * any other is refused before it is the peer. */
-  int peer_pid;
-  iso_link_msg_cb msg_cb;     /* NULL: read by the owner (iso_link_fd) */
+  /* A hub end: read on the hub's thread, msg_cb required. NULL: read by
+   * the owner (iso_link_fd, iso_link_drain; msg_cb must be NULL). */
+  iso_link_hub* hub;
+  iso_link_msg_cb msg_cb;
   iso_link_event_cb event_cb; /* NULL: not told */
   void* arg;                  /* for both */
 } iso_link_opts;
 
-/* iso_link_new: constructor; opens an end and listens or dials. A
- * listening ipc:// end's socket files (path.ld, path.dl) are made 0600
- * (the front's directory is 0700) and removed at close; url must leave
- * room for the suffix (an ipc:// path is at most 107 bytes). A dialing
- * end connects before this returns, or fails. Returns 0 and *out, or ISO_EINVAL
- * (a bad URL or options), ISO_ECONNECT (nobody listens there), ISO_EIO (the
- * address is taken, or another NNG failure) or ISO_ENOMEM, with `err` naming
- * the URL and NNG's reason (err may be NULL). Thread: any. */
+/* iso_link_socketpair: a connected pair of AF_UNIX stream sockets,
+ * close-on-exec (a spawn gives a child its end explicitly: pool/super.h),
+ * for iso_link_new at each end. Returns 0, or ISO_EIO (EMFILE, ENFILE,
+ * ...) with err. Thread: any. */
+int iso_link_socketpair(int fds[2], char* err, size_t errlen);
+
+/* iso_link_check_fd: 0 if fd is an AF_UNIX stream socket (fstat's
+ * S_ISSOCK, SO_DOMAIN, SO_TYPE), else ISO_EINVAL with err naming what it
+ * is. A pool process checks what it was given with it. Thread: any. */
+int iso_link_check_fd(int fd, char* err, size_t errlen);
+
+/* iso_link_new: constructor; wraps o->fd (iso_link_check_fd, then made
+ * non-blocking) as an end, attached to o->hub if given. Returns 0 and
+ * *out, or ISO_EINVAL (bad options, or an fd that is not such a socket),
+ * ISO_ENOMEM or ISO_EIO, with `err` saying why (err may be NULL); o->fd
+ * is closed then. Thread: any. */
 int iso_link_new(const iso_link_opts* opts,
                  iso_link** out,
                  char* err,
                  size_t errlen);
 
 /* iso_link_send: append `n` bytes, one or more whole records, to the
- * outbox (copied); they leave in one message, with the records sent
- * before them, as soon as the message before has left (and the peer's
- * hello has arrived). Returns 0;
+ * outbox (copied when they cannot leave at once); they leave in one
+ * message with the records queued before them. Never blocks. Returns 0;
  * ISO_ETOOBIG when n and the head exceed max_send (it could never be
- * sent); ISO_EBUSY past max_queued; ISO_ECLOSED once the peer is gone or
- * the link is closing; ISO_ENOMEM. Records queued before the peer
- * connects wait for it. Thread: any. */
+ * sent); ISO_EBUSY past max_queued; ISO_ECLOSED once the connection
+ * failed or the peer is gone; ISO_ENOMEM. Thread: any. */
 int iso_link_send(iso_link* link, const void* bytes, size_t n);
 
-/* iso_link_fd: for an end opened without msg_cb: a file descriptor that
- * polls readable while a message waits (NNG_OPT_RECVFD), so the owner's
- * loop can wake on it; iso_link_drain() then takes them. Owned by the
- * link. Returns the fd, or ISO_EINVAL for a callback end. Thread: the
+/* iso_link_fd: for an end read by its owner: a descriptor that polls
+ * readable while the end has work (a message may wait, or the outbox
+ * waits and the socket takes more); iso_link_drain() does it. Owned by
+ * the link. Returns the fd, or ISO_EINVAL for a hub end. Thread: the
  * owner. */
 int iso_link_fd(iso_link* link);
 
-/* iso_link_drain: call cb for each message waiting at an end opened
- * without msg_cb, without blocking. A message above max_recv is dropped
- * and its connection closed. Returns the number of messages handed to
- * cb. Thread: the owner (one thread at a time). */
+/* iso_link_drain: for an end read by its owner: writes what the outbox
+ * holds and the socket takes, then calls cb for each whole message that
+ * has arrived, without blocking (a frame above max_recv, or the
+ * connection's end, reports PEER_GONE here). Returns the number of
+ * messages handed to cb. Thread: the owner (one thread at a time). */
 int iso_link_drain(iso_link* link, iso_link_msg_cb cb, void* arg);
 
-/* iso_link_peer_pid: the process id of an ipc:// peer once it is up
- * (SO_PEERCRED), else ISO_EINVAL. Thread: any. */
-int iso_link_peer_pid(const iso_link* link);
-
-/* iso_link_free: destructor. Stops sending and taking messages (records
- * still in the outbox are dropped, and so are those arriving now), waits
- * until the connections are idle (DESIGN above: at most 0.5 s, no wait
- * for inproc:// or a peer already gone), closes the sockets and frees the
- * link.
- * No callback of the link runs after it returns. Accepts NULL.
- * Thread: not a callback of this link. */
+/* iso_link_free: destructor. Detaches the end from its hub (waiting for
+ * a callback of this link that the hub's thread runs now, unless this is
+ * that thread), writes what of the outbox the socket takes at once (the
+ * rest is dropped), shuts the socket down and closes it: the peer reads
+ * what was written, then PEER_GONE. No callback of the link runs after
+ * it returns. Accepts NULL. Thread: not a callback of this link. */
 void iso_link_free(iso_link* link);
+
+/* iso_link_hub_new: constructor: an empty hub (an epoll set). Returns 0
+ * and *out, or ISO_ENOMEM / ISO_EIO. iso_link_hub_free: destructor,
+ * once no link is attached; accepts NULL. Thread: any. */
+int iso_link_hub_new(iso_link_hub** out);
+void iso_link_hub_free(iso_link_hub* hub);
+
+/* iso_link_hub_fd: a descriptor that polls readable while an attached end
+ * has work. Owned by the hub. Thread: any. */
+int iso_link_hub_fd(const iso_link_hub* hub);
+
+/* iso_link_hub_run: does the work of the ends that are ready, without
+ * blocking: writes their outboxes, reads their messages and runs their
+ * msg_cb and event_cb. Returns the number of ends served. Thread: the
+ * hub's owner, one thread (the hub's thread, as the callbacks see it). */
+int iso_link_hub_run(iso_link_hub* hub);
 
 /* ---- the records (iso_link_msg.c) ---------------------------------------
  *

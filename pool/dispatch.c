@@ -10,7 +10,7 @@
  * arrives, but for what routing decides, which is patched in as it is
  * sent, so a refill costs copies, not encoding) leaves with the others for
  * that worker as one message on its jobs link; the worker never sees the
- * pool_job. Its records come back on the link (another NNG thread), as
+ * pool_job. Its records come back on the link (the link hub's thread), as
  * bytes from a worker that may be compromised (step 4: another process): a
  * message is decoded whole first (the decoder refuses what no worker
  * sends); each DONE names its job by token, the job leaves the slot, the
@@ -737,10 +737,7 @@ void pool__jobs_msg_cb(const uint8_t* data, size_t len, void* arg) {
 
 void pool__jobs_event_cb(iso_link* link, iso_link_event ev, void* arg) {
   pool_worker* w = arg;
-  if (ev == ISO_LINK_PEER_UP && w->proc != NULL) {
-    pool__proc_peer_up(w->proc, link); /* its peer must be its process */
-    return;
-  }
+  (void)link;
   if (ev != ISO_LINK_PEER_GONE || atomic_load(&w->stop_sent)) {
     return;
   }

@@ -4,9 +4,9 @@
  * DESIGN: the worker threads that will live in one pool process (issue
  * 11, step 3b; until then one group holds every worker thread) share a
  * watchdog thread. It wakes every WATCHDOG_PERIOD_MS, or when the front
- * sends a message on the group's control link (iso_link.h: the group
- * dials the front, which listens; the watchdog polls its end's fd and
- * drains it on its own thread). Each
+ * sends a message on the group's control link (iso_link.h: a socketpair
+ * the front made, of which the group has one end; the watchdog polls its
+ * end's fd and drains it on its own thread). Each
  * round it reads what every runner's runtime runs (iso_rt_running: the
  * entry's generation and the deadline of the job it runs for, or of its
  * realm: in a warm realm a timer callback of a call runs by that call's
@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "group_private.h"
 #include "iso_link.h"
@@ -230,6 +231,7 @@ static void* watchdog_main(void* arg) {
 /* The front's end went: told to the owner (a pool process ends). */
 static void ctl_event_cb(iso_link* link, iso_link_event ev, void* arg) {
   pool_group* g = arg;
+  (void)link;
   if (ev == ISO_LINK_PEER_GONE && g->o.gone_cb != NULL) {
     g->o.gone_cb(g->o.gone_arg);
   }
@@ -241,16 +243,16 @@ int pool__group_new(const pool_group_opts* o,
                     size_t errlen) {
   pool_group* g = calloc(1, sizeof(*g));
   if (g == NULL) {
+    close(o->ctl_fd);
     snprintf(err, errlen, "out of memory");
     return ISO_ENOMEM;
   }
   g->o = *o;
-  g->o.ctl_url = NULL; /* the caller's, for this call only */
+  g->o.ctl_fd = -1; /* the link's */
   size_t hl;
   const uint8_t* head = iso_link_head(&hl);
   iso_link_opts lo = {
-      .url = o->ctl_url,
-      .listen = 0,
+      .fd = o->ctl_fd,
       .max_recv = POOL_CTL_MAX_MSG,
       .max_send = POOL_CTL_MAX_MSG,
       .max_queued = POOL_CTL_MAX_QUEUED,

@@ -2,10 +2,10 @@
  *
  * DESIGN: a worker sends the async op requests of one event loop tick
  * (iso_rt's op_send) as OP records, one message per batch, on its ops
- * link (ipc/iso_link.h); the link's callback (an NNG thread) decodes the
- * message into a batch of the front's own (iso_op_batch) and puts it on
- * one NNG work queue (ipc/iso_queue.h, PUSH/PULL inproc); --op-threads
- * threads block on it, each takes a whole batch, runs its ops in order
+ * link (ipc/iso_link.h); the link's callback (the link hub's thread) decodes
+ * the message into a batch of the front's own (iso_op_batch) and puts it on one
+ * NNG work queue (ipc/iso_queue.h, PUSH/PULL inproc); --op-threads threads
+ * block on it, each takes a whole batch, runs its ops in order
  * (iso_op_batch_run) and writes their responses as OP_RESULT records in
  * one message (more only past the link's bound) on the same worker's
  * ops link, whose fd the worker's loop polls. So an op costs two link

@@ -3,8 +3,9 @@
  * DESIGN: the workers live in pool->workers, an array of pointers under
  * pool->lock; each is the front's side of a worker (pool_worker), whose
  * thread is started with what it needs (worker.h: the runner) and reached
- * only with records on its links (ipc/iso_link.h: the front listens on
- * two inproc:// URLs per worker, the worker dials them). Growing adds a
+ * only with records on its links (ipc/iso_link.h: two socketpairs per
+ * worker, the front's ends read on its link hub, hub.c; the worker's
+ * ends given to its thread, or to its pool process). Growing adds a
  * worker (its links and its thread, which makes its isolate and says so
  * with a READY record) and
  * lets it take queued jobs at once. Shrinking never stops a busy worker:
@@ -221,9 +222,10 @@ static void route_clear(iso_pool* pool, pool_worker* w) {
 }
 
 /* Stops a worker that is out of the array (or never got in) and frees
- * it. Thread: not the worker's own, not an NNG callback. */
+ * it. Thread: not the worker's own, not the link hub's. */
 static void worker_free(iso_pool* pool, pool_worker* w, int launched) {
   assert(!pool__on_worker(NULL));
+  assert(!pool__on_hub(pool));
   if (launched) {
     worker_stop(w, 0);
   }
@@ -233,63 +235,67 @@ static void worker_free(iso_pool* pool, pool_worker* w, int launched) {
   route_clear(pool, w);
   iso_link_free(w->jobs);
   iso_link_free(w->ops);
+  if (w->jobs_peer >= 0) {
+    close(w->jobs_peer);
+  }
+  if (w->ops_peer >= 0) {
+    close(w->ops_peer);
+  }
   worker_close(w);
   free(w);
 }
 
-/* A pool process's worker's ops link: its peer must be that process. */
-static void ops_event_cb(iso_link* link, iso_link_event ev, void* arg) {
-  pool_worker* w = arg;
-  if (ev == ISO_LINK_PEER_UP) {
-    pool__proc_peer_up(w->proc, link);
-  }
-}
-
-/* Opens w's links, the front's listening ends (inproc://, named by the
- * pool and the worker's number), read by callback. Returns 0 or an error
- * with err. */
-static int links_open(iso_pool* pool,
-                      pool_worker* w,
-                      char* err,
-                      size_t errlen) {
-  if (w->proc != NULL) { /* ipc:// in the link directory (pool_proc.h) */
-    const pool_proc* p = w->proc;
-    if (pool__proc_link_url(pool->linkdir.path, p->num, p->gen, POOL_PROC_JOBS,
-                            w->id, w->jobs_url, sizeof w->jobs_url) != 0 ||
-        pool__proc_link_url(pool->linkdir.path, p->num, p->gen, POOL_PROC_OPS,
-                            w->id, w->ops_url, sizeof w->ops_url) != 0) {
-      return fail(err, errlen, ISO_ETOOBIG,
-                  "the link directory's path is too long");
-    }
-  } else {
-    snprintf(w->jobs_url, sizeof w->jobs_url, "inproc://isopool-%p-w%d.jobs",
-             (void*)pool, w->id);
-    snprintf(w->ops_url, sizeof w->ops_url, "inproc://isopool-%p-w%d.ops",
-             (void*)pool, w->id);
+/* One front end on the hub, from a new socketpair; the other end in
+ * *peer. */
+static int link_make(iso_pool* pool,
+                     pool_worker* w,
+                     size_t max,
+                     iso_link_msg_cb msg_cb,
+                     iso_link_event_cb event_cb,
+                     iso_link** out,
+                     int* peer,
+                     char* err,
+                     size_t errlen) {
+  int fds[2];
+  int rc = iso_link_socketpair(fds, err, errlen);
+  if (rc != 0) {
+    return rc;
   }
   size_t head_len;
   const uint8_t* head = iso_link_head(&head_len);
-  size_t max = POOL_LINK_MAX(pool->opts.max_message);
-  iso_link_opts jo = {
-      .url = w->jobs_url,
-      .listen = 1,
+  iso_link_opts lo = {
+      .fd = fds[0],
       .max_recv = max,
       .max_send = max,
       .head = head,
       .head_len = head_len,
-      .msg_cb = pool__jobs_msg_cb,
-      .event_cb = pool__jobs_event_cb,
+      .hub = pool->hub,
+      .msg_cb = msg_cb,
+      .event_cb = event_cb,
       .arg = w,
   };
-  int rc = iso_link_new(&jo, &w->jobs, err, errlen);
-  if (rc == 0) {
-    iso_link_opts oo = jo;
-    oo.url = w->ops_url;
-    oo.max_recv = oo.max_send = POOL_OPS_LINK_MAX;
-    oo.msg_cb = pool__ops_msg_cb;
-    /* its jobs link says when it goes; a process's checks its peer */
-    oo.event_cb = w->proc != NULL ? ops_event_cb : NULL;
-    rc = iso_link_new(&oo, &w->ops, err, errlen);
+  rc = iso_link_new(&lo, out, err, errlen);
+  if (rc != 0) {
+    close(fds[1]);
+    return rc;
+  }
+  *peer = fds[1];
+  return 0;
+}
+
+/* Opens w's links: the front's ends on the hub, read by callback; the
+ * worker's in w->jobs_peer and w->ops_peer. Returns 0 or an error with
+ * err. */
+static int links_open(iso_pool* pool,
+                      pool_worker* w,
+                      char* err,
+                      size_t errlen) {
+  int rc = link_make(pool, w, POOL_LINK_MAX(pool->opts.max_message),
+                     pool__jobs_msg_cb, pool__jobs_event_cb, &w->jobs,
+                     &w->jobs_peer, err, errlen);
+  if (rc == 0) { /* its jobs link says when it goes */
+    rc = link_make(pool, w, POOL_OPS_LINK_MAX, pool__ops_msg_cb, NULL, &w->ops,
+                   &w->ops_peer, err, errlen);
   }
   return rc;
 }
@@ -304,6 +310,7 @@ int pool__worker_new(iso_pool* pool,
     return fail(err, errlen, ISO_ENOMEM, "out of memory");
   }
   w->proc = p;
+  w->jobs_peer = w->ops_peer = -1;
   pool__mutex_lock(&pool->lock);
   int rc = worker_init(w, pool, pool->next_worker_id++);
   pool__mutex_unlock(&pool->lock);
@@ -335,26 +342,9 @@ void pool__worker_free(iso_pool* pool, pool_worker* w) {
  * thread or the admin plane's. */
 static int worker_add(iso_pool* pool, char* err, size_t errlen) {
   assert(pool__mutex_held(&pool->resize_lock));
-  pool_worker* w = calloc(1, sizeof(*w));
-  if (w == NULL) {
-    return fail(err, errlen, ISO_ENOMEM, "out of memory");
-  }
-  pool__mutex_lock(&pool->lock);
-  int rc = worker_init(w, pool, pool->next_worker_id++);
-  pool__mutex_unlock(&pool->lock);
+  pool_worker* w;
+  int rc = pool__worker_new(pool, NULL, &w, err, errlen);
   if (rc != 0) {
-    worker_free(pool, w, 0);
-    return fail(err, errlen, rc, "out of memory");
-  }
-  if (route_take(pool, w) != 0) {
-    worker_free(pool, w, 0);
-    return fail(err, errlen, ISO_EBUSY,
-                "too many workers (%d at most, lost ones included)",
-                POOL_MAX_ROUTES);
-  }
-  rc = links_open(pool, w, err, errlen);
-  if (rc != 0) {
-    worker_free(pool, w, 0);
     return rc;
   }
   const iso_pool_opts* o = &pool->opts;
@@ -369,9 +359,10 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
       .log = pool->logger,
       .ops_env = pool->ops_env,
       .nperms = w->nperms,
-      .jobs_url = w->jobs_url,
-      .ops_url = w->ops_url,
+      .jobs_fd = w->jobs_peer, /* taken by the start, even a failed one */
+      .ops_fd = w->ops_peer,
   };
+  w->jobs_peer = w->ops_peer = -1;
   char why[256] = "";
   rc = pool__runners->start(pool->group, &ro, &w->runner, why, sizeof why);
   if (rc != 0) {
@@ -555,12 +546,14 @@ static void set_defaults(iso_pool_opts* o) {
 /* The worker side: its one group of worker threads, and the control
  * link to its watchdog (the front listens, the group dials). */
 static int group_start(iso_pool* pool, char* err, size_t errlen) {
-  int rc = pool__ctl_open(pool, err, errlen);
+  int peer;
+  int rc = pool__ctl_open(pool, &peer, err, errlen);
   if (rc != 0) {
     return rc;
   }
   atomic_store(&pool->group_alive_ns, pool__now());
-  pool_group_opts go = {.log = pool->logger, .ctl_url = pool->ctl_url};
+  /* the group takes peer, even when it fails */
+  pool_group_opts go = {.log = pool->logger, .ctl_fd = peer};
   char why[256];
   rc = pool__group_new(&go, &pool->group, why, sizeof(why));
   if (rc != 0) {
@@ -625,8 +618,11 @@ int iso_pool_new(const iso_pool_opts* opts,
   pthread_cond_init(&pool->wd_cond, NULL);
   pool->metrics = iso_metrics_new();
   int rc = pool->metrics != NULL
-               ? pool__ops_start(pool, err, errlen)
+               ? pool__hub_start(pool, err, errlen)
                : fail(err, errlen, ISO_ENOMEM, "out of memory");
+  if (rc == 0) {
+    rc = pool__ops_start(pool, err, errlen);
+  }
   if (rc == 0 && o->processes > 0) {
     rc = pool__procs_start(pool, err, errlen);
     pool->configured = o->workers;
@@ -896,6 +892,8 @@ void iso_pool_free(iso_pool* pool) {
   }
   pool__procs_stop(pool); /* already done, unless the start failed */
   pool__procs_free(pool);
+  /* no link is left on the hub (an abandoned worker's were freed above) */
+  pool__hub_stop(pool);
   pool__ops_close(pool);
   iso_metrics_free(pool->metrics);
   pool__mutex_close(&pool->lock);

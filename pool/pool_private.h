@@ -137,11 +137,14 @@ struct pool_worker {
   uint64_t perm_clock;
   uint64_t route; /* its token in pool->routes (the front's op batches
                      from it carry it) */
-  /* its links (ipc/iso_link.h), the front's ends: listening, read by
-   * callback on NNG threads (pool__jobs_msg_cb, pool__ops_msg_cb) */
+  /* its links (ipc/iso_link.h), the front's ends, read by callback on
+   * the link hub's thread (pool__jobs_msg_cb, pool__ops_msg_cb), and
+   * the other ends (socket descriptors) until they are handed over: to
+   * its worker thread, or to its pool process's spawn (then closed);
+   * -1 after */
   iso_link* jobs;
   iso_link* ops;
-  char jobs_url[POOL_IPC_PATH_MAX + 8], ops_url[POOL_IPC_PATH_MAX + 8];
+  int jobs_peer, ops_peer;
   /* the pool process it runs in (procs.c), NULL: a thread of the front
    * (--processes 0). Set before its links open, never changed. */
   pool_proc* proc;
@@ -211,9 +214,10 @@ struct pool_proc {
   int nready;          /* its workers whose READY came */
   uint64_t started_ns; /* its spawn */
   uint64_t active_ns;  /* it went into routing; 0: never */
-  /* its control link, the front's end (HALT out; WEDGED, ALIVE in) */
+  /* its control link, the front's end (HALT out; WEDGED, ALIVE in), and
+   * the process's end until its spawn (then closed; -1) */
   iso_link* ctl;
-  char ctl_url[POOL_IPC_PATH_MAX + 8];
+  int ctl_peer;
   _Atomic uint64_t alive_ns; /* its last ALIVE, or its spawn; 0: distrusted */
   atomic_int distrusted;
   atomic_int killed; /* the front SIGKILLed it, for `why` (1), or as its
@@ -223,7 +227,7 @@ struct pool_proc {
                         death (under procs_lock) */
 };
 
-/* pool__procs_start: the supervisor, the link directory, and the first
+/* pool__procs_start: the supervisor and the first
  * processes: --processes active ones (waited for: each worker's READY)
  * and --spare-processes spares (not waited for). Returns 0 or an error
  * with err. Thread: the controlling thread. */
@@ -247,17 +251,19 @@ void pool__proc_kill(pool_proc* p, const char* fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* pool__proc_gone: a link of p went while the service runs (`what`):
  * as pool__proc_kill, but the jobs' answers say how the process ended,
- * not that the front killed it (it most likely died first). Thread: an
- * NNG thread. */
+ * not that the front killed it (it most likely died first). Thread: the
+ * link hub's. */
 void pool__proc_gone(pool_proc* p, const char* what);
 /* pool__proc_ready: w (of a process) said READY: when all its process's
  * workers did, the process goes into routing or becomes a spare.
- * Thread: an NNG thread (w's jobs link). */
+ * Thread: the link hub's (w's jobs link). */
 void pool__proc_ready(pool_worker* w);
-/* pool__worker_new: a worker of pool process p (the front's side: its
- * slot and permission tables, its route, its links listening in the link
- * directory), for p's spawn; pool__worker_free: destructor (its process
- * is gone, or never ran). Thread: not a worker's. (pool.c) */
+/* pool__worker_new: a worker, the front's side (its slot and permission
+ * tables, its route, its links: the front's ends on the hub, the others
+ * in jobs_peer and ops_peer), of pool process p, or (p NULL) a worker
+ * thread of the front's; pool__worker_free: destructor (its process is
+ * gone, or never ran; its thread ended). Thread: not a worker's.
+ * (pool.c) */
 int pool__worker_new(iso_pool* pool,
                      pool_proc* p,
                      pool_worker** out,
@@ -269,9 +275,6 @@ void pool__worker_free(iso_pool* pool, pool_worker* w);
  * were answered first. Returns how many. Thread: not a worker's.
  * (dispatch.c) */
 size_t pool__worker_release_all(pool_worker* w);
-/* pool__proc_peer_up: a link of p has its peer: it must be p's process
- * (its pid), else p is killed. Thread: an NNG thread. */
-void pool__proc_peer_up(pool_proc* p, iso_link* link);
 /* pool__procs_grow: a resize by n workers more: new pool processes of
  * theirs (as many threads each as the start's largest), into routing once
  * ready; waits for them. Returns 0, or an error with err (one that died
@@ -287,8 +290,8 @@ void pool__proc_retire(pool_worker* w);
  * routing since their death). Thread: the watchdog. */
 void pool__procs_reap(iso_pool* pool);
 /* pool__procs_ctl_msg_cb: a message on a process's control link (arg: the
- * pool_proc): watchdog.c's decoding, for that process. Thread: an NNG
- * thread. */
+ * pool_proc): watchdog.c's decoding, for that process. Thread: the link
+ * hub's. */
 void pool__procs_ctl_msg_cb(const uint8_t* data, size_t len, void* arg);
 
 struct iso_pool {
@@ -331,12 +334,18 @@ struct iso_pool {
   int wd_stop;
   iso_metrics* metrics;
   /* the worker side: one group of worker threads (worker.h), reached
-   * over its control link (watchdog.c): ctl is the front's end, which
-   * listens at ctl_url (HALT out; WEDGED and ALIVE in, pool__ctl_msg_cb);
-   * the group dials it */
+   * over its control link (watchdog.c): ctl is the front's end (HALT
+   * out; WEDGED and ALIVE in, pool__ctl_msg_cb); the group has the
+   * other */
   pool_group* group;
   iso_link* ctl;
-  char ctl_url[96];
+  /* the link hub every front end is read on, and its thread (hub.c) */
+  iso_link_hub* hub;
+  uv_loop_t hub_loop;
+  uv_poll_t hub_poll;
+  uv_async_t hub_stop;
+  pthread_t hub_thread;
+  int hub_started;
   /* its last ALIVE (or its start); 0 once it is distrusted */
   _Atomic uint64_t group_alive_ns;
   atomic_int group_distrusted; /* it sent what it must not: its ALIVE no
@@ -350,11 +359,10 @@ struct iso_pool {
   int nop_threads;
   pool_mutex routes_lock; /* routes: the workers op batches go back to */
   pool_route routes[POOL_MAX_ROUTES];
-  /* the pool processes (procs.c; --processes > 0): their supervisor, the
-   * links' directory, and the table, under procs_lock (taken alone, or
-   * before lock, never under it) */
+  /* the pool processes (procs.c; --processes > 0): their supervisor and
+   * the table, under procs_lock (taken alone, or before lock, never
+   * under it) */
   pool_super* super;
-  pool_linkdir linkdir;
   pthread_mutex_t procs_lock;
   pthread_cond_t procs_cond; /* a process became ready or died */
   pool_proc* procs[POOL_MAX_PROCS];
@@ -393,7 +401,7 @@ void pool__answer_refuse(pool_job* job, iso_proto_code code, const char* msg);
  * the record points into the link's message; counted in w->answered, its
  * note kept for poolctl workers) and is reported; a record without a
  * reply for a job nobody answered gets an internal error. Then the job
- * is released. Thread: an NNG thread (the front's end of w's jobs
+ * is released. Thread: the link hub's (the front's end of w's jobs
  * link). */
 void pool__answer_done(pool_worker* w,
                        pool_job* job,
@@ -431,8 +439,8 @@ void pool__request_cb(iso_server_req* sreq,
 /* pool__jobs_msg_cb: the front's end of a worker's jobs link (arg: the
  * pool_worker): a message of its records, checked (a decoding error, a
  * DONE naming no job of that worker's, a reply over --max-message:
- * pool__worker_bad). pool__jobs_event_cb: its peer came or went (gone
- * before its STOP: pool__worker_bad). Thread: an NNG thread. */
+ * pool__worker_bad). pool__jobs_event_cb: its peer went (before its
+ * STOP: pool__worker_bad). Thread: the link hub's. */
 void pool__jobs_msg_cb(const uint8_t* data, size_t len, void* arg);
 void pool__jobs_event_cb(iso_link* link, iso_link_event ev, void* arg);
 /* pool__peer_closed_cb: iso_server's closed_cb: a client's connection
@@ -485,7 +493,7 @@ void pool__worker_lost(iso_pool* pool, pool_worker* w, const char* why);
 /* pool__worker_bad: w sent what no worker sends (why: what, for the log
  * and its jobs' answers): from now on the front reads nothing from it,
  * and the watchdog declares it lost (the first reason stands). Thread:
- * any (an NNG thread reading its links). */
+ * any (the link hub's, reading its links). */
 void pool__worker_bad(pool_worker* w, const char* fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* pool__reap: stops and frees the retired workers with nothing in flight
@@ -497,15 +505,36 @@ void pool__reap(iso_pool* pool);
  * thread. */
 int pool__watchdog_start(iso_pool* pool);
 void pool__watchdog_stop(iso_pool* pool);
-/* watchdog.c, the group's control link. pool__ctl_open: the front's end,
- * listening at a URL of its own (pool->ctl_url), for the group to dial.
- * Returns 0, or iso_link_new's error with err. pool__ctl_close: closes
- * it; no pool__ctl_msg_cb runs after. Thread: the controlling thread. */
-int pool__ctl_open(iso_pool* pool, char* err, size_t errlen);
+/* watchdog.c, the control links. pool__ctl_link_new: a control link's
+ * front end (its bounds: POOL_CTL_MAX_MSG, POOL_CTL_MAX_QUEUED; read on
+ * the link hub with msg_cb and event_cb), and in *peer the other end's
+ * socket, the caller's to hand over (pool__group_new's ctl_fd, or a pool
+ * process's spawn). Returns 0, or an error with err. pool__ctl_open: the
+ * group's (the front's worker threads'), pool->ctl; *peer as above.
+ * pool__ctl_close: closes it; no pool__ctl_msg_cb runs after. Thread:
+ * the controlling thread (pool__ctl_link_new: not the hub's). */
+int pool__ctl_link_new(iso_pool* pool,
+                       iso_link_msg_cb msg_cb,
+                       iso_link_event_cb event_cb,
+                       void* arg,
+                       iso_link** out,
+                       int* peer,
+                       char* err,
+                       size_t errlen);
+int pool__ctl_open(iso_pool* pool, int* peer, char* err, size_t errlen);
 void pool__ctl_close(iso_pool* pool);
+/* hub.c: the link hub (ipc/iso_link.h) every front end of a link is
+ * read on, and its thread (a libuv loop polling it). pool__hub_start:
+ * before any link; 0, or an error with err. pool__hub_stop: after every
+ * link on it is freed; accepts a pool whose hub never started. Thread:
+ * the controlling thread. pool__on_hub: whether the caller is the hub's
+ * thread (for asserts). */
+int pool__hub_start(iso_pool* pool, char* err, size_t errlen);
+void pool__hub_stop(iso_pool* pool);
+int pool__on_hub(const iso_pool* pool);
 /* pool__ctl_msg_cb: a message on the front's end: WEDGED and ALIVE
  * records, from a group trusted with nothing (watchdog.c's DESIGN).
- * Thread: an NNG thread (and tests). */
+ * Thread: the link hub's (and tests). */
 void pool__ctl_msg_cb(const uint8_t* data, size_t len, void* arg);
 /* pool__halt_send: a HALT record for w's group (deadline_ns 0: the stop;
  * else the JavaScript of w's cancelled job of that deadline). Thread: not
@@ -536,7 +565,7 @@ void pool__ops_close(iso_pool* pool);
  * whose route is the link's worker and whose records get the permission
  * sets their perm ids name in its table; the responses go back on the
  * same link as OP_RESULT records, one message per batch. A message that
- * does not decode makes the worker bad. Thread: an NNG thread. */
+ * does not decode makes the worker bad. Thread: the link hub's. */
 void pool__ops_msg_cb(const uint8_t* data, size_t len, void* arg);
 /* pool__perm_id: the id on w of a job's permission set, a new entry if
  * w has none for it, and one more user; *send: 1 if the TASK record must

@@ -1,8 +1,8 @@
 /* pool_proc.h: a pool process (issue 11, step 4): `isopool pool-process`, the
  * front's worker threads in a process of their own. What the front gives
  * it on its command line, in one place (proc_args.c: the front writes it,
- * the process parses it and refuses anything else), the names of its
- * links in the front's directory, and its main (proc.c).
+ * the process parses it and refuses anything else: among it the numbers
+ * of the link sockets it inherits), and its main (proc.c).
  *
  * Private to pool/; cli/isopool.c reaches the main, proc.c's, through
  * iso_pool.h (iso_pool_process_main).
@@ -20,8 +20,8 @@
  * link); POOL_SUPER_ORPHAN_EXIT when its front died before it began. */
 #define POOL_PROC_EXIT_USAGE 2
 /* Worker threads in one pool process, at most: each holds an isolate,
- * a loop and two links (24 descriptors with their NNG sockets, pipes and
- * pollers: RLIMIT_NOFILE grows with them, proc.c). */
+ * a loop and two links (a socket and an epoll descriptor each:
+ * RLIMIT_NOFILE grows with them, proc.c). */
 #define POOL_PROC_MAX_WORKERS 64
 /* How long a pool process whose front went waits for its worker threads
  * to end (those that had a STOP send their last records) before it
@@ -31,10 +31,17 @@
 /* What a pool process is given. Strings are borrowed: the caller's when
  * written, argv's when parsed. */
 typedef struct pool_proc_args {
-  const char* linkdir; /* the front's links' directory (pool_linkdir):
-                          absolute, short enough for the links' names */
-  uint32_t proc;       /* its number and generation among the front's */
-  uint32_t gen;        /* pool processes: its links' names */
+  /* The link sockets it inherits (iso_link.h; the front made them and
+   * gave them to the spawn): its control link's, and per worker (in the
+   * order of `workers`) its jobs link's and its ops link's. Each >= 3,
+   * each named once; as many of each list as workers. */
+  int ctl_fd;
+  int jobs_fds[POOL_PROC_MAX_WORKERS];
+  int njobs_fds;
+  int ops_fds[POOL_PROC_MAX_WORKERS];
+  int nops_fds;
+  uint32_t proc; /* its number and generation among the front's */
+  uint32_t gen;  /* pool processes: its name in the log */
   int workers[POOL_PROC_MAX_WORKERS]; /* the front's numbers of the worker
                                          threads it runs (poolctl's), each
                                          once, each >= 0 */
@@ -65,7 +72,9 @@ typedef struct pool_proc_args {
  * *out. Returns 0, or ISO_EUSAGE with a sentence in err naming the option
  * and what is wrong (unknown, repeated, missing, without its value, not
  * a number, out of range, a list that is not one, a path that is not
- * absolute or too long, a limit the heaps do not fit in). Thread: any. */
+ * absolute, a limit the heaps do not fit in, lists of descriptors that
+ * are not one per worker or name one twice). Whether the descriptors are
+ * link sockets is the process's to check (iso_link_check_fd). Thread: any. */
 int pool__proc_args_parse(int argc,
                           char* const* argv,
                           pool_proc_args* out,
@@ -83,26 +92,5 @@ int pool__proc_argv_new(const pool_proc_args* a,
                         char* err,
                         size_t errlen);
 void pool__proc_argv_free(char** argv);
-
-/* The links of a pool process, in the front's directory: its control
- * link "<proc>.<gen>.ctl" and, per worker thread, "<proc>.<gen>.<w>.jobs"
- * and "....ops" (w: the front's number of the worker). */
-typedef enum pool_proc_link {
-  POOL_PROC_CTL = 1,
-  POOL_PROC_JOBS,
-  POOL_PROC_OPS
-} pool_proc_link;
-
-/* pool__proc_link_url: writes the ipc:// URL of one of them to out (the
- * worker is ignored for the control link). Returns 0, ISO_EINVAL (no such
- * link, a negative worker, linkdir not absolute) or ISO_ETOOBIG (too long
- * for an ipc:// path or for out). Thread: any. */
-int pool__proc_link_url(const char* linkdir,
-                        uint32_t proc,
-                        uint32_t gen,
-                        pool_proc_link link,
-                        int worker,
-                        char* out,
-                        size_t cap);
 
 #endif /* ISO_POOL_POOL_PROC_H */

@@ -6,24 +6,27 @@
  * process"), each step before the next:
  *   1. pool__super_child_begin: die with the front (PR_SET_PDEATHSIG),
  *      or exit at once if it is already gone;
- *   2. parse the command line (proc_args.c; refused: status 2);
+ *   2. parse the command line (proc_args.c) and check that the
+ *      descriptors it names are link sockets (iso_link_check_fd: each
+ *      an AF_UNIX stream socket; refused: status 2);
  *   3. iso_sandbox_enter while the process has one thread: rlimits (the
  *      data bound is --process-max-mb), no_new_privs, Landlock (reading
  *      beneath the module root and the runtime's paths only);
  *   4. iso_rt_init_process (V8's platform threads start here);
- *   5. dial the front's links in its directory: the group's control link
+ *   5. open its ends of the links it inherited (the front made each a
+ *      socketpair: nothing to dial): the group's control link
  *      (pool__group_new, its watchdog thread starts and says ALIVE), then
  *      each worker thread's jobs and ops links (pool__runner_start); the
  *      group is held: each worker thread makes its runtime, then waits;
- *   6. iso_sandbox_seal: the seccomp allow-list on every thread (no new
- *      socket, connect, execve, ptrace from here on), logged with
- *      iso_sandbox_describe;
+ *   6. iso_sandbox_seal: the seccomp allow-list on every thread (no
+ *      socket, connect, execve, ptrace from here on; the process never
+ *      needs the first two), logged with iso_sandbox_describe;
  *   7. release the group: the worker threads send READY and take jobs,
  *      so no job runs before the seal.
  * Then the main thread waits until the front's end of the control link
- * goes (the front closed it or died: the link's PEER_GONE, on an NNG
- * thread, wakes it) or every worker thread has ended (each had its STOP
- * record, or failed to start). Either way the process ends: it never
+ * goes (the front closed it or died: the link's PEER_GONE, on the
+ * group's watchdog thread, wakes it) or every worker thread has ended (each had
+ * its STOP record, or failed to start). Either way the process ends: it never
  * outlives its front, and it is never restarted in place (the front
  * spawns a new generation). After the STOPs it frees the worker threads,
  * which closes their links gracefully (their last records reach the
@@ -52,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "iso_link.h"
 #include "iso_rt.h"
 #include "iso_sandbox.h"
 #include "pool_proc.h"
@@ -152,6 +156,19 @@ int iso_pool_process_main(int argc, char** argv) {
     fprintf(stderr, "isopool %s: %s\n", POOL_PROC_CMD, err);
     return POOL_PROC_EXIT_USAGE;
   }
+  int fds[1 + 2 * POOL_PROC_MAX_WORKERS];
+  int nfds = 0;
+  fds[nfds++] = a.ctl_fd;
+  for (int i = 0; i < a.nworkers; i++) {
+    fds[nfds++] = a.jobs_fds[i];
+    fds[nfds++] = a.ops_fds[i];
+  }
+  for (int i = 0; i < nfds; i++) {
+    if (iso_link_check_fd(fds[i], err, sizeof err) != 0) {
+      fprintf(stderr, "isopool %s: %s\n", POOL_PROC_CMD, err);
+      return POOL_PROC_EXIT_USAGE;
+    }
+  }
   const char* faults = getenv("ISOPOOL_TEST_FAULTS");
   if (a.probe_fd >= 0 && (faults == NULL || strcmp(faults, "1") != 0)) {
     fprintf(stderr, "isopool %s: --test-probe-fd: a test fault, off here\n",
@@ -173,8 +190,9 @@ int iso_pool_process_main(int argc, char** argv) {
   iso_sandbox_opts so = {
       .roots = roots,
       .max_mb = a.process_max_mb,
-      /* measured: 21 for the process, 24 more per worker thread (its
-       * loop, its two links' sockets, pipes and pollers), with room */
+      /* 21 for the process, measured with NNG links (fewer now), and per
+       * worker thread its loop's and its two links' (a socket and an
+       * epoll each): with room */
       .max_files = 64 + 32 * (unsigned)a.nworkers,
   };
   iso_sandbox_report rep = {0};
@@ -195,25 +213,17 @@ int iso_pool_process_main(int argc, char** argv) {
     die(1);
   }
   /* 5. */
-  char url[POOL_IPC_PATH_MAX + 8];
-  pool__proc_link_url(a.linkdir, a.proc, a.gen, POOL_PROC_CTL, 0, url,
-                      sizeof url); /* checked when parsed */
   pool_group_opts go = {
-      .log = log, .ctl_url = url, .gone_cb = gone_cb, .held = 1};
+      .log = log, .ctl_fd = a.ctl_fd, .gone_cb = gone_cb, .held = 1};
   pool_group* g = NULL;
   rc = pool__group_new(&go, &g, err, sizeof err);
   if (rc != 0) {
-    pool__logf(&log, "error", "%s: cannot dial its control link: %s", me, err);
+    pool__logf(&log, "error", "%s: cannot open its control link: %s", me, err);
     die(1);
   }
   pool_runner* runners[POOL_PROC_MAX_WORKERS] = {0};
   int ended[POOL_PROC_MAX_WORKERS] = {0};
   for (int i = 0; i < a.nworkers; i++) {
-    char jobs[POOL_IPC_PATH_MAX + 8], ops[POOL_IPC_PATH_MAX + 8];
-    pool__proc_link_url(a.linkdir, a.proc, a.gen, POOL_PROC_JOBS, a.workers[i],
-                        jobs, sizeof jobs);
-    pool__proc_link_url(a.linkdir, a.proc, a.gen, POOL_PROC_OPS, a.workers[i],
-                        ops, sizeof ops);
     pool_runner_opts ro = {
         .id = a.workers[i],
         .modules = a.modules,
@@ -225,8 +235,8 @@ int iso_pool_process_main(int argc, char** argv) {
         .log = log,
         .ops_env = NULL, /* DESIGN: the sync ops need none */
         .nperms = a.nperms,
-        .jobs_url = jobs,
-        .ops_url = ops,
+        .jobs_fd = a.jobs_fds[i],
+        .ops_fd = a.ops_fds[i],
     };
     err[0] = '\0';
     rc = pool__runner_start(g, &ro, &runners[i], err, sizeof err);

@@ -1,6 +1,6 @@
 /* proc_args.c: a pool process's command line, written by the front and
  * parsed by the process, from one table of its options (kOpts), so the
- * two cannot drift apart; and the names of its links.
+ * two cannot drift apart.
  *
  * The command line comes from the front, which the process trusts, but it
  * is still parsed strictly: "--name value" pairs and flags, each named
@@ -19,7 +19,6 @@
 #include "iso_err.h"
 #include "pool_proc.h"
 #include "records.h"
-#include "super.h"
 
 typedef enum opt_type {
   T_U32 = 1, /* a decimal uint32_t within [min, max] */
@@ -27,7 +26,8 @@ typedef enum opt_type {
   T_INT,     /* a decimal int within [min, max] (a descriptor) */
   T_PATH,    /* an absolute path */
   T_TEXT,    /* a non-empty string */
-  T_LIST,    /* the workers: decimal numbers, comma-separated */
+  T_LIST,    /* decimal ints within [min, max], comma-separated, each
+                once: an int array at off, its count at count_off */
   T_LEVEL,   /* a log level */
   T_FORMAT,  /* a log format */
   T_FLAG     /* no value: sets an int to 1 */
@@ -36,7 +36,8 @@ typedef enum opt_type {
 typedef struct opt_row {
   const char* name; /* without its "--" */
   opt_type type;
-  size_t off; /* its field in pool_proc_args */
+  size_t off;       /* its field in pool_proc_args */
+  size_t count_off; /* T_LIST: its count's */
   uint64_t min, max;
   int required;
 } opt_row;
@@ -46,12 +47,22 @@ typedef struct opt_row {
     .name = n, .type = t, .off = offsetof(pool_proc_args, field), .min = (lo), \
     .max = (hi), .required = (req)                                             \
   }
+#define LIST(n, field, count, lo, hi)                                       \
+  {                                                                         \
+    .name = n, .type = T_LIST, .off = offsetof(pool_proc_args, field),      \
+    .count_off = offsetof(pool_proc_args, count), .min = (lo), .max = (hi), \
+    .required = 1                                                           \
+  }
+/* A descriptor's number, as the process may have it. */
+#define FD_MAX (1u << 20)
 
 static const opt_row kOpts[] = {
-    ROW("link-dir", T_PATH, linkdir, 0, 0, 1),
+    ROW("ctl-fd", T_INT, ctl_fd, 3, FD_MAX, 1),
+    LIST("jobs-fds", jobs_fds, njobs_fds, 3, FD_MAX),
+    LIST("ops-fds", ops_fds, nops_fds, 3, FD_MAX),
     ROW("proc", T_U32, proc, 0, UINT32_MAX, 1),
     ROW("gen", T_U32, gen, 0, UINT32_MAX, 1),
-    ROW("workers", T_LIST, workers, 0, INT32_MAX, 1),
+    LIST("workers", workers, nworkers, 0, INT32_MAX),
     ROW("modules", T_PATH, modules, 0, 0, 1),
     ROW("heap-mb", T_SIZE, heap_mb, 1, (uint64_t)1 << 20, 1),
     ROW("process-max-mb", T_SIZE, process_max_mb, 0, (uint64_t)1 << 30, 1),
@@ -120,29 +131,31 @@ static int parse_list(const opt_row* o,
                       pool_proc_args* a,
                       char* err,
                       size_t errlen) {
-  a->nworkers = 0;
+  int* list = (int*)((char*)a + o->off);
+  int* count = (int*)((char*)a + o->count_off);
+  *count = 0;
   const char* p = v;
   for (;;) {
     const char* comma = strchr(p, ',');
     size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
     uint64_t n;
-    if (parse_u64(p, len, &n) != 0 || n > o->max) {
+    if (parse_u64(p, len, &n) != 0 || n < o->min || n > o->max) {
       return usage(err, errlen,
-                   "--%s: \"%.64s\" is not a list of worker numbers (0 to "
+                   "--%s: \"%.64s\" is not a list of numbers (%llu to "
                    "%llu, comma-separated)",
-                   o->name, v, (unsigned long long)o->max);
+                   o->name, v, (unsigned long long)o->min,
+                   (unsigned long long)o->max);
     }
-    if (a->nworkers == POOL_PROC_MAX_WORKERS) {
-      return usage(err, errlen, "--%s: more than %d workers", o->name,
+    if (*count == POOL_PROC_MAX_WORKERS) {
+      return usage(err, errlen, "--%s: more than %d entries", o->name,
                    POOL_PROC_MAX_WORKERS);
     }
-    for (int i = 0; i < a->nworkers; i++) {
-      if (a->workers[i] == (int)n) {
-        return usage(err, errlen, "--%s: worker %d named twice", o->name,
-                     (int)n);
+    for (int i = 0; i < *count; i++) {
+      if (list[i] == (int)n) {
+        return usage(err, errlen, "--%s: %d named twice", o->name, (int)n);
       }
     }
-    a->workers[a->nworkers++] = (int)n;
+    list[(*count)++] = (int)n;
     if (comma == NULL) {
       return 0;
     }
@@ -212,16 +225,29 @@ static int set_value(const opt_row* o,
 
 /* What holds between the options once all are in. */
 static int check_all(const pool_proc_args* a, char* err, size_t errlen) {
-  char url[POOL_IPC_PATH_MAX + 8];
+  if (a->njobs_fds != a->nworkers || a->nops_fds != a->nworkers) {
+    return usage(err, errlen,
+                 "--jobs-fds and --ops-fds: one descriptor per worker each "
+                 "(%d workers; %d and %d descriptors)",
+                 a->nworkers, a->njobs_fds, a->nops_fds);
+  }
+  /* every descriptor once: a link each, and the probe's */
+  int fds[2 + 2 * POOL_PROC_MAX_WORKERS];
+  int n = 0;
+  fds[n++] = a->ctl_fd;
   for (int i = 0; i < a->nworkers; i++) {
-    /* jobs is the longest name: if it fits, every link's does */
-    int rc = pool__proc_link_url(a->linkdir, a->proc, a->gen, POOL_PROC_JOBS,
-                                 a->workers[i], url, sizeof url);
-    if (rc != 0) {
-      return usage(err, errlen,
-                   "--link-dir: \"%.200s\" leaves no room for the links' "
-                   "names (%d bytes at most)",
-                   a->linkdir, POOL_IPC_PATH_MAX - POOL_LINKDIR_NAME_ROOM);
+    fds[n++] = a->jobs_fds[i];
+    fds[n++] = a->ops_fds[i];
+  }
+  if (a->probe_fd >= 0) {
+    fds[n++] = a->probe_fd;
+  }
+  for (int i = 0; i < n; i++) {
+    for (int j = i + 1; j < n; j++) {
+      if (fds[i] == fds[j]) {
+        return usage(err, errlen, "descriptor %d is given for two uses",
+                     fds[i]);
+      }
     }
   }
   if (a->process_max_mb != 0 &&
@@ -239,7 +265,7 @@ int pool__proc_args_parse(int argc,
                           pool_proc_args* out,
                           char* err,
                           size_t errlen) {
-  pool_proc_args a = {.probe_fd = -1};
+  pool_proc_args a = {.probe_fd = -1, .ctl_fd = -1};
   int seen[NOPTS] = {0};
   for (int i = 1; i < argc; i++) {
     const char* arg = argv[i];
@@ -322,10 +348,15 @@ static int format_value(const opt_row* o,
       return 1;
     }
     case T_LIST: {
+      const int* list = (const int*)((const char*)a + o->off);
+      int count = *(const int*)((const char*)a + o->count_off);
       size_t len = 0;
       buf[0] = '\0';
-      for (int i = 0; i < a->nworkers; i++) {
-        int w = snprintf(buf + len, cap - len, i ? ",%d" : "%d", a->workers[i]);
+      if (count < 0 || count > POOL_PROC_MAX_WORKERS) {
+        return -1;
+      }
+      for (int i = 0; i < count; i++) {
+        int w = snprintf(buf + len, cap - len, i ? ",%d" : "%d", list[i]);
         if (w < 0 || (size_t)w >= cap - len) {
           return -1;
         }
@@ -404,36 +435,4 @@ void pool__proc_argv_free(char** argv) {
     free(argv[i]);
   }
   free(argv);
-}
-
-int pool__proc_link_url(const char* linkdir,
-                        uint32_t proc,
-                        uint32_t gen,
-                        pool_proc_link link,
-                        int worker,
-                        char* out,
-                        size_t cap) {
-  if (linkdir == NULL || linkdir[0] != '/' ||
-      (link != POOL_PROC_CTL && worker < 0)) {
-    return ISO_EINVAL;
-  }
-  pool_linkdir d;
-  if (strlen(linkdir) > POOL_IPC_PATH_MAX - POOL_LINKDIR_NAME_ROOM) {
-    return ISO_ETOOBIG;
-  }
-  snprintf(d.path, sizeof d.path, "%s", linkdir);
-  char name[POOL_LINKDIR_NAME_ROOM + 32];
-  switch (link) {
-    case POOL_PROC_CTL:
-      snprintf(name, sizeof name, "%u.%u.ctl", proc, gen);
-      break;
-    case POOL_PROC_JOBS:
-    case POOL_PROC_OPS:
-      snprintf(name, sizeof name, "%u.%u.%d.%s", proc, gen, worker,
-               link == POOL_PROC_JOBS ? "jobs" : "ops");
-      break;
-    default:
-      return ISO_EINVAL;
-  }
-  return pool__linkdir_url(&d, name, out, cap);
 }

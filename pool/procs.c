@@ -5,18 +5,16 @@
  * some of the front's workers; the front keeps a pool_worker for each,
  * as for a worker thread of its own (pool.c), and a pool_proc for the
  * process: its number and generation (its entry in pool->procs and how
- * often that entry was used: the names of its links in the link
- * directory, so a dying process never holds its successor's links), its
- * pid, its workers, its state (STARTING, SPARE, ACTIVE, DYING, DEAD) and
- * its control link. The front listens on every link of a process (its
- * control link, each worker's jobs and ops links) before it spawns it:
- * the process dials them at once, before it seals its sandbox, and a
- * dial that found nobody would need a retry the sealed process can no
- * longer make. The link directory is the front's, 0700, so only our own
- * user can dial; a link's peer must still be the process spawned for it:
- * its pid is checked when the peer comes up (pool__proc_peer_up) and
- * again once the spawn returned the pid, and a stranger kills the
- * process.
+ * often that entry was used: its name in the log), its pid, its workers,
+ * its state (STARTING, SPARE, ACTIVE, DYING, DEAD) and its control link.
+ * The front makes every link of a process (its control link, each
+ * worker's jobs and ops links) as a socketpair before it spawns it,
+ * keeps one end of each (on its link hub, hub.c) and gives the other to
+ * the spawn (pool__super_spawn's fds: the child has them at the same
+ * numbers, named on its command line), then closes its copies of the
+ * child's ends. Inheritance is the authentication: nobody else can reach
+ * a link, so there is no peer to check, and the process needs no socket
+ * or connect before it seals its sandbox.
  *
  * Life: spawned (the supervisor's fork and exec, super.h) -> STARTING
  * until every worker's READY came (a failed start kills it) -> ACTIVE
@@ -59,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "iso_err.h"
 #include "pool_private.h"
@@ -218,23 +217,8 @@ void pool__proc_gone(pool_proc* p, const char* what) {
 
 /* ---- start ---- */
 
-/* Called with procs_lock: whether every link of p that has its peer has
- * p's process there (pid known). */
-static int peers_ok(pool_proc* p, int pid) {
-  int ok = 1;
-  for (int i = -1; i < p->nworkers && ok; i++) {
-    iso_link* links[2] = {i < 0 ? p->ctl : p->workers[i]->jobs,
-                          i < 0 ? NULL : p->workers[i]->ops};
-    for (int k = 0; k < 2 && ok; k++) {
-      int peer = links[k] != NULL ? iso_link_peer_pid(links[k]) : -1;
-      ok = peer <= 0 || peer == pid; /* < 0: not up yet */
-    }
-  }
-  return ok;
-}
-
 /* p is spawned and every worker said READY: into routing, or a spare;
- * or killed (a worker that could not start, a stranger on a link). */
+ * or killed (a worker that could not start). */
 static void try_ready(pool_proc* p) {
   iso_pool* pool = p->pool;
   char bad[300] = "";
@@ -254,9 +238,6 @@ static void try_ready(pool_proc* p) {
                w->start_err);
     }
     pthread_mutex_unlock(&w->info_lock);
-  }
-  if (bad[0] == '\0' && !peers_ok(p, pid)) {
-    snprintf(bad, sizeof bad, "a process other than its own dialed its links");
   }
   if (bad[0] == '\0') {
     pool->nstarting--;
@@ -290,20 +271,11 @@ void pool__proc_ready(pool_worker* w) {
   try_ready(p);
 }
 
-void pool__proc_peer_up(pool_proc* p, iso_link* link) {
-  int peer = iso_link_peer_pid(link);
-  int pid = atomic_load(&p->pid);
-  if (pid != 0 && peer > 0 && peer != pid) {
-    pool__proc_kill(p, "process %d dialed its link, not its own (pid %d)", peer,
-                    pid);
-  }
-}
-
 static void ctl_event_cb(iso_link* link, iso_link_event ev, void* arg) {
   pool_proc* p = arg;
-  if (ev == ISO_LINK_PEER_UP) {
-    pool__proc_peer_up(p, link);
-  } else if (!stopping(p->pool)) {
+  (void)link;
+  (void)ev; /* PEER_GONE, the only event */
+  if (!stopping(p->pool)) {
     pool__proc_gone(p, "its control link closed");
   }
 }
@@ -325,6 +297,9 @@ static void proc_free(iso_pool* pool, pool_proc* p) {
     pool__worker_free(pool, p->workers[i]);
   }
   iso_link_free(p->ctl);
+  if (p->ctl_peer >= 0) {
+    close(p->ctl_peer);
+  }
   pthread_mutex_lock(&pool->procs_lock);
   if (pool->procs[p->num] == p) {
     pool->procs[p->num] = NULL;
@@ -400,6 +375,25 @@ static char** env_keep_new(const iso_pool* pool, int* all) {
 #endif
 #endif
 
+/* Closes the front's copies of the child's ends of p's links. */
+static void proc_close_peers(pool_proc* p) {
+  if (p->ctl_peer >= 0) {
+    close(p->ctl_peer);
+    p->ctl_peer = -1;
+  }
+  for (int i = 0; i < p->nworkers; i++) {
+    pool_worker* w = p->workers[i];
+    if (w->jobs_peer >= 0) {
+      close(w->jobs_peer);
+      w->jobs_peer = -1;
+    }
+    if (w->ops_peer >= 0) {
+      close(w->ops_peer);
+      w->ops_peer = -1;
+    }
+  }
+}
+
 /* Makes, spawns and enters in the table a process of n workers. Returns
  * 0, or an error with err (nothing left behind). Thread: the controlling
  * thread, the supervisor's or a resize's; no lock held. */
@@ -411,6 +405,7 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
     return ISO_ENOMEM;
   }
   p->pool = pool;
+  p->ctl_peer = -1;
   p->started_ns = pool__now();
   atomic_store(&p->alive_ns, p->started_ns);
   atomic_store(&p->state, POOL_P_STARTING);
@@ -434,34 +429,15 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
              POOL_MAX_PROCS);
     return ISO_EBUSY;
   }
-  int rc = pool__proc_link_url(pool->linkdir.path, p->num, p->gen,
-                               POOL_PROC_CTL, 0, p->ctl_url, sizeof p->ctl_url);
-  size_t hl;
-  const uint8_t* head = iso_link_head(&hl);
-  iso_link_opts lo = {
-      .url = p->ctl_url,
-      .listen = 1,
-      .max_recv = POOL_CTL_MAX_MSG,
-      .max_send = POOL_CTL_MAX_MSG,
-      .max_queued = POOL_CTL_MAX_QUEUED,
-      .head = head,
-      .head_len = hl,
-      .msg_cb = pool__procs_ctl_msg_cb,
-      .event_cb = ctl_event_cb,
-      .arg = p,
-  };
   char why[256] = "";
-  if (rc == 0) {
-    rc = iso_link_new(&lo, &p->ctl, why, sizeof why);
-  } else {
-    snprintf(why, sizeof why, "the link directory's path is too long");
-  }
+  int rc = pool__ctl_link_new(pool, pool__procs_ctl_msg_cb, ctl_event_cb, p,
+                              &p->ctl, &p->ctl_peer, why, sizeof why);
   for (int i = 0; rc == 0 && i < n; i++) {
     rc = pool__worker_new(pool, p, &p->workers[i], why, sizeof why);
     p->nworkers += rc == 0;
   }
   pool_proc_args a = {
-      .linkdir = pool->linkdir.path,
+      .ctl_fd = p->ctl_peer,
       .proc = p->num,
       .gen = p->gen,
       .nworkers = p->nworkers,
@@ -481,9 +457,16 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
       .v8_flags = o->v8_flags,
       .probe_fd = -1,
   };
+  /* the child's ends: given to the spawn, at the same numbers */
+  int fds[1 + 2 * POOL_PROC_MAX_WORKERS];
+  int nfds = 0;
+  fds[nfds++] = p->ctl_peer;
   for (int i = 0; i < p->nworkers; i++) {
     a.workers[i] = p->workers[i]->id;
+    a.jobs_fds[i] = fds[nfds++] = p->workers[i]->jobs_peer;
+    a.ops_fds[i] = fds[nfds++] = p->workers[i]->ops_peer;
   }
+  a.njobs_fds = a.nops_fds = p->nworkers;
   char** argv = NULL;
   if (rc == 0) {
     rc = pool__proc_argv_new(&a, &argv, why, sizeof why);
@@ -512,6 +495,8 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
         .keep = (const char* const*)keep,
         .keep_all = keep_all,
         .env = env,
+        .fds = fds,
+        .nfds = nfds,
         .data = p,
     };
     rc = pool__super_spawn(pool->super, &sp, &pid);
@@ -522,6 +507,7 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
   }
   pool__proc_argv_free(argv);
   env_keep_free(keep);
+  proc_close_peers(p); /* the child has them, or never will */
   if (rc != 0) {
     snprintf(err, errlen, "pool process %u.%u: %s", p->num, p->gen,
              why[0] ? why : iso_strerror(rc));
@@ -535,15 +521,12 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
   pthread_mutex_lock(&pool->procs_lock);
   atomic_store(&p->pid, pid);
   int killed = atomic_load(&p->killed);
-  int ok = peers_ok(p, pid);
   p->spawned = 1;
   pthread_mutex_unlock(&pool->procs_lock);
   pool__log(pool, "debug", "pool process %u.%u: pid %d, %d worker(s)", p->num,
             p->gen, pid, p->nworkers);
   if (killed) {
     pool__super_kill(pool->super, pid, SIGKILL);
-  } else if (!ok) {
-    pool__proc_kill(p, "a process other than its own dialed its links");
   } else {
     try_ready(p);
   }
@@ -764,12 +747,8 @@ void pool__proc_retire(pool_worker* w) {
 /* ---- the pool's start and end ---- */
 
 int pool__procs_start(iso_pool* pool, char* err, size_t errlen) {
-  int rc = pool__linkdir_init(&pool->linkdir, err, errlen);
-  if (rc != 0) {
-    return rc;
-  }
   pool_super_opts so = {.log = pool->logger, .exit_cb = exit_cb, .arg = pool};
-  rc = pool__super_new(&so, &pool->super);
+  int rc = pool__super_new(&so, &pool->super);
   if (rc != 0) {
     snprintf(err, errlen, "cannot start the supervisor: %s", iso_strerror(rc));
     return rc;
@@ -880,7 +859,6 @@ void pool__procs_free(iso_pool* pool) {
       proc_free(pool, pool->procs[i]);
     }
   }
-  pool__linkdir_close(&pool->linkdir);
 }
 
 void pool__procs_reap(iso_pool* pool) {

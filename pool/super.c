@@ -1,7 +1,7 @@
 /* super.c: the front's supervisor of pool processes: a thread with its own
  * libuv loop that forks and execs them, reaps them and reports how they
- * ended, and runs the timers of delayed restarts; the restart policy; the
- * links' private directory (super.h).
+ * ended, and runs the timers of delayed restarts; the restart policy
+ * (super.h).
  *
  * DESIGN. Children are forked by the supervisor's thread, always: that
  * thread is their parent for PR_SET_PDEATHSIG (the kernel's "parent" is
@@ -42,7 +42,6 @@
  */
 #include "super.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -686,98 +685,4 @@ uint32_t pool__restart_delay_ms(pool_backoff* b, int64_t active_ms) {
 int pool__spares_to_spawn(int want, int ready, int starting, int waiting) {
   int n = want - ready - starting - waiting;
   return n > 0 ? n : 0;
-}
-
-/* ---- the links' directory ---- */
-
-static int fail_dir(char* err, size_t errlen, const char* what, int e) {
-  if (err != NULL && errlen > 0) {
-    snprintf(err, errlen, "cannot make the links' directory %s: %s", what,
-             strerror(e));
-  }
-  return ISO_EIO;
-}
-
-/* A directory of ours that only we may write to. */
-static int ours(const char* path) {
-  struct stat st;
-  return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-         st.st_uid == geteuid() && (st.st_mode & 022) == 0;
-}
-
-/* $XDG_RUNTIME_DIR/isopool when usable, made if need be; else NULL. */
-static const char* runtime_base(char* buf, size_t cap) {
-  const char* x = getenv("XDG_RUNTIME_DIR");
-  if (x == NULL || x[0] != '/' || !ours(x)) {
-    return NULL;
-  }
-  int n = snprintf(buf, cap, "%s/isopool", x);
-  /* the base, "/XXXXXX", and room for the names */
-  if (n < 0 || (size_t)n >= cap ||
-      n + 7 > POOL_IPC_PATH_MAX - POOL_LINKDIR_NAME_ROOM) {
-    return NULL;
-  }
-  if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-    return NULL;
-  }
-  return ours(buf) ? buf : NULL;
-}
-
-int pool__linkdir_init(pool_linkdir* d, char* err, size_t errlen) {
-  char base[POOL_IPC_PATH_MAX + 1];
-  const char* b = runtime_base(base, sizeof base);
-  char tmpl[sizeof base + 8];
-  if (b != NULL) {
-    snprintf(tmpl, sizeof tmpl, "%s/XXXXXX", b);
-  } else {
-    snprintf(tmpl, sizeof tmpl, "/tmp/isopool-XXXXXX");
-  }
-  d->path[0] = '\0';
-  if (mkdtemp(tmpl) == NULL) {
-    return fail_dir(err, errlen, tmpl, errno);
-  }
-  /* mkdtemp's 0700 less the umask: exactly 0700 */
-  if (chmod(tmpl, 0700) != 0) {
-    int e = errno;
-    rmdir(tmpl);
-    return fail_dir(err, errlen, tmpl, e);
-  }
-  memcpy(d->path, tmpl, strlen(tmpl) + 1); /* runtime_base left room */
-  return 0;
-}
-
-int pool__linkdir_url(const pool_linkdir* d,
-                      const char* name,
-                      char* out,
-                      size_t cap) {
-  if (d->path[0] == '\0' || name == NULL || name[0] == '\0' ||
-      strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
-      strcmp(name, "..") == 0) {
-    return ISO_EINVAL;
-  }
-  size_t path_len = strlen(d->path) + 1 + strlen(name);
-  if (path_len + POOL_LINK_SUFFIX_LEN > POOL_IPC_PATH_MAX ||
-      6 + path_len + 1 > cap) {
-    return ISO_ETOOBIG;
-  }
-  snprintf(out, cap, "ipc://%s/%s", d->path, name);
-  return 0;
-}
-
-void pool__linkdir_close(pool_linkdir* d) {
-  if (d == NULL || d->path[0] == '\0') {
-    return;
-  }
-  DIR* dir = opendir(d->path);
-  if (dir != NULL) {
-    struct dirent* e;
-    while ((e = readdir(dir)) != NULL) {
-      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-        unlinkat(dirfd(dir), e->d_name, 0);
-      }
-    }
-    closedir(dir);
-  }
-  rmdir(d->path);
-  d->path[0] = '\0';
 }

@@ -1,7 +1,7 @@
 /* super.h: the front's supervisor of pool processes (issue 11, step 4):
  * a thread with its own libuv loop that starts pool processes, hears them
  * die and runs the timers of delayed restarts; the restart policy as pure
- * functions; the private directory of the links' socket files.
+ * functions.
  *
  * Private to pool/. Nothing in the front but the supervisor may wait for
  * a child or take SIGCHLD: super.c says how its SIGCHLD handling lives
@@ -152,48 +152,5 @@ uint32_t pool__restart_delay_ms(pool_backoff* b, int64_t active_ms);
  * spares (--spare-processes) will be there: those ready, those starting
  * and those waiting for their backoff count. Thread: any. */
 int pool__spares_to_spawn(int want, int ready, int starting, int waiting);
-
-/* ---- the links' directory ---- */
-
-/* The longest ipc:// path (sun_path's 108 bytes, less the NUL). */
-#define POOL_IPC_PATH_MAX 107
-/* What iso_link adds to a link's URL (URL.ld, URL.dl). */
-#define POOL_LINK_SUFFIX_LEN 3
-/* The room the directory leaves for a link's name ("<proc>.<gen>.<w>.jobs"
- * and its suffix, with room to spare); a directory path longer than
- * POOL_IPC_PATH_MAX - POOL_LINKDIR_NAME_ROOM is not used. */
-#define POOL_LINKDIR_NAME_ROOM 40
-
-/* The front's private directory of link sockets: 0700, made with mkdtemp
- * under $XDG_RUNTIME_DIR/isopool when that is set and usable (an absolute
- * directory of ours, not writable by others, short enough), else under
- * /tmp (isopool-XXXXXX). */
-typedef struct pool_linkdir {
-  char path[POOL_IPC_PATH_MAX + 1]; /* "" when not made */
-} pool_linkdir;
-
-/* pool__linkdir_init: makes d's directory (d is the caller's). Returns 0,
- * or ISO_EIO with a line in err. Thread: any. */
-int pool__linkdir_init(pool_linkdir* d, char* err, size_t errlen);
-
-/* pool__linkdir_url: writes "ipc://DIR/name" to out. Returns 0, ISO_EINVAL
- * (name empty, ".", "..", or holding '/'), or ISO_ETOOBIG (the path with
- * iso_link's suffix would be over POOL_IPC_PATH_MAX bytes, or out is too
- * small). Thread: any. */
-int pool__linkdir_url(const pool_linkdir* d,
-                      const char* name,
-                      char* out,
-                      size_t cap);
-
-/* pool__linkdir_close: removes every file in the directory (the links'
- * sockets, which their listeners may have left), then the directory.
- * Once every link and process using it is gone; accepts a d never made or
- * already closed. Only the front that made a directory removes it: a
- * directory left by a front that died is not taken for stale by the next
- * one (nothing tells a dead front's from a live one's: pids are reused,
- * another front of the same user may be running, and its name is random,
- * so it collides with nothing); the system's cleanup of
- * $XDG_RUNTIME_DIR (at logout) and /tmp removes it. Thread: any. */
-void pool__linkdir_close(pool_linkdir* d);
 
 #endif /* ISO_POOL_SUPER_H */

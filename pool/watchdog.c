@@ -21,8 +21,9 @@
  *
  * The group's news comes on its control link (ipc/iso_link.h's records:
  * HALT from the front; WEDGED and ALIVE back), whose front end this file
- * keeps too: it listens, the group dials (step 4: the pool process, over
- * ipc://). Its messages are read on an NNG thread (pool__ctl_msg_cb),
+ * keeps too (a socketpair whose other end the group gets: the pool
+ * process inherits it). Its messages are read on the link hub's thread
+ * (pool__ctl_msg_cb),
  * which only marks a worker wedged or the group alive for the watchdog
  * thread. The front trusts nothing it reads there: a message that does
  * not decode, a WEDGED naming a worker the front never gave the group,
@@ -166,7 +167,7 @@ void pool__watchdog_stop(iso_pool* pool) {
 /* The group (the front's own, p NULL, or pool process p's) sent what a
  * well-behaved one never does (or its end went away): said once, and from
  * now on the group is silent to the watchdog; a pool process is SIGKILLed
- * (its exit answers its jobs). Thread: the link's NNG thread. */
+ * (its exit answers its jobs). Thread: the link hub's. */
 static void distrust(iso_pool* pool, pool_proc* p, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -271,9 +272,7 @@ void pool__procs_ctl_msg_cb(const uint8_t* data, size_t len, void* arg) {
 static void ctl_event_cb(iso_link* link, iso_link_event ev, void* arg) {
   iso_pool* pool = arg;
   (void)link;
-  if (ev != ISO_LINK_PEER_GONE) {
-    return;
-  }
+  (void)ev; /* PEER_GONE, the only event */
   pool__mutex_lock(&pool->lock);
   int stopping = pool->stopping != POOL_STOP_NONE;
   pool__mutex_unlock(&pool->lock);
@@ -282,29 +281,48 @@ static void ctl_event_cb(iso_link* link, iso_link_event ev, void* arg) {
   }
 }
 
-int pool__ctl_open(iso_pool* pool, char* err, size_t errlen) {
-  snprintf(pool->ctl_url, sizeof(pool->ctl_url), "inproc://isopool-%ld-%p.ctl",
-           (long)getpid(), (void*)pool);
-  size_t hl;
-  const uint8_t* head = iso_link_head(&hl);
-  iso_link_opts lo = {
-      .url = pool->ctl_url,
-      .listen = 1,
-      .max_recv = POOL_CTL_MAX_MSG,
-      .max_send = POOL_CTL_MAX_MSG,
-      .max_queued = POOL_CTL_MAX_QUEUED,
-      .head = head,
-      .head_len = hl,
-      .msg_cb = pool__ctl_msg_cb,
-      .event_cb = ctl_event_cb,
-      .arg = pool,
-  };
-  char why[256];
-  int rc = iso_link_new(&lo, &pool->ctl, why, sizeof(why));
-  if (rc != 0) {
-    snprintf(err, errlen, "cannot open the workers' control link: %s", why);
+int pool__ctl_link_new(iso_pool* pool,
+                       iso_link_msg_cb msg_cb,
+                       iso_link_event_cb event_cb,
+                       void* arg,
+                       iso_link** out,
+                       int* peer,
+                       char* err,
+                       size_t errlen) {
+  int fds[2];
+  char why[256] = "";
+  int rc = iso_link_socketpair(fds, why, sizeof why);
+  if (rc == 0) {
+    size_t hl;
+    const uint8_t* head = iso_link_head(&hl);
+    iso_link_opts lo = {
+        .fd = fds[0],
+        .max_recv = POOL_CTL_MAX_MSG,
+        .max_send = POOL_CTL_MAX_MSG,
+        .max_queued = POOL_CTL_MAX_QUEUED,
+        .head = head,
+        .head_len = hl,
+        .hub = pool->hub,
+        .msg_cb = msg_cb,
+        .event_cb = event_cb,
+        .arg = arg,
+    };
+    rc = iso_link_new(&lo, out, why, sizeof why);
+    if (rc != 0) {
+      close(fds[1]);
+    }
   }
-  return rc;
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot open a control link: %s", why);
+    return rc;
+  }
+  *peer = fds[1];
+  return 0;
+}
+
+int pool__ctl_open(iso_pool* pool, int* peer, char* err, size_t errlen) {
+  return pool__ctl_link_new(pool, pool__ctl_msg_cb, ctl_event_cb, pool,
+                            &pool->ctl, peer, err, errlen);
 }
 
 void pool__ctl_close(iso_pool* pool) {

@@ -6,12 +6,13 @@
  * pool_job, and answers with a DONE record that names the job by its
  * token and carries the reply map the worker encoded; the front claims
  * the answer (answer.c). All of it is bytes on the worker's jobs link
- * (ipc/iso_link.h, docs/link.md), which it dials as it starts (the front
- * listens; inproc:// in one process) and reads from its own loop: a
- * uv_poll on the link's receive fd (iso_link_fd). When messages wait,
- * the loop takes them all (iso_link_drain) and decodes their records
- * straight into the start of each task, on the worker's own thread; no
- * NNG thread, queue or lock stands between the front's send and the
+ * (ipc/iso_link.h, docs/link.md: a socket the front made, given to the
+ * worker as it starts), read from its own loop: a uv_poll on the link's
+ * fd (iso_link_fd). When messages wait, the loop takes them all
+ * (iso_link_drain, which also writes what a full socket held back) and
+ * decodes their records straight into the start of each task, on the
+ * worker's own thread; no other thread, queue or lock stands between
+ * the front's send and the
  * task's start. The runtime's tick then runs at once. A uv_prepare
  * handle, which runs after the runtime's tick in each loop iteration,
  * finishes the settled tasks and sends the iteration's records in one
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "iso_err.h"
 #include "worker_private.h"
@@ -361,26 +363,31 @@ static void* runner_main(void* arg) {
 
 /* ---- its life, as the front sees it (worker.h) ---- */
 
-/* Dials the front's links (the jobs link first: the front hears of the
- * worker on it). Returns 0 or the link's error, with err. */
-static int links_dial(pool_runner* w, char* err, size_t errlen) {
+/* Opens its ends of the links, read by its loop; takes both
+ * descriptors. Returns 0 or the link's error, with err. */
+static int links_open(pool_runner* w,
+                      int jobs_fd,
+                      int ops_fd,
+                      char* err,
+                      size_t errlen) {
   size_t head_len;
   const uint8_t* head = iso_link_head(&head_len);
   size_t max = POOL_LINK_MAX(w->o.max_message);
   iso_link_opts jo = {
-      .url = w->o.jobs_url,
-      .listen = 0,
+      .fd = jobs_fd,
       .max_recv = max,
       .max_send = max,
       .head = head,
       .head_len = head_len,
   };
   int rc = iso_link_new(&jo, &w->jobs, err, errlen);
+  iso_link_opts oo = jo;
+  oo.fd = ops_fd;
+  oo.max_recv = oo.max_send = POOL_OPS_LINK_MAX;
   if (rc == 0) {
-    iso_link_opts oo = jo;
-    oo.url = w->o.ops_url;
-    oo.max_recv = oo.max_send = POOL_OPS_LINK_MAX;
     rc = iso_link_new(&oo, &w->ops, err, errlen);
+  } else {
+    close(ops_fd);
   }
   w->out_max = max - head_len;
   return rc;
@@ -394,14 +401,15 @@ int pool__runner_start(pool_group* g,
   assert(!pool__on_worker(NULL));
   pool_runner* w = calloc(1, sizeof(*w));
   if (w == NULL) {
+    close(o->jobs_fd);
+    close(o->ops_fd);
     return ISO_ENOMEM;
   }
   w->o = *o;
+  w->o.jobs_fd = w->o.ops_fd = -1; /* the links' from here on */
   w->id = o->id;
   w->nslots = o->nslots;
   w->o.modules = strdup(o->modules);
-  w->o.jobs_url = strdup(o->jobs_url);
-  w->o.ops_url = strdup(o->ops_url);
   w->cancelled = calloc(o->nslots > 0 ? o->nslots : 1, sizeof(*w->cancelled));
   w->nperms = o->nperms;
   w->perms = calloc(o->nperms > 0 ? o->nperms : 1, sizeof(*w->perms));
@@ -409,12 +417,13 @@ int pool__runner_start(pool_group* g,
   iso_buf_init(&w->reply);
   iso_buf_init(&w->ops_buf);
   pthread_mutex_init(&w->rt_lock, NULL);
-  if (w->o.modules == NULL || w->o.jobs_url == NULL || w->o.ops_url == NULL ||
-      w->cancelled == NULL || w->perms == NULL) {
+  if (w->o.modules == NULL || w->cancelled == NULL || w->perms == NULL) {
+    close(o->jobs_fd);
+    close(o->ops_fd);
     pool__runner_free(w);
     return ISO_ENOMEM;
   }
-  int rc = links_dial(w, err, errlen);
+  int rc = links_open(w, o->jobs_fd, o->ops_fd, err, errlen);
   if (rc != 0) {
     pool__runner_free(w);
     return rc;
@@ -483,8 +492,6 @@ void pool__runner_free(pool_runner* w) {
   }
   free(w->perms);
   free((char*)w->o.modules);
-  free((char*)w->o.jobs_url);
-  free((char*)w->o.ops_url);
   pthread_mutex_destroy(&w->rt_lock);
   free(w);
 }

@@ -37,14 +37,13 @@ typedef struct pool_group pool_group;
 
 typedef struct pool_group_opts {
   pool_logger log;
-  /* The control link, which the group dials (step 4: the pool process,
-   * before its sandbox) and the front listens on: ipc://DIR/...ctl, or
-   * inproc:// while the group runs in the front. Read during
-   * pool__group_new only. */
-  const char* ctl_url;
+  /* The control link: the group's end, a socket the front made
+   * (iso_link_socketpair; a pool process inherits it). Taken by
+   * pool__group_new, even when it fails. */
+  int ctl_fd;
   /* gone_cb: the front's end of the control link went (it closed it, or
-   * died): a pool process then ends. Thread: an NNG thread; it must only
-   * wake its owner. NULL: not told. */
+   * died): a pool process then ends. Thread: the group's watchdog; it
+   * must only wake its owner. NULL: not told. */
   void (*gone_cb)(void* arg);
   void* gone_arg;
   /* held: 1: its worker threads wait, their runtimes made, before their
@@ -54,9 +53,9 @@ typedef struct pool_group_opts {
 } pool_group_opts;
 
 /* pool__group_new: constructor; a group with no worker thread yet, its
- * end of the control link dialed (its head and bounds: iso_link_head,
+ * end of the control link open (its head and bounds: iso_link_head,
  * POOL_CTL_MAX_MSG) and its watchdog thread started. Returns 0 and *out,
- * or an error of iso_link_new (nobody listens at ctl_url: ISO_ECONNECT)
+ * or an error of iso_link_new (ISO_EINVAL: ctl_fd is no stream socket)
  * or ISO_ENOMEM, with err saying why. pool__group_stop: ends its
  * watchdog thread and closes its end of the link (what the front sent
  * and nobody read is dropped). pool__group_free: destructor (stops it
@@ -92,13 +91,13 @@ typedef struct pool_runner_opts {
    * worker (TASK records name them by id, POOL_PERM_ID): the worker keeps
    * them in one as large. */
   uint32_t nperms;
-  /* The links the front listens on for it (inproc:// in one process),
-   * which the runner dials as it starts and reads from its own loop: its
-   * jobs link (the front's records in, its own out) and its ops link (its
-   * async op requests out, as OP records, one message per batch; their
-   * responses in). */
-  const char* jobs_url;
-  const char* ops_url;
+  /* Its ends of the links the front made (sockets: iso_link_socketpair),
+   * read from its own loop: its jobs link (the front's records in, its
+   * own out) and its ops link (its async op requests out, as OP records,
+   * one message per batch; their responses in). Taken by
+   * pool__runner_start, even when it fails. */
+  int jobs_fd;
+  int ops_fd;
 } pool_runner_opts;
 
 /* The bound of a link's message in either direction: a reply (or a
@@ -109,11 +108,11 @@ typedef struct pool_runner_opts {
 #define POOL_LINK_MAX(max_message) ((max_message) + POOL_LINK_ROOM)
 #define POOL_OPS_LINK_MAX (ISO_OP_BATCH_RES_MAX + POOL_LINK_ROOM)
 
-/* pool__runner_start: constructor; dials the front's links and starts a
- * worker thread in group g with o (copied), and returns at once: its
- * READY record says how its runtime started (after a failed start it
+/* pool__runner_start: constructor; opens its ends of the links and
+ * starts a worker thread in group g with o (copied), and returns at once:
+ * its READY record says how its runtime started (after a failed start it
  * ends by itself). Returns 0 and *out, or ISO_ENOMEM (no thread or
- * memory) or a link's error (ISO_ECONNECT: nobody listens), with err.
+ * memory) or a link's error (ISO_EINVAL: not a stream socket), with err.
  * Thread: not a worker's. */
 int pool__runner_start(pool_group* g,
                        const pool_runner_opts* o,

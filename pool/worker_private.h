@@ -30,13 +30,13 @@ typedef struct pool_warm {
 
 /* A worker thread. */
 struct pool_runner {
-  pool_runner_opts o; /* o.modules, o.jobs_url, o.ops_url owned */
+  pool_runner_opts o; /* o.modules owned; the fds are the links' */
   int id;
   pool_group* group; /* its watchdog's */
   pthread_t thread;
   int thread_started;
   uv_loop_t loop;
-  /* its links' dialing ends, read by this loop (iso_link_fd) */
+  /* its ends of the links, read by this loop (iso_link_fd) */
   iso_link* jobs;
   iso_link* ops;
   uv_poll_t jobs_poll; /* the front's records arrive */

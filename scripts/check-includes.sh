@@ -58,13 +58,12 @@ tests/test_client.c nng/* runs its own NNG REP0 server: the other end of the cli
 tests/test_sandbox.c nng/* a connected ipc:// pair under the filter, as a pool process holds its sockets
 tests/test_poolctl_admin.c nng/* a fake admin socket for poolctl: its own NNG REP0 server
 bench/op_bench.c nng/* its baseline is the bare NNG inproc round trip, with nothing of isopool around it
-bench/link_bench.c nng/* its baseline is the bare NNG PAIR1 round trip, inproc and ipc, with nothing of isopool around it
+bench/link_bench.c nng/* its old floor is the bare NNG PAIR1 round trip over ipc://, with nothing of isopool around it
 tests/test_metrics.c metrics.h builds pool/metrics.c from source, alone (no V8, no rest of pool)
 tests/test_super.c super.h builds pool/super.c and log.c from source (no V8, no rest of pool)
 tests/test_pool_proc_args.c pool_proc.h builds pool/proc_args.c from source (no V8, no rest of pool)
-tests/test_pool_proc_args.c super.h the directory of the links bounds their names (POOL_IPC_PATH_MAX)
-tests/test_pool_proc.c pool_proc.h plays the front of a real pool process: writes its command line and names its links
-tests/test_pool_proc.c super.h spawns the pool process with the real supervisor, in a real directory of links
+tests/test_pool_proc.c pool_proc.h plays the front of a real pool process: writes its command line, with the descriptors of its links
+tests/test_pool_proc.c super.h spawns the pool process with the real supervisor, which gives it the ends of its links
 tests/test_pool_proc.c worker.h the bounds of the links the front listens on (POOL_LINK_MAX, POOL_CTL_MAX_MSG)
 tests/test_pool_link.c pool_private.h plays the worker side against the real front, through pool__runners
 tests/test_pool_ctl.c pool_private.h stalls the watchdog of the workers group and feeds the front end of the control link what no group sends

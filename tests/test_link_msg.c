@@ -860,10 +860,11 @@ static void on_msg(const uint8_t* d, size_t n, void* arg) {
 static void t_over_a_link(void) {
   size_t hl;
   const uint8_t* head = iso_link_head(&hl);
-  iso_link_opts la = {
-      .url = "inproc://link-msg", .listen = 1, .head = head, .head_len = hl};
+  int fds[2];
+  CHECK_EQ(iso_link_socketpair(fds, NULL, 0), 0);
+  iso_link_opts la = {.fd = fds[0], .head = head, .head_len = hl};
   iso_link_opts lb = la;
-  lb.listen = 0;
+  lb.fd = fds[1];
   iso_link *a = NULL, *b = NULL;
   CHECK_EQ(iso_link_new(&la, &a, NULL, 0), 0);
   CHECK_EQ(iso_link_new(&lb, &b, NULL, 0), 0);

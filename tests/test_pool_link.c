@@ -2,12 +2,12 @@
  * sends (pool/dispatch.c, pool/ops.c; docs/link.md, "The trust rule").
  *
  * The suite plays the worker side itself: it points the front's
- * pool__runners (pool_private.h) at a fake runner that dials the real
- * front's two inproc:// links, says READY and answers TASK records as
- * its case's scenario says, then, once the front stops it, gives back
- * what it holds and says STATE stopped, as a worker does. The first fake
- * of a pool misbehaves; the ones the front starts in its place (a lost
- * worker is replaced) answer every job with its arguments. Jobs go to the
+ * pool__runners (pool_private.h) at a fake runner that opens its ends of
+ * the real front's two links (the sockets the front gives it), says READY and
+ * answers TASK records as its case's scenario says, then, once the front stops
+ * it, gives back what it holds and says STATE stopped, as a worker does. The
+ * first fake of a pool misbehaves; the ones the front starts in its place (a
+ * lost worker is replaced) answer every job with its arguments. Jobs go to the
  * real front through the client library, over ipc://.
  *
  * Each misbehaviour (bytes that are not a record, a record of the
@@ -274,16 +274,18 @@ static int fake_start(pool_group* g,
   iso_buf_init(&f->op_id);
   size_t head_len;
   const uint8_t* head = iso_link_head(&head_len);
-  iso_link_opts lo = {.url = o->jobs_url,
+  iso_link_opts lo = {.fd = o->jobs_fd,
                       .max_recv = POOL_LINK_MAX(o->max_message),
                       .max_send = POOL_LINK_MAX(o->max_message),
                       .head = head,
                       .head_len = head_len};
   int rc = iso_link_new(&lo, &f->jobs, err, errlen);
+  lo.fd = o->ops_fd;
+  lo.max_recv = lo.max_send = POOL_OPS_LINK_MAX;
   if (rc == 0) {
-    lo.url = o->ops_url;
-    lo.max_recv = lo.max_send = POOL_OPS_LINK_MAX;
     rc = iso_link_new(&lo, &f->ops, err, errlen);
+  } else {
+    close(o->ops_fd); /* the start takes both */
   }
   if (rc == 0) {
     rc = pthread_create(&f->thread, NULL, fake_main, f) == 0 ? 0 : ISO_ENOMEM;

@@ -1,10 +1,11 @@
 /* test_pool_proc.c: the pool process (`isopool pool-process`, pool/proc.c)
  * against a front played by the suite: the real binary, spawned by the
  * real supervisor (pool/super.c) with the command line the front writes
- * (pool/proc_args.c), dialling links the suite listens on in a real links'
- * directory (ipc://), as docs/link.md says the front does.
+ * (pool/proc_args.c), given the other ends of link socketpairs the suite
+ * made and reads on a hub of its own, as docs/link.md says the front
+ * does.
  *
- * - alive_and_sandboxed: it dials, says ALIVE, each worker says READY; it
+ * - alive_and_sandboxed: it says ALIVE, each worker says READY; it
  *   runs with no_new_privs and the seccomp filter (/proc/PID/status), its
  *   RLIMIT_DATA from --process-max-mb, and logs its sandbox.
  * - sandbox_probe: once sealed it cannot open a file outside its module
@@ -29,20 +30,26 @@
  * - front_killed: the front (a process of its own here) is SIGKILLed: the
  *   pool process dies too (PR_SET_PDEATHSIG).
  * - bad_command_line: a malformed command line is refused with exit
- *   status 2 and a sentence naming the option; so is one without a
- *   supervisor behind it.
+ *   status 2 and a sentence naming the option (a list of link
+ *   descriptors that is not one per worker among them); so is one
+ *   without a supervisor behind it.
+ * - bad_link_fds: a link descriptor that is not a socket (a pipe), or
+ *   not a stream one (a datagram socketpair), is refused with exit
+ *   status 2 naming it, before anything starts.
  *
  * Not in the ASan tree: LSan cannot run in a sandboxed child. The command
  * line's parser is test_pool_proc_args's, which is.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,7 +69,10 @@
 /* ---- the suite's front ---- */
 
 typedef struct front {
-  pool_linkdir dir;
+  iso_link_hub* hub; /* the suite's front ends, read by its thread */
+  pthread_t hub_thread;
+  int hub_stop;
+  int ctl_peer, jobs_peer[MAX_W], ops_peer[MAX_W]; /* the process's ends */
   char mods[64];
   char log[64];
   int saved_stderr;
@@ -196,28 +206,40 @@ static int wait_for(const int* field, int want, int ms) {
   return v;
 }
 
-static int listen_on(pool_proc_link kind,
+static void* hub_main(void* arg) {
+  (void)arg;
+  struct pollfd p = {.fd = iso_link_hub_fd(F.hub), .events = POLLIN};
+  while (!__atomic_load_n(&F.hub_stop, __ATOMIC_SEQ_CST)) {
+    poll(&p, 1, 10);
+    iso_link_hub_run(F.hub);
+  }
+  return NULL;
+}
+
+typedef enum link_kind { K_CTL, K_JOBS, K_OPS } link_kind;
+
+/* One link: the front's end on the suite's hub, the other in *peer. */
+static int open_link(link_kind kind,
                      int w,
                      iso_link_msg_cb cb,
-                     iso_link** out) {
-  char url[POOL_IPC_PATH_MAX + 8];
-  CHECK_EQ(pool__proc_link_url(F.dir.path, 1, 0, kind, w >= 0 ? F.ids[w] : 0,
-                               url, sizeof url),
-           0);
+                     iso_link** out,
+                     int* peer) {
+  int fds[2];
+  CHECK_EQ(iso_link_socketpair(fds, NULL, 0), 0);
   size_t hl;
   const uint8_t* head = iso_link_head(&hl);
-  size_t max = kind == POOL_PROC_CTL    ? POOL_CTL_MAX_MSG
-               : kind == POOL_PROC_JOBS ? POOL_LINK_MAX(MAX_MESSAGE)
-                                        : POOL_OPS_LINK_MAX;
+  size_t max = kind == K_CTL    ? POOL_CTL_MAX_MSG
+               : kind == K_JOBS ? POOL_LINK_MAX(MAX_MESSAGE)
+                                : POOL_OPS_LINK_MAX;
   iso_link_opts o = {
-      .url = url,
-      .listen = 1,
+      .fd = fds[0],
       .max_recv = max,
       .max_send = max,
       .head = head,
       .head_len = hl,
+      .hub = F.hub,
       .msg_cb = cb,
-      .event_cb = kind == POOL_PROC_CTL ? ctl_event_cb : NULL,
+      .event_cb = kind == K_CTL ? ctl_event_cb : NULL,
       .arg = (void*)(intptr_t)w,
   };
   char err[256] = "";
@@ -226,13 +248,16 @@ static int listen_on(pool_proc_link kind,
     fprintf(stderr, "  %s\n", err);
   }
   CHECK_EQ(rc, 0);
+  *peer = fds[1];
   return rc;
 }
 
 /* The process's command line for F, as the front writes it. */
 static pool_proc_args args_of(void) {
   pool_proc_args a = {
-      .linkdir = F.dir.path,
+      .ctl_fd = F.ctl_peer,
+      .njobs_fds = F.n,
+      .nops_fds = F.n,
       .proc = 1,
       .gen = 0,
       .nworkers = F.n,
@@ -247,15 +272,15 @@ static pool_proc_args args_of(void) {
       .probe_fd = -1,
   };
   memcpy(a.workers, F.ids, sizeof F.ids);
+  memcpy(a.jobs_fds, F.jobs_peer, sizeof F.jobs_peer);
+  memcpy(a.ops_fds, F.ops_peer, sizeof F.ops_peer);
   return a;
 }
 
-/* The front's files: its directory of links, the module root, its log
- * (this case's stderr from now on), for n workers (numbered 7, 8: the
- * front's numbers, not the process's). No thread yet. */
+/* The front's files: the module root, its log (this case's stderr from
+ * now on), for n workers (numbered 7, 8: the front's numbers, not the
+ * process's). No thread yet. */
 static void front_files(int n) {
-  char err[256] = "";
-  CHECK_EQ(pool__linkdir_init(&F.dir, err, sizeof err), 0);
   snprintf(F.mods, sizeof F.mods, "/tmp/isopool-mods-XXXXXX");
   CHECK(mkdtemp(F.mods) != NULL);
   snprintf(F.log, sizeof F.log, "/tmp/isopool-proc-log-XXXXXX");
@@ -275,10 +300,16 @@ static void front_files(int n) {
 /* The front's links and its supervisor; no process yet. */
 static void front_listen(void) {
   int n = F.n;
-  listen_on(POOL_PROC_CTL, -1, ctl_msg_cb, &F.ctl);
+  CHECK_EQ(iso_link_hub_new(&F.hub), 0);
+  F.hub_stop = 0;
+  pthread_mutex_lock(&F.m); /* a case may open a front more than once */
+  F.exited = F.alive = F.ctl_gone = 0;
+  pthread_mutex_unlock(&F.m);
+  CHECK_EQ(pthread_create(&F.hub_thread, NULL, hub_main, NULL), 0);
+  open_link(K_CTL, -1, ctl_msg_cb, &F.ctl, &F.ctl_peer);
   for (int i = 0; i < n; i++) {
-    listen_on(POOL_PROC_JOBS, i, jobs_msg_cb, &F.jobs[i]);
-    listen_on(POOL_PROC_OPS, i, ops_msg_cb, &F.ops[i]);
+    open_link(K_JOBS, i, jobs_msg_cb, &F.jobs[i], &F.jobs_peer[i]);
+    open_link(K_OPS, i, ops_msg_cb, &F.ops[i], &F.ops_peer[i]);
   }
   pool_super_opts so = {.log = pool__logger_of("debug", "text"),
                         .exit_cb = on_exit_cb};
@@ -290,6 +321,52 @@ static void front_open(int n) {
   front_listen();
 }
 
+/* Closes the suite's copies of the process's ends (after its spawn). */
+static void close_peers(void) {
+  int* fds[1 + 2 * MAX_W] = {&F.ctl_peer};
+  int n = 1;
+  for (int i = 0; i < F.n; i++) {
+    fds[n++] = &F.jobs_peer[i];
+    fds[n++] = &F.ops_peer[i];
+  }
+  for (int i = 0; i < n; i++) {
+    if (*fds[i] >= 0) {
+      close(*fds[i]);
+      *fds[i] = -1;
+    }
+  }
+}
+
+/* Spawns the pool process with argv and env, giving it the links' ends
+ * and `fds` besides; then closes the suite's copies of the links' ends,
+ * as the front does. */
+static int spawn_argv(const char* const* argv,
+                      const char* const* env,
+                      const int* fds,
+                      int nfds) {
+  int given[1 + 2 * MAX_W + 4];
+  int n = 0;
+  given[n++] = F.ctl_peer;
+  for (int i = 0; i < F.n; i++) {
+    given[n++] = F.jobs_peer[i];
+    given[n++] = F.ops_peer[i];
+  }
+  for (int i = 0; i < nfds && n < (int)(sizeof given / sizeof *given); i++) {
+    given[n++] = fds[i];
+  }
+  pool_super_spawn sp = {
+      .path = ISOPOOL,
+      .argv = argv,
+      .env = env,
+      .fds = given,
+      .nfds = n,
+  };
+  int rc = pool__super_spawn(F.s, &sp, &F.pid);
+  close_peers();
+  CHECK_EQ(rc, 0);
+  return rc;
+}
+
 /* Spawns the pool process with a (its command line) and env. */
 static int front_spawn(const pool_proc_args* a,
                        const char* const* env,
@@ -298,16 +375,8 @@ static int front_spawn(const pool_proc_args* a,
   char** argv = NULL;
   char err[256] = "";
   CHECK_EQ(pool__proc_argv_new(a, &argv, err, sizeof err), 0);
-  pool_super_spawn sp = {
-      .path = ISOPOOL,
-      .argv = (const char* const*)argv,
-      .env = env,
-      .fds = fds,
-      .nfds = nfds,
-  };
-  int rc = pool__super_spawn(F.s, &sp, &F.pid);
+  int rc = spawn_argv((const char* const*)argv, env, fds, nfds);
   pool__proc_argv_free(argv);
-  CHECK_EQ(rc, 0);
   return rc;
 }
 
@@ -336,7 +405,6 @@ static const char* log_text(void) {
 
 /* Removes the front's files, shows the log on a failure. */
 static void front_files_close(void) {
-  pool__linkdir_close(&F.dir);
   const char* text = log_text();
   fflush(stderr);
   dup2(F.saved_stderr, STDERR_FILENO);
@@ -352,10 +420,17 @@ static void front_files_close(void) {
 static void front_close(void) {
   pool__super_free(F.s); /* kills the process if it still runs */
   iso_link_free(F.ctl);
+  F.ctl = NULL;
   for (int i = 0; i < F.n; i++) {
     iso_link_free(F.jobs[i]);
     iso_link_free(F.ops[i]);
+    F.jobs[i] = F.ops[i] = NULL;
   }
+  close_peers(); /* a case that never spawned */
+  __atomic_store_n(&F.hub_stop, 1, __ATOMIC_SEQ_CST);
+  pthread_join(F.hub_thread, NULL);
+  iso_link_hub_free(F.hub);
+  F.hub = NULL;
   front_files_close();
 }
 
@@ -602,8 +677,9 @@ static void t_cancel_halt(void) {
 
 /* --process-max-mb is the process's RLIMIT_DATA. A job whose ArrayBuffers
  * stay within its isolate's bound (their cap is the heap's, 200 MiB here)
- * but not within the process's (the runtime's own ~60 MiB of data and 150
- * more do not fit in 201) gets them without the bound; with it the
+ * but not within the process's (the runtime's own data, some tens of
+ * MiB, and 180 more do not fit in 201) gets them without the bound; with
+ * it the
  * allocation fails, which V8 turns into a RangeError or, depending on
  * where it fails, into the end of the process (a fatal error: SIGTRAP or
  * SIGABRT, sandbox/README.md "Memory"): that process only, which the
@@ -620,7 +696,7 @@ static void memory_job(size_t max_mb, int* got, int* refused, int* died) {
       "const kept = [];\n"
       "let r;\n"
       "try {\n"
-      "  for (let i = 0; i < 3; i++) kept.push(new ArrayBuffer(50 << 20));\n"
+      "  for (let i = 0; i < 4; i++) kept.push(new ArrayBuffer(45 << 20));\n"
       "  r = 'got:' + kept.length;\n"
       "} catch (e) { r = 'refused:' + e.name; }\n"
       "export default r;\n",
@@ -631,7 +707,7 @@ static void memory_job(size_t max_mb, int* got, int* refused, int* died) {
   }
   pthread_mutex_lock(&F.m);
   *got = F.ndone == 1 && F.done_status == ISO_STATUS_FULFILLED &&
-         strstr(F.done_reply, "got:3") != NULL;
+         strstr(F.done_reply, "got:4") != NULL;
   *refused = F.ndone == 1 && F.done_status == ISO_STATUS_FULFILLED &&
              strstr(F.done_reply, "refused:RangeError") != NULL;
   *died = F.ndone == 0 && F.exited == 1 &&
@@ -755,15 +831,40 @@ static void t_bad_command_line(void) {
   bad[n] = "--heap-mb";
   bad[n + 1] = "lots";
   bad[n + 2] = NULL;
-  pool_super_spawn sp = {.path = ISOPOOL, .argv = bad};
-  CHECK_EQ(pool__super_spawn(F.s, &sp, &F.pid), 0);
+  spawn_argv(bad, NULL, NULL, 0);
   pool__proc_argv_free(argv);
   CHECK_EQ(wait_for(&F.exited, 1, 10000), 1);
   pthread_mutex_lock(&F.m);
   CHECK_EQ(F.ex.status, POOL_PROC_EXIT_USAGE);
   pthread_mutex_unlock(&F.m);
   CHECK_CONTAINS(log_text(), "isopool pool-process: --heap-mb given twice");
-  CHECK_EQ(get(&F.alive), 0); /* it dialled nothing */
+  CHECK_EQ(get(&F.alive), 0); /* it started nothing */
+  front_close();
+  /* a worker's links' descriptors, but not one of each per worker */
+  front_open(2);
+  a = args_of();
+  a.njobs_fds = 1;
+  CHECK_EQ(pool__proc_argv_new(&a, &argv, err, sizeof err), ISO_EUSAGE);
+  a.njobs_fds = 2;
+  CHECK_EQ(pool__proc_argv_new(&a, &argv, err, sizeof err), 0);
+  for (int i = 0; argv[i] != NULL; i++) {
+    if (strcmp(argv[i], "--ops-fds") == 0) {
+      char one[16];
+      snprintf(one, sizeof one, "%d", F.ops_peer[0]);
+      free(argv[i + 1]);
+      argv[i + 1] = strdup(one);
+    }
+  }
+  spawn_argv((const char* const*)argv, NULL, NULL, 0);
+  pool__proc_argv_free(argv);
+  CHECK_EQ(wait_for(&F.exited, 1, 10000), 1);
+  pthread_mutex_lock(&F.m);
+  CHECK_EQ(F.ex.status, POOL_PROC_EXIT_USAGE);
+  pthread_mutex_unlock(&F.m);
+  CHECK_CONTAINS(log_text(),
+                 "one descriptor per worker each (2 workers; 2 "
+                 "and 1 descriptors)");
+  CHECK_EQ(get(&F.alive), 0);
   front_close();
   /* without a supervisor (a person running it) */
   const char* by_hand[] = {ISOPOOL, POOL_PROC_CMD, "--proc", "1", NULL};
@@ -772,6 +873,35 @@ static void t_bad_command_line(void) {
   CHECK_EQ(r.status, POOL_PROC_EXIT_USAGE);
   CHECK_CONTAINS(r.err, "an internal command");
   proc_result_free(&r);
+}
+
+/* A link's descriptor replaced by what is no link socket: the process
+ * refuses to start, naming it. */
+static void t_bad_link_fds(void) {
+  for (int k = 0; k < 2; k++) {
+    front_open(1);
+    int bad[2];
+    if (k == 0) {
+      CHECK_EQ(pipe2(bad, O_CLOEXEC), 0);
+    } else {
+      CHECK_EQ(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, bad), 0);
+    }
+    close(F.jobs_peer[0]); /* the link's end is not given: this instead */
+    F.jobs_peer[0] = bad[0];
+    pool_proc_args a = args_of();
+    front_spawn(&a, NULL, NULL, 0);
+    close(bad[1]);
+    CHECK_EQ(wait_for(&F.exited, 1, 10000), 1);
+    pthread_mutex_lock(&F.m);
+    CHECK_EQ(F.ex.status, POOL_PROC_EXIT_USAGE);
+    pthread_mutex_unlock(&F.m);
+    char want[96];
+    snprintf(want, sizeof want, "descriptor %d is not %s", a.jobs_fds[0],
+             k == 0 ? "a socket" : "an AF_UNIX stream socket");
+    CHECK_CONTAINS(log_text(), want);
+    CHECK_EQ(get(&F.alive), 0);
+    front_close();
+  }
 }
 
 static const iso_test cases[] = {
@@ -787,6 +917,7 @@ static const iso_test cases[] = {
     {"front_closes", t_front_closes},
     {"front_killed", t_front_killed},
     {"bad_command_line", t_bad_command_line},
+    {"bad_link_fds", t_bad_link_fds},
     {NULL, NULL},
 };
 

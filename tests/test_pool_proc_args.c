@@ -1,9 +1,10 @@
 /* test_pool_proc_args.c: pool/proc_args.c, a pool process's command line:
  * what the front writes the process parses back to the same values; every
- * kind of malformed line is refused with a sentence naming the option;
- * the links' names. Built from its source with super.c (the links'
- * directory) and log.c, without V8; the process itself is
- * test_pool_proc's.
+ * kind of malformed line is refused with a sentence naming the option,
+ * lists of link descriptors that are not one per worker or name one
+ * twice included. Built from its source with log.c, without V8; the
+ * process itself (and its check that the descriptors are link sockets)
+ * is test_pool_proc's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +12,15 @@
 
 #include "iso_err.h"
 #include "pool_proc.h"
-#include "super.h"
 #include "support/tap.h"
 
 static pool_proc_args base_args(void) {
   pool_proc_args a = {
-      .linkdir = "/tmp/isopool-abc123",
+      .ctl_fd = 20,
+      .jobs_fds = {21, 23, 25},
+      .njobs_fds = 3,
+      .ops_fds = {22, 24, 26},
+      .nops_fds = 3,
       .proc = 3,
       .gen = 7,
       .nworkers = 3,
@@ -36,7 +40,13 @@ static pool_proc_args base_args(void) {
 }
 
 static void check_same(const pool_proc_args* a, const pool_proc_args* b) {
-  CHECK_STR(a->linkdir, b->linkdir);
+  CHECK_EQ(a->ctl_fd, b->ctl_fd);
+  CHECK_EQ(a->njobs_fds, b->njobs_fds);
+  CHECK_EQ(a->nops_fds, b->nops_fds);
+  for (int i = 0; i < a->njobs_fds && i < b->njobs_fds; i++) {
+    CHECK_EQ(a->jobs_fds[i], b->jobs_fds[i]);
+    CHECK_EQ(a->ops_fds[i], b->ops_fds[i]);
+  }
   CHECK_EQ(a->proc, b->proc);
   CHECK_EQ(a->gen, b->gen);
   CHECK_EQ(a->nworkers, b->nworkers);
@@ -94,22 +104,26 @@ static void t_round_trip(void) {
   /* the optional ones, and the bounds of each number */
   a.log_jobs = 1;
   a.v8_flags = "--stack-size=900 --no-opt";
-  a.probe_fd = 9;
+  a.probe_fd = 1023; /* none of the links' */
   a.process_max_mb = 0;
   a.background_ms = 0;
   a.proc = UINT32_MAX;
   a.gen = 0;
-  a.nworkers = POOL_PROC_MAX_WORKERS;
+  a.nworkers = a.njobs_fds = a.nops_fds = POOL_PROC_MAX_WORKERS;
+  a.ctl_fd = 1 << 20; /* the largest */
   for (int i = 0; i < a.nworkers; i++) {
     a.workers[i] = i == 0 ? INT32_MAX : i; /* not sorted: kept as given */
+    a.jobs_fds[i] = 3 + 2 * i;
+    a.ops_fds[i] = 4 + 2 * i;
   }
   a.nperms = 65536;
   a.nslots = 100000;
   a.heap_mb = 1;
   a.max_message = (size_t)1 << 30;
   round_trip(&a);
-  a.nworkers = 1;
+  a.nworkers = a.njobs_fds = a.nops_fds = 1;
   a.workers[0] = 0;
+  a.probe_fd = -1;
   a.log_level = "debug";
   a.log_format = "text";
   round_trip(&a);
@@ -135,7 +149,15 @@ static void t_writer_refuses(void) {
   a = base_args();
   a.workers[2] = 4;
   CHECK_EQ(pool__proc_argv_new(&a, &argv, err, sizeof err), ISO_EUSAGE);
-  CHECK_STR(err, "--workers: worker 4 named twice");
+  CHECK_STR(err, "--workers: 4 named twice");
+  a = base_args();
+  a.nops_fds = 2; /* one per worker, each list */
+  CHECK_EQ(pool__proc_argv_new(&a, &argv, err, sizeof err), ISO_EUSAGE);
+  CHECK(strstr(err, "one descriptor per worker") != NULL);
+  a = base_args();
+  a.probe_fd = 20; /* the control link's */
+  CHECK_EQ(pool__proc_argv_new(&a, &argv, err, sizeof err), ISO_EUSAGE);
+  CHECK_STR(err, "descriptor 20 is given for two uses");
   a = base_args();
   a.process_max_mb = 192; /* 3 x 64: no room */
   CHECK_EQ(pool__proc_argv_new(&a, &argv, err, sizeof err), ISO_EUSAGE);
@@ -159,8 +181,23 @@ typedef struct bad_row {
 
 static const bad_row kBad[] = {
     {"missing_option", .drop = "--gen", .expect = "--gen is missing"},
-    {"missing_link_dir", .drop = "--link-dir",
-     .expect = "--link-dir is missing"},
+    {"missing_ctl_fd", .drop = "--ctl-fd", .expect = "--ctl-fd is missing"},
+    {"missing_jobs_fds", .drop = "--jobs-fds",
+     .expect = "--jobs-fds is missing"},
+    {"low_ctl_fd", .set = "--ctl-fd", .value = "2",
+     .expect = "--ctl-fd: 2 is not within 3 .. 1048576"},
+    {"too_few_fds", .set = "--jobs-fds", .value = "21,23",
+     .expect = "one descriptor per worker each (3 workers; 2 and 3"},
+    {"too_many_fds", .set = "--ops-fds", .value = "22,24,26,28",
+     .expect = "one descriptor per worker each (3 workers; 3 and 4"},
+    {"fd_for_two_links", .set = "--ops-fds", .value = "22,24,21",
+     .expect = "descriptor 21 is given for two uses"},
+    {"ctl_fd_twice", .set = "--ctl-fd", .value = "26",
+     .expect = "descriptor 26 is given for two uses"},
+    {"fd_list_twice", .set = "--jobs-fds", .value = "21,23,21",
+     .expect = "--jobs-fds: 21 named twice"},
+    {"fd_list_low", .set = "--jobs-fds", .value = "21,1,25",
+     .expect = "--jobs-fds: \"21,1,25\" is not a list of numbers (3 to"},
     {"unknown_option", .extra1 = "--frobnicate", .extra2 = "1",
      .expect = "\"--frobnicate\" is not an option of pool-process"},
     {"positional", .extra1 = "serve", .expect = "\"serve\" is not an option"},
@@ -196,24 +233,17 @@ static const bad_row kBad[] = {
     {"low_probe_fd", .extra1 = "--test-probe-fd", .extra2 = "2",
      .expect = "--test-probe-fd: 2 is not within 3 .. 1023"},
     {"list_empty", .set = "--workers", .value = "",
-     .expect = "--workers: \"\" is not a list of worker numbers"},
+     .expect = "--workers: \"\" is not a list of numbers"},
     {"list_trailing_comma", .set = "--workers", .value = "1,2,",
-     .expect = "is not a list of worker numbers"},
+     .expect = "is not a list of numbers"},
     {"list_spaces", .set = "--workers", .value = "1, 2",
-     .expect = "is not a list of worker numbers"},
+     .expect = "is not a list of numbers"},
     {"list_negative", .set = "--workers", .value = "1,-2",
-     .expect = "is not a list of worker numbers"},
+     .expect = "is not a list of numbers"},
     {"list_too_large", .set = "--workers", .value = "2147483648",
-     .expect = "is not a list of worker numbers"},
+     .expect = "is not a list of numbers"},
     {"list_twice", .set = "--workers", .value = "3,9,3",
-     .expect = "--workers: worker 3 named twice"},
-    {"relative_link_dir", .set = "--link-dir", .value = "tmp/x",
-     .expect = "--link-dir: \"tmp/x\" is not an absolute path"},
-    {"long_link_dir", .set = "--link-dir",
-     .value =
-         "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-         "aaaaaaaaaaaa",
-     .expect = "leaves no room for the links' names"},
+     .expect = "--workers: 3 named twice"},
     {"relative_modules", .set = "--modules", .value = ".",
      .expect = "--modules: \".\" is not an absolute path"},
     {"bad_level", .set = "--log-level", .value = "verbose",
@@ -268,53 +298,9 @@ static void run_bad(const void* row) {
   pool__proc_argv_free(good);
 }
 
-static void t_link_urls(void) {
-  char url[256];
-  CHECK_EQ(pool__proc_link_url("/run/u/isopool/x1", 2, 5, POOL_PROC_CTL, -1,
-                               url, sizeof url),
-           0);
-  CHECK_STR(url, "ipc:///run/u/isopool/x1/2.5.ctl");
-  CHECK_EQ(pool__proc_link_url("/run/u/isopool/x1", 2, 5, POOL_PROC_JOBS, 12,
-                               url, sizeof url),
-           0);
-  CHECK_STR(url, "ipc:///run/u/isopool/x1/2.5.12.jobs");
-  CHECK_EQ(pool__proc_link_url("/run/u/isopool/x1", 2, 5, POOL_PROC_OPS, 0, url,
-                               sizeof url),
-           0);
-  CHECK_STR(url, "ipc:///run/u/isopool/x1/2.5.0.ops");
-  /* the longest name of eight-digit workers fits beside the longest
-   * directory; a longer one is refused when it does not fit */
-  char dir[POOL_IPC_PATH_MAX];
-  memset(dir, 'd', sizeof dir);
-  dir[0] = '/';
-  dir[POOL_IPC_PATH_MAX - POOL_LINKDIR_NAME_ROOM] = '\0';
-  CHECK_EQ(pool__proc_link_url(dir, UINT32_MAX, UINT32_MAX, POOL_PROC_JOBS,
-                               99999999, url, sizeof url),
-           0);
-  CHECK(strlen(url) - strlen("ipc://") + POOL_LINK_SUFFIX_LEN <=
-        POOL_IPC_PATH_MAX);
-  CHECK_EQ(pool__proc_link_url(dir, UINT32_MAX, UINT32_MAX, POOL_PROC_JOBS,
-                               INT32_MAX, url, sizeof url),
-           ISO_ETOOBIG);
-  dir[POOL_IPC_PATH_MAX - POOL_LINKDIR_NAME_ROOM] = 'd';
-  dir[POOL_IPC_PATH_MAX - POOL_LINKDIR_NAME_ROOM + 1] = '\0';
-  CHECK_EQ(pool__proc_link_url(dir, 0, 0, POOL_PROC_CTL, 0, url, sizeof url),
-           ISO_ETOOBIG);
-  CHECK_EQ(pool__proc_link_url("rel", 0, 0, POOL_PROC_CTL, 0, url, sizeof url),
-           ISO_EINVAL);
-  CHECK_EQ(pool__proc_link_url("/d", 0, 0, POOL_PROC_JOBS, -1, url, sizeof url),
-           ISO_EINVAL);
-  CHECK_EQ(
-      pool__proc_link_url("/d", 0, 0, (pool_proc_link)9, 0, url, sizeof url),
-      ISO_EINVAL);
-  CHECK_EQ(pool__proc_link_url("/d", 0, 0, POOL_PROC_CTL, 0, url, 8),
-           ISO_ETOOBIG);
-}
-
 static const iso_test cases[] = {
     {"round_trip", t_round_trip},
     {"writer_refuses", t_writer_refuses},
-    {"link_urls", t_link_urls},
     {NULL, NULL},
 };
 

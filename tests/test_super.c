@@ -3,7 +3,7 @@
  * the exit reports (exit status, signal, lifetime, exactly once), kill,
  * free with children running (none left, no zombie), the descriptors a
  * child gets, the parent-death rule, SIGCHLD beside another libuv loop's
- * children; the restart policy; the links' directory.
+ * children; the restart policy.
  *
  * The children are this binary, re-exec'd through /proc/self/exe with
  * --child MODE [ARG] (main below), as the front will exec itself.
@@ -645,121 +645,6 @@ static void t_spares(void) {
   CHECK_EQ(pool__spares_to_spawn(1, 2, 0, 0), 0); /* never negative */
 }
 
-/* ---- the links' directory ---- */
-
-static int mode_of(const char* path) {
-  struct stat st;
-  return lstat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
-}
-
-static void t_linkdir_tmp(void) {
-  unsetenv("XDG_RUNTIME_DIR");
-  umask(022);
-  pool_linkdir d;
-  char err[256] = "";
-  CHECK_EQ(pool__linkdir_init(&d, err, sizeof err), 0);
-  CHECK(strncmp(d.path, "/tmp/isopool-", 13) == 0);
-  CHECK_EQ(mode_of(d.path), 0700);
-  /* a runtime directory that is not usable: missing, or not ours */
-  const char* bad[] = {"/nonexistent/run", "relative/run", "/tmp"};
-  for (int i = 0; i < 3; i++) {
-    setenv("XDG_RUNTIME_DIR", bad[i], 1);
-    pool_linkdir e;
-    CHECK_EQ(pool__linkdir_init(&e, err, sizeof err), 0);
-    CHECK(strncmp(e.path, "/tmp/isopool-", 13) == 0);
-    pool__linkdir_close(&e);
-  }
-  pool__linkdir_close(&d);
-}
-
-static void t_linkdir_xdg(void) {
-  char run[] = "/tmp/test_super_run-XXXXXX";
-  CHECK(mkdtemp(run) != NULL);
-  setenv("XDG_RUNTIME_DIR", run, 1);
-  umask(0);
-  pool_linkdir d;
-  char err[256] = "";
-  CHECK_EQ(pool__linkdir_init(&d, err, sizeof err), 0);
-  char base[128];
-  snprintf(base, sizeof base, "%s/isopool/", run);
-  CHECK(strncmp(d.path, base, strlen(base)) == 0);
-  CHECK_EQ(mode_of(d.path), 0700);
-  base[strlen(base) - 1] = '\0';
-  CHECK_EQ(mode_of(base), 0700);
-  /* a second front beside it gets a directory of its own */
-  pool_linkdir d2;
-  CHECK_EQ(pool__linkdir_init(&d2, err, sizeof err), 0);
-  CHECK(strcmp(d.path, d2.path) != 0);
-  pool__linkdir_close(&d2);
-  pool__linkdir_close(&d);
-  /* isopool/ stays (another front may use it) */
-  CHECK_EQ(mode_of(base), 0700);
-  CHECK_EQ(rmdir(base), 0);
-  CHECK_EQ(rmdir(run), 0);
-}
-
-static void t_linkdir_urls(void) {
-  unsetenv("XDG_RUNTIME_DIR");
-  pool_linkdir d;
-  char err[256] = "";
-  CHECK_EQ(pool__linkdir_init(&d, err, sizeof err), 0);
-  char url[256];
-  CHECK_EQ(pool__linkdir_url(&d, "0.1.2.jobs", url, sizeof url), 0);
-  char want[256];
-  snprintf(want, sizeof want, "ipc://%s/0.1.2.jobs", d.path);
-  CHECK_STR(url, want);
-  /* the longest name: DIR/name.ld is 107 bytes */
-  size_t room = POOL_IPC_PATH_MAX - strlen(d.path) - 1 - 3;
-  char name[200];
-  memset(name, 'n', room + 1);
-  name[room + 1] = '\0';
-  CHECK_EQ(pool__linkdir_url(&d, name, url, sizeof url), ISO_ETOOBIG);
-  name[room] = '\0';
-  CHECK_EQ(pool__linkdir_url(&d, name, url, sizeof url), 0);
-  CHECK_EQ(strlen(url) - 6 + 3, POOL_IPC_PATH_MAX);
-  /* out too small for the URL */
-  CHECK_EQ(pool__linkdir_url(&d, name, url, strlen(url)), ISO_ETOOBIG);
-  const char* bad[] = {"", ".", "..", "a/b", "/x"};
-  for (int i = 0; i < 5; i++) {
-    CHECK_EQ(pool__linkdir_url(&d, bad[i], url, sizeof url), ISO_EINVAL);
-  }
-  pool__linkdir_close(&d);
-  CHECK_EQ(pool__linkdir_url(&d, "x", url, sizeof url), ISO_EINVAL);
-}
-
-static void t_linkdir_removal(void) {
-  unsetenv("XDG_RUNTIME_DIR");
-  pool_linkdir d;
-  char err[256] = "";
-  CHECK_EQ(pool__linkdir_init(&d, err, sizeof err), 0);
-  char path[256];
-  /* a link's socket files, as a listener leaves them, and a plain file */
-  const char* names[] = {"0.0.0.jobs.ld", "0.0.0.jobs.dl"};
-  int socks[2];
-  for (int i = 0; i < 2; i++) {
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(path, sizeof path, "%s/%s", d.path, names[i]);
-    CHECK(strlen(path) < sizeof a.sun_path);
-    memcpy(a.sun_path, path, strlen(path) + 1);
-    socks[i] = socket(AF_UNIX, SOCK_STREAM, 0);
-    CHECK_EQ(bind(socks[i], (struct sockaddr*)&a, sizeof a), 0);
-  }
-  snprintf(path, sizeof path, "%s/other", d.path);
-  int fd = open(path, O_CREAT | O_WRONLY, 0600);
-  CHECK(fd >= 0);
-  close(fd);
-  char dir[sizeof d.path];
-  snprintf(dir, sizeof dir, "%s", d.path);
-  pool__linkdir_close(&d);
-  CHECK_EQ(d.path[0], '\0');
-  CHECK_EQ(mode_of(dir), -1);
-  CHECK_EQ(errno, ENOENT);
-  pool__linkdir_close(&d); /* again: nothing */
-  pool__linkdir_close(NULL);
-  close(socks[0]);
-  close(socks[1]);
-}
-
 static const iso_test cases[] = {
     {"exit_reports", t_exit_reports},
     {"lifetime", t_lifetime},
@@ -773,10 +658,6 @@ static const iso_test cases[] = {
     {"sigchld_coexists", t_sigchld_coexists},
     {"backoff", t_backoff},
     {"spares", t_spares},
-    {"linkdir_tmp", t_linkdir_tmp},
-    {"linkdir_xdg", t_linkdir_xdg},
-    {"linkdir_urls", t_linkdir_urls},
-    {"linkdir_removal", t_linkdir_removal},
     {NULL, NULL},
 };
 
