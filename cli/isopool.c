@@ -667,7 +667,9 @@ static int cmd_serve(int argc, char** argv) {
   sigaddset(&chld, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &chld, NULL);
   signal(SIGPIPE, SIG_IGN);
-  if (iso_rt_init_process(v8_flags) != 0) {
+  /* with pool processes the front runs no JavaScript: V8 (its heap
+   * reservations, its platform's threads) starts in them only */
+  if (po.processes == 0 && iso_rt_init_process(v8_flags) != 0) {
     fprintf(stderr, "isopool: cannot initialise V8\n");
     return 1;
   }
