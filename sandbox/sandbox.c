@@ -10,6 +10,12 @@
 #include "iso_sandbox.h"
 #include "sandbox_private.h"
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/common_interface_defs.h>
+#include <stdint.h>
+#include <unistd.h>
+#endif
+
 enum { kDefaultMaxFiles = 256 };
 
 static int set_limit(int resource, rlim_t value) {
@@ -87,9 +93,26 @@ static int restrict_files(const iso_sandbox_opts* o, iso_sandbox_report* r) {
   return rc;
 }
 
+/* ThreadSanitizer symbolizes its reports with a process of its own
+ * (llvm-symbolizer), started at the first report: in the sandbox it
+ * cannot start (Landlock refuses the exec, then the filter execve), so the
+ * reports came unsymbolized and the suppressions (tests/tsan.supp, which
+ * name V8's functions) matched nothing. Started now (on an address in
+ * libc, whose symbols it reads at once), it serves them over its pipes.
+ * (ASan's reports need no symbols to fail a test, and a pool process
+ * under ASan starts no later for it.) */
+static void start_symbolizer(void) {
+#if defined(__SANITIZE_THREAD__)
+  char where[256];
+  __sanitizer_symbolize_pc((void*)(uintptr_t)&getpid, "%p %F", where,
+                           sizeof where);
+#endif
+}
+
 int iso_sandbox_enter(const iso_sandbox_opts* opts, iso_sandbox_report* out) {
   static const iso_sandbox_opts kDefaults;
   const iso_sandbox_opts* o = opts != NULL ? opts : &kDefaults;
+  start_symbolizer();
   int rc = set_limits(o, out);
   if (rc != 0) {
     return rc;
