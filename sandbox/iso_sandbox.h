@@ -61,8 +61,8 @@ typedef struct iso_sandbox_opts {
    * Exceeding it fails the allocation: V8 then stops the JavaScript (as
    * at its heap limit) or ends the process (a fatal out-of-memory
    * error); an ArrayBuffer or a Wasm memory.grow fails in JavaScript.
-   * Not applied in an AddressSanitizer build, whose shadow memory counts
-   * as data (out->max_mb_why). */
+   * Not applied in an AddressSanitizer or ThreadSanitizer build, whose
+   * shadow memory counts as data (out->max_mb_why). */
   size_t max_mb;
   /* The seccomp allow-list. Default: required. */
   iso_sandbox_mode seccomp;

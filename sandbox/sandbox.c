@@ -40,6 +40,10 @@ static int set_limits(const iso_sandbox_opts* o, iso_sandbox_report* r) {
   if (o->max_mb > 0) {
     r->max_mb_why = "not under AddressSanitizer";
   }
+#elif defined(__SANITIZE_THREAD__)
+  if (o->max_mb > 0) { /* TSan's shadow and allocator too */
+    r->max_mb_why = "not under ThreadSanitizer";
+  }
 #else
   if (o->max_mb > 0) {
     if (o->max_mb > (size_t)(RLIM_INFINITY >> 20) - 1 ||
