@@ -798,6 +798,7 @@ void pool__procs_stop(iso_pool* pool) {
   /* their front's end of the control link goes: each process ends (its
    * workers had their STOP and gave their last records) */
   pool_proc* ps[POOL_MAX_PROCS];
+  int done[POOL_MAX_PROCS];
   int n = 0;
   pthread_mutex_lock(&pool->procs_lock);
   for (int i = 0; i < POOL_MAX_PROCS; i++) {
@@ -810,14 +811,16 @@ void pool__procs_stop(iso_pool* pool) {
     /* a worker that did not end on its STOP (JavaScript no stop reaches)
      * would hold its process past the front's end (pool_proc.h,
      * POOL_PROC_STOP_MS): killed now */
-    int stuck = 0;
+    int stuck = 0, started_n = 0, stopped_n = 0;
     for (int k = 0; k < ps[i]->nworkers; k++) {
       pool_worker* w = ps[i]->workers[k];
       pthread_mutex_lock(&w->info_lock);
       int started = w->ready && w->start_rc == 0;
       pthread_mutex_unlock(&w->info_lock);
-      stuck |=
-          started && atomic_load(&w->stop_sent) && !atomic_load(&w->exited);
+      int exited = atomic_load(&w->exited);
+      stuck |= started && atomic_load(&w->stop_sent) && !exited;
+      started_n += started;
+      stopped_n += started && exited;
     }
     int pid = atomic_load(&ps[i]->pid);
     if (stuck && pid > 0) {
@@ -827,6 +830,13 @@ void pool__procs_stop(iso_pool* pool) {
                 ps[i]->num, ps[i]->gen, pid);
       pool__super_kill(pool->super, pid, SIGKILL);
     }
+    /* every worker that started said STOPPED, its last record (its jobs
+     * given back), or none started (a spare still starting, which would
+     * see the front gone only once its V8 is up): nothing of the front's
+     * is left in it, and its own way out (freeing its isolates; seconds
+     * under a sanitizer on a loaded machine) is not waited for:
+     * pool__super_free ends it */
+    done[i] = !stuck && stopped_n == started_n;
     iso_link_free(ps[i]->ctl);
     ps[i]->ctl = NULL;
   }
@@ -835,7 +845,7 @@ void pool__procs_stop(iso_pool* pool) {
     int alive = 0;
     pthread_mutex_lock(&pool->procs_lock);
     for (int i = 0; i < n; i++) {
-      alive += atomic_load(&ps[i]->state) != POOL_P_DEAD;
+      alive += !done[i] && atomic_load(&ps[i]->state) != POOL_P_DEAD;
     }
     pthread_mutex_unlock(&pool->procs_lock);
     if (alive == 0 || pool__now() >= end) {

@@ -62,6 +62,7 @@ static void t_graceful_shutdown(void) {
   iso_buf_close(&keep);
   int status = daemon_wait(&s.pid, 3000);
   int64_t exited = now_ms() - t0;
+  fprintf(stderr, "    exited %lld ms after SIGTERM\n", (long long)exited);
   CHECK_EQ(status, 0);
   CHECK(exited < 3000);
   CHECK(tracker_wait(&t, N, 6000));
