@@ -28,9 +28,9 @@ set -eu
 # The public headers of each folder; every other header in it is private.
 PUBLIC='
 common: iso_err.h
-codec: iso_buf.h iso_mp.h iso_perm_req.h iso_utf8.h
+codec: iso_buf.h iso_json.h iso_mp.h iso_perm_req.h iso_utf8.h
 bootstrap: iso_bootstrap.h
-ipc: iso_admin.h iso_client.h iso_http.h iso_json.h iso_link.h iso_proto.h iso_queue.h iso_server.h
+ipc: iso_admin.h iso_client.h iso_http.h iso_link.h iso_proto.h iso_queue.h iso_server.h
 ops: iso_ops.h
 isolate: iso_rt.h v8_baseline.h
 pool: iso_pool.h

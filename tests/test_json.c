@@ -1,4 +1,4 @@
-/* test_json.c: msgpack <-> JSON (ipc/iso_json.h).
+/* test_json.c: msgpack <-> JSON (codec/iso_json.h).
  *
  * Exact outputs for every msgpack type in both directions, the escapes and
  * UTF-8 repair, timestamps, the depth limit, and the errors (with positions)
