@@ -235,6 +235,7 @@ struct iso_rt {
   uint64_t ops_dropped;     /* responses whose realm was gone */
   size_t op_args_out;       /* bytes of async op arguments not yet back */
   iso_op_budget* op_budget; /* the results of its batches (ops/) */
+  struct rt_pkgs* pkgs;     /* package.json files read (rt_pkg.c) */
 };
 
 #ifndef NDEBUG
@@ -325,6 +326,16 @@ int iso__rt_json_type(const char* type,
                       size_t errlen);
 const iso_builtin_module* iso__rt_builtin_of(const char* url);
 
+/* rt_pkg.c */
+/* a bare or "#" specifier to an absolute path (*path, the caller frees) */
+int iso__rt_pkg_resolve(iso_rt* rt,
+                        const char* specifier,
+                        const char* referrer,
+                        char** path,
+                        char* err,
+                        size_t errlen);
+void iso__rt_pkg_cache_free(iso_rt* rt);
+
 /* rt_modules.c */
 rt_mod* iso__rt_mod_find(iso_realm* realm, const char* url);
 rt_mod* iso__rt_mod_by_ref(iso_realm* realm, v8s_ref ref);
@@ -342,6 +353,7 @@ void iso__rt_modules_close(iso_realm* realm); /* the map; orphans reads */
 
 /* rt_read.c */
 int iso__rt_read_start(iso_realm* realm, rt_mod* m);
+int iso__rt_open_module(const char* real); /* a canonical path, or -1 */
 
 /* rt_load.c */
 /* a load of root's graph, started at once; NULL: out of memory */

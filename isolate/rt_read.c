@@ -101,8 +101,9 @@ static const char* file_kind(const struct stat* st) {
  * that path, so a symlink swapped onto it after realpath() fails (ELOOP)
  * instead of leading elsewhere; O_NONBLOCK, since opening a FIFO for
  * reading otherwise waits for a writer. Kernels without openat2 (before
- * 5.6) get O_NOFOLLOW, which guards the last component only. */
-static int open_module(const char* real) {
+ * 5.6) get O_NOFOLLOW, which guards the last component only. rt_pkg.c
+ * opens package.json files with it too. */
+int iso__rt_open_module(const char* real) {
   struct open_how how = {
       .flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
@@ -153,7 +154,7 @@ static void read_work_cb(uv_work_t* w) {
               real, r->root);
     return;
   }
-  int fd = open_module(real);
+  int fd = iso__rt_open_module(real);
   if (fd < 0) {
     int e = errno;
     struct stat st;

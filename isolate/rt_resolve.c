@@ -1,9 +1,11 @@
 /* rt_resolve.c: module specifiers to URLs.
  *
- * Specifiers resolve like Deno's: "./", "../", "/" and "file://" against
- * the importer's URL; anything else (a bare specifier) is an error naming
- * the specifier and its importer, except the built-in modules
- * ("isopool:fs", embedded by bootstrap/). A resolved path is normalised
+ * Paths resolve like Deno's: "./", "../", "/" and "file://" against the
+ * importer's URL; "isopool:" names a built-in module (embedded by
+ * bootstrap/); another URL scheme ("https:", "data:") is refused; a bare
+ * specifier ("pkg", "@scope/pkg/x", "node:fs") or a "#" one goes to
+ * rt_pkg.c, which resolves it as Node's ESM resolver does (node_modules,
+ * package.json "exports", "imports", "main"). A resolved path is normalised
  * lexically and must stay under the module root and be valid UTF-8; the
  * file it names is checked again when it is read (rt_read.c), since a
  * symlink can still lead elsewhere.
@@ -85,6 +87,17 @@ static void percent_decode(char* s) {
   *w = '\0';
 }
 
+/* The length of s's URL scheme with its ":" ("https:" -> 6), or 0. */
+static int url_scheme(const char* s) {
+  int i = 0;
+  while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+         (i > 0 && ((s[i] >= '0' && s[i] <= '9') || s[i] == '+' ||
+                    s[i] == '-' || s[i] == '.'))) {
+    i++;
+  }
+  return i >= 2 && s[i] == ':' ? i + 1 : 0;
+}
+
 /* The embedded source of built-in module `url` ("isopool:fs"), or NULL. */
 const iso_builtin_module* iso__rt_builtin_of(const char* url) {
   for (size_t i = 0; i < iso_builtin_modules_count; i++) {
@@ -151,12 +164,18 @@ int iso__rt_resolve(iso_rt* rt,
       snprintf(joined, n, "%.*s/%s", (int)(is_file ? dirlen : strlen(base)),
                base, specifier);
     }
-  } else {
+  } else if (url_scheme(specifier) > 0 && !starts_with(specifier, "node:")) {
     snprintf(err, errlen,
-             "Relative import path \"%s\" not prefixed with / or ./ or ../ "
-             "from \"%s\" (bare specifiers are not supported)",
-             specifier, referrer);
+             "Unsupported URL scheme \"%.*s\" in \"%.300s\" imported from "
+             "\"%.300s\" (modules are files: file://, or paths)",
+             url_scheme(specifier), specifier, specifier, referrer);
     return ISO_ENOENT;
+  } else {
+    /* a bare specifier or "#internal": a package's (rt_pkg.c) */
+    int rc = iso__rt_pkg_resolve(rt, specifier, referrer, &joined, err, errlen);
+    if (rc != 0) {
+      return rc;
+    }
   }
   if (joined == NULL) {
     snprintf(err, errlen, "out of memory");

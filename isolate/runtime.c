@@ -5,8 +5,8 @@
  * JavaScript, errors), rt_timers.c, rt_realm.c (realms), rt_eval.c
  * (evaluations, dynamic imports, and each realm's part of the tick),
  * rt_ops.c (the op bus), the module loader (rt_load.c, rt_resolve.c,
- * rt_modules.c, rt_read.c), run.c (the run command); rt_private.h holds
- * what they share.
+ * rt_pkg.c, rt_modules.c, rt_read.c), run.c (the run command);
+ * rt_private.h holds what they share.
  *
  * DESIGN: one thread owns an iso_rt and drives it from its libuv loop.
  * Anything that changes what JavaScript can observe (a timer fired, a file
@@ -227,6 +227,7 @@ void iso_rt_free(iso_rt* rt) {
   v8s_isolate_free(rt->iso);
   rt->iso = NULL;
   iso__rt_ops_close(rt);
+  iso__rt_pkg_cache_free(rt);
   uv_close((uv_handle_t*)&rt->timer, handle_closed_cb);
   uv_close((uv_handle_t*)&rt->idle, handle_closed_cb);
   uv_close((uv_handle_t*)&rt->op_flush, handle_closed_cb);

@@ -1,6 +1,7 @@
 /* test_run.c: `isopool run` end to end, on the fixture modules in
  * fixtures/run (the module root: the command runs with it as its current
- * directory), checking stdout, stderr and the exit status. */
+ * directory; fixtures/pkg for packages), checking stdout, stderr and the
+ * exit status. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -201,6 +202,41 @@ static void t_kv_path(void) {
   rmdir(dir);
 }
 
+/* packages: a module importing from fixtures/pkg's node_modules (exports,
+ * a scoped package, a pattern, "imports", main, nested node_modules),
+ * with that fixture as the current directory and so the module root */
+static void t_packages(void) {
+  const char* argv[] = {ISOPOOL, "run", "main.js", NULL};
+  proc_result r;
+  CHECK(proc_run(ISO_FIXTURES "/pkg", argv, 60, &r) == 0);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out,
+            "[\"exp-string\",\"scoped-x\",\"special-x\",\"util\","
+            "\"legacy-main-entry\",[\"outer\",\"dep-inner\"]]\n");
+  CHECK_STR(r.err, "");
+  proc_result_free(&r);
+}
+
+/* --root confines the node_modules walk: with inner/ as the root, the
+ * packages of the fixture above it are not found, and the error says
+ * where it looked */
+static void t_packages_above_root_not_found(void) {
+  const char* argv[] = {ISOPOOL, "run",           "--root",
+                        "inner", "inner/main.js", NULL};
+  proc_result r;
+  CHECK(proc_run(ISO_FIXTURES "/pkg", argv, 60, &r) == 0);
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err,
+                 "Cannot find package \"exp-string\" imported from "
+                 "\"file://" ISO_FIXTURES
+                 "/pkg/inner/main.js\" "
+                 "(looked in " ISO_FIXTURES
+                 "/pkg/inner/node_modules; "
+                 "packages are looked up within the module root \"" ISO_FIXTURES
+                 "/pkg/inner\")");
+  proc_result_free(&r);
+}
+
 static const iso_test cases[] = {
     {"hello_world", t_hello_world},
     {"default_called_with_args", t_default_called_with_args},
@@ -217,6 +253,8 @@ static const iso_test cases[] = {
     {"v8_flags", t_v8_flags},
     {"usage", t_usage},
     {"kv_path", t_kv_path},
+    {"packages", t_packages},
+    {"packages_above_root_not_found", t_packages_above_root_not_found},
     {NULL, NULL},
 };
 

@@ -147,6 +147,53 @@ static void t_eval_and_call_forms(void) {
   svc_stop(&s);
 }
 
+/* Packages (issue 12): a call job whose module imports a package from the
+ * module root's node_modules (an "exports" map with conditions), an eval
+ * importing one itself, and the resolver's refusals as that job's error
+ * (a Node built-in, by name; a package that is not there, with where it
+ * looked); both in the pool processes the service starts by default and
+ * with --processes 0. */
+static void packages_on(const char* const* extra) {
+  svc s;
+  if (svc_start(&s, extra, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_buf keep;
+  expect_value(&s, call_job("uses_pkg.js", NULL, "[\"pool\"]", &keep),
+               "[\"hello pool\",\"svc-pkg 1\"]");
+  iso_buf_close(&keep);
+  expect_value(&s, call_job("uses_pkg.js", NULL, "[\"again\"]", &keep),
+               "[\"hello again\",\"svc-pkg 1\"]");
+  iso_buf_close(&keep);
+  expect_value(&s,
+               eval_src("import { greet } from 'svc-pkg/greet';\n"
+                        "export default greet('eval');"),
+               "\"hello eval\"");
+  iso_result r;
+  call(&s, eval_src("import fs from 'node:fs';\nexport default 1;"), 10000, &r);
+  CHECK(r.status == ISO_STATUS_REJECTED || r.status == ISO_STATUS_ERROR);
+  CHECK_CONTAINS(r.message, "Cannot import \"node:fs\"");
+  CHECK_CONTAINS(r.message, "Node.js built-in");
+  iso_result_close(&r);
+  call(&s, eval_src("import x from 'not-installed';\nexport default x;"), 10000,
+       &r);
+  CHECK(r.status == ISO_STATUS_REJECTED || r.status == ISO_STATUS_ERROR);
+  CHECK_CONTAINS(r.message, "Cannot find package \"not-installed\"");
+  CHECK_CONTAINS(r.message, "/node_modules");
+  iso_result_close(&r);
+  expect_value(&s, call_job("uses_pkg.js", NULL, "[\"still\"]", &keep),
+               "[\"hello still\",\"svc-pkg 1\"]");
+  iso_buf_close(&keep);
+  svc_stop(&s);
+}
+
+static void t_packages(void) {
+  packages_on(NULL);
+  const char* in_front[] = {"--processes", "0", NULL};
+  packages_on(in_front);
+}
+
 /* docs/protocol.md: an eval's value is its default export, called with
  * `args` when it is a function, and awaited. */
 static void t_eval_with_args(void) {
@@ -711,6 +758,7 @@ static const iso_test cases[] = {
     {"many_concurrent_jobs", t_many_concurrent_jobs},
     {"tls_and_second_listener", t_tls_and_second_listener},
     {"eval_and_call_forms", t_eval_and_call_forms},
+    {"packages", t_packages},
     {"eval_with_args", t_eval_with_args},
     {"call_keeps_globals", t_call_keeps_globals},
     {"batch_mixed_outcomes", t_batch_mixed_outcomes},
