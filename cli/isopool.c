@@ -54,10 +54,12 @@ static const char kUsage[] =
     "                     this process (default: one per 2 workers)\n"
     "  --spare-processes S  pool processes kept started to take a dead\n"
     "                     one's place (default 1)\n"
-    "  --process-max-mb M a pool process's memory bound (RLIMIT_DATA; it\n"
-    "                     takes about 190 MB before any heap, then its\n"
-    "                     threads' heaps; exceeding it ends that process\n"
-    "                     only; default: none)\n"
+    "  --process-max-mb M a pool process's memory bound in MiB (RLIMIT_DATA;\n"
+    "                     exceeding it ends that process only; default:\n"
+    "                     none). It must hold the process's threads'\n"
+    "                     stacks (8 MiB each, usually) and, per worker\n"
+    "                     thread, --heap-mb and 80 more: a smaller value\n"
+    "                     is refused with the least it takes\n"
     "  --max-inflight-per-worker N  jobs at once per worker (default 64)\n"
     "  --max-queue N      jobs waiting for a worker before `busy` (4096)\n"
     "  --modules DIR      module root for jobs (default: current dir)\n"
@@ -654,6 +656,21 @@ static int cmd_serve(int argc, char** argv) {
   po.allow_read = pf.read;
   po.allow_write = pf.write;
   po.allow_env = pf.env;
+  /* a bound its pool processes cannot start or fill their heaps under
+   * would have them abort and restart forever */
+  int proc_threads = iso_pool_process_threads(&po);
+  size_t min_mb = iso_pool_process_min_mb(proc_threads, po.heap_mb);
+  if (proc_threads > 0 && po.process_max_mb > 0 && po.process_max_mb < min_mb) {
+    fprintf(stderr,
+            "isopool: --process-max-mb %zu is too small: a pool process of "
+            "%d worker thread%s with --heap-mb %zu needs at least %zu (its "
+            "threads' stacks, then per worker thread its heap limit and %d "
+            "MiB more: docs/architecture.md, \"Sizing --process-max-mb\")\n",
+            po.process_max_mb, proc_threads, proc_threads == 1 ? "" : "s",
+            po.heap_mb > 0 ? po.heap_mb : (size_t)512, min_mb,
+            ISO_POOL_PROCESS_WORKER_MB);
+    return EXIT_USAGE;
+  }
   /* signals are taken by sigwait below, not by whichever thread */
   sigset_t set;
   sigemptyset(&set);

@@ -94,6 +94,28 @@ typedef struct iso_pool_opts {
                             /proc/self/exe */
 } iso_pool_opts;
 
+/* iso_pool_process_threads: how many worker threads the largest of the
+ * pool processes opts ask for runs (a spare's, a replacement's: --workers
+ * over --processes, rounded up, after the defaults iso_pool_new applies);
+ * 0 when the workers run in this process (--processes 0). Thread: any. */
+int iso_pool_process_threads(const iso_pool_opts* opts);
+
+/* iso_pool_process_min_mb: the least data bound (--process-max-mb, in
+ * MiB) a pool process of `threads` worker threads, each with a heap limit
+ * of heap_mb (0: the default, 512), runs under: what it takes before any
+ * job, which is mostly its threads' stacks (RLIMIT_DATA counts a thread's
+ * whole stack: V8's platform threads, its watchdog and its worker
+ * threads), then per worker thread its heap limit and what V8 commits
+ * beside the heap's objects. Below it a
+ * process aborts at its start or once its heaps fill, again after every
+ * restart; iso_pool_new refuses such a bound (ISO_EINVAL), and isopool
+ * serve's option parser says so first. docs/architecture.md ("Sizing
+ * --process-max-mb") has the measurements. Thread: any. */
+size_t iso_pool_process_min_mb(int threads, size_t heap_mb);
+/* What iso_pool_process_min_mb counts per worker thread beside its heap
+ * limit, in MiB. */
+#define ISO_POOL_PROCESS_WORKER_MB 80
+
 /* iso_pool_new: constructor; starts the workers, the watchdog and the
  * listeners. V8 must be initialised (iso_rt_init_process). Returns 0, or
  * an ISO_E* code with `err` saying what failed (a URL that cannot be

@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -543,6 +544,44 @@ static void set_defaults(iso_pool_opts* o) {
   }
 }
 
+int iso_pool_process_threads(const iso_pool_opts* opts) {
+  iso_pool_opts o = *opts;
+  set_defaults(&o);
+  return o.processes > 0 ? (o.workers + o.processes - 1) / o.processes : 0;
+}
+
+/* What a pool process's data bound must hold (iso_pool_process_min_mb).
+ * Its threads besides its main thread and its worker threads: V8's
+ * platform (3) and the group's watchdog (its links are socketpairs: no
+ * NNG thread); each has a stack of glibc's default size (RLIMIT_STACK's
+ * soft limit, 2 MiB when that is unlimited), and RLIMIT_DATA counts a
+ * stack whole, touched or not (the main thread's grows: not counted).
+ * Measured with 8 MiB stacks (VmData of an idle process): 45, 56 and
+ * 79 MB with 1, 2 and 4 worker threads, of which 5, 6 and 8 stacks are
+ * all but 5 MB, and each worker thread 2.5 MB more.
+ * PROC_BASE_MB is that rest with room. ISO_POOL_PROCESS_WORKER_MB is
+ * what a worker commits beside its heap limit, which counts live objects
+ * after a full collection: V8's semi-space they are copied into, garbage
+ * not yet collected, the worker's own 2.5 MB; 56 MB above a 64 MB limit
+ * at the worst measured (docs/architecture.md). */
+#define PROC_OTHER_THREADS 4
+#define PROC_BASE_MB 16
+
+static size_t thread_stack_mb(void) {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_STACK, &r) != 0 || r.rlim_cur == RLIM_INFINITY) {
+    return 2;
+  }
+  return (size_t)((r.rlim_cur + ((1u << 20) - 1)) >> 20);
+}
+
+size_t iso_pool_process_min_mb(int threads, size_t heap_mb) {
+  size_t t = threads > 0 ? (size_t)threads : 1;
+  size_t stacks = (PROC_OTHER_THREADS + t) * thread_stack_mb();
+  return stacks + PROC_BASE_MB +
+         t * ((heap_mb > 0 ? heap_mb : 512) + ISO_POOL_PROCESS_WORKER_MB);
+}
+
 /* The worker side: its one group of worker threads, and the control
  * link to its watchdog (the front listens, the group dials). */
 static int group_start(iso_pool* pool, char* err, size_t errlen) {
@@ -598,6 +637,17 @@ int iso_pool_new(const iso_pool_opts* opts,
   pool->opts = *opts;
   iso_pool_opts* o = &pool->opts;
   set_defaults(o);
+  size_t min_mb =
+      iso_pool_process_min_mb(iso_pool_process_threads(o), o->heap_mb);
+  if (o->processes > 0 && o->process_max_mb > 0 && o->process_max_mb < min_mb) {
+    int rc = fail(err, errlen, ISO_EINVAL,
+                  "a data bound of %zu MiB per pool process is below the %zu "
+                  "its %d worker thread(s) with heap limits of %zu MiB need",
+                  o->process_max_mb, min_mb, iso_pool_process_threads(o),
+                  o->heap_mb);
+    free(pool);
+    return rc;
+  }
   pool->logger = pool__logger_of(o->log_level, o->log_format);
   pool->started_ns = pool__now();
   pool->stop_grace_ms = -1;

@@ -25,9 +25,12 @@
 #include "iso_client.h"
 #include "iso_err.h"
 #include "iso_proto.h"
+#include "proc.h"
 #include "service.h"
 #include "tap.h"
 #include "tracker.h"
+
+#define ISOPOOL ISO_BIN_DIR "/isopool"
 
 enum { MAXKIDS = 32 };
 
@@ -365,11 +368,41 @@ static void t_segfault(void) {
       NULL);
 }
 
-/* A bomb past --process-max-mb (RLIMIT_DATA) with a heap limit above it
- * (a pool process takes about 190 MB of its data bound before any job:
- * the bound must leave room for the heaps beyond that): the heap's
- * growth fails, V8's fatal out-of-memory aborts the process, and only its
- * jobs are lost. */
+/* The least --process-max-mb `isopool serve` takes with `flags`, as its
+ * refusal of 1 MiB names it ("needs at least N"); 0 when it did not
+ * refuse so. The figure depends on the machine (its CPUs, the stack
+ * size), so the cases ask the binary rather than repeat its arithmetic. */
+static long min_process_mb(const char* const* flags, char* err, size_t cap) {
+  const char* argv[32] = {ISOPOOL,    "serve",
+                          "--admin",  "none",
+                          "--listen", "ipc:///tmp/isopool-contain-refused.ipc"};
+  int n = 6;
+  for (int i = 0; flags[i] != NULL && n < 28; i++) {
+    argv[n++] = flags[i];
+  }
+  argv[n++] = "--process-max-mb";
+  argv[n++] = "1";
+  argv[n] = NULL;
+  proc_result r;
+  long least = 0;
+  if (proc_run(NULL, argv, 30, &r) == 0) {
+    const char* at = strstr(r.err, "needs at least ");
+    if (r.status == 2 && at != NULL) {
+      least = strtol(at + strlen("needs at least "), NULL, 10);
+    }
+    snprintf(err, cap, "%s", r.err);
+    proc_result_free(&r);
+  }
+  return least;
+}
+
+/* A bomb past --process-max-mb (RLIMIT_DATA), set at the least the
+ * option takes for one worker thread with --heap-mb 64: a WebAssembly
+ * memory (the ArrayBuffer allocator's cap does not hold it; the heap
+ * limit counts it only at the next full collection) grows until the
+ * bound refuses it, which it does gracefully; then a large array's
+ * allocation fails, V8's fatal out-of-memory aborts the process, and
+ * only its jobs are lost. */
 static void t_memory_bomb(void) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   /* the daemon is this tree's too: its pool processes get no RLIMIT_DATA
@@ -377,16 +410,119 @@ static void t_memory_bomb(void) {
   fprintf(stderr, "    not under a sanitizer: no data bound there\n");
   return;
 #endif
-  const char* more[] = {"--heap-mb", "256", "--process-max-mb", "300", NULL};
+  const char* sizing[] = {"--workers", "2",  "--processes", "2",
+                          "--heap-mb", "64", NULL};
+  char err[1024] = "";
+  long least = min_process_mb(sizing, err, sizeof err);
+  CHECK(least > 64);
+  if (least <= 64) {
+    fprintf(stderr, "    %s\n", err);
+    return;
+  }
+  char bound[32];
+  snprintf(bound, sizeof bound, "%ld", least);
+  fprintf(stderr, "    --process-max-mb %s\n", bound);
+  const char* more[] = {"--heap-mb", "64", "--process-max-mb", bound, NULL};
   crash_case(
       "await new Promise((r) => setTimeout(r, 100));"
-      "const keep = [];"
-      "try { for (;;) keep.push(new Uint8Array(8 << 20).fill(1)); }"
-      "catch (e) {}"
-      "const more = []; for (;;) more.push({ a: [1, 2, 3], b: 'x' + "
-      "more.length });"
+      "const m = new WebAssembly.Memory({ initial: 0, maximum: 65536 });"
+      "try { for (;;) m.grow(16); } catch (e) {}"
+      "try { for (;;) m.grow(1); } catch (e) {}"
+      "const big = []; for (;;) big.push(new Array(1 << 22).fill(1.5));"
       "export default 'unreachable';",
       more);
+}
+
+/* --process-max-mb below what a pool process needs (its threads' stacks,
+ * then per worker thread its heap limit and ISO_POOL_PROCESS_WORKER_MB)
+ * is refused on the command line, naming the least it takes (--heap-mb 64
+ * --process-max-mb 160 had every pool process abort 1.5 s after its
+ * start, again and again). With that least, the processes run jobs that
+ * fill their heaps to near the limit, on both workers of a process at
+ * once, among a stream of calls, and none dies. */
+static void t_process_max_mb_floor(void) {
+  const char* sizing[] = {"--workers", "2", "--heap-mb", "64", NULL};
+  char err[1024] = "";
+  long least = min_process_mb(sizing, err, sizeof err);
+  fprintf(stderr, "    %s", err);
+  CHECK_CONTAINS(err, "a pool process of 2 worker threads with --heap-mb 64");
+  CHECK(least > 2 * 64);
+  char bound[32];
+  const char* argv[] = {ISOPOOL,
+                        "serve",
+                        "--admin",
+                        "none",
+                        "--listen",
+                        "ipc:///tmp/isopool-x.ipc",
+                        "--workers",
+                        "2",
+                        "--heap-mb",
+                        "64",
+                        "--process-max-mb",
+                        bound,
+                        NULL};
+  const long refused[] = {160, least - 1};
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(bound, sizeof bound, "%ld", refused[i]);
+    proc_result r;
+    CHECK_EQ(proc_run(NULL, argv, 30, &r), 0);
+    CHECK_EQ(r.status, 2);
+    char want[160];
+    snprintf(want, sizeof want, "--process-max-mb %ld is too small",
+             refused[i]);
+    CHECK_CONTAINS(r.err, want);
+    snprintf(want, sizeof want, "needs at least %ld ", least);
+    CHECK_CONTAINS(r.err, want);
+    proc_result_free(&r);
+  }
+  snprintf(bound, sizeof bound, "%ld", least);
+  const char* flags[] = {"--workers",        "2",   "--heap-mb", "64",
+                         "--process-max-mb", bound, NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK_EQ(wait_children(s.pid, 2, 10000), 2); /* the process, a spare */
+  int before[MAXKIDS];
+  int nbefore = children(s.pid, before, MAXKIDS);
+  enum { ROUNDS = 3, FILLS = 2, CALLS = 30, PER = FILLS + CALLS };
+  tracker t;
+  tracker_init(&t, ROUNDS * PER);
+  iso_buf keep;
+  for (int round = 0; round < ROUNDS; round++) {
+    for (int i = 0; i < FILLS; i++) { /* 50 MB of live strings each */
+      iso_job fill = eval_src(
+          "const a = [];"
+          "for (let i = 0; i < 50000; i++) a.push('x'.repeat(990) + i);"
+          "export default a.length;");
+      fill.timeout_ms = 20000;
+      tracker_submit_ok(&t, s.c, round * PER + i, fill, 30000);
+    }
+    for (int i = 0; i < CALLS; i++) {
+      tracker_submit_ok(&t, s.c, round * PER + FILLS + i,
+                        call_job("double.js", NULL, "[21]", &keep), 30000);
+      iso_buf_close(&keep);
+    }
+    CHECK(tracker_wait(&t, (round + 1) * PER, 60000));
+  }
+  tracker_check_once(&t);
+  for (int i = 0; i < ROUNDS * PER; i++) {
+    CHECK_EQ(t.r[i].status, ISO_STATUS_FULFILLED);
+  }
+  tracker_free(&t);
+  CHECK(!log_has(&s, "died"));
+  int after[MAXKIDS];
+  int nafter = children(s.pid, after, MAXKIDS);
+  CHECK_EQ(nafter, nbefore);
+  for (int i = 0; i < nbefore && i < nafter; i++) {
+    int same = 0;
+    for (int k = 0; k < nafter; k++) {
+      same |= after[k] == before[i];
+    }
+    CHECK(same);
+  }
+  svc_stop(&s);
 }
 
 /* JavaScript a stop cannot reach (op_test_block holds its thread in C):
@@ -632,6 +768,7 @@ static const iso_test cases[] = {
     {"kv_survives", t_kv_survives},
     {"backoff", t_backoff},
     {"environment", t_environment},
+    {"process_max_mb_floor", t_process_max_mb_floor},
     {NULL, NULL},
 };
 
