@@ -161,6 +161,18 @@ static void uncount(iso_pool* pool, int state) {
   }
 }
 
+/* SIGKILLs pid through the supervisor, unless the shutdown has taken it
+ * away (pool__procs_stop: it kills and reaps them all itself). Under
+ * procs_lock, so that it never runs into pool__super_free: a link's
+ * thread may find a process gone while the shutdown ends them. */
+static void super_kill(iso_pool* pool, int pid) {
+  pthread_mutex_lock(&pool->procs_lock);
+  if (pool->super != NULL) {
+    pool__super_kill(pool->super, pid, SIGKILL);
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+}
+
 /* Kills p for why; gone: its links went (it is most likely dead
  * already, and the kill makes sure: its exit, not the front, says how it
  * ended). */
@@ -173,7 +185,7 @@ static void kill_proc(pool_proc* p, int gone, const char* why) {
     int pid = st != POOL_P_DEAD && !gone ? atomic_load(&p->pid) : 0;
     pthread_mutex_unlock(&pool->procs_lock);
     if (pid > 0) {
-      pool__super_kill(pool->super, pid, SIGKILL);
+      super_kill(pool, pid);
     }
     return;
   }
@@ -198,7 +210,7 @@ static void kill_proc(pool_proc* p, int gone, const char* why) {
     promote(pool); /* at once, not at its exit */
   }
   if (pid > 0) { /* else its spawner kills it as the pid comes back */
-    pool__super_kill(pool->super, pid, SIGKILL);
+    super_kill(pool, pid);
   }
 }
 
@@ -526,7 +538,7 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
   pool__log(pool, "debug", "pool process %u.%u: pid %d, %d worker(s)", p->num,
             p->gen, pid, p->nworkers);
   if (killed) {
-    pool__super_kill(pool->super, pid, SIGKILL);
+    super_kill(pool, pid);
   } else {
     try_ready(p);
   }
@@ -828,7 +840,7 @@ void pool__procs_stop(iso_pool* pool) {
                 "pool process %u.%u (pid %d): a worker's JavaScript would not "
                 "stop; killed",
                 ps[i]->num, ps[i]->gen, pid);
-      pool__super_kill(pool->super, pid, SIGKILL);
+      super_kill(pool, pid);
     }
     /* every worker that started said STOPPED, its last record (its jobs
      * given back), or none started (a spare still starting, which would
@@ -859,8 +871,13 @@ void pool__procs_stop(iso_pool* pool) {
     struct timespec ts = {0, 5 * 1000000L};
     nanosleep(&ts, NULL);
   }
-  pool__super_free(pool->super); /* kills and reaps what is left */
+  /* a kill from a link's thread finds no supervisor from here on
+   * (super_kill); this one kills and reaps what is left */
+  pthread_mutex_lock(&pool->procs_lock);
+  pool_super* s = pool->super;
   pool->super = NULL;
+  pthread_mutex_unlock(&pool->procs_lock);
+  pool__super_free(s);
 }
 
 void pool__procs_free(iso_pool* pool) {
