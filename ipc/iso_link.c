@@ -262,7 +262,9 @@ int iso_link_send(iso_link* l, const void* bytes, size_t n) {
     uint8_t pre[ISO_LINK_FRAME_LEN + 64];
     size_t pre_len = ISO_LINK_FRAME_LEN + l->head_len;
     put_len(pre, l->head_len + n);
-    memcpy(pre + ISO_LINK_FRAME_LEN, l->head, l->head_len);
+    if (l->head_len > 0) {
+      memcpy(pre + ISO_LINK_FRAME_LEN, l->head, l->head_len);
+    }
     size_t sent = 0;
     if (queued == 0) { /* nothing ahead: straight to the socket */
       struct iovec iov[2] = {{pre, pre_len}, {(void*)bytes, n}};

@@ -77,12 +77,13 @@ typedef struct iso_pool_opts {
   const char* tls_key;
   int quiet; /* 1: no start-up line on stderr */
   /* Pool processes (issue 11; docs/architecture.md, "The front's pool
-   * processes"): 0: the worker threads run in this process over inproc://
-   * links (the embedding and debugging mode); < 0: one process per
-   * POOL_THREADS_PER_PROCESS workers; P > 0: they run in P sandboxed
-   * `isopool pool-process` children of this process, `workers` split
+   * processes"): 0: the worker threads run in this process over
+   * socketpair links within it (the embedding and debugging mode); < 0: one
+   * process per POOL_THREADS_PER_PROCESS workers; P > 0: they run in P
+   * sandboxed `isopool pool-process` children of this process, `workers` split
    * workers / P threads each (the first workers % P get one more), over
-   * ipc:// links, with spare_processes more started and kept ready
+   * socketpair links they inherit, with spare_processes more started and kept
+   * ready
    * (< 0: POOL_SPARE_PROCESSES_DEFAULT) to take a dead one's place.
    * The owner must block SIGCHLD in every thread before iso_pool_new
    * (pool/super.h: the supervisor takes it). */

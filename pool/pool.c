@@ -583,7 +583,8 @@ size_t iso_pool_process_min_mb(int threads, size_t heap_mb) {
 }
 
 /* The worker side: its one group of worker threads, and the control
- * link to its watchdog (the front listens, the group dials). */
+ * link to its watchdog (a socketpair: the front keeps one end, the group
+ * gets the other). */
 static int group_start(iso_pool* pool, char* err, size_t errlen) {
   int peer;
   int rc = pool__ctl_open(pool, &peer, err, errlen);

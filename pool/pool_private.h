@@ -235,8 +235,8 @@ int pool__procs_start(iso_pool* pool, char* err, size_t errlen);
 /* pool__procs_stop: the shutdown's end of them: every worker of every
  * process was sent STOP (pool.c); closes their control links (a process
  * exits by itself once its front's end goes), waits for them to exit
- * within a bound, kills what is left, reaps all (the supervisor's end)
- * and removes the link directory. Thread: the controlling thread, after
+ * within a bound, kills what is left and reaps all (the supervisor's
+ * end). Thread: the controlling thread, after
  * the watchdog stopped. */
 void pool__procs_stop(iso_pool* pool);
 /* pool__procs_free: frees the table's processes and their workers (after

@@ -2,10 +2,10 @@
  * threads (pool_group: those of one pool process, step 4; one group for
  * all of them until then) with its watchdog, reached over its control
  * link (HALT in; WEDGED and ALIVE out: ipc/iso_link.h's records, as
- * bytes; the front listens, the group dials), and each worker thread (a
- * runner), started in a group with what it needs, copied, and the URLs
- * of the two links the front listens on for it (its jobs link and its
- * ops link, ipc/iso_link.h), which it dials; from then on the front
+ * bytes; the front makes the link and gives the group its end), and
+ * each worker thread (a runner), started in a group with what it needs,
+ * copied, and its ends of the two links the front made for it (its jobs
+ * link and its ops link, ipc/iso_link.h); from then on the front
  * reaches it only with the links' records, as bytes. This header is the
  * rest, their life: start, wait for the end, free. Issue 11's step 4
  * makes these the spawn, waitpid and cleanup of a pool process.

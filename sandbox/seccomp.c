@@ -2,21 +2,24 @@
  * happens to the syscalls it does not allow.
  *
  * The list was found empirically (tests/test_sandbox.c runs V8 with its
- * platform threads, libuv's loop and thread pool, NNG on a connected
- * ipc:// pair, Wasm, big allocations and GC under it; `strace -f -c` on
+ * platform threads, libuv's loop and thread pool, the link on an
+ * inherited socketpair end (the pool process's links to the front), NNG
+ * on a connected ipc:// pair, Wasm, big allocations and GC under it;
+ * `strace -f -c` on
  * that suite, run with the filter off, lists what they call), then
  * narrowed by argument where libseccomp can express it. Each syscall has
  * one verdict, a row of kRows:
  *
  *   ALLOW    what V8, glibc, libuv and NNG do after start: memory, threads,
  *            futexes, clocks, reading and writing descriptors already open
- *            (the NNG sockets, epoll, eventfd, timerfd), reading files
+ *            (the link sockets, epoll, eventfd, timerfd), reading files
  *            (the module root: which files is Landlock's business, not
  *            this filter's), signals to the process itself;
  *   EPERM    what a library may try and must see refused, quietly: a new
- *            socket or connection (NNG redialling after the front went
- *            away), fork, raising a limit, changing a file's name, mode or
- *            times, scheduling above others;
+ *            socket or connection (the pool process needs none: its links
+ *            are socketpair ends it inherited), fork, raising a limit,
+ *            changing a file's name, mode or times, scheduling above
+ *            others;
  *   EACCES   opening a file for writing, creating or truncating one (the
  *            filter checks open's flags; Landlock, where the kernel has
  *            it, refuses the same and more by path);
@@ -180,7 +183,7 @@ static const row kRows[] = {
     {.name = "sigaltstack", .verdict = ALLOW},
     {.name = "kill", .verdict = ALLOW, .cmp = {ARG_EQ(0, SELF)}},
     {.name = "tgkill", .verdict = ALLOW, .cmp = {ARG_EQ(0, SELF)}},
-    /* descriptors already open: the NNG sockets, libuv's epoll, eventfds
+    /* descriptors already open: the link sockets, libuv's epoll, eventfds
      * and timerfds, stdout/stderr, a module file being read */
     {.name = "read", .verdict = ALLOW},
     {.name = "write", .verdict = ALLOW},

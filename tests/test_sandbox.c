@@ -10,9 +10,10 @@
  * What must still work under the filter: a real runtime with V8's
  * platform threads (big allocations and GC, Wasm compiled and trapping,
  * timers, static and dynamic imports read on libuv's thread pool, async
- * ops over the runtime's libuv transport, Atomics, promises), and NNG on
- * a connected ipc:// pair. What must not: the rows of kHostile and the
- * refusals of t_refused.
+ * ops over the runtime's libuv transport, Atomics, promises), the link
+ * (ipc/iso_link.h) on an inherited socketpair end, as a pool process
+ * holds its links, and NNG on a connected ipc:// pair. What must not: the rows
+ * of kHostile and the refusals of t_refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -39,6 +41,7 @@
 #include <unistd.h>
 
 #include "iso_err.h"
+#include "iso_link.h"
 #include "iso_sandbox.h"
 #include "rt_harness.h"
 #include "tap.h"
@@ -956,6 +959,94 @@ static void t_memory_limit(void) {
   remove_root();
 }
 
+/* The link on an inherited socketpair end, as a pool process holds its
+ * links to the front: the child wraps its end after iso_sandbox_enter,
+ * seals, then echoes what the case sends (polling its end's fd and
+ * draining it, as a worker's loop does): 1000 small records, then one
+ * larger than the socket's buffer (those sent while the socket is full
+ * leave together); it ends when the case's end goes. */
+static int link_fd = -1;
+static atomic_int link_gone;
+
+static void link_gone_cb(iso_link* l, iso_link_event ev, void* arg) {
+  (void)l;
+  (void)ev;
+  (void)arg;
+  atomic_store(&link_gone, 1);
+}
+
+typedef struct link_echo {
+  iso_link* l;  /* where to echo; NULL: only count */
+  size_t bytes; /* what came */
+  int last;     /* its last byte */
+} link_echo;
+
+static void link_echo_cb(const uint8_t* d, size_t n, void* arg) {
+  link_echo* e = arg;
+  e->bytes += n;
+  e->last = d[n - 1];
+  if (e->l != NULL) {
+    CHECK_EQ(iso_link_send(e->l, d, n), 0); /* no head: the bytes back */
+  }
+}
+
+static void link_body(void* arg) {
+  (void)arg;
+  iso_sandbox_report r = {0};
+  CHECK_EQ(iso_sandbox_enter(NULL, &r), 0);
+  iso_link_opts o = {.fd = link_fd, .event_cb = link_gone_cb};
+  link_echo e = {0};
+  CHECK_EQ(iso_link_new(&o, &e.l, NULL, 0), 0);
+  CHECK_EQ(iso_sandbox_seal(NULL, &r), 0);
+  while (!atomic_load(&link_gone)) {
+    struct pollfd p = {.fd = iso_link_fd(e.l), .events = POLLIN};
+    poll(&p, 1, 100);
+    iso_link_drain(e.l, link_echo_cb, &e);
+  }
+  CHECK_EQ(e.last, 7);
+  iso_link_free(e.l);
+  fprintf(stderr, "link done\n");
+}
+
+static void t_link_socketpair(void) {
+  int fds[2];
+  CHECK_EQ(iso_link_socketpair(fds, NULL, 0), 0);
+  link_fd = fds[1];
+  child c;
+  child_start(link_body, NULL, &c);
+  close(fds[1]);
+  iso_link_opts o = {.fd = fds[0]};
+  iso_link* l = NULL;
+  CHECK_EQ(iso_link_new(&o, &l, NULL, 0), 0);
+  char msg[32];
+  size_t total = 0;
+  for (int i = 0; i < 1000; i++) {
+    int n = snprintf(msg, sizeof msg, "m%d", i);
+    CHECK_EQ(iso_link_send(l, msg, (size_t)n + 1), 0);
+    total += (size_t)n + 1;
+  }
+  size_t big = 4 << 20;
+  total += big;
+  char* data = calloc(1, big);
+  data[big - 1] = 7;
+  CHECK_EQ(iso_link_send(l, data, big), 0);
+  link_echo back = {0};
+  int64_t end = now_ms() + 20000;
+  while (back.bytes < total && now_ms() < end) {
+    struct pollfd p = {.fd = iso_link_fd(l), .events = POLLIN};
+    poll(&p, 1, 100);
+    iso_link_drain(l, link_echo_cb, &back);
+  }
+  CHECK_EQ(back.bytes, total);
+  CHECK_EQ(back.last, 7);
+  iso_link_free(l); /* the child sees us go, and ends */
+  free(data);
+  child_wait(&c);
+  CHECK(exited_ok(&c));
+  CHECK_CONTAINS(c.err, "link done");
+  CHECK(strstr(c.err, "is not allowed") == NULL);
+}
+
 static const iso_test kCases[] = {
     {"report", t_report},
     {"off", t_off},
@@ -965,6 +1056,7 @@ static const iso_test kCases[] = {
     {"landlock_missing_root", t_landlock_missing_root},
     {"runtime", t_runtime, .timeout_s = 120},
     {"nng_ipc", t_nng_ipc},
+    {"link_socketpair", t_link_socketpair},
     {"memory_limit", t_memory_limit},
     {NULL, NULL},
 };
