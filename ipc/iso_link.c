@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -40,6 +41,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "iso_err.h"
@@ -52,6 +54,9 @@
 #define READ_BUDGET (1u << 20)
 /* The outbox's most kept between bursts. */
 #define OUT_KEEP (1u << 20)
+/* How long iso_link_free waits for a peer to take what the outbox
+ * holds. */
+#define LINGER_MS 100
 /* Events a hub takes per epoll_wait. */
 #define HUB_BATCH 64
 
@@ -649,9 +654,27 @@ void iso_link_free(iso_link* l) {
     hub_detach(l);
   }
   atomic_store(&l->gone, 1); /* no event from here on */
+  /* what waits still leaves while the peer reads it, for a while: a
+   * worker's last records (STATE stopped) as its process ends */
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   pthread_mutex_lock(&l->lock);
-  if (l->out_len > l->out_off && !atomic_load(&l->dead)) {
-    flush_locked(l); /* what the socket takes at once still leaves */
+  for (;;) {
+    flush_locked(l);
+    if (l->out_len == l->out_off || atomic_load(&l->dead)) {
+      break;
+    }
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    int64_t ms = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 +
+                 (t.tv_nsec - t0.tv_nsec) / 1000000;
+    if (ms >= LINGER_MS) {
+      break; /* the rest is dropped */
+    }
+    pthread_mutex_unlock(&l->lock);
+    struct pollfd p = {.fd = l->fd, .events = POLLOUT};
+    poll(&p, 1, (int)(LINGER_MS - ms));
+    pthread_mutex_lock(&l->lock);
   }
   pthread_mutex_unlock(&l->lock);
   /* the peer reads what was written, then the end: even if a copy of

@@ -41,8 +41,9 @@
  *     iso_link_hub_fd() and calls iso_link_hub_run(), which reads and
  *     writes for the ends that are ready and runs their msg_cb there.
  * Nothing is buffered but the outbox and the reading end's buffer of the
- * message under way; closing is a close (iso_link_free): no handshake,
- * no thread of the link's own.
+ * message under way; closing is a close (iso_link_free, after a bounded
+ * wait for the outbox to leave): no handshake, no thread of the link's
+ * own.
  */
 #ifndef ISO_LINK_H
 #define ISO_LINK_H
@@ -151,10 +152,11 @@ int iso_link_drain(iso_link* link, iso_link_msg_cb cb, void* arg);
 
 /* iso_link_free: destructor. Detaches the end from its hub (waiting for
  * a callback of this link that the hub's thread runs now, unless this is
- * that thread), writes what of the outbox the socket takes at once (the
- * rest is dropped), shuts the socket down and closes it: the peer reads
- * what was written, then PEER_GONE. No callback of the link runs after
- * it returns. Accepts NULL. Thread: not a callback of this link. */
+ * that thread), writes what the outbox holds while the peer takes it (at
+ * most 100 ms; the rest is dropped; no wait once the connection failed),
+ * shuts the socket down and closes it: the peer reads what was written,
+ * then PEER_GONE. No callback of the link runs after it returns. Accepts
+ * NULL. Thread: not a callback of this link. */
 void iso_link_free(iso_link* link);
 
 /* iso_link_hub_new: constructor: an empty hub (an epoll set). Returns 0
