@@ -748,14 +748,7 @@ int iso_pool_new(const iso_pool_opts* opts,
 void pool__worker_lost(iso_pool* pool, pool_worker* w, const char* why) {
   assert(pool__on_watchdog(pool));
   if (w->proc != NULL) { /* its process goes, and its jobs with it */
-    if (why != NULL) {
-      pool__proc_kill(w->proc, "%s", why);
-    } else {
-      pool__proc_kill(w->proc,
-                      "worker %d was lost: its JavaScript ran on %d ms "
-                      "after it was stopped at its deadline",
-                      w->id, POOL_LOST_GRACE_MS);
-    }
+    pool__proc_kill(w->proc, "%s", why);
     return;
   }
   pool__mutex_lock(&pool->lock);
@@ -773,27 +766,11 @@ void pool__worker_lost(iso_pool* pool, pool_worker* w, const char* why) {
   }
   pool__mutex_unlock(&pool->lock);
   char msg[400];
-  if (why != NULL) {
-    snprintf(msg, sizeof(msg), "%s; a new worker took its place", why);
-  } else {
-    snprintf(msg, sizeof(msg),
-             "worker %d was lost: JavaScript on it ran on %d ms after it was "
-             "stopped at its deadline; a new worker took its place",
-             w->id, POOL_LOST_GRACE_MS);
-  }
+  snprintf(msg, sizeof(msg), "%s; a new worker took its place", why);
   size_t n = pool__answer_unanswered(pool, w, ISO_CODE_WORKER_LOST, msg);
-  if (why != NULL) {
-    pool__log(pool, "error",
-              "worker %d lost: it sent what no worker sends; %zu job(s) "
-              "answered worker_lost; starting a new worker",
-              w->id, n);
-  } else {
-    pool__log(pool, "error",
-              "worker %d lost: its JavaScript ran on %d ms after it was "
-              "stopped; %zu job(s) answered worker_lost; starting a new "
-              "worker",
-              w->id, POOL_LOST_GRACE_MS, n);
-  }
+  pool__log(pool, "error",
+            "%s; %zu job(s) answered worker_lost; starting a new worker", why,
+            n);
   char err[256];
   pool__mutex_lock(&pool->resize_lock);
   int rc = worker_add(pool, err, sizeof(err));

@@ -482,13 +482,17 @@ extern const pool_runner_impl* pool__runners;
  * under way), ISO_ECLOSED (stopping) or a start's error, with err.
  * Thread: not a worker's (it takes resize_lock). */
 int pool__resize(iso_pool* pool, int n, char* err, size_t errlen);
-/* pool__worker_lost: w's group said it is WEDGED (JavaScript its
- * watchdog stopped ran on for POOL_LOST_GRACE_MS), or the group has been
- * silent while a job on w is past its deadline and the grace, or w sent
- * what no worker sends (`why`, from pool__worker_bad; NULL for the
- * others): routing passes it by, its jobs are answered worker_lost with a
- * message that says why, it is asked to stop when (if ever) its thread
- * comes back, and a new worker takes its place. Thread: the watchdog. */
+/* pool__worker_lost: the watchdog gives up on w, for `why`: w's group
+ * said it is WEDGED (JavaScript its watchdog stopped ran on for
+ * POOL_LOST_GRACE_MS: "its JavaScript ran on 1000 ms after it was
+ * stopped at its deadline"), or the group stopped answering (no ALIVE
+ * for POOL_SILENT_MS) while a job on w is past its deadline and the
+ * grace, or w sent what no worker sends (pool__worker_bad's text).
+ * Routing passes it by, its jobs are answered worker_lost with a message
+ * that says why, it is asked to stop when (if ever) its thread comes
+ * back, and a new worker takes its place; on a pool process, the process
+ * is killed instead, its exit answers the jobs and a spare takes its
+ * place. Thread: the watchdog. */
 void pool__worker_lost(iso_pool* pool, pool_worker* w, const char* why);
 /* pool__worker_bad: w sent what no worker sends (why: what, for the log
  * and its jobs' answers): from now on the front reads nothing from it,

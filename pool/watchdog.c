@@ -63,6 +63,45 @@ static int overdue_job(pool_worker* w, uint64_t now) {
   return 0;
 }
 
+/* Why w is lost, for its jobs' answers and the log (pool__worker_lost):
+ * it sent what no worker sends (bad), its group said WEDGED, or else its
+ * group (its pool process, or the front's group of worker threads) went
+ * silent with a job overdue. */
+static void lost_why(iso_pool* pool,
+                     pool_worker* w,
+                     int bad,
+                     int wedged,
+                     uint64_t now,
+                     char* out,
+                     size_t cap) {
+  if (bad) {
+    snprintf(out, cap, "%s", w->bad_why);
+  } else if (wedged) {
+    snprintf(out, cap,
+             "worker %d was lost: its JavaScript ran on %d ms after it was "
+             "stopped at its deadline",
+             w->id, POOL_LOST_GRACE_MS);
+  } else {
+    uint64_t alive = w->proc != NULL ? atomic_load(&w->proc->alive_ns)
+                                     : atomic_load(&pool->group_alive_ns);
+    const char* group = w->proc != NULL ? "pool process" : "group of threads";
+    if (alive == 0) { /* distrust() */
+      snprintf(out, cap,
+               "worker %d was lost: its %s sent what none sends (the log "
+               "says what) and is not heard from, and a job on it was over "
+               "%d ms past its deadline",
+               w->id, group, POOL_LOST_GRACE_MS);
+    } else {
+      snprintf(out, cap,
+               "worker %d was lost: its %s stopped answering (its watchdog "
+               "said nothing for %llu ms) while a job on it was over %d ms "
+               "past its deadline",
+               w->id, group, (unsigned long long)((now - alive) / 1000000),
+               POOL_LOST_GRACE_MS);
+    }
+  }
+}
+
 static void* watchdog_main(void* arg) {
   iso_pool* pool = arg;
   unsigned rounds = 0;
@@ -97,7 +136,7 @@ static void* watchdog_main(void* arg) {
      * shutdown frees them after this thread ended, so the pointers stay
      * good for the round */
     pool_worker* lost[POOL_MAX_WORKERS];
-    int bad[POOL_MAX_WORKERS];
+    int bad[POOL_MAX_WORKERS], wedged[POOL_MAX_WORKERS];
     int nlost = 0;
     pool__mutex_lock(&pool->lock);
     for (int i = 0; i < pool->nworkers; i++) {
@@ -108,15 +147,17 @@ static void* watchdog_main(void* arg) {
       uint64_t alive = w->proc != NULL ? atomic_load(&w->proc->alive_ns)
                                        : atomic_load(&pool->group_alive_ns);
       int silent = slow_round && now - alive > POOL_SILENT_MS * 1000000ull;
-      if (bad[nlost] || atomic_exchange(&w->wedged, 0) ||
-          (silent && overdue_job(w, now))) {
+      wedged[nlost] = atomic_exchange(&w->wedged, 0);
+      if (bad[nlost] || wedged[nlost] || (silent && overdue_job(w, now))) {
         lost[nlost++] = w;
       }
     }
     pool__mutex_unlock(&pool->lock);
     for (int i = 0; i < nlost; i++) {
       /* bad_why was written before bad was set */
-      pool__worker_lost(pool, lost[i], bad[i] ? lost[i]->bad_why : NULL);
+      char why[320];
+      lost_why(pool, lost[i], bad[i], wedged[i], now, why, sizeof why);
+      pool__worker_lost(pool, lost[i], why);
     }
     /* queued jobs past their deadline */
     pool_job* expired = NULL;

@@ -178,6 +178,13 @@ static void t_silent_group_loses_late_worker(void) {
   pool__runner_rt_unlock(r);
   CHECK_EQ(res.status, ISO_STATUS_ERROR);
   CHECK_EQ(res.code, ISO_CODE_WORKER_LOST);
+  /* what happened, not the WEDGED rule's "ran on ... after it was
+   * stopped": its JavaScript was never stopped */
+  CHECK_CONTAINS(res.message,
+                 "worker 0 was lost: its group of threads stopped answering "
+                 "(its watchdog said nothing for ");
+  CHECK_CONTAINS(res.message, "ms past its deadline; a new worker took");
+  CHECK(strstr(res.message, "ran on") == NULL);
   iso_result_close(&res);
   /* by the silence rule: not before POOL_SILENT_MS without an ALIVE */
   CHECK(took >= POOL_SILENT_MS - 2 * POOL_ALIVE_MS);
@@ -188,7 +195,9 @@ static void t_silent_group_loses_late_worker(void) {
   check_alive(&f);
   CHECK(!atomic_load(&f.pool->group_distrusted));
   char* log = fixture_stop(&f);
-  CHECK(log != NULL && strstr(log, "worker 0 lost") != NULL);
+  CHECK(log != NULL && strstr(log,
+                              "worker 0 was lost: its group of threads stopped "
+                              "answering") != NULL);
   free(log);
 }
 
@@ -262,7 +271,10 @@ static void t_wedged_over_the_link(void) {
   CHECK_EQ(alive_ns(&f), 0);
   expect_two(&f, 1);
   char* log = fixture_stop(&f);
-  CHECK(log != NULL && strstr(log, "worker 0 lost") != NULL &&
+  CHECK(log != NULL &&
+        strstr(log,
+               "worker 0 was lost: its JavaScript ran on 1000 ms after "
+               "it was stopped at its deadline") != NULL &&
         strstr(log, "WEDGED names worker 99, which is not one of its own") !=
             NULL);
   free(log);

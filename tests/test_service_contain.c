@@ -12,6 +12,7 @@
  * through a tracker (tracker.h): every id sent gets exactly one reply.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -556,6 +557,70 @@ static void t_wedged_process_killed(void) {
   svc_stop(&s);
 }
 
+/* A pool process that stops answering (SIGSTOP: its watchdog says ALIVE
+ * no more, and its jobs run no further) with a job past its deadline and
+ * the grace is killed by the front after POOL_SILENT_MS (3 s) of
+ * silence; the job is answered worker_lost saying what happened (its
+ * process stopped answering), not that JavaScript "ran on after it was
+ * stopped", which it never was; the other process's job times out as
+ * usual and the spare takes the place. */
+static void t_silent_process_killed(void) {
+  const char* flags[] = {"--workers", "2", "--processes", "2", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  iso_result r;
+  iso_buf keep;
+  call(&s, call_job("double.js", NULL, "[1]", &keep), 10000, &r);
+  iso_buf_close(&keep);
+  int victim = process_of(s.pid, r.stats.worker);
+  iso_result_close(&r);
+  CHECK(victim > 0);
+  if (victim <= 0) {
+    svc_stop(&s);
+    return;
+  }
+  kill(victim, SIGSTOP);
+  int64_t t0 = now_ms();
+  enum { N = 4 };
+  tracker t;
+  tracker_init(&t, N);
+  for (int i = 0; i < N; i++) { /* both workers get some */
+    iso_job j = call_job("sleep.js", NULL, "[5000, 1]", &keep);
+    j.timeout_ms = 300;
+    tracker_submit_ok(&t, s.c, i, j, 20000);
+    iso_buf_close(&keep);
+  }
+  CHECK(tracker_wait(&t, N, 20000));
+  tracker_check_once(&t);
+  int lost = 0;
+  for (int i = 0; i < N; i++) {
+    if (t.r[i].code == ISO_CODE_WORKER_LOST) {
+      lost++;
+      CHECK_CONTAINS(t.r[i].message,
+                     "killed by signal 9 (the front killed it: worker ");
+      CHECK_CONTAINS(t.r[i].message,
+                     "was lost: its pool process stopped answering (its "
+                     "watchdog said nothing for ");
+      CHECK(strstr(t.r[i].message, "ran on") == NULL);
+      CHECK(t.r[i].done_ms - t0 >= 2500); /* by the silence rule */
+      fprintf(stderr, "    %s\n", t.r[i].message);
+    } else {
+      CHECK_EQ(t.r[i].code, ISO_CODE_TIMEOUT);
+    }
+  }
+  CHECK(lost > 0);
+  CHECK(lost < N);
+  CHECK(kill(victim, 0) != 0 || errno == EPERM);
+  tracker_free(&t);
+  expect_value(&s, call_job("double.js", NULL, "[4]", &keep), "8");
+  iso_buf_close(&keep);
+  svc_stop(&s);
+}
+
 /* kv lives in the front: a value set before its pool process is killed
  * is read after, by a job on another process. */
 static void t_kv_survives(void) {
@@ -578,7 +643,9 @@ static void t_kv_survives(void) {
   if (victim > 0) {
     kill(victim, SIGKILL);
   }
-  sleep_ms(100);
+  /* the front has heard of the death (under load that can take longer
+   * than any fixed sleep): no job goes to the dead process's worker */
+  CHECK(wait_log(&s, "died", 5000));
   for (int i = 0; i < 4; i++) {
     expect_value(&s,
                  eval_src("import * as kv from 'isopool:kv';"
@@ -765,6 +832,7 @@ static const iso_test cases[] = {
     {"segfault", t_segfault},
     {"memory_bomb", t_memory_bomb},
     {"wedged_process_killed", t_wedged_process_killed},
+    {"silent_process_killed", t_silent_process_killed},
     {"kv_survives", t_kv_survives},
     {"backoff", t_backoff},
     {"environment", t_environment},
