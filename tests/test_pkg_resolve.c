@@ -390,6 +390,43 @@ static void t_link_outside_root(void) {
   CHECK(system(cmd) == 0);
 }
 
+/* more packages than the runtime's package.json cache holds (256): the
+ * least recently used are dropped and read again when needed (twice per
+ * import: when the graph loads and when V8 links it), and every import
+ * still resolves; under ASan, that nothing freed is used */
+static void t_cache_bounded(void) {
+  enum { N = 300 };
+  const char* root = pkg_root();
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd), "mkdir -p '%s/many/node_modules'", root);
+  CHECK(system(cmd) == 0);
+  size_t cap = (size_t)N * 64 + 64;
+  char* src = malloc(cap);
+  CHECK(src != NULL);
+  size_t o = 0;
+  for (int i = 0; i < N; i++) {
+    char name[64], text[128];
+    snprintf(name, sizeof(name), "many/node_modules/p%d/package.json", i);
+    snprintf(text, sizeof(text), "{\"name\": \"p%d\", \"exports\": \"./i.js\"}",
+             i);
+    rt_write(name, "%s", text);
+    snprintf(name, sizeof(name), "many/node_modules/p%d/i.js", i);
+    rt_write(name, "export default %d;\n", i);
+    o += (size_t)snprintf(src + o, cap - o, "import p%d from 'p%d';\n", i, i);
+  }
+  snprintf(src + o, cap - o, "export default p0 + p150 + p299;\n");
+  rt_write("many/main.js", "%s", src);
+  free(src);
+  rt_result r;
+  rt_run("many/main.js", &r);
+  if (r.status != 0) {
+    fprintf(stderr, "  %s\n", r.error);
+  }
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "449");
+  rt_result_free(&r);
+}
+
 static const iso_test cases[] = {
     {"exports_string", t_exports_string},
     {"exports_subpaths", t_exports_subpaths},
@@ -408,6 +445,7 @@ static const iso_test cases[] = {
     {"schemes_and_dynamic", t_schemes_and_dynamic},
     {"links", t_links},
     {"link_outside_root", t_link_outside_root},
+    {"cache_bounded", t_cache_bounded},
     {NULL, NULL},
 };
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -192,6 +193,47 @@ static void t_packages(void) {
   packages_on(NULL);
   const char* in_front[] = {"--processes", "0", NULL};
   packages_on(in_front);
+}
+
+static void write_file(const char* dir, const char* name, const char* text) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  FILE* f = fopen(path, "w");
+  CHECK(f != NULL);
+  if (f != NULL) {
+    fputs(text, f);
+    fclose(f);
+  }
+}
+
+/* A worker keeps the package.json files it read (isolate/rt_pkg.c's cache)
+ * but reads one again once it changed: on one worker, an eval importing a
+ * package, then the package's "exports" edited, then a new eval (a fresh
+ * realm on the same runtime) gets the new entry. */
+static void t_packages_json_edited(void) {
+  char root[] = "/tmp/isopool-pkg-XXXXXX";
+  CHECK(mkdtemp(root) != NULL);
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof(dir), "%s/node_modules", root);
+  CHECK(mkdir(dir, 0755) == 0);
+  snprintf(dir, sizeof(dir), "%s/node_modules/ver", root);
+  CHECK(mkdir(dir, 0755) == 0);
+  write_file(dir, "package.json", "{\"exports\": \"./v1.js\"}");
+  write_file(dir, "v1.js", "export default 'v1';");
+  write_file(dir, "v2.js", "export default 'v2';");
+  const char* extra[] = {"--modules", root, "--workers", "1", NULL};
+  svc s;
+  if (svc_start(&s, extra, 0) == 0) {
+    const char* src = "import v from 'ver'; export default v;";
+    expect_value(&s, eval_src(src), "\"v1\"");
+    expect_value(&s, eval_src(src), "\"v1\"");
+    write_file(dir, "package.json", "{\"exports\": {\".\": \"./v2.js\"}}");
+    expect_value(&s, eval_src(src), "\"v2\"");
+  }
+  svc_stop(&s);
+  char cmd[PATH_MAX + 16];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+  CHECK(system(cmd) == 0);
 }
 
 /* docs/protocol.md: an eval's value is its default export, called with
@@ -759,6 +801,7 @@ static const iso_test cases[] = {
     {"tls_and_second_listener", t_tls_and_second_listener},
     {"eval_and_call_forms", t_eval_and_call_forms},
     {"packages", t_packages},
+    {"packages_json_edited", t_packages_json_edited},
     {"eval_with_args", t_eval_with_args},
     {"call_keeps_globals", t_call_keeps_globals},
     {"batch_mixed_outcomes", t_batch_mixed_outcomes},
