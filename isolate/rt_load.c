@@ -109,6 +109,35 @@ static void load_visit(rt_load* load,
                        const char* importer,
                        const char* specifier);
 
+/* m's request i resolved (*url, the caller frees): once per record, kept
+ * in m->urls for the next load that visits it and for V8's link step
+ * (iso__rt_host_resolve). A failure is not kept: the next try resolves
+ * again. */
+static int resolve_request(iso_realm* realm,
+                           rt_mod* m,
+                           size_t i,
+                           char** url,
+                           char* err,
+                           size_t errlen) {
+  if (m->urls != NULL && m->urls[i] != NULL) {
+    *url = strdup(m->urls[i]);
+    if (*url == NULL) {
+      snprintf(err, errlen, "out of memory");
+      return ISO_ENOMEM;
+    }
+    return 0;
+  }
+  int rc =
+      iso__rt_resolve(realm->rt, m->req.specifier[i], m->url, url, err, errlen);
+  if (rc == 0 && m->urls == NULL) {
+    m->urls = calloc(m->req.n, sizeof(*m->urls));
+  }
+  if (rc == 0 && m->urls != NULL) {
+    m->urls[i] = strdup(*url); /* NULL: resolved again next time */
+  }
+  return rc;
+}
+
 /* Visits the static imports of a compiled record. */
 static void visit_children(rt_load* load, rt_mod* m) {
   iso_realm* realm = load->realm;
@@ -116,8 +145,7 @@ static void visit_children(rt_load* load, rt_mod* m) {
     char err[1024];
     char* url = NULL;
     int is_json = 0;
-    int rc = iso__rt_resolve(realm->rt, m->req.specifier[i], m->url, &url, err,
-                             sizeof(err));
+    int rc = resolve_request(realm, m, i, &url, err, sizeof(err));
     if (rc == 0) {
       rc = iso__rt_json_type(m->req.type[i], url, &is_json, err, sizeof(err));
     }
@@ -306,8 +334,21 @@ v8s_ref iso__rt_host_resolve(void* realm_p,
     return 0;
   }
   char* url = NULL;
-  if (iso__rt_resolve(realm->rt, specifier, from->url, &url, err, errlen) !=
-      0) {
+  /* the URL the load resolved this specifier to, when it is there (the
+   * type does not change where a specifier leads) */
+  for (size_t i = 0; from->urls != NULL && i < from->req.n; i++) {
+    if (from->urls[i] != NULL &&
+        strcmp(from->req.specifier[i], specifier) == 0) {
+      url = strdup(from->urls[i]);
+      if (url == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return 0;
+      }
+      break;
+    }
+  }
+  if (url == NULL && iso__rt_resolve(realm->rt, specifier, from->url, &url, err,
+                                     errlen) != 0) {
     return 0;
   }
   rt_mod* m = iso__rt_mod_find(realm, url);

@@ -72,13 +72,25 @@ rt_mod* iso__rt_mod_by_ref(iso_realm* realm, v8s_ref ref) {
  * when the map already holds ISO_MOD_MAX records: callers that can say so
  * check iso__rt_map_full first). A record that failed to load is tried again
  * (the file may exist now). */
+/* Closes a record's requests and their resolved URLs. */
+static void requests_close(rt_mod* m) {
+  if (m->urls != NULL) {
+    for (size_t i = 0; i < m->req.n; i++) {
+      free(m->urls[i]);
+    }
+    free(m->urls);
+    m->urls = NULL;
+  }
+  v8s_requests_close(&m->req);
+}
+
 rt_mod* iso__rt_mod_get(iso_realm* realm, const char* url, int is_json) {
   rt_mod* m = iso__rt_mod_find(realm, url);
   if (m != NULL) {
     if (m->state == MOD_FAILED && m->read == NULL && m->ref == 0) {
       m->state = MOD_LOADING;
       iso_js_error_close(&m->err);
-      v8s_requests_close(&m->req);
+      requests_close(m);
     }
     return m;
   }
@@ -140,7 +152,7 @@ static void mod_free(iso_realm* realm, rt_mod* m) {
   }
   free_waiters(m->waiters);
   v8s_ref_free(realm->rt->iso, m->ref);
-  v8s_requests_close(&m->req);
+  requests_close(m);
   iso_js_error_close(&m->err);
   free(m->url);
   free(m->path);
@@ -206,7 +218,7 @@ int iso__rt_mod_set_source(iso_realm* realm,
     iso__rt_error_set(&m->err, ISO_ETOOBIG, ISO_JS_UNCAUGHT, "RangeError",
                       "Module \"%s\" has %zu static imports (at most %d)",
                       m->url, m->req.n, MAX_MODULE_IMPORTS);
-    v8s_requests_close(&m->req);
+    requests_close(m);
     rc = ISO_ETOOBIG;
   } else if (rc == 0) {
     m->state = MOD_COMPILED;

@@ -49,6 +49,9 @@ struct rt_mod {
   int evaluated; /* its evaluation promise fulfilled once */
   v8s_ref ref;
   v8s_requests req;
+  char** urls;      /* req's specifiers resolved (NULL: not yet): a package's
+                       resolution reads package.json files, so it is done once
+                       per record and V8's link step reuses it */
   iso_js_error err; /* MOD_FAILED: why (read error) */
   rt_waiter* waiters;
   rt_read* read; /* in flight */
