@@ -643,18 +643,6 @@ static int bad_segments(const char* s, size_t n, int from) {
   return 0;
 }
 
-/* 1 iff s starts with a URL scheme ("https:", "data:"). */
-static int has_scheme(const char* s, size_t n) {
-  size_t i = 0;
-  while (i < n &&
-         ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-          (i > 0 && ((s[i] >= '0' && s[i] <= '9') || s[i] == '+' ||
-                     s[i] == '-' || s[i] == '.')))) {
-    i++;
-  }
-  return i >= 1 && i < n && s[i] == ':';
-}
-
 /* t with every "*" replaced by pm (or t itself when pm is NULL). */
 static char* replace_stars(const char* t, size_t tn, const char* pm) {
   size_t stars = 0;
@@ -726,7 +714,7 @@ static int target_resolve(pctx* c,
     }
     if (!(tn >= 2 && t[0] == '.' && t[1] == '/')) {
       if (!at->is_imports || (tn >= 3 && memcmp(t, "../", 3) == 0) ||
-          (tn >= 1 && t[0] == '/') || has_scheme(t, tn)) {
+          (tn >= 1 && t[0] == '/') || iso__rt_url_scheme(t, tn) > 0) {
         return invalid_target(c, at, t, tn);
       }
       /* "imports" may map to a package */

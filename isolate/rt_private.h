@@ -328,6 +328,8 @@ int iso__rt_json_type(const char* type,
                       char* err,
                       size_t errlen);
 const iso_builtin_module* iso__rt_builtin_of(const char* url);
+/* the length of [s, s+n)'s URL scheme with its ':' ("https:": 6), or 0 */
+int iso__rt_url_scheme(const char* s, size_t n);
 
 /* rt_pkg.c */
 /* a bare or "#" specifier to an absolute path (*path, the caller frees) */

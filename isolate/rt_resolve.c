@@ -87,15 +87,15 @@ static void percent_decode(char* s) {
   *w = '\0';
 }
 
-/* The length of s's URL scheme with its ":" ("https:" -> 6), or 0. */
-static int url_scheme(const char* s) {
-  int i = 0;
-  while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-         (i > 0 && ((s[i] >= '0' && s[i] <= '9') || s[i] == '+' ||
-                    s[i] == '-' || s[i] == '.'))) {
+int iso__rt_url_scheme(const char* s, size_t n) {
+  size_t i = 0;
+  while (i < n &&
+         ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+          (i > 0 && ((s[i] >= '0' && s[i] <= '9') || s[i] == '+' ||
+                     s[i] == '-' || s[i] == '.')))) {
     i++;
   }
-  return i >= 2 && s[i] == ':' ? i + 1 : 0;
+  return i >= 2 && i < n && s[i] == ':' ? (int)i + 1 : 0;
 }
 
 /* The embedded source of built-in module `url` ("isopool:fs"), or NULL. */
@@ -164,11 +164,13 @@ int iso__rt_resolve(iso_rt* rt,
       snprintf(joined, n, "%.*s/%s", (int)(is_file ? dirlen : strlen(base)),
                base, specifier);
     }
-  } else if (url_scheme(specifier) > 0 && !starts_with(specifier, "node:")) {
+  } else if (iso__rt_url_scheme(specifier, strlen(specifier)) > 0 &&
+             !starts_with(specifier, "node:")) {
     snprintf(err, errlen,
              "Unsupported URL scheme \"%.*s\" in \"%.300s\" imported from "
              "\"%.300s\" (modules are files: file://, or paths)",
-             url_scheme(specifier), specifier, specifier, referrer);
+             iso__rt_url_scheme(specifier, strlen(specifier)), specifier,
+             specifier, referrer);
     return ISO_ENOENT;
   } else {
     /* a bare specifier or "#internal": a package's (rt_pkg.c) */
