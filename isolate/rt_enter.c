@@ -324,18 +324,38 @@ void iso__rt_realm_fail(iso_realm* realm, iso_js_error* err) {
  * (a scavenge, a step of incremental marking), but the watchdog cannot
  * tell them apart: a stop that was not for the task's deadline (the
  * worker's halt, when the service or the worker stops, stops whatever
- * runs) may land in any of them, and says nothing about the task. */
+ * runs) may land in any of them, and says nothing about the task; nor
+ * does one for a collection that outlasted the deadline (a loaded
+ * machine, a sanitizer, a small --background-ms). Only JavaScript that
+ * ran past the task's deadline and took the stop condemns the isolate. */
 void iso__rt_host_task_enter(void* data) {
   iso_rt* rt = data;
   rt->task_deadline_ns = background_deadline(rt);
   iso__rt_enter_until(rt, rt->task_deadline_ns);
 }
 
+/* Whether JavaScript took the stop the watchdog made during a V8 task:
+ * a stop no JavaScript ran into (the task's own work was a collection, or
+ * its JavaScript had returned) is still pending, and stops the first
+ * JavaScript entered: here a script of one number, in the runtime's
+ * global context. Called with the stop not yet cancelled. */
+static int stop_taken(iso_rt* rt) {
+  static const char kProbe[] = "0";
+  if (rt->global == NULL) {
+    return 1; /* being freed: as before, the stop counts */
+  }
+  v8s_exc exc = {0};
+  int rc = v8s_execute_static(rt->iso, rt->global->ctx, "isopool:stop-probe",
+                              kProbe, sizeof kProbe - 1, NULL, &exc);
+  v8s_exc_close(&exc);
+  return rc != ISO_ETERMINATED;
+}
+
 void iso__rt_host_task_leave(void* data) {
   iso_rt* rt = data;
   uint64_t deadline = rt->task_deadline_ns;
   int overran = atomic_load(&rt->terminate_requested) != 0 && deadline != 0 &&
-                uv_hrtime() >= deadline;
+                uv_hrtime() >= deadline && stop_taken(rt);
   iso__rt_leave(rt, NULL, 0, NULL);
   rt->task_deadline_ns = 0;
   if (overran && rt->condemned == NULL) {
