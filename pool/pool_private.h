@@ -220,11 +220,12 @@ struct pool_proc {
   int ctl_peer;
   _Atomic uint64_t alive_ns; /* its last ALIVE, or its spawn; 0: distrusted */
   atomic_int distrusted;
-  atomic_int killed; /* the front SIGKILLed it, for `why` (1), or as its
-                        links went (2) */
-  char why[320];     /* set once, before killed */
-  int retired;       /* a resize stopped all its workers: its exit is no
-                        death (under procs_lock) */
+  atomic_int killed;  /* the front SIGKILLed it, for `why` (1), or as its
+                         links went (2) */
+  char why[320];      /* set once, before killed */
+  uint64_t killed_ns; /* when, set with why */
+  int retired;        /* a resize stopped all its workers: its exit is no
+                         death (under procs_lock) */
 };
 
 /* pool__procs_start: the supervisor and the first

@@ -192,6 +192,7 @@ static void kill_proc(pool_proc* p, int gone, const char* why) {
   int first = st != POOL_P_DEAD && !atomic_load(&p->killed);
   if (first) {
     snprintf(p->why, sizeof p->why, "%s", why);
+    p->killed_ns = pool__now();
     atomic_store(&p->killed, gone ? 2 : 1);
     if (st != POOL_P_DYING) {
       uncount(pool, st);
@@ -203,7 +204,9 @@ static void kill_proc(pool_proc* p, int gone, const char* why) {
   if (!first) {
     return;
   }
-  pool__log(pool, gone ? "info" : "error", "pool process %u.%u (pid %d): %s%s",
+  /* its links going is how the front hears first of most deaths: the
+   * exit's line (exit_cb) says how it ended */
+  pool__log(pool, gone ? "debug" : "error", "pool process %u.%u (pid %d): %s%s",
             p->num, p->gen, pid, gone ? "" : "killed: ", why);
   route_out(p);
   if (st == POOL_P_ACTIVE) {
@@ -569,21 +572,30 @@ static int proc_spawn(iso_pool* pool, int n, char* err, size_t errlen) {
 static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
   iso_pool* pool = arg;
   pool_proc* p = e->data;
-  char msg[800];
-  int n = snprintf(msg, sizeof msg, "the pool process died: ");
-  if (e->signal != 0) {
-    n += snprintf(msg + n, sizeof msg - (size_t)n, "killed by signal %d",
-                  e->signal);
+  /* how it ended: its jobs' answer, "the pool process died: " and this */
+  char how[160];
+  if (e->signal == SIGSYS) {
+    snprintf(how, sizeof how,
+             "killed by signal %d (a sandbox violation: a system call its "
+             "filter forbids)",
+             e->signal);
+  } else if (e->signal != 0) {
+    snprintf(how, sizeof how, "killed by signal %d", e->signal);
   } else {
-    n += snprintf(msg + n, sizeof msg - (size_t)n, "exited with status %d",
-                  e->status);
+    snprintf(how, sizeof how, "exited with status %d", e->status);
   }
+  char msg[800], front[400] = "";
   pthread_mutex_lock(&pool->procs_lock);
   int st = atomic_load(&p->state);
   int retired = p->retired;
   if (atomic_load(&p->killed) == 1) {
-    snprintf(msg + n, sizeof msg - (size_t)n, " (the front killed it: %s)",
+    snprintf(msg, sizeof msg,
+             "the pool process died: %s (the front killed it: %s)", how,
              p->why);
+    snprintf(front, sizeof front, " (the front killed it %.1f s before: %s)",
+             (double)(pool__now() - p->killed_ns) / 1e9, p->why);
+  } else {
+    snprintf(msg, sizeof msg, "the pool process died: %s", how);
   }
   if (st != POOL_P_DYING && !retired) { /* a retired one left its count */
     uncount(pool, st);
@@ -617,20 +629,26 @@ static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
   if (!stop) {
     atomic_fetch_add(&pool->jobs_lost, (long)lost);
   }
+  /* the one line of its end (the supervisor's own is debug) */
+  double secs = (double)e->lived_ns / 1e9;
+  const char* sig = e->signal != 0 ? strsignal(e->signal) : NULL;
   if (retired && lost == 0) {
     pool__log(pool, "info",
-              "pool process %u.%u (pid %d) ended: a resize stopped its "
-              "workers",
-              p->num, p->gen, e->pid);
+              "pool process %u.%u (pid %d) ended after %.1f s: a resize "
+              "stopped its workers (%s)",
+              p->num, p->gen, e->pid, secs, how);
   } else if (stop && lost == 0) {
-    pool__log(pool, "debug", "pool process %u.%u (pid %d) ended: %s", p->num,
-              p->gen, e->pid, msg + strlen("the pool process died: "));
+    pool__log(pool, e->status == 0 ? "debug" : "warn",
+              "pool process %u.%u (pid %d) ended with the service after "
+              "%.1f s: %s%s",
+              p->num, p->gen, e->pid, secs, how, front);
   } else {
     pool__log(pool, stop ? "warn" : "error",
-              "pool process %u.%u (pid %d) %s, after %.1f s; %zu job(s) "
-              "answered %s",
-              p->num, p->gen, e->pid, msg + strlen("the pool process "),
-              (double)e->lived_ns / 1e9, lost, iso_proto_code_name(code));
+              "pool process %u.%u (pid %d) died after %.1f s: %s%s%s%s%s; "
+              "%zu job(s) answered %s",
+              p->num, p->gen, e->pid, secs, how, sig != NULL ? " (" : "",
+              sig != NULL ? sig : "", sig != NULL ? ")" : "", front, lost,
+              iso_proto_code_name(code));
   }
   pthread_mutex_lock(&pool->procs_lock);
   p->exit_done = 1; /* the watchdog may free it now */

@@ -341,23 +341,12 @@ static void report(pool_super* s, super_child* c, int st, int quiet) {
       .lived_ns = pool__now() - c->born,
       .data = c->data,
   };
-  double secs = (double)e.lived_ns / 1e9;
-  if (quiet) {
-    pool__logf(&s->o.log, "debug", "pool process %d stopped", e.pid);
-  } else if (e.signal == SIGSYS) {
-    pool__logf(&s->o.log, "error",
-               "pool process %d killed by SIGSYS after %.1f s: a sandbox "
-               "violation (a system call its filter forbids)",
-               e.pid, secs);
-  } else if (e.signal != 0) {
-    pool__logf(&s->o.log, "warn",
-               "pool process %d killed by signal %d (%s) after %.1f s", e.pid,
-               e.signal, strsignal(e.signal), secs);
-  } else {
-    pool__logf(&s->o.log, e.status == 0 ? "info" : "warn",
-               "pool process %d exited with status %d after %.1f s", e.pid,
-               e.status, secs);
-  }
+  /* debug only: the exit callback's owner says it once, with what it
+   * knows (why it killed it, what was lost: procs.c) */
+  pool__logf(&s->o.log, "debug", "child %d %s %d after %.1f s%s", e.pid,
+             e.signal != 0 ? "killed by signal" : "exited with status",
+             e.signal != 0 ? e.signal : e.status, (double)e.lived_ns / 1e9,
+             quiet ? " (killed at the supervisor's end)" : "");
   s->o.exit_cb(s, &e, s->o.arg);
 }
 

@@ -175,6 +175,23 @@ static void t_processes_sandboxed(void) {
   }
 }
 
+/* How many lines of the daemon's log name pool process pid, by pid: the
+ * front's "(pid N)" and the supervisor's old "process N ". */
+static int log_lines_of(const char* log, int pid) {
+  char a[32], b[32], line[2048];
+  snprintf(a, sizeof a, "(pid %d)", pid);
+  snprintf(b, sizeof b, "process %d ", pid);
+  FILE* f = fopen(log, "r");
+  int n = 0;
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    n += strstr(line, a) != NULL || strstr(line, b) != NULL;
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  return n;
+}
+
 /* kill -9 of a pool process with jobs in flight: each job answered once,
  * worker_lost ("killed by signal 9") only for those on the dead process,
  * the others fulfilled; the spare takes its place at once (a job sent
@@ -263,6 +280,23 @@ static void t_kill9_in_flight(void) {
   /* a new spare: 3 children again */
   CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
   tracker_free(&t);
+  /* its end is one line of the log (at the default level), saying how
+   * it ended and what was lost */
+  CHECK_EQ(log_lines_of(s.log, victim), 1);
+  char died[96];
+  snprintf(died, sizeof died, "(pid %d) died after ", victim);
+  FILE* f = fopen(s.log, "r");
+  char line[2048];
+  int found = 0;
+  while (f != NULL && !found && fgets(line, sizeof line, f) != NULL) {
+    found = strstr(line, died) != NULL &&
+            strstr(line, ": killed by signal 9 (Killed); ") != NULL &&
+            strstr(line, "job(s) answered worker_lost") != NULL;
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  CHECK(found);
   svc_stop(&s);
 }
 
