@@ -35,6 +35,10 @@
 
 enum { MAXKIDS = 32 };
 
+/* pool/super.h's POOL_QUICK_DEATH_MS (the suite does not include the
+ * pool's private headers). */
+#define POOL_QUICK_DEATH_MS_FOR_TEST 10000
+
 /* The daemon's living children (its pool processes): their pids, sorted
  * by nothing. Returns how many. */
 static int children(pid_t pid, int* out, int max) {
@@ -860,6 +864,77 @@ static void t_environment(void) {
   }
 }
 
+/* The delays of the restarts the daemon's log announced ("starting a new
+ * pool process in N ms"), in order, into out; returns how many. */
+static int restart_delays(const svc* s, long* out, int max) {
+  static const char kWhat[] = "starting a new pool process in ";
+  FILE* f = fopen(s->log, "r");
+  char line[2048];
+  int n = 0;
+  while (f != NULL && n < max && fgets(line, sizeof line, f) != NULL) {
+    const char* at = strstr(line, kWhat);
+    if (at != NULL) {
+      out[n++] = strtol(at + strlen(kWhat), NULL, 10);
+    }
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  return n;
+}
+
+/* Kills the daemon's only pool process, then waits until a job is
+ * answered by its replacement: returns when that one is active. */
+static void kill_and_replace(svc* s) {
+  int kids[MAXKIDS];
+  int n = children(s->pid, kids, MAXKIDS);
+  CHECK_EQ(n, 1);
+  if (n == 1) {
+    /* the front has heard of this death (its line names the pid) */
+    char died[64];
+    snprintf(died, sizeof died, "(pid %d) died", kids[0]);
+    kill(kids[0], SIGKILL);
+    CHECK(wait_log(s, died, 5000));
+  }
+  iso_buf keep;
+  iso_job j = call_job("double.js", NULL, "[2]", &keep);
+  j.timeout_ms = 10000;
+  expect_value(s, j, "4");
+  iso_buf_close(&keep);
+}
+
+/* The restart policy in the service (pool__restart_delay_ms alone is a
+ * unit): processes that die young (within POOL_QUICK_DEATH_MS, 10 s, of
+ * going active) are restarted after 100, then 200 ms; one that was
+ * active for longer is restarted at once (0 ms) and the backoff starts
+ * over (the next quick death waits 100 ms again, not 400). The 10 s are
+ * waited for: the threshold is the one the service runs with. */
+static void t_restart_after_long_life(void) {
+  const char* flags[] = {
+      "--workers", "1",           "--processes", "1", "--spare-processes",
+      "0",         "--log-level", "info",        NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  kill_and_replace(&s); /* young: 100 ms */
+  kill_and_replace(&s); /* young again: 200 ms */
+  int64_t t0 = now_ms();
+  sleep_ms(POOL_QUICK_DEATH_MS_FOR_TEST + 300); /* active since before t0 */
+  CHECK(now_ms() - t0 > POOL_QUICK_DEATH_MS_FOR_TEST);
+  kill_and_replace(&s); /* lived long: at once */
+  kill_and_replace(&s); /* young: the backoff starts over */
+  long d[8];
+  int n = restart_delays(&s, d, 8);
+  CHECK_EQ(n, 4);
+  const long want[] = {100, 200, 0, 100};
+  for (int i = 0; i < n && i < 4; i++) {
+    CHECK_EQ(d[i], want[i]);
+  }
+  svc_stop(&s);
+}
+
 static const iso_test cases[] = {
     {"processes_sandboxed", t_processes_sandboxed},
     {"kill9_in_flight", t_kill9_in_flight},
@@ -871,6 +946,7 @@ static const iso_test cases[] = {
     {"backoff", t_backoff},
     {"environment", t_environment},
     {"process_max_mb_floor", t_process_max_mb_floor},
+    {"restart_after_long_life", t_restart_after_long_life},
     {NULL, NULL},
 };
 
