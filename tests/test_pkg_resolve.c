@@ -218,7 +218,15 @@ static void t_imports(void) {
       "export default [a, b, c, d, e];",
       "[\"util\",\"lib-one\",\"exp-string\",\"feat-y\",\"cond-module\"]");
   /* from a module deeper in the package: the same package.json */
-  expect_value("import a from '#util'; export default a;", "\"util\"");
+  pkg_root();
+  rt_write("src/lib/deep.js",
+           "import a from '#util'; import b from '#lib/one';\n"
+           "export default [a, b];");
+  rt_result r;
+  rt_run("src/lib/deep.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "[\"util\",\"lib-one\"]");
+  rt_result_free(&r);
   expect_error(NULL, "import a from '#nope';", ISO_ENOENT,
                PARTS("Package import specifier \"#nope\" is not defined in "
                      "~/package.json",
@@ -230,6 +238,12 @@ static void t_imports(void) {
                      "\"#up\""));
   expect_error(NULL, "import a from '#fs';", ISO_ENOENT,
                PARTS("Cannot import \"fs\"", "Node.js built-in"));
+  /* the search for the package.json stops at a node_modules folder: a
+   * loose module in one does not belong to the app */
+  expect_error("node_modules/loose.js", "import a from '#util';", ISO_ENOENT,
+               PARTS("Package import specifier \"#util\" imported from "
+                     "\"file://~/node_modules/loose.js\" is not defined: no "
+                     "package.json above it"));
 }
 
 /* a package importing its own name resolves through its "exports" (and
