@@ -59,6 +59,7 @@
 #include "pool_proc.h"
 #include "super.h"
 #include "support/proc.h"
+#include "support/procfs.h"
 #include "support/tap.h"
 #include "worker.h"
 
@@ -105,8 +106,6 @@ static uint64_t mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static long status_field(int pid, const char* name);
-
 static void on_exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
   pthread_mutex_lock(&F.m);
   F.exited++;
@@ -146,7 +145,7 @@ static void jobs_msg_cb(const uint8_t* data, size_t len, void* arg) {
   while (rc == 0 && (rc = iso_link_rd_next(&rd, &r, err, sizeof err)) == 1) {
     rc = 0;
     if (r.kind == ISO_LINK_READY) {
-      F.ready_seccomp[w] = (int)status_field(F.pid, "Seccomp");
+      F.ready_seccomp[w] = (int)procfs_status_field(F.pid, "Seccomp");
       F.ready[w] = 1;
       F.ready_rc[w] = (int)r.u.ready.rc;
     } else if (r.kind == ISO_LINK_STATE &&
@@ -434,25 +433,6 @@ static void front_close(void) {
   front_files_close();
 }
 
-/* "Name:\tvalue" of /proc/PID/status, or -1. */
-static long status_field(int pid, const char* name) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", pid);
-  FILE* f = fopen(path, "r");
-  long v = -1;
-  size_t n = strlen(name);
-  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-    if (strncmp(line, name, n) == 0 && line[n] == ':') {
-      v = strtol(line + n + 1, NULL, 10);
-      break;
-    }
-  }
-  if (f != NULL) {
-    fclose(f);
-  }
-  return v;
-}
-
 /* The soft "Max data size" of /proc/PID/limits in bytes, or -1. */
 static long long data_limit(int pid) {
   char path[64], line[256];
@@ -483,8 +463,8 @@ static void t_alive_and_sandboxed(void) {
   pool_proc_args a = args_of();
   front_spawn(&a, NULL, NULL, 0);
   wait_started();
-  CHECK_EQ(status_field(F.pid, "NoNewPrivs"), 1);
-  CHECK_EQ(status_field(F.pid, "Seccomp"), 2);
+  CHECK_EQ(procfs_status_field(F.pid, "NoNewPrivs"), 1);
+  CHECK_EQ(procfs_status_field(F.pid, "Seccomp"), 2);
   CHECK_EQ(data_limit(F.pid), 1024LL << 20);
   /* it keeps saying ALIVE (every POOL_ALIVE_MS) */
   int alive = get(&F.alive);
@@ -801,7 +781,7 @@ static void t_front_killed(void) {
     front_files_close();
     return;
   }
-  CHECK_EQ(status_field(child, "Seccomp"), 2);
+  CHECK_EQ(procfs_status_field(child, "Seccomp"), 2);
   CHECK_EQ(kill(fr, SIGKILL), 0);
   int st = 0;
   CHECK_EQ(waitpid(fr, &st, 0), fr);

@@ -11,7 +11,6 @@
  * the daemon stopped by SIGTERM and exiting 0. Asynchronous jobs go
  * through a tracker (tracker.h): every id sent gets exactly one reply.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -27,6 +26,7 @@
 #include "iso_err.h"
 #include "iso_proto.h"
 #include "proc.h"
+#include "procfs.h"
 #include "service.h"
 #include "tap.h"
 #include "tracker.h"
@@ -38,50 +38,6 @@ enum { MAXKIDS = 32 };
 /* pool/super.h's POOL_QUICK_DEATH_MS (the suite does not include the
  * pool's private headers). */
 #define POOL_QUICK_DEATH_MS_FOR_TEST 10000
-
-/* The daemon's living children (its pool processes): their pids, sorted
- * by nothing. Returns how many. */
-static int children(pid_t pid, int* out, int max) {
-  char dir[64];
-  snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
-  DIR* d = opendir(dir);
-  int n = 0;
-  if (d == NULL) {
-    return 0;
-  }
-  struct dirent* e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.') {
-      continue;
-    }
-    char path[128];
-    snprintf(path, sizeof path, "%s/%.32s/children", dir, e->d_name);
-    FILE* f = fopen(path, "r");
-    if (f == NULL) {
-      continue;
-    }
-    int c;
-    while (n < max && fscanf(f, "%d", &c) == 1) {
-      /* a zombie (killed, not reaped yet) is no pool process any more */
-      char st[64];
-      snprintf(st, sizeof st, "/proc/%d/stat", c);
-      FILE* s = fopen(st, "r");
-      char state = 'Z';
-      if (s != NULL) {
-        if (fscanf(s, "%*d %*s %c", &state) != 1) {
-          state = 'Z';
-        }
-        fclose(s);
-      }
-      if (state != 'Z') {
-        out[n++] = c;
-      }
-    }
-    fclose(f);
-  }
-  closedir(d);
-  return n;
-}
 
 /* Whether pool process cpid runs worker `w` (its command line's
  * --workers list). */
@@ -114,38 +70,6 @@ static int runs_worker(int cpid, int64_t w) {
   return 0;
 }
 
-/* A line of /proc/PID/status ("NoNewPrivs:\t1"), its value, or -1. */
-static long status_field(int pid, const char* name) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", pid);
-  FILE* f = fopen(path, "r");
-  long v = -1;
-  size_t len = strlen(name);
-  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-    if (strncmp(line, name, len) == 0 && line[len] == ':') {
-      v = strtol(line + len + 1, NULL, 10);
-      break;
-    }
-  }
-  if (f != NULL) {
-    fclose(f);
-  }
-  return v;
-}
-
-/* Waits until the daemon has `want` pool processes; returns how many it
- * had at the end. */
-static int wait_children(pid_t pid, int want, int timeout_ms) {
-  int kids[MAXKIDS];
-  int64_t end = now_ms() + (int64_t)(timeout_ms * iso_test_scale());
-  int n = children(pid, kids, MAXKIDS);
-  while (n != want && now_ms() < end) {
-    sleep_ms(20);
-    n = children(pid, kids, MAXKIDS);
-  }
-  return n;
-}
-
 /* 2 processes of 2 workers and a spare: 3 children, each sandboxed
  * (NoNewPrivs 1, Seccomp 2: filter mode), and jobs answered. */
 static void t_processes_sandboxed(void) {
@@ -155,18 +79,18 @@ static void t_processes_sandboxed(void) {
     svc_stop(&s);
     return;
   }
-  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  CHECK_EQ(procfs_wait_children(s.pid, 3, 10000), 3);
   int kids[MAXKIDS];
-  int n = children(s.pid, kids, MAXKIDS);
+  int n = procfs_children(s.pid, kids, MAXKIDS);
   for (int i = 0; i < n; i++) {
     /* a child just exec'd has not sandboxed itself yet (the spare may
      * still be starting): each is sealed before it says READY */
     int64_t end = now_ms() + (int64_t)(5000 * iso_test_scale());
-    while (status_field(kids[i], "Seccomp") != 2 && now_ms() < end) {
+    while (procfs_status_field(kids[i], "Seccomp") != 2 && now_ms() < end) {
       sleep_ms(20);
     }
-    CHECK_EQ(status_field(kids[i], "NoNewPrivs"), 1);
-    CHECK_EQ(status_field(kids[i], "Seccomp"), 2);
+    CHECK_EQ(procfs_status_field(kids[i], "NoNewPrivs"), 1);
+    CHECK_EQ(procfs_status_field(kids[i], "Seccomp"), 2);
   }
   iso_buf keep;
   for (int i = 0; i < 8; i++) {
@@ -208,7 +132,7 @@ static void t_kill9_in_flight(void) {
     svc_stop(&s);
     return;
   }
-  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  CHECK_EQ(procfs_wait_children(s.pid, 3, 10000), 3);
   enum { N = 40, AFTER = 8 };
   tracker t;
   tracker_init(&t, N + AFTER);
@@ -228,7 +152,7 @@ static void t_kill9_in_flight(void) {
   int64_t victim_worker = r.stats.worker;
   iso_result_close(&r);
   int kids[MAXKIDS];
-  int n = children(s.pid, kids, MAXKIDS);
+  int n = procfs_children(s.pid, kids, MAXKIDS);
   int victim = -1;
   for (int i = 0; i < n && victim < 0; i++) {
     if (runs_worker(kids[i], victim_worker)) {
@@ -282,7 +206,7 @@ static void t_kill9_in_flight(void) {
   CHECK(fulfilled > 0);
   CHECK_EQ(lost + fulfilled, N);
   /* a new spare: 3 children again */
-  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  CHECK_EQ(procfs_wait_children(s.pid, 3, 10000), 3);
   tracker_free(&t);
   /* its end is one line of the log (at the default level), saying how
    * it ended and what was lost */
@@ -307,7 +231,7 @@ static void t_kill9_in_flight(void) {
 /* The pool process running worker w, or -1. */
 static int process_of(pid_t pid, int64_t w) {
   int kids[MAXKIDS];
-  int n = children(pid, kids, MAXKIDS);
+  int n = procfs_children(pid, kids, MAXKIDS);
   for (int i = 0; i < n; i++) {
     if (runs_worker(kids[i], w)) {
       return kids[i];
@@ -361,7 +285,7 @@ static void crash_case(const char* source, const char* const* more) {
     svc_stop(&s);
     return;
   }
-  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  CHECK_EQ(procfs_wait_children(s.pid, 3, 10000), 3);
   enum { N = 6 };
   tracker t;
   tracker_init(&t, N + 1);
@@ -394,7 +318,7 @@ static void crash_case(const char* source, const char* const* more) {
   CHECK(lost < N);
   expect_value(&s, call_job("double.js", NULL, "[4]", &keep), "8");
   iso_buf_close(&keep);
-  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  CHECK_EQ(procfs_wait_children(s.pid, 3, 10000), 3);
   tracker_free(&t);
   svc_stop(&s);
 }
@@ -522,9 +446,9 @@ static void t_process_max_mb_floor(void) {
     svc_stop(&s);
     return;
   }
-  CHECK_EQ(wait_children(s.pid, 2, 10000), 2); /* the process, a spare */
+  CHECK_EQ(procfs_wait_children(s.pid, 2, 10000), 2); /* the process, a spare */
   int before[MAXKIDS];
-  int nbefore = children(s.pid, before, MAXKIDS);
+  int nbefore = procfs_children(s.pid, before, MAXKIDS);
   enum { ROUNDS = 3, FILLS = 2, CALLS = 30, PER = FILLS + CALLS };
   tracker t;
   tracker_init(&t, ROUNDS * PER);
@@ -552,7 +476,7 @@ static void t_process_max_mb_floor(void) {
   tracker_free(&t);
   CHECK(!log_has(&s, "died"));
   int after[MAXKIDS];
-  int nafter = children(s.pid, after, MAXKIDS);
+  int nafter = procfs_children(s.pid, after, MAXKIDS);
   CHECK_EQ(nafter, nbefore);
   for (int i = 0; i < nbefore && i < nafter; i++) {
     int same = 0;
@@ -609,7 +533,7 @@ static void t_silent_process_killed(void) {
     svc_stop(&s);
     return;
   }
-  CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+  CHECK_EQ(procfs_wait_children(s.pid, 3, 10000), 3);
   iso_result r;
   iso_buf keep;
   call(&s, call_job("double.js", NULL, "[1]", &keep), 10000, &r);
@@ -725,7 +649,7 @@ static void t_backoff(void) {
   snprintf(moved, sizeof moved, "%s.away", root);
   CHECK_EQ(rename(root, moved), 0);
   int kids[MAXKIDS];
-  if (children(s.pid, kids, MAXKIDS) == 1) {
+  if (procfs_children(s.pid, kids, MAXKIDS) == 1) {
     kill(kids[0], SIGKILL);
   }
   /* 100 + 200 + 400 ms of backoff, and their failed starts */
@@ -757,29 +681,6 @@ static void t_backoff(void) {
   svc_stop(&s);
   unlink(file);
   rmdir(root);
-}
-
-/* The value of variable `name` in /proc/PID/environ (the environment
- * pid was exec'd with) into val, 1; or 0 when it has none. */
-static int environ_get(int pid, const char* name, char* val, size_t cap) {
-  char path[64];
-  static char buf[1 << 16];
-  snprintf(path, sizeof path, "/proc/%d/environ", pid);
-  FILE* f = fopen(path, "r");
-  if (f == NULL) {
-    return 0;
-  }
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  size_t len = strlen(name);
-  for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
-    if (strncmp(buf + i, name, len) == 0 && buf[i + len] == '=') {
-      snprintf(val, cap, "%s", buf + i + len + 1);
-      return 1;
-    }
-  }
-  return 0;
 }
 
 /* A pool process gets none of the front's environment but what the
@@ -817,23 +718,23 @@ static void t_environment(void) {
     }
     char v[256];
     /* the front has them: what follows is the pool processes' doing */
-    CHECK(environ_get(s.pid, "ISO_T_SECRET", v, sizeof v));
-    CHECK(environ_get(s.pid, "ISO_T_GRANTED", v, sizeof v));
-    CHECK_EQ(wait_children(s.pid, 3, 10000), 3);
+    CHECK(procfs_environ_get(s.pid, "ISO_T_SECRET", v, sizeof v));
+    CHECK(procfs_environ_get(s.pid, "ISO_T_GRANTED", v, sizeof v));
+    CHECK_EQ(procfs_wait_children(s.pid, 3, 10000), 3);
     int kids[MAXKIDS];
-    int n = children(s.pid, kids, MAXKIDS);
+    int n = procfs_children(s.pid, kids, MAXKIDS);
     CHECK_EQ(n, 3);
     for (int i = 0; i < n; i++) {
-      CHECK_EQ(environ_get(kids[i], "ISO_T_SECRET", v, sizeof v),
+      CHECK_EQ(procfs_environ_get(kids[i], "ISO_T_SECRET", v, sizeof v),
                rows[k].secret);
-      CHECK_EQ(environ_get(kids[i], "ISO_T_GRANTED", v, sizeof v),
+      CHECK_EQ(procfs_environ_get(kids[i], "ISO_T_GRANTED", v, sizeof v),
                rows[k].granted);
       if (rows[k].granted) {
         CHECK_STR(v, "granted-value");
       }
-      CHECK(environ_get(kids[i], "TZ", v, sizeof v));
+      CHECK(procfs_environ_get(kids[i], "TZ", v, sizeof v));
       CHECK_STR(v, "Asia/Tokyo");
-      CHECK_EQ(environ_get(kids[i], "ISO_T_MISSING", v, sizeof v), 0);
+      CHECK_EQ(procfs_environ_get(kids[i], "ISO_T_MISSING", v, sizeof v), 0);
     }
     /* on both processes (a job per worker, at least: 2 each) */
     for (int i = 0; i < 6; i++) {
@@ -887,7 +788,7 @@ static int restart_delays(const svc* s, long* out, int max) {
  * answered by its replacement: returns when that one is active. */
 static void kill_and_replace(svc* s) {
   int kids[MAXKIDS];
-  int n = children(s->pid, kids, MAXKIDS);
+  int n = procfs_children(s->pid, kids, MAXKIDS);
   CHECK_EQ(n, 1);
   if (n == 1) {
     /* the front has heard of this death (its line names the pid) */

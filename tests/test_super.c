@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "super.h"
+#include "support/procfs.h"
 #include "support/tap.h"
 
 /* ---- the child ---- */
@@ -203,21 +204,6 @@ static void check_no_children(void) {
   CHECK_EQ(errno, ECHILD);
 }
 
-static int threads_of_self(void) {
-  FILE* f = fopen("/proc/self/status", "r");
-  char line[256];
-  int n = -1;
-  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-    if (sscanf(line, "Threads: %d", &n) == 1) {
-      break;
-    }
-  }
-  if (f != NULL) {
-    fclose(f);
-  }
-  return n;
-}
-
 /* ---- cases: spawning and reports ---- */
 
 static void t_exit_reports(void) {
@@ -312,9 +298,9 @@ static void t_exec_fails(void) {
 }
 
 static void t_free_kills_children(void) {
-  int before = threads_of_self();
+  int before = (int)procfs_status_field(0, "Threads");
   pool_super* s = new_super();
-  CHECK_EQ(threads_of_self(), before + 1);
+  CHECK_EQ((int)procfs_status_field(0, "Threads"), before + 1);
   int pids[3];
   for (int i = 0; i < 3; i++) {
     pids[i] = spawn_mode(s, "sleep", NULL, NULL, NULL, 0, NULL);
@@ -332,7 +318,7 @@ static void t_free_kills_children(void) {
     CHECK_EQ(errno, ESRCH);
   }
   check_no_children();
-  CHECK_EQ(threads_of_self(), before);
+  CHECK_EQ((int)procfs_status_field(0, "Threads"), before);
 }
 
 static void t_fds(void) {
