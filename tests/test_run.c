@@ -1,9 +1,11 @@
 /* test_run.c: `isopool run` end to end, on the fixture modules in
  * fixtures/run (the module root: the command runs with it as its current
- * directory; fixtures/pkg for packages), checking stdout, stderr and the
- * exit status. */
+ * directory; fixtures/pkg for packages, and real npm packages installed at
+ * test time when the registry can be reached), checking stdout, stderr and
+ * the exit status. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -237,6 +239,56 @@ static void t_packages_above_root_not_found(void) {
   proc_result_free(&r);
 }
 
+/* Real packages from the npm registry, installed at test time (pinned
+ * versions: preact's "exports" with conditions and a subpath, zod's
+ * import/require split, lodash-es without "exports"), imported as Node
+ * imports them. Skipped, saying so, when npm is missing or the registry
+ * cannot be reached: the fixtures above are the suite's own checks. */
+static void t_npm_packages(void) {
+  char dir[] = "/tmp/isopool-npm-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  const char* install[] = {
+      "/bin/sh", "-c",
+      "echo '{\"private\": true}' > package.json && "
+      "npm install --no-audit --no-fund --ignore-scripts --no-save "
+      "--fetch-retries=1 --fetch-retry-maxtimeout=5000 --fetch-timeout=20000 "
+      "preact@11.2.0 zod@4.6.7 lodash-es@4.18.1",
+      NULL};
+  proc_result r;
+  CHECK(proc_run(dir, install, 60, &r) == 0);
+  if (r.status != 0) {
+    fprintf(stderr, "  skipped: npm install failed (status %d): %.300s\n",
+            r.status, r.err);
+  } else {
+    proc_result_free(&r);
+    char main[128];
+    snprintf(main, sizeof(main), "%s/main.mjs", dir);
+    FILE* f = fopen(main, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+      fputs(
+          "import { h } from 'preact';\n"
+          "import { useState } from 'preact/hooks';\n"
+          "import { z } from 'zod';\n"
+          "import { chunk } from 'lodash-es';\n"
+          "const s = z.object({ n: z.number() });\n"
+          "export default [typeof h, typeof useState, s.parse({ n: 3 }).n,\n"
+          "  chunk([1, 2, 3, 4], 2)];\n",
+          f);
+      fclose(f);
+    }
+    const char* argv[] = {ISOPOOL, "run", "main.mjs", NULL};
+    CHECK(proc_run(dir, argv, 60, &r) == 0);
+    CHECK_EQ(r.status, 0);
+    CHECK_STR(r.out, "[\"function\",\"function\",3,[[1,2],[3,4]]]\n");
+    CHECK_STR(r.err, "");
+  }
+  proc_result_free(&r);
+  char cmd[64];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+}
+
 static const iso_test cases[] = {
     {"hello_world", t_hello_world},
     {"default_called_with_args", t_default_called_with_args},
@@ -255,6 +307,7 @@ static const iso_test cases[] = {
     {"kv_path", t_kv_path},
     {"packages", t_packages},
     {"packages_above_root_not_found", t_packages_above_root_not_found},
+    {"npm_packages", t_npm_packages, .timeout_s = 120},
     {NULL, NULL},
 };
 
