@@ -20,11 +20,13 @@
  *
  * The hub: one epoll set; each event names its link. A link freed on
  * another thread must not be in use by the hub's thread, nor named by an
- * event of the batch the hub is working through: under the hub's lock,
+ * event of the batch the hub is working through: the hub takes a batch
+ * (epoll_wait, not blocking) under its lock, and under that lock
  * iso_link_free removes the link from the set, blanks its events in the
  * batch and waits while the hub runs that link's callbacks (`running`);
  * on the hub's own thread (a callback freeing another link) no wait is
- * needed.
+ * needed. (A batch taken outside the lock could name a link freed before
+ * the batch was in view: TSan found it, test_service_hostile.)
  */
 #include "iso_link.h"
 
@@ -482,14 +484,18 @@ int iso_link_hub_fd(const iso_link_hub* h) {
 }
 
 int iso_link_hub_run(iso_link_hub* h) {
+  /* the batch is taken under the lock (epoll_wait does not block here):
+   * a link detached after it was taken is blanked in it, and one
+   * detached before is not in it */
+  pthread_mutex_lock(&h->lock);
   int n;
   do {
     n = epoll_wait(h->epfd, h->evs, HUB_BATCH, 0);
   } while (n < 0 && errno == EINTR);
   if (n <= 0) {
+    pthread_mutex_unlock(&h->lock);
     return 0;
   }
-  pthread_mutex_lock(&h->lock);
   h->thread = pthread_self();
   h->in_run = 1;
   h->nev = n;
