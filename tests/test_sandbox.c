@@ -765,11 +765,11 @@ static void t_runtime(void) {
   remove_root();
 }
 
-/* NNG on a connected ipc:// pair, as a pool process holds its socket to
- * the front: the child (the pool process) enters the sandbox, dials the
- * case's listener (the front) in a private directory, seals once a first
- * message crossed, then sends messages that the case echoes, a large one
- * last, and closes. */
+/* NNG on a connected ipc:// pair (as a pool process held its socket to
+ * the front before its links were inherited socketpairs; NNG is still in
+ * the binary): the child enters the sandbox, dials the case's listener in
+ * a private directory, seals once a first message crossed, then sends
+ * messages that the case echoes, a large one last, and closes. */
 static char pool_url[128];
 
 static void nng_body(void* arg) {
