@@ -16,6 +16,10 @@
  * - wedged_over_the_link: a WEDGED naming one of the group's workers
  *   makes the front replace it; one naming a worker the front never gave
  *   the group is logged and distrusts the group.
+ * - process_bound_refused: iso_pool_new refuses a pool process data bound
+ *   below iso_pool_process_min_mb (for embedders: isopool serve's option
+ *   parser refuses it first, test_service_contain), before it starts
+ *   anything; the threads per process that least is counted for.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -280,10 +284,41 @@ static void t_wedged_over_the_link(void) {
   free(log);
 }
 
+static void t_process_bound_refused(void) {
+  iso_pool_opts o = {.workers = 5, .processes = 2, .heap_mb = 64};
+  CHECK_EQ(iso_pool_process_threads(&o), 3); /* a spare's: 5 / 2 up */
+  o.processes = -1; /* one per POOL_THREADS_PER_PROCESS: 3 of 2 */
+  CHECK_EQ(iso_pool_process_threads(&o), POOL_THREADS_PER_PROCESS);
+  o.processes = 0; /* in this process: no bound to size */
+  CHECK_EQ(iso_pool_process_threads(&o), 0);
+  /* each worker thread adds its stack, its heap limit and the rest */
+  size_t one = iso_pool_process_min_mb(1, 64);
+  size_t two = iso_pool_process_min_mb(2, 64);
+  CHECK(two - one > 64 + ISO_POOL_PROCESS_WORKER_MB);
+  CHECK(iso_pool_process_min_mb(1, 0) == iso_pool_process_min_mb(1, 512));
+  o.processes = 2;
+  size_t least = iso_pool_process_min_mb(3, 64);
+  const size_t refused[] = {1, 160, least - 1};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    o.process_max_mb = refused[i];
+    iso_pool* pool = NULL;
+    char err[256] = "";
+    CHECK_EQ(iso_pool_new(&o, &pool, err, sizeof err), ISO_EINVAL);
+    CHECK(pool == NULL);
+    char want[128];
+    snprintf(want, sizeof want,
+             "a data bound of %zu MiB per pool process is below the %zu its "
+             "3 worker thread(s)",
+             refused[i], least);
+    CHECK_CONTAINS(err, want);
+  }
+}
+
 static const iso_test cases[] = {
     {"silent_group_loses_late_worker", t_silent_group_loses_late_worker},
     {"garbage_control_message", t_garbage_control_message},
     {"wedged_over_the_link", t_wedged_over_the_link},
+    {"process_bound_refused", t_process_bound_refused},
     {NULL, NULL},
 };
 
