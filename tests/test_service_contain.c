@@ -120,6 +120,8 @@ static int log_lines_of(const char* log, int pid) {
   return n;
 }
 
+static int wait_log(const svc* s, const char* what, int timeout_ms);
+
 /* kill -9 of a pool process with jobs in flight: each job answered once,
  * worker_lost ("killed by signal 9") only for those on the dead process,
  * the others fulfilled; the spare takes its place at once (a job sent
@@ -171,9 +173,12 @@ static void t_kill9_in_flight(void) {
   if (victim > 0) {
     kill(victim, SIGKILL);
   }
-  /* the front hears of it at once (the links' PEER_GONE); jobs sent in
-   * between are answered worker_lost with the others */
-  sleep_ms(100);
+  /* jobs the client sent before the front heard of it (the links'
+   * PEER_GONE, the exit) are answered worker_lost with the others; its
+   * log line says it has */
+  char gone[64];
+  snprintf(gone, sizeof gone, "(pid %d) died", victim);
+  CHECK(wait_log(&s, gone, 5000));
   /* jobs sent now go to the survivor and the spare, started before the
    * kill: none waits for a cold start */
   for (int i = 0; i < AFTER; i++) {
