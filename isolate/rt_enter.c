@@ -304,6 +304,7 @@ void iso__rt_realm_fail(iso_realm* realm, iso_js_error* err) {
   /* stop its timer so a dead realm keeps nothing alive */
   realm->timer_deadline = -1;
   realm->timer_refed = 0;
+  realm->platform_waits = 0;
   if (realm->cbs.error_cb != NULL) {
     /* the callback may free the realm; its caller still holds it, so the
      * release waits for the tick (iso_realm_free sees in_tick) */
@@ -358,6 +359,7 @@ void iso__rt_host_task_leave(void* data) {
                 uv_hrtime() >= deadline && stop_taken(rt);
   iso__rt_leave(rt, NULL, 0, NULL);
   rt->task_deadline_ns = 0;
+  rt->platform_task_ran = 1;
   if (overran && rt->condemned == NULL) {
     /* V8 posts the cleanup again for the callbacks still due: only a new
      * isolate ends it */

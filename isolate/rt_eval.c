@@ -669,6 +669,16 @@ static void check_promise_exceptions(iso_realm* realm) {
 /* One tick of the event loop for one realm (the seed's poll_event_loop). */
 void iso__rt_realm_tick(iso_realm* realm) {
   iso_rt* rt = realm->rt;
+  if (rt->platform_task_ran) {
+    /* a task of V8's may have settled promises of the realm (a Wasm
+     * compilation, an Atomics.notify) or queued promise jobs from its
+     * FinalizationRegistry callback: they run before the tick looks at
+     * what is pending */
+    v8s_exc exc = {0};
+    iso__rt_enter(rt, realm);
+    int rc = v8s_microtasks(rt->iso, realm->ctx);
+    iso__rt_leave_hook(rt, realm, rc, &exc);
+  }
   check_promise_exceptions(realm);
   evaluate_dyn_imports(realm);
   check_promise_exceptions(realm);
@@ -677,8 +687,10 @@ void iso__rt_realm_tick(iso_realm* realm) {
   if (realm->failed || realm->freed) {
     return;
   }
-  /* unref'd timers and ops do not count (the seed's pending_unref_ops) */
-  int has_pending_ops = realm->timer_refed || realm->pending_ops > 0;
+  /* unref'd timers and ops do not count (the seed's pending_unref_ops);
+   * V8's own work under way does (Deno's has_pending_background_tasks) */
+  int has_pending_ops = realm->timer_refed || realm->pending_ops > 0 ||
+                        iso__rt_platform_pending(realm);
   int has_pending_dyn_imports = has_dyn(realm, 0) || has_eval(realm, 0);
   int has_pending_dyn_module_evaluation = has_dyn(realm, 1);
   int has_pending_module_evaluation = has_eval(realm, 1);

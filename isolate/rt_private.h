@@ -162,6 +162,7 @@ struct iso_realm {
   iso_perms* perms;      /* what its ops may do (a reference) */
   uint32_t perm_id;      /* the transport's name for them (0: none) */
   int pending_ops;       /* ref'd async ops in flight (op bus) */
+  int platform_waits;    /* Atomics.waitAsync with a timeout, not settled */
   int pending_unref_ops; /* unref'd ones, whose ids are in unref_ids */
   uint32_t* unref_ids;
   size_t nunref, capunref;
@@ -204,6 +205,11 @@ struct iso_rt {
   iso_realm* realms;
   uv_timer_t timer;
   uv_idle_t idle;
+  /* ref'd while V8 has work under way for a realm (a task to run, a Wasm
+   * compilation, a timed Atomics.waitAsync), so that the loop waits for
+   * it: Node's platform wakes the loop through its own unref'd handles */
+  uv_async_t platform_hold;
+  int platform_task_ran; /* since the last tick (task_leave) */
   int in_tick;
   int handles_open;
   int freeing;
@@ -314,6 +320,11 @@ int iso__rt_host_op_async(void* realm,
                           const char** err_class,
                           const char** err_msg);
 void iso__rt_host_op_ref(void* realm, uint32_t promise, int ref);
+/* V8 work under way for `realm` that keeps the loop alive: a task of the
+ * isolate to run or a Wasm compilation (v8s_isolate_pending_tasks: all of
+ * the isolate's realms wait for them), or a timed Atomics.waitAsync of
+ * the realm's (runtime.c). */
+int iso__rt_platform_pending(iso_realm* realm);
 
 /* rt_resolve.c */
 int iso__rt_resolve(iso_rt* rt,

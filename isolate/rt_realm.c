@@ -125,6 +125,7 @@ void iso_realm_free(iso_realm* realm) {
   realm->freed = 1;
   realm->timer_deadline = -1;
   realm->timer_refed = 0;
+  realm->platform_waits = 0;
   if (realm->rt->in_tick > 0) {
     iso__rt_wake(realm->rt); /* released at the end of the tick */
     return;

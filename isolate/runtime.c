@@ -23,6 +23,16 @@
  * A uv_idle makes the loop poll without blocking, so a tick runs in the
  * same loop iteration as the event that asked for it; the handle stops
  * itself, so an idle runtime does not spin.
+ * V8's own work is pending work too, as Deno's loop counts V8's pending
+ * background tasks: a task posted to run now and not run yet (the end of a
+ * Wasm compilation, a FinalizationRegistry cleanup already due, an
+ * Atomics.notify's resolution), a Wasm compilation on V8's threads, and a
+ * realm's Atomics.waitAsync with a timeout (the prelude counts those, as
+ * V8's timeout is a delayed task). Node's platform runs those tasks from
+ * handles that do not keep the loop alive, so platform_hold does while
+ * any is under way; each task V8 runs wakes the tick (task_leave). A
+ * FinalizationRegistry whose targets live posts nothing and keeps nothing
+ * alive.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -90,6 +100,23 @@ static void host_promise_reject(void* realm_p,
   }
 }
 
+static void host_wait_ref(void* realm_p, int delta) {
+  iso_realm* realm = realm_p;
+  if (realm->failed || realm->freed) {
+    return; /* its count was dropped */
+  }
+  if (delta > 0) {
+    realm->platform_waits++;
+  } else if (realm->platform_waits > 0) {
+    realm->platform_waits--;
+  }
+  iso__rt_wake(realm->rt);
+}
+
+int iso__rt_platform_pending(iso_realm* realm) {
+  return realm->platform_waits > 0 || v8s_isolate_pending_tasks(realm->rt->iso);
+}
+
 const char* iso_rt_condemned(const iso_rt* rt) {
   assert(iso__rt_on_thread(rt));
   return rt->condemned;
@@ -155,6 +182,7 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
       .op_sync = iso__rt_host_op_sync,
       .op_async = iso__rt_host_op_async,
       .op_ref = iso__rt_host_op_ref,
+      .wait_ref = host_wait_ref,
       .near_heap_limit = host_near_heap_limit,
       .task_enter = iso__rt_host_task_enter,
       .task_leave = iso__rt_host_task_leave,
@@ -193,7 +221,11 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
   rt->idle.data = rt;
   uv_prepare_init(rt->loop, &rt->op_flush);
   rt->op_flush.data = rt;
-  rt->handles_open = 3; /* timer, idle, op_flush */
+  /* never sent: only its ref counts (idle_cb) */
+  uv_async_init(rt->loop, &rt->platform_hold, NULL);
+  uv_unref((uv_handle_t*)&rt->platform_hold);
+  rt->platform_hold.data = rt;
+  rt->handles_open = 4; /* timer, idle, op_flush, platform_hold */
   rc = iso_realm_new(rt, &(iso_realm_cbs){0}, NULL, &rt->global);
   if (rc != 0) {
     iso_rt_free(rt);
@@ -231,6 +263,7 @@ void iso_rt_free(iso_rt* rt) {
   uv_close((uv_handle_t*)&rt->timer, handle_closed_cb);
   uv_close((uv_handle_t*)&rt->idle, handle_closed_cb);
   uv_close((uv_handle_t*)&rt->op_flush, handle_closed_cb);
+  uv_close((uv_handle_t*)&rt->platform_hold, handle_closed_cb);
 }
 
 void iso_rt_terminate(iso_rt* rt) {
@@ -305,6 +338,21 @@ int iso_rt_execute(iso_rt* rt,
 
 /* ---- the tick ---- */
 
+/* The loop waits for V8's work under way while a live realm could see it
+ * land; every task V8 runs wakes the tick (task_leave), which looks
+ * again. */
+static void hold_for_platform(iso_rt* rt) {
+  int hold = 0;
+  for (iso_realm* r = rt->realms; r != NULL && !hold; r = r->next) {
+    hold = !r->failed && !r->freed && iso__rt_platform_pending(r);
+  }
+  if (hold) {
+    uv_ref((uv_handle_t*)&rt->platform_hold);
+  } else {
+    uv_unref((uv_handle_t*)&rt->platform_hold);
+  }
+}
+
 static void idle_cb(uv_idle_t* h) {
   iso_rt* rt = h->data;
   uv_idle_stop(&rt->idle);
@@ -315,6 +363,7 @@ static void idle_cb(uv_idle_t* h) {
     }
   }
   rt->in_tick--;
+  rt->platform_task_ran = 0;
   if (rt->in_tick == 0) {
     iso_realm* r = rt->realms;
     while (r != NULL) {
@@ -326,6 +375,7 @@ static void idle_cb(uv_idle_t* h) {
     }
   }
   iso__rt_timers_rearm(rt);
+  hold_for_platform(rt);
 }
 
 void iso__rt_wake(iso_rt* rt) {

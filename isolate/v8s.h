@@ -167,6 +167,10 @@ typedef struct v8s_host {
   /* Isopool.core.unrefOp/refOp: the pending op `promise` stops (ref 0)
    * or starts again (1) keeping the event loop alive. */
   void (*op_ref)(void* realm, uint32_t promise, int ref);
+  /* An Atomics.waitAsync with a timeout started (delta 1) or settled (-1)
+   * in `realm` (the prelude tells): it keeps the event loop alive, as V8's
+   * timeout is a delayed task the loop does not count. Optional. */
+  void (*wait_ref)(void* realm, int delta);
   /* The heap went past heap_max_mb after a garbage collection (or reached
    * V8's own limit, heap_max_mb + 1 GiB, which then grows): the host
    * should replace the isolate once its jobs are answered. Returns 1 if
@@ -202,6 +206,14 @@ typedef struct v8s_isolate_opts {
  * platform with `threads` background threads (0: default). Returns 0 or
  * ISO_EINVAL when called twice. Thread: main, before any isolate. */
 int v8s_platform_init(const char* flags, int threads);
+
+/* v8s_isolate_pending_tasks: 1 if V8 has work under way for `iso` that
+ * will run on its loop (a task posted to run now, not run yet: the last
+ * step of a Wasm compilation, a FinalizationRegistry cleanup, an
+ * Atomics.notify's resolution; or background work that will post one,
+ * such as a Wasm compilation), else 0. Delayed tasks do not count.
+ * Thread: the isolate's. */
+int v8s_isolate_pending_tasks(v8s_isolate* iso);
 
 /* v8s_platform_handle: the node::MultiIsolatePlatform, as void*, for the
  * bare-V8 baseline (v8_baseline.cc), which must register its isolates with

@@ -129,6 +129,12 @@ struct CtxQueue;
 // v8s_platform.cc
 extern std::unique_ptr<node::MultiIsolatePlatform> g_platform;
 extern double g_start_epoch_ms; /* wall clock when the now() clock read 0 */
+// The counter of an isolate's tasks posted to run now and not run yet:
+// from Isolate::Allocate (before V8 can post any) to UnregisterIsolate.
+// Thread: the isolate's.
+void platform_count_tasks(Isolate* isolate,
+                          std::shared_ptr<std::atomic<int>> counter);
+void platform_uncount_tasks(Isolate* isolate);
 
 }  // namespace v8s
 
@@ -147,6 +153,10 @@ struct v8s_isolate {
   size_t heap_check_at = 0;       // gc_epilogue_cb: when to look again
   bool heap_check_asked = false;  // a full collection is asked for
   size_t wasm_bytes = 0;          // WebAssembly memory, as gc_prologue_cb saw
+  // V8's foreground tasks for this isolate posted to run now and not run
+  // yet, counted by the platform (v8s_platform.cc): pending work for the
+  // event loop. Shared with the tasks, which may outlive the isolate.
+  std::shared_ptr<std::atomic<int>> tasks_posted;
   std::vector<Global<Data>> refs;
   std::vector<v8s_ref> free_refs;
   // refs of promises the runtime polls itself (module evaluations, job

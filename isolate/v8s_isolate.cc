@@ -279,6 +279,8 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
         0, iso->heap_max + kHeapHeadroom);
   }
   Isolate* isolate = Isolate::Allocate();
+  iso->tasks_posted = std::make_shared<std::atomic<int>>(0);
+  platform_count_tasks(isolate, iso->tasks_posted);
   g_platform->RegisterIsolate(isolate, opts->loop);
   Isolate::Initialize(isolate, params);
   iso->isolate = isolate;
@@ -328,6 +330,7 @@ void v8s_isolate_free(v8s_isolate* iso) {
   iso->queues.clear();
   iso->isolate->Exit();
   g_platform->UnregisterIsolate(iso->isolate);
+  platform_uncount_tasks(iso->isolate);
   iso->isolate->Dispose();
   delete iso->allocator;
   delete iso;

@@ -239,6 +239,16 @@ void n_op_unref(const FunctionCallbackInfo<Value>& args) {
   op_ref(args, 0);
 }
 
+// waitRef(delta): see v8s_host.wait_ref.
+void n_wait_ref(const FunctionCallbackInfo<Value>& args) {
+  v8s_isolate* iso = native_iso(args);
+  void* realm = native_realm(args);
+  if (realm != nullptr && iso->host->wait_ref != nullptr && args.Length() > 0 &&
+      args[0]->IsInt32()) {
+    iso->host->wait_ref(realm, args[0].As<v8::Int32>()->Value() > 0 ? 1 : -1);
+  }
+}
+
 }  // namespace
 
 Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
@@ -266,6 +276,7 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
       {"setOpErrors", n_set_op_errors},
       {"opRef", n_op_ref},
       {"opUnref", n_op_unref},
+      {"waitRef", n_wait_ref},
   };
   for (const auto& e : table) {
     t->Set(str(isolate, e.name), FunctionTemplate::New(isolate, e.fn));

@@ -4,10 +4,15 @@
 // (Wasm compilation, Atomics.waitAsync, FinalizationRegistry cleanup) run
 // on the isolate's libuv loop (v8s_isolate_new registers each isolate with
 // its loop). It sits behind HookedPlatform, which runs those tasks inside
-// the host's task_enter/task_leave. v8s_platform_init runs once, before any
+// the host's task_enter/task_leave and counts the ones posted to run now
+// and not run yet, so the event loop can wait for them
+// (v8s_isolate_pending_tasks). v8s_platform_init runs once, before any
 // isolate; the rest of the shim reads g_platform and g_start_epoch_ms.
 
 #include <node.h>
+
+#include <mutex>
+#include <unordered_map>
 
 #include "v8s_internal.h"
 
@@ -20,20 +25,57 @@ namespace {
 
 uint64_t g_start_ns;
 
+// isolate -> its tasks_posted counter (platform_count_tasks). V8 posts
+// from any thread, so the lookup takes a lock and the tasks share the
+// counter rather than point into a v8s_isolate that may be gone.
+std::mutex g_counters_mu;
+std::unordered_map<Isolate*, std::shared_ptr<std::atomic<int>>> g_counters;
+
+std::shared_ptr<std::atomic<int>> counter_of(Isolate* isolate) {
+  std::lock_guard<std::mutex> lock(g_counters_mu);
+  auto it = g_counters.find(isolate);
+  return it != g_counters.end() ? it->second : nullptr;
+}
+
 // V8's platform is Node's, behind this wrapper, which only changes one
 // thing: a task V8 posts for an isolate's loop runs between the host's
 // task_enter and task_leave. V8 runs JavaScript from such tasks
 // (FinalizationRegistry cleanup callbacks) outside every entry the runtime
 // makes, where no deadline could stop it.
+//
+// A task posted to run now (not a delayed one) also counts in the
+// isolate's counter until it has run or is dropped: the loop waits for it
+// (a Wasm compilation's last step, a FinalizationRegistry cleanup, an
+// Atomics.notify's resolution), while Node's platform wakes the loop for
+// it through a uv_async of its own that does not keep the loop alive.
+// Delayed tasks do not count: V8 posts some for itself (incremental
+// marking); the prelude keeps the loop alive for an Atomics.waitAsync
+// timeout (25-timers.js).
 class HookedTask : public v8::Task {
  public:
-  HookedTask(Isolate* isolate, std::unique_ptr<v8::Task> inner)
-      : isolate_(isolate), inner_(std::move(inner)) {}
+  HookedTask(Isolate* isolate,
+             std::unique_ptr<v8::Task> inner,
+             std::shared_ptr<std::atomic<int>> counter)
+      : isolate_(isolate),
+        inner_(std::move(inner)),
+        counter_(std::move(counter)) {
+    if (counter_) {
+      counter_->fetch_add(1);
+    }
+  }
+  ~HookedTask() override { Uncount(); }
   void Run() override;
 
  private:
+  void Uncount() {
+    if (counter_) {
+      counter_->fetch_sub(1);
+      counter_.reset();
+    }
+  }
   Isolate* isolate_;
   std::unique_ptr<v8::Task> inner_;
+  std::shared_ptr<std::atomic<int>> counter_;
 };
 
 class HookedRunner : public v8::TaskRunner {
@@ -41,18 +83,19 @@ class HookedRunner : public v8::TaskRunner {
   HookedRunner(Isolate* isolate, std::shared_ptr<v8::TaskRunner> inner)
       : isolate_(isolate), inner_(std::move(inner)) {}
   void PostTask(std::unique_ptr<v8::Task> task) override {
-    inner_->PostTask(Wrap(std::move(task)));
+    inner_->PostTask(Wrap(std::move(task), true));
   }
   void PostNonNestableTask(std::unique_ptr<v8::Task> task) override {
-    inner_->PostNonNestableTask(Wrap(std::move(task)));
+    inner_->PostNonNestableTask(Wrap(std::move(task), true));
   }
   void PostDelayedTask(std::unique_ptr<v8::Task> task,
                        double delay_in_seconds) override {
-    inner_->PostDelayedTask(Wrap(std::move(task)), delay_in_seconds);
+    inner_->PostDelayedTask(Wrap(std::move(task), false), delay_in_seconds);
   }
   void PostNonNestableDelayedTask(std::unique_ptr<v8::Task> task,
                                   double delay_in_seconds) override {
-    inner_->PostNonNestableDelayedTask(Wrap(std::move(task)), delay_in_seconds);
+    inner_->PostNonNestableDelayedTask(Wrap(std::move(task), false),
+                                       delay_in_seconds);
   }
   void PostIdleTask(std::unique_ptr<v8::IdleTask> task) override {
     inner_->PostIdleTask(std::move(task));
@@ -66,8 +109,9 @@ class HookedRunner : public v8::TaskRunner {
   }
 
  private:
-  std::unique_ptr<v8::Task> Wrap(std::unique_ptr<v8::Task> task) {
-    return std::make_unique<HookedTask>(isolate_, std::move(task));
+  std::unique_ptr<v8::Task> Wrap(std::unique_ptr<v8::Task> task, bool now) {
+    return std::make_unique<HookedTask>(isolate_, std::move(task),
+                                        now ? counter_of(isolate_) : nullptr);
   }
   Isolate* isolate_;
   std::shared_ptr<v8::TaskRunner> inner_;
@@ -147,9 +191,21 @@ void HookedTask::Run() {
     iso->host->task_enter(iso->host_data);
   }
   inner_->Run();
+  Uncount(); /* before task_leave wakes the loop to look at it */
   if (hooked) {
     iso->host->task_leave(iso->host_data);
   }
+}
+
+void platform_count_tasks(Isolate* isolate,
+                          std::shared_ptr<std::atomic<int>> counter) {
+  std::lock_guard<std::mutex> lock(g_counters_mu);
+  g_counters[isolate] = std::move(counter);
+}
+
+void platform_uncount_tasks(Isolate* isolate) {
+  std::lock_guard<std::mutex> lock(g_counters_mu);
+  g_counters.erase(isolate);
 }
 
 }  // namespace v8s
@@ -178,6 +234,11 @@ int v8s_platform_init(const char* flags, int threads) {
   v8::V8::InitializePlatform(g_hooked.get());
   v8::V8::Initialize();
   return 0;
+}
+
+int v8s_isolate_pending_tasks(v8s_isolate* iso) {
+  return iso->tasks_posted->load() > 0 ||
+         iso->isolate->HasPendingBackgroundTasks();
 }
 
 void* v8s_platform_handle(void) {

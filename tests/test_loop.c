@@ -1,6 +1,8 @@
 /* test_loop.c: the event loop: macrotask and microtask order, the run
- * command's load/unload, the seed's stall errors, unhandled rejections and
- * uncaught exceptions, and the default export's call. */
+ * command's load/unload, the seed's stall errors, V8's own work as pending
+ * work (WebAssembly compilation, Atomics.waitAsync, FinalizationRegistry),
+ * unhandled rejections and uncaught exceptions, and the default export's
+ * call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +156,137 @@ static void t_pending_timer_is_not_a_stall(void) {
   rt_result_free(&r);
 }
 
+/* ---- V8's own work keeps the loop alive (issue 12) ---- */
+
+/* A WebAssembly module exporting add(i32, i32) -> i32, as JS source. */
+#define WASM_ADD_BYTES                                                     \
+  "new Uint8Array([0,97,115,109,1,0,0,0,1,7,1,96,2,127,127,1,127,3,2,1,0," \
+  "7,7,1,3,97,100,100,0,0,10,9,1,7,0,32,0,32,1,106,11])"
+
+/* Wasm compilation runs on V8's threads and lands as a task of its
+ * platform: awaited at top level it is pending work, not a stall. */
+static void t_wasm_awaited(void) {
+  rt_root();
+  rt_write("main.js",
+           "const bytes = " WASM_ADD_BYTES
+           ";\n"
+           "const { instance } = await WebAssembly.instantiate(bytes);\n"
+           "const m = await WebAssembly.compile(bytes);\n"
+           "const i2 = await WebAssembly.instantiate(m);\n"
+           "export default [instance.exports.add(2, 3), i2.exports.add(4, 5),\n"
+           "  WebAssembly.Module.exports(m)[0].name];\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "[5,9,\"add\"]");
+  rt_result_free(&r);
+}
+
+/* The same in a dynamically imported module, and a compilation the
+ * module body starts without awaiting it (a .then after the body). */
+static void t_wasm_in_dyn_import(void) {
+  rt_root();
+  rt_write("main.js",
+           "const { add } = await import('./wasm.js');\n"
+           "WebAssembly.compile(" WASM_ADD_BYTES
+           ").then((m) => console.log('later', m instanceof "
+           "WebAssembly.Module));\n"
+           "export default add(40, 2);\n");
+  rt_write("wasm.js",
+           "const { instance } = await WebAssembly.instantiate(" WASM_ADD_BYTES
+           ");\n"
+           "export const add = instance.exports.add;\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "42");
+  CHECK_STR(rt_out(&r), "<value>\nlater true\n");
+  rt_result_free(&r);
+}
+
+/* Atomics.waitAsync with a timeout keeps the program alive until it times
+ * out (V8 runs the timeout as a delayed task of its platform). */
+static void t_wait_async_timeout(void) {
+  rt_root();
+  rt_write("main.js",
+           "const ia = new Int32Array(new SharedArrayBuffer(4));\n"
+           "const t0 = performance.now();\n"
+           "const r = Atomics.waitAsync(ia, 0, 0, 60);\n"
+           "const v = await r.value;\n"
+           "export default [r.async, v, performance.now() - t0 >= 55];\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "[true,\"timed-out\",true]");
+  rt_result_free(&r);
+}
+
+/* Notified from a timer, with a long timeout and with none: the wait
+ * settles "ok" when notified, and a long timeout no longer holds the
+ * program once the wait settled. */
+static void t_wait_async_notified(void) {
+  rt_root();
+  rt_write("main.js",
+           "const ia = new Int32Array(new SharedArrayBuffer(8));\n"
+           "const t0 = performance.now();\n"
+           "const a = Atomics.waitAsync(ia, 0, 0, 60000);\n"
+           "const b = Atomics.waitAsync(ia, 1, 0);\n"
+           "setTimeout(() => Atomics.notify(ia, 0), 5);\n"
+           "setTimeout(() => Atomics.notify(ia, 1), 10);\n"
+           "export default [await a.value, await b.value];\n"
+           "addEventListener('unload', () =>\n"
+           "  console.log('fast', performance.now() - t0 < 20000));\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "[\"ok\",\"ok\"]");
+  CHECK_STR(rt_out(&r), "<value>\nfast true\n");
+  rt_result_free(&r);
+}
+
+/* A wait without a timeout that nothing can notify is a stall, word for
+ * word; so is one in a dynamic import. A timeout of 0 does not wait. */
+static void t_wait_async_stall(void) {
+  rt_root();
+  rt_write("main.js",
+           "const ia = new Int32Array(new SharedArrayBuffer(4));\n"
+           "const z = Atomics.waitAsync(ia, 0, 0, 0);\n"
+           "if (z.async !== false || z.value !== 'timed-out') throw z;\n"
+           "await Atomics.waitAsync(ia, 0, 0).value;\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_ESTALL);
+  CHECK_STR(r.error, kModuleStall);
+  rt_result_free(&r);
+  rt_root();
+  rt_write("main.js", "import('./never.js');\n");
+  rt_write("never.js",
+           "const ia = new Int32Array(new SharedArrayBuffer(4));\n"
+           "await Atomics.waitAsync(ia, 0, 0, Infinity).value;\n");
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, ISO_ESTALL);
+  CHECK_STR(r.error, kDynStall);
+  rt_result_free(&r);
+}
+
+/* A FinalizationRegistry whose target lives keeps nothing alive: the run
+ * ends (Node and Deno end too); the cleanup that gc() makes due is in
+ * test_run.c (it needs --expose-gc). */
+static void t_finalization_live_target(void) {
+  rt_root();
+  rt_write("main.js",
+           "const fr = new FinalizationRegistry(() => console.log('no'));\n"
+           "globalThis.keep = {};\n"
+           "fr.register(globalThis.keep, 1);\n"
+           "export default 'ends';\n");
+  rt_result r;
+  rt_run("main.js", &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "\"ends\"");
+  CHECK_STR(rt_out(&r), "<value>\n");
+  rt_result_free(&r);
+}
+
 static void t_unhandled_rejection(void) {
   const char* root = rt_root();
   rt_write("main.js", "Promise.reject(new Error('boom'));\n");
@@ -304,6 +437,12 @@ static const iso_test cases[] = {
     {"value_stall", t_value_stall},
     {"dyn_import_stall", t_dyn_import_stall},
     {"pending_timer_is_not_a_stall", t_pending_timer_is_not_a_stall},
+    {"wasm_awaited", t_wasm_awaited},
+    {"wasm_in_dyn_import", t_wasm_in_dyn_import},
+    {"wait_async_timeout", t_wait_async_timeout},
+    {"wait_async_notified", t_wait_async_notified},
+    {"wait_async_stall", t_wait_async_stall},
+    {"finalization_live_target", t_finalization_live_target},
     {"unhandled_rejection", t_unhandled_rejection},
     {"rejection_handled_later_in_tick", t_rejection_handled_later_in_tick},
     {"rejection_in_timer", t_rejection_in_timer},

@@ -149,6 +149,23 @@ static void t_v8_flags(void) {
   proc_result_free(&r);
 }
 
+/* V8's own work keeps `isopool run` alive (issue 12): WebAssembly awaited
+ * at top level, and a FinalizationRegistry cleanup the module awaits,
+ * made due by gc() in a timer (only the cleanup task is pending then). */
+static void t_platform_work(void) {
+  proc_result r;
+  run(&r, "run", "wasm.js", "20", "22");
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "[42,44]\n");
+  CHECK_STR(r.err, "");
+  proc_result_free(&r);
+  run(&r, "run", "--v8-flags=--expose-gc", "finalize.js", NULL);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "collected\n\"x\"\n");
+  CHECK_STR(r.err, "");
+  proc_result_free(&r);
+}
+
 static void t_usage(void) {
   proc_result r;
   run(&r, NULL, NULL, NULL, NULL);
@@ -303,6 +320,7 @@ static const iso_test cases[] = {
     {"outside_root", t_outside_root},
     {"missing_file", t_missing_file},
     {"v8_flags", t_v8_flags},
+    {"platform_work", t_platform_work},
     {"usage", t_usage},
     {"kv_path", t_kv_path},
     {"packages", t_packages},

@@ -195,6 +195,58 @@ static void t_packages(void) {
   packages_on(in_front);
 }
 
+/* V8's own work keeps a job alive (issue 12): a call job whose module
+ * (the warm realm's) awaits WebAssembly at top level, an eval job doing
+ * the same, an eval awaiting Atomics.waitAsync (a timeout, a notify from
+ * a timer), and the stall message still word for word for a wait nothing
+ * can notify; in the sandboxed pool processes (V8's compilation threads
+ * under seccomp) and with --processes 0. */
+static void platform_work_on(const char* const* extra) {
+  svc s;
+  if (svc_start(&s, extra, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_buf keep;
+  expect_value(&s, call_job("wasm.js", NULL, "[20, 22]", &keep), "[42,44]");
+  iso_buf_close(&keep);
+  expect_value(&s, call_job("wasm.js", NULL, "[1, 2]", &keep), "[3,4]");
+  iso_buf_close(&keep);
+  expect_value(
+      &s,
+      eval_src("const bytes = new Uint8Array([0,97,115,109,1,0,0,0,1,7,1,96,"
+               "2,127,127,1,127,3,2,1,0,7,7,1,3,97,100,100,0,0,10,9,1,7,0,32,"
+               "0,32,1,106,11]);\n"
+               "const m = await WebAssembly.compile(bytes);\n"
+               "const { exports } = await WebAssembly.instantiate(m);\n"
+               "export default exports.add(5, 6);"),
+      "11");
+  expect_value(&s,
+               eval_src("const ia = new Int32Array(new SharedArrayBuffer(8));\n"
+                        "const a = Atomics.waitAsync(ia, 0, 0, 20);\n"
+                        "const b = Atomics.waitAsync(ia, 1, 0);\n"
+                        "setTimeout(() => Atomics.notify(ia, 1), 5);\n"
+                        "export default [await a.value, await b.value];"),
+               "[\"timed-out\",\"ok\"]");
+  iso_result r;
+  call(&s,
+       eval_src("const ia = new Int32Array(new SharedArrayBuffer(4));\n"
+                "await Atomics.waitAsync(ia, 0, 0).value;"),
+       10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_REJECTED);
+  CHECK_STR(r.message, STALL_MESSAGE);
+  iso_result_close(&r);
+  expect_value(&s, call_job("wasm.js", NULL, "[2, 3]", &keep), "[5,6]");
+  iso_buf_close(&keep);
+  svc_stop(&s);
+}
+
+static void t_platform_work(void) {
+  platform_work_on(NULL);
+  const char* in_front[] = {"--processes", "0", NULL};
+  platform_work_on(in_front);
+}
+
 static void write_file(const char* dir, const char* name, const char* text) {
   char path[PATH_MAX];
   snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -801,6 +853,7 @@ static const iso_test cases[] = {
     {"tls_and_second_listener", t_tls_and_second_listener},
     {"eval_and_call_forms", t_eval_and_call_forms},
     {"packages", t_packages},
+    {"platform_work", t_platform_work},
     {"packages_json_edited", t_packages_json_edited},
     {"eval_with_args", t_eval_with_args},
     {"call_keeps_globals", t_call_keeps_globals},

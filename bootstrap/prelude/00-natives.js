@@ -46,4 +46,5 @@
   const setOpErrors = iso.setOpErrors;
   const opUnref = iso.opUnref;
   const opRef = iso.opRef;
+  const waitRef = iso.waitRef;
 
