@@ -226,6 +226,8 @@ struct pool_proc {
   uint64_t killed_ns; /* when, set with why */
   int retired;        /* a resize stopped all its workers: its exit is no
                          death (under procs_lock) */
+  int reserved;       /* a grow's: it holds one of procs_want's places
+                         while STARTING (pool->nreserved; procs_lock) */
 };
 
 /* pool__procs_start: the supervisor and the first
@@ -371,6 +373,8 @@ struct iso_pool {
   int nactive, nspare, nstarting, nwaiting; /* waiting: a restart's delay */
   int nrouted;        /* processes that went into routing, ever */
   int procs_want;     /* active processes wanted: --processes, and resizes */
+  int nreserved;      /* of those, places held by a grow's processes still
+                         starting: no spare takes them */
   int procs_stopping; /* the shutdown began: no spawn, no wait for one */
   int spawning;       /* spawns under way (procs.c's proc_spawn) */
   pool_backoff backoff;

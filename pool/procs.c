@@ -20,7 +20,12 @@
  * until every worker's READY came (a failed start kills it) -> ACTIVE
  * when fewer than P are (its workers join routing: pool->workers), else
  * SPARE (started, connected, sandboxed, isolates made; out of routing).
- * The start waits for P active ones; spares come when they come.
+ * The start waits for P active ones; spares come when they come. A
+ * grow's process (a resize) holds its place among the P while it starts
+ * (reserved): a spare or a replacement that comes up first stays a spare
+ * (it would take the place with its own count of workers, and the
+ * grow's process, coming up next, would be the spare: the resize
+ * undone).
  *
  * Death: the supervisor's exit callback (on its thread) marks the
  * process DEAD; before it, a kill by the front (pool__proc_kill: a
@@ -113,12 +118,27 @@ static void route_out(pool_proc* p) {
   pool__mutex_unlock(&pool->lock);
 }
 
+/* Called with procs_lock: an active process is missing whose place no
+ * grow's process still starting holds. */
+static int place_free(const iso_pool* pool) {
+  return pool->nactive + pool->nreserved < pool->procs_want;
+}
+
+/* Called with procs_lock: p, a grow's, leaves STARTING (ready, killed or
+ * dead): its place is no longer held. */
+static void unreserve(pool_proc* p) {
+  if (p->reserved) {
+    p->reserved = 0;
+    p->pool->nreserved--;
+  }
+}
+
 /* A spare into routing, if one is ready and an active process is
  * missing. */
 static void promote(iso_pool* pool) {
   pool_proc* sp = NULL;
   pthread_mutex_lock(&pool->procs_lock);
-  if (pool->nactive < pool->procs_want) {
+  if (place_free(pool)) {
     for (int i = 0; i < POOL_MAX_PROCS && sp == NULL; i++) {
       pool_proc* p = pool->procs[i];
       if (p != NULL && atomic_load(&p->state) == POOL_P_SPARE) {
@@ -145,10 +165,12 @@ static void promote(iso_pool* pool) {
 /* ---- kill ---- */
 
 /* Called with procs_lock: p leaves its state's count. */
-static void uncount(iso_pool* pool, int state) {
+static void uncount(pool_proc* p, int state) {
+  iso_pool* pool = p->pool;
   switch (state) {
     case POOL_P_STARTING:
       pool->nstarting--;
+      unreserve(p);
       break;
     case POOL_P_SPARE:
       pool->nspare--;
@@ -195,7 +217,7 @@ static void kill_proc(pool_proc* p, int gone, const char* why) {
     p->killed_ns = pool__now();
     atomic_store(&p->killed, gone ? 2 : 1);
     if (st != POOL_P_DYING) {
-      uncount(pool, st);
+      uncount(p, st);
       atomic_store(&p->state, POOL_P_DYING);
     }
   }
@@ -256,7 +278,8 @@ static void try_ready(pool_proc* p) {
   }
   if (bad[0] == '\0') {
     pool->nstarting--;
-    active = pool->nactive < pool->procs_want;
+    unreserve(p);
+    active = place_free(pool);
     if (active) {
       pool->nactive++;
       p->active_ns = pool__now();
@@ -409,10 +432,15 @@ static void proc_close_peers(pool_proc* p) {
   }
 }
 
-/* Makes, spawns and enters in the table a process of n workers. Returns
- * 0, or an error with err (nothing left behind). Thread: the controlling
- * thread, the supervisor's or a resize's; no lock held. */
-static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
+/* Makes, spawns and enters in the table a process of n workers; a grow's
+ * (reserve) adds its place to procs_want and holds it while it starts.
+ * Returns 0, or an error with err (nothing left behind). Thread: the
+ * controlling thread, the supervisor's or a resize's; no lock held. */
+static int proc_make(iso_pool* pool,
+                     int n,
+                     int reserve,
+                     char* err,
+                     size_t errlen) {
   const iso_pool_opts* o = &pool->opts;
   pool_proc* p = calloc(1, sizeof(*p));
   if (p == NULL) {
@@ -434,6 +462,9 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
     p->gen = ++pool->proc_gens[slot];
     pool->procs[slot] = p;
     pool->nstarting++;
+    p->reserved = reserve;
+    pool->nreserved += reserve;
+    pool->procs_want += reserve;
   }
   pthread_mutex_unlock(&pool->procs_lock);
   if (slot < 0) {
@@ -528,6 +559,8 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
              why[0] ? why : iso_strerror(rc));
     pthread_mutex_lock(&pool->procs_lock);
     pool->nstarting--;
+    pool->procs_want -= p->reserved; /* it never ran */
+    unreserve(p);
     pthread_mutex_unlock(&pool->procs_lock);
     proc_free(pool, p);
     return rc;
@@ -550,7 +583,11 @@ static int proc_make(iso_pool* pool, int n, char* err, size_t errlen) {
 
 /* proc_make, unless the shutdown's end of the processes began (it waits
  * for the spawns under way: pool->spawning). */
-static int proc_spawn(iso_pool* pool, int n, char* err, size_t errlen) {
+static int proc_spawn(iso_pool* pool,
+                      int n,
+                      int reserve,
+                      char* err,
+                      size_t errlen) {
   pthread_mutex_lock(&pool->procs_lock);
   int stop = pool->procs_stopping;
   pool->spawning += !stop;
@@ -559,7 +596,7 @@ static int proc_spawn(iso_pool* pool, int n, char* err, size_t errlen) {
     snprintf(err, errlen, "the service is stopping");
     return ISO_ECLOSED;
   }
-  int rc = proc_make(pool, n, err, errlen);
+  int rc = proc_make(pool, n, reserve, err, errlen);
   pthread_mutex_lock(&pool->procs_lock);
   pool->spawning--;
   pthread_cond_broadcast(&pool->procs_cond);
@@ -598,7 +635,7 @@ static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
     snprintf(msg, sizeof msg, "the pool process died: %s", how);
   }
   if (st != POOL_P_DYING && !retired) { /* a retired one left its count */
-    uncount(pool, st);
+    uncount(p, st);
   }
   atomic_store(&p->state, POOL_P_DEAD);
   int64_t active_ms = p->active_ns != 0
@@ -681,7 +718,7 @@ static void respawn_cb(pool_super* s, void* arg, int cancelled) {
     return;
   }
   char err[400];
-  int rc = proc_spawn(pool, proc_size(pool, -1), err, sizeof err);
+  int rc = proc_spawn(pool, proc_size(pool, -1), 0, err, sizeof err);
   if (rc != 0 && rc != ISO_ECLOSED) {
     pthread_mutex_lock(&pool->procs_lock);
     uint32_t delay = pool__restart_delay_ms(&pool->backoff, -1);
@@ -733,19 +770,17 @@ static int wait_routed(iso_pool* pool,
 
 int pool__procs_grow(iso_pool* pool, int n, char* err, size_t errlen) {
   int size = proc_size(pool, -1);
-  int nprocs = (n + size - 1) / size;
   pthread_mutex_lock(&pool->procs_lock);
   int base = pool->nrouted;
   uint64_t death_ns = pool->last_death_ns;
-  pool->procs_want += nprocs;
   pthread_mutex_unlock(&pool->procs_lock);
   int rc = 0, spawned = 0;
   for (int left = n; rc == 0 && left > 0; left -= size) {
-    rc = proc_spawn(pool, left < size ? left : size, err, errlen);
+    /* each adds its place to procs_want as it enters the table */
+    rc = proc_spawn(pool, left < size ? left : size, 1, err, errlen);
     spawned += rc == 0;
   }
   pthread_mutex_lock(&pool->procs_lock);
-  pool->procs_want -= nprocs - spawned; /* those that never ran */
   if (rc == 0) {
     rc = wait_routed(pool, base, spawned, death_ns, err, errlen);
   }
@@ -788,7 +823,7 @@ int pool__procs_start(iso_pool* pool, char* err, size_t errlen) {
   int np = pool->opts.processes;
   pool->procs_want = np;
   for (int k = 0; rc == 0 && k < np; k++) {
-    rc = proc_spawn(pool, proc_size(pool, k), err, errlen);
+    rc = proc_spawn(pool, proc_size(pool, k), 0, err, errlen);
   }
   if (rc == 0) {
     pthread_mutex_lock(&pool->procs_lock);
@@ -796,7 +831,7 @@ int pool__procs_start(iso_pool* pool, char* err, size_t errlen) {
     pthread_mutex_unlock(&pool->procs_lock);
   }
   for (int k = 0; rc == 0 && k < pool->opts.spare_processes; k++) {
-    rc = proc_spawn(pool, proc_size(pool, -1), err, errlen);
+    rc = proc_spawn(pool, proc_size(pool, -1), 0, err, errlen);
   }
   /* routing took them as they came; poolctl lists them by number */
   pool__mutex_lock(&pool->lock);

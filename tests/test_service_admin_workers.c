@@ -1,8 +1,9 @@
 /* test_service_admin_workers.c: the commands that change the workers,
  * under load (pool/admin.c; pool/pool.c): resize up and down and recycle
  * with nothing lost and warm state starting again only where a worker was
- * recycled, and reload dropping warm realms, so changed module files are
- * read again.
+ * recycled, reload dropping warm realms, so changed module files are
+ * read again, and a resize that grows while a spare pool process starts
+ * (pool/procs.c).
  *
  * Each case starts `isopool serve` with its admin socket
  * (support/service_admin.h: fixtures/admin unless the case writes its own
@@ -18,6 +19,7 @@
 #define _GNU_SOURCE /* mkdtemp */
 #endif
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@
 #include "iso_err.h"
 #include "iso_proto.h"
 #include "json_path.h"
+#include "procfs.h"
 #include "service_admin.h"
 #include "tap.h"
 #include "tracker.h"
@@ -313,10 +316,168 @@ static void t_reload(void) {
   rmdir(dir);
 }
 
+/* The status's count of pool processes in `state` (active, spare,
+ * starting). */
+static int procs_in(svc* s, const char* state) {
+  char path[64];
+  snprintf(path, sizeof path, "processes.%s", state);
+  char* st = admin(s, ISO_ADMIN_STATUS);
+  double n = js_num(st, path);
+  free(st);
+  return n == n ? (int)n : -1;
+}
+
+/* Waits until the status counts `want` pool processes in `state`. */
+static int wait_procs_in(svc* s, const char* state, int want, int timeout_ms) {
+  int64_t end = now_ms() + timeout_ms * iso_test_scale();
+  int n;
+  while ((n = procs_in(s, state)) != want && now_ms() < end) {
+    sleep_ms(5);
+  }
+  if (n != want) {
+    fprintf(stderr, "  %d pool process(es) %s, not %d\n", n, state, want);
+    CHECK(!"the pool processes reached their states");
+  }
+  return n == want;
+}
+
+/* Whether pid has exec'd `isopool pool-process` (until then it is the
+ * supervisor's fork, which the supervisor waits for: stopped there, it
+ * would hold every spawn after it). */
+static int is_pool_process(int pid) {
+  char path[64], cmd[256];
+  snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+  FILE* f = fopen(path, "r");
+  size_t n = f != NULL ? fread(cmd, 1, sizeof cmd - 1, f) : 0;
+  if (f != NULL) {
+    fclose(f);
+  }
+  cmd[n] = '\0';
+  size_t first = strlen(cmd); /* argv[0]; argv[1] follows its NUL */
+  return first + 1 < n && strcmp(cmd + first + 1, "pool-process") == 0;
+}
+
+/* A child of the daemon that is none of the `n` in `known`, as soon as it
+ * is a pool process (within timeout_ms); 0 when none was (never a pid for
+ * kill() then: 0 is the caller's process group). */
+static int new_child(int daemon, const int* known, int n, int timeout_ms) {
+  int64_t end = now_ms() + timeout_ms * iso_test_scale();
+  do {
+    int kids[16];
+    int nk = procfs_children(daemon, kids, 16);
+    for (int i = 0; i < nk; i++) {
+      int seen = 0;
+      for (int k = 0; k < n; k++) {
+        seen |= kids[i] == known[k];
+      }
+      if (!seen && is_pool_process(kids[i])) {
+        return kids[i];
+      }
+    }
+    sleep_ms(1);
+  } while (now_ms() < end);
+  fprintf(stderr, "  no pool process after the %d known\n", n);
+  CHECK(!"a new pool process appeared");
+  return 0;
+}
+
+typedef struct resize_call {
+  svc* s;
+  const char* n;
+  char* out; /* poolctl's stdout */
+} resize_call;
+
+static void* resize_thread(void* arg) {
+  resize_call* c = arg;
+  c->out = pc_human(c->s, "resize", c->n);
+  return NULL;
+}
+
+/* A resize while a spare pool process starts: the spare, when it comes
+ * up first, stays a spare, and the resize's own process takes the place
+ * the resize asked for. (The spare took it, with its 2 workers, and the
+ * resize to 3 ended with 4 running and its own process a spare:
+ * test_service_admin_access json_logs saw it 1 run in 8.) The order is
+ * made with SIGSTOP: the spare's replacement is held as it starts, the
+ * resize's process as it is spawned, then the replacement let go first. */
+static void t_resize_while_spare_starts(void) {
+  svc s;
+  if (svc_start(&s, &(svc_opts){0}) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  /* --workers 2: one active process of 2 threads, one spare */
+  wait_workers_running(&s, 2, 10000);
+  char* w = admin(&s, ISO_ADMIN_WORKERS);
+  int known[4] = {(int)js_num(w, "workers.0.pid")};
+  free(w);
+  CHECK(known[0] > 0);
+  if (known[0] <= 0 || !wait_procs_in(&s, "spare", 1, 10000) ||
+      (known[1] = new_child(s.pid, known, 1, 10000)) == 0) {
+    daemon_dump_log(s.log);
+    svc_stop(&s);
+    return;
+  }
+  /* the spare dies: its replacement is held while it starts */
+  CHECK_EQ(kill(known[1], SIGKILL), 0);
+  known[2] = new_child(s.pid, known, 2, 10000);
+  if (known[2] == 0) {
+    daemon_dump_log(s.log);
+    svc_stop(&s);
+    return;
+  }
+  CHECK_EQ(kill(known[2], SIGSTOP), 0);
+  CHECK_EQ(procs_in(&s, "spare"), 0);
+  /* the resize waits for its own process: from a thread */
+  resize_call rc = {.s = &s, .n = "3"};
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, resize_thread, &rc), 0);
+  known[3] = new_child(s.pid, known, 3, 10000);
+  if (known[3] == 0) { /* let the replacement go: the resize may end */
+    kill(known[2], SIGCONT);
+    pthread_join(t, NULL);
+    free(rc.out);
+    daemon_dump_log(s.log);
+    svc_stop(&s);
+    return;
+  }
+  CHECK_EQ(kill(known[3], SIGSTOP), 0);
+  wait_procs_in(&s, "starting", 2, 10000);
+  /* the replacement comes up first */
+  CHECK_EQ(kill(known[2], SIGCONT), 0);
+  wait_procs_in(&s, "starting", 1, 10000);
+  CHECK_EQ(kill(known[3], SIGCONT), 0);
+  pthread_join(t, NULL);
+  CHECK_CONTAINS(rc.out, "resizing to 3 workers");
+  free(rc.out);
+  wait_workers_running(&s, 3, 10000);
+  CHECK_EQ(procs_in(&s, "active"), 2);
+  CHECK_EQ(procs_in(&s, "spare"), 1);
+  CHECK_EQ(procs_in(&s, "starting"), 0);
+  /* the resize's process runs the third worker; the replacement none */
+  w = admin(&s, ISO_ADMIN_WORKERS);
+  int on_new = 0, on_spare = 0;
+  for (int i = 0; i < js_len(w, "workers"); i++) {
+    char path[32];
+    snprintf(path, sizeof path, "workers.%d.pid", i);
+    on_new += (int)js_num(w, path) == known[3];
+    on_spare += (int)js_num(w, path) == known[2];
+  }
+  CHECK_EQ(on_new, 1);
+  CHECK_EQ(on_spare, 0);
+  if (iso_test_failed) {
+    fprintf(stderr, "  workers: %s\n", w);
+    daemon_dump_log(s.log);
+  }
+  free(w);
+  svc_stop(&s);
+}
+
 static const iso_test cases[] = {
     {"resize_under_load", t_resize_under_load},
     {"recycle_under_load", t_recycle_under_load},
     {"reload", t_reload},
+    {"resize_while_spare_starts", t_resize_while_spare_starts},
     {NULL, NULL},
 };
 
