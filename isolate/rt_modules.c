@@ -202,14 +202,19 @@ int iso__rt_mod_set_source(iso_realm* realm,
                            rt_mod* m,
                            const char* src,
                            size_t len) {
-  char* rewritten = m->is_json ? NULL : rewrite_import_with(src, len, &len);
+  v8s_exc exc = {0};
+  iso_rt* rt = realm->rt;
+  int cjs = 0; /* a CommonJS file, compiled by rt_cjs.c */
+  int rc = m->is_json ? 0 : iso__rt_cjs_compile(realm, m, src, len, &cjs, &exc);
+  char* rewritten =
+      m->is_json || cjs ? NULL : rewrite_import_with(src, len, &len);
   if (rewritten != NULL) {
     src = rewritten;
   }
-  v8s_exc exc = {0};
-  iso_rt* rt = realm->rt;
-  int rc = v8s_module_compile(rt->iso, realm->ctx, m->url, src, len, m->is_json,
-                              &m->ref, &exc);
+  if (!cjs) {
+    rc = v8s_module_compile(rt->iso, realm->ctx, m->url, src, len, m->is_json,
+                            &m->ref, &exc);
+  }
   if (rc == 0) {
     rc = v8s_module_requests(rt->iso, realm->ctx, m->ref, &m->req);
   }

@@ -16,16 +16,29 @@
  * main/index.json, then index.js, index.json), and "pkg/sub/path" names
  * the file in the package's directory. The conditions are one table
  * (esm_conditions: "import", "module", "default", matched in the order the
- * package lists them, as Node does), so the CommonJS step can pass its own.
+ * package lists them, as Node does); require() passes its own
+ * (require_conditions: "require", "default").
  * A resolved file is given by its real path when it has one inside the
  * root (Node's ESM_RESOLVE takes the real path: a package linked into
  * node_modules, as pnpm does, finds its own dependencies next to it).
  *
+ * CommonJS (rt_cjs.c runs it) needs two more answers from here. What a
+ * file is (iso__rt_pkg_format): .mjs an ES module, .cjs CommonJS, .json
+ * JSON; another file by its package scope's "type": "module" or
+ * "commonjs"; with no "type", CommonJS inside node_modules (where it may
+ * still turn out to be an ES module: V8S_FMT_DETECT, Node's
+ * detect-module) and an ES module elsewhere, so the modules written for
+ * isopool before CommonJS (every .js an ES module) keep working. And
+ * where require(x) leads (iso__rt_pkg_require): paths as Node's
+ * LOAD_AS_FILE then LOAD_AS_DIRECTORY, "#" specifiers through "imports",
+ * package names through PACKAGE_RESOLVE with the require conditions (a
+ * subpath of a package without "exports" searched as a file then a
+ * directory, pctx.cjs); the file's real path, inside the module root.
+ *
  * Where it differs from Node: there are no Node built-ins ("fs",
- * "node:path" fail with an error naming the built-in and the importer), no
- * CommonJS yet (a package's "type" is read and kept for that step; a .js
- * file is loaded as an ES module whatever it says), no ".node" addons
- * among the main fallbacks, and the walk stops at the module root.
+ * "node:path" fail with an error naming the built-in and the importer, and
+ * the package that needs it), no ".node" addons among the main fallbacks,
+ * no "node" condition, and the walk stops at the module root.
  *
  * Errors name the specifier, the importer and what was tried: the
  * node_modules folders looked in, the "exports" or "imports" key that did
@@ -78,6 +91,10 @@ enum { R_UNDEF = 1, R_NULL = 2 };
  * step adds a set with "require". "default" always matches. */
 static const char* const esm_conditions[] = {"import", "module", "default",
                                              NULL};
+/* require() from a CommonJS module: Node's set without "node" (isopool is
+ * not Node: a package's "node" build is the one that needs its built-ins),
+ * as the ESM set has no "node" either. */
+static const char* const require_conditions[] = {"require", "default", NULL};
 
 /* Node's built-in module names (v18): a bare specifier equal to one of
  * them, or any "node:" specifier, is a built-in, which isopool has not. */
@@ -132,6 +149,8 @@ typedef struct pctx {
   int invalid_target; /* the last error was an invalid target (arrays go
                          on to their next fallback) */
   int depth;
+  int cjs; /* a require(): a package subpath without "exports" is looked
+              up as Node's CommonJS does (LOAD_AS_FILE, LOAD_AS_DIRECTORY) */
 } pctx;
 
 static char* strfmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -1007,6 +1026,51 @@ static int is_builtin(const char* spec) {
   return 0;
 }
 
+/* The package the file at path belongs to: the name after its last
+ * node_modules folder ("@scope/name" for a scoped one), in buf; 0 when it
+ * is in none. */
+static int package_of(const char* path, char* buf, size_t cap) {
+  const char* last = NULL;
+  for (const char* p = strstr(path, "/node_modules/"); p != NULL;
+       p = strstr(p + 1, "/node_modules/")) {
+    last = p;
+  }
+  if (last == NULL) {
+    return 0;
+  }
+  const char* n = last + 14;
+  const char* end = strchr(n, '/');
+  if (end != NULL && n[0] == '@') {
+    end = strchr(end + 1, '/');
+  }
+  if (end == NULL || end == n) {
+    return 0;
+  }
+  snprintf(buf, cap, "%.*s", (int)(end - n), n);
+  return 1;
+}
+
+/* A Node built-in asked for: the error names the package that needs it
+ * when the importer is in one. */
+static int builtin_error(pctx* c, const char* spec) {
+  char pkg[256];
+  const char* from = c->importer;
+  const char* verb = c->cjs ? "require" : "import";
+  if (package_of(strncmp(from, "file://", 7) == 0 ? from + 7 : from, pkg,
+                 sizeof(pkg))) {
+    return fail(c, ISO_ENOENT,
+                "Cannot %s \"%s\" from \"%s\": package \"%s\" needs the "
+                "Node.js built-in module \"%s\", which isopool does not have",
+                verb, spec, from, pkg, spec);
+  }
+  return fail(c, ISO_ENOENT,
+              "Cannot %s \"%s\" from \"%s\": it is a Node.js built-in "
+              "module, and isopool has no Node.js built-ins",
+              verb, spec, from);
+}
+
+static int load_file_or_dir(pctx* c, const char* x, char** out);
+
 /* PACKAGE_RESOLVE: spec, a bare specifier, from a module in dir. */
 static int pkg_resolve(pctx* c, const char* spec, const char* dir, char** out) {
   if (++c->depth > PKG_MAX_DEPTH) {
@@ -1021,10 +1085,7 @@ static int pkg_resolve(pctx* c, const char* spec, const char* dir, char** out) {
                 c->importer);
   }
   if (strncmp(spec, "node:", 5) == 0 || is_builtin(spec)) {
-    return fail(c, ISO_ENOENT,
-                "Cannot import \"%s\" from \"%s\": it is a Node.js built-in "
-                "module, and isopool has no Node.js built-ins",
-                spec, c->importer);
+    return builtin_error(c, spec);
   }
   const char* slash = strchr(spec, '/');
   if (spec[0] == '@') {
@@ -1109,6 +1170,10 @@ static int pkg_resolve(pctx* c, const char* spec, const char* dir, char** out) {
         rc = exports_resolve(c, pkgdir, pj, subpath, out);
       } else if (rc == 0 && strcmp(subpath, ".") == 0) {
         rc = legacy_main(c, pkgdir, pj, name, out);
+      } else if (rc == 0 && c->cjs) {
+        char* x = strfmt("%s%s", pkgdir, subpath + 1);
+        rc = x != NULL ? load_file_or_dir(c, x, out) : oom(c);
+        free(x);
       } else if (rc == 0) {
         *out = strfmt("%s%s", pkgdir, subpath + 1);
         rc = *out != NULL ? 0 : oom(c);
@@ -1199,6 +1264,206 @@ int iso__rt_pkg_resolve(iso_rt* rt,
       free(out);
       out = r;
     }
+  }
+  *path = out;
+  return 0;
+}
+
+/* ---- CommonJS: formats and require() ---- */
+
+static int cache_ready(iso_rt* rt, char* err, size_t errlen) {
+  if (rt->pkgs == NULL) {
+    rt->pkgs = calloc(1, sizeof(*rt->pkgs));
+    if (rt->pkgs == NULL) {
+      snprintf(err, errlen, "out of memory");
+      return ISO_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+static int ends_with(const char* s, const char* suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The format of the file at path (V8S_FMT_*), as Node decides it, with
+ * one difference: a .js file outside node_modules whose package.json has
+ * no "type" stays an ES module, as every .js file was before CommonJS. */
+static int file_format(pctx* c, const char* path, int* format) {
+  if (ends_with(path, ".mjs")) {
+    *format = V8S_FMT_ESM;
+    return 0;
+  }
+  if (ends_with(path, ".cjs")) {
+    *format = V8S_FMT_CJS;
+    return 0;
+  }
+  if (ends_with(path, ".json")) {
+    *format = V8S_FMT_JSON;
+    return 0;
+  }
+  char* dir = strdup(path);
+  if (dir == NULL) {
+    return oom(c);
+  }
+  path_up(dir);
+  pkg_json* pj = NULL;
+  char* scope = NULL;
+  int rc = lookup_scope(c, dir, &pj, &scope);
+  free(dir);
+  free(scope);
+  if (rc != 0) {
+    return rc;
+  }
+  const char* t = NULL;
+  size_t tn = 0;
+  if (pj != NULL && mp_str(pj->type, &t, &tn) && key_is(t, tn, "module")) {
+    *format = V8S_FMT_ESM;
+  } else if (pj != NULL && mp_str(pj->type, &t, &tn) &&
+             key_is(t, tn, "commonjs")) {
+    *format = V8S_FMT_CJS;
+  } else if (strstr(path, "/node_modules/") != NULL) {
+    *format = V8S_FMT_DETECT;
+  } else {
+    *format = V8S_FMT_ESM;
+  }
+  return 0;
+}
+
+int iso__rt_pkg_format(iso_rt* rt,
+                       const char* path,
+                       int* format,
+                       char* err,
+                       size_t errlen) {
+  assert(iso__rt_on_thread(rt));
+  *format = V8S_FMT_ESM;
+  int rc = cache_ready(rt, err, errlen);
+  if (rc != 0) {
+    return rc;
+  }
+  pctx c = {.rt = rt,
+            .spec = path,
+            .importer = path,
+            .conds = require_conditions,
+            .err = err,
+            .errlen = errlen};
+  rc = file_format(&c, path, format);
+  cache_trim(rt->pkgs);
+  return rc;
+}
+
+/* Node's LOAD_AS_FILE(x) (x, x.js, x.json), then LOAD_AS_DIRECTORY(x)
+ * ("main", then index.js, index.json: legacy_main). */
+static int load_file_or_dir(pctx* c, const char* x, char** out) {
+  static const char* const exts[] = {"", ".js", ".json"};
+  for (size_t i = 0; i < sizeof(exts) / sizeof(*exts); i++) {
+    char* p = strfmt("%s%s", x, exts[i]);
+    if (p == NULL) {
+      return oom(c);
+    }
+    if (is_file(p)) {
+      *out = p;
+      return 0;
+    }
+    free(p);
+  }
+  if (is_dir(x)) {
+    pkg_json* pj = NULL;
+    int rc = read_pjson(c, x, &pj);
+    if (rc != 0) {
+      return rc;
+    }
+    return legacy_main(c, x, pj, c->spec, out);
+  }
+  return fail(c, ISO_ENOENT,
+              "Cannot find module \"%s\" required from \"%s\" (tried %s, "
+              "%s.js, %s.json and %s/ as a directory)",
+              c->spec, c->importer, x, x, x, x);
+}
+
+int iso__rt_pkg_require(iso_rt* rt,
+                        const char* specifier,
+                        const char* parent,
+                        char** path,
+                        int* format,
+                        char* err,
+                        size_t errlen) {
+  assert(iso__rt_on_thread(rt));
+  *path = NULL;
+  *format = V8S_FMT_ESM;
+  int rc = cache_ready(rt, err, errlen);
+  if (rc != 0) {
+    return rc;
+  }
+  pctx c = {.rt = rt,
+            .spec = specifier,
+            .importer = parent,
+            .conds = require_conditions,
+            .err = err,
+            .errlen = errlen,
+            .cjs = 1};
+  char* dir = strdup(parent);
+  if (dir == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return ISO_ENOMEM;
+  }
+  path_up(dir);
+  if (!under_root(rt, dir)) {
+    free(dir);
+    dir = strdup(rt->root);
+    if (dir == NULL) {
+      snprintf(err, errlen, "out of memory");
+      return ISO_ENOMEM;
+    }
+  }
+  char* out = NULL;
+  const char* s = specifier;
+  if (s[0] == '\0') {
+    rc = fail(&c, ISO_EINVAL,
+              "Invalid module specifier \"\" required from \"%s\"", parent);
+  } else if (s[0] == '/' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+             strncmp(s, "./", 2) == 0 || strncmp(s, "../", 3) == 0) {
+    char* x = s[0] == '/' ? strdup(s) : path_join(dir, s, strlen(s));
+    size_t n = x != NULL ? strlen(x) : 0;
+    while (n > 1 && x[n - 1] == '/') {
+      x[--n] = '\0'; /* "./dir/" names the directory */
+    }
+    rc = x != NULL ? load_file_or_dir(&c, x, &out) : oom(&c);
+    free(x);
+  } else if (s[0] == '#') {
+    rc = imports_resolve(&c, s, dir, &out);
+  } else if (iso__rt_url_scheme(s, strlen(s)) > 0 &&
+             strncmp(s, "node:", 5) != 0) {
+    rc = fail(&c, ISO_ENOENT,
+              "Cannot require \"%s\" from \"%s\": require() takes paths and "
+              "package names, not URLs",
+              s, parent);
+  } else {
+    rc = pkg_resolve(&c, s, dir, &out);
+  }
+  free(dir);
+  char real[PATH_MAX];
+  if (rc == 0 && realpath(out, real) == NULL) {
+    rc = fail(&c, ISO_ENOENT,
+              "Cannot find module \"%s\" required from \"%s\": %s: %s",
+              specifier, parent, out, strerror(errno));
+  } else if (rc == 0 && !under_root(rt, real)) {
+    rc = fail(&c, ISO_EPERM,
+              "Cannot require \"%s\" from \"%s\": it resolves to \"%s\", "
+              "outside the module root \"%s\"",
+              specifier, parent, real, rt->root);
+  }
+  free(out);
+  out = NULL;
+  if (rc == 0) {
+    out = strdup(real);
+    rc = out != NULL ? file_format(&c, out, format) : oom(&c);
+  }
+  cache_trim(rt->pkgs);
+  if (rc != 0) {
+    free(out);
+    return rc < 0 ? rc : ISO_ENOENT;
   }
   *path = out;
   return 0;

@@ -351,6 +351,57 @@ int iso__rt_pkg_resolve(iso_rt* rt,
                         char* err,
                         size_t errlen);
 void iso__rt_pkg_cache_free(iso_rt* rt);
+/* what the file at path is (V8S_FMT_*): its extension, or its package's
+ * "type" (rt_pkg.c's header has the rules) */
+int iso__rt_pkg_format(iso_rt* rt,
+                       const char* path,
+                       int* format,
+                       char* err,
+                       size_t errlen);
+/* require(specifier) from the CommonJS module at `parent` (a path): the
+ * file's real path (*path, the caller frees) and its format */
+int iso__rt_pkg_require(iso_rt* rt,
+                        const char* specifier,
+                        const char* parent,
+                        char** path,
+                        int* format,
+                        char* err,
+                        size_t errlen);
+
+/* rt_cjs.c */
+/* m's source, when m's file is CommonJS: compiled into m->ref (*done 1;
+ * returns 0 or an error in exc); *done 0: compile it as an ES module */
+int iso__rt_cjs_compile(iso_realm* realm,
+                        rt_mod* m,
+                        const char* src,
+                        size_t len,
+                        int* done,
+                        v8s_exc* exc);
+int iso__rt_host_cjs_resolve(void* realm,
+                             const char* specifier,
+                             const char* parent,
+                             char** path,
+                             int* format,
+                             char* err,
+                             size_t errlen);
+int iso__rt_host_cjs_read(void* realm,
+                          const char* path,
+                          char** src,
+                          size_t* len,
+                          char* err,
+                          size_t errlen);
+/* the names cjs-module-lexer would find as exports of a CommonJS source
+ * (exports.x =, module.exports = {x}, Object.defineProperty(exports,
+ * "x"), each once, never "default"), and the specifiers of its re-exports
+ * (module.exports = require("x")); free both with iso__rt_cjs_names_free */
+typedef struct rt_cjs_names {
+  char** names;
+  size_t n, cap;
+  char** reexports;
+  size_t nre, capre;
+} rt_cjs_names;
+int iso__rt_cjs_lex(const char* src, size_t len, rt_cjs_names* out);
+void iso__rt_cjs_names_free(rt_cjs_names* out);
 
 /* rt_modules.c */
 rt_mod* iso__rt_mod_find(iso_realm* realm, const char* url);

@@ -186,6 +186,8 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
       .near_heap_limit = host_near_heap_limit,
       .task_enter = iso__rt_host_task_enter,
       .task_leave = iso__rt_host_task_leave,
+      .cjs_resolve = iso__rt_host_cjs_resolve,
+      .cjs_read = iso__rt_host_cjs_read,
   };
   rt->heap_max_mb = opts->heap_max_mb;
   rt->background_ns = (uint64_t)opts->background_ms * 1000000u;

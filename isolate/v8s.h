@@ -185,7 +185,33 @@ typedef struct v8s_host {
    * entry. Optional. */
   void (*task_enter)(void* data);
   void (*task_leave)(void* data);
+  /* require(specifier) in the CommonJS module whose file is `parent` (an
+   * absolute path; v8s_cjs.cc): *path (malloc'd, the shim frees it) and
+   * its *format (V8S_FMT_*), or a negative code after writing a message
+   * into err, which the shim throws (ISO_ENOENT with Node's code
+   * MODULE_NOT_FOUND). Optional: NULL makes every require throw. */
+  int (*cjs_resolve)(void* realm,
+                     const char* specifier,
+                     const char* parent,
+                     char** path,
+                     int* format,
+                     char* err,
+                     size_t errlen);
+  /* The text of the file at `path` (one cjs_resolve returned), read at
+   * once and checked as a module's file is: *src is malloc'd (the shim
+   * frees it), or a negative code and err. */
+  int (*cjs_read)(void* realm,
+                  const char* path,
+                  char** src,
+                  size_t* len,
+                  char* err,
+                  size_t errlen);
 } v8s_host;
+
+/* What a module file is (Node's "format"): an ES module, CommonJS,
+ * CommonJS unless it only parses as an ES module (Node's detect-module, for
+ * a .js file whose package says no "type"), JSON. */
+enum { V8S_FMT_ESM = 0, V8S_FMT_CJS, V8S_FMT_DETECT, V8S_FMT_JSON };
 
 typedef struct v8s_isolate_opts {
   struct uv_loop_s* loop; /* V8's foreground tasks run on this loop */
@@ -314,6 +340,28 @@ int v8s_module_compile(v8s_isolate* iso,
                        int is_json,
                        v8s_ref* out,
                        v8s_exc* exc);
+/* v8s_cjs_compile: a CommonJS module named `url` (its file: `path`) as
+ * Node's ESM loader sees it: a synthetic module whose evaluation runs the
+ * source wrapped as (function (exports, require, module, __filename,
+ * __dirname) {...}) through the context's require() and its cache, and
+ * whose exports are "default" (module.exports) and `names` (its
+ * properties then; the caller finds them, as cjs-module-lexer does, and
+ * gives each once, never "default"). With detect (V8S_FMT_DETECT), a
+ * source that fails to compile only for ES module syntax (import, export,
+ * import.meta) sets *is_esm and returns 0 with *out 0: compile it as an ES
+ * module. Returns 0, or ISO_ESYNTAX (exc->stack names url:line:column). */
+int v8s_cjs_compile(v8s_isolate* iso,
+                    v8s_ref ctx,
+                    const char* url,
+                    const char* path,
+                    const char* source,
+                    size_t len,
+                    const char* const* names,
+                    size_t nnames,
+                    int detect,
+                    int* is_esm,
+                    v8s_ref* out,
+                    v8s_exc* exc);
 int v8s_module_requests(v8s_isolate* iso,
                         v8s_ref ctx,
                         v8s_ref module,

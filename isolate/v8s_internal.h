@@ -11,6 +11,7 @@
 //                    job tags
 //   v8s_values.cc    strings, exceptions, refs, promises and resolvers
 //   v8s_modules.cc   ES and JSON modules, resolution, import(), import.meta
+//   v8s_cjs.cc       CommonJS modules: the wrapper, require() and its cache
 //   v8s_natives.cc   the prelude's __iso natives
 //   v8s_ops.cc       the op registry's functions on __iso.ops
 //   v8s_msgpack.cc   JavaScript values <-> msgpack (docs/values.md), on the
@@ -121,6 +122,7 @@ namespace v8s {
 
 constexpr int kRealmSlot = 1;
 constexpr int kOpErrorsSlot = 2; /* the prelude's error classes */
+constexpr int kCjsSlot = 3;      /* require()'s loader (v8s_cjs.cc) */
 constexpr int kMaxDepth = 100;
 
 class CappedAllocator;  // v8s_isolate.cc
@@ -172,6 +174,14 @@ struct v8s_isolate {
   std::unordered_multimap<int, v8s_ref> modules;
   // synthetic JSON module identity hash -> its parsed value
   std::unordered_multimap<int, std::pair<Global<Module>, Global<Value>>> json;
+  // synthetic CommonJS module identity hash -> what its evaluation runs
+  struct CjsModule {
+    Global<Module> module;
+    Global<v8::Function> fn;
+    std::string path;
+    std::vector<std::string> names;
+  };
+  std::unordered_multimap<int, CjsModule> cjs;
   // v8s_execute_static: source pointer -> its compiled script
   std::vector<std::pair<const char*, Global<v8::UnboundScript>>> scripts;
   // every context's own microtask queue (see v8s_context_new), until the

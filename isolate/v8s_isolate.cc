@@ -314,6 +314,7 @@ void v8s_isolate_free(v8s_isolate* iso) {
   }
   iso->refs.clear();
   iso->json.clear();
+  iso->cjs.clear();
   iso->scripts.clear();
   iso->watched.clear();
   iso->natives.Reset();

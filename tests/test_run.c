@@ -256,11 +256,26 @@ static void t_packages_above_root_not_found(void) {
   proc_result_free(&r);
 }
 
+/* CommonJS from an ES module: fixtures/pkg's cjs.js imports cjs-main (a
+ * "main", relative require, JSON, a package through its "require"
+ * condition) and src/plain.cjs */
+static void t_commonjs(void) {
+  const char* argv[] = {ISOPOOL, "run", "cjs.js", NULL};
+  proc_result r;
+  CHECK(proc_run(ISO_FIXTURES "/pkg", argv, 60, &r) == 0);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "[\"hi run\",{\"x\":1},\"dep-require\",\"cjs\"]\n");
+  CHECK_STR(r.err, "");
+  proc_result_free(&r);
+}
+
 /* Real packages from the npm registry, installed at test time (pinned
  * versions: preact's "exports" with conditions and a subpath, zod's
- * import/require split, lodash-es without "exports"), imported as Node
- * imports them. Skipped, saying so, when npm is missing or the registry
- * cannot be reached: the fixtures above are the suite's own checks. */
+ * import/require split, lodash-es without "exports"; CommonJS ones: ms
+ * (module.exports a function), dayjs (a UMD build), lodash (its default
+ * export only: as in Node, its names are not found by the lexer)),
+ * imported as Node imports them. Skipped, saying so, when npm is missing or the
+ * registry cannot be reached: the fixtures above are the suite's own checks. */
 static void t_npm_packages(void) {
   char dir[] = "/tmp/isopool-npm-XXXXXX";
   CHECK(mkdtemp(dir) != NULL);
@@ -269,7 +284,8 @@ static void t_npm_packages(void) {
       "echo '{\"private\": true}' > package.json && "
       "npm install --no-audit --no-fund --ignore-scripts --no-save "
       "--fetch-retries=1 --fetch-retry-maxtimeout=5000 --fetch-timeout=20000 "
-      "preact@11.2.0 zod@4.6.7 lodash-es@4.18.1",
+      "preact@11.2.0 zod@4.6.7 lodash-es@4.18.1 ms@2.1.3 dayjs@1.11.13 "
+      "lodash@4.17.21",
       NULL};
   proc_result r;
   CHECK(proc_run(dir, install, 60, &r) == 0);
@@ -288,16 +304,22 @@ static void t_npm_packages(void) {
           "import { useState } from 'preact/hooks';\n"
           "import { z } from 'zod';\n"
           "import { chunk } from 'lodash-es';\n"
+          "import ms from 'ms';\n"
+          "import dayjs from 'dayjs';\n"
+          "import _ from 'lodash';\n"
           "const s = z.object({ n: z.number() });\n"
           "export default [typeof h, typeof useState, s.parse({ n: 3 }).n,\n"
-          "  chunk([1, 2, 3, 4], 2)];\n",
+          "  chunk([1, 2, 3, 4], 2), ms('2h'), dayjs('2020-01-02').year(),\n"
+          "  _.chunk([1, 2, 3], 2)];\n",
           f);
       fclose(f);
     }
     const char* argv[] = {ISOPOOL, "run", "main.mjs", NULL};
     CHECK(proc_run(dir, argv, 60, &r) == 0);
     CHECK_EQ(r.status, 0);
-    CHECK_STR(r.out, "[\"function\",\"function\",3,[[1,2],[3,4]]]\n");
+    CHECK_STR(r.out,
+              "[\"function\",\"function\",3,[[1,2],[3,4]],7200000,2020,"
+              "[[1,2],[3]]]\n");
     CHECK_STR(r.err, "");
   }
   proc_result_free(&r);
@@ -325,6 +347,7 @@ static const iso_test cases[] = {
     {"kv_path", t_kv_path},
     {"packages", t_packages},
     {"packages_above_root_not_found", t_packages_above_root_not_found},
+    {"commonjs", t_commonjs},
     {"npm_packages", t_npm_packages, .timeout_s = 120},
     {NULL, NULL},
 };

@@ -150,10 +150,10 @@ static void t_eval_and_call_forms(void) {
 
 /* Packages (issue 12): a call job whose module imports a package from the
  * module root's node_modules (an "exports" map with conditions), an eval
- * importing one itself, and the resolver's refusals as that job's error
- * (a Node built-in, by name; a package that is not there, with where it
- * looked); both in the pool processes the service starts by default and
- * with --processes 0. */
+ * importing one itself, an eval importing a CommonJS package, and the
+ * resolver's refusals as that job's error (a Node built-in, by name; a package
+ * that is not there, with where it looked); both in the pool processes the
+ * service starts by default and with --processes 0. */
 static void packages_on(const char* const* extra) {
   svc s;
   if (svc_start(&s, extra, 0) != 0) {
@@ -171,7 +171,20 @@ static void packages_on(const char* const* extra) {
                eval_src("import { greet } from 'svc-pkg/greet';\n"
                         "export default greet('eval');"),
                "\"hello eval\"");
+  /* a CommonJS package (relative require, JSON), and its require of a
+   * Node built-in, named with the package */
+  expect_value(&s,
+               eval_src("import { shout, n } from 'svc-cjs';\n"
+                        "export default [shout('cjs'), n];"),
+               "[\"CJS!\",2]");
   iso_result r;
+  call(&s, eval_src("import { fs } from 'svc-cjs';\nexport default fs();"),
+       10000, &r);
+  CHECK(r.status == ISO_STATUS_REJECTED || r.status == ISO_STATUS_ERROR);
+  CHECK_CONTAINS(r.message,
+                 "package \"svc-cjs\" needs the Node.js built-in "
+                 "module \"fs\"");
+  iso_result_close(&r);
   call(&s, eval_src("import fs from 'node:fs';\nexport default 1;"), 10000, &r);
   CHECK(r.status == ISO_STATUS_REJECTED || r.status == ISO_STATUS_ERROR);
   CHECK_CONTAINS(r.message, "Cannot import \"node:fs\"");

@@ -1,0 +1,215 @@
+/* test_cjs.c: CommonJS modules imported from ES modules and require()
+ * (isolate/rt_cjs.c, v8s_cjs.cc, rt_pkg.c's require resolution), as
+ * Node's ESM->CJS interop runs them, through the real loader in-process.
+ *
+ * Each case copies the package fixture (fixtures/pkg: the cjs-* packages
+ * and src/plain.cjs, src/ct are the ones written for these cases) into a
+ * fresh module root, writes an ES module that imports from it, runs it
+ * (rt_harness.h) and checks the value or the error's text. `isopool run`
+ * and a service job importing a CommonJS package are in test_run.c and
+ * test_service.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso_err.h"
+#include "iso_rt.h"
+#include "rt_harness.h"
+#include "tap.h"
+
+/* A fresh module root holding fixtures/pkg. */
+static const char* pkg_root(void) {
+  const char* root = rt_root();
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd), "cp -R '%s/pkg/.' '%s/'", ISO_FIXTURES, root);
+  CHECK(system(cmd) == 0);
+  return root;
+}
+
+/* Runs `src` as case.js at the root of the fixture; its value is `want`. */
+static void expect_value(const char* src, const char* want) {
+  pkg_root();
+  rt_write("case.js", "%s", src);
+  rt_result r;
+  rt_run("case.js", &r);
+  if (r.status != 0) {
+    fprintf(stderr, "  %s\n", r.error ? r.error : "(no error text)");
+  }
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, want);
+  rt_result_free(&r);
+}
+
+/* Runs `src`; it fails with `code` and the error's text holds each of the
+ * NULL-terminated parts, where "~" stands for the module root. */
+static void expect_error(const char* src, int code, const char* const* parts) {
+  const char* root = pkg_root();
+  rt_write("case.js", "%s", src);
+  rt_result r;
+  rt_run("case.js", &r);
+  CHECK_EQ(r.status, code);
+  CHECK(r.error != NULL);
+  for (const char* const* p = parts; *p != NULL; p++) {
+    char want[1024];
+    size_t o = 0;
+    for (const char* s = *p; *s != '\0' && o + 1 < sizeof(want); s++) {
+      if (*s == '~') {
+        o += (size_t)snprintf(want + o, sizeof(want) - o, "%s", root);
+        o = o < sizeof(want) ? o : sizeof(want) - 1;
+      } else {
+        want[o++] = *s;
+      }
+    }
+    want[o] = '\0';
+    CHECK_CONTAINS(r.error, want);
+  }
+  rt_result_free(&r);
+}
+
+#define PARTS(...) ((const char* const[]){__VA_ARGS__, NULL})
+
+/* a package's "main" (extension searched), relative require with and
+ * without ".js", a JSON file, a package by name; module.exports is the
+ * default export and its properties the named ones; exports, module,
+ * require, __filename, __dirname, require.resolve, require.cache, `this`
+ * and `global` are Node's */
+static void t_main_and_require(void) {
+  expect_value(
+      "import m, { greet, count, data, dep, quoted, defined, same, file,\n"
+      "  dir, resolved, cached, thisIsExports, globalIsGlobalThis,\n"
+      "  loadedYet } from 'cjs-main';\n"
+      "export default [greet('bob'), count, data.x, dep, quoted, defined,\n"
+      "  same, file, dir, resolved, cached, thisIsExports,\n"
+      "  globalIsGlobalThis, loadedYet, m.greet === greet];",
+      "[\"hi bob\",3,1,\"dep-require\",\"q\",\"d\",true,true,true,true,"
+      "true,true,true,false,true]");
+  /* named exports of `module.exports = {...}`, methods included */
+  expect_value(
+      "import h, { prefix, add, list } from 'cjs-main/lib/helper.js';\n"
+      "export default [prefix, add(2, 3), list, h.prefix];",
+      "[\"hi \",5,[1,2],\"hi \"]");
+}
+
+/* one module.exports per realm: an import and a require of one file share
+ * it, and the file runs once */
+static void t_one_instance(void) {
+  expect_value(
+      "import h from 'cjs-main/lib/helper.js';\n"
+      "import m from 'cjs-main';\n"
+      "const again = await import('cjs-main/lib/helper.js');\n"
+      "export default [h === again.default, m.same];",
+      "[true,true]");
+}
+
+/* "exports" conditions: "require" for require(), "import" for import */
+static void t_conditions(void) {
+  expect_value(
+      "import d from 'cjs-dep';\n"
+      "import { dep } from 'cjs-main';\n"
+      "export default [d, dep];",
+      "[\"dep-import\",\"dep-require\"]");
+}
+
+/* a cycle between two files, and one across two packages: the second
+ * sees the first's exports as they are so far, as in Node */
+static void t_cycles(void) {
+  expect_value(
+      "import a from 'cjs-cycle';\n"
+      "export default [a.early, a.late, a.bSaw, a.bSeesLate()];",
+      "[\"a-early\",\"a-late\",[\"a-early\",\"partial\"],\"a-late\"]");
+  expect_value(
+      "import { name, pong, pongSaw } from 'cjs-ping';\n"
+      "export default [name, pong, pongSaw];",
+      "[\"ping\",\"pong\",\"ping\"]");
+}
+
+/* a transpiled ES module (__esModule): the default export is still
+ * module.exports, as in Node; its "default" property is there */
+static void t_esmodule_interop(void) {
+  expect_value(
+      "import d, { named, __esModule } from 'cjs-esmodule';\n"
+      "import * as ns from 'cjs-esmodule';\n"
+      "export default [d.default, named, __esModule, ns.default === d];",
+      "[\"the-default\",\"the-named\",true,true]");
+}
+
+/* module.exports = require("./x") and __exportStar(require("./y")) give
+ * x's and y's names */
+static void t_reexports(void) {
+  expect_value(
+      "import { alpha, beta, gamma } from 'cjs-reexport';\n"
+      "export default [alpha, beta, gamma];",
+      "[\"A\",\"B\",\"G\"]");
+}
+
+/* .cjs is CommonJS anywhere (a "#!" line too); a .js file is CommonJS
+ * outside node_modules only where its package.json says "commonjs" */
+static void t_cjs_files(void) {
+  expect_value(
+      "import p from './src/plain.cjs';\n"
+      "import { kind } from './src/ct/x.js';\n"
+      "export default [p, kind];",
+      "[{\"kind\":\"cjs\",\"file\":true,\"dir\":true},\"typed-commonjs\"]");
+}
+
+/* a Node built-in: the error names the package and the built-in */
+static void t_builtin_named(void) {
+  expect_error("import p from 'cjs-needs-fs';", ISO_EJS,
+               PARTS("Cannot require \"node:path\" from "
+                     "\"~/node_modules/cjs-needs-fs/index.js\": package "
+                     "\"cjs-needs-fs\" needs the Node.js built-in module "
+                     "\"node:path\", which isopool does not have"));
+}
+
+/* require() of an ES module fails as Node's ERR_REQUIRE_ESM (.mjs, a
+ * "type": "module" package, a .js file with import/export); a missing
+ * file is MODULE_NOT_FOUND; import() from CommonJS works */
+static void t_require_esm_and_missing(void) {
+  expect_value(
+      "import r from 'cjs-requires-esm';\n"
+      "const out = [];\n"
+      "for (const k of ['mjs', 'typed', 'detected', 'missing']) {\n"
+      "  try { r[k](); out.push('loaded'); }\n"
+      "  catch (e) { out.push(e.code); }\n"
+      "}\n"
+      "out.push((await r.dyn()).default);\n"
+      "export default out;",
+      "[\"ERR_REQUIRE_ESM\",\"ERR_REQUIRE_ESM\",\"ERR_REQUIRE_ESM\","
+      "\"MODULE_NOT_FOUND\",\"m-mjs\"]");
+  expect_value(
+      "import r from 'cjs-requires-esm';\n"
+      "let m, n;\n"
+      "try { r.mjs(); } catch (e) { m = e.message; }\n"
+      "try { r.missing(); } catch (e) { n = e.message; }\n"
+      "export default [m.includes('require() of ES Module ') &&\n"
+      "  m.includes('/cjs-requires-esm/m.mjs'), n.includes('\"./nope\"')];",
+      "[true,true]");
+}
+
+/* a syntax error names the file and line; a throwing module fails the
+ * import with its error */
+static void t_errors(void) {
+  expect_error("import s from 'cjs-errors/syntax.js';", ISO_ESYNTAX,
+               PARTS("SyntaxError", "node_modules/cjs-errors/syntax.js:2"));
+  expect_error("import t from 'cjs-errors/throws.js';", ISO_EJS,
+               PARTS("cjs throws"));
+}
+
+static const iso_test cases[] = {
+    {"main_and_require", t_main_and_require},
+    {"one_instance", t_one_instance},
+    {"conditions", t_conditions},
+    {"cycles", t_cycles},
+    {"esmodule_interop", t_esmodule_interop},
+    {"reexports", t_reexports},
+    {"cjs_files", t_cjs_files},
+    {"builtin_named", t_builtin_named},
+    {"require_esm_and_missing", t_require_esm_and_missing},
+    {"errors", t_errors},
+    {NULL, NULL},
+};
+
+int main(int argc, char** argv) {
+  return iso_test_main(argc, argv, cases);
+}
