@@ -21,7 +21,9 @@
  * deadline. A HALT without one (the service stops) halts the runner at
  * once (pool__runner_halt). A runner whose stopped entry still runs
  * POOL_LOST_GRACE_MS later is reported WEDGED to the front, once per
- * entry: the front declares the worker lost (pool__worker_lost). Every
+ * entry: the front declares the worker lost (pool__worker_lost); a test
+ * fault (ISOPOOL_TEST_NO_WEDGED, below) keeps it quiet, for the front's
+ * own bound on a job held by a group that lies (watchdog.c). Every
  * POOL_ALIVE_MS it says ALIVE, which lets the front tell a group that
  * cannot speak from jobs that are only late (watchdog.c). The records
  * are the link's (HALT in; WEDGED and ALIVE out), bytes that step 4
@@ -74,7 +76,23 @@ struct pool_group {
   int n, cap;
   int held; /* under lock; released signals `released` */
   pthread_cond_t released;
+  int no_wedged; /* the test fault below: it never says WEDGED */
 };
+
+/* The test fault ISOPOOL_TEST_NO_WEDGED=1 (honoured only with
+ * ISOPOOL_TEST_FAULTS=1 too): the group never says WEDGED, as a pool
+ * process that lies (or whose WEDGED is lost) would, and keeps saying
+ * ALIVE; the front's own bound on a job (watchdog.c, POOL_HELD_MS) is
+ * what is left (tests/test_service_contain.c). Read once, at the
+ * group's start, from the environment: the front passes the variable to
+ * a pool process only when it has it itself (procs.c), and a job sets no
+ * variable. */
+static int test_no_wedged(void) {
+  const char* faults = getenv("ISOPOOL_TEST_FAULTS");
+  const char* on = getenv("ISOPOOL_TEST_NO_WEDGED");
+  return faults != NULL && strcmp(faults, "1") == 0 && on != NULL &&
+         strcmp(on, "1") == 0;
+}
 
 /* Called with the lock. */
 static pool_watch* watch_of(pool_group* g, const pool_runner* r, int id) {
@@ -199,7 +217,8 @@ static void round_runners(pool_group* g, uint64_t now) {
                now - w->stop_ns > POOL_LOST_GRACE_MS * 1000000ull) {
       iso_link_rec rec = {ISO_LINK_WEDGED,
                           .u.wedged = {.worker = (uint32_t)w->id}};
-      w->wedged_sent = send_up(g, &rec) == 0; /* else the next round */
+      /* else the next round; the test fault says it was sent */
+      w->wedged_sent = g->no_wedged || send_up(g, &rec) == 0;
     }
   }
 }
@@ -262,6 +281,12 @@ int pool__group_new(const pool_group_opts* o,
       .arg = g,
   };
   g->held = o->held;
+  g->no_wedged = test_no_wedged();
+  if (g->no_wedged) {
+    pool__logf(&g->o.log, "warn",
+               "a test fault: this group never says WEDGED "
+               "(ISOPOOL_TEST_NO_WEDGED)");
+  }
   pthread_cond_init(&g->released, NULL);
   int rc = iso_link_new(&lo, &g->ctl, err, errlen);
   if (rc != 0) {

@@ -78,6 +78,10 @@ struct pool_job {
    * claim) when the worker started it; 0: never sent. Atomic: whoever
    * answers it counts it with this. */
   _Atomic uint64_t started_ns;
+  /* the watchdog's (under pool->lock): the latest deadline of the jobs
+   * on its worker while it was not yet overdue, which it may wait behind
+   * (watchdog.c, POOL_HELD_MS); 0: not seen on a worker yet */
+  uint64_t held_until_ns;
   iso_buf reply; /* the encoded reply map */
 };
 
@@ -492,7 +496,9 @@ int pool__resize(iso_pool* pool, int n, char* err, size_t errlen);
  * POOL_LOST_GRACE_MS: "its JavaScript ran on 1000 ms after it was
  * stopped at its deadline"), or the group stopped answering (no ALIVE
  * for POOL_SILENT_MS) while a job on w is past its deadline and the
- * grace, or w sent what no worker sends (pool__worker_bad's text).
+ * grace, a job on w is unanswered POOL_HELD_MS past its deadline (or
+ * past those of the jobs it may wait behind) whatever the group says, or
+ * w sent what no worker sends (pool__worker_bad's text).
  * Routing passes it by, its jobs are answered worker_lost with a message
  * that says why, it is asked to stop when (if ever) its thread comes
  * back, and a new worker takes its place; on a pool process, the process

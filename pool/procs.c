@@ -351,15 +351,17 @@ static void proc_free(iso_pool* pool, pool_proc* p) {
  * whose op runs in the pool process): the local time zone and the
  * default locale of Date and Intl (ICU reads TZ, LC_ALL, LC_MESSAGES,
  * LANG; a job sees what they say through Intl anyway), the test faults'
- * switch (ops/registry.c: off unless "1") and the sanitizers' options of
- * the test trees. Nothing else: a compromised pool process reads no
- * secret of the front's (docs/architecture.md). */
+ * switches (ops/registry.c: off unless "1"; group.c's
+ * ISOPOOL_TEST_NO_WEDGED, which needs that one too) and the sanitizers' options
+ * of the test trees. Nothing else: a compromised pool process reads no secret
+ * of the front's (docs/architecture.md). */
 static const char* const kEnvKeep[] = {
     "TZ",
     "LANG",
     "LC_ALL",
     "LC_MESSAGES",
     "ISOPOOL_TEST_FAULTS",
+    "ISOPOOL_TEST_NO_WEDGED",
     "ASAN_OPTIONS",
     "LSAN_OPTIONS",
     "UBSAN_OPTIONS",

@@ -9,12 +9,19 @@
  * every 100 ms, those with a job past its deadline and the grace while
  * their group has said nothing for POOL_SILENT_MS (it says ALIVE every
  * POOL_ALIVE_MS): what is left to the front when a group cannot speak
- * (step 3b: a pool process that does not answer). A job only late
- * (its worker's loop held by another job's JavaScript, within that
- * job's deadline) does not make its worker lost while its group speaks.
- * It then answers `timeout` for queued jobs past their deadline, and
- * every 100 ms frees the workers a resize retired once they are idle
- * (pool__reap): it is the only thread that frees a worker while the
+ * (step 3b: a pool process that does not answer); and, whatever the
+ * group says, those with a job unanswered POOL_HELD_MS past its deadline
+ * (held_job): the front's own bound, for a group that lies (a pool
+ * process compromised, or whose WEDGED was lost) and keeps saying ALIVE
+ * while its worker never answers. A job only late (its worker's loop
+ * held by another job's JavaScript, within that job's deadline) does not
+ * make its worker lost: the bound counts from the latest deadline of the
+ * jobs that were on the worker with it before it was overdue. No
+ * RLIMIT_CPU backs this: it is a budget for a process's whole life (it
+ * would end healthy busy processes, jobs and all) and does not see a
+ * thread blocked off the CPU. It then answers `timeout` for queued jobs past
+ * their deadline, and every 100 ms frees the workers a resize retired once they
+ * are idle (pool__reap): it is the only thread that frees a worker while the
  * service runs, and it reads the workers from a snapshot taken under
  * pool->lock, whose pointers stay good for the round for that reason. It
  * reads no worker's memory: only the front's records of them.
@@ -49,6 +56,23 @@
 
 #define WATCHDOG_PERIOD_MS 2
 
+/* The front's own bound: how long past its deadline a job may stay
+ * unanswered on a worker whose group still says ALIVE (past the latest
+ * deadline of the jobs it may wait behind: held_job). A well-behaved
+ * group stops JavaScript at its deadline and says WEDGED POOL_LOST_GRACE_MS
+ * later if it ran on; POOL_SILENT_MS more is the margin for a WEDGED that
+ * never came (lost, or a pool process that lies). */
+#define POOL_HELD_MS (POOL_LOST_GRACE_MS + POOL_SILENT_MS)
+
+/* Why the watchdog gives up on a worker (lost_why says it in words). */
+typedef enum {
+  LOST_NOT = 0,
+  LOST_BAD,    /* it sent what no worker sends */
+  LOST_WEDGED, /* its group said WEDGED */
+  LOST_SILENT, /* its group went silent with a job overdue */
+  LOST_HELD,   /* a job on it is past POOL_HELD_MS, whatever ALIVE says */
+} lost_kind;
+
 /* A job on w past its deadline and the grace, with no DONE record.
  * Called with the lock. */
 static int overdue_job(pool_worker* w, uint64_t now) {
@@ -63,42 +87,91 @@ static int overdue_job(pool_worker* w, uint64_t now) {
   return 0;
 }
 
+/* A job on w held past any well-behaved worker's answer: unanswered
+ * POOL_HELD_MS past its deadline, or past the latest deadline of the
+ * jobs that were on w with it before it was overdue, if later (their
+ * JavaScript may hold w's loop until then, and the job's answer waits
+ * for the loop: the group stops each at its own deadline, or says
+ * WEDGED). Jobs that came later do not count: a process that keeps taking
+ * and answering new jobs cannot hold an old one for ever. Returns how
+ * many ms past its deadline the job is, or 0. Each job's held_until_ns is
+ * kept here, under the lock, from its first sight (the slow rounds only:
+ * a job past its deadline and the grace when first seen still counts the
+ * jobs with it then). Called with the lock. */
+static uint64_t held_job(pool_worker* w, uint64_t now) {
+  assert(pool__mutex_held(&w->pool->lock));
+  if (w->inflight == 0) {
+    return 0;
+  }
+  uint64_t horizon = 0; /* the latest deadline on w now */
+  for (uint32_t i = 0; i < w->nslots; i++) {
+    const pool_job* job = w->slots[i].job;
+    if (job != NULL && job->deadline_ns > horizon) {
+      horizon = job->deadline_ns;
+    }
+  }
+  uint64_t late = 0;
+  for (uint32_t i = 0; i < w->nslots; i++) {
+    pool_job* job = w->slots[i].job;
+    if (job == NULL) {
+      continue;
+    }
+    if (job->held_until_ns == 0 ||
+        now <= job->deadline_ns + POOL_LOST_GRACE_MS * 1000000ull) {
+      if (horizon > job->held_until_ns) {
+        job->held_until_ns = horizon;
+      }
+    }
+    if (!atomic_load(&job->answered) &&
+        now > job->held_until_ns + POOL_HELD_MS * 1000000ull &&
+        now - job->deadline_ns > late) {
+      late = now - job->deadline_ns;
+    }
+  }
+  return late / 1000000;
+}
+
 /* Why w is lost, for its jobs' answers and the log (pool__worker_lost):
- * it sent what no worker sends (bad), its group said WEDGED, or else its
- * group (its pool process, or the front's group of worker threads) went
- * silent with a job overdue. */
+ * it sent what no worker sends (bad), its group said WEDGED, its group
+ * (its pool process, or the front's group of worker threads) went silent
+ * with a job overdue, or a job on it is held past the front's bound
+ * (late_ms past its deadline) while the group still says ALIVE. */
 static void lost_why(iso_pool* pool,
                      pool_worker* w,
-                     int bad,
-                     int wedged,
+                     lost_kind kind,
+                     uint64_t late_ms,
                      uint64_t now,
                      char* out,
                      size_t cap) {
-  if (bad) {
+  const char* group = w->proc != NULL ? "pool process" : "group of threads";
+  uint64_t alive = w->proc != NULL ? atomic_load(&w->proc->alive_ns)
+                                   : atomic_load(&pool->group_alive_ns);
+  if (kind == LOST_BAD) {
     snprintf(out, cap, "%s", w->bad_why);
-  } else if (wedged) {
+  } else if (kind == LOST_WEDGED) {
     snprintf(out, cap,
              "worker %d was lost: its JavaScript ran on %d ms after it was "
              "stopped at its deadline",
              w->id, POOL_LOST_GRACE_MS);
+  } else if (kind == LOST_HELD) {
+    snprintf(out, cap,
+             "worker %d was lost: a job on it was unanswered %llu ms past "
+             "its deadline while its %s kept saying it was alive (the "
+             "front's bound: %d ms past the deadlines it could wait behind)",
+             w->id, (unsigned long long)late_ms, group, POOL_HELD_MS);
+  } else if (alive == 0) { /* distrust() */
+    snprintf(out, cap,
+             "worker %d was lost: its %s sent what none sends (the log "
+             "says what) and is not heard from, and a job on it was over "
+             "%d ms past its deadline",
+             w->id, group, POOL_LOST_GRACE_MS);
   } else {
-    uint64_t alive = w->proc != NULL ? atomic_load(&w->proc->alive_ns)
-                                     : atomic_load(&pool->group_alive_ns);
-    const char* group = w->proc != NULL ? "pool process" : "group of threads";
-    if (alive == 0) { /* distrust() */
-      snprintf(out, cap,
-               "worker %d was lost: its %s sent what none sends (the log "
-               "says what) and is not heard from, and a job on it was over "
-               "%d ms past its deadline",
-               w->id, group, POOL_LOST_GRACE_MS);
-    } else {
-      snprintf(out, cap,
-               "worker %d was lost: its %s stopped answering (its watchdog "
-               "said nothing for %llu ms) while a job on it was over %d ms "
-               "past its deadline",
-               w->id, group, (unsigned long long)((now - alive) / 1000000),
-               POOL_LOST_GRACE_MS);
-    }
+    snprintf(out, cap,
+             "worker %d was lost: its %s stopped answering (its watchdog "
+             "said nothing for %llu ms) while a job on it was over %d ms "
+             "past its deadline",
+             w->id, group, (unsigned long long)((now - alive) / 1000000),
+             POOL_LOST_GRACE_MS);
   }
 }
 
@@ -136,19 +209,28 @@ static void* watchdog_main(void* arg) {
      * shutdown frees them after this thread ended, so the pointers stay
      * good for the round */
     pool_worker* lost[POOL_MAX_WORKERS];
-    int bad[POOL_MAX_WORKERS], wedged[POOL_MAX_WORKERS];
+    lost_kind kind[POOL_MAX_WORKERS];
+    uint64_t late[POOL_MAX_WORKERS];
     int nlost = 0;
     pool__mutex_lock(&pool->lock);
     for (int i = 0; i < pool->nworkers; i++) {
       pool_worker* w = pool->workers[i];
       int b = 1; /* pool__worker_bad's, once */
-      bad[nlost] = atomic_compare_exchange_strong(&w->bad, &b, 2);
+      int bad = atomic_compare_exchange_strong(&w->bad, &b, 2);
       /* a group that has been silent: its workers' late jobs count */
       uint64_t alive = w->proc != NULL ? atomic_load(&w->proc->alive_ns)
                                        : atomic_load(&pool->group_alive_ns);
       int silent = slow_round && now - alive > POOL_SILENT_MS * 1000000ull;
-      wedged[nlost] = atomic_exchange(&w->wedged, 0);
-      if (bad[nlost] || wedged[nlost] || (silent && overdue_job(w, now))) {
+      int wedged = atomic_exchange(&w->wedged, 0);
+      uint64_t held = slow_round ? held_job(w, now) : 0;
+      lost_kind k = bad                             ? LOST_BAD
+                    : wedged                        ? LOST_WEDGED
+                    : silent && overdue_job(w, now) ? LOST_SILENT
+                    : held > 0                      ? LOST_HELD
+                                                    : LOST_NOT;
+      if (k != LOST_NOT) {
+        late[nlost] = held;
+        kind[nlost] = k;
         lost[nlost++] = w;
       }
     }
@@ -156,7 +238,7 @@ static void* watchdog_main(void* arg) {
     for (int i = 0; i < nlost; i++) {
       /* bad_why was written before bad was set */
       char why[320];
-      lost_why(pool, lost[i], bad[i], wedged[i], now, why, sizeof why);
+      lost_why(pool, lost[i], kind[i], late[i], now, why, sizeof why);
       pool__worker_lost(pool, lost[i], why);
     }
     /* queued jobs past their deadline */

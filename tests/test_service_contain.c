@@ -25,6 +25,7 @@
 #include "iso_client.h"
 #include "iso_err.h"
 #include "iso_proto.h"
+#include "json_check.h"
 #include "proc.h"
 #include "procfs.h"
 #include "service.h"
@@ -257,6 +258,20 @@ static int log_has(const svc* s, const char* what) {
     fclose(f);
   }
   return found;
+}
+
+/* How many lines of the daemon's log have `what` in them. */
+static int log_lines_of_has(const svc* s, const char* what) {
+  FILE* f = fopen(s->log, "r");
+  char line[2048];
+  int n = 0;
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    n += strstr(line, what) != NULL;
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  return n;
 }
 
 /* Waits until the daemon's log has `what`, at most timeout_ms (scaled
@@ -588,6 +603,184 @@ static void t_silent_process_killed(void) {
   svc_stop(&s);
 }
 
+/* watchdog.c's POOL_HELD_MS (POOL_LOST_GRACE_MS + POOL_SILENT_MS): how
+ * long past its deadline a job may stay unanswered on a worker whose group
+ * still says ALIVE. */
+#define POOL_HELD_MS_FOR_TEST 4000
+
+/* A worker held by `source` (a job of timeout_ms that a test fault keeps
+ * in C) while its group lies (ISOPOOL_TEST_NO_WEDGED: it keeps saying
+ * ALIVE and never says WEDGED), with `flags`: the job is answered
+ * worker_lost by the front's own bound, not sooner (no WEDGED, no
+ * silence) and not much later; jobs on the other worker are answered
+ * meanwhile; the log says why. Returns the stuck job's reply message in
+ * msg (the caller checks the rest), or "" when the service did not
+ * start. */
+static void held_case(svc* s, const char* const* flags, char* msg, size_t cap) {
+  msg[0] = '\0';
+  setenv("ISOPOOL_TEST_FAULTS", "1", 1);
+  setenv("ISOPOOL_TEST_NO_WEDGED", "1", 1);
+  int started = svc_start(s, flags, 0);
+  unsetenv("ISOPOOL_TEST_FAULTS");
+  unsetenv("ISOPOOL_TEST_NO_WEDGED");
+  if (started != 0) {
+    return;
+  }
+  enum { TIMEOUT = 300, BYSTANDERS = 20 };
+  tracker t;
+  tracker_init(&t, 1);
+  iso_job stuck = eval_src(
+      "Isopool.core.ops.op_test_block(9000); export default 'unreachable';");
+  stuck.timeout_ms = TIMEOUT;
+  int64_t t0 = now_ms();
+  tracker_submit_ok(&t, s->c, 0, stuck, 30000);
+  sleep_ms(100);
+  /* meanwhile the other worker answers, one call at a time (routing
+   * takes the least loaded: the idle one, never the held one), every
+   * 200 ms */
+  iso_buf keep;
+  int64_t by[BYSTANDERS];
+  for (int i = 0; i < BYSTANDERS; i++) {
+    iso_result b;
+    call(s, call_job("double.js", NULL, "[7]", &keep), 20000, &b);
+    iso_buf_close(&keep);
+    CHECK_EQ(b.status, ISO_STATUS_FULFILLED);
+    CHECK_JSON(b.value, b.value_len, "14");
+    by[i] = b.stats.worker;
+    iso_result_close(&b);
+    sleep_ms(200);
+  }
+  CHECK(tracker_wait(&t, 1, 20000));
+  tracker_check_once(&t);
+  rec* r = &t.r[0];
+  int64_t took = r->done_ms - t0;
+  fprintf(stderr, "    answered %lld ms after it was sent: %s\n",
+          (long long)took, r->message);
+  CHECK_EQ(r->status, ISO_STATUS_ERROR);
+  CHECK_EQ(r->code, ISO_CODE_WORKER_LOST);
+  /* by the front's bound: not before it (no WEDGED came, the group did
+   * not go silent), and within a slow round and some slack after it */
+  CHECK(took >= TIMEOUT + POOL_HELD_MS_FOR_TEST);
+  CHECK(took <
+        TIMEOUT + POOL_HELD_MS_FOR_TEST + (int64_t)(2000 * iso_test_scale()));
+  CHECK_CONTAINS(r->message, "a job on it was unanswered ");
+  CHECK_CONTAINS(r->message, "kept saying it was alive");
+  CHECK(strstr(r->message, "ran on") == NULL);
+  CHECK(strstr(r->message, "stopped answering") == NULL);
+  snprintf(msg, cap, "%s", r->message);
+  for (int i = 0; i < BYSTANDERS; i++) {
+    CHECK(by[i] != r->worker);
+  }
+  /* the log names the reason, once */
+  CHECK(wait_log(s, "kept saying it was alive", 2000));
+  tracker_free(&t);
+}
+
+/* A pool process that lies: its worker is held in C (op_test_block) and
+ * its group keeps saying ALIVE without ever saying WEDGED. The front's
+ * own bound kills it (SIGKILL: "the front killed it"), the job is
+ * answered worker_lost saying why, the other process answers meanwhile,
+ * the spare takes its place and a new spare comes. */
+static void t_lying_process_killed(void) {
+  const char* flags[] = {"--workers",   "2",    "--processes", "2",
+                         "--log-level", "info", NULL};
+  svc s;
+  char msg[1024];
+  held_case(&s, flags, msg, sizeof msg);
+  if (msg[0] == '\0') {
+    svc_stop(&s);
+    return;
+  }
+  CHECK_CONTAINS(msg, "killed by signal 9 (the front killed it: worker ");
+  CHECK_CONTAINS(msg, "while its pool process kept saying it was alive");
+  CHECK(wait_log(&s, "a spare, took the place of a dead one", 2000));
+  /* said at the kill, once, and again in the exit's line */
+  CHECK_EQ(log_lines_of_has(&s, "): killed: worker "), 1);
+  CHECK_EQ(log_lines_of_has(&s, "kept saying it was alive"), 2);
+  iso_buf keep;
+  for (int i = 0; i < 4; i++) {
+    expect_value(&s, call_job("double.js", NULL, "[4]", &keep), "8");
+    iso_buf_close(&keep);
+  }
+  CHECK_EQ(procfs_wait_children(s.pid, 3, 10000), 3);
+  svc_stop(&s);
+}
+
+/* The same rule with --processes 0: a worker thread held in C while the
+ * front's group of threads keeps saying ALIVE and never WEDGED is
+ * declared lost, its job answered worker_lost, and a new worker takes
+ * its place; the lost thread is freed when the fault lets go (9 s after
+ * the job's start). */
+static void t_lying_group_worker_lost(void) {
+  const char* flags[] = {"--workers",   "2",    "--processes", "0",
+                         "--log-level", "info", NULL};
+  svc s;
+  char msg[1024];
+  held_case(&s, flags, msg, sizeof msg);
+  if (msg[0] == '\0') {
+    svc_stop(&s);
+    return;
+  }
+  CHECK_CONTAINS(msg, "while its group of threads kept saying it was alive");
+  CHECK_CONTAINS(msg, "a new worker took its place");
+  CHECK_EQ(log_lines_of_has(&s, "kept saying it was alive"), 1);
+  iso_buf keep;
+  for (int i = 0; i < 4; i++) {
+    expect_value(&s, call_job("double.js", NULL, "[4]", &keep), "8");
+    iso_buf_close(&keep);
+  }
+  sleep_ms(5000); /* the fault lets go; the thread comes back */
+  svc_stop(&s);
+}
+
+/* The bound leaves room for a job that waits behind another job's
+ * JavaScript on the same worker (one worker): a job of 300 ms sent
+ * behind 6 s of busy JavaScript (a job of 8 s) is answered `timeout`
+ * when that JavaScript ends, 5.7 s past its deadline, past POOL_HELD_MS:
+ * the front counts the deadline of the job it waited behind, and kills
+ * nothing. */
+static void t_held_behind_javascript(void) {
+  const char* flags[] = {
+      "--workers", "1",           "--processes", "1", "--spare-processes",
+      "0",         "--log-level", "info",        NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  int kids[MAXKIDS];
+  CHECK_EQ(procfs_children(s.pid, kids, MAXKIDS), 1);
+  tracker t;
+  tracker_init(&t, 2);
+  iso_job busy = eval_src(
+      "const end = Date.now() + 6000; while (Date.now() < end) {}"
+      "export default 'done';");
+  busy.timeout_ms = 8000;
+  tracker_submit_ok(&t, s.c, 0, busy, 30000);
+  sleep_ms(100);
+  iso_buf keep;
+  iso_job behind = call_job("double.js", NULL, "[3]", &keep);
+  behind.timeout_ms = 300;
+  int64_t t0 = now_ms();
+  tracker_submit_ok(&t, s.c, 1, behind, 30000);
+  iso_buf_close(&keep);
+  CHECK(tracker_wait(&t, 2, 30000));
+  tracker_check_once(&t);
+  CHECK_EQ(t.r[0].status, ISO_STATUS_FULFILLED);
+  CHECK_STR(t.r[0].value, "\"done\"");
+  CHECK_EQ(t.r[1].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t.r[1].code, ISO_CODE_TIMEOUT);
+  int64_t waited = t.r[1].done_ms - t0;
+  fprintf(stderr, "    the job behind answered after %lld ms\n",
+          (long long)waited);
+  CHECK(waited > 300 + POOL_HELD_MS_FOR_TEST); /* the case's point */
+  CHECK(!log_has(&s, "was lost"));
+  CHECK(!log_has(&s, "died"));
+  CHECK_EQ(procfs_children(s.pid, kids, MAXKIDS), 1);
+  tracker_free(&t);
+  svc_stop(&s);
+}
+
 /* kv lives in the front: a value set before its pool process is killed
  * is read after, by a job on another process. */
 static void t_kv_survives(void) {
@@ -848,6 +1041,9 @@ static const iso_test cases[] = {
     {"memory_bomb", t_memory_bomb},
     {"wedged_process_killed", t_wedged_process_killed},
     {"silent_process_killed", t_silent_process_killed},
+    {"lying_process_killed", t_lying_process_killed},
+    {"lying_group_worker_lost", t_lying_group_worker_lost},
+    {"held_behind_javascript", t_held_behind_javascript},
     {"kv_survives", t_kv_survives},
     {"backoff", t_backoff},
     {"environment", t_environment},
