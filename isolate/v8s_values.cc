@@ -218,10 +218,28 @@ void v8s_ref_free(v8s_isolate* iso, v8s_ref ref) {
     HandleScope scope(iso->isolate);
     Local<Data> d = iso->refs[ref].Get(iso->isolate);
     if (d->IsModule()) {
-      auto range = iso->modules.equal_range(d.As<Module>()->GetIdentityHash());
+      Local<Module> m = d.As<Module>();
+      int hash = m->GetIdentityHash();
+      auto range = iso->modules.equal_range(hash);
       for (auto it = range.first; it != range.second; ++it) {
         if (it->second == ref) {
           iso->modules.erase(it);
+          break;
+        }
+      }
+      // a synthetic module freed before it evaluated (its graph failed, its
+      // realm went): what its evaluation would have used goes with it
+      auto json = iso->json.equal_range(hash);
+      for (auto it = json.first; it != json.second; ++it) {
+        if (it->second.first.Get(iso->isolate) == m) {
+          iso->json.erase(it);
+          break;
+        }
+      }
+      auto cjs = iso->cjs.equal_range(hash);
+      for (auto it = cjs.first; it != cjs.second; ++it) {
+        if (it->second.module.Get(iso->isolate) == m) {
+          iso->cjs.erase(it);
           break;
         }
       }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "iso_err.h"
 #include "iso_rt.h"
@@ -196,6 +197,81 @@ static void t_errors(void) {
                PARTS("cjs throws"));
 }
 
+/* the lexer skips comments, strings, templates and regular expressions
+ * (a quote inside one does not throw it off); a name assigned only on a
+ * branch not taken is exported as undefined, as in Node; require of a
+ * directory (its index.js) and of "." */
+static void t_lexer(void) {
+  expect_value(
+      "import * as ns from 'cjs-lexer';\n"
+      "export default [Object.keys(ns).sort(), ns.conditional, ns.dir,\n"
+      "  ns.self, ns.afterDivision, ns.alsoReal];",
+      "[[\"afterDivision\",\"alsoReal\",\"conditional\",\"default\",\"dir\","
+      "\"real\",\"self\",\"viaModule\"],null,\"sub-index\",true,2,2]");
+}
+
+static void once_cb(iso_realm* realm,
+                    void* data,
+                    int status,
+                    const uint8_t* mp,
+                    size_t len,
+                    const iso_js_error* err) {
+  int* st = data;
+  *st = status != 0 ? status : 1;
+}
+
+/* a realm freed before its CommonJS module evaluated (the graph failed on
+ * a missing file after the module compiled) leaves nothing behind: each
+ * would otherwise keep its context alive through the compiled wrapper
+ * (about 250 KiB each), so 300 such realms on one runtime would hold
+ * some 75 MiB of heap */
+static void t_failed_graph_leaves_nothing(void) {
+  const char* root = pkg_root();
+  rt_write("fail.js",
+           "import m from 'cjs-main';\n"
+           "import j from './cjs-data.json' with { type: 'json' };\n"
+           "import x from './missing.js';\n"
+           "export default [m, j, x];\n");
+  rt_write("cjs-data.json", "{\"k\": 1}\n");
+  rt_init_process();
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  iso_rt* rt = NULL;
+  iso_rt_opts ro = {.loop = &loop, .root = root};
+  CHECK(iso_rt_new(&ro, &rt) == 0);
+  char spec[1024];
+  snprintf(spec, sizeof(spec), "%s/fail.js", root);
+  size_t base = 0, used = 0, limit = 0;
+  for (int i = 0; rt != NULL && i < 300; i++) {
+    iso_realm* realm = NULL;
+    iso_realm_cbs cbs = {0};
+    CHECK(iso_realm_new(rt, &cbs, NULL, &realm) == 0);
+    int st = 0;
+    iso_eval_opts eo = {.specifier = spec};
+    CHECK(iso_realm_eval(realm, &eo, once_cb, &st) == 0);
+    while (st == 0 && uv_run(&loop, UV_RUN_ONCE) != 0) {
+    }
+    CHECK_EQ(st, ISO_ENOENT);
+    iso_realm_free(realm);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    if (i == 30) {
+      iso_rt_heap(rt, &base, &limit);
+    }
+  }
+  iso_rt_heap(rt, &used, &limit);
+  if (used > base + ((size_t)32 << 20)) {
+    fprintf(stderr, "  heap: %zu KiB after 30 realms, %zu KiB after 300\n",
+            base >> 10, used >> 10);
+  }
+  CHECK(used <= base + ((size_t)32 << 20));
+  iso_rt_free(rt);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  rt_result r = {0};
+  iso_buf_init(&r.out);
+  rt_result_free(&r);
+}
+
 static const iso_test cases[] = {
     {"main_and_require", t_main_and_require},
     {"one_instance", t_one_instance},
@@ -203,10 +279,12 @@ static const iso_test cases[] = {
     {"cycles", t_cycles},
     {"esmodule_interop", t_esmodule_interop},
     {"reexports", t_reexports},
+    {"lexer", t_lexer},
     {"cjs_files", t_cjs_files},
     {"builtin_named", t_builtin_named},
     {"require_esm_and_missing", t_require_esm_and_missing},
     {"errors", t_errors},
+    {"failed_graph_leaves_nothing", t_failed_graph_leaves_nothing},
     {NULL, NULL},
 };
 
