@@ -185,6 +185,18 @@ static void packages_on(const char* const* extra) {
                  "package \"svc-cjs\" needs the Node.js built-in "
                  "module \"fs\"");
   iso_result_close(&r);
+  /* a CommonJS module stopped at its job's deadline: its JavaScript runs
+   * in the synthetic module's evaluation steps, whose termination V8 must
+   * see as pending; the job is answered `timeout` and the worker serves
+   * on (the call of uses_pkg.js below) */
+  iso_job spin = eval_src(
+      "import { a } from 'svc-cjs/loop.js';\n"
+      "export default a;");
+  spin.timeout_ms = 300;
+  call(&s, spin, 10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_TIMEOUT);
+  iso_result_close(&r);
   call(&s, eval_src("import fs from 'node:fs';\nexport default 1;"), 10000, &r);
   CHECK(r.status == ISO_STATUS_REJECTED || r.status == ISO_STATUS_ERROR);
   CHECK_CONTAINS(r.message, "Cannot import \"node:fs\"");
