@@ -43,17 +43,17 @@ for p in "${pkgs[@]}"; do
     e=$(tr '\n' ' ' <err)
     case $e in
       *"Node built-in"* | *"Node.js built-in"*)
-        why="Node built-in $(grep -o 'import "[^"]*"\|built-in "[^"]*"' err | head -1)"
+        why="Node built-in $(grep -o 'module "[^"]*"\|import "[^"]*"' err | head -1 || true)"
         builtin=$((builtin + 1)) ;;
       *"process is not defined"* | *"Buffer is not defined"* | \
         *"global is not defined"* | *"setImmediate is not defined"*)
-        why="Node global: $(grep -o '[A-Za-z]* is not defined' err | head -1)"
+        why="Node global: $(grep -o '[A-Za-z]* is not defined' err | head -1 || true)"
         nglobal=$((nglobal + 1)) ;;
       *"require is not defined"* | *"module is not defined"* | \
         *"exports is not defined"* | *"does not provide an export named"*)
         why="CommonJS"
         cjs=$((cjs + 1)) ;;
-      *) why="other: $(head -c 160 err | head -1)"
+      *) why="other: $(head -c 160 err | head -1 || true)"
         other=$((other + 1)) ;;
     esac
   fi
