@@ -11,7 +11,10 @@
  * the main module, take its default export as the value (a function is
  * called with the ARGs, each parsed as JSON or else passed as a string, and
  * awaited), print a value that is not undefined as one JSON line, dispatch
- * `load`, run the event loop to completion, dispatch `unload`. Exit status:
+ * `load`, run the event loop to completion, dispatch `unload`. Like `deno
+ * run`, FILE and its imports may be any file the user can read (the
+ * runtime's module root is "/"); `--root DIR` confines them to DIR, as the
+ * service's module root does. Exit status:
  * 0 when everything settled fine, 1 on an error (printed Deno-style to
  * stderr), 2 on bad usage.
  */
@@ -88,8 +91,8 @@ static const char kUsage[] =
     "  run FILE [ARG...]  evaluate FILE as an ES module; call its default\n"
     "                     export with the ARGs (JSON, else strings) and\n"
     "                     print the value as JSON\n"
-    "  --root DIR         module root: imports must stay inside it\n"
-    "                     (default: the current directory)\n"
+    "  --root DIR         module root: FILE and its imports must stay\n"
+    "                     inside it (default: none, any file you can read)\n"
     "  --v8-flags=FLAGS   flags passed to V8\n"
     "  --heap-mb N        V8 heap limit in MiB\n"
     "\n"
@@ -348,8 +351,10 @@ static int cmd_run(int argc, char** argv) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   iso_rt* rt = NULL;
+  /* no --root: no confinement, which the runtime spells as the root "/"
+   * (node_modules lookups then walk up to "/", as Node's do) */
   iso_rt_opts ro = {.loop = &loop,
-                    .root = root,
+                    .root = root != NULL ? root : "/",
                     .heap_max_mb = heap_mb,
                     .ops_env = env,
                     .default_perms = perms};

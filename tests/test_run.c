@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -117,7 +118,7 @@ static void t_import_garbage(void) {
 
 static void t_outside_root(void) {
   proc_result r;
-  run(&r, "run", "escape.js", NULL, NULL);
+  run(&r, "run", "--root", ".", "escape.js");
   CHECK_EQ(r.status, 1);
   CHECK_CONTAINS(r.err, "outside the module root");
   proc_result_free(&r);
@@ -126,6 +127,68 @@ static void t_outside_root(void) {
   CHECK_EQ(r.status, 1);
   CHECK_CONTAINS(r.err, "outside the module root");
   proc_result_free(&r);
+}
+
+static void write_at(const char* dir, const char* name, const char* text) {
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  FILE* f = fopen(path, "w");
+  CHECK(f != NULL);
+  if (f != NULL) {
+    fputs(text, f);
+    fclose(f);
+  }
+}
+
+/* Without --root, as `deno run`: a main module in another directory (given
+ * by absolute and by relative path, from the fixtures' directory), its
+ * relative imports up and down from there; with --root, an import leaving
+ * the root is refused, saying so, and the main module outside it too. */
+static void t_any_path(void) {
+  char dir[] = "/tmp/isopool-run-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char sub[64];
+  snprintf(sub, sizeof(sub), "%s/sub", dir);
+  CHECK(mkdir(sub, 0755) == 0);
+  write_at(dir, "other.js", "export const other = 'other';\n");
+  write_at(sub, "dep.js",
+           "import { other } from '../other.js';\n"
+           "export const dep = ['dep', other];\n");
+  write_at(sub, "main.js",
+           "import { dep } from './dep.js';\n"
+           "export default [...dep, import.meta.url.endsWith('/sub/main.js')];"
+           "\n");
+  char main[96];
+  snprintf(main, sizeof(main), "%s/main.js", sub);
+  proc_result r;
+  run(&r, "run", main, NULL, NULL);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "[\"dep\",\"other\",true]\n");
+  CHECK_STR(r.err, "");
+  proc_result_free(&r);
+  /* a relative path from the current directory (the fixtures') */
+  char rel[160];
+  snprintf(rel, sizeof(rel), "../../../../../../../../../..%s", main);
+  run(&r, "run", rel, NULL, NULL);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "[\"dep\",\"other\",true]\n");
+  proc_result_free(&r);
+  /* --root confines: ../other.js is outside sub/ */
+  run(&r, "run", "--root", sub, main);
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err, "Import of \"../other.js\"");
+  CHECK_CONTAINS(r.err, "which is outside the module root");
+  CHECK_CONTAINS(r.err, sub);
+  CHECK_STR(r.out, "");
+  proc_result_free(&r);
+  /* inside the root it runs */
+  run(&r, "run", "--root", dir, main);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "[\"dep\",\"other\",true]\n");
+  proc_result_free(&r);
+  char cmd[96];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
 }
 
 static void t_missing_file(void) {
@@ -340,6 +403,7 @@ static const iso_test cases[] = {
     {"never_settles", t_never_settles},
     {"import_garbage", t_import_garbage},
     {"outside_root", t_outside_root},
+    {"any_path", t_any_path},
     {"missing_file", t_missing_file},
     {"v8_flags", t_v8_flags},
     {"platform_work", t_platform_work},
