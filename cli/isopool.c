@@ -1,8 +1,8 @@
 /* isopool.c: the isopool command.
  *
  *   isopool serve [OPTIONS]
- *   isopool run [--root DIR] [--v8-flags=FLAGS] [--heap-mb N] [--kv-path FILE]
- *               FILE [ARG...]
+ *   isopool run [--root DIR] [--import-map FILE] [--v8-flags=FLAGS]
+ *               [--heap-mb N] [--kv-path FILE] FILE [ARG...]
  *
  * `serve` starts the service (pool/iso_pool.h) and runs until SIGINT or
  * SIGTERM, then shuts down gracefully and exits 0.
@@ -45,8 +45,8 @@
 
 static const char kUsage[] =
     "usage: isopool serve [OPTIONS]\n"
-    "       isopool run [--root DIR] [--v8-flags=FLAGS] [--heap-mb N] "
-    "[--kv-path FILE] FILE [ARG...]\n"
+    "       isopool run [--root DIR] [--import-map FILE] [--v8-flags=FLAGS] "
+    "[--heap-mb N] [--kv-path FILE] FILE [ARG...]\n"
     "\n"
     "  serve              run the service until SIGINT or SIGTERM\n"
     "  --listen URL       listen here (repeatable; tcp://, ipc://,\n"
@@ -95,6 +95,9 @@ static const char kUsage[] =
     "                     inside it (default: none, any file you can read)\n"
     "  --v8-flags=FLAGS   flags passed to V8\n"
     "  --heap-mb N        V8 heap limit in MiB\n"
+    "  --import-map FILE  an import map (JSON: \"imports\", \"scopes\"; as\n"
+    "                     Deno): consulted before node_modules (run and\n"
+    "                     serve; for serve its targets stay in --modules)\n"
     "\n"
     "  permissions (serve and run; default: nothing):\n"
     "  --data DIR         the root of isopool:fs (paths below are in it)\n"
@@ -151,6 +154,71 @@ static int perm_option(int c, const char* arg, perm_flags* pf) {
 
 /* The kv options serve and run share. */
 enum { O_KV_PATH = 320, O_KV_SYNC, O_KV_MAX };
+
+/* --import-map FILE (run and serve). */
+enum { O_IMPORT_MAP = 330 };
+
+/* An import map file read and parsed: its text and URL (for the pool,
+ * which parses its own copy in each worker) and the map (for run). */
+typedef struct import_map_file {
+  char* text;
+  size_t len;
+  char* url;
+  iso_import_map* map;
+} import_map_file;
+
+static void import_map_close(import_map_file* f) {
+  free(f->text);
+  free(f->url);
+  iso_import_map_free(f->map);
+  memset(f, 0, sizeof(*f));
+}
+
+/* Reads and parses the import map FILE (its URL: file:// and its real
+ * path); prints the map's warnings. Returns 0, or EXIT_USAGE (said). */
+static int import_map_load(const char* file, import_map_file* f) {
+  memset(f, 0, sizeof(*f));
+  char* real = realpath(file, NULL);
+  FILE* in = real != NULL ? fopen(real, "rb") : NULL;
+  if (in == NULL) {
+    fprintf(stderr, "isopool: cannot read the import map %s: %s\n", file,
+            strerror(errno));
+    free(real);
+    return EXIT_USAGE;
+  }
+  f->text = malloc(ISO_IMPORT_MAP_MAX + 1);
+  f->len = f->text != NULL ? fread(f->text, 1, ISO_IMPORT_MAP_MAX + 1, in) : 0;
+  int bad = f->text == NULL || ferror(in);
+  fclose(in);
+  size_t n = strlen(real) + 8;
+  f->url = malloc(n);
+  if (bad || f->url == NULL) {
+    fprintf(stderr, "isopool: cannot read the import map %s\n", file);
+    free(real);
+    import_map_close(f);
+    return EXIT_USAGE;
+  }
+  snprintf(f->url, n, "file://%s", real);
+  free(real);
+  f->text[f->len < ISO_IMPORT_MAP_MAX + 1 ? f->len : ISO_IMPORT_MAP_MAX] = '\0';
+  char err[512] = "";
+  char* warnings = NULL;
+  int rc = iso_import_map_new(f->text, f->len, f->url, &f->map, &warnings, err,
+                              sizeof(err));
+  if (warnings != NULL) {
+    for (char* line = strtok(warnings, "\n"); line != NULL;
+         line = strtok(NULL, "\n")) {
+      fprintf(stderr, "warning: %s (%s)\n", line, file);
+    }
+    free(warnings);
+  }
+  if (rc != 0) {
+    fprintf(stderr, "isopool: %s: %s\n", file, err[0] ? err : iso_strerror(rc));
+    import_map_close(f);
+    return EXIT_USAGE;
+  }
+  return 0;
+}
 #define KV_OPTIONS                                       \
   {"kv-path", required_argument, NULL, O_KV_PATH},       \
       {"kv-sync", required_argument, NULL, O_KV_SYNC}, { \
@@ -264,6 +332,7 @@ static int cmd_run(int argc, char** argv) {
       {"root", required_argument, NULL, 'r'},
       {"v8-flags", required_argument, NULL, 'v'},
       {"heap-mb", required_argument, NULL, 'm'},
+      {"import-map", required_argument, NULL, O_IMPORT_MAP},
       {"help", no_argument, NULL, 'h'},
       PERM_OPTIONS,
       KV_OPTIONS,
@@ -272,6 +341,7 @@ static int cmd_run(int argc, char** argv) {
   perm_flags pf = {0};
   kv_flags kf = {0};
   const char* root = NULL;
+  const char* import_map = NULL;
   const char* v8_flags = NULL;
   long heap_mb = 0;
   int c;
@@ -294,6 +364,9 @@ static int cmd_run(int argc, char** argv) {
       case 'v':
         v8_flags = optarg;
         break;
+      case O_IMPORT_MAP:
+        import_map = optarg;
+        break;
       case 'm':
         if (parse_count("--heap-mb", optarg, 1L << 20, &heap_mb) != 0) {
           return EXIT_USAGE;
@@ -309,6 +382,10 @@ static int cmd_run(int argc, char** argv) {
   }
   if (optind >= argc) {
     fputs(kUsage, stderr);
+    return EXIT_USAGE;
+  }
+  import_map_file imf = {0};
+  if (import_map != NULL && import_map_load(import_map, &imf) != 0) {
     return EXIT_USAGE;
   }
   const char* file = argv[optind];
@@ -328,6 +405,7 @@ static int cmd_run(int argc, char** argv) {
   if (iso_rt_init_process(v8_flags) != 0) {
     fprintf(stderr, "isopool: cannot initialise V8\n");
     free(abs);
+    import_map_close(&imf);
     return 1;
   }
   char err[512] = "";
@@ -345,6 +423,7 @@ static int cmd_run(int argc, char** argv) {
     fprintf(stderr, "isopool: %s\n", err[0] ? err : iso_strerror(rc));
     iso_ops_env_free(env);
     free(abs);
+    import_map_close(&imf);
     /* a kv file in use, or failing, is no misuse */
     return rc == ISO_EBUSY || rc == ISO_EIO ? 1 : EXIT_USAGE;
   }
@@ -355,6 +434,7 @@ static int cmd_run(int argc, char** argv) {
    * (node_modules lookups then walk up to "/", as Node's do) */
   iso_rt_opts ro = {.loop = &loop,
                     .root = root != NULL ? root : "/",
+                    .import_map = imf.map,
                     .heap_max_mb = heap_mb,
                     .ops_env = env,
                     .default_perms = perms};
@@ -365,6 +445,7 @@ static int cmd_run(int argc, char** argv) {
             root ? " with root " : "", root ? root : "", iso_strerror(rc));
     iso_ops_env_free(env);
     free(abs);
+    import_map_close(&imf);
     return rc == ISO_ENOENT ? EXIT_USAGE : 1;
   }
   run_state st = {.loop = &loop};
@@ -395,6 +476,7 @@ static int cmd_run(int argc, char** argv) {
   uv_loop_close(&loop);
   iso_ops_env_free(env);
   free(abs);
+  import_map_close(&imf); /* after the runtime, which used it */
   return st.status;
 }
 
@@ -508,6 +590,7 @@ static int cmd_serve(int argc, char** argv) {
       {"processes", required_argument, NULL, O_PROCESSES},
       {"spare-processes", required_argument, NULL, O_SPARES},
       {"process-max-mb", required_argument, NULL, O_PROCESS_MAX_MB},
+      {"import-map", required_argument, NULL, O_IMPORT_MAP},
       PERM_OPTIONS,
       KV_OPTIONS,
       {NULL, 0, NULL, 0},
@@ -540,6 +623,7 @@ static int cmd_serve(int argc, char** argv) {
   char token[ISO_ADMIN_MAX_TOKEN + 1];
   const char* listen[16];
   const char* v8_flags = NULL;
+  const char* import_map = NULL;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "l:w:M:t:m:qh", opts, NULL)) != -1) {
@@ -574,6 +658,9 @@ static int cmd_serve(int argc, char** argv) {
         break;
       case 'M':
         po.modules = optarg;
+        break;
+      case O_IMPORT_MAP:
+        import_map = optarg;
         break;
       case 'v':
         v8_flags = optarg;
@@ -654,6 +741,16 @@ static int cmd_serve(int argc, char** argv) {
   po.spare_processes = (int)nums[10].value;
   po.process_max_mb = (size_t)nums[11].value;
   po.v8_flags = v8_flags;
+  /* read and checked here, once, with its warnings; the workers get the
+   * text (a pool process could not read the file: its sandbox) */
+  static import_map_file imf; /* the pool's, for its life */
+  if (import_map != NULL && import_map_load(import_map, &imf) != 0) {
+    return EXIT_USAGE;
+  }
+  iso_import_map_free(imf.map);
+  imf.map = NULL;
+  po.import_map = imf.text;
+  po.import_map_url = imf.url;
   po.kv_path = kf.path;
   po.kv_sync = kf.sync;
   po.kv_max_mb = (size_t)kf.max_mb;
@@ -719,6 +816,7 @@ static int cmd_serve(int argc, char** argv) {
     _exit(0);
   }
   iso_pool_free(pool);
+  import_map_close(&imf);
   return 0;
 }
 

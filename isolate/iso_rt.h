@@ -66,6 +66,10 @@ char* iso_js_error_format(const iso_js_error* e);
  * passed to V8 (may be NULL). Thread: main, before any iso_rt_new. */
 int iso_rt_init_process(const char* v8_flags);
 
+/* An import map (the WICG standard, as Deno uses it): immutable once made,
+ * so runtimes on several threads may share one. */
+typedef struct iso_import_map iso_import_map;
+
 typedef struct iso_rt_opts {
   uv_loop_t* loop;        /* required; the runtime's handles live on it */
   const char* root;       /* module root; NULL: the current directory */
@@ -96,7 +100,52 @@ typedef struct iso_rt_opts {
    * realm, a FinalizationRegistry callback (0: no limit, as for `isopool
    * run`, whose program is all its own). */
   uint32_t background_ms;
+  /* The import map every resolution consults first (NULL: none); the
+   * caller's, which must outlive the runtime. */
+  const iso_import_map* import_map;
 } iso_rt_opts;
+
+/* ---- import maps (rt_importmap.c) ---- */
+
+/* The largest import map text: 120 KiB (pool processes get it on their
+ * command line, where one argument may have 128 KiB). */
+#define ISO_IMPORT_MAP_MAX ((size_t)120 << 10)
+
+/* iso_import_map_new: parses the import map `json` (`len` bytes, JSON with
+ * "imports" and "scopes") whose own URL is `url` (file:///...: its
+ * addresses and scope prefixes resolve against it). Returns 0 and *out
+ * (free with iso_import_map_free), with *warnings (if not NULL) NULL or
+ * the spec's warnings, one "import map: ..." line each (the caller frees
+ * them; the entries they name are null, which blocks what they match); or
+ * ISO_EINVAL with a sentence in err (not JSON, not an object, "imports",
+ * "scopes" or a scope that is not an object, over ISO_IMPORT_MAP_MAX), or
+ * ISO_ENOMEM. Thread: any. */
+int iso_import_map_new(const char* json,
+                       size_t len,
+                       const char* url,
+                       iso_import_map** out,
+                       char** warnings,
+                       char* err,
+                       size_t errlen);
+
+/* iso_import_map_free: destructor; accepts NULL. Thread: any, once no
+ * runtime uses it. */
+void iso_import_map_free(iso_import_map* m);
+
+/* iso_import_map_resolve: what the map makes of `specifier` imported from
+ * the module at URL `base` (the spec's "resolve a module specifier" up to
+ * its fallback): 0 with *out a URL (the caller frees it) when an entry
+ * maps it; 0 with *out NULL when none does (the specifier resolves as it
+ * would without a map); ISO_ENOENT with a sentence in err when the entry
+ * that matches blocks it (null, or an invalid address) or a prefix entry
+ * would leave its address ("../" after the prefix); ISO_ENOMEM.
+ * Thread: any. */
+int iso_import_map_resolve(const iso_import_map* m,
+                           const char* specifier,
+                           const char* base,
+                           char** out,
+                           char* err,
+                           size_t errlen);
 
 /* iso_rt_new: constructor. Returns 0 and *out, ISO_EINVAL (no loop),
  * ISO_ENOENT (root does not exist) or ISO_ENOMEM. Thread: the thread that

@@ -200,8 +200,9 @@ struct iso_rt {
   uv_loop_t* loop;
   pthread_t thread; /* the one that runs loop: iso_rt_new's caller */
   v8s_isolate* iso;
-  char* root;        /* realpath of the module root, no trailing '/' */
-  iso_realm* global; /* the seed's global context */
+  char* root; /* realpath of the module root, no trailing '/' */
+  const iso_import_map* import_map; /* iso_rt_opts.import_map, or NULL */
+  iso_realm* global;                /* the seed's global context */
   iso_realm* realms;
   uv_timer_t timer;
   uv_idle_t idle;

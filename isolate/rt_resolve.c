@@ -1,5 +1,7 @@
 /* rt_resolve.c: module specifiers to URLs.
  *
+ * The runtime's import map, if it has one, is asked first (rt_importmap.c);
+ * what it maps to is resolved by the rules below, under the same checks.
  * Paths resolve like Deno's: "./", "../", "/" and "file://" against the
  * importer's URL; "isopool:" names a built-in module (embedded by
  * bootstrap/); another URL scheme ("https:", "data:") is refused; a bare
@@ -132,12 +134,52 @@ static int resolve_builtin(const char* specifier,
   return *url != NULL ? 0 : ISO_ENOMEM;
 }
 
+static int resolve_unmapped(iso_rt* rt,
+                            const char* specifier,
+                            const char* referrer,
+                            char** url,
+                            char* err,
+                            size_t errlen);
+
+/* The import map first (rt_importmap.c): a specifier it maps resolves as
+ * the URL it maps to would, under the same checks. The importer's URL is
+ * the referrer's, or for a script or a job without a file the module
+ * root's directory, as a relative import's. */
 int iso__rt_resolve(iso_rt* rt,
                     const char* specifier,
                     const char* referrer,
                     char** url,
                     char* err,
                     size_t errlen) {
+  if (rt->import_map == NULL) {
+    return resolve_unmapped(rt, specifier, referrer, url, err, errlen);
+  }
+  char base[PATH_MAX + 16];
+  if (starts_with(referrer, "file:///")) {
+    snprintf(base, sizeof(base), "%s", referrer);
+  } else {
+    snprintf(base, sizeof(base), "file://%s%s", rt->root,
+             strcmp(rt->root, "/") == 0 ? "" : "/");
+  }
+  char* mapped = NULL;
+  int rc = iso_import_map_resolve(rt->import_map, specifier, base, &mapped, err,
+                                  errlen);
+  if (rc != 0 || mapped == NULL) {
+    return rc != 0
+               ? rc
+               : resolve_unmapped(rt, specifier, referrer, url, err, errlen);
+  }
+  rc = resolve_unmapped(rt, mapped, referrer, url, err, errlen);
+  free(mapped);
+  return rc;
+}
+
+static int resolve_unmapped(iso_rt* rt,
+                            const char* specifier,
+                            const char* referrer,
+                            char** url,
+                            char* err,
+                            size_t errlen) {
   char* joined = NULL;
   if (starts_with(specifier, "isopool:")) {
     return resolve_builtin(specifier, referrer, url, err, errlen);

@@ -93,6 +93,12 @@ typedef struct iso_pool_opts {
   const char* v8_flags;  /* what iso_rt_init_process had, for them */
   const char* exe;       /* the isopool binary they run; NULL:
                             /proc/self/exe */
+  /* The import map every job's resolution consults (docs/architecture.md):
+   * its JSON text (at most ISO_IMPORT_MAP_MAX bytes) and its URL
+   * (file:///...), both or neither; the caller's, for the pool's life.
+   * Its targets stay confined to the module root. */
+  const char* import_map;
+  const char* import_map_url;
 } iso_pool_opts;
 
 /* iso_pool_process_threads: how many worker threads the largest of the

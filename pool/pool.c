@@ -352,6 +352,8 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
   pool_runner_opts ro = {
       .id = w->id,
       .modules = pool->modules,
+      .import_map = o->import_map,
+      .import_map_url = o->import_map_url,
       .heap_mb = o->heap_mb,
       .max_message = o->max_message,
       .background_ms = o->background_ms,

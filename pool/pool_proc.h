@@ -59,6 +59,11 @@ typedef struct pool_proc_args {
   const char* log_level;  /* debug, info, warn or error */
   const char* log_format; /* text or json */
   const char* v8_flags;   /* --v8-flags; NULL: none */
+  /* --import-map, --import-map-url: the map's JSON text itself (the
+   * process could not read the file: its sandbox holds it to the module
+   * root) and its URL; both or neither */
+  const char* import_map;
+  const char* import_map_url;
   /* Tests only, and only with ISOPOOL_TEST_FAULTS=1 in the environment: a
    * descriptor (given by the supervisor) on which the process, once
    * sealed, writes what opening a file outside its module root and

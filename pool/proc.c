@@ -227,6 +227,8 @@ int iso_pool_process_main(int argc, char** argv) {
     pool_runner_opts ro = {
         .id = a.workers[i],
         .modules = a.modules,
+        .import_map = a.import_map,
+        .import_map_url = a.import_map_url,
         .heap_mb = a.heap_mb,
         .max_message = a.max_message,
         .background_ms = a.background_ms,

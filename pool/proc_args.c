@@ -75,6 +75,8 @@ static const opt_row kOpts[] = {
     ROW("log-format", T_FORMAT, log_format, 0, 0, 1),
     ROW("log-jobs", T_FLAG, log_jobs, 0, 0, 0),
     ROW("v8-flags", T_TEXT, v8_flags, 0, 0, 0),
+    ROW("import-map", T_TEXT, import_map, 0, 0, 0),
+    ROW("import-map-url", T_TEXT, import_map_url, 0, 0, 0),
     ROW("test-probe-fd", T_INT, probe_fd, 3, 1023, 0),
 };
 #define NOPTS (sizeof kOpts / sizeof kOpts[0])
@@ -249,6 +251,9 @@ static int check_all(const pool_proc_args* a, char* err, size_t errlen) {
                      fds[i]);
       }
     }
+  }
+  if ((a->import_map == NULL) != (a->import_map_url == NULL)) {
+    return usage(err, errlen, "--import-map and --import-map-url go together");
   }
   if (a->process_max_mb != 0 &&
       a->process_max_mb <= (size_t)a->nworkers * a->heap_mb) {

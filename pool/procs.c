@@ -503,6 +503,8 @@ static int proc_make(iso_pool* pool,
                                         : "info",
       .log_format = o->log_format != NULL ? o->log_format : "text",
       .v8_flags = o->v8_flags,
+      .import_map = o->import_map,
+      .import_map_url = o->import_map_url,
       .probe_fd = -1,
   };
   /* the child's ends: given to the spawn, at the same numbers */

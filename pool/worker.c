@@ -239,6 +239,7 @@ static int rt_new(pool_runner* w) {
   iso_rt_opts ro = {
       .loop = &w->loop,
       .root = w->o.modules,
+      .import_map = w->import_map,
       .heap_max_mb = w->o.heap_mb,
       /* a larger value could not be sent back anyway */
       .value_max_bytes = w->o.max_message,
@@ -423,6 +424,19 @@ int pool__runner_start(pool_group* g,
     pool__runner_free(w);
     return ISO_ENOMEM;
   }
+  w->o.import_map = w->o.import_map_url = NULL; /* parsed here, not kept */
+  if (o->import_map != NULL) {
+    /* the front parsed it first and showed its warnings */
+    int rc = iso_import_map_new(o->import_map, strlen(o->import_map),
+                                o->import_map_url, &w->import_map, NULL, err,
+                                errlen);
+    if (rc != 0) {
+      close(o->jobs_fd);
+      close(o->ops_fd);
+      pool__runner_free(w);
+      return rc;
+    }
+  }
   int rc = links_open(w, o->jobs_fd, o->ops_fd, err, errlen);
   if (rc != 0) {
     pool__runner_free(w);
@@ -492,6 +506,7 @@ void pool__runner_free(pool_runner* w) {
   }
   free(w->perms);
   free((char*)w->o.modules);
+  iso_import_map_free(w->import_map);
   pthread_mutex_destroy(&w->rt_lock);
   free(w);
 }

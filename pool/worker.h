@@ -98,6 +98,10 @@ typedef struct pool_runner_opts {
    * pool__runner_start, even when it fails. */
   int jobs_fd;
   int ops_fd;
+  /* The import map's JSON text and its URL (iso_import_map_new), which
+   * the runner parses for its runtime; NULL: none. */
+  const char* import_map;
+  const char* import_map_url;
 } pool_runner_opts;
 
 /* The bound of a link's message in either direction: a reply (or a

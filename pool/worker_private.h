@@ -30,7 +30,8 @@ typedef struct pool_warm {
 
 /* A worker thread. */
 struct pool_runner {
-  pool_runner_opts o; /* o.modules owned; the fds are the links' */
+  pool_runner_opts o;         /* o.modules owned; the fds are the links' */
+  iso_import_map* import_map; /* parsed from o.import_map, or NULL */
   int id;
   pool_group* group; /* its watchdog's */
   pthread_t thread;

@@ -191,6 +191,67 @@ static void t_any_path(void) {
   CHECK(system(cmd) == 0);
 }
 
+/* --import-map: a bare specifier, a "/" prefix and a scope, resolved
+ * against the map's own directory (not the main module's), before
+ * node_modules; a map that is not JSON is refused (status 2), a warning
+ * is printed and its entry blocked. */
+static void t_import_map(void) {
+  char dir[] = "/tmp/isopool-map-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char sub[64], maps[64], nm[96];
+  snprintf(sub, sizeof(sub), "%s/src", dir);
+  snprintf(maps, sizeof(maps), "%s/maps", dir);
+  CHECK(mkdir(sub, 0755) == 0);
+  CHECK(mkdir(maps, 0755) == 0);
+  snprintf(nm, sizeof(nm), "%s/node_modules", sub);
+  CHECK(mkdir(nm, 0755) == 0);
+  snprintf(nm, sizeof(nm), "%s/node_modules/dep", sub);
+  CHECK(mkdir(nm, 0755) == 0);
+  write_at(nm, "package.json", "{\"exports\": \"./index.js\"}");
+  write_at(nm, "index.js", "export default 'node_modules';\n");
+  write_at(dir, "dep.js", "export default 'mapped';\n");
+  write_at(dir, "util-a.js", "export default 'util a';\n");
+  write_at(sub, "scoped.js", "import u from 'util-a.js';\nexport default u;\n");
+  write_at(dir, "util-b.js", "export default 'util b';\n");
+  write_at(sub, "main.js",
+           "import d from 'dep';\n"
+           "import a from 'u/util-a.js';\n"
+           "import s from './scoped.js';\n"
+           "export default [d, a, s];\n");
+  write_at(maps, "map.json",
+           "{\"imports\": {\"dep\": \"../dep.js\", \"u/\": \"../\",\n"
+           " \"blocked\": 42},\n"
+           " \"scopes\": {\"../src/scoped.js\": {\"util-a.js\": "
+           "\"../util-b.js\"}}}");
+  write_at(maps, "bad.json", "{\"imports\": ");
+  char main[96], map[96], bad[96];
+  snprintf(main, sizeof(main), "%s/main.js", sub);
+  snprintf(map, sizeof(map), "%s/map.json", maps);
+  snprintf(bad, sizeof(bad), "%s/bad.json", maps);
+  proc_result r;
+  run(&r, "run", "--import-map", map, main);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "[\"mapped\",\"util a\",\"util b\"]\n");
+  CHECK_CONTAINS(r.err,
+                 "warning: import map: the address of \"blocked\" is not a "
+                 "string: it is blocked");
+  proc_result_free(&r);
+  /* without the map: node_modules */
+  write_at(sub, "main.js", "import d from 'dep';\nexport default d;\n");
+  run(&r, "run", main, NULL, NULL);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "\"node_modules\"\n");
+  proc_result_free(&r);
+  run(&r, "run", "--import-map", bad, main);
+  CHECK_EQ(r.status, 2);
+  CHECK_CONTAINS(r.err, "the import map is not valid JSON");
+  CHECK_STR(r.out, "");
+  proc_result_free(&r);
+  char cmd[96];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+}
+
 static void t_missing_file(void) {
   proc_result r;
   run(&r, "run", "no-such-file.js", NULL, NULL);
@@ -404,6 +465,7 @@ static const iso_test cases[] = {
     {"import_garbage", t_import_garbage},
     {"outside_root", t_outside_root},
     {"any_path", t_any_path},
+    {"import_map", t_import_map},
     {"missing_file", t_missing_file},
     {"v8_flags", t_v8_flags},
     {"platform_work", t_platform_work},

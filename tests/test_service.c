@@ -272,6 +272,41 @@ static void t_platform_work(void) {
   platform_work_on(in_front);
 }
 
+/* --import-map (issue 12): a call job's module and an eval import through
+ * the service's map (fixtures/service/importmap.json: a bare specifier,
+ * one mapped away from node_modules, a "/" prefix); a target outside the
+ * module root is that job's error; in the sandboxed pool processes (which
+ * get the map's text from the front: they cannot read it) and with
+ * --processes 0. */
+static void import_map_on(const char* procs) {
+  const char* extra[] = {"--import-map", ISO_FIXTURES "/service/importmap.json",
+                         "--processes", procs, NULL};
+  svc s;
+  if (svc_start(&s, extra, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_buf keep;
+  expect_value(&s, call_job("uses_map.js", NULL, NULL, &keep), "[1,7]");
+  iso_buf_close(&keep);
+  expect_value(&s,
+               eval_src("import { x } from 'mapped/dep.js';\n"
+                        "import { x as y } from 'mapped-dep';\n"
+                        "export default [x, y];"),
+               "[7,1]");
+  iso_result r;
+  call(&s, eval_src("import o from 'outside';\nexport default o;"), 10000, &r);
+  CHECK(r.status == ISO_STATUS_REJECTED || r.status == ISO_STATUS_ERROR);
+  CHECK_CONTAINS(r.message, "outside the module root");
+  iso_result_close(&r);
+  svc_stop(&s);
+}
+
+static void t_import_map(void) {
+  import_map_on("1");
+  import_map_on("0");
+}
+
 static void write_file(const char* dir, const char* name, const char* text) {
   char path[PATH_MAX];
   snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -879,6 +914,7 @@ static const iso_test cases[] = {
     {"eval_and_call_forms", t_eval_and_call_forms},
     {"packages", t_packages},
     {"platform_work", t_platform_work},
+    {"import_map", t_import_map},
     {"packages_json_edited", t_packages_json_edited},
     {"eval_with_args", t_eval_with_args},
     {"call_keeps_globals", t_call_keeps_globals},

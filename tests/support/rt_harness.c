@@ -28,11 +28,10 @@ const char* rt_root(void) {
 void rt_write(const char* name, const char* fmt, ...) {
   char path[1024];
   snprintf(path, sizeof(path), "%s/%s", root, name);
-  char* slash = strrchr(path, '/');
-  if (slash != NULL && slash > path + strlen(root)) {
-    *slash = '\0';
+  for (char* s = path + strlen(root) + 1; (s = strchr(s, '/')) != NULL; s++) {
+    *s = '\0';
     mkdir(path, 0755);
-    *slash = '/';
+    *s = '/';
   }
   FILE* f = fopen(path, "w");
   if (f == NULL) {
@@ -104,6 +103,8 @@ iso_run_cbs rt_cbs(void) {
       .log_cb = log_cb, .value_cb = value_cb, .done_cb = done_cb};
 }
 
+static const iso_import_map* run_map; /* rt_run_opts_map's, for a run */
+
 void rt_run_opts(const char* main, iso_eval_opts eo, rt_result* r) {
   rt_init_process();
   memset(r, 0, sizeof(*r));
@@ -112,7 +113,7 @@ void rt_run_opts(const char* main, iso_eval_opts eo, rt_result* r) {
   uv_loop_init(&loop);
   r->loop = &loop;
   iso_rt* rt = NULL;
-  iso_rt_opts ro = {.loop = &loop, .root = root};
+  iso_rt_opts ro = {.loop = &loop, .root = root, .import_map = run_map};
   if (iso_rt_new(&ro, &rt) != 0) {
     fprintf(stderr, "iso_rt_new failed\n");
     exit(2);
@@ -144,6 +145,14 @@ void rt_run_opts(const char* main, iso_eval_opts eo, rt_result* r) {
 void rt_run_args(const char* main, int argc, const char** argv, rt_result* r) {
   iso_eval_opts eo = {.argc = argc, .argv = argv};
   rt_run_opts(main, eo, r);
+}
+
+void rt_run_opts_map(const char* main,
+                     const iso_import_map* map,
+                     rt_result* r) {
+  run_map = map;
+  rt_run(main, r);
+  run_map = NULL;
 }
 
 void rt_run(const char* main, rt_result* r) {

@@ -36,7 +36,7 @@ void rt_init_process(void);
 const char* rt_root(void);
 const char* rt_root_path(void);
 
-/* rt_write: writes root/name (creating one level of directory) from a
+/* rt_write: writes root/name (creating its directories) from a
  * printf format. */
 void rt_write(const char* name, const char* fmt, ...);
 
@@ -51,6 +51,9 @@ void rt_run_opts(const char* main, iso_eval_opts eo, rt_result* r);
 
 /* rt_run_args: with string arguments, each parsed as JSON or kept. */
 void rt_run_args(const char* main, int argc, const char** argv, rt_result* r);
+
+/* rt_run_opts_map: rt_run with an import map (the caller's). */
+void rt_run_opts_map(const char* main, const iso_import_map* map, rt_result* r);
 
 /* rt_run: without arguments. */
 void rt_run(const char* main, rt_result* r);
