@@ -195,6 +195,24 @@ static void t_fatal_errors(void) {
   CHECK_EQ(iso_import_map_new("{}", 2, "/app/map.json", &m, NULL, err, 256),
            ISO_EINVAL);
   CHECK_CONTAINS(err, "file:// URL");
+  /* larger than a pool process's command line could take */
+  size_t n = ISO_IMPORT_MAP_MAX + 1;
+  char* big = malloc(n);
+  CHECK(big != NULL);
+  if (big != NULL) {
+    memset(big, ' ', n);
+    big[0] = '{';
+    big[n - 1] = '}';
+    CHECK_EQ(iso_import_map_new(big, n, MAP_URL, &m, NULL, err, 256),
+             ISO_EINVAL);
+    CHECK_CONTAINS(err, "the import map is larger than 122880 bytes");
+    CHECK_EQ(iso_import_map_new(big, n - 1, MAP_URL, &m, NULL, err, 256),
+             ISO_EINVAL); /* "{" and spaces: not JSON */
+    big[n - 2] = '}';
+    CHECK_EQ(iso_import_map_new(big, n - 1, MAP_URL, &m, NULL, err, 256), 0);
+    iso_import_map_free(m);
+    free(big);
+  }
 }
 
 /* The rest are warnings, and what they name is null (blocked). */

@@ -67,6 +67,11 @@ static void check_same(const pool_proc_args* a, const pool_proc_args* b) {
   if (a->v8_flags != NULL && b->v8_flags != NULL) {
     CHECK_STR(a->v8_flags, b->v8_flags);
   }
+  CHECK_EQ(a->import_map == NULL, b->import_map == NULL);
+  if (a->import_map != NULL && b->import_map != NULL) {
+    CHECK_STR(a->import_map, b->import_map);
+    CHECK_STR(a->import_map_url, b->import_map_url);
+  }
   CHECK_EQ(a->probe_fd, b->probe_fd);
 }
 
@@ -104,6 +109,9 @@ static void t_round_trip(void) {
   /* the optional ones, and the bounds of each number */
   a.log_jobs = 1;
   a.v8_flags = "--stack-size=900 --no-opt";
+  /* an import map's text, as the front read it: newlines, quotes */
+  a.import_map = "{\n  \"imports\": {\"a b\": \"./x y.js\"}\n}\n";
+  a.import_map_url = "file:///srv/app/import map.json";
   a.probe_fd = 1023; /* none of the links' */
   a.process_max_mb = 0;
   a.background_ms = 0;
@@ -252,6 +260,11 @@ static const bad_row kBad[] = {
      .expect = "--log-format: \"xml\" is not text or json"},
     {"empty_v8_flags", .extra1 = "--v8-flags", .extra2 = "",
      .expect = "--v8-flags: empty"},
+    {"import_map_alone", .extra1 = "--import-map", .extra2 = "{}",
+     .expect = "--import-map and --import-map-url go together"},
+    {"import_map_url_alone", .extra1 = "--import-map-url",
+     .extra2 = "file:///m.json",
+     .expect = "--import-map and --import-map-url go together"},
     {"heaps_over_limit", .set = "--process-max-mb", .value = "100",
      .expect = "--process-max-mb: 100 MiB does not hold the isolates' heaps "
                "(3 x --heap-mb 64)"},
