@@ -221,6 +221,13 @@ static void pair(int fds[2]) {
   CHECK_EQ(iso_link_socketpair(fds, err, sizeof err), 0);
 }
 
+/* A case's two sinks, empty, and a connected pair for its two ends. */
+static void two_ends(sink* sa, sink* sb, int fds[2]) {
+  sink_init(sa);
+  sink_init(sb);
+  pair(fds);
+}
+
 /* Its send buffer as small as the kernel allows: the outbox then holds
  * what a burst would otherwise leave in the socket. */
 static void small_sndbuf(int fd) {
@@ -415,10 +422,8 @@ static void t_eof_at_close(void) {
     /* the sender: a hub end, then an end read by its owner (who never
      * drains it: its close writes the outbox); the receiver a hub end */
     sink sa, sb;
-    sink_init(&sa);
-    sink_init(&sb);
     int fds[2];
-    pair(fds);
+    two_ends(&sa, &sb, fds);
     iso_link* a = open_end(fds[0], &sa, 0, 0);
     iso_link* b = open_end(fds[1], owner ? NULL : &sb, 0, 0);
     CHECK_EQ(send_recs(b, 0, 2000), 0);
@@ -480,11 +485,9 @@ static void t_owner_told_gone(void) {
 static void t_burst_batches(void) {
   for (int busy = 1; busy >= 0; busy--) {
     sink sa, sb;
-    sink_init(&sa);
-    sink_init(&sb);
-    sb.first_sleep_ms = busy ? 100 : 0;
     int fds[2];
-    pair(fds);
+    two_ends(&sa, &sb, fds);
+    sb.first_sleep_ms = busy ? 100 : 0;
     small_sndbuf(fds[0]);
     iso_link* a = open_end(fds[0], &sa, 0, 0);
     iso_link* b = open_end(fds[1], &sb, 0, 0);
@@ -508,11 +511,9 @@ static void t_burst_batches(void) {
  * record that could never fit is refused. */
 static void t_max_send_splits(void) {
   sink sa, sb;
-  sink_init(&sa);
-  sink_init(&sb);
-  sb.first_sleep_ms = 50; /* the outbox fills meanwhile */
   int fds[2];
-  pair(fds);
+  two_ends(&sa, &sb, fds);
+  sb.first_sleep_ms = 50; /* the outbox fills meanwhile */
   small_sndbuf(fds[0]);
   iso_link* a = open_end(fds[0], &sa, HEAD_LEN + 10 * REC, 0);
   iso_link* b = open_end(fds[1], &sb, 0, 0);
@@ -536,10 +537,8 @@ static void t_max_send_splits(void) {
  * them). */
 static void t_poll_mode(void) {
   sink sa, sb;
-  sink_init(&sa);
-  sink_init(&sb);
   int fds[2];
-  pair(fds);
+  two_ends(&sa, &sb, fds);
   iso_link* a = open_end(fds[0], &sa, 0, 0);
   iso_link_opts o = {.fd = fds[1],
                      .head = HEAD,
@@ -580,11 +579,9 @@ static void t_big_message_slow_reader(void) {
     big[i] = (uint8_t)(i * 31 + 7);
   }
   sink sa, sb;
-  sink_init(&sa);
-  sink_init(&sb);
-  sa.sleep_ms = 2;
   int fds[2];
-  pair(fds);
+  two_ends(&sa, &sb, fds);
+  sa.sleep_ms = 2;
   iso_link* a = open_end(fds[0], &sa, 8 << 20, 0);
   iso_link_opts o = {.fd = fds[1],
                      .head = HEAD,
@@ -662,10 +659,8 @@ static void t_open_refusals(void) {
 static void t_oversized_refused(void) {
   for (int owner = 0; owner <= 1; owner++) {
     sink sa, sb;
-    sink_init(&sa);
-    sink_init(&sb);
     int fds[2];
-    pair(fds);
+    two_ends(&sa, &sb, fds);
     iso_link_opts o = {.fd = fds[0],
                        .head = HEAD,
                        .head_len = HEAD_LEN,
@@ -743,10 +738,8 @@ static void t_max_queued(void) {
  * refused. */
 static void t_max_queued_drains(void) {
   sink sa, sb;
-  sink_init(&sa);
-  sink_init(&sb);
   int fds[2];
-  pair(fds);
+  two_ends(&sa, &sb, fds);
   small_sndbuf(fds[1]);
   iso_link* a = open_end(fds[0], &sa, 0, 0);
   iso_link* b =
@@ -923,11 +916,9 @@ static void* flood_main(void* arg) {
 static void t_close_under_load(void) {
   for (int round = 0; round < 50; round++) {
     sink sa, sb;
-    sink_init(&sa);
-    sink_init(&sb);
-    sb.sleep_ms = round % 2; /* some closes land in a callback */
     int fds[2];
-    pair(fds);
+    two_ends(&sa, &sb, fds);
+    sb.sleep_ms = round % 2; /* some closes land in a callback */
     iso_link* a = open_end(fds[0], &sa, 0, 1 << 20);
     iso_link* b = open_end(fds[1], &sb, 0, 0);
     flooder f = {.l = a};

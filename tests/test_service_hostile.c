@@ -125,28 +125,113 @@ static int log_contains(const char* log, const char* text) {
   return found;
 }
 
+/* ---- the fixture: a case's daemon and its jobs ---------------------------
+ */
+
+/* A case: its daemon, a tracker of its jobs (none when njobs is 0) and
+ * the arguments each job keeps until it is answered (keep[i]: job i's). */
+enum { CASE_KEPT = 8 };
+typedef struct hcase {
+  svc s;
+  tracker t;
+  int njobs;
+  iso_buf keep[CASE_KEPT];
+} hcase;
+
+/* The flags of most cases: the server's default deadline 5 s. */
+static const char* const kTimeout5s[] = {"--timeout", "5000", NULL};
+
+/* case_start's flags: the daemon enables the test faults
+ * (ISOPOOL_TEST_FAULTS=1 in its environment, op_test_block). */
+enum { CASE_FAULTS = 1 };
+
+/* case_start: the daemon (svc_start: `workers`, then `extra`) and a
+ * tracker for njobs jobs. Returns 0, or -1: the case failed and nothing
+ * is left to end. */
+static int case_start(hcase* c,
+                      const char* workers,
+                      const char* const* extra,
+                      int njobs,
+                      int flags) {
+  memset(c, 0, sizeof *c);
+  if (flags & CASE_FAULTS) {
+    setenv("ISOPOOL_TEST_FAULTS", "1", 1);
+  }
+  int rc = svc_start(&c->s, workers, extra);
+  if (flags & CASE_FAULTS) {
+    unsetenv("ISOPOOL_TEST_FAULTS");
+  }
+  if (rc != 0) {
+    svc_stop(&c->s);
+    return -1;
+  }
+  c->njobs = njobs;
+  if (njobs > 0) {
+    tracker_init(&c->t, njobs);
+  }
+  return 0;
+}
+
+/* case_send: job i out with the client's deadline deadline_ms; the
+ * submit must succeed. */
+static void case_send(hcase* c, int i, iso_job j, int deadline_ms) {
+  CHECK_EQ(tracker_submit(&c->t, c->s.c, i, j, deadline_ms), 0);
+}
+
+/* case_neighbour: job i, a call of fixtures/hostile/neighbours.js's
+ * export `name` with the JSON arguments `json` and its own timeout_ms,
+ * out with a deadline of 20 s. */
+static void case_neighbour(hcase* c,
+                           int i,
+                           const char* name,
+                           const char* json,
+                           uint32_t timeout_ms) {
+  c->keep[i] = mp_of(json);
+  iso_job j = {.kind = ISO_JOB_CALL,
+               .module = "neighbours.js",
+               .export_name = name,
+               .args = c->keep[i].data,
+               .args_len = c->keep[i].len,
+               .timeout_ms = timeout_ms};
+  case_send(c, i, j, 20000);
+}
+
+/* case_end: every job answered exactly once; SIGTERM and exit 0 (or the
+ * exit the case waited for); frees the case. */
+static void case_end(hcase* c) {
+  if (c->njobs > 0) {
+    tracker_check_once(&c->t);
+  }
+  svc_stop(&c->s); /* its client's callbacks end before the tracker */
+  if (c->njobs > 0) {
+    tracker_free(&c->t);
+  }
+  for (int i = 0; i < CASE_KEPT; i++) {
+    iso_buf_close(&c->keep[i]);
+  }
+}
+
 static const uint8_t kNoEnv[] = {0x81, 0xa3, 'e', 'n', 'v', 0xc2};
 
 /* Bystanders: ids 1..BYSTANDERS, half eval jobs, half call jobs (the
  * bystander module with {env: false}, a realm of their own); each answers
  * its n * 2 after a timer and some promise jobs. */
-static void send_bystanders(tracker* t, svc* s, iso_buf args[BYSTANDERS]) {
+static void send_bystanders(hcase* c) {
   for (int i = 0; i < BYSTANDERS; i++) {
     char json[32];
     snprintf(json, sizeof json, "[%d]", 100 + i);
-    args[i] = mp_of(json);
+    iso_buf* args = &c->keep[1 + i];
+    *args = mp_of(json);
     iso_job j = {.kind = i % 2 ? ISO_JOB_CALL : ISO_JOB_EVAL,
                  .module = "bystander.js",
-                 .args = args[i].data,
-                 .args_len = args[i].len,
+                 .args = args->data,
+                 .args_len = args->len,
                  .timeout_ms = BYSTANDER_DEADLINE_MS};
     if (j.kind == ISO_JOB_CALL) {
       j.permissions = kNoEnv;
       j.permissions_len = sizeof kNoEnv;
     }
-    CHECK_EQ(tracker_submit(t, s->c, 1 + i, j,
-                            (int)(ROW_WAIT_MS * iso_test_scale()) + 5000),
-             0);
+    case_send(c, 1 + i, j, (int)(ROW_WAIT_MS * iso_test_scale()) + 5000);
   }
 }
 
@@ -375,36 +460,30 @@ static const hostile kCases[] = {
 #undef FILL_BUFFERS
 
 static void run_case(const hostile* h) {
-  svc s;
+  hcase c;
   char v8_flags[128];
   snprintf(v8_flags, sizeof v8_flags, "--v8-flags=%s",
            h->v8_flags ? h->v8_flags : "");
   const char* extra[] = {"--timeout", "5000", h->v8_flags ? v8_flags : NULL,
                          NULL};
-  if (svc_start(&s, "2", extra) != 0) {
-    svc_stop(&s);
+  if (case_start(&c, "2", extra, 1 + BYSTANDERS, 0) != 0) {
     return;
   }
-  tracker t;
-  tracker_init(&t, 1 + BYSTANDERS);
-  iso_buf bargs[BYSTANDERS];
-  send_bystanders(&t, &s, bargs);
-  iso_buf args;
-  iso_buf_init(&args);
+  send_bystanders(&c);
   iso_job j = {.kind = h->kind,
                .source = h->source,
                .module = h->module,
                .export_name = h->export_name,
                .timeout_ms = h->timeout_ms};
   if (h->args != NULL) {
-    args = mp_of(h->args);
-    j.args = args.data;
-    j.args_len = args.len;
+    c.keep[0] = mp_of(h->args);
+    j.args = c.keep[0].data;
+    j.args_len = c.keep[0].len;
   }
   int wait_ms = (int)(ROW_WAIT_MS * iso_test_scale());
-  CHECK_EQ(tracker_submit(&t, s.c, 0, j, wait_ms + 5000), 0);
-  CHECK(tracker_wait(&t, 1 + BYSTANDERS, wait_ms));
-  rec* r = &t.r[0];
+  case_send(&c, 0, j, wait_ms + 5000);
+  CHECK(tracker_wait(&c.t, 1 + BYSTANDERS, wait_ms));
+  rec* r = &c.t.r[0];
   CHECK_EQ(r->rc, 0);
   CHECK_EQ(r->status, h->status);
   if (r->status != h->status) {
@@ -424,24 +503,18 @@ static void run_case(const hostile* h) {
   if (h->avoid != NULL && r->message != NULL) {
     CHECK(strstr(r->message, h->avoid) == NULL);
   }
-  check_bystanders(&t);
-  tracker_check_once(&t);
+  check_bystanders(&c.t);
   if (h->settle_ms > 0) {
     sleep_ms(h->settle_ms);
   }
-  CHECK(kill(s.pid, 0) == 0);
-  check_probes(&s, h->probe_ms ? h->probe_ms : 3000);
-  long rss = rss_mb(s.pid);
+  CHECK(kill(c.s.pid, 0) == 0);
+  check_probes(&c.s, h->probe_ms ? h->probe_ms : 3000);
+  long rss = rss_mb(c.s.pid);
   CHECK(rss > 0 && rss <= (h->rss_max_mb ? h->rss_max_mb : 1024) * RSS_FACTOR);
   if (h->log_has != NULL) {
-    CHECK(log_contains(s.log, h->log_has));
+    CHECK(log_contains(c.s.log, h->log_has));
   }
-  svc_stop(&s);
-  tracker_free(&t);
-  iso_buf_close(&args);
-  for (int i = 0; i < BYSTANDERS; i++) {
-    iso_buf_close(&bargs[i]);
-  }
+  case_end(&c);
 }
 
 /* ---- cases that need more than one job ------------------------------------
@@ -451,14 +524,11 @@ static void run_case(const hostile* h) {
  * call that waited on one of them is answered worker_lost (never the stall
  * message, never a hang); the realm is replaced, so the next call works. */
 static void shared_realm_stop_loses_no_job(void) {
-  svc s;
-  const char* extra[] = {"--timeout", "5000", NULL};
-  if (svc_start(&s, "1", extra) != 0) {
-    svc_stop(&s);
+  hcase c;
+  if (case_start(&c, "1", kTimeout5s, 3, 0) != 0) {
     return;
   }
-  tracker t;
-  tracker_init(&t, 3);
+  tracker* t = &c.t;
   iso_job waiter = {.kind = ISO_JOB_CALL,
                     .module = "shared.js",
                     .export_name = "waiter",
@@ -467,44 +537,27 @@ static void shared_realm_stop_loses_no_job(void) {
                      .module = "shared.js",
                      .export_name = "spinner",
                      .timeout_ms = 800};
-  CHECK_EQ(tracker_submit(&t, s.c, 0, waiter, 20000), 0);
+  case_send(&c, 0, waiter, 20000);
   sleep_ms(200); /* the waiter has parked */
-  CHECK_EQ(tracker_submit(&t, s.c, 1, spinner, 20000), 0);
-  CHECK(tracker_wait(&t, 2, 15000));
-  CHECK_EQ(t.r[1].status, ISO_STATUS_ERROR);
-  CHECK_EQ(t.r[1].code, ISO_CODE_TIMEOUT);
-  CHECK_EQ(t.r[0].status, ISO_STATUS_ERROR);
-  CHECK_EQ(t.r[0].code, ISO_CODE_WORKER_LOST);
-  CHECK(t.r[0].message != NULL && strstr(t.r[0].message, STALL) == NULL);
+  case_send(&c, 1, spinner, 20000);
+  CHECK(tracker_wait(t, 2, 15000));
+  CHECK_EQ(t->r[1].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t->r[1].code, ISO_CODE_TIMEOUT);
+  CHECK_EQ(t->r[0].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t->r[0].code, ISO_CODE_WORKER_LOST);
+  CHECK(t->r[0].message != NULL && strstr(t->r[0].message, STALL) == NULL);
   /* answered when the spinner was stopped, not at its own deadline */
-  CHECK(t.r[0].done_ms - t.r[1].sent_ms < 4000);
+  CHECK(t->r[0].done_ms - t->r[1].sent_ms < 4000);
   iso_job again = {.kind = ISO_JOB_CALL,
                    .module = "timers.js",
                    .export_name = "ok",
                    .timeout_ms = 3000};
-  CHECK_EQ(tracker_submit(&t, s.c, 2, again, 5000), 0);
-  CHECK(tracker_wait(&t, 3, 6000));
-  CHECK_EQ(t.r[2].status, ISO_STATUS_FULFILLED);
-  CHECK_STR(t.r[2].value, "\"ok\"");
-  tracker_check_once(&t);
-  check_probes(&s, 3000);
-  svc_stop(&s);
-  tracker_free(&t);
-}
-
-/* A call job of fixtures/hostile/neighbours.js: export `name` with the
- * JSON arguments `json` (kept in *keep until the job is answered). */
-static iso_job neighbour(const char* name,
-                         const char* json,
-                         uint32_t timeout_ms,
-                         iso_buf* keep) {
-  *keep = mp_of(json);
-  return (iso_job){.kind = ISO_JOB_CALL,
-                   .module = "neighbours.js",
-                   .export_name = name,
-                   .args = keep->data,
-                   .args_len = keep->len,
-                   .timeout_ms = timeout_ms};
+  case_send(&c, 2, again, 5000);
+  CHECK(tracker_wait(t, 3, 6000));
+  CHECK_EQ(t->r[2].status, ISO_STATUS_FULFILLED);
+  CHECK_STR(t->r[2].value, "\"ok\"");
+  check_probes(&c.s, 3000);
+  case_end(&c);
 }
 
 static void check_fulfilled(const rec* r, const char* value) {
@@ -525,60 +578,38 @@ static void check_fulfilled(const rec* r, const char* value) {
  * both calls waiting in that realm get their values (once it was stopped
  * for the overdue call, and they were told the stall message). */
 static void bystander_timer_past_anothers_deadline(void) {
-  svc s;
-  const char* extra[] = {"--timeout", "5000", NULL};
-  if (svc_start(&s, "1", extra) != 0) {
-    svc_stop(&s);
+  hcase c;
+  if (case_start(&c, "1", kTimeout5s, 5, 0) != 0) {
     return;
   }
-  tracker t;
-  tracker_init(&t, 5);
-  iso_buf keep[5];
+  tracker* t = &c.t;
   /* the realm and its module first */
-  CHECK_EQ(tracker_submit(&t, s.c, 0,
-                          neighbour("sleep", "[0, \"warm\"]", 5000, &keep[0]),
-                          10000),
-           0);
-  CHECK(tracker_wait(&t, 1, 10000));
-  check_fulfilled(&t.r[0], "\"warm\"");
+  case_neighbour(&c, 0, "sleep", "[0, \"warm\"]", 5000);
+  CHECK(tracker_wait(t, 1, 10000));
+  check_fulfilled(&t->r[0], "\"warm\"");
   /* a timer at 100 ms that computes 150 ms (past any grace another
    * call's deadline gives); a call due at 150 ms; one more waiting on a
    * later timer */
-  CHECK_EQ(tracker_submit(
-               &t, s.c, 1,
-               neighbour("work", "[100, 150, \"b\"]", 5000, &keep[1]), 20000),
-           0);
-  CHECK_EQ(tracker_submit(
-               &t, s.c, 2,
-               neighbour("sleep", "[10000, \"late\"]", 150, &keep[2]), 20000),
-           0);
-  CHECK_EQ(tracker_submit(&t, s.c, 3,
-                          neighbour("sleep", "[700, \"b2\"]", 5000, &keep[3]),
-                          20000),
-           0);
+  case_neighbour(&c, 1, "work", "[100, 150, \"b\"]", 5000);
+  case_neighbour(&c, 2, "sleep", "[10000, \"late\"]", 150);
+  case_neighbour(&c, 3, "sleep", "[700, \"b2\"]", 5000);
   sleep_ms(30);
   /* holds the worker's loop from about 30 ms to 530 ms */
   iso_job hog = {
       .kind = ISO_JOB_EVAL, .source = "while (true) {}", .timeout_ms = 500};
-  keep[4] = (iso_buf){0};
-  CHECK_EQ(tracker_submit(&t, s.c, 4, hog, 20000), 0);
-  CHECK(tracker_wait(&t, 5, 15000));
-  check_fulfilled(&t.r[1], "\"b\"");
-  CHECK_EQ(t.r[2].status, ISO_STATUS_ERROR);
-  CHECK_EQ(t.r[2].code, ISO_CODE_TIMEOUT);
-  check_fulfilled(&t.r[3], "\"b2\"");
-  CHECK_EQ(t.r[4].status, ISO_STATUS_ERROR);
-  CHECK_EQ(t.r[4].code, ISO_CODE_TIMEOUT);
+  case_send(&c, 4, hog, 20000);
+  CHECK(tracker_wait(t, 5, 15000));
+  check_fulfilled(&t->r[1], "\"b\"");
+  CHECK_EQ(t->r[2].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t->r[2].code, ISO_CODE_TIMEOUT);
+  check_fulfilled(&t->r[3], "\"b2\"");
+  CHECK_EQ(t->r[4].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t->r[4].code, ISO_CODE_TIMEOUT);
   for (int i = 1; i < 4; i++) {
-    CHECK(t.r[i].message == NULL || strstr(t.r[i].message, STALL) == NULL);
+    CHECK(t->r[i].message == NULL || strstr(t->r[i].message, STALL) == NULL);
   }
-  tracker_check_once(&t);
-  check_probes(&s, 3000);
-  svc_stop(&s);
-  tracker_free(&t);
-  for (int i = 0; i < 4; i++) {
-    iso_buf_close(&keep[i]);
-  }
+  check_probes(&c.s, 3000);
+  case_end(&c);
 }
 
 /* 16: a call's own timer callback spins past its deadline and is
@@ -586,38 +617,20 @@ static void bystander_timer_past_anothers_deadline(void) {
  * realm whose timer is still to come gets its value (the stop left the
  * realm's timers armed, so it is never told the stall message). */
 static void own_timer_stop_keeps_neighbours_timers(void) {
-  svc s;
-  const char* extra[] = {"--timeout", "5000", NULL};
-  if (svc_start(&s, "1", extra) != 0) {
-    svc_stop(&s);
+  hcase c;
+  if (case_start(&c, "1", kTimeout5s, 3, 0) != 0) {
     return;
   }
-  tracker t;
-  tracker_init(&t, 3);
-  iso_buf keep[3];
-  CHECK_EQ(
-      tracker_submit(&t, s.c, 0,
-                     neighbour("sleep", "[400, \"b\"]", 5000, &keep[0]), 20000),
-      0);
-  CHECK_EQ(tracker_submit(&t, s.c, 1,
-                          neighbour("spinLater", "[20]", 200, &keep[1]), 20000),
-           0);
-  CHECK_EQ(tracker_submit(&t, s.c, 2,
-                          neighbour("work", "[600, 1, \"c\"]", 5000, &keep[2]),
-                          20000),
-           0);
-  CHECK(tracker_wait(&t, 3, 15000));
-  check_fulfilled(&t.r[0], "\"b\"");
-  CHECK_EQ(t.r[1].status, ISO_STATUS_ERROR);
-  CHECK_EQ(t.r[1].code, ISO_CODE_TIMEOUT);
-  check_fulfilled(&t.r[2], "\"c\"");
-  tracker_check_once(&t);
-  check_probes(&s, 3000);
-  svc_stop(&s);
-  tracker_free(&t);
-  for (int i = 0; i < 3; i++) {
-    iso_buf_close(&keep[i]);
-  }
+  case_neighbour(&c, 0, "sleep", "[400, \"b\"]", 5000);
+  case_neighbour(&c, 1, "spinLater", "[20]", 200);
+  case_neighbour(&c, 2, "work", "[600, 1, \"c\"]", 5000);
+  CHECK(tracker_wait(&c.t, 3, 15000));
+  check_fulfilled(&c.t.r[0], "\"b\"");
+  CHECK_EQ(c.t.r[1].status, ISO_STATUS_ERROR);
+  CHECK_EQ(c.t.r[1].code, ISO_CODE_TIMEOUT);
+  check_fulfilled(&c.t.r[2], "\"c\"");
+  check_probes(&c.s, 3000);
+  case_end(&c);
 }
 
 /* 17: a timer a call left behind (the call has answered) spins in the
@@ -626,41 +639,24 @@ static void own_timer_stop_keeps_neighbours_timers(void) {
  * waited for: it is answered worker_lost, never the stall message, and
  * the next call gets a fresh realm. */
 static void leftover_timer_stop_loses_the_realm(void) {
-  svc s;
-  const char* extra[] = {"--timeout", "5000", NULL};
-  if (svc_start(&s, "1", extra) != 0) {
-    svc_stop(&s);
+  hcase c;
+  if (case_start(&c, "1", kTimeout5s, 3, 0) != 0) {
     return;
   }
-  tracker t;
-  tracker_init(&t, 3);
-  iso_buf keep[3];
-  CHECK_EQ(tracker_submit(&t, s.c, 0,
-                          neighbour("leave", "[50]", 5000, &keep[0]), 20000),
-           0);
-  CHECK_EQ(tracker_submit(&t, s.c, 1,
-                          neighbour("sleep", "[3000, \"b\"]", 8000, &keep[1]),
-                          20000),
-           0);
-  CHECK(tracker_wait(&t, 2, 15000));
-  check_fulfilled(&t.r[0], "1");
-  CHECK_EQ(t.r[1].status, ISO_STATUS_ERROR);
-  CHECK_EQ(t.r[1].code, ISO_CODE_WORKER_LOST);
-  CHECK(t.r[1].message != NULL && strstr(t.r[1].message, STALL) == NULL);
+  tracker* t = &c.t;
+  case_neighbour(&c, 0, "leave", "[50]", 5000);
+  case_neighbour(&c, 1, "sleep", "[3000, \"b\"]", 8000);
+  CHECK(tracker_wait(t, 2, 15000));
+  check_fulfilled(&t->r[0], "1");
+  CHECK_EQ(t->r[1].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t->r[1].code, ISO_CODE_WORKER_LOST);
+  CHECK(t->r[1].message != NULL && strstr(t->r[1].message, STALL) == NULL);
   /* answered when the timer was stopped, not at its own */
-  CHECK(t.r[1].done_ms - t.r[1].sent_ms < 2800);
-  CHECK_EQ(tracker_submit(&t, s.c, 2,
-                          neighbour("sleep", "[10, \"again\"]", 5000, &keep[2]),
-                          20000),
-           0);
-  CHECK(tracker_wait(&t, 3, 6000));
-  check_fulfilled(&t.r[2], "\"again\"");
-  tracker_check_once(&t);
-  svc_stop(&s);
-  tracker_free(&t);
-  for (int i = 0; i < 3; i++) {
-    iso_buf_close(&keep[i]);
-  }
+  CHECK(t->r[1].done_ms - t->r[1].sent_ms < 2800);
+  case_neighbour(&c, 2, "sleep", "[10, \"again\"]", 5000);
+  CHECK(tracker_wait(t, 3, 6000));
+  check_fulfilled(&t->r[2], "\"again\"");
+  case_end(&c);
 }
 
 /* 14: each module's calls run in realms of their own: a module that
@@ -668,15 +664,14 @@ static void leftover_timer_stop_loses_the_realm(void) {
  * sees; a module's own state persists between its calls, however its
  * specifier is spelled. One worker, so both land in the same isolate. */
 static void modules_do_not_share_realms(void) {
-  svc s;
-  if (svc_start(&s, "1", NULL) != 0) {
-    svc_stop(&s);
+  hcase c;
+  if (case_start(&c, "1", NULL, 0, 0) != 0) {
     return;
   }
   iso_result r;
   iso_job pollute = {
       .kind = ISO_JOB_CALL, .module = "pollute.js", .export_name = "pollute"};
-  CHECK_EQ(iso_client_call(s.c, &pollute, 10000, &r), 0);
+  CHECK_EQ(iso_client_call(c.s.c, &pollute, 10000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
   iso_result_close(&r);
   static const char* kSpellings[] = {"observe.js", "./observe.js",
@@ -684,7 +679,7 @@ static void modules_do_not_share_realms(void) {
   for (int i = 0; i < 3; i++) {
     iso_job look = {
         .kind = ISO_JOB_CALL, .module = kSpellings[i], .export_name = "look"};
-    CHECK_EQ(iso_client_call(s.c, &look, 10000, &r), 0);
+    CHECK_EQ(iso_client_call(c.s.c, &look, 10000, &r), 0);
     CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
     char want[64];
     snprintf(want, sizeof want, "[null,null,1,\"{\\\"a\\\":1}\",%d]", i + 1);
@@ -693,7 +688,7 @@ static void modules_do_not_share_realms(void) {
     free(json);
     iso_result_close(&r);
   }
-  svc_stop(&s);
+  case_end(&c);
 }
 
 /* JavaScript a stop cannot reach (a test fault: op_test_block holds the
@@ -703,25 +698,20 @@ static void modules_do_not_share_realms(void) {
  * new worker takes its place, and the lost one is freed when its thread
  * comes back. */
 static void worker_lost_when_javascript_will_not_stop(void) {
-  setenv("ISOPOOL_TEST_FAULTS", "1", 1);
-  svc s;
+  enum { WAITING = 6 };
+  hcase c;
   const char* extra[] = {"--timeout", "5000", "--log-level", "info", NULL};
-  int started = svc_start(&s, "2", extra);
-  unsetenv("ISOPOOL_TEST_FAULTS");
-  if (started != 0) {
-    svc_stop(&s);
+  if (case_start(&c, "2", extra, 1 + WAITING, CASE_FAULTS) != 0) {
     return;
   }
-  enum { WAITING = 6 };
-  tracker t;
-  tracker_init(&t, 1 + WAITING);
+  tracker* t = &c.t;
   iso_job stuck = {.kind = ISO_JOB_EVAL,
                    .source =
                        "Isopool.core.ops.op_test_block(4000);"
                        "export default 'unreachable';",
                    .timeout_ms = 300};
   int64_t t0 = now_ms();
-  CHECK_EQ(tracker_submit(&t, s.c, 0, stuck, 20000), 0);
+  case_send(&c, 0, stuck, 20000);
   sleep_ms(100);
   /* some of these queue behind it on its worker (least loaded first) */
   for (int i = 1; i <= WAITING; i++) {
@@ -730,70 +720,60 @@ static void worker_lost_when_javascript_will_not_stop(void) {
                      "await new Promise((r) => setTimeout(r, 200));"
                      "export default 'ok';",
                  .timeout_ms = 10000};
-    CHECK_EQ(tracker_submit(&t, s.c, i, j, 20000), 0);
+    case_send(&c, i, j, 20000);
   }
-  CHECK(tracker_wait(&t, 1 + WAITING, 15000));
-  CHECK_EQ(t.r[0].status, ISO_STATUS_ERROR);
-  CHECK_EQ(t.r[0].code, ISO_CODE_WORKER_LOST);
-  CHECK_CONTAINS(t.r[0].message, "was lost");
+  CHECK(tracker_wait(t, 1 + WAITING, 15000));
+  CHECK_EQ(t->r[0].status, ISO_STATUS_ERROR);
+  CHECK_EQ(t->r[0].code, ISO_CODE_WORKER_LOST);
+  CHECK_CONTAINS(t->r[0].message, "was lost");
   /* at its deadline and the grace, not when the fault let go (4 s) */
-  CHECK(t.r[0].done_ms - t0 < 3000);
+  CHECK(t->r[0].done_ms - t0 < 3000);
   int lost = 0, ok = 0;
   for (int i = 1; i <= WAITING; i++) {
-    if (t.r[i].status == ISO_STATUS_FULFILLED) {
-      CHECK_STR(t.r[i].value, "\"ok\"");
+    if (t->r[i].status == ISO_STATUS_FULFILLED) {
+      CHECK_STR(t->r[i].value, "\"ok\"");
       ok++;
     } else {
-      CHECK_EQ(t.r[i].code, ISO_CODE_WORKER_LOST);
-      CHECK(t.r[i].done_ms - t0 < 3000);
+      CHECK_EQ(t->r[i].code, ISO_CODE_WORKER_LOST);
+      CHECK(t->r[i].done_ms - t0 < 3000);
       lost++;
     }
   }
   CHECK(ok >= 1); /* the other worker's */
   fprintf(stderr, "    %d waiting jobs answered worker_lost, %d ran\n", lost,
           ok);
-  tracker_check_once(&t);
-  tracker_free(&t);
   /* both workers serve at once again: the survivor and the new one */
-  check_probes(&s, 3000);
-  CHECK(log_contains(s.log, "lost: its JavaScript ran on"));
+  check_probes(&c.s, 3000);
+  CHECK(log_contains(c.s.log, "lost: its JavaScript ran on"));
   /* the lost thread comes back when the fault lets go, and is freed */
   sleep_ms(4500);
-  check_probes(&s, 3000);
-  svc_stop(&s);
+  check_probes(&c.s, 3000);
+  case_end(&c);
 }
 
 /* SIGTERM ends the daemon within --grace-ms and one second even when a
  * worker's JavaScript will not stop; the stuck job is answered. */
 static void sigterm_bounded_with_javascript_that_will_not_stop(void) {
-  setenv("ISOPOOL_TEST_FAULTS", "1", 1);
-  svc s;
+  hcase c;
   const char* extra[] = {"--grace-ms", "500", NULL};
-  int started = svc_start(&s, "1", extra);
-  unsetenv("ISOPOOL_TEST_FAULTS");
-  if (started != 0) {
-    svc_stop(&s);
+  if (case_start(&c, "1", extra, 1, CASE_FAULTS) != 0) {
     return;
   }
-  tracker t;
-  tracker_init(&t, 1);
   iso_job stuck = {.kind = ISO_JOB_EVAL,
                    .source = "Isopool.core.ops.op_test_block(15000);",
                    .timeout_ms = 30000};
-  CHECK_EQ(tracker_submit(&t, s.c, 0, stuck, 20000), 0);
+  case_send(&c, 0, stuck, 20000);
   sleep_ms(300);
   int64_t t0 = now_ms();
-  kill(s.pid, SIGTERM);
-  CHECK_EQ(daemon_wait(&s.pid, 5000), 0);
+  kill(c.s.pid, SIGTERM);
+  CHECK_EQ(daemon_wait(&c.s.pid, 5000), 0);
   int64_t took = now_ms() - t0;
   fprintf(stderr, "    exited %lld ms after SIGTERM\n", (long long)took);
   CHECK(took < 2500 + SLOW_MS);
-  CHECK(tracker_wait(&t, 1, 3000));
-  CHECK_EQ(t.r[0].status, ISO_STATUS_ERROR);
-  CHECK_EQ(t.r[0].code, ISO_CODE_SHUTTING_DOWN);
-  tracker_check_once(&t);
-  tracker_free(&t);
-  svc_stop(&s);
+  CHECK(tracker_wait(&c.t, 1, 3000));
+  CHECK_EQ(c.t.r[0].status, ISO_STATUS_ERROR);
+  CHECK_EQ(c.t.r[0].code, ISO_CODE_SHUTTING_DOWN);
+  case_end(&c);
 }
 
 /* 6: the service's stop halts whatever JavaScript runs, a V8 task's too
@@ -801,41 +781,39 @@ static void sigterm_bounded_with_javascript_that_will_not_stop(void) {
  * stop was not the task's, so the isolate is not condemned for running
  * past its deadline, and no fresh isolate is made on the way out. */
 static void finalization_callback_halted_by_the_stop(void) {
-  svc s;
   const char* extra[] = {"--v8-flags=--expose-gc",
                          "--background-ms",
                          "20000",
                          "--grace-ms",
                          "200",
                          NULL};
-  if (svc_start(&s, "1", extra) != 0) {
-    svc_stop(&s);
+  hcase c;
+  if (case_start(&c, "1", extra, 0, 0) != 0) {
     return;
   }
-  iso_buf args = mp_of("[64, 4000]");
+  c.keep[0] = mp_of("[64, 4000]");
   iso_job j = {.kind = ISO_JOB_CALL,
                .module = "finreg.js",
                .export_name = "armSpin",
-               .args = args.data,
-               .args_len = args.len};
+               .args = c.keep[0].data,
+               .args_len = c.keep[0].len};
   iso_result r;
-  CHECK_EQ(iso_client_call(s.c, &j, 10000, &r), 0);
+  CHECK_EQ(iso_client_call(c.s.c, &j, 10000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
   iso_result_close(&r);
-  iso_buf_close(&args);
   sleep_ms(300); /* the callback spins: the loop is held */
   int64_t t0 = now_ms();
-  kill(s.pid, SIGTERM);
-  CHECK_EQ(daemon_wait(&s.pid, 5000), 0);
+  kill(c.s.pid, SIGTERM);
+  CHECK_EQ(daemon_wait(&c.s.pid, 5000), 0);
   int64_t took = now_ms() - t0;
   CHECK(took < 2500 + SLOW_MS);
-  CHECK(!log_contains(s.log, "ran past its deadline"));
-  CHECK(!log_contains(s.log, "recycled"));
+  CHECK(!log_contains(c.s.log, "ran past its deadline"));
+  CHECK(!log_contains(c.s.log, "recycled"));
   if (iso_test_failed) {
     fprintf(stderr, "    exited %lld ms after SIGTERM\n", (long long)took);
-    daemon_dump_log(s.log);
+    daemon_dump_log(c.s.log);
   }
-  svc_stop(&s);
+  case_end(&c);
 }
 
 /* 6: V8's own tasks are entries with the background deadline too, and
@@ -845,53 +823,47 @@ static void finalization_callback_halted_by_the_stop(void) {
  * isolate is not condemned ("a FinalizationRegistry callback ran past
  * its deadline") and its worker does not recycle. */
 static void v8_tasks_past_a_small_background_deadline(void) {
-  svc s;
+  enum { N = 60 };
+  hcase c;
   const char* extra[] = {"--background-ms", "1", NULL};
-  if (svc_start(&s, "2", extra) != 0) {
-    svc_stop(&s);
+  if (case_start(&c, "2", extra, N, 0) != 0) {
     return;
   }
-  enum { N = 60 };
-  tracker t;
-  tracker_init(&t, N);
   for (int i = 0; i < N; i++) {
     iso_job j = {.kind = ISO_JOB_EVAL,
                  .source =
                      "const a = [];"
                      "for (let i = 0; i < 2e5; i++) a.push({i, s: `${i}`});"
                      "export default a.length;"};
-    CHECK_EQ(tracker_submit(&t, s.c, i, j, 60000), 0);
+    case_send(&c, i, j, 60000);
   }
-  CHECK(tracker_wait(&t, N, 60000));
+  CHECK(tracker_wait(&c.t, N, 60000));
   for (int i = 0; i < N; i++) {
-    CHECK_EQ(t.r[i].status, ISO_STATUS_FULFILLED);
+    CHECK_EQ(c.t.r[i].status, ISO_STATUS_FULFILLED);
   }
-  tracker_check_once(&t);
-  tracker_free(&t);
   sleep_ms(500); /* the collections after them (idle tasks) */
-  CHECK(!log_contains(s.log, "ran past its deadline"));
-  CHECK(!log_contains(s.log, "recycl"));
+  CHECK(!log_contains(c.s.log, "ran past its deadline"));
+  CHECK(!log_contains(c.s.log, "recycl"));
   if (iso_test_failed) {
-    daemon_dump_log(s.log);
+    daemon_dump_log(c.s.log);
   }
-  svc_stop(&s);
+  case_end(&c);
 }
 
 /* The fault is off unless the daemon's environment turns it on. */
 static void test_fault_is_off_by_default(void) {
-  svc s;
-  if (svc_start(&s, "1", NULL) != 0) {
-    svc_stop(&s);
+  hcase c;
+  if (case_start(&c, "1", NULL, 0, 0) != 0) {
     return;
   }
   iso_result r;
   iso_job j = {.kind = ISO_JOB_EVAL,
                .source = "export default Isopool.core.ops.op_test_block(1);"};
-  CHECK_EQ(iso_client_call(s.c, &j, 5000, &r), 0);
+  CHECK_EQ(iso_client_call(c.s.c, &j, 5000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_REJECTED);
   CHECK_CONTAINS(r.message, "off in this process");
   iso_result_close(&r);
-  svc_stop(&s);
+  case_end(&c);
 }
 
 /* 14: a call job's `source` would become the code of its module's later
@@ -899,9 +871,8 @@ static void test_fault_is_off_by_default(void) {
  * service is told to take it (--allow-call-source), and then, still, one
  * module's realm only. */
 static void call_source_is_opt_in(void) {
-  svc s;
-  if (svc_start(&s, "1", NULL) != 0) {
-    svc_stop(&s);
+  hcase c;
+  if (case_start(&c, "1", NULL, 0, 0) != 0) {
     return;
   }
   iso_result r;
@@ -910,7 +881,7 @@ static void call_source_is_opt_in(void) {
                  .module = "observe.js",
                  .export_name = "look",
                  .source = "export function look() { return 'spied'; }"};
-  CHECK_EQ(iso_client_call(s.c, &spy, 5000, &r), 0);
+  CHECK_EQ(iso_client_call(c.s.c, &spy, 5000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_ERROR);
   CHECK_EQ(r.code, ISO_CODE_BAD_REQUEST);
   CHECK_CONTAINS(r.message, "--allow-call-source");
@@ -918,21 +889,20 @@ static void call_source_is_opt_in(void) {
   /* the real module is what callers get */
   iso_job look = {
       .kind = ISO_JOB_CALL, .module = "observe.js", .export_name = "look"};
-  CHECK_EQ(iso_client_call(s.c, &look, 5000, &r), 0);
+  CHECK_EQ(iso_client_call(c.s.c, &look, 5000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
   char* json = json_of(r.value, r.value_len);
   CHECK(json != NULL && strstr(json, "spied") == NULL);
   free(json);
   iso_result_close(&r);
-  svc_stop(&s);
+  case_end(&c);
 }
 
 /* 12: lone surrogates in every string a job can make reach the client as
  * valid UTF-8 (U+FFFD), in values, logs, error names and messages. */
 static void lone_surrogates_are_replaced(void) {
-  svc s;
-  if (svc_start(&s, "2", NULL) != 0) {
-    svc_stop(&s);
+  hcase c;
+  if (case_start(&c, "2", NULL, 0, 0) != 0) {
     return;
   }
   static const char* kSources[] = {
@@ -945,7 +915,7 @@ static void lone_surrogates_are_replaced(void) {
   for (size_t i = 0; i < sizeof kSources / sizeof *kSources; i++) {
     iso_result r;
     iso_job j = {.kind = ISO_JOB_EVAL, .source = kSources[i]};
-    CHECK_EQ(iso_client_call(s.c, &j, 10000, &r), 0);
+    CHECK_EQ(iso_client_call(c.s.c, &j, 10000, &r), 0);
     CHECK(r.status == ISO_STATUS_FULFILLED || r.status == ISO_STATUS_REJECTED);
     if (r.status == ISO_STATUS_FULFILLED) {
       char* json = json_of(r.value, r.value_len);
@@ -967,8 +937,8 @@ static void lone_surrogates_are_replaced(void) {
     }
     iso_result_close(&r);
   }
-  check_probes(&s, 3000);
-  svc_stop(&s);
+  check_probes(&c.s, 3000);
+  case_end(&c);
 }
 
 static void run_row(const void* row) {
