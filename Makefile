@@ -48,7 +48,7 @@ test-tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DISO_TSAN=ON \
 	  -DISO_LIBNODE_PREFIX="$$(scripts/deps.sh --print-prefix | tail -n1)" >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
-	cd $(TSAN_BUILD) && ctest --output-on-failure -L service
+	cd $(TSAN_BUILD) && ctest --output-on-failure -L 'service|tsan'
 
 # The fuzzers (fuzz/, libFuzzer): the wire's decoders, each harness run for
 # FUZZ_SECONDS by `make fuzz` and for FUZZ_TEST_SECONDS by `make test`
