@@ -49,11 +49,19 @@ static int id_char(unsigned char c) {
   return id_start(c) || (c >= '0' && c <= '9');
 }
 
+/* `x = require("y")` seen so far (offsets into the source), for Babel's
+ * re-exports: Object.keys(x).forEach(...) */
+#define MAX_BINDINGS 64
+
 typedef struct lx {
   const char* s;
   size_t n;
   rt_cjs_names* out;
   int oom;
+  struct {
+    size_t name, namelen, spec, speclen;
+  } bind[MAX_BINDINGS];
+  int nbind;
 } lx;
 
 static int list_push(char*** v,
@@ -342,11 +350,79 @@ static void define_property(lx* l, size_t i) {
   }
 }
 
+/* After `x`: ` = require("y")` or ` = wrap(require("y"))` (Babel's
+ * _interopRequireWildcard): remember x. */
+static void binding(lx* l, size_t i, size_t e) {
+  if (l->nbind >= MAX_BINDINGS || !assigns(l, e)) {
+    return;
+  }
+  size_t v = ws(l, ws(l, e) + 1);
+  size_t ra, rlen;
+  if (require_call(l, v, &ra, &rlen) == v) {
+    size_t we = ident(l, v);
+    size_t k = ws(l, we);
+    if (we == v || k >= l->n || l->s[k] != '(' ||
+        require_call(l, ws(l, k + 1), &ra, &rlen) == ws(l, k + 1)) {
+      return;
+    }
+  }
+  l->bind[l->nbind].name = i;
+  l->bind[l->nbind].namelen = e - i;
+  l->bind[l->nbind].spec = ra;
+  l->bind[l->nbind].speclen = rlen;
+  l->nbind++;
+}
+
+/* Object.keys(x).forEach( where x was bound to require("y"): Babel's
+ * `export * from "y"`. i: after `keys`. */
+static void keys_foreach(lx* l, size_t i) {
+  i = ws(l, i);
+  if (i >= l->n || l->s[i] != '(') {
+    return;
+  }
+  size_t a = ws(l, i + 1);
+  size_t ae = ident(l, a);
+  size_t k = ws(l, ae);
+  if (ae == a || k >= l->n || l->s[k] != ')') {
+    return;
+  }
+  k = ws(l, k + 1);
+  if (k >= l->n || l->s[k] != '.') {
+    return;
+  }
+  size_t f = ws(l, k + 1);
+  if (!ident_is(l, f, ident(l, f), "forEach")) {
+    return;
+  }
+  for (int b = l->nbind - 1; b >= 0; b--) {
+    if (l->bind[b].namelen == ae - a &&
+        memcmp(l->s + l->bind[b].name, l->s + a, ae - a) == 0) {
+      add_reexport(l, l->s + l->bind[b].spec, l->bind[b].speclen);
+      return;
+    }
+  }
+}
+
 /* The identifier [i, e), preceded by the significant character prev. */
 static void on_ident(lx* l, size_t i, size_t e, char prev) {
+  if (ident_is(l, i, e, "__exportStar") || ident_is(l, i, e, "__export")) {
+    /* TypeScript's __exportStar(require("./x"), exports), also as
+     * tslib_1.__exportStar(...) and (0, tslib_1.__exportStar)(...) */
+    size_t k = ws(l, e);
+    if (k < l->n && l->s[k] == ')') {
+      k = ws(l, k + 1);
+    }
+    size_t ra, rlen;
+    if (k < l->n && l->s[k] == '(' &&
+        require_call(l, ws(l, k + 1), &ra, &rlen) > ws(l, k + 1)) {
+      add_reexport(l, l->s + ra, rlen);
+    }
+    return;
+  }
   if (prev == '.') {
     return;
   }
+  binding(l, i, e);
   if (ident_is(l, i, e, "exports")) {
     member_assign(l, e);
   } else if (ident_is(l, i, e, "module")) {
@@ -378,16 +454,9 @@ static void on_ident(lx* l, size_t i, size_t e, char prev) {
       size_t ae = ident(l, a);
       if (ident_is(l, a, ae, "defineProperty")) {
         define_property(l, ae);
+      } else if (ident_is(l, a, ae, "keys")) {
+        keys_foreach(l, ae);
       }
-    }
-  } else if (ident_is(l, i, e, "__exportStar") ||
-             ident_is(l, i, e, "__export")) {
-    /* TypeScript's __exportStar(require("./x"), exports) */
-    size_t k = ws(l, e);
-    size_t ra, rlen;
-    if (k < l->n && l->s[k] == '(' &&
-        require_call(l, ws(l, k + 1), &ra, &rlen) > ws(l, k + 1)) {
-      add_reexport(l, l->s + ra, rlen);
     }
   }
 }
@@ -549,6 +618,11 @@ static int read_file(iso_rt* rt,
   if (rc != 0) {
     free(text);
     return rc;
+  }
+  /* a UTF-8 byte order mark, which Node strips (JSON.parse refuses it) */
+  if (got >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+    memmove(text, text + 3, got - 3);
+    got -= 3;
   }
   text[got] = '\0';
   *src = text;

@@ -1303,6 +1303,12 @@ static int file_format(pctx* c, const char* path, int* format) {
     *format = V8S_FMT_JSON;
     return 0;
   }
+  if (ends_with(path, ".node")) {
+    return fail(c, ISO_EINVAL,
+                "Cannot load \"%s\" (from \"%s\"): %s is a native addon "
+                "(.node), which isopool cannot load",
+                c->spec, c->importer, path);
+  }
   char* dir = strdup(path);
   if (dir == NULL) {
     return oom(c);

@@ -136,12 +136,18 @@ static void t_esmodule_interop(void) {
 }
 
 /* module.exports = require("./x") and __exportStar(require("./y")) give
- * x's and y's names */
+ * x's and y's names; so do Babel's and TypeScript's re-exports */
 static void t_reexports(void) {
   expect_value(
       "import { alpha, beta, gamma } from 'cjs-reexport';\n"
       "export default [alpha, beta, gamma];",
       "[\"A\",\"B\",\"G\"]");
+  /* Babel's Object.keys(_x).forEach(...) with _x = require("./x") (or
+   * wrapped), TypeScript's (0, tslib.__exportStar)(require("./x")) */
+  expect_value(
+      "import { gamma, delta } from 'cjs-reexport/lib/babel.js';\n"
+      "export default [gamma, delta];",
+      "[\"G\",\"D\"]");
 }
 
 /* .cjs is CommonJS anywhere (a "#!" line too); a .js file is CommonJS
@@ -165,7 +171,8 @@ static void t_builtin_named(void) {
 
 /* require() of an ES module fails as Node's ERR_REQUIRE_ESM (.mjs, a
  * "type": "module" package, a .js file with import/export); a missing
- * file is MODULE_NOT_FOUND; import() from CommonJS works */
+ * file is MODULE_NOT_FOUND, a native addon refused by name; import() from
+ * CommonJS works; a JSON file's byte order mark is skipped */
 static void t_require_esm_and_missing(void) {
   expect_value(
       "import r from 'cjs-requires-esm';\n"
@@ -183,9 +190,11 @@ static void t_require_esm_and_missing(void) {
       "let m, n;\n"
       "try { r.mjs(); } catch (e) { m = e.message; }\n"
       "try { r.missing(); } catch (e) { n = e.message; }\n"
+      "let a; try { r.addon(); } catch (e) { a = e.message; }\n"
       "export default [m.includes('require() of ES Module ') &&\n"
-      "  m.includes('/cjs-requires-esm/m.mjs'), n.includes('\"./nope\"')];",
-      "[true,true]");
+      "  m.includes('/cjs-requires-esm/m.mjs'), n.includes('\"./nope\"'),\n"
+      "  a.includes('addon.node is a native addon (.node)'), r.bom()];",
+      "[true,true,true,{\"bom\":true}]");
 }
 
 /* a syntax error names the file and line; a throwing module fails the
