@@ -182,6 +182,9 @@ struct v8s_isolate {
     std::vector<std::string> names;
   };
   std::unordered_multimap<int, CjsModule> cjs;
+  // specifiers that led to a CommonJS module during the running
+  // v8s_module_instantiate, for its missing-export hint
+  std::vector<std::string> cjs_linked;
   // v8s_execute_static: source pointer -> its compiled script
   std::vector<std::pair<const char*, Global<v8::UnboundScript>>> scripts;
   // every context's own microtask queue (see v8s_context_new), until the

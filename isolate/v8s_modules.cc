@@ -82,7 +82,60 @@ MaybeLocal<Module> resolve_cb(Local<Context> context,
     isolate->ThrowException(v8::Exception::TypeError(str(isolate, err)));
     return MaybeLocal<Module>();
   }
+  if (m->IsSyntheticModule() && iso->cjs_linked.size() < 64) {
+    auto range = iso->cjs.equal_range(m->GetIdentityHash());
+    for (auto it = range.first; it != range.second; ++it) {
+      if (it->second.module.Get(isolate) == m) {
+        iso->cjs_linked.push_back(to_std(isolate, specifier));
+        break;
+      }
+    }
+  }
   return m;
+}
+
+// V8's "The requested module 'x' does not provide an export named 'y'",
+// when x is a CommonJS module, gets Node's hint: its named exports are
+// what the lexer found, and all of module.exports is the default export.
+void cjs_export_hint(v8s_isolate* iso, v8s_exc* exc) {
+  if (exc == nullptr || exc->message == nullptr) {
+    return;
+  }
+  std::string msg = exc->message;
+  const std::string pre = "The requested module '";
+  const std::string mid = "' does not provide an export named '";
+  size_t a = msg.find(pre);
+  size_t b = a == std::string::npos ? a : msg.find(mid, a + pre.size());
+  size_t c = b == std::string::npos ? b : msg.find('\'', b + mid.size());
+  if (c == std::string::npos) {
+    return;
+  }
+  std::string spec = msg.substr(a + pre.size(), b - a - pre.size());
+  std::string name = msg.substr(b + mid.size(), c - b - mid.size());
+  bool cjs = false;
+  for (const std::string& s : iso->cjs_linked) {
+    cjs |= s == spec;
+  }
+  if (!cjs) {
+    return;
+  }
+  std::string hint = msg +
+                     " (it is a CommonJS module: its named exports are "
+                     "the names found in its source, and all of "
+                     "module.exports is its default export: import "
+                     "pkg from '" +
+                     spec + "'; const { " + name + " } = pkg;)";
+  if (exc->stack != nullptr) {
+    std::string stack = exc->stack;
+    size_t at = stack.find(msg);
+    if (at != std::string::npos) {
+      stack.replace(at, msg.size(), hint);
+      free(exc->stack);
+      exc->stack = strdup(stack.c_str());
+    }
+  }
+  free(exc->message);
+  exc->message = strdup(hint.c_str());
 }
 
 MaybeLocal<Value> json_eval_steps(Local<Context> context,
@@ -283,9 +336,14 @@ int v8s_module_instantiate(v8s_isolate* iso,
     return ISO_EINVAL;
   }
   TryCatch tc(isolate);
+  iso->cjs_linked.clear();
   if (!module->InstantiateModule(context, resolve_cb).FromMaybe(false)) {
-    return caught(iso, context, tc, exc);
+    int rc = caught(iso, context, tc, exc);
+    cjs_export_hint(iso, exc);
+    iso->cjs_linked.clear();
+    return rc;
   }
+  iso->cjs_linked.clear();
   return 0;
 }
 

@@ -219,6 +219,24 @@ static void t_lexer(void) {
       "\"real\",\"self\",\"viaModule\"],null,\"sub-index\",true,2,2]");
 }
 
+/* a name the lexer did not find: V8's error, with Node's hint that the
+ * module is CommonJS and how to get the name from its default export; an
+ * ES module's missing export gets no such hint */
+static void t_missing_named_export(void) {
+  expect_error("import { nothere } from 'cjs-main';", ISO_EJS,
+               PARTS("The requested module 'cjs-main' does not provide an "
+                     "export named 'nothere' (it is a CommonJS module",
+                     "import pkg from 'cjs-main'; const { nothere } = pkg;"));
+  pkg_root();
+  rt_write("case.js", "import { nothere } from 'cjs-dep';");
+  rt_result r;
+  rt_run("case.js", &r);
+  CHECK_EQ(r.status, ISO_EJS);
+  CHECK_CONTAINS(r.error ? r.error : "", "export named 'nothere'");
+  CHECK(r.error == NULL || strstr(r.error, "CommonJS") == NULL);
+  rt_result_free(&r);
+}
+
 static void once_cb(iso_realm* realm,
                     void* data,
                     int status,
@@ -293,6 +311,7 @@ static const iso_test cases[] = {
     {"builtin_named", t_builtin_named},
     {"require_esm_and_missing", t_require_esm_and_missing},
     {"errors", t_errors},
+    {"missing_named_export", t_missing_named_export},
     {"failed_graph_leaves_nothing", t_failed_graph_leaves_nothing},
     {NULL, NULL},
 };
