@@ -232,6 +232,12 @@ struct pool_proc {
                          death (under procs_lock) */
   int reserved;       /* a grow's: it holds one of procs_want's places
                          while STARTING (pool->nreserved; procs_lock) */
+  /* its jobs were answered as it ended, before its reap (procs.c,
+   * answer_dead), and how many; answer_lock orders that with its exit
+   * callback's answers, so the exit's line counts both */
+  atomic_int early;
+  size_t lost_early; /* under answer_lock */
+  pthread_mutex_t answer_lock;
 };
 
 /* pool__procs_start: the supervisor and the first
@@ -296,6 +302,10 @@ void pool__proc_retire(pool_worker* w);
 /* pool__procs_reap: frees the dead processes and their workers (out of
  * routing since their death). Thread: the watchdog. */
 void pool__procs_reap(iso_pool* pool);
+/* pool__procs_watch: the processes the front killed or whose links went
+ * (DYING) and that have ended, not yet reaped: their jobs are answered
+ * now (each once), not at the reap. Thread: the watchdog (each round). */
+void pool__procs_watch(iso_pool* pool);
 /* pool__procs_ctl_msg_cb: a message on a process's control link (arg: the
  * pool_proc): watchdog.c's decoding, for that process. Thread: the link
  * hub's. */

@@ -31,10 +31,15 @@
  * process DEAD; before it, a kill by the front (pool__proc_kill: a
  * worker lost by watchdog.c's rules, a group or a link that sent what
  * none sends, a link's peer gone) marks it DYING and takes its workers
- * out of routing at once. At the exit every job on its workers is
+ * out of routing at once. Once it has ended every job on its workers is
  * answered worker_lost, once, through the claim (answer.c), saying how
  * the process ended ("killed by signal 9", "exited with status 1", and
- * why the front killed it, when it did), and leaves its slot; a spare
+ * why the front killed it, when it did): as soon as the front sees it
+ * has (answer_dead: at a link's PEER_GONE, or within a watchdog round
+ * after, a DYING process found ended by pool__super_exited, still
+ * unreaped), or at its exit callback, whichever is first (the SIGCHLD's
+ * way to the supervisor's loop took 88 ms once under load, after the
+ * links had closed); the jobs leave their slots at the exit; a spare
  * goes into routing in the place of an active process (at its kill, or
  * at its exit); a replacement is spawned after pool__restart_delay_ms's
  * delay (by the time it was active: a process that dies young is
@@ -54,7 +59,9 @@
  * process's state, nready, pid and spawned; it is taken before
  * pool->lock (out of routing, into routing), never under it, and never
  * held across a spawn (the supervisor may be running an exit callback
- * that wants it).
+ * that wants it). A process's answer_lock orders answer_dead's answers
+ * with its exit callback's (taken alone; only the answers' own locks
+ * under it), so the exit's line counts both.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -73,6 +80,7 @@
 #define PROCS_EXIT_MS 2000
 
 static void respawn_cb(pool_super* s, void* arg, int cancelled);
+static void answer_dead(pool_proc* p);
 
 /* The service is stopping (a shutdown, or a start that failed and is
  * being undone): a process's end is no death. */
@@ -224,6 +232,9 @@ static void kill_proc(pool_proc* p, int gone, const char* why) {
   int pid = atomic_load(&p->pid);
   pthread_mutex_unlock(&pool->procs_lock);
   if (!first) {
+    if (gone) { /* the front killed it, and now its links went */
+      answer_dead(p);
+    }
     return;
   }
   /* its links going is how the front hears first of most deaths: the
@@ -236,6 +247,9 @@ static void kill_proc(pool_proc* p, int gone, const char* why) {
   }
   if (pid > 0) { /* else its spawner kills it as the pid comes back */
     super_kill(pool, pid);
+  }
+  if (gone) { /* most likely dead already: its jobs need not wait */
+    answer_dead(p);
   }
 }
 
@@ -343,6 +357,7 @@ static void proc_free(iso_pool* pool, pool_proc* p) {
     pool->procs[p->num] = NULL;
   }
   pthread_mutex_unlock(&pool->procs_lock);
+  pthread_mutex_destroy(&p->answer_lock);
   free(p);
 }
 
@@ -451,6 +466,7 @@ static int proc_make(iso_pool* pool,
   }
   p->pool = pool;
   p->ctl_peer = -1;
+  pthread_mutex_init(&p->answer_lock, NULL);
   p->started_ns = pool__now();
   atomic_store(&p->alive_ns, p->started_ns);
   atomic_store(&p->state, POOL_P_STARTING);
@@ -470,6 +486,7 @@ static int proc_make(iso_pool* pool,
   }
   pthread_mutex_unlock(&pool->procs_lock);
   if (slot < 0) {
+    pthread_mutex_destroy(&p->answer_lock);
     free(p);
     snprintf(err, errlen,
              "too many pool processes (%d at most, dead ones "
@@ -610,34 +627,111 @@ static int proc_spawn(iso_pool* pool,
 
 /* ---- death ---- */
 
-static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
-  iso_pool* pool = arg;
-  pool_proc* p = e->data;
-  /* how it ended: its jobs' answer, "the pool process died: " and this */
-  char how[160];
+/* How p ended (e): in how, for its exit's line; in msg, its jobs'
+ * answer ("the pool process died: " and how, and why the front killed
+ * it when it did); in front, for the exit's line, why the front killed it
+ * and when ("" when it did not). Called with procs_lock (p->why). */
+static void death_says(pool_proc* p,
+                       const pool_super_exit* e,
+                       char* how,
+                       size_t how_cap,
+                       char* msg,
+                       size_t msg_cap,
+                       char* front,
+                       size_t front_cap) {
   if (e->signal == SIGSYS) {
-    snprintf(how, sizeof how,
+    snprintf(how, how_cap,
              "killed by signal %d (a sandbox violation: a system call its "
              "filter forbids)",
              e->signal);
   } else if (e->signal != 0) {
-    snprintf(how, sizeof how, "killed by signal %d", e->signal);
+    snprintf(how, how_cap, "killed by signal %d", e->signal);
   } else {
-    snprintf(how, sizeof how, "exited with status %d", e->status);
+    snprintf(how, how_cap, "exited with status %d", e->status);
   }
-  char msg[800], front[400] = "";
+  front[0] = '\0';
+  if (atomic_load(&p->killed) == 1) {
+    snprintf(msg, msg_cap,
+             "the pool process died: %s (the front killed it: %s)", how,
+             p->why);
+    snprintf(front, front_cap, " (the front killed it %.1f s before: %s)",
+             (double)(pool__now() - p->killed_ns) / 1e9, p->why);
+  } else {
+    snprintf(msg, msg_cap, "the pool process died: %s", how);
+  }
+}
+
+/* p is DYING (the front killed it, or its links went): if it has ended
+ * (pool__super_exited: a zombie the supervisor has not reaped yet), its
+ * jobs are answered worker_lost now, saying how it ended as its exit
+ * will, rather than at the reap, which waits for the SIGCHLD's way to
+ * the supervisor's loop (88 ms once under load, after the links had
+ * closed). Once per process; its exit callback answers what is left (a
+ * job this raced with) and counts both in its line. Thread: the link
+ * hub's (a link's PEER_GONE), or the watchdog's (a process that had not
+ * quite ended when its links went). */
+static void answer_dead(pool_proc* p) {
+  iso_pool* pool = p->pool;
+  if (atomic_load(&p->early) || stopping(pool)) {
+    return;
+  }
+  pool_super_exit e;
+  char how[160], msg[800], front[400];
+  pthread_mutex_lock(&pool->procs_lock);
+  int pid = atomic_load(&p->pid);
+  int ended = pool->super != NULL && pid > 0 && !p->retired &&
+              atomic_load(&p->state) == POOL_P_DYING &&
+              pool__super_exited(pool->super, pid, &e);
+  if (ended) {
+    death_says(p, &e, how, sizeof how, msg, sizeof msg, front, sizeof front);
+  }
+  int first = ended && !atomic_exchange(&p->early, 1);
+  pthread_mutex_unlock(&pool->procs_lock);
+  if (!first) {
+    return;
+  }
+  pthread_mutex_lock(&p->answer_lock);
+  size_t lost = 0;
+  for (int i = 0; i < p->nworkers; i++) {
+    lost +=
+        pool__answer_unanswered(pool, p->workers[i], ISO_CODE_WORKER_LOST, msg);
+  }
+  p->lost_early = lost;
+  pthread_mutex_unlock(&p->answer_lock);
+  atomic_fetch_add(&pool->jobs_lost, (long)lost);
+  pool__log(pool, "debug",
+            "pool process %u.%u (pid %d) ended (%s): %zu job(s) answered "
+            "before its reap",
+            p->num, p->gen, pid, how, lost);
+}
+
+void pool__procs_watch(iso_pool* pool) {
+  assert(pool__on_watchdog(pool));
+  pool_proc* dying[POOL_MAX_PROCS];
+  int n = 0;
+  pthread_mutex_lock(&pool->procs_lock);
+  for (int i = 0; i < POOL_MAX_PROCS; i++) {
+    pool_proc* p = pool->procs[i];
+    if (p != NULL && atomic_load(&p->state) == POOL_P_DYING &&
+        !atomic_load(&p->early) && atomic_load(&p->pid) > 0) {
+      dying[n++] = p;
+    }
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+  /* the watchdog frees processes (pool__procs_reap), so they stay */
+  for (int i = 0; i < n; i++) {
+    answer_dead(dying[i]);
+  }
+}
+
+static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
+  iso_pool* pool = arg;
+  pool_proc* p = e->data;
+  char how[160], msg[800], front[400];
   pthread_mutex_lock(&pool->procs_lock);
   int st = atomic_load(&p->state);
   int retired = p->retired;
-  if (atomic_load(&p->killed) == 1) {
-    snprintf(msg, sizeof msg,
-             "the pool process died: %s (the front killed it: %s)", how,
-             p->why);
-    snprintf(front, sizeof front, " (the front killed it %.1f s before: %s)",
-             (double)(pool__now() - p->killed_ns) / 1e9, p->why);
-  } else {
-    snprintf(msg, sizeof msg, "the pool process died: %s", how);
-  }
+  death_says(p, e, how, sizeof how, msg, sizeof msg, front, sizeof front);
   if (st != POOL_P_DYING && !retired) { /* a retired one left its count */
     uncount(p, st);
   }
@@ -660,6 +754,7 @@ static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
   iso_proto_code code = stop ? ISO_CODE_SHUTTING_DOWN : ISO_CODE_WORKER_LOST;
   const char* answer = stop ? "the service is shutting down" : msg;
   size_t lost = 0;
+  pthread_mutex_lock(&p->answer_lock); /* after answer_dead's, if it ran */
   for (int i = 0; i < p->nworkers; i++) {
     pool_worker* w = p->workers[i];
     atomic_store(&w->stop_sent, 1); /* its links' going is no news */
@@ -667,9 +762,12 @@ static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
     lost += pool__answer_unanswered(pool, w, code, answer);
     pool__worker_release_all(w);
   }
+  size_t early = p->lost_early;
+  pthread_mutex_unlock(&p->answer_lock);
   if (!stop) {
     atomic_fetch_add(&pool->jobs_lost, (long)lost);
   }
+  lost += early; /* answered as it ended, before this reap */
   /* the one line of its end (the supervisor's own is debug) */
   double secs = (double)e->lived_ns / 1e9;
   const char* sig = e->signal != 0 ? strsignal(e->signal) : NULL;

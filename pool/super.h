@@ -95,6 +95,16 @@ int pool__super_spawn(pool_super* s, const pool_super_spawn* sp, int* pid);
  * ISO_ENOENT. Thread: any. */
 int pool__super_kill(pool_super* s, int pid, int sig);
 
+/* pool__super_exited: whether child pid has ended, without reaping it
+ * (waitid with WNOWAIT, under the lock that reaping takes, so never of a
+ * process that reused the pid): 1 and its end in *e (as its exit callback
+ * will report it, lived_ns up to now), or 0 (it runs, or it is no child
+ * of s's not yet reaped). Its exit callback still comes, at its reap: a
+ * caller that hears of a death first (its links closing) can answer for
+ * it without waiting for the SIGCHLD's way to the supervisor's loop.
+ * Thread: any. */
+int pool__super_exited(pool_super* s, int pid, pool_super_exit* e);
+
 /* pool__super_after: runs fn(s, arg, 0) on the supervisor's thread after
  * ms (a delayed restart); at pool__super_free, a pending one runs as
  * fn(s, arg, 1) instead (release arg, start nothing). Returns 0,

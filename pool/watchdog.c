@@ -19,12 +19,16 @@
  * jobs that were on the worker with it before it was overdue. No
  * RLIMIT_CPU backs this: it is a budget for a process's whole life (it
  * would end healthy busy processes, jobs and all) and does not see a
- * thread blocked off the CPU. It then answers `timeout` for queued jobs past
- * their deadline, and every 100 ms frees the workers a resize retired once they
- * are idle (pool__reap): it is the only thread that frees a worker while the
- * service runs, and it reads the workers from a snapshot taken under
- * pool->lock, whose pointers stay good for the round for that reason. It
- * reads no worker's memory: only the front's records of them.
+ * thread blocked off the CPU. Each round it also answers the jobs of a
+ * pool process the front killed or whose links went, once it has ended
+ * and before its reap (pool__procs_watch, for the one whose links went a
+ * moment before it became a zombie). It then answers `timeout` for
+ * queued jobs past their deadline, and every 100 ms frees the workers a
+ * resize retired once they are idle (pool__reap): it is the only thread
+ * that frees a worker while the service runs, and it reads the workers
+ * from a snapshot taken under pool->lock, whose pointers stay good for the
+ * round for that reason. It reads no worker's memory: only the front's
+ * records of them.
  *
  * The group's news comes on its control link (ipc/iso_link.h's records:
  * HALT from the front; WEDGED and ALIVE back), whose front end this file
@@ -201,6 +205,9 @@ static void* watchdog_main(void* arg) {
     }
     uint64_t now = pool__now();
     int slow_round = ++rounds % 50 == 0;
+    if (pool->opts.processes > 0) {
+      pool__procs_watch(pool); /* ended, not reaped: answered now */
+    }
     if (slow_round) {
       pool__reap(pool);       /* retired workers with nothing left in flight */
       pool__procs_reap(pool); /* dead pool processes */
