@@ -1,6 +1,7 @@
 /* test_super.c: pool/super.c, the front's supervisor of pool processes:
  * spawning (from its thread, from others, from its callbacks and timers),
- * the exit reports (exit status, signal, lifetime, exactly once), kill,
+ * the exit reports (exit status, signal, lifetime, exactly once), a
+ * child's end seen before its reap (pool__super_exited), kill,
  * free with children running (none left, no zombie), the descriptors a
  * child gets, the parent-death rule, SIGCHLD beside another libuv loop's
  * children; the restart policy.
@@ -100,9 +101,28 @@ static reports g_r = {.m = PTHREAD_MUTEX_INITIALIZER,
 
 static const char* const kExit0[] = {"test_super", "--child", "exit0", NULL};
 
+/* exited_before_reap: the exit callback of the child whose data is
+ * kHold waits here until released, holding the supervisor's loop (no
+ * other child is reaped meanwhile). */
+static char kHold[1];
+static struct {
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  int in, released;
+} g_hold = {.m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER};
+
 static void on_exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
   reports* r = arg;
   int respawn = 0;
+  if (e->data == kHold) {
+    pthread_mutex_lock(&g_hold.m);
+    g_hold.in = 1;
+    pthread_cond_broadcast(&g_hold.c);
+    while (!g_hold.released) {
+      pthread_cond_wait(&g_hold.c, &g_hold.m);
+    }
+    pthread_mutex_unlock(&g_hold.m);
+  }
   pthread_mutex_lock(&r->m);
   if (r->n < 64) {
     r->e[r->n] = *e;
@@ -245,6 +265,60 @@ static void t_exit_reports(void) {
   /* reaped: its pid is no longer ours to signal */
   CHECK_EQ(pool__super_kill(s, pslp, SIGKILL), ISO_ENOENT);
   CHECK_EQ(pool__super_kill(s, getpid(), 0), ISO_ENOENT);
+  pool__super_free(s);
+  check_no_children();
+}
+
+/* pool__super_exited: a child that has ended but is not reaped yet (the
+ * supervisor's loop is held in another child's exit callback) is seen
+ * ended, with its signal and data, and left to the reap, which reports
+ * it once; a running child, a reaped one and a pid not ours are not. */
+static void t_exited_before_reap(void) {
+  pool_super* s = new_super();
+  int before = wait_reports(0, 0);
+  int sleeper = spawn_mode(s, "sleep", NULL, NULL, NULL, 0, (void*)7);
+  pool_super_exit e;
+  CHECK_EQ(pool__super_exited(s, sleeper, &e), 0); /* it runs */
+  int holder = spawn_mode(s, "exit0", NULL, NULL, NULL, 0, kHold);
+  int64_t end = now_ms() + (int64_t)(10000 * iso_test_scale());
+  pthread_mutex_lock(&g_hold.m);
+  while (!g_hold.in && now_ms() < end) {
+    pthread_mutex_unlock(&g_hold.m);
+    sleep_ms(5);
+    pthread_mutex_lock(&g_hold.m);
+  }
+  int held = g_hold.in;
+  pthread_mutex_unlock(&g_hold.m);
+  CHECK(held); /* the loop is in the holder's exit callback */
+  CHECK_EQ(pool__super_exited(s, holder, &e), 0); /* reaped already */
+  CHECK_EQ(pool__super_kill(s, sleeper, SIGKILL), 0);
+  int ended = 0;
+  while (!ended && now_ms() < end) {
+    ended = pool__super_exited(s, sleeper, &e);
+    if (!ended) {
+      sleep_ms(1);
+    }
+  }
+  CHECK(ended);
+  if (ended) {
+    CHECK_EQ(e.pid, sleeper);
+    CHECK_EQ(e.signal, SIGKILL);
+    CHECK_EQ(e.status, -1);
+    CHECK(e.data == (void*)7);
+  }
+  CHECK_EQ(pool__super_exited(s, sleeper, &e), 1); /* still there */
+  CHECK_EQ(pool__super_exited(s, getpid(), &e), 0);
+  /* neither reported yet: the holder's callback waits, the sleeper's
+   * reap waits for the loop */
+  CHECK_EQ(wait_reports(before + 1, 0), before);
+  pthread_mutex_lock(&g_hold.m);
+  g_hold.released = 1;
+  pthread_cond_broadcast(&g_hold.c);
+  pthread_mutex_unlock(&g_hold.m);
+  CHECK_EQ(wait_reports(before + 2, 10000), before + 2);
+  const pool_super_exit* r = report_of(sleeper);
+  CHECK(r != NULL && r->signal == SIGKILL);
+  CHECK_EQ(pool__super_exited(s, sleeper, &e), 0); /* reaped now */
   pool__super_free(s);
   check_no_children();
 }
@@ -633,6 +707,7 @@ static void t_spares(void) {
 
 static const iso_test cases[] = {
     {"exit_reports", t_exit_reports},
+    {"exited_before_reap", t_exited_before_reap},
     {"lifetime", t_lifetime},
     {"exec_fails", t_exec_fails},
     {"free_kills_children", t_free_kills_children},
