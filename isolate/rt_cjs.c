@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "iso_err.h"
+#include "iso_utf8.h"
 #include "rt_private.h"
 
 /* As rt_read.c's MAX_MODULE_BYTES. */
@@ -97,8 +98,9 @@ static int list_push(char*** v,
 }
 
 static void add_name(lx* l, const char* s, size_t len) {
+  /* a name is text: two malformed ones would be one name to V8 */
   if (len == 0 || (len == 7 && memcmp(s, "default", 7) == 0) ||
-      memchr(s, '\0', len) != NULL) {
+      memchr(s, '\0', len) != NULL || !iso_utf8_valid(s, len)) {
     return;
   }
   if (list_push(&l->out->names, &l->out->n, &l->out->cap, s, len) != 0) {

@@ -345,8 +345,9 @@ int v8s_module_compile(v8s_isolate* iso,
  * source wrapped as (function (exports, require, module, __filename,
  * __dirname) {...}) through the context's require() and its cache, and
  * whose exports are "default" (module.exports) and `names` (its
- * properties then; the caller finds them, as cjs-module-lexer does, and
- * gives each once, never "default"). With detect (V8S_FMT_DETECT), a
+ * properties then; the caller finds them, as cjs-module-lexer does; a
+ * name V8 reads as "default" or as an earlier one is left out). With
+ * detect (V8S_FMT_DETECT), a
  * source that fails to compile only for ES module syntax (import, export,
  * import.meta) sets *is_esm and returns 0 with *out 0: compile it as an ES
  * module. Returns 0, or ISO_ESYNTAX (exc->stack names url:line:column). */

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <unordered_set>
 
 #include "v8s_internal.h"
 
@@ -479,11 +480,16 @@ int v8s_cjs_compile(v8s_isolate* iso,
     }
     return syntax_error(iso, context, tc, exc);
   }
+  // each name once, as V8 reads it (V8 stops on a name given twice)
   std::vector<Local<String>> exports = {str(isolate, "default")};
+  std::unordered_set<std::string> seen = {"default"};
   v8s_isolate::CjsModule entry;
   for (size_t i = 0; i < nnames; i++) {
-    exports.push_back(str(isolate, names[i]));
-    entry.names.emplace_back(names[i]);
+    Local<String> name = str(isolate, names[i]);
+    if (seen.insert(utf8(isolate, name)).second) {
+      exports.push_back(name);
+      entry.names.emplace_back(names[i]);
+    }
   }
   Local<Module> module = Module::CreateSyntheticModule(
       isolate, str(isolate, url), exports, cjs_eval_steps);

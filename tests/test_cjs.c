@@ -217,6 +217,12 @@ static void t_lexer(void) {
       "  ns.self, ns.afterDivision, ns.alsoReal];",
       "[[\"afterDivision\",\"alsoReal\",\"conditional\",\"default\",\"dir\","
       "\"real\",\"self\",\"viaModule\"],null,\"sub-index\",true,2,2]");
+  /* names that are not UTF-8 (here two, which V8 reads as one, U+FFFD)
+   * are left to the default export */
+  expect_value(
+      "import * as ns from 'cjs-lexer/badutf8.js';\n"
+      "export default [Object.keys(ns), Object.keys(ns.default).length];",
+      "[[\"default\",\"ok\"],2]");
 }
 
 /* a name the lexer did not find: V8's error, with Node's hint that the
