@@ -243,6 +243,40 @@ static void t_missing_named_export(void) {
   rt_result_free(&r);
 }
 
+/* require() stays inside the module root: a symlink to a file outside it
+ * fails with a message that says so, and so does a path that climbs out;
+ * the error is thrown where require() was called, so it can be caught */
+static void t_require_confined(void) {
+  const char* root = pkg_root();
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd),
+           "mkdir -p '%s.out' && echo 'module.exports = 1;' > '%s.out/x.js' "
+           "&& ln -s '%s.out/x.js' '%s/link.js'",
+           root, root, root, root);
+  CHECK(system(cmd) == 0);
+  rt_write(
+      "req.cjs",
+      "const out = [];\n"
+      "for (const s of ['./link.js', '../' + require('path-base')]) {\n"
+      "  try { out.push(require(s)); } catch (e) { out.push(e.message); }\n"
+      "}\n"
+      "module.exports = out;\n");
+  rt_write("node_modules/path-base/index.js", "module.exports = '%s.out/x.js';",
+           strrchr(root, '/') + 1);
+  rt_write("case.js", "import out from './req.cjs'; export default out;");
+  rt_result r;
+  rt_run("case.js", &r);
+  CHECK_EQ(r.status, 0);
+  const char* v = r.value ? r.value : "";
+  CHECK_CONTAINS(v, "[\"Cannot require \\\"./link.js\\\" from ");
+  CHECK_CONTAINS(v, "\",\"Cannot require \\\"../");
+  const char* first = strstr(v, "outside the module root");
+  CHECK(first != NULL && strstr(first + 1, "outside the module root"));
+  rt_result_free(&r);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s.out'", root);
+  CHECK(system(cmd) == 0);
+}
+
 static void once_cb(iso_realm* realm,
                     void* data,
                     int status,
@@ -317,6 +351,7 @@ static const iso_test cases[] = {
     {"builtin_named", t_builtin_named},
     {"require_esm_and_missing", t_require_esm_and_missing},
     {"errors", t_errors},
+    {"require_confined", t_require_confined},
     {"missing_named_export", t_missing_named_export},
     {"failed_graph_leaves_nothing", t_failed_graph_leaves_nothing},
     {NULL, NULL},
