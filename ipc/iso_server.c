@@ -3,6 +3,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 #include <stdatomic.h>
@@ -21,8 +22,28 @@ struct iso_server_req {
   int sending;
 };
 
+/* A listener and what restarting it needs (watch_cb). */
+typedef struct iso_listener {
+  nng_listener l;
+  char* url;
+  int up;         /* listening (a restart can fail: tried again) */
+  uint64_t other; /* its "other" errors counted so far */
+  /* watch_cb's probe of a listener whose "other" count grew: a REQ0
+   * socket dialed to it, and its "accept" count when the probe began */
+  int probing;
+  nng_socket probe;
+  uint64_t probe_accepts;
+  nng_time probe_until;
+} iso_listener;
+
 struct iso_server {
   nng_socket sock;
+  iso_listener* listeners;
+  size_t nlisteners;
+  size_t max;     /* NNG_OPT_RECVMAXSZ of each listener */
+  char* tls_cert; /* for a tls+tcp:// listener's restart */
+  char* tls_key;
+  nng_aio* watch; /* watch_cb's timer */
   iso_server_req* reqs;
   int nreqs;
   iso_server_cb cb;
@@ -187,6 +208,141 @@ static int set_tls(nng_listener l,
   return 0;
 }
 
+/* Frees what srv keeps of its listeners (not the NNG listeners: the
+ * socket's close ends them). */
+static void server_free_listeners(iso_server* srv) {
+  for (size_t i = 0; srv->listeners != NULL && i < srv->nlisteners; i++) {
+    free(srv->listeners[i].url);
+  }
+  free(srv->listeners);
+  free(srv->tls_cert);
+  free(srv->tls_key);
+}
+
+/* Listens on L->url: L->l, up. Returns 0, or an error with err. */
+static int listen_one(iso_server* srv,
+                      iso_listener* L,
+                      char* err,
+                      size_t errlen) {
+  int rv = nng_listener_create(&L->l, srv->sock, L->url);
+  if (rv != 0) {
+    snprintf(err, errlen, "cannot listen on %s: %s", L->url, nng_strerror(rv));
+    return ISO_EINVAL;
+  }
+  nng_listener_set_size(L->l, NNG_OPT_RECVMAXSZ, srv->max);
+  iso_server_opts tls = {.tls_cert = srv->tls_cert, .tls_key = srv->tls_key};
+  if (strncmp(L->url, "tls+", 4) == 0 &&
+      set_tls(L->l, &tls, err, errlen) != 0) {
+    nng_listener_close(L->l);
+    return ISO_EINVAL;
+  }
+  rv = nng_listener_start(L->l, 0);
+  if (rv != 0) {
+    snprintf(err, errlen, "cannot listen on %s: %s", L->url, nng_strerror(rv));
+    nng_listener_close(L->l);
+    return ISO_EIO;
+  }
+  L->up = 1;
+  L->other = 0;
+  return 0;
+}
+
+/* NNG 1.5.2 ends a listener's accepting for good when a client's
+ * connection closes before the SP handshake is done: the transport (ipc,
+ * tcp) hands the handshake's NNG_ECLOSED to the listener's pending
+ * accept, which takes it for its own close and accepts no more (NNG
+ * upstream maps it to NNG_ECONNSHUT since). One client that connects and
+ * goes at once (a timeout while the service is slow, a probe of the
+ * port) would leave the service deaf on that URL for the rest of its
+ * life: connections are still taken, handshaken and parked, never
+ * served. NNG counts that error in the listener's "other" statistic, as
+ * it counts errors it accepts again after (a peer that shut its side
+ * down: NNG_ECONNSHUT). So every WATCH_MS the server reads the counts; a
+ * listener whose count grew is probed: a REQ0 socket of the server's
+ * dials it, and a listener that takes the probe's connection (its
+ * "accept" count grows) within PROBE_MS is well; one that does not is
+ * closed and listens again on its URL. Its connections close with it,
+ * the live ones too (NNG closes a listener's pipes): their clients dial
+ * again, and a request one had out fails (ISO_ECONNECT at the client):
+ * the price of a listener that takes new clients again. tls+tcp:// listeners
+ * are not probed (the probe has no TLS configuration). Thread: an NNG thread
+ * (the watch aio); iso_server_free stops it before anything else of NNG's is
+ * closed. */
+#define WATCH_MS 100
+#define PROBE_MS 1000
+
+/* The statistics of listener l in snap (NNG 1.5.2's
+ * nng_stat_find_listener returns the first listener of the process,
+ * whichever it is). */
+static nng_stat* find_listener(nng_stat* snap, nng_listener l) {
+  for (nng_stat* st = nng_stat_child(snap); st != NULL;
+       st = nng_stat_next(st)) {
+    nng_stat* id = nng_stat_find(st, "id");
+    if (strcmp(nng_stat_name(st), "listener") == 0 && id != NULL &&
+        nng_stat_value(id) == (uint64_t)nng_listener_id(l)) {
+      return st;
+    }
+  }
+  return NULL;
+}
+
+/* The counter `name` of listener l in snap; 0 when there is none. */
+static uint64_t listener_count(nng_stat* snap,
+                               nng_listener l,
+                               const char* name) {
+  nng_stat* st = find_listener(snap, l);
+  nng_stat* c = st != NULL ? nng_stat_find(st, name) : NULL;
+  return c != NULL ? nng_stat_value(c) : 0;
+}
+
+static void probe_end(iso_listener* L) {
+  if (L->probing) {
+    nng_close(L->probe);
+    L->probing = 0;
+  }
+}
+
+static void watch_cb(void* arg) {
+  iso_server* srv = arg;
+  if (nng_aio_result(srv->watch) != 0 || atomic_load(&srv->closing)) {
+    return;
+  }
+  nng_stat* snap = NULL;
+  if (nng_stats_get(&snap) == 0) {
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+      iso_listener* L = &srv->listeners[i];
+      if (!L->up || strncmp(L->url, "tls+", 4) == 0) {
+        continue;
+      }
+      uint64_t other = listener_count(snap, L->l, "other");
+      uint64_t accepts = listener_count(snap, L->l, "accept");
+      if (L->probing && accepts > L->probe_accepts) {
+        probe_end(L); /* it accepts: well */
+      } else if (L->probing && nng_clock() >= L->probe_until) {
+        probe_end(L); /* deaf: listens again below */
+        nng_listener_close(L->l);
+        L->up = 0;
+      } else if (!L->probing && other > L->other &&
+                 nng_req0_open(&L->probe) == 0) {
+        L->other = other;
+        L->probing = 1;
+        L->probe_accepts = accepts;
+        L->probe_until = nng_clock() + PROBE_MS;
+        nng_dial(L->probe, L->url, NULL, NNG_FLAG_NONBLOCK);
+      }
+    }
+    nng_stats_free(snap);
+  }
+  for (size_t i = 0; i < srv->nlisteners; i++) {
+    char err[256];
+    iso_listener* L = &srv->listeners[i];
+    if (!L->up) {
+      listen_one(srv, L, err, sizeof err); /* else again next time */
+    }
+  }
+  nng_sleep_aio(WATCH_MS, srv->watch);
+}
+
 int iso_server_new(const iso_server_opts* o,
                    iso_server** out,
                    char* err,
@@ -218,35 +374,36 @@ int iso_server_new(const iso_server_opts* o,
     free(srv);
     return ISO_EIO;
   }
+  srv->max = max * 2;
+  srv->listeners = calloc(o->nurls, sizeof(*srv->listeners));
+  srv->tls_cert = o->tls_cert != NULL ? strdup(o->tls_cert) : NULL;
+  srv->tls_key = o->tls_key != NULL ? strdup(o->tls_key) : NULL;
+  if (srv->listeners == NULL || (o->tls_cert != NULL && !srv->tls_cert) ||
+      (o->tls_key != NULL && !srv->tls_key)) {
+    snprintf(err, errlen, "out of memory");
+    server_free_listeners(srv);
+    nng_close(srv->sock);
+    free(srv);
+    return ISO_ENOMEM;
+  }
   for (size_t i = 0; i < o->nurls; i++) {
-    nng_listener l;
-    rv = nng_listener_create(&l, srv->sock, o->urls[i]);
+    iso_listener* L = &srv->listeners[srv->nlisteners];
+    L->url = strdup(o->urls[i]);
+    rv = L->url != NULL ? listen_one(srv, L, err, errlen) : ISO_ENOMEM;
     if (rv != 0) {
-      snprintf(err, errlen, "cannot listen on %s: %s", o->urls[i],
-               nng_strerror(rv));
+      free(L->url);
+      server_free_listeners(srv);
       nng_close(srv->sock);
       free(srv);
-      return ISO_EINVAL;
+      return rv;
     }
-    nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, max * 2);
-    if (strncmp(o->urls[i], "tls+", 4) == 0 &&
-        set_tls(l, o, err, errlen) != 0) {
-      nng_close(srv->sock);
-      free(srv);
-      return ISO_EINVAL;
-    }
-    rv = nng_listener_start(l, 0);
-    if (rv != 0) {
-      snprintf(err, errlen, "cannot listen on %s: %s", o->urls[i],
-               nng_strerror(rv));
-      nng_close(srv->sock);
-      free(srv);
-      return ISO_EIO;
-    }
+    srv->nlisteners++;
   }
   srv->nreqs = o->contexts > 0 ? o->contexts : 1024;
   srv->reqs = calloc((size_t)srv->nreqs, sizeof(*srv->reqs));
-  if (srv->reqs == NULL) {
+  if (srv->reqs == NULL || nng_aio_alloc(&srv->watch, watch_cb, srv) != 0) {
+    free(srv->reqs);
+    server_free_listeners(srv);
     nng_close(srv->sock);
     free(srv);
     return ISO_ENOMEM;
@@ -265,6 +422,7 @@ int iso_server_new(const iso_server_opts* o,
   for (int i = 0; i < srv->nreqs; i++) {
     nng_ctx_recv(srv->reqs[i].ctx, srv->reqs[i].aio);
   }
+  nng_sleep_aio(WATCH_MS, srv->watch);
   *out = srv;
   return 0;
 }
@@ -289,8 +447,14 @@ void iso_server_free(iso_server* srv) {
     nng_msleep(1);
   }
   /* No NNG call starts from here on. Stopping each aio cancels what it
-   * waits for and waits for its callback; then the contexts close, and
-   * the socket last, with nothing of ours left inside it. */
+   * waits for and waits for its callback (the watch's too: it restarts
+   * no listener from here on); then the contexts close, and the socket
+   * last, with nothing of ours left inside it. */
+  nng_aio_stop(srv->watch);
+  nng_aio_free(srv->watch);
+  for (size_t i = 0; i < srv->nlisteners; i++) {
+    probe_end(&srv->listeners[i]);
+  }
   for (int i = 0; i < srv->nreqs; i++) {
     nng_aio_stop(srv->reqs[i].aio);
   }
@@ -302,6 +466,7 @@ void iso_server_free(iso_server* srv) {
     }
   }
   nng_close(srv->sock);
+  server_free_listeners(srv);
   free(srv->reqs);
   free(srv);
 }

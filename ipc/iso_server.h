@@ -18,6 +18,11 @@
  * so the owner can stop work nobody waits for any more. The contexts
  * model is unchanged: a reply still goes back on the request's context
  * (NNG drops it if its connection is gone).
+ *
+ * A listener NNG 1.5.2 stopped (a client's connection that closed before
+ * the SP handshake ends its accepting for good) is found within about a
+ * second and listens again on its URL, closing the connections it had
+ * (their requests out fail at the client; iso_server.c, watch_cb).
  */
 #ifndef ISO_SERVER_H
 #define ISO_SERVER_H
