@@ -777,7 +777,9 @@ static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
               "stopped its workers (%s)",
               p->num, p->gen, e->pid, secs, how);
   } else if (stop && lost == 0) {
-    pool__log(pool, e->status == 0 ? "debug" : "warn",
+    /* killed by the supervisor's end is the shutdown's own way out for a
+     * process whose workers all stopped (pool__procs_stop): no news */
+    pool__log(pool, e->status == 0 || e->at_end ? "debug" : "warn",
               "pool process %u.%u (pid %d) ended with the service after "
               "%.1f s: %s%s",
               p->num, p->gen, e->pid, secs, how, front);

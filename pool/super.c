@@ -340,20 +340,21 @@ out:
 
 /* ---- reaping ---- */
 
-static void report(pool_super* s, super_child* c, int st, int quiet) {
+static void report(pool_super* s, super_child* c, int st, int at_end) {
   pool_super_exit e = {
       .pid = c->pid,
       .status = WIFEXITED(st) ? WEXITSTATUS(st) : -1,
       .signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0,
       .lived_ns = pool__now() - c->born,
       .data = c->data,
+      .at_end = at_end,
   };
   /* debug only: the exit callback's owner says it once, with what it
    * knows (why it killed it, what was lost: procs.c) */
   pool__logf(&s->o.log, "debug", "child %d %s %d after %.1f s%s", e.pid,
              e.signal != 0 ? "killed by signal" : "exited with status",
              e.signal != 0 ? e.signal : e.status, (double)e.lived_ns / 1e9,
-             quiet ? " (killed at the supervisor's end)" : "");
+             at_end ? " (killed at the supervisor's end)" : "");
   s->o.exit_cb(s, &e, s->o.arg);
 }
 

@@ -24,6 +24,7 @@ typedef struct pool_super_exit {
   int signal;        /* the signal that ended it, or 0 */
   uint64_t lived_ns; /* from its fork to its reaping */
   void* data;        /* pool_super_spawn's data */
+  int at_end;        /* pool__super_free killed it (the service's end) */
 } pool_super_exit;
 
 /* pool_super_exit_cb: a child ended (it has been reaped: its pid is free

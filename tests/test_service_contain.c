@@ -815,6 +815,28 @@ static void t_kv_survives(void) {
   svc_stop(&s);
 }
 
+/* A clean SIGTERM says nothing alarming: the pool processes (the active
+ * ones, whose workers stopped and gave their last records, and the
+ * spare) are ended by the supervisor's end without waiting for their
+ * isolates' teardown, which is the shutdown's own way out, not a death
+ * (nor a warning in an operator's log). */
+static void t_clean_shutdown_quiet(void) {
+  const char* flags[] = {"--workers", "2", "--processes", "2", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  iso_buf keep;
+  expect_value(&s, call_job("double.js", NULL, "[21]", &keep), "42");
+  iso_buf_close(&keep);
+  daemon_stop(&s.pid, 8000); /* exit status 0 checked there */
+  CHECK(!log_has(&s, "warn:"));
+  CHECK(!log_has(&s, "error:"));
+  CHECK(!log_has(&s, "died"));
+  svc_stop(&s);
+}
+
 /* A pool process that dies at its start again and again (its module
  * root went: its sandbox cannot be entered) is restarted later and later
  * (the log shows the delays doubling); meanwhile the service answers
@@ -1045,6 +1067,7 @@ static const iso_test cases[] = {
     {"lying_group_worker_lost", t_lying_group_worker_lost},
     {"held_behind_javascript", t_held_behind_javascript},
     {"kv_survives", t_kv_survives},
+    {"clean_shutdown_quiet", t_clean_shutdown_quiet},
     {"backoff", t_backoff},
     {"environment", t_environment},
     {"process_max_mb_floor", t_process_max_mb_floor},
