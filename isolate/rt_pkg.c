@@ -1118,7 +1118,10 @@ static int pkg_resolve(pctx* c, const char* spec, const char* dir, char** out) {
   if (subpath == NULL) {
     return oom(c);
   }
-  if (subpath[strlen(subpath) - 1] == '/') {
+  /* ESM refuses "pkg/"; require() takes it as the package's folder
+   * (LOAD_AS_DIRECTORY: how tr46 asks for npm's punycode, not Node's
+   * built-in of that name) */
+  if (!c->cjs && subpath[strlen(subpath) - 1] == '/') {
     free(subpath);
     return fail(c, ISO_EINVAL,
                 "Invalid module specifier \"%s\" imported from \"%s\": it "

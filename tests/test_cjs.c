@@ -160,6 +160,20 @@ static void t_cjs_files(void) {
       "[{\"kind\":\"cjs\",\"file\":true,\"dir\":true},\"typed-commonjs\"]");
 }
 
+/* require("pkg/") is the package's folder, as in Node (the npm package
+ * punycode, not the built-in "punycode", which is refused); an import of
+ * "pkg/" stays an error, as in Node's ESM */
+static void t_trailing_slash(void) {
+  expect_value("import s from './src/slash.cjs'; export default s;",
+               "\"userland punycode\"");
+  expect_error(
+      "import p from 'punycode/';", ISO_EINVAL,
+      PARTS("Invalid module specifier \"punycode/\"", "ends with \"/\""));
+  expect_error(
+      "import p from './src/builtin-punycode.cjs';", ISO_EJS,
+      PARTS("Cannot require \"punycode\"", "it is a Node.js built-in module"));
+}
+
 /* a Node built-in: the error names the package and the built-in */
 static void t_builtin_named(void) {
   expect_error("import p from 'cjs-needs-fs';", ISO_EJS,
@@ -349,6 +363,7 @@ static const iso_test cases[] = {
     {"lexer", t_lexer},
     {"cjs_files", t_cjs_files},
     {"builtin_named", t_builtin_named},
+    {"trailing_slash", t_trailing_slash},
     {"require_esm_and_missing", t_require_esm_and_missing},
     {"errors", t_errors},
     {"require_confined", t_require_confined},
