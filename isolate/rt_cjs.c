@@ -16,24 +16,18 @@
  * "require" conditions) and the file's text, read at once as rt_read.c
  * reads a module's (canonical path checked against the module root,
  * opened without following symlinks nor blocking, a regular file of at
- * most MAX_CJS_BYTES).
+ * most ISO_RT_MODULE_MAX: iso__rt_read_file).
  *
  * Thread: the runtime's own (its loop's).
  */
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "iso_err.h"
 #include "iso_utf8.h"
 #include "rt_private.h"
 
-/* As rt_read.c's MAX_MODULE_BYTES. */
-#define MAX_CJS_BYTES ((size_t)64 << 20)
 /* Names one module may export beyond "default": more are left out. */
 #define MAX_CJS_NAMES 4096
 /* module.exports = require("x") followed this deep for names. */
@@ -551,12 +545,6 @@ void iso__rt_cjs_names_free(rt_cjs_names* out) {
 
 /* ---- files ---- */
 
-static int under_root(const iso_rt* rt, const char* path) {
-  size_t n = strlen(rt->root);
-  return strcmp(rt->root, "/") == 0 || (strncmp(path, rt->root, n) == 0 &&
-                                        (path[n] == '/' || path[n] == '\0'));
-}
-
 /* The text of the file at path, read now, checked as rt_read.c checks a
  * module's. */
 static int read_file(iso_rt* rt,
@@ -565,60 +553,13 @@ static int read_file(iso_rt* rt,
                      size_t* len,
                      char* err,
                      size_t errlen) {
-  *src = NULL;
-  *len = 0;
-  char real[PATH_MAX];
-  if (realpath(path, real) == NULL) {
-    int e = errno;
-    snprintf(err, errlen, "Cannot read %s: %s", path, strerror(e));
-    return e == ENOENT || e == ENOTDIR ? ISO_ENOENT : ISO_EIO;
-  }
-  if (!under_root(rt, real)) {
-    snprintf(err, errlen,
-             "Cannot read %s: it is a link to \"%s\", outside the module root "
-             "\"%s\"",
-             path, real, rt->root);
-    return ISO_EPERM;
-  }
-  int fd = iso__rt_open_module(real);
-  if (fd < 0) {
-    snprintf(err, errlen, "Cannot read %s: %s", path, strerror(errno));
-    return ISO_EIO;
-  }
-  struct stat st;
-  int rc = 0;
-  char* text = NULL;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "Cannot read %s: not a regular file", path);
-    rc = ISO_EIO;
-  } else if ((size_t)st.st_size > MAX_CJS_BYTES) {
-    snprintf(err, errlen,
-             "Cannot read %s: the file is larger than %zu MiB (the limit for "
-             "a module)",
-             path, MAX_CJS_BYTES >> 20);
-    rc = ISO_ETOOBIG;
-  } else if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
-    snprintf(err, errlen, "out of memory");
-    rc = ISO_ENOMEM;
-  }
-  size_t got = 0;
-  while (rc == 0 && got < (size_t)st.st_size) {
-    ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      snprintf(err, errlen, "Cannot read %s: %s", path, strerror(errno));
-      rc = ISO_EIO;
-    }
-    if (n <= 0) {
-      break;
-    }
-    got += (size_t)n;
-  }
-  close(fd);
+  char* text;
+  size_t got;
+  char why[512];
+  int rc = iso__rt_read_file(rt->root, path, ISO_RT_MODULE_MAX, "a module",
+                             &text, &got, NULL, why, sizeof(why));
   if (rc != 0) {
-    free(text);
+    snprintf(err, errlen, "Cannot read %s: %s", path, why);
     return rc;
   }
   /* a UTF-8 byte order mark, which Node strips (JSON.parse refuses it) */

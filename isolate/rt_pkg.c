@@ -188,12 +188,6 @@ static int oom(pctx* c) {
   return fail(c, ISO_ENOMEM, "out of memory");
 }
 
-static int under_root(const iso_rt* rt, const char* path) {
-  size_t n = strlen(rt->root);
-  return strcmp(rt->root, "/") == 0 || (strncmp(path, rt->root, n) == 0 &&
-                                        (path[n] == '/' || path[n] == '\0'));
-}
-
 /* dir + "/" + rest, where dir may be "/". */
 static char* path_join(const char* dir, const char* rest, size_t restlen) {
   return strfmt("%s/%.*s", strcmp(dir, "/") == 0 ? "" : dir, (int)restlen,
@@ -392,55 +386,18 @@ void iso__rt_pkg_cache_free(iso_rt* rt) {
 
 /* Reads path (a package.json that exists) into a new entry. */
 static int pj_load(pctx* c, const char* path, pkg_json** out) {
-  char real[PATH_MAX];
-  if (realpath(path, real) == NULL) {
-    return fail(c, ISO_EIO,
-                "Cannot read %s: %s (imported as \"%s\" from \"%s\")", path,
-                strerror(errno), c->spec, c->importer);
-  }
-  if (!under_root(c->rt, real)) {
-    return fail(c, ISO_EPERM,
-                "Cannot read %s: it is a link to \"%s\", outside the module "
-                "root \"%s\" (imported as \"%s\" from \"%s\")",
-                path, real, c->rt->root, c->spec, c->importer);
-  }
-  int fd = iso__rt_open_module(real);
-  if (fd < 0) {
-    return fail(c, ISO_EIO,
-                "Cannot read %s: %s (imported as \"%s\" from \"%s\")", path,
-                strerror(errno), c->spec, c->importer);
-  }
+  char* text;
+  size_t got;
   struct stat st;
-  char* text = NULL;
-  int rc = 0;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    rc = fail(c, ISO_EIO, "Cannot read %s: not a regular file", path);
-  } else if ((size_t)st.st_size > PKG_JSON_MAX) {
-    rc = fail(c, ISO_ETOOBIG,
-              "Cannot read %s: it is larger than %zu MiB (imported as \"%s\" "
-              "from \"%s\")",
-              path, PKG_JSON_MAX >> 20, c->spec, c->importer);
-  } else if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
-    rc = oom(c);
+  char why[512];
+  int rc = iso__rt_read_file(c->rt->root, path, PKG_JSON_MAX, "a package.json",
+                             &text, &got, &st, why, sizeof(why));
+  if (rc == ISO_ENOMEM) {
+    return oom(c);
   }
-  size_t got = 0;
-  while (rc == 0 && got < (size_t)st.st_size) {
-    ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      rc = fail(c, ISO_EIO, "Cannot read %s: %s", path, strerror(errno));
-    }
-    if (n <= 0) {
-      break;
-    }
-    got += (size_t)n;
-  }
-  close(fd);
   if (rc != 0) {
-    free(text);
-    return rc;
+    return fail(c, rc, "Cannot read %s: %s (imported as \"%s\" from \"%s\")",
+                path, why, c->spec, c->importer);
   }
   /* a UTF-8 byte order mark, which editors on some systems write */
   size_t skip = got >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
@@ -1188,7 +1145,7 @@ static int pkg_resolve(pctx* c, const char* spec, const char* dir, char** out) {
     }
     free(pkgdir);
     if (strcmp(d, c->rt->root) == 0 || strcmp(d, "/") == 0 ||
-        !under_root(c->rt, d)) {
+        !iso__rt_under(c->rt->root, d)) {
       break;
     }
     path_up(d);
@@ -1240,7 +1197,7 @@ int iso__rt_pkg_resolve(iso_rt* rt,
     snprintf(err, errlen, "out of memory");
     return ISO_ENOMEM;
   }
-  if (!under_root(rt, dir)) {
+  if (!iso__rt_under(rt->root, dir)) {
     free(dir);
     dir = strdup(rt->root);
     if (dir == NULL) {
@@ -1261,7 +1218,7 @@ int iso__rt_pkg_resolve(iso_rt* rt,
    * finds its dependencies next to its real place. One outside the root
    * keeps its path, which rt_read.c then refuses by name. */
   char real[PATH_MAX];
-  if (realpath(out, real) != NULL && under_root(rt, real)) {
+  if (realpath(out, real) != NULL && iso__rt_under(rt->root, real)) {
     char* r = strdup(real);
     if (r != NULL) {
       free(out);
@@ -1418,7 +1375,7 @@ int iso__rt_pkg_require(iso_rt* rt,
     return ISO_ENOMEM;
   }
   path_up(dir);
-  if (!under_root(rt, dir)) {
+  if (!iso__rt_under(rt->root, dir)) {
     free(dir);
     dir = strdup(rt->root);
     if (dir == NULL) {
@@ -1457,7 +1414,7 @@ int iso__rt_pkg_require(iso_rt* rt,
     rc = fail(&c, ISO_ENOENT,
               "Cannot find module \"%s\" required from \"%s\": %s: %s",
               specifier, parent, out, strerror(errno));
-  } else if (rc == 0 && !under_root(rt, real)) {
+  } else if (rc == 0 && !iso__rt_under(rt->root, real)) {
     rc = fail(&c, ISO_EPERM,
               "Cannot require \"%s\" from \"%s\": it resolves to \"%s\", "
               "outside the module root \"%s\"",

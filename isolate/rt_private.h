@@ -420,8 +420,32 @@ void iso__rt_mod_release_failed(iso_realm* realm, rt_mod* m);
 void iso__rt_modules_close(iso_realm* realm); /* the map; orphans reads */
 
 /* rt_read.c */
+/* A module's source: V8 takes strings up to 2^29 characters, but a source
+ * this large is a mistake or an attack, and each read holds it in C memory
+ * until it is compiled. */
+#define ISO_RT_MODULE_MAX ((size_t)64 << 20)
 int iso__rt_read_start(iso_realm* realm, rt_mod* m);
 int iso__rt_open_module(const char* real); /* a canonical path, or -1 */
+/* Whether path (canonical) is root or inside it; "/" holds everything. */
+struct stat;
+int iso__rt_under(const char* root, const char* path);
+/* iso__rt_read_file: path's whole text, read as a module's is: its
+ * canonical path inside root (a link leading out is refused), opened by
+ * iso__rt_open_module, a regular file of at most max bytes; *data is
+ * malloc'd and NUL-terminated, *len its length, *st (unless NULL) what
+ * fstat said of the file read. On failure: the code
+ * (ISO_ENOENT, ISO_EPERM, ISO_EIO, ISO_ETOOBIG, ISO_ENOMEM) and the reason
+ * in why, without the path (`what` names the limit: "a module"). Thread:
+ * any; it touches no runtime. */
+int iso__rt_read_file(const char* root,
+                      const char* path,
+                      size_t max,
+                      const char* what,
+                      char** data,
+                      size_t* len,
+                      struct stat* st,
+                      char* why,
+                      size_t whylen);
 
 /* rt_load.c */
 /* a load of root's graph, started at once; NULL: out of memory */

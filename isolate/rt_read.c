@@ -6,16 +6,16 @@
  * without following any symlink (one swapped in meanwhile fails the load)
  * and without blocking (O_NONBLOCK: a FIFO would hold a pool thread, and
  * with it every load), and only a regular file of at most
- * MAX_MODULE_BYTES is read. Back on the loop, the source is compiled into
- * its record and the loads waiting on it go on (rt_load.c). A read outlives
- * a realm freed meanwhile (rt_read.realm becomes NULL) and then only
+ * ISO_RT_MODULE_MAX is read (iso__rt_read_file, which rt_cjs.c and
+ * rt_pkg.c use too, synchronously). Back on the loop, the source is compiled
+ * into its record and the loads waiting on it go on (rt_load.c). A read
+ * outlives a realm freed meanwhile (rt_read.realm becomes NULL) and then only
  * frees itself.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +26,6 @@
 
 #include "iso_err.h"
 #include "rt_private.h"
-
-/* A module's source: V8 takes strings up to 2^29 characters, but a source
- * this large is a mistake or an attack, and each read holds it in C memory
- * until it is compiled. */
-#define MAX_MODULE_BYTES ((size_t)64 << 20)
-#define MAX_MODULE_MIB 64
 
 static void read_work_cb(uv_work_t* w);
 static void read_done_cb(uv_work_t* w, int status);
@@ -122,82 +116,84 @@ int iso__rt_open_module(const char* real) {
   }
 }
 
-static void read_fail(rt_read* r, int err, const char* fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void read_fail(rt_read* r, int err, const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
-  va_end(ap);
-  r->err = err;
+int iso__rt_under(const char* root, const char* path) {
+  size_t n = strlen(root);
+  return strcmp(root, "/") == 0 ||
+         (strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0'));
 }
 
-/* Thread: libuv's thread pool. Touches only the rt_read. Never blocks on
- * anything but a regular file's data: a FIFO, a device or a directory is
- * refused by fstat on the fd opened without blocking, before any read. */
-static void read_work_cb(uv_work_t* w) {
-  rt_read* r = w->data;
+/* Never blocks on anything but a regular file's data: a FIFO, a device or
+ * a directory is refused by fstat on the fd opened without blocking,
+ * before any read. */
+int iso__rt_read_file(const char* root,
+                      const char* path,
+                      size_t max,
+                      const char* what,
+                      char** data,
+                      size_t* len,
+                      struct stat* st_out,
+                      char* why,
+                      size_t whylen) {
+  *data = NULL;
+  *len = 0;
   char real[PATH_MAX];
-  if (realpath(r->path, real) == NULL) {
-    read_fail(r, errno == ENOENT || errno == ENOTDIR ? ISO_ENOENT : ISO_EIO,
-              "%s", strerror(errno));
-    return;
+  if (realpath(path, real) == NULL) {
+    int e = errno;
+    snprintf(why, whylen, "%s", strerror(e));
+    return e == ENOENT || e == ENOTDIR ? ISO_ENOENT : ISO_EIO;
   }
-  size_t rootlen = strlen(r->root);
   /* the root itself is inside (and then refused as a directory) */
-  if (!(strcmp(r->root, "/") == 0 ||
-        (strncmp(real, r->root, rootlen) == 0 &&
-         (real[rootlen] == '/' || real[rootlen] == '\0')))) {
-    read_fail(r, ISO_EPERM,
-              "it is a link to \"%.200s\", outside the module root \"%.200s\"",
-              real, r->root);
-    return;
+  if (!iso__rt_under(root, real)) {
+    snprintf(why, whylen,
+             "it is a link to \"%.200s\", outside the module root \"%.200s\"",
+             real, root);
+    return ISO_EPERM;
   }
   int fd = iso__rt_open_module(real);
   if (fd < 0) {
     int e = errno;
     struct stat st;
     if (e == ELOOP) {
-      read_fail(r, ISO_EPERM,
-                "a symbolic link appeared on its path while it was loaded");
-    } else if (lstat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
-      /* a socket, a device without a driver (ENXIO): say what it is */
-      read_fail(r, ISO_EIO, "not a regular file (%s)", file_kind(&st));
-    } else {
-      read_fail(r,
-                e == ENOENT   ? ISO_ENOENT
-                : e == EACCES ? ISO_EPERM
-                              : ISO_EIO,
-                "%s", strerror(e));
+      snprintf(why, whylen,
+               "a symbolic link appeared on its path while it was loaded");
+      return ISO_EPERM;
     }
-    return;
+    if (lstat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+      /* a socket, a device without a driver (ENXIO): say what it is */
+      snprintf(why, whylen, "not a regular file (%s)", file_kind(&st));
+      return ISO_EIO;
+    }
+    snprintf(why, whylen, "%s", strerror(e));
+    return e == ENOENT ? ISO_ENOENT : e == EACCES ? ISO_EPERM : ISO_EIO;
   }
   struct stat st;
+  char* text = NULL;
+  int rc = 0;
   if (fstat(fd, &st) != 0) {
-    read_fail(r, ISO_EIO, "%s", strerror(errno));
+    snprintf(why, whylen, "%s", strerror(errno));
+    rc = ISO_EIO;
   } else if (!S_ISREG(st.st_mode)) {
-    read_fail(r, ISO_EIO, "not a regular file (%s)", file_kind(&st));
-  } else if ((uint64_t)st.st_size > MAX_MODULE_BYTES) {
-    read_fail(r, ISO_ETOOBIG,
-              "the file is larger than %d MiB (the limit for a module)",
-              MAX_MODULE_MIB);
-  } else {
-    r->data = malloc((size_t)st.st_size + 1);
-    if (r->data == NULL) {
-      read_fail(r, ISO_ENOMEM, "out of memory");
-    }
+    snprintf(why, whylen, "not a regular file (%s)", file_kind(&st));
+    rc = ISO_EIO;
+  } else if ((uint64_t)st.st_size > max) {
+    snprintf(why, whylen, "the file is larger than %zu MiB (the limit for %s)",
+             max >> 20, what);
+    rc = ISO_ETOOBIG;
+  } else if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
+    snprintf(why, whylen, "out of memory");
+    rc = ISO_ENOMEM;
   }
   /* st_size bytes at most: a file that grows while it is read is cut at
    * the size it had, one that shrinks is read as it is now */
   size_t got = 0;
-  while (r->err == 0 && got < (size_t)st.st_size) {
-    ssize_t n = read(fd, r->data + got, (size_t)st.st_size - got);
+  while (rc == 0 && got < (size_t)st.st_size) {
+    ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
     if (n < 0 && errno == EINTR) {
       continue;
     }
     if (n < 0) {
-      read_fail(r, ISO_EIO, "%s", strerror(errno));
+      snprintf(why, whylen, "%s", strerror(errno));
+      rc = ISO_EIO;
     }
     if (n <= 0) {
       break;
@@ -205,13 +201,25 @@ static void read_work_cb(uv_work_t* w) {
     got += (size_t)n;
   }
   close(fd);
-  if (r->err != 0) {
-    free(r->data);
-    r->data = NULL;
-    return;
+  if (rc != 0) {
+    free(text);
+    return rc;
   }
-  r->data[got] = '\0';
-  r->len = got;
+  text[got] = '\0';
+  *data = text;
+  *len = got;
+  if (st_out != NULL) {
+    *st_out = st;
+  }
+  return 0;
+}
+
+/* Thread: libuv's thread pool. Touches only the rt_read. */
+static void read_work_cb(uv_work_t* w) {
+  rt_read* r = w->data;
+  r->err =
+      iso__rt_read_file(r->root, r->path, ISO_RT_MODULE_MAX, "a module",
+                        &r->data, &r->len, NULL, r->errmsg, sizeof(r->errmsg));
 }
 
 static void read_done_cb(uv_work_t* w, int status) {
