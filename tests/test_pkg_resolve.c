@@ -20,58 +20,29 @@
 
 /* A fresh module root holding fixtures/pkg. */
 static const char* pkg_root(void) {
-  const char* root = rt_root();
-  char cmd[2048];
-  snprintf(cmd, sizeof(cmd), "cp -R '%s/pkg/.' '%s/'", ISO_FIXTURES, root);
-  CHECK(system(cmd) == 0);
-  return root;
+  return rt_root_fixture("pkg");
 }
 
 /* Runs `src` as case.js at the root of the fixture; its value is `want`. */
 static void expect_value(const char* src, const char* want) {
   pkg_root();
   rt_write("case.js", "%s", src);
-  rt_result r;
-  rt_run("case.js", &r);
-  if (r.status != 0) {
-    fprintf(stderr, "  %s\n", r.error ? r.error : "(no error text)");
-  }
-  CHECK_EQ(r.status, 0);
-  CHECK_STR(r.value, want);
-  rt_result_free(&r);
+  rt_expect_value("case.js", want);
 }
 
 /* Runs `src` (case.js, or `file` when not NULL) at the root of the
  * fixture; it fails with `code`, and the error's text holds each of the
- * NULL-terminated parts, where "~" stands for the module root. */
+ * parts, where "~" stands for the module root (rt_expect_error). */
 static void expect_error(const char* file,
                          const char* src,
                          int code,
                          const char* const* parts) {
-  const char* root = pkg_root();
+  pkg_root();
   rt_write(file ? file : "case.js", "%s", src);
-  rt_result r;
-  rt_run(file ? file : "case.js", &r);
-  CHECK_EQ(r.status, code);
-  CHECK(r.error != NULL);
-  for (const char* const* p = parts; *p != NULL; p++) {
-    char want[1024];
-    size_t o = 0;
-    for (const char* s = *p; *s != '\0' && o + 1 < sizeof(want); s++) {
-      if (*s == '~') {
-        o += (size_t)snprintf(want + o, sizeof(want) - o, "%s", root);
-        o = o < sizeof(want) ? o : sizeof(want) - 1;
-      } else {
-        want[o++] = *s;
-      }
-    }
-    want[o] = '\0';
-    CHECK_CONTAINS(r.error, want);
-  }
-  rt_result_free(&r);
+  rt_expect_error(file ? file : "case.js", code, parts);
 }
 
-#define PARTS(...) ((const char* const[]){__VA_ARGS__, NULL})
+#define PARTS RT_PARTS
 
 /* exports: a string is the package's only entry; "main" is not used then */
 static void t_exports_string(void) {

@@ -13,6 +13,7 @@
 #include "iso_err.h"
 #include "iso_json.h"
 #include "iso_rt.h"
+#include "tap.h"
 
 static char root[512];
 
@@ -96,6 +97,47 @@ void rt_init_process(void) {
 
 const char* rt_root_path(void) {
   return root;
+}
+
+const char* rt_root_fixture(const char* name) {
+  rt_root();
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd), "cp -R '%s/%s/.' '%s/'", ISO_FIXTURES, name, root);
+  CHECK(system(cmd) == 0);
+  return root;
+}
+
+void rt_expect_value(const char* main, const char* want) {
+  rt_result r;
+  rt_run(main, &r);
+  if (r.status != 0) {
+    fprintf(stderr, "  %s\n", r.error ? r.error : "(no error text)");
+  }
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, want);
+  rt_result_free(&r);
+}
+
+void rt_expect_error(const char* main, int code, const char* const* parts) {
+  rt_result r;
+  rt_run(main, &r);
+  CHECK_EQ(r.status, code);
+  CHECK(r.error != NULL);
+  for (const char* const* p = parts; *p != NULL; p++) {
+    char want[1024];
+    size_t o = 0;
+    for (const char* s = *p; *s != '\0' && o + 1 < sizeof(want); s++) {
+      if (*s == '~') {
+        o += (size_t)snprintf(want + o, sizeof(want) - o, "%s", root);
+        o = o < sizeof(want) ? o : sizeof(want) - 1;
+      } else {
+        want[o++] = *s;
+      }
+    }
+    want[o] = '\0';
+    CHECK_CONTAINS(r.error, want);
+  }
+  rt_result_free(&r);
 }
 
 iso_run_cbs rt_cbs(void) {

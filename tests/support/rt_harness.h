@@ -36,6 +36,9 @@ void rt_init_process(void);
 const char* rt_root(void);
 const char* rt_root_path(void);
 
+/* rt_root_fixture: rt_root holding a copy of tests/fixtures/<name>. */
+const char* rt_root_fixture(const char* name);
+
 /* rt_write: writes root/name (creating its directories) from a
  * printf format. */
 void rt_write(const char* name, const char* fmt, ...);
@@ -63,5 +66,15 @@ const char* rt_out(rt_result* r);
 
 /* rt_result_free: frees what r holds and removes the module root. */
 void rt_result_free(rt_result* r);
+
+/* rt_expect_value: runs root/main; it succeeds and its value (JSON) is
+ * want (the error's text is printed when it does not). */
+void rt_expect_value(const char* main, const char* want);
+
+/* rt_expect_error: runs root/main; it fails with code, and the error's
+ * text holds each of the NULL-terminated parts (RT_PARTS), where "~"
+ * stands for the module root. */
+void rt_expect_error(const char* main, int code, const char* const* parts);
+#define RT_PARTS(...) ((const char* const[]){__VA_ARGS__, NULL})
 
 #endif /* ISO_RT_HARNESS_H */
