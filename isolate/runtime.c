@@ -345,11 +345,16 @@ int iso_rt_execute(iso_rt* rt,
  * land; every task V8 runs wakes the tick (task_leave), which looks
  * again. */
 static void hold_for_platform(iso_rt* rt) {
-  int hold = 0;
-  for (iso_realm* r = rt->realms; r != NULL && !hold; r = r->next) {
-    hold = !r->failed && !r->freed && iso__rt_platform_pending(r);
+  /* iso__rt_platform_pending for any live realm, with the isolate's part
+   * (a mutex in V8 for its Wasm jobs) asked once a tick, not per realm */
+  int live = 0, waits = 0;
+  for (iso_realm* r = rt->realms; r != NULL && !waits; r = r->next) {
+    if (!r->failed && !r->freed) {
+      live = 1;
+      waits = r->platform_waits > 0;
+    }
   }
-  if (hold) {
+  if (waits || (live && v8s_isolate_pending_tasks(rt->iso))) {
     uv_ref((uv_handle_t*)&rt->platform_hold);
   } else {
     uv_unref((uv_handle_t*)&rt->platform_hold);
