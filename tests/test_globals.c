@@ -91,6 +91,18 @@ static void t_time_origin(void) {
              0, "timeOrigin + now() is Date.now(): true\n", "");
 }
 
+static void t_as_deno(void) {
+  /* the same script under Deno prints the same lines (the suites of the
+   * web platform compare this way, js_run.h) */
+  EXPECT_AS_DENO(JS(const s = structuredClone({a: [1, 2n], m: new Map([[1, 2]])});
+                    console.log(typeof s, s.a[1] === 2n, s.m.get(1));
+                    console.log(btoa("isopool"), atob("aXNv"));
+                    console.log(new TextDecoder().decode(
+                        new TextEncoder().encode("caf\u00e9")).length);
+                    console.log(typeof performance.now(), typeof crypto.randomUUID());),
+                 "object true 2\naXNvcG9vbA== iso\n4\nnumber string\n");
+}
+
 // clang-format on
 
 static const iso_test cases[] = {
@@ -99,6 +111,7 @@ static const iso_test cases[] = {
     {"globals", t_globals},
     {"performance", t_performance},
     {"time_origin", t_time_origin},
+    {"as_deno", t_as_deno},
     {NULL, NULL},
 };
 

@@ -1,6 +1,6 @@
-/* js_run.c: `isopool run` on a module's text, for the prelude suites
- * (js_run.h). The child's stdout and stderr go to files in the module's
- * temporary directory (not pipes), read once it exited. */
+/* js_run.c: `isopool run` (or `deno run`) on a module's text, for the
+ * prelude suites (js_run.h). The child's stdout and stderr go to files in
+ * the module's temporary directory (not pipes), read once it exited. */
 #include "js_run.h"
 
 #include <errno.h>
@@ -64,7 +64,12 @@ static int write_file(const char* path, const char* text) {
   return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-int run_js(const char* source, js_run* r) {
+/* Runs `argv0 run [flags] main.js` (argv0: a path) on source, as run_js
+ * says. */
+static int run_with(const char* argv0,
+                    const char* flags,
+                    const char* source,
+                    js_run* r) {
   memset(r, 0, sizeof(*r));
   r->status = -1;
   const char* tmp = getenv("TMPDIR");
@@ -97,7 +102,11 @@ int run_js(const char* source, js_run* r) {
     }
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
-    execl(ISO_BIN_DIR "/isopool", "isopool", "run", main_js, (char*)NULL);
+    if (flags != NULL) {
+      execl(argv0, argv0, "run", flags, main_js, (char*)NULL);
+    } else {
+      execl(argv0, argv0, "run", main_js, (char*)NULL);
+    }
     _exit(127);
   }
   int wstatus = 0;
@@ -111,7 +120,7 @@ int run_js(const char* source, js_run* r) {
       goto done;
     }
     if (mono_secs() - start > RUN_TIMEOUT_S) {
-      fprintf(stderr, "  isopool ran over %ds; killed\n", RUN_TIMEOUT_S);
+      fprintf(stderr, "  %s ran over %ds; killed\n", argv0, RUN_TIMEOUT_S);
       kill(pid, SIGKILL);
       waitpid(pid, &wstatus, 0);
       wstatus = -1;
@@ -133,6 +142,47 @@ done:
   unlink(err_path);
   rmdir(dir);
   return rc;
+}
+
+int run_js(const char* source, js_run* r) {
+  return run_with(ISO_BIN_DIR "/isopool", NULL, source, r);
+}
+
+/* Deno's binary, from scripts/deno.sh (run once per process): its path, or
+ * "" when it could not be had (the script said why on stderr). */
+static const char* deno_path(void) {
+  static char path[1024];
+  static int tried;
+  if (!tried) {
+    tried = 1;
+    FILE* p = popen(ISO_SOURCE_DIR "/scripts/deno.sh", "r");
+    if (p != NULL) {
+      if (fgets(path, sizeof path, p) == NULL) {
+        path[0] = '\0';
+      }
+      path[strcspn(path, "\n")] = '\0';
+      if (pclose(p) != 0) {
+        path[0] = '\0';
+      }
+    }
+  }
+  return path;
+}
+
+int deno_ready(void) {
+  return deno_path()[0] != '\0' ? 0 : -1;
+}
+
+int run_deno(const char* source, js_run* r) {
+  if (deno_ready() != 0) {
+    memset(r, 0, sizeof(*r));
+    r->status = -1;
+    return -1;
+  }
+  /* no prompt, no colors, no update check: the output is the script's */
+  setenv("NO_COLOR", "1", 1);
+  setenv("DENO_NO_UPDATE_CHECK", "1", 1);
+  return run_with(deno_path(), "--quiet", source, r);
 }
 
 void run_free(js_run* r) {

@@ -38,6 +38,14 @@ void run_free(js_run* r);
  * (a suite's setup). */
 int js_run_ready(void);
 
+/* run_deno: runs `deno run --quiet main.js` on source, as run_js does,
+ * with Deno from scripts/deno.sh (npm's @deno/linux-x64-glibc, pinned and
+ * checked), the reference the web platform suites compare with. Returns
+ * -1 when Deno cannot be had (the script says why) or run. deno_ready: 0
+ * when it can be had (asked once per process). */
+int run_deno(const char* source, js_run* r);
+int deno_ready(void);
+
 /* starts_with: whether s (may be NULL) starts with prefix. */
 int starts_with(const char* s, const char* prefix);
 
@@ -51,6 +59,31 @@ int starts_with(const char* s, const char* prefix);
     CHECK_STR(r_.out, (want_out));                       \
     CHECK_STR(r_.err, (want_err));                       \
     run_free(&r_);                                       \
+  } while (0)
+
+/* Runs src under isopool and under Deno and checks that both exit 0 with
+ * the same stdout, and that it is want_out (NULL: whatever they agree
+ * on). Without Deno, only isopool's run is checked, and the first such
+ * case of a suite says so. */
+#define EXPECT_AS_DENO(src, want_out)                                   \
+  do {                                                                  \
+    js_run r_, d_;                                                      \
+    CHECK(run_js((src), &r_) == 0);                                     \
+    CHECK_EQ(r_.status, 0);                                             \
+    if ((want_out) != NULL) {                                           \
+      CHECK_STR(r_.out, (want_out));                                    \
+    }                                                                   \
+    if (run_deno((src), &d_) == 0) {                                    \
+      CHECK_EQ(d_.status, 0);                                           \
+      CHECK_STR(r_.out, d_.out);                                        \
+      run_free(&d_);                                                    \
+    } else {                                                            \
+      static int said_;                                                 \
+      if (!said_++) {                                                   \
+        fprintf(stderr, "  (Deno is not available: isopool only)\n"); \
+      }                                                                 \
+    }                                                                   \
+    run_free(&r_);                                                      \
   } while (0)
 
 #endif /* ISO_JS_RUN_H */
