@@ -65,25 +65,25 @@ int starts_with(const char* s, const char* prefix);
  * the same stdout, and that it is want_out (NULL: whatever they agree
  * on). Without Deno, only isopool's run is checked, and the first such
  * case of a suite says so. */
-#define EXPECT_AS_DENO(src, want_out)                                   \
-  do {                                                                  \
-    js_run r_, d_;                                                      \
-    CHECK(run_js((src), &r_) == 0);                                     \
-    CHECK_EQ(r_.status, 0);                                             \
-    if ((want_out) != NULL) {                                           \
-      CHECK_STR(r_.out, (want_out));                                    \
-    }                                                                   \
-    if (run_deno((src), &d_) == 0) {                                    \
-      CHECK_EQ(d_.status, 0);                                           \
-      CHECK_STR(r_.out, d_.out);                                        \
-      run_free(&d_);                                                    \
-    } else {                                                            \
-      static int said_;                                                 \
-      if (!said_++) {                                                   \
+#define EXPECT_AS_DENO(src, want_out)                                 \
+  do {                                                                \
+    js_run r_, d_;                                                    \
+    CHECK(run_js((src), &r_) == 0);                                   \
+    CHECK_EQ(r_.status, 0);                                           \
+    if ((want_out) != NULL) {                                         \
+      CHECK_STR(r_.out, (want_out));                                  \
+    }                                                                 \
+    if (run_deno((src), &d_) == 0) {                                  \
+      CHECK_EQ(d_.status, 0);                                         \
+      CHECK_STR(r_.out, d_.out);                                      \
+      run_free(&d_);                                                  \
+    } else {                                                          \
+      static int said_;                                               \
+      if (!said_++) {                                                 \
         fprintf(stderr, "  (Deno is not available: isopool only)\n"); \
-      }                                                                 \
-    }                                                                   \
-    run_free(&r_);                                                      \
+      }                                                               \
+    }                                                                 \
+    run_free(&r_);                                                    \
   } while (0)
 
 #endif /* ISO_JS_RUN_H */
