@@ -1,7 +1,7 @@
 /* test_globals.c: the rest of the global scope through `isopool run`:
  * structuredClone (bootstrap/prelude/35-microtasks.js), performance
  * (55-performance.js), and the globals the prelude installs and hides
- * (65-globals.js).
+ * (99-globals.js).
  *
  * Each case writes a small ES module to a fresh temporary directory, runs
  * `isopool run main.js` in a child process and checks the exact stdout,
