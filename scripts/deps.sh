@@ -33,6 +33,40 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
 fi
 
+# The npm packages the prelude embeds (bootstrap/vendor/README.md): each
+# pinned by version and by the integrity npm's registry lists for it,
+# fetched once with `npm pack`, checked with openssl and unpacked into
+# .deps/npm/NAME/VERSION (git-ignored); bootstrap/CMakeLists.txt reads them
+# from there. Debian 12's own `npm` when there is none: it depends on
+# Debian's nodejs and libnode108, the same V8 10.2 the build wants.
+npm_pins=(
+  "web-streams-polyfill 4.3.0 sha512-/Gnggvj9oSrEvJbDyyPtAnxBt5fGQM2iWOKQNu7ie1OxDgK40iZpyV3TKaRiEzVj1oA1UxKnEy9XPXh6PW3eVw=="
+)
+for pin in "${npm_pins[@]}"; do
+  read -r name version integrity <<<"$pin"
+  dir="$top/.deps/npm/$name/$version"
+  [ -f "$dir/package/package.json" ] && continue
+  if ! command -v npm >/dev/null; then
+    echo "deps: installing npm (for $name)" >&2
+    "${sudo_cmd[@]}" apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q npm >/dev/null
+  fi
+  echo "deps: fetching $name@$version from npm into .deps/npm" >&2
+  ntmp=$(mktemp -d)
+  (cd "$ntmp" && timeout 300 npm pack --silent "$name@$version" >/dev/null) || {
+    echo "deps: npm pack $name@$version failed" >&2; rm -rf "$ntmp"; exit 1; }
+  tgz=$(ls "$ntmp"/*.tgz)
+  got="sha512-$(openssl dgst -sha512 -binary "$tgz" | openssl base64 -A)"
+  if [ "$got" != "$integrity" ]; then
+    echo "deps: $name@$version's integrity is $got, not the pinned $integrity" >&2
+    rm -rf "$ntmp"; exit 1
+  fi
+  mkdir -p "$ntmp/x" "$(dirname "$dir")"
+  tar -xzf "$tgz" -C "$ntmp/x"
+  rm -rf "$dir.part"; mv "$ntmp/x" "$dir.part"; mv "$dir.part" "$dir"
+  rm -rf "$ntmp"
+done
+
 # V8 10.2: a system libnode-dev whose headers really are V8 10.2, or ours.
 system_ok() {
   [ -f /usr/include/node/v8-version.h ] &&

@@ -1,0 +1,215 @@
+  // -------------------------------------------------------------------------
+  // Streams: ReadableStream (default and byte streams, BYOB readers, tee,
+  // pipeTo/pipeThrough, async iteration, from), WritableStream,
+  // TransformStream, the queuing strategies (all from the vendored
+  // web-streams-polyfill, evaluated lazily), TextEncoderStream and
+  // TextDecoderStream.
+  //
+  // The polyfill is ~65 KB of code: evaluating it in every new context
+  // would cost every eval job, most of which never touch a stream. Its
+  // globals are accessors that evaluate it the first time one is read and
+  // then replace themselves with plain data properties, so `typeof
+  // ReadableStream` is still "function". The prelude's own users (Blob,
+  // Body) call streams() directly.
+
+  let streamsExports;
+
+  // The buffer transfer the polyfill does for BYOB reads and byte
+  // enqueues: a real transfer where structuredClone supports one, else a
+  // copy (the source then stays attached, which only a test that checks
+  // detachment can tell).
+  function transferForStreams(value, options) {
+    try {
+      return structuredClone(value, options);
+    } catch {
+      return arrayBufferSlice(value, 0);
+    }
+  }
+
+  // streams(): the polyfill's exports, evaluated on first use in this
+  // context, with Deno's inspection of the stream classes.
+  function streams() {
+    if (streamsExports === undefined) {
+      const exported = webStreamsPolyfill(
+        queueMicrotask,
+        transferForStreams,
+        freeze({ DOMException }),
+      );
+      // Deno's fields; state and supportsBYOB from the polyfill's slots.
+      const ByteController = exported.ReadableByteStreamController;
+      defineHidden(exported.ReadableStream.prototype, {
+        [customInspect](inspectValue, options) {
+          const shown = {
+            locked: this.locked,
+            state: this._state,
+            supportsBYOB: this._readableStreamController instanceof
+              ByteController,
+          };
+          return `ReadableStream ${inspectValue(shown, options)}`;
+        },
+      });
+      inspectFields(exported.WritableStream.prototype, ["locked"]);
+      inspectFields(exported.TransformStream.prototype, [
+        "readable",
+        "writable",
+      ]);
+      for (const name of [
+        "ReadableStreamDefaultReader",
+        "ReadableStreamBYOBReader",
+        "WritableStreamDefaultWriter",
+      ]) {
+        inspectFields(exported[name].prototype, ["closed"]);
+      }
+      inspectFields(exported.ByteLengthQueuingStrategy.prototype, [
+        "highWaterMark",
+        "size",
+      ]);
+      inspectFields(exported.CountQueuingStrategy.prototype, [
+        "highWaterMark",
+        "size",
+      ]);
+      streamsExports = exported;
+    }
+    return streamsExports;
+  }
+
+  const streamGlobalNames = [
+    "ReadableStream",
+    "ReadableStreamDefaultReader",
+    "ReadableStreamBYOBReader",
+    "ReadableStreamBYOBRequest",
+    "ReadableByteStreamController",
+    "ReadableStreamDefaultController",
+    "WritableStream",
+    "WritableStreamDefaultWriter",
+    "WritableStreamDefaultController",
+    "TransformStream",
+    "TransformStreamDefaultController",
+    "ByteLengthQueuingStrategy",
+    "CountQueuingStrategy",
+  ];
+
+  // Installs each name as a configurable accessor on target that, read,
+  // takes the value from load() and becomes a plain hidden data property;
+  // written, it becomes one with the written value.
+  function defineLazy(target, names, load) {
+    for (const name of names) {
+      defineProperty(target, name, {
+        get() {
+          const value = load()[name];
+          defineHidden(target, { [name]: value });
+          return value;
+        },
+        set(value) {
+          defineHidden(target, { [name]: value });
+        },
+        enumerable: false,
+        configurable: true,
+      });
+    }
+  }
+
+  // TextEncoderStream: strings in, UTF-8 bytes out. A lone high surrogate
+  // at the end of a chunk waits for the next chunk (it may be half of a
+  // pair); at the end of the stream it becomes U+FFFD.
+  class TextEncoderStream {
+    #transform;
+
+    constructor() {
+      let pending = "";
+      this.#transform = new (streams().TransformStream)({
+        transform(chunk, controller) {
+          let text = pending + `${chunk}`;
+          pending = "";
+          const last = text.charCodeAt(text.length - 1);
+          if (last >= 0xd800 && last <= 0xdbff) {
+            pending = text.slice(-1);
+            text = text.slice(0, -1);
+          }
+          if (text.length > 0) {
+            controller.enqueue(encodeUtf8(text));
+          }
+        },
+        flush(controller) {
+          if (pending.length > 0) {
+            controller.enqueue(new Uint8Array([0xef, 0xbf, 0xbd]));
+          }
+        },
+      });
+    }
+
+    get encoding() {
+      this.#transform;
+      return "utf-8";
+    }
+
+    get readable() {
+      return this.#transform.readable;
+    }
+
+    get writable() {
+      return this.#transform.writable;
+    }
+  }
+
+  // TextDecoderStream: BufferSource chunks in, strings out, through one
+  // streaming TextDecoder (a sequence split across chunks decodes whole).
+  class TextDecoderStream {
+    #decoder;
+    #transform;
+
+    constructor(label = "utf-8", options = {}) {
+      const decoder = new TextDecoder(label, options);
+      this.#decoder = decoder;
+      this.#transform = new (streams().TransformStream)({
+        transform(chunk, controller) {
+          const text = decoder.decode(chunk, { stream: true });
+          if (text.length > 0) {
+            controller.enqueue(text);
+          }
+        },
+        flush(controller) {
+          const text = decoder.decode();
+          if (text.length > 0) {
+            controller.enqueue(text);
+          }
+        },
+      });
+    }
+
+    get encoding() {
+      return this.#decoder.encoding;
+    }
+
+    get fatal() {
+      return this.#decoder.fatal;
+    }
+
+    get ignoreBOM() {
+      return this.#decoder.ignoreBOM;
+    }
+
+    get readable() {
+      return this.#transform.readable;
+    }
+
+    get writable() {
+      return this.#transform.writable;
+    }
+  }
+
+  inspectFields(TextEncoderStream.prototype, [
+    "encoding",
+    "readable",
+    "writable",
+  ]);
+  inspectFields(TextDecoderStream.prototype, [
+    "encoding",
+    "fatal",
+    "ignoreBOM",
+    "readable",
+    "writable",
+  ]);
+
+  defineLazy(globalThis, streamGlobalNames, streams);
+  defineHidden(globalThis, { TextEncoderStream, TextDecoderStream });
