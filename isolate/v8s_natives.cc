@@ -6,6 +6,8 @@
 // object is made from one template per isolate (natives_template), to
 // which v8s_context_new adds timeOrigin and the ops (v8s_ops.cc).
 
+#include <sched.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -104,6 +106,17 @@ void n_timer_job(const FunctionCallbackInfo<Value>& args) {
 
 void n_now(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(v8s_platform_now_ms());
+}
+
+// cpuCount(): the CPUs this process may run on (navigator
+// .hardwareConcurrency), as libuv's uv_available_parallelism counts them.
+void n_cpu_count(const FunctionCallbackInfo<Value>& args) {
+  cpu_set_t set;
+  int n = 1;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    n = CPU_COUNT(&set);
+  }
+  args.GetReturnValue().Set(n > 0 ? n : 1);
 }
 
 void n_encode_utf8(const FunctionCallbackInfo<Value>& args) {
@@ -266,6 +279,7 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
       {"jobTag", n_job_tag},
       {"timerJob", n_timer_job},
       {"now", n_now},
+      {"cpuCount", n_cpu_count},
       {"encodeUtf8", n_encode_utf8},
       {"decodeUtf8", n_decode_utf8},
       {"structuredClone", n_structured_clone},
@@ -281,6 +295,8 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
   for (const auto& e : table) {
     t->Set(str(isolate, e.name), FunctionTemplate::New(isolate, e.fn));
   }
+  // the project's version (CMake's), for navigator.userAgent
+  t->Set(str(isolate, "version"), str(isolate, ISO_VERSION));
   iso->natives.Reset(isolate, t);
   return t;
 }

@@ -1,7 +1,9 @@
-/* test_events.c: Event, CustomEvent and EventTarget
- * (bootstrap/prelude/50-events.js) through `isopool run`: listeners and
- * their options, a listener that throws, globalThis as an EventTarget, and
- * the load and unload events the runtime dispatches.
+/* test_events.c: Event, CustomEvent, ErrorEvent and EventTarget
+ * (bootstrap/prelude/50-events.js) and reportError (35-microtasks.js)
+ * through `isopool run`: listeners and their options, a listener that
+ * throws, globalThis as an EventTarget, event handler attributes, the
+ * ErrorEvent reportError dispatches, and the load and unload events the
+ * runtime dispatches; the details side by side with Deno.
  *
  * Each case writes a small ES module to a fresh temporary directory, runs
  * `isopool run main.js` in a child process and checks the exact stdout,
@@ -106,6 +108,135 @@ static void t_load_unload(void) {
              "");
 }
 
+static void t_event_details_as_deno(void) {
+  /* the details Deno and the DOM standard agree on (Deno runs a target's
+   * listeners in registration order, capture or not; the standard, and
+   * isopool, run its capture listeners first: not compared here) */
+  EXPECT_AS_DENO(
+      JS(const e = new Event("foo", { cancelable: true });
+         console.log(Object.getOwnPropertyNames(e), e.isTrusted, e.eventPhase,
+                     e.srcElement, e.returnValue, e.cancelBubble, e.composedPath());
+         console.log(Event.NONE, Event.CAPTURING_PHASE, Event.AT_TARGET,
+                     Event.BUBBLING_PHASE, e.BUBBLING_PHASE);
+         const t = new EventTarget(); const log = [];
+         const h = { handleEvent(ev) { log.push("obj" + (this === h) + ev.eventPhase); } };
+         t.addEventListener("foo", h); t.addEventListener("foo", h);
+         t.addEventListener("foo", () => log.push("once"), { once: true });
+         t.addEventListener("foo", (ev) => {
+           ev.preventDefault(); log.push("passive" + ev.defaultPrevented);
+         }, { passive: true });
+         function r() { log.push("r"); }
+         t.addEventListener("foo", r, true); t.removeEventListener("foo", r);
+         t.addEventListener("foo", (ev) => log.push("path" + ev.composedPath().length));
+         console.log(t.dispatchEvent(e), e.defaultPrevented, log.sort().join(","),
+                     e.eventPhase, e.currentTarget, e.target === t, e.composedPath());
+         t.removeEventListener("foo", r, { capture: true });
+         log.length = 0; t.dispatchEvent(new Event("foo")); console.log(log.join(","));
+         const t2 = new EventTarget(); const l2 = [];
+         function a() { l2.push("a"); t2.removeEventListener("z", b); }
+         function b() { l2.push("b"); }
+         function c(ev) { l2.push("c"); ev.stopImmediatePropagation(); }
+         t2.addEventListener("z", a); t2.addEventListener("z", b);
+         t2.addEventListener("z", c); t2.addEventListener("z", () => l2.push("d"));
+         t2.dispatchEvent(new Event("z")); console.log(l2.join(","));
+         const se = new Event("s", { cancelable: true }); se.returnValue = false;
+         se.cancelBubble = true;
+         console.log(se.defaultPrevented, se.returnValue, se.cancelBubble);
+         t2.addEventListener("s", () => console.log("not heard"));
+         console.log(t2.dispatchEvent(se));
+         const ce = new CustomEvent("c", { detail: { x: 1 } });
+         console.log(ce.detail, ce instanceof Event);),
+      "[] false 0 null true false []\n0 1 2 3 3\n"
+      "true false objtrue2,once,passivefalse,path1,r 0 null true []\n"
+      "objtrue2,passivefalse,path1\n"
+      "a,c\ntrue false true\nfalse\n{ x: 1 } true\n");
+}
+
+static void t_capture_first(void) {
+  /* at the target, capture listeners run before the others (the DOM
+   * standard since 2021; Deno keeps registration order) */
+  EXPECT_RUN(JS(const t = new EventTarget(); const log = [];
+                t.addEventListener("x", () => log.push("bubble"));
+                t.addEventListener("x", () => log.push("capture"), { capture: true });
+                t.dispatchEvent(new Event("x"));
+                const e = new Event("a"); e.initEvent("b", true, true);
+                console.log(log.join(","), e.type, e.bubbles, e.cancelable,
+                            new CustomEvent("c").detail, e.timeStamp > 0);),
+             0, "capture,bubble b true true null true\n", "");
+}
+
+static void t_report_error(void) {
+  /* reportError and a listener's exception dispatch an ErrorEvent on
+   * globalThis; preventDefault (or onerror returning true) keeps them from
+   * being reported as uncaught */
+  EXPECT_AS_DENO(
+      JS(addEventListener("error", (ev) => {
+           console.log(ev.constructor.name, ev.message, "|", ev.error?.message,
+                       typeof ev.filename, ev.lineno > 0, ev.colno > 0, ev.cancelable);
+           ev.preventDefault();
+         });
+         const t = new EventTarget();
+         t.addEventListener("w", () => { throw new Error("boom"); });
+         t.addEventListener("w", () => console.log("after boom"));
+         t.dispatchEvent(new Event("w"));
+         reportError(new TypeError("reported"));
+         reportError({ a: 1 }); reportError("plain");
+         reportError(new DOMException("d", "AbortError"));
+         globalThis.onerror = (ev) => { console.log("onerror", ev.message); return true; };
+         reportError(1);
+         try { reportError(); } catch (e) { console.log(e.name); }
+         const ee = new ErrorEvent("error", { message: "m", error: 1, lineno: 3 });
+         console.log(ee.message, ee.error, ee.lineno, ee.colno, ee.filename,
+                     ee instanceof Event);),
+      "ErrorEvent Uncaught Error: boom | boom string true true true\n"
+      "after boom\n"
+      "ErrorEvent Uncaught TypeError: reported | reported string true true true\n"
+      "ErrorEvent Uncaught { a: 1 } | undefined string true true true\n"
+      "ErrorEvent Uncaught \"plain\" | undefined string true true true\n"
+      "ErrorEvent Uncaught AbortError: d | d string true true true\n"
+      "ErrorEvent Uncaught 1 | undefined string true true true\n"
+      "onerror Uncaught 1\nTypeError\n"
+      "m 1 3 0  true\n");
+}
+
+static void t_report_error_uncaught(void) {
+  /* not canceled: reported as uncaught, the run fails */
+  js_run r;
+  CHECK(run_js(JS(let seen = 0; addEventListener("error", () => seen++);
+                  reportError(new Error("loud")); console.log("seen", seen);),
+               &r) == 0);
+  CHECK_EQ(r.status, 1);
+  CHECK_STR(r.out, "seen 1\n");
+  CHECK(starts_with(r.err, "error: Uncaught Error: loud\n"));
+  run_free(&r);
+}
+
+static void t_error_listener_throws(void) {
+  /* an error listener that throws is reported at once, not dispatched
+   * again */
+  js_run r;
+  CHECK(run_js(JS(addEventListener("error", (e) => { throw new Error("again"); });
+                  reportError(new Error("first")); console.log("returned");),
+               &r) == 0);
+  CHECK_EQ(r.status, 1);
+  CHECK_STR(r.out, "returned\n");
+  CHECK(starts_with(r.err, "error: Uncaught Error: again\n"));
+  run_free(&r);
+}
+
+static void t_event_handler_attribute(void) {
+  EXPECT_AS_DENO(JS(const c = new AbortController(); const log = [];
+                    c.signal.addEventListener("abort", () => log.push("first"));
+                    c.signal.onabort = () => log.push("old");
+                    c.signal.addEventListener("abort", () => log.push("third"));
+                    c.signal.onabort = function (e) { log.push("new" + (this === c.signal)); };
+                    console.log(typeof c.signal.onabort);
+                    c.abort(); console.log(log.join(","));
+                    const d = new AbortController(); d.signal.onabort = () => log.push("x");
+                    d.signal.onabort = null; d.abort(); console.log(log.length, d.signal.onabort);),
+                 "function\nfirst,newtrue,third\n3 null\n");
+}
+
 // clang-format on
 
 static const iso_test cases[] = {
@@ -114,6 +245,12 @@ static const iso_test cases[] = {
     {"listener_throws", t_listener_throws},
     {"global_event_target", t_global_event_target},
     {"load_unload", t_load_unload},
+    {"event_details_as_deno", t_event_details_as_deno},
+    {"capture_first", t_capture_first},
+    {"report_error", t_report_error},
+    {"report_error_uncaught", t_report_error_uncaught},
+    {"error_listener_throws", t_error_listener_throws},
+    {"event_handler_attribute", t_event_handler_attribute},
     {NULL, NULL},
 };
 

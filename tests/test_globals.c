@@ -63,7 +63,9 @@ static void t_globals(void) {
                                "queueMicrotask", "structuredClone",
                                "TextEncoder", "TextDecoder", "atob", "btoa",
                                "DOMException", "performance", "Event",
-                               "EventTarget", "self", "window"];
+                               "EventTarget", "self", "window",
+                               "AbortController", "AbortSignal", "ErrorEvent",
+                               "navigator", "Navigator", "onerror"];
                 console.log(names.filter((n) => !(n in globalThis)),
                             names.filter((n) => Object.getOwnPropertyDescriptor(
                                 globalThis, n).enumerable));
@@ -103,6 +105,25 @@ static void t_as_deno(void) {
                  "object true 2\naXNvcG9vbA== iso\n4\nnumber string\n");
 }
 
+static void t_navigator(void) {
+  EXPECT_RUN(JS(console.log(navigator.userAgent.startsWith("isopool/"),
+                            navigator.userAgent.split("/")[1].split(".").every((n) => n !== "" && n >= 0),
+                            Number.isInteger(navigator.hardwareConcurrency),
+                            navigator.hardwareConcurrency >= 1,
+                            typeof navigator.language, navigator.languages[0] === navigator.language,
+                            navigator.languages === navigator.languages,
+                            Object.prototype.toString.call(navigator),
+                            navigator instanceof Navigator);
+                try { new Navigator(); } catch (e) { console.log(e.name); }
+                try { Navigator.prototype.userAgent; } catch (e) { console.log(e.name); }),
+             0, "true true true true string true true [object Navigator] true\n"
+             "TypeError\nTypeError\n", "");
+  /* the same keys and types as Deno's */
+  EXPECT_AS_DENO(JS(console.log(typeof navigator.userAgent, typeof navigator.hardwareConcurrency,
+                                typeof navigator.language, Array.isArray(navigator.languages));),
+                 "string number string true\n");
+}
+
 // clang-format on
 
 static const iso_test cases[] = {
@@ -112,6 +133,7 @@ static const iso_test cases[] = {
     {"performance", t_performance},
     {"time_origin", t_time_origin},
     {"as_deno", t_as_deno},
+    {"navigator", t_navigator},
     {NULL, NULL},
 };
 

@@ -32,6 +32,7 @@
         stopImmediate: false,
         dispatching: false,
         passive: false,
+        trusted: false, // set for the events the platform fires (abort)
         timeStamp: now(),
       };
     }
@@ -112,8 +113,7 @@
     }
 
     get isTrusted() {
-      Event.#state(this);
-      return false;
+      return Event.#state(this).trusted;
     }
 
     composedPath() {
@@ -158,7 +158,7 @@
     AT_TARGET: 2,
     BUBBLING_PHASE: 3,
   });
-  inspectFields(Event.prototype, [
+  const eventFields = [
     "bubbles",
     "cancelable",
     "composed",
@@ -170,7 +170,8 @@
     "returnValue",
     "timeStamp",
     "type",
-  ]);
+  ];
+  inspectFields(Event.prototype, eventFields);
 
   class CustomEvent extends Event {
     #detail;
@@ -193,6 +194,68 @@
       return this.#detail;
     }
   }
+  inspectFields(CustomEvent.prototype, [...eventFields, "detail"]);
+
+  // ErrorEvent: what reportError and a listener's exception dispatch on
+  // globalThis (35-microtasks.js, reportUncaught).
+  class ErrorEvent extends Event {
+    #message;
+    #filename;
+    #lineno;
+    #colno;
+    #error;
+
+    constructor(type, eventInitDict = undefined) {
+      if (arguments.length === 0) {
+        throw new TypeError(
+          "Failed to construct 'ErrorEvent': 1 argument required, but " +
+            "only 0 present.",
+        );
+      }
+      super(type, eventInitDict);
+      const init = eventInitDict ?? {};
+      this.#message = init.message === undefined ? "" : `${init.message}`;
+      this.#filename = init.filename === undefined ? "" : `${init.filename}`;
+      this.#lineno = init.lineno === undefined ? 0 : toLong(init.lineno) >>> 0;
+      this.#colno = init.colno === undefined ? 0 : toLong(init.colno) >>> 0;
+      this.#error = init.error;
+    }
+
+    static #check(self) {
+      if (self === null || typeof self !== "object" || !(#message in self)) {
+        throw new TypeError("Illegal invocation");
+      }
+      return self;
+    }
+
+    get message() {
+      return ErrorEvent.#check(this).#message;
+    }
+
+    get filename() {
+      return ErrorEvent.#check(this).#filename;
+    }
+
+    get lineno() {
+      return ErrorEvent.#check(this).#lineno;
+    }
+
+    get colno() {
+      return ErrorEvent.#check(this).#colno;
+    }
+
+    get error() {
+      return ErrorEvent.#check(this).#error;
+    }
+  }
+  inspectFields(ErrorEvent.prototype, [
+    ...eventFields,
+    "message",
+    "filename",
+    "lineno",
+    "colno",
+    "error",
+  ]);
 
   // target -> Map(type -> listener records). A WeakMap rather than a
   // private field so that globalThis, which no constructor ran on, can be
@@ -226,6 +289,87 @@
     if (i !== -1) {
       list.splice(i, 1);
     }
+  }
+
+  function addListener(listeners, type, callback, capture, once) {
+    let list = listeners.get(type);
+    if (list === undefined) {
+      list = [];
+      listeners.set(type, list);
+    }
+    const record = { callback, capture, once, passive: false, removed: false };
+    list.push(record);
+    return record;
+  }
+
+  // The number of listeners target has for type (an EventTarget).
+  function listenerCount(target, type) {
+    const list = eventTargets.get(target)?.get(type);
+    return list === undefined ? 0 : list.length;
+  }
+
+  // Event handler attributes (onabort, ...), enumerable accessors on proto:
+  // setting a handler the first time adds a listener that calls whatever
+  // the handler is when the event comes (a false return value cancels the
+  // event); setting null removes it, so a later handler goes last, as the
+  // HTML standard has it. check(self) throws for a wrong receiver, else
+  // returns what changed(target, it) is called with after a listener came
+  // or went (optional).
+  const eventHandlers = new WeakMap(); // target -> Map(type -> handler)
+
+  function defineEventHandler(proto, type, check, changed = undefined) {
+    defineProperty(proto, `on${type}`, {
+      get() {
+        const handlers = eventHandlers.get(this);
+        const h = handlers === undefined ? undefined : mapGet(handlers, type);
+        return h === undefined ? null : h.value;
+      },
+      set(value) {
+        const state = check(this);
+        const { target, listeners } = targetOf(this);
+        let handlers = eventHandlers.get(target);
+        if (handlers === undefined) {
+          handlers = new Map();
+          eventHandlers.set(target, handlers);
+        }
+        const callable =
+          typeof value === "function" ||
+          (value !== null && typeof value === "object");
+        let h = mapGet(handlers, type);
+        if (!callable) {
+          if (h !== undefined) {
+            removeListener(listeners, type, h.record);
+            mapDelete(handlers, type);
+            changed?.(target, state);
+          }
+          return;
+        }
+        if (h !== undefined) {
+          h.value = value;
+          return;
+        }
+        h = { value, record: null };
+        const handler = h;
+        h.record = addListener(
+          listeners,
+          type,
+          function (event) {
+            if (typeof handler.value === "function") {
+              const result = fnCall(handler.value, this, event);
+              if (result === false) {
+                event.preventDefault();
+              }
+            }
+          },
+          false,
+          false,
+        );
+        mapSet(handlers, type, h);
+        changed?.(target, state);
+      },
+      enumerable: true,
+      configurable: true,
+    });
   }
 
   function dispatchInternal(target, event) {
@@ -293,7 +437,7 @@
         fnCall(handleEvent, callback, event);
       }
     } catch (error) {
-      reportException(error);
+      reportUncaught(error);
     } finally {
       s.passive = false;
     }
@@ -330,30 +474,27 @@
         passive = !!options.passive;
         signal = options.signal ?? undefined;
       }
-      if (signal !== undefined && signal.aborted) {
+      if (signal !== undefined && !isAbortSignal(signal)) {
+        throw new TypeError(
+          "Failed to execute 'addEventListener' on 'EventTarget': member " +
+            "signal is not of type AbortSignal.",
+        );
+      }
+      if (signal !== undefined && signalAborted(signal)) {
         return;
       }
       let list = listeners.get(type);
-      if (list === undefined) {
-        list = [];
-        listeners.set(type, list);
-      }
-      for (const record of list) {
-        if (record.callback === callback && record.capture === capture) {
-          return;
+      if (list !== undefined) {
+        for (const record of list) {
+          if (record.callback === callback && record.capture === capture) {
+            return;
+          }
         }
       }
-      const record = { callback, capture, once, passive, removed: false };
-      list.push(record);
-      const onAbort = signal?.addEventListener;
-      if (typeof onAbort === "function") {
-        fnCall(
-          onAbort,
-          signal,
-          "abort",
-          () => removeListener(listeners, type, record),
-          { once: true },
-        );
+      const record = addListener(listeners, type, callback, capture, once);
+      record.passive = passive;
+      if (signal !== undefined) {
+        signalAdd(signal, () => removeListener(listeners, type, record));
       }
     }
 
@@ -401,4 +542,8 @@
   });
   setPrototypeOf(globalThis, Window.prototype);
   eventTargets.set(globalThis, new Map());
+
+  // ErrorEvent and onerror are new with issue 13: installed here rather
+  // than in 99-globals.js's list.
+  defineHidden(globalThis, { ErrorEvent, onerror: null });
 

@@ -148,6 +148,10 @@ int run_js(const char* source, js_run* r) {
   return run_with(ISO_BIN_DIR "/isopool", NULL, source, r);
 }
 
+int run_js_flag(const char* flag, const char* source, js_run* r) {
+  return run_with(ISO_BIN_DIR "/isopool", flag, source, r);
+}
+
 /* Deno's binary, from scripts/deno.sh (run once per process): its path, or
  * "" when it could not be had (the script said why on stderr). */
 static const char* deno_path(void) {

@@ -32,6 +32,10 @@ typedef struct js_run {
  * (release it with run_free), or -1 when the child could not be started
  * or its output not read. */
 int run_js(const char* source, js_run* r);
+
+/* run_js_flag: run_js with one option before main.js (`isopool run FLAG
+ * main.js`, e.g. "--v8-flags=--expose-gc"). */
+int run_js_flag(const char* flag, const char* source, js_run* r);
 void run_free(js_run* r);
 
 /* js_run_ready: 0 when the build's isopool exists; else -1 and says so
