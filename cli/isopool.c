@@ -105,6 +105,9 @@ static const char kUsage[] =
     "                         these comma-separated paths and below)\n"
     "  --allow-write[=PATHS]  write files under the data root\n"
     "  --allow-env[=NAMES]    read environment variables (isopool:env)\n"
+    "  --allow-net[=HOSTS]    fetch from the network (all, or these\n"
+    "                         comma-separated HOST or HOST:PORT; IPv6\n"
+    "                         in brackets: [::1]:8080)\n"
     "\n"
     "  isopool:kv (serve and run; default: in memory, gone at exit):\n"
     "  --kv-path FILE     keep it in this LMDB file (made if missing), so\n"
@@ -116,12 +119,13 @@ static const char kUsage[] =
     "  --kv-max-mb N      size limit of isopool:kv (default 64)\n";
 
 /* The permission options serve and run share. */
-enum { O_DATA = 300, O_ALLOW_READ, O_ALLOW_WRITE, O_ALLOW_ENV };
-#define PERM_OPTIONS                                             \
-  {"data", required_argument, NULL, O_DATA},                     \
-      {"allow-read", optional_argument, NULL, O_ALLOW_READ},     \
-      {"allow-write", optional_argument, NULL, O_ALLOW_WRITE}, { \
-    "allow-env", optional_argument, NULL, O_ALLOW_ENV            \
+enum { O_DATA = 300, O_ALLOW_READ, O_ALLOW_WRITE, O_ALLOW_ENV, O_ALLOW_NET };
+#define PERM_OPTIONS                                           \
+  {"data", required_argument, NULL, O_DATA},                   \
+      {"allow-read", optional_argument, NULL, O_ALLOW_READ},   \
+      {"allow-write", optional_argument, NULL, O_ALLOW_WRITE}, \
+      {"allow-env", optional_argument, NULL, O_ALLOW_ENV}, {   \
+    "allow-net", optional_argument, NULL, O_ALLOW_NET          \
   }
 
 typedef struct perm_flags {
@@ -129,6 +133,7 @@ typedef struct perm_flags {
   const char* read; /* NULL: not granted; "": everything */
   const char* write;
   const char* env;
+  const char* net; /* HOST[:PORT] list */
 } perm_flags;
 
 /* Takes getopt's `c` if it is a permission option; returns 1 if it was. */
@@ -146,6 +151,9 @@ static int perm_option(int c, const char* arg, perm_flags* pf) {
       return 1;
     case O_ALLOW_ENV:
       pf->env = value;
+      return 1;
+    case O_ALLOW_NET:
+      pf->net = value;
       return 1;
     default:
       return 0;
@@ -417,7 +425,9 @@ static int cmd_run(int argc, char** argv) {
                            .kv_max_bytes = (size_t)kf.max_mb << 20};
   int rc = iso_ops_env_new(&envo, &env, err, sizeof(err));
   if (rc == 0) {
-    rc = iso_perms_parse(pf.read, pf.write, pf.env, &perms, err, sizeof(err));
+    iso_perm_flags flags = {
+        .read = pf.read, .write = pf.write, .env = pf.env, .net = pf.net};
+    rc = iso_perms_parse_flags(&flags, &perms, err, sizeof(err));
   }
   if (rc != 0) {
     fprintf(stderr, "isopool: %s\n", err[0] ? err : iso_strerror(rc));
@@ -758,6 +768,7 @@ static int cmd_serve(int argc, char** argv) {
   po.allow_read = pf.read;
   po.allow_write = pf.write;
   po.allow_env = pf.env;
+  po.allow_net = pf.net;
   /* a bound its pool processes cannot start or fill their heaps under
    * would have them abort and restart forever */
   int proc_threads = iso_pool_process_threads(&po);

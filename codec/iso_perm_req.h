@@ -19,7 +19,12 @@
 extern "C" {
 #endif
 
-/* What one key (read, write, env) asks for. */
+/* The kinds a set has, in the order the pool's link writes them
+ * ([read, write, env, net]); a buffer of ISO_PERM_REQ_KINDS * the
+ * per-kind limit holds the entries of any set. */
+#define ISO_PERM_REQ_KINDS 4
+
+/* What one key (read, write, env, net) asks for. */
 typedef enum iso_perm_ask {
   ISO_PERM_ASK_NOTHING = 0, /* false, or the key absent */
   ISO_PERM_ASK_ALL,         /* true: all the service grants of this kind */
@@ -30,7 +35,8 @@ typedef struct iso_perm_list {
   iso_perm_ask ask;
   uint32_t n;           /* entries in items (ISO_PERM_ASK_LIST only) */
   const iso_str* items; /* paths relative to the data root (read, write) or
-                         * variable names (env); from the decoder: 1 ..
+                         * variable names (env), HOST[:PORT] (net); from
+                         * the decoder: 1 ..
                          * ISO_PROTO_MAX_PERM_ENTRY bytes of UTF-8 without
                          * NUL bytes, at most ISO_PROTO_MAX_PERM_ENTRIES */
 } iso_perm_list;
@@ -39,7 +45,7 @@ typedef struct iso_perm_list {
  * everything the service grants. */
 typedef struct iso_perm_req {
   int present; /* 1: the field was sent; {} asks for nothing */
-  iso_perm_list read, write, env;
+  iso_perm_list read, write, env, net;
 } iso_perm_req;
 
 #ifdef __cplusplus

@@ -57,12 +57,14 @@ static void check_perms(iso_bytes p) {
     return;
   }
   check_raw(p, ISO_MP_ARRAY);
-  static iso_str items[3 * ISO_LINK_MAX_PERM_ENTRIES];
+  static iso_str items[ISO_PERM_REQ_KINDS * ISO_LINK_MAX_PERM_ENTRIES];
   iso_perm_req req;
   FUZZ_CHECK(
-      iso_link_get_perms(p, &req, items, 3 * ISO_LINK_MAX_PERM_ENTRIES) == 0);
-  const iso_perm_list* k[3] = {&req.read, &req.write, &req.env};
-  for (int i = 0; i < 3; i++) {
+      iso_link_get_perms(p, &req, items,
+                         ISO_PERM_REQ_KINDS * ISO_LINK_MAX_PERM_ENTRIES) == 0);
+  const iso_perm_list* k[ISO_PERM_REQ_KINDS] = {&req.read, &req.write, &req.env,
+                                                &req.net};
+  for (int i = 0; i < ISO_PERM_REQ_KINDS; i++) {
     FUZZ_CHECK(k[i]->n <= ISO_LINK_MAX_PERM_ENTRIES);
     for (uint32_t j = 0; k[i]->ask == ISO_PERM_ASK_LIST && j < k[i]->n; j++) {
       FUZZ_CHECK(k[i]->items[j].len >= 1);

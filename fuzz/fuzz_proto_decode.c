@@ -41,7 +41,9 @@ static int same_bytes(iso_bytes a, iso_bytes b) {
 }
 
 static const iso_perm_list* perm_list(const iso_perm_req* pr, int k) {
-  return k == 0 ? &pr->read : k == 1 ? &pr->write : &pr->env;
+  const iso_perm_list* lists[ISO_PERM_REQ_KINDS] = {&pr->read, &pr->write,
+                                                    &pr->env, &pr->net};
+  return lists[k];
 }
 
 /* A decoded `permissions`: known asks, entries inside the input within the
@@ -49,7 +51,7 @@ static const iso_perm_list* perm_list(const iso_perm_req* pr, int k) {
 static void check_perms(const iso_perm_req* pr,
                         const uint8_t* data,
                         size_t size) {
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < ISO_PERM_REQ_KINDS; k++) {
     const iso_perm_list* l = perm_list(pr, k);
     FUZZ_CHECK(pr->present || l->ask == ISO_PERM_ASK_NOTHING);
     FUZZ_CHECK(l->ask == ISO_PERM_ASK_NOTHING || l->ask == ISO_PERM_ASK_ALL ||
@@ -70,7 +72,7 @@ static int same_perms(const iso_perm_req* a, const iso_perm_req* b) {
   if (a->present != b->present) {
     return 0;
   }
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < ISO_PERM_REQ_KINDS; k++) {
     const iso_perm_list *x = perm_list(a, k), *y = perm_list(b, k);
     if (x->ask != y->ask || x->n != y->n) {
       return 0;
@@ -87,11 +89,11 @@ static int same_perms(const iso_perm_req* a, const iso_perm_req* b) {
 /* The decoded `permissions` as msgpack again (every key written, nothing
  * as false), which is what a client sends in iso_job. */
 static void put_perms(iso_buf* out, const iso_perm_req* pr) {
-  static const char* const names[] = {"read", "write", "env"};
+  static const char* const names[] = {"read", "write", "env", "net"};
   iso_mp_wr w;
   iso_mp_wr_init(&w, out);
-  iso_mp_put_map(&w, 3);
-  for (int k = 0; k < 3; k++) {
+  iso_mp_put_map(&w, ISO_PERM_REQ_KINDS);
+  for (int k = 0; k < ISO_PERM_REQ_KINDS; k++) {
     const iso_perm_list* l = perm_list(pr, k);
     iso_mp_put_cstr(&w, names[k]);
     if (l->ask == ISO_PERM_ASK_LIST) {

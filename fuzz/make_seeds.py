@@ -155,7 +155,7 @@ SEEDS = {
                             "module": Raw(mp_str(b"a\xed\xa0\x80"))},
         "id_not_utf8": {"v": 1, "id": Raw(mp_str(b"\xff")), "kind": "eval",
                         "source": "1"},
-        "permissions_bad": dict(CALL, permissions={"net": True}),
+        "permissions_bad": dict(CALL, permissions={"sys": True}),
         "truncated": Raw(mp({"v": 1, "kind": "eval", "source": "abc"})[:-2]),
         "absurd_count": Raw(b"\x83\xa1v\x01\xa4args\xdd\xff\xff\xff\xff"),
         "byte_c1": Raw(b"\x81\xa1v\xc1"),

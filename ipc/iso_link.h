@@ -210,7 +210,7 @@ int iso_link_hub_run(iso_link_hub* hub);
  *
  * Integers are unsigned, within 32 bits but for the *_ns, sid and heap
  * fields (64); times are CLOCK_MONOTONIC nanoseconds, which every process
- * on a machine shares. perms is [read, write, env], each false, true or
+ * on a machine shares. perms is [read, write, env, net], each false, true or
  * an array of names (iso_link_put_perms). An OP_RESULT's err is 0 with
  * its result a bin holding one msgpack value or nothing (the op returned
  * undefined, which msgpack cannot tell from null), or an op error class
@@ -330,7 +330,7 @@ typedef struct iso_link_task {
   uint64_t deadline_ns; /* CLOCK_MONOTONIC */
   uint64_t sid;         /* the service's job number */
   uint32_t perm_id;     /* the permission set it runs with */
-  iso_bytes perms;      /* that set ([read, write, env]) the first time
+  iso_bytes perms;      /* that set ([read, write, env, net]) the first time
                            perm_id goes to this worker, else nil */
   iso_bytes id;         /* the client's id (one msgpack value), echoed in
                            the reply; nil: none */
@@ -510,13 +510,13 @@ int iso_link_put_task_routed(iso_buf* out,
                              iso_bytes perms);
 
 /* iso_link_put_perms: appends a permission set as TASK's perms carries
- * it: [read, write, env], each false (nothing), true (all the service
+ * it: [read, write, env, net], each false (nothing), true (all the service
  * grants) or an array of names. Returns 0 or ISO_ENOMEM. Thread: any. */
 int iso_link_put_perms(iso_buf* out, const iso_perm_req* perms);
 
 /* iso_link_get_perms: reads a decoded TASK's perms into *out (present 1),
  * with the names as views into the message, stored in items[0 .. cap).
- * Returns 0; ISO_ETOOBIG when cap is too small (3 *
+ * Returns 0; ISO_ETOOBIG when cap is too small (ISO_PERM_REQ_KINDS *
  * ISO_LINK_MAX_PERM_ENTRIES always does); ISO_EPROTO for bytes that are
  * not a perms value. Thread: any. */
 int iso_link_get_perms(iso_bytes perms,

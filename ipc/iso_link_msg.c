@@ -36,7 +36,7 @@ typedef enum ftype {
   T_TEXT,  /* a str of at most max bytes, UTF-8: an iso_str */
   T_RAW,   /* one msgpack value (of type mp unless ANY): an iso_bytes */
   T_REPLY, /* a bin holding one msgpack map, its strings UTF-8 */
-  T_PERMS, /* [read, write, env]: an iso_bytes */
+  T_PERMS, /* [read, write, env, net]: an iso_bytes */
   T_BIN,   /* a bin of at most max bytes: its bytes, an iso_bytes */
   T_COUNT
 } ftype;
@@ -335,6 +335,7 @@ static void head_build(void) {
     }
   }
   h = fnv(fnv(h, ISO_LINK_MAX_DEPTH), ISO_LINK_MAX_PERM_ENTRIES);
+  h = fnv(h, ISO_PERM_REQ_KINDS);
   h = fnv(fnv(h, ISO_LINK_MAX_PERM_ENTRY), ISO_LINK_W_COUNT);
 #ifndef NDEBUG
   /* the enum's table and k_kinds say the same */
@@ -642,10 +643,10 @@ static int rd_perms(rdstate* s, const field* f, void* at) {
   if (next(s, &o) != 0) {
     return ISO_EPROTO;
   }
-  if (o.type != ISO_MP_ARRAY || o.len != 3) {
-    return bad(s, "must be nil or [read, write, env]");
+  if (o.type != ISO_MP_ARRAY || o.len != ISO_PERM_REQ_KINDS) {
+    return bad(s, "must be nil or [read, write, env, net]");
   }
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < ISO_PERM_REQ_KINDS; i++) {
     if (rd_perm_kind(s) != 0) {
       return ISO_EPROTO;
     }
@@ -1003,10 +1004,11 @@ int iso_link_put_perms(iso_buf* out, const iso_perm_req* p) {
   size_t mark = out->len;
   iso_mp_wr w;
   iso_mp_wr_init(&w, out);
-  iso_mp_put_array(&w, 3);
+  iso_mp_put_array(&w, ISO_PERM_REQ_KINDS);
   put_perm_list(&w, &p->read);
   put_perm_list(&w, &p->write);
   put_perm_list(&w, &p->env);
+  put_perm_list(&w, &p->net);
   if (w.err != 0) {
     out->len = mark;
   }
@@ -1031,9 +1033,10 @@ int iso_link_get_perms(iso_bytes raw,
   iso_mp_rd_init(&s.r, raw.data, raw.len);
   iso_mp_obj o;
   iso_mp_read(&s.r, &o);
-  iso_perm_list* kinds[3] = {&out->read, &out->write, &out->env};
+  iso_perm_list* kinds[ISO_PERM_REQ_KINDS] = {&out->read, &out->write,
+                                              &out->env, &out->net};
   size_t used = 0;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < ISO_PERM_REQ_KINDS; i++) {
     iso_mp_read(&s.r, &o);
     if (o.type == ISO_MP_BOOL) {
       kinds[i]->ask = o.v.b ? ISO_PERM_ASK_ALL : ISO_PERM_ASK_NOTHING;

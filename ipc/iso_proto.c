@@ -149,10 +149,10 @@ static void perm_fault(char* err, size_t errlen, const char* fmt, ...) {
   va_end(ap);
 }
 
-/* The index of a permissions key (read, write, env), or -1. */
+/* The index of a permissions key (read, write, env, net), or -1. */
 static int perm_key(const iso_mp_obj* k) {
-  static const char* const keys[] = {"read", "write", "env"};
-  for (int i = 0; i < 3; i++) {
+  static const char* const keys[] = {"read", "write", "env", "net"};
+  for (int i = 0; i < 4; i++) {
     size_t n = strlen(keys[i]);
     if (k->len == n && memcmp(k->data, keys[i], n) == 0) {
       return i;
@@ -249,14 +249,14 @@ int iso__proto_perms_decode(const uint8_t* p,
                iso__proto_type_name(o.type));
     return ISO_EINVAL;
   }
-  if (o.len > 3) {
+  if (o.len > ISO_PERM_REQ_KINDS) {
     perm_fault(err, errlen,
-               "'permissions' has %u keys (it takes read, write and env)",
+               "'permissions' has %u keys (it takes read, write, env and net)",
                o.len);
     return ISO_EINVAL;
   }
-  static const char* const names[] = {"read", "write", "env"};
-  iso_perm_list* lists[] = {&out->read, &out->write, &out->env};
+  static const char* const names[] = {"read", "write", "env", "net"};
+  iso_perm_list* lists[] = {&out->read, &out->write, &out->env, &out->net};
   unsigned seen = 0;
   for (uint32_t i = 0; i < o.len; i++) {
     iso_mp_obj k;
@@ -274,8 +274,8 @@ int iso__proto_perms_decode(const uint8_t* p,
       char name[40];
       iso__proto_printable(name, sizeof name, k.data, k.len);
       perm_fault(err, errlen,
-                 "unknown key 'permissions.%s' (the keys are read, write and "
-                 "env)",
+                 "unknown key 'permissions.%s' (the keys are read, write, env "
+                 "and net)",
                  name);
       return ISO_EINVAL;
     }

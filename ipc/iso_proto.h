@@ -289,8 +289,8 @@ int iso_proto_encode_request(const iso_job* job, iso_buf* out);
 
 /* iso_proto_check_permissions: checks the shape of a `permissions` value
  * (the one msgpack value in [p, p+len)) the way the server's decoder does:
- * a map of at most 3 pairs whose keys are "read", "write" and "env", each
- * once, and whose values are each a boolean or an array of at most
+ * a map of at most 4 pairs whose keys are "read", "write", "env" and
+ * "net", each once, and whose values are each a boolean or an array of at most
  * ISO_PROTO_MAX_PERM_ENTRIES strings of 1..ISO_PROTO_MAX_PERM_ENTRY bytes
  * of valid UTF-8 without NUL bytes. It is the server's reading of the
  * field (iso_proto_decode then hands the result on as an iso_perm_req),

@@ -20,7 +20,7 @@
 #include "iso_proto.h"
 
 /* Room for every entry of a `permissions` map the decoder accepts. */
-#define ISO__PROTO_PERM_ITEMS (3 * ISO_PROTO_MAX_PERM_ENTRIES)
+#define ISO__PROTO_PERM_ITEMS (ISO_PERM_REQ_KINDS * ISO_PROTO_MAX_PERM_ENTRIES)
 
 /* iso__proto_type_name: "a string", "an integer", ... for messages. */
 const char* iso__proto_type_name(iso_mp_type t);

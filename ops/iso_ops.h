@@ -73,13 +73,15 @@ typedef enum iso_perm_kind {
   ISO_PERM_READ,     /* files under the data root */
   ISO_PERM_WRITE,
   ISO_PERM_ENV, /* environment variables */
+  ISO_PERM_NET, /* hosts fetch may reach (HOST[:PORT]) */
   ISO_PERM_KINDS
 } iso_perm_kind;
 
 /* A set of permissions, as in Deno: per kind, nothing, everything, or a
  * list of paths (relative to the data root; a path grants itself and
- * everything under it) or variable names. Immutable once made, shared by
- * reference count between the realm that holds it and the op batches in
+ * everything under it), variable names, or hosts (HOST grants every port
+ * of HOST, HOST:PORT that port; IPv6 in brackets). Immutable once made, shared
+ * by reference count between the realm that holds it and the op batches in
  * flight. */
 typedef struct iso_perms iso_perms;
 
@@ -94,6 +96,27 @@ int iso_perms_parse(const char* read,
                     iso_perms** out,
                     char* err,
                     size_t errlen);
+
+/* The --allow-* flags, each as iso_perms_parse takes it: NULL, "" or a
+ * list. */
+typedef struct iso_perm_flags {
+  const char* read;
+  const char* write;
+  const char* env;
+  const char* net; /* "example.com,127.0.0.1:8080,[::1]:443" */
+} iso_perm_flags;
+
+/* iso_perms_parse_flags: constructor: iso_perms_parse with every kind,
+ * net among them (iso_perms_parse grants no net). A net entry is HOST or
+ * HOST:PORT (Deno's --allow-net): a name of letters, digits, '-', '.',
+ * '_' (lowercased), an IPv4 address, or an IPv6 address in brackets; a
+ * port from 1 to 65535. Returns as iso_perms_parse, with err naming a bad
+ * entry ("--allow-net: entry \"http://x\" is not HOST[:PORT] ...").
+ * Thread: any. */
+int iso_perms_parse_flags(const iso_perm_flags* flags,
+                          iso_perms** out,
+                          char* err,
+                          size_t errlen);
 
 /* iso_perms_none: a shared set that grants nothing (never freed).
  * Thread: any. */
@@ -117,11 +140,12 @@ int iso_perms_narrow(const iso_perms* granted,
 
 /* iso_perms_to_req: the set as data, the shape a job's `permissions`
  * are read into (iso_perm_req.h), which the pool's link writes as
- * [read, write, env] (ipc/iso_link.h, iso_link_put_perms): per kind
+ * [read, write, env, net] (ipc/iso_link.h, iso_link_put_perms): per kind
  * ISO_PERM_ASK_ALL for everything, a list of its entries (views into p,
  * valid while the caller holds p, stored in items[0 .. cap)), or
- * nothing. Returns 0, or ISO_ETOOBIG when cap is too small (3 * 1024
- * always does: a set holds at most 1024 entries of a kind).
+ * nothing. Returns 0, or ISO_ETOOBIG when cap is too small
+ * (ISO_PERM_REQ_KINDS * 1024 always does: a set holds at most 1024
+ * entries of a kind).
  * iso_perms_from_req: constructor: the set such data describes (read back
  * from the link, iso_link_get_perms): ISO_PERM_ASK_ALL is everything
  * (not narrowed: the sender narrowed it), a list is checked and made
@@ -160,7 +184,14 @@ int iso_perms_allows_path(const iso_perms* p,
                           const char* rel);
 int iso_perms_allows_name(const iso_perms* p, const char* name);
 
-/* iso_perms_describe: the set as text, "read=data write=none env=*", for
+/* iso_perms_allows_net: 1 iff p allows connecting to host:port. host is
+ * a URL's host: a name (any case), an IPv4 address, an IPv6 address with
+ * or without its brackets; a host that is none of these is refused (0).
+ * Thread: any. */
+int iso_perms_allows_net(const iso_perms* p, const char* host, int port);
+
+/* iso_perms_describe: the set as text, "read=data write=none env=*
+ * net=none", for
  * logs and errors. Returns the bytes written (snprintf's rule). Thread:
  * any. */
 int iso_perms_describe(const iso_perms* p, char* out, size_t outlen);

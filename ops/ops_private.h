@@ -57,6 +57,16 @@ iso_op_err iso__ops_err_of_errno(int e);
  * file or directory"), in buf or a static string. Thread: any. */
 const char* iso__ops_strerror(int e, char* buf, size_t len);
 
+/* iso__perms_net_entry: checks a net entry, HOST or HOST:PORT, and
+ * writes its canonical form to out (lowercased; an IPv6 address in
+ * brackets in inet_ntop's form; the port without leading zeros). Returns 0,
+ * or ISO_EINVAL with *why saying what is wrong ("has no host"). Thread:
+ * any. */
+int iso__perms_net_entry(const char* in,
+                         char* out,
+                         size_t outlen,
+                         const char** why);
+
 /* iso__ops_arg_present: 1 iff argument i was passed and is not nil. */
 int iso__ops_arg_present(const iso_op_call* call, int i);
 

@@ -1,17 +1,22 @@
 /* perms.c: permission sets (iso_perms, iso_ops.h).
  *
- * A set holds, per kind (read, write, env), either everything or a list:
- * paths relative to the data root for read/write, variable names for env.
- * Lists are kept canonical (sorted, without duplicates, without a path
- * another entry already covers; a list holding the root "" becomes
- * "everything"), so two sets that grant the same compare equal byte for
- * byte and hash alike: the pool keys its warm realms on that.
+ * A set holds, per kind (read, write, env, net), either everything or a
+ * list: paths relative to the data root for read/write, variable names for
+ * env, HOST or HOST:PORT for net (Deno's --allow-net: a host without a
+ * port grants all its ports; an IPv6 address in brackets). Lists are kept
+ * canonical (sorted, without duplicates, without an entry another entry
+ * already covers; a list holding the root "" becomes "everything"; hosts
+ * lowercased, IPv6 addresses in inet_ntop's form), so two sets that grant
+ * the same compare equal byte for byte and hash alike: the pool keys its
+ * warm realms on that.
  *
  * DESIGN: a set is immutable once made and shared by an atomic reference
  * count between the realm that holds it and the op batches in flight on
  * other threads; the last unref frees it. iso_perms_none() is one static
  * set that is never counted or freed.
  */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,6 +51,7 @@ static const char* const kind_names[ISO_PERM_KINDS] = {
     [ISO_PERM_READ] = "read",
     [ISO_PERM_WRITE] = "write",
     [ISO_PERM_ENV] = "env",
+    [ISO_PERM_NET] = "net",
 };
 
 static int is_path_kind(iso_perm_kind kind) {
@@ -96,12 +102,41 @@ static int path_covers(const char* item, const char* rel) {
   return strncmp(rel, item, n) == 0 && (rel[n] == '\0' || rel[n] == '/');
 }
 
-static int set_covers(const perm_set* s, int paths, const char* x) {
+/* The length of the host in a canonical net entry ("[::1]:80": 5). */
+static size_t net_host_len(const char* s) {
+  if (s[0] == '[') {
+    const char* end = strchr(s, ']');
+    return end != NULL ? (size_t)(end - s) + 1 : strlen(s);
+  }
+  return strcspn(s, ":");
+}
+
+/* 1 iff net entry `item` grants `x` (both canonical): the same entry, or
+ * item is a host alone and x is that host with a port. */
+static int net_covers(const char* item, const char* x) {
+  size_t n = net_host_len(item);
+  if (item[n] == '\0') {
+    return strncmp(item, x, n) == 0 && (x[n] == '\0' || x[n] == ':');
+  }
+  return strcmp(item, x) == 0;
+}
+
+static int item_covers(iso_perm_kind kind, const char* item, const char* x) {
+  if (is_path_kind(kind)) {
+    return path_covers(item, x);
+  }
+  if (kind == ISO_PERM_NET) {
+    return net_covers(item, x);
+  }
+  return strcmp(item, x) == 0;
+}
+
+static int set_covers(const perm_set* s, iso_perm_kind kind, const char* x) {
   if (s->all) {
     return 1;
   }
   for (size_t i = 0; i < s->n; i++) {
-    if (paths ? path_covers(s->items[i], x) : strcmp(s->items[i], x) == 0) {
+    if (item_covers(kind, s->items[i], x)) {
       return 1;
     }
   }
@@ -112,22 +147,24 @@ static int cmp_str(const void* a, const void* b) {
   return strcmp(*(char* const*)a, *(char* const*)b);
 }
 
-/* Whether item i is redundant: a duplicate or (paths) covered by another
- * entry. Items are sorted, so of two equal entries the first one stays. */
-static int redundant(const perm_set* s, size_t i, int paths) {
+/* Whether item i is redundant: a duplicate or covered by another entry
+ * (a path by one above it, HOST:PORT by HOST). Items are sorted, so of two
+ * equal entries the first one stays. */
+static int redundant(const perm_set* s, size_t i, iso_perm_kind kind) {
   for (size_t j = 0; j < s->n; j++) {
     if (j == i || s->items[j] == NULL) { /* dropped: what covered it stays */
       continue;
     }
     int same = strcmp(s->items[j], s->items[i]) == 0;
-    if (same ? j < i : paths && path_covers(s->items[j], s->items[i])) {
+    if (same ? j < i : item_covers(kind, s->items[j], s->items[i])) {
       return 1;
     }
   }
   return 0;
 }
 
-static void set_canon(perm_set* s, int paths) {
+static void set_canon(perm_set* s, iso_perm_kind kind) {
+  int paths = is_path_kind(kind);
   for (size_t i = 0; paths && i < s->n; i++) {
     s->all |= s->items[i][0] == '\0';
   }
@@ -140,7 +177,7 @@ static void set_canon(perm_set* s, int paths) {
   }
   size_t keep = 0;
   for (size_t i = 0; i < s->n; i++) {
-    if (redundant(s, i, paths)) {
+    if (redundant(s, i, kind)) {
       free(s->items[i]);
       s->items[i] = NULL;
     }
@@ -212,6 +249,85 @@ void iso_perms_unref(const iso_perms* p) {
 
 /* ---- entries ---- */
 
+int iso__perms_net_entry(const char* in,
+                         char* out,
+                         size_t outlen,
+                         const char** why) {
+  char host[256];
+  const char* port = NULL;
+  size_t n;
+  if (strpbrk(in, "/@?#") != NULL) {
+    *why = "is not HOST[:PORT] (a URL is not a host)";
+    return ISO_EINVAL;
+  }
+  if (in[0] == '[') { /* [IPv6] */
+    const char* end = strchr(in, ']');
+    struct in6_addr a6;
+    n = end != NULL ? (size_t)(end - in) - 1 : 0;
+    if (end == NULL || n == 0 || n >= sizeof host) {
+      *why = "has a '[' without its ']'";
+      return ISO_EINVAL;
+    }
+    memcpy(host, in + 1, n);
+    host[n] = '\0';
+    if (inet_pton(AF_INET6, host, &a6) != 1) {
+      *why = "is not an IPv6 address in brackets";
+      return ISO_EINVAL;
+    }
+    char text[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &a6, text, sizeof text);
+    snprintf(host, sizeof host, "[%s]", text);
+    if (end[1] == ':') {
+      port = end + 2;
+    } else if (end[1] != '\0') {
+      *why = "has something after the ']' that is not :PORT";
+      return ISO_EINVAL;
+    }
+  } else {
+    n = strcspn(in, ":");
+    if (in[n] == ':') {
+      port = in + n + 1;
+      if (strchr(port, ':') != NULL) {
+        *why = "is not HOST[:PORT] (an IPv6 address goes in brackets)";
+        return ISO_EINVAL;
+      }
+    }
+    if (n == 0 || n > 253) {
+      *why = n == 0 ? "has no host" : "has a host longer than 253 bytes";
+      return ISO_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)in[i];
+      if (!isalnum(c) && c != '-' && c != '.' && c != '_') {
+        *why = "has a host that is not letters, digits, '-', '.' and '_'";
+        return ISO_EINVAL;
+      }
+      host[i] = (char)tolower(c);
+    }
+    host[n] = '\0';
+    if (host[0] == '.' || strstr(host, "..") != NULL) {
+      *why = "has an empty label in its host";
+      return ISO_EINVAL;
+    }
+  }
+  unsigned long pn = 0;
+  if (port != NULL) {
+    size_t digits = strspn(port, "0123456789");
+    if (digits == 0 || digits > 5 || port[digits] != '\0' ||
+        (pn = strtoul(port, NULL, 10)) < 1 || pn > 65535) {
+      *why = "has a port that is not a number from 1 to 65535";
+      return ISO_EINVAL;
+    }
+  }
+  int k = port != NULL ? snprintf(out, outlen, "%s:%lu", host, pn)
+                       : snprintf(out, outlen, "%s", host);
+  if (k < 0 || (size_t)k >= outlen) {
+    *why = "is too long";
+    return ISO_EINVAL;
+  }
+  return 0;
+}
+
 /* Checks one entry of kind `kind` and writes its canonical form to out
  * (PATH_MAX bytes). `where` prefixes the error ("--allow-read"). */
 static int entry(iso_perm_kind kind,
@@ -223,6 +339,10 @@ static int entry(iso_perm_kind kind,
   const char* why = NULL;
   if (in[0] == '\0') {
     why = "is empty";
+  } else if (kind == ISO_PERM_NET) {
+    if (iso__perms_net_entry(in, out, PATH_MAX, &why) == 0) {
+      why = NULL;
+    }
   } else if (!is_path_kind(kind)) {
     why = strchr(in, '=') ? "contains '='" : NULL;
     snprintf(out, PATH_MAX, "%s", in);
@@ -271,7 +391,7 @@ static int parse_kind(perm_set* s,
     }
     p += n + 1;
   }
-  set_canon(s, is_path_kind(kind));
+  set_canon(s, kind);
   return 0;
 }
 
@@ -281,11 +401,24 @@ int iso_perms_parse(const char* read,
                     iso_perms** out,
                     char* err,
                     size_t errlen) {
+  iso_perm_flags f = {.read = read, .write = write, .env = env};
+  return iso_perms_parse_flags(&f, out, err, errlen);
+}
+
+int iso_perms_parse_flags(const iso_perm_flags* f,
+                          iso_perms** out,
+                          char* err,
+                          size_t errlen) {
   iso_perms* p = perms_alloc();
   if (p == NULL) {
     return ISO_ENOMEM;
   }
-  const char* specs[ISO_PERM_KINDS] = {NULL, read, write, env};
+  const char* specs[ISO_PERM_KINDS] = {
+      [ISO_PERM_READ] = f->read,
+      [ISO_PERM_WRITE] = f->write,
+      [ISO_PERM_ENV] = f->env,
+      [ISO_PERM_NET] = f->net,
+  };
   for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
     int rc = parse_kind(&p->k[k], k, specs[k], err, errlen);
     if (rc != 0) {
@@ -335,7 +468,7 @@ static int narrow_item(perm_set* s,
   if (rc != 0) {
     return rc;
   }
-  if (!set_covers(granted, is_path_kind(kind), norm)) {
+  if (!set_covers(granted, kind, norm)) {
     char have[256] = "";
     set_text(granted, have, sizeof have);
     snprintf(err, errlen,
@@ -377,7 +510,7 @@ static int narrow_kind(perm_set* s,
       return rc;
     }
   }
-  set_canon(s, is_path_kind(kind));
+  set_canon(s, kind);
   return 0;
 }
 
@@ -401,6 +534,7 @@ int iso_perms_narrow(const iso_perms* granted,
       [ISO_PERM_READ] = &request->read,
       [ISO_PERM_WRITE] = &request->write,
       [ISO_PERM_ENV] = &request->env,
+      [ISO_PERM_NET] = &request->net,
   };
   for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
     int rc = narrow_kind(&p->k[k], &granted->k[k], k, asked[k], err, errlen);
@@ -413,7 +547,7 @@ int iso_perms_narrow(const iso_perms* granted,
   return 0;
 }
 
-/* ---- as data: the link's [read, write, env] ---- */
+/* ---- as data: the link's [read, write, env, net] ---- */
 
 int iso_perms_to_req(const iso_perms* p,
                      iso_perm_req* out,
@@ -426,6 +560,7 @@ int iso_perms_to_req(const iso_perms* p,
       [ISO_PERM_READ] = &out->read,
       [ISO_PERM_WRITE] = &out->write,
       [ISO_PERM_ENV] = &out->env,
+      [ISO_PERM_NET] = &out->net,
   };
   size_t used = 0;
   for (int k = ISO_PERM_READ; k < ISO_PERM_KINDS; k++) {
@@ -454,7 +589,8 @@ static iso_perms all_perms = {
     .is_static = 1,
     .k = {[ISO_PERM_READ] = {.all = 1},
           [ISO_PERM_WRITE] = {.all = 1},
-          [ISO_PERM_ENV] = {.all = 1}},
+          [ISO_PERM_ENV] = {.all = 1},
+          [ISO_PERM_NET] = {.all = 1}},
 };
 
 int iso_perms_from_req(const iso_perm_req* req,
@@ -524,11 +660,28 @@ int iso_perms_allows_path(const iso_perms* p,
   if (p == NULL || !is_path_kind(kind)) {
     return 0;
   }
-  return set_covers(&p->k[kind], 1, rel);
+  return set_covers(&p->k[kind], kind, rel);
 }
 
 int iso_perms_allows_name(const iso_perms* p, const char* name) {
-  return p != NULL && set_covers(&p->k[ISO_PERM_ENV], 0, name);
+  return p != NULL && set_covers(&p->k[ISO_PERM_ENV], ISO_PERM_ENV, name);
+}
+
+int iso_perms_allows_net(const iso_perms* p, const char* host, int port) {
+  char in[300], norm[300];
+  const char* why = NULL;
+  if (p == NULL || host == NULL || port < 1 || port > 65535) {
+    return 0;
+  }
+  /* a bare IPv6 address (as some URL parsers give it) gets its brackets */
+  int v6 = host[0] != '[' && strchr(host, ':') != NULL;
+  int k = snprintf(in, sizeof in, "%s%s%s:%d", v6 ? "[" : "", host,
+                   v6 ? "]" : "", port);
+  if (k < 0 || (size_t)k >= sizeof in ||
+      iso__perms_net_entry(in, norm, sizeof norm, &why) != 0) {
+    return 0;
+  }
+  return set_covers(&p->k[ISO_PERM_NET], ISO_PERM_NET, norm);
 }
 
 int iso_perms_describe(const iso_perms* p, char* out, size_t outlen) {

@@ -137,6 +137,8 @@ static const char* perm_flag(iso_perm_kind kind) {
       return "--allow-write";
     case ISO_PERM_ENV:
       return "--allow-env";
+    case ISO_PERM_NET:
+      return "--allow-net";
     default:
       return "a permission";
   }

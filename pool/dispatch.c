@@ -171,7 +171,9 @@ static int put_task(pool_worker* w,
   }
   iso_bytes perms = {NULL, 0};
   if (send) {
-    iso_str items[3 * ISO_LINK_MAX_PERM_ENTRIES];
+    /* 64 KiB: off the stack of the thread that routes */
+    static _Thread_local iso_str
+        items[ISO_PERM_REQ_KINDS * ISO_LINK_MAX_PERM_ENTRIES];
     iso_perm_req req;
     iso_buf_reset(scratch);
     int rc = iso_perms_to_req(job->perms, &req, items,

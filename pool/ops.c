@@ -252,8 +252,11 @@ int pool__ops_start(iso_pool* pool, char* err, size_t errlen) {
   char why[512] = "";
   int rc = iso_ops_env_new(&eo, &pool->ops_env, why, sizeof(why));
   if (rc == 0) {
-    rc = iso_perms_parse(o->allow_read, o->allow_write, o->allow_env,
-                         &pool->granted, why, sizeof(why));
+    iso_perm_flags flags = {.read = o->allow_read,
+                            .write = o->allow_write,
+                            .env = o->allow_env,
+                            .net = o->allow_net};
+    rc = iso_perms_parse_flags(&flags, &pool->granted, why, sizeof(why));
   }
   if (rc != 0) {
     snprintf(err, errlen, "%s", why[0] ? why : iso_strerror(rc));

@@ -396,7 +396,9 @@ static void env_keep_free(char** keep) {
  * *all when it grants every one), NULL-terminated, freed by
  * env_keep_free; NULL when out of memory. */
 static char** env_keep_new(const iso_pool* pool, int* all) {
-  enum { CAP = 3 * 1024 }; /* enough for any set: iso_perms_to_req */
+  enum {
+    CAP = ISO_PERM_REQ_KINDS * 1024
+  }; /* enough for any set: iso_perms_to_req */
   iso_str* items = calloc(CAP, sizeof *items);
   iso_perm_req req;
   if (items == NULL || iso_perms_to_req(pool->granted, &req, items, CAP) != 0) {

@@ -347,7 +347,8 @@ static iso_perms* perms_of(pool_runner* w, const iso_link_task* rec) {
     return NULL;
   }
   if (rec->perms.data != NULL) {
-    static _Thread_local iso_str items[3 * ISO_LINK_MAX_PERM_ENTRIES];
+    static _Thread_local iso_str
+        items[ISO_PERM_REQ_KINDS * ISO_LINK_MAX_PERM_ENTRIES];
     iso_perm_req req;
     iso_perms* set = NULL;
     char err[256] = "";

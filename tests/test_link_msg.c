@@ -554,21 +554,21 @@ static const refusal k_refusals[] = {
      "'args' array/map count larger than the message could hold"},
     {"op_args_not_array", ISO_LINK_WORKER_OPS, "J:[32, 1, 2, 3, 4, 5, 6]",
      "'args' must be an array"},
-    {"perms_not_triple", ISO_LINK_FRONT_JOBS,
+    {"perms_not_four", ISO_LINK_FRONT_JOBS,
      "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|" ARGS
      "|J:1|J:2|J:3|J:[true, false]|H:c0|J:0|J:0",
-     "'perms' must be nil or [read, write, env]"},
+     "'perms' must be nil or [read, write, env, net]"},
     {"perms_kind_number", ISO_LINK_FRONT_JOBS,
      "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|" ARGS
-     "|J:1|J:2|J:3|J:[true, false, 1]|H:c0|J:0|J:0",
+     "|J:1|J:2|J:3|J:[true, false, true, 1]|H:c0|J:0|J:0",
      "'perms' holds a kind that is not false, true or an array"},
     {"perms_empty_name", ISO_LINK_FRONT_JOBS,
      "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|" ARGS
-     "|J:1|J:2|J:3|J:[[\"\"], false, true]|H:c0|J:0|J:0",
+     "|J:1|J:2|J:3|J:[[\"\"], false, true, false]|H:c0|J:0|J:0",
      "'perms' holds a name that is not 1 to 4096 bytes"},
     {"perms_name_nul", ISO_LINK_FRONT_JOBS,
      "H:9f|" TASK_HEAD "|J:2|J:\"m\"|J:\"e\"|H:c0|" ARGS
-     "|J:1|J:2|J:3|H:93 91 a2 61 00 c2 c2|H:c0|J:0|J:0",
+     "|J:1|J:2|J:3|H:94 91 a2 61 00 c2 c2 c2|H:c0|J:0|J:0",
      "'perms' holds a name that is not"},
     /* the reply */
     {"reply_not_bin", ISO_LINK_WORKER_JOBS,
@@ -748,10 +748,12 @@ static void t_put(void) {
 static void t_perms(void) {
   iso_str reads[3] = {S("data"), S("cache/x"), S("é")};
   iso_str envs[1] = {S("HOME")};
+  iso_str nets[1] = {S("[::1]:8080")};
   iso_perm_req want = {.present = 1,
                        .read = {ISO_PERM_ASK_LIST, 3, reads},
                        .write = {ISO_PERM_ASK_ALL},
-                       .env = {ISO_PERM_ASK_LIST, 1, envs}};
+                       .env = {ISO_PERM_ASK_LIST, 1, envs},
+                       .net = {ISO_PERM_ASK_LIST, 1, nets}};
   iso_buf p;
   iso_buf_init(&p);
   CHECK_EQ(iso_link_put_perms(&p, &want), 0);
@@ -778,14 +780,17 @@ static void t_perms(void) {
   CHECK_EQ(got.write.ask, ISO_PERM_ASK_ALL);
   CHECK_EQ(got.env.ask, ISO_PERM_ASK_LIST);
   CHECK(str_eq(got.env.items[0], S("HOME")));
-  CHECK_EQ(iso_link_get_perms(r.u.task.perms, &got, items, 3), ISO_ETOOBIG);
+  CHECK_EQ(got.net.ask, ISO_PERM_ASK_LIST);
+  CHECK(str_eq(got.net.items[0], S("[::1]:8080")));
+  CHECK_EQ(iso_link_get_perms(r.u.task.perms, &got, items, 4), ISO_ETOOBIG);
   iso_perm_req none = {.present = 1};
   iso_buf_close(&p);
   iso_buf_init(&p);
   CHECK_EQ(iso_link_put_perms(&p, &none), 0);
   CHECK_EQ(iso_link_get_perms(B(&p), &got, items, 0), 0);
   CHECK(got.read.ask == ISO_PERM_ASK_NOTHING &&
-        got.env.ask == ISO_PERM_ASK_NOTHING);
+        got.env.ask == ISO_PERM_ASK_NOTHING &&
+        got.net.ask == ISO_PERM_ASK_NOTHING);
   iso_bytes junk = {(const uint8_t*)"\x93\xc3\xc3", 3};
   CHECK_EQ(iso_link_get_perms(junk, &got, items, 8), ISO_EPROTO);
   iso_buf_close(&p);

@@ -36,13 +36,13 @@ static void check_parse_err(const char* r, const char* e, const char* want) {
 
 static void t_perms_parse(void) {
   iso_perms* p = perms("data/,cache/x,data/sub,a/./b", NULL, "LANG,HOME,LANG");
-  check_describe(p, "read=a/b,cache/x,data write=none env=HOME,LANG");
+  check_describe(p, "read=a/b,cache/x,data write=none env=HOME,LANG net=none");
   iso_perms_unref(p);
   p = perms(".", "", NULL);
-  check_describe(p, "read=* write=* env=none");
+  check_describe(p, "read=* write=* env=none net=none");
   iso_perms_unref(p);
-  check_describe(iso_perms_none(), "read=none write=none env=none");
-  check_describe(NULL, "read=none write=none env=none");
+  check_describe(iso_perms_none(), "read=none write=none env=none net=none");
+  check_describe(NULL, "read=none write=none env=none net=none");
   check_parse_err("/etc", NULL,
                   "--allow-read: entry \"/etc\" is an absolute path (paths "
                   "are relative to the data root)");
@@ -59,7 +59,7 @@ static void t_perms_parse(void) {
   char small[8];
   p = perms("data", NULL, NULL);
   CHECK_EQ(iso_perms_describe(p, small, sizeof small),
-           strlen("read=data write=none env=none"));
+           strlen("read=data write=none env=none net=none"));
   CHECK_STR(small, "read=da");
   iso_perms_unref(p);
 }
@@ -123,15 +123,15 @@ static void t_perms_narrow(void) {
   CHECK_EQ(iso_perms_narrow(g, &absent, &p, err, sizeof err), 0);
   CHECK(p == g);
   iso_perms_unref(p);
-  check_narrow(g, "{}", "read=none write=none env=none");
+  check_narrow(g, "{}", "read=none write=none env=none net=none");
   check_narrow(g, "{\"read\":true,\"write\":false}",
-               "read=cache,data write=none env=none");
+               "read=cache,data write=none env=none net=none");
   check_narrow(g, "{\"read\":[\"data/x\",\"data\"],\"write\":[\"data/out/a\"]}",
-               "read=data write=data/out/a env=none");
+               "read=data write=data/out/a env=none net=none");
   check_narrow(g, "{\"read\":[],\"env\":[\"HOME\"]}",
-               "read=none write=none env=HOME");
+               "read=none write=none env=HOME net=none");
   check_narrow(g_all, "{\"read\":true,\"write\":[\".\"]}",
-               "read=* write=* env=none");
+               "read=* write=* env=none net=none");
   check_narrow_err(g, "{\"read\":[\"database\"]}", ISO_EPERM,
                    "permissions: read \"database\" is not granted by the "
                    "service (--allow-read=cache,data)");
@@ -142,9 +142,9 @@ static void t_perms_narrow(void) {
                    "permissions: env \"HOME\" is not granted by the service "
                    "(no --allow-env)");
   /* the field's shape is the decoder's to check, with its messages */
-  check_narrow_err(g, "{\"net\":true}", ISO_EPROTO,
-                   "unknown key 'permissions.net' (the keys are read, write "
-                   "and env)");
+  check_narrow_err(g, "{\"sys\":true}", ISO_EPROTO,
+                   "unknown key 'permissions.sys' (the keys are read, write, "
+                   "env and net)");
   check_narrow_err(g, "{\"read\":true,\"read\":false}", ISO_EPROTO,
                    "duplicate key 'permissions.read'");
   check_narrow_err(g, "{\"read\":1}", ISO_EPROTO,
@@ -273,28 +273,31 @@ static void t_perms_narrow_bounded(void) {
   }
   req.read.n = 1024;
   CHECK_EQ(iso_perms_narrow(granted, &req, &out, err, sizeof err), 0);
-  check_describe(out, "read=a/0,a/1,a/2,a/3,a/4,a/5,a/6 write=none env=none");
+  check_describe(
+      out, "read=a/0,a/1,a/2,a/3,a/4,a/5,a/6 write=none env=none net=none");
   iso_perms_unref(out);
   free(names);
   free(items);
   iso_perms_unref(granted);
 }
 
-/* A set written as the pool's link writes it ([read, write, env]:
+/* A set written as the pool's link writes it ([read, write, env, net]:
  * iso_perms_to_req, iso_link_put_perms) and made again from the bytes
  * (iso_link_get_perms, iso_perms_from_req) is the same set: equal, with
  * the same hash, so a worker keeps one warm realm for it. */
 static void round_trip(const iso_perms* p) {
-  static iso_str items[3 * ISO_LINK_MAX_PERM_ENTRIES];
+  static iso_str items[ISO_PERM_REQ_KINDS * ISO_LINK_MAX_PERM_ENTRIES];
   iso_perm_req req;
-  CHECK_EQ(iso_perms_to_req(p, &req, items, 3 * ISO_LINK_MAX_PERM_ENTRIES), 0);
+  CHECK_EQ(iso_perms_to_req(p, &req, items,
+                            ISO_PERM_REQ_KINDS * ISO_LINK_MAX_PERM_ENTRIES),
+           0);
   iso_buf b;
   iso_buf_init(&b);
   CHECK_EQ(iso_link_put_perms(&b, &req), 0);
   iso_perm_req back;
-  static iso_str back_items[3 * ISO_LINK_MAX_PERM_ENTRIES];
+  static iso_str back_items[ISO_PERM_REQ_KINDS * ISO_LINK_MAX_PERM_ENTRIES];
   CHECK_EQ(iso_link_get_perms((iso_bytes){b.data, b.len}, &back, back_items,
-                              3 * ISO_LINK_MAX_PERM_ENTRIES),
+                              ISO_PERM_REQ_KINDS * ISO_LINK_MAX_PERM_ENTRIES),
            0);
   iso_perms* q = NULL;
   char err[256] = "";
@@ -353,7 +356,131 @@ static void t_perms_link_round_trip(void) {
   CHECK_EQ(iso_perms_from_req(&absent, &q, err, sizeof err), ISO_EINVAL);
 }
 
+/* --allow-net: HOST or HOST:PORT, canonical; what a fetch may reach. */
+static iso_perms* net_perms(const char* net) {
+  iso_perm_flags f = {.net = net};
+  iso_perms* p = NULL;
+  char err[256] = "";
+  CHECK_EQ(iso_perms_parse_flags(&f, &p, err, sizeof err), 0);
+  CHECK_STR(err, "");
+  return p;
+}
+
+static void check_net_err(const char* net, const char* want) {
+  iso_perm_flags f = {.net = net};
+  iso_perms* p = NULL;
+  char err[256] = "";
+  CHECK_EQ(iso_perms_parse_flags(&f, &p, err, sizeof err), ISO_EINVAL);
+  CHECK(p == NULL);
+  CHECK_STR(err, want);
+}
+
+static void t_perms_net(void) {
+  iso_perms* p = net_perms(
+      "Example.COM,127.0.0.1:8080,[0:0:0:0:0:0:0:1]:443,example.com:80,"
+      "localhost:08080");
+  check_describe(p,
+                 "read=none write=none env=none "
+                 "net=127.0.0.1:8080,[::1]:443,example.com,localhost:8080");
+  CHECK(iso_perms_allows(p, ISO_PERM_NET));
+  CHECK(iso_perms_allows_net(p, "example.com", 443));
+  CHECK(iso_perms_allows_net(p, "EXAMPLE.com", 80));
+  CHECK(!iso_perms_allows_net(p, "sub.example.com", 443));
+  CHECK(!iso_perms_allows_net(p, "example.co", 443));
+  CHECK(iso_perms_allows_net(p, "127.0.0.1", 8080));
+  CHECK(!iso_perms_allows_net(p, "127.0.0.1", 80));
+  CHECK(iso_perms_allows_net(p, "::1", 443));
+  CHECK(iso_perms_allows_net(p, "[::1]", 443));
+  CHECK(iso_perms_allows_net(p, "[0::1]", 443));
+  CHECK(!iso_perms_allows_net(p, "::1", 80));
+  CHECK(iso_perms_allows_net(p, "localhost", 8080));
+  CHECK(!iso_perms_allows_net(p, "localhost", 0));
+  CHECK(!iso_perms_allows_net(p, "", 8080));
+  CHECK(!iso_perms_allows_net(p, "example.com/x", 443));
+  CHECK(!iso_perms_allows_net(NULL, "example.com", 443));
+  CHECK(!iso_perms_allows_net(iso_perms_none(), "example.com", 443));
+  CHECK(!iso_perms_allows(iso_perms_none(), ISO_PERM_NET));
+  iso_perms* all = net_perms("");
+  check_describe(all, "read=none write=none env=none net=*");
+  CHECK(iso_perms_allows_net(all, "anything.example", 1));
+  CHECK(iso_perms_allows_net(all, "[2001:db8::1]", 65535));
+  /* the same grant, however written: equal and hashed alike */
+  iso_perms* a = net_perms("a.com:80,A.com,b.org:443");
+  iso_perms* b = net_perms("b.org:0443,a.com");
+  iso_perms* c = net_perms("a.com:80,b.org:443");
+  CHECK(iso_perms_equal(a, b));
+  CHECK_EQ(iso_perms_hash(a), iso_perms_hash(b));
+  CHECK(!iso_perms_equal(a, c));
+  CHECK(iso_perms_hash(a) != iso_perms_hash(c));
+  round_trip(p);
+  round_trip(all);
+  round_trip(c);
+  /* Deno's syntax, and what it is not */
+  check_net_err("http://example.com",
+                "--allow-net: entry \"http://example.com\" is not "
+                "HOST[:PORT] (a URL is not a host)");
+  check_net_err("::1",
+                "--allow-net: entry \"::1\" is not HOST[:PORT] (an IPv6 "
+                "address goes in brackets)");
+  check_net_err("[::1",
+                "--allow-net: entry \"[::1\" has a '[' without its ']'");
+  check_net_err("[nope]:80",
+                "--allow-net: entry \"[nope]:80\" is not an IPv6 address in "
+                "brackets");
+  check_net_err("[::1]x",
+                "--allow-net: entry \"[::1]x\" has something after the ']' "
+                "that is not :PORT");
+  check_net_err(":80", "--allow-net: entry \":80\" has no host");
+  check_net_err("a:0",
+                "--allow-net: entry \"a:0\" has a port that is not a number "
+                "from 1 to 65535");
+  check_net_err("a:65536",
+                "--allow-net: entry \"a:65536\" has a port that is not a "
+                "number from 1 to 65535");
+  check_net_err("a:",
+                "--allow-net: entry \"a:\" has a port that is not a "
+                "number from 1 to 65535");
+  check_net_err("a b",
+                "--allow-net: entry \"a b\" has a host that is not letters, "
+                "digits, '-', '.' and '_'");
+  check_net_err("a..b",
+                "--allow-net: entry \"a..b\" has an empty label in its "
+                "host");
+  check_net_err("a,,b", "--allow-net: entry \"\" is empty");
+  /* narrowing: a job may ask for what the grant covers */
+  iso_perms* g = net_perms("example.com,127.0.0.1:8080");
+  check_narrow(g, "{\"net\":[\"example.com:443\",\"Example.com:443\"]}",
+               "read=none write=none env=none net=example.com:443");
+  check_narrow(g, "{\"net\":true}",
+               "read=none write=none env=none net=127.0.0.1:8080,example.com");
+  check_narrow(g, "{\"read\":true}", "read=none write=none env=none net=none");
+  check_narrow(all, "{\"net\":[\"[::1]:80\"]}",
+               "read=none write=none env=none net=[::1]:80");
+  check_narrow_err(g, "{\"net\":[\"127.0.0.1\"]}", ISO_EPERM,
+                   "permissions: net \"127.0.0.1\" is not granted by the "
+                   "service (--allow-net=127.0.0.1:8080,example.com)");
+  check_narrow_err(g, "{\"net\":[\"127.0.0.1:8081\"]}", ISO_EPERM,
+                   "permissions: net \"127.0.0.1:8081\" is not granted by the "
+                   "service (--allow-net=127.0.0.1:8080,example.com)");
+  check_narrow_err(iso_perms_none(), "{\"net\":[\"example.com\"]}", ISO_EPERM,
+                   "permissions: net \"example.com\" is not granted by the "
+                   "service (no --allow-net)");
+  check_narrow_err(g, "{\"net\":[\"https://example.com\"]}", ISO_EINVAL,
+                   "permissions: net: entry \"https://example.com\" is not "
+                   "HOST[:PORT] (a URL is not a host)");
+  check_narrow_err(g, "{\"net\":\"example.com\"}", ISO_EPROTO,
+                   "'permissions.net' must be true, false or an array of "
+                   "strings (got a string)");
+  iso_perms_unref(g);
+  iso_perms_unref(a);
+  iso_perms_unref(b);
+  iso_perms_unref(c);
+  iso_perms_unref(all);
+  iso_perms_unref(p);
+}
+
 static const iso_test cases[] = {
+    {"perms_net", t_perms_net},
     {"perms_parse", t_perms_parse},
     {"perms_narrow", t_perms_narrow},
     {"perms_equal_hash", t_perms_equal_hash},

@@ -462,8 +462,8 @@ static void t_usage_errors(void) {
       {{"eval", "--permissions={\"read\":\"data\"}", "--module", "job.js"},
        "--permissions: 'permissions.read' must be true, false or an array "
        "of strings (got a string)"},
-      {{"call", "job.js", "--permissions", "{\"net\":true}"},
-       "unknown key 'permissions.net'"},
+      {{"call", "job.js", "--permissions", "{\"sys\":true}"},
+       "unknown key 'permissions.sys'"},
       {{"call", "job.js", "--permissions", "{\"env\":[\"HOME\",1]}"},
        "'permissions.env[1]' must be a string (got an integer)"},
       {{"call", "job.js", "--permissions"}, "--permissions needs a value"},

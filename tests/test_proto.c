@@ -56,6 +56,9 @@ static void t_permissions(void) {
        "read=[data,cache/x] write=[cache] env=[HOME]"},
       {"J:{\"env\":true,\"read\":[\"\u00e9t\u00e9\"]}",
        "read=[\u00e9t\u00e9] write=- env=*"},
+      {"J:{\"net\":[\"example.com\",\"[::1]:80\"]}",
+       "read=- write=- env=- net=[example.com,[::1]:80]"},
+      {"J:{\"net\":true,\"env\":false}", "read=- write=- env=- net=*"},
   };
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
     b = perms_req(good[i].spec);

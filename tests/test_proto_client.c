@@ -318,7 +318,7 @@ static void t_request_refused(void) {
                        short_arr[] = {0x92, 0x01},
                        perm_arr[] = {0x91, 0xa1, 0x61},
                        perm_trailing[] = {0x80, 0xc0},
-                       perm_unknown[] = {0x81, 0xa3, 'n', 'e', 't', 0xc3},
+                       perm_unknown[] = {0x81, 0xa3, 's', 'y', 's', 0xc3},
                        perm_int[] = {0x81, 0xa3, 'e', 'n', 'v', 0x91, 0x01},
                        perm_map[] = {0x80}, id_not_utf8[] = {0x91, 0xa1, 0xff};
   struct {

@@ -270,8 +270,9 @@ static const bad_case k_bad[] = {
     {"permissions true", "J:{\"v\":1," CALL_M ",\"permissions\":true}",
      "'permissions' must be a map (got a boolean)", NULL},
     {"permissions unknown key",
-     "J:{\"v\":1," CALL_M ",\"permissions\":{\"net\":true}}",
-     "unknown key 'permissions.net' (the keys are read, write and env)", NULL},
+     "J:{\"v\":1," CALL_M ",\"permissions\":{\"sys\":true}}",
+     "unknown key 'permissions.sys' (the keys are read, write, env and net)",
+     NULL},
     {"permissions non-string key",
      "H:84|J:\"v\"|J:1|J:\"kind\"|J:\"call\"|J:\"module\"|J:\"m\"|"
      "J:\"permissions\"|H:81 01 c3",
@@ -283,8 +284,8 @@ static const bad_case k_bad[] = {
     {"permissions too many keys",
      "J:{\"v\":1," CALL_M
      ",\"permissions\":{\"read\":true,\"write\":true,\"env\":true,"
-     "\"net\":true}}",
-     "'permissions' has 4 keys (it takes read, write and env)", NULL},
+     "\"net\":true,\"sys\":true}}",
+     "'permissions' has 5 keys (it takes read, write, env and net)", NULL},
     {"permissions value a string",
      "J:{\"v\":1," CALL_M ",\"permissions\":{\"read\":\"data\"}}",
      "'permissions.read' must be true, false or an array of strings (got a "
@@ -416,11 +417,12 @@ static void t_fault_order(void) {
       {"J:{\"source\":7,\"v\":1}", "missing 'kind' (\"eval\" or \"call\")"},
       {"J:{\"args\":1,\"module\":\"\",\"v\":1,\"kind\":\"call\"}",
        "'module' is empty"},
-      {"J:{\"permissions\":{\"net\":true},\"timeout_ms\":-1,\"v\":1,"
+      {"J:{\"permissions\":{\"sys\":true},\"timeout_ms\":-1,\"v\":1,"
        "\"kind\":\"call\",\"module\":\"m\"}",
        "'timeout_ms' must be a non-negative integer (got a negative integer)"},
-      {"J:{\"v\":1,\"kind\":\"call\",\"permissions\":{\"net\":true}}",
-       "unknown key 'permissions.net' (the keys are read, write and env)"},
+      {"J:{\"v\":1,\"kind\":\"call\",\"permissions\":{\"sys\":true}}",
+       "unknown key 'permissions.sys' (the keys are read, write, env and "
+       "net)"},
       {"J:{\"export\":\"f\",\"v\":1,\"kind\":\"eval\"}",
        "'export' is only for kind \"call\""},
       {"J:{\"v\":1,\"kind\":\"eval\"}", "eval needs 'source' or 'module'"},

@@ -1,6 +1,6 @@
 /* test_service_ops_perms.c: the permissions of ops end to end, against
  * the real daemon (ops/perms.c through the service): what the service
- * grants (--allow-read, --allow-write, --allow-env), and a job's
+ * grants (--allow-read, --allow-write, --allow-env, --allow-net), and a job's
  * `permissions` narrowing the grant, never widening it.
  *
  * Each case starts `isopool serve` on fixtures/ops with a fresh data root
@@ -22,6 +22,7 @@
 #include "iso_err.h"
 #include "iso_proto.h"
 #include "json_check.h"
+#include "proc.h"
 #include "service_ops.h"
 #include "tap.h"
 
@@ -260,7 +261,7 @@ static void t_perms_job_narrowing(void) {
     const char* frag;
   } bad[] = {
       {"[\"read\"]", "'permissions' must be a map"},
-      {"{\"net\": true}", "permissions.net"},
+      {"{\"sys\": true}", "permissions.sys"},
       {"{\"read\": \"pub\"}", "'permissions.read' must be true, false or"},
       {"{\"read\": [\"pub\", 5]}", "'permissions.read[1]' must be a string"},
       {"{\"read\": [\"\"]}", "permissions.read"},
@@ -307,7 +308,68 @@ static void t_perms_job_narrowing(void) {
   svc_stop(&s);
 }
 
+/* --allow-net on serve: a job's `net` list narrows it, asking for a host
+ * or port the service does not grant is refused naming it, and the sets
+ * travel to the pool processes (each a warm realm of its own); a
+ * malformed --allow-net stops the service before it starts. */
+static void t_perms_net(void) {
+  const char* flags[] = {"--allow-net=127.0.0.1:8080,Example.com", NULL};
+  svc s;
+  if (svc_start(&s, flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  const char* ok = "return 1;";
+  static const char* const granted[] = {
+      "{\"net\": true}",
+      "{\"net\": [\"example.com:443\"]}",
+      "{\"net\": [\"EXAMPLE.COM\", \"127.0.0.1:8080\"]}",
+      "{\"net\": false, \"read\": false}",
+      "{\"net\": []}",
+  };
+  for (size_t i = 0; i < sizeof granted / sizeof granted[0]; i++) {
+    expect_js(&s, ok, (jobopt){.perms = granted[i]}, "1");
+  }
+  expect_js_refused(&s, ok, (jobopt){.perms = "{\"net\": [\"127.0.0.1\"]}"},
+                    ISO_CODE_BAD_REQUEST,
+                    "net \"127.0.0.1\" is not granted by the service "
+                    "(--allow-net=127.0.0.1:8080,example.com)");
+  expect_js_refused(&s, ok,
+                    (jobopt){.perms = "{\"net\": [\"www.example.com\"]}"},
+                    ISO_CODE_BAD_REQUEST, "net \"www.example.com\"");
+  expect_js_refused(&s, ok,
+                    (jobopt){.perms = "{\"net\": [\"http://example.com\"]}"},
+                    ISO_CODE_BAD_REQUEST, "is not HOST[:PORT]");
+  svc_stop(&s);
+  /* refused at start, naming the entry; serve and run alike */
+  static const char* const bad[][4] = {
+      {"serve", "--allow-net=http://x", "--listen", "ipc:///nonexistent/x"},
+      {"run", "--allow-net=::1", "x.js", NULL},
+      {"run", "--allow-net=a:0", "x.js", NULL},
+  };
+  static const char* const why[] = {
+      "--allow-net: entry \"http://x\" is not HOST[:PORT]",
+      "--allow-net: entry \"::1\" is not HOST[:PORT] (an IPv6 address goes "
+      "in brackets)",
+      "--allow-net: entry \"a:0\" has a port that is not a number",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    const char* argv[] = {ISO_BIN_DIR "/isopool",
+                          bad[i][0],
+                          bad[i][1],
+                          bad[i][2],
+                          bad[i][3],
+                          NULL};
+    proc_result r;
+    CHECK_EQ(proc_run(NULL, argv, 20, &r), 0);
+    CHECK(r.status != 0 && r.status != -1);
+    CHECK_CONTAINS(r.err, why[i]);
+    proc_result_free(&r);
+  }
+}
+
 static const iso_test cases[] = {
+    {"perms_net", t_perms_net},
     {"perms_service_grant", t_perms_service_grant},
     {"perms_job_narrowing", t_perms_job_narrowing},
     {"perms_ids_reused", t_perms_ids_reused},

@@ -88,7 +88,8 @@ iso_ops_env* env(void) {
     make_tree();
     iso_ops_env_opts o = {.data_root = g_root};
     CHECK_EQ(iso_ops_env_new(&o, &g_env, err, sizeof err), 0);
-    CHECK_EQ(iso_perms_parse("", "", "", &g_all, err, sizeof err), 0);
+    iso_perm_flags all = {.read = "", .write = "", .env = "", .net = ""};
+    CHECK_EQ(iso_perms_parse_flags(&all, &g_all, err, sizeof err), 0);
   }
   return g_env;
 }

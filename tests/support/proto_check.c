@@ -15,11 +15,14 @@ const char* perm_text(const iso_perm_req* pr) {
   if (!pr->present) {
     return "absent";
   }
-  const iso_perm_list* lists[] = {&pr->read, &pr->write, &pr->env};
-  static const char* const names[] = {"read", "write", "env"};
+  const iso_perm_list* lists[] = {&pr->read, &pr->write, &pr->env, &pr->net};
+  static const char* const names[] = {"read", "write", "env", "net"};
   size_t len = 0;
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < ISO_PERM_REQ_KINDS; k++) {
     const iso_perm_list* l = lists[k];
+    if (k == 3 && l->ask == ISO_PERM_ASK_NOTHING) {
+      break; /* net shown only when asked for */
+    }
     len += (size_t)snprintf(out + len, sizeof out - len, "%s%s=", k ? " " : "",
                             names[k]);
     if (l->ask == ISO_PERM_ASK_NOTHING) {
@@ -43,8 +46,8 @@ const char* perm_text(const iso_perm_req* pr) {
 }
 
 int perm_inside(const iso_perm_req* pr, const uint8_t* buf, size_t len) {
-  const iso_perm_list* lists[] = {&pr->read, &pr->write, &pr->env};
-  for (int k = 0; k < 3; k++) {
+  const iso_perm_list* lists[] = {&pr->read, &pr->write, &pr->env, &pr->net};
+  for (int k = 0; k < ISO_PERM_REQ_KINDS; k++) {
     for (uint32_t i = 0; lists[k]->ask == ISO_PERM_ASK_LIST && i < lists[k]->n;
          i++) {
       const uint8_t* p = (const uint8_t*)lists[k]->items[i].ptr;

@@ -16,8 +16,8 @@ int str_is(iso_str s, const char* want);
 
 /* perm_text: a decoded `permissions` as text: "absent", or per kind "-"
  * (nothing), "*" (all) or "[a,b]" (the entries), as
- * "read=[a] write=- env=*". The text is in a static buffer, valid until
- * the next call. */
+ * "read=[a] write=- env=*" (then " net=..." when net is asked for). The text is
+ * in a static buffer, valid until the next call. */
 const char* perm_text(const iso_perm_req* pr);
 
 /* perm_inside: every entry of a decoded `permissions` is a view into
