@@ -31,7 +31,7 @@ common: iso_err.h
 codec: iso_buf.h iso_json.h iso_mp.h iso_perm_req.h iso_utf8.h
 bootstrap: iso_bootstrap.h
 ipc: iso_admin.h iso_client.h iso_http.h iso_link.h iso_proto.h iso_queue.h iso_server.h
-ops: iso_ops.h
+ops: iso_ops.h iso_net.h
 isolate: iso_rt.h v8_baseline.h
 pool: iso_pool.h
 sandbox: iso_sandbox.h
@@ -57,6 +57,7 @@ EXCEPTIONS='
 tests/test_client.c nng/* runs its own NNG REP0 server: the other end of the client library
 tests/test_sandbox.c nng/* a connected ipc:// pair under the filter, as a pool process holds its sockets
 tests/test_poolctl_admin.c nng/* a fake admin socket for poolctl: its own NNG REP0 server
+tests/support/http_server.c nng/* the HTTP server of the fetch suites, on the HTTP server of NNG (no HTTP code of our own)
 bench/op_bench.c nng/* its baseline is the bare NNG inproc round trip, with nothing of isopool around it
 bench/link_bench.c nng/* its old floor is the bare NNG PAIR1 round trip over ipc://, with nothing of isopool around it
 tests/test_metrics.c metrics.h builds pool/metrics.c from source, alone (no V8, no rest of pool)
