@@ -86,6 +86,7 @@ static const char kUsage[] =
     "  --log-format text|json, --log-level debug|info|warn|error\n"
     "  --log-jobs         also log output of code that calls left running\n"
     "  --op-threads N     threads that run async ops (default 2)\n"
+    "  --fetch-max-mb N   a fetch response body's limit in MiB (default 64)\n"
     "  --quiet            no start-up line\n"
     "\n"
     "  run FILE [ARG...]  evaluate FILE as an ES module; call its default\n"
@@ -570,7 +571,8 @@ static int cmd_serve(int argc, char** argv) {
     O_CALL_SOURCE,
     O_PROCESSES,
     O_SPARES,
-    O_PROCESS_MAX_MB
+    O_PROCESS_MAX_MB,
+    O_FETCH_MAX_MB
   };
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
@@ -600,6 +602,7 @@ static int cmd_serve(int argc, char** argv) {
       {"processes", required_argument, NULL, O_PROCESSES},
       {"spare-processes", required_argument, NULL, O_SPARES},
       {"process-max-mb", required_argument, NULL, O_PROCESS_MAX_MB},
+      {"fetch-max-mb", required_argument, NULL, O_FETCH_MAX_MB},
       {"import-map", required_argument, NULL, O_IMPORT_MAP},
       PERM_OPTIONS,
       KV_OPTIONS,
@@ -625,6 +628,7 @@ static int cmd_serve(int argc, char** argv) {
       {O_PROCESSES, "--processes", 256, ISO_SERVE_PROCESSES_DEFAULT, 1},
       {O_SPARES, "--spare-processes", 64, -1, 1},
       {O_PROCESS_MAX_MB, "--process-max-mb", 1L << 30, 0, 0},
+      {O_FETCH_MAX_MB, "--fetch-max-mb", 1L << 20, 0, 0},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {.stop_cb = stop_cb};
@@ -750,6 +754,7 @@ static int cmd_serve(int argc, char** argv) {
   po.processes = (int)nums[9].value;
   po.spare_processes = (int)nums[10].value;
   po.process_max_mb = (size_t)nums[11].value;
+  po.fetch_max_mb = (size_t)nums[12].value;
   po.v8_flags = v8_flags;
   /* read and checked here, once, with its warnings; the workers get the
    * text (a pool process could not read the file: its sandbox) */

@@ -59,6 +59,7 @@ typedef struct iso_pool_opts {
   const char* allow_write; /* paths relative to data_dir */
   const char* allow_env;   /* variable names */
   const char* allow_net;   /* HOST[:PORT] entries (iso_perms_parse_flags) */
+  size_t fetch_max_mb;     /* a fetch response body's limit; 0: 64 */
   size_t kv_max_mb;        /* isopool:kv's size limit; 0: 64 */
   const char* kv_path;     /* isopool:kv's LMDB file; NULL: in memory */
   int kv_sync;             /* with kv_path: an iso_kv_sync (iso_ops.h) */

@@ -27,6 +27,12 @@
  * TASK record is sent) and read as a message is decoded, under the
  * worker's perm_lock. A message that does not decode makes the worker bad
  * (pool__worker_bad), and nothing more is read from its ops link.
+ *
+ * The net thread runs fetch's transfers (ops/net.c): it loops in
+ * iso_net_run, which waits in curl_multi_poll for sockets, libcurl's
+ * timers and commands (curl_multi_wakeup), so it never blocks an op
+ * thread and needs no loop of its own; a worker's transfers end when its
+ * route goes (route_clear: iso_net_release).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +104,46 @@ const iso_perms* pool__perm_resolve(pool_worker* w, uint32_t id) {
     return iso_perms_ref(w->perms[i].perms);
   }
   return iso_perms_none();
+}
+
+/* ---- the net thread ---- */
+
+static void* net_thread_main(void* arg) {
+  iso_pool* pool = arg;
+  pthread_setname_np(pthread_self(), "isopool-net");
+  while (!atomic_load(&pool->net_quit) && iso_net_run(pool->net, -1)) {
+  }
+  return NULL;
+}
+
+static int net_start(iso_pool* pool, char* err, size_t errlen) {
+  iso_net_opts no = {.max_body_bytes =
+                         pool->opts.fetch_max_mb * ((size_t)1 << 20)};
+  char why[256] = "";
+  int rc = iso_net_new(&no, &pool->net, why, sizeof why);
+  if (rc != 0) {
+    snprintf(err, errlen, "fetch: %s", why[0] ? why : iso_strerror(rc));
+    return rc;
+  }
+  atomic_store(&pool->net_quit, 0);
+  if (pthread_create(&pool->net_thread, NULL, net_thread_main, pool) != 0) {
+    snprintf(err, errlen, "cannot start the net thread");
+    return ISO_ENOMEM;
+  }
+  pool->net_started = 1;
+  return 0;
+}
+
+static void net_stop(iso_pool* pool) {
+  if (pool->net_started) {
+    atomic_store(&pool->net_quit, 1);
+    iso_net_wakeup(pool->net);
+    pthread_join(pool->net_thread, NULL);
+    pool->net_started = 0;
+  }
+  if (pool->net != NULL) {
+    iso_net_stop(pool->net); /* what waits is answered; no thread runs it */
+  }
 }
 
 /* ---- the op threads ---- */
@@ -269,6 +315,10 @@ int pool__ops_start(iso_pool* pool, char* err, size_t errlen) {
     snprintf(err, errlen, "cannot open the op queue: %s", iso_strerror(rc));
     return rc;
   }
+  rc = net_start(pool, err, errlen);
+  if (rc != 0) {
+    return rc;
+  }
   int n = o->op_threads > 0 ? o->op_threads : DEFAULT_OP_THREADS;
   pool->op_threads = calloc((size_t)n, sizeof(pthread_t));
   if (pool->op_threads == NULL) {
@@ -290,6 +340,7 @@ static void drain_cb(void* item, void* arg) {
 }
 
 void pool__ops_stop(iso_pool* pool) {
+  net_stop(pool);
   if (pool->opq == NULL) {
     return;
   }
@@ -301,6 +352,9 @@ void pool__ops_stop(iso_pool* pool) {
 }
 
 void pool__ops_close(iso_pool* pool) {
+  net_stop(pool);
+  iso_net_free(pool->net);
+  pool->net = NULL;
   iso_queue_free(pool->opq);
   pool->opq = NULL;
   free(pool->op_threads);

@@ -220,6 +220,9 @@ static void route_clear(iso_pool* pool, pool_worker* w) {
     }
   }
   pool__mutex_unlock(&pool->routes_lock);
+  if (pool->net != NULL && w->route != 0) {
+    iso_net_release(pool->net, w->route, 0); /* its fetches end with it */
+  }
 }
 
 /* Stops a worker that is out of the array (or never got in) and frees

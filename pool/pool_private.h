@@ -15,6 +15,7 @@
 #define ISO_POOL_PRIVATE_H
 
 #include "iso_link.h"
+#include "iso_net.h"
 #include "iso_ops.h"
 #include "iso_queue.h"
 #include "iso_rt.h"
@@ -374,6 +375,12 @@ struct iso_pool {
                          (ops.c): link callbacks -> op threads */
   pthread_t* op_threads;
   int nop_threads;
+  /* the net thread (ops.c): fetch's transfers (iso_net.h), one per
+   * service, released per worker as its route goes */
+  iso_net* net;
+  pthread_t net_thread;
+  int net_started;
+  atomic_int net_quit;
   pool_mutex routes_lock; /* routes: the workers op batches go back to */
   pool_route routes[POOL_MAX_ROUTES];
   /* the pool processes (procs.c; --processes > 0): their supervisor and
@@ -577,8 +584,10 @@ int pool__admin_start(iso_pool* pool, char* err, size_t errlen);
 void pool__admin_stop(iso_pool* pool);
 
 /* ops.c: pool__ops_start makes the op environment, the grant and the op
- * queue and starts the op threads; pool__ops_stop ends the threads and
- * frees the batches still queued (after the workers stopped);
+ * queue and starts the op threads and the net thread; pool__ops_stop
+ * ends the threads (the net thread's transfers answered "the service is
+ * stopping") and frees the batches still queued (after the workers
+ * stopped);
  * pool__ops_close frees what start made (the storage is the pool's).
  * Thread: the controlling thread. */
 int pool__ops_start(iso_pool* pool, char* err, size_t errlen);
