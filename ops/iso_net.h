@@ -38,6 +38,11 @@ extern "C" {
 #define ISO_NET_BUFFER_BYTES ((size_t)256 << 10)
 /* Redirects followed before a fetch fails (the Fetch standard's 20). */
 #define ISO_NET_MAX_REDIRECTS 20
+/* Transfers alive at once per owner (a worker), and in all: a start past
+ * either fails, so a worker cannot take the service's memory and sockets
+ * with transfers it never reads. */
+#define ISO_NET_MAX_PER_OWNER 1024
+#define ISO_NET_MAX_TRANSFERS 16384
 /* Request headers, and bytes of one request's headers. */
 #define ISO_NET_MAX_HEADERS 256
 #define ISO_NET_MAX_HEADER_BYTES ((size_t)64 << 10)
@@ -116,7 +121,9 @@ typedef struct iso_net_req {
 /* iso_net_start: checks the request (method, URL, headers: a TypeError
  * naming what is wrong), makes a transfer owned by `owner` with perms (a
  * reference is taken) and answers at once with its rid (an int); the
- * request is not sent before iso_net_send. Thread: any. */
+ * request is not sent before iso_net_send. Past ISO_NET_MAX_PER_OWNER
+ * transfers of the owner, or ISO_NET_MAX_TRANSFERS in all, it fails
+ * (Error). Thread: any. */
 void iso_net_start(iso_net* net,
                    uint64_t owner,
                    const iso_perms* perms,

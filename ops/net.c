@@ -784,6 +784,20 @@ static void run_cmd(iso_net* net, cmd* c) {
       answer_err(c->cb, c->data, ISO_OPERR_TYPE, NULL, "fetch: %s", c->bad);
       return;
     }
+    size_t mine = 0;
+    for (xfer* y = net->all; y != NULL; y = y->next) {
+      mine += y->owner == c->owner;
+    }
+    if (mine >= ISO_NET_MAX_PER_OWNER ||
+        atomic_load(&net->count) >= ISO_NET_MAX_TRANSFERS) {
+      answer_err(c->cb, c->data, ISO_OPERR_OTHER, NULL,
+                 "fetch: %s has %d transfers open already: read their "
+                 "bodies or cancel them first",
+                 mine >= ISO_NET_MAX_PER_OWNER ? "this worker" : "the service",
+                 mine >= ISO_NET_MAX_PER_OWNER ? ISO_NET_MAX_PER_OWNER
+                                               : ISO_NET_MAX_TRANSFERS);
+      return; /* c->x is freed with c */
+    }
     x = c->x;
     x->net = net;
     do {

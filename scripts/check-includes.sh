@@ -58,6 +58,8 @@ tests/test_client.c nng/* runs its own NNG REP0 server: the other end of the cli
 tests/test_sandbox.c nng/* a connected ipc:// pair under the filter, as a pool process holds its sockets
 tests/test_poolctl_admin.c nng/* a fake admin socket for poolctl: its own NNG REP0 server
 tests/support/http_server.c nng/* the HTTP server of the fetch suites, on the HTTP server of NNG (no HTTP code of our own)
+bench/fetch_bench.c http_server.h runs the HTTP server of the fetch suites (tests/support) to fetch from
+bench/fetch_bench.c proc.h runs Deno beside it, as the suites run programs (tests/support)
 bench/op_bench.c nng/* its baseline is the bare NNG inproc round trip, with nothing of isopool around it
 bench/link_bench.c nng/* its old floor is the bare NNG PAIR1 round trip over ipc://, with nothing of isopool around it
 tests/test_metrics.c metrics.h builds pool/metrics.c from source, alone (no V8, no rest of pool)
@@ -266,6 +268,9 @@ self_test() {
   : >"$t/pool/group_private.h"
   : >"$t/pool/pool_proc.h"
   : >"$t/pool/worker.h"
+  mkdir -p "$t/tests/support"
+  : >"$t/tests/support/http_server.h"
+  : >"$t/tests/support/proc.h"
   printf '%s\n' "$EXCEPTIONS" | while read -r file hdr _; do
     if [ -n "$file" ]; then
       mkdir -p "$t/$(dirname "$file")"

@@ -593,6 +593,37 @@ static void t_fetch_many(void) {
   CHECK_EQ(iso_net_count(g_net), 0);
 }
 
+/* A worker's open transfers are bounded; another worker's are not its. */
+static void t_fetch_bounded(void) {
+  iso_net_req req = {.url = url("/text")};
+  for (int i = 0; i < ISO_NET_MAX_PER_OWNER; i++) {
+    answer a;
+    answer_init(&a);
+    iso_net_start(g_net, OWNER, g_local, &req, answer_cb, &a);
+    wait_answer(&a);
+    CHECK_EQ(a.err, ISO_OPERR_NONE);
+    answer_close(&a);
+  }
+  answer a;
+  answer_init(&a);
+  iso_net_start(g_net, OWNER, g_local, &req, answer_cb, &a);
+  wait_answer(&a);
+  CHECK_EQ(a.err, ISO_OPERR_OTHER);
+  CHECK_CONTAINS(a.msg, "this worker has 1024 transfers open already");
+  answer_close(&a);
+  answer_init(&a);
+  iso_net_start(g_net, OWNER + 1, g_local, &req, answer_cb, &a);
+  wait_answer(&a);
+  CHECK_EQ(a.err, ISO_OPERR_NONE);
+  answer_close(&a);
+  CHECK_EQ(iso_net_count(g_net), ISO_NET_MAX_PER_OWNER + 1);
+  iso_net_release(g_net, OWNER, 0); /* the worker goes: all of its */
+  for (int i = 0; i < 100 && iso_net_count(g_net) != 1; i++) {
+    sleep_ms(10);
+  }
+  CHECK_EQ(iso_net_count(g_net), 1);
+}
+
 /* Commands after stop are answered at once; stop answers what waits. */
 static void t_fetch_stop(void) {
   iso_net_req req = {.url = url("/slow/3000")};
@@ -617,6 +648,7 @@ static const iso_test cases[] = {{"fetch_get", t_fetch_get},
                                  {"fetch_deadline", t_fetch_deadline},
                                  {"fetch_body_limit", t_fetch_body_limit},
                                  {"fetch_many", t_fetch_many},
+                                 {"fetch_bounded", t_fetch_bounded},
                                  {"fetch_stop", t_fetch_stop},
                                  {NULL, NULL}};
 

@@ -1,0 +1,235 @@
+/* fetch_bench: many small fetches against a local HTTP server, in one run:
+ * the transfers isopool's fetch runs on (ops/net.c's iso_net on a net
+ * thread, as the front runs it) beside Deno's fetch (scripts/deno.sh) on
+ * the same URL, the same count and the same concurrency.
+ *
+ *   fetch_bench [N [CONCURRENCY]]     (default 5000 requests, 32 at once)
+ *
+ * The server is the fetch suites' (tests/support/http_server.h, NNG's HTTP
+ * server, 127.0.0.1, GET /json: 23 bytes). Prints requests per second for
+ * each. isopool's fetch() from JavaScript is not wired to the ops yet
+ * (docs/architecture.md, "The net thread"): its row says so until it is.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_server.h"
+#include "iso_mp.h"
+#include "iso_net.h"
+#include "iso_ops.h"
+#include "proc.h"
+
+static iso_net* g_net;
+static iso_perms* g_perms;
+static char g_url[128];
+static atomic_int g_quit;
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static int g_left; /* requests not started */
+static int g_done; /* requests finished */
+static int g_failed;
+
+typedef struct slot {
+  uint32_t rid;
+  int state; /* 0 start, 1 send, 2 read */
+} slot;
+
+static void step(slot* s);
+
+static void finish(slot* s, int ok) {
+  pthread_mutex_lock(&g_mu);
+  g_done++;
+  g_failed += !ok;
+  int more = g_left > 0;
+  g_left -= more;
+  pthread_cond_signal(&g_cv);
+  pthread_mutex_unlock(&g_mu);
+  if (more) {
+    s->state = 0;
+    step(s);
+  }
+}
+
+static void done_cb(void* data, const iso_net_done* d) {
+  slot* s = data;
+  if (d->err != ISO_OPERR_NONE) {
+    fprintf(stderr, "fetch_bench: %s\n", d->msg);
+    finish(s, 0);
+    return;
+  }
+  iso_mp_rd r;
+  iso_mp_obj o;
+  iso_mp_rd_init(&r, d->value, d->len);
+  iso_mp_read(&r, &o);
+  if (s->state == 0) {
+    s->rid = (uint32_t)o.v.u;
+    s->state = 1;
+    step(s);
+  } else if (s->state == 1) {
+    s->state = 2;
+    step(s);
+  } else if (o.type == ISO_MP_NIL) {
+    finish(s, 1);
+  } else {
+    step(s);
+  }
+}
+
+static void step(slot* s) {
+  static const iso_net_req req = {.url = g_url};
+  switch (s->state) {
+    case 0:
+      iso_net_start(g_net, 1, g_perms, &req, done_cb, s);
+      break;
+    case 1:
+      iso_net_send(g_net, 1, s->rid, done_cb, s);
+      break;
+    default:
+      iso_net_read(g_net, 1, s->rid, done_cb, s);
+  }
+}
+
+static void* net_main(void* arg) {
+  (void)arg;
+  while (!atomic_load(&g_quit) && iso_net_run(g_net, -1)) {
+  }
+  return NULL;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double bench_net(int n, int conc) {
+  slot* slots = calloc((size_t)conc, sizeof *slots);
+  g_left = n - conc;
+  g_done = g_failed = 0;
+  double t0 = now_s();
+  for (int i = 0; i < conc; i++) {
+    step(&slots[i]);
+  }
+  pthread_mutex_lock(&g_mu);
+  while (g_done < n) {
+    pthread_cond_wait(&g_cv, &g_mu);
+  }
+  pthread_mutex_unlock(&g_mu);
+  double secs = now_s() - t0;
+  free(slots);
+  if (g_failed > 0) {
+    fprintf(stderr, "fetch_bench: %d of %d failed\n", g_failed, n);
+  }
+  return n / secs;
+}
+
+static const char kDeno[] =
+    "const [url, n, c] = [Deno.args[0], +Deno.args[1], +Deno.args[2]];\n"
+    "let next = 0;\n"
+    "async function one() {\n"
+    "  while (next < n) { next++; const r = await fetch(url);\n"
+    "    await r.arrayBuffer(); }\n"
+    "}\n"
+    "const t0 = performance.now();\n"
+    "await Promise.all(Array.from({ length: c }, one));\n"
+    "console.log(Math.round(n / ((performance.now() - t0) / 1000)));\n";
+
+/* Deno's requests per second, or -1 when Deno is not there. */
+static double bench_deno(int n, int conc, int port) {
+  FILE* p = popen(ISO_SOURCE_DIR "/scripts/deno.sh 2>/dev/null", "r");
+  char deno[1024] = "";
+  if (p != NULL) {
+    if (fgets(deno, sizeof deno, p) == NULL) {
+      deno[0] = '\0';
+    }
+    pclose(p);
+  }
+  deno[strcspn(deno, "\n")] = '\0';
+  if (deno[0] == '\0') {
+    return -1;
+  }
+  char dir[] = "/tmp/fetch-bench-XXXXXX";
+  if (mkdtemp(dir) == NULL) {
+    return -1;
+  }
+  char file[256], allow[64], ns[16], cs[16];
+  snprintf(file, sizeof file, "%s/main.js", dir);
+  FILE* f = fopen(file, "w");
+  fputs(kDeno, f);
+  fclose(f);
+  snprintf(allow, sizeof allow, "--allow-net=127.0.0.1:%d", port);
+  snprintf(ns, sizeof ns, "%d", n);
+  snprintf(cs, sizeof cs, "%d", conc);
+  const char* argv[] = {deno,  "run", "--quiet", allow, file,
+                        g_url, ns,    cs,        NULL};
+  proc_result r;
+  double rps = -1;
+  if (proc_run(dir, argv, 300, &r) == 0) {
+    if (r.status == 0) {
+      rps = atof(r.out);
+    } else {
+      fprintf(stderr, "fetch_bench: deno: %s\n", r.err);
+    }
+    proc_result_free(&r);
+  }
+  unlink(file);
+  rmdir(dir);
+  return rps;
+}
+
+int main(int argc, char** argv) {
+  int n = argc > 1 ? atoi(argv[1]) : 5000;
+  int conc = argc > 2 ? atoi(argv[2]) : 32;
+  if (n < 1 || conc < 1 || conc > n) {
+    fprintf(stderr, "usage: fetch_bench [N [CONCURRENCY <= N]]\n");
+    return 2;
+  }
+  http_server* srv = http_server_start();
+  if (srv == NULL) {
+    return 1;
+  }
+  int port = http_server_port(srv);
+  snprintf(g_url, sizeof g_url, "http://127.0.0.1:%d/json", port);
+  char err[256] = "", grant[64];
+  snprintf(grant, sizeof grant, "127.0.0.1:%d", port);
+  iso_perm_flags pf = {.net = grant};
+  if (iso_perms_parse_flags(&pf, &g_perms, err, sizeof err) != 0 ||
+      iso_net_new(NULL, &g_net, err, sizeof err) != 0) {
+    fprintf(stderr, "fetch_bench: %s\n", err);
+    return 1;
+  }
+  pthread_t t;
+  pthread_create(&t, NULL, net_main, NULL);
+  printf("fetch_bench: %d GETs of %s (23 bytes), %d at once\n", n, g_url, conc);
+  bench_net(conc, conc); /* warm: connections made */
+  double net_rps = bench_net(n, conc);
+  printf("  iso_net (isopool's fetch transfers, net thread): %8.0f req/s\n",
+         net_rps);
+  printf(
+      "  isopool fetch() from JavaScript:                 %8s (op_fetch_* "
+      "not wired yet)\n",
+      "n/a");
+  double deno_rps = bench_deno(n, conc, port);
+  if (deno_rps < 0) {
+    printf(
+        "  Deno fetch():                                    %8s (no Deno: "
+        "scripts/deno.sh)\n",
+        "n/a");
+  } else {
+    printf("  Deno 2.9.6 fetch():                              %8.0f req/s\n",
+           deno_rps);
+  }
+  atomic_store(&g_quit, 1);
+  iso_net_wakeup(g_net);
+  pthread_join(t, NULL);
+  iso_net_free(g_net);
+  iso_perms_unref(g_perms);
+  http_server_stop(srv);
+  return 0;
+}
