@@ -88,5 +88,11 @@ int iso__op_kv_increment(iso_op_call* call);
 int iso__op_crypto_random(iso_op_call* call);
 int iso__op_crypto_random_uuid(iso_op_call* call);
 int iso__op_crypto_digest(iso_op_call* call);
+int iso__op_crypto_hmac(iso_op_call* call);
+int iso__op_crypto_hmac_verify(iso_op_call* call);
+int iso__op_crypto_aes_gcm(iso_op_call* call);
+int iso__op_crypto_ec_point(iso_op_call* call);
+int iso__op_crypto_ecdsa_verify(iso_op_call* call);
+int iso__op_crypto_ed25519_verify(iso_op_call* call);
 
 #endif /* ISO_OPS_PRIVATE_H */
