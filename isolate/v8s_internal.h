@@ -165,6 +165,9 @@ struct v8s_isolate {
   // values): their rejections are not unhandled. Few at a time.
   std::vector<v8s_ref> watched;
   Global<ObjectTemplate> natives;
+  // __iso.HostObject, whose instances structuredClone hands to the
+  // prelude's hooks (v8s_natives.cc)
+  Global<FunctionTemplate> host_object;
   // the op registry as __iso.ops: names, kinds, one template per op
   std::vector<std::string> op_names;
   std::vector<bool> op_async;

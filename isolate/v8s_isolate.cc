@@ -318,6 +318,7 @@ void v8s_isolate_free(v8s_isolate* iso) {
   iso->scripts.clear();
   iso->watched.clear();
   iso->natives.Reset();
+  iso->host_object.Reset();
   iso->op_fns.clear();
   for (CtxQueue* q : iso->queues) {
     // a collected context's handle is empty already, its second-pass

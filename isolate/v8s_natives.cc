@@ -9,7 +9,9 @@
 #include <sched.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "iso_utf8.h"
 #include "v8s_internal.h"
@@ -150,7 +152,7 @@ void n_decode_utf8(const FunctionCallbackInfo<Value>& args) {
   }
   bool fatal = args.Length() > 1 && args[1]->BooleanValue(isolate);
   if (fatal && !iso_utf8_valid(p, n)) {
-    throw_type(isolate, "The encoded data is not valid.");
+    throw_type(isolate, "The encoded data is not valid");
     return;
   }
   Local<String> s;
@@ -164,37 +166,311 @@ void n_decode_utf8(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(s);
 }
 
+// structuredClone(value, transfer): V8's serializer and deserializer, with
+// three additions through their delegates:
+//  - host objects: what `new HostObject()` makes (an API object, which V8
+//    hands to the delegate) is described by the prelude's describe hook as
+//    an array of strings, written as UTF-16, and made again from them by
+//    its revive hook (setCloneHooks). The prelude makes DOMExceptions so.
+//  - SharedArrayBuffers: the copy shares the original's memory.
+//  - transfer: the ArrayBuffers listed move to the copy; the originals are
+//    detached once the value is serialized (not when it fails).
+// Errors are thrown as plain Errors; the prelude makes DataCloneErrors of
+// them.
+
+// The hooks live on the global object under a private key: [describe,
+// revive], or absent (then host objects cannot be cloned).
+Local<v8::Private> clone_hooks_key(Isolate* isolate) {
+  return v8::Private::ForApi(isolate, str(isolate, "isopool:cloneHooks"));
+}
+
+bool clone_hook(Local<Context> context, uint32_t i, Local<Function>* out) {
+  Isolate* isolate = context->GetIsolate();
+  Local<Value> hooks;
+  Local<Value> fn;
+  if (!context->Global()
+           ->GetPrivate(context, clone_hooks_key(isolate))
+           .ToLocal(&hooks) ||
+      !hooks->IsArray() || !hooks.As<Array>()->Get(context, i).ToLocal(&fn) ||
+      !fn->IsFunction()) {
+    return false;
+  }
+  *out = fn.As<Function>();
+  return true;
+}
+
+constexpr uint32_t kHostFieldsMax = 16;
+
+void throw_clone_error(Isolate* isolate, const char* msg) {
+  isolate->ThrowException(v8::Exception::Error(str(isolate, msg)));
+}
+
 class CloneDelegate : public v8::ValueSerializer::Delegate {
  public:
-  explicit CloneDelegate(Isolate* isolate) : isolate_(isolate) {}
+  CloneDelegate(Isolate* isolate, Local<Context> context)
+      : isolate_(isolate), context_(context) {}
+
+  void set_serializer(v8::ValueSerializer* ser) { ser_ = ser; }
+
   void ThrowDataCloneError(Local<String> message) override {
     isolate_->ThrowException(v8::Exception::Error(message));
   }
 
+  v8::Maybe<bool> WriteHostObject(Isolate* isolate,
+                                  Local<Object> object) override {
+    Local<Function> describe;
+    Local<Value> got;
+    Local<Value> argv[] = {object};
+    if (!clone_hook(context_, 0, &describe)) {
+      throw_clone_error(isolate, "#<Object> could not be cloned.");
+      return v8::Nothing<bool>();
+    }
+    if (!describe->Call(context_, v8::Undefined(isolate), 1, argv)
+             .ToLocal(&got)) {
+      return v8::Nothing<bool>();
+    }
+    if (!got->IsArray() || got.As<Array>()->Length() > kHostFieldsMax) {
+      throw_clone_error(isolate, "#<Object> could not be cloned.");
+      return v8::Nothing<bool>();
+    }
+    Local<Array> fields = got.As<Array>();
+    uint32_t n = fields->Length();
+    ser_->WriteUint32(n);
+    std::vector<uint16_t> units;
+    for (uint32_t i = 0; i < n; i++) {
+      Local<Value> field;
+      Local<String> text;
+      if (!fields->Get(context_, i).ToLocal(&field) ||
+          !field->ToString(context_).ToLocal(&text)) {
+        return v8::Nothing<bool>();
+      }
+      int len = text->Length();
+      units.resize(static_cast<size_t>(len));
+      text->Write(isolate, units.data(), 0, len, String::NO_NULL_TERMINATION);
+      ser_->WriteUint32(static_cast<uint32_t>(len));
+      ser_->WriteRawBytes(units.data(), units.size() * sizeof(uint16_t));
+    }
+    return v8::Just(true);
+  }
+
+  v8::Maybe<uint32_t> GetSharedArrayBufferId(
+      Isolate* isolate,
+      Local<v8::SharedArrayBuffer> sab) override {
+    for (size_t i = 0; i < shared_.size(); i++) {
+      if (shared_[i] == sab) {
+        return v8::Just(static_cast<uint32_t>(i));
+      }
+    }
+    shared_.emplace_back(isolate, sab);  // a Global: V8's scope may close
+    return v8::Just(static_cast<uint32_t>(shared_.size() - 1));
+  }
+
+  const std::vector<Global<v8::SharedArrayBuffer>>& shared() const {
+    return shared_;
+  }
+
  private:
   Isolate* isolate_;
+  Local<Context> context_;
+  v8::ValueSerializer* ser_ = nullptr;
+  std::vector<Global<v8::SharedArrayBuffer>> shared_;
 };
+
+// V8 runs no JavaScript while it deserializes, so a host object is made
+// in two steps: a bare HostObject now, kept with its fields, and the
+// revive hook's call on it once the value is read.
+class ReviveDelegate : public v8::ValueDeserializer::Delegate {
+ public:
+  ReviveDelegate(v8s_isolate* iso,
+                 Local<Context> context,
+                 const std::vector<Global<v8::SharedArrayBuffer>>* shared)
+      : iso_(iso), context_(context), shared_(shared) {}
+
+  void set_deserializer(v8::ValueDeserializer* des) { des_ = des; }
+
+  v8::MaybeLocal<Object> ReadHostObject(Isolate* isolate) override {
+    uint32_t n = 0;
+    Local<Object> object;
+    if (!des_->ReadUint32(&n) || n > kHostFieldsMax ||
+        iso_->host_object.IsEmpty() ||
+        !iso_->host_object.Get(isolate)
+             ->InstanceTemplate()
+             ->NewInstance(context_)
+             .ToLocal(&object)) {
+      throw_clone_error(isolate, "Unable to deserialize cloned data.");
+      return {};
+    }
+    // Globals: V8 may read this inside a handle scope of its own
+    std::vector<Global<Value>> call;
+    call.emplace_back(isolate, object);
+    std::vector<uint16_t> units;
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t len = 0;
+      const void* bytes = nullptr;
+      Local<String> text;
+      if (!des_->ReadUint32(&len) ||
+          len > static_cast<uint32_t>(String::kMaxLength) ||
+          !des_->ReadRawBytes(len * sizeof(uint16_t), &bytes)) {
+        throw_clone_error(isolate, "Unable to deserialize cloned data.");
+        return {};
+      }
+      units.resize(len);
+      memcpy(units.data(), bytes, len * sizeof(uint16_t));  // may be unaligned
+      if (!String::NewFromTwoByte(isolate, units.data(),
+                                  v8::NewStringType::kNormal,
+                                  static_cast<int>(len))
+               .ToLocal(&text)) {
+        return {};
+      }
+      call.emplace_back(isolate, text);
+    }
+    pending_.push_back(std::move(call));
+    return object;
+  }
+
+  // revive(object, ...fields) for each host object read, in order.
+  bool revive_all(Isolate* isolate) {
+    if (pending_.empty()) {
+      return true;
+    }
+    Local<Function> revive;
+    if (!clone_hook(context_, 1, &revive)) {
+      throw_clone_error(isolate, "Unable to deserialize cloned data.");
+      return false;
+    }
+    std::vector<Local<Value>> argv;
+    for (const std::vector<Global<Value>>& call : pending_) {
+      argv.clear();
+      for (const Global<Value>& arg : call) {
+        argv.push_back(arg.Get(isolate));
+      }
+      if (revive
+              ->Call(context_, v8::Undefined(isolate),
+                     static_cast<int>(argv.size()), argv.data())
+              .IsEmpty()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  v8::MaybeLocal<v8::SharedArrayBuffer> GetSharedArrayBufferFromId(
+      Isolate* isolate,
+      uint32_t id) override {
+    if (id >= shared_->size()) {
+      throw_clone_error(isolate, "Unable to deserialize cloned data.");
+      return {};
+    }
+    return v8::SharedArrayBuffer::New(
+        isolate, (*shared_)[id].Get(isolate)->GetBackingStore());
+  }
+
+ private:
+  v8s_isolate* iso_;
+  Local<Context> context_;
+  const std::vector<Global<v8::SharedArrayBuffer>>* shared_;
+  v8::ValueDeserializer* des_ = nullptr;
+  std::vector<std::vector<Global<Value>>> pending_;
+};
+
+// The ArrayBuffers of the transfer list (an array; the prelude checked
+// that its items are objects), checked: each an ArrayBuffer, not detached,
+// detachable, listed once. False with an exception pending otherwise.
+bool transfer_list(Isolate* isolate,
+                   Local<Context> context,
+                   Local<Value> list,
+                   std::vector<Local<ArrayBuffer>>* out) {
+  if (!list->IsArray()) {
+    return true;
+  }
+  Local<Array> items = list.As<Array>();
+  for (uint32_t i = 0; i < items->Length(); i++) {
+    Local<Value> item;
+    if (!items->Get(context, i).ToLocal(&item)) {
+      return false;
+    }
+    std::string why;
+    if (!item->IsArrayBuffer()) {
+      throw_clone_error(isolate, "Value not transferable");
+      return false;
+    }
+    Local<ArrayBuffer> ab = item.As<ArrayBuffer>();
+    if (ab->WasDetached()) {
+      why = " is already detached";
+    } else if (!ab->IsDetachable()) {
+      why = " is not detachable";
+    }
+    for (const Local<ArrayBuffer>& seen : *out) {
+      if (why.empty() && seen == ab) {
+        why = " is a duplicate of an earlier ArrayBuffer";
+      }
+    }
+    if (!why.empty()) {
+      std::string msg = "ArrayBuffer at index " + std::to_string(i) + why;
+      throw_clone_error(isolate, msg.c_str());
+      return false;
+    }
+    out->push_back(ab);
+  }
+  return true;
+}
 
 void n_structured_clone(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
   Local<Context> context = isolate->GetCurrentContext();
-  CloneDelegate delegate(isolate);
+  std::vector<Local<ArrayBuffer>> transfer;
+  if (args.Length() > 1 &&
+      !transfer_list(isolate, context, args[1], &transfer)) {
+    return;
+  }
+  CloneDelegate delegate(isolate, context);
   v8::ValueSerializer ser(isolate, &delegate);
+  delegate.set_serializer(&ser);
   ser.WriteHeader();
+  for (size_t i = 0; i < transfer.size(); i++) {
+    ser.TransferArrayBuffer(static_cast<uint32_t>(i), transfer[i]);
+  }
   Local<Value> v =
       args.Length() > 0 ? args[0] : v8::Undefined(isolate).As<Value>();
   if (!ser.WriteValue(context, v).FromMaybe(false)) {
     return;  // exception pending
   }
   std::pair<uint8_t*, size_t> buf = ser.Release();
-  v8::ValueDeserializer des(isolate, buf.first, buf.second);
+  ReviveDelegate revive(native_iso(args), context, &delegate.shared());
+  v8::ValueDeserializer des(isolate, buf.first, buf.second, &revive);
+  revive.set_deserializer(&des);
+  // Serialized: the transferred buffers move to the copy now.
+  for (size_t i = 0; i < transfer.size(); i++) {
+    std::shared_ptr<v8::BackingStore> store = transfer[i]->GetBackingStore();
+    transfer[i]->Detach();
+    des.TransferArrayBuffer(static_cast<uint32_t>(i),
+                            ArrayBuffer::New(isolate, std::move(store)));
+  }
   Local<Value> out;
   if (des.ReadHeader(context).FromMaybe(false) &&
-      des.ReadValue(context).ToLocal(&out)) {
+      des.ReadValue(context).ToLocal(&out) && revive.revive_all(isolate)) {
     args.GetReturnValue().Set(out);
   }
   free(buf.first);
 }
+
+// setCloneHooks(describe, revive): structuredClone's hooks for host
+// objects (above).
+void n_set_clone_hooks(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  Local<Context> context = isolate->GetCurrentContext();
+  if (args.Length() < 2 || !args[0]->IsFunction() || !args[1]->IsFunction()) {
+    throw_type(isolate, "setCloneHooks(describe, revive)");
+    return;
+  }
+  Local<Value> pair[] = {args[0], args[1]};
+  // Maybe ignored on purpose: a failure leaves an exception pending
+  (void)context->Global()->SetPrivate(context, clone_hooks_key(isolate),
+                                      Array::New(isolate, pair, 2));
+}
+
+// new HostObject(): an object structuredClone hands to the hooks.
+void n_host_object(const FunctionCallbackInfo<Value>& args) {}
 
 void n_queue_microtask(const FunctionCallbackInfo<Value>& args) {
   if (args.Length() < 1 || !args[0]->IsFunction()) {
@@ -283,6 +559,7 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
       {"encodeUtf8", n_encode_utf8},
       {"decodeUtf8", n_decode_utf8},
       {"structuredClone", n_structured_clone},
+      {"setCloneHooks", n_set_clone_hooks},
       {"queueMicrotask", n_queue_microtask},
       {"runMicrotasks", n_run_microtasks},
       {"promiseState", n_promise_state},
@@ -295,6 +572,10 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
   for (const auto& e : table) {
     t->Set(str(isolate, e.name), FunctionTemplate::New(isolate, e.fn));
   }
+  Local<FunctionTemplate> host = FunctionTemplate::New(isolate, n_host_object);
+  host->InstanceTemplate()->SetInternalFieldCount(1);
+  t->Set(str(isolate, "HostObject"), host);
+  iso->host_object.Reset(isolate, host);
   // the project's version (CMake's), for navigator.userAgent
   t->Set(str(isolate, "version"), str(isolate, ISO_VERSION));
   iso->natives.Reset(isolate, t);

@@ -56,7 +56,7 @@ static void t_text_decoder_options(void) {
              console.log("no error");
            } catch (e) { console.log(e.name); }
          }
-         try { new TextDecoder("latin1"); } catch (e) {
+         try { new TextDecoder("gbk"); } catch (e) {
            console.log(e.name);
          }
          console.log(new TextDecoder(" UTF8 ").encoding,
@@ -117,6 +117,88 @@ static void t_base64(void) {
              "");
 }
 
+static void t_decoder_labels(void) {
+  EXPECT_AS_DENO(
+      JS(for (const l of ["latin1", "ascii", "ISO-8859-1", " unicode-1-1-utf-8\n",
+                          "utf-16", "UTF-16BE", "ucs-2", "unicodefffe", "koi8-r",
+                          "x-user-defined", "cp1251", "l9", "sun_eu_greek", "tis-620",
+                          "x-mac-ukrainian", "iso-8859-8-i", "logical", "dos-874",
+                          "iso-2022-kr", "replacement", "bogus", ""]) {
+           try { console.log(new TextDecoder(l).encoding); } catch (e) {
+             console.log(e.name, e.message);
+           }
+         }),
+      "windows-1252\nwindows-1252\nwindows-1252\nutf-8\nutf-16le\nutf-16be\n"
+      "utf-16le\nutf-16be\nkoi8-r\nx-user-defined\nwindows-1251\niso-8859-15\n"
+      "iso-8859-7\nwindows-874\nx-mac-cyrillic\niso-8859-8-i\niso-8859-8-i\n"
+      "windows-874\n"
+      "RangeError The encoding label provided ('iso-2022-kr') is invalid.\n"
+      "RangeError The encoding label provided ('replacement') is invalid.\n"
+      "RangeError The encoding label provided ('bogus') is invalid.\n"
+      "RangeError The encoding label provided ('') is invalid.\n");
+}
+
+static void t_decoder_single_byte(void) {
+  /* every byte of every single-byte encoding, as Deno (encoding_rs)
+   * decodes it, and fatal on the bytes an index leaves unmapped */
+  EXPECT_AS_DENO(
+      JS(const names = ["ibm866", "iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5",
+                        "iso-8859-6", "iso-8859-7", "iso-8859-8", "iso-8859-8-i",
+                        "iso-8859-10", "iso-8859-13", "iso-8859-14", "iso-8859-15",
+                        "iso-8859-16", "koi8-r", "koi8-u", "macintosh", "windows-874",
+                        "windows-1250", "windows-1251", "windows-1252", "windows-1253",
+                        "windows-1254", "windows-1255", "windows-1256", "windows-1257",
+                        "windows-1258", "x-mac-cyrillic", "x-user-defined"];
+         const all = new Uint8Array(256).map((_, i) => i);
+         let sum = 0;
+         for (const n of names) {
+           const text = new TextDecoder(n).decode(all);
+           let h = 0;
+           for (let i = 0; i < text.length; i++) { h = (h * 31 + text.charCodeAt(i)) >>> 0; }
+           let unmapped = 0;
+           for (let b = 0x80; b < 0x100; b++) {
+             try { new TextDecoder(n, { fatal: true }).decode(new Uint8Array([b])); } catch (e) {
+               unmapped++;
+             }
+           }
+           console.log(n, text.length, h, unmapped, JSON.stringify(text.slice(128, 136)));
+         }
+         console.log(new TextDecoder("latin1").decode(new Uint8Array([0x80, 0x81, 0x9f, 0xe9, 0x41])));),
+      NULL);
+}
+
+static void t_decoder_utf16(void) {
+  EXPECT_AS_DENO(
+      JS(const d16 = new TextDecoder("utf-16le");
+         console.log(JSON.stringify(d16.decode(new Uint8Array([0xff, 0xfe, 0x41, 0, 0x3d, 0xd8, 0x00, 0xde]))));
+         const st = new TextDecoder("utf-16be"); let out = "";
+         for (const b of [0xfe, 0xff, 0xd8, 0x3d, 0xde, 0x00, 0x00, 0x42, 0xdc]) {
+           out += st.decode(new Uint8Array([b]), { stream: true });
+         }
+         out += st.decode(); console.log(JSON.stringify(out));
+         console.log(JSON.stringify(new TextDecoder("utf-16le").decode(
+             new Uint8Array([0x00, 0xdc, 0x41, 0x00, 0x00, 0xd8]))));
+         console.log(JSON.stringify(new TextDecoder("utf-16le", { ignoreBOM: true }).decode(
+             new Uint8Array([0xff, 0xfe, 0x41, 0]))));
+         console.log(JSON.stringify(new TextDecoder("utf-16").decode(
+             new Uint16Array([0x48, 0x69]))), new TextDecoder("utf-16le").decode(new ArrayBuffer(0)));
+         for (const [label, bytes] of [["utf-16le", [0x00, 0xd8, 0x41, 0x00]], ["utf-16le", [0x41]],
+                                       ["utf-16be", [0xdc, 0x00]], ["windows-1253", [0xaa]],
+                                       ["utf-8", [0xff]]]) {
+           try { new TextDecoder(label, { fatal: true }).decode(new Uint8Array(bytes));
+                 console.log("decoded"); } catch (e) { console.log(e.name); }
+         }
+         const f = new TextDecoder("utf-16le", { fatal: true });
+         try { f.decode(new Uint8Array([0x00, 0xd8]), { stream: true }); f.decode(); } catch (e) {
+           console.log("end", e.name);
+         }
+         console.log(f.decode(new Uint8Array([0x41, 0])));),
+      "\"A\xf0\x9f\x98\x80\"\n\"\xf0\x9f\x98\x80" "B\xef\xbf\xbd\"\n"
+      "\"\xef\xbf\xbd" "A\xef\xbf\xbd\"\n\"\xef\xbb\xbf" "A\"\n\"Hi\" \n"
+      "TypeError\nTypeError\nTypeError\nTypeError\nTypeError\n"
+      "end TypeError\nA\n");
+}
+
 // clang-format on
 
 static const iso_test cases[] = {
@@ -125,6 +207,9 @@ static const iso_test cases[] = {
     {"text_streaming", t_text_streaming},
     {"encode_into", t_encode_into},
     {"base64", t_base64},
+    {"decoder_labels", t_decoder_labels},
+    {"decoder_single_byte", t_decoder_single_byte},
+    {"decoder_utf16", t_decoder_utf16},
     {NULL, NULL},
 };
 

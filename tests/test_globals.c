@@ -1,5 +1,7 @@
 /* test_globals.c: the rest of the global scope through `isopool run`:
- * structuredClone (bootstrap/prelude/35-microtasks.js), performance
+ * structuredClone (bootstrap/prelude/35-microtasks.js: transfer, the
+ * types V8 clones, DOMException), DOMException (10-domexception.js),
+ * navigator (76-navigator.js), performance
  * (55-performance.js), and the globals the prelude installs and hides
  * (99-globals.js).
  *
@@ -124,6 +126,119 @@ static void t_navigator(void) {
                  "string number string true\n");
 }
 
+static void t_clone_transfer(void) {
+  EXPECT_AS_DENO(
+      JS(const ab = new ArrayBuffer(8); const u = new Uint8Array(ab); u[0] = 7;
+         const r = structuredClone({ u, same: u }, { transfer: [ab] });
+         console.log(ab.byteLength, u.length, r.u[0], r.u.buffer.byteLength,
+                     r.same === r.u, r.u.buffer !== ab);
+         for (const t of [[1], [ab], [new SharedArrayBuffer(4)], [new Uint8Array(2)]]) {
+           try { structuredClone(1, { transfer: t }); console.log("ok"); } catch (e) {
+             console.log(e.name, e.message);
+           }
+         }
+         try { structuredClone(1, { transfer: 5 }); } catch (e) { console.log(e.name); }
+         const big = new ArrayBuffer(1 << 20);
+         const moved = structuredClone(big, { transfer: [big] });
+         console.log(big.byteLength, moved.byteLength);),
+      "0 0 7 8 true true\n"
+      "TypeError Failed to execute 'structuredClone': 'transfer' of "
+      "'StructuredSerializeOptions' (Argument 2), index 0 is not an object\n"
+      "DataCloneError ArrayBuffer at index 0 is already detached\n"
+      "DataCloneError Value not transferable\n"
+      "DataCloneError Value not transferable\nTypeError\n0 1048576\n");
+}
+
+static void t_clone_types(void) {
+  /* what V8's serializer clones, and how it refuses */
+  EXPECT_AS_DENO(
+      JS(const e = new RangeError("r", { cause: { n: 1 } }); e.extra = 5;
+         const ce = structuredClone(e);
+         console.log(ce instanceof RangeError, ce.message, ce.cause, ce.extra,
+                     ce.stack === e.stack, Object.getOwnPropertyNames(ce));
+         console.log(structuredClone(new Boolean(false)), structuredClone(Object(1n)),
+                     structuredClone(/a/gi), structuredClone(new DataView(new ArrayBuffer(3))).byteLength,
+                     structuredClone(new Float64Array([1.5]))[0], structuredClone(-0),
+                     structuredClone([1, , 3]));
+         const s = new SharedArrayBuffer(4); const c = structuredClone(s);
+         new Uint8Array(c)[0] = 9; console.log(new Uint8Array(s)[0], c === s);
+         for (const v of [Symbol(), { f() {} }, new WeakMap(), Promise.resolve()]) {
+           try { structuredClone(v); } catch (x) { console.log(x.name, x.message, x.code); }
+         }),
+      "true r { n: 1 } undefined true [ \"stack\", \"message\", \"cause\" ]\n"
+      "[Boolean: false] [BigInt: 1n] /a/gi 3 1.5 -0 [ 1, <1 empty item>, 3 ]\n"
+      "9 false\n"
+      "DataCloneError Symbol() could not be cloned. 25\n"
+      "DataCloneError f() {} could not be cloned. 25\n"
+      "DataCloneError #<WeakMap> could not be cloned. 25\n"
+      "DataCloneError #<Promise> could not be cloned. 25\n");
+}
+
+static void t_clone_domexception(void) {
+  EXPECT_AS_DENO(
+      JS(const e = new DOMException("m", "AbortError");
+         console.log(Object.getOwnPropertyNames(e), e instanceof Error,
+                     Object.getPrototypeOf(DOMException.prototype) === Error.prototype,
+                     Object.getPrototypeOf(DOMException) === Error,
+                     e.stack.split("\n")[0], String(e), Object.prototype.toString.call(e));
+         const c = structuredClone(e);
+         console.log(c instanceof DOMException, c !== e, c.name, c.message, c.code,
+                     c.stack === e.stack, Object.getOwnPropertyNames(c));
+         const nested = structuredClone({ list: [e, e], t: new DOMException("t", "TimeoutError") });
+         console.log(nested.list[0] === nested.list[1], nested.list[0].name, nested.t.code);
+         class Sub extends DOMException {}
+         const sub = new Sub("s", "DataError");
+         console.log(sub instanceof Sub, sub instanceof DOMException, sub.name, sub.code);
+         const cause = new DOMException("c", { name: "NotFoundError", cause: 1 });
+         console.log(cause.name, cause.code, cause.cause, new DOMException().name,
+                     new DOMException().message === "");),
+      "[ \"stack\" ] true true false AbortError: m AbortError: m [object DOMException]\n"
+      "true true AbortError m 20 true [ \"stack\" ]\n"
+      "true AbortError 23\n"
+      "true true DataError 0\n"
+      "NotFoundError 8 1 Error true\n");
+}
+
+static void t_clone_duplicate_transfer(void) {
+  /* the HTML standard: a buffer listed twice is a DataCloneError (Deno
+   * ignores the duplicate), and nothing is detached; nor is anything when
+   * the value cannot be serialized (Deno detaches first) */
+  EXPECT_RUN(JS(const b = new ArrayBuffer(2);
+                try { structuredClone(b, { transfer: [b, b] }); } catch (e) {
+                  console.log(e.name, e.message, b.byteLength);
+                }
+                const keep = new ArrayBuffer(4);
+                try { structuredClone({ keep, f() {} }, { transfer: [keep] }); } catch (e) {
+                  console.log(e.name, keep.byteLength);
+                }),
+             0,
+             "DataCloneError ArrayBuffer at index 1 is a duplicate of an "
+             "earlier ArrayBuffer 2\nDataCloneError 4\n",
+             "");
+}
+
+static void t_domexception_codes(void) {
+  EXPECT_AS_DENO(
+      JS(const names = ["IndexSizeError", "HierarchyRequestError", "WrongDocumentError",
+                        "InvalidCharacterError", "NoModificationAllowedError",
+                        "NotFoundError", "NotSupportedError", "InUseAttributeError",
+                        "InvalidStateError", "SyntaxError", "InvalidModificationError",
+                        "NamespaceError", "InvalidAccessError", "TypeMismatchError",
+                        "SecurityError", "NetworkError", "AbortError", "URLMismatchError",
+                        "QuotaExceededError", "TimeoutError", "InvalidNodeTypeError",
+                        "DataCloneError", "EncodingError", "NotReadableError",
+                        "UnknownError", "ConstraintError", "DataError",
+                        "TransactionInactiveError", "ReadOnlyError", "VersionError",
+                        "OperationError", "NotAllowedError", "Bogus"];
+         console.log(names.map((n) => new DOMException("", n).code).join(","));
+         const k = Object.keys(DOMException).filter((x) => x.endsWith("_ERR"));
+         console.log(k.length, k.every((x) => DOMException[x] === DOMException.prototype[x]),
+                     DOMException.DATA_CLONE_ERR, DOMException.VALIDATION_ERR);
+         try { DOMException.prototype.name; } catch (e) { console.log(e.name); }),
+      "1,3,4,5,7,8,9,10,11,12,13,14,15,17,18,19,20,21,22,23,24,25,0,0,0,0,0,0,0,0,0,0,0\n"
+      "25 true 25 16\nTypeError\n");
+}
+
 // clang-format on
 
 static const iso_test cases[] = {
@@ -134,6 +249,11 @@ static const iso_test cases[] = {
     {"time_origin", t_time_origin},
     {"as_deno", t_as_deno},
     {"navigator", t_navigator},
+    {"clone_transfer", t_clone_transfer},
+    {"clone_types", t_clone_types},
+    {"clone_domexception", t_clone_domexception},
+    {"clone_duplicate_transfer", t_clone_duplicate_transfer},
+    {"domexception_codes", t_domexception_codes},
     {NULL, NULL},
 };
 

@@ -94,6 +94,35 @@ static void t_shared_not_cycle(void) {
   rt_result_free(&r);
 }
 
+static void t_structured_clone_native(void) {
+  /* structuredClone's native half in process (the ASan leak check):
+   * transfer, a SharedArrayBuffer, a DOMException cloned twice (the host
+   * object hooks), a failed clone that keeps its buffers */
+  rt_result r;
+  value_of(
+      "(() => {\n"
+      "  const ab = new ArrayBuffer(16); new Uint8Array(ab)[3] = 9;\n"
+      "  const moved = structuredClone({ ab }, { transfer: [ab] }).ab;\n"
+      "  const sab = new SharedArrayBuffer(8);\n"
+      "  const shared = structuredClone([sab, sab]);\n"
+      "  new Uint8Array(shared[0])[0] = 5;\n"
+      "  const e = structuredClone(structuredClone({ e: new "
+      "DOMException('m', 'DataError') })).e;\n"
+      "  const keep = new ArrayBuffer(4); let name = '';\n"
+      "  try { structuredClone([keep, Symbol()], { transfer: [keep] }); }\n"
+      "  catch (x) { name = x.name; }\n"
+      "  return [ab.byteLength, moved.byteLength, new Uint8Array(moved)[3],\n"
+      "    shared[0] === shared[1], new Uint8Array(sab)[0],\n"
+      "    e instanceof DOMException, e.name, e.message, name,\n"
+      "    keep.byteLength];\n"
+      "})()",
+      &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value,
+            "[0,16,9,true,5,true,\"DataError\",\"m\",\"DataCloneError\",4]");
+  rt_result_free(&r);
+}
+
 /* Decodes `hex`, calls the module's default export with it as the argument
  * array, and returns what the function returned. */
 static void call_with(const char* fn, const char* hex, rt_result* r) {
@@ -176,6 +205,7 @@ static const iso_test cases[] = {
     {"encode_exact_bytes", t_encode_exact_bytes},
     {"unsendable", t_unsendable},
     {"shared_not_cycle", t_shared_not_cycle},
+    {"structured_clone_native", t_structured_clone_native},
     {"round_trip_bytes", t_round_trip_bytes},
     {"decode_types", t_decode_types},
     {"decode_rejects_garbage", t_decode_rejects_garbage},

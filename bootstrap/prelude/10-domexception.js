@@ -26,46 +26,62 @@
     DataCloneError: 25,
   };
 
-  class DOMException extends Error {
-    #message;
-    #name;
+  // A DOMException is made by the shim's HostObject (when the shim has it)
+  // and given DOMException.prototype, whose prototype is Error.prototype
+  // (WebIDL; the class itself does not extend Error, as in Deno): V8's
+  // serializer hands such an object to the shim, which is how
+  // structuredClone copies a DOMException (describeHost/reviveHost in
+  // 35-microtasks.js). Its name and message live in domExceptions; the only
+  // own property is the stack.
+  const HostObject = iso.HostObject;
+  const domExceptions = new WeakMap(); // DOMException -> { name, message }
 
+  class DOMException {
     constructor(message = "", options = "Error") {
-      super();
-      this.#message = `${message}`;
+      const self = typeof HostObject === "function" ? new HostObject() : {};
+      setPrototypeOf(self, new.target.prototype);
+      const state = { name: "Error", message: `${message}` };
       if (options !== null && typeof options === "object") {
-        this.#name = options.name === undefined ? "Error" : `${options.name}`;
+        if (options.name !== undefined) {
+          state.name = `${options.name}`;
+        }
         if ("cause" in options) {
-          defineHidden(this, { cause: options.cause });
+          defineHidden(self, { cause: options.cause });
         }
       } else {
-        this.#name = `${options}`;
+        state.name = `${options}`;
       }
-      // Capture again now that name and message are known, so the stack
-      // starts with "DataCloneError: ..." and skips this constructor.
-      captureStackTrace(this, new.target);
-    }
-
-    static #check(self) {
-      if (self === null || typeof self !== "object" || !(#name in self)) {
-        throw new TypeError("Illegal invocation");
-      }
+      domExceptions.set(self, state);
+      // The stack starts with "AbortError: ..." and skips this constructor.
+      captureStackTrace(self, new.target);
       return self;
     }
 
+    static #state(self) {
+      const state =
+        self !== null && typeof self === "object"
+          ? domExceptions.get(self)
+          : undefined;
+      if (state === undefined) {
+        throw new TypeError("Illegal invocation");
+      }
+      return state;
+    }
+
     get message() {
-      return DOMException.#check(this).#message;
+      return DOMException.#state(this).message;
     }
 
     get name() {
-      return DOMException.#check(this).#name;
+      return DOMException.#state(this).name;
     }
 
     get code() {
-      const name = DOMException.#check(this).#name;
+      const name = DOMException.#state(this).name;
       return hasOwn(domExceptionCodes, name) ? domExceptionCodes[name] : 0;
     }
   }
+  setPrototypeOf(DOMException.prototype, Error.prototype);
   defineProperty(DOMException.prototype, SymbolToStringTag, {
     value: "DOMException",
     configurable: true,

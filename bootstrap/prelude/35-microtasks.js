@@ -10,23 +10,100 @@
     enqueueMicrotask(callback);
   }
 
+  // structuredClone(value, { transfer }): V8's serializer through the
+  // native (isolate/v8s_natives.cc). Besides what V8 clones (primitives,
+  // wrappers, Date, RegExp, ArrayBuffer and views, Map, Set, arrays, plain
+  // objects, errors with their message, stack and cause), a DOMException is
+  // cloned through the host object hooks below, a SharedArrayBuffer's copy
+  // shares its memory, and the ArrayBuffers of `transfer` move to the copy
+  // (the originals are detached). MessagePort is not implemented, so no
+  // other object is transferable. A duplicate in `transfer` is a
+  // DataCloneError, as the HTML standard says (Deno ignores it).
+  let cloneHooksSet = false;
+
+  function describeHost(object) {
+    const state = domExceptions.get(object);
+    if (state === undefined) {
+      return undefined;
+    }
+    let stack;
+    try {
+      stack = object.stack;
+    } catch {
+      stack = undefined;
+    }
+    return typeof stack === "string"
+      ? ["DOMException", state.name, state.message, stack]
+      : ["DOMException", state.name, state.message];
+  }
+
+  // A bare HostObject the shim made while it read the copy (V8 runs no
+  // JavaScript then) becomes the DOMException describeHost described.
+  function reviveHost(object, kind, name, message, stack = undefined) {
+    if (kind !== "DOMException") {
+      return;
+    }
+    setPrototypeOf(object, DOMException.prototype);
+    domExceptions.set(object, { name, message });
+    if (stack !== undefined) {
+      defineProperty(object, "stack", {
+        value: stack,
+        writable: true,
+        enumerable: false,
+        configurable: true,
+      });
+    }
+  }
+
   function structuredClone(value, options = undefined) {
     if (arguments.length === 0) {
       throw new TypeError(
         "Failed to execute 'structuredClone': 1 argument required.",
       );
     }
+    let transfer;
     if (options !== undefined && options !== null) {
-      const transfer = options.transfer;
-      if (transfer !== undefined && [...transfer].length > 0) {
-        throw new DOMException(
-          "Transferring objects is not supported",
-          "DataCloneError",
+      if (typeof options !== "object" && typeof options !== "function") {
+        throw new TypeError(
+          "Failed to execute 'structuredClone': Argument 2 can not be " +
+            "converted to a dictionary.",
         );
       }
+      const list = options.transfer;
+      if (list !== undefined) {
+        if (
+          list === null ||
+          (typeof list !== "object" && typeof list !== "function") ||
+          typeof list[SymbolIterator] !== "function"
+        ) {
+          throw new TypeError(
+            "Failed to execute 'structuredClone': 'transfer' of " +
+              "'StructuredSerializeOptions' (Argument 2) can not be " +
+              "converted to sequence.",
+          );
+        }
+        transfer = [...list];
+        for (let i = 0; i < transfer.length; i++) {
+          const item = transfer[i];
+          if (
+            item === null ||
+            (typeof item !== "object" && typeof item !== "function")
+          ) {
+            throw new TypeError(
+              "Failed to execute 'structuredClone': 'transfer' of " +
+                "'StructuredSerializeOptions' (Argument 2), index " +
+                `${i} is not an object`,
+            );
+          }
+        }
+      }
+    }
+    if (!cloneHooksSet && typeof iso.setCloneHooks === "function") {
+      iso.setCloneHooks(describeHost, reviveHost);
+      cloneHooksSet = true;
     }
     try {
-      return nativeClone(value);
+      return nativeClone(value, transfer);
     } catch (error) {
       // The serializer throws a plain Error; anything else (a getter's own
       // exception) passes through unchanged.
