@@ -199,6 +199,21 @@ static void t_decoder_utf16(void) {
       "end TypeError\nA\n");
 }
 
+static void t_encode_into_as_deno(void) {
+  /* only whole code points fit; a lone surrogate is U+FFFD (3 bytes) */
+  EXPECT_AS_DENO(
+      JS(const enc = new TextEncoder();
+         for (const [s, n] of [["a\u00e9\ud83d\ude00b", 3], ["a\u00e9\ud83d\ude00b", 7],
+                               ["\ud800x", 4], ["abc", 0], ["\u20ac\u20ac", 5]]) {
+           const d = new Uint8Array(n); const r = enc.encodeInto(s, d);
+           console.log(r.read, r.written, Array.from(d).join(","));
+         }
+         console.log(enc.encoding, enc.encode().length,
+                     Array.from(enc.encode("\udc00")).join(","));),
+      "2 3 97,195,169\n4 7 97,195,169,240,159,152,128\n2 4 239,191,189,120\n"
+      "0 0 \n1 3 226,130,172,0,0\nutf-8 0 239,191,189\n");
+}
+
 // clang-format on
 
 static const iso_test cases[] = {
@@ -210,6 +225,7 @@ static const iso_test cases[] = {
     {"decoder_labels", t_decoder_labels},
     {"decoder_single_byte", t_decoder_single_byte},
     {"decoder_utf16", t_decoder_utf16},
+    {"encode_into_as_deno", t_encode_into_as_deno},
     {NULL, NULL},
 };
 
