@@ -578,6 +578,7 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
   iso->host_object.Reset(isolate, host);
   // the project's version (CMake's), for navigator.userAgent
   t->Set(str(isolate, "version"), str(isolate, ISO_VERSION));
+  add_url_natives(isolate, t);
   iso->natives.Reset(isolate, t);
   return t;
 }

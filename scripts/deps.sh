@@ -21,6 +21,7 @@ pkgs=(build-essential cmake pkg-config libuv1-dev libnng-dev libssl-dev liblmdb-
       libbrotli1 libc-ares2 libicu72 libnghttp2-14 libssl3 zlib1g
       libuv1 valgrind openssl clang libclang-rt-14-dev clang-format-14
       libseccomp-dev)
+pkgs+=(curl xz-utils)  # fetching ada (below)
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
@@ -93,4 +94,31 @@ else
   for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$prefix_local"; done
   prefix="$prefix_local/usr"
 fi
+
+# ada 2.7.8, the WHATWG URL parser Node uses (URL and
+# URLSearchParams, isolate/v8s_url.cc). Bookworm has no ada package, but
+# Debian's nodejs source (the one libnode108 is built from) carries it as a
+# component tarball of its own; the hash is the one the signed
+# nodejs_18.20.4+dfsg-1~deb12u2.dsc lists for it. Built from source into a
+# static library by isolate/CMakeLists.txt (libnode's own ada symbols are
+# not ours to link: no headers ship, and their ABI is Node's).
+ada_url=http://deb.debian.org/debian/pool/main/n/nodejs/nodejs_18.20.4+dfsg.orig-ada.tar.xz
+ada_sha256=b58fd8b7ef61255b66d42b66e32e74ccdde61c4e02facd6b5a566618e32e993e
+ada_dir="$top/.deps/ada"
+if [ ! -f "$ada_dir/ada-2.7.8/src/ada.cpp" ]; then
+  echo "deps: fetching ada 2.7.8 (Debian's nodejs component tarball) into .deps/ada" >&2
+  ada_tmp=$(mktemp -d)
+  curl -fsSL -o "$ada_tmp/ada.tar.xz" "$ada_url"
+  if ! echo "$ada_sha256  $ada_tmp/ada.tar.xz" | sha256sum -c --status; then
+    echo "deps: $ada_url: sha256 mismatch" >&2
+    rm -rf "$ada_tmp"
+    exit 1
+  fi
+  tar -xJf "$ada_tmp/ada.tar.xz" -C "$ada_tmp"
+  rm -rf "$ada_dir"
+  mkdir -p "$ada_dir"
+  mv "$ada_tmp/ada-2.7.8" "$ada_dir/"
+  rm -rf "$ada_tmp"
+fi
+
 if [ "${1:-}" = "--print-prefix" ]; then echo "$prefix"; fi
