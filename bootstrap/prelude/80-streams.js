@@ -109,107 +109,122 @@
     }
   }
 
-  // TextEncoderStream: strings in, UTF-8 bytes out. A lone high surrogate
-  // at the end of a chunk waits for the next chunk (it may be half of a
-  // pair); at the end of the stream it becomes U+FFFD.
-  class TextEncoderStream {
-    #transform;
+  // TextEncoderStream and TextDecoderStream, made on first use as well.
+  let textStreamsExports;
 
-    constructor() {
-      let pending = "";
-      this.#transform = new (streams().TransformStream)({
-        transform(chunk, controller) {
-          let text = pending + `${chunk}`;
-          pending = "";
-          const last = text.charCodeAt(text.length - 1);
-          if (last >= 0xd800 && last <= 0xdbff) {
-            pending = text.slice(-1);
-            text = text.slice(0, -1);
-          }
-          if (text.length > 0) {
-            controller.enqueue(encodeUtf8(text));
-          }
-        },
-        flush(controller) {
-          if (pending.length > 0) {
-            controller.enqueue(new Uint8Array([0xef, 0xbf, 0xbd]));
-          }
-        },
-      });
+  function textStreams() {
+    if (textStreamsExports === undefined) {
+      textStreamsExports = textStreamsModule();
     }
-
-    get encoding() {
-      this.#transform;
-      return "utf-8";
-    }
-
-    get readable() {
-      return this.#transform.readable;
-    }
-
-    get writable() {
-      return this.#transform.writable;
-    }
+    return textStreamsExports;
   }
 
-  // TextDecoderStream: BufferSource chunks in, strings out, through one
-  // streaming TextDecoder (a sequence split across chunks decodes whole).
-  class TextDecoderStream {
-    #decoder;
-    #transform;
+  function textStreamsModule() {
+    // TextEncoderStream: strings in, UTF-8 bytes out. A lone high surrogate
+    // at the end of a chunk waits for the next chunk (it may be half of a
+    // pair); at the end of the stream it becomes U+FFFD.
+    class TextEncoderStream {
+      #transform;
 
-    constructor(label = "utf-8", options = {}) {
-      const decoder = new TextDecoder(label, options);
-      this.#decoder = decoder;
-      this.#transform = new (streams().TransformStream)({
-        transform(chunk, controller) {
-          const text = decoder.decode(chunk, { stream: true });
-          if (text.length > 0) {
-            controller.enqueue(text);
-          }
-        },
-        flush(controller) {
-          const text = decoder.decode();
-          if (text.length > 0) {
-            controller.enqueue(text);
-          }
-        },
-      });
+      constructor() {
+        let pending = "";
+        this.#transform = new (streams().TransformStream)({
+          transform(chunk, controller) {
+            let text = pending + `${chunk}`;
+            pending = "";
+            const last = text.charCodeAt(text.length - 1);
+            if (last >= 0xd800 && last <= 0xdbff) {
+              pending = text.slice(-1);
+              text = text.slice(0, -1);
+            }
+            if (text.length > 0) {
+              controller.enqueue(encodeUtf8(text));
+            }
+          },
+          flush(controller) {
+            if (pending.length > 0) {
+              controller.enqueue(new Uint8Array([0xef, 0xbf, 0xbd]));
+            }
+          },
+        });
+      }
+
+      get encoding() {
+        this.#transform;
+        return "utf-8";
+      }
+
+      get readable() {
+        return this.#transform.readable;
+      }
+
+      get writable() {
+        return this.#transform.writable;
+      }
     }
 
-    get encoding() {
-      return this.#decoder.encoding;
+    // TextDecoderStream: BufferSource chunks in, strings out, through one
+    // streaming TextDecoder (a sequence split across chunks decodes whole).
+    class TextDecoderStream {
+      #decoder;
+      #transform;
+
+      constructor(label = "utf-8", options = {}) {
+        const decoder = new TextDecoder(label, options);
+        this.#decoder = decoder;
+        this.#transform = new (streams().TransformStream)({
+          transform(chunk, controller) {
+            const text = decoder.decode(chunk, { stream: true });
+            if (text.length > 0) {
+              controller.enqueue(text);
+            }
+          },
+          flush(controller) {
+            const text = decoder.decode();
+            if (text.length > 0) {
+              controller.enqueue(text);
+            }
+          },
+        });
+      }
+
+      get encoding() {
+        return this.#decoder.encoding;
+      }
+
+      get fatal() {
+        return this.#decoder.fatal;
+      }
+
+      get ignoreBOM() {
+        return this.#decoder.ignoreBOM;
+      }
+
+      get readable() {
+        return this.#transform.readable;
+      }
+
+      get writable() {
+        return this.#transform.writable;
+      }
     }
 
-    get fatal() {
-      return this.#decoder.fatal;
-    }
+    inspectFields(TextEncoderStream.prototype, [
+      "encoding",
+      "readable",
+      "writable",
+    ]);
+    inspectFields(TextDecoderStream.prototype, [
+      "encoding",
+      "fatal",
+      "ignoreBOM",
+      "readable",
+      "writable",
+    ]);
 
-    get ignoreBOM() {
-      return this.#decoder.ignoreBOM;
-    }
-
-    get readable() {
-      return this.#transform.readable;
-    }
-
-    get writable() {
-      return this.#transform.writable;
-    }
+    return { TextEncoderStream, TextDecoderStream };
   }
-
-  inspectFields(TextEncoderStream.prototype, [
-    "encoding",
-    "readable",
-    "writable",
-  ]);
-  inspectFields(TextDecoderStream.prototype, [
-    "encoding",
-    "fatal",
-    "ignoreBOM",
-    "readable",
-    "writable",
-  ]);
 
   defineLazy(globalThis, streamGlobalNames, streams);
-  defineHidden(globalThis, { TextEncoderStream, TextDecoderStream });
+  defineLazy(globalThis, ["TextEncoderStream", "TextDecoderStream"],
+    textStreams);

@@ -1,0 +1,386 @@
+  // -------------------------------------------------------------------------
+  // Blob, File (the File API standard).
+  //
+  // A Blob is immutable: its bytes are a list of Uint8Array parts it owns
+  // (copied once, when the Blob is made from buffers or strings) and never
+  // hands out. slice() makes a new list of views into the same parts, so
+  // slicing copies nothing; the bytes are copied only when they are read
+  // (text, arrayBuffer, bytes, stream). Later parts reach a Blob's bytes
+  // through blobBytes() and make one from bytes they own with
+  // blobFromBytes().
+  //
+  // Like the streams, the classes are made the first time a context needs
+  // them (blobApi(); the globals are lazy accessors, 80-streams.js's
+  // defineLazy): a context that never touches a Blob does not pay for
+  // making its classes.
+
+  let blobExports;
+
+  function blobApi() {
+    if (blobExports === undefined) {
+      blobExports = blobModule();
+    }
+    return blobExports;
+  }
+
+  function blobModule() {
+
+    const kBlobChunk = 65536; // the most stream() enqueues at a time
+
+    let blobPartsOf; // (blob) -> its parts, set by Blob's static block
+    let blobWithParts; // (parts, size, type) -> a new Blob, no copy
+
+    // A type as the standard keeps it: "" when any code unit is outside
+    // U+0020..U+007E, else lowercased.
+    function normalizeBlobType(type) {
+      const s = `${type}`;
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c < 0x20 || c > 0x7e) {
+          return "";
+        }
+      }
+      return s.toLowerCase();
+    }
+
+    // The bytes of a BufferSource as a fresh Uint8Array (a copy), or
+    // undefined when value is not one.
+    function copyBufferSource(value) {
+      if (isArrayBuffer(value) || isSharedArrayBuffer(value)) {
+        return new Uint8Array(arrayBufferSlice(value, 0));
+      }
+      if (isView(value)) {
+        const view = new Uint8Array(
+          value.buffer,
+          value.byteOffset,
+          value.byteLength,
+        );
+        return new Uint8Array(view);
+      }
+      return undefined;
+    }
+
+    // Concatenates parts into one new Uint8Array of size bytes.
+    function joinParts(parts, size) {
+      if (parts.length === 1 && parts[0].byteLength === size) {
+        return new Uint8Array(parts[0]);
+      }
+      const out = new Uint8Array(size);
+      let at = 0;
+      for (const part of parts) {
+        typedArraySet(out, part, at);
+        at += part.byteLength;
+      }
+      return out;
+    }
+
+    function convertLineEndings(s) {
+      return s.replace(/\r\n|\r/g, "\n");
+    }
+
+    // Blob's constructor argument: a WebIDL sequence<BlobPart>.
+    function blobPartsFrom(bits, endings, what) {
+      if (bits === null || typeof bits !== "object") {
+        if (typeof bits !== "function") {
+          throw new TypeError(
+            `Failed to construct '${what}': The provided value cannot be ` +
+              "converted to a sequence.",
+          );
+        }
+      }
+      if (typeof bits[SymbolIterator] !== "function") {
+        throw new TypeError(
+          `Failed to construct '${what}': The object must have a callable ` +
+            "[Symbol.iterator] property.",
+        );
+      }
+      const parts = [];
+      let size = 0;
+      for (const bit of bits) {
+        if (bit instanceof Blob) {
+          for (const part of blobPartsOf(bit)) {
+            parts.push(part);
+            size += part.byteLength;
+          }
+          continue;
+        }
+        let bytes = copyBufferSource(bit);
+        if (bytes === undefined) {
+          let s = `${bit}`;
+          if (endings === "native") {
+            s = convertLineEndings(s);
+          }
+          bytes = encodeUtf8(s);
+        }
+        if (bytes.byteLength > 0) {
+          parts.push(bytes);
+          size += bytes.byteLength;
+        }
+      }
+      return { parts, size };
+    }
+
+    function blobOptions(options, what) {
+      if (options !== undefined && options !== null) {
+        if (typeof options !== "object" && typeof options !== "function") {
+          throw new TypeError(
+            `Failed to construct '${what}': The provided value is not of ` +
+              "type 'BlobPropertyBag'.",
+          );
+        }
+      }
+      const type = options?.type;
+      const endings = options?.endings;
+      let ending = "transparent";
+      if (endings !== undefined) {
+        ending = `${endings}`;
+        if (ending !== "transparent" && ending !== "native") {
+          throw new TypeError(
+            `Failed to construct '${what}': The provided value '${ending}' ` +
+              "is not a valid enum value of type EndingType.",
+          );
+        }
+      }
+      return {
+        type: type === undefined ? "" : normalizeBlobType(type),
+        endings: ending,
+      };
+    }
+
+    // WebIDL's relative index clamp, as Blob.slice applies it.
+    function blobIndex(value, size, dflt) {
+      if (value === undefined) {
+        return dflt;
+      }
+      let n = Number(value);
+      n = n !== n ? 0 : Math.trunc(n);
+      if (n < 0) {
+        return mathMax(size + n, 0);
+      }
+      return mathMin(n, size);
+    }
+
+    class Blob {
+      #parts;
+      #size;
+      #type;
+
+      constructor(blobParts = undefined, options = undefined) {
+        const opts = blobOptions(options, "Blob");
+        const { parts, size } =
+          blobParts === undefined
+            ? { parts: [], size: 0 }
+            : blobPartsFrom(blobParts, opts.endings, new.target.name);
+        this.#parts = parts;
+        this.#size = size;
+        this.#type = opts.type;
+      }
+
+      static {
+        blobPartsOf = (blob) => blob.#parts;
+        blobWithParts = (parts, size, type) => {
+          const blob = new Blob();
+          blob.#parts = parts;
+          blob.#size = size;
+          blob.#type = type;
+          return blob;
+        };
+      }
+
+      static #check(self) {
+        if (self === null || typeof self !== "object" || !(#parts in self)) {
+          throw new TypeError("Illegal invocation");
+        }
+        return self;
+      }
+
+      get size() {
+        return Blob.#check(this).#size;
+      }
+
+      get type() {
+        return Blob.#check(this).#type;
+      }
+
+      slice(start = undefined, end = undefined, contentType = undefined) {
+        Blob.#check(this);
+        const size = this.#size;
+        const from = blobIndex(start, size, 0);
+        const to = blobIndex(end, size, size);
+        const span = mathMax(to - from, 0);
+        const parts = [];
+        let skip = from;
+        let left = span;
+        for (const part of this.#parts) {
+          if (left === 0) {
+            break;
+          }
+          const n = part.byteLength;
+          if (skip >= n) {
+            skip -= n;
+            continue;
+          }
+          const take = mathMin(n - skip, left);
+          parts.push(
+            skip === 0 && take === n
+              ? part
+              : new Uint8Array(part.buffer, part.byteOffset + skip, take),
+          );
+          skip = 0;
+          left -= take;
+        }
+        const type =
+          contentType === undefined ? "" : normalizeBlobType(contentType);
+        return blobWithParts(parts, span, type);
+      }
+
+      stream() {
+        Blob.#check(this);
+        const parts = this.#parts;
+        let index = 0;
+        let offset = 0;
+        return new (streams().ReadableStream)({
+          type: "bytes",
+          pull(controller) {
+            if (index >= parts.length) {
+              controller.close();
+              controller.byobRequest?.respond(0);
+              return;
+            }
+            const part = parts[index];
+            const n = mathMin(part.byteLength - offset, kBlobChunk);
+            // a copy: the stream may transfer (detach) what it is given
+            controller.enqueue(
+              new Uint8Array(
+                new Uint8Array(part.buffer, part.byteOffset + offset, n),
+              ),
+            );
+            offset += n;
+            if (offset === part.byteLength) {
+              index++;
+              offset = 0;
+            }
+          },
+        });
+      }
+
+      text() {
+        try {
+          Blob.#check(this);
+          const bytes = joinParts(this.#parts, this.#size);
+          return PromiseCtor.resolve(coreDecode(bytes));
+        } catch (error) {
+          return promiseReject(error);
+        }
+      }
+
+      arrayBuffer() {
+        try {
+          Blob.#check(this);
+          return PromiseCtor.resolve(
+            typedArrayBuffer(joinParts(this.#parts, this.#size)),
+          );
+        } catch (error) {
+          return promiseReject(error);
+        }
+      }
+
+      bytes() {
+        try {
+          Blob.#check(this);
+          return PromiseCtor.resolve(joinParts(this.#parts, this.#size));
+        } catch (error) {
+          return promiseReject(error);
+        }
+      }
+
+    }
+
+    class File extends Blob {
+      #name;
+      #lastModified;
+
+      constructor(fileBits, fileName, options = undefined) {
+        if (arguments.length < 2) {
+          throw new TypeError(
+            "Failed to construct 'File': 2 arguments required, but only " +
+              `${arguments.length} present.`,
+          );
+        }
+        super(fileBits, options);
+        this.#name = `${fileName}`;
+        const last = options?.lastModified;
+        if (last === undefined) {
+          this.#lastModified = Date.now();
+        } else {
+          const n = Number(last);
+          this.#lastModified = n !== n || !Number.isFinite(n) ? 0 : Math.trunc(n);
+        }
+      }
+
+      static #check(self) {
+        if (self === null || typeof self !== "object" || !(#name in self)) {
+          throw new TypeError("Illegal invocation");
+        }
+        return self;
+      }
+
+      get name() {
+        return File.#check(this).#name;
+      }
+
+      get lastModified() {
+        return File.#check(this).#lastModified;
+      }
+
+    }
+
+    // blobBytes(blob): a Blob's bytes as one new Uint8Array.
+    function blobBytes(blob) {
+      return joinParts(blobPartsOf(blob), blob.size);
+    }
+
+    // blobFromBytes(bytes, type): a Blob over bytes the caller gives up (no
+    // copy); type is used as it is.
+    function blobFromBytes(bytes, type) {
+      return blobWithParts(
+        bytes.byteLength > 0 ? [bytes] : [],
+        bytes.byteLength,
+        type,
+      );
+    }
+
+    // fileFromBlob(blob, name, lastModified): a File with blob's bytes and
+    // type (shared, no copy), as FormData makes one.
+    function fileFromBlob(blob, name, lastModified) {
+      return new File([blob], name, {
+        type: blob.type,
+        lastModified,
+      });
+    }
+
+    for (const [klass, tag] of [
+      [Blob, "Blob"],
+      [File, "File"],
+    ]) {
+      defineProperty(klass.prototype, SymbolToStringTag, {
+        value: tag,
+        configurable: true,
+      });
+    }
+    inspectFields(Blob.prototype, ["size", "type"]);
+    inspectFields(File.prototype, ["name", "size", "type"]);
+
+    return {
+      Blob,
+      File,
+      blobBytes,
+      blobFromBytes,
+      fileFromBlob,
+      normalizeBlobType,
+      copyBufferSource,
+      joinParts,
+    };
+  }
+
+  defineLazy(globalThis, ["Blob", "File"], blobApi);
