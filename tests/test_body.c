@@ -21,6 +21,7 @@ static void t_blob_file(void);
 static void t_headers(void);
 static void t_response(void);
 static void t_request(void);
+static void t_inspect(void);
 static void t_form_data(void);
 static void t_multipart_errors(void);
 static void t_body_internals(void);
@@ -30,6 +31,7 @@ static const iso_test cases[] = {
     {"headers", t_headers},
     {"response", t_response},
     {"request", t_request},
+    {"inspect", t_inspect},
     {"form_data", t_form_data},
     {"multipart_errors", t_multipart_errors},
     {"body_internals", t_body_internals},
@@ -224,6 +226,23 @@ static void t_request(void) {
                  "used: TypeError\n"
                  "clone: TypeError\n"
                  "null\n");
+}
+
+static void t_inspect(void) {
+  /* inspection of Request, FormData, Blob, Headers; the classes' toStringTag */
+  EXPECT_AS_DENO(JS(console.log(new Request("http://a.test/x", { headers: { b: "2", a: "1" } }));
+                    const fd = new FormData(); fd.append("a", "1"); fd.append("f", new Blob(["x"]), "f.txt");
+                    console.log(fd, new Blob(["x"], { type: "a/b" }), new Headers([["set-cookie", "a"], ["x", "1"]]));
+                    console.log([Headers, FormData, Request, Response, Blob, File, TextEncoderStream, TextDecoderStream].map((c) => Object.prototype.toString.call(Object.create(c.prototype))).join(" "));),
+                 "Request {\n"
+                 "  bodyUsed: false,\n"
+                 "  headers: Headers { a: \"1\", b: \"2\" },\n"
+                 "  method: \"GET\",\n"
+                 "  redirect: \"follow\",\n"
+                 "  url: \"http://a.test/x\"\n"
+                 "}\n"
+                 "FormData { a: \"1\", f: File { name: \"f.txt\", size: 1, type: \"\" } } Blob { size: 1, type: \"a/b\" } Headers { \"set-cookie\": \"a\", x: \"1\" }\n"
+                 "[object Headers] [object FormData] [object Request] [object Response] [object Blob] [object File] [object TextEncoderStream] [object TextDecoderStream]\n");
 }
 
 static void t_form_data(void) {

@@ -222,6 +222,12 @@
       "writable",
     ]);
 
+    for (const klass of [TextEncoderStream, TextDecoderStream]) {
+      defineProperty(klass.prototype, SymbolToStringTag, {
+        value: klass.name,
+        configurable: true,
+      });
+    }
     return { TextEncoderStream, TextDecoderStream };
   }
 

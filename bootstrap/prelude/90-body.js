@@ -512,6 +512,15 @@
         configurable: true,
       });
     }
+    defineHidden(FormData.prototype, {
+      [customInspect](inspectValue, options) {
+        const shown = {};
+        for (const [name, value] of formDataList(this)) {
+          shown[name] = value;
+        }
+        return `FormData ${inspectValue(shown, options)}`;
+      },
+    });
 
     // multipart/form-data, as the HTML standard serializes a form: names and
     // filenames with ", CR and LF percent-escaped, string values with their
@@ -1479,6 +1488,13 @@
         redirect: r.redirect,
         signal: r.signal,
       };
+    }
+
+    for (const klass of [Headers, FormData, Request, Response]) {
+      defineProperty(klass.prototype, SymbolToStringTag, {
+        value: klass.name,
+        configurable: true,
+      });
     }
 
     return {
