@@ -22,6 +22,7 @@ static void t_headers(void);
 static void t_response(void);
 static void t_request(void);
 static void t_inspect(void);
+static void t_request_signal(void);
 static void t_form_data(void);
 static void t_multipart_errors(void);
 static void t_body_internals(void);
@@ -32,6 +33,7 @@ static const iso_test cases[] = {
     {"response", t_response},
     {"request", t_request},
     {"inspect", t_inspect},
+    {"request_signal", t_request_signal},
     {"form_data", t_form_data},
     {"multipart_errors", t_multipart_errors},
     {"body_internals", t_body_internals},
@@ -243,6 +245,26 @@ static void t_inspect(void) {
                  "}\n"
                  "FormData { a: \"1\", f: File { name: \"f.txt\", size: 1, type: \"\" } } Blob { size: 1, type: \"a/b\" } Headers { \"set-cookie\": \"a\", x: \"1\" }\n"
                  "[object Headers] [object FormData] [object Request] [object Response] [object Blob] [object File] [object TextEncoderStream] [object TextDecoderStream]\n");
+}
+
+static void t_request_signal(void) {
+  /* a Request has its own AbortSignal following init's (or the input Request's, or its clone's original); a non-signal is a TypeError */
+  EXPECT_AS_DENO(JS(const ac = new AbortController();
+                    const req = new Request("http://a.test/", { signal: ac.signal });
+                    console.log(req.signal instanceof AbortSignal, req.signal === ac.signal, req.signal.aborted);
+                    const c = req.clone();
+                    const r2 = new Request(req);
+                    ac.abort("why");
+                    console.log(req.signal.aborted, req.signal.reason, c.signal.aborted, c.signal.reason, r2.signal.reason);
+                    console.log(new Request("http://a.test/").signal.aborted, new Request("http://a.test/", { signal: null }).signal.aborted);
+                    try { new Request("http://a.test/", { signal: {} }); } catch (e) { console.log(e.constructor.name); }
+                    const pre = AbortSignal.abort("early");
+                    console.log(new Request("http://a.test/", { signal: AbortSignal.abort("early") }).signal.reason);),
+                 "true false false\n"
+                 "true why true why why\n"
+                 "false false\n"
+                 "TypeError\n"
+                 "early\n");
 }
 
 static void t_form_data(void) {

@@ -26,6 +26,7 @@ static void t_text_streams(void);
 static void t_errors(void);
 static void t_lazy_globals(void);
 static void t_inspect(void);
+static void t_pipe_signal(void);
 
 static const iso_test cases[] = {
     {"readable_default", t_readable_default},
@@ -36,6 +37,7 @@ static const iso_test cases[] = {
     {"errors", t_errors},
     {"lazy_globals", t_lazy_globals},
     {"inspect", t_inspect},
+    {"pipe_signal", t_pipe_signal},
     {NULL, NULL},
 };
 
@@ -257,4 +259,27 @@ static void t_inspect(void) {
              "ReadableStream { locked: false, state: \"closed\", supportsBYOB: false }\n"
              "utf-8\n",
              "");
+}
+
+static void t_pipe_signal(void) {
+  /* pipeTo and pipeThrough stopped by an AbortSignal (75-abort.js): the
+   * pipe rejects with the reason, the source is cancelled with it; an
+   * already aborted signal rejects with an AbortError */
+  EXPECT_AS_DENO(JS(const ac2 = new AbortController();
+                    let pulls = 0;
+                    const rs = new ReadableStream({ pull(ctl) { pulls++; ctl.enqueue(1); return new Promise((r) => setTimeout(r, 5)); } });
+                    const p = rs.pipeTo(new WritableStream(), { signal: ac2.signal });
+                    setTimeout(() => ac2.abort(new Error("stop")), 30);
+                    try { await p; } catch (e) { console.log("pipe:", e.message, pulls > 1, rs.locked); }
+                    try { await ReadableStream.from([1]).pipeTo(new WritableStream(), { signal: AbortSignal.abort() }); } catch (e) { console.log("pre-aborted:", e.name); }
+                    let cancelled;
+                    const src = new ReadableStream({ cancel(r) { cancelled = r; } });
+                    const ac3 = new AbortController();
+                    const through = src.pipeThrough(new TransformStream(), { signal: ac3.signal });
+                    ac3.abort("reason3");
+                    await new Promise((r) => setTimeout(r, 10));
+                    console.log(cancelled, through.locked);),
+                 "pipe: stop true false\n"
+                 "pre-aborted: AbortError\n"
+                 "reason3 false\n");
 }

@@ -1057,8 +1057,20 @@
           }
           r.redirect = mode;
         }
-        if (init.signal !== undefined) {
+        if (init.signal !== undefined && init.signal !== null) {
+          if (!isAbortSignal(init.signal)) {
+            throw new TypeError(
+              "Failed to construct 'Request': member signal is not of type " +
+                "AbortSignal.",
+            );
+          }
           r.signal = init.signal;
+        }
+        // the Request's own signal, following the given one (75-abort.js)
+        const parentSignal = r.signal;
+        r.signal = newAbortSignal();
+        if (parentSignal !== null) {
+          signalFollow(r.signal, parentSignal);
         }
         const headersInit =
           init.headers !== undefined ? init.headers : from?.headers;
@@ -1118,10 +1130,8 @@
         return requestState(this).redirect;
       }
 
-      // The AbortSignal given in init (or the input Request's). AbortSignal
-      // is 75-abort.js's: once it lands this follows the standard (a signal
-      // of the Request's own that follows init's); until then it is what
-      // was given, or null.
+      // The Request's own AbortSignal, which follows init's (or the input
+      // Request's): aborting either aborts this one.
       get signal() {
         return requestState(this).signal;
       }
@@ -1178,7 +1188,7 @@
           headers: r.headers,
         });
         const c = requestState(copy);
-        c.signal = r.signal;
+        signalFollow(c.signal, r.signal);
         c.body = cloneBody(r.body);
         return copy;
       }
