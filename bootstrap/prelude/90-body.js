@@ -1439,13 +1439,20 @@
       if (bodySource !== null && bodySource !== undefined) {
         const stream = new (streams().ReadableStream)({
           type: "bytes",
+          // A pull that enqueues nothing is not called again, so an empty
+          // chunk reads on.
           async pull(controller) {
-            const chunk = await bodySource.read();
-            if (chunk === null || chunk === undefined) {
-              controller.close();
-              controller.byobRequest?.respond(0);
-            } else if (chunk.byteLength > 0) {
-              controller.enqueue(chunk);
+            for (;;) {
+              const chunk = await bodySource.read();
+              if (chunk === null || chunk === undefined) {
+                controller.close();
+                controller.byobRequest?.respond(0);
+                return;
+              }
+              if (chunk.byteLength > 0) {
+                controller.enqueue(chunk);
+                return;
+              }
             }
           },
           cancel(reason) {
