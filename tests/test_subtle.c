@@ -17,20 +17,38 @@
 
 /* A line every script starts with: hex of an ArrayBuffer, the subtle
  * object, an encoder. */
-#define PRE \
-  "const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, \"0\")).join(\"\"); const s = crypto.subtle; const e = new TextEncoder(); const name = async (p) => { try { await p; return \"ok\"; } catch (x) { return x.name; } };"
+#define PRE                                                                  \
+  "const hex = (b) => Array.from(new Uint8Array(b), (x) => "                 \
+  "x.toString(16).padStart(2, \"0\")).join(\"\"); const s = crypto.subtle; " \
+  "const e = new TextEncoder(); const name = async (p) => { try { await p; " \
+  "return \"ok\"; } catch (x) { return x.name; } };"
 
 /* Made by Deno 2.9.6: generateKey, exportKey of the public key,
  * sign("isopool"); as JavaScript declarations (JS(...) stringizes its
  * argument, so a C macro inside it would not expand). */
-#define KEYS \
-  "const P256_PUB = \"042ab2ad6d6262f1f5c0d7352efe1c072d1740879edf0ec0ff70d6c8e4d33b4cda3687df8009521f8bbfada750b87905e3307f991d997f70214435ceb996782b96\";" \
-  "const P256_SIG = \"169af0ca077b0f1dacb7969c35abd8aa09895ff56b8ea389f8426491aa53df7a23f8fd412fc2578688c63a797a4baa5fec3157aa9f3b89fe2a66b988b85f1f9c\";" \
-  "const P384_JWK = {kty: \"EC\", alg: \"ES384\", crv: \"P-384\", x: \"vWAtEef_YAoQUDpkuANMQKG2bTt1cTw-9IZFJZ_abXDLFd7n8La0pub2axo-8sc-\", y: \"Vn5NKYC1vb9taMYA4NxrwuiEbcAGMquHEOSKWKdLABOwfQa9thcO3WXgsdVUBNAn\", key_ops: [\"verify\"], ext: true};" \
-  "const P384_SIG = \"559d26cc67620ab249982c8d0e822354ff814862859a962315e4f321b03e6ddb89eb8b997178fd28fcf9f00c479785cf23e831242110cb2f29673dd2542090657430d95c22ef086dd175f28a4024d5fb703ce90afdab573837c4909e3fc6a823\";" \
-  "const ED_JWK = {kty: \"OKP\", crv: \"Ed25519\", x: \"U7wzjbwCkpXH8on176MLS_UvcPsP8n_8TcAGaHnPqdM\", key_ops: [\"verify\"], ext: true};" \
-  "const ED_SIG = \"6b209725f7aecb728cf54fd7a3a44630f846cde9a283139dbddebde6a504a5d7f7afb981642fcdc424057715837fdb467466092c5232097001d65d0b271a3d09\";" \
-  "const unhex = (h) => new Uint8Array(h.match(/../g).map((x) => parseInt(x, 16)));"
+#define KEYS                                                                   \
+  "const P256_PUB = "                                                          \
+  "\"042ab2ad6d6262f1f5c0d7352efe1c072d1740879edf0ec0ff70d6c8e4d33b4cda3687df" \
+  "8009521f8bbfada750b87905e3307f991d997f70214435ceb996782b96\";"              \
+  "const P256_SIG = "                                                          \
+  "\"169af0ca077b0f1dacb7969c35abd8aa09895ff56b8ea389f8426491aa53df7a23f8fd41" \
+  "2fc2578688c63a797a4baa5fec3157aa9f3b89fe2a66b988b85f1f9c\";"                \
+  "const P384_JWK = {kty: \"EC\", alg: \"ES384\", crv: \"P-384\", x: "         \
+  "\"vWAtEef_YAoQUDpkuANMQKG2bTt1cTw-9IZFJZ_abXDLFd7n8La0pub2axo-8sc-\", y: "  \
+  "\"Vn5NKYC1vb9taMYA4NxrwuiEbcAGMquHEOSKWKdLABOwfQa9thcO3WXgsdVUBNAn\", "     \
+  "key_ops: [\"verify\"], ext: true};"                                         \
+  "const P384_SIG = "                                                          \
+  "\"559d26cc67620ab249982c8d0e822354ff814862859a962315e4f321b03e6ddb89eb8b99" \
+  "7178fd28fcf9f00c479785cf23e831242110cb2f29673dd2542090657430d95c22ef086dd1" \
+  "75f28a4024d5fb703ce90afdab573837c4909e3fc6a823\";"                          \
+  "const ED_JWK = {kty: \"OKP\", crv: \"Ed25519\", x: "                        \
+  "\"U7wzjbwCkpXH8on176MLS_UvcPsP8n_8TcAGaHnPqdM\", key_ops: [\"verify\"], "   \
+  "ext: true};"                                                                \
+  "const ED_SIG = "                                                            \
+  "\"6b209725f7aecb728cf54fd7a3a44630f846cde9a283139dbddebde6a504a5d7f7afb981" \
+  "642fcdc424057715837fdb467466092c5232097001d65d0b271a3d09\";"                \
+  "const unhex = (h) => new Uint8Array(h.match(/../g).map((x) => parseInt(x, " \
+  "16)));"
 
 /* The cases are kept out of `make format` (js_run.h). */
 // clang-format off
