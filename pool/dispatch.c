@@ -761,12 +761,12 @@ void pool__jobs_event_cb(iso_link* link, iso_link_event ev, void* arg) {
 
 /* ---- cancel ---- */
 
-/* Called with jobs_lock (see pool_private.h). */
-void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
+/* pool__cancel_begin's work. Called with jobs_lock and the lock. */
+static void cancel_begin_locked(iso_pool* pool, pool_job* job, pool_cancel* c) {
   assert(pool__mutex_held(&pool->jobs_lock));
+  assert(pool__mutex_held(&pool->lock));
   assert(!pool__on_worker(NULL));
   *c = (pool_cancel){.job = job};
-  pool__mutex_lock(&pool->lock);
   /* a queued job leaves the queue first, so the dispatcher never sends
    * it */
   pool_job* prev = NULL;
@@ -803,6 +803,12 @@ void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
     }
   }
   atomic_fetch_add(&job->req->refs, 1); /* ours, until cancel_end */
+}
+
+/* Called with jobs_lock (see pool_private.h). */
+void pool__cancel_begin(iso_pool* pool, pool_job* job, pool_cancel* c) {
+  pool__mutex_lock(&pool->lock);
+  cancel_begin_locked(pool, job, c);
   pool__mutex_unlock(&pool->lock);
 }
 
@@ -826,6 +832,11 @@ void pool__peer_closed_cb(uint32_t peer, void* arg) {
   size_t n = 0, cap = 0;
   assert(!pool__mutex_held(&pool->lock)); /* jobs_lock comes first */
   pool__mutex_lock(&pool->jobs_lock);
+  /* one hold of the lock for all of them: a running job stopped first
+   * could otherwise come back, and its worker be refilled with a queued
+   * job of the same client, before the loop reached that one (it ran,
+   * though cancelled) */
+  pool__mutex_lock(&pool->lock);
   for (pool_req* req = pool->reqs_head; req != NULL; req = req->rnext) {
     if (req->peer != peer) {
       continue;
@@ -843,9 +854,10 @@ void pool__peer_closed_cb(uint32_t peer, void* arg) {
         cs = grown;
         cap = grown_cap;
       }
-      pool__cancel_begin(pool, &req->jobs[i], &cs[n++]);
+      cancel_begin_locked(pool, &req->jobs[i], &cs[n++]);
     }
   }
+  pool__mutex_unlock(&pool->lock);
   pool__mutex_unlock(&pool->jobs_lock);
   size_t answered = 0;
   for (size_t i = 0; i < n; i++) {
