@@ -171,16 +171,19 @@ static int put_task(pool_worker* w,
   }
   iso_bytes perms = {NULL, 0};
   if (send) {
-    /* 64 KiB: off the stack of the thread that routes */
-    static _Thread_local iso_str
-        items[ISO_PERM_REQ_KINDS * ISO_LINK_MAX_PERM_ENTRIES];
+    /* 64 KiB at most, on the heap: a set goes once per worker and id, off
+     * the job path's common case, and no routing thread's stack or TLS
+     * carries it */
+    size_t cap = ISO_PERM_REQ_KINDS * ISO_LINK_MAX_PERM_ENTRIES;
+    iso_str* items = malloc(cap * sizeof(*items));
     iso_perm_req req;
     iso_buf_reset(scratch);
-    int rc = iso_perms_to_req(job->perms, &req, items,
-                              sizeof items / sizeof items[0]);
+    int rc = items != NULL ? iso_perms_to_req(job->perms, &req, items, cap)
+                           : ISO_ENOMEM;
     if (rc == 0) {
       rc = iso_link_put_perms(scratch, &req);
     }
+    free(items); /* req's lists were in it: the set is written now */
     if (rc != 0) {
       return rc;
     }
