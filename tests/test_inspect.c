@@ -234,8 +234,45 @@ static void t_error_without_stack(void) {
                 d.stack = undefined; console.log(d);),
              0,
              "[Error: bare] [ [Error: bare] ]\n"
-             "[DOMException [DataCloneError]: m]\n",
+             "DOMException { message: \"m\", name: \"DataCloneError\", code: 25 }\n",
              "");
+}
+
+/* A DOMException as Deno shows it: a string stack as it is (no own
+ * properties, no cause, nothing indented when nested), else its three
+ * attributes. The stacks are set here, so both runtimes print the same. */
+static void t_domexception(void) {
+  EXPECT_AS_DENO(
+      JS(const d = new DOMException("m", "AbortError");
+         d.stack = "AbortError: m\n    at here"; d.foo = 1;
+         console.log(d);
+         console.log([d], { e: { d } });
+         const c = new DOMException("c", { name: "NotFoundError", cause: 1 });
+         c.stack = "S"; console.log(c, [c]);
+         class MyEx extends DOMException {}
+         const x = new MyEx("sub", "NotFoundError");
+         Object.defineProperty(x, "stack", { value: 42 });
+         const y = new DOMException("n"); delete y.stack;
+         console.log(x, [y]);
+         console.log(DOMException.prototype);
+         console.log("%o", d);),
+      "AbortError: m\n    at here\n"
+      "[\n  AbortError: m\n    at here\n] {\n  e: {\n    d: AbortError: m\n"
+      "    at here\n  }\n}\n"
+      "S [ S ]\n"
+      "MyEx { message: \"sub\", name: \"NotFoundError\", code: 8 } "
+      "[ DOMException { message: \"n\", name: \"Error\", code: 0 } ]\n"
+      "DOMException { message: [Getter], name: [Getter], code: [Getter] }\n"
+      "AbortError: m\n    at here\n");
+  js_run r;
+  CHECK(run_js(JS(console.log(new DOMException("m", "AbortError"));
+                  console.log([new DOMException("")]);),
+               &r) == 0);
+  CHECK_EQ(r.status, 0);
+  CHECK(starts_with(r.out, "AbortError: m\n    at file://"));
+  CHECK_CONTAINS(r.out, "/main.js:1:");
+  CHECK_CONTAINS(r.out, "\n[\n  Error\n    at file://");
+  run_free(&r);
 }
 
 static void t_uncaught_error(void) {
@@ -268,6 +305,7 @@ static const iso_test cases[] = {
     {"long_lines", t_long_lines},
     {"errors", t_errors},
     {"error_without_stack", t_error_without_stack},
+    {"domexception", t_domexception},
     {"uncaught_error", t_uncaught_error},
     {NULL, NULL},
 };

@@ -132,6 +132,9 @@
         return out;
       }
     }
+    if (domExceptions.has(value) || value === DOMException.prototype) {
+      return formatDOMException(ctx, value, recurseTimes);
+    }
     if (ctx.seen.includes(value)) {
       if (ctx.circular === undefined) {
         ctx.circular = new Map();
@@ -144,6 +147,46 @@
       return `[Circular *${index}]`;
     }
     return formatRaw(ctx, value, recurseTimes);
+  }
+
+  // A DOMException is shown as Deno shows it: its stack as it is (a string
+  // stack is the whole inspection: no own properties, no cause, and no
+  // indentation added when nested), else `Name { message, name, code }`;
+  // DOMException.prototype lists the three as getters.
+  function formatDOMException(ctx, value, recurseTimes) {
+    const fields = ["message", "name", "code"];
+    const shown = {};
+    if (value === DOMException.prototype) {
+      for (const field of fields) {
+        shown[field] = "[Getter]";
+      }
+      return `DOMException ${formatValue(ctx, shown, recurseTimes)}`.replace(
+        /"\[Getter\]"/g,
+        "[Getter]",
+      );
+    }
+    let stack;
+    try {
+      stack = value.stack;
+    } catch {
+      stack = undefined;
+    }
+    if (typeof stack === "string") {
+      return stack;
+    }
+    for (const field of fields) {
+      shown[field] = domExceptionField(value, field);
+    }
+    const name = getConstructorName(value) ?? "DOMException";
+    return `${name} ${formatValue(ctx, shown, recurseTimes)}`;
+  }
+
+  function domExceptionField(value, field) {
+    try {
+      return value[field];
+    } catch {
+      return undefined;
+    }
   }
 
   // The name of the nearest constructor on the prototype chain that value
@@ -789,7 +832,7 @@
   }
 
   // Names the constructor when the stack's first line does not, e.g.
-  // "DOMException [DataCloneError]: ..." for a DOMException.
+  // "MyError [TypeError]: ..." for a subclass that keeps the builtin name.
   function improveStack(stack, constructor, name, tag) {
     let len = name.length;
     if (
