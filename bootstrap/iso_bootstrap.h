@@ -10,7 +10,9 @@
  * TextEncoder, Event/EventTarget, crypto, ...) and the Isopool namespace,
  * and evaluates to a hooks object the runtime calls:
  * { fireTimers(), dispatch(type), resolveOps(flat) }. bootstrap/README.md
- * is the contract.
+ * is the contract. Its lazy parts (the streams, Blob, the Fetch standard's
+ * classes) are embedded apart and compiled only when a context first uses
+ * them.
  *
  * The built-in modules (bootstrap/modules/ *.js, listed in
  * bootstrap/CMakeLists.txt) are ES module sources the loader compiles when
@@ -30,6 +32,22 @@ extern "C" {
 /* The prelude's UTF-8 source, NUL-terminated; static storage. */
 extern const char iso_bootstrap_prelude[];
 extern const size_t iso_bootstrap_prelude_len;
+
+/* One lazy part of the prelude: its name ("streams") and its UTF-8 source
+ * (NUL-terminated, `len` bytes without the NUL; static storage), one
+ * function expression that the prelude's natives compile (once per
+ * isolate) and evaluate when a context first needs it: __iso.part(name),
+ * bootstrap/README.md "Lazy parts". */
+typedef struct iso_bootstrap_part {
+  const char* name;
+  const char* source;
+  size_t len;
+} iso_bootstrap_part;
+
+/* The lazy parts, in the order bootstrap/CMakeLists.txt lists them; names
+ * are unique. Thread: any (immutable). */
+extern const iso_bootstrap_part iso_bootstrap_parts[];
+extern const size_t iso_bootstrap_parts_count;
 
 /* One built-in module: its import specifier and its UTF-8 source
  * (NUL-terminated, `len` bytes without the NUL; static storage). */

@@ -60,6 +60,43 @@ int call_fn(v8s_isolate* iso,
   return 0;
 }
 
+// The script of `source`, a text in static storage, compiled once per
+// isolate (the source pointer is the key) and kept: the prelude, and its
+// lazy parts (v8s_natives.cc's part()). Later contexts only bind it, and
+// the functions V8 compiled lazily for an earlier context are compiled
+// already. Empty, with V8's exception pending, when the text does not
+// compile or is too long for a string.
+MaybeLocal<v8::UnboundScript> static_script(v8s_isolate* iso,
+                                            const char* name,
+                                            const char* source,
+                                            size_t len) {
+  Isolate* isolate = iso->isolate;
+  for (auto& e : iso->scripts) {
+    if (e.first == source) {
+      return e.second.Get(isolate);
+    }
+  }
+  Local<String> src;
+  if (len > static_cast<size_t>(String::kMaxLength) ||
+      !String::NewFromUtf8(isolate, source, v8::NewStringType::kNormal,
+                           static_cast<int>(len))
+           .ToLocal(&src)) {
+    isolate->ThrowException(
+        v8::Exception::RangeError(str(isolate, "script too long")));
+    return MaybeLocal<v8::UnboundScript>();
+  }
+  ScriptOrigin origin(isolate, str(isolate, name));
+  ScriptCompiler::Source source_obj(src, origin);
+  Local<v8::UnboundScript> unbound;
+  if (!ScriptCompiler::CompileUnboundScript(isolate, &source_obj)
+           .ToLocal(&unbound)) {
+    return MaybeLocal<v8::UnboundScript>();
+  }
+  iso->scripts.emplace_back(source,
+                            Global<v8::UnboundScript>(isolate, unbound));
+  return unbound;
+}
+
 namespace {
 
 // ---- microtask queues ----
@@ -185,27 +222,8 @@ int v8s_execute_static(v8s_isolate* iso,
   ENTER(iso, ctx);
   TryCatch tc(isolate);
   Local<v8::UnboundScript> unbound;
-  for (auto& e : iso->scripts) {
-    if (e.first == source) {
-      unbound = e.second.Get(isolate);
-    }
-  }
-  if (unbound.IsEmpty()) {
-    Local<String> src;
-    if (len > static_cast<size_t>(String::kMaxLength) ||
-        !String::NewFromUtf8(isolate, source, v8::NewStringType::kNormal,
-                             static_cast<int>(len))
-             .ToLocal(&src)) {
-      return ISO_ENOMEM;
-    }
-    ScriptOrigin origin(isolate, str(isolate, name));
-    ScriptCompiler::Source source_obj(src, origin);
-    if (!ScriptCompiler::CompileUnboundScript(isolate, &source_obj)
-             .ToLocal(&unbound)) {
-      return syntax_error(iso, context, tc, exc);
-    }
-    iso->scripts.emplace_back(source,
-                              Global<v8::UnboundScript>(isolate, unbound));
+  if (!static_script(iso, name, source, len).ToLocal(&unbound)) {
+    return syntax_error(iso, context, tc, exc);
   }
   Local<Value> value;
   if (!unbound->BindToCurrentContext()->Run(context).ToLocal(&value)) {

@@ -189,7 +189,8 @@ struct v8s_isolate {
   // specifiers that led to a CommonJS module during the running
   // v8s_module_instantiate, for its missing-export hint
   std::vector<std::string> cjs_linked;
-  // v8s_execute_static: source pointer -> its compiled script
+  // static_script (v8s_execute_static, the prelude's lazy parts): source
+  // pointer -> its compiled script
   std::vector<std::pair<const char*, Global<v8::UnboundScript>>> scripts;
   // every context's own microtask queue (see v8s_context_new), until the
   // context is collected or the isolate freed
@@ -301,6 +302,10 @@ MaybeLocal<ArrayBuffer> new_buffer(Isolate* isolate, size_t n);
 // ---- contexts (v8s_context.cc) ----
 
 int checkpoint(v8s_isolate* iso, Local<Context> context);
+MaybeLocal<v8::UnboundScript> static_script(v8s_isolate* iso,
+                                            const char* name,
+                                            const char* source,
+                                            size_t len);
 int call_fn(v8s_isolate* iso,
             Local<Context> context,
             Local<Value> fn,

@@ -4,7 +4,8 @@
 // A native reaches the host through the realm of the context that called
 // it (NULL once the realm is disposed: the call then does nothing). The
 // object is made from one template per isolate (natives_template), to
-// which v8s_context_new adds timeOrigin and the ops (v8s_ops.cc).
+// which v8s_context_new adds timeOrigin and the ops (v8s_ops.cc). part()
+// compiles the prelude's lazy parts (bootstrap/iso_bootstrap.h) on demand.
 
 #include <sched.h>
 
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "iso_bootstrap.h"
 #include "iso_utf8.h"
 #include "v8s_internal.h"
 
@@ -538,6 +540,37 @@ void n_wait_ref(const FunctionCallbackInfo<Value>& args) {
   }
 }
 
+// part(name): the prelude's lazy part `name` (iso_bootstrap.h), its script
+// (isopool:bootstrap/NAME) compiled once per isolate and run in the
+// calling context; returns its completion value, the part's function. An
+// unknown name is a TypeError; a compile error or a stop propagates.
+void n_part(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  std::string name =
+      args.Length() > 0 && args[0]->IsString() ? to_std(isolate, args[0]) : "";
+  const iso_bootstrap_part* part = nullptr;
+  for (size_t i = 0; i < iso_bootstrap_parts_count && part == nullptr; i++) {
+    if (name == iso_bootstrap_parts[i].name) {
+      part = &iso_bootstrap_parts[i];
+    }
+  }
+  if (part == nullptr) {
+    throw_type(isolate, "no such part of the prelude");
+    return;
+  }
+  std::string script_name = "isopool:bootstrap/" + name;
+  Local<v8::UnboundScript> unbound;
+  Local<Value> value;
+  if (static_script(native_iso(args), script_name.c_str(), part->source,
+                    part->len)
+          .ToLocal(&unbound) &&
+      unbound->BindToCurrentContext()
+          ->Run(isolate->GetCurrentContext())
+          .ToLocal(&value)) {
+    args.GetReturnValue().Set(value);
+  }
+}
+
 }  // namespace
 
 Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
@@ -568,6 +601,7 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
       {"opRef", n_op_ref},
       {"opUnref", n_op_unref},
       {"waitRef", n_wait_ref},
+      {"part", n_part},
   };
   for (const auto& e : table) {
     t->Set(str(isolate, e.name), FunctionTemplate::New(isolate, e.fn));

@@ -26,6 +26,7 @@ static void t_request_signal(void);
 static void t_form_data(void);
 static void t_multipart_errors(void);
 static void t_body_internals(void);
+static void t_replaced_globals(void);
 
 static const iso_test cases[] = {
     {"blob_file", t_blob_file},
@@ -37,6 +38,7 @@ static const iso_test cases[] = {
     {"form_data", t_form_data},
     {"multipart_errors", t_multipart_errors},
     {"body_internals", t_body_internals},
+    {"replaced_globals", t_replaced_globals},
     {NULL, NULL},
 };
 
@@ -357,5 +359,40 @@ static void t_body_internals(void) {
              "  redirect: \"follow\",\n"
              "  url: \"http://a.test/x\"\n"
              "}\n",
+             "");
+}
+
+static void t_replaced_globals(void) {
+  /* the lazy parts (streams, Blob, the body classes: scripts of their own, compiled on first use) take the prelude's own DOMException, AbortController, URL, structuredClone, ... even when user code replaced the globals before their first use */
+  EXPECT_RUN(JS(const { AbortController: AC, AbortSignal: AS, DOMException: DE, URLSearchParams: USP } = globalThis;
+                const hits = [];
+                for (const n of ["DOMException", "AbortController", "AbortSignal", "URL", "URLSearchParams", "TextDecoder", "TextEncoder", "structuredClone", "queueMicrotask", "Event", "EventTarget", "reportError", "atob", "btoa"]) {
+                  globalThis[n] = function () { hits.push(n); throw new Error(`replaced ${n}`); };
+                }
+                console.log(await new Response("x").text(), (await Response.json({ a: 1 }).json()).a);
+                const ac = new AC();
+                const req = new Request("http://a.test/p", { method: "POST", body: new USP("a=1&b=2"), signal: ac.signal });
+                console.log(req.url, req.headers.get("content-type"), req.signal instanceof AS);
+                ac.abort();
+                console.log(req.signal.aborted, req.signal.reason instanceof DE, req.signal.reason.name, await req.text());
+                const fd = new FormData(); fd.append("f", new Blob(["blob"]), "f.txt");
+                const back = await new Response(fd).formData(); console.log(back.get("f").name, await back.get("f").text());
+                const byob = new Response("bytes").body.getReader({ mode: "byob" });
+                const { value } = await byob.read(new Uint8Array(8)); console.log(value.length);
+                let signal; new WritableStream({ start(c) { signal = c.signal; } }); console.log(signal instanceof AS);
+                const stop = new AC(); stop.abort();
+                console.log(await new Response("abc").body.pipeTo(new WritableStream(), { signal: stop.signal }).catch((e) => [e instanceof DE, e.name].join(" ")));
+                const chunks = []; for await (const c of new Blob(["abc"]).stream().pipeThrough(new TextDecoderStream())) chunks.push(c); console.log(chunks);
+                console.log(hits.length);),
+             0,
+             "x 1\n"
+             "http://a.test/p application/x-www-form-urlencoded;charset=UTF-8 true\n"
+             "true true AbortError a=1&b=2\n"
+             "f.txt blob\n"
+             "5\n"
+             "true\n"
+             "true AbortError\n"
+             "[ \"abc\" ]\n"
+             "0\n",
              "");
 }

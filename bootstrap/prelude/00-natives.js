@@ -47,4 +47,6 @@
   const opUnref = iso.opUnref;
   const opRef = iso.opRef;
   const waitRef = iso.waitRef;
+  // the lazy parts' loader (80-streams.js)
+  const loadPart = iso.part;
 

@@ -6,11 +6,15 @@
   // TextDecoderStream.
   //
   // The polyfill is ~65 KB of code: evaluating it in every new context
-  // would cost every eval job, most of which never touch a stream. Its
-  // globals are accessors that evaluate it the first time one is read and
-  // then replace themselves with plain data properties, so `typeof
-  // ReadableStream` is still "function". The prelude's own users (Blob,
-  // Body) call streams() directly.
+  // would cost every eval job, most of which never touch a stream, and
+  // even parsing it costs every process. It is a lazy part of the prelude
+  // (loadPart("streams"): a script of its own, compiled once per isolate
+  // the first time a context needs it; README.md "Lazy parts"), and so are
+  // Blob (85-blob.js) and the Fetch standard's classes (90-body.js), which
+  // this part loads too. Their globals are accessors that load them the
+  // first time one is read and then replace themselves with plain data
+  // properties, so `typeof ReadableStream` is still "function". The
+  // prelude's own users call streams(), blobApi(), bodyApi().
 
   let streamsExports;
 
@@ -30,10 +34,11 @@
   // context, with Deno's inspection of the stream classes.
   function streams() {
     if (streamsExports === undefined) {
-      const exported = webStreamsPolyfill(
+      const exported = loadPart("streams")(
         queueMicrotask,
         transferForStreams,
         freeze({ DOMException }),
+        AbortController,
       );
       // Deno's fields; state and supportsBYOB from the polyfill's slots.
       const ByteController = exported.ReadableByteStreamController;
@@ -234,3 +239,72 @@
   defineLazy(globalThis, streamGlobalNames, streams);
   defineLazy(globalThis, ["TextEncoderStream", "TextDecoderStream"],
     textStreams);
+
+  // The lazy parts' scope: what 85-blob.js and 90-body.js take from the
+  // prelude's scope, each destructuring its own share. A part is a script
+  // of its own, so a name it does not take here is a global (which user
+  // code may have replaced) or a ReferenceError.
+  function lazyScope() {
+    return {
+      AbortController,
+      PromiseCtor,
+      SymbolIterator,
+      SymbolToStringTag,
+      URL,
+      URLSearchParams,
+      arrayBufferSlice,
+      blobApi,
+      coreDecode,
+      customInspect,
+      defineHidden,
+      defineProperty,
+      encodeUtf8,
+      fnCall,
+      getOwnPropertyDescriptor,
+      getPrototypeOf,
+      hasOwn,
+      inspectFields,
+      isAbortSignal,
+      isArrayBuffer,
+      isSharedArrayBuffer,
+      isView,
+      loadedStreams: () => streamsExports,
+      mathMax,
+      mathMin,
+      newAbortSignal,
+      objectKeys,
+      ownKeys,
+      promiseReject,
+      setPrototypeOf,
+      signalFollow,
+      streams,
+      toLong,
+      typedArrayBuffer,
+      typedArraySet,
+    };
+  }
+
+  // Blob and File (85-blob.js), made on first use in this context.
+  let blobExports;
+
+  function blobApi() {
+    if (blobExports === undefined) {
+      blobExports = loadPart("blob")(lazyScope());
+    }
+    return blobExports;
+  }
+
+  // Headers, FormData, Request, Response and the hooks fetch is built on
+  // (90-body.js), made on first use in this context.
+  let bodyExports;
+
+  function bodyApi() {
+    if (bodyExports === undefined) {
+      bodyExports = loadPart("body")(lazyScope());
+    }
+    return bodyExports;
+  }
+
+  defineLazy(globalThis, ["Blob", "File"], blobApi);
+  defineLazy(globalThis, ["Headers", "FormData", "Request", "Response"],
+    bodyApi);

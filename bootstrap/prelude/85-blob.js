@@ -9,21 +9,32 @@
   // through blobBytes() and make one from bytes they own with
   // blobFromBytes().
   //
-  // Like the streams, the classes are made the first time a context needs
-  // them (blobApi(); the globals are lazy accessors, 80-streams.js's
-  // defineLazy): a context that never touches a Blob does not pay for
-  // making its classes.
+  // Like the streams, this is a lazy part of the prelude (README.md "Lazy
+  // parts"): a script of its own, isopool:bootstrap/blob, compiled the
+  // first time a context needs a Blob (80-streams.js's blobApi(); the
+  // globals are lazy accessors), one function that takes what it uses of
+  // the prelude's scope as its argument (80-streams.js's lazyScope()).
+  "use strict";
 
-  let blobExports;
-
-  function blobApi() {
-    if (blobExports === undefined) {
-      blobExports = blobModule();
-    }
-    return blobExports;
-  }
-
-  function blobModule() {
+  (function blob({
+    PromiseCtor,
+    SymbolIterator,
+    SymbolToStringTag,
+    arrayBufferSlice,
+    coreDecode,
+    defineProperty,
+    encodeUtf8,
+    inspectFields,
+    isArrayBuffer,
+    isSharedArrayBuffer,
+    isView,
+    mathMax,
+    mathMin,
+    promiseReject,
+    streams,
+    typedArrayBuffer,
+    typedArraySet,
+  }) {
 
     const kBlobChunk = 65536; // the most stream() enqueues at a time
 
@@ -381,6 +392,4 @@
       copyBufferSource,
       joinParts,
     };
-  }
-
-  defineLazy(globalThis, ["Blob", "File"], blobApi);
+  })

@@ -10,19 +10,42 @@
   // tees it. Forbidden header names are not applied, as in Deno on the
   // server side: only the "immutable" guard restricts a Headers.
   //
-  // The classes are made the first time a context needs them (bodyApi();
-  // the globals are lazy accessors, as the streams' are).
+  // This is a lazy part of the prelude (README.md "Lazy parts"): a script
+  // of its own, isopool:bootstrap/body, compiled the first time a context
+  // needs one of its classes (80-streams.js's bodyApi(); the globals are
+  // lazy accessors, as the streams' are), one function that takes what it
+  // uses of the prelude's scope as its argument (80-streams.js's
+  // lazyScope()).
+  "use strict";
 
-  let bodyExports;
-
-  function bodyApi() {
-    if (bodyExports === undefined) {
-      bodyExports = bodyModule();
-    }
-    return bodyExports;
-  }
-
-  function bodyModule() {
+  (function body({
+    SymbolIterator,
+    SymbolToStringTag,
+    URL,
+    URLSearchParams,
+    blobApi,
+    coreDecode,
+    customInspect,
+    defineHidden,
+    defineProperty,
+    encodeUtf8,
+    fnCall,
+    getOwnPropertyDescriptor,
+    getPrototypeOf,
+    hasOwn,
+    inspectFields,
+    isAbortSignal,
+    loadedStreams,
+    newAbortSignal,
+    objectKeys,
+    ownKeys,
+    promiseReject,
+    setPrototypeOf,
+    signalFollow,
+    streams,
+    toLong,
+    typedArrayBuffer,
+  }) {
     const {
       Blob,
       File,
@@ -759,8 +782,8 @@
 
     function isReadableStream(value) {
       return (
-        streamsExports !== undefined &&
-        value instanceof streamsExports.ReadableStream
+        loadedStreams() !== undefined &&
+        value instanceof loadedStreams().ReadableStream
       );
     }
 
@@ -1522,7 +1545,4 @@
       newResponseFromNative,
       requestForFetch,
     };
-  }
-
-  defineLazy(globalThis, ["Headers", "FormData", "Request", "Response"],
-    bodyApi);
+  })
