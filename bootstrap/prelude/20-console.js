@@ -295,23 +295,23 @@
       mathMax(h.length, ...body.map((r) => r[i].length)),
     );
     const line = (l, m, r) =>
-      l + widths.map((w) => "─".repeat(w + 2)).join(m) + r;
+      l + widths.map((w) => "\u2500".repeat(w + 2)).join(m) + r;
     const render = (row) =>
-      "│" +
+      "\u2502" +
       row
         .map((c, i) => {
           const pad = widths[i] - c.length;
           const left = Math.floor(pad / 2);
           return ` ${" ".repeat(left)}${c}${" ".repeat(pad - left)} `;
         })
-        .join("│") +
-      "│";
+        .join("\u2502") +
+      "\u2502";
     return [
-      line("┌", "┬", "┐"),
+      line("\u250c", "\u252c", "\u2510"),
       render(head),
-      line("├", "┼", "┤"),
+      line("\u251c", "\u253c", "\u2524"),
       ...body.map(render),
-      line("└", "┴", "┘"),
+      line("\u2514", "\u2534", "\u2518"),
     ].join("\n");
   }
 
