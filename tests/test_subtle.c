@@ -1,4 +1,4 @@
-/* test_subtle.c: crypto.subtle beyond digest (bootstrap/prelude/60-crypto.js
+/* test_subtle.c: crypto.subtle beyond digest (bootstrap/prelude/65-subtle.js
  * over the ops of ops/crypto.c) through `isopool run`, each script also
  * run by Deno where it can be (support/js_run.h, EXPECT_AS_DENO): HMAC,
  * AES-GCM, ECDSA and Ed25519 verification with keys and signatures Deno
@@ -219,6 +219,21 @@ static void t_errors_isopool(void) {
        "NotSupportedError\nNotSupportedError\n19 isopool\n", "");
 }
 
+static void t_replaced_globals(void) {
+  /* crypto.subtle is a lazy part of the prelude (a script of its own, compiled on first use): it takes the prelude's own DOMException, atob and btoa even when user code replaced the globals before the first use */
+  EXPECT_RUN(JS(const DE = DOMException; const hits = [];
+      for (const n of ["DOMException", "atob", "btoa", "TextEncoder", "TextDecoder"]) {
+        globalThis[n] = function () { hits.push(n); throw new Error(`replaced ${n}`); };
+      }
+      const s = crypto.subtle;
+      const k = await s.importKey("jwk", {kty: "oct", k: "a2V5", alg: "HS256", ext: true}, {name: "HMAC", hash: "SHA-256"}, true, ["sign"]);
+      const jwk = await s.exportKey("jwk", k);
+      console.log(jwk.k, jwk.alg, k instanceof CryptoKey, s instanceof SubtleCrypto);
+      try { await s.importKey("raw", new Uint8Array(1), "NO-SUCH", true, ["sign"]); } catch (x) { console.log(x instanceof DE, x.name); }
+      console.log(hits.length);),
+    0, "a2V5 HS256 true true\ntrue NotSupportedError\n0\n", "");
+}
+
 // clang-format on
 
 static const iso_test cases[] = {
@@ -230,6 +245,7 @@ static const iso_test cases[] = {
     {"key_is_a_copy", t_key_is_a_copy},
     {"errors", t_errors},
     {"errors_isopool", t_errors_isopool},
+    {"replaced_globals", t_replaced_globals},
     {NULL, NULL},
 };
 

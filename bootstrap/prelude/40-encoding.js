@@ -163,7 +163,10 @@
     #index; // 128 code points for bytes 0x80..0xFF; null: x-user-defined
 
     constructor(name) {
-      this.#index = name === "x-user-defined" ? null : singleByteIndex(name);
+      // the indexes are a lazy part of the prelude (41-encodings.js)
+      this.#index = name === "x-user-defined"
+        ? null
+        : loadPart("encodings")(name);
     }
 
     decode(bytes, stream, fatal) {

@@ -6,10 +6,13 @@
   // as encoding_rs implements them (read through Deno's TextDecoder), and
   // agree with Python's codecs of the same names except where the standard
   // maps a byte the codec leaves unmapped (0x81 of windows-1252 is
-  // U+0081). Kept in a function so a context pays for the strings only
-  // when it decodes one of these.
+  // U+0081). A lazy part of the prelude (README.md "Lazy parts"), script
+  // isopool:bootstrap/encodings: one function, singleByteIndex(name),
+  // compiled only when a context first decodes one of these, which pays
+  // for the strings of that one only.
 
-  function singleByteIndex(name) {
+  (function singleByteIndex(name) {
+    "use strict";
     const indexes = {
       "ibm866":
         "\u0410\u0411\u0412\u0413\u0414\u0415\u0416\u0417\u0418\u0419\u041a" +
@@ -336,5 +339,5 @@
         "\u044c\u044d\u044e\u20ac",
     };
     return indexes[name];
-  }
+  })
 

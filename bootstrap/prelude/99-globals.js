@@ -25,7 +25,9 @@
     PerformanceMeasure,
     performance: new Performance(illegal),
     Crypto,
-    SubtleCrypto,
+  });
+  defineLazy(globalThis, ["SubtleCrypto"], subtleApi); // 60-crypto.js
+  defineHidden(globalThis, {
     crypto: new Crypto(illegal),
     self: globalThis,
     window: globalThis,
