@@ -7,8 +7,10 @@
  *
  * The server is the fetch suites' (tests/support/http_server.h, NNG's HTTP
  * server, 127.0.0.1, GET /json: 23 bytes). Prints requests per second for
- * each. isopool's fetch() from JavaScript is not wired to the ops yet
- * (docs/architecture.md, "The net thread"): its row says so until it is.
+ * each: the bare transfers (the floor of everything above them), isopool's
+ * fetch() from JavaScript (`isopool run --allow-net`: the prelude's fetch,
+ * the op_fetch_* ops on libuv's threads, the same net on its thread), and
+ * Deno's fetch() running the same loop.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -140,6 +142,73 @@ static const char kDeno[] =
     "await Promise.all(Array.from({ length: c }, one));\n"
     "console.log(Math.round(n / ((performance.now() - t0) / 1000)));\n";
 
+/* The same loop as a module for `isopool run`, whose default export is
+ * called with the arguments and whose value is printed. */
+static const char kIsopool[] =
+    "export default async function (url, n, c) {\n"
+    "  [n, c] = [+n, +c];\n"
+    "  let next = 0;\n"
+    "  async function one() {\n"
+    "    while (next < n) { next++; const r = await fetch(url);\n"
+    "      await r.arrayBuffer(); }\n"
+    "  }\n"
+    "  const t0 = performance.now();\n"
+    "  await Promise.all(Array.from({ length: c }, one));\n"
+    "  return Math.round(n / ((performance.now() - t0) / 1000));\n"
+    "}\n";
+
+/* Runs script with `bin run --allow-net=...` (plus `extra`, or NULL):
+ * the requests per second it prints, or -1. */
+static double bench_js(const char* bin,
+                       const char* extra,
+                       const char* script,
+                       int n,
+                       int conc,
+                       int port) {
+  char dir[] = "/tmp/fetch-bench-XXXXXX";
+  if (mkdtemp(dir) == NULL) {
+    return -1;
+  }
+  char file[256], allow[64], ns[16], cs[16];
+  snprintf(file, sizeof file, "%s/main.js", dir);
+  FILE* f = fopen(file, "w");
+  if (f == NULL) {
+    rmdir(dir);
+    return -1;
+  }
+  fputs(script, f);
+  fclose(f);
+  snprintf(allow, sizeof allow, "--allow-net=127.0.0.1:%d", port);
+  snprintf(ns, sizeof ns, "%d", n);
+  snprintf(cs, sizeof cs, "%d", conc);
+  const char* argv[9];
+  int k = 0;
+  argv[k++] = bin;
+  argv[k++] = "run";
+  if (extra != NULL) {
+    argv[k++] = extra;
+  }
+  argv[k++] = allow;
+  argv[k++] = file;
+  argv[k++] = g_url;
+  argv[k++] = ns;
+  argv[k++] = cs;
+  argv[k] = NULL;
+  proc_result r;
+  double rps = -1;
+  if (proc_run(dir, argv, 300, &r) == 0) {
+    if (r.status == 0) {
+      rps = atof(r.out);
+    } else {
+      fprintf(stderr, "fetch_bench: %s: %s\n", bin, r.err);
+    }
+    proc_result_free(&r);
+  }
+  unlink(file);
+  rmdir(dir);
+  return rps;
+}
+
 /* Deno's requests per second, or -1 when Deno is not there. */
 static double bench_deno(int n, int conc, int port) {
   FILE* p = popen(ISO_SOURCE_DIR "/scripts/deno.sh 2>/dev/null", "r");
@@ -154,33 +223,7 @@ static double bench_deno(int n, int conc, int port) {
   if (deno[0] == '\0') {
     return -1;
   }
-  char dir[] = "/tmp/fetch-bench-XXXXXX";
-  if (mkdtemp(dir) == NULL) {
-    return -1;
-  }
-  char file[256], allow[64], ns[16], cs[16];
-  snprintf(file, sizeof file, "%s/main.js", dir);
-  FILE* f = fopen(file, "w");
-  fputs(kDeno, f);
-  fclose(f);
-  snprintf(allow, sizeof allow, "--allow-net=127.0.0.1:%d", port);
-  snprintf(ns, sizeof ns, "%d", n);
-  snprintf(cs, sizeof cs, "%d", conc);
-  const char* argv[] = {deno,  "run", "--quiet", allow, file,
-                        g_url, ns,    cs,        NULL};
-  proc_result r;
-  double rps = -1;
-  if (proc_run(dir, argv, 300, &r) == 0) {
-    if (r.status == 0) {
-      rps = atof(r.out);
-    } else {
-      fprintf(stderr, "fetch_bench: deno: %s\n", r.err);
-    }
-    proc_result_free(&r);
-  }
-  unlink(file);
-  rmdir(dir);
-  return rps;
+  return bench_js(deno, "--quiet", kDeno, n, conc, port);
 }
 
 int main(int argc, char** argv) {
@@ -211,10 +254,9 @@ int main(int argc, char** argv) {
   double net_rps = bench_net(n, conc);
   printf("  iso_net (isopool's fetch transfers, net thread): %8.0f req/s\n",
          net_rps);
-  printf(
-      "  isopool fetch() from JavaScript:                 %8s (op_fetch_* "
-      "not wired yet)\n",
-      "n/a");
+  double js_rps = bench_js(ISOPOOL_BIN, NULL, kIsopool, n, conc, port);
+  printf("  isopool fetch() from JavaScript (isopool run):   %8.0f req/s\n",
+         js_rps);
   double deno_rps = bench_deno(n, conc, port);
   if (deno_rps < 0) {
     printf(
@@ -224,6 +266,8 @@ int main(int argc, char** argv) {
   } else {
     printf("  Deno 2.9.6 fetch():                              %8.0f req/s\n",
            deno_rps);
+    printf("  isopool fetch() / Deno fetch():                  %8.2f\n",
+           js_rps / deno_rps);
   }
   atomic_store(&g_quit, 1);
   iso_net_wakeup(g_net);

@@ -33,6 +33,7 @@
 #include "iso_buf.h"
 #include "iso_err.h"
 #include "iso_json.h"
+#include "iso_net.h"
 #include "iso_pool.h"
 #include "iso_rt.h"
 #include "iso_utf8.h"
@@ -269,6 +270,56 @@ static void value_cb(void* data, const uint8_t* mp, size_t len) {
   iso_buf_close(&json);
 }
 
+/* `isopool run`'s net thread: fetch's transfers (ops/net.c), made only
+ * when --allow-net grants something (a fetch without the permission is
+ * refused before it needs one). */
+typedef struct run_net {
+  iso_net* net;
+  pthread_t thread;
+  atomic_int quit;
+  int started;
+} run_net;
+
+static void* run_net_main(void* arg) {
+  run_net* rn = arg;
+  pthread_setname_np(pthread_self(), "isopool-net");
+  while (!atomic_load(&rn->quit) && iso_net_run(rn->net, -1)) {
+  }
+  return NULL;
+}
+
+static int run_net_start(run_net* rn,
+                         iso_ops_env* env,
+                         char* err,
+                         size_t errlen) {
+  int rc = iso_net_new(NULL, &rn->net, err, errlen);
+  if (rc != 0) {
+    return rc;
+  }
+  atomic_store(&rn->quit, 0);
+  if (pthread_create(&rn->thread, NULL, run_net_main, rn) != 0) {
+    snprintf(err, errlen, "cannot start the net thread");
+    iso_net_free(rn->net);
+    rn->net = NULL;
+    return ISO_ENOMEM;
+  }
+  rn->started = 1;
+  iso_ops_env_set_net(env, rn->net);
+  return 0;
+}
+
+/* After the runtime: the answers still owed are dropped. */
+static void run_net_stop(run_net* rn) {
+  if (rn->started) {
+    atomic_store(&rn->quit, 1);
+    iso_net_wakeup(rn->net);
+    pthread_join(rn->thread, NULL);
+    rn->started = 0;
+  }
+  iso_net_free(rn->net);
+  rn->net = NULL;
+}
+
 static void done_cb(void* data, int status, const iso_js_error* err) {
   run_state* st = data;
   if (err != NULL) {
@@ -430,8 +481,13 @@ static int cmd_run(int argc, char** argv) {
         .read = pf.read, .write = pf.write, .env = pf.env, .net = pf.net};
     rc = iso_perms_parse_flags(&flags, &perms, err, sizeof(err));
   }
+  run_net rn = {0};
+  if (rc == 0 && pf.net != NULL) {
+    rc = run_net_start(&rn, env, err, sizeof(err));
+  }
   if (rc != 0) {
     fprintf(stderr, "isopool: %s\n", err[0] ? err : iso_strerror(rc));
+    iso_perms_unref(perms);
     iso_ops_env_free(env);
     free(abs);
     import_map_close(&imf);
@@ -454,6 +510,7 @@ static int cmd_run(int argc, char** argv) {
   if (rc != 0) {
     fprintf(stderr, "isopool: cannot start the runtime%s%s: %s\n",
             root ? " with root " : "", root ? root : "", iso_strerror(rc));
+    run_net_stop(&rn);
     iso_ops_env_free(env);
     free(abs);
     import_map_close(&imf);
@@ -485,6 +542,7 @@ static int cmd_run(int argc, char** argv) {
   iso_rt_free(rt);
   uv_run(&loop, UV_RUN_DEFAULT); /* let the handles close, ops finish */
   uv_loop_close(&loop);
+  run_net_stop(&rn);
   iso_ops_env_free(env);
   free(abs);
   import_map_close(&imf); /* after the runtime, which used it */

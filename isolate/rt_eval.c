@@ -78,6 +78,7 @@ int iso_realm_eval_cancel(iso_realm* realm, void* data) {
       e->cancelled = 1;
       /* its ops in flight are forgotten when they come back */
       realm->cancelled_tags[realm->cancelled_next++ % 16] = e->tag;
+      iso__rt_ops_release(realm, e->tag); /* and its fetches end */
       n++;
     }
   }

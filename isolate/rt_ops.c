@@ -58,6 +58,94 @@ typedef struct rt_op_work {
   iso_op_batch* batch;
 } rt_op_work;
 
+/* The in-process transport's mailbox for answers later than their batch
+ * (iso_op_defer): tickets post to it from the op and net threads; the
+ * runtime takes what it holds on its loop (late_async). It lives until
+ * the runtime and every ticket that may still post are done with it
+ * (refs); once the runtime is gone (closed), answers are dropped. */
+typedef struct rt_mailbox {
+  pthread_mutex_t lock;
+  int refs;
+  int closed;
+  iso_op_batch* late; /* answers not taken yet */
+  uv_async_t* async;  /* the runtime's late_async, while not closed */
+} rt_mailbox;
+
+static void mailbox_unref(rt_mailbox* m) {
+  pthread_mutex_lock(&m->lock);
+  int last = --m->refs == 0;
+  pthread_mutex_unlock(&m->lock);
+  if (last) {
+    iso_op_batch_free(m->late);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+  }
+}
+
+static void mailbox_hold(void* arg, int delta) {
+  rt_mailbox* m = arg;
+  if (delta > 0) {
+    pthread_mutex_lock(&m->lock);
+    m->refs++;
+    pthread_mutex_unlock(&m->lock);
+  } else {
+    mailbox_unref(m);
+  }
+}
+
+/* iso_op_late_fn of the in-process transport. Thread: any. */
+static void mailbox_post(void* arg,
+                         uint64_t route,
+                         uint32_t promise,
+                         uint32_t realm,
+                         uint32_t tag,
+                         iso_op_err err,
+                         const void* res,
+                         size_t len) {
+  (void)route;
+  rt_mailbox* m = arg;
+  pthread_mutex_lock(&m->lock);
+  if (!m->closed) {
+    if (m->late == NULL) {
+      m->late = iso_op_batch_new(iso_ops_builtin(), NULL);
+    }
+    iso_op_caller who = {.realm = realm, .tag = tag};
+    if (m->late == NULL ||
+        iso_op_batch_add(m->late, 0, promise, &who, NULL, 0) != 0) {
+      abort(); /* its promise would never settle */
+    }
+    iso_op_batch_respond(m->late, m->late->n - 1, err, res, len);
+    uv_async_send(m->async);
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+static void late_ref(iso_rt* rt) {
+  if (rt->late_pending > 0) {
+    uv_ref((uv_handle_t*)&rt->late_async);
+  } else {
+    uv_unref((uv_handle_t*)&rt->late_async);
+  }
+}
+
+void iso__rt_ops_late_cb(uv_async_t* h) {
+  iso_rt* rt = h->data;
+  rt_mailbox* m = rt->mailbox;
+  if (m == NULL) {
+    return;
+  }
+  pthread_mutex_lock(&m->lock);
+  iso_op_batch* b = m->late;
+  m->late = NULL;
+  pthread_mutex_unlock(&m->lock);
+  if (b != NULL) {
+    rt->late_pending -= (int)b->n;
+    late_ref(rt);
+    b->owner = rt;
+    iso_rt_ops_done(rt, b);
+  }
+}
+
 static void flush_cb(uv_prepare_t* h);
 
 int iso__rt_ops_init(iso_rt* rt, const iso_rt_opts* opts) {
@@ -74,6 +162,27 @@ int iso__rt_ops_init(iso_rt* rt, const iso_rt_opts* opts) {
   /* NULL when out of memory: each batch's results are then bounded on
    * their own */
   rt->op_budget = iso_op_budget_new();
+  rt->op_fetch_first = rt->op_fetch_release = UINT32_MAX;
+  rt->op_fetch_end = 0;
+  for (size_t i = 0; i < rt->ops->n; i++) {
+    const char* name = rt->ops->defs[i].name;
+    if (strncmp(name, "op_fetch_", 9) == 0) {
+      rt->op_fetch_first =
+          rt->op_fetch_first == UINT32_MAX ? (uint32_t)i : rt->op_fetch_first;
+      rt->op_fetch_end = (uint32_t)i + 1; /* the table keeps them together */
+    }
+    if (strcmp(name, "op_fetch_release") == 0) {
+      rt->op_fetch_release = (uint32_t)i;
+    }
+  }
+  if (rt->op_send == NULL) {
+    rt->mailbox = calloc(1, sizeof *rt->mailbox);
+    if (rt->mailbox != NULL) {
+      pthread_mutex_init(&rt->mailbox->lock, NULL);
+      rt->mailbox->refs = 1;
+      rt->mailbox->async = &rt->late_async;
+    }
+  }
   return 0;
 }
 
@@ -82,6 +191,13 @@ void iso__rt_ops_close(iso_rt* rt) {
     w->rt = NULL;
   }
   rt->op_works = NULL;
+  if (rt->mailbox != NULL) {
+    pthread_mutex_lock(&rt->mailbox->lock);
+    rt->mailbox->closed = 1; /* late_async is closed next */
+    pthread_mutex_unlock(&rt->mailbox->lock);
+    mailbox_unref(rt->mailbox);
+    rt->mailbox = NULL;
+  }
   iso_op_batch_free(rt->op_batch);
   iso_op_batch_free(rt->op_spare);
   rt->op_batch = rt->op_spare = NULL;
@@ -253,6 +369,7 @@ int iso__rt_host_op_async(void* realm_p,
   rt->op_args_out += len;
   realm->op_args_out += len;
   realm->pending_ops++;
+  realm->fetched |= op >= rt->op_fetch_first && op < rt->op_fetch_end;
   realm->idle_notified = 0;
   if (!uv_is_active((uv_handle_t*)&rt->op_flush)) {
     uv_prepare_start(&rt->op_flush, flush_cb);
@@ -294,6 +411,41 @@ void iso__rt_host_op_ref(void* realm_p, uint32_t promise, int ref) {
     realm->pending_ops--;
     realm->pending_unref_ops++;
     iso__rt_wake(realm->rt); /* the loop may have nothing else */
+  }
+}
+
+void iso__rt_ops_release(iso_realm* realm, uint32_t tag) {
+  iso_rt* rt = realm->rt;
+  if (!realm->fetched || rt->op_fetch_release == UINT32_MAX || rt->freeing) {
+    return;
+  }
+  if (rt->op_batch == NULL) {
+    rt->op_batch = rt->op_spare;
+    rt->op_spare = NULL;
+    if (rt->op_batch == NULL) {
+      rt->op_batch = iso_op_batch_new(rt->ops, rt->ops_env);
+      if (rt->op_batch != NULL) {
+        iso_op_batch_set_budget(rt->op_batch, rt->op_budget);
+      }
+    }
+  }
+  /* promise 0: no promise; the answer is dropped (resolve_realm) */
+  static const uint8_t no_args[] = {0x90};
+  iso_op_caller who = {.realm = realm->id,
+                       .tag = tag,
+                       .perms = rt->op_perm_ids ? NULL : realm->perms,
+                       .perm_id = realm->perm_id};
+  if (rt->op_batch == NULL ||
+      iso_op_batch_add(rt->op_batch, rt->op_fetch_release, 0, &who, no_args,
+                       sizeof no_args) != 0) {
+    return; /* out of memory: the transfers end with the worker's route */
+  }
+  rt->op_args_out += sizeof no_args; /* given back with its batch */
+  if (tag == 0) {
+    realm->fetched = 0;
+  }
+  if (!uv_is_active((uv_handle_t*)&rt->op_flush)) {
+    uv_prepare_start(&rt->op_flush, flush_cb);
   }
 }
 
@@ -364,6 +516,11 @@ static void flush_cb(uv_prepare_t* h) {
   }
   rt->op_batch = NULL;
   b->owner = rt;
+  if (rt->op_send == NULL && rt->mailbox != NULL) {
+    b->late_fn = mailbox_post;
+    b->late_hold = mailbox_hold;
+    b->late_arg = rt->mailbox;
+  }
   int rc = rt->op_send != NULL ? rt->op_send(rt->op_send_data, b)
                                : queue_work(rt, b);
   if (rc != 0) {
@@ -409,15 +566,20 @@ static int reserve_results(iso_rt* rt, size_t n) {
  * responses of a cancelled job are forgotten, not settled: what it awaits
  * never runs. */
 static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
-  size_t k = 0;
+  size_t k = 0, later = 0;
   for (size_t i = 0; i < b->n; i++) {
     iso_op_rec* r = &b->recs[i];
-    if (r->realm != realm->id) {
+    if (r->realm != realm->id || r->promise == 0) {
+      continue; /* promise 0: the runtime's own op (op_fetch_release) */
+    }
+    realm->op_args_out -=
+        r->args_len < realm->op_args_out ? r->args_len : realm->op_args_out;
+    if (r->err == ISO_OPERR_LATER) {
+      /* answered later (iso_op_defer): the promise stays pending */
+      later++;
       continue;
     }
     settle_count(realm, r->promise);
-    realm->op_args_out -=
-        r->args_len < realm->op_args_out ? r->args_len : realm->op_args_out;
     int forget = iso__rt_realm_tag_cancelled(realm, r->tag);
     rt->ops_dropped += forget;
     rt->op_results[k++] = (v8s_op_result){
@@ -432,14 +594,14 @@ static size_t resolve_realm(iso_rt* rt, iso_realm* realm, iso_op_batch* b) {
     };
   }
   if (k == 0 || realm->failed || realm->freed) {
-    return k;
+    return k + later;
   }
   v8s_exc exc = {0};
   iso__rt_enter(rt, realm);
   int rc = v8s_ops_resolve(rt->iso, realm->ctx, realm->resolve_ops,
                            rt->op_results, k, &exc);
   iso__rt_leave_hook(rt, realm, rc, &exc);
-  return k;
+  return k + later;
 }
 
 void iso_rt_ops_done(iso_rt* rt, iso_op_batch* b) {
@@ -451,6 +613,12 @@ void iso_rt_ops_done(iso_rt* rt, iso_op_batch* b) {
     return;
   }
   size_t found = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    found += b->recs[i].promise == 0; /* the runtime's own: not dropped */
+    /* answers now owed to the mailbox */
+    rt->late_pending +=
+        b->late_fn == mailbox_post && b->recs[i].err == ISO_OPERR_LATER;
+  }
   rt->in_tick++; /* realms freed meanwhile are released by the tick */
   for (iso_realm* r = rt->realms; r != NULL && found < b->n; r = r->next) {
     if (!r->freed) {
@@ -464,8 +632,11 @@ void iso_rt_ops_done(iso_rt* rt, iso_op_batch* b) {
     rt->op_results = NULL;
     rt->cap_op_results = 0;
   }
+  late_ref(rt);
   iso_op_batch_reset(b); /* trims what a large tick grew */
-  if (rt->op_spare == NULL) {
+  /* a batch of late answers (the transport's own) is not one to reuse */
+  if (rt->op_spare == NULL && b->table == rt->ops && b->env == rt->ops_env &&
+      b->budget == rt->op_budget) {
     rt->op_spare = b;
   } else {
     iso_op_batch_free(b);

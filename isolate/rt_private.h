@@ -184,7 +184,8 @@ struct iso_realm {
   size_t nmods;       /* records in the module map (at most ISO_MOD_MAX) */
   size_t op_args_out; /* bytes of its async op arguments not yet back */
   iso_op_budget* op_budget; /* the results of its ops (ops/) */
-  int broken; /* a stop may have lost its promise jobs (iso_realm_broken) */
+  int broken;  /* a stop may have lost its promise jobs (iso_realm_broken) */
+  int fetched; /* it called a fetch op: its transfers end with it */
 };
 
 /* What JavaScript the isolate runs right now, for iso_rt_running() and the
@@ -245,7 +246,16 @@ struct iso_rt {
   uint64_t ops_dropped;     /* responses whose realm was gone */
   size_t op_args_out;       /* bytes of async op arguments not yet back */
   iso_op_budget* op_budget; /* the results of its batches (ops/) */
-  struct rt_pkgs* pkgs;     /* package.json files read (rt_pkg.c) */
+  /* answers later than their batch, in process (no op_send): the op
+   * threads and the net thread post them to the mailbox, late_async takes
+   * them; ref'd while late_pending (answers owed) > 0 */
+  struct rt_mailbox* mailbox;
+  uv_async_t late_async;
+  int late_pending;
+  uint32_t op_fetch_first; /* [first, end): the fetch ops (realm->fetched) */
+  uint32_t op_fetch_end;
+  uint32_t op_fetch_release; /* UINT32_MAX: no such op in the table */
+  struct rt_pkgs* pkgs;      /* package.json files read (rt_pkg.c) */
 };
 
 #ifndef NDEBUG
@@ -303,6 +313,12 @@ void iso__rt_realm_tick(iso_realm* realm);
 /* rt_ops.c */
 int iso__rt_ops_init(iso_rt* rt, const iso_rt_opts* opts);
 void iso__rt_ops_close(iso_rt* rt); /* not op_flush: iso_rt_free closes it */
+/* iso__rt_ops_late_cb: late_async's callback (runtime.c makes the handle,
+ * unref'd, and closes it). */
+void iso__rt_ops_late_cb(uv_async_t* h);
+/* iso__rt_ops_release: the realm's transfers (fetch) end, those of one
+ * job (tag) or all of them (tag 0), if it ever fetched. */
+void iso__rt_ops_release(iso_realm* realm, uint32_t tag);
 void iso__rt_ops_realm_init(iso_realm* realm);
 void iso__rt_ops_realm_close(iso_realm* realm);
 int iso__rt_host_op_sync(void* realm,

@@ -122,6 +122,7 @@ void iso_realm_free(iso_realm* realm) {
     return;
   }
   assert(iso__rt_on_thread(realm->rt));
+  iso__rt_ops_release(realm, 0); /* its fetches end with it */
   realm->freed = 1;
   realm->timer_deadline = -1;
   realm->timer_refed = 0;

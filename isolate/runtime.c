@@ -228,7 +228,11 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
   uv_async_init(rt->loop, &rt->platform_hold, NULL);
   uv_unref((uv_handle_t*)&rt->platform_hold);
   rt->platform_hold.data = rt;
-  rt->handles_open = 4; /* timer, idle, op_flush, platform_hold */
+  /* ref'd only while answers later than their batch are owed (rt_ops.c) */
+  uv_async_init(rt->loop, &rt->late_async, iso__rt_ops_late_cb);
+  uv_unref((uv_handle_t*)&rt->late_async);
+  rt->late_async.data = rt;
+  rt->handles_open = 5; /* timer, idle, op_flush, platform_hold, late_async */
   rc = iso_realm_new(rt, &(iso_realm_cbs){0}, NULL, &rt->global);
   if (rc != 0) {
     iso_rt_free(rt);
@@ -267,6 +271,7 @@ void iso_rt_free(iso_rt* rt) {
   uv_close((uv_handle_t*)&rt->idle, handle_closed_cb);
   uv_close((uv_handle_t*)&rt->op_flush, handle_closed_cb);
   uv_close((uv_handle_t*)&rt->platform_hold, handle_closed_cb);
+  uv_close((uv_handle_t*)&rt->late_async, handle_closed_cb);
 }
 
 void iso_rt_terminate(iso_rt* rt) {

@@ -114,6 +114,10 @@ int iso_ops_env_new(const iso_ops_env_opts* opts,
   return 0;
 }
 
+void iso_ops_env_set_net(iso_ops_env* env, struct iso_net* net) {
+  env->net = net;
+}
+
 void iso_ops_env_free(iso_ops_env* env) {
   if (env == NULL) {
     return;

@@ -115,7 +115,10 @@ typedef struct iso_net_req {
   iso_net_redirect redirect;
   uint64_t deadline_ms; /* CLOCK_MONOTONIC ms at which the transfer
                            fails TimedOut; 0: none */
-  uint32_t tag;         /* the caller's job (iso_net_release_tag) */
+  uint64_t job;         /* the caller's job, (realm << 32 | tag), for
+                           iso_net_release */
+  int send;             /* send the request at once (its head is held for
+                           iso_net_send): one round trip less */
 } iso_net_req;
 
 /* iso_net_start: checks the request (method, URL, headers: a TypeError
@@ -131,10 +134,13 @@ void iso_net_start(iso_net* net,
                    iso_net_cb cb,
                    void* data);
 
-/* iso_net_send: sends transfer rid's request, following redirects as its
- * mode says, and answers with the response's head: a map {status (int),
- * statusText (str), headers ([[name (str, lower case), value (bin)],
- * ...]), url (str, after redirects), redirected (bool)}; or PermissionDenied
+/* iso_net_send: sends transfer rid's request (unless it went at start),
+ * following redirects as its mode says, and answers with the response's
+ * head: a map {rid (int), status (int), statusText (str), headers
+ * ([[name (str, lower case), value (bin)], ...]), url (str, after
+ * redirects), redirected (bool)} and, when the body has ended by then and
+ * fits one read, body (bin): the transfer is then done (its rid names
+ * nothing); or PermissionDenied
  * `net access to "HOST:PORT" was not granted ...` for a hop the
  * permissions do not cover, TypeError for a network failure, AbortError
  * when cancelled, TimedOut past the deadline. Thread: any. */
@@ -165,10 +171,22 @@ void iso_net_cancel(iso_net* net,
                     iso_net_cb cb,
                     void* data);
 
-/* iso_net_release: ends every transfer of `owner` (tag 0) or of one job
- * of it (its tag), as iso_net_cancel does, without an answer of its own:
- * a worker gone, a job past its deadline or cancelled. Thread: any. */
-void iso_net_release(iso_net* net, uint64_t owner, uint32_t tag);
+/* iso_net_release: ends every transfer of `owner` (job 0), of one realm
+ * of it (realm << 32) or of one job (realm << 32 | tag), as
+ * iso_net_cancel does, without an answer of its own: a worker gone, a
+ * realm freed, a job cancelled. Thread: any. */
+void iso_net_release(iso_net* net, uint64_t owner, uint64_t job);
+
+/* iso_net_check_url: whether a fetch may go to url's host and port with
+ * perms: 0, or ISO_EOP with *err TypeError (not an http(s) URL with a
+ * host) or PermissionDenied and the message in msg (the same a hop the
+ * permissions do not cover fails with). Needs no iso_net: a runtime
+ * without a network still says why. Thread: any. */
+int iso_net_check_url(const iso_perms* perms,
+                      const char* url,
+                      iso_op_err* err,
+                      char* msg,
+                      size_t msglen);
 
 /* iso_net_count: transfers alive now (tests, metrics). Thread: any. */
 size_t iso_net_count(iso_net* net);

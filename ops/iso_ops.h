@@ -62,6 +62,10 @@ typedef enum iso_op_err {
       ISO_OPERR_COUNT
 } iso_op_err;
 
+/* Not a class: a record whose op answers later than its batch, through a
+ * ticket (iso_op_defer); the promise stays pending. */
+#define ISO_OPERR_LATER ((iso_op_err)63) /* ISO_LINK_MAX_OP_ERR: it crosses */
+
 /* iso_op_err_class: the JavaScript class name of err ("NotFound"), NULL
  * for ISO_OPERR_NONE or an unknown value. Thread: any. */
 const char* iso_op_err_class(iso_op_err err);
@@ -242,9 +246,37 @@ int iso_ops_env_new(const iso_ops_env_opts* opts,
 /* iso_ops_env_free: destructor; no op may be running. Accepts NULL. */
 void iso_ops_env_free(iso_ops_env* env);
 
+/* iso_ops_env_set_net: fetch's ops hand their transfers to net (ops/
+ * iso_net.h; NULL: none, and fetch fails unless the permission check
+ * fails first). Set before any op runs; net must outlive the ops.
+ * Thread: any, before the ops start. */
+struct iso_net;
+void iso_ops_env_set_net(iso_ops_env* env, struct iso_net* net);
+
 /* ---- the ABI ---- */
 
 #define ISO_OP_MAX_ARGS 8
+
+/* Where an answer later than its batch goes: the transport's function
+ * (the pool: an OP_RESULT on the worker's ops link; in process: the
+ * runtime's mailbox), called once per ticket, from the thread that
+ * answers it. */
+typedef void (*iso_op_late_fn)(void* arg,
+                               uint64_t route,
+                               uint32_t promise,
+                               uint32_t realm,
+                               uint32_t tag,
+                               iso_op_err err,
+                               const void* res,
+                               size_t len);
+
+/* Keeps what late_fn's argument points to alive while a ticket may still
+ * call it: +1 as a call defers, -1 once its ticket is answered (NULL: the
+ * argument outlives every ticket by itself, as the pool does). */
+typedef void (*iso_op_late_hold_fn)(void* arg, int delta);
+
+/* A deferred call's answer, owed exactly once (iso_op_ticket_answer). */
+typedef struct iso_op_ticket iso_op_ticket;
 
 /* One call of an op. The caller (the shim for sync ops, iso_op_batch_run
  * for async ones) fills the inputs; the op writes `out` or fails. */
@@ -258,7 +290,34 @@ typedef struct iso_op_call {
   iso_buf* out;   /* the result: one msgpack value; left empty: undefined */
   iso_op_err err; /* set by iso_op_fail */
   char msg[512];  /* the error's message */
+  /* an async call's record and its transport's late answer (NULL: this
+   * call cannot defer: a sync op, a batch without one) */
+  iso_op_late_fn late_fn;
+  iso_op_late_hold_fn late_hold;
+  void* late_arg;
+  uint64_t route;
+  uint32_t promise, realm, tag;
+  iso_op_ticket* ticket; /* set by iso_op_defer */
 } iso_op_call;
+
+/* iso_op_defer: the call answers later: its record goes back with its
+ * batch as ISO_OPERR_LATER (its promise stays pending) and *out is the
+ * ticket that answers it, once, from any thread. Returns 0, or ISO_EOP
+ * (Error: the call cannot defer, or out of memory). Thread: the op's. */
+int iso_op_defer(iso_op_call* call, iso_op_ticket** out);
+
+/* iso_op_ticket_answer: the deferred call's answer (err NONE: res is the
+ * msgpack value; else the error's message) goes to its transport; frees
+ * the ticket. Thread: any. */
+void iso_op_ticket_answer(iso_op_ticket* t,
+                          iso_op_err err,
+                          const void* res,
+                          size_t len);
+
+/* iso_op_ticket_owner / _tag: the route and the (realm << 32 | tag) of the
+ * call, for resources a deferred op keeps (fetch's transfers). */
+uint64_t iso_op_ticket_owner(const iso_op_ticket* t);
+uint64_t iso_op_ticket_job(const iso_op_ticket* t);
 
 /* An op's function: returns 0 with the result in call->out, or ISO_EOP
  * after iso_op_fail() (any other non-zero value counts as a failure
@@ -402,9 +461,12 @@ typedef struct iso_op_batch {
   size_t n, cap;
   iso_buf args;
   iso_buf res;
-  iso_op_budget* budget; /* shared with the runtime's other batches, or
-                            NULL (iso_op_batch_set_budget) */
-  size_t charged;        /* what res has charged to budget */
+  iso_op_budget* budget;  /* shared with the runtime's other batches, or
+                             NULL (iso_op_batch_set_budget) */
+  size_t charged;         /* what res has charged to budget */
+  iso_op_late_fn late_fn; /* the transport's: ops may defer (NULL: not) */
+  iso_op_late_hold_fn late_hold;
+  void* late_arg;
 } iso_op_batch;
 
 /* iso_op_batch_new: constructor (empty). Returns NULL when out of memory.

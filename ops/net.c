@@ -46,6 +46,8 @@
 #define DEFAULT_MAX_BODY ((size_t)64 << 20)
 #define DEFAULT_CONNECT_MS 30000L
 #define BUCKETS 1024
+/* rid, status, statusText, headers, url, redirected (build_head) */
+#define HEAD_ENTRIES 6
 
 typedef struct xfer xfer;
 
@@ -56,7 +58,7 @@ typedef struct cmd {
   cmd_kind kind;
   uint64_t owner;
   uint32_t rid;
-  uint32_t tag;
+  uint64_t job;
   iso_net_cb cb;
   void* data;
   xfer* x;       /* C_START: made on the caller's thread */
@@ -70,7 +72,7 @@ struct xfer {
   iso_net* net;
   uint64_t owner;
   uint32_t rid;
-  uint32_t tag;
+  uint64_t job; /* (realm << 32 | tag): iso_net_release */
   const iso_perms* perms;
   /* the request */
   char* method;
@@ -89,6 +91,8 @@ struct xfer {
   char errbuf[CURL_ERROR_SIZE];
   /* the response */
   int head_ready; /* the head to answer send with */
+  int head_built; /* in head: its map's entries, built while the handle is */
+  iso_buf head;
   int head_sent;
   int done;   /* the last hop ended (done or failed) */
   int failed; /* with fail_* */
@@ -99,7 +103,9 @@ struct xfer {
   size_t body_total;
   int paused;
   /* the commands waiting */
-  int started; /* send came */
+  int send_at_start; /* iso_net_req.send */
+  int started;       /* its first hop has started (at start, or on send) */
+  int send_waiting;  /* a send came (send_cb) */
   iso_net_cb send_cb;
   void* send_data;
   int reading;
@@ -235,6 +241,7 @@ static void xfer_free(xfer* x) {
   free(x->url);
   free(x->body);
   iso_buf_close(&x->buf);
+  iso_buf_close(&x->head);
   free(x);
 }
 
@@ -263,7 +270,7 @@ static void xfer_abort(xfer* x,
                        iso_op_err err,
                        const char* name,
                        const char* msg) {
-  int send = x->started && !x->head_sent, read = x->reading;
+  int send = x->send_waiting && !x->head_sent, read = x->reading;
   iso_net_cb send_cb = x->send_cb, read_cb = x->read_cb;
   void *send_data = x->send_data, *read_data = x->read_data;
   xfer_drop(x);
@@ -398,6 +405,8 @@ static xfer* xfer_make(const iso_net_req* req) {
     return NULL;
   }
   iso_buf_init(&x->buf);
+  iso_buf_init(&x->head);
+  x->send_at_start = req->send;
   x->method = strdup(req->method != NULL ? req->method : "GET");
   x->url = strdup(req->url);
   if (req->body != NULL) {
@@ -443,7 +452,7 @@ static xfer* xfer_make(const iso_net_req* req) {
   }
   x->redirect = req->redirect;
   x->deadline_ms = req->deadline_ms;
-  x->tag = req->tag;
+  x->job = req->job;
   if (!ok) {
     xfer_free(x);
     return NULL;
@@ -543,22 +552,39 @@ static size_t write_cb(char* p, size_t size, size_t n, void* arg) {
 
 /* ---- hops ---- */
 
+int iso_net_check_url(const iso_perms* perms,
+                      const char* url,
+                      iso_op_err* err,
+                      char* msg,
+                      size_t msglen) {
+  char host[256], why[320];
+  int port = 0;
+  if (url_target(url, host, sizeof host, &port, why, sizeof why) != 0) {
+    *err = ISO_OPERR_TYPE;
+    snprintf(msg, msglen, "fetch failed: %s", why);
+    return ISO_EOP;
+  }
+  if (!iso_perms_allows_net(perms, host, port)) {
+    *err = ISO_OPERR_PERMISSION_DENIED;
+    /* a bracketed IPv6 host is written as it was in the URL */
+    snprintf(msg, msglen,
+             "net access to \"%s:%d\" was not granted (it needs "
+             "--allow-net=%s:%d or wider, and the job's permissions.net, if "
+             "it sends one, to allow it)",
+             host, port, host, port);
+    return ISO_EOP;
+  }
+  return 0;
+}
+
 /* Starts x's next hop on x->url: checked against the permissions first.
  * On failure x is failed (the caller pumps). */
 static void hop_start(xfer* x) {
   iso_net* net = x->net;
-  char host[256], why[384];
-  int port = 0;
-  if (url_target(x->url, host, sizeof host, &port, why, sizeof why) != 0) {
-    fail(x, ISO_OPERR_OTHER, "TypeError", "fetch failed: %s", why);
-    return;
-  }
-  if (!iso_perms_allows_net(x->perms, host, port)) {
-    fail(x, ISO_OPERR_PERMISSION_DENIED, NULL,
-         "net access to \"%s:%d\" was not granted (it needs "
-         "--allow-net=%s:%d or wider, and the job's permissions.net, if it "
-         "sends one, to allow it)",
-         host, port, host, port);
+  char why[384];
+  iso_op_err err = ISO_OPERR_NONE;
+  if (iso_net_check_url(x->perms, x->url, &err, why, sizeof why) != 0) {
+    fail(x, err, err == ISO_OPERR_TYPE ? "TypeError" : NULL, "%s", why);
     return;
   }
   long timeout = 0;
@@ -619,8 +645,44 @@ static void hop_start(xfer* x) {
   }
 }
 
+/* Drops the request headers named in `names` (lower case, NULL-ended)
+ * from x's list. */
+static void drop_headers(xfer* x, const char* const* names) {
+  struct curl_slist *kept = NULL, *l;
+  for (l = x->headers; l != NULL; l = l->next) {
+    size_t n = strcspn(l->data, ":;");
+    int drop = 0;
+    for (const char* const* p = names; *p != NULL && !drop; p++) {
+      drop = strlen(*p) == n && strncasecmp(l->data, *p, n) == 0;
+    }
+    if (!drop) {
+      struct curl_slist* k = curl_slist_append(kept, l->data);
+      if (k == NULL) {
+        curl_slist_free_all(kept);
+        return; /* out of memory: fail safe below */
+      }
+      kept = k;
+    }
+  }
+  curl_slist_free_all(x->headers);
+  x->headers = kept;
+}
+
+/* Whether a and b are of the same origin (scheme, host, port). */
+static int same_origin(const char* a, const char* b) {
+  char ha[256], hb[256], why[64];
+  int pa = 0, pb = 0;
+  size_t sa = strcspn(a, ":"), sb = strcspn(b, ":");
+  return sa == sb && strncasecmp(a, b, sa) == 0 &&
+         url_target(a, ha, sizeof ha, &pa, why, sizeof why) == 0 &&
+         url_target(b, hb, sizeof hb, &pb, why, sizeof why) == 0 &&
+         strcasecmp(ha, hb) == 0 && pa == pb;
+}
+
 /* A hop that answered a redirect has ended: the next one, on its
- * Location, with the standard's method change. */
+ * Location, with the standard's method change; a redirect to another
+ * origin drops the credentials (Authorization), as the Fetch standard's
+ * HTTP-redirect fetch does. */
 static void hop_follow(xfer* x) {
   char* next = NULL;
   long status = 0;
@@ -647,6 +709,22 @@ static void hop_follow(xfer* x) {
     free(x->body);
     x->body = NULL;
     x->body_len = 0;
+    static const char* const body_headers[] = {
+        "content-encoding", "content-language", "content-location",
+        "content-type",     "content-length",   NULL};
+    drop_headers(x, body_headers);
+  }
+  if (!same_origin(x->url, url)) {
+    static const char* const credentials[] = {"authorization", NULL};
+    drop_headers(x, credentials);
+    for (struct curl_slist* l = x->headers; l != NULL; l = l->next) {
+      if (strncasecmp(l->data, "authorization", 13) == 0 &&
+          (l->data[13] == ':' || l->data[13] == ';')) {
+        free(url); /* dropping failed (out of memory): never send them on */
+        fail(x, ISO_OPERR_OTHER, NULL, "fetch failed: out of memory");
+        return;
+      }
+    }
   }
   free(x->url);
   x->url = url;
@@ -655,14 +733,15 @@ static void hop_follow(xfer* x) {
 
 /* ---- answers as they become possible ---- */
 
-static void put_head(iso_net* net, xfer* x) {
-  iso_buf* out = &net->out;
-  iso_buf_reset(out);
+/* The final hop's head as the entries of the map send answers with, into
+ * x->head, while its handle still holds it. */
+static void build_head(xfer* x) {
   iso_mp_wr w;
-  iso_mp_wr_init(&w, out);
+  iso_mp_wr_init(&w, &x->head);
   long status = 0;
   curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-  iso_mp_put_map(&w, 5);
+  iso_mp_put_cstr(&w, "rid");
+  iso_mp_put_uint(&w, x->rid);
   iso_mp_put_cstr(&w, "status");
   iso_mp_put_int(&w, status);
   iso_mp_put_cstr(&w, "statusText");
@@ -689,6 +768,29 @@ static void put_head(iso_net* net, xfer* x) {
   iso_mp_put_text(&w, x->url, strlen(x->url));
   iso_mp_put_cstr(&w, "redirected");
   iso_mp_put_bool(&w, x->redirects > 0);
+  x->head_built = 1;
+  if (w.err != 0) {
+    fail(x, ISO_OPERR_OTHER, NULL, "fetch failed: out of memory");
+  }
+}
+
+/* The head's map into net->out: its entries, and the whole body when it
+ * has ended and fits one read (then *inlined: the transfer is done). */
+static void put_head(iso_net* net, xfer* x, int* inlined) {
+  iso_buf* out = &net->out;
+  iso_buf_reset(out);
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, out);
+  *inlined = x->done && !x->failed && x->buf.len <= ISO_NET_BUFFER_BYTES;
+  iso_mp_put_map(&w, *inlined ? HEAD_ENTRIES + 1 : HEAD_ENTRIES);
+  if (w.err == 0 && iso_buf_append(out, x->head.data, x->head.len) != 0) {
+    w.err = ISO_ENOMEM;
+  }
+  if (*inlined) {
+    iso_mp_put_cstr(&w, "body");
+    iso_mp_put_bin(&w, x->buf.len > 0 ? x->buf.data : (const uint8_t*)"",
+                   x->buf.len);
+  }
   if (w.err != 0) {
     iso_buf_reset(out);
     fail(x, ISO_OPERR_OTHER, NULL, "fetch failed: out of memory");
@@ -713,15 +815,26 @@ static void take_body(iso_net* net, xfer* x) {
 
 /* Answers what x can answer now. May free x. */
 static void pump(iso_net* net, xfer* x) {
-  if (x->started && !x->head_sent) {
-    if (x->head_ready && x->easy != NULL && !x->failed) {
+  if (x->head_ready && !x->head_built && x->easy != NULL && !x->failed) {
+    build_head(x);
+  }
+  if (x->send_waiting && !x->head_sent) {
+    if (x->head_built && !x->failed) {
+      int inlined = 0;
       x->head_sent = 1;
-      put_head(net, x);
+      put_head(net, x, &inlined);
       if (x->failed) {
         drop_and_fail(x, x->send_cb, x->send_data);
         return;
       }
-      answer_value(net, x->send_cb, x->send_data, &net->out);
+      iso_net_cb cb = x->send_cb;
+      void* data = x->send_data;
+      if (inlined) {
+        xfer_drop(x); /* its rid names nothing now */
+        answer_value(net, cb, data, &net->out);
+        return;
+      }
+      answer_value(net, cb, data, &net->out);
     } else if (x->failed) {
       x->head_sent = 1;
       drop_and_fail(x, x->send_cb, x->send_data); /* no body to read */
@@ -777,6 +890,13 @@ static void hop_done(iso_net* net, xfer* x, CURLcode res) {
 
 /* ---- commands ---- */
 
+/* Whether a release of `which` (0: all; realm << 32: that realm's; realm
+ * << 32 | tag: that job's) covers a transfer of `job`. */
+static int job_matches(uint64_t which, uint64_t job) {
+  return which == 0 || ((which >> 32) == (job >> 32) &&
+                        ((uint32_t)which == 0 || which == job));
+}
+
 static void run_cmd(iso_net* net, cmd* c) {
   xfer* x = NULL;
   if (c->kind == C_START) {
@@ -817,12 +937,16 @@ static void run_cmd(iso_net* net, cmd* c) {
     iso_mp_wr_init(&w, &net->out);
     iso_mp_put_uint(&w, x->rid);
     answer_value(net, c->cb, c->data, &net->out);
+    if (x->send_at_start) { /* its head waits for the send */
+      x->started = 1;
+      hop_start(x);
+    }
     return;
   }
   if (c->kind == C_RELEASE) {
     for (xfer *y = net->all, *next; y != NULL; y = next) {
       next = y->next;
-      if (y->owner == c->owner && (c->tag == 0 || y->tag == c->tag)) {
+      if (y->owner == c->owner && job_matches(c->job, y->job)) {
         xfer_abort(y, ISO_OPERR_OTHER, "AbortError",
                    "the fetch was stopped: its job ended");
       }
@@ -842,15 +966,18 @@ static void run_cmd(iso_net* net, cmd* c) {
   }
   switch (c->kind) {
     case C_SEND:
-      if (x->started) {
+      if (x->send_waiting) {
         answer_err(c->cb, c->data, ISO_OPERR_OTHER, "BadResource",
                    "fetch: transfer %u was sent already", c->rid);
         return;
       }
-      x->started = 1;
+      x->send_waiting = 1;
       x->send_cb = c->cb;
       x->send_data = c->data;
-      hop_start(x);
+      if (!x->started) {
+        x->started = 1;
+        hop_start(x);
+      }
       pump(net, x);
       return;
     case C_READ:
@@ -977,10 +1104,10 @@ void iso_net_cancel(iso_net* net,
   }
 }
 
-void iso_net_release(iso_net* net, uint64_t owner, uint32_t tag) {
+void iso_net_release(iso_net* net, uint64_t owner, uint64_t job) {
   cmd* c = cmd_new(C_RELEASE, owner, 0, NULL, NULL);
   if (c != NULL) {
-    c->tag = tag;
+    c->job = job;
     submit(net, c);
   }
 }

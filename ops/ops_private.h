@@ -16,7 +16,13 @@ struct iso_ops_env {
   int root_fd;     /* O_PATH directory fd of the data root; -1: none */
   char* root_path; /* its real path, to check where symlinks lead */
   iso_kv* kv;
+  struct iso_net* net; /* fetch's (iso_ops_env_set_net); NULL: none */
 };
+
+/* iso__ops_env_net: env's net, or NULL (no env, or none set). */
+static inline struct iso_net* iso__ops_env_net(const iso_ops_env* env) {
+  return env != NULL ? env->net : NULL;
+}
 
 /* iso__ops_kv_new: constructor of the kv store (kv.c), capped at
  * max_bytes (> 0): in the LMDB file opts->kv_path, else in memory. Returns
@@ -89,6 +95,12 @@ int iso__op_crypto_random(iso_op_call* call);
 int iso__op_crypto_random_uuid(iso_op_call* call);
 int iso__op_crypto_digest(iso_op_call* call);
 int iso__op_crypto_hmac(iso_op_call* call);
+/* fetch.c */
+int iso__op_fetch_start(iso_op_call* call);
+int iso__op_fetch_send(iso_op_call* call);
+int iso__op_fetch_read(iso_op_call* call);
+int iso__op_fetch_cancel(iso_op_call* call);
+int iso__op_fetch_release(iso_op_call* call);
 int iso__op_crypto_hmac_verify(iso_op_call* call);
 int iso__op_crypto_aes_gcm(iso_op_call* call);
 int iso__op_crypto_ec_point(iso_op_call* call);

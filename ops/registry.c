@@ -214,6 +214,61 @@ int iso_op_invoke(iso_op_call* call, const uint8_t* args, size_t args_len) {
   return ISO_EOP;
 }
 
+/* ---- answers later than the batch ---- */
+
+struct iso_op_ticket {
+  iso_op_late_fn fn;
+  iso_op_late_hold_fn hold;
+  void* arg;
+  uint64_t route;
+  uint32_t promise, realm, tag;
+};
+
+int iso_op_defer(iso_op_call* call, iso_op_ticket** out) {
+  if (call->late_fn == NULL) {
+    return iso_op_fail(call, ISO_OPERR_OTHER,
+                       "%s: this op answers later, which the op bus here "
+                       "does not carry",
+                       call->def != NULL ? call->def->name : "op");
+  }
+  iso_op_ticket* t = calloc(1, sizeof *t);
+  if (t == NULL) {
+    return iso_op_fail(call, ISO_OPERR_OTHER, "out of memory");
+  }
+  *t = (iso_op_ticket){.fn = call->late_fn,
+                       .hold = call->late_hold,
+                       .arg = call->late_arg,
+                       .route = call->route,
+                       .promise = call->promise,
+                       .realm = call->realm,
+                       .tag = call->tag};
+  if (t->hold != NULL) {
+    t->hold(t->arg, +1);
+  }
+  call->ticket = t;
+  *out = t;
+  return 0;
+}
+
+void iso_op_ticket_answer(iso_op_ticket* t,
+                          iso_op_err err,
+                          const void* res,
+                          size_t len) {
+  t->fn(t->arg, t->route, t->promise, t->realm, t->tag, err, res, len);
+  if (t->hold != NULL) {
+    t->hold(t->arg, -1);
+  }
+  free(t);
+}
+
+uint64_t iso_op_ticket_owner(const iso_op_ticket* t) {
+  return t->route;
+}
+
+uint64_t iso_op_ticket_job(const iso_op_ticket* t) {
+  return (uint64_t)t->realm << 32 | t->tag;
+}
+
 /* ---- argument readers ---- */
 
 int iso__ops_arg_present(const iso_op_call* call, int i) {
@@ -419,6 +474,21 @@ static int op_echo_async(iso_op_call* call) {
   return iso_op_ret_raw(call, v, len);
 }
 
+/* op_echo_later: op_echo_async answered through a ticket (iso_op_defer),
+ * at once: the late answer races the batch's own, the transports' case
+ * to get right. */
+static int op_echo_later(iso_op_call* call) {
+  const uint8_t* v;
+  size_t len;
+  iso_op_ticket* t = NULL;
+  if (iso_op_arg_value(call, 0, "value", &v, &len) != 0 ||
+      iso_op_defer(call, &t) != 0) {
+    return ISO_EOP;
+  }
+  iso_op_ticket_answer(t, ISO_OPERR_NONE, v, len);
+  return 0;
+}
+
 static int op_env_get(iso_op_call* call) {
   char name[1024];
   if (iso_op_arg_str(call, 0, "name", name, sizeof name) != 0) {
@@ -494,6 +564,12 @@ static const iso_op_def builtin[] = {
     OP("op_noop", ISO_OP_SYNC, ISO_PERM_NONE, op_noop),
     OP("op_noop_async", ISO_OP_ASYNC, ISO_PERM_NONE, op_noop),
     OP("op_echo_async", ISO_OP_ASYNC, ISO_PERM_NONE, op_echo_async),
+    OP("op_echo_later", ISO_OP_ASYNC, ISO_PERM_NONE, op_echo_later),
+    OP("op_fetch_start", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_fetch_start),
+    OP("op_fetch_send", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_fetch_send),
+    OP("op_fetch_read", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_fetch_read),
+    OP("op_fetch_cancel", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_fetch_cancel),
+    OP("op_fetch_release", ISO_OP_ASYNC, ISO_PERM_NONE, iso__op_fetch_release),
     OP("op_env_get", ISO_OP_SYNC, ISO_PERM_ENV, op_env_get),
     OP("op_fs_read_file", ISO_OP_ASYNC, ISO_PERM_READ, iso__op_fs_read_file),
     OP("op_fs_write_file", ISO_OP_ASYNC, ISO_PERM_WRITE, iso__op_fs_write_file),
@@ -760,7 +836,15 @@ int iso_op_batch_respond(iso_op_batch* b,
 /* Runs one record; its result (or error message) goes at the end of res,
  * whose offsets must fit the record's 32-bit fields. */
 static void run_rec(iso_op_batch* b, iso_op_rec* rec) {
-  iso_op_call call = {.env = b->env, .out = &b->res};
+  iso_op_call call = {.env = b->env,
+                      .out = &b->res,
+                      .late_fn = b->late_fn,
+                      .late_hold = b->late_hold,
+                      .late_arg = b->late_arg,
+                      .route = b->route,
+                      .promise = rec->promise,
+                      .realm = rec->realm,
+                      .tag = rec->tag};
   size_t off = b->res.len;
   if (off >= UINT32_MAX) {
     iso_op_fail(&call, ISO_OPERR_OTHER, "the batch's results are too large");
@@ -777,6 +861,10 @@ static void run_rec(iso_op_batch* b, iso_op_rec* rec) {
     const uint8_t* args =
         rec->args_len > 0 ? b->args.data + rec->args_off : NULL;
     iso_op_invoke(&call, args, rec->args_len);
+  }
+  if (call.err == ISO_OPERR_NONE && call.ticket != NULL) {
+    b->res.len = off; /* the answer is the ticket's, later */
+    call.err = ISO_OPERR_LATER;
   }
   if (call.err == ISO_OPERR_NONE && b->res.len > UINT32_MAX) {
     b->res.len = off;

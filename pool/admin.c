@@ -749,6 +749,7 @@ static int render_metrics(void* arg, iso_buf* out) {
   g.processes_starting = pc.starting;
   g.process_restarts = pc.restarts;
   g.jobs_lost = pc.jobs_lost;
+  g.fetch_transfers = pool->net != NULL ? (int64_t)iso_net_count(pool->net) : 0;
   int rc = iso_metrics_prometheus(snap, &g, out);
   free(snap);
   return rc;

@@ -514,6 +514,9 @@ int iso_metrics_prometheus(const iso_metrics_snap* s,
     gauge(&w, "isopool_workers_alive", "Workers running.", g->workers_alive);
     gauge(&w, "isopool_jobs_queued", "Jobs waiting for a worker.", g->queued);
     gauge(&w, "isopool_jobs_inflight", "Jobs on workers.", g->inflight);
+    gauge(&w, "isopool_fetch_transfers",
+          "fetch() transfers open (a request or a body not read to its end).",
+          g->fetch_transfers);
     char num[32];
     us_to_s(num, sizeof(num),
             g->uptime_ms > 0 ? (uint64_t)g->uptime_ms * 1000 : 0);

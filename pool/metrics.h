@@ -203,6 +203,7 @@ typedef struct iso_metrics_gauges {
   int64_t process_restarts; /* replacements started after a death */
   int64_t jobs_lost;        /* jobs answered worker_lost as their
                                process died */
+  int64_t fetch_transfers;  /* fetch's transfers alive (ops/iso_net.h) */
 } iso_metrics_gauges;
 
 /* iso_metrics_prometheus: appends the Prometheus text exposition (format

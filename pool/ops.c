@@ -216,6 +216,48 @@ static void send_back(iso_pool* pool, iso_op_batch* b, iso_buf* buf) {
   *buf = out;
 }
 
+/* A deferred op's answer (iso_op_ticket_answer, from the net thread or an
+ * op thread): one OP_RESULT on its worker's ops link, which fills the
+ * record if the batch's LATER answer has not come yet, else settles the
+ * promise on its own (pool/worker_ops.c); dropped when the worker is
+ * gone. */
+static void late_answer(void* arg,
+                        uint64_t route,
+                        uint32_t promise,
+                        uint32_t realm,
+                        uint32_t tag,
+                        iso_op_err err,
+                        const void* res,
+                        size_t len) {
+  iso_pool* pool = arg;
+  iso_buf out;
+  iso_buf_init(&out);
+  iso_link_rec rec = {
+      .kind = ISO_LINK_OP_RESULT,
+      .u.op_result = {.promise = promise,
+                      .realm = realm,
+                      .tag = tag,
+                      .err = (uint32_t)err,
+                      .result = {len > 0 ? res : NULL, len}},
+  };
+  if (iso_link_put(&out, &rec) != 0) {
+    static const char kMsg[] = "the op's result is too large to send";
+    iso_buf_reset(&out);
+    rec.u.op_result.err = ISO_OPERR_OTHER;
+    rec.u.op_result.result = (iso_bytes){(const uint8_t*)kMsg, sizeof kMsg - 1};
+    if (iso_link_put(&out, &rec) != 0) {
+      abort(); /* its promise would never settle */
+    }
+  }
+  pool__mutex_lock(&pool->routes_lock);
+  pool_worker* w = route_of(pool, route);
+  if (w != NULL) {
+    iso_link_send(w->ops, out.data, out.len);
+  }
+  pool__mutex_unlock(&pool->routes_lock);
+  iso_buf_close(&out);
+}
+
 static void* op_thread_main(void* arg) {
   iso_pool* pool = arg;
   pthread_setname_np(pthread_self(), "isopool-op");
@@ -253,6 +295,8 @@ void pool__ops_msg_cb(const uint8_t* data, size_t len, void* arg) {
     abort(); /* its promises would never settle */
   }
   b->route = w->route;
+  b->late_fn = late_answer;
+  b->late_arg = pool;
   int rc;
   /* the records of a batch mostly share one set: resolved once each run
    * of the same id */
@@ -319,6 +363,7 @@ int pool__ops_start(iso_pool* pool, char* err, size_t errlen) {
   if (rc != 0) {
     return rc;
   }
+  iso_ops_env_set_net(pool->ops_env, pool->net); /* fetch's ops (ops/fetch.c) */
   int n = o->op_threads > 0 ? o->op_threads : DEFAULT_OP_THREADS;
   pool->op_threads = calloc((size_t)n, sizeof(pthread_t));
   if (pool->op_threads == NULL) {

@@ -160,6 +160,23 @@ static pool_op_out* find(pool_runner* w, const iso_link_op_result* r) {
   return NULL;
 }
 
+/* Adds a late answer to w->late, the batch of them this drain hands to
+ * the runtime. */
+static void late_take(pool_runner* w, const iso_link_op_result* r) {
+  if (w->late == NULL) {
+    w->late = iso_op_batch_new(iso_ops_builtin(), NULL);
+    if (w->late == NULL) {
+      abort(); /* its promise would never settle */
+    }
+  }
+  iso_op_caller who = {.realm = r->realm, .tag = r->tag};
+  if (iso_op_batch_add(w->late, 0, r->promise, &who, NULL, 0) != 0) {
+    abort();
+  }
+  iso_op_batch_respond(w->late, w->late->n - 1, (iso_op_err)r->err,
+                       r->result.data, r->result.len);
+}
+
 /* One message of OP_RESULT records. */
 static void take_results(const uint8_t* data, size_t len, void* arg) {
   pool_runner* w = arg;
@@ -174,11 +191,11 @@ static void take_results(const uint8_t* data, size_t len, void* arg) {
   while (rc == 1 && (rc = iso_link_rd_next(&rd, &rec, err, sizeof err)) == 1) {
     const iso_link_op_result* r = &rec.u.op_result;
     pool_op_out* o = find(w, r);
-    if (o == NULL) { /* the front's fault: logged, dropped */
-      pool__logf(&w->o.log, "error",
-                 "worker %d: an op response names no op it waits for "
-                 "(promise %u, realm %u)",
-                 w->id, r->promise, r->realm);
+    if (o == NULL) {
+      /* an answer later than its batch (iso_op_defer): the batch went
+       * back with the record ISO_OPERR_LATER, or this is that LATER
+       * coming after the answer itself; settled on its own */
+      late_take(w, r);
       continue;
     }
     /* an error's message, or the value (none: undefined); one that does
@@ -201,6 +218,17 @@ int pool__runner_ops_read(pool_runner* w) {
     return 0;
   }
   int n = hand_back(w);
+  if (w->late != NULL) {
+    iso_op_batch* late = w->late;
+    w->late = NULL;
+    if (w->rt != NULL) {
+      late->owner = w->rt;
+      iso_rt_ops_done(w->rt, late);
+      n++;
+    } else {
+      iso_op_batch_free(late);
+    }
+  }
   if (n > 0 && w->rt != NULL) {
     /* settle their promises and run what that made runnable, in this
      * iteration */
@@ -217,5 +245,7 @@ void pool__runner_ops_close(pool_runner* w) {
     free(o);
   }
   w->ops_tail = NULL;
+  iso_op_batch_free(w->late);
+  w->late = NULL;
   iso_buf_close(&w->ops_buf);
 }

@@ -74,6 +74,7 @@ struct pool_runner {
    * first (worker_ops.c) */
   pool_op_out* ops_head;
   pool_op_out* ops_tail;
+  iso_op_batch* late; /* answers later than their batch, this drain's */
   iso_buf ops_buf;    /* OP records being written */
   int recycle_wanted; /* a fresh isolate once nothing is in flight */
   int stopping;       /* a STOP record came */

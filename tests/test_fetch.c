@@ -201,6 +201,38 @@ static int read_all(uint32_t rid, iso_buf* body, char* fail, char* msg) {
   }
 }
 
+/* The body a head carries when the whole body had come by the time it
+ * was answered (the transfer is then done): 1 and the bytes appended to
+ * body, else 0. */
+static int head_body(const answer* head, iso_buf* body) {
+  iso_mp_rd r;
+  iso_mp_obj o, k, v;
+  iso_mp_rd_init(&r, head->value.data, head->value.len);
+  CHECK_EQ(iso_mp_read(&r, &o), 0);
+  CHECK_EQ(o.type, ISO_MP_MAP);
+  for (uint32_t i = 0; i < o.len; i++) {
+    CHECK_EQ(iso_mp_read(&r, &k), 0);
+    if (k.type == ISO_MP_STR && k.len == 4 && memcmp(k.data, "body", 4) == 0) {
+      CHECK_EQ(iso_mp_read(&r, &v), 0);
+      CHECK_EQ(v.type, ISO_MP_BIN);
+      iso_buf_append(body, v.data, v.len);
+      return 1;
+    }
+    int deep = 0;
+    CHECK_EQ(iso_mp_skip(&r, 1, 64, &deep), 0);
+  }
+  return 0;
+}
+
+/* rid's whole body: carried by its head, else read. */
+static int take_body(uint32_t rid,
+                     const answer* head,
+                     iso_buf* body,
+                     char* fail,
+                     char* msg) {
+  return head_body(head, body) ? 0 : read_all(rid, body, fail, msg);
+}
+
 static char* url(const char* path) {
   static char u[8][256];
   static int i;
@@ -234,10 +266,11 @@ static void fetch(const iso_perms* p, const iso_net_req* req, outcome* o) {
     return;
   }
   snprintf(o->head, sizeof o->head, "%s", json_of(&a));
-  answer_close(&a);
   iso_buf body;
   iso_buf_init(&body);
-  if (read_all(rid, &body, o->fail, o->msg) == 0) {
+  int rc = take_body(rid, &a, &body, o->fail, o->msg);
+  answer_close(&a);
+  if (rc == 0) {
     snprintf(o->body, sizeof o->body, "%.*s", (int)body.len,
              body.data ? (const char*)body.data : "");
   }
@@ -284,7 +317,7 @@ static void t_fetch_post_echo(void) {
       o.body,
       "{\"method\":\"POST\",\"body\":\"{\\\"q\\\":\\\"caf\\u00c3\\u00a9\\\"}"
       "\",\"x_test\":\"yes \\\"quoted\\\"\",\"type\":\"application/"
-      "json\"}");
+      "json\",\"auth\":\"\"}");
   /* PUT with a body, DELETE without */
   req.method = "PUT";
   fetch(g_local, &req, &o);
@@ -435,10 +468,10 @@ static void t_fetch_rids_owned(void) {
   wait_answer(&a);
   CHECK_STR(a.name, "BadResource");
   answer_close(&a);
-  answer_init(&a);
-  send_rid(rid, &a);
-  CHECK_EQ(a.err, ISO_OPERR_NONE);
-  answer_close(&a);
+  answer head;
+  answer_init(&head);
+  send_rid(rid, &head);
+  CHECK_EQ(head.err, ISO_OPERR_NONE);
   answer_init(&a);
   send_rid(rid, &a); /* twice */
   CHECK_STR(a.name, "BadResource");
@@ -446,9 +479,10 @@ static void t_fetch_rids_owned(void) {
   iso_buf body;
   iso_buf_init(&body);
   char fail[64] = "", msg[512] = "";
-  CHECK_EQ(read_all(rid, &body, fail, msg), 0);
+  CHECK_EQ(take_body(rid, &head, &body, fail, msg), 0);
   CHECK_EQ(body.len, 5);
   iso_buf_close(&body);
+  answer_close(&head);
   answer_init(&a);
   iso_net_read(g_net, OWNER, 999999, answer_cb, &a);
   wait_answer(&a);
@@ -493,29 +527,39 @@ static void t_fetch_abort(void) {
   wait_answer(&s);
   CHECK_STR(s.name, "BadResource"); /* gone */
   answer_close(&s);
-  /* release: by job tag, then the whole owner */
-  iso_net_req r1 = {.url = url("/slow/3000"), .tag = 1};
-  iso_net_req r2 = {.url = url("/slow/3000"), .tag = 2};
-  uint32_t a1 = start(g_local, &r1), a2 = start(g_local, &r2);
-  answer s1, s2;
+  /* release: one job (realm 1, tag 1), one realm (realm 1's other job),
+   * then the whole owner (realm 2) */
+  iso_net_req r1 = {.url = url("/slow/3000"), .job = (1ull << 32) | 1};
+  iso_net_req r2 = {.url = url("/slow/3000"), .job = (1ull << 32) | 2};
+  iso_net_req r3 = {.url = url("/slow/3000"), .job = (2ull << 32) | 1};
+  uint32_t a1 = start(g_local, &r1), a2 = start(g_local, &r2),
+           a3 = start(g_local, &r3);
+  answer s1, s2, s3;
   answer_init(&s1);
   answer_init(&s2);
+  answer_init(&s3);
   iso_net_send(g_net, OWNER, a1, answer_cb, &s1);
   iso_net_send(g_net, OWNER, a2, answer_cb, &s2);
+  iso_net_send(g_net, OWNER, a3, answer_cb, &s3);
   sleep_ms(100);
   t0 = now_ms();
-  iso_net_release(g_net, OWNER, 1);
+  iso_net_release(g_net, OWNER, (1ull << 32) | 1);
   wait_answer(&s1);
   CHECK_STR(s1.name, "AbortError");
   CHECK_CONTAINS(s1.msg, "its job ended");
-  CHECK_EQ(iso_net_count(g_net), 1);
-  iso_net_release(g_net, OWNER, 0);
+  CHECK_EQ(iso_net_count(g_net), 2);
+  iso_net_release(g_net, OWNER, 1ull << 32);
   wait_answer(&s2);
   CHECK_STR(s2.name, "AbortError");
+  CHECK_EQ(iso_net_count(g_net), 1);
+  iso_net_release(g_net, OWNER, 0);
+  wait_answer(&s3);
+  CHECK_STR(s3.name, "AbortError");
   CHECK(now_ms() - t0 < 1000);
   CHECK_EQ(iso_net_count(g_net), 0);
   answer_close(&s1);
   answer_close(&s2);
+  answer_close(&s3);
 }
 
 /* A deadline stops a slow response: TimedOut, in time. */
@@ -580,13 +624,14 @@ static void t_fetch_many(void) {
       answer_close(&heads[i]);
       continue;
     }
-    answer_close(&heads[i]);
     iso_buf body;
     iso_buf_init(&body);
     char fail[64] = "", msg[512] = "";
-    if (read_all(rids[i], &body, fail, msg) == 0 && body.len == 23) {
+    if (take_body(rids[i], &heads[i], &body, fail, msg) == 0 &&
+        body.len == 23) {
       ok++;
     }
+    answer_close(&heads[i]);
     iso_buf_close(&body);
   }
   CHECK_EQ(ok, N);
@@ -624,6 +669,45 @@ static void t_fetch_bounded(void) {
   CHECK_EQ(iso_net_count(g_net), 1);
 }
 
+/* A request sent at start (op_fetch_start's way): the head is held for
+ * the send, even after the transfer ended and its handle is gone, and
+ * carries the whole body when it had come; a slow one's send waits for
+ * its head and reads its body as usual. */
+static void t_fetch_send_at_start(void) {
+  iso_net_req req = {.url = url("/headers"), .send = 1};
+  uint32_t rid = start(g_local, &req);
+  CHECK(rid != 0);
+  sleep_ms(200); /* done before the send comes */
+  answer head;
+  answer_init(&head);
+  send_rid(rid, &head);
+  CHECK_EQ(head.err, ISO_OPERR_NONE);
+  CHECK_CONTAINS(json_of(&head), "\"status\":200");
+  CHECK_CONTAINS(json_of(&head), "[\"x-two\",");
+  iso_buf body;
+  iso_buf_init(&body);
+  CHECK(head_body(&head, &body));
+  CHECK_EQ(body.len, 1);
+  CHECK_EQ(iso_net_count(g_net), 0); /* done: its rid names nothing */
+  answer_close(&head);
+  iso_buf_reset(&body);
+  long hits = http_server_hits(g_srv);
+  req.url = url("/slow/300");
+  int64_t t0 = now_ms();
+  rid = start(g_local, &req);
+  CHECK(now_ms() - t0 < 250); /* the rid does not wait for the response */
+  answer_init(&head);
+  send_rid(rid, &head);
+  CHECK_EQ(head.err, ISO_OPERR_NONE);
+  CHECK(now_ms() - t0 >= 290);
+  char fail[64] = "", msg[512] = "";
+  CHECK_EQ(take_body(rid, &head, &body, fail, msg), 0);
+  CHECK_EQ(body.len, 4);
+  CHECK_EQ(http_server_hits(g_srv), hits + 1); /* sent once */
+  answer_close(&head);
+  iso_buf_close(&body);
+}
+
 /* Commands after stop are answered at once; stop answers what waits. */
 static void t_fetch_stop(void) {
   iso_net_req req = {.url = url("/slow/3000")};
@@ -650,6 +734,7 @@ static const iso_test cases[] = {{"fetch_get", t_fetch_get},
                                  {"fetch_many", t_fetch_many},
                                  {"fetch_bounded", t_fetch_bounded},
                                  {"fetch_stop", t_fetch_stop},
+                                 {"fetch_send_at_start", t_fetch_send_at_start},
                                  {NULL, NULL}};
 
 int main(int argc, char** argv) {

@@ -87,14 +87,16 @@ static void handler_cb(nng_aio* aio) {
     nng_http_req_get_data(req, &data, &len);
     const char* xt = nng_http_req_get_header(req, "X-Test");
     const char* ct = nng_http_req_get_header(req, "Content-Type");
-    static _Thread_local char body[4096], x[512], t[512], out[6000];
+    const char* au = nng_http_req_get_header(req, "Authorization");
+    static _Thread_local char body[4096], x[512], t[512], a[512], out[6000];
     json_str(body, sizeof body, data != NULL ? data : "", len);
     json_str(x, sizeof x, xt ? xt : "", xt ? strlen(xt) : 0);
     json_str(t, sizeof t, ct ? ct : "", ct ? strlen(ct) : 0);
+    json_str(a, sizeof a, au ? au : "", au ? strlen(au) : 0);
     int k = snprintf(out, sizeof out,
                      "{\"method\":\"%s\",\"body\":\"%s\",\"x_test\":\"%s\","
-                     "\"type\":\"%s\"}",
-                     nng_http_req_get_method(req), body, x, t);
+                     "\"type\":\"%s\",\"auth\":\"%s\"}",
+                     nng_http_req_get_method(req), body, x, t, a);
     reply(aio, 200, "application/json", out, (size_t)k, NULL);
   } else if (sscanf(path, "/status/%ld", &n) == 1 && n >= 100 && n < 1000) {
     char b[32];
@@ -112,6 +114,11 @@ static void handler_cb(nng_aio* aio) {
   } else if (strcmp(path, "/away") == 0) {
     snprintf(loc, sizeof loc, "http://localhost:%d/text", s->port);
     reply(aio, 302, "text/plain", "away", 4, loc);
+  } else if (strcmp(path, "/away-echo") == 0) {
+    snprintf(loc, sizeof loc, "http://localhost:%d/echo", s->port);
+    reply(aio, 302, "text/plain", "away", 4, loc);
+  } else if (strcmp(path, "/near-echo") == 0) {
+    reply(aio, 302, "text/plain", "near", 4, "/echo");
   } else if (strcmp(path, "/loop") == 0) {
     reply(aio, 302, "text/plain", "loop", 4, "/loop");
   } else if (sscanf(path, "/slow/%ld", &n) == 1 && n >= 0) {

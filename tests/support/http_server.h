@@ -6,12 +6,15 @@
  *   /text            200 "hello" (text/plain)
  *   /json            200 {"a":1,"b":[true,null]} (application/json)
  *   /echo            200 JSON {"method", "body", "x_test" (the X-Test
- *                    header or ""), "type" (Content-Type or "")}
+ *                    header or ""), "type" (Content-Type or ""), "auth"
+ *                    (Authorization or "")}
  *   /status/N        status N (a 3-digit number), body "status N"
  *   /redirect/N      302 to /redirect/N-1; /redirect/0 to /text
  *   /see-other       303 to /echo
  *   /away            302 to http://localhost:PORT/text (another host name
  *                    for the same server: a grant of 127.0.0.1 misses it)
+ *   /away-echo       302 to http://localhost:PORT/echo (another origin)
+ *   /near-echo       302 to /echo (the same origin)
  *   /loop            302 to /loop
  *   /slow/MS         "slow" after MS milliseconds
  *   /big/N           N bytes of 'x'

@@ -64,10 +64,10 @@ static int write_file(const char* path, const char* text) {
   return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-/* Runs `argv0 run [flags] main.js` (argv0: a path) on source, as run_js
- * says. */
+/* Runs `argv0 run [flags...] main.js` (argv0: a path; flags NULL-ended,
+ * at most 8) on source, as run_js says. */
 static int run_with(const char* argv0,
-                    const char* flags,
+                    const char* const* flags,
                     const char* source,
                     js_run* r) {
   memset(r, 0, sizeof(*r));
@@ -102,11 +102,16 @@ static int run_with(const char* argv0,
     }
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
-    if (flags != NULL) {
-      execl(argv0, argv0, "run", flags, main_js, (char*)NULL);
-    } else {
-      execl(argv0, argv0, "run", main_js, (char*)NULL);
+    const char* argv[12];
+    int k = 0;
+    argv[k++] = argv0;
+    argv[k++] = "run";
+    for (int i = 0; flags != NULL && flags[i] != NULL && i < 8; i++) {
+      argv[k++] = flags[i];
     }
+    argv[k++] = main_js;
+    argv[k] = NULL;
+    execv(argv0, (char* const*)argv);
     _exit(127);
   }
   int wstatus = 0;
@@ -149,7 +154,12 @@ int run_js(const char* source, js_run* r) {
 }
 
 int run_js_flag(const char* flag, const char* source, js_run* r) {
-  return run_with(ISO_BIN_DIR "/isopool", flag, source, r);
+  const char* flags[] = {flag, NULL};
+  return run_with(ISO_BIN_DIR "/isopool", flags, source, r);
+}
+
+int run_js_flags(const char* const* flags, const char* source, js_run* r) {
+  return run_with(ISO_BIN_DIR "/isopool", flags, source, r);
 }
 
 /* Deno's binary, from scripts/deno.sh (run once per process): its path, or
@@ -178,6 +188,10 @@ int deno_ready(void) {
 }
 
 int run_deno(const char* source, js_run* r) {
+  return run_deno_flags(NULL, source, r);
+}
+
+int run_deno_flags(const char* const* flags, const char* source, js_run* r) {
   if (deno_ready() != 0) {
     memset(r, 0, sizeof(*r));
     r->status = -1;
@@ -186,7 +200,11 @@ int run_deno(const char* source, js_run* r) {
   /* no prompt, no colors, no update check: the output is the script's */
   setenv("NO_COLOR", "1", 1);
   setenv("DENO_NO_UPDATE_CHECK", "1", 1);
-  return run_with(deno_path(), "--quiet", source, r);
+  const char* all[10] = {"--quiet"};
+  for (int i = 0; flags != NULL && flags[i] != NULL && i < 8; i++) {
+    all[i + 1] = flags[i];
+  }
+  return run_with(deno_path(), all, source, r);
 }
 
 void run_free(js_run* r) {

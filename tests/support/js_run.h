@@ -36,6 +36,9 @@ int run_js(const char* source, js_run* r);
 /* run_js_flag: run_js with one option before main.js (`isopool run FLAG
  * main.js`, e.g. "--v8-flags=--expose-gc"). */
 int run_js_flag(const char* flag, const char* source, js_run* r);
+/* run_js_flags: run_js with options before main.js (NULL-ended, at most
+ * 8), e.g. {"--allow-net=127.0.0.1:8080", NULL}. */
+int run_js_flags(const char* const* flags, const char* source, js_run* r);
 void run_free(js_run* r);
 
 /* js_run_ready: 0 when the build's isopool exists; else -1 and says so
@@ -48,6 +51,8 @@ int js_run_ready(void);
  * -1 when Deno cannot be had (the script says why) or run. deno_ready: 0
  * when it can be had (asked once per process). */
 int run_deno(const char* source, js_run* r);
+/* run_deno_flags: run_deno with options (as run_js_flags). */
+int run_deno_flags(const char* const* flags, const char* source, js_run* r);
 int deno_ready(void);
 
 /* starts_with: whether s (may be NULL) starts with prefix. */
