@@ -2,6 +2,7 @@
 # bench.sh: the figures, side by side in one run: the runtime against bare
 # V8 (runtime_bench), the op bus against a bare NNG round trip (op_bench),
 # isopool:kv in memory beside LMDB with each sync setting (kv_bench),
+# fetch beside Deno's (fetch_bench),
 # then a service on an ipc:// socket with 2 workers measured by
 # isopool-bench in its own process (threads in the front, then pool
 # processes, then a pool process killed under load), then the admin plane's
@@ -13,6 +14,7 @@ bin=${1:-build/bin}
 "$bin/runtime_bench" "${RUNTIME_N:-2000}"
 "$bin/op_bench" "${OP_ROUNDS:-7}"
 "$bin/kv_bench" "${KV_BENCH_DIR:-/tmp}" "${KV_SECONDS:-1}"
+"$bin/fetch_bench" "${FETCH_N:-3000}" "${FETCH_CONCURRENCY:-32}"
 # the service with its worker threads in the front (--processes 0) and with
 # its defaults (pool processes), one after the other, then a pool process
 # killed under load
