@@ -1,6 +1,7 @@
 /* test_globals.c: the rest of the global scope through `isopool run`:
  * structuredClone (bootstrap/prelude/35-microtasks.js: transfer, the
- * types V8 clones, DOMException), DOMException (10-domexception.js),
+ * types V8 clones, DOMException, platform objects, Blob and File),
+ * DOMException (10-domexception.js),
  * navigator (76-navigator.js), performance
  * (55-performance.js), and the globals the prelude installs and hides
  * (99-globals.js).
@@ -174,6 +175,60 @@ static void t_clone_types(void) {
       "DataCloneError #<Promise> could not be cloned. 25\n");
 }
 
+/* Platform objects: a URL, URLSearchParams, Headers, Request or Response
+ * given to structuredClone is a DataCloneError (the standard; Deno too);
+ * one nested in an object is copied as a plain object, `{}`, as Deno does
+ * (the standard says DataCloneError there too: 35-microtasks.js says why
+ * only the value itself is checked). Blob and File are serializable:
+ * copied with their bytes, type, name and lastModified, one copy per
+ * original (as Deno). */
+static void t_clone_platform(void) {
+  EXPECT_AS_DENO(
+      JS(const tryClone = (name, v) => {
+           try { const c = structuredClone(v); console.log(name, "cloned", c); }
+           catch (e) { console.log(name, e.name, e.message, e instanceof DOMException, e.code); }
+         };
+         tryClone("URL", new URL("http://a/b"));
+         tryClone("URLSearchParams", new URLSearchParams("a=1"));
+         tryClone("Headers", new Headers({ a: "1" }));
+         tryClone("Request", new Request("http://a/"));
+         tryClone("Response", new Response("x"));
+         tryClone("nested", { u: new URL("http://a/"), h: [new Headers()] });
+         const bytes = new Uint8Array(256);
+         for (let i = 0; i < 256; i++) { bytes[i] = i; }
+         const b = new Blob(["h\u00e9", bytes], { type: "Text/Plain" });
+         const c = structuredClone({ a: b, again: b, s: b.slice(1, 3, "x/y"), e: new Blob() });
+         console.log(c.a instanceof Blob, c.a === c.again, c.a !== b, c.a.size, c.a.type,
+                     c.s.type, c.e.size);
+         const got = new Uint8Array(await c.a.arrayBuffer());
+         console.log(got.length, got[0], got[1], got[2], got[3], got[258], await c.s.text());
+         const f = new File(["x\u20acy"], "n\u00e4me.txt", { type: "A/B", lastModified: 1234 });
+         const g = structuredClone(f);
+         console.log(g instanceof File, g instanceof Blob, g.name, g.type, g.size, g.lastModified,
+                     await g.text(), Object.prototype.toString.call(g));
+         console.log(g, [structuredClone(new Blob(["zz"]))]);),
+      "URL DataCloneError Cannot clone object of unsupported type. true 25\n"
+      "URLSearchParams DataCloneError Cannot clone object of unsupported type. true 25\n"
+      "Headers DataCloneError Cannot clone object of unsupported type. true 25\n"
+      "Request DataCloneError Cannot clone object of unsupported type. true 25\n"
+      "Response DataCloneError Cannot clone object of unsupported type. true 25\n"
+      "nested cloned { u: {}, h: [ {} ] }\n"
+      "true true true 259 text/plain x/y 0\n"
+      "259 104 195 169 0 255 \u00e9\n"
+      "true true n\u00e4me.txt a/b 5 1234 x\u20acy [object File]\n"
+      "File { name: \"n\u00e4me.txt\", size: 5, type: \"a/b\" } "
+      "[ Blob { size: 2, type: \"\" } ]\n");
+}
+
+/* Where isopool follows the standard and Deno does not: a FormData is a
+ * platform object that is not serializable (Deno copies it as `{}`). A
+ * platform object's prototype without its brand is a plain object. */
+static void t_clone_platform_standard(void) {
+  EXPECT_RUN(JS(try { structuredClone(new FormData()); } catch (e) { console.log(e.name, e.code); }
+                console.log(structuredClone(Object.create(URL.prototype)));),
+             0, "DataCloneError 25\n{}\n", "");
+}
+
 static void t_clone_domexception(void) {
   EXPECT_AS_DENO(
       JS(const e = new DOMException("m", "AbortError");
@@ -252,6 +307,8 @@ static const iso_test cases[] = {
     {"clone_transfer", t_clone_transfer},
     {"clone_types", t_clone_types},
     {"clone_domexception", t_clone_domexception},
+    {"clone_platform", t_clone_platform},
+    {"clone_platform_standard", t_clone_platform_standard},
     {"clone_duplicate_transfer", t_clone_duplicate_transfer},
     {"domexception_codes", t_domexception_codes},
     {NULL, NULL},

@@ -182,6 +182,7 @@
     #searchParams = null;
 
     static {
+      definePlatformBrand((value) => #href in value);
       // The query a URLSearchParams' change gives its URL ("" drops it).
       urlSetQuery = (url, query) => {
         url.#update(kSetSearch, query);
@@ -495,6 +496,7 @@
     #url = null;
 
     static {
+      definePlatformBrand((value) => #list in value);
       newParams = (url, query) => {
         const params = new URLSearchParams();
         params.#url = url;

@@ -247,6 +247,8 @@
   function lazyScope() {
     return {
       AbortController,
+      DOMException,
+      PlatformObject,
       PromiseCtor,
       SymbolIterator,
       SymbolToStringTag,
@@ -254,9 +256,12 @@
       URLSearchParams,
       arrayBufferSlice,
       blobApi,
+      constructOnto,
       coreDecode,
       customInspect,
+      defineCloneKind,
       defineHidden,
+      definePlatformBrand,
       defineProperty,
       encodeUtf8,
       fnCall,
@@ -281,6 +286,7 @@
       toLong,
       typedArrayBuffer,
       typedArraySet,
+      unitsToString,
     };
   }
 

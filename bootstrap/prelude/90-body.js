@@ -27,6 +27,7 @@
     coreDecode,
     customInspect,
     defineHidden,
+    definePlatformBrand,
     defineProperty,
     encodeUtf8,
     fnCall,
@@ -130,6 +131,7 @@
       }
 
       static {
+        definePlatformBrand((value) => #list in value);
         headerListOf = (headers) => headers.#list;
         headersWithList = (list, guard) => {
           const headers = new Headers();
@@ -427,6 +429,7 @@
       }
 
       static {
+        definePlatformBrand((value) => #list in value);
         formDataList = (formData) => formData.#list;
       }
 
@@ -1129,6 +1132,7 @@
       }
 
       static {
+        definePlatformBrand((value) => #r in value);
         requestState = (self) => {
           if (self === null || typeof self !== "object" || !(#r in self)) {
             throw new TypeError("Illegal invocation");
@@ -1305,6 +1309,7 @@
       }
 
       static {
+        definePlatformBrand((value) => #r in value);
         responseState = (self) => {
           if (self === null || typeof self !== "object" || !(#r in self)) {
             throw new TypeError("Illegal invocation");
