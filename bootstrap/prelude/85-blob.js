@@ -459,6 +459,7 @@
     return {
       Blob,
       File,
+      isBlob: (value) => blobStateOf(value) !== undefined,
       blobBytes,
       blobFromBytes,
       fileFromBlob,
