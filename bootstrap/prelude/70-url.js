@@ -70,23 +70,58 @@
 
   // ---- application/x-www-form-urlencoded ----
 
-  const formSafe = /^[A-Za-z0-9*\-._]*$/;
-  const formFixups = /[!'()~]|%20/g;
-  const formFixup = {
+  // The form set's complement in ASCII (what stays as it is), and each
+  // byte's "%XX".
+  const formSafeAscii = new Uint8Array(128);
+  for (const c of
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-._") {
+    formSafeAscii[c.charCodeAt(0)] = 1;
+  }
+  const percentHex = [];
+  for (let i = 0; i < 256; i++) {
+    percentHex.push(`%${i < 16 ? "0" : ""}${i.toString(16).toUpperCase()}`);
+  }
+  const formMarks = /[!'()~]/g;
+  const formMark = {
     "!": "%21",
     "'": "%27",
     "(": "%28",
     ")": "%29",
     "~": "%7E",
-    "%20": "+",
   };
 
-  // A USVString percent-encoded with the form set, space as "+".
+  // A USVString percent-encoded with the form set, space as "+". ASCII is
+  // encoded here, a run of safe characters sliced whole (a loop: the
+  // replace with a callback that fixed up encodeURIComponent's output
+  // cost more than half of toString); from the first non-ASCII character
+  // on, encodeURIComponent does the UTF-8, and only its "%20" and the
+  // marks it leaves ("!'()~") are fixed up.
   function formEncode(s) {
-    if (formSafe.test(s)) {
-      return s;
+    let out = "";
+    let start = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        let rest = encodeURIComponent(s.slice(start));
+        if (rest.indexOf("%20") !== -1) {
+          rest = rest.replaceAll("%20", "+");
+        }
+        formMarks.lastIndex = 0;
+        if (formMarks.test(rest)) {
+          rest = rest.replace(formMarks, (m) => formMark[m]);
+        }
+        return out + rest;
+      }
+      if (formSafeAscii[c] === 1) {
+        continue;
+      }
+      if (i > start) {
+        out += s.slice(start, i);
+      }
+      out += c === 0x20 ? "+" : percentHex[c];
+      start = i + 1;
     }
-    return encodeURIComponent(s).replace(formFixups, (m) => formFixup[m]);
+    return start === 0 ? s : out + s.slice(start);
   }
 
   function hexValue(c) {
@@ -102,7 +137,7 @@
   // standard keeps a stray "%" or decodes bytes that are not UTF-8.
   function formDecode(s) {
     if (s.indexOf("+") !== -1) {
-      s = s.replace(/\+/g, " ");
+      s = s.replaceAll("+", " ");
     }
     if (s.indexOf("%") === -1) {
       return s;
