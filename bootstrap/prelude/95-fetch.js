@@ -11,6 +11,9 @@
   //   op_fetch_read(rid) -> Uint8Array (at most 256 KiB), or null at the end
   //   op_fetch_cancel(rid) -> undefined
   //
+  // A data: URL is answered here (the Fetch standard's data: URL
+  // processor), without an op or a permission, as Deno does.
+  //
   // Errors: PermissionDenied (net access to "HOST:PORT" was not granted)
   // as it comes; a network failure, a redirect in "error" mode or a bad
   // request become TypeError("fetch failed", { cause }); an aborted signal
@@ -77,6 +80,145 @@
     return out;
   }
 
+  // The MIME Sniffing standard's "parse a MIME type" (null: failure) and
+  // its serialization, for data: URLs' types.
+  const mimeTokenRe = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  const mimeValueRe = /^[\t\u0020-\u007e\u0080-\u00ff]*$/;
+  const httpSpace = " \t\n\r";
+  const trimHttp = (s) => s.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+
+  function parseMimeType(input) {
+    input = trimHttp(input);
+    const slash = input.indexOf("/");
+    const type = slash < 0 ? "" : input.slice(0, slash);
+    if (!mimeTokenRe.test(type)) {
+      return null;
+    }
+    const rest = input.slice(slash + 1);
+    let i = rest.indexOf(";");
+    i = i < 0 ? rest.length : i;
+    const subtype = rest.slice(0, i).replace(/[\t\n\r ]+$/, "");
+    if (!mimeTokenRe.test(subtype)) {
+      return null;
+    }
+    const params = new Map();
+    while (i < rest.length) {
+      i++; // the ";"
+      while (i < rest.length && httpSpace.includes(rest[i])) {
+        i++;
+      }
+      let j = i;
+      while (j < rest.length && rest[j] !== ";" && rest[j] !== "=") {
+        j++;
+      }
+      const name = rest.slice(i, j).toLowerCase();
+      i = j;
+      if (i < rest.length && rest[i] === ";") {
+        continue;
+      }
+      i++; // the "="
+      if (i >= rest.length) {
+        break;
+      }
+      let value = "";
+      if (rest[i] === '"') { // a quoted string, its value extracted
+        i++;
+        while (i < rest.length) {
+          const c = rest[i++];
+          if (c === '"') {
+            break;
+          }
+          if (c === "\\") {
+            value += i < rest.length ? rest[i++] : "\\";
+          } else {
+            value += c;
+          }
+        }
+        while (i < rest.length && rest[i] !== ";") {
+          i++;
+        }
+      } else {
+        j = i;
+        while (j < rest.length && rest[j] !== ";") {
+          j++;
+        }
+        value = rest.slice(i, j).replace(/[\t\n\r ]+$/, "");
+        i = j;
+        if (value === "") {
+          continue;
+        }
+      }
+      if (name !== "" && mimeTokenRe.test(name) && mimeValueRe.test(value) &&
+          !params.has(name)) {
+        params.set(name, value);
+      }
+    }
+    let out = `${type.toLowerCase()}/${subtype.toLowerCase()}`;
+    for (const [name, value] of params) {
+      out += `;${name}=`;
+      out += value !== "" && mimeTokenRe.test(value)
+        ? value
+        : `"${value.replace(/["\\]/g, "\\$&")}"`;
+    }
+    return out;
+  }
+
+  // A URL string's percent-decoding, as bytes.
+  function percentDecode(s) {
+    const out = new Uint8Array(s.length);
+    let n = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 0x25 && i + 2 < s.length &&
+          /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) {
+        out[n++] = parseInt(s.slice(i + 1, i + 3), 16);
+        i += 2;
+      } else {
+        out[n++] = c & 0xff; // a URL's href is ASCII
+      }
+    }
+    return out.subarray(0, n);
+  }
+
+  // The Fetch standard's data: URL processor: { type, body } or null.
+  function processDataUrl(href) {
+    let input = href.slice(5);
+    const hash = input.indexOf("#");
+    if (hash >= 0) {
+      input = input.slice(0, hash);
+    }
+    const comma = input.indexOf(",");
+    if (comma < 0) {
+      return null;
+    }
+    let mimeType = trimHttp(input.slice(0, comma).replace(/^\f+|\f+$/g, ""));
+    let body = percentDecode(input.slice(comma + 1));
+    const base64 = /;\u0020*base64$/i.exec(mimeType);
+    if (base64 !== null) {
+      let text;
+      try {
+        text = atob(byteString(body));
+      } catch {
+        return null;
+      }
+      body = latin1Bytes(text);
+      mimeType = mimeType.slice(0, base64.index);
+    }
+    if (mimeType.startsWith(";")) {
+      mimeType = `text/plain${mimeType}`;
+    }
+    return {
+      type: parseMimeType(mimeType) ?? "text/plain;charset=US-ASCII",
+      body,
+    };
+  }
+
+  // A response's URL leaves the fragment out.
+  const withoutFragment = (url) => {
+    const hash = url.indexOf("#");
+    return hash < 0 ? url : url.slice(0, hash);
+  };
+
   const nullBodyStatus = (s) => s === 101 || s === 103 || s === 204 ||
     s === 205 || s === 304;
 
@@ -87,6 +229,26 @@
     const signal = req.signal;
     if (signal !== null && signal !== undefined && signalAborted(signal)) {
       throw signalReason(signal);
+    }
+    if (req.url.startsWith("data:")) {
+      const data = processDataUrl(req.url);
+      if (data === null) {
+        throw new TypeError("fetch failed: not a valid data: URL", {
+          cause: new TypeError(req.url),
+        });
+      }
+      let chunk = data.body;
+      const source = {
+        read() {
+          const c = chunk;
+          chunk = null;
+          return PromiseCtor.resolve(c);
+        },
+        cancel() {},
+      };
+      return newResponseFromNative(200, "OK", [["content-type", data.type]],
+                                   req.method === "HEAD" ? null : source,
+                                   withoutFragment(req.url), false);
     }
     const headers = [];
     for (const [name, value] of req.headerList) {
@@ -188,7 +350,8 @@
       };
     }
     return newResponseFromNative(head.status, head.statusText, headerList,
-                                 source, head.url, head.redirected);
+                                 source, withoutFragment(head.url),
+                                 head.redirected);
   }
 
   defineHidden(globalThis, { fetch });
