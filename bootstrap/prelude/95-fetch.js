@@ -213,11 +213,7 @@
     };
   }
 
-  // A response's URL leaves the fragment out.
-  const withoutFragment = (url) => {
-    const hash = url.indexOf("#");
-    return hash < 0 ? url : url.slice(0, hash);
-  };
+  // A response's URL leaves the fragment out (withoutFragment: 70-url.js).
 
   const nullBodyStatus = (s) => s === 101 || s === 103 || s === 204 ||
     s === 205 || s === 304;
