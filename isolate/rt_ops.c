@@ -317,6 +317,22 @@ int iso__rt_host_op_sync(void* realm_p,
   return 0;
 }
 
+/* rt->op_batch, the requests of this tick: the spare, or a new one (left
+ * NULL when out of memory). */
+static void tick_batch(iso_rt* rt) {
+  if (rt->op_batch == NULL) {
+    rt->op_batch = rt->op_spare;
+    rt->op_spare = NULL;
+    if (rt->op_batch == NULL) {
+      rt->op_batch = iso_op_batch_new(rt->ops, rt->ops_env);
+      if (rt->op_batch != NULL) {
+        /* its results count against the runtime's other batches' */
+        iso_op_batch_set_budget(rt->op_batch, rt->op_budget);
+      }
+    }
+  }
+}
+
 int iso__rt_host_op_async(void* realm_p,
                           uint32_t op,
                           uint32_t promise,
@@ -344,17 +360,7 @@ int iso__rt_host_op_async(void* realm_p,
                     "await some first",
                     rt->ops->defs[op].name, MAX_ARGS_IN_FLIGHT_MIB);
   }
-  if (rt->op_batch == NULL) {
-    rt->op_batch = rt->op_spare;
-    rt->op_spare = NULL;
-    if (rt->op_batch == NULL) {
-      rt->op_batch = iso_op_batch_new(rt->ops, rt->ops_env);
-      if (rt->op_batch != NULL) {
-        /* its results count against the runtime's other batches' */
-        iso_op_batch_set_budget(rt->op_batch, rt->op_budget);
-      }
-    }
-  }
+  tick_batch(rt);
   /* the job whose JavaScript (or a continuation of it) asks */
   iso_op_caller who = {.realm = realm->id,
                        .tag = v8s_job_tag(rt->iso),
@@ -419,16 +425,7 @@ void iso__rt_ops_release(iso_realm* realm, uint32_t tag) {
   if (!realm->fetched || rt->op_fetch_release == UINT32_MAX || rt->freeing) {
     return;
   }
-  if (rt->op_batch == NULL) {
-    rt->op_batch = rt->op_spare;
-    rt->op_spare = NULL;
-    if (rt->op_batch == NULL) {
-      rt->op_batch = iso_op_batch_new(rt->ops, rt->ops_env);
-      if (rt->op_batch != NULL) {
-        iso_op_batch_set_budget(rt->op_batch, rt->op_budget);
-      }
-    }
-  }
+  tick_batch(rt);
   /* promise 0: no promise; the answer is dropped (resolve_realm) */
   static const uint8_t no_args[] = {0x90};
   iso_op_caller who = {.realm = realm->id,

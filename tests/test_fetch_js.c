@@ -40,35 +40,12 @@ static const char* with_port(const char* src) {
 }
 
 /* Runs src (PORT replaced) under isopool and Deno with --allow-net for
- * the server, both exit 0 with the same stdout, which is want (NULL:
+ * the server: both exit 0 with the same stdout, which is want (NULL:
  * whatever they agree on). */
 #define EXPECT_FETCH_AS_DENO(src, want)                 \
   do {                                                  \
     const char* flags_[] = {g_allow, NULL};             \
-    const char* s_ = with_port(src);                    \
-    js_run r_, d_;                                      \
-    CHECK(run_js_flags(flags_, s_, &r_) == 0);          \
-    if (r_.status != 0) {                               \
-      fprintf(stderr, "  isopool: %s\n", r_.err);       \
-    }                                                   \
-    CHECK_EQ(r_.status, 0);                             \
-    if ((want) != NULL) {                               \
-      CHECK_STR(r_.out, (const char*)(want));           \
-    }                                                   \
-    if (run_deno_flags(flags_, s_, &d_) == 0) {         \
-      if (d_.status != 0) {                             \
-        fprintf(stderr, "  deno: %s\n", d_.err);        \
-      }                                                 \
-      CHECK_EQ(d_.status, 0);                           \
-      CHECK_STR(r_.out, d_.out);                        \
-      run_free(&d_);                                    \
-    } else {                                            \
-      static int said_;                                 \
-      if (!said_++) {                                   \
-        fprintf(stderr, "  (no Deno: isopool only)\n"); \
-      }                                                 \
-    }                                                   \
-    run_free(&r_);                                      \
+    EXPECT_AS_DENO_FLAGS(flags_, with_port(src), want); \
   } while (0)
 
 /* isopool alone, with the flags given (NULL-ended); PORT replaced in

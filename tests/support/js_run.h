@@ -70,19 +70,26 @@ int starts_with(const char* s, const char* prefix);
     run_free(&r_);                                       \
   } while (0)
 
-/* Runs src under isopool and under Deno and checks that both exit 0 with
- * the same stdout, and that it is want_out (NULL: whatever they agree
- * on). Without Deno, only isopool's run is checked, and the first such
- * case of a suite says so. */
-#define EXPECT_AS_DENO(src, want_out)                                 \
+/* Runs src under isopool and under Deno, each with the options in flags
+ * (NULL-ended, or NULL: none), and checks that both exit 0 with the same
+ * stdout, and that it is want_out (NULL: whatever they agree on). A run
+ * that fails shows its stderr. Without Deno, only isopool's run is
+ * checked, and the first such case of a suite says so. */
+#define EXPECT_AS_DENO_FLAGS(flags, src, want_out)                    \
   do {                                                                \
     js_run r_, d_;                                                    \
-    CHECK(run_js((src), &r_) == 0);                                   \
+    CHECK(run_js_flags((flags), (src), &r_) == 0);                    \
+    if (r_.status != 0) {                                             \
+      fprintf(stderr, "  isopool: %s\n", r_.err);                     \
+    }                                                                 \
     CHECK_EQ(r_.status, 0);                                           \
     if ((want_out) != NULL) {                                         \
-      CHECK_STR(r_.out, (want_out));                                  \
+      CHECK_STR(r_.out, (const char*)(want_out));                     \
     }                                                                 \
-    if (run_deno((src), &d_) == 0) {                                  \
+    if (run_deno_flags((flags), (src), &d_) == 0) {                   \
+      if (d_.status != 0) {                                           \
+        fprintf(stderr, "  deno: %s\n", d_.err);                      \
+      }                                                               \
       CHECK_EQ(d_.status, 0);                                         \
       CHECK_STR(r_.out, d_.out);                                      \
       run_free(&d_);                                                  \
@@ -94,5 +101,8 @@ int starts_with(const char* s, const char* prefix);
     }                                                                 \
     run_free(&r_);                                                    \
   } while (0)
+
+/* EXPECT_AS_DENO_FLAGS without options. */
+#define EXPECT_AS_DENO(src, want_out) EXPECT_AS_DENO_FLAGS(NULL, src, want_out)
 
 #endif /* ISO_JS_RUN_H */
