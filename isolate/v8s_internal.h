@@ -15,6 +15,7 @@
 //   v8s_natives.cc   the prelude's __iso natives
 //   v8s_url.cc       the natives of URL, on ada
 //   v8s_zlib.cc      the natives of CompressionStream, on zlib
+//   v8s_icu.cc       the natives of TextDecoder's CJK encodings, on ICU
 //   v8s_ops.cc       the op registry's functions on __iso.ops
 //   v8s_msgpack.cc   JavaScript values <-> msgpack (docs/values.md), on the
 //                    codec's reader and writer (codec/iso_mp.h)
@@ -333,6 +334,7 @@ bool view_bytes(Local<Value> v, const uint8_t** p, size_t* n);
 Local<ObjectTemplate> natives_template(v8s_isolate* iso);
 void add_url_natives(Isolate* isolate, Local<ObjectTemplate> t);   // v8s_url
 void add_zlib_natives(Isolate* isolate, Local<ObjectTemplate> t);  // v8s_zlib
+void add_icu_natives(Isolate* isolate, Local<ObjectTemplate> t);   // v8s_icu
 bool install_ops(v8s_isolate* iso, Local<Context> context, Local<Object> n);
 
 // ---- msgpack (v8s_msgpack.cc) ----

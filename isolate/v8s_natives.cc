@@ -614,6 +614,7 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
   t->Set(str(isolate, "version"), str(isolate, ISO_VERSION));
   add_url_natives(isolate, t);
   add_zlib_natives(isolate, t);
+  add_icu_natives(isolate, t);
   iso->natives.Reset(isolate, t);
   return t;
 }

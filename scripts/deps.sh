@@ -17,7 +17,7 @@ sudo_cmd=()
 if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
 
 pkgs=(build-essential cmake pkg-config libuv1-dev libnng-dev libssl-dev liblmdb-dev
-      libcurl4-openssl-dev zlib1g-dev
+      libcurl4-openssl-dev zlib1g-dev libicu-dev
       libbrotli1 libc-ares2 libicu72 libnghttp2-14 libssl3 zlib1g
       libuv1 valgrind openssl clang libclang-rt-14-dev clang-format-14
       libseccomp-dev)

@@ -56,7 +56,7 @@ static void t_text_decoder_options(void) {
              console.log("no error");
            } catch (e) { console.log(e.name); }
          }
-         try { new TextDecoder("gbk"); } catch (e) {
+         try { new TextDecoder("iso-2022-kr"); } catch (e) {
            console.log(e.name);
          }
          console.log(new TextDecoder(" UTF8 ").encoding,
@@ -199,6 +199,101 @@ static void t_decoder_utf16(void) {
       "end TypeError\nA\n");
 }
 
+/* The CJK encodings (ICU's converters, isolate/v8s_icu.cc) beside Deno
+ * (encoding_rs, the standard's decoders): text in each, their labels, a
+ * streaming decode byte by byte (iso-2022-jp's escapes across calls
+ * too), fatal errors, and the bytes the standard decodes that ICU's
+ * tables do not (gb18030's 2022 code points, big5's HKSCS pairs and
+ * rows, shift_jis's 0x80 and 0x7F, euc-kr's user-defined rows). */
+static void t_decoder_cjk(void) {
+  EXPECT_AS_DENO(
+      JS(const cases = {
+           gbk: [0xc4, 0xe3, 0xba, 0xc3, 0x80, 0x41, 0xa2, 0xe3, 0xfe, 0xfe, 0xa6, 0xd9, 0xfe, 0x59],
+           gb18030: [0xc4, 0xe3, 0x81, 0x30, 0x81, 0x30, 0x95, 0x32, 0x82, 0x36, 0x84, 0x31, 0xa4, 0x39, 0x80, 0xff],
+           big5: [0xa4, 0xa4, 0xa4, 0xe5, 0x88, 0x62, 0x88, 0x64, 0xfe, 0xfe, 0x80, 0xa1, 0x40, 0xc6, 0xa1, 0x87, 0xa4, 0x88, 0x40, 0x81, 0x40],
+           "euc-jp": [0xc6, 0xfc, 0xcb, 0xdc, 0x8e, 0xb1, 0x8f, 0xb0, 0xa1, 0xa1, 0xa1, 0xad, 0xa1, 0x5c, 0x7e, 0x80, 0x41],
+           "iso-2022-jp": [0x1b, 0x24, 0x42, 0x46, 0x7c, 0x4b, 0x5c, 0x1b, 0x28, 0x42, 0x61, 0x1b, 0x28, 0x4a, 0x5c, 0x7e, 0x1b, 0x28, 0x49, 0x31, 0x1b, 0x28, 0x42],
+           shift_jis: [0x93, 0xfa, 0x96, 0x7b, 0xb1, 0x5c, 0x7e, 0x80, 0xa0, 0x87, 0x40, 0xed, 0x40, 0xfa, 0x40, 0x81, 0x5f, 0xb1, 0x7f],
+           "euc-kr": [0xc7, 0xd1, 0xb1, 0xdb, 0x81, 0x41, 0xa1, 0xa1, 0xc9, 0xa1, 0xfe, 0xfe, 0x80, 0x41],
+         };
+         const hex = (s) => Array.from(s, (c) => c.codePointAt(0).toString(16)).join(" ");
+         for (const [name, bytes] of Object.entries(cases)) {
+           const u = new Uint8Array(bytes);
+           const whole = new TextDecoder(name).decode(u);
+           const d = new TextDecoder(name);
+           let s = "";
+           for (const b of bytes) { s += d.decode(new Uint8Array([b]), { stream: true }); }
+           s += d.decode();
+           let fatal = "ok";
+           try { new TextDecoder(name, { fatal: true }).decode(u); } catch (e) { fatal = e.name; }
+           console.log(name, hex(whole), s === whole, fatal, hex(new TextDecoder(name).decode(u.subarray(0, 1))));
+         }
+         for (const l of ["GB2312", "x-gbk", "chinese", "big5-hkscs", "cn-big5", "x-euc-jp",
+                          "csiso2022jp", "sjis", "ms932", "windows-31j", "korean", "windows-949"]) {
+           console.log(l, new TextDecoder(l).encoding);
+         }
+         for (const [name, unit] of [["gbk", [0xc4, 0xe3]], ["gb18030", [0x81, 0x30, 0x81, 0x30]],
+                                     ["big5", [0x88, 0x62]]]) {
+           const big = new Uint8Array(3 * 1024 * 1024 + 1);
+           big[0] = 0x61;
+           for (let i = 1; i + unit.length <= big.length; i += unit.length) { big.set(unit, i); }
+           const t = new TextDecoder(name).decode(big);
+           let h = 0;
+           for (let i = 0; i < t.length; i++) { h = (h * 31 + t.charCodeAt(i)) | 0; }
+           console.log(name, "large", t.length, h);
+         }
+         const jp = new TextDecoder("iso-2022-jp", { fatal: true });
+         console.log(jp.decode(new Uint8Array([0x1b, 0x24]), { stream: true }) + "|" +
+                     jp.decode(new Uint8Array([0x42, 0x46]), { stream: true }) + "|" +
+                     jp.decode(new Uint8Array([0x7c, 0x1b, 0x28, 0x42])));),
+      NULL);
+}
+
+/* Every two-byte sequence the standard decodes to text (no U+FFFD) gives
+ * the same text under isopool and Deno, in every two-byte CJK encoding:
+ * each prints how many it decoded and a hash of them. Where the two
+ * differ is on bad input only (isopool alone below). */
+static void t_decoder_cjk_pairs(void) {
+  EXPECT_AS_DENO(
+      JS(for (const name of ["gbk", "gb18030", "big5", "euc-jp", "shift_jis", "euc-kr"]) {
+           let n = 0;
+           let h = 0;
+           const d = new TextDecoder(name);
+           for (let lead = 0x81; lead <= 0xfe; lead++) {
+             for (let trail = 0x40; trail <= 0xfe; trail++) {
+               if (name === "euc-jp" && lead === 0x8e && trail >= 0xe0 && trail <= 0xe2) { continue; }
+               const s = d.decode(new Uint8Array([lead, trail]));
+               if (s.includes("\ufffd")) { continue; }
+               n++;
+               for (let i = 0; i < s.length; i++) { h = (h * 31 + s.charCodeAt(i)) | 0; }
+               h = (h * 31 + lead * 256 + trail) | 0;
+             }
+           }
+           console.log(name, n, h);
+         }),
+      NULL);
+}
+
+/* Where ICU's converters still differ from the standard (and Deno), all
+ * on bad input: a lead byte followed by a byte that cannot trail it
+ * gives two U+FFFD where the standard gives one (big5, euc-jp,
+ * shift_jis, euc-kr); euc-jp's 0x8E 0xE0..0xE2 (no half-width katakana
+ * there) decode to what ICU's table has, as do the 3-byte JIS X 0212
+ * rows 0xF3 and 0xF4 (IBM extensions in ICU; not in the standard), so
+ * fatal does not throw for them. */
+static void t_decoder_cjk_icu(void) {
+  EXPECT_RUN(
+      JS(const hex = (s) => Array.from(s, (c) => c.codePointAt(0).toString(16)).join(" ");
+         const dec = (name, bytes) => hex(new TextDecoder(name).decode(new Uint8Array(bytes)));
+         console.log(dec("big5", [0x81, 0x81]), "|", dec("shift_jis", [0x81, 0xfd]), "|",
+                     dec("euc-kr", [0x81, 0xff]), "|", dec("euc-jp", [0x8e, 0x80]));
+         console.log(dec("euc-jp", [0x8e, 0xe0]), "|", dec("euc-jp", [0x8f, 0xf3, 0xa1]));),
+      0,
+      "fffd fffd | fffd fffd | fffd fffd | fffd fffd\n"
+      "a2 | 2170\n",
+      "");
+}
+
 static void t_encode_into_as_deno(void) {
   /* only whole code points fit; a lone surrogate is U+FFFD (3 bytes) */
   EXPECT_AS_DENO(
@@ -226,6 +321,9 @@ static const iso_test cases[] = {
     {"decoder_single_byte", t_decoder_single_byte},
     {"decoder_utf16", t_decoder_utf16},
     {"encode_into_as_deno", t_encode_into_as_deno},
+    {"decoder_cjk", t_decoder_cjk},
+    {"decoder_cjk_pairs", t_decoder_cjk_pairs},
+    {"decoder_cjk_icu", t_decoder_cjk_icu},
     {NULL, NULL},
 };
 

@@ -1,6 +1,6 @@
   // -------------------------------------------------------------------------
   // TextEncoder, TextDecoder (the Encoding standard's UTF-8, UTF-16LE/BE,
-  // legacy single-byte encodings and x-user-defined; not its CJK ones).
+  // legacy single-byte encodings and x-user-defined; its CJK ones on ICU).
 
   class TextEncoder {
     get encoding() {
@@ -57,9 +57,9 @@
   // The Encoding standard's labels, "label name ..." per encoding (its
   // encodings.json), parsed into a Map on first use. The replacement
   // encoding's labels map to "replacement", which TextDecoder refuses as
-  // the standard says; its CJK encodings are not implemented (their labels
-  // are RangeErrors too). Parsed on first use, so a context that never
-  // makes a TextDecoder pays nothing for them.
+  // the standard says; its CJK encodings are ICU's converters (IcuDecoder,
+  // below). Parsed on first use, so a context that never makes a
+  // TextDecoder pays nothing for them.
   let encodingLabels = null; // label -> name
 
   // "Get an encoding": the name for label, or undefined.
@@ -115,6 +115,16 @@
         "windows-1257 cp1257 windows-1257 x-cp1257",
         "windows-1258 cp1258 windows-1258 x-cp1258",
         "x-mac-cyrillic x-mac-cyrillic x-mac-ukrainian",
+        "gbk chinese csgb2312 csiso58gb231280 gb2312 gb_2312 gb_2312-80 gbk " +
+          "iso-ir-58 x-gbk",
+        "gb18030 gb18030",
+        "big5 big5 big5-hkscs cn-big5 csbig5 x-x-big5",
+        "euc-jp cseucpkdfmtjapanese euc-jp x-euc-jp",
+        "iso-2022-jp csiso2022jp iso-2022-jp",
+        "shift_jis csshiftjis ms932 ms_kanji shift-jis shift_jis sjis " +
+          "windows-31j x-sjis",
+        "euc-kr cseuckr csksc56011987 euc-kr iso-ir-149 korean " +
+          "ks_c_5601-1987 ks_c_5601-1989 ksc5601 ksc_5601 windows-949",
         "replacement csiso2022kr hz-gb-2312 iso-2022-cn iso-2022-cn-ext " +
           "iso-2022-kr replacement",
         "utf-16be unicodefffe utf-16be",
@@ -289,12 +299,54 @@
     }
   }
 
+  // The CJK encodings, decoded by ICU's converters (isolate/v8s_icu.cc
+  // numbers them so; the decoder's state is an ArrayBuffer held here).
+  // ICU's tables are not exactly the standard's: bootstrap/README.md lists
+  // where they differ.
+  const icuEncodings = {
+    __proto__: null,
+    "gbk": 0,
+    "gb18030": 1,
+    "big5": 2,
+    "euc-jp": 3,
+    "iso-2022-jp": 4,
+    "shift_jis": 5,
+    "euc-kr": 6,
+  };
+  const icuDecoderNew = iso.icuDecoderNew;
+  const icuDecode = iso.icuDecode;
+
+  class IcuDecoder {
+    #state;
+
+    constructor(state) {
+      this.#state = state;
+    }
+
+    decode(bytes, stream, fatal) {
+      return icuDecode(this.#state, bytes, stream, fatal);
+    }
+  }
+
+  // Whether ICU has the converter for a CJK encoding (the TextDecoder
+  // constructor asks, so a missing one is its RangeError).
+  function icuDecoderFor(name) {
+    if (typeof icuDecoderNew !== "function") {
+      return undefined;
+    }
+    const state = icuDecoderNew(icuEncodings[name]);
+    return state === undefined ? undefined : new IcuDecoder(state);
+  }
+
   function newDecoder(name) {
     if (name === "utf-8") {
       return new Utf8Decoder();
     }
     if (name === "utf-16le" || name === "utf-16be") {
       return new Utf16Decoder(name === "utf-16be");
+    }
+    if (icuEncodings[name] !== undefined) {
+      return icuDecoderFor(name);
     }
     return new SingleByteDecoder(name);
   }
@@ -354,7 +406,11 @@
 
     constructor(label = "utf-8", options = {}) {
       const name = encodingForLabel(label);
-      if (name === undefined || name === "replacement") {
+      if (
+        name === undefined ||
+        name === "replacement" ||
+        (icuEncodings[name] !== undefined && icuDecoderFor(name) === undefined)
+      ) {
         throw new RangeError(
           `The encoding label provided ('${label}') is invalid.`,
         );
