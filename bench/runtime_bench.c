@@ -1,7 +1,8 @@
 /* runtime_bench.c: what the runtime costs on this machine, next to bare V8
  * measured in the same run (isolate/v8_baseline.h).
  *
- *   runtime_bench [N] [context|module]   N iterations per figure (default
+ *   runtime_bench [N] [isolate|context|module]
+ *                                        N iterations per figure (default
  *                                        2000); naming a figure measures
  *                                        only that one (for profilers)
  *
@@ -180,8 +181,11 @@ int main(int argc, char** argv) {
   iso_rt_init_process(NULL);
   if (argc > 2) {
     int module = strcmp(argv[2], "module") == 0;
-    double rt = module ? module_us(n) : context_us(n);
-    double v8 = module ? v8b_module_us(n) : v8b_context_us(n);
+    int isolate = strcmp(argv[2], "isolate") == 0;
+    double rt = module ? module_us(n) : isolate ? isolate_us(n) : context_us(n);
+    double v8 = module    ? v8b_module_us(n)
+                : isolate ? v8b_isolate_us(n)
+                          : v8b_context_us(n);
     printf("%s: isopool %.1f us, bare V8 %.1f us, %.2fx\n", argv[2], rt, v8,
            rt / v8);
     return 0;

@@ -297,7 +297,9 @@ int v8s_execute(v8s_isolate* iso,
 
 /* v8s_execute_static: v8s_execute for a source in static storage (the
  * prelude), compiled once per isolate and then only bound and run: the
- * source pointer is the cache key. */
+ * source pointer is the cache key. The process keeps a V8 code cache of
+ * it, made by the second isolate that compiles it and used by later ones
+ * (v8s_context.cc, static_script). */
 int v8s_execute_static(v8s_isolate* iso,
                        v8s_ref ctx,
                        const char* name,

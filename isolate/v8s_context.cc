@@ -8,6 +8,9 @@
 // dropped the promise jobs still queued.
 
 #include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -75,6 +78,41 @@ class StaticText : public String::ExternalOneByteStringResource {
   size_t len_;
 };
 
+// The code caches of the static scripts, one per source, shared by the
+// process's isolates: V8 then deserializes the compiled code (what the
+// first run compiled included) instead of parsing and compiling the text.
+// The second isolate of the process that compiles a source makes its
+// cache (after running it), so a process with one isolate (isopool run)
+// never pays for making one, and the third and later isolates (a pool's
+// workers, their replacements) start from it. Entries live as long as the
+// process, on a list whose head is a plain pointer (no destructor at exit:
+// the leak checker sees them reachable). Thread: any (g_code_mu).
+struct SharedCode {
+  SharedCode* next;
+  const char* source;
+  int compiled;   // isolates that compiled the text (no cache yet)
+  bool claimed;   // an isolate is making the cache
+  uint8_t* data;  // the cache, or null
+  int len;
+};
+
+std::mutex g_code_mu;
+SharedCode* g_code = nullptr;
+
+SharedCode* shared_code(const char* source) {
+  for (SharedCode* c = g_code; c != nullptr; c = c->next) {
+    if (c->source == source) {
+      return c;
+    }
+  }
+  SharedCode* c =
+      new (std::nothrow) SharedCode{g_code, source, 0, false, nullptr, 0};
+  if (c != nullptr) {
+    g_code = c;
+  }
+  return c;  // null: no cache for this source
+}
+
 }  // namespace
 
 // The script of `source`, a text in static storage, compiled once per
@@ -89,8 +127,8 @@ MaybeLocal<v8::UnboundScript> static_script(v8s_isolate* iso,
                                             size_t len) {
   Isolate* isolate = iso->isolate;
   for (auto& e : iso->scripts) {
-    if (e.first == source) {
-      return e.second.Get(isolate);
+    if (e.source == source) {
+      return e.script.Get(isolate);
     }
   }
   if (len > static_cast<size_t>(String::kMaxLength)) {
@@ -116,16 +154,67 @@ MaybeLocal<v8::UnboundScript> static_script(v8s_isolate* iso,
                   .ToLocal(&src)) {
     return MaybeLocal<v8::UnboundScript>();
   }
+  ScriptCompiler::CachedData* cached = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_code_mu);
+    SharedCode* c = shared_code(source);
+    if (c != nullptr && c->data != nullptr) {
+      cached = new ScriptCompiler::CachedData(c->data, c->len);
+    }
+  }
   ScriptOrigin origin(isolate, str(isolate, name));
-  ScriptCompiler::Source source_obj(src, origin);
+  ScriptCompiler::Source source_obj(src, origin, cached);  // owns cached
   Local<v8::UnboundScript> unbound;
-  if (!ScriptCompiler::CompileUnboundScript(isolate, &source_obj)
+  if (!ScriptCompiler::CompileUnboundScript(
+           isolate, &source_obj,
+           cached != nullptr ? ScriptCompiler::kConsumeCodeCache
+                             : ScriptCompiler::kNoCompileOptions)
            .ToLocal(&unbound)) {
     return MaybeLocal<v8::UnboundScript>();
   }
-  iso->scripts.emplace_back(source,
-                            Global<v8::UnboundScript>(isolate, unbound));
+  bool share = false;
+  if (cached == nullptr || cached->rejected) {
+    std::lock_guard<std::mutex> lock(g_code_mu);
+    SharedCode* c = shared_code(source);
+    if (c != nullptr) {
+      share = ++c->compiled >= 2 && c->data == nullptr && !c->claimed;
+      c->claimed = c->claimed || share;
+    }
+  }
+  iso->scripts.push_back(
+      {source, Global<v8::UnboundScript>(isolate, unbound), share});
   return unbound;
+}
+
+// `source` ran (its first run in this isolate): if this isolate is to
+// make the process's code cache of it, it does now, with the functions
+// the run compiled.
+void static_script_ran(v8s_isolate* iso, const char* source) {
+  for (auto& e : iso->scripts) {
+    if (e.source != source || !e.share) {
+      continue;
+    }
+    e.share = false;
+    HandleScope scope(iso->isolate);
+    std::unique_ptr<ScriptCompiler::CachedData> made(
+        ScriptCompiler::CreateCodeCache(e.script.Get(iso->isolate)));
+    uint8_t* data = nullptr;
+    if (made != nullptr && made->length > 0) {
+      data = new (std::nothrow) uint8_t[made->length];
+    }
+    std::lock_guard<std::mutex> lock(g_code_mu);
+    SharedCode* c = shared_code(source);  // there: share was set
+    if (c != nullptr && data != nullptr) {
+      memcpy(data, made->data, static_cast<size_t>(made->length));
+      c->data = data;
+      c->len = made->length;
+    } else {
+      delete[] data;
+    }
+    if (c != nullptr) {
+      c->claimed = false;
+    }
+  }
 }
 
 namespace {
@@ -260,6 +349,7 @@ int v8s_execute_static(v8s_isolate* iso,
   if (!unbound->BindToCurrentContext()->Run(context).ToLocal(&value)) {
     return caught(iso, context, tc, exc);
   }
+  static_script_ran(iso, source);
   if (result != nullptr) {
     *result = ref_new(iso, value);
   }

@@ -192,8 +192,14 @@ struct v8s_isolate {
   // v8s_module_instantiate, for its missing-export hint
   std::vector<std::string> cjs_linked;
   // static_script (v8s_execute_static, the prelude's lazy parts): source
-  // pointer -> its compiled script
-  std::vector<std::pair<const char*, Global<v8::UnboundScript>>> scripts;
+  // pointer -> its compiled script, and whether this isolate is to give
+  // the process its code cache once it has run (static_script_ran)
+  struct StaticScript {
+    const char* source;
+    Global<v8::UnboundScript> script;
+    bool share;
+  };
+  std::vector<StaticScript> scripts;
   // every context's own microtask queue (see v8s_context_new), until the
   // context is collected or the isolate freed
   std::vector<v8s::CtxQueue*> queues;
@@ -308,6 +314,7 @@ MaybeLocal<v8::UnboundScript> static_script(v8s_isolate* iso,
                                             const char* name,
                                             const char* source,
                                             size_t len);
+void static_script_ran(v8s_isolate* iso, const char* source);
 int call_fn(v8s_isolate* iso,
             Local<Context> context,
             Local<Value> fn,

@@ -567,6 +567,7 @@ void n_part(const FunctionCallbackInfo<Value>& args) {
       unbound->BindToCurrentContext()
           ->Run(isolate->GetCurrentContext())
           .ToLocal(&value)) {
+    static_script_ran(native_iso(args), part->source);
     args.GetReturnValue().Set(value);
   }
 }

@@ -1,8 +1,8 @@
 /* test_loop.c: the event loop: macrotask and microtask order, the run
  * command's load/unload, the seed's stall errors, V8's own work as pending
  * work (WebAssembly compilation, Atomics.waitAsync, FinalizationRegistry),
- * unhandled rejections and uncaught exceptions, and the default export's
- * call. */
+ * unhandled rejections and uncaught exceptions, the default export's
+ * call, and the prelude's code cache shared by a process's isolates. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,6 +430,33 @@ static void t_execute_global(void) {
   CHECK_EQ(uv_loop_close(&loop), 0);
 }
 
+/* The prelude and its lazy parts are compiled once per isolate, and the
+ * process's later isolates start from a V8 code cache the second one made
+ * (isolate/v8s_context.cc, static_script): four runtimes in turn in one
+ * process, each using lazy parts (a stack through one keeps its script
+ * name), print the same. */
+static void t_prelude_code_cache(void) {
+  for (int i = 0; i < 4; i++) {
+    rt_root();
+    rt_write("main.js",
+             "let where = '';\n"
+             "try { new Response('', { status: 99 }); }\n"
+             "catch (e) { where = e.stack.split('\\n')[1].includes("
+             "'isopool:bootstrap/body'); }\n"
+             "const latin1 = new TextDecoder('latin1').decode("
+             "new Uint8Array([0xe9]));\n"
+             "const digest = await crypto.subtle.digest('SHA-1', "
+             "new Uint8Array(0));\n"
+             "console.log(await new Response('x').text(), where, latin1,\n"
+             "  digest.byteLength, typeof ReadableStream);\n");
+    rt_result r;
+    rt_run("main.js", &r);
+    CHECK_EQ(r.status, 0);
+    CHECK_STR(rt_out(&r), "x true \xc3\xa9 20 function\n<value>\n");
+    rt_result_free(&r);
+  }
+}
+
 static const iso_test cases[] = {
     {"hello_world", t_hello_world},
     {"task_order", t_task_order},
@@ -456,6 +483,7 @@ static const iso_test cases[] = {
     {"unsendable_value", t_unsendable_value},
     {"atomics_wait_refused", t_atomics_wait_refused},
     {"execute_global", t_execute_global},
+    {"prelude_code_cache", t_prelude_code_cache},
     {NULL, NULL},
 };
 

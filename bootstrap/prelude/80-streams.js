@@ -10,8 +10,9 @@
   // even parsing it costs every process. It is a lazy part of the prelude
   // (loadPart("streams"): a script of its own, compiled once per isolate
   // the first time a context needs it; README.md "Lazy parts"), and so are
-  // Blob (85-blob.js) and the Fetch standard's classes (90-body.js), which
-  // this part loads too. Their globals are accessors that load them the
+  // TextEncoderStream and TextDecoderStream (81-text-streams.js), Blob
+  // (85-blob.js) and the Fetch standard's classes (90-body.js), which this
+  // part loads too. Their globals are accessors that load them the
   // first time one is read and then replace themselves with plain data
   // properties, so `typeof ReadableStream` is still "function". The
   // prelude's own users call streams(), blobApi(), bodyApi().
@@ -114,126 +115,15 @@
     }
   }
 
-  // TextEncoderStream and TextDecoderStream, made on first use as well.
+  // TextEncoderStream and TextDecoderStream (81-text-streams.js), made on
+  // first use as well.
   let textStreamsExports;
 
   function textStreams() {
     if (textStreamsExports === undefined) {
-      textStreamsExports = textStreamsModule();
+      textStreamsExports = loadPart("textstreams")(lazyScope());
     }
     return textStreamsExports;
-  }
-
-  function textStreamsModule() {
-    // TextEncoderStream: strings in, UTF-8 bytes out. A lone high surrogate
-    // at the end of a chunk waits for the next chunk (it may be half of a
-    // pair); at the end of the stream it becomes U+FFFD.
-    class TextEncoderStream {
-      #transform;
-
-      constructor() {
-        let pending = "";
-        this.#transform = new (streams().TransformStream)({
-          transform(chunk, controller) {
-            let text = pending + `${chunk}`;
-            pending = "";
-            const last = text.charCodeAt(text.length - 1);
-            if (last >= 0xd800 && last <= 0xdbff) {
-              pending = text.slice(-1);
-              text = text.slice(0, -1);
-            }
-            if (text.length > 0) {
-              controller.enqueue(encodeUtf8(text));
-            }
-          },
-          flush(controller) {
-            if (pending.length > 0) {
-              controller.enqueue(new Uint8Array([0xef, 0xbf, 0xbd]));
-            }
-          },
-        });
-      }
-
-      get encoding() {
-        this.#transform;
-        return "utf-8";
-      }
-
-      get readable() {
-        return this.#transform.readable;
-      }
-
-      get writable() {
-        return this.#transform.writable;
-      }
-    }
-
-    // TextDecoderStream: BufferSource chunks in, strings out, through one
-    // streaming TextDecoder (a sequence split across chunks decodes whole).
-    class TextDecoderStream {
-      #decoder;
-      #transform;
-
-      constructor(label = "utf-8", options = {}) {
-        const decoder = new TextDecoder(label, options);
-        this.#decoder = decoder;
-        this.#transform = new (streams().TransformStream)({
-          transform(chunk, controller) {
-            const text = decoder.decode(chunk, { stream: true });
-            if (text.length > 0) {
-              controller.enqueue(text);
-            }
-          },
-          flush(controller) {
-            const text = decoder.decode();
-            if (text.length > 0) {
-              controller.enqueue(text);
-            }
-          },
-        });
-      }
-
-      get encoding() {
-        return this.#decoder.encoding;
-      }
-
-      get fatal() {
-        return this.#decoder.fatal;
-      }
-
-      get ignoreBOM() {
-        return this.#decoder.ignoreBOM;
-      }
-
-      get readable() {
-        return this.#transform.readable;
-      }
-
-      get writable() {
-        return this.#transform.writable;
-      }
-    }
-
-    inspectFields(TextEncoderStream.prototype, [
-      "encoding",
-      "readable",
-      "writable",
-    ]);
-    inspectFields(TextDecoderStream.prototype, [
-      "encoding",
-      "fatal",
-      "ignoreBOM",
-      "readable",
-      "writable",
-    ]);
-
-    for (const klass of [TextEncoderStream, TextDecoderStream]) {
-      defineProperty(klass.prototype, SymbolToStringTag, {
-        value: klass.name,
-        configurable: true,
-      });
-    }
-    return { TextEncoderStream, TextDecoderStream };
   }
 
   defineLazy(globalThis, streamGlobalNames, streams);
@@ -252,6 +142,7 @@
       PromiseCtor,
       SymbolIterator,
       SymbolToStringTag,
+      TextDecoder,
       URL,
       URLSearchParams,
       arrayBufferSlice,
