@@ -267,6 +267,35 @@ static void t_data_urls(void) {
   ), 0, "ok\n");
 }
 
+/* blob: URLs name the realm's Blobs (URL.createObjectURL): answered in
+ * the runtime with the Blob's bytes, type and length; GET only; a revoked
+ * or unknown one is a TypeError. */
+static void t_blob_urls(void) {
+  EXPECT_FETCH_AS_DENO(JS(
+    const b = new Blob(["h\u00e9llo"], { type: "text/plain" });
+    const u = URL.createObjectURL(b);
+    const r = await fetch(u + "#x");
+    console.log(r.status, r.statusText, r.type, r.url === u,
+                [...r.headers].map(String).join("|"), await r.text());
+    const e = URL.createObjectURL(new Blob([new Uint8Array([1, 2])]));
+    const r2 = await fetch(e);
+    console.log([...r2.headers].map(String).join("|"),
+                new Uint8Array(await r2.arrayBuffer()).join());
+    const tries = [[u, "POST"], [u, "GET"], ["blob:null/nope", "GET"]];
+    URL.revokeObjectURL(u);
+    for (const [url, method] of tries) {
+      try {
+        await fetch(url, method === "POST" ? { method, body: "x" } : {});
+        console.log("no error");
+      } catch (err) { console.log(method, err.name); }
+    }
+  ), "200 OK basic true content-length,6|content-type,text/plain h\u00e9llo\n"
+     "content-length,2|content-type, 1,2\n"
+     "POST TypeError\n"
+     "GET TypeError\n"
+     "GET TypeError\n");
+}
+
 /* Network failures and bad requests are TypeErrors; nothing is sent for
  * a request that cannot be made. */
 static void t_errors(void) {
@@ -363,6 +392,7 @@ static const iso_test cases[] = {{"get", t_get},
                                  {"abort", t_abort},
                                  {"stream", t_stream},
                                  {"data_urls", t_data_urls},
+                                 {"blob_urls", t_blob_urls},
                                  {"errors", t_errors},
                                  {"permissions", t_permissions},
                                  {"later_ops", t_later_ops},

@@ -11,8 +11,8 @@
   //   op_fetch_read(rid) -> Uint8Array (at most 256 KiB), or null at the end
   //   op_fetch_cancel(rid) -> undefined
   //
-  // A data: URL is answered here (the Fetch standard's data: URL
-  // processor), without an op or a permission, as Deno does.
+  // A data: or blob: URL is answered here (localResponse), without an op
+  // or a permission, as Deno does.
   //
   // Errors: PermissionDenied (net access to "HOST:PORT" was not granted)
   // as it comes; a network failure, a redirect in "error" mode or a bad
@@ -215,6 +215,56 @@
 
   // A response's URL leaves the fragment out (withoutFragment: 70-url.js).
 
+  // A response whose body is bytes already here.
+  function bytesSource(bytes) {
+    let chunk = bytes;
+    return {
+      read() {
+        const c = chunk;
+        chunk = null;
+        return PromiseCtor.resolve(c);
+      },
+      cancel() {},
+    };
+  }
+
+  // The response to a data: URL (the standard's processor) or a blob: URL
+  // (a Blob in this realm's store: URL.createObjectURL), made here without
+  // an op or a permission, as Deno does; a bad data: URL, a blob: URL that
+  // names no Blob, or a blob: URL with another method than GET is a
+  // TypeError.
+  function localResponse(req) {
+    let type, body;
+    if (req.url.startsWith("data:")) {
+      const data = processDataUrl(req.url);
+      if (data === null) {
+        throw new TypeError("fetch failed: not a valid data: URL", {
+          cause: new TypeError(req.url),
+        });
+      }
+      type = data.type;
+      body = data.body;
+    } else {
+      const blob = req.method === "GET"
+        ? mapGet(blobUrlStore(), withoutFragment(req.url))
+        : undefined;
+      if (blob === undefined) {
+        throw new TypeError(req.method === "GET"
+          ? `fetch failed: ${req.url} names no Blob (revoked, or another realm's)`
+          : `fetch failed: a blob: URL takes GET only, not ${req.method}`);
+      }
+      body = blobApi().blobBytes(blob);
+      type = blob.type;
+    }
+    const headers = [["content-type", type]];
+    if (req.url.startsWith("blob:")) {
+      headers.unshift(["content-length", `${body.byteLength}`]);
+    }
+    return bodyApi().newResponseFromNative(
+      200, "OK", headers, req.method === "HEAD" ? null : bytesSource(body),
+      withoutFragment(req.url), false);
+  }
+
   const nullBodyStatus = (s) => s === 101 || s === 103 || s === 204 ||
     s === 205 || s === 304;
 
@@ -226,25 +276,8 @@
     if (signal !== null && signal !== undefined && signalAborted(signal)) {
       throw signalReason(signal);
     }
-    if (req.url.startsWith("data:")) {
-      const data = processDataUrl(req.url);
-      if (data === null) {
-        throw new TypeError("fetch failed: not a valid data: URL", {
-          cause: new TypeError(req.url),
-        });
-      }
-      let chunk = data.body;
-      const source = {
-        read() {
-          const c = chunk;
-          chunk = null;
-          return PromiseCtor.resolve(c);
-        },
-        cancel() {},
-      };
-      return newResponseFromNative(200, "OK", [["content-type", data.type]],
-                                   req.method === "HEAD" ? null : source,
-                                   withoutFragment(req.url), false);
+    if (req.url.startsWith("data:") || req.url.startsWith("blob:")) {
+      return localResponse(req);
     }
     const headers = [];
     for (const [name, value] of req.headerList) {
@@ -300,16 +333,8 @@
       if (onAbort !== null) {
         signalRemove(signal, onAbort);
       }
-      let chunk = head.body;
       if (req.method !== "HEAD" && !nullBodyStatus(head.status)) {
-        source = {
-          read() {
-            const c = chunk;
-            chunk = null;
-            return PromiseCtor.resolve(c);
-          },
-          cancel() {},
-        };
+        source = bytesSource(head.body);
       }
     } else if (req.method === "HEAD" || nullBodyStatus(head.status)) {
       end(true);
