@@ -296,6 +296,49 @@ static void t_blob_urls(void) {
      "GET TypeError\n");
 }
 
+/* WebAssembly.compileStreaming and instantiateStreaming take a Response
+ * (or a promise of one): application/wasm only (no parameters; spaces
+ * and case aside), an ok status, a body not used. */
+static void t_wasm_streaming(void) {
+  EXPECT_FETCH_AS_DENO(JS(
+    const ok = "data:application/wasm;base64,AGFzbQEAAAA=";
+    const m = await WebAssembly.compileStreaming(fetch(ok));
+    console.log(m instanceof WebAssembly.Module, WebAssembly.Module.exports(m).length);
+    const r = await WebAssembly.instantiateStreaming(fetch(ok), {});
+    console.log(Object.keys(r).sort().join(), r.instance instanceof WebAssembly.Instance);
+    const wasm = () => new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+    const typed = (type, status) => new Response(wasm(), { status, headers: { "content-type": type } });
+    const used = new Response(wasm(), { headers: { "content-type": "application/wasm" } });
+    await used.text();
+    const tries = [
+      () => WebAssembly.compileStreaming(fetch("data:application/octet-stream;base64,AGFzbQEAAAA=")),
+      () => WebAssembly.compileStreaming(fetch("data:application/wasm;charset=x;base64,AGFzbQEAAAA=")),
+      () => WebAssembly.compileStreaming(typed(" Application/WASM\t", 200)),
+      () => WebAssembly.compileStreaming(typed("application/wasm", 404)),
+      () => WebAssembly.compileStreaming(new Response(new Uint8Array([1, 2]),
+              { headers: { "content-type": "application/wasm" } })),
+      () => WebAssembly.compileStreaming(42),
+      () => WebAssembly.compileStreaming(used),
+      () => WebAssembly.instantiateStreaming(Promise.resolve(typed("application/wasm", 200))),
+    ];
+    for (const t of tries) {
+      try {
+        const v = await t();
+        console.log("ok", v instanceof WebAssembly.Module || v.instance instanceof WebAssembly.Instance);
+      } catch (e) { console.log(e.constructor.name); }
+    }
+  ), "true 0\n"
+     "instance,module true\n"
+     "TypeError\n"
+     "TypeError\n"
+     "ok true\n"
+     "TypeError\n"
+     "CompileError\n"
+     "TypeError\n"
+     "TypeError\n"
+     "ok true\n");
+}
+
 /* Network failures and bad requests are TypeErrors; nothing is sent for
  * a request that cannot be made. */
 static void t_errors(void) {
@@ -393,6 +436,7 @@ static const iso_test cases[] = {{"get", t_get},
                                  {"stream", t_stream},
                                  {"data_urls", t_data_urls},
                                  {"blob_urls", t_blob_urls},
+                                 {"wasm_streaming", t_wasm_streaming},
                                  {"errors", t_errors},
                                  {"permissions", t_permissions},
                                  {"later_ops", t_later_ops},

@@ -375,4 +375,40 @@
                                  head.redirected);
   }
 
+  // WebAssembly.compileStreaming / instantiateStreaming (the WebAssembly
+  // Web API), as Deno has them: the response's checks, then the module
+  // compiled from its whole body (not while it streams in).
+  const wasmCompile = WebAssembly.compile;
+  const wasmInstantiate = WebAssembly.instantiate;
+
+  async function wasmBody(source) {
+    const response = await source;
+    if (!(response instanceof bodyApi().Response)) {
+      throw new TypeError(
+        "WebAssembly: the argument must be a Response or a promise of one");
+    }
+    const type = response.headers.get("content-type");
+    if (type === null || trimHttp(type).toLowerCase() !== "application/wasm") {
+      throw new TypeError(`WebAssembly: the response's Content-Type is ${
+        type === null ? "missing" : `"${type}"`}, not "application/wasm"`);
+    }
+    if (!response.ok) {
+      throw new TypeError(
+        `WebAssembly: the response's status is ${response.status}`);
+    }
+    if (response.bodyUsed) {
+      throw new TypeError("WebAssembly: the response's body is already used");
+    }
+    return response.arrayBuffer();
+  }
+
+  async function compileStreaming(source) {
+    return wasmCompile(await wasmBody(source));
+  }
+
+  async function instantiateStreaming(source, importObject = undefined) {
+    return wasmInstantiate(await wasmBody(source), importObject);
+  }
+
+  defineHidden(WebAssembly, { compileStreaming, instantiateStreaming });
   defineHidden(globalThis, { fetch });
