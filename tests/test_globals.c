@@ -220,6 +220,21 @@ static void t_clone_platform(void) {
       "[ Blob { size: 2, type: \"\" } ]\n");
 }
 
+/* The streams given to structuredClone: a DataCloneError with the same
+ * message as Deno's (they are not transferable here: no MessagePort). */
+static void t_clone_streams(void) {
+  EXPECT_AS_DENO(
+      JS(for (const v of [new ReadableStream(), new WritableStream(), new TransformStream()]) {
+           try { structuredClone(v); console.log("cloned"); }
+           catch (e) { console.log(e.name, e.message, e.code); }
+         }
+         console.log(structuredClone({ s: Object.create(ReadableStream.prototype) }));),
+      "DataCloneError Cannot clone object of unsupported type. 25\n"
+      "DataCloneError Cannot clone object of unsupported type. 25\n"
+      "DataCloneError Cannot clone object of unsupported type. 25\n"
+      "{ s: {} }\n");
+}
+
 /* Where isopool follows the standard and Deno does not: a FormData is a
  * platform object that is not serializable (Deno copies it as `{}`). A
  * platform object's prototype without its brand is a plain object. */
@@ -309,6 +324,7 @@ static const iso_test cases[] = {
     {"clone_domexception", t_clone_domexception},
     {"clone_platform", t_clone_platform},
     {"clone_platform_standard", t_clone_platform_standard},
+    {"clone_streams", t_clone_streams},
     {"clone_duplicate_transfer", t_clone_duplicate_transfer},
     {"domexception_codes", t_domexception_codes},
     {NULL, NULL},

@@ -54,6 +54,16 @@
           return `ReadableStream ${inspectValue(shown, options)}`;
         },
       });
+      // structuredClone refuses the three (their getters are the brand
+      // checks: they throw for anything else), as Deno does.
+      for (const [klass, name] of [
+        [exported.ReadableStream, "locked"],
+        [exported.WritableStream, "locked"],
+        [exported.TransformStream, "readable"],
+      ]) {
+        const brand = getter(klass.prototype, name);
+        definePlatformBrand((value) => passes(brand, value));
+      }
       inspectFields(exported.WritableStream.prototype, ["locked"]);
       inspectFields(exported.TransformStream.prototype, [
         "readable",
