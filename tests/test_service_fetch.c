@@ -6,10 +6,13 @@
  * own). Against the local HTTP server of tests/support/http_server.h;
  * the daemon is support/service_ops.h's, with --allow-net.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http_server.h"
 #include "iso_client.h"
@@ -195,9 +198,54 @@ static void t_fetch_job_end(void) {
   svc_stop(&s);
 }
 
+/* A call job (the warm realm, which outlives it) whose client goes away
+ * is cancelled, and its request ends with it, at once: the job's own
+ * transfers (its tag), not the realm's. */
+static void t_fetch_cancel(void) {
+  int mport = free_port();
+  CHECK(mport > 0);
+  char murl[96];
+  snprintf(murl, sizeof murl, "http://127.0.0.1:%d/metrics", mport);
+  const char* flags[] = {
+      "--allow-net=127.0.0.1", "--metrics", murl, "--workers", "1", NULL};
+  svc s;
+  if (svc_start(&s, flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  char slow[96];
+  snprintf(slow, sizeof slow, "http://127.0.0.1:%d/slow/3000", g_port);
+  /* a client of its own, as a user's would be: poolctl, killed */
+  pid_t pc = fork();
+  if (pc == 0) {
+    execl(ISO_BIN_DIR "/poolctl", "poolctl", "--url", s.url, "--timeout",
+          "20000", "call", "fetch_probe.js", "--export", "status", slow,
+          (char*)NULL);
+    _exit(127);
+  }
+  CHECK(pc > 0);
+  long n = -1;
+  for (int i = 0; i < 100 && n != 1; i++) { /* its request is out */
+    n = transfers(&s, mport);
+    sleep_ms(20);
+  }
+  CHECK_EQ(n, 1);
+  int64_t t0 = now_ms();
+  kill(pc, SIGKILL);
+  waitpid(pc, NULL, 0);
+  for (int i = 0; i < 100 && n != 0; i++) {
+    n = transfers(&s, mport);
+    sleep_ms(20);
+  }
+  CHECK_EQ(n, 0);
+  CHECK(now_ms() - t0 < 1500); /* released, not ended by the server */
+  svc_stop(&s);
+}
+
 static const iso_test cases[] = {{"fetch_through_front", t_fetch_through_front},
                                  {"fetch_permissions", t_fetch_permissions},
                                  {"fetch_job_end", t_fetch_job_end},
+                                 {"fetch_cancel", t_fetch_cancel},
                                  {NULL, NULL}};
 
 /* Per case: the harness runs each case in a child, and NNG may not be
