@@ -33,9 +33,8 @@ static void forget_rejection(iso_realm* realm, v8s_ref promise) {
     if (v8s_ref_same(realm->rt->iso, (*pp)->promise, promise)) {
       rt_rejection* r = *pp;
       *pp = r->next;
-      v8s_ref_free(realm->rt->iso, r->promise);
-      v8s_ref_free(realm->rt->iso, r->reason);
-      free(r);
+      r->next = NULL;
+      iso__rt_rejections_free(realm->rt, r);
       return;
     }
     pp = &(*pp)->next;
@@ -645,26 +644,183 @@ static int has_eval(const iso_realm* r, int evaluating) {
   return 0;
 }
 
-/* The seed's check_promise_exceptions: the first unhandled rejection fails
- * the realm (a realm that survives its errors reports each of them). */
-static void check_promise_exceptions(iso_realm* realm) {
-  iso_rt* rt = realm->rt;
-  rt_rejection* r;
-  while ((r = realm->pending_promise_exceptions) != NULL && !realm->failed &&
-         !realm->freed) {
-    realm->pending_promise_exceptions = r->next;
-    v8s_exc exc = {0};
-    iso__rt_enter(rt, realm);
-    v8s_exc_from_value(rt->iso, realm->ctx, r->reason, &exc);
-    iso__rt_leave(rt, NULL, 0, NULL);
-    iso_js_error e = {0};
-    iso__rt_error_from_exc(&e, &exc, ISO_JS_IN_PROMISE, ISO_EJS);
-    void* culprit = r->culprit;
+/* ---- promise rejections ---- */
+
+void iso__rt_rejections_free(iso_rt* rt, rt_rejection* r) {
+  while (r != NULL) {
+    rt_rejection* next = r->next;
     v8s_ref_free(rt->iso, r->promise);
     v8s_ref_free(rt->iso, r->reason);
     free(r);
-    iso__rt_realm_error(realm, culprit, &e);
+    r = next;
   }
+}
+
+void iso__rt_rejection_handled(iso_realm* realm, v8s_ref promise) {
+  iso_rt* rt = realm->rt;
+  for (rt_rejection** pp = &realm->pending_promise_exceptions; *pp != NULL;
+       pp = &(*pp)->next) {
+    if (v8s_ref_same(rt->iso, (*pp)->promise, promise)) {
+      /* handled before the end of its tick: nothing to tell */
+      rt_rejection* r = *pp;
+      *pp = r->next;
+      r->next = NULL;
+      iso__rt_rejections_free(rt, r);
+      return;
+    }
+  }
+  if (realm->failed || realm->freed) {
+    return;
+  }
+  /* an unhandledrejection event may have been dispatched for it (the
+   * prelude knows): kept newest first, told in order */
+  rt_rejection* r = calloc(1, sizeof(*r));
+  if (r == NULL) {
+    return;
+  }
+  r->promise = v8s_ref_dup(rt->iso, promise);
+  r->next = realm->handled_rejections;
+  realm->handled_rejections = r;
+  iso__rt_wake(rt);
+}
+
+/* At most this many rejections go to one call of a prelude hook. */
+#define REJECTION_BATCH 64
+
+/* Calls one of the prelude's rejection hooks (unhandledRejections,
+ * rejectionsHandled) with argv, under the realm's deadline. In the name
+ * of `culprit` (NULL: none) while it is a pending evaluation, as the
+ * JavaScript that rejected was: the listeners' output, errors and
+ * continuations are that evaluation's. What the hook lets through, or a
+ * stop, is an error of the realm (iso__rt_leave_hook). Returns 0 and
+ * *out (unless NULL; the caller frees it), or the hook's error code. */
+static int call_rejection_hook(iso_realm* realm,
+                               v8s_ref hook,
+                               void* culprit,
+                               int argc,
+                               const v8s_ref* argv,
+                               v8s_ref* out) {
+  iso_rt* rt = realm->rt;
+  rt_eval* ev = NULL;
+  for (rt_eval* e = realm->evals; culprit != NULL && e != NULL; e = e->next) {
+    if (e->data == culprit && !e->cancelled) {
+      ev = e;
+      break;
+    }
+  }
+  v8s_exc exc = {0};
+  iso__rt_enter(rt, realm);
+  realm->current = ev != NULL ? ev->data : NULL;
+  v8s_set_job_tag(rt->iso, realm->ctx, ev != NULL ? ev->tag : 0);
+  int rc = v8s_call(rt->iso, realm->ctx, hook, argc, argv, out, &exc);
+  realm->current = NULL;
+  v8s_set_job_tag(rt->iso, realm->ctx, 0);
+  return iso__rt_leave_hook(rt, realm, rc, &exc);
+}
+
+/* The seed's report of an unhandled rejection: its reason as an error of
+ * the realm, "Uncaught (in promise) ...", blamed on its culprit. Takes r. */
+static void report_rejection(iso_realm* realm, rt_rejection* r) {
+  iso_rt* rt = realm->rt;
+  v8s_exc exc = {0};
+  iso__rt_enter(rt, realm); /* reading .stack may run a getter */
+  v8s_exc_from_value(rt->iso, realm->ctx, r->reason, &exc);
+  iso__rt_leave(rt, NULL, 0, NULL);
+  iso_js_error e = {0};
+  iso__rt_error_from_exc(&e, &exc, ISO_JS_IN_PROMISE, ISO_EJS);
+  void* culprit = r->culprit;
+  iso__rt_rejections_free(rt, r);
+  iso__rt_realm_error(realm, culprit, &e);
+}
+
+/* The promises that got a handler since the last check: the prelude
+ * dispatches "rejectionhandled" for those it dispatched
+ * "unhandledrejection" for. */
+static void notify_handled(iso_realm* realm) {
+  iso_rt* rt = realm->rt;
+  rt_rejection* list = NULL; /* in the order they were handled */
+  while (realm->handled_rejections != NULL) {
+    rt_rejection* r = realm->handled_rejections;
+    realm->handled_rejections = r->next;
+    r->next = list;
+    list = r;
+  }
+  while (list != NULL && !realm->failed && !realm->freed) {
+    v8s_ref argv[REJECTION_BATCH];
+    int n = 0;
+    rt_rejection* last = list;
+    for (rt_rejection* r = list; r != NULL && n < REJECTION_BATCH;
+         r = r->next) {
+      argv[n++] = r->promise;
+      last = r;
+    }
+    rt_rejection* rest = last->next;
+    last->next = NULL;
+    int rc =
+        call_rejection_hook(realm, realm->handled_hook, NULL, n, argv, NULL);
+    iso__rt_rejections_free(rt, list);
+    list = rest;
+    if (rc != 0) {
+      break; /* reported (iso__rt_leave_hook) */
+    }
+  }
+  iso__rt_rejections_free(rt, list);
+}
+
+/* The seed's check_promise_exceptions, with the web's events first, as in
+ * Deno: the tick's unhandled rejections go to the prelude's
+ * unhandledRejections, which dispatches an "unhandledrejection"
+ * PromiseRejectionEvent on globalThis for each in turn up to the first
+ * that no listener canceled; that one is an error of the realm, which
+ * fails it (a realm that survives its errors reports it, and the rest go
+ * to the hook in turn). A canceled one is no error: the program goes on.
+ * Rejections of one culprit go to one call (the listeners' microtasks run
+ * after the last event, as in Deno). Before them, the promises handled
+ * late (notify_handled), as Deno orders the two. */
+static void check_promise_exceptions(iso_realm* realm) {
+  iso_rt* rt = realm->rt;
+  if (realm->failed || realm->freed) {
+    return;
+  }
+  notify_handled(realm);
+  rt_rejection* batch = realm->pending_promise_exceptions;
+  realm->pending_promise_exceptions = NULL; /* new ones go there */
+  while (batch != NULL && !realm->failed && !realm->freed) {
+    v8s_ref argv[2 * REJECTION_BATCH];
+    int n = 0;
+    for (rt_rejection* r = batch;
+         r != NULL && n < REJECTION_BATCH && r->culprit == batch->culprit;
+         r = r->next) {
+      argv[2 * n] = r->promise;
+      argv[2 * n + 1] = r->reason; /* 0 (none) is undefined */
+      n++;
+    }
+    v8s_ref first = 0; /* the first one not canceled, or undefined */
+    int rc = call_rejection_hook(realm, realm->unhandled_hook, batch->culprit,
+                                 2 * n, argv, &first);
+    if (rc != 0) {
+      /* stopped, or the hook let an exception through: reported as such
+       * (iso__rt_leave_hook), not the rejections */
+      v8s_ref_free(rt->iso, first);
+      break;
+    }
+    rt_rejection* loud = NULL;
+    for (int i = 0; i < n && loud == NULL; i++) {
+      rt_rejection* r = batch;
+      batch = r->next;
+      r->next = NULL;
+      if (v8s_ref_same(rt->iso, r->promise, first)) {
+        loud = r;
+      } else {
+        iso__rt_rejections_free(rt, r); /* canceled */
+      }
+    }
+    v8s_ref_free(rt->iso, first);
+    if (loud != NULL) {
+      report_rejection(realm, loud);
+    }
+  }
+  iso__rt_rejections_free(rt, batch);
 }
 
 /* One tick of the event loop for one realm (the seed's poll_event_loop). */

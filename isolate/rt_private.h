@@ -129,6 +129,8 @@ typedef struct rt_dyn {
   v8s_ref promise;
 } rt_dyn;
 
+/* A promise rejected with no handler (pending_promise_exceptions), or one
+ * that got a handler after that (handled_rejections: no reason). */
 typedef struct rt_rejection {
   struct rt_rejection* next;
   v8s_ref promise;
@@ -145,7 +147,9 @@ struct iso_realm {
   v8s_ref fire_timers; /* the prelude's hooks */
   v8s_ref dispatch;
   v8s_ref resolve_ops;
-  rt_mod* modules; /* module map: every record, and by URL hash */
+  v8s_ref unhandled_hook; /* unhandledRejections */
+  v8s_ref handled_hook;   /* rejectionsHandled */
+  rt_mod* modules;        /* module map: every record, and by URL hash */
   rt_mod* buckets[ISO_MOD_BUCKETS];
   rt_mod* main_mod;
   /* the last specifiers evaluated and their records: warm calls skip the
@@ -171,6 +175,9 @@ struct iso_realm {
   uint32_t cancelled_tags[16];
   unsigned cancelled_next;
   rt_rejection* pending_promise_exceptions;
+  /* promises no longer in pending_promise_exceptions that got a handler
+   * (the prelude's rejectionsHandled tells those it notified about) */
+  rt_rejection* handled_rejections;
   rt_eval* evals; /* pending evaluations, in submission order */
   rt_eval* evals_tail;
   rt_dyn* dyns;
@@ -309,6 +316,11 @@ void iso__rt_dyn_free(iso_rt* rt, rt_dyn* d);
 int iso__rt_realm_tag_cancelled(const iso_realm* realm, uint32_t tag);
 rt_eval* iso__rt_eval_by_tag(const iso_realm* realm, uint32_t tag);
 void iso__rt_realm_tick(iso_realm* realm);
+/* iso__rt_rejections_free: frees a list of rt_rejection. */
+void iso__rt_rejections_free(iso_rt* rt, rt_rejection* r);
+/* iso__rt_rejection_handled: the host's promise_reject for
+ * V8S_HANDLER_ADDED_AFTER_REJECT (promise borrowed). */
+void iso__rt_rejection_handled(iso_realm* realm, v8s_ref promise);
 
 /* rt_ops.c */
 int iso__rt_ops_init(iso_rt* rt, const iso_rt_opts* opts);

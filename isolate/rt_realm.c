@@ -61,6 +61,14 @@ int iso_realm_new(iso_rt* rt,
     rc = v8s_get(rt->iso, realm->ctx, hooks, "resolveOps", &realm->resolve_ops,
                  &exc);
   }
+  if (rc == 0) {
+    rc = v8s_get(rt->iso, realm->ctx, hooks, "unhandledRejections",
+                 &realm->unhandled_hook, &exc);
+  }
+  if (rc == 0) {
+    rc = v8s_get(rt->iso, realm->ctx, hooks, "rejectionsHandled",
+                 &realm->handled_hook, &exc);
+  }
   v8s_ref_free(rt->iso, hooks);
   if (rc != 0) {
     fprintf(stderr, "isopool: bootstrap failed: %s\n",
@@ -90,13 +98,10 @@ void iso__rt_realm_free_now(iso_realm* realm) {
     realm->dyns = d->next;
     iso__rt_dyn_free(rt, d);
   }
-  while (realm->pending_promise_exceptions != NULL) {
-    rt_rejection* r = realm->pending_promise_exceptions;
-    realm->pending_promise_exceptions = r->next;
-    v8s_ref_free(rt->iso, r->promise);
-    v8s_ref_free(rt->iso, r->reason);
-    free(r);
-  }
+  iso__rt_rejections_free(rt, realm->pending_promise_exceptions);
+  realm->pending_promise_exceptions = NULL;
+  iso__rt_rejections_free(rt, realm->handled_rejections);
+  realm->handled_rejections = NULL;
   iso__rt_modules_close(realm);
   for (unsigned i = 0; i < 4; i++) {
     free(realm->spec_cache[i].spec);
@@ -104,6 +109,8 @@ void iso__rt_realm_free_now(iso_realm* realm) {
   v8s_ref_free(rt->iso, realm->fire_timers);
   v8s_ref_free(rt->iso, realm->dispatch);
   v8s_ref_free(rt->iso, realm->resolve_ops);
+  v8s_ref_free(rt->iso, realm->unhandled_hook);
+  v8s_ref_free(rt->iso, realm->handled_hook);
   iso__rt_ops_realm_close(realm);
   v8s_context_free(rt->iso, realm->ctx);
   if (realm->prev != NULL) {

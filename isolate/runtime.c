@@ -85,18 +85,7 @@ static void host_promise_reject(void* realm_p,
     *pp = r;
     iso__rt_wake(rt);
   } else if (event == V8S_HANDLER_ADDED_AFTER_REJECT) {
-    rt_rejection** pp = &realm->pending_promise_exceptions;
-    while (*pp != NULL) {
-      if (v8s_ref_same(rt->iso, (*pp)->promise, promise)) {
-        rt_rejection* r = *pp;
-        *pp = r->next;
-        v8s_ref_free(rt->iso, r->promise);
-        v8s_ref_free(rt->iso, r->reason);
-        free(r);
-        return;
-      }
-      pp = &(*pp)->next;
-    }
+    iso__rt_rejection_handled(realm, promise);
   }
 }
 

@@ -237,6 +237,237 @@ static void t_event_handler_attribute(void) {
                  "function\nfirst,newtrue,third\n3 null\n");
 }
 
+/* ---- promise rejection events ---- */
+
+/* Runs src under isopool and under Deno (when it can be had) and checks
+ * that both exit 1 with stdout want_out, and that isopool's stderr starts
+ * with want_err. */
+#define EXPECT_FAIL_AS_DENO(src, want_out, want_err)  \
+  do {                                                \
+    js_run r_, d_;                                    \
+    CHECK(run_js((src), &r_) == 0);                   \
+    CHECK_EQ(r_.status, 1);                           \
+    CHECK_STR(r_.out, (want_out));                    \
+    CHECK(starts_with(r_.err, (want_err)));           \
+    if (!starts_with(r_.err, (want_err))) {           \
+      fprintf(stderr, "    stderr: %s\n", r_.err);    \
+    }                                                 \
+    if (run_deno((src), &d_) == 0) {                  \
+      CHECK_EQ(d_.status, 1);                         \
+      CHECK_STR(d_.out, (want_out));                  \
+      run_free(&d_);                                  \
+    }                                                 \
+    run_free(&r_);                                    \
+  } while (0)
+
+static void t_promise_rejection_event(void) {
+  EXPECT_AS_DENO(
+      JS(const p = Promise.resolve(1);
+         const e = new PromiseRejectionEvent("x", { promise: p, reason: 5, cancelable: true });
+         console.log(e.promise === p, e.reason, e.cancelable, e.type, e instanceof Event,
+                     String(e), PromiseRejectionEvent.name,
+                     Object.getOwnPropertyNames(PromiseRejectionEvent.prototype));
+         const e2 = new PromiseRejectionEvent("y", { promise: p });
+         console.log(e2.reason, e2.cancelable, e2.bubbles, e2.defaultPrevented);
+         const thenable = { then() {} };
+         console.log(new PromiseRejectionEvent("z", { promise: thenable }).promise === thenable);
+         const get = Object.getOwnPropertyDescriptor(PromiseRejectionEvent.prototype, "reason").get;
+         try { get.call(new Event("x")); } catch (err) { console.log(err.name); }
+         try { PromiseRejectionEvent("x", { promise: p }); } catch (err) { console.log(err.name); }
+         const d = Object.getOwnPropertyDescriptor(globalThis, "PromiseRejectionEvent");
+         console.log(d.writable, d.enumerable, d.configurable);
+         class Sub extends PromiseRejectionEvent {}
+         console.log(new Sub("s", { promise: p, reason: "r" }).reason);),
+      "true 5 true x true [object PromiseRejectionEvent] PromiseRejectionEvent "
+      "[ \"constructor\", \"promise\", \"reason\" ]\n"
+      "undefined false false false\ntrue\nTypeError\nTypeError\n"
+      "true false true\nr\n");
+  /* inspected as Deno does (its timeStamp differs) */
+  js_run r;
+  CHECK(run_js(JS(console.log(new PromiseRejectionEvent("x", {
+                    promise: Promise.resolve(1), reason: 5 }));),
+               &r) == 0);
+  CHECK_EQ(r.status, 0);
+  CHECK(starts_with(r.out, "PromiseRejectionEvent {\n  bubbles: false,\n"));
+  CHECK_CONTAINS(r.out, "  type: \"x\",\n  promise: Promise { 1 },\n"
+                        "  reason: 5\n}\n");
+  run_free(&r);
+}
+
+static void t_promise_rejection_event_init(void) {
+  /* the init dictionary and its promise are required (WebIDL; Deno takes
+   * anything) */
+  EXPECT_RUN(JS(const tries = [[], ["x"], ["x", {}], ["x", { promise: 1 }],
+                               ["x", { promise: null }], ["x", 5], ["x", undefined]];
+                for (const args of tries) {
+                  try { new PromiseRejectionEvent(...args); console.log("made"); }
+                  catch (e) { console.log(e.name, e.message); }
+                }
+                console.log(PromiseRejectionEvent.length);),
+             0,
+             "TypeError Failed to construct 'PromiseRejectionEvent': 2 "
+             "arguments required, but only 0 present.\n"
+             "TypeError Failed to construct 'PromiseRejectionEvent': 2 "
+             "arguments required, but only 1 present.\n"
+             "TypeError Failed to construct 'PromiseRejectionEvent': Failed "
+             "to read the 'promise' property from 'PromiseRejectionEventInit'"
+             ": Required member is undefined.\n"
+             "TypeError Failed to construct 'PromiseRejectionEvent': Failed "
+             "to read the 'promise' property from 'PromiseRejectionEventInit'"
+             ": The provided value is not of type 'object'.\n"
+             "TypeError Failed to construct 'PromiseRejectionEvent': Failed "
+             "to read the 'promise' property from 'PromiseRejectionEventInit'"
+             ": The provided value is not of type 'object'.\n"
+             "TypeError Failed to construct 'PromiseRejectionEvent': The "
+             "provided value is not of type 'PromiseRejectionEventInit'.\n"
+             "TypeError Failed to construct 'PromiseRejectionEvent': Failed "
+             "to read the 'promise' property from 'PromiseRejectionEventInit'"
+             ": Required member is undefined.\n"
+             "2\n",
+             "");
+}
+
+static void t_unhandled_rejection_prevented(void) {
+  /* a listener that cancels the event keeps the program alive; the
+   * events of one tick come one after another, their listeners'
+   * microtasks after the last (as in Deno) */
+  EXPECT_AS_DENO(
+      JS(let p;
+         addEventListener("unhandledrejection", (e) => {
+           console.log(e.constructor.name, e.type, e.reason.message ?? e.reason,
+                       e.promise === p || e.reason === 2, e.cancelable, e.isTrusted,
+                       e.target === globalThis, e.eventPhase);
+           e.preventDefault();
+           queueMicrotask(() => console.log("microtask of", e.reason.message ?? e.reason));
+         });
+         console.log("start");
+         p = Promise.reject(new Error("boom"));
+         Promise.reject(2);
+         setTimeout(() => console.log("after", Object.hasOwn(globalThis, "onunhandledrejection")), 100);),
+      "start\n"
+      "PromiseRejectionEvent unhandledrejection boom true true false true 2\n"
+      "PromiseRejectionEvent unhandledrejection 2 true true false true 2\n"
+      "microtask of boom\nmicrotask of 2\nafter true\n");
+  /* the handler attribute, called after the listeners (isopool: always,
+   * as onerror; Deno: in the order the listeners and the handler were
+   * first set); an async function's rejection */
+  EXPECT_AS_DENO(
+      JS(addEventListener("unhandledrejection", (e) => console.log("listener"));
+         globalThis.onunhandledrejection = (e) => {
+           console.log("on", String(e.reason), e.defaultPrevented);
+           e.preventDefault();
+         };
+         (async () => { throw new TypeError("async"); })();
+         setTimeout(() => {
+           Promise.reject(3); setTimeout(() => console.log("end"), 20);
+         }, 5);),
+      "listener\non TypeError: async false\nlistener\non 3 false\nend\n");
+}
+
+static void t_unhandled_rejection_not_prevented(void) {
+  /* seen but not canceled: the error it is without listeners, and the
+   * events after it are not dispatched */
+  EXPECT_FAIL_AS_DENO(
+      JS(addEventListener("unhandledrejection", (e) => console.log("seen", e.reason.message));
+         Promise.reject(new Error("boom")); Promise.reject(new Error("second"));
+         setTimeout(() => console.log("not reached"), 1000);),
+      "seen boom\n", "error: Uncaught (in promise) Error: boom\n    at ");
+  EXPECT_FAIL_AS_DENO(
+      JS(globalThis.onunhandledrejection = (e) => { console.log("on", e.reason); return false; };
+         Promise.reject(1); setTimeout(() => console.log("not reached"), 1000);),
+      "on 1\n", "error: Uncaught (in promise) 1\n");
+  /* a listener that handles the promise does not cancel the event */
+  EXPECT_FAIL_AS_DENO(
+      JS(addEventListener("unhandledrejection", (e) => { e.promise.catch(() => {}); });
+         Promise.reject(7); setTimeout(() => console.log("not reached"), 1000);),
+      "", "error: Uncaught (in promise) 7\n");
+  /* no listener: as before */
+  EXPECT_FAIL_AS_DENO(JS(Promise.reject(new RangeError("plain")); console.log("body");),
+                      "body\n",
+                      "error: Uncaught (in promise) RangeError: plain\n    at ");
+}
+
+static void t_unhandled_rejection_listener_throws(void) {
+  /* reported as an uncaught exception (an error event first), canceled
+   * or not */
+  EXPECT_FAIL_AS_DENO(
+      JS(addEventListener("unhandledrejection", (e) => {
+           console.log("seen", String(e.reason)); e.preventDefault();
+           throw new Error("in listener");
+         });
+         addEventListener("error", (e) => console.log("error event", e.message));
+         Promise.reject(new Error("boom"));
+         setTimeout(() => console.log("not reached"), 1000);),
+      "seen Error: boom\nerror event Uncaught Error: in listener\n",
+      "error: Uncaught Error: in listener\n    at ");
+  /* unless an error listener cancels that in turn */
+  EXPECT_AS_DENO(
+      JS(addEventListener("unhandledrejection", (e) => {
+           e.preventDefault(); throw new Error("in listener");
+         });
+         addEventListener("error", (e) => { console.log("error event", e.message); e.preventDefault(); });
+         Promise.reject(1);
+         setTimeout(() => console.log("end"), 100);),
+      "error event Uncaught Error: in listener\nend\n");
+}
+
+static void t_rejection_handled(void) {
+  /* a promise reported unhandled that gets a handler later: a
+   * rejectionhandled event at the end of that tick, after its microtasks;
+   * none for one handled before the end of its own tick */
+  EXPECT_AS_DENO(
+      JS(addEventListener("unhandledrejection", (e) => {
+           console.log("unhandled", e.reason); e.preventDefault();
+         });
+         addEventListener("rejectionhandled", (e) => {
+           console.log("handled", e.constructor.name, e.reason, e.cancelable, e.promise === p);
+           queueMicrotask(() => console.log("microtask of handled"));
+         });
+         const p = Promise.reject(7);
+         Promise.reject(8).catch(() => console.log("caught 8"));
+         setTimeout(() => {
+           p.catch(() => console.log("caught 7"));
+           p.catch(() => console.log("caught 7 again"));
+           Promise.resolve().then(() => Promise.resolve()).then(() => console.log("chain"));
+           setTimeout(() => console.log("end"), 20);
+         }, 10);),
+      "caught 8\nunhandled 7\ncaught 7\ncaught 7 again\nchain\n"
+      "handled PromiseRejectionEvent 7 false true\nmicrotask of handled\nend\n");
+  /* handled while the events run, by another event's listener or its
+   * own: still dispatched, then rejectionhandled (as in Deno) */
+  EXPECT_AS_DENO(
+      JS(let q;
+         addEventListener("unhandledrejection", (e) => {
+           console.log("unhandled", e.reason); e.preventDefault();
+           if (e.reason === 1) { q.catch(() => console.log("q caught")); }
+           if (e.reason === 3) { e.promise.catch(() => console.log("own caught")); }
+         });
+         addEventListener("rejectionhandled", (e) => console.log("handled", e.reason));
+         Promise.reject(1); q = Promise.reject(2); Promise.reject(3);
+         setTimeout(() => console.log("end"), 200);),
+      "unhandled 1\nunhandled 2\nunhandled 3\nq caught\nown caught\n"
+      "handled 2\nhandled 3\nend\n");
+  /* globalThis.onrejectionhandled (HTML's; Deno has none) */
+  EXPECT_RUN(JS(globalThis.onunhandledrejection = (e) => e.preventDefault();
+                globalThis.onrejectionhandled = (e) => console.log("on", e.type, e.reason);
+                const p = Promise.reject(4);
+                setTimeout(() => p.catch(() => {}), 5);),
+             0, "on rejectionhandled 4\n", "");
+}
+
+static void t_rejection_handled_listener_throws(void) {
+  EXPECT_FAIL_AS_DENO(
+      JS(addEventListener("unhandledrejection", (e) => e.preventDefault());
+         addEventListener("rejectionhandled", (e) => {
+           console.log("handled", e.reason); throw new Error("in handled");
+         });
+         const p = Promise.reject(7);
+         setTimeout(() => {
+           p.catch(() => {}); setTimeout(() => console.log("not reached"), 1000);
+         }, 10);),
+      "handled 7\n", "error: Uncaught Error: in handled\n    at ");
+}
+
 // clang-format on
 
 static const iso_test cases[] = {
@@ -251,6 +482,14 @@ static const iso_test cases[] = {
     {"report_error_uncaught", t_report_error_uncaught},
     {"error_listener_throws", t_error_listener_throws},
     {"event_handler_attribute", t_event_handler_attribute},
+    {"promise_rejection_event", t_promise_rejection_event},
+    {"promise_rejection_event_init", t_promise_rejection_event_init},
+    {"unhandled_rejection_prevented", t_unhandled_rejection_prevented},
+    {"unhandled_rejection_not_prevented", t_unhandled_rejection_not_prevented},
+    {"unhandled_rejection_listener_throws",
+     t_unhandled_rejection_listener_throws},
+    {"rejection_handled", t_rejection_handled},
+    {"rejection_handled_listener_throws", t_rejection_handled_listener_throws},
     {NULL, NULL},
 };
 

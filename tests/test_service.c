@@ -3,7 +3,8 @@
  * one, TLS), the forms of eval and call jobs and their args, the warm
  * realm of calls, batches (mixed outcomes, the reply limit), rejections
  * with their stacks, unhandled rejections and stalls blamed on their own
- * job, console output in replies. Deadlines: test_service_deadlines.c;
+ * job, unhandled rejections an "unhandledrejection" listener cancels,
+ * console output in replies. Deadlines: test_service_deadlines.c;
  * limits and malformed input: test_service_limits.c; shutdown and exactly
  * one reply: test_service_shutdown.c.
  *
@@ -849,6 +850,104 @@ static void t_logs(void) {
   svc_stop(&s);
 }
 
+/* An unhandled rejection that an "unhandledrejection" listener cancels
+ * (preventDefault) is no error: the job goes on and is fulfilled; one it
+ * does not cancel fails its job as before. In an eval job's realm and in
+ * the warm realm of calls, where the listener runs for the job that
+ * rejected (its output is that job's). A listener that never returns is
+ * stopped at the job's deadline, and the worker goes on. */
+static void t_unhandled_prevented(void) {
+  const char* flags[] = {"--workers", "1", "--allow-call-source", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  static const char kListen[] =
+      "addEventListener('unhandledrejection', (e) => {\n"
+      "  console.log('seen', e.reason.message ?? e.reason);\n"
+      "  if (e.reason.message === 'quiet' || e.reason === 'quiet') {\n"
+      "    e.preventDefault();\n"
+      "  }\n"
+      "});\n";
+  char src[1024];
+  iso_result r;
+  snprintf(src, sizeof src,
+           "%sPromise.reject(new Error('quiet'));\n"
+           "await new Promise((r) => setTimeout(r, 20));\n"
+           "export default 'kept';",
+           kListen);
+  call(&s, eval_src(src), 10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+  CHECK_JSON(r.value, r.value_len, "\"kept\"");
+  CHECK_EQ(r.nlogs, 1);
+  check_log(&r, 0, ISO_LOG_LOG, "seen quiet");
+  iso_result_close(&r);
+  snprintf(src, sizeof src,
+           "%sPromise.reject(new Error('loud'));\n"
+           "await new Promise((r) => setTimeout(r, 20));\n"
+           "export default 'lost';",
+           kListen);
+  call(&s, eval_src(src), 10000, &r);
+  CHECK_EQ(r.status, ISO_STATUS_REJECTED);
+  CHECK_CONTAINS(r.message, "loud");
+  CHECK_EQ(r.nlogs, 1);
+  check_log(&r, 0, ISO_LOG_LOG, "seen loud");
+  iso_result_close(&r);
+  /* calls: the warm realm keeps the listener */
+  snprintf(src, sizeof src,
+           "%sexport default async (how) => {\n"
+           "  Promise.reject(how);\n"
+           "  await new Promise((r) => setTimeout(r, 20));\n"
+           "  return how;\n"
+           "};",
+           kListen);
+  static const struct {
+    const char* args;
+    iso_status status;
+  } calls[] = {
+      {"[\"quiet\"]", ISO_STATUS_FULFILLED},
+      {"[\"loud\"]", ISO_STATUS_REJECTED},
+      {"[\"quiet\"]", ISO_STATUS_FULFILLED},
+  };
+  for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+    iso_buf keep;
+    iso_job j = call_job("virtual/prevent.js", NULL, calls[i].args, &keep);
+    j.source = src;
+    call(&s, j, 10000, &r);
+    iso_buf_close(&keep);
+    CHECK_EQ(r.status, calls[i].status);
+    if (calls[i].status == ISO_STATUS_FULFILLED) {
+      CHECK_JSON(r.value, r.value_len, "\"quiet\"");
+      CHECK_EQ(r.nlogs, 1);
+      check_log(&r, 0, ISO_LOG_LOG, "seen quiet");
+    } else {
+      CHECK_CONTAINS(r.message, "loud");
+      CHECK_EQ(r.nlogs, 1);
+      check_log(&r, 0, ISO_LOG_LOG, "seen loud");
+    }
+    iso_result_close(&r);
+  }
+  /* a listener that loops for ever */
+  iso_job spin = eval_src(
+      "addEventListener('unhandledrejection', () => { for (;;) {} });\n"
+      "Promise.reject(1);\n"
+      "await new Promise((r) => setTimeout(r, 20));\n"
+      "export default 'never';");
+  spin.timeout_ms = 300;
+  int64_t t0 = now_ms();
+  call(&s, spin, 10000, &r);
+  int64_t took = now_ms() - t0;
+  CHECK_EQ(r.status, ISO_STATUS_ERROR);
+  CHECK_EQ(r.code, ISO_CODE_TIMEOUT);
+  CHECK(took >= 280 && took < 3000);
+  iso_result_close(&r);
+  iso_buf keep;
+  expect_value(&s, call_job("double.js", NULL, "[6]", &keep), "12");
+  iso_buf_close(&keep);
+  svc_stop(&s);
+}
+
 /* ---- listeners ---------------------------------------------------------- */
 
 /* --listen is repeatable, and tls+tcp:// serves with a certificate made
@@ -923,6 +1022,7 @@ static const iso_test cases[] = {
     {"rejections_with_stacks", t_rejections_with_stacks},
     {"unhandled_and_stall_eval", t_unhandled_and_stall_eval},
     {"unhandled_and_stall_call", t_unhandled_and_stall_call},
+    {"unhandled_prevented", t_unhandled_prevented},
     {"logs", t_logs},
     {NULL, NULL},
 };

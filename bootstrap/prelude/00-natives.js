@@ -7,7 +7,8 @@
 // structuredClone, TextEncoder/TextDecoder, atob/btoa, DOMException,
 // Event/EventTarget, performance, crypto) plus the Isopool namespace (the
 // op bus as Isopool.core, like Deno.core) and evaluates to the hooks object
-// the runtime calls: { fireTimers(), dispatch(type), resolveOps(flat) }.
+// the runtime calls: { fireTimers(), dispatch(type), resolveOps(flat),
+// unhandledRejections(...pairs), rejectionsHandled(...promises) }.
 // bootstrap/README.md is the contract with the shim and the runtime; keep
 // the two in step.
 //

@@ -257,6 +257,76 @@
     "error",
   ]);
 
+  // PromiseRejectionEvent (HTML): what the runtime dispatches on
+  // globalThis for a promise rejected with no handler at the end of a tick
+  // ("unhandledrejection", cancelable) and for one that got a handler
+  // after that ("rejectionhandled"): 99-globals.js, unhandledRejections.
+  // The init dictionary and its promise are required, as WebIDL says (Deno
+  // takes neither and stores what it gets).
+  class PromiseRejectionEvent extends Event {
+    #promise;
+    #reason;
+
+    constructor(type, eventInitDict) {
+      const prefix = "Failed to construct 'PromiseRejectionEvent': ";
+      if (arguments.length < 2) {
+        throw new TypeError(
+          `${prefix}2 arguments required, but only ${arguments.length} ` +
+            "present.",
+        );
+      }
+      const init = eventInitDict;
+      if (init !== undefined && init !== null && typeof init !== "object") {
+        throw new TypeError(
+          `${prefix}The provided value is not of type ` +
+            "'PromiseRejectionEventInit'.",
+        );
+      }
+      super(type, init);
+      const promise = init?.promise;
+      const member =
+        `${prefix}Failed to read the 'promise' property from ` +
+        "'PromiseRejectionEventInit': ";
+      if (promise === undefined) {
+        throw new TypeError(`${member}Required member is undefined.`);
+      }
+      if (
+        promise === null ||
+        (typeof promise !== "object" && typeof promise !== "function")
+      ) {
+        throw new TypeError(
+          `${member}The provided value is not of type 'object'.`,
+        );
+      }
+      this.#promise = promise;
+      this.#reason = init.reason;
+    }
+
+    static #check(self) {
+      if (self === null || typeof self !== "object" || !(#promise in self)) {
+        throw new TypeError("Illegal invocation");
+      }
+      return self;
+    }
+
+    get promise() {
+      return PromiseRejectionEvent.#check(this).#promise;
+    }
+
+    get reason() {
+      return PromiseRejectionEvent.#check(this).#reason;
+    }
+  }
+  inspectFields(PromiseRejectionEvent.prototype, [
+    ...eventFields,
+    "promise",
+    "reason",
+  ]);
+  defineProperty(PromiseRejectionEvent.prototype, SymbolToStringTag, {
+    value: "PromiseRejectionEvent",
+    configurable: true,
+  });
+
   // target -> Map(type -> listener records). A WeakMap rather than a
   // private field so that globalThis, which no constructor ran on, can be
   // an EventTarget too.
@@ -543,7 +613,7 @@
   setPrototypeOf(globalThis, Window.prototype);
   eventTargets.set(globalThis, new Map());
 
-  // ErrorEvent and onerror are new with issue 13: installed here rather
-  // than in 99-globals.js's list.
-  defineHidden(globalThis, { ErrorEvent, onerror: null });
+  // ErrorEvent, PromiseRejectionEvent and onerror are new with issue 13:
+  // installed here rather than in 99-globals.js's list.
+  defineHidden(globalThis, { ErrorEvent, PromiseRejectionEvent, onerror: null });
 

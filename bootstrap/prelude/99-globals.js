@@ -33,6 +33,8 @@
     window: globalThis,
     onload: null,
     onunload: null,
+    onunhandledrejection: null,
+    onrejectionhandled: null,
   });
 
   // Dispatches a plain Event named type on globalThis, then calls the
@@ -55,6 +57,81 @@
         reportException(error);
       }
       runMicrotasks();
+    }
+  }
+
+  // The promises an "unhandledrejection" event was dispatched for: one that
+  // gets a handler later gets a "rejectionhandled" event (HTML's
+  // outstanding rejected promises, a weak set). Each is added after its
+  // event whether it was canceled or not, and whether a listener handled
+  // it or not, as in Deno.
+  const rejectionsNotified = new WeakSet();
+  const weakSetAdd = uncurry(WeakSet.prototype.add);
+  const weakSetDelete = uncurry(WeakSet.prototype.delete);
+
+  // Fires a PromiseRejectionEvent of type on globalThis, then calls the
+  // matching on<type> handler (a plain property, as onerror; its return
+  // value cancels nothing, as in Deno). A listener's or the handler's
+  // exception is reported as uncaught (an "error" event first). Returns
+  // whether no one canceled the event.
+  function firePromiseRejection(type, promise, reason) {
+    const event = new PromiseRejectionEvent(type, {
+      cancelable: type === "unhandledrejection",
+      promise,
+      reason,
+    });
+    dispatchInternal(globalThis, event);
+    const handler = globalThis[`on${type}`];
+    if (typeof handler === "function") {
+      try {
+        fnCall(handler, globalThis, event);
+      } catch (error) {
+        reportUncaught(error);
+      }
+    }
+    return !event.defaultPrevented;
+  }
+
+  // The runtime's unhandled rejections of a tick, as (promise, reason)
+  // pairs in the order they were rejected (HTML's "notify about rejected
+  // promises", the way Deno does it): an "unhandledrejection" event for
+  // each in turn, up to the first that no listener canceled, which is
+  // returned (the runtime reports its reason as an uncaught error, and
+  // calls again with the pairs after it if the realm lives on); undefined
+  // when all were canceled. The runtime's call ends with a microtask
+  // checkpoint: the listeners' microtasks run after the last event, as in
+  // Deno.
+  function unhandledRejections() {
+    for (let i = 0; i + 1 < arguments.length; i += 2) {
+      const promise = arguments[i];
+      const notCanceled = firePromiseRejection(
+        "unhandledrejection",
+        promise,
+        arguments[i + 1],
+      );
+      weakSetAdd(rejectionsNotified, promise);
+      if (notCanceled) {
+        return promise;
+      }
+    }
+    return undefined;
+  }
+
+  // The promises of the realm that got a handler after they were rejected
+  // with none (a late `.catch`), at the end of a tick: a "rejectionhandled"
+  // event (not cancelable) for each that had an "unhandledrejection" one.
+  function rejectionsHandled() {
+    for (let i = 0; i < arguments.length; i++) {
+      const promise = arguments[i];
+      if (!weakSetHas(rejectionsNotified, promise)) {
+        continue;
+      }
+      weakSetDelete(rejectionsNotified, promise);
+      firePromiseRejection(
+        "rejectionhandled",
+        promise,
+        promiseResult(promise),
+      );
     }
   }
 
@@ -120,5 +197,11 @@
     configurable: false,
   });
 
-  return freeze({ fireTimers, dispatch, resolveOps });
+  return freeze({
+    fireTimers,
+    dispatch,
+    resolveOps,
+    unhandledRejections,
+    rejectionsHandled,
+  });
 })(globalThis.__iso);
