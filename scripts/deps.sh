@@ -43,6 +43,7 @@ fi
 # Debian's nodejs and libnode108, the same V8 10.2 the build wants.
 npm_pins=(
   "web-streams-polyfill 4.3.0 sha512-/Gnggvj9oSrEvJbDyyPtAnxBt5fGQM2iWOKQNu7ie1OxDgK40iZpyV3TKaRiEzVj1oA1UxKnEy9XPXh6PW3eVw=="
+  "urlpattern-polyfill 10.1.0 sha512-IGjKp/o0NL3Bso1PymYURCJxMPNAf/ILOpendP9f5B6e1rTJgdgiOvgfoT8VxCAdY+Wisb9uhGaJJf3yZ2V9nw=="
 )
 for pin in "${npm_pins[@]}"; do
   read -r name version integrity <<<"$pin"

@@ -937,3 +937,24 @@
   // stay as class syntax defines them, since redefining some 30
   // properties took 30-50 us per context, a third of this part's cost.
   defineHidden(globalThis, { URL, URLSearchParams });
+
+  // URLPattern: the vendored urlpattern-polyfill (bootstrap/vendor/), a
+  // lazy part compiled the first time a context reads the global
+  // (defineLazy, 80-streams.js). What the package's file reads of the
+  // global scope is taken here, when the prelude runs, so a user who
+  // replaces URL, RegExp or TypeError first does not reach into it.
+  const urlPatternScope = [URL, TypeError, RegExp, Object, Math, Symbol];
+  let urlPatternExports;
+
+  function urlPatternApi() {
+    if (urlPatternExports === undefined) {
+      const { URLPattern } = loadPart("urlpattern")(...urlPatternScope);
+      inspectFields(URLPattern.prototype, [
+        "protocol", "username", "password", "hostname", "port", "pathname",
+        "search", "hash", "hasRegExpGroups",
+      ]);
+      urlPatternExports = { URLPattern };
+    }
+    return urlPatternExports;
+  }
+  defineLazy(globalThis, ["URLPattern"], urlPatternApi);

@@ -1,0 +1,3 @@
+
+    return module.exports;
+  })
