@@ -32,6 +32,33 @@
  * stop well before. */
 #define MAX_URL_BYTES ((size_t)64 << 10)
 
+/* A start that sends and answers with the head (op_fetch_start's `send`):
+ * the rid from iso_net_start goes straight to iso_net_send, on the net
+ * thread, and the head answers the ticket. */
+typedef struct start_send {
+  iso_op_ticket* ticket;
+  iso_net* net;
+  uint64_t owner;
+} start_send;
+
+static void answered(void* data, const iso_net_done* d);
+
+static void started(void* data, const iso_net_done* d) {
+  start_send* ss = data;
+  iso_mp_rd r;
+  iso_mp_obj o;
+  if (d->err == ISO_OPERR_NONE) {
+    iso_mp_rd_init(&r, d->value, d->len);
+    if (iso_mp_read(&r, &o) == 0 && o.type == ISO_MP_UINT) {
+      iso_net_send(ss->net, ss->owner, (uint32_t)o.v.u, answered, ss->ticket);
+      free(ss);
+      return;
+    }
+  }
+  answered(ss->ticket, d); /* start failed */
+  free(ss);
+}
+
 /* The net's answer to a deferred op, passed on to its ticket. */
 static void answered(void* data, const iso_net_done* d) {
   iso_op_ticket* t = data;
@@ -143,8 +170,10 @@ static int arg_headers(iso_op_call* call, int i, iso_str** out, size_t* n) {
 }
 
 /* op_fetch_start(method, url, headers, body (bytes or null), redirect
- * ("follow" | "manual" | "error")): a transfer, its request sent at once;
- * its rid. */
+ * ("follow" | "manual" | "error"), send (bool, default false)): a
+ * transfer, its request sent at once; its rid, or with send, its head
+ * (op_fetch_send's answer, which carries the rid): one op for a small
+ * response when nothing may cancel it before its head. */
 int iso__op_fetch_start(iso_op_call* call) {
   char method[64], redirect[16];
   if (iso_op_arg_str(call, 0, "method", method, sizeof method) != 0 ||
@@ -161,6 +190,10 @@ int iso__op_fetch_start(iso_op_call* call) {
                        "%s: redirect must be \"follow\", \"manual\" or "
                        "\"error\"",
                        call->def->name);
+  }
+  int send = 0;
+  if (iso_op_arg_bool(call, 5, "send", 0, &send) != 0) {
+    return ISO_EOP;
   }
   const uint8_t* body = NULL;
   size_t body_len = 0;
@@ -202,7 +235,14 @@ int iso__op_fetch_start(iso_op_call* call) {
       .job = iso_op_ticket_job(t),
       .send = 1, /* under way while the rid goes back */
   };
-  iso_net_start(net, iso_op_ticket_owner(t), call->perms, &req, answered, t);
+  start_send* ss = send ? malloc(sizeof *ss) : NULL;
+  if (ss != NULL) {
+    *ss =
+        (start_send){.ticket = t, .net = net, .owner = iso_op_ticket_owner(t)};
+    iso_net_start(net, ss->owner, call->perms, &req, started, ss);
+  } else { /* (out of memory for ss: the rid, and JavaScript sends) */
+    iso_net_start(net, iso_op_ticket_owner(t), call->perms, &req, answered, t);
+  }
   free(url);
   free(headers);
   return 0;

@@ -148,6 +148,7 @@
     if (f.aborted) {
       return;
     }
+    f.followed = true;
     const p = signalState(parent);
     if (p.aborted) {
       signalAbort(following, p.reason);
@@ -160,6 +161,15 @@
         signalAbort(target, reason);
       }
     });
+  }
+
+  // signalMayAbort(signal): whether signal could ever abort: aborted
+  // already, following another, or dependent on others (a signal made by
+  // newAbortSignal and left alone never does: fetch then needs no way to
+  // cancel its request before the response's head).
+  function signalMayAbort(signal) {
+    const s = signalState(signal);
+    return s.aborted || s.followed === true || s.sources !== null;
   }
 
   // Sources hold a dependent strongly once it has listeners or algorithms

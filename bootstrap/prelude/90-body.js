@@ -1464,7 +1464,10 @@
         list.push([`${name}`.toLowerCase(), `${value}`]);
       }
       let body = null;
-      if (bodySource !== null && bodySource !== undefined) {
+      if (bodySource instanceof Uint8Array) {
+        // the whole body, here already: no stream until one is asked for
+        body = new BodyState(bodySource, null, bodySource.byteLength);
+      } else if (bodySource !== null && bodySource !== undefined) {
         const stream = new (streams().ReadableStream)({
           type: "bytes",
           // A pull that enqueues nothing is not called again, so an empty

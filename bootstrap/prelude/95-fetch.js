@@ -4,7 +4,8 @@
   // answer when the network has, later than the batch they came in.
   //
   //   op_fetch_start(method, url, headers [[name, bytes]...], body
-  //     (Uint8Array or null), redirect) -> rid (the request is under way)
+  //     (Uint8Array or null), redirect, send) -> rid (the request is under
+  //     way), or with send the head as op_fetch_send answers it
   //   op_fetch_send(rid) -> { rid, status, statusText, headers [[name,
   //     bytes]], url, redirected, body? } (body: the whole body, when it
   //     had come: the transfer is then done, one op for a small response)
@@ -215,19 +216,6 @@
 
   // A response's URL leaves the fragment out (withoutFragment: 70-url.js).
 
-  // A response whose body is bytes already here.
-  function bytesSource(bytes) {
-    let chunk = bytes;
-    return {
-      read() {
-        const c = chunk;
-        chunk = null;
-        return PromiseCtor.resolve(c);
-      },
-      cancel() {},
-    };
-  }
-
   // The response to a data: URL (the standard's processor) or a blob: URL
   // (a Blob in this realm's store: URL.createObjectURL), made here without
   // an op or a permission, as Deno does; a bad data: URL, a blob: URL that
@@ -261,7 +249,7 @@
       headers.unshift(["content-length", `${body.byteLength}`]);
     }
     return bodyApi().newResponseFromNative(
-      200, "OK", headers, req.method === "HEAD" ? null : bytesSource(body),
+      200, "OK", headers, req.method === "HEAD" ? null : body,
       withoutFragment(req.url), false);
   }
 
@@ -287,10 +275,19 @@
     if (body !== null && !(body instanceof Uint8Array)) {
       body = await readAll(body);
     }
-    let rid;
+    // A signal that may abort needs the rid before the head (to cancel the
+    // request): start, then send. Without one, one op does both.
+    const mayAbort = signalMayAbort(signal);
+    let rid, head;
     try {
-      rid = await opAsync("op_fetch_start", req.method, req.url, headers,
-                          body, req.redirect);
+      const started = await opAsync("op_fetch_start", req.method, req.url,
+                                    headers, body, req.redirect, !mayAbort);
+      if (mayAbort) {
+        rid = started;
+      } else {
+        head = started;
+        rid = head.rid;
+      }
     } catch (err) {
       throw fetchError(err);
     }
@@ -310,18 +307,17 @@
         opAsync("op_fetch_cancel", rid).catch(() => {});
       }
     };
-    if (signal !== null && signal !== undefined) {
+    if (mayAbort) {
       onAbort = signalAdd(signal, () => end(true));
-    }
-    let head;
-    try {
-      head = await opAsync("op_fetch_send", rid);
-    } catch (err) {
-      end(false);
-      if (signal !== null && signal !== undefined && signalAborted(signal)) {
-        throw signalReason(signal);
+      try {
+        head = await opAsync("op_fetch_send", rid);
+      } catch (err) {
+        end(false);
+        if (signalAborted(signal)) {
+          throw signalReason(signal);
+        }
+        throw fetchError(err);
       }
-      throw fetchError(err);
     }
     const headerList = [];
     for (const [name, value] of head.headers) {
@@ -334,7 +330,7 @@
         signalRemove(signal, onAbort);
       }
       if (req.method !== "HEAD" && !nullBodyStatus(head.status)) {
-        source = bytesSource(head.body);
+        source = head.body; // bytes: no stream made unless one is asked for
       }
     } else if (req.method === "HEAD" || nullBodyStatus(head.status)) {
       end(true);
