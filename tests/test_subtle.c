@@ -234,10 +234,35 @@ static void t_replaced_globals(void) {
     0, "a2V5 HS256 true true\ntrue NotSupportedError\n0\n", "");
 }
 
+/* structuredClone copies a CryptoKey (a serializable platform object):
+ * the same type, extractability, algorithm, usages and key, extractable
+ * or not, nested too. */
+static void t_clone(void) {
+  EXPECT_AS_DENO(JS(
+    const key = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    const copy = structuredClone(key);
+    console.log(copy instanceof CryptoKey, copy !== key, copy.type, copy.extractable,
+                JSON.stringify(copy.algorithm), copy.usages.join());
+    const data = new TextEncoder().encode("x");
+    const a = new Uint8Array(await crypto.subtle.sign("HMAC", key, data));
+    const b = new Uint8Array(await crypto.subtle.sign("HMAC", copy, data));
+    console.log(a.join() === b.join());
+    const aes = await crypto.subtle.importKey("raw", new Uint8Array(16).fill(7), "AES-GCM", true, ["encrypt"]);
+    const [c2] = structuredClone([aes]);
+    const raw = new Uint8Array(await crypto.subtle.exportKey("raw", c2));
+    console.log(c2.algorithm.name, c2.algorithm.length, raw.length, raw[0]);
+    console.log(Object.prototype.toString.call(copy), String(Object.keys(copy)));
+  ), "true true secret false {\"name\":\"HMAC\",\"length\":512,\"hash\":{\"name\":\"SHA-256\"}} sign,verify\n"
+     "true\n"
+     "AES-GCM 128 16 7\n"
+     "[object CryptoKey] \n");
+}
+
 // clang-format on
 
 static const iso_test cases[] = {
     {"hmac", t_hmac},
+    {"clone", t_clone},
     {"aes_gcm", t_aes_gcm},
     {"ecdsa", t_ecdsa},
     {"ed25519", t_ed25519},

@@ -14,7 +14,7 @@
   // native (isolate/v8s_natives.cc). Besides what V8 clones (primitives,
   // wrappers, Date, RegExp, ArrayBuffer and views, Map, Set, arrays, plain
   // objects, errors with their message, stack and cause), a DOMException,
-  // Blob and File (host objects) are copied through the host object hooks
+  // Blob, File and CryptoKey (host objects) are copied through the host object hooks
   // (the kinds defineCloneKind lists), a value that is another platform
   // object (URL, Headers, ...: definePlatformBrand) is a DataCloneError,
   // a SharedArrayBuffer's copy shares its memory, and the

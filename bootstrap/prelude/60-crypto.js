@@ -20,10 +20,16 @@
   // in this context; the part takes what it uses of the prelude's scope
   // from subtleScope() (README.md "Lazy parts").
   let subtleExports;
+  const jsonParse = JSON.parse;
 
   function subtleScope() {
     return {
       DOMException,
+      PlatformObject,
+      constructOnto,
+      defineCloneKind,
+      jsonParse,
+      jsonStringify,
       SymbolIterator,
       SymbolToStringTag,
       arrayBufferByteLength,

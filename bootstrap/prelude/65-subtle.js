@@ -15,15 +15,18 @@
 
   (function subtle({
     DOMException,
+    PlatformObject,
     SymbolIterator,
     SymbolToStringTag,
     arrayBufferByteLength,
     arrayBufferSlice,
     atob,
     btoa,
+    constructOnto,
     dataViewBuffer,
     dataViewByteLength,
     dataViewByteOffset,
+    defineCloneKind,
     defineProperty,
     illegal,
     inspectFields,
@@ -31,6 +34,8 @@
     isArrayBuffer,
     isDataView,
     isView,
+    jsonParse,
+    jsonStringify,
     opAsync,
     opSync,
     typedArrayBuffer,
@@ -173,13 +178,16 @@
     // Which of CryptoKey's slots a key has; undefined for anything else.
     let keySlots;
 
-    class CryptoKey {
+    // A platform object (35-microtasks.js's PlatformObject): structuredClone
+    // copies it (defineCloneKind, below), as the standard says.
+    class CryptoKey extends PlatformObject {
       #slots;
 
       constructor(key = undefined, slots = undefined) {
         if (key !== illegal) {
           throw new TypeError("Illegal constructor");
         }
+        super();
         this.#slots = slots;
       }
 
@@ -222,6 +230,33 @@
       "algorithm",
       "usages",
     ]);
+
+    // structuredClone: a key's slots as strings (the material one code unit
+    // per byte), and back onto the bare object the copy is made on.
+    defineCloneKind(
+      "CryptoKey",
+      (object) => {
+        const slots = keySlots(object);
+        if (slots === undefined) {
+          return undefined;
+        }
+        let material = "";
+        for (let i = 0; i < slots.material.length; i++) {
+          material += String.fromCharCode(slots.material[i]);
+        }
+        return [slots.type, slots.extractable ? "1" : "0",
+                jsonStringify(slots.algorithm), jsonStringify(slots.usages),
+                material];
+      },
+      (object, type, extractable, algorithm, usages, material) => {
+        const bytes = new Uint8Array(material.length);
+        for (let i = 0; i < material.length; i++) {
+          bytes[i] = material.charCodeAt(i);
+        }
+        constructOnto(object, () => newKey(type, extractable === "1",
+          jsonParse(algorithm), jsonParse(usages), bytes));
+      },
+    );
 
     function newKey(type, extractable, algorithm, usages, material) {
       return new CryptoKey(illegal, {
