@@ -468,10 +468,31 @@ static void t_rejection_handled_listener_throws(void) {
       "handled 7\n", "error: Uncaught Error: in handled\n    at ");
 }
 
+/* WebIDL's class strings of the web platform's instances, as Deno's
+ * (navigator is the one left out: Deno has none, WebIDL says Navigator). */
+static void t_class_strings(void) {
+  EXPECT_AS_DENO(JS(
+    const t = (v) => Object.prototype.toString.call(v);
+    console.log(t(new Event("x")), t(new CustomEvent("x")), t(new ErrorEvent("x")),
+                t(new EventTarget()),
+                t(new PromiseRejectionEvent("x", { promise: Promise.resolve() })));
+    console.log(t(new TextEncoder()), t(new TextDecoder()), t(performance),
+                t(performance.mark("m")), t(new URLPattern({ pathname: "/a" })));
+    console.log(t(new AbortController()), t(new Headers()), t(new URL("http://a/")),
+                t(crypto), t(new DOMException()), t(new Blob([])));
+  ), "[object Event] [object CustomEvent] [object ErrorEvent] [object EventTarget] "
+     "[object PromiseRejectionEvent]\n"
+     "[object TextEncoder] [object TextDecoder] [object Performance] "
+     "[object PerformanceMark] [object URLPattern]\n"
+     "[object AbortController] [object Headers] [object URL] [object Crypto] "
+     "[object DOMException] [object Blob]\n");
+}
+
 // clang-format on
 
 static const iso_test cases[] = {
     {"event_target", t_event_target},
+    {"class_strings", t_class_strings},
     {"event", t_event},
     {"listener_throws", t_listener_throws},
     {"global_event_target", t_global_event_target},

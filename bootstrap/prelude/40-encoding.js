@@ -477,3 +477,11 @@
   }
   inspectFields(TextDecoder.prototype, ["encoding", "fatal", "ignoreBOM"]);
 
+  // WebIDL's class strings ([object Name]), as Deno has them.
+  for (const klass of [TextEncoder, TextDecoder]) {
+    defineProperty(klass.prototype, SymbolToStringTag, {
+      value: klass.name,
+      configurable: true,
+    });
+  }
+

@@ -613,6 +613,14 @@
   setPrototypeOf(globalThis, Window.prototype);
   eventTargets.set(globalThis, new Map());
 
+  // WebIDL's class strings ([object Name]), as Deno has them.
+  for (const klass of [Event, CustomEvent, ErrorEvent, EventTarget]) {
+    defineProperty(klass.prototype, SymbolToStringTag, {
+      value: klass.name,
+      configurable: true,
+    });
+  }
+
   // ErrorEvent, PromiseRejectionEvent and onerror are new with issue 13:
   // installed here rather than in 99-globals.js's list.
   defineHidden(globalThis, { ErrorEvent, PromiseRejectionEvent, onerror: null });

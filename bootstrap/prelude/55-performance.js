@@ -251,3 +251,11 @@
   }
   inspectFields(Performance.prototype, ["timeOrigin"]);
 
+  // WebIDL's class strings ([object Name]), as Deno has them.
+  for (const klass of [PerformanceEntry, PerformanceMark, PerformanceMeasure, Performance]) {
+    defineProperty(klass.prototype, SymbolToStringTag, {
+      value: klass.name,
+      configurable: true,
+    });
+  }
+

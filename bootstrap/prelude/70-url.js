@@ -953,6 +953,10 @@
         "protocol", "username", "password", "hostname", "port", "pathname",
         "search", "hash", "hasRegExpGroups",
       ]);
+      defineProperty(URLPattern.prototype, SymbolToStringTag, {
+        value: "URLPattern",
+        configurable: true,
+      });
       urlPatternExports = { URLPattern };
     }
     return urlPatternExports;
