@@ -438,6 +438,7 @@ void iso__rt_ops_release(iso_realm* realm, uint32_t tag) {
     return; /* out of memory: the transfers end with the worker's route */
   }
   rt->op_args_out += sizeof no_args; /* given back with its batch */
+  rt->own_ops_out++;
   if (tag == 0) {
     realm->fetched = 0;
   }
@@ -610,11 +611,16 @@ void iso_rt_ops_done(iso_rt* rt, iso_op_batch* b) {
     return;
   }
   size_t found = 0;
-  for (size_t i = 0; i < b->n; i++) {
-    found += b->recs[i].promise == 0; /* the runtime's own: not dropped */
-    /* answers now owed to the mailbox */
-    rt->late_pending +=
-        b->late_fn == mailbox_post && b->recs[i].err == ISO_OPERR_LATER;
+  /* only a batch that may hold them pays for this pass: one of the
+   * mailbox's transport (answers now owed to it), or any while the
+   * runtime's own records (op_fetch_release, no promise) are out */
+  int owed = b->late_fn == mailbox_post;
+  for (size_t i = 0; (owed || rt->own_ops_out > 0) && i < b->n; i++) {
+    if (b->recs[i].promise == 0) {
+      found++; /* the runtime's own: not a dropped answer */
+      rt->own_ops_out--;
+    }
+    rt->late_pending += owed && b->recs[i].err == ISO_OPERR_LATER;
   }
   rt->in_tick++; /* realms freed meanwhile are released by the tick */
   for (iso_realm* r = rt->realms; r != NULL && found < b->n; r = r->next) {

@@ -259,6 +259,7 @@ struct iso_rt {
   struct rt_mailbox* mailbox;
   uv_async_t late_async;
   int late_pending;
+  size_t own_ops_out;      /* op_fetch_release records not back yet */
   uint32_t op_fetch_first; /* [first, end): the fetch ops (realm->fetched) */
   uint32_t op_fetch_end;
   uint32_t op_fetch_release; /* UINT32_MAX: no such op in the table */
