@@ -124,9 +124,9 @@ typedef struct iso_net_req {
 /* iso_net_start: checks the request (method, URL, headers: a TypeError
  * naming what is wrong), makes a transfer owned by `owner` with perms (a
  * reference is taken) and answers at once with its rid (an int); the
- * request is sent now if req->send says so, else on iso_net_send. Past ISO_NET_MAX_PER_OWNER
- * transfers of the owner, or ISO_NET_MAX_TRANSFERS in all, it fails
- * (Error). Thread: any. */
+ * request is sent now if req->send says so, else on iso_net_send. Past
+ * ISO_NET_MAX_PER_OWNER transfers of the owner, or ISO_NET_MAX_TRANSFERS in
+ * all, it fails (Error). Thread: any. */
 void iso_net_start(iso_net* net,
                    uint64_t owner,
                    const iso_perms* perms,
