@@ -41,7 +41,11 @@
  * reaper waits for it forever (nng_close does not return). A client closed
  * while a late reply is arriving (after ISO_ETIMEDOUT) runs that risk;
  * close_after_call in tests/test_client.c keeps its server silent for that
- * reason.
+ * reason. The same kind of hang follows a connection the server cuts
+ * while this client is still writing a message to it (one over twice the
+ * server's --max-message and larger than the socket's buffer): the pipe is
+ * never reaped, so the dialer never dials again and every later request
+ * fails ISO_ECONNECT at its deadline (about one cut in a hundred here).
  */
 #include "iso_client.h"
 

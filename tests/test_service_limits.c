@@ -330,8 +330,11 @@ static void t_oversized(void) {
           lost);
   tracker_check_once(&t);
   tracker_free(&t);
-  /* far above: the same, no hang */
-  j = padded_eval(256 * 1024, &src);
+  /* far above: the same, no hang. 64 KiB, which the socket's buffer
+   * takes whole: a client of NNG 1.5.2 whose connection is cut while it
+   * is still writing a message (256 KiB here) can fail to dial again, its
+   * pipe never reaped (docs/protocol.md, too_large). */
+  j = padded_eval(64 * 1024, &src);
   t0 = now_ms();
   rc = iso_client_call(s.c, &j, 5000, &r);
   took = now_ms() - t0;
