@@ -55,8 +55,16 @@ static void t_status_workers_jobs_stats(void) {
     svc_stop(&s);
     return;
   }
-  /* before: the start-up ping(s), all answered */
+  /* before: the start-up ping(s), all answered (one may still be in
+   * flight on a loaded machine: waited for) */
   char* st0 = pc_json(&s, "status", NULL);
+  for (int64_t end = now_ms() + 10000;
+       st0 != NULL && count_at(st0, "inflight") + count_at(st0, "queue") > 0 &&
+       now_ms() < end;) {
+    free(st0);
+    sleep_ms(20);
+    st0 = pc_json(&s, "status", NULL);
+  }
   char* wk0 = admin(&s, ISO_ADMIN_WORKERS);
   char* ss0 = admin(&s, ISO_ADMIN_STATS);
   double acc0 = js_num(st0, "totals.accepted");
