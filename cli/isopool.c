@@ -74,6 +74,19 @@ static const char kUsage[] =
     "  --background-ms MS how long JavaScript that belongs to no pending\n"
     "                     job (a timer a call left) may run at a time\n"
     "                     (default 1000)\n"
+    "  --spare-isolates N isolates built in advance per pool process (or\n"
+    "                     for --processes 0), each taking over a worker\n"
+    "                     whose isolate is replaced (default 1; 0: the\n"
+    "                     worker rebuilds on its own thread)\n"
+    "  --recycle-after-jobs N  a worker's isolate is replaced after N jobs\n"
+    "  --heap-soft-mb N   ... when its heap in use after a job (ArrayBuffers\n"
+    "                     included) is past N MiB: it takes no new jobs,\n"
+    "                     finishes its own, then takes a spare\n"
+    "  --recycle-heap-mb N  ... when the heap it has committed (what a\n"
+    "                     collection leaves: fragmentation, a past peak)\n"
+    "                     is past N MiB\n"
+    "  --idle-timeout S   an isolate idle for S seconds is freed; the\n"
+    "                     worker's next job takes a spare's (default: off)\n"
     "  --allow-call-source  take `source` on call jobs: the module text a\n"
     "                     worker's warm module is compiled from (only for\n"
     "                     clients trusted with every module's calls)\n"
@@ -630,7 +643,12 @@ static int cmd_serve(int argc, char** argv) {
     O_PROCESSES,
     O_SPARES,
     O_PROCESS_MAX_MB,
-    O_FETCH_MAX_MB
+    O_FETCH_MAX_MB,
+    O_SPARE_ISOLATES,
+    O_RECYCLE_JOBS,
+    O_HEAP_SOFT,
+    O_RECYCLE_HEAP,
+    O_IDLE_TIMEOUT
   };
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
@@ -661,6 +679,11 @@ static int cmd_serve(int argc, char** argv) {
       {"spare-processes", required_argument, NULL, O_SPARES},
       {"process-max-mb", required_argument, NULL, O_PROCESS_MAX_MB},
       {"fetch-max-mb", required_argument, NULL, O_FETCH_MAX_MB},
+      {"spare-isolates", required_argument, NULL, O_SPARE_ISOLATES},
+      {"recycle-after-jobs", required_argument, NULL, O_RECYCLE_JOBS},
+      {"heap-soft-mb", required_argument, NULL, O_HEAP_SOFT},
+      {"recycle-heap-mb", required_argument, NULL, O_RECYCLE_HEAP},
+      {"idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT},
       {"import-map", required_argument, NULL, O_IMPORT_MAP},
       PERM_OPTIONS,
       KV_OPTIONS,
@@ -687,6 +710,11 @@ static int cmd_serve(int argc, char** argv) {
       {O_SPARES, "--spare-processes", 64, -1, 1},
       {O_PROCESS_MAX_MB, "--process-max-mb", 1L << 30, 0, 0},
       {O_FETCH_MAX_MB, "--fetch-max-mb", 1L << 20, 0, 0},
+      {O_SPARE_ISOLATES, "--spare-isolates", 64, -1, 1},
+      {O_RECYCLE_JOBS, "--recycle-after-jobs", 1L << 31, 0, 0},
+      {O_HEAP_SOFT, "--heap-soft-mb", 1L << 20, 0, 0},
+      {O_RECYCLE_HEAP, "--recycle-heap-mb", 1L << 20, 0, 0},
+      {O_IDLE_TIMEOUT, "--idle-timeout", 86400, 0, 0},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {.stop_cb = stop_cb};
@@ -813,6 +841,14 @@ static int cmd_serve(int argc, char** argv) {
   po.spare_processes = (int)nums[10].value;
   po.process_max_mb = (size_t)nums[11].value;
   po.fetch_max_mb = (size_t)nums[12].value;
+  /* unset: the default (0); 0: none (< 0) */
+  po.spare_isolates = nums[13].value < 0    ? 0
+                      : nums[13].value == 0 ? -1
+                                            : (int)nums[13].value;
+  po.recycle_jobs = (uint32_t)nums[14].value;
+  po.heap_soft_mb = (uint32_t)nums[15].value;
+  po.recycle_heap_mb = (uint32_t)nums[16].value;
+  po.idle_timeout_ms = (uint32_t)nums[17].value * 1000u;
   po.v8_flags = v8_flags;
   /* read and checked here, once, with its warnings; the workers get the
    * text (a pool process could not read the file: its sandbox) */

@@ -187,6 +187,20 @@ typedef struct iso_admin_status {
   int64_t jobs_lost;
   iso_admin_str last_death;
   double last_death_ago_ms; /* NaN: none */
+  /* recycling: the service's flags (--spare-isolates per group,
+   * --recycle-after-jobs, --heap-soft-mb, --recycle-heap-mb,
+   * --idle-timeout in seconds; 0: off), the spares ready now and built
+   * so far, and the workers' isolates replaced, of which on the worker's
+   * own thread (no spare was ready) */
+  int64_t spare_isolates;
+  int64_t recycle_after_jobs;
+  int64_t heap_soft_mb;
+  int64_t recycle_heap_mb;
+  int64_t idle_timeout_s;
+  int64_t spares_ready;
+  int64_t spare_builds;
+  int64_t recycles;
+  int64_t recycles_cold;
 } iso_admin_status;
 
 /* workers: one entry per worker. */

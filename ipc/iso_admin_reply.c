@@ -100,6 +100,19 @@ static const field kProcsF[] = {
 };
 static const fields kProcs = FIELDS(kProcsF);
 
+static const field kRecyclingF[] = {
+    KEY("spare_isolates", iso_admin_status, F_INT, spare_isolates),
+    KEY("recycle_after_jobs", iso_admin_status, F_INT, recycle_after_jobs),
+    KEY("heap_soft_mb", iso_admin_status, F_INT, heap_soft_mb),
+    KEY("recycle_heap_mb", iso_admin_status, F_INT, recycle_heap_mb),
+    KEY("idle_timeout_s", iso_admin_status, F_INT, idle_timeout_s),
+    KEY("spares_ready", iso_admin_status, F_INT, spares_ready),
+    KEY("spare_builds", iso_admin_status, F_INT, spare_builds),
+    KEY("recycles", iso_admin_status, F_INT, recycles),
+    KEY("recycles_cold", iso_admin_status, F_INT, recycles_cold),
+};
+static const fields kRecycling = FIELDS(kRecyclingF);
+
 static const field kStatusF[] = {
     KEY("version", iso_admin_status, F_STR, version),
     KEY("uptime_ms", iso_admin_status, F_WHOLE, uptime_ms),
@@ -119,6 +132,7 @@ static const field kStatusF[] = {
     {.key = "totals", .type = F_MAP, .sub = &kTotals},
     {.key = "rate", .type = F_MAP, .sub = &kRate},
     {.key = "processes", .type = F_MAP, .sub = &kProcs},
+    {.key = "recycling", .type = F_MAP, .sub = &kRecycling},
 };
 
 static const field kWorkerF[] = {

@@ -198,6 +198,7 @@ int iso_link_hub_run(iso_link_hub* hub);
  *   RELOADED  [18, n]
  *   STATE     [19, state]
  *   READY     [20, rc, error|nil]
+ *   RECYCLED  [21, reason, how]
  *   worker -> front, ops link (ISO_LINK_WORKER_OPS)
  *   OP        [32, op, promise, realm, tag, perm_id, args (an array)]
  *   front -> worker, ops link (ISO_LINK_FRONT_OPS)
@@ -207,6 +208,7 @@ int iso_link_hub_run(iso_link_hub* hub);
  *   pool process -> front, control link (ISO_LINK_GROUP_CTL)
  *   WEDGED    [80, worker]
  *   ALIVE     [81]
+ *   SPARES    [82, ready, builds, bytes]
  *
  * Integers are unsigned, within 32 bits but for the *_ns, sid and heap
  * fields (64); times are CLOCK_MONOTONIC nanoseconds, which every process
@@ -279,11 +281,13 @@ int iso_link_hub_run(iso_link_hub* hub);
   X(RELOADED, 18, WORKER_JOBS) \
   X(STATE, 19, WORKER_JOBS)    \
   X(READY, 20, WORKER_JOBS)    \
+  X(RECYCLED, 21, WORKER_JOBS) \
   X(OP, 32, WORKER_OPS)        \
   X(OP_RESULT, 48, FRONT_OPS)  \
   X(HALT, 64, FRONT_CTL)       \
   X(WEDGED, 80, GROUP_CTL)     \
-  X(ALIVE, 81, GROUP_CTL)
+  X(ALIVE, 81, GROUP_CTL)      \
+  X(SPARES, 82, GROUP_CTL)
 
 typedef enum iso_link_kind {
 #define ISO_LINK_KIND_ENUM(e, v, chan) ISO_LINK_##e = v,
@@ -294,11 +298,11 @@ typedef enum iso_link_kind {
 /* What a link carries, by who sends it and on which link. */
 typedef enum iso_link_chan {
   ISO_LINK_FRONT_JOBS = 1, /* TASK CANCEL RELOAD RECYCLE STOP */
-  ISO_LINK_WORKER_JOBS,    /* DONE INFO RELOADED STATE READY */
+  ISO_LINK_WORKER_JOBS,    /* DONE INFO RELOADED STATE READY RECYCLED */
   ISO_LINK_WORKER_OPS,     /* OP */
   ISO_LINK_FRONT_OPS,      /* OP_RESULT */
   ISO_LINK_FRONT_CTL,      /* HALT: to a pool process's watchdog */
-  ISO_LINK_GROUP_CTL,      /* WEDGED ALIVE: from it */
+  ISO_LINK_GROUP_CTL,      /* WEDGED ALIVE SPARES: from it */
   ISO_LINK_CHAN_LAST = ISO_LINK_GROUP_CTL
 } iso_link_chan;
 
@@ -316,6 +320,34 @@ typedef enum iso_link_wstate {
 #undef ISO_LINK_WSTATE_ENUM
       ISO_LINK_W_COUNT
 } iso_link_wstate;
+
+/* X(enum suffix, name): why a worker's isolate was replaced (RECYCLED;
+ * the metrics' `reason` label): poolctl recycle; a condemned runtime (the
+ * heap limit, or background JavaScript that had to be stopped); its job
+ * count (--recycle-after-jobs); its heap in use past --heap-soft-mb; its
+ * committed heap past --recycle-heap-mb; a job for a worker whose
+ * isolate was freed idle (--idle-timeout). */
+#define ISO_LINK_REASON_TABLE(X) \
+  X(ASKED, "asked")              \
+  X(CONDEMNED, "condemned")      \
+  X(JOBS, "jobs")                \
+  X(HEAP_SOFT, "heap_soft")      \
+  X(RECYCLE_HEAP, "recycle_heap") \
+  X(IDLE, "idle")
+
+typedef enum iso_link_reason {
+#define ISO_LINK_REASON_ENUM(e, name) ISO_LINK_R_##e,
+  ISO_LINK_REASON_TABLE(ISO_LINK_REASON_ENUM)
+#undef ISO_LINK_REASON_ENUM
+      ISO_LINK_R_COUNT
+} iso_link_reason;
+
+/* How the new isolate came: a spare engine's, already built, or built on
+ * the worker's own thread while it took no jobs (no spare was ready). */
+typedef enum iso_link_how {
+  ISO_LINK_HOW_SPARE = 0,
+  ISO_LINK_HOW_COLD = 1,
+} iso_link_how;
 
 /* The records' fields. Strings and raw values are views into the decoded
  * message (or the caller's, to encode); {NULL, 0} is nil where nil is
@@ -378,6 +410,13 @@ typedef struct iso_link_state {
   iso_link_wstate state;
 } iso_link_state;
 
+/* RECYCLED: the worker runs on a new isolate (after its STATE running, or
+ * with no STATE at all when it had freed its isolate idle). */
+typedef struct iso_link_recycled {
+  iso_link_reason reason;
+  iso_link_how how;
+} iso_link_recycled;
+
 typedef struct iso_link_ready {
   uint32_t rc;   /* 0: the runtime is up; else its ISO_E* code, negated */
   iso_str error; /* why it is not (then the worker ends); nil exactly
@@ -411,6 +450,16 @@ typedef struct iso_link_wedged {
   uint32_t worker;
 } iso_link_wedged;
 
+/* SPARES: the group's spare engines (worker.c): how many are ready (an
+ * isolate built, idle), how many isolates spares have built so far, and
+ * the memory the ready ones hold (iso_rt_memory's committed, bytes). Sent
+ * with ALIVE when it changed. */
+typedef struct iso_link_spares {
+  uint32_t ready;
+  uint64_t builds;
+  uint64_t bytes;
+} iso_link_spares;
+
 /* One record: `kind` says which member of u it is (RECYCLE and ALIVE
  * have none). */
 typedef struct iso_link_rec {
@@ -425,10 +474,12 @@ typedef struct iso_link_rec {
     iso_link_reloaded reloaded;
     iso_link_state state;
     iso_link_ready ready;
+    iso_link_recycled recycled;
     iso_link_op op;
     iso_link_op_result op_result;
     iso_link_halt halt;
     iso_link_wedged wedged;
+    iso_link_spares spares;
   } u;
 } iso_link_rec;
 
@@ -437,10 +488,12 @@ typedef struct iso_link_rec {
 const uint8_t* iso_link_head(size_t* len);
 
 /* iso_link_kind_name: "TASK", ...; NULL for a value that is not a kind.
- * iso_link_wstate_name: "running", ...; NULL likewise. Static strings.
+ * iso_link_wstate_name: "running", ...; iso_link_reason_name: "jobs", ...;
+ * NULL likewise. Static strings.
  * Thread: any. */
 const char* iso_link_kind_name(iso_link_kind kind);
 const char* iso_link_wstate_name(iso_link_wstate state);
+const char* iso_link_reason_name(iso_link_reason reason);
 
 /* iso_link_put: appends rec, encoded, to out (records are concatenated;
  * iso_link_send sends them). Names and raw values are written as given

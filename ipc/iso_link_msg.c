@@ -64,7 +64,9 @@ typedef struct kind_def {
 _Static_assert(sizeof(iso_job_kind) == sizeof(int) &&
                    sizeof(iso_status) == sizeof(int) &&
                    sizeof(iso_proto_code) == sizeof(int) &&
-                   sizeof(iso_link_wstate) == sizeof(int),
+                   sizeof(iso_link_wstate) == sizeof(int) &&
+                   sizeof(iso_link_reason) == sizeof(int) &&
+                   sizeof(iso_link_how) == sizeof(int),
                "T_ENUM fields are ints");
 
 #define U32(n, s, m) \
@@ -153,6 +155,11 @@ static const field k_ready[] = {
     TEXT("error", iso_link_ready, error, 1, ISO_LINK_MAX_TEXT),
 };
 
+static const field k_recycled[] = {
+    ENUM("reason", iso_link_recycled, reason, 0, ISO_LINK_R_COUNT - 1),
+    ENUM("how", iso_link_recycled, how, ISO_LINK_HOW_SPARE, ISO_LINK_HOW_COLD),
+};
+
 static const field k_op[] = {
     U32("op", iso_link_op, op),
     U32("promise", iso_link_op, promise),
@@ -183,6 +190,12 @@ static const field k_halt[] = {
 
 static const field k_wedged[] = {
     U32("worker", iso_link_wedged, worker),
+};
+
+static const field k_spares[] = {
+    U32("ready", iso_link_spares, ready),
+    U64("builds", iso_link_spares, builds),
+    U64("bytes", iso_link_spares, bytes),
 };
 
 static const char* check_task(const iso_link_rec* r) {
@@ -260,12 +273,14 @@ static const kind_def k_kinds[] = {
     [ISO_LINK_STATE] = {ROW("STATE", WORKER_JOBS, k_state)},
     [ISO_LINK_READY] = {ROW("READY", WORKER_JOBS, k_ready),
                         .check = check_ready},
+    [ISO_LINK_RECYCLED] = {ROW("RECYCLED", WORKER_JOBS, k_recycled)},
     [ISO_LINK_OP] = {ROW("OP", WORKER_OPS, k_op)},
     [ISO_LINK_OP_RESULT] = {ROW("OP_RESULT", FRONT_OPS, k_op_result),
                             .check = check_op_result},
     [ISO_LINK_HALT] = {ROW("HALT", FRONT_CTL, k_halt)},
     [ISO_LINK_WEDGED] = {ROW("WEDGED", GROUP_CTL, k_wedged)},
     [ISO_LINK_ALIVE] = {.name = "ALIVE", .chan = ISO_LINK_GROUP_CTL},
+    [ISO_LINK_SPARES] = {ROW("SPARES", GROUP_CTL, k_spares)},
 };
 
 #undef ROW
@@ -286,6 +301,16 @@ static const char* const k_wstate_names[] = {
     ISO_LINK_WSTATE_TABLE(WSTATE_NAME)
 #undef WSTATE_NAME
 };
+
+static const char* const k_reason_names[] = {
+#define REASON_NAME(e, name) [ISO_LINK_R_##e] = name,
+    ISO_LINK_REASON_TABLE(REASON_NAME)
+#undef REASON_NAME
+};
+
+const char* iso_link_reason_name(iso_link_reason reason) {
+  return (unsigned)reason < ISO_LINK_R_COUNT ? k_reason_names[reason] : NULL;
+}
 
 static const kind_def* kind_of(uint64_t kind) {
   return kind < KIND_LIMIT && k_kinds[kind].name != NULL ? &k_kinds[kind]

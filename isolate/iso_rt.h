@@ -203,6 +203,13 @@ const char* iso_rt_condemned(const iso_rt* rt);
  * Thread: owning loop. */
 void iso_rt_heap(iso_rt* rt, size_t* used, size_t* limit);
 
+/* iso_rt_memory: what the isolate holds, in bytes: `used`, its heap in use
+ * (garbage not yet collected included) with its ArrayBuffer and
+ * WebAssembly memory; `committed`, the heap V8 has committed (what a
+ * collection leaves reserved: fragmentation, a past peak) with the same
+ * buffers; committed >= used. Thread: owning loop. */
+void iso_rt_memory(iso_rt* rt, size_t* used, size_t* committed);
+
 /* iso_rt_ops_dropped: how many op responses arrived for a realm that was
  * gone (a job that timed out or was cancelled). Thread: owning loop. */
 uint64_t iso_rt_ops_dropped(const iso_rt* rt);

@@ -298,6 +298,11 @@ void iso_rt_heap(iso_rt* rt, size_t* used, size_t* limit) {
   v8s_heap_stats(rt->iso, used, limit);
 }
 
+void iso_rt_memory(iso_rt* rt, size_t* used, size_t* committed) {
+  assert(iso__rt_on_thread(rt));
+  v8s_memory(rt->iso, used, committed);
+}
+
 int iso_rt_module_url(iso_rt* rt, const char* specifier, char** url) {
   assert(iso__rt_on_thread(rt));
   char err[256];

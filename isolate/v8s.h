@@ -262,6 +262,12 @@ void v8s_isolate_free(v8s_isolate* iso);
 /* v8s_heap_stats: the heap in use and the heap's limit, in bytes. */
 void v8s_heap_stats(v8s_isolate* iso, size_t* used, size_t* limit);
 
+/* v8s_memory: what the isolate holds, in bytes: `used`, the heap in use
+ * (live objects and garbage not yet collected) and ArrayBuffer and
+ * WebAssembly memory; `committed`, the heap's pages V8 has committed
+ * (which stay after a collection: fragmentation) and the same buffers. */
+void v8s_memory(v8s_isolate* iso, size_t* used, size_t* committed);
+
 /* v8s_terminate: stop the JavaScript running on iso now. The only entry
  * point that any thread may call. v8s_cancel_terminate, on the owning
  * thread, lets the isolate run again. Thread: any / owning. */

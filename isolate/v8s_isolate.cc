@@ -345,6 +345,14 @@ void v8s_heap_stats(v8s_isolate* iso, size_t* used, size_t* limit) {
   *limit = iso->heap_max > 0 ? iso->heap_max : hs.heap_size_limit();
 }
 
+void v8s_memory(v8s_isolate* iso, size_t* used, size_t* committed) {
+  v8::HeapStatistics hs;
+  iso->isolate->GetHeapStatistics(&hs);
+  size_t outside = iso->allocator->used() + iso->wasm_bytes;
+  *used = hs.used_heap_size() + outside;
+  *committed = hs.total_heap_size() + outside;
+}
+
 void v8s_terminate(v8s_isolate* iso) {
   iso->stop_requested.store(true);
   iso->isolate->TerminateExecution();

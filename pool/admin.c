@@ -233,7 +233,21 @@ static int cmd_status(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
       .last_death = iso_admin_str_of(last[0] != '\0' ? last : NULL),
       .last_death_ago_ms =
           pc.death_ns != 0 ? ms_between(pc.death_ns, pool__now()) : (double)NAN,
+      .spare_isolates = pool->opts.spare_isolates,
+      .recycle_after_jobs = pool->opts.recycle_jobs,
+      .heap_soft_mb = pool->opts.heap_soft_mb,
+      .recycle_heap_mb = pool->opts.recycle_heap_mb,
+      .idle_timeout_s = pool->opts.idle_timeout_ms / 1000,
+      .spare_builds = atomic_load(&pool->spare_builds),
+      .recycles_cold = atomic_load(&pool->recycles_cold),
   };
+  long ready;
+  long long bytes;
+  pool__spares_count(pool, &ready, &bytes);
+  o->reply.status.spares_ready = ready;
+  for (int r = 0; r < ISO_LINK_R_COUNT; r++) {
+    o->reply.status.recycles += atomic_load(&pool->recycles[r]);
+  }
   return 0;
 }
 
@@ -750,6 +764,17 @@ static int render_metrics(void* arg, iso_buf* out) {
   g.process_restarts = pc.restarts;
   g.jobs_lost = pc.jobs_lost;
   g.fetch_transfers = pool->net != NULL ? (int64_t)iso_net_count(pool->net) : 0;
+  for (int r = 0; r < ISO_LINK_R_COUNT && r < ISO_METRICS_MAX_REASONS; r++) {
+    g.recycles[g.nrecycles].reason = iso_link_reason_name((iso_link_reason)r);
+    g.recycles[g.nrecycles++].n = atomic_load(&pool->recycles[r]);
+  }
+  g.recycles_cold = atomic_load(&pool->recycles_cold);
+  g.spare_builds = atomic_load(&pool->spare_builds);
+  long ready;
+  long long bytes;
+  pool__spares_count(pool, &ready, &bytes);
+  g.spares_ready = ready;
+  g.spare_bytes = bytes;
   int rc = iso_metrics_prometheus(snap, &g, out);
   free(snap);
   return rc;

@@ -593,6 +593,12 @@ static void worker_record(pool_worker* w, const iso_link_rec* r) {
     case ISO_LINK_STATE:
       worker_state(w, (int)r->u.state.state);
       break;
+    case ISO_LINK_RECYCLED: /* the decoder checked both */
+      atomic_fetch_add(&w->pool->recycles[r->u.recycled.reason], 1);
+      if (r->u.recycled.how == ISO_LINK_HOW_COLD) {
+        atomic_fetch_add(&w->pool->recycles_cold, 1);
+      }
+      break;
     case ISO_LINK_READY: {
       const iso_link_ready* rd = &r->u.ready;
       pthread_mutex_lock(&w->info_lock);

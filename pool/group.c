@@ -77,6 +77,12 @@ struct pool_group {
   int held; /* under lock; released signals `released` */
   pthread_cond_t released;
   int no_wedged; /* the test fault below: it never says WEDGED */
+  /* its engines (worker.c), under lock: the spare builds so far, and
+   * whether it stops */
+  pool_engine* engines;
+  uint64_t spare_builds;
+  int stopping;
+  iso_link_spares said; /* the last SPARES record sent (the watchdog's) */
 };
 
 /* The test fault ISOPOOL_TEST_NO_WEDGED=1 (honoured only with
@@ -223,6 +229,46 @@ static void round_runners(pool_group* g, uint64_t now) {
   }
 }
 
+/* Joins and frees the engines whose thread ended (all of them when
+ * `all`: the group stops and every engine's worker stopped). */
+static void reap_engines(pool_group* g, int all) {
+  for (;;) {
+    pthread_mutex_lock(&g->lock);
+    pool_engine** pp = &g->engines;
+    while (*pp != NULL && !all && (*pp)->state != POOL_ENG_ENDED) {
+      pp = &(*pp)->next;
+    }
+    pool_engine* e = *pp;
+    if (e != NULL) {
+      *pp = e->next;
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (e == NULL) {
+      return;
+    }
+    pthread_join(e->thread, NULL);
+    pool__engine_free(e);
+  }
+}
+
+/* SPARES, when what it says changed. Thread: the watchdog's. */
+static void say_spares(pool_group* g) {
+  iso_link_rec rec = {.kind = ISO_LINK_SPARES};
+  iso_link_spares* s = &rec.u.spares;
+  pthread_mutex_lock(&g->lock);
+  for (pool_engine* e = g->engines; e != NULL; e = e->next) {
+    if (e->state == POOL_ENG_SPARE) {
+      s->ready++;
+      s->bytes += e->bytes;
+    }
+  }
+  s->builds = g->spare_builds;
+  pthread_mutex_unlock(&g->lock);
+  if (memcmp(s, &g->said, sizeof *s) != 0 && send_up(g, &rec) == 0) {
+    g->said = *s;
+  }
+}
+
 static void* watchdog_main(void* arg) {
   pool_group* g = arg;
   pthread_setname_np(pthread_self(), "isopool-jswatch");
@@ -242,6 +288,8 @@ static void* watchdog_main(void* arg) {
     if (now - alive_at >= POOL_ALIVE_MS * 1000000ull) {
       alive_at = now;
       (void)send_up(g, &alive);
+      say_spares(g);
+      reap_engines(g, 0);
     }
   }
   return NULL;
@@ -317,6 +365,17 @@ void pool__group_stop(pool_group* g) {
     pthread_join(g->thread, NULL);
     g->thread_started = 0;
   }
+  /* the spares end; the other engines ended with their workers' STOP */
+  pthread_mutex_lock(&g->lock);
+  g->stopping = 1;
+  for (pool_engine* e = g->engines; e != NULL; e = e->next) {
+    e->stop = 1;
+    if (e->wakeable && e->state != POOL_ENG_ENDED) {
+      uv_async_send(&e->wake);
+    }
+  }
+  pthread_mutex_unlock(&g->lock);
+  reap_engines(g, 1);
   iso_link_free(g->ctl); /* what the front sent and nobody read is dropped */
   g->ctl = NULL;
 }
@@ -389,4 +448,82 @@ void pool__group_uncancel(pool_group* g, pool_runner* r, uint64_t deadline) {
     cancel_drop(w, deadline);
   }
   pthread_mutex_unlock(&g->lock);
+}
+
+/* ---- engines ---- */
+
+void pool__group_engine_add(pool_group* g, pool_engine* e) {
+  pthread_mutex_lock(&g->lock);
+  e->next = g->engines;
+  g->engines = e;
+  pthread_mutex_unlock(&g->lock);
+}
+
+int pool__group_engines_missing(pool_group* g) {
+  pthread_mutex_lock(&g->lock);
+  int live = 0;
+  for (pool_engine* e = g->engines; e != NULL; e = e->next) {
+    live += e->state != POOL_ENG_ENDED;
+  }
+  int missing = g->stopping ? 0 : g->n + g->o.spares - live;
+  pthread_mutex_unlock(&g->lock);
+  return missing > 0 ? missing : 0;
+}
+
+int pool__group_engine_wakeable(pool_group* g, pool_engine* e) {
+  pthread_mutex_lock(&g->lock);
+  e->wakeable = 1;
+  int go = !g->stopping && !e->stop;
+  pthread_mutex_unlock(&g->lock);
+  return go;
+}
+
+void pool__group_engine_state(pool_group* g, pool_engine* e, int state) {
+  pthread_mutex_lock(&g->lock);
+  e->state = state;
+  if (state == POOL_ENG_ENDED) {
+    e->wakeable = 0; /* its handle is closed */
+  }
+  pthread_mutex_unlock(&g->lock);
+}
+
+int pool__group_spare_ready(pool_group* g, pool_engine* e, uint64_t bytes) {
+  pthread_mutex_lock(&g->lock);
+  g->spare_builds++;
+  int go = !g->stopping && !e->stop;
+  if (go) {
+    e->state = POOL_ENG_SPARE;
+    e->bytes = bytes;
+  }
+  pthread_mutex_unlock(&g->lock);
+  return go;
+}
+
+pool_engine* pool__group_spare_take(pool_group* g) {
+  pthread_mutex_lock(&g->lock);
+  pool_engine* e = g->engines;
+  while (e != NULL && e->state != POOL_ENG_SPARE) {
+    e = e->next;
+  }
+  if (e != NULL) {
+    e->state = POOL_ENG_TAKEN;
+  }
+  pthread_mutex_unlock(&g->lock);
+  return e;
+}
+
+void pool__group_hand(pool_group* g, pool_engine* to, pool_runner* w) {
+  pthread_mutex_lock(&g->lock);
+  to->handed = w;
+  uv_async_send(&to->wake); /* a spare's handle is initialised */
+  pthread_mutex_unlock(&g->lock);
+}
+
+pool_runner* pool__group_mail(pool_group* g, pool_engine* e, int* stop) {
+  pthread_mutex_lock(&g->lock);
+  pool_runner* w = e->handed;
+  e->handed = NULL;
+  *stop = e->stop;
+  pthread_mutex_unlock(&g->lock);
+  return w;
 }

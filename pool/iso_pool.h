@@ -34,6 +34,9 @@ enum { ISO_POOL_RUNNING = 0, ISO_POOL_DRAINING, ISO_POOL_SHUTTING_DOWN };
  * behind it. */
 #define POOL_THREADS_PER_PROCESS 2
 
+/* iso_pool_opts.spare_isolates's default. */
+#define POOL_SPARE_ISOLATES_DEFAULT 1
+
 typedef struct iso_pool_opts {
   int workers;                 /* 0: the number of CPUs */
   int max_inflight_per_worker; /* 0: 64 */
@@ -48,6 +51,19 @@ typedef struct iso_pool_opts {
   /* how long JavaScript that belongs to no pending job (a timer a call
    * left in a warm realm) may run at a time; 0: 1000 */
   uint32_t background_ms;
+  /* Recycling (docs/architecture.md, "Spare isolates and recycling"):
+   * spare engines per worker group (one group per pool process, or one
+   * for --processes 0), each a thread with an isolate built, ready to
+   * take over a worker whose isolate is replaced; 0: 1, < 0: none (a
+   * worker then rebuilds on its own thread). The policies, 0: off: a
+   * worker's isolate is replaced after recycle_jobs jobs, when its heap
+   * in use after a job is past heap_soft_mb, or its committed heap past
+   * recycle_heap_mb; an isolate idle for idle_timeout_ms is freed. */
+  int spare_isolates;
+  uint32_t recycle_jobs;
+  uint32_t heap_soft_mb;
+  uint32_t recycle_heap_mb;
+  uint32_t idle_timeout_ms;
   /* 1: call jobs may bring their module's `source` (trusted clients only:
    * a source sets the code every later call of that module on that worker
    * runs); 0: such a job is refused bad_request */

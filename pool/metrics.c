@@ -544,6 +544,27 @@ int iso_metrics_prometheus(const iso_metrics_snap* s,
            "Jobs answered worker_lost because their pool process died.");
     sample_u64(&w, "isopool_jobs_lost_total", NULL,
                g->jobs_lost > 0 ? (uint64_t)g->jobs_lost : 0);
+    family(&w, "isopool_worker_recycles_total", "counter",
+           "Workers' isolates replaced, by reason.");
+    for (int i = 0; i < g->nrecycles && i < ISO_METRICS_MAX_REASONS; i++) {
+      const char* labels[] = {"reason", g->recycles[i].reason, NULL};
+      sample_u64(&w, "isopool_worker_recycles_total", labels,
+                 g->recycles[i].n > 0 ? (uint64_t)g->recycles[i].n : 0);
+    }
+    family(&w, "isopool_worker_cold_recycles_total", "counter",
+           "Of those, isolates built on the worker's own thread (no spare "
+           "was ready).");
+    sample_u64(&w, "isopool_worker_cold_recycles_total", NULL,
+               g->recycles_cold > 0 ? (uint64_t)g->recycles_cold : 0);
+    family(&w, "isopool_spare_builds_total", "counter",
+           "Spare isolates built.");
+    sample_u64(&w, "isopool_spare_builds_total", NULL,
+               g->spare_builds > 0 ? (uint64_t)g->spare_builds : 0);
+    gauge(&w, "isopool_spare_isolates", "Spare isolates ready.",
+          g->spares_ready);
+    gauge(&w, "isopool_spare_isolate_bytes",
+          "Memory the ready spare isolates hold (their committed heaps).",
+          g->spare_bytes);
     if (g->version != NULL) {
       family(&w, "isopool_build_info", "gauge",
              "Always 1; the version is in the label.");

@@ -187,6 +187,9 @@ double iso_metrics_percentile(const iso_metrics_hist* h, double q);
   "text/plain; version=0.0.4; charset=utf-8"
 
 /* The service's state, filled by the caller for the exposition. */
+/* The most recycle reasons iso_metrics_gauges carries. */
+#define ISO_METRICS_MAX_REASONS 8
+
 typedef struct iso_metrics_gauges {
   int64_t workers_configured;
   int64_t workers_alive;
@@ -204,6 +207,19 @@ typedef struct iso_metrics_gauges {
   int64_t jobs_lost;        /* jobs answered worker_lost as their
                                process died */
   int64_t fetch_transfers;  /* fetch's transfers alive (ops/iso_net.h) */
+  /* recycling: workers' isolates replaced, by reason (a name and its
+   * count; nrecycles of them), of which built on the worker's own thread
+   * (no spare was ready); spare isolates built, ready now, and the memory
+   * the ready ones hold */
+  struct {
+    const char* reason;
+    int64_t n;
+  } recycles[ISO_METRICS_MAX_REASONS];
+  int nrecycles;
+  int64_t recycles_cold;
+  int64_t spare_builds;
+  int64_t spares_ready;
+  int64_t spare_bytes;
 } iso_metrics_gauges;
 
 /* iso_metrics_prometheus: appends the Prometheus text exposition (format
@@ -220,6 +236,9 @@ typedef struct iso_metrics_gauges {
  *   isopool_uptime_seconds, isopool_build_info{version}   gauges
  *   isopool_processes{state="active","spare","starting"}  gauge
  *   isopool_process_restarts_total, isopool_jobs_lost_total counters
+ *   isopool_worker_recycles_total{reason}, isopool_worker_cold_recycles_total,
+ *   isopool_spare_builds_total                            counters
+ *   isopool_spare_isolates, isopool_spare_isolate_bytes   gauges
  *
  * kind is "eval" or "call" (no "all" series: Prometheus sums them). Rates
  * are left to Prometheus (rate() over the counters). Returns 0 or

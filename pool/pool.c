@@ -360,6 +360,10 @@ static int worker_add(iso_pool* pool, char* err, size_t errlen) {
       .heap_mb = o->heap_mb,
       .max_message = o->max_message,
       .background_ms = o->background_ms,
+      .recycle_jobs = o->recycle_jobs,
+      .heap_soft_mb = o->heap_soft_mb,
+      .recycle_heap_mb = o->recycle_heap_mb,
+      .idle_ms = o->idle_timeout_ms,
       .nslots = w->nslots,
       .log_jobs = o->log_jobs,
       .log = pool->logger,
@@ -529,6 +533,11 @@ static void set_defaults(iso_pool_opts* o) {
   if (o->heap_mb == 0) {
     o->heap_mb = 512;
   }
+  if (o->spare_isolates == 0) {
+    o->spare_isolates = POOL_SPARE_ISOLATES_DEFAULT;
+  } else if (o->spare_isolates < 0) {
+    o->spare_isolates = 0;
+  }
   if (o->processes < 0) { /* docs/architecture.md: the figures */
     o->processes =
         (o->workers + POOL_THREADS_PER_PROCESS - 1) / POOL_THREADS_PER_PROCESS;
@@ -598,7 +607,9 @@ static int group_start(iso_pool* pool, char* err, size_t errlen) {
   }
   atomic_store(&pool->group_alive_ns, pool__now());
   /* the group takes peer, even when it fails */
-  pool_group_opts go = {.log = pool->logger, .ctl_fd = peer};
+  pool_group_opts go = {.log = pool->logger,
+                        .ctl_fd = peer,
+                        .spares = pool->opts.spare_isolates};
   char why[256];
   rc = pool__group_new(&go, &pool->group, why, sizeof(why));
   if (rc != 0) {

@@ -173,6 +173,19 @@ struct pool_worker {
 /* pool->routes: the token an op batch carries names an entry and its
  * generation (POOL_ROUTE); the op threads find the batch's worker there,
  * under routes_lock, which keeps it from being freed meanwhile. */
+/* A worker group's spares, as its last SPARES record said (watchdog.c):
+ * ready ones and the memory they hold; the builds it had counted (the
+ * front adds what grew to iso_pool.spare_builds). */
+typedef struct pool_spares {
+  atomic_long ready;
+  atomic_llong bytes;
+  uint64_t builds; /* the link hub's thread's */
+} pool_spares;
+
+/* pool__spares_count: the ready spares of every group and their memory.
+ * Thread: any (takes procs_lock). */
+void pool__spares_count(iso_pool* pool, long* ready, long long* bytes);
+
 typedef struct pool_route {
   pool_worker* w; /* NULL: free */
   uint32_t gen;
@@ -225,6 +238,7 @@ struct pool_proc {
   int ctl_peer;
   _Atomic uint64_t alive_ns; /* its last ALIVE, or its spawn; 0: distrusted */
   atomic_int distrusted;
+  pool_spares spares; /* its group's last SPARES */
   atomic_int killed;  /* the front SIGKILLed it, for `why` (1), or as its
                          links went (2) */
   char why[320];      /* set once, before killed */
@@ -401,6 +415,13 @@ struct iso_pool {
   pool_backoff backoff;
   atomic_long restarts;
   atomic_long jobs_lost;
+  /* recycling: workers' isolates replaced, by reason (RECYCLED records),
+   * those built on the worker's thread (no spare was ready), the spares'
+   * builds over every group, and the front's own group's last SPARES */
+  atomic_long recycles[ISO_LINK_R_COUNT];
+  atomic_long recycles_cold;
+  atomic_long spare_builds;
+  pool_spares group_spares;
   char last_death[900];
   uint64_t last_death_ns;
 };

@@ -53,6 +53,12 @@ typedef struct pool_proc_args {
                              "Memory": V8's limit comes first) */
   size_t max_message;     /* --max-message (1 .. 1 << 30) */
   uint32_t background_ms; /* --background-ms; 0: the worker's default */
+  /* recycling (pool_runner_opts, pool_group_opts.spares; 0: off) */
+  uint32_t spares;
+  uint32_t recycle_jobs;
+  uint32_t heap_soft_mb;
+  uint32_t recycle_heap_mb;
+  uint32_t idle_ms;
   uint32_t nslots;        /* the front's table of jobs per worker */
   uint32_t nperms;        /* and of permission sets (POOL_PERM_INDEX) */
   int log_jobs;           /* --log-jobs */

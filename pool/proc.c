@@ -214,7 +214,11 @@ int iso_pool_process_main(int argc, char** argv) {
   }
   /* 5. */
   pool_group_opts go = {
-      .log = log, .ctl_fd = a.ctl_fd, .gone_cb = gone_cb, .held = 1};
+      .log = log,
+      .ctl_fd = a.ctl_fd,
+      .gone_cb = gone_cb,
+      .held = 1,
+      .spares = (int)a.spares};
   pool_group* g = NULL;
   rc = pool__group_new(&go, &g, err, sizeof err);
   if (rc != 0) {
@@ -232,6 +236,10 @@ int iso_pool_process_main(int argc, char** argv) {
         .heap_mb = a.heap_mb,
         .max_message = a.max_message,
         .background_ms = a.background_ms,
+        .recycle_jobs = a.recycle_jobs,
+        .heap_soft_mb = a.heap_soft_mb,
+        .recycle_heap_mb = a.recycle_heap_mb,
+        .idle_ms = a.idle_ms,
         .nslots = a.nslots,
         .log_jobs = a.log_jobs,
         .log = log,

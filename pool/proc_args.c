@@ -68,6 +68,11 @@ static const opt_row kOpts[] = {
     ROW("process-max-mb", T_SIZE, process_max_mb, 0, (uint64_t)1 << 30, 1),
     ROW("max-message", T_SIZE, max_message, 1, (uint64_t)1 << 30, 1),
     ROW("background-ms", T_U32, background_ms, 0, 3600000, 1),
+    ROW("spare-isolates", T_U32, spares, 0, 64, 1),
+    ROW("recycle-after-jobs", T_U32, recycle_jobs, 0, UINT32_MAX, 1),
+    ROW("heap-soft-mb", T_U32, heap_soft_mb, 0, 1u << 20, 1),
+    ROW("recycle-heap-mb", T_U32, recycle_heap_mb, 0, 1u << 20, 1),
+    ROW("idle-timeout-ms", T_U32, idle_ms, 0, UINT32_MAX, 1),
     ROW("slots", T_U32, nslots, 1, 100000, 1),
     /* a permission set's index is 16 bits (POOL_PERM_INDEX) */
     ROW("perms", T_U32, nperms, 1, POOL_PERM_INDEX(UINT32_MAX) + 1u, 1),

@@ -381,6 +381,16 @@ static void ctl_msg(iso_pool* pool,
       if (!atomic_load(distrusted)) {
         atomic_store(alive, pool__now());
       }
+    } else if (rec.kind == ISO_LINK_SPARES) {
+      pool_spares* s = p != NULL ? &p->spares : &pool->group_spares;
+      const iso_link_spares* r = &rec.u.spares;
+      atomic_store(&s->ready, (long)(r->ready <= INT32_MAX ? r->ready : 0));
+      atomic_store(&s->bytes,
+                   (long long)(r->bytes <= INT64_MAX ? r->bytes : 0));
+      if (r->builds > s->builds) { /* a counter: what it grew by */
+        atomic_fetch_add(&pool->spare_builds, (long)(r->builds - s->builds));
+      }
+      s->builds = r->builds;
     } else if (rec.kind == ISO_LINK_WEDGED) {
       wedged(pool, p, rec.u.wedged.worker);
     }
@@ -388,6 +398,20 @@ static void ctl_msg(iso_pool* pool,
   if (rc != 0) { /* the records before the fault were read and stand */
     distrust(pool, p, "a control message that does not decode: %s", err);
   }
+}
+
+void pool__spares_count(iso_pool* pool, long* ready, long long* bytes) {
+  *ready = atomic_load(&pool->group_spares.ready);
+  *bytes = atomic_load(&pool->group_spares.bytes);
+  pthread_mutex_lock(&pool->procs_lock);
+  for (int i = 0; i < POOL_MAX_PROCS; i++) {
+    pool_proc* p = pool->procs[i];
+    if (p != NULL) {
+      *ready += atomic_load(&p->spares.ready);
+      *bytes += atomic_load(&p->spares.bytes);
+    }
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
 }
 
 void pool__ctl_msg_cb(const uint8_t* data, size_t len, void* arg) {

@@ -1,5 +1,6 @@
-/* worker.c: a worker thread: one isolate, its runtime and its libuv
- * loop, and its ends of the two links to the front.
+/* worker.c: a worker (the runner) and the engines that run it: each
+ * engine a thread, its libuv loop and the runtime (one isolate) built on
+ * it; the worker's ends of the two links to the front.
  *
  * DESIGN: the worker side of a job is a pool_task (worker_task.c), made
  * from the TASK record the front sent; the worker never sees the front's
@@ -7,33 +8,71 @@
  * token and carries the reply map the worker encoded; the front claims
  * the answer (answer.c). All of it is bytes on the worker's jobs link
  * (ipc/iso_link.h, docs/link.md: a socket the front made, given to the
- * worker as it starts), read from its own loop: a uv_poll on the link's
- * fd (iso_link_fd). When messages wait, the loop takes them all
+ * worker as it starts), read from its engine's loop: a uv_poll on the
+ * link's fd (iso_link_fd). When messages wait, the loop takes them all
  * (iso_link_drain, which also writes what a full socket held back) and
  * decodes their records straight into the start of each task, on the
- * worker's own thread; no other thread, queue or lock stands between
- * the front's send and the
- * task's start. The runtime's tick then runs at once. A uv_prepare
- * handle, which runs after the runtime's tick in each loop iteration,
- * finishes the settled tasks and sends the iteration's records in one
- * message (pool__runner_send). Its async ops go the same way on its ops
- * link (worker_ops.c).
+ * engine's thread; no other thread, queue or lock stands between the
+ * front's send and the task's start. The runtime's tick then runs at
+ * once. A uv_prepare handle, which runs after the runtime's tick in each
+ * loop iteration, finishes the settled tasks and sends the iteration's
+ * records in one message (pool__runner_send). Its async ops go the same
+ * way on its ops link (worker_ops.c).
  *
  * Everything else comes as records too, in order with the tasks: CANCEL,
  * RELOAD (answered RELOADED), RECYCLE (a fresh isolate once idle, then
  * STATE running), STOP (what is left answered shutting_down, STATE
- * stopped, the loop ends). The worker tells the front what only it knows
- * with INFO (heap, warm modules: every 500 ms), STATE (a condemned
- * runtime asks for no new jobs) and READY (its runtime is up, or why
- * not: its first record). It trusts the front but decodes with the same
- * code: a message it cannot read is logged and dropped. It sees no
- * structure of the front's: it includes pool_base.h, worker.h and
- * group_private.h only (through worker_private.h), and was given what it
- * needs at its start (pool_runner_opts).
+ * stopped, the worker ends). The worker tells the front what only it
+ * knows with INFO (heap, warm modules: every 500 ms), STATE (it asks for
+ * no new jobs while it recycles), RECYCLED (it runs on a new isolate: why,
+ * and whether a spare's) and READY (its runtime is up, or why not: its
+ * first record). It trusts the front but decodes with the same code: a
+ * message it cannot read is logged and dropped. It sees no structure of
+ * the front's: it includes pool_base.h, worker.h and group_private.h only
+ * (through worker_private.h), and was given what it needs at its start
+ * (pool_runner_opts).
  *
- * Only the worker's thread touches its runtime, its realms and its tasks;
- * the group's watchdog reads w->rt under rt_lock and sets `halted`.
+ * Engines and spares. An isolate stays entered on the thread that made it
+ * and is registered with that thread's loop (v8s_isolate.cc), so it
+ * cannot move; a worker can. The worker (its id, its links, its tasks,
+ * its permission sets, its handles) is apart from the engine that runs it
+ * (pool_engine: the thread, the loop, the runtime). The group keeps
+ * --spare-isolates engines with no worker, their runtime built, idle
+ * (group.c). When a worker's isolate is to be replaced (poolctl recycle;
+ * a condemned runtime, past --heap-mb; --recycle-after-jobs,
+ * --heap-soft-mb, --recycle-heap-mb, checked after each job) it says
+ * STATE recycling, so the front sends it no new jobs, and answers the ones
+ * it has; once none is left its engine takes a spare (group lock), frees
+ * the worker's warm realms, takes w->rt away (rt_lock: the group's
+ * watchdog reads it) and closes the worker's handles; when the last close
+ * callback has run (a handle is never reused before), it hands the worker
+ * to the spare (pool__group_hand: its uv_async). The spare's thread makes
+ * the worker's handles on its own loop, gives it its runtime (rt_lock),
+ * says STATE running and RECYCLED and polls the links. The worker was out
+ * of rotation for its last jobs and the hand-over, never for a build. The
+ * old engine then frees its runtime (the isolate disposed, malloc_trim:
+ * the memory goes back to the system), builds a new one off the job path
+ * and is the group's next spare: there are always as many engines as
+ * workers plus spares. No spare ready (all taken, or --spare-isolates 0):
+ * the worker rebuilds on its own thread as before (RECYCLED says cold).
+ * A runtime's ops go through its engine (op_send_data), which names the
+ * worker it runs; a batch that comes back for a runtime that is no longer
+ * the worker's is freed (worker_ops.c).
+ *
+ * Idle workers (--idle-timeout S): a worker with no task for S seconds
+ * frees its runtime (warm realms, isolate; malloc_trim) and keeps its
+ * engine and its handles, so the front routes to it as before. The
+ * messages that then arrive are kept (w->held) and the worker moves to a
+ * spare, as above, whose thread reads them first: the job waits for a
+ * hand-over, not a build; the engine left behind builds and becomes a
+ * spare. (Parking the engine and waking it with the spare's runtime
+ * would move an isolate; the spare's thread taking the worker does not.)
+ *
+ * Only the engine's thread that runs the worker touches its runtime, its
+ * realms, its tasks and its handles; the group's watchdog reads w->rt
+ * under rt_lock and sets `halted`; pool__runner_join waits on `ended`.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +86,17 @@
 /* iso_pool_opts.background_ms's default. */
 #define POOL_BACKGROUND_MS 1000
 
+/* What an engine's thread does once its loop stops (pool_engine.after). */
+enum { AFTER_NONE, AFTER_RESPARE, AFTER_END };
+
+/* Why a worker's handles close (pool_runner.detach). */
+enum { DETACH_NONE, DETACH_MOVE, DETACH_STOP };
+
+/* The worker's handles (runner_attach makes them on an engine's loop). */
+#define RUNNER_HANDLES 7
+
 static void maybe_recycle(pool_runner* w);
+static void runner_detach(pool_runner* w, int why, pool_engine* to);
 
 /* ---- records for the front ---- */
 
@@ -81,11 +130,10 @@ static void put_state(pool_runner* w, int state) {
 
 void pool__runner_info(pool_runner* w) {
   assert(pool__on_worker(w));
-  if (w->rt == NULL) {
-    return;
-  }
   size_t used = 0, limit = 0;
-  iso_rt_heap(w->rt, &used, &limit);
+  if (w->rt != NULL) {
+    iso_rt_heap(w->rt, &used, &limit);
+  }
   iso_link_rec r = {
       .kind = ISO_LINK_INFO,
       .u.info = {.heap_used = used,
@@ -94,21 +142,71 @@ void pool__runner_info(pool_runner* w) {
   pool__runner_put(w, &r);
 }
 
-/* The runtime asks for a new isolate (iso_rt_condemned): the worker asks
- * the front for no new jobs (STATE recycling), answers the ones it has,
- * and recycles, as `poolctl recycle` does. A halted worker (the service or
- * the worker stops: its STOP is on the way) makes no new isolate. */
-static void check_condemned(pool_runner* w) {
+/* It runs on a new isolate: RECYCLED (and STATE running if it said
+ * recycling), then INFO. */
+static void put_recycled(pool_runner* w, int reason, int how) {
+  if (w->said_recycling) {
+    w->said_recycling = 0;
+    put_state(w, POOL_W_RUNNING);
+  }
+  iso_link_rec r = {
+      .kind = ISO_LINK_RECYCLED,
+      .u.recycled = {.reason = (iso_link_reason)reason,
+                     .how = (iso_link_how)how}};
+  pool__runner_put(w, &r);
+  pool__runner_info(w);
+}
+
+/* Its isolate is to be replaced once its jobs are answered: it asks the
+ * front for no new jobs (STATE recycling), as `poolctl recycle` does. A
+ * halted worker (the service or the worker stops: its STOP is on the way)
+ * makes no new isolate. */
+static void want_recycle(pool_runner* w, int reason, const char* why) {
   assert(pool__on_worker(w));
-  const char* why = w->rt != NULL ? iso_rt_condemned(w->rt) : NULL;
-  if (why == NULL || w->recycle_wanted || atomic_load(&w->halted)) {
+  if (w->recycle_wanted || atomic_load(&w->halted) || w->rt == NULL) {
     return;
   }
-  put_state(w, POOL_W_RECYCLING);
+  if (!w->said_recycling) {
+    put_state(w, POOL_W_RECYCLING);
+    w->said_recycling = 1;
+  }
   w->recycle_wanted = 1;
-  pool__logf(&w->o.log, "warn", "worker %d: %s; recycling its isolate", w->id,
-             why);
+  w->recycle_reason = reason;
+  pool__logf(&w->o.log, reason == ISO_LINK_R_CONDEMNED ? "warn" : "debug",
+             "worker %d: %s; recycling its isolate", w->id, why);
 }
+
+/* The runtime asks for a new isolate (iso_rt_condemned). */
+static void check_condemned(pool_runner* w) {
+  const char* why = w->rt != NULL ? iso_rt_condemned(w->rt) : NULL;
+  if (why != NULL) {
+    want_recycle(w, ISO_LINK_R_CONDEMNED, why);
+  }
+}
+
+/* After jobs finished: the memory policies (pool_runner_opts). */
+static void check_memory(pool_runner* w) {
+  const pool_runner_opts* o = &w->o;
+  if (w->recycle_wanted || w->rt == NULL ||
+      (o->heap_soft_mb == 0 && o->recycle_heap_mb == 0)) {
+    return;
+  }
+  size_t used = 0, committed = 0;
+  iso_rt_memory(w->rt, &used, &committed);
+  char why[128];
+  if (o->heap_soft_mb > 0 && used > ((size_t)o->heap_soft_mb << 20)) {
+    snprintf(why, sizeof why, "its heap in use (%zu MiB) is past %u MiB",
+             used >> 20, o->heap_soft_mb);
+    want_recycle(w, ISO_LINK_R_HEAP_SOFT, why);
+  } else if (o->recycle_heap_mb > 0 &&
+             committed > ((size_t)o->recycle_heap_mb << 20)) {
+    snprintf(why, sizeof why, "its committed heap (%zu MiB) is past %u MiB",
+             committed >> 20, o->recycle_heap_mb);
+    want_recycle(w, ISO_LINK_R_RECYCLE_HEAP, why);
+  }
+}
+
+static void idle_cb(uv_timer_t* t);
 
 /* Runs after the runtime's tick in every loop iteration. */
 static void flush_cb(uv_prepare_t* h) {
@@ -119,11 +217,15 @@ static void flush_cb(uv_prepare_t* h) {
     pool__warm_deadlines(w);
     pool__tasks_arm(w);
     pool__warm_free_stale(w);
-  }
-  if (w->recycle_wanted) {
-    maybe_recycle(w);
+    check_memory(w);
+    if (w->active == NULL && w->o.idle_ms > 0 && w->rt != NULL) {
+      uv_timer_start(&w->idle_timer, idle_cb, w->o.idle_ms, 0);
+    }
   }
   pool__runner_send(w);
+  if (w->recycle_wanted) {
+    maybe_recycle(w); /* last: the worker may move on */
+  }
 }
 
 /* Op responses are back (worker_ops.c); the jobs they settled finish in
@@ -152,14 +254,15 @@ static void reload(pool_runner* w, iso_str spec) {
 }
 
 /* STOP: answers what is still running, gives every job back, says STATE
- * stopped (its last record) and ends the loop. (STOP's grace_ms is 0 from
- * this front, which waited out the grace itself: docs/link.md.) */
+ * stopped (its last record) and lets go of its engine, which ends. (STOP's
+ * grace_ms is 0 from this front, which waited out the grace itself:
+ * docs/link.md.) */
 static void stop_jobs(pool_runner* w) {
   assert(pool__on_worker(w));
   pool__tasks_stop(w);
   put_state(w, POOL_W_STOPPED);
   pool__runner_send(w);
-  uv_stop(&w->loop);
+  runner_detach(w, DETACH_STOP, NULL);
 }
 
 /* A message of the front's records, valid only during the call, handled
@@ -180,6 +283,12 @@ static void take_cb(const uint8_t* data, size_t len, void* arg) {
     switch (r.kind) {
       case ISO_LINK_TASK:
         pool__task_take(w, &r.u.task);
+        if (w->o.recycle_jobs > 0 && ++w->rt_jobs == w->o.recycle_jobs) {
+          /* said before this job's DONE: the front sends no more */
+          char why[64];
+          snprintf(why, sizeof why, "it took %u jobs", w->rt_jobs);
+          want_recycle(w, ISO_LINK_R_JOBS, why);
+        }
         break;
       case ISO_LINK_CANCEL:
         pool__task_cancel(w, r.u.cancel.slot, r.u.cancel.gen);
@@ -188,7 +297,11 @@ static void take_cb(const uint8_t* data, size_t len, void* arg) {
         reload(w, r.u.reload.spec);
         break;
       case ISO_LINK_RECYCLE:
-        w->recycle_wanted = 1;
+        if (!w->recycle_wanted) {
+          w->said_recycling = 1; /* the front marked it recycling */
+          w->recycle_wanted = 1;
+          w->recycle_reason = ISO_LINK_R_ASKED;
+        }
         break;
       case ISO_LINK_STOP:
         w->stopping = 1;
@@ -203,17 +316,25 @@ static void take_cb(const uint8_t* data, size_t len, void* arg) {
   }
 }
 
-/* The jobs link's fd is readable: the worker reads every message
- * waiting, starts their tasks and runs them in this loop iteration. */
-static void jobs_poll_cb(uv_poll_t* h, int status, int events) {
-  pool_runner* w = h->data;
-  assert(pool__on_worker(w));
-  if (iso_link_drain(w->jobs, take_cb, w) == 0) {
-    return;
+/* A message that came while the worker had no isolate (it freed it,
+ * idle): kept, for the engine that gives it one (runner_replay). */
+static void hold_cb(const uint8_t* data, size_t len, void* arg) {
+  pool_runner* w = arg;
+  uint32_t n = (uint32_t)len;
+  if (iso_buf_append(&w->held, &n, sizeof n) != 0 ||
+      iso_buf_append(&w->held, data, len) != 0) {
+    abort(); /* its jobs would be lost */
   }
+}
+
+/* After the front's records were taken: run them. */
+static void jobs_taken(pool_runner* w) {
   if (w->stopping) {
     stop_jobs(w);
     return;
+  }
+  if (w->o.idle_ms > 0) {
+    uv_timer_stop(&w->idle_timer);
   }
   /* the deadlines first: the watchdog reads them while the calls run
    * (flush_cb updates them again for the tasks it finishes) */
@@ -224,9 +345,44 @@ static void jobs_poll_cb(uv_poll_t* h, int status, int events) {
   flush_cb(&w->flush);
 }
 
-static void handle_closed_cb(uv_handle_t* h) {}
+static int rt_new(pool_engine* e);
+static void unpark(pool_runner* w);
 
-/* ---- the worker's runtime: started, recycled, stopped ---- */
+/* The jobs link's fd is readable: the worker reads every message
+ * waiting, starts their tasks and runs them in this loop iteration. */
+static void jobs_poll_cb(uv_poll_t* h, int status, int events) {
+  pool_runner* w = h->data;
+  assert(pool__on_worker(w));
+  if (w->rt == NULL) { /* freed idle: kept for the isolate it takes */
+    if (iso_link_drain(w->jobs, hold_cb, w) > 0) {
+      unpark(w);
+    }
+    return;
+  }
+  if (iso_link_drain(w->jobs, take_cb, w) == 0) {
+    return;
+  }
+  jobs_taken(w);
+}
+
+/* The messages held while it had no isolate, taken now that it has
+ * one. */
+static void runner_replay(pool_runner* w) {
+  if (w->held.len == 0) {
+    return;
+  }
+  iso_buf held = w->held;
+  iso_buf_init(&w->held);
+  for (size_t at = 0; at + sizeof(uint32_t) <= held.len;) {
+    uint32_t n;
+    memcpy(&n, held.data + at, sizeof n);
+    at += sizeof n;
+    take_cb(held.data + at, n, w);
+    at += n;
+  }
+  iso_buf_close(&held);
+  jobs_taken(w);
+}
 
 static void info_timer_cb(uv_timer_t* t) {
   pool_runner* w = t->data;
@@ -234,61 +390,262 @@ static void info_timer_cb(uv_timer_t* t) {
   pool__runner_send(w);
 }
 
-static int rt_new(pool_runner* w) {
-  assert(pool__on_worker(w));
+/* ---- engines: a thread, its loop, its runtime ---- */
+
+/* The engine's runtime, built on its thread. Returns 0 or iso_rt_new's
+ * error. */
+static int rt_new(pool_engine* e) {
+  const pool_runner_opts* o = &e->conf;
   iso_rt_opts ro = {
-      .loop = &w->loop,
-      .root = w->o.modules,
-      .import_map = w->import_map,
-      .heap_max_mb = w->o.heap_mb,
+      .loop = &e->loop,
+      .root = o->modules,
+      .import_map = e->import_map,
+      .heap_max_mb = o->heap_mb,
       /* a larger value could not be sent back anyway */
-      .value_max_bytes = w->o.max_message,
-      .ops_env = w->o.ops_env,
+      .value_max_bytes = o->max_message,
+      .ops_env = o->ops_env,
       .op_send = pool__runner_op_send,
-      .op_send_data = w,
-      .op_perm_ids = 1, /* the front's op threads resolve them */
-      .background_ms =
-          w->o.background_ms ? w->o.background_ms : POOL_BACKGROUND_MS,
+      .op_send_data = e, /* the worker it runs then */
+      .op_perm_ids = 1,  /* the front's op threads resolve them */
+      .background_ms = o->background_ms ? o->background_ms : POOL_BACKGROUND_MS,
   };
-  iso_rt* rt = NULL;
-  int rc = iso_rt_new(&ro, &rt);
-  pthread_mutex_lock(&w->rt_lock); /* the watchdog reads w->rt */
-  w->rt = rt;
-  pthread_mutex_unlock(&w->rt_lock);
-  return rc;
+  return iso_rt_new(&ro, &e->rt);
 }
 
-/* Frees the warm realms and the runtime; its handles close as the loop
- * runs on. */
-static void rt_free(pool_runner* w) {
-  assert(pool__on_worker(w));
+/* Frees the engine's runtime (no worker has it): the isolate is
+ * disposed now, its handles close as the loop runs on; the memory goes
+ * back to the system. */
+static void rt_free(pool_engine* e) {
+  if (e->rt == NULL) {
+    return;
+  }
+  iso_rt_free(e->rt);
+  e->rt = NULL;
+  malloc_trim(0);
+}
+
+pool_runner* pool__engine_runner(void* data) {
+  pool_engine* e = data;
+  return e->w;
+}
+
+static void set_name(pool_runner* w) {
+  char name[16];
+  if (w != NULL) {
+    snprintf(name, sizeof(name), "isopool-w%d", w->id);
+  } else {
+    snprintf(name, sizeof(name), "isopool-spare");
+  }
+  pthread_setname_np(pthread_self(), name);
+}
+
+/* The worker runs on engine e from now on: its handles made on e's loop,
+ * e's runtime its own. Thread: e's. */
+static void runner_attach(pool_runner* w, pool_engine* e) {
+  e->w = w;
+  w->eng = e;
+  w->loop = &e->loop;
+#ifndef NDEBUG
+  pool__this_worker = w; /* for pool__on_worker */
+#endif
+  set_name(w);
+  pool__group_engine_state(e->group, e, POOL_ENG_RUNNING);
+  uv_prepare_init(w->loop, &w->flush);
+  w->flush.data = w;
+  uv_prepare_start(&w->flush, flush_cb);
+  uv_unref((uv_handle_t*)&w->flush);
+  uv_timer_init(w->loop, &w->deadline);
+  w->deadline.data = w;
+  uv_timer_init(w->loop, &w->ops_timer);
+  w->ops_timer.data = w;
+  uv_timer_init(w->loop, &w->idle_timer);
+  w->idle_timer.data = w;
+  uv_unref((uv_handle_t*)&w->idle_timer);
+  uv_timer_init(w->loop, &w->info_timer);
+  w->info_timer.data = w;
+  uv_timer_start(&w->info_timer, info_timer_cb, 500, 500);
+  uv_unref((uv_handle_t*)&w->info_timer);
+  uv_poll_init(w->loop, &w->jobs_poll, iso_link_fd(w->jobs));
+  w->jobs_poll.data = w;
+  uv_poll_start(&w->jobs_poll, UV_READABLE, jobs_poll_cb);
+  uv_poll_init(w->loop, &w->ops_poll, iso_link_fd(w->ops));
+  w->ops_poll.data = w;
+  uv_poll_start(&w->ops_poll, UV_READABLE, ops_poll_cb);
+  pthread_mutex_lock(&w->rt_lock); /* the watchdog reads w->rt */
+  w->rt = e->rt;
+  pthread_mutex_unlock(&w->rt_lock);
+  w->rt_jobs = 0;
+}
+
+/* Its runtime is no longer its own: the warm realms freed, w->rt NULL
+ * (the engine keeps the runtime). */
+static void runner_drop_rt(pool_runner* w) {
   pool__warm_free_all(w);
   pthread_mutex_lock(&w->rt_lock);
-  iso_rt* rt = w->rt;
   w->rt = NULL;
   pthread_mutex_unlock(&w->rt_lock);
-  iso_rt_free(rt);
 }
 
-/* poolctl recycle, or a condemned runtime: once nothing is in flight
- * here, a fresh isolate; STATE running tells the front it takes jobs
- * again (it sends none meanwhile: it marked the worker recycling). */
+static void runner_ended(pool_runner* w) {
+  pthread_mutex_lock(&w->end_lock);
+  w->ended = 1;
+  pthread_cond_broadcast(&w->end_cond);
+  pthread_mutex_unlock(&w->end_lock);
+}
+
+/* The last of its handles closed: the worker leaves its engine, to the
+ * engine it moves to, or for good (STOP: from here on another thread may
+ * free it). The engine then becomes a spare, or ends. */
+static void detach_closed_cb(uv_handle_t* h) {
+  pool_runner* w = h->data;
+  if (--w->closing > 0) {
+    return;
+  }
+  pool_engine* e = w->eng;
+  int why = w->detach;
+  pool_engine* to = w->detach_to;
+  e->w = NULL;
+  w->eng = NULL;
+  w->loop = NULL;
+  w->detach = DETACH_NONE;
+  w->detach_to = NULL;
+#ifndef NDEBUG
+  pool__this_worker = NULL;
+#endif
+  set_name(NULL);
+  if (why == DETACH_STOP) {
+    e->after = AFTER_END;
+    runner_ended(w);
+  } else {
+    e->after = AFTER_RESPARE;
+    pool__group_hand(e->group, to, w);
+  }
+  uv_stop(&e->loop);
+}
+
+/* Closes the worker's handles; detach_closed_cb goes on. Thread: its
+ * engine's. */
+static void runner_detach(pool_runner* w, int why, pool_engine* to) {
+  assert(pool__on_worker(w));
+  if (w->rt != NULL) {
+    runner_drop_rt(w);
+  }
+  w->detach = why;
+  w->detach_to = to;
+  w->closing = RUNNER_HANDLES;
+  uv_close((uv_handle_t*)&w->flush, detach_closed_cb);
+  uv_close((uv_handle_t*)&w->deadline, detach_closed_cb);
+  uv_close((uv_handle_t*)&w->ops_timer, detach_closed_cb);
+  uv_close((uv_handle_t*)&w->idle_timer, detach_closed_cb);
+  uv_close((uv_handle_t*)&w->info_timer, detach_closed_cb);
+  uv_close((uv_handle_t*)&w->jobs_poll, detach_closed_cb);
+  uv_close((uv_handle_t*)&w->ops_poll, detach_closed_cb);
+}
+
+/* A fresh isolate on its own engine's thread (no spare was ready): the
+ * worker waits for the build. Returns 0, or it retires. */
+static int rebuild_here(pool_runner* w, int reason) {
+  pool_engine* e = w->eng;
+  if (w->rt != NULL) {
+    runner_drop_rt(w);
+  }
+  rt_free(e);
+  int rc = rt_new(e);
+  if (rc != 0) {
+    pool__logf(&w->o.log, "error", "worker %d: recycling failed (%s); it retires",
+               w->id, iso_strerror(rc));
+    put_state(w, POOL_W_RETIRING);
+    pool__runner_send(w);
+    return rc;
+  }
+  pthread_mutex_lock(&w->rt_lock);
+  w->rt = e->rt;
+  pthread_mutex_unlock(&w->rt_lock);
+  w->rt_jobs = 0;
+  pool__logf(&w->o.log, "info",
+             "worker %d: recycled (%s) on its own thread: no spare was ready",
+             w->id, iso_link_reason_name((iso_link_reason)reason));
+  put_recycled(w, reason, ISO_LINK_HOW_COLD);
+  pool__runner_send(w);
+  return 0;
+}
+
+/* poolctl recycle, a condemned runtime or a policy: once nothing is in
+ * flight here, a fresh isolate: a spare's (the worker moves to it), else
+ * one built here. */
 static void maybe_recycle(pool_runner* w) {
   assert(pool__on_worker(w));
-  if (!w->recycle_wanted || w->active != NULL || atomic_load(&w->halted)) {
+  if (!w->recycle_wanted || w->active != NULL || atomic_load(&w->halted) ||
+      w->closing > 0) {
     return;
   }
   w->recycle_wanted = 0;
-  rt_free(w);
-  if (rt_new(w) != 0) {
-    pool__logf(&w->o.log, "error", "worker %d: recycling failed; it retires",
-               w->id);
-    put_state(w, POOL_W_RETIRING);
+  if (w->rt == NULL) { /* freed idle: its next job takes a fresh one */
+    if (w->said_recycling) {
+      w->said_recycling = 0;
+      put_state(w, POOL_W_RUNNING);
+      pool__runner_send(w);
+    }
     return;
   }
-  pool__logf(&w->o.log, "info", "worker %d: recycled (a fresh isolate)", w->id);
-  pool__runner_info(w);
-  put_state(w, POOL_W_RUNNING);
+  pool_engine* to = pool__group_spare_take(w->group);
+  if (to != NULL) {
+    runner_detach(w, DETACH_MOVE, to);
+    return;
+  }
+  (void)rebuild_here(w, w->recycle_reason);
+}
+
+/* --idle-timeout: no task for idle_ms: the isolate is freed; the worker
+ * stays on its engine, polling its links (jobs_poll_cb). */
+static void idle_cb(uv_timer_t* t) {
+  pool_runner* w = t->data;
+  assert(pool__on_worker(w));
+  if (w->active != NULL || w->rt == NULL || w->recycle_wanted ||
+      w->stopping || atomic_load(&w->halted)) {
+    return;
+  }
+  runner_drop_rt(w);
+  rt_free(w->eng);
+  pool__logf(&w->o.log, "debug", "worker %d: idle %u ms: its isolate freed",
+             w->id, w->o.idle_ms);
+  pool__runner_info(w); /* heap 0 */
+  pool__runner_send(w);
+}
+
+/* Messages came for a worker that freed its isolate idle: it moves to a
+ * spare, whose thread takes them; else it builds one here. */
+static void unpark(pool_runner* w) {
+  pool_engine* to = pool__group_spare_take(w->group);
+  w->recycle_reason = ISO_LINK_R_IDLE;
+  if (to != NULL) {
+    runner_detach(w, DETACH_MOVE, to);
+    return;
+  }
+  if (rebuild_here(w, ISO_LINK_R_IDLE) == 0) {
+    runner_replay(w);
+  }
+}
+
+/* The engine's uv_async: a worker handed to it, or the group stops. */
+static void wake_cb(uv_async_t* h) {
+  pool_engine* e = h->data;
+  int stop = 0;
+  pool_runner* w = pool__group_mail(e->group, e, &stop);
+  if (w != NULL) {
+    int reason = w->recycle_reason;
+    runner_attach(w, e);
+    pool__logf(&w->o.log, "debug", "worker %d: recycled (%s): a spare's isolate",
+               w->id, iso_link_reason_name((iso_link_reason)reason));
+    put_recycled(w, reason, ISO_LINK_HOW_SPARE);
+    pool__runner_send(w);
+    runner_replay(w); /* what came while it had none */
+    return;
+  }
+  if (stop && e->w == NULL) {
+    e->after = AFTER_END;
+    uv_stop(&e->loop);
+  }
 }
 
 /* The READY record: the runtime is up, or why not. */
@@ -309,57 +666,125 @@ static void put_ready(pool_runner* w, int rc) {
   pool__runner_put(w, &r);
 }
 
-static void* runner_main(void* arg) {
-  pool_runner* w = arg;
-  char name[16];
-  snprintf(name, sizeof(name), "isopool-w%d", w->id);
-  pthread_setname_np(pthread_self(), name);
+/* A worker's first engine: its runtime, READY, then its jobs. */
+static void engine_first(pool_engine* e, pool_runner* w) {
 #ifndef NDEBUG
-  pool__this_worker = w; /* for pool__on_worker */
+  pool__this_worker = w; /* put_ready asserts it */
 #endif
-  uv_loop_init(&w->loop);
-  int rc = rt_new(w);
-  pool__group_wait_released(w->group); /* a pool process seals first */
+  int rc = rt_new(e);
+  pool__group_wait_released(e->group); /* a pool process seals first */
   put_ready(w, rc);
   if (rc != 0) {
     pool__runner_send(w);
-    rt_free(w);
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&w->loop);
-    return NULL;
+#ifndef NDEBUG
+    pool__this_worker = NULL;
+#endif
+    e->after = AFTER_END;
+    runner_ended(w);
+    return;
   }
-  uv_prepare_init(&w->loop, &w->flush);
-  w->flush.data = w;
-  uv_prepare_start(&w->flush, flush_cb);
-  uv_unref((uv_handle_t*)&w->flush);
-  uv_timer_init(&w->loop, &w->deadline);
-  w->deadline.data = w;
-  uv_timer_init(&w->loop, &w->ops_timer);
-  w->ops_timer.data = w;
-  uv_timer_init(&w->loop, &w->info_timer);
-  w->info_timer.data = w;
-  uv_timer_start(&w->info_timer, info_timer_cb, 500, 500);
-  uv_unref((uv_handle_t*)&w->info_timer);
-  uv_poll_init(&w->loop, &w->jobs_poll, iso_link_fd(w->jobs));
-  w->jobs_poll.data = w;
-  uv_poll_start(&w->jobs_poll, UV_READABLE, jobs_poll_cb);
-  uv_poll_init(&w->loop, &w->ops_poll, iso_link_fd(w->ops));
-  w->ops_poll.data = w;
-  uv_poll_start(&w->ops_poll, UV_READABLE, ops_poll_cb);
+  e->w = NULL; /* runner_attach sets it */
+  runner_attach(w, e);
   pool__runner_info(w);
   pool__runner_send(w);
-  uv_run(&w->loop, UV_RUN_DEFAULT);
-  rt_free(w);
-  pool__runner_ops_close(w); /* the batches out: their runtime is gone */
-  uv_close((uv_handle_t*)&w->flush, handle_closed_cb);
-  uv_close((uv_handle_t*)&w->deadline, handle_closed_cb);
-  uv_close((uv_handle_t*)&w->ops_timer, handle_closed_cb);
-  uv_close((uv_handle_t*)&w->info_timer, handle_closed_cb);
-  uv_close((uv_handle_t*)&w->jobs_poll, handle_closed_cb);
-  uv_close((uv_handle_t*)&w->ops_poll, handle_closed_cb);
-  uv_run(&w->loop, UV_RUN_DEFAULT);
-  uv_loop_close(&w->loop);
+}
+
+/* Frees the engine's runtime and builds another, off any job's path; the
+ * engine is then a spare. */
+static void engine_respare(pool_engine* e) {
+  rt_free(e);
+  uv_run(&e->loop, UV_RUN_NOWAIT); /* its handles' close callbacks */
+  int rc = rt_new(e);
+  if (rc != 0) {
+    pool__logf(&e->conf.log, "error", "a spare isolate cannot be built: %s",
+               iso_strerror(rc));
+    e->after = AFTER_END; /* the group has a spare fewer */
+    return;
+  }
+  size_t used = 0, committed = 0;
+  iso_rt_memory(e->rt, &used, &committed);
+  if (!pool__group_spare_ready(e->group, e, committed)) {
+    e->after = AFTER_END; /* the group stops */
+  }
+}
+
+static void* engine_main(void* arg) {
+  pool_engine* e = arg;
+  pool_runner* first = e->w;
+  set_name(first);
+  uv_loop_init(&e->loop);
+  uv_async_init(&e->loop, &e->wake, wake_cb);
+  e->wake.data = e;
+  e->after = pool__group_engine_wakeable(e->group, e) ? AFTER_NONE : AFTER_END;
+  if (first != NULL) {
+    engine_first(e, first); /* even when the group stops: READY */
+  } else if (e->after == AFTER_NONE) {
+    e->after = AFTER_RESPARE;
+  }
+  for (;;) {
+    if (e->after == AFTER_RESPARE) {
+      e->after = AFTER_NONE;
+      engine_respare(e);
+    }
+    if (e->after == AFTER_END) {
+      break;
+    }
+    uv_run(&e->loop, UV_RUN_DEFAULT); /* until uv_stop */
+  }
+  rt_free(e);
+  uv_close((uv_handle_t*)&e->wake, NULL);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&e->loop);
+  pool__group_engine_state(e->group, e, POOL_ENG_ENDED); /* its last act */
   return NULL;
+}
+
+/* Starts an engine in g with the runtime options of o: for worker w (its
+ * first), or a spare (w NULL). Returns 0, or an error with err. */
+static int engine_start(pool_group* g,
+                        const pool_runner_opts* o,
+                        pool_runner* w,
+                        char* err,
+                        size_t errlen) {
+  pool_engine* e = calloc(1, sizeof(*e));
+  if (e == NULL) {
+    return ISO_ENOMEM;
+  }
+  e->group = g;
+  e->w = w;
+  e->conf = *o;
+  e->conf.jobs_fd = e->conf.ops_fd = -1;
+  e->conf.modules = strdup(o->modules);
+  e->conf.import_map = e->conf.import_map_url = NULL; /* parsed, not kept */
+  if (e->conf.modules == NULL) {
+    pool__engine_free(e);
+    return ISO_ENOMEM;
+  }
+  if (o->import_map != NULL) {
+    /* the front parsed it first and showed its warnings */
+    int rc = iso_import_map_new(o->import_map, strlen(o->import_map),
+                                o->import_map_url, &e->import_map, NULL, err,
+                                errlen);
+    if (rc != 0) {
+      pool__engine_free(e);
+      return rc;
+    }
+  }
+  if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
+    pool__engine_free(e);
+    return ISO_ENOMEM;
+  }
+  pool__group_engine_add(g, e); /* (its state is the thread's) */
+  return 0;
+}
+
+void pool__engine_free(pool_engine* e) {
+  if (e == NULL) {
+    return;
+  }
+  free((char*)e->conf.modules);
+  iso_import_map_free(e->import_map);
+  free(e);
 }
 
 /* ---- its life, as the front sees it (worker.h) ---- */
@@ -408,6 +833,7 @@ int pool__runner_start(pool_group* g,
   }
   w->o = *o;
   w->o.jobs_fd = w->o.ops_fd = -1; /* the links' from here on */
+  w->o.import_map = w->o.import_map_url = NULL; /* its engines' */
   w->id = o->id;
   w->nslots = o->nslots;
   w->o.modules = strdup(o->modules);
@@ -417,25 +843,15 @@ int pool__runner_start(pool_group* g,
   iso_buf_init(&w->out);
   iso_buf_init(&w->reply);
   iso_buf_init(&w->ops_buf);
+  iso_buf_init(&w->held);
   pthread_mutex_init(&w->rt_lock, NULL);
+  pthread_mutex_init(&w->end_lock, NULL);
+  pthread_cond_init(&w->end_cond, NULL);
   if (w->o.modules == NULL || w->cancelled == NULL || w->perms == NULL) {
     close(o->jobs_fd);
     close(o->ops_fd);
     pool__runner_free(w);
     return ISO_ENOMEM;
-  }
-  w->o.import_map = w->o.import_map_url = NULL; /* parsed here, not kept */
-  if (o->import_map != NULL) {
-    /* the front parsed it first and showed its warnings */
-    int rc = iso_import_map_new(o->import_map, strlen(o->import_map),
-                                o->import_map_url, &w->import_map, NULL, err,
-                                errlen);
-    if (rc != 0) {
-      close(o->jobs_fd);
-      close(o->ops_fd);
-      pool__runner_free(w);
-      return rc;
-    }
   }
   int rc = links_open(w, o->jobs_fd, o->ops_fd, err, errlen);
   if (rc != 0) {
@@ -447,41 +863,57 @@ int pool__runner_start(pool_group* g,
     return ISO_ENOMEM;
   }
   w->group = g; /* watched from now on */
-  if (pthread_create(&w->thread, NULL, runner_main, w) != 0) {
+  rc = engine_start(g, o, w, err, errlen);
+  if (rc != 0) {
     pool__runner_free(w);
-    return ISO_ENOMEM;
+    return rc;
   }
-  w->thread_started = 1;
+  w->started = 1;
+  /* the spares (none yet, or one fewer after a worker stopped) */
+  for (int n = pool__group_engines_missing(g); n > 0; n--) {
+    char why[256] = "";
+    int src = engine_start(g, o, NULL, why, sizeof why);
+    if (src != 0) {
+      pool__logf(&o->log, "warn", "a spare engine cannot start: %s",
+                 why[0] ? why : iso_strerror(src));
+      break;
+    }
+  }
   *out = w;
   return 0;
 }
 
 int pool__runner_join(pool_runner* w, uint64_t until_ns) {
   assert(!pool__on_worker(w)); /* it would wait for itself */
-  if (!w->thread_started) {
-    return 0;
-  }
-  if (until_ns == 0) {
-    pthread_join(w->thread, NULL);
-    w->thread_started = 0;
+  if (!w->started) {
     return 0;
   }
   /* JavaScript stuck where a stop cannot reach it (a builtin that never
-   * checks, an engine bug) would hold the join for ever */
-  uint64_t now = pool__now();
-  uint64_t left = until_ns > now ? until_ns - now : 0;
+   * checks, an engine bug) would hold it for ever */
   struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += (time_t)(left / 1000000000u);
-  ts.tv_nsec += (long)(left % 1000000000u);
-  if (ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000L;
+  if (until_ns != 0) {
+    uint64_t now = pool__now();
+    uint64_t left = until_ns > now ? until_ns - now : 0;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(left / 1000000000u);
+    ts.tv_nsec += (long)(left % 1000000000u);
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
   }
-  if (pthread_timedjoin_np(w->thread, NULL, &ts) != 0) {
+  int rc = 0;
+  pthread_mutex_lock(&w->end_lock);
+  while (!w->ended && rc == 0) {
+    rc = until_ns == 0 ? pthread_cond_wait(&w->end_cond, &w->end_lock)
+                       : pthread_cond_timedwait(&w->end_cond, &w->end_lock, &ts);
+  }
+  int ended = w->ended;
+  pthread_mutex_unlock(&w->end_lock);
+  if (!ended) {
     return ISO_ETIMEDOUT;
   }
-  w->thread_started = 0;
+  w->started = 0;
   return 0;
 }
 
@@ -490,7 +922,7 @@ void pool__runner_free(pool_runner* w) {
     return;
   }
   assert(!pool__on_worker(w));
-  assert(!w->thread_started);
+  assert(!w->started);
   if (w->group != NULL) {
     pool__group_leave(w->group, w); /* the watchdog lets go of it */
   }
@@ -500,14 +932,16 @@ void pool__runner_free(pool_runner* w) {
   pool__runner_ops_close(w);
   iso_buf_close(&w->out);
   iso_buf_close(&w->reply);
+  iso_buf_close(&w->held);
   free(w->cancelled);
   for (uint32_t i = 0; w->perms != NULL && i < w->nperms; i++) {
     iso_perms_unref(w->perms[i].perms);
   }
   free(w->perms);
   free((char*)w->o.modules);
-  iso_import_map_free(w->import_map);
   pthread_mutex_destroy(&w->rt_lock);
+  pthread_mutex_destroy(&w->end_lock);
+  pthread_cond_destroy(&w->end_cond);
   free(w);
 }
 

@@ -50,6 +50,11 @@ typedef struct pool_group_opts {
    * READY record (before they read a job) until pool__group_release: a
    * pool process seals its sandbox in between; 0: they do not wait. */
   int held;
+  /* spares: the spare engines it keeps (--spare-isolates: threads with
+   * an isolate built, idle, each ready to take over a worker whose
+   * isolate is replaced; worker.c's DESIGN); 0: none (a worker recycles
+   * on its own thread). */
+  int spares;
 } pool_group_opts;
 
 /* pool__group_new: constructor; a group with no worker thread yet, its
@@ -57,8 +62,9 @@ typedef struct pool_group_opts {
  * POOL_CTL_MAX_MSG) and its watchdog thread started. Returns 0 and *out,
  * or an error of iso_link_new (ISO_EINVAL: ctl_fd is no stream socket)
  * or ISO_ENOMEM, with err saying why. pool__group_stop: ends its
- * watchdog thread and closes its end of the link (what the front sent
- * and nobody read is dropped). pool__group_free: destructor (stops it
+ * watchdog thread and its spare engines, waits for every engine thread
+ * (their workers stopped first), and closes its end of the link (what
+ * the front sent and nobody read is dropped). pool__group_free: destructor (stops it
  * first), once every worker thread of the group has been freed (none
  * abandoned). Both accept NULL. Thread: the controlling thread. */
 int pool__group_new(const pool_group_opts* o,
@@ -102,6 +108,16 @@ typedef struct pool_runner_opts {
    * the runner parses for its runtime; NULL: none. */
   const char* import_map;
   const char* import_map_url;
+  /* Recycling (worker.c's DESIGN; 0: off): after a job, its isolate is
+   * replaced once its jobs are answered when it ran recycle_jobs jobs,
+   * when its heap in use (ArrayBuffers included: iso_rt_memory's used)
+   * is past heap_soft_mb, or its committed heap past recycle_heap_mb; an
+   * isolate idle for idle_ms is freed, and the worker's next job takes a
+   * spare's. */
+  uint32_t recycle_jobs;
+  uint32_t heap_soft_mb;
+  uint32_t recycle_heap_mb;
+  uint32_t idle_ms;
 } pool_runner_opts;
 
 /* The bound of a link's message in either direction: a reply (or a
@@ -113,19 +129,23 @@ typedef struct pool_runner_opts {
 #define POOL_OPS_LINK_MAX (ISO_OP_BATCH_RES_MAX + POOL_LINK_ROOM)
 
 /* pool__runner_start: constructor; opens its ends of the links and
- * starts a worker thread in group g with o (copied), and returns at once:
- * its READY record says how its runtime started (after a failed start it
- * ends by itself). Returns 0 and *out, or ISO_ENOMEM (no thread or
- * memory) or a link's error (ISO_EINVAL: not a stream socket), with err.
- * Thread: not a worker's. */
+ * starts a worker thread (an engine: worker.c's DESIGN) in group g with o
+ * (copied), and returns at once: its READY record says how its runtime
+ * started (after a failed start it ends by itself). The group's spare
+ * engines are started too, up to pool_group_opts.spares, with o's
+ * runtime options (every runner of a group has the same). Returns 0 and
+ * *out, or ISO_ENOMEM (no thread or memory) or a link's error
+ * (ISO_EINVAL: not a stream socket; an import map that does not parse),
+ * with err. Thread: not a worker's. */
 int pool__runner_start(pool_group* g,
                        const pool_runner_opts* o,
                        pool_runner** out,
                        char* err,
                        size_t errlen);
 
-/* pool__runner_join: waits for the thread to end (after its STOP record,
- * or a failed start) until `until_ns` (pool__now() time; 0: for ever).
+/* pool__runner_join: waits for the worker to end (after its STOP record,
+ * or a failed start: its engine let go of it) until `until_ns`
+ * (pool__now() time; 0: for ever).
  * Returns 0, or ISO_ETIMEDOUT when it did not end in time (JavaScript
  * that would not stop): unless a later call returns 0 (a pool process
  * asks with until_ns now, which does not wait), it is then abandoned

@@ -78,7 +78,10 @@ static void ops_timer_cb(uv_timer_t* h) {
 }
 
 int pool__runner_op_send(void* data, iso_op_batch* b) {
-  pool_runner* w = data;
+  pool_runner* w = pool__engine_runner(data);
+  if (w == NULL) { /* a spare's runtime runs no job */
+    return ISO_ECLOSED;
+  }
   assert(pool__on_worker(w));
   pool_op_out* o = calloc(1, sizeof(*o));
   if (o == NULL) {

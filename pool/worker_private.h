@@ -1,5 +1,5 @@
 /* worker_private.h: what the files of a worker thread share: worker.c
- * (the thread, its loop and its jobs link), worker_task.c (its tasks and
+ * (its engines: the threads and loops that run it; its jobs link), worker_task.c (its tasks and
  * their replies), worker_warm.c (its warm realms) and worker_ops.c (its
  * ops link). The front does not include it; group.c sees only
  * group_private.h.
@@ -28,25 +28,33 @@ typedef struct pool_warm {
   int stale;     /* dropped by poolctl reload: freed once idle, no new calls */
 } pool_warm;
 
-/* A worker thread. */
+/* A worker: the front's worker on the worker side, run by one engine at
+ * a time (worker.c's DESIGN): "the runner's thread" below is the thread
+ * of the engine that runs it now. */
 struct pool_runner {
-  pool_runner_opts o;         /* o.modules owned; the fds are the links' */
-  iso_import_map* import_map; /* parsed from o.import_map, or NULL */
+  pool_runner_opts o; /* o.modules owned; the fds are the links' */
   int id;
   pool_group* group; /* its watchdog's */
-  pthread_t thread;
-  int thread_started;
-  uv_loop_t loop;
+  int started;       /* its first engine's thread was started */
+  pool_engine* eng;  /* the engine that runs it (NULL: being handed on) */
+  uv_loop_t* loop;   /* eng's loop: its handles are on it */
   /* its ends of the links, read by this loop (iso_link_fd) */
   iso_link* jobs;
   iso_link* ops;
+  /* its handles, made on each engine's loop it runs on and closed
+   * before it moves on */
   uv_poll_t jobs_poll; /* the front's records arrive */
   uv_poll_t ops_poll;  /* op responses come back */
   uv_prepare_t flush;
   uv_timer_t deadline;
   uv_timer_t info_timer; /* an INFO record every 500 ms */
   uv_timer_t ops_timer;  /* batches answered without the front (0 ms) */
-  iso_rt* rt;            /* NULL before start and after, under rt_lock */
+  uv_timer_t idle_timer; /* --idle-timeout: its isolate freed */
+  int closing;           /* its handles still closing */
+  int detach;            /* why they close (worker.c) */
+  pool_engine* detach_to; /* the spare it moves to */
+  iso_rt* rt; /* its engine's runtime; NULL before start, after, while it
+                 moves and while idle (freed): under rt_lock */
   pthread_mutex_t rt_lock;
   pool_warm warm[POOL_MAX_WARM]; /* call jobs; replaced when one fails */
   uint64_t warm_clock;
@@ -77,8 +85,16 @@ struct pool_runner {
   iso_op_batch* late; /* answers later than their batch, this drain's */
   iso_buf ops_buf;    /* OP records being written */
   int recycle_wanted; /* a fresh isolate once nothing is in flight */
+  int recycle_reason; /* why (iso_link_reason) */
+  int said_recycling; /* it said STATE recycling: STATE running follows */
+  uint32_t rt_jobs;   /* jobs taken on this isolate */
+  iso_buf held;       /* the front's messages while it had no isolate */
   int stopping;       /* a STOP record came */
   atomic_int halted;  /* pool__runner_halt: the stop is coming */
+  /* its end (pool__runner_join): set once its engine let go of it */
+  pthread_mutex_t end_lock;
+  pthread_cond_t end_cond;
+  int ended;
 };
 
 /* A job on this worker, made from its TASK record, whose fields it
@@ -183,7 +199,12 @@ void pool__warm_free_all(pool_runner* w);
 
 /* ---- worker_ops.c ---- */
 
-/* pool__runner_op_send: the runtime's op_send (data: the runner): the batch's
+/* pool__engine_runner: the worker the engine `data` (a runtime's
+ * op_send_data) runs, or NULL. Thread: the engine's. */
+pool_runner* pool__engine_runner(void* data);
+
+/* pool__runner_op_send: the runtime's op_send (data: its engine, which
+ * names the worker it runs: pool__engine_runner): the batch's
  * async ops as OP records in one message on the ops link; the batch is
  * kept until their responses are back. pool__runner_ops_read: the ops link is
  * readable: each OP_RESULT record fills its op's response, and each batch

@@ -199,7 +199,7 @@ void pool__tasks_arm(pool_runner* w) {
   }
   /* libuv counts from the loop's cached time, which running JavaScript
    * has left behind */
-  uv_update_time(&w->loop);
+  uv_update_time(w->loop);
   uint64_t now = pool__now();
   uint64_t deadline = head->deadline_ns;
   uint64_t ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;

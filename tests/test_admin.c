@@ -78,6 +78,14 @@ static void t_encode(void) {
       .jobs_lost = 31,
       .last_death = iso_admin_str_of("pool process 1.1 (pid 9148): killed"),
       .last_death_ago_ms = 1500,
+      .spare_isolates = 1,
+      .recycle_after_jobs = 100,
+      .heap_soft_mb = 64,
+      .idle_timeout_s = 30,
+      .spares_ready = 1,
+      .spare_builds = 4,
+      .recycles = 3,
+      .recycles_cold = 1,
   };
   CHECK_ENCODED(&r,
                 "{\"ok\":true,\"version\":\"0.1.0\",\"uptime_ms\":7384000,"
@@ -91,7 +99,11 @@ static void t_encode(void) {
                 "\"60s\":0.001},\"processes\":{\"active\":2,\"spare\":1,"
                 "\"starting\":0,\"restarts\":3,\"jobs_lost\":31,"
                 "\"last_death\":\"pool process 1.1 (pid 9148): killed\","
-                "\"last_death_ago_ms\":1500}}");
+                "\"last_death_ago_ms\":1500},\"recycling\":{"
+                "\"spare_isolates\":1,\"recycle_after_jobs\":100,"
+                "\"heap_soft_mb\":64,\"recycle_heap_mb\":0,"
+                "\"idle_timeout_s\":30,\"spares_ready\":1,"
+                "\"spare_builds\":4,\"recycles\":3,\"recycles_cold\":1}}");
 
   iso_admin_worker ws[] = {
       {.id = 0,

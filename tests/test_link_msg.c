@@ -161,6 +161,10 @@ static int make_samples(sample* s) {
       (sample){ISO_LINK_WORKER_JOBS,
                {ISO_LINK_STATE, .u.state = {.state = ISO_LINK_W_RECYCLING}}};
   s[n++] = (sample){ISO_LINK_WORKER_JOBS, {ISO_LINK_READY}};
+  s[n++] = (sample){
+      ISO_LINK_WORKER_JOBS,
+      {ISO_LINK_RECYCLED, .u.recycled = {.reason = ISO_LINK_R_IDLE,
+                                         .how = ISO_LINK_HOW_COLD}}};
   s[n++] = (sample){ISO_LINK_WORKER_JOBS,
                     {ISO_LINK_READY,
                      .u.ready = {.rc = 1, .error = S("worker 3: no memory")}}};
@@ -188,6 +192,10 @@ static int make_samples(sample* s) {
   s[n++] = (sample){ISO_LINK_GROUP_CTL,
                     {ISO_LINK_WEDGED, .u.wedged = {.worker = 3}}};
   s[n++] = (sample){ISO_LINK_GROUP_CTL, {ISO_LINK_ALIVE}};
+  s[n++] = (sample){
+      ISO_LINK_GROUP_CTL,
+      {ISO_LINK_SPARES,
+       .u.spares = {.ready = 1, .builds = 7, .bytes = (uint64_t)3 << 20}}};
   return n;
 }
 
@@ -628,7 +636,13 @@ static const refusal k_refusals[] = {
     {"done_on_group_link", ISO_LINK_GROUP_CTL,
      "H:99|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 80|H:c0",
      "a DONE record, which a pool process's control link"},
-    {"unknown_ctl_kind", ISO_LINK_GROUP_CTL, "J:[82]", "unknown kind 82"},
+    {"unknown_ctl_kind", ISO_LINK_GROUP_CTL, "J:[83]", "unknown kind 83"},
+    {"spares_short", ISO_LINK_GROUP_CTL, "J:[82, 1, 2]",
+     "(SPARES): 2 fields, not 3"},
+    {"recycled_reason_past_table", ISO_LINK_WORKER_JOBS, "J:[21, 6, 0]",
+     "'reason' 6 is out"},
+    {"recycled_how_past_table", ISO_LINK_WORKER_JOBS, "J:[21, 0, 2]",
+     "'how' 2 is out"},
     {"alive_with_field", ISO_LINK_GROUP_CTL, "J:[81, 1]",
      "(ALIVE): 1 fields, not 0"},
     {"wedged_no_worker", ISO_LINK_GROUP_CTL, "J:[80]",
