@@ -301,17 +301,20 @@ static void show_status(const ctl* c, const iso_admin_reply* r) {
   if (s->spare_isolates != ISO_ADMIN_NO_INT) {
     char pol[200] = "";
     if (s->recycle_after_jobs > 0) {
-      catf(pol, sizeof pol, ", after %lld jobs", (long long)s->recycle_after_jobs);
+      catf(pol, sizeof pol, ", after %lld jobs",
+           (long long)s->recycle_after_jobs);
     }
     if (s->heap_soft_mb > 0) {
-      catf(pol, sizeof pol, ", heap in use > %lld MiB", (long long)s->heap_soft_mb);
+      catf(pol, sizeof pol, ", heap in use > %lld MiB",
+           (long long)s->heap_soft_mb);
     }
     if (s->recycle_heap_mb > 0) {
       catf(pol, sizeof pol, ", committed heap > %lld MiB",
            (long long)s->recycle_heap_mb);
     }
     if (s->idle_timeout_s > 0) {
-      catf(pol, sizeof pol, ", idle %lld s frees", (long long)s->idle_timeout_s);
+      catf(pol, sizeof pol, ", idle %lld s frees",
+           (long long)s->idle_timeout_s);
     }
     kvs("recycling",
         txtf("%s spare isolate(s) per group (%s ready, %s built)%s; %s "

@@ -327,11 +327,11 @@ typedef enum iso_link_wstate {
  * count (--recycle-after-jobs); its heap in use past --heap-soft-mb; its
  * committed heap past --recycle-heap-mb; a job for a worker whose
  * isolate was freed idle (--idle-timeout). */
-#define ISO_LINK_REASON_TABLE(X) \
-  X(ASKED, "asked")              \
-  X(CONDEMNED, "condemned")      \
-  X(JOBS, "jobs")                \
-  X(HEAP_SOFT, "heap_soft")      \
+#define ISO_LINK_REASON_TABLE(X)  \
+  X(ASKED, "asked")               \
+  X(CONDEMNED, "condemned")       \
+  X(JOBS, "jobs")                 \
+  X(HEAP_SOFT, "heap_soft")       \
   X(RECYCLE_HEAP, "recycle_heap") \
   X(IDLE, "idle")
 

@@ -607,9 +607,8 @@ static int group_start(iso_pool* pool, char* err, size_t errlen) {
   }
   atomic_store(&pool->group_alive_ns, pool__now());
   /* the group takes peer, even when it fails */
-  pool_group_opts go = {.log = pool->logger,
-                        .ctl_fd = peer,
-                        .spares = pool->opts.spare_isolates};
+  pool_group_opts go = {
+      .log = pool->logger, .ctl_fd = peer, .spares = pool->opts.spare_isolates};
   char why[256];
   rc = pool__group_new(&go, &pool->group, why, sizeof(why));
   if (rc != 0) {

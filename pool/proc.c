@@ -213,12 +213,11 @@ int iso_pool_process_main(int argc, char** argv) {
     die(1);
   }
   /* 5. */
-  pool_group_opts go = {
-      .log = log,
-      .ctl_fd = a.ctl_fd,
-      .gone_cb = gone_cb,
-      .held = 1,
-      .spares = (int)a.spares};
+  pool_group_opts go = {.log = log,
+                        .ctl_fd = a.ctl_fd,
+                        .gone_cb = gone_cb,
+                        .held = 1,
+                        .spares = (int)a.spares};
   pool_group* g = NULL;
   rc = pool__group_new(&go, &g, err, sizeof err);
   if (rc != 0) {

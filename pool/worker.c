@@ -149,10 +149,9 @@ static void put_recycled(pool_runner* w, int reason, int how) {
     w->said_recycling = 0;
     put_state(w, POOL_W_RUNNING);
   }
-  iso_link_rec r = {
-      .kind = ISO_LINK_RECYCLED,
-      .u.recycled = {.reason = (iso_link_reason)reason,
-                     .how = (iso_link_how)how}};
+  iso_link_rec r = {.kind = ISO_LINK_RECYCLED,
+                    .u.recycled = {.reason = (iso_link_reason)reason,
+                                   .how = (iso_link_how)how}};
   pool__runner_put(w, &r);
   pool__runner_info(w);
 }
@@ -552,8 +551,9 @@ static int rebuild_here(pool_runner* w, int reason) {
   rt_free(e);
   int rc = rt_new(e);
   if (rc != 0) {
-    pool__logf(&w->o.log, "error", "worker %d: recycling failed (%s); it retires",
-               w->id, iso_strerror(rc));
+    pool__logf(&w->o.log, "error",
+               "worker %d: recycling failed (%s); it retires", w->id,
+               iso_strerror(rc));
     put_state(w, POOL_W_RETIRING);
     pool__runner_send(w);
     return rc;
@@ -601,8 +601,8 @@ static void maybe_recycle(pool_runner* w) {
 static void idle_cb(uv_timer_t* t) {
   pool_runner* w = t->data;
   assert(pool__on_worker(w));
-  if (w->active != NULL || w->rt == NULL || w->recycle_wanted ||
-      w->stopping || atomic_load(&w->halted)) {
+  if (w->active != NULL || w->rt == NULL || w->recycle_wanted || w->stopping ||
+      atomic_load(&w->halted)) {
     return;
   }
   runner_drop_rt(w);
@@ -635,7 +635,7 @@ static void wake_cb(uv_async_t* h) {
   if (w != NULL) {
     int reason = w->recycle_reason;
     runner_attach(w, e);
-    pool__logf(&w->o.log, "debug", "worker %d: recycled (%s): a spare's isolate",
+    pool__logf(&w->o.log, "info", "worker %d: recycled (%s): a spare's isolate",
                w->id, iso_link_reason_name((iso_link_reason)reason));
     put_recycled(w, reason, ISO_LINK_HOW_SPARE);
     pool__runner_send(w);
@@ -832,7 +832,7 @@ int pool__runner_start(pool_group* g,
     return ISO_ENOMEM;
   }
   w->o = *o;
-  w->o.jobs_fd = w->o.ops_fd = -1; /* the links' from here on */
+  w->o.jobs_fd = w->o.ops_fd = -1;              /* the links' from here on */
   w->o.import_map = w->o.import_map_url = NULL; /* its engines' */
   w->id = o->id;
   w->nslots = o->nslots;
@@ -905,8 +905,9 @@ int pool__runner_join(pool_runner* w, uint64_t until_ns) {
   int rc = 0;
   pthread_mutex_lock(&w->end_lock);
   while (!w->ended && rc == 0) {
-    rc = until_ns == 0 ? pthread_cond_wait(&w->end_cond, &w->end_lock)
-                       : pthread_cond_timedwait(&w->end_cond, &w->end_lock, &ts);
+    rc = until_ns == 0
+             ? pthread_cond_wait(&w->end_cond, &w->end_lock)
+             : pthread_cond_timedwait(&w->end_cond, &w->end_lock, &ts);
   }
   int ended = w->ended;
   pthread_mutex_unlock(&w->end_lock);

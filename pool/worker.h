@@ -64,8 +64,8 @@ typedef struct pool_group_opts {
  * or ISO_ENOMEM, with err saying why. pool__group_stop: ends its
  * watchdog thread and its spare engines, waits for every engine thread
  * (their workers stopped first), and closes its end of the link (what
- * the front sent and nobody read is dropped). pool__group_free: destructor (stops it
- * first), once every worker thread of the group has been freed (none
+ * the front sent and nobody read is dropped). pool__group_free: destructor
+ * (stops it first), once every worker thread of the group has been freed (none
  * abandoned). Both accept NULL. Thread: the controlling thread. */
 int pool__group_new(const pool_group_opts* o,
                     pool_group** out,

@@ -1,8 +1,8 @@
 /* worker_private.h: what the files of a worker thread share: worker.c
- * (its engines: the threads and loops that run it; its jobs link), worker_task.c (its tasks and
- * their replies), worker_warm.c (its warm realms) and worker_ops.c (its
- * ops link). The front does not include it; group.c sees only
- * group_private.h.
+ * (its engines: the threads and loops that run it; its jobs link),
+ * worker_task.c (its tasks and their replies), worker_warm.c (its warm realms)
+ * and worker_ops.c (its ops link). The front does not include it; group.c sees
+ * only group_private.h.
  *
  * Everything in a pool_runner is its thread's own (Thread: the runner's)
  * but rt, which the group's watchdog reads under rt_lock, and halted.
@@ -47,11 +47,11 @@ struct pool_runner {
   uv_poll_t ops_poll;  /* op responses come back */
   uv_prepare_t flush;
   uv_timer_t deadline;
-  uv_timer_t info_timer; /* an INFO record every 500 ms */
-  uv_timer_t ops_timer;  /* batches answered without the front (0 ms) */
-  uv_timer_t idle_timer; /* --idle-timeout: its isolate freed */
-  int closing;           /* its handles still closing */
-  int detach;            /* why they close (worker.c) */
+  uv_timer_t info_timer;  /* an INFO record every 500 ms */
+  uv_timer_t ops_timer;   /* batches answered without the front (0 ms) */
+  uv_timer_t idle_timer;  /* --idle-timeout: its isolate freed */
+  int closing;            /* its handles still closing */
+  int detach;             /* why they close (worker.c) */
   pool_engine* detach_to; /* the spare it moves to */
   iso_rt* rt; /* its engine's runtime; NULL before start, after, while it
                  moves and while idle (freed): under rt_lock */

@@ -163,8 +163,8 @@ static int make_samples(sample* s) {
   s[n++] = (sample){ISO_LINK_WORKER_JOBS, {ISO_LINK_READY}};
   s[n++] = (sample){
       ISO_LINK_WORKER_JOBS,
-      {ISO_LINK_RECYCLED, .u.recycled = {.reason = ISO_LINK_R_IDLE,
-                                         .how = ISO_LINK_HOW_COLD}}};
+      {ISO_LINK_RECYCLED,
+       .u.recycled = {.reason = ISO_LINK_R_IDLE, .how = ISO_LINK_HOW_COLD}}};
   s[n++] = (sample){ISO_LINK_WORKER_JOBS,
                     {ISO_LINK_READY,
                      .u.ready = {.rc = 1, .error = S("worker 3: no memory")}}};

@@ -1,0 +1,312 @@
+/* test_service_recycle.c: replacing a worker's isolate through the spare
+ * engines (pool/worker.c's DESIGN), end to end: each recycling policy
+ * triggers (--recycle-after-jobs, --heap-soft-mb under load, --heap-mb's
+ * condemned runtime under load, --idle-timeout), and with
+ * --spare-isolates 0 the worker rebuilds on its own thread as before.
+ *
+ * Each case starts the real daemon (support/service_admin.h, on
+ * fixtures/recycle: count.js counts its calls in its warm realm, so a
+ * fresh isolate answers 1 again; hold.js keeps memory alive there;
+ * grow.js crosses the heap limit; sleep.js waits) with its log at info,
+ * talks to it through the client library (every job tracked: exactly one
+ * reply each), and reads what happened from `status` (the recycling map:
+ * recycles, recycles_cold, spare_builds, spares_ready) and the log (which
+ * policy: "recycled (jobs)"). Waits poll for a state, bounded by
+ * iso_test_scale(); nothing asserts a wall-clock duration.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "iso_admin.h"
+#include "iso_buf.h"
+#include "iso_proto.h"
+#include "json_path.h"
+#include "procfs.h"
+#include "service_admin.h"
+#include "tap.h"
+#include "tracker.h"
+
+#define RECYCLE_FIXTURES ISO_FIXTURES "/recycle"
+
+static void nap_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* The daemon on fixtures/recycle with `workers` and the case's flags
+ * (NULL-terminated), its log at info, no spare pool process. */
+static int start(svc* s, const char* workers, const char* const* flags) {
+  const char* extra[24];
+  int n = 0;
+  extra[n++] = "--log-level";
+  extra[n++] = "info";
+  /* no spare process: its spare isolate would count as ready */
+  extra[n++] = "--spare-processes";
+  extra[n++] = "0";
+  for (int i = 0; flags[i] != NULL && n < 23; i++) {
+    extra[n++] = flags[i];
+  }
+  extra[n] = NULL;
+  svc_opts o = {.workers = workers,
+                .inflight = "8",
+                .modules = RECYCLE_FIXTURES,
+                .extra = extra};
+  return svc_start(s, &o);
+}
+
+/* status's recycling.<key>, or -1. */
+static long stat_of(svc* s, const char* key) {
+  char* st = admin(s, ISO_ADMIN_STATUS);
+  char path[64];
+  snprintf(path, sizeof path, "recycling.%s", key);
+  double v = js_num(st, path);
+  free(st);
+  return isnan(v) ? -1 : (long)v;
+}
+
+/* Waits until status's recycling.<key> is at least want (timeout_ms,
+ * scaled); returns its last value. */
+static long wait_stat(svc* s, const char* key, long want, int timeout_ms) {
+  int64_t end = now_ms() + (int64_t)(timeout_ms * iso_test_scale());
+  long v = stat_of(s, key);
+  while (v < want && now_ms() < end) {
+    nap_ms(20);
+    v = stat_of(s, key);
+  }
+  return v;
+}
+
+/* One call, waited for: its value (JSON) into want's comparison. */
+static void expect_call(svc* s,
+                        const char* module,
+                        const char* args,
+                        const char* want) {
+  tracker t;
+  tracker_init(&t, 1);
+  iso_buf keep;
+  tracker_submit_ok(&t, s->c, 0, call_job(module, args, &keep), 60000);
+  iso_buf_close(&keep);
+  CHECK(tracker_wait(&t, 1, 60000));
+  expect_fulfilled(&t, 0, want);
+  tracker_free(&t);
+}
+
+/* poolctl recycle --all: every worker on a fresh isolate (through the
+ * spare when there is one), its job count from 0 (the daemon's start-up
+ * probe was a job); waits until it is done. */
+static void recycle_all(svc* s, long recycles_before) {
+  iso_admin_req q = areq(ISO_ADMIN_RECYCLE);
+  q.all = 1;
+  q.worker = -1;
+  free(admin_req(s, q));
+  CHECK(wait_stat(s, "recycles", recycles_before + 1, 20000) >=
+        recycles_before + 1);
+}
+
+static int log_has(svc* s, const char* text) {
+  char* log = read_log(s);
+  int has = strstr(log, text) != NULL;
+  if (!has) {
+    fprintf(stderr, "  the log has no \"%s\":\n%s\n", text, log);
+  }
+  free(log);
+  return has;
+}
+
+/* --recycle-after-jobs 5: calls one at a time on one worker count 1..5,
+ * then the 6th runs on a fresh isolate (its warm realm's counter starts
+ * again at 1), a spare's: none was built on the worker's thread. */
+static void t_after_jobs(void) {
+  const char* flags[] = {"--recycle-after-jobs", "5", NULL};
+  svc s;
+  if (start(&s, "1", flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK(wait_stat(&s, "spares_ready", 1, 20000) >= 1);
+  recycle_all(&s, 0); /* "asked" */
+  for (int round = 0; round < 3; round++) {
+    /* the spare is built before the round needs it */
+    CHECK(wait_stat(&s, "spares_ready", 1, 20000) >= 1);
+    for (int i = 1; i <= 5; i++) {
+      char want[8];
+      snprintf(want, sizeof want, "%d", i);
+      expect_call(&s, "count.js", "[]", want);
+    }
+  }
+  CHECK(wait_stat(&s, "recycles", 3, 10000) >= 3);
+  CHECK_EQ(stat_of(&s, "recycles_cold"), 0);
+  CHECK(stat_of(&s, "spare_builds") >= 3); /* the first, then each one's */
+  if (iso_test_failed) {
+    char* st = admin(&s, ISO_ADMIN_STATUS);
+    fprintf(stderr, "  status: %s\n", st);
+    free(st);
+  }
+  CHECK(log_has(&s, "recycled (asked): a spare's isolate"));
+  CHECK_EQ(stat_of(&s, "recycle_after_jobs"), 5);
+  CHECK(log_has(&s, "recycled (jobs): a spare's isolate"));
+  svc_stop(&s);
+}
+
+/* --spare-isolates 0: the old path: the worker rebuilds on its own thread
+ * (every recycle cold), and the counts still start again. */
+static void t_no_spare(void) {
+  const char* flags[] = {"--recycle-after-jobs", "3", "--spare-isolates", "0",
+                         NULL};
+  svc s;
+  if (start(&s, "1", flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  recycle_all(&s, 0);
+  for (int round = 0; round < 3; round++) {
+    for (int i = 1; i <= 3; i++) {
+      char want[8];
+      snprintf(want, sizeof want, "%d", i);
+      expect_call(&s, "count.js", "[]", want);
+    }
+  }
+  CHECK(wait_stat(&s, "recycles_cold", 3, 10000) >= 3);
+  CHECK_EQ(stat_of(&s, "spare_builds"), 0);
+  CHECK_EQ(stat_of(&s, "spares_ready"), 0);
+  CHECK_EQ(stat_of(&s, "spare_isolates"), 0);
+  CHECK(log_has(&s, "on its own thread: no spare was ready"));
+  svc_stop(&s);
+}
+
+/* --heap-soft-mb 64 under load: 48 jobs at once on 2 workers, each
+ * leaving 20 MiB alive in its warm realm: the workers recycle (a few
+ * times each), and every job gets exactly one reply, its own value. */
+static void t_soft_limit_load(void) {
+  const char* flags[] = {"--heap-soft-mb", "64", NULL};
+  svc s;
+  if (start(&s, "2", flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  enum { N = 48 };
+  tracker t;
+  tracker_init(&t, N);
+  for (int i = 0; i < N; i++) {
+    char args[32];
+    snprintf(args, sizeof args, "[20, %d]", i);
+    iso_buf keep;
+    tracker_submit_ok(&t, s.c, i, call_job("hold.js", args, &keep), 60000);
+    iso_buf_close(&keep);
+  }
+  CHECK(tracker_wait(&t, N, (int)(60000 * iso_test_scale())));
+  expect_own_numbers(&t, 0, N);
+  tracker_free(&t);
+  /* 48 x 20 MiB over two workers recycling past 64 MiB: 6 at least */
+  CHECK(wait_stat(&s, "recycles", 6, 10000) >= 6);
+  CHECK(log_has(&s, "recycled (heap_soft)"));
+  CHECK_EQ(stat_of(&s, "heap_soft_mb"), 64);
+  svc_stop(&s);
+}
+
+/* --heap-mb 64 under load: a job that grows the heap without end is
+ * stopped (a RangeError, or its deadline), the other jobs on the same
+ * worker answer their own values, and the condemned isolate is replaced
+ * by the spare, which then serves (a fresh count). */
+static void t_hard_limit_load(void) {
+  const char* flags[] = {"--heap-mb", "64", NULL};
+  svc s;
+  if (start(&s, "1", flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK(wait_stat(&s, "spares_ready", 1, 20000) >= 1);
+  expect_call(&s, "count.js", "[]", "1");
+  enum { N = 7 };
+  tracker t;
+  tracker_init(&t, N);
+  for (int i = 0; i < N - 1; i++) { /* waiting on timers meanwhile */
+    char args[32];
+    snprintf(args, sizeof args, "[300, %d]", i);
+    iso_buf keep;
+    tracker_submit_ok(&t, s.c, i, call_job("sleep.js", args, &keep), 60000);
+    iso_buf_close(&keep);
+  }
+  iso_buf keep;
+  iso_job bomb = call_job("grow.js", "[]", &keep);
+  bomb.timeout_ms = 20000;
+  tracker_submit_ok(&t, s.c, N - 1, bomb, 60000);
+  iso_buf_close(&keep);
+  CHECK(tracker_wait(&t, N, (int)(60000 * iso_test_scale())));
+  expect_own_numbers(&t, 0, N - 1);
+  rec* b = &t.r[N - 1];
+  int heap = b->status == ISO_STATUS_REJECTED && b->message != NULL &&
+             strstr(b->message, "heap") != NULL;
+  int late = b->status == ISO_STATUS_ERROR && b->code == ISO_CODE_TIMEOUT;
+  CHECK_EQ(b->calls, 1);
+  CHECK(heap || late);
+  tracker_free(&t);
+  CHECK(wait_stat(&s, "recycles", 1, 10000) >= 1);
+  CHECK_EQ(stat_of(&s, "recycles_cold"), 0);
+  CHECK(log_has(&s, "recycled (condemned): a spare's isolate"));
+  expect_call(&s, "count.js", "[]", "1"); /* a fresh isolate */
+  svc_stop(&s);
+}
+
+/* The pool process's resident memory, kB (its only child: one pool
+ * process, no spare process). */
+static long pool_rss(svc* s) {
+  int kids[4];
+  if (procfs_wait_children(s->pid, 1, 10000) < 1 ||
+      procfs_children(s->pid, kids, 4) != 1) {
+    return -1;
+  }
+  return procfs_status_field(kids[0], "VmRSS");
+}
+
+/* --idle-timeout 1: a worker holding 150 MiB in its warm realm frees its
+ * isolate after a second idle (the pool process's RSS drops by most of
+ * it); its next job is answered by a fresh isolate taken from the spare,
+ * without a build on its thread. */
+static void t_idle_timeout(void) {
+  const char* flags[] = {"--idle-timeout", "1", "--processes", "1", NULL};
+  svc s;
+  if (start(&s, "1", flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK(wait_stat(&s, "spares_ready", 1, 20000) >= 1);
+  expect_call(&s, "count.js", "[]", "1");
+  expect_call(&s, "hold.js", "[150, 7]", "7");
+  long full = pool_rss(&s);
+  CHECK(full > 150 * 1024);
+  int64_t end = now_ms() + (int64_t)(15000 * iso_test_scale());
+  long rss = full;
+  while (rss > full - 100 * 1024 && now_ms() < end) {
+    nap_ms(100);
+    rss = pool_rss(&s);
+  }
+  if (rss > full - 100 * 1024) {
+    fprintf(stderr, "  RSS %ld kB after idle, %ld kB before\n", rss, full);
+  }
+  CHECK(rss > 0 && rss <= full - 100 * 1024);
+  CHECK_EQ(stat_of(&s, "recycles"), 0);   /* freed, not replaced yet */
+  expect_call(&s, "count.js", "[]", "1"); /* a fresh isolate */
+  CHECK(wait_stat(&s, "recycles", 1, 10000) >= 1);
+  CHECK_EQ(stat_of(&s, "recycles_cold"), 0);
+  CHECK(log_has(&s, "recycled (idle): a spare's isolate"));
+  svc_stop(&s);
+}
+
+static const iso_test cases[] = {
+    {"after_jobs", t_after_jobs},
+    {"no_spare", t_no_spare},
+    {"soft_limit_load", t_soft_limit_load},
+    {"hard_limit_load", t_hard_limit_load},
+    {"idle_timeout", t_idle_timeout},
+    {NULL, NULL},
+};
+
+int main(int argc, char** argv) {
+  return iso_test_main(argc, argv, cases);
+}
