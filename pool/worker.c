@@ -680,7 +680,8 @@ static void engine_first(pool_engine* e, pool_runner* w) {
     pool__this_worker = NULL;
 #endif
     e->after = AFTER_END;
-    runner_ended(w);
+    e->w = NULL;
+    runner_ended(w); /* from here on the front may free it */
     return;
   }
   e->w = NULL; /* runner_attach sets it */
@@ -715,11 +716,12 @@ static void* engine_main(void* arg) {
   uv_loop_init(&e->loop);
   uv_async_init(&e->loop, &e->wake, wake_cb);
   e->wake.data = e;
-  e->after = pool__group_engine_wakeable(e->group, e) ? AFTER_NONE : AFTER_END;
+  int go = pool__group_engine_wakeable(e->group, e);
+  e->after = AFTER_NONE;
   if (first != NULL) {
     engine_first(e, first); /* even when the group stops: READY */
-  } else if (e->after == AFTER_NONE) {
-    e->after = AFTER_RESPARE;
+  } else {
+    e->after = go ? AFTER_RESPARE : AFTER_END;
   }
   for (;;) {
     if (e->after == AFTER_RESPARE) {
