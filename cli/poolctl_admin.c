@@ -299,30 +299,33 @@ static void show_status(const ctl* c, const iso_admin_reply* r) {
             .s);
   }
   if (s->spare_isolates != ISO_ADMIN_NO_INT) {
+    kvs("spares",
+        txtf("%s per group: %s ready, %s built", t_int(s->spare_isolates).s,
+             t_int(s->spares_ready).s, t_int(s->spare_builds).s)
+            .s);
+    kvs("recycles", txtf("%s, %s without a spare ready", t_int(s->recycles).s,
+                         t_int(s->recycles_cold).s)
+                        .s);
     char pol[200] = "";
     if (s->recycle_after_jobs > 0) {
-      catf(pol, sizeof pol, ", after %lld jobs",
+      catf(pol, sizeof pol, "%s%lld jobs", pol[0] ? ", " : "",
            (long long)s->recycle_after_jobs);
     }
     if (s->heap_soft_mb > 0) {
-      catf(pol, sizeof pol, ", heap in use > %lld MiB",
+      catf(pol, sizeof pol, "%sheap %lld MiB", pol[0] ? ", " : "",
            (long long)s->heap_soft_mb);
     }
     if (s->recycle_heap_mb > 0) {
-      catf(pol, sizeof pol, ", committed heap > %lld MiB",
+      catf(pol, sizeof pol, "%scommitted %lld MiB", pol[0] ? ", " : "",
            (long long)s->recycle_heap_mb);
     }
     if (s->idle_timeout_s > 0) {
-      catf(pol, sizeof pol, ", idle %lld s frees",
+      catf(pol, sizeof pol, "%sidle %lld s", pol[0] ? ", " : "",
            (long long)s->idle_timeout_s);
     }
-    kvs("recycling",
-        txtf("%s spare isolate(s) per group (%s ready, %s built)%s; %s "
-             "recycles, %s without a spare",
-             t_int(s->spare_isolates).s, t_int(s->spares_ready).s,
-             t_int(s->spare_builds).s, pol, t_int(s->recycles).s,
-             t_int(s->recycles_cold).s)
-            .s);
+    if (pol[0] != '\0') {
+      kvs("recycle at", pol);
+    }
   }
   if (s->last_death.ptr != NULL) {
     kvs("last death", txtf("%s ago: %s", t_ms(s->last_death_ago_ms).s,
