@@ -82,6 +82,8 @@ struct pool_group {
   pool_engine* engines;
   uint64_t spare_builds;
   int stopping;
+  int starting;         /* workers' first engines still building */
+  pthread_cond_t built; /* starting fell to 0, or the group stops */
   iso_link_spares said; /* the last SPARES record sent (the watchdog's) */
 };
 
@@ -336,9 +338,11 @@ int pool__group_new(const pool_group_opts* o,
                "(ISOPOOL_TEST_NO_WEDGED)");
   }
   pthread_cond_init(&g->released, NULL);
+  pthread_cond_init(&g->built, NULL);
   int rc = iso_link_new(&lo, &g->ctl, err, errlen);
   if (rc != 0) {
     pthread_cond_destroy(&g->released);
+    pthread_cond_destroy(&g->built);
     free(g);
     return rc;
   }
@@ -348,6 +352,7 @@ int pool__group_new(const pool_group_opts* o,
     iso_link_free(g->ctl);
     pthread_mutex_destroy(&g->lock);
     pthread_cond_destroy(&g->released);
+    pthread_cond_destroy(&g->built);
     free(g);
     return ISO_ENOMEM;
   }
@@ -368,6 +373,7 @@ void pool__group_stop(pool_group* g) {
   /* the spares end; the other engines ended with their workers' STOP */
   pthread_mutex_lock(&g->lock);
   g->stopping = 1;
+  pthread_cond_broadcast(&g->built);
   for (pool_engine* e = g->engines; e != NULL; e = e->next) {
     e->stop = 1;
     if (e->wakeable && e->state != POOL_ENG_ENDED) {
@@ -389,6 +395,7 @@ void pool__group_free(pool_group* g) {
   free(g->watch);
   pthread_mutex_destroy(&g->lock);
   pthread_cond_destroy(&g->released);
+  pthread_cond_destroy(&g->built);
   free(g);
 }
 
@@ -526,4 +533,22 @@ pool_runner* pool__group_mail(pool_group* g, pool_engine* e, int* stop) {
   *stop = e->stop;
   pthread_mutex_unlock(&g->lock);
   return w;
+}
+
+void pool__group_starting(pool_group* g, int delta) {
+  pthread_mutex_lock(&g->lock);
+  g->starting += delta;
+  if (g->starting <= 0) {
+    g->starting = 0;
+    pthread_cond_broadcast(&g->built);
+  }
+  pthread_mutex_unlock(&g->lock);
+}
+
+void pool__group_wait_started(pool_group* g) {
+  pthread_mutex_lock(&g->lock);
+  while (g->starting > 0 && !g->stopping) {
+    pthread_cond_wait(&g->built, &g->lock);
+  }
+  pthread_mutex_unlock(&g->lock);
 }

@@ -81,6 +81,14 @@ void pool__group_wait_released(pool_group* g);
 void pool__group_engine_add(pool_group* g, pool_engine* e);
 int pool__group_engines_missing(pool_group* g);
 
+/* pool__group_starting: a worker's first engine is to build its runtime
+ * (delta 1, before it starts) or has built it (-1, whatever came of it).
+ * pool__group_wait_started: returns once none is building (or the group
+ * stops): a spare builds after the workers' own, which the service waits
+ * for. Thread: any; wait: a spare engine's. */
+void pool__group_starting(pool_group* g, int delta);
+void pool__group_wait_started(pool_group* g);
+
 /* pool__group_engine_wakeable: e's wake handle may be sent (by
  * pool__group_hand, the group's stop). Returns 1, or 0 if the group
  * stops. pool__group_engine_state: e is now `state`. Thread: e's. */

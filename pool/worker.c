@@ -53,11 +53,12 @@
  * old engine then frees its runtime (the isolate disposed, malloc_trim:
  * the memory goes back to the system), builds a new one off the job path
  * and is the group's next spare: there are always as many engines as
- * workers plus spares. No spare ready (all taken, or --spare-isolates 0):
- * the worker rebuilds on its own thread as before (RECYCLED says cold).
- * A runtime's ops go through its engine (op_send_data), which names the
- * worker it runs; a batch that comes back for a runtime that is no longer
- * the worker's is freed (worker_ops.c).
+ * workers plus spares. (At the start a spare builds only once the
+ * workers' own runtimes are built, which the service waits for.) No spare ready
+ * (all taken, or --spare-isolates 0): the worker rebuilds on its own thread as
+ * before (RECYCLED says cold). A runtime's ops go through its engine
+ * (op_send_data), which names the worker it runs; a batch that comes back for a
+ * runtime that is no longer the worker's is freed (worker_ops.c).
  *
  * Idle workers (--idle-timeout S): a worker with no task for S seconds
  * frees its runtime (warm realms, isolate; malloc_trim) and keeps its
@@ -672,6 +673,7 @@ static void engine_first(pool_engine* e, pool_runner* w) {
   pool__this_worker = w; /* put_ready asserts it */
 #endif
   int rc = rt_new(e);
+  pool__group_starting(e->group, -1);  /* the spares may build now */
   pool__group_wait_released(e->group); /* a pool process seals first */
   put_ready(w, rc);
   if (rc != 0) {
@@ -721,6 +723,9 @@ static void* engine_main(void* arg) {
   if (first != NULL) {
     engine_first(e, first); /* even when the group stops: READY */
   } else {
+    if (go) { /* its first build: after the workers' own */
+      pool__group_wait_started(e->group);
+    }
     e->after = go ? AFTER_RESPARE : AFTER_END;
   }
   for (;;) {
@@ -865,8 +870,10 @@ int pool__runner_start(pool_group* g,
     return ISO_ENOMEM;
   }
   w->group = g; /* watched from now on */
+  pool__group_starting(g, 1);
   rc = engine_start(g, o, w, err, errlen);
   if (rc != 0) {
+    pool__group_starting(g, -1);
     pool__runner_free(w);
     return rc;
   }
