@@ -4,15 +4,15 @@
 # the steady p99).
 #
 #   bench/recycle_bench.sh            # after a build in build/
-#   N=500 C=8 D=5 W=2 BIN=build/bin bench/recycle_bench.sh
+#   N=500 C=8 D=5 W=2 S=1 BIN=build/bin bench/recycle_bench.sh
 #
 # Three services, one after the other, each `isopool serve --workers W` on
 # bench/modules with the same unbatched call load (isopool-bench --mode
 # call, C jobs in flight, D seconds):
 #   steady  no recycling;
-#   spare   --recycle-after-jobs N: each worker's isolate is replaced every
-#           N jobs by a spare built in advance (the default, one per
-#           pool process);
+#   spare   --recycle-after-jobs N --spare-isolates S: each worker's
+#           isolate is replaced every N jobs by a spare built in advance
+#           (S per pool process, default 1: the service's default);
 #   cold    the same with --spare-isolates 0: the worker rebuilds its
 #           isolate on its own thread, out of rotation meanwhile (the
 #           behaviour before spares).
@@ -25,6 +25,7 @@ N=${N:-500}
 C=${C:-8}
 D=${D:-5}
 W=${W:-2}
+S=${S:-1}
 MODS=$(dirname "$0")/modules
 TMP=$(mktemp -d /tmp/isopool-recycle-bench-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
@@ -65,12 +66,12 @@ num() { # num FILE KEY: an integer member of status's recycling map
 }
 
 run steady
-run spare --recycle-after-jobs "$N"
+run spare --recycle-after-jobs "$N" --spare-isolates "$S"
 run cold --recycle-after-jobs "$N" --spare-isolates 0
 
 read -r _ _ steady_p99 _ <"$TMP/steady.row"
 echo "recycle_bench: $W workers, $C call jobs in flight, ${D} s each;" \
-  "recycling every $N jobs per worker"
+  "recycling every $N jobs per worker; $S spare(s) per pool process"
 printf '%-8s %10s %10s %10s %12s %9s %6s %7s\n' config jobs/s "p50 us" \
   "p99 us" "p99/steady" recycles cold errors
 for name in steady spare cold; do

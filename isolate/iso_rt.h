@@ -262,6 +262,11 @@ int iso_realm_new(iso_rt* rt,
                   void* data,
                   iso_realm** out);
 
+/* iso_realm_set_cbs: the realm's callbacks and their data from now on
+ * (`cbs` copied): a realm made in advance, before its owner was known (a
+ * spare isolate's, pool/worker.c), given to it. Thread: owning loop. */
+void iso_realm_set_cbs(iso_realm* realm, const iso_realm_cbs* cbs, void* data);
+
 /* iso_realm_free: destructor; cancels its timers and pending work without
  * calling callbacks. Accepts NULL. Safe to call from the realm's own
  * callbacks (the memory is released after the callback returns).

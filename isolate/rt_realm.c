@@ -124,6 +124,12 @@ void iso__rt_realm_free_now(iso_realm* realm) {
   free(realm);
 }
 
+void iso_realm_set_cbs(iso_realm* realm, const iso_realm_cbs* cbs, void* data) {
+  assert(iso__rt_on_thread(realm->rt));
+  realm->cbs = *cbs;
+  realm->data = data;
+}
+
 void iso_realm_free(iso_realm* realm) {
   if (realm == NULL || realm->freed) {
     return;

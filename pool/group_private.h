@@ -27,6 +27,7 @@ struct pool_engine {
   uv_loop_t loop;
   uv_async_t wake;       /* a worker was handed to it, or the group stops */
   iso_rt* rt;            /* built on its thread, NULL between: its own */
+  iso_realm* realm;      /* as a spare: a realm of rt made in advance */
   pool_runner* w;        /* the worker it runs, or NULL: its own */
   pool_runner_opts conf; /* its runtimes' options (strings owned; no fds) */
   iso_import_map* import_map;

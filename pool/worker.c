@@ -419,6 +419,8 @@ static void rt_free(pool_engine* e) {
   if (e->rt == NULL) {
     return;
   }
+  iso_realm_free(e->realm);
+  e->realm = NULL;
   iso_rt_free(e->rt);
   e->rt = NULL;
   malloc_trim(0);
@@ -475,12 +477,16 @@ static void runner_attach(pool_runner* w, pool_engine* e) {
   w->rt = e->rt;
   pthread_mutex_unlock(&w->rt_lock);
   w->rt_jobs = 0;
+  w->ready_realm = e->realm; /* its first warm realm's context is made */
+  e->realm = NULL;
 }
 
 /* Its runtime is no longer its own: the warm realms freed, w->rt NULL
  * (the engine keeps the runtime). */
 static void runner_drop_rt(pool_runner* w) {
   pool__warm_free_all(w);
+  iso_realm_free(w->ready_realm);
+  w->ready_realm = NULL;
   pthread_mutex_lock(&w->rt_lock);
   w->rt = NULL;
   pthread_mutex_unlock(&w->rt_lock);
@@ -703,6 +709,11 @@ static void engine_respare(pool_engine* e) {
                iso_strerror(rc));
     e->after = AFTER_END; /* the group has a spare fewer */
     return;
+  }
+  /* a realm too: the context and prelude a worker's first call would
+   * otherwise make on the job's path (ms under load) */
+  if (iso_realm_new(e->rt, &(iso_realm_cbs){0}, NULL, &e->realm) != 0) {
+    e->realm = NULL;
   }
   size_t used = 0, committed = 0;
   iso_rt_memory(e->rt, &used, &committed);

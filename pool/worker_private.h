@@ -53,6 +53,8 @@ struct pool_runner {
   int closing;            /* its handles still closing */
   int detach;             /* why they close (worker.c) */
   pool_engine* detach_to; /* the spare it moves to */
+  iso_realm* ready_realm; /* a realm of rt made in advance (a spare's),
+                             for its next warm realm; or NULL */
   iso_rt* rt; /* its engine's runtime; NULL before start, after, while it
                  moves and while idle (freed): under rt_lock */
   pthread_mutex_t rt_lock;

@@ -115,8 +115,13 @@ iso_realm* pool__warm_for(pool_runner* w,
   }
   warm_clear(slot);
   slot->module = strdup(module);
-  if (slot->module == NULL ||
-      iso_realm_new(w->rt, &kWarmCbs, w, &slot->realm) != 0) {
+  if (slot->module != NULL && w->ready_realm != NULL) {
+    /* made in advance by the spare it came with (worker.c) */
+    slot->realm = w->ready_realm;
+    w->ready_realm = NULL;
+    iso_realm_set_cbs(slot->realm, &kWarmCbs, w);
+  } else if (slot->module == NULL ||
+             iso_realm_new(w->rt, &kWarmCbs, w, &slot->realm) != 0) {
     warm_clear(slot);
     return NULL;
   }
