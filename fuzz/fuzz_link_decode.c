@@ -132,6 +132,11 @@ static void check_rec(const iso_link_rec* r, iso_link_chan chan) {
     case ISO_LINK_STATE:
       FUZZ_CHECK(iso_link_wstate_name(r->u.state.state) != NULL);
       break;
+    case ISO_LINK_RECYCLED:
+      FUZZ_CHECK(iso_link_reason_name(r->u.recycled.reason) != NULL);
+      FUZZ_CHECK(r->u.recycled.how == ISO_LINK_HOW_SPARE ||
+                 r->u.recycled.how == ISO_LINK_HOW_COLD);
+      break;
     case ISO_LINK_OP:
       check_raw(r->u.op.args, ISO_MP_ARRAY);
       break;

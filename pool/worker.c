@@ -163,7 +163,8 @@ static void put_recycled(pool_runner* w, int reason, int how) {
  * makes no new isolate. */
 static void want_recycle(pool_runner* w, int reason, const char* why) {
   assert(pool__on_worker(w));
-  if (w->recycle_wanted || atomic_load(&w->halted) || w->rt == NULL) {
+  if (w->recycle_wanted || w->stopping || atomic_load(&w->halted) ||
+      w->rt == NULL) {
     return;
   }
   if (!w->said_recycling) {
@@ -345,7 +346,6 @@ static void jobs_taken(pool_runner* w) {
   flush_cb(&w->flush);
 }
 
-static int rt_new(pool_engine* e);
 static void unpark(pool_runner* w);
 
 /* The jobs link's fd is readable: the worker reads every message
