@@ -440,7 +440,13 @@ static void t_prometheus(void) {
                           .queued = 2,
                           .inflight = -1, /* gauges may go negative */
                           .uptime_ms = 61250,
-                          .version = "0.1.0 \"dev\"\\\nx"};
+                          .version = "0.1.0 \"dev\"\\\nx",
+                          .recycles = {{"asked", 2}, {"jobs", 5}},
+                          .nrecycles = 2,
+                          .recycles_cold = 1,
+                          .spare_builds = 6,
+                          .spares_ready = 1,
+                          .spare_bytes = 3 << 20};
   char* text = prom_text(s, &g);
   static const char* const want[] = {
       "# HELP isopool_jobs_accepted_total Jobs accepted, by kind.\n"
@@ -468,6 +474,13 @@ static void t_prometheus(void) {
       "isopool_jobs_inflight -1\n",
       "isopool_uptime_seconds 61.25\n",
       "isopool_build_info{version=\"0.1.0 \\\"dev\\\"\\\\\\nx\"} 1\n",
+      "# TYPE isopool_worker_recycles_total counter\n"
+      "isopool_worker_recycles_total{reason=\"asked\"} 2\n"
+      "isopool_worker_recycles_total{reason=\"jobs\"} 5\n",
+      "isopool_worker_cold_recycles_total 1\n",
+      "isopool_spare_builds_total 6\n",
+      "isopool_spare_isolates 1\n",
+      "isopool_spare_isolate_bytes 3145728\n",
   };
   for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
     CHECK_CONTAINS(text, want[i]);
