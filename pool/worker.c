@@ -620,9 +620,50 @@ static void idle_cb(uv_timer_t* t) {
   pool__runner_send(w);
 }
 
-/* Messages came for a worker that freed its isolate idle: it moves to a
- * spare, whose thread takes them; else it builds one here. */
+/* 1 if a message held while the worker had no isolate has a TASK. */
+static int held_task(pool_runner* w) {
+  for (size_t at = 0; at + sizeof(uint32_t) <= w->held.len;) {
+    uint32_t n;
+    memcpy(&n, w->held.data + at, sizeof n);
+    at += sizeof n;
+    iso_link_rd rd;
+    iso_link_rec r;
+    char err[64];
+    if (iso_link_rd_init(&rd, ISO_LINK_FRONT_JOBS, w->held.data + at, n, err,
+                         sizeof err) == 0) {
+      while (iso_link_rd_next(&rd, &r, err, sizeof err) == 1) {
+        if (r.kind == ISO_LINK_TASK) {
+          return 1;
+        }
+      }
+    }
+    at += n;
+  }
+  return 0;
+}
+
+/* Messages came for a worker that freed its isolate idle: with a job
+ * among them it moves to a spare, whose thread takes them, else it
+ * builds one here; without one (STOP, CANCEL, RELOAD, RECYCLE) they are
+ * taken at once, with no isolate. */
 static void unpark(pool_runner* w) {
+  if (!held_task(w)) { /* a STOP, a CANCEL: no isolate needed */
+    iso_buf held = w->held;
+    iso_buf_init(&w->held);
+    for (size_t at = 0; at + sizeof(uint32_t) <= held.len;) {
+      uint32_t n;
+      memcpy(&n, held.data + at, sizeof n);
+      take_cb(held.data + sizeof n + at, n, w);
+      at += sizeof n + n;
+    }
+    iso_buf_close(&held);
+    if (w->stopping) {
+      stop_jobs(w);
+    } else {
+      flush_cb(&w->flush); /* a RECYCLE says STATE running */
+    }
+    return;
+  }
   pool_engine* to = pool__group_spare_take(w->group);
   w->recycle_reason = ISO_LINK_R_IDLE;
   if (to != NULL) {

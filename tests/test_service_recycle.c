@@ -336,6 +336,19 @@ static void t_idle_timeout(void) {
   CHECK(wait_stat(&s, "recycles", before + 1, 10000) >= before + 1);
   CHECK_EQ(stat_of(&s, "recycles_cold"), 0);
   CHECK(log_has(&s, "recycled (idle): a spare's isolate"));
+  /* idle again, then stopped: the STOP needs no isolate (none is taken
+   * or built for it), and the daemon exits 0 */
+  long now = stat_of(&s, "recycles");
+  int64_t until = now_ms() + (int64_t)(15000 * iso_test_scale());
+  do {
+    nap_ms(100);
+    char* wk = admin(&s, ISO_ADMIN_WORKERS);
+    heap = js_num(wk, "workers.0.heap_used");
+    free(wk);
+  } while (heap != 0 && now_ms() < until);
+  CHECK(heap == 0);
+  free(admin(&s, ISO_ADMIN_RELOAD)); /* taken without an isolate too */
+  CHECK_EQ(stat_of(&s, "recycles"), now);
   svc_stop(&s);
 }
 
