@@ -35,6 +35,18 @@
  * sandbox (pool__group_release); and the control link's PEER_GONE is
  * passed on (gone_cb), which ends the process.
  *
+ * The group also owns the engines that run its workers (worker.c's
+ * DESIGN: a thread, its loop, its isolate), one per worker and
+ * pool_group_opts.spares more, idle, their isolates built: a list under
+ * its lock, where a worker about to recycle takes a spare
+ * (pool__group_spare_take) and hands itself to it (pool__group_hand, the
+ * spare's uv_async). A spare's first build waits for the workers' own
+ * (pool__group_starting). The watchdog joins and frees the engines whose
+ * thread ended (their worker stopped) and, with ALIVE, says SPARES when
+ * what it would say changed: how many are ready, their builds so far and
+ * the memory they hold. pool__group_stop ends the spares and joins every
+ * engine.
+ *
  * It reads only the worker side: the runners (under the group's lock,
  * which keeps them from being freed: a runner leaves the group before it
  * is freed) and their runtimes (under each runner's rt_lock). The front's

@@ -33,7 +33,7 @@
  * left shutting_down, gives every job back, says STATE stopped and
  * ends) and pool__runner_halt, which stops the JavaScript it may be
  * running so that its loop reads the STOP; the shutdown then waits for
- * its thread (pool__runner_join).
+ * its end (pool__runner_join: its engine let go of it).
  *
  * Every job accepted before a drain or shutdown is answered: the pool
  * waits until nothing is in flight or queued (a drain without limit),
