@@ -62,7 +62,8 @@ static const char kUsage[] =
     "                     exceeding it ends that process only; default:\n"
     "                     none). It must hold the process's threads'\n"
     "                     stacks (8 MiB each, usually) and, per worker\n"
-    "                     thread, --heap-mb and 80 more: a smaller value\n"
+    "                     thread, --heap-mb and 80 more, per spare isolate\n"
+    "                     its stack and 8 more: a smaller value\n"
     "                     is refused with the least it takes\n"
     "  --max-inflight-per-worker N  jobs at once per worker (default 64)\n"
     "  --max-queue N      jobs waiting for a worker before `busy` (4096)\n"
@@ -871,7 +872,8 @@ static int cmd_serve(int argc, char** argv) {
   /* a bound its pool processes cannot start or fill their heaps under
    * would have them abort and restart forever */
   int proc_threads = iso_pool_process_threads(&po);
-  size_t min_mb = iso_pool_process_min_mb(proc_threads, po.heap_mb);
+  size_t min_mb =
+      iso_pool_process_min_mb(proc_threads, po.spare_isolates, po.heap_mb);
   if (proc_threads > 0 && po.process_max_mb > 0 && po.process_max_mb < min_mb) {
     fprintf(stderr,
             "isopool: --process-max-mb %zu is too small: a pool process of "

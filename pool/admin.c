@@ -233,7 +233,7 @@ static int cmd_status(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
       .last_death = iso_admin_str_of(last[0] != '\0' ? last : NULL),
       .last_death_ago_ms =
           pc.death_ns != 0 ? ms_between(pc.death_ns, pool__now()) : (double)NAN,
-      .spare_isolates = pool->opts.spare_isolates,
+      .spare_isolates = POOL_SPARES(&pool->opts),
       .recycle_after_jobs = pool->opts.recycle_jobs,
       .heap_soft_mb = pool->opts.heap_soft_mb,
       .recycle_heap_mb = pool->opts.recycle_heap_mb,

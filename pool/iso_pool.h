@@ -34,8 +34,11 @@ enum { ISO_POOL_RUNNING = 0, ISO_POOL_DRAINING, ISO_POOL_SHUTTING_DOWN };
  * behind it. */
 #define POOL_THREADS_PER_PROCESS 2
 
-/* iso_pool_opts.spare_isolates's default. */
+/* iso_pool_opts.spare_isolates's default, and the spares per group that
+ * opts (after iso_pool_new's defaults) ask for. */
 #define POOL_SPARE_ISOLATES_DEFAULT 1
+#define POOL_SPARES(opts) \
+  ((opts)->spare_isolates > 0 ? (opts)->spare_isolates : 0)
 
 typedef struct iso_pool_opts {
   int workers;                 /* 0: the number of CPUs */
@@ -127,19 +130,23 @@ int iso_pool_process_threads(const iso_pool_opts* opts);
 
 /* iso_pool_process_min_mb: the least data bound (--process-max-mb, in
  * MiB) a pool process of `threads` worker threads, each with a heap limit
- * of heap_mb (0: the default, 512), runs under: what it takes before any
- * job, which is mostly its threads' stacks (RLIMIT_DATA counts a thread's
- * whole stack: V8's platform threads, its watchdog and its worker
- * threads), then per worker thread its heap limit and what V8 commits
- * beside the heap's objects. Below it a
+ * of heap_mb (0: the default, 512), and `spares` spare isolates
+ * (iso_pool_opts.spare_isolates: 0 the default, < 0 none) runs under:
+ * what it takes before any job, which is mostly its threads' stacks
+ * (RLIMIT_DATA counts a thread's whole stack: V8's platform threads, its
+ * watchdog, its worker and spare threads), then per worker thread its
+ * heap limit and what V8 commits beside the heap's objects, and per spare
+ * ISO_POOL_PROCESS_SPARE_MB. Below it a
  * process aborts at its start or once its heaps fill, again after every
  * restart; iso_pool_new refuses such a bound (ISO_EINVAL), and isopool
  * serve's option parser says so first. docs/architecture.md ("Sizing
  * --process-max-mb") has the measurements. Thread: any. */
-size_t iso_pool_process_min_mb(int threads, size_t heap_mb);
+size_t iso_pool_process_min_mb(int threads, int spares, size_t heap_mb);
 /* What iso_pool_process_min_mb counts per worker thread beside its heap
- * limit, in MiB. */
+ * limit, and per spare isolate beside its thread's stack, in MiB (a
+ * spare's fresh isolate and its realm: 2.8 MB of VmData measured). */
 #define ISO_POOL_PROCESS_WORKER_MB 80
+#define ISO_POOL_PROCESS_SPARE_MB 8
 
 /* iso_pool_new: constructor; starts the workers, the watchdog and the
  * listeners. V8 must be initialised (iso_rt_init_process). Returns 0, or

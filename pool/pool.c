@@ -533,10 +533,8 @@ static void set_defaults(iso_pool_opts* o) {
   if (o->heap_mb == 0) {
     o->heap_mb = 512;
   }
-  if (o->spare_isolates == 0) {
+  if (o->spare_isolates == 0) { /* < 0 stays: none */
     o->spare_isolates = POOL_SPARE_ISOLATES_DEFAULT;
-  } else if (o->spare_isolates < 0) {
-    o->spare_isolates = 0;
   }
   if (o->processes < 0) { /* docs/architecture.md: the figures */
     o->processes =
@@ -589,10 +587,13 @@ static size_t thread_stack_mb(void) {
   return (size_t)((r.rlim_cur + ((1u << 20) - 1)) >> 20);
 }
 
-size_t iso_pool_process_min_mb(int threads, size_t heap_mb) {
+size_t iso_pool_process_min_mb(int threads, int spares, size_t heap_mb) {
   size_t t = threads > 0 ? (size_t)threads : 1;
-  size_t stacks = (PROC_OTHER_THREADS + t) * thread_stack_mb();
-  return stacks + PROC_BASE_MB +
+  size_t sp = spares == 0  ? POOL_SPARE_ISOLATES_DEFAULT
+              : spares < 0 ? 0
+                           : (size_t)spares;
+  size_t stacks = (PROC_OTHER_THREADS + t + sp) * thread_stack_mb();
+  return stacks + PROC_BASE_MB + sp * ISO_POOL_PROCESS_SPARE_MB +
          t * ((heap_mb > 0 ? heap_mb : 512) + ISO_POOL_PROCESS_WORKER_MB);
 }
 
@@ -608,7 +609,7 @@ static int group_start(iso_pool* pool, char* err, size_t errlen) {
   atomic_store(&pool->group_alive_ns, pool__now());
   /* the group takes peer, even when it fails */
   pool_group_opts go = {
-      .log = pool->logger, .ctl_fd = peer, .spares = pool->opts.spare_isolates};
+      .log = pool->logger, .ctl_fd = peer, .spares = POOL_SPARES(&pool->opts)};
   char why[256];
   rc = pool__group_new(&go, &pool->group, why, sizeof(why));
   if (rc != 0) {
@@ -653,8 +654,8 @@ int iso_pool_new(const iso_pool_opts* opts,
   pool->opts = *opts;
   iso_pool_opts* o = &pool->opts;
   set_defaults(o);
-  size_t min_mb =
-      iso_pool_process_min_mb(iso_pool_process_threads(o), o->heap_mb);
+  size_t min_mb = iso_pool_process_min_mb(iso_pool_process_threads(o),
+                                          o->spare_isolates, o->heap_mb);
   if (o->processes > 0 && o->process_max_mb > 0 && o->process_max_mb < min_mb) {
     int rc = fail(err, errlen, ISO_EINVAL,
                   "a data bound of %zu MiB per pool process is below the %zu "

@@ -292,12 +292,12 @@ static void t_process_bound_refused(void) {
   o.processes = 0; /* in this process: no bound to size */
   CHECK_EQ(iso_pool_process_threads(&o), 0);
   /* each worker thread adds its stack, its heap limit and the rest */
-  size_t one = iso_pool_process_min_mb(1, 64);
-  size_t two = iso_pool_process_min_mb(2, 64);
+  size_t one = iso_pool_process_min_mb(1, 0, 64);
+  size_t two = iso_pool_process_min_mb(2, 0, 64);
   CHECK(two - one > 64 + ISO_POOL_PROCESS_WORKER_MB);
-  CHECK(iso_pool_process_min_mb(1, 0) == iso_pool_process_min_mb(1, 512));
+  CHECK(iso_pool_process_min_mb(1, 0, 0) == iso_pool_process_min_mb(1, 0, 512));
   o.processes = 2;
-  size_t least = iso_pool_process_min_mb(3, 64);
+  size_t least = iso_pool_process_min_mb(3, 0, 64);
   const size_t refused[] = {1, 160, least - 1};
   for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
     o.process_max_mb = refused[i];
