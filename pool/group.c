@@ -388,7 +388,7 @@ void pool__group_stop(pool_group* g) {
   pthread_cond_broadcast(&g->built);
   for (pool_engine* e = g->engines; e != NULL; e = e->next) {
     e->stop = 1;
-    if (e->wakeable && e->state != POOL_ENG_ENDED) {
+    if (e->wakeable) {
       uv_async_send(&e->wake);
     }
   }
@@ -482,7 +482,7 @@ int pool__group_engines_missing(pool_group* g) {
   pthread_mutex_lock(&g->lock);
   int live = 0;
   for (pool_engine* e = g->engines; e != NULL; e = e->next) {
-    live += e->state != POOL_ENG_ENDED;
+    live += e->state < POOL_ENG_ENDING;
   }
   int missing = g->stopping ? 0 : g->n + g->o.spares - live;
   pthread_mutex_unlock(&g->lock);
@@ -500,8 +500,8 @@ int pool__group_engine_wakeable(pool_group* g, pool_engine* e) {
 void pool__group_engine_state(pool_group* g, pool_engine* e, int state) {
   pthread_mutex_lock(&g->lock);
   e->state = state;
-  if (state == POOL_ENG_ENDED) {
-    e->wakeable = 0; /* its handle is closed */
+  if (state >= POOL_ENG_ENDING) {
+    e->wakeable = 0; /* its handle closes */
   }
   pthread_mutex_unlock(&g->lock);
 }

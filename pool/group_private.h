@@ -18,6 +18,7 @@ enum {
   POOL_ENG_SPARE,    /* its runtime built, no worker: a spare */
   POOL_ENG_TAKEN,    /* a worker is being handed to it */
   POOL_ENG_RUNNING,  /* it runs a worker */
+  POOL_ENG_ENDING,   /* it frees its runtime and closes its loop */
   POOL_ENG_ENDED     /* its thread returns: the group joins it */
 };
 

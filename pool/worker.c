@@ -790,6 +790,8 @@ static void* engine_main(void* arg) {
     }
     uv_run(&e->loop, UV_RUN_DEFAULT); /* until uv_stop */
   }
+  /* nobody sends to its wake from here on (the group's stop) */
+  pool__group_engine_state(e->group, e, POOL_ENG_ENDING);
   rt_free(e);
   uv_close((uv_handle_t*)&e->wake, NULL);
   uv_run(&e->loop, UV_RUN_DEFAULT);
