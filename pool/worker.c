@@ -54,19 +54,25 @@
  * the memory goes back to the system), builds a new one off the job path
  * and is the group's next spare: there are always as many engines as
  * workers plus spares. (At the start a spare builds only once the
- * workers' own runtimes are built, which the service waits for.) No spare ready
- * (all taken, or --spare-isolates 0): the worker rebuilds on its own thread as
- * before (RECYCLED says cold). A runtime's ops go through its engine
- * (op_send_data), which names the worker it runs; a batch that comes back for a
- * runtime that is no longer the worker's is freed (worker_ops.c).
+ * workers' own runtimes are built, which the service waits for.) A spare
+ * also makes one realm in advance, which the worker's first warm realm
+ * takes (its context and prelude are then off the job's path too). No
+ * spare ready (all taken, or --spare-isolates 0): the worker rebuilds on
+ * its own thread as before (RECYCLED says cold). A runtime's ops go
+ * through its engine (op_send_data), which names the worker it runs; a
+ * batch that comes back for a runtime that is no longer the worker's is
+ * freed (worker_ops.c). An engine that ends says so (POOL_ENG_ENDING)
+ * before it closes its wake handle, so the group's stop never sends to a
+ * closing handle.
  *
  * Idle workers (--idle-timeout S): a worker with no task for S seconds
  * frees its runtime (warm realms, isolate; malloc_trim) and keeps its
  * engine and its handles, so the front routes to it as before. The
- * messages that then arrive are kept (w->held) and the worker moves to a
- * spare, as above, whose thread reads them first: the job waits for a
- * hand-over, not a build; the engine left behind builds and becomes a
- * spare. (Parking the engine and waking it with the spare's runtime
+ * messages that then arrive are kept (w->held): without a TASK among
+ * them they are taken at once, with no isolate; with one the worker
+ * moves to a spare, as above, whose thread reads them first: the job
+ * waits for a hand-over, not a build; the engine left behind builds and
+ * becomes a spare. (Parking the engine and waking it with the spare's runtime
  * would move an isolate; the spare's thread taking the worker does not.)
  *
  * Only the engine's thread that runs the worker touches its runtime, its
