@@ -43,12 +43,30 @@ static void forget_rejection(iso_realm* realm, v8s_ref promise) {
 
 /* JavaScript entered for one evaluation: its own deadline, else the
  * realm's. */
-static void enter_eval(iso_rt* rt, iso_realm* realm, const rt_eval* ev) {
+static void enter_eval(iso_rt* rt, iso_realm* realm, rt_eval* ev) {
   iso__rt_enter_until(
-      rt, ev->deadline_ns != 0 ? ev->deadline_ns : realm->deadline_ns);
+      rt, ev->deadline_ns != 0 ? ev->deadline_ns : realm->deadline_ns, ev, 1);
+}
+
+int iso_realm_eval_stats(iso_realm* realm, void* data, iso_eval_stats* out) {
+  assert(iso__rt_on_thread(realm->rt));
+  for (const rt_eval* e = realm->evals; e != NULL; e = e->next) {
+    if (e->data == data) {
+      *out = (iso_eval_stats){
+          .cpu_ns = e->cpu_ns, .heap_bytes = e->heap_bytes, .ops = e->ops};
+      return 0;
+    }
+  }
+  return ISO_ENOENT;
 }
 
 void iso__rt_eval_free(iso_rt* rt, rt_eval* ev) {
+  if (rt->charge == ev) {
+    rt->charge = NULL; /* freed during its entry: charged to none */
+  }
+  if (rt->last_charge == ev) {
+    rt->last_charge = NULL;
+  }
   iso__rt_load_free(ev->load);
   v8s_ref_free(rt->iso, ev->promise);
   v8s_ref_free(rt->iso, ev->value);
@@ -130,6 +148,7 @@ int iso_realm_eval(iso_realm* realm,
   ev->data = data;
   ev->tag = ++realm->rt->next_tag ? realm->rt->next_tag : ++realm->rt->next_tag;
   ev->deadline_ns = o->deadline_ns;
+  ev->cpu_budget_ns = (uint64_t)o->cpu_ms * 1000000;
   ev->call = o->call;
   ev->export_name = strdup(o->export_name ? o->export_name : "default");
   if (o->args_mp != NULL && o->args_len > 0) {
@@ -249,11 +268,21 @@ int iso_realm_eval(iso_realm* realm,
 static int eval_leave(iso_realm* realm, rt_eval* ev, int rc, v8s_exc* exc) {
   realm->current = NULL;
   v8s_set_job_tag(realm->rt->iso, realm->ctx, 0);
-  iso__rt_leave(realm->rt, NULL, rc, exc);
-  if (rc == 0 && realm->rt->last_stop_oom) {
+  iso_rt* rt = realm->rt;
+  iso__rt_leave(rt, NULL, rc, exc);
+  if (rc == 0 && rt->last_stop_oom) {
     /* it reached the heap limit and finished before the stop took (one
      * large allocation, a builtin that ignores the stop): its value was
      * made above the limit, so it fails like a stopped one */
+    rc = ISO_ETERMINATED;
+  }
+  if (!rt->last_stop_oom && ev->cpu_budget_ns != 0 &&
+      ev->cpu_ns >= ev->cpu_budget_ns) {
+    /* past its CPU budget, stopped or finished before the stop came: it
+     * fails as a stopped one, whatever it made */
+    rt->last_stop_cpu = 1;
+    rt->last_cpu_budget_ns = ev->cpu_budget_ns;
+    rt->last_cpu_used_ns = ev->cpu_ns;
     rc = ISO_ETERMINATED;
   }
   if (rc == ISO_ETERMINATED) {

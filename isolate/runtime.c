@@ -153,6 +153,9 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
   }
   rt->loop = opts->loop;
   rt->thread = pthread_self();
+  if (pthread_getcpuclockid(rt->thread, &rt->cpu_clock) != 0) {
+    rt->cpu_clock = (clockid_t)-1; /* CPU budgets are then not enforced */
+  }
   pthread_mutex_init(&rt->run_lock, NULL);
   rt->root = realpath(opts->root ? opts->root : ".", NULL);
   if (rt->root == NULL) {
@@ -288,6 +291,28 @@ int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen) {
     atomic_store(&rt->terminate_requested, 1);
     v8s_terminate(rt->iso);
     hit = 1;
+  }
+  pthread_mutex_unlock(&rt->run_lock);
+  return hit;
+}
+
+int iso_rt_cpu_stop(iso_rt* rt, uint64_t* gen) {
+  int hit = 0;
+  pthread_mutex_lock(&rt->run_lock);
+  /* each round while the entry runs on past it: the watchdog's WEDGED
+   * rule counts from the first (a builtin that ignores stops) */
+  if (rt->run.running && rt->run.cpu_limit_ns != 0 &&
+      rt->cpu_clock != (clockid_t)-1) {
+    struct timespec ts;
+    if (clock_gettime(rt->cpu_clock, &ts) == 0 &&
+        (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec >=
+            rt->run.cpu_limit_ns) {
+      rt->run.cpu_stop_gen = rt->run.gen;
+      atomic_store(&rt->terminate_requested, 1);
+      v8s_terminate(rt->iso);
+      *gen = rt->run.gen;
+      hit = 1;
+    }
   }
   pthread_mutex_unlock(&rt->run_lock);
   return hit;

@@ -174,6 +174,7 @@ void gc_prologue_cb(Isolate* isolate,
   v8s_isolate* iso = static_cast<v8s_isolate*>(data);
   v8::HeapStatistics hs;
   isolate->GetHeapStatistics(&hs);
+  iso->gc_used_before = hs.used_heap_size();
   size_t external = hs.external_memory();
   size_t buffers = iso->allocator->used();
   iso->wasm_bytes = external > buffers ? external - buffers : 0;
@@ -184,11 +185,15 @@ void gc_epilogue_cb(Isolate* isolate,
                     v8::GCCallbackFlags flags,
                     void* data) {
   v8s_isolate* iso = static_cast<v8s_isolate*>(data);
-  if (iso->heap_over) {
-    return;  // condemned already: its other jobs may finish meanwhile
-  }
   v8::HeapStatistics hs;
   isolate->GetHeapStatistics(&hs);
+  if (iso->gc_used_before > hs.used_heap_size()) {
+    iso->gc_freed += iso->gc_used_before - hs.used_heap_size();
+  }
+  iso->gc_used_before = hs.used_heap_size();
+  if (iso->heap_over || iso->heap_max == 0) {
+    return;  // condemned already: its other jobs may finish meanwhile
+  }
   size_t used = hs.used_heap_size() + iso->wasm_bytes;
   if ((type & v8::kGCTypeMarkSweepCompact) != 0) {
     if (used > iso->heap_max) {
@@ -296,10 +301,9 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   isolate->AddMessageListenerWithErrorLevel(message_cb, Isolate::kMessageError);
   isolate->SetCaptureStackTraceForUncaughtExceptions(true, 10);
   isolate->AddNearHeapLimitCallback(near_heap_limit_cb, iso);
-  if (iso->heap_max > 0) {
-    isolate->AddGCPrologueCallback(gc_prologue_cb, iso);
-    isolate->AddGCEpilogueCallback(gc_epilogue_cb, iso);
-  }
+  // always: they count what collections free (v8s_heap_allocated)
+  isolate->AddGCPrologueCallback(gc_prologue_cb, iso);
+  isolate->AddGCEpilogueCallback(gc_epilogue_cb, iso);
   isolate->Enter();
   *out = iso;
   return 0;
@@ -336,6 +340,12 @@ void v8s_isolate_free(v8s_isolate* iso) {
   iso->isolate->Dispose();
   delete iso->allocator;
   delete iso;
+}
+
+uint64_t v8s_heap_allocated(v8s_isolate* iso) {
+  v8::HeapStatistics hs;
+  iso->isolate->GetHeapStatistics(&hs);
+  return iso->gc_freed + hs.used_heap_size();
 }
 
 void v8s_heap_stats(v8s_isolate* iso, size_t* used, size_t* limit) {
