@@ -69,6 +69,10 @@ static const char kUsage[] =
     "  --modules DIR      module root for jobs (default: current dir)\n"
     "  --max-message B    largest request in bytes (default 16 MiB)\n"
     "  --timeout MS       default job deadline (default 30000)\n"
+    "  --cpu-ms MS        a job's CPU time limit (its JavaScript's CPU\n"
+    "                     time, awaits not counted): the default and the\n"
+    "                     ceiling of a job's cpu_ms; past it the job ends\n"
+    "                     `cpu_limit` (default 0: none)\n"
     "  --grace-ms MS      shutdown grace for running jobs (default 5000)\n"
     "  --heap-mb N        V8 heap limit per worker (default 512)\n"
     "  --background-ms MS how long JavaScript that belongs to no pending\n"
@@ -630,7 +634,8 @@ static int cmd_serve(int argc, char** argv) {
     O_PROCESSES,
     O_SPARES,
     O_PROCESS_MAX_MB,
-    O_FETCH_MAX_MB
+    O_FETCH_MAX_MB,
+    O_CPU_MS
   };
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
@@ -661,6 +666,7 @@ static int cmd_serve(int argc, char** argv) {
       {"spare-processes", required_argument, NULL, O_SPARES},
       {"process-max-mb", required_argument, NULL, O_PROCESS_MAX_MB},
       {"fetch-max-mb", required_argument, NULL, O_FETCH_MAX_MB},
+      {"cpu-ms", required_argument, NULL, O_CPU_MS},
       {"import-map", required_argument, NULL, O_IMPORT_MAP},
       PERM_OPTIONS,
       KV_OPTIONS,
@@ -687,6 +693,7 @@ static int cmd_serve(int argc, char** argv) {
       {O_SPARES, "--spare-processes", 64, -1, 1},
       {O_PROCESS_MAX_MB, "--process-max-mb", 1L << 30, 0, 0},
       {O_FETCH_MAX_MB, "--fetch-max-mb", 1L << 20, 0, 0},
+      {O_CPU_MS, "--cpu-ms", 86400000, 0, 1},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {.stop_cb = stop_cb};
@@ -813,6 +820,7 @@ static int cmd_serve(int argc, char** argv) {
   po.spare_processes = (int)nums[10].value;
   po.process_max_mb = (size_t)nums[11].value;
   po.fetch_max_mb = (size_t)nums[12].value;
+  po.cpu_ms = (uint32_t)nums[13].value;
   po.v8_flags = v8_flags;
   /* read and checked here, once, with its warnings; the workers get the
    * text (a pool process could not read the file: its sandbox) */

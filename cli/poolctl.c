@@ -238,6 +238,7 @@ enum {
   O_URL,
   O_TIMEOUT,
   O_JOB_TIMEOUT,
+  O_CPU_MS,
   O_PERMISSIONS,
   O_JSON,
   O_MODULE,
@@ -261,6 +262,7 @@ static const struct option_spec {
     {"--url", 1, O_URL, NULL},
     {"--timeout", 1, O_TIMEOUT, NULL},
     {"--job-timeout", 1, O_JOB_TIMEOUT, NULL},
+    {"--cpu-ms", 1, O_CPU_MS, NULL},
     {"--permissions", 1, O_PERMISSIONS, NULL},
     {"--json", 0, O_JSON, NULL},
     {"--module", 1, O_MODULE, "eval"},
@@ -295,6 +297,8 @@ static const char kJobOptionsHelp[] =
     ")\n"
     "  --job-timeout MS   the job's own deadline on the server, if\n"
     "                     shorter than --timeout\n"
+    "  --cpu-ms MS        the job's CPU time limit (cpu_ms; the service's\n"
+    "                     --cpu-ms is its ceiling)\n"
     "  --permissions JSON what the job may use (default: all the service\n"
     "                     grants), a JSON object with keys read, write,\n"
     "                     env, each true (all granted), false or left out\n"
@@ -456,6 +460,8 @@ static int take_option(ctl* c,
     case O_JOB_TIMEOUT:
       return parse_ms("--job-timeout", value, &c->job_timeout_ms) ? ISO_EUSAGE
                                                                   : 1;
+    case O_CPU_MS:
+      return parse_ms("--cpu-ms", value, &c->job_cpu_ms) ? ISO_EUSAGE : 1;
     case O_PERMISSIONS:
       c->permissions = value;
       break;
