@@ -103,6 +103,10 @@ typedef struct iso_rt_opts {
   /* The import map every resolution consults first (NULL: none); the
    * caller's, which must outlive the runtime. */
   const iso_import_map* import_map;
+  /* 1: no per-evaluation costs (iso_eval_stats stay 0, and CPU budgets
+   * are not enforced): for runtime_bench's side-by-side figure of what
+   * the accounting costs. */
+  int no_costs;
 } iso_rt_opts;
 
 /* ---- import maps (rt_importmap.c) ---- */
@@ -380,17 +384,20 @@ typedef struct iso_eval_opts {
 
 /* What one evaluation cost (iso_realm_eval_stats). */
 typedef struct iso_eval_stats {
-  /* CPU time of the worker thread (CLOCK_THREAD_CPUTIME_ID) while
-   * JavaScript ran for it: each entry into V8 made for it (its module
-   * body, its export's call, the value's conversion, its timer callbacks
-   * and the promise jobs they run), and the realm's entries for it when
-   * it is the only evaluation pending there (op responses and the
-   * continuations they run; in an eval job's realm that is always). In a
-   * realm several pending calls share, such shared entries are charged to
-   * no call. */
+  /* The time its JavaScript ran on the runtime's thread: each entry into
+   * V8 made for it (its module body, its export's call, the value's
+   * conversion, its timer callbacks and the promise jobs they run), and
+   * the realm's entries for it when it is the only evaluation pending
+   * there (op responses and the continuations they run; in an eval job's
+   * realm that is always). In a realm several pending calls share, such
+   * shared entries are charged to no call. With a CPU budget (cpu_ms) it
+   * is read on the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID); without
+   * one on the monotonic clock, which is the same unless the thread was
+   * preempted while JavaScript ran (a thread CPU clock read is a system
+   * call: rt_enter.c says what it would cost at every entry). */
   uint64_t cpu_ns;
   /* bytes its JavaScript allocated on the heap, estimated over the same
-   * entries (v8s_heap_allocated's differences) */
+   * entries (v8s_heap_allocated's growth, read at each entry's end) */
   uint64_t heap_bytes;
   uint64_t ops; /* ops it called, sync and async (by its job tag) */
 } iso_eval_stats;

@@ -238,15 +238,18 @@ struct iso_rt {
   rt_run_slot run;
   int out_of_memory; /* the heap limit stopped the running JavaScript */
   int last_stop_oom; /* the last termination was the heap limit */
-  /* CPU accounting (rt_enter.c): the evaluation the open entry is
-   * charged to (NULL: none), whether the entry is its own (enter_eval),
-   * and the thread CPU clock and v8s_heap_allocated when it began */
+  /* costs (rt_enter.c): the evaluation the open entry is charged to
+   * (NULL: none), whether the entry is its own (enter_eval), the
+   * monotonic and (with a budget) thread CPU clocks when it began, and
+   * v8s_heap_allocated at the last entry's end */
   clockid_t cpu_clock; /* the runtime's thread's, for other threads */
+  int no_costs;        /* iso_rt_opts.no_costs */
   rt_eval* charge;
   int charge_own;
   int charging;
   uint64_t charge_cpu0;
-  uint64_t charge_heap0;
+  uint64_t charge_mono0;
+  uint64_t heap_mark;
   /* the last entry left: the evaluation it was charged to, and whether a
    * CPU stop (iso_rt_cpu_stop) ended it, with that evaluation's budget and
    * use for the message */

@@ -184,6 +184,7 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
   rt->heap_max_mb = opts->heap_max_mb;
   rt->import_map = opts->import_map;
   rt->background_ns = (uint64_t)opts->background_ms * 1000000u;
+  rt->no_costs = opts->no_costs;
   rt->value_max_bytes = opts->value_max_bytes;
   iso__rt_ops_init(rt, opts);
   v8s_op_info* ops = calloc(rt->ops->n + 1, sizeof(*ops));
