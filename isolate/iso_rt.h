@@ -184,13 +184,17 @@ int iso_rt_running(iso_rt* rt,
 int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen);
 
 /* iso_rt_cpu_stop: stops the running entry when the evaluation it runs
- * for has spent its CPU budget (iso_eval_opts.cpu_ms): its thread's CPU
- * clock, read here from the caller's thread, is past the point the entry
- * published when it began. The stop is iso_rt_terminate_gen's (only that
- * entry) and the evaluation fails with ISO_ECPULIMIT. Costs one
- * clock_gettime when an entry with a budget runs, nothing otherwise.
- * Returns 1 and *gen if it stopped one, else 0. Thread: any (the
- * watchdog, every round). */
+ * for has spent its CPU budget (iso_eval_opts.cpu_ms): the entry
+ * published what is left of the budget when it began; here the runtime's
+ * thread's CPU clock is read from the caller's thread (pthread_
+ * getcpuclockid), the first look at an entry reckons the clock's value
+ * when it began (the clock now less the time since it began: as if the
+ * thread had not been preempted meanwhile), and a later one stops the
+ * entry once the clock has moved past what was left. The stop is
+ * iso_rt_terminate_gen's (only that entry) and the evaluation fails with
+ * ISO_ECPULIMIT. Costs one clock_gettime when an entry with a budget
+ * runs, nothing otherwise. Returns 1 and *gen if it stopped one, else 0.
+ * Thread: any (the watchdog, every round). */
 int iso_rt_cpu_stop(iso_rt* rt, uint64_t* gen);
 
 /* iso_rt_tick: run the event loop tick now, if one is due, instead of in
@@ -390,11 +394,13 @@ typedef struct iso_eval_stats {
    * the realm's entries for it when it is the only evaluation pending
    * there (op responses and the continuations they run; in an eval job's
    * realm that is always). In a realm several pending calls share, such
-   * shared entries are charged to no call. With a CPU budget (cpu_ms) it
-   * is read on the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID); without
-   * one on the monotonic clock, which is the same unless the thread was
-   * preempted while JavaScript ran (a thread CPU clock read is a system
-   * call: rt_enter.c says what it would cost at every entry). */
+   * shared entries are charged to no call. Each entry's time is read on
+   * the monotonic clock, which is its CPU time unless the thread was
+   * preempted meanwhile, except an entry of an evaluation with a CPU
+   * budget that the watchdog looked at (iso_rt_cpu_stop), which is read
+   * on the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID) from the base the
+   * watchdog reckoned: a thread CPU clock read is a system call, which
+   * at every entry cost too much (rt_enter.c). */
   uint64_t cpu_ns;
   /* bytes its JavaScript allocated on the heap, estimated over the same
    * entries (v8s_heap_allocated's growth, read at each entry's end) */

@@ -114,21 +114,22 @@ static uint64_t background_deadline(const iso_rt* rt) {
 
 /* ---- CPU time and heap, per evaluation ----
  *
- * Each entry is charged to one evaluation (or to none), and the clocks
- * are read at its start and its end (or when a nested entry, the next
- * timer callback, begins):
+ * Each entry is charged to one evaluation (or to none), and its cost is
+ * taken when it ends (or when a nested entry, the next timer callback,
+ * begins):
  *
- * - CPU time: for an evaluation with a CPU budget, the thread's CPU clock
- *   (CLOCK_THREAD_CPUTIME_ID, a system call: 0.6 us here); for the
- *   others, the monotonic clock the entry reads anyway (vDSO, 25 ns), so
- *   their cpu_ns is the time their JavaScript ran on the thread, which is
- *   its CPU time unless the kernel preempted the thread meanwhile. Two
- *   thread-clock reads at every entry of every job cost 5% of a warm
- *   call's time on the worker (runtime_bench's "warm call" figure).
- *   An entry with a budget publishes the CPU clock's value at which the
- *   budget is spent (run.cpu_limit_ns), which the watchdog compares with
- *   the thread's clock (iso_rt_cpu_stop).
- * - Heap: v8s_heap_allocated (0.3 us) once per entry, at its end: what
+ * - CPU time: the entry's duration on the monotonic clock, which the
+ *   entry reads anyway (vDSO, 25 ns), and which is its CPU time unless
+ *   the kernel preempted the thread meanwhile; but an entry the watchdog
+ *   looked at (iso_rt_cpu_stop: one that ran on when a job with a budget
+ *   has one, at most one look per watchdog round) is charged on the
+ *   thread's CPU clock from the base the watchdog reckoned. The thread
+ *   CPU clock is a system call (0.6 us here, more under the pool
+ *   process's seccomp filter): two reads at every entry of every job
+ *   cost 2x on runtime_bench's warm call and 0.74 of the service's
+ *   batched jobs/s, so the worker reads it only at the end of an entry
+ *   the watchdog has seen.
+ * - Heap: v8s_heap_allocated (0.15 us) once per entry, at its end: what
  *   was allocated since the last read goes to the entry's evaluation
  *   (so what C code allocated on the heap between two entries, a call's
  *   arguments, goes with the next one's; an uncharged entry's to none). */
@@ -155,7 +156,7 @@ static int over_budget(const rt_eval* ev) {
  * own entry (a timer callback, the realm's op responses) and took it past
  * its budget fails it here, stopped or not (its own entry's leave,
  * eval_leave, does that for its own). */
-static void charge_end(iso_rt* rt) {
+static void charge_end(iso_rt* rt, uint64_t cpu_base) {
   rt_eval* ev = rt->charge;
   rt->charging = 0;
   rt->charge = NULL;
@@ -169,8 +170,14 @@ static void charge_end(iso_rt* rt) {
     return;
   }
   ev->heap_bytes += grown;
-  ev->cpu_ns += ev->cpu_budget_ns != 0 ? thread_cpu_ns() - rt->charge_cpu0
-                                       : uv_hrtime() - rt->charge_mono0;
+  uint64_t cpu = 0;
+  if (cpu_base != 0) {
+    cpu = thread_cpu_ns();
+    cpu = cpu > cpu_base ? cpu - cpu_base : 0;
+  } else {
+    cpu = uv_hrtime() - rt->charge_mono0;
+  }
+  ev->cpu_ns += cpu;
   if (!rt->charge_own && over_budget(ev) && !ev->cancelled &&
       (ev->state == EV_EVALUATING || ev->state == EV_AWAITING)) {
     iso__rt_cpu_error(ev, &ev->err);
@@ -202,10 +209,13 @@ void iso__rt_enter_until(iso_rt* rt,
                          rt_eval* ev,
                          int own) {
   if (rt->charging) {
-    charge_end(rt);
+    pthread_mutex_lock(&rt->run_lock);
+    uint64_t base = rt->run.cpu_base_ns;
+    pthread_mutex_unlock(&rt->run_lock);
+    charge_end(rt, base);
   }
   uint64_t now = uv_hrtime();
-  uint64_t cpu_limit = 0;
+  uint64_t cpu_left = 0;
   if (rt->no_costs) {
     ev = NULL;
   }
@@ -214,18 +224,17 @@ void iso__rt_enter_until(iso_rt* rt,
   rt->charge_own = own;
   rt->charge_mono0 = now;
   if (ev != NULL && ev->cpu_budget_ns != 0) {
-    rt->charge_cpu0 = thread_cpu_ns();
-    uint64_t left =
-        ev->cpu_budget_ns > ev->cpu_ns ? ev->cpu_budget_ns - ev->cpu_ns : 0;
-    cpu_limit = rt->charge_cpu0 + left;
-    cpu_limit = cpu_limit != 0 ? cpu_limit : 1;
+    /* 1 ns when spent: the watchdog stops it at its first look */
+    cpu_left =
+        ev->cpu_budget_ns > ev->cpu_ns ? ev->cpu_budget_ns - ev->cpu_ns : 1;
   }
   pthread_mutex_lock(&rt->run_lock);
   rt->run.running = 1;
   rt->run.gen++;
   rt->run.since_ns = now;
   rt->run.deadline_ns = deadline_ns;
-  rt->run.cpu_limit_ns = cpu_limit;
+  rt->run.cpu_left_ns = cpu_left;
+  rt->run.cpu_base_ns = 0;
   pthread_mutex_unlock(&rt->run_lock);
 }
 
@@ -349,12 +358,13 @@ int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc) {
   pthread_mutex_lock(&rt->run_lock);
   rt->run.running = 0;
   int cpu_stop = rt->run.cpu_stop_gen == rt->run.gen;
-  rt->run.cpu_limit_ns = 0;
+  uint64_t cpu_base = rt->run.cpu_base_ns;
+  rt->run.cpu_left_ns = 0;
   pthread_mutex_unlock(&rt->run_lock);
   rt_eval* charged = rt->charge;
   rt->last_charge = charged;
   if (rt->charging) {
-    charge_end(rt);
+    charge_end(rt, cpu_base);
   }
   if (rc == ISO_ETERMINATED || rt->out_of_memory ||
       atomic_exchange(&rt->terminate_requested, 0) != 0) {

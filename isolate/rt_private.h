@@ -209,9 +209,13 @@ typedef struct rt_run_slot {
   uint64_t gen;
   uint64_t since_ns;
   uint64_t deadline_ns;
-  /* the thread CPU time (cpu_clock) at which the evaluation the entry is
-   * charged to has spent its budget; 0: it has none (iso_rt_cpu_stop) */
-  uint64_t cpu_limit_ns;
+  /* the CPU time the evaluation the entry is charged to has left of its
+   * budget; 0: it has none. cpu_base_ns: the thread's CPU clock when the
+   * entry began, as the watchdog reckons it at its first look (its clock
+   * then, less the time since the entry began); 0: not looked at yet
+   * (iso_rt_cpu_stop) */
+  uint64_t cpu_left_ns;
+  uint64_t cpu_base_ns;
   uint64_t cpu_stop_gen; /* the entry iso_rt_cpu_stop stopped last */
 } rt_run_slot;
 
@@ -240,14 +244,13 @@ struct iso_rt {
   int last_stop_oom; /* the last termination was the heap limit */
   /* costs (rt_enter.c): the evaluation the open entry is charged to
    * (NULL: none), whether the entry is its own (enter_eval), the
-   * monotonic and (with a budget) thread CPU clocks when it began, and
-   * v8s_heap_allocated at the last entry's end */
+   * monotonic clock when it began, and v8s_heap_allocated at the last
+   * entry's end */
   clockid_t cpu_clock; /* the runtime's thread's, for other threads */
   int no_costs;        /* iso_rt_opts.no_costs */
   rt_eval* charge;
   int charge_own;
   int charging;
-  uint64_t charge_cpu0;
   uint64_t charge_mono0;
   uint64_t heap_mark;
   /* the last entry left: the evaluation it was charged to, and whether a

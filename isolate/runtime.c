@@ -302,17 +302,25 @@ int iso_rt_cpu_stop(iso_rt* rt, uint64_t* gen) {
   pthread_mutex_lock(&rt->run_lock);
   /* each round while the entry runs on past it: the watchdog's WEDGED
    * rule counts from the first (a builtin that ignores stops) */
-  if (rt->run.running && rt->run.cpu_limit_ns != 0 &&
+  if (rt->run.running && rt->run.cpu_left_ns != 0 &&
       rt->cpu_clock != (clockid_t)-1) {
     struct timespec ts;
-    if (clock_gettime(rt->cpu_clock, &ts) == 0 &&
-        (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec >=
-            rt->run.cpu_limit_ns) {
-      rt->run.cpu_stop_gen = rt->run.gen;
-      atomic_store(&rt->terminate_requested, 1);
-      v8s_terminate(rt->iso);
-      *gen = rt->run.gen;
-      hit = 1;
+    if (clock_gettime(rt->cpu_clock, &ts) == 0) {
+      uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+      if (rt->run.cpu_base_ns == 0) {
+        /* the first look at this entry: its CPU clock when it began, as
+         * if the thread ran all the time since (no preemption in the
+         * entry's first round at most: a little too early, never late) */
+        uint64_t ran = uv_hrtime() - rt->run.since_ns;
+        rt->run.cpu_base_ns = cpu > ran ? cpu - ran : 1;
+      }
+      if (cpu - rt->run.cpu_base_ns >= rt->run.cpu_left_ns) {
+        rt->run.cpu_stop_gen = rt->run.gen;
+        atomic_store(&rt->terminate_requested, 1);
+        v8s_terminate(rt->iso);
+        *gen = rt->run.gen;
+        hit = 1;
+      }
     }
   }
   pthread_mutex_unlock(&rt->run_lock);
