@@ -241,6 +241,7 @@ enum {
   O_CPU_MS,
   O_PERMISSIONS,
   O_JSON,
+  O_STATS,
   O_MODULE,
   O_EXPORT,
   O_ADMIN,
@@ -265,6 +266,7 @@ static const struct option_spec {
     {"--cpu-ms", 1, O_CPU_MS, NULL},
     {"--permissions", 1, O_PERMISSIONS, NULL},
     {"--json", 0, O_JSON, NULL},
+    {"--stats", 0, O_STATS, NULL},
     {"--module", 1, O_MODULE, "eval"},
     {"--export", 1, O_EXPORT, "call"},
     {"--admin", 1, O_ADMIN, NULL},
@@ -299,6 +301,8 @@ static const char kJobOptionsHelp[] =
     "                     shorter than --timeout\n"
     "  --cpu-ms MS        the job's CPU time limit (cpu_ms; the service's\n"
     "                     --cpu-ms is its ceiling)\n"
+    "  --stats            print what the job cost to stderr (worker,\n"
+    "                     queue, run, cpu and wall time, heap, ops, limit)\n"
     "  --permissions JSON what the job may use (default: all the service\n"
     "                     grants), a JSON object with keys read, write,\n"
     "                     env, each true (all granted), false or left out\n"
@@ -467,6 +471,9 @@ static int take_option(ctl* c,
       break;
     case O_JSON:
       c->json = 1;
+      break;
+    case O_STATS:
+      c->stats = 1;
       break;
     case O_MODULE:
       c->module = value;

@@ -171,6 +171,17 @@ static int report(const ctl* c, const iso_result* r) {
     return print_reply_json(r) == 0 ? status : EXIT_FAILED;
   }
   print_logs(r);
+  if (c->stats) {
+    const char* limit = iso_limit_name(r->stats.limit);
+    fprintf(stderr,
+            "stats: worker %lld, queue %lld us, run %lld us, cpu %lld us, "
+            "wall %lld us, heap %lld bytes, ops %lld%s%s\n",
+            (long long)r->stats.worker, (long long)r->stats.queue_us,
+            (long long)r->stats.run_us, (long long)r->stats.cpu_us,
+            (long long)r->stats.wall_us, (long long)r->stats.heap_bytes,
+            (long long)r->stats.ops, limit != NULL ? ", limit " : "",
+            limit != NULL ? limit : "");
+  }
   fflush(stderr);
   switch (r->status) {
     case ISO_STATUS_FULFILLED:
