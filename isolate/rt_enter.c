@@ -178,6 +178,11 @@ static void charge_end(iso_rt* rt, uint64_t cpu_base) {
     cpu = uv_hrtime() - rt->charge_mono0;
   }
   ev->cpu_ns += cpu;
+  if (ev->cpu_budget_ns != 0 && ev->cpu_warn == 0 &&
+      ev->cpu_ns >= ev->cpu_budget_ns / 10 * 9) {
+    ev->cpu_warn = 1; /* the realm's tick dispatches cpulimitwarning */
+    iso__rt_wake(rt);
+  }
   if (!rt->charge_own && over_budget(ev) && !ev->cancelled &&
       (ev->state == EV_EVALUATING || ev->state == EV_AWAITING)) {
     iso__rt_cpu_error(ev, &ev->err);

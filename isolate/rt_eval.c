@@ -852,9 +852,32 @@ static void check_promise_exceptions(iso_realm* realm) {
   iso__rt_rejections_free(rt, batch);
 }
 
+/* An eval job's realm whose evaluation passed 90% of its CPU budget gets
+ * a `cpulimitwarning` Event on globalThis (as Supabase's edge runtime
+ * dispatches `beforeunload` before its CPU limit), once, at its next tick:
+ * a listener runs when the job's JavaScript yields, under its budget. A
+ * warm realm's globalThis is every call's, so there is none there. */
+static void warn_cpu(iso_realm* realm) {
+  if (realm->cbs.job_error_cb != NULL) {
+    return;
+  }
+  for (rt_eval* ev = realm->evals; ev != NULL; ev = ev->next) {
+    if (ev->cpu_warn == 1 && !ev->cancelled &&
+        (ev->state == EV_EVALUATING || ev->state == EV_AWAITING)) {
+      ev->cpu_warn = 2;
+      iso_realm_dispatch(realm, "cpulimitwarning");
+      return;
+    }
+  }
+}
+
 /* One tick of the event loop for one realm (the seed's poll_event_loop). */
 void iso__rt_realm_tick(iso_realm* realm) {
   iso_rt* rt = realm->rt;
+  warn_cpu(realm);
+  if (realm->failed || realm->freed) {
+    return;
+  }
   if (rt->platform_task_ran) {
     /* a task of V8's may have settled promises of the realm (a Wasm
      * compilation, an Atomics.notify) or queued promise jobs from its

@@ -119,6 +119,7 @@ typedef struct rt_eval {
    * CPU budget (0: none) */
   uint64_t cpu_budget_ns;
   uint64_t cpu_ns;
+  int cpu_warn; /* 1: past 90% of its budget, to be told; 2: told */
   uint64_t heap_bytes;
   uint64_t ops;
 } rt_eval;

@@ -375,6 +375,46 @@ static void t_stats_plausible(void) {
   svc_stop(&s);
 }
 
+/* Past 90% of its budget an eval job gets a `cpulimitwarning` event on
+ * globalThis at its next tick: this one works in steps of about 4 ms of
+ * CPU on timers and stops once warned, so it is fulfilled, having spent
+ * between 90% and all of its budget of 100 ms. */
+static void t_warning_at_90_percent(void) {
+  const char* flags[] = {"--workers", "1", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  long iters = calibrate(&s, 4);
+  char src[1024];
+  snprintf(src, sizeof src,
+           "import { burn } from './cpu.js';\n"
+           "let warned = false;\n"
+           "addEventListener('cpulimitwarning', () => { warned = true; });\n"
+           "let steps = 0;\n"
+           "while (!warned && steps < 1000) {\n"
+           "  await new Promise((r) => setTimeout(r, 1));\n"
+           "  if (!warned) { burn(%ld); steps++; }\n"
+           "}\n"
+           "export default warned ? 'warned' : 'never';\n",
+           iters);
+  iso_result r;
+  iso_job j = eval_src(src);
+  j.cpu_ms = 100;
+  j.timeout_ms = 60000;
+  call(&s, j, 70000, &r);
+  show("warning", &r);
+  CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+  if (r.status == ISO_STATUS_FULFILLED) {
+    CHECK_VALUE(r, "\"warned\"");
+  }
+  CHECK(r.stats.cpu_us >= 90000);
+  CHECK(r.stats.cpu_us < 100000);
+  iso_result_close(&r);
+  svc_stop(&s);
+}
+
 /* Hostile: JavaScript that spins in a microtask (a promise continuation,
  * queueMicrotask) is the job's and stopped by its budget; a builtin that
  * runs long in one call (a huge Array.prototype.fill, which the prelude
@@ -424,6 +464,7 @@ static const iso_test cases[] = {
     {"heavy_job_and_ceiling", t_heavy_job_and_ceiling},
     {"continuations_count", t_continuations_count},
     {"stats_plausible", t_stats_plausible},
+    {"warning_at_90_percent", t_warning_at_90_percent},
     {"hostile", t_hostile},
     {NULL, NULL},
 };
