@@ -15,16 +15,20 @@
  * stops that entry only if it still runs, so a late watchdog never stops
  * the next job): a job stuck in `while (true) {}` costs its own worker
  * that job only. The same round enforces CPU budgets (iso_eval_opts.cpu_ms):
- * an entry charged to a job with a budget publishes the value of its
- * thread's CPU clock at which the budget is spent, and iso_rt_cpu_stop
- * reads that clock (pthread_getcpuclockid) from here and stops the entry
- * past it, with the same generation rule. This is in place of a POSIX
- * CPU timer per worker (timer_create on CLOCK_THREAD_CPUTIME_ID): such a
- * timer expires on the scheduler's tick (4 ms at HZ=250), and its signal
- * could only wake a thread that may call V8 (this one) through a pipe, so
- * it would be no more precise than this 2 ms round, and it would add a
- * signal handler interrupting V8 and libuv, timer_settime on every
- * entry, and three syscalls to the pool process's seccomp allow-list. A HALT
+ * an entry charged to a job with a budget publishes what is left of it,
+ * and iso_rt_cpu_stop reads the worker thread's CPU clock
+ * (pthread_getcpuclockid) from here, reckons at its first look the
+ * clock's value when the entry began, and stops the entry once the clock
+ * has moved past what was left, with the same generation rule. This is
+ * in place of a POSIX CPU timer per worker (timer_create on
+ * CLOCK_THREAD_CPUTIME_ID, armed at each entry): such a timer expires on
+ * the scheduler's tick (4 ms at HZ=250), and its signal could only wake a
+ * thread that may call V8 (this one) through a pipe, so it would be no
+ * more precise than this 2 ms round; and it would cost the worker a
+ * thread CPU clock read and two timer_settime calls per entry (system
+ * calls; the clock read alone, twice per entry, cost a quarter of the
+ * batched jobs/s), a signal handler interrupting V8 and libuv, and three
+ * more system calls in the pool process's seccomp allow-list. A HALT
  * record with a deadline (the job was cancelled) makes that deadline count as
  * now, for that worker, until the worker has dropped the job
  * (pool__group_uncancel) or the deadline passes; dispatch.c's DESIGN says how a
