@@ -403,7 +403,8 @@ typedef struct iso_eval_stats {
    * at every entry cost too much (rt_enter.c). */
   uint64_t cpu_ns;
   /* bytes its JavaScript allocated on the heap, estimated over the same
-   * entries (v8s_heap_allocated's growth, read at each entry's end) */
+   * entries (v8s_heap_allocated's growth, read when the entries switch
+   * from one evaluation to another) */
   uint64_t heap_bytes;
   uint64_t ops; /* ops it called, sync and async (by its job tag) */
 } iso_eval_stats;

@@ -52,6 +52,9 @@ int iso_realm_eval_stats(iso_realm* realm, void* data, iso_eval_stats* out) {
   assert(iso__rt_on_thread(realm->rt));
   for (const rt_eval* e = realm->evals; e != NULL; e = e->next) {
     if (e->data == data) {
+      if (e == realm->rt->heap_owner) {
+        iso__rt_heap_flush(realm->rt); /* its last entry's growth too */
+      }
       *out = (iso_eval_stats){
           .cpu_ns = e->cpu_ns, .heap_bytes = e->heap_bytes, .ops = e->ops};
       return 0;
@@ -66,6 +69,9 @@ void iso__rt_eval_free(iso_rt* rt, rt_eval* ev) {
   }
   if (rt->last_charge == ev) {
     rt->last_charge = NULL;
+  }
+  if (rt->heap_owner == ev) {
+    rt->heap_owner = NULL; /* its growth since the last read goes to none */
   }
   iso__rt_load_free(ev->load);
   v8s_ref_free(rt->iso, ev->promise);

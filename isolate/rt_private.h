@@ -245,15 +245,15 @@ struct iso_rt {
   int last_stop_oom; /* the last termination was the heap limit */
   /* costs (rt_enter.c): the evaluation the open entry is charged to
    * (NULL: none), whether the entry is its own (enter_eval), the
-   * monotonic clock when it began, and v8s_heap_allocated at the last
-   * entry's end */
+   * monotonic clock when it began, and the heap's reads (rt_enter.c) */
   clockid_t cpu_clock; /* the runtime's thread's, for other threads */
   int no_costs;        /* iso_rt_opts.no_costs */
   rt_eval* charge;
   int charge_own;
   int charging;
   uint64_t charge_mono0;
-  uint64_t heap_mark;
+  rt_eval* heap_owner; /* the evaluation the heap's growth goes to */
+  uint64_t heap_mark;  /* v8s_heap_allocated at the last read */
   /* the last entry left: the evaluation it was charged to, and whether a
    * CPU stop (iso_rt_cpu_stop) ended it, with that evaluation's budget and
    * use for the message */
@@ -318,6 +318,9 @@ void iso__rt_enter_until(iso_rt* rt,
                          uint64_t deadline_ns,
                          rt_eval* ev,
                          int own);
+/* iso__rt_heap_flush: the heap's growth since the last read goes to
+ * rt->heap_owner (rt_enter.c) */
+void iso__rt_heap_flush(iso_rt* rt);
 /* the evaluation a realm's own entry is charged to: the realm's only
  * pending one, else NULL */
 rt_eval* iso__rt_realm_charge(iso_realm* realm);
