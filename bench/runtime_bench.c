@@ -143,6 +143,52 @@ static double module_us(int n) {
   return spent / n;
 }
 
+/* The warm-call figure: one module evaluated once, then its export
+ * called n times in the same realm (the pool's call job on the runtime),
+ * with the per-evaluation costs counted (CPU clock and heap read at each
+ * entry's start and end: iso_eval_stats) or not (no_costs). */
+static double warm_call_us(int n, int no_costs) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  iso_rt* rt = NULL;
+  iso_rt_opts ro = {.loop = &loop, .root = "/tmp", .no_costs = no_costs};
+  if (iso_rt_new(&ro, &rt) != 0) {
+    fprintf(stderr, "runtime_bench: iso_rt_new failed\n");
+    exit(1);
+  }
+  iso_realm_cbs cbs = {0};
+  iso_realm* realm = NULL;
+  iso_realm_new(rt, &cbs, NULL, &realm);
+  wait_state w = {.loop = &loop};
+  static const char src[] = "export default (x) => ({x, y: [x, x * 2]});";
+  static const uint8_t args[] = {0x91, 0x07}; /* [7] */
+  double spent = 0;
+  for (int i = 0; i <= n; i++) {
+    iso_eval_opts o = {.specifier = "/tmp/bench-warm.js",
+                       .source = src,
+                       .source_len = sizeof src - 1,
+                       .call = 1,
+                       .args_mp = args,
+                       .args_len = sizeof args};
+    double t0 = now_us();
+    w.done = 0;
+    if (iso_realm_eval(realm, &o, eval_cb, &w) != 0) {
+      exit(1);
+    }
+    iso_rt_tick(rt);
+    while (!w.done) {
+      uv_run(&loop, UV_RUN_ONCE);
+    }
+    if (i > 0) { /* the first compiles the module */
+      spent += now_us() - t0;
+    }
+  }
+  iso_realm_free(realm);
+  rt_close(rt, &loop);
+  uv_loop_close(&loop);
+  return spent / n;
+}
+
 static double timeout_us(int n) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -180,6 +226,12 @@ int main(int argc, char** argv) {
   }
   iso_rt_init_process(NULL);
   if (argc > 2) {
+    if (strcmp(argv[2], "costs") == 0) {
+      double on = warm_call_us(n, 0), off = warm_call_us(n, 1);
+      printf("warm call: costs counted %.2f us, not %.2f us, %.3fx\n", on, off,
+             on / off);
+      return 0;
+    }
     int module = strcmp(argv[2], "module") == 0;
     int isolate = strcmp(argv[2], "isolate") == 0;
     double rt = module ? module_us(n) : isolate ? isolate_us(n) : context_us(n);
@@ -209,6 +261,16 @@ int main(int argc, char** argv) {
   double mod_rt = median(mr, ROUNDS), mod_v8 = median(mv, ROUNDS);
   double mod_ratio = median(ratio, ROUNDS);
   double tmo = timeout_us(n);
+  /* the accounting: the same rounds, each side in turn */
+  double wc[ROUNDS], wn[ROUNDS], wratio[ROUNDS];
+  warm_call_us(per, 0);
+  for (int r = 0; r < ROUNDS; r++) {
+    wc[r] = warm_call_us(per * 4, 0);
+    wn[r] = warm_call_us(per * 4, 1);
+    wratio[r] = wc[r] / wn[r];
+  }
+  double warm_costs = median(wc, ROUNDS), warm_none = median(wn, ROUNDS);
+  double warm_ratio = median(wratio, ROUNDS);
   printf("runtime_bench: %d iterations (isolates: %d, contexts: %d)\n", n, few,
          few * 4);
   printf("%-44s %10s %10s %7s\n", "figure", "isopool", "bare V8", "ratio");
@@ -222,5 +284,9 @@ int main(int argc, char** argv) {
          mod_ratio);
   printf("%-44s %8.1f us %10s %7s\n", "setTimeout(0) round trip", tmo, "-",
          "-");
+  printf("%-44s %10s %10s %7s\n", "", "costs", "no costs", "ratio");
+  printf("%-44s %8.2f us %7.2f us %6.3fx\n",
+         "warm call (CPU time, heap, ops counted)", warm_costs, warm_none,
+         warm_ratio);
   return 0;
 }

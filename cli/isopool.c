@@ -70,6 +70,10 @@ static const char kUsage[] =
     "  --modules DIR      module root for jobs (default: current dir)\n"
     "  --max-message B    largest request in bytes (default 16 MiB)\n"
     "  --timeout MS       default job deadline (default 30000)\n"
+    "  --cpu-ms MS        a job's CPU time limit (its JavaScript's CPU\n"
+    "                     time, awaits not counted): the default and the\n"
+    "                     ceiling of a job's cpu_ms; past it the job ends\n"
+    "                     `cpu_limit` (default 0: none)\n"
     "  --grace-ms MS      shutdown grace for running jobs (default 5000)\n"
     "  --heap-mb N        V8 heap limit per worker (default 512)\n"
     "  --background-ms MS how long JavaScript that belongs to no pending\n"
@@ -649,7 +653,8 @@ static int cmd_serve(int argc, char** argv) {
     O_RECYCLE_JOBS,
     O_HEAP_SOFT,
     O_RECYCLE_HEAP,
-    O_IDLE_TIMEOUT
+    O_IDLE_TIMEOUT,
+    O_CPU_MS
   };
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
@@ -685,6 +690,7 @@ static int cmd_serve(int argc, char** argv) {
       {"heap-soft-mb", required_argument, NULL, O_HEAP_SOFT},
       {"recycle-heap-mb", required_argument, NULL, O_RECYCLE_HEAP},
       {"idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT},
+      {"cpu-ms", required_argument, NULL, O_CPU_MS},
       {"import-map", required_argument, NULL, O_IMPORT_MAP},
       PERM_OPTIONS,
       KV_OPTIONS,
@@ -716,6 +722,7 @@ static int cmd_serve(int argc, char** argv) {
       {O_HEAP_SOFT, "--heap-soft-mb", 1L << 20, 0, 0},
       {O_RECYCLE_HEAP, "--recycle-heap-mb", 1L << 20, 0, 0},
       {O_IDLE_TIMEOUT, "--idle-timeout", 86400, 0, 0},
+      {O_CPU_MS, "--cpu-ms", 86400000, 0, 1},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {.stop_cb = stop_cb};
@@ -850,6 +857,7 @@ static int cmd_serve(int argc, char** argv) {
   po.heap_soft_mb = (uint32_t)nums[15].value;
   po.recycle_heap_mb = (uint32_t)nums[16].value;
   po.idle_timeout_ms = (uint32_t)nums[17].value * 1000u;
+  po.cpu_ms = (uint32_t)nums[18].value;
   po.v8_flags = v8_flags;
   /* read and checked here, once, with its warnings; the workers get the
    * text (a pool process could not read the file: its sandbox) */

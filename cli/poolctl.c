@@ -238,8 +238,10 @@ enum {
   O_URL,
   O_TIMEOUT,
   O_JOB_TIMEOUT,
+  O_CPU_MS,
   O_PERMISSIONS,
   O_JSON,
+  O_STATS,
   O_MODULE,
   O_EXPORT,
   O_ADMIN,
@@ -261,8 +263,10 @@ static const struct option_spec {
     {"--url", 1, O_URL, NULL},
     {"--timeout", 1, O_TIMEOUT, NULL},
     {"--job-timeout", 1, O_JOB_TIMEOUT, NULL},
+    {"--cpu-ms", 1, O_CPU_MS, NULL},
     {"--permissions", 1, O_PERMISSIONS, NULL},
     {"--json", 0, O_JSON, NULL},
+    {"--stats", 0, O_STATS, NULL},
     {"--module", 1, O_MODULE, "eval"},
     {"--export", 1, O_EXPORT, "call"},
     {"--admin", 1, O_ADMIN, NULL},
@@ -295,6 +299,10 @@ static const char kJobOptionsHelp[] =
     ")\n"
     "  --job-timeout MS   the job's own deadline on the server, if\n"
     "                     shorter than --timeout\n"
+    "  --cpu-ms MS        the job's CPU time limit (cpu_ms; the service's\n"
+    "                     --cpu-ms is its ceiling)\n"
+    "  --stats            print what the job cost to stderr (worker,\n"
+    "                     queue, run, cpu and wall time, heap, ops, limit)\n"
     "  --permissions JSON what the job may use (default: all the service\n"
     "                     grants), a JSON object with keys read, write,\n"
     "                     env, each true (all granted), false or left out\n"
@@ -456,11 +464,16 @@ static int take_option(ctl* c,
     case O_JOB_TIMEOUT:
       return parse_ms("--job-timeout", value, &c->job_timeout_ms) ? ISO_EUSAGE
                                                                   : 1;
+    case O_CPU_MS:
+      return parse_ms("--cpu-ms", value, &c->job_cpu_ms) ? ISO_EUSAGE : 1;
     case O_PERMISSIONS:
       c->permissions = value;
       break;
     case O_JSON:
       c->json = 1;
+      break;
+    case O_STATS:
+      c->stats = 1;
       break;
     case O_MODULE:
       c->module = value;

@@ -31,7 +31,9 @@ typedef struct ctl {
   const char* url;
   long long timeout_ms;     /* client-side deadline of the whole exchange */
   long long job_timeout_ms; /* the job's timeout_ms; 0: the server's */
+  long long job_cpu_ms;     /* the job's cpu_ms; 0: the server's */
   int json;
+  int stats;               /* --stats: the reply's stats on stderr (jobs) */
   const char* module;      /* eval --module SPEC */
   const char* export_name; /* call --export NAME */
   const char* target;      /* eval FILE, call SPEC, cancel ID, ... */

@@ -479,7 +479,7 @@ static void show_histogram(const iso_admin_hist* hist) {
 }
 
 static void show_stats(const ctl* c, const iso_admin_reply* r) {
-  static const char* const parts[] = {"queue", "run", "total"};
+  static const char* const parts[] = {"queue", "run", "total", "cpu"};
   size_t n = r->stats.nkinds;
   if (n == 0) {
     puts("no statistics");
@@ -498,8 +498,9 @@ static void show_stats(const ctl* c, const iso_admin_reply* r) {
     cells(t_str(kind->name, "?").s, 8, LEFT);
     printf(" %9s %9s %9s %9s %9s %9s\n", "COUNT", "P50", "P90", "P99", "P99.9",
            "MAX");
-    const iso_admin_hist* h[] = {&kind->queue, &kind->run, &kind->total};
-    for (size_t p = 0; p < 3; p++) {
+    const iso_admin_hist* h[] = {&kind->queue, &kind->run, &kind->total,
+                                 &kind->cpu};
+    for (size_t p = 0; p < 4; p++) {
       printf("  %-6s %9s", parts[p], t_int(h[p]->count).s);
       const double q[] = {h[p]->p50, h[p]->p90, h[p]->p99, h[p]->p999,
                           h[p]->max};

@@ -120,14 +120,29 @@ static int print_reply_json(const iso_result* r) {
     iso_mp_put_cstr(&w, iso_log_level_name(r->logs[i].level));
     iso_mp_put_str(&w, r->logs[i].text, r->logs[i].len);
   }
+  const char* limit = iso_limit_name(r->stats.limit);
   iso_mp_put_cstr(&w, "stats");
-  iso_mp_put_map(&w, 3);
+  iso_mp_put_map(&w, 8);
   iso_mp_put_cstr(&w, "worker");
   iso_mp_put_int(&w, r->stats.worker);
   iso_mp_put_cstr(&w, "queue_us");
   iso_mp_put_int(&w, r->stats.queue_us);
   iso_mp_put_cstr(&w, "run_us");
   iso_mp_put_int(&w, r->stats.run_us);
+  iso_mp_put_cstr(&w, "cpu_us");
+  iso_mp_put_int(&w, r->stats.cpu_us);
+  iso_mp_put_cstr(&w, "wall_us");
+  iso_mp_put_int(&w, r->stats.wall_us);
+  iso_mp_put_cstr(&w, "heap_bytes");
+  iso_mp_put_int(&w, r->stats.heap_bytes);
+  iso_mp_put_cstr(&w, "ops");
+  iso_mp_put_int(&w, r->stats.ops);
+  iso_mp_put_cstr(&w, "limit");
+  if (limit != NULL) {
+    iso_mp_put_cstr(&w, limit);
+  } else {
+    iso_mp_put_nil(&w);
+  }
   int rc = w.err;
   if (rc == 0) {
     rc = print_json(mp.data, mp.len);
@@ -156,6 +171,17 @@ static int report(const ctl* c, const iso_result* r) {
     return print_reply_json(r) == 0 ? status : EXIT_FAILED;
   }
   print_logs(r);
+  if (c->stats) {
+    const char* limit = iso_limit_name(r->stats.limit);
+    fprintf(stderr,
+            "stats: worker %lld, queue %lld us, run %lld us, cpu %lld us, "
+            "wall %lld us, heap %lld bytes, ops %lld%s%s\n",
+            (long long)r->stats.worker, (long long)r->stats.queue_us,
+            (long long)r->stats.run_us, (long long)r->stats.cpu_us,
+            (long long)r->stats.wall_us, (long long)r->stats.heap_bytes,
+            (long long)r->stats.ops, limit != NULL ? ", limit " : "",
+            limit != NULL ? limit : "");
+  }
   fflush(stderr);
   switch (r->status) {
     case ISO_STATUS_FULFILLED:
@@ -249,6 +275,7 @@ static int send_job(const ctl* c, iso_job* job) {
   job->args = args.data;
   job->args_len = args.len;
   job->timeout_ms = c->job_timeout_ms;
+  job->cpu_ms = c->job_cpu_ms;
 
   iso_client* client = NULL;
   long long wait_ms;

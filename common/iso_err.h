@@ -46,7 +46,9 @@ extern "C" {
   X(ISO_EBADBYTE, -22, "invalid byte")                \
   X(ISO_ECOUNT, -23, "count larger than the message") \
   X(ISO_EOP, -24, "op failed")                        \
-  X(ISO_ESANDBOX, -25, "sandbox unavailable")
+  X(ISO_ESANDBOX, -25, "sandbox unavailable")         \
+  X(ISO_ECPULIMIT, -26, "CPU time limit exceeded")    \
+  X(ISO_EHEAPLIMIT, -27, "heap limit reached")
 
 enum iso_err {
 #define ISO_ERR_ENUM(name, value, text) name = value,

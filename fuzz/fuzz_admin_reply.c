@@ -78,6 +78,7 @@ static void check_reply(const iso_admin_reply* r) {
         check_hist(&r->stats.kinds[i].queue);
         check_hist(&r->stats.kinds[i].run);
         check_hist(&r->stats.kinds[i].total);
+        check_hist(&r->stats.kinds[i].cpu);
       }
       break;
     case ISO_ADMIN_RECYCLE:

@@ -117,7 +117,8 @@ static char* cstr(iso_str s) {
 }
 
 /* A good request, sent again the way a client sends it, decodes to the
- * same request (timeout_ms 0 is not sent, so it comes back absent). */
+ * same request (timeout_ms and cpu_ms 0 are not sent, so they come back
+ * absent). */
 static void round_trip_request(const iso_proto_req* q) {
   char* module = q->module.ptr ? cstr(q->module) : NULL;
   char* export_name = NULL;
@@ -139,6 +140,7 @@ static void round_trip_request(const iso_proto_req* q) {
       .args = q->args.data,
       .args_len = q->args.len,
       .timeout_ms = q->timeout_ms,
+      .cpu_ms = q->cpu_ms,
       .id = q->id.data,
       .id_len = q->id.len,
       .permissions = q->permissions.present ? perms.data : NULL,
@@ -167,6 +169,7 @@ static void round_trip_request(const iso_proto_req* q) {
   FUZZ_CHECK(same_bytes(b->id, q->id));
   FUZZ_CHECK(same_perms(&b->permissions, &q->permissions));
   FUZZ_CHECK(b->timeout_ms == (q->timeout_ms > 0 ? q->timeout_ms : -1));
+  FUZZ_CHECK(b->cpu_ms == (q->cpu_ms > 0 ? q->cpu_ms : -1));
   iso_proto_msg_close(&m);
 out:
   iso_buf_close(&perms);
@@ -244,6 +247,7 @@ static void check_request(const iso_proto_req* q,
   FUZZ_CHECK(iso_mp_one(q->args.data, q->args.len, ISO_PROTO_MAX_DEPTH - 1) ==
              0);
   FUZZ_CHECK(q->timeout_ms >= -1);
+  FUZZ_CHECK(q->cpu_ms >= -1);
   check_perms(&q->permissions, data, size);
   round_trip_request(q);
   round_trip_reply(q->id, NULL, q->args);

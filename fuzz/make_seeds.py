@@ -130,6 +130,7 @@ REPLY = mp({"status": "fulfilled", "value": [1, "x"], "stats": {"worker": 0}})
 
 CALL = {"v": 1, "id": 7, "kind": "call", "module": "lib/math.js",
         "export": "add", "args": [2, 3], "timeout_ms": 1000}
+CALL_CPU = dict(CALL, cpu_ms=50)
 
 SEEDS = {
     "proto_decode": {
@@ -156,6 +157,8 @@ SEEDS = {
         "id_not_utf8": {"v": 1, "id": Raw(mp_str(b"\xff")), "kind": "eval",
                         "source": "1"},
         "permissions_bad": dict(CALL, permissions={"sys": True}),
+        "cpu_ms": CALL_CPU,
+        "cpu_ms_negative": dict(CALL, cpu_ms=-1),
         "truncated": Raw(mp({"v": 1, "kind": "eval", "source": "abc"})[:-2]),
         "absurd_count": Raw(b"\x83\xa1v\x01\xa4args\xdd\xff\xff\xff\xff"),
         "byte_c1": Raw(b"\x81\xa1v\xc1"),
@@ -166,7 +169,21 @@ SEEDS = {
         "fulfilled": Raw(b"\x00" + mp({
             "v": 1, "id": 7, "status": "fulfilled", "value": [1, 2],
             "logs": [["log", "hi"], ["warn", "w"]],
-            "stats": {"worker": 2, "queue_us": 10, "run_us": 20}})),
+            "stats": {"worker": 2, "queue_us": 10, "run_us": 20,
+                      "cpu_us": 15, "wall_us": 45, "heap_bytes": 928,
+                      "ops": 3}})),
+        "cpu_limit": Raw(b"\x00" + mp({
+            "v": 1, "id": 8, "status": "error",
+            "error": {"code": "cpu_limit",
+                      "message": "CPU time limit exceeded: 50 ms"},
+            "logs": [],
+            "stats": {"worker": 0, "queue_us": 94, "run_us": 102030,
+                      "cpu_us": 50433, "wall_us": 102125, "heap_bytes": 928,
+                      "ops": 0, "limit": "cpu"}})),
+        "limit_unknown": Raw(b"\x00" + mp({
+            "v": 1, "status": "error",
+            "error": {"code": "memory_limit", "message": "heap"},
+            "stats": {"worker": 0, "limit": "gpu"}})),
         "rejected": Raw(b"\x00" + mp({
             "v": 1, "id": "x", "status": "rejected",
             "error": {"name": "TypeError", "message": "x is not a function",
@@ -277,19 +294,23 @@ SEEDS = {
         "tasks": link(FRONT_JOBS,
                       [1, 7, 3, 2, "lib/math.js", "add", None, [2, 3],
                        123456789, 99, 4, [["data", "x/y"], False, True],
-                       "job-7", 123000000, 30000],
+                       "job-7", 123000000, 30000, 50],
                       [1, 8, 0, 1, None, None, "export default 1", [], 1, 2,
-                       3, None, None, 1, 0],
+                       3, None, None, 1, 0, 0],
                       [1, 9, 1, 1, "a.js", None, "", [None], 1, 2, 3, None,
-                       {"n": [1]}, 1, 5]),
+                       {"n": [1]}, 1, 5, 86400000]),
         "controls": link(FRONT_JOBS, [2, 7, 3], [3, "a.js"], [3, ""], [4],
                          [5, 5000]),
         "done": link(WORKER_JOBS,
-                     [16, 7, 3, 1, 0, 10, 20, REPLY, None],
+                     [16, 7, 3, 1, 0, 10, 20, REPLY, None, 15, 928, 2, 0],
                      [16, 8, 1, 3, 3, 5, 5, mp({"status": "error",
                                                 "code": "timeout"}),
-                      "Error: timed out"],
-                     [16, 9, 2, 0, 0, 0, 7, None, None]),
+                      "Error: timed out", 5000, 1024, 0, 2],
+                     [16, 9, 2, 0, 0, 0, 7, None, None, 0, 0, 0, 0],
+                     [16, 10, 1, 3, 8, 5, 9, mp({"status": "error",
+                                                 "code": "cpu_limit"}),
+                      "cpu_limit: CPU time limit exceeded: 50 ms", 50433,
+                      928, 0, 1]),
         "worker_events": link(WORKER_JOBS, [17, 1048576, 536870912, 3],
                               [17, 1, 2, 0], [18, 2], [19, 1], [20, 0, None],
                               [20, 12, "worker 3: busy"]),

@@ -265,12 +265,14 @@ typedef struct iso_admin_hist {
 } iso_admin_hist;
 
 /* stats: one entry per kind of job ("eval", "call", "all"), in the
- * reply's order: its name and three histograms. */
+ * reply's order: its name and four histograms. */
 typedef struct iso_admin_kind {
   iso_admin_str name;
   iso_admin_hist queue; /* waiting for a worker */
   iso_admin_hist run;   /* on the worker */
   iso_admin_hist total; /* from receipt to reply */
+  iso_admin_hist cpu;   /* its JavaScript's CPU time (stats.cpu_us); a
+                           server before it sends none: all zero */
 } iso_admin_kind;
 
 typedef struct iso_admin_stats {

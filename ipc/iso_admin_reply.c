@@ -217,6 +217,10 @@ static const field kKindF[] = {
      .type = F_MAP,
      .off = offsetof(iso_admin_kind, total),
      .sub = &kHist},
+    {.key = "cpu",
+     .type = F_MAP,
+     .off = offsetof(iso_admin_kind, cpu),
+     .sub = &kHist},
 };
 static const fields kKind = FIELDS(kKindF);
 static const field kKindElem = {.type = F_MAP, .sub = &kKind};

@@ -185,7 +185,7 @@ int iso_link_hub_run(iso_link_hub* hub);
  *   front -> worker, jobs link (ISO_LINK_FRONT_JOBS)
  *   TASK      [1, slot, gen, kind, module|nil, export|nil, source|nil,
  *              args (an array), deadline_ns, sid, perm_id, perms|nil,
- *              id|nil, received_ns, timeout_ms]
+ *              id|nil, received_ns, timeout_ms, cpu_ms]
  *   CANCEL    [2, slot, gen]
  *   RELOAD    [3, spec]                       ("" for every module)
  *   RECYCLE   [4]
@@ -193,7 +193,7 @@ int iso_link_hub_run(iso_link_hub* hub);
  *   worker -> front, jobs link (ISO_LINK_WORKER_JOBS)
  *   DONE      [16, slot, gen, status, code, started_ns, finished_ns,
  *              reply (bin: one msgpack map, the job's reply)|nil,
- *              note|nil]
+ *              note|nil, cpu_us, heap_bytes, ops, limit]
  *   INFO      [17, heap_used, heap_limit, warm_modules]
  *   RELOADED  [18, n]
  *   STATE     [19, state]
@@ -368,6 +368,7 @@ typedef struct iso_link_task {
                            the reply; nil: none */
   uint64_t received_ns; /* when the front took it (the reply's queue_us) */
   uint32_t timeout_ms;  /* its timeout, for the timeout's message */
+  uint32_t cpu_ms;      /* its CPU budget (0: none; iso_eval_opts.cpu_ms) */
 } iso_link_task;
 
 typedef struct iso_link_cancel {
@@ -393,6 +394,10 @@ typedef struct iso_link_done {
                       nil exactly when status is NONE */
   iso_str note;    /* not fulfilled: "name: message", for poolctl
                       workers' last_error; nil: none */
+  /* what the job cost, as its reply's stats say (for the front's
+   * metrics): CPU time, heap bytes allocated, ops; 0 without a reply */
+  uint64_t cpu_us, heap_bytes, ops;
+  iso_limit limit; /* the limit that ended it (NONE: none) */
 } iso_link_done;
 
 /* (A worker's last error is the front's: the notes of its DONE

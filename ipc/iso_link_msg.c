@@ -66,7 +66,8 @@ _Static_assert(sizeof(iso_job_kind) == sizeof(int) &&
                    sizeof(iso_proto_code) == sizeof(int) &&
                    sizeof(iso_link_wstate) == sizeof(int) &&
                    sizeof(iso_link_reason) == sizeof(int) &&
-                   sizeof(iso_link_how) == sizeof(int),
+                   sizeof(iso_link_how) == sizeof(int) &&
+                   sizeof(iso_limit) == sizeof(int),
                "T_ENUM fields are ints");
 
 #define U32(n, s, m) \
@@ -104,6 +105,7 @@ static const field k_task[] = {
     RAW("id", iso_link_task, id, ANY, 1),
     U64("received_ns", iso_link_task, received_ns),
     U32("timeout_ms", iso_link_task, timeout_ms),
+    U32("cpu_ms", iso_link_task, cpu_ms),
 };
 
 static const field k_cancel[] = {
@@ -131,6 +133,10 @@ static const field k_done[] = {
     U64("finished_ns", iso_link_done, finished_ns),
     REPLY("reply", iso_link_done, reply),
     TEXT("note", iso_link_done, note, 1, ISO_LINK_MAX_TEXT),
+    U64("cpu_us", iso_link_done, cpu_us),
+    U64("heap_bytes", iso_link_done, heap_bytes),
+    U64("ops", iso_link_done, ops),
+    ENUM("limit", iso_link_done, limit, ISO_LIMIT_NONE, ISO_LIMIT_MEMORY),
 };
 
 static const field k_info[] = {
@@ -917,11 +923,11 @@ static void put_u32_fixed(iso_mp_wr* w, uint32_t v) {
   }
 }
 
-/* Where routing patches: slot and gen right after the array header and
- * the kind (one byte each: TASK's 15 elements fit a fixarray), perm_id
- * right before perms. */
-#define AHEAD_SLOT 2
-#define AHEAD_GEN 7
+/* Where routing patches: slot and gen right after the array header
+ * (three bytes: TASK's 16 elements are an array16) and the kind (one
+ * byte), perm_id right before perms. */
+#define AHEAD_SLOT 4
+#define AHEAD_GEN 9
 #define AHEAD_FIXED 5
 
 int iso_link_put_task_ahead(iso_buf* out,

@@ -73,6 +73,8 @@ static const struct {
     [-ISO_ETOOBIG] = {.job = ISO_CODE_TOO_LARGE},
     [-ISO_ESHUTDOWN] = {.job = ISO_CODE_SHUTTING_DOWN},
     [-ISO_ELOST] = {.job = ISO_CODE_WORKER_LOST},
+    [-ISO_ECPULIMIT] = {.job = ISO_CODE_CPU_LIMIT},
+    [-ISO_EHEAPLIMIT] = {.job = ISO_CODE_MEMORY_LIMIT},
 };
 
 iso_proto_code iso_proto_code_for(int err, int where) {
@@ -87,6 +89,18 @@ iso_proto_code iso_proto_code_for(int err, int where) {
 
 iso_proto_code iso_proto_code_from_err(int err) {
   return iso_proto_code_for(err, ISO_CODE_JOB);
+}
+
+const char* iso_limit_name(iso_limit limit) {
+  switch (limit) {
+#define ISO_LIMIT_NAME(name, str) \
+  case ISO_LIMIT_##name:          \
+    return str;
+    ISO_LIMIT_TABLE(ISO_LIMIT_NAME)
+#undef ISO_LIMIT_NAME
+    default:
+      return NULL;
+  }
 }
 
 const char* iso_log_level_name(iso_log_level level) {

@@ -96,6 +96,8 @@ typedef enum iso_status {
   X(SHUTTING_DOWN, "shutting_down", ISO_CODE_JOB)              \
   X(CANCELLED, "cancelled", ISO_CODE_JOB)                      \
   X(WORKER_LOST, "worker_lost", ISO_CODE_JOB)                  \
+  X(CPU_LIMIT, "cpu_limit", ISO_CODE_JOB)                      \
+  X(MEMORY_LIMIT, "memory_limit", ISO_CODE_JOB)                \
   X(INTERNAL, "internal", ISO_CODE_JOB | ISO_CODE_ADMIN)       \
   X(UNAUTHORIZED, "unauthorized", ISO_CODE_ADMIN)              \
   X(NOT_FOUND, "not_found", ISO_CODE_ADMIN)                    \
@@ -129,10 +131,35 @@ typedef struct iso_log {
   size_t len;
 } iso_log;
 
+/* X(enum suffix, wire string). Which limit ended a job (stats.limit). */
+#define ISO_LIMIT_TABLE(X) \
+  X(CPU, "cpu")            \
+  X(WALL, "wall")          \
+  X(MEMORY, "memory")
+
+typedef enum iso_limit {
+  ISO_LIMIT_NONE = 0, /* none: absent on the wire */
+#define ISO_LIMIT_ENUM(name, str) ISO_LIMIT_##name,
+  ISO_LIMIT_TABLE(ISO_LIMIT_ENUM)
+#undef ISO_LIMIT_ENUM
+} iso_limit;
+
+/* iso_limit_name: "cpu", "wall", "memory", or NULL for ISO_LIMIT_NONE and
+ * values outside the table. Static string. Thread: any. */
+const char* iso_limit_name(iso_limit limit);
+
+/* A job's costs (docs/protocol.md, "stats"). A decoder that does not know
+ * a key skips it, so replies from older servers leave these at 0 (and
+ * limit NONE), and older clients ignore what newer servers add. */
 typedef struct iso_stats {
-  int64_t worker;   /* the worker that ran the job; -1 if none did */
-  int64_t queue_us; /* time waiting for a worker */
-  int64_t run_us;   /* time running */
+  int64_t worker;     /* the worker that ran the job; -1 if none did */
+  int64_t queue_us;   /* time waiting for a worker */
+  int64_t run_us;     /* time running */
+  int64_t cpu_us;     /* CPU time of its JavaScript (iso_eval_stats) */
+  int64_t wall_us;    /* from the front's accept to its reply's encoding */
+  int64_t heap_bytes; /* heap bytes its JavaScript allocated (an estimate) */
+  int64_t ops;        /* ops it called, sync and async */
+  iso_limit limit;    /* the limit that ended it, or NONE */
 } iso_stats;
 
 /* iso_proto_code_name: the wire string of a code ("bad_request"), or
@@ -149,8 +176,9 @@ int iso_proto_code_where(iso_proto_code code);
  * the one table in iso_proto.c (docs/protocol.md lists it). Jobs:
  * EPROTO/EINVAL -> bad_request, EBUSY -> busy, ETIMEDOUT and ETERMINATED
  * -> timeout, ETOOBIG -> too_large, ESHUTDOWN -> shutting_down, ELOST ->
- * worker_lost. Admin: EBUSY and ECLOSED -> conflict. Anything else ->
- * internal. iso_proto_code_from_err(err): the job reply's. Thread: any. */
+ * worker_lost, ECPULIMIT -> cpu_limit, EHEAPLIMIT -> memory_limit. Admin: EBUSY
+ * and ECLOSED -> conflict. Anything else -> internal.
+ * iso_proto_code_from_err(err): the job reply's. Thread: any. */
 iso_proto_code iso_proto_code_for(int err, int where);
 iso_proto_code iso_proto_code_from_err(int err);
 
@@ -173,6 +201,7 @@ typedef struct iso_proto_req {
   iso_str export_name; /* call: "default" if absent; eval: {NULL, 0} */
   iso_bytes args;      /* raw msgpack array; a static empty array if absent */
   int64_t timeout_ms;  /* -1 if absent */
+  int64_t cpu_ms;      /* -1 if absent; 0: none asked (the service's) */
   /* decoded (iso_perm_req.h; zeroed if absent), its entries pointing into
    * the buffer; what it asks for is checked against the service's grant
    * when the job runs (ops/iso_ops.h, iso_perms_narrow). */
@@ -266,6 +295,7 @@ typedef struct iso_job {
   const uint8_t* args;     /* one msgpack array, or NULL for [] */
   size_t args_len;
   int64_t timeout_ms; /* > 0 sends timeout_ms; <= 0 leaves the server's */
+  int64_t cpu_ms;     /* > 0 sends cpu_ms; <= 0 leaves the server's */
   const uint8_t* id;  /* one msgpack value, or NULL (the client numbers it) */
   size_t id_len;
   /* one msgpack map {read, write, env} (iso_proto_check_permissions), or

@@ -78,10 +78,10 @@ static int check_job(const iso_job* job) {
 }
 
 static void put_request(iso_mp_wr* w, const iso_job* job, int with_v) {
-  uint32_t n = (with_v ? 1 : 0) + 1 + (job->id != NULL) +
-               (job->source != NULL) + (job->module != NULL) +
-               (job->export_name != NULL) + (job->args != NULL) +
-               (job->timeout_ms > 0) + (job->permissions != NULL);
+  uint32_t n =
+      (with_v ? 1 : 0) + 1 + (job->id != NULL) + (job->source != NULL) +
+      (job->module != NULL) + (job->export_name != NULL) + (job->args != NULL) +
+      (job->timeout_ms > 0) + (job->cpu_ms > 0) + (job->permissions != NULL);
   iso_mp_put_map(w, n);
   if (with_v) {
     iso_mp_put_cstr(w, "v");
@@ -113,6 +113,10 @@ static void put_request(iso_mp_wr* w, const iso_job* job, int with_v) {
   if (job->timeout_ms > 0) {
     iso_mp_put_cstr(w, "timeout_ms");
     iso_mp_put_int(w, job->timeout_ms);
+  }
+  if (job->cpu_ms > 0) {
+    iso_mp_put_cstr(w, "cpu_ms");
+    iso_mp_put_int(w, job->cpu_ms);
   }
   if (job->permissions != NULL) {
     iso_mp_put_cstr(w, "permissions");
@@ -264,10 +268,32 @@ static int read_stats(iso_mp_rd* r, rview* v) {
     if (iso_mp_read(r, &k) != 0) {
       return ISO_EPROTO;
     }
-    int64_t* dst = key_is(&k, "worker")     ? &v->stats.worker
-                   : key_is(&k, "queue_us") ? &v->stats.queue_us
-                   : key_is(&k, "run_us")   ? &v->stats.run_us
-                                            : NULL;
+    if (key_is(&k, "limit")) {
+      /* a limit this library does not know reads as none */
+      iso_mp_obj l;
+      if (iso_mp_read(r, &l) != 0) {
+        return ISO_EPROTO;
+      }
+      v->stats.limit = ISO_LIMIT_NONE;
+#define ISO_LIMIT_KEY(name, str)                 \
+  if (l.type == ISO_MP_STR && key_is(&l, str)) { \
+    v->stats.limit = ISO_LIMIT_##name;           \
+  }
+      ISO_LIMIT_TABLE(ISO_LIMIT_KEY)
+#undef ISO_LIMIT_KEY
+      if (l.type != ISO_MP_STR && l.type != ISO_MP_NIL) {
+        return ISO_EPROTO;
+      }
+      continue;
+    }
+    int64_t* dst = key_is(&k, "worker")       ? &v->stats.worker
+                   : key_is(&k, "queue_us")   ? &v->stats.queue_us
+                   : key_is(&k, "run_us")     ? &v->stats.run_us
+                   : key_is(&k, "cpu_us")     ? &v->stats.cpu_us
+                   : key_is(&k, "wall_us")    ? &v->stats.wall_us
+                   : key_is(&k, "heap_bytes") ? &v->stats.heap_bytes
+                   : key_is(&k, "ops")        ? &v->stats.ops
+                                              : NULL;
     int rc = dst ? read_int(r, dst) : skip_any(r);
     if (rc != 0) {
       return rc;

@@ -48,6 +48,7 @@ enum {
   F_EXPORT,
   F_ARGS,
   F_TIMEOUT,
+  F_CPU,
   F_PERMISSIONS,
   F_COUNT
 };
@@ -162,7 +163,7 @@ struct field {
 };
 
 static field_read read_id, read_batch, read_version, read_kind, read_source,
-    read_name, read_args, read_timeout, read_permissions;
+    read_name, read_args, read_timeout, read_cpu, read_permissions;
 
 static const field k_fields[F_COUNT] = {
     [F_ID] = {NAME("id"), .type = ANY, .echoed = 1, .read = read_id},
@@ -185,6 +186,7 @@ static const field k_fields[F_COUNT] = {
                   .read = read_name},
     [F_ARGS] = {NAME("args"), .type = ISO_MP_ARRAY, .read = read_args},
     [F_TIMEOUT] = {NAME("timeout_ms"), .type = ANY, .read = read_timeout},
+    [F_CPU] = {NAME("cpu_ms"), .type = ANY, .read = read_cpu},
     [F_PERMISSIONS] = {NAME("permissions"), .type = ANY,
                        .read = read_permissions},
 };
@@ -386,20 +388,34 @@ static int read_args(scan* sc,
   return 0;
 }
 
+/* A non-negative integer field (timeout_ms, cpu_ms) into *dst. */
+static void read_ms(scan* sc, const char* name, int64_t* dst, span s) {
+  iso_mp_obj o;
+  span_obj(s, &o);
+  if (o.type == ISO_MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
+    *dst = (int64_t)o.v.u;
+  } else {
+    fault(sc, "'%s' must be a non-negative integer (got %s)", name,
+          o.type == ISO_MP_INT ? "a negative integer"
+                               : iso__proto_type_name(o.type));
+  }
+}
+
 static int read_timeout(scan* sc,
                         iso_proto_req* q,
                         const field* f,
                         const iso_mp_obj* unused,
                         span s) {
-  iso_mp_obj o;
-  span_obj(s, &o);
-  if (o.type == ISO_MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
-    q->timeout_ms = (int64_t)o.v.u;
-  } else {
-    fault(sc, "'timeout_ms' must be a non-negative integer (got %s)",
-          o.type == ISO_MP_INT ? "a negative integer"
-                               : iso__proto_type_name(o.type));
-  }
+  read_ms(sc, "timeout_ms", &q->timeout_ms, s);
+  return 0;
+}
+
+static int read_cpu(scan* sc,
+                    iso_proto_req* q,
+                    const field* f,
+                    const iso_mp_obj* unused,
+                    span s) {
+  read_ms(sc, "cpu_ms", &q->cpu_ms, s);
   return 0;
 }
 
@@ -584,6 +600,7 @@ static void check_kind(scan* sc, iso_proto_req* q) {
  * ISO_ENOMEM. */
 static int build_req(scan* sc, iso_proto_req* q, int in_batch) {
   q->timeout_ms = -1;
+  q->cpu_ms = -1;
   q->args.data = k_empty_array;
   q->args.len = sizeof k_empty_array;
   unsigned rows = sc->present | g_index.required[in_batch != 0];
@@ -860,14 +877,27 @@ int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
     iso_mp_put_text(&w, rp->logs[i].text,
                     rp->logs[i].text ? rp->logs[i].len : 0);
   }
+  const char* limit = iso_limit_name(rp->stats.limit);
   iso_mp_put_cstr(&w, "stats");
-  iso_mp_put_map(&w, 3);
+  iso_mp_put_map(&w, limit != NULL ? 8 : 7);
   iso_mp_put_cstr(&w, "worker");
   iso_mp_put_int(&w, rp->stats.worker);
   iso_mp_put_cstr(&w, "queue_us");
   iso_mp_put_int(&w, rp->stats.queue_us);
   iso_mp_put_cstr(&w, "run_us");
   iso_mp_put_int(&w, rp->stats.run_us);
+  iso_mp_put_cstr(&w, "cpu_us");
+  iso_mp_put_int(&w, rp->stats.cpu_us);
+  iso_mp_put_cstr(&w, "wall_us");
+  iso_mp_put_int(&w, rp->stats.wall_us);
+  iso_mp_put_cstr(&w, "heap_bytes");
+  iso_mp_put_int(&w, rp->stats.heap_bytes);
+  iso_mp_put_cstr(&w, "ops");
+  iso_mp_put_int(&w, rp->stats.ops);
+  if (limit != NULL) {
+    iso_mp_put_cstr(&w, "limit");
+    iso_mp_put_cstr(&w, limit);
+  }
   if (w.err != 0) {
     out->len = mark;
     return w.err;

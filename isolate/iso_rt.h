@@ -103,6 +103,10 @@ typedef struct iso_rt_opts {
   /* The import map every resolution consults first (NULL: none); the
    * caller's, which must outlive the runtime. */
   const iso_import_map* import_map;
+  /* 1: no per-evaluation costs (iso_eval_stats stay 0, and CPU budgets
+   * are not enforced): for runtime_bench's side-by-side figure of what
+   * the accounting costs. */
+  int no_costs;
 } iso_rt_opts;
 
 /* ---- import maps (rt_importmap.c) ---- */
@@ -178,6 +182,20 @@ int iso_rt_running(iso_rt* rt,
  * still the one running, so a late watchdog never stops the next job.
  * Returns 1 if it terminated. Thread: any. */
 int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen);
+
+/* iso_rt_cpu_stop: stops the running entry when the evaluation it runs
+ * for has spent its CPU budget (iso_eval_opts.cpu_ms): the entry
+ * published what is left of the budget when it began; here the runtime's
+ * thread's CPU clock is read from the caller's thread (pthread_
+ * getcpuclockid), the first look at an entry reckons the clock's value
+ * when it began (the clock now less the time since it began: as if the
+ * thread had not been preempted meanwhile), and a later one stops the
+ * entry once the clock has moved past what was left. The stop is
+ * iso_rt_terminate_gen's (only that entry) and the evaluation fails with
+ * ISO_ECPULIMIT. Costs one clock_gettime when an entry with a budget
+ * runs, nothing otherwise. Returns 1 and *gen if it stopped one, else 0.
+ * Thread: any (the watchdog, every round). */
+int iso_rt_cpu_stop(iso_rt* rt, uint64_t* gen);
 
 /* iso_rt_tick: run the event loop tick now, if one is due, instead of in
  * the loop's idle phase: an owner that has just started work (the pool, on
@@ -371,7 +389,43 @@ typedef struct iso_eval_opts {
    * body, the export's call) must stop, reported by iso_rt_running while
    * it runs; 0: the realm's deadline. */
   uint64_t deadline_ns;
+  /* The CPU time its JavaScript may use, in ms (0: no limit): the
+   * worker thread's CPU time while the evaluation's own JavaScript runs,
+   * its continuations and timer callbacks included (see
+   * iso_realm_eval_stats for what counts). Past it the JavaScript is
+   * stopped by whoever calls iso_rt_cpu_stop (the pool's watchdog) and
+   * the evaluation fails with ISO_ECPULIMIT. */
+  uint32_t cpu_ms;
 } iso_eval_opts;
+
+/* What one evaluation cost (iso_realm_eval_stats). */
+typedef struct iso_eval_stats {
+  /* The time its JavaScript ran on the runtime's thread: each entry into
+   * V8 made for it (its module body, its export's call, the value's
+   * conversion, its timer callbacks and the promise jobs they run), and
+   * the realm's entries for it when it is the only evaluation pending
+   * there (op responses and the continuations they run; in an eval job's
+   * realm that is always). In a realm several pending calls share, such
+   * shared entries are charged to no call. Each entry's time is read on
+   * the monotonic clock, which is its CPU time unless the thread was
+   * preempted meanwhile, except an entry of an evaluation with a CPU
+   * budget that the watchdog looked at (iso_rt_cpu_stop), which is read
+   * on the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID) from the base the
+   * watchdog reckoned: a thread CPU clock read is a system call, which
+   * at every entry cost too much (rt_enter.c). */
+  uint64_t cpu_ns;
+  /* bytes its JavaScript allocated on the heap, estimated over the same
+   * entries (v8s_heap_allocated's growth, read when the entries switch
+   * from one evaluation to another) */
+  uint64_t heap_bytes;
+  uint64_t ops; /* ops it called, sync and async (by its job tag) */
+} iso_eval_stats;
+
+/* iso_realm_eval_stats: the costs so far of the evaluation submitted with
+ * `data` (the first such one not yet freed): valid in its iso_eval_cb and
+ * before it was freed or cancelled. Returns 0 with *out, or ISO_ENOENT.
+ * Thread: owning loop. */
+int iso_realm_eval_stats(iso_realm* realm, void* data, iso_eval_stats* out);
 
 /* iso_realm_eval: load the module graph asynchronously, instantiate,
  * evaluate (top-level await included), then take the export, call it when

@@ -43,12 +43,36 @@ static void forget_rejection(iso_realm* realm, v8s_ref promise) {
 
 /* JavaScript entered for one evaluation: its own deadline, else the
  * realm's. */
-static void enter_eval(iso_rt* rt, iso_realm* realm, const rt_eval* ev) {
+static void enter_eval(iso_rt* rt, iso_realm* realm, rt_eval* ev) {
   iso__rt_enter_until(
-      rt, ev->deadline_ns != 0 ? ev->deadline_ns : realm->deadline_ns);
+      rt, ev->deadline_ns != 0 ? ev->deadline_ns : realm->deadline_ns, ev, 1);
+}
+
+int iso_realm_eval_stats(iso_realm* realm, void* data, iso_eval_stats* out) {
+  assert(iso__rt_on_thread(realm->rt));
+  for (const rt_eval* e = realm->evals; e != NULL; e = e->next) {
+    if (e->data == data) {
+      if (e == realm->rt->heap_owner) {
+        iso__rt_heap_flush(realm->rt); /* its last entry's growth too */
+      }
+      *out = (iso_eval_stats){
+          .cpu_ns = e->cpu_ns, .heap_bytes = e->heap_bytes, .ops = e->ops};
+      return 0;
+    }
+  }
+  return ISO_ENOENT;
 }
 
 void iso__rt_eval_free(iso_rt* rt, rt_eval* ev) {
+  if (rt->charge == ev) {
+    rt->charge = NULL; /* freed during its entry: charged to none */
+  }
+  if (rt->last_charge == ev) {
+    rt->last_charge = NULL;
+  }
+  if (rt->heap_owner == ev) {
+    rt->heap_owner = NULL; /* its growth since the last read goes to none */
+  }
   iso__rt_load_free(ev->load);
   v8s_ref_free(rt->iso, ev->promise);
   v8s_ref_free(rt->iso, ev->value);
@@ -130,6 +154,7 @@ int iso_realm_eval(iso_realm* realm,
   ev->data = data;
   ev->tag = ++realm->rt->next_tag ? realm->rt->next_tag : ++realm->rt->next_tag;
   ev->deadline_ns = o->deadline_ns;
+  ev->cpu_budget_ns = (uint64_t)o->cpu_ms * 1000000;
   ev->call = o->call;
   ev->export_name = strdup(o->export_name ? o->export_name : "default");
   if (o->args_mp != NULL && o->args_len > 0) {
@@ -249,11 +274,21 @@ int iso_realm_eval(iso_realm* realm,
 static int eval_leave(iso_realm* realm, rt_eval* ev, int rc, v8s_exc* exc) {
   realm->current = NULL;
   v8s_set_job_tag(realm->rt->iso, realm->ctx, 0);
-  iso__rt_leave(realm->rt, NULL, rc, exc);
-  if (rc == 0 && realm->rt->last_stop_oom) {
+  iso_rt* rt = realm->rt;
+  iso__rt_leave(rt, NULL, rc, exc);
+  if (rc == 0 && rt->last_stop_oom) {
     /* it reached the heap limit and finished before the stop took (one
      * large allocation, a builtin that ignores the stop): its value was
      * made above the limit, so it fails like a stopped one */
+    rc = ISO_ETERMINATED;
+  }
+  if (!rt->last_stop_oom && ev->cpu_budget_ns != 0 &&
+      ev->cpu_ns >= ev->cpu_budget_ns) {
+    /* past its CPU budget, stopped or finished before the stop came: it
+     * fails as a stopped one, whatever it made */
+    rt->last_stop_cpu = 1;
+    rt->last_cpu_budget_ns = ev->cpu_budget_ns;
+    rt->last_cpu_used_ns = ev->cpu_ns;
     rc = ISO_ETERMINATED;
   }
   if (rc == ISO_ETERMINATED) {
@@ -823,9 +858,32 @@ static void check_promise_exceptions(iso_realm* realm) {
   iso__rt_rejections_free(rt, batch);
 }
 
+/* An eval job's realm whose evaluation passed 90% of its CPU budget gets
+ * a `cpulimitwarning` Event on globalThis (as Supabase's edge runtime
+ * dispatches `beforeunload` before its CPU limit), once, at its next tick:
+ * a listener runs when the job's JavaScript yields, under its budget. A
+ * warm realm's globalThis is every call's, so there is none there. */
+static void warn_cpu(iso_realm* realm) {
+  if (realm->cbs.job_error_cb != NULL) {
+    return;
+  }
+  for (rt_eval* ev = realm->evals; ev != NULL; ev = ev->next) {
+    if (ev->cpu_warn == 1 && !ev->cancelled &&
+        (ev->state == EV_EVALUATING || ev->state == EV_AWAITING)) {
+      ev->cpu_warn = 2;
+      iso_realm_dispatch(realm, "cpulimitwarning");
+      return;
+    }
+  }
+}
+
 /* One tick of the event loop for one realm (the seed's poll_event_loop). */
 void iso__rt_realm_tick(iso_realm* realm) {
   iso_rt* rt = realm->rt;
+  warn_cpu(realm);
+  if (realm->failed || realm->freed) {
+    return;
+  }
   if (rt->platform_task_ran) {
     /* a task of V8's may have settled promises of the realm (a Wasm
      * compilation, an Atomics.notify) or queued promise jobs from its

@@ -280,6 +280,18 @@ static int op_error(iso_rt* rt,
   return ISO_EOP;
 }
 
+/* Counts an op for the job that asks (its tag, else the entry's charge:
+ * iso_eval_stats.ops). */
+static void count_op(iso_realm* realm, uint32_t tag) {
+  rt_eval* ev = tag != 0 ? iso__rt_eval_by_tag(realm, tag) : NULL;
+  if (ev == NULL) {
+    ev = realm->rt->charge;
+  }
+  if (ev != NULL) {
+    ev->ops++;
+  }
+}
+
 int iso__rt_host_op_sync(void* realm_p,
                          uint32_t op,
                          const uint8_t* args,
@@ -291,6 +303,7 @@ int iso__rt_host_op_sync(void* realm_p,
   iso_realm* realm = realm_p;
   iso_rt* rt = realm->rt;
   iso_op_call* c = &rt->op_call;
+  count_op(realm, v8s_job_tag(rt->iso));
   c->def = &rt->ops->defs[op];
   c->perms = realm->perms;
   c->env = rt->ops_env;
@@ -362,8 +375,10 @@ int iso__rt_host_op_async(void* realm_p,
   }
   tick_batch(rt);
   /* the job whose JavaScript (or a continuation of it) asks */
+  uint32_t tag = v8s_job_tag(rt->iso);
+  count_op(realm, tag);
   iso_op_caller who = {.realm = realm->id,
-                       .tag = v8s_job_tag(rt->iso),
+                       .tag = tag,
                        .perms = rt->op_perm_ids ? NULL : realm->perms,
                        .perm_id = realm->perm_id,
                        .budget = realm->op_budget};

@@ -14,6 +14,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "iso_bootstrap.h"
 #include "iso_rt.h"
@@ -114,6 +115,13 @@ typedef struct rt_eval {
   iso_eval_cb cb;
   void* data;
   iso_js_error err;
+  /* what it cost so far (iso_eval_stats; charged by rt_enter.c) and its
+   * CPU budget (0: none) */
+  uint64_t cpu_budget_ns;
+  uint64_t cpu_ns;
+  int cpu_warn; /* 1: past 90% of its budget, to be told; 2: told */
+  uint64_t heap_bytes;
+  uint64_t ops;
 } rt_eval;
 
 /* A dynamic import (the seed's preparing/pending dyn imports and
@@ -202,6 +210,14 @@ typedef struct rt_run_slot {
   uint64_t gen;
   uint64_t since_ns;
   uint64_t deadline_ns;
+  /* the CPU time the evaluation the entry is charged to has left of its
+   * budget; 0: it has none. cpu_base_ns: the thread's CPU clock when the
+   * entry began, as the watchdog reckons it at its first look (its clock
+   * then, less the time since the entry began); 0: not looked at yet
+   * (iso_rt_cpu_stop) */
+  uint64_t cpu_left_ns;
+  uint64_t cpu_base_ns;
+  uint64_t cpu_stop_gen; /* the entry iso_rt_cpu_stop stopped last */
 } rt_run_slot;
 
 struct iso_rt {
@@ -227,6 +243,23 @@ struct iso_rt {
   rt_run_slot run;
   int out_of_memory; /* the heap limit stopped the running JavaScript */
   int last_stop_oom; /* the last termination was the heap limit */
+  /* costs (rt_enter.c): the evaluation the open entry is charged to
+   * (NULL: none), whether the entry is its own (enter_eval), the
+   * monotonic clock when it began, and the heap's reads (rt_enter.c) */
+  clockid_t cpu_clock; /* the runtime's thread's, for other threads */
+  int no_costs;        /* iso_rt_opts.no_costs */
+  rt_eval* charge;
+  int charge_own;
+  int charging;
+  uint64_t charge_mono0;
+  rt_eval* heap_owner; /* the evaluation the heap's growth goes to */
+  uint64_t heap_mark;  /* v8s_heap_allocated at the last read */
+  /* the last entry left: the evaluation it was charged to, and whether a
+   * CPU stop (iso_rt_cpu_stop) ended it, with that evaluation's budget and
+   * use for the message */
+  rt_eval* last_charge;
+  int last_stop_cpu;
+  uint64_t last_cpu_budget_ns, last_cpu_used_ns;
   size_t heap_max_mb;
   size_t value_max_bytes;
   uint64_t background_ns;    /* iso_rt_opts.background_ms; 0: no deadline */
@@ -278,7 +311,21 @@ static inline int iso__rt_on_thread(const iso_rt* rt) {
 
 /* rt_enter.c */
 void iso__rt_enter(iso_rt* rt, iso_realm* realm);
-void iso__rt_enter_until(iso_rt* rt, uint64_t deadline_ns);
+/* an entry until deadline_ns (0: none), its CPU time charged to ev (NULL:
+ * to none); own: ev's own JavaScript (enter_eval), whose leave
+ * (eval_leave) fails it when over its budget */
+void iso__rt_enter_until(iso_rt* rt,
+                         uint64_t deadline_ns,
+                         rt_eval* ev,
+                         int own);
+/* iso__rt_heap_flush: the heap's growth since the last read goes to
+ * rt->heap_owner (rt_enter.c) */
+void iso__rt_heap_flush(iso_rt* rt);
+/* the evaluation a realm's own entry is charged to: the realm's only
+ * pending one, else NULL */
+rt_eval* iso__rt_realm_charge(iso_realm* realm);
+/* ev spent its CPU budget: its error (ISO_ECPULIMIT) into e */
+void iso__rt_cpu_error(const rt_eval* ev, iso_js_error* e);
 int iso__rt_leave(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
 int iso__rt_leave_hook(iso_rt* rt, iso_realm* realm, int rc, v8s_exc* exc);
 void iso__rt_stopped_error(iso_rt* rt, iso_js_error* e);

@@ -44,7 +44,7 @@ int iso_realm_new(iso_rt* rt,
   v8s_ref hooks = 0;
   /* the prelude is isopool's own: no deadline (a slow host, a sanitizer
    * build, must not fail a realm's start) */
-  iso__rt_enter_until(rt, 0);
+  iso__rt_enter_until(rt, 0, NULL, 0);
   rc = v8s_execute_static(rt->iso, realm->ctx, "isopool:bootstrap",
                           iso_bootstrap_prelude, iso_bootstrap_prelude_len,
                           &hooks, &exc);

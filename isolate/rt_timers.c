@@ -56,8 +56,13 @@ void iso__rt_host_timer_job(void* realm_p, uint32_t tag) {
   iso_realm* realm = realm_p;
   realm->timer_tag = tag;
   /* a new entry (a new generation): a watchdog that read the last
-   * callback's deadline cannot stop this one for it */
-  iso__rt_enter_until(realm->rt, iso__rt_timer_deadline(realm, tag));
+   * callback's deadline cannot stop this one for it; its CPU time is its
+   * job's (in a shared realm; in an eval realm every callback is the one
+   * job's) */
+  rt_eval* ev = realm->cbs.job_error_cb != NULL
+                    ? iso__rt_eval_by_tag(realm, tag)
+                    : iso__rt_realm_charge(realm);
+  iso__rt_enter_until(realm->rt, iso__rt_timer_deadline(realm, tag), ev, 0);
 }
 
 /* fireTimers was stopped in a realm many jobs share (see the top). */
@@ -67,9 +72,17 @@ static void timers_stopped(iso_realm* r, v8s_exc* exc) {
   v8s_exc_close(exc);
   int dropped = v8s_microtasks_dropped(rt->iso);
   rt_eval* ev = iso__rt_eval_by_tag(r, r->timer_tag);
-  if (!dropped && ev != NULL && ev->deadline_ns != 0 &&
-      ev->deadline_ns <= uv_hrtime() &&
-      (ev->state == EV_EVALUATING || ev->state == EV_AWAITING)) {
+  int cpu = rt->last_stop_cpu && ev != NULL && ev == rt->last_charge;
+  if (!dropped && cpu) {
+    /* its own callback, past its CPU budget: that job alone (the charge's
+     * end may have failed it already) */
+    if (ev->state == EV_EVALUATING || ev->state == EV_AWAITING) {
+      iso__rt_stopped_error(rt, &ev->err);
+      ev->state = EV_FAILED;
+    }
+  } else if (!dropped && ev != NULL && ev->deadline_ns != 0 &&
+             ev->deadline_ns <= uv_hrtime() &&
+             (ev->state == EV_EVALUATING || ev->state == EV_AWAITING)) {
     /* its own callback, past its own deadline: that job alone */
     iso__rt_stopped_error(rt, &ev->err);
     ev->state = EV_FAILED;

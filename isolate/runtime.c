@@ -153,6 +153,9 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
   }
   rt->loop = opts->loop;
   rt->thread = pthread_self();
+  if (pthread_getcpuclockid(rt->thread, &rt->cpu_clock) != 0) {
+    rt->cpu_clock = (clockid_t)-1; /* CPU budgets are then not enforced */
+  }
   pthread_mutex_init(&rt->run_lock, NULL);
   rt->root = realpath(opts->root ? opts->root : ".", NULL);
   if (rt->root == NULL) {
@@ -181,6 +184,7 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
   rt->heap_max_mb = opts->heap_max_mb;
   rt->import_map = opts->import_map;
   rt->background_ns = (uint64_t)opts->background_ms * 1000000u;
+  rt->no_costs = opts->no_costs;
   rt->value_max_bytes = opts->value_max_bytes;
   iso__rt_ops_init(rt, opts);
   v8s_op_info* ops = calloc(rt->ops->n + 1, sizeof(*ops));
@@ -288,6 +292,36 @@ int iso_rt_terminate_gen(iso_rt* rt, uint64_t gen) {
     atomic_store(&rt->terminate_requested, 1);
     v8s_terminate(rt->iso);
     hit = 1;
+  }
+  pthread_mutex_unlock(&rt->run_lock);
+  return hit;
+}
+
+int iso_rt_cpu_stop(iso_rt* rt, uint64_t* gen) {
+  int hit = 0;
+  pthread_mutex_lock(&rt->run_lock);
+  /* each round while the entry runs on past it: the watchdog's WEDGED
+   * rule counts from the first (a builtin that ignores stops) */
+  if (rt->run.running && rt->run.cpu_left_ns != 0 &&
+      rt->cpu_clock != (clockid_t)-1) {
+    struct timespec ts;
+    if (clock_gettime(rt->cpu_clock, &ts) == 0) {
+      uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+      if (rt->run.cpu_base_ns == 0) {
+        /* the first look at this entry: its CPU clock when it began, as
+         * if the thread ran all the time since (no preemption in the
+         * entry's first round at most: a little too early, never late) */
+        uint64_t ran = uv_hrtime() - rt->run.since_ns;
+        rt->run.cpu_base_ns = cpu > ran ? cpu - ran : 1;
+      }
+      if (cpu - rt->run.cpu_base_ns >= rt->run.cpu_left_ns) {
+        rt->run.cpu_stop_gen = rt->run.gen;
+        atomic_store(&rt->terminate_requested, 1);
+        v8s_terminate(rt->iso);
+        *gen = rt->run.gen;
+        hit = 1;
+      }
+    }
   }
   pthread_mutex_unlock(&rt->run_lock);
   return hit;

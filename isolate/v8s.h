@@ -259,6 +259,17 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out);
  * must still be alive (the platform closes its handles on it). */
 void v8s_isolate_free(v8s_isolate* iso);
 
+/* v8s_heap_allocated: the bytes the isolate's heap has held so far: what
+ * is in use now in the spaces JavaScript allocates in (new, old, large
+ * objects) plus what every collection freed there (their use before it
+ * less after, from the GC prologue and epilogue callbacks). V8 10.2
+ * has no allocation counter in its API; this one grows by what JavaScript
+ * allocates between two reads, less objects promoted or compacted (a
+ * collection moves them, it frees nothing of them), so the difference of
+ * two reads is an estimate of the bytes allocated between them (never a
+ * count of live bytes). Thread: the isolate's. */
+uint64_t v8s_heap_allocated(v8s_isolate* iso);
+
 /* v8s_heap_stats: the heap in use and the heap's limit, in bytes. */
 void v8s_heap_stats(v8s_isolate* iso, size_t* used, size_t* limit);
 

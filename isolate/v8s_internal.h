@@ -158,6 +158,14 @@ struct v8s_isolate {
   size_t heap_check_at = 0;       // gc_epilogue_cb: when to look again
   bool heap_check_asked = false;  // a full collection is asked for
   size_t wasm_bytes = 0;          // WebAssembly memory, as gc_prologue_cb saw
+  // what collections freed so far (used_heap_size before less after, each
+  // collection), and the heap in use when the running one began:
+  // v8s_heap_allocated
+  uint64_t gc_freed = 0;
+  size_t gc_used_before = 0;
+  // the heap spaces JavaScript allocates in (new, old, and the two large
+  // object spaces), by index, for v8s_heap_allocated; -1: none found
+  int alloc_spaces[4] = {-1, -1, -1, -1};
   // V8's foreground tasks for this isolate posted to run now and not run
   // yet, counted by the platform (v8s_platform.cc): pending work for the
   // event loop. Shared with the tasks, which may outlive the isolate.

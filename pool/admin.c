@@ -446,14 +446,14 @@ static int cmd_stats(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
   static const char* const kKinds[NKINDS] = {"eval", "call", "all"};
   iso_metrics_snap* snap = keep(o, malloc(sizeof(*snap)));
   iso_admin_kind* kinds = keep(o, calloc(NKINDS, sizeof(*kinds)));
-  iso_admin_bucket* b = keep(
-      o,
-      calloc(NKINDS * ISO_METRICS_NSTAGES * ISO_METRICS_NBUCKETS, sizeof(*b)));
+  iso_admin_bucket* b =
+      keep(o, calloc(NKINDS * (ISO_METRICS_NSTAGES + 1) * ISO_METRICS_NBUCKETS,
+                     sizeof(*b)));
   if (snap == NULL || kinds == NULL || b == NULL ||
       iso_metrics_snapshot(pool->metrics, snap) != 0) {
     return out_of_memory(o);
   }
-  for (int k = 0; k < NKINDS; k++, b += 3 * ISO_METRICS_NBUCKETS) {
+  for (int k = 0; k < NKINDS; k++, b += 4 * ISO_METRICS_NBUCKETS) {
     kinds[k] = (iso_admin_kind){
         .name = iso_admin_str_of(kKinds[k]),
         .queue = hist_of(&snap->hist[k][ISO_METRICS_QUEUE], b),
@@ -461,6 +461,8 @@ static int cmd_stats(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
             hist_of(&snap->hist[k][ISO_METRICS_RUN], b + ISO_METRICS_NBUCKETS),
         .total = hist_of(&snap->hist[k][ISO_METRICS_TOTAL],
                          b + 2 * ISO_METRICS_NBUCKETS),
+        .cpu = hist_of(&snap->costs[k][ISO_METRICS_CPU],
+                       b + 3 * ISO_METRICS_NBUCKETS),
     };
   }
   o->reply.stats = (iso_admin_stats){.kinds = kinds, .nkinds = NKINDS};

@@ -62,10 +62,22 @@ static void encode_error(pool_job* job,
                          int worker) {
   job->outcome_status = ISO_STATUS_ERROR;
   job->outcome = code;
+  job->limit = code == ISO_CODE_TIMEOUT ? ISO_LIMIT_WALL : ISO_LIMIT_NONE;
   iso_buf_reset(&job->reply);
-  pool__reply_error(&job->reply,
-                    job->in != NULL ? job->in->id : (iso_bytes){NULL, 0}, code,
-                    msg, worker);
+  uint64_t now = pool__now();
+  iso_proto_reply r = {
+      .id = job->in != NULL ? job->in->id : (iso_bytes){NULL, 0},
+      .status = ISO_STATUS_ERROR,
+      .code = code,
+      .message = iso_str_of(msg),
+      .stats = {.worker = worker,
+                .wall_us = job->received_ns != 0 && now > job->received_ns
+                               ? (int64_t)(now - job->received_ns) / 1000
+                               : 0,
+                .limit =
+                    code == ISO_CODE_TIMEOUT ? ISO_LIMIT_WALL : ISO_LIMIT_NONE},
+  };
+  iso_proto_encode_reply(&r, &job->reply);
 }
 
 /* The last error a job got on this worker, for poolctl workers. */
@@ -173,10 +185,12 @@ static void count_answered(iso_pool* pool, pool_job* job) {
              job->outcome != ISO_CODE_TOO_LARGE) {
     queue_us = (int64_t)(now - job->received_ns) / 1000; /* queued */
   }
-  iso_metrics_answered(
-      pool->metrics,
-      iso_metrics_kind_of(job->in != NULL ? job->in->kind : ISO_JOB_EVAL),
-      outcome, queue_us, run_us, (int64_t)(now - job->received_ns) / 1000);
+  iso_metrics_kind kind =
+      iso_metrics_kind_of(job->in != NULL ? job->in->kind : ISO_JOB_EVAL);
+  iso_metrics_answered(pool->metrics, kind, outcome, queue_us, run_us,
+                       (int64_t)(now - job->received_ns) / 1000);
+  iso_metrics_costs(pool->metrics, kind, job->cpu_us, job->heap_bytes, job->ops,
+                    job->limit);
 }
 
 /* ---- replies ---- */
@@ -347,6 +361,10 @@ void pool__answer_done(pool_worker* w,
       job->outcome =
           done->status == ISO_STATUS_ERROR ? done->code : ISO_CODE_UNKNOWN;
       atomic_store(&job->started_ns, done->started_ns);
+      job->cpu_us = (int64_t)done->cpu_us;
+      job->heap_bytes = (int64_t)done->heap_bytes;
+      job->ops = (int64_t)done->ops;
+      job->limit = done->limit;
       iso_buf_reset(&job->reply); /* copied: the record is the message's */
       if (iso_buf_append(&job->reply, done->reply.data, done->reply.len) != 0) {
         encode_error(job, ISO_CODE_INTERNAL, "out of memory", w->id);

@@ -145,6 +145,7 @@ static void task_ahead(pool_job* job) {
       .id = in->id,
       .received_ns = job->received_ns,
       .timeout_ms = job->timeout_ms,
+      .cpu_ms = job->cpu_ms,
   };
   size_t at = b->len, perms_at = 0;
   if (iso_link_put_task_ahead(b, &t, &perms_at) == 0 &&
@@ -297,6 +298,17 @@ static pool_job* queue_pop(iso_pool* pool) {
  * by the deadline the runtime reports (the DESIGN above). */
 #define DEADLINE_SID_BITS 20
 
+/* A job's CPU budget: the service's (--cpu-ms) is a ceiling, as its
+ * grants are for permissions: a job may ask for less, never for more; a
+ * job's own applies when the service has none. 0: none. */
+static uint32_t job_cpu_ms(int64_t asked, uint32_t service) {
+  if (asked <= 0) {
+    return service;
+  }
+  uint32_t a = asked > 86400000 ? 86400000 : (uint32_t)asked;
+  return service != 0 && service < a ? service : a;
+}
+
 static uint64_t job_deadline(uint64_t now, uint32_t timeout_ms, int64_t sid) {
   const uint64_t mask = ((uint64_t)1 << DEADLINE_SID_BITS) - 1;
   uint64_t base = now + (uint64_t)timeout_ms * 1000000;
@@ -398,6 +410,8 @@ void pool__request_cb(iso_server_req* sreq,
     job->timeout_ms =
         t > 0 ? (uint32_t)(t > 86400000 ? 86400000 : t) : pool->opts.timeout_ms;
     job->deadline_ns = job_deadline(now, job->timeout_ms, job->sid);
+    job->cpu_ms = job_cpu_ms(job->in->cpu_ms, pool->opts.cpu_ms);
+    job->cpu_us = -1; /* until a DONE record says what it cost */
   }
   /* their TASK records, now: routing (in a worker's refill, the busiest
    * path) then only fills in what it decides */

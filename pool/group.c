@@ -14,15 +14,29 @@
  * stops JavaScript that runs past that deadline (iso_rt_terminate_gen, which
  * stops that entry only if it still runs, so a late watchdog never stops
  * the next job): a job stuck in `while (true) {}` costs its own worker
- * that job only. A HALT record with a deadline (the job was cancelled)
- * makes that deadline count as now, for that worker, until the worker
- * has dropped the job (pool__group_uncancel) or the deadline passes;
- * dispatch.c's DESIGN says how a job's JavaScript is told by its
- * deadline. A HALT without one (the service stops) halts the runner at
- * once (pool__runner_halt). A runner whose stopped entry still runs
- * POOL_LOST_GRACE_MS later is reported WEDGED to the front, once per
- * entry: the front declares the worker lost (pool__worker_lost); a test
- * fault (ISOPOOL_TEST_NO_WEDGED, below) keeps it quiet, for the front's
+ * that job only. The same round enforces CPU budgets (iso_eval_opts.cpu_ms):
+ * an entry charged to a job with a budget publishes what is left of it,
+ * and iso_rt_cpu_stop reads the worker thread's CPU clock
+ * (pthread_getcpuclockid) from here, reckons at its first look the
+ * clock's value when the entry began, and stops the entry once the clock
+ * has moved past what was left, with the same generation rule. This is
+ * in place of a POSIX CPU timer per worker (timer_create on
+ * CLOCK_THREAD_CPUTIME_ID, armed at each entry): such a timer expires on
+ * the scheduler's tick (4 ms at HZ=250), and its signal could only wake a
+ * thread that may call V8 (this one) through a pipe, so it would be no
+ * more precise than this 2 ms round; and it would cost the worker a
+ * thread CPU clock read and two timer_settime calls per entry (system
+ * calls; the clock read alone, twice per entry, cost a quarter of the
+ * batched jobs/s), a signal handler interrupting V8 and libuv, and three
+ * more system calls in the pool process's seccomp allow-list. A HALT
+ * record with a deadline (the job was cancelled) makes that deadline count as
+ * now, for that worker, until the worker has dropped the job
+ * (pool__group_uncancel) or the deadline passes; dispatch.c's DESIGN says how a
+ * job's JavaScript is told by its deadline. A HALT without one (the service
+ * stops) halts the runner at once (pool__runner_halt). A runner whose stopped
+ * entry still runs POOL_LOST_GRACE_MS later is reported WEDGED to the front,
+ * once per entry: the front declares the worker lost (pool__worker_lost); a
+ * test fault (ISOPOOL_TEST_NO_WEDGED, below) keeps it quiet, for the front's
  * own bound on a job held by a group that lies (watchdog.c). Every
  * POOL_ALIVE_MS it says ALIVE, which lets the front tell a group that
  * cannot speak from jobs that are only late (watchdog.c). The records
@@ -223,6 +237,8 @@ static void round_runners(pool_group* g, uint64_t now) {
     }
     if (stop) {
       iso_rt_terminate_gen(rt, gen);
+    } else if (rt != NULL) {
+      stop = iso_rt_cpu_stop(rt, &gen); /* a job past its CPU budget */
     }
     pool__runner_rt_unlock(w->r);
     if (!stop) {

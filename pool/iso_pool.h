@@ -49,8 +49,11 @@ typedef struct iso_pool_opts {
   const char* modules; /* module root; NULL: the current dir */
   size_t max_message;  /* request bytes; 0: 16 MiB */
   uint32_t timeout_ms; /* a job's default deadline; 0: 30000 */
-  uint32_t grace_ms;   /* shutdown grace; 0: 5000 */
-  size_t heap_mb;      /* V8 heap limit per worker; 0: 512 */
+  /* a job's CPU budget in ms (iso_eval_opts.cpu_ms) and its ceiling: a
+   * job's own cpu_ms may only lower it; 0: none (a job's own applies) */
+  uint32_t cpu_ms;
+  uint32_t grace_ms; /* shutdown grace; 0: 5000 */
+  size_t heap_mb;    /* V8 heap limit per worker; 0: 512 */
   /* how long JavaScript that belongs to no pending job (a timer a call
    * left in a warm realm) may run at a time; 0: 1000 */
   uint32_t background_ms;

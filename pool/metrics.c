@@ -40,6 +40,15 @@ static const uint64_t prom_le_us[] = {
     5000000, 10000000, 20000000, 50000000, 60000000};
 #define NPROM_LE (sizeof(prom_le_us) / sizeof(prom_le_us[0]))
 
+/* The cost histograms' Prometheus buckets, in their recorded units (KiB
+ * for the heap, a count for ops): the 1-2-5 series, each a bound above. */
+static const uint64_t prom_le_kib[] = {
+    1,    2,    5,     10,    20,    50,     100,    200,    500,    1000,
+    2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000};
+static const uint64_t prom_le_ops[] = {1,     2,     5,     10,    20,   50,
+                                       100,   200,   500,   1000,  2000, 5000,
+                                       10000, 20000, 50000, 100000};
+
 /* errors[] holds the job codes only: they must be the table's first rows.
  * (NCODES is taken out of the table's expansion first: a macro does not
  * expand inside itself.) */
@@ -65,11 +74,13 @@ typedef struct kind_counters {
   counter rejected;
   counter errors[ISO_METRICS_NCODES];
   hist hists[ISO_METRICS_NSTAGES];
+  hist costs[ISO_METRICS_NCOSTS];
 } kind_counters;
 
 struct iso_metrics {
   kind_counters kinds[ISO_METRICS_NKINDS];
   counter ring[RING]; /* second << 32 | jobs answered in it */
+  counter limited[ISO_METRICS_NLIMITS];
   iso_metrics_clock_cb clock_cb;
   void* clock_arg;
 };
@@ -200,6 +211,27 @@ void iso_metrics_answered(iso_metrics* m,
   ring_count(m, m->clock_cb(m->clock_arg));
 }
 
+void iso_metrics_costs(iso_metrics* m,
+                       iso_metrics_kind kind,
+                       int64_t cpu_us,
+                       int64_t heap_bytes,
+                       int64_t ops,
+                       iso_limit limit) {
+  if (m == NULL) {
+    return;
+  }
+  if (cpu_us >= 0) {
+    kind_counters* k = kind_of(m, kind);
+    hist_record(&k->costs[ISO_METRICS_CPU], cpu_us);
+    hist_record(&k->costs[ISO_METRICS_HEAP],
+                heap_bytes > 0 ? heap_bytes / 1024 : 0);
+    hist_record(&k->costs[ISO_METRICS_OPS], ops > 0 ? ops : 0);
+  }
+  if (limit > ISO_LIMIT_NONE && limit < ISO_METRICS_NLIMITS) {
+    add(&m->limited[limit], 1);
+  }
+}
+
 /* ---- snapshots ---------------------------------------------------------- */
 
 static uint64_t load(counter* c) {
@@ -293,6 +325,18 @@ int iso_metrics_snapshot(iso_metrics* m, iso_metrics_snap* out) {
   }
   for (size_t s = 0; s < ISO_METRICS_NSTAGES; s++) {
     hist_finish(&out->hist[ISO_METRICS_ALL][s]);
+  }
+  for (size_t k = 0; k < ISO_METRICS_NKINDS; k++) {
+    for (size_t c = 0; c < ISO_METRICS_NCOSTS; c++) {
+      hist_read(&m->kinds[k].costs[c], &out->costs[k][c]);
+      hist_add(&out->costs[ISO_METRICS_ALL][c], &out->costs[k][c]);
+    }
+  }
+  for (size_t c = 0; c < ISO_METRICS_NCOSTS; c++) {
+    hist_finish(&out->costs[ISO_METRICS_ALL][c]);
+  }
+  for (size_t l = 0; l < ISO_METRICS_NLIMITS; l++) {
+    out->limited[l] = load(&m->limited[l]);
   }
 
   /* Rates: the whole seconds before the current one. */
@@ -422,10 +466,25 @@ static void gauge(writer* w, const char* name, const char* help, int64_t v) {
   sample(w, name, NULL, num);
 }
 
-static void prom_hist(writer* w,
-                      const char* base,
-                      const char* kind,
-                      const iso_metrics_hist* h) {
+/* How a histogram's recorded values are written: microseconds as
+ * seconds, KiB as bytes, or as they are. */
+enum { UNIT_US, UNIT_KIB, UNIT_COUNT };
+
+static void unit_put(char* buf, size_t n, int unit, uint64_t v) {
+  if (unit == UNIT_US) {
+    us_to_s(buf, n, v);
+  } else {
+    snprintf(buf, n, "%" PRIu64, unit == UNIT_KIB ? v * 1024 : v);
+  }
+}
+
+static void prom_hist_in(writer* w,
+                         const char* base,
+                         const char* kind,
+                         const iso_metrics_hist* h,
+                         const uint64_t* le,
+                         size_t nle,
+                         int unit) {
   char name[64], num[32];
   uint64_t total = 0; /* recounted, so +Inf and _count agree */
   for (size_t i = 0; i < ISO_METRICS_NBUCKETS; i++) {
@@ -434,11 +493,11 @@ static void prom_hist(writer* w,
   snprintf(name, sizeof(name), "%s_bucket", base);
   uint64_t cum = 0;
   size_t i = 0;
-  for (size_t j = 0; j < NPROM_LE; j++) {
-    while (i < ISO_METRICS_NBOUNDS && bounds[i] <= (double)prom_le_us[j]) {
+  for (size_t j = 0; j < nle; j++) {
+    while (i < ISO_METRICS_NBOUNDS && bounds[i] <= (double)le[j]) {
       cum += h->buckets[i++];
     }
-    us_to_s(num, sizeof(num), prom_le_us[j]);
+    unit_put(num, sizeof(num), unit, le[j]);
     const char* labels[] = {"kind", kind, "le", num, NULL};
     sample_u64(w, name, labels, cum);
   }
@@ -446,10 +505,17 @@ static void prom_hist(writer* w,
   sample_u64(w, name, inf, total);
   const char* labels[] = {"kind", kind, NULL};
   snprintf(name, sizeof(name), "%s_sum", base);
-  us_to_s(num, sizeof(num), h->sum_us);
+  unit_put(num, sizeof(num), unit, h->sum_us);
   sample(w, name, labels, num);
   snprintf(name, sizeof(name), "%s_count", base);
   sample_u64(w, name, labels, total);
+}
+
+static void prom_hist(writer* w,
+                      const char* base,
+                      const char* kind,
+                      const iso_metrics_hist* h) {
+  prom_hist_in(w, base, kind, h, prom_le_us, NPROM_LE, UNIT_US);
 }
 
 int iso_metrics_prometheus(const iso_metrics_snap* s,
@@ -506,6 +572,42 @@ int iso_metrics_prometheus(const iso_metrics_snap* s,
     for (size_t k = 0; k < ISO_METRICS_NKINDS; k++) {
       prom_hist(&w, stages[st].name, kind_names[k], &s->hist[k][st]);
     }
+  }
+
+  static const struct {
+    const char* name;
+    const char* help;
+    const uint64_t* le;
+    size_t nle;
+    int unit;
+  } costs[ISO_METRICS_NCOSTS] = {
+      [ISO_METRICS_CPU] = {"isopool_job_cpu_seconds",
+                           "CPU time of jobs' JavaScript.", prom_le_us,
+                           NPROM_LE, UNIT_US},
+      [ISO_METRICS_HEAP] = {"isopool_job_heap_bytes",
+                            "Heap bytes jobs' JavaScript allocated (an "
+                            "estimate, counted in KiB).",
+                            prom_le_kib,
+                            sizeof prom_le_kib / sizeof prom_le_kib[0],
+                            UNIT_KIB},
+      [ISO_METRICS_OPS] = {"isopool_job_ops", "Ops jobs called.", prom_le_ops,
+                           sizeof prom_le_ops / sizeof prom_le_ops[0],
+                           UNIT_COUNT},
+  };
+  for (size_t c = 0; c < ISO_METRICS_NCOSTS; c++) {
+    family(&w, costs[c].name, "histogram", costs[c].help);
+    for (size_t k = 0; k < ISO_METRICS_NKINDS; k++) {
+      prom_hist_in(&w, costs[c].name, kind_names[k], &s->costs[k][c],
+                   costs[c].le, costs[c].nle, costs[c].unit);
+    }
+  }
+  const char* lim = "isopool_jobs_limited_total";
+  family(&w, lim, "counter",
+         "Jobs a limit ended: cpu (cpu_limit), wall (timeout), memory "
+         "(memory_limit).");
+  for (int l = ISO_LIMIT_NONE + 1; l < ISO_METRICS_NLIMITS; l++) {
+    const char* labels[] = {"limit", iso_limit_name((iso_limit)l), NULL};
+    sample_u64(&w, lim, labels, s->limited[l]);
   }
 
   if (g != NULL) {

@@ -62,6 +62,19 @@ typedef enum iso_metrics_stage {
   ISO_METRICS_NSTAGES = 3
 } iso_metrics_stage;
 
+/* What a job cost, each with its histogram (iso_metrics_costs), on the
+ * same buckets as the times: CPU time in microseconds, heap allocated in
+ * KiB, ops as a count. */
+typedef enum iso_metrics_cost {
+  ISO_METRICS_CPU = 0,  /* its JavaScript's CPU time, us */
+  ISO_METRICS_HEAP = 1, /* heap its JavaScript allocated, KiB */
+  ISO_METRICS_OPS = 2,  /* ops it called */
+  ISO_METRICS_NCOSTS = 3
+} iso_metrics_cost;
+
+/* Jobs ended by a limit, indexed by iso_limit (0, NONE, unused). */
+#define ISO_METRICS_NLIMITS (ISO_LIMIT_MEMORY + 1)
+
 /* How a job was answered: ISO_METRICS_FULFILLED, ISO_METRICS_REJECTED, or
  * an error reply's iso_proto_code (ISO_CODE_BUSY, ...; a value outside the
  * table counts as ISO_CODE_UNKNOWN). */
@@ -132,6 +145,18 @@ void iso_metrics_answered(iso_metrics* m,
                           int64_t run_us,
                           int64_t total_us);
 
+/* iso_metrics_costs: records what a job that ran cost (its reply's
+ * stats: cpu_us, heap_bytes, ops) in the kind's cost histograms, and
+ * counts it among the jobs `limit` ended (ISO_LIMIT_NONE: none). A
+ * negative cpu_us records no costs (the job never ran), only the limit.
+ * m NULL does nothing. Thread: any; lock-free. */
+void iso_metrics_costs(iso_metrics* m,
+                       iso_metrics_kind kind,
+                       int64_t cpu_us,
+                       int64_t heap_bytes,
+                       int64_t ops,
+                       iso_limit limit);
+
 /* ---- snapshots ---------------------------------------------------------- */
 
 /* One histogram, in microseconds. */
@@ -164,6 +189,9 @@ typedef struct iso_metrics_snap {
    * the service has run counts the missing seconds as 0). */
   double rate_1s, rate_10s, rate_60s;
   iso_metrics_hist hist[ISO_METRICS_NKINDS + 1][ISO_METRICS_NSTAGES];
+  /* [iso_metrics_kind][iso_metrics_cost]: values in the cost's unit */
+  iso_metrics_hist costs[ISO_METRICS_NKINDS + 1][ISO_METRICS_NCOSTS];
+  uint64_t limited[ISO_METRICS_NLIMITS]; /* jobs ended per iso_limit */
 } iso_metrics_snap;
 
 /* iso_metrics_snapshot: fills *out from m's counters (see the DESIGN note:
@@ -231,6 +259,13 @@ typedef struct iso_metrics_gauges {
  *       (every code of the table; "unknown" only when not 0)
  *   isopool_job_{queue,run,total}_seconds{kind}           histogram
  *       le = the 1-2-5 series from 100 us to 50 s, 60 s and +Inf
+ *   isopool_job_cpu_seconds{kind}                         histogram
+ *       its JavaScript's CPU time, le as above
+ *   isopool_job_heap_bytes{kind}                          histogram
+ *       heap allocated, le = the 1-2-5 series from 1 KiB to 1000 MiB
+ *   isopool_job_ops{kind}                                 histogram
+ *       ops called, le = the 1-2-5 series from 1 to 100000
+ *   isopool_jobs_limited_total{limit="cpu","wall","memory"} counter
  *   isopool_workers_configured, isopool_workers_alive,
  *   isopool_jobs_queued, isopool_jobs_inflight,
  *   isopool_uptime_seconds, isopool_build_info{version}   gauges

@@ -67,6 +67,11 @@ struct pool_job {
   uint64_t answered_ns; /* by whoever claimed it, for the counters */
   uint64_t deadline_ns; /* unique among the jobs of a request */
   uint32_t timeout_ms;
+  uint32_t cpu_ms; /* its CPU budget; 0: none */
+  /* what it cost, from its DONE record (cpu_us -1: it never ran), and
+   * the limit that ended it, for the metrics */
+  int64_t cpu_us, heap_bytes, ops;
+  iso_limit limit;
   iso_perms* perms; /* what its ops may do (a reference) */
   char* perm_err;   /* why its `permissions` were refused */
   pool_job* qnext;  /* the dispatcher's wait queue */

@@ -114,7 +114,7 @@ struct pool_task {
   iso_bytes args; /* a msgpack array */
   iso_bytes id;   /* the client's id, raw msgpack ({NULL, 0}: nil) */
   uint64_t deadline_ns, received_ns;
-  uint32_t perm_id, timeout_ms;
+  uint32_t perm_id, timeout_ms, cpu_ms;
   iso_buf mem; /* kept with the task for reuse */
   /* its run */
   iso_realm* realm; /* eval: its own realm; call: the worker's warm realm */
@@ -127,6 +127,8 @@ struct pool_task {
   size_t value_len;
   iso_log* logs; /* POOL_MAX_LOGS + 1 entries once the task logs */
   size_t nlogs, log_bytes, logs_dropped;
+  iso_eval_stats stats; /* what it cost, read while its evaluation lived */
+  int have_stats;
 };
 
 /* ---- worker.c ---- */

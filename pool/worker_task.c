@@ -73,6 +73,8 @@ static void eval_cb(iso_realm* realm,
                     size_t len,
                     const iso_js_error* err) {
   pool_task* t = data;
+  /* its costs: the evaluation is freed after this callback */
+  t->have_stats = iso_realm_eval_stats(realm, t, &t->stats) == 0;
   if (status != 0) {
     settle_error(t, status, err);
     return;
@@ -233,7 +235,8 @@ static void give_back(pool_runner* w,
                       const iso_buf* reply,
                       int status,
                       int code,
-                      const char* note) {
+                      const char* note,
+                      const iso_stats* stats) {
   uint64_t now = pool__now();
   iso_link_rec r = {
       .kind = ISO_LINK_DONE,
@@ -247,6 +250,12 @@ static void give_back(pool_runner* w,
     r.u.done.code = (iso_proto_code)code;
     r.u.done.reply = (iso_bytes){reply->data, reply->len};
     r.u.done.note = iso_str_of(note != NULL && note[0] ? note : NULL);
+  }
+  if (reply != NULL && stats != NULL) {
+    r.u.done.cpu_us = (uint64_t)stats->cpu_us;
+    r.u.done.heap_bytes = (uint64_t)stats->heap_bytes;
+    r.u.done.ops = (uint64_t)stats->ops;
+    r.u.done.limit = stats->limit;
   }
   pool__runner_put(w, &r);
 }
@@ -262,7 +271,7 @@ static void give_back_stopping(pool_runner* w,
   pool__reply_error(&reply, id, ISO_CODE_SHUTTING_DOWN,
                     "the service is shutting down", w->id);
   give_back(w, slot, gen, started_ns, &reply, ISO_STATUS_ERROR,
-            ISO_CODE_SHUTTING_DOWN, NULL);
+            ISO_CODE_SHUTTING_DOWN, NULL, NULL);
   iso_buf_close(&reply);
 }
 
@@ -333,6 +342,7 @@ static int task_copy(pool_task* t, const iso_link_task* rec) {
   t->received_ns = rec->received_ns;
   t->perm_id = rec->perm_id;
   t->timeout_ms = rec->timeout_ms;
+  t->cpu_ms = rec->cpu_ms;
   return 0;
 }
 
@@ -406,6 +416,7 @@ static int task_run(pool_runner* w, pool_task* t, iso_perms* perms) {
       .args_mp = t->args.data,
       .args_len = t->args.len,
       .deadline_ns = t->deadline_ns,
+      .cpu_ms = t->cpu_ms,
   };
   if (perms == NULL) {
     pool__logf(&w->o.log, "error",
@@ -450,7 +461,7 @@ void pool__task_take(pool_runner* w, const iso_link_task* rec) {
     return;
   }
   if (w->stopping || cancelled(w, rec->slot, rec->gen)) {
-    give_back(w, rec->slot, rec->gen, 0, NULL, 0, 0, NULL); /* answered */
+    give_back(w, rec->slot, rec->gen, 0, NULL, 0, 0, NULL, NULL); /* answered */
     return;
   }
   pool_task* t = task_new(w);
@@ -538,6 +549,7 @@ typedef struct pool_reply {
   iso_buf* reply; /* the runner's, kept for reuse */
   int status, code;
   char note[160];
+  iso_stats stats; /* as the reply says */
 } pool_reply;
 
 /* The reply map of a task that finished: its value, or its error with the
@@ -553,10 +565,21 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
       .nlogs = t->nlogs,
       .stats = {.worker = w->id,
                 .queue_us = (int64_t)(t->started_ns - t->received_ns) / 1000,
-                .run_us = (int64_t)(now - t->started_ns) / 1000},
+                .run_us = (int64_t)(now - t->started_ns) / 1000,
+                /* the front's accept on the one monotonic clock both
+                 * processes read (pool__now) */
+                .wall_us = (int64_t)(now - t->received_ns) / 1000,
+                .cpu_us = (int64_t)(t->stats.cpu_ns / 1000),
+                .heap_bytes = (int64_t)t->stats.heap_bytes,
+                .ops = (int64_t)t->stats.ops},
   };
   char msg[256];
   int status = t->status;
+  r.stats.limit = status == ISO_ECPULIMIT    ? ISO_LIMIT_CPU
+                  : status == ISO_EHEAPLIMIT ? ISO_LIMIT_MEMORY
+                  : status == ISO_ETIMEDOUT || status == ISO_ETERMINATED
+                      ? ISO_LIMIT_WALL
+                      : ISO_LIMIT_NONE;
   if (status == 0) {
     r.status = ISO_STATUS_FULFILLED;
     r.value = (iso_bytes){t->value, t->value_len};
@@ -575,7 +598,8 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
         status == ISO_ETERMINATED ? " and its JavaScript was stopped" : "");
     r.message = iso_str_of(msg);
   } else if (status == ISO_ETOOBIG || status == ISO_EINTERNAL ||
-             status == ISO_ELOST) {
+             status == ISO_ELOST || status == ISO_ECPULIMIT ||
+             status == ISO_EHEAPLIMIT) {
     /* the service's failures, with their wire codes; any other status is
      * the job's own: a rejection */
     r.status = ISO_STATUS_ERROR;
@@ -596,6 +620,7 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
   }
   d->status = r.status;
   d->code = r.status == ISO_STATUS_ERROR ? (int)r.code : 0;
+  d->stats = r.stats;
   if (r.status != ISO_STATUS_FULFILLED) {
     const char* what =
         r.status == ISO_STATUS_ERROR ? iso_proto_code_name(r.code) : r.name.ptr;
@@ -628,6 +653,11 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
  * the shutdown's answer for what did not finish) and frees it. */
 static void finish_task(pool_runner* w, pool_task* t, int stopping) {
   assert(pool__on_worker(w));
+  if (t->realm != NULL && !t->have_stats) {
+    /* ended before its evaluation called back (its deadline): its costs
+     * so far */
+    t->have_stats = iso_realm_eval_stats(t->realm, t, &t->stats) == 0;
+  }
   if (t->realm != NULL && t->kind == ISO_JOB_EVAL) {
     iso_realm_free(t->realm); /* its late op responses are dropped */
   } else if (t->realm != NULL && pool__warm_is(w, t->realm)) {
@@ -635,14 +665,14 @@ static void finish_task(pool_runner* w, pool_task* t, int stopping) {
   }
   t->realm = NULL;
   if (t->cancelled) {
-    give_back(w, t->slot, t->gen, t->started_ns, NULL, 0, 0, NULL);
+    give_back(w, t->slot, t->gen, t->started_ns, NULL, 0, 0, NULL, NULL);
   } else if (stopping) {
     give_back_stopping(w, t->slot, t->gen, t->id, t->started_ns);
   } else {
     pool_reply r;
     encode_reply(w, t, &r);
     give_back(w, t->slot, t->gen, t->started_ns, r.reply, r.status, r.code,
-              r.note);
+              r.note, &r.stats);
     if (w->reply.cap > TASK_MEM_KEPT) { /* one huge reply is not kept */
       iso_buf_close(&w->reply);
     }

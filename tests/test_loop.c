@@ -457,8 +457,40 @@ static void t_prelude_code_cache(void) {
   }
 }
 
+/* A CPU budget with nobody to enforce it (no watchdog calls
+ * iso_rt_cpu_stop here): the evaluation runs its JavaScript to its end
+ * and then fails ISO_ECPULIMIT, its own entries' time counted across its
+ * timer callbacks; one that only awaits spends none of it. */
+static void t_cpu_budget_counted(void) {
+  rt_root();
+  rt_write(
+      "main.js",
+      "const spin = (ms) => { const end = Date.now() + ms;"
+      " while (Date.now() < end) {} };\n"
+      "spin(15);\n"
+      "await new Promise((r) => setTimeout(() => { spin(15); r(); }, 1));\n"
+      "export default 'spun';\n");
+  rt_result r;
+  iso_eval_opts eo = {.cpu_ms = 20};
+  rt_run_opts("main.js", eo, &r);
+  CHECK_EQ(r.status, ISO_ECPULIMIT);
+  CHECK_CONTAINS(r.error ? r.error : "", "CPU time limit exceeded: 20 ms");
+  rt_result_free(&r);
+
+  rt_root();
+  rt_write("main.js",
+           "await new Promise((r) => setTimeout(r, 100));\n"
+           "export default 'waited';\n");
+  eo = (iso_eval_opts){.cpu_ms = 20};
+  rt_run_opts("main.js", eo, &r);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.value, "\"waited\"");
+  rt_result_free(&r);
+}
+
 static const iso_test cases[] = {
     {"hello_world", t_hello_world},
+    {"cpu_budget_counted", t_cpu_budget_counted},
     {"task_order", t_task_order},
     {"interval_and_clear", t_interval_and_clear},
     {"load_unload_order", t_load_unload_order},

@@ -420,6 +420,52 @@ static void t_overflow(void) {
   iso_metrics_free(m);
 }
 
+/* What jobs cost (iso_metrics_costs): CPU in us, heap in KiB, ops, each
+ * in its kind's histogram; jobs ended per limit; a job that never ran
+ * (cpu_us -1) counts only its limit. */
+static void t_costs(void) {
+  iso_metrics* m = iso_metrics_new();
+  iso_metrics_costs(m, ISO_METRICS_CALL, 1500, 10 << 20, 3, ISO_LIMIT_NONE);
+  iso_metrics_costs(m, ISO_METRICS_CALL, 50000, 2048, 0, ISO_LIMIT_CPU);
+  iso_metrics_costs(m, ISO_METRICS_EVAL, 200000, 0, 7, ISO_LIMIT_WALL);
+  iso_metrics_costs(m, ISO_METRICS_EVAL, -1, 0, 0, ISO_LIMIT_WALL);
+  iso_metrics_costs(m, ISO_METRICS_EVAL, 9000, 300 << 20, 0, ISO_LIMIT_MEMORY);
+  iso_metrics_snap* s = snap_of(m);
+  const iso_metrics_hist* cpu = &s->costs[ISO_METRICS_CALL][ISO_METRICS_CPU];
+  CHECK_EQ(cpu->count, 2);
+  CHECK_EQ(cpu->sum_us, 51500);
+  CHECK_EQ(cpu->max_us, 50000);
+  CHECK_EQ(s->costs[ISO_METRICS_EVAL][ISO_METRICS_CPU].count, 2);
+  CHECK_EQ(s->costs[ISO_METRICS_ALL][ISO_METRICS_CPU].count, 4);
+  CHECK_EQ(s->costs[ISO_METRICS_CALL][ISO_METRICS_HEAP].sum_us, 10240 + 2);
+  CHECK_EQ(s->costs[ISO_METRICS_ALL][ISO_METRICS_OPS].sum_us, 10);
+  CHECK_EQ(s->limited[ISO_LIMIT_CPU], 1);
+  CHECK_EQ(s->limited[ISO_LIMIT_WALL], 2);
+  CHECK_EQ(s->limited[ISO_LIMIT_MEMORY], 1);
+  char* text = prom_text(s, NULL);
+  CHECK_CONTAINS(text, "# TYPE isopool_job_cpu_seconds histogram\n");
+  CHECK_CONTAINS(text,
+                 "isopool_job_cpu_seconds_bucket{kind=\"call\",le=\"0.002\"} "
+                 "1\n");
+  CHECK_CONTAINS(text, "isopool_job_cpu_seconds_sum{kind=\"call\"} 0.0515\n");
+  CHECK_CONTAINS(text,
+                 "isopool_job_heap_bytes_bucket{kind=\"call\",le=\"2048\"} "
+                 "1\n");
+  CHECK_CONTAINS(text,
+                 "isopool_job_heap_bytes_bucket{kind=\"call\",le="
+                 "\"10240000\"} 1\n");
+  CHECK_CONTAINS(text,
+                 "isopool_job_heap_bytes_bucket{kind=\"call\",le="
+                 "\"20480000\"} 2\n");
+  CHECK_CONTAINS(text, "isopool_job_ops_bucket{kind=\"eval\",le=\"10\"} 2\n");
+  CHECK_CONTAINS(text, "isopool_jobs_limited_total{limit=\"cpu\"} 1\n");
+  CHECK_CONTAINS(text, "isopool_jobs_limited_total{limit=\"wall\"} 2\n");
+  CHECK_CONTAINS(text, "isopool_jobs_limited_total{limit=\"memory\"} 1\n");
+  free(text);
+  free(s);
+  iso_metrics_free(m);
+}
+
 /* ---- Prometheus --------------------------------------------------------- */
 
 static void t_prometheus(void) {
@@ -607,11 +653,17 @@ static void t_promtool(void) {
 
 int main(int argc, char** argv) {
   static const iso_test cases[] = {
-      {"bucket_layout", t_bucket_layout}, {"totals_threads", t_totals_threads},
-      {"outcomes", t_outcomes},           {"rates", t_rates},
-      {"percentiles", t_percentiles},     {"overflow", t_overflow},
-      {"prometheus", t_prometheus},       {"validator", t_validator},
-      {"promtool", t_promtool},           {NULL, NULL},
+      {"bucket_layout", t_bucket_layout},
+      {"totals_threads", t_totals_threads},
+      {"outcomes", t_outcomes},
+      {"rates", t_rates},
+      {"percentiles", t_percentiles},
+      {"overflow", t_overflow},
+      {"prometheus", t_prometheus},
+      {"validator", t_validator},
+      {"promtool", t_promtool},
+      {"costs", t_costs},
+      {NULL, NULL},
   };
   return iso_test_main(argc, argv, cases);
 }

@@ -348,6 +348,34 @@ static void t_logs_on_stderr(void) {
   proc_result_free(&r);
 }
 
+/* --cpu-ms is sent as the job's cpu_ms: a loop is stopped `cpu_limit`;
+ * --stats prints what a job cost, and --json carries it all. */
+static void t_cpu_ms_and_stats(void) {
+  proc_result r;
+  PC(&r, "--cpu-ms", "20", "--stats", "eval", "--module", "loop.js");
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err, "error: cpu_limit: CPU time limit exceeded: 20 ms");
+  CHECK_CONTAINS(r.err, "stats: worker ");
+  CHECK_CONTAINS(r.err, ", limit cpu\n");
+  show(&r);
+  proc_result_free(&r);
+  PC(&r, "--stats", "call", "job.js", "21", "x");
+  CHECK_EQ(r.status, 0);
+  CHECK(strncmp(r.err, "stats: worker ", 14) == 0);
+  CHECK(strstr(r.err, "limit") == NULL);
+  show(&r);
+  proc_result_free(&r);
+  PC(&r, "--json", "--cpu-ms", "20", "eval", "--module", "loop.js");
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.out, "\"code\":\"cpu_limit\"");
+  CHECK_CONTAINS(r.out, ",\"cpu_us\":");
+  CHECK_CONTAINS(r.out, ",\"wall_us\":");
+  CHECK_CONTAINS(r.out, ",\"heap_bytes\":");
+  CHECK_CONTAINS(r.out, ",\"ops\":0,\"limit\":\"cpu\"}}");
+  show(&r);
+  proc_result_free(&r);
+}
+
 static void t_json_output(void) {
   proc_result r;
   PC(&r, "--json", "call", "job.js", "21", "x");
@@ -361,6 +389,7 @@ static void t_json_output(void) {
                        "\"logs\":[],\"stats\":{\"worker\":")) == 0);
   CHECK_CONTAINS(r.out, ",\"queue_us\":");
   CHECK_CONTAINS(r.out, ",\"run_us\":");
+  CHECK_CONTAINS(r.out, ",\"limit\":null}}");
   CHECK(strlen(r.out) > 2 && strcmp(r.out + strlen(r.out) - 3, "}}\n") == 0);
   CHECK(strchr(r.out, '\n') == r.out + strlen(r.out) - 1); /* one line */
   CHECK_STR(r.err, "");
@@ -635,6 +664,7 @@ static const iso_test cases[] = {
     {"value_too_large_for_json", t_value_too_large_for_json},
     {"logs_on_stderr", t_logs_on_stderr},
     {"json_output", t_json_output},
+    {"cpu_ms_and_stats", t_cpu_ms_and_stats},
     {"url_from_environment", t_url_from_environment},
     {"cannot_connect", t_cannot_connect},
     {"usage_errors", t_usage_errors},

@@ -110,6 +110,41 @@ static void t_reply_decode_tolerance(void) {
   CHECK_BYTES(r.id, r.id_len, "c0");
   iso_result_close(&r);
   iso_buf_close(&b);
+  /* a reply of an older server (no cpu_us, ...): zeros and no limit; a
+   * limit this library does not know reads as none */
+  b =
+      msg("J:{\"v\":1,\"status\":\"fulfilled\",\"stats\":{\"worker\":0,"
+          "\"queue_us\":1,\"run_us\":2}}");
+  CHECK_EQ(iso_proto_decode_reply(b.data, b.len, &r), 0);
+  CHECK_EQ(r.stats.run_us, 2);
+  CHECK_EQ(r.stats.cpu_us, 0);
+  CHECK_EQ(r.stats.wall_us, 0);
+  CHECK_EQ(r.stats.limit, ISO_LIMIT_NONE);
+  iso_result_close(&r);
+  iso_buf_close(&b);
+  b =
+      msg("J:{\"v\":1,\"status\":\"error\",\"error\":{\"code\":\"cpu_limit\","
+          "\"message\":\"m\"},\"stats\":{\"worker\":0,\"cpu_us\":7,"
+          "\"limit\":\"gpu\",\"ops\":3}}");
+  CHECK_EQ(iso_proto_decode_reply(b.data, b.len, &r), 0);
+  CHECK_EQ(r.code, ISO_CODE_CPU_LIMIT);
+  CHECK_EQ(r.stats.cpu_us, 7);
+  CHECK_EQ(r.stats.ops, 3);
+  CHECK_EQ(r.stats.limit, ISO_LIMIT_NONE);
+  iso_result_close(&r);
+  iso_buf_close(&b);
+  b =
+      msg("J:{\"v\":1,\"status\":\"error\",\"error\":{\"code\":\"timeout\","
+          "\"message\":\"m\"},\"stats\":{\"limit\":\"wall\"}}");
+  CHECK_EQ(iso_proto_decode_reply(b.data, b.len, &r), 0);
+  CHECK_EQ(r.stats.limit, ISO_LIMIT_WALL);
+  iso_result_close(&r);
+  iso_buf_close(&b);
+  b =
+      msg("J:{\"v\":1,\"status\":\"error\",\"error\":{\"code\":\"timeout\","
+          "\"message\":\"m\"},\"stats\":{\"limit\":5}}");
+  CHECK_EQ(iso_proto_decode_reply(b.data, b.len, &r), ISO_EPROTO);
+  iso_buf_close(&b);
   /* a minimal fulfilled reply: value nil, no logs, no stats */
   b = msg("J:{\"status\":\"fulfilled\",\"v\":1}");
   CHECK_EQ(iso_proto_decode_reply(b.data, b.len, &r), 0);
@@ -240,6 +275,7 @@ static void t_request_round_trip(void) {
        .args = args.data,
        .args_len = args.len,
        .timeout_ms = 250,
+       .cpu_ms = 40,
        .id = id.data,
        .id_len = id.len},
       {.kind = ISO_JOB_EVAL, .source = "1 + 1\0ignored", .source_len = 5},
@@ -256,11 +292,12 @@ static void t_request_round_trip(void) {
   CHECK_JSON(out.data, out.len,
              "{\"v\":1,\"id\":{\"trace\":42},\"kind\":\"call\",\"module\":"
              "\"lib/math.js\",\"export\":\"add\",\"args\":[1,\"two\",[3]],"
-             "\"timeout_ms\":250}");
+             "\"timeout_ms\":250,\"cpu_ms\":40}");
   iso_proto_msg m;
   CHECK_EQ(iso_proto_decode(out.data, out.len, &m, NULL, 0), 0);
   CHECK(str_is(m.reqs[0].export_name, "add"));
   CHECK_EQ(m.reqs[0].timeout_ms, 250);
+  CHECK_EQ(m.reqs[0].cpu_ms, 40);
   iso_proto_msg_close(&m);
 
   iso_buf_reset(&out);

@@ -99,6 +99,13 @@ static void t_single_call(void) {
   CHECK_BYTES(q->args.data, q->args.len, "93 01 91 02 81 a1 6b c0");
   CHECK_BYTES(q->id.data, q->id.len, "a1 61");
   CHECK_EQ(q->timeout_ms, 500);
+  CHECK_EQ(q->cpu_ms, -1); /* absent */
+  iso_proto_msg_close(&m);
+  iso_buf_close(&b);
+  b = msg("J:{\"v\":1,\"kind\":\"call\",\"module\":\"m.js\",\"cpu_ms\":50}");
+  CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
+  q = &m.reqs[0];
+  CHECK_EQ(q->cpu_ms, 50);
   iso_proto_msg_close(&m);
   iso_buf_close(&b);
 
@@ -261,6 +268,10 @@ static const bad_case k_bad[] = {
      NULL},
     {"float timeout", "J:{\"v\":1," CALL_M ",\"timeout_ms\":1.5}",
      "'timeout_ms' must be a non-negative integer (got a float)", NULL},
+    {"negative cpu_ms", "J:{\"v\":1," CALL_M ",\"cpu_ms\":-1}",
+     "'cpu_ms' must be a non-negative integer (got a negative integer)", NULL},
+    {"string cpu_ms", "J:{\"v\":1," CALL_M ",\"cpu_ms\":\"50\"}",
+     "'cpu_ms' must be a non-negative integer (got a string)", NULL},
     {"huge timeout",
      "J:{\"v\":1," CALL_M ",\"timeout_ms\":18446744073709551615}",
      "'timeout_ms' must be a non-negative integer", NULL},
@@ -764,7 +775,8 @@ static void t_reply_exact(void) {
   CHECK_JSON(out.data, out.len,
              "{\"v\":1,\"id\":7,\"status\":\"fulfilled\",\"value\":[1,2],"
              "\"logs\":[[\"log\",\"hi\"],[\"warn\",\"w\"]],"
-             "\"stats\":{\"worker\":2,\"queue_us\":10,\"run_us\":20}}");
+             "\"stats\":{\"worker\":2,\"queue_us\":10,\"run_us\":20,"
+             "\"cpu_us\":0,\"wall_us\":0,\"heap_bytes\":0,\"ops\":0}}");
 
   iso_buf_reset(&out);
   iso_proto_reply rj = {
@@ -781,7 +793,8 @@ static void t_reply_exact(void) {
       "{\"v\":1,\"id\":7,\"status\":\"rejected\",\"error\":{\"name\":"
       "\"TypeError\",\"message\":\"x is not a function\",\"stack\":"
       "\"TypeError: x is not a function\\n    at m.js:1:1\"},\"logs\":[],"
-      "\"stats\":{\"worker\":0,\"queue_us\":1,\"run_us\":2}}");
+      "\"stats\":{\"worker\":0,\"queue_us\":1,\"run_us\":2,\"cpu_us\":0,"
+      "\"wall_us\":0,\"heap_bytes\":0,\"ops\":0}}");
 
   iso_buf_reset(&out);
   iso_proto_reply re = {
@@ -794,7 +807,45 @@ static void t_reply_exact(void) {
   CHECK_JSON(out.data, out.len,
              "{\"v\":1,\"id\":null,\"status\":\"error\",\"error\":{\"code\":"
              "\"bad_request\",\"message\":\"missing 'kind'\"},\"logs\":[],"
-             "\"stats\":{\"worker\":-1,\"queue_us\":0,\"run_us\":0}}");
+             "\"stats\":{\"worker\":-1,\"queue_us\":0,\"run_us\":0,"
+             "\"cpu_us\":0,\"wall_us\":0,\"heap_bytes\":0,\"ops\":0}}");
+
+  /* a job a limit ended: the code, and `limit` in its stats */
+  iso_buf_reset(&out);
+  iso_proto_reply rc = {
+      .status = ISO_STATUS_ERROR,
+      .code = ISO_CODE_CPU_LIMIT,
+      .message = iso_str_of("CPU time limit exceeded: 50 ms"),
+      .stats = {.worker = 1,
+                .queue_us = 3,
+                .run_us = 60000,
+                .cpu_us = 50100,
+                .wall_us = 60010,
+                .heap_bytes = 4096,
+                .ops = 2,
+                .limit = ISO_LIMIT_CPU},
+  };
+  CHECK_EQ(iso_proto_encode_reply(&rc, &out), 0);
+  CHECK_JSON(out.data, out.len,
+             "{\"v\":1,\"id\":null,\"status\":\"error\",\"error\":{\"code\":"
+             "\"cpu_limit\",\"message\":\"CPU time limit exceeded: 50 ms\"},"
+             "\"logs\":[],\"stats\":{\"worker\":1,\"queue_us\":3,"
+             "\"run_us\":60000,\"cpu_us\":50100,\"wall_us\":60010,"
+             "\"heap_bytes\":4096,\"ops\":2,\"limit\":\"cpu\"}}");
+  iso_buf_reset(&out);
+  rc.code = ISO_CODE_MEMORY_LIMIT;
+  rc.stats.limit = ISO_LIMIT_MEMORY;
+  CHECK_EQ(iso_proto_encode_reply(&rc, &out), 0);
+  iso_result back;
+  CHECK_EQ(iso_proto_decode_reply(out.data, out.len, &back), 0);
+  CHECK_EQ(back.code, ISO_CODE_MEMORY_LIMIT);
+  CHECK_STR(back.code_name, "memory_limit");
+  CHECK_EQ(back.stats.limit, ISO_LIMIT_MEMORY);
+  CHECK_EQ(back.stats.cpu_us, 50100);
+  CHECK_EQ(back.stats.wall_us, 60010);
+  CHECK_EQ(back.stats.heap_bytes, 4096);
+  CHECK_EQ(back.stats.ops, 2);
+  iso_result_close(&back);
 
   /* bad arguments leave the buffer alone */
   size_t len = out.len;

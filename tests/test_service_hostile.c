@@ -304,6 +304,10 @@ typedef struct hostile {
   .kind = ISO_JOB_CALL, .module = (mod), .export_name = (exp)
 #define FULFILLED(v) .status = ISO_STATUS_FULFILLED, .value = (v)
 #define REJECTED(text) .status = ISO_STATUS_REJECTED, .contains = (text)
+/* stopped at the heap limit: `memory_limit`, an error of the service's */
+#define HEAP_LIMIT                                           \
+  .status = ISO_STATUS_ERROR, .code = ISO_CODE_MEMORY_LIMIT, \
+  .contains = "heap out of memory"
 /* stopped at its deadline: `timeout`, never the stall message */
 #define TIMED_OUT                                                           \
   .timeout_ms = 1000, .status = ISO_STATUS_ERROR, .code = ISO_CODE_TIMEOUT, \
@@ -399,12 +403,12 @@ static const hostile kCases[] = {
      EVAL("const keep = new Array(9e7).fill(1.5);"
           "const y = new Array(1.5e7).fill(2.5);"
           "export default keep.length + y.length;"),
-     REJECTED("heap out of memory"), .rss_max_mb = 3072, .log_has = RECYCLED},
+     HEAP_LIMIT, .rss_max_mb = 3072, .log_has = RECYCLED},
     {"bomb_many_objects",
      EVAL("const a = []; for (;;) a.push({x: a.length, y: [1, 2, 3]});"),
-     REJECTED("heap out of memory"), .rss_max_mb = 3072, .log_has = RECYCLED},
+     HEAP_LIMIT, .rss_max_mb = 3072, .log_has = RECYCLED},
     {"bomb_in_warm_realm", CALL("bombs.js", "grow"), .args = "[700]",
-     REJECTED("heap out of memory"), .rss_max_mb = 3072, .log_has = RECYCLED},
+     HEAP_LIMIT, .rss_max_mb = 3072, .log_has = RECYCLED},
     /* ArrayBuffers at their cap, then the shim needs a buffer: V8's
      * ArrayBuffer::New would abort the process; the job gets a RangeError */
     {"buffers_at_cap_then_encode",
@@ -431,7 +435,7 @@ static const hostile kCases[] = {
           "  const junk = []; for (let k = 0; k < 3e5; k++) junk.push({k});"
           "}"
           "export default mems.length;"),
-     REJECTED("heap out of memory"), .rss_max_mb = 1536, .log_has = RECYCLED},
+     HEAP_LIMIT, .rss_max_mb = 1536, .log_has = RECYCLED},
     /* 5: a timer a call left spinning in its warm realm */
     {"warm_timer_spins_after_call", CALL("timers.js", "spinLater"),
      .args = "[100]", FULFILLED("1"), .settle_ms = 400, .probe_ms = 3000},

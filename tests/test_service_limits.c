@@ -102,9 +102,10 @@ static void t_memory_bomb(void) {
     j.timeout_ms = 15000;
     call(&s, j, 30000, &r);
     iso_buf_close(&keep);
-    int heap = r.status == ISO_STATUS_REJECTED &&
-               strcmp(r.name, "RangeError") == 0 &&
-               strstr(r.message, "heap") != NULL;
+    int heap = r.status == ISO_STATUS_ERROR &&
+               r.code == ISO_CODE_MEMORY_LIMIT &&
+               strstr(r.message, "heap out of memory") != NULL &&
+               r.stats.limit == ISO_LIMIT_MEMORY;
     int timeout = r.status == ISO_STATUS_ERROR && r.code == ISO_CODE_TIMEOUT;
     if (!heap && !timeout) {
       fprintf(stderr, "    round %d: status %d %s %s: %s\n", round, r.status,
