@@ -1,13 +1,15 @@
 /* test_service_recycle.c: replacing a worker's isolate through the spare
  * engines (pool/worker.c's DESIGN), end to end: each recycling policy
- * triggers (--recycle-after-jobs, --heap-soft-mb under load, --heap-mb's
+ * triggers (--recycle-after-jobs, --heap-soft-mb under load,
+ * --recycle-heap-mb after a burst of garbage, --heap-mb's
  * condemned runtime under load, --idle-timeout), and with
  * --spare-isolates 0 the worker rebuilds on its own thread as before.
  *
  * Each case starts the real daemon (support/service_admin.h, on
  * fixtures/recycle: count.js counts its calls in its warm realm, so a
  * fresh isolate answers 1 again; hold.js keeps memory alive there;
- * grow.js crosses the heap limit; sleep.js waits) with its log at info,
+ * grow.js crosses the heap limit; spike.js leaves a burst of garbage;
+ * sleep.js waits) with its log at info,
  * talks to it through the client library (every job tracked: exactly one
  * reply each), and reads what happened from `status` (the recycling map:
  * recycles, recycles_cold, spare_builds, spares_ready) and the log (which
@@ -229,6 +231,32 @@ static void t_soft_limit_load(void) {
   svc_stop(&s);
 }
 
+/* --recycle-heap-mb 96: small calls leave the isolate alone; a call whose
+ * 160 MiB of temporaries are garbage when it returns leaves the heap V8
+ * committed past the bound, and the worker moves to the spare for that
+ * reason (a fresh count after it). */
+static void t_recycle_heap(void) {
+  const char* flags[] = {"--recycle-heap-mb", "96", NULL};
+  svc s;
+  if (start(&s, "1", flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  wait_spare(&s);
+  CHECK_EQ(stat_of(&s, "recycle_heap_mb"), 96);
+  for (int i = 1; i <= 5; i++) {
+    char want[8];
+    snprintf(want, sizeof want, "%d", i);
+    expect_call(&s, "count.js", "[]", want);
+  }
+  CHECK_EQ(stat_of(&s, "recycles"), 0);
+  expect_call(&s, "spike.js", "[160]", "160");
+  CHECK(wait_stat(&s, "recycles", 1, 10000) >= 1);
+  CHECK(log_has(&s, "recycled (recycle_heap)"));
+  expect_call(&s, "count.js", "[]", "1");
+  svc_stop(&s);
+}
+
 /* --heap-mb 64 under load: a job that grows the heap without end is
  * stopped (a RangeError, or its deadline), the other jobs on the same
  * worker answer their own values, and the condemned isolate is replaced
@@ -361,6 +389,7 @@ static const iso_test cases[] = {
     {"no_spare", t_no_spare},
     {"soft_limit_load", t_soft_limit_load},
     {"hard_limit_load", t_hard_limit_load},
+    {"recycle_heap", t_recycle_heap},
     {"idle_timeout", t_idle_timeout},
     {NULL, NULL},
 };
