@@ -161,12 +161,6 @@ void heap_check_cb(Isolate* isolate, void* data) {
   }
 }
 
-// WebAssembly memories are not allocated through the ArrayBuffer allocator
-// (which caps ArrayBuffers on its own) but V8 counts them as external
-// memory: what the allocator does not hold is theirs, and counts with the
-// heap. Read before a collection starts, when V8 has finished sweeping
-// the last one's buffers: during sweeping the allocator has freed buffers
-// that V8 still counts, which would look like WebAssembly memory.
 // The bytes in use in the four spaces JavaScript allocates in, each a
 // cheap read, rather than GetHeapStatistics, which adds up every space
 // and page (about twice the time); code and map space are left out.
@@ -182,6 +176,14 @@ size_t alloc_spaces_used(v8s_isolate* iso) {
   return used;
 }
 
+// WebAssembly memories are not allocated through the ArrayBuffer allocator
+// (which caps ArrayBuffers on its own) but V8 counts them as external
+// memory: what the allocator does not hold is theirs, and counts with the
+// heap. Read before a collection starts, when V8 has finished sweeping
+// the last one's buffers: during sweeping the allocator has freed buffers
+// that V8 still counts, which would look like WebAssembly memory.
+// The prologue also notes the spaces' bytes in use, so the epilogue can
+// count what the collection freed (v8s_heap_allocated).
 void gc_prologue_cb(Isolate* isolate,
                     v8::GCType type,
                     v8::GCCallbackFlags flags,
