@@ -65,19 +65,14 @@ static void encode_error(pool_job* job,
   job->limit = code == ISO_CODE_TIMEOUT ? ISO_LIMIT_WALL : ISO_LIMIT_NONE;
   iso_buf_reset(&job->reply);
   uint64_t now = pool__now();
-  iso_proto_reply r = {
-      .id = job->in != NULL ? job->in->id : (iso_bytes){NULL, 0},
-      .status = ISO_STATUS_ERROR,
-      .code = code,
-      .message = iso_str_of(msg),
-      .stats = {.worker = worker,
-                .wall_us = job->received_ns != 0 && now > job->received_ns
-                               ? (int64_t)(now - job->received_ns) / 1000
-                               : 0,
-                .limit =
-                    code == ISO_CODE_TIMEOUT ? ISO_LIMIT_WALL : ISO_LIMIT_NONE},
-  };
-  iso_proto_encode_reply(&r, &job->reply);
+  pool__reply_error(
+      &job->reply, job->in != NULL ? job->in->id : (iso_bytes){NULL, 0}, code,
+      msg,
+      (iso_stats){.worker = worker,
+                  .wall_us = job->received_ns != 0 && now > job->received_ns
+                                 ? (int64_t)(now - job->received_ns) / 1000
+                                 : 0,
+                  .limit = job->limit});
 }
 
 /* The last error a job got on this worker, for poolctl workers. */

@@ -10,13 +10,13 @@ void pool__reply_error(iso_buf* out,
                        iso_bytes id,
                        iso_proto_code code,
                        const char* msg,
-                       int worker) {
+                       iso_stats stats) {
   iso_proto_reply r = {
       .id = id,
       .status = ISO_STATUS_ERROR,
       .code = code,
       .message = iso_str_of(msg),
-      .stats = {.worker = worker},
+      .stats = stats,
   };
   iso_proto_encode_reply(&r, out);
 }

@@ -269,7 +269,8 @@ static void give_back_stopping(pool_runner* w,
   iso_buf reply;
   iso_buf_init(&reply);
   pool__reply_error(&reply, id, ISO_CODE_SHUTTING_DOWN,
-                    "the service is shutting down", w->id);
+                    "the service is shutting down",
+                    (iso_stats){.worker = w->id});
   give_back(w, slot, gen, started_ns, &reply, ISO_STATUS_ERROR,
             ISO_CODE_SHUTTING_DOWN, NULL, NULL);
   iso_buf_close(&reply);
@@ -632,7 +633,7 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
   if (iso_proto_encode_reply(&r, d->reply) != 0) {
     iso_buf_reset(d->reply);
     pool__reply_error(d->reply, t->id, ISO_CODE_INTERNAL,
-                      "the reply could not be encoded", w->id);
+                      "the reply could not be encoded", r.stats);
     d->status = ISO_STATUS_ERROR;
     d->code = ISO_CODE_INTERNAL;
   } else if (d->reply->len > max) {
@@ -642,7 +643,7 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
              "the reply is %zu bytes; the limit is %zu (--max-message)",
              d->reply->len, max);
     iso_buf_reset(d->reply);
-    pool__reply_error(d->reply, t->id, ISO_CODE_TOO_LARGE, big, w->id);
+    pool__reply_error(d->reply, t->id, ISO_CODE_TOO_LARGE, big, r.stats);
     d->status = ISO_STATUS_ERROR;
     d->code = ISO_CODE_TOO_LARGE;
   }
