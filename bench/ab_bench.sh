@@ -10,7 +10,10 @@
 # each `isopool serve --workers W` on bench/modules with its flags, and
 # measures it with B's isopool-bench (the same client for both): unbatched
 # calls (C in flight) and batches (256 jobs, 4 in flight), D seconds each.
-# The last lines are the medians of the per-round ratios: B/A jobs/s.
+# Beside each jobs/s, the service's CPU time per job (its processes' user
+# and system time over the jobs it answered), which load that the machine
+# adds moves less than jobs/s. The last line has the medians of the
+# per-round ratios, B/A.
 set -eu
 A=${A:?A: the bin directory of the first build}
 B=${B:-build/bin}
@@ -54,10 +57,29 @@ jobs_per_s() {
   awk -v m="$2" '$1 == m { print $5 }' "$TMP/bench.out"
 }
 
-# measure NAME: its call and batch jobs/s, appended to $TMP/NAME.rows
+# cpu_ticks NAME: the CPU time (clock ticks) the service NAME's processes
+# (the front and its pool processes) have used so far
+cpu_ticks() {
+  pid=$(cat "$TMP/$1.pid")
+  for p in $pid $(ps -o pid= --ppid "$pid"); do
+    cat "/proc/$p/stat" 2>/dev/null || true
+  done | awk '{ s += $14 + $15 } END { print s + 0 }'
+}
+
+# measure_mode NAME MODE: "JOBS/S NS/JOB", the service's CPU time per job
+measure_mode() {
+  t0=$(cpu_ticks "$1")
+  n=$(jobs_per_s "ipc://$TMP/$1.ipc" "$2")
+  t1=$(cpu_ticks "$1")
+  awk -v n="$n" -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v d="$D" \
+    'BEGIN { printf "%s %.0f\n", n, (n > 0 ? t * 1e9 / hz / (n * d) : 0) }'
+}
+
+# measure NAME: its call and batch jobs/s and CPU time per job, appended
+# to $TMP/NAME.rows
 measure() {
-  call=$(jobs_per_s "ipc://$TMP/$1.ipc" call)
-  batch=$(jobs_per_s "ipc://$TMP/$1.ipc" batch)
+  call=$(measure_mode "$1" call)
+  batch=$(measure_mode "$1" batch)
   echo "$call $batch" >>"$TMP/$1.rows"
 }
 
@@ -69,8 +91,9 @@ stop() {
 
 echo "ab_bench: A=$A $A_FLAGS; B=$B $B_FLAGS; $W workers; $ROUNDS rounds;" \
   "calls $C in flight, batches of 256 x 4; ${D} s each"
-printf '%5s %12s %12s %8s %12s %12s %8s\n' round "A calls/s" "B calls/s" \
-  ratio "A batched/s" "B batched/s" ratio
+printf '%5s %10s %10s %6s %7s %7s %6s %10s %10s %6s %7s %7s %6s\n' round \
+  "A calls/s" "B calls/s" ratio "A ns/job" "B ns/job" ratio \
+  "A batch/s" "B batch/s" ratio "A ns/job" "B ns/job" ratio
 r=1
 while [ $r -le "$ROUNDS" ]; do
   if [ $((r % 2)) -eq 1 ]; then order="a b"; else order="b a"; fi
@@ -79,15 +102,11 @@ while [ $r -le "$ROUNDS" ]; do
     measure "$x"
     stop "$x"
   done
-  read -r ac ab <<EOF
-$(sed -n "${r}p" "$TMP/a.rows")
-EOF
-  read -r bc bb <<EOF
-$(sed -n "${r}p" "$TMP/b.rows")
-EOF
-  awk -v r="$r" -v ac="$ac" -v bc="$bc" -v ab="$ab" -v bb="$bb" 'BEGIN {
-    printf "%5d %12.0f %12.0f %8.3f %12.0f %12.0f %8.3f\n",
-      r, ac, bc, bc / ac, ab, bb, bb / ab }' | tee -a "$TMP/ratios"
+  paste -d' ' "$TMP/a.rows" "$TMP/b.rows" | sed -n "${r}p" |
+    awk -v r="$r" '{
+      printf "%5d %10.0f %10.0f %6.3f %7.0f %7.0f %6.3f %10.0f %10.0f %6.3f %7.0f %7.0f %6.3f\n",
+        r, $1, $5, $5 / $1, $2, $6, $6 / $2, $3, $7, $7 / $3, $4, $8, $8 / $4 }' |
+    tee -a "$TMP/ratios"
   r=$((r + 1))
 done
 median() { # median COLUMN of $TMP/ratios
@@ -95,4 +114,5 @@ median() { # median COLUMN of $TMP/ratios
     awk '{ v[NR] = $1 } END {
       if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-echo "median B/A: calls $(median 4), batched $(median 7)"
+echo "median B/A: calls/s $(median 4), batched/s $(median 10);" \
+  "service CPU per job: calls $(median 7), batched $(median 13)"

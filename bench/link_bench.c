@@ -74,9 +74,9 @@ static void records_init(void) {
   iso_mp_put_uint(&w, 3);
   iso_mp_wr_init(&w, &g_reply);
   iso_mp_put_map(&w, 2);
-  iso_mp_put_cstr(&w, "status");
-  iso_mp_put_cstr(&w, "fulfilled");
-  iso_mp_put_cstr(&w, "value");
+  iso_mp_put_lit(&w, "status");
+  iso_mp_put_lit(&w, "fulfilled");
+  iso_mp_put_lit(&w, "value");
   iso_mp_put_uint(&w, 5);
 }
 

@@ -88,32 +88,32 @@ static int print_reply_json(const iso_result* r) {
   iso_mp_wr w;
   iso_mp_wr_init(&w, &mp);
   iso_mp_put_map(&w, 6);
-  iso_mp_put_cstr(&w, "id");
+  iso_mp_put_lit(&w, "id");
   put_raw_or_nil(&w, r->id, r->id_len);
-  iso_mp_put_cstr(&w, "status");
+  iso_mp_put_lit(&w, "status");
   iso_mp_put_cstr(&w, status_name(r->status));
-  iso_mp_put_cstr(&w, "value");
+  iso_mp_put_lit(&w, "value");
   put_raw_or_nil(&w, r->status == ISO_STATUS_FULFILLED ? r->value : NULL,
                  r->status == ISO_STATUS_FULFILLED ? r->value_len : 0);
-  iso_mp_put_cstr(&w, "error");
+  iso_mp_put_lit(&w, "error");
   if (r->status == ISO_STATUS_REJECTED) {
     iso_mp_put_map(&w, 3);
-    iso_mp_put_cstr(&w, "name");
+    iso_mp_put_lit(&w, "name");
     iso_mp_put_cstr(&w, r->name);
-    iso_mp_put_cstr(&w, "message");
+    iso_mp_put_lit(&w, "message");
     iso_mp_put_cstr(&w, r->message);
-    iso_mp_put_cstr(&w, "stack");
+    iso_mp_put_lit(&w, "stack");
     iso_mp_put_cstr(&w, r->stack);
   } else if (r->status == ISO_STATUS_ERROR) {
     iso_mp_put_map(&w, 2);
-    iso_mp_put_cstr(&w, "code");
+    iso_mp_put_lit(&w, "code");
     iso_mp_put_cstr(&w, r->code_name);
-    iso_mp_put_cstr(&w, "message");
+    iso_mp_put_lit(&w, "message");
     iso_mp_put_cstr(&w, r->message);
   } else {
     iso_mp_put_nil(&w);
   }
-  iso_mp_put_cstr(&w, "logs");
+  iso_mp_put_lit(&w, "logs");
   iso_mp_put_array(&w, r->nlogs);
   for (size_t i = 0; i < r->nlogs; i++) {
     iso_mp_put_array(&w, 2);
@@ -121,23 +121,23 @@ static int print_reply_json(const iso_result* r) {
     iso_mp_put_str(&w, r->logs[i].text, r->logs[i].len);
   }
   const char* limit = iso_limit_name(r->stats.limit);
-  iso_mp_put_cstr(&w, "stats");
+  iso_mp_put_lit(&w, "stats");
   iso_mp_put_map(&w, 8);
-  iso_mp_put_cstr(&w, "worker");
+  iso_mp_put_lit(&w, "worker");
   iso_mp_put_int(&w, r->stats.worker);
-  iso_mp_put_cstr(&w, "queue_us");
+  iso_mp_put_lit(&w, "queue_us");
   iso_mp_put_int(&w, r->stats.queue_us);
-  iso_mp_put_cstr(&w, "run_us");
+  iso_mp_put_lit(&w, "run_us");
   iso_mp_put_int(&w, r->stats.run_us);
-  iso_mp_put_cstr(&w, "cpu_us");
+  iso_mp_put_lit(&w, "cpu_us");
   iso_mp_put_int(&w, r->stats.cpu_us);
-  iso_mp_put_cstr(&w, "wall_us");
+  iso_mp_put_lit(&w, "wall_us");
   iso_mp_put_int(&w, r->stats.wall_us);
-  iso_mp_put_cstr(&w, "heap_bytes");
+  iso_mp_put_lit(&w, "heap_bytes");
   iso_mp_put_int(&w, r->stats.heap_bytes);
-  iso_mp_put_cstr(&w, "ops");
+  iso_mp_put_lit(&w, "ops");
   iso_mp_put_int(&w, r->stats.ops);
-  iso_mp_put_cstr(&w, "limit");
+  iso_mp_put_lit(&w, "limit");
   if (limit != NULL) {
     iso_mp_put_cstr(&w, limit);
   } else {

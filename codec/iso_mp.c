@@ -493,6 +493,17 @@ void iso_mp_put_text(iso_mp_wr* w, const char* s, size_t n) {
 }
 
 void iso_mp_put_str(iso_mp_wr* w, const char* s, size_t n) {
+  if (n <= 31) { /* a fixstr (most map keys): the header is one byte */
+    uint8_t* p = room(w, 1 + n);
+    if (p != NULL) {
+      p[0] = (uint8_t)(0xa0 | n);
+      if (n > 0) {
+        memcpy(p + 1, s, n);
+      }
+      w->buf->len += 1 + n;
+    }
+    return;
+  }
   if (n > UINT32_MAX) {
     iso_mp_put_str_head(w, n); /* records ISO_ETOOBIG */
     return;

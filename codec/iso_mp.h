@@ -183,6 +183,9 @@ void iso_mp_put_double(iso_mp_wr* w, double v);
  * UTF-8: the caller's strings are, or are repaired with iso_utf8.h). */
 void iso_mp_put_str(iso_mp_wr* w, const char* s, size_t n);
 void iso_mp_put_cstr(iso_mp_wr* w, const char* s);
+/* iso_mp_put_lit: a string literal (a map's key), its length counted
+ * when compiled, not by strlen on every message. */
+#define iso_mp_put_lit(w, lit) iso_mp_put_str((w), "" lit, sizeof(lit) - 1)
 /* iso_mp_put_text: a str of s as valid UTF-8: as it is when it is, else
  * with each ill-formed subpart replaced by U+FFFD (iso_utf8_append), for
  * text the writer did not make itself (an error message, a log line).

@@ -264,21 +264,21 @@ int iso_admin_encode(const iso_admin_req* q, iso_buf* out) {
   iso_mp_wr w;
   iso_mp_wr_init(&w, out);
   iso_mp_put_map(&w, 2 + (q->has_token != 0) + (extra != 0));
-  iso_mp_put_cstr(&w, "v");
+  iso_mp_put_lit(&w, "v");
   iso_mp_put_int(&w, 1);
-  iso_mp_put_cstr(&w, "cmd");
+  iso_mp_put_lit(&w, "cmd");
   iso_mp_put_cstr(&w, name);
   if (q->has_token) {
-    iso_mp_put_cstr(&w, "token");
+    iso_mp_put_lit(&w, "token");
     iso_mp_put_cstr(&w, q->token);
   }
   switch (extra ? q->cmd : ISO_ADMIN_NONE) {
     case ISO_ADMIN_CANCEL:
-      iso_mp_put_cstr(&w, "job");
+      iso_mp_put_lit(&w, "job");
       iso_mp_put_int(&w, q->job);
       break;
     case ISO_ADMIN_RESIZE:
-      iso_mp_put_cstr(&w, "workers");
+      iso_mp_put_lit(&w, "workers");
       iso_mp_put_int(&w, q->workers);
       break;
     case ISO_ADMIN_RECYCLE:
@@ -290,11 +290,11 @@ int iso_admin_encode(const iso_admin_req* q, iso_buf* out) {
       }
       break;
     case ISO_ADMIN_RELOAD:
-      iso_mp_put_cstr(&w, "module");
+      iso_mp_put_lit(&w, "module");
       iso_mp_put_cstr(&w, q->module);
       break;
     case ISO_ADMIN_SHUTDOWN:
-      iso_mp_put_cstr(&w, "grace_ms");
+      iso_mp_put_lit(&w, "grace_ms");
       iso_mp_put_int(&w, q->grace_ms);
       break;
     default:

@@ -471,7 +471,7 @@ int iso_admin_encode_reply(const iso_admin_reply* r, iso_buf* out) {
     n += sent(&t->f[i], base);
   }
   iso_mp_put_map(&w, n);
-  iso_mp_put_cstr(&w, "ok");
+  iso_mp_put_lit(&w, "ok");
   iso_mp_put_bool(&w, r->ok != 0);
   for (size_t i = 0; i < t->n; i++) {
     if (sent(&t->f[i], base)) {

@@ -84,42 +84,42 @@ static void put_request(iso_mp_wr* w, const iso_job* job, int with_v) {
       (job->timeout_ms > 0) + (job->cpu_ms > 0) + (job->permissions != NULL);
   iso_mp_put_map(w, n);
   if (with_v) {
-    iso_mp_put_cstr(w, "v");
+    iso_mp_put_lit(w, "v");
     iso_mp_put_uint(w, ISO_PROTO_VERSION);
   }
   if (job->id != NULL) {
-    iso_mp_put_cstr(w, "id");
+    iso_mp_put_lit(w, "id");
     iso_mp_put_raw(w, job->id, job->id_len);
   }
-  iso_mp_put_cstr(w, "kind");
+  iso_mp_put_lit(w, "kind");
   iso_mp_put_cstr(w, job->kind == ISO_JOB_EVAL ? "eval" : "call");
   if (job->source != NULL) {
-    iso_mp_put_cstr(w, "source");
+    iso_mp_put_lit(w, "source");
     iso_mp_put_str(w, job->source,
                    job->source_len ? job->source_len : strlen(job->source));
   }
   if (job->module != NULL) {
-    iso_mp_put_cstr(w, "module");
+    iso_mp_put_lit(w, "module");
     iso_mp_put_cstr(w, job->module);
   }
   if (job->export_name != NULL) {
-    iso_mp_put_cstr(w, "export");
+    iso_mp_put_lit(w, "export");
     iso_mp_put_cstr(w, job->export_name);
   }
   if (job->args != NULL) {
-    iso_mp_put_cstr(w, "args");
+    iso_mp_put_lit(w, "args");
     iso_mp_put_raw(w, job->args, job->args_len);
   }
   if (job->timeout_ms > 0) {
-    iso_mp_put_cstr(w, "timeout_ms");
+    iso_mp_put_lit(w, "timeout_ms");
     iso_mp_put_int(w, job->timeout_ms);
   }
   if (job->cpu_ms > 0) {
-    iso_mp_put_cstr(w, "cpu_ms");
+    iso_mp_put_lit(w, "cpu_ms");
     iso_mp_put_int(w, job->cpu_ms);
   }
   if (job->permissions != NULL) {
-    iso_mp_put_cstr(w, "permissions");
+    iso_mp_put_lit(w, "permissions");
     iso_mp_put_raw(w, job->permissions, job->permissions_len);
   }
 }
@@ -153,9 +153,9 @@ int iso_proto_encode_batch(const iso_job* jobs, size_t n, iso_buf* out) {
   iso_mp_wr w;
   iso_mp_wr_init(&w, out);
   iso_mp_put_map(&w, 2);
-  iso_mp_put_cstr(&w, "v");
+  iso_mp_put_lit(&w, "v");
   iso_mp_put_uint(&w, ISO_PROTO_VERSION);
-  iso_mp_put_cstr(&w, "batch");
+  iso_mp_put_lit(&w, "batch");
   iso_mp_put_array(&w, n);
   for (size_t i = 0; i < n; i++) {
     put_request(&w, &jobs[i], 0);

@@ -843,33 +843,33 @@ int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
   iso_mp_wr w;
   iso_mp_wr_init(&w, out);
   iso_mp_put_map(&w, 6);
-  iso_mp_put_cstr(&w, "v");
+  iso_mp_put_lit(&w, "v");
   iso_mp_put_uint(&w, ISO_PROTO_VERSION);
-  iso_mp_put_cstr(&w, "id");
+  iso_mp_put_lit(&w, "id");
   put_raw_or_nil(&w, rp->id);
-  iso_mp_put_cstr(&w, "status");
+  iso_mp_put_lit(&w, "status");
   iso_mp_put_cstr(&w, status);
   if (rp->status == ISO_STATUS_FULFILLED) {
-    iso_mp_put_cstr(&w, "value");
+    iso_mp_put_lit(&w, "value");
     put_raw_or_nil(&w, rp->value);
   } else if (rp->status == ISO_STATUS_REJECTED) {
-    iso_mp_put_cstr(&w, "error");
+    iso_mp_put_lit(&w, "error");
     iso_mp_put_map(&w, 3);
-    iso_mp_put_cstr(&w, "name");
+    iso_mp_put_lit(&w, "name");
     put_view(&w, rp->name);
-    iso_mp_put_cstr(&w, "message");
+    iso_mp_put_lit(&w, "message");
     put_view(&w, rp->message);
-    iso_mp_put_cstr(&w, "stack");
+    iso_mp_put_lit(&w, "stack");
     put_view(&w, rp->stack);
   } else {
-    iso_mp_put_cstr(&w, "error");
+    iso_mp_put_lit(&w, "error");
     iso_mp_put_map(&w, 2);
-    iso_mp_put_cstr(&w, "code");
+    iso_mp_put_lit(&w, "code");
     iso_mp_put_cstr(&w, iso_proto_code_name(rp->code));
-    iso_mp_put_cstr(&w, "message");
+    iso_mp_put_lit(&w, "message");
     put_view(&w, rp->message);
   }
-  iso_mp_put_cstr(&w, "logs");
+  iso_mp_put_lit(&w, "logs");
   iso_mp_put_array(&w, rp->nlogs);
   for (size_t i = 0; i < rp->nlogs; i++) {
     iso_mp_put_array(&w, 2);
@@ -878,24 +878,24 @@ int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
                     rp->logs[i].text ? rp->logs[i].len : 0);
   }
   const char* limit = iso_limit_name(rp->stats.limit);
-  iso_mp_put_cstr(&w, "stats");
+  iso_mp_put_lit(&w, "stats");
   iso_mp_put_map(&w, limit != NULL ? 8 : 7);
-  iso_mp_put_cstr(&w, "worker");
+  iso_mp_put_lit(&w, "worker");
   iso_mp_put_int(&w, rp->stats.worker);
-  iso_mp_put_cstr(&w, "queue_us");
+  iso_mp_put_lit(&w, "queue_us");
   iso_mp_put_int(&w, rp->stats.queue_us);
-  iso_mp_put_cstr(&w, "run_us");
+  iso_mp_put_lit(&w, "run_us");
   iso_mp_put_int(&w, rp->stats.run_us);
-  iso_mp_put_cstr(&w, "cpu_us");
+  iso_mp_put_lit(&w, "cpu_us");
   iso_mp_put_int(&w, rp->stats.cpu_us);
-  iso_mp_put_cstr(&w, "wall_us");
+  iso_mp_put_lit(&w, "wall_us");
   iso_mp_put_int(&w, rp->stats.wall_us);
-  iso_mp_put_cstr(&w, "heap_bytes");
+  iso_mp_put_lit(&w, "heap_bytes");
   iso_mp_put_int(&w, rp->stats.heap_bytes);
-  iso_mp_put_cstr(&w, "ops");
+  iso_mp_put_lit(&w, "ops");
   iso_mp_put_int(&w, rp->stats.ops);
   if (limit != NULL) {
-    iso_mp_put_cstr(&w, "limit");
+    iso_mp_put_lit(&w, "limit");
     iso_mp_put_cstr(&w, limit);
   }
   if (w.err != 0) {
@@ -913,9 +913,9 @@ int iso_proto_encode_batch_header(size_t n, iso_buf* out) {
   iso_mp_wr w;
   iso_mp_wr_init(&w, out);
   iso_mp_put_map(&w, 2);
-  iso_mp_put_cstr(&w, "v");
+  iso_mp_put_lit(&w, "v");
   iso_mp_put_uint(&w, ISO_PROTO_VERSION);
-  iso_mp_put_cstr(&w, "batch");
+  iso_mp_put_lit(&w, "batch");
   iso_mp_put_array(&w, n);
   if (w.err != 0) {
     out->len = mark;

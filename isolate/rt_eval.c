@@ -53,7 +53,12 @@ int iso_realm_eval_stats(iso_realm* realm, void* data, iso_eval_stats* out) {
   for (const rt_eval* e = realm->evals; e != NULL; e = e->next) {
     if (e->data == data) {
       if (e == realm->rt->heap_owner) {
-        iso__rt_heap_flush(realm->rt); /* its last entry's growth too */
+        /* its last entry's growth too; what C code allocates from here to
+         * the next entry (the next call's arguments) goes to that entry's
+         * evaluation (iso__rt_enter_until) */
+        iso__rt_heap_flush(realm->rt);
+        realm->rt->heap_owner = NULL;
+        realm->rt->heap_between = 1;
       }
       *out = (iso_eval_stats){
           .cpu_ns = e->cpu_ns, .heap_bytes = e->heap_bytes, .ops = e->ops};

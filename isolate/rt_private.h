@@ -254,6 +254,7 @@ struct iso_rt {
   uint64_t charge_mono0;
   rt_eval* heap_owner; /* the evaluation the heap's growth goes to */
   uint64_t heap_mark;  /* v8s_heap_allocated at the last read */
+  int heap_between;    /* read as an evaluation ended; no JavaScript since */
   /* the last entry left: the evaluation it was charged to, and whether a
    * CPU stop (iso_rt_cpu_stop) ended it, with that evaluation's budget and
    * use for the message */

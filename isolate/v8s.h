@@ -260,7 +260,8 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out);
 void v8s_isolate_free(v8s_isolate* iso);
 
 /* v8s_heap_allocated: the bytes the isolate's heap has held so far: what
- * is in use now in the spaces JavaScript allocates in (new, old, large
+ * is in use now in its spaces (all of them, or where V8's internal count
+ * can't be read, the ones JavaScript allocates in: new, old, large
  * objects) plus what every collection freed there (their use before it
  * less after, from the GC prologue and epilogue callbacks). V8 10.2
  * has no allocation counter in its API; this one grows by what JavaScript

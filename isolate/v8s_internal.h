@@ -134,6 +134,12 @@ struct CtxQueue;
 // v8s_platform.cc
 extern std::unique_ptr<node::MultiIsolatePlatform> g_platform;
 extern double g_start_epoch_ms; /* wall clock when the now() clock read 0 */
+/* Two functions of V8's that are not in its API but libnode exports, by
+ * their mangled names (C++ member functions: the object is the first
+ * argument), looked up by v8s_platform_init; NULL where missing. For
+ * v8s_isolate.cc's heap_used_now, which says why. */
+extern void* (*g_heap_of_profiler)(void* profiler);  /* HeapProfiler::heap */
+extern size_t (*g_heap_size_of_objects)(void* heap); /* Heap::SizeOfObjects */
 // The counter of an isolate's tasks posted to run now and not run yet:
 // from Isolate::Allocate (before V8 can post any) to UnregisterIsolate.
 // Thread: the isolate's.
@@ -166,6 +172,10 @@ struct v8s_isolate {
   // the heap spaces JavaScript allocates in (new, old, and the two large
   // object spaces), by index, for v8s_heap_allocated; -1: none found
   int alloc_spaces[4] = {-1, -1, -1, -1};
+  // V8's internal heap, when its bytes in use can be read without a walk
+  // of its pages (v8s_isolate.cc, heap_used_now); NULL: read them from
+  // alloc_spaces
+  void* heap_internal = nullptr;
   // V8's foreground tasks for this isolate posted to run now and not run
   // yet, counted by the platform (v8s_platform.cc): pending work for the
   // event loop. Shared with the tasks, which may outlive the isolate.

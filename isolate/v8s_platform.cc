@@ -9,6 +9,7 @@
 // (v8s_isolate_pending_tasks). v8s_platform_init runs once, before any
 // isolate; the rest of the shim reads g_platform and g_start_epoch_ms.
 
+#include <dlfcn.h>
 #include <node.h>
 
 #include <mutex>
@@ -19,6 +20,8 @@
 namespace v8s {
 
 std::unique_ptr<node::MultiIsolatePlatform> g_platform;
+void* (*g_heap_of_profiler)(void* profiler) = nullptr;
+size_t (*g_heap_size_of_objects)(void* heap) = nullptr;
 double g_start_epoch_ms; /* wall clock when the now() clock read 0 */
 
 namespace {
@@ -233,6 +236,10 @@ int v8s_platform_init(const char* flags, int threads) {
   g_hooked = std::make_unique<HookedPlatform>(g_platform.get());
   v8::V8::InitializePlatform(g_hooked.get());
   v8::V8::Initialize();
+  g_heap_of_profiler = reinterpret_cast<void* (*)(void*)>(
+      dlsym(RTLD_DEFAULT, "_ZNK2v88internal12HeapProfiler4heapEv"));
+  g_heap_size_of_objects = reinterpret_cast<size_t (*)(void*)>(
+      dlsym(RTLD_DEFAULT, "_ZN2v88internal4Heap13SizeOfObjectsEv"));
   return 0;
 }
 

@@ -740,13 +740,13 @@ static void build_head(xfer* x) {
   iso_mp_wr_init(&w, &x->head);
   long status = 0;
   curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-  iso_mp_put_cstr(&w, "rid");
+  iso_mp_put_lit(&w, "rid");
   iso_mp_put_uint(&w, x->rid);
-  iso_mp_put_cstr(&w, "status");
+  iso_mp_put_lit(&w, "status");
   iso_mp_put_int(&w, status);
-  iso_mp_put_cstr(&w, "statusText");
+  iso_mp_put_lit(&w, "statusText");
   iso_mp_put_text(&w, x->status_text, strlen(x->status_text));
-  iso_mp_put_cstr(&w, "headers");
+  iso_mp_put_lit(&w, "headers");
   size_t n = 0;
   struct curl_header* h = NULL;
   while ((h = curl_easy_nextheader(x->easy, CURLH_HEADER, -1, h)) != NULL) {
@@ -764,9 +764,9 @@ static void build_head(xfer* x) {
     iso_mp_put_text(&w, name, nl);
     iso_mp_put_bin(&w, h->value, strlen(h->value));
   }
-  iso_mp_put_cstr(&w, "url");
+  iso_mp_put_lit(&w, "url");
   iso_mp_put_text(&w, x->url, strlen(x->url));
-  iso_mp_put_cstr(&w, "redirected");
+  iso_mp_put_lit(&w, "redirected");
   iso_mp_put_bool(&w, x->redirects > 0);
   x->head_built = 1;
   if (w.err != 0) {
@@ -787,7 +787,7 @@ static void put_head(iso_net* net, xfer* x, int* inlined) {
     w.err = ISO_ENOMEM;
   }
   if (*inlined) {
-    iso_mp_put_cstr(&w, "body");
+    iso_mp_put_lit(&w, "body");
     iso_mp_put_bin(&w, x->buf.len > 0 ? x->buf.data : (const uint8_t*)"",
                    x->buf.len);
   }
