@@ -505,11 +505,18 @@ static int eval_step(iso_realm* realm, rt_eval* ev) {
         iso_buf_init(&mp);
         char err[512];
         int rc = 0;
-        if (v8s_kind(rt->iso, value) != V8S_UNDEFINED) {
-          enter_eval(rt, realm, ev); /* getters run JavaScript */
+        int kind = v8s_kind(rt->iso, value);
+        /* an object's getters and toJSON run JavaScript, entered as the
+         * evaluation's; a primitive's conversion runs none, and so skips
+         * the entry (its clock reads and locks, on every call's path) */
+        int js = kind != V8S_NULL && kind != V8S_OTHER;
+        if (kind != V8S_UNDEFINED) {
+          if (js) {
+            enter_eval(rt, realm, ev);
+          }
           rc = v8s_to_msgpack(rt->iso, realm->ctx, value, rt->value_max_bytes,
                               &mp, err, sizeof(err));
-          int lrc = eval_leave(realm, ev, rc, NULL);
+          int lrc = js ? eval_leave(realm, ev, rc, NULL) : rc;
           if (lrc != rc) { /* made at the heap limit: not sent */
             rc = lrc;
           }
