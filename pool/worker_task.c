@@ -578,9 +578,7 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
   int status = t->status;
   r.stats.limit = status == ISO_ECPULIMIT    ? ISO_LIMIT_CPU
                   : status == ISO_EHEAPLIMIT ? ISO_LIMIT_MEMORY
-                  : status == ISO_ETIMEDOUT || status == ISO_ETERMINATED
-                      ? ISO_LIMIT_WALL
-                      : ISO_LIMIT_NONE;
+                                             : ISO_LIMIT_NONE;
   if (status == 0) {
     r.status = ISO_STATUS_FULFILLED;
     r.value = (iso_bytes){t->value, t->value_len};
@@ -591,6 +589,7 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
     r.code = iso_proto_code_from_err(ISO_ESHUTDOWN);
     r.message = iso_str_of("the service is shutting down");
   } else if (status == ISO_ETIMEDOUT || status == ISO_ETERMINATED) {
+    r.stats.limit = ISO_LIMIT_WALL; /* its deadline stopped it */
     r.status = ISO_STATUS_ERROR;
     r.code = iso_proto_code_from_err(status);
     snprintf(

@@ -102,7 +102,7 @@ static void t_graceful_shutdown(void) {
 
 /* JavaScript that never returns to the loop when SIGTERM comes: after the
  * grace the daemon stops it, answers the job shutting_down (it did not run
- * past its own deadline) and exits 0. */
+ * past its own deadline: its stats name no limit) and exits 0. */
 static void t_shutdown_stuck_javascript(void) {
   const char* flags[] = {"--workers", "1", "--grace-ms", "300", NULL};
   svc s;
@@ -138,6 +138,7 @@ static void t_shutdown_stuck_javascript(void) {
     CHECK_EQ(r->rc, 0);
     CHECK_EQ(r->status, ISO_STATUS_ERROR);
     CHECK_EQ(r->code, ISO_CODE_SHUTTING_DOWN);
+    CHECK_EQ(r->limit, ISO_LIMIT_NONE); /* no limit of its own ended it */
     CHECK(r->done_ms - t0 < 2300 + SLOW_MS);
   }
   tracker_check_once(&t);

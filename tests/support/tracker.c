@@ -90,6 +90,7 @@ void tracker_cb(void* data, int status, iso_result* res) {
         r->name = strdup(res->name);
         r->message = strdup(res->message);
         r->worker = res->stats.worker;
+        r->limit = res->stats.limit;
       }
     }
   }

@@ -39,7 +39,8 @@ typedef struct rec {
   char* value; /* JSON, when fulfilled */
   char* name;
   char* message;
-  int64_t worker; /* -2 until a reply came */
+  int64_t worker;  /* -2 until a reply came */
+  iso_limit limit; /* the limit that ended it, as the reply says */
   int64_t sent_ms, done_ms;
 } rec;
 
