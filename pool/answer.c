@@ -163,8 +163,11 @@ static int batch_fit(pool_req* req, size_t limit) {
 /* ---- counting ---- */
 
 /* Counts a job in the metrics as it was finally answered: its outcome,
- * and its times in the queue, on its worker and in the service. */
-static void count_answered(iso_pool* pool, pool_job* job) {
+ * its times in the queue, on its worker and in the service, and its
+ * costs; into tally (a batch's, flushed once) or, NULL, at once. */
+static void count_answered(iso_pool* pool,
+                           pool_job* job,
+                           iso_metrics_tally* tally) {
   uint64_t now = job->answered_ns != 0 ? job->answered_ns : pool__now();
   int outcome =
       job->outcome_status == ISO_STATUS_FULFILLED  ? ISO_METRICS_FULFILLED
@@ -182,8 +185,16 @@ static void count_answered(iso_pool* pool, pool_job* job) {
   }
   iso_metrics_kind kind =
       iso_metrics_kind_of(job->in != NULL ? job->in->kind : ISO_JOB_EVAL);
+  int64_t total_us = (int64_t)(now - job->received_ns) / 1000;
+  if (tally != NULL) {
+    iso_metrics_tally_answered(tally, kind, outcome, queue_us, run_us,
+                               total_us);
+    iso_metrics_tally_costs(tally, kind, job->cpu_us, job->heap_bytes, job->ops,
+                            job->limit);
+    return;
+  }
   iso_metrics_answered(pool->metrics, kind, outcome, queue_us, run_us,
-                       (int64_t)(now - job->received_ns) / 1000);
+                       total_us);
   iso_metrics_costs(pool->metrics, kind, job->cpu_us, job->heap_bytes, job->ops,
                     job->limit);
 }
@@ -213,12 +224,14 @@ void pool__answer_message(iso_server_req* sreq,
 static void req_reply(pool_req* req) {
   iso_pool* pool = req->pool;
   if (!req->msg.is_batch) {
-    count_answered(pool, &req->jobs[0]);
+    count_answered(pool, &req->jobs[0], NULL);
     iso_server_reply(req->sreq, req->jobs[0].reply.data,
                      req->jobs[0].reply.len);
     return;
   }
   size_t limit = pool->opts.max_message;
+  iso_metrics_tally tally;
+  iso_metrics_tally_init(&tally, pool->metrics);
   if (batch_fit(req, limit) != 0) {
     char msg[200];
     snprintf(msg, sizeof(msg),
@@ -228,8 +241,9 @@ static void req_reply(pool_req* req) {
     for (size_t i = 0; i < req->msg.count; i++) {
       req->jobs[i].outcome_status = ISO_STATUS_ERROR;
       req->jobs[i].outcome = ISO_CODE_TOO_LARGE;
-      count_answered(pool, &req->jobs[i]);
+      count_answered(pool, &req->jobs[i], &tally);
     }
+    iso_metrics_tally_flush(&tally);
     pool__answer_message(req->sreq, (iso_bytes){NULL, 0}, ISO_CODE_TOO_LARGE,
                          msg);
     return;
@@ -239,8 +253,9 @@ static void req_reply(pool_req* req) {
   size_t total = 16;
   for (size_t i = 0; i < req->msg.count; i++) {
     total += req->jobs[i].reply.len;
-    count_answered(pool, &req->jobs[i]);
+    count_answered(pool, &req->jobs[i], &tally);
   }
+  iso_metrics_tally_flush(&tally);
   iso_buf_reserve(&out, total);
   iso_proto_encode_batch_header(req->msg.count, &out);
   for (size_t i = 0; i < req->msg.count; i++) {

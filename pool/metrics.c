@@ -150,37 +150,48 @@ void iso_metrics_accepted(iso_metrics* m, iso_metrics_kind kind) {
   add(&kind_of(m, kind)->accepted, 1);
 }
 
+/* Adds n values, of sum `sum` and largest `max`, all in bucket b. */
+static void hist_record_n(hist* h,
+                          size_t b,
+                          uint64_t n,
+                          uint64_t sum,
+                          uint64_t max) {
+  add(&h->buckets[b], n);
+  if (sum != 0) {
+    add(&h->sum_us, sum);
+  }
+  uint64_t cur = atomic_load_explicit(&h->max_us, memory_order_relaxed);
+  while (max > cur && !atomic_compare_exchange_weak_explicit(
+                          &h->max_us, &cur, max, memory_order_relaxed,
+                          memory_order_relaxed)) {
+  }
+}
+
 static void hist_record(hist* h, int64_t v) {
   if (v < 0) {
     return; /* the job never reached this stage */
   }
   uint64_t u = (uint64_t)v;
-  add(&h->buckets[bucket_of(u)], 1);
-  add(&h->sum_us, u);
-  uint64_t max = atomic_load_explicit(&h->max_us, memory_order_relaxed);
-  while (u > max &&
-         !atomic_compare_exchange_weak_explicit(
-             &h->max_us, &max, u, memory_order_relaxed, memory_order_relaxed)) {
-  }
+  hist_record_n(h, bucket_of(u), 1, u, u);
 }
 
-/* Counts one answer in second `now`'s slot. The slot usually holds this
+/* Counts n answers in second `now`'s slot. The slot usually holds this
  * second already (one add); the first answer of a second finds an earlier
  * lap's second there and replaces it, racing only other first answers. */
-static void ring_count(iso_metrics* m, int64_t now) {
+static void ring_count(iso_metrics* m, int64_t now, uint64_t n) {
   uint32_t sec = (uint32_t)now;
   counter* slot = &m->ring[sec % RING];
   uint64_t cur = atomic_load_explicit(slot, memory_order_relaxed);
   for (;;) {
     if (RING_SEC(cur) == sec) {
-      add(slot, 1);
+      add(slot, n);
       return;
     }
     if ((int32_t)(RING_SEC(cur) - sec) > 0) {
       return; /* this thread stalled a whole lap: its second is gone */
     }
     if (atomic_compare_exchange_weak_explicit(
-            slot, &cur, (uint64_t)sec << 32 | 1, memory_order_relaxed,
+            slot, &cur, (uint64_t)sec << 32 | (uint32_t)n, memory_order_relaxed,
             memory_order_relaxed)) {
       return;
     }
@@ -208,7 +219,7 @@ void iso_metrics_answered(iso_metrics* m,
   hist_record(&k->hists[ISO_METRICS_QUEUE], queue_us);
   hist_record(&k->hists[ISO_METRICS_RUN], run_us);
   hist_record(&k->hists[ISO_METRICS_TOTAL], total_us);
-  ring_count(m, m->clock_cb(m->clock_arg));
+  ring_count(m, m->clock_cb(m->clock_arg), 1);
 }
 
 void iso_metrics_costs(iso_metrics* m,
@@ -230,6 +241,136 @@ void iso_metrics_costs(iso_metrics* m,
   if (limit > ISO_LIMIT_NONE && limit < ISO_METRICS_NLIMITS) {
     add(&m->limited[limit], 1);
   }
+}
+
+/* ---- tallies ------------------------------------------------------------ */
+
+void iso_metrics_tally_init(iso_metrics_tally* t, iso_metrics* m) {
+  memset(t, 0, sizeof(*t));
+  t->m = m;
+  for (int k = 0; k < ISO_METRICS_NKINDS; k++) {
+    for (int i = 0; i < ISO_METRICS_NSTAGES + ISO_METRICS_NCOSTS; i++) {
+      t->kinds[k].h[i].bucket = -1;
+    }
+  }
+}
+
+/* The recorder's histogram a tally's h[i] goes to. */
+static hist* tally_target(iso_metrics* m, iso_metrics_kind kind, int i) {
+  kind_counters* k = kind_of(m, kind);
+  return i < ISO_METRICS_NSTAGES ? &k->hists[i]
+                                 : &k->costs[i - ISO_METRICS_NSTAGES];
+}
+
+static void tally_run_end(iso_metrics* m,
+                          iso_metrics_kind kind,
+                          int i,
+                          iso_metrics_tally_hist* th) {
+  if (th->run != 0) {
+    hist_record_n(tally_target(m, kind, i), (size_t)th->bucket, th->run, 0, 0);
+    th->run = 0;
+  }
+}
+
+/* One value into the tally's h[i]: the run goes on while its bucket does
+ * (two comparisons, no search). */
+static void tally_add(iso_metrics_tally* t,
+                      iso_metrics_kind kind,
+                      int i,
+                      int64_t v) {
+  if (v < 0) {
+    return; /* the job never reached this stage */
+  }
+  iso_metrics_tally_hist* th = &t->kinds[kind].h[i];
+  uint64_t u = (uint64_t)v;
+  double d = (double)u;
+  int b = th->bucket;
+  if (b < 0 || (b > 0 && d <= bounds[b - 1]) ||
+      (b < ISO_METRICS_NBOUNDS && d > bounds[b])) {
+    tally_run_end(t->m, kind, i, th);
+    th->bucket = (int)bucket_of(u);
+  }
+  th->run++;
+  th->sum += u;
+  if (u > th->max) {
+    th->max = u;
+  }
+}
+
+void iso_metrics_tally_answered(iso_metrics_tally* t,
+                                iso_metrics_kind kind,
+                                int outcome,
+                                int64_t queue_us,
+                                int64_t run_us,
+                                int64_t total_us) {
+  if (t->m == NULL) {
+    return;
+  }
+  kind = kind == ISO_METRICS_CALL ? ISO_METRICS_CALL : ISO_METRICS_EVAL;
+  if (outcome == ISO_METRICS_FULFILLED) {
+    t->kinds[kind].fulfilled++;
+  } else if (outcome == ISO_METRICS_REJECTED) {
+    t->kinds[kind].rejected++;
+  } else {
+    add(&kind_of(t->m, kind)
+             ->errors[outcome > 0 && outcome < ISO_METRICS_NCODES ? outcome
+                                                                  : 0],
+        1);
+  }
+  tally_add(t, kind, ISO_METRICS_QUEUE, queue_us);
+  tally_add(t, kind, ISO_METRICS_RUN, run_us);
+  tally_add(t, kind, ISO_METRICS_TOTAL, total_us);
+  t->answered++;
+}
+
+void iso_metrics_tally_costs(iso_metrics_tally* t,
+                             iso_metrics_kind kind,
+                             int64_t cpu_us,
+                             int64_t heap_bytes,
+                             int64_t ops,
+                             iso_limit limit) {
+  if (t->m == NULL) {
+    return;
+  }
+  kind = kind == ISO_METRICS_CALL ? ISO_METRICS_CALL : ISO_METRICS_EVAL;
+  if (cpu_us >= 0) {
+    tally_add(t, kind, ISO_METRICS_NSTAGES + ISO_METRICS_CPU, cpu_us);
+    tally_add(t, kind, ISO_METRICS_NSTAGES + ISO_METRICS_HEAP,
+              heap_bytes > 0 ? heap_bytes / 1024 : 0);
+    tally_add(t, kind, ISO_METRICS_NSTAGES + ISO_METRICS_OPS,
+              ops > 0 ? ops : 0);
+  }
+  if (limit > ISO_LIMIT_NONE && limit < ISO_METRICS_NLIMITS) {
+    add(&t->m->limited[limit], 1);
+  }
+}
+
+void iso_metrics_tally_flush(iso_metrics_tally* t) {
+  iso_metrics* m = t->m;
+  if (m == NULL) {
+    return;
+  }
+  for (int k = 0; k < ISO_METRICS_NKINDS; k++) {
+    kind_counters* kc = &m->kinds[k];
+    if (t->kinds[k].fulfilled != 0) {
+      add(&kc->fulfilled, t->kinds[k].fulfilled);
+    }
+    if (t->kinds[k].rejected != 0) {
+      add(&kc->rejected, t->kinds[k].rejected);
+    }
+    for (int i = 0; i < ISO_METRICS_NSTAGES + ISO_METRICS_NCOSTS; i++) {
+      iso_metrics_tally_hist* th = &t->kinds[k].h[i];
+      if (th->bucket < 0) {
+        continue;
+      }
+      hist* h = tally_target(m, (iso_metrics_kind)k, i);
+      hist_record_n(h, (size_t)th->bucket, th->run, th->sum, th->max);
+    }
+  }
+  if (t->answered != 0) {
+    ring_count(m, m->clock_cb(m->clock_arg), t->answered);
+  }
+  iso_metrics_tally_init(t, m);
 }
 
 /* ---- snapshots ---------------------------------------------------------- */

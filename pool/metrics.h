@@ -157,6 +157,56 @@ void iso_metrics_costs(iso_metrics* m,
                        int64_t ops,
                        iso_limit limit);
 
+/* iso_metrics_tally: a batch's answers, counted on the caller's stack and
+ * added to the recorder at once (iso_metrics_tally_flush). A batch's jobs
+ * mostly fall in the same few buckets, so a run of equal buckets is one
+ * addition, and the sums, maximums, outcome counts and rate one each: a
+ * few atomic additions per histogram for the whole batch, where
+ * iso_metrics_answered and iso_metrics_costs make two per job and
+ * histogram. Fill it with iso_metrics_tally_answered and
+ * iso_metrics_tally_costs (the arguments of the two), then flush it once;
+ * snapshots see its answers only then. Thread: one (the tally is not
+ * shared); the flush is lock-free like the rest. */
+typedef struct iso_metrics_tally_hist {
+  int bucket;   /* the bucket of the run being counted; -1: none */
+  uint64_t run; /* its length */
+  uint64_t sum, max;
+} iso_metrics_tally_hist;
+
+typedef struct iso_metrics_tally {
+  iso_metrics* m;
+  uint64_t answered; /* for the rate */
+  struct {
+    uint64_t fulfilled, rejected;
+    /* the stages' histograms, then the costs' */
+    iso_metrics_tally_hist h[ISO_METRICS_NSTAGES + ISO_METRICS_NCOSTS];
+  } kinds[ISO_METRICS_NKINDS];
+} iso_metrics_tally;
+
+/* iso_metrics_tally_init: an empty tally for m (NULL: one that records
+ * nothing). Cannot fail. */
+void iso_metrics_tally_init(iso_metrics_tally* t, iso_metrics* m);
+
+/* iso_metrics_tally_answered, iso_metrics_tally_costs: as
+ * iso_metrics_answered and iso_metrics_costs, into the tally (an error
+ * outcome and a limit, which are rare, go to the recorder at once). */
+void iso_metrics_tally_answered(iso_metrics_tally* t,
+                                iso_metrics_kind kind,
+                                int outcome,
+                                int64_t queue_us,
+                                int64_t run_us,
+                                int64_t total_us);
+void iso_metrics_tally_costs(iso_metrics_tally* t,
+                             iso_metrics_kind kind,
+                             int64_t cpu_us,
+                             int64_t heap_bytes,
+                             int64_t ops,
+                             iso_limit limit);
+
+/* iso_metrics_tally_flush: adds what the tally holds to the recorder and
+ * empties it. */
+void iso_metrics_tally_flush(iso_metrics_tally* t);
+
 /* ---- snapshots ---------------------------------------------------------- */
 
 /* One histogram, in microseconds. */

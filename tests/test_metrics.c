@@ -466,6 +466,101 @@ static void t_costs(void) {
   iso_metrics_free(m);
 }
 
+/* A batch's tally records what one call per job records: the same
+ * answers, direct into one recorder and through tallies (flushed at
+ * uneven points, runs of equal buckets broken by values on both sides of
+ * bucket bounds, the overflow, stages never reached, errors and limits)
+ * into another, give equal snapshots and rates; nothing shows before the
+ * flush; a tally of no recorder records nothing. */
+static void t_tally(void) {
+  int64_t now = 100;
+  iso_metrics* direct = iso_metrics_new();
+  iso_metrics* tallied = iso_metrics_new();
+  iso_metrics_set_clock(direct, fake_clock, &now);
+  iso_metrics_set_clock(tallied, fake_clock, &now);
+  static const int64_t values[] = {
+      0,    1, 2, 1, 125, 126,     125, 124, -1, 3000, 3001,
+      3000, 7, 7, 7, 1e8, 1e8 + 1, 5e9, 60,  61, 59,   1000000};
+  const size_t nv = sizeof values / sizeof values[0];
+  static const int outcomes[] = {ISO_METRICS_FULFILLED, ISO_METRICS_FULFILLED,
+                                 ISO_METRICS_REJECTED,  ISO_CODE_TIMEOUT,
+                                 ISO_METRICS_FULFILLED, 9999};
+  static const iso_limit limits[] = {ISO_LIMIT_NONE, ISO_LIMIT_NONE,
+                                     ISO_LIMIT_CPU,  ISO_LIMIT_NONE,
+                                     ISO_LIMIT_WALL, ISO_LIMIT_MEMORY};
+  iso_metrics_tally t;
+  iso_metrics_tally_init(&t, tallied);
+  uint64_t seed = 7;
+  int pending = 0;
+  for (int i = 0; i < 3000; i++) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    iso_metrics_kind k =
+        (seed >> 40) % 3 == 0 ? ISO_METRICS_EVAL : ISO_METRICS_CALL;
+    int64_t q = values[(seed >> 20) % nv];
+    int64_t r = values[(i / 7) % nv]; /* runs of seven */
+    int64_t total = values[(seed >> 30) % nv];
+    int out = outcomes[(seed >> 50) % 6];
+    int64_t cpu = i % 11 == 0 ? -1 : values[(i / 3) % nv];
+    int64_t heap = values[(seed >> 10) % nv] * 1024;
+    int64_t ops = i % 5;
+    iso_limit lim = limits[(seed >> 45) % 6];
+    iso_metrics_answered(direct, k, out, q, r, total);
+    iso_metrics_costs(direct, k, cpu, heap, ops, lim);
+    iso_metrics_tally_answered(&t, k, out, q, r, total);
+    iso_metrics_tally_costs(&t, k, cpu, heap, ops, lim);
+    pending = 1;
+    if ((seed >> 33) % 97 == 0) {
+      iso_metrics_tally_flush(&t);
+      pending = 0;
+    }
+  }
+  CHECK(pending); /* the last answers are still in the tally */
+  iso_metrics_snap* before = snap_of(tallied);
+  iso_metrics_snap* want = snap_of(direct);
+  CHECK(answered_of(&before->totals[ISO_METRICS_ALL]) <
+        answered_of(&want->totals[ISO_METRICS_ALL]));
+  iso_metrics_tally_flush(&t);
+  now++; /* the rate counts whole seconds */
+  free(want);
+  want = snap_of(direct);
+  iso_metrics_snap* got = snap_of(tallied);
+  for (int k = 0; k <= ISO_METRICS_ALL; k++) {
+    CHECK_EQ(memcmp(&got->totals[k], &want->totals[k], sizeof got->totals[k]),
+             0);
+    for (int st = 0; st < ISO_METRICS_NSTAGES; st++) {
+      CHECK_EQ(memcmp(&got->hist[k][st], &want->hist[k][st],
+                      sizeof got->hist[k][st]),
+               0);
+    }
+    for (int c = 0; c < ISO_METRICS_NCOSTS; c++) {
+      CHECK_EQ(memcmp(&got->costs[k][c], &want->costs[k][c],
+                      sizeof got->costs[k][c]),
+               0);
+    }
+  }
+  CHECK_EQ(memcmp(got->limited, want->limited, sizeof got->limited), 0);
+  CHECK_EQ(got->rate_1s, want->rate_1s);
+  CHECK(got->rate_1s > 0);
+  /* nothing left to flush; a tally of no recorder records nothing */
+  iso_metrics_tally_flush(&t);
+  iso_metrics_snap* again = snap_of(tallied);
+  CHECK_EQ(
+      memcmp(&again->totals[ISO_METRICS_ALL], &want->totals[ISO_METRICS_ALL],
+             sizeof again->totals[ISO_METRICS_ALL]),
+      0);
+  iso_metrics_tally_init(&t, NULL);
+  iso_metrics_tally_answered(&t, ISO_METRICS_CALL, ISO_METRICS_FULFILLED, 1, 1,
+                             1);
+  iso_metrics_tally_costs(&t, ISO_METRICS_CALL, 1, 1, 1, ISO_LIMIT_CPU);
+  iso_metrics_tally_flush(&t);
+  free(before);
+  free(want);
+  free(got);
+  free(again);
+  iso_metrics_free(direct);
+  iso_metrics_free(tallied);
+}
+
 /* ---- Prometheus --------------------------------------------------------- */
 
 static void t_prometheus(void) {
@@ -663,6 +758,7 @@ int main(int argc, char** argv) {
       {"validator", t_validator},
       {"promtool", t_promtool},
       {"costs", t_costs},
+      {"tally", t_tally},
       {NULL, NULL},
   };
   return iso_test_main(argc, argv, cases);
