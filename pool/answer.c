@@ -162,9 +162,9 @@ static int batch_fit(pool_req* req, size_t limit) {
 
 /* ---- counting ---- */
 
-/* Counts a job in the metrics as it was finally answered: its outcome,
- * its times in the queue, on its worker and in the service, and its
- * costs; into tally (a batch's, flushed once) or, NULL, at once. */
+/* Counts a job in tally (flushed once per request) as it was finally
+ * answered: its outcome, its times in the queue, on its worker and in the
+ * service, and its costs. */
 static void count_answered(iso_pool* pool,
                            pool_job* job,
                            iso_metrics_tally* tally) {
@@ -185,18 +185,10 @@ static void count_answered(iso_pool* pool,
   }
   iso_metrics_kind kind =
       iso_metrics_kind_of(job->in != NULL ? job->in->kind : ISO_JOB_EVAL);
-  int64_t total_us = (int64_t)(now - job->received_ns) / 1000;
-  if (tally != NULL) {
-    iso_metrics_tally_answered(tally, kind, outcome, queue_us, run_us,
-                               total_us);
-    iso_metrics_tally_costs(tally, kind, job->cpu_us, job->heap_bytes, job->ops,
-                            job->limit);
-    return;
-  }
-  iso_metrics_answered(pool->metrics, kind, outcome, queue_us, run_us,
-                       total_us);
-  iso_metrics_costs(pool->metrics, kind, job->cpu_us, job->heap_bytes, job->ops,
-                    job->limit);
+  iso_metrics_tally_answered(tally, kind, outcome, queue_us, run_us,
+                             (int64_t)(now - job->received_ns) / 1000);
+  iso_metrics_tally_costs(tally, kind, job->cpu_us, job->heap_bytes, job->ops,
+                          job->limit);
 }
 
 /* ---- replies ---- */
@@ -224,7 +216,10 @@ void pool__answer_message(iso_server_req* sreq,
 static void req_reply(pool_req* req) {
   iso_pool* pool = req->pool;
   if (!req->msg.is_batch) {
-    count_answered(pool, &req->jobs[0], NULL);
+    iso_metrics_tally one;
+    iso_metrics_tally_init(&one, pool->metrics);
+    count_answered(pool, &req->jobs[0], &one);
+    iso_metrics_tally_flush(&one);
     iso_server_reply(req->sreq, req->jobs[0].reply.data,
                      req->jobs[0].reply.len);
     return;

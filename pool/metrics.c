@@ -167,14 +167,6 @@ static void hist_record_n(hist* h,
   }
 }
 
-static void hist_record(hist* h, int64_t v) {
-  if (v < 0) {
-    return; /* the job never reached this stage */
-  }
-  uint64_t u = (uint64_t)v;
-  hist_record_n(h, bucket_of(u), 1, u, u);
-}
-
 /* Counts n answers in second `now`'s slot. The slot usually holds this
  * second already (one add); the first answer of a second finds an earlier
  * lap's second there and replaces it, racing only other first answers. */
@@ -198,28 +190,17 @@ static void ring_count(iso_metrics* m, int64_t now, uint64_t n) {
   }
 }
 
+/* A job's answer and costs are a tally of one. */
 void iso_metrics_answered(iso_metrics* m,
                           iso_metrics_kind kind,
                           int outcome,
                           int64_t queue_us,
                           int64_t run_us,
                           int64_t total_us) {
-  if (m == NULL) {
-    return;
-  }
-  kind_counters* k = kind_of(m, kind);
-  if (outcome == ISO_METRICS_FULFILLED) {
-    add(&k->fulfilled, 1);
-  } else if (outcome == ISO_METRICS_REJECTED) {
-    add(&k->rejected, 1);
-  } else {
-    add(&k->errors[outcome > 0 && outcome < ISO_METRICS_NCODES ? outcome : 0],
-        1);
-  }
-  hist_record(&k->hists[ISO_METRICS_QUEUE], queue_us);
-  hist_record(&k->hists[ISO_METRICS_RUN], run_us);
-  hist_record(&k->hists[ISO_METRICS_TOTAL], total_us);
-  ring_count(m, m->clock_cb(m->clock_arg), 1);
+  iso_metrics_tally t;
+  iso_metrics_tally_init(&t, m);
+  iso_metrics_tally_answered(&t, kind, outcome, queue_us, run_us, total_us);
+  iso_metrics_tally_flush(&t);
 }
 
 void iso_metrics_costs(iso_metrics* m,
@@ -228,19 +209,10 @@ void iso_metrics_costs(iso_metrics* m,
                        int64_t heap_bytes,
                        int64_t ops,
                        iso_limit limit) {
-  if (m == NULL) {
-    return;
-  }
-  if (cpu_us >= 0) {
-    kind_counters* k = kind_of(m, kind);
-    hist_record(&k->costs[ISO_METRICS_CPU], cpu_us);
-    hist_record(&k->costs[ISO_METRICS_HEAP],
-                heap_bytes > 0 ? heap_bytes / 1024 : 0);
-    hist_record(&k->costs[ISO_METRICS_OPS], ops > 0 ? ops : 0);
-  }
-  if (limit > ISO_LIMIT_NONE && limit < ISO_METRICS_NLIMITS) {
-    add(&m->limited[limit], 1);
-  }
+  iso_metrics_tally t;
+  iso_metrics_tally_init(&t, m);
+  iso_metrics_tally_costs(&t, kind, cpu_us, heap_bytes, ops, limit);
+  iso_metrics_tally_flush(&t);
 }
 
 /* ---- tallies ------------------------------------------------------------ */
