@@ -309,15 +309,22 @@ static int eval_leave(iso_realm* realm, rt_eval* ev, int rc, v8s_exc* exc) {
  * awaiting the value. */
 static void eval_take_export(iso_realm* realm, rt_eval* ev) {
   iso_rt* rt = realm->rt;
-  v8s_ref ns = 0, value = 0, result = 0;
+  v8s_ref value = 0, result = 0;
   v8s_exc exc = {0};
   enter_eval(rt, realm, ev);
   realm->current = ev->data;
   v8s_set_job_tag(rt->iso, realm->ctx, ev->tag);
-  int rc = v8s_module_namespace(rt->iso, realm->ctx, ev->mod->ref, &ns);
-  if (rc == 0) {
-    rc = v8s_get(rt->iso, realm->ctx, ns, ev->export_name, &value, &exc);
+  rt_mod* m = ev->mod;
+  if (m->key_name == NULL || strcmp(m->key_name, ev->export_name) != 0) {
+    v8s_ref_free(rt->iso, m->key);
+    m->key = 0;
+    free(m->key_name);
+    m->key_name = strdup(ev->export_name);
   }
+  int rc = m->key_name != NULL
+               ? v8s_module_get(rt->iso, realm->ctx, m->ref, ev->export_name,
+                                &m->key, &value, &exc)
+               : ISO_ENOMEM;
   if (rc == 0 && ev->call && v8s_kind(rt->iso, value) == V8S_FUNCTION) {
     if (ev->argv != NULL) {
       rc = v8s_call_jsonish(rt->iso, realm->ctx, value, ev->argc,
@@ -355,7 +362,6 @@ static void eval_take_export(iso_realm* realm, rt_eval* ev) {
     ev->state = EV_FAILED;
   }
   v8s_exc_close(&exc);
-  v8s_ref_free(rt->iso, ns);
   v8s_ref_free(rt->iso, value);
 }
 

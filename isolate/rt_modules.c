@@ -152,6 +152,8 @@ static void mod_free(iso_realm* realm, rt_mod* m) {
   }
   free_waiters(m->waiters);
   v8s_ref_free(realm->rt->iso, m->ref);
+  v8s_ref_free(realm->rt->iso, m->key);
+  free(m->key_name);
   requests_close(m);
   iso_js_error_close(&m->err);
   free(m->url);

@@ -49,6 +49,8 @@ struct rt_mod {
   int state;
   int evaluated; /* its evaluation promise fulfilled once */
   v8s_ref ref;
+  char* key_name; /* the export the last call read, and its name as a */
+  v8s_ref key;    /* V8 string (v8s_module_get) */
   v8s_requests req;
   char** urls;      /* req's specifiers resolved (NULL: not yet): a package's
                        resolution reads package.json files, so it is done once

@@ -399,6 +399,20 @@ int v8s_module_evaluate(v8s_isolate* iso,
                         v8s_ref module,
                         v8s_ref* promise,
                         v8s_exc* exc);
+/* v8s_module_get: the export `name` of an instantiated module, as an
+ * import reads it (a live binding's value now): its namespace and the
+ * property in one entry, with the name as an internalized string cached
+ * in *key between calls (0: make it; the caller passes the same name
+ * with the same *key, and frees it with v8s_ref_free). A call job reads
+ * its export this way on every call. Returns 0 with *out, ISO_EINVAL when
+ * the module is not instantiated, or an error with exc (a stop). */
+int v8s_module_get(v8s_isolate* iso,
+                   v8s_ref ctx,
+                   v8s_ref module,
+                   const char* name,
+                   v8s_ref* key,
+                   v8s_ref* out,
+                   v8s_exc* exc);
 int v8s_module_namespace(v8s_isolate* iso,
                          v8s_ref ctx,
                          v8s_ref module,

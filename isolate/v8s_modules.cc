@@ -367,6 +367,36 @@ int v8s_module_evaluate(v8s_isolate* iso,
   return 0;
 }
 
+int v8s_module_get(v8s_isolate* iso,
+                   v8s_ref ctx,
+                   v8s_ref mod,
+                   const char* name,
+                   v8s_ref* key,
+                   v8s_ref* out,
+                   v8s_exc* exc) {
+  ENTER(iso, ctx);
+  Local<Module> module = ref_module(iso, mod);
+  if (module.IsEmpty() || module->GetStatus() < Module::kInstantiated) {
+    return ISO_EINVAL;
+  }
+  if (*key == 0) {
+    Local<String> k;
+    if (!String::NewFromUtf8(isolate, name, v8::NewStringType::kInternalized)
+             .ToLocal(&k)) {
+      return ISO_ENOMEM;
+    }
+    *key = ref_new(iso, k);
+  }
+  Local<Object> ns = module->GetModuleNamespace().As<Object>();
+  TryCatch tc(isolate);
+  Local<Value> v;
+  if (!ns->Get(context, ref_value(iso, *key)).ToLocal(&v)) {
+    return caught(iso, context, tc, exc);
+  }
+  *out = ref_new(iso, v);
+  return 0;
+}
+
 int v8s_module_namespace(v8s_isolate* iso,
                          v8s_ref ctx,
                          v8s_ref mod,

@@ -23,6 +23,7 @@ typedef struct pool_op_out pool_op_out;
 typedef struct pool_warm {
   iso_realm* realm; /* NULL: a free slot */
   char* module;     /* the module's URL (owned) */
+  char* spec;       /* the specifier the last call named it by (owned) */
   iso_perms* perms;
   uint64_t used; /* for replacing the least recently used */
   int stale;     /* dropped by poolctl reload: freed once idle, no new calls */
@@ -184,16 +185,26 @@ void pool__task_log(pool_task* t,
 
 /* ---- worker_warm.c ---- */
 
-/* pool__warm_for: the warm realm for calls to `module` (its URL) with
- * perms, made if need be; NULL when none can be made (every slot runs
- * calls now). pool__warm_is: realm is one of them. pool__warm_deadlines:
+/* pool__warm_for: the warm realm for calls to `module` (its URL, which
+ * the job named by `spec`) with perms, made if need be; NULL when none can
+ * be made (every slot runs calls now). pool__warm_by_spec: the live warm
+ * realm a call with perms last reached by `spec`, or NULL: a specifier
+ * names one URL as long as its slot is not stale (a reload, which may
+ * change what names resolve to, drops the slots), so a warm call skips
+ * the resolution. pool__warm_is: realm is one of them. pool__warm_deadlines:
  * each warm realm's deadline, the earliest of its unsettled calls'.
  * pool__warm_free_stale: frees the realms a reload dropped once idle.
  * pool__warm_reload: drops those that loaded spec ("": all); returns how
  * many. pool__warm_modules: the modules the live ones hold.
  * pool__warm_free_all: frees them all (a runtime's end). Thread: the
  * runner's. */
-iso_realm* pool__warm_for(pool_runner* w, iso_perms* perms, const char* module);
+iso_realm* pool__warm_for(pool_runner* w,
+                          iso_perms* perms,
+                          const char* module,
+                          const char* spec);
+iso_realm* pool__warm_by_spec(pool_runner* w,
+                              iso_perms* perms,
+                              const char* spec);
 int pool__warm_is(const pool_runner* w, const iso_realm* realm);
 void pool__warm_deadlines(pool_runner* w);
 void pool__warm_free_stale(pool_runner* w);

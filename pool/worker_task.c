@@ -438,13 +438,17 @@ static int task_run(pool_runner* w, pool_task* t, iso_perms* perms) {
     return rc;
   }
   /* the realm is the module's: by its URL, so "x.js" and "./x.js" share
-   * one; a specifier that does not resolve fails in the evaluation */
-  char* url = NULL;
-  if (iso_rt_module_url(w->rt, spec, &url) != 0) {
-    url = NULL;
+   * one; a specifier that does not resolve fails in the evaluation. The
+   * specifier the last call used finds it without resolving. */
+  t->realm = pool__warm_by_spec(w, perms, spec);
+  if (t->realm == NULL) {
+    char* url = NULL;
+    if (iso_rt_module_url(w->rt, spec, &url) != 0) {
+      url = NULL;
+    }
+    t->realm = pool__warm_for(w, perms, url != NULL ? url : spec, spec);
+    free(url);
   }
-  t->realm = pool__warm_for(w, perms, url != NULL ? url : spec);
-  free(url);
   if (t->realm == NULL) {
     return ISO_EBUSY;
   }

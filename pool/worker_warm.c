@@ -20,6 +20,7 @@ static void warm_clear(pool_warm* s) {
   iso_realm_free(s->realm);
   iso_perms_unref(s->perms);
   free(s->module);
+  free(s->spec);
   *s = (pool_warm){0};
 }
 
@@ -85,9 +86,39 @@ static const iso_realm_cbs kWarmCbs = {
 
 /* Up to POOL_MAX_WARM per worker; a new one replaces the least recently
  * used idle one. */
+/* The slot's specifier becomes spec (kept as it was when out of memory:
+ * the next call resolves again). */
+static void warm_name(pool_warm* s, const char* spec) {
+  if (s->spec != NULL && strcmp(s->spec, spec) == 0) {
+    return;
+  }
+  char* copy = strdup(spec);
+  if (copy != NULL) {
+    free(s->spec);
+    s->spec = copy;
+  }
+}
+
+iso_realm* pool__warm_by_spec(pool_runner* w,
+                              iso_perms* perms,
+                              const char* spec) {
+  assert(pool__on_worker(w));
+  for (int i = 0; i < POOL_MAX_WARM; i++) {
+    pool_warm* s = &w->warm[i];
+    if (s->realm != NULL && s->spec != NULL && !s->stale &&
+        strcmp(s->spec, spec) == 0 && iso_perms_equal(s->perms, perms) &&
+        !iso_realm_broken(s->realm)) {
+      s->used = ++w->warm_clock;
+      return s->realm;
+    }
+  }
+  return NULL;
+}
+
 iso_realm* pool__warm_for(pool_runner* w,
                           iso_perms* perms,
-                          const char* module) {
+                          const char* module,
+                          const char* spec) {
   assert(pool__on_worker(w));
   pool_warm* empty = NULL;
   pool_warm* lru = NULL; /* the least recently used idle realm */
@@ -103,6 +134,7 @@ iso_realm* pool__warm_for(pool_runner* w,
     } else if (iso_perms_equal(s->perms, perms) &&
                strcmp(s->module, module) == 0) {
       s->used = ++w->warm_clock;
+      warm_name(s, spec);
       return s->realm;
     } else if ((lru == NULL || s->used < lru->used) &&
                !pool__task_busy(w, s->realm)) {
@@ -128,6 +160,7 @@ iso_realm* pool__warm_for(pool_runner* w,
   iso_realm_set_perms(slot->realm, perms);
   slot->perms = iso_perms_ref(perms);
   slot->used = ++w->warm_clock;
+  warm_name(slot, spec);
   return slot->realm;
 }
 

@@ -149,6 +149,37 @@ static void t_eval_and_call_forms(void) {
   svc_stop(&s);
 }
 
+/* A call reads its export as an import would, on every call: a binding
+ * the module changed since (a count, a function it replaced) is read
+ * anew, whichever export the calls before read, and whichever specifier
+ * names the module ("live.js", "./live.js": one warm realm, one state). */
+static void t_call_reads_live_exports(void) {
+  const char* flags[] = {"--workers", "1", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  static const struct {
+    const char *module, *export_name, *want;
+  } steps[] = {
+      {"live.js", "count", "0"},          {"live.js", "bump", "1"},
+      {"live.js", "count", "1"},          {"./live.js", "count", "1"},
+      {"./live.js", "bump", "2"},         {"live.js", "count", "2"},
+      {"live.js", "greet", "\"first\""},  {"live.js", "swap", "\"swapped\""},
+      {"live.js", "greet", "\"second\""}, {"./live.js", "greet", "\"second\""},
+      {"live.js", "count", "2"},
+  };
+  for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+    iso_buf keep;
+    expect_value(&s,
+                 call_job(steps[i].module, steps[i].export_name, NULL, &keep),
+                 steps[i].want);
+    iso_buf_close(&keep);
+  }
+  svc_stop(&s);
+}
+
 /* Packages (issue 12): a call job whose module imports a package from the
  * module root's node_modules (an "exports" map with conditions), an eval
  * importing one itself, an eval importing a CommonJS package, and the
@@ -1017,6 +1048,7 @@ static const iso_test cases[] = {
     {"packages_json_edited", t_packages_json_edited},
     {"eval_with_args", t_eval_with_args},
     {"call_keeps_globals", t_call_keeps_globals},
+    {"call_reads_live_exports", t_call_reads_live_exports},
     {"batch_mixed_outcomes", t_batch_mixed_outcomes},
     {"batch_reply_limit", t_batch_reply_limit},
     {"rejections_with_stacks", t_rejections_with_stacks},
