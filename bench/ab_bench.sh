@@ -50,10 +50,15 @@ serve() {
   done
 }
 
-# jobs_per_s URL MODE: the jobs/s column of isopool-bench's MODE row
+# jobs_per_s URL MODE: the jobs/s column of isopool-bench's MODE row (not
+# its floor's: a B from before the floor has no --no-floor)
+no_floor=
+if "$B/isopool-bench" --help | grep -q -- --no-floor; then
+  no_floor=--no-floor
+fi
 jobs_per_s() {
   "$B/isopool-bench" --url "$1" --mode "$2" --concurrency "$C" \
-    --duration "$D" >"$TMP/bench.out"
+    --duration "$D" $no_floor >"$TMP/bench.out"
   awk -v m="$2" '$1 == m { print $5 }' "$TMP/bench.out"
 }
 

@@ -37,6 +37,33 @@
  * the bottleneck; it counts the server's pool processes too (the
  * children it runs JavaScript in), those that ended included.
  *
+ * The floor. Each row of call, batch, latency and eval is followed by an
+ * `echo` row: a bare NNG REQ/REP echo measured in the same run, the
+ * transport's floor under that figure (unless --no-floor). Its server is
+ * this program again in another process (`isopool-bench --echo-server
+ * URL`, not for users), so its threads compete for the cores as the
+ * service's do: a REP0 socket with 1024 contexts, each receiving a request
+ * and sending the same message back, with the options the service's front
+ * sets (ipc/iso_server.c: RECVMAXSZ twice the 16 MiB message bound on the
+ * listener). It listens on an address of --url's own scheme: ipc://PATH
+ * gets PATH.floor.PID beside it, tcp://HOST:PORT gets HOST with a port
+ * the kernel picks; other schemes (tls+tcp://) measure no floor. The
+ * echo's client is plain NNG too, REQ0 contexts with the client library's
+ * options (resend off, RECVMAXSZ 16 MiB, --sockets sockets), sending the
+ * very bytes the mode's requests are (iso_proto_encode_request /
+ * iso_proto_encode_batch of the same jobs, ids and timeout_ms) in the
+ * mode's loop: call and eval keep as many requests in flight, batch as
+ * many batch-sized messages, latency one at a time on this thread. Each
+ * echo must come back byte for byte (else it counts as an error). After
+ * the table, the ratios the issue's targets are written in (issue 15):
+ * p50 and p99 at one job in flight against the echo's, unbatched jobs/s
+ * against the echo's requests/s at the same concurrency, batched jobs/s
+ * against the echo's messages/s times the jobs a batch carries (the same
+ * bytes), eval jobs/s against its echo's requests/s. This program uses
+ * NNG directly for the floor only (an exception in
+ * scripts/check-includes.sh); the service is measured through the client
+ * library as any client talks to it.
+ *
  * DESIGN: each in-flight job (or batch) is a "flight": a struct allocated
  * once with its iso_job, args and id already in msgpack form; relaunching
  * rewrites the 8 bytes of the number in place. A completion callback (an
@@ -49,12 +76,24 @@
  * on a 2-core machine with 64 call jobs in flight, 1 and 2 sockets measured
  * the same within noise (about 50,000 jobs/s each over 5 runs, +-12%) and
  * 4 sockets about 8% less, so the default is 1. A 0.3 s warm-up precedes
- * each measured window; jobs/s counts completions inside the window.
+ * each measured window; jobs/s counts completions inside the window. The
+ * floor's flights (eflight) are the same on bare NNG: a REQ context and
+ * its aio each, whose callback (an NNG thread) starts the receive once the
+ * send is done, and once the echo is back checks it, counts it and sends
+ * that same message again, so the echo's client allocates nothing per
+ * message; the echo server sends back the message it received. The
+ * service is idle while its floor is measured and the echo server while
+ * the service is.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -63,9 +102,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "iso_buf.h"
 #include "iso_client.h"
 #include "iso_err.h"
 #include "iso_proto.h"
@@ -90,6 +131,7 @@ typedef struct bench_opts {
   int sockets;          /* clients the flights are spread over */
   double duration_s;
   long server_pid; /* 0: none */
+  int floor;       /* measure the bare NNG echo beside each mode */
 } bench_opts;
 
 /* ---- time and CPU ------------------------------------------------------- */
@@ -248,6 +290,7 @@ static double h_quantile(hist* h, double q) {
 
 typedef struct run {
   const bench_opts* o;
+  long server_pid; /* whose CPU is srv%: the service's or the echo's */
   iso_client** clients;
   int nclients;
   uint64_t window_start, window_end; /* completions counted inside */
@@ -257,6 +300,7 @@ typedef struct run {
   atomic_uint_fast64_t batches;      /* completed in the window */
   atomic_uint_fast64_t errors;       /* anywhere, warm-up included */
   atomic_uint_fast64_t next_seq;
+  atomic_int in_nng;       /* echo flights inside an NNG call */
   atomic_flag said_error;  /* the first error is printed */
   hist lat;                /* per job, or per batch in batch mode */
   struct kill_state* kill; /* kill mode; NULL otherwise */
@@ -286,6 +330,7 @@ typedef struct row {
   double jobs_s, batches_s, p50, p90, p99, self_cpu_pct, server_cpu_pct;
   uint64_t errors;
   int printed; /* the mode printed its row itself (kill: lines follow) */
+  int echo;    /* the floor's row: messages, no jobs */
 } row;
 
 static void run_error(run* r, const char* fmt, ...)
@@ -594,7 +639,7 @@ static void measure(run* r, row* out) {
   if (now < r->window_start) {
     sleep_ns(r->window_start - now);
   }
-  double c0 = self_cpu(), s0 = proc_cpu(r->o->server_pid);
+  double c0 = self_cpu(), s0 = proc_cpu(r->server_pid);
   uint64_t w0 = now_ns();
   if (r->kill != NULL) {
     sleep_ns((r->window_end - r->window_start) / 2);
@@ -604,7 +649,7 @@ static void measure(run* r, row* out) {
   if (now < r->window_end) {
     sleep_ns(r->window_end - now);
   }
-  double c1 = self_cpu(), s1 = proc_cpu(r->o->server_pid);
+  double c1 = self_cpu(), s1 = proc_cpu(r->server_pid);
   double wall = (double)(now_ns() - w0) / 1e9;
   atomic_store(&r->stopping, 1);
   while (atomic_load(&r->inflight) > 0) {
@@ -628,6 +673,7 @@ static run* run_new(const bench_opts* o) {
     exit(1);
   }
   r->o = o;
+  r->server_pid = o->server_pid;
   atomic_flag_clear(&r->said_error);
   atomic_store(&r->next_seq, 1);
   return r;
@@ -837,22 +883,14 @@ static int mode_batch(const bench_opts* o, row* out) {
   return 0;
 }
 
-/* One job in flight: the blocking call in a loop, on this thread. */
-static int mode_latency(const bench_opts* o, row* out) {
-  run* r = run_new(o);
-  if (open_clients(r, 1, 1) != 0) {
-    close_clients(r);
-    free(r);
-    return -1;
-  }
-  uint8_t args[10] = {0x91}, id[9];
-  iso_job job = {.kind = ISO_JOB_CALL,
-                 .module = o->module,
-                 .export_name = o->export_name,
-                 .args = args,
-                 .args_len = sizeof args,
-                 .id = id,
-                 .id_len = sizeof id};
+/* One message in flight, on this thread: trip(arg, seq) makes one round
+ * trip for job seq and returns 0, or a negative ISO_E* code (counted as an
+ * error; ISO_ECONNECT and ISO_ECLOSED end the loop). Fills the row as
+ * measure() does, with r->server_pid's CPU. */
+static void one_in_flight(run* r,
+                          int (*trip)(void* arg, run* r, uint64_t seq),
+                          void* arg,
+                          row* out) {
   set_window(r);
   double c0 = 0, s0 = 0, wall0 = 0;
   int in_window = 0;
@@ -864,13 +902,10 @@ static int mode_latency(const bench_opts* o, row* out) {
     if (!in_window && sent >= r->window_start) {
       in_window = 1;
       c0 = self_cpu();
-      s0 = proc_cpu(o->server_pid);
+      s0 = proc_cpu(r->server_pid);
       wall0 = (double)sent / 1e9;
     }
-    put_u64(args + 1, seq);
-    put_u64(id, seq);
-    iso_result res;
-    int rc = iso_client_call(r->clients[0], &job, JOB_DEADLINE_MS, &res);
+    int rc = trip(arg, r, seq);
     uint64_t done = now_ns();
     if (rc != 0) {
       run_error(r, "request: %s", iso_strerror(rc));
@@ -879,8 +914,6 @@ static int mode_latency(const bench_opts* o, row* out) {
       }
       continue;
     }
-    check_result(r, &res, (int64_t)(2 * seq));
-    iso_result_close(&res);
     count_done(r, sent, done, 1);
   }
   double wall = (double)now_ns() / 1e9 - wall0;
@@ -891,14 +924,610 @@ static int mode_latency(const bench_opts* o, row* out) {
   out->p90 = h_quantile(&r->lat, 0.90);
   out->p99 = h_quantile(&r->lat, 0.99);
   out->self_cpu_pct = in_window ? 100 * (self_cpu() - c0) / wall : 0;
-  double s1 = proc_cpu(o->server_pid);
+  double s1 = proc_cpu(r->server_pid);
   out->server_cpu_pct =
       in_window && s0 >= 0 && s1 >= 0 ? 100 * (s1 - s0) / wall : -1;
   out->errors = atomic_load(&r->errors);
   snprintf(out->shape, sizeof out->shape, "1 x 1");
+}
+
+typedef struct call_trip {
+  iso_client* client;
+  iso_job job;
+  uint8_t args[10];
+  uint8_t id[9];
+} call_trip;
+
+/* latency mode's trip: one blocking call (iso_client_call). */
+static int call_once(void* arg, run* r, uint64_t seq) {
+  call_trip* t = arg;
+  put_u64(t->args + 1, seq);
+  put_u64(t->id, seq);
+  iso_result res;
+  int rc = iso_client_call(t->client, &t->job, JOB_DEADLINE_MS, &res);
+  if (rc != 0) {
+    return rc;
+  }
+  check_result(r, &res, (int64_t)(2 * seq));
+  iso_result_close(&res);
+  return 0;
+}
+
+/* One job in flight: the blocking call in a loop, on this thread. */
+static int mode_latency(const bench_opts* o, row* out) {
+  run* r = run_new(o);
+  if (open_clients(r, 1, 1) != 0) {
+    close_clients(r);
+    free(r);
+    return -1;
+  }
+  call_trip t = {.client = r->clients[0], .args = {0x91}};
+  t.job = (iso_job){.kind = ISO_JOB_CALL,
+                    .module = o->module,
+                    .export_name = o->export_name,
+                    .args = t.args,
+                    .args_len = sizeof t.args,
+                    .id = t.id,
+                    .id_len = sizeof t.id};
+  one_in_flight(r, call_once, &t, out);
   close_clients(r);
   free(r);
   return 0;
+}
+
+/* ---- the floor: a bare NNG REQ/REP echo --------------------------------- */
+
+/* The service's front: REP contexts (iso_server_new's default), and
+ * RECVMAXSZ twice the largest message (iso_server.c) */
+#define ECHO_CONTEXTS 1024
+#define ECHO_RECVMAX (2 * ISO_PROTO_MAX_MSG_DEFAULT)
+/* How long the echo server may take to say where it listens. */
+#define ECHO_START_MS 10000
+
+/* The echo server's process, as its parent sees it. */
+typedef struct floor_proc {
+  pid_t pid;          /* 0: no floor */
+  int stdin_fd;       /* the write end of its stdin: closing it ends it */
+  char url[512];      /* where it listens (the port it was given) */
+  char ipc_path[256]; /* its ipc:// socket file, removed at the end */
+} floor_proc;
+
+/* One REP context of the echo server: receive, send the same message
+ * back, receive again. */
+typedef struct echo_ctx {
+  nng_ctx ctx;
+  nng_aio* aio;
+  int sending;
+} echo_ctx;
+
+static void echo_ctx_cb(void* arg) {
+  echo_ctx* e = arg;
+  int rv = nng_aio_result(e->aio);
+  if (e->sending) {
+    e->sending = 0;
+    if (rv != 0) {
+      nng_msg_free(nng_aio_get_msg(e->aio)); /* its client went away */
+      nng_aio_set_msg(e->aio, NULL);
+    }
+    if (rv != NNG_ECLOSED && rv != NNG_ECANCELED) {
+      nng_ctx_recv(e->ctx, e->aio);
+    }
+    return;
+  }
+  if (rv != 0) {
+    if (rv != NNG_ECLOSED && rv != NNG_ECANCELED) {
+      nng_ctx_recv(e->ctx, e->aio);
+    }
+    return;
+  }
+  e->sending = 1; /* the message received is in the aio: it goes back */
+  nng_ctx_send(e->ctx, e->aio);
+}
+
+/* `isopool-bench --echo-server URL`: the floor's server. Listens on URL,
+ * writes the URL it listens on (with the port a tcp:// port 0 got) and a
+ * newline to stdout, then echoes until its stdin ends (the parent closed
+ * it, or died); then removes its ipc:// socket file and exits without
+ * closing NNG (nothing to flush: the parent has stopped sending). Returns
+ * 1 if it cannot listen. */
+static int echo_serve(const char* url) {
+  nng_socket sock;
+  nng_listener l;
+  int rv = nng_rep0_open(&sock);
+  if (rv == 0) {
+    rv = nng_listener_create(&l, sock, url);
+  }
+  if (rv == 0) {
+    rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, ECHO_RECVMAX);
+  }
+  if (rv == 0) {
+    rv = nng_listener_start(l, 0);
+  }
+  if (rv != 0) {
+    fprintf(stderr, "isopool-bench: the floor cannot listen on %s: %s\n", url,
+            nng_strerror(rv));
+    return 1;
+  }
+  echo_ctx* ctxs = calloc(ECHO_CONTEXTS, sizeof *ctxs);
+  for (int i = 0; ctxs != NULL && i < ECHO_CONTEXTS; i++) {
+    if (nng_ctx_open(&ctxs[i].ctx, sock) != 0 ||
+        nng_aio_alloc(&ctxs[i].aio, echo_ctx_cb, &ctxs[i]) != 0) {
+      fprintf(stderr, "isopool-bench: the floor cannot open its contexts\n");
+      return 1;
+    }
+    nng_ctx_recv(ctxs[i].ctx, ctxs[i].aio);
+  }
+  if (ctxs == NULL) {
+    return 1;
+  }
+  char bound[600];
+  int port;
+  const char* colon = strrchr(url, ':');
+  if (strncmp(url, "tcp", 3) == 0 && colon != NULL &&
+      nng_listener_get_int(l, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
+    snprintf(bound, sizeof bound, "%.*s:%d", (int)(colon - url), url, port);
+  } else {
+    snprintf(bound, sizeof bound, "%s", url);
+  }
+  printf("%s\n", bound);
+  fflush(stdout);
+  char buf[64];
+  while (read(0, buf, sizeof buf) > 0 || errno == EINTR) {
+    errno = 0;
+  }
+  if (strncmp(url, "ipc://", 6) == 0) {
+    unlink(url + 6); /* its parent may be gone (SIGKILLed) */
+  }
+  _exit(0);
+}
+
+/* The floor's address for the service's url: the same scheme, beside it.
+ * Returns 0, or -1 with why in err. */
+static int floor_url(const char* url,
+                     floor_proc* fp,
+                     char* err,
+                     size_t errlen) {
+  long pid = (long)getpid();
+  if (strncmp(url, "ipc://", 6) == 0) {
+    const char* path = url + 6;
+    /* a Unix socket's path has room for 107 bytes */
+    int n =
+        snprintf(fp->ipc_path, sizeof fp->ipc_path, "%s.floor.%ld", path, pid);
+    if (n < 0 || n > 100) {
+      snprintf(fp->ipc_path, sizeof fp->ipc_path,
+               "/tmp/isopool-bench-floor.%ld.ipc", pid);
+    }
+    snprintf(fp->url, sizeof fp->url, "ipc://%s", fp->ipc_path);
+    return 0;
+  }
+  const char* sep = strstr(url, "://");
+  const char* colon = strrchr(url, ':');
+  size_t scheme = sep != NULL ? (size_t)(sep - url) : 0;
+  int tcp = sep != NULL && ((scheme == 3 && strncmp(url, "tcp", 3) == 0) ||
+                            (scheme == 4 && (strncmp(url, "tcp4", 4) == 0 ||
+                                             strncmp(url, "tcp6", 4) == 0)));
+  if (tcp && colon > sep + 3) {
+    /* the service's host (a remote one cannot be listened on: no floor) */
+    snprintf(fp->url, sizeof fp->url, "%.*s:0", (int)(colon - url), url);
+    return 0;
+  }
+  snprintf(err, errlen, "no floor for %s (only ipc:// and tcp://)", url);
+  return -1;
+}
+
+/* Starts the echo server: this program again (/proc/self/exe), in its own
+ * process, listening beside url. Returns 0 with fp filled in, or -1 with
+ * why in err (fp->pid stays 0). */
+static int floor_start(const char* url,
+                       floor_proc* fp,
+                       char* err,
+                       size_t errlen) {
+  memset(fp, 0, sizeof *fp);
+  fp->stdin_fd = -1;
+  char want[512];
+  if (floor_url(url, fp, err, errlen) != 0) {
+    return -1;
+  }
+  snprintf(want, sizeof want, "%s", fp->url);
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) != 0) {
+    snprintf(err, errlen, "pipe: %s", strerror(errno));
+    return -1;
+  }
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    snprintf(err, errlen, "pipe: %s", strerror(errno));
+    close(in[0]);
+    close(in[1]);
+    return -1;
+  }
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) { /* only async-signal-safe calls until exec */
+    if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0) {
+      _exit(127);
+    }
+    execl("/proc/self/exe", "isopool-bench", "--echo-server", want,
+          (char*)NULL);
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  if (pid < 0) {
+    snprintf(err, errlen, "fork: %s", strerror(errno));
+    close(in[1]);
+    close(out[0]);
+    return -1;
+  }
+  /* its first line: where it listens (nothing, if it could not) */
+  size_t n = 0;
+  fp->url[0] = '\0';
+  struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+  uint64_t until = now_ns() + (uint64_t)ECHO_START_MS * 1000000ull;
+  while (n + 1 < sizeof fp->url && memchr(fp->url, '\n', n) == NULL) {
+    uint64_t now = now_ns();
+    if (now >= until || poll(&pfd, 1, (int)((until - now) / 1000000) + 1) < 0) {
+      break;
+    }
+    ssize_t k = read(out[0], fp->url + n, sizeof fp->url - 1 - n);
+    if (k <= 0) {
+      break;
+    }
+    n += (size_t)k;
+  }
+  close(out[0]);
+  char* nl = memchr(fp->url, '\n', n);
+  if (nl == NULL) {
+    snprintf(err, errlen, "the floor's server did not start on %.200s", want);
+    close(in[1]);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    fp->url[0] = '\0';
+    return -1;
+  }
+  *nl = '\0';
+  fp->pid = pid;
+  fp->stdin_fd = in[1];
+  return 0;
+}
+
+/* Ends the echo server (its stdin closes; SIGKILL if it lingers) and
+ * removes its socket file. */
+static void floor_stop(floor_proc* fp) {
+  if (fp->pid <= 0) {
+    return;
+  }
+  close(fp->stdin_fd);
+  int waited = 0;
+  for (int i = 0; i < 2000 && waited == 0; i++) {
+    waited = waitpid(fp->pid, NULL, WNOHANG) != 0;
+    if (!waited) {
+      sleep_ns(1000000);
+    }
+  }
+  if (!waited) {
+    kill(fp->pid, SIGKILL);
+    waitpid(fp->pid, NULL, 0);
+  }
+  if (fp->ipc_path[0] != '\0') {
+    unlink(fp->ipc_path);
+  }
+  fp->pid = 0;
+}
+
+/* A mode's request, encoded as the client library encodes it: n jobs of
+ * kind (a batch message when batch), each with its id and (call) its args
+ * [id] as 9-byte integers, as the flights write them, and the deadline's
+ * timeout_ms. Returns 0 or an ISO_E* code. */
+static int request_bytes(const bench_opts* o,
+                         iso_job_kind kind,
+                         size_t n,
+                         int batch,
+                         iso_buf* out) {
+  typedef struct words {
+    uint8_t args[10];
+    uint8_t id[9];
+  } words;
+  iso_job* jobs = calloc(n, sizeof *jobs);
+  words* w = calloc(n, sizeof *w);
+  if (jobs == NULL || w == NULL) {
+    free(jobs);
+    free(w);
+    return ISO_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) {
+    put_u64(w[i].id, 1 + i);
+    jobs[i] = (iso_job){.kind = kind,
+                        .timeout_ms = JOB_DEADLINE_MS,
+                        .id = w[i].id,
+                        .id_len = sizeof w[i].id};
+    if (kind == ISO_JOB_CALL) {
+      w[i].args[0] = 0x91;
+      put_u64(w[i].args + 1, 1 + i);
+      jobs[i].module = o->module;
+      jobs[i].export_name = o->export_name;
+      jobs[i].args = w[i].args;
+      jobs[i].args_len = sizeof w[i].args;
+    } else {
+      jobs[i].source = kEvalSource;
+    }
+  }
+  int rc = batch ? iso_proto_encode_batch(jobs, n, out)
+                 : iso_proto_encode_request(&jobs[0], out);
+  free(w);
+  free(jobs);
+  return rc;
+}
+
+/* The echo's client: a REQ0 socket with the client library's options
+ * (ipc/iso_client.c: no resend, RECVMAXSZ the message bound), dialed
+ * before it is used. Returns 0 or NNG's error. */
+static int echo_dial(const char* url, nng_socket* out) {
+  int rv = nng_req0_open(out);
+  if (rv != 0) {
+    return rv;
+  }
+  rv = nng_socket_set_ms(*out, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+  if (rv == 0) {
+    rv =
+        nng_socket_set_size(*out, NNG_OPT_RECVMAXSZ, ISO_PROTO_MAX_MSG_DEFAULT);
+  }
+  if (rv == 0) {
+    rv = nng_dial(*out, url, NULL, 0);
+  }
+  if (rv != 0) {
+    nng_close(*out);
+  }
+  return rv;
+}
+
+/* A message in flight to the echo: a REQ context and its aio; the
+ * completion of its send starts its receive, the echo's arrival checks
+ * the bytes, counts and sends the same message again. */
+typedef struct eflight {
+  run* r;
+  nng_ctx ctx;
+  nng_aio* aio;
+  nng_msg* msg;       /* the request, between trips */
+  const iso_buf* req; /* its bytes, which must come back */
+  size_t jobs;        /* jobs it stands for (count_done) */
+  uint64_t sent_ns;
+  int sending;
+} eflight;
+
+/* Calls into NNG from a flight are counted (run.in_nng): the flights are
+ * closed only once none is inside one (NNG 1.5.2 and a context closed
+ * under a thread still in nng_ctx_recv: ipc/iso_server.c). */
+static void eflight_send(eflight* f) {
+  run* r = f->r;
+  if (atomic_load_explicit(&r->stopping, memory_order_relaxed)) {
+    atomic_fetch_sub(&r->inflight, 1);
+    return;
+  }
+  f->sending = 1;
+  f->sent_ns = now_ns();
+  nng_aio_set_msg(f->aio, f->msg);
+  f->msg = NULL;
+  atomic_fetch_add(&r->in_nng, 1);
+  nng_ctx_send(f->ctx, f->aio);
+  atomic_fetch_sub(&r->in_nng, 1);
+}
+
+static void eflight_cb(void* arg) {
+  eflight* f = arg;
+  run* r = f->r;
+  int rv = nng_aio_result(f->aio);
+  if (f->sending) {
+    f->sending = 0;
+    if (rv != 0) {
+      f->msg = nng_aio_get_msg(f->aio); /* still ours */
+      nng_aio_set_msg(f->aio, NULL);
+      run_error(r, "echo: send: %s", nng_strerror(rv));
+      atomic_fetch_sub(&r->inflight, 1);
+      return;
+    }
+    atomic_fetch_add(&r->in_nng, 1);
+    nng_ctx_recv(f->ctx, f->aio);
+    atomic_fetch_sub(&r->in_nng, 1);
+    return;
+  }
+  uint64_t done = now_ns();
+  if (rv != 0) {
+    run_error(r, "echo: %s", nng_strerror(rv));
+    atomic_fetch_sub(&r->inflight, 1);
+    return;
+  }
+  nng_msg* m = nng_aio_get_msg(f->aio);
+  nng_aio_set_msg(f->aio, NULL);
+  size_t len = nng_msg_len(m);
+  if (len != f->req->len || memcmp(nng_msg_body(m), f->req->data, len) != 0) {
+    run_error(r, "echo: %zu bytes came back for %zu sent", len, f->req->len);
+    if (nng_msg_realloc(m, f->req->len) == 0) {
+      memcpy(nng_msg_body(m), f->req->data, f->req->len);
+    }
+  }
+  count_done(r, f->sent_ns, done, f->jobs);
+  f->msg = m;
+  eflight_send(f);
+}
+
+/* The floor of call, batch and eval: n flights of req (each standing for
+ * `jobs` jobs) kept in flight over --sockets REQ sockets to the echo, in
+ * the service's measured window's shape. Returns 0, or -1 if the echo
+ * cannot be reached. */
+static int echo_flights(const bench_opts* o,
+                        const floor_proc* fp,
+                        const iso_buf* req,
+                        int n,
+                        size_t jobs,
+                        row* out) {
+  run* r = run_new(o);
+  r->server_pid = fp->pid;
+  int nsock = o->sockets < n ? o->sockets : n;
+  nng_socket* socks = calloc((size_t)nsock, sizeof *socks);
+  eflight* fl = calloc((size_t)n, sizeof *fl);
+  int rv = socks != NULL && fl != NULL ? 0 : NNG_ENOMEM, nopen = 0, nfl = 0;
+  for (; rv == 0 && nopen < nsock; nopen++) {
+    rv = echo_dial(fp->url, &socks[nopen]);
+    if (rv != 0) {
+      break;
+    }
+  }
+  for (; rv == 0 && nfl < n; nfl++) {
+    eflight* f = &fl[nfl];
+    f->r = r;
+    f->req = req;
+    f->jobs = jobs;
+    rv = nng_ctx_open(&f->ctx, socks[nfl % nsock]);
+    if (rv == 0 && (rv = nng_aio_alloc(&f->aio, eflight_cb, f)) != 0) {
+      nng_ctx_close(f->ctx);
+    }
+    if (rv != 0) {
+      break;
+    }
+    nng_aio_set_timeout(f->aio, JOB_DEADLINE_MS);
+    if ((rv = nng_msg_alloc(&f->msg, req->len)) == 0) {
+      memcpy(nng_msg_body(f->msg), req->data, req->len);
+    }
+  }
+  if (rv == 0) {
+    set_window(r);
+    atomic_store(&r->inflight, n);
+    for (int i = 0; i < n; i++) {
+      eflight_send(&fl[i]);
+    }
+    measure(r, out);
+  } else {
+    fprintf(stderr, "isopool-bench: the floor at %s: %s\n", fp->url,
+            nng_strerror(rv));
+  }
+  while (atomic_load(&r->in_nng) > 0) {
+    sleep_ns(1000000);
+  }
+  for (int i = 0; i < nfl; i++) {
+    nng_aio_free(fl[i].aio); /* waits for a callback under way */
+    nng_ctx_close(fl[i].ctx);
+    if (fl[i].msg != NULL) {
+      nng_msg_free(fl[i].msg);
+    }
+  }
+  for (int i = 0; i < nopen; i++) {
+    nng_close(socks[i]);
+  }
+  free(fl);
+  free(socks);
+  free(r);
+  return rv == 0 ? 0 : -1;
+}
+
+typedef struct echo_trip {
+  nng_ctx ctx;
+  nng_aio* aio;
+  nng_msg* msg;
+  const iso_buf* req;
+} echo_trip;
+
+/* latency mode's floor trip: send, wait, receive, wait. */
+static int echo_once(void* arg, run* r, uint64_t seq) {
+  echo_trip* t = arg;
+  (void)seq;
+  nng_aio_set_msg(t->aio, t->msg);
+  t->msg = NULL;
+  nng_ctx_send(t->ctx, t->aio);
+  nng_aio_wait(t->aio);
+  int rv = nng_aio_result(t->aio);
+  if (rv != 0) {
+    t->msg = nng_aio_get_msg(t->aio);
+  } else {
+    nng_ctx_recv(t->ctx, t->aio);
+    nng_aio_wait(t->aio);
+    rv = nng_aio_result(t->aio);
+  }
+  if (rv != 0) {
+    if (t->msg == NULL && nng_msg_alloc(&t->msg, t->req->len) == 0) {
+      memcpy(nng_msg_body(t->msg), t->req->data, t->req->len);
+    }
+    return rv == NNG_ECLOSED ? ISO_ECLOSED : ISO_EIO;
+  }
+  t->msg = nng_aio_get_msg(t->aio);
+  nng_aio_set_msg(t->aio, NULL);
+  size_t len = nng_msg_len(t->msg);
+  if (len != t->req->len ||
+      memcmp(nng_msg_body(t->msg), t->req->data, len) != 0) {
+    run_error(r, "echo: %zu bytes came back for %zu sent", len, t->req->len);
+    if (nng_msg_realloc(t->msg, t->req->len) == 0) {
+      memcpy(nng_msg_body(t->msg), t->req->data, t->req->len);
+    }
+  }
+  return 0;
+}
+
+static int echo_latency(const bench_opts* o,
+                        const floor_proc* fp,
+                        const iso_buf* req,
+                        row* out) {
+  run* r = run_new(o);
+  r->server_pid = fp->pid;
+  nng_socket sock;
+  echo_trip t = {.req = req};
+  int rv = echo_dial(fp->url, &sock);
+  if (rv == 0 && (rv = nng_ctx_open(&t.ctx, sock)) != 0) {
+    nng_close(sock);
+  }
+  if (rv == 0 && (rv = nng_aio_alloc(&t.aio, NULL, NULL)) != 0) {
+    nng_ctx_close(t.ctx);
+    nng_close(sock);
+  }
+  if (rv != 0) {
+    fprintf(stderr, "isopool-bench: the floor at %s: %s\n", fp->url,
+            nng_strerror(rv));
+    free(r);
+    return -1;
+  }
+  nng_aio_set_timeout(t.aio, JOB_DEADLINE_MS);
+  if (nng_msg_alloc(&t.msg, req->len) == 0) {
+    memcpy(nng_msg_body(t.msg), req->data, req->len);
+    one_in_flight(r, echo_once, &t, out);
+  }
+  nng_aio_free(t.aio);
+  nng_ctx_close(t.ctx);
+  if (t.msg != NULL) {
+    nng_msg_free(t.msg);
+  }
+  nng_close(sock);
+  free(r);
+  return 0;
+}
+
+/* Each mode's floor: its requests' bytes echoed in its loop. */
+static int floor_of(const bench_opts* o,
+                    const floor_proc* fp,
+                    const char* mode,
+                    row* out) {
+  int is_batch = strcmp(mode, "batch") == 0;
+  int is_eval = strcmp(mode, "eval") == 0;
+  size_t n = is_batch ? (size_t)o->batch : 1;
+  iso_buf req;
+  iso_buf_init(&req);
+  int rc = request_bytes(o, is_eval ? ISO_JOB_EVAL : ISO_JOB_CALL, n, is_batch,
+                         &req);
+  if (rc != 0) {
+    fprintf(stderr, "isopool-bench: the floor's request: %s\n",
+            iso_strerror(rc));
+    iso_buf_close(&req);
+    return -1;
+  }
+  if (strcmp(mode, "latency") == 0) {
+    rc = echo_latency(o, fp, &req, out);
+  } else {
+    int flights = is_batch  ? o->batches
+                  : is_eval ? o->eval_concurrency
+                            : o->concurrency;
+    rc = echo_flights(o, fp, &req, flights, n, out);
+    snprintf(out->shape, sizeof out->shape, "%d x %zu", flights, n);
+  }
+  iso_buf_close(&req);
+  out->echo = 1;
+  return rc;
 }
 
 /* ---- the modes table and the report ------------------------------------- */
@@ -906,38 +1535,114 @@ static int mode_latency(const bench_opts* o, row* out) {
 static const struct mode {
   const char* name;
   int (*run)(const bench_opts* o, row* out);
+  int floor; /* an echo row follows (floor_of) */
   const char* what;
 } kModes[] = {
-    {"call", mode_call, "unbatched call jobs, --concurrency in flight"},
-    {"batch", mode_batch, "--batches batch messages of --batch call jobs"},
-    {"latency", mode_latency, "one call job in flight"},
-    {"eval", mode_eval, "eval jobs, --eval-concurrency in flight"},
-    {"kill", mode_kill, "call mode with a pool process killed half-way"},
+    {"call", mode_call, 1, "unbatched call jobs, --concurrency in flight"},
+    {"batch", mode_batch, 1, "--batches batch messages of --batch call jobs"},
+    {"latency", mode_latency, 1, "one call job in flight"},
+    {"eval", mode_eval, 1, "eval jobs, --eval-concurrency in flight"},
+    {"kill", mode_kill, 0, "call mode with a pool process killed half-way"},
 };
 #define NMODES (sizeof kModes / sizeof kModes[0])
 
-static void print_header(const bench_opts* o) {
+static void print_header(const bench_opts* o, const floor_proc* fp) {
   printf(
       "isopool-bench: %s, %.1f s per mode, %d socket%s, module %s "
       "export %s\n",
       o->url, o->duration_s, o->sockets, o->sockets == 1 ? "" : "s", o->module,
       o->export_name);
+  if (fp->pid > 0) {
+    printf(
+        "floor: each echo row is a bare NNG REQ/REP echo of the row above's "
+        "requests\n  at %s (REP contexts, process %ld; srv%% is its CPU)\n",
+        fp->url, (long)fp->pid);
+  }
+  fflush(stdout);
   printf("%-8s %10s %11s %10s %9s %9s %9s %7s %7s %7s\n", "mode", "in flight",
          "jobs/s", "msgs/s", "p50 us", "p90 us", "p99 us", "errors", "cpu%",
          "srv%");
 }
 
 static void print_row(const row* w) {
-  char srv[16];
+  char srv[16], jobs[24];
   if (w->server_cpu_pct >= 0) {
     snprintf(srv, sizeof srv, "%.0f", w->server_cpu_pct);
   } else {
     snprintf(srv, sizeof srv, "-");
   }
-  printf("%-8s %10s %11.0f %10.0f %9.1f %9.1f %9.1f %7" PRIu64 " %7.0f %7s\n",
-         w->mode, w->shape, w->jobs_s, w->batches_s, w->p50, w->p90, w->p99,
-         w->errors, w->self_cpu_pct, srv);
+  if (w->echo) { /* messages only: the echo runs no job */
+    snprintf(jobs, sizeof jobs, "-");
+  } else {
+    snprintf(jobs, sizeof jobs, "%.0f", w->jobs_s);
+  }
+  printf("%-8s %10s %11s %10.0f %9.1f %9.1f %9.1f %7" PRIu64 " %7.0f %7s\n",
+         w->echo ? "  echo" : w->mode, w->shape, jobs, w->batches_s, w->p50,
+         w->p90, w->p99, w->errors, w->self_cpu_pct, srv);
   fflush(stdout);
+}
+
+/* One ratio line: what, the ratio of a to b, and the two figures. */
+static void print_ratio(const char* what,
+                        double a,
+                        double b,
+                        const char* unit) {
+  if (a > 0 && b > 0) {
+    int prec = strcmp(unit, "us") == 0 ? 1 : 0;
+    int rprec = a / b < 0.1 ? 3 : 2; /* eval's is a few thousandths */
+    printf("  %-58s %6.*fx  (%.*f / %.*f %s)\n", what, rprec, a / b, prec, a,
+           prec, b, unit);
+  } else {
+    printf("  %-58s      -  (no figure)\n", what);
+  }
+}
+
+/* The ratios the issue's targets are written in (issue 15), for the modes
+ * measured with their floor: svc[i] and flo[i] are mode i's rows, have[i]
+ * whether both were measured. */
+static void print_ratios(const bench_opts* o,
+                         const row* svc,
+                         const row* flo,
+                         const int* have) {
+  int any = 0;
+  for (size_t i = 0; i < NMODES; i++) {
+    any |= have[i];
+  }
+  if (!any) {
+    return;
+  }
+  printf(
+      "against the floor (the bare NNG echo of the same bytes, this run):\n");
+  char what[96];
+  for (size_t i = 0; i < NMODES; i++) {
+    if (!have[i]) {
+      continue;
+    }
+    const char* m = kModes[i].name;
+    const row *a = &svc[i], *b = &flo[i];
+    if (strcmp(m, "latency") == 0) {
+      print_ratio("p50 at one job in flight vs bare NNG echo", a->p50, b->p50,
+                  "us");
+      print_ratio("p99 at one job in flight vs bare NNG echo", a->p99, b->p99,
+                  "us");
+    } else if (strcmp(m, "call") == 0) {
+      snprintf(what, sizeof what,
+               "unbatched jobs/s at %d in flight vs bare NNG echo req/s",
+               o->concurrency);
+      print_ratio(what, a->jobs_s, b->batches_s, "/s");
+    } else if (strcmp(m, "batch") == 0) {
+      /* the echo's messages carry the same jobs' bytes */
+      snprintf(what, sizeof what,
+               "batched jobs/s (%d x %d) vs bare NNG echo msgs/s x %d",
+               o->batches, o->batch, o->batch);
+      print_ratio(what, a->jobs_s, b->batches_s * o->batch, "/s");
+    } else if (strcmp(m, "eval") == 0) {
+      snprintf(what, sizeof what,
+               "eval jobs/s at %d in flight vs bare NNG echo req/s",
+               o->eval_concurrency);
+      print_ratio(what, a->jobs_s, b->batches_s, "/s");
+    }
+  }
 }
 
 static const char kUsage[] =
@@ -958,9 +1663,13 @@ static const char kUsage[] =
     "  --export NAME         call jobs' export (default); it must return\n"
     "                        2 * its argument\n"
     "  --server-pid PID      also report the server's CPU use\n"
+    "  --no-floor            measure no bare NNG echo beside the modes\n"
     "Columns: msgs/s is request messages per second (batches in batch\n"
     "mode); p50/p90/p99 are per message; cpu% and srv% are the CPU time of\n"
-    "this process and of the server over the window (100 = one core).\n";
+    "this process and of the server over the window (100 = one core).\n"
+    "Each mode but kill is followed by an echo row: a bare NNG REQ/REP\n"
+    "echo of its requests' bytes in its loop, over --url's transport, its\n"
+    "server in another process (the floor); the ratios follow the table.\n";
 
 static int parse_int(const char* name,
                      const char* s,
@@ -980,7 +1689,17 @@ static int parse_int(const char* name,
 }
 
 int main(int argc, char** argv) {
-  enum { O_EVALC = 256, O_BATCHES, O_SOCKETS, O_SERVER_PID, O_EXPORT };
+  if (argc == 3 && strcmp(argv[1], "--echo-server") == 0) {
+    return echo_serve(argv[2]); /* the floor's server (floor_start) */
+  }
+  enum {
+    O_EVALC = 256,
+    O_BATCHES,
+    O_SOCKETS,
+    O_SERVER_PID,
+    O_EXPORT,
+    O_NO_FLOOR
+  };
   static const struct option opts[] = {
       {"url", required_argument, NULL, 'u'},
       {"mode", required_argument, NULL, 'm'},
@@ -993,6 +1712,7 @@ int main(int argc, char** argv) {
       {"module", required_argument, NULL, 'M'},
       {"export", required_argument, NULL, O_EXPORT},
       {"server-pid", required_argument, NULL, O_SERVER_PID},
+      {"no-floor", no_argument, NULL, O_NO_FLOOR},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -1008,6 +1728,7 @@ int main(int argc, char** argv) {
       .batches = 4,
       .sockets = 1,
       .duration_s = 5,
+      .floor = 1,
   };
   long v;
   int c;
@@ -1070,6 +1791,9 @@ int main(int argc, char** argv) {
           return 2;
         }
         o.server_pid = v;
+        break;
+      case O_NO_FLOOR:
+        o.floor = 0;
         break;
       case 'h':
         fputs(kUsage, stdout);
@@ -1135,22 +1859,56 @@ int main(int argc, char** argv) {
   }
   iso_result_close(&res);
 
-  print_header(&o);
-  uint64_t errors = 0;
+  /* The floor, for the modes that have one. */
+  floor_proc fp = {.pid = 0};
+  int want_floor = 0;
   for (size_t i = 0; i < NMODES; i++) {
+    want_floor |=
+        kModes[i].floor && (all || strcmp(o.mode, kModes[i].name) == 0);
+  }
+  if (o.floor && want_floor) {
+    char err[256];
+    if (floor_start(o.url, &fp, err, sizeof err) != 0) {
+      fprintf(stderr, "isopool-bench: %s; measuring without the floor\n", err);
+    }
+  }
+
+  print_header(&o, &fp);
+  uint64_t errors = 0;
+  row svc[NMODES], flo[NMODES];
+  int have[NMODES] = {0}, failed = 0;
+  for (size_t i = 0; i < NMODES && !failed; i++) {
     int kill = strcmp(kModes[i].name, "kill") == 0;
     if ((!all || kill) && strcmp(o.mode, kModes[i].name) != 0) {
       continue;
     }
     row w = {.mode = kModes[i].name};
     if (kModes[i].run(&o, &w) != 0) {
-      return 1;
+      failed = 1;
+      break;
     }
     if (!w.printed) {
       print_row(&w);
     }
     errors += w.errors;
+    svc[i] = w;
+    if (fp.pid > 0 && kModes[i].floor) {
+      row e = {.mode = kModes[i].name};
+      if (floor_of(&o, &fp, kModes[i].name, &e) != 0) {
+        failed = 1;
+        break;
+      }
+      print_row(&e);
+      errors += e.errors;
+      flo[i] = e;
+      have[i] = 1;
+    }
   }
+  floor_stop(&fp);
+  if (failed) {
+    return 1;
+  }
+  print_ratios(&o, svc, flo, have);
   if (errors > 0) {
     fprintf(stderr, "isopool-bench: %" PRIu64 " error%s\n", errors,
             errors == 1 ? "" : "s");

@@ -51,7 +51,7 @@ run() {
     sleep 0.1
   done
   "$BIN/isopool-bench" --url "$sock" --mode call --concurrency "$C" \
-    --duration "$D" >"$TMP/$name.out"
+    --duration "$D" --no-floor >"$TMP/$name.out"
   "$BIN/poolctl" --admin "$admin" --json status >"$TMP/$name.json"
   kill "$pid"
   wait "$pid" || true

@@ -15,7 +15,7 @@ trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$dir"'
 pid=$!
 sleep 1
 one() { # prints the call mode's jobs/s
-  "$bin/isopool-bench" --url "ipc://$dir/jobs.ipc" --mode call \
+  "$bin/isopool-bench" --url "ipc://$dir/jobs.ipc" --mode call --no-floor \
     --duration "$duration" | awk '$1 == "call" { print $5 }'
 }
 without=() with=()

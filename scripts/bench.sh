@@ -5,7 +5,9 @@
 # fetch beside Deno's (fetch_bench),
 # then a service on an ipc:// socket with 2 workers measured by
 # isopool-bench in its own process (threads in the front, then pool
-# processes, then a pool process killed under load), then the admin plane's
+# processes, then a pool process killed under load), each mode beside its
+# floor, a bare NNG REQ/REP echo of the same requests over ipc:// measured
+# in the same run, with the ratios to it, then the admin plane's
 # cost to the job path (admin_overhead.sh), then memory per idle worker
 # with each number of threads per pool process (mem_bench.sh). Used by
 # `make bench`.

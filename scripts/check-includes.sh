@@ -61,6 +61,7 @@ tests/support/http_server.c nng/* the HTTP server of the fetch suites, on the HT
 bench/fetch_bench.c http_server.h runs the HTTP server of the fetch suites (tests/support) to fetch from
 bench/fetch_bench.c proc.h runs Deno beside it, as the suites run programs (tests/support)
 bench/op_bench.c nng/* its baseline is the bare NNG inproc round trip, with nothing of isopool around it
+bench/isopool_bench.c nng/* its floor is a bare NNG REQ/REP echo (REP contexts in a process of its own), with nothing of isopool around it
 bench/link_bench.c nng/* its old floor is the bare NNG PAIR1 round trip over ipc://, with nothing of isopool around it
 tests/test_metrics.c metrics.h builds pool/metrics.c from source, alone (no V8, no rest of pool)
 tests/test_super.c super.h builds pool/super.c and log.c from source (no V8, no rest of pool)

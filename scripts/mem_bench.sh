@@ -31,7 +31,7 @@ measure() {
     --workers "$workers" --admin none --quiet "$@" 2>>"$dir/serve.log" &
   pid=$!
   "$bin/isopool-bench" --url "ipc://$dir/s.ipc" --mode call --duration 0.3 \
-    --concurrency $((workers * 8)) >/dev/null
+    --concurrency $((workers * 8)) --no-floor >/dev/null
   sleep 1 # idle: let the heaps settle
   pss_tree "$pid"
   kill -TERM "$pid"; wait "$pid" || true; pid=

@@ -2,7 +2,13 @@
 # bench_smoke.sh BIN SRC: the benchmarks still run and still check what they
 # claim (ctest bench_smoke). Not a measurement: each runs briefly.
 # - isopool-bench against a real service with pool processes: every mode
-#   must exit 0 (each reply is checked against the value expected);
+#   must exit 0 (each reply is checked against the value expected), each
+#   followed by its floor's echo row (a bare NNG echo whose every reply is
+#   checked byte for byte), then the ratios against the floor, as
+#   numbers; the floor's server process ends with the bench and its
+#   socket file goes; --no-floor measures none;
+# - the floor over tcp:// (a service on a free loopback port), and the
+#   floor's server gone when the bench is SIGKILLed mid-run;
 # - isopool-bench --mode kill: a pool process SIGKILLed under load; it must
 #   exit 0 (no job unanswered, none answered wrongly, no worker_lost
 #   before the kill) and report the kill;
@@ -31,13 +37,74 @@ serve
   --duration 0.3 >"$dir/all.txt" 2>&1 || { cat "$dir/all.txt"; fail "--mode all"; }
 for m in call batch latency eval; do
   grep -q "^$m " "$dir/all.txt" || { cat "$dir/all.txt"; fail "no $m row"; }
+  # the echo row right under the mode's, with the same shape, 0 errors
+  shape=$(grep "^$m " "$dir/all.txt" | awk '{print $2, $3, $4}')
+  grep -A1 "^$m " "$dir/all.txt" | tail -1 |
+    grep -qE "^  echo +$shape +- +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +0 " ||
+    { cat "$dir/all.txt"; fail "no echo row under $m ($shape)"; }
 done
+num='[0-9]+\.[0-9]+x  \([0-9.]+ / [0-9.]+ '
+for r in "p50 at one job in flight vs bare NNG echo" \
+  "p99 at one job in flight vs bare NNG echo" \
+  "unbatched jobs/s at 64 in flight vs bare NNG echo req/s" \
+  "batched jobs/s \(4 x 256\) vs bare NNG echo msgs/s x 256" \
+  "eval jobs/s at 16 in flight vs bare NNG echo req/s"; do
+  grep -qE "^  $r +$num" "$dir/all.txt" || { cat "$dir/all.txt"; fail "no ratio: $r"; }
+done
+floor_pid() { sed -n 's/.*(REP contexts, process \([0-9]*\);.*/\1/p' "$1"; }
+gone() { # the process ended (or is a zombie nobody reaps yet)
+  ! grep -qv '^[^)]*) Z' "/proc/$1/stat" 2>/dev/null
+}
+fpid=$(floor_pid "$dir/all.txt")
+[ -n "$fpid" ] || { cat "$dir/all.txt"; fail "no floor process named"; }
+gone "$fpid" || fail "the floor's server (pid $fpid) outlived the bench"
+ls "$dir"/s.ipc.floor.* 2>/dev/null && fail "the floor's socket file was left"
+"$bin/isopool-bench" --url "ipc://$dir/s.ipc" --mode latency --no-floor \
+  --duration 0.3 >"$dir/nofloor.txt" 2>&1 || { cat "$dir/nofloor.txt"; fail "--no-floor"; }
+grep -q "^latency " "$dir/nofloor.txt" || { cat "$dir/nofloor.txt"; fail "--no-floor: no row"; }
+grep -qE "^  echo|floor" "$dir/nofloor.txt" && { cat "$dir/nofloor.txt"; fail "--no-floor measured the floor"; }
 "$bin/isopool-bench" --url "ipc://$dir/s.ipc" --server-pid "$pid" --mode kill \
   --duration 1 >"$dir/kill.txt" 2>&1 || { cat "$dir/kill.txt" "$dir/serve.log"; fail "--mode kill"; }
 grep -q "^kill: SIGKILL of pool process" "$dir/kill.txt" || fail "no kill reported"
 grep -q "unanswered 0$" "$dir/kill.txt" || { cat "$dir/kill.txt"; fail "a job unanswered"; }
 stop
-echo "ok - isopool-bench: every mode, and kill: $(grep -o 'worker_lost [0-9]*' "$dir/kill.txt" | head -1)"
+echo "ok - isopool-bench: every mode with its floor, and kill: $(grep -o 'worker_lost [0-9]*' "$dir/kill.txt" | head -1)"
+
+# the floor's server when the bench dies: its stdin ends, so it does too
+serve
+"$bin/isopool-bench" --url "ipc://$dir/s.ipc" --mode call --duration 30 \
+  >"$dir/killed.txt" 2>&1 &
+bpid=$!
+for _ in $(seq 100); do
+  fpid=$(floor_pid "$dir/killed.txt")
+  [ -n "$fpid" ] && break
+  sleep 0.1
+done
+[ -n "$fpid" ] || { cat "$dir/killed.txt"; fail "the floor did not start"; }
+kill -KILL "$bpid"
+wait "$bpid" 2>/dev/null
+for _ in $(seq 50); do gone "$fpid" && break; sleep 0.1; done
+gone "$fpid" || fail "the floor's server (pid $fpid) outlived a SIGKILLed bench"
+ls "$dir"/s.ipc.floor.* 2>/dev/null && fail "the floor's socket file was left"
+stop
+echo "ok - the floor's server ends with a SIGKILLed bench, and removes its socket"
+
+# the floor over tcp://: a service on a free loopback port
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null)
+if [ -n "$port" ]; then
+  "$bin/isopool" serve --listen "tcp://127.0.0.1:$port" --modules "$src/bench/modules" \
+    --workers 2 --admin none --quiet 2>>"$dir/serve.log" &
+  pid=$!
+  "$bin/isopool-bench" --url "tcp://127.0.0.1:$port" --mode latency \
+    --duration 0.3 >"$dir/tcp.txt" 2>&1 || { cat "$dir/tcp.txt" "$dir/serve.log"; fail "tcp://"; }
+  grep -qE "^  at tcp://127\.0\.0\.1:[1-9][0-9]* " "$dir/tcp.txt" || { cat "$dir/tcp.txt"; fail "tcp://: the floor's address"; }
+  grep -qE "^  echo +1 x 1 " "$dir/tcp.txt" || { cat "$dir/tcp.txt"; fail "tcp://: no echo row"; }
+  grep -qE "^  p50 at one job in flight vs bare NNG echo +$num" "$dir/tcp.txt" || { cat "$dir/tcp.txt"; fail "tcp://: no ratio"; }
+  stop
+  echo "ok - the floor over tcp://"
+else
+  echo "ok - the floor over tcp:// # SKIP no python3 to find a free port"
+fi
 
 serve --processes 0
 if "$bin/isopool-bench" --url "ipc://$dir/s.ipc" --server-pid "$pid" --mode kill \
