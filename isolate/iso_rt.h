@@ -217,6 +217,14 @@ void iso_rt_ops_done(iso_rt* rt, iso_op_batch* batch);
  * loop. */
 const char* iso_rt_condemned(const iso_rt* rt);
 
+/* iso_rt_retire: this runtime runs no more JavaScript: V8's tasks for its
+ * isolate still due (a FinalizationRegistry cleanup posted again after the
+ * one that condemned it) are dropped unrun from now on, as iso_rt_free
+ * drops them. For a runtime its owner no longer watches (nothing enforces
+ * its deadlines) and frees once its loop has turned. Not undone. Thread:
+ * owning loop. */
+void iso_rt_retire(iso_rt* rt);
+
 /* iso_rt_heap: the isolate's heap in use and its limit, in bytes.
  * Thread: owning loop. */
 void iso_rt_heap(iso_rt* rt, size_t* used, size_t* limit);

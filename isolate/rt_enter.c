@@ -483,11 +483,16 @@ void iso__rt_realm_fail(iso_realm* realm, iso_js_error* err) {
  * runs) may land in any of them, and says nothing about the task; nor
  * does one for a collection that outlasted the deadline (a loaded
  * machine, a sanitizer, a small --background-ms). Only JavaScript that
- * ran past the task's deadline and took the stop condemns the isolate. */
-void iso__rt_host_task_enter(void* data) {
+ * ran past the task's deadline and took the stop condemns the isolate.
+ * A retired runtime's tasks do not run (iso_rt_retire). */
+int iso__rt_host_task_enter(void* data) {
   iso_rt* rt = data;
+  if (rt->retired) {
+    return 1; /* iso_rt_retire: nothing would stop its JavaScript */
+  }
   rt->task_deadline_ns = background_deadline(rt);
   iso__rt_enter_until(rt, rt->task_deadline_ns, NULL, 0);
+  return 0;
 }
 
 /* Whether JavaScript took the stop the watchdog made during a V8 task:

@@ -267,6 +267,7 @@ struct iso_rt {
   size_t value_max_bytes;
   uint64_t background_ns;    /* iso_rt_opts.background_ms; 0: no deadline */
   const char* condemned;     /* why the isolate should be replaced, or NULL */
+  int retired;               /* iso_rt_retire: V8's tasks are dropped */
   uint64_t task_deadline_ns; /* the running V8 task's (iso__rt_host_task_*) */
   v8s_host host;
   /* the op bus (rt_ops.c) */
@@ -347,7 +348,7 @@ void iso__rt_error_set(iso_js_error* e,
                        const char* name,
                        const char* fmt,
                        ...);
-void iso__rt_host_task_enter(void* data);
+int iso__rt_host_task_enter(void* data);
 void iso__rt_host_task_leave(void* data);
 
 /* rt_timers.c */

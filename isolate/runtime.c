@@ -32,7 +32,9 @@
  * handles that do not keep the loop alive, so platform_hold does while
  * any is under way; each task V8 runs wakes the tick (task_leave). A
  * FinalizationRegistry whose targets live posts nothing and keeps nothing
- * alive.
+ * alive. A retired runtime (iso_rt_retire: its owner let go of it and
+ * frees it once its loop has turned) runs none of V8's tasks: they are
+ * dropped unrun (task_enter), so no JavaScript runs where nothing watches.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -109,6 +111,11 @@ int iso__rt_platform_pending(iso_realm* realm) {
 const char* iso_rt_condemned(const iso_rt* rt) {
   assert(iso__rt_on_thread(rt));
   return rt->condemned;
+}
+
+void iso_rt_retire(iso_rt* rt) {
+  assert(iso__rt_on_thread(rt));
+  rt->retired = 1;
 }
 
 static int host_near_heap_limit(void* data) {

@@ -182,8 +182,10 @@ typedef struct v8s_host {
    * FinalizationRegistry cleanup, which calls JavaScript; Wasm compilation
    * steps): task_enter before, task_leave after, so the host can give that
    * JavaScript a deadline and cancel a termination afterwards, as for any
-   * entry. Optional. */
-  void (*task_enter)(void* data);
+   * entry. task_enter returns 0 to run the task; anything else drops it
+   * unrun (and task_leave is not called), as freeing the isolate would:
+   * for an isolate that is to run no more JavaScript. Optional. */
+  int (*task_enter)(void* data);
   void (*task_leave)(void* data);
   /* require(specifier) in the CommonJS module whose file is `parent` (an
    * absolute path; v8s_cjs.cc): *path (malloc'd, the shim frees it) and

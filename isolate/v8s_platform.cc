@@ -42,9 +42,11 @@ std::shared_ptr<std::atomic<int>> counter_of(Isolate* isolate) {
 
 // V8's platform is Node's, behind this wrapper, which only changes one
 // thing: a task V8 posts for an isolate's loop runs between the host's
-// task_enter and task_leave. V8 runs JavaScript from such tasks
-// (FinalizationRegistry cleanup callbacks) outside every entry the runtime
-// makes, where no deadline could stop it.
+// task_enter and task_leave, or not at all if task_enter refuses it (it is
+// then dropped, as unregistering the isolate drops those still queued).
+// V8 runs JavaScript from such tasks (FinalizationRegistry cleanup
+// callbacks) outside every entry the runtime makes, where no deadline
+// could stop it.
 //
 // A task posted to run now (not a delayed one) also counts in the
 // isolate's counter until it has run or is dropped: the loop waits for it
@@ -190,8 +192,9 @@ void HookedTask::Run() {
   v8s_isolate* iso = static_cast<v8s_isolate*>(isolate_->GetData(0));
   bool hooked = iso != nullptr && iso->host->task_enter != nullptr &&
                 iso->host->task_leave != nullptr;
-  if (hooked) {
-    iso->host->task_enter(iso->host_data);
+  if (hooked && iso->host->task_enter(iso->host_data) != 0) {
+    Uncount(); /* refused: dropped with this wrapper */
+    return;
   }
   inner_->Run();
   Uncount(); /* before task_leave wakes the loop to look at it */

@@ -44,9 +44,13 @@
  * STATE recycling, so the front sends it no new jobs, and answers the ones
  * it has; once none is left its engine takes a spare (group lock), frees
  * the worker's warm realms, takes w->rt away (rt_lock: the group's
- * watchdog reads it) and closes the worker's handles; when the last close
- * callback has run (a handle is never reused before), it hands the worker
- * to the spare (pool__group_hand: its uv_async). The spare's thread makes
+ * watchdog reads it), retires the runtime (iso_rt_retire: the V8 tasks
+ * still due on it, such as the FinalizationRegistry cleanup that condemned
+ * it, posted again, are dropped, since no watchdog would stop their
+ * JavaScript now, and the hand-over waits for this thread) and closes the
+ * worker's handles; when the last close callback has run (a handle is
+ * never reused before), it hands the worker to the spare
+ * (pool__group_hand: its uv_async). The spare's thread makes
  * the worker's handles on its own loop, gives it its runtime (rt_lock),
  * says STATE running and RECYCLED and polls the links. The worker was out
  * of rotation for its last jobs and the hand-over, never for a build. The
@@ -541,6 +545,14 @@ static void runner_detach(pool_runner* w, int why, pool_engine* to) {
   assert(pool__on_worker(w));
   if (w->rt != NULL) {
     runner_drop_rt(w);
+  }
+  if (w->eng->rt != NULL) {
+    /* the watchdog no longer sees it (w->rt), and the loop turns until
+     * the handles have closed: a V8 task still due there (the cleanup V8
+     * posts again after the one that condemned it) must not run
+     * JavaScript that nothing would stop, on the thread the hand-over
+     * waits for */
+    iso_rt_retire(w->eng->rt);
   }
   w->detach = why;
   w->detach_to = to;

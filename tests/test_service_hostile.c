@@ -820,6 +820,67 @@ static void finalization_callback_halted_by_the_stop(void) {
   case_end(&c);
 }
 
+/* 6: background JavaScript condemns its runtime, and its worker moves to
+ * a spare isolate and comes back. The FinalizationRegistry callback spins,
+ * is stopped at --background-ms, and V8 posts the cleanup again at once:
+ * the old engine's loop turns once more before the hand-over, after the
+ * watchdog stopped looking at that runtime, and the cleanup run there
+ * spun for ever (the engine retires the runtime first: V8's tasks due on
+ * it are dropped). One worker, so the jobs sent once it has said so go to
+ * no other: each is answered, on the spare's isolate, well within its
+ * deadline (a worker that never comes back leaves them queued until
+ * then). */
+static void background_js_recycles_to_a_spare(void) {
+  enum { AFTER = 4, WAIT_MS = 20000 };
+  const char* extra[] = {"--v8-flags=--expose-gc",
+                         "--background-ms",
+                         "300",
+                         "--log-level",
+                         "info",
+                         NULL};
+  hcase c;
+  if (case_start(&c, "1", extra, 1 + AFTER, 0) != 0) {
+    return;
+  }
+  tracker* t = &c.t;
+  int wait_ms = (int)(WAIT_MS * iso_test_scale());
+  /* the group's spare builds once the worker's runtime is up (10 to 20 ms,
+   * more under load): the recycle below is to find it ready */
+  sleep_ms((int)(300 * iso_test_scale()));
+  c.keep[0] = mp_of("[2000]");
+  iso_job arm = {.kind = ISO_JOB_CALL,
+                 .module = "finreg.js",
+                 .export_name = "arm",
+                 .args = c.keep[0].data,
+                 .args_len = c.keep[0].len,
+                 .timeout_ms = 5000};
+  case_send(&c, 0, arm, wait_ms);
+  CHECK(tracker_wait(t, 1, wait_ms));
+  check_fulfilled(&t->r[0], "2000");
+  int64_t until = now_ms() + wait_ms;
+  while (!log_contains(c.s.log, RECYCLED) && now_ms() < until) {
+    sleep_ms(20);
+  }
+  CHECK(log_contains(c.s.log, RECYCLED));
+  int64_t t0 = now_ms();
+  for (int i = 1; i <= AFTER; i++) {
+    iso_job j = {.kind = ISO_JOB_EVAL,
+                 .source = "export default 'after';",
+                 .timeout_ms = (uint32_t)wait_ms};
+    case_send(&c, i, j, wait_ms + 5000);
+  }
+  CHECK(tracker_wait(t, 1 + AFTER, wait_ms + 6000));
+  for (int i = 1; i <= AFTER; i++) {
+    check_fulfilled(&t->r[i], "\"after\"");
+    CHECK(t->r[i].done_ms - t0 < wait_ms / 2); /* not at their deadline */
+  }
+  CHECK(log_contains(c.s.log, "recycled (condemned): a spare's isolate"));
+  if (iso_test_failed) {
+    daemon_dump_log(c.s.log);
+  }
+  case_end(&c);
+}
+
 /* 6: V8's own tasks are entries with the background deadline too, and
  * most run no JavaScript (a collection): one that outlasts the deadline
  * (here 1 ms, which a collection of these jobs' garbage does; 1 s does on
@@ -967,6 +1028,7 @@ int main(int argc, char** argv) {
        sigterm_bounded_with_javascript_that_will_not_stop},
       {"finalization_callback_halted_by_the_stop",
        finalization_callback_halted_by_the_stop},
+      {"background_js_recycles_to_a_spare", background_js_recycles_to_a_spare},
       {"v8_tasks_past_a_small_background_deadline",
        v8_tasks_past_a_small_background_deadline},
       {"test_fault_is_off_by_default", test_fault_is_off_by_default},
