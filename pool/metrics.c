@@ -245,7 +245,8 @@ static void tally_run_end(iso_metrics* m,
 }
 
 /* One value into the tally's h[i]: the run goes on while its bucket does
- * (two comparisons, no search). */
+ * (two integer comparisons: the values are whole, so a bound counts as
+ * its floor; no search). */
 static void tally_add(iso_metrics_tally* t,
                       iso_metrics_kind kind,
                       int i,
@@ -255,12 +256,13 @@ static void tally_add(iso_metrics_tally* t,
   }
   iso_metrics_tally_hist* th = &t->kinds[kind].h[i];
   uint64_t u = (uint64_t)v;
-  double d = (double)u;
   int b = th->bucket;
-  if (b < 0 || (b > 0 && d <= bounds[b - 1]) ||
-      (b < ISO_METRICS_NBOUNDS && d > bounds[b])) {
+  if (b < 0 || u > th->hi || (b > 0 && u <= th->lo)) {
     tally_run_end(t->m, kind, i, th);
-    th->bucket = (int)bucket_of(u);
+    b = (int)bucket_of(u);
+    th->bucket = b;
+    th->hi = b < ISO_METRICS_NBOUNDS ? (uint64_t)bounds[b] : UINT64_MAX;
+    th->lo = b > 0 ? (uint64_t)bounds[b - 1] : 0;
   }
   th->run++;
   th->sum += u;

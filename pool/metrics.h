@@ -168,8 +168,10 @@ void iso_metrics_costs(iso_metrics* m,
  * snapshots see its answers only then. Thread: one (the tally is not
  * shared); the flush is lock-free like the rest. */
 typedef struct iso_metrics_tally_hist {
-  int bucket;   /* the bucket of the run being counted; -1: none */
-  uint64_t run; /* its length */
+  int bucket;      /* the bucket of the run being counted; -1: none */
+  uint64_t lo, hi; /* the whole values it holds: lo < v <= hi (0 <= v
+                      <= hi in bucket 0) */
+  uint64_t run;    /* its length */
   uint64_t sum, max;
 } iso_metrics_tally_hist;
 
