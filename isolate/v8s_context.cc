@@ -276,11 +276,7 @@ int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out) {
   if (!natives_template(iso)->NewInstance(context).ToLocal(&natives)) {
     return ISO_ENOMEM;
   }
-  if (natives
-          ->Set(context, str(isolate, "timeOrigin"),
-                Number::New(isolate, g_start_epoch_ms))
-          .IsNothing() ||
-      !install_ops(iso, context, natives) ||
+  if (!install_ops(iso, context, natives) ||
       context->Global()
           ->Set(context, str(isolate, "__iso"), natives)
           .IsNothing()) {

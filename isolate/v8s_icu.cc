@@ -456,11 +456,12 @@ void n_icu_decode(const FunctionCallbackInfo<Value>& args) {
 
 }  // namespace
 
-void add_icu_natives(Isolate* isolate, Local<ObjectTemplate> t) {
-  t->Set(str(isolate, "icuDecoderNew"),
-         FunctionTemplate::New(isolate, n_icu_decoder_new));
-  t->Set(str(isolate, "icuDecode"),
-         FunctionTemplate::New(isolate, n_icu_decode));
+NativeTable icu_natives() {
+  static const NativeFn table[] = {
+      {"icuDecoderNew", n_icu_decoder_new},
+      {"icuDecode", n_icu_decode},
+  };
+  return {table, sizeof(table) / sizeof(table[0])};
 }
 
 }  // namespace v8s

@@ -126,6 +126,7 @@ namespace v8s {
 constexpr int kRealmSlot = 1;
 constexpr int kOpErrorsSlot = 2; /* the prelude's error classes */
 constexpr int kCjsSlot = 3;      /* require()'s loader (v8s_cjs.cc) */
+constexpr int kHooksSlot = 4; /* the prelude's hooks, in a snapshot's context */
 constexpr int kMaxDepth = 100;
 
 class CappedAllocator;  // v8s_isolate.cc
@@ -357,9 +358,25 @@ void import_meta_cb(Local<Context> context,
 void throw_type(Isolate* isolate, const char* msg);
 bool view_bytes(Local<Value> v, const uint8_t** p, size_t* n);
 Local<ObjectTemplate> natives_template(v8s_isolate* iso);
-void add_url_natives(Isolate* isolate, Local<ObjectTemplate> t);   // v8s_url
-void add_zlib_natives(Isolate* isolate, Local<ObjectTemplate> t);  // v8s_zlib
-void add_icu_natives(Isolate* isolate, Local<ObjectTemplate> t);   // v8s_icu
+// A native function: its name on __iso and its callback. The tables are
+// the one list of the shim's C++ callbacks that a context holds:
+// natives_template installs the __iso ones from them, and external_refs
+// (v8s_snapshot.cc) lists every callback of every table for the startup
+// snapshot, so a callback added to a table is in both.
+struct NativeFn {
+  const char* name;
+  v8::FunctionCallback fn;
+};
+struct NativeTable {
+  const NativeFn* fns;
+  size_t n;
+};
+NativeTable core_natives();  // v8s_natives.cc: print, now, part, ...
+NativeTable host_natives();  // v8s_natives.cc: HostObject's constructor
+NativeTable url_natives();   // v8s_url.cc
+NativeTable zlib_natives();  // v8s_zlib.cc
+NativeTable icu_natives();   // v8s_icu.cc
+NativeTable op_natives();    // v8s_ops.cc: a sync op's, an async op's
 bool install_ops(v8s_isolate* iso, Local<Context> context, Local<Object> n);
 
 // ---- msgpack (v8s_msgpack.cc) ----

@@ -112,6 +112,13 @@ void n_now(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(v8s_platform_now_ms());
 }
 
+// timeOrigin(): epoch ms when now() read 0. A function, not a number the
+// prelude keeps: a context from the startup snapshot ran the prelude at
+// build time, and must read this process's origin.
+void n_time_origin(const FunctionCallbackInfo<Value>& args) {
+  args.GetReturnValue().Set(g_start_epoch_ms);
+}
+
 // cpuCount(): the CPUs this process may run on (navigator
 // .hardwareConcurrency), as libuv's uv_available_parallelism counts them.
 void n_cpu_count(const FunctionCallbackInfo<Value>& args) {
@@ -574,21 +581,14 @@ void n_part(const FunctionCallbackInfo<Value>& args) {
 
 }  // namespace
 
-Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
-  Isolate* isolate = iso->isolate;
-  if (!iso->natives.IsEmpty()) {
-    return iso->natives.Get(isolate);
-  }
-  Local<ObjectTemplate> t = ObjectTemplate::New(isolate);
-  struct {
-    const char* name;
-    v8::FunctionCallback fn;
-  } table[] = {
+NativeTable core_natives() {
+  static const NativeFn table[] = {
       {"print", n_print},
       {"timerArm", n_timer_arm},
       {"jobTag", n_job_tag},
       {"timerJob", n_timer_job},
       {"now", n_now},
+      {"timeOrigin", n_time_origin},
       {"cpuCount", n_cpu_count},
       {"encodeUtf8", n_encode_utf8},
       {"decodeUtf8", n_decode_utf8},
@@ -604,18 +604,34 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
       {"waitRef", n_wait_ref},
       {"part", n_part},
   };
-  for (const auto& e : table) {
-    t->Set(str(isolate, e.name), FunctionTemplate::New(isolate, e.fn));
+  return {table, sizeof(table) / sizeof(table[0])};
+}
+
+NativeTable host_natives() {
+  static const NativeFn table[] = {{"HostObject", n_host_object}};
+  return {table, 1};
+}
+
+Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
+  Isolate* isolate = iso->isolate;
+  if (!iso->natives.IsEmpty()) {
+    return iso->natives.Get(isolate);
   }
-  Local<FunctionTemplate> host = FunctionTemplate::New(isolate, n_host_object);
+  Local<ObjectTemplate> t = ObjectTemplate::New(isolate);
+  for (NativeTable table :
+       {core_natives(), url_natives(), zlib_natives(), icu_natives()}) {
+    for (size_t i = 0; i < table.n; i++) {
+      t->Set(str(isolate, table.fns[i].name),
+             FunctionTemplate::New(isolate, table.fns[i].fn));
+    }
+  }
+  const NativeFn& h = host_natives().fns[0];
+  Local<FunctionTemplate> host = FunctionTemplate::New(isolate, h.fn);
   host->InstanceTemplate()->SetInternalFieldCount(1);
-  t->Set(str(isolate, "HostObject"), host);
+  t->Set(str(isolate, h.name), host);
   iso->host_object.Reset(isolate, host);
   // the project's version (CMake's), for navigator.userAgent
   t->Set(str(isolate, "version"), str(isolate, ISO_VERSION));
-  add_url_natives(isolate, t);
-  add_zlib_natives(isolate, t);
-  add_icu_natives(isolate, t);
   iso->natives.Reset(isolate, t);
   return t;
 }

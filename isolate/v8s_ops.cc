@@ -171,6 +171,11 @@ void n_op_async(const FunctionCallbackInfo<Value>& args) {
 
 }  // namespace
 
+NativeTable op_natives() {
+  static const NativeFn table[] = {{"sync", n_op_sync}, {"async", n_op_async}};
+  return {table, 2};
+}
+
 // __iso.ops and __iso.opKinds for a new context. Returns false when V8
 // refused (a termination pending from the heap limit): no user code has run
 // in the context yet, so nothing else can make these fail.
@@ -183,7 +188,7 @@ bool install_ops(v8s_isolate* iso, Local<Context> context, Local<Object> n) {
   for (size_t i = 0; i < iso->op_names.size(); i++) {
     if (iso->op_fns.size() <= i) {
       Local<FunctionTemplate> t = FunctionTemplate::New(
-          isolate, iso->op_async[i] ? n_op_async : n_op_sync,
+          isolate, op_natives().fns[iso->op_async[i] ? 1 : 0].fn,
           v8::Integer::NewFromUnsigned(isolate, static_cast<uint32_t>(i)),
           Local<v8::Signature>(), 0, v8::ConstructorBehavior::kThrow);
       iso->op_fns.emplace_back(isolate, t);

@@ -228,19 +228,14 @@ void n_url_origin(const FunctionCallbackInfo<Value>& args) {
 
 }  // namespace
 
-void add_url_natives(Isolate* isolate, Local<ObjectTemplate> t) {
-  struct {
-    const char* name;
-    v8::FunctionCallback fn;
-  } table[] = {
+NativeTable url_natives() {
+  static const NativeFn table[] = {
       {"urlParse", n_url_parse},
       {"urlCanParse", n_url_can_parse},
       {"urlSet", n_url_set},
       {"urlOrigin", n_url_origin},
   };
-  for (const auto& e : table) {
-    t->Set(str(isolate, e.name), FunctionTemplate::New(isolate, e.fn));
-  }
+  return {table, sizeof(table) / sizeof(table[0])};
 }
 
 }  // namespace v8s

@@ -286,9 +286,12 @@ void n_zlib_run(const FunctionCallbackInfo<Value>& args) {
 
 }  // namespace
 
-void add_zlib_natives(Isolate* isolate, Local<ObjectTemplate> t) {
-  t->Set(str(isolate, "zlibNew"), FunctionTemplate::New(isolate, n_zlib_new));
-  t->Set(str(isolate, "zlibRun"), FunctionTemplate::New(isolate, n_zlib_run));
+NativeTable zlib_natives() {
+  static const NativeFn table[] = {
+      {"zlibNew", n_zlib_new},
+      {"zlibRun", n_zlib_run},
+  };
+  return {table, sizeof(table) / sizeof(table[0])};
 }
 
 }  // namespace v8s

@@ -32,7 +32,7 @@
   const jobTag = iso.jobTag;
   const timerJob = iso.timerJob;
   const now = iso.now;
-  const timeOrigin = Number(iso.timeOrigin);
+  const timeOrigin = iso.timeOrigin; // a function: the process's origin
   const encodeUtf8 = iso.encodeUtf8;
   const decodeUtf8 = iso.decodeUtf8;
   const nativeClone = iso.structuredClone;

@@ -171,7 +171,7 @@
     }
 
     get timeOrigin() {
-      return timeOrigin;
+      return timeOrigin();
     }
 
     now() {
@@ -246,7 +246,7 @@
     }
 
     toJSON() {
-      return { timeOrigin };
+      return { timeOrigin: timeOrigin() };
     }
   }
   inspectFields(Performance.prototype, ["timeOrigin"]);
