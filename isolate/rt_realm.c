@@ -1,5 +1,5 @@
 /* rt_realm.c: realms: one V8 context each, with the bootstrap prelude run
- * in it and what the seed keeps per program (struct iso_realm,
+ * in it (by the startup snapshot it came from, or when it is made) and what the seed keeps per program (struct iso_realm,
  * rt_private.h).
  *
  * A realm is freed in two steps: iso_realm_free marks it (freed), and
@@ -29,7 +29,10 @@ int iso_realm_new(iso_rt* rt,
   realm->data = data;
   realm->timer_deadline = -1;
   realm->timer_refed = 0;
-  int rc = v8s_context_new(rt->iso, realm, &realm->ctx);
+  /* the prelude run already, from the startup snapshot (hooks != 0), or
+   * not (below) */
+  v8s_ref hooks = 0;
+  int rc = v8s_context_boot(rt->iso, realm, &realm->ctx, &hooks);
   if (rc != 0) {
     free(realm);
     return rc;
@@ -41,14 +44,15 @@ int iso_realm_new(iso_rt* rt,
   }
   rt->realms = realm;
   v8s_exc exc = {0};
-  v8s_ref hooks = 0;
-  /* the prelude is isopool's own: no deadline (a slow host, a sanitizer
-   * build, must not fail a realm's start) */
-  iso__rt_enter_until(rt, 0, NULL, 0);
-  rc = v8s_execute_static(rt->iso, realm->ctx, "isopool:bootstrap",
-                          iso_bootstrap_prelude, iso_bootstrap_prelude_len,
-                          &hooks, &exc);
-  iso__rt_leave(rt, NULL, rc, &exc);
+  if (hooks == 0) {
+    /* the prelude is isopool's own: no deadline (a slow host, a sanitizer
+     * build, must not fail a realm's start) */
+    iso__rt_enter_until(rt, 0, NULL, 0);
+    rc = v8s_execute_static(rt->iso, realm->ctx, "isopool:bootstrap",
+                            iso_bootstrap_prelude, iso_bootstrap_prelude_len,
+                            &hooks, &exc);
+    iso__rt_leave(rt, NULL, rc, &exc);
+  }
   if (rc == 0) {
     rc = v8s_get(rt->iso, realm->ctx, hooks, "fireTimers", &realm->fire_timers,
                  &exc);

@@ -235,6 +235,47 @@ typedef struct v8s_isolate_opts {
  * ISO_EINVAL when called twice. Thread: main, before any isolate. */
 int v8s_platform_init(const char* flags, int threads);
 
+/* ---- the startup snapshot ----
+ *
+ * A V8 startup snapshot whose context 0 is a context the prelude ran in,
+ * made at build time by isolate/snapshot_gen.c (v8s_snapshot_make) and
+ * embedded as iso_snapshot_blob; an isolate starts from it when its
+ * header fits this process (isolate/README.md, "The startup snapshot"). */
+
+/* The embedded blob (header and V8's snapshot) and its length; 0: none.
+ * Defined by the build's generated isolate/snapshot_blob.c (the generator
+ * defines an empty one). */
+extern const unsigned char iso_snapshot_blob[];
+extern const size_t iso_snapshot_blob_len;
+
+/* v8s_snapshot_make: a snapshot blob (header and V8's) of a context in
+ * which the prelude ran, with the ops of `ops` (as v8s_isolate_opts): a
+ * new isolate of its own, through v8s_context_new and
+ * v8s_execute_static like every context's. *out is malloc'd, the
+ * caller's. Returns 0, ISO_EJS (the prelude threw: exc filled) or
+ * ISO_ENOMEM. Thread: main, after v8s_platform_init with the runtime's
+ * flags (NULL), with no other isolate alive. */
+int v8s_snapshot_make(const v8s_op_info* ops,
+                      size_t nops,
+                      uint8_t** out,
+                      size_t* len,
+                      v8s_exc* exc);
+
+/* v8s_snapshot_check: whether a blob's header fits this process: its V8
+ * version, its V8 flags and its build id (the prelude's text, the
+ * snapshot format). Returns 0, or ISO_EINVAL with *why (static text) set.
+ * Thread: any, after v8s_platform_init. */
+int v8s_snapshot_check(const unsigned char* blob,
+                       size_t len,
+                       const char** why);
+
+/* v8s_snapshot_used: 1 when isolates of this process start from the
+ * embedded snapshot (checked on first use: a blob that does not fit, or
+ * none, or ISOPOOL_SNAPSHOT=0 in the environment, is 0), else 0.
+ * Isolates whose ops differ from the snapshot's run the prelude anyway.
+ * Thread: any, after v8s_platform_init. */
+int v8s_snapshot_used(void);
+
 /* v8s_isolate_pending_tasks: 1 if V8 has work under way for `iso` that
  * will run on its loop (a task posted to run now, not run yet: the last
  * step of a Wasm compilation, a FinalizationRegistry cleanup, an
@@ -299,6 +340,17 @@ int v8s_kind(v8s_isolate* iso, v8s_ref ref);
 /* v8s_context_new: a fresh context whose global holds the __iso natives
  * and whose callbacks carry `realm`. Returns 0 and the context's ref. */
 int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out);
+
+/* v8s_context_boot: a context for `realm` with the prelude run in it,
+ * from the isolate's startup snapshot (v8s_snapshot_make) when it started
+ * from one: *out is the context's ref and *hooks the prelude's hooks
+ * object's (its completion value, iso_bootstrap.h). Otherwise it is
+ * v8s_context_new's context, *hooks is 0 and the caller runs the prelude.
+ * Returns 0 or ISO_ENOMEM/ISO_EINVAL. Thread: the isolate's. */
+int v8s_context_boot(v8s_isolate* iso,
+                     void* realm,
+                     v8s_ref* out,
+                     v8s_ref* hooks);
 
 /* v8s_context_free: detach realm from the context (callbacks from
  * leftover JavaScript see NULL and do nothing) and free its ref. */

@@ -242,6 +242,49 @@ void queue_collected_cb(const v8::WeakCallbackInfo<CtxQueue>& info) {
 
 }  // namespace
 
+// A new context of iso's for `realm`, with its own microtask queue: bare
+// (Context::New), or the startup snapshot's context 0, the prelude run
+// (from_snapshot). The realm pointer is set here, never serialized.
+int new_context(v8s_isolate* iso,
+                void* realm,
+                bool from_snapshot,
+                Local<Context>* out) {
+  Isolate* isolate = iso->isolate;
+  // Each context gets its own microtask queue, so a termination during one
+  // realm's checkpoint (which drops the queue it ran) never loses another
+  // realm's promise jobs.
+  CtxQueue* q = new (std::nothrow) CtxQueue{iso, nullptr, {}};
+  if (q == nullptr) {
+    return ISO_ENOMEM;
+  }
+  q->queue = v8::MicrotaskQueue::New(isolate, v8::MicrotasksPolicy::kExplicit);
+  Local<Context> context;
+  if (from_snapshot) {
+    if (!Context::FromSnapshot(
+             isolate, 0,
+             v8::DeserializeInternalFieldsCallback(deserialize_field, nullptr),
+             nullptr, MaybeLocal<Value>(), q->queue.get())
+             .ToLocal(&context)) {
+      context = Local<Context>();
+    }
+  } else {
+    context = Context::New(isolate, nullptr, v8::MaybeLocal<ObjectTemplate>(),
+                           v8::MaybeLocal<Value>(),
+                           v8::DeserializeInternalFieldsCallback(),
+                           q->queue.get());
+  }
+  if (context.IsEmpty()) {
+    delete q;
+    return ISO_ENOMEM;
+  }
+  iso->queues.push_back(q);
+  q->weak.Reset(isolate, context);
+  q->weak.SetWeak(q, queue_collected_cb, v8::WeakCallbackType::kParameter);
+  context->SetAlignedPointerInEmbedderData(kRealmSlot, realm);
+  *out = context;
+  return 0;
+}
+
 }  // namespace v8s
 
 using namespace v8s;
@@ -251,26 +294,11 @@ extern "C" {
 int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out) {
   Isolate* isolate = iso->isolate;
   HandleScope scope(isolate);
-  // Each context gets its own microtask queue, so a termination during one
-  // realm's checkpoint (which drops the queue it ran) never loses another
-  // realm's promise jobs.
-  CtxQueue* q = new (std::nothrow) CtxQueue{iso, nullptr, {}};
-  if (q == nullptr) {
-    return ISO_ENOMEM;
+  Local<Context> context;
+  int rc = new_context(iso, realm, false, &context);
+  if (rc != 0) {
+    return rc;
   }
-  q->queue = v8::MicrotaskQueue::New(isolate, v8::MicrotasksPolicy::kExplicit);
-  Local<Context> context =
-      Context::New(isolate, nullptr, v8::MaybeLocal<ObjectTemplate>(),
-                   v8::MaybeLocal<Value>(),
-                   v8::DeserializeInternalFieldsCallback(), q->queue.get());
-  if (context.IsEmpty()) {
-    delete q;
-    return ISO_ENOMEM;
-  }
-  iso->queues.push_back(q);
-  q->weak.Reset(isolate, context);
-  q->weak.SetWeak(q, queue_collected_cb, v8::WeakCallbackType::kParameter);
-  context->SetAlignedPointerInEmbedderData(kRealmSlot, realm);
   Context::Scope context_scope(context);
   Local<Object> natives;
   if (!natives_template(iso)->NewInstance(context).ToLocal(&natives)) {
@@ -283,6 +311,43 @@ int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out) {
     return ISO_ENOMEM;
   }
   *out = ref_new(iso, context);
+  return 0;
+}
+
+int v8s_context_boot(v8s_isolate* iso,
+                     void* realm,
+                     v8s_ref* out,
+                     v8s_ref* hooks) {
+  *hooks = 0;
+  if (!iso->from_snapshot) {
+    return v8s_context_new(iso, realm, out);
+  }
+  Isolate* isolate = iso->isolate;
+  HandleScope scope(isolate);
+  Local<Context> context;
+  int rc = new_context(iso, realm, true, &context);
+  if (rc != 0) {
+    return rc;
+  }
+  // the prelude's hooks, which the snapshot kept in the context: the
+  // realm's refs now, the slot emptied
+  Local<Value> h = context->GetEmbedderData(kHooksSlot);
+  context->SetEmbedderData(kHooksSlot, v8::Undefined(isolate));
+  if (!h->IsObject()) {
+    return ISO_EINVAL;
+  }
+  // what V8 installs only now (SharedArrayBuffer, Atomics: bootstrap/
+  // README.md, "The startup snapshot"), the prelude takes now
+  Context::Scope context_scope(context);
+  Local<Value> started;
+  if (!h.As<Object>()
+           ->Get(context, str(isolate, "snapshotStarted"))
+           .ToLocal(&started) ||
+      call_fn(iso, context, started, 0, nullptr, nullptr, nullptr) != 0) {
+    return ISO_ENOMEM;  // a stop pending (the heap limit): nothing else
+  }
+  *out = ref_new(iso, context);
+  *hooks = ref_new(iso, h);
   return 0;
 }
 

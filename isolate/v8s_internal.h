@@ -135,6 +135,7 @@ struct CtxQueue;
 // v8s_platform.cc
 extern std::unique_ptr<node::MultiIsolatePlatform> g_platform;
 extern double g_start_epoch_ms; /* wall clock when the now() clock read 0 */
+extern std::string g_v8_flags;  /* the flags V8 was given, as one string */
 /* Two functions of V8's that are not in its API but libnode exports, by
  * their mangled names (C++ member functions: the object is the first
  * argument), looked up by v8s_platform_init; NULL where missing. For
@@ -224,6 +225,9 @@ struct v8s_isolate {
   std::vector<v8s::CtxQueue*> queues;
   // the last checkpoint was stopped: V8 dropped that context's queue
   bool microtasks_dropped = false;
+  // the isolate started from the startup snapshot: its contexts come from
+  // its context 0, the prelude run (v8s_context_boot)
+  bool from_snapshot = false;
 };
 
 namespace v8s {
@@ -325,10 +329,40 @@ int syntax_error(v8s_isolate* iso,
 
 inline constexpr char kBufferFailed[] = "Array buffer allocation failed";
 MaybeLocal<ArrayBuffer> new_buffer(Isolate* isolate, size_t n);
+v8s_isolate* isolate_alloc(const v8s_isolate_opts* opts);
+Isolate* isolate_register(v8s_isolate* iso);
+void isolate_attach(v8s_isolate* iso, Isolate* isolate, bool for_snapshot);
+void isolate_release(v8s_isolate* iso);
+void isolate_unregister(Isolate* isolate);
+void isolate_delete(v8s_isolate* iso);
+
+// ---- the startup snapshot (v8s_snapshot.cc) ----
+
+// The shim's callbacks, 0-terminated: every NativeTable's, for V8's
+// serializer and deserializer. Thread: any (made once).
+const intptr_t* external_refs();
+// The snapshot iso's isolate is to start from (the build's, checked once
+// per process against this V8 and its flags, and against iso's ops), or
+// null: contexts then run the prelude. Thread: any.
+const v8::StartupData* snapshot_for(v8s_isolate* iso);
+// iso's isolate started from the snapshot: take what it holds for the
+// isolate (HostObject's template); its contexts come from it.
+void snapshot_attach(v8s_isolate* iso);
+// The callbacks for API objects' internal fields (HostObject's): nothing
+// of them is kept, a field starts empty.
+v8::StartupData serialize_field(Local<Object> holder, int index, void* data);
+void deserialize_field(Local<Object> holder,
+                       int index,
+                       v8::StartupData payload,
+                       void* data);
 
 // ---- contexts (v8s_context.cc) ----
 
 int checkpoint(v8s_isolate* iso, Local<Context> context);
+int new_context(v8s_isolate* iso,
+                void* realm,
+                bool from_snapshot,
+                Local<Context>* out);
 MaybeLocal<v8::UnboundScript> static_script(v8s_isolate* iso,
                                             const char* name,
                                             const char* source,

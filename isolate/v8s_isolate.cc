@@ -295,20 +295,13 @@ MaybeLocal<ArrayBuffer> new_buffer(Isolate* isolate, size_t n) {
   return ArrayBuffer::New(isolate, std::move(store));
 }
 
-}  // namespace v8s
 
-using namespace v8s;
-
-extern "C" {
-
-int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
-  if (!g_platform || opts == nullptr || opts->loop == nullptr ||
-      opts->host == nullptr) {
-    return ISO_EINVAL;
-  }
+// A v8s_isolate for opts, without its V8 isolate yet (isolate_attach).
+// Null when out of memory.
+v8s_isolate* isolate_alloc(const v8s_isolate_opts* opts) {
   v8s_isolate* iso = new (std::nothrow) v8s_isolate();
   if (iso == nullptr) {
-    return ISO_ENOMEM;
+    return nullptr;
   }
   iso->loop = opts->loop;
   iso->host = opts->host;
@@ -322,21 +315,30 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   // ArrayBuffers get as much as the heap: --heap-mb caps both
   iso->allocator = new CappedAllocator(
       (opts->heap_max_mb > 0 ? opts->heap_max_mb : 4096) * (size_t{1} << 20));
-  Isolate::CreateParams params;
-  params.array_buffer_allocator = iso->allocator;
   if (opts->heap_max_mb > 0) {
     iso->heap_max = opts->heap_max_mb * (size_t{1} << 20);
-    params.constraints.ConfigureDefaultsFromHeapSize(
-        0, iso->heap_max + kHeapHeadroom);
   }
+  return iso;
+}
+
+// A V8 isolate allocated (Isolate::Allocate) for iso, registered with the
+// platform on iso's loop; Isolate::Initialize (or SnapshotCreator) next.
+Isolate* isolate_register(v8s_isolate* iso) {
   Isolate* isolate = Isolate::Allocate();
   iso->tasks_posted = std::make_shared<std::atomic<int>>(0);
   platform_count_tasks(isolate, iso->tasks_posted);
-  g_platform->RegisterIsolate(isolate, opts->loop);
-  Isolate::Initialize(isolate, params);
+  g_platform->RegisterIsolate(isolate, iso->loop);
+  return isolate;
+}
+
+// The initialized `isolate` becomes iso's: data slots, policies and the
+// isolate-wide callbacks. One that makes a snapshot (v8s_snapshot_make)
+// gets no message listener: V8 keeps those on its heap, where the
+// snapshot would take them.
+void isolate_attach(v8s_isolate* iso, Isolate* isolate, bool for_snapshot) {
   iso->isolate = isolate;
   isolate->SetData(0, iso);
-  isolate->SetData(1, opts->host_data);
+  isolate->SetData(1, iso->host_data);
   isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
   // Like a browser's main thread: Atomics.wait would block the loop that
   // every job on this isolate shares.
@@ -344,7 +346,10 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
   isolate->SetHostImportModuleDynamicallyCallback(dyn_import_cb);
   isolate->SetHostInitializeImportMetaObjectCallback(import_meta_cb);
   isolate->SetPromiseRejectCallback(promise_reject_cb);
-  isolate->AddMessageListenerWithErrorLevel(message_cb, Isolate::kMessageError);
+  if (!for_snapshot) {
+    isolate->AddMessageListenerWithErrorLevel(message_cb,
+                                              Isolate::kMessageError);
+  }
   isolate->SetCaptureStackTraceForUncaughtExceptions(true, 10);
   isolate->AddNearHeapLimitCallback(near_heap_limit_cb, iso);
   // always: they count what collections free (v8s_heap_allocated)
@@ -363,21 +368,20 @@ int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
     }
   }
   iso->heap_internal = heap_internal_checked(isolate);
-  isolate->Enter();
-  *out = iso;
-  return 0;
 }
 
-void v8s_isolate_free(v8s_isolate* iso) {
-  if (iso == nullptr) {
-    return;
-  }
+// Drops every handle iso keeps (refs, templates, scripts, the contexts'
+// queues' weak handles) before its V8 isolate goes; the queues themselves
+// stay on iso->queues (V8 may still point at them) for isolate_free.
+void isolate_release(v8s_isolate* iso) {
   for (auto& g : iso->refs) {
     g.Reset();
   }
   iso->refs.clear();
+  iso->free_refs.clear();
   iso->json.clear();
   iso->cjs.clear();
+  iso->modules.clear();
   iso->scripts.clear();
   iso->watched.clear();
   iso->natives.Reset();
@@ -390,15 +394,79 @@ void v8s_isolate_free(v8s_isolate* iso) {
       q->weak.ClearWeak();
       q->weak.Reset();
     }
+  }
+}
+
+// The platform forgets the isolate (isolate_register's undo).
+void isolate_unregister(Isolate* isolate) {
+  g_platform->UnregisterIsolate(isolate);
+  platform_uncount_tasks(isolate);
+}
+
+// iso's contexts' queues, its allocator and iso itself, once nothing in
+// V8 runs any more (isolate_release first).
+void isolate_delete(v8s_isolate* iso) {
+  for (CtxQueue* q : iso->queues) {
     delete q;
   }
   iso->queues.clear();
-  iso->isolate->Exit();
-  g_platform->UnregisterIsolate(iso->isolate);
-  platform_uncount_tasks(iso->isolate);
-  iso->isolate->Dispose();
   delete iso->allocator;
   delete iso;
+}
+
+}  // namespace v8s
+
+using namespace v8s;
+
+extern "C" {
+
+int v8s_isolate_new(const v8s_isolate_opts* opts, v8s_isolate** out) {
+  if (!g_platform || opts == nullptr || opts->loop == nullptr ||
+      opts->host == nullptr) {
+    return ISO_EINVAL;
+  }
+  v8s_isolate* iso = isolate_alloc(opts);
+  if (iso == nullptr) {
+    return ISO_ENOMEM;
+  }
+  Isolate::CreateParams params;
+  params.array_buffer_allocator = iso->allocator;
+  if (iso->heap_max > 0) {
+    params.constraints.ConfigureDefaultsFromHeapSize(
+        0, iso->heap_max + kHeapHeadroom);
+  }
+  // the startup snapshot, when this build has one that fits (its V8, its
+  // flags, this isolate's ops): contexts then start with the prelude run
+  const v8::StartupData* blob = snapshot_for(iso);
+  if (blob != nullptr) {
+    params.snapshot_blob = const_cast<v8::StartupData*>(blob);  // only read
+    params.external_references = external_refs();
+  }
+  Isolate* isolate = isolate_register(iso);
+  Isolate::Initialize(isolate, params);
+  isolate_attach(iso, isolate, false);
+  if (blob != nullptr) {
+    snapshot_attach(iso);
+  }
+  isolate->Enter();
+  *out = iso;
+  return 0;
+}
+
+void v8s_isolate_free(v8s_isolate* iso) {
+  if (iso == nullptr) {
+    return;
+  }
+  isolate_release(iso);
+  for (CtxQueue* q : iso->queues) {
+    delete q;
+  }
+  iso->queues.clear();
+  Isolate* isolate = iso->isolate;
+  isolate->Exit();
+  isolate_unregister(isolate);
+  isolate->Dispose();
+  isolate_delete(iso);
 }
 
 uint64_t v8s_heap_allocated(v8s_isolate* iso) {

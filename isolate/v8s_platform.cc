@@ -23,6 +23,7 @@ std::unique_ptr<node::MultiIsolatePlatform> g_platform;
 void* (*g_heap_of_profiler)(void* profiler) = nullptr;
 size_t (*g_heap_size_of_objects)(void* heap) = nullptr;
 double g_start_epoch_ms; /* wall clock when the now() clock read 0 */
+std::string g_v8_flags;
 
 namespace {
 
@@ -231,10 +232,11 @@ int v8s_platform_init(const char* flags, int threads) {
                      static_cast<double>(tv.tv_usec) / 1e3;
   // Import assertions (`assert { type: "json" }`) are behind a flag in
   // V8 10.2; the loader rewrites the newer `with` form to it.
-  v8::V8::SetFlagsFromString("--harmony-import-assertions");
+  g_v8_flags = "--harmony-import-assertions";
   if (flags != nullptr && flags[0] != '\0') {
-    v8::V8::SetFlagsFromString(flags);
+    g_v8_flags = g_v8_flags + " " + flags;
   }
+  v8::V8::SetFlagsFromString(g_v8_flags.c_str());
   g_platform = node::MultiIsolatePlatform::Create(threads > 0 ? threads : 2);
   g_hooked = std::make_unique<HookedPlatform>(g_platform.get());
   v8::V8::InitializePlatform(g_hooked.get());

@@ -45,10 +45,22 @@
   const weakMapHas = uncurry(WeakMap.prototype.has);
   const weakSetHas = uncurry(WeakSet.prototype.has);
   const arrayBufferByteLength = getter(ArrayBuffer.prototype, "byteLength");
-  const sharedArrayBufferByteLength =
-    typeof SharedArrayBuffer === "function"
-      ? getter(SharedArrayBuffer.prototype, "byteLength")
-      : undefined;
+  // What the prelude does with the globals V8 installs in a context only
+  // after the startup snapshot's context is deserialized
+  // (SharedArrayBuffer, Atomics, WebAssembly: the snapshot, in which the
+  // prelude ran, is made without them), and what is keyed by the global
+  // object's identity (a context from the snapshot gets a new global
+  // proxy, whose identity hash is not the one the prelude saw): functions
+  // given to late(), run
+  // at the prelude's end (99-globals.js) and again, by the shim, when a
+  // context starts from the snapshot (the hooks' snapshotStarted). Each
+  // does nothing when its globals are missing.
+  const lateInstalls = [];
+  const late = (fn) => {
+    lateInstalls[lateInstalls.length] = fn;
+  };
+  // set by a late() install (25-timers.js)
+  let sharedArrayBufferByteLength;
   const dataViewByteLength = getter(DataView.prototype, "byteLength");
   const TypedArray = getPrototypeOf(Uint8Array);
   const typedArrayTag = getter(TypedArray.prototype, Symbol.toStringTag);

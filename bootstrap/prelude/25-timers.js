@@ -226,42 +226,55 @@
     }
   }
 
-  // Atomics.waitAsync with a finite timeout keeps the event loop alive until
-  // its promise settles, as a timer would: V8 runs the timeout as a delayed
-  // task of its platform, which the loop does not count by itself. One
-  // without a timeout waits for an Atomics.notify, which only a timer or an
-  // op of the same realm could make: with none pending it is a stall, as
-  // an unresolved promise is. The notify's resolution is a task V8 posts
-  // to run now, which the loop counts (isolate/runtime.c).
-  const nativeWaitAsync = Atomics.waitAsync;
-  if (typeof nativeWaitAsync === "function" && typeof waitRef === "function") {
-    const promiseThen = uncurry(Promise.prototype.then);
-    const numberIsFinite = Number.isFinite;
-    const waitRelease = () => waitRef(-1);
-    const wrapped = {
-      waitAsync(typedArray, index, value, timeout) {
-        // ToNumber once (an object's valueOf), then what V8 would do with
-        // it: undefined and NaN mean no timeout
-        let args = arguments;
-        let t = timeout;
-        if (t !== null && (typeof t === "object" || typeof t === "function")) {
-          t = +t;
-          args = [typedArray, index, value, t];
-        }
-        const result = fnApply(nativeWaitAsync, Atomics, args);
-        const timed =
-          typeof t !== "symbol" && typeof t !== "bigint" && numberIsFinite(+t);
-        if (timed && result.async === true) {
-          waitRef(1);
-          promiseThen(result.value, waitRelease, waitRelease);
-        }
-        return result;
-      },
-    }.waitAsync;
-    defineProperty(Atomics, "waitAsync", {
-      value: wrapped,
-      writable: true,
-      enumerable: false,
-      configurable: true,
-    });
-  }
+  // What the prelude does with SharedArrayBuffer and Atomics (late(),
+  // 05-builtins.js).
+  late(() => {
+    if (typeof SharedArrayBuffer === "function") {
+      sharedArrayBufferByteLength = getter(
+        SharedArrayBuffer.prototype,
+        "byteLength",
+      );
+    }
+    if (typeof Atomics !== "object" || Atomics === null) {
+      return;
+    }
+    // Atomics.waitAsync with a finite timeout keeps the event loop alive until
+    // its promise settles, as a timer would: V8 runs the timeout as a delayed
+    // task of its platform, which the loop does not count by itself. One
+    // without a timeout waits for an Atomics.notify, which only a timer or an
+    // op of the same realm could make: with none pending it is a stall, as
+    // an unresolved promise is. The notify's resolution is a task V8 posts
+    // to run now, which the loop counts (isolate/runtime.c).
+    const nativeWaitAsync = Atomics.waitAsync;
+    if (typeof nativeWaitAsync === "function" && typeof waitRef === "function") {
+      const promiseThen = uncurry(Promise.prototype.then);
+      const numberIsFinite = Number.isFinite;
+      const waitRelease = () => waitRef(-1);
+      const wrapped = {
+        waitAsync(typedArray, index, value, timeout) {
+          // ToNumber once (an object's valueOf), then what V8 would do with
+          // it: undefined and NaN mean no timeout
+          let args = arguments;
+          let t = timeout;
+          if (t !== null && (typeof t === "object" || typeof t === "function")) {
+            t = +t;
+            args = [typedArray, index, value, t];
+          }
+          const result = fnApply(nativeWaitAsync, Atomics, args);
+          const timed =
+            typeof t !== "symbol" && typeof t !== "bigint" && numberIsFinite(+t);
+          if (timed && result.async === true) {
+            waitRef(1);
+            promiseThen(result.value, waitRelease, waitRelease);
+          }
+          return result;
+        },
+      }.waitAsync;
+      defineProperty(Atomics, "waitAsync", {
+        value: wrapped,
+        writable: true,
+        enumerable: false,
+        configurable: true,
+      });
+    }
+  });

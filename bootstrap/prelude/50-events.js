@@ -611,7 +611,13 @@
     configurable: true,
   });
   setPrototypeOf(globalThis, Window.prototype);
-  eventTargets.set(globalThis, new Map());
+  // by the global object's identity, which a context from the startup
+  // snapshot does not keep (its global proxy is new): set again then
+  const globalListeners = new Map();
+  eventTargets.set(globalThis, globalListeners);
+  late(() => {
+    eventTargets.set(globalThis, globalListeners);
+  });
 
   // WebIDL's class strings ([object Name]), as Deno has them.
   for (const klass of [Event, CustomEvent, ErrorEvent, EventTarget]) {

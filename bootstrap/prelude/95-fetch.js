@@ -374,8 +374,9 @@
   // WebAssembly.compileStreaming / instantiateStreaming (the WebAssembly
   // Web API), as Deno has them: the response's checks, then the module
   // compiled from its whole body (not while it streams in).
-  const wasmCompile = WebAssembly.compile;
-  const wasmInstantiate = WebAssembly.instantiate;
+  // WebAssembly is a late() global (05-builtins.js).
+  let wasmCompile;
+  let wasmInstantiate;
 
   async function wasmBody(source) {
     const response = await source;
@@ -406,5 +407,12 @@
     return wasmInstantiate(await wasmBody(source), importObject);
   }
 
-  defineHidden(WebAssembly, { compileStreaming, instantiateStreaming });
+  late(() => {
+    if (typeof WebAssembly !== "object" || WebAssembly === null) {
+      return;
+    }
+    wasmCompile = WebAssembly.compile;
+    wasmInstantiate = WebAssembly.instantiate;
+    defineHidden(WebAssembly, { compileStreaming, instantiateStreaming });
+  });
   defineHidden(globalThis, { fetch });

@@ -197,7 +197,17 @@
     configurable: false,
   });
 
+  // the late() installs (05-builtins.js): now, and for a context from the
+  // startup snapshot when it starts
+  const runLate = () => {
+    for (let i = 0; i < lateInstalls.length; i++) {
+      lateInstalls[i]();
+    }
+  };
+  runLate();
+
   return freeze({
+    snapshotStarted: runLate,
     fireTimers,
     dispatch,
     resolveOps,
