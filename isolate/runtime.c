@@ -334,6 +334,11 @@ int iso_rt_cpu_stop(iso_rt* rt, uint64_t* gen) {
   return hit;
 }
 
+void iso_rt_collect(iso_rt* rt) {
+  assert(iso__rt_on_thread(rt));
+  v8s_collect(rt->iso);
+}
+
 void iso_rt_heap(iso_rt* rt, size_t* used, size_t* limit) {
   assert(iso__rt_on_thread(rt));
   v8s_heap_stats(rt->iso, used, limit);

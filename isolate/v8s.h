@@ -314,6 +314,10 @@ void v8s_isolate_free(v8s_isolate* iso);
  * count of live bytes). Thread: the isolate's. */
 uint64_t v8s_heap_allocated(v8s_isolate* iso);
 
+/* v8s_collect: a full garbage collection now (V8's LowMemoryNotification).
+ * Thread: the isolate's. */
+void v8s_collect(v8s_isolate* iso);
+
 /* v8s_heap_stats: the heap in use and the heap's limit, in bytes. */
 void v8s_heap_stats(v8s_isolate* iso, size_t* used, size_t* limit);
 

@@ -473,6 +473,10 @@ uint64_t v8s_heap_allocated(v8s_isolate* iso) {
   return iso->gc_freed + heap_used_now(iso);
 }
 
+void v8s_collect(v8s_isolate* iso) {
+  iso->isolate->LowMemoryNotification();
+}
+
 void v8s_heap_stats(v8s_isolate* iso, size_t* used, size_t* limit) {
   v8::HeapStatistics hs;
   iso->isolate->GetHeapStatistics(&hs);

@@ -176,7 +176,11 @@ const ProcessBlob& process_blob() {
     }
     Header h;
     const char* why = nullptr;
-    if (!check(iso_snapshot_blob, iso_snapshot_blob_len, &h, &why)) {
+    bool fits = check(iso_snapshot_blob, iso_snapshot_blob_len, &h, &why);
+    if (!fits && h.flags + " " == g_v8_flags.substr(0, h.flags.size() + 1)) {
+      return b;  // the user's --v8-flags: their choice, no warning
+    }
+    if (!fits) {
       fprintf(stderr,
               "isopool: the startup snapshot is not used (%s): every "
               "context runs the prelude\n",

@@ -12,7 +12,10 @@
     setPrototypeOf,
   } = Object;
   const objectIs = Object.is;
-  const hasOwn = Object.hasOwn;
+  // not Object.hasOwn: V8 10.2 installs it (a "harmony" feature) only
+  // after a context starts from the startup snapshot, in which the prelude
+  // ran without it (late(), below)
+  const hasOwn = uncurry(Object.prototype.hasOwnProperty);
   const ownKeys = Reflect.ownKeys;
   const isArray = Array.isArray;
   const jsonStringify = JSON.stringify;
