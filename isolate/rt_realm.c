@@ -1,6 +1,6 @@
 /* rt_realm.c: realms: one V8 context each, with the bootstrap prelude run
- * in it (by the startup snapshot it came from, or when it is made) and what the seed keeps per program (struct iso_realm,
- * rt_private.h).
+ * in it (by the startup snapshot it came from, or when it is made) and what the
+ * seed keeps per program (struct iso_realm, rt_private.h).
  *
  * A realm is freed in two steps: iso_realm_free marks it (freed), and
  * while a tick or a callback walks the realm list (in_tick) the release

@@ -265,13 +265,12 @@ int v8s_snapshot_make(const v8s_op_info* ops,
  * version, its V8 flags and its build id (the prelude's text, the
  * snapshot format). Returns 0, or ISO_EINVAL with *why (static text) set.
  * Thread: any, after v8s_platform_init. */
-int v8s_snapshot_check(const unsigned char* blob,
-                       size_t len,
-                       const char** why);
+int v8s_snapshot_check(const unsigned char* blob, size_t len, const char** why);
 
 /* v8s_snapshot_used: 1 when isolates of this process start from the
  * embedded snapshot (checked on first use: a blob that does not fit, or
  * none, or ISOPOOL_SNAPSHOT=0 in the environment, is 0), else 0.
+ * ISOPOOL_SNAPSHOT=FILE uses the blob in FILE instead (checked alike).
  * Isolates whose ops differ from the snapshot's run the prelude anyway.
  * Thread: any, after v8s_platform_init. */
 int v8s_snapshot_used(void);

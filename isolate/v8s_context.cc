@@ -268,10 +268,10 @@ int new_context(v8s_isolate* iso,
       context = Local<Context>();
     }
   } else {
-    context = Context::New(isolate, nullptr, v8::MaybeLocal<ObjectTemplate>(),
-                           v8::MaybeLocal<Value>(),
-                           v8::DeserializeInternalFieldsCallback(),
-                           q->queue.get());
+    context =
+        Context::New(isolate, nullptr, v8::MaybeLocal<ObjectTemplate>(),
+                     v8::MaybeLocal<Value>(),
+                     v8::DeserializeInternalFieldsCallback(), q->queue.get());
   }
   if (context.IsEmpty()) {
     delete q;

@@ -295,7 +295,6 @@ MaybeLocal<ArrayBuffer> new_buffer(Isolate* isolate, size_t n) {
   return ArrayBuffer::New(isolate, std::move(store));
 }
 
-
 // A v8s_isolate for opts, without its V8 isolate yet (isolate_attach).
 // Null when out of memory.
 v8s_isolate* isolate_alloc(const v8s_isolate_opts* opts) {

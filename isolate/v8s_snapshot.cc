@@ -167,16 +167,48 @@ struct ProcessBlob {
   std::string ops;
 };
 
+// A blob file's bytes (ISOPOOL_SNAPSHOT=FILE), 16-aligned, kept for the
+// process's life; false when it cannot be read.
+bool read_blob(const char* path, const unsigned char** blob, size_t* n) {
+  FILE* f = fopen(path, "rb");
+  if (f == nullptr) {
+    return false;
+  }
+  std::string bytes;
+  char chunk[65536];
+  size_t got;
+  while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+    bytes.append(chunk, got);
+  }
+  fclose(f);
+  void* p = aligned_alloc(kAlign, (bytes.size() + kAlign) / kAlign * kAlign);
+  if (p == nullptr) {
+    return false;
+  }
+  memcpy(p, bytes.data(), bytes.size());
+  *blob = static_cast<const unsigned char*>(p);
+  *n = bytes.size();
+  return true;
+}
+
 const ProcessBlob& process_blob() {
   static const ProcessBlob blob = [] {
     ProcessBlob b;
+    // ISOPOOL_SNAPSHOT=0: the old path, without a warning; =FILE: that
+    // blob instead of the embedded one (a test's)
     const char* env = getenv("ISOPOOL_SNAPSHOT");
     if (env != nullptr && strcmp(env, "0") == 0) {
-      return b;  // asked for the old path: no warning
+      return b;
+    }
+    const unsigned char* bytes = iso_snapshot_blob;
+    size_t n = iso_snapshot_blob_len;
+    if (env != nullptr && env[0] != '\0' && !read_blob(env, &bytes, &n)) {
+      bytes = nullptr;
+      n = 0;
     }
     Header h;
     const char* why = nullptr;
-    bool fits = check(iso_snapshot_blob, iso_snapshot_blob_len, &h, &why);
+    bool fits = check(bytes, n, &h, &why);
     if (!fits && h.flags + " " == g_v8_flags.substr(0, h.flags.size() + 1)) {
       return b;  // the user's --v8-flags: their choice, no warning
     }
@@ -188,8 +220,8 @@ const ProcessBlob& process_blob() {
       return b;
     }
     b.ok = true;
-    b.data.data = reinterpret_cast<const char*>(iso_snapshot_blob) + h.len;
-    b.data.raw_size = static_cast<int>(iso_snapshot_blob_len - h.len);
+    b.data.data = reinterpret_cast<const char*>(bytes) + h.len;
+    b.data.raw_size = static_cast<int>(n - h.len);
     b.ops = h.ops;
     return b;
   }();
@@ -291,14 +323,14 @@ int v8s_snapshot_make(const v8s_op_info* ops,
       context->SetEmbedderData(kHooksSlot, ref_value(iso, hooks));
       context->SetAlignedPointerInEmbedderData(kRealmSlot, nullptr);
       creator.SetDefaultContext(Context::New(isolate));
-      creator.AddContext(
-          context, v8::SerializeInternalFieldsCallback(serialize_field, nullptr));
+      creator.AddContext(context, v8::SerializeInternalFieldsCallback(
+                                      serialize_field, nullptr));
       creator.AddData(iso->host_object.Get(isolate));
     }
     isolate_release(iso);
     if (rc == 0) {
-      made = creator.CreateBlob(
-          v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+      made =
+          creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
     }
   }
   isolate_unregister(isolate);
