@@ -73,6 +73,7 @@ tests/test_pool_link.c pool_private.h plays the worker side against the real fro
 tests/test_pool_ctl.c pool_private.h stalls the watchdog of the workers group and feeds the front end of the control link what no group sends
 tests/test_pool_ctl.c group_private.h holds the rt_lock of a runner, which stalls the watchdog of its group as a wedged pool process would
 tests/test_registry.c ops_private.h checks the tables ops/ shares inside (errno to class, the codes of the path normaliser) row by row
+tests/test_snapshot.c v8s.h checks the header of the startup snapshot against this process (v8s_snapshot_check) on altered copies of the embedded blob
 '
 
 # The C, C++ and header files under TOP's folders, skipping symlinks
@@ -261,6 +262,7 @@ self_test() {
   : >"$t/codec/iso_buf.h"
   : >"$t/ops/iso_ops.h"
   : >"$t/ops/ops_private.h"
+  : >"$t/isolate/v8s.h"
   printf '#include "pool_private.h"\n#include "iso_ops.h"\n' >"$t/pool/a.c"
   : >"$t/pool/pool_private.h"
   : >"$t/pool/iso_pool.h"
