@@ -367,7 +367,8 @@ static void proc_free(iso_pool* pool, pool_proc* p) {
  * default locale of Date and Intl (ICU reads TZ, LC_ALL, LC_MESSAGES,
  * LANG; a job sees what they say through Intl anyway), the test faults'
  * switches (ops/registry.c: off unless "1"; group.c's
- * ISOPOOL_TEST_NO_WEDGED, which needs that one too) and the sanitizers' options
+ * ISOPOOL_TEST_NO_WEDGED, which needs that one too), ISOPOOL_SNAPSHOT (the
+ * startup snapshot off, isolate/README.md) and the sanitizers' options
  * of the test trees. Nothing else: a compromised pool process reads no secret
  * of the front's (docs/architecture.md). */
 static const char* const kEnvKeep[] = {
@@ -377,6 +378,7 @@ static const char* const kEnvKeep[] = {
     "LC_MESSAGES",
     "ISOPOOL_TEST_FAULTS",
     "ISOPOOL_TEST_NO_WEDGED",
+    "ISOPOOL_SNAPSHOT",
     "ASAN_OPTIONS",
     "LSAN_OPTIONS",
     "UBSAN_OPTIONS",
