@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "iso_bootstrap.h"
 #include "v8s_internal.h"
 
 namespace v8s {
@@ -77,6 +78,27 @@ class StaticText : public String::ExternalOneByteStringResource {
   const char* data_;
   size_t len_;
 };
+
+// The prelude's text as one resource for every isolate of the process,
+// never deleted: its address is an external reference (external_refs), so
+// the startup snapshot keeps the prelude's script source as this external
+// string instead of a copy of its 200 KB in every isolate's heap.
+class SharedText : public StaticText {
+ public:
+  using StaticText::StaticText;
+
+ protected:
+  void Dispose() override {}
+};
+
+}  // namespace
+
+const String::ExternalOneByteStringResource* prelude_text() {
+  static SharedText text(iso_bootstrap_prelude, iso_bootstrap_prelude_len);
+  return &text;
+}
+
+namespace {
 
 // The code caches of the static scripts, one per source, shared by the
 // process's isolates: V8 then deserializes the compiled code (what the
@@ -145,8 +167,11 @@ MaybeLocal<v8::UnboundScript> static_script(v8s_isolate* iso,
   }
   Local<String> src;
   if (ascii && len > 0) {
-    if (!String::NewExternalOneByte(isolate, new StaticText(source, len))
-             .ToLocal(&src)) {
+    String::ExternalOneByteStringResource* text =
+        source == iso_bootstrap_prelude
+            ? const_cast<String::ExternalOneByteStringResource*>(prelude_text())
+            : new StaticText(source, len);
+    if (!String::NewExternalOneByte(isolate, text).ToLocal(&src)) {
       return MaybeLocal<v8::UnboundScript>();
     }
   } else if (!String::NewFromUtf8(isolate, source, v8::NewStringType::kNormal,

@@ -359,6 +359,9 @@ void deserialize_field(Local<Object> holder,
 // ---- contexts (v8s_context.cc) ----
 
 int checkpoint(v8s_isolate* iso, Local<Context> context);
+// The prelude's text as an external string's resource, one for the
+// process (an external reference of the snapshot). Thread: any.
+const String::ExternalOneByteStringResource* prelude_text();
 int new_context(v8s_isolate* iso,
                 void* realm,
                 bool from_snapshot,

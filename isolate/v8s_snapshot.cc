@@ -238,6 +238,8 @@ const intptr_t* external_refs() {
         r.push_back(reinterpret_cast<intptr_t>(t.fns[i].fn));
       }
     }
+    // the prelude's source, an external string of the snapshot's script
+    r.push_back(reinterpret_cast<intptr_t>(prelude_text()));
     r.push_back(0);
     return r;
   }();
