@@ -165,6 +165,7 @@ struct ProcessBlob {
   bool ok = false;
   v8::StartupData data{nullptr, 0};
   std::string ops;
+  const unsigned char* file = nullptr;  // ISOPOOL_SNAPSHOT=FILE's bytes
 };
 
 // A blob file's bytes (ISOPOOL_SNAPSHOT=FILE), 16-aligned, kept for the
@@ -209,6 +210,13 @@ const ProcessBlob& process_blob() {
     Header h;
     const char* why = nullptr;
     bool fits = check(bytes, n, &h, &why);
+    if (bytes != iso_snapshot_blob) {
+      if (fits) {
+        b.file = bytes;  // kept for the isolates' lives: the process's
+      } else {
+        free(const_cast<unsigned char*>(bytes));
+      }
+    }
     if (!fits && h.flags + " " == g_v8_flags.substr(0, h.flags.size() + 1)) {
       return b;  // the user's --v8-flags: their choice, no warning
     }
