@@ -316,6 +316,10 @@ using namespace v8s;
 
 extern "C" {
 
+namespace {
+constexpr int kDisposedBatch = 64;
+}  // namespace
+
 int v8s_context_new(v8s_isolate* iso, void* realm, v8s_ref* out) {
   Isolate* isolate = iso->isolate;
   HandleScope scope(isolate);
@@ -382,6 +386,16 @@ void v8s_context_free(v8s_isolate* iso, v8s_ref ctx) {
     Local<Context> context = ref_context(iso, ctx);
     if (!context.IsEmpty()) {
       context->SetAlignedPointerInEmbedderData(kRealmSlot, nullptr);
+      // A context from the snapshot is made in the old generation, which
+      // only a full collection frees, and V8 starts one late: eval jobs
+      // (a context each) took a pool process's peak RSS from 140 to 290
+      // MB. Every kDisposedBatch freed such contexts (some 20 MB), V8 is
+      // asked to start marking (incrementally, as for memory pressure).
+      if (iso->from_snapshot && ++iso->disposed >= kDisposedBatch) {
+        iso->disposed = 0;
+        iso->isolate->MemoryPressureNotification(
+            v8::MemoryPressureLevel::kModerate);
+      }
     }
   }
   v8s_ref_free(iso, ctx);

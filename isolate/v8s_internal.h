@@ -228,6 +228,7 @@ struct v8s_isolate {
   // the isolate started from the startup snapshot: its contexts come from
   // its context 0, the prelude run (v8s_context_boot)
   bool from_snapshot = false;
+  int disposed = 0;  // contexts freed since the last notice (v8s_context_free)
 };
 
 namespace v8s {
