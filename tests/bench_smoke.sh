@@ -25,15 +25,31 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "bench_smoke: FAIL: $*"; exit 1; }
+# up PATH|PORT: waits (10 s at most) until the service listens there
+up() {
+  for _ in $(seq 100); do
+    case $1 in
+    /*) [ -S "$1" ] && return 0 ;;
+    *) (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0 ;;
+    esac
+    sleep 0.1
+  done
+  cat "$dir/serve.log"
+  fail "the service did not listen on $1"
+}
 serve() {
   "$bin/isopool" serve --listen "ipc://$dir/s.ipc" --modules "$src/bench/modules" \
     --workers 2 --admin none --quiet "$@" 2>>"$dir/serve.log" &
   pid=$!
+  up "$dir/s.ipc"
 }
+# a bench that does not end in a minute is a failure that says so, not
+# ctest's timeout
+bench() { timeout 60 "$bin/isopool-bench" "$@"; }
 stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
 
 serve
-"$bin/isopool-bench" --url "ipc://$dir/s.ipc" --server-pid "$pid" \
+bench --url "ipc://$dir/s.ipc" --server-pid "$pid" \
   --duration 0.3 >"$dir/all.txt" 2>&1 || { cat "$dir/all.txt"; fail "--mode all"; }
 for m in call batch latency eval; do
   grep -q "^$m " "$dir/all.txt" || { cat "$dir/all.txt"; fail "no $m row"; }
@@ -59,11 +75,11 @@ fpid=$(floor_pid "$dir/all.txt")
 [ -n "$fpid" ] || { cat "$dir/all.txt"; fail "no floor process named"; }
 gone "$fpid" || fail "the floor's server (pid $fpid) outlived the bench"
 ls "$dir"/s.ipc.floor.* 2>/dev/null && fail "the floor's socket file was left"
-"$bin/isopool-bench" --url "ipc://$dir/s.ipc" --mode latency --no-floor \
+bench --url "ipc://$dir/s.ipc" --mode latency --no-floor \
   --duration 0.3 >"$dir/nofloor.txt" 2>&1 || { cat "$dir/nofloor.txt"; fail "--no-floor"; }
 grep -q "^latency " "$dir/nofloor.txt" || { cat "$dir/nofloor.txt"; fail "--no-floor: no row"; }
 grep -qE "^  echo|floor" "$dir/nofloor.txt" && { cat "$dir/nofloor.txt"; fail "--no-floor measured the floor"; }
-"$bin/isopool-bench" --url "ipc://$dir/s.ipc" --server-pid "$pid" --mode kill \
+bench --url "ipc://$dir/s.ipc" --server-pid "$pid" --mode kill \
   --duration 1 >"$dir/kill.txt" 2>&1 || { cat "$dir/kill.txt" "$dir/serve.log"; fail "--mode kill"; }
 grep -q "^kill: SIGKILL of pool process" "$dir/kill.txt" || fail "no kill reported"
 grep -q "unanswered 0$" "$dir/kill.txt" || { cat "$dir/kill.txt"; fail "a job unanswered"; }
@@ -95,7 +111,8 @@ if [ -n "$port" ]; then
   "$bin/isopool" serve --listen "tcp://127.0.0.1:$port" --modules "$src/bench/modules" \
     --workers 2 --admin none --quiet 2>>"$dir/serve.log" &
   pid=$!
-  "$bin/isopool-bench" --url "tcp://127.0.0.1:$port" --mode latency \
+  up "$port"
+  bench --url "tcp://127.0.0.1:$port" --mode latency \
     --duration 0.3 >"$dir/tcp.txt" 2>&1 || { cat "$dir/tcp.txt" "$dir/serve.log"; fail "tcp://"; }
   grep -qE "^  at tcp://127\.0\.0\.1:[1-9][0-9]* " "$dir/tcp.txt" || { cat "$dir/tcp.txt"; fail "tcp://: the floor's address"; }
   grep -qE "^  echo +1 x 1 " "$dir/tcp.txt" || { cat "$dir/tcp.txt"; fail "tcp://: no echo row"; }
@@ -107,7 +124,7 @@ else
 fi
 
 serve --processes 0
-if "$bin/isopool-bench" --url "ipc://$dir/s.ipc" --server-pid "$pid" --mode kill \
+if bench --url "ipc://$dir/s.ipc" --server-pid "$pid" --mode kill \
   --duration 0.3 >"$dir/kill0.txt" 2>&1; then
   cat "$dir/kill0.txt"; fail "--mode kill with no pool process exited 0"
 fi

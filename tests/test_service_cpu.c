@@ -376,9 +376,11 @@ static void t_stats_plausible(void) {
 }
 
 /* Past 90% of its budget an eval job gets a `cpulimitwarning` event on
- * globalThis at its next tick: this one works in steps of about 4 ms of
+ * globalThis at its next tick: this one works in steps of about 2 ms of
  * CPU on timers and stops once warned, so it is fulfilled, having spent
- * between 90% and all of its budget of 100 ms. */
+ * between 90% and all of its budget of 300 ms. The 30 ms between the two
+ * take a step that a loaded machine preempted (an entry the watchdog did
+ * not look at is timed on the monotonic clock: rt_enter.c). */
 static void t_warning_at_90_percent(void) {
   const char* flags[] = {"--workers", "1", NULL};
   svc s;
@@ -386,7 +388,7 @@ static void t_warning_at_90_percent(void) {
     svc_stop(&s);
     return;
   }
-  long iters = calibrate(&s, 4);
+  long iters = calibrate(&s, 2);
   char src[1024];
   snprintf(src, sizeof src,
            "import { burn } from './cpu.js';\n"
@@ -401,7 +403,7 @@ static void t_warning_at_90_percent(void) {
            iters);
   iso_result r;
   iso_job j = eval_src(src);
-  j.cpu_ms = 100;
+  j.cpu_ms = 300;
   j.timeout_ms = 60000;
   call(&s, j, 70000, &r);
   show("warning", &r);
@@ -409,8 +411,8 @@ static void t_warning_at_90_percent(void) {
   if (r.status == ISO_STATUS_FULFILLED) {
     CHECK_VALUE(r, "\"warned\"");
   }
-  CHECK(r.stats.cpu_us >= 90000);
-  CHECK(r.stats.cpu_us < 100000);
+  CHECK(r.stats.cpu_us >= 270000);
+  CHECK(r.stats.cpu_us < 300000);
   iso_result_close(&r);
   svc_stop(&s);
 }
