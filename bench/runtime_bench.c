@@ -101,6 +101,22 @@ static void eval_cb(iso_realm* realm,
   }
 }
 
+/* Evaluates o in realm and waits for its callback: as the pool does, the
+ * tick right away, the loop only if need be. Exits on a refusal. */
+static void eval_wait(iso_rt* rt,
+                      iso_realm* realm,
+                      const iso_eval_opts* o,
+                      wait_state* w) {
+  w->done = 0;
+  if (iso_realm_eval(realm, o, eval_cb, w) != 0) {
+    exit(1);
+  }
+  iso_rt_tick(rt);
+  while (!w->done) {
+    uv_run(w->loop, UV_RUN_ONCE);
+  }
+}
+
 /* The module figure: each module is new text in a realm of a realistic
  * size (a fresh realm every 100 modules, made and freed off the clock), as
  * the bare-V8 loop's modules do not pile up either. */
@@ -123,15 +139,7 @@ static double module_us(int n) {
     iso_eval_opts o = {
         .specifier = spec, .source = src, .source_len = strlen(src)};
     double t0 = now_us();
-    w.done = 0;
-    if (iso_realm_eval(realm, &o, eval_cb, &w) != 0) {
-      exit(1);
-    }
-    /* as the pool does: the tick right away, the loop only if needed */
-    iso_rt_tick(rt);
-    while (!w.done) {
-      uv_run(&loop, UV_RUN_ONCE);
-    }
+    eval_wait(rt, realm, &o, &w);
     spent += now_us() - t0;
     if (w.status != 0) {
       exit(1);
@@ -145,8 +153,8 @@ static double module_us(int n) {
 
 /* The warm-call figure: one module evaluated once, then its export
  * called n times in the same realm (the pool's call job on the runtime),
- * with the per-evaluation costs counted (CPU clock and heap read at each
- * entry's start and end: iso_eval_stats) or not (no_costs). */
+ * with the per-evaluation costs counted (each entry's time, the heap read
+ * once per evaluation: iso_eval_stats) or not (no_costs). */
 static double warm_call_us(int n, int no_costs) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -171,14 +179,7 @@ static double warm_call_us(int n, int no_costs) {
                        .args_mp = args,
                        .args_len = sizeof args};
     double t0 = now_us();
-    w.done = 0;
-    if (iso_realm_eval(realm, &o, eval_cb, &w) != 0) {
-      exit(1);
-    }
-    iso_rt_tick(rt);
-    while (!w.done) {
-      uv_run(&loop, UV_RUN_ONCE);
-    }
+    eval_wait(rt, realm, &o, &w);
     if (i > 0) { /* the first compiles the module */
       spent += now_us() - t0;
     }

@@ -155,7 +155,7 @@ struct field {
   size_t max;       /* read_name: the byte limit */
   size_t at;        /* offsetof its iso_str in iso_proto_req: read_name
                      * fills it; for a row with .kinds, check_kind clears
-                     * or defaults it */
+                     * or defaults it; read_ms: its int64_t */
   int envelope;     /* may stand beside `batch` in a batch message */
   int echoed;       /* the id: not kept when it nests too deep, since
                      * a refusal echoes it */
@@ -163,7 +163,7 @@ struct field {
 };
 
 static field_read read_id, read_batch, read_version, read_kind, read_source,
-    read_name, read_args, read_timeout, read_cpu, read_permissions;
+    read_name, read_args, read_ms, read_permissions;
 
 static const field k_fields[F_COUNT] = {
     [F_ID] = {NAME("id"), .type = ANY, .echoed = 1, .read = read_id},
@@ -185,8 +185,10 @@ static const field k_fields[F_COUNT] = {
                   .at = offsetof(iso_proto_req, export_name),
                   .read = read_name},
     [F_ARGS] = {NAME("args"), .type = ISO_MP_ARRAY, .read = read_args},
-    [F_TIMEOUT] = {NAME("timeout_ms"), .type = ANY, .read = read_timeout},
-    [F_CPU] = {NAME("cpu_ms"), .type = ANY, .read = read_cpu},
+    [F_TIMEOUT] = {NAME("timeout_ms"), .type = ANY,
+                   .at = offsetof(iso_proto_req, timeout_ms), .read = read_ms},
+    [F_CPU] = {NAME("cpu_ms"), .type = ANY,
+               .at = offsetof(iso_proto_req, cpu_ms), .read = read_ms},
     [F_PERMISSIONS] = {NAME("permissions"), .type = ANY,
                        .read = read_permissions},
 };
@@ -388,34 +390,22 @@ static int read_args(scan* sc,
   return 0;
 }
 
-/* A non-negative integer field (timeout_ms, cpu_ms) into *dst. */
-static void read_ms(scan* sc, const char* name, int64_t* dst, span s) {
+/* A non-negative integer field (timeout_ms, cpu_ms) into the int64_t at
+ * the row's offset. */
+static int read_ms(scan* sc,
+                   iso_proto_req* q,
+                   const field* f,
+                   const iso_mp_obj* unused,
+                   span s) {
   iso_mp_obj o;
   span_obj(s, &o);
   if (o.type == ISO_MP_UINT && o.v.u <= (uint64_t)INT64_MAX) {
-    *dst = (int64_t)o.v.u;
+    *(int64_t*)((char*)q + f->at) = (int64_t)o.v.u;
   } else {
-    fault(sc, "'%s' must be a non-negative integer (got %s)", name,
+    fault(sc, "'%s' must be a non-negative integer (got %s)", f->name,
           o.type == ISO_MP_INT ? "a negative integer"
                                : iso__proto_type_name(o.type));
   }
-}
-
-static int read_timeout(scan* sc,
-                        iso_proto_req* q,
-                        const field* f,
-                        const iso_mp_obj* unused,
-                        span s) {
-  read_ms(sc, "timeout_ms", &q->timeout_ms, s);
-  return 0;
-}
-
-static int read_cpu(scan* sc,
-                    iso_proto_req* q,
-                    const field* f,
-                    const iso_mp_obj* unused,
-                    span s) {
-  read_ms(sc, "cpu_ms", &q->cpu_ms, s);
   return 0;
 }
 

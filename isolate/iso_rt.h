@@ -431,15 +431,17 @@ typedef struct iso_eval_stats {
   uint64_t cpu_ns;
   /* bytes its JavaScript allocated on the heap, estimated over the same
    * entries (v8s_heap_allocated's growth, read when the entries switch
-   * from one evaluation to another) */
+   * from one evaluation to another, and here), with what C code made on
+   * the heap for it before its first entry (a call's arguments) */
   uint64_t heap_bytes;
   uint64_t ops; /* ops it called, sync and async (by its job tag) */
 } iso_eval_stats;
 
 /* iso_realm_eval_stats: the costs so far of the evaluation submitted with
  * `data` (the first such one not yet freed): valid in its iso_eval_cb and
- * before it was freed or cancelled. Returns 0 with *out, or ISO_ENOENT.
- * Thread: owning loop. */
+ * before it was freed or cancelled. Reading them ends its share of the
+ * heap until its next entry (a job reads them once, at its end).
+ * Returns 0 with *out, or ISO_ENOENT. Thread: owning loop. */
 int iso_realm_eval_stats(iso_realm* realm, void* data, iso_eval_stats* out);
 
 /* iso_realm_eval: load the module graph asynchronously, instantiate,
