@@ -73,7 +73,7 @@ static void records_init(void) {
   iso_mp_put_uint(&w, 2);
   iso_mp_put_uint(&w, 3);
   iso_mp_wr_init(&w, &g_reply);
-  iso_mp_put_map(&w, 2);
+  iso_mp_put_map(&w, 3); /* open for the stats the front adds */
   iso_mp_put_lit(&w, "status");
   iso_mp_put_lit(&w, "fulfilled");
   iso_mp_put_lit(&w, "value");

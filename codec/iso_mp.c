@@ -436,33 +436,61 @@ void iso_mp_put_bool(iso_mp_wr* w, int b) {
   put_code(w, b ? 0xc3 : 0xc2, 0, 0);
 }
 
-void iso_mp_put_uint(iso_mp_wr* w, uint64_t v) {
+/* A code byte and v's low n bytes, big-endian, at p; the byte after. */
+static uint8_t* code_at(uint8_t* p, uint8_t code, uint64_t v, int n) {
+  p[0] = code;
+  put_be(p + 1, v, n);
+  return p + 1 + n;
+}
+
+static uint8_t* uint_at(uint8_t* p, uint64_t v) {
   if (v <= 0x7f) {
-    put_code(w, (uint8_t)v, 0, 0);
-  } else if (v <= 0xff) {
-    put_code(w, 0xcc, v, 1);
-  } else if (v <= 0xffff) {
-    put_code(w, 0xcd, v, 2);
-  } else if (v <= 0xffffffff) {
-    put_code(w, 0xce, v, 4);
-  } else {
-    put_code(w, 0xcf, v, 8);
+    *p = (uint8_t)v;
+    return p + 1;
+  }
+  if (v <= 0xff) {
+    return code_at(p, 0xcc, v, 1);
+  }
+  if (v <= 0xffff) {
+    return code_at(p, 0xcd, v, 2);
+  }
+  if (v <= 0xffffffff) {
+    return code_at(p, 0xce, v, 4);
+  }
+  return code_at(p, 0xcf, v, 8);
+}
+
+uint8_t* iso_mp_int_at(uint8_t* p, int64_t v) {
+  if (v >= 0) {
+    return uint_at(p, (uint64_t)v);
+  }
+  if (v >= -32) {
+    *p = (uint8_t)v; /* negative fixint: the byte itself */
+    return p + 1;
+  }
+  if (v >= INT8_MIN) {
+    return code_at(p, 0xd0, (uint64_t)v, 1);
+  }
+  if (v >= INT16_MIN) {
+    return code_at(p, 0xd1, (uint64_t)v, 2);
+  }
+  if (v >= INT32_MIN) {
+    return code_at(p, 0xd2, (uint64_t)v, 4);
+  }
+  return code_at(p, 0xd3, (uint64_t)v, 8);
+}
+
+void iso_mp_put_uint(iso_mp_wr* w, uint64_t v) {
+  uint8_t* p = room(w, ISO_MP_INT_MAX);
+  if (p != NULL) {
+    w->buf->len = (size_t)(uint_at(p, v) - w->buf->data);
   }
 }
 
 void iso_mp_put_int(iso_mp_wr* w, int64_t v) {
-  if (v >= 0) {
-    iso_mp_put_uint(w, (uint64_t)v);
-  } else if (v >= -32) {
-    put_code(w, (uint8_t)v, 0, 0); /* negative fixint: the byte itself */
-  } else if (v >= INT8_MIN) {
-    put_code(w, 0xd0, (uint64_t)v, 1);
-  } else if (v >= INT16_MIN) {
-    put_code(w, 0xd1, (uint64_t)v, 2);
-  } else if (v >= INT32_MIN) {
-    put_code(w, 0xd2, (uint64_t)v, 4);
-  } else {
-    put_code(w, 0xd3, (uint64_t)v, 8);
+  uint8_t* p = room(w, ISO_MP_INT_MAX);
+  if (p != NULL) {
+    w->buf->len = (size_t)(iso_mp_int_at(p, v) - w->buf->data);
   }
 }
 

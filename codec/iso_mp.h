@@ -174,9 +174,14 @@ void iso_mp_put_raw(iso_mp_wr* w, const void* p, size_t n);
 void iso_mp_put_nil(iso_mp_wr* w);
 void iso_mp_put_bool(iso_mp_wr* w, int b);
 /* iso_mp_put_int, iso_mp_put_uint: the smallest form that holds v
- * (positive values in the uint forms). */
+ * (positive values in the uint forms), at most ISO_MP_INT_MAX bytes. */
 void iso_mp_put_int(iso_mp_wr* w, int64_t v);
 void iso_mp_put_uint(iso_mp_wr* w, uint64_t v);
+#define ISO_MP_INT_MAX 9
+/* iso_mp_int_at: iso_mp_put_int's bytes written at p, which has room for
+ * ISO_MP_INT_MAX; returns the byte after them. For an encoder of a fixed
+ * shape that reserves once (iso_proto_encode_stats). */
+uint8_t* iso_mp_int_at(uint8_t* p, int64_t v);
 /* iso_mp_put_double: float 64, whatever v holds. */
 void iso_mp_put_double(iso_mp_wr* w, double v);
 /* iso_mp_put_str: a str header and the n bytes of s (not checked for

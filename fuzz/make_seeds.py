@@ -125,7 +125,16 @@ def link(chan, *records, head=True):
 # the link's channels (ipc/iso_link.h, iso_link_chan)
 FRONT_JOBS, WORKER_JOBS, WORKER_OPS, FRONT_OPS = 1, 2, 3, 4
 FRONT_CTL, GROUP_CTL = 5, 6
-REPLY = mp({"status": "fulfilled", "value": [1, "x"], "stats": {"worker": 0}})
+def open_map(d):
+    """A reply as a worker sends it on the link: the map open for its last
+    entry, the stats the front adds (a fixmap counting one more)."""
+    b = bytearray(mp(d))
+    assert 0x80 <= b[0] < 0x8f
+    b[0] += 1
+    return bytes(b)
+
+
+WORKER_REPLY = open_map({"status": "fulfilled", "value": [1, "x"]})
 
 
 CALL = {"v": 1, "id": 7, "kind": "call", "module": "lib/math.js",
@@ -302,13 +311,14 @@ SEEDS = {
         "controls": link(FRONT_JOBS, [2, 7, 3], [3, "a.js"], [3, ""], [4],
                          [5, 5000]),
         "done": link(WORKER_JOBS,
-                     [16, 7, 3, 1, 0, 10, 20, REPLY, None, 15, 928, 2, 0],
-                     [16, 8, 1, 3, 3, 5, 5, mp({"status": "error",
-                                                "code": "timeout"}),
+                     [16, 7, 3, 1, 0, 10, 20, WORKER_REPLY, None, 15, 928, 2,
+                      0],
+                     [16, 8, 1, 3, 3, 5, 5, open_map({"status": "error",
+                                                      "code": "timeout"}),
                       "Error: timed out", 5000, 1024, 0, 2],
                      [16, 9, 2, 0, 0, 0, 7, None, None, 0, 0, 0, 0],
-                     [16, 10, 1, 3, 8, 5, 9, mp({"status": "error",
-                                                 "code": "cpu_limit"}),
+                     [16, 10, 1, 3, 8, 5, 9, open_map({"status": "error",
+                                                       "code": "cpu_limit"}),
                       "cpu_limit: CPU time limit exceeded: 50 ms", 50433,
                       928, 0, 1]),
         "worker_events": link(WORKER_JOBS, [17, 1048576, 536870912, 3],
@@ -324,7 +334,7 @@ SEEDS = {
         "deep_args": link(WORKER_OPS, [32, 0, 0, 0, 0, 0, nest(127, 1)]),
         "bad_reply": link(WORKER_JOBS,
                           [16, 7, 3, 1, 0, 10, 20,
-                           Raw(b"\xc4\x04\x81\xa1\xff\xc0"), None]),
+                           Raw(b"\xc4\x04\x82\xa1\xff\xc0"), None]),
         "halts": link(FRONT_CTL, [64, 3, 123456789], [64, 0, 0]),
         "group_news": link(GROUP_CTL, [81], [80, 3], [81], [80, 2**32 - 1]),
         "wedged_on_front": link(FRONT_CTL, [80, 1]),

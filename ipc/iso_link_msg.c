@@ -510,19 +510,20 @@ static int rd_str(rdstate* s, const field* f, void* at) {
 
 static const char k_not_utf8[] = "holds a string that is not valid UTF-8";
 
-/* Steps over one whole value starting at the cursor, in one pass that
- * also checks its nesting (at most ISO_LINK_MAX_DEPTH, counting the value
- * itself) and, with `utf8`, that each string in it (map keys too) is
- * UTF-8: a reply is read once, not once for its shape and again for its
- * strings. No recursion: `left[d]` counts the values still to read at
- * nesting level d. */
-static int skip_value(rdstate* s, int utf8) {
+/* Steps over n whole values starting at the cursor, found at nesting
+ * level `level` (0: a field's value; 1: the entries of a map that is
+ * one), in one pass that also checks their nesting (at most
+ * ISO_LINK_MAX_DEPTH levels, counting the outermost value) and, with
+ * `utf8`, that each string in them (map keys too) is UTF-8: a reply is
+ * read once, not once for its shape and again for its strings. No
+ * recursion: `left[d]` counts the values still to read at level d. */
+static int skip_values(rdstate* s, int utf8, uint64_t n, int level) {
   uint64_t left[ISO_LINK_MAX_DEPTH + 1];
-  int d = 0;
-  left[0] = 1;
+  int d = level;
+  left[d] = n;
   for (;;) {
     while (left[d] == 0) {
-      if (d == 0) {
+      if (d == level) {
         return 0;
       }
       d--;
@@ -574,10 +575,33 @@ static int rd_raw(rdstate* s, const field* f, void* at) {
       return badf(s, "must be %s", k_mp_names[f->mp]);
     }
   }
-  if (skip_value(s, 0) != 0) {
+  if (skip_values(s, 0, 1, 0) != 0) {
     return ISO_EPROTO;
   }
   *v = (iso_bytes){start, (size_t)(s->r.p - start)};
+  return 0;
+}
+
+/* The entries a map header at r's cursor counts, with the cursor moved
+ * past it; 0 if there is none. Read here, not by iso_mp_read, which
+ * refuses a header counting more values than the bytes left: an open map
+ * has one entry fewer than it counts. */
+static uint32_t open_map_len(iso_mp_rd* r) {
+  size_t left = (size_t)(r->end - r->p);
+  if (left >= 1 && r->p[0] >= 0x80 && r->p[0] <= 0x8f) {
+    return (uint32_t)(*r->p++ & 0x0f);
+  }
+  if (left >= 3 && r->p[0] == 0xde) {
+    uint32_t n = (uint32_t)r->p[1] << 8 | r->p[2];
+    r->p += 3;
+    return n;
+  }
+  if (left >= 5 && r->p[0] == 0xdf) {
+    uint32_t n = (uint32_t)r->p[1] << 24 | (uint32_t)r->p[2] << 16 |
+                 (uint32_t)r->p[3] << 8 | r->p[4];
+    r->p += 5;
+    return n;
+  }
   return 0;
 }
 
@@ -595,19 +619,20 @@ static int rd_reply(rdstate* s, const field* f, void* at) {
   if (o.type != ISO_MP_BIN) {
     return bad(s, "must be a bin (the encoded reply) or nil");
   }
+  /* a map open for its last entry, the stats the front adds */
   rdstate in = {.r = {o.data, o.data + o.len}};
-  iso_mp_rd peek = in.r;
-  iso_mp_obj m;
-  if (iso_mp_read(&peek, &m) != 0 || m.type != ISO_MP_MAP) {
-    return bad(s, "must hold a msgpack map");
+  uint32_t n = open_map_len(&in.r);
+  if (n == 0) {
+    return bad(s, "must hold a msgpack map with an entry to come");
   }
-  if (skip_value(&in, 1) != 0) {
+  if (skip_values(&in, 1, 2 * ((uint64_t)n - 1), 1) != 0) {
     return in.why == k_not_utf8
                ? bad(s, k_not_utf8)
-               : badf(s, "does not hold one msgpack value: %s", in.why);
+               : badf(s, "does not hold a msgpack map but its last entry: %s",
+                      in.why);
   }
   if (in.r.p != in.r.end) {
-    return bad(s, "holds bytes after its map");
+    return bad(s, "holds bytes after its map's entries but the last");
   }
   *v = (iso_bytes){o.data, o.len};
   return 0;

@@ -270,6 +270,18 @@ typedef struct iso_proto_reply {
  * GiB), ISO_ENOMEM; on error out->len is unchanged. Thread: any. */
 int iso_proto_encode_reply(const iso_proto_reply* reply, iso_buf* out);
 
+/* A reply in two parts, for a server where one side runs the job and
+ * another knows what it cost (isopool's worker and front):
+ * iso_proto_encode_reply_open appends the reply map but its last entry,
+ * "stats" (the map's header counts it; reply->stats is not read), and
+ * returns as iso_proto_encode_reply; iso_proto_encode_stats appends that
+ * entry, the "stats" key and its map, at most ISO_PROTO_STATS_MAX bytes,
+ * and returns 0 or ISO_ENOMEM. Both leave out->len unchanged on error.
+ * Thread: any. */
+int iso_proto_encode_reply_open(const iso_proto_reply* reply, iso_buf* out);
+int iso_proto_encode_stats(const iso_stats* stats, iso_buf* out);
+#define ISO_PROTO_STATS_MAX 136
+
 /* iso_proto_encode_batch_header: appends the envelope of a batch reply with
  * n replies ({"v": 1, "batch": [ ... n elements); the caller then appends
  * exactly n iso_proto_encode_reply() maps in request order. Lets a server

@@ -811,7 +811,7 @@ static void put_view(iso_mp_wr* w, iso_str s) {
   iso_mp_put_text(w, s.ptr, s.ptr ? s.len : 0);
 }
 
-int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
+int iso_proto_encode_reply_open(const iso_proto_reply* rp, iso_buf* out) {
   const char* status;
   switch (rp->status) {
     case ISO_STATUS_FULFILLED:
@@ -867,32 +867,63 @@ int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
     iso_mp_put_text(&w, rp->logs[i].text,
                     rp->logs[i].text ? rp->logs[i].len : 0);
   }
-  const char* limit = iso_limit_name(rp->stats.limit);
-  iso_mp_put_lit(&w, "stats");
-  iso_mp_put_map(&w, limit != NULL ? 8 : 7);
-  iso_mp_put_lit(&w, "worker");
-  iso_mp_put_int(&w, rp->stats.worker);
-  iso_mp_put_lit(&w, "queue_us");
-  iso_mp_put_int(&w, rp->stats.queue_us);
-  iso_mp_put_lit(&w, "run_us");
-  iso_mp_put_int(&w, rp->stats.run_us);
-  iso_mp_put_lit(&w, "cpu_us");
-  iso_mp_put_int(&w, rp->stats.cpu_us);
-  iso_mp_put_lit(&w, "wall_us");
-  iso_mp_put_int(&w, rp->stats.wall_us);
-  iso_mp_put_lit(&w, "heap_bytes");
-  iso_mp_put_int(&w, rp->stats.heap_bytes);
-  iso_mp_put_lit(&w, "ops");
-  iso_mp_put_int(&w, rp->stats.ops);
-  if (limit != NULL) {
-    iso_mp_put_lit(&w, "limit");
-    iso_mp_put_cstr(&w, limit);
-  }
   if (w.err != 0) {
     out->len = mark;
     return w.err;
   }
   return 0;
+}
+
+/* A key of the stats map: a fixstr, its bytes known when compiled. */
+#define PUT_KEY(p, lit)                           \
+  do {                                            \
+    *(p)++ = (uint8_t)(0xa0 | (sizeof(lit) - 1)); \
+    memcpy((p), lit, sizeof(lit) - 1);            \
+    (p) += sizeof(lit) - 1;                       \
+  } while (0)
+
+/* One shape, written straight into one reservation: the front closes
+ * every reply a worker made with it, so it costs what a memcpy does. */
+int iso_proto_encode_stats(const iso_stats* st, iso_buf* out) {
+  if (iso_buf_reserve(out, ISO_PROTO_STATS_MAX) != 0) {
+    return ISO_ENOMEM;
+  }
+  uint8_t* p = out->data + out->len;
+  const char* limit = iso_limit_name(st->limit);
+  PUT_KEY(p, "stats");
+  *p++ = (uint8_t)(0x80 | (limit != NULL ? 8 : 7)); /* a fixmap */
+  PUT_KEY(p, "worker");
+  p = iso_mp_int_at(p, st->worker);
+  PUT_KEY(p, "queue_us");
+  p = iso_mp_int_at(p, st->queue_us);
+  PUT_KEY(p, "run_us");
+  p = iso_mp_int_at(p, st->run_us);
+  PUT_KEY(p, "cpu_us");
+  p = iso_mp_int_at(p, st->cpu_us);
+  PUT_KEY(p, "wall_us");
+  p = iso_mp_int_at(p, st->wall_us);
+  PUT_KEY(p, "heap_bytes");
+  p = iso_mp_int_at(p, st->heap_bytes);
+  PUT_KEY(p, "ops");
+  p = iso_mp_int_at(p, st->ops);
+  if (limit != NULL) {
+    PUT_KEY(p, "limit");
+    size_t n = strlen(limit); /* "memory" at most: a fixstr */
+    *p++ = (uint8_t)(0xa0 | n);
+    memcpy(p, limit, n);
+    p += n;
+  }
+  out->len = (size_t)(p - out->data);
+  return 0;
+}
+
+int iso_proto_encode_reply(const iso_proto_reply* rp, iso_buf* out) {
+  size_t mark = out->len;
+  int rc = iso_proto_encode_reply_open(rp, out);
+  if (rc == 0 && (rc = iso_proto_encode_stats(&rp->stats, out)) != 0) {
+    out->len = mark;
+  }
+  return rc;
 }
 
 int iso_proto_encode_batch_header(size_t n, iso_buf* out) {

@@ -9,7 +9,9 @@
  *   - the DONE record of its worker (pool__answer_done, on the NNG thread
  *     that reads the worker's jobs link): the reply map the worker encoded (the
  *     value or the error, too_large when over --max-message, or
- *     shutting_down when the worker stops), taken as it is;
+ *     shutting_down when the worker stops), closed here with its stats
+ *     from the record's costs and times (the worker sends each once, and
+ *     the front validates no map of them);
  *   - the dispatcher, with bad_request, busy or shutting_down for a job it
  *     refuses; the watchdog with timeout for a job queued past its
  *     deadline; the shutdown with shutting_down for the queued ones
@@ -36,7 +38,8 @@
  *
  * Threads: NNG threads (the dispatcher, a worker's jobs link, cancel), the
  * watchdog or the shutdown's thread; never a worker's, which only makes
- * reply maps (pool__reply_error, and worker.c's own encoder).
+ * reply maps open for their stats (pool__reply_error, and worker_task.c's
+ * own encoder).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +57,11 @@ int pool__answer_claim(pool_job* job) {
 
 /* ---- encoding ---- */
 
+/* Microseconds from a to b, 0 if b is not later. */
+static int64_t us_between(uint64_t a, uint64_t b) {
+  return b > a ? (int64_t)((b - a) / 1000) : 0;
+}
+
 /* The error reply for job, as answered by worker (-1: none). Thread: the
  * claim's winner. */
 static void encode_error(pool_job* job,
@@ -64,15 +72,15 @@ static void encode_error(pool_job* job,
   job->outcome = code;
   job->limit = code == ISO_CODE_TIMEOUT ? ISO_LIMIT_WALL : ISO_LIMIT_NONE;
   iso_buf_reset(&job->reply);
-  uint64_t now = pool__now();
-  pool__reply_error(
-      &job->reply, job->in != NULL ? job->in->id : (iso_bytes){NULL, 0}, code,
-      msg,
-      (iso_stats){.worker = worker,
-                  .wall_us = job->received_ns != 0 && now > job->received_ns
-                                 ? (int64_t)(now - job->received_ns) / 1000
-                                 : 0,
-                  .limit = job->limit});
+  iso_stats st = {
+      .worker = worker,
+      .wall_us =
+          job->received_ns != 0 ? us_between(job->received_ns, pool__now()) : 0,
+      .limit = job->limit,
+  };
+  pool__reply_error(&job->reply,
+                    job->in != NULL ? job->in->id : (iso_bytes){NULL, 0}, code,
+                    msg, &st);
 }
 
 /* The last error a job got on this worker, for poolctl workers. */
@@ -370,8 +378,24 @@ void pool__answer_done(pool_worker* w,
       job->heap_bytes = (int64_t)done->heap_bytes;
       job->ops = (int64_t)done->ops;
       job->limit = done->limit;
-      iso_buf_reset(&job->reply); /* copied: the record is the message's */
-      if (iso_buf_append(&job->reply, done->reply.data, done->reply.len) != 0) {
+      /* the worker's map, copied (the record is the message's), closed
+       * with its stats: the costs the record gives and the times on the
+       * one monotonic clock both processes read (pool__now) */
+      iso_stats st = {
+          .worker = w->id,
+          .queue_us = us_between(job->received_ns, done->started_ns),
+          .run_us = us_between(done->started_ns, done->finished_ns),
+          .wall_us = us_between(job->received_ns, done->finished_ns),
+          .cpu_us = job->cpu_us,
+          .heap_bytes = job->heap_bytes,
+          .ops = job->ops,
+          .limit = job->limit,
+      };
+      iso_buf_reset(&job->reply);
+      if (iso_buf_reserve(&job->reply, done->reply.len + ISO_PROTO_STATS_MAX) !=
+              0 ||
+          iso_buf_append(&job->reply, done->reply.data, done->reply.len) != 0 ||
+          iso_proto_encode_stats(&st, &job->reply) != 0) {
         encode_error(job, ISO_CODE_INTERNAL, "out of memory", w->id);
       }
       if (done->note.ptr != NULL) {

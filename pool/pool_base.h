@@ -143,14 +143,16 @@ void pool__logf(const pool_logger* log, const char* level, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* records.c: pool__reply_error: appends the error reply map (code, msg,
- * the request's id, and stats: at least .worker, the worker or -1; what
- * the job cost so far, when known) to out: the one both sides make (the
+ * the request's id, and stats) to out: the one both sides make (the
  * front's refusals and timeouts, a worker's shutting_down, internal and
- * too_large). Thread: any. */
+ * too_large). A worker's passes stats NULL: the map is left open, its
+ * stats entry to come from the front (iso_proto_encode_reply_open, as
+ * every reply in a DONE record); the front's pass at least .worker, the
+ * worker or -1. Thread: any. */
 void pool__reply_error(iso_buf* out,
                        iso_bytes id,
                        iso_proto_code code,
                        const char* msg,
-                       iso_stats stats);
+                       const iso_stats* stats);
 
 #endif /* ISO_POOL_BASE_H */

@@ -10,13 +10,17 @@ void pool__reply_error(iso_buf* out,
                        iso_bytes id,
                        iso_proto_code code,
                        const char* msg,
-                       iso_stats stats) {
+                       const iso_stats* stats) {
   iso_proto_reply r = {
       .id = id,
       .status = ISO_STATUS_ERROR,
       .code = code,
       .message = iso_str_of(msg),
-      .stats = stats,
   };
-  iso_proto_encode_reply(&r, out);
+  if (stats == NULL) {
+    iso_proto_encode_reply_open(&r, out);
+  } else {
+    r.stats = *stats;
+    iso_proto_encode_reply(&r, out);
+  }
 }

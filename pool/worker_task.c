@@ -269,8 +269,7 @@ static void give_back_stopping(pool_runner* w,
   iso_buf reply;
   iso_buf_init(&reply);
   pool__reply_error(&reply, id, ISO_CODE_SHUTTING_DOWN,
-                    "the service is shutting down",
-                    (iso_stats){.worker = w->id});
+                    "the service is shutting down", NULL);
   give_back(w, slot, gen, started_ns, &reply, ISO_STATUS_ERROR,
             ISO_CODE_SHUTTING_DOWN, NULL, NULL);
   iso_buf_close(&reply);
@@ -548,33 +547,28 @@ void pool__tasks_close(pool_runner* w) {
   w->nspare = 0;
 }
 
-/* A finished task's answer: the reply map, its status and code, and a
- * note of an error for poolctl workers. */
+/* A finished task's answer: the reply map, its status and code, a note
+ * of an error for poolctl workers, and its costs. */
 typedef struct pool_reply {
   iso_buf* reply; /* the runner's, kept for reuse */
   int status, code;
   char note[160];
-  iso_stats stats; /* as the reply says */
+  iso_stats stats; /* its costs and limit, for the DONE record */
 } pool_reply;
 
-/* The reply map of a task that finished: its value, or its error with the
- * code the runtime's status maps to (too_large if over --max-message). */
+/* The reply map of a task that finished, open for the stats the front
+ * adds (iso_proto_encode_reply_open): its value, or its error with the
+ * code the runtime's status maps to (too_large if over --max-message with
+ * the stats). */
 static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
   d->reply = &w->reply;
   iso_buf_reset(d->reply);
   d->note[0] = '\0';
-  uint64_t now = pool__now();
   iso_proto_reply r = {
       .id = t->id,
       .logs = t->logs,
       .nlogs = t->nlogs,
-      .stats = {.worker = w->id,
-                .queue_us = (int64_t)(t->started_ns - t->received_ns) / 1000,
-                .run_us = (int64_t)(now - t->started_ns) / 1000,
-                /* the front's accept on the one monotonic clock both
-                 * processes read (pool__now) */
-                .wall_us = (int64_t)(now - t->received_ns) / 1000,
-                .cpu_us = (int64_t)(t->stats.cpu_ns / 1000),
+      .stats = {.cpu_us = (int64_t)(t->stats.cpu_ns / 1000),
                 .heap_bytes = (int64_t)t->stats.heap_bytes,
                 .ops = (int64_t)t->stats.ops},
   };
@@ -633,20 +627,21 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
              r.message.ptr != NULL ? r.message.ptr : "");
   }
   size_t max = w->o.max_message;
-  if (iso_proto_encode_reply(&r, d->reply) != 0) {
+  if (iso_proto_encode_reply_open(&r, d->reply) != 0) {
     iso_buf_reset(d->reply);
     pool__reply_error(d->reply, t->id, ISO_CODE_INTERNAL,
-                      "the reply could not be encoded", r.stats);
+                      "the reply could not be encoded", NULL);
     d->status = ISO_STATUS_ERROR;
     d->code = ISO_CODE_INTERNAL;
-  } else if (d->reply->len > max) {
+  } else if (d->reply->len + ISO_PROTO_STATS_MAX > max) {
     /* the client would drop it (its receive limit): say so instead */
     char big[160];
     snprintf(big, sizeof(big),
-             "the reply is %zu bytes; the limit is %zu (--max-message)",
-             d->reply->len, max);
+             "the reply is %zu bytes and its stats up to %d; the limit is "
+             "%zu (--max-message)",
+             d->reply->len, ISO_PROTO_STATS_MAX, max);
     iso_buf_reset(d->reply);
-    pool__reply_error(d->reply, t->id, ISO_CODE_TOO_LARGE, big, r.stats);
+    pool__reply_error(d->reply, t->id, ISO_CODE_TOO_LARGE, big, NULL);
     d->status = ISO_STATUS_ERROR;
     d->code = ISO_CODE_TOO_LARGE;
   }

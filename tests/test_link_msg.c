@@ -79,7 +79,10 @@ static iso_buf g_args, g_reply, g_perms, g_result, g_errmsg, g_opargs, g_id;
 
 static int make_samples(sample* s) {
   g_args = mp_of("[1, \"two\", {\"three\": [3]}]");
+  /* a worker's reply map is open for its stats: one entry more than it
+   * holds (a fixmap's header counts them) */
   g_reply = mp_of("{\"status\": \"fulfilled\", \"value\": \"héllo\"}");
+  g_reply.data[0]++;
   g_result = mp_of("{\"bytes\": 5}");
   iso_buf_init(&g_errmsg); /* an op error's message: the text itself */
   iso_buf_append(&g_errmsg, "no such file: a/b", 17);
@@ -466,7 +469,7 @@ static const refusal k_refusals[] = {
     {"kind_of_another_link", ISO_LINK_WORKER_JOBS, "J:[4]",
      "a RECYCLE record, which a worker's jobs link does not carry"},
     {"done_on_front_link", ISO_LINK_FRONT_JOBS,
-     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 80|H:c0|J:0|J:0|J:0|J:0",
+     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 81|H:c0|J:0|J:0|J:0|J:0",
      "a DONE record, which the front's jobs link"},
     {"too_few_fields", ISO_LINK_FRONT_JOBS, "J:[2, 1]",
      "(CANCEL): 1 fields, not 2"},
@@ -494,22 +497,22 @@ static const refusal k_refusals[] = {
      "H:dc 00 10|" TASK_HEAD "|J:0|J:\"m\"|J:\"e\"|H:c0|" ARGS "|" TAIL,
      "'kind' 0 is out of its bounds"},
     {"status_4", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:4|J:0|J:1|J:2|H:c4 01 80|H:c0|J:0|J:0|J:0|J:0",
+     "H:9d|J:16|J:1|J:1|J:4|J:0|J:1|J:2|H:c4 01 81|H:c0|J:0|J:0|J:0|J:0",
      "'status' 4 is out"},
     {"none_with_reply", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:0|J:0|J:0|J:2|H:c4 01 80|H:c0|J:0|J:0|J:0|J:0",
+     "H:9d|J:16|J:1|J:1|J:0|J:0|J:0|J:2|H:c4 01 81|H:c0|J:0|J:0|J:0|J:0",
      "a reply comes with a status, and only with one"},
     {"fulfilled_without_reply", ISO_LINK_WORKER_JOBS,
      "H:9d|J:16|J:1|J:1|J:1|J:0|J:0|J:2|H:c0|H:c0|J:0|J:0|J:0|J:0",
      "a reply comes with a status, and only with one"},
     {"note_not_utf8", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:3|J:3|J:0|J:2|H:c4 01 80|H:a1 ff|J:0|J:0|J:0|J:0",
+     "H:9d|J:16|J:1|J:1|J:3|J:3|J:0|J:2|H:c4 01 81|H:a1 ff|J:0|J:0|J:0|J:0",
      "'note' is not valid UTF-8"},
     {"code_past_table", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:3|J:11|J:1|J:2|H:c4 01 80|H:c0|J:0|J:0|J:0|J:0",
+     "H:9d|J:16|J:1|J:1|J:3|J:11|J:1|J:2|H:c4 01 81|H:c0|J:0|J:0|J:0|J:0",
      "'code' 11 is out"},
     {"limit_past_table", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:3|J:1|J:1|J:2|H:c4 01 80|H:c0|J:0|J:0|J:0|J:4",
+     "H:9d|J:16|J:1|J:1|J:3|J:1|J:1|J:2|H:c4 01 81|H:c0|J:0|J:0|J:0|J:4",
      "'limit' 4 is out"},
     {"state_past_table", ISO_LINK_WORKER_JOBS, "J:[19, 5]", "'state' 5 is out"},
     {"op_err_past_bound", ISO_LINK_FRONT_OPS,
@@ -589,22 +592,29 @@ static const refusal k_refusals[] = {
      "'reply' must be a bin (the encoded reply) or nil"},
     {"reply_not_map", ISO_LINK_WORKER_JOBS,
      "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 90|H:c0|J:0|J:0|J:0|J:0",
-     "'reply' must hold a msgpack map"},
+     "'reply' must hold a msgpack map with an entry to come"},
     {"reply_empty", ISO_LINK_WORKER_JOBS,
      "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 00|H:c0|J:0|J:0|J:0|J:0",
-     "'reply' must hold a msgpack map"},
+     "'reply' must hold a msgpack map with an entry to come"},
+    {"reply_map_closed_empty", ISO_LINK_WORKER_JOBS,
+     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 80|H:c0|J:0|J:0|J:0|J:0",
+     "'reply' must hold a msgpack map with an entry to come"},
+    {"reply_closed", ISO_LINK_WORKER_JOBS, /* its last entry is the front's */
+     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 03 81 c0 c0|H:c0|J:0|J:0|J:0|J:0",
+     "'reply' holds bytes after its map's entries but the last"},
     {"reply_trailing", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 02 80 c0|H:c0|J:0|J:0|J:0|J:0",
-     "'reply' holds bytes after its map"},
+     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 05 82 c0 c0 c0 c0|H:c0|J:0|J:0|"
+     "J:0|J:0",
+     "'reply' holds bytes after its map's entries but the last"},
     {"reply_truncated", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 03 81 a2 76|H:c0|J:0|J:0|J:0|J:0",
-     "'reply' does not hold one msgpack value"},
+     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 03 82 a1 76|H:c0|J:0|J:0|J:0|J:0",
+     "'reply' does not hold a msgpack map but its last entry"},
     {"reply_not_utf8", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 07 81 a1 76 a3 e0 80 "
+     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 07 82 a1 76 a3 e0 80 "
      "80|H:c0|J:0|J:0|J:0|J:0",
      "'reply' holds a string that is not valid UTF-8"},
     {"reply_key_not_utf8", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 04 81 a1 ff "
+     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 04 82 a1 ff "
      "c0|H:c0|J:0|J:0|J:0|J:0",
      "'reply' holds a string that is not valid UTF-8"},
     /* the rules between fields */
@@ -621,13 +631,13 @@ static const refusal k_refusals[] = {
      "H:dc 00 10|" TASK_HEAD "|J:1|H:c0|H:c0|H:c0|" ARGS "|" TAIL,
      "an eval has a module or a source"},
     {"error_without_code", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:3|J:0|J:1|J:2|H:c4 01 80|H:c0|J:0|J:0|J:0|J:0",
+     "H:9d|J:16|J:1|J:1|J:3|J:0|J:1|J:2|H:c4 01 81|H:c0|J:0|J:0|J:0|J:0",
      "an error, and only an error, has a code"},
     {"fulfilled_with_code", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:1|J:2|J:1|J:2|H:c4 01 80|H:c0|J:0|J:0|J:0|J:0",
+     "H:9d|J:16|J:1|J:1|J:1|J:2|J:1|J:2|H:c4 01 81|H:c0|J:0|J:0|J:0|J:0",
      "an error, and only an error, has a code"},
     {"finished_before_started", ISO_LINK_WORKER_JOBS,
-     "H:9d|J:16|J:1|J:1|J:1|J:0|J:5|J:4|H:c4 01 80|H:c0|J:0|J:0|J:0|J:0",
+     "H:9d|J:16|J:1|J:1|J:1|J:0|J:5|J:4|H:c4 01 81|H:c0|J:0|J:0|J:0|J:0",
      "the job finished before it started"},
     {"op_error_not_text", ISO_LINK_FRONT_OPS,
      "H:96|J:48|J:1|J:1|J:1|J:2|H:c4 01 ff",
@@ -641,7 +651,7 @@ static const refusal k_refusals[] = {
     {"alive_on_jobs_link", ISO_LINK_WORKER_JOBS, "J:[81]",
      "an ALIVE record, which a worker's jobs link"},
     {"done_on_group_link", ISO_LINK_GROUP_CTL,
-     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 80|H:c0|J:0|J:0|J:0|J:0",
+     "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 81|H:c0|J:0|J:0|J:0|J:0",
      "a DONE record, which a pool process's control link"},
     {"unknown_ctl_kind", ISO_LINK_GROUP_CTL, "J:[83]", "unknown kind 83"},
     {"spares_short", ISO_LINK_GROUP_CTL, "J:[82, 1, 2]",
@@ -734,6 +744,35 @@ static void t_depth(void) {
     } else {
       CHECK_EQ(rc, ISO_EPROTO);
       CHECK_CONTAINS(err, "'args' nests deeper than 128 levels");
+    }
+    iso_buf_close(&m);
+  }
+}
+
+/* A reply's open map counts as its first level: with the values in it,
+ * at most ISO_LINK_MAX_DEPTH. */
+static void t_reply_depth(void) {
+  for (int depth = ISO_LINK_MAX_DEPTH; depth <= ISO_LINK_MAX_DEPTH + 1;
+       depth++) {
+    iso_buf m = link_msg("H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2");
+    /* {"a": [[...[]...]], <the stats to come>}: the map and depth - 1
+     * arrays */
+    uint8_t head[5] = {0xc4, (uint8_t)(depth + 2), 0x82, 0xa1, 'a'};
+    iso_buf_append(&m, head, sizeof head);
+    append_n(&m, "\x91", depth - 2);
+    iso_buf_append(&m, "\x90\xc0\x00\x00\x00\x00", 6);
+    char err[256];
+    iso_link_rec rec;
+    int rc =
+        read_all(ISO_LINK_WORKER_JOBS, m.data, m.len, &rec, 1, err, sizeof err);
+    if (depth <= ISO_LINK_MAX_DEPTH) {
+      CHECK_EQ(rc, 1);
+      CHECK_EQ(rec.u.done.reply.len, (size_t)depth + 2);
+    } else {
+      CHECK_EQ(rc, ISO_EPROTO);
+      CHECK_CONTAINS(err,
+                     "'reply' does not hold a msgpack map but its last "
+                     "entry: nests deeper than 128 levels");
     }
     iso_buf_close(&m);
   }
@@ -956,6 +995,7 @@ static const iso_test cases[] = {
     {"header", t_header},
     {"op_error_message", t_op_error_message},
     {"depth", t_depth},
+    {"reply_depth", t_reply_depth},
     {"put", t_put},
     {"perms", t_perms},
     {"any_bytes", t_any_bytes},

@@ -88,11 +88,9 @@ static void done_value(fake* f,
                        iso_bytes value) {
   iso_buf reply;
   iso_buf_init(&reply);
-  iso_proto_reply p = {.id = id,
-                       .status = ISO_STATUS_FULFILLED,
-                       .value = value,
-                       .stats = {.worker = f->id}};
-  CHECK_EQ(iso_proto_encode_reply(&p, &reply), 0);
+  iso_proto_reply p = {
+      .id = id, .status = ISO_STATUS_FULFILLED, .value = value};
+  CHECK_EQ(iso_proto_encode_reply_open(&p, &reply), 0);
   iso_link_rec r = {.kind = ISO_LINK_DONE,
                     .u.done = {.slot = slot,
                                .gen = gen,

@@ -756,6 +756,71 @@ static void t_reply_repairs_utf8(void) {
   }
 }
 
+/* A reply in two parts (a worker's open map, the front's stats) is the
+ * reply encoded whole, byte for byte, for every size of every number;
+ * the stats never take more than ISO_PROTO_STATS_MAX bytes, and the
+ * largest take exactly that. */
+static void t_reply_in_two_parts(void) {
+  static const int64_t k[] = {
+      0,         1,         127,           128,        255,
+      256,       65535,     65536,         UINT32_MAX, (int64_t)UINT32_MAX + 1,
+      INT64_MAX, -1,        -32,           -33,        -128,
+      -129,      INT16_MIN, INT16_MIN - 1, INT32_MIN,  (int64_t)INT32_MIN - 1,
+      INT64_MIN};
+  size_t nk = sizeof(k) / sizeof(k[0]);
+  iso_buf whole, parts;
+  iso_buf_init(&whole);
+  iso_buf_init(&parts);
+  size_t longest = 0;
+  for (size_t i = 0; i < nk; i++) {
+    for (int limit = ISO_LIMIT_NONE; limit <= ISO_LIMIT_MEMORY; limit++) {
+      iso_proto_reply rp = {
+          .status = ISO_STATUS_ERROR,
+          .code = ISO_CODE_CPU_LIMIT,
+          .message = iso_str_of("over"),
+          .stats = {.worker = k[i],
+                    .queue_us = k[(i + 1) % nk],
+                    .run_us = k[(i + 2) % nk],
+                    .cpu_us = k[(i + 3) % nk],
+                    .wall_us = k[(i + 4) % nk],
+                    .heap_bytes = k[(i + 5) % nk],
+                    .ops = k[(i + 6) % nk],
+                    .limit = (iso_limit)limit},
+      };
+      iso_buf_reset(&whole);
+      iso_buf_reset(&parts);
+      CHECK_EQ(iso_proto_encode_reply(&rp, &whole), 0);
+      CHECK_EQ(iso_proto_encode_reply_open(&rp, &parts), 0);
+      size_t open = parts.len;
+      CHECK_EQ(iso_proto_encode_stats(&rp.stats, &parts), 0);
+      CHECK_EQ(parts.len, whole.len);
+      CHECK(memcmp(parts.data, whole.data, whole.len) == 0);
+      CHECK(parts.len - open <= ISO_PROTO_STATS_MAX);
+      longest = parts.len - open > longest ? parts.len - open : longest;
+      iso_result back;
+      CHECK_EQ(iso_proto_decode_reply(whole.data, whole.len, &back), 0);
+      CHECK_EQ(back.stats.worker, rp.stats.worker);
+      CHECK_EQ(back.stats.queue_us, rp.stats.queue_us);
+      CHECK_EQ(back.stats.run_us, rp.stats.run_us);
+      CHECK_EQ(back.stats.cpu_us, rp.stats.cpu_us);
+      CHECK_EQ(back.stats.wall_us, rp.stats.wall_us);
+      CHECK_EQ(back.stats.heap_bytes, rp.stats.heap_bytes);
+      CHECK_EQ(back.stats.ops, rp.stats.ops);
+      CHECK_EQ(back.stats.limit, rp.stats.limit);
+      iso_result_close(&back);
+    }
+  }
+  /* every number 9 bytes, and "memory" */
+  iso_stats big = {INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN,
+                   INT64_MIN, INT64_MIN, INT64_MIN, ISO_LIMIT_MEMORY};
+  iso_buf_reset(&parts);
+  CHECK_EQ(iso_proto_encode_stats(&big, &parts), 0);
+  CHECK_EQ(parts.len, ISO_PROTO_STATS_MAX);
+  CHECK(longest <= ISO_PROTO_STATS_MAX);
+  iso_buf_close(&whole);
+  iso_buf_close(&parts);
+}
+
 static void t_reply_exact(void) {
   /* The wire form, spelled out once. */
   iso_buf value = msg("J:[1,2]");
@@ -970,6 +1035,7 @@ static const iso_test cases[] = {{"single_eval", t_single_eval},
                                  {"limits", t_limits},
                                  {"ids_echoed", t_ids_echoed},
                                  {"reply_exact", t_reply_exact},
+                                 {"reply_in_two_parts", t_reply_in_two_parts},
                                  {"decode_cost", t_decode_cost},
                                  {"mutations", t_mutations},
                                  {"ids_not_utf8", t_ids_not_utf8},
