@@ -874,13 +874,18 @@ int iso_proto_encode_reply_open(const iso_proto_reply* rp, iso_buf* out) {
   return 0;
 }
 
-/* A key of the stats map: a fixstr, its bytes known when compiled. */
-#define PUT_KEY(p, lit)                           \
-  do {                                            \
-    *(p)++ = (uint8_t)(0xa0 | (sizeof(lit) - 1)); \
-    memcpy((p), lit, sizeof(lit) - 1);            \
-    (p) += sizeof(lit) - 1;                       \
-  } while (0)
+/* The stats map's integer keys, in their order on the wire. */
+#define STATS_KEY(k) \
+  { k, sizeof(k) - 1 }
+static const struct {
+  const char* text;
+  size_t len;
+} k_stats_keys[] = {
+    STATS_KEY("worker"), STATS_KEY("queue_us"), STATS_KEY("run_us"),
+    STATS_KEY("cpu_us"), STATS_KEY("wall_us"),  STATS_KEY("heap_bytes"),
+    STATS_KEY("ops"),
+};
+#undef STATS_KEY
 
 /* One shape, written straight into one reservation: the front closes
  * every reply a worker made with it, so it costs what a memcpy does. */
@@ -888,30 +893,25 @@ int iso_proto_encode_stats(const iso_stats* st, iso_buf* out) {
   if (iso_buf_reserve(out, ISO_PROTO_STATS_MAX) != 0) {
     return ISO_ENOMEM;
   }
-  uint8_t* p = out->data + out->len;
+  const int64_t v[] = {st->worker,  st->queue_us,   st->run_us, st->cpu_us,
+                       st->wall_us, st->heap_bytes, st->ops};
   const char* limit = iso_limit_name(st->limit);
-  PUT_KEY(p, "stats");
+  uint8_t* p = out->data + out->len;
+  memcpy(p, "\xa5stats", 6);
+  p += 6;
   *p++ = (uint8_t)(0x80 | (limit != NULL ? 8 : 7)); /* a fixmap */
-  PUT_KEY(p, "worker");
-  p = iso_mp_int_at(p, st->worker);
-  PUT_KEY(p, "queue_us");
-  p = iso_mp_int_at(p, st->queue_us);
-  PUT_KEY(p, "run_us");
-  p = iso_mp_int_at(p, st->run_us);
-  PUT_KEY(p, "cpu_us");
-  p = iso_mp_int_at(p, st->cpu_us);
-  PUT_KEY(p, "wall_us");
-  p = iso_mp_int_at(p, st->wall_us);
-  PUT_KEY(p, "heap_bytes");
-  p = iso_mp_int_at(p, st->heap_bytes);
-  PUT_KEY(p, "ops");
-  p = iso_mp_int_at(p, st->ops);
+  for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+    size_t n = k_stats_keys[i].len; /* a fixstr: under 32 bytes */
+    *p = (uint8_t)(0xa0 | n);
+    memcpy(p + 1, k_stats_keys[i].text, n);
+    p = iso_mp_int_at(p + 1 + n, v[i]);
+  }
   if (limit != NULL) {
-    PUT_KEY(p, "limit");
     size_t n = strlen(limit); /* "memory" at most: a fixstr */
-    *p++ = (uint8_t)(0xa0 | n);
-    memcpy(p, limit, n);
-    p += n;
+    memcpy(p, "\xa5limit", 6);
+    p[6] = (uint8_t)(0xa0 | n);
+    memcpy(p + 7, limit, n);
+    p += 7 + n;
   }
   out->len = (size_t)(p - out->data);
   return 0;
