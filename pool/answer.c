@@ -81,6 +81,12 @@ static void encode_error(pool_job* job,
   pool__reply_error(&job->reply,
                     job->in != NULL ? job->in->id : (iso_bytes){NULL, 0}, code,
                     msg, &st);
+  if (job->reply.len > job->req->pool->opts.max_message) {
+    /* its id leaves no room: without it, the one reply the client can
+     * receive (as a worker's error replies, worker_task.c) */
+    iso_buf_reset(&job->reply);
+    pool__reply_error(&job->reply, (iso_bytes){NULL, 0}, code, msg, &st);
+  }
 }
 
 /* The last error a job got on this worker, for poolctl workers. */
@@ -204,7 +210,8 @@ static void count_answered(iso_pool* pool,
 void pool__answer_message(iso_server_req* sreq,
                           iso_bytes id,
                           iso_proto_code code,
-                          const char* msg) {
+                          const char* msg,
+                          size_t max) {
   iso_proto_reply r = {
       .id = id,
       .status = ISO_STATUS_ERROR,
@@ -215,6 +222,11 @@ void pool__answer_message(iso_server_req* sreq,
   iso_buf out;
   iso_buf_init(&out);
   iso_proto_encode_reply(&r, &out);
+  if (out.len > max && r.id.data != NULL) { /* as encode_error's */
+    iso_buf_reset(&out);
+    r.id = (iso_bytes){NULL, 0};
+    iso_proto_encode_reply(&r, &out);
+  }
   iso_server_reply(sreq, out.data, out.len);
   iso_buf_close(&out);
 }
@@ -248,7 +260,7 @@ static void req_reply(pool_req* req) {
     }
     iso_metrics_tally_flush(&tally);
     pool__answer_message(req->sreq, (iso_bytes){NULL, 0}, ISO_CODE_TOO_LARGE,
-                         msg);
+                         msg, limit);
     return;
   }
   iso_buf out;

@@ -326,7 +326,8 @@ void pool__request_cb(iso_server_req* sreq,
     snprintf(msg, sizeof(msg),
              "the request is %zu bytes; the limit is %zu (--max-message)", len,
              pool->opts.max_message);
-    pool__answer_message(sreq, (iso_bytes){NULL, 0}, ISO_CODE_TOO_LARGE, msg);
+    pool__answer_message(sreq, (iso_bytes){NULL, 0}, ISO_CODE_TOO_LARGE, msg,
+                         pool->opts.max_message);
     return;
   }
   pool_req* req = calloc(1, sizeof(*req));
@@ -335,7 +336,7 @@ void pool__request_cb(iso_server_req* sreq,
     free(req);
     free(buf);
     pool__answer_message(sreq, (iso_bytes){NULL, 0}, ISO_CODE_INTERNAL,
-                         "out of memory");
+                         "out of memory", pool->opts.max_message);
     return;
   }
   memcpy(buf, data, len);
@@ -356,7 +357,7 @@ void pool__request_cb(iso_server_req* sreq,
   }
   if (rc != 0) {
     pool__answer_message(sreq, req->msg.err_id, iso_proto_code_from_err(rc),
-                         err);
+                         err, pool->opts.max_message);
     iso_proto_msg_close(&req->msg);
     free(req->buf);
     free(req);

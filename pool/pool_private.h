@@ -469,11 +469,13 @@ size_t pool__answer_unanswered(iso_pool* pool,
                                iso_proto_code code,
                                const char* msg);
 /* pool__answer_message: replies code/msg to a message that never became
- * jobs (too large, undecodable, out of memory). Thread: its NNG thread. */
+ * jobs (too large, undecodable, out of memory), with id unless that makes
+ * the reply larger than max (--max-message). Thread: its NNG thread. */
 void pool__answer_message(iso_server_req* sreq,
                           iso_bytes id,
                           iso_proto_code code,
-                          const char* msg);
+                          const char* msg,
+                          size_t max);
 /* pool__req_register: numbers the request's jobs and puts it in the
  * registry (pool->jobs_lock) until its last answer. Thread: any. */
 void pool__req_register(iso_pool* pool, pool_req* req);

@@ -260,6 +260,24 @@ static void give_back(pool_runner* w,
   pool__runner_put(w, &r);
 }
 
+/* A worker's error reply (open for its stats) into out, with the
+ * request's id unless that makes it too large for --max-message: then
+ * with a nil id, the one reply the client can still receive (its id may
+ * take nearly all the request's room; a reply over the limit would be
+ * the worker's fault, which loses the worker). */
+static void reply_error(const pool_runner* w,
+                        iso_buf* out,
+                        iso_bytes id,
+                        iso_proto_code code,
+                        const char* msg) {
+  size_t mark = out->len;
+  pool__reply_error(out, id, code, msg, NULL);
+  if (out->len - mark + ISO_PROTO_STATS_MAX > w->o.max_message) {
+    out->len = mark;
+    pool__reply_error(out, (iso_bytes){NULL, 0}, code, msg, NULL);
+  }
+}
+
 /* The shutdown's answer for a job that did not finish. */
 static void give_back_stopping(pool_runner* w,
                                uint32_t slot,
@@ -268,8 +286,8 @@ static void give_back_stopping(pool_runner* w,
                                uint64_t started_ns) {
   iso_buf reply;
   iso_buf_init(&reply);
-  pool__reply_error(&reply, id, ISO_CODE_SHUTTING_DOWN,
-                    "the service is shutting down", NULL);
+  reply_error(w, &reply, id, ISO_CODE_SHUTTING_DOWN,
+              "the service is shutting down");
   give_back(w, slot, gen, started_ns, &reply, ISO_STATUS_ERROR,
             ISO_CODE_SHUTTING_DOWN, NULL, NULL);
   iso_buf_close(&reply);
@@ -629,8 +647,8 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
   size_t max = w->o.max_message;
   if (iso_proto_encode_reply_open(&r, d->reply) != 0) {
     iso_buf_reset(d->reply);
-    pool__reply_error(d->reply, t->id, ISO_CODE_INTERNAL,
-                      "the reply could not be encoded", NULL);
+    reply_error(w, d->reply, t->id, ISO_CODE_INTERNAL,
+                "the reply could not be encoded");
     d->status = ISO_STATUS_ERROR;
     d->code = ISO_CODE_INTERNAL;
   } else if (d->reply->len + ISO_PROTO_STATS_MAX > max) {
@@ -641,7 +659,7 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
              "%zu (--max-message)",
              d->reply->len, ISO_PROTO_STATS_MAX, max);
     iso_buf_reset(d->reply);
-    pool__reply_error(d->reply, t->id, ISO_CODE_TOO_LARGE, big, NULL);
+    reply_error(w, d->reply, t->id, ISO_CODE_TOO_LARGE, big);
     d->status = ISO_STATUS_ERROR;
     d->code = ISO_CODE_TOO_LARGE;
   }

@@ -22,6 +22,7 @@
 #include "iso_buf.h"
 #include "iso_client.h"
 #include "iso_err.h"
+#include "iso_mp.h"
 #include "iso_proto.h"
 #include "json_check.h"
 #include "service.h"
@@ -422,6 +423,111 @@ static void connect_and_go(const char* path, int half) {
  * one of them), so a client that tries again is answered. The client
  * is kept across its tries, as a real one is: one freed while NNG
  * redials it would itself close a connection before its handshake. */
+/* A str id of n bytes (str 16: 3 bytes of header), malloc'd. */
+static uint8_t* str_id(size_t n) {
+  uint8_t* id = malloc(n + 3);
+  id[0] = 0xda;
+  id[1] = (uint8_t)(n >> 8);
+  id[2] = (uint8_t)n;
+  memset(id + 3, 'i', n);
+  return id;
+}
+
+/* The reply to a job whose id left no room (see t_id_leaves_no_room). */
+static void check_no_room(int rc, iso_result* r, iso_proto_code code) {
+  CHECK_EQ(rc, 0);
+  if (rc == 0) {
+    CHECK_EQ(r->status, ISO_STATUS_ERROR);
+    CHECK_EQ(r->code, code);
+    CHECK(r->id_len == 0 || r->id[0] == 0xc0); /* nil */
+    iso_result_close(r);
+  }
+}
+
+/* An id the client may send (the request fits --max-message) but that
+ * leaves no room for the reply around it: the job gets its one reply
+ * with a nil id, whoever answers it: the front (busy, a bad request) or
+ * its worker (too_large, its value's reply being over the limit). Before,
+ * the worker's too_large echoed the id, so its reply was over the limit
+ * and the front took the worker for a faulty one: its pool process was
+ * killed and the jobs beside it answered worker_lost. Now they are
+ * fulfilled and the worker goes on serving. */
+static void t_id_leaves_no_room(void) {
+  const char* flags[] = {"--max-message",
+                         "1024",
+                         "--workers",
+                         "1",
+                         "--max-inflight-per-worker",
+                         "1",
+                         "--max-queue",
+                         "1",
+                         NULL};
+  svc s;
+  if (svc_start(&s, flags, 16) != 0) {
+    return;
+  }
+  tracker t;
+  tracker_init(&t, 3);
+  iso_buf keep;
+  for (int i = 0; i < 2; i++) {
+    char args[32];
+    snprintf(args, sizeof args, "[300, %d]", i);
+    CHECK_EQ(tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, args, &keep),
+                            10000),
+             0);
+    iso_buf_close(&keep);
+  }
+  sleep_ms(60); /* one running, one queued: the next is refused busy */
+  uint8_t* id = str_id(950);
+  iso_job j = eval_src("export default 1;");
+  j.id = id;
+  j.id_len = 953;
+  iso_result r;
+  check_no_room(iso_client_call(s.c, &j, 5000, &r), &r, ISO_CODE_BUSY);
+  /* a request the front cannot decode (an unknown field) */
+  iso_buf bad;
+  iso_buf_init(&bad);
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, &bad);
+  iso_mp_put_map(&w, 5);
+  iso_mp_put_lit(&w, "v");
+  iso_mp_put_uint(&w, 1);
+  iso_mp_put_lit(&w, "id");
+  iso_mp_put_raw(&w, id, 953);
+  iso_mp_put_lit(&w, "kind");
+  iso_mp_put_lit(&w, "eval");
+  iso_mp_put_lit(&w, "source");
+  iso_mp_put_lit(&w, "1");
+  iso_mp_put_lit(&w, "bogus");
+  iso_mp_put_uint(&w, 1);
+  check_no_room(raw(&s, bad.data, bad.len, &r), &r, ISO_CODE_BAD_REQUEST);
+  iso_buf_close(&bad);
+  free(id);
+  CHECK(tracker_wait(&t, 2, 10000));
+  /* one more beside the worker's too_large answers */
+  CHECK_EQ(tracker_submit(&t, s.c, 2,
+                          call_job("sleep.js", NULL, "[300, 2]", &keep), 10000),
+           0);
+  iso_buf_close(&keep);
+  for (size_t n = 850; n <= 1000; n += 75) {
+    id = str_id(n);
+    j = eval_src("export default 1;");
+    j.id = id;
+    j.id_len = n + 3;
+    check_no_room(iso_client_call(s.c, &j, 5000, &r), &r, ISO_CODE_TOO_LARGE);
+    free(id);
+  }
+  CHECK(tracker_wait(&t, 3, 10000));
+  for (int i = 0; i < 3; i++) {
+    CHECK_EQ(t.r[i].rc, 0);
+    CHECK_EQ(t.r[i].status, ISO_STATUS_FULFILLED);
+  }
+  tracker_check_once(&t);
+  tracker_free(&t);
+  expect_value(&s, eval_src("export default 'still here';"), "\"still here\"");
+  svc_stop(&s);
+}
+
 static void t_connections_gone_before_handshake(void) {
   svc s;
   if (svc_start(&s, NULL, 0) != 0) {
@@ -462,6 +568,7 @@ static const iso_test cases[] = {
     {"memory_bomb", t_memory_bomb},
     {"malformed_messages", t_malformed_messages},
     {"oversized", t_oversized},
+    {"id_leaves_no_room", t_id_leaves_no_room},
     {"connections_gone_before_handshake", t_connections_gone_before_handshake},
     {NULL, NULL},
 };
