@@ -43,6 +43,9 @@
 /* --processes' default (docs/architecture.md, "Processes", has the
  * figures behind it). */
 #define ISO_SERVE_PROCESSES_DEFAULT (-1) /* one per 2 workers */
+/* The least --max-message: room for any error reply the service makes
+ * (its message, its stats; without the id when that leaves no room). */
+#define ISO_SERVE_MIN_MESSAGE 1024
 
 static const char kUsage[] =
     "usage: isopool serve [OPTIONS]\n"
@@ -68,7 +71,8 @@ static const char kUsage[] =
     "  --max-inflight-per-worker N  jobs at once per worker (default 64)\n"
     "  --max-queue N      jobs waiting for a worker before `busy` (4096)\n"
     "  --modules DIR      module root for jobs (default: current dir)\n"
-    "  --max-message B    largest request in bytes (default 16 MiB)\n"
+    "  --max-message B    largest request and reply in bytes (default 16\n"
+    "                     MiB, at least 1024)\n"
     "  --timeout MS       default job deadline (default 30000)\n"
     "  --cpu-ms MS        a job's CPU time limit (its JavaScript's CPU\n"
     "                     time, awaits not counted): the default and the\n"
@@ -702,27 +706,27 @@ static int cmd_serve(int argc, char** argv) {
     const char* name;
     long max;
     long value;
-    int zero_ok; /* 0 is a value (else 1 is the least) */
+    long min; /* the least value */
   } nums[] = {
-      {'w', "--workers", 256, 0, 0},
-      {O_INFLIGHT, "--max-inflight-per-worker", 100000, 0, 0},
-      {O_QUEUE, "--max-queue", 10000000, 0, 0},
-      {O_MAXMSG, "--max-message", 1L << 30, 0, 0},
-      {'t', "--timeout", 86400000, 0, 0},
-      {O_GRACE, "--grace-ms", 3600000, 0, 0},
-      {'m', "--heap-mb", 1L << 20, 0, 0},
-      {O_OPTHREADS, "--op-threads", 256, 0, 0},
-      {O_BACKGROUND, "--background-ms", 3600000, 0, 0},
-      {O_PROCESSES, "--processes", 256, ISO_SERVE_PROCESSES_DEFAULT, 1},
-      {O_SPARES, "--spare-processes", 64, -1, 1},
-      {O_PROCESS_MAX_MB, "--process-max-mb", 1L << 30, 0, 0},
-      {O_FETCH_MAX_MB, "--fetch-max-mb", 1L << 20, 0, 0},
-      {O_SPARE_ISOLATES, "--spare-isolates", 64, -1, 1},
-      {O_RECYCLE_JOBS, "--recycle-after-jobs", 1L << 31, 0, 0},
-      {O_HEAP_SOFT, "--heap-soft-mb", 1L << 20, 0, 0},
-      {O_RECYCLE_HEAP, "--recycle-heap-mb", 1L << 20, 0, 0},
-      {O_IDLE_TIMEOUT, "--idle-timeout", 86400, 0, 0},
-      {O_CPU_MS, "--cpu-ms", 86400000, 0, 1},
+      {'w', "--workers", 256, 0, 1},
+      {O_INFLIGHT, "--max-inflight-per-worker", 100000, 0, 1},
+      {O_QUEUE, "--max-queue", 10000000, 0, 1},
+      {O_MAXMSG, "--max-message", 1L << 30, 0, ISO_SERVE_MIN_MESSAGE},
+      {'t', "--timeout", 86400000, 0, 1},
+      {O_GRACE, "--grace-ms", 3600000, 0, 1},
+      {'m', "--heap-mb", 1L << 20, 0, 1},
+      {O_OPTHREADS, "--op-threads", 256, 0, 1},
+      {O_BACKGROUND, "--background-ms", 3600000, 0, 1},
+      {O_PROCESSES, "--processes", 256, ISO_SERVE_PROCESSES_DEFAULT, 0},
+      {O_SPARES, "--spare-processes", 64, -1, 0},
+      {O_PROCESS_MAX_MB, "--process-max-mb", 1L << 30, 0, 1},
+      {O_FETCH_MAX_MB, "--fetch-max-mb", 1L << 20, 0, 1},
+      {O_SPARE_ISOLATES, "--spare-isolates", 64, -1, 0},
+      {O_RECYCLE_JOBS, "--recycle-after-jobs", 1L << 31, 0, 1},
+      {O_HEAP_SOFT, "--heap-soft-mb", 1L << 20, 0, 1},
+      {O_RECYCLE_HEAP, "--recycle-heap-mb", 1L << 20, 0, 1},
+      {O_IDLE_TIMEOUT, "--idle-timeout", 86400, 0, 1},
+      {O_CPU_MS, "--cpu-ms", 86400000, 0, 0},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {.stop_cb = stop_cb};
@@ -740,8 +744,8 @@ static int cmd_serve(int argc, char** argv) {
       k++;
     }
     if (k < nnums) {
-      if (parse_range(nums[k].name, optarg, nums[k].zero_ok ? 0 : 1,
-                      nums[k].max, &nums[k].value)) {
+      if (parse_range(nums[k].name, optarg, nums[k].min, nums[k].max,
+                      &nums[k].value)) {
         return EXIT_USAGE;
       }
       continue;

@@ -306,6 +306,12 @@ static void t_usage(void) {
   CHECK_EQ(r.status, 2);
   CHECK_CONTAINS(r.err, "unknown command");
   proc_result_free(&r);
+  /* a --max-message that leaves no room for the service's own error
+   * replies is refused before anything starts */
+  run(&r, "serve", "--max-message", "1023", NULL);
+  CHECK_EQ(r.status, 2);
+  CHECK_CONTAINS(r.err, "--max-message needs a number from 1024");
+  proc_result_free(&r);
   run(&r, "run", "--root", "/no/such/dir", "hello.js");
   CHECK_EQ(r.status, 2);
   CHECK_CONTAINS(r.err, "/no/such/dir");
