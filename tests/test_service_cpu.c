@@ -236,10 +236,12 @@ static void t_heavy_job_and_ceiling(void) {
 }
 
 /* Continuations count: five timer callbacks of about 60 ms of CPU each
- * under a budget of 200 ms: the fourth is stopped (the log has its start,
- * not its end). (60 and 200 rather than 30 and 100: the stop comes 20 ms
- * into the fourth, and a watchdog woken late on a loaded machine must not
- * let that callback finish.) In an eval job's realm and in a call's warm realm
+ * under a budget of 200 ms: the job is stopped once three have finished
+ * (180 ms) and before the fifth does (300 ms): the stop is due 20 ms into
+ * the fourth, and a watchdog woken late on a machine whose 2 cores run
+ * other builds too has been seen to let the fourth finish (56 ms late,
+ * and a calibration made under other load is off too), so the fourth's
+ * end is not asserted. In an eval job's realm and in a call's warm realm
  * (the callbacks carry the call's job tag); the warm realm survives, and the
  * worker's next call is served in it. */
 static void t_continuations_count(void) {
@@ -273,15 +275,15 @@ static void t_continuations_count(void) {
     }
     show(kind == 0 ? "ticks (eval)" : "ticks (call)", &r);
     CHECK_EQ(r.code, ISO_CODE_CPU_LIMIT);
-    int saw_end3 = 0, saw_start4 = 0, saw_end4 = 0;
+    int saw_end3 = 0, saw_start4 = 0, saw_end5 = 0;
     for (size_t i = 0; i < r.nlogs; i++) {
       saw_end3 |= strcmp(r.logs[i].text, "end 3") == 0;
       saw_start4 |= strcmp(r.logs[i].text, "start 4") == 0;
-      saw_end4 |= strcmp(r.logs[i].text, "end 4") == 0;
+      saw_end5 |= strcmp(r.logs[i].text, "end 5") == 0;
     }
     CHECK(saw_end3);
     CHECK(saw_start4);
-    CHECK(!saw_end4);
+    CHECK(!saw_end5);
     CHECK(r.stats.cpu_us >= 200000);
     iso_result_close(&r);
   }
