@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
          few * 4);
   printf("%-44s %10s %10s %7s\n", "figure", "isopool", "bare V8", "ratio");
   printf("%-44s %8.1f us %7.1f us %6.2fx\n",
-         "isolate creation (+ global context, prelude)", iso_rt, iso_v8,
+         "isolate creation (the runtime, no context)", iso_rt, iso_v8,
          iso_rt / iso_v8);
   printf("%-44s %8.1f us %7.1f us %6.2fx\n", "context creation (+ prelude)",
          ctx_rt, ctx_v8, ctx_rt / ctx_v8);

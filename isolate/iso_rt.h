@@ -248,8 +248,10 @@ void iso_rt_memory(iso_rt* rt, size_t* used, size_t* committed);
 uint64_t iso_rt_ops_dropped(const iso_rt* rt);
 
 /* iso_rt_execute: run a classic script in the runtime's global context
- * (the seed's execute()). Returns 0, or ISO_EJS/ISO_ESYNTAX/ISO_ETERMINATED
- * with *err filled (may be NULL). Thread: owning loop. */
+ * (the seed's execute()), made by the first call (a runtime that never
+ * executes one makes no context of its own). Returns 0, an error of
+ * iso_realm_new, or ISO_EJS/ISO_ESYNTAX/ISO_ETERMINATED with *err filled
+ * (may be NULL). Thread: owning loop. */
 int iso_rt_execute(iso_rt* rt,
                    const char* name,
                    const char* source,

@@ -498,16 +498,24 @@ int iso__rt_host_task_enter(void* data) {
 /* Whether JavaScript took the stop the watchdog made during a V8 task:
  * a stop no JavaScript ran into (the task's own work was a collection, or
  * its JavaScript had returned) is still pending, and stops the first
- * JavaScript entered: here a script of one number, in the runtime's
- * global context. Called with the stop not yet cancelled. */
+ * JavaScript entered: here a script of one number, in the context of a
+ * live realm (it has no effect there). Without one no JavaScript can have
+ * run: not taken. Called with the stop not yet cancelled. */
 static int stop_taken(iso_rt* rt) {
   static const char kProbe[] = "0";
-  if (rt->global == NULL) {
-    return 1; /* being freed: as before, the stop counts */
+  if (rt->freeing) {
+    return 1; /* as before, the stop counts */
+  }
+  iso_realm* in = rt->realms;
+  while (in != NULL && in->freed) {
+    in = in->next;
+  }
+  if (in == NULL) {
+    return 0;
   }
   v8s_exc exc = {0};
-  int rc = v8s_execute_static(rt->iso, rt->global->ctx, "isopool:stop-probe",
-                              kProbe, sizeof kProbe - 1, NULL, &exc);
+  int rc = v8s_execute_static(rt->iso, in->ctx, "isopool:stop-probe", kProbe,
+                              sizeof kProbe - 1, NULL, &exc);
   v8s_exc_close(&exc);
   return rc != ISO_ETERMINATED;
 }

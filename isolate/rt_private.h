@@ -228,7 +228,8 @@ struct iso_rt {
   v8s_isolate* iso;
   char* root; /* realpath of the module root, no trailing '/' */
   const iso_import_map* import_map; /* iso_rt_opts.import_map, or NULL */
-  iso_realm* global;                /* the seed's global context */
+  iso_realm* global; /* the seed's global context (iso_rt_execute makes it
+                        on first use), or NULL */
   iso_realm* realms;
   uv_timer_t timer;
   uv_idle_t idle;

@@ -233,11 +233,8 @@ int iso_rt_new(const iso_rt_opts* opts, iso_rt** out) {
   uv_unref((uv_handle_t*)&rt->late_async);
   rt->late_async.data = rt;
   rt->handles_open = 5; /* timer, idle, op_flush, platform_hold, late_async */
-  rc = iso_realm_new(rt, &(iso_realm_cbs){0}, NULL, &rt->global);
-  if (rc != 0) {
-    iso_rt_free(rt);
-    return rc;
-  }
+  /* no global realm yet: iso_rt_execute makes it; a service's workers
+   * never use one, and a context is about a third of a runtime's cost */
   *out = rt;
   return 0;
 }
@@ -371,6 +368,12 @@ int iso_rt_execute(iso_rt* rt,
                    const char* source,
                    iso_js_error* err) {
   assert(iso__rt_on_thread(rt));
+  if (rt->global == NULL) {
+    int rc = iso_realm_new(rt, &(iso_realm_cbs){0}, NULL, &rt->global);
+    if (rc != 0) {
+      return rc;
+    }
+  }
   v8s_exc exc = {0};
   iso__rt_enter(rt, NULL);
   int rc = v8s_execute(rt->iso, rt->global->ctx, name, source, strlen(source),
