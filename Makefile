@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_TYPE ?= RelWithDebInfo
 RUN_ARGS   ?=
 
-.PHONY: all deps configure build run test test-asan test-tsan bench format format-check clean
+.PHONY: all deps configure build run test test-asan test-tsan bench bench-targets format format-check clean
 
 all: build
 
@@ -73,6 +73,11 @@ test-fuzz: fuzz-build
 
 bench: build
 	scripts/bench.sh $(BUILD)/bin
+
+# Only the figures of issue 15's targets table, shorter (2 to 3 minutes):
+# scripts/bench.sh --targets (bench/README.md, "Targets").
+bench-targets: build
+	scripts/bench.sh --targets $(BUILD)/bin
 
 # One style (.clang-format, Chromium-based) for C and C++: `make format`
 # applies it, `make format-check` (part of `make test`) fails listing every

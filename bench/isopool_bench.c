@@ -59,7 +59,9 @@
  * p50 and p99 at one job in flight against the echo's, unbatched jobs/s
  * against the echo's requests/s at the same concurrency, batched jobs/s
  * against the echo's messages/s times the jobs a batch carries (the same
- * bytes), eval jobs/s against its echo's requests/s. This program uses
+ * bytes), eval jobs/s against its echo's requests/s; then the same as
+ * machine-readable `target` lines, for scripts/bench.sh's table of the
+ * targets (bench/README.md, "Targets"). This program uses
  * NNG directly for the floor only (an exception in
  * scripts/check-includes.sh); the service is measured through the client
  * library as any client talks to it.
@@ -1645,6 +1647,41 @@ static void print_ratios(const bench_opts* o,
   }
 }
 
+/* The machine-readable lines of issue 15's targets (bench/README.md,
+ * "Targets"), for scripts/bench.sh's table: p50 at one in flight and
+ * unbatched jobs/s against their floors (no floor: no baseline), batched
+ * jobs/s (an absolute target), and eval's jobs/s as a `figure` (its
+ * baseline, bare V8's Context::New, is runtime_bench's). ran[i]: mode i
+ * was measured, have[i]: its floor too. */
+static void print_targets(const row* svc,
+                          const row* flo,
+                          const int* ran,
+                          const int* have) {
+  for (size_t i = 0; i < NMODES; i++) {
+    if (!ran[i]) {
+      continue;
+    }
+    const char* m = kModes[i].name;
+    const row *a = &svc[i], *b = have[i] ? &flo[i] : NULL;
+    if (strcmp(m, "latency") == 0 && b != NULL && b->p50 > 0) {
+      printf("target\tp50_one\t%.1f\tus\tbare NNG echo\t%.1f\t%.3f\n", a->p50,
+             b->p50, a->p50 / b->p50);
+    } else if (strcmp(m, "latency") == 0) {
+      printf("target\tp50_one\t%.1f\tus\tbare NNG echo\t-\t-\n", a->p50);
+    } else if (strcmp(m, "call") == 0 && b != NULL && b->batches_s > 0) {
+      printf("target\tunbatched\t%.0f\tjobs/s\tbare NNG echo\t%.0f\t%.3f\n",
+             a->jobs_s, b->batches_s, a->jobs_s / b->batches_s);
+    } else if (strcmp(m, "call") == 0) {
+      printf("target\tunbatched\t%.0f\tjobs/s\tbare NNG echo\t-\t-\n",
+             a->jobs_s);
+    } else if (strcmp(m, "batch") == 0) {
+      printf("target\tbatched\t%.0f\tjobs/s\t-\t-\t-\n", a->jobs_s);
+    } else if (strcmp(m, "eval") == 0) {
+      printf("figure\teval_jobs\t%.0f\tjobs/s\n", a->jobs_s);
+    }
+  }
+}
+
 static const char kUsage[] =
     "usage: isopool-bench [OPTIONS]\n"
     "  --url URL             the service (default $ISOPOOL_URL, else\n"
@@ -1876,7 +1913,7 @@ int main(int argc, char** argv) {
   print_header(&o, &fp);
   uint64_t errors = 0;
   row svc[NMODES], flo[NMODES];
-  int have[NMODES] = {0}, failed = 0;
+  int have[NMODES] = {0}, ran[NMODES] = {0}, failed = 0;
   for (size_t i = 0; i < NMODES && !failed; i++) {
     int kill = strcmp(kModes[i].name, "kill") == 0;
     if ((!all || kill) && strcmp(o.mode, kModes[i].name) != 0) {
@@ -1892,6 +1929,7 @@ int main(int argc, char** argv) {
     }
     errors += w.errors;
     svc[i] = w;
+    ran[i] = !kill;
     if (fp.pid > 0 && kModes[i].floor) {
       row e = {.mode = kModes[i].name};
       if (floor_of(&o, &fp, kModes[i].name, &e) != 0) {
@@ -1909,6 +1947,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   print_ratios(&o, svc, flo, have);
+  print_targets(svc, flo, ran, have);
   if (errors > 0) {
     fprintf(stderr, "isopool-bench: %" PRIu64 " error%s\n", errors,
             errors == 1 ? "" : "s");

@@ -15,9 +15,11 @@
  * and, between them, the bare NNG inproc round trip: two threads
  * ping-ponging one message over PAIR1 (median, us). ROUNDS rounds
  * alternate the pools and the measurements; the medians are printed, the
- * two pools side by side. This is the one program outside ipc/ that uses
- * NNG directly: the baseline must be NNG with nothing of isopool around
- * it.
+ * two pools side by side, then a `target` line for scripts/bench.sh's
+ * table of issue 15's targets: the pool process's op against the bare
+ * round trip (bench/README.md, "Targets"). This is the one program outside ipc/
+ * that uses NNG directly: the baseline must be NNG with nothing of isopool
+ * around it.
  */
 #include <libgen.h>
 #include <limits.h>
@@ -272,6 +274,12 @@ int main(int argc, char** argv) {
       "  bare NNG inproc round trip (floor) %11.1f us   op 1 in flight: "
       "%.2fx and %.2fx of it\n",
       rtt, lat[0] / rtt, lat[1] / rtt);
+  /* issue 15's target (bench/README.md, "Targets"): the default, a pool
+   * process, as `isopool serve` runs */
+  printf(
+      "target\tasync_op_p50\t%.2f\tus\tNNG inproc RTT\t%.2f"
+      "\t%.3f\n",
+      lat[1], rtt, lat[1] / rtt);
   fflush(stdout);
   nng_close(a);
   nng_close(b);

@@ -11,6 +11,11 @@
  * the runtime's cost over bare V8's. The module figure is the median of 21
  * short rounds that alternate the two sides, and its ratio the median of
  * the rounds' ratios, so that the machine's noise hits both alike.
+ * Then, for scripts/bench.sh's table of issue 15's targets
+ * (bench/README.md, "Targets"), a `target` line for isolate creation
+ * against bare V8's and a `figure` line for bare V8's Context::New (the
+ * baseline of the eval target, which bench.sh computes); `isolate` and
+ * `context` alone print the one of them they measure.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +224,15 @@ static double timeout_us(int n) {
   return us;
 }
 
+/* The machine-readable lines (bench/README.md, "Targets"). */
+static void print_isolate_target(double rt, double v8) {
+  printf("target\tisolate\t%.1f\tus\tbare V8\t%.1f\t%.3f\n", rt, v8, rt / v8);
+}
+
+static void print_context_figure(double v8) {
+  printf("figure\tcontext_new_bare\t%.2f\tus\n", v8);
+}
+
 int main(int argc, char** argv) {
   int n = argc > 1 ? atoi(argv[1]) : 2000;
   if (n <= 0) {
@@ -241,6 +255,11 @@ int main(int argc, char** argv) {
                           : v8b_context_us(n);
     printf("%s: isopool %.1f us, bare V8 %.1f us, %.2fx\n", argv[2], rt, v8,
            rt / v8);
+    if (isolate) {
+      print_isolate_target(rt, v8);
+    } else if (!module) {
+      print_context_figure(v8);
+    }
     return 0;
   }
   /* the module figure: short rounds, the two sides in turn, medians; this
@@ -289,5 +308,7 @@ int main(int argc, char** argv) {
   printf("%-44s %8.2f us %7.2f us %6.3fx\n",
          "warm call (CPU time, heap, ops counted)", warm_costs, warm_none,
          warm_ratio);
+  print_isolate_target(iso_rt, iso_v8);
+  print_context_figure(ctx_v8);
   return 0;
 }

@@ -7,12 +7,18 @@
 # the libraries' shared pages once per process. Each worker has run call
 # jobs first (isopool-bench's call mode, 0.3 s), so its isolate, realm and
 # module are built. Per idle worker: (PSS at 8 workers - PSS at 4) / 4.
-# Used by `make bench`.
+# Then a `target` line (bench/README.md, "Targets") with the figure of the
+# service's default, 2 threads per pool process. Env MEM_THREADS: the
+# threads per process to measure (default "0 1 2 4"; 0: in the front),
+# MEM_SPARE=0: not what a spare adds, MEM_SETTLE: seconds idle before
+# each measure (1). Used by `make bench` (`--targets`: MEM_THREADS=2
+# MEM_SPARE=0).
 set -euo pipefail
 bin=${1:-build/bin}
 dir=$(mktemp -d /tmp/isopool-mem.XXXXXX)
 pid=
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+# (kill with no pid would fail the trap, and under set -e the script)
+trap '[ -z "$pid" ] || kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 
 # the PSS in kB of pid and its children
 pss_tree() {
@@ -32,7 +38,7 @@ measure() {
   pid=$!
   "$bin/isopool-bench" --url "ipc://$dir/s.ipc" --mode call --duration 0.3 \
     --concurrency $((workers * 8)) --no-floor >/dev/null
-  sleep 1 # idle: let the heaps settle
+  sleep "${MEM_SETTLE:-1}" # idle: let the heaps settle
   pss_tree "$pid"
   kill -TERM "$pid"; wait "$pid" || true; pid=
 }
@@ -41,7 +47,8 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
 
 echo "memory per idle worker: PSS of the front and its pool processes"
 printf '  %-28s %10s %10s %16s\n' "threads per process" "4 workers" "8 workers" "per idle worker"
-for t in 0 1 2 4; do
+target=
+for t in ${MEM_THREADS:-0 1 2 4}; do
   if [ "$t" = 0 ]; then
     a=$(measure 4 --processes 0); b=$(measure 8 --processes 0)
     name="in the front (--processes 0)"
@@ -51,7 +58,14 @@ for t in 0 1 2 4; do
     name="$t"
   fi
   printf '  %-28s %10s %10s %16s\n' "$name" "$(mb "$a")" "$(mb "$b")" "$(mb $(((b - a) / 4)))"
+  if [ "$t" = 2 ]; then target=$(((b - a) / 4)); fi
 done
-a=$(measure 4 --processes 2 --spare-processes 0)
-b=$(measure 4 --processes 2 --spare-processes 1)
-echo "  a spare of 2 threads adds $(mb $((b - a))) (4 workers, 2 processes)"
+if [ "${MEM_SPARE:-1}" != 0 ]; then
+  a=$(measure 4 --processes 2 --spare-processes 0)
+  b=$(measure 4 --processes 2 --spare-processes 1)
+  echo "  a spare of 2 threads adds $(mb $((b - a))) (4 workers, 2 processes)"
+fi
+if [ -n "$target" ]; then
+  printf 'target\tidle_worker_mem\t%s\tMB\t-\t-\t-\n' \
+    "$(awk -v k="$target" 'BEGIN { printf "%.2f", k / 1024 }')"
+fi

@@ -13,7 +13,11 @@
 #   exit 0 (no job unanswered, none answered wrongly, no worker_lost
 #   before the kill) and report the kill;
 # - --mode kill against --processes 0 must fail (nothing to kill);
-# - op_bench, one round: both pools answer its measurements.
+# - op_bench, one round: both pools answer its measurements;
+# - the table of issue 15's targets (scripts/bench.sh --targets, every
+#   program at its shortest): each of its 8 rows with a figure and a
+#   verdict, and none of the programs' machine-readable lines on the
+#   screen; cold_bench without Deno says so and still measures isopool.
 set -u
 bin=$1 src=$2
 dir=$(mktemp -d /tmp/isopool-bench-smoke.XXXXXX)
@@ -135,3 +139,35 @@ echo "ok - isopool-bench --mode kill refuses a service without pool processes"
 "$bin/op_bench" 1 >"$dir/op.txt" 2>&1 || { cat "$dir/op.txt"; fail "op_bench"; }
 grep -q "async no-op op, 1 in flight" "$dir/op.txt" || { cat "$dir/op.txt"; fail "op_bench figures"; }
 echo "ok - op_bench"
+
+"$bin/cold_bench" --rounds 2 --no-deno "no deno here" "$src/examples/hello.js" \
+  >"$dir/cold.txt" 2>&1 || { cat "$dir/cold.txt"; fail "cold_bench --no-deno"; }
+grep -q "^  deno: skipped (no deno here)$" "$dir/cold.txt" || { cat "$dir/cold.txt"; fail "cold_bench: no skip line"; }
+grep -qP '^target\tcold_start\t[0-9.]+\tms\tdeno run\t-\t-$' "$dir/cold.txt" ||
+  { cat "$dir/cold.txt"; fail "cold_bench: no target line without deno"; }
+echo "ok - cold_bench without Deno"
+
+# Deno only if it is here already: scripts/deno.sh would fetch it
+deno=
+for d in "$src"/.deps/deno/*/deno; do [ -x "$d" ] && deno=$d; done
+(cd "$src" && RUNTIME_N=10 OP_ROUNDS=1 COLD_ROUNDS=2 DURATION=0.5 \
+  MEM_SETTLE=0.2 DENO=${deno:-skip} timeout 100 scripts/bench.sh --targets "$bin") \
+  >"$dir/targets.txt" 2>&1 || { cat "$dir/targets.txt"; fail "bench.sh --targets"; }
+grep -q "^issue 15's targets, this run" "$dir/targets.txt" || { cat "$dir/targets.txt"; fail "no targets table"; }
+grep -qP '^(target|figure)\t' "$dir/targets.txt" && { cat "$dir/targets.txt"; fail "machine-readable lines on the screen"; }
+val='[0-9.]+ (ms|us|MB)|[0-9.]+[kM]/s'
+for r in "cold isopool run hello.js vs deno run" "eval jobs/s vs [0-9]+ x bare Context::New/s" \
+  "p50 at one job in flight vs bare NNG echo" "unbatched jobs/s at 64 in flight vs NNG echo" \
+  "batched trivial jobs/s" "isolate creation vs bare V8" "memory per idle worker" \
+  "async op p50 \(pool process\) vs bare NNG RTT"; do
+  line=$(grep -E "^$r" "$dir/targets.txt") || { cat "$dir/targets.txt"; fail "no targets row: $r"; }
+  # a figure, then a ratio (or - for the absolute targets), then a verdict;
+  # no ratio and no verdict only for Deno's row without Deno
+  if [ -z "$deno" ] && [[ $r == cold* ]]; then
+    echo "$line" | grep -qE " ($val) +- +- +< 1x +\?$" || fail "row without Deno: $line"
+  else
+    echo "$line" | grep -qE " ($val) .* ([0-9]+\.[0-9]+x|-) +(<|<=|>=) [0-9.]+(x|M/s| MB) +(yes|no)$" ||
+      { cat "$dir/targets.txt"; fail "targets row without figure or verdict: $line"; }
+  fi
+done
+echo "ok - bench.sh --targets: the table with its 8 rows"
