@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -39,6 +38,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_exe.h"
 
 extern char** environ;
 
@@ -158,18 +159,6 @@ static int run_checked(const side* s,
   return 0;
 }
 
-/* The isopool binary beside this one. */
-static int sibling_exe(char* out, size_t cap) {
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) {
-    return -1;
-  }
-  self[n] = '\0';
-  int len = snprintf(out, cap, "%s/isopool", dirname(self));
-  return len > 0 && (size_t)len < cap && access(out, X_OK) == 0 ? 0 : -1;
-}
-
 static const char kUsage[] =
     "usage: cold_bench [--rounds N] [--deno PATH | --no-deno REASON] FILE\n"
     "  --rounds N        rounds, each one run of each side (default 20)\n"
@@ -221,7 +210,7 @@ int main(int argc, char** argv) {
   }
   char* file = argv[optind];
   static char exe[PATH_MAX];
-  if (sibling_exe(exe, sizeof exe) != 0) {
+  if (bench_isopool_exe(exe, sizeof exe) != 0) {
     fprintf(stderr, "cold_bench: no isopool binary beside this one\n");
     return 1;
   }

@@ -21,7 +21,6 @@
  * that uses NNG directly: the baseline must be NNG with nothing of isopool
  * around it.
  */
-#include <libgen.h>
 #include <limits.h>
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
@@ -32,6 +31,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_exe.h"
 
 #include "iso_client.h"
 #include "iso_err.h"
@@ -193,18 +194,6 @@ static void bench_pool_stop(bench_pool* bp) {
   }
 }
 
-/* The isopool binary beside this one, for the pool process. */
-static int sibling_exe(char* out, size_t cap) {
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) {
-    return -1;
-  }
-  self[n] = '\0';
-  int len = snprintf(out, cap, "%s/isopool", dirname(self));
-  return len > 0 && (size_t)len < cap && access(out, X_OK) == 0 ? 0 : -1;
-}
-
 int main(int argc, char** argv) {
   int rounds = argc > 1 ? atoi(argv[1]) : 7;
   if (rounds < 1 || rounds > MAX_ROUNDS) {
@@ -216,7 +205,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   char exe[PATH_MAX];
-  if (sibling_exe(exe, sizeof(exe)) != 0) {
+  if (bench_isopool_exe(exe, sizeof(exe)) != 0) {
     fprintf(stderr, "op_bench: no isopool binary beside this one\n");
     return 1;
   }

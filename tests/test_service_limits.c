@@ -43,19 +43,9 @@ static void t_busy(void) {
   tracker t;
   tracker_init(&t, 3);
   iso_buf keep;
-  for (int i = 0; i < 2; i++) {
-    char args[32];
-    snprintf(args, sizeof args, "[300, %d]", i);
-    CHECK_EQ(tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, args, &keep),
-                            10000),
-             0);
-    iso_buf_close(&keep);
-  }
+  submit_sleeps(&s, &t, 0, 2, 300);
   sleep_ms(60); /* both are in the daemon: one running, one queued */
-  CHECK_EQ(tracker_submit(&t, s.c, 2,
-                          call_job("sleep.js", NULL, "[300, 2]", &keep), 10000),
-           0);
-  iso_buf_close(&keep);
+  submit_sleeps(&s, &t, 2, 1, 300);
   CHECK(tracker_wait(&t, 3, 10000));
   CHECK_EQ(t.r[2].status, ISO_STATUS_ERROR);
   CHECK_EQ(t.r[2].code, ISO_CODE_BUSY);
@@ -468,15 +458,7 @@ static void t_id_leaves_no_room(void) {
   }
   tracker t;
   tracker_init(&t, 3);
-  iso_buf keep;
-  for (int i = 0; i < 2; i++) {
-    char args[32];
-    snprintf(args, sizeof args, "[300, %d]", i);
-    CHECK_EQ(tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, args, &keep),
-                            10000),
-             0);
-    iso_buf_close(&keep);
-  }
+  submit_sleeps(&s, &t, 0, 2, 300);
   sleep_ms(60); /* one running, one queued: the next is refused busy */
   uint8_t* id = str_id(950);
   iso_job j = eval_src("export default 1;");
@@ -505,10 +487,7 @@ static void t_id_leaves_no_room(void) {
   free(id);
   CHECK(tracker_wait(&t, 2, 10000));
   /* one more beside the worker's too_large answers */
-  CHECK_EQ(tracker_submit(&t, s.c, 2,
-                          call_job("sleep.js", NULL, "[300, 2]", &keep), 10000),
-           0);
-  iso_buf_close(&keep);
+  submit_sleeps(&s, &t, 2, 1, 300);
   for (size_t n = 850; n <= 1000; n += 75) {
     id = str_id(n);
     j = eval_src("export default 1;");

@@ -49,15 +49,8 @@ static void t_graceful_shutdown(void) {
   enum { SLOW = 4, NEVER = 4, AFTER = 5, N = 6 };
   tracker t;
   tracker_init(&t, N);
+  submit_sleeps(&s, &t, 0, SLOW, 300);
   iso_buf keep;
-  for (int i = 0; i < SLOW; i++) {
-    char args[32];
-    snprintf(args, sizeof args, "[300, %d]", i);
-    CHECK_EQ(tracker_submit(&t, s.c, i, call_job("sleep.js", NULL, args, &keep),
-                            10000),
-             0);
-    iso_buf_close(&keep);
-  }
   iso_job never = eval_src("await new Promise((r) => setTimeout(r, 60000));");
   never.timeout_ms = 120000;
   CHECK_EQ(tracker_submit(&t, s.c, NEVER, never, 10000), 0);

@@ -42,6 +42,18 @@ iso_job call_job(const char* module,
   return j;
 }
 
+void submit_sleeps(svc* s, tracker* t, int first, int n, int ms) {
+  for (int i = first; i < first + n; i++) {
+    char args[48];
+    snprintf(args, sizeof args, "[%d, %d]", ms, i);
+    iso_buf keep;
+    CHECK_EQ(tracker_submit(t, s->c, i, call_job("sleep.js", NULL, args, &keep),
+                            10000),
+             0);
+    iso_buf_close(&keep);
+  }
+}
+
 int svc_start(svc* s, const char* const* extra, int max_inflight) {
   memset(s, 0, sizeof *s);
   daemon_names("svc", s->path, s->url, s->log);

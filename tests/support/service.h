@@ -24,6 +24,7 @@
 #include "iso_buf.h"
 #include "iso_client.h"
 #include "iso_proto.h"
+#include "tracker.h"
 
 /* The rejection of a job whose evaluation stalled. */
 #define STALL_MESSAGE                                                   \
@@ -80,5 +81,9 @@ void expect_value(svc* s, iso_job job, const char* want);
 
 /* raw: a raw request; returns the decoded single reply (rc checked). */
 int raw(svc* s, const uint8_t* p, size_t n, iso_result* out);
+
+/* submit_sleeps: submits ids first .. first + n - 1 on t, each a call of
+ * sleep.js that answers its id after ms (checked: each is sent). */
+void submit_sleeps(svc* s, tracker* t, int first, int n, int ms);
 
 #endif /* ISO_SERVICE_H */
