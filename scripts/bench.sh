@@ -108,7 +108,7 @@ if [ "$targets" = 1 ]; then
   step op "$bin/op_bench" "${OP_ROUNDS:-3}"
   cold
   service default --duration "${DURATION:-3}" --
-  MEM_THREADS=${MEM_THREADS:-2} MEM_SPARE=${MEM_SPARE:-0} \
+  MEM_THREADS=${MEM_THREADS:-0 2} MEM_SPARE=${MEM_SPARE:-0} \
     step mem scripts/mem_bench.sh "$bin"
 else
   step runtime "$bin/runtime_bench" "${RUNTIME_N:-2000}"
@@ -137,7 +137,7 @@ if [ "${WORKERS:-2}" -lt "$cores" ]; then cores=${WORKERS:-2}; fi
   cat "$out"/{isolate,context,runtime,op,cold,default,mem}.txt 2>/dev/null || true
 } | awk -F '\t' -v cores="$cores" '
 BEGIN {
-  n = split("cold_start eval_context p50_one unbatched batched isolate idle_worker_mem async_op_p50", order, " ")
+  n = split("cold_start eval_context p50_one unbatched batched isolate idle_worker_mem idle_worker_mem_threads async_op_p50", order, " ")
   what["cold_start"] = "cold isopool run hello.js vs deno run (wall)"
   what["eval_context"] = "eval jobs/s vs " cores " x bare Context::New/s (*)"
   what["p50_one"] = "p50 at one job in flight vs bare NNG echo"
@@ -145,6 +145,7 @@ BEGIN {
   what["batched"] = "batched trivial jobs/s (4 x 256 in flight)"
   what["isolate"] = "isolate creation vs bare V8"
   what["idle_worker_mem"] = "memory per idle worker (2 threads/process)"
+  what["idle_worker_mem_threads"] = "memory per idle worker (threads, 1 process)"
   what["async_op_p50"] = "async op p50 (pool process) vs bare NNG RTT"
   op["cold_start"] = "<"; goal["cold_start"] = 1
   op["eval_context"] = ">="; goal["eval_context"] = 0.8
@@ -153,6 +154,7 @@ BEGIN {
   op["batched"] = ">="; goal["batched"] = 1000000
   op["isolate"] = "<="; goal["isolate"] = 1.2
   op["idle_worker_mem"] = "<="; goal["idle_worker_mem"] = 1.5
+  op["idle_worker_mem_threads"] = "<="; goal["idle_worker_mem_threads"] = 1.5
   op["async_op_p50"] = "<="; goal["async_op_p50"] = 1.1
 }
 $1 == "target" && NF == 7 {
@@ -178,7 +180,7 @@ END {
   misses = 0
   for (i = 1; i <= n; i++) {
     k = order[i]
-    absolute = (k == "batched" || k == "idle_worker_mem")
+    absolute = (k == "batched" || k ~ /^idle_worker_mem/)
     tgt = absolute ? op[k] " " (k == "batched" ? "1M/s" : goal[k] " MB") : op[k] " " goal[k] "x"
     if (!(k in val)) {
       printf "%-46s %10s %28s %7s %10s %4s\n", what[k], "-", "-", "-", tgt, "?"

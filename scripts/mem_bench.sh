@@ -7,11 +7,13 @@
 # the libraries' shared pages once per process. Each worker has run call
 # jobs first (isopool-bench's call mode, 0.3 s), so its isolate, realm and
 # module are built. Per idle worker: (PSS at 8 workers - PSS at 4) / 4.
-# Then a `target` line (bench/README.md, "Targets") with the figure of the
-# service's default, 2 threads per pool process. Env MEM_THREADS: the
+# Then `target` lines (bench/README.md, "Targets") with the figure of the
+# service's default, 2 threads per pool process, and that of its workers
+# as threads of one process (--processes 0), as Deno's and Node's workers
+# are, which the issue's 1.67 MB was. Env MEM_THREADS: the
 # threads per process to measure (default "0 1 2 4"; 0: in the front),
 # MEM_SPARE=0: not what a spare adds, MEM_SETTLE: seconds idle before
-# each measure (1). Used by `make bench` (`--targets`: MEM_THREADS=2
+# each measure (1). Used by `make bench` (`--targets`: MEM_THREADS="0 2"
 # MEM_SPARE=0).
 set -euo pipefail
 bin=${1:-build/bin}
@@ -48,6 +50,7 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
 echo "memory per idle worker: PSS of the front and its pool processes"
 printf '  %-28s %10s %10s %16s\n' "threads per process" "4 workers" "8 workers" "per idle worker"
 target=
+threads=
 for t in ${MEM_THREADS:-0 1 2 4}; do
   if [ "$t" = 0 ]; then
     a=$(measure 4 --processes 0); b=$(measure 8 --processes 0)
@@ -59,6 +62,7 @@ for t in ${MEM_THREADS:-0 1 2 4}; do
   fi
   printf '  %-28s %10s %10s %16s\n' "$name" "$(mb "$a")" "$(mb "$b")" "$(mb $(((b - a) / 4)))"
   if [ "$t" = 2 ]; then target=$(((b - a) / 4)); fi
+  if [ "$t" = 0 ]; then threads=$(((b - a) / 4)); fi
 done
 if [ "${MEM_SPARE:-1}" != 0 ]; then
   a=$(measure 4 --processes 2 --spare-processes 0)
@@ -68,4 +72,8 @@ fi
 if [ -n "$target" ]; then
   printf 'target\tidle_worker_mem\t%s\tMB\t-\t-\t-\n' \
     "$(awk -v k="$target" 'BEGIN { printf "%.2f", k / 1024 }')"
+fi
+if [ -n "$threads" ]; then
+  printf 'target\tidle_worker_mem_threads\t%s\tMB\t-\t-\t-\n' \
+    "$(awk -v k="$threads" 'BEGIN { printf "%.2f", k / 1024 }')"
 fi

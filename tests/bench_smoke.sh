@@ -15,7 +15,7 @@
 # - --mode kill against --processes 0 must fail (nothing to kill);
 # - op_bench, one round: both pools answer its measurements;
 # - the table of issue 15's targets (scripts/bench.sh --targets, every
-#   program at its shortest): each of its 8 rows with a figure and a
+#   program at its shortest): each of its 9 rows with a figure and a
 #   verdict, and none of the programs' machine-readable lines on the
 #   screen; cold_bench without Deno says so and still measures isopool.
 set -u
@@ -158,7 +158,8 @@ grep -qP '^(target|figure)\t' "$dir/targets.txt" && { cat "$dir/targets.txt"; fa
 val='[0-9.]+ (ms|us|MB)|[0-9.]+[kM]/s'
 for r in "cold isopool run hello.js vs deno run" "eval jobs/s vs [0-9]+ x bare Context::New/s" \
   "p50 at one job in flight vs bare NNG echo" "unbatched jobs/s at 64 in flight vs NNG echo" \
-  "batched trivial jobs/s" "isolate creation vs bare V8" "memory per idle worker" \
+  "batched trivial jobs/s" "isolate creation vs bare V8" \
+  "memory per idle worker \(2 threads/process\)" "memory per idle worker \(threads, 1 process\)" \
   "async op p50 \(pool process\) vs bare NNG RTT"; do
   line=$(grep -E "^$r" "$dir/targets.txt") || { cat "$dir/targets.txt"; fail "no targets row: $r"; }
   # a figure, then a ratio (or - for the absolute targets), then a verdict;
@@ -170,4 +171,4 @@ for r in "cold isopool run hello.js vs deno run" "eval jobs/s vs [0-9]+ x bare C
       { cat "$dir/targets.txt"; fail "targets row without figure or verdict: $line"; }
   fi
 done
-echo "ok - bench.sh --targets: the table with its 8 rows"
+echo "ok - bench.sh --targets: the table with its 9 rows"
