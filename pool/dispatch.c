@@ -699,10 +699,11 @@ static void worker_done(pool_worker* w, const iso_link_done* d, pool_job* job) {
                      d->slot, d->gen);
     return;
   }
-  if (d->reply.len > pool->opts.max_message) {
+  if (d->reply.len + ISO_PROTO_STATS_MAX > pool->opts.max_message) {
+    /* the stats the front adds must fit too (worker_task.c keeps to it) */
     pool__worker_bad(w,
                      "a reply of %zu bytes, over the limit of %zu "
-                     "(--max-message)",
+                     "(--max-message) with its stats",
                      d->reply.len, pool->opts.max_message);
   }
   if (atomic_load(&w->bad)) {
