@@ -236,14 +236,15 @@ static void t_heavy_job_and_ceiling(void) {
 }
 
 /* Continuations count: five timer callbacks of about 60 ms of CPU each
- * under a budget of 200 ms: the job is stopped once three have finished
- * (180 ms) and before the fifth does (300 ms): the stop is due 20 ms into
- * the fourth, and a watchdog woken late on a machine whose 2 cores run
- * other builds too has been seen to let the fourth finish (56 ms late,
- * and a calibration made under other load is off too), so the fourth's
- * end is not asserted. In an eval job's realm and in a call's warm realm
- * (the callbacks carry the call's job tag); the warm realm survives, and the
- * worker's next call is served in it. */
+ * under a budget of 230 ms: each alone is well under it, so only their
+ * sum stops the job, once three have finished (180 ms) and before the
+ * fifth does (300 ms). The margins are for a machine whose 2 cores run
+ * other builds too: there a callback's CPU time differs from the
+ * calibration's by 10% and more (three took over 200 ms), and a watchdog
+ * woken late has let a callback run 56 ms past the budget. In an eval
+ * job's realm and in a call's warm realm (the callbacks carry the call's
+ * job tag); the warm realm survives, and the worker's next call is served
+ * in it. */
 static void t_continuations_count(void) {
   const char* flags[] = {"--workers", "1", NULL};
   svc s;
@@ -265,26 +266,24 @@ static void t_continuations_count(void) {
              iters);
     if (kind == 0) {
       iso_job j = eval_src(src);
-      j.cpu_ms = 200;
+      j.cpu_ms = 230;
       j.timeout_ms = 60000;
       call(&s, j, 70000, &r);
     } else {
       char args[64];
       snprintf(args, sizeof args, "[5, %ld]", iters);
-      run_call(&s, "ticks", args, 200, 60000, &r);
+      run_call(&s, "ticks", args, 230, 60000, &r);
     }
     show(kind == 0 ? "ticks (eval)" : "ticks (call)", &r);
     CHECK_EQ(r.code, ISO_CODE_CPU_LIMIT);
-    int saw_end3 = 0, saw_start4 = 0, saw_end5 = 0;
+    int saw_end3 = 0, saw_end5 = 0;
     for (size_t i = 0; i < r.nlogs; i++) {
       saw_end3 |= strcmp(r.logs[i].text, "end 3") == 0;
-      saw_start4 |= strcmp(r.logs[i].text, "start 4") == 0;
       saw_end5 |= strcmp(r.logs[i].text, "end 5") == 0;
     }
     CHECK(saw_end3);
-    CHECK(saw_start4);
     CHECK(!saw_end5);
-    CHECK(r.stats.cpu_us >= 200000);
+    CHECK(r.stats.cpu_us >= 230000);
     iso_result_close(&r);
   }
   /* warm: the same worker, the same realm (its count went on) */
