@@ -7,7 +7,9 @@
  *                                        only that one (for profilers)
  *
  * Prints one line per figure: isolate creation, context creation, a trivial
- * module's compile + instantiate + evaluate, a setTimeout(0) round trip, and
+ * module's compile + instantiate + evaluate, a 460-line module's in a new
+ * isolate with the process's code cache and without (the ratio is the
+ * median of the rounds' ratios too), a setTimeout(0) round trip, and
  * the runtime's cost over bare V8's. The module figure is the median of 21
  * short rounds that alternate the two sides, and its ratio the median of
  * the rounds' ratios, so that the machine's noise hits both alike.
@@ -156,6 +158,94 @@ static double module_us(int n) {
   return spent / n;
 }
 
+/* A realistic module: some 460 lines of functions, classes and tables, a
+ * few of them run while it evaluates (the rest compiled lazily, if ever). */
+static char* big_module(size_t* len) {
+  size_t cap = 64 * 1024, o = 0;
+  char* src = malloc(cap);
+  if (src == NULL) {
+    exit(1);
+  }
+  for (int i = 0; i < 14; i++) {
+    o += (size_t)snprintf(
+        src + o, cap - o,
+        "export function hash%d(s) {\n"
+        "  let h = 2166136261 ^ %d;\n"
+        "  for (let i = 0; i < s.length; i++) {\n"
+        "    h = Math.imul(h ^ s.charCodeAt(i), 16777619);\n"
+        "  }\n"
+        "  return h >>> 0;\n"
+        "}\n"
+        "export class Store%d {\n"
+        "  constructor(name) {\n"
+        "    this.name = name;\n"
+        "    this.rows = new Map();\n"
+        "  }\n"
+        "  put(k, v) {\n"
+        "    this.rows.set(hash%d(String(k)), { k, v, at: %d });\n"
+        "    return this;\n"
+        "  }\n"
+        "  get(k) {\n"
+        "    const r = this.rows.get(hash%d(String(k)));\n"
+        "    return r === undefined ? undefined : r.v;\n"
+        "  }\n"
+        "  toJSON() {\n"
+        "    return [...this.rows.values()].map((r) => [r.k, r.v]);\n"
+        "  }\n"
+        "}\n"
+        "const defaults%d = { retries: %d, backoff: [10, 20, 40], tag: 'p%d' "
+        "};\n"
+        "export function configure%d(opts = {}) {\n"
+        "  const o = { ...defaults%d, ...opts };\n"
+        "  if (o.retries < 0) {\n"
+        "    throw new RangeError('retries');\n"
+        "  }\n"
+        "  return Object.freeze(o);\n"
+        "}\n",
+        i, i, i, i, i, i, i, i, i, i, i);
+  }
+  o += (size_t)snprintf(src + o, cap - o,
+                        "const s = new Store0('main').put('a', 1).put('b', "
+                        "configure1().retries);\n"
+                        "export default s.get('b') + hash2('xyz') %% 7;\n");
+  *len = o;
+  return src;
+}
+
+/* The realistic module's compile + instantiate + evaluate in a fresh
+ * isolate (made and freed off the clock), as a pool's next worker or a
+ * recycled one meets it: with the process's code cache (its entry made
+ * by the first two) or without it (bound 0: compiled from the text). */
+static double big_module_us(int n, int cached) {
+  size_t len = 0;
+  char* src = big_module(&len);
+  iso_rt_code_limit(cached ? (size_t)32 << 20 : 0);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  iso_realm_cbs cbs = {0};
+  wait_state w = {.loop = &loop};
+  double spent = 0;
+  for (int i = 0; i < n; i++) {
+    iso_rt* rt = rt_open(&loop, "/tmp");
+    iso_realm* realm = NULL;
+    iso_realm_new(rt, &cbs, NULL, &realm);
+    iso_eval_opts o = {
+        .specifier = "/tmp/bench-big.js", .source = src, .source_len = len};
+    double t0 = now_us();
+    eval_wait(rt, realm, &o, &w);
+    spent += now_us() - t0;
+    if (w.status != 0) {
+      exit(1);
+    }
+    iso_realm_free(realm);
+    rt_close(rt, &loop);
+  }
+  uv_loop_close(&loop);
+  free(src);
+  iso_rt_code_limit((size_t)32 << 20);
+  return spent / n;
+}
+
 /* The warm-call figure: one module evaluated once, then its export
  * called n times in the same realm (the pool's call job on the runtime),
  * with the per-evaluation costs counted (each entry's time, the heap read
@@ -280,6 +370,17 @@ int main(int argc, char** argv) {
   }
   double mod_rt = median(mr, ROUNDS), mod_v8 = median(mv, ROUNDS);
   double mod_ratio = median(ratio, ROUNDS);
+  /* the code cache: fresh isolates, one side then the other per round */
+  double bc[ROUNDS], bn[ROUNDS], bratio[ROUNDS];
+  int isos = few > 20 ? 20 : few;
+  big_module_us(2, 1); /* its entry made */
+  for (int r = 0; r < ROUNDS; r++) {
+    bc[r] = big_module_us(isos, 1);
+    bn[r] = big_module_us(isos, 0);
+    bratio[r] = bc[r] / bn[r];
+  }
+  double big_c = median(bc, ROUNDS), big_n = median(bn, ROUNDS);
+  double big_ratio = median(bratio, ROUNDS);
   double tmo = timeout_us(n);
   /* the accounting: the same rounds, each side in turn */
   double wc[ROUNDS], wn[ROUNDS], wratio[ROUNDS];
@@ -302,6 +403,9 @@ int main(int argc, char** argv) {
   printf("%-44s %8.1f us %7.1f us %6.2fx\n",
          "trivial module compile+instantiate+evaluate", mod_rt, mod_v8,
          mod_ratio);
+  printf("%-44s %10s %10s %7s\n", "", "cached", "not", "ratio");
+  printf("%-44s %8.1f us %7.1f us %6.2fx\n",
+         "460-line module, new isolate: code cache", big_c, big_n, big_ratio);
   printf("%-44s %8.1f us %10s %7s\n", "setTimeout(0) round trip", tmo, "-",
          "-");
   printf("%-44s %10s %10s %7s\n", "", "costs", "no costs", "ratio");

@@ -243,6 +243,31 @@ void iso_rt_heap(iso_rt* rt, size_t* used, size_t* limit);
  * buffers; committed >= used. Thread: owning loop. */
 void iso_rt_memory(iso_rt* rt, size_t* used, size_t* committed);
 
+/* iso_code_stats: the process's code cache of user modules, shared by
+ * all its isolates (isolate/v8s_code.cc, docs/architecture.md "The code
+ * cache"): compiles that consumed a cache (hits) and that compiled the
+ * text (misses; rejected: those whose cache V8 refused), caches made,
+ * entries evicted, and the entries' bytes against the bound. */
+typedef struct iso_code_stats {
+  uint64_t hits;
+  uint64_t misses;
+  uint64_t rejected;
+  uint64_t made;
+  uint64_t evicted;
+  uint64_t bytes;
+  uint64_t entries;
+  uint64_t limit;
+} iso_code_stats;
+
+/* iso_rt_code_stats: fills *out. Thread: any. */
+void iso_rt_code_stats(iso_code_stats* out);
+
+/* iso_rt_code_limit: bounds the code cache of user modules at `bytes`
+ * (32 MiB unless set), evicting the least recently used entries down to
+ * it now; 0 keeps none (every module compiles from its text).
+ * Thread: any. */
+void iso_rt_code_limit(size_t bytes);
+
 /* iso_rt_ops_dropped: how many op responses arrived for a realm that was
  * gone (a job that timed out or was cancelled). Thread: owning loop. */
 uint64_t iso_rt_ops_dropped(const iso_rt* rt);

@@ -346,6 +346,23 @@ void iso_rt_memory(iso_rt* rt, size_t* used, size_t* committed) {
   v8s_memory(rt->iso, used, committed);
 }
 
+void iso_rt_code_stats(iso_code_stats* out) {
+  v8s_code_stats s;
+  v8s_code_cache_stats(&s);
+  *out = (iso_code_stats){.hits = s.hits,
+                          .misses = s.misses,
+                          .rejected = s.rejected,
+                          .made = s.made,
+                          .evicted = s.evicted,
+                          .bytes = s.bytes,
+                          .entries = s.entries,
+                          .limit = s.limit};
+}
+
+void iso_rt_code_limit(size_t bytes) {
+  v8s_code_cache_limit(bytes);
+}
+
 int iso_rt_module_url(iso_rt* rt, const char* specifier, char** url) {
   assert(iso__rt_on_thread(rt));
   char err[256];

@@ -405,10 +405,38 @@ typedef struct v8s_requests {
 } v8s_requests;
 void v8s_requests_close(v8s_requests* r);
 
+/* v8s_code_stats: the process's code cache of user modules (v8s_code.cc):
+ * compiles that consumed a cache (hits), that compiled the text (misses;
+ * rejected: of them, those whose cache V8 refused), caches made and
+ * entries evicted, and the entries' bytes against the bound. */
+typedef struct v8s_code_stats {
+  uint64_t hits;
+  uint64_t misses;
+  uint64_t rejected;
+  uint64_t made;
+  uint64_t evicted;
+  uint64_t bytes;
+  uint64_t entries;
+  uint64_t limit;
+} v8s_code_stats;
+/* v8s_code_cache_stats: fills *out. Thread: any. */
+void v8s_code_cache_stats(v8s_code_stats* out);
+/* v8s_code_cache_limit: bounds the module entries at `bytes` (32 MiB
+ * unless set), evicting the least recently used down to it now. 0 keeps
+ * no module entry. Thread: any. */
+void v8s_code_cache_limit(size_t bytes);
+/* v8s_code_cache_flip: for tests: flips byte `at` of every module entry's
+ * cache, as a cache from elsewhere would differ (at 12, V8's hash of the
+ * flags it was made with). Thread: any. */
+void v8s_code_cache_flip(size_t at);
+
 /* v8s_module_compile: compile an ES module named `url`. With is_json, the
  * source is parsed as JSON and becomes a synthetic module whose default
- * export is the value. Returns 0 and the module's ref, or ISO_ESYNTAX
- * (exc->stack names url:line:column) / ISO_EJS. */
+ * export is the value. An ES module's compile consumes the process's code
+ * cache of its source when there is one, and the second compile of a
+ * source makes it once the module ran (v8s_module_evaluate; v8s_code.cc).
+ * Returns 0 and the module's ref, or ISO_ESYNTAX (exc->stack names
+ * url:line:column) / ISO_EJS. */
 int v8s_module_compile(v8s_isolate* iso,
                        v8s_ref ctx,
                        const char* url,

@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -98,45 +97,6 @@ const String::ExternalOneByteStringResource* prelude_text() {
   return &text;
 }
 
-namespace {
-
-// The code caches of the static scripts, one per source, shared by the
-// process's isolates: V8 then deserializes the compiled code (what the
-// first run compiled included) instead of parsing and compiling the text.
-// The second isolate of the process that compiles a source makes its
-// cache (after running it), so a process with one isolate (isopool run)
-// never pays for making one, and the third and later isolates (a pool's
-// workers, their replacements) start from it. Entries live as long as the
-// process, on a list whose head is a plain pointer (no destructor at exit:
-// the leak checker sees them reachable). Thread: any (g_code_mu).
-struct SharedCode {
-  SharedCode* next;
-  const char* source;
-  int compiled;   // isolates that compiled the text (no cache yet)
-  bool claimed;   // an isolate is making the cache
-  uint8_t* data;  // the cache, or null
-  int len;
-};
-
-std::mutex g_code_mu;
-SharedCode* g_code = nullptr;
-
-SharedCode* shared_code(const char* source) {
-  for (SharedCode* c = g_code; c != nullptr; c = c->next) {
-    if (c->source == source) {
-      return c;
-    }
-  }
-  SharedCode* c =
-      new (std::nothrow) SharedCode{g_code, source, 0, false, nullptr, 0};
-  if (c != nullptr) {
-    g_code = c;
-  }
-  return c;  // null: no cache for this source
-}
-
-}  // namespace
-
 // The script of `source`, a text in static storage, compiled once per
 // isolate (the source pointer is the key) and kept: the prelude, and its
 // lazy parts (v8s_natives.cc's part()). Later contexts only bind it, and
@@ -179,13 +139,15 @@ MaybeLocal<v8::UnboundScript> static_script(v8s_isolate* iso,
                   .ToLocal(&src)) {
     return MaybeLocal<v8::UnboundScript>();
   }
+  // the process's code cache of it (v8s_code.cc), made by the second
+  // isolate to compile it, so a process with one isolate (isopool run)
+  // never pays for making one, and a pool's later isolates start from it
+  std::string key = code_key_static(source);
+  std::shared_ptr<const std::vector<uint8_t>> data = code_take(key);
   ScriptCompiler::CachedData* cached = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(g_code_mu);
-    SharedCode* c = shared_code(source);
-    if (c != nullptr && c->data != nullptr) {
-      cached = new ScriptCompiler::CachedData(c->data, c->len);
-    }
+  if (data != nullptr) {
+    cached = new ScriptCompiler::CachedData(data->data(),
+                                            static_cast<int>(data->size()));
   }
   ScriptOrigin origin(isolate, str(isolate, name));
   ScriptCompiler::Source source_obj(src, origin, cached);  // owns cached
@@ -197,15 +159,8 @@ MaybeLocal<v8::UnboundScript> static_script(v8s_isolate* iso,
            .ToLocal(&unbound)) {
     return MaybeLocal<v8::UnboundScript>();
   }
-  bool share = false;
-  if (cached == nullptr || cached->rejected) {
-    std::lock_guard<std::mutex> lock(g_code_mu);
-    SharedCode* c = shared_code(source);
-    if (c != nullptr) {
-      share = ++c->compiled >= 2 && c->data == nullptr && !c->claimed;
-      c->claimed = c->claimed || share;
-    }
-  }
+  bool share =
+      code_compiled(key, data.get(), cached != nullptr && cached->rejected);
   iso->scripts.push_back(
       {source, Global<v8::UnboundScript>(isolate, unbound), share});
   return unbound;
@@ -223,22 +178,7 @@ void static_script_ran(v8s_isolate* iso, const char* source) {
     HandleScope scope(iso->isolate);
     std::unique_ptr<ScriptCompiler::CachedData> made(
         ScriptCompiler::CreateCodeCache(e.script.Get(iso->isolate)));
-    uint8_t* data = nullptr;
-    if (made != nullptr && made->length > 0) {
-      data = new (std::nothrow) uint8_t[made->length];
-    }
-    std::lock_guard<std::mutex> lock(g_code_mu);
-    SharedCode* c = shared_code(source);  // there: share was set
-    if (c != nullptr && data != nullptr) {
-      memcpy(data, made->data, static_cast<size_t>(made->length));
-      c->data = data;
-      c->len = made->length;
-    } else {
-      delete[] data;
-    }
-    if (c != nullptr) {
-      c->claimed = false;
-    }
+    code_store(code_key_static(source), made.get());
   }
 }
 

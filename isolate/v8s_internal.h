@@ -9,6 +9,7 @@
 //                    (promise rejections, messages); the DESIGN paragraph
 //   v8s_context.cc   contexts and their microtask queues, scripts, calls,
 //                    job tags
+//   v8s_code.cc      the process's code cache (static scripts, modules)
 //   v8s_values.cc    strings, exceptions, refs, promises and resolvers
 //   v8s_modules.cc   ES and JSON modules, resolution, import(), import.meta
 //   v8s_cjs.cc       CommonJS modules: the wrapper, require() and its cache
@@ -220,6 +221,15 @@ struct v8s_isolate {
     bool share;
   };
   std::vector<StaticScript> scripts;
+  // modules this isolate compiled whose code cache it is to make once
+  // they ran (v8s_code.cc; module_code_ran): the cache's key, the module,
+  // its script as compiled (a module's is only to be had before it runs)
+  struct ModuleCode {
+    std::string key;
+    Global<Module> module;
+    Global<v8::UnboundModuleScript> script;
+  };
+  std::vector<ModuleCode> module_code;
   // every context's own microtask queue (see v8s_context_new), until the
   // context is collected or the isolate freed
   std::vector<v8s::CtxQueue*> queues;
@@ -372,6 +382,20 @@ MaybeLocal<v8::UnboundScript> static_script(v8s_isolate* iso,
                                             const char* source,
                                             size_t len);
 void static_script_ran(v8s_isolate* iso, const char* source);
+
+// the process's code cache (v8s_code.cc): keys, and a compile's steps
+std::string code_key_static(const char* source);
+bool code_key_module(const char* url,
+                     const char* source,
+                     size_t len,
+                     std::string* key);
+std::shared_ptr<const std::vector<uint8_t>> code_take(const std::string& key);
+bool code_compiled(const std::string& key,
+                   const std::vector<uint8_t>* used,
+                   bool rejected);
+void code_store(const std::string& key, const ScriptCompiler::CachedData* made);
+void code_unclaim(const std::string& key);
+void module_code_ran(v8s_isolate* iso);
 int call_fn(v8s_isolate* iso,
             Local<Context> context,
             Local<Value> fn,

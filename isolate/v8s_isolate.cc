@@ -381,7 +381,17 @@ void isolate_release(v8s_isolate* iso) {
   iso->json.clear();
   iso->cjs.clear();
   iso->modules.clear();
+  // claims on code caches this isolate was to make go back (v8s_code.cc)
+  for (auto& e : iso->scripts) {
+    if (e.share) {
+      code_unclaim(code_key_static(e.source));
+    }
+  }
   iso->scripts.clear();
+  for (auto& m : iso->module_code) {
+    code_unclaim(m.key);
+  }
+  iso->module_code.clear();
   iso->watched.clear();
   iso->natives.Reset();
   iso->host_object.Reset();

@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "v8s_internal.h"
@@ -17,6 +18,10 @@
 namespace v8s {
 
 namespace {
+
+// modules at most an isolate keeps waiting to run before it makes their
+// code caches (module_code_ran): past it, the oldest claim goes back
+constexpr size_t kModuleCodeWaiting = 64;
 
 std::string type_of_assertions(Local<Context> context,
                                Local<FixedArray> assertions) {
@@ -166,6 +171,31 @@ MaybeLocal<Value> json_eval_steps(Local<Context> context,
 
 }  // namespace
 
+// The modules this isolate is to make code caches of (module_code) that
+// ran: their caches are made now, with what their run compiled; one that
+// threw gives its claim back (the next compile makes it). Those not yet
+// evaluated wait.
+void module_code_ran(v8s_isolate* iso) {
+  Isolate* isolate = iso->isolate;
+  HandleScope scope(isolate);
+  auto& all = iso->module_code;
+  for (size_t i = 0; i < all.size();) {
+    Module::Status st = all[i].module.Get(isolate)->GetStatus();
+    if (st < Module::kEvaluating) {
+      i++;
+      continue;
+    }
+    if (st == Module::kErrored) {
+      code_unclaim(all[i].key);
+    } else {
+      std::unique_ptr<ScriptCompiler::CachedData> made(
+          ScriptCompiler::CreateCodeCache(all[i].script.Get(isolate)));
+      code_store(all[i].key, made.get());
+    }
+    all.erase(all.begin() + static_cast<long>(i));
+  }
+}
+
 MaybeLocal<Promise> dyn_import_cb(Local<Context> context,
                                   Local<Data> host_defined_options,
                                   Local<Value> resource_name,
@@ -288,9 +318,36 @@ int v8s_module_compile(v8s_isolate* iso,
   } else {
     ScriptOrigin origin(isolate, str(isolate, url), 0, 0, false, -1,
                         Local<Value>(), false, false, true);
-    ScriptCompiler::Source source_obj(src, origin);
-    if (!ScriptCompiler::CompileModule(isolate, &source_obj).ToLocal(&module)) {
+    // the process's code cache of this source (v8s_code.cc)
+    std::string key;
+    std::shared_ptr<const std::vector<uint8_t>> data;
+    ScriptCompiler::CachedData* cached = nullptr;
+    if (code_key_module(url, source, len, &key)) {
+      data = code_take(key);
+    }
+    if (data != nullptr) {
+      cached = new ScriptCompiler::CachedData(data->data(),
+                                              static_cast<int>(data->size()));
+    }
+    ScriptCompiler::Source source_obj(src, origin, cached);  // owns cached
+    if (!ScriptCompiler::CompileModule(isolate, &source_obj,
+                                       cached != nullptr
+                                           ? ScriptCompiler::kConsumeCodeCache
+                                           : ScriptCompiler::kNoCompileOptions)
+             .ToLocal(&module)) {
       return syntax_error(iso, context, tc, exc);
+    }
+    if (!key.empty() &&
+        code_compiled(key, data.get(), cached != nullptr && cached->rejected)) {
+      // made once it ran; a few at most wait (a graph that never runs)
+      if (iso->module_code.size() >= kModuleCodeWaiting) {
+        code_unclaim(iso->module_code.front().key);
+        iso->module_code.erase(iso->module_code.begin());
+      }
+      iso->module_code.push_back(
+          {std::move(key), Global<Module>(isolate, module),
+           Global<v8::UnboundModuleScript>(isolate,
+                                           module->GetUnboundModuleScript())});
     }
   }
   *out = ref_new(iso, module);
@@ -360,8 +417,11 @@ int v8s_module_evaluate(v8s_isolate* iso,
   TryCatch tc(isolate);
   Local<Value> value;
   if (!module->Evaluate(context).ToLocal(&value)) {
-    return caught(iso, context, tc, exc);
+    int rc = caught(iso, context, tc, exc);
+    module_code_ran(iso);
+    return rc;
   }
+  module_code_ran(iso);
   *promise = ref_new(iso, value);
   iso->watched.push_back(*promise);
   return 0;

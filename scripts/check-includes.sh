@@ -55,6 +55,7 @@ fuzz: isolate ops ipc codec common
 # FILE  HEADER (a glob)  why. One per line.
 EXCEPTIONS='
 tests/test_client.c nng/* runs its own NNG REP0 server: the other end of the client library
+tests/test_code_cache.c v8s.h spoils code cache entries as another V8 would make them (v8s_code_cache_flip), a hook for tests only
 tests/test_sandbox.c nng/* a connected ipc:// pair under the filter, as a pool process holds its sockets
 tests/test_poolctl_admin.c nng/* a fake admin socket for poolctl: its own NNG REP0 server
 tests/support/http_server.c nng/* the HTTP server of the fetch suites, on the HTTP server of NNG (no HTTP code of our own)

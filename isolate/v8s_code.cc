@@ -1,0 +1,285 @@
+// v8s_code.cc: the process's code cache: V8's serialized compiled code of
+// the scripts and modules the process's isolates compile, so the next
+// isolate to compile one deserializes it instead of parsing and compiling
+// the text.
+//
+// One mechanism, two kinds of key. A static script (the prelude, its lazy
+// parts: v8s_context.cc's static_script) is keyed by its text's address,
+// and its entry lives as long as the process. A user module
+// (v8s_modules.cc) is keyed by the SHA-256 of its URL and source and by
+// V8's ScriptCompiler::CachedDataVersionTag() (V8's version, the flags
+// that change its code, the CPU's features). The URL is in the key because
+// V8 10.2 keeps the name a script was compiled under in its cache: the
+// same bytes at another URL would consume it, and their stack traces
+// would name the first file (test_code_cache's same_bytes_two_urls).
+// V8 itself checks a cache against the source's length, its own version
+// and flags only, and not its payload (its checksum is a debug build's):
+// what it is given must be what this process made. Module entries are
+// bounded in bytes (kDefaultLimit, v8s_code_cache_limit): each counts its
+// cache and kEntryCost; past the bound the least recently used go first,
+// and a cache over a quarter of the bound is not kept at all.
+//
+// Who makes an entry: the second compile of a text in the process (in any
+// isolate), after that compile's first run, so the functions the run
+// compiled lazily are in the cache too; a text compiled once (a one-off
+// eval job's source, `isopool run`'s modules) never pays for making one.
+// A cache V8 rejects (cached->rejected) is dropped and made again by the
+// compile that found it rejected.
+//
+// DESIGN: any isolate's thread calls in; everything is under g_code_mu,
+// held only for the map and list updates, never while V8 compiles or
+// serializes. A consumer takes a shared reference to an entry's bytes
+// under the lock and compiles from them after it, so an eviction meanwhile
+// frees nothing in use. An entry being made is `claimed` by one isolate so
+// that many isolates starting at once serialize one copy; an isolate that
+// goes before its claimed entry ran gives the claim back (code_unclaim).
+// The cache itself is never destroyed (no destructor at exit: the leak
+// checker sees it reachable).
+
+#include <openssl/evp.h>
+
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "v8s_internal.h"
+
+namespace v8s {
+
+namespace {
+
+// the default bound on module entries, in bytes (v8s_code_cache_limit)
+constexpr size_t kDefaultLimit = size_t{32} << 20;
+// what an entry costs beside its cache: the record, its key, the map node
+constexpr size_t kEntryCost = 160;
+
+struct Entry {
+  std::string key;
+  Entry* prev;  // the LRU list of module entries, most recent first
+  Entry* next;
+  int compiled;  // compiles without the cache (so far)
+  bool claimed;  // an isolate is making the cache
+  std::shared_ptr<const std::vector<uint8_t>> data;  // the cache, or null
+};
+
+struct Cache {
+  std::mutex mu;
+  std::unordered_map<std::string, Entry*> map;
+  Entry* head = nullptr;
+  Entry* tail = nullptr;
+  size_t bytes = 0;  // module entries' cost
+  size_t limit = kDefaultLimit;
+  size_t entries = 0;  // module entries
+  uint64_t hits = 0, misses = 0, rejected = 0, made = 0, evicted = 0;
+};
+
+std::mutex g_code_mu;
+Cache* g_code = nullptr;  // under g_code_mu
+
+bool is_module(const std::string& key) {
+  return !key.empty() && key[0] == 'm';
+}
+
+size_t cost(const Entry* e) {
+  return kEntryCost + e->key.size() + (e->data ? e->data->size() : 0);
+}
+
+void unlink(Cache* c, Entry* e) {
+  (e->prev ? e->prev->next : c->head) = e->next;
+  (e->next ? e->next->prev : c->tail) = e->prev;
+  e->prev = e->next = nullptr;
+}
+
+void push_front(Cache* c, Entry* e) {
+  e->prev = nullptr;
+  e->next = c->head;
+  (c->head ? c->head->prev : c->tail) = e;
+  c->head = e;
+}
+
+// Evicts the least recently used module entries until they fit the bound.
+void trim(Cache* c) {
+  while (c->bytes > c->limit && c->tail != nullptr) {
+    Entry* e = c->tail;
+    unlink(c, e);
+    c->bytes -= cost(e);
+    c->entries--;
+    c->evicted++;
+    c->map.erase(e->key);
+    delete e;
+  }
+}
+
+Cache* cache() {
+  if (g_code == nullptr) {
+    g_code = new Cache();
+  }
+  return g_code;
+}
+
+// key's entry, made if absent (null: no memory); a module's goes to the
+// front of the list. Called with g_code_mu.
+Entry* find(Cache* c, const std::string& key, bool make) {
+  auto it = c->map.find(key);
+  Entry* e = it == c->map.end() ? nullptr : it->second;
+  if (e == nullptr && make) {
+    e = new (std::nothrow) Entry{key, nullptr, nullptr, 0, false, nullptr};
+    if (e == nullptr) {
+      return nullptr;
+    }
+    c->map.emplace(key, e);
+    if (is_module(key)) {
+      push_front(c, e);
+      c->bytes += cost(e);
+      c->entries++;
+      trim(c);
+      it = c->map.find(key);  // e itself if the bound left room for it
+      e = it == c->map.end() ? nullptr : it->second;
+    }
+  } else if (e != nullptr && is_module(key) && c->head != e) {
+    unlink(c, e);
+    push_front(c, e);
+  }
+  return e;
+}
+
+}  // namespace
+
+std::string code_key_static(const char* source) {
+  std::string key(1 + sizeof(source), 's');
+  memcpy(&key[1], &source, sizeof(source));
+  return key;
+}
+
+bool code_key_module(const char* url,
+                     const char* source,
+                     size_t len,
+                     std::string* key) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) &&
+            EVP_DigestUpdate(ctx, url, strlen(url) + 1) &&  // its NUL too
+            EVP_DigestUpdate(ctx, source, len) &&
+            EVP_DigestFinal_ex(ctx, md, &mdlen);
+  EVP_MD_CTX_free(ctx);
+  if (!ok) {
+    return false;
+  }
+  uint32_t tag = ScriptCompiler::CachedDataVersionTag();
+  key->assign(1, 'm');
+  key->append(reinterpret_cast<const char*>(md), mdlen);
+  key->append(reinterpret_cast<const char*>(&tag), sizeof(tag));
+  return true;
+}
+
+std::shared_ptr<const std::vector<uint8_t>> code_take(const std::string& key) {
+  std::lock_guard<std::mutex> lock(g_code_mu);
+  Entry* e = find(cache(), key, false);
+  return e != nullptr ? e->data : nullptr;
+}
+
+bool code_compiled(const std::string& key,
+                   const std::vector<uint8_t>* used,
+                   bool rejected) {
+  std::lock_guard<std::mutex> lock(g_code_mu);
+  Cache* c = cache();
+  bool module = is_module(key);
+  if (used != nullptr && !rejected) {
+    c->hits += module;
+    return false;
+  }
+  c->misses += module;
+  c->rejected += module && rejected;
+  Entry* e = find(c, key, true);
+  if (e == nullptr) {
+    return false;
+  }
+  if (rejected && e->data.get() == used) {
+    if (module) {
+      c->bytes -= e->data->size();
+    }
+    e->data = nullptr;
+  }
+  bool make = ++e->compiled >= 2 && e->data == nullptr && !e->claimed;
+  e->claimed = e->claimed || make;
+  return make;
+}
+
+void code_store(const std::string& key,
+                const ScriptCompiler::CachedData* made) {
+  std::shared_ptr<const std::vector<uint8_t>> data;
+  if (made != nullptr && made->length > 0) {
+    data = std::make_shared<const std::vector<uint8_t>>(
+        made->data, made->data + made->length);
+  }
+  std::lock_guard<std::mutex> lock(g_code_mu);
+  Cache* c = cache();
+  auto it = c->map.find(key);
+  if (it == c->map.end()) {
+    return;  // evicted while it was made
+  }
+  Entry* e = it->second;
+  e->claimed = false;
+  if (data == nullptr || e->data != nullptr) {
+    return;
+  }
+  if (is_module(key)) {
+    if (data->size() > c->limit / 4) {
+      return;
+    }
+    c->bytes += data->size();
+    c->made++;
+    e->data = std::move(data);
+    trim(c);
+  } else {
+    e->data = std::move(data);
+  }
+}
+
+void code_unclaim(const std::string& key) {
+  std::lock_guard<std::mutex> lock(g_code_mu);
+  auto it = cache()->map.find(key);
+  if (it != cache()->map.end()) {
+    it->second->claimed = false;
+  }
+}
+
+}  // namespace v8s
+
+using namespace v8s;
+
+extern "C" {
+
+void v8s_code_cache_stats(v8s_code_stats* out) {
+  std::lock_guard<std::mutex> lock(g_code_mu);
+  Cache* c = cache();
+  out->hits = c->hits;
+  out->misses = c->misses;
+  out->rejected = c->rejected;
+  out->made = c->made;
+  out->evicted = c->evicted;
+  out->bytes = c->bytes;
+  out->entries = c->entries;
+  out->limit = c->limit;
+}
+
+void v8s_code_cache_limit(size_t bytes) {
+  std::lock_guard<std::mutex> lock(g_code_mu);
+  Cache* c = cache();
+  c->limit = bytes;
+  trim(c);
+}
+
+void v8s_code_cache_flip(size_t at) {
+  std::lock_guard<std::mutex> lock(g_code_mu);
+  for (Entry* e = cache()->head; e != nullptr; e = e->next) {
+    if (e->data != nullptr && at < e->data->size()) {
+      auto copy = std::make_shared<std::vector<uint8_t>>(*e->data);
+      (*copy)[at] ^= 0xff;
+      e->data = std::move(copy);
+    }
+  }
+}
+
+}  // extern "C"
