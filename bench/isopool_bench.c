@@ -19,6 +19,7 @@
  *            in flight; jobs/s, batches/s, per-batch latency percentiles
  *   latency  one call job in flight (iso_client_call in a loop)
  *   eval     --eval-concurrency N (16) eval jobs of `export default 1 + 1;`
+ *            (with --eval-import SPEC, `import 'SPEC';` before it)
  *   all      each of the above (the default), --duration S (5) seconds each
  *   kill     (not in all; needs --server-pid) call mode's load, and half-way
  *            through SIGKILL of the server's busiest pool process (its
@@ -126,11 +127,13 @@ typedef struct bench_opts {
   const char* mode;
   const char* module;
   const char* export_name;
-  int concurrency;      /* call mode */
-  int eval_concurrency; /* eval mode */
-  int batch;            /* jobs per batch */
-  int batches;          /* batches in flight */
-  int sockets;          /* clients the flights are spread over */
+  int concurrency;         /* call mode */
+  int eval_concurrency;    /* eval mode */
+  const char* eval_source; /* eval jobs' source (kEvalSource, or with
+                              --eval-import's import first) */
+  int batch;               /* jobs per batch */
+  int batches;             /* batches in flight */
+  int sockets;             /* clients the flights are spread over */
   double duration_s;
   long server_pid; /* 0: none */
   int floor;       /* measure the bare NNG echo beside each mode */
@@ -723,7 +726,7 @@ static int mode_jobs(const bench_opts* o,
       f->job.args = f->args;
       f->job.args_len = sizeof f->args;
     } else {
-      f->job.source = kEvalSource;
+      f->job.source = o->eval_source;
       f->want = 2;
     }
   }
@@ -1250,7 +1253,7 @@ static int request_bytes(const bench_opts* o,
       jobs[i].args = w[i].args;
       jobs[i].args_len = sizeof w[i].args;
     } else {
-      jobs[i].source = kEvalSource;
+      jobs[i].source = o->eval_source;
     }
   }
   int rc = batch ? iso_proto_encode_batch(jobs, n, out)
@@ -1692,6 +1695,8 @@ static const char kUsage[] =
     "                        process half-way\n"
     "  --concurrency N       call jobs in flight (64)\n"
     "  --eval-concurrency N  eval jobs in flight (16)\n"
+    "  --eval-import SPEC    eval jobs import SPEC first (lib.js: a\n"
+    "                        460-line module; a realm's compile of it)\n"
     "  --batch N             jobs per batch (256)\n"
     "  --batches N           batches in flight (4)\n"
     "  --sockets N           client sockets to spread the load over (1)\n"
@@ -1731,6 +1736,7 @@ int main(int argc, char** argv) {
   }
   enum {
     O_EVALC = 256,
+    O_EVALIMP,
     O_BATCHES,
     O_SOCKETS,
     O_SERVER_PID,
@@ -1742,6 +1748,7 @@ int main(int argc, char** argv) {
       {"mode", required_argument, NULL, 'm'},
       {"concurrency", required_argument, NULL, 'c'},
       {"eval-concurrency", required_argument, NULL, O_EVALC},
+      {"eval-import", required_argument, NULL, O_EVALIMP},
       {"batch", required_argument, NULL, 'b'},
       {"batches", required_argument, NULL, O_BATCHES},
       {"sockets", required_argument, NULL, O_SOCKETS},
@@ -1761,6 +1768,7 @@ int main(int argc, char** argv) {
       .export_name = "default",
       .concurrency = 64,
       .eval_concurrency = 16,
+      .eval_source = kEvalSource,
       .batch = 256,
       .batches = 4,
       .sockets = 1,
@@ -1789,6 +1797,18 @@ int main(int argc, char** argv) {
         }
         o.eval_concurrency = (int)v;
         break;
+      case O_EVALIMP: {
+        static char src[1024];
+        if (strlen(optarg) > 512 || strchr(optarg, '\'') != NULL) {
+          fprintf(stderr,
+                  "isopool-bench: --eval-import: a specifier of "
+                  "at most 512 bytes without a quote\n");
+          return 2;
+        }
+        snprintf(src, sizeof src, "import '%s';\n%s", optarg, kEvalSource);
+        o.eval_source = src;
+        break;
+      }
       case 'b':
         if (parse_int("--batch", optarg, 1, ISO_PROTO_MAX_BATCH, &v) != 0) {
           return 2;

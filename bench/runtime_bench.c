@@ -216,7 +216,7 @@ static char* big_module(size_t* len) {
  * isolate (made and freed off the clock), as a pool's next worker or a
  * recycled one meets it: with the process's code cache (its entry made
  * by the first two) or without it (bound 0: compiled from the text). */
-static double big_module_us(int n, int cached) {
+static double big_module_us(int n, int cached, int one_isolate) {
   size_t len = 0;
   char* src = big_module(&len);
   iso_rt_code_limit(cached ? (size_t)32 << 20 : 0);
@@ -225,8 +225,9 @@ static double big_module_us(int n, int cached) {
   iso_realm_cbs cbs = {0};
   wait_state w = {.loop = &loop};
   double spent = 0;
+  iso_rt* one = one_isolate ? rt_open(&loop, "/tmp") : NULL;
   for (int i = 0; i < n; i++) {
-    iso_rt* rt = rt_open(&loop, "/tmp");
+    iso_rt* rt = one != NULL ? one : rt_open(&loop, "/tmp");
     iso_realm* realm = NULL;
     iso_realm_new(rt, &cbs, NULL, &realm);
     iso_eval_opts o = {
@@ -238,7 +239,12 @@ static double big_module_us(int n, int cached) {
       exit(1);
     }
     iso_realm_free(realm);
-    rt_close(rt, &loop);
+    if (one == NULL) {
+      rt_close(rt, &loop);
+    }
+  }
+  if (one != NULL) {
+    rt_close(one, &loop);
   }
   uv_loop_close(&loop);
   free(src);
@@ -372,15 +378,21 @@ int main(int argc, char** argv) {
   double mod_ratio = median(ratio, ROUNDS);
   /* the code cache: fresh isolates, one side then the other per round */
   double bc[ROUNDS], bn[ROUNDS], bratio[ROUNDS];
+  double rc[ROUNDS], rn[ROUNDS], rratio[ROUNDS];
   int isos = few > 20 ? 20 : few;
-  big_module_us(2, 1); /* its entry made */
+  big_module_us(2, 1, 0); /* its entry made */
   for (int r = 0; r < ROUNDS; r++) {
-    bc[r] = big_module_us(isos, 1);
-    bn[r] = big_module_us(isos, 0);
+    bc[r] = big_module_us(isos, 1, 0);
+    bn[r] = big_module_us(isos, 0, 0);
     bratio[r] = bc[r] / bn[r];
+    rc[r] = big_module_us(isos * 4, 1, 1);
+    rn[r] = big_module_us(isos * 4, 0, 1);
+    rratio[r] = rc[r] / rn[r];
   }
   double big_c = median(bc, ROUNDS), big_n = median(bn, ROUNDS);
   double big_ratio = median(bratio, ROUNDS);
+  double realm_c = median(rc, ROUNDS), realm_n = median(rn, ROUNDS);
+  double realm_ratio = median(rratio, ROUNDS);
   double tmo = timeout_us(n);
   /* the accounting: the same rounds, each side in turn */
   double wc[ROUNDS], wn[ROUNDS], wratio[ROUNDS];
@@ -406,6 +418,9 @@ int main(int argc, char** argv) {
   printf("%-44s %10s %10s %7s\n", "", "cached", "not", "ratio");
   printf("%-44s %8.1f us %7.1f us %6.2fx\n",
          "460-line module, new isolate: code cache", big_c, big_n, big_ratio);
+  printf("%-44s %8.1f us %7.1f us %6.2fx\n",
+         "460-line module, new realm, same isolate", realm_c, realm_n,
+         realm_ratio);
   printf("%-44s %8.1f us %10s %7s\n", "setTimeout(0) round trip", tmo, "-",
          "-");
   printf("%-44s %10s %10s %7s\n", "", "costs", "no costs", "ratio");

@@ -80,6 +80,9 @@ static const char kUsage[] =
     "                     `cpu_limit` (default 0: none)\n"
     "  --grace-ms MS      shutdown grace for running jobs (default 5000)\n"
     "  --heap-mb N        V8 heap limit per worker (default 512)\n"
+    "  --code-cache-mb M  bound of each process's code cache of modules\n"
+    "                     (compiled code its isolates share; default 32,\n"
+    "                     0: none)\n"
     "  --background-ms MS how long JavaScript that belongs to no pending\n"
     "                     job (a timer a call left) may run at a time\n"
     "                     (default 1000)\n"
@@ -658,7 +661,8 @@ static int cmd_serve(int argc, char** argv) {
     O_HEAP_SOFT,
     O_RECYCLE_HEAP,
     O_IDLE_TIMEOUT,
-    O_CPU_MS
+    O_CPU_MS,
+    O_CODE_CACHE_MB
   };
   static const struct option opts[] = {
       {"listen", required_argument, NULL, 'l'},
@@ -695,6 +699,7 @@ static int cmd_serve(int argc, char** argv) {
       {"recycle-heap-mb", required_argument, NULL, O_RECYCLE_HEAP},
       {"idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT},
       {"cpu-ms", required_argument, NULL, O_CPU_MS},
+      {"code-cache-mb", required_argument, NULL, O_CODE_CACHE_MB},
       {"import-map", required_argument, NULL, O_IMPORT_MAP},
       PERM_OPTIONS,
       KV_OPTIONS,
@@ -727,6 +732,7 @@ static int cmd_serve(int argc, char** argv) {
       {O_RECYCLE_HEAP, "--recycle-heap-mb", 1L << 20, 0, 1},
       {O_IDLE_TIMEOUT, "--idle-timeout", 86400, 0, 1},
       {O_CPU_MS, "--cpu-ms", 86400000, 0, 0},
+      {O_CODE_CACHE_MB, "--code-cache-mb", 4096, -1, 0},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
   iso_pool_opts po = {.stop_cb = stop_cb};
@@ -862,6 +868,10 @@ static int cmd_serve(int argc, char** argv) {
   po.recycle_heap_mb = (uint32_t)nums[16].value;
   po.idle_timeout_ms = (uint32_t)nums[17].value * 1000u;
   po.cpu_ms = (uint32_t)nums[18].value;
+  /* unset: the default (0); 0: none (< 0) */
+  po.code_cache_mb = nums[19].value < 0    ? 0
+                     : nums[19].value == 0 ? -1
+                                           : (int)nums[19].value;
   po.v8_flags = v8_flags;
   /* read and checked here, once, with its warnings; the workers get the
    * text (a pool process could not read the file: its sandbox) */
@@ -915,6 +925,9 @@ static int cmd_serve(int argc, char** argv) {
   if (po.processes == 0 && iso_rt_init_process(v8_flags) != 0) {
     fprintf(stderr, "isopool: cannot initialise V8\n");
     return 1;
+  }
+  if (po.processes == 0) {
+    iso_rt_code_limit(ISO_POOL_CODE_CACHE_BYTES(&po));
   }
   iso_pool* pool = NULL;
   char err[512] = "";

@@ -34,6 +34,13 @@ enum { ISO_POOL_RUNNING = 0, ISO_POOL_DRAINING, ISO_POOL_SHUTTING_DOWN };
  * behind it. */
 #define POOL_THREADS_PER_PROCESS 2
 
+/* iso_pool_opts.code_cache_mb's default, and the bound in bytes opts give */
+#define ISO_POOL_CODE_CACHE_MB 32
+#define ISO_POOL_CODE_CACHE_BYTES(opts)                                \
+  ((opts)->code_cache_mb < 0    ? (size_t)0                            \
+   : (opts)->code_cache_mb == 0 ? (size_t)ISO_POOL_CODE_CACHE_MB << 20 \
+                                : (size_t)(opts)->code_cache_mb << 20)
+
 /* iso_pool_opts.spare_isolates's default, and the spares per group that
  * opts (after iso_pool_new's defaults) ask for. */
 #define POOL_SPARE_ISOLATES_DEFAULT 1
@@ -115,8 +122,13 @@ typedef struct iso_pool_opts {
   int spare_processes;
   size_t process_max_mb; /* a pool process's data bound; 0: none */
   const char* v8_flags;  /* what iso_rt_init_process had, for them */
-  const char* exe;       /* the isopool binary they run; NULL:
-                            /proc/self/exe */
+  /* the bound of each process's code cache of modules, in MiB
+   * (docs/architecture.md, "The code cache"): 0: the default
+   * (ISO_POOL_CODE_CACHE_MB), < 0: none. The pool processes apply it; with
+   * processes 0 the owner does (iso_rt_code_limit), as it starts V8. */
+  int code_cache_mb;
+  const char* exe; /* the isopool binary they run; NULL:
+                      /proc/self/exe */
   /* The import map every job's resolution consults (docs/architecture.md):
    * its JSON text (at most ISO_IMPORT_MAP_MAX bytes) and its URL
    * (file:///...), both or neither; the caller's, for the pool's life.

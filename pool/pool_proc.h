@@ -65,6 +65,8 @@ typedef struct pool_proc_args {
   const char* log_level;  /* debug, info, warn or error */
   const char* log_format; /* text or json */
   const char* v8_flags;   /* --v8-flags; NULL: none */
+  uint32_t code_cache_mb; /* --code-cache-mb: the code cache's bound; 0:
+                             none */
   /* --import-map, --import-map-url: the map's JSON text itself (the
    * process could not read the file: its sandbox holds it to the module
    * root) and its URL; both or neither */

@@ -212,6 +212,7 @@ int iso_pool_process_main(int argc, char** argv) {
     pool__logf(&log, "error", "%s: cannot initialise V8", me);
     die(1);
   }
+  iso_rt_code_limit((size_t)a.code_cache_mb << 20);
   /* 5. */
   pool_group_opts go = {.log = log,
                         .ctl_fd = a.ctl_fd,

@@ -80,6 +80,7 @@ static const opt_row kOpts[] = {
     ROW("log-format", T_FORMAT, log_format, 0, 0, 1),
     ROW("log-jobs", T_FLAG, log_jobs, 0, 0, 0),
     ROW("v8-flags", T_TEXT, v8_flags, 0, 0, 0),
+    ROW("code-cache-mb", T_U32, code_cache_mb, 0, 4096, 1),
     ROW("import-map", T_TEXT, import_map, 0, 0, 0),
     ROW("import-map-url", T_TEXT, import_map_url, 0, 0, 0),
     ROW("test-probe-fd", T_INT, probe_fd, 3, 1023, 0),

@@ -30,6 +30,7 @@ static pool_proc_args base_args(void) {
       .process_max_mb = 1024,
       .max_message = 1 << 20,
       .background_ms = 250,
+      .code_cache_mb = 32,
       .nslots = 8,
       .nperms = 16,
       .log_level = "info",
@@ -58,6 +59,7 @@ static void check_same(const pool_proc_args* a, const pool_proc_args* b) {
   CHECK_EQ(a->process_max_mb, b->process_max_mb);
   CHECK_EQ(a->max_message, b->max_message);
   CHECK_EQ(a->background_ms, b->background_ms);
+  CHECK_EQ(a->code_cache_mb, b->code_cache_mb);
   CHECK_EQ(a->nslots, b->nslots);
   CHECK_EQ(a->nperms, b->nperms);
   CHECK_EQ(a->log_jobs, b->log_jobs);
