@@ -291,6 +291,14 @@ int iso_pool_process_main(int argc, char** argv) {
     pool__runner_free(runners[i]); /* their last records leave */
   }
   pool__group_free(g);
+  iso_code_stats cs;
+  iso_rt_code_stats(&cs);
+  pool__logf(&log, "debug",
+             "%s: code cache: %llu hits, %llu misses (%llu rejected), %llu "
+             "made, %llu evicted",
+             me, (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+             (unsigned long long)cs.rejected, (unsigned long long)cs.made,
+             (unsigned long long)cs.evicted);
   pool__logf(&log, gone ? "info" : "debug", "%s: %s", me,
              gone ? "the front went" : "stopped");
   die(0);

@@ -289,6 +289,7 @@ static void t_throw_at_evaluation(void) {
   /* main: made by run 2; lib: run 2 threw, so run 3 made it */
   CHECK_EQ(s1.made - s0.made, 2);
   CHECK_EQ(s1.hits - s0.hits, 4 + 3);
+  memset(&r, 0, sizeof(r));
   rt_result_free(&r);
 }
 

@@ -3,7 +3,8 @@
  * triggers (--recycle-after-jobs, --heap-soft-mb under load,
  * --recycle-heap-mb after a burst of garbage, --heap-mb's
  * condemned runtime under load, --idle-timeout), and with
- * --spare-isolates 0 the worker rebuilds on its own thread as before.
+ * --spare-isolates 0 the worker rebuilds on its own thread as before;
+ * replacement isolates compile from the code cache (--code-cache-mb).
  *
  * Each case starts the real daemon (support/service_admin.h, on
  * fixtures/recycle: count.js counts its calls in its warm realm, so a
@@ -173,6 +174,38 @@ static void t_after_jobs(void) {
   CHECK_EQ(stat_of(&s, "recycle_after_jobs"), 5);
   CHECK(log_has(&s, "recycled (jobs): a spare's isolate"));
   svc_stop(&s);
+}
+
+/* Each replacement isolate compiles count.js again, from the pool
+ * process's code cache after the second (docs/architecture.md, "The code
+ * cache"; --code-cache-mb reaches the pool process, which would refuse a
+ * command line it did not parse): every fresh isolate's module still
+ * counts from 1, its warm state its own, whether compiled from the text
+ * or from the cache, and with the cache off (0) alike. */
+static void t_code_cache(void) {
+  const char* mbs[] = {"1", "0"};
+  for (int k = 0; k < 2; k++) {
+    const char* flags[] = {"--recycle-after-jobs",
+                           "2",
+                           "--spare-isolates",
+                           "0",
+                           "--code-cache-mb",
+                           mbs[k],
+                           NULL};
+    svc s;
+    if (start(&s, "1", flags) != 0) {
+      svc_stop(&s);
+      return;
+    }
+    recycle_all(&s, 0); /* the start-up probe was a job */
+    for (int round = 0; round < 5; round++) {
+      CHECK(wait_stat(&s, "recycles", 1 + round, 10000) >= 1 + round);
+      expect_call(&s, "count.js", "[]", "1");
+      expect_call(&s, "count.js", "[]", "2");
+    }
+    CHECK(wait_stat(&s, "recycles", 6, 10000) >= 6);
+    svc_stop(&s);
+  }
 }
 
 /* --spare-isolates 0: the old path: the worker rebuilds on its own thread
@@ -387,6 +420,7 @@ static void t_idle_timeout(void) {
 static const iso_test cases[] = {
     {"after_jobs", t_after_jobs},
     {"no_spare", t_no_spare},
+    {"code_cache", t_code_cache},
     {"soft_limit_load", t_soft_limit_load},
     {"hard_limit_load", t_hard_limit_load},
     {"recycle_heap", t_recycle_heap},
