@@ -222,8 +222,9 @@ struct v8s_isolate {
   };
   std::vector<StaticScript> scripts;
   // modules this isolate compiled whose code cache it is to make once
-  // they ran (v8s_code.cc; module_code_ran): the cache's key, the module,
-  // its script as compiled (a module's is only to be had before it runs)
+  // they ran (v8s_code.cc; module_code_ran): the cache's key, the module
+  // (weak), its script as compiled (a module's is only to be had before
+  // it runs)
   struct ModuleCode {
     std::string key;
     Global<Module> module;

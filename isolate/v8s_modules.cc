@@ -173,14 +173,16 @@ MaybeLocal<Value> json_eval_steps(Local<Context> context,
 
 // The modules this isolate is to make code caches of (module_code) that
 // ran: their caches are made now, with what their run compiled; one that
-// threw gives its claim back (the next compile makes it). Those not yet
-// evaluated wait.
+// threw, or was collected before it ran, gives its claim back (the next
+// compile makes it). Those not yet evaluated wait.
 void module_code_ran(v8s_isolate* iso) {
   Isolate* isolate = iso->isolate;
   HandleScope scope(isolate);
   auto& all = iso->module_code;
   for (size_t i = 0; i < all.size();) {
-    Module::Status st = all[i].module.Get(isolate)->GetStatus();
+    Module::Status st = all[i].module.IsEmpty()
+                            ? Module::kErrored  // collected: never ran
+                            : all[i].module.Get(isolate)->GetStatus();
     if (st < Module::kEvaluating) {
       i++;
       continue;
@@ -348,6 +350,9 @@ int v8s_module_compile(v8s_isolate* iso,
           {std::move(key), Global<Module>(isolate, module),
            Global<v8::UnboundModuleScript>(isolate,
                                            module->GetUnboundModuleScript())});
+      // weak: a module whose realm went before it ran keeps no context
+      // alive here (its script, the code, does not hold one)
+      iso->module_code.back().module.SetWeak();
     }
   }
   *out = ref_new(iso, module);
