@@ -57,7 +57,7 @@ struct Entry {
   std::string key;
   Entry* prev;  // the LRU list of module entries, most recent first
   Entry* next;
-  int compiled;  // compiles without the cache (so far)
+  int compiled;  // compiles without the cache, up to 2
   bool claimed;  // an isolate is making the cache
   std::shared_ptr<const std::vector<uint8_t>> data;  // the cache, or null
 };
@@ -201,7 +201,8 @@ bool code_compiled(const std::string& key,
     }
     e->data = nullptr;
   }
-  bool make = ++e->compiled >= 2 && e->data == nullptr && !e->claimed;
+  e->compiled += e->compiled < 2;  // the second is what counts
+  bool make = e->compiled >= 2 && e->data == nullptr && !e->claimed;
   e->claimed = e->claimed || make;
   return make;
 }
