@@ -13,7 +13,9 @@
  *   - an async no-op op with one in flight (median latency, us);
  *   - 10,000 async no-op ops in flight (ops/s, one isolate);
  * and, between them, the bare NNG inproc round trip: two threads
- * ping-ponging one message over PAIR1 (median, us). ROUNDS rounds
+ * ping-ponging one message over PAIR1 (median, us), and the bare round
+ * trip of the op link's own transport, a socketpair (ipc/iso_link.h),
+ * between two threads blocked in read (median, us). ROUNDS rounds
  * alternate the pools and the measurements; the medians are printed, the
  * two pools side by side, then a `target` line for scripts/bench.sh's
  * table of issue 15's targets: the pool process's op against the bare
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +87,35 @@ static double nng_round_trip(nng_socket a) {
       return -1;
     }
     nng_msg_free(m);
+    lat[i] = now_us() - t0;
+  }
+  return median(lat, NNG_TRIPS);
+}
+
+/* ---- the bare socketpair round trip ---- */
+
+static void* pair_echo_main(void* arg) {
+  int fd = *(int*)arg;
+  char b[8];
+  ssize_t n;
+  while ((n = read(fd, b, sizeof b)) > 0) {
+    if (write(fd, b, (size_t)n) != n) {
+      break;
+    }
+  }
+  return NULL;
+}
+
+/* Median us of NNG_TRIPS round trips of 8 bytes over fd. */
+static double pair_round_trip(int fd) {
+  static double lat[NNG_TRIPS];
+  char b[8] = {0};
+  for (int i = 0; i < NNG_TRIPS; i++) {
+    double t0 = now_us();
+    if (write(fd, b, sizeof b) != (ssize_t)sizeof b ||
+        read(fd, b, sizeof b) != (ssize_t)sizeof b) {
+      return -1;
+    }
     lat[i] = now_us() - t0;
   }
   return median(lat, NNG_TRIPS);
@@ -227,8 +259,15 @@ int main(int argc, char** argv) {
   nng_dial(b, "inproc://op-bench-baseline", NULL, 0);
   pthread_t echo;
   pthread_create(&echo, NULL, echo_main, &b);
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    fprintf(stderr, "op_bench: socketpair failed\n");
+    return 1;
+  }
+  pthread_t pair_echo;
+  pthread_create(&pair_echo, NULL, pair_echo_main, &pair[1]);
 
-  double nng_us[MAX_ROUNDS];
+  double nng_us[MAX_ROUNDS], pair_us[MAX_ROUNDS];
   for (int r = 0; r < rounds; r++) {
     int first = r % 2; /* alternate which pool goes first */
     if (bench_pool_round(&pools[first], r) != 0 ||
@@ -236,8 +275,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     nng_us[r] = nng_round_trip(a);
+    pair_us[r] = pair_round_trip(pair[0]);
   }
   double rtt = median(nng_us, rounds);
+  double pair_rtt = median(pair_us, rounds);
   double sync[2], js[2], lat[2], tput[2];
   for (int i = 0; i < 2; i++) {
     sync[i] = median(pools[i].sync_ns, rounds);
@@ -263,6 +304,10 @@ int main(int argc, char** argv) {
       "  bare NNG inproc round trip (floor) %11.1f us   op 1 in flight: "
       "%.2fx and %.2fx of it\n",
       rtt, lat[0] / rtt, lat[1] / rtt);
+  printf(
+      "  bare socketpair round trip (floor) %11.1f us   op 1 in flight: "
+      "%.2fx and %.2fx of it\n",
+      pair_rtt, lat[0] / pair_rtt, lat[1] / pair_rtt);
   /* issue 15's target (bench/README.md, "Targets"): the default, a pool
    * process, as `isopool serve` runs */
   printf(
@@ -273,6 +318,9 @@ int main(int argc, char** argv) {
   nng_close(a);
   nng_close(b);
   pthread_join(echo, NULL);
+  close(pair[0]); /* the echo reads the end and returns */
+  pthread_join(pair_echo, NULL);
+  close(pair[1]);
   bench_pool_stop(&pools[0]);
   bench_pool_stop(&pools[1]);
   return 0;
