@@ -151,7 +151,7 @@ echo "ok - cold_bench without Deno"
 deno=
 for d in "$src"/.deps/deno/*/deno; do [ -x "$d" ] && deno=$d; done
 (cd "$src" && RUNTIME_N=10 OP_ROUNDS=1 COLD_ROUNDS=2 DURATION=0.5 \
-  MEM_SETTLE=0.2 DENO=${deno:-skip} timeout 100 scripts/bench.sh --targets "$bin") \
+  MEM_SETTLE=0.2 DENO=${deno:-skip} timeout 240 scripts/bench.sh --targets "$bin") \
   >"$dir/targets.txt" 2>&1 || { cat "$dir/targets.txt"; fail "bench.sh --targets"; }
 grep -q "^issue 15's targets, this run" "$dir/targets.txt" || { cat "$dir/targets.txt"; fail "no targets table"; }
 grep -qP '^(target|figure)\t' "$dir/targets.txt" && { cat "$dir/targets.txt"; fail "machine-readable lines on the screen"; }
