@@ -247,7 +247,8 @@ void iso_rt_memory(iso_rt* rt, size_t* used, size_t* committed);
  * all its isolates (isolate/v8s_code.cc, docs/architecture.md "The code
  * cache"): compiles that consumed a cache (hits) and that compiled the
  * text (misses; rejected: those whose cache V8 refused), caches made,
- * entries evicted, and the entries' bytes against the bound. */
+ * entries evicted, the entries' bytes against the bound, and entries
+ * made elsewhere and put (iso_rt_code_put). */
 typedef struct iso_code_stats {
   uint64_t hits;
   uint64_t misses;
@@ -257,6 +258,7 @@ typedef struct iso_code_stats {
   uint64_t bytes;
   uint64_t entries;
   uint64_t limit;
+  uint64_t put;
 } iso_code_stats;
 
 /* iso_rt_code_stats: fills *out. Thread: any. */
@@ -267,6 +269,30 @@ void iso_rt_code_stats(iso_code_stats* out);
  * it now; 0 keeps none (every module compiles from its text).
  * Thread: any. */
 void iso_rt_code_limit(size_t bytes);
+
+/* Sharing entries between processes (pool/: a pool process sends the
+ * entries it makes to its front, which passes them to the others).
+ * iso_rt_code_export: on (non-zero), each user module entry made from now
+ * on is queued (256 at most) for iso_rt_code_next_made; off unless set.
+ * iso_rt_code_next_made: gives the oldest queued entry still cached to cb
+ * (key and cache, valid during the call; called without the cache's
+ * lock) and dequeues it; returns 1, or 0 when none waits.
+ * iso_rt_code_put: inserts a copy of an entry another process of this
+ * build made, which the cache then trusts as its own (V8 does not check
+ * a cache's payload): only from a trusted source. Returns 1 if put; 0 for
+ * a key not of this V8's version, a key that has a cache, a cache over a
+ * quarter of the bound or empty. Thread: any. */
+typedef void (*iso_code_entry_cb)(const uint8_t* key,
+                                  size_t key_len,
+                                  const uint8_t* data,
+                                  size_t len,
+                                  void* arg);
+void iso_rt_code_export(int on);
+int iso_rt_code_next_made(iso_code_entry_cb cb, void* arg);
+int iso_rt_code_put(const uint8_t* key,
+                    size_t key_len,
+                    const uint8_t* data,
+                    size_t len);
 
 /* iso_rt_ops_dropped: how many op responses arrived for a realm that was
  * gone (a job that timed out or was cancelled). Thread: owning loop. */

@@ -356,11 +356,27 @@ void iso_rt_code_stats(iso_code_stats* out) {
                           .evicted = s.evicted,
                           .bytes = s.bytes,
                           .entries = s.entries,
-                          .limit = s.limit};
+                          .limit = s.limit,
+                          .put = s.put};
 }
 
 void iso_rt_code_limit(size_t bytes) {
   v8s_code_cache_limit(bytes);
+}
+
+void iso_rt_code_export(int on) {
+  v8s_code_cache_export(on);
+}
+
+int iso_rt_code_next_made(iso_code_entry_cb cb, void* arg) {
+  return v8s_code_cache_next_made(cb, arg);
+}
+
+int iso_rt_code_put(const uint8_t* key,
+                    size_t key_len,
+                    const uint8_t* data,
+                    size_t len) {
+  return v8s_code_cache_put(key, key_len, data, len);
 }
 
 int iso_rt_module_url(iso_rt* rt, const char* specifier, char** url) {

@@ -418,6 +418,7 @@ typedef struct v8s_code_stats {
   uint64_t bytes;
   uint64_t entries;
   uint64_t limit;
+  uint64_t put; /* entries inserted by v8s_code_cache_put */
 } v8s_code_stats;
 /* v8s_code_cache_stats: fills *out. Thread: any. */
 void v8s_code_cache_stats(v8s_code_stats* out);
@@ -425,6 +426,32 @@ void v8s_code_cache_stats(v8s_code_stats* out);
  * unless set), evicting the least recently used down to it now. 0 keeps
  * no module entry. Thread: any. */
 void v8s_code_cache_limit(size_t bytes);
+/* v8s_code_cache_export: on (non-zero): each module entry made from now
+ * on is queued for v8s_code_cache_next_made (256 at most; past that the
+ * newest are not); off: none, and the queue is emptied. Off unless set
+ * (a process no one drains keeps no queue). Thread: any. */
+void v8s_code_cache_export(int on);
+/* v8s_code_entry_cb: an entry: its key (key_len bytes) and its cache
+ * (len bytes), both valid during the call only. */
+typedef void (*v8s_code_entry_cb)(const uint8_t* key,
+                                  size_t key_len,
+                                  const uint8_t* data,
+                                  size_t len,
+                                  void* arg);
+/* v8s_code_cache_next_made: the oldest queued made entry still in the
+ * cache, given to cb (called without the cache's lock) and dequeued.
+ * Returns 1, or 0 when none waits. Thread: any. */
+int v8s_code_cache_next_made(v8s_code_entry_cb cb, void* arg);
+/* v8s_code_cache_put: inserts an entry made elsewhere (another process of
+ * this build, through the front), copied: the cache trusts it as its own,
+ * so the caller must (pool/: the front is trusted). A key that is not a
+ * module key of this V8's version tag, an empty cache or one over a
+ * quarter of the bound, a key that has a cache already: not put.
+ * Returns 1 if put, else 0. Thread: any. */
+int v8s_code_cache_put(const uint8_t* key,
+                       size_t key_len,
+                       const uint8_t* data,
+                       size_t len);
 /* v8s_code_cache_flip: for tests: flips byte `at` of every module entry's
  * cache, as a cache from elsewhere would differ (at 12, V8's hash of the
  * flags it was made with). Thread: any. */

@@ -35,9 +35,18 @@
 // goes before its claimed entry ran gives the claim back (code_unclaim).
 // The cache itself is never destroyed (no destructor at exit: the leak
 // checker sees it reachable).
+//
+// Sharing between processes (a pool process and its front, pool/): with
+// exporting on (v8s_code_cache_export), the key of each module entry this
+// process makes is queued (kMadeMax at most; past it the newest are not
+// queued) for v8s_code_cache_next_made, which the pool process's watchdog
+// thread calls to send the entry to its front; v8s_code_cache_put inserts
+// an entry the front sent (a key of this V8's version tag only). Entries
+// put are not queued again: the front has them.
 
 #include <openssl/evp.h>
 
+#include <deque>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -52,6 +61,10 @@ namespace {
 constexpr size_t kDefaultLimit = size_t{32} << 20;
 // what an entry costs beside its cache: the record, its key, the map node
 constexpr size_t kEntryCost = 160;
+// the keys of made entries waiting for v8s_code_cache_next_made, at most
+constexpr size_t kMadeMax = 256;
+// a module key: 'm', SHA-256, the version tag
+constexpr size_t kModuleKeyLen = 1 + 32 + sizeof(uint32_t);
 
 struct Entry {
   std::string key;
@@ -71,6 +84,9 @@ struct Cache {
   size_t limit = kDefaultLimit;
   size_t entries = 0;  // module entries
   uint64_t hits = 0, misses = 0, rejected = 0, made = 0, evicted = 0;
+  uint64_t put = 0;
+  bool exporting = false;
+  std::deque<std::string> made_keys;  // for v8s_code_cache_next_made
 };
 
 std::mutex g_code_mu;
@@ -232,6 +248,9 @@ void code_store(const std::string& key,
     c->bytes += data->size();
     c->made++;
     e->data = std::move(data);
+    if (c->exporting && c->made_keys.size() < kMadeMax) {
+      c->made_keys.push_back(key);
+    }
     trim(c);
   } else {
     e->data = std::move(data);
@@ -263,6 +282,7 @@ void v8s_code_cache_stats(v8s_code_stats* out) {
   out->bytes = c->bytes;
   out->entries = c->entries;
   out->limit = c->limit;
+  out->put = c->put;
 }
 
 void v8s_code_cache_limit(size_t bytes) {
@@ -270,6 +290,70 @@ void v8s_code_cache_limit(size_t bytes) {
   Cache* c = cache();
   c->limit = bytes;
   trim(c);
+}
+
+void v8s_code_cache_export(int on) {
+  std::lock_guard<std::mutex> lock(g_code_mu);
+  Cache* c = cache();
+  c->exporting = on != 0;
+  if (!c->exporting) {
+    c->made_keys.clear();
+  }
+}
+
+int v8s_code_cache_next_made(v8s_code_entry_cb cb, void* arg) {
+  std::shared_ptr<const std::vector<uint8_t>> data;
+  std::string key;
+  {
+    std::lock_guard<std::mutex> lock(g_code_mu);
+    Cache* c = cache();
+    while (data == nullptr && !c->made_keys.empty()) {
+      key = std::move(c->made_keys.front());
+      c->made_keys.pop_front();
+      auto it = c->map.find(key);  // gone or dropped since: the next
+      if (it != c->map.end()) {
+        data = it->second->data;
+      }
+    }
+  }
+  if (data == nullptr) {
+    return 0;
+  }
+  cb(reinterpret_cast<const uint8_t*>(key.data()), key.size(), data->data(),
+     data->size(), arg);
+  return 1;
+}
+
+int v8s_code_cache_put(const uint8_t* key,
+                       size_t key_len,
+                       const uint8_t* data,
+                       size_t len) {
+  uint32_t tag = ScriptCompiler::CachedDataVersionTag();
+  if (key_len != kModuleKeyLen || key[0] != 'm' || len == 0 ||
+      memcmp(key + key_len - sizeof(tag), &tag, sizeof(tag)) != 0) {
+    return 0;
+  }
+  std::string k(reinterpret_cast<const char*>(key), key_len);
+  std::shared_ptr<const std::vector<uint8_t>> bytes;
+  try {
+    bytes = std::make_shared<const std::vector<uint8_t>>(data, data + len);
+  } catch (const std::bad_alloc&) {
+    return 0;
+  }
+  std::lock_guard<std::mutex> lock(g_code_mu);
+  Cache* c = cache();
+  if (len > c->limit / 4) {
+    return 0;
+  }
+  Entry* e = find(c, k, true);
+  if (e == nullptr || e->data != nullptr) {
+    return 0;  // no room, or it has one (made here, or put before)
+  }
+  c->bytes += len;
+  c->put++;
+  e->data = std::move(bytes);
+  trim(c);
+  return 1;
 }
 
 void v8s_code_cache_flip(size_t at) {

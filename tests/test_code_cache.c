@@ -432,6 +432,79 @@ static void t_many_isolates_at_once(void) {
   rt_result_free(&r);
 }
 
+/* what export_put collects of the entries made */
+typedef struct got_entries {
+  int n;
+  uint8_t* key[4];
+  size_t key_len[4];
+  uint8_t* data[4];
+  size_t len[4];
+} got_entries;
+
+static void got_cb(const uint8_t* key,
+                   size_t key_len,
+                   const uint8_t* data,
+                   size_t len,
+                   void* arg) {
+  got_entries* g = arg;
+  if (g->n < 4) {
+    g->key[g->n] = malloc(key_len);
+    memcpy(g->key[g->n], key, key_len);
+    g->key_len[g->n] = key_len;
+    g->data[g->n] = malloc(len);
+    memcpy(g->data[g->n], data, len);
+    g->len[g->n] = len;
+  }
+  g->n++;
+}
+
+/* Entries leave a process (iso_rt_code_next_made, with exporting on) and
+ * come into one (iso_rt_code_put), as between pool processes: after the
+ * cache is emptied, the entries put serve the next run (hits, no miss);
+ * entries put are not given out again; a key of another V8 version, a
+ * key that has a cache and an empty cache are not put. */
+static void t_export_put(void) {
+  rt_root();
+  write_lib("lib.js", 23, 10);
+  rt_write("main.js", "import v from './lib.js';\nexport default v;\n");
+  got_entries g = {0};
+  CHECK_EQ(iso_rt_code_next_made(got_cb, &g), 0); /* exporting is off */
+  iso_rt_code_export(1);
+  expect_lib("main.js", 23);
+  expect_lib("main.js", 23); /* makes main's and lib's */
+  while (iso_rt_code_next_made(got_cb, &g) == 1) {
+  }
+  CHECK_EQ(g.n, 2);
+  if (g.n != 2) {
+    return;
+  }
+  iso_code_stats s0 = stats();
+  iso_rt_code_limit(0); /* empties the cache */
+  iso_rt_code_limit((size_t)32 << 20);
+  for (int i = 0; i < 2; i++) {
+    CHECK_EQ(iso_rt_code_put(g.key[i], g.key_len[i], g.data[i], g.len[i]), 1);
+    /* one that has a cache */
+    CHECK_EQ(iso_rt_code_put(g.key[i], g.key_len[i], g.data[i], g.len[i]), 0);
+  }
+  CHECK_EQ(iso_rt_code_next_made(got_cb, &g), 0); /* put: not given out */
+  g.key[0][g.key_len[0] - 1] ^= 1;                /* another version tag */
+  CHECK_EQ(iso_rt_code_put(g.key[0], g.key_len[0], g.data[0], g.len[0]), 0);
+  CHECK_EQ(iso_rt_code_put(g.key[1], g.key_len[1] - 1, g.data[1], g.len[1]), 0);
+  CHECK_EQ(iso_rt_code_put(g.key[1], g.key_len[1], g.data[1], 0), 0);
+  iso_code_stats s1 = stats();
+  CHECK_EQ(s1.put - s0.put, 2);
+  expect_lib("main.js", 23); /* from the entries put */
+  iso_code_stats s2 = stats();
+  CHECK_EQ(s2.hits - s1.hits, 2);
+  CHECK_EQ(s2.misses - s1.misses, 0);
+  CHECK_EQ(s2.rejected, 0);
+  iso_rt_code_export(0);
+  for (int i = 0; i < 2; i++) {
+    free(g.key[i]);
+    free(g.data[i]);
+  }
+}
+
 static const iso_test cases[] = {
     {"second_isolate_consumes", t_second_isolate_consumes},
     {"changed_source_misses", t_changed_source_misses},
@@ -442,6 +515,7 @@ static const iso_test cases[] = {
     {"never_ran", t_never_ran},
     {"huge_module", t_huge_module},
     {"many_isolates_at_once", t_many_isolates_at_once},
+    {"export_put", t_export_put},
     {NULL, NULL},
 };
 
