@@ -205,10 +205,12 @@ int iso_link_hub_run(iso_link_hub* hub);
  *   OP_RESULT [48, promise, realm, tag, err, result (bin)]
  *   front -> pool process, control link (ISO_LINK_FRONT_CTL)
  *   HALT      [64, worker, deadline_ns]
+ *   CODE_PUT  [65, key (bin), cache (bin)]
  *   pool process -> front, control link (ISO_LINK_GROUP_CTL)
  *   WEDGED    [80, worker]
  *   ALIVE     [81]
  *   SPARES    [82, ready, builds, bytes]
+ *   CODE      [83, key (bin), cache (bin)]
  *
  * Integers are unsigned, within 32 bits but for the *_ns, sid and heap
  * fields (64); times are CLOCK_MONOTONIC nanoseconds, which every process
@@ -285,9 +287,11 @@ int iso_link_hub_run(iso_link_hub* hub);
   X(OP, 32, WORKER_OPS)        \
   X(OP_RESULT, 48, FRONT_OPS)  \
   X(HALT, 64, FRONT_CTL)       \
+  X(CODE_PUT, 65, FRONT_CTL)   \
   X(WEDGED, 80, GROUP_CTL)     \
   X(ALIVE, 81, GROUP_CTL)      \
-  X(SPARES, 82, GROUP_CTL)
+  X(SPARES, 82, GROUP_CTL)     \
+  X(CODE, 83, GROUP_CTL)
 
 typedef enum iso_link_kind {
 #define ISO_LINK_KIND_ENUM(e, v, chan) ISO_LINK_##e = v,
@@ -301,8 +305,8 @@ typedef enum iso_link_chan {
   ISO_LINK_WORKER_JOBS,    /* DONE INFO RELOADED STATE READY RECYCLED */
   ISO_LINK_WORKER_OPS,     /* OP */
   ISO_LINK_FRONT_OPS,      /* OP_RESULT */
-  ISO_LINK_FRONT_CTL,      /* HALT: to a pool process's watchdog */
-  ISO_LINK_GROUP_CTL,      /* WEDGED ALIVE SPARES: from it */
+  ISO_LINK_FRONT_CTL,      /* HALT CODE_PUT: to a pool process's watchdog */
+  ISO_LINK_GROUP_CTL,      /* WEDGED ALIVE SPARES CODE: from it */
   ISO_LINK_CHAN_LAST = ISO_LINK_GROUP_CTL
 } iso_link_chan;
 
@@ -465,6 +469,18 @@ typedef struct iso_link_spares {
   uint64_t bytes;
 } iso_link_spares;
 
+/* CODE: a code cache entry the pool process made (isolate/iso_rt.h,
+ * iso_rt_code_next_made), for the front to keep and pass on; CODE_PUT:
+ * one the front passes to a pool process (iso_rt_code_put). The key is
+ * exactly ISO_LINK_CODE_KEY bytes (the code cache's key of a user module),
+ * the cache 1 to ISO_LINK_CODE_MAX bytes. */
+#define ISO_LINK_CODE_KEY 37
+#define ISO_LINK_CODE_MAX ((size_t)1 << 20)
+typedef struct iso_link_code {
+  iso_bytes key;
+  iso_bytes data;
+} iso_link_code;
+
 /* One record: `kind` says which member of u it is (RECYCLE and ALIVE
  * have none). */
 typedef struct iso_link_rec {
@@ -485,6 +501,7 @@ typedef struct iso_link_rec {
     iso_link_halt halt;
     iso_link_wedged wedged;
     iso_link_spares spares;
+    iso_link_code code; /* CODE and CODE_PUT */
   } u;
 } iso_link_rec;
 

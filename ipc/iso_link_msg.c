@@ -204,6 +204,27 @@ static const field k_spares[] = {
     U64("bytes", iso_link_spares, bytes),
 };
 
+static const field k_code[] = {
+    {.name = "key",
+     .type = T_BIN,
+     .at = offsetof(iso_link_code, key),
+     .max = ISO_LINK_CODE_KEY},
+    {.name = "cache",
+     .type = T_BIN,
+     .at = offsetof(iso_link_code, data),
+     .max = ISO_LINK_CODE_MAX},
+};
+
+static const char* check_code(const iso_link_rec* r) {
+  const iso_link_code* c = &r->u.code;
+  if (c->key.len != ISO_LINK_CODE_KEY || c->data.len == 0) {
+    return "a code cache entry has a key of 37 bytes and a cache";
+  }
+  return NULL;
+}
+
+_Static_assert(ISO_LINK_CODE_KEY == 37, "the message above says so");
+
 static const char* check_task(const iso_link_rec* r) {
   const iso_link_task* t = &r->u.task;
   if (t->kind == ISO_JOB_CALL) {
@@ -287,6 +308,9 @@ static const kind_def k_kinds[] = {
     [ISO_LINK_WEDGED] = {ROW("WEDGED", GROUP_CTL, k_wedged)},
     [ISO_LINK_ALIVE] = {.name = "ALIVE", .chan = ISO_LINK_GROUP_CTL},
     [ISO_LINK_SPARES] = {ROW("SPARES", GROUP_CTL, k_spares)},
+    [ISO_LINK_CODE_PUT] = {ROW("CODE_PUT", FRONT_CTL, k_code),
+                           .check = check_code},
+    [ISO_LINK_CODE] = {ROW("CODE", GROUP_CTL, k_code), .check = check_code},
 };
 
 #undef ROW

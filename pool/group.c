@@ -61,6 +61,12 @@
  * the memory they hold. pool__group_stop ends the spares and joins every
  * engine.
  *
+ * In a pool process (pool_group_opts.share_code) the watchdog also
+ * carries the process's code cache to and from the front (pool/code.c's
+ * DESIGN): before each ALIVE it sends the entries its process made since
+ * (CODE, POOL_CODE_ROUND at most), and it puts each CODE_PUT the front
+ * sends in the cache (trusted, as everything from the front).
+ *
  * It reads only the worker side: the runners (under the group's lock,
  * which keeps them from being freed: a runner leaves the group before it
  * is freed) and their runtimes (under each runner's rt_lock). The front's
@@ -197,7 +203,14 @@ static void ctl_msg_cb(const uint8_t* data, size_t len, void* arg) {
       rc = got; /* 0: the end; else what was wrong */
       break;
     }
-    if (rec.kind != ISO_LINK_HALT) { /* FRONT_CTL carries HALT only */
+    if (rec.kind == ISO_LINK_CODE_PUT) { /* trusted: the front's */
+      if (g->o.share_code) {
+        (void)iso_rt_code_put(rec.u.code.key.data, rec.u.code.key.len,
+                              rec.u.code.data.data, rec.u.code.data.len);
+      }
+      continue;
+    }
+    if (rec.kind != ISO_LINK_HALT) {
       continue;
     }
     const iso_link_halt* h = &rec.u.halt;
@@ -299,6 +312,30 @@ static void say_spares(pool_group* g) {
   }
 }
 
+/* One code cache entry this process made, to the front (CODE). */
+static void send_code_cb(const uint8_t* key,
+                         size_t key_len,
+                         const uint8_t* data,
+                         size_t len,
+                         void* arg) {
+  if (key_len != ISO_LINK_CODE_KEY || len > ISO_LINK_CODE_MAX) {
+    return; /* the front would take none so large */
+  }
+  iso_link_rec rec = {.kind = ISO_LINK_CODE};
+  rec.u.code.key = (iso_bytes){.data = key, .len = key_len};
+  rec.u.code.data = (iso_bytes){.data = data, .len = len};
+  (void)send_up(arg, &rec); /* a cache: one refused is made again here */
+}
+
+/* The entries the process made since the last round, POOL_CODE_ROUND at
+ * most, to the front. Thread: the watchdog's. */
+static void send_codes(pool_group* g) {
+  for (int i = 0;
+       i < POOL_CODE_ROUND && iso_rt_code_next_made(send_code_cb, g) == 1;
+       i++) {
+  }
+}
+
 static void* watchdog_main(void* arg) {
   pool_group* g = arg;
   pthread_setname_np(pthread_self(), "isopool-jswatch");
@@ -317,6 +354,9 @@ static void* watchdog_main(void* arg) {
     pthread_mutex_unlock(&g->lock);
     if (now - alive_at >= POOL_ALIVE_MS * 1000000ull) {
       alive_at = now;
+      if (g->o.share_code) {
+        send_codes(g); /* before ALIVE, at which the front passes them on */
+      }
       (void)send_up(g, &alive);
       say_spares(g);
       reap_engines(g, 0);

@@ -691,6 +691,12 @@ int iso_pool_new(const iso_pool_opts* opts,
     rc = pool__ops_start(pool, err, errlen);
   }
   if (rc == 0 && o->processes > 0) {
+    rc = pool__code_new(ISO_POOL_CODE_CACHE_BYTES(o), &pool->code);
+    if (rc != 0) {
+      rc = fail(err, errlen, rc, "out of memory");
+    }
+  }
+  if (rc == 0 && o->processes > 0) {
     rc = pool__procs_start(pool, err, errlen);
     pool->configured = o->workers;
   } else if (rc == 0) {
@@ -938,6 +944,7 @@ void iso_pool_free(iso_pool* pool) {
   pool__procs_free(pool);
   /* no link is left on the hub (an abandoned worker's were freed above) */
   pool__hub_stop(pool);
+  pool__code_free(pool->code);
   pool__ops_close(pool);
   iso_metrics_free(pool->metrics);
   pool__mutex_close(&pool->lock);

@@ -30,6 +30,7 @@ typedef struct pool_req pool_req;
 typedef struct pool_job pool_job;
 typedef struct pool_worker pool_worker;
 typedef struct pool_proc pool_proc;
+typedef struct pool_code pool_code;
 
 /* The debug-build checks of the thread and lock rules (pool__on_worker,
  * pool__on_watchdog, pool__mutex_held) are pool_base.h's. */
@@ -244,6 +245,8 @@ struct pool_proc {
   _Atomic uint64_t alive_ns; /* its last ALIVE, or its spawn; 0: distrusted */
   atomic_int distrusted;
   pool_spares spares; /* its group's last SPARES */
+  uint64_t code_sent; /* the last code cache entry offered to it (code.c;
+                         the link hub's) */
   atomic_int killed;  /* the front SIGKILLed it, for `why` (1), or as its
                          links went (2) */
   char why[320];      /* set once, before killed */
@@ -376,6 +379,9 @@ struct iso_pool {
    * other */
   pool_group* group;
   iso_link* ctl;
+  /* the pool processes' code cache entries, passed between them (code.c;
+   * NULL with --processes 0 or --code-cache-mb 0) */
+  pool_code* code;
   /* the link hub every front end is read on, and its thread (hub.c) */
   iso_link_hub* hub;
   uv_loop_t hub_loop;
@@ -583,6 +589,29 @@ int pool__ctl_link_new(iso_pool* pool,
                        size_t errlen);
 int pool__ctl_open(iso_pool* pool, int* peer, char* err, size_t errlen);
 void pool__ctl_close(iso_pool* pool);
+/* code.c: the front's copy of its pool processes' code cache entries
+ * (its DESIGN). pool__code_new: one bounded at `limit` bytes (0: *out
+ * NULL, no store: every call below accepts NULL); 0 or ISO_ENOMEM.
+ * pool__code_free: destructor. pool__code_take: a CODE record from p
+ * (untrusted: checked, kept or not). pool__code_offer: sends p what it
+ * was not offered yet (CODE_PUT; at most POOL_CODE_OFFER_BYTES of it).
+ * pool__code_drop_from: drops every entry p gave (the front kills it).
+ * pool__code_stats: its counters. Thread: the link hub's (take, offer);
+ * any (the others). */
+#define POOL_CODE_OFFER_BYTES ((size_t)1 << 20)
+typedef struct pool_code_stats {
+  uint64_t taken, given, evicted, dropped;
+  uint64_t entries, bytes;
+} pool_code_stats;
+int pool__code_new(size_t limit, pool_code** out);
+void pool__code_free(pool_code* c);
+void pool__code_take(pool_code* c,
+                     const pool_proc* p,
+                     const iso_link_code* rec);
+void pool__code_offer(iso_pool* pool, pool_proc* p);
+void pool__code_drop_from(pool_code* c, const pool_proc* p);
+void pool__code_stats(pool_code* c, pool_code_stats* out);
+
 /* hub.c: the link hub (ipc/iso_link.h) every front end of a link is
  * read on, and its thread (a libuv loop polling it). pool__hub_start:
  * before any link; 0, or an error with err. pool__hub_stop: after every

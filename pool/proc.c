@@ -213,12 +213,14 @@ int iso_pool_process_main(int argc, char** argv) {
     die(1);
   }
   iso_rt_code_limit((size_t)a.code_cache_mb << 20);
+  iso_rt_code_export(a.code_cache_mb > 0); /* to the front: group.c */
   /* 5. */
   pool_group_opts go = {.log = log,
                         .ctl_fd = a.ctl_fd,
                         .gone_cb = gone_cb,
                         .held = 1,
-                        .spares = (int)a.spares};
+                        .spares = (int)a.spares,
+                        .share_code = a.code_cache_mb > 0};
   pool_group* g = NULL;
   rc = pool__group_new(&go, &g, err, sizeof err);
   if (rc != 0) {
@@ -295,10 +297,10 @@ int iso_pool_process_main(int argc, char** argv) {
   iso_rt_code_stats(&cs);
   pool__logf(&log, "debug",
              "%s: code cache: %llu hits, %llu misses (%llu rejected), %llu "
-             "made, %llu evicted",
+             "made, %llu evicted, %llu from the front",
              me, (unsigned long long)cs.hits, (unsigned long long)cs.misses,
              (unsigned long long)cs.rejected, (unsigned long long)cs.made,
-             (unsigned long long)cs.evicted);
+             (unsigned long long)cs.evicted, (unsigned long long)cs.put);
   pool__logf(&log, gone ? "info" : "debug", "%s: %s", me,
              gone ? "the front went" : "stopped");
   die(0);

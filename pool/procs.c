@@ -221,6 +221,7 @@ static void kill_proc(pool_proc* p, int gone, const char* why) {
   }
   int first = st != POOL_P_DEAD && !atomic_load(&p->killed);
   if (first) {
+    pool__code_drop_from(pool->code, p); /* code.c's DESIGN: trust */
     snprintf(p->why, sizeof p->why, "%s", why);
     p->killed_ns = pool__now();
     atomic_store(&p->killed, gone ? 2 : 1);

@@ -381,6 +381,13 @@ static void ctl_msg(iso_pool* pool,
       if (!atomic_load(distrusted)) {
         atomic_store(alive, pool__now());
       }
+      if (p != NULL) {
+        pool__code_offer(pool, p);
+      }
+    } else if (rec.kind == ISO_LINK_CODE) {
+      if (p != NULL) { /* the front's own workers share its cache */
+        pool__code_take(pool->code, p, &rec.u.code);
+      }
     } else if (rec.kind == ISO_LINK_SPARES) {
       pool_spares* s = p != NULL ? &p->spares : &pool->group_spares;
       const iso_link_spares* r = &rec.u.spares;

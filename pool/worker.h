@@ -30,10 +30,14 @@ typedef struct pool_group pool_group;
 #define POOL_SILENT_MS 3000
 
 /* The control link's bound on a message, each way (a batch of HALTs, or
- * of WEDGEDs and ALIVEs: a few bytes each), and on what waits in either
- * end's outbox for a peer that stopped reading. */
-#define POOL_CTL_MAX_MSG ((size_t)64 << 10)
-#define POOL_CTL_MAX_QUEUED ((size_t)1 << 20)
+ * of WEDGEDs and ALIVEs: a few bytes each; a code cache entry, CODE or
+ * CODE_PUT: ISO_LINK_CODE_MAX at most), and on what waits in either end's
+ * outbox for a peer that stopped reading. */
+#define POOL_CTL_MAX_MSG (ISO_LINK_CODE_MAX + ((size_t)64 << 10))
+#define POOL_CTL_MAX_QUEUED ((size_t)4 << 20)
+/* Code cache entries a group sends its front per POOL_ALIVE_MS, at most
+ * (the rest wait for the next rounds). */
+#define POOL_CODE_ROUND 8
 
 typedef struct pool_group_opts {
   pool_logger log;
@@ -55,6 +59,12 @@ typedef struct pool_group_opts {
    * isolate is replaced; worker.c's DESIGN); 0: none (a worker recycles
    * on its own thread). */
   int spares;
+  /* share_code: 1: it sends the code cache entries its process makes to
+   * the front (CODE; the caller turned iso_rt_code_export on) and puts
+   * those the front sends (CODE_PUT, iso_rt_code_put) in its process's
+   * cache: a pool process's group; 0: neither (--processes 0: the
+   * workers share the front's own cache). */
+  int share_code;
 } pool_group_opts;
 
 /* pool__group_new: constructor; a group with no worker thread yet, its

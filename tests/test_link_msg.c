@@ -199,6 +199,12 @@ static int make_samples(sample* s) {
       ISO_LINK_GROUP_CTL,
       {ISO_LINK_SPARES,
        .u.spares = {.ready = 1, .builds = 7, .bytes = (uint64_t)3 << 20}}};
+  static const uint8_t key[ISO_LINK_CODE_KEY] = {'m', 1, 2, 3};
+  static const uint8_t cache[300] = {0xc0, 0xde};
+  iso_link_code code = {.key = {key, sizeof key},
+                        .data = {cache, sizeof cache}};
+  s[n++] = (sample){ISO_LINK_GROUP_CTL, {ISO_LINK_CODE, .u.code = code}};
+  s[n++] = (sample){ISO_LINK_FRONT_CTL, {ISO_LINK_CODE_PUT, .u.code = code}};
   return n;
 }
 
@@ -653,7 +659,18 @@ static const refusal k_refusals[] = {
     {"done_on_group_link", ISO_LINK_GROUP_CTL,
      "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 81|H:c0|J:0|J:0|J:0|J:0",
      "a DONE record, which a pool process's control link"},
-    {"unknown_ctl_kind", ISO_LINK_GROUP_CTL, "J:[83]", "unknown kind 83"},
+    {"unknown_ctl_kind", ISO_LINK_GROUP_CTL, "J:[84]", "unknown kind 84"},
+    {"code_key_short", ISO_LINK_GROUP_CTL, "H:93|J:83|H:c40102|H:c401ff",
+     "a code cache entry has a key of 37 bytes and a cache"},
+    {"code_key_long", ISO_LINK_GROUP_CTL,
+     "H:93|J:83|H:c4266d00000000000000000000000000000000000000"
+     "000000000000000000000000000000000000|H:c401ff",
+     "(CODE): 'key'"},
+    {"code_empty", ISO_LINK_FRONT_CTL,
+     "H:93|J:65|H:c4256d00000000000000000000000000000000000000"
+     "0000000000000000000000000000000000|H:c400",
+     "a code cache entry has a key of 37 bytes and a cache"},
+    {"code_put_on_group_link", ISO_LINK_GROUP_CTL, "J:[65]", "CODE_PUT"},
     {"spares_short", ISO_LINK_GROUP_CTL, "J:[82, 1, 2]",
      "(SPARES): 2 fields, not 3"},
     {"recycled_reason_past_table", ISO_LINK_WORKER_JOBS, "J:[21, 6, 0]",

@@ -208,6 +208,99 @@ static void t_code_cache(void) {
   }
 }
 
+/* The log has `text` within timeout_ms (scaled). */
+static int wait_log(svc* s, const char* text, int timeout_ms) {
+  int64_t end = now_ms() + (int64_t)(timeout_ms * iso_test_scale());
+  for (;;) {
+    char* log = read_log(s);
+    int has = strstr(log, text) != NULL;
+    free(log);
+    if (has || now_ms() >= end) {
+      return has;
+    }
+    nap_ms(20);
+  }
+}
+
+/* One call of count.js, waited for, that answers want: the worker that
+ * ran it. */
+static int64_t call_on(svc* s, const char* want) {
+  tracker t;
+  tracker_init(&t, 1);
+  iso_buf keep;
+  tracker_submit_ok(&t, s->c, 0, call_job("count.js", "[]", &keep), 60000);
+  iso_buf_close(&keep);
+  CHECK(tracker_wait(&t, 1, 60000));
+  expect_fulfilled(&t, 0, want);
+  int64_t w = t.r[0].worker;
+  tracker_free(&t);
+  return w;
+}
+
+/* The code cache across pool processes (pool/code.c): --processes 2, a
+ * worker each. count.js compiles twice in one process (a call, both
+ * workers recycled, a call: the first idle worker both times), which
+ * makes its entry and sends it to the
+ * front; the front passes it on to the second process; a call there
+ * (a slow call on one worker, so that one goes to the other) compiles it
+ * from that entry: the second process's counters, logged as it stops
+ * (a resize to 1 worker retires worker 1, and its process exits by
+ * itself), say 1 hit and 1 entry from the front. Each fresh isolate still
+ * counts from 1. With --code-cache-mb 0, nothing is passed on and nothing hits.
+ */
+static void t_code_shared(void) {
+  const char* mbs[] = {"8", "0"};
+  for (int k = 0; k < 2; k++) {
+    const char* flags[] = {"--processes", "2",     "--spare-isolates", "0",
+                           "--log-level", "debug", "--code-cache-mb",  mbs[k],
+                           NULL};
+    svc s;
+    if (start(&s, "2", flags) != 0) {
+      svc_stop(&s);
+      return;
+    }
+    int64_t w1 = call_on(&s, "1");
+    recycle_all(&s, 0);
+    CHECK(wait_stat(&s, "recycles", 2, 20000) >= 2); /* both running */
+    CHECK_EQ(call_on(&s, "1"), w1); /* the first again, idle: made */
+    CHECK_EQ(wait_log(&s, "entry (", k == 0 ? 10000 : 500), k == 0);
+    tracker t;
+    tracker_init(&t, 2);
+    iso_buf keep;
+    /* one worker holds this one... */
+    tracker_submit_ok(&t, s.c, 0, call_job("count.js", "[1000]", &keep), 60000);
+    iso_buf_close(&keep);
+    /* ...so this one goes to the other, in the other process */
+    tracker_submit_ok(&t, s.c, 1, call_job("count.js", "[]", &keep), 60000);
+    iso_buf_close(&keep);
+    CHECK(tracker_wait(&t, 2, 60000));
+    CHECK(t.r[0].worker != t.r[1].worker);
+    for (int i = 0; i < 2; i++) { /* w1 counted once before */
+      expect_fulfilled(&t, i, t.r[i].worker == w1 ? "2" : "1");
+    }
+    tracker_free(&t);
+    iso_admin_req q = areq(ISO_ADMIN_RESIZE);
+    q.workers = 1;
+    free(admin_req(&s, q));
+    /* the retired process's counters, as it exits */
+    CHECK(wait_log(&s, "1.1 (pid", 10000));
+    if (k == 0) {
+      CHECK(wait_log(&s,
+                     "code cache: 1 hits, 0 misses (0 rejected), 0 made, "
+                     "0 evicted, 1 from the front",
+                     10000));
+      CHECK(log_has(&s, "passed on to pool process 1.1"));
+    } else {
+      CHECK(wait_log(&s, "code cache: 0 hits, 1 misses", 10000));
+      char* log = read_log(&s);
+      CHECK(strstr(log, "passed on to pool process") == NULL);
+      CHECK(strstr(log, "1 from the front") == NULL);
+      free(log);
+    }
+    svc_stop(&s);
+  }
+}
+
 /* --spare-isolates 0: the old path: the worker rebuilds on its own thread
  * (every recycle cold), and the counts still start again. */
 static void t_no_spare(void) {
@@ -421,6 +514,7 @@ static const iso_test cases[] = {
     {"after_jobs", t_after_jobs},
     {"no_spare", t_no_spare},
     {"code_cache", t_code_cache},
+    {"code_shared", t_code_shared},
     {"soft_limit_load", t_soft_limit_load},
     {"hard_limit_load", t_hard_limit_load},
     {"recycle_heap", t_recycle_heap},
