@@ -83,6 +83,10 @@ static const char kUsage[] =
     "  --code-cache-mb M  bound of each process's code cache of modules\n"
     "                     (compiled code its isolates share; default 32,\n"
     "                     0: none)\n"
+    "  --code-cache DIR   keep the pool processes' code cache in DIR too\n"
+    "                     (made 0700; refused if others may write it;\n"
+    "                     each entry signed with DIR/key, 0600), so a\n"
+    "                     restart compiles from it (default: memory only)\n"
     "  --background-ms MS how long JavaScript that belongs to no pending\n"
     "                     job (a timer a call left) may run at a time\n"
     "                     (default 1000)\n"
@@ -191,7 +195,7 @@ static int perm_option(int c, const char* arg, perm_flags* pf) {
 enum { O_KV_PATH = 320, O_KV_SYNC, O_KV_MAX };
 
 /* --import-map FILE (run and serve). */
-enum { O_IMPORT_MAP = 330 };
+enum { O_IMPORT_MAP = 330, O_CODE_CACHE_DIR };
 
 /* An import map file read and parsed: its text and URL (for the pool,
  * which parses its own copy in each worker) and the map (for run). */
@@ -701,6 +705,7 @@ static int cmd_serve(int argc, char** argv) {
       {"cpu-ms", required_argument, NULL, O_CPU_MS},
       {"code-cache-mb", required_argument, NULL, O_CODE_CACHE_MB},
       {"import-map", required_argument, NULL, O_IMPORT_MAP},
+      {"code-cache", required_argument, NULL, O_CODE_CACHE_DIR},
       PERM_OPTIONS,
       KV_OPTIONS,
       {NULL, 0, NULL, 0},
@@ -779,6 +784,9 @@ static int cmd_serve(int argc, char** argv) {
         break;
       case O_IMPORT_MAP:
         import_map = optarg;
+        break;
+      case O_CODE_CACHE_DIR:
+        po.code_cache_dir = optarg;
         break;
       case 'v':
         v8_flags = optarg;

@@ -127,6 +127,11 @@ typedef struct iso_pool_opts {
    * (ISO_POOL_CODE_CACHE_MB), < 0: none. The pool processes apply it; with
    * processes 0 the owner does (iso_rt_code_limit), as it starts V8. */
   int code_cache_mb;
+  /* --code-cache DIR: the front keeps the pool processes' code cache
+   * entries in DIR too, signed, and loads them as it starts
+   * (docs/architecture.md, "The code cache on disk"); NULL: memory only.
+   * Only with processes > 0 and a code cache. The caller's string. */
+  const char* code_cache_dir;
   const char* exe; /* the isopool binary they run; NULL:
                       /proc/self/exe */
   /* The import map every job's resolution consults (docs/architecture.md):

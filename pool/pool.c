@@ -690,8 +690,15 @@ int iso_pool_new(const iso_pool_opts* opts,
   if (rc == 0) {
     rc = pool__ops_start(pool, err, errlen);
   }
+  if (rc == 0 && o->processes == 0 && o->code_cache_dir != NULL) {
+    pool__log(pool, "warn",
+              "--code-cache %s: only with pool processes (--processes 0 "
+              "shares its workers' cache in memory): not used",
+              o->code_cache_dir);
+  }
   if (rc == 0 && o->processes > 0) {
-    rc = pool__code_new(ISO_POOL_CODE_CACHE_BYTES(o), &pool->code);
+    rc = pool__code_new(pool, ISO_POOL_CODE_CACHE_BYTES(o), o->code_cache_dir,
+                        &pool->code);
     if (rc != 0) {
       rc = fail(err, errlen, rc, "out of memory");
     }

@@ -591,7 +591,9 @@ int pool__ctl_open(iso_pool* pool, int* peer, char* err, size_t errlen);
 void pool__ctl_close(iso_pool* pool);
 /* code.c: the front's copy of its pool processes' code cache entries
  * (its DESIGN). pool__code_new: one bounded at `limit` bytes (0: *out
- * NULL, no store: every call below accepts NULL); 0 or ISO_ENOMEM.
+ * NULL, no store: every call below accepts NULL), kept in `dir` too
+ * unless NULL (a directory it cannot use is logged, and it runs without);
+ * its entries loaded; 0 or ISO_ENOMEM.
  * pool__code_free: destructor. pool__code_take: a CODE record from p
  * (untrusted: checked, kept or not). pool__code_offer: sends p what it
  * was not offered yet (CODE_PUT; at most POOL_CODE_OFFER_BYTES of it).
@@ -603,7 +605,10 @@ typedef struct pool_code_stats {
   uint64_t taken, given, evicted, dropped;
   uint64_t entries, bytes;
 } pool_code_stats;
-int pool__code_new(size_t limit, pool_code** out);
+int pool__code_new(iso_pool* pool,
+                   size_t limit,
+                   const char* dir,
+                   pool_code** out);
 void pool__code_free(pool_code* c);
 void pool__code_take(pool_code* c,
                      const pool_proc* p,

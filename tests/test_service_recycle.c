@@ -17,11 +17,14 @@
  * policy: "recycled (jobs)"). Waits poll for a state, bounded by
  * iso_test_scale(); nothing asserts a wall-clock duration.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -301,6 +304,164 @@ static void t_code_shared(void) {
   }
 }
 
+/* The entries' files in dir (names of 74 hex digits): how many, and the
+ * first's name in first (75 bytes) when there is one. */
+static int dir_entries(const char* dir, char* first) {
+  DIR* d = opendir(dir);
+  int n = 0;
+  for (struct dirent* de; d != NULL && (de = readdir(d)) != NULL;) {
+    if (strlen(de->d_name) == 74 &&
+        strspn(de->d_name, "0123456789abcdef") == 74) {
+      if (n++ == 0 && first != NULL) {
+        memcpy(first, de->d_name, 75);
+      }
+    }
+  }
+  if (d != NULL) {
+    closedir(d);
+  }
+  return n;
+}
+
+/* The whole of file path, *n bytes; the caller frees it. */
+static uint8_t* slurp(const char* path, size_t* n) {
+  FILE* f = fopen(path, "rb");
+  uint8_t* buf = malloc(4 << 20);
+  *n = f != NULL && buf != NULL ? fread(buf, 1, 4 << 20, f) : 0;
+  if (f != NULL) {
+    fclose(f);
+  }
+  return buf;
+}
+
+static void spill(const char* path, const uint8_t* p, size_t n) {
+  FILE* f = fopen(path, "wb");
+  CHECK(f != NULL);
+  if (f != NULL) {
+    CHECK_EQ(fwrite(p, 1, n, f), n);
+    fclose(f);
+  }
+}
+
+/* Two calls of count.js at once, on both workers: each answers 1 (fresh
+ * isolates); then a resize to 1 worker retires the second process, whose
+ * counters (logged as it exits) must read `want`. */
+static void both_then_retire(svc* s, const char* want) {
+  tracker t;
+  tracker_init(&t, 2);
+  iso_buf keep;
+  tracker_submit_ok(&t, s->c, 0, call_job("count.js", "[1000]", &keep), 60000);
+  iso_buf_close(&keep);
+  tracker_submit_ok(&t, s->c, 1, call_job("count.js", "[]", &keep), 60000);
+  iso_buf_close(&keep);
+  CHECK(tracker_wait(&t, 2, 60000));
+  CHECK(t.r[0].worker != t.r[1].worker);
+  expect_fulfilled(&t, 0, "1");
+  expect_fulfilled(&t, 1, "1");
+  tracker_free(&t);
+  iso_admin_req q = areq(ISO_ADMIN_RESIZE);
+  q.workers = 1;
+  free(admin_req(s, q));
+  CHECK(wait_log(s, want, 10000));
+}
+
+/* --code-cache DIR (pool/code.c, "On disk"): a first service makes
+ * count.js's entry (compiled twice in one process) and the front writes
+ * it to DIR (0700; its key file 0600, 32 bytes); a second service, on
+ * the same DIR, loads it and its processes compile count.js from it at
+ * their first compile (1 hit, 1 entry from the front, no miss). Then the
+ * entry with a byte flipped, and a valid entry under another key's name:
+ * each is logged, deleted and ignored, and the calls run right (a
+ * miss). A DIR that cannot be made, and one others may write: one
+ * warning, and the service runs without a disk cache. */
+static void t_code_disk(void) {
+  char dir[64], path[160], other[160];
+  snprintf(dir, sizeof dir, "/tmp/isopool-cc-%d", (int)getpid());
+  snprintf(path, sizeof path, "rm -rf %s", dir);
+  CHECK_EQ(system(path), 0);
+  const char* flags[] = {"--processes", "2",     "--spare-isolates", "0",
+                         "--log-level", "debug", "--code-cache",     dir,
+                         NULL};
+  svc s;
+  if (start(&s, "2", flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  int64_t w1 = call_on(&s, "1");
+  recycle_all(&s, 0);
+  CHECK(wait_stat(&s, "recycles", 2, 20000) >= 2);
+  CHECK_EQ(call_on(&s, "1"), w1); /* made: written */
+  CHECK(wait_log(&s, " written", 10000));
+  svc_stop(&s);
+  struct stat st;
+  CHECK_EQ(stat(dir, &st), 0);
+  CHECK_EQ(st.st_mode & 0777, 0700);
+  snprintf(path, sizeof path, "%s/key", dir);
+  CHECK_EQ(stat(path, &st), 0);
+  CHECK_EQ(st.st_mode & 0777, 0600);
+  CHECK_EQ(st.st_size, 32);
+  char name[80] = "";
+  CHECK_EQ(dir_entries(dir, name), 1);
+
+  /* a restart compiles from it */
+  if (start(&s, "2", flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK(log_has(&s, "1 entry loaded"));
+  both_then_retire(&s,
+                   "code cache: 1 hits, 0 misses (0 rejected), 0 made, 0 "
+                   "evicted, 1 from the front");
+  svc_stop(&s);
+
+  /* tampered: a byte flipped; a valid entry under another key's name */
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  size_t n = 0;
+  uint8_t* good = slurp(path, &n);
+  CHECK(n > 100);
+  good[n / 2] ^= 0x01;
+  spill(path, good, n);
+  good[n / 2] ^= 0x01;
+  snprintf(other, sizeof other, "%s/%s", dir, name);
+  char* last = other + strlen(other) - 1;
+  *last = *last == '0' ? '1' : '0';
+  spill(other, good, n);
+  free(good);
+  CHECK_EQ(dir_entries(dir, NULL), 2);
+  if (start(&s, "2", flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK(log_has(&s, "its MAC is wrong"));
+  CHECK(log_has(&s, "it is another key's entry"));
+  CHECK(log_has(&s, "0 entries loaded"));
+  CHECK_EQ(dir_entries(dir, NULL), 0);
+  both_then_retire(&s, "code cache: 0 hits, 1 misses");
+  svc_stop(&s);
+
+  /* unusable: it cannot be made; others may write it */
+  const char* bad_dirs[] = {"/dev/null/cc", dir};
+  const char* whys[] = {"Not a directory", "others may write it"};
+  CHECK_EQ(chmod(dir, 0777), 0);
+  for (int k = 0; k < 2; k++) {
+    const char* f2[] = {"--processes", "2", "--code-cache", bad_dirs[k], NULL};
+    if (start(&s, "2", f2) != 0) {
+      svc_stop(&s);
+      return;
+    }
+    expect_call(&s, "count.js", "[]", "1");
+    CHECK(log_has(&s, whys[k]));
+    CHECK(log_has(&s, "the service runs without a disk cache"));
+    char* log = read_log(&s);
+    char* at = strstr(log, "without a disk cache");
+    CHECK(at != NULL && strstr(at + 1, "without a disk cache") == NULL);
+    free(log);
+    svc_stop(&s);
+  }
+  snprintf(path, sizeof path, "rm -rf %s", dir);
+  CHECK_EQ(system(path), 0);
+}
+
 /* --spare-isolates 0: the old path: the worker rebuilds on its own thread
  * (every recycle cold), and the counts still start again. */
 static void t_no_spare(void) {
@@ -515,6 +676,7 @@ static const iso_test cases[] = {
     {"no_spare", t_no_spare},
     {"code_cache", t_code_cache},
     {"code_shared", t_code_shared},
+    {"code_disk", t_code_disk},
     {"soft_limit_load", t_soft_limit_load},
     {"hard_limit_load", t_hard_limit_load},
     {"recycle_heap", t_recycle_heap},
