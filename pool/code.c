@@ -32,10 +32,13 @@
  * process that consumes it, under whatever module key the sender chose.
  * The front cannot check one (it runs no V8). What it does, and why it
  * relays anyway, is docs/architecture.md's "The code cache across pool
- * processes": it takes no entry from a process it distrusts, and when it
- * kills a process (pool__proc_kill: it lied, wedged, held a job, its links
- * failed) it drops every entry that process gave it (those it passed on
- * stay in the processes that took them).
+ * processes": it takes no entry from a process it distrusts, and when a
+ * process ends other than asked (procs.c: kill_proc, as the front kills
+ * it, pool__proc_kill, for a lie, a wedge, a job held, or its links close
+ * while the service runs, pool__proc_gone; exit_cb, as one not stopped
+ * nor retired exits: a crash, a memory bomb, a kill from outside) it
+ * drops every entry that process gave it, here and in DIR (those it
+ * passed on stay in the processes that took them).
  *
  * On disk (--code-cache DIR, iso_pool_opts.code_cache_dir): the front,
  * not a pool process (sandboxed: nothing writable), keeps every entry it
@@ -293,11 +296,14 @@ void pool__code_take(pool_code* c,
 
 void pool__code_offer(iso_pool* pool, pool_proc* p) {
   pool_code* c = pool->code;
-  if (c == NULL || atomic_load(&p->distrusted) || p->code_sent >= c->seq) {
-    return; /* c->seq: read racily; an entry taken meanwhile is the hub's
-               own doing (this thread), so nothing is missed */
+  if (c == NULL || atomic_load(&p->distrusted)) {
+    return;
   }
   pthread_mutex_lock(&c->lock);
+  if (p->code_sent >= c->seq) { /* offered everything: the usual case */
+    pthread_mutex_unlock(&c->lock);
+    return;
+  }
   size_t sent = 0;
   int n = 0;
   for (const pool_code_entry* e = c->head;

@@ -808,6 +808,7 @@ static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
   if (stop || (retired && lost == 0)) { /* a resize ended it */
     return;
   }
+  pool__code_drop_from(pool->code, p); /* it died unasked: code.c, trust */
   if (st == POOL_P_ACTIVE) {
     promote(pool);
   }

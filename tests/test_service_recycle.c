@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,6 +463,76 @@ static void t_code_disk(void) {
   CHECK_EQ(system(path), 0);
 }
 
+/* The pool process (a child of pid) that runs worker w, or -1: its
+ * command line's --workers list names it. */
+static int process_of(pid_t pid, int64_t w) {
+  int kids[64];
+  int n = procfs_children(pid, kids, 64);
+  for (int i = 0; i < n; i++) {
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", kids[i]);
+    FILE* f = fopen(path, "r");
+    size_t len = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f != NULL) {
+      fclose(f);
+    }
+    buf[len] = '\0';
+    for (size_t k = 0; k + 1 < len; k += strlen(buf + k) + 1) {
+      if (strcmp(buf + k, "--workers") == 0) {
+        char* end;
+        for (const char* q = buf + k + strlen(buf + k) + 1; *q != '\0';
+             q = *end ? end + 1 : end) {
+          long v = strtol(q, &end, 10);
+          if (end == q) {
+            break;
+          }
+          if (v == w) {
+            return kids[i];
+          }
+        }
+      }
+    }
+  }
+  return -1;
+}
+
+/* A process that ends unasked takes its entries with it (pool/code.c,
+ * "Trust"): count.js's entry, made in one process and written to DIR,
+ * leaves DIR when that process is SIGKILLed; jobs run on. */
+static void t_code_dropped(void) {
+  char dir[64], cmd[96];
+  snprintf(dir, sizeof dir, "/tmp/isopool-ccd-%d", (int)getpid());
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  CHECK_EQ(system(cmd), 0);
+  const char* flags[] = {"--processes", "2",     "--spare-isolates", "0",
+                         "--log-level", "debug", "--code-cache",     dir,
+                         NULL};
+  svc s;
+  if (start(&s, "2", flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  int64_t w1 = call_on(&s, "1");
+  recycle_all(&s, 0);
+  CHECK(wait_stat(&s, "recycles", 2, 20000) >= 2);
+  CHECK_EQ(call_on(&s, "1"), w1);
+  CHECK(wait_log(&s, " written", 10000));
+  CHECK_EQ(dir_entries(dir, NULL), 1);
+  int victim = process_of(s.pid, w1);
+  CHECK(victim > 0);
+  if (victim > 0) {
+    kill(victim, SIGKILL);
+  }
+  int64_t end = now_ms() + (int64_t)(10000 * iso_test_scale());
+  while (dir_entries(dir, NULL) > 0 && now_ms() < end) {
+    nap_ms(20);
+  }
+  CHECK_EQ(dir_entries(dir, NULL), 0);
+  expect_call(&s, "count.js", "[]", "1"); /* the other worker's first */
+  svc_stop(&s);
+  CHECK_EQ(system(cmd), 0);
+}
+
 /* --spare-isolates 0: the old path: the worker rebuilds on its own thread
  * (every recycle cold), and the counts still start again. */
 static void t_no_spare(void) {
@@ -677,6 +748,7 @@ static const iso_test cases[] = {
     {"code_cache", t_code_cache},
     {"code_shared", t_code_shared},
     {"code_disk", t_code_disk},
+    {"code_dropped", t_code_dropped},
     {"soft_limit_load", t_soft_limit_load},
     {"hard_limit_load", t_hard_limit_load},
     {"recycle_heap", t_recycle_heap},
