@@ -6,6 +6,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +23,13 @@ struct iso_server_req {
   int sending;
 };
 
-/* A listener and what restarting it needs (watch_cb). */
+/* A listener and what restarting it needs (watch_once). */
 typedef struct iso_listener {
   nng_listener l;
   char* url;
   int up;         /* listening (a restart can fail: tried again) */
   uint64_t other; /* its "other" errors counted so far */
-  /* watch_cb's probe of a listener whose "other" count grew: a REQ0
+  /* watch_once's probe of a listener whose "other" count grew: a REQ0
    * socket dialed to it, and its "accept" count when the probe began */
   int probing;
   nng_socket probe;
@@ -43,7 +44,11 @@ struct iso_server {
   size_t max;     /* NNG_OPT_RECVMAXSZ of each listener */
   char* tls_cert; /* for a tls+tcp:// listener's restart */
   char* tls_key;
-  nng_aio* watch; /* watch_cb's timer */
+  /* the watcher thread (watch_main) and what wakes it to end */
+  pthread_t watcher;
+  int watching; /* it was started */
+  pthread_mutex_t watch_mu;
+  pthread_cond_t watch_cv;
   iso_server_req* reqs;
   int nreqs;
   iso_server_cb cb;
@@ -265,9 +270,12 @@ static int listen_one(iso_server* srv,
  * the live ones too (NNG closes a listener's pipes): their clients dial
  * again, and a request one had out fails (ISO_ECONNECT at the client):
  * the price of a listener that takes new clients again. tls+tcp:// listeners
- * are not probed (the probe has no TLS configuration). Thread: an NNG thread
- * (the watch aio); iso_server_free stops it before anything else of NNG's is
- * closed. */
+ * are not probed (the probe has no TLS configuration). Thread: the
+ * server's watcher, a thread of its own, never one of NNG's: closing a
+ * probe or a listener from an NNG callback can wait for NNG's threads
+ * for ever (seen: a probe's nng_close in a timer callback held SIGTERM's
+ * shutdown, which waited for that callback). iso_server_free ends it
+ * before anything else of NNG's is closed. */
 #define WATCH_MS 100
 #define PROBE_MS 1000
 
@@ -302,11 +310,7 @@ static void probe_end(iso_listener* L) {
   }
 }
 
-static void watch_cb(void* arg) {
-  iso_server* srv = arg;
-  if (nng_aio_result(srv->watch) != 0 || atomic_load(&srv->closing)) {
-    return;
-  }
+static void watch_once(iso_server* srv) {
   nng_stat* snap = NULL;
   if (nng_stats_get(&snap) == 0) {
     for (size_t i = 0; i < srv->nlisteners; i++) {
@@ -340,7 +344,29 @@ static void watch_cb(void* arg) {
       listen_one(srv, L, err, sizeof err); /* else again next time */
     }
   }
-  nng_sleep_aio(WATCH_MS, srv->watch);
+}
+
+/* The watcher: watch_once every WATCH_MS until iso_server_free says to
+ * end (closing, under watch_mu). */
+static void* watch_main(void* arg) {
+  iso_server* srv = arg;
+  pthread_mutex_lock(&srv->watch_mu);
+  while (!atomic_load(&srv->closing)) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)WATCH_MS * 1000000;
+    until.tv_sec += until.tv_nsec / 1000000000;
+    until.tv_nsec %= 1000000000;
+    pthread_cond_timedwait(&srv->watch_cv, &srv->watch_mu, &until);
+    if (atomic_load(&srv->closing)) {
+      break;
+    }
+    pthread_mutex_unlock(&srv->watch_mu);
+    watch_once(srv);
+    pthread_mutex_lock(&srv->watch_mu);
+  }
+  pthread_mutex_unlock(&srv->watch_mu);
+  return NULL;
 }
 
 int iso_server_new(const iso_server_opts* o,
@@ -401,7 +427,9 @@ int iso_server_new(const iso_server_opts* o,
   }
   srv->nreqs = o->contexts > 0 ? o->contexts : 1024;
   srv->reqs = calloc((size_t)srv->nreqs, sizeof(*srv->reqs));
-  if (srv->reqs == NULL || nng_aio_alloc(&srv->watch, watch_cb, srv) != 0) {
+  pthread_mutex_init(&srv->watch_mu, NULL);
+  pthread_cond_init(&srv->watch_cv, NULL);
+  if (srv->reqs == NULL) {
     free(srv->reqs);
     server_free_listeners(srv);
     nng_close(srv->sock);
@@ -422,7 +450,12 @@ int iso_server_new(const iso_server_opts* o,
   for (int i = 0; i < srv->nreqs; i++) {
     nng_ctx_recv(srv->reqs[i].ctx, srv->reqs[i].aio);
   }
-  nng_sleep_aio(WATCH_MS, srv->watch);
+  if (pthread_create(&srv->watcher, NULL, watch_main, srv) != 0) {
+    iso_server_free(srv);
+    snprintf(err, errlen, "cannot start the server's watcher thread");
+    return ISO_ENOMEM;
+  }
+  srv->watching = 1;
   *out = srv;
   return 0;
 }
@@ -446,12 +479,16 @@ void iso_server_free(iso_server* srv) {
   while (atomic_load(&srv->in_nng) > 0) {
     nng_msleep(1);
   }
-  /* No NNG call starts from here on. Stopping each aio cancels what it
-   * waits for and waits for its callback (the watch's too: it restarts
-   * no listener from here on); then the contexts close, and the socket
-   * last, with nothing of ours left inside it. */
-  nng_aio_stop(srv->watch);
-  nng_aio_free(srv->watch);
+  /* No NNG call starts from here on. The watcher ends first (it restarts
+   * no listener from here on); stopping each aio cancels what it waits
+   * for and waits for its callback; then the contexts close, and the
+   * socket last, with nothing of ours left inside it. */
+  if (srv->watching) {
+    pthread_mutex_lock(&srv->watch_mu);
+    pthread_cond_signal(&srv->watch_cv);
+    pthread_mutex_unlock(&srv->watch_mu);
+    pthread_join(srv->watcher, NULL);
+  }
   for (size_t i = 0; i < srv->nlisteners; i++) {
     probe_end(&srv->listeners[i]);
   }
@@ -468,5 +505,7 @@ void iso_server_free(iso_server* srv) {
   nng_close(srv->sock);
   server_free_listeners(srv);
   free(srv->reqs);
+  pthread_mutex_destroy(&srv->watch_mu);
+  pthread_cond_destroy(&srv->watch_cv);
   free(srv);
 }

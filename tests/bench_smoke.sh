@@ -50,7 +50,22 @@ serve() {
 # a bench that does not end in a minute is a failure that says so, not
 # ctest's timeout
 bench() { timeout 60 "$bin/isopool-bench" "$@"; }
-stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
+# stop: SIGTERM, and the service must be gone within 30 s; a service
+# that is not says where its threads (and its pool processes') are
+stop() {
+  kill -TERM "$pid"
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    for p in "$pid" $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+      echo "== $p: $(tr '\0' ' ' </proc/"$p"/cmdline)"
+      gdb -p "$p" -batch -ex "thread apply all bt 12" 2>/dev/null | grep -E "^#|^Thread"
+    done
+    tail -20 "$dir/serve.log"
+    fail "the service (pid $pid) did not stop within 30 s of SIGTERM"
+  fi
+  wait "$pid"
+  pid=
+}
 
 serve
 bench --url "ipc://$dir/s.ipc" --server-pid "$pid" \
