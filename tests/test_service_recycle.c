@@ -366,6 +366,42 @@ static void both_then_retire(svc* s, const char* want) {
   CHECK(wait_log(s, want, 10000));
 }
 
+/* The flags of a service of 2 pool processes, no spare, with
+ * --code-cache dir, into flags[CACHE_FLAGS]. */
+enum { CACHE_FLAGS = 9 };
+static void cache_flags(const char* dir, const char** flags) {
+  const char* f[CACHE_FLAGS] = {"--processes", "2",     "--spare-isolates", "0",
+                                "--log-level", "debug", "--code-cache",     dir,
+                                NULL};
+  memcpy(flags, f, sizeof f);
+}
+
+/* A service of 2 pool processes with --code-cache DIR (a fresh
+ * /tmp/isopool-NAME-PID, into dir), in which count.js's entry was made
+ * (its second compile, after a recycle) and written to DIR. Returns the
+ * worker that ran it, or -1 (the case is failed, the service stopped). */
+static int64_t start_with_entry_written(svc* s,
+                                        const char* name,
+                                        char* dir,
+                                        size_t cap) {
+  char cmd[128];
+  snprintf(dir, cap, "/tmp/isopool-%s-%d", name, (int)getpid());
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  CHECK_EQ(system(cmd), 0);
+  const char* flags[CACHE_FLAGS];
+  cache_flags(dir, flags);
+  if (start(s, "2", flags) != 0) {
+    svc_stop(s);
+    return -1;
+  }
+  int64_t w1 = call_on(s, "1");
+  recycle_all(s, 0);
+  CHECK(wait_stat(s, "recycles", 2, 20000) >= 2);
+  CHECK_EQ(call_on(s, "1"), w1); /* made: written */
+  CHECK(wait_log(s, " written", 10000));
+  return w1;
+}
+
 /* --code-cache DIR (pool/code.c, "On disk"): a first service makes
  * count.js's entry (compiled twice in one process) and the front writes
  * it to DIR (0700; its key file 0600, 32 bytes); a second service, on
@@ -377,22 +413,13 @@ static void both_then_retire(svc* s, const char* want) {
  * warning, and the service runs without a disk cache. */
 static void t_code_disk(void) {
   char dir[64], path[160], other[160];
-  snprintf(dir, sizeof dir, "/tmp/isopool-cc-%d", (int)getpid());
-  snprintf(path, sizeof path, "rm -rf %s", dir);
-  CHECK_EQ(system(path), 0);
-  const char* flags[] = {"--processes", "2",     "--spare-isolates", "0",
-                         "--log-level", "debug", "--code-cache",     dir,
-                         NULL};
   svc s;
-  if (start(&s, "2", flags) != 0) {
-    svc_stop(&s);
+  int64_t w1 = start_with_entry_written(&s, "cc", dir, sizeof dir);
+  if (w1 < 0) {
     return;
   }
-  int64_t w1 = call_on(&s, "1");
-  recycle_all(&s, 0);
-  CHECK(wait_stat(&s, "recycles", 2, 20000) >= 2);
-  CHECK_EQ(call_on(&s, "1"), w1); /* made: written */
-  CHECK(wait_log(&s, " written", 10000));
+  const char* flags[CACHE_FLAGS];
+  cache_flags(dir, flags);
   svc_stop(&s);
   struct stat st;
   CHECK_EQ(stat(dir, &st), 0);
@@ -501,22 +528,11 @@ static int process_of(pid_t pid, int64_t w) {
  * leaves DIR when that process is SIGKILLed; jobs run on. */
 static void t_code_dropped(void) {
   char dir[64], cmd[96];
-  snprintf(dir, sizeof dir, "/tmp/isopool-ccd-%d", (int)getpid());
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  CHECK_EQ(system(cmd), 0);
-  const char* flags[] = {"--processes", "2",     "--spare-isolates", "0",
-                         "--log-level", "debug", "--code-cache",     dir,
-                         NULL};
   svc s;
-  if (start(&s, "2", flags) != 0) {
-    svc_stop(&s);
+  int64_t w1 = start_with_entry_written(&s, "ccd", dir, sizeof dir);
+  if (w1 < 0) {
     return;
   }
-  int64_t w1 = call_on(&s, "1");
-  recycle_all(&s, 0);
-  CHECK(wait_stat(&s, "recycles", 2, 20000) >= 2);
-  CHECK_EQ(call_on(&s, "1"), w1);
-  CHECK(wait_log(&s, " written", 10000));
   CHECK_EQ(dir_entries(dir, NULL), 1);
   int victim = process_of(s.pid, w1);
   CHECK(victim > 0);
