@@ -62,9 +62,11 @@ typedef struct iso_server_opts {
   void* arg;                      /* for both callbacks */
 } iso_server_opts;
 
-/* iso_server_new: constructor; listens and starts receiving. Returns 0,
- * or ISO_EINVAL / ISO_EIO with `err` naming the URL and NNG's reason.
- * Thread: any. */
+/* iso_server_new: constructor; listens and starts receiving, and starts
+ * the server's watcher thread (iso_server.c: it probes and restarts deaf
+ * listeners, closing sockets outside NNG's callbacks). Returns 0, or
+ * ISO_EINVAL / ISO_EIO / ISO_ENOMEM with `err` naming the URL and NNG's
+ * reason. Thread: any. */
 int iso_server_new(const iso_server_opts* opts,
                    iso_server** out,
                    char* err,
@@ -86,9 +88,10 @@ uint32_t iso_server_req_peer(const iso_server_req* req);
 void iso_server_drain(iso_server* srv, int timeout_ms);
 
 /* iso_server_free: destructor. From its start no NNG call begins (a
- * request arriving is dropped unread, a reply sent is freed); it waits for
- * the calls under way and every context's callback, closes the contexts
- * and then the socket. Accepts NULL. Thread: not an NNG callback. */
+ * request arriving is dropped unread, a reply sent is freed); it joins
+ * the watcher, waits for the calls under way and every context's
+ * callback, closes the contexts and then the socket. Accepts NULL.
+ * Thread: not an NNG callback. */
 void iso_server_free(iso_server* srv);
 
 #ifdef __cplusplus
