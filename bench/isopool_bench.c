@@ -62,7 +62,15 @@
  * against the echo's messages/s times the jobs a batch carries (the same
  * bytes), eval jobs/s against its echo's requests/s; then the same as
  * machine-readable `target` lines, for scripts/bench.sh's table of the
- * targets (bench/README.md, "Targets"). This program uses
+ * targets (bench/README.md, "Targets").
+ *
+ * The relayed echo. A job goes from the front to a pool process and back
+ * (two socketpair writes, two wake-ups in two processes), which the bare
+ * echo does not. So call and latency rows get a second floor, a `relay`
+ * row: the same echo server, but each message it receives goes through a
+ * socketpair to a child process that echoes bytes and comes back on a
+ * reader thread that sends it (echo_relay.h). The service's ratio to it
+ * is what the service adds beyond that hop. This program uses
  * NNG directly for the floor only (an exception in
  * scripts/check-includes.sh); the service is measured through the client
  * library as any client talks to it.
@@ -109,6 +117,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "echo_relay.h"
 #include "iso_buf.h"
 #include "iso_client.h"
 #include "iso_err.h"
@@ -336,6 +345,7 @@ typedef struct row {
   uint64_t errors;
   int printed; /* the mode printed its row itself (kill: lines follow) */
   int echo;    /* the floor's row: messages, no jobs */
+  int relay;   /* ... of the relayed echo */
 } row;
 
 static void run_error(run* r, const char* fmt, ...)
@@ -1003,7 +1013,30 @@ typedef struct echo_ctx {
   nng_ctx ctx;
   nng_aio* aio;
   int sending;
+  uint32_t index;    /* in the server's table: its relay frames' tag */
+  echo_relay* relay; /* the relayed echo's, else NULL */
 } echo_ctx;
+
+/* The relayed echo's contexts, for the relay's reader (relay_deliver). */
+static echo_ctx* g_relay_ctxs;
+
+/* A frame back from the relay: its bytes replace the message the context
+ * received (a copy, as the front copies a reply from its link) and go
+ * back to the client. Thread: the relay's reader. */
+static void relay_deliver(void* arg,
+                          uint32_t tag,
+                          const uint8_t* bytes,
+                          size_t len) {
+  (void)arg;
+  echo_ctx* e = &g_relay_ctxs[tag];
+  nng_msg* m = nng_aio_get_msg(e->aio);
+  nng_msg_clear(m);
+  if (nng_msg_append(m, bytes, len) != 0) {
+    nng_msg_clear(m); /* the client sees the wrong bytes: an error row */
+  }
+  e->sending = 1;
+  nng_ctx_send(e->ctx, e->aio);
+}
 
 static void echo_ctx_cb(void* arg) {
   echo_ctx* e = arg;
@@ -1025,6 +1058,13 @@ static void echo_ctx_cb(void* arg) {
     }
     return;
   }
+  if (e->relay != NULL) { /* the message waits in the aio for its copy */
+    nng_msg* m = nng_aio_get_msg(e->aio);
+    if (echo_relay_send(e->relay, e->index, nng_msg_body(m), nng_msg_len(m)) ==
+        0) {
+      return;
+    }
+  }
   e->sending = 1; /* the message received is in the aio: it goes back */
   nng_ctx_send(e->ctx, e->aio);
 }
@@ -1035,7 +1075,12 @@ static void echo_ctx_cb(void* arg) {
  * it, or died); then removes its ipc:// socket file and exits without
  * closing NNG (nothing to flush: the parent has stopped sending). Returns
  * 1 if it cannot listen. */
-static int echo_serve(const char* url) {
+static int echo_serve(const char* url, int relayed) {
+  echo_relay* relay = NULL;
+  if (relayed && (relay = echo_relay_new()) == NULL) {
+    fprintf(stderr, "isopool-bench: the relayed floor: %s\n", strerror(errno));
+    return 1;
+  }
   nng_socket sock;
   nng_listener l;
   int rv = nng_rep0_open(&sock);
@@ -1060,10 +1105,19 @@ static int echo_serve(const char* url) {
       fprintf(stderr, "isopool-bench: the floor cannot open its contexts\n");
       return 1;
     }
-    nng_ctx_recv(ctxs[i].ctx, ctxs[i].aio);
+    ctxs[i].index = (uint32_t)i;
+    ctxs[i].relay = relay;
   }
   if (ctxs == NULL) {
     return 1;
+  }
+  g_relay_ctxs = ctxs;
+  if (relay != NULL && echo_relay_start(relay, relay_deliver, NULL) != 0) {
+    fprintf(stderr, "isopool-bench: the relayed floor's thread\n");
+    return 1;
+  }
+  for (int i = 0; i < ECHO_CONTEXTS; i++) {
+    nng_ctx_recv(ctxs[i].ctx, ctxs[i].aio);
   }
   char bound[600];
   int port;
@@ -1089,6 +1143,7 @@ static int echo_serve(const char* url) {
 /* The floor's address for the service's url: the same scheme, beside it.
  * Returns 0, or -1 with why in err. */
 static int floor_url(const char* url,
+                     const char* name,
                      floor_proc* fp,
                      char* err,
                      size_t errlen) {
@@ -1096,11 +1151,11 @@ static int floor_url(const char* url,
   if (strncmp(url, "ipc://", 6) == 0) {
     const char* path = url + 6;
     /* a Unix socket's path has room for 107 bytes */
-    int n =
-        snprintf(fp->ipc_path, sizeof fp->ipc_path, "%s.floor.%ld", path, pid);
+    int n = snprintf(fp->ipc_path, sizeof fp->ipc_path, "%s.%s.%ld", path, name,
+                     pid);
     if (n < 0 || n > 100) {
       snprintf(fp->ipc_path, sizeof fp->ipc_path,
-               "/tmp/isopool-bench-floor.%ld.ipc", pid);
+               "/tmp/isopool-bench-%s.%ld.ipc", name, pid);
     }
     snprintf(fp->url, sizeof fp->url, "ipc://%s", fp->ipc_path);
     return 0;
@@ -1121,16 +1176,18 @@ static int floor_url(const char* url,
 }
 
 /* Starts the echo server: this program again (/proc/self/exe), in its own
- * process, listening beside url. Returns 0 with fp filled in, or -1 with
- * why in err (fp->pid stays 0). */
+ * process, listening beside url; relayed: the relayed echo
+ * (echo_relay.h). Returns 0 with fp filled in, or -1 with why in err
+ * (fp->pid stays 0). */
 static int floor_start(const char* url,
+                       int relayed,
                        floor_proc* fp,
                        char* err,
                        size_t errlen) {
   memset(fp, 0, sizeof *fp);
   fp->stdin_fd = -1;
   char want[512];
-  if (floor_url(url, fp, err, errlen) != 0) {
+  if (floor_url(url, relayed ? "relay" : "floor", fp, err, errlen) != 0) {
     return -1;
   }
   snprintf(want, sizeof want, "%s", fp->url);
@@ -1152,7 +1209,7 @@ static int floor_start(const char* url,
       _exit(127);
     }
     execl("/proc/self/exe", "isopool-bench", "--echo-server", want,
-          (char*)NULL);
+          relayed ? "--relay" : (char*)NULL, (char*)NULL);
     _exit(127);
   }
   close(in[0]);
@@ -1541,17 +1598,21 @@ static const struct mode {
   const char* name;
   int (*run)(const bench_opts* o, row* out);
   int floor; /* an echo row follows (floor_of) */
+  int relay; /* and a relayed echo's row */
   const char* what;
 } kModes[] = {
-    {"call", mode_call, 1, "unbatched call jobs, --concurrency in flight"},
-    {"batch", mode_batch, 1, "--batches batch messages of --batch call jobs"},
-    {"latency", mode_latency, 1, "one call job in flight"},
-    {"eval", mode_eval, 1, "eval jobs, --eval-concurrency in flight"},
-    {"kill", mode_kill, 0, "call mode with a pool process killed half-way"},
+    {"call", mode_call, 1, 1, "unbatched call jobs, --concurrency in flight"},
+    {"batch", mode_batch, 1, 0,
+     "--batches batch messages of --batch call jobs"},
+    {"latency", mode_latency, 1, 1, "one call job in flight"},
+    {"eval", mode_eval, 1, 0, "eval jobs, --eval-concurrency in flight"},
+    {"kill", mode_kill, 0, 0, "call mode with a pool process killed half-way"},
 };
 #define NMODES (sizeof kModes / sizeof kModes[0])
 
-static void print_header(const bench_opts* o, const floor_proc* fp) {
+static void print_header(const bench_opts* o,
+                         const floor_proc* fp,
+                         const floor_proc* rp) {
   printf(
       "isopool-bench: %s, %.1f s per mode, %d socket%s, module %s "
       "export %s\n",
@@ -1562,6 +1623,13 @@ static void print_header(const bench_opts* o, const floor_proc* fp) {
         "floor: each echo row is a bare NNG REQ/REP echo of the row above's "
         "requests\n  at %s (REP contexts, process %ld; srv%% is its CPU)\n",
         fp->url, (long)fp->pid);
+  }
+  if (rp->pid > 0) {
+    printf(
+        "  each relay row the same echo through a socketpair to another "
+        "process and back\n  (the floor of a job path through a pool "
+        "process) at %s\n",
+        rp->url);
   }
   fflush(stdout);
   printf("%-8s %10s %11s %10s %9s %9s %9s %7s %7s %7s\n", "mode", "in flight",
@@ -1582,8 +1650,11 @@ static void print_row(const row* w) {
     snprintf(jobs, sizeof jobs, "%.0f", w->jobs_s);
   }
   printf("%-8s %10s %11s %10.0f %9.1f %9.1f %9.1f %7" PRIu64 " %7.0f %7s\n",
-         w->echo ? "  echo" : w->mode, w->shape, jobs, w->batches_s, w->p50,
-         w->p90, w->p99, w->errors, w->self_cpu_pct, srv);
+         w->relay  ? "  relay"
+         : w->echo ? "  echo"
+                   : w->mode,
+         w->shape, jobs, w->batches_s, w->p50, w->p90, w->p99, w->errors,
+         w->self_cpu_pct, srv);
   fflush(stdout);
 }
 
@@ -1608,7 +1679,9 @@ static void print_ratio(const char* what,
 static void print_ratios(const bench_opts* o,
                          const row* svc,
                          const row* flo,
-                         const int* have) {
+                         const int* have,
+                         const row* rel,
+                         const int* have_rel) {
   int any = 0;
   for (size_t i = 0; i < NMODES; i++) {
     any |= have[i];
@@ -1648,6 +1721,30 @@ static void print_ratios(const bench_opts* o,
       print_ratio(what, a->jobs_s, b->batches_s, "/s");
     }
   }
+  int any_rel = 0;
+  for (size_t i = 0; i < NMODES; i++) {
+    any_rel |= have_rel[i];
+  }
+  if (any_rel) {
+    printf(
+        "against the relayed echo (the same echo through another process, "
+        "as a job\ngoes through a pool process):\n");
+  }
+  for (size_t i = 0; i < NMODES; i++) {
+    if (!have_rel[i]) {
+      continue;
+    }
+    const row *a = &svc[i], *b = &rel[i];
+    if (strcmp(kModes[i].name, "latency") == 0) {
+      print_ratio("p50 at one job in flight vs relayed echo", a->p50, b->p50,
+                  "us");
+    } else if (strcmp(kModes[i].name, "call") == 0) {
+      snprintf(what, sizeof what,
+               "unbatched jobs/s at %d in flight vs relayed echo req/s",
+               o->concurrency);
+      print_ratio(what, a->jobs_s, b->batches_s, "/s");
+    }
+  }
 }
 
 /* The machine-readable lines of issue 15's targets (bench/README.md,
@@ -1659,7 +1756,23 @@ static void print_ratios(const bench_opts* o,
 static void print_targets(const row* svc,
                           const row* flo,
                           const int* ran,
-                          const int* have) {
+                          const int* have,
+                          const row* rel,
+                          const int* have_rel) {
+  for (size_t i = 0; i < NMODES; i++) {
+    const row *a = &svc[i], *b = &rel[i];
+    if (!have_rel[i]) {
+      continue;
+    }
+    if (strcmp(kModes[i].name, "latency") == 0 && b->p50 > 0) {
+      printf("target\tp50_one_relay\t%.1f\tus\trelayed echo\t%.1f\t%.3f\n",
+             a->p50, b->p50, a->p50 / b->p50);
+    } else if (strcmp(kModes[i].name, "call") == 0 && b->batches_s > 0) {
+      printf(
+          "target\tunbatched_relay\t%.0f\tjobs/s\trelayed echo\t%.0f\t%.3f\n",
+          a->jobs_s, b->batches_s, a->jobs_s / b->batches_s);
+    }
+  }
   for (size_t i = 0; i < NMODES; i++) {
     if (!ran[i]) {
       continue;
@@ -1711,7 +1824,10 @@ static const char kUsage[] =
     "this process and of the server over the window (100 = one core).\n"
     "Each mode but kill is followed by an echo row: a bare NNG REQ/REP\n"
     "echo of its requests' bytes in its loop, over --url's transport, its\n"
-    "server in another process (the floor); the ratios follow the table.\n";
+    "server in another process (the floor); call and latency also by a\n"
+    "relay row: that echo through a socketpair to another process and\n"
+    "back, as a job goes through a pool process. The ratios follow the\n"
+    "table.\n";
 
 static int parse_int(const char* name,
                      const char* s,
@@ -1731,8 +1847,9 @@ static int parse_int(const char* name,
 }
 
 int main(int argc, char** argv) {
-  if (argc == 3 && strcmp(argv[1], "--echo-server") == 0) {
-    return echo_serve(argv[2]); /* the floor's server (floor_start) */
+  if ((argc == 3 || (argc == 4 && strcmp(argv[3], "--relay") == 0)) &&
+      strcmp(argv[1], "--echo-server") == 0) {
+    return echo_serve(argv[2], argc == 4); /* a floor's server */
   }
   enum {
     O_EVALC = 256,
@@ -1917,23 +2034,29 @@ int main(int argc, char** argv) {
   iso_result_close(&res);
 
   /* The floor, for the modes that have one. */
-  floor_proc fp = {.pid = 0};
-  int want_floor = 0;
+  floor_proc fp = {.pid = 0}, rp = {.pid = 0};
+  int want_floor = 0, want_relay = 0;
   for (size_t i = 0; i < NMODES; i++) {
-    want_floor |=
-        kModes[i].floor && (all || strcmp(o.mode, kModes[i].name) == 0);
+    int on = all || strcmp(o.mode, kModes[i].name) == 0;
+    want_floor |= kModes[i].floor && on;
+    want_relay |= kModes[i].relay && on;
   }
   if (o.floor && want_floor) {
     char err[256];
-    if (floor_start(o.url, &fp, err, sizeof err) != 0) {
+    if (floor_start(o.url, 0, &fp, err, sizeof err) != 0) {
       fprintf(stderr, "isopool-bench: %s; measuring without the floor\n", err);
+    }
+    if (fp.pid > 0 && want_relay &&
+        floor_start(o.url, 1, &rp, err, sizeof err) != 0) {
+      fprintf(stderr, "isopool-bench: %s; measuring without the relay\n", err);
     }
   }
 
-  print_header(&o, &fp);
+  print_header(&o, &fp, &rp);
   uint64_t errors = 0;
-  row svc[NMODES], flo[NMODES];
-  int have[NMODES] = {0}, ran[NMODES] = {0}, failed = 0;
+  row svc[NMODES], flo[NMODES], rel[NMODES];
+  int have[NMODES] = {0}, have_rel[NMODES] = {0}, ran[NMODES] = {0};
+  int failed = 0;
   for (size_t i = 0; i < NMODES && !failed; i++) {
     int kill = strcmp(kModes[i].name, "kill") == 0;
     if ((!all || kill) && strcmp(o.mode, kModes[i].name) != 0) {
@@ -1961,13 +2084,26 @@ int main(int argc, char** argv) {
       flo[i] = e;
       have[i] = 1;
     }
+    if (rp.pid > 0 && kModes[i].relay) {
+      row e = {.mode = kModes[i].name};
+      if (floor_of(&o, &rp, kModes[i].name, &e) != 0) {
+        failed = 1;
+        break;
+      }
+      e.relay = 1;
+      print_row(&e);
+      errors += e.errors;
+      rel[i] = e;
+      have_rel[i] = 1;
+    }
   }
   floor_stop(&fp);
+  floor_stop(&rp);
   if (failed) {
     return 1;
   }
-  print_ratios(&o, svc, flo, have);
-  print_targets(svc, flo, ran, have);
+  print_ratios(&o, svc, flo, have, rel, have_rel);
+  print_targets(svc, flo, ran, have, rel, have_rel);
   if (errors > 0) {
     fprintf(stderr, "isopool-bench: %" PRIu64 " error%s\n", errors,
             errors == 1 ? "" : "s");

@@ -17,7 +17,9 @@
 # "Targets"); they are kept out of the screen, collected here, and printed
 # as one table, each figure beside its baseline, the ratio, the target and
 # whether this run met it. The figures of the service are those of its
-# default (pool processes), not of --processes 0.
+# default (pool processes), not of --processes 0. Under it, p50 and
+# unbatched jobs/s again against the relayed echo (isopool-bench's relay
+# rows), which pays the hop through another process that every job takes.
 #
 # --targets (`make bench-targets`): only what the table needs, shorter:
 # runtime_bench's isolate and context figures, op_bench in 3 rounds,
@@ -201,6 +203,22 @@ END {
     printf "%-46s %10s %28s %7s %10s %4s\n", what[k], num(val[k], unit[k]), base, r, tgt, met
   }
   printf "(*) eval jobs/s from isopool-bench, the bare Context::New rate from runtime_bench: computed by bench.sh\n"
+  # the same two figures against the floor of a path through a pool
+  # process (no target: they show what the service adds beyond that hop)
+  m = split("p50_one_relay unbatched_relay", extra, " ")
+  what["p50_one_relay"] = "p50 at one job in flight vs relayed echo"
+  what["unbatched_relay"] = "unbatched jobs/s at 64 in flight vs relayed echo"
+  for (i = 1; i <= m; i++) {
+    k = extra[i]
+    if (!(k in val)) {
+      continue
+    }
+    if (i == 1) {
+      printf "against the relayed echo (an NNG echo whose server passes each message through\n"
+      printf "another process and back, as the front passes a job to a pool process):\n"
+    }
+    printf "%-46s %10s %28s %7s %10s %4s\n", what[k], num(val[k], unit[k]), bname[k] " " num(bval[k], unit[k]), sprintf("%.2fx", ratio[k]), "-", "-"
+  }
 }'
 if [ -n "$failed" ]; then
   echo "bench.sh: failed:$failed"

@@ -78,12 +78,20 @@ for m in call batch latency eval; do
     grep -qE "^  echo +$shape +- +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +0 " ||
     { cat "$dir/all.txt"; fail "no echo row under $m ($shape)"; }
 done
+for m in call latency; do # and the relayed echo's row under the echo's
+  shape=$(grep "^$m " "$dir/all.txt" | awk '{print $2, $3, $4}')
+  grep -A2 "^$m " "$dir/all.txt" | tail -1 |
+    grep -qE "^  relay +$shape +- +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +0 " ||
+    { cat "$dir/all.txt"; fail "no relay row under $m ($shape)"; }
+done
 num='[0-9]+\.[0-9]+x  \([0-9.]+ / [0-9.]+ '
 for r in "p50 at one job in flight vs bare NNG echo" \
   "p99 at one job in flight vs bare NNG echo" \
   "unbatched jobs/s at 64 in flight vs bare NNG echo req/s" \
   "batched jobs/s \(4 x 256\) vs bare NNG echo msgs/s x 256" \
-  "eval jobs/s at 16 in flight vs bare NNG echo req/s"; do
+  "eval jobs/s at 16 in flight vs bare NNG echo req/s" \
+  "p50 at one job in flight vs relayed echo" \
+  "unbatched jobs/s at 64 in flight vs relayed echo req/s"; do
   grep -qE "^  $r +$num" "$dir/all.txt" || { cat "$dir/all.txt"; fail "no ratio: $r"; }
 done
 floor_pid() { sed -n 's/.*(REP contexts, process \([0-9]*\);.*/\1/p' "$1"; }
@@ -94,6 +102,7 @@ fpid=$(floor_pid "$dir/all.txt")
 [ -n "$fpid" ] || { cat "$dir/all.txt"; fail "no floor process named"; }
 gone "$fpid" || fail "the floor's server (pid $fpid) outlived the bench"
 ls "$dir"/s.ipc.floor.* 2>/dev/null && fail "the floor's socket file was left"
+ls "$dir"/s.ipc.relay.* 2>/dev/null && fail "the relayed floor's socket file was left"
 bench --url "ipc://$dir/s.ipc" --mode latency --no-floor \
   --duration 0.3 >"$dir/nofloor.txt" 2>&1 || { cat "$dir/nofloor.txt"; fail "--no-floor"; }
 grep -q "^latency " "$dir/nofloor.txt" || { cat "$dir/nofloor.txt"; fail "--no-floor: no row"; }
@@ -121,6 +130,7 @@ wait "$bpid" 2>/dev/null
 for _ in $(seq 50); do gone "$fpid" && break; sleep 0.1; done
 gone "$fpid" || fail "the floor's server (pid $fpid) outlived a SIGKILLed bench"
 ls "$dir"/s.ipc.floor.* 2>/dev/null && fail "the floor's socket file was left"
+ls "$dir"/s.ipc.relay.* 2>/dev/null && fail "the relayed floor's socket file was left"
 stop
 echo "ok - the floor's server ends with a SIGKILLed bench, and removes its socket"
 
@@ -186,4 +196,9 @@ for r in "cold isopool run hello.js vs deno run" "eval jobs/s vs [0-9]+ x bare C
       { cat "$dir/targets.txt"; fail "targets row without figure or verdict: $line"; }
   fi
 done
-echo "ok - bench.sh --targets: the table with its 9 rows"
+for r in "p50 at one job in flight vs relayed echo" \
+  "unbatched jobs/s at 64 in flight vs relayed echo"; do
+  grep -qE "^$r +($val) +relayed echo ($val) +[0-9]+\.[0-9]+x +- +-$" "$dir/targets.txt" ||
+    { cat "$dir/targets.txt"; fail "no relayed echo row: $r"; }
+done
+echo "ok - bench.sh --targets: the table with its 9 rows and the 2 relayed echo rows"
