@@ -20,15 +20,19 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "config.h"
 #include "iso_admin.h"
 #include "iso_buf.h"
 #include "iso_err.h"
@@ -638,78 +642,96 @@ static int read_token(const char* file, char* out) {
   return rc;
 }
 
-static int cmd_serve(int argc, char** argv) {
-  enum {
-    O_INFLIGHT = 256,
-    O_QUEUE,
-    O_MAXMSG,
-    O_GRACE,
-    O_TLSCERT,
-    O_TLSKEY,
-    O_OPTHREADS,
-    O_ADMIN,
-    O_ADMIN_TOKEN,
-    O_ADMIN_TOKEN_FILE,
-    O_LOG_FORMAT,
-    O_LOG_LEVEL,
-    O_METRICS,
-    O_LOG_JOBS,
-    O_BACKGROUND,
-    O_CALL_SOURCE,
-    O_PROCESSES,
-    O_SPARES,
-    O_PROCESS_MAX_MB,
-    O_FETCH_MAX_MB,
-    O_SPARE_ISOLATES,
-    O_RECYCLE_JOBS,
-    O_HEAP_SOFT,
-    O_RECYCLE_HEAP,
-    O_IDLE_TIMEOUT,
-    O_CPU_MS,
-    O_CODE_CACHE_MB
-  };
-  static const struct option opts[] = {
-      {"listen", required_argument, NULL, 'l'},
-      {"workers", required_argument, NULL, 'w'},
-      {"max-inflight-per-worker", required_argument, NULL, O_INFLIGHT},
-      {"max-queue", required_argument, NULL, O_QUEUE},
-      {"modules", required_argument, NULL, 'M'},
-      {"max-message", required_argument, NULL, O_MAXMSG},
-      {"timeout", required_argument, NULL, 't'},
-      {"grace-ms", required_argument, NULL, O_GRACE},
-      {"heap-mb", required_argument, NULL, 'm'},
-      {"v8-flags", required_argument, NULL, 'v'},
-      {"tls-cert", required_argument, NULL, O_TLSCERT},
-      {"tls-key", required_argument, NULL, O_TLSKEY},
-      {"quiet", no_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},
-      {"op-threads", required_argument, NULL, O_OPTHREADS},
-      {"admin", required_argument, NULL, O_ADMIN},
-      {"admin-token", required_argument, NULL, O_ADMIN_TOKEN},
-      {"admin-token-file", required_argument, NULL, O_ADMIN_TOKEN_FILE},
-      {"log-format", required_argument, NULL, O_LOG_FORMAT},
-      {"log-level", required_argument, NULL, O_LOG_LEVEL},
-      {"metrics", required_argument, NULL, O_METRICS},
-      {"log-jobs", no_argument, NULL, O_LOG_JOBS},
-      {"background-ms", required_argument, NULL, O_BACKGROUND},
-      {"allow-call-source", no_argument, NULL, O_CALL_SOURCE},
-      {"processes", required_argument, NULL, O_PROCESSES},
-      {"spare-processes", required_argument, NULL, O_SPARES},
-      {"process-max-mb", required_argument, NULL, O_PROCESS_MAX_MB},
-      {"fetch-max-mb", required_argument, NULL, O_FETCH_MAX_MB},
-      {"spare-isolates", required_argument, NULL, O_SPARE_ISOLATES},
-      {"recycle-after-jobs", required_argument, NULL, O_RECYCLE_JOBS},
-      {"heap-soft-mb", required_argument, NULL, O_HEAP_SOFT},
-      {"recycle-heap-mb", required_argument, NULL, O_RECYCLE_HEAP},
-      {"idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT},
-      {"cpu-ms", required_argument, NULL, O_CPU_MS},
-      {"code-cache-mb", required_argument, NULL, O_CODE_CACHE_MB},
-      {"import-map", required_argument, NULL, O_IMPORT_MAP},
-      {"code-cache", required_argument, NULL, O_CODE_CACHE_DIR},
-      PERM_OPTIONS,
-      KV_OPTIONS,
-      {NULL, 0, NULL, 0},
-  };
+enum serve_option {
+  O_INFLIGHT = 256,
+  O_QUEUE,
+  O_MAXMSG,
+  O_GRACE,
+  O_TLSCERT,
+  O_TLSKEY,
+  O_OPTHREADS,
+  O_ADMIN,
+  O_ADMIN_TOKEN,
+  O_ADMIN_TOKEN_FILE,
+  O_LOG_FORMAT,
+  O_LOG_LEVEL,
+  O_METRICS,
+  O_LOG_JOBS,
+  O_BACKGROUND,
+  O_CALL_SOURCE,
+  O_PROCESSES,
+  O_SPARES,
+  O_PROCESS_MAX_MB,
+  O_FETCH_MAX_MB,
+  O_SPARE_ISOLATES,
+  O_RECYCLE_JOBS,
+  O_HEAP_SOFT,
+  O_RECYCLE_HEAP,
+  O_IDLE_TIMEOUT,
+  O_CPU_MS,
+  O_CODE_CACHE_MB,
+  O_CONFIG,
+  O_NO_CONFIG
+};
+
+static const struct option kServeOptions[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"workers", required_argument, NULL, 'w'},
+    {"max-inflight-per-worker", required_argument, NULL, O_INFLIGHT},
+    {"max-queue", required_argument, NULL, O_QUEUE},
+    {"modules", required_argument, NULL, 'M'},
+    {"max-message", required_argument, NULL, O_MAXMSG},
+    {"timeout", required_argument, NULL, 't'},
+    {"grace-ms", required_argument, NULL, O_GRACE},
+    {"heap-mb", required_argument, NULL, 'm'},
+    {"v8-flags", required_argument, NULL, 'v'},
+    {"tls-cert", required_argument, NULL, O_TLSCERT},
+    {"tls-key", required_argument, NULL, O_TLSKEY},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"op-threads", required_argument, NULL, O_OPTHREADS},
+    {"admin", required_argument, NULL, O_ADMIN},
+    {"admin-token", required_argument, NULL, O_ADMIN_TOKEN},
+    {"admin-token-file", required_argument, NULL, O_ADMIN_TOKEN_FILE},
+    {"log-format", required_argument, NULL, O_LOG_FORMAT},
+    {"log-level", required_argument, NULL, O_LOG_LEVEL},
+    {"metrics", required_argument, NULL, O_METRICS},
+    {"log-jobs", no_argument, NULL, O_LOG_JOBS},
+    {"background-ms", required_argument, NULL, O_BACKGROUND},
+    {"allow-call-source", no_argument, NULL, O_CALL_SOURCE},
+    {"processes", required_argument, NULL, O_PROCESSES},
+    {"spare-processes", required_argument, NULL, O_SPARES},
+    {"process-max-mb", required_argument, NULL, O_PROCESS_MAX_MB},
+    {"fetch-max-mb", required_argument, NULL, O_FETCH_MAX_MB},
+    {"spare-isolates", required_argument, NULL, O_SPARE_ISOLATES},
+    {"recycle-after-jobs", required_argument, NULL, O_RECYCLE_JOBS},
+    {"heap-soft-mb", required_argument, NULL, O_HEAP_SOFT},
+    {"recycle-heap-mb", required_argument, NULL, O_RECYCLE_HEAP},
+    {"idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT},
+    {"cpu-ms", required_argument, NULL, O_CPU_MS},
+    {"code-cache-mb", required_argument, NULL, O_CODE_CACHE_MB},
+    {"import-map", required_argument, NULL, O_IMPORT_MAP},
+    {"code-cache", required_argument, NULL, O_CODE_CACHE_DIR},
+    {"config", required_argument, NULL, O_CONFIG},
+    {"no-config", no_argument, NULL, O_NO_CONFIG},
+    PERM_OPTIONS,
+    KV_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+/* What serve's options say (serve_parse). */
+typedef struct serve_cfg {
+  iso_pool_opts po;
+  const char* listen[16];
+  char token[ISO_ADMIN_MAX_TOKEN + 1];
+  const char* import_map; /* the file, read by cmd_serve */
+} serve_cfg;
+
+/* Parses serve's options (argv[0] the command's) into cfg, checking each;
+ * strings in cfg point into argv. Returns 0; -1 if it printed the help;
+ * EXIT_USAGE if it said what is wrong on stderr. Reads the admin token's
+ * file. Thread: main (getopt). */
+static int serve_parse(int argc, char** argv, serve_cfg* cfg) {
   /* the numeric options: getopt code, name, largest value, value */
   struct {
     int code;
@@ -740,16 +762,17 @@ static int cmd_serve(int argc, char** argv) {
       {O_CODE_CACHE_MB, "--code-cache-mb", 4096, -1, 0},
   };
   const size_t nnums = sizeof(nums) / sizeof(nums[0]);
+  memset(cfg, 0, sizeof *cfg);
   iso_pool_opts po = {.stop_cb = stop_cb};
   perm_flags pf = {0};
   kv_flags kf = {0};
-  char token[ISO_ADMIN_MAX_TOKEN + 1];
-  const char* listen[16];
+  const char** listen = cfg->listen;
   const char* v8_flags = NULL;
   const char* import_map = NULL;
   int c;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "l:w:M:t:m:qh", opts, NULL)) != -1) {
+  optind = 0; /* glibc: start afresh (a reload parses again) */
+  while ((c = getopt_long(argc, argv, "l:w:M:t:m:qh", kServeOptions, NULL)) !=
+         -1) {
     size_t k = 0;
     while (k < nnums && nums[k].code != c) {
       k++;
@@ -817,10 +840,10 @@ static int cmd_serve(int argc, char** argv) {
         po.admin_token = optarg;
         break;
       case O_ADMIN_TOKEN_FILE:
-        if (read_token(optarg, token) != 0) {
+        if (read_token(optarg, cfg->token) != 0) {
           return EXIT_USAGE;
         }
-        po.admin_token = token;
+        po.admin_token = cfg->token;
         break;
       case O_LOG_FORMAT:
         if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0) {
@@ -841,9 +864,12 @@ static int cmd_serve(int argc, char** argv) {
       case 'q':
         po.quiet = 1;
         break;
+      case O_CONFIG:
+      case O_NO_CONFIG:
+        break; /* taken before (serve_config) */
       case 'h':
         fputs(kUsage, stdout);
-        return 0;
+        return -1;
       default:
         fputs(kUsage, stderr);
         return EXIT_USAGE;
@@ -881,16 +907,7 @@ static int cmd_serve(int argc, char** argv) {
                      : nums[19].value == 0 ? -1
                                            : (int)nums[19].value;
   po.v8_flags = v8_flags;
-  /* read and checked here, once, with its warnings; the workers get the
-   * text (a pool process could not read the file: its sandbox) */
-  static import_map_file imf; /* the pool's, for its life */
-  if (import_map != NULL && import_map_load(import_map, &imf) != 0) {
-    return EXIT_USAGE;
-  }
-  iso_import_map_free(imf.map);
-  imf.map = NULL;
-  po.import_map = imf.text;
-  po.import_map_url = imf.url;
+  cfg->import_map = import_map;
   po.kv_path = kf.path;
   po.kv_sync = kf.sync;
   po.kv_max_mb = (size_t)kf.max_mb;
@@ -915,11 +932,223 @@ static int cmd_serve(int argc, char** argv) {
             ISO_POOL_PROCESS_WORKER_MB);
     return EXIT_USAGE;
   }
+  cfg->po = po;
+  return 0;
+}
+
+/* The config file serve reads, if any: --config FILE, else none with
+ * --no-config, else the installed one (ISO_DEFAULT_CONFIG, when it
+ * exists) for a binary running from its installed place. NULL: none.
+ * Returns 0, or EXIT_USAGE (said). */
+static int serve_config(int argc, char** argv, const char** out) {
+  *out = NULL;
+  int none = 0;
+  for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    if (strcmp(argv[i], "--config") == 0) {
+      if (i + 1 == argc) {
+        fprintf(stderr, "isopool: --config needs a file\n");
+        return EXIT_USAGE;
+      }
+      *out = argv[++i];
+    } else if (strncmp(argv[i], "--config=", 9) == 0) {
+      *out = argv[i] + 9;
+    } else if (strcmp(argv[i], "--no-config") == 0) {
+      none = 1;
+    }
+  }
+  if (*out != NULL || none) {
+    *out = none ? NULL : *out;
+    return 0;
+  }
+#ifdef ISO_DEFAULT_CONFIG
+  char exe[PATH_MAX], bindir[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0 && realpath(ISO_INSTALL_BINDIR, bindir) != NULL) {
+    exe[n] = '\0';
+    char* slash = strrchr(exe, '/');
+    if (slash != NULL) {
+      *slash = '\0';
+    }
+    if (strcmp(exe, bindir) == 0 && access(ISO_DEFAULT_CONFIG, F_OK) == 0) {
+      *out = ISO_DEFAULT_CONFIG;
+    }
+  }
+#endif
+  return 0;
+}
+
+/* The config file's keys whose lines differ between a and b (conf_load's
+ * arguments from the same command line), comma-separated into out. Sets
+ * *level to the new --log-level when that is one of them. */
+static void config_changes(const conf_args* a,
+                           const conf_args* b,
+                           char* out,
+                           size_t outlen,
+                           const char** level) {
+  out[0] = '\0';
+  *level = NULL;
+  for (const struct option* o = kServeOptions; o->name != NULL; o++) {
+    /* the file's lines of this key, in order, in each */
+    int same = 1, ia = 0, ib = 0;
+    const char *va = NULL, *vb = NULL;
+    size_t nlen = strlen(o->name);
+    for (;;) {
+      va = vb = NULL;
+      for (; ia < a->nowned && va == NULL; ia++) {
+        if (strncmp(a->owned[ia] + 2, o->name, nlen) == 0 &&
+            (a->owned[ia][2 + nlen] == '=' || a->owned[ia][2 + nlen] == 0)) {
+          va = a->owned[ia];
+        }
+      }
+      for (; ib < b->nowned && vb == NULL; ib++) {
+        if (strncmp(b->owned[ib] + 2, o->name, nlen) == 0 &&
+            (b->owned[ib][2 + nlen] == '=' || b->owned[ib][2 + nlen] == 0)) {
+          vb = b->owned[ib];
+        }
+      }
+      if (va == NULL && vb == NULL) {
+        break;
+      }
+      if (va == NULL || vb == NULL || strcmp(va, vb) != 0) {
+        same = 0;
+        break;
+      }
+    }
+    if (same) {
+      continue;
+    }
+    if (strcmp(o->name, "log-level") == 0) {
+      /* the last line of the new file is the level (getopt: last wins) */
+      *level = "info";
+      for (int i = 0; i < b->argc; i++) {
+        if (strncmp(b->argv[i], "--log-level=", 12) == 0) {
+          *level = b->argv[i] + 12;
+        }
+      }
+      continue;
+    }
+    size_t used = strlen(out);
+    snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", o->name);
+  }
+}
+
+/* SIGHUP: the config file read again and what can change live applied
+ * (the log level), then every module reloaded. A file that does not
+ * parse changes nothing. *cur is the running config's arguments, replaced
+ * by the new file's when it parsed. */
+static void serve_reload(iso_pool* pool,
+                         const char* file,
+                         int argc,
+                         char** argv,
+                         conf_args* cur) {
+  sd_notify(0, "RELOADING=1\nSTATUS=reloading");
+  char msg[1200];
+  if (file != NULL) {
+    conf_args next;
+    char err[600];
+    serve_cfg cfg;
+    if (conf_load(file, kServeOptions, argc, argv, &next, err, sizeof err) !=
+        0) {
+      snprintf(msg, sizeof msg, "SIGHUP: %s; the running config stays", err);
+      iso_pool_log(pool, "error", msg);
+    } else if (serve_parse(next.argc, next.argv, &cfg) != 0) {
+      snprintf(msg, sizeof msg,
+               "SIGHUP: %s does not make a valid command line (above); the "
+               "running config stays",
+               file);
+      iso_pool_log(pool, "error", msg);
+      conf_free(&next);
+    } else {
+      char changed[800];
+      const char* level;
+      config_changes(cur, &next, changed, sizeof changed, &level);
+      if (level != NULL) {
+        iso_pool_set_log_level(pool, level);
+        snprintf(msg, sizeof msg, "SIGHUP: the log level is now %s", level);
+        iso_pool_log(pool, "info", msg);
+      }
+      if (changed[0] != '\0') {
+        snprintf(msg, sizeof msg,
+                 "SIGHUP: changed in %s, for the next start (not live): %s",
+                 file, changed);
+        iso_pool_log(pool, "warn", msg);
+      }
+      conf_free(cur);
+      *cur = next;
+    }
+  }
+  int dropped = iso_pool_reload(pool);
+  snprintf(msg, sizeof msg,
+           "SIGHUP: modules reloaded (warm realms dropped: %d)", dropped);
+  iso_pool_log(pool, "info", msg);
+  sd_notify(0, "READY=1\nSTATUS=running");
+}
+
+/* How long serve waits for its workers before it tells a service manager
+ * it is ready anyway (with how many are up in STATUS). */
+#define READY_WAIT_MS 30000
+/* How long the watchdog's probe waits for the routing lock. */
+#define WATCHDOG_PROBE_MS 200
+
+/* Tells the service manager (sd_notify: a no-op without NOTIFY_SOCKET)
+ * that the service is ready, once its workers are up. */
+static void notify_ready(iso_pool* pool) {
+  iso_pool_health h;
+  for (int waited = 0;; waited += 10) {
+    iso_pool_health_get(pool, WATCHDOG_PROBE_MS, &h);
+    if ((h.responsive && h.running >= h.workers) || waited >= READY_WAIT_MS) {
+      break;
+    }
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+  }
+  sd_notifyf(0, "READY=1\nSTATUS=running: %d of %d workers up", h.running,
+             h.workers);
+}
+
+static int cmd_serve(int argc, char** argv) {
+  int cmd_argc = argc; /* the command line, for a reload */
+  char** cmd_argv = argv;
+  const char* file;
+  if (serve_config(argc, argv, &file) != 0) {
+    return EXIT_USAGE;
+  }
+  conf_args args = {0};
+  if (file != NULL) {
+    char err[600];
+    if (conf_load(file, kServeOptions, argc, argv, &args, err, sizeof err) !=
+        0) {
+      fprintf(stderr, "isopool: %s\n", err);
+      return EXIT_USAGE;
+    }
+    argc = args.argc;
+    argv = args.argv;
+  }
+  static serve_cfg cfg; /* the pool's, for its life */
+  int prc = serve_parse(argc, argv, &cfg);
+  if (prc != 0) {
+    conf_free(&args);
+    return prc < 0 ? 0 : prc;
+  }
+  iso_pool_opts po = cfg.po;
+  const char* v8_flags = po.v8_flags;
+  /* read and checked here, once, with its warnings; the workers get the
+   * text (a pool process could not read the file: its sandbox) */
+  static import_map_file imf; /* the pool's, for its life */
+  if (cfg.import_map != NULL && import_map_load(cfg.import_map, &imf) != 0) {
+    conf_free(&args);
+    return EXIT_USAGE;
+  }
+  iso_import_map_free(imf.map);
+  imf.map = NULL;
+  po.import_map = imf.text;
+  po.import_map_url = imf.url;
   /* signals are taken by sigwait below, not by whichever thread */
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   /* and SIGCHLD in every thread but the supervisor's, which reaps the
    * pool processes (pool/super.h); blocked before any thread starts */
@@ -944,8 +1173,45 @@ static int cmd_serve(int argc, char** argv) {
     fprintf(stderr, "isopool: %s\n", err);
     return rc == ISO_EINVAL || rc == ISO_ENOENT ? EXIT_USAGE : 1;
   }
+  notify_ready(pool);
+  /* the main thread waits for signals, and pings the service manager's
+   * watchdog (WATCHDOG_USEC) at half its interval while the front's
+   * routing answers */
+  uint64_t wd_usec = 0;
+  if (sd_watchdog_enabled(0, &wd_usec) <= 0) {
+    wd_usec = 0;
+  }
   int sig = 0;
-  sigwait(&set, &sig);
+  for (;;) {
+    if (wd_usec == 0) {
+      sig = 0;
+      if (sigwait(&set, &sig) != 0) {
+        continue;
+      }
+    } else {
+      struct timespec ts = {(time_t)(wd_usec / 2 / 1000000),
+                            (long)(wd_usec / 2 % 1000000) * 1000};
+      sig = sigtimedwait(&set, NULL, &ts);
+      if (sig < 0) {
+        iso_pool_health h;
+        iso_pool_health_get(pool, WATCHDOG_PROBE_MS, &h);
+        if (h.responsive) {
+          sd_notify(0, "WATCHDOG=1");
+        } else {
+          iso_pool_log(pool, "error",
+                       "watchdog: the front's routing has not answered for "
+                       "200 ms; not telling the service manager it is alive");
+        }
+        continue;
+      }
+    }
+    if (sig == SIGHUP) {
+      serve_reload(pool, file, cmd_argc, cmd_argv, &args);
+      continue;
+    }
+    break;
+  }
+  sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
   if (!po.quiet) {
     iso_pool_log(pool, "info",
                  atomic_load(&g_admin_stop)
@@ -962,6 +1228,7 @@ static int cmd_serve(int argc, char** argv) {
   }
   iso_pool_free(pool);
   import_map_close(&imf);
+  conf_free(&args);
   return 0;
 }
 

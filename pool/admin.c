@@ -143,6 +143,29 @@ static void count_workers(iso_pool* pool,
   pool__mutex_unlock(&pool->lock);
 }
 
+void iso_pool_health_get(iso_pool* pool, int wait_ms, iso_pool_health* h) {
+  memset(h, 0, sizeof *h);
+  h->state = atomic_load(&pool->state);
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (pool__mutex_trylock(&pool->lock) != 0) {
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+        wait_ms) {
+      return; /* h->responsive stays 0 */
+    }
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+  h->responsive = 1;
+  h->workers = pool->configured;
+  for (int i = 0; i < pool->nworkers; i++) {
+    int st = atomic_load(&pool->workers[i]->state);
+    h->running += st == POOL_W_RUNNING || st == POOL_W_RECYCLING;
+  }
+  pool__mutex_unlock(&pool->lock);
+}
+
 /* The pool processes' counts and counters (all 0 with --processes 0);
  * last: the last death's line (cap bytes; "" none), *ago_ns how long
  * since. */
@@ -508,8 +531,10 @@ static int cmd_cancel(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
   return 0;
 }
 
-static int cmd_reload(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
-  const char* module = q->module;
+/* Drops the warm realms of module ("" every module) on every worker and
+ * waits (RELOAD_WAIT_MS at most) for their answers. Returns the realms
+ * dropped by the workers that answered. */
+static int reload(iso_pool* pool, const char* module) {
   pool_worker* ws[POOL_MAX_WORKERS];
   int n = 0;
   /* no worker is reaped while we wait for its answer (the reaper reads
@@ -541,10 +566,19 @@ static int cmd_reload(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
     pthread_mutex_unlock(&ws[i]->info_lock);
   }
   atomic_fetch_sub(&pool->admin_waiting, 1);
+  return dropped;
+}
+
+static int cmd_reload(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
+  int dropped = reload(pool, q->module);
   pool__log(pool, "info", "admin: reload %s: %d warm realms dropped",
-            module[0] ? module : "(all)", dropped);
+            q->module[0] ? q->module : "(all)", dropped);
   o->reply.reload.realms = dropped;
   return 0;
+}
+
+int iso_pool_reload(iso_pool* pool) {
+  return reload(pool, "");
 }
 
 static int cmd_recycle(iso_pool* pool, const iso_admin_req* q, admin_out* o) {

@@ -194,6 +194,29 @@ void iso_pool_shutdown(iso_pool* pool);
  * Thread: any. */
 void iso_pool_log(iso_pool* pool, const char* level, const char* msg);
 
+/* iso_pool_set_log_level: the front's log shows lines of this level
+ * ("debug", "info", "warn", "error") and above from now on (a pool
+ * process keeps the level it started with). Thread: any. */
+void iso_pool_set_log_level(iso_pool* pool, const char* level);
+
+/* iso_pool_reload: the next call of every module loads it again from the
+ * module root (`poolctl reload` without a module): every worker drops its
+ * warm realms. Waits up to 2 s for the workers' answers. Returns the
+ * realms dropped. Thread: any but a worker's or the link hub's. */
+int iso_pool_reload(iso_pool* pool);
+
+/* What a service manager asks: is the service up and taking jobs? */
+typedef struct iso_pool_health {
+  int state;      /* ISO_POOL_RUNNING, ISO_POOL_DRAINING, ... */
+  int responsive; /* 1: the routing lock was taken within wait_ms */
+  int workers;    /* configured (0 when not responsive) */
+  int running;    /* of them, taking jobs */
+} iso_pool_health;
+
+/* iso_pool_health_get: fills h. A front whose routing lock stays held for
+ * wait_ms is wedged: h->responsive 0, the counts 0. Thread: any. */
+void iso_pool_health_get(iso_pool* pool, int wait_ms, iso_pool_health* h);
+
 /* iso_pool_free: destructor, after iso_pool_shutdown. Accepts NULL. */
 void iso_pool_free(iso_pool* pool);
 

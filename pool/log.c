@@ -57,11 +57,15 @@ pool_logger pool__logger_of(const char* level, const char* format) {
   };
 }
 
+void pool__logger_set_level(pool_logger* log, const char* level) {
+  __atomic_store_n(&log->min_rank, level_rank(level), __ATOMIC_RELAXED);
+}
+
 static void vlogf(const pool_logger* log,
                   const char* level,
                   const char* fmt,
                   va_list ap) {
-  if (level_rank(level) < log->min_rank) {
+  if (level_rank(level) < __atomic_load_n(&log->min_rank, __ATOMIC_RELAXED)) {
     return;
   }
   char msg[1024];
@@ -125,4 +129,8 @@ void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
 
 void iso_pool_log(iso_pool* pool, const char* level, const char* msg) {
   pool__log(pool, level, "%s", msg);
+}
+
+void iso_pool_set_log_level(iso_pool* pool, const char* level) {
+  pool__logger_set_level(&pool->logger, level);
 }

@@ -130,12 +130,18 @@ static inline uint64_t pool__now(void) {
 /* log.c: where the service's log lines go and which are kept (from
  * --log-level and --log-format; a copy for each side). */
 typedef struct pool_logger {
-  int min_rank; /* 0 debug, 1 info, 2 warn, 3 error */
+  int min_rank; /* 0 debug, 1 info, 2 warn, 3 error; read and written
+                   with __atomic builtins (pool__logger_set_level) */
   int json;     /* 1: JSON objects, else text */
 } pool_logger;
 
 /* pool__logger_of: the logger for iso_pool_opts' level and format. */
 pool_logger pool__logger_of(const char* level, const char* format);
+
+/* pool__logger_set_level: a new least level for log's lines ("debug",
+ * "info", "warn", "error"), seen by every thread at its next line.
+ * Thread: any. */
+void pool__logger_set_level(pool_logger* log, const char* level);
 
 /* pool__logf: one line of the service's log, in one write(2). Thread:
  * any. */
