@@ -5,7 +5,12 @@
  *               [--heap-mb N] [--kv-path FILE] FILE [ARG...]
  *
  * `serve` starts the service (pool/iso_pool.h) and runs until SIGINT or
- * SIGTERM, then shuts down gracefully and exits 0.
+ * SIGTERM, then shuts down gracefully and exits 0. Its options may come
+ * from a config file too (--config, cli/config.h). Its main thread waits
+ * for signals: SIGHUP reads the config file again and reloads the
+ * modules (serve_reload); under systemd it tells the service manager
+ * when it is ready, reloading and stopping, and pings its watchdog while
+ * the front's routing answers (sd_notify; docs/deploy.md).
  *
  * `run` is `deno run` for one module on the calling thread: evaluate FILE as
  * the main module, take its default export as the value (a function is
@@ -50,6 +55,12 @@
 /* The least --max-message: room for any error reply the service makes
  * (its message, its stats; without the id when that leaves no room). */
 #define ISO_SERVE_MIN_MESSAGE 1024
+
+#ifdef ISO_DEFAULT_CONFIG
+#define ISO_DEFAULT_CONFIG_TEXT ISO_DEFAULT_CONFIG
+#else
+#define ISO_DEFAULT_CONFIG_TEXT "no file"
+#endif
 
 static const char kUsage[] =
     "usage: isopool serve [OPTIONS]\n"
@@ -122,6 +133,15 @@ static const char kUsage[] =
     "  --op-threads N     threads that run async ops (default 2)\n"
     "  --fetch-max-mb N   a fetch response body's limit in MiB (default 64)\n"
     "  --quiet            no start-up line\n"
+    "  --config FILE      options from FILE too (INI: `key = value`, the\n"
+    "                     keys serve's long options; the command line's\n"
+    "                     replace a key's lines); an installed isopool\n"
+    "                     reads " ISO_DEFAULT_CONFIG_TEXT
+    " if it exists\n"
+    "  --no-config        read no config file\n"
+    "                     SIGHUP: the config file again (--log-level at\n"
+    "                     once, the rest at the next start) and every\n"
+    "                     module loaded again; never stops the service\n"
     "\n"
     "  run FILE [ARG...]  evaluate FILE as an ES module; call its default\n"
     "                     export with the ARGs (JSON, else strings) and\n"

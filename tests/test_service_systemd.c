@@ -339,7 +339,7 @@ static const bad_conf kBad[] = {
     {"typo", "wokers = 2\n",
      ":1: unknown key \"wokers\" (did you mean "
      "\"workers\"?)"},
-    {"section", "[front]\nworkers = 2\n", ":1: section [front]: only [serve]"},
+    {"section", "[front]\nworkers = 2\n", ":2: section [front]: only [serve]"},
     {"flag_value", "quiet = yes\n", ":1: key \"quiet\" takes true or false"},
     {"config_in_config", "config = /etc/passwd\n", ":1: unknown key"},
     {"not_key_value", "workers\n", ":1: not a `key = value` line"},
