@@ -546,6 +546,7 @@ static void t_code_dropped(void) {
   CHECK_EQ(dir_entries(dir, NULL), 0);
   expect_call(&s, "count.js", "[]", "1"); /* the other worker's first */
   svc_stop(&s);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   CHECK_EQ(system(cmd), 0);
 }
 
