@@ -122,6 +122,7 @@
 #include "iso_client.h"
 #include "iso_err.h"
 #include "iso_proto.h"
+#include "iso_version.h"
 
 #define WARMUP_NS 300000000ull /* 0.3 s before each window */
 /* How long a job may take before the bench gives up on it. The client
@@ -1819,6 +1820,7 @@ static const char kUsage[] =
     "                        2 * its argument\n"
     "  --server-pid PID      also report the server's CPU use\n"
     "  --no-floor            measure no bare NNG echo beside the modes\n"
+    "  --version             isopool-bench's version\n"
     "Columns: msgs/s is request messages per second (batches in batch\n"
     "mode); p50/p90/p99 are per message; cpu% and srv% are the CPU time of\n"
     "this process and of the server over the window (100 = one core).\n"
@@ -1858,7 +1860,8 @@ int main(int argc, char** argv) {
     O_SOCKETS,
     O_SERVER_PID,
     O_EXPORT,
-    O_NO_FLOOR
+    O_NO_FLOOR,
+    O_VERSION
   };
   static const struct option opts[] = {
       {"url", required_argument, NULL, 'u'},
@@ -1875,6 +1878,7 @@ int main(int argc, char** argv) {
       {"server-pid", required_argument, NULL, O_SERVER_PID},
       {"no-floor", no_argument, NULL, O_NO_FLOOR},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, O_VERSION},
       {NULL, 0, NULL, 0},
   };
   const char* env_url = getenv("ISOPOOL_URL");
@@ -1971,6 +1975,9 @@ int main(int argc, char** argv) {
         break;
       case 'h':
         fputs(kUsage, stdout);
+        return 0;
+      case O_VERSION:
+        printf("isopool-bench (isopool) " ISO_VERSION "\n");
         return 0;
       default:
         fputs(kUsage, stderr);

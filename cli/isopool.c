@@ -22,6 +22,9 @@
  * service's module root does. Exit status:
  * 0 when everything settled fine, 1 on an error (printed Deno-style to
  * stderr), 2 on bad usage.
+ *
+ * `isopool --version` prints isopool's version (common/iso_version.h) on
+ * its first line, then the V8 and Node.js (libnode) it was built with.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,6 +49,7 @@
 #include "iso_pool.h"
 #include "iso_rt.h"
 #include "iso_utf8.h"
+#include "iso_version.h"
 
 #define EXIT_USAGE 2
 
@@ -66,6 +70,7 @@ static const char kUsage[] =
     "usage: isopool serve [OPTIONS]\n"
     "       isopool run [--root DIR] [--import-map FILE] [--v8-flags=FLAGS] "
     "[--heap-mb N] [--kv-path FILE] FILE [ARG...]\n"
+    "       isopool --version | --help\n"
     "\n"
     "  serve              run the service until SIGINT or SIGTERM\n"
     "  --listen URL       listen here (repeatable; tcp://, ipc://,\n"
@@ -1268,6 +1273,11 @@ int main(int argc, char** argv) {
   }
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     fputs(kUsage, stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("isopool " ISO_VERSION "\nV8 " ISO_V8_VERSION
+           " (libnode, Node.js " ISO_NODE_VERSION ")\n");
     return 0;
   }
   fprintf(stderr, "isopool: unknown command \"%s\"\n\n%s", argv[1], kUsage);

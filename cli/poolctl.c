@@ -31,6 +31,7 @@
 #include "iso_buf.h"
 #include "iso_client.h"
 #include "iso_err.h"
+#include "iso_version.h"
 #include "poolctl.h"
 
 /* ---- shared by the commands --------------------------------------------- */
@@ -251,7 +252,8 @@ enum {
   O_COUNT,
   O_ALL,
   O_GRACE,
-  O_HELP
+  O_HELP,
+  O_VERSION
 };
 
 static const struct option_spec {
@@ -279,6 +281,7 @@ static const struct option_spec {
     {"--grace", 1, O_GRACE, "shutdown"},
     {"--help", 0, O_HELP, NULL},
     {"-h", 0, O_HELP, NULL},
+    {"--version", 0, O_VERSION, NULL},
 };
 #define NOPTIONS (sizeof kOptions / sizeof kOptions[0])
 
@@ -290,7 +293,8 @@ static const char kOptionsHelp[] =
     "                     with MS as its deadline, so the service stops\n"
     "                     it when poolctl gives up\n"
     "  --json             print the whole reply as one JSON object\n"
-    "  -h, --help         this text (after a command: that command's)\n";
+    "  -h, --help         this text (after a command: that command's)\n"
+    "  --version          poolctl's version\n";
 
 static const char kJobOptionsHelp[] =
     "job options (eval, call):\n"
@@ -513,6 +517,9 @@ static int take_option(ctl* c,
       } else {
         usage(stdout);
       }
+      exit(EXIT_OK);
+    case O_VERSION:
+      printf("poolctl (isopool) " ISO_VERSION "\n");
       exit(EXIT_OK);
   }
   return 1;

@@ -16,6 +16,7 @@
 
 #include "iso_bootstrap.h"
 #include "iso_utf8.h"
+#include "iso_version.h"
 #include "v8s_internal.h"
 
 namespace v8s {
@@ -630,7 +631,8 @@ Local<ObjectTemplate> natives_template(v8s_isolate* iso) {
   host->InstanceTemplate()->SetInternalFieldCount(1);
   t->Set(str(isolate, h.name), host);
   iso->host_object.Reset(isolate, host);
-  // the project's version (CMake's), for navigator.userAgent
+  // the project's version (iso_version.h), for navigator.userAgent and
+  // Isopool.version
   t->Set(str(isolate, "version"), str(isolate, ISO_VERSION));
   iso->natives.Reset(isolate, t);
   return t;

@@ -35,6 +35,7 @@
 #include "iso_err.h"
 #include "iso_http.h"
 #include "iso_json.h"
+#include "iso_version.h"
 #include "pool_private.h"
 
 #define MAX_JOBS_LISTED 1000
@@ -229,7 +230,7 @@ static int cmd_status(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
     }
   }
   o->reply.status = (iso_admin_status){
-      .version = iso_admin_str_of(ISO_POOL_VERSION),
+      .version = iso_admin_str_of(ISO_VERSION),
       .uptime_ms = ms_between(pool->started_ns, pool__now()),
       .listen = listen,
       .nlisten = nlisten,
@@ -790,7 +791,7 @@ static int render_metrics(void* arg, iso_buf* out) {
       .queued = queued,
       .inflight = inflight,
       .uptime_ms = (int64_t)((pool__now() - pool->started_ns) / 1000000),
-      .version = ISO_POOL_VERSION,
+      .version = ISO_VERSION,
   };
   procs_count pc;
   count_procs(pool, &pc, NULL, 0);

@@ -26,9 +26,6 @@ typedef struct iso_pool iso_pool;
 /* The service's state (poolctl status). */
 enum { ISO_POOL_RUNNING = 0, ISO_POOL_DRAINING, ISO_POOL_SHUTTING_DOWN };
 
-/* isopool's version, as poolctl status shows it. */
-#define ISO_POOL_VERSION "0.2.0"
-
 /* Worker threads per pool process when iso_pool_opts.processes < 0 (the
  * default of isopool serve): docs/architecture.md has the measurement
  * behind it. */

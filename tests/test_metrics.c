@@ -18,6 +18,7 @@
 
 #include "iso_buf.h"
 #include "iso_err.h"
+#include "iso_version.h"
 #include "metrics.h"
 #include "prom_check.h"
 #include "tap.h"
@@ -581,7 +582,7 @@ static void t_prometheus(void) {
                           .queued = 2,
                           .inflight = -1, /* gauges may go negative */
                           .uptime_ms = 61250,
-                          .version = "0.1.0 \"dev\"\\\nx",
+                          .version = ISO_VERSION " \"dev\"\\\nx",
                           .recycles = {{"asked", 2}, {"jobs", 5}},
                           .nrecycles = 2,
                           .recycles_cold = 1,
@@ -614,7 +615,7 @@ static void t_prometheus(void) {
       "isopool_jobs_queued 2\n",
       "isopool_jobs_inflight -1\n",
       "isopool_uptime_seconds 61.25\n",
-      "isopool_build_info{version=\"0.1.0 \\\"dev\\\"\\\\\\nx\"} 1\n",
+      "isopool_build_info{version=\"" ISO_VERSION " \\\"dev\\\"\\\\\\nx\"} 1\n",
       "# TYPE isopool_worker_recycles_total counter\n"
       "isopool_worker_recycles_total{reason=\"asked\"} 2\n"
       "isopool_worker_recycles_total{reason=\"jobs\"} 5\n",
@@ -729,7 +730,7 @@ static void t_promtool(void) {
   iso_metrics_accepted(m, ISO_METRICS_CALL);
   iso_metrics_answered(m, ISO_METRICS_CALL, ISO_METRICS_FULFILLED, 5, 300, 320);
   iso_metrics_snap* s = snap_of(m);
-  iso_metrics_gauges g = {1, 1, 0, 0, 1000, "0.1.0"};
+  iso_metrics_gauges g = {1, 1, 0, 0, 1000, ISO_VERSION};
   char* text = prom_text(s, &g);
   char path[] = "/tmp/isopool-metrics-XXXXXX";
   int fd = mkstemp(path);

@@ -25,6 +25,7 @@
 #include "iso_admin.h"
 #include "iso_buf.h"
 #include "iso_json.h"
+#include "iso_version.h"
 #include "json_check.h"
 #include "proc.h"
 #include "tap.h"
@@ -34,7 +35,8 @@
 /* ---- canned replies ----------------------------------------------------- */
 
 static const char kStatus[] =
-    "{\"ok\":true,\"version\":\"0.1.0\",\"uptime_ms\":7384000,"
+    "{\"ok\":true,\"version\":\"" ISO_VERSION
+    "\",\"uptime_ms\":7384000,"
     "\"listen\":[\"tcp://127.0.0.1:7447\",\"ipc:///tmp/isopool.ipc\"],"
     "\"admin\":\"ipc:///run/user/1000/isopool/admin.sock\",\"metrics\":null,"
     "\"kv\":null,"
@@ -314,7 +316,7 @@ static void t_status(void) {
   CHECK_EQ(r.status, 0);
   CHECK_STR(r.err, "");
   CHECK_LAST_REQUEST("{\"v\":1,\"cmd\":\"status\"}");
-  CHECK_CONTAINS(r.out, "version     0.1.0\n");
+  CHECK_CONTAINS(r.out, "version     " ISO_VERSION "\n");
   CHECK_CONTAINS(r.out, "uptime      2h 03m\n");
   CHECK_CONTAINS(r.out, "state       running\n");
   CHECK_CONTAINS(r.out,
@@ -577,7 +579,7 @@ static void t_watch(void) {
   CHECK_EQ(r.status, 0);
   CHECK_STR(r.err, "");
   CHECK_EQ(server_requests() - before, 3);
-  CHECK_EQ(count_of(r.out, "version     0.1.0\n"), 3);
+  CHECK_EQ(count_of(r.out, "version     " ISO_VERSION "\n"), 3);
   CHECK_EQ(count_of(r.out, "\n\nversion"), 2); /* rounds apart */
   CHECK(strstr(r.out, "\033[") == NULL);       /* not a terminal */
   CHECK(r.secs >= 0.2);
@@ -628,7 +630,7 @@ static void t_watch_stops_on_signal(void) {
     fclose(f);
   }
   unlink(out_path);
-  CHECK(count_of(buf, "version     0.1.0") >= 2);
+  CHECK(count_of(buf, "version     " ISO_VERSION) >= 2);
 }
 
 /* The token from each of its three sources; a file's first line only. */

@@ -190,7 +190,7 @@
       errors,
       unrefTimer,
       refTimer,
-      version: "0.1.0",
+      version: iso.version, // the build's (common/iso_version.h)
     }),
     writable: false,
     enumerable: false,
