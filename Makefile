@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_TYPE ?= RelWithDebInfo
 RUN_ARGS   ?=
 
-.PHONY: all deps configure build run test test-asan test-tsan bench bench-targets format format-check clean
+.PHONY: all deps configure build run test test-asan test-tsan bench bench-targets format format-check clean install uninstall
 
 all: build
 
@@ -22,6 +22,25 @@ configure: $(BUILD)/CMakeCache.txt
 
 build: deps configure
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# `make install [PREFIX=/usr] [DESTDIR=/tmp/stage]`: the build, configured
+# for PREFIX (GNUInstallDirs: with /usr the client library goes to the
+# multiarch lib dir, lib/x86_64-linux-gnu), then `cmake --install`. What
+# goes where: README.md, "Install". `make uninstall` removes the files the
+# last install wrote (build/install_manifest.txt, without DESTDIR: give
+# the same DESTDIR).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+install: build
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX="$(PREFIX)" >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
+
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || \
+	  { echo "no $(BUILD)/install_manifest.txt: nothing installed" >&2; exit 1; }
+	sed 's|^|$(DESTDIR)|' $(BUILD)/install_manifest.txt | xargs -d '\n' rm -f --
 
 run: build
 	$(BUILD)/bin/isopool serve --modules examples $(RUN_ARGS)
