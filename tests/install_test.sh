@@ -12,15 +12,15 @@
 #   - no installed ELF file has a RUNPATH or RPATH other than $ORIGIN-
 #     relative ones, isopool's is $ORIGIN/../LIBDIR/isopool, and with a
 #     clean environment ldd resolves its libnode.so.108 inside the DESTDIR;
-#   - with the checkout, the build tree and LIBNODE_DIR (where the build
-#     found libnode) out of reach (a mount namespace with empty tmpfs over
-#     them: unshare -rm; where the kernel refuses one, a note, and they stay
-#     visible), and LD_LIBRARY_PATH unset: each installed binary's
-#     --version says VERSION, the installed `isopool serve` (module root:
-#     the installed examples) answers a call job from the installed
-#     poolctl and an eval job from a program built against the installed
-#     client library, reports VERSION in `poolctl status`, and exits 0
-#     after `poolctl shutdown`;
+#   - with the checkout, the build tree and (BUNDLED) the prefix of
+#     LIBNODE_DIR, where the build found libnode, out of reach (a mount
+#     namespace with empty tmpfs over them: unshare -rm; where the kernel
+#     refuses one, a note, and they stay visible), and LD_LIBRARY_PATH
+#     unset: each installed binary's --version says VERSION, the installed
+#     `isopool serve` (module root: the installed examples) answers a call
+#     job from the installed poolctl and an eval job from a program built
+#     against the installed client library, reports VERSION in `poolctl
+#     status`, and exits 0 after `poolctl shutdown`;
 #   - that program builds against the DESTDIR through the installed
 #     pkg-config file (PKG_CONFIG_SYSROOT_DIR) and through the installed
 #     CMake package (find_package with CMAKE_PREFIX_PATH);
@@ -259,7 +259,16 @@ rm -f "$tmp/serve.pid"
 echo "ran: $(grep -c . "$tmp/status.out" 2>/dev/null) status lines"
 EOF
 echo "$libdir" >"$tmp/libdir"
-hide="$src $(cd "$build" && pwd -P) $(cd "$libnode_dir/../../.." 2>/dev/null && pwd -P)"
+hide="$src $(cd "$build" && pwd -P)"
+# the libnode the build linked (its prefix, e.g. .deps/libnode), unless it
+# is the system's
+if [ "$bundled" = 1 ]; then
+  prefix=$(cd "$libnode_dir/../../.." 2>/dev/null && pwd -P)
+  case $prefix in
+    / | /usr | /usr/local | "") ;;
+    *) hide="$hide $prefix" ;;
+  esac
+fi
 # the checkout's own .deps may be a link to another checkout's
 if [ -L "$src/.deps" ]; then
   hide="$hide $(cd "$src/.deps" && pwd -P)"
