@@ -189,6 +189,10 @@ got=$(complete_words "$comp/isopool" _isopool isopool s)
 [ "$got" = "serve " ] || fail "isopool s<Tab>: \"$got\""
 got=$(complete_words "$comp/isopool" _isopool isopool serve --work)
 [ "$got" = "--workers " ] || fail "isopool serve --work<Tab>: \"$got\""
+got=$(cd "$tmp" && complete_words "$comp/isopool" _isopool isopool serve \
+  --config install.l)
+[ "$got" = "install.log " ] ||
+  fail "isopool serve --config install.l<Tab>: \"$got\""
 got=$(complete_words "$comp/isopool" _isopool isopool serve --log-level w)
 [ "$got" = "warn " ] || fail "isopool serve --log-level w<Tab>: \"$got\""
 

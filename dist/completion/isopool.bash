@@ -26,7 +26,8 @@ _isopool() {
     --modules | --data | --root | --code-cache)
       COMPREPLY=($(compgen -d -- "$cur"))
       return ;;
-    --import-map | --kv-path | --tls-cert | --tls-key | --admin-token-file)
+    --import-map | --kv-path | --tls-cert | --tls-key | --admin-token-file | \
+      --config)
       COMPREPLY=($(compgen -f -- "$cur"))
       return ;;
     --log-format)
