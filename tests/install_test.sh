@@ -59,7 +59,8 @@ trap cleanup EXIT
 dest=$tmp/stage
 root=$dest/usr
 
-if ! DESTDIR=$dest cmake --install "$build" --prefix /usr >"$tmp/install.log" 2>&1; then
+if ! DESTDIR=$dest cmake --install "$build" --prefix /usr \
+  >"$tmp/install.log" 2>&1; then
   cat "$tmp/install.log" >&2
   fail "cmake --install"
   exit 1
@@ -104,7 +105,8 @@ if [ -s "$tmp/runpath.err" ]; then
   cat "$tmp/runpath.err" >&2
   fail "a RUNPATH outside \$ORIGIN"
 fi
-runpath=$(readelf -d "$root/bin/isopool" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
+runpath=$(readelf -d "$root/bin/isopool" |
+  sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
 if [ "$bundled" = 1 ]; then
   [ "$runpath" = "\$ORIGIN/../$libdir/isopool" ] ||
     fail "isopool's RUNPATH is \"$runpath\", not \$ORIGIN/../$libdir/isopool"
@@ -115,7 +117,7 @@ if [ "$bundled" = 1 ]; then
     fail "ldd finds libnode.so.108 at \"$got\", not in the DESTDIR"
 fi
 if env -i PATH=/usr/bin:/bin ldd "$root/bin/isopool" | grep -q 'not found'; then
-  fail "isopool: a library not found: $(ldd "$root/bin/isopool" | grep 'not found')"
+  fail "isopool: $(ldd "$root/bin/isopool" | grep 'not found')"
 fi
 
 # ---- the client program: pkg-config and the CMake package ----
@@ -153,11 +155,13 @@ for page in isopool poolctl; do
   [ -n "$(MANWIDTH=80 man -l "$root/share/man/man1/$page.1" 2>/dev/null)" ] ||
     fail "man -l $page.1 renders nothing"
 done
-for opt in $("$root/bin/isopool" --help | grep -o -- '--[a-z0-9][a-z0-9-]*' | sort -u); do
+for opt in $("$root/bin/isopool" --help |
+  grep -o -- '--[a-z0-9][a-z0-9-]*' | sort -u); do
   grep -qE -- "$opt([^a-z0-9-]|\$)" "$src/dist/man/isopool.1.scd" ||
     fail "isopool.1 does not mention $opt (isopool --help does)"
 done
-for opt in $("$root/bin/poolctl" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+for opt in $("$root/bin/poolctl" --help |
+  grep -o -- '--[a-z][a-z-]*' | sort -u); do
   grep -qE -- "$opt([^a-z-]|\$)" "$src/dist/man/poolctl.1.scd" ||
     fail "poolctl.1 does not mention $opt (poolctl --help does)"
 done
@@ -258,7 +262,10 @@ else
 fi
 wait "$pid"
 rc=$?
-[ "$rc" = 0 ] || { echo "FAIL: isopool serve exited $rc" >&2; cat "$tmp/serve.log" >&2; }
+if [ "$rc" != 0 ]; then
+  echo "FAIL: isopool serve exited $rc" >&2
+  cat "$tmp/serve.log" >&2
+fi
 rm -f "$tmp/serve.pid"
 echo "ran: $(grep -c . "$tmp/status.out" 2>/dev/null) status lines"
 EOF
