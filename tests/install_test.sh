@@ -3,12 +3,14 @@
 # install_test, label install; part of `make test`).
 #
 #   tests/install_test.sh BUILD SOURCE LIBDIR VERSION LIBNODE_DIR BUNDLED
+#                         CONFIG
 #
 # Installs the build tree BUILD with `cmake --install --prefix /usr` into a
 # temporary DESTDIR, then:
 #   - every file is where README.md ("Install") says (LIBDIR: the tree's
 #     CMAKE_INSTALL_LIBDIR), libnode.so.108 in LIBDIR/isopool when BUNDLED
-#     is 1 (no ISO_SYSTEM_LIBNODE);
+#     is 1 (no ISO_SYSTEM_LIBNODE), the config file at CONFIG (the path
+#     isopool reads, deploy/);
 #   - no installed ELF file has a RUNPATH or RPATH other than $ORIGIN-
 #     relative ones, isopool's is $ORIGIN/../LIBDIR/isopool, and with a
 #     clean environment ldd resolves its libnode.so.108 inside the DESTDIR;
@@ -32,7 +34,7 @@
 # Prints what failed; exit status 0 when everything held, 1 otherwise.
 set -u
 build=$(cd "$1" && pwd) src=$(cd "$2" && pwd)
-libdir=$3 version=$4 libnode_dir=$5 bundled=$6
+libdir=$3 version=$4 libnode_dir=$5 bundled=$6 config=$7
 
 fails=0
 fail() {
@@ -79,6 +81,9 @@ for f in bin/isopool bin/poolctl bin/isopool-bench \
   share/doc/isopool/examples/double.js; do
   [ -e "$root/$f" ] || fail "not installed: /usr/$f"
 done
+# the config file where the installed isopool looks for it (an absolute
+# path compiled in: the prefix of the build's configuration, not --prefix)
+[ -f "$dest$config" ] || fail "not installed: $config (isopool reads it)"
 for b in isopool poolctl isopool-bench; do
   [ -x "$root/bin/$b" ] || fail "/usr/bin/$b is not executable"
 done
