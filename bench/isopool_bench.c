@@ -147,7 +147,21 @@ typedef struct bench_opts {
   double duration_s;
   long server_pid; /* 0: none */
   int floor;       /* measure the bare NNG echo beside each mode */
+  /* --tls-*: a tls+tcp:// service (iso_client_opts) */
+  const char* tls_ca;
+  const char* tls_cert;
+  const char* tls_key;
+  const char* tls_server_name;
 } bench_opts;
+
+/* The client options the bench's clients take: o's TLS ones. */
+static iso_client_opts client_opts(const bench_opts* o, int max_inflight) {
+  return (iso_client_opts){.max_inflight = max_inflight,
+                           .tls_ca_file = o->tls_ca,
+                           .tls_cert_file = o->tls_cert,
+                           .tls_key_file = o->tls_key,
+                           .tls_server_name = o->tls_server_name};
+}
 
 /* ---- time and CPU ------------------------------------------------------- */
 
@@ -592,7 +606,7 @@ static const char kEvalSource[] = "export default 1 + 1;";
 static int open_clients(run* r, int n, int slots_each) {
   r->clients = calloc((size_t)n, sizeof *r->clients);
   r->nclients = n;
-  iso_client_opts co = {.max_inflight = slots_each};
+  iso_client_opts co = client_opts(r->o, slots_each);
   for (int i = 0; i < n; i++) {
     int rc = iso_client_new(r->o->url, &co, &r->clients[i]);
     if (rc != 0) {
@@ -1821,6 +1835,12 @@ static const char kUsage[] =
     "  --server-pid PID      also report the server's CPU use\n"
     "  --no-floor            measure no bare NNG echo beside the modes\n"
     "  --version             isopool-bench's version\n"
+    "  --tls-ca FILE         for a tls+tcp:// URL: the CAs (PEM) the\n"
+    "                        service's certificate must chain to\n"
+    "  --tls-cert FILE, --tls-key FILE  this client's certificate and key\n"
+    "  --tls-server-name NAME  the certificate's name (default: the host)\n"
+    "Exit status: 0, 1 a wrong reply or a failed mode, 2 bad usage, 3 no\n"
+    "service at --url (at once, with why).\n"
     "Columns: msgs/s is request messages per second (batches in batch\n"
     "mode); p50/p90/p99 are per message; cpu% and srv% are the CPU time of\n"
     "this process and of the server over the window (100 = one core).\n"
@@ -1861,7 +1881,11 @@ int main(int argc, char** argv) {
     O_SERVER_PID,
     O_EXPORT,
     O_NO_FLOOR,
-    O_VERSION
+    O_VERSION,
+    O_TLS_CA,
+    O_TLS_CERT,
+    O_TLS_KEY,
+    O_TLS_SERVER_NAME
   };
   static const struct option opts[] = {
       {"url", required_argument, NULL, 'u'},
@@ -1877,6 +1901,10 @@ int main(int argc, char** argv) {
       {"export", required_argument, NULL, O_EXPORT},
       {"server-pid", required_argument, NULL, O_SERVER_PID},
       {"no-floor", no_argument, NULL, O_NO_FLOOR},
+      {"tls-ca", required_argument, NULL, O_TLS_CA},
+      {"tls-cert", required_argument, NULL, O_TLS_CERT},
+      {"tls-key", required_argument, NULL, O_TLS_KEY},
+      {"tls-server-name", required_argument, NULL, O_TLS_SERVER_NAME},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, O_VERSION},
       {NULL, 0, NULL, 0},
@@ -1973,6 +2001,18 @@ int main(int argc, char** argv) {
       case O_NO_FLOOR:
         o.floor = 0;
         break;
+      case O_TLS_CA:
+        o.tls_ca = optarg;
+        break;
+      case O_TLS_CERT:
+        o.tls_cert = optarg;
+        break;
+      case O_TLS_KEY:
+        o.tls_key = optarg;
+        break;
+      case O_TLS_SERVER_NAME:
+        o.tls_server_name = optarg;
+        break;
       case 'h':
         fputs(kUsage, stdout);
         return 0;
@@ -2002,9 +2042,18 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  /* Is anyone there? One call job, which also warms the module up. */
+  /* Is anyone there? A dial first (a missing service fails at once, with
+   * why), then one call job, which also warms the module up. */
+  iso_client_opts co = client_opts(&o, 0);
+  char why[512];
+  int rc = iso_client_probe(o.url, &co, 5000, why, sizeof why);
+  if (rc != 0) {
+    fprintf(stderr, "isopool-bench: cannot %s %s: %s\n",
+            rc == ISO_ECONNECT ? "connect to" : "use", o.url, why);
+    return rc == ISO_ECONNECT ? 3 : 2;
+  }
   iso_client* probe = NULL;
-  int rc = iso_client_new(o.url, NULL, &probe);
+  rc = iso_client_new(o.url, &co, &probe);
   if (rc != 0) {
     fprintf(stderr, "isopool-bench: cannot use %s: %s\n", o.url,
             iso_strerror(rc));

@@ -7,35 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The edit distance of a and b (both short: option names), for "did you
- * mean". */
-static size_t distance(const char* a, const char* b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 63 || lb > 63) {
-    return 64;
-  }
-  size_t row[64];
-  for (size_t j = 0; j <= lb; j++) {
-    row[j] = j;
-  }
-  for (size_t i = 1; i <= la; i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t up = row[j];
-      size_t best = diag + (a[i - 1] != b[j - 1]);
-      if (row[j] + 1 < best) {
-        best = row[j] + 1;
-      }
-      if (row[j - 1] + 1 < best) {
-        best = row[j - 1] + 1;
-      }
-      row[j] = best;
-      diag = up;
-    }
-  }
-  return row[lb];
-}
+#include "iso_suggest.h"
 
 static const struct option* find(const struct option* opts,
                                  const char* name,
@@ -135,20 +107,19 @@ static int on_line(void* user,
   }
   const struct option* o = find(st->opts, name, strlen(name));
   if (o == NULL || strcmp(name, "config") == 0 || strcmp(name, "help") == 0) {
-    const struct option* near = NULL;
-    size_t best = 3; /* at most 2 edits away */
-    for (const struct option* c = st->opts; c->name != NULL; c++) {
-      size_t d = distance(name, c->name);
-      if (d < best && strcmp(c->name, "config") != 0 &&
-          strcmp(c->name, "help") != 0) {
-        best = d;
-        near = c;
-      }
+    size_t n = 0;
+    while (st->opts[n].name != NULL) {
+      n++;
+    }
+    const char* near = iso_suggest(name, st->opts, n, sizeof *st->opts);
+    if (near != NULL &&
+        (strcmp(near, "config") == 0 || strcmp(near, "help") == 0)) {
+      near = NULL;
     }
     char why[300];
     snprintf(why, sizeof why, "unknown key \"%.100s\"%s%.100s%s", name,
-             near != NULL ? " (did you mean \"" : "",
-             near != NULL ? near->name : "", near != NULL ? "\"?)" : "");
+             near != NULL ? " (did you mean \"" : "", near != NULL ? near : "",
+             near != NULL ? "\"?)" : "");
     return fail(st, "%s", why);
   }
   char* arg;

@@ -31,6 +31,7 @@
 #include "iso_buf.h"
 #include "iso_client.h"
 #include "iso_err.h"
+#include "iso_suggest.h"
 #include "iso_version.h"
 #include "poolctl.h"
 
@@ -41,6 +42,7 @@ static const int kExitOfErr[] = {
     [-ISO_EINVAL] = EXIT_USAGE,
     [-ISO_EUSAGE] = EXIT_USAGE,
     [-ISO_ECONNECT] = EXIT_NOCONN,
+    [-ISO_ETIMEDOUT] = EXIT_NOREPLY,
 };
 
 int poolctl__exit_status(int err) {
@@ -97,18 +99,47 @@ int poolctl__read_file(const char* path, iso_buf* b, int* sys) {
 int poolctl__open_client(const ctl* c,
                          const char* url,
                          iso_client** out,
-                         long long* wait_ms) {
-  iso_client_opts opts = {.max_inflight = 1};
-  int rc = iso_client_new(url, &opts, out);
+                         char* why,
+                         size_t whylen) {
+  *out = NULL;
+  long long wait_ms =
+      c->timeout_ms < POOLCTL_CONNECT_WAIT_MS && c->timeout_ms >= 0
+          ? c->timeout_ms
+          : POOLCTL_CONNECT_WAIT_MS;
+  iso_client_opts opts = {.max_inflight = 1,
+                          .tls_ca_file = c->tls_ca,
+                          .tls_cert_file = c->tls_cert,
+                          .tls_key_file = c->tls_key,
+                          .tls_server_name = c->tls_server_name};
+  int rc = iso_client_probe(url, &opts, (int)wait_ms, why, whylen);
   if (rc != 0) {
     return rc;
   }
-  *wait_ms = c->timeout_ms < POOLCTL_CONNECT_WAIT_MS && c->timeout_ms >= 0
-                 ? c->timeout_ms
-                 : POOLCTL_CONNECT_WAIT_MS;
-  for (long long t = 0; !iso_client_connected(*out) && t < *wait_ms; t += 5) {
+  rc = iso_client_new(url, &opts, out);
+  if (rc != 0) {
+    snprintf(why, whylen, "%s%s", iso_strerror(rc),
+             strncmp(url, "tls+", 4) == 0 && c->tls_ca == NULL
+                 ? " (a tls+tcp:// URL needs --tls-ca FILE)"
+             : strncmp(url, "tls+", 4) == 0
+                 ? " (check the --tls-ca, --tls-cert and --tls-key files)"
+                 : "");
+    return rc;
+  }
+  for (long long t = 0; !iso_client_connected(*out) && t < wait_ms; t += 5) {
     struct timespec ts = {0, 5 * 1000 * 1000};
     nanosleep(&ts, NULL);
+  }
+  if (!iso_client_connected(*out)) {
+    snprintf(why, whylen,
+             "it accepts connections, but none was made within %lld ms (%s)",
+             wait_ms,
+             strncmp(url, "tls+", 4) == 0
+                 ? "a TLS handshake that fails? check --tls-ca, "
+                   "--tls-server-name and --tls-cert/--tls-key"
+                 : "is an isopool service listening there?");
+    iso_client_free(*out);
+    *out = NULL;
+    return ISO_ECONNECT;
   }
   return 0;
 }
@@ -212,8 +243,9 @@ static const command kCommands[] = {
      .admin = ISO_ADMIN_RELOAD},
     {.name = "drain",
      .synopsis = "drain",
-     .help = "Stop taking jobs (new ones get shutting_down); the jobs in\n"
-             "flight finish. The service keeps running until shutdown.\n",
+     .help = "Stop taking jobs (new ones get shutting_down), finish every\n"
+             "job taken, queued ones included, however long they take, then\n"
+             "exit. shutdown bounds the wait instead (--grace).\n",
      .run = poolctl__admin_run,
      .admin = ISO_ADMIN_DRAIN},
     {.name = "shutdown",
@@ -252,6 +284,11 @@ enum {
   O_COUNT,
   O_ALL,
   O_GRACE,
+  O_STRING,
+  O_TLS_CA,
+  O_TLS_CERT,
+  O_TLS_KEY,
+  O_TLS_SERVER_NAME,
   O_HELP,
   O_VERSION
 };
@@ -279,6 +316,11 @@ static const struct option_spec {
     {"--count", 1, O_COUNT, NULL},
     {"--all", 0, O_ALL, "recycle"},
     {"--grace", 1, O_GRACE, "shutdown"},
+    {"--string", 0, O_STRING, NULL},
+    {"--tls-ca", 1, O_TLS_CA, NULL},
+    {"--tls-cert", 1, O_TLS_CERT, NULL},
+    {"--tls-key", 1, O_TLS_KEY, NULL},
+    {"--tls-server-name", 1, O_TLS_SERVER_NAME, NULL},
     {"--help", 0, O_HELP, NULL},
     {"-h", 0, O_HELP, NULL},
     {"--version", 0, O_VERSION, NULL},
@@ -293,6 +335,14 @@ static const char kOptionsHelp[] =
     "                     with MS as its deadline, so the service stops\n"
     "                     it when poolctl gives up\n"
     "  --json             print the whole reply as one JSON object\n"
+    "  --tls-ca FILE      for a tls+tcp:// URL: the CAs (PEM) the service's\n"
+    "                     certificate must chain to\n"
+    "  --tls-cert FILE, --tls-key FILE\n"
+    "                     this client's certificate and key (PEM), for a\n"
+    "                     service that asks for one\n"
+    "  --tls-server-name NAME\n"
+    "                     the name the certificate must have (default: the\n"
+    "                     URL's host)\n"
     "  -h, --help         this text (after a command: that command's)\n"
     "  --version          poolctl's version\n";
 
@@ -313,14 +363,18 @@ static const char kJobOptionsHelp[] =
     "                     (none), or a list of paths under the data root\n"
     "                     (read, write) or of variable names (env), e.g.\n"
     "                     '{\"read\":[\"data\"],\"env\":true}'\n"
+    "  --string           send each ARG as a string, as it is\n"
     "  --                 what follows is ARGs, even if it starts with --\n"
     "With --json the object is {\"id\",\"status\",\"value\",\"error\","
     "\"logs\",\"stats\"}.\n"
-    "Each ARG is parsed as JSON, else sent as a string ('\"1\"' sends the\n"
-    "string \"1\", 1 the number). The value prints as JSON on stdout, the\n"
-    "job's console lines on stderr (prefixed [level] unless plain log).\n"
+    "Each ARG is parsed as JSON, else sent as a string (hello sends the\n"
+    "string \"hello\", 1 the number 1, '\"1\"' the string \"1\"); an ARG\n"
+    "that starts like JSON ({, [, \", a digit, -digit) but is not valid\n"
+    "JSON is an error, unless --string. FILE - reads the module from\n"
+    "stdin. The value prints as JSON on stdout, the job's console lines\n"
+    "on stderr (prefixed [level] unless plain log).\n"
     "Exit status: 0 fulfilled, 1 rejected or refused (error: ...), 2 bad\n"
-    "usage or unreadable FILE, 3 cannot connect.\n";
+    "usage or unreadable FILE, 3 cannot connect, 4 no reply in time.\n";
 
 static const char kAdminOptionsHelp[] =
     "admin options (status ... shutdown):\n"
@@ -339,7 +393,7 @@ static const char kAdminOptionsHelp[] =
     "With --json the object is the reply map as the service sent it (one\n"
     "line per round of --watch).\n"
     "Exit status: 0 done, 1 refused by the service (poolctl: CODE:\n"
-    "MESSAGE), 2 bad usage, 3 cannot connect.\n";
+    "MESSAGE), 2 bad usage, 3 cannot connect, 4 no reply in time.\n";
 
 static void usage(FILE* f) {
   fputs("usage:", f);
@@ -373,6 +427,17 @@ static const command* find_command(const char* name) {
   return NULL;
 }
 
+/* Says that name is no command, and which one it may have meant. */
+static void unknown_command(const char* name) {
+  const char* near = iso_suggest(name, kCommands, NCOMMANDS, sizeof *kCommands);
+  if (near != NULL) {
+    fprintf(stderr, "poolctl: unknown command \"%s\" (did you mean %s?)\n",
+            name, near);
+  } else {
+    fprintf(stderr, "poolctl: unknown command \"%s\" (try --help)\n", name);
+  }
+}
+
 static int cmd_help(const command* cmd, ctl* c) {
   if (c->target == NULL) {
     usage(stdout);
@@ -380,7 +445,7 @@ static int cmd_help(const command* cmd, ctl* c) {
   }
   const command* which = find_command(c->target);
   if (which == NULL) {
-    fprintf(stderr, "poolctl: unknown command \"%s\"\n", c->target);
+    unknown_command(c->target);
     return EXIT_USAGE;
   }
   command_usage(which, stdout);
@@ -440,8 +505,18 @@ static int take_option(ctl* c,
   }
   if (o == NULL || (o->only_for != NULL &&
                     (cmd == NULL || strcmp(o->only_for, cmd->name) != 0))) {
-    fprintf(stderr, "poolctl: unknown option \"%.*s\"%s%s (see --help)\n",
-            (int)name_len, arg, cmd ? " for " : "", cmd ? cmd->name : "");
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)name_len, arg);
+    const char* near =
+        o == NULL ? iso_suggest(name, kOptions, NOPTIONS, sizeof *kOptions)
+                  : NULL;
+    fprintf(stderr, "poolctl: unknown option \"%s\"%s%s", name,
+            cmd ? " for " : "", cmd ? cmd->name : "");
+    if (near != NULL) {
+      fprintf(stderr, " (did you mean %s?)\n", near);
+    } else {
+      fprintf(stderr, " (see --help)\n");
+    }
     return ISO_EUSAGE;
   }
   const char* value = NULL;
@@ -505,6 +580,21 @@ static int take_option(ctl* c,
     case O_ALL:
       c->all = 1;
       break;
+    case O_STRING:
+      c->as_strings = 1;
+      break;
+    case O_TLS_CA:
+      c->tls_ca = value;
+      break;
+    case O_TLS_CERT:
+      c->tls_cert = value;
+      break;
+    case O_TLS_KEY:
+      c->tls_key = value;
+      break;
+    case O_TLS_SERVER_NAME:
+      c->tls_server_name = value;
+      break;
     case O_GRACE:
       return poolctl__parse_int("--grace",
                                 "a number of milliseconds from 0 to 3600000",
@@ -548,16 +638,18 @@ int main(int argc, char** argv) {
   }
   const command* cmd = find_command(argv[i]);
   if (cmd == NULL) {
-    fprintf(stderr, "poolctl: unknown command \"%s\" (try --help)\n", argv[i]);
+    unknown_command(argv[i]);
     return EXIT_USAGE;
   }
   i++;
   /* Options until the first ARG; the target word may sit among them. */
+  int dashdash = 0;
   while (i < argc) {
     int wants_target =
         cmd->target != NULL && c.target == NULL && c.module == NULL;
     if (strcmp(argv[i], "--") == 0) {
       i++;
+      dashdash = 1;
       if (wants_target && i < argc) {
         c.target = argv[i++];
       }
@@ -576,6 +668,23 @@ int main(int argc, char** argv) {
   }
   c.args = argv + i;
   c.nargs = argc - i;
+  /* an option after the first ARG is a mistake, not an ARG: `--` first
+   * sends one as an ARG */
+  for (int k = 0; !dashdash && k < c.nargs; k++) {
+    if (strcmp(c.args[k], "--") == 0) {
+      fprintf(stderr,
+              "poolctl: \"--\" after the arguments: put it before the first "
+              "ARG\n");
+      return EXIT_USAGE;
+    }
+    if (strncmp(c.args[k], "--", 2) == 0 || strcmp(c.args[k], "-h") == 0) {
+      fprintf(stderr,
+              "poolctl: option \"%s\" after the arguments: options go before "
+              "the first ARG (or pass it as an ARG after --)\n",
+              c.args[k]);
+      return EXIT_USAGE;
+    }
+  }
   if (cmd->target != NULL && !cmd->target_optional && c.target == NULL &&
       c.module == NULL) {
     fprintf(stderr, "poolctl: %s needs %s\n\n", cmd->name, cmd->target);

@@ -24,7 +24,13 @@
 
 /* poolctl's exit statuses (its help and docs list them). A failure's comes
  * from its ISO_E* code by one table, poolctl__exit_status. */
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_NOCONN = 3 };
+enum {
+  EXIT_OK = 0,
+  EXIT_FAILED = 1,  /* rejected, or refused by the service */
+  EXIT_USAGE = 2,   /* bad usage, an unreadable FILE */
+  EXIT_NOCONN = 3,  /* no connection to the service */
+  EXIT_NOREPLY = 4, /* connected and sent, no reply within --timeout */
+};
 
 /* The parsed command line. */
 typedef struct ctl {
@@ -49,6 +55,12 @@ typedef struct ctl {
   long long count;              /* --count N; 0: until a signal */
   int all;                      /* recycle --all */
   long long grace_ms;           /* shutdown --grace MS; -1: the service's */
+  int as_strings;               /* --string: the ARGs are strings */
+  /* --tls-*: for a tls+tcp:// URL (iso_client_opts) */
+  const char* tls_ca;
+  const char* tls_cert;
+  const char* tls_key;
+  const char* tls_server_name;
 } ctl;
 
 /* One row of the command table (poolctl.c, kCommands). */
@@ -74,7 +86,7 @@ struct command {
 /* poolctl__exit_status: the exit status for err, from one table in
  * poolctl.c: 0 EXIT_OK; ISO_EINVAL (a URL or job that cannot be used) and
  * ISO_EUSAGE (bad usage, said on stderr) EXIT_USAGE; ISO_ECONNECT
- * EXIT_NOCONN; any other EXIT_FAILED. */
+ * EXIT_NOCONN; ISO_ETIMEDOUT EXIT_NOREPLY; any other EXIT_FAILED. */
 int poolctl__exit_status(int err);
 
 /* poolctl__parse_int: s as an integer in [min, max] into *out; else says
@@ -91,15 +103,17 @@ int poolctl__parse_int(const char* name,
  * grow). */
 int poolctl__read_file(const char* path, iso_buf* b, int* sys);
 
-/* poolctl__open_client: a client of url, after waiting a bounded time for
- * its connection: a service that is not there fails fast, while the dial
- * retries in the background. Returns 0 with *out (connected or not: check
- * iso_client_connected) and *wait_ms, the time it waited at most; else
- * iso_client_new's error. */
+/* poolctl__open_client: a connected client of url. A service that is
+ * not there fails in milliseconds where the system knows (no such socket,
+ * refused: iso_client_probe), else after a bounded wait for the
+ * connection (5 s, or --timeout if shorter). Returns 0 with *out; or
+ * ISO_ECONNECT with why (what happened and what to check) in why; or
+ * iso_client_new's error (a URL or TLS files it cannot use; why says). */
 int poolctl__open_client(const ctl* c,
                          const char* url,
                          iso_client** out,
-                         long long* wait_ms);
+                         char* why,
+                         size_t whylen);
 
 /* poolctl__close_client: closes a client poolctl__open_client opened,
  * after its last request ended with rc; not after ISO_ETIMEDOUT, when the

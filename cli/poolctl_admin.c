@@ -737,13 +737,12 @@ static int admin_token(const ctl* c, iso_buf* buf, const char** token) {
   return 0;
 }
 
-static void say_no_connection(const ctl* c, long long wait_ms) {
+static void say_no_connection(const ctl* c, const char* why) {
   fprintf(stderr,
-          "poolctl: cannot connect to the admin socket %s (%s; no "
-          "connection within %lld ms, or it was lost)\n"
+          "poolctl: cannot connect to the admin socket %s (%s): %s\n"
           "poolctl: is the service running? start it with `isopool serve`, "
           "or pass --admin URL / set ISOPOOL_ADMIN\n",
-          c->admin_url, c->admin_from, wait_ms);
+          c->admin_url, c->admin_from, why);
 }
 
 /* Prints one reply; returns the exit status. */
@@ -840,11 +839,15 @@ static int admin_request(const admin_view* v, const ctl* c, iso_buf* req) {
  * the exit status. */
 static int admin_rounds(const admin_view* v, const ctl* c, const iso_buf* req) {
   iso_client* client = NULL;
-  long long wait_ms;
-  int rc = poolctl__open_client(c, c->admin_url, &client, &wait_ms);
+  char why[512];
+  int rc = poolctl__open_client(c, c->admin_url, &client, why, sizeof why);
+  if (rc == ISO_ECONNECT) {
+    say_no_connection(c, why);
+    return poolctl__exit_status(rc);
+  }
   if (rc != 0) {
     fprintf(stderr, "poolctl: cannot use admin URL \"%s\" (%s): %s\n",
-            c->admin_url, c->admin_from, iso_strerror(rc));
+            c->admin_url, c->admin_from, why);
     return poolctl__exit_status(rc);
   }
   int tty = isatty(STDOUT_FILENO), status = EXIT_OK;
@@ -859,12 +862,10 @@ static int admin_rounds(const admin_view* v, const ctl* c, const iso_buf* req) {
   iso_buf_init(&reply);
   for (long long round = 0; !stop_watching; round++) {
     iso_buf_reset(&reply);
-    rc = iso_client_connected(client)
-             ? iso_client_request_raw(client, req->data, req->len,
-                                      c->timeout_ms, &reply)
-             : ISO_ECONNECT;
+    rc = iso_client_request_raw(client, req->data, req->len, c->timeout_ms,
+                                &reply);
     if (rc == ISO_ECONNECT) {
-      say_no_connection(c, wait_ms);
+      say_no_connection(c, "the connection was lost");
     } else if (rc == ISO_ETIMEDOUT) {
       fprintf(stderr, "poolctl: no reply from %s within %lld ms\n",
               c->admin_url, c->timeout_ms);

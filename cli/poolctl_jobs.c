@@ -5,8 +5,8 @@
  * waits for its reply. The value is printed as one JSON line on stdout and
  * the job's console lines go to stderr; `--json` prints the whole reply as
  * one JSON object instead. Exit status: 0 fulfilled, 1 rejected or refused
- * by the service (or no reply in time), 2 bad usage (including a FILE that
- * cannot be read), 3 no connection to the service.
+ * by the service, 2 bad usage (including a FILE that cannot be read), 3 no
+ * connection to the service, 4 no reply within --timeout.
  *
  * `--permissions JSON` sends the job's `permissions` field (what it may
  * read, write and see of the environment, at most what the service
@@ -210,14 +210,39 @@ static int report(const ctl* c, const iso_result* r) {
 
 /* ---- sending a job ------------------------------------------------------ */
 
-/* The ARGs as one msgpack array: each parsed as JSON, else a string. */
+/* Does a start as JSON text does: an object, an array, a string or a
+ * number? (true, false and null are words a user may mean as strings.) */
+static int looks_like_json(const char* a) {
+  while (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r') {
+    a++;
+  }
+  return *a == '{' || *a == '[' || *a == '"' || (*a >= '0' && *a <= '9') ||
+         (*a == '-' && a[1] >= '0' && a[1] <= '9');
+}
+
+/* The ARGs as one msgpack array: each parsed as JSON, else a string
+ * (--string: each a string). Returns 0, ISO_EUSAGE (an ARG that looks
+ * like JSON but is not; said) or ISO_ENOMEM. */
 static int encode_args(const ctl* c, iso_buf* out) {
   iso_mp_wr w;
   iso_mp_wr_init(&w, out);
   iso_mp_put_array(&w, (size_t)c->nargs);
   for (int i = 0; w.err == 0 && i < c->nargs; i++) {
     const char* a = c->args[i];
-    int rc = iso_json_to_msgpack(a, strlen(a), out);
+    if (c->as_strings) {
+      iso_mp_put_cstr(&w, a);
+      continue;
+    }
+    iso_json_error je;
+    int rc = iso_json_to_msgpack_ex(a, strlen(a), out, &je);
+    if (rc == ISO_EPROTO && looks_like_json(a)) {
+      fprintf(stderr,
+              "poolctl: ARG %d, '%s', looks like JSON but is not: %s at "
+              "column %d (quote it for the shell, or pass --string to send "
+              "every ARG as a string)\n",
+              i + 1, a, je.message, je.column);
+      return ISO_EUSAGE;
+    }
     if (rc == ISO_EPROTO) {
       iso_mp_put_cstr(&w, a);
     } else if (rc != 0) {
@@ -266,11 +291,14 @@ static int send_job(const ctl* c, iso_job* job) {
   }
   iso_buf args;
   iso_buf_init(&args);
-  if (encode_args(c, &args) != 0) {
+  int arc = encode_args(c, &args);
+  if (arc != 0) {
     iso_buf_close(&perms);
     iso_buf_close(&args);
-    fprintf(stderr, "poolctl: out of memory\n");
-    return EXIT_FAILED;
+    if (arc != ISO_EUSAGE) {
+      fprintf(stderr, "poolctl: out of memory\n");
+    }
+    return poolctl__exit_status(arc);
   }
   job->args = args.data;
   job->args_len = args.len;
@@ -278,19 +306,17 @@ static int send_job(const ctl* c, iso_job* job) {
   job->cpu_ms = c->job_cpu_ms;
 
   iso_client* client = NULL;
-  long long wait_ms;
-  int rc = poolctl__open_client(c, c->url, &client, &wait_ms);
+  char why[512];
+  int rc = poolctl__open_client(c, c->url, &client, why, sizeof why);
   if (rc != 0) {
     iso_buf_close(&perms);
     iso_buf_close(&args);
-    fprintf(stderr, "poolctl: cannot use URL \"%s\": %s\n", c->url,
-            iso_strerror(rc));
+    fprintf(stderr, "poolctl: cannot %s %s: %s\n",
+            rc == ISO_ECONNECT ? "connect to" : "use", c->url, why);
     return poolctl__exit_status(rc);
   }
   iso_result r;
-  rc = iso_client_connected(client)
-           ? iso_client_call(client, job, c->timeout_ms, &r)
-           : ISO_ECONNECT;
+  rc = iso_client_call(client, job, c->timeout_ms, &r);
   int status = poolctl__exit_status(rc);
   switch (rc) {
     case 0:
@@ -298,14 +324,13 @@ static int send_job(const ctl* c, iso_job* job) {
       iso_result_close(&r);
       break;
     case ISO_ECONNECT:
-      fprintf(stderr,
-              "poolctl: cannot connect to %s (no connection within %lld ms, "
-              "or it was lost)\n",
-              c->url, wait_ms);
+      fprintf(stderr, "poolctl: the connection to %s was lost\n", c->url);
       break;
     case ISO_ETIMEDOUT:
-      fprintf(stderr, "poolctl: no reply from %s within %lld ms\n", c->url,
-              c->timeout_ms);
+      fprintf(stderr,
+              "poolctl: no reply from %s within %lld ms (--timeout; the job "
+              "may still run until its deadline)\n",
+              c->url, c->timeout_ms);
       break;
     case ISO_EINVAL:
       fprintf(stderr,
@@ -336,7 +361,9 @@ int poolctl__eval(const command* cmd, ctl* c) {
   iso_buf text;
   iso_buf_init(&text);
   int sys = 0;
-  if (poolctl__read_file(c->target, &text, &sys) != 0) {
+  int from_stdin = strcmp(c->target, "-") == 0;
+  if (poolctl__read_file(from_stdin ? "/dev/stdin" : c->target, &text, &sys) !=
+      0) {
     iso_buf_close(&text);
     fprintf(stderr, "poolctl: cannot read %s: %s\n", c->target, strerror(sys));
     return EXIT_USAGE; /* the FILE named on the command line */
@@ -348,7 +375,7 @@ int poolctl__eval(const command* cmd, ctl* c) {
     return EXIT_USAGE;
   }
   const char* base = strrchr(c->target, '/');
-  base = base ? base + 1 : c->target;
+  base = from_stdin ? "stdin.js" : base ? base + 1 : c->target;
   /* An empty file sends source "" (source_len 0 means strlen: 0 too). */
   iso_job job = {.kind = ISO_JOB_EVAL,
                  .source = text.data ? (const char*)text.data : "",

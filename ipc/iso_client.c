@@ -48,6 +48,7 @@
  * fails ISO_ECONNECT at its deadline (about one cut in a hundred here).
  */
 #include "iso_client.h"
+#include "iso_client_private.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -55,6 +56,7 @@
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -444,40 +446,86 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void* arg) {
   }
 }
 
-static int setup_tls(iso_client* c, const char* url, const iso_client_opts* o) {
-  if (o->tls_ca_file == NULL && !o->tls_insecure) {
+/* A PEM file's text, NUL-terminated, in a buffer of malloc (free it);
+ * NULL if it cannot be read or is over 1 MiB. */
+static char* read_pem(const char* path) {
+  FILE* f = fopen(path, "rb");
+  if (f == NULL) {
+    return NULL;
+  }
+  char* text = malloc((1u << 20) + 1);
+  size_t n = text != NULL ? fread(text, 1, 1u << 20, f) : 0;
+  int bad = text == NULL || ferror(f) || !feof(f) || n == 0;
+  fclose(f);
+  if (bad) {
+    free(text);
+    return NULL;
+  }
+  text[n] = '\0';
+  return text;
+}
+
+/* The client's own certificate from two files. NNG's code or
+ * NNG_EINVAL (a file that cannot be read). */
+static int own_cert(nng_tls_config* cfg, const char* cert, const char* key) {
+  char* c = read_pem(cert);
+  char* k = read_pem(key);
+  int rv = c != NULL && k != NULL ? nng_tls_config_own_cert(cfg, c, k, NULL)
+                                  : NNG_EINVAL;
+  free(c);
+  free(k);
+  return rv;
+}
+
+int iso__client_tls(nng_dialer d,
+                    const char* url,
+                    const iso_client_opts* o,
+                    nng_tls_config** out) {
+  *out = NULL;
+  if (o == NULL || (o->tls_ca_file == NULL && !o->tls_insecure)) {
     return ISO_EINVAL;
   }
-  int rv = nng_tls_config_alloc(&c->tls, NNG_TLS_MODE_CLIENT);
+  if ((o->tls_cert_file == NULL) != (o->tls_key_file == NULL) ||
+      (o->tls_cert_file != NULL && o->tls_cert_key_file != NULL)) {
+    return ISO_EINVAL;
+  }
+  nng_tls_config* cfg;
+  int rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT);
   if (rv != 0) {
-    c->tls = NULL;
     return from_nng(rv);
   }
-  rv = nng_tls_config_auth_mode(c->tls, o->tls_ca_file
-                                            ? NNG_TLS_AUTH_MODE_REQUIRED
-                                            : NNG_TLS_AUTH_MODE_NONE);
+  rv = nng_tls_config_auth_mode(cfg, o->tls_ca_file ? NNG_TLS_AUTH_MODE_REQUIRED
+                                                    : NNG_TLS_AUTH_MODE_NONE);
   if (rv == 0 && o->tls_ca_file != NULL) {
-    rv = nng_tls_config_ca_file(c->tls, o->tls_ca_file);
+    rv = nng_tls_config_ca_file(cfg, o->tls_ca_file);
   }
   if (rv == 0 && o->tls_cert_key_file != NULL) {
-    rv = nng_tls_config_cert_key_file(c->tls, o->tls_cert_key_file, NULL);
+    rv = nng_tls_config_cert_key_file(cfg, o->tls_cert_key_file, NULL);
+  }
+  if (rv == 0 && o->tls_cert_file != NULL) {
+    rv = own_cert(cfg, o->tls_cert_file, o->tls_key_file);
   }
   if (rv == 0) {
     if (o->tls_server_name != NULL) {
-      rv = nng_tls_config_server_name(c->tls, o->tls_server_name);
+      rv = nng_tls_config_server_name(cfg, o->tls_server_name);
     } else {
       nng_url* u;
       rv = nng_url_parse(&u, url);
       if (rv == 0) {
-        rv = nng_tls_config_server_name(c->tls, u->u_hostname);
+        rv = nng_tls_config_server_name(cfg, u->u_hostname);
         nng_url_free(u);
       }
     }
   }
   if (rv == 0) {
-    rv = nng_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG, c->tls);
+    rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
   }
-  return rv == 0 ? 0 : (rv == NNG_ENOMEM ? ISO_ENOMEM : ISO_EINVAL);
+  if (rv != 0) {
+    nng_tls_config_free(cfg);
+    return rv == NNG_ENOMEM ? ISO_ENOMEM : ISO_EINVAL;
+  }
+  *out = cfg;
+  return 0;
 }
 
 /* Options, pipe events, the dialer (and its TLS) on a new socket. */
@@ -509,7 +557,7 @@ static int open_socket(iso_client* c,
     return rv == NNG_ENOMEM ? ISO_ENOMEM : ISO_EINVAL;
   }
   if (strncmp(url, "tls+", 4) == 0) {
-    int rc = setup_tls(c, url, o);
+    int rc = iso__client_tls(c->dialer, url, o, &c->tls);
     if (rc != 0) {
       return rc;
     }

@@ -78,6 +78,10 @@ typedef struct iso_client_opts {
   const char* tls_server_name;
   const char* tls_cert_key_file;
   int tls_insecure;
+  /* Or this client's certificate and its key in two PEM files (both or
+   * neither; not with tls_cert_key_file). */
+  const char* tls_cert_file;
+  const char* tls_key_file;
 } iso_client_opts;
 
 /* iso_client_new: creates a client dialing url ("ipc:///run/isopool.ipc",
@@ -114,6 +118,22 @@ __attribute__((deprecated("use iso_client_free"))) static inline void
 iso_client_close(iso_client* c) {
   iso_client_free(c);
 }
+
+/* iso_client_probe: can a client reach url now, and if not, why? One
+ * synchronous dial (opts' TLS options; opts may be NULL for other
+ * schemes), within wait_ms, then closed: it fails in milliseconds where
+ * the system knows at once (no such socket, connection refused, an
+ * untrusted certificate) and says what to check, e.g. "no such socket
+ * /run/isopool/admin.sock (is the service running, and does its --listen
+ * or --admin name this path?)". Returns 0 (a connection was made),
+ * ISO_EINVAL (a URL or TLS options it cannot use; why says), ISO_ECONNECT
+ * (why says why) or ISO_ENOMEM. Thread: any; blocks up to wait_ms (and a
+ * host name's lookup). */
+int iso_client_probe(const char* url,
+                     const iso_client_opts* opts,
+                     int wait_ms,
+                     char* why,
+                     size_t len);
 
 /* iso_client_connected: 1 if a connection to the server is up now. A hint:
  * it may change right after. Thread: any. */

@@ -17,10 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "proc.h"
 #include "tap.h"
 
@@ -73,6 +76,15 @@ static void pc_at(const pdaemon* d, proc_result* r, ...) {
   pc_va(d->url, r, ap);
   va_end(ap);
 }
+
+/* Runs poolctl against url. */
+static void pc_url(const char* url, proc_result* r, ...) {
+  va_list ap;
+  va_start(ap, r);
+  pc_va(url, r, ap);
+  va_end(ap);
+}
+#define PC_AT(url, r, ...) pc_url(url, r, __VA_ARGS__, NULL)
 
 /* Runs poolctl against the shared daemon. */
 static void pc(proc_result* r, ...) {
@@ -236,23 +248,73 @@ static void t_call_with_export(void) {
 static void t_json_and_string_args(void) {
   proc_result r;
   PC(&r, "call", "echo.js", "1", "\"1\"", "abc", "{\"a\":[1,2]}", "-1", "true",
-     "null", "[1,");
+     "null", "a1");
   CHECK_EQ(r.status, 0);
   CHECK_STR(r.out,
             "[[\"number\",1],[\"string\",\"1\"],[\"string\",\"abc\"],"
             "[\"object\",{\"a\":[1,2]}],[\"number\",-1],[\"boolean\",true],"
-            "[\"object\",null],[\"string\",\"[1,\"]]\n");
+            "[\"object\",null],[\"string\",\"a1\"]]\n");
   show(&r);
   proc_result_free(&r);
-  /* after the first ARG, and after --, everything is an ARG */
-  PC(&r, "call", "echo.js", "x", "--json");
+  /* an ARG that starts like JSON but is not: an error (it was a mistake,
+   * as a shell eats quotes), unless --string sends every ARG as it is */
+  const char* broken[] = {"[1,", "{a:1}", "\"abc", "-5x", " [1"};
+  for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+    PC(&r, "call", "echo.js", "1", broken[i]);
+    CHECK_EQ(r.status, 2);
+    CHECK_STR(r.out, "");
+    CHECK_CONTAINS(r.err, "poolctl: ARG 2, '");
+    CHECK_CONTAINS(r.err, "looks like JSON but is not: ");
+    CHECK_CONTAINS(r.err, "pass --string");
+    show(&r);
+    proc_result_free(&r);
+  }
+  PC(&r, "--string", "call", "echo.js", "[1,", "1", "{\"a\":2}");
   CHECK_EQ(r.status, 0);
-  CHECK_STR(r.out, "[[\"string\",\"x\"],[\"string\",\"--json\"]]\n");
+  CHECK_STR(r.out,
+            "[[\"string\",\"[1,\"],[\"string\",\"1\"],"
+            "[\"string\",\"{\\\"a\\\":2}\"]]\n");
   show(&r);
   proc_result_free(&r);
-  PC(&r, "call", "echo.js", "--", "--export");
+  /* an option after the first ARG is a mistake, not an ARG; after --,
+   * everything is an ARG */
+  const char* late[] = {"--json", "--timeout", "-h", "--"};
+  for (size_t i = 0; i < sizeof late / sizeof late[0]; i++) {
+    PC(&r, "call", "echo.js", "x", late[i]);
+    CHECK_EQ(r.status, 2);
+    CHECK_STR(r.out, "");
+    CHECK_CONTAINS(r.err, "after the arguments");
+    show(&r);
+    proc_result_free(&r);
+  }
+  PC(&r, "call", "echo.js", "--", "--export", "--json");
   CHECK_EQ(r.status, 0);
-  CHECK_STR(r.out, "[[\"string\",\"--export\"]]\n");
+  CHECK_STR(r.out, "[[\"string\",\"--export\"],[\"string\",\"--json\"]]\n");
+  show(&r);
+  proc_result_free(&r);
+}
+
+/* eval - reads the module from stdin */
+static void t_eval_stdin(void) {
+  char cmd[400];
+  snprintf(cmd, sizeof cmd,
+           "printf 'export default (a) => a * 3;' | '%s' --url '%s' eval - 14",
+           POOLCTL, shared.url);
+  const char* argv[] = {"/bin/sh", "-c", cmd, NULL};
+  proc_result r;
+  CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
+  CHECK_EQ(r.status, 0);
+  CHECK_STR(r.out, "42\n");
+  show(&r);
+  proc_result_free(&r);
+  /* an error in it names stdin.js */
+  snprintf(cmd, sizeof cmd,
+           "printf 'throw new Error(\"boom\");' | '%s' --url '%s' eval -",
+           POOLCTL, shared.url);
+  CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
+  CHECK_EQ(r.status, 1);
+  CHECK_CONTAINS(r.err, "error: Uncaught Error: boom");
+  CHECK_CONTAINS(r.err, "stdin.js");
   show(&r);
   proc_result_free(&r);
 }
@@ -302,10 +364,10 @@ static void t_timeout_is_sent(void) {
   proc_result r;
   for (int i = 0; i < 2; i++) {
     PC(&r, "--timeout", "300", "eval", "--module", "loop.js");
-    /* the service's timeout reply, or poolctl's own if that is first */
-    CHECK_EQ(r.status, 1);
-    CHECK(strstr(r.err, "error: timeout: ") == r.err ||
-          strstr(r.err, "poolctl: no reply from") == r.err);
+    /* the service's timeout reply (exit 1), or poolctl's own if that is
+     * first (exit 4: no reply in time) */
+    CHECK((r.status == 1 && strstr(r.err, "error: timeout: ") == r.err) ||
+          (r.status == 4 && strstr(r.err, "poolctl: no reply from") == r.err));
     CHECK(r.secs < 3 * iso_test_scale()); /* far below the 30 s */
     show(&r);
     proc_result_free(&r);
@@ -451,9 +513,113 @@ static void t_cannot_connect(void) {
   CHECK_EQ(r.status, 3);
   CHECK_STR(r.out, "");
   CHECK_CONTAINS(r.err, "poolctl: cannot connect to ipc:///tmp/");
-  CHECK(r.secs < 5);
+  CHECK_CONTAINS(r.err, ": no such socket /tmp/isopool-poolctl-nobody-");
+  CHECK_CONTAINS(r.err, "is the service running");
+  CHECK(r.secs < 1 * iso_test_scale()); /* at once, not after a wait */
   show(&r);
   proc_result_free(&r);
+  /* a socket file nobody listens on: refused, at once */
+  char path[96];
+  snprintf(path, sizeof path, "/tmp/isopool-poolctl-stale-%d.ipc",
+           (int)getpid());
+  unlink(path);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+  CHECK_EQ(bind(fd, (struct sockaddr*)&sa, sizeof sa), 0);
+  snprintf(url, sizeof url, "ipc://%s", path);
+  CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
+  CHECK_EQ(r.status, 3);
+  CHECK_CONTAINS(r.err, "connection refused at /tmp/isopool-poolctl-stale-");
+  CHECK(r.secs < 1 * iso_test_scale());
+  show(&r);
+  proc_result_free(&r);
+  close(fd);
+  unlink(path);
+  /* a TCP port nobody listens on */
+  int port = free_port();
+  snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port);
+  CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
+  CHECK_EQ(r.status, 3);
+  CHECK_CONTAINS(r.err, "connection refused by tcp://127.0.0.1:");
+  CHECK(r.secs < 1 * iso_test_scale());
+  show(&r);
+  proc_result_free(&r);
+  /* tls+tcp:// without --tls-ca: what is missing */
+  snprintf(url, sizeof url, "tls+tcp://127.0.0.1:%d", port);
+  CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
+  CHECK_EQ(r.status, 2);
+  CHECK_CONTAINS(r.err, "a tls+tcp:// URL needs a CA file");
+  show(&r);
+  proc_result_free(&r);
+}
+
+/* --tls-ca, --tls-server-name, --tls-cert/--tls-key against a tls+tcp://
+ * daemon of its own with a certificate made here (openssl): trusted and
+ * named right, the call is answered; the URL's host (127.0.0.1, not the
+ * certificate's localhost) or another CA, and the handshake fails at once
+ * with what to check. */
+static void t_tls(void) {
+  char dir[] = "/tmp/isopool-pctl-tls-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char cert[96], key[96], other[96], okey[96], cmd[600], log[128];
+  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(key, sizeof key, "%s/key.pem", dir);
+  snprintf(other, sizeof other, "%s/other.pem", dir);
+  snprintf(okey, sizeof okey, "%s/okey.pem", dir);
+  snprintf(log, sizeof log, "%s/serve.log", dir);
+  for (int i = 0; i < 2; i++) {
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s "
+             "-days 1 -subj /CN=localhost >/dev/null 2>&1",
+             i ? okey : key, i ? other : cert);
+    CHECK_EQ(system(cmd), 0);
+  }
+  int port = free_port();
+  char url[64];
+  snprintf(url, sizeof url, "tls+tcp://127.0.0.1:%d", port);
+  const char* serve[] = {ISOPOOL,      "serve",  "--listen",  url,
+                         "--tls-cert", cert,     "--tls-key", key,
+                         "--modules",  FIXTURES, "--workers", "1",
+                         "--admin",    "none",   "--quiet",   NULL};
+  pid_t pid = daemon_spawn(serve, log);
+  CHECK(pid > 0);
+  proc_result r;
+  int up = 0;
+  for (double t0 = proc_now();
+       !up && proc_now() - t0 < 10 * iso_test_scale();) {
+    PC_AT(url, &r, "--tls-ca", cert, "--tls-server-name", "localhost",
+          "--tls-cert", cert, "--tls-key", key, "call", "job.js", "1");
+    up = r.status == 0;
+    if (up) {
+      CHECK_STR(r.out, "{\"value\":2,\"label\":null}\n");
+    }
+    proc_result_free(&r);
+  }
+  CHECK(up);
+  PC_AT(url, &r, "--tls-ca", cert, "call", "job.js", "1");
+  CHECK_EQ(r.status, 3);
+  CHECK_CONTAINS(r.err, "the TLS handshake with tls+tcp://127.0.0.1:");
+  CHECK_CONTAINS(r.err, "check --tls-ca, --tls-server-name");
+  CHECK(r.secs < 2 * iso_test_scale());
+  show(&r);
+  proc_result_free(&r);
+  PC_AT(url, &r, "--tls-ca", other, "--tls-server-name", "localhost", "call",
+        "job.js", "1");
+  CHECK_EQ(r.status, 3);
+  CHECK_CONTAINS(r.err, "the TLS handshake with");
+  show(&r);
+  proc_result_free(&r);
+  PC_AT(url, &r, "--tls-ca", cert, "--tls-cert", cert, "call", "job.js", "1");
+  CHECK_EQ(r.status, 2); /* a certificate without its key */
+  CHECK_CONTAINS(r.err, "given both or neither");
+  proc_result_free(&r);
+  if (pid > 0) {
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+  }
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  CHECK_EQ(system(cmd), 0);
 }
 
 static void t_usage_errors(void) {
@@ -483,6 +649,16 @@ static void t_usage_errors(void) {
       {{"call", "job.js", "--export"}, "--export needs a value"},
       {{"--json=1", "call", "job.js"}, "--json takes no value"},
       {{"help", "nope"}, "unknown command \"nope\""},
+      /* did you mean */
+      {{"stauts"}, "unknown command \"stauts\" (did you mean status?)"},
+      {{"help", "drian"}, "unknown command \"drian\" (did you mean drain?)"},
+      {{"--jsno", "status"},
+       "unknown option \"--jsno\" (did you mean --json?)"},
+      {{"call", "job.js", "--exprot", "f"},
+       "unknown option \"--exprot\" for call (did you mean --export?)"},
+      {{"--tls-cert", "c.pem", "--url", "tls+tcp://127.0.0.1:1", "call",
+        "job.js"},
+       "TLS options cannot be used"},
       /* --permissions is checked before anything is sent */
       {{"call", "job.js", "--permissions", "{\"read\":"},
        "--permissions is not valid JSON: "},
@@ -613,6 +789,15 @@ static void t_help(void) {
   CHECK(proc_run(FIXTURES, argv3, 30, &r) == 0);
   CHECK_EQ(r.status, 0);
   CHECK_CONTAINS(r.out, "relative imports resolve against");
+  CHECK_CONTAINS(r.out, "4 no reply in time");
+  CHECK_CONTAINS(r.out, "--string");
+  CHECK_CONTAINS(r.out, "FILE - reads the module from");
+  proc_result_free(&r);
+  /* drain says what it does: the service exits once its jobs are done */
+  const char* argv4[] = {POOLCTL, "help", "drain", NULL};
+  CHECK(proc_run(FIXTURES, argv4, 30, &r) == 0);
+  CHECK_EQ(r.status, 0);
+  CHECK_CONTAINS(r.out, "however long they take, then\nexit.");
   proc_result_free(&r);
 }
 
@@ -658,6 +843,7 @@ static const iso_test cases[] = {
     {"nil_prints_null", t_nil_prints_null},
     {"call_with_export", t_call_with_export},
     {"json_and_string_args", t_json_and_string_args},
+    {"eval_stdin", t_eval_stdin},
     {"rejection", t_rejection},
     {"timeout_error_status", t_timeout_error_status},
     {"timeout_is_sent", t_timeout_is_sent},
@@ -667,6 +853,7 @@ static const iso_test cases[] = {
     {"cpu_ms_and_stats", t_cpu_ms_and_stats},
     {"url_from_environment", t_url_from_environment},
     {"cannot_connect", t_cannot_connect},
+    {"tls", t_tls},
     {"usage_errors", t_usage_errors},
     {"serve_token_checks", t_serve_token_checks},
     {"help", t_help},

@@ -841,7 +841,8 @@ static void t_no_service(void) {
   /* the default: under $XDG_RUNTIME_DIR ... */
   char dir[128], want[192];
   snprintf(dir, sizeof dir, "/tmp/isopool-pctl-admin-xdg-%d", (int)getpid());
-  snprintf(want, sizeof want, "ipc://%s/isopool/admin.sock (the default;", dir);
+  snprintf(want, sizeof want,
+           "ipc://%s/isopool/admin.sock (the default): no such socket", dir);
   const char* old_xdg = getenv("XDG_RUNTIME_DIR");
   char* saved = old_xdg ? strdup(old_xdg) : NULL;
   setenv("XDG_RUNTIME_DIR", dir, 1);
