@@ -48,6 +48,7 @@
 #include "iso_net.h"
 #include "iso_pool.h"
 #include "iso_rt.h"
+#include "iso_suggest.h"
 #include "iso_utf8.h"
 #include "iso_version.h"
 
@@ -66,11 +67,20 @@
 #define ISO_DEFAULT_CONFIG_TEXT "no file"
 #endif
 
-static const char kUsage[] =
+static const char kOverview[] =
     "usage: isopool serve [OPTIONS]\n"
-    "       isopool run [--root DIR] [--import-map FILE] [--v8-flags=FLAGS] "
-    "[--heap-mb N] [--kv-path FILE] FILE [ARG...]\n"
-    "       isopool --version | --help\n"
+    "       isopool run [OPTIONS] FILE [ARG...]\n"
+    "       isopool help [serve|run]\n"
+    "       isopool --version\n"
+    "\n"
+    "  serve   run the service: jobs from clients over NNG (poolctl,\n"
+    "          docs/protocol.md) on a pool of V8 isolates\n"
+    "  run     evaluate one module, as `deno run` does\n"
+    "  help    this text, or a command's options\n";
+
+/* serve's options (isopool help serve, isopool serve --help). */
+static const char kServeHelp[] =
+    "usage: isopool serve [OPTIONS]\n"
     "\n"
     "  serve              run the service until SIGINT or SIGTERM\n"
     "  --listen URL       listen here (repeatable; tcp://, ipc://,\n"
@@ -146,7 +156,11 @@ static const char kUsage[] =
     "  --no-config        read no config file\n"
     "                     SIGHUP: the config file again (--log-level at\n"
     "                     once, the rest at the next start) and every\n"
-    "                     module loaded again; never stops the service\n"
+    "                     module loaded again; never stops the service\n";
+
+/* run's options (isopool help run, isopool run --help). */
+static const char kRunHelp[] =
+    "usage: isopool run [OPTIONS] FILE [ARG...]\n"
     "\n"
     "  run FILE [ARG...]  evaluate FILE as an ES module; call its default\n"
     "                     export with the ARGs (JSON, else strings) and\n"
@@ -157,7 +171,10 @@ static const char kUsage[] =
     "  --heap-mb N        V8 heap limit in MiB\n"
     "  --import-map FILE  an import map (JSON: \"imports\", \"scopes\"; as\n"
     "                     Deno): consulted before node_modules (run and\n"
-    "                     serve; for serve its targets stay in --modules)\n"
+    "                     serve; for serve its targets stay in --modules)\n";
+
+/* What serve and run share, after either's. */
+static const char kSharedHelp[] =
     "\n"
     "  permissions (serve and run; default: nothing):\n"
     "  --data DIR         the root of isopool:fs (paths below are in it)\n"
@@ -177,6 +194,45 @@ static const char kUsage[] =
     "                     may take: nothing; the last write (default);\n"
     "                     recent writes, or the file\n"
     "  --kv-max-mb N      size limit of isopool:kv (default 64)\n";
+
+/* Says that name is no command, and which one it may have meant. */
+static void unknown_command(const char* name) {
+  static const char* const kCommandNames[] = {"serve", "run", "help"};
+  const char* near = iso_suggest(name, kCommandNames, 3, sizeof(char*));
+  fprintf(stderr, "isopool: unknown command \"%s\"", name);
+  if (near != NULL) {
+    fprintf(stderr, " (did you mean %s?)\n", near);
+  } else {
+    fprintf(stderr, " (commands: serve, run, help)\n");
+  }
+}
+
+/* After getopt said an option of cmd is unknown or lacks its value: the
+ * option it may have meant, and where the options are listed. */
+static void bad_option(const char* cmd,
+                       const struct option* opts,
+                       char** argv) {
+  const char* arg = argv[optind - 1];
+  if (strncmp(arg, "--", 2) == 0) {
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+    size_t n = 0;
+    while (opts[n].name != NULL) {
+      n++;
+    }
+    const char* near = iso_suggest(name, opts, n, sizeof *opts);
+    if (near != NULL && strcmp(near, name) != 0) {
+      fprintf(stderr, "isopool: did you mean --%s?\n", near);
+    }
+  }
+  fprintf(stderr, "isopool: `isopool help %s` lists its options\n", cmd);
+}
+
+/* A command's help, on f. */
+static void help_of(const char* cmd, FILE* f) {
+  fputs(strcmp(cmd, "run") == 0 ? kRunHelp : kServeHelp, f);
+  fputs(kSharedHelp, f);
+}
 
 /* The permission options serve and run share. */
 enum { O_DATA = 300, O_ALLOW_READ, O_ALLOW_WRITE, O_ALLOW_ENV, O_ALLOW_NET };
@@ -491,15 +547,17 @@ static int cmd_run(int argc, char** argv) {
         }
         break;
       case 'h':
-        fputs(kUsage, stdout);
+        help_of("run", stdout);
         return 0;
       default:
-        fputs(kUsage, stderr);
+        bad_option("run", opts, argv);
         return EXIT_USAGE;
     }
   }
   if (optind >= argc) {
-    fputs(kUsage, stderr);
+    fprintf(stderr,
+            "isopool: run needs FILE (`isopool help run` lists its "
+            "options)\n");
     return EXIT_USAGE;
   }
   import_map_file imf = {0};
@@ -893,10 +951,10 @@ static int serve_parse(int argc, char** argv, serve_cfg* cfg) {
       case O_NO_CONFIG:
         break; /* taken before (serve_config) */
       case 'h':
-        fputs(kUsage, stdout);
+        help_of("serve", stdout);
         return -1;
       default:
-        fputs(kUsage, stderr);
+        bad_option("serve", kServeOptions, argv);
         return EXIT_USAGE;
     }
   }
@@ -1257,10 +1315,27 @@ static int cmd_serve(int argc, char** argv) {
   return 0;
 }
 
+/* isopool help [COMMAND]. */
+static int cmd_help(int argc, char** argv) {
+  if (argc < 2) {
+    fputs(kOverview, stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "run") == 0) {
+    help_of(argv[1], stdout);
+    return 0;
+  }
+  unknown_command(argv[1]);
+  return EXIT_USAGE;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fputs(kUsage, stderr);
+    fputs(kOverview, stderr);
     return EXIT_USAGE;
+  }
+  if (strcmp(argv[1], "help") == 0) {
+    return cmd_help(argc - 1, argv + 1);
   }
   if (strcmp(argv[1], "run") == 0) {
     return cmd_run(argc - 1, argv + 1);
@@ -1272,7 +1347,7 @@ int main(int argc, char** argv) {
     return iso_pool_process_main(argc - 1, argv + 1);
   }
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-    fputs(kUsage, stdout);
+    fputs(kOverview, stdout);
     return 0;
   }
   if (strcmp(argv[1], "--version") == 0) {
@@ -1280,6 +1355,6 @@ int main(int argc, char** argv) {
            " (libnode, Node.js " ISO_NODE_VERSION ")\n");
     return 0;
   }
-  fprintf(stderr, "isopool: unknown command \"%s\"\n\n%s", argv[1], kUsage);
+  unknown_command(argv[1]);
   return EXIT_USAGE;
 }
