@@ -27,7 +27,7 @@
 #     pkg-config file (PKG_CONFIG_SYSROOT_DIR) and through the installed
 #     CMake package (find_package with CMAKE_PREFIX_PATH);
 #   - `man --warnings -l` renders both man pages without a warning, and
-#     every option `isopool --help` and `poolctl --help` list (and each
+#     every option `isopool help serve|run` and `poolctl --help` list (and each
 #     poolctl command) is in its page's source;
 #   - the bash completion files pass `bash -n` and complete poolctl's
 #     commands and isopool's options.
@@ -160,10 +160,10 @@ for page in isopool poolctl; do
   [ -n "$(MANWIDTH=80 man -l "$root/share/man/man1/$page.1" 2>/dev/null)" ] ||
     fail "man -l $page.1 renders nothing"
 done
-for opt in $("$root/bin/isopool" --help |
+for opt in $({ "$root/bin/isopool" help serve; "$root/bin/isopool" help run; } |
   grep -o -- '--[a-z0-9][a-z0-9-]*' | sort -u); do
   grep -qE -- "$opt([^a-z0-9-]|\$)" "$src/dist/man/isopool.1.scd" ||
-    fail "isopool.1 does not mention $opt (isopool --help does)"
+    fail "isopool.1 does not mention $opt (isopool help serve or run does)"
 done
 for opt in $("$root/bin/poolctl" --help |
   grep -o -- '--[a-z][a-z-]*' | sort -u); do

@@ -1,7 +1,7 @@
 # bash completion for isopool (dist/completion/; installed as
 # share/bash-completion/completions/isopool). The commands are listed here;
-# the options are read from `isopool --help`, so they never drift from
-# the binary.
+# the options are read from `isopool help serve` and `isopool help run`,
+# so they never drift from the binary.
 
 _isopool() {
   local cur prev words cword
@@ -50,12 +50,16 @@ _isopool() {
   esac
 
   if [[ -z $cmd ]]; then
-    COMPREPLY=($(compgen -W "serve run --help --version" -- "$cur"))
+    if [[ ${words[cword - 1]} == help ]]; then
+      COMPREPLY=($(compgen -W "serve run" -- "$cur"))
+    else
+      COMPREPLY=($(compgen -W "serve run help --help --version" -- "$cur"))
+    fi
     return
   fi
   if [[ $cur == -* ]]; then
     local opts
-    opts=$("${words[0]}" --help 2>/dev/null |
+    opts=$("${words[0]}" help "$cmd" 2>/dev/null |
       grep -o -- '--[a-z0-9][a-z0-9-]*' | sort -u)
     COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))
     return
