@@ -13,7 +13,7 @@ trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$dir"'
 "$bin/isopool" serve --listen "ipc://$dir/jobs.ipc" --admin "ipc://$dir/admin.ipc" \
   --modules bench/modules --workers "${WORKERS:-2}" --quiet &
 pid=$!
-sleep 1
+for _ in $(seq 100); do [ -S "$dir/jobs.ipc" ] && break; sleep 0.1; done
 one() { # prints the call mode's jobs/s
   "$bin/isopool-bench" --url "ipc://$dir/jobs.ipc" --mode call --no-floor \
     --duration "$duration" | awk '$1 == "call" { print $5 }'

@@ -59,10 +59,13 @@ step() {
   fi
 }
 
+# serve SERVE-ARGS: a service on $sock; returns once it listens (at most
+# 10 s: isopool-bench fails at once on a socket that is not there yet)
 serve() {
   "$bin/isopool" serve --listen "ipc://$sock" --modules bench/modules \
     --workers "${WORKERS:-2}" --admin none --quiet "$@" &
   pid=$!
+  for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 }
 stop() {
   kill -TERM $pid 2>/dev/null

@@ -27,7 +27,7 @@ set -eu
 
 # The public headers of each folder; every other header in it is private.
 PUBLIC='
-common: iso_err.h
+common: iso_err.h iso_suggest.h
 codec: iso_buf.h iso_json.h iso_mp.h iso_perm_req.h iso_utf8.h
 bootstrap: iso_bootstrap.h
 ipc: iso_admin.h iso_client.h iso_http.h iso_link.h iso_proto.h iso_queue.h iso_server.h

@@ -38,6 +38,7 @@ measure() {
   "$bin/isopool" serve --listen "ipc://$dir/s.ipc" --modules bench/modules \
     --workers "$workers" --admin none --quiet "$@" 2>>"$dir/serve.log" &
   pid=$!
+  for _ in $(seq 100); do [ -S "$dir/s.ipc" ] && break; sleep 0.1; done
   "$bin/isopool-bench" --url "ipc://$dir/s.ipc" --mode call --duration 0.3 \
     --concurrency $((workers * 8)) --no-floor >/dev/null
   sleep "${MEM_SETTLE:-1}" # idle: let the heaps settle
