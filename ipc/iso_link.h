@@ -472,8 +472,8 @@ typedef struct iso_link_spares {
 /* CODE: a code cache entry the pool process made (isolate/iso_rt.h,
  * iso_rt_code_next_made), for the front to keep and pass on; CODE_PUT:
  * one the front passes to a pool process (iso_rt_code_put). The key is
- * exactly ISO_LINK_CODE_KEY bytes (the code cache's key of a user module),
- * the cache 1 to ISO_LINK_CODE_MAX bytes. */
+ * exactly ISO_LINK_CODE_KEY bytes (the code cache's key of a user module,
+ * ES or CommonJS), the cache 1 to ISO_LINK_CODE_MAX bytes. */
 #define ISO_LINK_CODE_KEY 37
 #define ISO_LINK_CODE_MAX ((size_t)1 << 20)
 typedef struct iso_link_code {

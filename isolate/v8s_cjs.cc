@@ -186,14 +186,35 @@ bool compile_wrapper(Isolate* isolate,
     return false;
   }
   ScriptOrigin origin(isolate, str(isolate, url));
-  ScriptCompiler::Source source_obj(src, origin);
+  // the process's code cache of this wrapper (v8s_code.cc), keyed apart
+  // from an ES module of the same URL and text
+  std::string key;
+  std::shared_ptr<const std::vector<uint8_t>> data;
+  ScriptCompiler::CachedData* cached = nullptr;
+  if (code_key_user(kKindCjs, url, source, len, &key)) {
+    data = code_take(key);
+  }
+  if (data != nullptr) {
+    cached = new ScriptCompiler::CachedData(data->data(),
+                                            static_cast<int>(data->size()));
+  }
+  ScriptCompiler::Source source_obj(src, origin, cached);  // owns cached
   Local<String> params[] = {param(isolate, "exports"),
                             param(isolate, "require"), param(isolate, "module"),
                             param(isolate, "__filename"),
                             param(isolate, "__dirname")};
-  if (ScriptCompiler::CompileFunction(context, &source_obj, 5, params, 0,
-                                      nullptr)
+  if (ScriptCompiler::CompileFunction(
+          context, &source_obj, 5, params, 0, nullptr,
+          cached != nullptr ? ScriptCompiler::kConsumeCodeCache
+                            : ScriptCompiler::kNoCompileOptions)
           .ToLocal(out)) {
+    if (!key.empty() &&
+        code_compiled(key, data.get(), cached != nullptr && cached->rejected)) {
+      // made once it ran (module_code_ran)
+      module_code_wait(iso_of(isolate), {std::move(key), Global<Module>(),
+                                         Global<v8::UnboundModuleScript>(),
+                                         Global<Function>(isolate, *out)});
+    }
     return true;
   }
   if (detect && tc.HasCaught() && !tc.HasTerminated() &&

@@ -5,12 +5,16 @@
 //
 // One mechanism, two kinds of key. A static script (the prelude, its lazy
 // parts: v8s_context.cc's static_script) is keyed by its text's address,
-// and its entry lives as long as the process. A user module
-// (v8s_modules.cc) is keyed by the SHA-256 of its URL and source and by
+// and its entry lives as long as the process. A user module, an ES
+// module (v8s_modules.cc) or a CommonJS module's wrapper function
+// (v8s_cjs.cc), is keyed by its kind (kKindModule, kKindCjs: the same
+// text compiles to different code), the SHA-256 of its URL and source and
 // V8's ScriptCompiler::CachedDataVersionTag() (V8's version, the flags
-// that change its code, the CPU's features). The URL is in the key because
-// V8 10.2 keeps the name a script was compiled under in its cache: the
-// same bytes at another URL would consume it, and their stack traces
+// that change its code, the CPU's features). With a bound of 0 the cache
+// is off and a compile neither hashes a key nor takes the lock
+// (g_code_on); the digest's context is the thread's, made once. The URL is in
+// the key because V8 10.2 keeps the name a script was compiled under in its
+// cache: the same bytes at another URL would consume it, and their stack traces
 // would name the first file (test_code_cache's same_bytes_two_urls).
 // V8 itself checks a cache against the source's length, its own version
 // and flags only, and not its payload (its checksum is a debug build's):
@@ -46,6 +50,7 @@
 
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -63,7 +68,7 @@ constexpr size_t kDefaultLimit = size_t{32} << 20;
 constexpr size_t kEntryCost = 160;
 // the keys of made entries waiting for v8s_code_cache_next_made, at most
 constexpr size_t kMadeMax = 256;
-// a module key: 'm', SHA-256, the version tag
+// a user key: its kind (kKindModule, kKindCjs), SHA-256, the version tag
 constexpr size_t kModuleKeyLen = 1 + 32 + sizeof(uint32_t);
 
 struct Entry {
@@ -92,9 +97,30 @@ struct Cache {
 std::mutex g_code_mu;
 Cache* g_code = nullptr;  // under g_code_mu
 
-bool is_module(const std::string& key) {
-  return !key.empty() && key[0] == 'm';
+// a user entry's key: an ES module's or a CommonJS module's (bounded,
+// shared); a static script's is neither
+bool is_user(char kind) {
+  return kind == kKindModule || kind == kKindCjs;
 }
+bool is_user_key(const std::string& key) {
+  return !key.empty() && is_user(key[0]);
+}
+
+// off with a bound of 0 (v8s_code_cache_limit): read without g_code_mu,
+// so a compile then neither hashes its key nor takes the lock
+std::atomic<bool> g_code_on{true};
+
+// SHA-256, fetched once (not looked up at each compile's digest)
+const EVP_MD* sha256() {
+  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+// a thread's digest context, made once and reused by its compiles
+struct Digest {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~Digest() { EVP_MD_CTX_free(ctx); }
+};
 
 size_t cost(const Entry* e) {
   return kEntryCost + e->key.size() + (e->data ? e->data->size() : 0);
@@ -144,7 +170,7 @@ Entry* find(Cache* c, const std::string& key, bool make) {
       return nullptr;
     }
     c->map.emplace(key, e);
-    if (is_module(key)) {
+    if (is_user_key(key)) {
       push_front(c, e);
       c->bytes += cost(e);
       c->entries++;
@@ -152,7 +178,7 @@ Entry* find(Cache* c, const std::string& key, bool make) {
       it = c->map.find(key);  // e itself if the bound left room for it
       e = it == c->map.end() ? nullptr : it->second;
     }
-  } else if (e != nullptr && is_module(key) && c->head != e) {
+  } else if (e != nullptr && is_user_key(key) && c->head != e) {
     unlink(c, e);
     push_front(c, e);
   }
@@ -167,23 +193,27 @@ std::string code_key_static(const char* source) {
   return key;
 }
 
-bool code_key_module(const char* url,
-                     const char* source,
-                     size_t len,
-                     std::string* key) {
+bool code_key_user(char kind,
+                   const char* url,
+                   const char* source,
+                   size_t len,
+                   std::string* key) {
+  if (!g_code_on.load(std::memory_order_relaxed)) {
+    return false;  // --code-cache-mb 0: nothing hashed, no lock taken
+  }
+  thread_local Digest digest;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) &&
-            EVP_DigestUpdate(ctx, url, strlen(url) + 1) &&  // its NUL too
-            EVP_DigestUpdate(ctx, source, len) &&
-            EVP_DigestFinal_ex(ctx, md, &mdlen);
-  EVP_MD_CTX_free(ctx);
-  if (!ok) {
+  EVP_MD_CTX* ctx = digest.ctx;
+  if (ctx == nullptr || sha256() == nullptr ||
+      !EVP_DigestInit_ex(ctx, sha256(), nullptr) ||
+      !EVP_DigestUpdate(ctx, url, strlen(url) + 1) ||  // its NUL too
+      !EVP_DigestUpdate(ctx, source, len) ||
+      !EVP_DigestFinal_ex(ctx, md, &mdlen)) {
     return false;
   }
   uint32_t tag = ScriptCompiler::CachedDataVersionTag();
-  key->assign(1, 'm');
+  key->assign(1, kind);
   key->append(reinterpret_cast<const char*>(md), mdlen);
   key->append(reinterpret_cast<const char*>(&tag), sizeof(tag));
   return true;
@@ -200,7 +230,7 @@ bool code_compiled(const std::string& key,
                    bool rejected) {
   std::lock_guard<std::mutex> lock(g_code_mu);
   Cache* c = cache();
-  bool module = is_module(key);
+  bool module = is_user_key(key);
   if (used != nullptr && !rejected) {
     c->hits += module;
     return false;
@@ -241,7 +271,7 @@ void code_store(const std::string& key,
   if (data == nullptr || e->data != nullptr) {
     return;
   }
-  if (is_module(key)) {
+  if (is_user_key(key)) {
     if (data->size() > c->limit / 4) {
       return;
     }
@@ -289,6 +319,7 @@ void v8s_code_cache_limit(size_t bytes) {
   std::lock_guard<std::mutex> lock(g_code_mu);
   Cache* c = cache();
   c->limit = bytes;
+  g_code_on.store(bytes > 0, std::memory_order_relaxed);
   trim(c);
 }
 
@@ -329,8 +360,8 @@ int v8s_code_cache_put(const uint8_t* key,
                        const uint8_t* data,
                        size_t len) {
   uint32_t tag = ScriptCompiler::CachedDataVersionTag();
-  if (key_len != kModuleKeyLen || key[0] != 'm' || len == 0 ||
-      memcmp(key + key_len - sizeof(tag), &tag, sizeof(tag)) != 0) {
+  if (key_len != kModuleKeyLen || !is_user(static_cast<char>(key[0])) ||
+      len == 0 || memcmp(key + key_len - sizeof(tag), &tag, sizeof(tag)) != 0) {
     return 0;
   }
   std::string k(reinterpret_cast<const char*>(key), key_len);

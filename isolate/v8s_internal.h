@@ -224,11 +224,13 @@ struct v8s_isolate {
   // modules this isolate compiled whose code cache it is to make once
   // they ran (v8s_code.cc; module_code_ran): the cache's key, the module
   // (weak), its script as compiled (a module's is only to be had before
-  // it runs)
+  // it runs); or, for a CommonJS module, its wrapper function (weak; no
+  // module nor script)
   struct ModuleCode {
     std::string key;
     Global<Module> module;
     Global<v8::UnboundModuleScript> script;
+    Global<Function> fn;
   };
   std::vector<ModuleCode> module_code;
   // every context's own microtask queue (see v8s_context_new), until the
@@ -386,10 +388,19 @@ void static_script_ran(v8s_isolate* iso, const char* source);
 
 // the process's code cache (v8s_code.cc): keys, and a compile's steps
 std::string code_key_static(const char* source);
-bool code_key_module(const char* url,
-                     const char* source,
-                     size_t len,
-                     std::string* key);
+// A user entry's kind, its key's first byte: an ES module compiled as one
+// (v8s_modules.cc) or a CommonJS module's wrapper function (v8s_cjs.cc);
+// the same text is two different compiles.
+constexpr char kKindModule = 'm';
+constexpr char kKindCjs = 'c';
+// A user entry's key (kind, SHA-256 of url and source, the version tag):
+// false when the cache is off (a bound of 0) or the digest failed, and
+// the compile then uses no cache.
+bool code_key_user(char kind,
+                   const char* url,
+                   const char* source,
+                   size_t len,
+                   std::string* key);
 std::shared_ptr<const std::vector<uint8_t>> code_take(const std::string& key);
 bool code_compiled(const std::string& key,
                    const std::vector<uint8_t>* used,
@@ -397,6 +408,9 @@ bool code_compiled(const std::string& key,
 void code_store(const std::string& key, const ScriptCompiler::CachedData* made);
 void code_unclaim(const std::string& key);
 void module_code_ran(v8s_isolate* iso);
+// Queues a module's entry for module_code_ran (a few wait at most: past
+// kModuleCodeWaiting the oldest claim goes back).
+void module_code_wait(v8s_isolate* iso, v8s_isolate::ModuleCode entry);
 int call_fn(v8s_isolate* iso,
             Local<Context> context,
             Local<Value> fn,

@@ -180,21 +180,49 @@ void module_code_ran(v8s_isolate* iso) {
   HandleScope scope(isolate);
   auto& all = iso->module_code;
   for (size_t i = 0; i < all.size();) {
-    Module::Status st = all[i].module.IsEmpty()
-                            ? Module::kErrored  // collected: never ran
-                            : all[i].module.Get(isolate)->GetStatus();
-    if (st < Module::kEvaluating) {
-      i++;
-      continue;
-    }
-    if (st == Module::kErrored) {
-      code_unclaim(all[i].key);
+    std::unique_ptr<ScriptCompiler::CachedData> made;
+    if (all[i].key[0] == kKindCjs) {
+      // compiled by the evaluation just done (an import's host compile
+      // before it, a require() during it), so run if it is to run
+      if (!all[i].fn.IsEmpty()) {
+        made.reset(
+            ScriptCompiler::CreateCodeCacheForFunction(all[i].fn.Get(isolate)));
+      }
     } else {
-      std::unique_ptr<ScriptCompiler::CachedData> made(
-          ScriptCompiler::CreateCodeCache(all[i].script.Get(isolate)));
+      Module::Status st = all[i].module.IsEmpty()
+                              ? Module::kErrored  // collected: never ran
+                              : all[i].module.Get(isolate)->GetStatus();
+      if (st < Module::kEvaluating) {
+        i++;
+        continue;
+      }
+      if (st != Module::kErrored) {
+        made.reset(ScriptCompiler::CreateCodeCache(all[i].script.Get(isolate)));
+      }
+    }
+    if (made != nullptr) {
       code_store(all[i].key, made.get());
+    } else {
+      code_unclaim(all[i].key);
     }
     all.erase(all.begin() + static_cast<long>(i));
+  }
+}
+
+void module_code_wait(v8s_isolate* iso, v8s_isolate::ModuleCode entry) {
+  auto& all = iso->module_code;
+  if (all.size() >= kModuleCodeWaiting) {
+    code_unclaim(all.front().key);
+    all.erase(all.begin());
+  }
+  all.push_back(std::move(entry));
+  // weak: a module or function whose realm went before it ran keeps no
+  // context alive here (a module's script, the code, does not hold one)
+  if (!all.back().module.IsEmpty()) {
+    all.back().module.SetWeak();
+  }
+  if (!all.back().fn.IsEmpty()) {
+    all.back().fn.SetWeak();
   }
 }
 
@@ -324,7 +352,7 @@ int v8s_module_compile(v8s_isolate* iso,
     std::string key;
     std::shared_ptr<const std::vector<uint8_t>> data;
     ScriptCompiler::CachedData* cached = nullptr;
-    if (code_key_module(url, source, len, &key)) {
+    if (code_key_user(kKindModule, url, source, len, &key)) {
       data = code_take(key);
     }
     if (data != nullptr) {
@@ -342,17 +370,10 @@ int v8s_module_compile(v8s_isolate* iso,
     if (!key.empty() &&
         code_compiled(key, data.get(), cached != nullptr && cached->rejected)) {
       // made once it ran; a few at most wait (a graph that never runs)
-      if (iso->module_code.size() >= kModuleCodeWaiting) {
-        code_unclaim(iso->module_code.front().key);
-        iso->module_code.erase(iso->module_code.begin());
-      }
-      iso->module_code.push_back(
-          {std::move(key), Global<Module>(isolate, module),
-           Global<v8::UnboundModuleScript>(isolate,
-                                           module->GetUnboundModuleScript())});
-      // weak: a module whose realm went before it ran keeps no context
-      // alive here (its script, the code, does not hold one)
-      iso->module_code.back().module.SetWeak();
+      module_code_wait(iso, {std::move(key), Global<Module>(isolate, module),
+                             Global<v8::UnboundModuleScript>(
+                                 isolate, module->GetUnboundModuleScript()),
+                             Global<Function>()});
     }
   }
   *out = ref_new(iso, module);

@@ -505,6 +505,97 @@ static void t_export_put(void) {
   }
 }
 
+/* CommonJS modules (isolate/v8s_cjs.cc's wrapper functions) are cached
+ * as ES modules are: an import of one that requires another is three
+ * compiles (main, lib.cjs, dep.cjs) that the second run makes caches of
+ * and the third consumes, the wrapper's inner functions included (the
+ * value is checked each run); their entries leave the process and come
+ * back (iso_rt_code_next_made, iso_rt_code_put) as a module's do, under a
+ * key of their own kind ('c', where a module's is 'm'). */
+static void t_cjs_consumes(void) {
+  rt_root();
+  rt_write("dep.cjs",
+           "exports.twice = function (x) {\n"
+           "  return x * 2;\n"
+           "};\n");
+  rt_write("lib.cjs",
+           "const dep = require('./dep.cjs');\n"
+           "function fib(n) {\n"
+           "  return n < 2 ? n : fib(n - 1) + fib(n - 2);\n"
+           "}\n"
+           "module.exports = { v: fib(10) + dep.twice(4) };\n");
+  rt_write("main.js", "import lib from './lib.cjs';\nexport default lib.v;\n");
+  iso_rt_code_export(1);
+  iso_code_stats s0 = stats();
+  run_expect("main.js", "63");
+  iso_code_stats s1 = stats();
+  CHECK_EQ(s1.misses - s0.misses, 3);
+  CHECK_EQ(s1.made - s0.made, 0);
+  run_expect("main.js", "63"); /* makes main's, lib's and dep's */
+  iso_code_stats s2 = stats();
+  CHECK_EQ(s2.made - s1.made, 3);
+  run_expect("main.js", "63");
+  iso_code_stats s3 = stats();
+  CHECK_EQ(s3.hits - s2.hits, 3);
+  CHECK_EQ(s3.misses - s2.misses, 0);
+  CHECK_EQ(s3.rejected, 0);
+  got_entries g = {0};
+  while (iso_rt_code_next_made(got_cb, &g) == 1) {
+  }
+  iso_rt_code_export(0);
+  CHECK_EQ(g.n, 3);
+  if (g.n != 3) {
+    return;
+  }
+  int cjs = 0;
+  for (int i = 0; i < 3; i++) {
+    cjs += g.key[i][0] == 'c';
+  }
+  CHECK_EQ(cjs, 2);
+  iso_rt_code_limit(0); /* empties the cache */
+  iso_rt_code_limit((size_t)32 << 20);
+  for (int i = 0; i < 3; i++) {
+    CHECK_EQ(iso_rt_code_put(g.key[i], g.key_len[i], g.data[i], g.len[i]), 1);
+    free(g.key[i]);
+    free(g.data[i]);
+  }
+  iso_code_stats s4 = stats();
+  run_expect("main.js", "63"); /* from the entries put */
+  iso_code_stats s5 = stats();
+  CHECK_EQ(s5.hits - s4.hits, 3);
+  CHECK_EQ(s5.misses - s4.misses, 0);
+  CHECK_EQ(s5.rejected, 0);
+}
+
+/* With a bound of 0 (--code-cache-mb 0) the cache is off: modules and
+ * CommonJS modules run as ever, and no compile counts, keeps or makes an
+ * entry (no key is hashed: code_key_user returns at once). */
+static void t_off_no_entries(void) {
+  rt_root();
+  write_lib("lib.js", 31, 5);
+  rt_write("dep.cjs", "module.exports = 5;\n");
+  rt_write("main.js",
+           "import v from './lib.js';\nimport d from './dep.cjs';\n"
+           "export default v - d;\n");
+  char want[64];
+  snprintf(want, sizeof(want), "%ld", lib_value(31) - 5);
+  iso_rt_code_limit(0);
+  iso_code_stats s0 = stats();
+  for (int i = 0; i < 3; i++) {
+    run_expect("main.js", want);
+  }
+  iso_code_stats s1 = stats();
+  CHECK_EQ(s1.entries, 0);
+  CHECK_EQ(s1.bytes, 0);
+  CHECK_EQ(s1.hits - s0.hits, 0);
+  CHECK_EQ(s1.misses - s0.misses, 0);
+  CHECK_EQ(s1.made - s0.made, 0);
+  iso_rt_code_limit((size_t)32 << 20);
+  run_expect("main.js", want); /* on again: counted */
+  iso_code_stats s2 = stats();
+  CHECK_EQ(s2.misses - s1.misses, 3);
+}
+
 static const iso_test cases[] = {
     {"second_isolate_consumes", t_second_isolate_consumes},
     {"changed_source_misses", t_changed_source_misses},
@@ -516,6 +607,8 @@ static const iso_test cases[] = {
     {"huge_module", t_huge_module},
     {"many_isolates_at_once", t_many_isolates_at_once},
     {"export_put", t_export_put},
+    {"cjs_consumes", t_cjs_consumes},
+    {"off_no_entries", t_off_no_entries},
     {NULL, NULL},
 };
 
