@@ -327,6 +327,24 @@ static void show_status(const ctl* c, const iso_admin_reply* r) {
       kvs("recycle at", pol);
     }
   }
+  /* the code cache: shown by a service that has one to show */
+  if (s->code_limit_mb == 0) {
+    kvs("code cache", "off");
+  } else if (s->code_limit_mb != ISO_ADMIN_NO_INT) {
+    kvs("code cache",
+        txtf("%s hits, %s misses (%s rejected), %s made, %s evicted",
+             t_int(s->code_hits).s, t_int(s->code_misses).s,
+             t_int(s->code_rejected).s, t_int(s->code_made).s,
+             t_int(s->code_evicted).s)
+            .s);
+    kvs("code entries",
+        txtf("%s (%s) of %s MiB a process, %s from the front; front %s (%s)",
+             t_int(s->code_entries).s, t_bytes((double)s->code_bytes).s,
+             t_int(s->code_limit_mb).s, t_int(s->code_from_front).s,
+             t_int(s->code_front_entries).s,
+             t_bytes((double)s->code_front_bytes).s)
+            .s);
+  }
   if (s->last_death.ptr != NULL) {
     kvs("last death", txtf("%s ago: %s", t_ms(s->last_death_ago_ms).s,
                            t_str(s->last_death, "-").s)

@@ -201,6 +201,25 @@ typedef struct iso_admin_status {
   int64_t spare_builds;
   int64_t recycles;
   int64_t recycles_cold;
+  /* code_cache: the code caches of user modules (docs/architecture.md,
+   * "The code cache"): --code-cache-mb (0: off); over every pool process
+   * (and --processes 0's workers), since the service started: compiles
+   * that consumed a cache (hits), that compiled the text (misses; of
+   * them, rejected: a cache V8 refused), entries evicted, caches made,
+   * entries from the front (from_front); now: entries and their bytes in
+   * the processes there, and in the front's copy (front_entries,
+   * front_bytes; 0 with --processes 0) */
+  int64_t code_limit_mb;
+  int64_t code_hits;
+  int64_t code_misses;
+  int64_t code_rejected;
+  int64_t code_evicted;
+  int64_t code_made;
+  int64_t code_from_front;
+  int64_t code_entries;
+  int64_t code_bytes;
+  int64_t code_front_entries;
+  int64_t code_front_bytes;
 } iso_admin_status;
 
 /* workers: one entry per worker. */

@@ -113,6 +113,21 @@ static const field kRecyclingF[] = {
 };
 static const fields kRecycling = FIELDS(kRecyclingF);
 
+static const field kCodeCacheF[] = {
+    KEY("limit_mb", iso_admin_status, F_INT, code_limit_mb),
+    KEY("hits", iso_admin_status, F_INT, code_hits),
+    KEY("misses", iso_admin_status, F_INT, code_misses),
+    KEY("rejected", iso_admin_status, F_INT, code_rejected),
+    KEY("evicted", iso_admin_status, F_INT, code_evicted),
+    KEY("made", iso_admin_status, F_INT, code_made),
+    KEY("from_front", iso_admin_status, F_INT, code_from_front),
+    KEY("entries", iso_admin_status, F_INT, code_entries),
+    KEY("bytes", iso_admin_status, F_INT, code_bytes),
+    KEY("front_entries", iso_admin_status, F_INT, code_front_entries),
+    KEY("front_bytes", iso_admin_status, F_INT, code_front_bytes),
+};
+static const fields kCodeCache = FIELDS(kCodeCacheF);
+
 static const field kStatusF[] = {
     KEY("version", iso_admin_status, F_STR, version),
     KEY("uptime_ms", iso_admin_status, F_WHOLE, uptime_ms),
@@ -133,6 +148,7 @@ static const field kStatusF[] = {
     {.key = "rate", .type = F_MAP, .sub = &kRate},
     {.key = "processes", .type = F_MAP, .sub = &kProcs},
     {.key = "recycling", .type = F_MAP, .sub = &kRecycling},
+    {.key = "code_cache", .type = F_MAP, .sub = &kCodeCache},
 };
 
 static const field kWorkerF[] = {

@@ -211,6 +211,8 @@ int iso_link_hub_run(iso_link_hub* hub);
  *   ALIVE     [81]
  *   SPARES    [82, ready, builds, bytes]
  *   CODE      [83, key (bin), cache (bin)]
+ *   CODE_STATS [84, hits, misses, rejected, evicted, made, put, bytes,
+ *              entries, tag]
  *
  * Integers are unsigned, within 32 bits but for the *_ns, sid and heap
  * fields (64); times are CLOCK_MONOTONIC nanoseconds, which every process
@@ -291,7 +293,8 @@ int iso_link_hub_run(iso_link_hub* hub);
   X(WEDGED, 80, GROUP_CTL)     \
   X(ALIVE, 81, GROUP_CTL)      \
   X(SPARES, 82, GROUP_CTL)     \
-  X(CODE, 83, GROUP_CTL)
+  X(CODE, 83, GROUP_CTL)       \
+  X(CODE_STATS, 84, GROUP_CTL)
 
 typedef enum iso_link_kind {
 #define ISO_LINK_KIND_ENUM(e, v, chan) ISO_LINK_##e = v,
@@ -306,7 +309,7 @@ typedef enum iso_link_chan {
   ISO_LINK_WORKER_OPS,     /* OP */
   ISO_LINK_FRONT_OPS,      /* OP_RESULT */
   ISO_LINK_FRONT_CTL,      /* HALT CODE_PUT: to a pool process's watchdog */
-  ISO_LINK_GROUP_CTL,      /* WEDGED ALIVE SPARES CODE: from it */
+  ISO_LINK_GROUP_CTL,      /* WEDGED ALIVE SPARES CODE CODE_STATS: from it */
   ISO_LINK_CHAN_LAST = ISO_LINK_GROUP_CTL
 } iso_link_chan;
 
@@ -481,6 +484,17 @@ typedef struct iso_link_code {
   iso_bytes data;
 } iso_link_code;
 
+/* CODE_STATS: the pool process's code cache's figures (isolate/iso_rt.h,
+ * iso_code_stats): its counters since it started (hits, misses, rejected,
+ * evicted, made, put: entries from the front), its entries that hold a
+ * cache and the bytes of all its entries now, and V8's version tag in its
+ * keys. Sent with ALIVE when it changed. */
+typedef struct iso_link_code_stats {
+  uint64_t hits, misses, rejected, evicted, made, put;
+  uint64_t bytes, entries;
+  uint32_t tag;
+} iso_link_code_stats;
+
 /* One record: `kind` says which member of u it is (RECYCLE and ALIVE
  * have none). */
 typedef struct iso_link_rec {
@@ -502,6 +516,7 @@ typedef struct iso_link_rec {
     iso_link_wedged wedged;
     iso_link_spares spares;
     iso_link_code code; /* CODE and CODE_PUT */
+    iso_link_code_stats code_stats;
   } u;
 } iso_link_rec;
 

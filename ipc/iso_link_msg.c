@@ -204,6 +204,18 @@ static const field k_spares[] = {
     U64("bytes", iso_link_spares, bytes),
 };
 
+static const field k_code_stats[] = {
+    U64("hits", iso_link_code_stats, hits),
+    U64("misses", iso_link_code_stats, misses),
+    U64("rejected", iso_link_code_stats, rejected),
+    U64("evicted", iso_link_code_stats, evicted),
+    U64("made", iso_link_code_stats, made),
+    U64("put", iso_link_code_stats, put),
+    U64("bytes", iso_link_code_stats, bytes),
+    U64("entries", iso_link_code_stats, entries),
+    U32("tag", iso_link_code_stats, tag),
+};
+
 static const field k_code[] = {
     {.name = "key",
      .type = T_BIN,
@@ -311,6 +323,7 @@ static const kind_def k_kinds[] = {
     [ISO_LINK_CODE_PUT] = {ROW("CODE_PUT", FRONT_CTL, k_code),
                            .check = check_code},
     [ISO_LINK_CODE] = {ROW("CODE", GROUP_CTL, k_code), .check = check_code},
+    [ISO_LINK_CODE_STATS] = {ROW("CODE_STATS", GROUP_CTL, k_code_stats)},
 };
 
 #undef ROW

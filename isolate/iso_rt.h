@@ -248,7 +248,9 @@ void iso_rt_memory(iso_rt* rt, size_t* used, size_t* committed);
  * cache"): compiles that consumed a cache (hits) and that compiled the
  * text (misses; rejected: those whose cache V8 refused), caches made,
  * entries evicted, the entries' bytes against the bound, and entries
- * made elsewhere and put (iso_rt_code_put). */
+ * made elsewhere and put (iso_rt_code_put); `tag`, V8's version tag in
+ * this process's keys (the last 4 bytes: a key of another tag is of
+ * another V8, its flags or CPU, and never consumed here). */
 typedef struct iso_code_stats {
   uint64_t hits;
   uint64_t misses;
@@ -256,9 +258,11 @@ typedef struct iso_code_stats {
   uint64_t made;
   uint64_t evicted;
   uint64_t bytes;
-  uint64_t entries;
+  uint64_t entries; /* texts seen (compiled once: no cache yet) */
+  uint64_t cached;  /* of them, those that hold a cache */
   uint64_t limit;
   uint64_t put;
+  uint32_t tag;
 } iso_code_stats;
 
 /* iso_rt_code_stats: fills *out. Thread: any. */

@@ -356,8 +356,10 @@ void iso_rt_code_stats(iso_code_stats* out) {
                           .evicted = s.evicted,
                           .bytes = s.bytes,
                           .entries = s.entries,
+                          .cached = s.cached,
                           .limit = s.limit,
-                          .put = s.put};
+                          .put = s.put,
+                          .tag = s.tag};
 }
 
 void iso_rt_code_limit(size_t bytes) {

@@ -416,9 +416,11 @@ typedef struct v8s_code_stats {
   uint64_t made;
   uint64_t evicted;
   uint64_t bytes;
-  uint64_t entries;
+  uint64_t entries; /* texts seen, with their cache or not yet */
+  uint64_t cached;  /* of them, those that hold a cache */
   uint64_t limit;
   uint64_t put; /* entries inserted by v8s_code_cache_put */
+  uint32_t tag; /* ScriptCompiler::CachedDataVersionTag(): in each key */
 } v8s_code_stats;
 /* v8s_code_cache_stats: fills *out. Thread: any. */
 void v8s_code_cache_stats(v8s_code_stats* out);

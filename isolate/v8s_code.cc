@@ -88,6 +88,7 @@ struct Cache {
   size_t bytes = 0;  // module entries' cost
   size_t limit = kDefaultLimit;
   size_t entries = 0;  // module entries
+  size_t cached = 0;   // of them, those that hold a cache
   uint64_t hits = 0, misses = 0, rejected = 0, made = 0, evicted = 0;
   uint64_t put = 0;
   bool exporting = false;
@@ -146,6 +147,7 @@ void trim(Cache* c) {
     unlink(c, e);
     c->bytes -= cost(e);
     c->entries--;
+    c->cached -= e->data != nullptr;
     c->evicted++;
     c->map.erase(e->key);
     delete e;
@@ -244,6 +246,7 @@ bool code_compiled(const std::string& key,
   if (rejected && e->data.get() == used) {
     if (module) {
       c->bytes -= e->data->size();
+      c->cached--;
     }
     e->data = nullptr;
   }
@@ -276,6 +279,7 @@ void code_store(const std::string& key,
       return;
     }
     c->bytes += data->size();
+    c->cached++;
     c->made++;
     e->data = std::move(data);
     if (c->exporting && c->made_keys.size() < kMadeMax) {
@@ -311,8 +315,10 @@ void v8s_code_cache_stats(v8s_code_stats* out) {
   out->evicted = c->evicted;
   out->bytes = c->bytes;
   out->entries = c->entries;
+  out->cached = c->cached;
   out->limit = c->limit;
   out->put = c->put;
+  out->tag = ScriptCompiler::CachedDataVersionTag();
 }
 
 void v8s_code_cache_limit(size_t bytes) {
@@ -381,6 +387,7 @@ int v8s_code_cache_put(const uint8_t* key,
     return 0;  // no room, or it has one (made here, or put before)
   }
   c->bytes += len;
+  c->cached++;
   c->put++;
   e->data = std::move(bytes);
   trim(c);

@@ -269,6 +269,20 @@ static int cmd_status(iso_pool* pool, const iso_admin_req* q, admin_out* o) {
   long long bytes;
   pool__spares_count(pool, &ready, &bytes);
   o->reply.status.spares_ready = ready;
+  pool_code_count cc;
+  pool__code_count(pool, &cc);
+  iso_admin_status* st = &o->reply.status;
+  st->code_limit_mb = (int64_t)(ISO_POOL_CODE_CACHE_BYTES(&pool->opts) >> 20);
+  st->code_hits = (int64_t)cc.hits;
+  st->code_misses = (int64_t)cc.misses;
+  st->code_rejected = (int64_t)cc.rejected;
+  st->code_evicted = (int64_t)cc.evicted;
+  st->code_made = (int64_t)cc.made;
+  st->code_from_front = (int64_t)cc.put;
+  st->code_entries = (int64_t)cc.entries;
+  st->code_bytes = (int64_t)cc.bytes;
+  st->code_front_entries = (int64_t)cc.front_entries;
+  st->code_front_bytes = (int64_t)cc.front_bytes;
   for (int r = 0; r < ISO_LINK_R_COUNT; r++) {
     o->reply.status.recycles += atomic_load(&pool->recycles[r]);
   }
@@ -812,6 +826,15 @@ static int render_metrics(void* arg, iso_buf* out) {
   pool__spares_count(pool, &ready, &bytes);
   g.spares_ready = ready;
   g.spare_bytes = bytes;
+  pool_code_count cc;
+  pool__code_count(pool, &cc);
+  g.code_hits = (int64_t)cc.hits;
+  g.code_misses = (int64_t)cc.misses;
+  g.code_rejected = (int64_t)cc.rejected;
+  g.code_evicted = (int64_t)cc.evicted;
+  g.code_made = (int64_t)cc.made;
+  g.code_entries = (int64_t)cc.entries;
+  g.code_bytes = (int64_t)cc.bytes;
   int rc = iso_metrics_prometheus(snap, &g, out);
   free(snap);
   return rc;

@@ -153,6 +153,7 @@ int pool__code_new(iso_pool* pool,
   if (dir != NULL) {
     disk_open(c, dir); /* else memory only, said */
   }
+
   if (c->dirfd >= 0) {
     if (pthread_create(&c->writer, NULL, writer_main, c) == 0) {
       c->writer_started = 1;
@@ -369,6 +370,59 @@ void pool__code_stats(pool_code* c, pool_code_stats* out) {
   *out = c->stats;
   out->bytes = c->bytes;
   pthread_mutex_unlock(&c->lock);
+}
+
+/* One counter of a CODE_STATS: what it grew by since the group last said
+ * it is added to the service's total. */
+static void count_up(_Atomic uint64_t* total, uint64_t now, uint64_t said) {
+  if (now > said) {
+    atomic_fetch_add(total, now - said);
+  }
+}
+
+void pool__code_figures(iso_pool* pool,
+                        pool_proc* p,
+                        const iso_link_code_stats* r) {
+  if (p != NULL && atomic_load(&p->distrusted)) {
+    return;
+  }
+  pool_code_figs* f = p != NULL ? &p->code_figs : &pool->group_code_figs;
+  count_up(&pool->code_hits, r->hits, f->said.hits);
+  count_up(&pool->code_misses, r->misses, f->said.misses);
+  count_up(&pool->code_rejected, r->rejected, f->said.rejected);
+  count_up(&pool->code_evicted, r->evicted, f->said.evicted);
+  count_up(&pool->code_made, r->made, f->said.made);
+  count_up(&pool->code_put, r->put, f->said.put);
+  f->said = *r;
+  atomic_store(&f->bytes, (long long)(r->bytes <= INT64_MAX ? r->bytes : 0));
+  atomic_store(&f->entries,
+               (long long)(r->entries <= INT64_MAX ? r->entries : 0));
+}
+
+void pool__code_count(iso_pool* pool, pool_code_count* out) {
+  *out = (pool_code_count){
+      .hits = atomic_load(&pool->code_hits),
+      .misses = atomic_load(&pool->code_misses),
+      .rejected = atomic_load(&pool->code_rejected),
+      .evicted = atomic_load(&pool->code_evicted),
+      .made = atomic_load(&pool->code_made),
+      .put = atomic_load(&pool->code_put),
+      .bytes = (uint64_t)atomic_load(&pool->group_code_figs.bytes),
+      .entries = (uint64_t)atomic_load(&pool->group_code_figs.entries),
+  };
+  pthread_mutex_lock(&pool->procs_lock);
+  for (int i = 0; i < POOL_MAX_PROCS; i++) {
+    const pool_proc* p = pool->procs[i];
+    if (p != NULL) {
+      out->bytes += (uint64_t)atomic_load(&p->code_figs.bytes);
+      out->entries += (uint64_t)atomic_load(&p->code_figs.entries);
+    }
+  }
+  pthread_mutex_unlock(&pool->procs_lock);
+  pool_code_stats cs;
+  pool__code_stats(pool->code, &cs);
+  out->front_entries = cs.entries;
+  out->front_bytes = cs.bytes;
 }
 
 /* ---- the disk ------------------------------------------------------------ */

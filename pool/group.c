@@ -117,6 +117,7 @@ struct pool_group {
   int starting;         /* workers' first engines still building */
   pthread_cond_t built; /* starting fell to 0, or the group stops */
   iso_link_spares said; /* the last SPARES record sent (the watchdog's) */
+  iso_link_code_stats said_code; /* the last CODE_STATS sent (its too) */
 };
 
 /* The test fault ISOPOOL_TEST_NO_WEDGED=1 (honoured only with
@@ -312,6 +313,27 @@ static void say_spares(pool_group* g) {
   }
 }
 
+/* CODE_STATS, when what it says changed. Thread: the watchdog's. */
+static void say_code_stats(pool_group* g) {
+  iso_code_stats cs;
+  iso_rt_code_stats(&cs);
+  iso_link_rec rec = {.kind = ISO_LINK_CODE_STATS};
+  iso_link_code_stats* s = &rec.u.code_stats;
+  memset(s, 0, sizeof *s); /* its padding too: compared whole below */
+  s->hits = cs.hits;
+  s->misses = cs.misses;
+  s->rejected = cs.rejected;
+  s->evicted = cs.evicted;
+  s->made = cs.made;
+  s->put = cs.put;
+  s->bytes = cs.bytes;
+  s->entries = cs.cached; /* what holds a cache, not texts only seen */
+  s->tag = cs.tag;
+  if (memcmp(s, &g->said_code, sizeof *s) != 0 && send_up(g, &rec) == 0) {
+    memcpy(&g->said_code, s, sizeof *s);
+  }
+}
+
 /* One code cache entry this process made, to the front (CODE). */
 static void send_code_cb(const uint8_t* key,
                          size_t key_len,
@@ -359,6 +381,7 @@ static void* watchdog_main(void* arg) {
       }
       (void)send_up(g, &alive);
       say_spares(g);
+      say_code_stats(g);
       reap_engines(g, 0);
     }
   }

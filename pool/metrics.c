@@ -782,6 +782,31 @@ int iso_metrics_prometheus(const iso_metrics_snap* s,
     gauge(&w, "isopool_spare_isolate_bytes",
           "Memory the ready spare isolates hold (their committed heaps).",
           g->spare_bytes);
+    const struct {
+      const char* name;
+      const char* help;
+      int64_t n;
+    } code[] = {
+        {"isopool_code_cache_hits_total",
+         "Module compiles that consumed a code cache.", g->code_hits},
+        {"isopool_code_cache_misses_total",
+         "Module compiles from the text (the cache on).", g->code_misses},
+        {"isopool_code_cache_rejected_total",
+         "Of those, compiles whose code cache V8 refused.", g->code_rejected},
+        {"isopool_code_cache_evicted_total",
+         "Code cache entries evicted by the bound.", g->code_evicted},
+        {"isopool_code_cache_made_total", "Code caches made.", g->code_made},
+    };
+    for (size_t i = 0; i < sizeof code / sizeof code[0]; i++) {
+      family(&w, code[i].name, "counter", code[i].help);
+      sample_u64(&w, code[i].name, NULL,
+                 code[i].n > 0 ? (uint64_t)code[i].n : 0);
+    }
+    gauge(&w, "isopool_code_cache_entries",
+          "Code cache entries in the pool processes.", g->code_entries);
+    gauge(&w, "isopool_code_cache_bytes",
+          "Bytes of the code cache entries in the pool processes.",
+          g->code_bytes);
     if (g->version != NULL) {
       family(&w, "isopool_build_info", "gauge",
              "Always 1; the version is in the label.");

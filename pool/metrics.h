@@ -300,6 +300,16 @@ typedef struct iso_metrics_gauges {
   int64_t spare_builds;
   int64_t spares_ready;
   int64_t spare_bytes;
+  /* the code caches of user modules over every pool process (status's
+   * code_cache): counters since the service started, then the entries
+   * and their bytes now */
+  int64_t code_hits;
+  int64_t code_misses;
+  int64_t code_rejected;
+  int64_t code_evicted;
+  int64_t code_made;
+  int64_t code_entries;
+  int64_t code_bytes;
 } iso_metrics_gauges;
 
 /* iso_metrics_prometheus: appends the Prometheus text exposition (format
@@ -326,6 +336,8 @@ typedef struct iso_metrics_gauges {
  *   isopool_worker_recycles_total{reason}, isopool_worker_cold_recycles_total,
  *   isopool_spare_builds_total                            counters
  *   isopool_spare_isolates, isopool_spare_isolate_bytes   gauges
+ *   isopool_code_cache_{hits,misses,rejected,evicted,made}_total counters
+ *   isopool_code_cache_entries, isopool_code_cache_bytes  gauges
  *
  * kind is "eval" or "call" (no "all" series: Prometheus sums them). Rates
  * are left to Prometheus (rate() over the counters). Returns 0 or

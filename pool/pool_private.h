@@ -188,6 +188,25 @@ typedef struct pool_spares {
   uint64_t builds; /* the link hub's thread's */
 } pool_spares;
 
+/* A worker group's code cache (isolate/iso_rt.h, iso_code_stats), as its
+ * last CODE_STATS record said (code.c, pool__code_figures): its entries
+ * and their bytes now; the counters it had said (the front adds what grew
+ * to iso_pool.code_counts, so a total survives the process). */
+typedef struct pool_code_figs {
+  atomic_llong bytes;
+  atomic_llong entries;
+  iso_link_code_stats said; /* the link hub's thread's */
+} pool_code_figs;
+
+/* The code cache's figures over every group: the counters since the
+ * service started, the entries and bytes of the groups there now, and
+ * the front's own copy's (code.c). */
+typedef struct pool_code_count {
+  uint64_t hits, misses, rejected, evicted, made, put;
+  uint64_t bytes, entries;
+  uint64_t front_entries, front_bytes;
+} pool_code_count;
+
 /* pool__spares_count: the ready spares of every group and their memory.
  * Thread: any (takes procs_lock). */
 void pool__spares_count(iso_pool* pool, long* ready, long long* bytes);
@@ -244,17 +263,18 @@ struct pool_proc {
   int ctl_peer;
   _Atomic uint64_t alive_ns; /* its last ALIVE, or its spawn; 0: distrusted */
   atomic_int distrusted;
-  pool_spares spares; /* its group's last SPARES */
-  uint64_t code_sent; /* the last code cache entry offered to it (code.c;
-                         the link hub's) */
-  atomic_int killed;  /* the front SIGKILLed it, for `why` (1), or as its
-                         links went (2) */
-  char why[320];      /* set once, before killed */
-  uint64_t killed_ns; /* when, set with why */
-  int retired;        /* a resize stopped all its workers: its exit is no
-                         death (under procs_lock) */
-  int reserved;       /* a grow's: it holds one of procs_want's places
-                         while STARTING (pool->nreserved; procs_lock) */
+  pool_spares spares;       /* its group's last SPARES */
+  pool_code_figs code_figs; /* its group's last CODE_STATS */
+  uint64_t code_sent;       /* the last code cache entry offered to it (code.c;
+                               the link hub's) */
+  atomic_int killed;        /* the front SIGKILLed it, for `why` (1), or as its
+                               links went (2) */
+  char why[320];            /* set once, before killed */
+  uint64_t killed_ns;       /* when, set with why */
+  int retired;              /* a resize stopped all its workers: its exit is no
+                               death (under procs_lock) */
+  int reserved;             /* a grow's: it holds one of procs_want's places
+                               while STARTING (pool->nreserved; procs_lock) */
   /* its jobs were answered as it ended, before its reap (procs.c,
    * answer_dead), and how many; answer_lock orders that with its exit
    * callback's answers, so the exit's line counts both */
@@ -433,6 +453,11 @@ struct iso_pool {
   atomic_long recycles_cold;
   atomic_long spare_builds;
   pool_spares group_spares;
+  /* the code caches' counters over every group (CODE_STATS; code.c), and
+   * the front's own group's last CODE_STATS */
+  _Atomic uint64_t code_hits, code_misses, code_rejected, code_evicted,
+      code_made, code_put;
+  pool_code_figs group_code_figs;
   char last_death[900];
   uint64_t last_death_ns;
 };
@@ -598,8 +623,12 @@ void pool__ctl_close(iso_pool* pool);
  * (untrusted: checked, kept or not). pool__code_offer: sends p what it
  * was not offered yet (CODE_PUT; at most POOL_CODE_OFFER_BYTES of it).
  * pool__code_drop_from: drops every entry p gave (the front kills it).
- * pool__code_stats: its counters. Thread: the link hub's (take, offer);
- * any (the others). */
+ * pool__code_stats: its counters.
+ * pool__code_figures: a CODE_STATS record from p's group (NULL: the
+ * front's own), counted (untrusted: figures only; none from a distrusted
+ * process).
+ * pool__code_count: the figures of every group, summed, and the store's.
+ * Thread: the link hub's (take, offer, figures); any (the others). */
 #define POOL_CODE_OFFER_BYTES ((size_t)1 << 20)
 typedef struct pool_code_stats {
   uint64_t taken, given, evicted, dropped;
@@ -616,6 +645,10 @@ void pool__code_take(pool_code* c,
 void pool__code_offer(iso_pool* pool, pool_proc* p);
 void pool__code_drop_from(pool_code* c, const pool_proc* p);
 void pool__code_stats(pool_code* c, pool_code_stats* out);
+void pool__code_figures(iso_pool* pool,
+                        pool_proc* p,
+                        const iso_link_code_stats* r);
+void pool__code_count(iso_pool* pool, pool_code_count* out);
 
 /* hub.c: the link hub (ipc/iso_link.h) every front end of a link is
  * read on, and its thread (a libuv loop polling it). pool__hub_start:

@@ -398,6 +398,8 @@ static void ctl_msg(iso_pool* pool,
         atomic_fetch_add(&pool->spare_builds, (long)(r->builds - s->builds));
       }
       s->builds = r->builds;
+    } else if (rec.kind == ISO_LINK_CODE_STATS) {
+      pool__code_figures(pool, p, &rec.u.code_stats);
     } else if (rec.kind == ISO_LINK_WEDGED) {
       wedged(pool, p, rec.u.wedged.worker);
     }

@@ -86,6 +86,17 @@ static void t_encode(void) {
       .spare_builds = 4,
       .recycles = 3,
       .recycles_cold = 1,
+      .code_limit_mb = 32,
+      .code_hits = 40,
+      .code_misses = 12,
+      .code_rejected = 1,
+      .code_evicted = 2,
+      .code_made = 6,
+      .code_from_front = 5,
+      .code_entries = 9,
+      .code_bytes = 123456,
+      .code_front_entries = 6,
+      .code_front_bytes = 98765,
   };
   CHECK_ENCODED(&r,
                 "{\"ok\":true,\"version\":\"0.1.0\",\"uptime_ms\":7384000,"
@@ -103,7 +114,11 @@ static void t_encode(void) {
                 "\"spare_isolates\":1,\"recycle_after_jobs\":100,"
                 "\"heap_soft_mb\":64,\"recycle_heap_mb\":0,"
                 "\"idle_timeout_s\":30,\"spares_ready\":1,"
-                "\"spare_builds\":4,\"recycles\":3,\"recycles_cold\":1}}");
+                "\"spare_builds\":4,\"recycles\":3,\"recycles_cold\":1},"
+                "\"code_cache\":{\"limit_mb\":32,\"hits\":40,\"misses\":12,"
+                "\"rejected\":1,\"evicted\":2,\"made\":6,\"from_front\":5,"
+                "\"entries\":9,\"bytes\":123456,\"front_entries\":6,"
+                "\"front_bytes\":98765}}");
 
   iso_admin_worker ws[] = {
       {.id = 0,
@@ -261,7 +276,9 @@ static void t_round_trip(void) {
                                  .accepted = 40,
                                  .fulfilled = 30,
                                  .rejected = 10,
-                                 .rate_1s = 2.5};
+                                 .rate_1s = 2.5,
+                                 .code_hits = 7,
+                                 .code_front_bytes = 4096};
   iso_buf b;
   iso_buf_init(&b);
   CHECK_EQ(iso_admin_encode_reply(&in, &b), 0);
@@ -281,6 +298,9 @@ static void t_round_trip(void) {
   CHECK_EQ(r.status.rejected, 10);
   CHECK(r.status.errors != NULL && r.status.nerrors == 0);
   CHECK(r.status.rate_1s == 2.5 && r.status.rate_10s == 0);
+  CHECK_EQ(r.status.code_hits, 7);
+  CHECK_EQ(r.status.code_front_bytes, 4096);
+  CHECK_EQ(r.status.code_misses, 0);
   iso_admin_reply_close(&r);
   CHECK(r.mem_ == NULL);
   iso_admin_reply_close(&r);

@@ -118,6 +118,8 @@ static void t_second_isolate_consumes(void) {
   iso_code_stats s2 = stats();
   CHECK_EQ(s2.made - s1.made, 2);
   CHECK_EQ(s2.hits - s1.hits, 0);
+  CHECK_EQ(s1.cached - s0.cached, 0); /* seen, but no cache yet */
+  CHECK_EQ(s2.cached - s0.cached, 2);
   for (int i = 0; i < 3; i++) {
     expect_lib("main.js", 7);
   }
@@ -586,6 +588,7 @@ static void t_off_no_entries(void) {
   }
   iso_code_stats s1 = stats();
   CHECK_EQ(s1.entries, 0);
+  CHECK_EQ(s1.cached, 0);
   CHECK_EQ(s1.bytes, 0);
   CHECK_EQ(s1.hits - s0.hits, 0);
   CHECK_EQ(s1.misses - s0.misses, 0);

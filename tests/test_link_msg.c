@@ -205,6 +205,17 @@ static int make_samples(sample* s) {
                         .data = {cache, sizeof cache}};
   s[n++] = (sample){ISO_LINK_GROUP_CTL, {ISO_LINK_CODE, .u.code = code}};
   s[n++] = (sample){ISO_LINK_FRONT_CTL, {ISO_LINK_CODE_PUT, .u.code = code}};
+  s[n++] = (sample){
+      ISO_LINK_GROUP_CTL,
+      {ISO_LINK_CODE_STATS, .u.code_stats = {.hits = 5,
+                                             .misses = 2,
+                                             .rejected = 1,
+                                             .evicted = 3,
+                                             .made = 2,
+                                             .put = 4,
+                                             .bytes = (uint64_t)5 << 30,
+                                             .entries = 6,
+                                             .tag = 0xdeadbeef}}};
   return n;
 }
 
@@ -659,7 +670,11 @@ static const refusal k_refusals[] = {
     {"done_on_group_link", ISO_LINK_GROUP_CTL,
      "H:9d|J:16|J:1|J:1|J:1|J:0|J:1|J:2|H:c4 01 81|H:c0|J:0|J:0|J:0|J:0",
      "a DONE record, which a pool process's control link"},
-    {"unknown_ctl_kind", ISO_LINK_GROUP_CTL, "J:[84]", "unknown kind 84"},
+    {"unknown_ctl_kind", ISO_LINK_GROUP_CTL, "J:[85]", "unknown kind 85"},
+    {"code_stats_short", ISO_LINK_GROUP_CTL, "J:[84, 1, 2, 3]",
+     "(CODE_STATS): 3 fields, not 9"},
+    {"code_stats_tag_past_32_bits", ISO_LINK_GROUP_CTL,
+     "J:[84, 1, 2, 3, 4, 5, 6, 7, 8, 4294967296]", "(CODE_STATS): 'tag'"},
     {"code_key_short", ISO_LINK_GROUP_CTL, "H:93|J:83|H:c40102|H:c401ff",
      "a code cache entry has a key of 37 bytes and a cache"},
     {"code_key_long", ISO_LINK_GROUP_CTL,

@@ -588,7 +588,14 @@ static void t_prometheus(void) {
                           .recycles_cold = 1,
                           .spare_builds = 6,
                           .spares_ready = 1,
-                          .spare_bytes = 3 << 20};
+                          .spare_bytes = 3 << 20,
+                          .code_hits = 11,
+                          .code_misses = 4,
+                          .code_rejected = 1,
+                          .code_evicted = 2,
+                          .code_made = 3,
+                          .code_entries = 5,
+                          .code_bytes = 70000};
   char* text = prom_text(s, &g);
   static const char* const want[] = {
       "# HELP isopool_jobs_accepted_total Jobs accepted, by kind.\n"
@@ -623,6 +630,16 @@ static void t_prometheus(void) {
       "isopool_spare_builds_total 6\n",
       "isopool_spare_isolates 1\n",
       "isopool_spare_isolate_bytes 3145728\n",
+      "# TYPE isopool_code_cache_hits_total counter\n"
+      "isopool_code_cache_hits_total 11\n",
+      "isopool_code_cache_misses_total 4\n",
+      "isopool_code_cache_rejected_total 1\n",
+      "isopool_code_cache_evicted_total 2\n",
+      "isopool_code_cache_made_total 3\n",
+      "# TYPE isopool_code_cache_entries gauge\n"
+      "isopool_code_cache_entries 5\n",
+      "# TYPE isopool_code_cache_bytes gauge\n"
+      "isopool_code_cache_bytes 70000\n",
   };
   for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
     CHECK_CONTAINS(text, want[i]);

@@ -34,6 +34,7 @@
 #include "iso_proto.h"
 #include "json_path.h"
 #include "procfs.h"
+#include "prom_check.h"
 #include "service_admin.h"
 #include "tap.h"
 #include "tracker.h"
@@ -46,8 +47,12 @@ static void nap_ms(int ms) {
 }
 
 /* The daemon on fixtures/recycle with `workers` and the case's flags
- * (NULL-terminated), its log at info, no spare pool process. */
-static int start(svc* s, const char* workers, const char* const* flags) {
+ * (NULL-terminated), its log at info, no spare pool process; with
+ * `metrics`, --metrics on a free port. */
+static int start_m(svc* s,
+                   const char* workers,
+                   const char* const* flags,
+                   int metrics) {
   const char* extra[24];
   int n = 0;
   extra[n++] = "--log-level";
@@ -62,18 +67,28 @@ static int start(svc* s, const char* workers, const char* const* flags) {
   svc_opts o = {.workers = workers,
                 .inflight = "8",
                 .modules = RECYCLE_FIXTURES,
+                .metrics = metrics,
                 .extra = extra};
   return svc_start(s, &o);
 }
 
-/* status's recycling.<key>, or -1. */
-static long stat_of(svc* s, const char* key) {
+static int start(svc* s, const char* workers, const char* const* flags) {
+  return start_m(s, workers, flags, 0);
+}
+
+/* status's <map>.<key>, or -1. */
+static long map_stat(svc* s, const char* map, const char* key) {
   char* st = admin(s, ISO_ADMIN_STATUS);
   char path[64];
-  snprintf(path, sizeof path, "recycling.%s", key);
+  snprintf(path, sizeof path, "%s.%s", map, key);
   double v = js_num(st, path);
   free(st);
   return isnan(v) ? -1 : (long)v;
+}
+
+/* status's recycling.<key>, or -1. */
+static long stat_of(svc* s, const char* key) {
+  return map_stat(s, "recycling", key);
 }
 
 /* Waits until status's recycling.<key> is at least want (timeout_ms,
@@ -303,6 +318,84 @@ static void t_code_shared(void) {
     }
     svc_stop(&s);
   }
+}
+
+/* The code caches' figures in status, poolctl status and the metrics
+ * (CODE_STATS, pool/code.c's pool__code_figures): one pool process, its
+ * worker recycled after every job, so each call of count.js is a fresh
+ * isolate's (it answers 1): the first two compile it (2 misses; the
+ * second makes its entry), the next two consume it (2 hits). The process
+ * says its figures with its ALIVE (every 100 ms), so status is polled
+ * until the hits come; then the misses and made counted with them, the
+ * entry held, and /metrics (strict exposition) says the same as status.
+ * The same with --processes 0 (the front's own workers' cache). */
+static void code_stats_with(const char* processes) {
+  const char* flags[] = {
+      "--processes", processes, "--recycle-after-jobs", "1", "--spare-isolates",
+      "0",           NULL};
+  svc s;
+  if (start_m(&s, "1", flags, 1) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK_EQ(map_stat(&s, "code_cache", "limit_mb"), 32);
+  /* the start-up probe (an eval: a miss) may be counted yet or not */
+  int64_t end = now_ms() + (int64_t)(10000 * iso_test_scale());
+  while (map_stat(&s, "code_cache", "misses") < 1 && now_ms() < end) {
+    nap_ms(20);
+  }
+  long m0 = map_stat(&s, "code_cache", "misses");
+  long h0 = map_stat(&s, "code_cache", "hits");
+  CHECK(m0 >= 1);
+  CHECK_EQ(h0, 0);
+  for (int i = 0; i < 4; i++) {
+    expect_call(&s, "count.js", "[]", "1");
+  }
+  end = now_ms() + (int64_t)(10000 * iso_test_scale());
+  while (map_stat(&s, "code_cache", "hits") < h0 + 2 && now_ms() < end) {
+    nap_ms(20);
+  }
+  char* st = admin(&s, ISO_ADMIN_STATUS);
+  long hits = (long)js_num(st, "code_cache.hits");
+  CHECK_EQ(hits, h0 + 2);
+  CHECK_EQ((long)js_num(st, "code_cache.misses"), m0 + 2);
+  CHECK_EQ((long)js_num(st, "code_cache.made"), 1);
+  CHECK_EQ((long)js_num(st, "code_cache.rejected"), 0);
+  CHECK_EQ((long)js_num(st, "code_cache.entries"), 1);
+  CHECK(js_num(st, "code_cache.bytes") > 0);
+  free(st);
+
+  char* human = pc_human(&s, "status", NULL);
+  char want[96];
+  snprintf(want, sizeof want, "%ld hits, %ld misses (0 rejected), 1 made", hits,
+           m0 + 2);
+  CHECK_CONTAINS(human, want);
+  free(human);
+  char* json = pc_json(&s, "status", NULL);
+  CHECK_EQ((long)js_num(json, "code_cache.hits"), hits);
+  free(json);
+
+  char *head, *body;
+  int code = http_get(s.metrics_port, "/metrics", &head, &body);
+  CHECK_EQ(code, 200);
+  if (code == 200) {
+    char err[256] = "";
+    CHECK_EQ(prom_validate(body, strlen(body), err, sizeof err), 0);
+    CHECK_EQ(prom_sum(body, "isopool_code_cache_hits_total"), (double)hits);
+    CHECK_EQ(prom_sum(body, "isopool_code_cache_misses_total"),
+             (double)(m0 + 2));
+    CHECK_EQ(prom_sum(body, "isopool_code_cache_made_total"), 1.0);
+    CHECK_EQ(prom_sum(body, "isopool_code_cache_entries"), 1.0);
+    CHECK(prom_sum(body, "isopool_code_cache_bytes") > 0);
+  }
+  free(head);
+  free(body);
+  svc_stop(&s);
+}
+
+static void t_code_stats(void) {
+  code_stats_with("1");
+  code_stats_with("0");
 }
 
 /* The entries' files in dir (names of 74 hex digits): how many, and the
@@ -764,6 +857,7 @@ static const iso_test cases[] = {
     {"no_spare", t_no_spare},
     {"code_cache", t_code_cache},
     {"code_shared", t_code_shared},
+    {"code_stats", t_code_stats},
     {"code_disk", t_code_disk},
     {"code_dropped", t_code_dropped},
     {"soft_limit_load", t_soft_limit_load},

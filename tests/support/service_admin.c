@@ -2,10 +2,15 @@
  * from test_service_admin.c. */
 #include "service_admin.h"
 
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "iso_err.h"
@@ -292,4 +297,100 @@ int wait_workers_running(svc* s, int n, int timeout_ms) {
     }
     sleep_ms(10);
   }
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+/* A minimal HTTP/1.1 GET on the loopback: the status code, the headers
+ * and the body (de-chunked) in *head and *body (the caller frees them). */
+int http_get(int port, const char* path, char** head, char** body) {
+  *head = *body = NULL;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  struct timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (fd < 0 || connect(fd, (struct sockaddr*)&a, sizeof a) != 0) {
+    if (fd >= 0) {
+      close(fd);
+    }
+    return -1;
+  }
+  char req[256];
+  int n = snprintf(req, sizeof req,
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                   "Connection: close\r\n\r\n",
+                   path, port);
+  if (write(fd, req, (size_t)n) != n) {
+    close(fd);
+    return -1;
+  }
+  size_t len = 0, cap = 1 << 16;
+  char* buf = malloc(cap + 1);
+  for (;;) {
+    if (cap - len < 4096) {
+      cap *= 2;
+      buf = realloc(buf, cap + 1);
+    }
+    ssize_t got = read(fd, buf + len, cap - len);
+    if (got <= 0) {
+      break;
+    }
+    len += (size_t)got;
+  }
+  close(fd);
+  buf[len] = '\0';
+  char* sep = strstr(buf, "\r\n\r\n");
+  int code = -1;
+  if (sep == NULL || sscanf(buf, "HTTP/1.%*d %d", &code) != 1) {
+    free(buf);
+    return -1;
+  }
+  *sep = '\0';
+  *head = strdup(buf);
+  const char* p = sep + 4;
+  if (strcasestr(*head, "transfer-encoding: chunked") != NULL) {
+    char* out = calloc(1, len + 1);
+    size_t o = 0;
+    for (;;) {
+      char* end;
+      unsigned long k = strtoul(p, &end, 16);
+      if (end == p || strncmp(end, "\r\n", 2) != 0 || k == 0) {
+        break;
+      }
+      p = end + 2;
+      memcpy(out + o, p, k);
+      o += k;
+      p += k + 2;
+    }
+    *body = out;
+  } else {
+    *body = strdup(p);
+    const char* cl = strcasestr(*head, "content-length:");
+    if (cl != NULL && strtoul(cl + 15, NULL, 10) != strlen(*body)) {
+      fprintf(stderr, "  http: Content-Length %lu, body %zu bytes\n",
+              strtoul(cl + 15, NULL, 10), strlen(*body));
+      iso_test_failed = 1;
+    }
+  }
+  free(buf);
+  return code;
+}
+
+/* The sum of the samples of `name` (any labels) in Prometheus text. */
+double prom_sum(const char* text, const char* name) {
+  double sum = 0;
+  size_t n = strlen(name);
+  for (const char* p = text; p != NULL && *p != '\0';) {
+    if (strncmp(p, name, n) == 0 && (p[n] == '{' || p[n] == ' ')) {
+      const char* sp = strchr(p, ' ');
+      const char* q = p[n] == '{' ? strchr(p, '}') : p + n;
+      sp = q != NULL ? strchr(q, ' ') : sp;
+      sum += sp != NULL ? strtod(sp + 1, NULL) : NAN;
+    }
+    p = strchr(p, '\n');
+    p = p != NULL ? p + 1 : NULL;
+  }
+  return sum;
 }

@@ -84,6 +84,18 @@ char* admin_req(svc* s, iso_admin_req q);
 /* admin: a command without keys, which must succeed. */
 char* admin(svc* s, iso_admin_cmd cmd);
 
+/* ---- metrics ------------------------------------------------------------ */
+
+/* http_get: a minimal HTTP/1.1 GET on the loopback (the service's
+ * --metrics, svc_opts.metrics): the status code (-1: no answer), the
+ * headers and the body (de-chunked) in *head and *body (the caller frees
+ * them). */
+int http_get(int port, const char* path, char** head, char** body);
+
+/* prom_sum: the sum of the samples of `name` (any labels) in Prometheus
+ * text. */
+double prom_sum(const char* text, const char* name);
+
 /* ---- poolctl ------------------------------------------------------------ */
 
 /* pc_run: poolctl --admin <s's> [--admin-token <s's>] ARGS... (NULL-
