@@ -53,6 +53,12 @@
  * of ours that only we can read. At start the front loads DIR's entries
  * (as if a process had sent them, from none: each process is offered
  * them), checking each: one that fails is logged, deleted and ignored.
+ * The front runs no V8, so it learns V8's version tag (a key's last 4
+ * bytes) from the first CODE_STATS of a trusted group, which comes
+ * before that group's first ALIVE, so before any entry is offered: the
+ * entries loaded of another tag (another V8, other flags or CPU: no
+ * process here would consume one) are deleted then, with one line
+ * (forget_other_tags).
  * Writes and deletions are a thread's of its own (isopool-codedisk),
  * never the hub's: each file is written to a temporary name, then
  * renamed. An entry that leaves the store (the bound; a killed
@@ -112,8 +118,13 @@ struct pool_code {
   size_t bytes, limit;
   uint64_t seq; /* the last entry's number */
   pool_code_stats stats;
+  /* V8's version tag in the processes' keys, once a group said it
+   * (pool__code_figures; tag_known) */
+  uint32_t tag;
+  int tag_known;
   /* the disk: dirfd -1: none */
   iso_pool* pool;
+  char* dir;
   int dirfd;
   uint8_t mac_key[DISK_KEY_LEN];
   pthread_t writer;
@@ -153,7 +164,9 @@ int pool__code_new(iso_pool* pool,
   if (dir != NULL) {
     disk_open(c, dir); /* else memory only, said */
   }
-
+  if (c->dirfd >= 0) {
+    c->dir = strdup(dir);
+  }
   if (c->dirfd >= 0) {
     if (pthread_create(&c->writer, NULL, writer_main, c) == 0) {
       c->writer_started = 1;
@@ -183,6 +196,7 @@ void pool__code_free(pool_code* c) {
     close(c->dirfd);
   }
   free(c->unlinks);
+  free(c->dir);
   pthread_cond_destroy(&c->wake);
   for (pool_code_entry* e = c->head; e != NULL;) {
     pool_code_entry* next = e->next;
@@ -372,6 +386,46 @@ void pool__code_stats(pool_code* c, pool_code_stats* out) {
   pthread_mutex_unlock(&c->lock);
 }
 
+/* The entries loaded from DIR whose key is of another V8 version tag than
+ * `tag` (another V8, other flags, another CPU: no process here would
+ * consume one) leave the store and DIR, with one line saying how many.
+ * Once: the first tag said counts. */
+static void forget_other_tags(pool_code* c, uint32_t tag) {
+  pthread_mutex_lock(&c->lock);
+  if (c->tag_known) {
+    pthread_mutex_unlock(&c->lock);
+    return;
+  }
+  c->tag_known = 1;
+  c->tag = tag;
+  int n = 0;
+  pool_code_entry** at = &c->head;
+  c->tail = NULL;
+  while (*at != NULL) {
+    pool_code_entry* e = *at;
+    uint32_t etag;
+    memcpy(&etag, e->key + ISO_LINK_CODE_KEY - sizeof etag, sizeof etag);
+    if (e->num == FROM_DISK && etag != tag) {
+      *at = e->next;
+      c->bytes -= cost(e);
+      c->stats.entries--;
+      gone(c, e);
+      free(e);
+      n++;
+    } else {
+      c->tail = e;
+      at = &e->next;
+    }
+  }
+  pthread_mutex_unlock(&c->lock);
+  if (n > 0) {
+    pool__log(c->pool, "info",
+              "--code-cache %s: %d entr%s of another V8 (its version, flags "
+              "or CPU) deleted",
+              c->dir != NULL ? c->dir : "", n, n == 1 ? "y" : "ies");
+  }
+}
+
 /* One counter of a CODE_STATS: what it grew by since the group last said
  * it is added to the service's total. */
 static void count_up(_Atomic uint64_t* total, uint64_t now, uint64_t said) {
@@ -397,6 +451,9 @@ void pool__code_figures(iso_pool* pool,
   atomic_store(&f->bytes, (long long)(r->bytes <= INT64_MAX ? r->bytes : 0));
   atomic_store(&f->entries,
                (long long)(r->entries <= INT64_MAX ? r->entries : 0));
+  if (pool->code != NULL && r->tag != 0) {
+    forget_other_tags(pool->code, r->tag);
+  }
 }
 
 void pool__code_count(iso_pool* pool, pool_code_count* out) {

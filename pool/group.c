@@ -65,7 +65,9 @@
  * carries the process's code cache to and from the front (pool/code.c's
  * DESIGN): before each ALIVE it sends the entries its process made since
  * (CODE, POOL_CODE_ROUND at most), and it puts each CODE_PUT the front
- * sends in the cache (trusted, as everything from the front).
+ * sends in the cache (trusted, as everything from the front). Every
+ * group, the front's own too, says its cache's figures before its ALIVE
+ * when they changed (CODE_STATS: status's and the metrics' code_cache).
  *
  * It reads only the worker side: the runners (under the group's lock,
  * which keeps them from being freed: a runner leaves the group before it
@@ -379,9 +381,11 @@ static void* watchdog_main(void* arg) {
       if (g->o.share_code) {
         send_codes(g); /* before ALIVE, at which the front passes them on */
       }
+      /* before ALIVE too: the first names V8's tag, and the front then
+       * retires DIR's entries of another before it offers any (code.c) */
+      say_code_stats(g);
       (void)send_up(g, &alive);
       say_spares(g);
-      say_code_stats(g);
       reap_engines(g, 0);
     }
   }

@@ -626,7 +626,8 @@ void pool__ctl_close(iso_pool* pool);
  * pool__code_stats: its counters.
  * pool__code_figures: a CODE_STATS record from p's group (NULL: the
  * front's own), counted (untrusted: figures only; none from a distrusted
- * process).
+ * process); the first from a trusted group names V8's version tag, and
+ * the entries loaded from DIR of another tag are deleted then.
  * pool__code_count: the figures of every group, summed, and the store's.
  * Thread: the link hub's (take, offer, figures); any (the others). */
 #define POOL_CODE_OFFER_BYTES ((size_t)1 << 20)

@@ -20,6 +20,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -583,6 +585,85 @@ static void t_code_disk(void) {
   CHECK_EQ(system(path), 0);
 }
 
+/* An entry of another V8 in DIR (pool/code.c, pool__code_figures): a
+ * first service writes count.js's entry; beside it goes a copy under a
+ * key of another version tag (the key's last 4 bytes), signed with DIR's
+ * key as the front signs (so it loads: a valid MAC). A second service
+ * loads both, and as its first pool process says its tag (CODE_STATS)
+ * the front deletes the other one, in memory and in DIR, with one line;
+ * the entry of this V8 stays and serves (1 hit, 1 entry from the
+ * front). */
+static void t_code_other_tag(void) {
+  char dir[64], path[160];
+  svc s;
+  if (start_with_entry_written(&s, "ct", dir, sizeof dir) < 0) {
+    return;
+  }
+  const char* flags[CACHE_FLAGS];
+  cache_flags(dir, flags);
+  svc_stop(&s);
+  char name[80] = "";
+  CHECK_EQ(dir_entries(dir, name), 1);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  size_t n = 0;
+  uint8_t* buf = slurp(path, &n);
+  snprintf(path, sizeof path, "%s/key", dir);
+  size_t keylen = 0;
+  uint8_t* mac_key = slurp(path, &keylen);
+  CHECK_EQ(keylen, 32);
+  /* the file: magic (8), key (37: kind, SHA-256, tag), length, cache, MAC */
+  enum { MAGIC = 8, KEY = 37, MAC = 32 };
+  CHECK(n > MAGIC + KEY + 8 + MAC);
+  if (n <= MAGIC + KEY + 8 + MAC || keylen != 32) {
+    free(buf);
+    free(mac_key);
+    return;
+  }
+  for (int i = 0; i < 4; i++) {
+    buf[MAGIC + KEY - 4 + i] ^= 0x5a;
+  }
+  unsigned int maclen = 0;
+  CHECK(HMAC(EVP_sha256(), mac_key, 32, buf, n - MAC, buf + n - MAC, &maclen) !=
+            NULL &&
+        maclen == MAC);
+  char other[80];
+  for (int i = 0; i < KEY; i++) {
+    snprintf(other + 2 * i, 3, "%02x", buf[MAGIC + i]);
+  }
+  CHECK(strcmp(other, name) != 0);
+  snprintf(path, sizeof path, "%s/%s", dir, other);
+  spill(path, buf, n);
+  CHECK_EQ(chmod(path, 0600), 0);
+  free(buf);
+  free(mac_key);
+  CHECK_EQ(dir_entries(dir, NULL), 2);
+
+  if (start(&s, "2", flags) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  CHECK(log_has(&s, "2 entries loaded"));
+  CHECK(wait_log(&s, "1 entry of another V8", 10000));
+  int64_t end = now_ms() + (int64_t)(10000 * iso_test_scale());
+  while (access(path, F_OK) == 0 && now_ms() < end) {
+    nap_ms(20);
+  }
+  CHECK(access(path, F_OK) != 0);
+  char left[80] = "";
+  CHECK_EQ(dir_entries(dir, left), 1);
+  CHECK_STR(left, name);
+  both_then_retire(&s,
+                   "code cache: 1 hits, 0 misses (0 rejected), 0 made, 0 "
+                   "evicted, 1 from the front");
+  char* log = read_log(&s);
+  char* at = strstr(log, "of another V8");
+  CHECK(at != NULL && strstr(at + 1, "of another V8") == NULL);
+  free(log);
+  svc_stop(&s);
+  snprintf(path, sizeof path, "rm -rf %s", dir);
+  CHECK_EQ(system(path), 0);
+}
+
 /* The pool process (a child of pid) that runs worker w, or -1: its
  * command line's --workers list names it. */
 static int process_of(pid_t pid, int64_t w) {
@@ -859,6 +940,7 @@ static const iso_test cases[] = {
     {"code_shared", t_code_shared},
     {"code_stats", t_code_stats},
     {"code_disk", t_code_disk},
+    {"code_other_tag", t_code_other_tag},
     {"code_dropped", t_code_dropped},
     {"soft_limit_load", t_soft_limit_load},
     {"hard_limit_load", t_hard_limit_load},
