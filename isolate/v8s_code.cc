@@ -12,10 +12,11 @@
 // V8's ScriptCompiler::CachedDataVersionTag() (V8's version, the flags
 // that change its code, the CPU's features). With a bound of 0 the cache
 // is off and a compile neither hashes a key nor takes the lock
-// (g_code_on); the digest's context is the thread's, made once. The URL is in
-// the key because V8 10.2 keeps the name a script was compiled under in its
-// cache: the same bytes at another URL would consume it, and their stack traces
-// would name the first file (test_code_cache's same_bytes_two_urls).
+// (g_code_on); the digest's context is the thread's, made once. The URL
+// is in the key because V8 10.2 keeps the name a script was compiled
+// under in its cache: the same bytes at another URL would consume it, and
+// their stack traces would name the first file (test_code_cache's
+// same_bytes_two_urls).
 // V8 itself checks a cache against the source's length, its own version
 // and flags only, and not its payload (its checksum is a debug build's):
 // what it is given must be what this process made. Module entries are

@@ -118,9 +118,8 @@ struct pool_code {
   size_t bytes, limit;
   uint64_t seq; /* the last entry's number */
   pool_code_stats stats;
-  /* V8's version tag in the processes' keys, once a group said it
-   * (pool__code_figures; tag_known) */
-  uint32_t tag;
+  /* a group said V8's version tag in the processes' keys, and the
+   * entries of another went (pool__code_figures) */
   int tag_known;
   /* the disk: dirfd -1: none */
   iso_pool* pool;
@@ -165,9 +164,7 @@ int pool__code_new(iso_pool* pool,
     disk_open(c, dir); /* else memory only, said */
   }
   if (c->dirfd >= 0) {
-    c->dir = strdup(dir);
-  }
-  if (c->dirfd >= 0) {
+    c->dir = strdup(dir); /* for a line about it (NULL: none) */
     if (pthread_create(&c->writer, NULL, writer_main, c) == 0) {
       c->writer_started = 1;
     } else {
@@ -397,7 +394,6 @@ static void forget_other_tags(pool_code* c, uint32_t tag) {
     return;
   }
   c->tag_known = 1;
-  c->tag = tag;
   int n = 0;
   pool_code_entry** at = &c->head;
   c->tail = NULL;
