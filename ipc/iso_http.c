@@ -1,4 +1,5 @@
-/* iso_http.c: one GET endpoint on NNG's HTTP server (see iso_http.h). */
+/* iso_http.c: a few GET documents on NNG's HTTP server (see iso_http.h).
+ */
 #include "iso_http.h"
 
 #include <nng/nng.h>
@@ -9,23 +10,35 @@
 
 #include "iso_err.h"
 
+/* What a handler renders: its route and the server's argument. */
+typedef struct http_doc {
+  iso_http_route route;
+  void* arg;
+} http_doc;
+
 struct iso_http {
   nng_url* url;
   nng_http_server* server;
-  char* content_type;
-  iso_http_render_cb render;
-  void* arg;
+  http_doc* docs;
+  size_t ndocs;
 };
 
 static void handler_cb(nng_aio* aio) {
   nng_http_handler* hd = nng_aio_get_input(aio, 1);
-  iso_http* h = nng_http_handler_get_data(hd);
+  const http_doc* d = nng_http_handler_get_data(hd);
   nng_http_res* res = NULL;
   iso_buf body;
   iso_buf_init(&body);
+  int status = NNG_HTTP_STATUS_OK;
   int rc = nng_http_res_alloc(&res);
-  if (rc == 0 && h->render(h->arg, &body) == 0) {
-    rc = nng_http_res_set_header(res, "Content-Type", h->content_type);
+  if (rc == 0 && d->route.render(d->arg, &body, &status) == 0) {
+    rc = nng_http_res_set_header(res, "Content-Type", d->route.content_type);
+    if (rc == 0) {
+      rc = nng_http_res_set_header(res, "Cache-Control", "no-store");
+    }
+    if (rc == 0 && status != NNG_HTTP_STATUS_OK) {
+      rc = nng_http_res_set_status(res, (uint16_t)status);
+    }
     if (rc == 0) {
       rc = nng_http_res_copy_data(res, body.data, body.len);
     }
@@ -43,20 +56,22 @@ static void handler_cb(nng_aio* aio) {
 }
 
 int iso_http_new(const char* url,
-                 const char* content_type,
-                 iso_http_render_cb render,
+                 const iso_http_route* routes,
+                 size_t nroutes,
                  void* arg,
                  iso_http** out,
                  char* err,
                  size_t errlen) {
   iso_http* h = calloc(1, sizeof(*h));
-  if (h == NULL) {
+  http_doc* docs = calloc(nroutes, sizeof(*docs));
+  if (h == NULL || docs == NULL) {
+    free(h);
+    free(docs);
     snprintf(err, errlen, "out of memory");
     return ISO_ENOMEM;
   }
-  h->render = render;
-  h->arg = arg;
-  h->content_type = strdup(content_type);
+  h->docs = docs;
+  h->ndocs = nroutes;
   if (strncmp(url, "http://", 7) != 0 || nng_url_parse(&h->url, url) != 0) {
     snprintf(err, errlen,
              "--metrics %s: not an http:// URL (e.g. "
@@ -65,18 +80,35 @@ int iso_http_new(const char* url,
     iso_http_free(h);
     return ISO_EINVAL;
   }
-  const char* path = h->url->u_path[0] != '\0' ? h->url->u_path : "/";
-  nng_http_handler* hd = NULL;
-  int rc = nng_http_server_hold(&h->server, h->url);
-  if (rc == 0) {
-    rc = nng_http_handler_alloc(&hd, path, handler_cb);
+  const char* own = h->url->u_path[0] != '\0' ? h->url->u_path : "/";
+  for (size_t i = 0; i < nroutes; i++) {
+    docs[i].route = routes[i];
+    docs[i].arg = arg;
+    if (docs[i].route.path == NULL) {
+      docs[i].route.path = own;
+    }
+    for (size_t k = 0; k < i; k++) {
+      if (strcmp(docs[k].route.path, docs[i].route.path) == 0) {
+        snprintf(err, errlen,
+                 "--metrics %s: its path %s is taken by another page of "
+                 "the server",
+                 url, docs[i].route.path);
+        iso_http_free(h);
+        return ISO_EINVAL;
+      }
+    }
   }
-  if (rc == 0) {
-    nng_http_handler_set_method(hd, "GET");
-    nng_http_handler_set_data(hd, h, NULL);
-    rc = nng_http_server_add_handler(h->server, hd);
-    if (rc != 0) {
-      nng_http_handler_free(hd);
+  int rc = nng_http_server_hold(&h->server, h->url);
+  for (size_t i = 0; rc == 0 && i < nroutes; i++) {
+    nng_http_handler* hd = NULL;
+    rc = nng_http_handler_alloc(&hd, docs[i].route.path, handler_cb);
+    if (rc == 0) {
+      nng_http_handler_set_method(hd, "GET");
+      nng_http_handler_set_data(hd, &docs[i], NULL);
+      rc = nng_http_server_add_handler(h->server, hd);
+      if (rc != 0) {
+        nng_http_handler_free(hd);
+      }
     }
   }
   if (rc == 0) {
@@ -102,6 +134,6 @@ void iso_http_free(iso_http* h) {
   if (h->url != NULL) {
     nng_url_free(h->url);
   }
-  free(h->content_type);
+  free(h->docs);
   free(h);
 }

@@ -790,8 +790,9 @@ static int default_admin_path(char* path,
 }
 
 /* The metrics page: the same counters, in Prometheus text. */
-static int render_metrics(void* arg, iso_buf* out) {
+static int render_metrics(void* arg, iso_buf* out, int* status) {
   iso_pool* pool = arg;
+  (void)status;
   iso_metrics_snap* snap = malloc(sizeof(*snap));
   if (snap == NULL || iso_metrics_snapshot(pool->metrics, snap) != 0) {
     free(snap);
@@ -840,11 +841,62 @@ static int render_metrics(void* arg, iso_buf* out) {
   return rc;
 }
 
+/* How long a health check waits for the front's routing lock. */
+#define HEALTH_PROBE_MS 200
+
+static int put_text(iso_buf* out, const char* text) {
+  return iso_buf_append(out, text, strlen(text));
+}
+
+/* /healthz, liveness: 200 while the front routes jobs (its routing lock
+ * answers within HEALTH_PROBE_MS), draining or not; else 503. */
+static int render_healthz(void* arg, iso_buf* out, int* status) {
+  iso_pool_health h;
+  iso_pool_health_get(arg, HEALTH_PROBE_MS, &h);
+  if (!h.responsive) {
+    *status = 503;
+    return put_text(out,
+                    "unhealthy: the front's routing has not answered "
+                    "for 200 ms\n");
+  }
+  return put_text(out, "ok\n");
+}
+
+/* /readyz, readiness: 200 when the service takes jobs: running (not
+ * draining or shutting down) with every configured worker up; else 503
+ * with why. */
+static int render_readyz(void* arg, iso_buf* out, int* status) {
+  iso_pool_health h;
+  iso_pool_health_get(arg, HEALTH_PROBE_MS, &h);
+  char text[160];
+  if (!h.responsive) {
+    snprintf(text, sizeof text,
+             "not ready: the front's routing has not answered for 200 ms\n");
+  } else if (h.state != ISO_POOL_RUNNING) {
+    snprintf(text, sizeof text, "not ready: %s\n",
+             h.state == ISO_POOL_DRAINING ? "draining" : "shutting down");
+  } else if (h.running < h.workers || h.workers == 0) {
+    snprintf(text, sizeof text, "not ready: %d of %d workers up\n", h.running,
+             h.workers);
+  } else {
+    snprintf(text, sizeof text, "ready: %d of %d workers up\n", h.running,
+             h.workers);
+    return put_text(out, text);
+  }
+  *status = 503;
+  return put_text(out, text);
+}
+
 int pool__admin_start(iso_pool* pool, char* err, size_t errlen) {
   if (pool->opts.metrics_url != NULL) {
-    int rc = iso_http_new(pool->opts.metrics_url,
-                          ISO_METRICS_PROMETHEUS_CONTENT_TYPE, render_metrics,
-                          pool, &pool->http, err, errlen);
+    const iso_http_route routes[] = {
+        {NULL, ISO_METRICS_PROMETHEUS_CONTENT_TYPE, render_metrics},
+        {"/healthz", "text/plain; charset=utf-8", render_healthz},
+        {"/readyz", "text/plain; charset=utf-8", render_readyz},
+    };
+    int rc = iso_http_new(pool->opts.metrics_url, routes,
+                          sizeof routes / sizeof routes[0], pool, &pool->http,
+                          err, errlen);
     if (rc != 0) {
       return rc;
     }

@@ -416,7 +416,48 @@ static void t_metrics(void) {
   tracker_free(&t);
 }
 
+/* The health checks beside --metrics: /healthz 200 while the front
+ * routes jobs, /readyz 200 with every worker up and 503 with why once
+ * the service drains (a slow job keeps it up meanwhile), while /healthz
+ * stays 200; both text/plain, never cached. */
+static void t_health(void) {
+  svc s;
+  if (svc_start(&s, &(svc_opts){.metrics = 1}) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  char *head, *body;
+  CHECK_EQ(http_get(s.metrics_port, "/healthz", &head, &body), 200);
+  CHECK_STR(body, "ok\n");
+  CHECK(strcasestr(head, "content-type: text/plain") != NULL);
+  CHECK(strcasestr(head, "cache-control: no-store") != NULL);
+  free(head);
+  free(body);
+  CHECK_EQ(http_get(s.metrics_port, "/readyz", &head, &body), 200);
+  CHECK_STR(body, "ready: 2 of 2 workers up\n");
+  free(head);
+  free(body);
+  /* draining: not ready, still alive */
+  tracker t;
+  tracker_init(&t, 1);
+  submit_sleeps(&t, s.c, 0, 1, 1500);
+  sleep_ms(100); /* on its worker */
+  free(admin(&s, ISO_ADMIN_DRAIN));
+  CHECK_EQ(http_get(s.metrics_port, "/readyz", &head, &body), 503);
+  CHECK_STR(body, "not ready: draining\n");
+  free(head);
+  free(body);
+  CHECK_EQ(http_get(s.metrics_port, "/healthz", &head, &body), 200);
+  free(head);
+  free(body);
+  CHECK(tracker_wait(&t, 1, 10000));
+  CHECK_EQ(t.r[0].status, ISO_STATUS_FULFILLED);
+  svc_stop(&s); /* drained: it exits by itself */
+  tracker_free(&t);
+}
+
 static const iso_test cases[] = {
+    {"health", t_health},
     {"status_workers_jobs_stats", t_status_workers_jobs_stats,
      .timeout_s = 120},
     {"metrics", t_metrics},
