@@ -836,7 +836,28 @@ static int render_metrics(void* arg, iso_buf* out, int* status) {
   g.code_made = (int64_t)cc.made;
   g.code_entries = (int64_t)cc.entries;
   g.code_bytes = (int64_t)cc.bytes;
+  iso_metrics_worker* ws = calloc(POOL_MAX_WORKERS, sizeof *ws);
+  if (ws != NULL) {
+    pool__mutex_lock(&pool->lock);
+    for (int i = 0; i < pool->nworkers && i < POOL_MAX_WORKERS; i++) {
+      pool_worker* w = pool->workers[i];
+      ws[i] = (iso_metrics_worker){
+          .id = w->id,
+          .state = worker_state_name(atomic_load(&w->state)),
+          .heap_used = atomic_load(&w->heap_used),
+          .heap_limit = atomic_load(&w->heap_limit),
+          .inflight = w->inflight,
+          .answered = atomic_load(&w->answered),
+          .recycles = atomic_load(&w->recycles),
+      };
+      g.nworkers = i + 1;
+    }
+    pool__mutex_unlock(&pool->lock);
+    g.workers = ws;
+  }
+  iso_metrics_process_read(&g.process);
   int rc = iso_metrics_prometheus(snap, &g, out);
+  free(ws);
   free(snap);
   return rc;
 }

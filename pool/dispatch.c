@@ -610,6 +610,7 @@ static void worker_record(pool_worker* w, const iso_link_rec* r) {
       break;
     case ISO_LINK_RECYCLED: /* the decoder checked both */
       atomic_fetch_add(&w->pool->recycles[r->u.recycled.reason], 1);
+      atomic_fetch_add(&w->recycles, 1);
       if (r->u.recycled.how == ISO_LINK_HOW_COLD) {
         atomic_fetch_add(&w->pool->recycles_cold, 1);
       }

@@ -3,13 +3,17 @@
  * metrics.h for the API and the DESIGN note). */
 #include "metrics.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "iso_err.h"
 
@@ -633,6 +637,129 @@ static void prom_hist(writer* w,
   prom_hist_in(w, base, kind, h, prom_le_us, NPROM_LE, UNIT_US);
 }
 
+/* The per-worker families, one sample per worker each. */
+static void prom_workers(writer* w, const iso_metrics_gauges* g) {
+  static const struct {
+    const char* name;
+    const char* type;
+    const char* help;
+    size_t off;
+  } fams[] = {
+      {"isopool_worker_heap_used_bytes", "gauge",
+       "A worker's V8 heap in use (its last report, every 500 ms).",
+       offsetof(iso_metrics_worker, heap_used)},
+      {"isopool_worker_heap_limit_bytes", "gauge", "A worker's V8 heap limit.",
+       offsetof(iso_metrics_worker, heap_limit)},
+      {"isopool_worker_jobs_inflight", "gauge", "Jobs on a worker.",
+       offsetof(iso_metrics_worker, inflight)},
+      {"isopool_worker_jobs_answered_total", "counter",
+       "Jobs a worker answered (since it started).",
+       offsetof(iso_metrics_worker, answered)},
+      {"isopool_worker_recycles_by_worker_total", "counter",
+       "Times a worker's isolate was replaced (since the worker started).",
+       offsetof(iso_metrics_worker, recycles)},
+  };
+  for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+    family(w, fams[f].name, fams[f].type, fams[f].help);
+    for (int i = 0; i < g->nworkers; i++) {
+      char id[16];
+      snprintf(id, sizeof id, "%d", g->workers[i].id);
+      const char* labels[] = {"worker", id, NULL};
+      int64_t v;
+      memcpy(&v, (const char*)&g->workers[i] + fams[f].off, sizeof v);
+      sample_u64(w, fams[f].name, labels, v > 0 ? (uint64_t)v : 0);
+    }
+  }
+  family(w, "isopool_worker_state", "gauge",
+         "1 for each worker, its state in the label.");
+  for (int i = 0; i < g->nworkers; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "%d", g->workers[i].id);
+    const char* labels[] = {"worker", id, "state", g->workers[i].state, NULL};
+    sample(w, "isopool_worker_state", labels, "1");
+  }
+}
+
+/* The serving process's process_* families (Prometheus's own names). */
+static void prom_process(writer* w, const iso_metrics_process* p) {
+  if (!p->valid) {
+    return;
+  }
+  char num[48];
+  family(w, "process_cpu_seconds_total", "counter",
+         "User and system CPU time of the service's front process.");
+  snprintf(num, sizeof num, "%.2f", p->cpu_seconds);
+  sample(w, "process_cpu_seconds_total", NULL, num);
+  gauge(w, "process_resident_memory_bytes", "Resident memory of the front.",
+        p->resident_bytes);
+  gauge(w, "process_virtual_memory_bytes", "Virtual memory of the front.",
+        p->virtual_bytes);
+  gauge(w, "process_open_fds", "Open file descriptors of the front.",
+        p->open_fds);
+  gauge(w, "process_max_fds", "The front's file descriptor limit.", p->max_fds);
+  family(w, "process_start_time_seconds", "gauge",
+         "When the front started, in seconds since the epoch.");
+  snprintf(num, sizeof num, "%.2f", p->start_time_seconds);
+  sample(w, "process_start_time_seconds", NULL, num);
+}
+
+void iso_metrics_process_read(iso_metrics_process* out) {
+  memset(out, 0, sizeof *out);
+  long ticks = sysconf(_SC_CLK_TCK);
+  long page = sysconf(_SC_PAGESIZE);
+  char buf[1024];
+  FILE* f = fopen("/proc/self/stat", "r");
+  size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
+  if (f != NULL) {
+    fclose(f);
+  }
+  buf[n] = '\0';
+  /* fields after the command's closing parenthesis (it may hold spaces):
+   * 3 state ... 14 utime 15 stime ... 22 starttime 23 vsize 24 rss */
+  const char* p = strrchr(buf, ')');
+  unsigned long long utime, stime, start, vsize;
+  long long rss;
+  if (p == NULL || ticks <= 0 ||
+      sscanf(p + 2,
+             "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d "
+             "%*d %*d %*d %*d %llu %llu %lld",
+             &utime, &stime, &start, &vsize, &rss) != 5) {
+    return;
+  }
+  /* the boot time, for the start time since the epoch */
+  unsigned long long btime = 0;
+  f = fopen("/proc/stat", "r");
+  char line[256];
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    if (sscanf(line, "btime %llu", &btime) == 1) {
+      break;
+    }
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  int fds = 0;
+  DIR* d = opendir("/proc/self/fd");
+  for (struct dirent* e; d != NULL && (e = readdir(d)) != NULL;) {
+    fds += e->d_name[0] != '.';
+  }
+  if (d != NULL) {
+    closedir(d);
+    fds--; /* the one opendir holds */
+  }
+  struct rlimit rl;
+  out->cpu_seconds = (double)(utime + stime) / (double)ticks;
+  out->resident_bytes = rss * page;
+  out->virtual_bytes = (int64_t)vsize;
+  out->open_fds = fds;
+  out->max_fds =
+      getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+          ? (int64_t)rl.rlim_cur
+          : -1;
+  out->start_time_seconds = (double)btime + (double)start / (double)ticks;
+  out->valid = btime > 0;
+}
+
 int iso_metrics_prometheus(const iso_metrics_snap* s,
                            const iso_metrics_gauges* g,
                            iso_buf* out) {
@@ -679,7 +806,7 @@ int iso_metrics_prometheus(const iso_metrics_snap* s,
                              "Time jobs waited for a worker."},
       [ISO_METRICS_RUN] = {"isopool_job_run_seconds",
                            "Time jobs ran on a worker."},
-      [ISO_METRICS_TOTAL] = {"isopool_job_total_seconds",
+      [ISO_METRICS_TOTAL] = {"isopool_job_duration_seconds",
                              "Time from a job's receipt to its reply."},
   };
   for (size_t st = 0; st < ISO_METRICS_NSTAGES; st++) {
@@ -807,6 +934,8 @@ int iso_metrics_prometheus(const iso_metrics_snap* s,
     gauge(&w, "isopool_code_cache_bytes",
           "Bytes of the code cache entries in the pool processes.",
           g->code_bytes);
+    prom_workers(&w, g);
+    prom_process(&w, &g->process);
     if (g->version != NULL) {
       family(&w, "isopool_build_info", "gauge",
              "Always 1; the version is in the label.");

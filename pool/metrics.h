@@ -270,6 +270,28 @@ double iso_metrics_percentile(const iso_metrics_hist* h, double q);
 /* The most recycle reasons iso_metrics_gauges carries. */
 #define ISO_METRICS_MAX_REASONS 8
 
+/* One worker's figures (the front's view: its last INFO record, its
+ * slots, its DONE and RECYCLED records). */
+typedef struct iso_metrics_worker {
+  int id;
+  const char* state; /* "running", "recycling", ... */
+  int64_t heap_used, heap_limit;
+  int64_t inflight;
+  int64_t answered; /* jobs its DONE records answered */
+  int64_t recycles; /* its isolate replaced (poolctl recycle, a limit, a
+                       policy) */
+} iso_metrics_worker;
+
+/* The serving process's own figures, as Prometheus's process collector
+ * names them (process_*): from /proc/self. */
+typedef struct iso_metrics_process {
+  double cpu_seconds;
+  int64_t resident_bytes, virtual_bytes;
+  int64_t open_fds, max_fds;
+  double start_time_seconds; /* since the epoch */
+  int valid;                 /* 0: /proc could not be read: none printed */
+} iso_metrics_process;
+
 typedef struct iso_metrics_gauges {
   int64_t workers_configured;
   int64_t workers_alive;
@@ -310,7 +332,15 @@ typedef struct iso_metrics_gauges {
   int64_t code_made;
   int64_t code_entries;
   int64_t code_bytes;
+  /* per worker (nworkers of them; may be 0) */
+  const iso_metrics_worker* workers;
+  int nworkers;
+  iso_metrics_process process;
 } iso_metrics_gauges;
+
+/* iso_metrics_process_read: this process's figures from /proc/self
+ * (out->valid 0 when it cannot be read). Thread: any. */
+void iso_metrics_process_read(iso_metrics_process* out);
 
 /* iso_metrics_prometheus: appends the Prometheus text exposition (format
  * 0.0.4) of a snapshot and, if g is not NULL, of the gauges to out:
@@ -319,7 +349,8 @@ typedef struct iso_metrics_gauges {
  *   isopool_jobs_answered_total{kind,outcome[,code]}      counter
  *       outcome "fulfilled", "rejected", or "error" with code "busy", ...
  *       (every code of the table; "unknown" only when not 0)
- *   isopool_job_{queue,run,total}_seconds{kind}           histogram
+ *   isopool_job_{queue,run,duration}_seconds{kind}        histogram
+ *       duration: from a job's receipt to its reply
  *       le = the 1-2-5 series from 100 us to 50 s, 60 s and +Inf
  *   isopool_job_cpu_seconds{kind}                         histogram
  *       its JavaScript's CPU time, le as above
@@ -338,6 +369,18 @@ typedef struct iso_metrics_gauges {
  *   isopool_spare_isolates, isopool_spare_isolate_bytes   gauges
  *   isopool_code_cache_{hits,misses,rejected,evicted,made}_total counters
  *   isopool_code_cache_entries, isopool_code_cache_bytes  gauges
+ *   isopool_worker_{heap_used,heap_limit}_bytes{worker},
+ *   isopool_worker_jobs_inflight{worker},
+ *   isopool_worker_state{worker,state} (1)               gauges
+ *   isopool_worker_jobs_answered_total{worker},
+ *   isopool_worker_recycles_by_worker_total{worker}      counters
+ *       (a worker's own since it started; a new worker after its process
+ *       died starts again at 0)
+ *   process_cpu_seconds_total, process_resident_memory_bytes,
+ *   process_virtual_memory_bytes, process_open_fds, process_max_fds,
+ *   process_start_time_seconds                           the front process
+ *       (Prometheus's process collector's names; the pool processes are
+ *       isopool_processes and isopool_worker_*)
  *
  * kind is "eval" or "call" (no "all" series: Prometheus sums them). Rates
  * are left to Prometheus (rate() over the counters). Returns 0 or

@@ -123,6 +123,7 @@ struct pool_worker {
   iso_pool* pool;
   atomic_int state;     /* POOL_W_*, the front's (routing reads it) */
   atomic_long answered; /* its DONE records that gave their job's answer */
+  atomic_long recycles; /* its RECYCLED records */
   /* its last INFO record */
   atomic_llong heap_used, heap_limit;
   atomic_int warm_modules;

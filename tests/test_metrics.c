@@ -607,12 +607,12 @@ static void t_prometheus(void) {
       "{kind=\"eval\",outcome=\"error\",code=\"busy\"} 1\n",
       "{kind=\"call\",outcome=\"error\",code=\"timeout\"} 1\n",
       "{kind=\"call\",outcome=\"error\",code=\"internal\"} 0\n",
-      "# TYPE isopool_job_total_seconds histogram\n"
-      "isopool_job_total_seconds_bucket{kind=\"eval\",le=\"0.0001\"} 1\n"
-      "isopool_job_total_seconds_bucket{kind=\"eval\",le=\"0.0002\"} 2\n",
-      "isopool_job_total_seconds_bucket{kind=\"eval\",le=\"0.005\"} 3\n",
-      "isopool_job_total_seconds_sum{kind=\"eval\"} 0.002852\n"
-      "isopool_job_total_seconds_count{kind=\"eval\"} 3\n",
+      "# TYPE isopool_job_duration_seconds histogram\n"
+      "isopool_job_duration_seconds_bucket{kind=\"eval\",le=\"0.0001\"} 1\n"
+      "isopool_job_duration_seconds_bucket{kind=\"eval\",le=\"0.0002\"} 2\n",
+      "isopool_job_duration_seconds_bucket{kind=\"eval\",le=\"0.005\"} 3\n",
+      "isopool_job_duration_seconds_sum{kind=\"eval\"} 0.002852\n"
+      "isopool_job_duration_seconds_count{kind=\"eval\"} 3\n",
       "isopool_job_run_seconds_bucket{kind=\"call\",le=\"2\"} 0\n"
       "isopool_job_run_seconds_bucket{kind=\"call\",le=\"5\"} 1\n",
       "isopool_job_run_seconds_sum{kind=\"call\"} 5\n",

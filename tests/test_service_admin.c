@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "iso_admin.h"
@@ -383,7 +384,20 @@ static void t_metrics(void) {
     CHECK_CONTAINS(body, "\nisopool_processes{state=\"active\"} 1\n");
     CHECK_CONTAINS(body, "\nisopool_process_restarts_total 0\n");
     CHECK_CONTAINS(body, "\nisopool_jobs_lost_total 0\n");
-    CHECK_EQ(prom_sum(body, "isopool_job_total_seconds_count"), acc0 + N);
+    CHECK_EQ(prom_sum(body, "isopool_job_duration_seconds_count"), acc0 + N);
+    /* per worker: every job answered by one of the two */
+    CHECK_EQ(prom_sum(body, "isopool_worker_jobs_answered_total"), acc0 + N);
+    CHECK_EQ(prom_sum(body, "isopool_worker_jobs_inflight"), 0);
+    CHECK_EQ(prom_sum(body, "isopool_worker_state"), 2);
+    CHECK(strstr(body, "isopool_worker_state{worker=\"") != NULL);
+    CHECK(strstr(body, ",state=\"running\"} 1\n") != NULL);
+    CHECK_EQ(prom_sum(body, "isopool_worker_recycles_by_worker_total"), 0);
+    /* the front process's own, as Prometheus's process collector names */
+    CHECK(prom_sum(body, "process_resident_memory_bytes") > 1e6);
+    CHECK(prom_sum(body, "process_open_fds") > 3);
+    CHECK(prom_sum(body, "process_cpu_seconds_total") > 0);
+    double started = prom_sum(body, "process_start_time_seconds");
+    CHECK(started > (double)time(NULL) - 600 && started <= time(NULL) + 1);
     st = admin(&s, ISO_ADMIN_STATUS);
     CHECK_EQ(js_num(st, "totals.accepted"), acc0 + N);
     free(st);
@@ -412,6 +426,21 @@ static void t_metrics(void) {
   CHECK_EQ(code, 404);
   free(head);
   free(body);
+  /* every worker's isolate replaced: each worker's count is 1 */
+  iso_admin_req q = areq(ISO_ADMIN_RECYCLE);
+  q.all = 1;
+  free(admin_req(&s, q));
+  double recycled = 0;
+  int64_t end = now_ms() + (int64_t)(10000 * iso_test_scale());
+  while (recycled < 2 && now_ms() < end) {
+    if (http_get(s.metrics_port, "/metrics", &head, &body) == 200) {
+      recycled = prom_sum(body, "isopool_worker_recycles_by_worker_total");
+    }
+    free(head);
+    free(body);
+    sleep_ms(50);
+  }
+  CHECK_EQ(recycled, 2);
   svc_stop(&s); /* its client's callbacks end before the tracker */
   tracker_free(&t);
 }
