@@ -363,6 +363,34 @@ typedef struct row {
   int relay;   /* ... of the relayed echo */
 } row;
 
+/* --json: the table's rows as one JSON object at the end instead of the
+ * table (print_json). */
+static int g_json;
+/* A progress line on stderr while a mode runs, when it is a terminal. */
+static int g_progress;
+
+/* The progress line: the mode, the time gone of the window and the jobs
+ * so far, redrawn in place; done clears it. */
+static void progress(const char* mode,
+                     uint64_t start,
+                     uint64_t end,
+                     uint64_t jobs,
+                     int done) {
+  if (!g_progress) {
+    return;
+  }
+  if (done) {
+    fputs("\r\033[K", stderr);
+    return;
+  }
+  uint64_t now = now_ns();
+  double gone = now > start ? (double)(now - start) / 1e9 : 0;
+  double total = (double)(end - start) / 1e9;
+  fprintf(stderr, "\r\033[K%-8s %4.1f / %.1f s  %10" PRIu64 " jobs  %9.0f/s",
+          mode, gone < total ? gone : total, total, jobs,
+          gone > 0 ? (double)jobs / gone : 0);
+}
+
 static void run_error(run* r, const char* fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -675,10 +703,13 @@ static void measure(run* r, row* out) {
     sleep_ns((r->window_end - r->window_start) / 2);
     kill_busiest(r);
   }
-  now = now_ns();
-  if (now < r->window_end) {
-    sleep_ns(r->window_end - now);
+  for (now = now_ns(); now < r->window_end; now = now_ns()) {
+    uint64_t step = 250000000ull; /* the progress line's period */
+    sleep_ns(r->window_end - now < step ? r->window_end - now : step);
+    progress(out->mode, r->window_start, r->window_end, atomic_load(&r->jobs),
+             0);
   }
+  progress(NULL, 0, 0, 0, 1);
   double c1 = self_cpu(), s1 = proc_cpu(r->server_pid);
   double wall = (double)(now_ns() - w0) / 1e9;
   atomic_store(&r->stopping, 1);
@@ -924,10 +955,16 @@ static void one_in_flight(run* r,
   set_window(r);
   double c0 = 0, s0 = 0, wall0 = 0;
   int in_window = 0;
+  uint64_t next_progress = 0;
   for (uint64_t seq = 1;; seq++) {
     uint64_t sent = now_ns();
     if (sent >= r->window_end) {
       break;
+    }
+    if (sent >= next_progress && in_window) {
+      progress(out->mode, r->window_start, r->window_end, atomic_load(&r->jobs),
+               0);
+      next_progress = sent + 250000000ull;
     }
     if (!in_window && sent >= r->window_start) {
       in_window = 1;
@@ -946,6 +983,7 @@ static void one_in_flight(run* r,
     }
     count_done(r, sent, done, 1);
   }
+  progress(NULL, 0, 0, 0, 1);
   double wall = (double)now_ns() / 1e9 - wall0;
   double secs = (double)(r->window_end - r->window_start) / 1e9;
   out->jobs_s = (double)atomic_load(&r->jobs) / secs;
@@ -1653,6 +1691,9 @@ static void print_header(const bench_opts* o,
 }
 
 static void print_row(const row* w) {
+  if (g_json) {
+    return;
+  }
   char srv[16], jobs[24];
   if (w->server_cpu_pct >= 0) {
     snprintf(srv, sizeof srv, "%.0f", w->server_cpu_pct);
@@ -1813,6 +1854,112 @@ static void print_targets(const row* svc,
   }
 }
 
+/* A string as JSON (the URL is the user's: quotes, backslashes and
+ * control characters escaped). */
+static void json_str(const char* v) {
+  putchar('"');
+  for (const unsigned char* p = (const unsigned char*)v; *p; p++) {
+    if (*p == '"' || *p == '\\') {
+      printf("\\%c", *p);
+    } else if (*p < 0x20) {
+      printf("\\u%04x", *p);
+    } else {
+      putchar(*p);
+    }
+  }
+  putchar('"');
+}
+
+/* One row's figures as a JSON object's members. */
+static void json_row(const row* w) {
+  printf("\"in_flight\":");
+  json_str(w->shape);
+  if (!w->echo) {
+    printf(",\"jobs_s\":%.1f", w->jobs_s);
+  }
+  printf(
+      ",\"msgs_s\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
+      "\"errors\":%" PRIu64 ",\"cpu_pct\":%.1f",
+      w->batches_s, w->p50, w->p90, w->p99, w->errors, w->self_cpu_pct);
+  if (w->server_cpu_pct >= 0) {
+    printf(",\"srv_pct\":%.1f", w->server_cpu_pct);
+  } else {
+    printf(",\"srv_pct\":null");
+  }
+}
+
+typedef struct json_ratio {
+  const char* key;
+  double v;
+} json_ratio;
+
+/* --json: every mode's row, with its floors, and the ratios of issue
+ * 15's targets, as one JSON object on one line. */
+static void print_json(const bench_opts* o,
+                       const row* svc,
+                       const int* ran,
+                       const row* flo,
+                       const int* have,
+                       const row* rel,
+                       const int* have_rel) {
+  printf("{\"url\":");
+  json_str(o->url);
+  printf(",\"duration_s\":%.2f,\"modes\":[", o->duration_s);
+  int first = 1;
+  for (size_t i = 0; i < NMODES; i++) {
+    if (!ran[i]) {
+      continue;
+    }
+    printf("%s{\"mode\":\"%s\",", first ? "" : ",", kModes[i].name);
+    first = 0;
+    json_row(&svc[i]);
+    if (have[i]) {
+      printf(",\"floor\":{");
+      json_row(&flo[i]);
+      putchar('}');
+    }
+    if (have_rel[i]) {
+      printf(",\"relay\":{");
+      json_row(&rel[i]);
+      putchar('}');
+    }
+    putchar('}');
+  }
+  printf("],\"ratios\":{");
+  first = 1;
+  for (size_t i = 0; i < NMODES; i++) {
+    const char* m = kModes[i].name;
+    const row *a = &svc[i], *b = &flo[i], *c = &rel[i];
+    json_ratio r[2];
+    int n = 0;
+    if (!ran[i]) {
+      continue;
+    }
+    if (strcmp(m, "latency") == 0) {
+      if (have[i] && b->p50 > 0) {
+        r[n++] = (json_ratio){"p50_one", a->p50 / b->p50};
+      }
+      if (have_rel[i] && c->p50 > 0) {
+        r[n++] = (json_ratio){"p50_one_relay", a->p50 / c->p50};
+      }
+    } else if (strcmp(m, "call") == 0) {
+      if (have[i] && b->batches_s > 0) {
+        r[n++] = (json_ratio){"unbatched", a->jobs_s / b->batches_s};
+      }
+      if (have_rel[i] && c->batches_s > 0) {
+        r[n++] = (json_ratio){"unbatched_relay", a->jobs_s / c->batches_s};
+      }
+    } else if (strcmp(m, "eval") == 0 && have[i] && b->batches_s > 0) {
+      r[n++] = (json_ratio){"eval_vs_echo", a->jobs_s / b->batches_s};
+    }
+    for (int k = 0; k < n; k++) {
+      printf("%s\"%s\":%.3f", first ? "" : ",", r[k].key, r[k].v);
+      first = 0;
+    }
+  }
+  printf("}}\n");
+}
+
 static const char kUsage[] =
     "usage: isopool-bench [OPTIONS]\n"
     "  --url URL             the service (default $ISOPOOL_URL, else\n"
@@ -1834,6 +1981,9 @@ static const char kUsage[] =
     "                        2 * its argument\n"
     "  --server-pid PID      also report the server's CPU use\n"
     "  --no-floor            measure no bare NNG echo beside the modes\n"
+    "  --json                the rows and the ratios as one JSON object\n"
+    "                        (not the table); a progress line goes to\n"
+    "                        stderr when it is a terminal, either way\n"
     "  --version             isopool-bench's version\n"
     "  --tls-ca FILE         for a tls+tcp:// URL: the CAs (PEM) the\n"
     "                        service's certificate must chain to\n"
@@ -1885,7 +2035,8 @@ int main(int argc, char** argv) {
     O_TLS_CA,
     O_TLS_CERT,
     O_TLS_KEY,
-    O_TLS_SERVER_NAME
+    O_TLS_SERVER_NAME,
+    O_JSON
   };
   static const struct option opts[] = {
       {"url", required_argument, NULL, 'u'},
@@ -1901,6 +2052,7 @@ int main(int argc, char** argv) {
       {"export", required_argument, NULL, O_EXPORT},
       {"server-pid", required_argument, NULL, O_SERVER_PID},
       {"no-floor", no_argument, NULL, O_NO_FLOOR},
+      {"json", no_argument, NULL, O_JSON},
       {"tls-ca", required_argument, NULL, O_TLS_CA},
       {"tls-cert", required_argument, NULL, O_TLS_CERT},
       {"tls-key", required_argument, NULL, O_TLS_KEY},
@@ -2001,6 +2153,9 @@ int main(int argc, char** argv) {
       case O_NO_FLOOR:
         o.floor = 0;
         break;
+      case O_JSON:
+        g_json = 1;
+        break;
       case O_TLS_CA:
         o.tls_ca = optarg;
         break;
@@ -2030,6 +2185,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   int all = strcmp(o.mode, "all") == 0, any = all;
+  if (strcmp(o.mode, "kill") == 0 && g_json) {
+    fprintf(stderr, "isopool-bench: --mode kill reports in text only\n");
+    return 2;
+  }
+  g_progress = isatty(STDERR_FILENO);
   if (strcmp(o.mode, "kill") == 0 && o.server_pid == 0) {
     fprintf(stderr, "isopool-bench: --mode kill needs --server-pid\n");
     return 2;
@@ -2108,7 +2268,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  print_header(&o, &fp, &rp);
+  if (!g_json) {
+    print_header(&o, &fp, &rp);
+  }
   uint64_t errors = 0;
   row svc[NMODES], flo[NMODES], rel[NMODES];
   int have[NMODES] = {0}, have_rel[NMODES] = {0}, ran[NMODES] = {0};
@@ -2158,8 +2320,12 @@ int main(int argc, char** argv) {
   if (failed) {
     return 1;
   }
-  print_ratios(&o, svc, flo, have, rel, have_rel);
-  print_targets(svc, flo, ran, have, rel, have_rel);
+  if (g_json) {
+    print_json(&o, svc, ran, flo, have, rel, have_rel);
+  } else {
+    print_ratios(&o, svc, flo, have, rel, have_rel);
+    print_targets(svc, flo, ran, have, rel, have_rel);
+  }
   if (errors > 0) {
     fprintf(stderr, "isopool-bench: %" PRIu64 " error%s\n", errors,
             errors == 1 ? "" : "s");

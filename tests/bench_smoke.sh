@@ -107,6 +107,23 @@ bench --url "ipc://$dir/s.ipc" --mode latency --no-floor \
   --duration 0.3 >"$dir/nofloor.txt" 2>&1 || { cat "$dir/nofloor.txt"; fail "--no-floor"; }
 grep -q "^latency " "$dir/nofloor.txt" || { cat "$dir/nofloor.txt"; fail "--no-floor: no row"; }
 grep -qE "^  echo|floor" "$dir/nofloor.txt" && { cat "$dir/nofloor.txt"; fail "--no-floor measured the floor"; }
+# --json: the rows and ratios as one JSON object, nothing else on stdout
+bench --url "ipc://$dir/s.ipc" --mode latency --duration 0.3 --json \
+  >"$dir/json.txt" 2>"$dir/json.err" || { cat "$dir/json.txt" "$dir/json.err"; fail "--json"; }
+python3 - "$dir/json.txt" <<'PY' || { cat "$dir/json.txt"; fail "--json: not the object"; }
+import json, sys
+o = json.load(open(sys.argv[1]))
+m = o["modes"][0]
+assert m["mode"] == "latency" and m["jobs_s"] > 0 and m["errors"] == 0, m
+assert m["floor"]["p50_us"] > 0 and m["relay"]["p50_us"] > 0, m
+assert o["ratios"]["p50_one"] > 0 and o["ratios"]["p50_one_relay"] > 0, o
+PY
+# a progress line on a terminal (script gives it one), none in a pipe
+script -qfec "$bin/isopool-bench --url ipc://$dir/s.ipc --mode call --duration 1 --no-floor" \
+  /dev/null >"$dir/tty.txt" 2>&1 || { cat "$dir/tty.txt"; fail "bench on a terminal"; }
+grep -qaE $'\r\e\\[Kcall +[0-9.]+ / 1.0 s +[0-9]+ jobs' "$dir/tty.txt" ||
+  { cat -v "$dir/tty.txt"; fail "no progress line on a terminal"; }
+grep -qa $'\r' "$dir/nofloor.txt" && fail "a progress line in a pipe"
 bench --url "ipc://$dir/s.ipc" --server-pid "$pid" --mode kill \
   --duration 1 >"$dir/kill.txt" 2>&1 || { cat "$dir/kill.txt" "$dir/serve.log"; fail "--mode kill"; }
 grep -q "^kill: SIGKILL of pool process" "$dir/kill.txt" || fail "no kill reported"
