@@ -179,6 +179,48 @@ static int batch_fit(pool_req* req, size_t limit) {
 /* Counts a job in tally (flushed once per request) as it was finally
  * answered: its outcome, its times in the queue, on its worker and in the
  * service, and its costs. */
+/* At debug level, one line per job as it is counted: its event
+ * ("job_fulfilled", "job_rejected", "job_" and its error code: job_timeout,
+ * job_busy, job_too_large, ...), its number and worker as fields, what
+ * it ran and how long it took. */
+static void log_job(iso_pool* pool,
+                    const pool_job* job,
+                    int64_t queue_us,
+                    int64_t run_us,
+                    int64_t total_us) {
+  if (!pool__log_on(&pool->logger, "debug")) {
+    return;
+  }
+  const char* what = job->outcome_status == ISO_STATUS_FULFILLED ? "fulfilled"
+                     : job->outcome_status == ISO_STATUS_REJECTED
+                         ? "rejected"
+                         : iso_proto_code_name(job->outcome);
+  char event[48];
+  snprintf(event, sizeof event, "job_%s", what);
+  const iso_proto_req* in = job->in;
+  pool_log_fields f = {
+      .event = event,
+      .job = job->sid,
+      .worker = job->target != NULL ? job->target->id : -1,
+  };
+  char ran[160] = "";
+  if (run_us >= 0) {
+    snprintf(ran, sizeof ran, " (queue %lld us, run %lld us)",
+             (long long)queue_us, (long long)run_us);
+  }
+  pool__log_event(
+      pool, "debug", &f, "%s %.*s%s%.*s: %s in %lld us%s",
+      in == NULL                 ? "job"
+      : in->kind == ISO_JOB_CALL ? "call"
+                                 : "eval",
+      in != NULL && in->module.ptr ? (int)in->module.len : 0,
+      in != NULL && in->module.ptr ? in->module.ptr : "",
+      in != NULL && in->kind == ISO_JOB_CALL ? "#" : "",
+      in != NULL && in->export_name.ptr ? (int)in->export_name.len : 0,
+      in != NULL && in->export_name.ptr ? in->export_name.ptr : "", what,
+      (long long)total_us, ran);
+}
+
 static void count_answered(iso_pool* pool,
                            pool_job* job,
                            iso_metrics_tally* tally) {
@@ -201,6 +243,8 @@ static void count_answered(iso_pool* pool,
       iso_metrics_kind_of(job->in != NULL ? job->in->kind : ISO_JOB_EVAL);
   iso_metrics_tally_answered(tally, kind, outcome, queue_us, run_us,
                              (int64_t)(now - job->received_ns) / 1000);
+  log_job(pool, job, queue_us, run_us,
+          (int64_t)(now - job->received_ns) / 1000);
   iso_metrics_tally_costs(tally, kind, job->cpu_us, job->heap_bytes, job->ops,
                           job->limit);
 }

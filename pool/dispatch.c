@@ -328,6 +328,8 @@ void pool__request_cb(iso_server_req* sreq,
              pool->opts.max_message);
     pool__answer_message(sreq, (iso_bytes){NULL, 0}, ISO_CODE_TOO_LARGE, msg,
                          pool->opts.max_message);
+    pool_log_fields f = {.event = "request_too_large", .job = -1, .worker = -1};
+    pool__log_event(pool, "debug", &f, "%s", msg);
     return;
   }
   pool_req* req = calloc(1, sizeof(*req));
@@ -358,6 +360,9 @@ void pool__request_cb(iso_server_req* sreq,
   if (rc != 0) {
     pool__answer_message(sreq, req->msg.err_id, iso_proto_code_from_err(rc),
                          err, pool->opts.max_message);
+    pool_log_fields f = {.event = "request_refused", .job = -1, .worker = -1};
+    pool__log_event(pool, "debug", &f, "%s: %s",
+                    iso_proto_code_name(iso_proto_code_from_err(rc)), err);
     iso_proto_msg_close(&req->msg);
     free(req->buf);
     free(req);

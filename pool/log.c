@@ -61,11 +61,16 @@ void pool__logger_set_level(pool_logger* log, const char* level) {
   __atomic_store_n(&log->min_rank, level_rank(level), __ATOMIC_RELAXED);
 }
 
+int pool__log_on(const pool_logger* log, const char* level) {
+  return level_rank(level) >= __atomic_load_n(&log->min_rank, __ATOMIC_RELAXED);
+}
+
 static void vlogf(const pool_logger* log,
                   const char* level,
+                  const pool_log_fields* f,
                   const char* fmt,
                   va_list ap) {
-  if (level_rank(level) < __atomic_load_n(&log->min_rank, __ATOMIC_RELAXED)) {
+  if (!pool__log_on(log, level)) {
     return;
   }
   char msg[1024];
@@ -92,6 +97,19 @@ static void vlogf(const pool_logger* log,
              ts.tv_nsec / 1000000);
     append_str(&line, head);
     append_json_str(&line, level);
+    if (f != NULL && f->event != NULL) {
+      append_str(&line, ",\"event\":");
+      append_json_str(&line, f->event);
+    }
+    char num[48];
+    if (f != NULL && f->job >= 0) {
+      snprintf(num, sizeof num, ",\"job\":%lld", (long long)f->job);
+      append_str(&line, num);
+    }
+    if (f != NULL && f->worker >= 0) {
+      snprintf(num, sizeof num, ",\"worker\":%d", f->worker);
+      append_str(&line, num);
+    }
     append_str(&line, ",\"msg\":");
     append_json_str(&line, text);
     append_str(&line, "}\n");
@@ -99,6 +117,20 @@ static void vlogf(const pool_logger* log,
     append_str(&line, "isopool: ");
     append_str(&line, level);
     append_str(&line, ": ");
+    if (f != NULL && f->event != NULL) {
+      char fields[96];
+      int n = snprintf(fields, sizeof fields, "%s", f->event);
+      if (f->job >= 0 && n > 0 && (size_t)n < sizeof fields) {
+        n += snprintf(fields + n, sizeof fields - (size_t)n, " job=%lld",
+                      (long long)f->job);
+      }
+      if (f->worker >= 0 && n > 0 && (size_t)n < sizeof fields) {
+        snprintf(fields + n, sizeof fields - (size_t)n, " worker=%d",
+                 f->worker);
+      }
+      append_str(&line, fields);
+      append_str(&line, ": ");
+    }
     append_str(&line, text);
     append_str(&line, "\n");
   }
@@ -116,14 +148,25 @@ void pool__logf(const pool_logger* log,
                 ...) {
   va_list ap;
   va_start(ap, fmt);
-  vlogf(log, level, fmt, ap);
+  vlogf(log, level, NULL, fmt, ap);
   va_end(ap);
 }
 
 void pool__log(iso_pool* pool, const char* level, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vlogf(&pool->logger, level, fmt, ap);
+  vlogf(&pool->logger, level, NULL, fmt, ap);
+  va_end(ap);
+}
+
+void pool__log_event(iso_pool* pool,
+                     const char* level,
+                     const pool_log_fields* f,
+                     const char* fmt,
+                     ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vlogf(&pool->logger, level, f, fmt, ap);
   va_end(ap);
 }
 

@@ -143,6 +143,20 @@ pool_logger pool__logger_of(const char* level, const char* format);
  * Thread: any. */
 void pool__logger_set_level(pool_logger* log, const char* level);
 
+/* A log line's fields besides its text: what happened ("job_timeout"),
+ * the service's job number and the worker it concerns (-1: none). In
+ * JSON they are members of the line's object; in text they lead the
+ * message: "isopool: debug: job_timeout job=12 worker=1: ...". */
+typedef struct pool_log_fields {
+  const char* event;
+  int64_t job;
+  int worker;
+} pool_log_fields;
+
+/* pool__log_on: whether log shows lines of this level (one relaxed load:
+ * a caller checks it before it builds a line per job). Thread: any. */
+int pool__log_on(const pool_logger* log, const char* level);
+
 /* pool__logf: one line of the service's log, in one write(2). Thread:
  * any. */
 void pool__logf(const pool_logger* log, const char* level, const char* fmt, ...)

@@ -675,6 +675,14 @@ void pool__halt_send(pool_worker* w, uint64_t deadline_ns);
 void pool__log(iso_pool* pool, const char* level, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* pool__log_event: pool__log with fields (pool_log_fields; f may be
+ * NULL). Thread: any. */
+void pool__log_event(iso_pool* pool,
+                     const char* level,
+                     const pool_log_fields* f,
+                     const char* fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
+
 /* admin.c: the admin socket and the metrics page, started and stopped
  * with the pool. Thread: the controlling thread. */
 int pool__admin_start(iso_pool* pool, char* err, size_t errlen);

@@ -25,9 +25,93 @@
 #include "iso_mp.h"
 #include "iso_proto.h"
 #include "json_check.h"
+#include "json_path.h"
 #include "service.h"
 #include "tap.h"
 #include "tracker.h"
+
+/* The number at "key": in a JSON log line, or -1 when it has none. */
+static long long line_num(const char* line, const char* key) {
+  double v = js_num(line, key);
+  return v == v ? (long long)v : -1; /* NAN: absent */
+}
+
+/* --log-level debug --log-format json: one line per job with its event,
+ * job number and worker as members (busy: no worker), and one for a
+ * message over --max-message; every line of the log is a JSON object. */
+static void t_log_fields(void) {
+  const char* flags[] = {"--workers",
+                         "1",
+                         "--max-inflight-per-worker",
+                         "1",
+                         "--max-queue",
+                         "1",
+                         "--log-level",
+                         "debug",
+                         "--log-format",
+                         "json",
+                         "--max-message",
+                         "4096",
+                         NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+  tracker t;
+  tracker_init(&t, 3);
+  submit_sleeps(&s, &t, 0, 2, 300);
+  sleep_ms(60);
+  submit_sleeps(&s, &t, 2, 1, 300);
+  CHECK(tracker_wait(&t, 3, 10000));
+  CHECK_EQ(t.r[2].code, ISO_CODE_BUSY);
+  static uint8_t big[6000]; /* over --max-message, under RECVMAXSZ */
+  memset(big, 0xc0, sizeof big);
+  iso_result r;
+  CHECK_EQ(raw(&s, big, sizeof big, &r), 0);
+  CHECK_EQ(r.code, ISO_CODE_TOO_LARGE);
+  iso_result_close(&r);
+  kill(s.pid, SIGTERM); /* the log is complete once it exits */
+  CHECK_EQ(daemon_wait(&s.pid, 8000), 0);
+  FILE* f = fopen(s.log, "r");
+  CHECK(f != NULL);
+  char line[2048];
+  int lines = 0, objects = 0, fulfilled = 0, busy = 0, too_large = 0;
+  long long jobs[3] = {-1, -1, -1};
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    lines++;
+    const char* end = js_skip(line);
+    objects += line[0] == '{' && end != NULL && *end == '\n';
+    if (js_is(line, "event", "job_fulfilled")) {
+      CHECK_EQ(line_num(line, "worker"), 0);
+      if (fulfilled < 2) {
+        jobs[fulfilled] = line_num(line, "job");
+      }
+      fulfilled++;
+      CHECK(strstr(js_at(line, "msg"), "sleep") != NULL ||
+            strstr(js_at(line, "msg"), "eval") != NULL ||
+            strstr(js_at(line, "msg"), "call") != NULL);
+    } else if (js_is(line, "event", "job_busy")) {
+      CHECK_EQ(line_num(line, "worker"), -1); /* it never had one */
+      jobs[2] = line_num(line, "job");
+      busy++;
+    } else if (js_is(line, "event", "request_too_large")) {
+      CHECK_EQ(line_num(line, "job"), -1);
+      too_large++;
+    }
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  CHECK(lines > 0);
+  CHECK_EQ(objects, lines);
+  CHECK_EQ(fulfilled, 3); /* svc_start's ping and the two sleeps */
+  CHECK_EQ(busy, 1);
+  CHECK_EQ(too_large, 1);
+  CHECK(jobs[0] > 0 && jobs[1] > jobs[0] && jobs[2] > jobs[1]);
+  svc_stop(&s);
+  tracker_free(&t);
+}
 
 /* One worker, one job at a time, one waiting: the third job is refused
  * `busy` at once; the other two run; every job gets one reply. */
@@ -544,6 +628,7 @@ static void t_connections_gone_before_handshake(void) {
 
 static const iso_test cases[] = {
     {"busy", t_busy},
+    {"log_fields", t_log_fields},
     {"memory_bomb", t_memory_bomb},
     {"malformed_messages", t_malformed_messages},
     {"oversized", t_oversized},
