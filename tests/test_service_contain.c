@@ -121,8 +121,6 @@ static int log_lines_of(const char* log, int pid) {
   return n;
 }
 
-static int wait_log(const svc* s, const char* what, int timeout_ms);
-
 /* kill -9 of a pool process with jobs in flight: each job answered once,
  * worker_lost ("killed by signal 9") only for those on the dead process,
  * the others fulfilled; the spare takes its place at once (a job sent
@@ -179,7 +177,7 @@ static void t_kill9_in_flight(void) {
    * log line says it has */
   char gone[64];
   snprintf(gone, sizeof gone, "(pid %d) died", victim);
-  CHECK(wait_log(&s, gone, 5000));
+  CHECK(daemon_wait_log(s.log, gone, 5000));
   /* jobs sent now go to the survivor and the spare, started before the
    * kill: none waits for a cold start */
   for (int i = 0; i < AFTER; i++) {
@@ -244,44 +242,6 @@ static int process_of(pid_t pid, int64_t w) {
     }
   }
   return -1;
-}
-
-/* Whether the daemon's log has `what` in it. */
-static int log_has(const svc* s, const char* what) {
-  FILE* f = fopen(s->log, "r");
-  char line[2048];
-  int found = 0;
-  while (f != NULL && !found && fgets(line, sizeof line, f) != NULL) {
-    found = strstr(line, what) != NULL;
-  }
-  if (f != NULL) {
-    fclose(f);
-  }
-  return found;
-}
-
-/* How many lines of the daemon's log have `what` in them. */
-static int log_lines_of_has(const svc* s, const char* what) {
-  FILE* f = fopen(s->log, "r");
-  char line[2048];
-  int n = 0;
-  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
-    n += strstr(line, what) != NULL;
-  }
-  if (f != NULL) {
-    fclose(f);
-  }
-  return n;
-}
-
-/* Waits until the daemon's log has `what`, at most timeout_ms (scaled
- * for sanitizers: a pool process's start takes longer there). */
-static int wait_log(const svc* s, const char* what, int timeout_ms) {
-  int64_t end = now_ms() + (int64_t)(timeout_ms * iso_test_scale());
-  while (!log_has(s, what) && now_ms() < end) {
-    sleep_ms(20);
-  }
-  return log_has(s, what);
 }
 
 /* A job that ends its process (a test fault: op_test_crash writes
@@ -494,7 +454,7 @@ static void t_process_max_mb_floor(void) {
     CHECK_EQ(t.r[i].status, ISO_STATUS_FULFILLED);
   }
   tracker_free(&t);
-  CHECK(!log_has(&s, "died"));
+  CHECK(!daemon_log_lines(s.log, "died"));
   int after[MAXKIDS];
   int nafter = procfs_children(s.pid, after, MAXKIDS);
   CHECK_EQ(nafter, nbefore);
@@ -672,7 +632,7 @@ static void held_case(svc* s, const char* const* flags, char* msg, size_t cap) {
     CHECK(by[i] != r->worker);
   }
   /* the log names the reason, once */
-  CHECK(wait_log(s, "kept saying it was alive", 2000));
+  CHECK(daemon_wait_log(s->log, "kept saying it was alive", 2000));
   tracker_free(&t);
 }
 
@@ -693,16 +653,16 @@ static void t_lying_process_killed(void) {
   }
   CHECK_CONTAINS(msg, "killed by signal 9 (the front killed it: worker ");
   CHECK_CONTAINS(msg, "while its pool process kept saying it was alive");
-  CHECK(wait_log(&s, "a spare, took the place of a dead one", 2000));
+  CHECK(daemon_wait_log(s.log, "a spare, took the place of a dead one", 2000));
   /* said at the kill, once, and again in the exit's line (which the
    * supervisor writes when it reaps the process: it may come later) */
   int64_t until = now_ms() + (int64_t)(2000 * iso_test_scale());
-  while (log_lines_of_has(&s, "kept saying it was alive") < 2 &&
+  while (daemon_log_lines(s.log, "kept saying it was alive") < 2 &&
          now_ms() < until) {
     sleep_ms(20);
   }
-  CHECK_EQ(log_lines_of_has(&s, "): killed: worker "), 1);
-  int said = log_lines_of_has(&s, "kept saying it was alive");
+  CHECK_EQ(daemon_log_lines(s.log, "): killed: worker "), 1);
+  int said = daemon_log_lines(s.log, "kept saying it was alive");
   CHECK_EQ(said, 2);
   iso_buf keep;
   for (int i = 0; i < 4; i++) {
@@ -730,7 +690,7 @@ static void t_lying_group_worker_lost(void) {
   }
   CHECK_CONTAINS(msg, "while its group of threads kept saying it was alive");
   CHECK_CONTAINS(msg, "a new worker took its place");
-  CHECK_EQ(log_lines_of_has(&s, "kept saying it was alive"), 1);
+  CHECK_EQ(daemon_log_lines(s.log, "kept saying it was alive"), 1);
   iso_buf keep;
   for (int i = 0; i < 4; i++) {
     expect_value(&s, call_job("double.js", NULL, "[4]", &keep), "8");
@@ -781,8 +741,8 @@ static void t_held_behind_javascript(void) {
   fprintf(stderr, "    the job behind answered after %lld ms\n",
           (long long)waited);
   CHECK(waited > 300 + POOL_HELD_MS_FOR_TEST); /* the case's point */
-  CHECK(!log_has(&s, "was lost"));
-  CHECK(!log_has(&s, "died"));
+  CHECK(!daemon_log_lines(s.log, "was lost"));
+  CHECK(!daemon_log_lines(s.log, "died"));
   CHECK_EQ(procfs_children(s.pid, kids, MAXKIDS), 1);
   tracker_free(&t);
   svc_stop(&s);
@@ -812,7 +772,7 @@ static void t_kv_survives(void) {
   }
   /* the front has heard of the death (under load that can take longer
    * than any fixed sleep): no job goes to the dead process's worker */
-  CHECK(wait_log(&s, "died", 5000));
+  CHECK(daemon_wait_log(s.log, "died", 5000));
   for (int i = 0; i < 4; i++) {
     expect_value(&s,
                  eval_src("import * as kv from 'isopool:kv';"
@@ -838,9 +798,9 @@ static void t_clean_shutdown_quiet(void) {
   expect_value(&s, call_job("double.js", NULL, "[21]", &keep), "42");
   iso_buf_close(&keep);
   daemon_stop(&s.pid, 8000); /* exit status 0 checked there */
-  CHECK(!log_has(&s, "warn:"));
-  CHECK(!log_has(&s, "error:"));
-  CHECK(!log_has(&s, "died"));
+  CHECK(!daemon_log_lines(s.log, "warn:"));
+  CHECK(!daemon_log_lines(s.log, "error:"));
+  CHECK(!daemon_log_lines(s.log, "died"));
   svc_stop(&s);
 }
 
@@ -880,9 +840,9 @@ static void t_backoff(void) {
     kill(kids[0], SIGKILL);
   }
   /* 100 + 200 + 400 ms of backoff, and their failed starts */
-  CHECK(wait_log(&s, "starting a new pool process in 100 ms", 5000));
-  CHECK(wait_log(&s, "starting a new pool process in 200 ms", 5000));
-  CHECK(wait_log(&s, "starting a new pool process in 400 ms", 5000));
+  CHECK(daemon_wait_log(s.log, "starting a new pool process in 100 ms", 5000));
+  CHECK(daemon_wait_log(s.log, "starting a new pool process in 200 ms", 5000));
+  CHECK(daemon_wait_log(s.log, "starting a new pool process in 400 ms", 5000));
   /* no worker: a job waits in the queue and is answered at its deadline */
   iso_job j = call_job("double.js", NULL, "[3]", &keep);
   j.timeout_ms = 300;
@@ -1022,7 +982,7 @@ static void kill_and_replace(svc* s) {
     char died[64];
     snprintf(died, sizeof died, "(pid %d) died", kids[0]);
     kill(kids[0], SIGKILL);
-    CHECK(wait_log(s, died, 5000));
+    CHECK(daemon_wait_log(s->log, died, 5000));
   }
   iso_buf keep;
   iso_job j = call_job("double.js", NULL, "[2]", &keep);

@@ -108,27 +108,6 @@ static int notify_wait(notify* n,
   return 0;
 }
 
-static int log_has(const char* log, const char* what) {
-  FILE* f = fopen(log, "r");
-  char line[2048];
-  int found = 0;
-  while (f != NULL && !found && fgets(line, sizeof line, f) != NULL) {
-    found = strstr(line, what) != NULL;
-  }
-  if (f != NULL) {
-    fclose(f);
-  }
-  return found;
-}
-
-static int wait_log(const char* log, const char* what, int timeout_ms) {
-  int64_t end = now_ms() + (int64_t)(timeout_ms * iso_test_scale());
-  while (!log_has(log, what) && now_ms() < end) {
-    sleep_ms(20);
-  }
-  return log_has(log, what);
-}
-
 static void write_file(const char* path, const char* text) {
   FILE* f = fopen(path, "w");
   CHECK(f != NULL);
@@ -233,27 +212,27 @@ static void t_sighup_reloads(void) {
     CHECK(notify_wait(&n, "RELOADING=1", 5000, buf, sizeof buf));
     CHECK(notify_wait(&n, "READY=1", 5000, buf, sizeof buf));
     expect_m(&s, "2");
-    CHECK(wait_log(s.log, "SIGHUP: the log level is now info", 2000));
-    CHECK(wait_log(s.log, "SIGHUP: changed in", 2000));
-    CHECK(log_has(s.log, "for the next start (not live): timeout\n"));
-    CHECK(!log_has(s.log, "log-level")); /* applied, not deferred */
+    CHECK(daemon_wait_log(s.log, "SIGHUP: the log level is now info", 2000));
+    CHECK(daemon_wait_log(s.log, "SIGHUP: changed in", 2000));
+    CHECK(daemon_log_lines(s.log, "for the next start (not live): timeout\n"));
+    CHECK(!daemon_log_lines(s.log, "log-level")); /* applied, not deferred */
     /* info lines show now (under warn, the reload's were not logged) */
-    CHECK(wait_log(s.log, "modules reloaded", 2000));
+    CHECK(daemon_wait_log(s.log, "modules reloaded", 2000));
     /* a file gone bad: the error is logged, the service goes on */
     write_file(conf, "[serve]\nlog-levle = debug\n");
     kill(s.pid, SIGHUP);
     CHECK(notify_wait(&n, "READY=1", 5000, buf, sizeof buf));
-    CHECK(wait_log(s.log,
-                   "unknown key \"log-levle\" (did you mean "
-                   "\"log-level\"?); the running config stays",
-                   2000));
+    CHECK(daemon_wait_log(s.log,
+                          "unknown key \"log-levle\" (did you mean "
+                          "\"log-level\"?); the running config stays",
+                          2000));
     write_file(mod, "export default () => 3;\n");
     expect_m(&s, "3"); /* the modules were still reloaded */
     /* and a value an option refuses */
     write_file(conf, "[serve]\nmax-queue = 0\n");
     kill(s.pid, SIGHUP);
     CHECK(notify_wait(&n, "READY=1", 5000, buf, sizeof buf));
-    CHECK(wait_log(s.log, "does not make a valid command line", 2000));
+    CHECK(daemon_wait_log(s.log, "does not make a valid command line", 2000));
     expect_m(&s, "3");
   }
   svc_stop(&s);
@@ -316,11 +295,11 @@ static void t_config_file_options(void) {
       daemon_start(argv, s.log, s.c, "export default 1;", &s.pid) == 0) {
     CHECK(notify_wait(&n, "READY=1", 5000, buf, sizeof buf));
     CHECK_CONTAINS(buf, "1 of 1 workers up");
-    CHECK(wait_log(s.log, "serving on", 2000));
+    CHECK(daemon_wait_log(s.log, "serving on", 2000));
     char never[200];
     snprintf(never, sizeof never, "%s/never.ipc", dir);
     CHECK(access(never, F_OK) != 0); /* the command line's listen only */
-    CHECK(!log_has(s.log, "never"));
+    CHECK(!daemon_log_lines(s.log, "never"));
   }
   svc_stop(&s);
   notify_close(&n);

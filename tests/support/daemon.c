@@ -202,6 +202,27 @@ void daemon_dump_log(const char* log) {
   fclose(f);
 }
 
+int daemon_log_lines(const char* log, const char* what) {
+  FILE* f = fopen(log, "r");
+  char line[2048];
+  int n = 0;
+  while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+    n += strstr(line, what) != NULL;
+  }
+  if (f != NULL) {
+    fclose(f);
+  }
+  return n;
+}
+
+int daemon_wait_log(const char* log, const char* what, int timeout_ms) {
+  int64_t end = now_ms() + (int64_t)(timeout_ms * iso_test_scale());
+  while (daemon_log_lines(log, what) == 0 && now_ms() < end) {
+    sleep_ms(20);
+  }
+  return daemon_log_lines(log, what) > 0;
+}
+
 void daemon_clean(const char* log, const char* path) {
   if (iso_test_failed) {
     daemon_dump_log(log);

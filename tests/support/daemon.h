@@ -83,6 +83,14 @@ void daemon_stop(pid_t* pid, int timeout_ms);
 /* daemon_dump_log: prints the first 50 lines of the daemon's stderr. */
 void daemon_dump_log(const char* log);
 
+/* daemon_log_lines: how many lines of the daemon's log (the file `log`)
+ * have `what` in them; 0 when it cannot be read. */
+int daemon_log_lines(const char* log, const char* what);
+
+/* daemon_wait_log: waits until a line of `log` has `what`, at most
+ * timeout_ms (scaled by iso_test_scale). Returns 1 if one came. */
+int daemon_wait_log(const char* log, const char* what, int timeout_ms);
+
 /* daemon_clean: after daemon_stop: prints the log if the case failed, then
  * removes the log and the socket file. */
 void daemon_clean(const char* log, const char* path);
