@@ -153,8 +153,6 @@
       SymbolIterator,
       SymbolToStringTag,
       TextDecoder,
-      URL,
-      URLSearchParams,
       arrayBufferSlice,
       blobApi,
       constructOnto,
@@ -175,6 +173,7 @@
       isSharedArrayBuffer,
       isView,
       loadedStreams: () => streamsExports,
+      loadedUrl: () => urlExports,
       mathMax,
       mathMin,
       newAbortSignal,
@@ -188,6 +187,7 @@
       typedArrayBuffer,
       typedArraySet,
       unitsToString,
+      urlApi,
     };
   }
 

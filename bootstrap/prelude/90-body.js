@@ -21,8 +21,6 @@
   (function body({
     SymbolIterator,
     SymbolToStringTag,
-    URL,
-    URLSearchParams,
     blobApi,
     coreDecode,
     customInspect,
@@ -37,6 +35,7 @@
     inspectFields,
     isAbortSignal,
     loadedStreams,
+    loadedUrl,
     newAbortSignal,
     objectKeys,
     ownKeys,
@@ -46,6 +45,7 @@
     streams,
     toLong,
     typedArrayBuffer,
+    urlApi,
   }) {
     const {
       Blob,
@@ -817,8 +817,8 @@
         const { bytes, type } = encodeMultipart(formDataList(init));
         return { body: new BodyState(bytes, null, bytes.byteLength), type };
       }
-      if (typeof URLSearchParams === "function" &&
-          init instanceof URLSearchParams) {
+      if (loadedUrl() !== undefined &&
+          init instanceof loadedUrl().URLSearchParams) {
         const bytes = encodeUtf8(`${init}`);
         return {
           body: new BodyState(bytes, null, bytes.byteLength),
@@ -1021,16 +1021,12 @@
       return normalizedMethods.includes(upper) ? upper : m;
     }
 
-    // The URL a Request or Response.redirect keeps, serialized.
-    // URL: until 70-url.js defines URL in the prelude's scope, `URL` here is
-    // the global (user code may replace it) or missing, and a string is kept
-    // as it is; once it lands this parses and serializes as the standard
-    // says, and an invalid URL is a TypeError.
+    // The URL a Request or Response.redirect keeps, serialized: parsed and
+    // serialized as the standard says with the prelude's URL (urlApi(),
+    // made here if nothing made it before); an invalid URL is a TypeError.
     function parseUrl(input) {
       const s = toUSVString(input);
-      if (typeof URL !== "function") {
-        return s;
-      }
+      const { URL } = urlApi();
       try {
         return new URL(s).href;
       } catch {
