@@ -9,9 +9,9 @@
 
   (function textStreams({
     SymbolToStringTag,
-    TextDecoder,
     defineProperty,
     encodeUtf8,
+    encodingApi,
     inspectFields,
     streams,
   }) {
@@ -65,7 +65,7 @@
       #transform;
 
       constructor(label = "utf-8", options = {}) {
-        const decoder = new TextDecoder(label, options);
+        const decoder = new (encodingApi().TextDecoder)(label, options);
         this.#decoder = decoder;
         this.#transform = new (streams().TransformStream)({
           transform(chunk, controller) {

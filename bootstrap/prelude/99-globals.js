@@ -10,8 +10,9 @@
     queueMicrotask,
     structuredClone,
     reportError,
-    TextEncoder,
-    TextDecoder,
+  });
+  defineLazy(globalThis, ["TextEncoder", "TextDecoder"], encodingApi);
+  defineHidden(globalThis, {
     atob,
     btoa,
     DOMException,
