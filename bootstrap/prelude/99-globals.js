@@ -20,11 +20,15 @@
     CustomEvent,
     EventTarget,
     Window,
-    Performance,
-    PerformanceEntry,
-    PerformanceMark,
-    PerformanceMeasure,
-    performance: new Performance(illegal),
+  });
+  defineLazy(globalThis, [
+    "Performance",
+    "PerformanceEntry",
+    "PerformanceMark",
+    "PerformanceMeasure",
+    "performance",
+  ], performanceApi); // 55-performance.js
+  defineHidden(globalThis, {
     Crypto,
   });
   defineLazy(globalThis, ["SubtleCrypto"], subtleApi); // 60-crypto.js
