@@ -28,12 +28,10 @@
     "PerformanceMeasure",
     "performance",
   ], performanceApi); // 55-performance.js
+  defineLazy(globalThis, ["Crypto"], cryptoApi); // 60-crypto.js
+  defineLazy(globalThis, ["SubtleCrypto"], subtleApi);
+  defineLazy(globalThis, ["crypto"], cryptoApi);
   defineHidden(globalThis, {
-    Crypto,
-  });
-  defineLazy(globalThis, ["SubtleCrypto"], subtleApi); // 60-crypto.js
-  defineHidden(globalThis, {
-    crypto: new Crypto(illegal),
     self: globalThis,
     window: globalThis,
     onload: null,
