@@ -19,50 +19,64 @@
     return navigatorLanguages;
   }
 
-  class Navigator {
-    constructor(key = undefined) {
-      if (key !== illegal) {
-        throw new TypeError("Illegal constructor");
-      }
-    }
+  // Navigator and navigator are made the first time a context reads one
+  // of them (defineLazy), not when the prelude runs.
+  let navigatorExports;
 
-    static #check(self) {
-      if (!(self instanceof Navigator)) {
-        throw new TypeError("Illegal invocation");
-      }
+  function navigatorApi() {
+    if (navigatorExports === undefined) {
+      navigatorExports = navigatorModule();
     }
-
-    get hardwareConcurrency() {
-      Navigator.#check(this);
-      const count = navigatorNatives.cpuCount;
-      return typeof count === "function" ? count() : 1;
-    }
-
-    get userAgent() {
-      Navigator.#check(this);
-      return `isopool/${navigatorNatives.version ?? "0"}`;
-    }
-
-    get language() {
-      Navigator.#check(this);
-      return defaultLanguages()[0];
-    }
-
-    get languages() {
-      Navigator.#check(this);
-      return defaultLanguages();
-    }
+    return navigatorExports;
   }
-  defineProperty(Navigator.prototype, SymbolToStringTag, {
-    value: "Navigator",
-    configurable: true,
-  });
-  inspectFields(Navigator.prototype, [
-    "hardwareConcurrency",
-    "userAgent",
-    "language",
-    "languages",
-  ]);
 
-  defineHidden(globalThis, { Navigator, navigator: new Navigator(illegal) });
+  function navigatorModule() {
+    class Navigator {
+      constructor(key = undefined) {
+        if (key !== illegal) {
+          throw new TypeError("Illegal constructor");
+        }
+      }
 
+      static #check(self) {
+        if (!(self instanceof Navigator)) {
+          throw new TypeError("Illegal invocation");
+        }
+      }
+
+      get hardwareConcurrency() {
+        Navigator.#check(this);
+        const count = navigatorNatives.cpuCount;
+        return typeof count === "function" ? count() : 1;
+      }
+
+      get userAgent() {
+        Navigator.#check(this);
+        return `isopool/${navigatorNatives.version ?? "0"}`;
+      }
+
+      get language() {
+        Navigator.#check(this);
+        return defaultLanguages()[0];
+      }
+
+      get languages() {
+        Navigator.#check(this);
+        return defaultLanguages();
+      }
+    }
+    defineProperty(Navigator.prototype, SymbolToStringTag, {
+      value: "Navigator",
+      configurable: true,
+    });
+    inspectFields(Navigator.prototype, [
+      "hardwareConcurrency",
+      "userAgent",
+      "language",
+      "languages",
+    ]);
+
+
+    return { Navigator, navigator: new Navigator(illegal) };
+  }
+  defineLazy(globalThis, ["Navigator", "navigator"], navigatorApi);
