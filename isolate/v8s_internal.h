@@ -449,6 +449,10 @@ struct NativeTable {
   size_t n;
 };
 NativeTable core_natives();  // v8s_natives.cc: print, now, part, ...
+// The one C++ accessor callback a context holds (lazyData's getter,
+// v8s_natives.cc), listed in external_refs beside the tables' callbacks.
+void lazy_data_get(Local<v8::Name> name,
+                   const v8::PropertyCallbackInfo<Value>& info);
 NativeTable host_natives();  // v8s_natives.cc: HostObject's constructor
 NativeTable url_natives();   // v8s_url.cc
 NativeTable zlib_natives();  // v8s_zlib.cc

@@ -582,6 +582,89 @@ void n_part(const FunctionCallbackInfo<Value>& args) {
 
 }  // namespace
 
+// The loader of the lazy data properties (setLazyLoader), kept on the
+// global object under a private key. Not the properties' own data: V8
+// keeps an accessor's data with the accessor in the snapshot's shared
+// part, which cannot hold a function of the context.
+Local<v8::Private> lazy_loader_key(Isolate* isolate) {
+  return v8::Private::ForApi(isolate, str(isolate, "isopool:lazyLoader"));
+}
+
+// The getter of a property lazyData made: its data is the index of its
+// loader, the value loader(index)[name]. V8 then replaces the property
+// with a plain data property of the same attributes holding the value
+// (replace_on_access); a throw (the loader's, a stop) leaves it as it was
+// and propagates.
+void lazy_data_get(Local<v8::Name> name,
+                   const v8::PropertyCallbackInfo<Value>& info) {
+  Isolate* isolate = info.GetIsolate();
+  Local<Context> context = isolate->GetCurrentContext();
+  Local<Value> loader;
+  if (!context->Global()
+           ->GetPrivate(context, lazy_loader_key(isolate))
+           .ToLocal(&loader)) {
+    return;
+  }
+  if (!loader->IsFunction()) {
+    throw_type(isolate, "no lazy loader in this context");
+    return;
+  }
+  Local<Value> index = info.Data();
+  Local<Value> exports;
+  if (!loader.As<Function>()
+           ->Call(context, v8::Undefined(isolate), 1, &index)
+           .ToLocal(&exports)) {
+    return;
+  }
+  if (!exports->IsObject()) {
+    throw_type(isolate, "the lazy loader gave no object");
+    return;
+  }
+  Local<Value> value;
+  if (exports.As<Object>()->Get(context, name).ToLocal(&value)) {
+    info.GetReturnValue().Set(value);
+  }
+}
+
+namespace {
+
+// setLazyLoader(load): the context's loader of lazy data properties,
+// load(index) -> the object lazyData's properties of that index take
+// their values from.
+void n_set_lazy_loader(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (args.Length() < 1 || !args[0]->IsFunction()) {
+    throw_type(isolate, "setLazyLoader(load)");
+    return;
+  }
+  Local<Context> context = isolate->GetCurrentContext();
+  (void)context->Global()->SetPrivate(context, lazy_loader_key(isolate),
+                                      args[0]);
+}
+
+// lazyData(target, name, index): name a hidden (non-enumerable), writable,
+// configurable data property of target whose value is load(index)[name]
+// (load: setLazyLoader's), taken when it is first read (its descriptor
+// too); until then it holds nothing. Wrong argument types are a TypeError.
+void n_lazy_data(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (args.Length() < 3 || !args[0]->IsObject() || !args[1]->IsName() ||
+      !args[2]->IsInt32()) {
+    throw_type(isolate, "lazyData(target, name, index)");
+    return;
+  }
+  Local<Context> context = isolate->GetCurrentContext();
+  if (args[0]
+          .As<Object>()
+          ->SetLazyDataProperty(context, args[1].As<v8::Name>(), lazy_data_get,
+                                args[2], v8::DontEnum)
+          .IsNothing()) {
+    return;  // the exception propagates
+  }
+}
+
+}  // namespace
+
 NativeTable core_natives() {
   static const NativeFn table[] = {
       {"print", n_print},
@@ -604,6 +687,8 @@ NativeTable core_natives() {
       {"opUnref", n_op_unref},
       {"waitRef", n_wait_ref},
       {"part", n_part},
+      {"lazyData", n_lazy_data},
+      {"setLazyLoader", n_set_lazy_loader},
   };
   return {table, sizeof(table) / sizeof(table[0])};
 }

@@ -27,7 +27,7 @@
 // (timeOrigin()), so nothing a context starts with is frozen at build
 // time. Every C++ callback a snapshot's objects hold is in external_refs,
 // built from the NativeTables natives_template and install_ops install
-// from.
+// from, and lazy_data_get (the lazy globals' accessor).
 //
 // DESIGN: the blob is static (embedded); its check and the external
 // references are made once per process (function-local statics, which
@@ -269,6 +269,7 @@ const intptr_t* external_refs() {
         r.push_back(reinterpret_cast<intptr_t>(t.fns[i].fn));
       }
     }
+    r.push_back(reinterpret_cast<intptr_t>(lazy_data_get));
     // the prelude's source, an external string of the snapshot's script
     r.push_back(reinterpret_cast<intptr_t>(prelude_text()));
     r.push_back(0);

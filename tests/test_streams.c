@@ -223,12 +223,13 @@ static void t_errors(void) {
 }
 
 static void t_lazy_globals(void) {
-  /* the stream globals are accessors until first read, then plain hidden
-   * data properties; assignment replaces them; the polyfill defines
-   * nothing global and keeps working when user code replaces the globals
-   * it would otherwise read */
+  /* the stream globals are lazy data properties: hidden, writable and
+   * configurable, the class made when first read (the descriptor too);
+   * assignment replaces them; the polyfill defines nothing global and
+   * keeps working when user code replaces the globals it would otherwise
+   * read */
   EXPECT_RUN(JS(const d0 = Object.getOwnPropertyDescriptor(globalThis, "WritableStream");
-                console.log(typeof d0.get, d0.enumerable, d0.configurable);
+                console.log(typeof d0.value, d0.enumerable, d0.configurable);
                 console.log(typeof WritableStream, WritableStream.name);
                 const d1 = Object.getOwnPropertyDescriptor(globalThis, "WritableStream");
                 console.log(typeof d1.value, d1.writable, d1.enumerable, d1.configurable);

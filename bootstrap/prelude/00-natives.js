@@ -50,4 +50,6 @@
   const waitRef = iso.waitRef;
   // the lazy parts' loader (80-streams.js)
   const loadPart = iso.part;
+  const lazyData = iso.lazyData;
+  const setLazyLoader = iso.setLazyLoader;
 

@@ -152,3 +152,26 @@
     return x >= 2147483648 ? x - 4294967296 : x;
   }
 
+  // Installs each name as a hidden, writable, configurable data property
+  // of target whose value is load()[name], taken when it is first read:
+  // the native lazyData, V8's lazy data property, which reads as a plain
+  // data property (its descriptor too) and becomes one on first read; an
+  // assignment or a delete before then is one as on any data property.
+  // The properties hold the index of their loader in lazyLoaders, which
+  // the native calls through lazyLoad.
+  const lazyLoaders = [];
+
+  function lazyLoad(index) {
+    return lazyLoaders[index]();
+  }
+  setLazyLoader(lazyLoad);
+
+  function defineLazy(target, names, load) {
+    let index = lazyLoaders.indexOf(load);
+    if (index === -1) {
+      index = lazyLoaders.push(load) - 1;
+    }
+    for (const name of names) {
+      lazyData(target, name, index);
+    }
+  }

@@ -105,26 +105,6 @@
     "CountQueuingStrategy",
   ];
 
-  // Installs each name as a configurable accessor on target that, read,
-  // takes the value from load() and becomes a plain hidden data property;
-  // written, it becomes one with the written value.
-  function defineLazy(target, names, load) {
-    for (const name of names) {
-      defineProperty(target, name, {
-        get() {
-          const value = load()[name];
-          defineHidden(target, { [name]: value });
-          return value;
-        },
-        set(value) {
-          defineHidden(target, { [name]: value });
-        },
-        enumerable: false,
-        configurable: true,
-      });
-    }
-  }
-
   // TextEncoderStream and TextDecoderStream (81-text-streams.js), made on
   // first use as well.
   let textStreamsExports;
