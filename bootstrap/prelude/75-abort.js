@@ -54,7 +54,7 @@
   }
 
   function newAbortSignal() {
-    return new AbortSignal(illegal);
+    return new (abortApi().AbortSignal)(illegal);
   }
 
   function signalAborted(signal) {
@@ -249,181 +249,200 @@
     return result;
   }
 
-  class AbortSignal extends EventTarget {
-    constructor(key = undefined) {
-      if (key !== illegal) {
-        throw new TypeError("Illegal constructor");
-      }
-      super();
-      const s = {
-        aborted: false,
-        reason: undefined,
-        algorithms: null, // Set of abort algorithms, or null
-        dependent: false,
-        sources: null, // Set of WeakRefs to source signals, or null
-        dependents: null, // Set of WeakRefs to dependent signals, or null
-        strongDependents: null, // dependents with listeners or algorithms
-        pruneAt: 16,
-        retained: false,
-        timer: 0, // AbortSignal.timeout's pending timer
-      };
-      signalStates.set(this, s);
-    }
+  // The two classes are made the first time a context needs them
+  // (abortApi(): the globals, newAbortSignal, the streams), not when the
+  // prelude runs, so a new context deserializes none of their objects
+  // (docs/architecture.md, "Where the time goes"); the hooks above work
+  // on the states in signalStates and need no class until a signal is
+  // made.
+  let abortExports;
 
-    static any(signals) {
-      if (arguments.length === 0) {
-        throw new TypeError(
-          "Failed to execute 'AbortSignal.any': 1 argument required, but " +
-            "only 0 present",
-        );
+  function abortApi() {
+    if (abortExports === undefined) {
+      abortExports = abortModule();
+    }
+    return abortExports;
+  }
+
+  function abortModule() {
+    class AbortSignal extends EventTarget {
+      constructor(key = undefined) {
+        if (key !== illegal) {
+          throw new TypeError("Illegal constructor");
+        }
+        super();
+        const s = {
+          aborted: false,
+          reason: undefined,
+          algorithms: null, // Set of abort algorithms, or null
+          dependent: false,
+          sources: null, // Set of WeakRefs to source signals, or null
+          dependents: null, // Set of WeakRefs to dependent signals, or null
+          strongDependents: null, // dependents with listeners or algorithms
+          pruneAt: 16,
+          retained: false,
+          timer: 0, // AbortSignal.timeout's pending timer
+        };
+        signalStates.set(this, s);
       }
-      if (
-        signals === null ||
-        (typeof signals !== "object" && typeof signals !== "function") ||
-        typeof signals[SymbolIterator] !== "function"
-      ) {
-        throw new TypeError(
-          "Failed to execute 'AbortSignal.any': Argument 1 can not be " +
-            "converted to sequence.",
-        );
-      }
-      const list = [...signals];
-      for (let i = 0; i < list.length; i++) {
-        if (!isAbortSignal(list[i])) {
+
+      static any(signals) {
+        if (arguments.length === 0) {
           throw new TypeError(
-            "Failed to execute 'AbortSignal.any': Argument 1, index " +
-              `${i} is not of type AbortSignal`,
+            "Failed to execute 'AbortSignal.any': 1 argument required, but " +
+              "only 0 present",
           );
         }
+        if (
+          signals === null ||
+          (typeof signals !== "object" && typeof signals !== "function") ||
+          typeof signals[SymbolIterator] !== "function"
+        ) {
+          throw new TypeError(
+            "Failed to execute 'AbortSignal.any': Argument 1 can not be " +
+              "converted to sequence.",
+          );
+        }
+        const list = [...signals];
+        for (let i = 0; i < list.length; i++) {
+          if (!isAbortSignal(list[i])) {
+            throw new TypeError(
+              "Failed to execute 'AbortSignal.any': Argument 1, index " +
+                `${i} is not of type AbortSignal`,
+            );
+          }
+        }
+        return dependentSignal(list);
       }
-      return dependentSignal(list);
-    }
 
-    static abort(reason = undefined) {
-      const signal = newAbortSignal();
-      const s = signalStates.get(signal);
-      s.aborted = true;
-      s.reason = reason === undefined ? defaultAbortReason() : reason;
-      return signal;
-    }
-
-    static timeout(milliseconds) {
-      if (arguments.length === 0) {
-        throw new TypeError(
-          "Failed to execute 'AbortSignal.timeout': 1 argument required, " +
-            "but only 0 present",
-        );
+      static abort(reason = undefined) {
+        const signal = newAbortSignal();
+        const s = signalStates.get(signal);
+        s.aborted = true;
+        s.reason = reason === undefined ? defaultAbortReason() : reason;
+        return signal;
       }
-      // WebIDL [EnforceRange] unsigned long long
-      const ms = Number(milliseconds);
-      if (
-        !Number.isFinite(ms) ||
-        Math.trunc(ms) < 0 ||
-        Math.trunc(ms) > Number.MAX_SAFE_INTEGER
-      ) {
-        throw new TypeError(
-          "Failed to execute 'AbortSignal.timeout': Argument 1 is outside " +
-            "the accepted range of 0 to 9007199254740991, inclusive",
-        );
+
+      static timeout(milliseconds) {
+        if (arguments.length === 0) {
+          throw new TypeError(
+            "Failed to execute 'AbortSignal.timeout': 1 argument required, " +
+              "but only 0 present",
+          );
+        }
+        // WebIDL [EnforceRange] unsigned long long
+        const ms = Number(milliseconds);
+        if (
+          !Number.isFinite(ms) ||
+          Math.trunc(ms) < 0 ||
+          Math.trunc(ms) > Number.MAX_SAFE_INTEGER
+        ) {
+          throw new TypeError(
+            "Failed to execute 'AbortSignal.timeout': Argument 1 is outside " +
+              "the accepted range of 0 to 9007199254740991, inclusive",
+          );
+        }
+        const signal = newAbortSignal();
+        // The timer holds the signal until it fires. It keeps the event loop
+        // alive only while the signal has "abort" listeners (as in Deno: an
+        // operation that follows the signal holds the loop by itself).
+        const s = signalStates.get(signal);
+        const id = setTimeout(() => {
+          s.timer = 0;
+          signalAbort(
+            signal,
+            new DOMException(
+              "The operation was aborted due to timeout",
+              "TimeoutError",
+            ),
+          );
+        }, Math.trunc(ms));
+        unrefTimer(id);
+        s.timer = id;
+        return signal;
       }
-      const signal = newAbortSignal();
-      // The timer holds the signal until it fires. It keeps the event loop
-      // alive only while the signal has "abort" listeners (as in Deno: an
-      // operation that follows the signal holds the loop by itself).
-      const s = signalStates.get(signal);
-      const id = setTimeout(() => {
-        s.timer = 0;
-        signalAbort(
-          signal,
-          new DOMException(
-            "The operation was aborted due to timeout",
-            "TimeoutError",
-          ),
-        );
-      }, Math.trunc(ms));
-      unrefTimer(id);
-      s.timer = id;
-      return signal;
-    }
 
-    get aborted() {
-      return signalState(this).aborted;
-    }
+      get aborted() {
+        return signalState(this).aborted;
+      }
 
-    get reason() {
-      return signalState(this).reason;
-    }
+      get reason() {
+        return signalState(this).reason;
+      }
 
-    throwIfAborted() {
-      const s = signalState(this);
-      if (s.aborted) {
-        throw s.reason;
+      throwIfAborted() {
+        const s = signalState(this);
+        if (s.aborted) {
+          throw s.reason;
+        }
+      }
+
+      // A dependent signal someone listens to is held by its sources; a
+      // timeout signal someone listens to keeps the event loop alive.
+      addEventListener(type, callback, options = undefined) {
+        const s = signalState(this);
+        fnApply(EventTarget.prototype.addEventListener, this, arguments);
+        listenersChanged(this, s);
+      }
+
+      removeEventListener(type, callback, options = undefined) {
+        const s = signalState(this);
+        fnApply(EventTarget.prototype.removeEventListener, this, arguments);
+        listenersChanged(this, s);
       }
     }
+    defineEventHandler(
+      AbortSignal.prototype,
+      "abort",
+      (self) => signalState(self),
+      listenersChanged,
+    );
 
-    // A dependent signal someone listens to is held by its sources; a
-    // timeout signal someone listens to keeps the event loop alive.
-    addEventListener(type, callback, options = undefined) {
-      const s = signalState(this);
-      fnApply(EventTarget.prototype.addEventListener, this, arguments);
-      listenersChanged(this, s);
-    }
-
-    removeEventListener(type, callback, options = undefined) {
-      const s = signalState(this);
-      fnApply(EventTarget.prototype.removeEventListener, this, arguments);
-      listenersChanged(this, s);
-    }
-  }
-  defineEventHandler(
-    AbortSignal.prototype,
-    "abort",
-    (self) => signalState(self),
-    listenersChanged,
-  );
-
-  function listenersChanged(signal, s) {
-    const listening = listenerCount(signal, "abort") > 0;
-    if (listening) {
-      retainDependent(signal, s);
-    }
-    if (s.timer !== 0) {
+    function listenersChanged(signal, s) {
+      const listening = listenerCount(signal, "abort") > 0;
       if (listening) {
-        refTimer(s.timer);
-      } else {
-        unrefTimer(s.timer);
+        retainDependent(signal, s);
+      }
+      if (s.timer !== 0) {
+        if (listening) {
+          refTimer(s.timer);
+        } else {
+          unrefTimer(s.timer);
+        }
       }
     }
-  }
-  defineProperty(AbortSignal.prototype, SymbolToStringTag, {
-    value: "AbortSignal",
-    configurable: true,
-  });
-  inspectFields(AbortSignal.prototype, ["aborted", "reason", "onabort"]);
+    defineProperty(AbortSignal.prototype, SymbolToStringTag, {
+      value: "AbortSignal",
+      configurable: true,
+    });
+    inspectFields(AbortSignal.prototype, ["aborted", "reason", "onabort"]);
 
-  class AbortController {
-    #signal = newAbortSignal();
+    class AbortController {
+      #signal = newAbortSignal();
 
-    static #check(self) {
-      if (self === null || typeof self !== "object" || !(#signal in self)) {
-        throw new TypeError("Illegal invocation");
+      static #check(self) {
+        if (self === null || typeof self !== "object" || !(#signal in self)) {
+          throw new TypeError("Illegal invocation");
+        }
+        return self;
       }
-      return self;
-    }
 
-    get signal() {
-      return AbortController.#check(this).#signal;
-    }
+      get signal() {
+        return AbortController.#check(this).#signal;
+      }
 
-    abort(reason = undefined) {
-      signalAbort(AbortController.#check(this).#signal, reason);
+      abort(reason = undefined) {
+        signalAbort(AbortController.#check(this).#signal, reason);
+      }
     }
+    defineProperty(AbortController.prototype, SymbolToStringTag, {
+      value: "AbortController",
+      configurable: true,
+    });
+    inspectFields(AbortController.prototype, ["signal"]);
+
+    return { AbortController, AbortSignal };
   }
-  defineProperty(AbortController.prototype, SymbolToStringTag, {
-    value: "AbortController",
-    configurable: true,
-  });
-  inspectFields(AbortController.prototype, ["signal"]);
 
-  defineHidden(globalThis, { AbortController, AbortSignal });
+  defineLazy(globalThis, ["AbortController", "AbortSignal"], abortApi);
 

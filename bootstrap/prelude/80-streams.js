@@ -39,7 +39,7 @@
         queueMicrotask,
         transferForStreams,
         freeze({ DOMException }),
-        AbortController,
+        abortApi().AbortController,
       );
       // Deno's fields; state and supportsBYOB from the polyfill's slots.
       const ByteController = exported.ReadableByteStreamController;
@@ -126,7 +126,6 @@
   // code may have replaced) or a ReferenceError.
   function lazyScope() {
     return {
-      AbortController,
       DOMException,
       PlatformObject,
       PromiseCtor,
