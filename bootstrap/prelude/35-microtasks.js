@@ -259,7 +259,7 @@
     let canceled = false;
     try {
       const where = errorLocation(error);
-      const event = new ErrorEvent("error", {
+      const event = new (eventsApi().ErrorEvent)("error", {
         cancelable: true,
         message: `Uncaught ${describeUncaught(error)}`,
         filename: where.filename,

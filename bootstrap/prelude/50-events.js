@@ -6,326 +6,355 @@
   // AT_TARGET phase). A listener's exception is reported, not thrown, and
   // does not stop the other listeners.
 
-  let eventState; // (value) => the internal state of an Event, or undefined
+  //
+  // The event classes are made the first time a context needs one
+  // (eventsApi(): their globals, an abort, reportError, the runtime's
+  // events), not when the prelude runs, so a new context deserializes
+  // none of their objects (docs/architecture.md, "Where the time goes").
+  // EventTarget is not: globalThis is one (a Window).
 
-  class Event {
-    #s;
+  // (value) => the internal state of an Event, or undefined; set by
+  // Event's static block (no Event exists before that)
+  let eventState = (value) => undefined;
+  let eventsExports;
 
-    constructor(type, eventInitDict = undefined) {
-      if (arguments.length === 0) {
-        throw new TypeError(
-          "Failed to construct 'Event': 1 argument required, but only 0 " +
-            "present.",
-        );
+  function eventsApi() {
+    if (eventsExports === undefined) {
+      eventsExports = eventsModule();
+    }
+    return eventsExports;
+  }
+
+  function eventsModule() {
+    class Event {
+      #s;
+
+      constructor(type, eventInitDict = undefined) {
+        if (arguments.length === 0) {
+          throw new TypeError(
+            "Failed to construct 'Event': 1 argument required, but only 0 " +
+              "present.",
+          );
+        }
+        const init = eventInitDict ?? {};
+        this.#s = {
+          type: `${type}`,
+          bubbles: !!init.bubbles,
+          cancelable: !!init.cancelable,
+          composed: !!init.composed,
+          canceled: false,
+          target: null,
+          currentTarget: null,
+          phase: 0,
+          stop: false,
+          stopImmediate: false,
+          dispatching: false,
+          passive: false,
+          trusted: false, // set for the events the platform fires (abort)
+          timeStamp: now(),
+        };
       }
-      const init = eventInitDict ?? {};
-      this.#s = {
-        type: `${type}`,
-        bubbles: !!init.bubbles,
-        cancelable: !!init.cancelable,
-        composed: !!init.composed,
-        canceled: false,
-        target: null,
-        currentTarget: null,
-        phase: 0,
-        stop: false,
-        stopImmediate: false,
-        dispatching: false,
-        passive: false,
-        trusted: false, // set for the events the platform fires (abort)
-        timeStamp: now(),
-      };
-    }
 
-    static {
-      eventState = (value) =>
-        value !== null && typeof value === "object" && #s in value
-          ? value.#s
-          : undefined;
-    }
-
-    static #state(self) {
-      const s = eventState(self);
-      if (s === undefined) {
-        throw new TypeError("Illegal invocation");
+      static {
+        eventState = (value) =>
+          value !== null && typeof value === "object" && #s in value
+            ? value.#s
+            : undefined;
       }
-      return s;
-    }
 
-    get type() {
-      return Event.#state(this).type;
-    }
-
-    get target() {
-      return Event.#state(this).target;
-    }
-
-    get srcElement() {
-      return Event.#state(this).target;
-    }
-
-    get currentTarget() {
-      return Event.#state(this).currentTarget;
-    }
-
-    get eventPhase() {
-      return Event.#state(this).phase;
-    }
-
-    get bubbles() {
-      return Event.#state(this).bubbles;
-    }
-
-    get cancelable() {
-      return Event.#state(this).cancelable;
-    }
-
-    get composed() {
-      return Event.#state(this).composed;
-    }
-
-    get defaultPrevented() {
-      return Event.#state(this).canceled;
-    }
-
-    get returnValue() {
-      return !Event.#state(this).canceled;
-    }
-
-    set returnValue(value) {
-      if (!value) {
-        this.preventDefault();
+      static #state(self) {
+        const s = eventState(self);
+        if (s === undefined) {
+          throw new TypeError("Illegal invocation");
+        }
+        return s;
       }
-    }
 
-    get cancelBubble() {
-      return Event.#state(this).stop;
-    }
+      get type() {
+        return Event.#state(this).type;
+      }
 
-    set cancelBubble(value) {
-      if (value) {
+      get target() {
+        return Event.#state(this).target;
+      }
+
+      get srcElement() {
+        return Event.#state(this).target;
+      }
+
+      get currentTarget() {
+        return Event.#state(this).currentTarget;
+      }
+
+      get eventPhase() {
+        return Event.#state(this).phase;
+      }
+
+      get bubbles() {
+        return Event.#state(this).bubbles;
+      }
+
+      get cancelable() {
+        return Event.#state(this).cancelable;
+      }
+
+      get composed() {
+        return Event.#state(this).composed;
+      }
+
+      get defaultPrevented() {
+        return Event.#state(this).canceled;
+      }
+
+      get returnValue() {
+        return !Event.#state(this).canceled;
+      }
+
+      set returnValue(value) {
+        if (!value) {
+          this.preventDefault();
+        }
+      }
+
+      get cancelBubble() {
+        return Event.#state(this).stop;
+      }
+
+      set cancelBubble(value) {
+        if (value) {
+          Event.#state(this).stop = true;
+        }
+      }
+
+      get timeStamp() {
+        return Event.#state(this).timeStamp;
+      }
+
+      get isTrusted() {
+        return Event.#state(this).trusted;
+      }
+
+      composedPath() {
+        const s = Event.#state(this);
+        return s.dispatching ? [s.currentTarget] : [];
+      }
+
+      stopPropagation() {
         Event.#state(this).stop = true;
       }
-    }
 
-    get timeStamp() {
-      return Event.#state(this).timeStamp;
-    }
+      stopImmediatePropagation() {
+        const s = Event.#state(this);
+        s.stop = true;
+        s.stopImmediate = true;
+      }
 
-    get isTrusted() {
-      return Event.#state(this).trusted;
-    }
+      preventDefault() {
+        const s = Event.#state(this);
+        if (s.cancelable && !s.passive) {
+          s.canceled = true;
+        }
+      }
 
-    composedPath() {
-      const s = Event.#state(this);
-      return s.dispatching ? [s.currentTarget] : [];
-    }
-
-    stopPropagation() {
-      Event.#state(this).stop = true;
-    }
-
-    stopImmediatePropagation() {
-      const s = Event.#state(this);
-      s.stop = true;
-      s.stopImmediate = true;
-    }
-
-    preventDefault() {
-      const s = Event.#state(this);
-      if (s.cancelable && !s.passive) {
-        s.canceled = true;
+      initEvent(type, bubbles = false, cancelable = false) {
+        const s = Event.#state(this);
+        if (s.dispatching) {
+          return;
+        }
+        s.type = `${type}`;
+        s.bubbles = !!bubbles;
+        s.cancelable = !!cancelable;
+        s.canceled = false;
+        s.stop = false;
+        s.stopImmediate = false;
+        s.target = null;
       }
     }
+    defineConstants([Event, Event.prototype], {
+      NONE: 0,
+      CAPTURING_PHASE: 1,
+      AT_TARGET: 2,
+      BUBBLING_PHASE: 3,
+    });
+    const eventFields = [
+      "bubbles",
+      "cancelable",
+      "composed",
+      "currentTarget",
+      "defaultPrevented",
+      "eventPhase",
+      "srcElement",
+      "target",
+      "returnValue",
+      "timeStamp",
+      "type",
+    ];
+    inspectFields(Event.prototype, eventFields);
 
-    initEvent(type, bubbles = false, cancelable = false) {
-      const s = Event.#state(this);
-      if (s.dispatching) {
-        return;
+    class CustomEvent extends Event {
+      #detail;
+
+      constructor(type, eventInitDict = undefined) {
+        if (arguments.length === 0) {
+          throw new TypeError(
+            "Failed to construct 'CustomEvent': 1 argument required, but " +
+              "only 0 present.",
+          );
+        }
+        super(type, eventInitDict);
+        this.#detail = eventInitDict?.detail ?? null;
       }
-      s.type = `${type}`;
-      s.bubbles = !!bubbles;
-      s.cancelable = !!cancelable;
-      s.canceled = false;
-      s.stop = false;
-      s.stopImmediate = false;
-      s.target = null;
+
+      get detail() {
+        if (!(#detail in this)) {
+          throw new TypeError("Illegal invocation");
+        }
+        return this.#detail;
+      }
     }
+    inspectFields(CustomEvent.prototype, [...eventFields, "detail"]);
+
+    // ErrorEvent: what reportError and a listener's exception dispatch on
+    // globalThis (35-microtasks.js, reportUncaught).
+    class ErrorEvent extends Event {
+      #message;
+      #filename;
+      #lineno;
+      #colno;
+      #error;
+
+      constructor(type, eventInitDict = undefined) {
+        if (arguments.length === 0) {
+          throw new TypeError(
+            "Failed to construct 'ErrorEvent': 1 argument required, but " +
+              "only 0 present.",
+          );
+        }
+        super(type, eventInitDict);
+        const init = eventInitDict ?? {};
+        this.#message = init.message === undefined ? "" : `${init.message}`;
+        this.#filename = init.filename === undefined ? "" : `${init.filename}`;
+        this.#lineno = init.lineno === undefined ? 0 : toLong(init.lineno) >>> 0;
+        this.#colno = init.colno === undefined ? 0 : toLong(init.colno) >>> 0;
+        this.#error = init.error;
+      }
+
+      static #check(self) {
+        if (self === null || typeof self !== "object" || !(#message in self)) {
+          throw new TypeError("Illegal invocation");
+        }
+        return self;
+      }
+
+      get message() {
+        return ErrorEvent.#check(this).#message;
+      }
+
+      get filename() {
+        return ErrorEvent.#check(this).#filename;
+      }
+
+      get lineno() {
+        return ErrorEvent.#check(this).#lineno;
+      }
+
+      get colno() {
+        return ErrorEvent.#check(this).#colno;
+      }
+
+      get error() {
+        return ErrorEvent.#check(this).#error;
+      }
+    }
+    inspectFields(ErrorEvent.prototype, [
+      ...eventFields,
+      "message",
+      "filename",
+      "lineno",
+      "colno",
+      "error",
+    ]);
+
+    // PromiseRejectionEvent (HTML): what the runtime dispatches on
+    // globalThis for a promise rejected with no handler at the end of a tick
+    // ("unhandledrejection", cancelable) and for one that got a handler
+    // after that ("rejectionhandled"): 99-globals.js, unhandledRejections.
+    // The init dictionary and its promise are required, as WebIDL says (Deno
+    // takes neither and stores what it gets).
+    class PromiseRejectionEvent extends Event {
+      #promise;
+      #reason;
+
+      constructor(type, eventInitDict) {
+        const prefix = "Failed to construct 'PromiseRejectionEvent': ";
+        if (arguments.length < 2) {
+          throw new TypeError(
+            `${prefix}2 arguments required, but only ${arguments.length} ` +
+              "present.",
+          );
+        }
+        const init = eventInitDict;
+        if (init !== undefined && init !== null && typeof init !== "object") {
+          throw new TypeError(
+            `${prefix}The provided value is not of type ` +
+              "'PromiseRejectionEventInit'.",
+          );
+        }
+        super(type, init);
+        const promise = init?.promise;
+        const member =
+          `${prefix}Failed to read the 'promise' property from ` +
+          "'PromiseRejectionEventInit': ";
+        if (promise === undefined) {
+          throw new TypeError(`${member}Required member is undefined.`);
+        }
+        if (
+          promise === null ||
+          (typeof promise !== "object" && typeof promise !== "function")
+        ) {
+          throw new TypeError(
+            `${member}The provided value is not of type 'object'.`,
+          );
+        }
+        this.#promise = promise;
+        this.#reason = init.reason;
+      }
+
+      static #check(self) {
+        if (self === null || typeof self !== "object" || !(#promise in self)) {
+          throw new TypeError("Illegal invocation");
+        }
+        return self;
+      }
+
+      get promise() {
+        return PromiseRejectionEvent.#check(this).#promise;
+      }
+
+      get reason() {
+        return PromiseRejectionEvent.#check(this).#reason;
+      }
+    }
+    inspectFields(PromiseRejectionEvent.prototype, [
+      ...eventFields,
+      "promise",
+      "reason",
+    ]);
+    defineProperty(PromiseRejectionEvent.prototype, SymbolToStringTag, {
+      value: "PromiseRejectionEvent",
+      configurable: true,
+    });
+
+
+    // WebIDL's class strings ([object Name]), as Deno has them.
+    for (const klass of [Event, CustomEvent, ErrorEvent]) {
+      defineProperty(klass.prototype, SymbolToStringTag, {
+        value: klass.name,
+        configurable: true,
+      });
+    }
+    return { Event, CustomEvent, ErrorEvent, PromiseRejectionEvent };
   }
-  defineConstants([Event, Event.prototype], {
-    NONE: 0,
-    CAPTURING_PHASE: 1,
-    AT_TARGET: 2,
-    BUBBLING_PHASE: 3,
-  });
-  const eventFields = [
-    "bubbles",
-    "cancelable",
-    "composed",
-    "currentTarget",
-    "defaultPrevented",
-    "eventPhase",
-    "srcElement",
-    "target",
-    "returnValue",
-    "timeStamp",
-    "type",
-  ];
-  inspectFields(Event.prototype, eventFields);
-
-  class CustomEvent extends Event {
-    #detail;
-
-    constructor(type, eventInitDict = undefined) {
-      if (arguments.length === 0) {
-        throw new TypeError(
-          "Failed to construct 'CustomEvent': 1 argument required, but " +
-            "only 0 present.",
-        );
-      }
-      super(type, eventInitDict);
-      this.#detail = eventInitDict?.detail ?? null;
-    }
-
-    get detail() {
-      if (!(#detail in this)) {
-        throw new TypeError("Illegal invocation");
-      }
-      return this.#detail;
-    }
-  }
-  inspectFields(CustomEvent.prototype, [...eventFields, "detail"]);
-
-  // ErrorEvent: what reportError and a listener's exception dispatch on
-  // globalThis (35-microtasks.js, reportUncaught).
-  class ErrorEvent extends Event {
-    #message;
-    #filename;
-    #lineno;
-    #colno;
-    #error;
-
-    constructor(type, eventInitDict = undefined) {
-      if (arguments.length === 0) {
-        throw new TypeError(
-          "Failed to construct 'ErrorEvent': 1 argument required, but " +
-            "only 0 present.",
-        );
-      }
-      super(type, eventInitDict);
-      const init = eventInitDict ?? {};
-      this.#message = init.message === undefined ? "" : `${init.message}`;
-      this.#filename = init.filename === undefined ? "" : `${init.filename}`;
-      this.#lineno = init.lineno === undefined ? 0 : toLong(init.lineno) >>> 0;
-      this.#colno = init.colno === undefined ? 0 : toLong(init.colno) >>> 0;
-      this.#error = init.error;
-    }
-
-    static #check(self) {
-      if (self === null || typeof self !== "object" || !(#message in self)) {
-        throw new TypeError("Illegal invocation");
-      }
-      return self;
-    }
-
-    get message() {
-      return ErrorEvent.#check(this).#message;
-    }
-
-    get filename() {
-      return ErrorEvent.#check(this).#filename;
-    }
-
-    get lineno() {
-      return ErrorEvent.#check(this).#lineno;
-    }
-
-    get colno() {
-      return ErrorEvent.#check(this).#colno;
-    }
-
-    get error() {
-      return ErrorEvent.#check(this).#error;
-    }
-  }
-  inspectFields(ErrorEvent.prototype, [
-    ...eventFields,
-    "message",
-    "filename",
-    "lineno",
-    "colno",
-    "error",
-  ]);
-
-  // PromiseRejectionEvent (HTML): what the runtime dispatches on
-  // globalThis for a promise rejected with no handler at the end of a tick
-  // ("unhandledrejection", cancelable) and for one that got a handler
-  // after that ("rejectionhandled"): 99-globals.js, unhandledRejections.
-  // The init dictionary and its promise are required, as WebIDL says (Deno
-  // takes neither and stores what it gets).
-  class PromiseRejectionEvent extends Event {
-    #promise;
-    #reason;
-
-    constructor(type, eventInitDict) {
-      const prefix = "Failed to construct 'PromiseRejectionEvent': ";
-      if (arguments.length < 2) {
-        throw new TypeError(
-          `${prefix}2 arguments required, but only ${arguments.length} ` +
-            "present.",
-        );
-      }
-      const init = eventInitDict;
-      if (init !== undefined && init !== null && typeof init !== "object") {
-        throw new TypeError(
-          `${prefix}The provided value is not of type ` +
-            "'PromiseRejectionEventInit'.",
-        );
-      }
-      super(type, init);
-      const promise = init?.promise;
-      const member =
-        `${prefix}Failed to read the 'promise' property from ` +
-        "'PromiseRejectionEventInit': ";
-      if (promise === undefined) {
-        throw new TypeError(`${member}Required member is undefined.`);
-      }
-      if (
-        promise === null ||
-        (typeof promise !== "object" && typeof promise !== "function")
-      ) {
-        throw new TypeError(
-          `${member}The provided value is not of type 'object'.`,
-        );
-      }
-      this.#promise = promise;
-      this.#reason = init.reason;
-    }
-
-    static #check(self) {
-      if (self === null || typeof self !== "object" || !(#promise in self)) {
-        throw new TypeError("Illegal invocation");
-      }
-      return self;
-    }
-
-    get promise() {
-      return PromiseRejectionEvent.#check(this).#promise;
-    }
-
-    get reason() {
-      return PromiseRejectionEvent.#check(this).#reason;
-    }
-  }
-  inspectFields(PromiseRejectionEvent.prototype, [
-    ...eventFields,
-    "promise",
-    "reason",
-  ]);
-  defineProperty(PromiseRejectionEvent.prototype, SymbolToStringTag, {
-    value: "PromiseRejectionEvent",
-    configurable: true,
-  });
 
   // target -> Map(type -> listener records). A WeakMap rather than a
   // private field so that globalThis, which no constructor ran on, can be
@@ -620,14 +649,12 @@
   });
 
   // WebIDL's class strings ([object Name]), as Deno has them.
-  for (const klass of [Event, CustomEvent, ErrorEvent, EventTarget]) {
-    defineProperty(klass.prototype, SymbolToStringTag, {
-      value: klass.name,
-      configurable: true,
-    });
-  }
+  defineProperty(EventTarget.prototype, SymbolToStringTag, {
+    value: "EventTarget",
+    configurable: true,
+  });
 
   // ErrorEvent, PromiseRejectionEvent and onerror are new with issue 13:
   // installed here rather than in 99-globals.js's list.
-  defineHidden(globalThis, { ErrorEvent, PromiseRejectionEvent, onerror: null });
-
+  defineLazy(globalThis, ["ErrorEvent", "PromiseRejectionEvent"], eventsApi);
+  defineHidden(globalThis, { onerror: null });

@@ -136,7 +136,7 @@
         runAbortAlgorithm(algo, s.reason);
       }
     }
-    const event = new Event("abort");
+    const event = new (eventsApi().Event)("abort");
     eventState(event).trusted = true;
     dispatchInternal(signal, event);
     // Aborted for good: the sources need not keep it any longer.

@@ -16,8 +16,9 @@
     atob,
     btoa,
     DOMException,
-    Event,
-    CustomEvent,
+  });
+  defineLazy(globalThis, ["Event", "CustomEvent"], eventsApi); // 50-events.js
+  defineHidden(globalThis, {
     EventTarget,
     Window,
   });
@@ -45,7 +46,7 @@
   // the stack, so a microtask checkpoint follows each listener, as in a
   // browser.
   function dispatch(type) {
-    const event = new Event(`${type}`);
+    const event = new (eventsApi().Event)(`${type}`);
     drainAfterListeners = true;
     try {
       dispatchInternal(globalThis, event);
@@ -78,7 +79,7 @@
   // exception is reported as uncaught (an "error" event first). Returns
   // whether no one canceled the event.
   function firePromiseRejection(type, promise, reason) {
-    const event = new PromiseRejectionEvent(type, {
+    const event = new (eventsApi().PromiseRejectionEvent)(type, {
       cancelable: type === "unhandledrejection",
       promise,
       reason,
