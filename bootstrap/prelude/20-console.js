@@ -98,6 +98,18 @@
     }
   }
 
+  // consoleApi(): { console } of this context, made the first time the
+  // global is read, not when the prelude runs, so a new context
+  // deserializes none of its methods.
+  let consoleExports;
+
+  function consoleApi() {
+    if (consoleExports === undefined) {
+      consoleExports = { console: createConsole() };
+    }
+    return consoleExports;
+  }
+
   function createConsole() {
     let indent = "";
     const counts = new Map();

@@ -1,8 +1,9 @@
   // -------------------------------------------------------------------------
   // The globals, and the hooks the runtime calls.
 
+  // console: made on first read (20-console.js)
+  defineLazy(globalThis, ["console"], consoleApi);
   defineHidden(globalThis, {
-    console: createConsole(),
     setTimeout,
     setInterval,
     clearTimeout,
