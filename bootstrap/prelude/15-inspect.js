@@ -185,7 +185,7 @@
           return out;
         }
       }
-      if (domExceptions.has(value) || value === DOMException.prototype) {
+      if (domExceptions.has(value) || value === loadedDOMExceptionProto()) {
         return formatDOMException(ctx, value, recurseTimes);
       }
       if (ctx.seen.includes(value)) {
@@ -209,7 +209,7 @@
     function formatDOMException(ctx, value, recurseTimes) {
       const fields = ["message", "name", "code"];
       const shown = {};
-      if (value === DOMException.prototype) {
+      if (value === loadedDOMExceptionProto()) {
         for (const field of fields) {
           shown[field] = "[Getter]";
         }

@@ -96,7 +96,7 @@
   }
 
   function cloneRefused() {
-    return new DOMException(
+    return new (domExceptionApi().DOMException)(
       "Cannot clone object of unsupported type.",
       "DataCloneError",
     );
@@ -153,7 +153,7 @@
         : [state.name, state.message];
     },
     (object, name, message, stack = undefined) => {
-      setPrototypeOf(object, DOMException.prototype);
+      setPrototypeOf(object, domExceptionApi().DOMException.prototype);
       domExceptions.set(object, { name, message });
       if (stack !== undefined) {
         defineProperty(object, "stack", {
@@ -226,7 +226,7 @@
         typeof error === "object" &&
         getPrototypeOf(error) === Error.prototype
       ) {
-        throw new DOMException(error.message, "DataCloneError");
+        throw new (domExceptionApi().DOMException)(error.message, "DataCloneError");
       }
       throw error;
     }

@@ -29,7 +29,7 @@
       const b = i + 1 < n ? data.charCodeAt(i + 1) : 0;
       const c = i + 2 < n ? data.charCodeAt(i + 2) : 0;
       if (a > 0xff || b > 0xff || c > 0xff) {
-        throw new DOMException(
+        throw new (domExceptionApi().DOMException)(
           "The string to be encoded contains characters outside of the " +
             "Latin1 range.",
           "InvalidCharacterError",
@@ -53,7 +53,7 @@
       data = data.replace(/==?$/, "");
     }
     const invalid = () =>
-      new DOMException(
+      new (domExceptionApi().DOMException)(
         "The string to be decoded is not correctly encoded.",
         "InvalidCharacterError",
       );

@@ -474,7 +474,7 @@
   function dispatchInternal(target, event) {
     const s = eventState(event);
     if (s.dispatching) {
-      throw new DOMException(
+      throw new (domExceptionApi().DOMException)(
         "The event is already being dispatched.",
         "InvalidStateError",
       );

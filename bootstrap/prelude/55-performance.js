@@ -157,7 +157,7 @@
           return entry.startTime;
         }
       }
-      throw new DOMException(
+      throw new (domExceptionApi().DOMException)(
         `The mark '${name}' does not exist.`,
         "SyntaxError",
       );

@@ -12,7 +12,7 @@
 
   function subtleScope() {
     return {
-      DOMException,
+      DOMException: domExceptionApi().DOMException,
       PlatformObject,
       constructOnto,
       defineCloneKind,
@@ -107,14 +107,14 @@
           throw new TypeError(`${what}: Argument 1 is not an ArrayBufferView.`);
         }
         if (!integerArrayTypes.includes(typedArrayTag(array))) {
-          throw new DOMException(
+          throw new (domExceptionApi().DOMException)(
             "The provided ArrayBufferView is not an integer array type",
             "TypeMismatchError",
           );
         }
         const n = typedArrayByteLength(array);
         if (n > 65536) {
-          throw new DOMException(
+          throw new (domExceptionApi().DOMException)(
             `The ArrayBufferView's byte length (${n}) exceeds the number of ` +
               "bytes of entropy available via this API (65536)",
             "QuotaExceededError",

@@ -95,7 +95,7 @@
   }
 
   function defaultAbortReason() {
-    return new DOMException("The signal has been aborted", "AbortError");
+    return new (domExceptionApi().DOMException)("The signal has been aborted", "AbortError");
   }
 
   function signalAbort(signal, reason = undefined) {
@@ -351,7 +351,7 @@
           s.timer = 0;
           signalAbort(
             signal,
-            new DOMException(
+            new (domExceptionApi().DOMException)(
               "The operation was aborted due to timeout",
               "TimeoutError",
             ),

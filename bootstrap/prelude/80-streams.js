@@ -38,7 +38,7 @@
       const exported = loadPart("streams")(
         queueMicrotask,
         transferForStreams,
-        freeze({ DOMException }),
+        freeze({ DOMException: domExceptionApi().DOMException }),
         abortApi().AbortController,
       );
       // Deno's fields; state and supportsBYOB from the polyfill's slots.
@@ -126,7 +126,7 @@
   // code may have replaced) or a ReferenceError.
   function lazyScope() {
     return {
-      DOMException,
+      DOMException: domExceptionApi().DOMException,
       PlatformObject,
       PromiseCtor,
       SymbolIterator,

@@ -66,7 +66,7 @@
       }
       const message = `${err?.message ?? err}`;
       if (message.startsWith("AbortError: ")) {
-        return new DOMException(message.slice(12), "AbortError");
+        return new (domExceptionApi().DOMException)(message.slice(12), "AbortError");
       }
       return new TypeError("fetch failed", { cause: err });
     }

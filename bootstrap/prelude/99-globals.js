@@ -16,8 +16,8 @@
   defineHidden(globalThis, {
     atob,
     btoa,
-    DOMException,
   });
+  defineLazy(globalThis, ["DOMException"], domExceptionApi);
   defineLazy(globalThis, ["Event", "CustomEvent"], eventsApi); // 50-events.js
   defineHidden(globalThis, {
     EventTarget,
