@@ -212,7 +212,7 @@
       if (base64 !== null) {
         let text;
         try {
-          text = atob(byteString(body));
+          text = base64Api().atob(byteString(body));
         } catch {
           return null;
         }

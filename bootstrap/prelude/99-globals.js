@@ -13,10 +13,7 @@
     reportError,
   });
   defineLazy(globalThis, ["TextEncoder", "TextDecoder"], encodingApi);
-  defineHidden(globalThis, {
-    atob,
-    btoa,
-  });
+  defineLazy(globalThis, ["atob", "btoa"], base64Api);
   defineLazy(globalThis, ["DOMException"], domExceptionApi);
   defineLazy(globalThis, ["Event", "CustomEvent"], eventsApi); // 50-events.js
   defineHidden(globalThis, {
