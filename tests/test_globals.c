@@ -4,7 +4,8 @@
  * DOMException (10-domexception.js),
  * navigator (76-navigator.js), performance
  * (55-performance.js), and the globals the prelude installs and hides
- * (99-globals.js).
+ * (99-globals.js), those it makes on first need included (their names,
+ * descriptors, and a replaced or deleted one).
  *
  * Each case writes a small ES module to a fresh temporary directory, runs
  * `isopool run main.js` in a child process and checks the exact stdout,
@@ -74,6 +75,122 @@ static void t_globals(void) {
                                 globalThis, n).enumerable));
                 console.log(typeof __iso, "__iso" in globalThis);),
              0, "[] []\nundefined false\n", "");
+}
+
+/* The web APIs the prelude makes on a context's first need (lazy data
+ * properties, bootstrap/README.md "Lazy parts"): the global scope's names
+ * in the order the eager prelude had them, each listed before it is read,
+ * and read as the eager ones were (a value, writable, not enumerable,
+ * configurable), the descriptor read first too. */
+static void t_lazy_globals(void) {
+  EXPECT_RUN(JS(const lazy = ["console", "TextEncoder", "TextDecoder", "atob",
+                              "btoa", "DOMException", "Event", "CustomEvent",
+                              "ErrorEvent", "PromiseRejectionEvent",
+                              "Performance", "PerformanceEntry",
+                              "PerformanceMark", "PerformanceMeasure",
+                              "performance", "Crypto", "crypto",
+                              "SubtleCrypto", "CryptoKey", "URL",
+                              "URLSearchParams", "URLPattern",
+                              "AbortController", "AbortSignal", "Navigator",
+                              "navigator", "fetch", "Blob", "Request",
+                              "ReadableStream", "TextDecoderStream"];
+                const names = Object.getOwnPropertyNames(globalThis).join(" ");
+                const shown = lazy.map((n) => {
+                  const d = Object.getOwnPropertyDescriptor(globalThis, n);
+                  return `${n}:${typeof d.value}${d.writable ? "w" : ""}${d.enumerable ? "e" : ""}${d.configurable ? "c" : ""}`;
+                });
+                console.log(names);
+                console.log(shown.join(" "));
+                console.log(Object.getOwnPropertyNames(globalThis).join(" ") === names);),
+             0,
+             "Object Function Array Number parseFloat parseInt Infinity NaN "
+             "undefined Boolean String Symbol Date Promise RegExp Error "
+             "AggregateError EvalError RangeError ReferenceError SyntaxError "
+             "TypeError URIError globalThis JSON Math Intl ArrayBuffer "
+             "Uint8Array Int8Array Uint16Array Int16Array Uint32Array "
+             "Int32Array Float32Array Float64Array Uint8ClampedArray "
+             "BigUint64Array BigInt64Array DataView Map BigInt Set WeakMap "
+             "WeakSet Proxy Reflect FinalizationRegistry WeakRef decodeURI "
+             "decodeURIComponent encodeURI encodeURIComponent escape unescape "
+             "eval isFinite isNaN console ErrorEvent PromiseRejectionEvent "
+             "onerror CryptoKey URL URLSearchParams URLPattern AbortController "
+             "AbortSignal Navigator navigator ReadableStream "
+             "ReadableStreamDefaultReader ReadableStreamBYOBReader "
+             "ReadableStreamBYOBRequest ReadableByteStreamController "
+             "ReadableStreamDefaultController WritableStream "
+             "WritableStreamDefaultWriter WritableStreamDefaultController "
+             "TransformStream TransformStreamDefaultController "
+             "ByteLengthQueuingStrategy CountQueuingStrategy TextEncoderStream "
+             "TextDecoderStream Blob File Headers FormData Request Response "
+             "CompressionStream DecompressionStream fetch setTimeout "
+             "setInterval clearTimeout clearInterval queueMicrotask "
+             "structuredClone reportError TextEncoder TextDecoder atob btoa "
+             "DOMException Event CustomEvent EventTarget Window Performance "
+             "PerformanceEntry PerformanceMark PerformanceMeasure performance "
+             "Crypto SubtleCrypto crypto self window onload onunload "
+             "onunhandledrejection onrejectionhandled Isopool SharedArrayBuffer "
+             "Atomics WebAssembly\n"
+             "console:objectwc TextEncoder:functionwc TextDecoder:functionwc "
+             "atob:functionwc btoa:functionwc DOMException:functionwc "
+             "Event:functionwc CustomEvent:functionwc ErrorEvent:functionwc "
+             "PromiseRejectionEvent:functionwc Performance:functionwc "
+             "PerformanceEntry:functionwc PerformanceMark:functionwc "
+             "PerformanceMeasure:functionwc performance:objectwc "
+             "Crypto:functionwc crypto:objectwc SubtleCrypto:functionwc "
+             "CryptoKey:functionwc URL:functionwc URLSearchParams:functionwc "
+             "URLPattern:functionwc AbortController:functionwc "
+             "AbortSignal:functionwc Navigator:functionwc navigator:objectwc "
+             "fetch:functionwc Blob:functionwc Request:functionwc "
+             "ReadableStream:functionwc TextDecoderStream:functionwc\n"
+             "true\n",
+             "");
+}
+
+/* A lazy global assigned or deleted before its first read is gone for
+ * user code, not for the prelude: a Request still parses its URL and has
+ * an AbortSignal, atob still throws a DOMException, TextDecoderStream
+ * still decodes, an abort still dispatches an Event (the prelude's
+ * classes, one per context); with the startup snapshot and without. */
+static void lazy_replaced(void) {
+  EXPECT_RUN(JS(URL = 5;
+                delete globalThis.URLSearchParams;
+                delete globalThis.AbortSignal;
+                delete globalThis.DOMException;
+                delete globalThis.TextDecoder;
+                globalThis.Event = null;
+                console.log(URL, typeof URLSearchParams, "AbortSignal" in globalThis, Event);
+                const r = new Request("http://a.test/x?y=1#z");
+                console.log(r.url, r.signal.constructor.name, Object.prototype.toString.call(r.signal));
+                let e;
+                try { atob("*"); } catch (x) { e = x; }
+                console.log(e.constructor.name, e.name, e.code, e instanceof Error);
+                console.log(new TextDecoderStream().encoding, new URLPattern({ pathname: "/a" }).test("http://x.test/a"));
+                const c = new AbortController();
+                c.signal.addEventListener("abort", (ev) => console.log(ev.constructor.name, ev.isTrusted));
+                c.abort();
+                console.log(c.signal.aborted, c.signal.reason.constructor.name);),
+             0,
+             "5 undefined false null\n"
+             "http://a.test/x?y=1#z AbortSignal [object AbortSignal]\n"
+             "DOMException InvalidCharacterError 5 true\n"
+             "utf-8 true\n"
+             "Event true\n"
+             "true DOMException\n",
+             "");
+  js_run r;
+  CHECK(run_js(JS(delete globalThis.console; console.log(1);), &r) == 0);
+  CHECK_EQ(r.status, 1);
+  CHECK_STR(r.out, "");
+  CHECK_CONTAINS(r.err,
+                 "error: Uncaught ReferenceError: console is not defined\n");
+  run_free(&r);
+}
+
+static void t_lazy_replaced(void) {
+  lazy_replaced();
+  setenv("ISOPOOL_SNAPSHOT", "0", 1);
+  lazy_replaced();
+  unsetenv("ISOPOOL_SNAPSHOT");
 }
 
 static void t_performance(void) {
@@ -315,6 +432,8 @@ static const iso_test cases[] = {
     {"structured_clone", t_structured_clone},
     {"structured_clone_error", t_structured_clone_error},
     {"globals", t_globals},
+    {"lazy_globals", t_lazy_globals},
+    {"lazy_replaced", t_lazy_replaced},
     {"performance", t_performance},
     {"time_origin", t_time_origin},
     {"as_deno", t_as_deno},

@@ -6,7 +6,8 @@
  * job, unhandled rejections an "unhandledrejection" listener cancels,
  * console output in replies. Deadlines: test_service_deadlines.c;
  * limits and malformed input: test_service_limits.c; shutdown and exactly
- * one reply: test_service_shutdown.c.
+ * one reply: test_service_shutdown.c. The prelude's lazy web APIs first
+ * used in an eval job's fresh context and in a warm realm.
  *
  * Each case starts the real daemon on fixtures/service with the flags it
  * needs (support/service.h), talks to it only through ipc/iso_client.h,
@@ -483,6 +484,54 @@ static void t_call_keeps_globals(void) {
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
   CHECK_JSON(r.value, r.value_len, "\"fixed\"");
   iso_result_close(&r);
+  svc_stop(&s);
+}
+
+/* The prelude's lazy web APIs (bootstrap/README.md, "Lazy parts"), first
+ * used in a fresh context (each eval job) and in a warm realm whose first
+ * call touched none of them (a call job's second): the same answers, and
+ * one class per context, so the objects the prelude made first (a
+ * Request's signal, atob's DOMException, an abort event) are instances of
+ * the globals read after them. */
+static void t_lazy_apis_in_jobs(void) {
+  const char* flags[] = {"--workers", "1", "--allow-call-source", NULL};
+  svc s;
+  if (svc_start(&s, flags, 0) != 0) {
+    svc_stop(&s);
+    return;
+  }
+#define LAZY_USE                                                   \
+  "const sig = new Request('http://b.test/').signal;\n"            \
+  "let e; try { atob('*'); } catch (x) { e = x; }\n"               \
+  "const c = new AbortController(); let ev;\n"                     \
+  "c.signal.onabort = (x) => { ev = x; }; c.abort();\n"            \
+  "const u = new URL('http://a.test/p?q=1');\n"                    \
+  "return [u.searchParams.get('q'), sig instanceof AbortSignal,\n" \
+  "  e instanceof DOMException, e.name, ev instanceof Event,\n"    \
+  "  new TextDecoder().decode(new TextEncoder().encode('ok')),\n"  \
+  "  typeof performance.now(), crypto.randomUUID().length,\n"      \
+  "  typeof fetch, new CustomEvent('x', { detail: 7 }).detail,\n"  \
+  "  Object.getOwnPropertyDescriptor(globalThis, 'URL').writable];\n"
+  const char* want =
+      "[\"1\",true,true,\"InvalidCharacterError\",true,\"ok\",\"number\","
+      "36,\"function\",7,true]";
+  for (int i = 0; i < 2; i++) {
+    expect_value(&s, eval_src("export default (() => {\n" LAZY_USE "})();"),
+                 want);
+  }
+  const char* warm =
+      "let n = 0;\n"
+      "export default () => {\n"
+      "  n += 1;\n"
+      "  if (n === 1) {\n"
+      "    return 'first';\n"
+      "  }\n" LAZY_USE "};";
+  iso_job j = {
+      .kind = ISO_JOB_CALL, .module = "virtual/lazy.js", .source = warm};
+  expect_value(&s, j, "\"first\"");
+  expect_value(&s, j, want);
+  expect_value(&s, j, want);
+#undef LAZY_USE
   svc_stop(&s);
 }
 
@@ -1049,6 +1098,7 @@ static const iso_test cases[] = {
     {"eval_with_args", t_eval_with_args},
     {"call_keeps_globals", t_call_keeps_globals},
     {"call_reads_live_exports", t_call_reads_live_exports},
+    {"lazy_apis_in_jobs", t_lazy_apis_in_jobs},
     {"batch_mixed_outcomes", t_batch_mixed_outcomes},
     {"batch_reply_limit", t_batch_reply_limit},
     {"rejections_with_stacks", t_rejections_with_stacks},
