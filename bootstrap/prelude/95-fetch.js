@@ -212,7 +212,7 @@
       if (base64 !== null) {
         let text;
         try {
-          text = base64Api().atob(byteString(body));
+          text = atob(byteString(body));
         } catch {
           return null;
         }

@@ -13,7 +13,10 @@
     reportError,
   });
   defineLazy(globalThis, ["TextEncoder", "TextDecoder"], encodingApi);
-  defineLazy(globalThis, ["atob", "btoa"], base64Api);
+  defineHidden(globalThis, {
+    atob,
+    btoa,
+  });
   defineLazy(globalThis, ["DOMException"], domExceptionApi);
   defineLazy(globalThis, ["Event", "CustomEvent"], eventsApi); // 50-events.js
   defineHidden(globalThis, {
