@@ -705,6 +705,79 @@ static const struct admin_op* op_of(iso_admin_cmd cmd) {
   return NULL;
 }
 
+/* ---- the dashboard ---- */
+
+static int put_text(iso_buf* out, const char* text) {
+  return iso_buf_append(out, text, strlen(text));
+}
+
+/* The page at / (pool/dashboard.html, embedded by bootstrap/embed.cmake). */
+extern const char pool__dashboard_html[];
+extern const size_t pool__dashboard_html_len;
+
+/* The dashboard's JSON: a reading command's reply as the admin socket
+ * sends it, under its key. */
+static const struct dashboard_part {
+  const char* key;
+  iso_admin_cmd cmd;
+  admin_handler handler;
+} kDashboard[] = {
+    {"status", ISO_ADMIN_STATUS, cmd_status},
+    {"workers", ISO_ADMIN_WORKERS, cmd_workers},
+    {"stats", ISO_ADMIN_STATS, cmd_stats},
+};
+
+static int render_dashboard(void* arg, iso_buf* out, int* status) {
+  (void)arg;
+  (void)status;
+  return iso_buf_append(out, pool__dashboard_html, pool__dashboard_html_len);
+}
+
+/* /api/dashboard: {"status": ..., "workers": ..., "stats": ...}, the
+ * replies of those commands (each {"ok": true, ...}, or {"ok": false,
+ * code, message} if its handler refused) built by their handlers and
+ * encoded by the admin codec, then turned into JSON; status without the
+ * service's addresses (listen, admin, kv), which the metrics do not show
+ * either. The handlers hold pool->lock only to copy what they read, as
+ * for the admin socket, whose NNG threads run them concurrently too. */
+static int render_dashboard_json(void* arg, iso_buf* out, int* status) {
+  iso_pool* pool = arg;
+  (void)status;
+  iso_buf mp;
+  iso_buf_init(&mp);
+  int rc = put_text(out, "{");
+  for (size_t i = 0; rc == 0 && i < sizeof kDashboard / sizeof kDashboard[0];
+       i++) {
+    const struct dashboard_part* part = &kDashboard[i];
+    iso_admin_req q = {.cmd = part->cmd, .worker = -1, .grace_ms = -1};
+    admin_out o = {.reply = {.cmd = part->cmd, .ok = 1}};
+    if (part->handler(pool, &q, &o) == 0 && part->cmd == ISO_ADMIN_STATUS) {
+      o.reply.status.nlisten = 0;
+      o.reply.status.admin = iso_admin_str_of(NULL);
+      o.reply.status.kv = iso_admin_str_of(NULL);
+    }
+    iso_buf_reset(&mp);
+    rc = iso_admin_encode_reply(&o.reply, &mp);
+    if (rc == 0) {
+      char key[32];
+      snprintf(key, sizeof key, "%s\"%s\":", i > 0 ? "," : "", part->key);
+      rc = put_text(out, key);
+    }
+    if (rc == 0) {
+      rc = iso_json_from_msgpack(mp.data, mp.len, out);
+    }
+    for (int k = 0; k < o.nowned; k++) {
+      free(o.owned[k]);
+    }
+    iso_buf_close(&o.ids);
+  }
+  if (rc == 0) {
+    rc = put_text(out, "}\n");
+  }
+  iso_buf_close(&mp);
+  return rc;
+}
+
 /* ---- the socket ---- */
 
 static int token_ok(const iso_pool* pool, const iso_admin_req* q) {
@@ -865,10 +938,6 @@ static int render_metrics(void* arg, iso_buf* out, int* status) {
 /* How long a health check waits for the front's routing lock. */
 #define HEALTH_PROBE_MS 200
 
-static int put_text(iso_buf* out, const char* text) {
-  return iso_buf_append(out, text, strlen(text));
-}
-
 /* /healthz, liveness: 200 while the front routes jobs (its routing lock
  * answers within HEALTH_PROBE_MS), draining or not; else 503. */
 static int render_healthz(void* arg, iso_buf* out, int* status) {
@@ -908,16 +977,29 @@ static int render_readyz(void* arg, iso_buf* out, int* status) {
   return put_text(out, text);
 }
 
+/* 1 if the metrics URL has no path or "/" (http://HOST:PORT[/]): the
+ * metrics are at / and the dashboard moves to /dashboard. */
+static int metrics_at_root(const char* url) {
+  const char* host = strstr(url, "://");
+  const char* path = host != NULL ? strchr(host + 3, '/') : NULL;
+  return path == NULL || strcmp(path, "/") == 0;
+}
+
 int pool__admin_start(iso_pool* pool, char* err, size_t errlen) {
   if (pool->opts.metrics_url != NULL) {
-    const iso_http_route routes[] = {
+    iso_http_route routes[] = {
         {NULL, ISO_METRICS_PROMETHEUS_CONTENT_TYPE, render_metrics},
         {"/healthz", "text/plain; charset=utf-8", render_healthz},
         {"/readyz", "text/plain; charset=utf-8", render_readyz},
+        {"/", "text/html; charset=utf-8", render_dashboard},
+        {"/api/dashboard", "application/json", render_dashboard_json},
     };
-    int rc = iso_http_new(pool->opts.metrics_url, routes,
-                          sizeof routes / sizeof routes[0], pool, &pool->http,
-                          err, errlen);
+    size_t nroutes = sizeof routes / sizeof routes[0];
+    if (metrics_at_root(pool->opts.metrics_url)) {
+      routes[3].path = "/dashboard"; /* / is the metrics' own */
+    }
+    int rc = iso_http_new(pool->opts.metrics_url, routes, nroutes, pool,
+                          &pool->http, err, errlen);
     if (rc != 0) {
       return rc;
     }
