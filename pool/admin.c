@@ -1,5 +1,7 @@
-/* admin.c: the admin plane: the admin socket, its commands and the
- * metrics page (the counters are metrics.c's, recorded by answer.c).
+/* admin.c: the admin plane: the admin socket, its commands, and the
+ * metrics server's documents: the metrics page, the health checks and
+ * the dashboard (dashboard.html and its JSON, the reading commands'
+ * replies) (the counters are metrics.c's, recorded by answer.c).
  *
  * DESIGN: the admin socket is a second REP0 listener (ipc/iso_server.h)
  * whose callback runs on an NNG thread, like the job socket's; nothing
@@ -977,12 +979,12 @@ static int render_readyz(void* arg, iso_buf* out, int* status) {
   return put_text(out, text);
 }
 
-/* 1 if the metrics URL has no path or "/" (http://HOST:PORT[/]): the
- * metrics are at / and the dashboard moves to /dashboard. */
+/* 1 if the metrics URL's path is empty or "/" (http://HOST:PORT[/][?..]):
+ * the metrics are at / and the dashboard moves to /dashboard. */
 static int metrics_at_root(const char* url) {
   const char* host = strstr(url, "://");
-  const char* path = host != NULL ? strchr(host + 3, '/') : NULL;
-  return path == NULL || strcmp(path, "/") == 0;
+  const char* path = host != NULL ? host + 3 + strcspn(host + 3, "/?#") : url;
+  return strcspn(path, "?#") <= 1;
 }
 
 int pool__admin_start(iso_pool* pool, char* err, size_t errlen) {

@@ -21,7 +21,8 @@ pkgs=(build-essential cmake pkg-config libuv1-dev libnng-dev libssl-dev liblmdb-
       libbrotli1 libc-ares2 libicu72 libnghttp2-14 libssl3 zlib1g
       libuv1 valgrind openssl clang libclang-rt-14-dev clang-format-14
       libseccomp-dev libsystemd-dev libinih-dev
-      scdoc)  # scdoc: the man pages (dist/man/)
+      scdoc   # scdoc: the man pages (dist/man/)
+      chromium)  # chromium: test_service_admin_dashboard's browser cases
 pkgs+=(curl xz-utils)  # fetching ada (below)
 missing=()
 for p in "${pkgs[@]}"; do
