@@ -428,8 +428,9 @@ static void t_browser_unreachable(void) {
                      "service unreachable since <span id=\"down-since\">");
       CHECK(strlen(text_of(r.out, "down-since", buf, sizeof buf)) > 0);
       CHECK(strlen(text_of(r.out, "down-why", buf, sizeof buf)) > 0);
-      CHECK_STR(text_of(r.out, "down-last", buf, sizeof buf), "no poll");
+      CHECK_STR(text_of(r.out, "down-last", buf, sizeof buf), "none");
       CHECK_STR(text_of(r.out, "updated", buf, sizeof buf), "never");
+      CHECK_STR(text_of(r.out, "state", buf, sizeof buf), "unreachable");
       CHECK_EQ(count_of(r.out, "<tr class=\"worker\">"), 0);
       if (iso_test_failed) {
         fprintf(stderr, "  DOM:\n%s\n", r.out);
