@@ -24,6 +24,10 @@ pkgs=(build-essential cmake pkg-config libuv1-dev libnng-dev libssl-dev liblmdb-
       scdoc   # scdoc: the man pages (dist/man/)
       chromium)  # chromium: test_service_admin_dashboard's browser cases
 pkgs+=(curl xz-utils)  # fetching ada (below)
+# the clients in other languages (examples/clients/, tests/clients_test.sh):
+# Python's msgpack, Go and ugorji's msgpack codec for it (GOPATH mode, no
+# module proxy); Node's packages come from npm (package-lock.json)
+pkgs+=(python3-msgpack golang-go golang-github-ugorji-go-codec-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
