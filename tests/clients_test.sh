@@ -4,7 +4,10 @@
 # clients_test, label clients; part of `make test`).
 #
 # Starts `isopool serve` twice on ipc:// sockets in a temporary directory:
-# one on SRC/examples, one on a module root whose double.js throws. Each
+# one on SRC/examples, one on a module root whose double.js throws. The
+# README's "Concepts" runs first: its eval module twice with the same
+# value, and examples/counter.js's calls counting up on the one worker
+# (poolctl). Each
 # client, run against the first, must print the call job's value
 # {"input":21,"doubled":42} and the eval job's 5, and exit 0; against the
 # second it must exit 1 and name what the job threw (a rejected job is an
@@ -68,6 +71,25 @@ check() {
   echo "clients_test: $name: ok"
 }
 ran=0
+
+# ---- README, "Concepts": its two modules and what poolctl prints ----
+cat >"$dir/words.js" <<'JS'
+// An eval job: a fresh realm each time, its default export called with args.
+const words = (s) => s.split(/\s+/).filter(Boolean);
+export default (text) => ({ words: words(text).length,
+  longest: words(text).reduce((a, b) => (b.length > a.length ? b : a)) });
+JS
+grep -qF 'longest: words(text).reduce((a, b) => (b.length > a.length ? b : a)) });' \
+  "$src/README.md" || fail "README's eval module is not the one tested here"
+pc() { "$bin/poolctl" --url "ipc://$dir/ok.ipc" --timeout 30000 "$@" 2>&1; }
+for i in 1 2; do
+  got=$(pc eval "$dir/words.js" "to be or not to be")
+  [ "$got" = '{"words":6,"longest":"not"}' ] ||
+    fail "README eval job, run $i: \"$got\""
+  got=$(pc call counter.js --export hit ada)
+  [ "$got" = "\"ada: call $i on this worker\"" ] ||
+    fail "README call job, call $i: \"$got\""
+done
 
 # ---- Python ----
 if ! /usr/bin/python3 -c 'import msgpack' 2>/dev/null; then
