@@ -3,15 +3,18 @@
 # (examples/clients/, README "Clients") against the real service (ctest
 # clients_test, label clients; part of `make test`).
 #
-# Starts `isopool serve` twice on ipc:// sockets in a temporary directory:
-# one on SRC/examples, one on a module root whose double.js throws. The
+# Starts `isopool serve` three times on ipc:// sockets in a temporary
+# directory: one on SRC/examples (also on a free loopback tcp:// port),
+# one on a module root whose double.js throws, one whose double.js never
+# returns (the clients give it a deadline of 300 ms). The
 # README's "Concepts" runs first: its eval module twice with the same
 # value, and examples/counter.js's calls counting up on the one worker
 # (poolctl). Each
 # client, run against the first, must print the call job's value
-# {"input":21,"doubled":42} and the eval job's 5, and exit 0; against the
-# second it must exit 1 and name what the job threw (a rejected job is an
-# error, not a value). Python runs on Debian's python3 with
+# {"input":21,"doubled":42} and the eval job's 5, and exit 0, over each
+# transport; against the second it must exit 1 and name what the job threw
+# (a rejected job is an error, not a value), against the third exit 1
+# naming the error code, timeout. Python runs on Debian's python3 with
 # python3-msgpack; Go is built offline (GOPATH mode, GOPROXY=off) from
 # Debian's golang-go and golang-github-ugorji-go-codec-dev into
 # WORK/go; Node's packages are installed with `npm ci` into WORK/node,
@@ -35,39 +38,54 @@ fail() {
   echo "clients_test: FAIL: $*" >&2
   fails=$((fails + 1))
 }
-# serve NAME ROOT: a service on ipc://DIR/NAME.ipc, up within 30 s
+# serve NAME ROOT [OPTION...]: a service on ipc://DIR/NAME.ipc, up
+# within 30 s
 serve() {
-  "$bin/isopool" serve --listen "ipc://$dir/$1.ipc" --modules "$2" \
-    --workers 1 --processes 0 --admin none --quiet 2>>"$dir/$1.log" &
+  local name=$1 root=$2
+  shift 2
+  "$bin/isopool" serve --listen "ipc://$dir/$name.ipc" --modules "$root" \
+    --workers 1 --admin none --quiet "$@" 2>>"$dir/$name.log" &
   pids+=($!)
   for _ in $(seq 300); do
-    [ -S "$dir/$1.ipc" ] && return 0
+    [ -S "$dir/$name.ipc" ] && return 0
     sleep 0.1
   done
-  cat "$dir/$1.log" >&2
-  echo "clients_test: FAIL: the service on $2 did not listen" >&2
+  cat "$dir/$name.log" >&2
+  echo "clients_test: FAIL: the service on $root did not listen" >&2
   exit 1
 }
-mkdir -p "$dir/throws" "$work"
+mkdir -p "$dir/throws" "$dir/hangs" "$work"
 echo 'export default () => { throw new TypeError("no double today"); };' \
   >"$dir/throws/double.js"
-serve ok "$src/examples"
+echo 'export default () => { for (;;) {} };' >"$dir/hangs/double.js"
+# a free loopback port, for the tcp:// listener
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+serve ok "$src/examples" --listen "tcp://127.0.0.1:$port"
 serve throws "$dir/throws"
+serve hangs "$dir/hangs"
 
 want='{"input":21,"doubled":42}
 5'
-# check NAME CMD...: CMD URL against both services
+# check NAME CMD...: CMD URL against each service: the values over ipc://
+# and tcp://, a rejected job and an error (the job's deadline: the
+# service's `timeout` reply, not the client's own) as errors
 check() {
-  local name=$1 got rc
+  local name=$1 got rc url
   shift
-  got=$(timeout 60 "$@" "ipc://$dir/ok.ipc" 2>&1)
-  rc=$?
-  [ $rc = 0 ] && [ "$got" = "$want" ] ||
-    fail "$name: exit $rc, printed \"$got\", not \"$want\""
+  for url in "ipc://$dir/ok.ipc" "tcp://127.0.0.1:$port"; do
+    got=$(timeout 60 "$@" "$url" 2>&1)
+    rc=$?
+    [ $rc = 0 ] && [ "$got" = "$want" ] ||
+      fail "$name, $url: exit $rc, printed \"$got\", not \"$want\""
+  done
   got=$(timeout 60 "$@" "ipc://$dir/throws.ipc" 2>&1)
   rc=$?
   [ $rc = 1 ] && [[ $got == *"TypeError: no double today"* ]] ||
     fail "$name, a job that throws: exit $rc, printed \"$got\""
+  got=$(timeout 60 "$@" "ipc://$dir/hangs.ipc" 300 2>&1)
+  rc=$?
+  [ $rc = 1 ] && [[ $got == *"timeout: "* ]] ||
+    fail "$name, a job past its deadline: exit $rc, printed \"$got\""
   echo "clients_test: $name: ok"
 }
 ran=0

@@ -4,7 +4,10 @@
 // to an isopool service and prints each value as JSON, one a line:
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go build -o isopool-client .
-//	./isopool-client [URL]          # default tcp://127.0.0.1:7447
+//	./isopool-client [URL [TIMEOUT_MS]]
+//
+// URL defaults to tcp://127.0.0.1:7447, TIMEOUT_MS (each job's deadline)
+// to 10000.
 //
 // The wire protocol is docs/protocol.md: a msgpack map over an NNG REQ0
 // socket, one request and one reply per message. The usual pure-Go binding
@@ -31,6 +34,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strconv"
 	"unsafe"
 
 	"github.com/ugorji/go/codec"
@@ -38,6 +42,11 @@ import (
 
 // maxReply is the service's default --max-message.
 const maxReply = 16 << 20
+
+// replyMarginMs is how much longer than a job's deadline to wait for its
+// reply: the service answers a job past its deadline with the error
+// timeout, and that answer should be the one the caller sees, not NNG's.
+const replyMarginMs = 1000
 
 var mh = func() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
@@ -118,7 +127,7 @@ func Dial(url string, timeoutMs int64) (*Client, error) {
 	}
 	err := setMs("req:resend-time", C.NNG_DURATION_INFINITE)
 	if err == nil {
-		err = setMs("recv-timeout", C.nng_duration(timeoutMs))
+		err = setMs("recv-timeout", C.nng_duration(timeoutMs+replyMarginMs))
 	}
 	if err == nil {
 		name := C.CString("recv-size-max")
@@ -199,8 +208,8 @@ type doubled struct {
 	Doubled int `codec:"doubled" json:"doubled"`
 }
 
-func run(url string) error {
-	c, err := Dial(url, 10000)
+func run(url string, timeoutMs int64) error {
+	c, err := Dial(url, timeoutMs)
 	if err != nil {
 		return err
 	}
@@ -225,7 +234,16 @@ func main() {
 	if len(os.Args) > 1 {
 		url = os.Args[1]
 	}
-	if err := run(url); err != nil {
+	timeoutMs := int64(10000)
+	if len(os.Args) > 2 {
+		n, err := strconv.ParseInt(os.Args[2], 10, 64)
+		if err != nil || n <= 0 {
+			fmt.Fprintln(os.Stderr, "isopool-client: TIMEOUT_MS must be a positive integer")
+			os.Exit(2)
+		}
+		timeoutMs = n
+	}
+	if err := run(url, timeoutMs); err != nil {
 		fmt.Fprintln(os.Stderr, "isopool-client:", err)
 		os.Exit(1)
 	}

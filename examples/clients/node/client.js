@@ -3,7 +3,10 @@
 // Sends one call job (double.js with 21) and one eval job (a module's text)
 // to an isopool service and prints each value as JSON, one a line:
 //
-//   npm ci && node client.js [URL]     # default tcp://127.0.0.1:7447
+//   npm ci && node client.js [URL [TIMEOUT_MS]]
+//
+// URL defaults to tcp://127.0.0.1:7447, TIMEOUT_MS (each job's deadline)
+// to 10000.
 //
 // The wire protocol is docs/protocol.md: a msgpack map over a REQ0 socket,
 // one request and one reply per message. NNG has no maintained binding on
@@ -17,6 +20,11 @@
 "use strict";
 const nano = require("nanomsg");
 const { encode, decode } = require("@msgpack/msgpack");
+
+// How much longer than a job's deadline to wait for its reply: the service
+// answers a job past its deadline with the error `timeout`, and that answer
+// should be the one the caller sees.
+const REPLY_MARGIN_MS = 1000;
 
 class JobRejected extends Error {
   // The job's JavaScript threw: name, message and stack are what it threw.
@@ -99,7 +107,7 @@ class Client {
       const timer = setTimeout(() => {
         this.pending = null;
         reject(new Error(`no reply within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
+      }, this.timeoutMs + REPLY_MARGIN_MS);
       this.pending = { resolve, reject, timer };
       this.sock.send(Buffer.from(body.buffer, body.byteOffset,
                                  body.byteLength));
@@ -123,7 +131,9 @@ class Client {
 }
 
 async function main() {
-  const client = new Client(process.argv[2]);
+  const client = new Client(process.argv[2], {
+    timeoutMs: process.argv[3] ? Number(process.argv[3]) : 10000,
+  });
   try {
     console.log(JSON.stringify(await client.call("double.js", [21])));
     console.log(JSON.stringify(

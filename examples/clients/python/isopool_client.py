@@ -4,7 +4,10 @@
 Sends one call job (double.js with 21) and one eval job (a module's text)
 to an isopool service and prints each value as JSON, one a line:
 
-    /usr/bin/python3 isopool_client.py [URL]    # default tcp://127.0.0.1:7447
+    /usr/bin/python3 isopool_client.py [URL [TIMEOUT_MS]]
+
+URL defaults to tcp://127.0.0.1:7447, TIMEOUT_MS (each job's deadline) to
+10000.
 
 The wire protocol is docs/protocol.md: a msgpack map over an NNG REQ0
 socket, one request and one reply per message. The usual binding is pynng
@@ -27,6 +30,10 @@ import msgpack
 _NNG_FLAG_ALLOC = 1
 _NNG_DURATION_INFINITE = -1
 _MAX_REPLY = 16 << 20  # the service's default --max-message
+# How much longer than a job's deadline to wait for its reply: the service
+# answers a job past its deadline with the error `timeout`, and that answer
+# should be the one the caller sees, not NNG's.
+_REPLY_MARGIN_MS = 1000
 
 
 class _Socket(ctypes.Structure):
@@ -93,7 +100,8 @@ class Client:
             _check(_nng.nng_socket_set_ms(self._sock, b"req:resend-time",
                                           _NNG_DURATION_INFINITE),
                    "req:resend-time")
-            _check(_nng.nng_socket_set_ms(self._sock, b"recv-timeout", timeout_ms),
+            _check(_nng.nng_socket_set_ms(self._sock, b"recv-timeout",
+                                          timeout_ms + _REPLY_MARGIN_MS),
                    "recv-timeout")
             _check(_nng.nng_socket_set_size(self._sock, b"recv-size-max", _MAX_REPLY),
                    "recv-size-max")
@@ -145,8 +153,9 @@ class Client:
 
 def main():
     url = sys.argv[1] if len(sys.argv) > 1 else "tcp://127.0.0.1:7447"
+    timeout_ms = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
     try:
-        with Client(url) as client:
+        with Client(url, timeout_ms) as client:
             print(json.dumps(client.call("double.js", 21), separators=(",", ":")))
             print(json.dumps(client.eval("export default (a, b) => a + b;", 2, 3)))
     except (NngError, JobRejected, JobError) as e:
