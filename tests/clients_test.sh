@@ -75,16 +75,16 @@ check() {
   for url in "ipc://$dir/ok.ipc" "tcp://127.0.0.1:$port"; do
     got=$(timeout 60 "$@" "$url" 2>&1)
     rc=$?
-    [ $rc = 0 ] && [ "$got" = "$want" ] ||
+    { [ $rc = 0 ] && [ "$got" = "$want" ]; } ||
       fail "$name, $url: exit $rc, printed \"$got\", not \"$want\""
   done
   got=$(timeout 60 "$@" "ipc://$dir/throws.ipc" 2>&1)
   rc=$?
-  [ $rc = 1 ] && [[ $got == *"TypeError: no double today"* ]] ||
+  { [ $rc = 1 ] && [[ $got == *"TypeError: no double today"* ]]; } ||
     fail "$name, a job that throws: exit $rc, printed \"$got\""
   got=$(timeout 60 "$@" "ipc://$dir/hangs.ipc" 300 2>&1)
   rc=$?
-  [ $rc = 1 ] && [[ $got == *"timeout: "* ]] ||
+  { [ $rc = 1 ] && [[ $got == *"timeout: "* ]]; } ||
     fail "$name, a job past its deadline: exit $rc, printed \"$got\""
   echo "clients_test: $name: ok"
 }
@@ -121,7 +121,7 @@ fi
 if ! command -v go >/dev/null; then
   fail "go: no go (apt-get install golang-go golang-github-ugorji-go-codec-dev)"
 elif ! (cd "$src/examples/clients/go" &&
-  GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= \
+  GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS='' \
     GOCACHE=$work/go-cache go build -o "$work/go/isopool-client" .) \
   >"$dir/go.log" 2>&1; then
   cat "$dir/go.log" >&2

@@ -50,4 +50,4 @@ for lib in $( (ldd "$bin/isopool"; ldd "$bin/poolctl") |
   fi
 done
 if [ $fails -gt 0 ]; then exit 1; fi
-echo "containerfile_test: ok ($(wc -w <<<"$pkgs") packages:" $pkgs")"
+echo "containerfile_test: ok ($(wc -w <<<"$pkgs") packages: $(tr "\n" " " <<<"$pkgs"))"
