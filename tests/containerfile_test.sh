@@ -33,12 +33,19 @@ base=$(dpkg-query -W -f '${Package} ${Priority}\n' | awk '$2 == "required" { pri
 have=$(apt-cache depends --recurse --no-recommends --no-suggests \
   --no-conflicts --no-breaks --no-replaces --no-enhances $pkgs apt $base |
   grep -v '^ ' | tr -d '<>' | sort -u)
+# NAME PATH of each library, and (one dpkg -S for all) the package of
+# each path or of the file it links to
+libs=$( (ldd "$bin/isopool"; ldd "$bin/poolctl") |
+  awk '$2 == "=>" && $3 ~ /^\// && $1 != "libnode.so.108" { print $1, $3 }' |
+  sort -u)
+# shellcheck disable=SC2046 # the paths are words
+owners=$(dpkg -S $(awk '{ print $2 }' <<<"$libs") \
+  $(awk '{ print $2 }' <<<"$libs" | xargs realpath) 2>/dev/null)
 fails=0
-for lib in $( (ldd "$bin/isopool"; ldd "$bin/poolctl") |
-  awk '$2 == "=>" && $3 ~ /^\// { print $1 "=" $3 }' | sort -u); do
-  name=${lib%%=*} path=${lib#*=}
-  [ "$name" = libnode.so.108 ] && continue
-  pkg=$(dpkg -S "$path" 2>/dev/null || dpkg -S "$(realpath "$path")" 2>/dev/null)
+while read -r name path; do
+  real=$(realpath "$path")
+  pkg=$(awk -v p="$path" -v r="$real" '$2 == p || $2 == r { print $1; exit }' \
+    <<<"$owners")
   pkg=${pkg%%:*}
   if [ -z "$pkg" ]; then
     echo "containerfile_test: FAIL: $name ($path) is in no Debian package" >&2
@@ -48,6 +55,6 @@ for lib in $( (ldd "$bin/isopool"; ldd "$bin/poolctl") |
       "stage does not install" >&2
     fails=$((fails + 1))
   fi
-done
+done <<<"$libs"
 if [ $fails -gt 0 ]; then exit 1; fi
 echo "containerfile_test: ok ($(wc -w <<<"$pkgs") packages: $(tr "\n" " " <<<"$pkgs"))"
