@@ -413,7 +413,11 @@ static void t_warning_at_90_percent(void) {
     CHECK_VALUE(r, "\"warned\"");
   }
   CHECK(r.stats.cpu_us >= 270000);
-  CHECK(r.stats.cpu_us < 300000);
+  /* it wound up on the warning: it ends near the budget, not stopped at
+   * it (the last burn may carry it a little past under load: 306 ms seen
+   * once beside other suites; the watchdog's round is 2 ms and a stop
+   * needs the next one) */
+  CHECK(r.stats.cpu_us < 330000);
   iso_result_close(&r);
   svc_stop(&s);
 }

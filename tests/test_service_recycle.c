@@ -330,9 +330,11 @@ static void t_code_shared(void) {
  * (CODE_STATS, pool/code.c's pool__code_figures): one pool process, its
  * worker recycled after every job, so each call of count.js is a fresh
  * isolate's (it answers 1): the first two compile it (2 misses; the
- * second makes its entry), the next two consume it (2 hits). The process
- * says its figures with its ALIVE (every 100 ms), so status is polled
- * until the hits come; then the misses and made counted with them, the
+ * second makes its entry), the next two consume it (2 hits), each counted
+ * from the figures once the start-up probe's have settled (the probe is
+ * an eval that a loaded machine may send twice). The process says its
+ * figures with its ALIVE (every 100 ms), so status is polled until the
+ * hits come; then the misses and made counted with them, the
  * entry held, and /metrics (strict exposition) says the same as status.
  * The same with --processes 0 (the front's own workers' cache). */
 static void code_stats_with(const char* processes) {
@@ -350,10 +352,15 @@ static void code_stats_with(const char* processes) {
   while (map_stat(&s, "code_cache", "misses") < 1 && now_ms() < end) {
     nap_ms(20);
   }
+  /* on a loaded machine the start-up probe may have been sent (and
+   * compiled) more than once, and a process says its figures every 100
+   * ms: let them settle, then count from there */
+  nap_ms(300);
   long m0 = map_stat(&s, "code_cache", "misses");
   long h0 = map_stat(&s, "code_cache", "hits");
+  long made0 = map_stat(&s, "code_cache", "made");
+  long entries0 = map_stat(&s, "code_cache", "entries");
   CHECK(m0 >= 1);
-  CHECK_EQ(h0, 0);
   for (int i = 0; i < 4; i++) {
     expect_call(&s, "count.js", "[]", "1");
   }
@@ -365,16 +372,16 @@ static void code_stats_with(const char* processes) {
   long hits = (long)js_num(st, "code_cache.hits");
   CHECK_EQ(hits, h0 + 2);
   CHECK_EQ((long)js_num(st, "code_cache.misses"), m0 + 2);
-  CHECK_EQ((long)js_num(st, "code_cache.made"), 1);
+  CHECK_EQ((long)js_num(st, "code_cache.made"), made0 + 1);
   CHECK_EQ((long)js_num(st, "code_cache.rejected"), 0);
-  CHECK_EQ((long)js_num(st, "code_cache.entries"), 1);
+  CHECK_EQ((long)js_num(st, "code_cache.entries"), entries0 + 1);
   CHECK(js_num(st, "code_cache.bytes") > 0);
   free(st);
 
   char* human = pc_human(&s, "status", NULL);
   char want[96];
-  snprintf(want, sizeof want, "%ld hits, %ld misses (0 rejected), 1 made", hits,
-           m0 + 2);
+  snprintf(want, sizeof want, "%ld hits, %ld misses (0 rejected), %ld made",
+           hits, m0 + 2, made0 + 1);
   CHECK_CONTAINS(human, want);
   free(human);
   char* json = pc_json(&s, "status", NULL);
@@ -390,8 +397,10 @@ static void code_stats_with(const char* processes) {
     CHECK_EQ(prom_sum(body, "isopool_code_cache_hits_total"), (double)hits);
     CHECK_EQ(prom_sum(body, "isopool_code_cache_misses_total"),
              (double)(m0 + 2));
-    CHECK_EQ(prom_sum(body, "isopool_code_cache_made_total"), 1.0);
-    CHECK_EQ(prom_sum(body, "isopool_code_cache_entries"), 1.0);
+    CHECK_EQ(prom_sum(body, "isopool_code_cache_made_total"),
+             (double)(made0 + 1));
+    CHECK_EQ(prom_sum(body, "isopool_code_cache_entries"),
+             (double)(entries0 + 1));
     CHECK(prom_sum(body, "isopool_code_cache_bytes") > 0);
   }
   free(head);
