@@ -110,7 +110,8 @@ int daemon_start(const char* const* argv,
                  iso_client* c,
                  const char* ping,
                  pid_t* pid) {
-  iso_job job = {.kind = ISO_JOB_EVAL, .source = ping};
+  iso_job job = {.kind = ISO_JOB_EVAL};
+  int tries = 0;
   /* exec may fail for a moment while a parallel build relinks the binary
    * (EACCES, ETXTBSY): the child exits 127; start again */
   for (int attempt = 0; attempt < 20; attempt++) {
@@ -134,6 +135,12 @@ int daemon_start(const char* const* argv,
         CHECK(!"the daemon started");
         return -1;
       }
+      /* each try's text its own: a ping retried on a slow start would
+       * otherwise compile the same text twice, and the second compile
+       * makes a code cache entry the case did not ask for */
+      char src[512];
+      snprintf(src, sizeof src, "%s\n// try %d", ping, tries++);
+      job.source = src;
       iso_result r;
       int rc = iso_client_call(c, &job, 500, &r);
       int ok = rc == 0 && r.status == ISO_STATUS_FULFILLED;
