@@ -128,4 +128,23 @@ if [ ! -f "$ada_dir/ada-2.7.8/src/ada.cpp" ]; then
   rm -rf "$ada_tmp"
 fi
 
+# Debian 12's kubectl (kubernetes-client 1.20), for k8s_test's offline
+# `kubectl kustomize` of deploy/k8s: unpacked into .deps/kubernetes-client,
+# not installed, so that it replaces no newer kubectl of the machine's.
+kc_dir="$top/.deps/kubernetes-client"
+if [ ! -x "$kc_dir/usr/bin/kubectl" ]; then
+  echo "deps: unpacking kubernetes-client into .deps/kubernetes-client" >&2
+  kc_tmp=$(mktemp -d)
+  (cd "$kc_tmp" && apt-get download kubernetes-client >/dev/null 2>&1) || {
+    "${sudo_cmd[@]}" apt-get update -q >/dev/null
+    (cd "$kc_tmp" && apt-get download kubernetes-client >/dev/null 2>&1)
+  }
+  rm -rf "$kc_dir.part"
+  mkdir -p "$kc_dir.part"
+  dpkg-deb -x "$kc_tmp"/kubernetes-client_*.deb "$kc_dir.part"
+  rm -rf "$kc_dir"
+  mv "$kc_dir.part" "$kc_dir"
+  rm -rf "$kc_tmp"
+fi
+
 if [ "${1:-}" = "--print-prefix" ]; then echo "$prefix"; fi
