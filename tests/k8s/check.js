@@ -80,9 +80,9 @@ function toKustomize2(tree) {
       toKustomize2(p);
     } else if (e.name === "kustomization.yaml") {
       const k = YAML.parse(fs.readFileSync(p, "utf8"));
-      const dirs = (k.resources || []).filter((r) =>
-        fs.existsSync(path.join(tree, r)) &&
-        fs.statSync(path.join(tree, r)).isDirectory());
+      const dirs = (k.resources || []).filter(
+        (r) => fs.existsSync(path.join(tree, r)) && fs.statSync(path.join(tree, r)).isDirectory(),
+      );
       if (dirs.length > 0) {
         k.resources = k.resources.filter((r) => !dirs.includes(r));
         k.bases = (k.bases || []).concat(dirs);
@@ -94,8 +94,7 @@ function toKustomize2(tree) {
 
 // The objects `kubectl kustomize tree/sub` makes, or throws.
 function render(tree, sub) {
-  const r = cp.spawnSync(opt.kubectl, ["kustomize", path.join(tree, sub)],
-    { encoding: "utf8" });
+  const r = cp.spawnSync(opt.kubectl, ["kustomize", path.join(tree, sub)], { encoding: "utf8" });
   if (r.status !== 0) {
     throw new Error(`kustomize ${sub}: ${(r.stderr || r.error || "").toString().trim()}`);
   }
@@ -128,11 +127,17 @@ function dtsProps(file) {
     const text = fs.readFileSync(file, "utf8");
     const imports = new Map();
     for (const m of text.matchAll(/^import \{ (\w+) \} from "([^"]+)";$/gm)) {
-      imports.set(m[1], m[2].startsWith(".")
-        ? path.resolve(path.dirname(file), m[2]) + ".d.ts"
-        : path.join(path.dirname(require.resolve(
-          m[2].split("/").slice(0, 2).join("/") + "/package.json")),
-        m[2].split("/").slice(2).join("/")) + ".d.ts");
+      imports.set(
+        m[1],
+        m[2].startsWith(".")
+          ? path.resolve(path.dirname(file), m[2]) + ".d.ts"
+          : path.join(
+              path.dirname(
+                require.resolve(m[2].split("/").slice(0, 2).join("/") + "/package.json"),
+              ),
+              m[2].split("/").slice(2).join("/"),
+            ) + ".d.ts",
+      );
     }
     const body = text.match(/^export interface \w+(?: extends ([\w, ]+))? \{\n([\s\S]*?)\n\}$/m);
     if (body) {
@@ -146,7 +151,8 @@ function dtsProps(file) {
         const m = lines[i].match(/^ {4}"([^"]+)"\??: (.*);?$/);
         if (!m) continue;
         let type = m[2].replace(/;$/, "");
-        if (type === "{") { // a map: its value type on the next line
+        if (type === "{") {
+          // a map: its value type on the next line
           const v = (lines[i + 1] || "").match(/\[key: string\]: (.*);$/);
           type = v ? `Map<${v[1]}>` : "any";
         }
@@ -204,8 +210,10 @@ function schemaErrors(doc) {
   } catch (e) {
     const list = e.errors || [{ instancePath: "", message: e.message }];
     for (const x of list) {
-      errs.push(`${id}: schema: ${x.instancePath || "/"} ${x.message}` +
-        (x.params && x.params.missingProperty ? ` (${x.params.missingProperty})` : ""));
+      errs.push(
+        `${id}: schema: ${x.instancePath || "/"} ${x.message}` +
+          (x.params && x.params.missingProperty ? ` (${x.params.missingProperty})` : ""),
+      );
     }
   }
   const unk = [];
@@ -252,8 +260,17 @@ function parseArgs(argv) {
 function memMiB(q) {
   const m = String(q).match(/^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/);
   if (!m) return NaN;
-  const f = { Ki: 1 / 1024, Mi: 1, Gi: 1024, Ti: 1024 * 1024, k: 1e3 / 1048576,
-    M: 1e6 / 1048576, G: 1e9 / 1048576, T: 1e12 / 1048576 }[m[2]] || 1 / 1048576;
+  const f =
+    {
+      Ki: 1 / 1024,
+      Mi: 1,
+      Gi: 1024,
+      Ti: 1024 * 1024,
+      k: 1e3 / 1048576,
+      M: 1e6 / 1048576,
+      G: 1e9 / 1048576,
+      T: 1e12 / 1048576,
+    }[m[2]] || 1 / 1048576;
   return Number(m[1]) * f;
 }
 
@@ -263,8 +280,12 @@ function cpuCores(q) {
 }
 
 function subset(a, b) {
-  return a != null && b != null && Object.keys(a).length > 0 &&
-    Object.entries(a).every(([k, v]) => b[k] === v);
+  return (
+    a != null &&
+    b != null &&
+    Object.keys(a).length > 0 &&
+    Object.entries(a).every(([k, v]) => b[k] === v)
+  );
 }
 
 // The port of a URL (tcp://H:P, http://H:P/..), or NaN.
@@ -281,7 +302,8 @@ function podFacts(objs) {
   const dep = deps[0];
   const pod = ((dep.spec || {}).template || {}).spec || {};
   const cs = pod.containers || [];
-  if (cs.length !== 1) throw new Error(`Deployment/${dep.metadata.name}: ${cs.length} containers, not 1`);
+  if (cs.length !== 1)
+    throw new Error(`Deployment/${dep.metadata.name}: ${cs.length} containers, not 1`);
   const c = cs[0];
   const argv = (c.command || []).concat(c.args || []);
   const cms = objs.filter((o) => o.kind === "ConfigMap");
@@ -364,7 +386,12 @@ function adapterRules(objs, errs) {
         continue;
       }
       const ov = (r.resources || {}).overrides || {};
-      if (!ov.namespace || ov.namespace.resource !== "namespace" || !ov.pod || ov.pod.resource !== "pod") {
+      if (
+        !ov.namespace ||
+        ov.namespace.resource !== "namespace" ||
+        !ov.pod ||
+        ov.pod.resource !== "pod"
+      ) {
         errs.push(`${at}: resources.overrides must map the namespace and pod labels`);
       }
       const mq = String(r.metricsQuery || "");
@@ -401,7 +428,8 @@ function checkPod(v, objs, f, rules, errs) {
   if (listen.length === 0) bad("--listen is not on the command line");
   for (const u of listen) {
     if (!portNums.has(urlPort(u))) bad(`--listen ${u}: its port is no containerPort`);
-    if (/^[a-z+]+:\/\/(127\.|\[::1\]|localhost)/.test(u)) bad(`--listen ${u}: loopback, out of the Service's reach`);
+    if (/^[a-z+]+:\/\/(127\.|\[::1\]|localhost)/.test(u))
+      bad(`--listen ${u}: loopback, out of the Service's reach`);
   }
   const metrics = (get("metrics") || [])[0];
   if (!metrics) bad("no --metrics: the probes have nothing to ask");
@@ -424,15 +452,19 @@ function checkPod(v, objs, f, rules, errs) {
       continue;
     }
     if (p && g.path !== p) bad(`${k}: path ${g.path}, not ${p}`);
-    if (portOf(g.port) !== metricsPort) bad(`${k}: port ${g.port} is not --metrics's ${metricsPort}`);
+    if (portOf(g.port) !== metricsPort)
+      bad(`${k}: port ${g.port} is not --metrics's ${metricsPort}`);
   }
   // the Prometheus annotations
   const ann = (dep.spec.template.metadata || {}).annotations || {};
   if (ann["prometheus.io/port"] != null && Number(ann["prometheus.io/port"]) !== metricsPort) {
     bad(`prometheus.io/port ${ann["prometheus.io/port"]} is not --metrics's ${metricsPort}`);
   }
-  if (ann["prometheus.io/path"] != null && metrics &&
-      !metrics.endsWith(ann["prometheus.io/path"])) {
+  if (
+    ann["prometheus.io/path"] != null &&
+    metrics &&
+    !metrics.endsWith(ann["prometheus.io/path"])
+  ) {
     bad(`prometheus.io/path ${ann["prometheus.io/path"]} is not --metrics's path`);
   }
   // the config file
@@ -445,12 +477,18 @@ function checkPod(v, objs, f, rules, errs) {
     if (!subset(s.spec.selector, labels)) bad(`${id}: its selector is not the pods' labels`);
     for (const p of s.spec.ports || []) {
       const t = portOf(p.targetPort == null ? p.port : p.targetPort);
-      if (t == null || !portNums.has(t)) bad(`${id}: targetPort ${p.targetPort} is no container port`);
+      if (t == null || !portNums.has(t))
+        bad(`${id}: targetPort ${p.targetPort} is no container port`);
     }
   }
   const jobsPorts = new Set(listen.map(urlPort));
-  const headless = svcs.filter((s) => s.spec.clusterIP === "None" &&
-    (s.spec.ports || []).some((p) => jobsPorts.has(portOf(p.targetPort == null ? p.port : p.targetPort))));
+  const headless = svcs.filter(
+    (s) =>
+      s.spec.clusterIP === "None" &&
+      (s.spec.ports || []).some((p) =>
+        jobsPorts.has(portOf(p.targetPort == null ? p.port : p.targetPort)),
+      ),
+  );
   if (headless.length !== 1) bad(`${headless.length} headless Services on the jobs port, not 1`);
   const pdbs = objs.filter((o) => o.kind === "PodDisruptionBudget");
   if (pdbs.length !== 1) bad(`${pdbs.length} PodDisruptionBudgets, not 1`);
@@ -460,7 +498,8 @@ function checkPod(v, objs, f, rules, errs) {
     }
   }
   const hpas = objs.filter((o) => o.kind === "HorizontalPodAutoscaler");
-  if (hpas.length !== 1) bad(`${hpas.length} HorizontalPodAutoscalers, not 1 (two would fight over the Deployment)`);
+  if (hpas.length !== 1)
+    bad(`${hpas.length} HorizontalPodAutoscalers, not 1 (two would fight over the Deployment)`);
   for (const h of hpas) {
     const id = `HorizontalPodAutoscaler/${h.metadata.name}`;
     const t = h.spec.scaleTargetRef || {};
@@ -473,7 +512,8 @@ function checkPod(v, objs, f, rules, errs) {
       }
       if (m.type === "Pods") {
         const n = m.pods.metric.name;
-        if (!rules.some((r) => r.name === n)) bad(`${id}: pods metric ${n}: no adapter rule serves it`);
+        if (!rules.some((r) => r.name === n))
+          bad(`${id}: pods metric ${n}: no adapter rule serves it`);
       }
     }
   }
@@ -486,40 +526,59 @@ function checkPod(v, objs, f, rules, errs) {
   const pick = (k) => (csc[k] != null ? csc[k] : psc[k]);
   if (pick("runAsNonRoot") !== true) bad("securityContext: runAsNonRoot is not true");
   if (!(pick("runAsUser") > 0)) bad("securityContext: runAsUser is not a user other than root");
-  if (csc.allowPrivilegeEscalation !== false) bad("securityContext: allowPrivilegeEscalation is not false");
+  if (csc.allowPrivilegeEscalation !== false)
+    bad("securityContext: allowPrivilegeEscalation is not false");
   if (csc.privileged === true) bad("securityContext: privileged");
-  const drop = ((csc.capabilities || {}).drop || []);
+  const drop = (csc.capabilities || {}).drop || [];
   if (!drop.includes("ALL") || ((csc.capabilities || {}).add || []).length > 0) {
     bad("securityContext: capabilities do not drop ALL (the service needs none)");
   }
-  if ((pick("seccompProfile") || {}).type !== "RuntimeDefault") bad("securityContext: seccompProfile is not RuntimeDefault");
-  if (psc.fsGroup != null) bad("securityContext: fsGroup makes the volumes group-writable, and --code-cache refuses them");
+  if ((pick("seccompProfile") || {}).type !== "RuntimeDefault")
+    bad("securityContext: seccompProfile is not RuntimeDefault");
+  if (psc.fsGroup != null)
+    bad("securityContext: fsGroup makes the volumes group-writable, and --code-cache refuses them");
   // what the service writes is on a writable volume
-  if (csc.readOnlyRootFilesystem !== true) bad("securityContext: readOnlyRootFilesystem is not true");
-  const writable = (p) => f.mounts.some((m) => !m.readOnly && (p === m.mountPath || p.startsWith(m.mountPath + "/")) &&
-    f.volumes.has(m.name) && !f.volumes.get(m.name).configMap && !f.volumes.get(m.name).secret);
+  if (csc.readOnlyRootFilesystem !== true)
+    bad("securityContext: readOnlyRootFilesystem is not true");
+  const writable = (p) =>
+    f.mounts.some(
+      (m) =>
+        !m.readOnly &&
+        (p === m.mountPath || p.startsWith(m.mountPath + "/")) &&
+        f.volumes.has(m.name) &&
+        !f.volumes.get(m.name).configMap &&
+        !f.volumes.get(m.name).secret,
+    );
   const admin = (get("admin") || [])[0];
-  const writes = [["code-cache", (get("code-cache") || [])[0]], ["kv-path", (get("kv-path") || [])[0]],
-    ["admin", admin && admin.startsWith("ipc://") ? path.dirname(admin.slice(6)) : null]];
+  const writes = [
+    ["code-cache", (get("code-cache") || [])[0]],
+    ["kv-path", (get("kv-path") || [])[0]],
+    ["admin", admin && admin.startsWith("ipc://") ? path.dirname(admin.slice(6)) : null],
+  ];
   if (!admin) writes.push(["admin (its default, under /tmp)", "/tmp"]);
   for (const [k, p] of writes) {
-    if (p && !writable(p)) bad(`--${k} ${p}: on no writable volume (the root file system is read-only)`);
+    if (p && !writable(p))
+      bad(`--${k} ${p}: on no writable volume (the root file system is read-only)`);
   }
   // resources against the sizing
   const workers = Number((get("workers") || [])[0]);
-  const req = ((c.resources || {}).requests) || {};
-  const lim = ((c.resources || {}).limits) || {};
+  const req = (c.resources || {}).requests || {};
+  const lim = (c.resources || {}).limits || {};
   if (!(workers > 0)) bad("workers is not set: its default is the node's CPUs, not the pod's");
-  else if (!(cpuCores(req.cpu) >= workers)) bad(`resources: requests.cpu ${req.cpu} is less than workers ${workers}`);
+  else if (!(cpuCores(req.cpu) >= workers))
+    bad(`resources: requests.cpu ${req.cpu} is less than workers ${workers}`);
   const pmax = Number((get("process-max-mb") || [])[0]);
   const procs = Number((get("processes") || [])[0] || Math.ceil(workers / 2));
   if (!(pmax > 0)) {
     bad("process-max-mb is not set: a pool process's memory would end in the pod's OOM kill");
   } else if (!(memMiB(lim.memory) >= procs * pmax + 256)) {
-    bad(`resources: limits.memory ${lim.memory} is less than ${procs} pool process(es) of ` +
-      `process-max-mb ${pmax} and 256 Mi for the front and the spare`);
+    bad(
+      `resources: limits.memory ${lim.memory} is less than ${procs} pool process(es) of ` +
+        `process-max-mb ${pmax} and 256 Mi for the front and the spare`,
+    );
   }
-  if (!(memMiB(req.memory) <= memMiB(lim.memory))) bad("resources: requests.memory above limits.memory");
+  if (!(memMiB(req.memory) <= memMiB(lim.memory)))
+    bad("resources: requests.memory above limits.memory");
   // the grace period: preStop, then grace-ms, a second for a worker that
   // will not stop, 2 s for the pool processes (docs/architecture.md,
   // "Shutdown")
@@ -528,7 +587,9 @@ function checkPod(v, objs, f, rules, errs) {
   const grace = Number((get("grace-ms") || ["5000"])[0]) / 1000;
   const tgps = pod.terminationGracePeriodSeconds == null ? 30 : pod.terminationGracePeriodSeconds;
   if (!(tgps >= sleep + grace + 3 + 2)) {
-    bad(`terminationGracePeriodSeconds ${tgps} is not above preStop ${sleep} s + grace-ms ${grace} s + 3 s + 2 s to spare`);
+    bad(
+      `terminationGracePeriodSeconds ${tgps} is not above preStop ${sleep} s + grace-ms ${grace} s + 3 s + 2 s to spare`,
+    );
   }
 }
 
@@ -539,7 +600,9 @@ function get(url, timeoutMs) {
     const rq = http.get(url, { timeout: timeoutMs || 3000 }, (res) => {
       let body = "";
       res.setEncoding("utf8");
-      res.on("data", (d) => { body += d; });
+      res.on("data", (d) => {
+        body += d;
+      });
       res.on("end", () => resolve({ status: res.statusCode, body }));
     });
     rq.on("timeout", () => rq.destroy(new Error("timeout")));
@@ -577,7 +640,12 @@ async function startService(f, dir) {
   }
   map.sort((a, b) => b[0].length - a[0].length);
   function mapText(t) {
-    for (const [from, to] of map) t = t.split(from + "/").join(to + "/").split(from + "\n").join(to + "\n");
+    for (const [from, to] of map)
+      t = t
+        .split(from + "/")
+        .join(to + "/")
+        .split(from + "\n")
+        .join(to + "\n");
     return t;
   }
   // the config file's text is mapped as it is written, with map complete
@@ -591,7 +659,8 @@ async function startService(f, dir) {
   for (const p of f.c.ports || []) ports.set(p.containerPort, await freePort());
   const argv = f.argv.slice(1).map((a) => {
     let s = a;
-    for (const [cport, lport] of ports) s = s.replace(new RegExp(`//0\\.0\\.0\\.0:${cport}\\b`), `//127.0.0.1:${lport}`);
+    for (const [cport, lport] of ports)
+      s = s.replace(new RegExp(`//0\\.0\\.0\\.0:${cport}\\b`), `//127.0.0.1:${lport}`);
     for (const [from, to] of map) {
       if (s === from || s.startsWith(from + "/")) s = to + s.slice(from.length);
       s = s.replace("//" + from + "/", "//" + to + "/");
@@ -603,21 +672,29 @@ async function startService(f, dir) {
   const proc = cp.spawn(path.join(opt.bin, "isopool"), argv, { stdio: ["ignore", out, out] });
   fs.closeSync(out);
   let exited = null;
-  proc.on("exit", (code, sig) => { exited = sig || code; });
+  proc.on("exit", (code, sig) => {
+    exited = sig || code;
+  });
   const rp = f.c.readinessProbe.httpGet;
-  const portOf = (p) => (typeof p === "number" ? p : (f.c.ports.find((x) => x.name === p) || {}).containerPort);
+  const portOf = (p) =>
+    typeof p === "number" ? p : (f.c.ports.find((x) => x.name === p) || {}).containerPort;
   const readyz = `http://127.0.0.1:${ports.get(portOf(rp.port))}${rp.path}`;
   const until = Date.now() + 60000 * scale;
   while (Date.now() < until) {
     if (exited !== null) {
-      throw new Error(`isopool ${argv.join(" ")} ended (${exited}): ${fs.readFileSync(logFile, "utf8").trim()}`);
+      throw new Error(
+        `isopool ${argv.join(" ")} ended (${exited}): ${fs.readFileSync(logFile, "utf8").trim()}`,
+      );
     }
     const r = await get(readyz, 1000);
-    if (r.status === 200) return { proc, ports, log: logFile, dir, argv, portOf, exited: () => exited };
+    if (r.status === 200)
+      return { proc, ports, log: logFile, dir, argv, portOf, exited: () => exited };
     await sleepMs(100);
   }
   proc.kill("SIGKILL");
-  throw new Error(`isopool serve was not ready within ${60 * scale} s at ${readyz}: ${fs.readFileSync(logFile, "utf8").trim()}`);
+  throw new Error(
+    `isopool serve was not ready within ${60 * scale} s at ${readyz}: ${fs.readFileSync(logFile, "utf8").trim()}`,
+  );
 }
 
 // The probes of f against the running service, its /metrics against the
@@ -633,13 +710,19 @@ async function checkLive(f, rules, live, errs) {
       continue;
     }
     const r = await get(`http://127.0.0.1:${lport}${g.path}`);
-    if (r.status !== 200) bad(`${k}: GET ${g.path} answered ${r.status}: ${r.body.trim().slice(0, 80)}`);
+    if (r.status !== 200)
+      bad(`${k}: GET ${g.path} answered ${r.status}: ${r.body.trim().slice(0, 80)}`);
   }
-  const series = new Set(live.metrics.split("\n").filter((l) => l && l[0] !== "#")
-    .map((l) => l.match(/^[a-zA-Z_:][a-zA-Z0-9_:]*/)[0]));
+  const series = new Set(
+    live.metrics
+      .split("\n")
+      .filter((l) => l && l[0] !== "#")
+      .map((l) => l.match(/^[a-zA-Z_:][a-zA-Z0-9_:]*/)[0]),
+  );
   for (const r of rules) {
     const names = new Set([r.series].concat(r.query.match(/isopool_[a-z0-9_]+/g) || []));
-    for (const n of names) if (!series.has(n)) bad(`adapter rule ${r.name}: ${n} is not in the service's /metrics`);
+    for (const n of names)
+      if (!series.has(n)) bad(`adapter rule ${r.name}: ${n} is not in the service's /metrics`);
   }
 }
 
@@ -649,20 +732,99 @@ async function checkLive(f, rules, live, errs) {
 // the words the error must have. `serve`: the break shows when the service
 // starts.
 const MUTATIONS = [
-  ["the readiness probe's path", "base/deployment.yaml", "path: /readyz", "path: /ready", "readinessProbe: path /ready"],
-  ["a Service's targetPort", "base/services.yaml", "targetPort: jobs", "targetPort: 7448", "targetPort 7448 is no container port"],
-  ["the disruption budget's selector", "base/pdb.yaml", "      app.kubernetes.io/name: isopool", "      app.kubernetes.io/name: isopool-db", "PodDisruptionBudget/isopool: its selector"],
-  ["a type the schema refuses", "hpa-cpu.yaml", "maxReplicas: 10", "maxReplicas: ten", "schema: /spec/maxReplicas"],
-  ["a misspelt field", "base/deployment.yaml", "readinessProbe:", "readinesProbe:", "readinesProbe: unknown field"],
-  ["the autoscaler's pod metric", "jobs-metric/hpa.yaml", "name: isopool_jobs_inflight", "name: isopool_jobs_in_flight", "no adapter rule serves it"],
-  ["the adapter's series", "prometheus-adapter/adapter-config.yaml", "'isopool_jobs_inflight{", "'isopool_jobs_running{", "isopool_jobs_running is not in the service's /metrics"],
-  ["the memory limit", "base/deployment.yaml", "memory: 1Gi\n        securityContext", "memory: 900Mi\n        securityContext", "limits.memory 900Mi"],
-  ["the grace period", "base/deployment.yaml", "terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 12", "terminationGracePeriodSeconds 12"],
-  ["the state volume's mount", "base/deployment.yaml", "mountPath: /var/lib/isopool\n", "mountPath: /var/lib/isopool-state\n", "--code-cache /var/lib/isopool/code-cache: on no writable volume"],
-  ["the capabilities", "base/deployment.yaml", "drop: [\"ALL\"]", "drop: [\"NET_RAW\"]", "capabilities do not drop ALL"],
-  ["the listen port", "base/deployment.yaml", "tcp://0.0.0.0:7447", "tcp://0.0.0.0:7000", "--listen tcp://0.0.0.0:7000: its port is no containerPort"],
+  [
+    "the readiness probe's path",
+    "base/deployment.yaml",
+    "path: /readyz",
+    "path: /ready",
+    "readinessProbe: path /ready",
+  ],
+  [
+    "a Service's targetPort",
+    "base/services.yaml",
+    "targetPort: jobs",
+    "targetPort: 7448",
+    "targetPort 7448 is no container port",
+  ],
+  [
+    "the disruption budget's selector",
+    "base/pdb.yaml",
+    "      app.kubernetes.io/name: isopool",
+    "      app.kubernetes.io/name: isopool-db",
+    "PodDisruptionBudget/isopool: its selector",
+  ],
+  [
+    "a type the schema refuses",
+    "hpa-cpu.yaml",
+    "maxReplicas: 10",
+    "maxReplicas: ten",
+    "schema: /spec/maxReplicas",
+  ],
+  [
+    "a misspelt field",
+    "base/deployment.yaml",
+    "readinessProbe:",
+    "readinesProbe:",
+    "readinesProbe: unknown field",
+  ],
+  [
+    "the autoscaler's pod metric",
+    "jobs-metric/hpa.yaml",
+    "name: isopool_jobs_inflight",
+    "name: isopool_jobs_in_flight",
+    "no adapter rule serves it",
+  ],
+  [
+    "the adapter's series",
+    "prometheus-adapter/adapter-config.yaml",
+    "'isopool_jobs_inflight{",
+    "'isopool_jobs_running{",
+    "isopool_jobs_running is not in the service's /metrics",
+  ],
+  [
+    "the memory limit",
+    "base/deployment.yaml",
+    "memory: 1Gi\n        securityContext",
+    "memory: 900Mi\n        securityContext",
+    "limits.memory 900Mi",
+  ],
+  [
+    "the grace period",
+    "base/deployment.yaml",
+    "terminationGracePeriodSeconds: 30",
+    "terminationGracePeriodSeconds: 12",
+    "terminationGracePeriodSeconds 12",
+  ],
+  [
+    "the state volume's mount",
+    "base/deployment.yaml",
+    "mountPath: /var/lib/isopool\n",
+    "mountPath: /var/lib/isopool-state\n",
+    "--code-cache /var/lib/isopool/code-cache: on no writable volume",
+  ],
+  [
+    "the capabilities",
+    "base/deployment.yaml",
+    'drop: ["ALL"]',
+    'drop: ["NET_RAW"]',
+    "capabilities do not drop ALL",
+  ],
+  [
+    "the listen port",
+    "base/deployment.yaml",
+    "tcp://0.0.0.0:7447",
+    "tcp://0.0.0.0:7000",
+    "--listen tcp://0.0.0.0:7000: its port is no containerPort",
+  ],
   ["a resource file's name", "base/kustomization.yaml", "- pdb.yaml", "- pdb.yml", "kustomize ."],
-  ["a bound below the service's least", "base/isopool.conf", "process-max-mb = 768", "process-max-mb = 512", "needs at least 752", "serve"],
+  [
+    "a bound below the service's least",
+    "base/isopool.conf",
+    "process-max-mb = 768",
+    "process-max-mb = 512",
+    "needs at least 752",
+    "serve",
+  ],
 ];
 
 // ---- main ----
@@ -670,7 +832,10 @@ const MUTATIONS = [
 async function main() {
   let fails = 0;
   const ok = (m) => console.log(`k8s_test: ok: ${m}`);
-  const fail = (m) => { console.error(`k8s_test: FAIL: ${m}`); fails++; };
+  const fail = (m) => {
+    console.error(`k8s_test: FAIL: ${m}`);
+    fails++;
+  };
   const work = fs.mkdtempSync(path.join(opt.work, "run-"));
   const tree = path.join(work, "k8s");
   copyTree(K8S, tree);
@@ -699,17 +864,37 @@ async function main() {
     const errs = [];
     await checkLive(first.facts, first.rules, live, errs);
     errs.forEach(fail);
-    if (errs.length === 0) ok("the probes answer 200 on the service's metrics port; the adapter's series are in its /metrics");
+    if (errs.length === 0)
+      ok(
+        "the probes answer 200 on the service's metrics port; the adapter's series are in its /metrics",
+      );
     // a job on the jobs port, as a client through the headless Service
     const jp = live.ports.get(urlPort(first.facts.args.get("listen")[0]));
-    const r = cp.spawnSync(path.join(opt.bin, "poolctl"),
-      ["--url", `tcp://127.0.0.1:${jp}`, "call", "double.js", "21"], { encoding: "utf8", timeout: 30000 * scale });
+    const r = cp.spawnSync(
+      path.join(opt.bin, "poolctl"),
+      ["--url", `tcp://127.0.0.1:${jp}`, "call", "double.js", "21"],
+      { encoding: "utf8", timeout: 30000 * scale },
+    );
     if (r.status === 0 && /"doubled":42/.test(r.stdout)) ok("a job ran on the jobs port");
     else fail(`poolctl call double.js 21: ${r.status} ${r.stdout} ${r.stderr}`);
     const log = fs.readFileSync(live.log, "utf8");
     const warns = log.split("\n").filter((l) => /"level":"(warn|error)"/.test(l));
     if (warns.length > 0) fail(`the service warned: ${warns.join("; ")}`);
     else ok("the service started without a warning (code cache on its volume, json log)");
+    // each pool process bounded by the config's process-max-mb (not under
+    // a sanitizer, whose shadow memory the bound would refuse)
+    const pmax = (first.facts.get("process-max-mb") || [])[0];
+    const sand = log.split("\n").filter((l) => l.includes("sandboxed:"));
+    if (
+      sand.length > 0 &&
+      sand.every((l) => l.includes(`data=${pmax}MiB`) || l.includes("not under"))
+    ) {
+      ok(`${sand.length} pool processes sandboxed with data=${pmax}MiB (process-max-mb)`);
+    } else {
+      fail(
+        `the pool processes' sandbox lines do not say data=${pmax}MiB: ${sand.join("; ") || "none"}`,
+      );
+    }
     // the broken copies
     for (const [what, file, from, to, expect, when] of MUTATIONS) {
       const mtree = path.join(work, "m");
@@ -736,9 +921,13 @@ async function main() {
       const hit = errs.find((e) => e.includes(expect));
       if (hit) {
         const at = Math.max(0, hit.indexOf(expect) - 60);
-        ok(`broken copy (${what}) fails: ${at > 0 ? "..." : ""}${hit.slice(at, at + 160).replace(/\s+/g, " ")}`);
+        ok(
+          `broken copy (${what}) fails: ${at > 0 ? "..." : ""}${hit.slice(at, at + 160).replace(/\s+/g, " ")}`,
+        );
       } else {
-        fail(`broken copy (${what}) did not fail with "${expect}": ${errs.length ? errs.join("; ") : "it passed"}`);
+        fail(
+          `broken copy (${what}) did not fail with "${expect}": ${errs.length ? errs.join("; ") : "it passed"}`,
+        );
       }
     }
   } finally {
@@ -749,21 +938,31 @@ async function main() {
     while (live.exited() === null && Date.now() - t0 < 30000 * scale) await sleepMs(20);
     const took = (Date.now() - t0) / 1000;
     const f = first.facts;
-    const tgps = f.pod.terminationGracePeriodSeconds == null ? 30 : f.pod.terminationGracePeriodSeconds;
+    const tgps =
+      f.pod.terminationGracePeriodSeconds == null ? 30 : f.pod.terminationGracePeriodSeconds;
     const pre = (((f.c.lifecycle || {}).preStop || {}).exec || {}).command || [];
     const budget = tgps - (pre[0] === "sleep" ? Number(pre[1]) : 0);
-    if (live.exited() === 0 && took < budget) ok(`SIGTERM ended the service in ${took.toFixed(2)} s (after preStop, the pod has ${budget} s)`);
-    else fail(`SIGTERM: the service ended ${live.exited()} after ${took.toFixed(2)} s (the pod has ${budget} s)`);
+    if (live.exited() === 0 && took < budget)
+      ok(
+        `SIGTERM ended the service in ${took.toFixed(2)} s (after preStop, the pod has ${budget} s)`,
+      );
+    else
+      fail(
+        `SIGTERM: the service ended ${live.exited()} after ${took.toFixed(2)} s (the pod has ${budget} s)`,
+      );
     if (live.exited() === null) live.proc.kill("SIGKILL");
   }
   fs.rmSync(work, { recursive: true, force: true });
   return fails;
 }
 
-main().then((fails) => {
-  if (fails > 0) console.error(`k8s_test: ${fails} failed`);
-  process.exit(fails > 0 ? 1 : 0);
-}, (e) => {
-  console.error(`k8s_test: FAIL: ${e.stack || e}`);
-  process.exit(1);
-});
+main().then(
+  (fails) => {
+    if (fails > 0) console.error(`k8s_test: ${fails} failed`);
+    process.exit(fails > 0 ? 1 : 0);
+  },
+  (e) => {
+    console.error(`k8s_test: FAIL: ${e.stack || e}`);
+    process.exit(1);
+  },
+);
