@@ -34,7 +34,6 @@
 // Prints one line per check; exits 1 when any failed.
 "use strict";
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
 const http = require("http");
 const net = require("net");
@@ -117,6 +116,16 @@ function modelPath(doc) {
   return path.join(MODELS, String(doc.apiVersion || ""), String(doc.kind || ""));
 }
 
+// The .d.ts file an import of from names: relative, or in a package
+// ("@scope/name/sub/path" or "name/sub/path").
+function importPath(from, spec) {
+  if (spec.startsWith(".")) return path.resolve(path.dirname(from), spec) + ".d.ts";
+  const parts = spec.split("/");
+  const n = spec.startsWith("@") ? 2 : 1;
+  const pkg = path.dirname(require.resolve(parts.slice(0, n).join("/") + "/package.json"));
+  return path.join(pkg, parts.slice(n).join("/")) + ".d.ts";
+}
+
 // The properties of the interface a .d.ts file declares (the models' type
 // declarations are generated, one interface per file): name -> type.
 const dtsCache = new Map();
@@ -127,17 +136,7 @@ function dtsProps(file) {
     const text = fs.readFileSync(file, "utf8");
     const imports = new Map();
     for (const m of text.matchAll(/^import \{ (\w+) \} from "([^"]+)";$/gm)) {
-      imports.set(
-        m[1],
-        m[2].startsWith(".")
-          ? path.resolve(path.dirname(file), m[2]) + ".d.ts"
-          : path.join(
-              path.dirname(
-                require.resolve(m[2].split("/").slice(0, 2).join("/") + "/package.json"),
-              ),
-              m[2].split("/").slice(2).join("/"),
-            ) + ".d.ts",
-      );
+      imports.set(m[1], importPath(file, m[2]));
     }
     const body = text.match(/^export interface \w+(?: extends ([\w, ]+))? \{\n([\s\S]*?)\n\}$/m);
     if (body) {
@@ -766,6 +765,13 @@ const MUTATIONS = [
     "readinessProbe:",
     "readinesProbe:",
     "readinesProbe: unknown field",
+  ],
+  [
+    "a misspelt metadata field (apimachinery's types)",
+    "base/pdb.yaml",
+    "  name: isopool\n  labels:",
+    "  name: isopool\n  lables:",
+    "PodDisruptionBudget/isopool: metadata.lables: unknown field",
   ],
   [
     "the autoscaler's pod metric",
