@@ -181,6 +181,15 @@ static const command kCommands[] = {
      .target = "SPEC",
      .takes_args = 1,
      .run = poolctl__call},
+    {.name = "ping",
+     .synopsis = "ping",
+     .help = "Ask the service whether it takes jobs: it answers at once,\n"
+             "without a worker, however busy they are (the client library's\n"
+             "heartbeat). Prints {\"ready\", \"workers\", \"in_flight\",\n"
+             "\"version\"} as JSON; ready is /readyz's test (every worker up,\n"
+             "not draining). A draining service answers shutting_down (exit\n"
+             "1).\n",
+     .run = poolctl__ping},
     {.name = "status",
      .synopsis = "status [--watch SECONDS [--count N]]",
      .help =
@@ -347,7 +356,7 @@ static const char kOptionsHelp[] =
     "  --version          poolctl's version\n";
 
 static const char kJobOptionsHelp[] =
-    "job options (eval, call):\n"
+    "job options (eval, call; ping takes --url only):\n"
     "  --url URL          the service's job socket (default $ISOPOOL_URL,\n"
     "                     else " POOLCTL_DEFAULT_URL
     ")\n"
@@ -402,9 +411,10 @@ static void usage(FILE* f) {
             kCommands[i].synopsis);
   }
   fprintf(f,
-          "\neval and call send a job to the service's job socket; the other\n"
-          "commands ask its admin socket (docs/protocol.md). `poolctl help\n"
-          "COMMAND` says more about one.\n\n%s\n%s\n%s",
+          "\neval and call send a job to the service's job socket, and ping\n"
+          "asks it whether it takes jobs; the other commands ask its admin\n"
+          "socket (docs/protocol.md). `poolctl help COMMAND` says more\n"
+          "about one.\n\n%s\n%s\n%s",
           kOptionsHelp, kJobOptionsHelp, kAdminOptionsHelp);
 }
 

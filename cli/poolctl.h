@@ -124,9 +124,11 @@ void poolctl__close_client(iso_client* client, int rc);
 
 /* ---- poolctl_jobs.c ---- */
 
-/* poolctl__eval, poolctl__call: the run functions of eval and call. */
+/* poolctl__eval, poolctl__call, poolctl__ping: the run functions of eval,
+ * call and ping. */
 int poolctl__eval(const command* cmd, ctl* c);
 int poolctl__call(const command* cmd, ctl* c);
+int poolctl__ping(const command* cmd, ctl* c);
 
 /* ---- poolctl_admin.c ---- */
 

@@ -1,5 +1,5 @@
-/* poolctl_jobs.c: poolctl's job commands, eval and call (see poolctl.c
- * for the command line).
+/* poolctl_jobs.c: poolctl's job commands, eval, call and ping (see
+ * poolctl.c for the command line).
  *
  * Each sends one job through the client library (ipc/iso_client.h) and
  * waits for its reply. The value is printed as one JSON line on stdout and
@@ -17,6 +17,11 @@
  * `eval FILE` sends FILE's text as the module source, named by FILE's base
  * name, so the server resolves its relative imports against its module
  * root: `./lib/x.js` in FILE means <root>/lib/x.js, wherever FILE is here.
+ *
+ * `ping` sends a ping (docs/protocol.md, "ping": the heartbeat the client
+ * library sends each node), which the service answers itself without a
+ * worker: its value ({ready, workers, in_flight, version}) is printed as
+ * eval's is, and shutting_down (draining) is an error reply, exit 1.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -276,6 +281,8 @@ static int encode_permissions(const char* json, iso_buf* out) {
   return 0;
 }
 
+static int call_job(const ctl* c, const iso_job* job);
+
 /* Sends job with the ARGs, prints the reply; returns the exit status. */
 static int send_job(const ctl* c, iso_job* job) {
   iso_buf perms;
@@ -304,13 +311,18 @@ static int send_job(const ctl* c, iso_job* job) {
   job->args_len = args.len;
   job->timeout_ms = c->job_timeout_ms;
   job->cpu_ms = c->job_cpu_ms;
+  int status = call_job(c, job);
+  iso_buf_close(&perms);
+  iso_buf_close(&args);
+  return status;
+}
 
+/* Sends job as it is, prints the reply; returns the exit status. */
+static int call_job(const ctl* c, const iso_job* job) {
   iso_client* client = NULL;
   char why[512];
   int rc = poolctl__open_client(c, c->url, &client, why, sizeof why);
   if (rc != 0) {
-    iso_buf_close(&perms);
-    iso_buf_close(&args);
     fprintf(stderr, "poolctl: cannot %s %s: %s\n",
             rc == ISO_ECONNECT ? "connect to" : "use", c->url, why);
     return poolctl__exit_status(rc);
@@ -342,8 +354,6 @@ static int send_job(const ctl* c, iso_job* job) {
       break;
   }
   poolctl__close_client(client, rc);
-  iso_buf_close(&perms);
-  iso_buf_close(&args);
   return status;
 }
 
@@ -390,4 +400,18 @@ int poolctl__call(const command* cmd, ctl* c) {
   iso_job job = {
       .kind = ISO_JOB_CALL, .module = c->target, .export_name = c->export_name};
   return send_job(c, &job);
+}
+
+int poolctl__ping(const command* cmd, ctl* c) {
+  /* a ping takes nothing but its id: the service refuses the rest */
+  const char* extra = c->permissions != NULL  ? "--permissions"
+                      : c->job_timeout_ms > 0 ? "--job-timeout"
+                      : c->job_cpu_ms > 0     ? "--cpu-ms"
+                                              : NULL;
+  if (extra != NULL) {
+    fprintf(stderr, "poolctl: ping takes no %s (a ping is no job)\n", extra);
+    return EXIT_USAGE;
+  }
+  iso_job job = {.kind = ISO_JOB_PING};
+  return call_job(c, &job);
 }

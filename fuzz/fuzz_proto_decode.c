@@ -137,8 +137,9 @@ static void round_trip_request(const iso_proto_req* q) {
       .source_len = q->source.len,
       .module = module,
       .export_name = export_name,
-      .args = q->args.data,
-      .args_len = q->args.len,
+      /* a ping has the decoder's empty args and sends none */
+      .args = q->kind == ISO_JOB_PING ? NULL : q->args.data,
+      .args_len = q->kind == ISO_JOB_PING ? 0 : q->args.len,
       .timeout_ms = q->timeout_ms,
       .cpu_ms = q->cpu_ms,
       .id = q->id.data,
@@ -226,7 +227,8 @@ static void check_request(const iso_proto_req* q,
     round_trip_reply(q->id, q->errmsg, q->args);
     return;
   }
-  FUZZ_CHECK(q->kind == ISO_JOB_EVAL || q->kind == ISO_JOB_CALL);
+  FUZZ_CHECK(q->kind == ISO_JOB_EVAL || q->kind == ISO_JOB_CALL ||
+             q->kind == ISO_JOB_PING);
   if (q->source.ptr != NULL) {
     FUZZ_CHECK(fuzz_inside(q->source.ptr, q->source.len, data, size));
     FUZZ_CHECK(iso_utf8_valid(q->source.ptr, q->source.len));
@@ -235,7 +237,13 @@ static void check_request(const iso_proto_req* q,
     FUZZ_CHECK(fuzz_inside(q->module.ptr, q->module.len, data, size));
     check_name(q->module, ISO_PROTO_MAX_MODULE);
   }
-  if (q->kind == ISO_JOB_EVAL) {
+  if (q->kind == ISO_JOB_PING) {
+    /* only v, kind and id; never in a batch */
+    FUZZ_CHECK(q->source.ptr == NULL && q->module.ptr == NULL);
+    FUZZ_CHECK(q->export_name.ptr == NULL && q->args.len == 1);
+    FUZZ_CHECK(q->timeout_ms == -1 && q->cpu_ms == -1);
+    FUZZ_CHECK(!q->permissions.present);
+  } else if (q->kind == ISO_JOB_EVAL) {
     FUZZ_CHECK(q->source.ptr != NULL || q->module.ptr != NULL);
     FUZZ_CHECK(q->export_name.ptr == NULL);
   } else {
@@ -272,6 +280,9 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(m.count >= 1 && m.count <= ISO_PROTO_MAX_BATCH);
     FUZZ_CHECK(m.is_batch || (m.count == 1 && m.reqs[0].err == 0));
     for (size_t i = 0; i < m.count; i++) {
+      /* a ping is answered alone: in a batch it is refused */
+      FUZZ_CHECK(!m.is_batch || m.reqs[i].err != 0 ||
+                 m.reqs[i].kind != ISO_JOB_PING);
       check_request(&m.reqs[i], data, size);
     }
   }

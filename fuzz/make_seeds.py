@@ -172,6 +172,10 @@ SEEDS = {
         "absurd_count": Raw(b"\x83\xa1v\x01\xa4args\xdd\xff\xff\xff\xff"),
         "byte_c1": Raw(b"\x81\xa1v\xc1"),
         "trailing": Raw(mp({"v": 1, "kind": "eval", "source": "1"}) + b"\xc0"),
+        "ping": {"v": 1, "id": 9, "kind": "ping"},
+        "ping_extra": {"v": 1, "kind": "ping", "timeout_ms": 5},
+        "ping_in_batch": {"v": 1, "batch": [
+            {"kind": "ping", "id": 1}, {"kind": "eval", "source": "1"}]},
     },
     # the first byte picks the batch size (1 + b % 4) the harness also tries
     "reply_decode": {

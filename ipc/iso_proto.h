@@ -70,7 +70,10 @@ extern "C" {
 typedef enum iso_job_kind {
   ISO_JOB_EVAL = 1, /* evaluate a module (source text or a file); a
                      * function default export is called with args */
-  ISO_JOB_CALL = 2  /* call an export of a module with args */
+  ISO_JOB_CALL = 2, /* call an export of a module with args */
+  ISO_JOB_PING = 3  /* a heartbeat: {v, kind, id} only, never in a batch;
+                     * the front answers it itself, without a worker
+                     * (docs/protocol.md, "ping") */
 } iso_job_kind;
 
 typedef enum iso_status {
@@ -282,6 +285,22 @@ int iso_proto_encode_reply_open(const iso_proto_reply* reply, iso_buf* out);
 int iso_proto_encode_stats(const iso_stats* stats, iso_buf* out);
 #define ISO_PROTO_STATS_MAX 136
 
+/* What a ping's fulfilled reply says of the service (its value, a map of
+ * these four keys; docs/protocol.md, "ping"). */
+typedef struct iso_proto_ping {
+  int ready;           /* takes jobs with every configured worker up: the
+                        * test /readyz makes */
+  int workers;         /* configured */
+  int in_flight;       /* jobs queued or on a worker */
+  const char* version; /* the service's, "x.y.z" */
+} iso_proto_ping;
+
+/* iso_proto_encode_ping: appends the value of a ping's reply, the map
+ * {ready, workers, in_flight, version}, to out (one msgpack value, for
+ * iso_proto_reply.value). Returns 0 or ISO_ENOMEM; on error out->len is
+ * unchanged. Thread: any. */
+int iso_proto_encode_ping(const iso_proto_ping* ping, iso_buf* out);
+
 /* iso_proto_encode_batch_header: appends the envelope of a batch reply with
  * n replies ({"v": 1, "batch": [ ... n elements); the caller then appends
  * exactly n iso_proto_encode_reply() maps in request order. Lets a server
@@ -306,7 +325,8 @@ typedef struct iso_job {
   const char* export_name; /* call only; NULL sends nothing ("default") */
   const uint8_t* args;     /* one msgpack array, or NULL for [] */
   size_t args_len;
-  int64_t timeout_ms; /* > 0 sends timeout_ms; <= 0 leaves the server's */
+  int64_t timeout_ms; /* > 0 sends timeout_ms; <= 0 leaves the server's;
+                       * never sent for a ping (answered at once) */
   int64_t cpu_ms;     /* > 0 sends cpu_ms; <= 0 leaves the server's */
   const uint8_t* id;  /* one msgpack value, or NULL (the client numbers it) */
   size_t id_len;
@@ -321,7 +341,9 @@ typedef struct iso_job {
 
 /* iso_proto_encode_request: appends the request map for job to out, with
  * v = 1. The job is checked the way a server would check it (kind; eval
- * needs source or module and takes no export; call needs module;
+ * needs source or module and takes no export; call needs module; a ping
+ * takes nothing but its id (its timeout_ms is not sent), and is sent
+ * alone, never in a batch;
  * module, export and source valid UTF-8; args one msgpack array; id one
  * msgpack value whose strings are valid UTF-8; permissions as
  * iso_proto_check_permissions), so mistakes surface here
@@ -347,8 +369,8 @@ int iso_proto_check_permissions(const uint8_t* p,
                                 size_t errlen);
 
 /* iso_proto_encode_batch: appends {"v": 1, "batch": [n requests]}.
- * n must be 1..ISO_PROTO_MAX_BATCH. Returns as iso_proto_encode_request.
- * Thread: any. */
+ * n must be 1..ISO_PROTO_MAX_BATCH, and no job a ping (ISO_EINVAL).
+ * Returns as iso_proto_encode_request. Thread: any. */
 int iso_proto_encode_batch(const iso_job* jobs, size_t n, iso_buf* out);
 
 /* ---- replies: client side ----------------------------------------------- */

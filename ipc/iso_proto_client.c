@@ -24,11 +24,21 @@ static const uint8_t k_nil[1] = {0xc0};
 
 /* ---- request encoding --------------------------------------------------- */
 
-static int check_job(const iso_job* job) {
+static int check_job(const iso_job* job, int in_batch) {
   if (job == NULL) {
     return ISO_EINVAL;
   }
-  if (job->kind == ISO_JOB_EVAL) {
+  if (job->kind == ISO_JOB_PING) {
+    /* a heartbeat: nothing but its id, and alone (the server refuses a
+     * ping's other fields, and a ping in a batch). Its timeout_ms is not
+     * sent (put_request), not refused: the client library gives every
+     * job its deadline, and a ping is answered at once anyway */
+    if (in_batch || job->source != NULL || job->module != NULL ||
+        job->export_name != NULL || job->args != NULL || job->cpu_ms > 0 ||
+        job->permissions != NULL) {
+      return ISO_EINVAL;
+    }
+  } else if (job->kind == ISO_JOB_EVAL) {
     if ((job->source == NULL && job->module == NULL) ||
         job->export_name != NULL) {
       return ISO_EINVAL;
@@ -78,10 +88,11 @@ static int check_job(const iso_job* job) {
 }
 
 static void put_request(iso_mp_wr* w, const iso_job* job, int with_v) {
-  uint32_t n =
-      (with_v ? 1 : 0) + 1 + (job->id != NULL) + (job->source != NULL) +
-      (job->module != NULL) + (job->export_name != NULL) + (job->args != NULL) +
-      (job->timeout_ms > 0) + (job->cpu_ms > 0) + (job->permissions != NULL);
+  int timeout = job->timeout_ms > 0 && job->kind != ISO_JOB_PING;
+  uint32_t n = (with_v ? 1 : 0) + 1 + (job->id != NULL) +
+               (job->source != NULL) + (job->module != NULL) +
+               (job->export_name != NULL) + (job->args != NULL) + timeout +
+               (job->cpu_ms > 0) + (job->permissions != NULL);
   iso_mp_put_map(w, n);
   if (with_v) {
     iso_mp_put_lit(w, "v");
@@ -92,7 +103,9 @@ static void put_request(iso_mp_wr* w, const iso_job* job, int with_v) {
     iso_mp_put_raw(w, job->id, job->id_len);
   }
   iso_mp_put_lit(w, "kind");
-  iso_mp_put_cstr(w, job->kind == ISO_JOB_EVAL ? "eval" : "call");
+  iso_mp_put_cstr(w, job->kind == ISO_JOB_EVAL   ? "eval"
+                     : job->kind == ISO_JOB_CALL ? "call"
+                                                 : "ping");
   if (job->source != NULL) {
     iso_mp_put_lit(w, "source");
     iso_mp_put_str(w, job->source,
@@ -110,7 +123,7 @@ static void put_request(iso_mp_wr* w, const iso_job* job, int with_v) {
     iso_mp_put_lit(w, "args");
     iso_mp_put_raw(w, job->args, job->args_len);
   }
-  if (job->timeout_ms > 0) {
+  if (timeout) {
     iso_mp_put_lit(w, "timeout_ms");
     iso_mp_put_int(w, job->timeout_ms);
   }
@@ -125,7 +138,7 @@ static void put_request(iso_mp_wr* w, const iso_job* job, int with_v) {
 }
 
 int iso_proto_encode_request(const iso_job* job, iso_buf* out) {
-  int rc = check_job(job);
+  int rc = check_job(job, 0);
   if (rc != 0) {
     return rc;
   }
@@ -144,7 +157,7 @@ int iso_proto_encode_batch(const iso_job* jobs, size_t n, iso_buf* out) {
     return ISO_EINVAL;
   }
   for (size_t i = 0; i < n; i++) {
-    int rc = check_job(&jobs[i]);
+    int rc = check_job(&jobs[i], 1);
     if (rc != 0) {
       return rc;
     }

@@ -16,7 +16,9 @@
  * build_req walks the rows in order, so the table's order is the order in
  * which faults are looked for (and the order is part of the wire
  * behaviour: the first fault is the one a client is told). The job kinds
- * are a table too (k_kinds). How to add a field: ipc/README.md.
+ * are a table too (k_kinds): what each needs and what it refuses (a ping
+ * takes only its id, and never stands in a batch). How to add a field:
+ * ipc/README.md.
  */
 #include <assert.h>
 #include <pthread.h>
@@ -173,7 +175,7 @@ static const field k_fields[F_COUNT] = {
                  ISO_PROTO_VERSION) ")",
              .envelope = 1, .read = read_version},
     [F_KIND] = {NAME("kind"), .type = ISO_MP_STR, .required = REQ_ALWAYS,
-                .missing = "missing 'kind' (\"eval\" or \"call\")",
+                .missing = "missing 'kind' (\"eval\", \"call\" or \"ping\")",
                 .read = read_kind},
     [F_SOURCE] = {NAME("source"), .type = ISO_MP_STR, .read = read_source},
     [F_MODULE] = {NAME("module"), .type = ISO_MP_STR,
@@ -194,13 +196,17 @@ static const field k_fields[F_COUNT] = {
 };
 
 /* The job kinds: `kind` names a row; a job of that kind needs at least
- * one of the fields in `needs`. */
+ * one of the fields in `needs` (none: 0), takes only those in `takes` (0:
+ * any), and with `alone` is refused inside a batch. */
 typedef struct kind_def {
   const char* name;
   uint32_t len;
   iso_job_kind kind;
   unsigned needs; /* FIELD_BIT()s */
   const char* needs_missing;
+  unsigned takes; /* FIELD_BIT()s */
+  const char* takes_only;
+  int alone;
 } kind_def;
 
 static const kind_def k_kinds[] = {
@@ -209,6 +215,10 @@ static const kind_def k_kinds[] = {
      .needs_missing = "eval needs 'source' or 'module'"},
     {NAME("call"), .kind = ISO_JOB_CALL, .needs = FIELD_BIT(F_MODULE),
      .needs_missing = "call needs 'module'"},
+    /* a heartbeat the front answers itself (docs/protocol.md, "ping") */
+    {NAME("ping"), .kind = ISO_JOB_PING,
+     .takes = FIELD_BIT(F_ID) | FIELD_BIT(F_V) | FIELD_BIT(F_KIND),
+     .takes_only = "a ping takes only 'v', 'kind' and 'id'", .alone = 1},
 };
 
 #define N_KINDS (sizeof k_kinds / sizeof k_kinds[0])
@@ -338,7 +348,10 @@ static int read_kind(scan* sc,
   }
   char got[24];
   iso__proto_printable(got, sizeof got, o->data, o->len);
-  fault(sc, "unknown kind \"%s\" ('kind' must be \"eval\" or \"call\")", got);
+  fault(sc,
+        "unknown kind \"%s\" ('kind' must be \"eval\", \"call\" or "
+        "\"ping\")",
+        got);
   return 0;
 }
 
@@ -546,10 +559,11 @@ static inline int read_field(scan* sc, iso_proto_req* q, int f) {
   return row->read(sc, q, row, &o, sc->f[f]);
 }
 
-/* What the request's kind asks of the other fields: those only some kinds
- * take (refused for the others, defaulted when absent), and the fields the
- * kind needs. */
-static void check_kind(scan* sc, iso_proto_req* q) {
+/* What the request's kind asks of the other fields: those it does not
+ * take at all, those only some kinds take (refused for the others,
+ * defaulted when absent), and the fields the kind needs; and whether it
+ * may stand in a batch. */
+static void check_kind(scan* sc, iso_proto_req* q, int in_batch) {
   const kind_def* kd = NULL;
   for (size_t i = 0; i < N_KINDS; i++) {
     if (k_kinds[i].kind == q->kind) {
@@ -558,6 +572,14 @@ static void check_kind(scan* sc, iso_proto_req* q) {
   }
   if (kd == NULL) {
     return; /* no kind: that fault is recorded already */
+  }
+  if (kd->alone && in_batch) {
+    fault(sc, "a %s cannot be in a batch (send it alone)", kd->name);
+  }
+  unsigned extra = kd->takes != 0 ? sc->present & ~kd->takes : 0;
+  if (extra != 0) {
+    fault(sc, "%s (found '%s')", kd->takes_only,
+          k_fields[__builtin_ctz(extra)].name);
   }
   for (unsigned rows = g_index.for_some_kinds; rows != 0; rows &= rows - 1) {
     int f = __builtin_ctz(rows);
@@ -580,7 +602,7 @@ static void check_kind(scan* sc, iso_proto_req* q) {
       *out = iso_str_of(row->dflt);
     }
   }
-  if (!(kd->needs & sc->present)) {
+  if (kd->needs != 0 && !(kd->needs & sc->present)) {
     fault(sc, "%s", kd->needs_missing);
   }
 }
@@ -605,7 +627,7 @@ static int build_req(scan* sc, iso_proto_req* q, int in_batch) {
       return rc;
     }
   }
-  check_kind(sc, q);
+  check_kind(sc, q, in_batch);
   if (sc->bad) { /* a refused request carries no permissions */
     memset(&q->permissions, 0, sizeof q->permissions);
   }
@@ -872,6 +894,25 @@ int iso_proto_encode_reply_open(const iso_proto_reply* rp, iso_buf* out) {
     return w.err;
   }
   return 0;
+}
+
+int iso_proto_encode_ping(const iso_proto_ping* p, iso_buf* out) {
+  size_t mark = out->len;
+  iso_mp_wr w;
+  iso_mp_wr_init(&w, out);
+  iso_mp_put_map(&w, 4);
+  iso_mp_put_lit(&w, "ready");
+  iso_mp_put_bool(&w, p->ready != 0);
+  iso_mp_put_lit(&w, "workers");
+  iso_mp_put_int(&w, p->workers);
+  iso_mp_put_lit(&w, "in_flight");
+  iso_mp_put_int(&w, p->in_flight);
+  iso_mp_put_lit(&w, "version");
+  iso_mp_put_cstr(&w, p->version != NULL ? p->version : "");
+  if (w.err != 0) {
+    out->len = mark;
+  }
+  return w.err;
 }
 
 /* The stats map's integer keys, in their order on the wire. */

@@ -132,6 +132,10 @@ uint32_t iso_server_req_peer(const iso_server_req* r) {
   return r->peer;
 }
 
+int iso_server_req_room(const iso_server_req* r) {
+  return r->srv->nreqs - atomic_load(&r->srv->busy);
+}
+
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void* arg) {
   iso_server* srv = arg;
   if (ev == NNG_PIPE_EV_REM_POST && !atomic_load(&srv->closing)) {

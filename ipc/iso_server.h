@@ -80,6 +80,12 @@ void iso_server_reply(iso_server_req* req, const uint8_t* data, size_t len);
  * as closed_cb will name it. Thread: the callback's, until the reply. */
 uint32_t iso_server_req_peer(const iso_server_req* req);
 
+/* iso_server_req_room: how many of req's server's contexts hold no
+ * request now (req's own is held), so the owner can keep some free: a
+ * request that arrives while every context is held waits in its
+ * connection until one is replied to. A moment's count. Thread: any. */
+int iso_server_req_room(const iso_server_req* req);
+
 /* iso_server_drain: wait up to timeout_ms until every request received so
  * far is replied to (iso_server_reply) and each reply was handed to its
  * connection, then a moment more for the connection to write it. A

@@ -146,6 +146,37 @@ static void count_workers(iso_pool* pool,
   pool__mutex_unlock(&pool->lock);
 }
 
+/* The counts of h; called with the lock. A service that refuses jobs
+ * (pool->draining, set under the lock before `state` changes) is not
+ * RUNNING, whatever `state` said a moment before. */
+static void health_locked(iso_pool* pool, iso_pool_health* h) {
+  assert(pool__mutex_held(&pool->lock));
+  if (pool->draining && h->state == ISO_POOL_RUNNING) {
+    h->state = ISO_POOL_SHUTTING_DOWN;
+  }
+  h->responsive = 1;
+  h->workers = pool->configured;
+  h->in_flight = pool->qlen;
+  for (int i = 0; i < pool->nworkers; i++) {
+    int st = atomic_load(&pool->workers[i]->state);
+    h->running += st == POOL_W_RUNNING || st == POOL_W_RECYCLING;
+    h->in_flight += pool->workers[i]->inflight;
+  }
+}
+
+void pool__health_read(iso_pool* pool, iso_pool_health* h) {
+  memset(h, 0, sizeof *h);
+  h->state = atomic_load(&pool->state);
+  pool__mutex_lock(&pool->lock);
+  health_locked(pool, h);
+  pool__mutex_unlock(&pool->lock);
+}
+
+int pool__health_ready(const iso_pool_health* h) {
+  return h->responsive && h->state == ISO_POOL_RUNNING && h->workers > 0 &&
+         h->running >= h->workers;
+}
+
 void iso_pool_health_get(iso_pool* pool, int wait_ms, iso_pool_health* h) {
   memset(h, 0, sizeof *h);
   h->state = atomic_load(&pool->state);
@@ -160,12 +191,7 @@ void iso_pool_health_get(iso_pool* pool, int wait_ms, iso_pool_health* h) {
     struct timespec ms = {0, 1000000};
     nanosleep(&ms, NULL);
   }
-  h->responsive = 1;
-  h->workers = pool->configured;
-  for (int i = 0; i < pool->nworkers; i++) {
-    int st = atomic_load(&pool->workers[i]->state);
-    h->running += st == POOL_W_RUNNING || st == POOL_W_RECYCLING;
-  }
+  health_locked(pool, h);
   pool__mutex_unlock(&pool->lock);
 }
 
@@ -891,6 +917,7 @@ static int render_metrics(void* arg, iso_buf* out, int* status) {
   g.process_restarts = pc.restarts;
   g.jobs_lost = pc.jobs_lost;
   g.fetch_transfers = pool->net != NULL ? (int64_t)iso_net_count(pool->net) : 0;
+  g.pings = atomic_load(&pool->pings);
   for (int r = 0; r < ISO_LINK_R_COUNT && r < ISO_METRICS_MAX_REASONS; r++) {
     g.recycles[g.nrecycles].reason = iso_link_reason_name((iso_link_reason)r);
     g.recycles[g.nrecycles++].n = atomic_load(&pool->recycles[r]);
@@ -967,7 +994,7 @@ static int render_readyz(void* arg, iso_buf* out, int* status) {
   } else if (h.state != ISO_POOL_RUNNING) {
     snprintf(text, sizeof text, "not ready: %s\n",
              h.state == ISO_POOL_DRAINING ? "draining" : "shutting down");
-  } else if (h.running < h.workers || h.workers == 0) {
+  } else if (!pool__health_ready(&h)) {
     snprintf(text, sizeof text, "not ready: %d of %d workers up\n", h.running,
              h.workers);
   } else {

@@ -29,7 +29,8 @@
  * counted in the metrics as it was finally answered, and the reply goes
  * out on the REP context the request came from. A message that never
  * became jobs (too large, undecodable) gets its one error reply here too
- * (pool__answer_message).
+ * (pool__answer_message), and so does a ping (pool__answer_ping: the
+ * front's own answer, never a job, so none of the above applies).
  *
  * Release: a request owns its bytes, which its jobs point into; it is
  * freed when its last job is released (its DONE record came back, or it
@@ -46,6 +47,7 @@
 #include <string.h>
 
 #include "iso_err.h"
+#include "iso_version.h"
 #include "pool_private.h"
 
 /* ---- the claim ---- */
@@ -272,6 +274,52 @@ void pool__answer_message(iso_server_req* sreq,
     iso_proto_encode_reply(&r, &out);
   }
   iso_server_reply(sreq, out.data, out.len);
+  iso_buf_close(&out);
+}
+
+void pool__answer_ping(iso_pool* pool, iso_server_req* sreq, iso_bytes id) {
+  uint64_t t0 = pool__now();
+  atomic_fetch_add(&pool->pings, 1);
+  iso_pool_health h;
+  pool__health_read(pool, &h);
+  size_t max = pool->opts.max_message;
+  if (h.state != ISO_POOL_RUNNING) {
+    /* as a job would be answered now: a client takes the node out of
+     * its rotation without counting it lost */
+    pool__answer_message(sreq, id, ISO_CODE_SHUTTING_DOWN,
+                         "the service is shutting down", max);
+    return;
+  }
+  iso_proto_ping p = {
+      .ready = pool__health_ready(&h),
+      .workers = h.workers,
+      .in_flight = h.in_flight,
+      .version = ISO_VERSION,
+  };
+  iso_buf value, out;
+  iso_buf_init(&value);
+  iso_buf_init(&out);
+  iso_proto_reply r = {
+      .id = id,
+      .status = ISO_STATUS_FULFILLED,
+      .stats = {.worker = -1, .wall_us = us_between(t0, pool__now())},
+  };
+  int rc = iso_proto_encode_ping(&p, &value);
+  if (rc == 0) {
+    r.value = (iso_bytes){value.data, value.len};
+    rc = iso_proto_encode_reply(&r, &out);
+  }
+  if (rc == 0 && out.len > max && id.data != NULL) { /* as encode_error's */
+    iso_buf_reset(&out);
+    r.id = (iso_bytes){NULL, 0};
+    rc = iso_proto_encode_reply(&r, &out);
+  }
+  if (rc != 0) {
+    pool__answer_message(sreq, id, ISO_CODE_INTERNAL, "out of memory", max);
+  } else {
+    iso_server_reply(sreq, out.data, out.len);
+  }
+  iso_buf_close(&value);
   iso_buf_close(&out);
 }
 

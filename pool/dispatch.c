@@ -350,6 +350,27 @@ void pool__request_cb(iso_server_req* sreq,
   req->len = len;
   char err[ISO_PROTO_ERRMSG_MAX];
   int rc = iso_proto_decode(buf, len, &req->msg, err, sizeof(err));
+  if (rc == 0 && !req->msg.is_batch && req->msg.one.kind == ISO_JOB_PING) {
+    /* a heartbeat: answered here, on this context, before any job; it
+     * is not one (not registered, not counted, no worker) */
+    pool__answer_ping(pool, sreq, req->msg.one.id);
+    iso_proto_msg_close(&req->msg);
+    free(req->buf);
+    free(req);
+    return;
+  }
+  if (rc == 0 && iso_server_req_room(sreq) < POOL_PING_CONTEXTS) {
+    /* the contexts left are the pings' (pool_private.h) */
+    pool__answer_message(
+        sreq, req->msg.is_batch ? (iso_bytes){NULL, 0} : req->msg.one.id,
+        ISO_CODE_BUSY,
+        "every request context is taken (too many requests in flight)",
+        pool->opts.max_message);
+    iso_proto_msg_close(&req->msg);
+    free(req->buf);
+    free(req);
+    return;
+  }
   if (rc == 0) {
     req->jobs = calloc(req->msg.count, sizeof(pool_job));
     if (req->jobs == NULL) {

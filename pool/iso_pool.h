@@ -208,6 +208,7 @@ typedef struct iso_pool_health {
   int responsive; /* 1: the routing lock was taken within wait_ms */
   int workers;    /* configured (0 when not responsive) */
   int running;    /* of them, taking jobs */
+  int in_flight;  /* jobs queued or on a worker (0 when not responsive) */
 } iso_pool_health;
 
 /* iso_pool_health_get: fills h. A front whose routing lock stays held for

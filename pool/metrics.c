@@ -888,6 +888,10 @@ int iso_metrics_prometheus(const iso_metrics_snap* s,
            "Jobs answered worker_lost because their pool process died.");
     sample_u64(&w, "isopool_jobs_lost_total", NULL,
                g->jobs_lost > 0 ? (uint64_t)g->jobs_lost : 0);
+    family(&w, "isopool_pings_total", "counter",
+           "Pings answered by the front (heartbeats, not jobs).");
+    sample_u64(&w, "isopool_pings_total", NULL,
+               g->pings > 0 ? (uint64_t)g->pings : 0);
     family(&w, "isopool_worker_recycles_total", "counter",
            "Workers' isolates replaced, by reason.");
     for (int i = 0; i < g->nrecycles && i < ISO_METRICS_MAX_REASONS; i++) {

@@ -309,6 +309,7 @@ typedef struct iso_metrics_gauges {
   int64_t jobs_lost;        /* jobs answered worker_lost as their
                                process died */
   int64_t fetch_transfers;  /* fetch's transfers alive (ops/iso_net.h) */
+  int64_t pings;            /* pings answered (not jobs) */
   /* recycling: workers' isolates replaced, by reason (a name and its
    * count; nrecycles of them), of which built on the worker's own thread
    * (no spare was ready); spare isolates built, ready now, and the memory
@@ -364,6 +365,8 @@ void iso_metrics_process_read(iso_metrics_process* out);
  *   isopool_uptime_seconds, isopool_build_info{version}   gauges
  *   isopool_processes{state="active","spare","starting"}  gauge
  *   isopool_process_restarts_total, isopool_jobs_lost_total counters
+ *   isopool_pings_total                                   counter
+ *       pings answered (heartbeats; never jobs, so in no job figure)
  *   isopool_worker_recycles_total{reason}, isopool_worker_cold_recycles_total,
  *   isopool_spare_builds_total                            counters
  *   isopool_spare_isolates, isopool_spare_isolate_bytes   gauges

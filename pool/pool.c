@@ -720,9 +720,17 @@ int iso_pool_new(const iso_pool_opts* opts,
                          "cannot start the watchdog thread");
   }
   if (rc == 0) {
+    /* pool_private.h, POOL_PING_CONTEXTS */
+    int64_t contexts = (int64_t)o->max_queue +
+                       (int64_t)o->workers * o->max_inflight_per_worker +
+                       POOL_PING_CONTEXTS;
+    contexts = contexts < POOL_MIN_CONTEXTS   ? POOL_MIN_CONTEXTS
+               : contexts > POOL_MAX_CONTEXTS ? POOL_MAX_CONTEXTS
+                                              : contexts;
     iso_server_opts so = {
         .urls = o->listen,
         .nurls = o->nlisten,
+        .contexts = (int)contexts,
         .max_message = o->max_message,
         .tls_cert = o->tls_cert,
         .tls_key = o->tls_key,

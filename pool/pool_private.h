@@ -174,6 +174,18 @@ struct pool_worker {
 };
 
 #define POOL_MAX_WORKERS 256
+/* The job socket's REP contexts (iso_server.h: each holds one request
+ * from its receipt to its reply) are as many as the jobs the pool can
+ * hold (--max-queue, and --max-inflight-per-worker for each worker it
+ * starts with) and POOL_PING_CONTEXTS more, within [POOL_MIN_CONTEXTS,
+ * POOL_MAX_CONTEXTS]. The last POOL_PING_CONTEXTS free are for pings: a
+ * request with jobs that finds fewer free is answered busy at once
+ * (dispatch.c), so a ping never waits behind jobs for a context (a
+ * resize or the bound can make the jobs outnumber them). A context
+ * costs about 770 bytes: 2.5 MB for the default's 4288 (2 workers). */
+#define POOL_PING_CONTEXTS 64
+#define POOL_MIN_CONTEXTS 1024
+#define POOL_MAX_CONTEXTS 16384
 /* Entries of pool->routes: workers alive at once, lost ones included. */
 #define POOL_MAX_ROUTES (2 * POOL_MAX_WORKERS)
 
@@ -453,6 +465,7 @@ struct iso_pool {
   atomic_long recycles[ISO_LINK_R_COUNT];
   atomic_long recycles_cold;
   atomic_long spare_builds;
+  atomic_long pings; /* pings answered (they are not jobs: dispatch.c) */
   pool_spares group_spares;
   /* the code caches' counters over every group (CODE_STATS; code.c), and
    * the front's own group's last CODE_STATS */
@@ -500,6 +513,21 @@ size_t pool__answer_unanswered(iso_pool* pool,
                                pool_worker* w,
                                iso_proto_code code,
                                const char* msg);
+/* pool__answer_ping: answers a ping (a request of kind ping, alone) at
+ * once, from the front's state and without a worker: fulfilled with
+ * {ready, workers, in_flight, version}, or shutting_down once the service
+ * drains or stops. Never a job: counted in pings only, never registered
+ * (dispatch.c). Takes the routing lock for as long as reading counts
+ * takes. Thread: its NNG thread. */
+void pool__answer_ping(iso_pool* pool, iso_server_req* sreq, iso_bytes id);
+/* pool__health_read: h as iso_pool_health_get fills it, waiting for the
+ * routing lock as long as it is held (a ping's reading, in the order of
+ * the requests routed under that lock). Thread: any. (admin.c) */
+void pool__health_read(iso_pool* pool, iso_pool_health* h);
+/* pool__health_ready: whether h says the service takes jobs with every
+ * configured worker up, /readyz's test and a ping's `ready`. Thread: any.
+ * (admin.c) */
+int pool__health_ready(const iso_pool_health* h);
 /* pool__answer_message: replies code/msg to a message that never became
  * jobs (too large, undecodable, out of memory), with id unless that makes
  * the reply larger than max (--max-message). Thread: its NNG thread. */

@@ -319,6 +319,25 @@ static void t_eval_stdin(void) {
   proc_result_free(&r);
 }
 
+/* ping: the service's answer, printed as JSON (exit 0), from the front
+ * itself (--json: no worker); a ping is not a job (not in `jobs`). */
+static void t_ping(void) {
+  proc_result r;
+  PC(&r, "ping");
+  CHECK_EQ(r.status, 0);
+  CHECK(strncmp(r.out, "{\"ready\":true,\"workers\":", 24) == 0);
+  CHECK_CONTAINS(r.out, ",\"in_flight\":0,\"version\":\"");
+  CHECK_STR(r.err, "");
+  show(&r);
+  proc_result_free(&r);
+  PC(&r, "--json", "ping");
+  CHECK_EQ(r.status, 0);
+  CHECK_CONTAINS(r.out, "\"status\":\"fulfilled\"");
+  CHECK_CONTAINS(r.out, "\"stats\":{\"worker\":-1,");
+  show(&r);
+  proc_result_free(&r);
+}
+
 static void t_rejection(void) {
   proc_result r;
   PC(&r, "call", "throw.js", "foo");
@@ -518,6 +537,14 @@ static void t_cannot_connect(void) {
   CHECK(r.secs < 1 * iso_test_scale()); /* at once, not after a wait */
   show(&r);
   proc_result_free(&r);
+  /* ping likewise: a node that is not there is exit 3 */
+  const char* ping[] = {POOLCTL, "--url", url, "--timeout",
+                        "300",   "ping",  NULL};
+  CHECK(proc_run(FIXTURES, ping, 30, &r) == 0);
+  CHECK_EQ(r.status, 3);
+  CHECK_CONTAINS(r.err, "poolctl: cannot connect to ipc:///tmp/");
+  show(&r);
+  proc_result_free(&r);
   /* a socket file nobody listens on: refused, at once */
   char path[96];
   snprintf(path, sizeof path, "/tmp/isopool-poolctl-stale-%d.ipc",
@@ -672,6 +699,12 @@ static void t_usage_errors(void) {
       {{"call", "job.js", "--permissions", "{\"env\":[\"HOME\",1]}"},
        "'permissions.env[1]' must be a string (got an integer)"},
       {{"call", "job.js", "--permissions"}, "--permissions needs a value"},
+      /* a ping is no job: nothing but --url */
+      {{"ping", "x"}, "ping takes no argument \"x\""},
+      {{"--cpu-ms", "5", "ping"}, "ping takes no --cpu-ms"},
+      {{"--job-timeout", "5", "ping"}, "ping takes no --job-timeout"},
+      {{"ping", "--permissions", "{}"}, "ping takes no --permissions"},
+      {{"ping", "--export", "f"}, "unknown option \"--export\" for ping"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const char* argv[8] = {POOLCTL};
@@ -777,6 +810,7 @@ static void t_help(void) {
   CHECK_CONTAINS(r.out, "poolctl [OPTIONS] call SPEC [--export NAME]");
   CHECK_CONTAINS(r.out, "--job-timeout MS");
   CHECK_CONTAINS(r.out, "--permissions JSON");
+  CHECK_CONTAINS(r.out, "poolctl [OPTIONS] ping\n");
   CHECK_STR(r.err, "");
   proc_result_free(&r);
   const char* argv2[] = {POOLCTL, "call", "--help", NULL};
@@ -844,6 +878,7 @@ static const iso_test cases[] = {
     {"call_with_export", t_call_with_export},
     {"json_and_string_args", t_json_and_string_args},
     {"eval_stdin", t_eval_stdin},
+    {"ping", t_ping},
     {"rejection", t_rejection},
     {"timeout_error_status", t_timeout_error_status},
     {"timeout_is_sent", t_timeout_is_sent},

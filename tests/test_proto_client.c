@@ -349,6 +349,34 @@ static void t_request_round_trip(void) {
   iso_buf_close(&perms);
 }
 
+/* A ping, byte for byte: v, id when given, kind; a timeout_ms (the client
+ * library gives every job its deadline) is not sent, and the server's
+ * decoder takes what this encodes. */
+static void t_request_ping(void) {
+  static const uint8_t id[] = {0x07};
+  iso_job ping = {.kind = ISO_JOB_PING};
+  iso_buf out;
+  iso_buf_init(&out);
+  CHECK_EQ(iso_proto_encode_request(&ping, &out), 0);
+  CHECK_BYTES(out.data, out.len, "82 a1 76 01 a4 6b696e64 a4 70696e67");
+  iso_buf_reset(&out);
+  ping.id = id;
+  ping.id_len = 1;
+  ping.timeout_ms = 250;
+  CHECK_EQ(iso_proto_encode_request(&ping, &out), 0);
+  CHECK_BYTES(out.data, out.len,
+              "83 a1 76 01 a2 6964 07 a4 6b696e64 a4 70696e67");
+  iso_proto_msg m;
+  char err[ISO_PROTO_ERRMSG_MAX] = "";
+  CHECK_EQ(iso_proto_decode(out.data, out.len, &m, err, sizeof err), 0);
+  CHECK_STR(err, "");
+  CHECK_EQ(m.reqs[0].kind, ISO_JOB_PING);
+  CHECK_EQ(m.reqs[0].timeout_ms, -1);
+  CHECK_BYTES(m.reqs[0].id.data, m.reqs[0].id.len, "07");
+  iso_proto_msg_close(&m);
+  iso_buf_close(&out);
+}
+
 static void t_request_refused(void) {
   static const uint8_t one[] = {0x01}, arr_trailing[] = {0x90, 0xc0},
                        two_ids[] = {0x01, 0x02}, arr[] = {0x90},
@@ -420,6 +448,16 @@ static void t_request_refused(void) {
         .module = "m",
         .permissions = perm_map,
         .permissions_len = 0}},
+      /* a ping takes nothing but its id (its timeout_ms goes unsent) */
+      {"ping with source", {.kind = ISO_JOB_PING, .source = "1"}},
+      {"ping with module", {.kind = ISO_JOB_PING, .module = "m"}},
+      {"ping with export", {.kind = ISO_JOB_PING, .export_name = "f"}},
+      {"ping with args", {.kind = ISO_JOB_PING, .args = arr, .args_len = 1}},
+      {"ping with cpu_ms", {.kind = ISO_JOB_PING, .cpu_ms = 5}},
+      {"ping with permissions",
+       {.kind = ISO_JOB_PING, .permissions = perm_map, .permissions_len = 1}},
+      {"ping with two ids", {.kind = ISO_JOB_PING, .id = two_ids, .id_len = 2}},
+      {"kind 4", {.kind = (iso_job_kind)4, .source = "1"}},
   };
   iso_buf out;
   iso_buf_init(&out);
@@ -434,6 +472,10 @@ static void t_request_refused(void) {
   }
   iso_job ok = {.kind = ISO_JOB_EVAL, .source = "1"};
   CHECK_EQ(iso_proto_encode_batch(&ok, 0, &out), ISO_EINVAL);
+  /* a ping is sent alone, never in a batch */
+  iso_job with_ping[2] = {ok, {.kind = ISO_JOB_PING}};
+  CHECK_EQ(iso_proto_encode_batch(with_ping, 2, &out), ISO_EINVAL);
+  CHECK_EQ(out.len, 0);
   CHECK_EQ(iso_proto_encode_request(NULL, &out), ISO_EINVAL);
   iso_buf_close(&out);
 }
@@ -443,6 +485,7 @@ static const iso_test cases[] = {
     {"reply_decode_tolerance", t_reply_decode_tolerance},
     {"batch_reply", t_batch_reply},
     {"request_round_trip", t_request_round_trip},
+    {"request_ping", t_request_ping},
     {"request_refused", t_request_refused},
     {NULL, NULL}};
 

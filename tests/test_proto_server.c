@@ -120,6 +120,116 @@ static void t_single_call(void) {
   iso_buf_close(&b);
 }
 
+static void check_bad(const char* name,
+                      const uint8_t* p,
+                      size_t n,
+                      const char* message,
+                      const char* id_hex);
+
+/* A ping: {v, kind, id} only (docs/protocol.md, "ping"). Every other
+ * field is refused, each by name, and so is a ping in a batch, where it
+ * is one bad element among good ones. */
+static void t_ping(void) {
+  iso_buf b = msg("J:{\"v\":1,\"kind\":\"ping\",\"id\":9}");
+  iso_proto_msg m;
+  char err[ISO_PROTO_ERRMSG_MAX] = "";
+  CHECK_EQ(iso_proto_decode(b.data, b.len, &m, err, sizeof err), 0);
+  CHECK_STR(err, "");
+  CHECK_EQ(m.is_batch, 0);
+  CHECK_EQ(m.count, 1);
+  CHECK_EQ(m.reqs[0].err, 0);
+  CHECK_EQ(m.reqs[0].kind, ISO_JOB_PING);
+  CHECK_BYTES(m.reqs[0].id.data, m.reqs[0].id.len, "09");
+  CHECK(m.reqs[0].source.ptr == NULL && m.reqs[0].module.ptr == NULL);
+  CHECK(m.reqs[0].export_name.ptr == NULL);
+  iso_proto_msg_close(&m);
+  iso_buf_close(&b);
+  b = msg("J:{\"kind\":\"ping\",\"v\":1}"); /* no id */
+  CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
+  CHECK_EQ(m.reqs[0].kind, ISO_JOB_PING);
+  CHECK(m.reqs[0].id.data == NULL);
+  iso_proto_msg_close(&m);
+  iso_buf_close(&b);
+  static const struct {
+    const char* field; /* JSON of one more field */
+    const char* name;
+  } extra[] = {
+      {"\"source\":\"1\"", "source"},
+      {"\"module\":\"m.js\"", "module"},
+      {"\"export\":\"f\"", "export"},
+      {"\"args\":[]", "args"},
+      {"\"timeout_ms\":5", "timeout_ms"},
+      {"\"cpu_ms\":5", "cpu_ms"},
+      {"\"permissions\":{\"read\":[\"a\"]}", "permissions"},
+  };
+  for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+    char spec[160], want[96];
+    snprintf(spec, sizeof spec, "J:{\"v\":1,\"id\":3,\"kind\":\"ping\",%s}",
+             extra[i].field);
+    snprintf(want, sizeof want,
+             "a ping takes only 'v', 'kind' and 'id' (found '%s')",
+             extra[i].name);
+    b = msg(spec);
+    check_bad(extra[i].name, b.data, b.len, want, "H:03");
+    iso_buf_close(&b);
+  }
+  /* a field of the wrong type is told first, as for any kind */
+  b = msg("J:{\"v\":1,\"kind\":\"ping\",\"timeout_ms\":-1}");
+  check_bad("ping timeout -1", b.data, b.len,
+            "'timeout_ms' must be a non-negative integer", NULL);
+  iso_buf_close(&b);
+  /* in a batch: that element refused, its neighbours run */
+  b =
+      msg("J:{\"v\":1,\"batch\":[{\"kind\":\"eval\",\"source\":\"1\"},{"
+          "\"kind\":\"ping\",\"id\":2},{\"kind\":\"eval\",\"source\":\"2\"}]}");
+  CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
+  CHECK_EQ(m.count, 3);
+  if (m.count == 3) {
+    CHECK_EQ(m.reqs[0].err, 0);
+    CHECK_EQ(m.reqs[1].err, ISO_EPROTO);
+    CHECK_STR(m.reqs[1].errmsg, "a ping cannot be in a batch (send it alone)");
+    CHECK_BYTES(m.reqs[1].id.data, m.reqs[1].id.len, "02");
+    CHECK_EQ(m.reqs[2].err, 0);
+  }
+  iso_proto_msg_close(&m);
+  iso_buf_close(&b);
+}
+
+/* A ping's value, byte for byte: a map of ready, workers, in_flight and
+ * version, in that order, in a fulfilled reply the client decodes. */
+static void t_ping_value(void) {
+  iso_proto_ping p = {
+      .ready = 1, .workers = 2, .in_flight = 300, .version = "0.1.0"};
+  iso_buf v;
+  iso_buf_init(&v);
+  CHECK_EQ(iso_proto_encode_ping(&p, &v), 0);
+  CHECK_BYTES(v.data, v.len,
+              "84 a5 7265616479 c3 a7 776f726b657273 02"
+              " a9 696e5f666c69676874 cd 012c"
+              " a7 76657273696f6e a5 302e312e30");
+  iso_buf_reset(&v);
+  p = (iso_proto_ping){.ready = 0, .workers = 0, .in_flight = 0};
+  CHECK_EQ(iso_proto_encode_ping(&p, &v), 0);
+  CHECK_BYTES(v.data, v.len,
+              "84 a5 7265616479 c2 a7 776f726b657273 00"
+              " a9 696e5f666c69676874 00 a7 76657273696f6e a0");
+  iso_buf out;
+  iso_buf_init(&out);
+  iso_proto_reply rp = {.id = {(const uint8_t*)"\x07", 1},
+                        .status = ISO_STATUS_FULFILLED,
+                        .value = {v.data, v.len},
+                        .stats = {.worker = -1}};
+  CHECK_EQ(iso_proto_encode_reply(&rp, &out), 0);
+  iso_result r;
+  CHECK_EQ(iso_proto_decode_reply(out.data, out.len, &r), 0);
+  CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
+  CHECK_EQ(r.stats.worker, -1);
+  CHECK(r.value_len == v.len && memcmp(r.value, v.data, v.len) == 0);
+  iso_result_close(&r);
+  iso_buf_close(&out);
+  iso_buf_close(&v);
+}
+
 static void t_batch(void) {
   iso_buf b =
       msg("J:{\"v\":1,\"batch\":["
@@ -424,8 +534,9 @@ static void t_fault_order(void) {
       {"J:{\"kind\":5,\"v\":2}",
        "unsupported protocol version 2 (this server speaks 1)"},
       {"J:{\"source\":7,\"kind\":\"run\",\"v\":1}",
-       "unknown kind \"run\" ('kind' must be \"eval\" or \"call\")"},
-      {"J:{\"source\":7,\"v\":1}", "missing 'kind' (\"eval\" or \"call\")"},
+       "unknown kind \"run\" ('kind' must be \"eval\", \"call\" or \"ping\")"},
+      {"J:{\"source\":7,\"v\":1}",
+       "missing 'kind' (\"eval\", \"call\" or \"ping\")"},
       {"J:{\"args\":1,\"module\":\"\",\"v\":1,\"kind\":\"call\"}",
        "'module' is empty"},
       {"J:{\"permissions\":{\"sys\":true},\"timeout_ms\":-1,\"v\":1,"
@@ -461,7 +572,8 @@ static void t_fault_order(void) {
   CHECK_EQ(iso_proto_decode(b.data, b.len, &m, NULL, 0), 0);
   CHECK_EQ(m.count, 2);
   if (m.count == 2) {
-    CHECK_STR(m.reqs[0].errmsg, "missing 'kind' (\"eval\" or \"call\")");
+    CHECK_STR(m.reqs[0].errmsg,
+              "missing 'kind' (\"eval\", \"call\" or \"ping\")");
     CHECK_STR(m.reqs[1].errmsg, "'batch' is not allowed inside a batch");
   }
   iso_proto_msg_close(&m);
@@ -1029,6 +1141,8 @@ static void t_mutations(void) {
 
 static const iso_test cases[] = {{"single_eval", t_single_eval},
                                  {"single_call", t_single_call},
+                                 {"ping", t_ping},
+                                 {"ping_value", t_ping_value},
                                  {"batch", t_batch},
                                  {"malformed", t_malformed},
                                  {"fault_order", t_fault_order},
