@@ -1,6 +1,10 @@
 /* dispatch.c: the front dispatcher: requests in, jobs routed, cancel.
  *
- * DESIGN: requests arrive on NNG threads (ipc/iso_server.h). The request
+ * DESIGN: requests arrive on NNG threads (ipc/iso_server.h). A ping (a
+ * heartbeat, no job) is answered there and then (answer.c,
+ * pool__answer_ping); a request with jobs that finds fewer than
+ * POOL_PING_CONTEXTS of the REP contexts free is answered busy, so the
+ * pings always find one (pool_private.h). Otherwise the request
  * callback copies the bytes, decodes them, and routes every job under
  * pool->lock: to the least-loaded worker with room (fewer than
  * max_inflight_per_worker in flight), else to the bounded wait queue, else
