@@ -370,6 +370,8 @@ void pool__request_cb(iso_server_req* sreq,
         ISO_CODE_BUSY,
         "every request context is taken (too many requests in flight)",
         pool->opts.max_message);
+    pool_log_fields f = {.event = "request_refused", .job = -1, .worker = -1};
+    pool__log_event(pool, "debug", &f, "busy: every request context is taken");
     iso_proto_msg_close(&req->msg);
     free(req->buf);
     free(req);

@@ -262,13 +262,21 @@ static void t_reserve(void) {
   submit_gated(&t, jobs, 0, N);
   /* the busy ones; a context is free again only once its reply is
    * written, so a few more than N - HELD may be (a busy reply on its
-   * way as the next request came) */
+   * way as the next request came). Every request is either held or
+   * answered once the pings' in_flight and the replies add up to N. */
   CHECK(tracker_wait(&t, N - HELD, 30000));
-  sleep_ms(100); /* nothing more comes: the rest wait on the gate */
-  char* v = ping_value(s.c);
-  int held = (int)js_num(v, "in_flight");
+  int held = 0;
+  for (int64_t until = now_ms() + 30000; now_ms() < until;) {
+    char* v = ping_value(s.c);
+    held = (int)js_num(v, "in_flight");
+    free(v);
+    if (held + tracker_done(&t) == N) {
+      break;
+    }
+    sleep_ms(20);
+  }
+  CHECK_EQ(held + tracker_done(&t), N);
   CHECK(held <= HELD && held >= HELD - 32);
-  free(v);
   int busy = 0;
   for (int i = 0; i < N; i++) {
     if (tracker_calls(&t, i) == 1) {
