@@ -48,7 +48,8 @@ extern "C" {
   X(ISO_EOP, -24, "op failed")                        \
   X(ISO_ESANDBOX, -25, "sandbox unavailable")         \
   X(ISO_ECPULIMIT, -26, "CPU time limit exceeded")    \
-  X(ISO_EHEAPLIMIT, -27, "heap limit reached")
+  X(ISO_EHEAPLIMIT, -27, "heap limit reached")        \
+  X(ISO_ENODELOST, -28, "node lost (the job may have run)")
 
 enum iso_err {
 #define ISO_ERR_ENUM(name, value, text) name = value,

@@ -1,32 +1,49 @@
 /* iso_client.c: the client library (iso_client.h).
  *
- * DESIGN: every request runs on a slot: an NNG REQ context plus one aio
- * whose callback (slot_cb) drives send -> receive -> decode -> user
- * callback. Slots are created on demand up to max_inflight and kept on a
- * free list; c->mu guards only that list, the slot table, `closing` and
- * `in_nng`, and is never held while NNG runs a callback or the user's code
- * runs. A slot returns to the free list as the last thing its callback
- * does, so a slot is never reused while its callback is still touching it.
- * The blocking calls are the async path plus a waiter (mutex + condition)
- * on the caller's stack. Connection state comes from NNG pipe events and
- * is used only to tell "never connected" (ISO_ECONNECT) from "no reply in
- * time" (ISO_ETIMEDOUT).
+ * DESIGN: three kinds of object.
+ *   - A request (req): one job, one batch, one raw message or one node's
+ *     ping, encoded once, with its deadline, its callback and the nodes
+ *     it was sent to (`tried`). At most max_inflight requests exist (the
+ *     free list; a blocking call waits for one), plus one ping per node.
+ *   - A node: one NNG REQ socket and dialer (one URL), its slots, and what
+ *     the balancing reads (in_flight, connected, out).
+ *   - A slot: an NNG context of a node's socket plus one aio, whose
+ *     callback (slot_cb) drives send -> receive for the request it
+ *     carries. When it ends, the request is finished (finish): answered
+ *     (deliver: decode, the user's callback, the request freed) or, for a
+ *     reply `busy`/`shutting_down`, a request its node never received or
+ *     an idempotent job whose node was lost, sent to another node
+ *     (dispatch). The slot is back on its node's free list before that.
+ * Locks: c->mu guards the node table, the slot and request free lists,
+ * `closing`, and each slot's `busy`; it is never held while the user's
+ * code or an NNG call that can wait runs. Each slot's s->mu guards its
+ * state, its request and `abandon`, and is held across nng_ctx_send/_recv and
+ * nng_aio_abort on it, so a request is taken back (node_down: abandon set, the
+ * aio aborted) either before its next NNG call starts (which then does not
+ * start) or while the call is under way (which the abort ends), never in
+ * between. Neither lock is taken while the other is held: node_down
+ * lists a node's busy slots under c->mu, then takes each s->mu.
+ *
+ * The node thread (only with more than one node, or a name to look up)
+ * sends each node a ping every heartbeat_ms, takes a node out from its
+ * second missed ping in a row (and its requests with it: node_down), or
+ * when it says it is not ready or is shutting down; puts it back in when
+ * a ping is answered; moves requests waiting on a node that lost its
+ * connection to a node that is up; looks host names up again every
+ * resolve_ms, adding a node per new address and closing, once idle, the
+ * nodes of addresses that left. It never blocks on a request.
  *
  * Closing: NNG 1.5.2 lets two of its own threads lock a socket's protocol
  * mutex after nng_close destroyed it ("panic: pthread_mutex_lock: Invalid
  * argument"), so the client makes sure neither is at work when it closes
- * the socket:
+ * a socket:
  *   - a thread inside nng_ctx_send or nng_ctx_recv holds a reference to
  *     the context; when the close marks the context closed, that call's
  *     release destroys it after the close stopped waiting for it
- *     (nni_ctx_rele). It happens when a receive completes at once (the
- *     reply was already in, or the deadline gone): the reply's callback
- *     runs on another thread and wakes a caller that closes the client
- *     while slot_cb has not returned from nng_ctx_recv. So those two calls
- *     are made only between io_enter and io_leave, which count them under
- *     c->mu; iso_client_free sets `closing`, after which no new one
- *     starts (the request completes with ISO_ECLOSED instead), and waits
- *     for the count to reach 0.
+ *     (nni_ctx_rele). Those calls are made under the slot's s->mu after a
+ *     look at `closing`; iso_client_free sets `closing`, then takes and
+ *     drops every slot's s->mu, after which no such call is under way or
+ *     starts (the request completes with ISO_ECLOSED instead).
  *   - the aio expiry thread, cancelling an aio whose deadline passed just
  *     as its reply came in, calls the protocol's cancel (which locks the
  *     socket) after the reply's callback woke the caller that closes. So
@@ -46,10 +63,14 @@
  * server's --max-message and larger than the socket's buffer): the pipe is
  * never reaped, so the dialer never dials again and every later request
  * fails ISO_ECONNECT at its deadline (about one cut in a hundred here).
+ * The node thread closes a node whose address left the DNS answer only
+ * once nothing is out on it, so no reply of its own can be arriving.
  */
 #include "iso_client.h"
 #include "iso_client_private.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
@@ -59,51 +80,118 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "iso_err.h"
+#include "iso_mp.h"
+#include "iso_proto_private.h"
 
-enum { MODE_ONE, MODE_BATCH, MODE_RAW };
+enum { MODE_ONE, MODE_BATCH, MODE_RAW, MODE_PING };
 enum { ST_IDLE, ST_SENDING, ST_RECEIVING };
+/* Why a request was taken back from its slot (slot.abandon). */
+enum { AB_NONE, AB_MOVE, AB_LOST };
+/* How a slot's exchange ended, besides an ISO_E* code (finish). */
+enum { END_MOVE = 1, END_LOST = 2 };
+
+#define URL_MAX 256
 
 typedef void (*raw_cb)(void* data, int status, const uint8_t* p, size_t n);
 
-typedef struct slot {
+typedef struct node node;
+
+typedef struct req {
   iso_client* c;
-  nng_ctx ctx;
-  nng_aio* aio;
-  struct slot* next_free;
-  int state;
+  struct req* next_free;
   int mode;
   int has_deadline;
   nng_time expire;
-  size_t n;       /* requests in the message (1 unless a batch) */
-  iso_buf enc;    /* encoding scratch, kept for its capacity */
-  iso_buf ids;    /* the requests' ids, concatenated */
-  size_t* id_end; /* n end offsets into ids */
-  size_t id_end_cap;
+  size_t n;        /* jobs in the message (1 unless a batch) */
+  iso_buf enc;     /* the message, kept for a resend */
+  iso_buf ids;     /* the jobs' ids, concatenated */
+  size_t* id_end;  /* n end offsets into ids */
+  size_t* stamps;  /* n offsets of the jobs' timeout_ms (0: none) */
+  int64_t* own;    /* n timeouts the jobs asked for themselves */
+  size_t cap;      /* entries of the three arrays */
+  int idempotent;  /* every job of it is */
+  int resent;      /* sent once more after its node was lost */
+  uint64_t tried;  /* bit i: sent to nodes[i] */
+  node* ping_node; /* MODE_PING: whose */
   iso_client_cb cb;
   iso_client_batch_cb batch_cb;
   raw_cb raw;
   void* data;
+} req;
+
+typedef struct slot {
+  node* nd;
+  nng_ctx ctx;
+  nng_aio* aio;
+  struct slot* next_free;
+  int busy;           /* c->mu: carries a request */
+  pthread_mutex_t mu; /* the next three */
+  int state;          /* ST_* */
+  int abandon;        /* AB_* */
+  req* r;
 } slot;
 
-struct iso_client {
+struct node {
+  iso_client* c;
+  int index;
+  char url[URL_MAX];  /* as dialed */
+  char name[URL_MAX]; /* the URL it came from (its host: TLS's name) */
   nng_socket sock;
   nng_dialer dialer;
   nng_tls_config* tls;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;   /* a slot came free, or closing */
-  pthread_cond_t idle; /* in_nng fell to 0 while closing */
-  int in_nng;          /* threads inside nng_ctx_send/_recv (io_enter) */
-  slot** slots;
+  slot** slots; /* c->mu */
   int nslots;
-  int max_slots;
   slot* free_list;
-  atomic_int closing; /* written under mu, read anywhere */
+  slot* ping;   /* its own slot: never waits for a free one */
+  req ping_req; /* node thread, and its callback */
+  atomic_int ping_out;
   atomic_int npipes;
+  atomic_int in_flight;
+  atomic_int out;    /* 1: takes no request (missed pings, not ready) */
+  atomic_int lost;   /* node_down(AB_LOST) due: node thread */
+  atomic_int misses; /* pings missed in a row */
+  int gone;          /* c->mu: its address left the DNS answer */
+  int seen;          /* node thread: in the latest answer */
+  atomic_uint_fast64_t sent, nlost, retried;
+};
+
+/* A URL whose host name is looked up again and again. */
+typedef struct name {
+  char url[URL_MAX];
+  char scheme[16];
+  char host[URL_MAX];
+  char port[16];
+} name;
+
+struct iso_client {
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* a request came free, or closing */
+  atomic_int closing;
+  node* nodes[ISO_CLIENT_MAX_NODES]; /* c->mu; holes where one was closed */
+  int nnodes;                        /* the table's high-water mark */
+  req** reqs;
+  int nreqs;
+  int max_reqs;
+  req* free_reqs;
   atomic_uint_fast64_t next_id;
+  atomic_uint_fast64_t rng;
   size_t max_msg;
+  nng_duration resend;
+  int heartbeat_ms;
+  int resolve_ms;
+  iso_client_opts tls; /* the tls_* options, strings owned */
+  name* names;
+  size_t nnames;
+  /* the node thread */
+  int thread_on;
+  pthread_t thread;
+  pthread_mutex_t tmu;
+  pthread_cond_t tcv; /* close, or a node changed */
+  int wake;
 };
 
 static int from_nng(int rv) {
@@ -122,45 +210,16 @@ static int from_nng(int rv) {
   }
 }
 
-/* An aio failure -> the error the user sees. */
-static int aio_error(iso_client* c, int rv, int sending) {
-  if (atomic_load(&c->closing)) {
-    return ISO_ECLOSED; /* whatever NNG says while the socket goes down */
-  }
-  switch (rv) {
-    case NNG_ETIMEDOUT:
-      /* A send that times out never reached a connection. */
-      if (sending && atomic_load(&c->npipes) == 0) {
-        return ISO_ECONNECT;
-      }
-      return ISO_ETIMEDOUT;
-    case NNG_ECLOSED:
-    case NNG_ECANCELED:
-      return ISO_ECLOSED;
-    case NNG_ECONNRESET:
-    case NNG_ECONNREFUSED:
-    case NNG_ECONNSHUT:
-    case NNG_ECONNABORTED:
-      return ISO_ECONNECT;
-    case NNG_ENOMEM:
-      return ISO_ENOMEM;
-    case NNG_EMSGSIZE:
-      return ISO_ETOOBIG;
-    default:
-      return ISO_EIO;
-  }
-}
-
 /* The longest deadline taken as it is (nng_duration is an int32 of ms, so
  * about 24.8 days); longer ones are this. */
 #define MAX_DEADLINE_MS INT32_MAX
 
-static nng_duration remaining(const slot* s) {
-  if (!s->has_deadline) {
+static nng_duration remaining(const req* r) {
+  if (!r->has_deadline) {
     return NNG_DURATION_INFINITE;
   }
   nng_time now = nng_clock();
-  return s->expire > now ? (nng_duration)(s->expire - now) : NNG_DURATION_ZERO;
+  return r->expire > now ? (nng_duration)(r->expire - now) : NNG_DURATION_ZERO;
 }
 
 /* When a deadline of deadline_ms from now expires (clamped, so neither
@@ -172,76 +231,63 @@ static nng_time expiry(int64_t deadline_ms) {
   return nng_clock() + (nng_time)deadline_ms;
 }
 
-/* ---- context calls ------------------------------------------------------ */
-
-/* Before nng_ctx_send or nng_ctx_recv: 0 once the client is closing (do
- * not make the call), else 1, and io_leave must follow the call (the
- * DESIGN above). Thread: any. */
-static int io_enter(iso_client* c) {
-  pthread_mutex_lock(&c->mu);
-  int ok = !atomic_load(&c->closing);
-  if (ok) {
-    c->in_nng++;
-  }
-  pthread_mutex_unlock(&c->mu);
-  return ok;
+/* A random number (splitmix64 over a counter). Thread: any. */
+static uint64_t rnd(iso_client* c) {
+  uint64_t z = atomic_fetch_add(&c->rng, 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
 }
 
-/* After the call io_enter allowed. It touches only c, which
- * iso_client_free keeps until every io_leave is done: the slot itself may
- * have been completed and reused by then. */
-static void io_leave(iso_client* c) {
-  pthread_mutex_lock(&c->mu);
-  if (--c->in_nng == 0 && atomic_load(&c->closing)) {
-    pthread_cond_broadcast(&c->idle);
+static void wake_thread(iso_client* c) {
+  if (!c->thread_on) {
+    return;
   }
-  pthread_mutex_unlock(&c->mu);
+  pthread_mutex_lock(&c->tmu);
+  c->wake = 1;
+  pthread_cond_signal(&c->tcv);
+  pthread_mutex_unlock(&c->tmu);
 }
 
-/* ---- slots -------------------------------------------------------------- */
+/* ---- requests ----------------------------------------------------------- */
 
-static void slot_cb(void* arg);
-
-static int slot_new(iso_client* c, slot** out) {
-  slot* s = calloc(1, sizeof *s);
-  if (s == NULL) {
+static int req_grow(req* r, size_t n) {
+  if (r->cap >= n) {
+    return 0;
+  }
+  size_t* a = realloc(r->id_end, n * sizeof *a);
+  if (a != NULL) {
+    r->id_end = a;
+  }
+  size_t* b = a ? realloc(r->stamps, n * sizeof *b) : NULL;
+  if (b != NULL) {
+    r->stamps = b;
+  }
+  int64_t* o = b ? realloc(r->own, n * sizeof *o) : NULL;
+  if (o == NULL) {
     return ISO_ENOMEM;
   }
-  s->c = c;
-  int rv = nng_ctx_open(&s->ctx, c->sock);
-  if (rv == 0) {
-    rv = nng_aio_alloc(&s->aio, slot_cb, s);
-    if (rv != 0) {
-      nng_ctx_close(s->ctx);
-    }
-  }
-  if (rv != 0) {
-    free(s);
-    return rv == NNG_ECLOSED ? ISO_ECLOSED : from_nng(rv);
-  }
-  iso_buf_init(&s->enc);
-  iso_buf_init(&s->ids);
-  *out = s;
+  r->own = o;
+  r->cap = n;
   return 0;
 }
 
-/* Before the socket closes (iso_client_free). */
-static void slot_free(slot* s) {
-  nng_aio_free(s->aio); /* waits for a running callback and an expiry */
-  nng_ctx_close(s->ctx);
-  iso_buf_close(&s->enc);
-  iso_buf_close(&s->ids);
-  free(s->id_end);
-  free(s);
+static void req_free(req* r) {
+  iso_buf_close(&r->enc);
+  iso_buf_close(&r->ids);
+  free(r->id_end);
+  free(r->stamps);
+  free(r->own);
+  free(r);
 }
 
-/* Takes a free slot (creating one if allowed). With wait set, blocks until
- * one is free or `expire` (if has_deadline) passes. */
-static int slot_acquire(iso_client* c,
-                        int wait,
-                        int has_deadline,
-                        nng_time expire,
-                        slot** out) {
+/* Takes a free request (making one if allowed). With wait set, blocks
+ * until one is free or `expire` (if has_deadline) passes. */
+static int req_acquire(iso_client* c,
+                       int wait,
+                       int has_deadline,
+                       nng_time expire,
+                       req** out) {
   int rc = 0;
   pthread_mutex_lock(&c->mu);
   for (;;) {
@@ -249,22 +295,26 @@ static int slot_acquire(iso_client* c,
       rc = ISO_ECLOSED;
       break;
     }
-    if (c->free_list != NULL) {
-      *out = c->free_list;
-      c->free_list = (*out)->next_free;
+    if (c->free_reqs != NULL) {
+      *out = c->free_reqs;
+      c->free_reqs = (*out)->next_free;
       break;
     }
-    if (c->nslots < c->max_slots) {
-      slot** grown = realloc(c->slots, (size_t)(c->nslots + 1) * sizeof *grown);
-      if (grown == NULL) {
+    if (c->nreqs < c->max_reqs) {
+      req** grown = realloc(c->reqs, (size_t)(c->nreqs + 1) * sizeof *grown);
+      req* r = grown ? calloc(1, sizeof *r) : NULL;
+      if (grown != NULL) {
+        c->reqs = grown;
+      }
+      if (r == NULL) {
         rc = ISO_ENOMEM;
         break;
       }
-      c->slots = grown;
-      rc = slot_new(c, out);
-      if (rc == 0) {
-        c->slots[c->nslots++] = *out;
-      }
+      r->c = c;
+      iso_buf_init(&r->enc);
+      iso_buf_init(&r->ids);
+      c->reqs[c->nreqs++] = r;
+      *out = r;
       break;
     }
     if (!wait) {
@@ -289,51 +339,216 @@ static int slot_acquire(iso_client* c,
   }
   pthread_mutex_unlock(&c->mu);
   if (rc == 0) {
-    (*out)->state = ST_IDLE;
-    iso_buf_reset(&(*out)->enc);
-    iso_buf_reset(&(*out)->ids);
+    req* r = *out;
+    iso_buf_reset(&r->enc);
+    iso_buf_reset(&r->ids);
+    r->has_deadline = has_deadline;
+    r->expire = expire;
+    r->idempotent = 0;
+    r->resent = 0;
+    r->tried = 0;
   }
   return rc;
 }
 
-static void slot_release(slot* s) {
-  iso_client* c = s->c;
+static void req_release(req* r) {
+  iso_client* c = r->c;
   pthread_mutex_lock(&c->mu);
-  s->state = ST_IDLE;
-  s->next_free = c->free_list;
-  c->free_list = s;
+  r->next_free = c->free_reqs;
+  c->free_reqs = r;
   pthread_cond_signal(&c->cv);
   pthread_mutex_unlock(&c->mu);
 }
 
-/* Hands the encoded request in s->enc to NNG. On error the slot is
- * released and no callback will run. */
-static int slot_start(slot* s) {
-  iso_client* c = s->c;
-  if (s->enc.len > c->max_msg) {
-    slot_release(s);
+/* ---- slots -------------------------------------------------------------- */
+
+static void slot_cb(void* arg);
+
+static int slot_new(node* nd, slot** out) {
+  slot* s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    return ISO_ENOMEM;
+  }
+  s->nd = nd;
+  int rv = nng_ctx_open(&s->ctx, nd->sock);
+  if (rv == 0) {
+    rv = nng_aio_alloc(&s->aio, slot_cb, s);
+    if (rv != 0) {
+      nng_ctx_close(s->ctx);
+    }
+  }
+  if (rv != 0) {
+    free(s);
+    return rv == NNG_ECLOSED ? ISO_ECLOSED : from_nng(rv);
+  }
+  pthread_mutex_init(&s->mu, NULL);
+  *out = s;
+  return 0;
+}
+
+/* Before the socket closes (node_free). */
+static void slot_free(slot* s) {
+  nng_aio_free(s->aio); /* waits for a running callback and an expiry */
+  nng_ctx_close(s->ctx);
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+}
+
+/* A free slot of nd, made if none is free. Under c->mu. */
+static int slot_take(node* nd, slot** out) {
+  slot* s = nd->free_list;
+  if (s != NULL) {
+    nd->free_list = s->next_free;
+  } else {
+    slot** grown = realloc(nd->slots, (size_t)(nd->nslots + 1) * sizeof *grown);
+    if (grown == NULL) {
+      return ISO_ENOMEM;
+    }
+    nd->slots = grown;
+    int rc = slot_new(nd, &s);
+    if (rc != 0) {
+      return rc;
+    }
+    nd->slots[nd->nslots++] = s;
+  }
+  s->busy = 1;
+  *out = s;
+  return 0;
+}
+
+/* The slot goes back to its node's free list. Thread: its callback. */
+static void slot_put(slot* s) {
+  node* nd = s->nd;
+  iso_client* c = nd->c;
+  pthread_mutex_lock(&s->mu);
+  s->state = ST_IDLE;
+  s->abandon = AB_NONE;
+  s->r = NULL;
+  pthread_mutex_unlock(&s->mu);
+  if (s == nd->ping) {
+    atomic_store(&nd->ping_out, 0);
+    return;
+  }
+  atomic_fetch_sub(&nd->in_flight, 1);
+  pthread_mutex_lock(&c->mu);
+  s->busy = 0;
+  s->next_free = nd->free_list;
+  nd->free_list = s;
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* Starts r on s: its message out, with what is left of its deadline. On
+ * error the caller still owns both. */
+static int slot_start(slot* s, req* r) {
+  iso_client* c = r->c;
+  if (r->enc.len > c->max_msg) {
     return ISO_ETOOBIG;
   }
   nng_msg* m;
-  int rv = nng_msg_alloc(&m, s->enc.len);
-  if (rv != 0) {
-    slot_release(s);
+  if (nng_msg_alloc(&m, r->enc.len) != 0) {
     return ISO_ENOMEM;
   }
-  if (s->enc.len > 0) { /* an empty raw request has no buffer at all */
-    memcpy(nng_msg_body(m), s->enc.data, s->enc.len);
+  if (r->enc.len > 0) { /* an empty raw request has no buffer at all */
+    memcpy(nng_msg_body(m), r->enc.data, r->enc.len);
   }
-  if (!io_enter(c)) {
+  pthread_mutex_lock(&s->mu);
+  if (atomic_load(&c->closing)) {
+    pthread_mutex_unlock(&s->mu);
     nng_msg_free(m);
-    slot_release(s);
     return ISO_ECLOSED;
   }
+  s->r = r;
+  s->abandon = AB_NONE;
   s->state = ST_SENDING;
   nng_aio_set_msg(s->aio, m);
-  nng_aio_set_timeout(s->aio, remaining(s));
+  nng_aio_set_timeout(s->aio, remaining(r));
   nng_ctx_send(s->ctx, s->aio);
-  io_leave(c);
+  pthread_mutex_unlock(&s->mu);
   return 0;
+}
+
+/* ---- nodes: choosing one ------------------------------------------------ */
+
+static int node_connected(const node* nd) {
+  return atomic_load(&nd->npipes) > 0;
+}
+
+/* How good a node is for a request: 0 connected and in, 1 in, 2 out, 3
+ * not a candidate (closed, gone, tried). Under c->mu. */
+static int node_tier(const node* nd, const req* r) {
+  if (nd == NULL || nd->gone || (r->tried >> nd->index) & 1u) {
+    return 3;
+  }
+  if (atomic_load(&nd->out)) {
+    return 2;
+  }
+  return node_connected(nd) ? 0 : 1;
+}
+
+/* Power of two choices: of the candidates in the best tier, the less
+ * loaded of two picked at random. NULL if there is no candidate. Under
+ * c->mu. */
+static node* pick(iso_client* c, const req* r) {
+  node* in_tier[ISO_CLIENT_MAX_NODES];
+  for (int tier = 0; tier < 3; tier++) {
+    int k = 0;
+    for (int i = 0; i < c->nnodes; i++) {
+      if (node_tier(c->nodes[i], r) == tier) {
+        in_tier[k++] = c->nodes[i];
+      }
+    }
+    if (k == 0) {
+      continue;
+    }
+    if (k == 1) {
+      return in_tier[0];
+    }
+    uint64_t x = rnd(c);
+    node* a = in_tier[x % (uint64_t)k];
+    node* b = in_tier[(x / (uint64_t)k) % (uint64_t)(k - 1)];
+    if (b == a) {
+      b = in_tier[k - 1]; /* the second pick skips the first */
+    }
+    return atomic_load(&a->in_flight) <= atomic_load(&b->in_flight) ? a : b;
+  }
+  return NULL;
+}
+
+/* Is there a node, other than those r was sent to, that could take it? */
+static int another_node(iso_client* c, const req* r) {
+  pthread_mutex_lock(&c->mu);
+  node* nd = pick(c, r);
+  pthread_mutex_unlock(&c->mu);
+  return nd != NULL;
+}
+
+/* Sends r to a node: 0 (its slot's callback finishes it), or an error
+ * (no node left: ISO_ECONNECT; ISO_ECLOSED ...) and r is still the
+ * caller's. */
+static int dispatch(req* r) {
+  iso_client* c = r->c;
+  slot* s = NULL;
+  node* nd = NULL;
+  pthread_mutex_lock(&c->mu);
+  int rc = atomic_load(&c->closing) ? ISO_ECLOSED : 0;
+  if (rc == 0) {
+    nd = pick(c, r);
+    rc = nd == NULL ? ISO_ECONNECT : slot_take(nd, &s);
+  }
+  if (rc == 0) {
+    r->tried |= 1ull << nd->index;
+    atomic_fetch_add(&nd->in_flight, 1);
+  }
+  pthread_mutex_unlock(&c->mu);
+  if (rc != 0) {
+    return rc;
+  }
+  atomic_fetch_add(&nd->sent, 1);
+  rc = slot_start(s, r);
+  if (rc != 0) {
+    slot_put(s);
+  }
+  return rc;
 }
 
 /* ---- completion --------------------------------------------------------- */
@@ -344,105 +559,401 @@ static int is_nil(const uint8_t* p, size_t n) {
 
 /* The reply must echo the request's id, except a status "error" reply with
  * a nil id (the server could not read the request). */
-static int id_matches(const slot* s, size_t i, const iso_result* r) {
-  size_t start = i == 0 ? 0 : s->id_end[i - 1];
-  size_t len = s->id_end[i] - start;
-  if (r->status == ISO_STATUS_ERROR && is_nil(r->id, r->id_len)) {
+static int id_matches(const req* r, size_t i, const iso_result* res) {
+  size_t start = i == 0 ? 0 : r->id_end[i - 1];
+  size_t len = r->id_end[i] - start;
+  if (res->status == ISO_STATUS_ERROR && is_nil(res->id, res->id_len)) {
     return 1;
   }
-  return r->id_len == len && memcmp(r->id, s->ids.data + start, len) == 0;
+  return res->id_len == len && memcmp(res->id, r->ids.data + start, len) == 0;
 }
 
-static void complete(slot* s, int rc, nng_msg* m) {
+/* A reply that says the job never ran here and may run elsewhere. */
+static int refused(const iso_result* res) {
+  return res->status == ISO_STATUS_ERROR &&
+         (res->code == ISO_CODE_BUSY || res->code == ISO_CODE_SHUTTING_DOWN);
+}
+
+static void results_close(iso_result* res, size_t n) {
+  for (size_t i = 0; res != NULL && i < n; i++) {
+    iso_result_close(&res[i]);
+  }
+  free(res);
+}
+
+/* Answers r (the user's callback) and frees it. m: the reply, or NULL. */
+static void deliver(req* r, int rc, nng_msg* m, iso_result* decoded) {
   const uint8_t* body = m ? nng_msg_body(m) : NULL;
   size_t len = m ? nng_msg_len(m) : 0;
-  void* data = s->data;
-  if (s->mode == MODE_ONE) {
-    iso_result res;
-    memset(&res, 0, sizeof res);
+  void* data = r->data;
+  if (r->mode == MODE_ONE) {
+    iso_result one;
+    memset(&one, 0, sizeof one);
     if (rc == 0) {
-      rc = iso_proto_decode_reply(body, len, &res);
+      one = decoded[0];
     }
-    if (rc == 0 && !id_matches(s, 0, &res)) {
-      iso_result_close(&res);
-      rc = ISO_EPROTO;
-    }
-    s->cb(data, rc, rc == 0 ? &res : NULL);
-    iso_result_close(&res);
-  } else if (s->mode == MODE_BATCH) {
-    size_t n = s->n;
-    iso_result* res = NULL;
-    if (rc == 0) {
-      res = calloc(n, sizeof *res);
-      rc = res ? iso_proto_decode_batch_reply(body, len, res, n) : ISO_ENOMEM;
-    }
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-      if (!id_matches(s, i, &res[i])) {
-        rc = ISO_EPROTO;
-      }
-    }
-    if (rc != 0 && res != NULL) {
-      for (size_t i = 0; i < n; i++) {
-        iso_result_close(&res[i]);
-      }
-    }
-    s->batch_cb(data, rc, rc == 0 ? res : NULL, rc == 0 ? n : 0);
-    if (res != NULL) {
-      for (size_t i = 0; i < n; i++) {
-        iso_result_close(&res[i]);
-      }
-      free(res);
-    }
+    r->cb(data, rc, rc == 0 ? &one : NULL);
+    iso_result_close(&one);
+  } else if (r->mode == MODE_BATCH) {
+    r->batch_cb(data, rc, rc == 0 ? decoded : NULL, rc == 0 ? r->n : 0);
   } else {
-    s->raw(data, rc, body, len);
+    r->raw(data, rc, body, len);
+  }
+  if (r->mode == MODE_BATCH) {
+    results_close(decoded, rc == 0 ? r->n : 0);
+  } else if (decoded != NULL) {
+    free(decoded);
   }
   if (m != NULL) {
     nng_msg_free(m);
   }
-  slot_release(s);
+  req_release(r);
+}
+
+/* Decodes a reply to r's jobs into a new array of r->n results. */
+static int decode(const req* r, nng_msg* m, iso_result** out) {
+  size_t n = r->n;
+  iso_result* res = calloc(n, sizeof *res);
+  if (res == NULL) {
+    return ISO_ENOMEM;
+  }
+  const uint8_t* body = nng_msg_body(m);
+  size_t len = nng_msg_len(m);
+  int rc = r->mode == MODE_ONE
+               ? iso_proto_decode_reply(body, len, res)
+               : iso_proto_decode_batch_reply(body, len, res, n);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    if (!id_matches(r, i, &res[i])) {
+      rc = ISO_EPROTO;
+    }
+  }
+  if (rc != 0) {
+    for (size_t i = 0; i < n; i++) {
+      iso_result_close(&res[i]);
+    }
+    free(res);
+    return rc;
+  }
+  *out = res;
+  return 0;
+}
+
+/* The timeout_ms a job goes out with: a client that gives up at its
+ * deadline has no use for the job after it, so the server is told to stop
+ * it then (the job's own timeout_ms when that is shorter). At least 1: 0
+ * would mean the server's default. */
+static int64_t job_timeout(const req* r, int64_t own) {
+  if (!r->has_deadline) {
+    return own;
+  }
+  int64_t left = (int64_t)remaining(r);
+  if (left < 1) {
+    left = 1;
+  }
+  return own > 0 && own < left ? own : left;
+}
+
+/* Sends r again, to a node it has not been to, with what is left of its
+ * deadline; answers it (with rc, m, decoded) when there is none, or no
+ * time. */
+static void resend(req* r, int rc, nng_msg* m, iso_result* decoded) {
+  if (r->has_deadline && remaining(r) == 0) {
+    deliver(r, rc, m, decoded);
+    return;
+  }
+  if (r->mode == MODE_ONE || r->mode == MODE_BATCH) {
+    for (size_t i = 0; i < r->n; i++) {
+      if (r->stamps[i] != 0) {
+        iso__proto_restamp(r->enc.data, r->stamps[i],
+                           (uint64_t)job_timeout(r, r->own[i]));
+      }
+    }
+  }
+  if (dispatch(r) != 0) {
+    deliver(r, rc, m, decoded);
+    return;
+  }
+  if (r->mode == MODE_BATCH) {
+    results_close(decoded, r->n);
+  } else if (decoded != NULL) {
+    iso_result_close(&decoded[0]);
+    free(decoded);
+  }
+  if (m != NULL) {
+    nng_msg_free(m);
+  }
+}
+
+static void ping_done(node* nd, int rc, nng_msg* m);
+
+/* What r's end means for it: 0 answered, else sent on. */
+static void go_on(node* nd, req* r, int rc, nng_msg* m) {
+  iso_client* c = r->c;
+  if (rc == END_MOVE) {
+    if (!atomic_load(&c->closing) && another_node(c, r)) {
+      resend(r, ISO_ECONNECT, NULL, NULL);
+    } else {
+      deliver(r, atomic_load(&c->closing) ? ISO_ECLOSED : ISO_ECONNECT, NULL,
+              NULL);
+    }
+    return;
+  }
+  if (rc == END_LOST) {
+    atomic_fetch_add(&nd->nlost, 1);
+    if (r->idempotent && !r->resent && !atomic_load(&c->closing) &&
+        another_node(c, r)) {
+      r->resent = 1;
+      resend(r, ISO_ENODELOST, NULL, NULL);
+    } else {
+      deliver(r, ISO_ENODELOST, NULL, NULL);
+    }
+    return;
+  }
+  if (rc != 0 || r->mode == MODE_RAW) {
+    deliver(r, rc, m, NULL);
+    return;
+  }
+  iso_result* res = NULL;
+  rc = decode(r, m, &res);
+  if (rc != 0) {
+    deliver(r, rc, m, NULL);
+    return;
+  }
+  int all_refused = 1, draining = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    all_refused &= refused(&res[i]);
+    draining |= res[i].code == ISO_CODE_SHUTTING_DOWN;
+  }
+  if (all_refused && draining) {
+    atomic_store(&nd->out, 1); /* its pings put it back, if it comes back */
+  }
+  if (all_refused && !atomic_load(&c->closing) && another_node(c, r)) {
+    atomic_fetch_add(&nd->retried, 1);
+    resend(r, 0, m, res);
+    return;
+  }
+  deliver(r, 0, m, res);
+}
+
+/* The end of a slot's exchange: rc is 0 (m is the reply), an ISO_E* code,
+ * END_MOVE (nd never received it) or END_LOST (nd may have). The slot
+ * goes back to its node last, after the user's callback (the node thread
+ * closes a node only when none of its slots is busy). Thread: the slot's
+ * callback. */
+static void finish(slot* s, int rc, nng_msg* m) {
+  node* nd = s->nd;
+  req* r = s->r;
+  if (r->mode == MODE_PING) {
+    ping_done(nd, rc, m);
+  } else {
+    go_on(nd, r, rc, m);
+  }
+  slot_put(s);
+}
+
+/* A transport failure -> what the request's owner sees. */
+static int aio_error(iso_client* c, int rv, int sending, const node* nd) {
+  if (atomic_load(&c->closing)) {
+    return ISO_ECLOSED; /* whatever NNG says while the socket goes down */
+  }
+  switch (rv) {
+    case NNG_ETIMEDOUT:
+      /* A send that times out never reached a connection. */
+      if (sending && !node_connected(nd)) {
+        return ISO_ECONNECT;
+      }
+      return ISO_ETIMEDOUT;
+    case NNG_ECLOSED:
+    case NNG_ECANCELED:
+      return ISO_ECLOSED;
+    case NNG_ECONNRESET:
+    case NNG_ECONNREFUSED:
+    case NNG_ECONNSHUT:
+    case NNG_ECONNABORTED:
+      /* sent (NNG fails a request, resend being off, whose connection
+       * drops while it waits for the reply) */
+      return sending ? ISO_ECONNECT : END_LOST;
+    case NNG_ENOMEM:
+      return ISO_ENOMEM;
+    case NNG_EMSGSIZE:
+      return ISO_ETOOBIG;
+    default:
+      return ISO_EIO;
+  }
 }
 
 static void slot_cb(void* arg) {
   slot* s = arg;
-  iso_client* c = s->c;
+  node* nd = s->nd;
+  iso_client* c = nd->c;
   int rv = nng_aio_result(s->aio);
+  pthread_mutex_lock(&s->mu);
+  int ab = s->abandon;
   if (s->state == ST_SENDING) {
     if (rv != 0) {
+      pthread_mutex_unlock(&s->mu);
       nng_msg* m = nng_aio_get_msg(s->aio);
       nng_aio_set_msg(s->aio, NULL);
       if (m != NULL) {
         nng_msg_free(m);
       }
-      complete(s, aio_error(c, rv, 1), NULL);
+      /* a send that did not complete never reached a connection */
+      finish(s, ab != AB_NONE ? END_MOVE : aio_error(c, rv, 1, nd), NULL);
       return;
     }
-    if (!io_enter(c)) {
-      complete(s, ISO_ECLOSED, NULL); /* closing: the receive would fail */
+    if (ab != AB_NONE || atomic_load(&c->closing)) {
+      /* it reached a connection: the node may run it */
+      pthread_mutex_unlock(&s->mu);
+      finish(s, atomic_load(&c->closing) ? ISO_ECLOSED : END_LOST, NULL);
       return;
     }
     s->state = ST_RECEIVING;
-    nng_aio_set_timeout(s->aio, remaining(s));
+    nng_aio_set_timeout(s->aio, remaining(s->r));
     nng_ctx_recv(s->ctx, s->aio);
-    io_leave(c); /* s may be completed and reused by now */
+    pthread_mutex_unlock(&s->mu);
     return;
   }
+  pthread_mutex_unlock(&s->mu);
   nng_msg* m = NULL;
   if (rv == 0) {
     m = nng_aio_get_msg(s->aio);
     nng_aio_set_msg(s->aio, NULL);
+    finish(s, 0, m); /* a reply is the truth, taken back or not */
+    return;
   }
-  complete(s, rv == 0 ? 0 : aio_error(c, rv, 0), m);
+  finish(s,
+         ab != AB_NONE && !atomic_load(&c->closing) ? END_LOST
+                                                    : aio_error(c, rv, 0, nd),
+         NULL);
 }
 
-/* ---- open / close ------------------------------------------------------- */
+/* Takes back nd's requests: those still waiting to be sent (they move to
+ * another node), and with `lost` those it may have received (END_LOST).
+ * A slot listed busy that has finished since and carries a new request
+ * by the time its lock is taken is still nd's: that request is taken back
+ * too, as it should be. Thread: the node thread. */
+static void node_down(node* nd, int lost) {
+  iso_client* c = nd->c;
+  pthread_mutex_lock(&c->mu);
+  slot** busy = malloc(((size_t)nd->nslots + 1) * sizeof *busy);
+  int k = 0;
+  for (int i = 0; busy != NULL && i < nd->nslots; i++) {
+    if (nd->slots[i]->busy) {
+      busy[k++] = nd->slots[i];
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+  for (int i = 0; i < k; i++) {
+    slot* s = busy[i];
+    pthread_mutex_lock(&s->mu);
+    if (s->abandon == AB_NONE &&
+        (s->state == ST_SENDING || (lost && s->state == ST_RECEIVING))) {
+      s->abandon = s->state == ST_SENDING ? AB_MOVE : AB_LOST;
+      nng_aio_abort(s->aio, NNG_ECANCELED);
+    }
+    pthread_mutex_unlock(&s->mu);
+  }
+  free(busy);
+}
+
+/* ---- pings -------------------------------------------------------------- */
+
+/* {"v": 1, "kind": "ping"}: no id, so the reply's is nil. */
+static const uint8_t k_ping[] = {0x82, 0xa1, 'v',  0x01, 0xa4, 'k', 'i',
+                                 'n',  'd',  0xa4, 'p',  'i',  'n', 'g'};
+
+/* 0 if a ping's value says the node is not ready ({ready: false}), else
+ * 1 (a map without the key too). */
+static int value_ready(const uint8_t* p, size_t n) {
+  iso_mp_rd rd;
+  iso_mp_obj o;
+  iso_mp_rd_init(&rd, p, n);
+  if (iso_mp_read(&rd, &o) != 0 || o.type != ISO_MP_MAP) {
+    return 1;
+  }
+  for (uint32_t i = o.len; i > 0; i--) {
+    iso_mp_obj k, v;
+    if (iso_mp_read(&rd, &k) != 0) {
+      return 1;
+    }
+    int is_ready =
+        k.type == ISO_MP_STR && k.len == 5 && memcmp(k.data, "ready", 5) == 0;
+    if (is_ready) {
+      return iso_mp_read(&rd, &v) != 0 || v.type != ISO_MP_BOOL || v.v.b;
+    }
+    int deep = 0;
+    if (iso_mp_skip(&rd, 2, 8, &deep) != 0) {
+      return 1;
+    }
+  }
+  return 1;
+}
+
+/* A ping's answer. Alive: anything the node said (a server that does not
+ * know the kind says bad_request: alive and taking jobs); in when it
+ * said ready, out when it said not ready or shutting_down. Two missed in
+ * a row: out, and its requests lost (by the node thread). Thread: the
+ * ping slot's callback. */
+static void ping_done(node* nd, int rc, nng_msg* m) {
+  int alive = 0, ready = 0;
+  if (rc == 0 && m != NULL) {
+    iso_result res;
+    if (iso_proto_decode_reply(nng_msg_body(m), nng_msg_len(m), &res) == 0) {
+      alive = 1;
+      if (res.status == ISO_STATUS_FULFILLED) {
+        ready = value_ready(res.value, res.value_len);
+      } else {
+        ready =
+            res.status == ISO_STATUS_ERROR && res.code == ISO_CODE_BAD_REQUEST;
+      }
+      iso_result_close(&res);
+    }
+  }
+  if (m != NULL) {
+    nng_msg_free(m);
+  }
+  if (rc == ISO_ECLOSED) {
+    return;
+  }
+  if (alive) {
+    atomic_store(&nd->misses, 0);
+    atomic_store(&nd->out, !ready);
+    return;
+  }
+  if (atomic_fetch_add(&nd->misses, 1) + 1 == 2) {
+    atomic_store(&nd->out, 1);
+    atomic_store(&nd->lost, 1);
+    wake_thread(nd->c);
+  }
+}
+
+/* Sends nd a ping, unless the last one is still out. Thread: the node
+ * thread. */
+static void ping_send(node* nd) {
+  iso_client* c = nd->c;
+  if (atomic_exchange(&nd->ping_out, 1)) {
+    return;
+  }
+  req* r = &nd->ping_req;
+  int ms = c->heartbeat_ms * 3 / 4;
+  r->has_deadline = 1;
+  r->expire = expiry(ms > 0 ? ms : 1);
+  if (slot_start(nd->ping, r) != 0) {
+    atomic_store(&nd->ping_out, 0);
+  }
+}
+
+/* ---- nodes: opening, closing -------------------------------------------- */
 
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void* arg) {
-  iso_client* c = arg;
+  node* nd = arg;
   (void)p;
   if (ev == NNG_PIPE_EV_ADD_POST) {
-    atomic_fetch_add(&c->npipes, 1);
+    atomic_fetch_add(&nd->npipes, 1);
   } else if (ev == NNG_PIPE_EV_REM_POST) {
-    atomic_fetch_sub(&c->npipes, 1);
+    if (atomic_fetch_sub(&nd->npipes, 1) == 1) {
+      wake_thread(nd->c); /* requests waiting on it may move */
+    }
   }
 }
 
@@ -528,53 +1039,410 @@ int iso__client_tls(nng_dialer d,
   return 0;
 }
 
-/* Options, pipe events, the dialer (and its TLS) on a new socket. */
-static int open_socket(iso_client* c,
-                       const char* url,
-                       const iso_client_opts* o,
-                       nng_duration resend) {
-  int rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, resend);
+/* Options, pipe events, the dialer (and its TLS) on nd's new socket. */
+static int node_dial(iso_client* c, node* nd) {
+  int rv = nng_socket_set_ms(nd->sock, NNG_OPT_REQ_RESENDTIME, c->resend);
   if (rv == 0) {
-    rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg);
+    rv = nng_socket_set_size(nd->sock, NNG_OPT_RECVMAXSZ, c->max_msg);
   }
   if (rv == 0) {
-    rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 100);
+    rv = nng_socket_set_ms(nd->sock, NNG_OPT_RECONNMINT, 100);
   }
   if (rv == 0) {
-    rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 2000);
+    rv = nng_socket_set_ms(nd->sock, NNG_OPT_RECONNMAXT, 2000);
   }
   if (rv == 0) {
-    rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, c);
+    rv = nng_pipe_notify(nd->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, nd);
   }
   if (rv == 0) {
-    rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c);
+    rv = nng_pipe_notify(nd->sock, NNG_PIPE_EV_REM_POST, pipe_cb, nd);
   }
   if (rv != 0) {
     return from_nng(rv);
   }
-  rv = nng_dialer_create(&c->dialer, c->sock, url);
+  rv = nng_dialer_create(&nd->dialer, nd->sock, nd->url);
   if (rv != 0) {
     return rv == NNG_ENOMEM ? ISO_ENOMEM : ISO_EINVAL;
   }
-  if (strncmp(url, "tls+", 4) == 0) {
-    int rc = iso__client_tls(c->dialer, url, o, &c->tls);
+  if (strncmp(nd->url, "tls+", 4) == 0) {
+    /* the name's host is the one the certificate must carry */
+    int rc = iso__client_tls(nd->dialer, nd->name, &c->tls, &nd->tls);
     if (rc != 0) {
       return rc;
     }
   }
-  return from_nng(nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK));
+  return from_nng(nng_dialer_start(nd->dialer, NNG_FLAG_NONBLOCK));
 }
 
-int iso_client_new(const char* url,
-                   const iso_client_opts* opts,
-                   iso_client** out) {
+/* After its socket's slots are idle: closes and frees nd. */
+static void node_free(node* nd) {
+  if (nd == NULL) {
+    return;
+  }
+  for (int i = 0; i < nd->nslots; i++) {
+    slot_free(nd->slots[i]);
+  }
+  free(nd->slots);
+  if (nd->ping != NULL) {
+    slot_free(nd->ping);
+  }
+  nng_close(nd->sock);
+  if (nd->tls != NULL) {
+    nng_tls_config_free(nd->tls);
+  }
+  iso_buf_close(&nd->ping_req.enc);
+  iso_buf_close(&nd->ping_req.ids);
+  free(nd);
+}
+
+/* A node dialing url (from the URL name), in table entry `index`. */
+static int node_open(iso_client* c,
+                     const char* url,
+                     const char* from,
+                     int index,
+                     node** out) {
+  if (strlen(url) >= URL_MAX || strlen(from) >= URL_MAX) {
+    return ISO_EINVAL;
+  }
+  node* nd = calloc(1, sizeof *nd);
+  if (nd == NULL) {
+    return ISO_ENOMEM;
+  }
+  nd->c = c;
+  nd->index = index;
+  strcpy(nd->url, url);
+  strcpy(nd->name, from);
+  nd->seen = 1;
+  req* pr = &nd->ping_req;
+  pr->c = c;
+  pr->mode = MODE_PING;
+  pr->ping_node = nd;
+  iso_buf_init(&pr->enc);
+  iso_buf_init(&pr->ids);
+  int rv = nng_req0_open(&nd->sock);
+  if (rv != 0) {
+    free(nd);
+    return from_nng(rv);
+  }
+  int rc = iso_buf_append(&pr->enc, k_ping, sizeof k_ping);
+  if (rc == 0) {
+    rc = node_dial(c, nd);
+  }
+  if (rc == 0) {
+    rc = slot_new(nd, &nd->ping);
+  }
+  if (rc != 0) {
+    node_free(nd);
+    return rc;
+  }
+  *out = nd;
+  return 0;
+}
+
+/* Adds a node for url (from `from`), or finds it (and marks it seen, and
+ * no longer gone). 0, or an error (the table is full: ISO_EBUSY). */
+static int node_add(iso_client* c, const char* url, const char* from) {
+  pthread_mutex_lock(&c->mu);
+  int hole = -1;
+  for (int i = 0; i < c->nnodes; i++) {
+    node* nd = c->nodes[i];
+    if (nd == NULL) {
+      hole = hole < 0 ? i : hole;
+    } else if (strcmp(nd->url, url) == 0) {
+      nd->seen = 1;
+      nd->gone = 0;
+      pthread_mutex_unlock(&c->mu);
+      return 0;
+    }
+  }
+  int at = hole >= 0 ? hole : c->nnodes;
+  pthread_mutex_unlock(&c->mu);
+  if (at >= ISO_CLIENT_MAX_NODES) {
+    return ISO_EBUSY;
+  }
+  node* nd;
+  int rc = node_open(c, url, from, at, &nd);
+  if (rc != 0) {
+    return rc;
+  }
+  pthread_mutex_lock(&c->mu);
+  c->nodes[at] = nd; /* only this thread (or iso_client_new) adds */
+  if (at == c->nnodes) {
+    c->nnodes++;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return 0;
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+/* Splits a tcp:// or tls+tcp:// URL whose host is a name (not an address
+ * literal) into *n. 1 if it is one, else 0. */
+static int name_parse(const char* url, name* n) {
+  const char* schemes[] = {"tcp://", "tls+tcp://"};
+  const char* rest = NULL;
+  for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+    size_t k = strlen(schemes[i]);
+    if (strncmp(url, schemes[i], k) == 0) {
+      rest = url + k;
+      memcpy(n->scheme, schemes[i], k + 1);
+    }
+  }
+  if (rest == NULL || rest[0] == '[' || strlen(url) >= URL_MAX) {
+    return 0; /* another scheme, or an IPv6 literal */
+  }
+  const char* colon = strrchr(rest, ':');
+  if (colon == NULL || colon == rest || strlen(colon + 1) >= sizeof n->port ||
+      strchr(colon + 1, '/') != NULL) {
+    return 0;
+  }
+  memcpy(n->host, rest, (size_t)(colon - rest));
+  n->host[colon - rest] = '\0';
+  strcpy(n->port, colon + 1);
+  struct in_addr a4;
+  if (inet_pton(AF_INET, n->host, &a4) == 1 || strcmp(n->host, "*") == 0) {
+    return 0;
+  }
+  strcpy(n->url, url);
+  return 1;
+}
+
+/* Looks n up: a node per address (new ones opened), and n's nodes whose
+ * address is not in the answer marked gone. A failed lookup changes
+ * nothing. Returns how many addresses it gave (0: failed). */
+static int name_resolve(iso_client* c, const name* n) {
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  if (getaddrinfo(n->host, n->port, &hints, &res) != 0) {
+    return 0;
+  }
+  pthread_mutex_lock(&c->mu);
+  for (int i = 0; i < c->nnodes; i++) {
+    if (c->nodes[i] != NULL && strcmp(c->nodes[i]->name, n->url) == 0) {
+      c->nodes[i]->seen = 0;
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+  int count = 0;
+  for (struct addrinfo* a = res; a != NULL; a = a->ai_next) {
+    char host[INET6_ADDRSTRLEN] = "";
+    char url[URL_MAX];
+    const void* where =
+        a->ai_family == AF_INET
+            ? (const void*)&((struct sockaddr_in*)a->ai_addr)->sin_addr
+            : (const void*)&((struct sockaddr_in6*)a->ai_addr)->sin6_addr;
+    if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+        inet_ntop(a->ai_family, where, host, sizeof host) == NULL) {
+      continue;
+    }
+    snprintf(url, sizeof url, a->ai_family == AF_INET ? "%s%s:%s" : "%s[%s]:%s",
+             n->scheme, host, n->port);
+    if (node_add(c, url, n->url) == 0) {
+      count++;
+    }
+  }
+  freeaddrinfo(res);
+  if (count > 0) {
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < c->nnodes; i++) {
+      node* nd = c->nodes[i];
+      if (nd != NULL && strcmp(nd->name, n->url) == 0 && !nd->seen) {
+        nd->gone = 1;
+      }
+    }
+    pthread_mutex_unlock(&c->mu);
+  }
+  return count;
+}
+
+/* ---- the node thread ---------------------------------------------------- */
+
+/* Is a node other than nd connected and in? Under c->mu. */
+static int other_up(iso_client* c, const node* nd) {
+  for (int i = 0; i < c->nnodes; i++) {
+    node* o = c->nodes[i];
+    if (o != NULL && o != nd && !o->gone && !atomic_load(&o->out) &&
+        node_connected(o)) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Closes the nodes that left the DNS answer and have nothing out. */
+static void close_gone(iso_client* c) {
+  node* closing[ISO_CLIENT_MAX_NODES];
+  int k = 0;
+  pthread_mutex_lock(&c->mu);
+  for (int i = 0; i < c->nnodes; i++) {
+    node* nd = c->nodes[i];
+    if (nd == NULL || !nd->gone || atomic_load(&nd->in_flight) > 0 ||
+        atomic_load(&nd->ping_out)) {
+      continue;
+    }
+    int busy = 0;
+    for (int j = 0; j < nd->nslots; j++) {
+      busy |= nd->slots[j]->busy;
+    }
+    if (!busy) {
+      c->nodes[i] = NULL;
+      closing[k++] = nd;
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+  for (int i = 0; i < k; i++) {
+    node_free(closing[i]);
+  }
+}
+
+static uint64_t now_ms(void) {
+  return (uint64_t)nng_clock();
+}
+
+static void* node_thread(void* arg) {
+  iso_client* c = arg;
+  uint64_t next_ping = now_ms();
+  uint64_t next_resolve = now_ms() + (uint64_t)c->resolve_ms;
+  for (;;) {
+    uint64_t now = now_ms();
+    uint64_t until = c->heartbeat_ms >= 0 ? next_ping : now + 250;
+    if (c->nnames > 0 && c->resolve_ms >= 0 && next_resolve < until) {
+      until = next_resolve;
+    }
+    pthread_mutex_lock(&c->tmu);
+    if (!c->wake && !atomic_load(&c->closing) && until > now) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      uint64_t ns = (uint64_t)ts.tv_nsec + (until - now) * 1000000u;
+      ts.tv_sec += (time_t)(ns / 1000000000u);
+      ts.tv_nsec = (long)(ns % 1000000000u);
+      pthread_cond_timedwait(&c->tcv, &c->tmu, &ts);
+    }
+    c->wake = 0;
+    pthread_mutex_unlock(&c->tmu);
+    if (atomic_load(&c->closing)) {
+      break;
+    }
+    now = now_ms();
+    if (c->nnames > 0 && c->resolve_ms >= 0 && now >= next_resolve) {
+      for (size_t i = 0; i < c->nnames; i++) {
+        name_resolve(c, &c->names[i]);
+      }
+      next_resolve = now + (uint64_t)c->resolve_ms;
+    }
+    /* nodes are freed by this thread only: the pointers stay good */
+    node* nodes[ISO_CLIENT_MAX_NODES];
+    int move[ISO_CLIENT_MAX_NODES];
+    int k = 0;
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < c->nnodes; i++) {
+      node* nd = c->nodes[i];
+      if (nd != NULL) {
+        move[k] = !node_connected(nd) && atomic_load(&nd->in_flight) > 0 &&
+                  other_up(c, nd);
+        nodes[k++] = nd;
+      }
+    }
+    pthread_mutex_unlock(&c->mu);
+    for (int i = 0; i < k; i++) {
+      if (atomic_exchange(&nodes[i]->lost, 0)) {
+        node_down(nodes[i], 1);
+      } else if (move[i]) {
+        node_down(nodes[i], 0);
+      }
+    }
+    if (c->heartbeat_ms >= 0 && now >= next_ping) {
+      for (int i = 0; i < k; i++) {
+        pthread_mutex_lock(&c->mu);
+        int gone = nodes[i]->gone;
+        pthread_mutex_unlock(&c->mu);
+        if (!gone) {
+          ping_send(nodes[i]);
+        }
+      }
+      next_ping = now + (uint64_t)(c->heartbeat_ms > 0 ? c->heartbeat_ms : 1);
+    }
+    close_gone(c);
+  }
+  return NULL;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+static char* dup_or_null(const char* s, int* failed) {
+  if (s == NULL) {
+    return NULL;
+  }
+  char* d = strdup(s);
+  *failed |= d == NULL;
+  return d;
+}
+
+static void tls_free(iso_client_opts* t) {
+  free((char*)t->tls_ca_file);
+  free((char*)t->tls_server_name);
+  free((char*)t->tls_cert_key_file);
+  free((char*)t->tls_cert_file);
+  free((char*)t->tls_key_file);
+}
+
+/* The opts' TLS options, copied (a node may be opened later). */
+static int tls_copy(iso_client_opts* t, const iso_client_opts* o) {
+  int failed = 0;
+  memset(t, 0, sizeof *t);
+  t->tls_ca_file = dup_or_null(o->tls_ca_file, &failed);
+  t->tls_server_name = dup_or_null(o->tls_server_name, &failed);
+  t->tls_cert_key_file = dup_or_null(o->tls_cert_key_file, &failed);
+  t->tls_cert_file = dup_or_null(o->tls_cert_file, &failed);
+  t->tls_key_file = dup_or_null(o->tls_key_file, &failed);
+  t->tls_insecure = o->tls_insecure;
+  return failed ? ISO_ENOMEM : 0;
+}
+
+/* The nodes of the user's URLs: names looked up (a name whose lookup
+ * fails is dialed as it is: NNG looks it up at each dial), the rest as
+ * they are. */
+static int open_nodes(iso_client* c, const char* const* urls, size_t n) {
+  c->names = calloc(n, sizeof *c->names);
+  if (c->names == NULL) {
+    return ISO_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (urls[i] == NULL) {
+      return ISO_EINVAL;
+    }
+    name* nm = &c->names[c->nnames];
+    int rc = 0;
+    if (name_parse(urls[i], nm)) {
+      c->nnames++;
+      if (name_resolve(c, nm) == 0) {
+        rc = node_add(c, urls[i], urls[i]);
+      }
+    } else {
+      rc = node_add(c, urls[i], urls[i]);
+    }
+    if (rc != 0) {
+      return rc == ISO_EBUSY ? ISO_EINVAL : rc;
+    }
+  }
+  return 0;
+}
+
+int iso_client_new_nodes(const char* const* urls,
+                         size_t n,
+                         const iso_client_opts* opts,
+                         iso_client** out) {
   static const iso_client_opts defaults;
   const iso_client_opts* o = opts ? opts : &defaults;
   if (out != NULL) {
     *out = NULL;
   }
-  if (out == NULL || url == NULL || o->max_inflight < 0 ||
-      o->max_inflight > ISO_CLIENT_MAX_INFLIGHT || o->resend_ms < 0) {
+  if (out == NULL || urls == NULL || n == 0 || n > ISO_CLIENT_MAX_NODES ||
+      o->max_inflight < 0 || o->max_inflight > ISO_CLIENT_MAX_INFLIGHT ||
+      o->resend_ms < 0) {
     return ISO_EINVAL;
   }
   iso_client* c = calloc(1, sizeof *c);
@@ -582,35 +1450,48 @@ int iso_client_new(const char* url,
     return ISO_ENOMEM;
   }
   c->max_msg = o->max_msg ? o->max_msg : ISO_PROTO_MAX_MSG_DEFAULT;
-  c->max_slots =
-      o->max_inflight ? o->max_inflight : ISO_CLIENT_DEFAULT_INFLIGHT;
+  c->max_reqs = o->max_inflight ? o->max_inflight : ISO_CLIENT_DEFAULT_INFLIGHT;
+  c->resend = o->resend_ms > 0 ? o->resend_ms : NNG_DURATION_INFINITE;
+  c->heartbeat_ms =
+      o->heartbeat_ms ? o->heartbeat_ms : ISO_CLIENT_DEFAULT_HEARTBEAT_MS;
+  c->resolve_ms = o->resolve_ms ? o->resolve_ms : ISO_CLIENT_DEFAULT_RESOLVE_MS;
   atomic_init(&c->closing, 0);
-  atomic_init(&c->npipes, 0);
   atomic_init(&c->next_id, 1);
+  struct timespec seed;
+  clock_gettime(CLOCK_MONOTONIC, &seed);
+  atomic_init(&c->rng, (uint64_t)seed.tv_nsec ^ (uint64_t)(uintptr_t)c);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&c->cv, &ca);
+  pthread_cond_init(&c->tcv, &ca);
   pthread_condattr_destroy(&ca);
-  pthread_cond_init(&c->idle, NULL);
   pthread_mutex_init(&c->mu, NULL);
-
-  int rv = nng_req0_open(&c->sock);
-  if (rv != 0) {
-    pthread_cond_destroy(&c->cv);
-    pthread_cond_destroy(&c->idle);
-    pthread_mutex_destroy(&c->mu);
-    free(c);
-    return from_nng(rv);
+  pthread_mutex_init(&c->tmu, NULL);
+  int rc = tls_copy(&c->tls, o);
+  if (rc == 0) {
+    rc = open_nodes(c, urls, n);
   }
-  nng_duration resend = o->resend_ms > 0 ? o->resend_ms : NNG_DURATION_INFINITE;
-  int rc = open_socket(c, url, o, resend);
+  int live = 0;
+  for (int i = 0; i < c->nnodes; i++) {
+    live += c->nodes[i] != NULL;
+  }
+  if (rc == 0 && (live > 1 || c->nnames > 0)) {
+    c->thread_on = pthread_create(&c->thread, NULL, node_thread, c) == 0;
+    rc = c->thread_on ? 0 : ISO_ENOMEM;
+  }
   if (rc != 0) {
     iso_client_free(c);
     return rc;
   }
   *out = c;
   return 0;
+}
+
+int iso_client_new(const char* url,
+                   const iso_client_opts* opts,
+                   iso_client** out) {
+  return iso_client_new_nodes(&url, 1, opts, out);
 }
 
 void iso_client_free(iso_client* c) {
@@ -620,33 +1501,86 @@ void iso_client_free(iso_client* c) {
   pthread_mutex_lock(&c->mu);
   atomic_store(&c->closing, 1);
   pthread_cond_broadcast(&c->cv);
-  while (c->in_nng > 0) { /* no context call under way as the socket goes */
-    pthread_cond_wait(&c->idle, &c->mu);
-  }
   pthread_mutex_unlock(&c->mu);
-  /* The slots before the socket (DESIGN): freeing a slot's aio fails what
-   * it has under way with NNG_ECLOSED (its callback completes the request
-   * with ISO_ECLOSED before nng_aio_free returns) and waits for NNG's
-   * expiry thread if that is cancelling it. */
-  for (int i = 0; i < c->nslots; i++) {
-    slot_free(c->slots[i]);
+  if (c->thread_on) {
+    wake_thread(c);
+    pthread_join(c->thread, NULL);
   }
-  free(c->slots);
-  nng_close(c->sock);
-  if (c->tls != NULL) {
-    nng_tls_config_free(c->tls);
+  /* no context call under way from here on (DESIGN): each is made under
+   * its slot's lock after a look at `closing` */
+  for (int i = 0; i < c->nnodes; i++) {
+    node* nd = c->nodes[i];
+    for (int j = 0; nd != NULL && j < nd->nslots; j++) {
+      pthread_mutex_lock(&nd->slots[j]->mu);
+      pthread_mutex_unlock(&nd->slots[j]->mu);
+    }
+    if (nd != NULL && nd->ping != NULL) {
+      pthread_mutex_lock(&nd->ping->mu);
+      pthread_mutex_unlock(&nd->ping->mu);
+    }
   }
+  /* The slots before each socket (DESIGN): freeing a slot's aio fails
+   * what it has under way with NNG_ECLOSED (its callback completes the
+   * request with ISO_ECLOSED before nng_aio_free returns) and waits for
+   * NNG's expiry thread if that is cancelling it. */
+  for (int i = 0; i < c->nnodes; i++) {
+    node_free(c->nodes[i]);
+  }
+  for (int i = 0; i < c->nreqs; i++) {
+    req_free(c->reqs[i]);
+  }
+  free(c->reqs);
+  free(c->names);
+  tls_free(&c->tls);
   pthread_cond_destroy(&c->cv);
-  pthread_cond_destroy(&c->idle);
+  pthread_cond_destroy(&c->tcv);
   pthread_mutex_destroy(&c->mu);
+  pthread_mutex_destroy(&c->tmu);
   free(c);
 }
 
 int iso_client_connected(iso_client* c) {
-  return c != NULL && atomic_load(&c->npipes) > 0;
+  if (c == NULL) {
+    return 0;
+  }
+  int up = 0;
+  pthread_mutex_lock(&c->mu);
+  for (int i = 0; i < c->nnodes && !up; i++) {
+    up = c->nodes[i] != NULL && node_connected(c->nodes[i]);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return up;
 }
 
-/* ---- encoding into a slot ----------------------------------------------- */
+int iso_client_nodes(iso_client* c, iso_client_node* out, size_t cap) {
+  if (c == NULL) {
+    return 0;
+  }
+  int k = 0;
+  pthread_mutex_lock(&c->mu);
+  for (int i = 0; i < c->nnodes; i++) {
+    node* nd = c->nodes[i];
+    if (nd == NULL) {
+      continue;
+    }
+    if ((size_t)k < cap) {
+      iso_client_node* v = &out[k];
+      memset(v, 0, sizeof *v);
+      snprintf(v->url, sizeof v->url, "%s", nd->url);
+      v->connected = node_connected(nd);
+      v->up = !nd->gone && !atomic_load(&nd->out) && v->connected;
+      v->in_flight = atomic_load(&nd->in_flight);
+      v->sent = atomic_load(&nd->sent);
+      v->lost = atomic_load(&nd->nlost);
+      v->retried = atomic_load(&nd->retried);
+    }
+    k++;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return k;
+}
+
+/* ---- encoding into a request -------------------------------------------- */
 
 /* The msgpack form of an automatic id (a positive integer). */
 static size_t auto_id(iso_client* c, uint8_t* buf) {
@@ -658,71 +1592,38 @@ static size_t auto_id(iso_client* c, uint8_t* buf) {
   return 9;
 }
 
-/* The timeout_ms a job goes out with: a client that gives up at its
- * deadline has no use for the job after it, so the server is told to stop
- * it then (the job's own timeout_ms when that is shorter). At least 1: 0
- * would mean the server's default. */
-static int64_t job_timeout(const slot* s, int64_t own) {
-  if (!s->has_deadline) {
-    return own;
+/* Encodes jobs (one, or a batch when is_batch) into r->enc and records
+ * their ids and where their timeout_ms is. Jobs without an id get one;
+ * every job carries the deadline as its timeout_ms (job_timeout). */
+static int req_encode(req* r, const iso_job* jobs, size_t n, int is_batch) {
+  iso_client* c = r->c;
+  int rc = req_grow(r, n);
+  iso_job* copy = rc == 0 ? malloc(n * sizeof *copy) : NULL;
+  uint8_t* auto_ids = copy != NULL ? malloc(n * 9) : NULL;
+  if (auto_ids == NULL) {
+    free(copy);
+    return ISO_ENOMEM;
   }
-  int64_t left = (int64_t)remaining(s);
-  if (left < 1) {
-    left = 1;
-  }
-  return own > 0 && own < left ? own : left;
-}
-
-/* Encodes jobs (one, or a batch when is_batch) into s->enc and records
- * their ids. Jobs without an id get one; every job carries the deadline as
- * its timeout_ms (job_timeout). */
-static int slot_encode(slot* s, const iso_job* jobs, size_t n, int is_batch) {
-  iso_client* c = s->c;
-  if (s->id_end_cap < n) {
-    size_t* p = realloc(s->id_end, n * sizeof *p);
-    if (p == NULL) {
-      return ISO_ENOMEM;
-    }
-    s->id_end = p;
-    s->id_end_cap = n;
-  }
-  iso_job* copy = NULL;
-  if (is_batch) {
-    copy = malloc(n * sizeof *copy);
-    if (copy == NULL) {
-      return ISO_ENOMEM;
-    }
-  }
-  uint8_t* auto_ids = NULL;
-  int rc = 0;
+  r->idempotent = 1;
   for (size_t i = 0; i < n && rc == 0; i++) {
-    if (jobs[i].id == NULL && auto_ids == NULL) {
-      auto_ids = malloc(n * 9);
-      if (auto_ids == NULL) {
-        rc = ISO_ENOMEM;
-        break;
-      }
-    }
     iso_job j = jobs[i];
-    j.timeout_ms = job_timeout(s, j.timeout_ms);
+    r->own[i] = j.timeout_ms;
+    r->idempotent &= j.idempotent != 0;
+    j.timeout_ms = job_timeout(r, j.timeout_ms);
     if (j.id == NULL) {
       j.id = auto_ids + 9 * i;
       j.id_len = auto_id(c, auto_ids + 9 * i);
     }
-    rc = iso_buf_append(&s->ids, j.id, j.id_len);
-    s->id_end[i] = s->ids.len;
-    if (is_batch) {
-      copy[i] = j;
-    } else if (rc == 0) {
-      rc = iso_proto_encode_request(&j, &s->enc);
-    }
+    rc = iso_buf_append(&r->ids, j.id, j.id_len);
+    r->id_end[i] = r->ids.len;
+    copy[i] = j;
   }
-  if (rc == 0 && is_batch) {
-    rc = iso_proto_encode_batch(copy, n, &s->enc);
+  if (rc == 0) {
+    rc = iso__proto_encode_stamped(copy, n, is_batch, &r->enc, r->stamps);
   }
   free(copy);
   free(auto_ids);
-  s->n = n;
+  r->n = n;
   return rc;
 }
 
@@ -732,27 +1633,34 @@ static int submit(iso_client* c,
                   int is_batch,
                   int64_t deadline_ms,
                   int wait,
-                  slot** out) {
+                  req** out) {
   if (c == NULL || jobs == NULL || n == 0 ||
       (is_batch && n > ISO_PROTO_MAX_BATCH)) {
     return ISO_EINVAL;
   }
   int has_deadline = deadline_ms >= 0;
   nng_time expire = has_deadline ? expiry(deadline_ms) : 0;
-  slot* s;
-  int rc = slot_acquire(c, wait, has_deadline, expire, &s);
+  req* r;
+  int rc = req_acquire(c, wait, has_deadline, expire, &r);
   if (rc != 0) {
     return rc;
   }
-  s->has_deadline = has_deadline;
-  s->expire = expire;
-  rc = slot_encode(s, jobs, n, is_batch);
+  rc = req_encode(r, jobs, n, is_batch);
   if (rc != 0) {
-    slot_release(s);
+    req_release(r);
     return rc;
   }
-  *out = s;
+  *out = r;
   return 0;
+}
+
+/* Sends r; on error it is released (its callback never runs). */
+static int start(req* r) {
+  int rc = dispatch(r);
+  if (rc != 0) {
+    req_release(r);
+  }
+  return rc;
 }
 
 /* ---- async -------------------------------------------------------------- */
@@ -762,18 +1670,18 @@ int iso_client_submit(iso_client* c,
                       int64_t deadline_ms,
                       iso_client_cb cb,
                       void* data) {
-  slot* s;
+  req* r;
   if (cb == NULL) {
     return ISO_EINVAL;
   }
-  int rc = submit(c, job, 1, 0, deadline_ms, 0, &s);
+  int rc = submit(c, job, 1, 0, deadline_ms, 0, &r);
   if (rc != 0) {
     return rc;
   }
-  s->mode = MODE_ONE;
-  s->cb = cb;
-  s->data = data;
-  return slot_start(s);
+  r->mode = MODE_ONE;
+  r->cb = cb;
+  r->data = data;
+  return start(r);
 }
 
 int iso_client_submit_batch(iso_client* c,
@@ -782,18 +1690,18 @@ int iso_client_submit_batch(iso_client* c,
                             int64_t deadline_ms,
                             iso_client_batch_cb cb,
                             void* data) {
-  slot* s;
+  req* r;
   if (cb == NULL) {
     return ISO_EINVAL;
   }
-  int rc = submit(c, jobs, n, 1, deadline_ms, 0, &s);
+  int rc = submit(c, jobs, n, 1, deadline_ms, 0, &r);
   if (rc != 0) {
     return rc;
   }
-  s->mode = MODE_BATCH;
-  s->batch_cb = cb;
-  s->data = data;
-  return slot_start(s);
+  r->mode = MODE_BATCH;
+  r->batch_cb = cb;
+  r->data = data;
+  return start(r);
 }
 
 /* ---- sync --------------------------------------------------------------- */
@@ -865,6 +1773,16 @@ static void raw_done(void* data, int rc, const uint8_t* p, size_t n) {
   waiter_done(w, rc);
 }
 
+/* Sends r (mode and callback set, data w) and waits for its answer. */
+static int start_wait(req* r, waiter* w) {
+  int rc = start(r);
+  if (rc != 0) {
+    waiter_close(w);
+    return rc;
+  }
+  return waiter_wait(w);
+}
+
 int iso_client_call(iso_client* c,
                     const iso_job* job,
                     int64_t deadline_ms,
@@ -873,23 +1791,18 @@ int iso_client_call(iso_client* c,
     return ISO_EINVAL;
   }
   memset(out, 0, sizeof *out);
-  slot* s;
-  int rc = submit(c, job, 1, 0, deadline_ms, 1, &s);
+  req* r;
+  int rc = submit(c, job, 1, 0, deadline_ms, 1, &r);
   if (rc != 0) {
     return rc;
   }
   waiter w;
   waiter_init(&w);
   w.out = out;
-  s->mode = MODE_ONE;
-  s->cb = one_cb;
-  s->data = &w;
-  rc = slot_start(s);
-  if (rc != 0) {
-    waiter_close(&w);
-    return rc;
-  }
-  return waiter_wait(&w);
+  r->mode = MODE_ONE;
+  r->cb = one_cb;
+  r->data = &w;
+  return start_wait(r, &w);
 }
 
 int iso_client_batch(iso_client* c,
@@ -903,8 +1816,8 @@ int iso_client_batch(iso_client* c,
   for (size_t i = 0; i < n; i++) {
     memset(&out[i], 0, sizeof out[i]);
   }
-  slot* s;
-  int rc = submit(c, jobs, n, 1, deadline_ms, 1, &s);
+  req* r;
+  int rc = submit(c, jobs, n, 1, deadline_ms, 1, &r);
   if (rc != 0) {
     return rc;
   }
@@ -912,15 +1825,10 @@ int iso_client_batch(iso_client* c,
   waiter_init(&w);
   w.out = out;
   w.n = n;
-  s->mode = MODE_BATCH;
-  s->batch_cb = batch_cb;
-  s->data = &w;
-  rc = slot_start(s);
-  if (rc != 0) {
-    waiter_close(&w);
-    return rc;
-  }
-  return waiter_wait(&w);
+  r->mode = MODE_BATCH;
+  r->batch_cb = batch_cb;
+  r->data = &w;
+  return start_wait(r, &w);
 }
 
 int iso_client_request_raw(iso_client* c,
@@ -933,29 +1841,22 @@ int iso_client_request_raw(iso_client* c,
   }
   int has_deadline = deadline_ms >= 0;
   nng_time expire = has_deadline ? expiry(deadline_ms) : 0;
-  slot* s;
-  int rc = slot_acquire(c, 1, has_deadline, expire, &s);
+  req* r;
+  int rc = req_acquire(c, 1, has_deadline, expire, &r);
   if (rc != 0) {
     return rc;
   }
-  s->has_deadline = has_deadline;
-  s->expire = expire;
-  s->n = 0;
-  rc = iso_buf_append(&s->enc, bytes, len);
+  r->n = 0;
+  rc = iso_buf_append(&r->enc, bytes, len);
   if (rc != 0) {
-    slot_release(s);
+    req_release(r);
     return rc;
   }
   waiter w;
   waiter_init(&w);
   w.raw = reply;
-  s->mode = MODE_RAW;
-  s->raw = raw_done;
-  s->data = &w;
-  rc = slot_start(s);
-  if (rc != 0) {
-    waiter_close(&w);
-    return rc;
-  }
-  return waiter_wait(&w);
+  r->mode = MODE_RAW;
+  r->raw = raw_done;
+  r->data = &w;
+  return start_wait(r, &w);
 }

@@ -1,27 +1,48 @@
-/* iso_client.h: the client library: send jobs to an isopool server.
+/* iso_client.h: the client library: send jobs to isopool servers.
  *
- * One iso_client is one NNG REQ0 socket dialed to the server's REP0 socket
+ * One iso_client talks to one or more nodes (`isopool serve` processes),
+ * one NNG REQ0 socket dialed to each node's REP0 socket
  * (docs/protocol.md). It carries many requests at once: each in-flight
- * request occupies a slot (an NNG context and an aio), up to
- * opts.max_inflight; slots are created on demand and reused.
+ * request takes a slot of its node's socket (an NNG context and an aio),
+ * up to opts.max_inflight requests in all; slots are created on demand
+ * and reused.
  *
+ *   iso_client_new / _new_nodes            one URL, or several
  *   iso_client_call / iso_client_batch     block the calling thread
  *   iso_client_submit / _submit_batch      return at once; a callback runs
  *                                          on an NNG thread when done
  *   iso_client_request_raw                 arbitrary bytes out, reply bytes
  *                                          back (tests, tools)
+ *   iso_client_nodes                       what the client sees of its nodes
+ *
+ * Several nodes (docs/scaling.md): URLs given, or a tcp:// or tls+tcp://
+ * host name that resolves to several addresses (one node per address,
+ * resolved again every opts.resolve_ms, as a Kubernetes headless Service
+ * gives). Each request goes to the less loaded (requests in flight) of two
+ * random nodes that are up. With more than one node, each is sent a `ping`
+ * every opts.heartbeat_ms; a node is out while it is not connected, from
+ * its second missed ping in a row, or when it answers that it is not ready
+ * or shutting down, and back in when a ping is answered. A reply `busy` or
+ * `shutting_down` (the job never ran) is sent on to another node, each
+ * node at most once, while the deadline lasts; a request that a lost node
+ * never received moves to another node. A request a node may have received
+ * when it was lost (its connection dropped, or it missed two pings)
+ * completes with ISO_ENODELOST, once; a job marked `idempotent` is instead
+ * sent once more to another node.
  *
  * Deadlines are relative: deadline_ms is how long from the call the whole
- * exchange (connecting, sending, waiting for the reply) may take;
- * ISO_CLIENT_FOREVER waits forever. A job sent with a deadline carries it
- * as its timeout_ms (what is left of it when the job is encoded, at least
- * 1 ms; the job's own timeout_ms when that is shorter), so the server stops
- * a job whose client has given up instead of running it to the server's
- * default. Errors, as negative ISO_E* codes:
- *   ISO_ECONNECT   not connected by the deadline, or the connection was
- *                  lost while the request was out (the job may have run:
- *                  requests are never resent, so it did not run twice)
- *   ISO_ETIMEDOUT  connected and sent, but no reply by the deadline
+ * exchange (connecting, sending, waiting for the reply, every node it is
+ * sent to) may take; ISO_CLIENT_FOREVER waits forever. A job sent with a
+ * deadline carries it as its timeout_ms (what is left of it each time the
+ * job is sent, at least 1 ms; the job's own timeout_ms when that is
+ * shorter), so the server stops a job whose client has given up instead
+ * of running it to the server's default. Errors, as negative ISO_E* codes:
+ *   ISO_ECONNECT   no node took the request by the deadline (it was never
+ *                  sent)
+ *   ISO_ENODELOST  the request was sent and its node was lost before it
+ *                  answered: the job may have run (requests are never
+ *                  resent, but for idempotent jobs, so it did not run twice)
+ *   ISO_ETIMEDOUT  sent, but no reply by the deadline
  *   ISO_EPROTO     the reply was not a valid protocol reply
  *   ISO_ECLOSED    the client was closed
  *   ISO_EBUSY      all slots are in use (async submits only)
@@ -55,6 +76,9 @@ extern "C" {
 #define ISO_CLIENT_FOREVER (-1)
 #define ISO_CLIENT_DEFAULT_INFLIGHT 256
 #define ISO_CLIENT_MAX_INFLIGHT 65536
+#define ISO_CLIENT_MAX_NODES 64
+#define ISO_CLIENT_DEFAULT_HEARTBEAT_MS 250
+#define ISO_CLIENT_DEFAULT_RESOLVE_MS 5000
 
 typedef struct iso_client iso_client;
 
@@ -82,6 +106,15 @@ typedef struct iso_client_opts {
    * neither; not with tls_cert_key_file). */
   const char* tls_cert_file;
   const char* tls_key_file;
+  /* With more than one node: ping each node this often (ms); a node that
+   * misses two pings in a row (no answer within heartbeat_ms) is out
+   * until one is answered. 0 means ISO_CLIENT_DEFAULT_HEARTBEAT_MS; < 0
+   * sends none (a node is then out only while it is not connected). */
+  int heartbeat_ms;
+  /* A tcp:// or tls+tcp:// URL with a host name is one node per address
+   * of the name, looked up again this often (ms). 0 means
+   * ISO_CLIENT_DEFAULT_RESOLVE_MS; < 0 looks it up once. */
+  int resolve_ms;
 } iso_client_opts;
 
 /* iso_client_new: creates a client dialing url ("ipc:///run/isopool.ipc",
@@ -94,6 +127,32 @@ typedef struct iso_client_opts {
 int iso_client_new(const char* url,
                    const iso_client_opts* opts,
                    iso_client** out);
+
+/* iso_client_new_nodes: iso_client_new over n URLs (1..
+ * ISO_CLIENT_MAX_NODES; the same URL twice is one node), one socket per
+ * node. iso_client_new(url) is this with n = 1. Returns as
+ * iso_client_new. */
+int iso_client_new_nodes(const char* const* urls,
+                         size_t n,
+                         const iso_client_opts* opts,
+                         iso_client** out);
+
+/* What the client sees of one node. */
+typedef struct iso_client_node {
+  char url[256];    /* as dialed: an address where a name was resolved */
+  int up;           /* takes requests now */
+  int connected;    /* a connection is up now */
+  int in_flight;    /* requests out on it now */
+  uint64_t sent;    /* requests sent to it (a batch is one) */
+  uint64_t lost;    /* requests lost with it (ISO_ENODELOST, or resent) */
+  uint64_t retried; /* its busy and shutting_down replies, sent on */
+} iso_client_node;
+
+/* iso_client_nodes: copies up to cap nodes' views into out (out may be
+ * NULL when cap is 0) and returns how many nodes there are (names that
+ * left the DNS answer included while their socket is open). A snapshot:
+ * it may change right after. Thread: any. */
+int iso_client_nodes(iso_client* c, iso_client_node* out, size_t cap);
 
 /* iso_client_free: completes every request in flight with ISO_ECLOSED
  * (their callbacks run before this returns), closes the socket and frees
@@ -135,7 +194,7 @@ int iso_client_probe(const char* url,
                      char* why,
                      size_t len);
 
-/* iso_client_connected: 1 if a connection to the server is up now. A hint:
+/* iso_client_connected: 1 if a connection to a node is up now. A hint:
  * it may change right after. Thread: any. */
 int iso_client_connected(iso_client* c);
 

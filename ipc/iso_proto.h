@@ -337,6 +337,10 @@ typedef struct iso_job {
    * turns the one into the other), and the server decodes it anyway */
   const uint8_t* permissions;
   size_t permissions_len;
+  /* Not sent: for the client library. Nonzero: the job may run twice, so
+   * when the node running it is lost it is sent once more, to another
+   * node, instead of completing with ISO_ENODELOST (iso_client.h). */
+  int idempotent;
 } iso_job;
 
 /* iso_proto_encode_request: appends the request map for job to out, with

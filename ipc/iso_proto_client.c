@@ -87,7 +87,13 @@ static int check_job(const iso_job* job, int in_batch) {
   return 0;
 }
 
-static void put_request(iso_mp_wr* w, const iso_job* job, int with_v) {
+/* Writes one request map. With stamp, a timeout_ms goes out at full width
+ * (0xcf and 8 bytes) and *stamp is its offset in the buffer (0: none), for
+ * iso__proto_restamp. A ping sends no timeout_ms. */
+static void put_request(iso_mp_wr* w,
+                        const iso_job* job,
+                        int with_v,
+                        size_t* stamp) {
   int timeout = job->timeout_ms > 0 && job->kind != ISO_JOB_PING;
   uint32_t n = (with_v ? 1 : 0) + 1 + (job->id != NULL) +
                (job->source != NULL) + (job->module != NULL) +
@@ -123,9 +129,22 @@ static void put_request(iso_mp_wr* w, const iso_job* job, int with_v) {
     iso_mp_put_lit(w, "args");
     iso_mp_put_raw(w, job->args, job->args_len);
   }
+  if (stamp != NULL) {
+    *stamp = 0;
+  }
   if (timeout) {
     iso_mp_put_lit(w, "timeout_ms");
-    iso_mp_put_int(w, job->timeout_ms);
+    if (stamp != NULL) {
+      uint8_t wide[9] = {0xcf};
+      size_t at = w->buf->len;
+      iso_mp_put_raw(w, wide, sizeof wide);
+      if (w->err == 0) {
+        *stamp = at;
+        iso__proto_restamp(w->buf->data, at, (uint64_t)job->timeout_ms);
+      }
+    } else {
+      iso_mp_put_int(w, job->timeout_ms);
+    }
   }
   if (job->cpu_ms > 0) {
     iso_mp_put_lit(w, "cpu_ms");
@@ -145,7 +164,7 @@ int iso_proto_encode_request(const iso_job* job, iso_buf* out) {
   size_t mark = out->len;
   iso_mp_wr w;
   iso_mp_wr_init(&w, out);
-  put_request(&w, job, 1);
+  put_request(&w, job, 1, NULL);
   if (w.err != 0) {
     out->len = mark;
   }
@@ -153,11 +172,27 @@ int iso_proto_encode_request(const iso_job* job, iso_buf* out) {
 }
 
 int iso_proto_encode_batch(const iso_job* jobs, size_t n, iso_buf* out) {
-  if (jobs == NULL || n == 0 || n > ISO_PROTO_MAX_BATCH) {
+  return iso__proto_encode_stamped(jobs, n, 1, out, NULL);
+}
+
+void iso__proto_restamp(uint8_t* msg, size_t at, uint64_t ms) {
+  msg[at] = 0xcf;
+  for (int i = 0; i < 8; i++) {
+    msg[at + 1 + i] = (uint8_t)(ms >> (56 - 8 * i));
+  }
+}
+
+int iso__proto_encode_stamped(const iso_job* jobs,
+                              size_t n,
+                              int is_batch,
+                              iso_buf* out,
+                              size_t* stamps) {
+  if (jobs == NULL || n == 0 || n > ISO_PROTO_MAX_BATCH ||
+      (!is_batch && n != 1)) {
     return ISO_EINVAL;
   }
   for (size_t i = 0; i < n; i++) {
-    int rc = check_job(&jobs[i], 1);
+    int rc = check_job(&jobs[i], is_batch);
     if (rc != 0) {
       return rc;
     }
@@ -165,13 +200,15 @@ int iso_proto_encode_batch(const iso_job* jobs, size_t n, iso_buf* out) {
   size_t mark = out->len;
   iso_mp_wr w;
   iso_mp_wr_init(&w, out);
-  iso_mp_put_map(&w, 2);
-  iso_mp_put_lit(&w, "v");
-  iso_mp_put_uint(&w, ISO_PROTO_VERSION);
-  iso_mp_put_lit(&w, "batch");
-  iso_mp_put_array(&w, n);
+  if (is_batch) {
+    iso_mp_put_map(&w, 2);
+    iso_mp_put_lit(&w, "v");
+    iso_mp_put_uint(&w, ISO_PROTO_VERSION);
+    iso_mp_put_lit(&w, "batch");
+    iso_mp_put_array(&w, n);
+  }
   for (size_t i = 0; i < n; i++) {
-    put_request(&w, &jobs[i], 0);
+    put_request(&w, &jobs[i], !is_batch, stamps ? &stamps[i] : NULL);
   }
   if (w.err != 0) {
     out->len = mark;

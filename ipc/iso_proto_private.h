@@ -52,4 +52,20 @@ int iso__proto_perms_decode(const uint8_t* p,
                             char* err,
                             size_t errlen);
 
+/* iso__proto_encode_stamped: appends one request (n = 1, !is_batch) or a
+ * batch of n, as iso_proto_encode_request and iso_proto_encode_batch do,
+ * except that with stamps (n entries) each job's timeout_ms, when > 0,
+ * goes out at full width (0xcf and 8 bytes) and stamps[i] is its offset
+ * in out (0: the job has none), so the client can change it in place
+ * with iso__proto_restamp when it sends the message again. Returns as
+ * iso_proto_encode_request. */
+int iso__proto_encode_stamped(const iso_job* jobs,
+                              size_t n,
+                              int is_batch,
+                              iso_buf* out,
+                              size_t* stamps);
+
+/* iso__proto_restamp: writes ms as the full-width integer at msg + at. */
+void iso__proto_restamp(uint8_t* msg, size_t at, uint64_t ms);
+
 #endif /* ISO_PROTO_PRIVATE_H */
