@@ -133,7 +133,9 @@
 /* ---- options ------------------------------------------------------------ */
 
 typedef struct bench_opts {
-  const char* url;
+  const char* url;                        /* the first --url */
+  const char* urls[ISO_CLIENT_MAX_NODES]; /* every --url: the nodes */
+  int nurls;
   const char* mode;
   const char* module;
   const char* export_name;
@@ -636,7 +638,10 @@ static int open_clients(run* r, int n, int slots_each) {
   r->nclients = n;
   iso_client_opts co = client_opts(r->o, slots_each);
   for (int i = 0; i < n; i++) {
-    int rc = iso_client_new(r->o->url, &co, &r->clients[i]);
+    int rc = r->o->nurls > 1
+                 ? iso_client_new_nodes(r->o->urls, (size_t)r->o->nurls, &co,
+                                        &r->clients[i])
+                 : iso_client_new(r->o->url, &co, &r->clients[i]);
     if (rc != 0) {
       fprintf(stderr, "isopool-bench: cannot open %s: %s\n", r->o->url,
               iso_strerror(rc));
@@ -1666,11 +1671,16 @@ static const struct mode {
 static void print_header(const bench_opts* o,
                          const floor_proc* fp,
                          const floor_proc* rp) {
+  char more[32] = "";
+  if (o->nurls > 1) {
+    snprintf(more, sizeof more, " and %d more node%s", o->nurls - 1,
+             o->nurls == 2 ? "" : "s");
+  }
   printf(
-      "isopool-bench: %s, %.1f s per mode, %d socket%s, module %s "
+      "isopool-bench: %s%s, %.1f s per mode, %d socket%s, module %s "
       "export %s\n",
-      o->url, o->duration_s, o->sockets, o->sockets == 1 ? "" : "s", o->module,
-      o->export_name);
+      o->url, more, o->duration_s, o->sockets, o->sockets == 1 ? "" : "s",
+      o->module, o->export_name);
   if (fp->pid > 0) {
     printf(
         "floor: each echo row is a bare NNG REQ/REP echo of the row above's "
@@ -1904,6 +1914,7 @@ static void print_json(const bench_opts* o,
                        const int* have_rel) {
   printf("{\"url\":");
   json_str(o->url);
+  printf(",\"nodes\":%d", o->nurls);
   printf(",\"duration_s\":%.2f,\"modes\":[", o->duration_s);
   int first = 1;
   for (size_t i = 0; i < NMODES; i++) {
@@ -1963,7 +1974,8 @@ static void print_json(const bench_opts* o,
 static const char kUsage[] =
     "usage: isopool-bench [OPTIONS]\n"
     "  --url URL             the service (default $ISOPOOL_URL, else\n"
-    "                        tcp://127.0.0.1:7447)\n"
+    "                        tcp://127.0.0.1:7447); again for each node of\n"
+    "                        several (the floor is measured beside the first)\n"
     "  --mode MODE           call | batch | latency | eval | all (default);\n"
     "                        kill (not in all; needs --server-pid): call\n"
     "                        load, and SIGKILL of the server's busiest pool\n"
@@ -2081,7 +2093,13 @@ int main(int argc, char** argv) {
   while ((c = getopt_long(argc, argv, "u:m:c:b:d:M:h", opts, NULL)) != -1) {
     switch (c) {
       case 'u':
-        o.url = optarg;
+        if (o.nurls == ISO_CLIENT_MAX_NODES) {
+          fprintf(stderr, "isopool-bench: at most %d --url\n",
+                  ISO_CLIENT_MAX_NODES);
+          return 2;
+        }
+        o.urls[o.nurls++] = optarg;
+        o.url = o.urls[0];
         break;
       case 'm':
         o.mode = optarg;
@@ -2206,14 +2224,20 @@ int main(int argc, char** argv) {
    * why), then one call job, which also warms the module up. */
   iso_client_opts co = client_opts(&o, 0);
   char why[512];
-  int rc = iso_client_probe(o.url, &co, 5000, why, sizeof why);
-  if (rc != 0) {
-    fprintf(stderr, "isopool-bench: cannot %s %s: %s\n",
-            rc == ISO_ECONNECT ? "connect to" : "use", o.url, why);
-    return rc == ISO_ECONNECT ? 3 : 2;
+  if (o.nurls == 0) {
+    o.urls[o.nurls++] = o.url;
+  }
+  int rc = 0;
+  for (int i = 0; i < o.nurls; i++) {
+    rc = iso_client_probe(o.urls[i], &co, 5000, why, sizeof why);
+    if (rc != 0) {
+      fprintf(stderr, "isopool-bench: cannot %s %s: %s\n",
+              rc == ISO_ECONNECT ? "connect to" : "use", o.urls[i], why);
+      return rc == ISO_ECONNECT ? 3 : 2;
+    }
   }
   iso_client* probe = NULL;
-  rc = iso_client_new(o.url, &co, &probe);
+  rc = iso_client_new_nodes(o.urls, (size_t)o.nurls, &co, &probe);
   if (rc != 0) {
     fprintf(stderr, "isopool-bench: cannot use %s: %s\n", o.url,
             iso_strerror(rc));

@@ -39,9 +39,8 @@
 
 /* The exit status of a failure: the one table, by -code (0: EXIT_FAILED). */
 static const int kExitOfErr[] = {
-    [-ISO_EINVAL] = EXIT_USAGE,
-    [-ISO_EUSAGE] = EXIT_USAGE,
-    [-ISO_ECONNECT] = EXIT_NOCONN,
+    [-ISO_EINVAL] = EXIT_USAGE,      [-ISO_EUSAGE] = EXIT_USAGE,
+    [-ISO_ECONNECT] = EXIT_NOCONN,   [-ISO_ENODELOST] = EXIT_NOCONN,
     [-ISO_ETIMEDOUT] = EXIT_NOREPLY,
 };
 
@@ -137,6 +136,45 @@ int poolctl__open_client(const ctl* c,
                  ? "a TLS handshake that fails? check --tls-ca, "
                    "--tls-server-name and --tls-cert/--tls-key"
                  : "is an isopool service listening there?");
+    iso_client_free(*out);
+    *out = NULL;
+    return ISO_ECONNECT;
+  }
+  return 0;
+}
+
+int poolctl__open_jobs_client(const ctl* c,
+                              iso_client** out,
+                              char* why,
+                              size_t whylen) {
+  if (c->nurls <= 1) {
+    return poolctl__open_client(c, c->url, out, why, whylen);
+  }
+  *out = NULL;
+  long long wait_ms =
+      c->timeout_ms < POOLCTL_CONNECT_WAIT_MS && c->timeout_ms >= 0
+          ? c->timeout_ms
+          : POOLCTL_CONNECT_WAIT_MS;
+  iso_client_opts opts = {.max_inflight = 1,
+                          .tls_ca_file = c->tls_ca,
+                          .tls_cert_file = c->tls_cert,
+                          .tls_key_file = c->tls_key,
+                          .tls_server_name = c->tls_server_name};
+  int rc = iso_client_new_nodes(c->urls, (size_t)c->nurls, &opts, out);
+  if (rc != 0) {
+    snprintf(why, whylen, "%s (check each --url and the --tls-* files)",
+             iso_strerror(rc));
+    return rc;
+  }
+  for (long long t = 0; !iso_client_connected(*out) && t < wait_ms; t += 5) {
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  if (!iso_client_connected(*out)) {
+    snprintf(why, whylen,
+             "none of the %d nodes accepted a connection within %lld ms "
+             "(is an isopool service listening at each --url?)",
+             c->nurls, wait_ms);
     iso_client_free(*out);
     *out = NULL;
     return ISO_ECONNECT;
@@ -294,6 +332,7 @@ enum {
   O_ALL,
   O_GRACE,
   O_STRING,
+  O_IDEMPOTENT,
   O_TLS_CA,
   O_TLS_CERT,
   O_TLS_KEY,
@@ -326,6 +365,7 @@ static const struct option_spec {
     {"--all", 0, O_ALL, "recycle"},
     {"--grace", 1, O_GRACE, "shutdown"},
     {"--string", 0, O_STRING, NULL},
+    {"--idempotent", 0, O_IDEMPOTENT, NULL},
     {"--tls-ca", 1, O_TLS_CA, NULL},
     {"--tls-cert", 1, O_TLS_CERT, NULL},
     {"--tls-key", 1, O_TLS_KEY, NULL},
@@ -359,7 +399,14 @@ static const char kJobOptionsHelp[] =
     "job options (eval, call; ping takes --url only):\n"
     "  --url URL          the service's job socket (default $ISOPOOL_URL,\n"
     "                     else " POOLCTL_DEFAULT_URL
-    ")\n"
+    ");\n"
+    "                     again for each node of several: the job goes to\n"
+    "                     the less busy of two, and on to another if one\n"
+    "                     is busy, draining or lost; a tcp:// host name is\n"
+    "                     a node per address (docs/scaling.md)\n"
+    "  --idempotent       the job may run twice: if its node is lost, send\n"
+    "                     it once more to another (else: exit 3, the job\n"
+    "                     may have run)\n"
     "  --job-timeout MS   the job's own deadline on the server, if\n"
     "                     shorter than --timeout\n"
     "  --cpu-ms MS        the job's CPU time limit (cpu_ms; the service's\n"
@@ -383,7 +430,8 @@ static const char kJobOptionsHelp[] =
     "stdin. The value prints as JSON on stdout, the job's console lines\n"
     "on stderr (prefixed [level] unless plain log).\n"
     "Exit status: 0 fulfilled, 1 rejected or refused (error: ...), 2 bad\n"
-    "usage or unreadable FILE, 3 cannot connect, 4 no reply in time.\n";
+    "usage or unreadable FILE, 3 cannot connect or the node was lost, 4 no\n"
+    "reply in time.\n";
 
 static const char kAdminOptionsHelp[] =
     "admin options (status ... shutdown):\n"
@@ -546,7 +594,12 @@ static int take_option(ctl* c,
   (*i)++;
   switch (o->id) {
     case O_URL:
-      c->url = value;
+      if (c->nurls == ISO_CLIENT_MAX_NODES) {
+        fprintf(stderr, "poolctl: at most %d --url\n", ISO_CLIENT_MAX_NODES);
+        return ISO_EUSAGE;
+      }
+      c->urls[c->nurls++] = value;
+      c->url = c->urls[0];
       break;
     case O_TIMEOUT:
       return parse_ms("--timeout", value, &c->timeout_ms) ? ISO_EUSAGE : 1;
@@ -592,6 +645,9 @@ static int take_option(ctl* c,
       break;
     case O_STRING:
       c->as_strings = 1;
+      break;
+    case O_IDEMPOTENT:
+      c->idempotent = 1;
       break;
     case O_TLS_CA:
       c->tls_ca = value;

@@ -34,7 +34,9 @@ enum {
 
 /* The parsed command line. */
 typedef struct ctl {
-  const char* url;
+  const char* url;                        /* the first --url */
+  const char* urls[ISO_CLIENT_MAX_NODES]; /* every --url (jobs: nodes) */
+  int nurls;
   long long timeout_ms;     /* client-side deadline of the whole exchange */
   long long job_timeout_ms; /* the job's timeout_ms; 0: the server's */
   long long job_cpu_ms;     /* the job's cpu_ms; 0: the server's */
@@ -56,6 +58,7 @@ typedef struct ctl {
   int all;                      /* recycle --all */
   long long grace_ms;           /* shutdown --grace MS; -1: the service's */
   int as_strings;               /* --string: the ARGs are strings */
+  int idempotent;               /* --idempotent: the job may run twice */
   /* --tls-*: for a tls+tcp:// URL (iso_client_opts) */
   const char* tls_ca;
   const char* tls_cert;
@@ -114,6 +117,15 @@ int poolctl__open_client(const ctl* c,
                          iso_client** out,
                          char* why,
                          size_t whylen);
+
+/* poolctl__open_jobs_client: the client the job commands use: of c->url
+ * (poolctl__open_client), or, with --url given more than once, of every
+ * node (iso_client_new_nodes), connected to at least one within the same
+ * bounded wait. Returns as poolctl__open_client. */
+int poolctl__open_jobs_client(const ctl* c,
+                              iso_client** out,
+                              char* why,
+                              size_t whylen);
 
 /* poolctl__close_client: closes a client poolctl__open_client opened,
  * after its last request ended with rc; not after ISO_ETIMEDOUT, when the

@@ -311,6 +311,7 @@ static int send_job(const ctl* c, iso_job* job) {
   job->args_len = args.len;
   job->timeout_ms = c->job_timeout_ms;
   job->cpu_ms = c->job_cpu_ms;
+  job->idempotent = c->idempotent;
   int status = call_job(c, job);
   iso_buf_close(&perms);
   iso_buf_close(&args);
@@ -321,10 +322,11 @@ static int send_job(const ctl* c, iso_job* job) {
 static int call_job(const ctl* c, const iso_job* job) {
   iso_client* client = NULL;
   char why[512];
-  int rc = poolctl__open_client(c, c->url, &client, why, sizeof why);
+  const char* where = c->nurls > 1 ? "the nodes" : c->url;
+  int rc = poolctl__open_jobs_client(c, &client, why, sizeof why);
   if (rc != 0) {
     fprintf(stderr, "poolctl: cannot %s %s: %s\n",
-            rc == ISO_ECONNECT ? "connect to" : "use", c->url, why);
+            rc == ISO_ECONNECT ? "connect to" : "use", where, why);
     return poolctl__exit_status(rc);
   }
   iso_result r;
@@ -336,13 +338,20 @@ static int call_job(const ctl* c, const iso_job* job) {
       iso_result_close(&r);
       break;
     case ISO_ECONNECT:
-      fprintf(stderr, "poolctl: the connection to %s was lost\n", c->url);
+      fprintf(stderr, "poolctl: the job could not be sent to %s\n", where);
+      break;
+    case ISO_ENODELOST:
+      fprintf(stderr,
+              "poolctl: the connection to the node running the job (%s) was "
+              "lost: the job may have run (--idempotent: sent once more, to "
+              "another node)\n",
+              where);
       break;
     case ISO_ETIMEDOUT:
       fprintf(stderr,
               "poolctl: no reply from %s within %lld ms (--timeout; the job "
               "may still run until its deadline)\n",
-              c->url, c->timeout_ms);
+              where, c->timeout_ms);
       break;
     case ISO_EINVAL:
       fprintf(stderr,
@@ -350,7 +359,7 @@ static int call_job(const ctl* c, const iso_job* job) {
               "--export)\n");
       break;
     default:
-      fprintf(stderr, "poolctl: %s: %s\n", c->url, iso_strerror(rc));
+      fprintf(stderr, "poolctl: %s: %s\n", where, iso_strerror(rc));
       break;
   }
   poolctl__close_client(client, rc);

@@ -581,6 +581,35 @@ static void t_cannot_connect(void) {
   proc_result_free(&r);
 }
 
+/* --url given more than once: the job goes to a node that is up (one of
+ * the URLs has nobody behind it), --idempotent is taken; with nobody at
+ * any URL, exit 3 saying so. */
+static void t_several_urls(void) {
+  char nobody[128];
+  snprintf(nobody, sizeof nobody, "ipc:///tmp/isopool-poolctl-nobody-%d.ipc",
+           (int)getpid());
+  const char* argv[] = {POOLCTL, "--url",  nobody,     "--url", shared.url,
+                        "call",  "job.js", "--export", "add",   "--idempotent",
+                        "20",    "22",     NULL};
+  proc_result r;
+  for (int i = 0; i < 3; i++) { /* whichever node comes first */
+    CHECK(proc_run(FIXTURES, argv, 30, &r) == 0);
+    CHECK_EQ(r.status, 0);
+    CHECK_STR(r.out, "42\n");
+    show(&r);
+    proc_result_free(&r);
+  }
+  char nobody2[140];
+  snprintf(nobody2, sizeof nobody2, "%s.2", nobody);
+  const char* none[] = {POOLCTL,     "--url", nobody, "--url",  nobody2,
+                        "--timeout", "300",   "call", "job.js", NULL};
+  CHECK(proc_run(FIXTURES, none, 30, &r) == 0);
+  CHECK_EQ(r.status, 3);
+  CHECK_CONTAINS(r.err, "none of the 2 nodes accepted a connection");
+  show(&r);
+  proc_result_free(&r);
+}
+
 /* --tls-ca, --tls-server-name, --tls-cert/--tls-key against a tls+tcp://
  * daemon of its own with a certificate made here (openssl): trusted and
  * named right, the call is answered; the URL's host (127.0.0.1, not the
@@ -888,6 +917,7 @@ static const iso_test cases[] = {
     {"cpu_ms_and_stats", t_cpu_ms_and_stats},
     {"url_from_environment", t_url_from_environment},
     {"cannot_connect", t_cannot_connect},
+    {"several_urls", t_several_urls},
     {"tls", t_tls},
     {"usage_errors", t_usage_errors},
     {"serve_token_checks", t_serve_token_checks},
