@@ -430,8 +430,8 @@ static const char kJobOptionsHelp[] =
     "stdin. The value prints as JSON on stdout, the job's console lines\n"
     "on stderr (prefixed [level] unless plain log).\n"
     "Exit status: 0 fulfilled, 1 rejected or refused (error: ...), 2 bad\n"
-    "usage or unreadable FILE, 3 cannot connect or the node was lost, 4 no\n"
-    "reply in time.\n";
+    "usage or unreadable FILE, 3 cannot connect or node lost,\n"
+    "4 no reply in time.\n";
 
 static const char kAdminOptionsHelp[] =
     "admin options (status ... shutdown):\n"

@@ -55,6 +55,9 @@ fuzz: isolate ops ipc codec common
 # FILE  HEADER (a glob)  why. One per line.
 EXCEPTIONS='
 tests/test_client.c nng/* runs its own NNG REP0 server: the other end of the client library
+tests/test_client_nodes.c nng/* runs NNG REP0 servers as the nodes of the client library (nng_fini between cases)
+tests/support/fake_server.h nng/* the NNG REP0 server the client suites run: the other end of the client library
+tests/support/fake_server.c nng/* the NNG REP0 server the client suites run: the other end of the client library
 tests/test_code_cache.c v8s.h spoils code cache entries as another V8 would make them (v8s_code_cache_flip), a hook for tests only
 tests/test_sandbox.c nng/* a connected ipc:// pair under the filter, as a pool process holds its sockets
 tests/test_poolctl_admin.c nng/* a fake admin socket for poolctl: its own NNG REP0 server
