@@ -95,21 +95,40 @@ int poolctl__read_file(const char* path, iso_buf* b, int* sys) {
   return err == 0 ? 0 : ISO_EIO;
 }
 
+/* How long opening a client waits for a connection: 5 s, or --timeout if
+ * shorter. */
+static long long connect_wait_ms(const ctl* c) {
+  return c->timeout_ms < POOLCTL_CONNECT_WAIT_MS && c->timeout_ms >= 0
+             ? c->timeout_ms
+             : POOLCTL_CONNECT_WAIT_MS;
+}
+
+/* The client options of poolctl: one request at a time, the --tls-*. */
+static iso_client_opts client_opts(const ctl* c) {
+  return (iso_client_opts){.max_inflight = 1,
+                           .tls_ca_file = c->tls_ca,
+                           .tls_cert_file = c->tls_cert,
+                           .tls_key_file = c->tls_key,
+                           .tls_server_name = c->tls_server_name};
+}
+
+/* Waits up to wait_ms for client to be connected (to a node); 1 if it is. */
+static int wait_connected(iso_client* client, long long wait_ms) {
+  for (long long t = 0; !iso_client_connected(client) && t < wait_ms; t += 5) {
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return iso_client_connected(client);
+}
+
 int poolctl__open_client(const ctl* c,
                          const char* url,
                          iso_client** out,
                          char* why,
                          size_t whylen) {
   *out = NULL;
-  long long wait_ms =
-      c->timeout_ms < POOLCTL_CONNECT_WAIT_MS && c->timeout_ms >= 0
-          ? c->timeout_ms
-          : POOLCTL_CONNECT_WAIT_MS;
-  iso_client_opts opts = {.max_inflight = 1,
-                          .tls_ca_file = c->tls_ca,
-                          .tls_cert_file = c->tls_cert,
-                          .tls_key_file = c->tls_key,
-                          .tls_server_name = c->tls_server_name};
+  long long wait_ms = connect_wait_ms(c);
+  iso_client_opts opts = client_opts(c);
   int rc = iso_client_probe(url, &opts, (int)wait_ms, why, whylen);
   if (rc != 0) {
     return rc;
@@ -124,11 +143,7 @@ int poolctl__open_client(const ctl* c,
                  : "");
     return rc;
   }
-  for (long long t = 0; !iso_client_connected(*out) && t < wait_ms; t += 5) {
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-  if (!iso_client_connected(*out)) {
+  if (!wait_connected(*out, wait_ms)) {
     snprintf(why, whylen,
              "it accepts connections, but none was made within %lld ms (%s)",
              wait_ms,
@@ -151,26 +166,15 @@ int poolctl__open_jobs_client(const ctl* c,
     return poolctl__open_client(c, c->url, out, why, whylen);
   }
   *out = NULL;
-  long long wait_ms =
-      c->timeout_ms < POOLCTL_CONNECT_WAIT_MS && c->timeout_ms >= 0
-          ? c->timeout_ms
-          : POOLCTL_CONNECT_WAIT_MS;
-  iso_client_opts opts = {.max_inflight = 1,
-                          .tls_ca_file = c->tls_ca,
-                          .tls_cert_file = c->tls_cert,
-                          .tls_key_file = c->tls_key,
-                          .tls_server_name = c->tls_server_name};
+  long long wait_ms = connect_wait_ms(c);
+  iso_client_opts opts = client_opts(c);
   int rc = iso_client_new_nodes(c->urls, (size_t)c->nurls, &opts, out);
   if (rc != 0) {
     snprintf(why, whylen, "%s (check each --url and the --tls-* files)",
              iso_strerror(rc));
     return rc;
   }
-  for (long long t = 0; !iso_client_connected(*out) && t < wait_ms; t += 5) {
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-  if (!iso_client_connected(*out)) {
+  if (!wait_connected(*out, wait_ms)) {
     snprintf(why, whylen,
              "none of the %d nodes accepted a connection within %lld ms "
              "(is an isopool service listening at each --url?)",

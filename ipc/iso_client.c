@@ -935,7 +935,7 @@ static void ping_send(node* nd) {
     return;
   }
   req* r = &nd->ping_req;
-  int ms = c->heartbeat_ms * 3 / 4;
+  int ms = c->heartbeat_ms * 9 / 10; /* answered or missed by the next */
   r->has_deadline = 1;
   r->expire = expiry(ms > 0 ? ms : 1);
   if (slot_start(nd->ping, r) != 0) {

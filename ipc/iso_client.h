@@ -107,7 +107,7 @@ typedef struct iso_client_opts {
   const char* tls_cert_file;
   const char* tls_key_file;
   /* With more than one node: ping each node this often (ms); a node that
-   * misses two pings in a row (no answer within heartbeat_ms) is out
+   * misses two pings in a row (no answer before the next is due) is out
    * until one is answered. 0 means ISO_CLIENT_DEFAULT_HEARTBEAT_MS; < 0
    * sends none (a node is then out only while it is not connected). */
   int heartbeat_ms;

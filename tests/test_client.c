@@ -672,13 +672,8 @@ static void t_connect_failure(void) {
   /* a client opened before its server connects once the server is up */
   make_url(url, sizeof url);
   c = open_client(url, NULL);
-  server* s = calloc(1, sizeof *s);
-  snprintf(s->url, sizeof s->url, "%s", url);
-  atomic_init(&s->requests, 0);
-  atomic_init(&s->stop, 0);
   sleep_ms(150);
-  CHECK_EQ(server_listen(s), 0);
-  pthread_create(&s->thread, NULL, server_main, s);
+  server* s = server_start_at(url, SRV_ECHO, 0);
   CHECK_EQ(iso_client_call(c, &job, 5000, &r), 0);
   CHECK_EQ(r.status, ISO_STATUS_FULFILLED);
   iso_result_close(&r);
@@ -802,12 +797,7 @@ static void t_deprecated_names(void) {
   CHECK_EQ(iso_client_open("nope://x", NULL, &bad), ISO_EINVAL);
   CHECK_EQ(iso_client_open(url, NULL, &c), 0);
   CHECK(c != NULL);
-  server* s = calloc(1, sizeof *s);
-  snprintf(s->url, sizeof s->url, "%s", url);
-  atomic_init(&s->requests, 0);
-  atomic_init(&s->stop, 0);
-  CHECK_EQ(server_listen(s), 0);
-  pthread_create(&s->thread, NULL, server_main, s);
+  server* s = server_start_at(url, SRV_ECHO, 0);
   iso_job job = {.kind = ISO_JOB_EVAL, .source = "1"};
   iso_result r;
   CHECK_EQ(iso_client_call(c, &job, 5000, &r), 0);

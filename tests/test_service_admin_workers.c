@@ -482,9 +482,5 @@ static const iso_test cases[] = {
 };
 
 int main(int argc, char** argv) {
-  signal(SIGPIPE, SIG_IGN);
-  /* poolctl finds its socket and token only where a case says */
-  unsetenv("ISOPOOL_ADMIN");
-  unsetenv("ISOPOOL_ADMIN_TOKEN");
-  return iso_test_main(argc, argv, cases);
+  return svc_admin_main(argc, argv, cases);
 }

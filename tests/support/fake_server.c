@@ -78,7 +78,7 @@ static void echo(const uint8_t* p, size_t n, int timeouts, iso_buf* out) {
   iso_proto_msg_close(&m);
 }
 
-int server_listen(server* s) {
+static int server_listen(server* s) {
   int rv = nng_rep0_open(&s->sock);
   if (rv == 0) {
     nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, 20);
@@ -119,7 +119,7 @@ static void pong(iso_buf* out) {
   iso_proto_encode_reply(&rp, out);
 }
 
-void* server_main(void* arg) {
+static void* server_main(void* arg) {
   server* s = arg;
   iso_buf out;
   iso_buf_init(&out);
@@ -213,13 +213,13 @@ done:
   return NULL;
 }
 
-server* server_start(srv_mode mode, int delay_ms) {
+server* server_start_at(const char* url, srv_mode mode, int delay_ms) {
   server* s = calloc(1, sizeof *s);
-  make_url(s->url, sizeof s->url);
+  snprintf(s->url, sizeof s->url, "%s", url);
   atomic_init(&s->mode, (int)mode);
-  atomic_init(&s->pings, 0);
   s->delay_ms = delay_ms;
   atomic_init(&s->requests, 0);
+  atomic_init(&s->pings, 0);
   atomic_init(&s->replies, 0);
   atomic_init(&s->stop, 0);
   if (server_listen(s) != 0) {
@@ -227,6 +227,12 @@ server* server_start(srv_mode mode, int delay_ms) {
   }
   pthread_create(&s->thread, NULL, server_main, s);
   return s;
+}
+
+server* server_start(srv_mode mode, int delay_ms) {
+  char url[128];
+  make_url(url, sizeof url);
+  return server_start_at(url, mode, delay_ms);
 }
 
 void server_stop(server* s) {

@@ -46,14 +46,13 @@ typedef struct server {
 void make_url(char* buf, size_t n);
 
 /* server_start: a server in mode on a new URL (s->url), serving. Marks
- * the case failed if it cannot listen. Free with server_stop. */
+ * the case failed if it cannot listen (it then serves nothing). Free with
+ * server_stop. */
 server* server_start(srv_mode mode, int delay_ms);
 
-/* server_listen, server_main: listen on s->url (0 or NNG's error, said
- * on stderr), and the serving loop (a pthread start routine), for a case
- * that starts its server later than its client. */
-int server_listen(server* s);
-void* server_main(void* arg);
+/* server_start_at: the same on url (ipc:// or tcp://), for a case that
+ * starts its server later than its client, or needs a tcp:// one. */
+server* server_start_at(const char* url, srv_mode mode, int delay_ms);
 
 /* server_stop: stops serving, closes and frees s, removes its socket file. */
 void server_stop(server* s);

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,4 +394,11 @@ double prom_sum(const char* text, const char* name) {
     p = p != NULL ? p + 1 : NULL;
   }
   return sum;
+}
+
+int svc_admin_main(int argc, char** argv, const iso_test* cases) {
+  signal(SIGPIPE, SIG_IGN);
+  unsetenv("ISOPOOL_ADMIN");
+  unsetenv("ISOPOOL_ADMIN_TOKEN");
+  return iso_test_main(argc, argv, cases);
 }

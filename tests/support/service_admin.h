@@ -158,4 +158,10 @@ int wait_accepted(svc* s, double want, int timeout_ms);
 /* Polls `workers` until every worker runs and there are n of them. */
 int wait_workers_running(svc* s, int n, int timeout_ms);
 
+/* svc_admin_main: the admin suites' main: SIGPIPE ignored (a peer that
+ * goes mid-write), ISOPOOL_ADMIN and ISOPOOL_ADMIN_TOKEN unset (poolctl
+ * finds its socket and token only where a case says), then
+ * iso_test_main. */
+int svc_admin_main(int argc, char** argv, const iso_test* cases);
+
 #endif /* ISO_SERVICE_ADMIN_H */
