@@ -497,6 +497,9 @@ void iso_server_free(iso_server* srv) {
     probe_end(&srv->listeners[i]);
   }
   for (int i = 0; i < srv->nreqs; i++) {
+    nng_aio_cancel(srv->reqs[i].aio); /* all at once: no wait */
+  }
+  for (int i = 0; i < srv->nreqs; i++) {
     nng_aio_stop(srv->reqs[i].aio);
   }
   for (int i = 0; i < srv->nreqs; i++) {
