@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_TYPE ?= RelWithDebInfo
 RUN_ARGS   ?=
 
-.PHONY: all deps configure build run test test-asan test-tsan bench bench-targets format format-check clean install uninstall
+.PHONY: all deps configure build run test test-asan test-tsan test-cluster bench bench-targets format format-check clean install uninstall
 
 all: build
 
@@ -68,6 +68,12 @@ test-tsan: deps
 	  -DISO_LIBNODE_PREFIX="$$(scripts/deps.sh --print-prefix | tail -n1)" >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
 	cd $(TSAN_BUILD) && ctest --output-on-failure -L 'service|tsan'
+
+# The cluster test alone, verbose (ctest cluster_test, also part of `make
+# test`): three nodes in network namespaces under load through four faults
+# (tests/cluster/cluster_test.sh); needs root and iproute2, else skipped.
+test-cluster: build
+	cd $(BUILD) && ctest -L cluster -V
 
 # The fuzzers (fuzz/, libFuzzer): the wire's decoders, each harness run for
 # FUZZ_SECONDS by `make fuzz` and for FUZZ_TEST_SECONDS by `make test`

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# cluster_test.sh BIN SRC: three `isopool serve` nodes, each in a network
+# namespace of its own on one bridge (net.sh), under load from one client
+# of the client library over the three (BIN/cluster_load,
+# tests/cluster_load.c), through one fault per run (ctest cluster_test,
+# label cluster; `make test-cluster`). tests/README.md says what it needs.
+#
+# Each node serves tcp://NET_PFX.1I:7447 with its own --modules (record.js:
+# appends its job's id to jobs.log in its --data, returns "ID@nI") and its
+# metrics server (readiness: /readyz). The runs, one client each:
+#   t1, t2, t3   the throughput over 1, 2 and 3 nodes, no fault
+#   kill9        kill -9 node 1 (restarted after the run)
+#   stop         SIGSTOP node 2 (SIGCONT after the run, so the jobs it
+#                still had run and are counted)
+#   link         node 3's link down (eth0 in its namespace; up after)
+#   term         SIGTERM node 1, restarted with the same flags once it
+#                has exited
+#   kill9_idem   kill -9 node 2 with half the jobs idempotent
+# check.py then reads the nodes' jobs.log and the driver's results and
+# output: the checks (exactly one outcome per job, none run twice unless
+# idempotent and resent, node_lost only for the faulted node's jobs and
+# never for SIGTERM, throughput back within CLUSTER_RECOVERY_MS, default
+# 1000, of the fault) and the table of figures. Exit 0, 1 (a check
+# failed), 77 (no network namespaces here: skipped, one line why).
+# CLUSTER_KEEP=1 keeps the work directory (its path is printed).
+set -u
+bin=$1 src=$2
+here=$src/tests/cluster
+# shellcheck source=net.sh
+. "$here/net.sh"
+command -v python3 >/dev/null || net_skip "no python3"
+
+dir=$(mktemp -d /tmp/isopool-cluster.XXXXXX)
+node_pid=(0 0 0 0)
+dpid=0
+cleanup() {
+  local i
+  [ "$dpid" != 0 ] && kill -KILL "$dpid" 2>/dev/null
+  for i in 1 2 3; do
+    if [ "${node_pid[$i]}" != 0 ]; then
+      kill -CONT "${node_pid[$i]}" 2>/dev/null
+      kill -TERM "${node_pid[$i]}" 2>/dev/null
+    fi
+  done
+  for i in 1 2 3; do
+    if [ "${node_pid[$i]}" != 0 ]; then
+      timeout 10 tail --pid="${node_pid[$i]}" -f /dev/null
+      kill -KILL "${node_pid[$i]}" 2>/dev/null
+    fi
+  done
+  wait 2>/dev/null
+  net_down
+  if [ "${CLUSTER_KEEP:-0}" = 1 ]; then
+    echo "cluster_test: kept $dir"
+  else
+    rm -rf "$dir"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+net_up
+
+# node_start I: node I's service in its namespace, in the background
+node_start() {
+  local i=$1 a
+  a=$(net_addr "$i")
+  ip netns exec "${NET_NODES[$i]}" "$bin/isopool" serve \
+    --listen "tcp://$a:7447" --metrics "http://$a:9447/metrics" \
+    --modules "$dir/n$i/mod" --data "$dir/n$i/data" --allow-write \
+    --workers 2 --spare-processes 0 --admin none --no-config --quiet \
+    2>>"$dir/n$i/log" &
+  node_pid[$i]=$!
+}
+
+# nodes_ready: every node answers /readyz 200 within 30 s
+nodes_ready() {
+  ip netns exec "$NET_CLIENT" python3 - "$(net_addr 1)" "$(net_addr 2)" \
+    "$(net_addr 3)" <<'EOF' || { tail -n 5 "$dir"/n*/log >&2; exit 1; }
+import sys, time, urllib.request
+end = time.monotonic() + 30
+for a in sys.argv[1:]:
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{a}:9447/readyz", timeout=1) as r:
+                if r.status == 200:
+                    break
+        except Exception:
+            pass
+        if time.monotonic() > end:
+            sys.exit(f"cluster_test: node {a} not ready in 30 s")
+        time.sleep(0.05)
+EOF
+}
+
+for i in 1 2 3; do
+  mkdir -p "$dir/n$i/mod" "$dir/n$i/data"
+  cat >"$dir/n$i/mod/record.js" <<EOF
+import { writeTextFile } from 'isopool:fs';
+export default async function (id) {
+  await writeTextFile('jobs.log', id + '\n', { append: true });
+  return id + '@n$i';
+}
+EOF
+  node_start "$i"
+done
+nodes_ready
+
+urls=()
+for i in 1 2 3; do
+  urls+=(--url "tcp://$(net_addr "$i"):7447")
+done
+
+# run NAME KIND NODE SECONDS [DRIVER OPTION...]: one run of the driver
+# with the fault KIND (none, kill9, stop, link, term) on node NODE at 2 s
+run() {
+  local name=$1 kind=$2 n=$3 secs=$4 t
+  shift 4
+  echo "$name $kind $n" >>"$dir/runs"
+  ip netns exec "$NET_CLIENT" "$bin/cluster_load" "$@" --prefix "$name" \
+    --out "$dir/$name.res" --seconds "$secs" --inflight 48 \
+    >"$dir/$name.out" 2>&1 &
+  dpid=$!
+  if [ "$kind" != none ]; then
+    sleep 2
+    case $kind in
+      kill9) kill -KILL "${node_pid[$n]}" ;;
+      stop) kill -STOP "${node_pid[$n]}" ;;
+      link) ip -n "${NET_NODES[$n]}" link set eth0 down ;;
+      term) kill -TERM "${node_pid[$n]}" ;;
+    esac
+    kill -USR1 "$dpid"
+    if [ "$kind" = term ]; then
+      t=$(date +%s%N)
+      wait "${node_pid[$n]}"
+      echo "term_exit_ms $((($(date +%s%N) - t) / 1000000))" >>"$dir/$name.extra"
+      node_start "$n"
+    fi
+  fi
+  wait "$dpid"
+  echo "driver_exit $?" >>"$dir/$name.extra"
+  dpid=0
+  case $kind in
+    kill9)
+      wait "${node_pid[$n]}" 2>/dev/null
+      node_start "$n"
+      ;;
+    stop) kill -CONT "${node_pid[$n]}" ;;
+    link) ip -n "${NET_NODES[$n]}" link set eth0 up ;;
+  esac
+  # the late jobs of a stopped or cut-off node append their ids now
+  [ "$kind" = stop ] || [ "$kind" = link ] && sleep 1
+  nodes_ready
+  echo "== $name ($kind node $n)"
+  cat "$dir/$name.out"
+}
+
+start=$(date +%s)
+run t1 none 0 1.5 "${urls[@]:0:2}"
+run t2 none 0 1.5 "${urls[@]:0:4}"
+run t3 none 0 1.5 "${urls[@]}"
+run kill9 kill9 1 5 "${urls[@]}"
+run stop stop 2 5 "${urls[@]}"
+run link link 3 5 "${urls[@]}"
+run term term 1 5 "${urls[@]}"
+run kill9_idem kill9 2 5 --idempotent 50 "${urls[@]}"
+echo "cluster_test: runs took $(($(date +%s) - start)) s"
+
+python3 "$here/check.py" "$dir" "${CLUSTER_RECOVERY_MS:-1000}"
