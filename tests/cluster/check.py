@@ -16,7 +16,9 @@ For every run:
     refuses with shutting_down, which the client sends elsewhere); no
     other outcome than ok and ENODELOST;
   - after a fault, throughput back to >= 80% of the pre-fault mean within
-    RECOVERY_MS of it.
+    RECOVERY_MS of it, and the faulted node taken back in (up) before the
+    load ended (the script restarted it, sent SIGCONT or set its link
+    up 2 s after the fault).
 Then the table of figures. Exit 1 if a check failed (each failure says
 run, check and up to 10 ids), else 0.
 """
@@ -119,14 +121,17 @@ for line in open(os.path.join(d, "runs")):
     if kind != "none" and not 0 <= rec <= recovery_ms:
         fail(name, f"throughput not back to 80% within {recovery_ms} ms "
              f"of the fault (recover_ms {rec}; {fig.get('timeline', '')})")
+    if kind != "none" and int(fig.get("back_ms", "-1")) < 0:
+        fail(name, f"node {node} not taken back in before the load ended")
     rows.append((name, kind, node, len(res), fig.get("rate", "?"),
                  fig.get("pre_rate", "-"), fig.get("dip_rate", "-"),
                  fig.get("recover_ms", "-"), fig.get("detect_ms", "-"),
+                 fig.get("back_ms", "-"),
                  fig.get("first_lost_ms", "-"), lost, lost_ran, twice,
                  sum(other.values())))
 
 head = ("run", "fault", "node", "jobs", "jobs/s", "pre/s", "dip/s",
-        "recover_ms", "detect_ms", "1st_lost_ms", "lost", "lost_ran",
+        "recover_ms", "detect_ms", "back_ms", "1st_lost_ms", "lost", "lost_ran",
         "run_twice", "other")
 print()
 print(" | ".join(head))

@@ -9,13 +9,16 @@
 # appends its job's id to jobs.log in its --data, returns "ID@nI") and its
 # metrics server (readiness: /readyz). The runs, one client each:
 #   t1, t2, t3   the throughput over 1, 2 and 3 nodes, no fault
-#   kill9        kill -9 node 1 (restarted after the run)
-#   stop         SIGSTOP node 2 (SIGCONT after the run, so the jobs it
-#                still had run and are counted)
-#   link         node 3's link down (eth0 in its namespace; up after)
+#   kill9        kill -9 node 1, restarted 1 s later
+#   stop         SIGSTOP node 2, SIGCONT 2 s later (the jobs it still had
+#                run then and are counted, their late replies must be
+#                dropped)
+#   link         node 3's link down (eth0 in its namespace), up 2 s later
 #   term         SIGTERM node 1, restarted with the same flags once it
 #                has exited
 #   kill9_idem   kill -9 node 2 with half the jobs idempotent
+# Each run's client is under load for 3 s after the fault, and the node
+# must be taken back in by then.
 # check.py then reads the nodes' jobs.log and the driver's results and
 # output: the checks (exactly one outcome per job, none run twice unless
 # idempotent and resent, node_lost only for the faulted node's jobs and
@@ -130,38 +133,53 @@ run() {
       term) kill -TERM "${node_pid[$n]}" ;;
     esac
     kill -USR1 "$dpid"
-    if [ "$kind" = term ]; then
-      t=$(date +%s%N)
-      wait "${node_pid[$n]}"
-      echo "term_exit_ms $((($(date +%s%N) - t) / 1000000))" >>"$dir/$name.extra"
-      node_start "$n"
-    fi
+    case $kind in
+      term)
+        t=$(date +%s%N)
+        wait "${node_pid[$n]}"
+        echo "term_exit_ms $((($(date +%s%N) - t) / 1000000))" \
+          >>"$dir/$name.extra"
+        node_start "$n"
+        ;;
+      kill9)
+        # restarted 1 s after the fault: the client's dialer retries with
+        # a backoff of up to 2 s, so it reconnects up to 2 s later
+        sleep 1
+        wait "${node_pid[$n]}" 2>/dev/null
+        node_start "$n"
+        ;;
+      stop | link)
+        # back 2 s after the fault, with the client still under load: the
+        # node must be taken back in, and its replies to jobs already
+        # answered node_lost must be dropped
+        sleep 2
+        if [ "$kind" = stop ]; then
+          kill -CONT "${node_pid[$n]}"
+        else
+          ip -n "${NET_NODES[$n]}" link set eth0 up
+        fi
+        ;;
+    esac
   fi
-  wait "$dpid"
+  wait "$dpid" 2>/dev/null
   echo "driver_exit $?" >>"$dir/$name.extra"
   dpid=0
-  case $kind in
-    kill9)
-      wait "${node_pid[$n]}" 2>/dev/null
-      node_start "$n"
-      ;;
-    stop) kill -CONT "${node_pid[$n]}" ;;
-    link) ip -n "${NET_NODES[$n]}" link set eth0 up ;;
-  esac
-  # the late jobs of a stopped or cut-off node append their ids now
-  [ "$kind" = stop ] || [ "$kind" = link ] && sleep 1
+  # the last late jobs of a stopped or cut-off node append their ids
+  [ "$kind" = stop ] || [ "$kind" = link ] && sleep 0.5
   nodes_ready
   echo "== $name ($kind node $n)"
   cat "$dir/$name.out"
 }
 
 start=$(date +%s)
-run t1 none 0 1.5 "${urls[@]:0:2}"
-run t2 none 0 1.5 "${urls[@]:0:4}"
-run t3 none 0 1.5 "${urls[@]}"
+run t1 none 0 2 "${urls[@]:0:2}"
+run t2 none 0 2 "${urls[@]:0:4}"
+run t3 none 0 2 "${urls[@]}"
 run kill9 kill9 1 5 "${urls[@]}"
 run stop stop 2 5 "${urls[@]}"
-run link link 3 5 "${urls[@]}"
+# (6 s: the link's TCP connection resumes at its next retransmission,
+# up to 1.6 s after the link is up again)
+run link link 3 6 "${urls[@]}"
 run term term 1 5 "${urls[@]}"
 run kill9_idem kill9 2 5 --idempotent 50 "${urls[@]}"
 echo "cluster_test: runs took $(($(date +%s) - start)) s"
