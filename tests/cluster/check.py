@@ -121,6 +121,8 @@ for line in open(os.path.join(d, "runs")):
     if kind != "none" and not 0 <= rec <= recovery_ms:
         fail(name, f"throughput not back to 80% within {recovery_ms} ms "
              f"of the fault (recover_ms {rec}; {fig.get('timeline', '')})")
+    if fig.get("term_exit_ms") == "-1":
+        fail(name, f"node {node} did not exit within 10 s of SIGTERM")
     if kind != "none" and int(fig.get("back_ms", "-1")) < 0:
         fail(name, f"node {node} not taken back in before the load ended")
     rows.append((name, kind, node, len(res), fig.get("rate", "?"),
