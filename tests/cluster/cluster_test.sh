@@ -25,8 +25,9 @@
 # output: the checks (exactly one outcome per job, none run twice unless
 # idempotent and resent, node_lost only for the faulted node's jobs and
 # never for SIGTERM, throughput back within CLUSTER_RECOVERY_MS, default
-# 1000, of the fault) and the table of figures. Exit 0, 1 (a check
-# failed), 77 (no network namespaces here: skipped, one line why).
+# 1000, of the fault; a run that fails only that is run once more, and
+# fails if the second does too) and the table of figures. Exit 0, 1 (a
+# check failed), 2 (only the throughput check, twice), 77 (no network namespaces here: skipped, one line why).
 # CLUSTER_KEEP=1 keeps the work directory (its path is printed).
 set -u
 bin=$1 src=$2
@@ -35,6 +36,7 @@ here=$src/tests/cluster
 . "$here/net.sh"
 command -v python3 >/dev/null || net_skip "no python3"
 
+recovery_ms=${CLUSTER_RECOVERY_MS:-1000}
 dir=$(mktemp -d /tmp/isopool-cluster.XXXXXX)
 node_pid=(0 0 0 0)
 dpid=0
@@ -186,6 +188,22 @@ run() {
   cat "$dir/$name.out"
 }
 
+# fault NAME KIND NODE SECONDS [DRIVER OPTION...]: run, and once more as
+# NAME_again if the throughput check alone failed (another process's
+# burst on these 2 cores moves the 50 ms buckets more than a fault; every
+# other check counts in both runs)
+fault() {
+  local name=$1 rc
+  run "$@"
+  python3 "$here/check.py" "$dir" "$recovery_ms" "$name"
+  rc=$?
+  if [ $rc = 2 ]; then
+    echo "$name" >>"$dir/retried"
+    shift
+    run "${name}_again" "$@"
+  fi
+}
+
 start=$(date +%s)
 run t1 none 0 2 "${urls[@]:0:2}"
 run t2 none 0 2 "${urls[@]:0:4}"
@@ -194,11 +212,11 @@ run t3 none 0 2 "${urls[@]}"
 # reconnected by the client's dialer after its backoff, up to 2 s more; a
 # link up again 2 s after carries its TCP connection again at the next
 # retransmission, up to 1.6 s more)
-run kill9 kill9 1 6 "${urls[@]}"
-run stop stop 2 6 "${urls[@]}"
-run link link 3 6 "${urls[@]}"
-run term term 1 6 "${urls[@]}"
-run kill9_idem kill9 2 6 --idempotent 50 "${urls[@]}"
+fault kill9 kill9 1 6 "${urls[@]}"
+fault stop stop 2 6 "${urls[@]}"
+fault link link 3 6 "${urls[@]}"
+fault term term 1 6 "${urls[@]}"
+fault kill9_idem kill9 2 6 --idempotent 50 "${urls[@]}"
 echo "cluster_test: runs took $(($(date +%s) - start)) s"
 
-python3 "$here/check.py" "$dir" "${CLUSTER_RECOVERY_MS:-1000}"
+python3 "$here/check.py" "$dir" "$recovery_ms"
