@@ -168,9 +168,7 @@ static void submit(size_t n, uint8_t* args, int64_t deadline_ms) {
                  .module = "record.js",
                  .args = b.data,
                  .args_len = b.len};
-#ifdef ISO_CLIENT_MAX_NODES
   job.idempotent = g.recs[n].idempotent;
-#endif
   pthread_mutex_lock(&g.mu);
   g.inflight++;
   pthread_mutex_unlock(&g.mu);
@@ -265,17 +263,7 @@ int main(int argc, char** argv) {
     return 3;
   }
   iso_client_opts copts = {.max_inflight = 2 * k};
-  int rc;
-#ifdef ISO_CLIENT_MAX_NODES
-  rc = iso_client_new_nodes(urls, nurls, &copts, &g.client);
-#else
-  /* TEMPORARY until iso_client_new_nodes is on main: the first node only */
-  if (nurls > 1) {
-    fprintf(stderr, "cluster_load: no iso_client_new_nodes: %s only\n",
-            urls[0]);
-  }
-  rc = iso_client_new(urls[0], &copts, &g.client);
-#endif
+  int rc = iso_client_new_nodes(urls, nurls, &copts, &g.client);
   if (rc != 0) {
     fprintf(stderr, "cluster_load: client: %s\n", iso_strerror(rc));
     return 3;
@@ -288,12 +276,10 @@ int main(int argc, char** argv) {
   g.t0_ns = now_ns();
   uint64_t end_ns = g.t0_ns + (uint64_t)(seconds * 1e9);
   int64_t detect_ms = -1, back_ms = -1;
-#ifdef ISO_CLIENT_MAX_NODES
   int was_up[MAX_URLS];
   for (size_t i = 0; i < MAX_URLS; i++) {
     was_up[i] = 1;
   }
-#endif
   for (;;) {
     uint64_t t = now_ns();
     int sending = t < end_ns && g.nrecs < max_jobs;
@@ -320,7 +306,6 @@ int main(int argc, char** argv) {
           idem_pct > 0 && n % (size_t)(100 / idem_pct) == 0 ? 1 : 0;
       submit(n, args, deadline_ms);
     }
-#ifdef ISO_CLIENT_MAX_NODES
     uint64_t f = atomic_load(&fault_ns);
     if (f != 0 && (detect_ms < 0 || back_ms < 0)) {
       iso_client_node nodes[MAX_URLS];
@@ -335,7 +320,6 @@ int main(int argc, char** argv) {
         was_up[i] = nodes[i].up;
       }
     }
-#endif
     if (now_ns() > end_ns + (uint64_t)(deadline_ms + 5000) * 1000000u) {
       fprintf(stderr,
               "cluster_load: jobs still in flight %" PRId64
@@ -344,18 +328,16 @@ int main(int argc, char** argv) {
       break;
     }
   }
-#ifdef ISO_CLIENT_MAX_NODES
   {
     iso_client_node nodes[MAX_URLS];
     int nn = iso_client_nodes(g.client, nodes, MAX_URLS);
     for (int i = 0; i < nn && i < MAX_URLS; i++) {
-      printf("node %s up %d sent %" PRIu64 " lost %" PRIu64 " retried %" PRIu64
-             "\n",
-             nodes[i].url, nodes[i].up, nodes[i].sent, nodes[i].lost,
-             nodes[i].retried);
+      printf("node %s up %d connected %d sent %" PRIu64 " lost %" PRIu64
+             " retried %" PRIu64 "\n",
+             nodes[i].url, nodes[i].up, nodes[i].connected, nodes[i].sent,
+             nodes[i].lost, nodes[i].retried);
     }
   }
-#endif
   iso_client_free(g.client);
 
   FILE* fo = fopen(out_path, "w");
