@@ -20,10 +20,12 @@
  * fault, past the first 500 ms), the lowest bucket in the second after it,
  * the recovery time (from the fault to the start of the first bucket after
  * it from which two 100 ms windows in a row each make >= 80% of that
- * mean), the time until the client took a node out and until one was up
- * again (the nodes' `up`, polled every 5 ms) and until the first
- * ENODELOST, and the count of each outcome. Exit status 0 when it ran (the
- * checks are the script's), 2 on bad usage, 3 if no client could be made.
+ * mean), per node the time until the client took it out and until it was
+ * up again (out_ms_I, in_ms_I: the nodes' `up`, polled every 5 ms; -1
+ * never; detect_ms and back_ms the first of them) and how often it was
+ * taken out before the fault, the time until the first ENODELOST, and the
+ * count of each outcome. Exit status 0 when it ran (the checks are the
+ * script's), 2 on bad usage, 3 if no client could be made.
  *
  * DESIGN: the main thread submits while fewer than K jobs are in flight
  * and otherwise waits on a condition variable the completion callbacks
@@ -275,11 +277,16 @@ int main(int argc, char** argv) {
   uint8_t args[128];
   g.t0_ns = now_ns();
   uint64_t end_ns = g.t0_ns + (uint64_t)(seconds * 1e9);
-  int64_t detect_ms = -1, back_ms = -1;
-  int was_up[MAX_URLS];
+  /* per node: taken out after the fault (ms from it), back in after
+   * that, and taken out before the fault (times) */
+  int64_t out_ms[MAX_URLS], in_ms[MAX_URLS];
+  int was_up[MAX_URLS], outs_before[MAX_URLS];
   for (size_t i = 0; i < MAX_URLS; i++) {
-    was_up[i] = 1;
+    out_ms[i] = in_ms[i] = -1;
+    was_up[i] = -1; /* not seen yet */
+    outs_before[i] = 0;
   }
+  uint64_t polled_ns = 0;
   for (;;) {
     uint64_t t = now_ns();
     int sending = t < end_ns && g.nrecs < max_jobs;
@@ -307,15 +314,21 @@ int main(int argc, char** argv) {
       submit(n, args, deadline_ms);
     }
     uint64_t f = atomic_load(&fault_ns);
-    if (f != 0 && (detect_ms < 0 || back_ms < 0)) {
+    if (now_ns() - polled_ns >= POLL_MS * 1000000u) {
+      polled_ns = now_ns();
       iso_client_node nodes[MAX_URLS];
       int nn = iso_client_nodes(g.client, nodes, MAX_URLS);
       for (int i = 0; i < nn && i < MAX_URLS; i++) {
-        int64_t ms = (int64_t)(now_ns() - f) / 1000000;
-        if (was_up[i] && !nodes[i].up && detect_ms < 0) {
-          detect_ms = ms;
-        } else if (!was_up[i] && nodes[i].up && back_ms < 0) {
-          back_ms = ms;
+        int64_t ms = f != 0 ? (int64_t)(polled_ns - f) / 1000000 : -1;
+        if (was_up[i] == 1 && !nodes[i].up) {
+          if (f == 0) {
+            outs_before[i]++;
+          } else if (out_ms[i] < 0) {
+            out_ms[i] = ms;
+          }
+        } else if (was_up[i] == 0 && nodes[i].up && out_ms[i] >= 0 &&
+                   in_ms[i] < 0) {
+          in_ms[i] = ms;
         }
         was_up[i] = nodes[i].up;
       }
@@ -393,6 +406,9 @@ int main(int argc, char** argv) {
     printf("outcome_%s %zu\n", counts[c].name, counts[c].n);
   }
   printf("double_callbacks %d\n", atomic_load(&g.doubles));
+  for (size_t i = 0; i < nurls; i++) {
+    printf("outs_before_fault_%zu %d\n", i + 1, outs_before[i]);
+  }
   if (f_ms >= 0) {
     size_t fb = (size_t)f_ms / BUCKET_MS; /* the bucket the fault is in */
     size_t from = fb > 20 ? fb - 20 : 0;
@@ -424,6 +440,17 @@ int main(int argc, char** argv) {
     printf("pre_rate %.0f\n", pre);
     printf("dip_rate %.0f\n", dip);
     printf("recover_ms %" PRId64 "\n", recover_ms);
+    int64_t detect_ms = -1, back_ms = -1;
+    for (size_t i = 0; i < nurls; i++) {
+      printf("out_ms_%zu %" PRId64 "\n", i + 1, out_ms[i]);
+      printf("in_ms_%zu %" PRId64 "\n", i + 1, in_ms[i]);
+      if (out_ms[i] >= 0 && (detect_ms < 0 || out_ms[i] < detect_ms)) {
+        detect_ms = out_ms[i];
+      }
+      if (in_ms[i] >= 0 && (back_ms < 0 || in_ms[i] < back_ms)) {
+        back_ms = in_ms[i];
+      }
+    }
     printf("detect_ms %" PRId64 "\n", detect_ms);
     printf("back_ms %" PRId64 "\n", back_ms);
     printf("first_lost_ms %" PRId64 "\n", first_lost_ms);

@@ -16,9 +16,11 @@ For every run:
     refuses with shutting_down, which the client sends elsewhere); no
     other outcome than ok and ENODELOST;
   - after a fault, throughput back to >= 80% of the pre-fault mean within
-    RECOVERY_MS of it, and the faulted node taken back in (up) before the
-    load ended (the script restarted it, sent SIGCONT or set its link
-    up 2 s after the fault).
+    RECOVERY_MS of it, and the faulted node taken out (not up, as
+    iso_client_nodes says) and back in before the load ended (the script
+    restarted it, sent SIGCONT or set its link up). A node taken out that
+    was not faulted, or before the fault, is a note (on 2 shared cores a
+    healthy node may miss two pings).
 Then the table of figures. Exit 1 if a check failed (each failure says
 run, check and up to 10 ids), 2 if only the throughput check did, else 0.
 With NAME, only that run, and no table (the script's retry: a run whose
@@ -131,22 +133,35 @@ for line in open(os.path.join(d, "runs")):
         fail(name, check, ids)
     rec = int(fig.get("recover_ms", "-1"))
     if kind != "none" and not 0 <= rec <= recovery_ms:
-        msg = (f"{name}: throughput not back to 80% within {recovery_ms} ms "
-               f"of the fault (recover_ms {rec}; {fig.get('timeline', '')})")
+        msg = (f"{name}: (run again) throughput not back to 80% within "
+               f"{recovery_ms} ms of the fault (recover_ms {rec}; {fig.get('timeline', '')})")
         (notes if name in retried else timing).append(msg)
     if fig.get("term_exit_ms") == "-1":
         fail(name, f"node {node} did not exit within 10 s of SIGTERM")
-    if kind != "none" and int(fig.get("back_ms", "-1")) < 0:
+    out_ms = int(fig.get(f"out_ms_{node}", "-1"))
+    in_ms = int(fig.get(f"in_ms_{node}", "-1"))
+    if kind != "none" and out_ms < 0:
+        fail(name, f"node {node} never taken out after the fault")
+    if kind != "none" and in_ms < 0:
         fail(name, f"node {node} not taken back in before the load ended")
+    for n in (1, 2, 3):
+        if n != node and int(fig.get(f"out_ms_{n}", "-1")) >= 0:
+            notes.append(f"{name}: node {n}, not faulted, was taken out "
+                         f"{fig[f'out_ms_{n}']} ms after the fault")
+        if int(fig.get(f"outs_before_fault_{n}", "0")):
+            notes.append(f"{name}: node {n} was taken out "
+                         f"{fig[f'outs_before_fault_{n}']} times before "
+                         "the fault")
     rows.append((name, kind, node, len(res), fig.get("rate", "?"),
                  fig.get("pre_rate", "-"), fig.get("dip_rate", "-"),
-                 fig.get("recover_ms", "-"), fig.get("detect_ms", "-"),
-                 fig.get("back_ms", "-"),
+                 fig.get("recover_ms", "-"),
+                 out_ms if kind != "none" else "-",
+                 in_ms if kind != "none" else "-",
                  fig.get("first_lost_ms", "-"), lost, lost_ran, twice,
                  sum(other.values())))
 
 head = ("run", "fault", "node", "jobs", "jobs/s", "pre/s", "dip/s",
-        "recover_ms", "detect_ms", "back_ms", "1st_lost_ms", "lost", "lost_ran",
+        "recover_ms", "out_ms", "in_ms", "1st_lost_ms", "lost", "lost_ran",
         "run_twice", "other")
 if only is None:
     print()
@@ -155,7 +170,7 @@ if only is None:
         print(" | ".join(str(x) for x in r))
     print()
 for n in notes:
-    print("cluster_test: note (run again):", n)
+    print("cluster_test: note:", n)
 for f in failures:
     print("cluster_test: FAIL:", f)
 for t in timing:
