@@ -105,7 +105,8 @@ for line in open(os.path.join(d, "runs")):
         if cbs != 1:
             bad(f"{cbs} outcomes (callbacks), not 1", i)
         if total > 1:
-            if idem and total == 2 and where.get(node, 0) >= 1 and kind != "none":
+            if (idem and total == 2 and where.get(node, 0) >= 1
+                    and kind != "none"):
                 twice += 1
             else:
                 bad("ran twice", i)
@@ -113,7 +114,8 @@ for line in open(os.path.join(d, "runs")):
             if total == 0:
                 bad("fulfilled but in no node's log", i)
             elif vnode == "-" or where.get(int(vnode), 0) == 0:
-                bad("fulfilled but not in the log of the node that answered", i)
+                bad("fulfilled but not in the log of the node that "
+                    "answered", i)
             elif total > 1 and not idem:
                 bad("fulfilled and in more than one log", i)
         elif out == "ENODELOST":
@@ -133,9 +135,13 @@ for line in open(os.path.join(d, "runs")):
         fail(name, check, ids)
     rec = int(fig.get("recover_ms", "-1"))
     if kind != "none" and not 0 <= rec <= recovery_ms:
-        msg = (f"{name}: (run again) throughput not back to 80% within "
-               f"{recovery_ms} ms of the fault (recover_ms {rec}; {fig.get('timeline', '')})")
-        (notes if name in retried else timing).append(msg)
+        msg = (f"{name}: throughput not back to 80% within {recovery_ms} "
+               f"ms of the fault (recover_ms {rec}; "
+               f"{fig.get('timeline', '')})")
+        if name in retried:
+            notes.append(f"run again: {msg}")
+        else:
+            timing.append(msg)
     if fig.get("term_exit_ms") == "-1":
         fail(name, f"node {node} did not exit within 10 s of SIGTERM")
     out_ms = int(fig.get(f"out_ms_{node}", "-1"))

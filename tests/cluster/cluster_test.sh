@@ -27,12 +27,13 @@
 # never for SIGTERM, throughput back within CLUSTER_RECOVERY_MS, default
 # 1000, of the fault; a run that fails only that is run once more, and
 # fails if the second does too) and the table of figures. Exit 0, 1 (a
-# check failed), 2 (only the throughput check, twice), 77 (no network namespaces here: skipped, one line why).
+# check failed), 2 (only the throughput check, twice), 77 (no network
+# namespaces here: skipped, one line why).
 # CLUSTER_KEEP=1 keeps the work directory (its path is printed).
 set -u
 bin=$1 src=$2
 here=$src/tests/cluster
-# shellcheck source=net.sh
+# shellcheck source=tests/cluster/net.sh
 . "$here/net.sh"
 command -v python3 >/dev/null || net_skip "no python3"
 
@@ -77,7 +78,7 @@ node_start() {
     --modules "$dir/n$i/mod" --data "$dir/n$i/data" --allow-write \
     --workers 2 --spare-processes 0 --admin none --no-config --quiet \
     2>>"$dir/n$i/log" &
-  node_pid[$i]=$!
+  node_pid[i]=$!
 }
 
 # nodes_ready: every node answers /readyz 200 within 30 s
@@ -89,7 +90,8 @@ end = time.monotonic() + 30
 for a in sys.argv[1:]:
     while True:
         try:
-            with urllib.request.urlopen(f"http://{a}:9447/readyz", timeout=1) as r:
+            url = f"http://{a}:9447/readyz"
+            with urllib.request.urlopen(url, timeout=1) as r:
                 if r.status == 200:
                     break
         except Exception:

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # net.sh: the cluster test's network, sourced by cluster_test.sh (bash).
 #
 # One "client" network namespace holding a bridge (br0, NET_PFX.1/24) and
