@@ -10,13 +10,13 @@
  * second callback for the same job is counted, never overwrites the
  * first, and is a failure the check reports.
  *
- * SIGUSR1 marks the moment of the fault (the script sends it right after
- * it made the fault). At the end the driver writes --out FILE, one line
- * per id: `ID OUTCOME NODE IDEMPOTENT CALLBACKS DONE_MS` (NODE "-" when
- * not known), and prints its figures, one `key value` per line after
- * `figures`: jobs/s over the load (fulfilled jobs: throughput counts
- * only those), the jobs/s of the 50 ms buckets from 500 ms before the
- * fault to 1500 ms after, the pre-fault mean (the second before the
+ * SIGUSR1 marks the moment of the fault (the script sends it right before
+ * it makes the fault, so that nothing the fault causes precedes it). At the end
+ * the driver writes --out FILE, one line per id: `ID OUTCOME NODE IDEMPOTENT
+ * CALLBACKS DONE_MS` (NODE "-" when not known), and prints its figures, one
+ * `key value` per line after `figures`: jobs/s over the load (fulfilled jobs:
+ * throughput counts only those), the jobs/s of the 50 ms buckets from 500 ms
+ * before the fault to 1500 ms after, the pre-fault mean (the second before the
  * fault, past the first 500 ms), the lowest bucket in the second after it,
  * the recovery time (from the fault to the start of the first bucket after
  * it from which two 100 ms windows in a row each make >= 80% of that

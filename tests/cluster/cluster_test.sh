@@ -132,13 +132,14 @@ run() {
   dpid=$!
   if [ "$kind" != none ]; then
     sleep 2
+    # the mark first: what the client sees of the fault comes after it
+    kill -USR1 "$dpid"
     case $kind in
       kill9) kill -KILL "${node_pid[$n]}" ;;
       stop) kill -STOP "${node_pid[$n]}" ;;
       link) ip -n "${NET_NODES[$n]}" link set eth0 down ;;
       term) kill -TERM "${node_pid[$n]}" ;;
     esac
-    kill -USR1 "$dpid"
     case $kind in
       term)
         # it exits within --grace-ms (5 s) + 1 s; past 10 s it is hung
