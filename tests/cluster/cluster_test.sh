@@ -41,6 +41,7 @@ recovery_ms=${CLUSTER_RECOVERY_MS:-1000}
 dir=$(mktemp -d /tmp/isopool-cluster.XXXXXX)
 node_pid=(0 0 0 0)
 dpid=0
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
   local i
   [ "$dpid" != 0 ] && kill -KILL "$dpid" 2>/dev/null
@@ -76,7 +77,8 @@ node_start() {
   ip netns exec "${NET_NODES[$i]}" "$bin/isopool" serve \
     --listen "tcp://$a:7447" --metrics "http://$a:9447/metrics" \
     --modules "$dir/n$i/mod" --data "$dir/n$i/data" --allow-write \
-    --workers 2 --spare-processes 0 --admin none --no-config --quiet \
+    --workers 2 --spare-processes 0 --grace-ms 1000 --admin none \
+    --no-config --quiet \
     2>>"$dir/n$i/log" &
   node_pid[i]=$!
 }
@@ -108,6 +110,15 @@ for i in 1 2 3; do
 import { writeTextFile } from 'isopool:fs';
 export default async function (id) {
   await writeTextFile('jobs.log', id + '\n', { append: true });
+  return id + '@n$i';
+}
+EOF
+  # (the grace run's job: still running when its node's grace ends)
+  cat >"$dir/n$i/mod/slow.js" <<EOF
+import { writeTextFile } from 'isopool:fs';
+export default async function (id) {
+  await writeTextFile('jobs.log', id + '\n', { append: true });
+  await new Promise((resolve) => setTimeout(resolve, 3000));
   return id + '@n$i';
 }
 EOF
@@ -220,6 +231,39 @@ fault stop stop 2 6 "${urls[@]}"
 fault link link 3 6 "${urls[@]}"
 fault term term 1 6 "${urls[@]}"
 fault kill9_idem kill9 2 6 --idempotent 50 "${urls[@]}"
+
+# CLUSTER_GRACE=1: one job (slow.js, 3 s) through poolctl over the three
+# nodes, and SIGTERM to the node it runs on: past the node's 1 s grace the
+# job is stopped and answered shutting_down, which the client sends on to
+# another node as a job that never ran. It had run (its id is in the
+# node's log), so it must not run again. Off by default: it fails today
+# (the service's reply or the client's retry has to change first).
+grace_rc=0
+if [ "${CLUSTER_GRACE:-0}" = 1 ]; then
+  ip netns exec "$NET_CLIENT" "$bin/poolctl" "${urls[@]}" --timeout 20000 \
+    --json call slow.js '"grace-1"' >"$dir/grace.out" 2>&1 &
+  gpid=$!
+  victim=0
+  for _ in $(seq 100); do
+    for i in 1 2 3; do
+      grep -qx grace-1 "$dir/n$i/data/jobs.log" 2>/dev/null && victim=$i
+    done
+    [ $victim != 0 ] && break
+    sleep 0.05
+  done
+  kill -TERM "${node_pid[$victim]}"
+  wait "$gpid"
+  echo "== grace (term node $victim): poolctl exit $?: $(cat "$dir/grace.out")"
+  ran=$(cat "$dir"/n*/data/jobs.log | grep -cx grace-1)
+  if [ "$ran" != 1 ]; then
+    echo "cluster_test: FAIL: grace: grace-1 ran $ran times: stopped at" \
+      "node $victim's grace end, answered shutting_down, run again elsewhere"
+    grace_rc=1
+  fi
+fi
 echo "cluster_test: runs took $(($(date +%s) - start)) s"
 
 python3 "$here/check.py" "$dir" "$recovery_ms"
+rc=$?
+[ $rc = 0 ] && rc=$grace_rc
+exit $rc
