@@ -9,7 +9,8 @@
  *   - the DONE record of its worker (pool__answer_done, on the NNG thread
  *     that reads the worker's jobs link): the reply map the worker encoded (the
  *     value or the error, too_large when over --max-message, or
- *     shutting_down when the worker stops), closed here with its stats
+ *     cancelled when the worker stops with the job started, shutting_down
+ *     when its TASK came after the STOP), closed here with its stats
  *     from the record's costs and times (the worker sends each once, and
  *     the front validates no map of them);
  *   - the dispatcher, with bad_request, busy or shutting_down for a job it
@@ -18,8 +19,10 @@
  *     (pool__answer_refuse);
  *   - a cancel (poolctl cancel, or the client's connection closed) with
  *     cancelled; the watchdog with worker_lost for the jobs of a lost
- *     worker; the shutdown's last resort with shutting_down for what no
- *     worker gave back (pool__answer_claimed, pool__answer_unanswered).
+ *     worker; the shutdown's last resort with cancelled for what no
+ *     worker gave back (it was sent to one: it may have run in part) and
+ *     shutting_down for a job sent to none (pool__answer_claimed,
+ *     pool__answer_unanswered, pool__answer_stopped).
  *
  * A DONE record for a job someone else answered is only the job coming
  * back: its reply is dropped. The winner then reports the answer
@@ -520,18 +523,23 @@ void pool__answer_done(pool_worker* w,
   pool__answer_release(job);
 }
 
-size_t pool__answer_unanswered(iso_pool* pool,
-                               pool_worker* w,
-                               iso_proto_code code,
-                               const char* msg) {
+/* Claims every unanswered job (w NULL), or every one on w, and answers
+ * it: code/msg for a job on a worker, off_code/off_msg for one on none
+ * (w NULL only). Adds how many got off_code to *off. */
+static size_t answer_left(iso_pool* pool,
+                          pool_worker* w,
+                          iso_proto_code code,
+                          const char* msg,
+                          iso_proto_code off_code,
+                          const char* off_msg,
+                          size_t* off) {
   assert(!pool__on_worker(NULL));
   assert(!pool__mutex_held(&pool->lock)); /* jobs_lock comes first */
   pool_job** left = NULL;
+  unsigned char* on = NULL; /* per claimed job: it was on a worker */
   size_t n = 0, cap = 0;
   pool__mutex_lock(&pool->jobs_lock);
-  if (w != NULL) {
-    pool__mutex_lock(&pool->lock); /* target and on_worker */
-  }
+  pool__mutex_lock(&pool->lock); /* target and on_worker */
   for (pool_req* req = pool->reqs_head; req != NULL; req = req->rnext) {
     for (size_t i = 0; i < req->msg.count; i++) {
       pool_job* job = &req->jobs[i];
@@ -542,26 +550,52 @@ size_t pool__answer_unanswered(iso_pool* pool,
       if (n == cap) {
         size_t grown_cap = cap ? cap * 2 : 16;
         pool_job** grown = realloc(left, grown_cap * sizeof(*left));
-        if (grown == NULL) {
+        if (grown != NULL) {
+          left = grown;
+        }
+        unsigned char* grown_on = realloc(on, grown_cap);
+        if (grown_on != NULL) {
+          on = grown_on;
+        }
+        if (grown == NULL || grown_on == NULL) {
           break;
         }
-        left = grown;
         cap = grown_cap;
       }
       if (pool__answer_claim(job)) {
         atomic_fetch_add(&req->refs, 1); /* ours, until answered */
+        on[n] = job->on_worker != 0;
         left[n++] = job;
       }
     }
   }
-  if (w != NULL) {
-    pool__mutex_unlock(&pool->lock);
-  }
+  pool__mutex_unlock(&pool->lock);
   pool__mutex_unlock(&pool->jobs_lock);
   for (size_t i = 0; i < n; i++) {
-    pool__answer_claimed(left[i], code, msg, w != NULL ? w->id : -1);
+    if (on[i]) {
+      pool__answer_claimed(left[i], code, msg, w != NULL ? w->id : -1);
+    } else {
+      pool__answer_claimed(left[i], off_code, off_msg, -1);
+      (*off)++;
+    }
     pool__answer_release(left[i]);
   }
   free(left);
+  free(on);
   return n;
+}
+
+size_t pool__answer_unanswered(iso_pool* pool,
+                               pool_worker* w,
+                               iso_proto_code code,
+                               const char* msg) {
+  size_t off = 0;
+  return answer_left(pool, w, code, msg, code, msg, &off);
+}
+
+size_t pool__answer_stopped(iso_pool* pool, size_t* never_sent) {
+  *never_sent = 0;
+  return answer_left(pool, NULL, ISO_CODE_CANCELLED, POOL_STOPPED_MSG,
+                     ISO_CODE_SHUTTING_DOWN, "the service is shutting down",
+                     never_sent);
 }

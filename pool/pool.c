@@ -30,15 +30,17 @@
  * the workers it holds. Before it stops them it sets POOL_STOP_WORKERS
  * under the lock, after which nobody sends a worker a record but its
  * STOP. A worker stops in two steps: the STOP record (it answers what is
- * left shutting_down, gives every job back, says STATE stopped and
+ * left cancelled, gives every job back, says STATE stopped and
  * ends) and pool__runner_halt, which stops the JavaScript it may be
  * running so that its loop reads the STOP; the shutdown then waits for
  * its end (pool__runner_join: its engine let go of it).
  *
  * Every job accepted before a drain or shutdown is answered: the pool
  * waits until nothing is in flight or queued (a drain without limit),
- * the workers answer what is left `shutting_down`, what none gave back
- * is answered from the registry, and the server then waits until each
+ * the workers answer what is left `cancelled` (it may have run in part;
+ * `shutting_down` stays for a job that never ran: a queued one, or a
+ * TASK that came after the STOP), what none gave back is answered from
+ * the registry the same way, and the server then waits until each
  * request it received is replied to. A request arriving
  * meanwhile, until the server closes, is answered `shutting_down` by the
  * dispatcher.
@@ -870,7 +872,7 @@ void iso_pool_shutdown(iso_pool* pool) {
   while (total_inflight(pool) > 0 && (drain || pool__now() < end)) {
     sleep_ms(5);
   }
-  /* 3. the workers answer what is left shutting_down and give it back. A
+  /* 3. the workers answer what is left cancelled and give it back. A
    * resize under way ends first (it adds no worker now); then the array
    * holds still */
   atomic_store(&pool->state, ISO_POOL_SHUTTING_DOWN);
@@ -912,14 +914,15 @@ void iso_pool_shutdown(iso_pool* pool) {
   while (total_inflight(pool) > 0 && pool__now() < end) {
     sleep_ms(2);
   }
-  /* what no worker gave back is answered all the same */
-  size_t left = pool__answer_unanswered(pool, NULL, ISO_CODE_SHUTTING_DOWN,
-                                        "the service is shutting down");
+  /* what no worker gave back is answered all the same: cancelled if it
+   * was sent to one (it may have run in part) */
+  size_t never_sent = 0;
+  size_t left = pool__answer_stopped(pool, &never_sent);
   if (left > 0) {
     pool__log(pool, "warn",
               "%zu job(s) were not given back by their workers; answered "
-              "shutting_down",
-              left);
+              "cancelled (%zu never sent to one: shutting_down)",
+              left, never_sent);
   }
   /* 4. every request received is replied to and its reply has left */
   iso_server_drain(pool->server, 1000);

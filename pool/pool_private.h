@@ -513,6 +513,12 @@ size_t pool__answer_unanswered(iso_pool* pool,
                                pool_worker* w,
                                iso_proto_code code,
                                const char* msg);
+/* pool__answer_stopped: the shutdown's last resort, once its workers
+ * stopped: answers every unanswered job, `cancelled` (POOL_STOPPED_MSG)
+ * if it was on a worker (its TASK sent: it may have run in part), else
+ * `shutting_down` (it never ran), and counts these in *never_sent.
+ * Returns how many in all. Thread: the shutdown's. */
+size_t pool__answer_stopped(iso_pool* pool, size_t* never_sent);
 /* pool__answer_ping: answers a ping (a request of kind ping, alone) at
  * once, from the front's state and without a worker: fulfilled with
  * {ready, workers, in_flight, version}, or shutting_down once the service

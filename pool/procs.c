@@ -760,10 +760,11 @@ static void exit_cb(pool_super* s, const pool_super_exit* e, void* arg) {
   pthread_mutex_unlock(&pool->procs_lock);
   route_out(p);
   /* at the shutdown its jobs are answered as every other left over (a
-   * worker that would not stop: its process went with the front's end) */
+   * worker that would not stop: its process went with the front's end):
+   * cancelled, since they were sent to it and may have run in part */
   int stop = stopping(pool);
-  iso_proto_code code = stop ? ISO_CODE_SHUTTING_DOWN : ISO_CODE_WORKER_LOST;
-  const char* answer = stop ? "the service is shutting down" : msg;
+  iso_proto_code code = stop ? ISO_CODE_CANCELLED : ISO_CODE_WORKER_LOST;
+  const char* answer = stop ? POOL_STOPPED_MSG : msg;
   size_t lost = 0;
   pthread_mutex_lock(&p->answer_lock); /* after answer_dead's, if it ran */
   for (int i = 0; i < p->nworkers; i++) {

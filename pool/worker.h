@@ -29,6 +29,15 @@ typedef struct pool_group pool_group;
 #define POOL_ALIVE_MS 100
 #define POOL_SILENT_MS 3000
 
+/* The answer for a job on a worker when the shutdown stopped it
+ * (--grace-ms ran out, or its process ended with the service): its TASK
+ * was sent, so some of its JavaScript may have run, and `cancelled`
+ * keeps a client from sending it elsewhere (`shutting_down` is only for a
+ * job that never ran: docs/protocol.md, Error codes). */
+#define POOL_STOPPED_MSG                                                  \
+  "stopped: the service shut down before the job finished (--grace-ms); " \
+  "it may have run in part"
+
 /* The control link's bound on a message, each way (a batch of HALTs, or
  * of WEDGEDs and ALIVEs: a few bytes each; a code cache entry, CODE or
  * CODE_PUT: ISO_LINK_CODE_MAX at most), and on what waits in either end's

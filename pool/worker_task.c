@@ -278,18 +278,23 @@ static void reply_error(const pool_runner* w,
   }
 }
 
-/* The shutdown's answer for a job that did not finish. */
+/* The shutdown's answer for a job that did not finish: `cancelled` for
+ * one that started (some of its JavaScript may have run), or
+ * `shutting_down` for one whose TASK came after the STOP (it never ran:
+ * a client may send it elsewhere). */
 static void give_back_stopping(pool_runner* w,
                                uint32_t slot,
                                uint32_t gen,
                                iso_bytes id,
-                               uint64_t started_ns) {
+                               uint64_t started_ns,
+                               int started) {
+  iso_proto_code code = started ? ISO_CODE_CANCELLED : ISO_CODE_SHUTTING_DOWN;
   iso_buf reply;
   iso_buf_init(&reply);
-  reply_error(w, &reply, id, ISO_CODE_SHUTTING_DOWN,
-              "the service is shutting down");
-  give_back(w, slot, gen, started_ns, &reply, ISO_STATUS_ERROR,
-            ISO_CODE_SHUTTING_DOWN, NULL, NULL);
+  reply_error(w, &reply, id, code,
+              started ? POOL_STOPPED_MSG : "the service is shutting down");
+  give_back(w, slot, gen, started_ns, &reply, ISO_STATUS_ERROR, code, NULL,
+            NULL);
   iso_buf_close(&reply);
 }
 
@@ -479,7 +484,7 @@ void pool__task_take(pool_runner* w, const iso_link_task* rec) {
   assert(pool__on_worker(w));
   iso_perms* perms = perms_of(w, rec); /* first: it may bring a set */
   if (w->stopping && !cancelled(w, rec->slot, rec->gen)) {
-    give_back_stopping(w, rec->slot, rec->gen, rec->id, 0);
+    give_back_stopping(w, rec->slot, rec->gen, rec->id, 0, 0);
     return;
   }
   if (w->stopping || cancelled(w, rec->slot, rec->gen)) {
@@ -600,10 +605,10 @@ static void encode_reply(pool_runner* w, pool_task* t, pool_reply* d) {
     r.value = (iso_bytes){t->value, t->value_len};
   } else if (status == ISO_ETERMINATED &&
              (w->stopping || atomic_load(&w->halted))) {
-    /* stopped by the shutdown, not by its deadline */
+    /* stopped by the shutdown, not by its deadline: it ran in part */
     r.status = ISO_STATUS_ERROR;
-    r.code = iso_proto_code_from_err(ISO_ESHUTDOWN);
-    r.message = iso_str_of("the service is shutting down");
+    r.code = ISO_CODE_CANCELLED;
+    r.message = iso_str_of(POOL_STOPPED_MSG);
   } else if (status == ISO_ETIMEDOUT || status == ISO_ETERMINATED) {
     r.stats.limit = ISO_LIMIT_WALL; /* its deadline stopped it */
     r.status = ISO_STATUS_ERROR;
@@ -684,7 +689,7 @@ static void finish_task(pool_runner* w, pool_task* t, int stopping) {
   if (t->cancelled) {
     give_back(w, t->slot, t->gen, t->started_ns, NULL, 0, 0, NULL, NULL);
   } else if (stopping) {
-    give_back_stopping(w, t->slot, t->gen, t->id, t->started_ns);
+    give_back_stopping(w, t->slot, t->gen, t->id, t->started_ns, 1);
   } else {
     pool_reply r;
     encode_reply(w, t, &r);

@@ -199,7 +199,9 @@ static void t_resize_during_shutdown(void) {
 }
 
 /* shutdown --grace 200: long jobs in flight and queued get exactly one
- * reply each, and the daemon exits 0 within a second or two. */
+ * reply each (cancelled for the ones on the workers when the grace ran
+ * out, shutting_down for the queued ones), and the daemon exits 0 within
+ * a second or two. */
 static void t_shutdown_grace(void) {
   svc s;
   if (svc_start(&s, &(svc_opts){.inflight = "3"}) != 0) {
@@ -236,13 +238,16 @@ static void t_shutdown_grace(void) {
   CHECK(took < 2500);
   CHECK(tracker_wait(&t, N, 5000));
   tracker_check_once(&t);
-  int fulfilled = 0;
+  int fulfilled = 0, cancelled = 0;
   for (int i = 0; i < N; i++) {
     if (t.r[i].status == ISO_STATUS_FULFILLED) {
       char want[16];
       snprintf(want, sizeof want, "%d", i);
       expect_fulfilled(&t, i, want);
       fulfilled++;
+    } else if (t.r[i].code == ISO_CODE_CANCELLED) {
+      expect_error(&t, i, ISO_CODE_CANCELLED);
+      cancelled++;
     } else {
       expect_error(&t, i, ISO_CODE_SHUTTING_DOWN);
     }
@@ -250,15 +255,115 @@ static void t_shutdown_grace(void) {
   for (int i = 2; i < N; i++) { /* 5 s is past any grace */
     CHECK(t.r[i].status != ISO_STATUS_FULFILLED);
   }
-  fprintf(stderr, "    %d fulfilled, %d shutting_down\n", fulfilled,
-          N - fulfilled);
+  /* the 6 slots stayed full until the shutdown (the queue refilled the
+   * ones the short jobs left): each job on them ends fulfilled or
+   * cancelled, and at least N - 8 were still queued */
+  CHECK(fulfilled + cancelled >= 6);
+  CHECK(fulfilled + cancelled <= 8);
+  CHECK(cancelled >= 4);
+  fprintf(stderr, "    %d fulfilled, %d cancelled, %d shutting_down\n",
+          fulfilled, cancelled, N - fulfilled - cancelled);
   svc_stop(&s); /* its client's callbacks end before the tracker */
   tracker_free(&t);
+}
+
+/* SIGTERM with jobs running past a short grace and jobs queued: each job
+ * on a worker (some of its JavaScript ran) is answered cancelled, saying
+ * so, and each queued one shutting_down (it never ran: a client may send
+ * it to another node), each exactly once; the queued ones first, at the
+ * SIGTERM, the running ones when the grace is over. The jobs wait on a
+ * gate never opened, so which run and which wait is known from the
+ * status before the signal, whatever the machine's speed. The workers in
+ * pool processes (their jobs given back by each process as it stops), or
+ * in the front's (--processes 0: by each worker thread). */
+static void shutdown_split(const char* processes) {
+  gate g;
+  gate_init(&g);
+  const char* extra[] = {"--data", g.dir,         "--allow-read", "--grace-ms",
+                         "300",    "--processes", processes,      NULL};
+  svc s;
+  if (svc_start(&s, &(svc_opts){.inflight = "2", .extra = extra}) != 0) {
+    svc_stop(&s);
+    gate_clean(&g);
+    return;
+  }
+  enum { N = 7, RUNNING = 4 }; /* 2 on each of the two workers, 3 queued */
+  tracker t;
+  tracker_init(&t, N);
+  char* st = admin(&s, ISO_ADMIN_STATUS);
+  double acc0 = js_num(st, "totals.accepted");
+  free(st);
+  submit_gated(&t, s.c, 0, N);
+  wait_accepted(&s, acc0 + N, 10000);
+  st = admin(&s, ISO_ADMIN_STATUS);
+  CHECK_EQ(js_num(st, "inflight"), RUNNING);
+  CHECK_EQ(js_num(st, "queue"), N - RUNNING);
+  free(st);
+  /* which ones run: the jobs command names their worker (-1: queued) */
+  char* jobs = admin(&s, ISO_ADMIN_JOBS);
+  CHECK_EQ(js_len(jobs, "jobs"), N);
+  int on_worker[N] = {0};
+  for (int k = 0; k < N && k < js_len(jobs, "jobs"); k++) {
+    char path[64];
+    snprintf(path, sizeof path, "jobs.%d.client_id", k);
+    double id = js_num(jobs, path);
+    snprintf(path, sizeof path, "jobs.%d.worker", k);
+    CHECK(id >= 0 && id < N);
+    if (id >= 0 && id < N) {
+      on_worker[(int)id] = js_num(jobs, path) >= 0;
+    }
+  }
+  free(jobs);
+  kill(s.pid, SIGTERM);
+  CHECK_EQ(daemon_wait(&s.pid, 8000), 0);
+  CHECK(tracker_wait(&t, N, 5000));
+  tracker_check_once(&t);
+  int cancelled = 0, refused = 0;
+  int64_t last_refused = 0, first_cancelled = INT64_MAX;
+  for (int i = 0; i < N; i++) {
+    rec* r = &t.r[i];
+    CHECK_EQ(r->rc, 0);
+    CHECK_EQ(r->status, ISO_STATUS_ERROR);
+    if (r->code !=
+        (on_worker[i] ? ISO_CODE_CANCELLED : ISO_CODE_SHUTTING_DOWN)) {
+      fprintf(stderr, "    id %d (%s at SIGTERM): %s \"%s\"\n", i,
+              on_worker[i] ? "running" : "queued", iso_proto_code_name(r->code),
+              r->message ? r->message : "");
+    }
+    CHECK_EQ(r->code,
+             on_worker[i] ? ISO_CODE_CANCELLED : ISO_CODE_SHUTTING_DOWN);
+    if (r->code == ISO_CODE_CANCELLED) {
+      cancelled++;
+      CHECK(r->message != NULL && strstr(r->message, "--grace-ms") != NULL);
+      first_cancelled =
+          r->done_ms < first_cancelled ? r->done_ms : first_cancelled;
+    } else {
+      refused++;
+      last_refused = r->done_ms > last_refused ? r->done_ms : last_refused;
+    }
+  }
+  fprintf(stderr, "    %d cancelled, %d shutting_down\n", cancelled, refused);
+  CHECK_EQ(cancelled, RUNNING);
+  CHECK_EQ(refused, N - RUNNING);
+  CHECK(last_refused <= first_cancelled); /* not held for the grace */
+  svc_stop(&s);
+  tracker_free(&t);
+  gate_clean(&g);
+}
+
+static void t_shutdown_split(void) {
+  shutdown_split("1");
+}
+
+static void t_shutdown_split_in_front(void) {
+  shutdown_split("0");
 }
 
 static const iso_test cases[] = {
     {"drain", t_drain},
     {"shutdown_grace", t_shutdown_grace},
+    {"shutdown_split", t_shutdown_split},
+    {"shutdown_split_in_front", t_shutdown_split_in_front},
     {"resize_during_shutdown", t_resize_during_shutdown, .timeout_s = 120},
     {NULL, NULL},
 };

@@ -1,9 +1,9 @@
 /* test_service_shutdown.c: `isopool serve` end to end: each job answered
  * exactly once (pool/answer.c), and the daemon's shutdown (SIGTERM and
- * its grace period). Slow jobs finishing and the rest answered
- * shutting_down, JavaScript that never returns to the loop, storms of
- * every outcome with and without a SIGTERM in the middle, and SIGTERM
- * while a client floods the socket.
+ * its grace period). Slow jobs finishing, the ones still running at the
+ * end of the grace answered cancelled and new ones shutting_down, JavaScript
+ * that never returns to the loop, storms of every outcome with and without a
+ * SIGTERM in the middle, and SIGTERM while a client floods the socket.
  *
  * Each case starts the real daemon on fixtures/service with the flags it
  * needs (support/service.h), talks to it only through ipc/iso_client.h,
@@ -37,8 +37,9 @@ enum { SLOW_MS = 0 };
 #endif
 
 /* SIGTERM with --grace-ms 1000: slow jobs finish, the endless one is
- * answered shutting_down at the end of the grace, new jobs are refused
- * shutting_down, and the daemon exits 0 within grace + 2 s. */
+ * answered cancelled at the end of the grace (it ran in part: a client
+ * must not send it elsewhere), new jobs are refused shutting_down (they
+ * never ran), and the daemon exits 0 within grace + 2 s. */
 static void t_graceful_shutdown(void) {
   const char* flags[] = {"--grace-ms", "1000", NULL};
   svc s;
@@ -78,7 +79,8 @@ static void t_graceful_shutdown(void) {
   rec* r = &t.r[NEVER];
   CHECK_EQ(r->rc, 0);
   CHECK_EQ(r->status, ISO_STATUS_ERROR);
-  CHECK_EQ(r->code, ISO_CODE_SHUTTING_DOWN);
+  CHECK_EQ(r->code, ISO_CODE_CANCELLED);
+  CHECK(r->message != NULL && strstr(r->message, "--grace-ms") != NULL);
   CHECK(r->done_ms - t0 >= 900); /* not before the grace was over */
   r = &t.r[AFTER];
   fprintf(stderr, "    a job sent in the grace after SIGTERM: rc %s, %s\n",
@@ -94,8 +96,9 @@ static void t_graceful_shutdown(void) {
 }
 
 /* JavaScript that never returns to the loop when SIGTERM comes: after the
- * grace the daemon stops it, answers the job shutting_down (it did not run
- * past its own deadline: its stats name no limit) and exits 0. */
+ * grace the daemon stops it, answers the job cancelled (it ran in part;
+ * it did not run past its own deadline: its stats name no limit) and
+ * exits 0. */
 static void t_shutdown_stuck_javascript(void) {
   const char* flags[] = {"--workers", "1", "--grace-ms", "300", NULL};
   svc s;
@@ -121,7 +124,7 @@ static void t_shutdown_stuck_javascript(void) {
   CHECK(tracker_wait(&t, 2, 5000));
   for (int i = 0; i < 2; i++) {
     rec* r = &t.r[i];
-    if (r->rc != 0 || r->code != ISO_CODE_SHUTTING_DOWN) {
+    if (r->rc != 0 || r->code != ISO_CODE_CANCELLED) {
       fprintf(stderr,
               "    %s stuck at SIGTERM (timeout_ms 20000): rc %d "
               "%s \"%s\" after %lld ms\n",
@@ -130,7 +133,7 @@ static void t_shutdown_stuck_javascript(void) {
     }
     CHECK_EQ(r->rc, 0);
     CHECK_EQ(r->status, ISO_STATUS_ERROR);
-    CHECK_EQ(r->code, ISO_CODE_SHUTTING_DOWN);
+    CHECK_EQ(r->code, ISO_CODE_CANCELLED);
     CHECK_EQ(r->limit, ISO_LIMIT_NONE); /* no limit of its own ended it */
     CHECK(r->done_ms - t0 < 2300 + SLOW_MS);
   }
@@ -306,6 +309,8 @@ static void t_exactly_one_reply_shutdown(void) {
       k = 3;
     } else if (r->status == ISO_STATUS_ERROR && r->code == ISO_CODE_TIMEOUT) {
       k = 4;
+    } else if (r->status == ISO_STATUS_ERROR && r->code == ISO_CODE_CANCELLED) {
+      k = 5; /* on a worker when the grace ran out */
     } else {
       k = -1;
     }
@@ -322,12 +327,13 @@ static void t_exactly_one_reply_shutdown(void) {
     }
   }
   fprintf(stderr,
-          "    %d fulfilled, %d busy, %d shutting_down, %d timeout, "
-          "%d connection lost\n",
-          counts[1], counts[2], counts[3], counts[4], counts[0]);
+          "    %d fulfilled, %d busy, %d shutting_down, %d cancelled, "
+          "%d timeout, %d connection lost\n",
+          counts[1], counts[2], counts[3], counts[5], counts[4], counts[0]);
   CHECK_EQ(odd, 0);
   CHECK(counts[1] > 0);
   CHECK(counts[3] > 0);
+  CHECK(counts[5] > 0); /* the 5 s sleeps on the workers at the grace's end */
   tracker_check_once(&t);
   tracker_free(&t);
   svc_stop(&s);
