@@ -8,13 +8,19 @@
  * The servers count the jobs they receive, which is how the cases see
  * where a job went and that none ran twice.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* unshare */
+#endif
+#include <errno.h>
 #include <nng/nng.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "fake_server.h"
@@ -461,6 +467,80 @@ static void t_name_resolved(void) {
   server_stop(s);
 }
 
+/* Writes text over the file at path in place (the same inode: a bind
+ * mount of it sees the new text). */
+static int rewrite(const char* path, const char* text) {
+  FILE* f = fopen(path, "r+");
+  if (f == NULL) {
+    return -1;
+  }
+  int rc = fputs(text, f) < 0 || ftruncate(fileno(f), (off_t)strlen(text));
+  return fclose(f) != 0 || rc != 0 ? -1 : 0;
+}
+
+/* A name's nodes follow its DNS answer (/etc/hosts here, bind-mounted
+ * over in a mount namespace of the case's own): an address that comes is
+ * a new node and takes jobs; one that leaves takes none and its node is
+ * closed once idle. Two servers on 127.0.0.2 and 127.0.0.3, one port;
+ * the name first names the one, then the other. */
+static void t_name_follows_dns(void) {
+  char hosts[] = "/tmp/isopool-test-hosts-XXXXXX";
+  int fd = mkstemp(hosts);
+  CHECK(fd >= 0);
+  close(fd);
+  if (unshare(CLONE_NEWNS) != 0 ||
+      mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+      rewrite(hosts, "127.0.0.2 isopool-test-nodes\n") != 0 ||
+      mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) != 0) {
+    fprintf(stderr, "    skipped: no mount namespace here (%s)\n",
+            strerror(errno));
+    unlink(hosts);
+    return;
+  }
+  int port = 20000 + (int)((getpid() + 7) % 20000);
+  char ua[64], ub[64], name[64];
+  snprintf(ua, sizeof ua, "tcp://127.0.0.2:%d", port);
+  snprintf(ub, sizeof ub, "tcp://127.0.0.3:%d", port);
+  snprintf(name, sizeof name, "tcp://isopool-test-nodes:%d", port);
+  server* a = server_start_at(ua, SRV_ECHO, 0);
+  server* b = server_start_at(ub, SRV_ECHO, 0);
+  iso_client_opts o = {.resolve_ms = 100};
+  iso_client* c = NULL;
+  CHECK_EQ(iso_client_new(name, &o, &c), 0);
+  CHECK_EQ(iso_client_nodes(c, NULL, 0), 1);
+  CHECK_STR(view_of(c, ua).url, ua);
+  iso_job j = job_eval();
+  for (int i = 0; i < 10; i++) {
+    CHECK_EQ(call(c, &j, 5000).rc, 0);
+  }
+  CHECK_EQ(atomic_load(&a->requests), 10);
+  /* both */
+  CHECK_EQ(rewrite(hosts,
+                   "127.0.0.2 isopool-test-nodes\n"
+                   "127.0.0.3 isopool-test-nodes\n"),
+           0);
+  CHECK(wait_up(c, 2, 5000));
+  /* the other only: the first node is closed once idle */
+  CHECK_EQ(rewrite(hosts, "127.0.0.3 isopool-test-nodes\n"), 0);
+  for (int t = 0; t < 5000 && iso_client_nodes(c, NULL, 0) != 1; t += 10) {
+    sleep_ms(10);
+  }
+  iso_client_node v[4];
+  CHECK_EQ(iso_client_nodes(c, v, 4), 1);
+  CHECK_STR(v[0].url, ub);
+  int before = atomic_load(&a->requests);
+  for (int i = 0; i < 10; i++) {
+    CHECK_EQ(call(c, &j, 5000).rc, 0);
+  }
+  CHECK_EQ(atomic_load(&a->requests), before);
+  CHECK(atomic_load(&b->requests) >= 10);
+  iso_client_free(c);
+  server_stop(a);
+  server_stop(b);
+  umount("/etc/hosts");
+  unlink(hosts);
+}
+
 static void t_bad_args(void) {
   iso_client* c = (iso_client*)1;
   const char* urls[2] = {"ipc:///tmp/x", NULL};
@@ -491,6 +571,7 @@ static const iso_test cases[] = {
     {"hang_detected", t_hang_detected},
     {"unreachable_node", t_unreachable_node},
     {"name_resolved", t_name_resolved},
+    {"name_follows_dns", t_name_follows_dns},
     {"bad_args", t_bad_args},
     {NULL, NULL}};
 
