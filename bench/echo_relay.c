@@ -118,6 +118,12 @@ static void* reader_main(void* arg) {
       break;
     }
     have += (size_t)n;
+    /* the frames came back whole, so their sends wrote every byte; a
+     * send may still hold the lock it wrote them under, and the frame's
+     * delivery reuses the sender's message: wait for it (the socket is
+     * no ordering ThreadSanitizer sees) */
+    pthread_mutex_lock(&r->write_mu);
+    pthread_mutex_unlock(&r->write_mu);
     size_t off = 0;
     while (have - off >= 8) {
       uint32_t head[2];
